@@ -1,0 +1,74 @@
+package flows
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// AuditEntry is one record of an instance's append-only audit trail. Entries
+// are hash-chained: Hash is the SHA-256 of the entry (with Hash empty), and
+// Prev is the Hash of the entry before, so any edit or removal shows.
+type AuditEntry struct {
+	Seq      int               `json:"seq"`
+	At       time.Time         `json:"at"`
+	Actor    string            `json:"actor"`
+	OnBehalf string            `json:"on_behalf,omitempty"`
+	Action   string            `json:"action"`
+	Step     string            `json:"step,omitempty"`
+	Round    int               `json:"round,omitempty"`
+	Reason   string            `json:"reason,omitempty"`
+	Detail   map[string]string `json:"detail,omitempty"`
+	Refused  bool              `json:"refused,omitempty"`
+	Platform string            `json:"platform,omitempty"`
+	Prev     string            `json:"prev"`
+	Hash     string            `json:"hash"`
+}
+
+// System is the actor for what Baton does by itself (timers, webhooks).
+const System = "baton"
+
+func (a *AuditEntry) digest() string {
+	c := *a
+	c.Hash = ""
+	b, err := json.Marshal(c)
+	if err != nil {
+		panic(err) // only strings, ints, a time and a string map: cannot fail
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// chain numbers and links entries after the instance's current head and moves
+// the head forward.
+func chain(in *Instance, entries []AuditEntry) {
+	for i := range entries {
+		in.AuditSeq++
+		entries[i].Seq = in.AuditSeq
+		entries[i].Prev = in.AuditHead
+		entries[i].Hash = entries[i].digest()
+		in.AuditHead = entries[i].Hash
+	}
+}
+
+// VerifyChain checks that entries form an unbroken hash chain from the first
+// entry. It returns an error naming the first entry that does not fit.
+func VerifyChain(entries []AuditEntry) error {
+	prev := ""
+	for i := range entries {
+		e := &entries[i]
+		if e.Seq != i+1 {
+			return fmt.Errorf("audit entry %d: sequence %d out of order (entries missing or inserted)", i+1, e.Seq)
+		}
+		if e.Prev != prev {
+			return fmt.Errorf("audit entry %d: does not follow entry %d (chain broken)", e.Seq, e.Seq-1)
+		}
+		if got := e.digest(); got != e.Hash {
+			return fmt.Errorf("audit entry %d: content does not match its hash (entry altered)", e.Seq)
+		}
+		prev = e.Hash
+	}
+	return nil
+}

@@ -1,0 +1,73 @@
+package flows
+
+import (
+	"strings"
+	"unicode"
+)
+
+// Verb is a chat command.
+type Verb string
+
+// The command grammar every adapter shares: "start <flow>", "tasks",
+// "requests", "status <id>", "cancel <id> [reason]", "help".
+const (
+	VerbStart    Verb = "start"
+	VerbTasks    Verb = "tasks"
+	VerbRequests Verb = "requests"
+	VerbStatus   Verb = "status"
+	VerbCancel   Verb = "cancel"
+	VerbHelp     Verb = "help"
+)
+
+// Command is a parsed command line.
+type Command struct {
+	Verb Verb
+	Arg  string // flow for start, instance id for status and cancel
+	Rest string // the reason for cancel
+	Note string // set for help when the input was not understood
+}
+
+var verbAliases = map[string]Verb{
+	"start": VerbStart, "new": VerbStart, "request": VerbStart,
+	"tasks": VerbTasks, "task": VerbTasks, "todo": VerbTasks, "inbox": VerbTasks,
+	"requests": VerbRequests, "mine": VerbRequests, "my": VerbRequests,
+	"status": VerbStatus, "show": VerbStatus,
+	"cancel": VerbCancel, "withdraw": VerbCancel,
+	"help": VerbHelp, "?": VerbHelp,
+}
+
+// ParseCommand parses a command line such as the text of "/baton start
+// purchase". It never fails: what it cannot understand becomes help with a
+// note saying why (and the nearest command for a typo).
+func ParseCommand(text string) Command {
+	fields := strings.FieldsFunc(text, unicode.IsSpace)
+	if len(fields) == 0 {
+		return Command{Verb: VerbHelp}
+	}
+	word := strings.ToLower(fields[0])
+	verb, ok := verbAliases[word]
+	if !ok {
+		note := "I don't know the command \"" + fields[0] + "\"."
+		if s := nearest(word, []string{"start", "tasks", "requests", "status", "cancel", "help"}); s != "" {
+			note += " Did you mean \"" + s + "\"?"
+		}
+		return Command{Verb: VerbHelp, Note: note}
+	}
+	c := Command{Verb: verb}
+	if len(fields) > 1 {
+		c.Arg = fields[1]
+		if verb == VerbStatus || verb == VerbCancel {
+			c.Arg = strings.ToUpper(strings.Trim(c.Arg, "#"))
+		} else {
+			c.Arg = strings.ToLower(c.Arg)
+		}
+	}
+	if len(fields) > 2 {
+		c.Rest = strings.Join(fields[2:], " ")
+	}
+	switch {
+	case (verb == VerbStatus || verb == VerbCancel) && c.Arg == "":
+		return Command{Verb: VerbHelp, Note: "Say which request: " + string(verb) + " <id>, e.g. " + string(verb) + " PUR-12."}
+	}
+	return c
+}

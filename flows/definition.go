@@ -1,0 +1,362 @@
+package flows
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"text/template"
+	"time"
+)
+
+// FieldKind is the kind of a form or output field.
+type FieldKind string
+
+// Field kinds.
+const (
+	FieldText     FieldKind = "text"
+	FieldLongText FieldKind = "longtext"
+	FieldNumber   FieldKind = "number"
+	FieldChoice   FieldKind = "choice"
+	FieldDate     FieldKind = "date"
+	FieldPerson   FieldKind = "person"
+	FieldURL      FieldKind = "url"
+)
+
+var fieldKinds = []FieldKind{FieldText, FieldLongText, FieldNumber, FieldChoice, FieldDate, FieldPerson, FieldURL}
+
+// StepKind is what a step asks of people or systems.
+type StepKind string
+
+// Step kinds.
+const (
+	StepApproval StepKind = "approval"
+	StepTask     StepKind = "task"
+	StepNotify   StepKind = "notify"
+	StepWebhook  StepKind = "webhook"
+)
+
+var stepKinds = []StepKind{StepApproval, StepTask, StepNotify, StepWebhook}
+
+// Policy says how many approvals an approval step needs.
+type Policy string
+
+// Approval policies. Quorum needs Step.Quorum approvals.
+const (
+	PolicyAny    Policy = "any"
+	PolicyAll    Policy = "all"
+	PolicyQuorum Policy = "quorum"
+)
+
+// Timeout is what happens when a step passes its due time.
+type Timeout string
+
+// Timeout actions.
+const (
+	TimeoutWait     Timeout = "wait"
+	TimeoutEscalate Timeout = "escalate"
+	TimeoutApprove  Timeout = "approve"
+	TimeoutReject   Timeout = "reject"
+)
+
+// EndStep is the Next value that finishes a flow.
+const EndStep = "end"
+
+// Definition is a validated flow definition.
+type Definition struct {
+	ID          string
+	Name        string
+	Description string
+	Owner       string // the accountable owner (a person id)
+	Command     string // the word after "start"
+	Prefix      string // instance ids are Prefix-N
+	Title       string // template for an instance's one-line summary
+	Form        []Field
+	Steps       []Step
+	Source      string // file the definition came from
+
+	title *template.Template
+}
+
+// Field is a form field (or a task's output field).
+type Field struct {
+	Name     string
+	Label    string
+	Kind     FieldKind
+	Required bool
+	Min, Max *float64 // number: value bounds; text kinds: length bounds
+	Pattern  string
+	Help     string
+	Default  string
+	Options  []string
+
+	re *regexp.Regexp
+}
+
+// Step is one step of a flow.
+type Step struct {
+	ID   string
+	Name string
+	Kind StepKind
+	When string // condition; empty means always
+
+	// approval and task
+	Assignees         []string // person:ID, group:NAME, manager, field:NAME, requester, owner
+	Policy            Policy
+	Quorum            int
+	AllowSelfApproval bool
+	Channel           string // post the card in this channel instead of each assignee's DMs
+	Due               time.Duration
+	Remind            Remind
+	Escalate          []Rung
+	OnTimeout         Timeout
+	MaxRounds         int // revision cap: how many rounds a request may take at this step
+	Instructions      string
+	Outputs           []Field // task only
+
+	// notify
+	Message string
+	To      []string
+
+	// webhook
+	Webhook Webhook
+
+	Next string // step id or "end"; empty means the following step
+
+	cond *condition
+	msg  *template.Template
+}
+
+// Remind is a reminder cadence: every Every, at most Max times.
+type Remind struct {
+	Every time.Duration
+	Max   int
+}
+
+// Rung is one rung of an escalation ladder, After the step started: either
+// Notify someone (manager, person:ID, channel:NAME, group:NAME) with the
+// power to decide, or Reassign pending work (to manager or person:ID).
+type Rung struct {
+	After    time.Duration
+	Notify   string
+	Reassign string
+}
+
+// Webhook is a webhook step's call.
+type Webhook struct {
+	URL     string
+	Secret  string            // name of the signing secret (resolved by the runtime)
+	Store   map[string]string // data field <- dotted path in the JSON reply
+	Retries int
+	OnError string // "fail" (default) or "continue"
+}
+
+// StepIndex returns the index of step id, or -1.
+func (d *Definition) StepIndex(id string) int {
+	for i := range d.Steps {
+		if d.Steps[i].ID == id {
+			return i
+		}
+	}
+	return -1
+}
+
+// Step returns the step with id, or nil.
+func (d *Definition) Step(id string) *Step {
+	if i := d.StepIndex(id); i >= 0 {
+		return &d.Steps[i]
+	}
+	return nil
+}
+
+// Field returns the form field named name, or nil.
+func (d *Definition) Field(name string) *Field {
+	for i := range d.Form {
+		if d.Form[i].Name == name {
+			return &d.Form[i]
+		}
+	}
+	return nil
+}
+
+// allFields returns the form fields followed by every task output and
+// webhook-stored field: everything a condition may name.
+func (d *Definition) allFields() []Field {
+	out := slices.Clone(d.Form)
+	for _, s := range d.Steps {
+		out = append(out, s.Outputs...)
+		for name := range s.Webhook.Store {
+			out = append(out, Field{Name: name, Label: name, Kind: FieldText})
+		}
+	}
+	return out
+}
+
+// successor returns the index of the step after step i (len(Steps) = end).
+func (d *Definition) successor(i int) int {
+	switch n := d.Steps[i].Next; n {
+	case "":
+		return i + 1
+	case EndStep:
+		return len(d.Steps)
+	default:
+		return d.StepIndex(n)
+	}
+}
+
+// Parse converts a raw form value into the field's typed value: float64 for
+// numbers, a string otherwise. An empty value gives nil. The error says what to
+// fix in words a requester understands.
+func (f *Field) Parse(raw string) (any, error) {
+	v := strings.TrimSpace(raw)
+	if f.Kind == FieldLongText {
+		v = strings.TrimRight(raw, " \t\r\n")
+	}
+	if v == "" {
+		if f.Required {
+			return nil, fmt.Errorf("%s is required", f.Label)
+		}
+		return nil, nil
+	}
+	switch f.Kind {
+	case FieldNumber:
+		n, err := strconv.ParseFloat(strings.ReplaceAll(v, ",", ""), 64)
+		if err != nil || n != n {
+			return nil, fmt.Errorf("%s must be a number", f.Label)
+		}
+		if f.Min != nil && n < *f.Min {
+			return nil, fmt.Errorf("%s must be at least %s", f.Label, formatNumber(*f.Min))
+		}
+		if f.Max != nil && n > *f.Max {
+			return nil, fmt.Errorf("%s must be at most %s", f.Label, formatNumber(*f.Max))
+		}
+		return n, nil
+	case FieldChoice:
+		if !slices.Contains(f.Options, v) {
+			return nil, fmt.Errorf("%s must be one of: %s", f.Label, strings.Join(f.Options, ", "))
+		}
+	case FieldDate:
+		if _, err := time.Parse(time.DateOnly, v); err != nil {
+			return nil, fmt.Errorf("%s must be a date like 2026-12-31", f.Label)
+		}
+	case FieldURL:
+		if !strings.HasPrefix(v, "https://") && !strings.HasPrefix(v, "http://") || strings.ContainsAny(v, " \t\n") || len(v) < 10 {
+			return nil, fmt.Errorf("%s must be a web address starting with https://", f.Label)
+		}
+	case FieldPerson:
+		if strings.ContainsAny(v, " \t\n") {
+			return nil, fmt.Errorf("%s must be one person", f.Label)
+		}
+	}
+	if f.Kind != FieldNumber {
+		n := float64(len([]rune(v)))
+		if f.Min != nil && n < *f.Min {
+			return nil, fmt.Errorf("%s must be at least %s characters", f.Label, formatNumber(*f.Min))
+		}
+		if f.Max != nil && n > *f.Max {
+			return nil, fmt.Errorf("%s must be at most %s characters", f.Label, formatNumber(*f.Max))
+		}
+		if f.re != nil && !f.re.MatchString(v) {
+			msg := fmt.Sprintf("%s does not have the expected format", f.Label)
+			if f.Help != "" {
+				msg += " (" + f.Help + ")"
+			}
+			return nil, fmt.Errorf("%s", msg)
+		}
+	}
+	return v, nil
+}
+
+// FormatValue writes a typed field value for people.
+func FormatValue(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case float64:
+		return formatNumber(x)
+	case string:
+		return x
+	default:
+		return fmt.Sprint(x)
+	}
+}
+
+func formatNumber(n float64) string {
+	if n == float64(int64(n)) {
+		s := strconv.FormatInt(int64(n), 10)
+		return groupThousands(s)
+	}
+	return strconv.FormatFloat(n, 'f', -1, 64)
+}
+
+func groupThousands(s string) string {
+	neg := strings.HasPrefix(s, "-")
+	if neg {
+		s = s[1:]
+	}
+	if len(s) <= 4 {
+		if neg {
+			return "-" + s
+		}
+		return s
+	}
+	var b strings.Builder
+	for i, r := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(r)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}
+
+// FieldErrors maps field names to what is wrong with their values.
+type FieldErrors map[string]string
+
+func (e FieldErrors) Error() string {
+	names := make([]string, 0, len(e))
+	for n := range e {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	parts := make([]string, len(names))
+	for i, n := range names {
+		parts[i] = e[n]
+	}
+	return "invalid form: " + strings.Join(parts, "; ")
+}
+
+// ParseForm validates raw input against fields and returns typed values.
+// Unknown keys are refused, so a typo never silently drops data.
+func ParseForm(fields []Field, input map[string]string) (map[string]any, error) {
+	out := make(map[string]any, len(fields))
+	errs := FieldErrors{}
+	for k := range input {
+		if !slices.ContainsFunc(fields, func(f Field) bool { return f.Name == k }) {
+			errs[k] = fmt.Sprintf("%s is not a field of this form", k)
+		}
+	}
+	for i := range fields {
+		f := &fields[i]
+		raw, ok := input[f.Name]
+		if !ok {
+			raw = f.Default
+		}
+		v, err := f.Parse(raw)
+		if err != nil {
+			errs[f.Name] = err.Error()
+			continue
+		}
+		if v != nil {
+			out[f.Name] = v
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return out, nil
+}

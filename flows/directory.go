@@ -1,0 +1,249 @@
+package flows
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/goccy/go-yaml"
+)
+
+// Person is one entry of the people directory.
+type Person struct {
+	ID       string   `yaml:"id" json:"id"`
+	Name     string   `yaml:"name" json:"name,omitempty"`
+	Email    string   `yaml:"email" json:"email,omitempty"`
+	Slack    string   `yaml:"slack" json:"slack,omitempty"` // Slack user id (U…)
+	Teams    string   `yaml:"teams" json:"teams,omitempty"` // Teams user id (29:…) or Entra object id
+	Manager  string   `yaml:"manager" json:"manager,omitempty"`
+	Timezone string   `yaml:"timezone" json:"timezone,omitempty"` // IANA name, e.g. Europe/Paris
+	Groups   []string `yaml:"groups" json:"groups,omitempty"`
+	Backup   string   `yaml:"backup" json:"backup,omitempty"` // who takes over when escalation reassigns
+}
+
+// Channel is a named place to post, with its id on each platform.
+type Channel struct {
+	ID    string `yaml:"id" json:"id"`
+	Name  string `yaml:"name" json:"name,omitempty"`
+	Slack string `yaml:"slack" json:"slack,omitempty"` // Slack channel id (C…)
+	Teams string `yaml:"teams" json:"teams,omitempty"` // Teams conversation id (19:…)
+}
+
+type rawDirectory struct {
+	People   []Person  `yaml:"people"`
+	Channels []Channel `yaml:"channels"`
+}
+
+// Directory maps people to their chat identities, managers, timezones and
+// groups. It is immutable once built and safe for concurrent use. People who
+// are not in it still work as themselves (under their platform-qualified id,
+// e.g. slack:U123), with no manager and UTC as their timezone.
+type Directory struct {
+	people   map[string]*Person
+	byIdent  map[string]string // "slack:U123" / "teams:29:…" / "email:a@b" -> person id
+	groups   map[string][]string
+	channels map[string]*Channel
+	locs     map[string]*time.Location
+}
+
+// ParseDirectory parses and validates a people directory file.
+func ParseDirectory(file string, src []byte) (*Directory, error) {
+	var raw rawDirectory
+	if err := yaml.UnmarshalWithOptions(src, &raw, yaml.Strict()); err != nil {
+		return nil, fmt.Errorf("%s: %s", file, yaml.FormatError(err, false, false))
+	}
+	d, err := NewDirectory(raw.People, raw.Channels)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	return d, nil
+}
+
+// NewDirectory builds a directory, checking ids are unique, managers exist,
+// management chains have no cycles and timezones are known.
+func NewDirectory(people []Person, channels []Channel) (*Directory, error) {
+	d := &Directory{people: map[string]*Person{}, byIdent: map[string]string{}, groups: map[string][]string{},
+		channels: map[string]*Channel{}, locs: map[string]*time.Location{}}
+	var errs []error
+	for i := range people {
+		p := people[i]
+		switch {
+		case p.ID == "" || strings.ContainsAny(p.ID, " \t\n,:"):
+			errs = append(errs, fmt.Errorf("people[%d]: id %q must be one word without ':' (e.g. alice)", i, p.ID))
+			continue
+		case d.people[p.ID] != nil:
+			errs = append(errs, fmt.Errorf("people[%d]: id %q appears twice", i, p.ID))
+			continue
+		}
+		if p.Timezone != "" {
+			loc, err := time.LoadLocation(p.Timezone)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("person %s: timezone %q is unknown; use an IANA name like Europe/Paris", p.ID, p.Timezone))
+			}
+			d.locs[p.ID] = loc
+		}
+		d.people[p.ID] = &p
+		for _, id := range []string{"slack:" + p.Slack, "teams:" + p.Teams, "email:" + strings.ToLower(p.Email)} {
+			if strings.HasSuffix(id, ":") {
+				continue
+			}
+			if other, dup := d.byIdent[id]; dup {
+				errs = append(errs, fmt.Errorf("person %s: %s is also %s's", p.ID, id, other))
+			}
+			d.byIdent[id] = p.ID
+		}
+		for _, g := range p.Groups {
+			d.groups[g] = append(d.groups[g], p.ID)
+		}
+	}
+	for _, p := range d.people {
+		for _, ref := range []struct{ what, id string }{{"manager", p.Manager}, {"backup", p.Backup}} {
+			if ref.id != "" && d.people[ref.id] == nil {
+				errs = append(errs, fmt.Errorf("person %s: %s %q is not in the directory", p.ID, ref.what, ref.id))
+			}
+		}
+		seen := map[string]bool{p.ID: true}
+		for m := p.Manager; m != "" && d.people[m] != nil; m = d.people[m].Manager {
+			if seen[m] {
+				errs = append(errs, fmt.Errorf("person %s: the management chain loops back to %s", p.ID, m))
+				break
+			}
+			seen[m] = true
+		}
+	}
+	for i := range channels {
+		c := channels[i]
+		if c.ID == "" || d.channels[c.ID] != nil {
+			errs = append(errs, fmt.Errorf("channels[%d]: id %q is empty or appears twice", i, c.ID))
+			continue
+		}
+		d.channels[c.ID] = &c
+	}
+	for g := range d.groups {
+		slices.Sort(d.groups[g])
+	}
+	slices.SortFunc(errs, func(a, b error) int { return cmp.Compare(a.Error(), b.Error()) })
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// Person returns the directory entry for id.
+func (d *Directory) Person(id string) (Person, bool) {
+	if d == nil || d.people[id] == nil {
+		return Person{}, false
+	}
+	return *d.people[id], true
+}
+
+// People returns every person, sorted by id.
+func (d *Directory) People() []Person {
+	if d == nil {
+		return nil
+	}
+	out := make([]Person, 0, len(d.people))
+	for _, p := range d.people {
+		out = append(out, *p)
+	}
+	slices.SortFunc(out, func(a, b Person) int { return cmp.Compare(a.ID, b.ID) })
+	return out
+}
+
+// Name is the display name of a person (their id if unknown).
+func (d *Directory) Name(id string) string {
+	if p, ok := d.Person(id); ok && p.Name != "" {
+		return p.Name
+	}
+	return id
+}
+
+// Manager returns id's manager, or "".
+func (d *Directory) Manager(id string) string {
+	p, _ := d.Person(id)
+	return p.Manager
+}
+
+// Backup returns id's backup, or "".
+func (d *Directory) Backup(id string) string {
+	p, _ := d.Person(id)
+	return p.Backup
+}
+
+// Members returns the people in group g, sorted.
+func (d *Directory) Members(g string) []string {
+	if d == nil {
+		return nil
+	}
+	return slices.Clone(d.groups[g])
+}
+
+// Location is the person's timezone (UTC when unknown).
+func (d *Directory) Location(id string) *time.Location {
+	if d != nil {
+		if l := d.locs[id]; l != nil {
+			return l
+		}
+	}
+	return time.UTC
+}
+
+// Resolve maps a platform identity to a person id: platform is "slack",
+// "teams" or "email". People not in the directory are "platform:id".
+func (d *Directory) Resolve(platform, id string) string {
+	if platform == "email" {
+		id = strings.ToLower(id)
+	}
+	key := platform + ":" + id
+	if d != nil {
+		if pid, ok := d.byIdent[key]; ok {
+			return pid
+		}
+	}
+	return key
+}
+
+// Identity returns the person's id on a platform ("slack", "teams",
+// "email"), or "". For people outside the directory it unpacks the
+// platform-qualified id.
+func (d *Directory) Identity(person, platform string) string {
+	if p, ok := d.Person(person); ok {
+		switch platform {
+		case "slack":
+			return p.Slack
+		case "teams":
+			return p.Teams
+		case "email":
+			return p.Email
+		}
+		return ""
+	}
+	if rest, ok := strings.CutPrefix(person, platform+":"); ok {
+		return rest
+	}
+	return ""
+}
+
+// Channel returns the channel with id.
+func (d *Directory) Channel(id string) (Channel, bool) {
+	if d == nil || d.channels[id] == nil {
+		return Channel{}, false
+	}
+	return *d.channels[id], true
+}
+
+// Channels returns every channel, sorted by id.
+func (d *Directory) Channels() []Channel {
+	if d == nil {
+		return nil
+	}
+	out := make([]Channel, 0, len(d.channels))
+	for _, c := range d.channels {
+		out = append(out, *c)
+	}
+	slices.SortFunc(out, func(a, b Channel) int { return cmp.Compare(a.ID, b.ID) })
+	return out
+}

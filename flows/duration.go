@@ -1,0 +1,86 @@
+package flows
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ParseDuration parses a duration as written in flow definitions: one or more
+// number+unit pairs with units s, m, h, d (24 h) and w (7 d), e.g. "30m",
+// "4h", "2d", "1d12h". Go's time.ParseDuration has no day or week unit, and
+// approval deadlines are mostly counted in days, hence this small parser.
+// The result is always positive; there is no upper limit.
+func ParseDuration(s string) (time.Duration, error) {
+	in := strings.TrimSpace(s)
+	if in == "" {
+		return 0, fmt.Errorf("empty duration: write a number and a unit (s, m, h, d, w), e.g. 30m, 4h, 2d")
+	}
+	var total time.Duration
+	rest := in
+	for rest != "" {
+		i := 0
+		for i < len(rest) && (rest[i] >= '0' && rest[i] <= '9' || rest[i] == '.') {
+			i++
+		}
+		if i == 0 || i == len(rest) {
+			return 0, fmt.Errorf("invalid duration %q: write a number and a unit (s, m, h, d, w), e.g. 30m, 4h, 2d", s)
+		}
+		n, err := strconv.ParseFloat(rest[:i], 64)
+		if err != nil {
+			return 0, fmt.Errorf("invalid duration %q: write a number and a unit (s, m, h, d, w), e.g. 30m, 4h, 2d", s)
+		}
+		var unit time.Duration
+		switch rest[i] {
+		case 's':
+			unit = time.Second
+		case 'm':
+			unit = time.Minute
+		case 'h':
+			unit = time.Hour
+		case 'd':
+			unit = 24 * time.Hour
+		case 'w':
+			unit = 7 * 24 * time.Hour
+		default:
+			return 0, fmt.Errorf("invalid duration %q: unknown unit %q; use s, m, h, d or w, e.g. 30m, 4h, 2d", s, rest[i:i+1])
+		}
+		d := n * float64(unit)
+		if d > float64(1<<62) {
+			return 0, fmt.Errorf("invalid duration %q: too long", s)
+		}
+		total += time.Duration(d)
+		rest = rest[i+1:]
+	}
+	if total <= 0 {
+		return 0, fmt.Errorf("invalid duration %q: it must be longer than zero", s)
+	}
+	return total, nil
+}
+
+// FormatDuration writes d the way people read it on a card: "45 min", "3 h",
+// "2 d 4 h". Seconds are dropped above a minute.
+func FormatDuration(d time.Duration) string {
+	if d < 0 {
+		d = -d
+	}
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%d s", int(d/time.Second))
+	case d < time.Hour:
+		return fmt.Sprintf("%d min", int(d/time.Minute))
+	case d < 24*time.Hour:
+		h, m := int(d/time.Hour), int(d%time.Hour/time.Minute)
+		if m == 0 {
+			return fmt.Sprintf("%d h", h)
+		}
+		return fmt.Sprintf("%d h %d min", h, m)
+	default:
+		days, h := int(d/(24*time.Hour)), int(d%(24*time.Hour)/time.Hour)
+		if h == 0 {
+			return fmt.Sprintf("%d d", days)
+		}
+		return fmt.Sprintf("%d d %d h", days, h)
+	}
+}

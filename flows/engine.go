@@ -1,0 +1,1345 @@
+package flows
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+)
+
+// ErrNotFound means no instance (or flow) has the given id.
+var ErrNotFound = errors.New("not found")
+
+// InputError is bad input from a person: nothing changed, and Msg says what
+// to fix.
+type InputError struct{ Msg string }
+
+func (e *InputError) Error() string { return e.Msg }
+
+func inputErr(format string, args ...any) error {
+	return &InputError{Msg: fmt.Sprintf(format, args...)}
+}
+
+// Refusal codes in Outcome.Code. A refusal is recorded in the audit trail.
+const (
+	CodeNotAssignee    = "not_assignee"
+	CodeAlreadyDecided = "already_decided"
+	CodeNotAllowed     = "not_allowed"
+	CodeClosed         = "closed"
+)
+
+// Engine applies events to instances. It is pure: the same instance, event
+// and time always give the same transition, and it does no I/O. It is
+// immutable and safe for concurrent use.
+type Engine struct {
+	flows  map[string]*Definition // by id and by command
+	order  []*Definition
+	dir    *Directory
+	admins map[string]bool
+}
+
+// NewEngine builds an engine over validated definitions, a directory (nil
+// for none) and the ids of admins (who may act on any task, cancel and skip).
+func NewEngine(defs []*Definition, dir *Directory, admins []string) (*Engine, error) {
+	if dir == nil {
+		dir, _ = NewDirectory(nil, nil)
+	}
+	e := &Engine{flows: map[string]*Definition{}, dir: dir, admins: map[string]bool{}}
+	var errs []error
+	prefixes := map[string]string{}
+	for _, d := range defs {
+		for _, name := range []string{d.ID, d.Command} {
+			if other := e.flows[name]; other != nil && other != d {
+				errs = append(errs, fmt.Errorf("%s: flow id or command %q is also used by %s", d.Source, name, other.Source))
+			}
+			e.flows[name] = d
+		}
+		if other, dup := prefixes[d.Prefix]; dup {
+			errs = append(errs, fmt.Errorf("%s: prefix %q is also used by flow %s; set a distinct prefix", d.Source, d.Prefix, other))
+		}
+		prefixes[d.Prefix] = d.ID
+		e.order = append(e.order, d)
+	}
+	slices.SortFunc(e.order, func(a, b *Definition) int { return cmp.Compare(a.ID, b.ID) })
+	for _, a := range admins {
+		e.admins[a] = true
+	}
+	return e, errors.Join(errs...)
+}
+
+// Flows returns the definitions sorted by id.
+func (e *Engine) Flows() []*Definition { return e.order }
+
+// Flow finds a flow by id or command word.
+func (e *Engine) Flow(name string) (*Definition, bool) {
+	d, ok := e.flows[name]
+	return d, ok
+}
+
+// Suggest returns the flow command closest to a mistyped word, or "".
+func (e *Engine) Suggest(word string) string {
+	names := make([]string, 0, len(e.order))
+	for _, d := range e.order {
+		names = append(names, d.Command)
+	}
+	return nearest(word, names)
+}
+
+// Directory returns the people directory.
+func (e *Engine) Directory() *Directory { return e.dir }
+
+// IsAdmin reports whether person is a configured admin.
+func (e *Engine) IsAdmin(person string) bool { return e.admins[person] }
+
+// tx is one application of an event.
+type tx struct {
+	e       *Engine
+	def     *Definition
+	in      *Instance
+	ev      Event
+	now     time.Time
+	effects []Effect
+	audit   []AuditEntry
+	out     Outcome
+}
+
+// Apply applies ev to cur at now. cur is nil for a start event (ev.Instance is
+// the new id). Bad input returns an *InputError or FieldErrors and no
+// transition; a refusal (not an assignee, already decided) is a transition
+// whose Outcome.OK is false and whose audit entry records the attempt.
+func (e *Engine) Apply(cur *Instance, ev Event, now time.Time) (*Transition, error) {
+	now = now.UTC().Truncate(time.Millisecond)
+	if ev.Kind == EventStart {
+		return e.start(cur, ev, now)
+	}
+	if cur == nil {
+		return nil, fmt.Errorf("%s: instance %q: %w", ev.Kind, ev.Instance, ErrNotFound)
+	}
+	def, ok := e.flows[cur.Flow]
+	if !ok {
+		return nil, fmt.Errorf("%s %s: flow %q is no longer defined; restore its file or cancel the request", ev.Kind, cur.ID, cur.Flow)
+	}
+	t := &tx{e: e, def: def, in: cur.Clone(), ev: ev, now: now}
+	t.out = Outcome{OK: true, Instance: cur.ID}
+	var err error
+	switch ev.Kind {
+	case EventApprove:
+		err = t.decide(Approved)
+	case EventReject:
+		err = t.decide(Rejected)
+	case EventRequestChanges:
+		err = t.decide(Changes)
+	case EventTaskDone:
+		err = t.decide(Done)
+	case EventResubmit:
+		err = t.resubmit()
+	case EventReassign:
+		err = t.reassign(false)
+	case EventDelegate:
+		err = t.reassign(true)
+	case EventComment:
+		err = t.comment()
+	case EventWithdraw:
+		err = t.withdraw()
+	case EventCancel:
+		err = t.cancel()
+	case EventSkip:
+		err = t.skip()
+	case EventTimer:
+		err = t.timer()
+	case EventWebhookResult:
+		err = t.webhookResult()
+	default:
+		return nil, inputErr("unknown event %q", ev.Kind)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return t.finish(), nil
+}
+
+func (t *tx) finish() *Transition {
+	if len(t.audit) == 0 && len(t.effects) == 0 {
+		return &Transition{Instance: t.in, Outcome: t.out, Noop: true}
+	}
+	t.in.Updated = t.now
+	chain(t.in, t.audit)
+	t.out.Status = t.in.Status
+	return &Transition{Instance: t.in, Effects: t.effects, Audit: t.audit, Outcome: t.out}
+}
+
+func (e *Engine) start(cur *Instance, ev Event, now time.Time) (*Transition, error) {
+	if cur != nil {
+		return &Transition{Instance: cur, Noop: true, Outcome: Outcome{OK: true, Instance: cur.ID, Status: cur.Status, Text: fmt.Sprintf("%s was already started", cur.ID)}}, nil
+	}
+	def, ok := e.flows[ev.Flow]
+	if !ok {
+		msg := fmt.Sprintf("there is no flow called %q", ev.Flow)
+		if s := e.Suggest(ev.Flow); s != "" {
+			msg += fmt.Sprintf("; did you mean %q?", s)
+		}
+		return nil, &InputError{Msg: msg}
+	}
+	if ev.Instance == "" || ev.Actor == "" {
+		return nil, inputErr("start %s: the instance id and the requester are required", def.ID)
+	}
+	data, err := ParseForm(def.Form, ev.Data)
+	if err != nil {
+		return nil, err
+	}
+	in := &Instance{ID: ev.Instance, Flow: def.ID, Requester: ev.Actor, Status: StatusRunning, Data: data,
+		Refs: maps.Clone(ev.Refs), Rounds: map[string]int{}, Created: now}
+	in.Title = def.renderTitle(in)
+	t := &tx{e: e, def: def, in: in, ev: ev, now: now, out: Outcome{OK: true, Instance: in.ID}}
+	t.record(AuditEntry{Action: "started", Detail: dataDetail(def.Form, data, ev.Refs)})
+	t.advance(-1)
+	switch in.Status {
+	case StatusRunning:
+		t.out.Text = fmt.Sprintf("Started %s (%s). %s", in.ID, def.Name, t.waitingOn())
+	default:
+		t.out.Text = fmt.Sprintf("Started %s (%s): %s.", in.ID, def.Name, in.Status)
+	}
+	return t.finish(), nil
+}
+
+// renderTitle is the one-line summary of an instance.
+func (d *Definition) renderTitle(in *Instance) string {
+	if d.title != nil {
+		var b strings.Builder
+		data := map[string]any{"id": in.ID, "requester": in.Requester}
+		for k, v := range in.Data {
+			data[k] = FormatValue(v)
+		}
+		if err := d.title.Execute(&b, data); err == nil && strings.TrimSpace(b.String()) != "" {
+			return strings.TrimSpace(b.String())
+		}
+	}
+	for _, f := range d.Form {
+		if f.Kind == FieldText {
+			if v := FormatValue(in.Data[f.Name]); v != "" {
+				return v
+			}
+		}
+	}
+	return d.Name
+}
+
+func dataDetail(fields []Field, data map[string]any, refs map[string]string) map[string]string {
+	out := map[string]string{}
+	for _, f := range fields {
+		if v, ok := data[f.Name]; ok {
+			out[f.Name] = FormatValue(v)
+		}
+	}
+	for k, v := range refs {
+		out["ref."+k] = v
+	}
+	return out
+}
+
+// record adds an audit entry stamped with the event's actor, time and step.
+func (t *tx) record(a AuditEntry) {
+	a.At = t.now
+	if a.Actor == "" {
+		a.Actor = cmp.Or(t.ev.Actor, System)
+	}
+	if a.Platform == "" {
+		a.Platform = t.ev.Platform
+	}
+	if a.Step == "" && t.in.Step != "" {
+		a.Step, a.Round = t.in.Step, t.in.Round
+	}
+	t.audit = append(t.audit, a)
+}
+
+// refuse records a refused attempt and tells the actor why.
+func (t *tx) refuse(code, text string) error {
+	t.record(AuditEntry{Action: string(t.ev.Kind), Refused: true, Reason: text, Step: cmp.Or(t.ev.Step, t.in.Step), Round: cmp.Or(t.ev.Round, t.in.Round)})
+	t.out = Outcome{OK: false, Code: code, Text: text, Instance: t.in.ID}
+	return nil
+}
+
+func (t *tx) name(id string) string { return t.e.dir.Name(id) }
+
+func (t *tx) step() *Step { return t.def.Step(t.in.Step) }
+
+func (t *tx) notify(to Recipient, card, thread string, m *Message) {
+	t.effects = append(t.effects, Effect{Kind: EffectNotify, To: to, Card: card, Thread: thread, Msg: m})
+}
+
+func cardKey(step string, round int, who string) string {
+	return fmt.Sprintf("%s/%d/%s", step, round, who)
+}
+
+func (t *tx) personCard(p string) string     { return cardKey(t.in.Step, t.in.Round, p) }
+func (t *tx) channelCard(c string) string    { return cardKey(t.in.Step, t.in.Round, "#"+c) }
+func (t *tx) escalationCard(p string) string { return cardKey(t.in.Step, t.in.Round, "esc:"+p) }
+
+// stale reports whether the event was made on a card of an earlier step or
+// round, or on a closed request; if so it refuses, naming who decided first.
+func (t *tx) stale() bool {
+	in := t.in
+	if in.Status == StatusRunning && (t.ev.Step == "" || t.ev.Step == in.Step && (t.ev.Round == 0 || t.ev.Round == in.Round)) {
+		return false
+	}
+	step, round := cmp.Or(t.ev.Step, in.Step), cmp.Or(t.ev.Round, in.Round)
+	for i := len(in.History) - 1; i >= 0; i-- {
+		h := in.History[i]
+		if h.Step == step && h.Round == round {
+			text := fmt.Sprintf("%s was already %s by %s at %s.", in.ID, strings.ToLower(decisionWords(h.Outcome)), t.name(h.By), FormatTime(h.Ended, t.e.dir.Location(t.ev.Actor)))
+			if h.By == System || h.By == "" {
+				text = fmt.Sprintf("%s: this step already ended (%s) at %s.", in.ID, strings.ToLower(decisionWords(h.Outcome)), FormatTime(h.Ended, t.e.dir.Location(t.ev.Actor)))
+			}
+			_ = t.refuse(CodeAlreadyDecided, text)
+			return true
+		}
+	}
+	_ = t.refuse(CodeClosed, fmt.Sprintf("%s is %s; there is nothing to decide.", in.ID, strings.ReplaceAll(string(in.Status), "_", " ")))
+	return true
+}
+
+// authority finds on whose behalf the actor may act on the current step: the
+// index of their pending task (as assignee or delegate), or -1 when they act
+// for the whole step as an admin or escalation target. ok is false when they
+// may not act; the refusal is then already recorded.
+func (t *tx) authority() (slot int, ok bool) {
+	actor := t.ev.Actor
+	for i, task := range t.in.Tasks {
+		if task.Assignee == actor && task.Decision == Pending {
+			return i, true
+		}
+	}
+	for i, task := range t.in.Tasks {
+		if slices.Contains(task.Delegates, actor) && task.Decision == Pending {
+			return i, true
+		}
+	}
+	if slices.Contains(t.in.Escalated, actor) || t.e.admins[actor] {
+		return -1, true
+	}
+	for _, task := range t.in.Tasks {
+		if task.Assignee == actor || slices.Contains(task.Delegates, actor) {
+			_ = t.refuse(CodeAlreadyDecided, fmt.Sprintf("You already %s %s at %s; waiting on %s.", strings.ToLower(decisionWords(string(task.Decision))), t.in.ID, FormatTime(task.At, t.e.dir.Location(actor)), t.waitingNames()))
+			return 0, false
+		}
+	}
+	_ = t.refuse(CodeNotAssignee, fmt.Sprintf("%s (%s) is assigned to %s; only they, their delegates or an admin can act on it.", t.in.ID, t.stepName(), t.waitingNames()))
+	return 0, false
+}
+
+func (t *tx) stepName() string {
+	if s := t.step(); s != nil {
+		return s.Name
+	}
+	return t.in.Step
+}
+
+func (t *tx) waitingNames() string {
+	var names []string
+	for _, task := range t.in.Tasks {
+		if task.Decision == Pending {
+			names = append(names, t.name(task.Assignee))
+		}
+	}
+	return joinNames(names)
+}
+
+func (t *tx) waitingOn() string {
+	if t.in.Status != StatusRunning {
+		return ""
+	}
+	s := t.step()
+	if s == nil {
+		return ""
+	}
+	if s.Kind == StepWebhook {
+		return fmt.Sprintf("Waiting on %s (%s).", s.Name, hostOf(s.Webhook.URL))
+	}
+	return fmt.Sprintf("Waiting on %s (%s).", t.waitingNames(), s.Name)
+}
+
+func hostOf(u string) string {
+	rest := u[strings.Index(u, "//")+2:]
+	host, _, _ := strings.Cut(rest, "/")
+	return host
+}
+
+// decide handles approve, reject, request changes and task done.
+func (t *tx) decide(d Decision) error {
+	if t.stale() {
+		return nil
+	}
+	s := t.step()
+	if s == nil {
+		return fmt.Errorf("%s: current step %q is no longer in flow %s; cancel or skip it", t.in.ID, t.in.Step, t.def.ID)
+	}
+	switch {
+	case s.Kind == StepTask && d != Done:
+		return inputErr("%s is a task (%s): mark it done instead", t.in.ID, s.Name)
+	case s.Kind == StepApproval && d == Done:
+		return inputErr("%s is waiting for an approval (%s): approve, reject or request changes", t.in.ID, s.Name)
+	case s.Kind != StepApproval && s.Kind != StepTask:
+		return inputErr("%s is waiting for %s, not for a person", t.in.ID, s.Name)
+	}
+	reason := strings.TrimSpace(t.ev.Reason)
+	if (d == Rejected || d == Changes) && reason == "" {
+		return inputErr("a reason is required to %s", map[Decision]string{Rejected: "reject", Changes: "request changes"}[d])
+	}
+	if d == Changes && t.in.Round >= s.MaxRounds {
+		return inputErr("%s has had %s at %s, the most allowed; approve or reject it", t.in.ID, plural(t.in.Round, "round", "rounds"), s.Name)
+	}
+	var outputs map[string]any
+	if d == Done && len(s.Outputs) > 0 {
+		var err error
+		if outputs, err = ParseForm(s.Outputs, t.ev.Data); err != nil {
+			return err
+		}
+	}
+	slot, ok := t.authority()
+	if !ok {
+		return nil
+	}
+	entry := AuditEntry{Action: string(d), Reason: reason}
+	if slot >= 0 {
+		task := &t.in.Tasks[slot]
+		task.Decision, task.By, task.At, task.Reason = d, t.ev.Actor, t.now, reason
+		if task.Assignee != t.ev.Actor {
+			entry.OnBehalf = task.Assignee
+		}
+	} else {
+		entry.Detail = map[string]string{"authority": t.role()}
+	}
+	if outputs != nil {
+		entry.Detail = dataDetail(s.Outputs, outputs, nil)
+		for k, v := range outputs {
+			t.in.Data[k] = v
+		}
+	}
+	t.record(entry)
+
+	result := d
+	if slot >= 0 && s.Kind == StepApproval {
+		result = t.policyResult(s)
+	}
+	by := t.ev.Actor
+	switch result {
+	case Pending:
+		waiting := t.waitingNames()
+		t.effects = append(t.effects, Effect{Kind: EffectUpdate, Card: t.personCard(t.in.Tasks[slot].Assignee),
+			Msg: t.closedCard(s, string(d), by, reason, fmt.Sprintf("Waiting on %s.", waiting))})
+		t.out.Text = fmt.Sprintf("%s %s. Still waiting on %s.", decisionWords(string(d)), t.in.ID, waiting)
+	case Approved, Done:
+		t.closeStep(string(result), by, reason)
+		idx := t.def.StepIndex(s.ID)
+		t.advance(idx)
+		t.out.Text = fmt.Sprintf("%s %s. %s", decisionWords(string(result)), t.in.ID, t.afterText())
+	case Rejected, Changes:
+		t.closeStep(string(result), by, reason)
+		t.returnToRequester(result, by, reason)
+		t.out.Text = fmt.Sprintf("%s %s; %s has been told.", decisionWords(string(result)), t.in.ID, t.name(t.in.Requester))
+	}
+	return nil
+}
+
+func (t *tx) role() string {
+	if slices.Contains(t.in.Escalated, t.ev.Actor) {
+		return "escalation"
+	}
+	return "admin"
+}
+
+func (t *tx) afterText() string {
+	switch t.in.Status {
+	case StatusRunning:
+		return t.waitingOn()
+	case StatusCompleted:
+		return "The request is complete."
+	}
+	return fmt.Sprintf("The request is %s.", strings.ReplaceAll(string(t.in.Status), "_", " "))
+}
+
+// policyResult decides an approval step from its tasks.
+func (t *tx) policyResult(s *Step) Decision {
+	var approvals, rejections, changes int
+	for _, task := range t.in.Tasks {
+		switch task.Decision {
+		case Approved:
+			approvals++
+		case Rejected:
+			rejections++
+		case Changes:
+			changes++
+		}
+	}
+	n := len(t.in.Tasks)
+	switch {
+	case changes > 0:
+		return Changes
+	case s.Policy == PolicyAny && rejections > 0:
+		return Rejected
+	case s.Policy == PolicyAny && approvals > 0:
+		return Approved
+	case s.Policy == PolicyAll && rejections > 0:
+		return Rejected
+	case s.Policy == PolicyAll && approvals == n:
+		return Approved
+	case s.Policy == PolicyQuorum:
+		q := min(s.Quorum, n)
+		if approvals >= q {
+			return Approved
+		}
+		if n-rejections < q {
+			return Rejected
+		}
+	}
+	return Pending
+}
+
+// closeStep ends the current round: its timers are cancelled, its cards closed
+// and its record kept.
+func (t *tx) closeStep(outcome, by, reason string) {
+	in := t.in
+	if in.Step == "" {
+		return
+	}
+	for _, tm := range in.Timers {
+		t.effects = append(t.effects, Effect{Kind: EffectCancelTimer, Timer: &Timer{ID: tm.ID}})
+	}
+	in.Timers = nil
+	var assigned []string
+	for _, task := range in.Tasks {
+		assigned = append(assigned, task.Assignee)
+	}
+	in.History = append(in.History, StepRecord{Step: in.Step, Round: in.Round, Started: in.StepStarted, Ended: t.now,
+		Outcome: outcome, By: by, Reason: reason, Assigned: assigned})
+	if s := t.step(); s != nil && (s.Kind == StepApproval || s.Kind == StepTask) {
+		t.effects = append(t.effects, Effect{Kind: EffectUpdate, Card: cardKey(in.Step, in.Round, ""), Msg: t.closedCard(s, outcome, by, reason, "")})
+	}
+	in.Tasks, in.Escalated, in.Overdue, in.Due, in.Changes = nil, nil, false, time.Time{}, nil
+}
+
+// closedCard is a task card after a decision: no buttons, the outcome shown.
+func (t *tx) closedCard(s *Step, outcome, by, reason, extra string) *Message {
+	m := t.baseCard(s, MsgTask)
+	m.Outcome = fmt.Sprintf("%s by %s · %s", decisionWords(outcome), t.name(by), FormatTime(t.now, time.UTC))
+	if by == System || by == "" {
+		m.Outcome = fmt.Sprintf("%s · %s", decisionWords(outcome), FormatTime(t.now, time.UTC))
+	}
+	if reason != "" {
+		m.Outcome += "\nReason: " + reason
+	}
+	if extra != "" {
+		m.Outcome += "\n" + extra
+	}
+	return m
+}
+
+// baseCard holds what every card about the instance shows.
+func (t *tx) baseCard(s *Step, kind MessageKind) *Message {
+	in := t.in
+	m := &Message{Kind: kind, Instance: in.ID, Flow: in.Flow, Step: in.Step, Round: in.Round,
+		Title: fmt.Sprintf("%s %s: %s", t.def.Name, in.ID, in.Title)}
+	if s != nil {
+		m.Text = s.Name
+		if s.Instructions != "" {
+			m.Text += "\n" + s.Instructions
+		}
+	}
+	for _, f := range t.def.Form {
+		if v, ok := in.Data[f.Name]; ok {
+			val := FormatValue(v)
+			if f.Kind == FieldPerson {
+				val = t.name(val)
+			}
+			m.Fields = append(m.Fields, Fact{Label: f.Label, Value: val})
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(in.Refs)) {
+		m.Fields = append(m.Fields, Fact{Label: k, Value: in.Refs[k]})
+	}
+	m.Context = append(m.Context, "Requested by "+t.name(in.Requester))
+	if in.Round > 1 {
+		m.Context = append(m.Context, fmt.Sprintf("Round %d", in.Round))
+	}
+	return m
+}
+
+// taskCard is the card that asks person (a recipient) to act on the step.
+func (t *tx) taskCard(s *Step, kind MessageKind, person string) *Message {
+	in := t.in
+	m := t.baseCard(s, kind)
+	m.Changes = slices.Clone(in.Changes)
+	loc := t.e.dir.Location(person)
+	m.Context = append(m.Context, "Waiting on "+t.waitingNames())
+	if !in.Due.IsZero() {
+		due := fmt.Sprintf("Due %s (%s)", FormatTime(in.Due, loc), Relative(in.Due, t.now))
+		if in.Overdue || !in.Due.After(t.now) {
+			due = fmt.Sprintf("Overdue since %s", FormatTime(in.Due, loc))
+		}
+		m.Context = append(m.Context, due)
+	}
+	if next := t.nextRung(s, person); next != "" {
+		m.Context = append(m.Context, next)
+	}
+	act := func(k ActionKind, label, style string) Action {
+		return Action{Kind: k, Label: label, Style: style, Instance: in.ID, Step: in.Step, Round: in.Round}
+	}
+	if s.Kind == StepTask {
+		m.Actions = []Action{act(ActDone, "Mark done", "primary"), act(ActReassign, "Reassign", "")}
+		return m
+	}
+	m.Actions = []Action{act(ActApprove, "Approve", "primary"), act(ActReject, "Reject", "danger")}
+	if in.Round < s.MaxRounds {
+		m.Actions = append(m.Actions, act(ActChanges, "Request changes", ""))
+	}
+	m.Actions = append(m.Actions, act(ActReassign, "Reassign", ""))
+	return m
+}
+
+// nextRung says what happens next if nobody acts, from person's point of view.
+func (t *tx) nextRung(s *Step, person string) string {
+	var next *Timer
+	for i := range t.in.Timers {
+		tm := &t.in.Timers[i]
+		if tm.Kind != TimerRemind && (next == nil || tm.At.Before(next.At)) {
+			next = tm
+		}
+	}
+	if next == nil {
+		return ""
+	}
+	when := Relative(next.At, t.now)
+	who := func(target string) string {
+		if target == "manager" {
+			if m := t.e.dir.Manager(person); m != "" {
+				return fmt.Sprintf("%s (your manager)", t.name(m))
+			}
+			return "your manager"
+		}
+		_, id, _ := strings.Cut(target, ":")
+		if strings.HasPrefix(target, "channel:") {
+			return "#" + id
+		}
+		return t.name(id)
+	}
+	if next.Kind == TimerEscalate {
+		r := s.Escalate[next.N]
+		if r.Reassign != "" {
+			return fmt.Sprintf("Moves to %s %s", who(r.Reassign), when)
+		}
+		return fmt.Sprintf("Escalates to %s %s", who(r.Notify), when)
+	}
+	switch s.OnTimeout {
+	case TimeoutApprove:
+		return "Approved automatically " + when
+	case TimeoutReject:
+		return "Rejected automatically " + when
+	case TimeoutEscalate:
+		return fmt.Sprintf("Escalates to %s %s", who("manager"), when)
+	}
+	return ""
+}
+
+// returnToRequester sends a rejected or changes-requested request back.
+func (t *tx) returnToRequester(d Decision, by, reason string) {
+	in := t.in
+	s := t.def.Step(in.Step)
+	if in.Seen == nil {
+		in.Seen = map[string]map[string]any{}
+	}
+	in.Seen[in.Step] = maps.Clone(in.Data)
+	in.Outcome = reason
+	kind, title := MsgChanges, "Changes requested"
+	if d == Rejected {
+		in.Status = StatusRejected
+		kind, title = MsgOutcome, "Rejected"
+	} else {
+		in.Status = StatusChangesRequested
+	}
+	m := t.baseCard(s, kind)
+	m.Title = fmt.Sprintf("%s: %s %s (%s)", title, t.def.Name, in.ID, in.Title)
+	m.Text = fmt.Sprintf("%s %s at %s.\nReason: %s", t.name(by), map[Decision]string{Rejected: "rejected your request", Changes: "asked for changes"}[d], s.Name, reason)
+	if in.Round < s.MaxRounds {
+		m.Actions = append(m.Actions, Action{Kind: ActResubmit, Label: "Edit and resubmit", Style: "primary", Instance: in.ID, Step: in.Step, Round: in.Round})
+		m.Context = append(m.Context, fmt.Sprintf("You can resubmit %s.", plural(s.MaxRounds-in.Round, "more time", "more times")))
+	}
+	m.Actions = append(m.Actions, Action{Kind: ActWithdraw, Label: "Withdraw", Instance: in.ID, Step: in.Step, Round: in.Round})
+	t.notify(Recipient{Person: in.Requester}, "requester/"+in.Step+"/"+fmt.Sprint(in.Round), "", m)
+}
+
+// advance runs the steps after index from (-1: the first) until one waits
+// for someone, or the flow ends.
+func (t *tx) advance(from int) {
+	i := 0
+	if from >= 0 {
+		i = t.def.successor(from)
+	}
+	for ; i < len(t.def.Steps); i = t.def.successor(i) {
+		s := &t.def.Steps[i]
+		if s.cond != nil {
+			ok, err := s.cond.eval(t.in.Data, t.in.Requester)
+			if err != nil {
+				t.record(AuditEntry{Actor: System, Action: "skipped", Step: s.ID, Reason: "condition could not be evaluated: " + err.Error()})
+				continue
+			}
+			if !ok {
+				t.record(AuditEntry{Actor: System, Action: "skipped", Step: s.ID, Reason: "condition is false: " + s.When})
+				continue
+			}
+		}
+		if s.Kind == StepNotify {
+			t.notifyStep(s)
+			continue
+		}
+		t.activate(s)
+		return
+	}
+	t.complete()
+}
+
+func (t *tx) complete() {
+	in := t.in
+	in.Status, in.Step, in.Round, in.StepStarted, in.Completed = StatusCompleted, "", 0, time.Time{}, t.now
+	in.Outcome = "approved"
+	approvals := false
+	for _, s := range t.def.Steps {
+		approvals = approvals || s.Kind == StepApproval
+	}
+	if !approvals {
+		in.Outcome = "completed"
+	}
+	t.record(AuditEntry{Actor: System, Action: "completed"})
+	m := t.baseCard(nil, MsgOutcome)
+	m.Title = fmt.Sprintf("%s: %s %s (%s)", decisionWords(in.Outcome), t.def.Name, in.ID, in.Title)
+	var lines []string
+	for _, h := range in.History {
+		if h.Outcome == string(Approved) || h.Outcome == string(Done) {
+			if s := t.def.Step(h.Step); s != nil {
+				lines = append(lines, fmt.Sprintf("%s: %s by %s", s.Name, strings.ToLower(decisionWords(h.Outcome)), t.name(h.By)))
+			}
+		}
+	}
+	m.Text = strings.Join(lines, "\n")
+	t.notify(Recipient{Person: in.Requester}, "requester/done", "", m)
+}
+
+// notifyStep sends a notify step's message.
+func (t *tx) notifyStep(s *Step) {
+	var b strings.Builder
+	data := map[string]any{"id": t.in.ID, "requester": t.name(t.in.Requester), "title": t.in.Title}
+	for k, v := range t.in.Data {
+		data[k] = FormatValue(v)
+	}
+	if err := s.msg.Execute(&b, data); err != nil {
+		b.Reset()
+		b.WriteString(s.Message)
+	}
+	m := &Message{Kind: MsgInfo, Instance: t.in.ID, Flow: t.in.Flow, Step: s.ID, Title: fmt.Sprintf("%s %s: %s", t.def.Name, t.in.ID, t.in.Title), Text: b.String()}
+	var sent []string
+	for _, to := range s.To {
+		for _, r := range t.recipients(to, t.in.Requester) {
+			t.notify(r, "notify/"+s.ID, "", m)
+			sent = append(sent, cmp.Or(r.Person, "#"+r.Channel))
+		}
+	}
+	t.in.History = append(t.in.History, StepRecord{Step: s.ID, Round: 1, Started: t.now, Ended: t.now, Outcome: "notified", By: System, Assigned: sent})
+	t.record(AuditEntry{Actor: System, Action: "notified", Step: s.ID, Detail: map[string]string{"to": strings.Join(sent, ", ")}})
+}
+
+// recipients resolves a notify target; "manager" means about's manager.
+func (t *tx) recipients(target, about string) []Recipient {
+	switch target {
+	case "requester":
+		return []Recipient{{Person: t.in.Requester}}
+	case "owner":
+		return []Recipient{{Person: t.def.Owner}}
+	case "manager":
+		if m := t.e.dir.Manager(about); m != "" {
+			return []Recipient{{Person: m}}
+		}
+		return []Recipient{{Person: t.def.Owner}}
+	}
+	kind, id, _ := strings.Cut(target, ":")
+	switch kind {
+	case "channel":
+		return []Recipient{{Channel: id}}
+	case "group":
+		var out []Recipient
+		for _, p := range t.e.dir.Members(id) {
+			out = append(out, Recipient{Person: p})
+		}
+		return out
+	}
+	return []Recipient{{Person: id}}
+}
+
+// activate starts a new round of a step that waits for people or a system.
+func (t *tx) activate(s *Step) {
+	in := t.in
+	if in.Rounds == nil {
+		in.Rounds = map[string]int{}
+	}
+	in.Rounds[s.ID]++
+	in.Step, in.Round, in.StepStarted, in.Status = s.ID, in.Rounds[s.ID], t.now, StatusRunning
+	in.Tasks, in.Escalated, in.Overdue, in.Due, in.Timers = nil, nil, false, time.Time{}, nil
+	if s.Due > 0 {
+		in.Due = t.now.Add(s.Due)
+		t.setTimer(TimerTimeout, 0, in.Due)
+	}
+	if s.Kind == StepWebhook {
+		body := map[string]any{"instance": in.ID, "flow": in.Flow, "step": s.ID, "round": in.Round,
+			"requester": in.Requester, "data": in.Data, "refs": in.Refs}
+		t.effects = append(t.effects, Effect{Kind: EffectWebhook, Webhook: &WebhookCall{URL: s.Webhook.URL, Secret: s.Webhook.Secret,
+			Retries: s.Webhook.Retries, Step: s.ID, Round: in.Round, Body: body}})
+		t.record(AuditEntry{Actor: System, Action: "webhook_called", Detail: map[string]string{"url": s.Webhook.URL}})
+		return
+	}
+	people, note := t.assignees(s)
+	for _, p := range people {
+		in.Tasks = append(in.Tasks, Task{Assignee: p})
+	}
+	if s.Remind.Every > 0 {
+		t.setTimer(TimerRemind, 1, t.now.Add(s.Remind.Every))
+	}
+	for i, r := range s.Escalate {
+		t.setTimer(TimerEscalate, i, t.now.Add(r.After))
+	}
+	detail := map[string]string{"assignees": strings.Join(people, ", ")}
+	if note != "" {
+		detail["note"] = note
+	}
+	if len(in.Changes) > 0 {
+		for _, c := range in.Changes {
+			detail["changed."+c.Field] = c.Old + " → " + c.New
+		}
+	}
+	t.record(AuditEntry{Actor: System, Action: "assigned", Detail: detail})
+	t.sendCards(s, MsgTask, "")
+}
+
+// sendCards sends the step's card to each pending assignee (or once to the
+// step's channel). thread, when set, makes them replies to the first cards.
+func (t *tx) sendCards(s *Step, kind MessageKind, text string) {
+	if s.Channel != "" {
+		m := t.taskCard(s, kind, "")
+		if text != "" {
+			m.Text = text
+		}
+		key := t.channelCard(s.Channel)
+		thread := ""
+		if kind == MsgReminder {
+			key, thread = key+"/r"+fmt.Sprint(t.now.UnixMilli()), key
+		}
+		t.notify(Recipient{Channel: s.Channel}, key, thread, m)
+		return
+	}
+	for _, task := range t.in.Tasks {
+		if task.Decision != Pending {
+			continue
+		}
+		for _, p := range append([]string{task.Assignee}, task.Delegates...) {
+			m := t.taskCard(s, kind, p)
+			if text != "" {
+				m.Text = text
+			}
+			key, thread := t.personCard(p), ""
+			if kind == MsgReminder {
+				key, thread = key+"/r"+fmt.Sprint(t.now.UnixMilli()), key
+			}
+			t.notify(Recipient{Person: p}, key, thread, m)
+		}
+	}
+}
+
+func (t *tx) setTimer(kind TimerKind, n int, at time.Time) {
+	tm := Timer{ID: fmt.Sprintf("%s/%d/%s/%d", t.in.Step, t.in.Round, kind, n), Kind: kind, Step: t.in.Step, Round: t.in.Round, N: n, At: at}
+	t.in.Timers = append(t.in.Timers, tm)
+	t.effects = append(t.effects, Effect{Kind: EffectSetTimer, Timer: &tm})
+}
+
+// assignees resolves a step's assignee references to people.
+func (t *tx) assignees(s *Step) ([]string, string) {
+	in := t.in
+	var people []string
+	add := func(ids ...string) {
+		for _, id := range ids {
+			if id != "" && !slices.Contains(people, id) {
+				people = append(people, id)
+			}
+		}
+	}
+	for _, a := range s.Assignees {
+		switch a {
+		case "manager":
+			add(t.e.dir.Manager(in.Requester))
+		case "requester":
+			add(in.Requester)
+		case "owner":
+			add(t.def.Owner)
+		default:
+			kind, id, _ := strings.Cut(a, ":")
+			switch kind {
+			case "person":
+				add(id)
+			case "group":
+				add(t.e.dir.Members(id)...)
+			case "field":
+				add(FormatValue(in.Data[id]))
+			}
+		}
+	}
+	var notes []string
+	if s.Kind == StepApproval && !s.AllowSelfApproval && slices.Contains(people, in.Requester) {
+		people = slices.DeleteFunc(people, func(p string) bool { return p == in.Requester })
+		notes = append(notes, "the requester may not approve their own request")
+	}
+	if len(people) == 0 {
+		fallback := t.e.dir.Manager(in.Requester)
+		if fallback == "" || fallback == in.Requester {
+			fallback = t.def.Owner
+		}
+		add(fallback)
+		notes = append(notes, fmt.Sprintf("nobody matched %s; assigned to %s", strings.Join(s.Assignees, ", "), t.name(fallback)))
+	}
+	return people, strings.Join(notes, "; ")
+}
+
+// resubmit sends an edited request back to the step that returned it.
+func (t *tx) resubmit() error {
+	in := t.in
+	if t.ev.Actor != in.Requester {
+		return t.refuse(CodeNotAllowed, fmt.Sprintf("Only %s, who made %s, can resubmit it.", t.name(in.Requester), in.ID))
+	}
+	if in.Status != StatusChangesRequested && in.Status != StatusRejected {
+		return t.refuse(CodeClosed, fmt.Sprintf("%s is %s; only a request sent back to you can be resubmitted.", in.ID, strings.ReplaceAll(string(in.Status), "_", " ")))
+	}
+	s := t.step()
+	if s == nil {
+		return fmt.Errorf("%s: step %q is no longer in flow %s", in.ID, in.Step, t.def.ID)
+	}
+	if in.Rounds[s.ID] >= s.MaxRounds {
+		return inputErr("%s has had %s at %s, the most allowed; it cannot be resubmitted", in.ID, plural(in.Rounds[s.ID], "round", "rounds"), s.Name)
+	}
+	data, err := ParseForm(t.def.Form, t.ev.Data)
+	if err != nil {
+		return err
+	}
+	seen := in.Seen[s.ID]
+	var changes []Change
+	for _, f := range t.def.Form {
+		oldV, newV := FormatValue(seen[f.Name]), FormatValue(data[f.Name])
+		if oldV != newV {
+			changes = append(changes, Change{Field: f.Name, Label: f.Label, Old: oldV, New: newV})
+		}
+	}
+	for _, f := range t.def.Form {
+		delete(in.Data, f.Name)
+	}
+	maps.Copy(in.Data, data)
+	if in.Data == nil {
+		in.Data = data
+	}
+	in.Title = t.def.renderTitle(in)
+	in.Outcome = ""
+	in.Changes = changes
+	detail := map[string]string{}
+	for _, c := range changes {
+		detail[c.Field] = c.Old + " → " + c.New
+	}
+	t.record(AuditEntry{Action: "resubmitted", Reason: t.ev.Reason, Detail: detail})
+	t.activate(s)
+	t.out.Text = fmt.Sprintf("Resubmitted %s (round %d). %s", in.ID, in.Round, t.waitingOn())
+	return nil
+}
+
+// reassign moves (or, with delegate, shares) a pending task with another person.
+func (t *tx) reassign(delegate bool) error {
+	if t.stale() {
+		return nil
+	}
+	in := t.in
+	s := t.step()
+	if s == nil || (s.Kind != StepApproval && s.Kind != StepTask) {
+		return inputErr("%s is not waiting for a person", in.ID)
+	}
+	target := strings.TrimSpace(t.ev.Target)
+	if target == "" || strings.ContainsAny(target, " \t\n") {
+		return inputErr("say who should take it over: one person")
+	}
+	if s.Kind == StepApproval && !s.AllowSelfApproval && target == in.Requester {
+		return inputErr("%s made this request and may not approve it; pick someone else", t.name(target))
+	}
+	slot, ok := t.authority()
+	if !ok {
+		return nil
+	}
+	if slot < 0 { // an admin or escalation target: move ev.From's task, or the first pending one
+		slot = slices.IndexFunc(in.Tasks, func(task Task) bool {
+			return task.Decision == Pending && (t.ev.From == "" || task.Assignee == t.ev.From)
+		})
+		if slot < 0 {
+			return inputErr("%s has no pending task for %s to move", in.ID, cmp.Or(t.name(t.ev.From), "anyone"))
+		}
+	}
+	task := &in.Tasks[slot]
+	for _, other := range in.Tasks {
+		if other.Assignee == target || slices.Contains(other.Delegates, target) {
+			return inputErr("%s is already on this task", t.name(target))
+		}
+	}
+	from := task.Assignee
+	if delegate {
+		task.Delegates = append(task.Delegates, target)
+		t.record(AuditEntry{Action: "delegated", OnBehalf: from, Reason: t.ev.Reason, Detail: map[string]string{"to": target}})
+		m := t.taskCard(s, MsgTask, target)
+		m.Context = append(m.Context, fmt.Sprintf("Delegated to you by %s, on behalf of %s", t.name(t.ev.Actor), t.name(from)))
+		t.notify(Recipient{Person: target}, t.personCard(target), "", m)
+		t.out.Text = fmt.Sprintf("%s can now decide %s on behalf of %s.", t.name(target), in.ID, t.name(from))
+		return nil
+	}
+	if task.Original == "" {
+		task.Original = from
+	}
+	task.Assignee, task.Delegates = target, nil
+	t.record(AuditEntry{Action: "reassigned", Reason: t.ev.Reason, Detail: map[string]string{"from": from, "to": target}})
+	t.effects = append(t.effects, Effect{Kind: EffectUpdate, Card: t.personCard(from),
+		Msg: t.closedCard(s, "reassigned", t.ev.Actor, t.ev.Reason, "Now with "+t.name(target)+".")})
+	m := t.taskCard(s, MsgTask, target)
+	m.Context = append(m.Context, fmt.Sprintf("Reassigned to you by %s (was %s)", t.name(t.ev.Actor), t.name(from)))
+	t.notify(Recipient{Person: target}, t.personCard(target), "", m)
+	t.out.Text = fmt.Sprintf("%s is now with %s.", in.ID, t.name(target))
+	return nil
+}
+
+// involved is everyone who has a part in the instance.
+func (t *tx) involved() []string {
+	in := t.in
+	people := []string{in.Requester}
+	for _, task := range in.Tasks {
+		people = append(people, task.Assignee)
+		people = append(people, task.Delegates...)
+		if task.Original != "" {
+			people = append(people, task.Original)
+		}
+	}
+	people = append(people, in.Escalated...)
+	for _, h := range in.History {
+		people = append(people, h.Assigned...)
+		people = append(people, h.By)
+	}
+	slices.Sort(people)
+	return slices.DeleteFunc(slices.Compact(people), func(p string) bool { return p == System || p == "" || strings.HasPrefix(p, "#") })
+}
+
+func (t *tx) comment() error {
+	text := strings.TrimSpace(t.ev.Reason)
+	if text == "" {
+		return inputErr("write the comment")
+	}
+	actor := t.ev.Actor
+	people := t.involved()
+	if !slices.Contains(people, actor) && actor != t.def.Owner && !t.e.admins[actor] {
+		return t.refuse(CodeNotAllowed, fmt.Sprintf("Only people involved in %s can comment on it.", t.in.ID))
+	}
+	t.record(AuditEntry{Action: "commented", Reason: text})
+	m := &Message{Kind: MsgComment, Instance: t.in.ID, Flow: t.in.Flow, Step: t.in.Step, Round: t.in.Round,
+		Title: fmt.Sprintf("%s on %s %s", t.name(actor), t.def.Name, t.in.ID), Text: text}
+	for _, p := range people {
+		if p == actor {
+			continue
+		}
+		thread := ""
+		if slices.Contains(t.in.Pending(), p) {
+			thread = t.personCard(p)
+		}
+		t.notify(Recipient{Person: p}, fmt.Sprintf("comment/%d/%s", t.in.AuditSeq+1, p), thread, m)
+	}
+	t.out.Text = fmt.Sprintf("Comment added to %s.", t.in.ID)
+	return nil
+}
+
+// end closes an open instance for good (withdrawn or cancelled).
+func (t *tx) end(status Status, verb, reason string) {
+	in := t.in
+	if in.Status == StatusRunning {
+		t.closeStep(verb, t.ev.Actor, reason)
+	}
+	in.Status, in.Outcome, in.Completed = status, reason, t.now
+	t.record(AuditEntry{Action: verb, Reason: reason})
+}
+
+func (t *tx) withdraw() error {
+	in := t.in
+	if t.ev.Actor != in.Requester {
+		return t.refuse(CodeNotAllowed, fmt.Sprintf("Only %s, who made %s, can withdraw it.", t.name(in.Requester), in.ID))
+	}
+	if !in.Status.Open() {
+		return t.refuse(CodeClosed, fmt.Sprintf("%s is already %s.", in.ID, strings.ReplaceAll(string(in.Status), "_", " ")))
+	}
+	t.end(StatusWithdrawn, "withdrawn", strings.TrimSpace(t.ev.Reason))
+	t.out.Text = fmt.Sprintf("Withdrew %s.", in.ID)
+	return nil
+}
+
+func (t *tx) mayOverride() bool {
+	return t.ev.Actor == t.def.Owner || t.e.admins[t.ev.Actor]
+}
+
+func (t *tx) cancel() error {
+	in := t.in
+	if !t.mayOverride() {
+		return t.refuse(CodeNotAllowed, fmt.Sprintf("Only the flow owner (%s) or an admin can cancel %s; the requester can withdraw it.", t.name(t.def.Owner), in.ID))
+	}
+	if !in.Status.Open() {
+		return t.refuse(CodeClosed, fmt.Sprintf("%s is already %s.", in.ID, strings.ReplaceAll(string(in.Status), "_", " ")))
+	}
+	reason := strings.TrimSpace(t.ev.Reason)
+	if reason == "" {
+		return inputErr("a reason is required to cancel a request")
+	}
+	t.end(StatusCancelled, "cancelled", reason)
+	m := t.baseCard(nil, MsgOutcome)
+	m.Title = fmt.Sprintf("Cancelled: %s %s (%s)", t.def.Name, in.ID, in.Title)
+	m.Text = fmt.Sprintf("%s cancelled your request.\nReason: %s", t.name(t.ev.Actor), reason)
+	if t.ev.Actor != in.Requester {
+		t.notify(Recipient{Person: in.Requester}, "requester/cancelled", "", m)
+	}
+	t.out.Text = fmt.Sprintf("Cancelled %s.", in.ID)
+	return nil
+}
+
+func (t *tx) skip() error {
+	in := t.in
+	if !t.mayOverride() {
+		return t.refuse(CodeNotAllowed, fmt.Sprintf("Only the flow owner (%s) or an admin can skip a step.", t.name(t.def.Owner)))
+	}
+	if t.stale() {
+		return nil
+	}
+	reason := strings.TrimSpace(t.ev.Reason)
+	if reason == "" {
+		return inputErr("a reason is required to skip a step")
+	}
+	idx := t.def.StepIndex(in.Step)
+	t.record(AuditEntry{Action: "skipped", Reason: reason})
+	t.closeStep("skipped", t.ev.Actor, reason)
+	if idx < 0 {
+		t.complete()
+	} else {
+		t.advance(idx)
+	}
+	t.out.Text = fmt.Sprintf("Skipped a step of %s. %s", in.ID, t.afterText())
+	return nil
+}
+
+// timer handles a fired reminder, escalation or timeout.
+func (t *tx) timer() error {
+	in := t.in
+	i := slices.IndexFunc(in.Timers, func(tm Timer) bool { return tm.ID == t.ev.Timer })
+	if i < 0 || in.Status != StatusRunning {
+		return nil // cancelled since: nothing to do
+	}
+	tm := in.Timers[i]
+	in.Timers = slices.Delete(in.Timers, i, i+1)
+	s := t.step()
+	if s == nil {
+		return nil
+	}
+	t.ev.Actor = System
+	switch tm.Kind {
+	case TimerRemind:
+		t.record(AuditEntry{Action: "reminded", Detail: map[string]string{"n": fmt.Sprint(tm.N), "to": t.waitingNames()}})
+		text := fmt.Sprintf("Reminder %d of %d: %s is waiting on you since %s.", tm.N, s.Remind.Max, s.Name, Relative(in.StepStarted, t.now))
+		t.sendCards(s, MsgReminder, text)
+		if tm.N < s.Remind.Max {
+			t.setTimer(TimerRemind, tm.N+1, tm.At.Add(s.Remind.Every))
+		}
+	case TimerEscalate:
+		r := s.Escalate[tm.N]
+		if r.Reassign != "" {
+			t.escalateReassign(s, r.Reassign)
+		} else {
+			t.escalateNotify(s, r.Notify)
+		}
+	case TimerTimeout:
+		if s.Kind == StepWebhook {
+			t.ev.Result = &WebhookResult{Error: "no reply within " + FormatDuration(s.Due)}
+			t.webhookFailed(s)
+			return nil
+		}
+		in.Overdue = true
+		switch s.OnTimeout {
+		case TimeoutApprove, TimeoutReject:
+			d := map[Timeout]Decision{TimeoutApprove: Approved, TimeoutReject: Rejected}[s.OnTimeout]
+			reason := fmt.Sprintf("No decision within %s (on_timeout: %s)", FormatDuration(s.Due), s.OnTimeout)
+			t.record(AuditEntry{Action: string(d), Reason: reason, Detail: map[string]string{"authority": "timeout"}})
+			t.closeStep(string(d), System, reason)
+			if d == Approved {
+				t.advance(t.def.StepIndex(s.ID))
+			} else {
+				t.returnToRequester(d, System, reason)
+			}
+		case TimeoutEscalate:
+			t.escalateNotify(s, "manager")
+		default:
+			t.record(AuditEntry{Action: "overdue"})
+			t.refreshCards(s)
+		}
+	}
+	return nil
+}
+
+// refreshCards re-renders every pending card of the step in place.
+func (t *tx) refreshCards(s *Step) {
+	for _, task := range t.in.Tasks {
+		if task.Decision != Pending {
+			continue
+		}
+		for _, p := range append([]string{task.Assignee}, task.Delegates...) {
+			t.effects = append(t.effects, Effect{Kind: EffectUpdate, Card: t.personCard(p), Msg: t.taskCard(s, MsgTask, p)})
+		}
+	}
+}
+
+// escalateNotify tells target about overdue work and lets them decide.
+func (t *tx) escalateNotify(s *Step, target string) {
+	in := t.in
+	var to []Recipient
+	if target == "manager" {
+		seen := map[string]bool{}
+		for _, task := range in.Tasks {
+			if task.Decision != Pending {
+				continue
+			}
+			m := t.e.dir.Manager(task.Assignee)
+			if m == "" {
+				m = t.def.Owner
+			}
+			if !seen[m] && m != task.Assignee {
+				seen[m] = true
+				to = append(to, Recipient{Person: m})
+			}
+		}
+	} else {
+		to = t.recipients(target, in.Requester)
+	}
+	var names []string
+	for _, r := range to {
+		if r.Person != "" && !slices.Contains(in.Escalated, r.Person) {
+			in.Escalated = append(in.Escalated, r.Person)
+		}
+		names = append(names, cmp.Or(t.name(r.Person), "#"+r.Channel))
+	}
+	t.record(AuditEntry{Action: "escalated", Detail: map[string]string{"to": strings.Join(names, ", "), "waiting_on": t.waitingNames()}})
+	for _, r := range to {
+		m := t.taskCard(s, MsgEscalation, r.Person)
+		m.Title = "Escalation: " + m.Title
+		m.Text = fmt.Sprintf("%s has waited %s for %s (%s).", in.ID, FormatDuration(t.now.Sub(in.StepStarted)), t.waitingNames(), s.Name)
+		if r.Person != "" {
+			m.Text += " You can decide it or reassign it."
+		}
+		m.Context = slices.DeleteFunc(m.Context, func(c string) bool { return strings.HasPrefix(c, "Escalates to") || strings.HasPrefix(c, "Moves to") })
+		key := t.escalationCard(cmp.Or(r.Person, "#"+r.Channel))
+		t.notify(r, key, "", m)
+	}
+}
+
+// escalateReassign moves pending tasks to their backups.
+func (t *tx) escalateReassign(s *Step, target string) {
+	in := t.in
+	for i := range in.Tasks {
+		task := &in.Tasks[i]
+		if task.Decision != Pending {
+			continue
+		}
+		to := ""
+		if target == "manager" {
+			to = t.e.dir.Manager(task.Assignee)
+		} else {
+			_, to, _ = strings.Cut(target, ":")
+		}
+		if to == "" || to == task.Assignee || (s.Kind == StepApproval && !s.AllowSelfApproval && to == in.Requester) {
+			continue
+		}
+		from := task.Assignee
+		if task.Original == "" {
+			task.Original = from
+		}
+		task.Assignee, task.Delegates = to, nil
+		t.record(AuditEntry{Action: "reassigned", Reason: fmt.Sprintf("no decision within %s (escalation)", FormatDuration(t.now.Sub(in.StepStarted))), Detail: map[string]string{"from": from, "to": to}})
+		t.effects = append(t.effects, Effect{Kind: EffectUpdate, Card: t.personCard(from),
+			Msg: t.closedCard(s, "reassigned", System, "no decision in time", "Now with "+t.name(to)+".")})
+		m := t.taskCard(s, MsgTask, to)
+		m.Context = append(m.Context, fmt.Sprintf("Moved to you from %s after %s without a decision", t.name(from), FormatDuration(t.now.Sub(in.StepStarted))))
+		t.notify(Recipient{Person: to}, t.personCard(to), "", m)
+	}
+}
+
+// webhookResult continues a webhook step with its call's outcome.
+func (t *tx) webhookResult() error {
+	in := t.in
+	s := t.step()
+	if in.Status != StatusRunning || s == nil || s.Kind != StepWebhook || t.ev.Step != in.Step || t.ev.Round != in.Round || t.ev.Result == nil {
+		return nil // a late or repeated result: the step has moved on
+	}
+	t.ev.Actor = System
+	if !t.ev.Result.OK {
+		t.webhookFailed(s)
+		return nil
+	}
+	stored := map[string]string{}
+	for _, name := range slices.Sorted(maps.Keys(s.Webhook.Store)) {
+		if v, ok := lookupPath(t.ev.Result.Reply, s.Webhook.Store[name]); ok {
+			in.Data[name] = v
+			stored[name] = FormatValue(v)
+		}
+	}
+	t.record(AuditEntry{Action: "webhook_ok", Detail: stored})
+	t.closeStep(string(Done), System, "")
+	t.advance(t.def.StepIndex(s.ID))
+	return nil
+}
+
+func (t *tx) webhookFailed(s *Step) {
+	in := t.in
+	reason := t.ev.Result.Error
+	t.record(AuditEntry{Action: "webhook_failed", Reason: reason})
+	if s.Webhook.OnError == "continue" {
+		t.closeStep("failed", System, reason)
+		t.advance(t.def.StepIndex(s.ID))
+		return
+	}
+	t.closeStep("failed", System, reason)
+	in.Status, in.Outcome, in.Completed = StatusFailed, reason, t.now
+	m := t.baseCard(nil, MsgOutcome)
+	m.Title = fmt.Sprintf("Failed: %s %s (%s)", t.def.Name, in.ID, in.Title)
+	m.Text = fmt.Sprintf("%s could not complete: %s", s.Name, reason)
+	t.notify(Recipient{Person: in.Requester}, "requester/failed", "", m)
+	if t.def.Owner != in.Requester {
+		t.notify(Recipient{Person: t.def.Owner}, "owner/failed", "", m)
+	}
+}
+
+// lookupPath reads a dotted path ("ticket.key") from a decoded JSON object.
+func lookupPath(v map[string]any, path string) (any, bool) {
+	var cur any = v
+	for _, part := range strings.Split(path, ".") {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		if cur, ok = m[part]; !ok {
+			return nil, false
+		}
+	}
+	switch x := cur.(type) {
+	case string, float64, bool:
+		return x, true
+	case nil:
+		return nil, false
+	}
+	return fmt.Sprint(cur), true
+}

@@ -1,0 +1,108 @@
+package flows
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Mermaid writes the flow as a Mermaid flowchart: each step, its kind and
+// assignees, its conditions (with the path taken when they are false), and
+// the way back to the requester when a step rejects or asks for changes.
+func (d *Definition) Mermaid() string {
+	var b strings.Builder
+	q := func(s string) string {
+		return `"` + strings.NewReplacer(`"`, "#quot;", "\n", "<br/>", "<", "#lt;", ">", "#gt;").Replace(s) + `"`
+	}
+	node := func(i int) string {
+		if i >= len(d.Steps) {
+			return "done"
+		}
+		return "s_" + strings.ReplaceAll(d.Steps[i].ID, "-", "_")
+	}
+	fmt.Fprintf(&b, "flowchart TD\n")
+	fmt.Fprintf(&b, "  start([%s])\n", q("start "+d.Command+"\n"+d.Name))
+	approvals := false
+	for i, s := range d.Steps {
+		label := s.Name + "\n" + string(s.Kind)
+		switch s.Kind {
+		case StepApproval:
+			approvals = true
+			pol := string(s.Policy)
+			if s.Policy == PolicyQuorum {
+				pol = fmt.Sprintf("quorum %d", s.Quorum)
+			}
+			label += " (" + pol + ") · " + strings.Join(s.Assignees, ", ")
+		case StepTask:
+			label += " · " + strings.Join(s.Assignees, ", ")
+		case StepNotify:
+			label += " · " + strings.Join(s.To, ", ")
+		case StepWebhook:
+			label += " · " + hostOf(s.Webhook.URL)
+		}
+		if s.Due > 0 {
+			label += "\ndue " + FormatDuration(s.Due) + ", then " + string(s.OnTimeout)
+		}
+		for _, r := range s.Escalate {
+			if r.Notify != "" {
+				label += fmt.Sprintf("\nafter %s: notify %s", FormatDuration(r.After), r.Notify)
+			} else {
+				label += fmt.Sprintf("\nafter %s: reassign to %s", FormatDuration(r.After), r.Reassign)
+			}
+		}
+		open, closing := "[", "]"
+		switch s.Kind {
+		case StepNotify:
+			open, closing = ">", "]"
+		case StepWebhook:
+			open, closing = "[[", "]]"
+		}
+		fmt.Fprintf(&b, "  %s%s%s%s\n", node(i), open, q(label), closing)
+	}
+	fmt.Fprintf(&b, "  done([%s])\n", q("completed"))
+	if approvals {
+		fmt.Fprintf(&b, "  back([%s])\n", q("back to the requester\nedit and resubmit, or withdraw"))
+	}
+	// enter writes the edges that lead from `from` into step i, honouring
+	// conditions: a false `when` skips to the step after.
+	seen := map[string]bool{}
+	edge := func(s string) {
+		if !seen[s] {
+			seen[s] = true
+			b.WriteString(s)
+		}
+	}
+	var enter func(from string, label string, i int)
+	enter = func(from string, label string, i int) {
+		if i < len(d.Steps) && d.Steps[i].When != "" {
+			edge(fmt.Sprintf("  %s -->|%s| %s\n", from, q(joinLabel(label, "if "+d.Steps[i].When)), node(i)))
+			enter(from, joinLabel(label, "otherwise"), d.successor(i))
+			return
+		}
+		if label == "" {
+			edge(fmt.Sprintf("  %s --> %s\n", from, node(i)))
+		} else {
+			edge(fmt.Sprintf("  %s -->|%s| %s\n", from, q(label), node(i)))
+		}
+	}
+	enter("start", "", 0)
+	for i, s := range d.Steps {
+		label := ""
+		switch s.Kind {
+		case StepApproval:
+			label = "approved"
+			edge(fmt.Sprintf("  %s -.->|%s| back\n", node(i), q("rejected / changes")))
+			edge(fmt.Sprintf("  back -.->|%s| %s\n", q("resubmit"), node(i)))
+		case StepTask:
+			label = "done"
+		}
+		enter(node(i), label, d.successor(i))
+	}
+	return b.String()
+}
+
+func joinLabel(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + ", " + b
+}

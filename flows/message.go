@@ -1,0 +1,159 @@
+package flows
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// MessageKind says what a message is for; renderers may style by it.
+type MessageKind string
+
+// Message kinds.
+const (
+	MsgTask       MessageKind = "task"       // a card asking for a decision or for work
+	MsgReminder   MessageKind = "reminder"   // a nudge about a pending task
+	MsgEscalation MessageKind = "escalation" // to a manager or backup about overdue work
+	MsgOutcome    MessageKind = "outcome"    // to the requester: approved, rejected, cancelled…
+	MsgChanges    MessageKind = "changes"    // to the requester: changes requested
+	MsgInfo       MessageKind = "info"       // notify steps and other notices
+	MsgComment    MessageKind = "comment"
+	MsgTimeline   MessageKind = "timeline" // the status command
+	MsgList       MessageKind = "list"     // tasks, requests
+	MsgHelp       MessageKind = "help"
+)
+
+// Message is the platform-neutral card every adapter renders (Block Kit,
+// Adaptive Cards, HTML). It holds no platform-specific field. Text is plain:
+// renderers escape it.
+type Message struct {
+	Kind     MessageKind `json:"kind"`
+	Instance string      `json:"instance,omitempty"`
+	Flow     string      `json:"flow,omitempty"`
+	Step     string      `json:"step,omitempty"`
+	Round    int         `json:"round,omitempty"`
+	Title    string      `json:"title"`
+	Text     string      `json:"text,omitempty"`
+	Fields   []Fact      `json:"fields,omitempty"`
+	Changes  []Change    `json:"changes,omitempty"`
+	Context  []string    `json:"context,omitempty"` // small print: requester, due, next escalation
+	Actions  []Action    `json:"actions,omitempty"`
+	Outcome  string      `json:"outcome,omitempty"` // on a closed card: "Approved by Bob Lee · Tue 26 Nov 10:02 UTC"
+	Items    []Item      `json:"items,omitempty"`   // lists and timelines
+}
+
+// Fact is a labelled value.
+type Fact struct {
+	Label string `json:"label"`
+	Value string `json:"value"`
+}
+
+// Item is one entry of a list message.
+type Item struct {
+	Title   string   `json:"title"`
+	Text    string   `json:"text,omitempty"`
+	Actions []Action `json:"actions,omitempty"`
+}
+
+// ActionKind is what a button does.
+type ActionKind string
+
+// Actions. Approve, Done and Withdraw act at once; Reject and Changes ask for a
+// reason; Reassign asks for a person; Resubmit opens the form pre-filled;
+// Start opens a flow's form; Status shows the timeline.
+const (
+	ActApprove  ActionKind = "approve"
+	ActReject   ActionKind = "reject"
+	ActChanges  ActionKind = "changes"
+	ActReassign ActionKind = "reassign"
+	ActDone     ActionKind = "done"
+	ActResubmit ActionKind = "resubmit"
+	ActWithdraw ActionKind = "withdraw"
+	ActStart    ActionKind = "start"
+	ActStatus   ActionKind = "status"
+)
+
+// Action is a button. Instance, Step and Round say what it acts on (so a
+// stale click is recognised); Flow is set for Start.
+type Action struct {
+	Kind     ActionKind `json:"kind"`
+	Label    string     `json:"label"`
+	Style    string     `json:"style,omitempty"` // primary, danger or ""
+	Instance string     `json:"instance,omitempty"`
+	Step     string     `json:"step,omitempty"`
+	Round    int        `json:"round,omitempty"`
+	Flow     string     `json:"flow,omitempty"`
+}
+
+// EventKind returns the event an immediate action produces ("" when the
+// action first needs input: a reason, a person or a form).
+func (a Action) EventKind() EventKind {
+	switch a.Kind {
+	case ActApprove:
+		return EventApprove
+	case ActWithdraw:
+		return EventWithdraw
+	}
+	return ""
+}
+
+// FormatTime writes t for a reader in loc: "Wed 27 Nov 17:00 CET".
+func FormatTime(t time.Time, loc *time.Location) string {
+	if loc == nil {
+		loc = time.UTC
+	}
+	return t.In(loc).Format("Mon 2 Jan 15:04 MST")
+}
+
+// Relative writes t relative to now: "in 3 h", "2 d ago".
+func Relative(t, now time.Time) string {
+	if d := t.Sub(now); d >= 0 {
+		return "in " + FormatDuration(d)
+	} else {
+		return FormatDuration(-d) + " ago"
+	}
+}
+
+// decisionWords maps decisions to the words on closed cards.
+func decisionWords(d string) string {
+	switch d {
+	case string(Approved):
+		return "Approved"
+	case string(Rejected):
+		return "Rejected"
+	case string(Changes):
+		return "Changes requested"
+	case string(Done):
+		return "Done"
+	case "skipped":
+		return "Skipped"
+	case "withdrawn":
+		return "Withdrawn"
+	case "cancelled":
+		return "Cancelled"
+	case "reassigned":
+		return "Reassigned"
+	case "failed":
+		return "Failed"
+	}
+	return strings.ToUpper(d[:1]) + d[1:]
+}
+
+func joinNames(names []string) string {
+	switch len(names) {
+	case 0:
+		return "nobody"
+	case 1:
+		return names[0]
+	case 2:
+		return names[0] + " and " + names[1]
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, one)
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}

@@ -1,0 +1,282 @@
+package flows
+
+import (
+	"maps"
+	"slices"
+	"time"
+)
+
+// Status is where an instance stands.
+type Status string
+
+// Instance statuses. Running, ChangesRequested and Rejected are open (a
+// rejected request may be resubmitted); the others are final.
+const (
+	StatusRunning          Status = "running"
+	StatusChangesRequested Status = "changes_requested"
+	StatusRejected         Status = "rejected"
+	StatusCompleted        Status = "completed"
+	StatusWithdrawn        Status = "withdrawn"
+	StatusCancelled        Status = "cancelled"
+	StatusFailed           Status = "failed"
+)
+
+// Statuses lists every status, open ones first.
+var Statuses = []Status{StatusRunning, StatusChangesRequested, StatusRejected, StatusCompleted, StatusWithdrawn, StatusCancelled, StatusFailed}
+
+// Open reports whether the instance can still change.
+func (s Status) Open() bool {
+	return s == StatusRunning || s == StatusChangesRequested || s == StatusRejected
+}
+
+// Decision is what an assignee decided.
+type Decision string
+
+// Decisions recorded on a task.
+const (
+	Pending  Decision = ""
+	Approved Decision = "approved"
+	Rejected Decision = "rejected"
+	Changes  Decision = "changes_requested"
+	Done     Decision = "done"
+)
+
+// Instance is one run of a flow.
+type Instance struct {
+	ID        string            `json:"id"`
+	Flow      string            `json:"flow"`
+	Title     string            `json:"title"`
+	Requester string            `json:"requester"`
+	Status    Status            `json:"status"`
+	Data      map[string]any    `json:"data,omitempty"`
+	Refs      map[string]string `json:"refs,omitempty"` // external references (deal id, ticket url)
+
+	Step        string    `json:"step,omitempty"`  // current step id
+	Round       int       `json:"round,omitempty"` // round of the current step (1 + resubmissions)
+	StepStarted time.Time `json:"step_started,omitzero"`
+	Due         time.Time `json:"due,omitzero"`
+	Tasks       []Task    `json:"tasks,omitempty"`     // assignments of the current step
+	Escalated   []string  `json:"escalated,omitempty"` // people an escalation let decide the current step
+	Overdue     bool      `json:"overdue,omitempty"`
+	Timers      []Timer   `json:"timers,omitempty"`
+
+	Rounds  map[string]int            `json:"rounds,omitempty"`  // rounds taken per step
+	Seen    map[string]map[string]any `json:"seen,omitempty"`    // per step: the data reviewers last decided on
+	Changes []Change                  `json:"changes,omitempty"` // what changed since the current step last decided
+	History []StepRecord              `json:"history,omitempty"`
+
+	Outcome   string    `json:"outcome,omitempty"` // final or returning reason
+	Created   time.Time `json:"created"`
+	Updated   time.Time `json:"updated"`
+	Completed time.Time `json:"completed,omitzero"`
+
+	AuditSeq  int    `json:"audit_seq"`
+	AuditHead string `json:"audit_head,omitempty"`
+
+	Version int64 `json:"-"` // storage's check-and-set version
+}
+
+// Task is one person's assignment on the current step.
+type Task struct {
+	Assignee  string    `json:"assignee"`
+	Original  string    `json:"original,omitempty"` // first assignee, when reassigned
+	Delegates []string  `json:"delegates,omitempty"`
+	Decision  Decision  `json:"decision,omitempty"`
+	By        string    `json:"by,omitempty"` // who decided (a delegate, an admin, an escalation target)
+	At        time.Time `json:"at,omitzero"`
+	Reason    string    `json:"reason,omitempty"`
+}
+
+// StepRecord is the summary of one finished round of a step.
+type StepRecord struct {
+	Step     string    `json:"step"`
+	Round    int       `json:"round"`
+	Started  time.Time `json:"started"`
+	Ended    time.Time `json:"ended"`
+	Outcome  string    `json:"outcome"` // approved, rejected, changes_requested, done, skipped, notified, cancelled…
+	By       string    `json:"by,omitempty"`
+	Reason   string    `json:"reason,omitempty"`
+	Assigned []string  `json:"assigned,omitempty"`
+}
+
+// Change is one field changed by a resubmission.
+type Change struct {
+	Field string `json:"field"`
+	Label string `json:"label"`
+	Old   string `json:"old"`
+	New   string `json:"new"`
+}
+
+// TimerKind says what a timer does when it fires.
+type TimerKind string
+
+// Timer kinds.
+const (
+	TimerRemind   TimerKind = "remind"
+	TimerEscalate TimerKind = "escalate"
+	TimerTimeout  TimerKind = "timeout"
+)
+
+// Timer is a pending timer of the current step. Its ID is unique within the
+// instance; storage keeps it in a sorted set scored by At.
+type Timer struct {
+	ID    string    `json:"id"`
+	Kind  TimerKind `json:"kind"`
+	Step  string    `json:"step"`
+	Round int       `json:"round"`
+	N     int       `json:"n"` // reminder number, or escalation rung index
+	At    time.Time `json:"at"`
+}
+
+// Clone returns a deep copy.
+func (in *Instance) Clone() *Instance {
+	if in == nil {
+		return nil
+	}
+	c := *in
+	c.Data = maps.Clone(in.Data)
+	c.Refs = maps.Clone(in.Refs)
+	c.Tasks = slices.Clone(in.Tasks)
+	for i := range c.Tasks {
+		c.Tasks[i].Delegates = slices.Clone(c.Tasks[i].Delegates)
+	}
+	c.Escalated = slices.Clone(in.Escalated)
+	c.Timers = slices.Clone(in.Timers)
+	c.Rounds = maps.Clone(in.Rounds)
+	if in.Seen != nil {
+		c.Seen = make(map[string]map[string]any, len(in.Seen))
+		for k, v := range in.Seen {
+			c.Seen[k] = maps.Clone(v)
+		}
+	}
+	c.Changes = slices.Clone(in.Changes)
+	c.History = slices.Clone(in.History)
+	return &c
+}
+
+// Pending returns the people who still owe a decision on the current step
+// (assignees and their delegates).
+func (in *Instance) Pending() []string {
+	if in.Status != StatusRunning {
+		return nil
+	}
+	var out []string
+	for _, t := range in.Tasks {
+		if t.Decision == Pending {
+			out = append(out, t.Assignee)
+			out = append(out, t.Delegates...)
+		}
+	}
+	return out
+}
+
+// EventKind names an event.
+type EventKind string
+
+// Events.
+const (
+	EventStart          EventKind = "start"
+	EventApprove        EventKind = "approve"
+	EventReject         EventKind = "reject"
+	EventRequestChanges EventKind = "request_changes"
+	EventResubmit       EventKind = "resubmit"
+	EventReassign       EventKind = "reassign"
+	EventDelegate       EventKind = "delegate"
+	EventComment        EventKind = "comment"
+	EventWithdraw       EventKind = "withdraw"
+	EventCancel         EventKind = "cancel"
+	EventSkip           EventKind = "skip"
+	EventTaskDone       EventKind = "task_done"
+	EventTimer          EventKind = "timer"
+	EventWebhookResult  EventKind = "webhook_result"
+)
+
+// Event is something that happened to an instance. Every inbound event carries
+// an idempotency Key: a redelivery of the same key returns the first outcome.
+type Event struct {
+	Kind     EventKind         `json:"kind"`
+	Key      string            `json:"key"`
+	Instance string            `json:"instance"` // for start: the id storage reserved
+	Actor    string            `json:"actor,omitempty"`
+	Platform string            `json:"platform,omitempty"`
+	Flow     string            `json:"flow,omitempty"`  // start
+	Data     map[string]string `json:"data,omitempty"`  // start, resubmit: the form; task_done: outputs
+	Refs     map[string]string `json:"refs,omitempty"`  // start: external references
+	Step     string            `json:"step,omitempty"`  // the step the actor saw ("" = current)
+	Round    int               `json:"round,omitempty"` // the round the actor saw (0 = current)
+	Reason   string            `json:"reason,omitempty"`
+	Target   string            `json:"target,omitempty"` // reassign, delegate: the person
+	From     string            `json:"from,omitempty"`   // reassign, delegate by an admin: whose task ("" = the first pending)
+	Timer    string            `json:"timer,omitempty"`  // timer: its id
+	Result   *WebhookResult    `json:"result,omitempty"`
+}
+
+// WebhookResult is the outcome of a webhook step's call.
+type WebhookResult struct {
+	OK     bool           `json:"ok"`
+	Status int            `json:"status,omitempty"`
+	Reply  map[string]any `json:"reply,omitempty"`
+	Error  string         `json:"error,omitempty"`
+}
+
+// Recipient is where a message goes: a person (directory id) or a channel
+// (directory channel id).
+type Recipient struct {
+	Person  string `json:"person,omitempty"`
+	Channel string `json:"channel,omitempty"`
+}
+
+// EffectKind names an effect.
+type EffectKind string
+
+// Effects.
+const (
+	EffectNotify      EffectKind = "notify"       // send Msg to To; remember it as Card
+	EffectUpdate      EffectKind = "update"       // replace every sent card whose key starts with Card
+	EffectSetTimer    EffectKind = "set_timer"    // schedule Timer
+	EffectCancelTimer EffectKind = "cancel_timer" // drop Timer.ID
+	EffectWebhook     EffectKind = "webhook"      // call Webhook and report back a webhook_result
+)
+
+// Effect is something the runtime must do because of a transition. Storage
+// commits effects with the transition: timers into the timer set, the rest
+// into the outbox.
+type Effect struct {
+	Kind    EffectKind   `json:"kind"`
+	To      Recipient    `json:"to,omitzero"`
+	Card    string       `json:"card,omitempty"`   // key of the card (notify) or key prefix (update)
+	Thread  string       `json:"thread,omitempty"` // notify: reply in the thread of this card key
+	Msg     *Message     `json:"msg,omitempty"`
+	Timer   *Timer       `json:"timer,omitempty"`
+	Webhook *WebhookCall `json:"webhook,omitempty"`
+}
+
+// WebhookCall is an outgoing call of a webhook step.
+type WebhookCall struct {
+	URL     string         `json:"url"`
+	Secret  string         `json:"secret,omitempty"` // name of the signing secret
+	Retries int            `json:"retries"`
+	Step    string         `json:"step"`
+	Round   int            `json:"round"`
+	Body    map[string]any `json:"body"`
+}
+
+// Outcome is what the actor of an event is told.
+type Outcome struct {
+	OK       bool   `json:"ok"`
+	Code     string `json:"code,omitempty"` // refusal code: not_assignee, already_decided, not_allowed, closed…
+	Text     string `json:"text"`
+	Instance string `json:"instance,omitempty"`
+	Status   Status `json:"status,omitempty"`
+}
+
+// Transition is the result of applying an event: the new instance, what it
+// causes, what is recorded and what the actor is told. Noop means nothing is
+// to be stored (e.g. a timer that was already cancelled).
+type Transition struct {
+	Instance *Instance
+	Effects  []Effect
+	Audit    []AuditEntry
+	Outcome  Outcome
+	Noop     bool
+}

@@ -1,0 +1,688 @@
+package flows
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"io/fs"
+	"maps"
+	"path"
+	"reflect"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"text/template"
+
+	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/parser"
+)
+
+// The YAML shape of a flow definition. Everything is kept as written
+// (durations as strings) so validation can point at the exact field.
+type rawFlow struct {
+	ID          string     `yaml:"id"`
+	Name        string     `yaml:"name"`
+	Description string     `yaml:"description"`
+	Owner       string     `yaml:"owner"`
+	Command     string     `yaml:"command"`
+	Prefix      string     `yaml:"prefix"`
+	Title       string     `yaml:"title"`
+	Form        []rawField `yaml:"form"`
+	Steps       []rawStep  `yaml:"steps"`
+}
+
+type rawField struct {
+	Name     string   `yaml:"name"`
+	Label    string   `yaml:"label"`
+	Type     string   `yaml:"type"`
+	Required bool     `yaml:"required"`
+	Min      *float64 `yaml:"min"`
+	Max      *float64 `yaml:"max"`
+	Pattern  string   `yaml:"pattern"`
+	Help     string   `yaml:"help"`
+	Default  any      `yaml:"default"`
+	Options  []any    `yaml:"options"`
+}
+
+type rawStep struct {
+	ID                string            `yaml:"id"`
+	Name              string            `yaml:"name"`
+	Type              string            `yaml:"type"`
+	When              string            `yaml:"when"`
+	Assignees         []string          `yaml:"assignees"`
+	Policy            string            `yaml:"policy"`
+	Quorum            int               `yaml:"quorum"`
+	AllowSelfApproval bool              `yaml:"allow_self_approval"`
+	Channel           string            `yaml:"channel"`
+	Due               string            `yaml:"due"`
+	Remind            *rawRemind        `yaml:"remind"`
+	Escalate          []rawRung         `yaml:"escalate"`
+	OnTimeout         string            `yaml:"on_timeout"`
+	MaxRounds         int               `yaml:"max_rounds"`
+	Instructions      string            `yaml:"instructions"`
+	Outputs           []rawField        `yaml:"outputs"`
+	Message           string            `yaml:"message"`
+	To                []string          `yaml:"to"`
+	URL               string            `yaml:"url"`
+	Secret            string            `yaml:"secret"`
+	Store             map[string]string `yaml:"store"`
+	Retries           *int              `yaml:"retries"`
+	OnError           string            `yaml:"on_error"`
+	Next              string            `yaml:"next"`
+}
+
+type rawRemind struct {
+	Every string `yaml:"every"`
+	Max   int    `yaml:"max"`
+}
+
+type rawRung struct {
+	After    string `yaml:"after"`
+	Notify   string `yaml:"notify"`
+	Reassign string `yaml:"reassign"`
+}
+
+// Problem is one thing wrong with a definition: where it is and what to fix.
+type Problem struct {
+	File string
+	Line int
+	Path string // e.g. steps[1].due
+	Msg  string
+}
+
+func (p Problem) String() string {
+	var b strings.Builder
+	b.WriteString(p.File)
+	if p.Line > 0 {
+		b.WriteString(":" + strconv.Itoa(p.Line))
+	}
+	b.WriteString(": ")
+	if p.Path != "" {
+		b.WriteString(p.Path + ": ")
+	}
+	b.WriteString(p.Msg)
+	return b.String()
+}
+
+// DefinitionError lists every problem found in one or more definitions.
+type DefinitionError struct{ Problems []Problem }
+
+func (e *DefinitionError) Error() string {
+	lines := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		lines[i] = p.String()
+	}
+	return strings.Join(lines, "\n")
+}
+
+var (
+	idPattern    = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,39}$`)
+	namePattern  = regexp.MustCompile(`^[a-z][a-z0-9_]{0,39}$`)
+	prefixRegexp = regexp.MustCompile(`^[A-Z][A-Z0-9]{0,7}$`)
+)
+
+// ParseDefinition parses and validates one flow definition. file names the
+// source in error messages. Every problem is reported, each with its line and
+// field path, in a *DefinitionError.
+func ParseDefinition(file string, src []byte) (*Definition, error) {
+	v := &validator{file: file, lines: map[string]int{}, byPos: map[[2]int]string{}}
+	f, err := parser.ParseBytes(src, 0)
+	if err != nil {
+		v.yamlError(err)
+		return nil, v.err()
+	}
+	for _, doc := range f.Docs {
+		if doc.Body != nil {
+			ast.Walk(v, doc.Body)
+		}
+	}
+	if len(f.Docs) != 1 || f.Docs[0].Body == nil {
+		v.add("", "a file holds exactly one flow definition (a YAML mapping with id, name, owner, form and steps)")
+		return nil, v.err()
+	}
+	var raw rawFlow
+	if err := yaml.NodeToValue(f.Docs[0].Body, &raw, yaml.Strict()); err != nil {
+		v.yamlError(err)
+		return nil, v.err()
+	}
+	def := v.flow(&raw)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	def.Source = file
+	return def, nil
+}
+
+// LoadDefinitions parses every *.yaml and *.yml file directly in dir of fsys.
+// Problems in all files are reported together.
+func LoadDefinitions(fsys fs.FS, dir string) ([]*Definition, error) {
+	entries, err := fs.ReadDir(fsys, dir)
+	if err != nil {
+		return nil, fmt.Errorf("read flow directory %s: %w", dir, err)
+	}
+	var defs []*Definition
+	var all DefinitionError
+	for _, e := range entries {
+		ext := path.Ext(e.Name())
+		if e.IsDir() || (ext != ".yaml" && ext != ".yml") {
+			continue
+		}
+		p := path.Join(dir, e.Name())
+		src, err := fs.ReadFile(fsys, p)
+		if err != nil {
+			return nil, fmt.Errorf("read flow %s: %w", p, err)
+		}
+		d, err := ParseDefinition(p, src)
+		var de *DefinitionError
+		switch {
+		case errors.As(err, &de):
+			all.Problems = append(all.Problems, de.Problems...)
+		case err != nil:
+			return nil, err
+		default:
+			defs = append(defs, d)
+		}
+	}
+	if len(all.Problems) > 0 {
+		return nil, &all
+	}
+	return defs, nil
+}
+
+type validator struct {
+	file     string
+	lines    map[string]int    // yaml path -> line
+	byPos    map[[2]int]string // (line, column) -> yaml path
+	problems []Problem
+}
+
+// Visit records the line of every node's path (ast.Visitor).
+func (v *validator) Visit(n ast.Node) ast.Visitor {
+	if n == nil {
+		return v
+	}
+	if tk := n.GetToken(); tk != nil && tk.Position != nil {
+		p := n.GetPath()
+		if l, ok := v.lines[p]; !ok || tk.Position.Line < l {
+			v.lines[p] = tk.Position.Line
+		}
+		v.byPos[[2]int{tk.Position.Line, tk.Position.Column}] = p
+	}
+	return v
+}
+
+func (v *validator) err() error {
+	if len(v.problems) == 0 {
+		return nil
+	}
+	return &DefinitionError{Problems: v.problems}
+}
+
+// add records a problem at a path like "steps[1].due" (empty: the document).
+func (v *validator) add(p, format string, args ...any) {
+	yp := "$"
+	if p != "" {
+		yp = "$." + p
+	}
+	line := 0
+	for {
+		if l, ok := v.lines[yp]; ok {
+			line = l
+			break
+		}
+		i := strings.LastIndexAny(yp, ".[")
+		if i <= 0 {
+			break
+		}
+		yp = yp[:i]
+	}
+	v.problems = append(v.problems, Problem{File: v.file, Line: line, Path: p, Msg: fmt.Sprintf(format, args...)})
+}
+
+// knownKeys lists every key the format accepts, for "did you mean".
+var knownKeys = func() []string {
+	var keys []string
+	for _, t := range []reflect.Type{reflect.TypeFor[rawFlow](), reflect.TypeFor[rawField](), reflect.TypeFor[rawStep](), reflect.TypeFor[rawRemind](), reflect.TypeFor[rawRung]()} {
+		for i := range t.NumField() {
+			keys = append(keys, t.Field(i).Tag.Get("yaml"))
+		}
+	}
+	return keys
+}()
+
+func (v *validator) yamlError(err error) {
+	var ye yaml.Error
+	if !errors.As(err, &ye) || ye.GetToken() == nil || ye.GetToken().Position == nil {
+		v.problems = append(v.problems, Problem{File: v.file, Msg: err.Error()})
+		return
+	}
+	pos := ye.GetToken().Position
+	msg := ye.GetMessage()
+	p := strings.TrimPrefix(strings.TrimPrefix(v.byPos[[2]int{pos.Line, pos.Column}], "$"), ".")
+	var uf *yaml.UnknownFieldError
+	if errors.As(err, &uf) {
+		key := ye.GetToken().Value
+		msg = fmt.Sprintf("unknown key %q", key)
+		if s := nearest(key, knownKeys); s != "" {
+			msg += fmt.Sprintf(" (did you mean %q?)", s)
+		} else {
+			msg += "; remove it"
+		}
+	}
+	v.problems = append(v.problems, Problem{File: v.file, Line: pos.Line, Path: p, Msg: msg})
+}
+
+func (v *validator) flow(r *rawFlow) *Definition {
+	d := &Definition{
+		ID: r.ID, Name: r.Name, Description: strings.TrimSpace(r.Description), Owner: r.Owner,
+		Command: cmp.Or(r.Command, r.ID), Prefix: r.Prefix, Title: r.Title,
+	}
+	switch {
+	case r.ID == "":
+		v.add("id", "id is required: a short lowercase name such as purchase-request")
+	case !idPattern.MatchString(r.ID):
+		v.add("id", "id %q must be lowercase letters, digits, - or _, starting with a letter (at most 40)", r.ID)
+	}
+	if r.Name == "" {
+		v.add("name", "name is required: what people call this flow")
+	}
+	if r.Owner == "" {
+		v.add("owner", "owner is required: the person accountable for this flow (a person id from the directory)")
+	} else if err := checkPersonRef(r.Owner); err != nil {
+		v.add("owner", "%v", err)
+	}
+	if !idPattern.MatchString(d.Command) {
+		v.add("command", "command %q must be one lowercase word (letters, digits, - or _)", d.Command)
+	}
+	if d.Prefix == "" {
+		d.Prefix = defaultPrefix(r.ID)
+	} else if !prefixRegexp.MatchString(d.Prefix) {
+		v.add("prefix", "prefix %q must be 1-8 capital letters or digits, starting with a letter, e.g. PR", d.Prefix)
+	}
+	if d.Title != "" {
+		t, err := template.New("title").Option("missingkey=zero").Parse(d.Title)
+		if err != nil {
+			v.add("title", "title is not a valid template: %v; write field names as {{.amount}}", err)
+		}
+		d.title = t
+	}
+
+	names := map[string]string{"requester": "a built-in name"}
+	d.Form = v.fields("form", r.Form, names)
+	if len(r.Steps) == 0 {
+		v.add("steps", "a flow needs at least one step")
+	}
+	ids := map[string]int{}
+	for i := range r.Steps {
+		p := fmt.Sprintf("steps[%d]", i)
+		s := v.step(p, &r.Steps[i], names)
+		if s.ID != "" {
+			if j, dup := ids[s.ID]; dup {
+				v.add(p+".id", "step id %q is already used by steps[%d]; step ids must be unique", s.ID, j)
+			}
+			ids[s.ID] = i
+		}
+		d.Steps = append(d.Steps, s)
+	}
+	if len(v.problems) > 0 {
+		return d
+	}
+	env := conditionEnv(d.allFields())
+	personFields := map[string]bool{}
+	for _, f := range d.allFields() {
+		if f.Kind == FieldPerson {
+			personFields[f.Name] = true
+		}
+	}
+	for i := range d.Steps {
+		s := &d.Steps[i]
+		p := fmt.Sprintf("steps[%d]", i)
+		if s.When != "" {
+			c, err := compileCondition(s.When, env)
+			if err != nil {
+				v.add(p+".when", "%v", err)
+			}
+			s.cond = c
+		}
+		for j, a := range s.Assignees {
+			if name, ok := strings.CutPrefix(a, "field:"); ok && !personFields[name] {
+				v.add(fmt.Sprintf("%s.assignees[%d]", p, j), "%q names no person field; add a form field %q of type person, or use person:ID, group:NAME or manager", a, name)
+			}
+		}
+		if s.Next != "" && s.Next != EndStep {
+			j, ok := ids[s.Next]
+			switch {
+			case !ok:
+				v.add(p+".next", "next %q is not a step id; use one of %s or end", s.Next, strings.Join(slices.Sorted(maps.Keys(ids)), ", "))
+			case j <= i:
+				v.add(p+".next", "next %q goes backwards; next may only jump forward (send work back with request changes instead)", s.Next)
+			}
+		}
+	}
+	if len(v.problems) > 0 {
+		return d
+	}
+	reached := make([]bool, len(d.Steps)+1)
+	for i := 0; i < len(d.Steps); i = d.successor(i) {
+		reached[i] = true
+	}
+	for i := range d.Steps {
+		if !reached[i] {
+			v.add(fmt.Sprintf("steps[%d]", i), "step %q is never reached: an earlier step's next jumps over it; remove the step or the jump", d.Steps[i].ID)
+		}
+	}
+	return d
+}
+
+func (v *validator) fields(p string, raw []rawField, names map[string]string) []Field {
+	var out []Field
+	for i, r := range raw {
+		fp := fmt.Sprintf("%s[%d]", p, i)
+		f := Field{Name: r.Name, Label: cmp.Or(r.Label, r.Name), Kind: FieldKind(r.Type), Required: r.Required,
+			Min: r.Min, Max: r.Max, Pattern: r.Pattern, Help: r.Help}
+		if r.Type == "" {
+			f.Kind = FieldText
+		}
+		switch {
+		case r.Name == "":
+			v.add(fp+".name", "name is required: a lowercase identifier such as amount")
+		case !namePattern.MatchString(r.Name):
+			v.add(fp+".name", "name %q must be a lowercase identifier (letters, digits, _), e.g. cost_center", r.Name)
+		case names[r.Name] != "":
+			v.add(fp+".name", "name %q is already used by %s; field names must be unique across the form and step outputs", r.Name, names[r.Name])
+		default:
+			names[r.Name] = fp
+		}
+		if !slices.Contains(fieldKinds, f.Kind) {
+			v.add(fp+".type", "type %q is not a field type; use one of %s", r.Type, joinKinds(fieldKinds))
+		}
+		for _, o := range r.Options {
+			f.Options = append(f.Options, fmt.Sprint(o))
+		}
+		if f.Kind == FieldChoice && len(f.Options) == 0 {
+			v.add(fp+".options", "a choice field needs options: a list of the values people pick from")
+		}
+		if f.Kind != FieldChoice && len(f.Options) > 0 {
+			v.add(fp+".options", "options are only for fields of type choice")
+		}
+		if f.Min != nil && f.Max != nil && *f.Min > *f.Max {
+			v.add(fp+".min", "min %v is above max %v", *f.Min, *f.Max)
+		}
+		if r.Pattern != "" {
+			re, err := regexp.Compile("^(?:" + r.Pattern + ")$")
+			if err != nil {
+				v.add(fp+".pattern", "pattern is not a valid regular expression: %v", err)
+			}
+			f.re = re
+		}
+		if r.Default != nil {
+			f.Default = fmt.Sprint(r.Default)
+			probe := f
+			probe.Required = false
+			if _, err := probe.Parse(f.Default); err != nil {
+				v.add(fp+".default", "default %q is not a valid value: %v", f.Default, err)
+			}
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+func (v *validator) step(p string, r *rawStep, names map[string]string) Step {
+	s := Step{ID: r.ID, Name: cmp.Or(r.Name, r.ID), Kind: StepKind(r.Type), When: strings.TrimSpace(r.When),
+		Assignees: r.Assignees, Policy: Policy(r.Policy), Quorum: r.Quorum, AllowSelfApproval: r.AllowSelfApproval,
+		Channel: r.Channel, OnTimeout: Timeout(r.OnTimeout), MaxRounds: r.MaxRounds, Instructions: strings.TrimSpace(r.Instructions),
+		Message: r.Message, To: r.To, Next: r.Next,
+		Webhook: Webhook{URL: r.URL, Secret: r.Secret, Store: r.Store, OnError: cmp.Or(r.OnError, "fail")}}
+	switch {
+	case r.ID == "":
+		v.add(p+".id", "id is required: a short lowercase name such as manager_approval")
+	case r.ID == EndStep:
+		v.add(p+".id", "%q is reserved (next: end finishes the flow); pick another id", EndStep)
+	case !idPattern.MatchString(r.ID):
+		v.add(p+".id", "id %q must be lowercase letters, digits, - or _, starting with a letter", r.ID)
+	}
+	if !slices.Contains(stepKinds, s.Kind) {
+		v.add(p+".type", "type %q is not a step type; use one of %s", r.Type, joinKinds(stepKinds))
+		return s
+	}
+	human := s.Kind == StepApproval || s.Kind == StepTask
+	only := func(ok bool, key, what string) {
+		if !ok {
+			v.add(p+"."+key, "%s is only for %s steps", key, what)
+		}
+	}
+	// Keys that belong to other step kinds are refused rather than ignored.
+	if len(r.Assignees) > 0 || r.Channel != "" || r.Remind != nil || len(r.Escalate) > 0 || r.MaxRounds != 0 {
+		for key, set := range map[string]bool{"assignees": len(r.Assignees) > 0, "channel": r.Channel != "", "remind": r.Remind != nil, "escalate": len(r.Escalate) > 0, "max_rounds": r.MaxRounds != 0} {
+			if set {
+				only(human, key, "approval and task")
+			}
+		}
+	}
+	if r.Policy != "" || r.Quorum != 0 || r.AllowSelfApproval {
+		only(s.Kind == StepApproval, firstSet(map[string]bool{"policy": r.Policy != "", "quorum": r.Quorum != 0, "allow_self_approval": r.AllowSelfApproval}), "approval")
+	}
+	if len(r.Outputs) > 0 || r.Instructions != "" {
+		only(s.Kind == StepTask, firstSet(map[string]bool{"outputs": len(r.Outputs) > 0, "instructions": r.Instructions != ""}), "task")
+	}
+	if r.Message != "" || len(r.To) > 0 {
+		only(s.Kind == StepNotify, firstSet(map[string]bool{"message": r.Message != "", "to": len(r.To) > 0}), "notify")
+	}
+	if r.URL != "" || r.Secret != "" || len(r.Store) > 0 || r.Retries != nil || r.OnError != "" {
+		only(s.Kind == StepWebhook, firstSet(map[string]bool{"url": r.URL != "", "secret": r.Secret != "", "store": len(r.Store) > 0, "retries": r.Retries != nil, "on_error": r.OnError != ""}), "webhook")
+	}
+
+	if r.Due != "" {
+		d, err := ParseDuration(r.Due)
+		if err != nil {
+			v.add(p+".due", "%v", err)
+		}
+		s.Due = d
+	}
+	switch s.Kind {
+	case StepApproval, StepTask:
+		if len(r.Assignees) == 0 {
+			v.add(p+".assignees", "an %s step needs assignees: person:ID, group:NAME, manager, field:NAME, requester or owner", s.Kind)
+		}
+		for j, a := range r.Assignees {
+			if err := checkAssignee(a); err != nil {
+				v.add(fmt.Sprintf("%s.assignees[%d]", p, j), "%v", err)
+			}
+		}
+		if s.Kind == StepApproval {
+			switch {
+			case r.Quorum < 0:
+				v.add(p+".quorum", "quorum must be a positive number of approvals")
+			case r.Quorum > 0 && r.Policy != "" && r.Policy != string(PolicyQuorum):
+				v.add(p+".quorum", "quorum: %d conflicts with policy %q; keep one of them", r.Quorum, r.Policy)
+			case r.Quorum > 0:
+				s.Policy = PolicyQuorum
+			case r.Policy == "":
+				s.Policy = PolicyAny
+			case r.Policy == string(PolicyQuorum):
+				v.add(p+".quorum", "policy quorum needs quorum: N, the number of approvals required")
+			case r.Policy != string(PolicyAny) && r.Policy != string(PolicyAll):
+				v.add(p+".policy", "policy %q is not a policy; use any, all, or quorum: N", r.Policy)
+			}
+		}
+		if r.Remind != nil {
+			every, err := ParseDuration(r.Remind.Every)
+			if err != nil {
+				v.add(p+".remind.every", "%v", err)
+			}
+			s.Remind = Remind{Every: every, Max: r.Remind.Max}
+			if r.Remind.Max == 0 {
+				s.Remind.Max = 3
+			} else if r.Remind.Max < 0 {
+				v.add(p+".remind.max", "max must be a positive number of reminders")
+			}
+		}
+		var last int64
+		for j, rr := range r.Escalate {
+			rp := fmt.Sprintf("%s.escalate[%d]", p, j)
+			after, err := ParseDuration(rr.After)
+			if err != nil {
+				v.add(rp+".after", "%v", err)
+			} else if int64(after) <= last {
+				v.add(rp+".after", "after %s must be later than the rung before it", rr.After)
+			}
+			last = int64(after)
+			switch {
+			case (rr.Notify == "") == (rr.Reassign == ""):
+				v.add(rp, "a rung has exactly one of notify (manager, person:ID, group:NAME, channel:NAME) or reassign (manager or person:ID)")
+			case rr.Notify != "":
+				if err := checkTarget(rr.Notify, true); err != nil {
+					v.add(rp+".notify", "%v", err)
+				}
+			default:
+				if err := checkTarget(rr.Reassign, false); err != nil {
+					v.add(rp+".reassign", "%v", err)
+				}
+			}
+			s.Escalate = append(s.Escalate, Rung{After: after, Notify: rr.Notify, Reassign: rr.Reassign})
+		}
+		switch s.OnTimeout {
+		case "":
+			s.OnTimeout = TimeoutEscalate
+		case TimeoutWait, TimeoutEscalate:
+		case TimeoutApprove, TimeoutReject:
+			if s.Kind != StepApproval {
+				v.add(p+".on_timeout", "on_timeout %s is only for approval steps; a task can escalate or wait", s.OnTimeout)
+			}
+		default:
+			v.add(p+".on_timeout", "on_timeout %q is not allowed; use escalate, approve, reject or wait", r.OnTimeout)
+		}
+		if r.OnTimeout != "" && r.Due == "" {
+			v.add(p+".on_timeout", "on_timeout needs due: the time after which it applies")
+		}
+		switch {
+		case r.MaxRounds == 0:
+			s.MaxRounds = 3
+		case r.MaxRounds < 0:
+			v.add(p+".max_rounds", "max_rounds must be a positive number")
+		}
+		s.Outputs = v.fields(p+".outputs", r.Outputs, names)
+	case StepNotify:
+		if strings.TrimSpace(r.Message) == "" {
+			v.add(p+".message", "a notify step needs a message")
+		} else if t, err := template.New(r.ID).Option("missingkey=zero").Parse(r.Message); err != nil {
+			v.add(p+".message", "message is not a valid template: %v; write field names as {{.amount}}", err)
+		} else {
+			s.msg = t
+		}
+		if len(r.To) == 0 {
+			v.add(p+".to", "a notify step needs to: requester, manager, owner, person:ID, group:NAME or channel:NAME")
+		}
+		for j, t := range r.To {
+			if t == "requester" || t == "owner" {
+				continue
+			}
+			if err := checkTarget(t, true); err != nil {
+				v.add(fmt.Sprintf("%s.to[%d]", p, j), "%v", err)
+			}
+		}
+		if r.Due != "" {
+			v.add(p+".due", "due is only for approval, task and webhook steps")
+		}
+	case StepWebhook:
+		if !strings.HasPrefix(r.URL, "https://") && !strings.HasPrefix(r.URL, "http://") {
+			v.add(p+".url", "url %q must be an http:// or https:// address", r.URL)
+		}
+		s.Webhook.Retries = 5
+		if r.Retries != nil {
+			if *r.Retries < 0 || *r.Retries > 20 {
+				v.add(p+".retries", "retries must be between 0 and 20")
+			}
+			s.Webhook.Retries = *r.Retries
+		}
+		if s.Webhook.OnError != "fail" && s.Webhook.OnError != "continue" {
+			v.add(p+".on_error", "on_error %q is not allowed; use fail or continue", r.OnError)
+		}
+		for _, name := range slices.Sorted(maps.Keys(r.Store)) {
+			sp := p + ".store." + name
+			switch {
+			case !namePattern.MatchString(name):
+				v.add(sp, "store key %q must be a lowercase identifier", name)
+			case names[name] != "":
+				v.add(sp, "store key %q is already used by %s; pick a new field name", name, names[name])
+			default:
+				names[name] = sp
+			}
+			if strings.TrimSpace(r.Store[name]) == "" {
+				v.add(sp, "give the path of the value in the JSON reply, e.g. id or ticket.key")
+			}
+		}
+	}
+	return s
+}
+
+// checkAssignee validates an assignee reference.
+func checkAssignee(a string) error {
+	switch a {
+	case "manager", "requester", "owner":
+		return nil
+	}
+	kind, name, ok := strings.Cut(a, ":")
+	if ok && name != "" && (kind == "person" || kind == "group" || kind == "field") {
+		return nil
+	}
+	return fmt.Errorf("assignee %q is not understood; use person:ID, group:NAME, manager, field:NAME, requester or owner", a)
+}
+
+// checkTarget validates a notify or reassign target.
+func checkTarget(t string, notify bool) error {
+	if t == "manager" {
+		return nil
+	}
+	kind, name, ok := strings.Cut(t, ":")
+	if ok && name != "" && (kind == "person" || notify && (kind == "channel" || kind == "group")) {
+		return nil
+	}
+	if notify {
+		return fmt.Errorf("%q is not understood; use manager, person:ID, group:NAME or channel:NAME", t)
+	}
+	return fmt.Errorf("%q is not understood; reassign to manager or person:ID", t)
+}
+
+func checkPersonRef(id string) error {
+	if strings.ContainsAny(id, " \t\n,") {
+		return fmt.Errorf("%q is not a person id (one word, as in the directory)", id)
+	}
+	return nil
+}
+
+func defaultPrefix(id string) string {
+	var b strings.Builder
+	for _, r := range strings.ToUpper(id) {
+		if r >= 'A' && r <= 'Z' {
+			b.WriteRune(r)
+		}
+		if b.Len() == 3 {
+			break
+		}
+	}
+	if b.Len() == 0 {
+		return "REQ"
+	}
+	return b.String()
+}
+
+func joinKinds[T ~string](ks []T) string {
+	s := make([]string, len(ks))
+	for i, k := range ks {
+		s[i] = string(k)
+	}
+	return strings.Join(s, ", ")
+}
+
+func firstSet(m map[string]bool) string {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		if m[k] {
+			return k
+		}
+	}
+	return ""
+}

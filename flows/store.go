@@ -1,0 +1,90 @@
+package flows
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// ErrConflict means a transition kept losing races for the same instance
+// (Store.Apply gives up after many retries).
+var ErrConflict = errors.New("conflicting concurrent updates")
+
+// Store persists instances. Each transition is committed atomically with its
+// audit entries, timer changes and outgoing effects, under a check-and-set
+// on the instance's version.
+type Store interface {
+	// Reserve returns the instance id for a start event's idempotency key:
+	// prefix + the flow's next number the first time, the same id after.
+	Reserve(ctx context.Context, flow, prefix, key string) (string, error)
+	// Apply loads ev.Instance (nil if it does not exist yet), calls fn and
+	// commits the transition it returns. A conflicting write retries with the
+	// fresh instance. If ev.Key was already applied, fn is not called and the
+	// first outcome is returned with Duplicate set. Errors from fn are
+	// returned as they are, and nothing is written.
+	Apply(ctx context.Context, ev Event, fn func(cur *Instance) (*Transition, error)) (Applied, error)
+	// Get returns an instance or an error wrapping ErrNotFound.
+	Get(ctx context.Context, id string) (*Instance, error)
+	// Audit returns an instance's audit trail, oldest first.
+	Audit(ctx context.Context, id string) ([]AuditEntry, error)
+	// List returns instances matching q, newest first.
+	List(ctx context.Context, q Query) ([]*Instance, error)
+}
+
+// Applied is what Store.Apply did.
+type Applied struct {
+	Outcome    Outcome
+	Duplicate  bool        // the event's key was seen before: nothing changed
+	Transition *Transition // what was committed (nil when Duplicate or a no-op)
+	Version    int64       // the instance's version after the commit
+}
+
+// Query selects instances. Empty fields match everything; Limit 0 means 100.
+type Query struct {
+	Flow      string
+	Status    []Status
+	Requester string
+	Assignee  string // people a running instance is waiting on
+	Limit     int
+}
+
+// TimerQueue hands out due timers.
+type TimerQueue interface {
+	// ClaimTimers takes up to n timers due at now, each leased until now+lease:
+	// no other caller gets it unless the lease runs out first.
+	ClaimTimers(ctx context.Context, now time.Time, lease time.Duration, n int) ([]DueTimer, error)
+	// ReleaseTimer drops a claimed timer whose event changed nothing (Apply
+	// releases the timer of an event it commits).
+	ReleaseTimer(ctx context.Context, t DueTimer) error
+}
+
+// DueTimer is a claimed timer.
+type DueTimer struct {
+	Instance string
+	Timer    string
+	Due      time.Time
+}
+
+// Outbox holds the effects transitions committed, until they are delivered.
+type Outbox interface {
+	// ReadOutbox takes up to n undelivered effects for consumer. With idle
+	// above zero it instead takes effects another consumer took more than idle
+	// ago without finishing (it crashed).
+	ReadOutbox(ctx context.Context, consumer string, n int, idle time.Duration) ([]Delivery, error)
+	// Delivered acknowledges finished deliveries, storing the platform
+	// references of the cards they sent; dead ones are kept aside.
+	Delivered(ctx context.Context, done []Delivery) error
+	// Refs returns the references of an instance's sent cards, keyed
+	// "card key|platform".
+	Refs(ctx context.Context, instance string) (map[string]string, error)
+}
+
+// Delivery is one outbox entry.
+type Delivery struct {
+	ID       string // stream entry id
+	Shard    int
+	Instance string
+	Effect   Effect
+	Refs     map[string]string // set by the deliverer: "card key|platform" -> reference
+	Dead     string            // set by the deliverer when it gave up: why
+}

@@ -1,0 +1,209 @@
+package flows
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Timeline renders an instance for the status command: each step with its
+// owner and outcome, then every recorded event (who did what, when, why).
+// Times are in viewer's timezone.
+func (e *Engine) Timeline(in *Instance, audit []AuditEntry, viewer string, now time.Time) *Message {
+	loc := e.dir.Location(viewer)
+	def, ok := e.flows[in.Flow]
+	name := in.Flow
+	if ok {
+		name = def.Name
+	}
+	m := &Message{Kind: MsgTimeline, Instance: in.ID, Flow: in.Flow, Step: in.Step, Round: in.Round,
+		Title: fmt.Sprintf("%s %s: %s", name, in.ID, in.Title)}
+	m.Text = "Status: " + statusWords(in)
+	if ok {
+		for _, f := range def.Form {
+			if v, has := in.Data[f.Name]; has {
+				val := FormatValue(v)
+				if f.Kind == FieldPerson {
+					val = e.dir.Name(val)
+				}
+				m.Fields = append(m.Fields, Fact{Label: f.Label, Value: val})
+			}
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(in.Refs)) {
+		m.Fields = append(m.Fields, Fact{Label: k, Value: in.Refs[k]})
+	}
+	m.Context = []string{fmt.Sprintf("Requested by %s · %s", e.dir.Name(in.Requester), FormatTime(in.Created, loc))}
+	if ok {
+		for _, s := range def.Steps {
+			m.Items = append(m.Items, e.stepItem(def, in, &s, loc, now))
+		}
+	}
+	for _, a := range audit {
+		item := Item{Title: fmt.Sprintf("%s · %s %s", FormatTime(a.At, loc), e.dir.Name(a.Actor), strings.ReplaceAll(a.Action, "_", " "))}
+		if a.Refused {
+			item.Title = fmt.Sprintf("%s · %s tried to %s (refused)", FormatTime(a.At, loc), e.dir.Name(a.Actor), strings.ReplaceAll(a.Action, "_", " "))
+		}
+		var parts []string
+		if a.Step != "" {
+			parts = append(parts, fmt.Sprintf("step %s, round %d", a.Step, a.Round))
+		}
+		if a.OnBehalf != "" {
+			parts = append(parts, "on behalf of "+e.dir.Name(a.OnBehalf))
+		}
+		if a.Reason != "" {
+			parts = append(parts, "reason: "+a.Reason)
+		}
+		for _, k := range slices.Sorted(maps.Keys(a.Detail)) {
+			parts = append(parts, k+": "+a.Detail[k])
+		}
+		item.Text = strings.Join(parts, " · ")
+		m.Items = append(m.Items, item)
+	}
+	if in.Status.Open() {
+		m.Actions = append(m.Actions, Action{Kind: ActWithdraw, Label: "Withdraw", Instance: in.ID})
+	}
+	return m
+}
+
+func statusWords(in *Instance) string {
+	s := strings.ReplaceAll(string(in.Status), "_", " ")
+	if in.Status == StatusCompleted && in.Outcome != "" {
+		s += " (" + in.Outcome + ")"
+	} else if in.Outcome != "" && in.Status != StatusRunning {
+		s += ": " + in.Outcome
+	}
+	return s
+}
+
+func (e *Engine) stepItem(def *Definition, in *Instance, s *Step, loc *time.Location, now time.Time) Item {
+	it := Item{Title: s.Name}
+	var rounds []string
+	for _, h := range in.History {
+		if h.Step != s.ID {
+			continue
+		}
+		line := fmt.Sprintf("%s", decisionWords(h.Outcome))
+		if h.By != "" && h.By != System {
+			line += " by " + e.dir.Name(h.By)
+		}
+		line += " · " + FormatTime(h.Ended, loc)
+		if h.Round > 1 {
+			line = fmt.Sprintf("round %d: %s", h.Round, line)
+		}
+		if h.Reason != "" {
+			line += " · " + h.Reason
+		}
+		rounds = append(rounds, line)
+	}
+	if in.Step == s.ID && in.Status == StatusRunning {
+		var names []string
+		for _, t := range in.Tasks {
+			if t.Decision == Pending {
+				names = append(names, e.dir.Name(t.Assignee))
+			}
+		}
+		line := "Waiting on " + joinNames(names)
+		if s.Kind == StepWebhook {
+			line = "Waiting on " + hostOf(s.Webhook.URL)
+		}
+		line += " since " + Relative(in.StepStarted, now)
+		if !in.Due.IsZero() {
+			line += " · due " + FormatTime(in.Due, loc)
+			if !in.Due.After(now) {
+				line += " (overdue)"
+			}
+		}
+		rounds = append(rounds, line)
+	}
+	if len(rounds) == 0 {
+		rounds = []string{"Not reached"}
+		if !in.Status.Open() || in.Step != "" && def.StepIndex(in.Step) > def.StepIndex(s.ID) {
+			rounds = []string{"Skipped"}
+		}
+	}
+	it.Text = strings.Join(rounds, "\n")
+	return it
+}
+
+// TaskList renders "my pending tasks" for viewer.
+func (e *Engine) TaskList(ins []*Instance, viewer string, now time.Time) *Message {
+	loc := e.dir.Location(viewer)
+	m := &Message{Kind: MsgList, Title: "Your pending tasks"}
+	for _, in := range ins {
+		def, ok := e.flows[in.Flow]
+		if !ok {
+			continue
+		}
+		s := def.Step(in.Step)
+		if s == nil {
+			continue
+		}
+		t := &tx{e: e, def: def, in: in, now: now}
+		card := t.taskCard(s, MsgTask, viewer)
+		it := Item{Title: card.Title, Text: fmt.Sprintf("%s · requested by %s · waiting %s", s.Name, e.dir.Name(in.Requester), FormatDuration(now.Sub(in.StepStarted)))}
+		if !in.Due.IsZero() {
+			it.Text += " · due " + FormatTime(in.Due, loc)
+		}
+		it.Actions = card.Actions
+		m.Items = append(m.Items, it)
+	}
+	if len(m.Items) == 0 {
+		m.Text = "Nothing is waiting on you."
+	}
+	return m
+}
+
+// RequestList renders "my requests" for viewer.
+func (e *Engine) RequestList(ins []*Instance, viewer string, now time.Time) *Message {
+	loc := e.dir.Location(viewer)
+	m := &Message{Kind: MsgList, Title: "Your requests"}
+	for _, in := range ins {
+		name := in.Flow
+		def, ok := e.flows[in.Flow]
+		if ok {
+			name = def.Name
+		}
+		it := Item{Title: fmt.Sprintf("%s %s: %s", name, in.ID, in.Title), Text: statusWords(in) + " · started " + FormatTime(in.Created, loc)}
+		if in.Status == StatusRunning && ok {
+			t := &tx{e: e, def: def, in: in, now: now}
+			it.Text += " · " + t.waitingOn()
+		}
+		it.Actions = []Action{{Kind: ActStatus, Label: "Status", Instance: in.ID}}
+		if (in.Status == StatusChangesRequested || in.Status == StatusRejected) && ok {
+			if s := def.Step(in.Step); s != nil && in.Rounds[s.ID] < s.MaxRounds {
+				it.Actions = append(it.Actions, Action{Kind: ActResubmit, Label: "Edit and resubmit", Style: "primary", Instance: in.ID, Step: in.Step, Round: in.Round})
+			}
+		}
+		m.Items = append(m.Items, it)
+	}
+	if len(m.Items) == 0 {
+		m.Text = "You have no requests yet. Start one with: start <flow>."
+	}
+	return m
+}
+
+// Help lists the commands and the flows, with a button to start each.
+// note (e.g. "unknown command") is shown first.
+func (e *Engine) Help(note string) *Message {
+	m := &Message{Kind: MsgHelp, Title: "Baton: start and track requests", Text: note}
+	m.Fields = []Fact{
+		{Label: "start <flow>", Value: "start a request (opens its form)"},
+		{Label: "tasks", Value: "what is waiting on you"},
+		{Label: "requests", Value: "the requests you started"},
+		{Label: "status <id>", Value: "where a request stands: each step, its owner, who decided what, when and why"},
+		{Label: "cancel <id> [reason]", Value: "withdraw your request (owners and admins: cancel any)"},
+		{Label: "help", Value: "this message"},
+	}
+	for _, d := range e.order {
+		desc := d.Description
+		if i := strings.IndexByte(desc, '\n'); i >= 0 {
+			desc = desc[:i]
+		}
+		m.Items = append(m.Items, Item{Title: fmt.Sprintf("%s (start %s)", d.Name, d.Command), Text: desc,
+			Actions: []Action{{Kind: ActStart, Label: "Start " + d.Name, Style: "primary", Flow: d.ID}}})
+	}
+	return m
+}

@@ -1,0 +1,86 @@
+package storage
+
+import (
+	"hash/fnv"
+	"strconv"
+
+	"github.com/batonbot/baton/flows"
+)
+
+// Every Redis key Baton uses is built here.
+//
+// Instances are spread over a fixed number of shards. All keys of a shard
+// share one hash tag, {PREFIX:N}, so one Lua script can update an instance,
+// its audit trail, its idempotency record, the shard's timer set, outbox
+// stream and indexes atomically, and Redis Cluster keeps them in one slot.
+// The shard of an instance is derived from its id, so the id alone finds
+// every key. Global counters live under the tag {PREFIX:g}.
+type keys struct {
+	prefix string
+	shards int
+}
+
+func (k keys) shardOf(id string) int {
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	return int(h.Sum32() % uint32(k.shards))
+}
+
+func (k keys) tag(shard int) string {
+	return "{" + k.prefix + ":" + strconv.Itoa(shard) + "}"
+}
+
+func (k keys) global() string { return "{" + k.prefix + ":g}" }
+
+// instance: HASH {v: version, s: state JSON}.
+func (k keys) instance(id string) string { return k.tag(k.shardOf(id)) + ":i:" + id }
+
+// audit: LIST of audit entries (JSON), append-only, hash-chained.
+func (k keys) audit(id string) string { return k.tag(k.shardOf(id)) + ":a:" + id }
+
+// refs: HASH "card key|platform" -> platform message reference of a sent card.
+func (k keys) refs(id string) string { return k.tag(k.shardOf(id)) + ":r:" + id }
+
+// idem: STRING, the outcome (JSON) of the event with this idempotency key; expires.
+func (k keys) idem(id, key string) string { return k.tag(k.shardOf(id)) + ":k:" + id + ":" + key }
+
+// timers: ZSET of "instance|timer id" scored by due time (unix ms).
+func (k keys) timers(shard int) string { return k.tag(shard) + ":timers" }
+
+// leases: ZSET of claimed timers "instance|timer id" scored by lease expiry (unix ms).
+func (k keys) leases(shard int) string { return k.tag(shard) + ":leases" }
+
+// outbox: STREAM of effects to deliver, fields i (instance id) and e (effect JSON).
+func (k keys) outbox(shard int) string { return k.tag(shard) + ":outbox" }
+
+// dead: STREAM of effects that could not be delivered after every retry.
+func (k keys) dead(shard int) string { return k.tag(shard) + ":dead" }
+
+// ixAssignee: ZSET of instance ids waiting on person, scored by step start (unix ms).
+func (k keys) ixAssignee(shard int, person string) string {
+	return k.tag(shard) + ":ix:assignee:" + person
+}
+
+// ixRequester: ZSET of instance ids person started, scored by creation (unix ms).
+func (k keys) ixRequester(shard int, person string) string {
+	return k.tag(shard) + ":ix:requester:" + person
+}
+
+// ixStatus: ZSET of instance ids in a status, scored by creation (unix ms).
+func (k keys) ixStatus(shard int, status flows.Status) string {
+	return k.tag(shard) + ":ix:status:" + string(status)
+}
+
+// ixFlow: ZSET of instance ids of a flow in a status, scored by creation (unix ms).
+func (k keys) ixFlow(shard int, flow string, status flows.Status) string {
+	return k.tag(shard) + ":ix:flow:" + flow + ":" + string(status)
+}
+
+// seq: STRING counter of a flow's instance numbers.
+func (k keys) seq(flow string) string { return k.global() + ":seq:" + flow }
+
+// start: STRING, the instance id reserved for a start event's idempotency key; expires.
+func (k keys) start(key string) string { return k.global() + ":start:" + key }
+
+// all matches every key under the prefix (for tests' cleanup).
+func (k keys) all() string { return "{" + k.prefix + ":*" }

@@ -1,0 +1,52 @@
+-- transition: commit one state change of an instance, all or nothing.
+-- KEYS[1] instance (HASH v, s)   KEYS[2] audit (LIST)     KEYS[3] idempotency (STRING)
+-- KEYS[4] timers (ZSET)          KEYS[5] leases (ZSET)    KEYS[6] outbox (STREAM)
+-- KEYS[7..] index keys (ZSET), one per index operation
+-- ARGV[1] expected version (0: the instance must not exist)
+-- ARGV[2] new state (JSON)       ARGV[3] outcome (JSON)   ARGV[4] idempotency TTL (seconds)
+-- ARGV[5] instance id            ARGV[6] fired timer member to release ("" if none)
+-- ARGV[7] #audit  ARGV[8] #timers to set  ARGV[9] #timers to cancel  ARGV[10] #outbox entries
+-- then: audit entries; (member, due ms) pairs; members; outbox payloads;
+-- then one (op, score) pair per index key: op "+" adds the instance id, "-" removes it.
+-- returns {"ok", new version} | {"dup", first outcome} | {"conflict", current version}
+local first = redis.call('GET', KEYS[3])
+if first then
+  return {'dup', first}
+end
+local cur = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
+if cur ~= tonumber(ARGV[1]) then
+  return {'conflict', tostring(cur)}
+end
+local v = cur + 1
+redis.call('HSET', KEYS[1], 'v', v, 's', ARGV[2])
+redis.call('SET', KEYS[3], ARGV[3], 'EX', ARGV[4])
+local i = 11
+for _ = 1, tonumber(ARGV[7]) do
+  redis.call('RPUSH', KEYS[2], ARGV[i])
+  i = i + 1
+end
+for _ = 1, tonumber(ARGV[8]) do
+  redis.call('ZADD', KEYS[4], ARGV[i + 1], ARGV[i])
+  i = i + 2
+end
+for _ = 1, tonumber(ARGV[9]) do
+  redis.call('ZREM', KEYS[4], ARGV[i])
+  redis.call('ZREM', KEYS[5], ARGV[i])
+  i = i + 1
+end
+if ARGV[6] ~= '' then
+  redis.call('ZREM', KEYS[5], ARGV[6])
+end
+for _ = 1, tonumber(ARGV[10]) do
+  redis.call('XADD', KEYS[6], '*', 'i', ARGV[5], 'e', ARGV[i])
+  i = i + 1
+end
+for k = 7, #KEYS do
+  if ARGV[i] == '+' then
+    redis.call('ZADD', KEYS[k], ARGV[i + 1], ARGV[5])
+  else
+    redis.call('ZREM', KEYS[k], ARGV[5])
+  end
+  i = i + 2
+end
+return {'ok', tostring(v)}

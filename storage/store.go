@@ -1,0 +1,558 @@
+package storage
+
+import (
+	"cmp"
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/batonbot/baton/flows"
+)
+
+//go:embed lua/*.lua
+var luaFS embed.FS
+
+func script(name string) *redis.Script {
+	src, err := luaFS.ReadFile("lua/" + name + ".lua")
+	if err != nil {
+		panic(err) // embedded at build time
+	}
+	return redis.NewScript(string(src))
+}
+
+var (
+	reserveScript    = script("reserve")
+	transitionScript = script("transition")
+	claimScript      = script("claim")
+)
+
+// Config configures a Store. Zero values mean the documented defaults.
+type Config struct {
+	// Prefix namespaces every key (default "baton"). Tests use one each.
+	Prefix string
+	// Shards is how many hash-tagged shards instances are spread over
+	// (default 16). It must not change once a deployment has data.
+	Shards int
+	// IdempotencyTTL is how long an event's outcome is kept for redeliveries
+	// (default 48 h).
+	IdempotencyTTL time.Duration
+}
+
+const group = "dispatch" // the outbox consumer group
+
+// Store keeps instances, audit trails, timers and the outbox in Redis.
+// It is safe for concurrent use by many goroutines and many processes.
+type Store struct {
+	rdb redis.UniversalClient
+	k   keys
+	ttl time.Duration
+}
+
+var (
+	_ flows.Store      = (*Store)(nil)
+	_ flows.TimerQueue = (*Store)(nil)
+	_ flows.Outbox     = (*Store)(nil)
+)
+
+// New returns a Store over rdb. It does no I/O; call Init before use.
+func New(rdb redis.UniversalClient, cfg Config) *Store {
+	return &Store{
+		rdb: rdb,
+		k:   keys{prefix: cmp.Or(cfg.Prefix, "baton"), shards: cmp.Or(cfg.Shards, 16)},
+		ttl: cmp.Or(cfg.IdempotencyTTL, 48*time.Hour),
+	}
+}
+
+// Init creates the outbox consumer groups (idempotent) and loads the scripts.
+func (s *Store) Init(ctx context.Context) error {
+	for sh := range s.k.shards {
+		err := s.rdb.XGroupCreateMkStream(ctx, s.k.outbox(sh), group, "0").Err()
+		if err != nil && !strings.Contains(err.Error(), "BUSYGROUP") {
+			return fmt.Errorf("create outbox group on shard %d: %w", sh, err)
+		}
+	}
+	for _, sc := range []*redis.Script{reserveScript, transitionScript, claimScript} {
+		if err := sc.Load(ctx, s.rdb).Err(); err != nil {
+			return fmt.Errorf("load scripts: %w", err)
+		}
+	}
+	return nil
+}
+
+// Ping checks that Redis answers.
+func (s *Store) Ping(ctx context.Context) error { return s.rdb.Ping(ctx).Err() }
+
+// Shards returns the number of shards.
+func (s *Store) Shards() int { return s.k.shards }
+
+// ShardOf returns the shard of an instance id.
+func (s *Store) ShardOf(id string) int { return s.k.shardOf(id) }
+
+// Reserve implements flows.Store.
+func (s *Store) Reserve(ctx context.Context, flow, prefix, key string) (string, error) {
+	id, err := reserveScript.Run(ctx, s.rdb, []string{s.k.start(key), s.k.seq(flow)}, prefix+"-", int(s.ttl/time.Second)).Text()
+	if err != nil {
+		return "", fmt.Errorf("reserve an id for %s: %w", flow, err)
+	}
+	return id, nil
+}
+
+// Get implements flows.Store.
+func (s *Store) Get(ctx context.Context, id string) (*flows.Instance, error) {
+	in, err := s.load(ctx, s.rdb, id)
+	if err != nil {
+		return nil, err
+	}
+	if in == nil {
+		return nil, fmt.Errorf("instance %s: %w", id, flows.ErrNotFound)
+	}
+	return in, nil
+}
+
+func (s *Store) load(ctx context.Context, c redis.Cmdable, id string) (*flows.Instance, error) {
+	vals, err := c.HMGet(ctx, s.k.instance(id), "v", "s").Result()
+	if err != nil {
+		return nil, fmt.Errorf("load %s: %w", id, err)
+	}
+	return decodeInstance(id, vals[0], vals[1])
+}
+
+func decodeInstance(id string, v, state any) (*flows.Instance, error) {
+	vs, ok1 := v.(string)
+	ss, ok2 := state.(string)
+	if !ok1 || !ok2 {
+		return nil, nil
+	}
+	var in flows.Instance
+	if err := json.Unmarshal([]byte(ss), &in); err != nil {
+		return nil, fmt.Errorf("decode %s: %w", id, err)
+	}
+	ver, err := strconv.ParseInt(vs, 10, 64)
+	if err != nil {
+		return nil, fmt.Errorf("decode %s version: %w", id, err)
+	}
+	in.Version = ver
+	return &in, nil
+}
+
+// maxAttempts bounds how often Apply retries after losing a race. Each retry
+// follows a commit by someone else, so progress is always made overall.
+const maxAttempts = 50
+
+// Apply implements flows.Store.
+func (s *Store) Apply(ctx context.Context, ev flows.Event, fn func(*flows.Instance) (*flows.Transition, error)) (flows.Applied, error) {
+	id := ev.Instance
+	if id == "" || strings.ContainsAny(id, "|{} \n") {
+		return flows.Applied{}, fmt.Errorf("%s: instance id %q: %w", ev.Kind, id, flows.ErrNotFound)
+	}
+	if ev.Key == "" {
+		return flows.Applied{}, fmt.Errorf("%s %s: an idempotency key is required", ev.Kind, id)
+	}
+	idem := s.k.idem(id, ev.Key)
+	for range maxAttempts {
+		// One round trip: the earlier outcome of this key, or the instance.
+		pipe := s.rdb.Pipeline()
+		first := pipe.Get(ctx, idem)
+		state := pipe.HMGet(ctx, s.k.instance(id), "v", "s")
+		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+			return flows.Applied{}, fmt.Errorf("%s %s: load: %w", ev.Kind, id, err)
+		}
+		if out, err := first.Result(); err == nil {
+			return duplicate(out)
+		}
+		vals := state.Val()
+		cur, err := decodeInstance(id, vals[0], vals[1])
+		if err != nil {
+			return flows.Applied{}, err
+		}
+		t, err := fn(cur)
+		if err != nil {
+			return flows.Applied{}, err
+		}
+		if t.Noop {
+			if ev.Kind == flows.EventTimer {
+				if err := s.ReleaseTimer(ctx, flows.DueTimer{Instance: id, Timer: ev.Timer}); err != nil {
+					return flows.Applied{}, err
+				}
+			}
+			return flows.Applied{Outcome: t.Outcome, Version: versionOf(cur)}, nil
+		}
+		res, err := s.commit(ctx, ev, cur, t)
+		if err != nil {
+			return flows.Applied{}, fmt.Errorf("%s %s: commit: %w", ev.Kind, id, err)
+		}
+		switch res[0] {
+		case "ok":
+			v, _ := strconv.ParseInt(res[1], 10, 64)
+			t.Instance.Version = v
+			return flows.Applied{Outcome: t.Outcome, Transition: t, Version: v}, nil
+		case "dup":
+			return duplicate(res[1])
+		}
+		// conflict: someone committed in between; apply to the fresh state.
+	}
+	return flows.Applied{}, fmt.Errorf("%s %s: %w", ev.Kind, id, flows.ErrConflict)
+}
+
+func versionOf(in *flows.Instance) int64 {
+	if in == nil {
+		return 0
+	}
+	return in.Version
+}
+
+func duplicate(outcome string) (flows.Applied, error) {
+	var o flows.Outcome
+	if err := json.Unmarshal([]byte(outcome), &o); err != nil {
+		return flows.Applied{}, fmt.Errorf("decode stored outcome: %w", err)
+	}
+	return flows.Applied{Outcome: o, Duplicate: true}, nil
+}
+
+// commit runs the transition script and returns its reply.
+func (s *Store) commit(ctx context.Context, ev flows.Event, cur *flows.Instance, t *flows.Transition) ([]string, error) {
+	in := t.Instance
+	id := in.ID
+	sh := s.k.shardOf(id)
+	state, err := json.Marshal(in)
+	if err != nil {
+		return nil, err
+	}
+	outcome, err := json.Marshal(t.Outcome)
+	if err != nil {
+		return nil, err
+	}
+	release := ""
+	if ev.Kind == flows.EventTimer {
+		release = id + "|" + ev.Timer
+	}
+	var audit, timers, cancels, outbox []any
+	for _, a := range t.Audit {
+		b, err := json.Marshal(a)
+		if err != nil {
+			return nil, err
+		}
+		audit = append(audit, b)
+	}
+	for _, e := range t.Effects {
+		switch e.Kind {
+		case flows.EffectSetTimer:
+			timers = append(timers, id+"|"+e.Timer.ID, e.Timer.At.UnixMilli())
+		case flows.EffectCancelTimer:
+			cancels = append(cancels, id+"|"+e.Timer.ID)
+		default:
+			b, err := json.Marshal(e)
+			if err != nil {
+				return nil, err
+			}
+			outbox = append(outbox, b)
+		}
+	}
+	ixKeys, ixArgs := s.indexOps(sh, cur, in)
+	keys := append([]string{s.k.instance(id), s.k.audit(id), s.k.idem(id, ev.Key), s.k.timers(sh), s.k.leases(sh), s.k.outbox(sh)}, ixKeys...)
+	args := make([]any, 0, 10+len(audit)+len(timers)+len(cancels)+len(outbox)+len(ixArgs))
+	args = append(args, versionOf(cur), state, outcome, int(s.ttl/time.Second), id, release,
+		len(audit), len(timers)/2, len(cancels), len(outbox))
+	args = append(args, audit...)
+	args = append(args, timers...)
+	args = append(args, cancels...)
+	args = append(args, outbox...)
+	args = append(args, ixArgs...)
+	return transitionScript.Run(ctx, s.rdb, keys, args...).StringSlice()
+}
+
+// indexOps computes the index changes between two states of an instance.
+func (s *Store) indexOps(sh int, old, in *flows.Instance) ([]string, []any) {
+	var ks []string
+	var args []any
+	add := func(key string, score int64) { ks = append(ks, key); args = append(args, "+", score) }
+	del := func(key string) { ks = append(ks, key); args = append(args, "-", 0) }
+	created := in.Created.UnixMilli()
+	if old == nil {
+		add(s.k.ixRequester(sh, in.Requester), created)
+	}
+	if old == nil || old.Status != in.Status {
+		if old != nil {
+			del(s.k.ixStatus(sh, old.Status))
+			del(s.k.ixFlow(sh, old.Flow, old.Status))
+		}
+		add(s.k.ixStatus(sh, in.Status), created)
+		add(s.k.ixFlow(sh, in.Flow, in.Status), created)
+	}
+	var before []string
+	if old != nil {
+		before = old.Pending()
+	}
+	after := in.Pending()
+	for _, p := range before {
+		if !slices.Contains(after, p) {
+			del(s.k.ixAssignee(sh, p))
+		}
+	}
+	for _, p := range after {
+		if !slices.Contains(before, p) {
+			add(s.k.ixAssignee(sh, p), in.StepStarted.UnixMilli())
+		}
+	}
+	return ks, args
+}
+
+// Audit implements flows.Store.
+func (s *Store) Audit(ctx context.Context, id string) ([]flows.AuditEntry, error) {
+	raw, err := s.rdb.LRange(ctx, s.k.audit(id), 0, -1).Result()
+	if err != nil {
+		return nil, fmt.Errorf("audit %s: %w", id, err)
+	}
+	if len(raw) == 0 {
+		if _, err := s.Get(ctx, id); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]flows.AuditEntry, len(raw))
+	for i, r := range raw {
+		if err := json.Unmarshal([]byte(r), &out[i]); err != nil {
+			return nil, fmt.Errorf("audit %s entry %d: %w", id, i+1, err)
+		}
+	}
+	return out, nil
+}
+
+// List implements flows.Store. It reads one index per shard (in one
+// pipeline), then the instances (in a second), and filters the rest in memory.
+func (s *Store) List(ctx context.Context, q flows.Query) ([]*flows.Instance, error) {
+	limit := cmp.Or(q.Limit, 100)
+	var indexes func(sh int) []string
+	switch {
+	case q.Assignee != "":
+		indexes = func(sh int) []string { return []string{s.k.ixAssignee(sh, q.Assignee)} }
+	case q.Requester != "":
+		indexes = func(sh int) []string { return []string{s.k.ixRequester(sh, q.Requester)} }
+	default:
+		statuses := q.Status
+		if len(statuses) == 0 {
+			statuses = flows.Statuses
+		}
+		indexes = func(sh int) []string {
+			var out []string
+			for _, st := range statuses {
+				if q.Flow != "" {
+					out = append(out, s.k.ixFlow(sh, q.Flow, st))
+				} else {
+					out = append(out, s.k.ixStatus(sh, st))
+				}
+			}
+			return out
+		}
+	}
+	pipe := s.rdb.Pipeline()
+	var cmds []*redis.ZSliceCmd
+	for sh := range s.k.shards {
+		for _, key := range indexes(sh) {
+			cmds = append(cmds, pipe.ZRevRangeWithScores(ctx, key, 0, int64(limit-1)))
+		}
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("list: %w", err)
+	}
+	var ids []redis.Z
+	for _, c := range cmds {
+		ids = append(ids, c.Val()...)
+	}
+	slices.SortFunc(ids, func(a, b redis.Z) int { return cmp.Compare(b.Score, a.Score) })
+	pipe = s.rdb.Pipeline()
+	loads := make([]*redis.SliceCmd, len(ids))
+	for i, z := range ids {
+		loads[i] = pipe.HMGet(ctx, s.k.instance(z.Member.(string)), "v", "s")
+	}
+	if len(ids) > 0 {
+		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+			return nil, fmt.Errorf("list: load: %w", err)
+		}
+	}
+	var out []*flows.Instance
+	for i, l := range loads {
+		vals := l.Val()
+		in, err := decodeInstance(ids[i].Member.(string), vals[0], vals[1])
+		if err != nil {
+			return nil, err
+		}
+		if in == nil || !matches(in, q) {
+			continue
+		}
+		out = append(out, in)
+		if len(out) == limit {
+			break
+		}
+	}
+	return out, nil
+}
+
+func matches(in *flows.Instance, q flows.Query) bool {
+	return (q.Flow == "" || in.Flow == q.Flow) &&
+		(len(q.Status) == 0 || slices.Contains(q.Status, in.Status)) &&
+		(q.Requester == "" || in.Requester == q.Requester) &&
+		(q.Assignee == "" || slices.Contains(in.Pending(), q.Assignee))
+}
+
+// ClaimTimers implements flows.TimerQueue.
+func (s *Store) ClaimTimers(ctx context.Context, now time.Time, lease time.Duration, n int) ([]flows.DueTimer, error) {
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.Cmd, s.k.shards)
+	for sh := range s.k.shards {
+		cmds[sh] = claimScript.Run(ctx, pipe, []string{s.k.timers(sh), s.k.leases(sh)}, now.UnixMilli(), now.Add(lease).UnixMilli(), n)
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		// A pipelined EVALSHA fails with NOSCRIPT after a Redis restart; load and retry once.
+		if !strings.Contains(err.Error(), "NOSCRIPT") {
+			return nil, fmt.Errorf("claim timers: %w", err)
+		}
+		if err := claimScript.Load(ctx, s.rdb).Err(); err != nil {
+			return nil, fmt.Errorf("claim timers: %w", err)
+		}
+		return s.ClaimTimers(ctx, now, lease, n)
+	}
+	var out []flows.DueTimer
+	for _, c := range cmds {
+		vals, _ := c.StringSlice()
+		for i := 0; i+1 < len(vals); i += 2 {
+			inst, timer, ok := strings.Cut(vals[i], "|")
+			if !ok {
+				continue
+			}
+			ms, _ := strconv.ParseFloat(vals[i+1], 64)
+			out = append(out, flows.DueTimer{Instance: inst, Timer: timer, Due: time.UnixMilli(int64(ms)).UTC()})
+		}
+	}
+	return out, nil
+}
+
+// ReleaseTimer implements flows.TimerQueue.
+func (s *Store) ReleaseTimer(ctx context.Context, t flows.DueTimer) error {
+	if err := s.rdb.ZRem(ctx, s.k.leases(s.k.shardOf(t.Instance)), t.Instance+"|"+t.Timer).Err(); err != nil {
+		return fmt.Errorf("release timer %s of %s: %w", t.Timer, t.Instance, err)
+	}
+	return nil
+}
+
+// ReadOutbox implements flows.Outbox. New entries of every shard are read
+// in one pipeline, without blocking.
+func (s *Store) ReadOutbox(ctx context.Context, consumer string, n int, idle time.Duration) ([]flows.Delivery, error) {
+	pipe := s.rdb.Pipeline()
+	reads := make([]*redis.XStreamSliceCmd, s.k.shards)
+	claims := make([]*redis.XAutoClaimCmd, s.k.shards)
+	for sh := range s.k.shards {
+		if idle > 0 {
+			claims[sh] = pipe.XAutoClaim(ctx, &redis.XAutoClaimArgs{Stream: s.k.outbox(sh), Group: group, Consumer: consumer, MinIdle: idle, Start: "0-0", Count: int64(n)})
+		} else {
+			reads[sh] = pipe.XReadGroup(ctx, &redis.XReadGroupArgs{Group: group, Consumer: consumer, Streams: []string{s.k.outbox(sh), ">"}, Count: int64(n), Block: -1})
+		}
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		if strings.Contains(err.Error(), "NOGROUP") {
+			if err := s.Init(ctx); err != nil {
+				return nil, err
+			}
+			return s.ReadOutbox(ctx, consumer, n, idle)
+		}
+		return nil, fmt.Errorf("read outbox: %w", err)
+	}
+	var out []flows.Delivery
+	for sh := range s.k.shards {
+		var msgs []redis.XMessage
+		if idle > 0 {
+			msgs, _, _ = claims[sh].Result()
+		} else {
+			for _, st := range reads[sh].Val() {
+				msgs = append(msgs, st.Messages...)
+			}
+		}
+		for _, m := range msgs {
+			d := flows.Delivery{ID: m.ID, Shard: sh}
+			d.Instance, _ = m.Values["i"].(string)
+			raw, _ := m.Values["e"].(string)
+			if err := json.Unmarshal([]byte(raw), &d.Effect); err != nil {
+				d.Dead = "undecodable entry: " + err.Error()
+			}
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
+
+// Delivered implements flows.Outbox: one pipeline stores the references,
+// acknowledges and deletes the entries, and keeps dead ones aside.
+func (s *Store) Delivered(ctx context.Context, done []flows.Delivery) error {
+	if len(done) == 0 {
+		return nil
+	}
+	pipe := s.rdb.Pipeline()
+	for _, d := range done {
+		if len(d.Refs) > 0 {
+			pipe.HSet(ctx, s.k.refs(d.Instance), d.Refs)
+		}
+		if d.Dead != "" {
+			e, _ := json.Marshal(d.Effect)
+			pipe.XAdd(ctx, &redis.XAddArgs{Stream: s.k.dead(d.Shard), MaxLen: 10000, Approx: true,
+				Values: map[string]any{"i": d.Instance, "e": e, "why": d.Dead, "id": d.ID}})
+		}
+		pipe.XAck(ctx, s.k.outbox(d.Shard), group, d.ID)
+		pipe.XDel(ctx, s.k.outbox(d.Shard), d.ID)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("acknowledge %d deliveries: %w", len(done), err)
+	}
+	return nil
+}
+
+// Refs implements flows.Outbox.
+func (s *Store) Refs(ctx context.Context, instance string) (map[string]string, error) {
+	m, err := s.rdb.HGetAll(ctx, s.k.refs(instance)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("card references of %s: %w", instance, err)
+	}
+	return m, nil
+}
+
+// Pending reports how many outbox entries and timers are waiting, for metrics.
+func (s *Store) Pending(ctx context.Context) (outbox, timers int64, err error) {
+	pipe := s.rdb.Pipeline()
+	var xl, zc []*redis.IntCmd
+	for sh := range s.k.shards {
+		xl = append(xl, pipe.XLen(ctx, s.k.outbox(sh)))
+		zc = append(zc, pipe.ZCard(ctx, s.k.timers(sh)))
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return 0, 0, fmt.Errorf("count pending work: %w", err)
+	}
+	for i := range xl {
+		outbox += xl[i].Val()
+		timers += zc[i].Val()
+	}
+	return outbox, timers, nil
+}
+
+// DeleteAll removes every key under the store's prefix. Tests call it to
+// clean up; it walks the keyspace with SCAN (on every master in a cluster).
+func (s *Store) DeleteAll(ctx context.Context) error {
+	del := func(ctx context.Context, c redis.Cmdable) error {
+		iter := c.Scan(ctx, 0, s.k.all(), 500).Iterator()
+		for iter.Next(ctx) {
+			if err := c.Del(ctx, iter.Val()).Err(); err != nil {
+				return err
+			}
+		}
+		return iter.Err()
+	}
+	if cc, ok := s.rdb.(*redis.ClusterClient); ok {
+		return cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error { return del(ctx, c) })
+	}
+	return del(ctx, s.rdb)
+}

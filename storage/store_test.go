@@ -1,0 +1,370 @@
+package storage_test
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/batonbot/baton/flows"
+	"github.com/batonbot/baton/manifests"
+	"github.com/batonbot/baton/storage"
+	"github.com/batonbot/baton/storage/storagetest"
+)
+
+var t0 = time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
+
+func engine(t testing.TB) *flows.Engine {
+	t.Helper()
+	defs, err := flows.LoadDefinitions(manifests.Flows, "flows")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := flows.ParseDirectory("directory.yaml", manifests.Directory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := flows.NewEngine(defs, dir, []string{"olivia"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// conformance runs fn against every backend: the embedded store always, and a
+// real Redis when BATON_TEST_REDIS_URL is set.
+func conformance(t *testing.T, fn func(t *testing.T, s *storage.Store, e *flows.Engine)) {
+	t.Parallel()
+	for _, b := range storagetest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			fn(t, storagetest.Store(t, b, storage.Config{Shards: 4}), engine(t))
+		})
+	}
+}
+
+func apply(t testing.TB, s *storage.Store, e *flows.Engine, ev flows.Event, now time.Time) flows.Applied {
+	t.Helper()
+	a, err := s.Apply(t.Context(), ev, func(cur *flows.Instance) (*flows.Transition, error) { return e.Apply(cur, ev, now) })
+	if err != nil {
+		t.Fatalf("apply %s: %v", ev.Kind, err)
+	}
+	return a
+}
+
+func start(t testing.TB, s *storage.Store, e *flows.Engine, key string, amount string) string {
+	t.Helper()
+	id, err := s.Reserve(t.Context(), "purchase", "PR", key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := flows.Event{Kind: flows.EventStart, Key: key, Instance: id, Actor: "alice", Flow: "purchase",
+		Data: map[string]string{"item": "Laptop", "amount": amount, "justification": "my old one broke down"}}
+	a := apply(t, s, e, ev, t0)
+	if !a.Outcome.OK {
+		t.Fatalf("start refused: %+v", a.Outcome)
+	}
+	return id
+}
+
+func TestReserveIsIdempotent(t *testing.T) {
+	conformance(t, func(t *testing.T, s *storage.Store, e *flows.Engine) {
+		a, _ := s.Reserve(t.Context(), "purchase", "PR", "k1")
+		b, _ := s.Reserve(t.Context(), "purchase", "PR", "k1")
+		c, _ := s.Reserve(t.Context(), "purchase", "PR", "k2")
+		if a != "PR-1" || b != "PR-1" || c != "PR-2" {
+			t.Fatalf("reserve: got %s %s %s, want PR-1 PR-1 PR-2", a, b, c)
+		}
+	})
+}
+
+func TestTransitionCommitsEverythingTogether(t *testing.T) {
+	conformance(t, func(t *testing.T, s *storage.Store, e *flows.Engine) {
+		id := start(t, s, e, "s1", "500")
+		in, err := s.Get(t.Context(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if in.Version != 1 || in.Status != flows.StatusRunning || in.Step != "manager" {
+			t.Fatalf("after start: version %d status %s step %s", in.Version, in.Status, in.Step)
+		}
+		audit, err := s.Audit(t.Context(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(audit) != 2 || audit[0].Action != "started" || audit[1].Action != "assigned" {
+			t.Fatalf("audit: %+v", audit)
+		}
+		if err := flows.VerifyChain(audit); err != nil {
+			t.Fatal(err)
+		}
+		// The card to Bob is in the outbox; the four timers are in the timer set.
+		ds, err := s.ReadOutbox(t.Context(), "c1", 10, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ds) != 1 || ds[0].Effect.To.Person != "bob" || ds[0].Effect.Msg.Kind != flows.MsgTask {
+			t.Fatalf("outbox: %+v", ds)
+		}
+		outbox, timers, err := s.Pending(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if outbox != 1 || timers != 4 {
+			t.Fatalf("pending: outbox %d timers %d, want 1 and 4", outbox, timers)
+		}
+		tasks, err := s.List(t.Context(), flows.Query{Assignee: "bob"})
+		if err != nil || len(tasks) != 1 || tasks[0].ID != id {
+			t.Fatalf("bob's tasks: %v %v", tasks, err)
+		}
+		mine, err := s.List(t.Context(), flows.Query{Requester: "alice"})
+		if err != nil || len(mine) != 1 {
+			t.Fatalf("alice's requests: %v %v", mine, err)
+		}
+		// Approving clears Bob's task index, cancels the timers and completes.
+		apply(t, s, e, flows.Event{Kind: flows.EventApprove, Key: "a1", Instance: id, Actor: "bob"}, t0.Add(time.Hour))
+		tasks, _ = s.List(t.Context(), flows.Query{Assignee: "bob"})
+		done, _ := s.List(t.Context(), flows.Query{Flow: "purchase", Status: []flows.Status{flows.StatusCompleted}})
+		_, timers, _ = s.Pending(t.Context())
+		if len(tasks) != 0 || len(done) != 1 || timers != 0 {
+			t.Fatalf("after approval: %d tasks, %d completed, %d timers", len(tasks), len(done), timers)
+		}
+	})
+}
+
+func TestRedeliveryReturnsTheFirstOutcome(t *testing.T) {
+	conformance(t, func(t *testing.T, s *storage.Store, e *flows.Engine) {
+		id := start(t, s, e, "s1", "500")
+		ev := flows.Event{Kind: flows.EventApprove, Key: "click-1", Instance: id, Actor: "bob"}
+		first := apply(t, s, e, ev, t0.Add(time.Minute))
+		again := apply(t, s, e, ev, t0.Add(2*time.Minute))
+		if !first.Outcome.OK || first.Duplicate || !again.Duplicate || again.Outcome != first.Outcome {
+			t.Fatalf("first %+v, again %+v", first, again)
+		}
+		in, _ := s.Get(t.Context(), id)
+		if in.Version != first.Version {
+			t.Fatalf("redelivery changed the version: %d -> %d", first.Version, in.Version)
+		}
+		// A start redelivered with the same key creates nothing new.
+		if id2 := start(t, s, e, "s1", "500"); id2 != id {
+			t.Fatalf("redelivered start made %s, want %s", id2, id)
+		}
+	})
+}
+
+func TestConcurrentDecisionsOneWins(t *testing.T) {
+	conformance(t, func(t *testing.T, s *storage.Store, e *flows.Engine) {
+		id := start(t, s, e, "s1", "5000")
+		apply(t, s, e, flows.Event{Kind: flows.EventApprove, Key: "m", Instance: id, Actor: "bob"}, t0.Add(time.Minute))
+		// Finance is carol or frank (policy any): both click at once, and
+		// each click is also delivered twice.
+		var wg sync.WaitGroup
+		results := make(chan flows.Applied, 4)
+		for _, who := range []string{"carol", "frank", "carol", "frank"} {
+			wg.Go(func() {
+				ev := flows.Event{Kind: flows.EventApprove, Key: "click-" + who, Instance: id, Actor: who, Step: "finance", Round: 1}
+				a, err := s.Apply(t.Context(), ev, func(cur *flows.Instance) (*flows.Transition, error) { return e.Apply(cur, ev, t0.Add(2*time.Minute)) })
+				if err != nil {
+					t.Error(err)
+				}
+				results <- a
+			})
+		}
+		wg.Wait()
+		close(results)
+		var won, lost []flows.Outcome
+		for a := range results {
+			if a.Outcome.OK {
+				won = append(won, a.Outcome)
+			} else {
+				lost = append(lost, a.Outcome)
+			}
+		}
+		if len(won) != 2 || won[0] != won[1] || len(lost) != 2 || lost[0] != lost[1] || lost[0].Code != flows.CodeAlreadyDecided {
+			t.Fatalf("won %+v, lost %+v", won, lost)
+		}
+		in, _ := s.Get(t.Context(), id)
+		if in.Status != flows.StatusCompleted {
+			t.Fatalf("status %s", in.Status)
+		}
+		audit, _ := s.Audit(t.Context(), id)
+		var approvals, refusals int
+		for _, a := range audit {
+			if a.Action == "approved" && a.Step == "finance" {
+				approvals++
+			}
+			if a.Refused {
+				refusals++
+			}
+		}
+		if approvals != 1 || refusals != 1 {
+			t.Fatalf("audit has %d finance approvals and %d refusals, want 1 and 1", approvals, refusals)
+		}
+		if err := flows.VerifyChain(audit); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func TestTimersClaimedOnceByTwoPollers(t *testing.T) {
+	conformance(t, func(t *testing.T, s *storage.Store, e *flows.Engine) {
+		for i := range 20 {
+			start(t, s, e, fmt.Sprint("s", i), "500")
+		}
+		// 20 instances × 4 timers, all due 4 days later.
+		now := t0.Add(4 * 24 * time.Hour)
+		var mu sync.Mutex
+		seen := map[string]int{}
+		var wg sync.WaitGroup
+		for range 2 {
+			wg.Go(func() {
+				for {
+					got, err := s.ClaimTimers(t.Context(), now, time.Minute, 7)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if len(got) == 0 {
+						return
+					}
+					mu.Lock()
+					for _, d := range got {
+						seen[d.Instance+"|"+d.Timer]++
+					}
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		if len(seen) != 80 {
+			t.Fatalf("claimed %d distinct timers, want 80", len(seen))
+		}
+		for k, n := range seen {
+			if n != 1 {
+				t.Fatalf("timer %s claimed %d times", k, n)
+			}
+		}
+		// Nobody finished them: after the lease they are claimable again, once.
+		again, _ := s.ClaimTimers(t.Context(), now.Add(2*time.Minute), time.Minute, 100)
+		if len(again) != 80 {
+			t.Fatalf("after the lease: reclaimed %d, want 80", len(again))
+		}
+		if more, _ := s.ClaimTimers(t.Context(), now.Add(2*time.Minute), time.Minute, 100); len(more) != 0 {
+			t.Fatalf("reclaimed twice: %d", len(more))
+		}
+	})
+}
+
+func TestClaimCostFollowsDueNotPending(t *testing.T) {
+	conformance(t, func(t *testing.T, s *storage.Store, e *flows.Engine) {
+		id := start(t, s, e, "s1", "500")
+		// Nothing is due at t0: claiming returns nothing and leaves the 4 timers.
+		if got, _ := s.ClaimTimers(t.Context(), t0, time.Minute, 100); len(got) != 0 {
+			t.Fatalf("claimed %d before they were due", len(got))
+		}
+		// The first reminder (4 h) is due at t0+4h, alone.
+		got, _ := s.ClaimTimers(t.Context(), t0.Add(4*time.Hour), time.Minute, 100)
+		if len(got) != 1 || got[0].Instance != id || got[0].Timer != "manager/1/remind/1" || !got[0].Due.Equal(t0.Add(4*time.Hour)) {
+			t.Fatalf("claimed %+v", got)
+		}
+		// Firing it commits the reminder, schedules the next and releases the lease.
+		ev := flows.Event{Kind: flows.EventTimer, Key: "timer:" + got[0].Timer, Instance: id, Timer: got[0].Timer}
+		apply(t, s, e, ev, t0.Add(4*time.Hour))
+		if again, _ := s.ClaimTimers(t.Context(), t0.Add(4*time.Hour+2*time.Minute), time.Minute, 100); len(again) != 0 {
+			t.Fatalf("a fired timer came back: %+v", again)
+		}
+	})
+}
+
+func TestOutboxSurvivesACrashBetweenWriteAndSend(t *testing.T) {
+	conformance(t, func(t *testing.T, s *storage.Store, e *flows.Engine) {
+		id := start(t, s, e, "s1", "500")
+		// Consumer A takes the card and dies before sending it.
+		taken, err := s.ReadOutbox(t.Context(), "a", 10, 0)
+		if err != nil || len(taken) != 1 {
+			t.Fatalf("a took %v %v", taken, err)
+		}
+		// Nothing new for B, but once A's claim is idle, B takes it over.
+		if fresh, _ := s.ReadOutbox(t.Context(), "b", 10, 0); len(fresh) != 0 {
+			t.Fatalf("b saw %d new entries", len(fresh))
+		}
+		var stolen []flows.Delivery
+		for range 100 {
+			stolen, err = s.ReadOutbox(t.Context(), "b", 10, time.Millisecond)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(stolen) > 0 {
+				break
+			}
+			time.Sleep(2 * time.Millisecond) // XAUTOCLAIM's idle time is measured by the Redis server's clock
+		}
+		if len(stolen) != 1 || stolen[0].ID != taken[0].ID {
+			t.Fatalf("b reclaimed %+v", stolen)
+		}
+		stolen[0].Refs = map[string]string{"manager/1/bob|web": "ref-1"}
+		if err := s.Delivered(t.Context(), stolen); err != nil {
+			t.Fatal(err)
+		}
+		refs, _ := s.Refs(t.Context(), id)
+		if refs["manager/1/bob|web"] != "ref-1" {
+			t.Fatalf("refs %v", refs)
+		}
+		if n, _, _ := s.Pending(t.Context()); n != 0 {
+			t.Fatalf("%d entries left in the outbox", n)
+		}
+	})
+}
+
+func TestBadInputChangesNothing(t *testing.T) {
+	conformance(t, func(t *testing.T, s *storage.Store, e *flows.Engine) {
+		id := start(t, s, e, "s1", "500")
+		ev := flows.Event{Kind: flows.EventReject, Key: "r1", Instance: id, Actor: "bob"} // no reason
+		_, err := s.Apply(t.Context(), ev, func(cur *flows.Instance) (*flows.Transition, error) { return e.Apply(cur, ev, t0) })
+		var ie *flows.InputError
+		if !errors.As(err, &ie) {
+			t.Fatalf("reject without a reason: %v", err)
+		}
+		in, _ := s.Get(t.Context(), id)
+		audit, _ := s.Audit(t.Context(), id)
+		if in.Version != 1 || len(audit) != 2 {
+			t.Fatalf("state changed: version %d, %d audit entries", in.Version, len(audit))
+		}
+		// The key was not used up: the corrected retry goes through.
+		ev.Reason = "too expensive"
+		if a := apply(t, s, e, ev, t0); !a.Outcome.OK || a.Duplicate {
+			t.Fatalf("retry: %+v", a)
+		}
+		if _, err := s.Get(t.Context(), "PR-999"); !errors.Is(err, flows.ErrNotFound) {
+			t.Fatalf("missing instance: %v", err)
+		}
+	})
+}
+
+func TestAuditTamperingShows(t *testing.T) {
+	conformance(t, func(t *testing.T, s *storage.Store, e *flows.Engine) {
+		id := start(t, s, e, "s1", "500")
+		apply(t, s, e, flows.Event{Kind: flows.EventReject, Key: "r", Instance: id, Actor: "bob", Reason: "no budget"}, t0.Add(time.Hour))
+		audit, _ := s.Audit(t.Context(), id)
+		if err := flows.VerifyChain(audit); err != nil {
+			t.Fatal(err)
+		}
+		forged := slices.Clone(audit)
+		forged[2].Reason = "approved really"
+		if err := flows.VerifyChain(forged); err == nil {
+			t.Fatal("an altered reason passed verification")
+		}
+		if err := flows.VerifyChain(append(slices.Clone(audit[:1]), audit[2:]...)); err == nil {
+			t.Fatal("a removed entry passed verification")
+		}
+		b, _ := json.Marshal(audit[2])
+		var back flows.AuditEntry
+		_ = json.Unmarshal(b, &back)
+		if err := flows.VerifyChain(append(slices.Clone(audit[:2]), back)); err != nil {
+			t.Fatalf("a JSON round trip broke the chain: %v", err)
+		}
+	})
+}
