@@ -604,7 +604,11 @@ func (t *tx) nextRung(s *Step, person string) string {
 	var next *Timer
 	for i := range t.in.Timers {
 		tm := &t.in.Timers[i]
-		if tm.Kind != TimerRemind && (next == nil || tm.At.Before(next.At)) {
+		if tm.Kind == TimerRemind || tm.Kind == TimerTimeout && s.OnTimeout == TimeoutWait {
+			continue
+		}
+		// The earliest wins; at the same time an escalation rung is what people see.
+		if next == nil || tm.At.Before(next.At) || tm.At.Equal(next.At) && tm.Kind == TimerEscalate {
 			next = tm
 		}
 	}

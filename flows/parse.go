@@ -326,10 +326,8 @@ func (v *validator) flow(r *rawFlow) *Definition {
 		}
 		d.Steps = append(d.Steps, s)
 	}
-	if len(v.problems) > 0 {
-		return d
-	}
 	env := conditionEnv(d.allFields())
+	badNext := false
 	personFields := map[string]bool{}
 	for _, f := range d.allFields() {
 		if f.Kind == FieldPerson {
@@ -356,12 +354,14 @@ func (v *validator) flow(r *rawFlow) *Definition {
 			switch {
 			case !ok:
 				v.add(p+".next", "next %q is not a step id; use one of %s or end", s.Next, strings.Join(slices.Sorted(maps.Keys(ids)), ", "))
+				badNext = true
 			case j <= i:
 				v.add(p+".next", "next %q goes backwards; next may only jump forward (send work back with request changes instead)", s.Next)
+				badNext = true
 			}
 		}
 	}
-	if len(v.problems) > 0 {
+	if badNext || len(d.Steps) == 0 {
 		return d
 	}
 	reached := make([]bool, len(d.Steps)+1)

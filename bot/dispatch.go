@@ -1,0 +1,491 @@
+package bot
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/batonbot/baton/flows"
+)
+
+// Messenger delivers messages on one platform (Slack, Teams, the web
+// console). It is the port chat adapters implement. Implementations are
+// safe for concurrent use; they pace themselves (a call may block while a
+// rate limit recovers), report a platform's Retry-After as *RetryAfterError,
+// and mark errors that retrying cannot fix with Permanent.
+type Messenger interface {
+	// Platform names the platform: "slack", "teams", "web". It is stored
+	// with each card reference.
+	Platform() string
+	// Reach says where a recipient is on this platform, if anywhere.
+	Reach(to flows.Recipient) (Address, bool)
+	// Send posts m, as a reply in the thread of the card with reference
+	// thread when thread is not empty, and returns the new card's reference.
+	Send(ctx context.Context, to Address, m *flows.Message, thread string) (ref string, err error)
+	// Update replaces the card with reference ref by m.
+	Update(ctx context.Context, ref string, m *flows.Message) error
+}
+
+// Address is a recipient on one platform.
+type Address struct {
+	Person  string // directory id of a person ("" for a channel)
+	Channel string // directory id of a channel ("" for a person)
+	ID      string // the platform's id for them (user id, channel id…)
+}
+
+// RetryAfterError is a platform asking us to wait before trying again.
+type RetryAfterError struct {
+	After time.Duration
+	Err   error
+}
+
+func (e *RetryAfterError) Error() string {
+	return fmt.Sprintf("rate limited, retry after %s: %v", e.After, e.Err)
+}
+
+func (e *RetryAfterError) Unwrap() error { return e.Err }
+
+type permanentError struct{ error }
+
+func (e permanentError) Unwrap() error { return e.error }
+
+// Permanent marks err as one that retrying cannot fix (unknown user,
+// missing scope…): the delivery is given up at once.
+func Permanent(err error) error { return permanentError{err} }
+
+// IsPermanent reports whether err was marked with Permanent.
+func IsPermanent(err error) bool { return errors.As(err, new(permanentError)) }
+
+// DispatcherConfig tunes the dispatcher. Zero values mean the defaults.
+type DispatcherConfig struct {
+	Consumer     string        // this replica's consumer name (default host-pid-random)
+	Batch        int           // entries read at once (default 256)
+	MaxInFlight  int           // entries being delivered at once (default 4096)
+	Attempts     int           // tries of a failing delivery before giving up (default 8)
+	Backoff      time.Duration // first retry delay, doubled each time (default 500 ms)
+	MaxBackoff   time.Duration // longest retry delay (default 1 min)
+	Reclaim      time.Duration // idle time after which a dead replica's entries are taken over (default 5 min)
+	Poll         time.Duration // how often to look for work from other replicas (default 1 s)
+	DrainTimeout time.Duration // on shutdown, how long in-flight deliveries may take (default 20 s)
+}
+
+// Dispatcher delivers the outbox: at least once, in order per instance, with
+// retries and backoff, recording each sent card's reference so later effects
+// can update it. Several replicas share the work through a consumer group.
+type Dispatcher struct {
+	cfg        DispatcherConfig
+	outbox     flows.Outbox
+	messengers map[string]Messenger
+	order      []string
+	webhooks   *Webhooks
+	handle     func(context.Context, flows.Event) (flows.Outcome, error)
+	log        *slog.Logger
+	metrics    *Metrics
+	sleep      func(context.Context, time.Duration) error
+
+	wake chan struct{}
+	done chan flows.Delivery
+	slot chan struct{} // one per delivery in flight
+
+	mu       sync.Mutex
+	queues   map[string][]queued          // per instance, in stream order
+	recent   map[string]map[string]string // refs sent but not yet flushed, per instance
+	inflight map[string]bool              // entry ids being delivered
+}
+
+type queued struct {
+	d         flows.Delivery
+	reclaimed bool
+}
+
+// NewDispatcher builds a dispatcher. handle reports webhook results back as
+// events (the Service's Handle); webhooks may be nil when no flow has
+// webhook steps.
+func NewDispatcher(cfg DispatcherConfig, outbox flows.Outbox, messengers []Messenger, webhooks *Webhooks,
+	handle func(context.Context, flows.Event) (flows.Outcome, error), log *slog.Logger, metrics *Metrics) *Dispatcher {
+	host, _ := os.Hostname()
+	cfg.Consumer = cmp.Or(cfg.Consumer, fmt.Sprintf("%s-%d-%04x", cmp.Or(host, "baton"), os.Getpid(), rand.IntN(1<<16)))
+	cfg.Batch = cmp.Or(cfg.Batch, 256)
+	cfg.MaxInFlight = cmp.Or(cfg.MaxInFlight, 4096)
+	cfg.Attempts = cmp.Or(cfg.Attempts, 8)
+	cfg.Backoff = cmp.Or(cfg.Backoff, 500*time.Millisecond)
+	cfg.MaxBackoff = cmp.Or(cfg.MaxBackoff, time.Minute)
+	cfg.Reclaim = cmp.Or(cfg.Reclaim, 5*time.Minute)
+	cfg.Poll = cmp.Or(cfg.Poll, time.Second)
+	cfg.DrainTimeout = cmp.Or(cfg.DrainTimeout, 20*time.Second)
+	if metrics == nil {
+		metrics = NewMetrics(nil)
+	}
+	d := &Dispatcher{cfg: cfg, outbox: outbox, messengers: map[string]Messenger{}, webhooks: webhooks, handle: handle,
+		log: log, metrics: metrics, sleep: sleepCtx,
+		wake: make(chan struct{}, 1), done: make(chan flows.Delivery, cfg.Batch), slot: make(chan struct{}, cfg.MaxInFlight),
+		queues: map[string][]queued{}, recent: map[string]map[string]string{}, inflight: map[string]bool{}}
+	for _, m := range messengers {
+		d.messengers[m.Platform()] = m
+		d.order = append(d.order, m.Platform())
+	}
+	return d
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// Wake tells the dispatcher that new entries are waiting. It never blocks.
+func (d *Dispatcher) Wake() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run delivers until ctx is cancelled, then stops reading, lets in-flight
+// deliveries finish (up to DrainTimeout) and acknowledges them.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelWork()
+	var workers sync.WaitGroup
+	flushed := make(chan struct{})
+	go func() { defer close(flushed); d.flusher(work) }()
+
+	poll := time.NewTicker(d.cfg.Poll)
+	defer poll.Stop()
+	reclaim := time.NewTicker(d.cfg.Reclaim / 2)
+	defer reclaim.Stop()
+	d.Wake()
+	for ctx.Err() == nil {
+		var idle time.Duration
+		select {
+		case <-ctx.Done():
+		case <-d.wake:
+		case <-poll.C:
+		case <-reclaim.C:
+			idle = d.cfg.Reclaim
+		}
+		for ctx.Err() == nil {
+			n := min(d.cfg.Batch, d.cfg.MaxInFlight-len(d.slot))
+			if n <= 0 {
+				break // full: finished deliveries wake us
+			}
+			batch, err := d.outbox.ReadOutbox(ctx, d.cfg.Consumer, n, idle)
+			if err != nil {
+				if ctx.Err() == nil {
+					d.metrics.Failures.WithLabelValues("outbox").Inc()
+					d.log.Error("read outbox", "err", err)
+				}
+				break
+			}
+			for _, del := range batch {
+				d.enqueue(work, &workers, queued{d: del, reclaimed: idle > 0})
+			}
+			if len(batch) < n {
+				break
+			}
+			idle = 0
+		}
+	}
+	waited := make(chan struct{})
+	go func() { workers.Wait(); close(waited) }()
+	select {
+	case <-waited:
+	case <-time.After(d.cfg.DrainTimeout):
+		d.log.Warn("shutdown: deliveries still running after the drain timeout; they will be retried", "timeout", d.cfg.DrainTimeout)
+		cancelWork()
+		<-waited
+	}
+	close(d.done)
+	<-flushed
+	return nil
+}
+
+// enqueue hands an entry to its instance's queue, starting a worker for the
+// instance if none runs: one instance's effects are delivered in order, and
+// different instances in parallel.
+func (d *Dispatcher) enqueue(ctx context.Context, workers *sync.WaitGroup, q queued) {
+	d.mu.Lock()
+	if d.inflight[q.d.ID] {
+		d.mu.Unlock()
+		return // still being delivered here (a reclaim of our own slow entry)
+	}
+	d.inflight[q.d.ID] = true
+	d.slot <- struct{}{}
+	items, running := d.queues[q.d.Instance]
+	d.queues[q.d.Instance] = append(items, q)
+	d.mu.Unlock()
+	if running {
+		return
+	}
+	workers.Go(func() {
+		for {
+			d.mu.Lock()
+			items := d.queues[q.d.Instance]
+			if len(items) == 0 {
+				delete(d.queues, q.d.Instance)
+				d.mu.Unlock()
+				return
+			}
+			next := items[0]
+			d.queues[q.d.Instance] = items[1:]
+			d.mu.Unlock()
+			d.deliver(ctx, &next)
+			d.done <- next.d
+		}
+	})
+}
+
+// flusher acknowledges finished deliveries in batches.
+func (d *Dispatcher) flusher(ctx context.Context) {
+	var batch []flows.Delivery
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	flush := func() {
+		for attempt := 0; len(batch) > 0; attempt++ {
+			err := d.outbox.Delivered(ctx, batch)
+			if err == nil {
+				break
+			}
+			d.metrics.Failures.WithLabelValues("outbox").Inc()
+			d.log.Error("acknowledge deliveries", "count", len(batch), "err", err)
+			if ctx.Err() != nil || d.sleep(ctx, min(d.cfg.Backoff<<attempt, d.cfg.MaxBackoff)) != nil {
+				break // unacknowledged entries are delivered again by a reclaim
+			}
+		}
+		d.forget(batch, true)
+		batch = batch[:0]
+		d.Wake()
+	}
+	for {
+		select {
+		case del, ok := <-d.done:
+			if !ok {
+				flush()
+				return
+			}
+			batch = append(batch, del)
+			if len(batch) >= d.cfg.Batch {
+				flush()
+			} else if len(batch) == 1 {
+				timer.Reset(2 * time.Millisecond)
+			}
+		case <-timer.C:
+			flush()
+		}
+	}
+}
+
+// forget drops the bookkeeping of acknowledged deliveries.
+func (d *Dispatcher) forget(batch []flows.Delivery, inflight bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, del := range batch {
+		for k := range del.Refs {
+			delete(d.recent[del.Instance], k)
+		}
+		if len(d.recent[del.Instance]) == 0 {
+			delete(d.recent, del.Instance)
+		}
+		if inflight {
+			delete(d.inflight, del.ID)
+			<-d.slot
+		}
+	}
+}
+
+// Drain delivers everything waiting in the outbox now, one entry after the
+// other, and returns how many it delivered. Tests use it instead of Run to
+// know when delivery is over without waiting on a clock.
+func (d *Dispatcher) Drain(ctx context.Context) (int, error) {
+	total := 0
+	for {
+		batch, err := d.outbox.ReadOutbox(ctx, d.cfg.Consumer, d.cfg.Batch, 0)
+		if err != nil || len(batch) == 0 {
+			return total, err
+		}
+		for i := range batch {
+			q := queued{d: batch[i]}
+			d.deliver(ctx, &q)
+			batch[i] = q.d
+		}
+		err = d.outbox.Delivered(ctx, batch)
+		d.forget(batch, false)
+		if err != nil {
+			return total, err
+		}
+		total += len(batch)
+	}
+}
+
+// refs returns an instance's card references: stored ones, and the ones
+// sent here but not acknowledged yet.
+func (d *Dispatcher) refs(ctx context.Context, instance string) (map[string]string, error) {
+	refs, err := d.outbox.Refs(ctx, instance)
+	if err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	maps.Copy(refs, d.recent[instance])
+	d.mu.Unlock()
+	return refs, nil
+}
+
+func (d *Dispatcher) remember(del *flows.Delivery, key, ref string) {
+	if del.Refs == nil {
+		del.Refs = map[string]string{}
+	}
+	del.Refs[key] = ref
+	d.mu.Lock()
+	if d.recent[del.Instance] == nil {
+		d.recent[del.Instance] = map[string]string{}
+	}
+	d.recent[del.Instance][key] = ref
+	d.mu.Unlock()
+}
+
+// deliver carries out one effect. Failures are retried here; what still
+// fails is marked dead (kept aside, counted, logged).
+func (d *Dispatcher) deliver(ctx context.Context, q *queued) {
+	del := &q.d
+	if del.Dead != "" {
+		return
+	}
+	e := del.Effect
+	var dead []string
+	switch e.Kind {
+	case flows.EffectNotify:
+		var refs map[string]string
+		if q.reclaimed || e.Thread != "" {
+			var err error
+			if refs, err = d.refs(ctx, del.Instance); err != nil {
+				dead = append(dead, err.Error())
+				break
+			}
+		}
+		reached := false
+		for _, p := range d.order {
+			m := d.messengers[p]
+			addr, ok := m.Reach(e.To)
+			if !ok {
+				continue
+			}
+			reached = true
+			key := e.Card + "|" + p
+			if refs[key] != "" {
+				continue // sent before the crash that made us redeliver
+			}
+			thread := ""
+			if e.Thread != "" {
+				thread = refs[e.Thread+"|"+p]
+			}
+			var ref string
+			err := d.retry(ctx, p, e.Kind, func() (err error) {
+				ref, err = m.Send(ctx, addr, e.Msg, thread)
+				return err
+			})
+			if err != nil {
+				dead = append(dead, p+": "+err.Error())
+				continue
+			}
+			d.remember(del, key, ref)
+		}
+		if !reached {
+			d.metrics.Deliveries.WithLabelValues("none", string(e.Kind), "unreachable").Inc()
+			dead = append(dead, fmt.Sprintf("no platform reaches %s", cmp.Or(e.To.Person, "#"+e.To.Channel)))
+		}
+	case flows.EffectUpdate:
+		refs, err := d.refs(ctx, del.Instance)
+		if err != nil {
+			dead = append(dead, err.Error())
+			break
+		}
+		for _, key := range slices.Sorted(maps.Keys(refs)) {
+			card, p, _ := strings.Cut(key, "|")
+			m := d.messengers[p]
+			if m == nil || !(card == e.Card || strings.HasSuffix(e.Card, "/") && strings.HasPrefix(card, e.Card)) {
+				continue
+			}
+			if err := d.retry(ctx, p, e.Kind, func() error { return m.Update(ctx, refs[key], e.Msg) }); err != nil {
+				dead = append(dead, p+": "+err.Error())
+			}
+		}
+	case flows.EffectWebhook:
+		if err := d.callWebhook(ctx, del); err != nil {
+			dead = append(dead, err.Error())
+		}
+	default:
+		dead = append(dead, fmt.Sprintf("unknown effect %q", e.Kind))
+	}
+	if len(dead) > 0 {
+		del.Dead = strings.Join(dead, "; ")
+		d.log.Error("delivery failed", "instance", del.Instance, "effect", e.Kind, "card", e.Card, "err", del.Dead)
+	}
+}
+
+// retry runs f until it succeeds, honouring Retry-After, backing off
+// exponentially with jitter on other errors, and giving up on permanent
+// errors or after the configured attempts.
+func (d *Dispatcher) retry(ctx context.Context, platform string, kind flows.EffectKind, f func() error) error {
+	began := time.Now()
+	backoff := d.cfg.Backoff
+	for attempt, waits := 1, 0; ; attempt++ {
+		err := f()
+		if err == nil {
+			d.metrics.Deliveries.WithLabelValues(platform, string(kind), "ok").Inc()
+			d.metrics.DeliverTime.WithLabelValues(platform).Observe(time.Since(began).Seconds())
+			return nil
+		}
+		var wait time.Duration
+		var ra *RetryAfterError
+		switch {
+		case errors.As(err, &ra) && waits < 100:
+			// Rate limits are waited out, not counted as failures: nothing is dropped.
+			wait, waits, attempt = ra.After, waits+1, attempt-1
+		case IsPermanent(err) || attempt >= d.cfg.Attempts || ctx.Err() != nil:
+			d.metrics.Deliveries.WithLabelValues(platform, string(kind), "dead").Inc()
+			return err
+		default:
+			wait = backoff/2 + rand.N(backoff/2+1)
+			backoff = min(2*backoff, d.cfg.MaxBackoff)
+		}
+		d.metrics.Deliveries.WithLabelValues(platform, string(kind), "retry").Inc()
+		d.log.Warn("delivery will be retried", "platform", platform, "effect", kind, "attempt", attempt, "in", wait, "err", err)
+		if err := d.sleep(ctx, wait); err != nil {
+			return err
+		}
+	}
+}
+
+// callWebhook makes a webhook step's call and reports its result as an event.
+func (d *Dispatcher) callWebhook(ctx context.Context, del *flows.Delivery) error {
+	call := del.Effect.Webhook
+	var res flows.WebhookResult
+	if d.webhooks == nil {
+		res = flows.WebhookResult{Error: "webhooks are not configured"}
+	} else {
+		res = d.webhooks.Call(ctx, del.Instance, call)
+	}
+	if !res.OK {
+		d.metrics.Failures.WithLabelValues("webhook").Inc()
+	}
+	ev := flows.Event{Kind: flows.EventWebhookResult, Key: fmt.Sprintf("webhook:%s/%d", call.Step, call.Round),
+		Instance: del.Instance, Actor: flows.System, Step: call.Step, Round: call.Round, Result: &res}
+	return d.retry(ctx, "webhook", flows.EffectWebhook, func() error {
+		_, err := d.handle(ctx, ev)
+		return err
+	})
+}

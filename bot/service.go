@@ -1,0 +1,251 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+
+	"github.com/batonbot/baton/flows"
+)
+
+// Service is what adapters call: it turns people's actions into engine
+// events, commits them through the store and answers commands. It is safe
+// for concurrent use.
+type Service struct {
+	engine  *flows.Engine
+	store   flows.Store
+	clock   clockwork.Clock
+	log     *slog.Logger
+	metrics *Metrics
+	wake    func() // tells the dispatcher new effects are waiting
+}
+
+// NewService builds a service. clock nil means the real clock; metrics nil
+// means unregistered metrics.
+func NewService(engine *flows.Engine, store flows.Store, clock clockwork.Clock, log *slog.Logger, metrics *Metrics) *Service {
+	if clock == nil {
+		clock = clockwork.NewRealClock()
+	}
+	if metrics == nil {
+		metrics = NewMetrics(nil)
+	}
+	return &Service{engine: engine, store: store, clock: clock, log: log, metrics: metrics, wake: func() {}}
+}
+
+// Engine returns the flow engine (definitions, directory, views).
+func (s *Service) Engine() *flows.Engine { return s.engine }
+
+// Now returns the service's current time.
+func (s *Service) Now() time.Time { return s.clock.Now() }
+
+// OnCommit sets the function called after each commit that produced
+// effects (the dispatcher's Wake).
+func (s *Service) OnCommit(wake func()) { s.wake = wake }
+
+// Handle applies one event: for a start, it first validates the form and
+// reserves the instance id. It returns what to tell the actor. Bad input is
+// an *flows.InputError or flows.FieldErrors and changes nothing; a redelivered
+// key returns the first outcome.
+func (s *Service) Handle(ctx context.Context, ev flows.Event) (flows.Outcome, error) {
+	began := time.Now()
+	out, result, err := s.handle(ctx, ev)
+	s.metrics.observeEvent(ev.Kind, result, time.Since(began))
+	if err != nil {
+		return out, err
+	}
+	return out, nil
+}
+
+func (s *Service) handle(ctx context.Context, ev flows.Event) (flows.Outcome, string, error) {
+	if ev.Key == "" {
+		return flows.Outcome{}, "invalid", &flows.InputError{Msg: "every event needs an idempotency key"}
+	}
+	if ev.Kind == flows.EventStart {
+		def, ok := s.engine.Flow(ev.Flow)
+		if !ok {
+			_, err := s.engine.Apply(nil, ev, s.clock.Now()) // for the "did you mean" message
+			return flows.Outcome{}, "invalid", err
+		}
+		if _, err := flows.ParseForm(def.Form, ev.Data); err != nil {
+			return flows.Outcome{}, "invalid", err
+		}
+		id, err := s.store.Reserve(ctx, def.ID, def.Prefix, ev.Key)
+		if err != nil {
+			return flows.Outcome{}, "error", err
+		}
+		ev.Instance, ev.Flow = id, def.ID
+	}
+	applied, err := s.store.Apply(ctx, ev, func(cur *flows.Instance) (*flows.Transition, error) {
+		return s.engine.Apply(cur, ev, s.clock.Now())
+	})
+	if err != nil {
+		var ie *flows.InputError
+		var fe flows.FieldErrors
+		if errors.As(err, &ie) || errors.As(err, &fe) || errors.Is(err, flows.ErrNotFound) {
+			return flows.Outcome{}, "invalid", err
+		}
+		s.log.Error("event failed", "instance", ev.Instance, "event", ev.Kind, "user", ev.Actor, "err", err)
+		return flows.Outcome{}, "error", err
+	}
+	switch {
+	case applied.Duplicate:
+		return applied.Outcome, "duplicate", nil
+	case applied.Transition == nil:
+		return applied.Outcome, "noop", nil
+	}
+	s.metrics.Transitions.Inc()
+	if len(applied.Transition.Effects) > 0 {
+		s.wake()
+	}
+	s.log.Debug("transition", "instance", ev.Instance, "event", ev.Kind, "user", ev.Actor, "status", applied.Outcome.Status, "ok", applied.Outcome.OK)
+	if !applied.Outcome.OK {
+		return applied.Outcome, "refused", nil
+	}
+	return applied.Outcome, "ok", nil
+}
+
+// Reply is the answer to a command: a private message, or a form to open.
+type Reply struct {
+	Message *flows.Message
+	Form    *flows.Definition // "start <flow>": open this flow's form
+}
+
+// Command runs a command line typed by actor (the shared grammar: start,
+// tasks, requests, status, cancel, help). key makes "cancel" idempotent.
+func (s *Service) Command(ctx context.Context, actor, platform, key, text string) (Reply, error) {
+	c := flows.ParseCommand(text)
+	now := s.clock.Now()
+	switch c.Verb {
+	case flows.VerbStart:
+		if c.Arg == "" {
+			return Reply{Message: s.engine.Help("Which flow? Pick one below, or type start <flow>.")}, nil
+		}
+		def, ok := s.engine.Flow(c.Arg)
+		if !ok {
+			note := fmt.Sprintf("There is no flow called %q.", c.Arg)
+			if sug := s.engine.Suggest(c.Arg); sug != "" {
+				note += fmt.Sprintf(" Did you mean %q? Try: start %s", sug, sug)
+			}
+			return Reply{Message: s.engine.Help(note)}, nil
+		}
+		return Reply{Form: def}, nil
+	case flows.VerbTasks:
+		ins, err := s.store.List(ctx, flows.Query{Assignee: actor})
+		if err != nil {
+			return Reply{}, err
+		}
+		slices.SortFunc(ins, func(a, b *flows.Instance) int { return a.StepStarted.Compare(b.StepStarted) })
+		return Reply{Message: s.engine.TaskList(ins, actor, now)}, nil
+	case flows.VerbRequests:
+		ins, err := s.store.List(ctx, flows.Query{Requester: actor, Limit: 20})
+		if err != nil {
+			return Reply{}, err
+		}
+		return Reply{Message: s.engine.RequestList(ins, actor, now)}, nil
+	case flows.VerbStatus:
+		m, err := s.Status(ctx, actor, c.Arg)
+		if err != nil {
+			return Reply{Message: s.note(err)}, nil
+		}
+		return Reply{Message: m}, nil
+	case flows.VerbCancel:
+		in, err := s.store.Get(ctx, c.Arg)
+		if err != nil {
+			return Reply{Message: s.note(err)}, nil
+		}
+		kind := flows.EventCancel
+		if in.Requester == actor {
+			kind = flows.EventWithdraw
+		}
+		out, err := s.Handle(ctx, flows.Event{Kind: kind, Key: key, Instance: in.ID, Actor: actor, Platform: platform, Reason: c.Rest})
+		if err != nil {
+			return Reply{Message: s.note(err)}, nil
+		}
+		return Reply{Message: &flows.Message{Kind: flows.MsgInfo, Instance: in.ID, Title: out.Text}}, nil
+	}
+	return Reply{Message: s.engine.Help(c.Note)}, nil
+}
+
+// note turns a user-facing error into a short message.
+func (s *Service) note(err error) *flows.Message {
+	text := err.Error()
+	if errors.Is(err, flows.ErrNotFound) {
+		text = "There is no such request. Check the id (e.g. PR-12); your requests: type requests."
+	}
+	return &flows.Message{Kind: flows.MsgInfo, Title: text}
+}
+
+// Status renders an instance's timeline for viewer, who must be involved in
+// it (requester, assignee, decider), its flow's owner, or an admin.
+func (s *Service) Status(ctx context.Context, viewer, id string) (*flows.Message, error) {
+	in, err := s.store.Get(ctx, strings.ToUpper(id))
+	if err != nil {
+		return nil, err
+	}
+	if !s.mayView(viewer, in) {
+		return nil, &flows.InputError{Msg: fmt.Sprintf("%s is not one of your requests or tasks; ask its requester or the flow owner.", in.ID)}
+	}
+	audit, err := s.store.Audit(ctx, in.ID)
+	if err != nil {
+		return nil, err
+	}
+	return s.engine.Timeline(in, audit, viewer, s.clock.Now()), nil
+}
+
+func (s *Service) mayView(viewer string, in *flows.Instance) bool {
+	if viewer == in.Requester || s.engine.IsAdmin(viewer) || slices.Contains(in.Escalated, viewer) {
+		return true
+	}
+	if def, ok := s.engine.Flow(in.Flow); ok && def.Owner == viewer {
+		return true
+	}
+	for _, t := range in.Tasks {
+		if t.Assignee == viewer || t.Original == viewer || slices.Contains(t.Delegates, viewer) {
+			return true
+		}
+	}
+	for _, h := range in.History {
+		if h.By == viewer || slices.Contains(h.Assigned, viewer) {
+			return true
+		}
+	}
+	return false
+}
+
+// Instance returns an instance (e.g. to pre-fill a resubmission form).
+func (s *Service) Instance(ctx context.Context, id string) (*flows.Instance, error) {
+	return s.store.Get(ctx, id)
+}
+
+// Tasks returns what is waiting on person, oldest first.
+func (s *Service) Tasks(ctx context.Context, person string) ([]*flows.Instance, error) {
+	ins, err := s.store.List(ctx, flows.Query{Assignee: person})
+	slices.SortFunc(ins, func(a, b *flows.Instance) int { return a.StepStarted.Compare(b.StepStarted) })
+	return ins, err
+}
+
+// Requests returns the requests person started, newest first.
+func (s *Service) Requests(ctx context.Context, person string, limit int) ([]*flows.Instance, error) {
+	return s.store.List(ctx, flows.Query{Requester: person, Limit: limit})
+}
+
+// FormValues returns an instance's form data as strings, for pre-filling.
+func FormValues(def *flows.Definition, in *flows.Instance) map[string]string {
+	out := map[string]string{}
+	for _, f := range def.Form {
+		if v, ok := in.Data[f.Name]; ok {
+			if n, isNum := v.(float64); isNum {
+				out[f.Name] = fmt.Sprint(n)
+			} else {
+				out[f.Name] = flows.FormatValue(v)
+			}
+		}
+	}
+	return out
+}

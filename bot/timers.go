@@ -1,0 +1,120 @@
+package bot
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/go-co-op/gocron/v2"
+	"github.com/jonboulle/clockwork"
+
+	"github.com/batonbot/baton/flows"
+)
+
+// TimerConfig tunes the timer loop. Zero values mean the defaults.
+type TimerConfig struct {
+	Interval    time.Duration // how often to look for due timers (default 1 s)
+	Lease       time.Duration // how long a claim is held before another replica may retake it (default 1 min)
+	Batch       int           // timers claimed at once per shard (default 500)
+	Concurrency int           // timer events handled at once (default 16)
+}
+
+// Timers fires due reminders, escalations and timeouts. The timers
+// themselves live in Redis (sorted sets scored by due time); a gocron job
+// only ticks the claim loop, so several replicas fire each timer once and a
+// restart loses nothing.
+type Timers struct {
+	cfg     TimerConfig
+	queue   flows.TimerQueue
+	handle  func(context.Context, flows.Event) (flows.Outcome, error)
+	clock   clockwork.Clock
+	log     *slog.Logger
+	metrics *Metrics
+}
+
+// NewTimers builds the timer loop. handle is the Service's Handle.
+func NewTimers(cfg TimerConfig, queue flows.TimerQueue, handle func(context.Context, flows.Event) (flows.Outcome, error),
+	clock clockwork.Clock, log *slog.Logger, metrics *Metrics) *Timers {
+	cfg.Interval = cmp.Or(cfg.Interval, time.Second)
+	cfg.Lease = cmp.Or(cfg.Lease, time.Minute)
+	cfg.Batch = cmp.Or(cfg.Batch, 500)
+	cfg.Concurrency = cmp.Or(cfg.Concurrency, 16)
+	if clock == nil {
+		clock = clockwork.NewRealClock()
+	}
+	if metrics == nil {
+		metrics = NewMetrics(nil)
+	}
+	return &Timers{cfg: cfg, queue: queue, handle: handle, clock: clock, log: log, metrics: metrics}
+}
+
+// Tick claims every timer due now and fires it, returning how many fired.
+// A timer whose event fails stays leased and fires again when its lease
+// runs out.
+func (t *Timers) Tick(ctx context.Context) (int, error) {
+	fired := 0
+	for {
+		now := t.clock.Now()
+		due, err := t.queue.ClaimTimers(ctx, now, t.cfg.Lease, t.cfg.Batch)
+		if err != nil {
+			t.metrics.Failures.WithLabelValues("timers").Inc()
+			return fired, fmt.Errorf("claim timers: %w", err)
+		}
+		if len(due) == 0 {
+			return fired, nil
+		}
+		sem := make(chan struct{}, t.cfg.Concurrency)
+		var wg sync.WaitGroup
+		for _, d := range due {
+			sem <- struct{}{}
+			wg.Go(func() {
+				defer func() { <-sem }()
+				t.metrics.TimerLag.Observe(max(0, now.Sub(d.Due)).Seconds())
+				ev := flows.Event{Kind: flows.EventTimer, Key: "timer:" + d.Timer, Instance: d.Instance, Actor: flows.System, Timer: d.Timer}
+				if _, err := t.handle(ctx, ev); err != nil {
+					t.metrics.TimersFired.WithLabelValues("error").Inc()
+					t.log.Error("timer failed; it fires again after its lease", "instance", d.Instance, "timer", d.Timer, "err", err)
+					return
+				}
+				t.metrics.TimersFired.WithLabelValues("ok").Inc()
+			})
+		}
+		wg.Wait()
+		fired += len(due)
+		if len(due) < t.cfg.Batch {
+			return fired, nil
+		}
+	}
+}
+
+// Run ticks every Interval with a gocron job (singleton: a slow tick is
+// never overlapped by the next) until ctx is cancelled; then it lets the
+// running tick finish.
+func (t *Timers) Run(ctx context.Context) error {
+	s, err := gocron.NewScheduler(gocron.WithClock(t.clock), gocron.WithLocation(time.UTC), gocron.WithLogger(gocronLogger{t.log}))
+	if err != nil {
+		return fmt.Errorf("timer scheduler: %w", err)
+	}
+	_, err = s.NewJob(gocron.DurationJob(t.cfg.Interval), gocron.NewTask(func() {
+		if _, err := t.Tick(context.WithoutCancel(ctx)); err != nil && ctx.Err() == nil {
+			t.log.Error("timer tick", "err", err)
+		}
+	}), gocron.WithName("baton-timers"), gocron.WithSingletonMode(gocron.LimitModeReschedule))
+	if err != nil {
+		return fmt.Errorf("timer job: %w", err)
+	}
+	s.Start()
+	<-ctx.Done()
+	return s.Shutdown()
+}
+
+// gocronLogger adapts slog to gocron's logger.
+type gocronLogger struct{ l *slog.Logger }
+
+func (g gocronLogger) Debug(msg string, args ...any) { g.l.Debug("gocron: "+msg, args...) }
+func (g gocronLogger) Info(msg string, args ...any)  { g.l.Debug("gocron: "+msg, args...) }
+func (g gocronLogger) Warn(msg string, args ...any)  { g.l.Warn("gocron: "+msg, args...) }
+func (g gocronLogger) Error(msg string, args ...any) { g.l.Error("gocron: "+msg, args...) }

@@ -1,0 +1,124 @@
+package bot
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+
+	"github.com/batonbot/baton/flows"
+)
+
+// Webhooks makes webhook steps' calls: a JSON POST signed with HMAC-SHA256,
+// retried with exponential backoff on network errors, 429 and 5xx.
+//
+// Signature: header X-Baton-Signature is "v1=" + hex(HMAC-SHA256(secret,
+// timestamp + "." + body)) and X-Baton-Timestamp the unix seconds, so a
+// receiver can check both the body and its age. Idempotency-Key names the
+// step round, so a receiver can drop repeats.
+type Webhooks struct {
+	client  *http.Client
+	secrets map[string]string // by the name a step gives
+	clock   clockwork.Clock
+	sleep   func(context.Context, time.Duration) error
+	backoff time.Duration
+}
+
+// NewWebhooks returns a caller. secrets maps secret names to values.
+func NewWebhooks(client *http.Client, secrets map[string]string, clock clockwork.Clock) *Webhooks {
+	if client == nil {
+		client = &http.Client{Timeout: 15 * time.Second}
+	}
+	if clock == nil {
+		clock = clockwork.NewRealClock()
+	}
+	return &Webhooks{client: client, secrets: secrets, clock: clock, sleep: sleepCtx, backoff: time.Second}
+}
+
+// Sign returns the signature header value for body sent at ts.
+func Sign(secret string, ts int64, body []byte) string {
+	mac := hmac.New(sha256.New, []byte(secret))
+	fmt.Fprintf(mac, "%d.", ts)
+	mac.Write(body)
+	return "v1=" + hex.EncodeToString(mac.Sum(nil))
+}
+
+// Call makes the call, retrying up to call.Retries times.
+func (w *Webhooks) Call(ctx context.Context, instance string, call *flows.WebhookCall) flows.WebhookResult {
+	name := cmp.Or(call.Secret, "webhook")
+	secret, ok := w.secrets[strings.ToLower(envName(name))]
+	if !ok {
+		return flows.WebhookResult{Error: fmt.Sprintf("signing secret %q is not configured: set BATON_SECRET_%s", name, envName(name))}
+	}
+	body, err := json.Marshal(call.Body)
+	if err != nil {
+		return flows.WebhookResult{Error: "encode body: " + err.Error()}
+	}
+	backoff := w.backoff
+	var last flows.WebhookResult
+	for attempt := 0; attempt <= call.Retries; attempt++ {
+		var retryAfter time.Duration
+		last, retryAfter = w.post(ctx, instance, call, secret, body)
+		if last.OK || retryAfter < 0 || attempt == call.Retries {
+			break
+		}
+		wait := cmp.Or(retryAfter, backoff/2+rand.N(backoff/2+1))
+		backoff = min(2*backoff, 5*time.Minute)
+		if w.sleep(ctx, wait) != nil {
+			break
+		}
+	}
+	return last
+}
+
+// post makes one attempt. retryAfter < 0 means do not retry.
+func (w *Webhooks) post(ctx context.Context, instance string, call *flows.WebhookCall, secret string, body []byte) (flows.WebhookResult, time.Duration) {
+	ts := w.clock.Now().Unix()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, call.URL, bytes.NewReader(body))
+	if err != nil {
+		return flows.WebhookResult{Error: err.Error()}, -1
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "Baton-Webhook/1")
+	req.Header.Set("X-Baton-Timestamp", strconv.FormatInt(ts, 10))
+	req.Header.Set("X-Baton-Signature", Sign(secret, ts, body))
+	req.Header.Set("Idempotency-Key", fmt.Sprintf("%s:%s:%d", instance, call.Step, call.Round))
+	resp, err := w.client.Do(req)
+	if err != nil {
+		return flows.WebhookResult{Error: err.Error()}, 0
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	res := flows.WebhookResult{Status: resp.StatusCode}
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		res.OK = true
+		if len(bytes.TrimSpace(raw)) > 0 {
+			if err := json.Unmarshal(raw, &res.Reply); err != nil {
+				res.Reply = nil
+			}
+		}
+		return res, 0
+	}
+	res.Error = fmt.Sprintf("HTTP %d from %s", resp.StatusCode, call.URL)
+	switch {
+	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
+		if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
+			return res, time.Duration(s) * time.Second
+		}
+		return res, 0
+	default:
+		return res, -1 // a 4xx will not get better
+	}
+}

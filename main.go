@@ -1,0 +1,413 @@
+// Command baton is a chat-first workflow orchestration bot for Slack and
+// Microsoft Teams. This file is the composition root: it reads the
+// configuration, builds the parts and runs them. Run `baton --help`.
+package main
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+	_ "time/tzdata" // directory timezones work in a scratch or distroless image
+
+	"github.com/jonboulle/clockwork"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/batonbot/baton/adapters/web"
+	"github.com/batonbot/baton/bot"
+	"github.com/batonbot/baton/flows"
+	"github.com/batonbot/baton/manifests"
+	"github.com/batonbot/baton/storage"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Getenv, os.Environ(), os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run is the whole program: it returns the exit code.
+func run(ctx context.Context, args []string, getenv func(string) string, environ []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "validate":
+			return validate(args[1:], stdout, stderr)
+		case "graph":
+			return graph(args[1:], getenv, stdout, stderr)
+		case "audit":
+			return audit(ctx, args[1:], getenv, stdout, stderr)
+		case "healthcheck":
+			return healthcheck(ctx, getenv, stderr)
+		case "serve":
+			args = args[1:]
+		}
+	}
+	cfg, err := bot.LoadConfig(args, getenv, environ, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "baton: %v\n", err)
+		return 2
+	}
+	log := cfg.Logger(stderr)
+	if err := serve(ctx, cfg, log, nil); err != nil {
+		log.Error("baton stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// loadEngine reads the flows and the directory the configuration names (or
+// the built-in ones) and builds the engine.
+func loadEngine(cfg bot.Config) (*flows.Engine, error) {
+	var defs []*flows.Definition
+	var err error
+	if cfg.FlowsDir != "" {
+		defs, err = flows.LoadDefinitions(os.DirFS(cfg.FlowsDir), ".")
+	} else {
+		defs, err = flows.LoadDefinitions(manifests.Flows, "flows")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("flow definitions:\n%w", err)
+	}
+	if len(defs) == 0 {
+		return nil, fmt.Errorf("no flow definitions (*.yaml) in %s", cfg.FlowsDir)
+	}
+	src, name := manifests.Directory, "built-in demo directory"
+	if cfg.Directory != "" {
+		if src, err = os.ReadFile(cfg.Directory); err != nil {
+			return nil, fmt.Errorf("people directory: %w; set BATON_DIRECTORY to a readable YAML file", err)
+		}
+		name = cfg.Directory
+	}
+	dir, err := flows.ParseDirectory(name, src)
+	if err != nil {
+		return nil, fmt.Errorf("people directory: %w", err)
+	}
+	return flows.NewEngine(defs, dir, cfg.Admins)
+}
+
+// app is Baton assembled: what serve runs and what tests drive.
+type app struct {
+	engine     *flows.Engine
+	store      *storage.Store
+	svc        *bot.Service
+	console    *web.Console
+	dispatcher *bot.Dispatcher
+	timers     *bot.Timers
+	server     *bot.Server
+}
+
+// build assembles Baton over a Redis client. clock nil means the real clock.
+func build(ctx context.Context, cfg bot.Config, log *slog.Logger, rdb redis.UniversalClient, clock clockwork.Clock, scfg storage.Config) (*app, error) {
+	engine, err := loadEngine(cfg)
+	if err != nil {
+		return nil, err
+	}
+	store := storage.New(rdb, scfg)
+	ictx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	err = store.Init(ictx)
+	cancel()
+	if err != nil {
+		return nil, fmt.Errorf("redis: %w; check BATON_REDIS_URL and that Redis is running", err)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := bot.NewMetrics(reg)
+	a := &app{engine: engine, store: store}
+	a.svc = bot.NewService(engine, store, clock, log, metrics)
+	var messengers []bot.Messenger
+	if cfg.Console != "off" {
+		a.console = web.New(a.svc, web.Config{Open: cfg.Console == "open"}, log)
+		messengers = append(messengers, a.console.Messenger())
+	}
+	webhooks := bot.NewWebhooks(nil, cfg.Secrets, clock)
+	a.dispatcher = bot.NewDispatcher(bot.DispatcherConfig{}, store, messengers, webhooks, a.svc.Handle, log, metrics)
+	a.svc.OnCommit(a.dispatcher.Wake)
+	a.timers = bot.NewTimers(bot.TimerConfig{Interval: cfg.TimerInterval}, store, a.svc.Handle, clock, log, metrics)
+	a.server = bot.NewServer(cfg.HTTPAddr, log, metrics, reg, store.Ping)
+	if a.console != nil {
+		a.server.Handle("/", a.console.Handler())
+	}
+	return a, nil
+}
+
+// serve runs Baton until ctx is cancelled. ready (for tests) is called with
+// the listening address.
+func serve(ctx context.Context, cfg bot.Config, log *slog.Logger, ready func(addr string)) error {
+	rdb, closeRedis, err := connect(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer closeRedis()
+	a, err := build(ctx, cfg, log, rdb, nil, storage.Config{})
+	if err != nil {
+		return err
+	}
+	addr, err := a.server.Listen()
+	if err != nil {
+		return err
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return a.server.Run(gctx) })
+	g.Go(func() error { return a.dispatcher.Run(gctx) })
+	g.Go(func() error { return a.timers.Run(gctx) })
+	if a.console != nil {
+		g.Go(func() error {
+			<-gctx.Done()
+			a.console.Close() // end live-update streams so the server can stop
+			return nil
+		})
+	}
+	var names []string
+	for _, d := range a.engine.Flows() {
+		names = append(names, d.ID)
+	}
+	log.Info("baton is running", "addr", addr.String(), "flows", strings.Join(names, ","), "console", consoleURL(cfg, addr.String()))
+	if ready != nil {
+		ready(addr.String())
+	}
+	err = g.Wait()
+	log.Info("baton stopped")
+	return err
+}
+
+func consoleURL(cfg bot.Config, addr string) string {
+	if cfg.Console == "off" {
+		return "off"
+	}
+	_, port, _ := strings.Cut(addr, "]:")
+	if port == "" {
+		_, port, _ = strings.Cut(addr, ":")
+	}
+	return "http://localhost:" + port + "/"
+}
+
+// connect opens Redis, or the embedded store when no URL is configured.
+func connect(cfg bot.Config, log *slog.Logger) (redis.UniversalClient, func(), error) {
+	if cfg.RedisURL != "" {
+		rdb, err := storage.Client(cfg.RedisURL)
+		if err != nil {
+			return nil, nil, fmt.Errorf("BATON_REDIS_URL: %w", err)
+		}
+		return rdb, func() { rdb.Close() }, nil
+	}
+	m, rdb, err := storage.Embedded()
+	if err != nil {
+		return nil, nil, err
+	}
+	log.Warn("BATON_REDIS_URL is not set: using an embedded in-process store. Its state (requests, audit trails, timers) " +
+		"is lost when Baton stops. Set BATON_REDIS_URL=redis://host:6379/0 for anything but a demo.")
+	return rdb, func() { rdb.Close(); m.Close() }, nil
+}
+
+// validate checks flow definitions (files or directories).
+func validate(paths []string, stdout, stderr io.Writer) int {
+	if len(paths) == 0 {
+		fmt.Fprintln(stderr, "usage: baton validate PATH... (flow files or directories)")
+		return 2
+	}
+	var defs []*flows.Definition
+	var problems []string
+	for _, p := range paths {
+		info, err := os.Stat(p)
+		if err != nil {
+			problems = append(problems, err.Error())
+			continue
+		}
+		var got []*flows.Definition
+		if info.IsDir() {
+			got, err = flows.LoadDefinitions(os.DirFS(p), ".")
+			if err != nil {
+				err = prefixProblems(err, p)
+			}
+			for _, d := range got {
+				d.Source = filepath.Join(p, d.Source)
+			}
+		} else {
+			var src []byte
+			if src, err = os.ReadFile(p); err == nil {
+				var d *flows.Definition
+				if d, err = flows.ParseDefinition(p, src); err == nil {
+					got = []*flows.Definition{d}
+				}
+			}
+		}
+		if err != nil {
+			problems = append(problems, err.Error())
+			continue
+		}
+		defs = append(defs, got...)
+	}
+	if len(problems) == 0 {
+		if _, err := flows.NewEngine(defs, nil, nil); err != nil {
+			problems = append(problems, err.Error())
+		}
+	}
+	if len(problems) > 0 {
+		fmt.Fprintln(stderr, strings.Join(problems, "\n"))
+		return 1
+	}
+	for _, d := range defs {
+		fmt.Fprintf(stdout, "ok  %s: flow %s, %d steps, started with: start %s\n", d.Source, d.ID, len(d.Steps), d.Command)
+	}
+	return 0
+}
+
+// prefixProblems puts a directory in front of the file names of problems.
+func prefixProblems(err error, dir string) error {
+	var de *flows.DefinitionError
+	if !errors.As(err, &de) {
+		return err
+	}
+	for i := range de.Problems {
+		de.Problems[i].File = filepath.Join(dir, de.Problems[i].File)
+	}
+	return de
+}
+
+// graph prints a flow as a Mermaid flowchart.
+func graph(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("graph", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dir := fs.String("flows", getenv("BATON_FLOWS_DIR"), "flow definitions directory (default: the built-in flows)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintln(stderr, "usage: baton graph [-flows DIR] FLOW")
+		return 2
+	}
+	engine, err := loadEngine(bot.Config{FlowsDir: *dir})
+	if err != nil {
+		fmt.Fprintf(stderr, "baton: %v\n", err)
+		return 1
+	}
+	def, ok := engine.Flow(fs.Arg(0))
+	if !ok {
+		msg := fmt.Sprintf("baton: no flow called %q", fs.Arg(0))
+		if s := engine.Suggest(fs.Arg(0)); s != "" {
+			msg += fmt.Sprintf("; did you mean %q?", s)
+		}
+		fmt.Fprintln(stderr, msg)
+		return 1
+	}
+	fmt.Fprint(stdout, def.Mermaid())
+	return 0
+}
+
+// audit prints an instance's audit trail after verifying its hash chain.
+func audit(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("audit", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	asJSON := fs.Bool("json", false, "export as JSON lines")
+	url := fs.String("redis-url", getenv("BATON_REDIS_URL"), "Redis URL (BATON_REDIS_URL)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintln(stderr, "usage: baton audit [-json] ID")
+		return 2
+	}
+	if *url == "" {
+		fmt.Fprintln(stderr, "baton: audit reads Redis: set BATON_REDIS_URL (the embedded store keeps nothing once Baton stops)")
+		return 2
+	}
+	rdb, err := storage.Client(*url)
+	if err != nil {
+		fmt.Fprintf(stderr, "baton: %v\n", err)
+		return 2
+	}
+	defer rdb.Close()
+	store := storage.New(rdb, storage.Config{})
+	id := strings.ToUpper(fs.Arg(0))
+	entries, err := store.Audit(ctx, id)
+	if err != nil {
+		fmt.Fprintf(stderr, "baton: %v\n", err)
+		return 1
+	}
+	chainErr := flows.VerifyChain(entries)
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		for _, e := range entries {
+			_ = enc.Encode(e)
+		}
+	} else {
+		for _, e := range entries {
+			line := fmt.Sprintf("%4d  %s  %-10s %-18s", e.Seq, e.At.Format(time.RFC3339), e.Actor, e.Action)
+			if e.Refused {
+				line += " (refused)"
+			}
+			if e.Step != "" {
+				line += fmt.Sprintf("  step=%s round=%d", e.Step, e.Round)
+			}
+			if e.OnBehalf != "" {
+				line += "  on behalf of " + e.OnBehalf
+			}
+			if e.Reason != "" {
+				line += fmt.Sprintf("  reason=%q", e.Reason)
+			}
+			for _, k := range slices.Sorted(maps.Keys(e.Detail)) {
+				line += fmt.Sprintf("  %s=%q", k, e.Detail[k])
+			}
+			fmt.Fprintln(stdout, line)
+		}
+	}
+	if chainErr != nil {
+		fmt.Fprintf(stderr, "baton: %s: AUDIT TRAIL DOES NOT VERIFY: %v\n", id, chainErr)
+		return 1
+	}
+	fmt.Fprintf(stderr, "%s: %d entries, hash chain verified (head %s)\n", id, len(entries), headOf(entries))
+	return 0
+}
+
+func headOf(entries []flows.AuditEntry) string {
+	if len(entries) == 0 {
+		return "-"
+	}
+	return entries[len(entries)-1].Hash[:16]
+}
+
+// healthcheck asks a running Baton on this machine whether it is healthy
+// (for container health checks: the image has no shell or curl).
+func healthcheck(ctx context.Context, getenv func(string) string, stderr io.Writer) int {
+	addr := cmp.Or(getenv("BATON_HTTP_ADDR"), ":8080")
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		fmt.Fprintf(stderr, "baton: BATON_HTTP_ADDR %q: %v\n", addr, err)
+		return 1
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://127.0.0.1:"+port+"/healthz", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		fmt.Fprintf(stderr, "baton: unhealthy: %v\n", err)
+		return 1
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		fmt.Fprintf(stderr, "baton: unhealthy: HTTP %d\n", resp.StatusCode)
+		return 1
+	}
+	return 0
+}
