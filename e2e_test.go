@@ -39,7 +39,7 @@ func newHarness(t *testing.T) *harness {
 	scfg := storage.Config{Prefix: storagetest.Prefix(), Shards: 4}
 	clock := clockwork.NewFakeClockAt(t0)
 	cfg := bot.Config{Console: "local", TimerInterval: time.Second, Admins: []string{"olivia"}, HTTPAddr: "127.0.0.1:0"}
-	a, err := build(t.Context(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), b.Client, clock, scfg)
+	a, err := build(t.Context(), cfg, func(string) string { return "" }, slog.New(slog.NewTextHandler(io.Discard, nil)), b.Client, clock, scfg)
 	if err != nil {
 		t.Fatal(err)
 	}

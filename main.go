@@ -69,7 +69,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 		return 2
 	}
 	log := cfg.Logger(stderr)
-	if err := serve(ctx, cfg, log, nil); err != nil {
+	if err := serve(ctx, cfg, getenv, log, nil); err != nil {
 		log.Error("baton stopped", "err", err)
 		return 1
 	}
@@ -112,13 +112,39 @@ type app struct {
 	store      *storage.Store
 	svc        *bot.Service
 	console    *web.Console
+	platforms  []*platform
 	dispatcher *bot.Dispatcher
 	timers     *bot.Timers
 	server     *bot.Server
 }
 
+// platformDeps is what a chat platform's wiring (main_slack.go,
+// main_teams.go) gets to build its adapter.
+type platformDeps struct {
+	getenv func(string) string
+	svc    *bot.Service
+	engine *flows.Engine
+	kv     bot.KV
+	locker bot.Locker
+	log    *slog.Logger
+	reg    prometheus.Registerer
+	clock  clockwork.Clock // nil: the real clock
+}
+
+// platform is a configured chat platform.
+type platform struct {
+	name      string
+	messenger bot.Messenger
+	routes    map[string]http.Handler         // ServeMux patterns, e.g. "POST /slack/events"
+	run       func(ctx context.Context) error // background work (Socket Mode, digests), or nil
+}
+
+// platformBuilders wire each chat platform; each returns nil when its
+// configuration is absent.
+var platformBuilders = []func(platformDeps) (*platform, error){slackPlatform, teamsPlatform}
+
 // build assembles Baton over a Redis client. clock nil means the real clock.
-func build(ctx context.Context, cfg bot.Config, log *slog.Logger, rdb redis.UniversalClient, clock clockwork.Clock, scfg storage.Config) (*app, error) {
+func build(ctx context.Context, cfg bot.Config, getenv func(string) string, log *slog.Logger, rdb redis.UniversalClient, clock clockwork.Clock, scfg storage.Config) (*app, error) {
 	engine, err := loadEngine(cfg)
 	if err != nil {
 		return nil, err
@@ -136,7 +162,18 @@ func build(ctx context.Context, cfg bot.Config, log *slog.Logger, rdb redis.Univ
 	a := &app{engine: engine, store: store}
 	a.svc = bot.NewService(engine, store, clock, log, metrics)
 	var messengers []bot.Messenger
-	if cfg.Console != "off" {
+	deps := platformDeps{getenv: getenv, svc: a.svc, engine: engine, kv: store, locker: store, log: log, reg: reg, clock: clock}
+	for _, b := range platformBuilders {
+		p, err := b(deps)
+		if err != nil {
+			return nil, err
+		}
+		if p != nil {
+			a.platforms = append(a.platforms, p)
+			messengers = append(messengers, p.messenger)
+		}
+	}
+	if cfg.Console == "local" || cfg.Console == "open" || cfg.Console == "auto" && len(a.platforms) == 0 {
 		a.console = web.New(a.svc, web.Config{Open: cfg.Console == "open"}, log)
 		messengers = append(messengers, a.console.Messenger())
 	}
@@ -145,6 +182,11 @@ func build(ctx context.Context, cfg bot.Config, log *slog.Logger, rdb redis.Univ
 	a.svc.OnCommit(a.dispatcher.Wake)
 	a.timers = bot.NewTimers(bot.TimerConfig{Interval: cfg.TimerInterval}, store, a.svc.Handle, clock, log, metrics)
 	a.server = bot.NewServer(cfg.HTTPAddr, log, metrics, reg, store.Ping)
+	for _, p := range a.platforms {
+		for pattern, h := range p.routes {
+			a.server.Handle(pattern, h)
+		}
+	}
 	if a.console != nil {
 		a.server.Handle("/", a.console.Handler())
 	}
@@ -153,13 +195,13 @@ func build(ctx context.Context, cfg bot.Config, log *slog.Logger, rdb redis.Univ
 
 // serve runs Baton until ctx is cancelled. ready (for tests) is called with
 // the listening address.
-func serve(ctx context.Context, cfg bot.Config, log *slog.Logger, ready func(addr string)) error {
+func serve(ctx context.Context, cfg bot.Config, getenv func(string) string, log *slog.Logger, ready func(addr string)) error {
 	rdb, closeRedis, err := connect(cfg, log)
 	if err != nil {
 		return err
 	}
 	defer closeRedis()
-	a, err := build(ctx, cfg, log, rdb, nil, storage.Config{})
+	a, err := build(ctx, cfg, getenv, log, rdb, nil, storage.Config{})
 	if err != nil {
 		return err
 	}
@@ -171,6 +213,11 @@ func serve(ctx context.Context, cfg bot.Config, log *slog.Logger, ready func(add
 	g.Go(func() error { return a.server.Run(gctx) })
 	g.Go(func() error { return a.dispatcher.Run(gctx) })
 	g.Go(func() error { return a.timers.Run(gctx) })
+	for _, p := range a.platforms {
+		if p.run != nil {
+			g.Go(func() error { return p.run(gctx) })
+		}
+	}
 	if a.console != nil {
 		g.Go(func() error {
 			<-gctx.Done()
@@ -182,7 +229,15 @@ func serve(ctx context.Context, cfg bot.Config, log *slog.Logger, ready func(add
 	for _, d := range a.engine.Flows() {
 		names = append(names, d.ID)
 	}
-	log.Info("baton is running", "addr", addr.String(), "flows", strings.Join(names, ","), "console", consoleURL(cfg, addr.String()))
+	var platforms []string
+	for _, p := range a.platforms {
+		platforms = append(platforms, p.name)
+	}
+	console := "off"
+	if a.console != nil {
+		console = consoleURL(addr.String())
+	}
+	log.Info("baton is running", "addr", addr.String(), "flows", strings.Join(names, ","), "platforms", strings.Join(platforms, ","), "console", console)
 	if ready != nil {
 		ready(addr.String())
 	}
@@ -191,10 +246,7 @@ func serve(ctx context.Context, cfg bot.Config, log *slog.Logger, ready func(add
 	return err
 }
 
-func consoleURL(cfg bot.Config, addr string) string {
-	if cfg.Console == "off" {
-		return "off"
-	}
+func consoleURL(addr string) string {
 	_, port, _ := strings.Cut(addr, "]:")
 	if port == "" {
 		_, port, _ = strings.Cut(addr, ":")

@@ -82,5 +82,13 @@ func (k keys) seq(flow string) string { return k.global() + ":seq:" + flow }
 // start: STRING, the instance id reserved for a start event's idempotency key; expires.
 func (k keys) start(key string) string { return k.global() + ":start:" + key }
 
+
+// kv: STRING, a small shared value (conversation references, cached ids).
+// Single-key operations only, so no hash tag: values spread over the cluster.
+func (k keys) kv(ns, key string) string { return k.prefix + ":kv:" + ns + ":" + key }
+
+// claim: STRING, held by the replica that claimed a piece of once-only work; expires.
+func (k keys) claim(name string) string { return k.prefix + ":claim:" + name }
+
 // all matches every key under the prefix (for tests' cleanup).
-func (k keys) all() string { return "{" + k.prefix + ":*" }
+func (k keys) all() []string { return []string{"{" + k.prefix + ":*", k.prefix + ":*"} }

@@ -521,6 +521,38 @@ func (s *Store) Refs(ctx context.Context, instance string) (map[string]string, e
 	return m, nil
 }
 
+// GetValue returns a shared value (ok false when there is none).
+func (s *Store) GetValue(ctx context.Context, ns, key string) (string, bool, error) {
+	v, err := s.rdb.Get(ctx, s.k.kv(ns, key)).Result()
+	if errors.Is(err, redis.Nil) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("get %s %s: %w", ns, key, err)
+	}
+	return v, true, nil
+}
+
+// SetValue stores a shared value; ttl 0 keeps it until it is overwritten.
+func (s *Store) SetValue(ctx context.Context, ns, key, value string, ttl time.Duration) error {
+	if err := s.rdb.Set(ctx, s.k.kv(ns, key), value, ttl).Err(); err != nil {
+		return fmt.Errorf("set %s %s: %w", ns, key, err)
+	}
+	return nil
+}
+
+// Claim takes a named piece of once-only work (a daily digest, a scheduled
+// start) for ttl: of several replicas asking, exactly one gets true until
+// the claim expires. Name each occurrence (e.g. "digest:alice:2026-11-26")
+// and hold it longer than the clock skew between replicas.
+func (s *Store) Claim(ctx context.Context, name string, ttl time.Duration) (bool, error) {
+	ok, err := s.rdb.SetNX(ctx, s.k.claim(name), "1", ttl).Result()
+	if err != nil {
+		return false, fmt.Errorf("claim %s: %w", name, err)
+	}
+	return ok, nil
+}
+
 // Pending reports how many outbox entries and timers are waiting, for metrics.
 func (s *Store) Pending(ctx context.Context) (outbox, timers int64, err error) {
 	pipe := s.rdb.Pipeline()
@@ -543,13 +575,18 @@ func (s *Store) Pending(ctx context.Context) (outbox, timers int64, err error) {
 // clean up; it walks the keyspace with SCAN (on every master in a cluster).
 func (s *Store) DeleteAll(ctx context.Context) error {
 	del := func(ctx context.Context, c redis.Cmdable) error {
-		iter := c.Scan(ctx, 0, s.k.all(), 500).Iterator()
-		for iter.Next(ctx) {
-			if err := c.Del(ctx, iter.Val()).Err(); err != nil {
+		for _, pattern := range s.k.all() {
+			iter := c.Scan(ctx, 0, pattern, 500).Iterator()
+			for iter.Next(ctx) {
+				if err := c.Del(ctx, iter.Val()).Err(); err != nil {
+					return err
+				}
+			}
+			if err := iter.Err(); err != nil {
 				return err
 			}
 		}
-		return iter.Err()
+		return nil
 	}
 	if cc, ok := s.rdb.(*redis.ClusterClient); ok {
 		return cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error { return del(ctx, c) })
