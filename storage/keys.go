@@ -82,7 +82,6 @@ func (k keys) seq(flow string) string { return k.global() + ":seq:" + flow }
 // start: STRING, the instance id reserved for a start event's idempotency key; expires.
 func (k keys) start(key string) string { return k.global() + ":start:" + key }
 
-
 // kv: STRING, a small shared value (conversation references, cached ids).
 // Single-key operations only, so no hash tag: values spread over the cluster.
 func (k keys) kv(ns, key string) string { return k.prefix + ":kv:" + ns + ":" + key }
