@@ -56,6 +56,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 			return audit(ctx, args[1:], getenv, stdout, stderr)
 		case "healthcheck":
 			return healthcheck(ctx, getenv, stderr)
+		case "teams-package":
+			return teamsPackage(args[1:], getenv, stdout, stderr)
 		case "serve":
 			args = args[1:]
 		}
