@@ -1,61 +1,121 @@
 package flows
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
-	"regexp"
 	"slices"
 	"strings"
 
 	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/parser"
 	"github.com/expr-lang/expr/vm"
 )
 
 // A condition is a step's `when`, written in expr-lang
-// (https://expr-lang.org): comparisons, && || !, arithmetic, `in`, string
-// functions. It can read form fields, step outputs and `requester`; it cannot
-// call out, loop without bound, or read the clock (now() and date() are
-// disabled, so a condition is a pure function of the request).
+// (https://expr-lang.org): comparisons, && || !, arithmetic, `in`,
+// contains/startsWith/endsWith/matches and a few pure functions
+// (conditionBuiltins). It can read form fields, step outputs, webhook-stored
+// values and `requester`; it cannot call out, loop, bind variables or read
+// the clock, so it is a pure function of the request that finishes quickly.
 type condition struct {
-	src  string
-	prog *vm.Program
-	env  map[string]any // zero values of every name, for fields left empty
+	src     string
+	prog    *vm.Program
+	env     map[string]any // zero values of every typed name, for fields left empty
+	dynamic []string       // names whose type is only known at run time (webhook replies)
 }
 
-var unknownName = regexp.MustCompile(`unknown name ([A-Za-z_][A-Za-z0-9_]*)`)
+// conditionBuiltins are the functions a condition may call. None of them can
+// make its result much larger than its input. The others expr-lang offers
+// are refused: closures (map, filter, reduce…) and `let` can run for minutes
+// or exhaust memory (reduce(1..60, #acc + #acc, "x")), replace and repeat can
+// blow a string up a millionfold, and now/date read the clock.
+var conditionBuiltins = []string{"len", "abs", "ceil", "floor", "round", "int", "float", "string",
+	"trim", "trimPrefix", "trimSuffix", "upper", "lower", "split", "indexOf", "lastIndexOf",
+	"hasPrefix", "hasSuffix", "max", "min", "first", "last"}
 
-func conditionEnv(fields []Field) map[string]any {
+// maxConditionLen bounds a condition's source: a `when` is one line of logic.
+const maxConditionLen = 1000
+
+// conditionEnv returns the typed names a condition may use (with their zero
+// values) and the names whose type only a webhook's reply decides.
+func conditionEnv(fields []Field) (map[string]any, []string) {
 	env := map[string]any{"requester": ""}
+	var dynamic []string
 	for _, f := range fields {
-		if f.Kind == FieldNumber {
+		switch f.Kind {
+		case FieldNumber:
 			env[f.Name] = float64(0)
-		} else {
+		case "":
+			dynamic = append(dynamic, f.Name)
+		default:
 			env[f.Name] = ""
 		}
 	}
-	return env
+	return env, dynamic
 }
 
-func compileCondition(src string, env map[string]any) (*condition, error) {
-	prog, err := expr.Compile(src, expr.Env(env), expr.AsBool(), expr.DisableBuiltin("now"), expr.DisableBuiltin("date"), expr.MaxNodes(500))
-	if err != nil {
-		msg, _, _ := strings.Cut(err.Error(), "\n")
-		if m := unknownName.FindStringSubmatch(msg); m != nil {
-			names := slices.Sorted(maps.Keys(env))
+func compileCondition(src string, env map[string]any, dynamic []string) (*condition, error) {
+	if len(src) > maxConditionLen {
+		return nil, fmt.Errorf("condition is %d characters long, more than %d; split the logic over steps or simplify it", len(src), maxConditionLen)
+	}
+	names := append(slices.Collect(maps.Keys(env)), dynamic...)
+	slices.Sort(names)
+	if tree, err := parser.Parse(src); err == nil {
+		check := conditionCheck{names: names}
+		ast.Walk(&tree.Node, &check)
+		refused := cmp.Or(check.builtin, check.construct) // a closure's own names are no field: say what is refused first
+		if refused != "" {
+			return nil, fmt.Errorf("condition %q uses %s, which conditions do not allow; compare fields with == != < > <= >=, combine with && || !, and use in, contains, startsWith, endsWith, matches or %s()", src, refused, strings.Join(conditionBuiltins, "(), "))
+		}
+		if check.unknown != "" {
 			hint := ""
-			if s := nearest(m[1], names); s != "" {
+			if s := nearest(check.unknown, names); s != "" {
 				hint = fmt.Sprintf(" (did you mean %q?)", s)
 			}
-			return nil, fmt.Errorf("condition %q names unknown field %q%s; it may use %s", src, m[1], hint, strings.Join(names, ", "))
+			return nil, fmt.Errorf("condition %q names unknown field %q%s; it may use %s", src, check.unknown, hint, strings.Join(names, ", "))
 		}
+	}
+	opts := []expr.Option{expr.Env(env), expr.AllowUndefinedVariables(), expr.AsBool(), expr.DisableAllBuiltins(), expr.MaxNodes(500)}
+	for _, b := range conditionBuiltins {
+		opts = append(opts, expr.EnableBuiltin(b))
+	}
+	prog, err := expr.Compile(src, opts...)
+	if err != nil {
+		msg, _, _ := strings.Cut(err.Error(), "\n")
 		return nil, fmt.Errorf("condition %q is not valid: %s", src, msg)
 	}
-	return &condition{src: src, prog: prog, env: env}, nil
+	return &condition{src: src, prog: prog, env: env, dynamic: dynamic}, nil
+}
+
+// conditionCheck finds the first name, function and construct a condition
+// may not use.
+type conditionCheck struct {
+	names                       []string
+	unknown, builtin, construct string
+}
+
+func (c *conditionCheck) Visit(n *ast.Node) {
+	switch x := (*n).(type) {
+	case *ast.IdentifierNode:
+		if c.unknown == "" && !slices.Contains(c.names, x.Value) {
+			c.unknown = x.Value
+		}
+	case *ast.VariableDeclaratorNode:
+		c.construct = cmp.Or(c.construct, "let")
+	case *ast.PredicateNode, *ast.PointerNode:
+		c.construct = cmp.Or(c.construct, "a closure")
+	case *ast.BuiltinNode:
+		if !slices.Contains(conditionBuiltins, x.Name) {
+			c.builtin = cmp.Or(c.builtin, x.Name+"()")
+		}
+	}
 }
 
 // eval runs the condition over an instance's data.
 func (c *condition) eval(data map[string]any, requester string) (bool, error) {
-	env := make(map[string]any, len(c.env))
+	env := make(map[string]any, len(c.env)+len(c.dynamic))
 	for k, zero := range c.env {
 		v, ok := data[k]
 		if !ok || v == nil {
@@ -63,19 +123,25 @@ func (c *condition) eval(data map[string]any, requester string) (bool, error) {
 		}
 		env[k] = v
 	}
+	for _, k := range c.dynamic {
+		if v, ok := data[k]; ok {
+			env[k] = v
+		}
+	}
 	env["requester"] = requester
 	out, err := expr.Run(c.prog, env)
 	if err != nil {
-		return false, fmt.Errorf("condition %q: %w", c.src, err)
+		msg, _, _ := strings.Cut(err.Error(), "\n")
+		return false, fmt.Errorf("condition %q: %s", c.src, msg)
 	}
 	b, _ := out.(bool)
 	return b, nil
 }
 
 // nearest returns the candidate closest to s by edit distance, if it is close
-// enough to be a plausible typo; otherwise "".
+// enough to be a plausible typo (about one edit in three); otherwise "".
 func nearest(s string, candidates []string) string {
-	best, bestD := "", len(s)/2+2
+	best, bestD := "", len([]rune(s))/3+2
 	for _, c := range candidates {
 		if d := editDistance(strings.ToLower(s), strings.ToLower(c)); d < bestD {
 			best, bestD = c, d
@@ -84,8 +150,12 @@ func nearest(s string, candidates []string) string {
 	return best
 }
 
+// editDistance is the optimal string alignment distance: insertions,
+// deletions, substitutions and transpositions of neighbours ("stauts" is one
+// edit from "status", the commonest kind of typo) each cost 1.
 func editDistance(a, b string) int {
 	ra, rb := []rune(a), []rune(b)
+	prev2 := make([]int, len(rb)+1)
 	prev := make([]int, len(rb)+1)
 	cur := make([]int, len(rb)+1)
 	for j := range prev {
@@ -99,8 +169,11 @@ func editDistance(a, b string) int {
 				cost = 0
 			}
 			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
+				cur[j] = min(cur[j], prev2[j-2]+1)
+			}
 		}
-		prev, cur = cur, prev
+		prev2, prev, cur = prev, cur, prev2
 	}
 	return prev[len(rb)]
 }

@@ -2,6 +2,8 @@ package flows
 
 import (
 	"fmt"
+	"maps"
+	"math"
 	"regexp"
 	"slices"
 	"strconv"
@@ -122,7 +124,7 @@ type Step struct {
 	// webhook
 	Webhook Webhook
 
-	Next string // step id or "end"; empty means the following step
+	Next string // step id or "end": where the flow goes after this step runs; empty means the following step
 
 	cond *condition
 	msg  *template.Template
@@ -181,13 +183,14 @@ func (d *Definition) Field(name string) *Field {
 }
 
 // allFields returns the form fields followed by every task output and
-// webhook-stored field: everything a condition may name.
+// webhook-stored field: everything a condition may name. A stored field has
+// no Kind: it holds whatever JSON value the reply had (text, number, bool).
 func (d *Definition) allFields() []Field {
 	out := slices.Clone(d.Form)
 	for _, s := range d.Steps {
 		out = append(out, s.Outputs...)
-		for name := range s.Webhook.Store {
-			out = append(out, Field{Name: name, Label: name, Kind: FieldText})
+		for _, name := range slices.Sorted(maps.Keys(s.Webhook.Store)) {
+			out = append(out, Field{Name: name, Label: name})
 		}
 	}
 	return out
@@ -222,7 +225,9 @@ func (f *Field) Parse(raw string) (any, error) {
 	switch f.Kind {
 	case FieldNumber:
 		n, err := strconv.ParseFloat(strings.ReplaceAll(v, ",", ""), 64)
-		if err != nil || n != n {
+		// ParseFloat accepts "NaN" and "Inf", which are no amount and which
+		// JSON (storage) cannot hold.
+		if err != nil || math.IsNaN(n) || math.IsInf(n, 0) {
 			return nil, fmt.Errorf("%s must be a number", f.Label)
 		}
 		if f.Min != nil && n < *f.Min {

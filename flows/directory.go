@@ -52,7 +52,7 @@ type Directory struct {
 // ParseDirectory parses and validates a people directory file.
 func ParseDirectory(file string, src []byte) (*Directory, error) {
 	var raw rawDirectory
-	if err := yaml.UnmarshalWithOptions(src, &raw, yaml.Strict()); err != nil {
+	if err := decodeYAML(func() error { return yaml.UnmarshalWithOptions(src, &raw, yaml.Strict()) }); err != nil {
 		return nil, fmt.Errorf("%s: %s", file, yaml.FormatError(err, false, false))
 	}
 	d, err := NewDirectory(raw.People, raw.Channels)

@@ -47,7 +47,7 @@ func ParseDuration(s string) (time.Duration, error) {
 			return 0, fmt.Errorf("invalid duration %q: unknown unit %q; use s, m, h, d or w, e.g. 30m, 4h, 2d", s, rest[i:i+1])
 		}
 		d := n * float64(unit)
-		if d > float64(1<<62) {
+		if d > float64(1<<62) || total > 1<<62-time.Duration(d) { // the sum must not wrap around
 			return 0, fmt.Errorf("invalid duration %q: too long", s)
 		}
 		total += time.Duration(d)

@@ -123,6 +123,9 @@ func (e *Engine) Apply(cur *Instance, ev Event, now time.Time) (*Transition, err
 		return nil, fmt.Errorf("%s %s: flow %q is no longer defined; restore its file or cancel the request", ev.Kind, cur.ID, cur.Flow)
 	}
 	t := &tx{e: e, def: def, in: cur.Clone(), ev: ev, now: now}
+	if t.in.Data == nil {
+		t.in.Data = map[string]any{} // JSON (storage) drops an empty map; outputs and replies are written into it
+	}
 	t.out = Outcome{OK: true, Instance: cur.ID}
 	var err error
 	switch ev.Kind {
@@ -205,11 +208,22 @@ func (e *Engine) start(cur *Instance, ev Event, now time.Time) (*Transition, err
 	return t.finish(), nil
 }
 
+// templateData maps every field to "": a template naming a field left
+// empty writes nothing (text/template would write "<no value>").
+func (d *Definition) templateData() map[string]any {
+	data := map[string]any{}
+	for _, f := range d.allFields() {
+		data[f.Name] = ""
+	}
+	return data
+}
+
 // renderTitle is the one-line summary of an instance.
 func (d *Definition) renderTitle(in *Instance) string {
 	if d.title != nil {
 		var b strings.Builder
-		data := map[string]any{"id": in.ID, "requester": in.Requester}
+		data := d.templateData()
+		data["id"], data["requester"] = in.ID, in.Requester
 		for k, v := range in.Data {
 			data[k] = FormatValue(v)
 		}
@@ -278,6 +292,33 @@ func (t *tx) personCard(p string) string     { return cardKey(t.in.Step, t.in.Ro
 func (t *tx) channelCard(c string) string    { return cardKey(t.in.Step, t.in.Round, "#"+c) }
 func (t *tx) escalationCard(p string) string { return cardKey(t.in.Step, t.in.Round, "esc:"+p) }
 
+// carded returns the people who got a card of their own for task: its
+// delegates, and its assignee unless the step posts in a channel and the
+// assignee is one it was posted for (not someone it was reassigned to).
+func carded(s *Step, task Task) []string {
+	var people []string
+	if s.Channel == "" || task.Original != "" {
+		people = append(people, task.Assignee)
+	}
+	return append(people, task.Delegates...)
+}
+
+// closeTaskCards closes the cards of task's people (whose task was decided
+// or moved) and, when the step posts in a channel, brings the channel's card
+// up to date for the others. Call it with the task as it was carded.
+func (t *tx) closeTaskCards(s *Step, task Task, outcome, by, reason, extra string) {
+	for _, p := range carded(s, task) {
+		t.effects = append(t.effects, Effect{Kind: EffectUpdate, Card: t.personCard(p), Msg: t.closedCard(s, outcome, by, reason, extra)})
+	}
+	t.refreshChannelCard(s)
+}
+
+func (t *tx) refreshChannelCard(s *Step) {
+	if s.Channel != "" {
+		t.effects = append(t.effects, Effect{Kind: EffectUpdate, Card: t.channelCard(s.Channel), Msg: t.taskCard(s, MsgTask, "")})
+	}
+}
+
 // stale reports whether the event was made on a card of an earlier step or
 // round, or on a closed request; if so it refuses, naming who decided first.
 func (t *tx) stale() bool {
@@ -318,6 +359,10 @@ func (t *tx) authority() (slot int, ok bool) {
 		}
 	}
 	if slices.Contains(t.in.Escalated, actor) || t.e.admins[actor] {
+		if t.selfApproval(t.step(), actor) {
+			_ = t.refuse(CodeNotAllowed, fmt.Sprintf("You made %s, so you may not decide %s yourself; %s can.", t.in.ID, t.stepName(), t.waitingNames()))
+			return 0, false
+		}
 		return -1, true
 	}
 	for _, task := range t.in.Tasks {
@@ -329,6 +374,16 @@ func (t *tx) authority() (slot int, ok bool) {
 	_ = t.refuse(CodeNotAssignee, fmt.Sprintf("%s (%s) is assigned to %s; only they, their delegates or an admin can act on it.", t.in.ID, t.stepName(), t.waitingNames()))
 	return 0, false
 }
+
+// selfApproval reports whether person deciding step s would be the requester
+// approving their own request, which s forbids unless allow_self_approval is
+// set: not as an assignee, a delegate, an escalation target or an admin.
+func (t *tx) selfApproval(s *Step, person string) bool {
+	return s != nil && s.Kind == StepApproval && !s.AllowSelfApproval && person == t.in.Requester
+}
+
+// adminIDs returns the admins, sorted.
+func (t *tx) adminIDs() []string { return slices.Sorted(maps.Keys(t.e.admins)) }
 
 func (t *tx) stepName() string {
 	if s := t.step(); s != nil {
@@ -384,6 +439,12 @@ func (t *tx) decide(d Decision) error {
 	case s.Kind != StepApproval && s.Kind != StepTask:
 		return inputErr("%s is waiting for %s, not for a person", t.in.ID, s.Name)
 	}
+	// Who may act comes first: anyone else is refused (and audited) whatever
+	// they sent, and learns nothing about the step from input errors.
+	slot, ok := t.authority()
+	if !ok {
+		return nil
+	}
 	reason := strings.TrimSpace(t.ev.Reason)
 	if (d == Rejected || d == Changes) && reason == "" {
 		return inputErr("a reason is required to %s", map[Decision]string{Rejected: "reject", Changes: "request changes"}[d])
@@ -397,10 +458,6 @@ func (t *tx) decide(d Decision) error {
 		if outputs, err = ParseForm(s.Outputs, t.ev.Data); err != nil {
 			return err
 		}
-	}
-	slot, ok := t.authority()
-	if !ok {
-		return nil
 	}
 	entry := AuditEntry{Action: string(d), Reason: reason}
 	if slot >= 0 {
@@ -428,8 +485,7 @@ func (t *tx) decide(d Decision) error {
 	switch result {
 	case Pending:
 		waiting := t.waitingNames()
-		t.effects = append(t.effects, Effect{Kind: EffectUpdate, Card: t.personCard(t.in.Tasks[slot].Assignee),
-			Msg: t.closedCard(s, string(d), by, reason, fmt.Sprintf("Waiting on %s.", waiting))})
+		t.closeTaskCards(s, t.in.Tasks[slot], string(d), by, reason, fmt.Sprintf("Waiting on %s.", waiting))
 		t.out.Text = fmt.Sprintf("%s %s. Still waiting on %s.", decisionWords(string(d)), t.in.ID, waiting)
 	case Approved, Done:
 		t.closeStep(string(result), by, reason)
@@ -604,7 +660,7 @@ func (t *tx) nextRung(s *Step, person string) string {
 	var next *Timer
 	for i := range t.in.Timers {
 		tm := &t.in.Timers[i]
-		if tm.Kind == TimerRemind || tm.Kind == TimerTimeout && s.OnTimeout == TimeoutWait {
+		if tm.Kind == TimerRemind || tm.Kind == TimerTimeout && s.OnTimeout == TimeoutWait || tm.Kind == TimerEscalate && tm.N >= len(s.Escalate) {
 			continue
 		}
 		// The earliest wins; at the same time an escalation rung is what people see.
@@ -675,27 +731,32 @@ func (t *tx) returnToRequester(d Decision, by, reason string) {
 }
 
 // advance runs the steps after index from (-1: the first) until one waits
-// for someone, or the flow ends.
+// for someone, or the flow ends. A step that runs continues at its next; a
+// step whose condition is false is passed over, to the step below it (so a
+// conditional step with a next is a branch).
 func (t *tx) advance(from int) {
 	i := 0
 	if from >= 0 {
 		i = t.def.successor(from)
 	}
-	for ; i < len(t.def.Steps); i = t.def.successor(i) {
+	for i < len(t.def.Steps) {
 		s := &t.def.Steps[i]
 		if s.cond != nil {
 			ok, err := s.cond.eval(t.in.Data, t.in.Requester)
 			if err != nil {
 				t.record(AuditEntry{Actor: System, Action: "skipped", Step: s.ID, Reason: "condition could not be evaluated: " + err.Error()})
+				i++
 				continue
 			}
 			if !ok {
 				t.record(AuditEntry{Actor: System, Action: "skipped", Step: s.ID, Reason: "condition is false: " + s.When})
+				i++
 				continue
 			}
 		}
 		if s.Kind == StepNotify {
 			t.notifyStep(s)
+			i = t.def.successor(i)
 			continue
 		}
 		t.activate(s)
@@ -733,7 +794,8 @@ func (t *tx) complete() {
 // notifyStep sends a notify step's message.
 func (t *tx) notifyStep(s *Step) {
 	var b strings.Builder
-	data := map[string]any{"id": t.in.ID, "requester": t.name(t.in.Requester), "title": t.in.Title}
+	data := t.def.templateData()
+	data["id"], data["requester"], data["title"] = t.in.ID, t.name(t.in.Requester), t.in.Title
 	for k, v := range t.in.Data {
 		data[k] = FormatValue(v)
 	}
@@ -745,8 +807,12 @@ func (t *tx) notifyStep(s *Step) {
 	var sent []string
 	for _, to := range s.To {
 		for _, r := range t.recipients(to, t.in.Requester) {
+			who := cmp.Or(r.Person, "#"+r.Channel)
+			if slices.Contains(sent, who) { // e.g. the requester is also in the group: once is enough
+				continue
+			}
 			t.notify(r, "notify/"+s.ID, "", m)
-			sent = append(sent, cmp.Or(r.Person, "#"+r.Channel))
+			sent = append(sent, who)
 		}
 	}
 	t.in.History = append(t.in.History, StepRecord{Step: s.ID, Round: 1, Started: t.now, Ended: t.now, Outcome: "notified", By: System, Assigned: sent})
@@ -901,9 +967,14 @@ func (t *tx) assignees(s *Step) ([]string, string) {
 		notes = append(notes, "the requester may not approve their own request")
 	}
 	if len(people) == 0 {
-		fallback := t.e.dir.Manager(in.Requester)
-		if fallback == "" || fallback == in.Requester {
-			fallback = t.def.Owner
+		// The requester's manager, else the owner, else an admin: never the
+		// requester of an approval they may not give themselves.
+		fallback := t.def.Owner
+		for _, c := range append([]string{t.e.dir.Manager(in.Requester), t.def.Owner}, t.adminIDs()...) {
+			if c != "" && !t.selfApproval(s, c) {
+				fallback = c
+				break
+			}
 		}
 		add(fallback)
 		notes = append(notes, fmt.Sprintf("nobody matched %s; assigned to %s", strings.Join(s.Assignees, ", "), t.name(fallback)))
@@ -1004,13 +1075,13 @@ func (t *tx) reassign(delegate bool) error {
 		t.out.Text = fmt.Sprintf("%s can now decide %s on behalf of %s.", t.name(target), in.ID, t.name(from))
 		return nil
 	}
+	was := *task
 	if task.Original == "" {
 		task.Original = from
 	}
 	task.Assignee, task.Delegates = target, nil
 	t.record(AuditEntry{Action: "reassigned", Reason: t.ev.Reason, Detail: map[string]string{"from": from, "to": target}})
-	t.effects = append(t.effects, Effect{Kind: EffectUpdate, Card: t.personCard(from),
-		Msg: t.closedCard(s, "reassigned", t.ev.Actor, t.ev.Reason, "Now with "+t.name(target)+".")})
+	t.closeTaskCards(s, was, "reassigned", t.ev.Actor, t.ev.Reason, "Now with "+t.name(target)+".")
 	m := t.taskCard(s, MsgTask, target)
 	m.Context = append(m.Context, fmt.Sprintf("Reassigned to you by %s (was %s)", t.name(t.ev.Actor), t.name(from)))
 	t.notify(Recipient{Person: target}, t.personCard(target), "", m)
@@ -1056,7 +1127,10 @@ func (t *tx) comment() error {
 			continue
 		}
 		thread := ""
-		if slices.Contains(t.in.Pending(), p) {
+		// In the thread of their card, for those waited on who have one.
+		if s := t.step(); s != nil && t.in.Status == StatusRunning && slices.ContainsFunc(t.in.Tasks, func(task Task) bool {
+			return task.Decision == Pending && slices.Contains(carded(s, task), p)
+		}) {
 			thread = t.personCard(p)
 		}
 		t.notify(Recipient{Person: p}, fmt.Sprintf("comment/%d/%s", t.in.AuditSeq+1, p), thread, m)
@@ -1123,6 +1197,9 @@ func (t *tx) skip() error {
 	if t.stale() {
 		return nil
 	}
+	if t.selfApproval(t.step(), t.ev.Actor) {
+		return t.refuse(CodeNotAllowed, fmt.Sprintf("You made %s, so you may not skip %s yourself; another admin can.", in.ID, t.stepName()))
+	}
 	reason := strings.TrimSpace(t.ev.Reason)
 	if reason == "" {
 		return inputErr("a reason is required to skip a step")
@@ -1159,9 +1236,16 @@ func (t *tx) timer() error {
 		text := fmt.Sprintf("Reminder %d of %d: %s is waiting on you since %s.", tm.N, s.Remind.Max, s.Name, Relative(in.StepStarted, t.now))
 		t.sendCards(s, MsgReminder, text)
 		if tm.N < s.Remind.Max {
-			t.setTimer(TimerRemind, tm.N+1, tm.At.Add(s.Remind.Every))
+			next := tm.At.Add(s.Remind.Every)
+			if !next.After(t.now) { // fired late (Baton was down): keep the cadence from now, no burst of reminders
+				next = t.now.Add(s.Remind.Every)
+			}
+			t.setTimer(TimerRemind, tm.N+1, next)
 		}
 	case TimerEscalate:
+		if tm.N >= len(s.Escalate) {
+			return nil // the rung was removed from the definition since
+		}
 		r := s.Escalate[tm.N]
 		if r.Reassign != "" {
 			t.escalateReassign(s, r.Reassign)
@@ -1202,10 +1286,11 @@ func (t *tx) refreshCards(s *Step) {
 		if task.Decision != Pending {
 			continue
 		}
-		for _, p := range append([]string{task.Assignee}, task.Delegates...) {
+		for _, p := range carded(s, task) {
 			t.effects = append(t.effects, Effect{Kind: EffectUpdate, Card: t.personCard(p), Msg: t.taskCard(s, MsgTask, p)})
 		}
 	}
+	t.refreshChannelCard(s)
 }
 
 // escalateNotify tells target about overdue work and lets them decide.
@@ -1218,17 +1303,20 @@ func (t *tx) escalateNotify(s *Step, target string) {
 			if task.Decision != Pending {
 				continue
 			}
-			m := t.e.dir.Manager(task.Assignee)
-			if m == "" {
-				m = t.def.Owner
-			}
-			if !seen[m] && m != task.Assignee {
-				seen[m] = true
-				to = append(to, Recipient{Person: m})
+			// The assignee's manager, else the owner, else an admin; never the
+			// requester of an approval they may not give themselves.
+			for _, m := range append([]string{t.e.dir.Manager(task.Assignee), t.def.Owner}, t.adminIDs()...) {
+				if m != "" && m != task.Assignee && !t.selfApproval(s, m) {
+					if !seen[m] {
+						seen[m] = true
+						to = append(to, Recipient{Person: m})
+					}
+					break
+				}
 			}
 		}
 	} else {
-		to = t.recipients(target, in.Requester)
+		to = slices.DeleteFunc(t.recipients(target, in.Requester), func(r Recipient) bool { return t.selfApproval(s, r.Person) })
 	}
 	var names []string
 	for _, r := range to {
@@ -1265,17 +1353,19 @@ func (t *tx) escalateReassign(s *Step, target string) {
 		} else {
 			_, to, _ = strings.Cut(target, ":")
 		}
-		if to == "" || to == task.Assignee || (s.Kind == StepApproval && !s.AllowSelfApproval && to == in.Requester) {
+		// Someone already on the step keeps one task: moving a second one to
+		// them would let one person count twice towards all or a quorum.
+		onStep := slices.ContainsFunc(in.Tasks, func(o Task) bool { return o.Assignee == to || slices.Contains(o.Delegates, to) })
+		if to == "" || onStep || t.selfApproval(s, to) {
 			continue
 		}
-		from := task.Assignee
+		from, was := task.Assignee, *task
 		if task.Original == "" {
 			task.Original = from
 		}
 		task.Assignee, task.Delegates = to, nil
 		t.record(AuditEntry{Action: "reassigned", Reason: fmt.Sprintf("no decision within %s (escalation)", FormatDuration(t.now.Sub(in.StepStarted))), Detail: map[string]string{"from": from, "to": to}})
-		t.effects = append(t.effects, Effect{Kind: EffectUpdate, Card: t.personCard(from),
-			Msg: t.closedCard(s, "reassigned", System, "no decision in time", "Now with "+t.name(to)+".")})
+		t.closeTaskCards(s, was, "reassigned", System, "no decision in time", "Now with "+t.name(to)+".")
 		m := t.taskCard(s, MsgTask, to)
 		m.Context = append(m.Context, fmt.Sprintf("Moved to you from %s after %s without a decision", t.name(from), FormatDuration(t.now.Sub(in.StepStarted))))
 		t.notify(Recipient{Person: to}, t.personCard(to), "", m)

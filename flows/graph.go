@@ -13,11 +13,22 @@ func (d *Definition) Mermaid() string {
 	q := func(s string) string {
 		return `"` + strings.NewReplacer(`"`, "#quot;", "\n", "<br/>", "<", "#lt;", ">", "#gt;").Replace(s) + `"`
 	}
+	// Node ids: s_ and the step id with - as _ (Mermaid ids do not take -),
+	// made unique again where that merges two ids (a-b and a_b).
+	nodes := make([]string, len(d.Steps))
+	used := map[string]bool{}
+	for i, s := range d.Steps {
+		n := "s_" + strings.ReplaceAll(s.ID, "-", "_")
+		for used[n] {
+			n += "_"
+		}
+		used[n], nodes[i] = true, n
+	}
 	node := func(i int) string {
 		if i >= len(d.Steps) {
 			return "done"
 		}
-		return "s_" + strings.ReplaceAll(d.Steps[i].ID, "-", "_")
+		return nodes[i]
 	}
 	fmt.Fprintf(&b, "flowchart TD\n")
 	fmt.Fprintf(&b, "  start([%s])\n", q("start "+d.Command+"\n"+d.Name))
@@ -63,7 +74,8 @@ func (d *Definition) Mermaid() string {
 		fmt.Fprintf(&b, "  back([%s])\n", q("back to the requester\nedit and resubmit, or withdraw"))
 	}
 	// enter writes the edges that lead from `from` into step i, honouring
-	// conditions: a false `when` skips to the step after.
+	// conditions: a false `when` passes over the step to the one below it
+	// (its next applies only when it runs).
 	seen := map[string]bool{}
 	edge := func(s string) {
 		if !seen[s] {
@@ -75,7 +87,7 @@ func (d *Definition) Mermaid() string {
 	enter = func(from string, label string, i int) {
 		if i < len(d.Steps) && d.Steps[i].When != "" {
 			edge(fmt.Sprintf("  %s -->|%s| %s\n", from, q(joinLabel(label, "if "+d.Steps[i].When)), node(i)))
-			enter(from, joinLabel(label, "otherwise"), d.successor(i))
+			enter(from, joinLabel(label, "otherwise"), i+1)
 			return
 		}
 		if label == "" {

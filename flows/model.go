@@ -232,7 +232,7 @@ type EffectKind string
 // Effects.
 const (
 	EffectNotify      EffectKind = "notify"       // send Msg to To; remember it as Card
-	EffectUpdate      EffectKind = "update"       // replace every sent card whose key starts with Card
+	EffectUpdate      EffectKind = "update"       // replace the sent card keyed Card, or every one under Card when it ends in "/"
 	EffectSetTimer    EffectKind = "set_timer"    // schedule Timer
 	EffectCancelTimer EffectKind = "cancel_timer" // drop Timer.ID
 	EffectWebhook     EffectKind = "webhook"      // call Webhook and report back a webhook_result
@@ -244,7 +244,7 @@ const (
 type Effect struct {
 	Kind    EffectKind   `json:"kind"`
 	To      Recipient    `json:"to,omitzero"`
-	Card    string       `json:"card,omitempty"`   // key of the card (notify) or key prefix (update)
+	Card    string       `json:"card,omitempty"`   // key of the card; for update, a key prefix when it ends in "/"
 	Thread  string       `json:"thread,omitempty"` // notify: reply in the thread of this card key
 	Msg     *Message     `json:"msg,omitempty"`
 	Timer   *Timer       `json:"timer,omitempty"`

@@ -142,8 +142,14 @@ func ParseDefinition(file string, src []byte) (*Definition, error) {
 		v.add("", "a file holds exactly one flow definition (a YAML mapping with id, name, owner, form and steps)")
 		return nil, v.err()
 	}
+	if v.emptyTag != "" {
+		// goccy/go-yaml's decoder dereferences nil on a tag without a value
+		// (steps: !x); say what to fix instead.
+		v.add(strings.TrimPrefix(strings.TrimPrefix(v.emptyTag, "$"), "."), "a YAML tag (!...) here has no value; remove the tag or give it a value")
+		return nil, v.err()
+	}
 	var raw rawFlow
-	if err := yaml.NodeToValue(f.Docs[0].Body, &raw, yaml.Strict()); err != nil {
+	if err := decodeYAML(func() error { return yaml.NodeToValue(f.Docs[0].Body, &raw, yaml.Strict()) }); err != nil {
 		v.yamlError(err)
 		return nil, v.err()
 	}
@@ -153,6 +159,18 @@ func ParseDefinition(file string, src []byte) (*Definition, error) {
 	}
 	def.Source = file
 	return def, nil
+}
+
+// decodeYAML runs a goccy/go-yaml decode, turning a panic of the library on
+// malformed input into an error: a bad file must get a message, not crash
+// the validator.
+func decodeYAML(decode func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("the YAML could not be read (%v); check its tags (!...) and indentation", r)
+		}
+	}()
+	return decode()
 }
 
 // LoadDefinitions parses every *.yaml and *.yml file directly in dir of fsys.
@@ -193,6 +211,7 @@ func LoadDefinitions(fsys fs.FS, dir string) ([]*Definition, error) {
 
 type validator struct {
 	file     string
+	emptyTag string            // yaml path of a tag with no value
 	lines    map[string]int    // yaml path -> line
 	byPos    map[[2]int]string // (line, column) -> yaml path
 	problems []Problem
@@ -202,6 +221,11 @@ type validator struct {
 func (v *validator) Visit(n ast.Node) ast.Visitor {
 	if n == nil {
 		return v
+	}
+	if tag, ok := n.(*ast.TagNode); ok && v.emptyTag == "" {
+		if _, null := tag.Value.(*ast.NullNode); tag.Value == nil || null {
+			v.emptyTag = tag.GetPath()
+		}
 	}
 	if tk := n.GetToken(); tk != nil && tk.Position != nil {
 		p := n.GetPath()
@@ -293,7 +317,7 @@ func (v *validator) flow(r *rawFlow) *Definition {
 	} else if err := checkPersonRef(r.Owner); err != nil {
 		v.add("owner", "%v", err)
 	}
-	if !idPattern.MatchString(d.Command) {
+	if r.Command != "" && !idPattern.MatchString(r.Command) { // an empty command is the id, checked above
 		v.add("command", "command %q must be one lowercase word (letters, digits, - or _)", d.Command)
 	}
 	if d.Prefix == "" {
@@ -326,7 +350,7 @@ func (v *validator) flow(r *rawFlow) *Definition {
 		}
 		d.Steps = append(d.Steps, s)
 	}
-	env := conditionEnv(d.allFields())
+	env, dynamic := conditionEnv(d.allFields())
 	badNext := false
 	personFields := map[string]bool{}
 	for _, f := range d.allFields() {
@@ -338,7 +362,7 @@ func (v *validator) flow(r *rawFlow) *Definition {
 		s := &d.Steps[i]
 		p := fmt.Sprintf("steps[%d]", i)
 		if s.When != "" {
-			c, err := compileCondition(s.When, env)
+			c, err := compileCondition(s.When, env, dynamic)
 			if err != nil {
 				v.add(p+".when", "%v", err)
 			}
@@ -364,9 +388,18 @@ func (v *validator) flow(r *rawFlow) *Definition {
 	if badNext || len(d.Steps) == 0 {
 		return d
 	}
+	// A step leads to its next; one with a condition also to the step below
+	// it, where the flow goes when the condition is false.
 	reached := make([]bool, len(d.Steps)+1)
-	for i := 0; i < len(d.Steps); i = d.successor(i) {
-		reached[i] = true
+	for todo := []int{0}; len(todo) > 0; {
+		i := todo[len(todo)-1]
+		todo = todo[:len(todo)-1]
+		for ; i < len(d.Steps) && !reached[i]; i = d.successor(i) {
+			reached[i] = true
+			if d.Steps[i].When != "" {
+				todo = append(todo, i+1)
+			}
+		}
 	}
 	for i := range d.Steps {
 		if !reached[i] {
@@ -455,9 +488,10 @@ func (v *validator) step(p string, r *rawStep, names map[string]string) Step {
 		}
 	}
 	// Keys that belong to other step kinds are refused rather than ignored.
-	if len(r.Assignees) > 0 || r.Channel != "" || r.Remind != nil || len(r.Escalate) > 0 || r.MaxRounds != 0 {
-		for key, set := range map[string]bool{"assignees": len(r.Assignees) > 0, "channel": r.Channel != "", "remind": r.Remind != nil, "escalate": len(r.Escalate) > 0, "max_rounds": r.MaxRounds != 0} {
-			if set {
+	if len(r.Assignees) > 0 || r.Channel != "" || r.Remind != nil || len(r.Escalate) > 0 || r.MaxRounds != 0 || r.OnTimeout != "" {
+		set := map[string]bool{"assignees": len(r.Assignees) > 0, "channel": r.Channel != "", "remind": r.Remind != nil, "escalate": len(r.Escalate) > 0, "max_rounds": r.MaxRounds != 0, "on_timeout": r.OnTimeout != ""}
+		for _, key := range slices.Sorted(maps.Keys(set)) { // sorted: the same problems in the same order every time
+			if set[key] {
 				only(human, key, "approval and task")
 			}
 		}

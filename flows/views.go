@@ -119,8 +119,11 @@ func (e *Engine) stepItem(def *Definition, in *Instance, s *Step, loc *time.Loca
 		rounds = append(rounds, line)
 	}
 	if len(rounds) == 0 {
+		// Passed over: a step above where the request is (or all of them,
+		// once it completed). A request that ended early never reached the
+		// steps below where it stopped.
 		rounds = []string{"Not reached"}
-		if !in.Status.Open() || in.Step != "" && def.StepIndex(in.Step) > def.StepIndex(s.ID) {
+		if in.Status == StatusCompleted || in.Step != "" && def.StepIndex(in.Step) > def.StepIndex(s.ID) {
 			rounds = []string{"Skipped"}
 		}
 	}

@@ -1,0 +1,152 @@
+package flows_test
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/batonbot/baton/flows"
+)
+
+func TestOnlyAssigneesDecide(t *testing.T) {
+	t.Parallel()
+	r := buyRun(t, "2500")
+	for _, kind := range []flows.EventKind{flows.EventApprove, flows.EventReject, flows.EventRequestChanges, flows.EventReassign} {
+		tr := r.refused(flows.Event{Kind: kind, Actor: "carol", Reason: "x", Target: "erin"}, flows.CodeNotAssignee)
+		if tr.Outcome.Text != "X-1 (Manager approval) is assigned to Bob Chen; only they, their delegates or an admin can act on it." {
+			t.Fatalf("refusal %q", tr.Outcome.Text)
+		}
+		a := tr.Audit[0]
+		if a.Action != string(kind) || a.Actor != "carol" || !a.Refused || a.Step != "manager" || a.Round != 1 || a.Reason != tr.Outcome.Text {
+			t.Fatalf("refusal audit %+v", a)
+		}
+		if tr.Instance.Status != flows.StatusRunning || len(tr.Instance.Tasks) != 1 || tr.Instance.Tasks[0].Decision != flows.Pending {
+			t.Fatal("a refusal changed the task")
+		}
+	}
+	// The requester cannot decide their own request.
+	r.refused(flows.Event{Kind: flows.EventApprove, Actor: "alice"}, flows.CodeNotAssignee)
+	// Someone else is refused (and audited) even when what they sent is also
+	// incomplete: authority is checked before input.
+	r.refused(flows.Event{Kind: flows.EventReject, Actor: "gus"}, flows.CodeNotAssignee)
+	tl := r.e.Timeline(r.in, r.audit, "bob", r.now)
+	var refusals int
+	for _, it := range tl.Items {
+		if strings.HasSuffix(it.Title, "(refused)") {
+			refusals++
+		}
+	}
+	if refusals != 6 {
+		t.Fatalf("timeline shows %d refusals, want 6", refusals)
+	}
+}
+
+func TestAdminDecides(t *testing.T) {
+	t.Parallel()
+	r := buyRun(t, "2500")
+	tr := r.act(flows.EventApprove, admin)
+	if a := tr.Audit[0]; a.Action != "approved" || a.Actor != admin || a.Detail["authority"] != "admin" || a.OnBehalf != "" {
+		t.Fatalf("audit %+v", a)
+	}
+	if r.in.History[0].By != admin || r.in.Step != "finance" {
+		t.Fatalf("instance %+v", r.in)
+	}
+	// For the whole step, whatever its policy.
+	r.act(flows.EventReject, admin, reason("policy breach"))
+	if r.in.Status != flows.StatusRejected || r.in.History[1].By != admin {
+		t.Fatalf("instance %+v", r.in)
+	}
+}
+
+// Self-approval is forbidden unless the step allows it, whatever the route:
+// an admin or an escalation target who made the request may not decide it.
+func TestNoSelfApprovalByAnyRoute(t *testing.T) {
+	t.Parallel()
+	t.Run("an admin's own request", func(t *testing.T) {
+		t.Parallel()
+		r := newRun(t, newEngine(t, buyFlow))
+		r.start("buy", admin, form("item", "x", "amount", "5"))
+		if got := assignees(r.in); !slices.Equal(got, []string{"olivia"}) {
+			t.Fatalf("assignees %v", got)
+		}
+		tr := r.refused(flows.Event{Kind: flows.EventApprove, Actor: admin}, flows.CodeNotAllowed)
+		contains(t, "refusal", tr.Outcome.Text, "You made X-1, so you may not decide Manager approval yourself; Olivia Brown can.")
+		r.refused(flows.Event{Kind: flows.EventReassign, Actor: admin, Target: "erin"}, flows.CodeNotAllowed)
+		r.refused(flows.Event{Kind: flows.EventSkip, Actor: admin, Reason: "mine"}, flows.CodeNotAllowed)
+		r.act(flows.EventApprove, "olivia")
+	})
+	t.Run("the owner's own request", func(t *testing.T) {
+		t.Parallel()
+		r := newRun(t, newEngine(t, buyFlow))
+		r.start("buy", "olivia", form("item", "x", "amount", "5"))
+		r.refused(flows.Event{Kind: flows.EventSkip, Actor: "olivia", Reason: "mine"}, flows.CodeNotAllowed)
+		r.act(flows.EventSkip, admin, reason("agreed"))
+		if r.in.Status != flows.StatusCompleted {
+			t.Fatal(r.in.Status)
+		}
+	})
+	t.Run("an escalation to the requester goes to the owner", func(t *testing.T) {
+		t.Parallel()
+		// dana asks and erin reviews: the first rung escalates to erin's
+		// manager, who is dana; the second names dana.
+		r := newRun(t, newEngine(t, assigneeFlow("approval", "olivia", "person:erin", `    escalate:
+      - {after: 1h, notify: manager}
+      - {after: 2h, notify: "person:dana"}
+`)))
+		r.start("who", "dana", nil)
+		tr := r.fire(flows.TimerEscalate)
+		if got := recipients(tr); !slices.Equal(got, []string{"olivia"}) {
+			t.Fatalf("escalated to %v, want the owner", got)
+		}
+		tr = r.fire(flows.TimerEscalate)
+		if got := recipients(tr); len(got) != 0 || slices.Contains(r.in.Escalated, "dana") {
+			t.Fatalf("escalated to %v (escalated: %v)", got, r.in.Escalated)
+		}
+		r.refused(flows.Event{Kind: flows.EventApprove, Actor: "dana"}, flows.CodeNotAssignee)
+		r.act(flows.EventApprove, "olivia")
+	})
+	t.Run("allowed by the step", func(t *testing.T) {
+		t.Parallel()
+		r := newRun(t, newEngine(t, assigneeFlow("approval", "olivia", "person:bob", "    allow_self_approval: true\n")))
+		r.start("who", admin, nil)
+		r.act(flows.EventApprove, admin)
+		if r.in.Status != flows.StatusCompleted {
+			t.Fatal(r.in.Status)
+		}
+	})
+}
+
+// A definition changed under a running request (an escalation rung removed)
+// must not crash the engine when the old timer fires or a card is drawn.
+func TestDefinitionChangedUnderARequest(t *testing.T) {
+	t.Parallel()
+	before := newEngine(t, timersFlow("wait"))
+	r := newRun(t, before)
+	r.start("tmr", "alice", nil)
+	after := newEngine(t, `
+id: tmr
+name: Timers
+owner: olivia
+steps:
+  - id: review
+    name: Review
+    type: approval
+    assignees: [person:bob]
+    due: 1d
+    on_timeout: wait
+`)
+	r.e = after
+	tm, _ := r.timer(flows.TimerEscalate, 1)
+	r.now = tm.At
+	tr := r.do(flows.Event{Kind: flows.EventTimer, Timer: tm.ID})
+	if tr.Outcome.OK != true {
+		t.Fatalf("outcome %+v", tr.Outcome)
+	}
+	if list := after.TaskList([]*flows.Instance{r.in}, "bob", r.now); len(list.Items) != 1 {
+		t.Fatalf("task list %+v", list)
+	}
+	r.act(flows.EventApprove, "bob")
+	if r.in.Status != flows.StatusCompleted {
+		t.Fatal(r.in.Status)
+	}
+}

@@ -1,0 +1,49 @@
+package flows_test
+
+import (
+	"testing"
+
+	"github.com/batonbot/baton/flows"
+)
+
+func TestParseCommand(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in   string
+		want flows.Command
+	}{
+		{"", flows.Command{Verb: flows.VerbHelp}},
+		{"   \t ", flows.Command{Verb: flows.VerbHelp}},
+		{"help", flows.Command{Verb: flows.VerbHelp}},
+		{"?", flows.Command{Verb: flows.VerbHelp}},
+		{"HELP me", flows.Command{Verb: flows.VerbHelp, Arg: "me"}},
+		{"start purchase", flows.Command{Verb: flows.VerbStart, Arg: "purchase"}},
+		{"  Start   Purchase  ", flows.Command{Verb: flows.VerbStart, Arg: "purchase"}},
+		{"new access", flows.Command{Verb: flows.VerbStart, Arg: "access"}},
+		{"request content", flows.Command{Verb: flows.VerbStart, Arg: "content"}},
+		{"start", flows.Command{Verb: flows.VerbStart}},
+		{"tasks", flows.Command{Verb: flows.VerbTasks}},
+		{"task", flows.Command{Verb: flows.VerbTasks}},
+		{"todo", flows.Command{Verb: flows.VerbTasks}},
+		{"inbox", flows.Command{Verb: flows.VerbTasks}},
+		{"requests", flows.Command{Verb: flows.VerbRequests}},
+		{"mine", flows.Command{Verb: flows.VerbRequests}},
+		{"my requests", flows.Command{Verb: flows.VerbRequests, Arg: "requests"}},
+		{"status pr-12", flows.Command{Verb: flows.VerbStatus, Arg: "PR-12"}},
+		{"show #PR-12", flows.Command{Verb: flows.VerbStatus, Arg: "PR-12"}},
+		{"status", flows.Command{Verb: flows.VerbHelp, Note: "Say which request: status <id>, e.g. status PUR-12."}},
+		{"cancel PR-3 bought   it\telsewhere", flows.Command{Verb: flows.VerbCancel, Arg: "PR-3", Rest: "bought it elsewhere"}},
+		{"withdraw pr-3", flows.Command{Verb: flows.VerbCancel, Arg: "PR-3"}},
+		{"cancel", flows.Command{Verb: flows.VerbHelp, Note: "Say which request: cancel <id>, e.g. cancel PUR-12."}},
+		{"strat purchase", flows.Command{Verb: flows.VerbHelp, Note: `I don't know the command "strat". Did you mean "start"?`}},
+		{"stauts PR-1", flows.Command{Verb: flows.VerbHelp, Note: `I don't know the command "stauts". Did you mean "status"?`}},
+		{"Taks", flows.Command{Verb: flows.VerbHelp, Note: `I don't know the command "Taks". Did you mean "tasks"?`}},
+		{"approve everything", flows.Command{Verb: flows.VerbHelp, Note: `I don't know the command "approve".`}},
+		{"\u00a0start\u2003purchase", flows.Command{Verb: flows.VerbStart, Arg: "purchase"}},
+	}
+	for _, tt := range tests {
+		if got := flows.ParseCommand(tt.in); got != tt.want {
+			t.Errorf("ParseCommand(%q) = %+v, want %+v", tt.in, got, tt.want)
+		}
+	}
+}

@@ -1,0 +1,143 @@
+package flows
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// The names a fuzzed condition may use: one of every kind.
+var fuzzFields = []Field{
+	{Name: "amount", Kind: FieldNumber},
+	{Name: "dept", Kind: FieldChoice},
+	{Name: "note", Kind: FieldLongText},
+	{Name: "score"}, // a webhook-stored value: any JSON type
+}
+
+// Data a condition runs over: empty, ordinary, large, and of surprising types.
+var fuzzData = []map[string]any{
+	{},
+	{"amount": 1500.0, "dept": "eng", "note": "hello", "score": 70.0},
+	{"amount": -1e308, "dept": "", "note": strings.Repeat("ab", 50_000), "score": "x"},
+	{"score": true},
+	{"score": map[string]any{"a": 1.0}},
+	{"amount": "not a number", "score": nil},
+}
+
+// FuzzCondition: compiling and evaluating any condition never panics and
+// finishes quickly, whatever the data.
+func FuzzCondition(f *testing.F) {
+	for _, s := range []string{
+		`amount > 1000 && dept == "eng"`, `level == "admin"`, `audience == "external"`, `requester == "alice"`,
+		`dept in ["eng", "ops"] || amount <= 10`, `note contains "x" and not (score > 3)`, `note matches "^(a+)+$"`,
+		`len(note) > 3 && lower(trim(note)) startsWith "h"`, `amount % 7 == 1`, `1/0 > amount`, `int(amount) % 0 == 1`,
+		`score ?? 3 > 2`, `amount in 1..10`, `[1,2,3][amount] == 1`, `note[1:3] == "b"`, `amount ** 1e308 > 0`,
+		`max(amount, 3, score) > 1`, `split(note, "")[0] == "a"`, `string(score) == "1"`, `score.x == 1`, `$env.amount > 1`,
+		// Constructs conditions refuse: each could run for minutes or exhaust memory.
+		`len(replace(repeat(note, 1000), "a", repeat(note, 1000))) > 0`,
+		`len(replace(repeat("x", 100000), "x", repeat("y", 100000))) > 0`, // 28 s and 10 GB before conditions refused replace()
+		`len(reduce(1..60, #acc + #acc, "x")) > 0`,
+		`let x = note + note; let y = x + x; len(y + y) > 0`,
+		`all(1..999, {all(1..999, {all(1..999, {true})})})`,
+		`len(join(map(1..100000, {repeat(note, 1000)}), "")) > 0`,
+		`now() > date("2026-01-01")`,
+		strings.Repeat("(", 2000) + "true" + strings.Repeat(")", 2000),
+		strings.Repeat("!", 600) + "true",
+		strings.Repeat("note + ", 300) + `"" == ""`,
+	} {
+		f.Add(s)
+	}
+	env, dynamic := conditionEnv(fuzzFields)
+	f.Fuzz(func(t *testing.T, src string) {
+		start := time.Now()
+		c, err := compileCondition(src, env, dynamic)
+		if err != nil {
+			if c != nil || err.Error() == "" {
+				t.Fatalf("compileCondition = %v, %v", c, err)
+			}
+			return
+		}
+		for _, d := range fuzzData {
+			_, _ = c.eval(d, "alice")
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Fatalf("condition %q took %s", src, d)
+		}
+	})
+}
+
+func TestConditionsRefuseCostlyConstructs(t *testing.T) {
+	t.Parallel()
+	env, dynamic := conditionEnv(fuzzFields)
+	for _, tt := range []struct{ src, want string }{
+		{`len(replace(note, "a", note)) > 0`, "uses replace(), which conditions do not allow"},
+		{`repeat("x", 3) == note`, "uses repeat()"},
+		{`len(reduce(1..60, #acc + #acc, "x")) > 0`, "uses reduce()"},
+		{`all([1], {# > 0})`, "uses all()"},
+		{`let x = 1; x > 0`, "uses let"},
+		{`now() > 0`, "uses now()"},
+		{`date("2026-01-01") != nil`, "uses date()"},
+		{`toJSON(note) == ""`, "uses toJSON()"},
+		{`amout > 1`, `names unknown field "amout" (did you mean "amount"?); it may use amount, dept, note, requester, score`},
+		{`foo(1) > 1`, `names unknown field "foo"`},
+		{strings.Repeat("x", 1001), "more than 1000"},
+		{`amount >`, `is not valid`},
+		{`dept > 3`, `is not valid`},
+	} {
+		c, err := compileCondition(tt.src, env, dynamic)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("compileCondition(%.40q) = %v, %v; want %q", tt.src, c, err, tt.want)
+		}
+	}
+	// What conditions are for still works, including values a webhook stored.
+	for _, tt := range []struct {
+		src  string
+		data map[string]any
+		want bool
+	}{
+		{`amount > 1000 && dept == "eng"`, map[string]any{"amount": 1500.0, "dept": "eng"}, true},
+		{`amount > 1000`, map[string]any{}, false},
+		{`score > 50`, map[string]any{"score": 70.0}, true},
+		{`score == "gold"`, map[string]any{"score": "gold"}, true},
+		{`score == true`, map[string]any{"score": true}, true},
+		{`score == "gold"`, map[string]any{}, false},
+		{`upper(dept) in ["ENG"] && len(note) == 0 && abs(amount) < 1 && hasSuffix(requester, "ce")`, map[string]any{"dept": "eng"}, true},
+	} {
+		c, err := compileCondition(tt.src, env, dynamic)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.src, err)
+		}
+		if got, err := c.eval(tt.data, "alice"); err != nil || got != tt.want {
+			t.Errorf("%s over %v = %v, %v; want %v", tt.src, tt.data, got, err, tt.want)
+		}
+	}
+}
+
+func TestNearest(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		in   string
+		cand []string
+		want string
+	}{
+		{"stauts", []string{"start", "tasks", "requests", "status", "cancel", "help"}, "status"},
+		{"purhcase", []string{"access", "content", "purchase"}, "purchase"},
+		{"Purchase", []string{"access", "purchase"}, "purchase"},
+		{"asignees", knownKeys, "assignees"},
+		{"xyzzy", []string{"start", "tasks"}, ""},
+		{"people", knownKeys, ""}, // not "title": four edits is no typo
+		{"", []string{"a"}, "a"},
+	} {
+		if got := nearest(tt.in, tt.cand); got != tt.want {
+			t.Errorf("nearest(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+	for _, tt := range []struct {
+		a, b string
+		want int
+	}{{"", "", 0}, {"abc", "", 3}, {"", "abc", 3}, {"kitten", "sitting", 3}, {"ab", "ba", 1}, {"abcd", "acbd", 1}, {"ca", "abc", 3}, {"héllo", "hello", 1}} {
+		if got := editDistance(tt.a, tt.b); got != tt.want {
+			t.Errorf("editDistance(%q, %q) = %d, want %d", tt.a, tt.b, got, tt.want)
+		}
+	}
+}

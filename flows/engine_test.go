@@ -1,0 +1,431 @@
+package flows_test
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/batonbot/baton/flows"
+)
+
+// buyFlow: the requester's manager approves (up to two rounds), finance
+// approves above 1,000, then ops and the requester are told.
+const buyFlow = `
+id: buy
+name: Purchase
+owner: olivia
+prefix: BUY
+title: "{{.item}} ({{.amount}})"
+form:
+  - {name: item, label: Item, required: true}
+  - {name: amount, label: Amount, type: number, required: true, min: 1}
+  - {name: vendor, label: Vendor}
+steps:
+  - id: manager
+    name: Manager approval
+    type: approval
+    assignees: [manager]
+    max_rounds: 2
+  - id: finance
+    name: Finance approval
+    type: approval
+    when: amount > 1000
+    assignees: [group:finance]
+  - id: order
+    name: Tell ops
+    type: notify
+    to: [channel:ops, requester]
+    message: "{{.requester}} may buy {{.item}} from {{.vendor}} for {{.amount}} ({{.id}})"
+`
+
+func buyRun(t *testing.T, amount string) *run {
+	t.Helper()
+	r := newRun(t, newEngine(t, buyFlow))
+	r.start("buy", "alice", form("item", "Laptop", "amount", amount))
+	return r
+}
+
+func TestStart(t *testing.T) {
+	t.Parallel()
+	r := newRun(t, newEngine(t, buyFlow))
+	tr := r.do(flows.Event{Kind: flows.EventStart, Instance: "BUY-1", Flow: "buy", Actor: "alice", Platform: "slack",
+		Data: form("item", "Laptop", "amount", "2500"), Refs: map[string]string{"deal": "D-9"}})
+	in := r.in
+	wantStatus(t, in, flows.StatusRunning, "manager", 1)
+	if in.ID != "BUY-1" || in.Flow != "buy" || in.Requester != "alice" || in.Title != "Laptop (2500)" || in.Refs["deal"] != "D-9" ||
+		!in.Created.Equal(t0) || !in.StepStarted.Equal(t0) || in.Data["amount"] != 2500.0 || in.Data["item"] != "Laptop" {
+		t.Fatalf("instance %+v", in)
+	}
+	if got := assignees(in); !slices.Equal(got, []string{"bob"}) {
+		t.Fatalf("assignees %v", got)
+	}
+	if got := auditActions(tr.Audit); !slices.Equal(got, []string{"started", "assigned"}) {
+		t.Fatalf("audit %v", got)
+	}
+	started, assigned := tr.Audit[0], tr.Audit[1]
+	if started.Actor != "alice" || started.Platform != "slack" || started.Detail["item"] != "Laptop" || started.Detail["amount"] != "2500" || started.Detail["ref.deal"] != "D-9" {
+		t.Fatalf("started entry %+v", started)
+	}
+	if assigned.Actor != flows.System || assigned.Step != "manager" || assigned.Round != 1 || assigned.Detail["assignees"] != "bob" {
+		t.Fatalf("assigned entry %+v", assigned)
+	}
+	card := notified(t, tr, "bob", "manager/1/bob")
+	m := card.Msg
+	if m.Kind != flows.MsgTask || m.Instance != "BUY-1" || m.Step != "manager" || m.Round != 1 || m.Title != "Purchase BUY-1: Laptop (2500)" {
+		t.Fatalf("task card %+v", m)
+	}
+	if got := actions(m.Actions); !slices.Equal(got, []flows.ActionKind{flows.ActApprove, flows.ActReject, flows.ActChanges, flows.ActReassign}) {
+		t.Fatalf("actions %v", got)
+	}
+	for _, a := range m.Actions {
+		if a.Instance != "BUY-1" || a.Step != "manager" || a.Round != 1 {
+			t.Fatalf("action %+v does not say what it acts on", a)
+		}
+	}
+	contains(t, "card", fmt.Sprint(m.Fields, m.Context), "{Item Laptop}", "{Amount 2500}", "{deal D-9}", "Requested by Alice Martin", "Waiting on Bob Chen")
+	if len(notifies(tr)) != 1 || len(tr.Effects) != 1 {
+		t.Fatalf("effects: %s", describe(tr.Effects))
+	}
+	if tr.Outcome != (flows.Outcome{OK: true, Instance: "BUY-1", Status: flows.StatusRunning, Text: "Started BUY-1 (Purchase). Waiting on Bob Chen (Manager approval)."}) {
+		t.Fatalf("outcome %+v", tr.Outcome)
+	}
+
+	// The same start again (a redelivery with the instance already there) changes nothing.
+	again := r.do(flows.Event{Kind: flows.EventStart, Instance: "BUY-1", Flow: "buy", Actor: "alice", Data: form("item", "Laptop", "amount", "2500")})
+	if !again.Noop || again.Instance != r.in || !again.Outcome.OK {
+		t.Fatalf("second start: %+v", again)
+	}
+}
+
+func TestStartRefusesBadInput(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t, buyFlow)
+	for _, tt := range []struct {
+		name string
+		ev   flows.Event
+		want string
+	}{
+		{"unknown flow", flows.Event{Kind: flows.EventStart, Instance: "X-1", Flow: "bye", Actor: "alice"}, `there is no flow called "bye"; did you mean "buy"?`},
+		{"no instance id", flows.Event{Kind: flows.EventStart, Flow: "buy", Actor: "alice", Data: form("item", "x", "amount", "1")}, "the instance id and the requester are required"},
+		{"no requester", flows.Event{Kind: flows.EventStart, Instance: "X-1", Flow: "buy", Data: form("item", "x", "amount", "1")}, "the instance id and the requester are required"},
+		{"bad form", flows.Event{Kind: flows.EventStart, Instance: "X-1", Flow: "buy", Actor: "alice", Data: form("item", "x", "amount", "-1")}, "Amount must be at least 1"},
+		{"unknown event", flows.Event{Kind: "approve_all", Instance: "X-1"}, `unknown event "approve_all"`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var cur *flows.Instance
+			if tt.ev.Kind != flows.EventStart {
+				cur = &flows.Instance{ID: "X-1", Flow: "buy", Status: flows.StatusRunning}
+			}
+			tr, err := e.Apply(cur, tt.ev, t0)
+			var ie *flows.InputError
+			var fe flows.FieldErrors
+			if tr != nil || !errors.As(err, &ie) && !errors.As(err, &fe) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Apply = %v, %v; want an input error saying %q", tr, err, tt.want)
+			}
+		})
+	}
+	// An event for an instance that does not exist, or of a flow no longer defined.
+	if _, err := e.Apply(nil, flows.Event{Kind: flows.EventApprove, Instance: "X-9", Actor: "bob"}, t0); !errors.Is(err, flows.ErrNotFound) {
+		t.Fatalf("missing instance: %v", err)
+	}
+	if _, err := e.Apply(&flows.Instance{ID: "X-1", Flow: "gone"}, flows.Event{Kind: flows.EventApprove, Actor: "bob"}, t0); err == nil || !strings.Contains(err.Error(), `flow "gone" is no longer defined`) {
+		t.Fatalf("gone flow: %v", err)
+	}
+}
+
+// policyFlow is one approval step over group:finance (carol, frank, gina)
+// with the given policy lines, then the end.
+func policyFlow(policy string) string {
+	return `
+id: pol
+name: Policy
+owner: olivia
+form:
+  - {name: item}
+steps:
+  - id: fin
+    name: Finance
+    type: approval
+    assignees: [group:finance]
+` + policy + "\n"
+}
+
+func TestPolicies(t *testing.T) {
+	t.Parallel()
+	type step struct {
+		who      string
+		decision flows.EventKind
+		want     flows.Status // after this decision
+		pending  bool         // the step still waits
+	}
+	approve := func(who string) step { return step{who, flows.EventApprove, flows.StatusRunning, true} }
+	reject := func(who string) step { return step{who, flows.EventReject, flows.StatusRunning, true} }
+	ends := func(s step, st flows.Status) step { s.want, s.pending = st, false; return s }
+	tests := []struct {
+		name, policy string
+		steps        []step
+	}{
+		{"any: the first approval wins", "    policy: any", []step{ends(approve("frank"), flows.StatusCompleted)}},
+		{"any: the first rejection wins", "", []step{ends(reject("gina"), flows.StatusRejected)}},
+		{"any: changes from anyone", "", []step{ends(step{"carol", flows.EventRequestChanges, "", false}, flows.StatusChangesRequested)}},
+		{"all: everyone approves", "    policy: all", []step{approve("carol"), approve("gina"), ends(approve("frank"), flows.StatusCompleted)}},
+		{"all: the first rejection ends it", "    policy: all", []step{approve("carol"), ends(reject("frank"), flows.StatusRejected)}},
+		{"all: changes end it", "    policy: all", []step{approve("carol"), ends(step{"gina", flows.EventRequestChanges, "", false}, flows.StatusChangesRequested)}},
+		{"quorum 2: two approvals", "    quorum: 2", []step{approve("carol"), ends(approve("gina"), flows.StatusCompleted)}},
+		{"quorum 2: one rejection leaves it possible", "    quorum: 2", []step{reject("carol"), approve("frank"), ends(approve("gina"), flows.StatusCompleted)}},
+		{"quorum 2: two rejections make it impossible", "    quorum: 2", []step{reject("carol"), ends(reject("frank"), flows.StatusRejected)}},
+		{"quorum 2: approve, reject, reject", "    policy: quorum\n    quorum: 2", []step{approve("carol"), reject("frank"), ends(reject("gina"), flows.StatusRejected)}},
+		{"quorum 3 of 3 is all", "    quorum: 3", []step{approve("carol"), approve("frank"), ends(approve("gina"), flows.StatusCompleted)}},
+		{"quorum above the group size needs everyone", "    quorum: 5", []step{approve("carol"), approve("frank"), ends(approve("gina"), flows.StatusCompleted)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := newRun(t, newEngine(t, policyFlow(tt.policy)))
+			r.start("pol", "alice", form("item", "x"))
+			if got := assignees(r.in); !slices.Equal(got, []string{"carol", "frank", "gina"}) {
+				t.Fatalf("assignees %v", got)
+			}
+			for i, s := range tt.steps {
+				tr := r.act(s.decision, s.who, reason("because"))
+				if r.in.Status != s.want {
+					t.Fatalf("after %s by %s: status %s, want %s", s.decision, s.who, r.in.Status, s.want)
+				}
+				if s.pending {
+					// The decider's card is closed, showing who is still awaited;
+					// the others' cards stay.
+					up := updated(t, tr, "fin/1/"+s.who)
+					contains(t, "closed card", up.Msg.Outcome, "by "+testDir(t).Name(s.who), "Waiting on")
+					if len(up.Msg.Actions) != 0 {
+						t.Fatalf("a decided card keeps its buttons: %+v", up.Msg.Actions)
+					}
+					contains(t, "outcome", tr.Outcome.Text, "Still waiting on")
+					if r.in.Tasks[slices.Index(assignees(r.in), s.who)].By != s.who {
+						t.Fatalf("task of %s not recorded: %+v", s.who, r.in.Tasks)
+					}
+					continue
+				}
+				if i != len(tt.steps)-1 {
+					t.Fatalf("step ended early")
+				}
+				// The step closes every card under its prefix and keeps its record.
+				up := updated(t, tr, "fin/1/")
+				if len(up.Msg.Actions) != 0 || up.Msg.Outcome == "" {
+					t.Fatalf("closing update %+v", up.Msg)
+				}
+				h := r.in.History[len(r.in.History)-1]
+				if h.Step != "fin" || h.Round != 1 || h.By != s.who || !slices.Equal(h.Assigned, []string{"carol", "frank", "gina"}) {
+					t.Fatalf("history %+v", h)
+				}
+			}
+			// Whoever comes late is told who decided first.
+			late := r.refused(flows.Event{Kind: flows.EventApprove, Actor: "frank", Step: "fin", Round: 1}, flows.CodeAlreadyDecided)
+			last := tt.steps[len(tt.steps)-1]
+			if last.who == "frank" {
+				late = r.refused(flows.Event{Kind: flows.EventApprove, Actor: "carol", Step: "fin", Round: 1}, flows.CodeAlreadyDecided)
+			}
+			contains(t, "late click", late.Outcome.Text, "by "+testDir(t).Name(last.who))
+		})
+	}
+}
+
+func TestPolicyAllRefusesASecondDecision(t *testing.T) {
+	t.Parallel()
+	r := newRun(t, newEngine(t, policyFlow("    policy: all")))
+	r.start("pol", "alice", form("item", "x"))
+	r.act(flows.EventApprove, "carol")
+	tr := r.refused(flows.Event{Kind: flows.EventReject, Actor: "carol", Reason: "changed my mind"}, flows.CodeAlreadyDecided)
+	contains(t, "refusal", tr.Outcome.Text, "You already approved X-1 at Thu 26 Nov 09:00 UTC; waiting on Frank Osei and Gina Ray.")
+}
+
+func TestConditions(t *testing.T) {
+	t.Parallel()
+	t.Run("false: the step is skipped and audited", func(t *testing.T) {
+		t.Parallel()
+		r := buyRun(t, "500")
+		tr := r.act(flows.EventApprove, "bob")
+		wantStatus(t, r.in, flows.StatusCompleted, "", 0)
+		var skipped *flows.AuditEntry
+		for i, a := range tr.Audit {
+			if a.Action == "skipped" {
+				skipped = &tr.Audit[i]
+			}
+		}
+		if skipped == nil || skipped.Actor != flows.System || skipped.Step != "finance" || skipped.Reason != "condition is false: amount > 1000" {
+			t.Fatalf("skip not audited: %+v", tr.Audit)
+		}
+		if got := auditActions(tr.Audit); !slices.Equal(got, []string{"approved", "skipped", "notified", "completed"}) {
+			t.Fatalf("audit %v", got)
+		}
+		if slices.ContainsFunc(r.in.History, func(h flows.StepRecord) bool { return h.Step == "finance" }) {
+			t.Fatal("a skipped step has a record of a round")
+		}
+	})
+	t.Run("true: the step runs", func(t *testing.T) {
+		t.Parallel()
+		r := buyRun(t, "1000.5")
+		tr := r.act(flows.EventApprove, "bob")
+		wantStatus(t, r.in, flows.StatusRunning, "finance", 1)
+		if got := recipients(tr); !slices.Equal(got, []string{"carol", "frank", "gina"}) {
+			t.Fatalf("finance cards to %v", got)
+		}
+		contains(t, "outcome", tr.Outcome.Text, "Approved X-1. Waiting on Carol Diaz, Frank Osei and Gina Ray (Finance approval).")
+	})
+	t.Run("boundary", func(t *testing.T) {
+		t.Parallel()
+		r := buyRun(t, "1,000")
+		r.act(flows.EventApprove, "bob")
+		wantStatus(t, r.in, flows.StatusCompleted, "", 0)
+	})
+}
+
+// conditionFlow exercises the expression language over every kind of value
+// a condition sees: numbers, text, choices, the requester, an empty
+// optional field, a task's output and a webhook's stored reply.
+const conditionFlow = `
+id: cond
+name: Conditions
+owner: olivia
+form:
+  - {name: amount, type: number, required: true}
+  - {name: dept, type: choice, options: [eng, ops], required: true}
+  - {name: code}
+steps:
+  - id: work
+    type: task
+    assignees: [person:erin]
+    outputs:
+      - {name: seats, type: number}
+  - id: hook
+    type: webhook
+    url: https://example.com/score
+    store: {score: result.score, label: result.label}
+  - {id: eng_big, type: notify, to: [requester], message: a, when: 'amount > 1000 && dept == "eng"'}
+  - {id: ops_or_small, type: notify, to: [requester], message: b, when: 'dept in ["ops"] || amount <= 1000'}
+  - {id: by_alice, type: notify, to: [requester], message: c, when: 'requester == "alice"'}
+  - {id: no_code, type: notify, to: [requester], message: d, when: 'code == ""'}
+  - {id: code_prefix, type: notify, to: [requester], message: e, when: 'code startsWith "X-" and len(code) > 3'}
+  - {id: many_seats, type: notify, to: [requester], message: f, when: 'seats >= 10'}
+  - {id: high_score, type: notify, to: [requester], message: g, when: 'score > 50'}
+  - {id: labelled, type: notify, to: [requester], message: h, when: 'label == "gold"'}
+  - {id: arithmetic, type: notify, to: [requester], message: i, when: 'amount * 2 - seats > 100 and not (dept == "ops")'}
+  - {id: strings, type: notify, to: [requester], message: j, when: 'lower(dept) == "eng" && trim(" x ") == "x" && hasPrefix(code, "X")'}
+`
+
+func TestConditionValues(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		requester string
+		form      map[string]string
+		seats     string
+		reply     map[string]any
+		ran       []string
+		failed    []string // steps skipped because their condition could not be evaluated
+	}{
+		{"big eng request", "alice", form("amount", "5000", "dept", "eng"), "12",
+			map[string]any{"result": map[string]any{"score": 70.0, "label": "gold"}},
+			[]string{"eng_big", "by_alice", "no_code", "many_seats", "high_score", "labelled", "arithmetic"}, nil},
+		{"small ops request", "bob", form("amount", "10", "dept", "ops", "code", "X-123"), "",
+			map[string]any{"result": map[string]any{"score": 10.0, "label": "tin"}},
+			[]string{"ops_or_small", "code_prefix"}, nil},
+		{"a reply without the stored fields", "carol", form("amount", "5000", "dept", "eng", "code", "X-1"), "2",
+			map[string]any{"other": true},
+			[]string{"eng_big", "arithmetic", "strings"}, []string{"high_score"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := newRun(t, newEngine(t, conditionFlow))
+			r.start("cond", tt.requester, tt.form)
+			r.act(flows.EventTaskDone, "erin", data("seats", tt.seats))
+			tr := r.do(flows.Event{Kind: flows.EventWebhookResult, Step: "hook", Round: 1, Result: &flows.WebhookResult{OK: true, Status: 200, Reply: tt.reply}})
+			wantStatus(t, r.in, flows.StatusCompleted, "", 0)
+			var ran []string
+			for _, a := range tr.Audit {
+				switch a.Action {
+				case "notified":
+					ran = append(ran, a.Step)
+				case "skipped":
+					want := "condition is false: "
+					if slices.Contains(tt.failed, a.Step) {
+						want = "condition could not be evaluated: "
+					}
+					if !strings.HasPrefix(a.Reason, want) {
+						t.Errorf("step %s: %s", a.Step, a.Reason)
+					}
+				}
+			}
+			if !slices.Equal(ran, tt.ran) {
+				t.Fatalf("ran %v, want %v", ran, tt.ran)
+			}
+		})
+	}
+}
+
+// assigneeFlow is one step of kind with the given assignees, owned by owner.
+func assigneeFlow(kind, owner, assignees string, extra string) string {
+	return fmt.Sprintf(`
+id: who
+name: Who
+owner: %s
+form:
+  - {name: approver, label: Approver, type: person}
+steps:
+  - id: s
+    name: The step
+    type: %s
+    assignees: [%s]
+%s`, owner, kind, assignees, extra)
+}
+
+func TestAssignees(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, kind, owner, assignees, extra string
+		requester, approver                 string
+		want                                []string
+		note                                string
+	}{
+		{"manager", "approval", "olivia", "manager", "", "alice", "", []string{"bob"}, ""},
+		{"group, sorted", "approval", "olivia", "group:finance", "", "alice", "", []string{"carol", "frank", "gina"}, ""},
+		{"a person field", "approval", "olivia", "field:approver", "", "alice", "erin", []string{"erin"}, ""},
+		{"a person", "approval", "olivia", "person:gus", "", "alice", "", []string{"gus"}, ""},
+		{"the requester on a task", "task", "olivia", "requester", "", "alice", "", []string{"alice"}, ""},
+		{"the owner", "task", "olivia", "owner", "", "alice", "", []string{"olivia"}, ""},
+		{"duplicates once, in order", "approval", "olivia", "person:gus, manager, group:leads, person:gus", "", "alice", "", []string{"gus", "bob"}, ""},
+		{"not the requester from a group", "approval", "olivia", "group:finance", "", "carol", "", []string{"frank", "gina"},
+			"the requester may not approve their own request"},
+		{"not the requester named in a field", "approval", "olivia", "field:approver", "", "alice", "alice", []string{"bob"},
+			"the requester may not approve their own request; nobody matched field:approver; assigned to Bob Chen"},
+		{"self-approval when the step allows it", "approval", "olivia", "requester", "    allow_self_approval: true\n", "alice", "", []string{"alice"}, ""},
+		{"the requester may do a task", "task", "olivia", "field:approver", "", "alice", "alice", []string{"alice"}, ""},
+		{"no manager: the owner", "approval", "olivia", "manager", "", "zed", "", []string{"olivia"}, "nobody matched manager; assigned to Olivia Brown"},
+		{"an empty field: the manager", "approval", "olivia", "field:approver", "", "alice", "", []string{"bob"}, "nobody matched field:approver; assigned to Bob Chen"},
+		{"an empty group: the manager", "task", "olivia", "group:nobody", "", "alice", "", []string{"bob"}, "nobody matched group:nobody; assigned to Bob Chen"},
+		{"outside the directory: the owner", "approval", "olivia", "manager", "", "slack:U999", "", []string{"olivia"}, "nobody matched manager; assigned to Olivia Brown"},
+		// The requester owns the flow and has no manager: the fallback must not
+		// make them approve their own request; an admin takes it.
+		{"the owner asks and has no manager: an admin", "approval", "zed", "manager", "", "zed", "", []string{admin}, "nobody matched manager; assigned to Ada Admin"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := newRun(t, newEngine(t, assigneeFlow(tt.kind, tt.owner, tt.assignees, tt.extra)))
+			tr := r.start("who", tt.requester, form("approver", tt.approver))
+			if got := assignees(r.in); !slices.Equal(got, tt.want) {
+				t.Fatalf("assignees %v, want %v", got, tt.want)
+			}
+			assigned := tr.Audit[len(tr.Audit)-1]
+			if assigned.Action != "assigned" || assigned.Detail["assignees"] != strings.Join(tt.want, ", ") || assigned.Detail["note"] != tt.note {
+				t.Fatalf("assigned entry %+v, want note %q", assigned, tt.note)
+			}
+			if got := recipients(tr); !slices.Equal(got, tt.want) {
+				t.Fatalf("cards to %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,448 @@
+package flows_test
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/batonbot/baton/flows"
+)
+
+func TestRejectAndResubmit(t *testing.T) {
+	t.Parallel()
+	r := buyRun(t, "2500")
+	r.act(flows.EventApprove, "bob")
+	wantStatus(t, r.in, flows.StatusRunning, "finance", 1)
+
+	r.inputErr(flows.Event{Kind: flows.EventReject, Actor: "carol", Reason: "  "}, "a reason is required to reject")
+	tr := r.act(flows.EventReject, "carol", reason("Over budget; split it"))
+	wantStatus(t, r.in, flows.StatusRejected, "finance", 1)
+	if r.in.Outcome != "Over budget; split it" || len(r.in.Tasks) != 0 {
+		t.Fatalf("rejected instance %+v", r.in)
+	}
+	if a := tr.Audit[0]; a.Action != "rejected" || a.Actor != "carol" || a.Reason != "Over budget; split it" || a.Step != "finance" || a.Round != 1 {
+		t.Fatalf("audit %+v", a)
+	}
+	// The requester is told, with the reason, and may resubmit or withdraw.
+	back := notified(t, tr, "alice", "requester/finance/1").Msg
+	if back.Kind != flows.MsgOutcome || back.Title != "Rejected: Purchase X-1 (Laptop (2500))" {
+		t.Fatalf("requester card %+v", back)
+	}
+	contains(t, "requester card", back.Text, "Carol Diaz rejected your request at Finance approval.\nReason: Over budget; split it")
+	if got := actions(back.Actions); !slices.Equal(got, []flows.ActionKind{flows.ActResubmit, flows.ActWithdraw}) {
+		t.Fatalf("requester actions %v", got)
+	}
+	// Every finance card is closed, showing who rejected and why.
+	closed := updated(t, tr, "finance/1/").Msg
+	contains(t, "closed card", closed.Outcome, "Rejected by Carol Diaz · Thu 26 Nov 09:00 UTC", "Reason: Over budget; split it")
+	if len(closed.Actions) != 0 {
+		t.Fatal("closed card keeps buttons")
+	}
+	contains(t, "outcome", tr.Outcome.Text, "Rejected X-1; Alice Martin has been told.")
+
+	// Frank's click on his card, now stale, names who decided first.
+	late := r.refused(flows.Event{Kind: flows.EventApprove, Actor: "frank", Step: "finance", Round: 1}, flows.CodeAlreadyDecided)
+	contains(t, "stale click", late.Outcome.Text, "X-1 was already rejected by Carol Diaz at Thu 26 Nov 09:00 UTC.")
+	// Only the requester resubmits, and only a valid form.
+	r.refused(flows.Event{Kind: flows.EventResubmit, Actor: "bob", Data: form("item", "Laptop", "amount", "1800")}, flows.CodeNotAllowed)
+	r.inputErr(flows.Event{Kind: flows.EventResubmit, Actor: "alice", Data: form("item", "", "amount", "1800")}, "Item is required")
+
+	r.now = r.now.Add(3600e9)
+	tr = r.act(flows.EventResubmit, "alice", data("item", "Laptop", "amount", "1800", "vendor", "Dell"), reason("split in two"))
+	wantStatus(t, r.in, flows.StatusRunning, "finance", 2)
+	if r.in.Rounds["finance"] != 2 || r.in.Rounds["manager"] != 1 || r.in.Outcome != "" || r.in.Title != "Laptop (1800)" {
+		t.Fatalf("resubmitted instance %+v", r.in)
+	}
+	wantChanges := []flows.Change{{Field: "amount", Label: "Amount", Old: "2500", New: "1800"}, {Field: "vendor", Label: "Vendor", Old: "", New: "Dell"}}
+	if !slices.Equal(r.in.Changes, wantChanges) {
+		t.Fatalf("changes %+v", r.in.Changes)
+	}
+	if a := tr.Audit[0]; a.Action != "resubmitted" || a.Actor != "alice" || a.Reason != "split in two" || a.Detail["amount"] != "2500 → 1800" || a.Detail["vendor"] != " → Dell" {
+		t.Fatalf("resubmitted entry %+v", a)
+	}
+	if a := tr.Audit[1]; a.Action != "assigned" || a.Round != 2 || a.Detail["changed.amount"] != "2500 → 1800" {
+		t.Fatalf("assigned entry %+v", a)
+	}
+	if got := recipients(tr); !slices.Equal(got, []string{"carol", "frank", "gina"}) {
+		t.Fatalf("round 2 cards to %v", got)
+	}
+	card := notified(t, tr, "carol", "finance/2/carol").Msg
+	if card.Round != 2 || !slices.Equal(card.Changes, wantChanges) || !slices.Contains(card.Context, "Round 2") {
+		t.Fatalf("round 2 card %+v", card)
+	}
+	for _, a := range card.Actions {
+		if a.Round != 2 {
+			t.Fatalf("round 2 button %+v", a)
+		}
+	}
+	contains(t, "outcome", tr.Outcome.Text, "Resubmitted X-1 (round 2).")
+	// A click on a round 1 card is stale; round 2 is decided normally.
+	r.refused(flows.Event{Kind: flows.EventApprove, Actor: "gina", Step: "finance", Round: 1}, flows.CodeAlreadyDecided)
+	tr = r.act(flows.EventApprove, "gina", on("finance", 2))
+	wantStatus(t, r.in, flows.StatusCompleted, "", 0)
+	if r.in.Outcome != "approved" || r.in.Changes != nil || !r.in.Completed.Equal(r.now) {
+		t.Fatalf("completed instance %+v", r.in)
+	}
+	done := notified(t, tr, "alice", "requester/done").Msg
+	if done.Kind != flows.MsgOutcome || done.Title != "Approved: Purchase X-1 (Laptop (1800))" {
+		t.Fatalf("done card %+v", done)
+	}
+	contains(t, "done card", done.Text, "Manager approval: approved by Bob Chen", "Finance approval: approved by Gina Ray")
+	// The notify step ran with the new data.
+	ops := notified(t, tr, "#ops", "notify/order").Msg
+	if ops.Text != "Alice Martin may buy Laptop from Dell for 1800 (X-1)" {
+		t.Fatalf("notify text %q", ops.Text)
+	}
+	// And a closed request refuses everything but comments.
+	r.refused(flows.Event{Kind: flows.EventApprove, Actor: "gina"}, flows.CodeClosed)
+	r.refused(flows.Event{Kind: flows.EventResubmit, Actor: "alice", Data: form("item", "x", "amount", "1")}, flows.CodeClosed)
+	r.refused(flows.Event{Kind: flows.EventWithdraw, Actor: "alice"}, flows.CodeClosed)
+	r.refused(flows.Event{Kind: flows.EventCancel, Actor: "olivia", Reason: "x"}, flows.CodeClosed)
+	r.refused(flows.Event{Kind: flows.EventSkip, Actor: "olivia", Reason: "x"}, flows.CodeClosed)
+}
+
+func TestRequestChangesAndRevisionCap(t *testing.T) {
+	t.Parallel()
+	r := buyRun(t, "500")
+	r.inputErr(flows.Event{Kind: flows.EventRequestChanges, Actor: "bob"}, "a reason is required to request changes")
+	tr := r.act(flows.EventRequestChanges, "bob", reason("add a quote"))
+	wantStatus(t, r.in, flows.StatusChangesRequested, "manager", 1)
+	back := notified(t, tr, "alice", "requester/manager/1").Msg
+	if back.Kind != flows.MsgChanges || back.Title != "Changes requested: Purchase X-1 (Laptop (500))" ||
+		!slices.Contains(back.Context, "You can resubmit 1 more time.") {
+		t.Fatalf("changes card %+v", back)
+	}
+	contains(t, "changes card", back.Text, "Bob Chen asked for changes at Manager approval.\nReason: add a quote")
+	contains(t, "closed card", updated(t, tr, "manager/1/").Msg.Outcome, "Changes requested by Bob Chen")
+
+	// Nothing to decide while the request is with the requester.
+	r.refused(flows.Event{Kind: flows.EventApprove, Actor: "bob"}, flows.CodeAlreadyDecided)
+
+	tr = r.act(flows.EventResubmit, "alice", data("item", "Laptop", "amount", "500", "vendor", "Dell"))
+	wantStatus(t, r.in, flows.StatusRunning, "manager", 2)
+	// Round 2 is the last this step allows: no more "request changes".
+	card := notified(t, tr, "bob", "manager/2/bob").Msg
+	if got := actions(card.Actions); !slices.Equal(got, []flows.ActionKind{flows.ActApprove, flows.ActReject, flows.ActReassign}) {
+		t.Fatalf("last-round actions %v", got)
+	}
+	r.inputErr(flows.Event{Kind: flows.EventRequestChanges, Actor: "bob", Reason: "more"}, "X-1 has had 2 rounds at Manager approval, the most allowed; approve or reject it")
+	tr = r.act(flows.EventReject, "bob", reason("no budget left"))
+	wantStatus(t, r.in, flows.StatusRejected, "manager", 2)
+	back = notified(t, tr, "alice", "requester/manager/2").Msg
+	if got := actions(back.Actions); !slices.Equal(got, []flows.ActionKind{flows.ActWithdraw}) {
+		t.Fatalf("no resubmit after the last round: %v", got)
+	}
+	r.inputErr(flows.Event{Kind: flows.EventResubmit, Actor: "alice", Data: form("item", "x", "amount", "1")}, "cannot be resubmitted")
+	// Withdrawing a returned request closes it for good.
+	r.refused(flows.Event{Kind: flows.EventWithdraw, Actor: "bob"}, flows.CodeNotAllowed)
+	tr = r.act(flows.EventWithdraw, "alice", reason("bought it myself"))
+	if r.in.Status != flows.StatusWithdrawn || r.in.Outcome != "bought it myself" || len(effectsOf(tr, flows.EffectUpdate)) != 0 {
+		t.Fatalf("withdrawn %+v, effects %s", r.in, describe(tr.Effects))
+	}
+}
+
+func TestWithdrawWhileRunning(t *testing.T) {
+	t.Parallel()
+	r := newRun(t, newEngine(t, timersFlow("escalate")))
+	r.start("tmr", "alice", nil)
+	tr := r.act(flows.EventWithdraw, "alice")
+	if r.in.Status != flows.StatusWithdrawn || len(r.in.Timers) != 0 || !r.in.Completed.Equal(t0) {
+		t.Fatalf("withdrawn %+v", r.in)
+	}
+	if got := auditActions(tr.Audit); !slices.Equal(got, []string{"withdrawn"}) {
+		t.Fatalf("audit %v", got)
+	}
+	if n := len(effectsOf(tr, flows.EffectCancelTimer)); n != 4 {
+		t.Fatalf("%d timers cancelled, want 4", n)
+	}
+	contains(t, "closed card", updated(t, tr, "review/1/").Msg.Outcome, "Withdrawn by Alice Martin")
+	contains(t, "outcome", tr.Outcome.Text, "Withdrew X-1.")
+	r.refused(flows.Event{Kind: flows.EventApprove, Actor: "bob", Step: "review", Round: 1}, flows.CodeAlreadyDecided)
+}
+
+func TestReassign(t *testing.T) {
+	t.Parallel()
+	r := buyRun(t, "500")
+	r.inputErr(flows.Event{Kind: flows.EventReassign, Actor: "bob"}, "say who should take it over")
+	r.inputErr(flows.Event{Kind: flows.EventReassign, Actor: "bob", Target: "erin gus"}, "one person")
+	r.inputErr(flows.Event{Kind: flows.EventReassign, Actor: "bob", Target: "alice"}, "Alice Martin made this request and may not approve it")
+	r.inputErr(flows.Event{Kind: flows.EventReassign, Actor: "bob", Target: "bob"}, "Bob Chen is already on this task")
+	r.refused(flows.Event{Kind: flows.EventReassign, Actor: "carol", Target: "erin"}, flows.CodeNotAssignee)
+
+	tr := r.act(flows.EventReassign, "bob", target("erin"), reason("on leave"))
+	if got := r.in.Tasks; len(got) != 1 || got[0].Assignee != "erin" || got[0].Original != "bob" || got[0].Decision != flows.Pending {
+		t.Fatalf("tasks %+v", got)
+	}
+	if a := tr.Audit[0]; a.Action != "reassigned" || a.Actor != "bob" || a.Reason != "on leave" || a.Detail["from"] != "bob" || a.Detail["to"] != "erin" {
+		t.Fatalf("audit %+v", a)
+	}
+	old := updated(t, tr, "manager/1/bob").Msg
+	contains(t, "old card", old.Outcome, "Reassigned by Bob Chen", "Reason: on leave", "Now with Erin Park.")
+	if len(old.Actions) != 0 {
+		t.Fatal("the old card keeps its buttons")
+	}
+	card := notified(t, tr, "erin", "manager/1/erin").Msg
+	if card.Kind != flows.MsgTask || !slices.Contains(card.Context, "Reassigned to you by Bob Chen (was Bob Chen)") || len(card.Actions) == 0 {
+		t.Fatalf("new card %+v", card)
+	}
+	contains(t, "outcome", tr.Outcome.Text, "X-1 is now with Erin Park.")
+	r.refused(flows.Event{Kind: flows.EventApprove, Actor: "bob"}, flows.CodeNotAssignee)
+
+	// Passed on again, the first assignee stays on record; an admin moves it too.
+	r.act(flows.EventReassign, "erin", target("gus"))
+	tr = r.act(flows.EventReassign, admin, target("hana"))
+	if got := r.in.Tasks[0]; got.Assignee != "hana" || got.Original != "bob" {
+		t.Fatalf("task %+v", got)
+	}
+	contains(t, "admin's card", fmt.Sprint(notified(t, tr, "hana", "manager/1/hana").Msg.Context), "Reassigned to you by Ada Admin (was Gus Ahmed)")
+	r.inputErr(flows.Event{Kind: flows.EventReassign, Actor: admin, Target: "erin", From: "nobody"}, "has no pending task for nobody to move")
+	r.act(flows.EventApprove, "hana")
+	if h := r.in.History[0]; h.By != "hana" || !slices.Equal(h.Assigned, []string{"hana"}) {
+		t.Fatalf("history %+v", h)
+	}
+}
+
+func TestDelegate(t *testing.T) {
+	t.Parallel()
+	t.Run("a delegate decides on behalf", func(t *testing.T) {
+		t.Parallel()
+		r := buyRun(t, "500")
+		r.inputErr(flows.Event{Kind: flows.EventDelegate, Actor: "bob", Target: "alice"}, "may not approve it")
+		tr := r.act(flows.EventDelegate, "bob", target("carol"), reason("I am travelling"))
+		if got := r.in.Tasks[0]; got.Assignee != "bob" || !slices.Equal(got.Delegates, []string{"carol"}) {
+			t.Fatalf("task %+v", got)
+		}
+		if a := tr.Audit[0]; a.Action != "delegated" || a.Actor != "bob" || a.OnBehalf != "bob" || a.Detail["to"] != "carol" || a.Reason != "I am travelling" {
+			t.Fatalf("audit %+v", a)
+		}
+		card := notified(t, tr, "carol", "manager/1/carol").Msg
+		if !slices.Contains(card.Context, "Delegated to you by Bob Chen, on behalf of Bob Chen") {
+			t.Fatalf("delegate card %+v", card)
+		}
+		if !slices.Contains(r.in.Pending(), "carol") || !slices.Contains(r.in.Pending(), "bob") {
+			t.Fatalf("pending %v", r.in.Pending())
+		}
+		r.inputErr(flows.Event{Kind: flows.EventDelegate, Actor: "bob", Target: "carol"}, "Carol Diaz is already on this task")
+		tr = r.act(flows.EventApprove, "carol")
+		if a := tr.Audit[0]; a.Action != "approved" || a.Actor != "carol" || a.OnBehalf != "bob" {
+			t.Fatalf("audit %+v", a)
+		}
+		if h := r.in.History[0]; h.By != "carol" || !slices.Equal(h.Assigned, []string{"bob"}) {
+			t.Fatalf("history %+v", h)
+		}
+		wantStatus(t, r.in, flows.StatusCompleted, "", 0)
+		tl := r.e.Timeline(r.in, r.audit, "alice", r.now)
+		contains(t, "timeline", fmt.Sprint(tl.Items), "Carol Diaz approved", "on behalf of Bob Chen")
+	})
+	t.Run("the delegate's card shows the decision", func(t *testing.T) {
+		t.Parallel()
+		r := newRun(t, newEngine(t, policyFlow("    policy: all")))
+		r.start("pol", "alice", form("item", "x"))
+		r.act(flows.EventDelegate, "carol", target("erin"))
+		tr := r.act(flows.EventApprove, "erin")
+		if tr.Audit[0].OnBehalf != "carol" || r.in.Tasks[0].Decision != flows.Approved || r.in.Tasks[0].By != "erin" {
+			t.Fatalf("audit %+v, tasks %+v", tr.Audit, r.in.Tasks)
+		}
+		// Both cards of the decided task, the assignee's and the delegate's, lose their buttons.
+		for _, key := range []string{"fin/1/carol", "fin/1/erin"} {
+			if up := updated(t, tr, key).Msg; len(up.Actions) != 0 || up.Outcome == "" {
+				t.Fatalf("%s: %+v", key, up)
+			}
+		}
+		r.refused(flows.Event{Kind: flows.EventApprove, Actor: "carol"}, flows.CodeAlreadyDecided)
+	})
+}
+
+func TestComment(t *testing.T) {
+	t.Parallel()
+	r := buyRun(t, "2500")
+	r.refused(flows.Event{Kind: flows.EventComment, Actor: "erin", Reason: "me too"}, flows.CodeNotAllowed)
+	r.inputErr(flows.Event{Kind: flows.EventComment, Actor: "alice", Reason: " "}, "write the comment")
+
+	tr := r.act(flows.EventComment, "alice", reason("Any news?"))
+	if a := tr.Audit[0]; a.Action != "commented" || a.Actor != "alice" || a.Reason != "Any news?" || a.Step != "manager" {
+		t.Fatalf("audit %+v", a)
+	}
+	e := notified(t, tr, "bob", "comment/4/bob")
+	if e.Thread != "manager/1/bob" || e.Msg.Kind != flows.MsgComment || e.Msg.Text != "Any news?" || e.Msg.Title != "Alice Martin on Purchase X-1" {
+		t.Fatalf("comment %+v %+v", e, e.Msg)
+	}
+	if got := recipients(tr); !slices.Equal(got, []string{"bob"}) {
+		t.Fatalf("comment sent to %v", got)
+	}
+	// Later, everyone involved hears: the requester, who decided, who is
+	// assigned; the owner and admins may comment without being involved.
+	r.act(flows.EventApprove, "bob")
+	tr = r.act(flows.EventComment, "olivia", reason("Please hurry"))
+	if got := recipients(tr); !slices.Equal(got, []string{"alice", "bob", "carol", "frank", "gina"}) {
+		t.Fatalf("comment sent to %v", got)
+	}
+	if e := notified(t, tr, "alice", "comment/7/alice"); e.Thread != "" {
+		t.Fatalf("a comment to the requester threads under %q", e.Thread)
+	}
+	if e := notified(t, tr, "carol", "comment/7/carol"); e.Thread != "finance/1/carol" {
+		t.Fatalf("a comment to an assignee threads under %q", e.Thread)
+	}
+	tr = r.act(flows.EventComment, admin, reason("Audit note"))
+	if len(recipients(tr)) != 5 {
+		t.Fatalf("admin comment sent to %v", recipients(tr))
+	}
+}
+
+func TestCancel(t *testing.T) {
+	t.Parallel()
+	r := buyRun(t, "2500")
+	tr := r.refused(flows.Event{Kind: flows.EventCancel, Actor: "alice", Reason: "x"}, flows.CodeNotAllowed)
+	contains(t, "refusal", tr.Outcome.Text, "Only the flow owner (Olivia Brown) or an admin can cancel X-1; the requester can withdraw it.")
+	r.refused(flows.Event{Kind: flows.EventCancel, Actor: "bob", Reason: "x"}, flows.CodeNotAllowed)
+	r.inputErr(flows.Event{Kind: flows.EventCancel, Actor: "olivia"}, "a reason is required to cancel")
+
+	tr = r.act(flows.EventCancel, "olivia", reason("duplicate of X-0"))
+	if r.in.Status != flows.StatusCancelled || r.in.Outcome != "duplicate of X-0" {
+		t.Fatalf("cancelled %+v", r.in)
+	}
+	if got := auditActions(tr.Audit); !slices.Equal(got, []string{"cancelled"}) || tr.Audit[0].Reason != "duplicate of X-0" || tr.Audit[0].Actor != "olivia" {
+		t.Fatalf("audit %+v", tr.Audit)
+	}
+	m := notified(t, tr, "alice", "requester/cancelled").Msg
+	if m.Kind != flows.MsgOutcome || m.Title != "Cancelled: Purchase X-1 (Laptop (2500))" || m.Text != "Olivia Brown cancelled your request.\nReason: duplicate of X-0" {
+		t.Fatalf("cancel notice %+v", m)
+	}
+	contains(t, "closed card", updated(t, tr, "manager/1/").Msg.Outcome, "Cancelled by Olivia Brown", "Reason: duplicate of X-0")
+
+	// An admin cancels a request waiting for the requester.
+	r2 := buyRun(t, "2500")
+	r2.act(flows.EventRequestChanges, "bob", reason("quote?"))
+	tr = r2.act(flows.EventCancel, admin, reason("stale"))
+	if r2.in.Status != flows.StatusCancelled || len(effectsOf(tr, flows.EffectUpdate)) != 0 {
+		t.Fatalf("cancelled %+v", r2.in)
+	}
+}
+
+func TestSkip(t *testing.T) {
+	t.Parallel()
+	r := buyRun(t, "2500")
+	r.refused(flows.Event{Kind: flows.EventSkip, Actor: "bob", Reason: "x"}, flows.CodeNotAllowed)
+	r.refused(flows.Event{Kind: flows.EventSkip, Actor: "alice", Reason: "x"}, flows.CodeNotAllowed)
+	r.inputErr(flows.Event{Kind: flows.EventSkip, Actor: "olivia"}, "a reason is required to skip")
+
+	tr := r.act(flows.EventSkip, "olivia", reason("bob is out; pre-approved by the CFO"))
+	wantStatus(t, r.in, flows.StatusRunning, "finance", 1)
+	if h := r.in.History[0]; h.Step != "manager" || h.Outcome != "skipped" || h.By != "olivia" || h.Reason != "bob is out; pre-approved by the CFO" {
+		t.Fatalf("history %+v", h)
+	}
+	if a := tr.Audit[0]; a.Action != "skipped" || a.Actor != "olivia" || a.Step != "manager" || a.Reason == "" {
+		t.Fatalf("audit %+v", a)
+	}
+	contains(t, "closed card", updated(t, tr, "manager/1/").Msg.Outcome, "Skipped by Olivia Brown")
+	contains(t, "outcome", tr.Outcome.Text, "Skipped a step of X-1. Waiting on Carol Diaz, Frank Osei and Gina Ray (Finance approval).")
+	// A stale skip (made on a card of the step before) is refused.
+	r.refused(flows.Event{Kind: flows.EventSkip, Actor: admin, Reason: "x", Step: "manager", Round: 1}, flows.CodeAlreadyDecided)
+	r.act(flows.EventSkip, admin, reason("finance agreed by mail"))
+	wantStatus(t, r.in, flows.StatusCompleted, "", 0)
+}
+
+func TestTaskDoneWithOutputs(t *testing.T) {
+	t.Parallel()
+	const flow = `
+id: grant
+name: Grant
+owner: olivia
+form:
+  - {name: system, required: true}
+steps:
+  - id: grant
+    name: Grant the access
+    type: task
+    assignees: [group:it]
+    instructions: Create the account.
+    outputs:
+      - {name: account, label: Account, required: true, pattern: "[a-z]+"}
+      - {name: seats, label: Seats, type: number, min: 1}
+  - id: big
+    name: Big grant
+    type: approval
+    when: seats > 10
+    assignees: [person:dana]
+  - id: tell
+    type: notify
+    to: [requester]
+    message: "Account {{.account}} on {{.system}}, {{.seats}} seats"
+`
+	setup := func(t *testing.T) *run {
+		r := newRun(t, newEngine(t, flow))
+		tr := r.start("grant", "alice", form("system", "github"))
+		card := notified(t, tr, "erin", "grant/1/erin").Msg
+		if card.Text != "Grant the access\nCreate the account." || !slices.Equal(actions(card.Actions), []flows.ActionKind{flows.ActDone, flows.ActReassign}) {
+			t.Fatalf("task card %+v", card)
+		}
+		r.inputErr(flows.Event{Kind: flows.EventApprove, Actor: "erin"}, "X-1 is a task (Grant the access): mark it done instead")
+		r.inputErr(flows.Event{Kind: flows.EventTaskDone, Actor: "erin"}, "Account is required")
+		r.inputErr(flows.Event{Kind: flows.EventTaskDone, Actor: "erin", Data: form("account", "Ann1")}, "Account does not have the expected format")
+		r.inputErr(flows.Event{Kind: flows.EventTaskDone, Actor: "erin", Data: form("account", "ann", "acount", "x")}, "acount is not a field of this form")
+		r.inputErr(flows.Event{Kind: flows.EventTaskDone, Actor: "erin", Data: form("account", "ann", "seats", "0")}, "Seats must be at least 1")
+		r.refused(flows.Event{Kind: flows.EventTaskDone, Actor: "bob", Data: form("account", "ann")}, flows.CodeNotAssignee)
+		return r
+	}
+	t.Run("stored and used by a later condition", func(t *testing.T) {
+		t.Parallel()
+		r := setup(t)
+		tr := r.act(flows.EventTaskDone, "erin", data("account", "ann", "seats", "20"))
+		if r.in.Data["account"] != "ann" || r.in.Data["seats"] != 20.0 {
+			t.Fatalf("data %v", r.in.Data)
+		}
+		if a := tr.Audit[0]; a.Action != "done" || a.Actor != "erin" || a.Detail["account"] != "ann" || a.Detail["seats"] != "20" {
+			t.Fatalf("audit %+v", a)
+		}
+		wantStatus(t, r.in, flows.StatusRunning, "big", 1)
+		r.inputErr(flows.Event{Kind: flows.EventTaskDone, Actor: "dana"}, "X-1 is waiting for an approval (Big grant): approve, reject or request changes")
+		tr = r.act(flows.EventApprove, "dana")
+		if m := notified(t, tr, "alice", "notify/tell").Msg; m.Text != "Account ann on github, 20 seats" {
+			t.Fatalf("notify text %q", m.Text)
+		}
+	})
+	t.Run("an empty optional output", func(t *testing.T) {
+		t.Parallel()
+		r := setup(t)
+		tr := r.act(flows.EventTaskDone, "erin", data("account", "ann"))
+		wantStatus(t, r.in, flows.StatusCompleted, "", 0)
+		if r.in.Outcome != "approved" {
+			t.Fatalf("outcome %q", r.in.Outcome)
+		}
+		// A field left empty reads as nothing, not as "<no value>".
+		if m := notified(t, tr, "alice", "notify/tell").Msg; m.Text != "Account ann on github,  seats" {
+			t.Fatalf("notify text %q", m.Text)
+		}
+	})
+}
+
+// A request with no form data at all, as storage gives it back (JSON leaves
+// out the empty data map), still takes a task's outputs and a webhook's reply.
+func TestEmptyFormThroughStorage(t *testing.T) {
+	t.Parallel()
+	const flow = `
+id: bare
+name: Bare
+owner: olivia
+steps:
+  - id: do
+    type: task
+    assignees: [person:erin]
+    outputs:
+      - {name: note}
+  - id: hook
+    type: webhook
+    url: https://example.com/x
+    store: {ref: id}
+`
+	r := newRun(t, newEngine(t, flow))
+	r.start("bare", "alice", nil)
+	if r.in.Data != nil {
+		t.Fatalf("the harness should hand back nil data, as storage does: %v", r.in.Data)
+	}
+	r.act(flows.EventTaskDone, "erin", data("note", "ok"))
+	r.do(flows.Event{Kind: flows.EventWebhookResult, Step: "hook", Round: 1, Result: &flows.WebhookResult{OK: true, Reply: map[string]any{"id": "T-1"}}})
+	if r.in.Status != flows.StatusCompleted || r.in.Data["note"] != "ok" || r.in.Data["ref"] != "T-1" {
+		t.Fatalf("instance %+v", r.in)
+	}
+}

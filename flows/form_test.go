@@ -1,0 +1,210 @@
+package flows_test
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/batonbot/baton/flows"
+)
+
+// kindsFlow has one field of every kind, with every constraint.
+const kindsFlow = `
+id: kinds
+name: Every kind
+owner: olivia
+form:
+  - {name: title, type: text, required: true, min: 3, max: 10}
+  - {name: body, label: Body, type: longtext, max: 20}
+  - {name: amount, label: Amount, type: number, min: 1, max: 1000000}
+  - {name: color, label: Color, type: choice, options: [red, green], default: green}
+  - {name: day, label: Day, type: date}
+  - {name: who, label: Who, type: person}
+  - {name: link, label: Link, type: url}
+  - {name: code, label: Code, pattern: "[A-Z]{2}-[0-9]+", help: like AB-12}
+  - {name: count, label: Count, type: number, default: 5}
+  - {name: flag, label: Flag, type: choice, options: [yes, no, 3]}
+steps:
+  - {id: s, type: notify, to: [requester], message: hi}
+`
+
+func TestFieldKindsAndConstraints(t *testing.T) {
+	t.Parallel()
+	def := mustParse(t, kindsFlow)
+	tests := []struct {
+		field, raw string
+		want       any    // the typed value (nil: left empty)
+		err        string // the message, when refused
+	}{
+		{field: "title", raw: "", err: "title is required"},
+		{field: "title", raw: "   ", err: "title is required"},
+		{field: "title", raw: "ab", err: "title must be at least 3 characters"},
+		{field: "title", raw: "abcdefghijk", err: "title must be at most 10 characters"},
+		{field: "title", raw: "  héllo  ", want: "héllo"},
+		{field: "title", raw: "ééééééééé", want: "ééééééééé"}, // 9 characters, 18 bytes
+		{field: "body", raw: "", want: nil},
+		{field: "body", raw: "  two\n lines \n\n", want: "  two\n lines"},
+		{field: "body", raw: strings.Repeat("x", 21), err: "Body must be at most 20 characters"},
+		{field: "amount", raw: "1,500", want: 1500.0},
+		{field: "amount", raw: " 2.5 ", want: 2.5},
+		{field: "amount", raw: "abc", err: "Amount must be a number"},
+		{field: "amount", raw: "0", err: "Amount must be at least 1"},
+		{field: "amount", raw: "2000000", err: "Amount must be at most 1,000,000"},
+		{field: "amount", raw: "NaN", err: "Amount must be a number"},
+		{field: "amount", raw: "1e400", err: "Amount must be a number"},
+		{field: "count", raw: "Inf", err: "Count must be a number"},
+		{field: "count", raw: "-infinity", err: "Count must be a number"},
+		{field: "count", raw: "-3", want: -3.0},
+		{field: "color", raw: "red", want: "red"},
+		{field: "color", raw: "blue", err: "Color must be one of: red, green"},
+		{field: "flag", raw: "3", want: "3"},
+		{field: "day", raw: "2026-12-31", want: "2026-12-31"},
+		{field: "day", raw: "2026-02-30", err: "Day must be a date like 2026-12-31"},
+		{field: "day", raw: "31/12/2026", err: "Day must be a date like 2026-12-31"},
+		{field: "who", raw: "ivan", want: "ivan"},
+		{field: "who", raw: "Ivan Petrov", err: "Who must be one person"},
+		{field: "link", raw: "https://example.com/q", want: "https://example.com/q"},
+		{field: "link", raw: "http://example.com", want: "http://example.com"},
+		{field: "link", raw: "ftp://example.com/q", err: "Link must be a web address starting with https://"},
+		{field: "link", raw: "https://a", err: "Link must be a web address"},
+		{field: "link", raw: "https://exa mple.com", err: "Link must be a web address"},
+		{field: "code", raw: "AB-12", want: "AB-12"},
+		{field: "code", raw: "ab-12", err: "Code does not have the expected format (like AB-12)"},
+		{field: "code", raw: "XAB-12", err: "Code does not have the expected format"}, // anchored
+	}
+	for _, tt := range tests {
+		t.Run(tt.field+"="+tt.raw, func(t *testing.T) {
+			t.Parallel()
+			f := def.Field(tt.field)
+			if f == nil {
+				t.Fatalf("no field %s", tt.field)
+			}
+			got, err := f.Parse(tt.raw)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("Parse(%q) = %v, %v; want error %q", tt.raw, got, err, tt.err)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Fatalf("Parse(%q) = %#v, %v; want %#v", tt.raw, got, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseForm(t *testing.T) {
+	t.Parallel()
+	def := mustParse(t, kindsFlow)
+
+	t.Run("defaults and typed values", func(t *testing.T) {
+		t.Parallel()
+		got, err := flows.ParseForm(def.Form, form("title", "Pens", "amount", "12"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]any{"title": "Pens", "amount": 12.0, "color": "green", "count": 5.0}
+		if len(got) != len(want) {
+			t.Fatalf("got %v, want %v", got, want)
+		}
+		for k, v := range want {
+			if got[k] != v {
+				t.Fatalf("%s = %#v, want %#v", k, got[k], v)
+			}
+		}
+		// What the engine stores must survive storage (JSON).
+		if _, err := json.Marshal(got); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("every problem, by field, and unknown keys", func(t *testing.T) {
+		t.Parallel()
+		_, err := flows.ParseForm(def.Form, form("title", "x", "amount", "lots", "colour", "red"))
+		var fe flows.FieldErrors
+		if !errors.As(err, &fe) {
+			t.Fatalf("error %v is not FieldErrors", err)
+		}
+		want := flows.FieldErrors{
+			"title":  "title must be at least 3 characters",
+			"amount": "Amount must be a number",
+			"colour": "colour is not a field of this form",
+		}
+		if len(fe) != len(want) {
+			t.Fatalf("got %v, want %v", fe, want)
+		}
+		for k, v := range want {
+			if fe[k] != v {
+				t.Fatalf("%s: %q, want %q", k, fe[k], v)
+			}
+		}
+		// The message lists them in field-name order.
+		if got := err.Error(); got != "invalid form: Amount must be a number; colour is not a field of this form; title must be at least 3 characters" {
+			t.Fatalf("message %q", got)
+		}
+	})
+
+	t.Run("an explicit empty value does not take the default", func(t *testing.T) {
+		t.Parallel()
+		got, err := flows.ParseForm(def.Form, form("title", "Pens", "count", ""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := got["count"]; ok {
+			t.Fatalf("count = %v, want it left empty", got["count"])
+		}
+	})
+}
+
+func TestFormatValue(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		in   any
+		want string
+	}{
+		{nil, ""}, {"x", "x"}, {12.0, "12"}, {1234.0, "1234"}, {12345.0, "12,345"},
+		{1234567.0, "1,234,567"}, {-12345.0, "-12,345"}, {2.5, "2.5"}, {true, "true"},
+	} {
+		if got := flows.FormatValue(tt.in); got != tt.want {
+			t.Errorf("FormatValue(%#v) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestDurations(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		in   string
+		want string // time.Duration.String, or the error
+	}{
+		{"30m", "30m0s"}, {"4h", "4h0m0s"}, {"2d", "48h0m0s"}, {"1w", "168h0m0s"},
+		{"1d12h", "36h0m0s"}, {" 1.5h ", "1h30m0s"}, {"90s", "1m30s"},
+		{"", "empty duration"}, {"3", "invalid duration"}, {"h", "invalid duration"},
+		{"3y", `unknown unit "y"`}, {"0h", "longer than zero"}, {"1..5h", "invalid duration"},
+		{"-3h", "invalid duration"}, {"99999999999999w", "too long"},
+		// Every part fits but the sum does not: it must not wrap around.
+		{"53375d53375d53375d53375d53375d", "too long"},
+	} {
+		d, err := flows.ParseDuration(tt.in)
+		got := d.String()
+		if err != nil {
+			got = err.Error()
+		}
+		if !strings.Contains(got, tt.want) {
+			t.Errorf("ParseDuration(%q) = %s, want %s", tt.in, got, tt.want)
+		}
+	}
+	for _, tt := range []struct {
+		in   string
+		want string
+	}{{"45s", "45 s"}, {"45m", "45 min"}, {"3h", "3 h"}, {"3h20m", "3 h 20 min"}, {"2d", "2 d"}, {"2d4h", "2 d 4 h"}} {
+		d, _ := flows.ParseDuration(tt.in)
+		if got := flows.FormatDuration(d); got != tt.want {
+			t.Errorf("FormatDuration(%s) = %q, want %q", tt.in, got, tt.want)
+		}
+		if got := flows.FormatDuration(-d); got != tt.want {
+			t.Errorf("FormatDuration(-%s) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}

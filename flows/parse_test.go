@@ -1,0 +1,533 @@
+package flows_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/batonbot/baton/flows"
+)
+
+// validHead starts a definition; cases append their steps (or more keys).
+const validHead = `id: v
+name: V
+owner: olivia
+form:
+  - {name: amount, type: number}
+  - {name: approver, type: person}
+  - {name: note}
+`
+
+// A marker "# @path" (or several: "# @a @b") at the end of a line says the
+// test expects the problem at that path to be reported on that line.
+var marker = regexp.MustCompile(`# ((?:@\S+\s*)+)$`)
+
+// markedLines maps each marked path to its line.
+func markedLines(src string) map[string]int {
+	lines := map[string]int{}
+	for i, l := range strings.Split(src, "\n") {
+		if m := marker.FindStringSubmatch(l); m != nil {
+			for _, p := range strings.Fields(m[1]) {
+				lines[strings.TrimPrefix(p, "@")] = i + 1
+			}
+		}
+	}
+	return lines
+}
+
+// lineFor is the marked line of path or, for a key that is missing, of the
+// nearest enclosing path; 1 (the document) when none is marked.
+func lineFor(lines map[string]int, path string) int {
+	for {
+		if l, ok := lines[path]; ok {
+			return l
+		}
+		i := strings.LastIndexAny(path, ".[")
+		if i <= 0 {
+			return 1
+		}
+		path = path[:i]
+	}
+}
+
+func TestValidationProblems(t *testing.T) {
+	t.Parallel()
+	type want struct{ path, msg string }
+	tests := []struct {
+		name string
+		src  string
+		want []want
+	}{
+		{"unknown top-level key", validHead + `descripton: x # @descripton
+steps:
+  - {id: a, type: notify, to: [requester], message: hi}
+`, []want{{"descripton", `unknown key "descripton" (did you mean "description"?)`}}},
+		{"unknown step key with a suggestion", validHead + `steps:
+  - id: a
+    type: approval
+    assignees: [manager]
+    asignees: [manager] # @steps[0].asignees
+`, []want{{"steps[0].asignees", `unknown key "asignees" (did you mean "assignees"?)`}}},
+		{"unknown key without a suggestion", validHead + `steps:
+  - id: a
+    type: notify
+    to: [requester]
+    message: hi
+    xyzzyplughfoo: 1 # @steps[0].xyzzyplughfoo
+`, []want{{"steps[0].xyzzyplughfoo", `unknown key "xyzzyplughfoo"; remove it`}}},
+		{"unknown key in a form field", validHead[:len(validHead)-1] + `
+  - {name: x, typ: text} # @form[3].typ
+steps:
+  - {id: a, type: notify, to: [requester], message: hi}
+`, []want{{"form[3].typ", `(did you mean "type"?)`}}},
+		{"bad durations", validHead + `steps:
+  - id: a
+    type: approval
+    assignees: [manager]
+    due: 3 days # @steps[0].due
+    remind:
+      every: soon # @steps[0].remind.every
+      max: -1 # @steps[0].remind.max
+    escalate:
+      - after: 2x # @steps[0].escalate[0].after
+        notify: manager
+      - after: 1d
+        notify: manager
+      - after: 1d # @steps[0].escalate[2].after
+        reassign: manager
+`, []want{
+			{"steps[0].due", `invalid duration "3 days"`},
+			{"steps[0].remind.every", `invalid duration "soon"`},
+			{"steps[0].remind.max", "max must be a positive number"},
+			{"steps[0].escalate[0].after", `unknown unit "x"`},
+			{"steps[0].escalate[2].after", "after 1d must be later than the rung before it"},
+		}},
+		{"unreachable step", validHead + `steps:
+  - id: a
+    type: approval
+    assignees: [manager]
+    next: end
+  - id: b # @steps[1]
+    type: approval
+    assignees: [manager]
+`, []want{{"steps[1]", `step "b" is never reached`}}},
+		{"unknown field in a condition", validHead + `steps:
+  - id: a
+    type: approval
+    when: amout > 1000 # @steps[0].when
+    assignees: [manager]
+`, []want{{"steps[0].when", `names unknown field "amout" (did you mean "amount"?); it may use amount, approver, note, requester`}}},
+		{"condition of the wrong type", validHead + `steps:
+  - id: a
+    type: approval
+    when: note > 1000 # @steps[0].when
+    assignees: [manager]
+`, []want{{"steps[0].when", `condition "note > 1000" is not valid`}}},
+		{"condition that is not boolean", validHead + `steps:
+  - id: a
+    type: approval
+    when: amount + 1 # @steps[0].when
+    assignees: [manager]
+`, []want{{"steps[0].when", `is not valid`}}},
+		{"backwards and unknown next", validHead + `steps:
+  - id: a
+    type: approval
+    assignees: [manager]
+    next: nowhere # @steps[0].next
+  - id: b
+    type: approval
+    assignees: [manager]
+    next: a # @steps[1].next
+  - id: c
+    type: approval
+    assignees: [manager]
+    next: c # @steps[2].next
+`, []want{
+			{"steps[0].next", `next "nowhere" is not a step id; use one of a, b, c or end`},
+			{"steps[1].next", `next "a" goes backwards`},
+			{"steps[2].next", `next "c" goes backwards`},
+		}},
+		{"policy and quorum conflicts", validHead + `steps:
+  - id: a
+    type: approval
+    assignees: [group:finance]
+    policy: all
+    quorum: 2 # @steps[0].quorum
+  - id: b # @steps[1].quorum
+    type: approval
+    assignees: [group:finance]
+    policy: quorum
+  - id: c
+    type: approval
+    assignees: [group:finance]
+    policy: most # @steps[2].policy
+  - id: d
+    type: approval
+    assignees: [group:finance]
+    quorum: -1 # @steps[3].quorum
+`, []want{
+			{"steps[0].quorum", `quorum: 2 conflicts with policy "all"; keep one of them`},
+			{"steps[1].quorum", "policy quorum needs quorum: N"},
+			{"steps[2].policy", `policy "most" is not a policy; use any, all, or quorum: N`},
+			{"steps[3].quorum", "quorum must be a positive number"},
+		}},
+		{"keys of the wrong step kind", validHead + `steps:
+  - id: a
+    type: notify
+    to: [requester]
+    message: hi
+    assignees: [manager] # @steps[0].assignees
+    due: 1d # @steps[0].due
+  - id: b
+    type: approval
+    assignees: [manager]
+    message: hi # @steps[1].message
+  - id: c
+    type: task
+    assignees: [manager]
+    quorum: 2 # @steps[2].quorum
+    on_timeout: approve # @steps[2].on_timeout
+    due: 1d
+  - id: d
+    type: approval
+    assignees: [manager]
+    outputs: # @steps[3].outputs
+      - {name: x}
+  - id: e
+    type: notify
+    to: [requester]
+    message: hi
+    url: https://example.com # @steps[4].url
+  - id: f
+    type: webhook
+    url: https://example.com
+    remind: {every: 1h} # @steps[5].remind
+  - id: g
+    type: notify
+    to: [requester]
+    message: hi
+    on_timeout: approve # @steps[6].on_timeout
+  - id: h
+    type: webhook
+    url: https://example.com
+    due: 1h
+    on_timeout: wait # @steps[7].on_timeout
+`, []want{
+			{"steps[0].assignees", "assignees is only for approval and task steps"},
+			{"steps[0].due", "due is only for approval, task and webhook steps"},
+			{"steps[1].message", "message is only for notify steps"},
+			{"steps[2].quorum", "quorum is only for approval steps"},
+			{"steps[2].on_timeout", "on_timeout approve is only for approval steps"},
+			{"steps[3].outputs", "outputs is only for task steps"},
+			{"steps[4].url", "url is only for webhook steps"},
+			{"steps[5].remind", "remind is only for approval and task steps"},
+			{"steps[6].on_timeout", "on_timeout is only for approval and task steps"},
+			{"steps[7].on_timeout", "on_timeout is only for approval and task steps"},
+		}},
+		{"duplicate ids and names", validHead[:len(validHead)-1] + `
+  - {name: amount} # @form[3].name
+steps:
+  - id: a
+    type: task
+    assignees: [manager]
+    outputs:
+      - {name: note} # @steps[0].outputs[0].name
+  - id: a # @steps[1].id
+    type: webhook
+    url: https://example.com
+    store:
+      amount: x.y # @steps[1].store.amount
+`, []want{
+			{"form[3].name", `name "amount" is already used by form[0]`},
+			{"steps[0].outputs[0].name", `name "note" is already used by form[2]`},
+			{"steps[1].id", `step id "a" is already used by steps[0]`},
+			{"steps[1].store.amount", `store key "amount" is already used by form[0]`},
+		}},
+		{"required top-level keys", `description: nothing else # @description
+steps: [] # @steps
+`, []want{
+			{"id", "id is required"},
+			{"name", "name is required"},
+			{"owner", "owner is required"},
+			{"steps", "a flow needs at least one step"},
+		}},
+		{"bad ids, prefix, command and title", `id: Purchase Request # @id
+name: P
+owner: two people # @owner
+command: Buy Now # @command
+prefix: pr # @prefix
+title: "{{.item" # @title
+steps:
+  - id: end # @steps[0].id
+    type: notify
+    to: [requester]
+    message: hi
+  - id: Bad Id # @steps[1].id
+    type: nudge # @steps[1].type
+`, []want{
+			{"id", `id "Purchase Request" must be lowercase letters`},
+			{"owner", `"two people" is not a person id`},
+			{"command", `command "Buy Now" must be one lowercase word`},
+			{"prefix", `prefix "pr" must be 1-8 capital letters`},
+			{"title", "title is not a valid template"},
+			{"steps[0].id", `"end" is reserved`},
+			{"steps[1].id", `id "Bad Id" must be lowercase letters`},
+			{"steps[1].type", `type "nudge" is not a step type; use one of approval, task, notify, webhook`},
+		}},
+		{"field problems", `id: v
+name: V
+owner: olivia
+form:
+  - {name: a, type: money} # @form[0].type
+  - {name: b, type: choice} # @form[1].options
+  - {name: c, options: [x]} # @form[2].options
+  - {name: d, type: number, min: 5, max: 1} # @form[3].min
+  - {name: e, pattern: "[a-"} # @form[4].pattern
+  - {name: f, type: choice, options: [x, y], default: z} # @form[5].default
+  - {name: G} # @form[6].name
+  - {label: nameless} # @form[7].name
+steps:
+  - {id: s, type: notify, to: [requester], message: hi}
+`, []want{
+			{"form[0].type", `type "money" is not a field type; use one of text, longtext, number, choice, date, person, url`},
+			{"form[1].options", "a choice field needs options"},
+			{"form[2].options", "options are only for fields of type choice"},
+			{"form[3].min", "min 5 is above max 1"},
+			{"form[4].pattern", "pattern is not a valid regular expression"},
+			{"form[5].default", `default "z" is not a valid value: f must be one of: x, y`},
+			{"form[6].name", `name "G" must be a lowercase identifier`},
+			{"form[7].name", "name is required"},
+		}},
+		{"assignees and escalation targets", validHead + `steps:
+  - id: a
+    type: approval
+    assignees: [boss, "field:note", "field:approver"] # @steps[0].assignees[0] @steps[0].assignees[1]
+    due: 1d
+    on_timeout: later # @steps[0].on_timeout
+    escalate:
+      - after: 1h # @steps[0].escalate[0]
+        notify: manager
+        reassign: manager
+      - after: 2h
+        notify: nobody # @steps[0].escalate[1].notify
+      - after: 3h
+        reassign: "channel:ops" # @steps[0].escalate[2].reassign
+  - id: b # @steps[1].assignees
+    type: task
+    on_timeout: wait # @steps[1].on_timeout
+`, []want{
+			{"steps[0].assignees[0]", `assignee "boss" is not understood`},
+			{"steps[0].assignees[1]", `"field:note" names no person field; add a form field "note" of type person`},
+			{"steps[0].on_timeout", `on_timeout "later" is not allowed`},
+			{"steps[0].escalate[0]", "a rung has exactly one of notify"},
+			{"steps[0].escalate[1].notify", `"nobody" is not understood; use manager, person:ID, group:NAME or channel:NAME`},
+			{"steps[0].escalate[2].reassign", `"channel:ops" is not understood; reassign to manager or person:ID`},
+			{"steps[1].assignees", "an task step needs assignees"},
+			{"steps[1].on_timeout", "on_timeout needs due"},
+		}},
+		{"notify and webhook steps", validHead + `steps:
+  - id: a # @steps[0].message @steps[0].to
+    type: notify
+  - id: b
+    type: notify
+    to: [someone] # @steps[1].to[0]
+    message: "{{if}}" # @steps[1].message
+  - id: c
+    type: webhook
+    url: ftp://example.com # @steps[2].url
+    retries: 30 # @steps[2].retries
+    on_error: ignore # @steps[2].on_error
+    store:
+      Bad: x # @steps[2].store.Bad
+      ok: " " # @steps[2].store.ok
+`, []want{
+			{"steps[0].message", "a notify step needs a message"},
+			{"steps[0].to", "a notify step needs to:"},
+			{"steps[1].to[0]", `"someone" is not understood`},
+			{"steps[1].message", "message is not a valid template"},
+			{"steps[2].url", `url "ftp://example.com" must be an http:// or https:// address`},
+			{"steps[2].retries", "retries must be between 0 and 20"},
+			{"steps[2].on_error", `on_error "ignore" is not allowed; use fail or continue`},
+			{"steps[2].store.Bad", `store key "Bad" must be a lowercase identifier`},
+			{"steps[2].store.ok", "give the path of the value in the JSON reply"},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			lines := markedLines(tt.src)
+			_, err := flows.ParseDefinition("flows/v.yaml", []byte(tt.src))
+			var de *flows.DefinitionError
+			if !errors.As(err, &de) {
+				t.Fatalf("error %v, want a *DefinitionError", err)
+			}
+			for _, w := range tt.want {
+				found := false
+				for _, p := range de.Problems {
+					if p.Path == w.path && strings.Contains(p.Msg, w.msg) {
+						found = true
+						if p.File != "flows/v.yaml" {
+							t.Errorf("%s: file %q", w.path, p.File)
+						}
+						if line := lineFor(lines, w.path); p.Line != line {
+							t.Errorf("%s: line %d, want %d (%s)", w.path, p.Line, line, p)
+						}
+						if !strings.HasPrefix(p.String(), "flows/v.yaml:") || !strings.Contains(p.String(), w.path+": ") {
+							t.Errorf("%s: Problem.String() = %q", w.path, p)
+						}
+					}
+				}
+				if !found {
+					t.Errorf("no problem at %s saying %q; got:\n%v", w.path, w.msg, err)
+				}
+			}
+			if len(de.Problems) != len(tt.want) {
+				t.Errorf("%d problems, want %d:\n%v", len(de.Problems), len(tt.want), err)
+			}
+		})
+	}
+}
+
+func TestValidationOfDocuments(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name, src string
+		line      int
+		msg       string
+	}{
+		{"empty", "", 0, "exactly one flow definition"},
+		{"two documents", "id: a\n---\nid: b\n", 1, "exactly one flow definition"},
+		{"not a mapping", "- a\n- b\n", 1, "sequence was used where mapping is expected"},
+		{"syntax error", "id: a\nname: [unclosed\nowner: x\n", 3, "must be specified"},
+		{"duplicate key", "id: a\nid: b\n", 2, `mapping key "id" already defined`},
+		{"tabs", "id: a\n\tname: b\n", 2, ""},
+		// goccy/go-yaml panics decoding a tag without a value into a list.
+		{"a tag without a value", "id: v\nname: V\nowner: o\nsteps: !x\n", 4, "a YAML tag (!...) here has no value"},
+		{"a nested tag without a value", "id: v\nsteps:\n  - id: a\n    assignees: !x\n", 4, "a YAML tag (!...) here has no value"},
+		{"wrong value type", "id: v\nname: V\nowner: o\nsteps:\n  - id: a\n    type: approval\n    assignees: [manager]\n    quorum: many\n", 8, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := flows.ParseDefinition("x.yaml", []byte(tt.src))
+			var de *flows.DefinitionError
+			if !errors.As(err, &de) || len(de.Problems) == 0 {
+				t.Fatalf("error %v, want a *DefinitionError", err)
+			}
+			p := de.Problems[0]
+			if p.File != "x.yaml" || p.Line != tt.line || !strings.Contains(p.Msg, tt.msg) {
+				t.Fatalf("problem %+v, want line %d saying %q", p, tt.line, tt.msg)
+			}
+		})
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	t.Parallel()
+	d := mustParse(t, `id: purchase-request
+name: P
+owner: olivia
+steps:
+  - id: a
+    type: approval
+    assignees: [manager]
+    remind: {every: 4h}
+  - id: b
+    type: approval
+    assignees: [group:x]
+    quorum: 2
+  - id: c
+    type: task
+    assignees: [requester]
+  - id: d
+    type: webhook
+    url: https://example.com/hook
+`)
+	if d.Command != "purchase-request" || d.Prefix != "PUR" || d.Source != "test.yaml" {
+		t.Errorf("command %q prefix %q source %q", d.Command, d.Prefix, d.Source)
+	}
+	a, b, c, w := d.Steps[0], d.Steps[1], d.Steps[2], d.Steps[3]
+	if a.Policy != flows.PolicyAny || a.MaxRounds != 3 || a.OnTimeout != flows.TimeoutEscalate || a.Name != "a" || a.Remind != (flows.Remind{Every: 4 * time.Hour, Max: 3}) {
+		t.Errorf("approval defaults: %+v", a)
+	}
+	if b.Policy != flows.PolicyQuorum || b.Quorum != 2 {
+		t.Errorf("quorum: %+v", b)
+	}
+	if c.Policy != "" || c.MaxRounds != 3 {
+		t.Errorf("task defaults: %+v", c)
+	}
+	if w.Webhook.Retries != 5 || w.Webhook.OnError != "fail" {
+		t.Errorf("webhook defaults: %+v", w.Webhook)
+	}
+	if d.StepIndex("c") != 2 || d.Step("zz") != nil || d.Field("zz") != nil {
+		t.Error("lookups")
+	}
+}
+
+func TestLoadDefinitions(t *testing.T) {
+	t.Parallel()
+	good := "id: a\nname: A\nowner: o\nsteps:\n  - {id: s, type: notify, to: [requester], message: hi}\n"
+	fsys := fstest.MapFS{
+		"flows/a.yaml":       {Data: []byte(good)},
+		"flows/b.yml":        {Data: []byte(strings.Replace(good, "id: a", "id: b", 1))},
+		"flows/README.md":    {Data: []byte("not a flow")},
+		"flows/sub/c.yaml":   {Data: []byte("broken: [")},
+		"broken/x.yaml":      {Data: []byte("id: x\nname: X\nowner: o\nsteps: []\n")},
+		"broken/y.yaml":      {Data: []byte("id: y\nname: Y\nownr: o\n")},
+		"broken/ignored.txt": {Data: []byte("id: [")},
+	}
+	defs, err := flows.LoadDefinitions(fsys, "flows")
+	if err != nil || len(defs) != 2 || defs[0].ID != "a" || defs[1].ID != "b" || defs[1].Source != "flows/b.yml" {
+		t.Fatalf("LoadDefinitions = %v, %v", defs, err)
+	}
+	_, err = flows.LoadDefinitions(fsys, "broken")
+	var de *flows.DefinitionError
+	if !errors.As(err, &de) || len(de.Problems) != 2 || de.Problems[0].File != "broken/x.yaml" || de.Problems[1].File != "broken/y.yaml" {
+		t.Fatalf("problems of both files, each with its file: %v", err)
+	}
+	if _, err := flows.LoadDefinitions(fsys, "missing"); err == nil || errors.As(err, &de) {
+		t.Fatalf("a missing directory: %v", err)
+	}
+}
+
+// The example flows are valid, and the engine accepts them together.
+func TestExampleFlowsAreValid(t *testing.T) {
+	t.Parallel()
+	defs, err := flows.LoadDefinitions(os.DirFS(filepath.Join("..", "manifests")), "flows")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(defs) < 3 {
+		t.Fatalf("%d example flows", len(defs))
+	}
+	dir, err := flows.ParseDirectory("directory.yaml", mustRead(t, filepath.Join("..", "manifests", "directory.yaml")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := flows.NewEngine(defs, dir, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestNewEngineRefusesClashes(t *testing.T) {
+	t.Parallel()
+	a := mustParse(t, "id: a\nname: A\nowner: o\ncommand: buy\nprefix: PR\nsteps:\n  - {id: s, type: notify, to: [requester], message: hi}\n")
+	b := mustParse(t, "id: b\nname: B\nowner: o\ncommand: buy\nprefix: PR\nsteps:\n  - {id: s, type: notify, to: [requester], message: hi}\n")
+	_, err := flows.NewEngine([]*flows.Definition{a, b}, nil, nil)
+	if err == nil || !strings.Contains(err.Error(), `flow id or command "buy" is also used`) || !strings.Contains(err.Error(), `prefix "PR" is also used by flow a`) {
+		t.Fatalf("NewEngine = %v", err)
+	}
+}
+
+func mustRead(t testing.TB, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

@@ -1,0 +1,340 @@
+package flows_test
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/batonbot/baton/flows"
+)
+
+func webhookFlow(onError string) string {
+	return `
+id: hook
+name: Ticket
+owner: olivia
+form:
+  - {name: summary, required: true}
+steps:
+  - id: ticket
+    name: Open a ticket
+    type: webhook
+    url: https://tickets.example.com/api/new
+    secret: tickets
+    retries: 2
+    due: 1h
+    on_error: ` + onError + `
+    store: {ticket: issue.key, link: issue.url, votes: issue.votes, open: issue.open, meta: issue.meta}
+  - id: check
+    name: Check
+    type: approval
+    when: 'ticket startsWith "OPS-" && votes > 2'
+    assignees: [person:bob]
+`
+}
+
+func TestWebhookStep(t *testing.T) {
+	t.Parallel()
+	r := newRun(t, newEngine(t, webhookFlow("fail")))
+	tr := r.start("hook", "alice", form("summary", "Printer on fire"))
+	wantStatus(t, r.in, flows.StatusRunning, "ticket", 1)
+	calls := effectsOf(tr, flows.EffectWebhook)
+	if len(calls) != 1 {
+		t.Fatalf("effects: %s", describe(tr.Effects))
+	}
+	c := calls[0].Webhook
+	if c.URL != "https://tickets.example.com/api/new" || c.Secret != "tickets" || c.Retries != 2 || c.Step != "ticket" || c.Round != 1 {
+		t.Fatalf("call %+v", c)
+	}
+	if c.Body["instance"] != "X-1" || c.Body["flow"] != "hook" || c.Body["requester"] != "alice" || c.Body["step"] != "ticket" ||
+		c.Body["data"].(map[string]any)["summary"] != "Printer on fire" {
+		t.Fatalf("body %+v", c.Body)
+	}
+	if a := tr.Audit[len(tr.Audit)-1]; a.Action != "webhook_called" || a.Actor != flows.System || a.Detail["url"] != c.URL {
+		t.Fatalf("audit %+v", a)
+	}
+	contains(t, "outcome", tr.Outcome.Text, "Waiting on Open a ticket (tickets.example.com).")
+	if _, ok := r.timer(flows.TimerTimeout, 0); !ok {
+		t.Fatal("no timeout timer for the call")
+	}
+	// Nobody can approve a webhook step.
+	r.inputErr(flows.Event{Kind: flows.EventApprove, Actor: admin}, "X-1 is waiting for Open a ticket, not for a person")
+	// A result for another step or round is a late one: nothing happens.
+	for _, ev := range []flows.Event{
+		{Kind: flows.EventWebhookResult, Step: "ticket", Round: 2, Result: &flows.WebhookResult{OK: true}},
+		{Kind: flows.EventWebhookResult, Step: "check", Round: 1, Result: &flows.WebhookResult{OK: true}},
+		{Kind: flows.EventWebhookResult, Step: "ticket", Round: 1},
+	} {
+		if tr := r.do(ev); !tr.Noop {
+			t.Fatalf("%+v changed something", ev)
+		}
+	}
+
+	reply := map[string]any{"issue": map[string]any{"key": "OPS-7", "url": "https://t/7", "votes": 3.0, "open": true, "meta": map[string]any{"a": 1.0}}}
+	tr = r.do(flows.Event{Kind: flows.EventWebhookResult, Step: "ticket", Round: 1, Result: &flows.WebhookResult{OK: true, Status: 201, Reply: reply}})
+	if r.in.Data["ticket"] != "OPS-7" || r.in.Data["link"] != "https://t/7" || r.in.Data["votes"] != 3.0 || r.in.Data["open"] != true || r.in.Data["meta"] != "map[a:1]" {
+		t.Fatalf("stored %v", r.in.Data)
+	}
+	a := tr.Audit[0]
+	if a.Action != "webhook_ok" || a.Actor != flows.System || a.Detail["ticket"] != "OPS-7" || a.Detail["votes"] != "3" || a.Detail["open"] != "true" {
+		t.Fatalf("audit %+v", a)
+	}
+	// The stored reply feeds the next step's condition, and the timeout is gone.
+	wantStatus(t, r.in, flows.StatusRunning, "check", 1)
+	if len(effectsOf(tr, flows.EffectCancelTimer)) != 1 {
+		t.Fatalf("effects %s", describe(tr.Effects))
+	}
+	if r.in.History[0].Outcome != "done" || r.in.History[0].By != flows.System {
+		t.Fatalf("history %+v", r.in.History)
+	}
+	// The same result again is a no-op.
+	if tr := r.do(flows.Event{Kind: flows.EventWebhookResult, Step: "ticket", Round: 1, Result: &flows.WebhookResult{OK: true, Reply: reply}}); !tr.Noop {
+		t.Fatal("a repeated result changed something")
+	}
+}
+
+func TestWebhookFailure(t *testing.T) {
+	t.Parallel()
+	failed := &flows.WebhookResult{Status: 500, Error: "HTTP 500 after 3 attempts"}
+	t.Run("on_error fail", func(t *testing.T) {
+		t.Parallel()
+		r := newRun(t, newEngine(t, webhookFlow("fail")))
+		r.start("hook", "alice", form("summary", "x"))
+		tr := r.do(flows.Event{Kind: flows.EventWebhookResult, Step: "ticket", Round: 1, Result: failed})
+		if r.in.Status != flows.StatusFailed || r.in.Outcome != "HTTP 500 after 3 attempts" || !r.in.Completed.Equal(t0) {
+			t.Fatalf("instance %+v", r.in)
+		}
+		if a := tr.Audit[0]; a.Action != "webhook_failed" || a.Reason != failed.Error || a.Actor != flows.System {
+			t.Fatalf("audit %+v", a)
+		}
+		m := notified(t, tr, "alice", "requester/failed").Msg
+		if m.Title != "Failed: Ticket X-1 (x)" || m.Text != "Open a ticket could not complete: HTTP 500 after 3 attempts" {
+			t.Fatalf("notice %+v", m)
+		}
+		notified(t, tr, "olivia", "owner/failed")
+		r.refused(flows.Event{Kind: flows.EventWithdraw, Actor: "alice"}, flows.CodeClosed)
+		tl := r.e.Timeline(r.in, r.audit, "alice", r.now)
+		if tl.Text != "Status: failed: HTTP 500 after 3 attempts" {
+			t.Fatalf("timeline status %q", tl.Text)
+		}
+	})
+	t.Run("on_error continue", func(t *testing.T) {
+		t.Parallel()
+		r := newRun(t, newEngine(t, webhookFlow("continue")))
+		r.start("hook", "alice", form("summary", "x"))
+		tr := r.do(flows.Event{Kind: flows.EventWebhookResult, Step: "ticket", Round: 1, Result: failed})
+		// Nothing was stored, so the condition cannot hold: the flow completes.
+		if r.in.Status != flows.StatusCompleted || r.in.History[0].Outcome != "failed" {
+			t.Fatalf("instance %+v", r.in)
+		}
+		if got := auditActions(tr.Audit); !slices.Equal(got, []string{"webhook_failed", "skipped", "completed"}) {
+			t.Fatalf("audit %v", got)
+		}
+	})
+	t.Run("timeout", func(t *testing.T) {
+		t.Parallel()
+		r := newRun(t, newEngine(t, webhookFlow("fail")))
+		r.start("hook", "alice", form("summary", "x"))
+		tr := r.fire(flows.TimerTimeout)
+		if r.in.Status != flows.StatusFailed || r.in.Outcome != "no reply within 1 h" || tr.Audit[0].Action != "webhook_failed" {
+			t.Fatalf("instance %+v, audit %+v", r.in, tr.Audit)
+		}
+		// The reply that comes after the timeout changes nothing.
+		if tr := r.do(flows.Event{Kind: flows.EventWebhookResult, Step: "ticket", Round: 1, Result: &flows.WebhookResult{OK: true}}); !tr.Noop {
+			t.Fatal("a late reply changed something")
+		}
+	})
+}
+
+func TestNotifyStep(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t, `
+id: tell
+name: Heads-up
+owner: olivia
+title: "{{.item}} for {{.who}}"
+form:
+  - {name: item, required: true}
+  - {name: who}
+  - {name: amount, type: number}
+steps:
+  - id: note
+    name: Tell everyone
+    type: notify
+    to: [requester, manager, owner, "person:erin", "group:finance", "channel:ops"]
+    message: "{{.requester}} asked for {{.item}} ({{.id}}, {{.title}}) worth {{.amount}}; for: {{.who}}."
+`)
+	r := newRun(t, e)
+	tr := r.start("tell", "alice", form("item", "pens", "amount", "12345"))
+	if r.in.Title != "pens for" {
+		t.Fatalf("title %q", r.in.Title)
+	}
+	want := []string{"alice", "bob", "olivia", "erin", "carol", "frank", "gina", "#ops"}
+	var got []string
+	for _, n := range notifies(tr) {
+		if n.Card == "notify/note" {
+			got = append(got, n.To.Person+strings.TrimSuffix("#"+n.To.Channel, "#"))
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("sent to %v, want %v", got, want)
+	}
+	for _, n := range notifies(tr)[:len(want)] {
+		if n.Card != "notify/note" || n.Msg.Kind != flows.MsgInfo || n.Msg.Step != "note" || n.Msg.Title != "Heads-up X-1: pens for" {
+			t.Fatalf("notice %+v %+v", n, n.Msg)
+		}
+		if n.Msg.Text != "Alice Martin asked for pens (X-1, pens for) worth 12,345; for: ." {
+			t.Fatalf("text %q", n.Msg.Text)
+		}
+	}
+	wantStatus(t, r.in, flows.StatusCompleted, "", 0)
+	if r.in.Outcome != "completed" {
+		t.Fatalf("outcome %q", r.in.Outcome)
+	}
+	if got := auditActions(tr.Audit); !slices.Equal(got, []string{"started", "notified", "completed"}) {
+		t.Fatalf("audit %v", got)
+	}
+	if a := tr.Audit[1]; a.Actor != flows.System || a.Step != "note" || a.Detail["to"] != "alice, bob, olivia, erin, carol, frank, gina, #ops" {
+		t.Fatalf("notified entry %+v", a)
+	}
+	if h := r.in.History[0]; h.Step != "note" || h.Outcome != "notified" || len(h.Assigned) != 8 {
+		t.Fatalf("history %+v", h)
+	}
+	done := notified(t, tr, "alice", "requester/done").Msg
+	if done.Title != "Completed: Heads-up X-1 (pens for)" {
+		t.Fatalf("done %+v", done)
+	}
+	contains(t, "outcome", tr.Outcome.Text, "Started X-1 (Heads-up): completed.")
+
+	// Someone with no manager: "manager" falls back to the owner, who is told once.
+	r2 := newRun(t, e)
+	tr = r2.start("tell", "zed", form("item", "pens"))
+	if got := recipients(tr)[:3]; !slices.Equal(got, []string{"zed", "olivia", "erin"}) { // each once
+		t.Fatalf("sent to %v", got)
+	}
+}
+
+// nextFlow branches: small amounts take the fast track and jump to the
+// order; others get the full review; big ones also go to the board, which
+// the order step's jump to the end skips for the rest.
+const nextFlow = `
+id: nxt
+name: Next
+owner: olivia
+form:
+  - {name: amount, type: number, required: true}
+steps:
+  - id: fast
+    name: Fast track
+    type: approval
+    when: amount < 100
+    assignees: [manager]
+    next: order
+  - id: full
+    name: Full review
+    type: approval
+    assignees: [group:finance]
+  - id: order
+    type: notify
+    when: amount < 1000
+    to: [requester]
+    message: ordered
+    next: end
+  - id: board
+    name: Board
+    type: approval
+    assignees: [person:dana]
+`
+
+func TestNextJumps(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		amount string
+		path   []string // steps that ran, in order
+	}{
+		{"50", []string{"fast", "order"}},
+		{"500", []string{"full", "order"}},
+		{"5000", []string{"full", "board"}},
+	} {
+		t.Run(tt.amount, func(t *testing.T) {
+			t.Parallel()
+			r := newRun(t, newEngine(t, nextFlow))
+			r.start("nxt", "alice", form("amount", tt.amount))
+			for r.in.Status == flows.StatusRunning {
+				who := r.in.Tasks[0].Assignee
+				r.act(flows.EventApprove, who)
+			}
+			if r.in.Status != flows.StatusCompleted {
+				t.Fatalf("status %s", r.in.Status)
+			}
+			var path []string
+			for _, h := range r.in.History {
+				path = append(path, h.Step)
+			}
+			if !slices.Equal(path, tt.path) {
+				t.Fatalf("ran %v, want %v", path, tt.path)
+			}
+		})
+	}
+}
+
+// A step's jump also applies when it is skipped by hand.
+func TestSkipFollowsNext(t *testing.T) {
+	t.Parallel()
+	r := newRun(t, newEngine(t, nextFlow))
+	r.start("nxt", "alice", form("amount", "50"))
+	r.act(flows.EventSkip, "olivia", reason("known vendor"))
+	if r.in.Status != flows.StatusCompleted || len(r.in.History) != 2 || r.in.History[1].Step != "order" {
+		t.Fatalf("instance %+v", r.in)
+	}
+}
+
+func TestChannelStep(t *testing.T) {
+	t.Parallel()
+	r := newRun(t, newEngine(t, policyFlow("    policy: all\n    channel: finance\n    due: 1d\n    on_timeout: wait\n    remind: {every: 2h, max: 1}")))
+	tr := r.start("pol", "alice", form("item", "x"))
+	if got := recipients(tr); !slices.Equal(got, []string{"#finance"}) {
+		t.Fatalf("cards to %v", got)
+	}
+	card := notified(t, tr, "#finance", "fin/1/#finance").Msg
+	if len(card.Actions) == 0 || !slices.Contains(card.Context, "Waiting on Carol Diaz, Frank Osei and Gina Ray") {
+		t.Fatalf("channel card %+v", card)
+	}
+	tr = r.fire(flows.TimerRemind)
+	if e := notifies(tr); len(e) != 1 || e[0].To.Channel != "finance" || e[0].Thread != "fin/1/#finance" || !strings.HasPrefix(e[0].Card, "fin/1/#finance/r") {
+		t.Fatalf("reminder %s", describe(tr.Effects))
+	}
+	// One approves: the channel card, still open to the others, says who is left.
+	tr = r.act(flows.EventApprove, "carol")
+	up := updated(t, tr, "fin/1/#finance").Msg
+	if len(up.Actions) == 0 || !slices.Contains(up.Context, "Waiting on Frank Osei and Gina Ray") {
+		t.Fatalf("channel card after one approval %+v", up)
+	}
+	// Overdue: the channel card is shown overdue.
+	tr = r.fire(flows.TimerTimeout)
+	up = updated(t, tr, "fin/1/#finance").Msg
+	if !slices.Contains(up.Context, "Overdue since Fri 27 Nov 09:00 UTC") {
+		t.Fatalf("overdue channel card %+v", up)
+	}
+	// A comment reaches the people waited on, without threading under a card they never got.
+	tr = r.act(flows.EventComment, "alice", reason("ping"))
+	for _, e := range notifies(tr) {
+		if e.Thread != "" {
+			t.Fatalf("comment threads under %q", e.Thread)
+		}
+	}
+	// Reassigned: the new person gets their own card, the channel card is updated.
+	tr = r.act(flows.EventReassign, "frank", target("erin"))
+	notified(t, tr, "erin", "fin/1/erin")
+	up = updated(t, tr, "fin/1/#finance").Msg
+	if !slices.Contains(up.Context, "Waiting on Erin Park and Gina Ray") {
+		t.Fatalf("channel card after reassign %+v", up)
+	}
+	r.now = r.now.Add(time.Hour)
+	r.act(flows.EventApprove, "erin")
+	r.act(flows.EventApprove, "gina")
+	if r.in.Status != flows.StatusCompleted {
+		t.Fatal(r.in.Status)
+	}
+}

@@ -1,0 +1,361 @@
+package flows_test
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/batonbot/baton/flows"
+)
+
+const day = 24 * time.Hour
+
+// timersFlow: bob reviews within a day (then onTimeout), is reminded every
+// 4 h (twice), escalated to his manager after a day and moved to erin after
+// two; then the requester is told.
+func timersFlow(onTimeout string) string {
+	return `
+id: tmr
+name: Timers
+owner: olivia
+steps:
+  - id: review
+    name: Review
+    type: approval
+    assignees: [person:bob]
+    due: 1d
+    on_timeout: ` + onTimeout + `
+    remind: {every: 4h, max: 2}
+    escalate:
+      - {after: 1d, notify: manager}
+      - {after: 2d, reassign: "person:erin"}
+  - id: after
+    type: notify
+    to: [requester]
+    message: done
+`
+}
+
+func (r *run) fireTimer(tm flows.Timer) *flows.Transition {
+	r.t.Helper()
+	if tm.At.After(r.now) {
+		r.now = tm.At
+	}
+	return r.do(flows.Event{Kind: flows.EventTimer, Timer: tm.ID, Key: "timer:" + tm.ID})
+}
+
+func TestTimersAreSetWithTheStep(t *testing.T) {
+	t.Parallel()
+	r := newRun(t, newEngine(t, timersFlow("escalate")))
+	tr := r.start("tmr", "alice", nil)
+	var got []string
+	for _, e := range effectsOf(tr, flows.EffectSetTimer) {
+		got = append(got, fmt.Sprintf("%s %s+%s", e.Timer.ID, e.Timer.Kind, e.Timer.At.Sub(t0)))
+		if e.Timer.Step != "review" || e.Timer.Round != 1 {
+			t.Fatalf("timer %+v", e.Timer)
+		}
+	}
+	want := []string{"review/1/timeout/0 timeout+24h0m0s", "review/1/remind/1 remind+4h0m0s", "review/1/escalate/0 escalate+24h0m0s", "review/1/escalate/1 escalate+48h0m0s"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("timers %v, want %v", got, want)
+	}
+	if !r.in.Due.Equal(t0.Add(day)) {
+		t.Fatalf("due %v", r.in.Due)
+	}
+	// The card says when it is due and what happens next if nobody acts.
+	card := notified(t, tr, "bob", "review/1/bob").Msg
+	for _, w := range []string{"Due Fri 27 Nov 09:00 UTC (in 1 d)", "Escalates to Dana Kowalski (your manager) in 1 d"} {
+		if !slices.Contains(card.Context, w) {
+			t.Fatalf("card context %q lacks %q", card.Context, w)
+		}
+	}
+	// Deciding cancels every timer of the step.
+	tr = r.act(flows.EventApprove, "bob")
+	if n := len(effectsOf(tr, flows.EffectCancelTimer)); n != 4 || len(r.in.Timers) != 0 {
+		t.Fatalf("%d cancelled, %d left", n, len(r.in.Timers))
+	}
+}
+
+func TestNextRungOnTheCard(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ lines, want string }{
+		{"    due: 1d\n    on_timeout: approve\n", "Approved automatically in 1 d"},
+		{"    due: 1d\n    on_timeout: reject\n", "Rejected automatically in 1 d"},
+		{"    due: 1d\n", "Escalates to Dana Kowalski (your manager) in 1 d"},
+		{"    due: 2d\n    on_timeout: wait\n    escalate:\n      - {after: 3h, notify: \"channel:finance\"}\n", "Escalates to #finance in 3 h"},
+		{"    escalate:\n      - {after: 5h, reassign: \"person:erin\"}\n", "Moves to Erin Park in 5 h"},
+		{"    escalate:\n      - {after: 5h, notify: \"person:gus\"}\n", "Escalates to Gus Ahmed in 5 h"},
+		{"    due: 1d\n    on_timeout: wait\n    remind: {every: 1h}\n", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.want, func(t *testing.T) {
+			t.Parallel()
+			r := newRun(t, newEngine(t, assigneeFlow("approval", "olivia", "person:bob", tt.lines)))
+			card := notified(t, r.start("who", "alice", nil), "bob", "s/1/bob").Msg
+			var got string
+			for _, c := range card.Context {
+				if len(c) > 10 && (c[:10] == "Escalates " || c[:6] == "Moves " || c[:9] == "Approved " || c[:9] == "Rejected ") {
+					got = c
+				}
+			}
+			if got != tt.want {
+				t.Fatalf("next rung %q, want %q (context %q)", got, tt.want, card.Context)
+			}
+		})
+	}
+}
+
+func TestReminders(t *testing.T) {
+	t.Parallel()
+	r := newRun(t, newEngine(t, timersFlow("wait")))
+	r.start("tmr", "alice", nil)
+	for n := 1; n <= 2; n++ {
+		tr := r.fire(flows.TimerRemind)
+		if want := t0.Add(time.Duration(n) * 4 * time.Hour); !r.now.Equal(want) {
+			t.Fatalf("reminder %d at %v, want %v", n, r.now, want)
+		}
+		e := notifies(tr)
+		if len(e) != 1 || e[0].To.Person != "bob" || e[0].Thread != "review/1/bob" || e[0].Card != fmt.Sprintf("review/1/bob/r%d", r.now.UnixMilli()) {
+			t.Fatalf("reminder %d: %s", n, describe(tr.Effects))
+		}
+		m := e[0].Msg
+		if m.Kind != flows.MsgReminder || m.Text != fmt.Sprintf("Reminder %d of 2: Review is waiting on you since %d h ago.", n, 4*n) || len(m.Actions) == 0 {
+			t.Fatalf("reminder %d: %+v", n, m)
+		}
+		if a := tr.Audit[0]; a.Action != "reminded" || a.Actor != flows.System || a.Detail["n"] != fmt.Sprint(n) || a.Detail["to"] != "Bob Chen" {
+			t.Fatalf("audit %+v", a)
+		}
+		next, ok := r.timer(flows.TimerRemind, n+1)
+		if n < 2 && (!ok || !next.At.Equal(r.now.Add(4*time.Hour))) {
+			t.Fatalf("after reminder %d: next %+v %v", n, next, ok)
+		}
+		if n == 2 && ok {
+			t.Fatalf("a reminder beyond the maximum: %+v", next)
+		}
+	}
+}
+
+// A reminder that fires late (Baton was down for a weekend) keeps the
+// cadence from when it fired: no burst of catch-up reminders.
+func TestLateReminderKeepsTheCadence(t *testing.T) {
+	t.Parallel()
+	r := newRun(t, newEngine(t, timersFlow("wait")))
+	r.start("tmr", "alice", nil)
+	tm, _ := r.timer(flows.TimerRemind, 1)
+	r.now = tm.At.Add(60 * time.Hour)
+	r.fireTimer(tm)
+	next, ok := r.timer(flows.TimerRemind, 2)
+	if !ok || !next.At.Equal(r.now.Add(4*time.Hour)) {
+		t.Fatalf("next reminder %+v, want 4 h after %v", next, r.now)
+	}
+}
+
+func TestEscalationNotify(t *testing.T) {
+	t.Parallel()
+	r := newRun(t, newEngine(t, timersFlow("wait")))
+	r.start("tmr", "alice", nil)
+	tm, _ := r.timer(flows.TimerEscalate, 0)
+	tr := r.fireTimer(tm)
+	if !slices.Equal(r.in.Escalated, []string{"dana"}) {
+		t.Fatalf("escalated %v", r.in.Escalated)
+	}
+	if a := tr.Audit[0]; a.Action != "escalated" || a.Actor != flows.System || a.Detail["to"] != "Dana Kowalski" || a.Detail["waiting_on"] != "Bob Chen" {
+		t.Fatalf("audit %+v", a)
+	}
+	m := notified(t, tr, "dana", "review/1/esc:dana").Msg
+	if m.Kind != flows.MsgEscalation || m.Title != "Escalation: Timers X-1: Timers" || m.Text != "X-1 has waited 1 d for Bob Chen (Review). You can decide it or reassign it." {
+		t.Fatalf("escalation card %+v", m)
+	}
+	if got := actions(m.Actions); !slices.Contains(got, flows.ActApprove) {
+		t.Fatalf("escalation card actions %v", got)
+	}
+	// An escalation target may decide, for the whole step.
+	tr = r.act(flows.EventApprove, "dana")
+	if a := tr.Audit[0]; a.Action != "approved" || a.Actor != "dana" || a.Detail["authority"] != "escalation" {
+		t.Fatalf("audit %+v", a)
+	}
+	if h := r.in.History[0]; h.By != "dana" || h.Outcome != "approved" {
+		t.Fatalf("history %+v", h)
+	}
+	if r.in.Status != flows.StatusCompleted {
+		t.Fatalf("status %s", r.in.Status)
+	}
+	// Closing the step closes the escalation card too (same prefix).
+	if !r.updates("review/1/") || !r.cards["review/1/esc:dana"] {
+		t.Fatal("the escalation card is not under the step's prefix")
+	}
+}
+
+func TestEscalationToAGroupAndAChannel(t *testing.T) {
+	t.Parallel()
+	r := newRun(t, newEngine(t, assigneeFlow("approval", "olivia", "person:bob", `    escalate:
+      - {after: 1h, notify: "group:finance"}
+      - {after: 2h, notify: "channel:ops"}
+`)))
+	r.start("who", "alice", nil)
+	tr := r.fire(flows.TimerEscalate)
+	if got := recipients(tr); !slices.Equal(got, []string{"carol", "frank", "gina"}) || !slices.Equal(r.in.Escalated, []string{"carol", "frank", "gina"}) {
+		t.Fatalf("to %v, escalated %v", got, r.in.Escalated)
+	}
+	tr = r.fire(flows.TimerEscalate)
+	e := notified(t, tr, "#ops", "s/1/esc:#ops")
+	if e.Msg.Text != "X-1 has waited 2 h for Bob Chen (The step)." || len(r.in.Escalated) != 3 {
+		t.Fatalf("channel escalation %+v, escalated %v", e.Msg, r.in.Escalated)
+	}
+	r.act(flows.EventReject, "frank", reason("no"))
+	if r.in.Status != flows.StatusRejected || r.in.History[0].By != "frank" {
+		t.Fatalf("instance %+v", r.in)
+	}
+}
+
+func TestEscalationReassign(t *testing.T) {
+	t.Parallel()
+	r := newRun(t, newEngine(t, timersFlow("wait")))
+	r.start("tmr", "alice", nil)
+	tm, _ := r.timer(flows.TimerEscalate, 1)
+	tr := r.fireTimer(tm)
+	if got := r.in.Tasks; len(got) != 1 || got[0].Assignee != "erin" || got[0].Original != "bob" {
+		t.Fatalf("tasks %+v", got)
+	}
+	if a := tr.Audit[0]; a.Action != "reassigned" || a.Actor != flows.System || a.Detail["from"] != "bob" || a.Detail["to"] != "erin" || a.Reason != "no decision within 2 d (escalation)" {
+		t.Fatalf("audit %+v", a)
+	}
+	contains(t, "old card", updated(t, tr, "review/1/bob").Msg.Outcome, "Reassigned", "Now with Erin Park.")
+	card := notified(t, tr, "erin", "review/1/erin").Msg
+	if !slices.Contains(card.Context, "Moved to you from Bob Chen after 2 d without a decision") {
+		t.Fatalf("card %+v", card)
+	}
+	r.refused(flows.Event{Kind: flows.EventApprove, Actor: "bob"}, flows.CodeNotAssignee)
+	// Reminders now go to erin.
+	tr = r.fire(flows.TimerRemind)
+	if got := recipients(tr); !slices.Equal(got, []string{"erin"}) {
+		t.Fatalf("reminder to %v", got)
+	}
+	r.act(flows.EventApprove, "erin")
+	if r.in.Status != flows.StatusCompleted {
+		t.Fatal(r.in.Status)
+	}
+}
+
+// An escalation that moves several people's work to the same manager must
+// not let that manager approve twice towards a quorum.
+func TestEscalationReassignKeepsQuorumHonest(t *testing.T) {
+	t.Parallel()
+	r := newRun(t, newEngine(t, policyFlow(`    quorum: 2
+    escalate:
+      - {after: 1d, reassign: manager}`)))
+	r.start("pol", "alice", form("item", "x"))
+	r.fire(flows.TimerEscalate)
+	var danas int
+	for _, task := range r.in.Tasks {
+		if task.Assignee == "dana" {
+			danas++
+		}
+	}
+	if danas != 1 {
+		t.Fatalf("dana holds %d of the tasks: %+v", danas, r.in.Tasks)
+	}
+	r.act(flows.EventApprove, "dana")
+	if r.in.Status != flows.StatusRunning {
+		t.Fatalf("one person's approval met a quorum of two: %s", r.in.Status)
+	}
+	r.refused(flows.Event{Kind: flows.EventApprove, Actor: "dana"}, flows.CodeAlreadyDecided)
+}
+
+func TestOnTimeout(t *testing.T) {
+	t.Parallel()
+	t.Run("escalate", func(t *testing.T) {
+		t.Parallel()
+		r := newRun(t, newEngine(t, assigneeFlow("approval", "olivia", "person:gus", "    due: 1d\n    on_timeout: escalate\n")))
+		r.start("who", "alice", nil)
+		tr := r.fire(flows.TimerTimeout)
+		if !r.in.Overdue || !slices.Equal(r.in.Escalated, []string{"erin"}) {
+			t.Fatalf("overdue %v escalated %v", r.in.Overdue, r.in.Escalated)
+		}
+		m := notified(t, tr, "erin", "s/1/esc:erin").Msg
+		if !slices.Contains(m.Context, "Overdue since Fri 27 Nov 09:00 UTC") {
+			t.Fatalf("escalation context %q", m.Context)
+		}
+		r.act(flows.EventApprove, "erin")
+		if r.in.Status != flows.StatusCompleted {
+			t.Fatal(r.in.Status)
+		}
+	})
+	t.Run("approve", func(t *testing.T) {
+		t.Parallel()
+		r := newRun(t, newEngine(t, timersFlow("approve")))
+		r.start("tmr", "alice", nil)
+		tr := r.fire(flows.TimerTimeout)
+		a := tr.Audit[0]
+		if a.Action != "approved" || a.Actor != flows.System || a.Detail["authority"] != "timeout" || a.Reason != "No decision within 1 d (on_timeout: approve)" {
+			t.Fatalf("audit %+v", a)
+		}
+		if r.in.Status != flows.StatusCompleted || r.in.History[0].By != flows.System {
+			t.Fatalf("instance %+v", r.in)
+		}
+		contains(t, "closed card", updated(t, tr, "review/1/").Msg.Outcome, "Approved · Fri 27 Nov 09:00 UTC", "Reason: No decision within 1 d")
+	})
+	t.Run("reject", func(t *testing.T) {
+		t.Parallel()
+		r := newRun(t, newEngine(t, timersFlow("reject")))
+		r.start("tmr", "alice", nil)
+		tr := r.fire(flows.TimerTimeout)
+		wantStatus(t, r.in, flows.StatusRejected, "review", 1)
+		contains(t, "requester card", notified(t, tr, "alice", "requester/review/1").Msg.Text, "rejected your request at Review.\nReason: No decision within 1 d (on_timeout: reject)")
+		late := r.refused(flows.Event{Kind: flows.EventApprove, Actor: "bob", Step: "review", Round: 1}, flows.CodeAlreadyDecided)
+		contains(t, "late click", late.Outcome.Text, "X-1: this step already ended (rejected) at Fri 27 Nov 09:00 UTC.")
+	})
+	t.Run("wait", func(t *testing.T) {
+		t.Parallel()
+		r := newRun(t, newEngine(t, timersFlow("wait")))
+		r.start("tmr", "alice", nil)
+		tm, _ := r.timer(flows.TimerTimeout, 0)
+		tr := r.fireTimer(tm)
+		if got := auditActions(tr.Audit); !slices.Equal(got, []string{"overdue"}) || !r.in.Overdue || r.in.Status != flows.StatusRunning {
+			t.Fatalf("audit %v, instance %+v", got, r.in)
+		}
+		card := updated(t, tr, "review/1/bob").Msg
+		if !slices.Contains(card.Context, "Overdue since Fri 27 Nov 09:00 UTC") || len(card.Actions) == 0 {
+			t.Fatalf("refreshed card %+v", card)
+		}
+		// It keeps waiting, for as long as it takes.
+		r.now = r.now.Add(90 * day)
+		r.act(flows.EventApprove, "bob")
+		if r.in.Status != flows.StatusCompleted {
+			t.Fatal(r.in.Status)
+		}
+	})
+}
+
+func TestLateTimersAreNoops(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name string
+		end  func(r *run)
+	}{
+		{"after cancellation", func(r *run) { r.act(flows.EventCancel, "olivia", reason("not needed")) }},
+		{"after withdrawal", func(r *run) { r.act(flows.EventWithdraw, "alice") }},
+		{"after the decision", func(r *run) { r.act(flows.EventApprove, "bob") }},
+		{"after changes were requested", func(r *run) { r.act(flows.EventRequestChanges, "bob", reason("x")) }},
+		{"in the next round", func(r *run) {
+			r.act(flows.EventRequestChanges, "bob", reason("x"))
+			r.act(flows.EventResubmit, "alice")
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := newRun(t, newEngine(t, timersFlow("approve")))
+			r.start("tmr", "alice", nil)
+			old := slices.Clone(r.in.Timers)
+			tt.end(r)
+			for _, tm := range old {
+				r.now = tm.At
+				tr := r.do(flows.Event{Kind: flows.EventTimer, Timer: tm.ID})
+				if !tr.Noop {
+					t.Fatalf("timer %s fired: %+v", tm.ID, tr)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,187 @@
+package flows_test
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/batonbot/baton/flows"
+)
+
+func itemTexts(m *flows.Message) map[string]string {
+	out := map[string]string{}
+	for _, it := range m.Items {
+		out[it.Title] = it.Text
+	}
+	return out
+}
+
+func TestTimeline(t *testing.T) {
+	t.Parallel()
+	r := buyRun(t, "2500")
+	r.now = r.now.Add(2 * time.Hour)
+	r.act(flows.EventApprove, "bob")
+	r.refused(flows.Event{Kind: flows.EventApprove, Actor: "erin"}, flows.CodeNotAssignee)
+
+	// While finance decides, seen by dana in Paris.
+	tl := r.e.Timeline(r.in, r.audit, "dana", r.now.Add(3*time.Hour))
+	if tl.Kind != flows.MsgTimeline || tl.Instance != "X-1" || tl.Title != "Purchase X-1: Laptop (2500)" || tl.Text != "Status: running" {
+		t.Fatalf("timeline %+v", tl)
+	}
+	if !slices.Equal(tl.Fields, []flows.Fact{{Label: "Item", Value: "Laptop"}, {Label: "Amount", Value: "2500"}}) {
+		t.Fatalf("fields %+v", tl.Fields)
+	}
+	if !slices.Equal(tl.Context, []string{"Requested by Alice Martin · Thu 26 Nov 10:00 CET"}) {
+		t.Fatalf("context %q", tl.Context)
+	}
+	items := itemTexts(tl)
+	for title, want := range map[string]string{
+		"Manager approval": "Approved by Bob Chen · Thu 26 Nov 12:00 CET",
+		"Finance approval": "Waiting on Carol Diaz, Frank Osei and Gina Ray since 3 h ago",
+		"Tell ops":         "Not reached",
+		"Thu 26 Nov 10:00 CET · Alice Martin started":                 "amount: 2500 · item: Laptop",
+		"Thu 26 Nov 10:00 CET · baton assigned":                       "step manager, round 1 · assignees: bob",
+		"Thu 26 Nov 12:00 CET · Bob Chen approved":                    "step manager, round 1",
+		"Thu 26 Nov 12:00 CET · Erin Park tried to approve (refused)": "step finance, round 1 · reason: X-1 (Finance approval) is assigned to Carol Diaz, Frank Osei and Gina Ray; only they, their delegates or an admin can act on it.",
+	} {
+		if got, ok := items[title]; !ok || got != want {
+			t.Errorf("item %q = %q, want %q", title, got, want)
+		}
+	}
+	if got := actions(tl.Actions); !slices.Equal(got, []flows.ActionKind{flows.ActWithdraw}) {
+		t.Fatalf("actions %v", got)
+	}
+
+	// Rejected, resubmitted and cancelled: rounds, reasons, and a step never reached.
+	r.act(flows.EventReject, "carol", reason("too much"))
+	r.act(flows.EventResubmit, "alice", data("item", "Laptop", "amount", "1500"))
+	r.act(flows.EventCancel, "olivia", reason("bought elsewhere"))
+	tl = r.e.Timeline(r.in, r.audit, "zed", r.now)
+	if tl.Text != "Status: cancelled: bought elsewhere" || len(tl.Actions) != 0 {
+		t.Fatalf("timeline %+v", tl)
+	}
+	items = itemTexts(tl)
+	for title, want := range map[string]string{
+		"Finance approval": "Rejected by Carol Diaz · Thu 26 Nov 11:00 UTC · too much\nround 2: Cancelled by Olivia Brown · Thu 26 Nov 11:00 UTC · bought elsewhere",
+		"Tell ops":         "Not reached",
+	} {
+		if got := items[title]; got != want {
+			t.Errorf("item %q = %q, want %q", title, got, want)
+		}
+	}
+
+	// Completed with a step skipped by its condition.
+	r2 := buyRun(t, "10")
+	r2.act(flows.EventApprove, "bob")
+	items = itemTexts(r2.e.Timeline(r2.in, r2.audit, "alice", r2.now))
+	if items["Finance approval"] != "Skipped" || items["Tell ops"] != "Notified · Thu 26 Nov 09:00 GMT" {
+		t.Fatalf("items %q", items)
+	}
+	if tl := r2.e.Timeline(r2.in, r2.audit, "alice", r2.now); tl.Text != "Status: completed (approved)" {
+		t.Fatalf("status %q", tl.Text)
+	}
+}
+
+func TestTimelineShowsDueAndOverdue(t *testing.T) {
+	t.Parallel()
+	r := newRun(t, newEngine(t, timersFlow("wait")))
+	r.start("tmr", "alice", nil)
+	items := itemTexts(r.e.Timeline(r.in, r.audit, "bob", t0.Add(time.Hour)))
+	if got := items["Review"]; got != "Waiting on Bob Chen since 1 h ago · due Fri 27 Nov 09:00 UTC" {
+		t.Fatalf("review %q", got)
+	}
+	items = itemTexts(r.e.Timeline(r.in, r.audit, "bob", t0.Add(25*time.Hour)))
+	if got := items["Review"]; got != "Waiting on Bob Chen since 1 d 1 h ago · due Fri 27 Nov 09:00 UTC (overdue)" {
+		t.Fatalf("review %q", got)
+	}
+}
+
+func TestTaskList(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t, buyFlow, timersFlow("wait"))
+	a := newRun(t, e)
+	a.start("buy", "alice", form("item", "Laptop", "amount", "50"))
+	b := newRun(t, e)
+	b.do(flows.Event{Kind: flows.EventStart, Instance: "X-2", Flow: "tmr", Actor: "carol"})
+	gone := &flows.Instance{ID: "Z-1", Flow: "deleted", Status: flows.StatusRunning, Step: "x"}
+
+	now := t0.Add(90 * time.Minute)
+	m := e.TaskList([]*flows.Instance{a.in, b.in, gone}, "bob", now)
+	if m.Kind != flows.MsgList || m.Title != "Your pending tasks" || len(m.Items) != 2 || m.Text != "" {
+		t.Fatalf("list %+v", m)
+	}
+	first, second := m.Items[0], m.Items[1]
+	if first.Title != "Purchase X-1: Laptop (50)" || first.Text != "Manager approval · requested by Alice Martin · waiting 1 h 30 min" {
+		t.Fatalf("first %+v", first)
+	}
+	if got := actions(first.Actions); !slices.Equal(got, []flows.ActionKind{flows.ActApprove, flows.ActReject, flows.ActChanges, flows.ActReassign}) || first.Actions[0].Instance != "X-1" {
+		t.Fatalf("first actions %+v", first.Actions)
+	}
+	if second.Text != "Review · requested by Carol Diaz · waiting 1 h 30 min · due Fri 27 Nov 09:00 UTC" {
+		t.Fatalf("second %+v", second)
+	}
+	if empty := e.TaskList(nil, "bob", now); len(empty.Items) != 0 || empty.Text != "Nothing is waiting on you." {
+		t.Fatalf("empty %+v", empty)
+	}
+}
+
+func TestRequestList(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t, buyFlow)
+	running := newRun(t, e)
+	running.start("buy", "alice", form("item", "Laptop", "amount", "50"))
+	back := newRun(t, e)
+	back.do(flows.Event{Kind: flows.EventStart, Instance: "X-2", Flow: "buy", Actor: "alice", Data: form("item", "Desk", "amount", "300")})
+	back.act(flows.EventRequestChanges, "bob", reason("which desk?"))
+	capped := newRun(t, e)
+	capped.do(flows.Event{Kind: flows.EventStart, Instance: "X-3", Flow: "buy", Actor: "alice", Data: form("item", "Chair", "amount", "30")})
+	capped.act(flows.EventRequestChanges, "bob", reason("which?"))
+	capped.act(flows.EventResubmit, "alice", data("item", "Chair", "amount", "30"))
+	capped.act(flows.EventReject, "bob", reason("no"))
+
+	m := e.RequestList([]*flows.Instance{running.in, back.in, capped.in}, "alice", t0)
+	if m.Title != "Your requests" || len(m.Items) != 3 {
+		t.Fatalf("list %+v", m)
+	}
+	want := []struct {
+		title, text string
+		actions     []flows.ActionKind
+	}{
+		{"Purchase X-1: Laptop (50)", "running · started Thu 26 Nov 09:00 GMT · Waiting on Bob Chen (Manager approval).", []flows.ActionKind{flows.ActStatus}},
+		{"Purchase X-2: Desk (300)", "changes requested: which desk? · started Thu 26 Nov 09:00 GMT", []flows.ActionKind{flows.ActStatus, flows.ActResubmit}},
+		{"Purchase X-3: Chair (30)", "rejected: no · started Thu 26 Nov 09:00 GMT", []flows.ActionKind{flows.ActStatus}},
+	}
+	for i, w := range want {
+		it := m.Items[i]
+		if it.Title != w.title || it.Text != w.text || !slices.Equal(actions(it.Actions), w.actions) {
+			t.Errorf("item %d: %q %q %v", i, it.Title, it.Text, actions(it.Actions))
+		}
+	}
+	if a := m.Items[1].Actions[1]; a.Instance != "X-2" || a.Step != "manager" || a.Round != 1 {
+		t.Fatalf("resubmit action %+v", a)
+	}
+	if empty := e.RequestList(nil, "alice", t0); empty.Text != "You have no requests yet. Start one with: start <flow>." {
+		t.Fatalf("empty %+v", empty)
+	}
+}
+
+func TestHelp(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t, timersFlow("wait"), buyFlow)
+	m := e.Help(`I don't know the command "strat". Did you mean "start"?`)
+	if m.Kind != flows.MsgHelp || m.Text != `I don't know the command "strat". Did you mean "start"?` || len(m.Fields) != 6 {
+		t.Fatalf("help %+v", m)
+	}
+	if len(m.Items) != 2 || m.Items[0].Title != "Purchase (start buy)" || m.Items[1].Title != "Timers (start tmr)" {
+		t.Fatalf("flows %+v", m.Items)
+	}
+	if a := m.Items[0].Actions; len(a) != 1 || a[0].Kind != flows.ActStart || a[0].Flow != "buy" || a[0].Label != "Start Purchase" {
+		t.Fatalf("start action %+v", a)
+	}
+	if f, ok := e.Flow("buy"); !ok || f.ID != "buy" || e.Suggest("buyy") != "buy" || e.Suggest("zzzzzzz") != "" {
+		t.Fatal("flow lookups")
+	}
+	if !e.IsAdmin(admin) || e.IsAdmin("bob") || e.Directory() == nil || len(e.Flows()) != 2 {
+		t.Fatal("engine accessors")
+	}
+}
