@@ -576,14 +576,26 @@ func (s *Store) Pending(ctx context.Context) (outbox, timers int64, err error) {
 func (s *Store) DeleteAll(ctx context.Context) error {
 	del := func(ctx context.Context, c redis.Cmdable) error {
 		for _, pattern := range s.k.all() {
-			iter := c.Scan(ctx, 0, pattern, 500).Iterator()
-			for iter.Next(ctx) {
-				if err := c.Del(ctx, iter.Val()).Err(); err != nil {
+			// One pipelined UNLINK per page of keys: one key per command, so
+			// it works on Cluster too, where keys of a page span slots.
+			var cursor uint64
+			for {
+				keys, next, err := c.Scan(ctx, cursor, pattern, 1000).Result()
+				if err != nil {
 					return err
 				}
-			}
-			if err := iter.Err(); err != nil {
-				return err
+				if len(keys) > 0 {
+					pipe := c.Pipeline()
+					for _, k := range keys {
+						pipe.Unlink(ctx, k)
+					}
+					if _, err := pipe.Exec(ctx); err != nil {
+						return err
+					}
+				}
+				if cursor = next; cursor == 0 {
+					break
+				}
 			}
 		}
 		return nil

@@ -98,7 +98,7 @@ func Store(t testing.TB, b Backend, cfg storage.Config) *storage.Store {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		if err := s.DeleteAll(ctx); err != nil {
 			t.Errorf("clean up %s: %v", cfg.Prefix, err)
