@@ -1,16 +1,20 @@
 package web
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"embed"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
+	"io/fs"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -53,6 +57,8 @@ type Console struct {
 	tmpl *template.Template
 	csrf *http.CrossOriginProtection
 
+	key func() string // idempotency keys for forms (tests make them fixed)
+
 	mu      sync.Mutex
 	notes   map[string]note // per person: the answer to their last action
 	closing chan struct{}
@@ -68,10 +74,31 @@ type note struct {
 //go:embed templates/*.html
 var templatesFS embed.FS
 
+// staticFS holds the stylesheet, the script and the icon, served as they
+// are (no build step) under /console/static/, each with a version in its
+// URL so browsers may keep them.
+//
+//go:embed static
+var staticFS embed.FS
+
+// assetVersion is a digest of the static files: their URLs change when they do.
+var assetVersion = func() string {
+	h := sha256.New()
+	_ = fs.WalkDir(staticFS, "static", func(path string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			b, _ := staticFS.ReadFile(path)
+			h.Write([]byte(path))
+			h.Write(b)
+		}
+		return nil
+	})
+	return hex.EncodeToString(h.Sum(nil))[:12]
+}()
+
 // New builds the console. It does no I/O.
 func New(svc Service, cfg Config, log *slog.Logger) *Console {
 	c := &Console{svc: svc, cfg: cfg, log: log, feed: newFeed(), notes: map[string]note{}, closing: make(chan struct{}),
-		csrf: http.NewCrossOriginProtection()}
+		csrf: http.NewCrossOriginProtection(), key: newKey}
 	c.tmpl = template.Must(template.New("").Funcs(template.FuncMap{
 		"time": func(t time.Time, who string) string {
 			return flows.FormatTime(t, svc.Engine().Directory().Location(who))
@@ -79,7 +106,9 @@ func New(svc Service, cfg Config, log *slog.Logger) *Console {
 		"name":     func(id string) string { return svc.Engine().Directory().Name(id) },
 		"lines":    func(s string) []string { return strings.Split(s, "\n") },
 		"actionID": func(a flows.Action) string { return fmt.Sprintf("%s-%s-%s-%d", a.Kind, a.Instance, a.Step, a.Round) },
-		"key":      newKey,
+		"key":      func() string { return c.key() },
+		"link":     link,
+		"asset":    func(name string) string { return "/console/static/" + name + "?v=" + assetVersion },
 		"kind":     func(m *flows.Message) string { return string(m.Kind) },
 		"closed":   func(m *flows.Message) bool { return m.Outcome != "" },
 		"dict": func(kv ...any) map[string]any {
@@ -98,9 +127,9 @@ func New(svc Service, cfg Config, log *slog.Logger) *Console {
 			}
 			return strconv.FormatFloat(*p, 'f', -1, 64)
 		},
-		"outputs": func(flow, step string) []flows.Field {
-			if def, ok := svc.Engine().Flow(flow); ok {
-				if s := def.Step(step); s != nil {
+		"outputs": func(flow string, a flows.Action) []flows.Field {
+			if def := flowOf(svc.Engine(), flow, a.Instance); def != nil {
+				if s := def.Step(a.Step); s != nil {
 					return s.Outputs
 				}
 			}
@@ -116,6 +145,36 @@ func (c *Console) Messenger() bot.Messenger { return messenger{c} }
 // Close ends the console's live-update streams (so the HTTP server can stop).
 func (c *Console) Close() { c.closed.Do(func() { close(c.closing) }) }
 
+// flowOf returns the flow a card's button acts in: the card's flow, or for
+// lists (tasks, requests), whose items are of several flows, the flow whose
+// prefix the instance id has (ids are Prefix-N).
+func flowOf(e *flows.Engine, flow, instance string) *flows.Definition {
+	if def, ok := e.Flow(flow); ok {
+		return def
+	}
+	i := strings.LastIndexByte(instance, '-')
+	if i < 0 {
+		return nil
+	}
+	for _, def := range e.Flows() {
+		if def.Prefix == instance[:i] {
+			return def
+		}
+	}
+	return nil
+}
+
+// link returns s when it is a web address worth making clickable, else "".
+func link(s string) string {
+	if !strings.HasPrefix(s, "https://") && !strings.HasPrefix(s, "http://") || strings.ContainsAny(s, " \n") {
+		return ""
+	}
+	if u, err := url.Parse(s); err != nil || u.Host == "" {
+		return ""
+	}
+	return s
+}
+
 func newKey() string {
 	b := make([]byte, 12)
 	_, _ = rand.Read(b)
@@ -126,6 +185,7 @@ func newKey() string {
 func (c *Console) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", c.page)
+	mux.HandleFunc("GET /console/static/{name}", static)
 	mux.HandleFunc("GET /console/inbox", c.inbox)
 	mux.HandleFunc("GET /console/events", c.events)
 	mux.HandleFunc("POST /console/command", c.command)
@@ -138,8 +198,14 @@ func (c *Console) Handler() http.Handler {
 	return c.guard(mux)
 }
 
-// guard refuses other machines (unless Open) and cross-site form posts.
+// guard refuses other machines (unless Open), pages of other sites
+// reaching it through a DNS name bound to this machine (unless Open), and
+// cross-site form posts.
 func (c *Console) guard(next http.Handler) http.Handler {
+	c.csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "The Baton console refuses forms posted from another site (cross-origin request); "+
+			"use the console's own page.", http.StatusForbidden)
+	}))
 	protected := c.csrf.Handler(next)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !c.cfg.Open && !loopback(r.RemoteAddr) {
@@ -147,9 +213,32 @@ func (c *Console) guard(next http.Handler) http.Handler {
 				"Use Slack or Teams, or set BATON_CONSOLE=open for a demo on a trusted network.", http.StatusForbidden)
 			return
 		}
+		if !c.cfg.Open && !localHost(r.Host) {
+			http.Error(w, fmt.Sprintf("The Baton console answers only as localhost or 127.0.0.1, not as %q "+
+				"(another site may have pointed its name at this machine). Open http://localhost with the console's port, "+
+				"or set BATON_CONSOLE=open for a demo on a trusted network.", r.Host), http.StatusForbidden)
+			return
+		}
 		r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 		protected.ServeHTTP(w, r)
 	})
+}
+
+// localHost reports whether a Host header names this machine: localhost
+// (or a name under .localhost), a loopback address or 0.0.0.0, with any
+// port. Any other name may be a site that pointed its DNS name at
+// 127.0.0.1 to read and post to the console as its own origin (DNS
+// rebinding), which the cross-origin checks cannot see.
+func localHost(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.ToLower(strings.Trim(host, "[]")), ".")
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && (ip.IsLoopback() || ip.IsUnspecified())
 }
 
 func loopback(remote string) bool {
@@ -162,13 +251,16 @@ func loopback(remote string) bool {
 }
 
 // who is the person the page acts as: ?as=, else the cookie, else the first
-// person of the directory. An unknown id is refused.
+// person of the directory. An unknown ?as= is refused; an unknown cookie
+// (left by another directory) is ignored, or no page would ever open.
 func (c *Console) who(w http.ResponseWriter, r *http.Request) (string, bool) {
 	dir := c.svc.Engine().Directory()
 	as := r.FormValue("as")
 	if as == "" {
 		if ck, err := r.Cookie("baton_as"); err == nil {
-			as = ck.Value
+			if _, known := dir.Person(ck.Value); known {
+				as = ck.Value
+			}
 		}
 	}
 	if as == "" {
@@ -210,7 +302,33 @@ func (c *Console) fail(w http.ResponseWriter, r *http.Request, code int, msg str
 		_ = json.NewEncoder(w).Encode(map[string]any{"ok": false, "error": msg, "fields": fields})
 		return
 	}
-	http.Error(w, msg, code)
+	title := "That did not work"
+	switch code {
+	case http.StatusForbidden:
+		title = "Not allowed"
+	case http.StatusNotFound:
+		title = "Not found"
+	}
+	back := "/"
+	if as := r.FormValue("as"); as != "" {
+		if _, ok := c.svc.Engine().Directory().Person(as); ok {
+			back += "?as=" + url.QueryEscape(as)
+		}
+	}
+	c.renderStatus(w, code, "error", errorData{Title: title, Msg: msg, Back: back})
+}
+
+type errorData struct {
+	Title, Msg, Back string
+}
+
+// fieldProblems lists the problems of a form in a sentence.
+func fieldProblems(fe flows.FieldErrors) string {
+	var msgs []string
+	for _, name := range slices.Sorted(maps.Keys(fe)) {
+		msgs = append(msgs, fe[name])
+	}
+	return "Please fix: " + strings.Join(msgs, "; ") + "."
 }
 
 // outcomeError maps an error from the service to a status and a message.
@@ -219,7 +337,13 @@ func (c *Console) outcomeError(w http.ResponseWriter, r *http.Request, as string
 	var fe flows.FieldErrors
 	switch {
 	case errors.As(err, &fe):
-		c.fail(w, r, http.StatusUnprocessableEntity, fe.Error(), fe)
+		if wantsJSON(r) {
+			c.fail(w, r, http.StatusUnprocessableEntity, fe.Error(), fe)
+			return
+		}
+		// A card's form (e.g. "Mark done" with outputs): say what to fix
+		// on the person's page, where the card is.
+		c.answer(w, r, as, note{Text: fieldProblems(fe)})
 	case errors.As(err, &ie):
 		if wantsJSON(r) {
 			c.fail(w, r, http.StatusUnprocessableEntity, ie.Msg, nil)
@@ -280,13 +404,46 @@ func (c *Console) data(as string, consume bool) pageData {
 	return d
 }
 
+// contentSecurityPolicy allows the console's own files only: no inline
+// script or style, so text from a form can never run as code.
+const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; " +
+	"form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
 func (c *Console) render(w http.ResponseWriter, name string, data any) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Content-Security-Policy", "default-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	if err := c.tmpl.ExecuteTemplate(w, name, data); err != nil {
+	c.renderStatus(w, http.StatusOK, name, data)
+}
+
+// renderStatus renders a template in full before sending anything, so a
+// template error is a clean 500 and not half a page.
+func (c *Console) renderStatus(w http.ResponseWriter, code int, name string, data any) {
+	var buf bytes.Buffer
+	if err := c.tmpl.ExecuteTemplate(&buf, name, data); err != nil {
 		c.log.Error("render console", "template", name, "err", err)
+		http.Error(w, "The console could not render this page; the error was logged.", http.StatusInternalServerError)
+		return
 	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Security-Policy", contentSecurityPolicy)
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	_, _ = buf.WriteTo(w)
+}
+
+// static serves the stylesheet, the script and the icon.
+func static(w http.ResponseWriter, r *http.Request) {
+	b, err := staticFS.ReadFile("static/" + r.PathValue("name"))
+	if err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	if r.URL.Query().Get("v") == assetVersion {
+		w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+	} else {
+		w.Header().Set("Cache-Control", "no-cache")
+	}
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	http.ServeContent(w, r, r.PathValue("name"), time.Time{}, bytes.NewReader(b))
 }
 
 func (c *Console) page(w http.ResponseWriter, r *http.Request) {
@@ -361,15 +518,17 @@ func (c *Console) command(w http.ResponseWriter, r *http.Request) {
 }
 
 type formData struct {
-	As      string
-	Flow    *flows.Definition
-	Fields  []formField
-	Action  string
-	Title   string
-	Key     string
-	Error   string
-	People  []flows.Person
-	Changes string
+	As       string
+	Flow     *flows.Definition
+	Fields   []formField
+	Action   string
+	Title    string
+	Key      string
+	Error    string
+	People   []flows.Person
+	Resubmit bool
+	Changes  string // resubmission: who sent it back and why
+	Note     string // resubmission: the note for the reviewer
 }
 
 type formField struct {
@@ -380,7 +539,7 @@ type formField struct {
 }
 
 func (c *Console) form(as string, def *flows.Definition, fields []flows.Field, values map[string]string, errs flows.FieldErrors, action, title string) formData {
-	fd := formData{As: as, Flow: def, Action: action, Title: title, Key: newKey(), People: c.svc.Engine().Directory().People()}
+	fd := formData{As: as, Flow: def, Action: action, Title: title, Key: c.key(), People: c.svc.Engine().Directory().People()}
 	for _, f := range fields {
 		v, ok := values[f.Name]
 		if !ok {
@@ -456,8 +615,7 @@ func (c *Console) start(w http.ResponseWriter, r *http.Request) {
 		Actor: as, Platform: "web", Flow: def.ID, Data: input})
 	var fe flows.FieldErrors
 	if errors.As(err, &fe) && !wantsJSON(r) {
-		w.WriteHeader(http.StatusUnprocessableEntity)
-		c.render(w, "form", c.form(as, def, def.Form, input, fe, "/console/start/"+def.ID, "Start: "+def.Name))
+		c.renderStatus(w, http.StatusUnprocessableEntity, "form", c.form(as, def, def.Form, input, fe, "/console/start/"+def.ID, "Start: "+def.Name))
 		return
 	}
 	if err != nil {
@@ -467,24 +625,59 @@ func (c *Console) start(w http.ResponseWriter, r *http.Request) {
 	c.answer(w, r, as, note{OK: out.OK, Text: out.Text, Msg: &flows.Message{Kind: flows.MsgInfo, Instance: out.Instance, Title: out.Text}})
 }
 
+// sentBack returns the instance's flow if as may resubmit it now;
+// otherwise it answers and returns nil. The engine decides in the end; this
+// spares a person a form that would be refused (e.g. from an old notice's
+// button).
+func (c *Console) sentBack(w http.ResponseWriter, r *http.Request, as string) (*flows.Instance, *flows.Definition) {
+	in, err := c.svc.Instance(r.Context(), strings.ToUpper(r.PathValue("id")))
+	if err != nil {
+		c.outcomeError(w, r, as, err)
+		return nil, nil
+	}
+	def, ok := c.svc.Engine().Flow(in.Flow)
+	if !ok {
+		c.fail(w, r, http.StatusNotFound, fmt.Sprintf("The flow of %s (%s) is no longer defined.", in.ID, in.Flow), nil)
+		return nil, nil
+	}
+	if in.Requester != as {
+		c.fail(w, r, http.StatusForbidden, fmt.Sprintf("Only %s, who made %s, can edit and resubmit it.", c.svc.Engine().Directory().Name(in.Requester), in.ID), nil)
+		return nil, nil
+	}
+	if in.Status != flows.StatusChangesRequested && in.Status != flows.StatusRejected {
+		c.answer(w, r, as, note{Text: fmt.Sprintf("%s is %s; only a request sent back to you can be resubmitted.", in.ID, strings.ReplaceAll(string(in.Status), "_", " "))})
+		return nil, nil
+	}
+	return in, def
+}
+
 func (c *Console) resubmitForm(w http.ResponseWriter, r *http.Request) {
 	as, ok := c.who(w, r)
 	if !ok {
 		return
 	}
-	in, err := c.svc.Instance(r.Context(), r.PathValue("id"))
-	if err != nil {
-		c.outcomeError(w, r, as, err)
+	in, def := c.sentBack(w, r, as)
+	if in == nil {
 		return
 	}
-	def, ok := c.svc.Engine().Flow(in.Flow)
-	if !ok {
-		c.fail(w, r, http.StatusNotFound, "This request's flow is no longer defined.", nil)
-		return
+	c.render(w, "form", c.resubmitData(as, def, in, bot.FormValues(def, in), nil, ""))
+}
+
+func (c *Console) resubmitData(as string, def *flows.Definition, in *flows.Instance, values map[string]string, errs flows.FieldErrors, reviewerNote string) formData {
+	fd := c.form(as, def, def.Form, values, errs, "/console/resubmit/"+in.ID, fmt.Sprintf("Edit and resubmit %s", in.ID))
+	fd.Resubmit, fd.Note = true, reviewerNote
+	verb := "sent it back"
+	if in.Status == flows.StatusRejected {
+		verb = "rejected it"
 	}
-	fd := c.form(as, def, def.Form, bot.FormValues(def, in), nil, "/console/resubmit/"+in.ID, fmt.Sprintf("Edit and resubmit %s", in.ID))
-	fd.Changes = in.Outcome
-	c.render(w, "form", fd)
+	fd.Changes = "It was sent back"
+	if n := len(in.History); n > 0 && in.History[n-1].By != "" && in.History[n-1].By != flows.System {
+		fd.Changes = c.svc.Engine().Directory().Name(in.History[n-1].By) + " " + verb
+	}
+	if in.Outcome != "" {
+		fd.Changes += ": " + in.Outcome
+	}
+	return fd
 }
 
 func (c *Console) resubmit(w http.ResponseWriter, r *http.Request) {
@@ -492,14 +685,8 @@ func (c *Console) resubmit(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	in, err := c.svc.Instance(r.Context(), r.PathValue("id"))
-	if err != nil {
-		c.outcomeError(w, r, as, err)
-		return
-	}
-	def, ok := c.svc.Engine().Flow(in.Flow)
-	if !ok {
-		c.fail(w, r, http.StatusNotFound, "This request's flow is no longer defined.", nil)
+	in, def := c.sentBack(w, r, as)
+	if in == nil {
 		return
 	}
 	input := formInput(r, def.Form)
@@ -507,8 +694,7 @@ func (c *Console) resubmit(w http.ResponseWriter, r *http.Request) {
 		Instance: in.ID, Actor: as, Platform: "web", Data: input, Reason: r.PostFormValue("note")})
 	var fe flows.FieldErrors
 	if errors.As(err, &fe) && !wantsJSON(r) {
-		w.WriteHeader(http.StatusUnprocessableEntity)
-		c.render(w, "form", c.form(as, def, def.Form, input, fe, "/console/resubmit/"+in.ID, fmt.Sprintf("Edit and resubmit %s", in.ID)))
+		c.renderStatus(w, http.StatusUnprocessableEntity, "form", c.resubmitData(as, def, in, input, fe, r.PostFormValue("note")))
 		return
 	}
 	if err != nil {
@@ -531,11 +717,23 @@ func (c *Console) act(w http.ResponseWriter, r *http.Request) {
 	}
 	kind, ok := kinds[r.PostFormValue("action")]
 	if !ok {
-		c.fail(w, r, http.StatusBadRequest, fmt.Sprintf("unknown action %q", r.PostFormValue("action")), nil)
+		c.fail(w, r, http.StatusBadRequest, fmt.Sprintf("Unknown action %q; the actions are %s.", r.PostFormValue("action"), strings.Join(slices.Sorted(maps.Keys(kinds)), ", ")), nil)
 		return
 	}
 	id := strings.ToUpper(strings.TrimSpace(r.PostFormValue("instance")))
-	round, _ := strconv.Atoi(r.PostFormValue("round"))
+	if id == "" {
+		c.fail(w, r, http.StatusBadRequest, "Say which request: the form lacks the instance field (e.g. PR-1).", nil)
+		return
+	}
+	round := 0 // the current round
+	if v := r.PostFormValue("round"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			c.fail(w, r, http.StatusBadRequest, fmt.Sprintf("round %q is not a round number.", v), nil)
+			return
+		}
+		round = n
+	}
 	ev := flows.Event{Kind: kind, Key: "web:" + cmp.Or(r.PostFormValue("key"), newKey()), Instance: id, Actor: as, Platform: "web",
 		Step: r.PostFormValue("step"), Round: round, Reason: r.PostFormValue("reason"), Target: r.PostFormValue("target")}
 	if kind == flows.EventTaskDone {

@@ -119,19 +119,25 @@ type thread struct {
 func (t thread) Entry() *entry { return t.entry }
 
 // threads returns a box's cards newest first, replies (oldest first) under
-// their card.
+// their card. The entries are copies: an update may replace a card's
+// message while a page is being rendered from them.
 func (f *feed) threads(box string) []thread {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	snapshot := make([]*entry, len(f.boxes[box]))
+	for i, e := range f.boxes[box] {
+		c := *e
+		snapshot[i] = &c
+	}
 	var out []thread
 	index := map[string]int{}
-	for _, e := range f.boxes[box] {
+	for _, e := range snapshot {
 		if e.Parent == "" {
 			index[e.Ref] = len(out)
 			out = append(out, thread{entry: e})
 		}
 	}
-	for _, e := range f.boxes[box] {
+	for _, e := range snapshot {
 		if e.Parent == "" {
 			continue
 		}

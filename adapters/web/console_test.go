@@ -1,0 +1,394 @@
+package web_test
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/batonbot/baton/adapters/web"
+	"github.com/batonbot/baton/bot"
+	"github.com/batonbot/baton/bot/bottest"
+	"github.com/batonbot/baton/flows"
+)
+
+// consoleRig is the console over the test runtime, called directly (so a
+// test sets the client address and the headers a browser would send).
+type consoleRig struct {
+	t   *testing.T
+	rig *bottest.Rig
+	h   http.Handler
+}
+
+func newConsoleRig(t *testing.T, cfg web.Config) *consoleRig {
+	t.Helper()
+	rig := bottest.New(t)
+	c := web.New(rig.Svc, cfg, rig.Log)
+	rig.Use(c.Messenger())
+	t.Cleanup(c.Close)
+	return &consoleRig{t: t, rig: rig, h: c.Handler()}
+}
+
+// request is one HTTP request to the console, from this machine unless
+// remote is set.
+type request struct {
+	method, path string
+	form         url.Values
+	remote       string
+	header       map[string]string
+}
+
+func (cr *consoleRig) do(q request) *httptest.ResponseRecorder {
+	cr.t.Helper()
+	var body *strings.Reader
+	if q.form != nil {
+		body = strings.NewReader(q.form.Encode())
+	} else {
+		body = strings.NewReader("")
+	}
+	r := httptest.NewRequest(q.method, "http://127.0.0.1:8080"+q.path, body)
+	r.RemoteAddr = "127.0.0.1:50000"
+	if q.remote != "" {
+		r.RemoteAddr = q.remote
+	}
+	if q.form != nil {
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	for k, v := range q.header {
+		r.Header.Set(k, v)
+	}
+	w := httptest.NewRecorder()
+	cr.h.ServeHTTP(w, r)
+	return w
+}
+
+// startPR1 starts a purchase as Alice, delivers its cards, and returns it.
+func (cr *consoleRig) startPR1() *flows.Instance {
+	cr.t.Helper()
+	w := cr.do(request{method: "POST", path: "/console/start/purchase", form: url.Values{"as": {"alice"}, "item": {"Laptop"},
+		"amount": {"2500"}, "justification": {"My old one broke down"}}, header: map[string]string{"Sec-Fetch-Site": "same-origin"}})
+	if w.Code != http.StatusSeeOther {
+		cr.t.Fatalf("start: %d %s", w.Code, w.Body)
+	}
+	cr.rig.Drain()
+	return cr.instance("PR-1")
+}
+
+func (cr *consoleRig) instance(id string) *flows.Instance {
+	cr.t.Helper()
+	in, err := cr.rig.Svc.Instance(cr.t.Context(), id)
+	if err != nil {
+		cr.t.Fatalf("instance %s: %v", id, err)
+	}
+	return in
+}
+
+// unchanged fails unless the instance is as it was and nothing waits to be delivered.
+func (cr *consoleRig) unchanged(before *flows.Instance) {
+	cr.t.Helper()
+	after := cr.instance(before.ID)
+	if after.Version != before.Version || after.AuditSeq != before.AuditSeq || after.Status != before.Status {
+		cr.t.Errorf("%s changed: version %d→%d, audit %d→%d, status %s→%s", before.ID, before.Version, after.Version,
+			before.AuditSeq, after.AuditSeq, before.Status, after.Status)
+	}
+	if n := cr.rig.Drain(); n != 0 {
+		cr.t.Errorf("%d messages were sent", n)
+	}
+}
+
+func TestConsoleServesOnlyThisMachine(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		open   bool
+		remote string
+		host   string
+		want   int
+	}{
+		{name: "loopback v4", remote: "127.0.0.1:5000", want: 200},
+		{name: "loopback v6", remote: "[::1]:5000", want: 200},
+		{name: "localhost name", remote: "127.0.0.1:5000", host: "localhost:8080", want: 200},
+		{name: "ipv6 host", remote: "[::1]:5000", host: "[::1]:8080", want: 200},
+		{name: "any address host", remote: "127.0.0.1:5000", host: "0.0.0.0:8080", want: 200},
+		{name: "other machine", remote: "192.0.2.10:5000", want: 403},
+		{name: "private network", remote: "10.1.2.3:5000", want: 403},
+		{name: "no address", remote: "garbage", want: 403},
+		{name: "rebound name", remote: "127.0.0.1:5000", host: "evil.example:8080", want: 403},
+		{name: "open: other machine", open: true, remote: "192.0.2.10:5000", host: "baton.example:8080", want: 200},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cr := newConsoleRig(t, web.Config{Open: tc.open})
+			for _, path := range []string{"/?as=alice", "/console/inbox?as=alice"} {
+				r := httptest.NewRequest("GET", "http://127.0.0.1:8080"+path, nil)
+				r.RemoteAddr = tc.remote
+				if tc.host != "" {
+					r.Host = tc.host
+				}
+				w := httptest.NewRecorder()
+				cr.h.ServeHTTP(w, r)
+				if w.Code != tc.want {
+					t.Errorf("GET %s from %s (Host %s): %d, want %d: %s", path, tc.remote, r.Host, w.Code, tc.want, w.Body)
+				}
+				if tc.want == 403 && !strings.Contains(w.Body.String(), "BATON_CONSOLE=open") {
+					t.Errorf("the refusal does not say how to open the console: %s", w.Body)
+				}
+			}
+		})
+	}
+
+	// A refused post from another machine changes nothing.
+	cr := newConsoleRig(t, web.Config{})
+	w := cr.do(request{method: "POST", path: "/console/start/purchase", remote: "192.0.2.10:5000",
+		form: url.Values{"as": {"alice"}, "item": {"Laptop"}, "amount": {"2500"}, "justification": {"My old one broke down"}}})
+	if w.Code != 403 {
+		t.Fatalf("post from another machine: %d", w.Code)
+	}
+	if _, err := cr.rig.Svc.Instance(t.Context(), "PR-1"); !errors.Is(err, flows.ErrNotFound) {
+		t.Fatalf("a refused post started a request: %v", err)
+	}
+}
+
+func TestConsoleRefusesCrossSitePosts(t *testing.T) {
+	t.Parallel()
+	cr := newConsoleRig(t, web.Config{})
+	form := url.Values{"as": {"alice"}, "item": {"Laptop"}, "amount": {"2500"}, "justification": {"My old one broke down"}}
+	for _, h := range []map[string]string{
+		{"Sec-Fetch-Site": "cross-site"},
+		{"Sec-Fetch-Site": "same-site"}, // another port or subdomain is another origin
+		{"Origin": "https://evil.example"},
+	} {
+		w := cr.do(request{method: "POST", path: "/console/start/purchase", form: form, header: h})
+		if w.Code != http.StatusForbidden || !strings.Contains(w.Body.String(), "another site") {
+			t.Errorf("POST with %v: %d %s, want 403", h, w.Code, w.Body)
+		}
+	}
+	if _, err := cr.rig.Svc.Instance(t.Context(), "PR-1"); !errors.Is(err, flows.ErrNotFound) {
+		t.Fatalf("a cross-site post started a request: %v", err)
+	}
+	// Reading is not a change: a link from elsewhere opens the page.
+	if w := cr.do(request{method: "GET", path: "/?as=alice", header: map[string]string{"Sec-Fetch-Site": "cross-site"}}); w.Code != 200 {
+		t.Errorf("GET from a link on another site: %d", w.Code)
+	}
+	// The same post from the console's own page, or from a non-browser client, works.
+	in := cr.startPR1()
+	w := cr.do(request{method: "POST", path: "/console/act", header: map[string]string{"Origin": "http://127.0.0.1:8080"},
+		form: url.Values{"as": {"bob"}, "action": {"approve"}, "instance": {in.ID}, "step": {"manager"}, "round": {"1"}}})
+	if w.Code != http.StatusSeeOther {
+		t.Fatalf("same-origin approve: %d %s", w.Code, w.Body)
+	}
+}
+
+func TestConsoleRefusesUnknownPeople(t *testing.T) {
+	t.Parallel()
+	cr := newConsoleRig(t, web.Config{})
+	in := cr.startPR1()
+	for _, q := range []request{
+		{method: "GET", path: "/?as=mallory"},
+		{method: "GET", path: "/console/inbox?as=mallory"},
+		{method: "GET", path: "/console/events?as=mallory"},
+		{method: "POST", path: "/console/act", form: url.Values{"as": {"mallory"}, "action": {"approve"}, "instance": {in.ID}, "step": {"manager"}, "round": {"1"}}},
+		{method: "POST", path: "/console/command", form: url.Values{"as": {"mallory"}, "text": {"cancel PR-1"}}},
+	} {
+		w := cr.do(q)
+		if w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), "not in the people directory") {
+			t.Errorf("%s %s: %d %s, want 400", q.method, q.path, w.Code, w.Body)
+		}
+		if c := w.Result().Cookies(); len(c) > 0 {
+			t.Errorf("%s %s set a cookie for an unknown person: %v", q.method, q.path, c)
+		}
+	}
+	cr.unchanged(in)
+
+	// A known person is remembered in a cookie.
+	w := cr.do(request{method: "GET", path: "/?as=bob"})
+	var remembered string
+	for _, c := range w.Result().Cookies() {
+		if c.Name == "baton_as" {
+			remembered = c.Value
+		}
+	}
+	if w.Code != 200 || remembered != "bob" {
+		t.Fatalf("GET /?as=bob: %d, cookie %q", w.Code, remembered)
+	}
+	r := httptest.NewRequest("GET", "http://127.0.0.1:8080/", nil)
+	r.RemoteAddr = "127.0.0.1:5000"
+	r.AddCookie(&http.Cookie{Name: "baton_as", Value: "bob"})
+	w = httptest.NewRecorder()
+	cr.h.ServeHTTP(w, r)
+	if !strings.Contains(w.Body.String(), `data-as="bob"`) {
+		t.Fatalf("the cookie was not used: %s", w.Body)
+	}
+	// A cookie naming someone the directory no longer has is ignored.
+	r = httptest.NewRequest("GET", "http://127.0.0.1:8080/", nil)
+	r.RemoteAddr = "127.0.0.1:5000"
+	r.AddCookie(&http.Cookie{Name: "baton_as", Value: "mallory"})
+	w = httptest.NewRecorder()
+	cr.h.ServeHTTP(w, r)
+	if w.Code != 200 || !strings.Contains(w.Body.String(), `data-as="alice"`) {
+		t.Fatalf("a stale cookie: %d, want the first person's page", w.Code)
+	}
+}
+
+// TestConsoleRefusesBadRequests: a bad action, an unknown request or a
+// request that is not yours gets a clear 4xx (as a page, or as JSON when
+// asked for) and changes nothing.
+func TestConsoleRefusesBadRequests(t *testing.T) {
+	t.Parallel()
+	cr := newConsoleRig(t, web.Config{})
+	in := cr.startPR1()
+	act := func(kv ...string) url.Values {
+		f := url.Values{"as": {"bob"}, "action": {"approve"}, "instance": {"PR-1"}, "step": {"manager"}, "round": {"1"}}
+		for i := 0; i+1 < len(kv); i += 2 {
+			f.Set(kv[i], kv[i+1])
+		}
+		return f
+	}
+	for _, tc := range []struct {
+		name string
+		q    request
+		code int
+		says string
+	}{
+		{"unknown action", request{method: "POST", path: "/console/act", form: act("action", "explode")}, 400, `Unknown action "explode"`},
+		{"no action", request{method: "POST", path: "/console/act", form: act("action", "")}, 400, "Unknown action"},
+		{"no instance", request{method: "POST", path: "/console/act", form: act("instance", "")}, 400, "Say which request"},
+		{"bad round", request{method: "POST", path: "/console/act", form: act("round", "two")}, 400, `round "two"`},
+		{"unknown instance", request{method: "POST", path: "/console/act", form: act("instance", "PR-99")}, 404, "no such request"},
+		{"unknown status", request{method: "GET", path: "/console/status/PR-99?as=alice"}, 404, "no such request"},
+		{"not your request's status", request{method: "GET", path: "/console/status/PR-1?as=gus"}, 200, "not one of your requests"},
+		{"unknown flow", request{method: "GET", path: "/console/start/purchse?as=alice"}, 404, `Did you mean "purchase"?`},
+		{"resubmit someone else's", request{method: "GET", path: "/console/resubmit/PR-1?as=bob"}, 403, "Only Alice Martin"},
+		{"resubmit unknown", request{method: "GET", path: "/console/resubmit/PR-99?as=alice"}, 404, "no such request"},
+		{"post resubmit someone else's", request{method: "POST", path: "/console/resubmit/PR-1", form: url.Values{"as": {"bob"}, "item": {"Car"}}}, 403, "Only Alice Martin"},
+		{"static file not there", request{method: "GET", path: "/console/static/secrets.txt"}, 404, ""},
+		{"unknown page", request{method: "GET", path: "/admin"}, 404, ""},
+		{"wrong method", request{method: "GET", path: "/console/act?as=bob"}, 405, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := cr.do(tc.q)
+			if tc.code == 200 { // a refusal shown on the person's page
+				if w.Code != http.StatusSeeOther {
+					t.Fatalf("%d %s, want a redirect to the page with a note", w.Code, w.Body)
+				}
+				page := cr.do(request{method: "GET", path: w.Header().Get("Location")})
+				if !strings.Contains(html.UnescapeString(page.Body.String()), tc.says) {
+					t.Fatalf("the page lacks %q:\n%s", tc.says, page.Body)
+				}
+				return
+			}
+			if w.Code != tc.code || !strings.Contains(html.UnescapeString(w.Body.String()), tc.says) {
+				t.Fatalf("%d, want %d saying %q:\n%s", w.Code, tc.code, tc.says, w.Body)
+			}
+			if ct := w.Header().Get("Content-Type"); tc.says != "" && strings.HasPrefix(ct, "text/html") &&
+				!strings.Contains(w.Header().Get("Content-Security-Policy"), "script-src 'self'") {
+				t.Errorf("an HTML answer without the content security policy")
+			}
+			// The same request asking for JSON gets a JSON error.
+			if tc.q.method == "POST" {
+				q := tc.q
+				q.header = map[string]string{"Accept": "application/json"}
+				w := cr.do(q)
+				var out struct {
+					OK    bool   `json:"ok"`
+					Error string `json:"error"`
+				}
+				if err := json.NewDecoder(w.Body).Decode(&out); err != nil || w.Code != tc.code || out.OK || !strings.Contains(out.Error, tc.says) {
+					t.Fatalf("as JSON: %d %+v (%v)", w.Code, out, err)
+				}
+			}
+		})
+	}
+	cr.unchanged(in)
+
+	// A stale "Edit and resubmit" (the request is no longer sent back) leads
+	// to a note, not a form that would be refused.
+	w := cr.do(request{method: "GET", path: "/console/resubmit/pr-1?as=alice"})
+	if w.Code != http.StatusSeeOther {
+		t.Fatalf("stale resubmit: %d %s", w.Code, w.Body)
+	}
+	page := cr.do(request{method: "GET", path: w.Header().Get("Location")})
+	if !strings.Contains(html.UnescapeString(page.Body.String()), "PR-1 is running; only a request sent back to you can be resubmitted.") {
+		t.Fatalf("no note about the stale resubmit:\n%s", page.Body)
+	}
+	cr.unchanged(in)
+}
+
+// TestConsoleFormErrors: a refused start form comes back as a page (422)
+// with every field's problem and what was typed; the same as JSON lists the
+// fields.
+func TestConsoleFormErrors(t *testing.T) {
+	t.Parallel()
+	cr := newConsoleRig(t, web.Config{})
+	form := url.Values{"as": {"alice"}, "item": {"Laptop <b>"}, "amount": {"-5"}}
+	w := cr.do(request{method: "POST", path: "/console/start/purchase", form: form})
+	body := w.Body.String()
+	if w.Code != http.StatusUnprocessableEntity || w.Header().Get("Content-Type") != "text/html; charset=utf-8" ||
+		w.Header().Get("Content-Security-Policy") == "" {
+		t.Fatalf("refused form: %d %v", w.Code, w.Header())
+	}
+	for _, want := range []string{"Total amount must be at least 1", `value="Laptop &lt;b&gt;"`, `id="form-error"`, `aria-invalid="true"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the refused form lacks %q", want)
+		}
+	}
+	w = cr.do(request{method: "POST", path: "/console/start/purchase", form: form, header: map[string]string{"Accept": "application/json"}})
+	var out struct {
+		Fields map[string]string `json:"fields"`
+	}
+	if err := json.NewDecoder(w.Body).Decode(&out); err != nil || w.Code != 422 || out.Fields["amount"] == "" || out.Fields["justification"] == "" {
+		t.Fatalf("as JSON: %d %+v %v", w.Code, out, err)
+	}
+	if _, err := cr.rig.Svc.Instance(t.Context(), "PR-1"); !errors.Is(err, flows.ErrNotFound) {
+		t.Fatalf("a refused form started a request: %v", err)
+	}
+}
+
+// TestConsoleRendersWhileCardsChange: a card updated (buttons removed,
+// outcome shown) while someone's page renders it is no data race (run
+// with -race).
+func TestConsoleRendersWhileCardsChange(t *testing.T) {
+	t.Parallel()
+	rig := bottest.New(t)
+	c := web.New(rig.Svc, web.Config{}, rig.Log)
+	t.Cleanup(c.Close)
+	m := c.Messenger()
+	msg := func(outcome string) *flows.Message {
+		return &flows.Message{Kind: flows.MsgTask, Instance: "PR-1", Title: "Purchase request PR-1", Outcome: outcome}
+	}
+	ref, err := m.Send(t.Context(), bot.Address{Person: "bob", ID: "bob"}, msg(""), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if err := m.Update(t.Context(), ref, msg(fmt.Sprintf("Approved (%d)", i))); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	h := c.Handler()
+	for range 50 {
+		r := httptest.NewRequest("GET", "http://127.0.0.1:8080/console/inbox?as=bob", nil)
+		r.RemoteAddr = "127.0.0.1:5000"
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != 200 || !strings.Contains(w.Body.String(), "Purchase request PR-1") {
+			t.Fatalf("inbox: %d %s", w.Code, w.Body)
+		}
+	}
+	close(stop)
+	<-done
+}

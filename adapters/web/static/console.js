@@ -1,0 +1,42 @@
+// The Baton console's only script (served as is: no build step). The page
+// works without it, but for live updates: a server-sent event says the
+// person's inbox (or a channel) changed, and the inbox is fetched again.
+(function () {
+  var as = document.body.dataset.as, box = document.getElementById('inbox');
+  var picker = document.getElementById('as');
+  if (picker) picker.addEventListener('change', function () { picker.form.submit(); });
+  if (!box) return;
+  var pending = false, seq = 0, banner = document.getElementById('pending');
+  function wait(on) { pending = on; if (banner) banner.hidden = !on; }
+  // Someone typing in or opening a card's form is not interrupted: the
+  // update waits until they leave it.
+  function busy() {
+    var a = document.activeElement;
+    return box.contains(a) && /INPUT|TEXTAREA|SELECT/.test(a.tagName) || box.querySelector('.actions details[open]');
+  }
+  function refresh() {
+    if (busy()) { wait(true); return; }
+    wait(false);
+    var mine = ++seq;
+    fetch('/console/inbox?as=' + encodeURIComponent(as), {headers: {Accept: 'text/html'}}).then(function (r) {
+      if (!r.ok) throw new Error('inbox: HTTP ' + r.status);
+      return r.text();
+    }).then(function (html) {
+      if (mine !== seq) return; // a later refresh is on its way
+      var closed = [];
+      box.querySelectorAll('details.channel:not([open])').forEach(function (d) { closed.push(d.dataset.channel); });
+      box.innerHTML = html;
+      closed.forEach(function (id) {
+        var d = box.querySelector('details.channel[data-channel="' + id + '"]');
+        if (d) d.open = false;
+      });
+    }).catch(function () { pending = true; }); // try again on the next change or focus change
+  }
+  box.addEventListener('focusout', function () { if (pending) setTimeout(refresh, 50); });
+  box.addEventListener('toggle', function () { if (pending) refresh(); }, true);
+  var es = new EventSource('/console/events?as=' + encodeURIComponent(as));
+  es.onmessage = refresh;
+  // (Re)connected: catch up on what changed while the stream was down.
+  es.onopen = function () { document.body.dataset.live = 'on'; refresh(); };
+  es.onerror = function () { document.body.dataset.live = 'off'; };
+})();
