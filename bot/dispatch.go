@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -99,7 +100,7 @@ type Dispatcher struct {
 	mu       sync.Mutex
 	queues   map[string][]queued          // per instance, in stream order
 	recent   map[string]map[string]string // refs sent but not yet flushed, per instance
-	inflight map[string]bool              // entry ids being delivered
+	inflight map[string]bool              // entries being delivered (inflightKey)
 }
 
 type queued struct {
@@ -219,12 +220,15 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 // different instances in parallel.
 func (d *Dispatcher) enqueue(ctx context.Context, workers *sync.WaitGroup, q queued) {
 	d.mu.Lock()
-	if d.inflight[q.d.ID] {
+	if d.inflight[inflightKey(q.d)] {
 		d.mu.Unlock()
 		return // still being delivered here (a reclaim of our own slow entry)
 	}
-	d.inflight[q.d.ID] = true
+	d.inflight[inflightKey(q.d)] = true
+	d.mu.Unlock()
+	// Wait for room without the lock: deliveries need it to finish and free a slot.
 	d.slot <- struct{}{}
+	d.mu.Lock()
 	items, running := d.queues[q.d.Instance]
 	d.queues[q.d.Instance] = append(items, q)
 	d.mu.Unlock()
@@ -248,6 +252,11 @@ func (d *Dispatcher) enqueue(ctx context.Context, workers *sync.WaitGroup, q que
 		}
 	})
 }
+
+// inflightKey names an entry among all shards: stream ids are only unique
+// within one stream, and two shards often hand out the same id in the
+// same millisecond.
+func inflightKey(d flows.Delivery) string { return strconv.Itoa(d.Shard) + "/" + d.ID }
 
 // flusher acknowledges finished deliveries in batches.
 func (d *Dispatcher) flusher(ctx context.Context) {
@@ -301,7 +310,7 @@ func (d *Dispatcher) forget(batch []flows.Delivery, inflight bool) {
 			delete(d.recent, del.Instance)
 		}
 		if inflight {
-			delete(d.inflight, del.ID)
+			delete(d.inflight, inflightKey(del))
 			<-d.slot
 		}
 	}

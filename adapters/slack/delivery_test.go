@@ -1,0 +1,252 @@
+package slack
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/batonbot/baton/bot"
+	"github.com/batonbot/baton/flows"
+)
+
+// TestRateLimitedDelivery: Slack answers chat.postMessage with 429 and
+// Retry-After; the card is delivered once, after waiting as told.
+func TestRateLimitedDelivery(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.api.failNext("chat.postMessage", "429", "429")
+	h.startPurchase("500")
+	var posts []apiCall
+	for _, c := range h.api.Calls() {
+		if c.Method == "chat.postMessage" {
+			posts = append(posts, c)
+		}
+	}
+	if len(posts) != 3 || posts[0].Status != 429 || posts[1].Status != 429 || posts[2].Status != 200 {
+		t.Fatalf("want two 429s then the card, got:\n%s", summarize(posts))
+	}
+	if gap := posts[2].At.Sub(posts[0].At); gap < 2*time.Second-50*time.Millisecond {
+		t.Errorf("retried %s after the first 429; Retry-After asked for 1 s each time", gap)
+	}
+	if n := count(h.api.Calls(), "chat.postMessage"); n != 1 {
+		t.Errorf("the card was posted %d times", n)
+	}
+	var got dto.Metric
+	if err := h.a.m.calls.WithLabelValues("chat.postMessage", "rate_limited").Write(&got); err != nil || got.GetCounter().GetValue() != 2 {
+		n := got.GetCounter().GetValue()
+		t.Errorf("baton_slack_api_calls_total{result=rate_limited} = %v, want 2", n)
+	}
+}
+
+// TestChannelPacing: chat.postMessage is paced per channel (about one a
+// second in production): a burst to one channel queues, nothing is
+// dropped, and other channels are not held up.
+func TestChannelPacing(t *testing.T) {
+	t.Parallel()
+	const interval = 150 * time.Millisecond
+	h := newHarness(t, func(c *Config, _ *[]*flows.Definition, _ **flows.Directory) {
+		c.PostInterval, c.PostBurst = interval, 1
+	})
+	m := h.a.Messenger()
+	msg := &flows.Message{Kind: flows.MsgInfo, Title: "hello"}
+	began := time.Now()
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			if _, err := m.Send(t.Context(), bot.Address{Channel: "finance", ID: "C0FINANCE"}, msg, ""); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	if _, err := m.Send(t.Context(), bot.Address{Channel: "procurement", ID: "C0PROCURE"}, msg, ""); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(began); d > interval {
+		t.Errorf("another channel waited %s behind the busy one", d)
+	}
+	wg.Wait()
+	var at []time.Time
+	for _, c := range h.api.Calls() {
+		if c.str("channel") == "C0FINANCE" {
+			at = append(at, c.At)
+		}
+	}
+	if len(at) != 4 {
+		t.Fatalf("%d of 4 messages posted", len(at))
+	}
+	slices.SortFunc(at, time.Time.Compare)
+	for i := 1; i < len(at); i++ {
+		if gap := at[i].Sub(at[i-1]); gap < interval-20*time.Millisecond {
+			t.Errorf("messages %d and %d to one channel %s apart, want about %s", i, i+1, gap, interval)
+		}
+	}
+}
+
+// TestDeliveryErrors: errors retrying cannot fix are marked permanent and
+// say what to do; others are left to the dispatcher's retries.
+func TestDeliveryErrors(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	m := h.a.Messenger()
+	ch := bot.Address{Channel: "finance", ID: "C0FINANCE"}
+	msg := &flows.Message{Kind: flows.MsgInfo, Title: "hello"}
+	for code, want := range map[string]string{
+		"not_in_channel":    "invite it (/invite @Baton)",
+		"channel_not_found": "check its Slack id in the directory",
+		"invalid_auth":      "SLACK_BOT_TOKEN is not valid",
+		"missing_scope":     "manifests/slack/app-manifest.yaml",
+	} {
+		h.api.failNext("chat.postMessage", code)
+		_, err := m.Send(t.Context(), ch, msg, "")
+		if !bot.IsPermanent(err) || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v (permanent %v), want a permanent error saying %q", code, err, bot.IsPermanent(err), want)
+		}
+	}
+	for _, code := range []string{"internal_error", "500"} {
+		h.api.failNext("chat.postMessage", code)
+		_, err := m.Send(t.Context(), ch, msg, "")
+		var ra *bot.RetryAfterError
+		if err == nil || bot.IsPermanent(err) || errors.As(err, &ra) {
+			t.Errorf("%s: %v, want an error the dispatcher retries", code, err)
+		}
+	}
+	h.api.failNext("chat.update", "message_not_found")
+	if err := m.Update(t.Context(), "C0FINANCE/1764147600.000001", msg); !bot.IsPermanent(err) {
+		t.Errorf("update of a deleted message: %v, want permanent", err)
+	}
+	if err := m.Update(t.Context(), "not a ref", msg); !bot.IsPermanent(err) {
+		t.Errorf("update with a bad reference: %v, want permanent", err)
+	}
+	if _, ok := m.Reach(flows.Recipient{Person: "nobody-in-slack"}); ok {
+		t.Error("a person without a Slack id is reachable")
+	}
+	if _, ok := m.Reach(flows.Recipient{Channel: "nowhere"}); ok {
+		t.Error("an unknown channel is reachable")
+	}
+}
+
+// TestDMChannels: a DM is opened once (conversations.open) and its id kept
+// in the shared KV, so another replica does not open it again; an id that
+// went stale is forgotten and the DM reopened on the retry.
+func TestDMChannels(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	m := h.a.Messenger()
+	bob := bot.Address{Person: "bob", ID: "U0BOB"}
+	msg := &flows.Message{Kind: flows.MsgInfo, Title: "hello"}
+	for range 3 {
+		if _, err := m.Send(t.Context(), bob, msg, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	replica, err := New(Deps{Service: h.rig.Svc, KV: h.rig.Store, Locker: h.rig.Store, Clock: h.rig.Clock},
+		Config{BotToken: testBotToken, SigningSecret: testSecret, APIURL: h.api.URL(), PostInterval: time.Millisecond, HomeDelay: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := replica.Messenger().Send(t.Context(), bob, msg, "")
+	if err != nil || !strings.HasPrefix(ref, "D0BOB/") || !strings.HasSuffix(ref, "/U0BOB") {
+		t.Fatalf("replica send: %q %v", ref, err)
+	}
+	if n := count(h.api.Calls(), "conversations.open"); n != 1 {
+		t.Fatalf("conversations.open called %d times for one person", n)
+	}
+	h.api.failNext("chat.postMessage", "channel_not_found")
+	if _, err := m.Send(t.Context(), bob, msg, ""); err == nil || bot.IsPermanent(err) {
+		t.Fatalf("stale DM: %v, want an error to retry", err)
+	}
+	if _, err := m.Send(t.Context(), bob, msg, ""); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(h.api.Calls(), "conversations.open"); n != 2 {
+		t.Fatalf("conversations.open called %d times; the stale DM should be reopened once", n)
+	}
+	h.a.Wait()
+	replica.Wait()
+}
+
+// TestChannelReminder: a step posted to a channel is reminded in the
+// card's thread there, and each pending assignee is nudged by DM.
+func TestChannelReminder(t *testing.T) {
+	t.Parallel()
+	src := `
+id: expense
+name: Expense claim
+command: expense
+prefix: EX
+owner: olivia
+form:
+  - {name: what, label: What, type: text, required: true}
+steps:
+  - id: review
+    name: Finance review
+    type: approval
+    assignees: [group:finance]
+    channel: finance
+    remind: {every: 4h, max: 1}
+`
+	def, err := flows.ParseDefinition("expense.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, func(_ *Config, defs *[]*flows.Definition, _ **flows.Directory) { *defs = append(*defs, def) })
+	out, err := h.rig.Svc.Handle(t.Context(), flows.Event{Kind: flows.EventStart, Key: "ex", Flow: "expense", Actor: "alice", Data: map[string]string{"what": "Taxi"}})
+	if err != nil || !out.OK {
+		t.Fatal(err, out)
+	}
+	h.settle()
+	card := h.api.Calls()[0]
+	h.seen = 1
+	h.rig.Advance(4 * time.Hour)
+	h.settle()
+	got := h.takeSummaries()
+	want := []string{
+		"chat.postMessage C0FINANCE in thread: Expense claim EX-1: Taxi — Reminder 1 of 1: Finance review is waiting on you since 4 h ago. [v1|approve|EX-1|review|1| v1|reject|EX-1|review|1| v1|changes|EX-1|review|1| v1|reassign|EX-1|review|1|]",
+		"chat.postMessage D0CAROL: :alarm_clock: Expense claim EX-1: Taxi is waiting on you in <#C0FINANCE>.",
+		"chat.postMessage D0FRANK: :alarm_clock: Expense claim EX-1: Taxi is waiting on you in <#C0FINANCE>.",
+		"conversations.open U0CAROL",
+		"conversations.open U0FRANK",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("channel reminder:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	for _, c := range h.api.Calls() {
+		if c.str("thread_ts") != "" && (c.str("thread_ts") != card.TS || c.str("reply_broadcast") == "true") {
+			t.Errorf("the reminder is not a quiet reply to the card %s: %s", card.TS, c.summary())
+		}
+	}
+}
+
+// TestGuestNames: people outside the directory are mentioned where Slack
+// renders mentions, and named (users.info, cached) where text is plain.
+func TestGuestNames(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	m := h.a.Messenger()
+	msg := &flows.Message{Kind: flows.MsgTask, Title: "Review for slack:U0GUEST", Text: "Asked by slack:U0GUEST",
+		Actions: []flows.Action{{Kind: flows.ActStatus, Label: "Ask slack:U0GUEST", Instance: "PR-1"}}}
+	for range 2 {
+		if _, err := m.Send(t.Context(), bot.Address{Channel: "finance", ID: "C0FINANCE"}, msg, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var post apiCall
+	for _, c := range h.api.Calls() {
+		if c.Method == "chat.postMessage" {
+			post = c
+		}
+	}
+	for _, want := range []string{"Review for Real U0GUEST", "Asked by <@U0GUEST>", "Ask Real U0GUEST"} {
+		if !strings.Contains(post.text(), want) {
+			t.Errorf("card lacks %q: %s", want, post.text())
+		}
+	}
+	if n := count(h.api.Calls(), "users.info"); n != 1 {
+		t.Errorf("users.info called %d times; the name is not cached", n)
+	}
+}

@@ -1,0 +1,392 @@
+package slack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	slackgo "github.com/slack-go/slack"
+
+	"github.com/batonbot/baton/bot"
+	"github.com/batonbot/baton/flows"
+)
+
+// The handlers below are shared by HTTP and Socket Mode. Each returns the
+// acknowledgement (nil for an empty one) after doing only what must happen
+// before it: committing a decision (a few milliseconds on Redis) or
+// validating a form. Anything that calls Slack back runs in the
+// background; cards go through the outbox.
+
+// cmdReply is a slash command's answer, shown only to the person.
+type cmdReply struct {
+	ResponseType string          `json:"response_type"`
+	Text         string          `json:"text"`
+	Blocks       []slackgo.Block `json:"blocks,omitempty"`
+}
+
+func privateReply(m *flows.Message) *cmdReply {
+	return &cmdReply{ResponseType: slackgo.ResponseTypeEphemeral, Text: fallback(m), Blocks: renderMessage(m, maxMessageBlocks)}
+}
+
+const somethingWrong = "Something went wrong on Baton's side; it was logged. Try again in a moment."
+
+// onCommand handles /baton: start opens the flow's form; everything else is
+// answered in the acknowledgement, privately.
+func (a *Adapter) onCommand(ctx context.Context, c slackgo.SlashCommand) any {
+	actor := a.person(c.UserID)
+	rep, err := a.svc.Command(ctx, actor, platformName, "slack:"+c.TriggerID, c.Text)
+	if err != nil {
+		a.log.Error("slack command failed", "user", actor, "err", err)
+		return privateReply(textMessage(somethingWrong))
+	}
+	if def := rep.Form; def != nil {
+		a.async(ctx, "open form", func(ctx context.Context) error {
+			err := a.api.openView(ctx, c.TriggerID, startModal(def, a.slackUser))
+			if err != nil && c.ResponseURL != "" {
+				m := textMessage(fmt.Sprintf("I could not open the %s form (%v). Try again.", def.Name, err))
+				_ = a.api.respond(ctx, c.ResponseURL, renderMessage(m, maxMessageBlocks), fallback(m))
+			}
+			return err
+		})
+		return nil
+	}
+	a.homes.touch(c.UserID)
+	return privateReply(rep.Message)
+}
+
+// onInteraction handles button clicks and modal submissions.
+func (a *Adapter) onInteraction(ctx context.Context, ic slackgo.InteractionCallback) any {
+	switch ic.Type {
+	case slackgo.InteractionTypeBlockActions:
+		for _, ba := range ic.ActionCallback.BlockActions {
+			if !strings.HasPrefix(ba.ActionID, "baton:") {
+				continue // e.g. a select inside a modal
+			}
+			act, err := decodeAction(ba.Value)
+			if err != nil {
+				a.log.Warn("slack button not understood", "user", ic.User.ID, "err", err)
+				continue
+			}
+			a.onButton(ctx, ic, ba, act)
+			return nil // one click is one action
+		}
+	case slackgo.InteractionTypeViewSubmission:
+		return a.onSubmit(ctx, ic)
+	}
+	return nil // view_closed, shortcuts…: nothing to do
+}
+
+// onButton carries out one click. The key (action_ts and user) is the
+// same on every redelivery of this click and different for a second click,
+// which the engine then refuses ("you already approved…").
+func (a *Adapter) onButton(ctx context.Context, ic slackgo.InteractionCallback, ba *slackgo.BlockAction, act flows.Action) {
+	actor := a.person(ic.User.ID)
+	ev := flows.Event{Key: "slack:" + ba.ActionTs + ":" + ic.User.ID, Instance: act.Instance, Actor: actor,
+		Platform: platformName, Step: act.Step, Round: act.Round}
+	defer a.homes.touch(ic.User.ID)
+	switch act.Kind {
+	case flows.ActApprove, flows.ActWithdraw:
+		ev.Kind = act.EventKind()
+		out, err := a.svc.Handle(ctx, ev)
+		switch {
+		case err != nil:
+			a.answer(ctx, ic, a.problem(actor, err))
+		case !out.OK || act.Kind == flows.ActWithdraw || ic.Container.IsEphemeral:
+			a.answer(ctx, ic, textMessage(out.Text))
+		}
+		// An approval on a card shows on the card itself (the outbox
+		// updates it); one from a private list is answered, as it has no
+		// card to update.
+	case flows.ActReject, flows.ActChanges, flows.ActReassign:
+		// Try the decision without its reason (or person): a click on a
+		// card that is stale or closed is refused now, audited, with who
+		// decided first; a live card gets "a reason is required", which
+		// changes nothing, and the form opens.
+		ev.Kind = map[flows.ActionKind]flows.EventKind{flows.ActReject: flows.EventReject,
+			flows.ActChanges: flows.EventRequestChanges, flows.ActReassign: flows.EventReassign}[act.Kind]
+		out, err := a.svc.Handle(ctx, ev)
+		var ie *flows.InputError
+		switch {
+		case errors.As(err, &ie):
+			a.openModal(ctx, ic, func(ctx context.Context) slackgo.ModalViewRequest {
+				if act.Kind == flows.ActReassign {
+					return reassignModal(act, a.summary(ctx, act.Instance))
+				}
+				return reasonModal(act, a.summary(ctx, act.Instance))
+			})
+		case err != nil:
+			a.answer(ctx, ic, a.problem(actor, err))
+		default:
+			a.answer(ctx, ic, textMessage(out.Text))
+		}
+	case flows.ActDone:
+		in, def, err := a.instance(ctx, act.Instance)
+		if err != nil {
+			a.answer(ctx, ic, a.problem(actor, err))
+			return
+		}
+		if s := def.Step(act.Step); s != nil && len(s.Outputs) > 0 {
+			a.openModal(ctx, ic, func(context.Context) slackgo.ModalViewRequest {
+				return doneModal(act, a.summaryOf(def, in), s.Outputs, a.slackUser)
+			})
+			return
+		}
+		ev.Kind = flows.EventTaskDone
+		out, err := a.svc.Handle(ctx, ev)
+		switch {
+		case err != nil:
+			a.answer(ctx, ic, a.problem(actor, err))
+		case !out.OK:
+			a.answer(ctx, ic, textMessage(out.Text))
+		}
+	case flows.ActResubmit:
+		in, def, err := a.instance(ctx, act.Instance)
+		if err != nil {
+			a.answer(ctx, ic, a.problem(actor, err))
+			return
+		}
+		a.openModal(ctx, ic, func(context.Context) slackgo.ModalViewRequest {
+			return resubmitModal(def, in, bot.FormValues(def, in), a.slackUser)
+		})
+	case flows.ActStart:
+		def, ok := a.svc.Engine().Flow(act.Flow)
+		if !ok {
+			a.answer(ctx, ic, textMessage(fmt.Sprintf("The flow %q is no longer defined.", act.Flow)))
+			return
+		}
+		a.openModal(ctx, ic, func(context.Context) slackgo.ModalViewRequest { return startModal(def, a.slackUser) })
+	case flows.ActStatus:
+		m, err := a.svc.Status(ctx, actor, act.Instance)
+		if err != nil {
+			m = a.problem(actor, err)
+		}
+		a.answer(ctx, ic, m)
+	}
+}
+
+// instance loads a request and its flow.
+func (a *Adapter) instance(ctx context.Context, id string) (*flows.Instance, *flows.Definition, error) {
+	in, err := a.svc.Instance(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	def, ok := a.svc.Engine().Flow(in.Flow)
+	if !ok {
+		return nil, nil, &flows.InputError{Msg: fmt.Sprintf("%s's flow %q is no longer defined.", in.ID, in.Flow)}
+	}
+	return in, def, nil
+}
+
+// summary is the one line a modal opens with: which request it is about.
+func (a *Adapter) summary(ctx context.Context, id string) string {
+	in, def, err := a.instance(ctx, id)
+	if err != nil {
+		return id
+	}
+	return a.summaryOf(def, in)
+}
+
+func (a *Adapter) summaryOf(def *flows.Definition, in *flows.Instance) string {
+	s := fmt.Sprintf("%s %s: %s", def.Name, in.ID, in.Title)
+	if st := def.Step(in.Step); st != nil {
+		s += " · " + st.Name
+	}
+	return "*" + mrkdwn(s) + "*\nRequested by " + mrkdwn(a.svc.Engine().Directory().Name(in.Requester))
+}
+
+// problem turns an error from the service into what to tell the person.
+func (a *Adapter) problem(actor string, err error) *flows.Message {
+	var ie *flows.InputError
+	var fe flows.FieldErrors
+	switch {
+	case errors.As(err, &ie):
+		return textMessage(ie.Msg)
+	case errors.As(err, &fe):
+		return textMessage(fe.Error())
+	case errors.Is(err, flows.ErrNotFound):
+		return textMessage("There is no such request any more.")
+	}
+	a.log.Error("slack action failed", "user", actor, "err", err)
+	return textMessage(somethingWrong)
+}
+
+// openModal builds a view and opens it with the click's trigger (valid for
+// 3 seconds: it runs at once, in the background, after the click is
+// acknowledged).
+func (a *Adapter) openModal(ctx context.Context, ic slackgo.InteractionCallback, build func(context.Context) slackgo.ModalViewRequest) {
+	a.async(ctx, "open modal", func(ctx context.Context) error {
+		err := a.api.openView(ctx, ic.TriggerID, build(ctx))
+		if err != nil {
+			a.reply(ctx, ic, textMessage(fmt.Sprintf("I could not open the form (%v). Click again.", err)), false)
+		}
+		return err
+	})
+}
+
+// answer tells the person who clicked something, privately, in the
+// background.
+func (a *Adapter) answer(ctx context.Context, ic slackgo.InteractionCallback, m *flows.Message) {
+	a.async(ctx, "private answer", func(ctx context.Context) error { return a.reply(ctx, ic, m, true) })
+}
+
+// reply answers where the click happened: through its response_url in a
+// conversation, as an ephemeral message when there is none, and in a modal
+// on the App Home (which has no conversation to answer in).
+func (a *Adapter) reply(ctx context.Context, ic slackgo.InteractionCallback, m *flows.Message, modalOK bool) error {
+	blocks, text := renderMessage(m, maxMessageBlocks), fallback(m)
+	switch {
+	case ic.ResponseURL != "":
+		return a.api.respond(ctx, ic.ResponseURL, blocks, text)
+	case ic.Container.Type == "view" && modalOK && ic.TriggerID != "":
+		return a.api.openView(ctx, ic.TriggerID, infoModal(m))
+	case ic.Channel.ID != "":
+		return a.api.postEphemeral(ctx, ic.Channel.ID, ic.User.ID, blocks, text)
+	}
+	ch, err := a.dm(ctx, ic.User.ID)
+	if err != nil {
+		return err
+	}
+	_, _, err = a.api.postMessage(ctx, ch, blocks, text, "", false)
+	return err
+}
+
+// onSubmit handles a modal's submission. Its key is the view's id: a
+// double submit of one modal is one event, and a form sent back with
+// errors and fixed is still the same request.
+func (a *Adapter) onSubmit(ctx context.Context, ic slackgo.InteractionCallback) any {
+	if ic.View.CallbackID == cbInfo || ic.View.CallbackID == "" {
+		return nil
+	}
+	meta, err := decodeMeta(ic.View.PrivateMetadata)
+	if err != nil {
+		a.log.Warn("slack modal not understood", "user", ic.User.ID, "err", err)
+		return done(textMessage("This form is not one of Baton's, or it is out of date. Start again from the card."))
+	}
+	actor := a.person(ic.User.ID)
+	defer a.homes.touch(ic.User.ID)
+	ev := flows.Event{Key: "slack:view:" + ic.View.ID, Actor: actor, Platform: platformName,
+		Instance: meta.Instance, Step: meta.Step, Round: meta.Round}
+	state := ic.View.State
+	var fields []flows.Field // the input blocks an error may point at
+	errBlock := ""           // where an input error shows when it names no field
+	switch ic.View.CallbackID {
+	case cbStart:
+		def, ok := a.svc.Engine().Flow(meta.Flow)
+		if !ok {
+			return done(textMessage(fmt.Sprintf("The flow %q is no longer defined.", meta.Flow)))
+		}
+		fields = def.Form
+		ev.Kind, ev.Flow, ev.Data = flows.EventStart, def.ID, formValues(state, def.Form, a.person)
+	case cbResubmit:
+		_, def, err := a.instance(ctx, meta.Instance)
+		if err != nil {
+			return done(a.problem(actor, err))
+		}
+		fields, errBlock = def.Form, noteBlock
+		ev.Kind, ev.Data, ev.Reason = flows.EventResubmit, formValues(state, def.Form, a.person), stateValue(state, noteBlock)
+	case cbReason:
+		ev.Kind, errBlock = flows.EventReject, "reason"
+		if meta.Action == string(flows.ActChanges) {
+			ev.Kind = flows.EventRequestChanges
+		}
+		ev.Reason = stateValue(state, "reason")
+	case cbReassign:
+		ev.Kind, errBlock, ev.Reason = flows.EventReassign, "target", stateValue(state, "reason")
+		if u := stateValue(state, "target"); u != "" {
+			ev.Target = a.person(u)
+		}
+	case cbDone:
+		_, def, err := a.instance(ctx, meta.Instance)
+		if err != nil {
+			return done(a.problem(actor, err))
+		}
+		if s := def.Step(meta.Step); s != nil {
+			fields = s.Outputs
+		}
+		ev.Kind, ev.Data = flows.EventTaskDone, formValues(state, fields, a.person)
+	default:
+		return nil
+	}
+	out, err := a.svc.Handle(ctx, ev)
+	var fe flows.FieldErrors
+	var ie *flows.InputError
+	switch {
+	case errors.As(err, &fe):
+		return fieldErrors(fe, fields, errBlock)
+	case errors.As(err, &ie) && errBlock != "":
+		return slackgo.NewErrorsViewSubmissionResponse(map[string]string{errBlock: truncate(ie.Msg, maxLabel)})
+	case err != nil:
+		return done(a.problem(actor, err))
+	}
+	return done(textMessage(out.Text))
+}
+
+// done replaces a submitted modal with the answer.
+func done(m *flows.Message) *slackgo.ViewSubmissionResponse {
+	v := infoModal(m)
+	return slackgo.NewUpdateViewSubmissionResponse(&v)
+}
+
+// fieldErrors shows form errors next to their inputs. Slack refuses errors
+// for block ids the view does not have, so any other goes to fallback (or
+// to the first field).
+func fieldErrors(fe flows.FieldErrors, fields []flows.Field, fallbackBlock string) *slackgo.ViewSubmissionResponse {
+	out := map[string]string{}
+	var stray []string
+	for _, name := range slices.Sorted(maps.Keys(fe)) {
+		if slices.ContainsFunc(fields, func(f flows.Field) bool { return f.Name == name }) {
+			out[name] = truncate(fe[name], maxLabel)
+		} else {
+			stray = append(stray, fe[name])
+		}
+	}
+	if len(stray) > 0 {
+		target := fallbackBlock
+		if target == "" && len(fields) > 0 {
+			target = fields[0].Name
+		}
+		if target != "" {
+			if out[target] != "" {
+				stray = append(stray, out[target])
+			}
+			out[target] = truncate(strings.Join(stray, "; "), maxLabel)
+		}
+	}
+	return slackgo.NewErrorsViewSubmissionResponse(out)
+}
+
+// onEvent handles the Events API: the URL check, and the App Home being
+// opened (which publishes it). A redelivered event id is acknowledged and
+// ignored once the first delivery was handled.
+func (a *Adapter) onEvent(ctx context.Context, e event) any {
+	switch e.Type {
+	case "url_verification":
+		return map[string]string{"challenge": e.Challenge}
+	case "app_rate_limited":
+		a.log.Warn("slack is dropping events for this workspace (over 30,000 an hour)", "team", e.TeamID)
+		return nil
+	case "event_callback":
+	default:
+		return nil
+	}
+	if e.Inner.BotID != "" || e.Inner.Type != "app_home_opened" || e.Inner.Tab != "home" || e.Inner.User == "" {
+		return nil
+	}
+	seen := e.TeamID + "/" + e.EventID
+	if _, ok, err := a.kv.GetValue(ctx, nsEvent, seen); err == nil && ok {
+		return nil
+	}
+	user := e.Inner.User
+	a.async(ctx, "app home", func(ctx context.Context) error {
+		if err := a.homes.publish(ctx, user, true); err != nil {
+			return err
+		}
+		// Recorded once handled: a delivery that failed before this point
+		// is handled again when Slack retries it.
+		return a.kv.SetValue(ctx, nsEvent, seen, "1", eventSeenFor)
+	})
+	return nil
+}

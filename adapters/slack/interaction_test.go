@@ -1,0 +1,202 @@
+package slack
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/batonbot/baton/flows"
+)
+
+// TestCommands: /baton answers privately in the acknowledgement; alone it
+// is help with a button to start each flow, which opens the flow's form.
+func TestCommands(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	help := h.command("U0ALICE", "")
+	if help["response_type"] != "ephemeral" {
+		t.Fatalf("/baton is not private: %v", help)
+	}
+	var starts []string
+	for _, b := range help["blocks"].([]any) {
+		if b.(map[string]any)["type"] == "actions" {
+			for _, e := range b.(map[string]any)["elements"].([]any) {
+				starts = append(starts, e.(map[string]any)["value"].(string))
+			}
+		}
+	}
+	if want := []string{"v1|start|||0|access", "v1|start|||0|content", "v1|start|||0|purchase"}; !slices.Equal(starts, want) {
+		t.Errorf("help buttons %v, want %v", starts, want)
+	}
+	h.click("U0ALICE", "v1|start|||0|content", "C0GENERAL")
+	h.a.Wait()
+	form := h.api.Calls()[0]
+	if form.Method != "views.open" || !strings.Contains(form.str("view"), `"callback_id":"baton.start"`) || !strings.Contains(form.text(), "Editor") {
+		t.Fatalf("start button opened %s", form.summary())
+	}
+
+	for text, want := range map[string]string{
+		"strat purchase":  `I don't know the command \"strat\". Did you mean \"start\"?`,
+		"start purchse":   `There is no flow called \"purchse\". Did you mean \"purchase\"?`,
+		"tasks":           "Nothing is waiting on you.",
+		"requests":        "You have no requests yet.",
+		"status PR-404":   "There is no such request.",
+		"cancel PR-404 x": "There is no such request.",
+	} {
+		got := mustString(t, h.command("U0ALICE", text))
+		if !strings.Contains(got, want) || !strings.Contains(got, `"response_type": "ephemeral"`) {
+			t.Errorf("/baton %s: got %s, want %q", text, got, want)
+		}
+	}
+
+	// Bob's tasks come with their buttons; Alice can withdraw hers.
+	h.startPurchase("500")
+	tasks := h.command("U0BOB", "tasks")
+	if s := mustString(t, tasks); !strings.Contains(s, "v1|approve|PR-1|manager|1|") || !strings.Contains(s, "Purchase request PR-1: Laptop (EUR 500)") {
+		t.Errorf("bob's tasks: %s", s)
+	}
+	if s := mustString(t, h.command("U0ALICE", "cancel pr-1 bought it myself")); !strings.Contains(s, "Withdrew PR-1.") {
+		t.Errorf("cancel: %s", s)
+	}
+	h.settle()
+	if in, _ := h.rig.Svc.Instance(t.Context(), "PR-1"); in.Status != flows.StatusWithdrawn {
+		t.Fatalf("PR-1 is %s after cancel", in.Status)
+	}
+	// A failed views.open (an expired trigger) is explained through the
+	// command's response_url.
+	h.api.failNext("views.open", "expired_trigger_id")
+	h.command("U0ALICE", "start purchase")
+	calls := h.api.waitFor("the explanation", func(c []apiCall) bool {
+		return slices.ContainsFunc(c, func(c apiCall) bool { return strings.HasPrefix(c.Method, "response/cmd-") })
+	})
+	if last := calls[len(calls)-1]; !strings.Contains(last.summary(), "I could not open the Purchase request form") || !strings.Contains(last.summary(), "click again") {
+		t.Errorf("failed form: %s", last.summary())
+	}
+}
+
+// TestReassignAndDelegation: Reassign opens a person picker; the task
+// moves, the old card is closed, the new assignee gets a card.
+func TestReassign(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.startPurchase("500")
+	h.seen = len(h.api.Calls())
+	h.click("U0BOB", "v1|reassign|PR-1|manager|1|", "D0BOB")
+	h.a.Wait()
+	picker := h.api.take(&h.seen)[0]
+	if picker.Method != "views.open" || !strings.Contains(picker.str("view"), "users_select") {
+		t.Fatalf("reassign opened %s", picker.summary())
+	}
+	meta := picker.Params["view"].(map[string]any)["private_metadata"].(string)
+	// Nobody picked: refused next to the picker.
+	ack := h.submit("U0BOB", "V0RE", cbReassign, meta, map[string]map[string]any{"target": userPicked("")})
+	if ack["response_action"] != "errors" || !strings.Contains(mustString(t, ack), "say who should take it over") {
+		t.Fatalf("empty pick: %v", ack)
+	}
+	// The requester cannot approve her own request.
+	ack = h.submit("U0BOB", "V0RE", cbReassign, meta, map[string]map[string]any{"target": userPicked("U0ALICE")})
+	if !strings.Contains(mustString(t, ack), "Alice Martin made this request and may not approve it") {
+		t.Fatalf("self approval: %v", ack)
+	}
+	ack = h.submit("U0BOB", "V0RE", cbReassign, meta, map[string]map[string]any{"target": userPicked("U0IVAN"), "reason": textInput("I am away")})
+	if !strings.Contains(mustString(t, ack), "PR-1 is now with Ivan Petrov.") {
+		t.Fatalf("reassign: %v", ack)
+	}
+	h.settle()
+	got := h.takeSummaries()
+	if len(got) != 3 || !strings.Contains(got[0], "chat.postMessage D0IVAN") || !strings.Contains(got[1], "chat.update D0BOB") ||
+		!strings.Contains(got[1], "Reassigned by Bob Chen") || got[2] != "conversations.open U0IVAN" {
+		t.Fatalf("after reassign Slack got:\n%s", strings.Join(got, "\n"))
+	}
+	// Somebody outside the directory works as themselves.
+	h.click("U0IVAN", "v1|reassign|PR-1|manager|1|", "D0IVAN")
+	h.a.Wait()
+	meta = h.api.take(&h.seen)[0].Params["view"].(map[string]any)["private_metadata"].(string)
+	ack = h.submit("U0IVAN", "V0RE2", cbReassign, meta, map[string]map[string]any{"target": userPicked("U0GUEST")})
+	if !strings.Contains(mustString(t, ack), "PR-1 is now with <@U0GUEST>.") {
+		t.Fatalf("reassign to a guest: %v", ack)
+	}
+	h.settle()
+	guest := h.api.take(&h.seen)
+	if c := guest[2]; c.Method != "chat.postMessage" || c.str("channel") != "D0GUEST" || !strings.Contains(c.text(), "Reassigned to you by Ivan Petrov (was Ivan Petrov)") {
+		t.Fatalf("guest card: %s\n%s", summarize(guest), c.text())
+	}
+	h.click("U0GUEST", "v1|approve|PR-1|manager|1|", "D0GUEST")
+	h.settle()
+	if in, _ := h.rig.Svc.Instance(t.Context(), "PR-1"); in.Status != flows.StatusCompleted || in.History[0].By != "slack:U0GUEST" {
+		t.Fatalf("guest approval: %s %+v", in.Status, in.History)
+	}
+	// The requester's outcome names the guest with a mention.
+	var outcome apiCall
+	for _, c := range h.api.take(&h.seen) {
+		if c.str("channel") == "D0ALICE" {
+			outcome = c
+		}
+	}
+	if !strings.Contains(outcome.text(), "approved by <@U0GUEST>") {
+		t.Errorf("outcome does not mention the guest: %s", outcome.text())
+	}
+}
+
+// TestTaskOutputs: Mark done on a task with outputs opens a form of them;
+// errors show next to the fields.
+func TestTaskOutputs(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	ctx := t.Context()
+	out, err := h.rig.Svc.Handle(ctx, flows.Event{Kind: flows.EventStart, Key: "ar", Flow: "access", Actor: "erin",
+		Data: map[string]string{"system": "github", "reason": "on-call"}})
+	if err != nil || !out.OK {
+		t.Fatal(err, out)
+	}
+	if out, err = h.rig.Svc.Handle(ctx, flows.Event{Kind: flows.EventApprove, Key: "ar-ok", Instance: "AR-1", Actor: "dana"}); err != nil || !out.OK {
+		t.Fatal(err, out)
+	}
+	h.settle()
+	h.seen = len(h.api.Calls())
+	h.click("U0ERIN", "v1|done|AR-1|grant|1|", "D0ERIN")
+	h.a.Wait()
+	form := h.api.take(&h.seen)[0]
+	if form.Method != "views.open" || !strings.Contains(form.text(), "Account name") {
+		t.Fatalf("done opened %s", form.summary())
+	}
+	meta := form.Params["view"].(map[string]any)["private_metadata"].(string)
+	ack := h.submit("U0ERIN", "V0DONE", cbDone, meta, map[string]map[string]any{"account": textInput("")})
+	if ack["response_action"] != "errors" || ack["errors"].(map[string]any)["account"] != "Account name is required" {
+		t.Fatalf("empty output: %v", ack)
+	}
+	ack = h.submit("U0ERIN", "V0DONE", cbDone, meta, map[string]map[string]any{"account": textInput("erin-gh")})
+	if !strings.Contains(mustString(t, ack), "Done AR-1. The request is complete.") {
+		t.Fatalf("done: %v", ack)
+	}
+	h.settle()
+	if in, _ := h.rig.Svc.Instance(ctx, "AR-1"); in.Data["account"] != "erin-gh" {
+		t.Fatalf("output not kept: %v", in.Data)
+	}
+}
+
+// TestAppHomeClicks: buttons on the App Home act like the card's; answers
+// that need showing open a modal (there is no conversation to answer in).
+func TestAppHomeClicks(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.startPurchase("500")
+	h.seen = len(h.api.Calls())
+	h.click("U0CAROL", "v1|approve|PR-1|manager|1|", "") // not hers
+	h.click("U0ALICE", "v1|status|PR-1||0|", "")
+	h.a.Wait()
+	var modals []string
+	for _, c := range h.api.take(&h.seen) {
+		if c.Method == "views.open" {
+			modals = append(modals, c.text())
+		}
+	}
+	slices.Sort(modals)
+	if len(modals) != 2 || !strings.Contains(modals[0], "is assigned to Bob Chen") || !strings.Contains(modals[1], "Status: running") {
+		t.Fatalf("home answers: %q", modals)
+	}
+	h.click("U0BOB", "v1|approve|PR-1|manager|1|", "")
+	if in, _ := h.rig.Svc.Instance(t.Context(), "PR-1"); in.Status != flows.StatusCompleted {
+		t.Fatalf("approve from the home: %s", in.Status)
+	}
+}

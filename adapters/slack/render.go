@@ -1,0 +1,273 @@
+package slack
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	slackgo "github.com/slack-go/slack"
+
+	"github.com/batonbot/baton/flows"
+)
+
+// Block Kit limits (docs.slack.dev/reference/block-kit): blocks per message
+// and per view, characters per text object.
+const (
+	maxMessageBlocks = 50
+	maxViewBlocks    = 100
+	maxSectionText   = 3000
+	maxFieldText     = 2000
+	maxHeaderText    = 150
+	maxButtonText    = 75
+	maxContextItems  = 10
+	maxActionButtons = 25
+	maxSectionFields = 10
+	maxFallbackText  = 3000
+)
+
+// truncate cuts s to at most n runes, marking the cut with an ellipsis.
+func truncate(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n-1]) + "…"
+}
+
+// People outside the directory are named "slack:U123" by the engine; in
+// mrkdwn they become mentions, which Slack shows with the person's name.
+var slackPerson = regexp.MustCompile(`slack:([UW][A-Z0-9]{2,30})\b`)
+
+// mrkdwnEscapes escapes the three characters Slack gives meaning to.
+var mrkdwnEscapes = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+
+// mrkdwn turns plain text into safe mrkdwn: &, < and > are escaped (so
+// nobody can inject a mention or a link), then person ids become mentions.
+func mrkdwn(s string) string {
+	s = mrkdwnEscapes.Replace(s)
+	if !strings.Contains(s, "slack:") {
+		return s
+	}
+	return slackPerson.ReplaceAllString(s, "<@$1>")
+}
+
+func mdText(s string, max int) *slackgo.TextBlockObject {
+	return slackgo.NewTextBlockObject(slackgo.MarkdownType, truncate(s, max), false, false)
+}
+
+func plainText(s string, max int) *slackgo.TextBlockObject {
+	return slackgo.NewTextBlockObject(slackgo.PlainTextType, truncate(s, max), true, false)
+}
+
+func section(id, md string) *slackgo.SectionBlock {
+	return slackgo.NewSectionBlock(mdText(md, maxSectionText), nil, nil, slackgo.SectionBlockOptionBlockID(id))
+}
+
+// titleIcon marks reminders, escalations and closed cards at a glance.
+func titleIcon(m *flows.Message) string {
+	switch {
+	case m.Kind == flows.MsgReminder:
+		return ":alarm_clock: "
+	case m.Kind == flows.MsgEscalation:
+		return ":rotating_light: "
+	case m.Outcome != "":
+		return outcomeIcon(m.Outcome)
+	}
+	return ""
+}
+
+func outcomeIcon(outcome string) string {
+	switch w, _, _ := strings.Cut(outcome, " "); w {
+	case "Approved", "Done":
+		return ":white_check_mark: "
+	case "Rejected", "Failed":
+		return ":x: "
+	case "Changes":
+		return ":leftwards_arrow_with_hook: "
+	case "Reassigned":
+		return ":arrows_counterclockwise: "
+	case "Withdrawn", "Cancelled", "Skipped":
+		return ":no_entry_sign: "
+	}
+	return ""
+}
+
+// fallback is the message's notification text (and what clients without
+// Block Kit show).
+func fallback(m *flows.Message) string {
+	s := m.Title
+	line, _, _ := strings.Cut(m.Text, "\n")
+	if m.Outcome != "" {
+		line, _, _ = strings.Cut(m.Outcome, "\n")
+	}
+	switch {
+	case s == "":
+		s = line
+	case line != "":
+		s += " — " + line
+	}
+	return truncate(mrkdwn(s), maxFallbackText)
+}
+
+// renderMessage renders a card as Block Kit within maxBlocks blocks (50 in
+// a message, 100 in a modal or the Home tab). Everything is included in
+// order of importance; list items that do not fit are counted in a note.
+func renderMessage(m *flows.Message, maxBlocks int) []slackgo.Block {
+	var head, tail []slackgo.Block
+	if m.Title != "" {
+		head = append(head, slackgo.NewHeaderBlock(plainText(titleIcon(m)+m.Title, maxHeaderText), slackgo.HeaderBlockOptionBlockID("title")))
+	}
+	if m.Outcome != "" {
+		first, rest, _ := strings.Cut(m.Outcome, "\n")
+		md := "*" + mrkdwn(first) + "*"
+		if rest != "" {
+			md += "\n" + mrkdwn(rest)
+		}
+		head = append(head, section("outcome", md))
+	}
+	if m.Text != "" {
+		head = append(head, section("text", mrkdwn(m.Text)))
+	}
+	if len(m.Changes) > 0 {
+		lines := []string{"*Changed since the last round*"}
+		for _, c := range m.Changes {
+			lines = append(lines, fmt.Sprintf("• %s: ~%s~ → *%s*", mrkdwn(c.Label), mrkdwn(orNone(c.Old)), mrkdwn(orNone(c.New))))
+		}
+		head = append(head, section("changes", strings.Join(lines, "\n")))
+	}
+	head = append(head, factBlocks(m)...)
+	if len(m.Context) > 0 {
+		var els []slackgo.MixedElement
+		for i, c := range m.Context {
+			if i == maxContextItems-1 && len(m.Context) > maxContextItems {
+				c = strings.Join(m.Context[i:], " · ")
+			}
+			els = append(els, mdText(mrkdwn(c), maxFieldText))
+			if len(els) == maxContextItems {
+				break
+			}
+		}
+		tail = append(tail, slackgo.NewContextBlock("context", els...))
+	}
+	if len(m.Actions) > 0 && m.Outcome == "" {
+		tail = append(tail, buttons("actions", m.Actions))
+	}
+	budget := maxBlocks - len(head) - len(tail)
+	return append(append(head, itemBlocks("item", m.Items, budget)...), tail...)
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(empty)"
+	}
+	return s
+}
+
+// factBlocks renders a message's fields: a list for help, otherwise a grid
+// of labelled values (ten per section).
+func factBlocks(m *flows.Message) []slackgo.Block {
+	if len(m.Fields) == 0 {
+		return nil
+	}
+	if m.Kind == flows.MsgHelp {
+		var lines []string
+		for _, f := range m.Fields {
+			lines = append(lines, fmt.Sprintf("• `%s` — %s", mrkdwn(f.Label), mrkdwn(f.Value)))
+		}
+		return []slackgo.Block{section("fields", strings.Join(lines, "\n"))}
+	}
+	var out []slackgo.Block
+	for start := 0; start < len(m.Fields); start += maxSectionFields {
+		var texts []*slackgo.TextBlockObject
+		for _, f := range m.Fields[start:min(start+maxSectionFields, len(m.Fields))] {
+			texts = append(texts, mdText("*"+mrkdwn(f.Label)+"*\n"+mrkdwn(orNone(f.Value)), maxFieldText))
+		}
+		out = append(out, slackgo.NewSectionBlock(nil, texts, nil, slackgo.SectionBlockOptionBlockID("fields-"+strconv.Itoa(start/maxSectionFields))))
+	}
+	return out
+}
+
+// itemBlocks renders list items within budget blocks. Items without buttons
+// are packed into shared sections (up to 3,000 characters each) so long
+// timelines fit; an item with buttons gets its own section and actions.
+func itemBlocks(prefix string, items []flows.Item, budget int) []slackgo.Block {
+	if len(items) == 0 || budget <= 0 {
+		return nil
+	}
+	var out []slackgo.Block
+	var pack []string
+	size := 0
+	flush := func() {
+		if len(pack) > 0 {
+			out = append(out, section(prefix+"s-"+strconv.Itoa(len(out)), strings.Join(pack, "\n\n")))
+			pack, size = nil, 0
+		}
+	}
+	for i, it := range items {
+		md := "*" + mrkdwn(it.Title) + "*"
+		if it.Text != "" {
+			md += "\n" + mrkdwn(it.Text)
+		}
+		md = truncate(md, maxSectionText)
+		need := 1
+		if len(it.Actions) > 0 {
+			need = 2
+		}
+		if len(pack) > 0 {
+			need++ // the pack is flushed first
+		}
+		// Keep one block for the "more" note unless this is the last item.
+		if left := len(items) - i; len(out)+need > budget || left > 1 && len(out)+need > budget-1 {
+			flush()
+			if len(out) < budget {
+				out = append(out, slackgo.NewContextBlock(prefix+"-more", mdText(fmt.Sprintf("… and %d more not shown.", len(items)-i), maxFieldText)))
+			}
+			return out
+		}
+		if len(it.Actions) > 0 {
+			flush()
+			out = append(out, section(prefix+"-"+strconv.Itoa(i), md), buttons(prefix+"-"+strconv.Itoa(i)+"-actions", it.Actions))
+			continue
+		}
+		if size+len(md)+2 > maxSectionText {
+			flush()
+		}
+		pack = append(pack, md)
+		size += len(md) + 2
+	}
+	flush()
+	return out
+}
+
+// buttons renders actions as an actions block. A button's value carries
+// what it acts on (kind, request, step, round or flow).
+func buttons(blockID string, actions []flows.Action) *slackgo.ActionBlock {
+	var els []slackgo.BlockElement
+	for i, a := range actions {
+		if i == maxActionButtons {
+			break
+		}
+		b := slackgo.NewButtonBlockElement("baton:"+string(a.Kind)+":"+strconv.Itoa(i), encodeAction(a), plainText(a.Label, maxButtonText))
+		switch a.Style {
+		case "primary":
+			b.Style = slackgo.StylePrimary
+		case "danger":
+			b.Style = slackgo.StyleDanger
+		}
+		els = append(els, b)
+	}
+	return slackgo.NewActionBlock(blockID, els...)
+}
+
+// renderClosedReply renders a reminder reply once its task is closed: one
+// line saying how it ended, instead of a second copy of the full card.
+func renderClosedReply(m *flows.Message) []slackgo.Block {
+	first, rest, _ := strings.Cut(m.Outcome, "\n")
+	md := outcomeIcon(m.Outcome) + "*" + mrkdwn(first) + "*"
+	if rest != "" {
+		md += "\n" + mrkdwn(rest)
+	}
+	return []slackgo.Block{section("outcome", md)}
+}

@@ -1,0 +1,313 @@
+package slack
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	slackgo "github.com/slack-go/slack"
+
+	"github.com/batonbot/baton/bot"
+	"github.com/batonbot/baton/bot/bottest"
+	"github.com/batonbot/baton/flows"
+	"github.com/batonbot/baton/manifests"
+)
+
+// capture is a delivery platform that keeps every card it is given.
+type capture struct {
+	mu   sync.Mutex
+	msgs []*flows.Message
+}
+
+func (c *capture) Platform() string { return "capture" }
+func (c *capture) Reach(to flows.Recipient) (bot.Address, bool) {
+	return bot.Address{Person: to.Person, Channel: to.Channel, ID: to.Person + to.Channel}, true
+}
+func (c *capture) Send(_ context.Context, _ bot.Address, m *flows.Message, _ string) (string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.msgs = append(c.msgs, m)
+	return fmt.Sprint(len(c.msgs)), nil
+}
+func (c *capture) Update(_ context.Context, _ string, m *flows.Message) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.msgs = append(c.msgs, m)
+	return nil
+}
+
+// first returns the first captured message matching pred.
+func (c *capture) first(t *testing.T, what string, pred func(*flows.Message) bool) *flows.Message {
+	t.Helper()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, m := range c.msgs {
+		if pred(m) {
+			return m
+		}
+	}
+	t.Fatalf("no %s among %d messages", what, len(c.msgs))
+	return nil
+}
+
+// purchaseMessages runs a purchase through the engine and returns the
+// cards each kind of moment produces, as the engine makes them, and the
+// request's timeline before its timers fired (timers due at the same
+// moment fire in any order). An access request then sits two hours, for a
+// reminder on its own.
+func purchaseMessages(t *testing.T) (*bottest.Rig, *capture, *flows.Message) {
+	rig := bottest.NewWith(t, mustFlows(t), testDirectory(t), []string{"olivia"})
+	c := &capture{}
+	rig.Use(c)
+	ctx := t.Context()
+	handle := func(ev flows.Event) {
+		t.Helper()
+		ev.Key = fmt.Sprintf("k%d", time.Now().UnixNano())
+		if out, err := rig.Svc.Handle(ctx, ev); err != nil || !out.OK {
+			t.Fatalf("%s: %v %+v", ev.Kind, err, out)
+		}
+		rig.Drain()
+	}
+	handle(flows.Event{Kind: flows.EventStart, Flow: "purchase", Actor: "alice", Data: map[string]string{
+		"item": "Laptop <b>& dock</b>", "amount": "2500", "vendor": "Dell", "justification": "my old one broke down", "link": "https://dell.example/xps"}})
+	handle(flows.Event{Kind: flows.EventApprove, Instance: "PR-1", Actor: "bob"})
+	handle(flows.Event{Kind: flows.EventReject, Instance: "PR-1", Actor: "carol", Reason: "Over the team budget; split it"})
+	handle(flows.Event{Kind: flows.EventResubmit, Instance: "PR-1", Actor: "alice", Data: map[string]string{
+		"item": "Laptop <b>& dock</b>", "amount": "1800", "vendor": "Dell", "justification": "my old one broke down"}})
+	timeline, err := rig.Svc.Status(ctx, "alice", "PR-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rig.Advance(24 * time.Hour)
+	rig.Advance(24 * time.Hour)
+	handle(flows.Event{Kind: flows.EventApprove, Instance: "PR-1", Actor: "dana"})
+	handle(flows.Event{Kind: flows.EventStart, Flow: "access", Actor: "erin", Data: map[string]string{"system": "github", "reason": "on-call"}})
+	rig.Advance(2 * time.Hour)
+	return rig, c, timeline
+}
+
+func mustFlows(t testing.TB) []*flows.Definition {
+	t.Helper()
+	defs, err := flows.LoadDefinitions(manifests.Flows, "flows")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return defs
+}
+
+// TestCardGolden renders each kind of card as Block Kit and compares it
+// with testdata/card_*.golden; every rendering is also checked against
+// Slack's limits.
+func TestCardGolden(t *testing.T) {
+	t.Parallel()
+	rig, c, timeline := purchaseMessages(t)
+	round := func(m *flows.Message) bool { return m.Round == 2 }
+	cards := map[string]*flows.Message{
+		"card_task": c.first(t, "task card", func(m *flows.Message) bool { return m.Kind == flows.MsgTask && m.Outcome == "" && m.Step == "manager" }),
+		"card_closed": c.first(t, "closed card", func(m *flows.Message) bool {
+			return m.Kind == flows.MsgTask && strings.HasPrefix(m.Outcome, "Rejected")
+		}),
+		"card_rejected": c.first(t, "rejection", func(m *flows.Message) bool {
+			return m.Kind == flows.MsgOutcome && strings.HasPrefix(m.Title, "Rejected")
+		}),
+		"card_round2":   c.first(t, "round 2 card", func(m *flows.Message) bool { return m.Kind == flows.MsgTask && round(m) && m.Outcome == "" }),
+		"card_reminder": c.first(t, "reminder", func(m *flows.Message) bool { return m.Kind == flows.MsgReminder && m.Flow == "access" }),
+		"card_escalation": c.first(t, "escalation", func(m *flows.Message) bool {
+			return m.Kind == flows.MsgEscalation && strings.Contains(m.Text, "You can decide")
+		}),
+		"card_approved": c.first(t, "outcome", func(m *flows.Message) bool {
+			return m.Kind == flows.MsgOutcome && strings.HasPrefix(m.Title, "Approved")
+		}),
+		"card_notify": c.first(t, "notify step", func(m *flows.Message) bool { return m.Kind == flows.MsgInfo }),
+		"card_help":   rig.Engine.Help("I don't know the command \"strat\". Did you mean \"start\"?"),
+	}
+	tasks, _ := rig.Svc.Command(t.Context(), "olivia", "slack", "k-tasks", "tasks")
+	cards["card_tasklist"] = tasks.Message
+	reqs, _ := rig.Svc.Command(t.Context(), "alice", "slack", "k-requests", "requests")
+	cards["card_requests"] = reqs.Message
+	cards["card_timeline"] = timeline
+	for name, m := range cards {
+		blocks := renderMessage(m, maxMessageBlocks)
+		checkBlockKit(t, name, blocks, maxMessageBlocks)
+		golden(t, name, mustJSON(t, map[string]any{"text": fallback(m), "blocks": blocks}))
+	}
+	// A reminder reply, once its task is closed, is one line.
+	closedReply := renderClosedReply(c.first(t, "closed round 2", func(m *flows.Message) bool { return round(m) && strings.HasPrefix(m.Outcome, "Approved") }))
+	checkBlockKit(t, "card_reply_closed", closedReply, maxMessageBlocks)
+	golden(t, "card_reply_closed", mustJSON(t, closedReply))
+}
+
+// TestModalGolden renders the forms: each flow's start form (every field
+// kind between them), the pre-filled resubmission, the reason, person and
+// outputs modals.
+func TestModalGolden(t *testing.T) {
+	t.Parallel()
+	rig, _, _ := purchaseMessages(t)
+	dir := rig.Engine.Directory()
+	resolve := func(p string) string { return dir.Identity(p, "slack") }
+	views := map[string]slackgo.ModalViewRequest{}
+	for _, def := range rig.Engine.Flows() {
+		views["modal_start_"+def.ID] = startModal(def, resolve)
+	}
+	in, err := rig.Svc.Instance(t.Context(), "PR-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	def, _ := rig.Engine.Flow("purchase")
+	in.Outcome = "Over the team budget; split it" // as it was when sent back
+	views["modal_resubmit"] = resubmitModal(def, in, bot.FormValues(def, in), resolve)
+	act := flows.Action{Kind: flows.ActReject, Instance: "PR-1", Step: "finance", Round: 2}
+	views["modal_reject"] = reasonModal(act, "*Purchase request PR-1: Laptop*")
+	act.Kind = flows.ActChanges
+	views["modal_changes"] = reasonModal(act, "*Purchase request PR-1: Laptop*")
+	views["modal_reassign"] = reassignModal(act, "*Purchase request PR-1: Laptop*")
+	access, _ := rig.Engine.Flow("access")
+	views["modal_done"] = doneModal(flows.Action{Kind: flows.ActDone, Instance: "AR-1", Step: "grant", Round: 1}, "*Access request AR-1*", access.Step("grant").Outputs, resolve)
+	views["modal_info"] = infoModal(textMessage("PR-1 was already approved by Bob Chen at Thu 26 Nov 10:00 GMT."))
+	kinds := map[string]bool{}
+	for name, v := range views {
+		checkBlockKit(t, name, v.Blocks.BlockSet, maxViewBlocks)
+		if n := utf8.RuneCountInString(v.Title.Text); n > maxViewTitle {
+			t.Errorf("%s: title %q is %d characters (Slack allows %d)", name, v.Title.Text, n, maxViewTitle)
+		}
+		b := mustJSON(t, v)
+		golden(t, name, b)
+		for _, k := range []string{"plain_text_input", "number_input", "static_select", "datepicker", "users_select", "url_text_input"} {
+			if strings.Contains(string(b), `"type": "`+k+`"`) {
+				kinds[k] = true
+			}
+		}
+	}
+	if len(kinds) != 6 {
+		t.Errorf("the forms use %v; every field kind should have its element", kinds)
+	}
+	// Resubmission is pre-filled with the request's values.
+	if s := string(mustJSON(t, views["modal_resubmit"])); !strings.Contains(s, `"initial_value": "1800"`) || !strings.Contains(s, `"value": "EUR"`) {
+		t.Errorf("resubmit modal not pre-filled:\n%s", s)
+	}
+}
+
+// TestHomeGolden renders a person's App Home.
+func TestHomeGolden(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	ctx := t.Context()
+	for i, item := range []string{"Laptop", "Monitor"} {
+		out, err := h.rig.Svc.Handle(ctx, flows.Event{Kind: flows.EventStart, Key: fmt.Sprint("home", i), Flow: "purchase", Actor: "alice",
+			Data: map[string]string{"item": item, "amount": "1500", "justification": "my old one broke down"}})
+		if err != nil || !out.OK {
+			t.Fatal(err, out)
+		}
+	}
+	for _, user := range []string{"U0ALICE", "U0BOB"} {
+		v, err := h.a.homeView(ctx, user)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkBlockKit(t, "home "+user, v.Blocks.BlockSet, maxViewBlocks)
+		golden(t, "home_"+strings.ToLower(strings.TrimPrefix(user, "U0")), mustJSON(t, v))
+	}
+}
+
+// TestRenderLimits renders oversized messages: everything stays within
+// Slack's limits, and what does not fit is counted.
+func TestRenderLimits(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("word & <tag> ", 600)
+	m := &flows.Message{Kind: flows.MsgTimeline, Title: long, Text: long, Outcome: long}
+	for i := range 30 {
+		m.Fields = append(m.Fields, flows.Fact{Label: fmt.Sprint("field ", i), Value: long})
+		m.Context = append(m.Context, fmt.Sprint("context ", i))
+	}
+	for i := range 200 {
+		it := flows.Item{Title: fmt.Sprint("item ", i), Text: long[:200]}
+		if i%3 == 0 {
+			it.Actions = []flows.Action{{Kind: flows.ActStatus, Label: long, Instance: "PR-1"}}
+		}
+		m.Items = append(m.Items, it)
+	}
+	for i := range 40 {
+		m.Actions = append(m.Actions, flows.Action{Kind: flows.ActApprove, Label: "Approve", Instance: "PR-1", Step: "s", Round: i})
+	}
+	for _, max := range []int{maxMessageBlocks, maxViewBlocks} {
+		blocks := renderMessage(m, max)
+		checkBlockKit(t, "oversized", blocks, max)
+		if s := string(mustJSON(t, blocks)); !strings.Contains(s, "more not shown") {
+			t.Errorf("the items that did not fit in %d blocks are not counted", max)
+		}
+	}
+	// Text is escaped; people outside the directory become mentions.
+	got := mrkdwn("<!channel> & <@U1|x> approved by slack:U0XYZ and slack:foo")
+	if want := "&lt;!channel&gt; &amp; &lt;@U1|x&gt; approved by <@U0XYZ> and slack:foo"; got != want {
+		t.Errorf("mrkdwn = %q, want %q", got, want)
+	}
+}
+
+// checkBlockKit checks blocks against Slack's limits: block count, unique
+// block ids, text lengths, buttons per block, unique action ids, button
+// values Baton can read back.
+func checkBlockKit(t *testing.T, name string, blocks []slackgo.Block, max int) {
+	t.Helper()
+	if len(blocks) > max {
+		t.Errorf("%s: %d blocks (Slack allows %d)", name, len(blocks), max)
+	}
+	ids := map[string]bool{}
+	for _, b := range blocks {
+		raw, _ := json.Marshal(b)
+		var g struct {
+			Type     string `json:"type"`
+			BlockID  string `json:"block_id"`
+			Text     *struct{ Text string }
+			Fields   []struct{ Text string }
+			Elements []json.RawMessage `json:"elements"`
+		}
+		_ = json.Unmarshal(raw, &g)
+		if g.BlockID == "" || ids[g.BlockID] || len(g.BlockID) > 255 {
+			t.Errorf("%s: block id %q missing, repeated or too long", name, g.BlockID)
+		}
+		ids[g.BlockID] = true
+		limit := maxSectionText
+		if g.Type == "header" {
+			limit = maxHeaderText
+		}
+		if g.Text != nil && (g.Text.Text == "" || utf8.RuneCountInString(g.Text.Text) > limit) {
+			t.Errorf("%s: %s text of %d characters", name, g.Type, utf8.RuneCountInString(g.Text.Text))
+		}
+		if len(g.Fields) > maxSectionFields {
+			t.Errorf("%s: %d fields in a section", name, len(g.Fields))
+		}
+		for _, f := range g.Fields {
+			if f.Text == "" || utf8.RuneCountInString(f.Text) > maxFieldText {
+				t.Errorf("%s: field of %d characters", name, utf8.RuneCountInString(f.Text))
+			}
+		}
+		if g.Type == "context" && len(g.Elements) > maxContextItems || g.Type == "actions" && len(g.Elements) > maxActionButtons {
+			t.Errorf("%s: %d elements in a %s block", name, len(g.Elements), g.Type)
+		}
+		actionIDs := map[string]bool{}
+		for _, e := range g.Elements {
+			var el struct {
+				Type     string `json:"type"`
+				ActionID string `json:"action_id"`
+				Value    string `json:"value"`
+				Text     struct{ Text string }
+			}
+			_ = json.Unmarshal(e, &el)
+			if el.Type != "button" {
+				continue
+			}
+			if actionIDs[el.ActionID] || utf8.RuneCountInString(el.Text.Text) > maxButtonText || len(el.Value) > 2000 {
+				t.Errorf("%s: button %q (%q) repeats its action id or is too long", name, el.Text.Text, el.ActionID)
+			}
+			actionIDs[el.ActionID] = true
+			if _, err := decodeAction(el.Value); err != nil {
+				t.Errorf("%s: button value %q does not read back: %v", name, el.Value, err)
+			}
+		}
+	}
+}
