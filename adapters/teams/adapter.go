@@ -1,0 +1,272 @@
+package teams
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"html"
+	"io"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+
+	"github.com/infracloudio/msbotbuilder-go/connector/auth"
+	"github.com/infracloudio/msbotbuilder-go/core"
+	"github.com/infracloudio/msbotbuilder-go/schema"
+
+	"github.com/batonbot/baton/bot"
+	"github.com/batonbot/baton/flows"
+)
+
+// Service is what the adapter needs from the runtime (bot.Service has it).
+type Service interface {
+	Engine() *flows.Engine
+	Handle(ctx context.Context, ev flows.Event) (flows.Outcome, error)
+	Command(ctx context.Context, actor, platform, key, text string) (bot.Reply, error)
+	Instance(ctx context.Context, id string) (*flows.Instance, error)
+	Status(ctx context.Context, viewer, id string) (*flows.Message, error)
+}
+
+// Adapter is Baton in Microsoft Teams: the HTTP endpoint the Bot Connector
+// calls, and the "teams" delivery platform (bot.Messenger). It is safe for
+// concurrent use.
+type Adapter struct {
+	cfg   Config
+	svc   Service
+	kv    bot.KV
+	log   *slog.Logger
+	auth  *validator
+	conn  *connector
+	bf    *core.BotFrameworkAdapter
+	cards *renderer
+
+	written sync.Map // KV key -> value this process last stored, to skip rewriting the same reference
+	newKey  func() string
+}
+
+var _ bot.Messenger = (*Adapter)(nil)
+
+// New builds the adapter. It checks the configuration and does no I/O: the
+// signing keys are loaded by Run (or by the first request), tokens by the
+// first send.
+func New(cfg Config, svc Service, kv bot.KV, log *slog.Logger) (*Adapter, error) {
+	if err := cfg.check(); err != nil {
+		return nil, fmt.Errorf("teams: %w", err)
+	}
+	cfg = cfg.withDefaults()
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	a := &Adapter{cfg: cfg, svc: svc, kv: kv, log: log, newKey: randomKey}
+	a.auth = newValidator(cfg, log)
+	a.conn = newConnector(cfg, log)
+	a.cards = &renderer{engine: svc.Engine(), maxPeople: 100}
+	// The library's adapter, composed with our validator and connector in
+	// place of its own (defects D1–D6); its ParseRequest decodes and
+	// authenticates each request. The password stays out of it: only our
+	// connector needs it.
+	a.bf = &core.BotFrameworkAdapter{
+		AdapterSetting: core.AdapterSetting{AppID: cfg.AppID, CredentialProvider: auth.SimpleCredentialProvider{AppID: cfg.AppID}},
+		TokenValidator: a.auth,
+		Client:         a.conn,
+	}
+	return a, nil
+}
+
+func randomKey() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// Run loads the Bot Framework signing keys and reloads them periodically,
+// until ctx is cancelled. Requests that arrive first load the keys themselves.
+func (a *Adapter) Run(ctx context.Context) error {
+	return a.auth.run(ctx, a.cfg.KeyRefresh)
+}
+
+// Handler serves POST /api/messages, the bot's messaging endpoint.
+func (a *Adapter) Handler() http.Handler { return http.HandlerFunc(a.serve) }
+
+// serve authenticates an activity and handles it. A request that fails
+// authentication gets 401 or 403 and is not looked at any further.
+func (a *Adapter) serve(w http.ResponseWriter, r *http.Request) {
+	if !strings.HasPrefix(r.Header.Get("Authorization"), "Bearer ") {
+		a.log.WarnContext(r.Context(), "teams: request refused", "platform", "teams", "status", http.StatusUnauthorized, "reason", "no bearer token", "remote", r.RemoteAddr)
+		w.Header().Set("WWW-Authenticate", `Bearer realm="Bot Framework"`)
+		http.Error(w, "Unauthorized", http.StatusUnauthorized)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.cfg.MaxBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
+			return
+		}
+		http.Error(w, "cannot read the request body", http.StatusBadRequest)
+		return
+	}
+	req := r.Clone(r.Context())
+	req.Body = io.NopCloser(bytes.NewReader(body))
+	act, err := a.bf.ParseRequest(r.Context(), req)
+	if err != nil {
+		// The activity is not touched: ParseRequest returns it decoded even
+		// when authentication failed (defect D23).
+		status, reason := http.StatusBadRequest, "the body is not a Bot Framework activity"
+		var ae *AuthError
+		if errors.As(err, &ae) {
+			status, reason = ae.Status, ae.Reason
+		}
+		a.log.WarnContext(r.Context(), "teams: request refused", "platform", "teams", "status", status, "reason", reason, "remote", r.RemoteAddr)
+		if status == http.StatusUnauthorized {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="Bot Framework"`)
+		}
+		http.Error(w, http.StatusText(status), status)
+		return
+	}
+	// Finish what a request started even if the connector hangs up.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 2*a.cfg.Timeout)
+	defer cancel()
+	a.route(ctx, w, act)
+}
+
+// route handles an authenticated activity by its type. The library's
+// dispatcher knows only three types and must always reply (defect D20).
+func (a *Adapter) route(ctx context.Context, w http.ResponseWriter, act schema.Activity) {
+	if act.From.ID == "" {
+		http.Error(w, "the activity has no sender", http.StatusBadRequest)
+		return
+	}
+	a.remember(ctx, act)
+	switch act.Type {
+	case schema.Message:
+		a.onMessage(ctx, act)
+	case schema.Invoke:
+		a.onInvoke(ctx, w, act)
+		return
+	case schema.InstallationUpdate:
+		a.onInstall(ctx, act)
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+// actor is the directory person behind an activity: by Teams user id, else
+// by Entra object id, else "teams:<user id>" for people not in the directory.
+func (a *Adapter) actor(act schema.Activity) string {
+	dir := a.svc.Engine().Directory()
+	for _, id := range []string{act.From.ID, act.From.AadObjectID} {
+		if id != "" {
+			if p := dir.Resolve("teams", id); !strings.HasPrefix(p, "teams:") {
+				return p
+			}
+		}
+	}
+	return dir.Resolve("teams", act.From.ID)
+}
+
+var (
+	mentionRE = regexp.MustCompile(`(?s)<at>.*?</at>`)
+	tagRE     = regexp.MustCompile(`<[^>]*>`)
+)
+
+// commandText is what a person typed, without the bot's @mention (in
+// channels), markup and a leading "/baton" typed out of Slack habit.
+func commandText(text string) string {
+	text = mentionRE.ReplaceAllString(text, " ")
+	text = tagRE.ReplaceAllString(text, " ")
+	text = strings.ReplaceAll(html.UnescapeString(text), "\u00a0", " ")
+	text = strings.TrimSpace(text)
+	for _, p := range []string{"/baton", "baton"} {
+		if rest, ok := strings.CutPrefix(strings.ToLower(text), p+" "); ok {
+			text = strings.TrimSpace(text[len(text)-len(rest):])
+		}
+	}
+	return text
+}
+
+// onMessage answers a typed command in the same conversation.
+func (a *Adapter) onMessage(ctx context.Context, act schema.Activity) {
+	text := commandText(act.Text)
+	if text == "" {
+		return // a file, a reaction-like message or an old client's card submit: nothing to do
+	}
+	actor := a.actor(act)
+	rep, err := a.svc.Command(ctx, actor, "teams", "teams:"+act.ID, text)
+	var c card
+	switch {
+	case err != nil:
+		a.log.ErrorContext(ctx, "teams: command failed", "platform", "teams", "user", actor, "err", err)
+		c = a.cards.message(&flows.Message{Kind: flows.MsgInfo, Title: "Something went wrong; it was logged. Try again."}, "")
+	case rep.Form != nil:
+		c = a.startForm(rep.Form, nil, nil, a.newKey())
+	case rep.Message != nil:
+		c = a.cards.message(rep.Message, viewOf(rep.Message))
+	default:
+		return
+	}
+	a.answer(ctx, act, c, text)
+}
+
+func viewOf(m *flows.Message) string {
+	if m.Kind == flows.MsgList {
+		return "list"
+	}
+	return ""
+}
+
+// answer posts a card as the reply to an activity.
+func (a *Adapter) answer(ctx context.Context, act schema.Activity, c card, summary string) {
+	out := cardActivity(c, summary)
+	var err error
+	if act.ID != "" {
+		_, err = a.conn.reply(ctx, act.ServiceURL, act.Conversation.ID, act.ID, out)
+	} else {
+		_, err = a.conn.send(ctx, act.ServiceURL, act.Conversation.ID, out)
+	}
+	if err != nil {
+		a.log.ErrorContext(ctx, "teams: answer", "platform", "teams", "user", act.From.ID, "err", err)
+	}
+}
+
+func cardActivity(c card, summary string) *outActivity {
+	return &outActivity{Type: "message", Summary: summary, Attachments: []schema.Attachment{attachment(c)}}
+}
+
+// onInstall welcomes a person who added Baton for themselves.
+func (a *Adapter) onInstall(ctx context.Context, act schema.Activity) {
+	if !strings.HasPrefix(act.Action, "add") || act.Conversation.ConversationType != "personal" {
+		return
+	}
+	m := a.svc.Engine().Help("Hi, I'm Baton. I bring you the approvals and tasks waiting on you, and keep your requests moving. Type a command, or start a request below.")
+	a.answer(ctx, act, a.cards.message(m, ""), "Welcome to Baton")
+}
+
+// startForm is a flow's start form. key makes its submission idempotent.
+func (a *Adapter) startForm(def *flows.Definition, values map[string]string, errs flows.FieldErrors, key string) card {
+	var intro []string
+	if d := strings.TrimSpace(def.Description); d != "" {
+		intro = append(intro, d)
+	}
+	return a.cards.form(form{def: def, title: "Start: " + def.Name, intro: intro, values: values, errors: errs, verb: verbStart,
+		data: map[string]any{keyFlow: def.ID, keyKey: key}, submit: "Submit"})
+}
+
+// resubmitForm is the form of a request sent back to its requester,
+// pre-filled with what they sent.
+func (a *Adapter) resubmitForm(def *flows.Definition, in *flows.Instance, values map[string]string, errs flows.FieldErrors, key string) card {
+	var intro []string
+	if in.Outcome != "" {
+		intro = append(intro, "Reason given: "+in.Outcome)
+	}
+	return a.cards.form(form{def: def, title: fmt.Sprintf("Edit and resubmit %s: %s", in.ID, in.Title), intro: intro, values: values, errors: errs,
+		verb: verbResubmit, data: map[string]any{keyInstance: in.ID, keyKey: key}, note: true, submit: "Resubmit"})
+}
+
+// Platform implements bot.Messenger.
+func (a *Adapter) Platform() string { return "teams" }

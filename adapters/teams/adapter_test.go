@@ -1,0 +1,432 @@
+package teams
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/infracloudio/msbotbuilder-go/schema"
+
+	"github.com/batonbot/baton/bot"
+	"github.com/batonbot/baton/flows"
+)
+
+func (w *world) kv(key string) (convRef, bool) {
+	w.t.Helper()
+	ref, ok, err := w.a.lookup(w.t.Context(), key)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return ref, ok
+}
+
+// The recorded activities, as Teams sends them, are understood: installs
+// and first contact store conversation references; a typed command and a
+// card button are answered.
+func TestRecordedActivities(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	su := w.conn.serviceURL()
+
+	if rec := w.post(w.activity("installationUpdate", nil)); rec.Code != http.StatusOK {
+		t.Fatalf("installationUpdate: %d", rec.Code)
+	}
+	for _, key := range []string{"user:29:1carol", "user:ca201000-0000-4000-8000-0000000000ca"} {
+		if ref, ok := w.kv(key); !ok || ref.Conversation != "a:1carol-chat" || ref.ServiceURL != su || ref.Tenant != testTenant || ref.Bot != "28:"+testAppID {
+			t.Errorf("%s: %+v %v", key, ref, ok)
+		}
+	}
+	if v, ok, _ := w.rig.Store.GetValue(t.Context(), kvNamespace, "tenant:"+testTenant); !ok || v != su {
+		t.Errorf("tenant serviceUrl %q %v", v, ok)
+	}
+	welcome := w.conn.last(t, "a:1carol-chat")
+	if welcome.ReplyTo != "f:6b7c1f9e-2d4a-4e0b-9a3f-7e2c5d8b1a40" {
+		t.Errorf("welcome replies to %q", welcome.ReplyTo)
+	}
+	mustContain(t, "welcome", welcome.text(), "Hi, I'm Baton", "Start Purchase request")
+
+	if rec := w.post(w.activity("conversationUpdate", nil)); rec.Code != http.StatusOK {
+		t.Fatalf("conversationUpdate: %d", rec.Code)
+	}
+	if ref, ok := w.kv("channel:19:finance@thread.tacv2"); !ok || ref.Type != "channel" || ref.ServiceURL != su {
+		t.Errorf("channel reference %+v %v", ref, ok)
+	}
+
+	if rec := w.post(w.activity("message", nil)); rec.Code != http.StatusOK {
+		t.Fatalf("message: %d", rec.Code)
+	}
+	form := w.conn.last(t, "a:1alice-chat")
+	if form.ReplyTo != "1764147600415" {
+		t.Errorf("the form replies to %q", form.ReplyTo)
+	}
+	mustContain(t, "form", form.text(), "Start: Purchase request")
+	if _, ok := w.kv("user:29:1alice"); !ok {
+		t.Error("first contact did not store Alice's conversation")
+	}
+
+	// The recorded invoke is Bob approving PR-1.
+	out, err := w.rig.Svc.Handle(t.Context(), flows.Event{Kind: flows.EventStart, Key: "t1", Actor: "alice", Platform: "teams", Flow: "purchase",
+		Data: map[string]string{"item": "Laptop", "amount": "900", "justification": "the old one broke"}})
+	if err != nil || out.Instance != "PR-1" {
+		t.Fatalf("start: %v %+v", err, out)
+	}
+	rec := w.post(w.activity("invoke", nil))
+	var an answer
+	if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &an) != nil {
+		t.Fatalf("invoke: %d %s", rec.Code, rec.Body)
+	}
+	wantCard(t, "invoke answer", an, "Approved by Bob Chen")
+	if in := w.instance("PR-1"); in.Status != flows.StatusCompleted {
+		t.Errorf("PR-1 is %s", in.Status)
+	}
+}
+
+// A request that fails authentication gets 401 or 403, and nothing of it
+// is processed: no reply, no reference stored, no request started.
+func TestUnauthenticatedRequestsChangeNothing(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	start := func() map[string]any {
+		return w.activity("invoke", func(act map[string]any) {
+			as("alice")(act)
+			act["value"] = map[string]any{"action": map[string]any{"type": "Action.Execute", "verb": verbStart,
+				"data": map[string]any{keyFlow: "purchase", keyKey: "k", "f:item": "Laptop", "f:amount": "900", "f:justification": "the old one broke"}}}
+		})
+	}
+	act := start()
+	su := act["serviceUrl"].(string)
+	sign := func(edit func(jwt.MapClaims)) string {
+		c := claims(su)
+		edit(c)
+		return "Bearer " + w.idp.sign(t, "key-1", c)
+	}
+	for _, tc := range []struct {
+		name, auth string
+		want       int
+	}{
+		{"missing", "", http.StatusUnauthorized},
+		{"malformed", "Bearer x.y.z", http.StatusUnauthorized},
+		{"wrong audience", sign(func(c jwt.MapClaims) { c["aud"] = "someone-else" }), http.StatusForbidden},
+		{"wrong issuer", sign(func(c jwt.MapClaims) { c["iss"] = "https://evil.example.com" }), http.StatusForbidden},
+		{"expired", sign(func(c jwt.MapClaims) { c["exp"] = time.Now().Add(-time.Hour).Unix() }), http.StatusForbidden},
+		{"serviceUrl of another tenant", sign(func(c jwt.MapClaims) { c["serviceurl"] = "https://smba.trafficmanager.net/amer/" }), http.StatusForbidden},
+		{"unknown key", "Bearer " + w.idp.sign(t, "key-rogue", claims(su)), http.StatusForbidden},
+	} {
+		if rec := w.postWith(act, tc.auth); rec.Code != tc.want {
+			t.Errorf("%s: %d, want %d", tc.name, rec.Code, tc.want)
+		}
+	}
+	if n := w.conn.count(); n != 0 {
+		t.Errorf("%d connector calls", n)
+	}
+	if _, ok := w.kv("user:29:1alice"); ok {
+		t.Error("a refused request stored a conversation reference")
+	}
+	if _, err := w.rig.Svc.Instance(t.Context(), "PR-1"); !errors.Is(err, flows.ErrNotFound) {
+		t.Errorf("a refused request started PR-1: %v", err)
+	}
+	// The same request, authenticated, does start it.
+	if an := w.invoke("alice", chat("alice"), "", verbStart, start()["value"].(map[string]any)["action"].(map[string]any)["data"].(map[string]any)); an.StatusCode != http.StatusOK {
+		t.Fatalf("authenticated start: %+v", an)
+	}
+	if _, err := w.rig.Svc.Instance(t.Context(), "PR-1"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestBodyCap(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, func(c *Config) { c.MaxBody = 4 << 10 })
+	act := w.activity("message", func(act map[string]any) { act["text"] = strings.Repeat("x", 8<<10) })
+	if rec := w.post(act); rec.Code != http.StatusRequestEntityTooLarge {
+		t.Fatalf("%d, want 413", rec.Code)
+	}
+	req := httptest.NewRequest(http.MethodPost, "/api/messages", strings.NewReader("{not json"))
+	req.Header.Set("Authorization", "Bearer "+w.idp.sign(t, "key-1", claims(w.conn.serviceURL())))
+	rec := httptest.NewRecorder()
+	w.a.Handler().ServeHTTP(rec, req)
+	if rec.Code != http.StatusBadRequest {
+		t.Fatalf("garbage body: %d, want 400", rec.Code)
+	}
+}
+
+// In a channel, people @mention Baton: the mention is not part of the
+// command, and the answer goes in the thread.
+func TestChannelMention(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	thread := "19:finance@thread.tacv2;messageid=1764147000000"
+	rec := w.post(w.activity("message", func(act map[string]any) {
+		act["id"] = "1764147000999"
+		act["text"] = "<at>Baton</at>&nbsp;help"
+		act["conversation"] = map[string]any{"isGroup": true, "conversationType": "channel", "tenantId": testTenant, "id": thread}
+		act["channelData"] = map[string]any{"tenant": map[string]any{"id": testTenant}, "channel": map[string]any{"id": "19:finance@thread.tacv2"},
+			"team": map[string]any{"id": "19:team-general@thread.tacv2"}}
+	}))
+	if rec.Code != http.StatusOK {
+		t.Fatal(rec.Code)
+	}
+	got := w.conn.last(t, thread)
+	if got.ReplyTo != "1764147000999" {
+		t.Errorf("answer replies to %q", got.ReplyTo)
+	}
+	mustContain(t, "help", got.text(), "Baton: start and track requests", "status <id>")
+	if strings.Contains(got.text(), "I don't know the command") {
+		t.Error("the mention was read as a command")
+	}
+	for _, key := range []string{"channel:19:finance@thread.tacv2", "channel:19:team-general@thread.tacv2"} {
+		if _, ok := w.kv(key); !ok {
+			t.Errorf("%s not stored", key)
+		}
+	}
+}
+
+func TestCommandText(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"<at>Baton</at> start purchase":         "start purchase",
+		"/baton tasks":                          "tasks",
+		"Baton status PR-3":                     "status PR-3",
+		"<p>cancel PR-2 too&nbsp;expensive</p>": "cancel PR-2 too expensive",
+		"   ":                                   "",
+	} {
+		if got := commandText(in); got != want {
+			t.Errorf("commandText(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// Odd invokes get a clear answer, not a failure.
+func TestInvokeOddities(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	an := w.invoke("alice", chat("alice"), "", "frobnicate", map[string]any{})
+	if an.StatusCode != http.StatusBadRequest || !strings.Contains(string(an.Value), "frobnicate") {
+		t.Errorf("unknown verb: %+v", an)
+	}
+	rec := w.post(w.activity("invoke", func(act map[string]any) {
+		act["value"] = map[string]any{"action": map[string]any{"type": "Action.Submit"}}
+	}))
+	if err := json.Unmarshal(rec.Body.Bytes(), &an); err != nil || an.StatusCode != http.StatusBadRequest {
+		t.Errorf("not Action.Execute: %s", rec.Body)
+	}
+	if rec := w.post(w.activity("invoke", func(act map[string]any) { act["name"] = "task/fetch" })); rec.Code != http.StatusNotImplemented {
+		t.Errorf("task/fetch: %d", rec.Code)
+	}
+	wantMessage(t, "status of nothing", w.invoke("alice", chat("alice"), "", verbStatus, map[string]any{keyInstance: "PR-404"}), "There is no such request")
+	wantMessage(t, "unknown flow", w.invoke("alice", chat("alice"), "", verbOpen, map[string]any{keyFlow: "nope"}), "no flow called")
+	wantMessage(t, "edit of nothing", w.invoke("alice", chat("alice"), "", verbEdit, map[string]any{keyInstance: "PR-404"}), "There is no such request")
+	wantCard(t, "open a form", w.invoke("alice", chat("alice"), "", verbOpen, map[string]any{keyFlow: "access"}), "Start: Access request", "System")
+}
+
+// Buttons on a task list answer with the list as it now is.
+func TestTaskListButtons(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	for i, item := range []string{"Laptop", "Dock"} {
+		if _, err := w.rig.Svc.Handle(t.Context(), flows.Event{Kind: flows.EventStart, Key: fmt.Sprint("s", i), Actor: "alice", Platform: "teams", Flow: "purchase",
+			Data: map[string]string{"item": item, "amount": "100", "justification": "needed for work"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.rig.Drain()
+	list := w.say("bob", "tasks")
+	mustContain(t, "Bob's tasks", list.text(), "Your pending tasks", "PR-1", "PR-2")
+	a := findAction(list.Card, verbApprove, "PR-1")
+	if a == nil {
+		t.Fatal("no Approve for PR-1 on the list")
+	}
+	an := w.invoke("bob", chat("bob"), list.ID, verbApprove, a["data"].(map[string]any))
+	got := wantCard(t, "list after approving", an, "Approved PR-1", "PR-2")
+	if findAction(got, verbApprove, "PR-1") != nil {
+		t.Error("PR-1 is still on the list")
+	}
+	if findAction(got, verbApprove, "PR-2") == nil {
+		t.Error("PR-2 is gone from the list")
+	}
+}
+
+// Reassign moves the task (the old card closes, the new assignee gets
+// one); a task's outputs are asked for on its card and required.
+func TestReassignAndTaskOutputs(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	out, err := w.rig.Svc.Handle(t.Context(), flows.Event{Kind: flows.EventStart, Key: "s1", Actor: "alice", Platform: "teams", Flow: "access",
+		Data: map[string]string{"system": "github", "level": "read", "reason": "code reviews"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := out.Instance
+	w.rig.Drain()
+	bobCard := w.conn.last(t, "a:created-"+teamsID("bob"))
+	an := w.click("bob", "a:created-"+teamsID("bob"), bobCard.Card, bobCard.ID, verbReassign, map[string]string{"target:" + id: "olivia@example.com", "note:" + id: "on leave"})
+	wantCard(t, "reassigned", an, "is now with Olivia Brown")
+	w.rig.Drain()
+	mustContain(t, "Bob's card", w.conn.get(bobCard.ID).text(), "Reassigned", "Now with Olivia Brown")
+	olivia := w.conn.last(t, "a:created-"+teamsID("olivia"))
+	wantCard(t, "Olivia approves", w.click("olivia", "a:created-"+teamsID("olivia"), olivia.Card, olivia.ID, verbApprove, nil), "Approved by Olivia Brown")
+	w.rig.Drain()
+
+	erinChat := "a:created-" + teamsID("erin")
+	erin := w.conn.last(t, erinChat)
+	mustContain(t, "Erin's task", erin.text(), "Grant the access", "Account name")
+	wantMessage(t, "done without the output", w.click("erin", erinChat, erin.Card, erin.ID, verbDone, nil), "Account name is required")
+	wantCard(t, "done", w.click("erin", erinChat, erin.Card, erin.ID, verbDone, map[string]string{"out:" + id + ":account": "alice-gh"}), "Done by Erin Park")
+	w.rig.Drain()
+	if in := w.instance(id); in.Status != flows.StatusCompleted || in.Data["account"] != "alice-gh" {
+		t.Fatalf("%s: %s %v", id, in.Status, in.Data)
+	}
+	var all strings.Builder
+	for _, p := range w.conn.in("a:created-" + teamsID("alice")) {
+		all.WriteString(p.text())
+	}
+	mustContain(t, "Alice hears", all.String(), "Your read access to github is ready: account alice-gh")
+}
+
+// People outside the directory use Baton as themselves; Baton can reach
+// them back through the conversation they opened.
+func TestPeopleOutsideTheDirectory(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	rec := w.post(w.activity("message", func(act map[string]any) {
+		as("zoe")(act)
+		act["text"] = "start purchase"
+	}))
+	if rec.Code != http.StatusOK {
+		t.Fatal(rec.Code)
+	}
+	form := w.conn.last(t, chat("zoe"))
+	an := w.click("zoe", chat("zoe"), form.Card, form.ID, verbStart, map[string]string{"f:item": "Pen", "f:amount": "3", "f:justification": "to sign things"})
+	wantCard(t, "Zoe's start", an, "Started PR-1")
+	in := w.instance("PR-1")
+	if in.Requester != "teams:"+teamsID("zoe") {
+		t.Fatalf("requester %q", in.Requester)
+	}
+	if addr, ok := w.a.Reach(flows.Recipient{Person: in.Requester}); !ok || addr.ID != teamsID("zoe") {
+		t.Fatalf("Reach: %+v %v", addr, ok)
+	}
+}
+
+// Secrets never reach the logs: not the app password, not the connector's
+// bearer token, not the Bot Connector's JWTs — even when credentials are
+// refused and requests fail authentication, with debug logging on.
+func TestSecretsNeverLogged(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	bad := newWorld(t, func(c *Config) { c.AppPassword = testSecret + "-wrong" })
+
+	// Everything that logs: configuration, refused requests, failed sends,
+	// retries, and a whole flow.
+	w.a.log.Info("teams: configured", "config", w.a.cfg)
+	w.a.log.Info("teams: printed", "config", fmt.Sprintf("%v %+v %#v %s", w.a.cfg, w.a.cfg, w.a.cfg, w.a.cfg))
+	tok := w.idp.sign(t, "key-1", claims("https://smba.trafficmanager.net/amer/"))
+	w.postWith(w.activity("message", nil), "Bearer "+tok)
+	w.postWith(w.activity("message", nil), "Bearer "+tok+"x")
+	calls := 0
+	w.conn.fail = func(*http.Request) (int, string) {
+		calls++
+		if calls < 3 {
+			return http.StatusTooManyRequests, "1"
+		}
+		return 0, ""
+	}
+	w.install("alice")
+	w.say("alice", "tasks")
+	// The dispatcher logs what Send returns: the error must be safe to log.
+	_, err := bad.a.Send(t.Context(), bot.Address{Person: "bob", ID: teamsID("bob")}, &flows.Message{Kind: flows.MsgInfo, Title: "hi"}, "")
+	if err == nil {
+		t.Fatal("a wrong password sent a message")
+	}
+	bad.a.log.Error("delivery failed", "err", err)
+
+	logs := w.logs.String() + bad.logs.String()
+	if !strings.Contains(logs, "request refused") || !strings.Contains(logs, "(redacted)") {
+		t.Fatalf("the scenario logged too little to prove anything:\n%s", logs)
+	}
+	for _, secret := range []string{testSecret, "connector-token-", tok[:40], "eyJ"} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("the logs contain a secret (%.12s…):\n%s", secret, logs)
+		}
+	}
+}
+
+// The composed library adapter is complete: its client.Client paths go
+// through our connector too (context-free, with a timeout).
+func TestLibraryClientPaths(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	u := mustURL(t, w.conn.serviceURL()+"v3/conversations/"+chat("bob")+"/activities")
+	act := schema.Activity{Type: schema.Message, Conversation: schema.ConversationAccount{ID: chat("bob")}, Text: "hi",
+		Attachments: []schema.Attachment{attachment(newCard([]any{rich(textRun("hi", runStyle{}))}, nil))}}
+	if err := w.a.bf.Client.Post(u, act); err != nil {
+		t.Fatal(err)
+	}
+	p := w.conn.last(t, chat("bob"))
+	mustContain(t, "posted", p.text(), "hi")
+	var raw bytes.Buffer
+	_ = json.NewEncoder(&raw).Encode(fromSchema(act))
+	if strings.Contains(raw.String(), "0001-01-01") || strings.Contains(raw.String(), "semanticAction") {
+		t.Errorf("zero-valued junk in the outbound activity: %s", raw.String())
+	}
+}
+
+func mustURL(t testing.TB, s string) url.URL {
+	t.Helper()
+	u, err := url.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return *u
+}
+
+// Any activity a Bot Connector could send (here: whatever the fuzzer makes,
+// validly signed for the serviceUrl it names) is answered without a panic
+// and with a status the Bot Framework understands.
+func FuzzActivity(f *testing.F) {
+	w := newWorld(f, func(c *Config) {
+		// Only this machine: a mutated serviceUrl must not reach the network.
+		c.HTTPClient = &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{
+			DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+				host, _, _ := net.SplitHostPort(addr)
+				if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+					return nil, fmt.Errorf("fuzzing: no network beyond this machine (%s)", addr)
+				}
+				return (&net.Dialer{}).DialContext(ctx, network, addr)
+			}}}
+	})
+	for _, name := range []string{"message", "invoke", "conversationUpdate", "installationUpdate"} {
+		raw, err := json.Marshal(w.activity(name, nil))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(raw)
+	}
+	f.Add([]byte(`{"type":"invoke","name":"adaptiveCard/action","serviceUrl":"` + w.conn.serviceURL() + `","from":{"id":"29:1bob"},` +
+		`"value":{"action":{"type":"Action.Execute","verb":"reject","data":{"i":["x"],"r":"NaN","s":{}}}}}`))
+	f.Add([]byte(`{"type":"message","serviceUrl":"` + w.conn.serviceURL() + `","from":{"id":"29:1bob"},"text":"<at>` + strings.Repeat("<", 100) + `"}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var act schema.Activity
+		if json.Unmarshal(body, &act) != nil {
+			return
+		}
+		req := httptest.NewRequest(http.MethodPost, "/api/messages", bytes.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+w.idp.sign(t, "key-1", claims(act.ServiceURL)))
+		rec := httptest.NewRecorder()
+		w.a.Handler().ServeHTTP(rec, req)
+		switch rec.Code {
+		case http.StatusOK, http.StatusBadRequest, http.StatusForbidden, http.StatusRequestEntityTooLarge, http.StatusNotImplemented:
+		default:
+			t.Fatalf("status %d for %s", rec.Code, body)
+		}
+	})
+}

@@ -1,0 +1,486 @@
+package teams
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/infracloudio/msbotbuilder-go/schema"
+
+	"github.com/batonbot/baton/flows"
+)
+
+// Adaptive Card constants. Teams renders schema 1.5 at most, and
+// Action.Execute (Universal Actions) needs 1.4 or later.
+const (
+	cardContentType = "application/vnd.microsoft.card.adaptive"
+	cardSchema      = "http://adaptivecards.io/schemas/adaptive-card.json"
+	cardVersion     = "1.5"
+	maxItems        = 40 // items shown on one card: Teams refuses messages over ~28 KB
+)
+
+// Keys of the data an Action.Execute carries back to us, and prefixes of
+// input ids (which Teams merges into the same data).
+const (
+	keyInstance = "i"
+	keyStep     = "s"
+	keyRound    = "r"
+	keyFlow     = "f"
+	keyView     = "v" // "list": the card is a task list, answer with the refreshed list
+	keyKey      = "k" // a form's idempotency key
+	inReason    = "reason:"
+	inTarget    = "target:"
+	inNote      = "note:"
+	inOutput    = "out:"
+	inField     = "f:"
+	inResubmit  = "note"
+)
+
+// Action.Execute verbs.
+const (
+	verbApprove  = "approve"
+	verbReject   = "reject"
+	verbChanges  = "changes"
+	verbReassign = "reassign"
+	verbDone     = "done"
+	verbWithdraw = "withdraw"
+	verbEdit     = "edit"     // open the resubmission form
+	verbResubmit = "resubmit" // submit it
+	verbOpen     = "open"     // open a flow's start form
+	verbStart    = "start"    // submit it
+	verbStatus   = "status"
+)
+
+// renderer turns Baton's neutral messages and forms into Adaptive Cards.
+// All text goes into RichTextBlock TextRuns, which Adaptive Cards never read
+// as Markdown (TextBlock and FactSet do), so what people typed shows as typed.
+type renderer struct {
+	engine    *flows.Engine
+	maxPeople int // person pickers list the directory up to this size, else ask for an id or email
+}
+
+type card = map[string]any
+
+func newCard(body, actions []any) card {
+	c := card{"type": "AdaptiveCard", "$schema": cardSchema, "version": cardVersion, "body": body,
+		"msteams": map[string]any{"width": "Full"}}
+	if len(actions) > 0 {
+		c["actions"] = actions
+	}
+	return c
+}
+
+// attachment wraps a card for an activity.
+func attachment(c card) schema.Attachment {
+	return schema.Attachment{ContentType: cardContentType, Content: c}
+}
+
+// runStyle is how a TextRun looks.
+type runStyle struct {
+	weight, size, color string
+	subtle, strike      bool
+}
+
+func textRun(s string, st runStyle) map[string]any {
+	r := map[string]any{"type": "TextRun", "text": s}
+	if st.weight != "" {
+		r["weight"] = st.weight
+	}
+	if st.size != "" {
+		r["size"] = st.size
+	}
+	if st.color != "" {
+		r["color"] = st.color
+	}
+	if st.subtle {
+		r["isSubtle"] = true
+	}
+	if st.strike {
+		r["strikethrough"] = true
+	}
+	return r
+}
+
+func rich(runs ...map[string]any) map[string]any {
+	inl := make([]any, len(runs))
+	for i, r := range runs {
+		inl[i] = r
+	}
+	return map[string]any{"type": "RichTextBlock", "inlines": inl}
+}
+
+// paragraphs renders text line by line (a TextRun does not break lines).
+func paragraphs(text string, st runStyle) []any {
+	var out []any
+	for _, l := range strings.Split(text, "\n") {
+		if strings.TrimSpace(l) != "" {
+			out = append(out, rich(textRun(l, st)))
+		}
+	}
+	return out
+}
+
+func spaced(el map[string]any, spacing string) map[string]any {
+	el["spacing"] = spacing
+	return el
+}
+
+// facts renders labelled values as "Label: value" lines. A FactSet would
+// align them, but Teams reads its values as Markdown, and what people typed
+// must show as typed.
+func facts(fields []flows.Fact) []any {
+	var out []any
+	for i, f := range fields {
+		lines := strings.Split(f.Value, "\n")
+		el := rich(textRun(f.Label+": ", runStyle{weight: "bolder"}), textRun(lines[0], runStyle{}))
+		if i > 0 {
+			el = spaced(el, "none")
+		}
+		out = append(out, el)
+		for _, l := range lines[1:] {
+			if strings.TrimSpace(l) != "" {
+				out = append(out, spaced(rich(textRun(l, runStyle{})), "none"))
+			}
+		}
+	}
+	return out
+}
+
+// message renders m. view is "list" when m is a task list whose buttons
+// should answer with the refreshed list.
+func (r *renderer) message(m *flows.Message, view string) card {
+	title := runStyle{weight: "bolder", size: "medium"}
+	switch m.Kind {
+	case flows.MsgEscalation:
+		title.color = "attention"
+	case flows.MsgReminder:
+		title.color = "warning"
+	}
+	body := []any{rich(textRun(m.Title, title))}
+	body = append(body, paragraphs(m.Text, runStyle{})...)
+	body = append(body, facts(m.Fields)...)
+	if len(m.Changes) > 0 {
+		body = append(body, spaced(rich(textRun("Changed since you last saw it", runStyle{weight: "bolder", size: "small"})), "medium"))
+		for _, c := range m.Changes {
+			old := c.Old
+			if old == "" {
+				old = "(empty)"
+			}
+			body = append(body, spaced(rich(textRun(c.Label+": ", runStyle{}), textRun(old, runStyle{strike: true, subtle: true}),
+				textRun(" → ", runStyle{}), textRun(cmpOr(c.New, "(empty)"), runStyle{weight: "bolder"})), "none"))
+		}
+	}
+	if m.Outcome != "" {
+		lines := paragraphs(m.Outcome, runStyle{})
+		if len(lines) > 0 {
+			lines[0] = rich(textRun(strings.SplitN(m.Outcome, "\n", 2)[0], runStyle{weight: "bolder"}))
+		}
+		body = append(body, map[string]any{"type": "Container", "style": outcomeStyle(m.Outcome), "items": lines, "spacing": "medium"})
+	}
+	items := m.Items
+	if len(items) > maxItems {
+		items = items[:maxItems]
+	}
+	for _, it := range items {
+		inner := []any{rich(textRun(it.Title, runStyle{weight: "bolder"}))}
+		inner = append(inner, paragraphs(it.Text, runStyle{})...)
+		if acts := r.actions(m.Flow, it.Actions, view); len(acts) > 0 {
+			inner = append(inner, map[string]any{"type": "ActionSet", "actions": acts})
+		}
+		body = append(body, map[string]any{"type": "Container", "separator": true, "spacing": "medium", "items": inner})
+	}
+	if n := len(m.Items) - len(items); n > 0 {
+		body = append(body, rich(textRun(fmt.Sprintf("… and %d more.", n), runStyle{subtle: true})))
+	}
+	for i, c := range m.Context {
+		el := rich(textRun(c, runStyle{subtle: true, size: "small"}))
+		if i == 0 {
+			body = append(body, spaced(el, "medium"))
+		} else {
+			body = append(body, spaced(el, "none"))
+		}
+	}
+	return newCard(body, r.actions(m.Flow, m.Actions, view))
+}
+
+func cmpOr(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// outcomeStyle colours a closed card's outcome by the decision it starts with.
+func outcomeStyle(outcome string) string {
+	switch {
+	case strings.HasPrefix(outcome, "Approved"), strings.HasPrefix(outcome, "Done"):
+		return "good"
+	case strings.HasPrefix(outcome, "Rejected"), strings.HasPrefix(outcome, "Failed"):
+		return "attention"
+	case strings.HasPrefix(outcome, "Changes requested"), strings.HasPrefix(outcome, "Reassigned"):
+		return "warning"
+	}
+	return "emphasis"
+}
+
+func actionStyle(s string) string {
+	switch s {
+	case "primary":
+		return "positive"
+	case "danger":
+		return "destructive"
+	}
+	return ""
+}
+
+func (r *renderer) actions(flow string, acts []flows.Action, view string) []any {
+	var out []any
+	for _, a := range acts {
+		if el := r.action(flow, a, view); el != nil {
+			out = append(out, el)
+		}
+	}
+	return out
+}
+
+func execute(title, verb, style string, data map[string]any, inputs bool) map[string]any {
+	a := map[string]any{"type": "Action.Execute", "title": title, "verb": verb, "data": data, "associatedInputs": "none"}
+	if inputs {
+		a["associatedInputs"] = "auto"
+	}
+	if style != "" {
+		a["style"] = style
+	}
+	return a
+}
+
+func showCard(title, style string, body []any, submit map[string]any) map[string]any {
+	a := map[string]any{"type": "Action.ShowCard", "title": title,
+		"card": map[string]any{"type": "AdaptiveCard", "body": body, "actions": []any{submit}}}
+	if style != "" {
+		a["style"] = style
+	}
+	return a
+}
+
+// action renders one button. Buttons that need input (a reason, a person,
+// a task's outputs) open an inline card with the inputs and a confirming
+// Action.Execute.
+func (r *renderer) action(flow string, a flows.Action, view string) map[string]any {
+	data := map[string]any{keyInstance: a.Instance}
+	if a.Step != "" {
+		data[keyStep] = a.Step
+	}
+	if a.Round != 0 {
+		data[keyRound] = a.Round
+	}
+	if view != "" {
+		data[keyView] = view
+	}
+	style := actionStyle(a.Style)
+	id := a.Instance
+	switch a.Kind {
+	case flows.ActApprove:
+		return execute(a.Label, verbApprove, style, data, false)
+	case flows.ActReject:
+		return showCard(a.Label, style, []any{reasonInput(reasonID(verbReject, id), "Why are you rejecting it?", "Say why, so the requester can act on it")},
+			execute("Reject", verbReject, "destructive", data, true))
+	case flows.ActChanges:
+		return showCard(a.Label, style, []any{reasonInput(reasonID(verbChanges, id), "What should change?", "Say what should change")},
+			execute("Send back for changes", verbChanges, "positive", data, true))
+	case flows.ActReassign:
+		return showCard(a.Label, style, []any{r.personInput(inTarget+id, "Who should take it over?", "", true, view == "list"),
+			map[string]any{"type": "Input.Text", "id": inNote + id, "label": "Note (optional)", "maxLength": 500}},
+			execute("Reassign", verbReassign, "positive", data, true))
+	case flows.ActDone:
+		outs := r.outputs(flow, a)
+		if len(outs) == 0 {
+			return execute(a.Label, verbDone, style, data, false)
+		}
+		var body []any
+		for _, f := range outs {
+			body = append(body, r.fieldInputs(f, inOutput+id+":"+f.Name, "", "")...)
+		}
+		return showCard(a.Label, style, body, execute("Mark done", verbDone, "positive", data, true))
+	case flows.ActResubmit:
+		return execute(a.Label, verbEdit, style, data, false)
+	case flows.ActWithdraw:
+		return execute(a.Label, verbWithdraw, style, data, false)
+	case flows.ActStart:
+		return execute(a.Label, verbOpen, style, map[string]any{keyFlow: a.Flow}, false)
+	case flows.ActStatus:
+		return execute(a.Label, verbStatus, style, data, false)
+	}
+	return nil
+}
+
+// flowOf finds the flow of an instance: the message's when known, else the
+// one whose id prefix the instance id carries (list items do not say).
+func (r *renderer) flowOf(flow, instance string) *flows.Definition {
+	if def, ok := r.engine.Flow(flow); ok && flow != "" {
+		return def
+	}
+	if i := strings.LastIndexByte(instance, '-'); i > 0 {
+		for _, def := range r.engine.Flows() {
+			if def.Prefix == instance[:i] {
+				return def
+			}
+		}
+	}
+	return nil
+}
+
+func (r *renderer) outputs(flow string, a flows.Action) []flows.Field {
+	if def := r.flowOf(flow, a.Instance); def != nil {
+		if s := def.Step(a.Step); s != nil {
+			return s.Outputs
+		}
+	}
+	return nil
+}
+
+// reasonID is the id of a reason input: one per button and instance, as
+// input ids must be unique on a card.
+func reasonID(verb, instance string) string { return inReason + verb + ":" + instance }
+
+func reasonInput(id, label, errMsg string) map[string]any {
+	return map[string]any{"type": "Input.Text", "id": id, "label": label, "isMultiline": true, "isRequired": true,
+		"errorMessage": errMsg, "maxLength": 2000}
+}
+
+// personInput picks a person from the directory, or (for a large directory,
+// or compact list cards) asks for their id or email.
+func (r *renderer) personInput(id, label, value string, required, compact bool) map[string]any {
+	people := r.engine.Directory().People()
+	in := map[string]any{"id": id, "label": label}
+	if required {
+		in["isRequired"] = true
+		in["errorMessage"] = "Pick a person"
+	}
+	if compact || len(people) == 0 || len(people) > r.maxPeople {
+		in["type"] = "Input.Text"
+		in["placeholder"] = "Their Baton id or email"
+		if value != "" {
+			in["value"] = value
+		}
+		return in
+	}
+	choices := make([]any, len(people))
+	for i, p := range people {
+		choices[i] = map[string]any{"title": cmpOr(p.Name, p.ID), "value": p.ID}
+	}
+	in["type"] = "Input.ChoiceSet"
+	in["style"] = "filtered"
+	in["choices"] = choices
+	if value != "" {
+		in["value"] = value
+	}
+	return in
+}
+
+// fieldInputs renders a form field: its input, its help and its error.
+func (r *renderer) fieldInputs(f flows.Field, id, value, errText string) []any {
+	label := f.Label
+	in := map[string]any{"id": id, "label": label}
+	if f.Required {
+		in["isRequired"] = true
+		in["errorMessage"] = f.Label + " is required"
+	}
+	switch f.Kind {
+	case flows.FieldNumber:
+		in["type"] = "Input.Number"
+		if f.Min != nil {
+			in["min"] = *f.Min
+		}
+		if f.Max != nil {
+			in["max"] = *f.Max
+		}
+		if n, err := strconv.ParseFloat(strings.ReplaceAll(value, ",", ""), 64); err == nil {
+			in["value"] = n
+		}
+	case flows.FieldChoice:
+		choices := make([]any, len(f.Options))
+		for i, o := range f.Options {
+			choices[i] = map[string]any{"title": o, "value": o}
+		}
+		in["type"] = "Input.ChoiceSet"
+		in["style"] = "compact"
+		in["choices"] = choices
+		if value != "" {
+			in["value"] = value
+		}
+	case flows.FieldDate:
+		in["type"] = "Input.Date"
+		if value != "" {
+			in["value"] = value
+		}
+	case flows.FieldPerson:
+		in = r.personInput(id, label, value, f.Required, false)
+	default:
+		in["type"] = "Input.Text"
+		if f.Kind == flows.FieldLongText {
+			in["isMultiline"] = true
+		}
+		if f.Kind == flows.FieldURL {
+			in["style"] = "Url"
+			in["placeholder"] = "https://"
+		}
+		if f.Max != nil {
+			in["maxLength"] = int(*f.Max)
+		}
+		if value != "" {
+			in["value"] = value
+		}
+	}
+	out := []any{in}
+	if f.Help != "" {
+		out = append(out, spaced(rich(textRun(f.Help, runStyle{subtle: true, size: "small"})), "none"))
+	}
+	if errText != "" {
+		out = append(out, spaced(rich(textRun(errText, runStyle{color: "attention", size: "small"})), "none"))
+	}
+	return out
+}
+
+// form is a flow's form as a card: to start a request, or to edit and
+// resubmit one.
+type form struct {
+	def    *flows.Definition
+	title  string
+	intro  []string
+	values map[string]string // typed so far (nil: the fields' defaults)
+	errors flows.FieldErrors
+	verb   string         // verbStart or verbResubmit
+	data   map[string]any // echoed back: flow, instance, key
+	note   bool           // ask what changed (resubmissions)
+	submit string
+}
+
+func (r *renderer) form(f form) card {
+	body := []any{rich(textRun(f.title, runStyle{weight: "bolder", size: "medium"}))}
+	for _, l := range f.intro {
+		body = append(body, paragraphs(l, runStyle{subtle: true})...)
+	}
+	if len(f.errors) > 0 {
+		summary := "Please fix the fields marked below."
+		for _, name := range slices.Sorted(maps.Keys(f.errors)) {
+			if f.def.Field(name) == nil {
+				summary += " " + f.errors[name] + "."
+			}
+		}
+		body = append(body, rich(textRun(summary, runStyle{color: "attention", weight: "bolder"})))
+	}
+	for _, fld := range f.def.Form {
+		v, ok := f.values[fld.Name]
+		if !ok && f.values == nil {
+			v = fld.Default
+		}
+		body = append(body, r.fieldInputs(fld, inField+fld.Name, v, f.errors[fld.Name])...)
+	}
+	if f.note {
+		body = append(body, map[string]any{"type": "Input.Text", "id": inResubmit, "label": "What did you change? (optional)", "isMultiline": true, "maxLength": 2000})
+	}
+	return newCard(body, []any{execute(f.submit, f.verb, "positive", f.data, true)})
+}

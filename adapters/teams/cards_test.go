@@ -1,0 +1,197 @@
+package teams
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/batonbot/baton/flows"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/cards/*.golden")
+
+func goldenRenderer(t *testing.T) *renderer {
+	t.Helper()
+	src, err := os.ReadFile(filepath.Join("testdata", "golden-flow.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	def, err := flows.ParseDefinition("golden-flow.yaml", src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	people := []flows.Person{
+		{ID: "alice", Name: "Alice Martin", Manager: "bob"}, {ID: "bob", Name: "Bob Chen"},
+		{ID: "erin", Name: "Erin Park", Groups: []string{"it"}},
+	}
+	dir, err := flows.NewDirectory(people, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := flows.NewEngine([]*flows.Definition{def}, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &renderer{engine: e, maxPeople: 100}
+}
+
+func act(k flows.ActionKind, label, style string) flows.Action {
+	return flows.Action{Kind: k, Label: label, Style: style, Instance: "GR-7", Step: "manager", Round: 2}
+}
+
+// goldenMessages are the neutral messages the engine sends, one per kind,
+// with text that would break Markdown if it were read as Markdown.
+func goldenMessages() map[string]*flows.Message {
+	base := func(kind flows.MessageKind) *flows.Message {
+		return &flows.Message{Kind: kind, Instance: "GR-7", Flow: "gear", Step: "manager", Round: 2,
+			Title: "Gear request GR-7: *Dell* U2723QE [27\"]", Text: "Manager approval",
+			Fields: []flows.Fact{{Label: "What do you need?", Value: "*Dell* U2723QE [27\"]"}, {Label: "Price", Value: "1,800"},
+				{Label: "Currency", Value: "EUR"}, {Label: "Why is it needed?", Value: "_eyes_ hurt\nsecond line"}},
+			Context: []string{"Requested by Alice Martin", "Round 2"}}
+	}
+	task := base(flows.MsgTask)
+	task.Changes = []flows.Change{{Field: "amount", Label: "Price", Old: "2500", New: "1800"}, {Field: "link", Label: "Product page", Old: "", New: "https://example.com/u27"}}
+	task.Context = append(task.Context, "Waiting on Bob Chen", "Due Fri 27 Nov 09:00 GMT (in 1 d)", "Escalates to Dana Kowalski (your manager) in 1 d")
+	task.Actions = []flows.Action{act(flows.ActApprove, "Approve", "primary"), act(flows.ActReject, "Reject", "danger"),
+		act(flows.ActChanges, "Request changes", ""), act(flows.ActReassign, "Reassign", "")}
+
+	closed := base(flows.MsgTask)
+	closed.Outcome = "Rejected by Bob Chen · Thu 26 Nov 14:00 UTC\nReason: Over the team budget; split it"
+
+	reminder := base(flows.MsgReminder)
+	reminder.Text = "Reminder 1 of 2: Manager approval is waiting on you since 4 h ago."
+	reminder.Actions = task.Actions[:2]
+
+	escalation := base(flows.MsgEscalation)
+	escalation.Title = "Escalation: " + escalation.Title
+	escalation.Text = "GR-7 has waited 1 d for Bob Chen (Manager approval). You can decide it or reassign it."
+	escalation.Actions = task.Actions
+
+	done := base(flows.MsgTask)
+	done.Step, done.Text = "order", "Order it"
+	done.Actions = []flows.Action{{Kind: flows.ActDone, Label: "Mark done", Style: "primary", Instance: "GR-7", Step: "order", Round: 1},
+		{Kind: flows.ActReassign, Label: "Reassign", Instance: "GR-7", Step: "order", Round: 1}}
+
+	changes := base(flows.MsgChanges)
+	changes.Title = "Changes requested: Gear request GR-7 (*Dell* U2723QE)"
+	changes.Text = "Bob Chen asked for changes at Manager approval.\nReason: pick the 24\" model"
+	changes.Context = append(changes.Context, "You can resubmit 2 more times.")
+	changes.Actions = []flows.Action{act(flows.ActResubmit, "Edit and resubmit", "primary"), act(flows.ActWithdraw, "Withdraw", "")}
+
+	list := &flows.Message{Kind: flows.MsgList, Title: "Your pending tasks", Items: []flows.Item{
+		{Title: "Gear request GR-7: Dell U2723QE", Text: "Manager approval · requested by Alice Martin · waiting 4 h",
+			Actions: []flows.Action{act(flows.ActApprove, "Approve", "primary"), act(flows.ActReject, "Reject", "danger"), act(flows.ActReassign, "Reassign", "")}},
+		{Title: "Gear request GR-9: Keyboard", Text: "Order it · requested by Erin Park · waiting 1 d",
+			Actions: []flows.Action{{Kind: flows.ActDone, Label: "Mark done", Style: "primary", Instance: "GR-9", Step: "order", Round: 1}}},
+	}}
+
+	timeline := &flows.Message{Kind: flows.MsgTimeline, Instance: "GR-7", Flow: "gear", Title: "Gear request GR-7: Dell U2723QE",
+		Text: "Status: changes requested: pick the 24\" model", Fields: []flows.Fact{{Label: "Price", Value: "1,800"}},
+		Context: []string{"Requested by Alice Martin · Thu 26 Nov 09:00 GMT"},
+		Items: []flows.Item{
+			{Title: "Manager approval", Text: "Changes requested by Bob Chen · Thu 26 Nov 14:00 GMT · pick the 24\" model"},
+			{Title: "Order it", Text: "Not reached"},
+			{Title: "Thu 26 Nov 09:00 GMT · Alice Martin started", Text: "amount: 2500 · item: Dell U2723QE"},
+		},
+		Actions: []flows.Action{{Kind: flows.ActWithdraw, Label: "Withdraw", Instance: "GR-7"}}}
+
+	help := &flows.Message{Kind: flows.MsgHelp, Title: "Baton: start and track requests", Text: "I don't know the command \"strat\". Did you mean \"start\"?",
+		Fields: []flows.Fact{{Label: "start <flow>", Value: "start a request (opens its form)"}, {Label: "tasks", Value: "what is waiting on you"}},
+		Items: []flows.Item{{Title: "Gear request (start gear)", Text: "Ask for equipment.",
+			Actions: []flows.Action{{Kind: flows.ActStart, Label: "Start Gear request", Style: "primary", Flow: "gear"}}}}}
+
+	requests := &flows.Message{Kind: flows.MsgList, Title: "Your requests", Items: []flows.Item{
+		{Title: "Gear request GR-7: Dell U2723QE", Text: "changes requested · started Thu 26 Nov 09:00 GMT",
+			Actions: []flows.Action{{Kind: flows.ActStatus, Label: "Status", Instance: "GR-7"}, act(flows.ActResubmit, "Edit and resubmit", "primary")}}}}
+
+	return map[string]*flows.Message{"task": task, "closed": closed, "reminder": reminder, "escalation": escalation, "task-outputs": done,
+		"changes": changes, "tasks-list": list, "timeline": timeline, "help": help, "requests-list": requests}
+}
+
+func TestGoldenCards(t *testing.T) {
+	t.Parallel()
+	r := goldenRenderer(t)
+	def, _ := r.engine.Flow("gear")
+	cards := map[string]card{}
+	for name, m := range goldenMessages() {
+		cards[name] = r.message(m, viewOf(m))
+	}
+	cards["form-start"] = r.form(form{def: def, title: "Start: " + def.Name, intro: []string{def.Description}, verb: verbStart,
+		data: map[string]any{keyFlow: "gear", keyKey: "k1"}, submit: "Submit"})
+	cards["form-errors"] = r.form(form{def: def, title: "Start: " + def.Name, verb: verbStart, data: map[string]any{keyFlow: "gear", keyKey: "k1"}, submit: "Submit",
+		values: map[string]string{"item": "Dell *U27*", "amount": "-5", "by": "2026-12-01", "buddy": "erin"},
+		errors: flows.FieldErrors{"amount": "Price must be at least 1", "why": "Why is it needed? is required", "colour": "colour is not a field of this form"}})
+	cards["form-resubmit"] = r.form(form{def: def, title: "Edit and resubmit GR-7: Dell U2723QE", intro: []string{"Reason given: pick the 24\" model"},
+		verb: verbResubmit, data: map[string]any{keyInstance: "GR-7", keyKey: "k2"}, note: true, submit: "Resubmit",
+		values: map[string]string{"item": "Dell U2723QE", "amount": "2500", "currency": "USD", "why": "eyes"}})
+	for name, c := range cards {
+		t.Run(name, func(t *testing.T) {
+			got, err := json.MarshalIndent(c, "", "  ")
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, '\n')
+			checkCard(t, c, got)
+			path := filepath.Join("testdata", "cards", name+".golden")
+			if *update {
+				if err := os.WriteFile(path, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run go test -update to create it)", err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("%s differs from %s (run go test -update after checking the change):\n%s", name, path, got)
+			}
+		})
+	}
+}
+
+// checkCard checks what Teams requires of every card: schema 1.5, input ids
+// unique, Action.Execute with a verb and object data, and the size limit.
+func checkCard(t *testing.T, c card, raw []byte) {
+	t.Helper()
+	if c["version"] != "1.5" || c["type"] != "AdaptiveCard" {
+		t.Errorf("card type %v version %v", c["type"], c["version"])
+	}
+	if len(raw) > 28<<10 {
+		t.Errorf("card is %d bytes; Teams refuses messages over ~28 KB", len(raw))
+	}
+	ids := map[string]bool{}
+	var walk func(any, string)
+	walk = func(v any, path string) {
+		switch x := v.(type) {
+		case map[string]any:
+			typ, _ := x["type"].(string)
+			if id, ok := x["id"].(string); ok && len(typ) > 6 && typ[:6] == "Input." {
+				if ids[id] {
+					t.Errorf("input id %q appears twice", id)
+				}
+				ids[id] = true
+			}
+			if typ == "Action.Execute" {
+				if x["verb"] == "" || x["verb"] == nil {
+					t.Errorf("%s: Action.Execute without a verb", path)
+				}
+				if _, ok := x["data"].(map[string]any); !ok {
+					t.Errorf("%s: Action.Execute data is not an object", path)
+				}
+			}
+			for k, e := range x {
+				walk(e, path+"."+k)
+			}
+		case []any:
+			for i, e := range x {
+				walk(e, fmt.Sprintf("%s[%d]", path, i))
+			}
+		}
+	}
+	walk(map[string]any(c), "card")
+}

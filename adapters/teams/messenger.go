@@ -1,0 +1,267 @@
+package teams
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/infracloudio/msbotbuilder-go/schema"
+
+	"github.com/batonbot/baton/bot"
+	"github.com/batonbot/baton/flows"
+)
+
+// kvNamespace holds the adapter's shared values (bot.KV):
+//
+//	user:<Teams user id or Entra object id>  convRef of the person's 1:1 chat with the bot
+//	channel:<Teams conversation id>          convRef of a channel or group chat
+//	tenant:<tenant id>                       the serviceUrl the tenant's activities came from
+const kvNamespace = "teams"
+
+// convRef is a conversation Baton can post to: the part of a Bot Framework
+// conversation reference that proactive messages need.
+type convRef struct {
+	ServiceURL   string `json:"serviceUrl"`
+	Conversation string `json:"conversation"`
+	Tenant       string `json:"tenant,omitempty"`
+	User         string `json:"user,omitempty"` // personal chats: the person's Teams user id (29:…)
+	AAD          string `json:"aad,omitempty"`  // and Entra object id
+	Bot          string `json:"bot,omitempty"`
+	Type         string `json:"type,omitempty"` // personal, channel, groupChat
+}
+
+// cardRef is a sent card: what Send returns, the dispatcher stores, and
+// Update (or a reply in the card's thread) gets back.
+type cardRef struct {
+	ServiceURL   string `json:"s"`
+	Conversation string `json:"c"`
+	Activity     string `json:"a"`
+}
+
+func (r cardRef) String() string {
+	b, _ := json.Marshal(r)
+	return string(b)
+}
+
+func parseRef(s string) (cardRef, error) {
+	var r cardRef
+	if err := json.Unmarshal([]byte(s), &r); err != nil || r.ServiceURL == "" || r.Conversation == "" || r.Activity == "" {
+		return cardRef{}, fmt.Errorf("%q is not a Teams card reference", s)
+	}
+	return r, nil
+}
+
+// dig reads a string at a path of nested JSON objects.
+func dig(m map[string]any, path ...string) string {
+	var cur any = m
+	for _, p := range path {
+		obj, ok := cur.(map[string]any)
+		if !ok {
+			return ""
+		}
+		cur = obj[p]
+	}
+	s, _ := cur.(string)
+	return s
+}
+
+func tenantOf(act schema.Activity) string {
+	if t := dig(act.ChannelData, "tenant", "id"); t != "" {
+		return t
+	}
+	return act.Conversation.TenantID
+}
+
+// remember captures the conversation references an activity carries, so
+// Baton can later message people and channels proactively. Every activity
+// counts (installs, first messages, clicks): it is the Bot Framework's only
+// way to learn them. Failures are logged, not fatal.
+func (a *Adapter) remember(ctx context.Context, act schema.Activity) {
+	tenant := tenantOf(act)
+	if tenant != "" && act.ServiceURL != "" {
+		a.put(ctx, "tenant:"+tenant, act.ServiceURL)
+	}
+	base, _, _ := strings.Cut(act.Conversation.ID, ";") // a channel thread's id is "<channel>;messageid=<root>"
+	if base == "" || act.ServiceURL == "" {
+		return
+	}
+	switch act.Conversation.ConversationType {
+	case "personal":
+		if act.From.ID == act.Recipient.ID {
+			return
+		}
+		ref := convRef{ServiceURL: act.ServiceURL, Conversation: base, Tenant: tenant, User: act.From.ID, AAD: act.From.AadObjectID,
+			Bot: act.Recipient.ID, Type: "personal"}
+		a.putRef(ctx, "user:"+act.From.ID, ref)
+		if act.From.AadObjectID != "" {
+			a.putRef(ctx, "user:"+act.From.AadObjectID, ref)
+		}
+	default:
+		ref := convRef{ServiceURL: act.ServiceURL, Conversation: base, Tenant: tenant, Bot: act.Recipient.ID, Type: act.Conversation.ConversationType}
+		a.putRef(ctx, "channel:"+base, ref)
+		for _, id := range []string{dig(act.ChannelData, "channel", "id"), dig(act.ChannelData, "team", "id")} {
+			if id != "" && id != base {
+				ch := ref
+				ch.Conversation = id
+				a.putRef(ctx, "channel:"+id, ch)
+			}
+		}
+	}
+}
+
+func (a *Adapter) putRef(ctx context.Context, key string, ref convRef) {
+	b, _ := json.Marshal(ref)
+	a.put(ctx, key, string(b))
+}
+
+// put stores a shared value unless this process already stored the same.
+func (a *Adapter) put(ctx context.Context, key, value string) {
+	if old, ok := a.written.Load(key); ok && old == value {
+		return
+	}
+	if err := a.kv.SetValue(ctx, kvNamespace, key, value, 0); err != nil {
+		a.log.WarnContext(ctx, "teams: store a conversation reference", "platform", "teams", "key", key, "err", err)
+		return
+	}
+	a.written.Store(key, value)
+}
+
+func (a *Adapter) lookup(ctx context.Context, key string) (convRef, bool, error) {
+	v, ok, err := a.kv.GetValue(ctx, kvNamespace, key)
+	if err != nil || !ok {
+		return convRef{}, false, err
+	}
+	var ref convRef
+	if err := json.Unmarshal([]byte(v), &ref); err != nil || ref.ServiceURL == "" || ref.Conversation == "" {
+		return convRef{}, false, nil // unreadable: as if unknown, it is rewritten on next contact
+	}
+	return ref, true, nil
+}
+
+// serviceURL is where to reach a tenant: the serviceUrl its activities came
+// from, else the configured default.
+func (a *Adapter) serviceURL(ctx context.Context, tenant string) (string, error) {
+	if tenant != "" {
+		v, ok, err := a.kv.GetValue(ctx, kvNamespace, "tenant:"+tenant)
+		if err != nil {
+			return "", err
+		}
+		if ok && v != "" {
+			return v, nil
+		}
+	}
+	return a.cfg.ServiceURL, nil
+}
+
+// Reach implements bot.Messenger: people with a Teams id in the directory
+// (or who wrote to Baton from Teams), and channels with a Teams id.
+func (a *Adapter) Reach(to flows.Recipient) (bot.Address, bool) {
+	dir := a.svc.Engine().Directory()
+	if to.Channel != "" {
+		if ch, ok := dir.Channel(to.Channel); ok && ch.Teams != "" {
+			return bot.Address{Channel: to.Channel, ID: ch.Teams}, true
+		}
+		return bot.Address{}, false
+	}
+	if id := dir.Identity(to.Person, "teams"); id != "" {
+		return bot.Address{Person: to.Person, ID: id}, true
+	}
+	return bot.Address{}, false
+}
+
+// Send implements bot.Messenger: it posts m as an Adaptive Card in the
+// person's 1:1 chat with Baton (opened when needed) or in the channel, or as
+// a reply to the card thread refers to.
+func (a *Adapter) Send(ctx context.Context, to bot.Address, m *flows.Message, thread string) (string, error) {
+	act := cardActivity(a.cards.message(m, viewOf(m)), m.Title)
+	if thread != "" {
+		if r, err := parseRef(thread); err == nil {
+			id, err := a.conn.reply(ctx, r.ServiceURL, r.Conversation, r.Activity, act)
+			if err != nil {
+				return "", fmt.Errorf("teams: reply to %s in %s: %w", r.Activity, r.Conversation, err)
+			}
+			if id == "" {
+				return "", fmt.Errorf("teams: reply to %s in %s: the connector returned no activity id", r.Activity, r.Conversation)
+			}
+			return cardRef{ServiceURL: r.ServiceURL, Conversation: r.Conversation, Activity: id}.String(), nil
+		}
+	}
+	conv, err := a.conversation(ctx, to)
+	if err != nil {
+		return "", err
+	}
+	id, err := a.conn.send(ctx, conv.ServiceURL, conv.Conversation, act)
+	if err != nil {
+		return "", fmt.Errorf("teams: send to %s: %w", who(to), err)
+	}
+	if id == "" {
+		return "", fmt.Errorf("teams: send to %s: the connector returned no activity id", who(to))
+	}
+	return cardRef{ServiceURL: conv.ServiceURL, Conversation: conv.Conversation, Activity: id}.String(), nil
+}
+
+// Update implements bot.Messenger: it replaces the card for everyone who
+// sees it.
+func (a *Adapter) Update(ctx context.Context, ref string, m *flows.Message) error {
+	r, err := parseRef(ref)
+	if err != nil {
+		return bot.Permanent(fmt.Errorf("teams: update: %w", err))
+	}
+	if err := a.conn.update(ctx, r.ServiceURL, r.Conversation, r.Activity, cardActivity(a.cards.message(m, viewOf(m)), m.Title)); err != nil {
+		return fmt.Errorf("teams: update %s in %s: %w", r.Activity, r.Conversation, err)
+	}
+	return nil
+}
+
+func who(to bot.Address) string {
+	if to.Channel != "" {
+		return "channel " + to.Channel + " (" + to.ID + ")"
+	}
+	return to.Person + " (" + to.ID + ")"
+}
+
+// conversation finds where to post to an address, opening a 1:1 chat with
+// a person Baton has not talked to yet.
+func (a *Adapter) conversation(ctx context.Context, to bot.Address) (convRef, error) {
+	if to.Channel != "" {
+		ref, ok, err := a.lookup(ctx, "channel:"+to.ID)
+		if err != nil || ok {
+			return ref, err
+		}
+		su, err := a.serviceURL(ctx, a.cfg.TenantID)
+		return convRef{ServiceURL: su, Conversation: to.ID, Tenant: a.cfg.TenantID, Type: "channel"}, err
+	}
+	ref, ok, err := a.lookup(ctx, "user:"+to.ID)
+	if err != nil || ok {
+		return ref, err
+	}
+	tenant := a.cfg.TenantID
+	if tenant == "" {
+		return convRef{}, bot.Permanent(fmt.Errorf("teams: no chat with %s yet, and a multi-tenant bot cannot tell their tenant: "+
+			"ask them to open Baton in Teams once (or set MicrosoftAppTenantId)", who(to)))
+	}
+	su, err := a.serviceURL(ctx, tenant)
+	if err != nil {
+		return convRef{}, err
+	}
+	// Teams opens the chat, or returns the existing one: repeating this
+	// (another replica, a retry) is harmless.
+	conv, err := a.conn.createConversation(ctx, su, conversationParams{
+		Bot:         schema.ChannelAccount{ID: "28:" + a.cfg.AppID},
+		Members:     []schema.ChannelAccount{{ID: to.ID}},
+		TenantID:    tenant,
+		ChannelData: map[string]any{"tenant": map[string]any{"id": tenant}},
+	})
+	if err != nil {
+		if bot.IsPermanent(err) {
+			return convRef{}, bot.Permanent(fmt.Errorf("teams: open a chat with %s: %w; Baton must be installed for them "+
+				"(a Teams admin can pre-install it with a setup policy, or they can add it once)", who(to), errors.Unwrap(err)))
+		}
+		return convRef{}, fmt.Errorf("teams: open a chat with %s: %w", who(to), err)
+	}
+	ref = convRef{ServiceURL: su, Conversation: conv, Tenant: tenant, User: to.ID, Bot: "28:" + a.cfg.AppID, Type: "personal"}
+	a.putRef(ctx, "user:"+to.ID, ref)
+	return ref, nil
+}
