@@ -1,0 +1,246 @@
+package bot_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"log/slog"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/batonbot/baton/bot"
+)
+
+// env is a fake environment: getenv and environ over one map.
+type env map[string]string
+
+func (e env) get(k string) string { return e[k] }
+
+func (e env) list() []string {
+	var out []string
+	for k, v := range e {
+		out = append(out, k+"="+v)
+	}
+	return out
+}
+
+func load(t *testing.T, args []string, e env) (bot.Config, string, error) {
+	t.Helper()
+	var out bytes.Buffer
+	c, err := bot.LoadConfig(args, e.get, e.list(), &out)
+	return c, out.String(), err
+}
+
+func TestLoadConfigDefaults(t *testing.T) {
+	c, out, err := load(t, nil, env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := bot.Config{HTTPAddr: ":8080", LogLevel: slog.LevelInfo, LogFormat: "text", Console: "auto",
+		TimerInterval: time.Second, TimerLease: time.Minute, Reclaim: 5 * time.Minute, Secrets: map[string]string{}}
+	if !reflect.DeepEqual(c, want) {
+		t.Errorf("defaults:\n got %+v\nwant %+v", c, want)
+	}
+	if out != "" {
+		t.Errorf("LoadConfig printed %q on success", out)
+	}
+}
+
+func TestLoadConfigEnvironment(t *testing.T) {
+	e := env{
+		"BATON_REDIS_URL":       "redis://redis.internal:6379/2",
+		"BATON_HTTP_ADDR":       "127.0.0.1:9000",
+		"BATON_FLOWS_DIR":       "/etc/baton/flows",
+		"BATON_DIRECTORY":       "/etc/baton/people.yaml",
+		"BATON_ADMINS":          " olivia, dana ,,",
+		"BATON_LOG_LEVEL":       "debug",
+		"BATON_LOG_FORMAT":      "json",
+		"BATON_CONSOLE":         "off",
+		"BATON_TIMER_INTERVAL":  "250ms",
+		"BATON_TIMER_LEASE":     "90s",
+		"BATON_OUTBOX_RECLAIM":  "2m",
+		"BATON_SECRET_WEBHOOK":  "s3cret",
+		"BATON_SECRET_CRM_HOOK": "crm=value", // '=' in the value survives
+		"BATON_SECRET_":         "ignored",   // no name
+		"OTHER_SECRET_X":        "ignored",
+	}
+	c, _, err := load(t, nil, e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := bot.Config{RedisURL: "redis://redis.internal:6379/2", HTTPAddr: "127.0.0.1:9000", FlowsDir: "/etc/baton/flows",
+		Directory: "/etc/baton/people.yaml", Admins: []string{"olivia", "dana"}, LogLevel: slog.LevelDebug, LogFormat: "json",
+		Console: "off", TimerInterval: 250 * time.Millisecond, TimerLease: 90 * time.Second, Reclaim: 2 * time.Minute,
+		Secrets: map[string]string{"webhook": "s3cret", "crm_hook": "crm=value"}}
+	if !reflect.DeepEqual(c, want) {
+		t.Errorf("from the environment:\n got %+v\nwant %+v", c, want)
+	}
+}
+
+func TestLoadConfigFlagsOverrideEnvironment(t *testing.T) {
+	e := env{
+		"BATON_REDIS_URL": "redis://env:6379/0", "BATON_HTTP_ADDR": ":1111", "BATON_FLOWS_DIR": "/env/flows",
+		"BATON_DIRECTORY": "/env/dir.yaml", "BATON_ADMINS": "env", "BATON_LOG_LEVEL": "error",
+		"BATON_LOG_FORMAT": "text", "BATON_CONSOLE": "local", "BATON_TIMER_INTERVAL": "5s",
+		"BATON_TIMER_LEASE": "5m", "BATON_OUTBOX_RECLAIM": "10m",
+	}
+	c, _, err := load(t, []string{"--redis-url", "redis://flag:6379/1", "--http-addr", ":2222", "--flows", "/flag/flows",
+		"--directory", "/flag/dir.yaml", "--admins", "flag1,flag2", "--log-level", "warn", "--log-format", "json",
+		"--console", "open", "--timer-interval", "2s", "--timer-lease", "30s", "--outbox-reclaim", "1m"}, e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := bot.Config{RedisURL: "redis://flag:6379/1", HTTPAddr: ":2222", FlowsDir: "/flag/flows", Directory: "/flag/dir.yaml",
+		Admins: []string{"flag1", "flag2"}, LogLevel: slog.LevelWarn, LogFormat: "json", Console: "open",
+		TimerInterval: 2 * time.Second, TimerLease: 30 * time.Second, Reclaim: time.Minute, Secrets: map[string]string{}}
+	if !reflect.DeepEqual(c, want) {
+		t.Errorf("flags over the environment:\n got %+v\nwant %+v", c, want)
+	}
+
+	// A bad environment value does not matter when a flag replaces it.
+	if _, _, err := load(t, []string{"-log-level=info"}, env{"BATON_LOG_LEVEL": "loud"}); err != nil {
+		t.Errorf("a flag should replace the bad BATON_LOG_LEVEL: %v", err)
+	}
+}
+
+func TestLoadConfigRejectsBadValues(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		env  env
+		args []string
+		want []string // in the message: the variable, the bad value, how to fix it
+	}{
+		{"log level", env{"BATON_LOG_LEVEL": "loud"}, nil, []string{"BATON_LOG_LEVEL", `"loud"`, "use debug, info, warn or error"}},
+		{"log level flag", nil, []string{"--log-level", "verbose"}, []string{"BATON_LOG_LEVEL", `"verbose"`, "use debug, info, warn or error"}},
+		{"log format", env{"BATON_LOG_FORMAT": "xml"}, nil, []string{"BATON_LOG_FORMAT", `"xml"`, "use text or json"}},
+		{"console", env{"BATON_CONSOLE": "public"}, nil, []string{"BATON_CONSOLE", `"public"`, "use auto, local, open or off"}},
+		{"address without port", env{"BATON_HTTP_ADDR": "8080"}, nil, []string{"BATON_HTTP_ADDR", `"8080"`, "host:port or :port"}},
+		{"address with a bad port", env{"BATON_HTTP_ADDR": ":99999"}, nil, []string{"BATON_HTTP_ADDR", `":99999"`, "host:port or :port"}},
+		{"address with a bad port name", env{"BATON_HTTP_ADDR": "localhost:no-such-port"}, nil, []string{"BATON_HTTP_ADDR", "host:port or :port"}},
+		{"timer interval", env{"BATON_TIMER_INTERVAL": "often"}, nil, []string{"BATON_TIMER_INTERVAL", `"often"`, "e.g. 1s"}},
+		{"timer interval unit", env{"BATON_TIMER_INTERVAL": "5"}, nil, []string{"BATON_TIMER_INTERVAL", `"5"`, "e.g. 1s"}},
+		{"timer interval too short", env{"BATON_TIMER_INTERVAL": "1ms"}, nil, []string{"BATON_TIMER_INTERVAL", "at least 10ms"}},
+		{"timer interval negative", env{"BATON_TIMER_INTERVAL": "-1s"}, nil, []string{"BATON_TIMER_INTERVAL", "at least 10ms"}},
+		{"timer lease", env{"BATON_TIMER_LEASE": "forever"}, nil, []string{"BATON_TIMER_LEASE", `"forever"`, "e.g. 1m"}},
+		{"timer lease too short", env{"BATON_TIMER_LEASE": "100ms"}, nil, []string{"BATON_TIMER_LEASE", "at least 1s"}},
+		{"outbox reclaim", env{"BATON_OUTBOX_RECLAIM": "soon"}, nil, []string{"BATON_OUTBOX_RECLAIM", `"soon"`, "e.g. 5m"}},
+		{"outbox reclaim too short", nil, []string{"--outbox-reclaim", "0s"}, []string{"BATON_OUTBOX_RECLAIM", "at least 1s"}},
+		{"redis url", env{"BATON_REDIS_URL": "localhost:6379"}, nil, []string{"BATON_REDIS_URL", "redis://localhost:6379/0"}},
+		{"stray argument", nil, []string{"serve-now"}, []string{`"serve-now"`, "baton --help"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := load(t, tc.args, tc.env)
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestLoadConfigAcceptsEdgeValues(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		env  env
+	}{
+		{"host and port", env{"BATON_HTTP_ADDR": "0.0.0.0:80"}},
+		{"ipv6", env{"BATON_HTTP_ADDR": "[::1]:8080"}},
+		{"any port", env{"BATON_HTTP_ADDR": ":0"}},
+		{"shortest interval", env{"BATON_TIMER_INTERVAL": "10ms"}},
+		{"upper-case level", env{"BATON_LOG_LEVEL": "WARN"}},
+		{"tls redis", env{"BATON_REDIS_URL": "rediss://u:p@host:6380/1"}},
+		{"cluster", env{"BATON_REDIS_URL": "redis-cluster://h1:7000?addr=h2:7001"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, _, err := load(t, nil, tc.env); err != nil {
+				t.Errorf("rejected: %v", err)
+			}
+		})
+	}
+}
+
+func TestLoadConfigHelp(t *testing.T) {
+	for _, arg := range []string{"--help", "-h"} {
+		_, out, err := load(t, []string{arg}, env{})
+		if !errors.Is(err, flag.ErrHelp) {
+			t.Fatalf("%s: err %v, want flag.ErrHelp", arg, err)
+		}
+		if !strings.Contains(out, bot.ConfigHelp) {
+			t.Errorf("%s does not print ConfigHelp:\n%s", arg, out)
+		}
+		for _, f := range []string{"-redis-url", "-http-addr", "-flows", "-directory", "-admins", "-log-level", "-log-format", "-console", "-timer-interval", "-timer-lease", "-outbox-reclaim"} {
+			if !strings.Contains(out, f) {
+				t.Errorf("%s does not list flag %s", arg, f)
+			}
+		}
+	}
+	// Every variable LoadConfig reads is documented.
+	var read []string
+	getenv := func(k string) string { read = append(read, k); return "" }
+	if _, err := bot.LoadConfig(nil, getenv, nil, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	if len(read) < 11 {
+		t.Fatalf("LoadConfig read only %v", read)
+	}
+	for _, k := range append(read, "BATON_SECRET_") {
+		if !strings.Contains(bot.ConfigHelp, k) {
+			t.Errorf("ConfigHelp does not document %s", k)
+		}
+	}
+}
+
+func TestLoadConfigUnknownFlag(t *testing.T) {
+	_, out, err := load(t, []string{"--redis", "x"}, env{})
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("err %v, want an error for the unknown flag", err)
+	}
+	if !strings.Contains(out, "-redis") || !strings.Contains(out, "Usage: baton") {
+		t.Errorf("the error output should name the flag and show the usage:\n%s", out)
+	}
+}
+
+func TestConfigLogger(t *testing.T) {
+	var buf bytes.Buffer
+	c, _, err := load(t, nil, env{"BATON_LOG_FORMAT": "json", "BATON_LOG_LEVEL": "warn"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := c.Logger(&buf)
+	log.Info("hidden")
+	log.Warn("shown", "instance", "PR-1")
+	var rec map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &rec); err != nil {
+		t.Fatalf("one JSON record expected, got %q: %v", buf.String(), err)
+	}
+	if rec["msg"] != "shown" || rec["instance"] != "PR-1" {
+		t.Errorf("record %v", rec)
+	}
+
+	buf.Reset()
+	c, _, _ = load(t, nil, env{})
+	c.Logger(&buf).Debug("hidden")
+	c.Logger(&buf).Info("shown", "instance", "PR-2")
+	if got := buf.String(); strings.Contains(got, "hidden") || !strings.Contains(got, "msg=shown instance=PR-2") {
+		t.Errorf("text logger at info wrote %q", got)
+	}
+}
+
+// TestLoadConfigErrorsKeepSecrets: a rejected Redis URL may hold a
+// password; the error (printed at startup) must not repeat it.
+func TestLoadConfigErrorsKeepSecrets(t *testing.T) {
+	_, _, err := load(t, nil, env{"BATON_REDIS_URL": "admin:hunter2@redis.internal:6379"})
+	if err == nil {
+		t.Fatal("accepted a URL without a scheme")
+	}
+	if strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("the error repeats the password: %v", err)
+	}
+}

@@ -1,0 +1,16 @@
+package bot
+
+import (
+	"context"
+	"time"
+)
+
+// SetSleep replaces the dispatcher's wait between retries, so tests see
+// the delays it asks for instead of waiting them out.
+func (d *Dispatcher) SetSleep(f func(context.Context, time.Duration) error) { d.sleep = f }
+
+// SetSleep replaces the webhook caller's wait between retries and sets its
+// first backoff.
+func (w *Webhooks) SetSleep(f func(context.Context, time.Duration) error, backoff time.Duration) {
+	w.sleep, w.backoff = f, backoff
+}

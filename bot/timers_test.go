@@ -1,0 +1,339 @@
+package bot_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/batonbot/baton/bot"
+	"github.com/batonbot/baton/flows"
+)
+
+// timers builds a timer loop over the harness's store whose events go
+// through handle (the Service's Handle when nil).
+func (h *harness) timers(cfg bot.TimerConfig, handle func(context.Context, flows.Event) (flows.Outcome, error)) *bot.Timers {
+	if handle == nil {
+		handle = h.Svc.Handle
+	}
+	return bot.NewTimers(cfg, h.Store, handle, h.Clock, h.log, h.metrics)
+}
+
+func (h *harness) tick(t *testing.T, tm *bot.Timers) int {
+	t.Helper()
+	n, err := tm.Tick(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// audited returns how many audit entries of an instance have action.
+func (h *harness) audited(t *testing.T, id, action string) int {
+	t.Helper()
+	entries, err := h.Store.Audit(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range entries {
+		if e.Action == action {
+			n++
+		}
+	}
+	return n
+}
+
+// TestTimersTickFiresDueReminders: Tick fires nothing early, fires a due
+// reminder once through the Service, and the reminder is posted in the
+// thread of the task card.
+func TestTimersTickFiresDueReminders(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	m := newMessenger("fake")
+	d := h.dispatcher(bot.DispatcherConfig{}, nil, m)
+	tm := h.timers(bot.TimerConfig{}, nil)
+	id := h.start(t, "s1", "alice", 500)
+	h.drain(t, d)
+	card := m.calls()[0]
+
+	h.Clock.Advance(4*time.Hour - time.Second)
+	if n := h.tick(t, tm); n != 0 {
+		t.Fatalf("%d timers fired before the first reminder was due", n)
+	}
+	h.Clock.Advance(time.Second)
+	if n := h.tick(t, tm); n != 1 {
+		t.Fatalf("%d timers fired at the reminder's time, want 1", n)
+	}
+	if n := h.tick(t, tm); n != 0 {
+		t.Fatalf("the reminder fired again: %d", n)
+	}
+	h.drain(t, d)
+	got := m.calls()[1:]
+	if len(got) != 1 || got[0].To != "U-bob" || got[0].Msg.Kind != flows.MsgReminder || got[0].Thread != card.Ref {
+		t.Fatalf("after the reminder: %s (thread %q, want %q)", kinds(got), got[0].Thread, card.Ref)
+	}
+	if v := h.counter(t, "baton_timers_fired_total", "result", "ok"); v != 1 {
+		t.Errorf("timers fired ok %v, want 1", v)
+	}
+	if v := h.counter(t, "baton_timer_lag_seconds"); v != 1 {
+		t.Errorf("timer lag observations %v, want 1", v)
+	}
+	in, err := h.Store.Get(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in.Status != flows.StatusRunning || in.Step != "manager" {
+		t.Errorf("a reminder changed the request: %s %s", in.Status, in.Step)
+	}
+}
+
+// TestTimersTickEscalates: a day late, the manager's manager hears about
+// it; three days late the task moves to them.
+func TestTimersTickEscalates(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	m := newMessenger("fake")
+	d := h.dispatcher(bot.DispatcherConfig{}, nil, m)
+	tm := h.timers(bot.TimerConfig{}, nil)
+	id := h.start(t, "s1", "alice", 500)
+	h.drain(t, d)
+
+	for range 24 { // hour by hour, as the loop would
+		h.Clock.Advance(time.Hour)
+		h.tick(t, tm)
+	}
+	h.drain(t, d)
+	var esc []call
+	for _, c := range m.calls() {
+		if c.Msg.Kind == flows.MsgEscalation {
+			esc = append(esc, c)
+		}
+	}
+	if len(esc) != 1 || esc[0].To != "U-dana" {
+		t.Fatalf("escalations after a day: %s", kinds(esc))
+	}
+	h.Clock.Advance(2 * 24 * time.Hour)
+	h.tick(t, tm)
+	in, err := h.Store.Get(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := in.Pending(); len(p) != 1 || p[0] != "dana" {
+		t.Errorf("after three days the task is with %v, want dana", p)
+	}
+}
+
+// TestTimersReplicasFireOnce: two timer loops (two replicas) over one
+// store, ticking at the same moment, fire each timer exactly once.
+func TestTimersReplicasFireOnce(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	var mu sync.Mutex
+	fired := map[string]int{}
+	count := func(ctx context.Context, ev flows.Event) (flows.Outcome, error) {
+		mu.Lock()
+		fired[ev.Instance+" "+ev.Timer]++
+		mu.Unlock()
+		return h.Svc.Handle(ctx, ev)
+	}
+	const n = 30
+	var ids []string
+	for i := range n {
+		ids = append(ids, h.start(t, fmt.Sprint("s", i), []string{"alice", "ivan"}[i%2], 500))
+	}
+	a := h.timers(bot.TimerConfig{Batch: 7, Concurrency: 3}, count)
+	b := h.timers(bot.TimerConfig{Batch: 5, Concurrency: 2}, count)
+	h.Clock.Advance(4 * time.Hour)
+	var wg sync.WaitGroup
+	var na, nb int
+	var ea, eb error
+	wg.Go(func() { na, ea = a.Tick(t.Context()) })
+	wg.Go(func() { nb, eb = b.Tick(t.Context()) })
+	wg.Wait()
+	if ea != nil || eb != nil {
+		t.Fatal(ea, eb)
+	}
+	if na+nb != n {
+		t.Errorf("replicas fired %d + %d, want %d in all", na, nb, n)
+	}
+	for _, id := range ids {
+		if c := fired[id+" manager/1/remind/1"]; c != 1 {
+			t.Errorf("%s's reminder fired %d times", id, c)
+		}
+		if c := h.audited(t, id, "reminded"); c != 1 {
+			t.Errorf("%s has %d reminder audit entries, want 1", id, c)
+		}
+	}
+	if len(fired) != n {
+		t.Errorf("fired %d distinct timers, want %d: %v", len(fired), n, fired)
+	}
+	if h.tick(t, a)+h.tick(t, b) != 0 {
+		t.Error("a timer fired again")
+	}
+}
+
+// TestTimersFailedClaimRetakenAfterLease: a timer whose event failed stays
+// claimed until its lease runs out, then fires again, and then not again.
+func TestTimersFailedClaimRetakenAfterLease(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	var calls int
+	handle := func(ctx context.Context, ev flows.Event) (flows.Outcome, error) {
+		if calls++; calls == 1 {
+			return flows.Outcome{}, errors.New("redis: connection pool timeout")
+		}
+		return h.Svc.Handle(ctx, ev)
+	}
+	const lease = time.Minute
+	tm := h.timers(bot.TimerConfig{Lease: lease}, handle)
+	other := h.timers(bot.TimerConfig{Lease: lease}, handle) // another replica
+	id := h.start(t, "s1", "alice", 500)
+
+	h.Clock.Advance(4 * time.Hour)
+	if n := h.tick(t, tm); n != 1 || calls != 1 {
+		t.Fatalf("first tick fired %d (%d calls)", n, calls)
+	}
+	if v := h.counter(t, "baton_timers_fired_total", "result", "error"); v != 1 {
+		t.Errorf("failed timer events %v, want 1", v)
+	}
+	if !containsAll(h.logs.String(), "timer failed", "instance="+id, "connection pool timeout") {
+		t.Errorf("the failure is not logged:\n%s", h.logs)
+	}
+	h.Clock.Advance(lease - time.Millisecond)
+	if n := h.tick(t, tm) + h.tick(t, other); n != 0 || calls != 1 {
+		t.Fatalf("the failed timer was retaken within its lease (%d fired)", n)
+	}
+	h.Clock.Advance(time.Millisecond)
+	if n := h.tick(t, other); n != 1 || calls != 2 {
+		t.Fatalf("after the lease another replica fired %d (%d calls), want 1", n, calls)
+	}
+	if c := h.audited(t, id, "reminded"); c != 1 {
+		t.Errorf("%d reminders recorded, want 1", c)
+	}
+	h.Clock.Advance(lease)
+	if n := h.tick(t, tm) + h.tick(t, other); n != 0 {
+		t.Errorf("the timer fired again after succeeding: %d", n)
+	}
+}
+
+// TestTimersLostReplyNotRefired: a timer event that committed but whose
+// caller saw an error (a lost reply) is not fired again: the commit itself
+// released the claim.
+func TestTimersLostReplyNotRefired(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	var calls int
+	handle := func(ctx context.Context, ev flows.Event) (flows.Outcome, error) {
+		calls++
+		out, err := h.Svc.Handle(ctx, ev)
+		if err == nil {
+			err = errors.New("i/o timeout") // committed, but the caller does not know
+		}
+		return out, err
+	}
+	const lease = time.Minute
+	tm := h.timers(bot.TimerConfig{Lease: lease}, handle)
+	id := h.start(t, "s1", "alice", 500)
+	h.Clock.Advance(4 * time.Hour)
+	if n := h.tick(t, tm); n != 1 {
+		t.Fatalf("fired %d", n)
+	}
+	for i := range 3 {
+		h.Clock.Advance(lease)
+		if n := h.tick(t, tm); n != 0 {
+			t.Fatalf("lease %d later the committed timer fired again (%d calls)", i+1, calls)
+		}
+	}
+	if c := h.audited(t, id, "reminded"); c != 1 || calls != 1 {
+		t.Errorf("%d reminders recorded in %d calls, want 1 and 1", c, calls)
+	}
+}
+
+func containsAll(s string, subs ...string) bool {
+	for _, sub := range subs {
+		if !strings.Contains(s, sub) {
+			return false
+		}
+	}
+	return true
+}
+
+// TestTimersRun: Run ticks on its gocron job, driven by the fake clock,
+// and returns when its context is cancelled.
+func TestTimersRun(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	fired := make(chan flows.Event, 10)
+	handle := func(ctx context.Context, ev flows.Event) (flows.Outcome, error) {
+		out, err := h.Svc.Handle(ctx, ev)
+		fired <- ev
+		return out, err
+	}
+	tm := h.timers(bot.TimerConfig{Interval: time.Second}, handle)
+	id := h.start(t, "s1", "alice", 500)
+
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	ran := make(chan error, 1)
+	go func() { ran <- tm.Run(ctx) }()
+	bctx, bcancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer bcancel()
+	if err := h.Clock.BlockUntilContext(bctx, 1); err != nil {
+		t.Fatalf("the gocron job never scheduled its first tick: %v", err)
+	}
+	h.Clock.Advance(4 * time.Hour) // the next tick finds the reminder due
+	ev := recv(t, fired, "the reminder to fire")
+	if ev.Kind != flows.EventTimer || ev.Instance != id || ev.Timer != "manager/1/remind/1" || ev.Actor != flows.System {
+		t.Errorf("timer event %+v", ev)
+	}
+	cancel()
+	if err := recv(t, ran, "Timers.Run to return"); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if c := h.audited(t, id, "reminded"); c != 1 {
+		t.Errorf("%d reminders recorded, want 1", c)
+	}
+}
+
+// TestTimersRunShutdownFinishesTick: cancelling Run's context while a tick
+// is firing a timer lets that event finish and commit before Run returns.
+func TestTimersRunShutdownFinishesTick(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	started, release := make(chan struct{}), make(chan struct{})
+	handle := func(ctx context.Context, ev flows.Event) (flows.Outcome, error) {
+		close(started)
+		<-release
+		return h.Svc.Handle(ctx, ev)
+	}
+	tm := h.timers(bot.TimerConfig{Interval: time.Second}, handle)
+	id := h.start(t, "s1", "alice", 500)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	ran := make(chan error, 1)
+	go func() { ran <- tm.Run(ctx) }()
+	bctx, bcancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer bcancel()
+	if err := h.Clock.BlockUntilContext(bctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	h.Clock.Advance(4 * time.Hour)
+	wait(t, started, "the timer event to start")
+	cancel()
+	select {
+	case err := <-ran:
+		t.Fatalf("Run returned (%v) while a timer event was being handled", err)
+	default:
+	}
+	close(release)
+	if err := recv(t, ran, "Timers.Run to return"); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if c := h.audited(t, id, "reminded"); c != 1 {
+		t.Errorf("the timer event in flight at shutdown was not committed: %d reminders", c)
+	}
+}
