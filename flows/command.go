@@ -67,7 +67,7 @@ func ParseCommand(text string) Command {
 	}
 	switch {
 	case (verb == VerbStatus || verb == VerbCancel) && c.Arg == "":
-		return Command{Verb: VerbHelp, Note: "Say which request: " + string(verb) + " <id>, e.g. " + string(verb) + " PUR-12."}
+		return Command{Verb: VerbHelp, Note: "Say which request: " + string(verb) + " <id>, e.g. " + string(verb) + " PR-12."}
 	}
 	return c
 }

@@ -3,6 +3,7 @@ package flows_test
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/batonbot/baton/flows"
@@ -182,7 +183,7 @@ func TestReassign(t *testing.T) {
 		t.Fatal("the old card keeps its buttons")
 	}
 	card := notified(t, tr, "erin", "manager/1/erin").Msg
-	if card.Kind != flows.MsgTask || !slices.Contains(card.Context, "Reassigned to you by Bob Chen (was Bob Chen)") || len(card.Actions) == 0 {
+	if card.Kind != flows.MsgTask || !slices.Contains(card.Context, "Reassigned to you by Bob Chen: on leave") || len(card.Actions) == 0 {
 		t.Fatalf("new card %+v", card)
 	}
 	contains(t, "outcome", tr.Outcome.Text, "X-1 is now with Erin Park.")
@@ -216,7 +217,7 @@ func TestDelegate(t *testing.T) {
 			t.Fatalf("audit %+v", a)
 		}
 		card := notified(t, tr, "carol", "manager/1/carol").Msg
-		if !slices.Contains(card.Context, "Delegated to you by Bob Chen, on behalf of Bob Chen") {
+		if !slices.Contains(card.Context, "Delegated to you by Bob Chen: I am travelling") {
 			t.Fatalf("delegate card %+v", card)
 		}
 		if !slices.Contains(r.in.Pending(), "carol") || !slices.Contains(r.in.Pending(), "bob") {
@@ -445,4 +446,26 @@ steps:
 	if r.in.Status != flows.StatusCompleted || r.in.Data["note"] != "ok" || r.in.Data["ref"] != "T-1" {
 		t.Fatalf("instance %+v", r.in)
 	}
+}
+
+// After a reassign in a group step, the others' cards say whom the step
+// now waits on; the newcomer's card is sent, not updated.
+func TestReassignRefreshesTheOthersCards(t *testing.T) {
+	t.Parallel()
+	r := buyRun(t, "2500")
+	r.act(flows.EventApprove, "bob")
+	tr := r.act(flows.EventReassign, "carol", target("hana"), reason("I am off this week"))
+	for _, p := range []string{"frank", "gina"} {
+		card := updated(t, tr, "finance/1/"+p).Msg
+		contains(t, p+"'s card", fmt.Sprint(card.Context), "Hana", "Frank Osei")
+		if strings.Contains(fmt.Sprint(card.Context), "Carol Diaz") || len(card.Actions) == 0 {
+			t.Fatalf("%s's card after the reassign: %+v", p, card)
+		}
+	}
+	for _, e := range effectsOf(tr, flows.EffectUpdate) {
+		if e.Card == "finance/1/hana" {
+			t.Fatal("the newcomer's card is updated before it is sent")
+		}
+	}
+	contains(t, "hana's card", fmt.Sprint(notified(t, tr, "hana", "finance/1/hana").Msg.Context), "Reassigned to you by Carol Diaz: I am off this week")
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
@@ -43,48 +44,43 @@ func TestRateLimitedDelivery(t *testing.T) {
 	}
 }
 
-// TestChannelPacing: chat.postMessage is paced per channel (about one a
-// second in production): a burst to one channel queues, nothing is
-// dropped, and other channels are not held up.
+// TestChannelPacing: chat.postMessage is paced per channel without dropping
+// anything, and a busy channel does not hold up another. The pacer runs on
+// testing/synctest's fake clock, so the gaps are exact however loaded the
+// machine is.
 func TestChannelPacing(t *testing.T) {
 	t.Parallel()
-	const interval = 150 * time.Millisecond
-	h := newHarness(t, func(c *Config, _ *[]*flows.Definition, _ **flows.Directory) {
-		c.PostInterval, c.PostBurst = interval, 1
+	synctest.Test(t, func(t *testing.T) {
+		const interval = 150 * time.Millisecond
+		w := newWebAPI(Config{APIURL: "http://slack.invalid/api/", PostInterval: interval, PostBurst: 1, MaxCalls: 1}, newMetrics(nil))
+		began := time.Now()
+		var mu sync.Mutex
+		var at []time.Duration
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Go(func() {
+				if err := w.pace(t.Context(), "C0FINANCE"); err != nil {
+					t.Error(err)
+				}
+				mu.Lock()
+				at = append(at, time.Since(began).Round(time.Millisecond)) // rate.Every's float arithmetic
+				mu.Unlock()
+			})
+		}
+		synctest.Wait() // the four are queued on #finance
+		if err := w.pace(t.Context(), "C0PROCURE"); err != nil {
+			t.Fatal(err)
+		}
+		if d := time.Since(began); d != 0 {
+			t.Errorf("another channel waited %s behind the busy one", d)
+		}
+		wg.Wait()
+		slices.Sort(at)
+		want := []time.Duration{0, interval, 2 * interval, 3 * interval}
+		if !slices.Equal(at, want) {
+			t.Errorf("posts to one channel at %v, want %v", at, want)
+		}
 	})
-	m := h.a.Messenger()
-	msg := &flows.Message{Kind: flows.MsgInfo, Title: "hello"}
-	began := time.Now()
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Go(func() {
-			if _, err := m.Send(t.Context(), bot.Address{Channel: "finance", ID: "C0FINANCE"}, msg, ""); err != nil {
-				t.Error(err)
-			}
-		})
-	}
-	if _, err := m.Send(t.Context(), bot.Address{Channel: "procurement", ID: "C0PROCURE"}, msg, ""); err != nil {
-		t.Fatal(err)
-	}
-	if d := time.Since(began); d > interval {
-		t.Errorf("another channel waited %s behind the busy one", d)
-	}
-	wg.Wait()
-	var at []time.Time
-	for _, c := range h.api.Calls() {
-		if c.str("channel") == "C0FINANCE" {
-			at = append(at, c.At)
-		}
-	}
-	if len(at) != 4 {
-		t.Fatalf("%d of 4 messages posted", len(at))
-	}
-	slices.SortFunc(at, time.Time.Compare)
-	for i := 1; i < len(at); i++ {
-		if gap := at[i].Sub(at[i-1]); gap < interval-20*time.Millisecond {
-			t.Errorf("messages %d and %d to one channel %s apart, want about %s", i, i+1, gap, interval)
-		}
-	}
 }
 
 // TestDeliveryErrors: errors retrying cannot fix are marked permanent and

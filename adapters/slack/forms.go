@@ -48,10 +48,92 @@ func modal(title, callback, submit string, meta viewMeta, blocks []slackgo.Block
 	return v
 }
 
-// formBlocks renders fields as input blocks, one per field, with every
-// field kind mapped to its Block Kit element and values pre-filled.
-// resolveUser maps a person id to a Slack user id ("" when unknown).
-func formBlocks(fields []flows.Field, values map[string]string, resolveUser func(string) string) []slackgo.Block {
+// pickers is what a modal's person inputs need to know. Slack's user
+// picker (users_select) offers only Slack users, so wherever a person is
+// picked, the directory's people without a Slack id (who use Teams, say)
+// are offered by a second input after it, whose block id is the first's
+// plus otherSuffix: a list of them, or past Slack's 100 options, a text
+// input for their email or Baton id. At most one of the two is filled in.
+type pickers struct {
+	slackUser func(person string) string // a person's Slack user id, "" when none
+	others    []flows.Person             // the directory's people without a Slack id
+}
+
+const otherSuffix = ":other"
+
+// userPicker is Slack's user picker, pre-selecting person if they are on
+// Slack, in the input block id; with the second picker after it when some
+// people are not on Slack. Both are then optional: a required person is
+// checked by the engine, whose error shows next to the first.
+func (pk pickers) userPicker(id, label string, hint *slackgo.TextBlockObject, person string, required bool) []slackgo.Block {
+	s := slackgo.NewOptionsSelectBlockElement(slackgo.OptTypeUser, plainText("Pick someone", maxPlaceholder), valueAction)
+	var user string
+	if person != "" && pk.slackUser != nil {
+		user = pk.slackUser(person)
+	}
+	s.InitialUser = user
+	in := slackgo.NewInputBlock(id, plainText(label, maxLabel), hint, s)
+	in.Optional = !required
+	if len(pk.others) == 0 {
+		return []slackgo.Block{in}
+	}
+	in.Optional = true
+	if hint == nil {
+		in.Hint = plainText("Pick someone on Slack here, or someone who is not on Slack below.", maxLabel)
+	}
+	initial := ""
+	if user == "" {
+		initial = person
+	}
+	var el slackgo.BlockElement
+	if len(pk.others) <= maxOptions {
+		opts := make([]*slackgo.OptionBlockObject, len(pk.others))
+		sel := slackgo.NewOptionsSelectBlockElement(slackgo.OptTypeStatic, plainText("Pick someone", maxPlaceholder), valueAction)
+		for i, p := range pk.others {
+			name := p.Name
+			if name == "" {
+				name = p.ID
+			}
+			opts[i] = slackgo.NewOptionBlockObject(p.ID, plainText(name, 75), nil)
+			if p.ID == initial {
+				sel.InitialOption = opts[i]
+			}
+		}
+		sel.Options = opts
+		el = sel
+	} else {
+		t := slackgo.NewPlainTextInputBlockElement(plainText("Their email or Baton id", maxPlaceholder), valueAction)
+		t.InitialValue = initial
+		el = t
+	}
+	other := slackgo.NewInputBlock(id+otherSuffix, plainText("Or someone who is not on Slack", maxLabel), nil, el)
+	other.Optional = true
+	return []slackgo.Block{in, other}
+}
+
+// pickedPerson reads the person picked in the input block id or its second
+// picker: a person id, "" for nobody; both is true when both were filled
+// in. resolve is the directory's Resolve.
+func pickedPerson(state *slackgo.ViewState, id string, resolve func(platform, id string) string) (person string, both bool) {
+	user, other := stateValue(state, id), stateValue(state, id+otherSuffix)
+	switch {
+	case user != "" && other != "":
+		return "", true
+	case user != "":
+		return resolve(platformName, user), false
+	case strings.Contains(other, "@"):
+		return resolve("email", other), false
+	}
+	return other, false // a directory id
+}
+
+// pickOne is the error of a person picked twice.
+const pickOne = "Pick one person: someone on Slack, or someone who is not."
+
+// formBlocks renders fields as input blocks, one per field (two for a
+// person, see pickers), with every field kind mapped to its Block Kit
+// element and values pre-filled.
+func formBlocks(fields []flows.Field, values map[string]string, pk pickers) []slackgo.Block {
 	var out []slackgo.Block
 	for _, f := range fields {
 		v, ok := values[f.Name]
@@ -91,11 +173,12 @@ func formBlocks(fields []flows.Field, values map[string]string, resolveUser func
 			d.InitialDate = v
 			el = d
 		case flows.FieldPerson:
-			s := slackgo.NewOptionsSelectBlockElement(slackgo.OptTypeUser, plainText("Pick someone", maxPlaceholder), valueAction)
-			if v != "" {
-				s.InitialUser = resolveUser(v)
+			var hint *slackgo.TextBlockObject
+			if f.Help != "" {
+				hint = plainText(f.Help, maxLabel)
 			}
-			el = s
+			out = append(out, pk.userPicker(f.Name, f.Label, hint, v, f.Required)...)
+			continue
 		case flows.FieldURL:
 			u := slackgo.NewURLTextInputBlockElement(plainText("https://…", maxPlaceholder), valueAction)
 			u.InitialValue = v
@@ -125,16 +208,18 @@ func formBlocks(fields []flows.Field, values map[string]string, resolveUser func
 
 // formValues reads the submitted values of fields from a view's state:
 // raw strings, as typed, for flows.ParseForm to validate. Empty values are
-// left out, so defaults apply. resolveUser maps a Slack user id to a
-// person id.
-func formValues(state *slackgo.ViewState, fields []flows.Field, resolveUser func(string) string) map[string]string {
+// left out, so defaults apply. resolve is the directory's Resolve (people
+// are picked as Slack users, or from the directory). A person picked twice
+// is a field error.
+func formValues(state *slackgo.ViewState, fields []flows.Field, resolve func(platform, id string) string) (map[string]string, flows.FieldErrors) {
 	out := map[string]string{}
+	var fe flows.FieldErrors
 	if state == nil {
-		return out
+		return out, nil
 	}
 	for _, f := range fields {
 		a, ok := state.Values[f.Name][valueAction]
-		if !ok {
+		if !ok && f.Kind != flows.FieldPerson {
 			continue
 		}
 		var v string
@@ -144,8 +229,12 @@ func formValues(state *slackgo.ViewState, fields []flows.Field, resolveUser func
 		case flows.FieldDate:
 			v = a.SelectedDate
 		case flows.FieldPerson:
-			if a.SelectedUser != "" {
-				v = resolveUser(a.SelectedUser)
+			var both bool
+			if v, both = pickedPerson(state, f.Name, resolve); both {
+				if fe == nil {
+					fe = flows.FieldErrors{}
+				}
+				fe[f.Name] = pickOne
 			}
 		default:
 			v = a.Value
@@ -154,38 +243,38 @@ func formValues(state *slackgo.ViewState, fields []flows.Field, resolveUser func
 			out[f.Name] = v
 		}
 	}
-	return out
+	return out, fe
 }
 
-// stateValue returns the value typed into the input block id.
+// stateValue returns the value typed, or picked, in the input block id.
 func stateValue(state *slackgo.ViewState, id string) string {
 	if state == nil {
 		return ""
 	}
 	a := state.Values[id][valueAction]
-	return strings.TrimSpace(a.Value + a.SelectedUser)
+	return strings.TrimSpace(a.Value + a.SelectedUser + a.SelectedOption.Value)
 }
 
 // startModal is a flow's start form.
-func startModal(def *flows.Definition, resolveUser func(string) string) slackgo.ModalViewRequest {
+func startModal(def *flows.Definition, pk pickers) slackgo.ModalViewRequest {
 	blocks := []slackgo.Block{}
 	if desc := strings.TrimSpace(def.Description); desc != "" {
 		blocks = append(blocks, section("about", mrkdwn(desc)))
 	}
-	blocks = append(blocks, formBlocks(def.Form, nil, resolveUser)...)
+	blocks = append(blocks, formBlocks(def.Form, nil, pk)...)
 	return modal(def.Name, cbStart, "Submit", viewMeta{Kind: "start", Flow: def.ID}, blocks)
 }
 
 // resubmitModal is the flow's form pre-filled with the request's values,
 // with why it came back and room for a note.
-func resubmitModal(def *flows.Definition, in *flows.Instance, values map[string]string, resolveUser func(string) string) slackgo.ModalViewRequest {
+func resubmitModal(def *flows.Definition, in *flows.Instance, values map[string]string, pk pickers) slackgo.ModalViewRequest {
 	var blocks []slackgo.Block
 	head := fmt.Sprintf("*%s %s: %s*", mrkdwn(def.Name), in.ID, mrkdwn(in.Title))
 	if in.Outcome != "" {
 		head += "\nSent back because: " + mrkdwn(in.Outcome)
 	}
 	blocks = append(blocks, section("about", head))
-	blocks = append(blocks, formBlocks(def.Form, values, resolveUser)...)
+	blocks = append(blocks, formBlocks(def.Form, values, pk)...)
 	note := slackgo.NewPlainTextInputBlockElement(plainText("e.g. split into two orders", maxPlaceholder), valueAction)
 	note.Multiline = true
 	in2 := slackgo.NewInputBlock(noteBlock, plainText("What did you change? (optional)", maxLabel), nil, note)
@@ -210,22 +299,19 @@ func reasonModal(a flows.Action, summary string) slackgo.ModalViewRequest {
 }
 
 // reassignModal asks who should take a task over.
-func reassignModal(a flows.Action, summary string) slackgo.ModalViewRequest {
-	pick := slackgo.NewOptionsSelectBlockElement(slackgo.OptTypeUser, plainText("Pick someone", maxPlaceholder), valueAction)
+func reassignModal(a flows.Action, summary string, pk pickers) slackgo.ModalViewRequest {
 	why := slackgo.NewPlainTextInputBlockElement(nil, valueAction)
 	whyBlock := slackgo.NewInputBlock("reason", plainText("Note for them (optional)", maxLabel), nil, why)
 	whyBlock.Optional = true
-	blocks := []slackgo.Block{
-		section("about", mrkdwn(summary)),
-		slackgo.NewInputBlock("target", plainText("Who should take it over?", maxLabel), nil, pick),
-		whyBlock,
-	}
+	blocks := []slackgo.Block{section("about", mrkdwn(summary))}
+	blocks = append(blocks, pk.userPicker("target", "Who should take it over?", nil, "", true)...)
+	blocks = append(blocks, whyBlock)
 	return modal("Reassign", cbReassign, "Reassign", viewMeta{Kind: "reassign", Instance: a.Instance, Step: a.Step, Round: a.Round}, blocks)
 }
 
 // doneModal asks for a task's outputs.
-func doneModal(a flows.Action, summary string, outputs []flows.Field, resolveUser func(string) string) slackgo.ModalViewRequest {
-	blocks := append([]slackgo.Block{section("about", mrkdwn(summary))}, formBlocks(outputs, nil, resolveUser)...)
+func doneModal(a flows.Action, summary string, outputs []flows.Field, pk pickers) slackgo.ModalViewRequest {
+	blocks := append([]slackgo.Block{section("about", mrkdwn(summary))}, formBlocks(outputs, nil, pk)...)
 	return modal("Mark done", cbDone, "Done", viewMeta{Kind: "done", Instance: a.Instance, Step: a.Step, Round: a.Round}, blocks)
 }
 

@@ -44,7 +44,7 @@ func (a *Adapter) onCommand(ctx context.Context, c slackgo.SlashCommand) any {
 	}
 	if def := rep.Form; def != nil {
 		a.async(ctx, "open form", func(ctx context.Context) error {
-			err := a.api.openView(ctx, c.TriggerID, startModal(def, a.slackUser))
+			err := a.api.openView(ctx, c.TriggerID, startModal(def, a.pickers()))
 			if err != nil && c.ResponseURL != "" {
 				m := textMessage(fmt.Sprintf("I could not open the %s form (%v). Try again.", def.Name, err))
 				_ = a.api.respond(ctx, c.ResponseURL, renderMessage(m, maxMessageBlocks), fallback(m))
@@ -113,7 +113,7 @@ func (a *Adapter) onButton(ctx context.Context, ic slackgo.InteractionCallback, 
 		case errors.As(err, &ie):
 			a.openModal(ctx, ic, func(ctx context.Context) slackgo.ModalViewRequest {
 				if act.Kind == flows.ActReassign {
-					return reassignModal(act, a.summary(ctx, act.Instance))
+					return reassignModal(act, a.summary(ctx, act.Instance), a.pickers())
 				}
 				return reasonModal(act, a.summary(ctx, act.Instance))
 			})
@@ -130,7 +130,7 @@ func (a *Adapter) onButton(ctx context.Context, ic slackgo.InteractionCallback, 
 		}
 		if s := def.Step(act.Step); s != nil && len(s.Outputs) > 0 {
 			a.openModal(ctx, ic, func(context.Context) slackgo.ModalViewRequest {
-				return doneModal(act, a.summaryOf(def, in), s.Outputs, a.slackUser)
+				return doneModal(act, a.summaryOf(def, in), s.Outputs, a.pickers())
 			})
 			return
 		}
@@ -149,7 +149,7 @@ func (a *Adapter) onButton(ctx context.Context, ic slackgo.InteractionCallback, 
 			return
 		}
 		a.openModal(ctx, ic, func(context.Context) slackgo.ModalViewRequest {
-			return resubmitModal(def, in, bot.FormValues(def, in), a.slackUser)
+			return resubmitModal(def, in, bot.FormValues(def, in), a.pickers())
 		})
 	case flows.ActStart:
 		def, ok := a.svc.Engine().Flow(act.Flow)
@@ -157,7 +157,7 @@ func (a *Adapter) onButton(ctx context.Context, ic slackgo.InteractionCallback, 
 			a.answer(ctx, ic, textMessage(fmt.Sprintf("The flow %q is no longer defined.", act.Flow)))
 			return
 		}
-		a.openModal(ctx, ic, func(context.Context) slackgo.ModalViewRequest { return startModal(def, a.slackUser) })
+		a.openModal(ctx, ic, func(context.Context) slackgo.ModalViewRequest { return startModal(def, a.pickers()) })
 	case flows.ActStatus:
 		m, err := a.svc.Status(ctx, actor, act.Instance)
 		if err != nil {
@@ -165,6 +165,18 @@ func (a *Adapter) onButton(ctx context.Context, ic slackgo.InteractionCallback, 
 		}
 		a.answer(ctx, ic, m)
 	}
+}
+
+// pickers is what modals need to let people pick a person: Slack users,
+// and the directory's people who are not on Slack (who use Teams, say).
+func (a *Adapter) pickers() pickers {
+	pk := pickers{slackUser: a.slackUser}
+	for _, p := range a.svc.Engine().Directory().People() {
+		if p.Slack == "" {
+			pk.others = append(pk.others, p)
+		}
+	}
+	return pk
 }
 
 // instance loads a request and its flow.
@@ -270,8 +282,10 @@ func (a *Adapter) onSubmit(ctx context.Context, ic slackgo.InteractionCallback) 
 	ev := flows.Event{Key: "slack:view:" + ic.View.ID, Actor: actor, Platform: platformName,
 		Instance: meta.Instance, Step: meta.Step, Round: meta.Round}
 	state := ic.View.State
-	var fields []flows.Field // the input blocks an error may point at
-	errBlock := ""           // where an input error shows when it names no field
+	resolve := a.svc.Engine().Directory().Resolve
+	var fields []flows.Field     // the input blocks an error may point at
+	errBlock := ""               // where an input error shows when it names no field
+	var picked flows.FieldErrors // people picked twice
 	switch ic.View.CallbackID {
 	case cbStart:
 		def, ok := a.svc.Engine().Flow(meta.Flow)
@@ -279,14 +293,16 @@ func (a *Adapter) onSubmit(ctx context.Context, ic slackgo.InteractionCallback) 
 			return done(textMessage(fmt.Sprintf("The flow %q is no longer defined.", meta.Flow)))
 		}
 		fields = def.Form
-		ev.Kind, ev.Flow, ev.Data = flows.EventStart, def.ID, formValues(state, def.Form, a.person)
+		ev.Kind, ev.Flow = flows.EventStart, def.ID
+		ev.Data, picked = formValues(state, def.Form, resolve)
 	case cbResubmit:
 		_, def, err := a.instance(ctx, meta.Instance)
 		if err != nil {
 			return done(a.problem(actor, err))
 		}
 		fields, errBlock = def.Form, noteBlock
-		ev.Kind, ev.Data, ev.Reason = flows.EventResubmit, formValues(state, def.Form, a.person), stateValue(state, noteBlock)
+		ev.Kind, ev.Reason = flows.EventResubmit, stateValue(state, noteBlock)
+		ev.Data, picked = formValues(state, def.Form, resolve)
 	case cbReason:
 		ev.Kind, errBlock = flows.EventReject, "reason"
 		if meta.Action == string(flows.ActChanges) {
@@ -295,8 +311,9 @@ func (a *Adapter) onSubmit(ctx context.Context, ic slackgo.InteractionCallback) 
 		ev.Reason = stateValue(state, "reason")
 	case cbReassign:
 		ev.Kind, errBlock, ev.Reason = flows.EventReassign, "target", stateValue(state, "reason")
-		if u := stateValue(state, "target"); u != "" {
-			ev.Target = a.person(u)
+		var both bool
+		if ev.Target, both = pickedPerson(state, "target", resolve); both {
+			picked = flows.FieldErrors{"target": pickOne}
 		}
 	case cbDone:
 		_, def, err := a.instance(ctx, meta.Instance)
@@ -306,9 +323,13 @@ func (a *Adapter) onSubmit(ctx context.Context, ic slackgo.InteractionCallback) 
 		if s := def.Step(meta.Step); s != nil {
 			fields = s.Outputs
 		}
-		ev.Kind, ev.Data = flows.EventTaskDone, formValues(state, fields, a.person)
+		ev.Kind = flows.EventTaskDone
+		ev.Data, picked = formValues(state, fields, resolve)
 	default:
 		return nil
+	}
+	if len(picked) > 0 {
+		return fieldErrors(picked, fields, errBlock)
 	}
 	out, err := a.svc.Handle(ctx, ev)
 	var fe flows.FieldErrors

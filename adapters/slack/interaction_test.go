@@ -118,7 +118,7 @@ func TestReassign(t *testing.T) {
 	}
 	h.settle()
 	guest := h.api.take(&h.seen)
-	if c := guest[2]; c.Method != "chat.postMessage" || c.str("channel") != "D0GUEST" || !strings.Contains(c.text(), "Reassigned to you by Ivan Petrov (was Ivan Petrov)") {
+	if c := guest[2]; c.Method != "chat.postMessage" || c.str("channel") != "D0GUEST" || !strings.Contains(c.text(), "Reassigned to you by Ivan Petrov") {
 		t.Fatalf("guest card: %s\n%s", summarize(guest), c.text())
 	}
 	h.click("U0GUEST", "v1|approve|PR-1|manager|1|", "D0GUEST")

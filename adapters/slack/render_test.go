@@ -149,10 +149,10 @@ func TestModalGolden(t *testing.T) {
 	t.Parallel()
 	rig, _, _ := purchaseMessages(t)
 	dir := rig.Engine.Directory()
-	resolve := func(p string) string { return dir.Identity(p, "slack") }
+	pk := pickers{slackUser: func(p string) string { return dir.Identity(p, "slack") }}
 	views := map[string]slackgo.ModalViewRequest{}
 	for _, def := range rig.Engine.Flows() {
-		views["modal_start_"+def.ID] = startModal(def, resolve)
+		views["modal_start_"+def.ID] = startModal(def, pk)
 	}
 	in, err := rig.Svc.Instance(t.Context(), "PR-1")
 	if err != nil {
@@ -160,14 +160,14 @@ func TestModalGolden(t *testing.T) {
 	}
 	def, _ := rig.Engine.Flow("purchase")
 	in.Outcome = "Over the team budget; split it" // as it was when sent back
-	views["modal_resubmit"] = resubmitModal(def, in, bot.FormValues(def, in), resolve)
+	views["modal_resubmit"] = resubmitModal(def, in, bot.FormValues(def, in), pk)
 	act := flows.Action{Kind: flows.ActReject, Instance: "PR-1", Step: "finance", Round: 2}
 	views["modal_reject"] = reasonModal(act, "*Purchase request PR-1: Laptop*")
 	act.Kind = flows.ActChanges
 	views["modal_changes"] = reasonModal(act, "*Purchase request PR-1: Laptop*")
-	views["modal_reassign"] = reassignModal(act, "*Purchase request PR-1: Laptop*")
+	views["modal_reassign"] = reassignModal(act, "*Purchase request PR-1: Laptop*", pk)
 	access, _ := rig.Engine.Flow("access")
-	views["modal_done"] = doneModal(flows.Action{Kind: flows.ActDone, Instance: "AR-1", Step: "grant", Round: 1}, "*Access request AR-1*", access.Step("grant").Outputs, resolve)
+	views["modal_done"] = doneModal(flows.Action{Kind: flows.ActDone, Instance: "AR-1", Step: "grant", Round: 1}, "*Access request AR-1*", access.Step("grant").Outputs, pk)
 	views["modal_info"] = infoModal(textMessage("PR-1 was already approved by Bob Chen at Thu 26 Nov 10:00 GMT."))
 	kinds := map[string]bool{}
 	for name, v := range views {
