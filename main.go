@@ -56,6 +56,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 			return audit(ctx, args[1:], getenv, stdout, stderr)
 		case "healthcheck":
 			return healthcheck(ctx, getenv, stderr)
+		case "token":
+			return token(ctx, args[1:], getenv, stdout, stderr) // main_api.go
+		case "doctor":
+			return doctor(ctx, args[1:], getenv, environ, stdout, stderr)
 		case "teams-package":
 			return teamsPackage(args[1:], getenv, stdout, stderr)
 		case "serve":
@@ -117,7 +121,9 @@ type app struct {
 	platforms  []*platform
 	dispatcher *bot.Dispatcher
 	timers     *bot.Timers
+	schedules  *bot.Schedules // scheduled starts (flows' schedule:)
 	server     *bot.Server
+	external   *external // mail to external participants, the approval page, the dashboard
 }
 
 // platformDeps is what a chat platform's wiring (main_slack.go,
@@ -179,15 +185,27 @@ func build(ctx context.Context, cfg bot.Config, getenv func(string) string, log 
 		a.console = web.New(a.svc, web.Config{Open: cfg.Console == "open"}, log)
 		messengers = append(messengers, a.console.Messenger())
 	}
+	if a.external, err = buildExternal(ctx, cfg, getenv, a, log, clock); err != nil { // main_external.go
+		return nil, err
+	}
+	messengers = append(messengers, a.external.messenger)
 	webhooks := bot.NewWebhooks(nil, cfg.Secrets, clock)
-	a.dispatcher = bot.NewDispatcher(bot.DispatcherConfig{}, store, messengers, webhooks, a.svc.Handle, log, metrics)
+	a.dispatcher = bot.NewDispatcher(bot.DispatcherConfig{Reclaim: cfg.Reclaim}, store, messengers, webhooks, a.svc.Handle, log, metrics)
 	a.svc.OnCommit(a.dispatcher.Wake)
-	a.timers = bot.NewTimers(bot.TimerConfig{Interval: cfg.TimerInterval}, store, a.svc.Handle, clock, log, metrics)
+	a.timers = bot.NewTimers(bot.TimerConfig{Interval: cfg.TimerInterval, Lease: cfg.TimerLease}, store, a.svc.Handle, clock, log, metrics)
+	a.schedules = bot.NewSchedules(bot.ScheduleConfig{}, engine.Flows(), store, a.svc.Handle, clock, log, metrics)
 	a.server = bot.NewServer(cfg.HTTPAddr, log, metrics, reg, store.Ping)
+	a.server.Handle(bot.InboundRoute, bot.NewInbound(a.svc, cfg.Secrets, clock, log, metrics))
 	for _, p := range a.platforms {
 		for pattern, h := range p.routes {
 			a.server.Handle(pattern, h)
 		}
+	}
+	for pattern, h := range a.external.routes {
+		a.server.Handle(pattern, h)
+	}
+	if err := mountAPI(a, cfg, webhooks, log); err != nil { // main_api.go
+		return nil, err
 	}
 	if a.console != nil {
 		a.server.Handle("/", a.console.Handler())
@@ -215,6 +233,7 @@ func serve(ctx context.Context, cfg bot.Config, getenv func(string) string, log 
 	g.Go(func() error { return a.server.Run(gctx) })
 	g.Go(func() error { return a.dispatcher.Run(gctx) })
 	g.Go(func() error { return a.timers.Run(gctx) })
+	g.Go(func() error { return a.schedules.Run(gctx) })
 	for _, p := range a.platforms {
 		if p.run != nil {
 			g.Go(func() error { return p.run(gctx) })

@@ -7,8 +7,11 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/batonbot/baton/flows"
 )
 
 // Config is Baton's configuration: environment variables, which flags may
@@ -23,7 +26,10 @@ type Config struct {
 	LogFormat     string        // BATON_LOG_FORMAT: text or json
 	Console       string        // BATON_CONSOLE: auto, local, open or off
 	TimerInterval time.Duration // BATON_TIMER_INTERVAL, default 1s
+	TimerLease    time.Duration // BATON_TIMER_LEASE, default 1m
+	Reclaim       time.Duration // BATON_OUTBOX_RECLAIM, default 5m
 	Secrets       map[string]string
+	Webhooks      []flows.Hook // BATON_WEBHOOK_URLS with BATON_WEBHOOK_EVENTS: global event subscribers
 }
 
 // Secret environment variables: BATON_SECRET_<NAME> for webhook steps.
@@ -44,8 +50,46 @@ const ConfigHelp = `Configuration (environment variables; the flags above overri
   BATON_CONSOLE         the web console: auto (default: on, for local clients only, unless a
                         chat platform is configured), local, open (any client: demo only) or off
   BATON_TIMER_INTERVAL  how often due reminders and escalations are looked for (default 1s)
-  BATON_SECRET_<NAME>   HMAC secret a webhook step names with "secret: <name>"
-                        (default name: webhook, i.e. BATON_SECRET_WEBHOOK)
+  BATON_TIMER_LEASE     how long a replica holds a claimed timer before another may fire it (default 1m)
+  BATON_OUTBOX_RECLAIM  how long an undelivered outbox entry of a stopped replica waits before
+                        another replica takes it over (default 5m)
+  BATON_SECRET_<NAME>   HMAC secret a webhook step or a flow's webhooks: entry names with
+                        "secret: <name>" (default name: webhook, i.e. BATON_SECRET_WEBHOOK); also
+                        the secret a flow's "inbound: {secret: <name>}" checks on
+                        POST /hooks/flows/<flow> (e.g. crm_hook: BATON_SECRET_CRM_HOOK)
+  BATON_WEBHOOK_URLS    comma-separated URLs that receive every flow's events (started, assigned,
+                        decided, reminded, escalated, completed, cancelled, ...) as signed JSON
+                        POSTs; signed with BATON_SECRET_WEBHOOK, which must then be set
+  BATON_WEBHOOK_EVENTS  comma-separated event types those URLs receive (default: all)
+  BATON_PUBLIC_URL      where people reach Baton, for links in mail (default http://localhost:PORT)
+  BATON_SMTP_URL        mail to external participants (email: assignees):
+                        smtp://user:pass@host:587?from=baton@example.com (STARTTLS) or smtps://…:465.
+                        Empty: mail is kept in memory and shown by the console (/console/mail)
+  BATON_LINK_SECRET     HMAC key of the signed approval links mailed to external participants
+                        (at least 32 random characters); empty: one is generated and kept in Redis
+  BATON_LINK_TTL        how long an approval link stays valid (default 168h); each works once
+  BATON_DASHBOARD_TOKEN token admins (BATON_ADMINS) sign in to /dashboard with (an API token of
+                        scope admin works too); in local console mode the dashboard is open to
+                        this machine without sign-in
+
+REST API: /api/v1 (described at /api/v1/openapi.json), with bearer tokens made by
+  baton token create --name NAME --scope read|start|admin (tokens are kept in Redis).
+
+Slack (on when SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET or SLACK_APP_TOKEN are set):
+  SLACK_BOT_TOKEN       the Bot User OAuth Token, xoxb-…
+  SLACK_SIGNING_SECRET  HTTP mode: verifies every request to /slack/commands, /slack/interactions
+                        and /slack/events
+  SLACK_APP_TOKEN       Socket Mode (no public URL needed): an app-level token, xapp-…
+  SLACK_API_URL         Web API base URL (default https://slack.com/api/), for proxies and tests
+  SLACK_DIGEST_AT       local time of each reviewer's daily digest, HH:MM (default 09:00), or off
+
+Microsoft Teams (on when MicrosoftAppId and MicrosoftAppPassword are set; endpoint /api/messages):
+  MicrosoftAppId        the bot's Microsoft App ID
+  MicrosoftAppPassword  its client secret
+  MicrosoftAppTenantId  the tenant of a single-tenant bot
+  MicrosoftAppType      SingleTenant (default with a tenant id) or MultiTenant
+  TEAMS_OPENID_METADATA_URL  where inbound tokens' keys are published (sovereign clouds, tests)
+  TEAMS_TOKEN_URL       where Baton gets its own tokens (sovereign clouds, tests)
 `
 
 // LoadConfig reads the configuration from getenv and args (flags win). Any
@@ -59,6 +103,10 @@ func LoadConfig(args []string, getenv func(string) string, environ []string, out
 		fmt.Fprintf(out, "       baton validate PATH...         check flow definitions (files or directories); exit 1 on any error\n")
 		fmt.Fprintf(out, "       baton graph FLOW               print a flow as a Mermaid flowchart\n")
 		fmt.Fprintf(out, "       baton audit [-json] ID         print (or export as JSON lines) an instance's audit trail and verify its hash chain\n")
+		fmt.Fprintf(out, "       baton doctor [flags]           check configuration, Redis, flows, directory, Slack auth.test and Teams token; exit 1 on any failure\n")
+		fmt.Fprintf(out, "       baton token create --name NAME --scope read|start|admin [--person ID]\n")
+		fmt.Fprintf(out, "                                      create a REST API token (printed once, on the last line); also: token list, token revoke NAME\n")
+		fmt.Fprintf(out, "       baton teams-package [-o FILE]  build the Teams app package (manifest and icons) to upload\n")
 		fmt.Fprintf(out, "       baton healthcheck              exit 0 if the Baton on this machine answers /healthz (for containers)\n\nFlags:\n")
 		fs.PrintDefaults()
 		fmt.Fprintf(out, "\n%s", ConfigHelp)
@@ -72,6 +120,8 @@ func LoadConfig(args []string, getenv func(string) string, environ []string, out
 	fs.StringVar(&c.LogFormat, "log-format", cmp.Or(getenv("BATON_LOG_FORMAT"), "text"), "text or json (BATON_LOG_FORMAT)")
 	fs.StringVar(&c.Console, "console", cmp.Or(getenv("BATON_CONSOLE"), "auto"), "web console: auto, local, open or off (BATON_CONSOLE)")
 	interval := fs.String("timer-interval", cmp.Or(getenv("BATON_TIMER_INTERVAL"), "1s"), "timer poll interval (BATON_TIMER_INTERVAL)")
+	lease := fs.String("timer-lease", cmp.Or(getenv("BATON_TIMER_LEASE"), "1m"), "timer claim lease (BATON_TIMER_LEASE)")
+	reclaim := fs.String("outbox-reclaim", cmp.Or(getenv("BATON_OUTBOX_RECLAIM"), "5m"), "idle time before another replica's outbox entries are taken over (BATON_OUTBOX_RECLAIM)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -94,7 +144,7 @@ func LoadConfig(args []string, getenv func(string) string, environ []string, out
 	default:
 		return c, fmt.Errorf("BATON_CONSOLE %q: use auto, local, open or off", c.Console)
 	}
-	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
+	if _, port, err := net.SplitHostPort(c.HTTPAddr); err != nil || !validPort(port) {
 		return c, fmt.Errorf("BATON_HTTP_ADDR %q: write host:port or :port, e.g. :8080", c.HTTPAddr)
 	}
 	d, err := time.ParseDuration(*interval)
@@ -102,6 +152,14 @@ func LoadConfig(args []string, getenv func(string) string, environ []string, out
 		return c, fmt.Errorf("BATON_TIMER_INTERVAL %q: write a duration of at least 10ms, e.g. 1s", *interval)
 	}
 	c.TimerInterval = d
+	// A lease or reclaim shorter than a slow delivery or timer event makes
+	// another replica repeat it: allow a second, no less.
+	if c.TimerLease, err = time.ParseDuration(*lease); err != nil || c.TimerLease < time.Second {
+		return c, fmt.Errorf("BATON_TIMER_LEASE %q: write a duration of at least 1s, e.g. 1m", *lease)
+	}
+	if c.Reclaim, err = time.ParseDuration(*reclaim); err != nil || c.Reclaim < time.Second {
+		return c, fmt.Errorf("BATON_OUTBOX_RECLAIM %q: write a duration of at least 1s, e.g. 5m", *reclaim)
+	}
 	if c.RedisURL != "" && !strings.Contains(c.RedisURL, "://") {
 		return c, fmt.Errorf("BATON_REDIS_URL must be a URL like redis://localhost:6379/0")
 	}
@@ -111,7 +169,45 @@ func LoadConfig(args []string, getenv func(string) string, environ []string, out
 			c.Secrets[strings.ToLower(name)] = v
 		}
 	}
+	if c.Webhooks, err = webhooksConfig(getenv, c.Secrets); err != nil {
+		return c, err
+	}
 	return c, nil
+}
+
+// webhooksConfig reads the global event subscribers.
+func webhooksConfig(getenv func(string) string, secrets map[string]string) ([]flows.Hook, error) {
+	var events []string
+	for _, e := range strings.Split(getenv("BATON_WEBHOOK_EVENTS"), ",") {
+		if e = strings.TrimSpace(e); e == "" {
+			continue
+		}
+		if !slices.Contains(flows.HookEventTypes, e) {
+			return nil, fmt.Errorf("BATON_WEBHOOK_EVENTS: %q is not an event type; use %s", e, strings.Join(flows.HookEventTypes, ", "))
+		}
+		events = append(events, e)
+	}
+	var hooks []flows.Hook
+	for _, u := range strings.Split(getenv("BATON_WEBHOOK_URLS"), ",") {
+		if u = strings.TrimSpace(u); u == "" {
+			continue
+		}
+		if err := flows.CheckHookURL(u); err != nil {
+			return nil, fmt.Errorf("BATON_WEBHOOK_URLS: %w", err)
+		}
+		hooks = append(hooks, flows.Hook{URL: u, Events: events})
+	}
+	if len(hooks) > 0 && secrets["webhook"] == "" {
+		return nil, fmt.Errorf("BATON_WEBHOOK_URLS is set but BATON_SECRET_WEBHOOK is not: set it to a long random string the receivers use to check signatures")
+	}
+	return hooks, nil
+}
+
+// validPort reports whether port is a port number (0-65535) or a service
+// name the system knows ("http"): SplitHostPort accepts any string.
+func validPort(port string) bool {
+	_, err := net.LookupPort("tcp", port)
+	return err == nil
 }
 
 // Logger builds the configured logger.

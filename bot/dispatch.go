@@ -228,9 +228,10 @@ func (d *Dispatcher) enqueue(ctx context.Context, workers *sync.WaitGroup, q que
 	d.mu.Unlock()
 	// Wait for room without the lock: deliveries need it to finish and free a slot.
 	d.slot <- struct{}{}
+	qk := queueKey(q.d)
 	d.mu.Lock()
-	items, running := d.queues[q.d.Instance]
-	d.queues[q.d.Instance] = append(items, q)
+	items, running := d.queues[qk]
+	d.queues[qk] = append(items, q)
 	d.mu.Unlock()
 	if running {
 		return
@@ -238,16 +239,24 @@ func (d *Dispatcher) enqueue(ctx context.Context, workers *sync.WaitGroup, q que
 	workers.Go(func() {
 		for {
 			d.mu.Lock()
-			items := d.queues[q.d.Instance]
+			items := d.queues[qk]
 			if len(items) == 0 {
-				delete(d.queues, q.d.Instance)
+				delete(d.queues, qk)
 				d.mu.Unlock()
 				return
 			}
 			next := items[0]
-			d.queues[q.d.Instance] = items[1:]
+			d.queues[qk] = items[1:]
 			d.mu.Unlock()
-			d.deliver(ctx, &next)
+			if ctx.Err() == nil {
+				d.deliver(ctx, &next)
+			}
+			if ctx.Err() != nil {
+				// Cut short by the drain timeout: not acknowledged (and not
+				// dead), so another replica delivers it again.
+				d.forget([]flows.Delivery{next.d}, true)
+				continue
+			}
 			d.done <- next.d
 		}
 	})
@@ -331,6 +340,10 @@ func (d *Dispatcher) Drain(ctx context.Context) (int, error) {
 			d.deliver(ctx, &q)
 			batch[i] = q.d
 		}
+		if err := ctx.Err(); err != nil {
+			d.forget(batch, false) // cut short: left for a redelivery
+			return total, err
+		}
 		err = d.outbox.Delivered(ctx, batch)
 		d.forget(batch, false)
 		if err != nil {
@@ -343,13 +356,19 @@ func (d *Dispatcher) Drain(ctx context.Context) (int, error) {
 // refs returns an instance's card references: stored ones, and the ones
 // sent here but not acknowledged yet.
 func (d *Dispatcher) refs(ctx context.Context, instance string) (map[string]string, error) {
+	// Memory first: an acknowledgement stores refs before dropping them
+	// here, so in this order one of the two reads sees each ref.
+	d.mu.Lock()
+	recent := maps.Clone(d.recent[instance])
+	d.mu.Unlock()
 	refs, err := d.outbox.Refs(ctx, instance)
 	if err != nil {
 		return nil, err
 	}
-	d.mu.Lock()
-	maps.Copy(refs, d.recent[instance])
-	d.mu.Unlock()
+	if refs == nil {
+		refs = map[string]string{}
+	}
+	maps.Copy(refs, recent)
 	return refs, nil
 }
 
@@ -422,24 +441,37 @@ func (d *Dispatcher) deliver(ctx context.Context, q *queued) {
 			dead = append(dead, err.Error())
 			break
 		}
+		updated := false
 		for _, key := range slices.Sorted(maps.Keys(refs)) {
 			card, p, _ := strings.Cut(key, "|")
 			m := d.messengers[p]
 			if m == nil || !(card == e.Card || strings.HasSuffix(e.Card, "/") && strings.HasPrefix(card, e.Card)) {
 				continue
 			}
+			updated = true
 			if err := d.retry(ctx, p, e.Kind, func() error { return m.Update(ctx, refs[key], e.Msg) }); err != nil {
 				dead = append(dead, p+": "+err.Error())
 			}
+		}
+		if !updated {
+			// No card was sent for it (nobody could be reached), or another
+			// replica sent it and has not acknowledged it yet: counted, so
+			// the second, a known limit of delivery across replicas, shows.
+			d.metrics.Deliveries.WithLabelValues("none", string(e.Kind), "no_card").Inc()
+			d.log.Debug("card update skipped: no card sent for it", "instance", del.Instance, "card", e.Card)
 		}
 	case flows.EffectWebhook:
 		if err := d.callWebhook(ctx, del); err != nil {
 			dead = append(dead, err.Error())
 		}
+	case flows.EffectHook:
+		if err := d.deliverHook(ctx, del); err != nil {
+			dead = append(dead, err.Error())
+		}
 	default:
 		dead = append(dead, fmt.Sprintf("unknown effect %q", e.Kind))
 	}
-	if len(dead) > 0 {
+	if len(dead) > 0 && ctx.Err() == nil { // cut short by shutdown is not dead: it is delivered again
 		del.Dead = strings.Join(dead, "; ")
 		d.log.Error("delivery failed", "instance", del.Instance, "effect", e.Kind, "card", e.Card, "err", del.Dead)
 	}
@@ -464,7 +496,9 @@ func (d *Dispatcher) retry(ctx context.Context, platform string, kind flows.Effe
 		case errors.As(err, &ra) && waits < 100:
 			// Rate limits are waited out, not counted as failures: nothing is dropped.
 			wait, waits, attempt = ra.After, waits+1, attempt-1
-		case IsPermanent(err) || attempt >= d.cfg.Attempts || ctx.Err() != nil:
+		case ctx.Err() != nil:
+			return err // stopping: the entry stays in the outbox
+		case IsPermanent(err) || attempt >= d.cfg.Attempts:
 			d.metrics.Deliveries.WithLabelValues(platform, string(kind), "dead").Inc()
 			return err
 		default:
@@ -487,6 +521,9 @@ func (d *Dispatcher) callWebhook(ctx context.Context, del *flows.Delivery) error
 		res = flows.WebhookResult{Error: "webhooks are not configured"}
 	} else {
 		res = d.webhooks.Call(ctx, del.Instance, call)
+	}
+	if err := ctx.Err(); err != nil {
+		return err // cut short by shutdown, not the receiver's failure: called again on redelivery
 	}
 	if !res.OK {
 		d.metrics.Failures.WithLabelValues("webhook").Inc()

@@ -1,7 +1,10 @@
 // Package bot is Baton's runtime: configuration, the service that turns
 // people's actions into engine events and commits them through the store,
 // the outbox dispatcher that delivers cards to chat platforms (with retries
-// and pacing), the timer loop, the HTTP server with health and metrics.
+// and pacing), the timer loop, scheduled starts (Schedules) and signed
+// inbound webhook starts (Inbound), signed outbound event webhooks
+// (hooks.go: announced in the transition's commit, delivered from the
+// outbox), the HTTP server with health and metrics.
 //
 // bot imports flows and libraries; it never imports storage or an adapter.
 // It owns the small ports the adapters implement (Messenger) and the ones

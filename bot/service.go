@@ -23,7 +23,8 @@ type Service struct {
 	clock   clockwork.Clock
 	log     *slog.Logger
 	metrics *Metrics
-	wake    func() // tells the dispatcher new effects are waiting
+	wake    func()       // tells the dispatcher new effects are waiting
+	hooks   []flows.Hook // global subscribers of events (hooks.go)
 }
 
 // NewService builds a service. clock nil means the real clock; metrics nil
@@ -82,7 +83,11 @@ func (s *Service) handle(ctx context.Context, ev flows.Event) (flows.Outcome, st
 		ev.Instance, ev.Flow = id, def.ID
 	}
 	applied, err := s.store.Apply(ctx, ev, func(cur *flows.Instance) (*flows.Transition, error) {
-		return s.engine.Apply(cur, ev, s.clock.Now())
+		t, err := s.engine.Apply(cur, ev, s.clock.Now())
+		if err == nil {
+			s.addHooks(t) // announced in the same commit
+		}
+		return t, err
 	})
 	if err != nil {
 		var ie *flows.InputError
@@ -198,6 +203,10 @@ func (s *Service) Status(ctx context.Context, viewer, id string) (*flows.Message
 	return s.engine.Timeline(in, audit, viewer, s.clock.Now()), nil
 }
 
+// MayView reports whether viewer may see in: they are involved in it
+// (requester, assignee, decider), own its flow, or are an admin.
+func (s *Service) MayView(viewer string, in *flows.Instance) bool { return s.mayView(viewer, in) }
+
 func (s *Service) mayView(viewer string, in *flows.Instance) bool {
 	if viewer == in.Requester || s.engine.IsAdmin(viewer) || slices.Contains(in.Escalated, viewer) {
 		return true
@@ -211,7 +220,7 @@ func (s *Service) mayView(viewer string, in *flows.Instance) bool {
 		}
 	}
 	for _, h := range in.History {
-		if h.By == viewer || slices.Contains(h.Assigned, viewer) {
+		if h.By == viewer || slices.Contains(h.Assigned, viewer) || slices.Contains(h.Originals, viewer) {
 			return true
 		}
 	}

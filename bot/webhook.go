@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -29,11 +30,12 @@ import (
 // receiver can check both the body and its age. Idempotency-Key names the
 // step round, so a receiver can drop repeats.
 type Webhooks struct {
-	client  *http.Client
-	secrets map[string]string // by the name a step gives
-	clock   clockwork.Clock
-	sleep   func(context.Context, time.Duration) error
-	backoff time.Duration
+	client   *http.Client
+	secrets  map[string]string // by the name a step gives
+	clock    clockwork.Clock
+	sleep    func(context.Context, time.Duration) error
+	backoff  time.Duration
+	attempts HookLog // records outbound event deliveries, or nil (hooks.go)
 }
 
 // NewWebhooks returns a caller. secrets maps secret names to values.
@@ -41,6 +43,22 @@ func NewWebhooks(client *http.Client, secrets map[string]string, clock clockwork
 	if client == nil {
 		client = &http.Client{Timeout: 15 * time.Second}
 	}
+	// A copy that does not follow a redirect turning the signed POST into a
+	// bodiless GET (301, 302, 303): that would pass for a delivered call.
+	c, check := *client, client.CheckRedirect
+	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if req.Method != via[0].Method {
+			return http.ErrUseLastResponse
+		}
+		if check != nil {
+			return check(req, via)
+		}
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		return nil
+	}
+	client = &c
 	if clock == nil {
 		clock = clockwork.NewRealClock()
 	}
@@ -113,6 +131,9 @@ func (w *Webhooks) post(ctx context.Context, instance string, call *flows.Webhoo
 	}
 	res.Error = fmt.Sprintf("HTTP %d from %s", resp.StatusCode, call.URL)
 	switch {
+	case resp.StatusCode >= 300 && resp.StatusCode < 400:
+		res.Error += fmt.Sprintf(" redirecting to %q; set the step's url to the address to POST to", resp.Header.Get("Location"))
+		return res, -1
 	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
 		if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
 			return res, time.Duration(s) * time.Second

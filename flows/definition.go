@@ -24,9 +24,10 @@ const (
 	FieldDate     FieldKind = "date"
 	FieldPerson   FieldKind = "person"
 	FieldURL      FieldKind = "url"
+	FieldEmail    FieldKind = "email" // an address; as an assignee (field:NAME), someone outside the workspace (external.go)
 )
 
-var fieldKinds = []FieldKind{FieldText, FieldLongText, FieldNumber, FieldChoice, FieldDate, FieldPerson, FieldURL}
+var fieldKinds = []FieldKind{FieldText, FieldLongText, FieldNumber, FieldChoice, FieldDate, FieldPerson, FieldURL, FieldEmail}
 
 // StepKind is what a step asks of people or systems.
 type StepKind string
@@ -76,7 +77,10 @@ type Definition struct {
 	Title       string // template for an instance's one-line summary
 	Form        []Field
 	Steps       []Step
-	Source      string // file the definition came from
+	Schedules   []Schedule // scheduled starts (schedule.go)
+	Inbound     *Inbound   // signed webhook starts, or nil (schedule.go)
+	Webhooks    []Hook     // subscribers of this flow's events (hooks.go)
+	Source      string     // file the definition came from
 
 	title *template.Template
 }
@@ -196,6 +200,16 @@ func (d *Definition) allFields() []Field {
 	return out
 }
 
+// shownFields returns the fields a card or a timeline shows: the form's,
+// then every task's outputs (once a task is done, later cards show them).
+func (d *Definition) shownFields() []Field {
+	out := slices.Clone(d.Form)
+	for _, s := range d.Steps {
+		out = append(out, s.Outputs...)
+	}
+	return out
+}
+
 // successor returns the index of the step after step i (len(Steps) = end).
 func (d *Definition) successor(i int) int {
 	switch n := d.Steps[i].Next; n {
@@ -252,6 +266,10 @@ func (f *Field) Parse(raw string) (any, error) {
 	case FieldPerson:
 		if strings.ContainsAny(v, " \t\n") {
 			return nil, fmt.Errorf("%s must be one person", f.Label)
+		}
+	case FieldEmail:
+		if !ValidEmail(v) {
+			return nil, fmt.Errorf("%s must be an email address like name@example.com", f.Label)
 		}
 	}
 	if f.Kind != FieldNumber {

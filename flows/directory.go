@@ -153,10 +153,14 @@ func (d *Directory) People() []Person {
 	return out
 }
 
-// Name is the display name of a person (their id if unknown).
+// Name is the display name of a person (their id if unknown; an external
+// participant, email:ADDRESS, is "ADDRESS (external)").
 func (d *Directory) Name(id string) string {
 	if p, ok := d.Person(id); ok && p.Name != "" {
 		return p.Name
+	}
+	if addr, ok := ExternalEmail(id); ok {
+		return addr + " (external)"
 	}
 	return id
 }

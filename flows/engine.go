@@ -565,16 +565,19 @@ func (t *tx) closeStep(outcome, by, reason string) {
 		t.effects = append(t.effects, Effect{Kind: EffectCancelTimer, Timer: &Timer{ID: tm.ID}})
 	}
 	in.Timers = nil
-	var assigned []string
+	var assigned, originals []string
 	for _, task := range in.Tasks {
 		assigned = append(assigned, task.Assignee)
+		if task.Original != "" && !slices.Contains(originals, task.Original) {
+			originals = append(originals, task.Original)
+		}
 	}
 	in.History = append(in.History, StepRecord{Step: in.Step, Round: in.Round, Started: in.StepStarted, Ended: t.now,
-		Outcome: outcome, By: by, Reason: reason, Assigned: assigned})
+		Outcome: outcome, By: by, Reason: reason, Assigned: assigned, Originals: originals})
 	if s := t.step(); s != nil && (s.Kind == StepApproval || s.Kind == StepTask) {
 		t.effects = append(t.effects, Effect{Kind: EffectUpdate, Card: cardKey(in.Step, in.Round, ""), Msg: t.closedCard(s, outcome, by, reason, "")})
 	}
-	in.Tasks, in.Escalated, in.Overdue, in.Due, in.Changes = nil, nil, false, time.Time{}, nil
+	in.Tasks, in.Escalated, in.Overdue, in.Due, in.Changes, in.Note = nil, nil, false, time.Time{}, nil, ""
 }
 
 // closedCard is a task card after a decision: no buttons, the outcome shown.
@@ -604,7 +607,7 @@ func (t *tx) baseCard(s *Step, kind MessageKind) *Message {
 			m.Text += "\n" + s.Instructions
 		}
 	}
-	for _, f := range t.def.Form {
+	for _, f := range t.def.shownFields() {
 		if v, ok := in.Data[f.Name]; ok {
 			val := FormatValue(v)
 			if f.Kind == FieldPerson {
@@ -628,6 +631,9 @@ func (t *tx) taskCard(s *Step, kind MessageKind, person string) *Message {
 	in := t.in
 	m := t.baseCard(s, kind)
 	m.Changes = slices.Clone(in.Changes)
+	if in.Note != "" {
+		m.Context = append(m.Context, fmt.Sprintf("Note from %s: %s", t.name(in.Requester), in.Note))
+	}
 	loc := t.e.dir.Location(person)
 	m.Context = append(m.Context, "Waiting on "+t.waitingNames())
 	if !in.Due.IsZero() {
@@ -904,6 +910,7 @@ func (t *tx) sendCards(s *Step, kind MessageKind, text string) {
 			key, thread = key+"/r"+fmt.Sprint(t.now.UnixMilli()), key
 		}
 		t.notify(Recipient{Channel: s.Channel}, key, thread, m)
+		t.sendExternalCards(s, kind, text) // external.go: people outside the workspace get their own
 		return
 	}
 	for _, task := range t.in.Tasks {
@@ -957,7 +964,9 @@ func (t *tx) assignees(s *Step) ([]string, string) {
 			case "group":
 				add(t.e.dir.Members(id)...)
 			case "field":
-				add(FormatValue(in.Data[id]))
+				add(t.fieldAssignee(id))
+			case "email":
+				add(t.e.dir.Resolve("email", id))
 			}
 		}
 	}
@@ -1019,7 +1028,7 @@ func (t *tx) resubmit() error {
 	}
 	in.Title = t.def.renderTitle(in)
 	in.Outcome = ""
-	in.Changes = changes
+	in.Changes, in.Note = changes, strings.TrimSpace(t.ev.Reason)
 	detail := map[string]string{}
 	for _, c := range changes {
 		detail[c.Field] = c.Old + " → " + c.New
@@ -1070,7 +1079,14 @@ func (t *tx) reassign(delegate bool) error {
 		task.Delegates = append(task.Delegates, target)
 		t.record(AuditEntry{Action: "delegated", OnBehalf: from, Reason: t.ev.Reason, Detail: map[string]string{"to": target}})
 		m := t.taskCard(s, MsgTask, target)
-		m.Context = append(m.Context, fmt.Sprintf("Delegated to you by %s, on behalf of %s", t.name(t.ev.Actor), t.name(from)))
+		line := "Delegated to you by " + t.name(t.ev.Actor)
+		if from != t.ev.Actor {
+			line += ", on behalf of " + t.name(from)
+		}
+		if t.ev.Reason != "" {
+			line += ": " + t.ev.Reason
+		}
+		m.Context = append(m.Context, line)
 		t.notify(Recipient{Person: target}, t.personCard(target), "", m)
 		t.out.Text = fmt.Sprintf("%s can now decide %s on behalf of %s.", t.name(target), in.ID, t.name(from))
 		return nil
@@ -1082,8 +1098,16 @@ func (t *tx) reassign(delegate bool) error {
 	task.Assignee, task.Delegates = target, nil
 	t.record(AuditEntry{Action: "reassigned", Reason: t.ev.Reason, Detail: map[string]string{"from": from, "to": target}})
 	t.closeTaskCards(s, was, "reassigned", t.ev.Actor, t.ev.Reason, "Now with "+t.name(target)+".")
+	t.refreshCards(s, target) // the others' cards say whom the step waits on
 	m := t.taskCard(s, MsgTask, target)
-	m.Context = append(m.Context, fmt.Sprintf("Reassigned to you by %s (was %s)", t.name(t.ev.Actor), t.name(from)))
+	line := "Reassigned to you by " + t.name(t.ev.Actor)
+	if from != t.ev.Actor {
+		line += " (was " + t.name(from) + ")"
+	}
+	if t.ev.Reason != "" {
+		line += ": " + t.ev.Reason
+	}
+	m.Context = append(m.Context, line)
 	t.notify(Recipient{Person: target}, t.personCard(target), "", m)
 	t.out.Text = fmt.Sprintf("%s is now with %s.", in.ID, t.name(target))
 	return nil
@@ -1103,6 +1127,7 @@ func (t *tx) involved() []string {
 	people = append(people, in.Escalated...)
 	for _, h := range in.History {
 		people = append(people, h.Assigned...)
+		people = append(people, h.Originals...)
 		people = append(people, h.By)
 	}
 	slices.Sort(people)
@@ -1280,13 +1305,17 @@ func (t *tx) timer() error {
 	return nil
 }
 
-// refreshCards re-renders every pending card of the step in place.
-func (t *tx) refreshCards(s *Step) {
+// refreshCards re-renders every pending card of the step in place, but for
+// the cards of the people in skip.
+func (t *tx) refreshCards(s *Step, skip ...string) {
 	for _, task := range t.in.Tasks {
 		if task.Decision != Pending {
 			continue
 		}
 		for _, p := range carded(s, task) {
+			if slices.Contains(skip, p) {
+				continue
+			}
 			t.effects = append(t.effects, Effect{Kind: EffectUpdate, Card: t.personCard(p), Msg: t.taskCard(s, MsgTask, p)})
 		}
 	}

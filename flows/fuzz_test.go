@@ -27,7 +27,9 @@ func FuzzParseDefinition(f *testing.F) {
 	}
 	for _, s := range []string{buyFlow, kindsFlow, conditionFlow, nextFlow, timersFlow("wait"), webhookFlow("fail"), policyFlow("    quorum: 2"),
 		"", "id: a\n", "[", "id: a\nid: b\n", "- 1\n", "id: a\n---\nid: b\n", "steps: [{}]\n", "form: [{type: choice, default: 1}]\n",
-		"id: x\nname: y\nowner: o\nsteps:\n  - {id: a, type: approval, assignees: [manager], next: a}\n"} {
+		"id: x\nname: y\nowner: o\nsteps:\n  - {id: a, type: approval, assignees: [manager], next: a}\n",
+		"id: x\nname: y\nowner: o\nschedule: {cron: \"0 9 * * MON\", timezone: Europe/Paris, requester: o}\ninbound: {secret: s, requester: o}\nsteps:\n  - {id: a, type: notify, to: [requester], message: hi}\n",
+		"schedule: [{cron: x, data: {a: [1]}}, 1, {timezone: Mars/Base}]\ninbound: [1]\n"} {
 		f.Add([]byte(s))
 	}
 	dir, err := flows.ParseDirectory("directory.yaml", []byte(testDirectory))

@@ -63,6 +63,7 @@ type Instance struct {
 	Rounds  map[string]int            `json:"rounds,omitempty"`  // rounds taken per step
 	Seen    map[string]map[string]any `json:"seen,omitempty"`    // per step: the data reviewers last decided on
 	Changes []Change                  `json:"changes,omitempty"` // what changed since the current step last decided
+	Note    string                    `json:"note,omitempty"`    // the requester's note to the reviewers on resubmitting
 	History []StepRecord              `json:"history,omitempty"`
 
 	Outcome   string    `json:"outcome,omitempty"` // final or returning reason
@@ -97,6 +98,9 @@ type StepRecord struct {
 	By       string    `json:"by,omitempty"`
 	Reason   string    `json:"reason,omitempty"`
 	Assigned []string  `json:"assigned,omitempty"`
+	// Originals are the first assignees of tasks that were reassigned: they
+	// stay involved (may read the status and comment) once the step is over.
+	Originals []string `json:"originals,omitempty"`
 }
 
 // Change is one field changed by a resubmission.
@@ -236,6 +240,7 @@ const (
 	EffectSetTimer    EffectKind = "set_timer"    // schedule Timer
 	EffectCancelTimer EffectKind = "cancel_timer" // drop Timer.ID
 	EffectWebhook     EffectKind = "webhook"      // call Webhook and report back a webhook_result
+	EffectHook        EffectKind = "hook"         // deliver Hook.Event to a subscriber (hooks.go); nothing reports back
 )
 
 // Effect is something the runtime must do because of a transition. Storage
@@ -249,6 +254,7 @@ type Effect struct {
 	Msg     *Message     `json:"msg,omitempty"`
 	Timer   *Timer       `json:"timer,omitempty"`
 	Webhook *WebhookCall `json:"webhook,omitempty"`
+	Hook    *HookCall    `json:"hook,omitempty"`
 }
 
 // WebhookCall is an outgoing call of a webhook step.

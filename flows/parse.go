@@ -22,15 +22,18 @@ import (
 // The YAML shape of a flow definition. Everything is kept as written
 // (durations as strings) so validation can point at the exact field.
 type rawFlow struct {
-	ID          string     `yaml:"id"`
-	Name        string     `yaml:"name"`
-	Description string     `yaml:"description"`
-	Owner       string     `yaml:"owner"`
-	Command     string     `yaml:"command"`
-	Prefix      string     `yaml:"prefix"`
-	Title       string     `yaml:"title"`
-	Form        []rawField `yaml:"form"`
-	Steps       []rawStep  `yaml:"steps"`
+	ID          string        `yaml:"id"`
+	Name        string        `yaml:"name"`
+	Description string        `yaml:"description"`
+	Owner       string        `yaml:"owner"`
+	Command     string        `yaml:"command"`
+	Prefix      string        `yaml:"prefix"`
+	Title       string        `yaml:"title"`
+	Form        []rawField    `yaml:"form"`
+	Steps       []rawStep     `yaml:"steps"`
+	Schedule    *rawSchedules `yaml:"schedule"`
+	Inbound     *rawInbound   `yaml:"inbound"`
+	Webhooks    []rawHook     `yaml:"webhooks"`
 }
 
 type rawField struct {
@@ -268,7 +271,8 @@ func (v *validator) add(p, format string, args ...any) {
 // knownKeys lists every key the format accepts, for "did you mean".
 var knownKeys = func() []string {
 	var keys []string
-	for _, t := range []reflect.Type{reflect.TypeFor[rawFlow](), reflect.TypeFor[rawField](), reflect.TypeFor[rawStep](), reflect.TypeFor[rawRemind](), reflect.TypeFor[rawRung]()} {
+	for _, t := range []reflect.Type{reflect.TypeFor[rawFlow](), reflect.TypeFor[rawField](), reflect.TypeFor[rawStep](), reflect.TypeFor[rawRemind](), reflect.TypeFor[rawRung](),
+		reflect.TypeFor[rawSchedule](), reflect.TypeFor[rawInbound](), reflect.TypeFor[rawHook]()} {
 		for i := range t.NumField() {
 			keys = append(keys, t.Field(i).Tag.Get("yaml"))
 		}
@@ -335,6 +339,9 @@ func (v *validator) flow(r *rawFlow) *Definition {
 
 	names := map[string]string{"requester": "a built-in name"}
 	d.Form = v.fields("form", r.Form, names)
+	d.Schedules = v.schedules(r.Schedule, d.Form)
+	d.Inbound = v.inbound(r.Inbound)
+	d.Webhooks = v.hooks(r.Webhooks)
 	if len(r.Steps) == 0 {
 		v.add("steps", "a flow needs at least one step")
 	}
@@ -354,7 +361,7 @@ func (v *validator) flow(r *rawFlow) *Definition {
 	badNext := false
 	personFields := map[string]bool{}
 	for _, f := range d.allFields() {
-		if f.Kind == FieldPerson {
+		if f.Kind == FieldPerson || f.Kind == FieldEmail {
 			personFields[f.Name] = true
 		}
 	}
@@ -369,8 +376,11 @@ func (v *validator) flow(r *rawFlow) *Definition {
 			s.cond = c
 		}
 		for j, a := range s.Assignees {
+			if err := checkExternal(d, s, a); err != nil { // external.go
+				v.add(fmt.Sprintf("%s.assignees[%d]", p, j), "%v", err)
+			}
 			if name, ok := strings.CutPrefix(a, "field:"); ok && !personFields[name] {
-				v.add(fmt.Sprintf("%s.assignees[%d]", p, j), "%q names no person field; add a form field %q of type person, or use person:ID, group:NAME or manager", a, name)
+				v.add(fmt.Sprintf("%s.assignees[%d]", p, j), "%q names no person field; add a form field %q of type person (or type email, for someone outside the workspace), or use person:ID, group:NAME or manager", a, name)
 			}
 		}
 		if s.Next != "" && s.Next != EndStep {
@@ -663,7 +673,13 @@ func checkAssignee(a string) error {
 	if ok && name != "" && (kind == "person" || kind == "group" || kind == "field") {
 		return nil
 	}
-	return fmt.Errorf("assignee %q is not understood; use person:ID, group:NAME, manager, field:NAME, requester or owner", a)
+	if ok && kind == "email" {
+		if !ValidEmail(name) {
+			return fmt.Errorf("assignee %q: %q is not an email address; write email:name@example.com", a, name)
+		}
+		return nil
+	}
+	return fmt.Errorf("assignee %q is not understood; use person:ID, group:NAME, manager, field:NAME, email:ADDRESS, requester or owner", a)
 }
 
 // checkTarget validates a notify or reassign target.

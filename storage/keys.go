@@ -89,5 +89,19 @@ func (k keys) kv(ns, key string) string { return k.prefix + ":kv:" + ns + ":" + 
 // claim: STRING, held by the replica that claimed a piece of once-only work; expires.
 func (k keys) claim(name string) string { return k.prefix + ":claim:" + name }
 
+// hookLog: LIST of an instance's outbound webhook delivery attempts (JSON
+// flows.HookAttempt), the newest last, trimmed to the last few hundred.
+func (k keys) hookLog(id string) string { return k.tag(k.shardOf(id)) + ":wh:" + id }
+
+// API tokens share the tag {PREFIX:tok}, so one script updates both hashes.
+func (k keys) tokTag() string { return "{" + k.prefix + ":tok}" }
+
+// tokByHash: HASH SHA-256 of a token (hex) -> token record (JSON). Only the
+// hash is stored: a token cannot be read back.
+func (k keys) tokByHash() string { return k.tokTag() + ":byhash" }
+
+// tokByName: HASH token name -> SHA-256 of its token (hex).
+func (k keys) tokByName() string { return k.tokTag() + ":byname" }
+
 // all matches every key under the prefix (for tests' cleanup).
 func (k keys) all() []string { return []string{"{" + k.prefix + ":*", k.prefix + ":*"} }

@@ -51,9 +51,10 @@ const group = "dispatch" // the outbox consumer group
 // Store keeps instances, audit trails, timers and the outbox in Redis.
 // It is safe for concurrent use by many goroutines and many processes.
 type Store struct {
-	rdb redis.UniversalClient
-	k   keys
-	ttl time.Duration
+	rdb   redis.UniversalClient
+	k     keys
+	ttl   time.Duration
+	cache instanceCache
 }
 
 var (
@@ -92,6 +93,10 @@ func (s *Store) Ping(ctx context.Context) error { return s.rdb.Ping(ctx).Err() }
 
 // Shards returns the number of shards.
 func (s *Store) Shards() int { return s.k.shards }
+
+// Prefix returns the key prefix: another Store with the same prefix (another
+// replica) shares this one's data.
+func (s *Store) Prefix() string { return s.k.prefix }
 
 // ShardOf returns the shard of an instance id.
 func (s *Store) ShardOf(id string) int { return s.k.shardOf(id) }
@@ -156,6 +161,26 @@ func (s *Store) Apply(ctx context.Context, ev flows.Event, fn func(*flows.Instan
 	if ev.Key == "" {
 		return flows.Applied{}, fmt.Errorf("%s %s: an idempotency key is required", ev.Kind, id)
 	}
+	// First, optimistically, without a read: a start applies to no instance,
+	// anything else to the state this process last committed or loaded. The
+	// script's checks (idempotency key, then version) make this exactly as
+	// safe as reading first; anything but a successful commit (a stale
+	// version, an error or a no-op computed from a stale state) falls through
+	// to the authoritative read below.
+	if cur, ok := s.guess(ev); ok {
+		if t, err := fn(cur); err == nil && !t.Noop {
+			res, err := s.commit(ctx, ev, cur, t)
+			if err != nil {
+				return flows.Applied{}, fmt.Errorf("%s %s: commit: %w", ev.Kind, id, err)
+			}
+			switch res[0] {
+			case "ok":
+				return s.committed(t, res[1]), nil
+			case "dup":
+				return duplicate(res[1])
+			}
+		}
+	}
 	idem := s.k.idem(id, ev.Key)
 	for range maxAttempts {
 		// One round trip: the earlier outcome of this key, or the instance.
@@ -191,15 +216,30 @@ func (s *Store) Apply(ctx context.Context, ev flows.Event, fn func(*flows.Instan
 		}
 		switch res[0] {
 		case "ok":
-			v, _ := strconv.ParseInt(res[1], 10, 64)
-			t.Instance.Version = v
-			return flows.Applied{Outcome: t.Outcome, Transition: t, Version: v}, nil
+			return s.committed(t, res[1]), nil
 		case "dup":
 			return duplicate(res[1])
 		}
 		// conflict: someone committed in between; apply to the fresh state.
 	}
 	return flows.Applied{}, fmt.Errorf("%s %s: %w", ev.Kind, id, flows.ErrConflict)
+}
+
+// guess returns the state to try an event on without reading it first.
+func (s *Store) guess(ev flows.Event) (*flows.Instance, bool) {
+	if ev.Kind == flows.EventStart {
+		return nil, true
+	}
+	return s.cache.get(ev.Instance)
+}
+
+// committed records a committed transition's new version, and remembers the
+// new state for the next event on the instance.
+func (s *Store) committed(t *flows.Transition, version string) flows.Applied {
+	v, _ := strconv.ParseInt(version, 10, 64)
+	t.Instance.Version = v
+	s.cache.put(t.Instance)
+	return flows.Applied{Outcome: t.Outcome, Transition: t, Version: v}
 }
 
 func versionOf(in *flows.Instance) int64 {

@@ -169,3 +169,10 @@ func redacted(secret string) string {
 	}
 	return "(redacted)"
 }
+
+// TokenEndpoint returns where outbound tokens come from and their scope,
+// defaults resolved (for `baton doctor`).
+func (c Config) TokenEndpoint() (tokenURL, scope string) {
+	d := c.withDefaults()
+	return d.TokenURL, d.Scope
+}

@@ -57,7 +57,8 @@ type Console struct {
 	tmpl *template.Template
 	csrf *http.CrossOriginProtection
 
-	key func() string // idempotency keys for forms (tests make them fixed)
+	key  func() string // idempotency keys for forms (tests make them fixed)
+	mail func() []Mail // the outbox mail view (mail.go), or nil
 
 	mu      sync.Mutex
 	notes   map[string]note // per person: the answer to their last action
@@ -195,6 +196,7 @@ func (c *Console) Handler() http.Handler {
 	mux.HandleFunc("POST /console/resubmit/{id}", c.resubmit)
 	mux.HandleFunc("POST /console/act", c.act)
 	mux.HandleFunc("GET /console/status/{id}", c.status)
+	mux.HandleFunc("GET /console/mail", c.mailbox) // mail.go
 	return c.guard(mux)
 }
 
@@ -648,6 +650,10 @@ func (c *Console) sentBack(w http.ResponseWriter, r *http.Request, as string) (*
 		c.answer(w, r, as, note{Text: fmt.Sprintf("%s is %s; only a request sent back to you can be resubmitted.", in.ID, strings.ReplaceAll(string(in.Status), "_", " "))})
 		return nil, nil
 	}
+	if s := def.Step(in.Step); s != nil && in.Rounds[s.ID] >= s.MaxRounds {
+		c.answer(w, r, as, note{Text: fmt.Sprintf("%s has had %d rounds at %s, the most allowed; it cannot be resubmitted. Start a new request instead.", in.ID, in.Rounds[s.ID], s.Name)})
+		return nil, nil
+	}
 	return in, def
 }
 
@@ -735,7 +741,8 @@ func (c *Console) act(w http.ResponseWriter, r *http.Request) {
 		round = n
 	}
 	ev := flows.Event{Kind: kind, Key: "web:" + cmp.Or(r.PostFormValue("key"), newKey()), Instance: id, Actor: as, Platform: "web",
-		Step: r.PostFormValue("step"), Round: round, Reason: r.PostFormValue("reason"), Target: r.PostFormValue("target")}
+		Step: r.PostFormValue("step"), Round: round, Reason: r.PostFormValue("reason"), Target: r.PostFormValue("target"),
+		From: r.PostFormValue("from")} // reassign or delegate by an admin: whose task ("" = the first pending)
 	if kind == flows.EventTaskDone {
 		if in, err := c.svc.Instance(r.Context(), id); err == nil {
 			if def, ok := c.svc.Engine().Flow(in.Flow); ok {

@@ -11,6 +11,12 @@
 // posts are refused, and a strict Content-Security-Policy (no inline
 // script) keeps text typed into forms from ever running.
 //
+// Beside the console, the package serves pages meant for other networks:
+// the approval page of external participants (External, /x/{token}: the
+// signed link is the only credential) and the operations dashboard
+// (Dashboard, /dashboard: admins sign in; open to this machine in local
+// console mode). They reuse the console's stylesheet and policy.
+//
 // It imports flows and bot (whose Messenger port it implements), nothing of
 // storage and no other adapter.
 package web

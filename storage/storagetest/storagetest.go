@@ -22,7 +22,7 @@ const EnvURL = "BATON_TEST_REDIS_URL"
 
 // Backend is a Redis to test against.
 type Backend struct {
-	Name   string // "embedded" or "redis"
+	Name   string // "embedded", "redis" or "cluster"
 	Client redis.UniversalClient
 }
 
@@ -37,9 +37,12 @@ func Embedded(t testing.TB) Backend {
 	return Backend{Name: "embedded", Client: c}
 }
 
-// Real connects to the Redis of BATON_TEST_REDIS_URL; ok is false when the
-// variable is not set. A set but unreachable Redis fails the test: CI sets it
-// to require a real server.
+// Real connects to the Redis of BATON_TEST_REDIS_URL (any URL
+// storage.Client takes: redis://host:6379/0, or
+// redis-cluster://127.0.0.1:7000?addr=127.0.0.1:7001 for Redis Cluster, whose
+// backend is then named "cluster"); ok is false when the variable is not
+// set. A set but unreachable Redis fails the test: CI sets it to require a
+// real server.
 func Real(t testing.TB) (Backend, bool) {
 	t.Helper()
 	url := os.Getenv(EnvURL)
@@ -56,7 +59,11 @@ func Real(t testing.TB) (Backend, bool) {
 		t.Fatalf("%s=%s is set but Redis does not answer: %v", EnvURL, url, err)
 	}
 	t.Cleanup(func() { c.Close() })
-	return Backend{Name: "redis", Client: c}, true
+	name := "redis"
+	if _, ok := c.(*redis.ClusterClient); ok {
+		name = "cluster"
+	}
+	return Backend{Name: name, Client: c}, true
 }
 
 // Default is the real Redis when configured, else an embedded one.

@@ -1,0 +1,732 @@
+package api
+
+import (
+	"cmp"
+	"context"
+	"crypto/rand"
+	_ "embed"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"mime"
+	"net/http"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/batonbot/baton/bot"
+	"github.com/batonbot/baton/flows"
+)
+
+//go:embed openapi.json
+var openAPI []byte
+
+// OpenAPI returns the embedded OpenAPI 3 description.
+func OpenAPI() []byte { return slices.Clone(openAPI) }
+
+// Service is what the API needs of the runtime (bot.Service implements it).
+type Service interface {
+	Handle(ctx context.Context, ev flows.Event) (flows.Outcome, error)
+	Engine() *flows.Engine
+	Now() time.Time
+	MayView(viewer string, in *flows.Instance) bool
+}
+
+// Instances reads instances (flows.Store implements it).
+type Instances interface {
+	Get(ctx context.Context, id string) (*flows.Instance, error)
+	Audit(ctx context.Context, id string) ([]flows.AuditEntry, error)
+	List(ctx context.Context, q flows.Query) ([]*flows.Instance, error)
+}
+
+// Tokens finds tokens by hash.
+type Tokens interface {
+	// TokenByHash returns the token whose SHA-256 is hash; ok is false when
+	// there is none (never created, or revoked).
+	TokenByHash(ctx context.Context, hash string) (tok Token, ok bool, err error)
+}
+
+// Deliveries reads an instance's webhook delivery attempts.
+type Deliveries interface {
+	HookAttempts(ctx context.Context, instance string) ([]flows.HookAttempt, error)
+}
+
+// Deps are the API's dependencies. Deliveries may be nil.
+type Deps struct {
+	Service    Service
+	Instances  Instances
+	Tokens     Tokens
+	Deliveries Deliveries
+	Log        *slog.Logger
+}
+
+// Config tunes the API. Zero values mean the defaults.
+type Config struct {
+	MaxBody int64 // largest request body (default 64 KiB)
+}
+
+// API serves /api/v1.
+type API struct {
+	d   Deps
+	cfg Config
+	mux *http.ServeMux // the routes, to tell 404 from 405
+}
+
+// New builds the API. It does no I/O.
+func New(d Deps, cfg Config) *API {
+	cfg.MaxBody = cmp.Or(cfg.MaxBody, 64<<10)
+	a := &API{d: d, cfg: cfg, mux: http.NewServeMux()}
+	for pattern, h := range a.routes() {
+		a.mux.Handle(pattern, h)
+	}
+	return a
+}
+
+// Prefix is where the API is mounted.
+const Prefix = "/api/v1/"
+
+func (a *API) routes() map[string]http.Handler {
+	return map[string]http.Handler{
+		"GET /api/v1/openapi.json":              http.HandlerFunc(a.openapi),
+		"GET /api/v1/flows":                     a.auth(ScopeRead, a.listFlows),
+		"POST /api/v1/flows/{flow}/instances":   a.auth(ScopeStart, a.start),
+		"GET /api/v1/instances":                 a.auth(ScopeRead, a.list),
+		"GET /api/v1/instances/{id}":            a.auth(ScopeRead, a.get),
+		"POST /api/v1/instances/{id}/decisions": a.auth(ScopeAdmin, a.decide),
+		"POST /api/v1/instances/{id}/comments":  a.auth(ScopeStart, a.comment),
+	}
+}
+
+// Routes returns the API's handlers by ServeMux pattern, to mount on the
+// server (each route gets its own metrics), plus Prefix, which answers
+// unknown paths and methods with JSON 404 and 405.
+func (a *API) Routes() map[string]http.Handler {
+	r := a.routes()
+	r[Prefix] = http.HandlerFunc(a.fallback)
+	return r
+}
+
+// Handler serves every route (for tests and for mounting under one pattern).
+func (a *API) Handler() http.Handler {
+	mux := http.NewServeMux()
+	for p, h := range a.Routes() {
+		mux.Handle(p, h)
+	}
+	return mux
+}
+
+func (a *API) fallback(w http.ResponseWriter, r *http.Request) {
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodPost} {
+		c := r.Clone(r.Context())
+		c.Method = m
+		if _, p := a.mux.Handler(c); p != "" {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		writeError(w, r, http.StatusMethodNotAllowed, "method_not_allowed", fmt.Sprintf("%s %s: use %s", r.Method, r.URL.Path, strings.Join(allow, " or ")), nil)
+		return
+	}
+	writeError(w, r, http.StatusNotFound, "not_found", fmt.Sprintf("no endpoint %s; the API is described at /api/v1/openapi.json", r.URL.Path), nil)
+}
+
+func (a *API) openapi(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	_, _ = w.Write(openAPI)
+}
+
+// ---- errors
+
+type apiError struct {
+	Code    string            `json:"code"`
+	Message string            `json:"message"`
+	Fields  map[string]string `json:"fields,omitempty"`
+}
+
+func writeError(w http.ResponseWriter, r *http.Request, status int, code, msg string, fields map[string]string) {
+	writeJSON(w, status, map[string]any{"error": apiError{Code: code, Message: msg, Fields: fields}, "request_id": bot.RequestID(r.Context())})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}
+
+func invalid(w http.ResponseWriter, r *http.Request, fields map[string]string) {
+	names := slices.Sorted(maps.Keys(fields))
+	writeError(w, r, http.StatusUnprocessableEntity, "invalid", "invalid input: "+strings.Join(names, ", ")+"; nothing was changed", fields)
+}
+
+// ---- authentication
+
+type tokenKey struct{}
+
+func tokenOf(r *http.Request) Token { t, _ := r.Context().Value(tokenKey{}).(Token); return t }
+
+// auth checks the bearer token and its scope before h runs.
+func (a *API) auth(need Scope, h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		scheme, tok, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+		tok = strings.TrimSpace(tok)
+		if tok == "" || !strings.EqualFold(scheme, "Bearer") {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="baton"`)
+			writeError(w, r, http.StatusUnauthorized, "unauthorized", "send an API token: Authorization: Bearer baton_… (create one with baton token create)", nil)
+			return
+		}
+		if !wellFormed(tok) {
+			a.unknownToken(w, r)
+			return
+		}
+		hash := HashToken(tok)
+		t, ok, err := a.d.Tokens.TokenByHash(r.Context(), hash)
+		if err != nil {
+			a.d.Log.Error("api: token lookup", "request", bot.RequestID(r.Context()), "err", err)
+			writeError(w, r, http.StatusServiceUnavailable, "unavailable", "the token store cannot be reached; try again", nil)
+			return
+		}
+		if !ok || !sameHash(t.Hash, hash) {
+			a.unknownToken(w, r)
+			return
+		}
+		if !t.Scope.Allows(need) {
+			writeError(w, r, http.StatusForbidden, "insufficient_scope", fmt.Sprintf("token %s has scope %s; this needs %s", t.Name, t.Scope, need), nil)
+			return
+		}
+		h(w, r.WithContext(context.WithValue(r.Context(), tokenKey{}, t)))
+	})
+}
+
+func (a *API) unknownToken(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("WWW-Authenticate", `Bearer realm="baton", error="invalid_token"`)
+	writeError(w, r, http.StatusUnauthorized, "invalid_token", "the token is not valid (mistyped, or revoked); create a new one with baton token create", nil)
+}
+
+// actor returns who a write acts as: the token's person, or on_behalf_of.
+// ok false means an error was written.
+func (a *API) actor(w http.ResponseWriter, r *http.Request, onBehalf string, fields map[string]string) (string, bool) {
+	t := tokenOf(r)
+	switch {
+	case t.Person != "" && onBehalf != "" && onBehalf != t.Person:
+		writeError(w, r, http.StatusForbidden, "forbidden", fmt.Sprintf("token %s acts as %s only", t.Name, t.Person), nil)
+		return "", false
+	case t.Person != "":
+		return t.Person, true
+	case onBehalf == "":
+		fields["on_behalf_of"] = "say on whose behalf this is done: a person id from the directory"
+	default:
+		if _, ok := a.d.Service.Engine().Directory().Person(onBehalf); !ok {
+			fields["on_behalf_of"] = fmt.Sprintf("%q is not in the people directory", onBehalf)
+		}
+	}
+	return onBehalf, true
+}
+
+// ---- requests
+
+// decode reads a JSON body into v. ok false means an error was written.
+func (a *API) decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+			writeError(w, r, http.StatusUnsupportedMediaType, "unsupported_media_type", "send Content-Type: application/json", nil)
+			return false
+		}
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, a.cfg.MaxBody))
+	dec.DisallowUnknownFields()
+	dec.UseNumber() // amounts keep their digits
+	err := dec.Decode(v)
+	if err == nil && dec.Decode(new(json.RawMessage)) != io.EOF {
+		err = errors.New("one JSON object only")
+	}
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		writeError(w, r, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("the body is over %d bytes", a.cfg.MaxBody), nil)
+		return false
+	case errors.Is(err, io.EOF):
+		writeError(w, r, http.StatusBadRequest, "bad_request", "send a JSON object", nil)
+		return false
+	case err != nil:
+		writeError(w, r, http.StatusBadRequest, "bad_request", "the body is not valid: "+err.Error(), nil)
+		return false
+	}
+	return true
+}
+
+// idemKey is the engine key of a write: the Idempotency-Key header scoped to
+// the token, or a fresh one. ok false means an error was written.
+func idemKey(w http.ResponseWriter, r *http.Request) (string, bool) {
+	scope := "api:" + tokenOf(r).Hash[:16] + ":"
+	k := r.Header.Get("Idempotency-Key")
+	if k == "" {
+		b := make([]byte, 12)
+		_, _ = rand.Read(b)
+		return scope + "auto:" + hex.EncodeToString(b), true
+	}
+	if len(k) > 200 || strings.IndexFunc(k, func(c rune) bool { return c <= ' ' || c > '~' }) >= 0 {
+		writeError(w, r, http.StatusBadRequest, "bad_request", "Idempotency-Key: at most 200 printable ASCII characters, no spaces (a UUID is fine)", nil)
+		return "", false
+	}
+	return scope + k, true
+}
+
+// formValue turns a JSON value into the form's text.
+func formValue(v any) (string, bool) {
+	switch x := v.(type) {
+	case string:
+		return x, true
+	case json.Number:
+		return x.String(), true
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64), true
+	case bool:
+		return strconv.FormatBool(x), true
+	}
+	return "", false
+}
+
+var refKey = regexp.MustCompile(`^[a-z][a-z0-9_]{0,39}$`)
+
+type startRequest struct {
+	Data       map[string]any    `json:"data"`
+	Refs       map[string]string `json:"refs"`
+	OnBehalfOf string            `json:"on_behalf_of"`
+}
+
+// outcome is the answer to a write: what the engine said. It is built from
+// the stored outcome only, so a replay answers the same.
+type outcome struct {
+	OK       bool         `json:"ok"`
+	Instance string       `json:"instance,omitempty"`
+	Status   flows.Status `json:"status,omitempty"`
+	Code     string       `json:"code,omitempty"`
+	Text     string       `json:"text"`
+}
+
+func (a *API) start(w http.ResponseWriter, r *http.Request) {
+	var req startRequest
+	if !a.decode(w, r, &req) {
+		return
+	}
+	name := r.PathValue("flow")
+	def, found := a.d.Service.Engine().Flow(name)
+	if !found {
+		msg := fmt.Sprintf("there is no flow %q; GET /api/v1/flows lists them", name)
+		if s := a.d.Service.Engine().Suggest(name); s != "" {
+			msg = fmt.Sprintf("there is no flow %q; did you mean %q?", name, s)
+		}
+		writeError(w, r, http.StatusNotFound, "not_found", msg, nil)
+		return
+	}
+	fields := map[string]string{}
+	actor, ok := a.actor(w, r, req.OnBehalfOf, fields)
+	if !ok {
+		return
+	}
+	data := map[string]string{}
+	for k, v := range req.Data {
+		if v == nil {
+			continue
+		}
+		s, ok := formValue(v)
+		if !ok {
+			fields["data."+k] = "must be a string, a number or a boolean"
+			continue
+		}
+		data[k] = s
+	}
+	if len(req.Refs) > 20 {
+		fields["refs"] = "at most 20 references"
+	}
+	for k, v := range req.Refs {
+		switch {
+		case !refKey.MatchString(k):
+			fields["refs."+k] = "a reference name is a lowercase identifier (letters, digits, _), e.g. crm_deal"
+		case v == "" || len(v) > 2048:
+			fields["refs."+k] = "a reference is 1 to 2048 characters"
+		}
+	}
+	// The form is checked before anything is reserved, so every problem
+	// is reported at once and an invalid start creates nothing.
+	if _, err := flows.ParseForm(def.Form, data); err != nil {
+		var fe flows.FieldErrors
+		if !errors.As(err, &fe) {
+			writeError(w, r, http.StatusUnprocessableEntity, "invalid", err.Error(), nil)
+			return
+		}
+		for f, msg := range fe {
+			fields["data."+f] = msg
+		}
+	}
+	if len(fields) > 0 {
+		invalid(w, r, fields)
+		return
+	}
+	key, ok := idemKey(w, r)
+	if !ok {
+		return
+	}
+	ev := flows.Event{Kind: flows.EventStart, Key: key, Actor: actor, Platform: "api", Flow: def.ID, Data: data, Refs: req.Refs}
+	out, err := a.d.Service.Handle(r.Context(), ev)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.d.Log.Info("api: start", "request", bot.RequestID(r.Context()), "token", tokenOf(r).Name, "flow", def.ID, "instance", out.Instance, "user", actor, "ok", out.OK)
+	if out.OK {
+		w.Header().Set("Location", "/api/v1/instances/"+out.Instance)
+	}
+	a.answer(w, r, out, http.StatusCreated)
+}
+
+// answer writes an engine outcome: success with status ok, a refusal as
+// 403 (not theirs to do) or 409 (already decided, closed).
+func (a *API) answer(w http.ResponseWriter, r *http.Request, out flows.Outcome, ok int) {
+	body := outcome{OK: out.OK, Instance: out.Instance, Status: out.Status, Code: out.Code, Text: out.Text}
+	if out.OK {
+		writeJSON(w, ok, body)
+		return
+	}
+	status := http.StatusForbidden
+	if out.Code == flows.CodeAlreadyDecided || out.Code == flows.CodeClosed {
+		status = http.StatusConflict
+	}
+	writeJSON(w, status, map[string]any{"error": apiError{Code: out.Code, Message: out.Text}, "outcome": body, "request_id": bot.RequestID(r.Context())})
+}
+
+// fail writes an error of Service.Handle.
+func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var fe flows.FieldErrors
+	var ie *flows.InputError
+	switch {
+	case errors.As(err, &fe):
+		fields := map[string]string{}
+		for f, msg := range fe {
+			fields["data."+f] = msg
+		}
+		invalid(w, r, fields)
+	case errors.Is(err, flows.ErrNotFound):
+		writeError(w, r, http.StatusNotFound, "not_found", err.Error(), nil)
+	case errors.As(err, &ie):
+		writeError(w, r, http.StatusUnprocessableEntity, "invalid", ie.Msg, nil)
+	case errors.Is(err, flows.ErrConflict):
+		writeError(w, r, http.StatusConflict, "conflict", "the request is being changed by others right now; try again", nil)
+	default:
+		a.d.Log.Error("api: write failed", "request", bot.RequestID(r.Context()), "token", tokenOf(r).Name, "err", err)
+		writeError(w, r, http.StatusInternalServerError, "internal", "the change could not be saved; try again with the same Idempotency-Key", nil)
+	}
+}
+
+type decisionRequest struct {
+	Decision   string         `json:"decision"`
+	Reason     string         `json:"reason"`
+	OnBehalfOf string         `json:"on_behalf_of"`
+	Step       string         `json:"step"`
+	Round      int            `json:"round"`
+	Data       map[string]any `json:"data"` // done: the task's outputs
+}
+
+var decisions = map[string]flows.EventKind{
+	"approve": flows.EventApprove, "reject": flows.EventReject, "request_changes": flows.EventRequestChanges, "done": flows.EventTaskDone,
+}
+
+func instanceID(r *http.Request) string { return strings.ToUpper(r.PathValue("id")) }
+
+func (a *API) decide(w http.ResponseWriter, r *http.Request) {
+	var req decisionRequest
+	if !a.decode(w, r, &req) {
+		return
+	}
+	fields := map[string]string{}
+	kind, known := decisions[req.Decision]
+	switch {
+	case req.Decision == "":
+		fields["decision"] = "say approve, reject, request_changes or done"
+	case !known:
+		fields["decision"] = fmt.Sprintf("%q is not a decision; say approve, reject, request_changes or done", req.Decision)
+	case (kind == flows.EventReject || kind == flows.EventRequestChanges) && strings.TrimSpace(req.Reason) == "":
+		fields["reason"] = "a reason is required to " + strings.ReplaceAll(req.Decision, "_", " ")
+	}
+	if req.Round < 0 {
+		fields["round"] = "a round is 1 or more"
+	}
+	actor, ok := a.actor(w, r, req.OnBehalfOf, fields)
+	if !ok {
+		return
+	}
+	data := map[string]string{}
+	for k, v := range req.Data {
+		s, ok := formValue(v)
+		if !ok {
+			fields["data."+k] = "must be a string, a number or a boolean"
+		}
+		data[k] = s
+	}
+	if len(fields) > 0 {
+		invalid(w, r, fields)
+		return
+	}
+	a.write(w, r, flows.Event{Kind: kind, Actor: actor, Reason: req.Reason, Step: req.Step, Round: req.Round, Data: data}, http.StatusOK)
+}
+
+type commentRequest struct {
+	Text       string `json:"text"`
+	OnBehalfOf string `json:"on_behalf_of"`
+}
+
+func (a *API) comment(w http.ResponseWriter, r *http.Request) {
+	var req commentRequest
+	if !a.decode(w, r, &req) {
+		return
+	}
+	fields := map[string]string{}
+	switch n := len(strings.TrimSpace(req.Text)); {
+	case n == 0:
+		fields["text"] = "write the comment"
+	case n > 4000:
+		fields["text"] = "at most 4000 characters"
+	}
+	actor, ok := a.actor(w, r, req.OnBehalfOf, fields)
+	if !ok {
+		return
+	}
+	if len(fields) > 0 {
+		invalid(w, r, fields)
+		return
+	}
+	a.write(w, r, flows.Event{Kind: flows.EventComment, Actor: actor, Reason: req.Text}, http.StatusCreated)
+}
+
+// write applies an event to the instance of the path.
+func (a *API) write(w http.ResponseWriter, r *http.Request, ev flows.Event, ok int) {
+	key, good := idemKey(w, r)
+	if !good {
+		return
+	}
+	ev.Key, ev.Instance, ev.Platform = key, instanceID(r), "api"
+	out, err := a.d.Service.Handle(r.Context(), ev)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.d.Log.Info("api: "+string(ev.Kind), "request", bot.RequestID(r.Context()), "token", tokenOf(r).Name, "instance", ev.Instance, "user", ev.Actor, "ok", out.OK, "code", out.Code)
+	a.answer(w, r, out, ok)
+}
+
+// ---- reads
+
+// visible loads an instance the token may see. ok false means an error was
+// written.
+func (a *API) visible(w http.ResponseWriter, r *http.Request, id string) (*flows.Instance, bool) {
+	in, err := a.d.Instances.Get(r.Context(), id)
+	if errors.Is(err, flows.ErrNotFound) || err == nil && !a.mayView(r, in) {
+		// Someone a token may not see does not exist for it.
+		writeError(w, r, http.StatusNotFound, "not_found", fmt.Sprintf("there is no instance %s", id), nil)
+		return nil, false
+	}
+	if err != nil {
+		a.d.Log.Error("api: read", "request", bot.RequestID(r.Context()), "instance", id, "err", err)
+		writeError(w, r, http.StatusInternalServerError, "internal", "the instance could not be read; try again", nil)
+		return nil, false
+	}
+	return in, true
+}
+
+func (a *API) mayView(r *http.Request, in *flows.Instance) bool {
+	p := tokenOf(r).Person
+	return p == "" || a.d.Service.MayView(p, in)
+}
+
+type instanceView struct {
+	*flows.Instance
+	WaitingOn  []string            `json:"waiting_on,omitempty"`
+	Timeline   []flows.AuditEntry  `json:"timeline"`
+	Deliveries []flows.HookAttempt `json:"deliveries"`
+}
+
+func (a *API) get(w http.ResponseWriter, r *http.Request) {
+	in, ok := a.visible(w, r, instanceID(r))
+	if !ok {
+		return
+	}
+	audit, err := a.d.Instances.Audit(r.Context(), in.ID)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	v := instanceView{Instance: in, WaitingOn: in.Pending(), Timeline: audit, Deliveries: []flows.HookAttempt{}}
+	if a.d.Deliveries != nil {
+		if v.Deliveries, err = a.d.Deliveries.HookAttempts(r.Context(), in.ID); err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		if v.Deliveries == nil {
+			v.Deliveries = []flows.HookAttempt{}
+		}
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+// summary is an instance in a list.
+type summary struct {
+	ID        string            `json:"id"`
+	Flow      string            `json:"flow"`
+	Title     string            `json:"title"`
+	Requester string            `json:"requester"`
+	Status    flows.Status      `json:"status"`
+	Step      string            `json:"step,omitempty"`
+	Round     int               `json:"round,omitempty"`
+	WaitingOn []string          `json:"waiting_on,omitempty"`
+	Due       time.Time         `json:"due,omitzero"`
+	Overdue   bool              `json:"overdue,omitempty"`
+	Refs      map[string]string `json:"refs,omitempty"`
+	Created   time.Time         `json:"created"`
+	Updated   time.Time         `json:"updated"`
+	Completed time.Time         `json:"completed,omitzero"`
+}
+
+var listParams = []string{"flow", "status", "requester", "assignee", "older_than", "limit"}
+
+// olderThanWindow is how many of the newest matches an older_than filter
+// looks through.
+const olderThanWindow = 1000
+
+func (a *API) list(w http.ResponseWriter, r *http.Request) {
+	qv := r.URL.Query()
+	fields := map[string]string{}
+	for k := range qv {
+		if !slices.Contains(listParams, k) {
+			fields[k] = "unknown parameter; use " + strings.Join(listParams, ", ")
+		}
+	}
+	q := flows.Query{Requester: qv.Get("requester"), Assignee: qv.Get("assignee"), Limit: 50}
+	if f := qv.Get("flow"); f != "" {
+		def, ok := a.d.Service.Engine().Flow(f)
+		if !ok {
+			fields["flow"] = fmt.Sprintf("there is no flow %q", f)
+		} else {
+			q.Flow = def.ID
+		}
+	}
+	for _, s := range strings.Split(qv.Get("status"), ",") {
+		switch s = strings.TrimSpace(s); {
+		case s == "":
+		case s == "open":
+			q.Status = append(q.Status, flows.StatusRunning, flows.StatusChangesRequested, flows.StatusRejected)
+		case slices.Contains(flows.Statuses, flows.Status(s)):
+			q.Status = append(q.Status, flows.Status(s))
+		default:
+			fields["status"] = fmt.Sprintf("%q is not a status; use open or %s", s, joinStatuses())
+		}
+	}
+	var olderThan time.Duration
+	if s := qv.Get("older_than"); s != "" {
+		d, err := flows.ParseDuration(s)
+		if err != nil {
+			fields["older_than"] = err.Error()
+		}
+		olderThan = d
+	}
+	if s := qv.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 500 {
+			fields["limit"] = "a number from 1 to 500 (default 50)"
+		}
+		q.Limit = n
+	}
+	if len(fields) > 0 {
+		invalid(w, r, fields)
+		return
+	}
+	limit := q.Limit
+	if olderThan > 0 || tokenOf(r).Person != "" {
+		q.Limit = olderThanWindow // filtered below
+	}
+	ins, err := a.d.Instances.List(r.Context(), q)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	before := a.d.Service.Now().Add(-olderThan)
+	out := []summary{}
+	for _, in := range ins {
+		if olderThan > 0 && !in.Created.Before(before) || !a.mayView(r, in) {
+			continue
+		}
+		out = append(out, summary{ID: in.ID, Flow: in.Flow, Title: in.Title, Requester: in.Requester, Status: in.Status,
+			Step: in.Step, Round: in.Round, WaitingOn: in.Pending(), Due: in.Due, Overdue: in.Overdue, Refs: in.Refs,
+			Created: in.Created, Updated: in.Updated, Completed: in.Completed})
+		if len(out) == limit {
+			break
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"instances": out, "count": len(out)})
+}
+
+func joinStatuses() string {
+	s := make([]string, len(flows.Statuses))
+	for i, st := range flows.Statuses {
+		s[i] = string(st)
+	}
+	return strings.Join(s, ", ")
+}
+
+type flowView struct {
+	ID          string      `json:"id"`
+	Name        string      `json:"name"`
+	Description string      `json:"description,omitempty"`
+	Owner       string      `json:"owner"`
+	Command     string      `json:"command"`
+	Prefix      string      `json:"prefix"`
+	Form        []fieldView `json:"form"`
+	Steps       []stepView  `json:"steps"`
+}
+
+type fieldView struct {
+	Name     string   `json:"name"`
+	Label    string   `json:"label"`
+	Type     string   `json:"type"`
+	Required bool     `json:"required,omitempty"`
+	Min      *float64 `json:"min,omitempty"`
+	Max      *float64 `json:"max,omitempty"`
+	Pattern  string   `json:"pattern,omitempty"`
+	Help     string   `json:"help,omitempty"`
+	Default  string   `json:"default,omitempty"`
+	Options  []string `json:"options,omitempty"`
+}
+
+type stepView struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	Type string `json:"type"`
+}
+
+func (a *API) listFlows(w http.ResponseWriter, r *http.Request) {
+	out := []flowView{}
+	for _, d := range a.d.Service.Engine().Flows() {
+		v := flowView{ID: d.ID, Name: d.Name, Description: d.Description, Owner: d.Owner, Command: d.Command, Prefix: d.Prefix,
+			Form: []fieldView{}, Steps: []stepView{}}
+		for _, f := range d.Form {
+			v.Form = append(v.Form, fieldView{Name: f.Name, Label: f.Label, Type: string(f.Kind), Required: f.Required,
+				Min: f.Min, Max: f.Max, Pattern: f.Pattern, Help: f.Help, Default: f.Default, Options: f.Options})
+		}
+		for _, s := range d.Steps {
+			v.Steps = append(v.Steps, stepView{ID: s.ID, Name: s.Name, Type: string(s.Kind)})
+		}
+		out = append(out, v)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"flows": out})
+}

@@ -1,0 +1,477 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/batonbot/baton/adapters/api"
+	"github.com/batonbot/baton/bot/bottest"
+	"github.com/batonbot/baton/flows"
+	"github.com/batonbot/baton/storage"
+)
+
+// tokens adapts the storage's tokens to the API's port, as main does.
+type tokens struct{ s *storage.Store }
+
+func (t tokens) TokenByHash(ctx context.Context, hash string) (api.Token, bool, error) {
+	r, ok, err := t.s.TokenByHash(ctx, hash)
+	return api.Token{Name: r.Name, Scope: api.Scope(r.Scope), Person: r.Person, Hash: r.Hash}, ok, err
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+type rig struct {
+	*bottest.Rig
+	t    *testing.T
+	srv  *httptest.Server
+	logs *lockedBuffer
+	toks []string // every token made, to look for in the logs
+}
+
+func newRig(t *testing.T) *rig {
+	t.Parallel()
+	r := &rig{Rig: bottest.New(t), t: t, logs: &lockedBuffer{}}
+	log := slog.New(slog.NewTextHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	a := api.New(api.Deps{Service: r.Svc, Instances: r.Store, Tokens: tokens{r.Store}, Deliveries: r.Store, Log: log}, api.Config{})
+	r.srv = httptest.NewServer(a.Handler())
+	t.Cleanup(r.srv.Close)
+	t.Cleanup(func() {
+		for _, tok := range r.toks {
+			if strings.Contains(r.logs.String(), tok) || strings.Contains(r.logs.String(), api.HashToken(tok)) {
+				t.Errorf("a token or its hash reached the log:\n%s", r.logs.String())
+			}
+		}
+	})
+	return r
+}
+
+// token creates a token as baton token create does and returns it.
+func (r *rig) token(name string, scope api.Scope, person string) string {
+	r.t.Helper()
+	tok, hash := api.NewToken()
+	if err := r.Store.CreateToken(r.t.Context(), storage.Token{Name: name, Scope: string(scope), Person: person, Hash: hash}); err != nil {
+		r.t.Fatal(err)
+	}
+	r.toks = append(r.toks, tok)
+	return tok
+}
+
+type resp struct {
+	code   int
+	header http.Header
+	raw    string
+	body   map[string]any
+}
+
+func (p resp) errCode() string {
+	e, _ := p.body["error"].(map[string]any)
+	c, _ := e["code"].(string)
+	return c
+}
+
+func (p resp) fields() map[string]any {
+	e, _ := p.body["error"].(map[string]any)
+	f, _ := e["fields"].(map[string]any)
+	return f
+}
+
+// do sends a request; body is JSON-encoded unless it is a string.
+func (r *rig) do(method, path, token string, body any, headers ...string) resp {
+	r.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		raw, _ := json.Marshal(b)
+		rd = bytes.NewReader(raw)
+	}
+	req, _ := http.NewRequestWithContext(r.t.Context(), method, r.srv.URL+path, rd)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	res, err := r.srv.Client().Do(req)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	out := resp{code: res.StatusCode, header: res.Header, raw: string(raw)}
+	if err := json.Unmarshal(raw, &out.body); err != nil {
+		r.t.Fatalf("%s %s: answer is not JSON (%v): %s", method, path, err, raw)
+	}
+	return out
+}
+
+func (r *rig) want(p resp, code int, errCode string) {
+	r.t.Helper()
+	if p.code != code || p.errCode() != errCode {
+		r.t.Fatalf("got %d %q, want %d %q: %s", p.code, p.errCode(), code, errCode, p.raw)
+	}
+}
+
+func purchase(amount any, onBehalf string) map[string]any {
+	return map[string]any{"data": map[string]any{"item": "Laptop", "amount": amount, "justification": "the old one broke down"},
+		"refs": map[string]string{"crm_deal": "D-42", "ticket": "https://tracker.example.com/T-7"}, "on_behalf_of": onBehalf}
+}
+
+func (r *rig) start(token string, amount any, onBehalf string) string {
+	r.t.Helper()
+	p := r.do("POST", "/api/v1/flows/purchase/instances", token, purchase(amount, onBehalf))
+	r.want(p, http.StatusCreated, "")
+	id, _ := p.body["instance"].(string)
+	if id == "" || p.header.Get("Location") != "/api/v1/instances/"+id {
+		r.t.Fatalf("start: %s (Location %q)", p.raw, p.header.Get("Location"))
+	}
+	return id
+}
+
+func TestAuthentication(t *testing.T) {
+	r := newRig(t)
+	good := r.token("reader", api.ScopeRead, "")
+	r.want(r.do("GET", "/api/v1/flows", good, nil), 200, "")
+
+	p := r.do("GET", "/api/v1/flows", "", nil)
+	r.want(p, 401, "unauthorized")
+	if !strings.HasPrefix(p.header.Get("WWW-Authenticate"), "Bearer") {
+		t.Errorf("401 without a Bearer challenge: %v", p.header)
+	}
+	req := r.do("GET", "/api/v1/flows", "", nil, "Authorization", "Basic "+good)
+	r.want(req, 401, "unauthorized")
+	r.want(r.do("GET", "/api/v1/flows", "not-a-token", nil), 401, "invalid_token")
+	unknown, _ := api.NewToken()
+	r.want(r.do("GET", "/api/v1/flows", unknown, nil), 401, "invalid_token")
+	r.want(r.do("GET", "/api/v1/flows", good[:len(good)-1]+"A", nil), 401, "invalid_token")
+
+	if err := r.Store.RevokeToken(t.Context(), "reader"); err != nil {
+		t.Fatal(err)
+	}
+	r.want(r.do("GET", "/api/v1/flows", good, nil), 401, "invalid_token")
+
+	// The description needs no token.
+	res, err := r.srv.Client().Get(r.srv.URL + "/api/v1/openapi.json")
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("openapi.json: %v %v", res.StatusCode, err)
+	}
+	res.Body.Close()
+}
+
+func TestScopes(t *testing.T) {
+	r := newRig(t)
+	read := r.token("read", api.ScopeRead, "")
+	start := r.token("start", api.ScopeStart, "")
+	admin := r.token("admin", api.ScopeAdmin, "")
+
+	r.want(r.do("POST", "/api/v1/flows/purchase/instances", read, purchase(900, "alice")), 403, "insufficient_scope")
+	id := r.start(start, 900, "alice")
+	r.want(r.do("GET", "/api/v1/instances/"+id, read, nil), 200, "")
+	r.want(r.do("POST", "/api/v1/instances/"+id+"/comments", read, map[string]any{"text": "hi", "on_behalf_of": "alice"}), 403, "insufficient_scope")
+	r.want(r.do("POST", "/api/v1/instances/"+id+"/comments", start, map[string]any{"text": "PO attached", "on_behalf_of": "alice"}), 201, "")
+	r.want(r.do("POST", "/api/v1/instances/"+id+"/decisions", start, map[string]any{"decision": "approve", "on_behalf_of": "bob"}), 403, "insufficient_scope")
+	r.want(r.do("POST", "/api/v1/instances/"+id+"/decisions", admin, map[string]any{"decision": "approve", "on_behalf_of": "bob"}), 200, "")
+
+	// A token bound to a person acts as that person only, and sees only what they may.
+	bob := r.token("bob", api.ScopeAdmin, "bob")
+	r.want(r.do("POST", "/api/v1/flows/purchase/instances", bob, purchase(900, "alice")), 403, "forbidden")
+	mine := r.start(bob, 900, "")
+	if p := r.do("GET", "/api/v1/instances/"+mine, bob, nil); p.body["requester"] != "bob" {
+		t.Errorf("a bound token starts as its person: %s", p.raw)
+	}
+	other := r.start(start, 900, "carol") // waits on dana: nothing to do with bob
+	r.want(r.do("GET", "/api/v1/instances/"+other, bob, nil), 404, "not_found")
+	p := r.do("GET", "/api/v1/instances", bob, nil)
+	if ids := listIDs(p); !slices.Contains(ids, mine) || !slices.Contains(ids, id) || slices.Contains(ids, other) {
+		t.Errorf("bob's token lists %v; want %s and %s (his), not %s", ids, mine, id, other)
+	}
+}
+
+func TestStartValidation(t *testing.T) {
+	r := newRig(t)
+	tok := r.token("crm", api.ScopeStart, "")
+	body := map[string]any{
+		"data":         map[string]any{"item": "Laptop", "amount": "lots", "colour": "red", "vendor": []any{"x"}},
+		"refs":         map[string]string{"Bad Key": "x", "ticket": ""},
+		"on_behalf_of": "nobody",
+	}
+	p := r.do("POST", "/api/v1/flows/purchase/instances", tok, body)
+	r.want(p, 422, "invalid")
+	want := []string{"data.amount", "data.colour", "data.justification", "data.vendor", "on_behalf_of", "refs.Bad Key", "refs.ticket"}
+	var got []string
+	for k := range p.fields() {
+		got = append(got, k)
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Errorf("fields %v, want %v: %s", got, want, p.raw)
+	}
+	r.want(r.do("POST", "/api/v1/flows/purchase/instances", tok, map[string]any{"data": map[string]any{}}), 422, "invalid")
+	r.want(r.do("POST", "/api/v1/flows/purchse/instances", tok, purchase(900, "alice")), 404, "not_found")
+	r.want(r.do("POST", "/api/v1/flows/purchase/instances", tok, `{"data": {}, "surprise": 1}`), 400, "bad_request")
+	r.want(r.do("POST", "/api/v1/flows/purchase/instances", tok, `{"data":`), 400, "bad_request")
+	r.want(r.do("POST", "/api/v1/flows/purchase/instances", tok, `{}`, "Content-Type", "text/plain"), 415, "unsupported_media_type")
+	big := `{"data": {"item": "` + strings.Repeat("x", 70<<10) + `"}}`
+	r.want(r.do("POST", "/api/v1/flows/purchase/instances", tok, big), 413, "too_large")
+
+	// Nothing was created: the first instance is still number 1.
+	if id := r.start(tok, 900, "alice"); id != "PR-1" {
+		t.Errorf("first valid start got %s, want PR-1", id)
+	}
+}
+
+func TestIdempotency(t *testing.T) {
+	r := newRig(t)
+	tok := r.token("crm", api.ScopeStart, "")
+	other := r.token("erp", api.ScopeStart, "")
+	first := r.do("POST", "/api/v1/flows/purchase/instances", tok, purchase(900, "alice"), "Idempotency-Key", "deal-42")
+	again := r.do("POST", "/api/v1/flows/purchase/instances", tok, purchase(900, "alice"), "Idempotency-Key", "deal-42")
+	r.want(first, 201, "")
+	if again.code != first.code || again.raw != first.raw {
+		t.Fatalf("replay answered %d %s, first %d %s", again.code, again.raw, first.code, first.raw)
+	}
+	// The same key from another token is another request.
+	elsewhere := r.do("POST", "/api/v1/flows/purchase/instances", other, purchase(900, "alice"), "Idempotency-Key", "deal-42")
+	r.want(elsewhere, 201, "")
+	if elsewhere.body["instance"] == first.body["instance"] {
+		t.Errorf("keys are not scoped per token: both got %v", first.body["instance"])
+	}
+	// No key, no deduplication.
+	r.start(tok, 900, "alice")
+	if n := len(listIDs(r.do("GET", "/api/v1/instances?requester=alice", tok, nil))); n != 3 {
+		t.Errorf("%d instances, want 3", n)
+	}
+	r.want(r.do("POST", "/api/v1/flows/purchase/instances", tok, purchase(900, "alice"), "Idempotency-Key", "has space"), 400, "bad_request")
+
+	// A decision replayed answers the same, and is recorded once.
+	admin := r.token("admin", api.ScopeAdmin, "")
+	id := first.body["instance"].(string)
+	d := map[string]any{"decision": "request_changes", "reason": "which model?", "on_behalf_of": "bob", "step": "manager"}
+	a := r.do("POST", "/api/v1/instances/"+id+"/decisions", admin, d, "Idempotency-Key", "d1")
+	b := r.do("POST", "/api/v1/instances/"+id+"/decisions", admin, d, "Idempotency-Key", "d1")
+	r.want(a, 200, "")
+	if a.raw != b.raw || a.code != b.code {
+		t.Errorf("decision replay answered %d %s, first %d %s", b.code, b.raw, a.code, a.raw)
+	}
+	audit, _ := r.Store.Audit(t.Context(), id)
+	n := 0
+	for _, e := range audit {
+		if e.Action == string(flows.Changes) {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d changes_requested entries, want 1", n)
+	}
+}
+
+func TestDecisions(t *testing.T) {
+	r := newRig(t)
+	admin := r.token("admin", api.ScopeAdmin, "")
+	start := r.token("crm", api.ScopeStart, "")
+	id := r.start(start, 900, "alice")
+	path := "/api/v1/instances/" + id + "/decisions"
+
+	p := r.do("POST", path, admin, map[string]any{"decision": "maybe", "on_behalf_of": "bob"})
+	r.want(p, 422, "invalid")
+	if _, ok := p.fields()["decision"]; !ok {
+		t.Errorf("no decision field error: %s", p.raw)
+	}
+	p = r.do("POST", path, admin, map[string]any{"decision": "reject"})
+	r.want(p, 422, "invalid")
+	if f := p.fields(); f["reason"] == nil || f["on_behalf_of"] == nil {
+		t.Errorf("want reason and on_behalf_of errors: %s", p.raw)
+	}
+	r.want(r.do("POST", path, admin, map[string]any{"decision": "approve", "on_behalf_of": "carol"}), 403, flows.CodeNotAssignee)
+	r.want(r.do("POST", "/api/v1/instances/PR-999/decisions", admin, map[string]any{"decision": "approve", "on_behalf_of": "bob"}), 404, "not_found")
+
+	p = r.do("POST", path, admin, map[string]any{"decision": "approve", "on_behalf_of": "bob", "step": "manager"})
+	r.want(p, 200, "")
+	if p.body["status"] != "completed" {
+		t.Errorf("a 900 purchase approved by the manager is complete: %s", p.raw)
+	}
+	// Someone else decided first: 409, naming who.
+	p = r.do("POST", path, admin, map[string]any{"decision": "reject", "reason": "no", "on_behalf_of": "dana", "step": "manager", "round": 1})
+	r.want(p, 409, flows.CodeAlreadyDecided)
+	if !strings.Contains(p.raw, "Bob Chen") {
+		t.Errorf("the conflict does not say who decided: %s", p.raw)
+	}
+	r.want(r.do("POST", path, admin, map[string]any{"decision": "approve", "on_behalf_of": "bob"}), 409, flows.CodeClosed)
+
+	// The decision is on the timeline, made through the API on bob's behalf.
+	g := r.do("GET", "/api/v1/instances/"+id, admin, nil)
+	var view struct {
+		Refs     map[string]string  `json:"refs"`
+		Status   string             `json:"status"`
+		Timeline []flows.AuditEntry `json:"timeline"`
+		Delivers []any              `json:"deliveries"`
+	}
+	if err := json.Unmarshal([]byte(g.raw), &view); err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(view.Timeline, func(e flows.AuditEntry) bool { return e.Action == "approved" })
+	if i < 0 || view.Timeline[i].Actor != "bob" || view.Timeline[i].Platform != "api" || view.Refs["crm_deal"] != "D-42" || view.Delivers == nil {
+		t.Errorf("instance view: %s", g.raw)
+	}
+	r.want(r.do("GET", "/api/v1/instances/PR-999", admin, nil), 404, "not_found")
+}
+
+func TestComments(t *testing.T) {
+	r := newRig(t)
+	tok := r.token("crm", api.ScopeStart, "")
+	id := r.start(tok, 900, "alice")
+	r.want(r.do("POST", "/api/v1/instances/"+id+"/comments", tok, map[string]any{"text": "  ", "on_behalf_of": "alice"}), 422, "invalid")
+	r.want(r.do("POST", "/api/v1/instances/"+id+"/comments", tok, map[string]any{"text": "hello", "on_behalf_of": "hana"}), 403, flows.CodeNotAllowed)
+	p := r.do("POST", "/api/v1/instances/"+id+"/comments", tok, map[string]any{"text": "quote attached", "on_behalf_of": "alice"})
+	r.want(p, 201, "")
+	audit, _ := r.Store.Audit(t.Context(), id)
+	if last := audit[len(audit)-1]; last.Action != "commented" || last.Reason != "quote attached" || last.Actor != "alice" {
+		t.Errorf("last audit entry %+v", last)
+	}
+}
+
+func listIDs(p resp) []string {
+	var ids []string
+	list, _ := p.body["instances"].([]any)
+	for _, x := range list {
+		m, _ := x.(map[string]any)
+		id, _ := m["id"].(string)
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+func TestListFilters(t *testing.T) {
+	r := newRig(t)
+	tok := r.token("crm", api.ScopeAdmin, "")
+	old := r.start(tok, 900, "alice") // waits on bob
+	r.Clock.Advance(3 * 24 * time.Hour)
+	newer := r.start(tok, 900, "carol") // waits on dana
+	access := r.do("POST", "/api/v1/flows/access/instances", tok, map[string]any{"on_behalf_of": "alice",
+		"data": map[string]any{"system": "github", "level": "read", "reason": "to review the code"}})
+	r.want(access, 201, "")
+	acc := access.body["instance"].(string)
+	r.want(r.do("POST", "/api/v1/instances/"+old+"/decisions", tok, map[string]any{"decision": "reject", "reason": "no", "on_behalf_of": "bob"}), 200, "")
+
+	cases := []struct {
+		query string
+		want  []string
+	}{
+		{"?requester=alice&flow=purchase", []string{old}},
+		{"?requester=alice", []string{acc, old}},
+		{"?flow=access", []string{acc}},
+		{"?assignee=dana", []string{newer}},
+		{"?flow=purchase", []string{newer, old}},
+		{"?flow=purchase&status=rejected", []string{old}},
+		{"?flow=purchase&status=running,completed", []string{newer}},
+		{"?flow=purchase&status=open", []string{newer, old}},
+		{"?flow=purchase&older_than=2d", []string{old}},
+		{"?flow=purchase&older_than=4d", nil},
+		{"?flow=purchase&limit=1", []string{newer}},
+	}
+	for _, c := range cases {
+		p := r.do("GET", "/api/v1/instances"+c.query, tok, nil)
+		r.want(p, 200, "")
+		if got := listIDs(p); !slices.Equal(got, c.want) {
+			t.Errorf("%s: got %v, want %v", c.query, got, c.want)
+		}
+	}
+	p := r.do("GET", "/api/v1/instances?status=lost&older_than=soon&limit=0&flow=nope&colour=red", tok, nil)
+	r.want(p, 422, "invalid")
+	var got []string
+	for k := range p.fields() {
+		got = append(got, k)
+	}
+	slices.Sort(got)
+	if want := []string{"colour", "flow", "limit", "older_than", "status"}; !slices.Equal(got, want) {
+		t.Errorf("fields %v, want %v", got, want)
+	}
+}
+
+func TestFlowsAndRouting(t *testing.T) {
+	r := newRig(t)
+	tok := r.token("crm", api.ScopeRead, "")
+	p := r.do("GET", "/api/v1/flows", tok, nil)
+	flowsList, _ := p.body["flows"].([]any)
+	var ids []string
+	for _, f := range flowsList {
+		ids = append(ids, fmt.Sprint(f.(map[string]any)["id"]))
+	}
+	if !slices.Contains(ids, "purchase") || !strings.Contains(p.raw, `"name":"amount"`) {
+		t.Errorf("flows: %s", p.raw)
+	}
+	q := r.do("DELETE", "/api/v1/instances/PR-1", tok, nil)
+	r.want(q, 405, "method_not_allowed")
+	if q.header.Get("Allow") != "GET" {
+		t.Errorf("Allow %q", q.header.Get("Allow"))
+	}
+	r.want(r.do("GET", "/api/v1/nothing", tok, nil), 404, "not_found")
+}
+
+// TestOpenAPIDescribesEveryRoute: every route is in openapi.json, and
+// everything openapi.json describes is a route.
+func TestOpenAPIDescribesEveryRoute(t *testing.T) {
+	var doc struct {
+		OpenAPI string                                `json:"openapi"`
+		Paths   map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	if err := json.Unmarshal(api.OpenAPI(), &doc); err != nil {
+		t.Fatalf("openapi.json: %v", err)
+	}
+	if !strings.HasPrefix(doc.OpenAPI, "3.") {
+		t.Errorf("openapi %q, want 3.x", doc.OpenAPI)
+	}
+	a := api.New(api.Deps{}, api.Config{})
+	routes := map[string]bool{}
+	for pattern := range a.Routes() {
+		if pattern == api.Prefix {
+			continue
+		}
+		method, path, _ := strings.Cut(pattern, " ")
+		routes[strings.ToLower(method)+" "+path] = true
+		if _, ok := doc.Paths[path][strings.ToLower(method)]; !ok {
+			t.Errorf("route %s is not described in openapi.json", pattern)
+		}
+	}
+	for path, ops := range doc.Paths {
+		for method := range ops {
+			if !routes[method+" "+path] {
+				t.Errorf("openapi.json describes %s %s, which is no route", method, path)
+			}
+		}
+	}
+	if len(routes) < 7 {
+		t.Errorf("only %d routes", len(routes))
+	}
+}

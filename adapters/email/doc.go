@@ -1,0 +1,15 @@
+// Package email is the delivery platform for external participants: people
+// outside the chat workspace whom a step assigns by address (flows person id
+// "email:ADDRESS"). It implements bot.Messenger: each card for such a person
+// becomes a plain-text mail; a card asking for a decision carries a
+// per-person, expiring, single-use signed link to Baton's approval page
+// (/x/{token}). Mail leaves through SMTP (BATON_SMTP_URL, STARTTLS) or, in
+// development, stays in an in-memory Outbox the web console shows.
+//
+// Delivery goes through the outbox like every other card, so it is
+// at-least-once and retried: SMTP 4xx replies and network errors are
+// retried, 5xx replies are permanent.
+//
+// It imports flows and bot (whose Messenger port it implements), nothing of
+// storage and no other adapter.
+package email

@@ -1,0 +1,186 @@
+package email
+
+import (
+	"cmp"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/batonbot/baton/bot"
+	"github.com/batonbot/baton/flows"
+)
+
+// Mail is one message Baton sends.
+type Mail struct {
+	ID        string // Message-ID, without angle brackets: also the card's reference
+	InReplyTo string // Message-ID of the mail this one follows up, or ""
+	From      string
+	To        string
+	Subject   string
+	Text      string
+	Link      string    // the signed approval link in Text, if any
+	Expires   time.Time // when Link expires
+	At        time.Time
+}
+
+// Sender puts a mail on its way. SMTP sends it; Outbox keeps it for the
+// console. Errors marked with bot.Permanent are not retried.
+type Sender interface {
+	Send(ctx context.Context, m Mail) error
+}
+
+// Linker signs approval links (bot.Links does).
+type Linker interface {
+	New(instance, step string, round int, email string) (token string, expires time.Time)
+}
+
+// Config configures the messenger.
+type Config struct {
+	From      string // sender address (default baton@localhost)
+	PublicURL string // where people reach Baton, e.g. https://baton.example.com (links are PublicURL/x/TOKEN)
+}
+
+// Messenger delivers cards to external participants by mail.
+type Messenger struct {
+	send  Sender
+	links Linker
+	cfg   Config
+	now   func() time.Time
+}
+
+var _ bot.Messenger = (*Messenger)(nil)
+
+// New builds the messenger. now nil means time.Now. It does no I/O.
+func New(send Sender, links Linker, cfg Config, now func() time.Time) *Messenger {
+	cfg.From = cmp.Or(cfg.From, "baton@localhost")
+	cfg.PublicURL = strings.TrimRight(cmp.Or(cfg.PublicURL, "http://localhost:8080"), "/")
+	if now == nil {
+		now = time.Now
+	}
+	return &Messenger{send: send, links: links, cfg: cfg, now: now}
+}
+
+// Platform implements bot.Messenger.
+func (m *Messenger) Platform() string { return "email" }
+
+// Reach implements bot.Messenger: only external participants, whose person
+// id is email:ADDRESS. People in the directory act in chat (or the
+// console), whatever address they have.
+func (m *Messenger) Reach(to flows.Recipient) (bot.Address, bool) {
+	addr, ok := flows.ExternalEmail(to.Person)
+	if !ok {
+		return bot.Address{}, false
+	}
+	return bot.Address{Person: to.Person, ID: addr}, true
+}
+
+// Send implements bot.Messenger: it mails msg to the address and returns
+// the mail's Message-ID as the card's reference.
+func (m *Messenger) Send(ctx context.Context, to bot.Address, msg *flows.Message, thread string) (string, error) {
+	mail := m.Compose(to.ID, msg)
+	mail.InReplyTo = thread
+	if err := m.send.Send(ctx, mail); err != nil {
+		return "", fmt.Errorf("mail %s about %s: %w", to.ID, msg.Instance, err)
+	}
+	return mail.ID, nil
+}
+
+// Update implements bot.Messenger. A sent mail cannot change; the approval
+// page shows the request as it is now, so closed cards send nothing.
+func (m *Messenger) Update(ctx context.Context, ref string, msg *flows.Message) error { return nil }
+
+// decides reports whether msg asks for a decision on an approval step.
+func decides(msg *flows.Message) (flows.Action, bool) {
+	for _, a := range msg.Actions {
+		if a.Kind == flows.ActApprove && a.Instance != "" && a.Step != "" {
+			return a, true
+		}
+	}
+	return flows.Action{}, false
+}
+
+// Compose writes the mail for a card: its title as the subject, its text,
+// facts and small print, and, when it asks for a decision, a signed link.
+func (m *Messenger) Compose(addr string, msg *flows.Message) Mail {
+	id := make([]byte, 12)
+	_, _ = rand.Read(id)
+	host := "baton"
+	if at := strings.LastIndexByte(m.cfg.From, '@'); at >= 0 {
+		host = m.cfg.From[at+1:]
+	}
+	mail := Mail{ID: hex.EncodeToString(id) + "@" + host, From: m.cfg.From, To: addr, Subject: oneLine(msg.Title), At: m.now()}
+	var b strings.Builder
+	if msg.Text != "" {
+		b.WriteString(msg.Text + "\n\n")
+	}
+	for _, f := range msg.Fields {
+		fmt.Fprintf(&b, "%s: %s\n", f.Label, f.Value)
+	}
+	for _, c := range msg.Changes {
+		fmt.Fprintf(&b, "Changed: %s: %s -> %s\n", c.Label, c.Old, c.New)
+	}
+	if len(msg.Fields) > 0 || len(msg.Changes) > 0 {
+		b.WriteString("\n")
+	}
+	if msg.Outcome != "" {
+		b.WriteString(msg.Outcome + "\n\n")
+	}
+	for _, it := range msg.Items {
+		fmt.Fprintf(&b, "- %s\n", it.Title)
+		if it.Text != "" {
+			fmt.Fprintf(&b, "  %s\n", strings.ReplaceAll(it.Text, "\n", "\n  "))
+		}
+	}
+	for _, c := range msg.Context {
+		b.WriteString(c + "\n")
+	}
+	if a, ok := decides(msg); ok && m.links != nil {
+		token, expires := m.links.New(a.Instance, a.Step, a.Round, addr)
+		mail.Link, mail.Expires = m.cfg.PublicURL+"/x/"+token, expires
+		fmt.Fprintf(&b, "\nTo approve, reject or ask for changes, open this link (it is for you alone, works once, and expires %s):\n%s\n",
+			flows.FormatTime(expires, time.UTC), mail.Link)
+	}
+	b.WriteString("\n-- \nSent by Baton on behalf of the requester. You received this because a step of this request is assigned to " + addr + ".\n")
+	mail.Text = b.String()
+	return mail
+}
+
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// Outbox keeps the mail in memory instead of sending it: development with
+// no SMTP server. The console shows it ("Outbox mail"). It keeps the last
+// 200 mails.
+type Outbox struct {
+	mu    sync.Mutex
+	mails []Mail
+}
+
+var _ Sender = (*Outbox)(nil)
+
+// Send implements Sender.
+func (o *Outbox) Send(ctx context.Context, m Mail) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.mails = append(o.mails, m)
+	if over := len(o.mails) - 200; over > 0 {
+		o.mails = append([]Mail(nil), o.mails[over:]...)
+	}
+	return nil
+}
+
+// Mails returns the kept mails, newest first.
+func (o *Outbox) Mails() []Mail {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	out := make([]Mail, len(o.mails))
+	for i, m := range o.mails {
+		out[len(o.mails)-1-i] = m
+	}
+	return out
+}

@@ -1,0 +1,324 @@
+package email_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"mime/quotedprintable"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+
+	"github.com/batonbot/baton/adapters/email"
+	"github.com/batonbot/baton/bot"
+	"github.com/batonbot/baton/bot/bottest"
+	"github.com/batonbot/baton/flows"
+	"github.com/batonbot/baton/manifests"
+)
+
+// smtpServer is a tiny SMTP stand-in on 127.0.0.1: it speaks enough of
+// RFC 5321 for net/smtp (EHLO, AUTH PLAIN, MAIL, RCPT, DATA, QUIT), keeps
+// what it received, and fails the first N RCPT commands with a given reply.
+type smtpServer struct {
+	t    *testing.T
+	ln   net.Listener
+	mu   sync.Mutex
+	got  []received
+	auth []string
+	fail []string // replies to give to the next RCPT commands, in order
+}
+
+type received struct {
+	from, to string
+	data     string
+}
+
+func newSMTPServer(t *testing.T, fail ...string) *smtpServer {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &smtpServer{t: t, ln: ln, fail: fail}
+	var wg sync.WaitGroup
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Go(func() { s.serve(c) })
+		}
+	})
+	return s
+}
+
+func (s *smtpServer) serve(c net.Conn) {
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	r := bufio.NewReader(c)
+	say := func(line string) { fmt.Fprintf(c, "%s\r\n", line) }
+	say("220 stand-in ESMTP")
+	var cur received
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return
+		}
+		line = strings.TrimRight(line, "\r\n")
+		verb := strings.ToUpper(strings.SplitN(line, " ", 2)[0])
+		switch verb {
+		case "EHLO", "HELO":
+			say("250-stand-in")
+			say("250-AUTH PLAIN")
+			say("250 8BITMIME")
+		case "AUTH":
+			s.mu.Lock()
+			s.auth = append(s.auth, line)
+			s.mu.Unlock()
+			say("235 ok")
+		case "MAIL":
+			cur = received{from: line}
+			say("250 ok")
+		case "RCPT":
+			s.mu.Lock()
+			var reply string
+			if len(s.fail) > 0 {
+				reply, s.fail = s.fail[0], s.fail[1:]
+			}
+			s.mu.Unlock()
+			if reply != "" {
+				say(reply)
+				continue
+			}
+			cur.to = line
+			say("250 ok")
+		case "DATA":
+			say("354 go on")
+			var b strings.Builder
+			for {
+				l, err := r.ReadString('\n')
+				if err != nil {
+					return
+				}
+				if l == ".\r\n" {
+					break
+				}
+				b.WriteString(strings.TrimPrefix(l, "."))
+			}
+			cur.data = b.String()
+			s.mu.Lock()
+			s.got = append(s.got, cur)
+			s.mu.Unlock()
+			say("250 queued")
+		case "RSET", "NOOP":
+			say("250 ok")
+		case "QUIT":
+			say("221 bye")
+			return
+		default:
+			say("502 not implemented")
+		}
+	}
+}
+
+func (s *smtpServer) received() []received {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]received(nil), s.got...)
+}
+
+func (s *smtpServer) url() string {
+	return "smtp://baton:pw@" + s.ln.Addr().String() + "?from=baton@corp.example"
+}
+
+func body(t *testing.T, data string) string {
+	t.Helper()
+	_, b, ok := strings.Cut(data, "\r\n\r\n")
+	if !ok {
+		t.Fatalf("no header/body split in %q", data)
+	}
+	dec, err := io.ReadAll(quotedprintable.NewReader(strings.NewReader(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(dec)
+}
+
+func TestParseURL(t *testing.T) {
+	c, err := email.ParseURL("smtp://user:p%40ss@mail.example.com:2525?from=baton@example.com")
+	if err != nil || c.Addr != "mail.example.com:2525" || c.Username != "user" || c.Password != "p@ss" || c.From != "baton@example.com" || c.ImplicitTLS {
+		t.Errorf("smtp: %+v %v", c, err)
+	}
+	if c, err := email.ParseURL("smtps://mail.example.com?from=b@example.com"); err != nil || c.Addr != "mail.example.com:465" || !c.ImplicitTLS {
+		t.Errorf("smtps: %+v %v", c, err)
+	}
+	for raw, want := range map[string]string{
+		"http://mail.example.com?from=b@example.com": "scheme",
+		"smtp://mail.example.com":                    "?from=",
+		"smtp://mail.example.com?from=nobody":        "not an email address",
+		"smtp://?from=b@example.com":                 "no host",
+	} {
+		if _, err := email.ParseURL(raw); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("ParseURL(%q) = %v, want an error about %q", raw, err, want)
+		}
+	}
+}
+
+func TestReach(t *testing.T) {
+	m := email.New(&email.Outbox{}, nil, email.Config{}, nil)
+	if a, ok := m.Reach(flows.Recipient{Person: "email:sales@acme.example"}); !ok || a.ID != "sales@acme.example" {
+		t.Errorf("external: %+v %v", a, ok)
+	}
+	for _, r := range []flows.Recipient{{Person: "alice"}, {Person: "slack:U1"}, {Channel: "finance"}, {Person: "email:not-an-address"}} {
+		if _, ok := m.Reach(r); ok {
+			t.Errorf("%+v reached by mail: only external participants are", r)
+		}
+	}
+}
+
+// TestSMTPDelivery sends a decision card through SMTP to the stand-in:
+// one mail, with the signed link that verifies for that person and step.
+func TestSMTPDelivery(t *testing.T) {
+	srv := newSMTPServer(t)
+	cfg, err := email.ParseURL(srv.url())
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := clockwork.NewFakeClockAt(bottest.T0)
+	rig := bottest.New(t)
+	links := bot.NewLinks([]byte("0123456789abcdef0123456789abcdef"), rig.Store, rig.Store, clock, bot.LinksConfig{})
+	m := email.New(email.NewSMTP(cfg), links, email.Config{From: cfg.From, PublicURL: "https://baton.example.com/"}, clock.Now)
+	msg := &flows.Message{Kind: flows.MsgTask, Instance: "VC-1", Step: "vendor_ok", Round: 2, Title: "Vendor contract VC-1: Acme — ünïcode",
+		Text: "Vendor confirmation", Fields: []flows.Fact{{Label: "Amount", Value: "12,000"}},
+		Actions: []flows.Action{{Kind: flows.ActApprove, Label: "Approve", Instance: "VC-1", Step: "vendor_ok", Round: 2}}}
+	to, _ := m.Reach(flows.Recipient{Person: "email:sales@acme.example"})
+	ref, err := m.Send(t.Context(), to, msg, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := srv.received()
+	if len(got) != 1 {
+		t.Fatalf("%d mails received, want 1", len(got))
+	}
+	g := got[0]
+	if !strings.Contains(g.from, "<baton@corp.example>") || !strings.Contains(g.to, "<sales@acme.example>") {
+		t.Errorf("envelope: %q %q", g.from, g.to)
+	}
+	for _, h := range []string{"Message-ID: <" + ref + ">", "Subject: =?utf-8?q?", "To: <sales@acme.example>", "Content-Transfer-Encoding: quoted-printable"} {
+		if !strings.Contains(g.data, h) {
+			t.Errorf("mail lacks header %q:\n%s", h, g.data)
+		}
+	}
+	if len(srv.auth) != 1 || !strings.HasPrefix(srv.auth[0], "AUTH PLAIN") {
+		t.Errorf("auth: %v", srv.auth)
+	}
+	text := body(t, g.data)
+	i := strings.Index(text, "https://baton.example.com/x/")
+	if i < 0 || !strings.Contains(text, "Amount: 12,000") {
+		t.Fatalf("body lacks the link or the facts:\n%s", text)
+	}
+	token := strings.Fields(text[i+len("https://baton.example.com/x/"):])[0]
+	c, err := links.Verify(token)
+	if err != nil || c.Instance != "VC-1" || c.Step != "vendor_ok" || c.Round != 2 || c.Email != "sales@acme.example" || !c.Expires.Equal(bottest.T0.Add(7*24*time.Hour)) {
+		t.Errorf("link claims %+v, %v", c, err)
+	}
+
+	// A notice without buttons carries no link.
+	if _, err := m.Send(t.Context(), to, &flows.Message{Kind: flows.MsgOutcome, Instance: "VC-1", Title: "Approved"}, ref); err != nil {
+		t.Fatal(err)
+	}
+	got = srv.received()
+	if len(got) != 2 || strings.Contains(got[1].data, "/x/") || !strings.Contains(got[1].data, "In-Reply-To: <"+ref+">") {
+		t.Errorf("notice: %d mails; %s", len(got), got[len(got)-1].data)
+	}
+}
+
+func TestSMTPErrors(t *testing.T) {
+	srv := newSMTPServer(t, "451 try later", "550 no such mailbox")
+	cfg, _ := email.ParseURL(srv.url())
+	s := email.NewSMTP(cfg)
+	mail := email.Mail{ID: "1@corp.example", To: "sales@acme.example", Subject: "s", Text: "t", At: bottest.T0}
+	err := s.Send(t.Context(), mail)
+	if err == nil || bot.IsPermanent(err) || !strings.Contains(err.Error(), "451") {
+		t.Errorf("4xx: %v (permanent %v), want a retryable error", err, bot.IsPermanent(err))
+	}
+	err = s.Send(t.Context(), mail)
+	if err == nil || !bot.IsPermanent(err) || !strings.Contains(err.Error(), "550") {
+		t.Errorf("5xx: %v, want a permanent error", err)
+	}
+	if err := s.Send(t.Context(), mail); err != nil {
+		t.Errorf("third try: %v", err)
+	}
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr := ln.Addr().String()
+	ln.Close()
+	down := email.NewSMTP(email.SMTPConfig{Addr: addr, From: "b@corp.example"})
+	if err := down.Send(t.Context(), mail); err == nil || bot.IsPermanent(err) {
+		t.Errorf("server down: %v, want a retryable error", err)
+	}
+	if got := srv.received(); len(got) != 1 {
+		t.Errorf("%d mails received, want 1", len(got))
+	}
+}
+
+// TestDeliveryThroughOutbox: a flow assigns a step to a vendor by email; the
+// dispatcher delivers the card by SMTP, retrying after the server's
+// temporary refusal, and the vendor gets exactly one mail with a link.
+func TestDeliveryThroughOutbox(t *testing.T) {
+	srv := newSMTPServer(t, "421 busy, come back")
+	cfg, _ := email.ParseURL(srv.url())
+	def, err := flows.ParseDefinition("vendor.yaml", []byte(`
+id: vendor
+name: Vendor contract
+owner: olivia
+prefix: VC
+form:
+  - {name: vendor, label: Vendor, type: text, required: true}
+  - {name: contact, label: Vendor contact, type: email, required: true}
+steps:
+  - id: vendor_ok
+    name: Vendor confirmation
+    type: approval
+    assignees: ["field:contact"]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, _ := flows.ParseDirectory("directory.yaml", manifests.Directory)
+	rig := bottest.NewWith(t, []*flows.Definition{def}, dir, nil)
+	links := bot.NewLinks([]byte("0123456789abcdef0123456789abcdef"), rig.Store, rig.Store, rig.Clock, bot.LinksConfig{})
+	rig.Use(email.New(email.NewSMTP(cfg), links, email.Config{From: cfg.From}, rig.Clock.Now))
+	if _, err := rig.Svc.Handle(t.Context(), flows.Event{Kind: flows.EventStart, Key: "k", Actor: "alice", Flow: "vendor",
+		Data: map[string]string{"vendor": "Acme", "contact": "sales@acme.example"}}); err != nil {
+		t.Fatal(err)
+	}
+	rig.Drain()
+	got := srv.received()
+	if len(got) != 1 {
+		t.Fatalf("%d mails, want exactly 1 (after one retry)", len(got))
+	}
+	if text := body(t, got[0].data); !strings.Contains(text, "http://localhost:8080/x/") || !strings.Contains(text, "Vendor confirmation") {
+		t.Errorf("mail:\n%s", text)
+	}
+	if rig.Drain() != 0 || len(srv.received()) != 1 {
+		t.Errorf("delivered again")
+	}
+}
+
+func TestOutboxKeepsNewestFirst(t *testing.T) {
+	o := &email.Outbox{}
+	for i := range 205 {
+		_ = o.Send(context.Background(), email.Mail{ID: fmt.Sprint(i)})
+	}
+	ms := o.Mails()
+	if len(ms) != 200 || ms[0].ID != "204" || ms[199].ID != "5" {
+		t.Errorf("%d mails, first %s last %s", len(ms), ms[0].ID, ms[len(ms)-1].ID)
+	}
+}

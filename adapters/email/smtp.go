@@ -1,0 +1,179 @@
+package email
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"mime"
+	"mime/quotedprintable"
+	"net"
+	"net/mail"
+	"net/smtp"
+	"net/textproto"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/batonbot/baton/bot"
+	"github.com/batonbot/baton/flows"
+)
+
+// SMTPConfig is an SMTP relay, usually parsed from BATON_SMTP_URL by ParseURL.
+type SMTPConfig struct {
+	Addr        string // host:port
+	Username    string
+	Password    string
+	From        string
+	ImplicitTLS bool          // smtps://: TLS from the first byte (port 465)
+	TLS         *tls.Config   // nil: verify the server's certificate against its host name
+	Timeout     time.Duration // per mail (default 30 s)
+}
+
+// ParseURL reads BATON_SMTP_URL: smtp://user:pass@host:587?from=baton@example.com
+// (STARTTLS whenever the server offers it, required for a password unless
+// the server is on this machine) or smtps://… (TLS from the start, port 465
+// by default). It does no I/O.
+func ParseURL(raw string) (SMTPConfig, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return SMTPConfig{}, fmt.Errorf("BATON_SMTP_URL: %w", err)
+	}
+	var c SMTPConfig
+	port := "587"
+	switch u.Scheme {
+	case "smtp":
+	case "smtps":
+		c.ImplicitTLS, port = true, "465"
+	default:
+		return c, fmt.Errorf("BATON_SMTP_URL scheme %q: write smtp://user:pass@host:587?from=baton@example.com (or smtps:// for port 465)", u.Scheme)
+	}
+	if u.Hostname() == "" {
+		return c, fmt.Errorf("BATON_SMTP_URL has no host: write smtp://user:pass@host:587?from=baton@example.com")
+	}
+	c.Addr = net.JoinHostPort(u.Hostname(), cmp.Or(u.Port(), port))
+	if u.User != nil {
+		c.Username = u.User.Username()
+		c.Password, _ = u.User.Password()
+	}
+	c.From = u.Query().Get("from")
+	if c.From == "" {
+		return c, fmt.Errorf("BATON_SMTP_URL needs the sender: add ?from=baton@example.com")
+	}
+	if !flows.ValidEmail(c.From) {
+		return c, fmt.Errorf("BATON_SMTP_URL from=%q is not an email address", c.From)
+	}
+	return c, nil
+}
+
+// SMTP sends mail through a relay, one connection per mail.
+type SMTP struct {
+	cfg SMTPConfig
+}
+
+var _ Sender = (*SMTP)(nil)
+
+// NewSMTP builds the sender. It does no I/O.
+func NewSMTP(cfg SMTPConfig) *SMTP {
+	cfg.Timeout = cmp.Or(cfg.Timeout, 30*time.Second)
+	return &SMTP{cfg: cfg}
+}
+
+// Send implements Sender. A 5xx reply (unknown mailbox, refused sender,
+// failed authentication) is permanent; anything else may be retried.
+func (s *SMTP) Send(ctx context.Context, m Mail) error {
+	err := s.send(ctx, m)
+	var tp *textproto.Error
+	if errors.As(err, &tp) && tp.Code >= 500 {
+		return bot.Permanent(err)
+	}
+	return err
+}
+
+func (s *SMTP) send(ctx context.Context, m Mail) error {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
+	host, _, _ := net.SplitHostPort(s.cfg.Addr)
+	tlsConf := s.cfg.TLS
+	if tlsConf == nil {
+		tlsConf = &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
+	}
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("smtp dial %s: %w", s.cfg.Addr, err)
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		_ = conn.SetDeadline(dl)
+	}
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	if s.cfg.ImplicitTLS {
+		conn = tls.Client(conn, tlsConf)
+	}
+	c, err := smtp.NewClient(conn, host)
+	if err != nil {
+		conn.Close()
+		return fmt.Errorf("smtp %s: %w", s.cfg.Addr, err)
+	}
+	defer c.Close()
+	if err := c.Hello("localhost"); err != nil {
+		return fmt.Errorf("smtp hello: %w", err)
+	}
+	if ok, _ := c.Extension("STARTTLS"); ok && !s.cfg.ImplicitTLS {
+		if err := c.StartTLS(tlsConf); err != nil {
+			return fmt.Errorf("smtp starttls: %w", err)
+		}
+	}
+	if s.cfg.Username != "" {
+		// PlainAuth refuses to send a password without TLS, except to localhost.
+		if err := c.Auth(smtp.PlainAuth("", s.cfg.Username, s.cfg.Password, host)); err != nil {
+			return fmt.Errorf("smtp auth as %s: %w", s.cfg.Username, err)
+		}
+	}
+	from := cmp.Or(s.cfg.From, m.From)
+	if err := c.Mail(from); err != nil {
+		return fmt.Errorf("smtp MAIL FROM %s: %w", from, err)
+	}
+	if err := c.Rcpt(m.To); err != nil {
+		return fmt.Errorf("smtp RCPT TO %s: %w", m.To, err)
+	}
+	w, err := c.Data()
+	if err != nil {
+		return fmt.Errorf("smtp DATA: %w", err)
+	}
+	m.From = from
+	if _, err := w.Write(Format(m)); err != nil {
+		return fmt.Errorf("smtp write: %w", err)
+	}
+	if err := w.Close(); err != nil {
+		return fmt.Errorf("smtp end of data: %w", err)
+	}
+	return c.Quit()
+}
+
+// Format writes m as an RFC 5322 message: UTF-8 plain text, quoted-printable.
+func Format(m Mail) []byte {
+	var b bytes.Buffer
+	h := func(k, v string) { fmt.Fprintf(&b, "%s: %s\r\n", k, v) }
+	h("From", (&mail.Address{Name: "Baton", Address: m.From}).String())
+	h("To", (&mail.Address{Address: m.To}).String())
+	h("Subject", mime.QEncoding.Encode("utf-8", m.Subject))
+	h("Date", m.At.UTC().Format(time.RFC1123Z))
+	h("Message-ID", "<"+m.ID+">")
+	if m.InReplyTo != "" {
+		h("In-Reply-To", "<"+m.InReplyTo+">")
+		h("References", "<"+m.InReplyTo+">")
+	}
+	h("Auto-Submitted", "auto-generated")
+	h("MIME-Version", "1.0")
+	h("Content-Type", "text/plain; charset=utf-8")
+	h("Content-Transfer-Encoding", "quoted-printable")
+	b.WriteString("\r\n")
+	qp := quotedprintable.NewWriter(&b)
+	_, _ = qp.Write([]byte(strings.ReplaceAll(strings.ReplaceAll(m.Text, "\r\n", "\n"), "\n", "\r\n")))
+	_ = qp.Close()
+	return b.Bytes()
+}

@@ -1,0 +1,191 @@
+package web
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/batonbot/baton/flows"
+)
+
+// DashboardService is what the dashboard needs (bot.Service has it).
+type DashboardService interface {
+	Now() time.Time
+	Overview(ctx context.Context) (flows.Overview, error)
+}
+
+// DashboardConfig configures the dashboard.
+type DashboardConfig struct {
+	// Authenticate checks a sign-in: user is the person id typed in,
+	// token the secret. It returns whether they may see the dashboard.
+	// Nil: nobody can sign in (unless Local).
+	Authenticate func(ctx context.Context, user, token string) (bool, error)
+	// SessionKey signs session cookies (HMAC-SHA256). Required.
+	SessionKey []byte
+	// Local opens the dashboard without sign-in to clients on this machine
+	// calling it by a local name, as the console is: local console mode
+	// (no chat platform configured).
+	Local bool
+	// SessionTTL is how long a sign-in lasts (default 12 h).
+	SessionTTL time.Duration
+}
+
+// Dashboard is the operations dashboard at /dashboard: requests by status,
+// the overdue ones, where each open request stands and who owns its
+// current step, and cycle time per step. Server-rendered, no script.
+type Dashboard struct {
+	svc  DashboardService
+	cfg  DashboardConfig
+	log  *slog.Logger
+	tmpl *template.Template
+	csrf *http.CrossOriginProtection
+}
+
+// NewDashboard builds the dashboard. It does no I/O.
+func NewDashboard(svc DashboardService, cfg DashboardConfig, log *slog.Logger) *Dashboard {
+	if cfg.SessionTTL <= 0 {
+		cfg.SessionTTL = 12 * time.Hour
+	}
+	return &Dashboard{svc: svc, cfg: cfg, log: log, tmpl: pageTemplates("/dashboard/static/"), csrf: http.NewCrossOriginProtection()}
+}
+
+const sessionCookie = "baton_dashboard"
+
+// Handler serves the dashboard. Mount it at "/dashboard" and "/dashboard/".
+func (d *Dashboard) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /dashboard/static/{name}", static)
+	mux.HandleFunc("GET /dashboard", d.page)
+	mux.HandleFunc("GET /dashboard/{$}", d.page)
+	mux.HandleFunc("POST /dashboard/login", d.login)
+	mux.HandleFunc("POST /dashboard/logout", d.logout)
+	d.csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "The dashboard refuses forms posted from another site (cross-origin request).", http.StatusForbidden)
+	}))
+	protected := d.csrf.Handler(mux)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+		protected.ServeHTTP(w, r)
+	})
+}
+
+// local reports whether the request may see the dashboard without sign-in.
+func (d *Dashboard) local(r *http.Request) bool {
+	return d.cfg.Local && loopback(r.RemoteAddr) && localHost(r.Host)
+}
+
+type dashData struct {
+	flows.Overview
+	User   string
+	Local  bool
+	Error  string
+	CanIn  bool // sign-in is configured
+	Totals map[string]int
+}
+
+func (d *Dashboard) page(w http.ResponseWriter, r *http.Request) {
+	user, ok := d.session(r)
+	local := d.local(r)
+	if !ok && !local {
+		d.loginPage(w, http.StatusOK, "")
+		return
+	}
+	o, err := d.svc.Overview(r.Context())
+	if err != nil {
+		d.log.Error("dashboard", "err", err)
+		http.Error(w, "The dashboard could not read the requests; the error was logged.", http.StatusInternalServerError)
+		return
+	}
+	renderPage(w, d.log, d.tmpl, http.StatusOK, "dashboard", dashData{Overview: o, User: user, Local: local && !ok})
+}
+
+func (d *Dashboard) loginPage(w http.ResponseWriter, code int, msg string) {
+	renderPage(w, d.log, d.tmpl, code, "login", dashData{Error: msg, CanIn: d.cfg.Authenticate != nil})
+}
+
+func (d *Dashboard) login(w http.ResponseWriter, r *http.Request) {
+	user := strings.TrimSpace(r.PostFormValue("user"))
+	token := strings.TrimSpace(r.PostFormValue("token"))
+	if d.cfg.Authenticate == nil {
+		d.loginPage(w, http.StatusServiceUnavailable, "Sign-in is not configured: set BATON_DASHBOARD_TOKEN (or create an admin API token) and list admins in BATON_ADMINS.")
+		return
+	}
+	if user == "" || token == "" {
+		d.loginPage(w, http.StatusUnauthorized, "Give your person id and your admin token.")
+		return
+	}
+	ok, err := d.cfg.Authenticate(r.Context(), user, token)
+	if err != nil {
+		d.log.Error("dashboard sign-in", "user", user, "err", err)
+		d.loginPage(w, http.StatusServiceUnavailable, "Sign-in could not be checked just now; the error was logged. Try again.")
+		return
+	}
+	if !ok {
+		d.log.Warn("dashboard sign-in refused", "user", user)
+		d.loginPage(w, http.StatusUnauthorized, "That person is not an admin, or the token is wrong.")
+		return
+	}
+	exp := d.svc.Now().Add(d.cfg.SessionTTL)
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: d.sign(user, exp), Path: "/dashboard", HttpOnly: true,
+		SameSite: http.SameSiteStrictMode, Secure: secure(r), Expires: exp})
+	http.Redirect(w, r, "/dashboard", http.StatusSeeOther)
+}
+
+func (d *Dashboard) logout(w http.ResponseWriter, r *http.Request) {
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/dashboard", HttpOnly: true,
+		SameSite: http.SameSiteStrictMode, Secure: secure(r), MaxAge: -1})
+	http.Redirect(w, r, "/dashboard", http.StatusSeeOther)
+}
+
+// secure reports whether the browser reached us over TLS (directly or
+// through a proxy that says so): then the cookie is Secure.
+func secure(r *http.Request) bool {
+	return r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
+}
+
+// sign makes a session value: user and expiry, signed.
+func (d *Dashboard) sign(user string, exp time.Time) string {
+	p := base64.RawURLEncoding.EncodeToString([]byte(user)) + "." + strconv.FormatInt(exp.Unix(), 10)
+	return p + "." + base64.RawURLEncoding.EncodeToString(d.mac(p))
+}
+
+func (d *Dashboard) mac(p string) []byte {
+	m := hmac.New(sha256.New, d.cfg.SessionKey)
+	m.Write([]byte("baton-dashboard-session-v1."))
+	m.Write([]byte(p))
+	return m.Sum(nil)
+}
+
+// session returns the signed-in user, if the cookie is valid and fresh.
+func (d *Dashboard) session(r *http.Request) (string, bool) {
+	ck, err := r.Cookie(sessionCookie)
+	if err != nil || len(d.cfg.SessionKey) == 0 {
+		return "", false
+	}
+	i := strings.LastIndexByte(ck.Value, '.')
+	if i < 0 {
+		return "", false
+	}
+	p, sig := ck.Value[:i], ck.Value[i+1:]
+	got, err := base64.RawURLEncoding.Strict().DecodeString(sig)
+	if err != nil || !hmac.Equal(got, d.mac(p)) {
+		return "", false
+	}
+	u, expS, ok := strings.Cut(p, ".")
+	exp, err := strconv.ParseInt(expS, 10, 64)
+	if !ok || err != nil || !d.svc.Now().Before(time.Unix(exp, 0)) {
+		return "", false
+	}
+	user, err := base64.RawURLEncoding.DecodeString(u)
+	if err != nil {
+		return "", false
+	}
+	return string(user), true
+}

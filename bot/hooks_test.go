@@ -1,0 +1,322 @@
+package bot_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/batonbot/baton/bot"
+	"github.com/batonbot/baton/bot/bottest"
+	"github.com/batonbot/baton/flows"
+	"github.com/batonbot/baton/manifests"
+)
+
+// hookReceiver is a subscriber's endpoint: it checks every request's
+// signature like a receiver should, and answers with the codes queued in fail
+// (then 200).
+type hookReceiver struct {
+	t      *testing.T
+	secret string
+	mu     sync.Mutex
+	fail   []int
+	got    []flows.HookEvent // accepted events, in order
+	tries  []string          // "type attempt code" of every request
+	srv    *httptest.Server
+}
+
+func newHookReceiver(t *testing.T, secret string, fail ...int) *hookReceiver {
+	r := &hookReceiver{t: t, secret: secret, fail: fail}
+	r.srv = httptest.NewServer(http.HandlerFunc(r.serve))
+	t.Cleanup(r.srv.Close)
+	return r
+}
+
+func (r *hookReceiver) serve(w http.ResponseWriter, req *http.Request) {
+	body, _ := io.ReadAll(req.Body)
+	ts, err := strconv.ParseInt(req.Header.Get("X-Baton-Timestamp"), 10, 64)
+	if err != nil {
+		r.t.Errorf("no timestamp header: %v", req.Header)
+	}
+	sig := req.Header.Get("X-Baton-Signature")
+	if sig != bot.Sign(r.secret, ts, body) || sig == bot.Sign(r.secret+"x", ts, body) || sig == bot.Sign(r.secret, ts+1, body) {
+		r.t.Errorf("bad signature %q", sig)
+		w.WriteHeader(http.StatusUnauthorized)
+		return
+	}
+	var ev flows.HookEvent
+	if err := json.Unmarshal(body, &ev); err != nil {
+		r.t.Errorf("body: %v", err)
+	}
+	if req.Header.Get("Idempotency-Key") != ev.ID || req.Header.Get("X-Baton-Event") != ev.Type || ev.ID == "" {
+		r.t.Errorf("headers %v do not name event %s (%s)", req.Header, ev.ID, ev.Type)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	code := http.StatusOK
+	if len(r.fail) > 0 {
+		code, r.fail = r.fail[0], r.fail[1:]
+	}
+	r.tries = append(r.tries, fmt.Sprintf("%s %s %d", ev.Type, req.Header.Get("X-Baton-Attempt"), code))
+	if code == http.StatusOK {
+		r.got = append(r.got, ev)
+	}
+	w.WriteHeader(code)
+}
+
+func (r *hookReceiver) events() ([]flows.HookEvent, []string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.got), slices.Clone(r.tries)
+}
+
+// hkMessenger reaches everyone and sends nothing anywhere.
+type hkMessenger struct{}
+
+func (hkMessenger) Platform() string { return "fake" }
+func (hkMessenger) Reach(to flows.Recipient) (bot.Address, bool) {
+	return bot.Address{Person: to.Person, Channel: to.Channel, ID: to.Person + to.Channel}, true
+}
+func (hkMessenger) Send(context.Context, bot.Address, *flows.Message, string) (string, error) {
+	return "ref", nil
+}
+func (hkMessenger) Update(context.Context, string, *flows.Message) error { return nil }
+
+type hookRig struct {
+	*bottest.Rig
+	metrics *bot.Metrics
+	logs    *bytes.Buffer
+	d       *bot.Dispatcher
+}
+
+// newHookRig assembles the runtime with the example flows plus one whose
+// definition subscribes flowURL (if not empty), global subscribers global,
+// and a dispatcher that signs with secret.
+func newHookRig(t *testing.T, flowURL string, global []flows.Hook, secret string) *hookRig {
+	defs, err := flows.LoadDefinitions(manifests.Flows, "flows")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if flowURL != "" {
+		def, err := flows.ParseDefinition("hooked.yaml", []byte(`id: hooked
+name: Hooked
+owner: olivia
+prefix: HK
+form:
+  - {name: item, required: true}
+steps:
+  - id: review
+    type: approval
+    assignees: ["person:bob"]
+webhooks:
+  - {url: "`+flowURL+`", events: [started, decided]}
+`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defs = append(defs, def)
+	}
+	dir, err := flows.ParseDirectory("directory.yaml", manifests.Directory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &hookRig{Rig: bottest.NewWith(t, defs, dir, []string{"olivia"}), metrics: bot.NewMetrics(nil), logs: &bytes.Buffer{}}
+	r.Svc.SetWebhooks(global)
+	log := slog.New(slog.NewTextHandler(r.logs, nil))
+	w := bot.NewWebhooks(nil, map[string]string{"webhook": secret}, r.Clock).RecordAttempts(r.Store)
+	r.d = bot.NewDispatcher(bot.DispatcherConfig{Consumer: "hooks", Attempts: 4, Backoff: time.Microsecond, MaxBackoff: 10 * time.Microsecond},
+		r.Store, []bot.Messenger{hkMessenger{}}, w, r.Svc.Handle, log, r.metrics)
+	return r
+}
+
+func (r *hookRig) handle(t *testing.T, ev flows.Event) flows.Outcome {
+	t.Helper()
+	out, err := r.Svc.Handle(t.Context(), ev)
+	if err != nil || !out.OK {
+		t.Fatalf("%s: %+v %v", ev.Kind, out, err)
+	}
+	return out
+}
+
+func (r *hookRig) drain(t *testing.T) {
+	t.Helper()
+	if _, err := r.d.Drain(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestHooksSignedRetriedAndRecorded(t *testing.T) {
+	t.Parallel()
+	// The global subscriber fails twice (a 503, then a 500) before it accepts.
+	rx := newHookReceiver(t, "s3cret", http.StatusServiceUnavailable, http.StatusInternalServerError)
+	r := newHookRig(t, "", []flows.Hook{{URL: rx.srv.URL + "/events?key=hidden"}}, "s3cret")
+	out := r.handle(t, flows.Event{Kind: flows.EventStart, Key: "k1", Actor: "alice", Flow: "purchase",
+		Refs: map[string]string{"crm_deal": "D-42"},
+		Data: map[string]string{"item": "Laptop", "amount": "900", "justification": "the old one broke down"}})
+	id := out.Instance
+	r.drain(t)
+	got, tries := rx.events()
+	if want := []string{"started 1 503", "started 2 500", "started 3 200", "assigned 1 200"}; !slices.Equal(tries, want) {
+		t.Fatalf("requests %v, want %v", tries, want)
+	}
+	if got[0].Type != "started" || got[0].Instance.ID != id || got[0].Instance.Refs["crm_deal"] != "D-42" || got[0].Actor != "alice" {
+		t.Errorf("started event: %+v", got[0])
+	}
+	if got[1].Type != "assigned" || !slices.Equal(got[1].Assignees, []string{"bob"}) || got[1].Step != "manager" {
+		t.Errorf("assigned event: %+v", got[1])
+	}
+
+	r.handle(t, flows.Event{Kind: flows.EventReject, Key: "k2", Actor: "bob", Instance: id, Reason: "over budget"})
+	r.drain(t)
+	got, _ = rx.events()
+	if d := got[len(got)-1]; d.Type != "decided" || d.Decision != flows.Rejected || d.Reason != "over budget" || d.Actor != "bob" || d.Instance.Status != flows.StatusRejected {
+		t.Errorf("decided event: %+v", d)
+	}
+
+	attempts, err := r.Store.HookAttempts(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seen []string
+	for _, a := range attempts {
+		seen = append(seen, fmt.Sprintf("%s %d %v %d", a.Type, a.Attempt, a.OK, a.Status))
+		if a.Target != rx.srv.URL || a.Instance != id {
+			t.Errorf("attempt target %q (must hide the path and query) instance %q", a.Target, a.Instance)
+		}
+	}
+	if want := []string{"started 1 false 503", "started 2 false 500", "started 3 true 200", "assigned 1 true 200", "decided 1 true 200"}; !slices.Equal(seen, want) {
+		t.Errorf("recorded attempts %v, want %v", seen, want)
+	}
+	if n := hkCount(r.metrics.Deliveries.WithLabelValues("hook", "hook", "retry")); n != 2 {
+		t.Errorf("retry metric %v, want 2", n)
+	}
+	if n := hkCount(r.metrics.Deliveries.WithLabelValues("hook", "hook", "ok")); n != 3 {
+		t.Errorf("ok metric %v, want 3", n)
+	}
+	if strings.Contains(r.logs.String(), "hidden") || strings.Contains(r.logs.String(), "s3cret") {
+		t.Errorf("the log shows a secret:\n%s", r.logs.String())
+	}
+	if !strings.Contains(r.logs.String(), "webhook delivered") {
+		t.Errorf("deliveries are not logged:\n%s", r.logs.String())
+	}
+}
+
+func TestHooksPerFlowAndFiltered(t *testing.T) {
+	t.Parallel()
+	flowRx := newHookReceiver(t, "k")
+	globalRx := newHookReceiver(t, "k")
+	r := newHookRig(t, flowRx.srv.URL, []flows.Hook{{URL: globalRx.srv.URL, Events: []string{"completed"}}}, "k")
+	out := r.handle(t, flows.Event{Kind: flows.EventStart, Key: "k1", Actor: "alice", Flow: "hooked", Data: map[string]string{"item": "Desk"}})
+	r.handle(t, flows.Event{Kind: flows.EventApprove, Key: "k2", Actor: "bob", Instance: out.Instance})
+	// Another flow's events reach the global subscriber only.
+	r.handle(t, flows.Event{Kind: flows.EventStart, Key: "k3", Actor: "alice", Flow: "purchase",
+		Data: map[string]string{"item": "Laptop", "amount": "900", "justification": "the old one broke down"}})
+	r.drain(t)
+	fl, _ := flowRx.events()
+	gl, _ := globalRx.events()
+	if got := hkTypes(fl); !slices.Equal(got, []string{"started", "decided"}) {
+		t.Errorf("the flow's subscriber got %v, want started, decided", got)
+	}
+	if got := hkTypes(gl); !slices.Equal(got, []string{"completed"}) || gl[0].Instance.ID != out.Instance {
+		t.Errorf("the global subscriber got %v, want the completion of %s", got, out.Instance)
+	}
+}
+
+func TestHooksPermanentFailureIsDead(t *testing.T) {
+	t.Parallel()
+	rx := newHookReceiver(t, "k", http.StatusBadRequest)
+	r := newHookRig(t, "", []flows.Hook{{URL: rx.srv.URL, Events: []string{"started"}}}, "k")
+	id := r.handle(t, flows.Event{Kind: flows.EventStart, Key: "k1", Actor: "alice", Flow: "purchase",
+		Data: map[string]string{"item": "Laptop", "amount": "900", "justification": "the old one broke down"}}).Instance
+	r.drain(t)
+	if _, tries := rx.events(); !slices.Equal(tries, []string{"started 1 400"}) {
+		t.Errorf("a 400 was retried: %v", tries)
+	}
+	if n := hkCount(r.metrics.Deliveries.WithLabelValues("hook", "hook", "dead")); n != 1 {
+		t.Errorf("dead metric %v, want 1", n)
+	}
+	attempts, _ := r.Store.HookAttempts(t.Context(), id)
+	if len(attempts) != 1 || attempts[0].OK || attempts[0].Status != 400 || !strings.Contains(attempts[0].Error, "HTTP 400") {
+		t.Errorf("attempts %+v", attempts)
+	}
+}
+
+func TestHooksWithoutSecretAreDead(t *testing.T) {
+	t.Parallel()
+	rx := newHookReceiver(t, "k")
+	r := newHookRig(t, "", []flows.Hook{{URL: rx.srv.URL, Secret: "crm", Events: []string{"started"}}}, "k")
+	id := r.handle(t, flows.Event{Kind: flows.EventStart, Key: "k1", Actor: "alice", Flow: "purchase",
+		Data: map[string]string{"item": "Laptop", "amount": "900", "justification": "the old one broke down"}}).Instance
+	r.drain(t)
+	if _, tries := rx.events(); len(tries) != 0 {
+		t.Errorf("sent unsigned: %v", tries)
+	}
+	attempts, _ := r.Store.HookAttempts(t.Context(), id)
+	if len(attempts) != 1 || !strings.Contains(attempts[0].Error, "BATON_SECRET_CRM") {
+		t.Errorf("attempts %+v: want one that says which secret to set", attempts)
+	}
+}
+
+func hkTypes(evs []flows.HookEvent) []string {
+	var out []string
+	for _, e := range evs {
+		out = append(out, e.Type)
+	}
+	return out
+}
+
+func hkCount(c prometheus.Counter) float64 {
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		panic(err)
+	}
+	return m.GetCounter().GetValue()
+}
+
+func TestWebhooksConfig(t *testing.T) {
+	t.Parallel()
+	load := func(env map[string]string) (bot.Config, error) {
+		var environ []string
+		for k, v := range env {
+			environ = append(environ, k+"="+v)
+		}
+		return bot.LoadConfig(nil, func(k string) string { return env[k] }, environ, io.Discard)
+	}
+	cfg, err := load(map[string]string{"BATON_WEBHOOK_URLS": "https://a.example.com/x, http://b.internal/y", "BATON_WEBHOOK_EVENTS": "decided,completed", "BATON_SECRET_WEBHOOK": "k"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Webhooks) != 2 || cfg.Webhooks[1].URL != "http://b.internal/y" || !cfg.Webhooks[0].Wants("completed") || cfg.Webhooks[0].Wants("started") {
+		t.Errorf("webhooks %+v", cfg.Webhooks)
+	}
+	for env, want := range map[string]string{
+		"BATON_WEBHOOK_URLS=https://a.example.com":                                 "BATON_SECRET_WEBHOOK",
+		"BATON_WEBHOOK_URLS=ftp://a.example.com,BATON_SECRET_WEBHOOK=k":            "http:// or https://",
+		"BATON_WEBHOOK_EVENTS=approved,BATON_SECRET_WEBHOOK=k,BATON_WEBHOOK_URLS=": "not an event type",
+	} {
+		m := map[string]string{}
+		for kv := range strings.SplitSeq(env, ",") {
+			k, v, _ := strings.Cut(kv, "=")
+			m[k] = v
+		}
+		if _, err := load(m); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: err %v, want one saying %q", env, err, want)
+		}
+	}
+	if cfg, err := load(nil); err != nil || len(cfg.Webhooks) != 0 {
+		t.Errorf("no webhooks by default: %+v %v", cfg.Webhooks, err)
+	}
+}

@@ -1,0 +1,175 @@
+package bot_test
+
+import (
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/batonbot/baton/bot"
+	"github.com/batonbot/baton/bot/bottest"
+	"github.com/batonbot/baton/flows"
+)
+
+const inboundFlow = `id: lead
+name: Lead review
+owner: olivia
+form:
+  - {name: company, required: true}
+  - {name: amount, type: number, required: true, min: 1}
+  - {name: hot, type: choice, options: ["true", "false"]}
+inbound: {secret: crm_hook, requester: olivia}
+steps:
+  - id: review
+    type: approval
+    assignees: ["person:bob"]
+`
+
+const plainFlow = `id: plain
+name: Plain
+owner: olivia
+inbound: {secret: unset_secret, requester: olivia}
+steps:
+  - {id: a, type: notify, to: [requester], message: hi}
+`
+
+const other = `id: other
+name: Other
+owner: olivia
+steps:
+  - {id: a, type: notify, to: [requester], message: hi}
+`
+
+const hookSecret = "s3cret-crm-value"
+
+func TestInboundStarts(t *testing.T) {
+	t.Parallel()
+	var defs []*flows.Definition
+	for name, src := range map[string]string{"lead.yaml": inboundFlow, "plain.yaml": plainFlow, "other.yaml": other} {
+		d, err := flows.ParseDefinition(name, []byte(src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defs = append(defs, d)
+	}
+	r := bottest.NewWith(t, defs, nil, nil)
+	var logs strings.Builder
+	h := bot.NewInbound(r.Svc, map[string]string{"crm_hook": hookSecret}, r.Clock, slog.New(slog.NewTextHandler(&logs, nil)), nil)
+	mux := http.NewServeMux()
+	mux.Handle(bot.InboundRoute, h)
+
+	type req struct {
+		flow, body string
+		ts         time.Time
+		secret     string // "" means unsigned
+		sig        string // overrides the signature
+		idem       string
+	}
+	do := func(q req) (int, map[string]any) {
+		t.Helper()
+		hr := httptest.NewRequest(http.MethodPost, "/hooks/flows/"+q.flow, strings.NewReader(q.body))
+		if q.ts.IsZero() {
+			q.ts = r.Clock.Now()
+		}
+		if q.secret != "" || q.sig != "" {
+			hr.Header.Set("X-Baton-Timestamp", strconv.FormatInt(q.ts.Unix(), 10))
+			sig := q.sig
+			if sig == "" {
+				sig = bot.Sign(q.secret, q.ts.Unix(), []byte(q.body))
+			}
+			hr.Header.Set("X-Baton-Signature", sig)
+		}
+		if q.idem != "" {
+			hr.Header.Set("Idempotency-Key", q.idem)
+		}
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, hr)
+		var out map[string]any
+		if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil {
+			t.Fatalf("answer %d is not JSON: %q", rec.Code, rec.Body)
+		}
+		return rec.Code, out
+	}
+	count := func() int {
+		t.Helper()
+		ins, err := r.Store.List(t.Context(), flows.Query{Flow: "lead"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(ins)
+	}
+	good := `{"company": "Acme", "amount": 1200, "hot": true, "note": null}`
+
+	// Refused requests change nothing.
+	for _, tc := range []struct {
+		name string
+		q    req
+		code int
+		msg  string
+	}{
+		{"unsigned", req{flow: "lead", body: good}, 401, "missing X-Baton-Timestamp"},
+		{"wrong secret", req{flow: "lead", body: good, secret: "guess"}, 401, "signature does not match"},
+		{"tampered", req{flow: "lead", body: good, sig: bot.Sign(hookSecret, bottest.T0.Unix(), []byte(`{"company":"Evil","amount":1}`))}, 401, "signature does not match"},
+		{"stale", req{flow: "lead", body: good, secret: hookSecret, ts: bottest.T0.Add(-6 * time.Minute)}, 401, "more than 5 minutes"},
+		{"future", req{flow: "lead", body: good, secret: hookSecret, ts: bottest.T0.Add(6 * time.Minute)}, 401, "more than 5 minutes"},
+		{"bad values", req{flow: "lead", body: `{"company": "Acme", "amount": "lots", "colour": "red"}`, secret: hookSecret}, 422, "invalid form"},
+		{"nested value", req{flow: "lead", body: `{"company": {"name": "Acme"}, "amount": 3}`, secret: hookSecret}, 422, "must be a text, a number or a boolean"},
+		{"not an object", req{flow: "lead", body: `[1, 2]`, secret: hookSecret}, 400, "JSON object"},
+		{"no inbound", req{flow: "other", body: `{}`, secret: hookSecret}, 404, "takes no inbound starts"},
+		{"unknown flow", req{flow: "nope", body: `{}`, secret: hookSecret}, 404, "takes no inbound starts"},
+		{"secret not configured", req{flow: "plain", body: `{}`, secret: hookSecret}, 503, "not configured"},
+	} {
+		code, out := do(tc.q)
+		if code != tc.code || !strings.Contains(out["error"].(string), tc.msg) {
+			t.Errorf("%s: %d %v, want %d saying %q", tc.name, code, out, tc.code, tc.msg)
+		}
+		if n := count(); n != 0 {
+			t.Fatalf("%s: %d instances, want none", tc.name, n)
+		}
+	}
+	if _, out := do(req{flow: "lead", body: `{"company": "Acme", "amount": "lots", "colour": "red"}`, secret: hookSecret}); out["fields"] == nil {
+		t.Errorf("422 without field errors: %v", out)
+	} else if f := out["fields"].(map[string]any); f["amount"] != "amount must be a number" || !strings.Contains(f["colour"].(string), "not a field") {
+		t.Errorf("field errors %v", f)
+	}
+
+	// A good request starts one instance, for the flow's requester.
+	code, out := do(req{flow: "lead", body: good, secret: hookSecret, idem: "delivery-1"})
+	if code != http.StatusCreated || out["instance"] == "" || out["status"] != "running" {
+		t.Fatalf("start: %d %v", code, out)
+	}
+	id := out["instance"].(string)
+	in, err := r.Store.Get(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in.Requester != "olivia" || in.Data["company"] != "Acme" || in.Data["amount"] != 1200.0 || in.Data["hot"] != "true" {
+		t.Errorf("instance: requester %q data %v", in.Requester, in.Data)
+	}
+	// A retry with the same Idempotency-Key (signed again later) is the same start.
+	r.Clock.Advance(time.Minute)
+	if code, out := do(req{flow: "lead", body: good, secret: hookSecret, idem: "delivery-1"}); code != http.StatusCreated || out["instance"] != id {
+		t.Errorf("retry: %d %v, want %s again", code, out, id)
+	}
+	// Without a key, an exact replay of a signed request is the same start…
+	unkeyed := req{flow: "lead", body: `{"company": "Beta", "amount": 5}`, secret: hookSecret, ts: r.Clock.Now()}
+	_, first := do(unkeyed)
+	_, again := do(unkeyed)
+	if first["instance"] == nil || first["instance"] != again["instance"] {
+		t.Errorf("replay: %v then %v, want one instance", first, again)
+	}
+	// …and a new delivery is a new one.
+	if _, out := do(req{flow: "lead", body: good, secret: hookSecret, idem: "delivery-2"}); out["instance"] == id {
+		t.Errorf("a new delivery id got the old instance %s", id)
+	}
+	if n := count(); n != 3 {
+		t.Errorf("%d instances, want 3", n)
+	}
+	if strings.Contains(logs.String(), hookSecret) {
+		t.Error("the secret reached the logs")
+	}
+}

@@ -1,0 +1,153 @@
+package bot_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/batonbot/baton/bot"
+	"github.com/batonbot/baton/bot/bottest"
+	"github.com/batonbot/baton/flows"
+)
+
+const scheduledFlow = `id: weekly
+name: Weekly check
+owner: olivia
+form:
+  - {name: area, required: true}
+schedule:
+  cron: "0 9 * * MON"
+  timezone: Europe/Paris
+  requester: olivia
+  data: {area: servers}
+steps:
+  - id: check
+    type: task
+    assignees: ["person:bob"]
+`
+
+// grantAll is a Locker that lost its memory (a Redis failover): every
+// claim succeeds.
+type grantAll struct{}
+
+func (grantAll) Claim(context.Context, string, time.Duration) (bool, error) { return true, nil }
+
+// TestScheduledStartsOncePerFiring: two replicas run the same schedule on
+// one store; each firing starts exactly one instance, with the schedule's
+// requester and data. With a locker that grants every claim, the start's
+// idempotency key still keeps it to one.
+func TestScheduledStartsOncePerFiring(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		locker func(r *bottest.Rig) bot.Locker
+		claims int // claims won per firing, over both replicas
+	}{
+		{"store locker", func(r *bottest.Rig) bot.Locker { return r.Store }, 1},
+		{"lost lock", func(*bottest.Rig) bot.Locker { return grantAll{} }, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			def, err := flows.ParseDefinition("weekly.yaml", []byte(scheduledFlow))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := bottest.NewWith(t, []*flows.Definition{def}, nil, nil)
+			ctx, cancel := context.WithCancel(t.Context())
+			type firing struct {
+				replica int
+				bot.Firing
+			}
+			fired := make(chan firing, 16)
+			onFire := func(replica int) func(bot.Firing) {
+				return func(f bot.Firing) { fired <- firing{replica, f} }
+			}
+			log := slog.New(slog.NewTextHandler(io.Discard, nil))
+			// Replica B has its own Service over the same store and engine.
+			svcB := bot.NewService(r.Engine, r.Store, r.Clock, log, nil)
+			replicas := []*bot.Schedules{
+				bot.NewSchedules(bot.ScheduleConfig{OnFire: onFire(0)}, []*flows.Definition{def}, tc.locker(r), r.Svc.Handle, r.Clock, log, nil),
+				bot.NewSchedules(bot.ScheduleConfig{OnFire: onFire(1)}, []*flows.Definition{def}, tc.locker(r), svcB.Handle, r.Clock, log, nil),
+			}
+			var wg sync.WaitGroup
+			for _, s := range replicas {
+				wg.Go(func() {
+					if err := s.Run(ctx); err != nil {
+						t.Error(err)
+					}
+				})
+			}
+			t.Cleanup(func() { cancel(); wg.Wait() })
+
+			// T0 is Thursday 26 November 2026, 09:00 UTC; the next Monday
+			// 09:00 in Paris (UTC+1 in winter) is 30 November, 08:00 UTC.
+			first := time.Date(2026, 11, 30, 8, 0, 0, 0, time.UTC)
+			var ids []string
+			for week := range 3 {
+				if err := r.Clock.BlockUntilContext(ctx, 2); err != nil { // both jobs waiting on the clock
+					t.Fatal(err)
+				}
+				want := first.AddDate(0, 0, 7*week)
+				r.Clock.Advance(want.Sub(r.Clock.Now()))
+				claims, instance := 0, ""
+				seen := map[int]bool{}
+				for len(seen) < 2 {
+					var f firing
+					select {
+					case f = <-fired:
+					case <-time.After(10 * time.Second): // a guard against hanging, not a wait
+						t.Fatalf("week %d: a replica did not fire", week)
+					}
+					if f.Err != nil {
+						t.Fatalf("firing: %v", f.Err)
+					}
+					if f.At.Before(want) {
+						// gocron on a fake clock may run a job a second time for
+						// the same moment; that repeat must start nothing new.
+						if f.Claimed && !slices.Contains(ids, f.Instance) {
+							t.Errorf("a repeated firing at %v started %s", f.At, f.Instance)
+						}
+						continue
+					}
+					if !f.At.Equal(want) {
+						t.Errorf("firing at %v, want %v", f.At, want)
+					}
+					if seen[f.replica] { // the same kind of repeat, within the week
+						if f.Claimed && f.Instance != instance {
+							t.Errorf("week %d: a repeated firing started %s besides %s", week, f.Instance, instance)
+						}
+						continue
+					}
+					seen[f.replica] = true
+					if f.Claimed {
+						claims++
+						if instance != "" && f.Instance != instance {
+							t.Errorf("week %d: two instances started: %s and %s", week, instance, f.Instance)
+						}
+						instance = f.Instance
+					}
+				}
+				if claims != tc.claims {
+					t.Errorf("week %d: %d replicas claimed the firing, want %d", week, claims, tc.claims)
+				}
+				ids = append(ids, instance)
+			}
+			ins, err := r.Store.List(t.Context(), flows.Query{Flow: "weekly"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(ins) != 3 {
+				t.Fatalf("%d instances after 3 firings, want 3: %v", len(ins), ids)
+			}
+			for _, in := range ins {
+				if in.Requester != "olivia" || in.Data["area"] != "servers" || in.Status != flows.StatusRunning {
+					t.Errorf("%s: requester %q data %v status %s", in.ID, in.Requester, in.Data, in.Status)
+				}
+			}
+		})
+	}
+}

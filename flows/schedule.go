@@ -1,0 +1,214 @@
+package flows
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/robfig/cron/v3"
+)
+
+// Schedule starts an instance of its flow at the times of a cron expression
+// read in a timezone, for a fixed requester with fixed form data. The
+// runtime fires each time once across replicas (see ScheduleKey).
+type Schedule struct {
+	Cron      string            // five fields: minute hour day-of-month month day-of-week (or @daily, @weekly…)
+	Timezone  string            // IANA name, e.g. Europe/Paris (default UTC)
+	Requester string            // person id the instances are started for
+	Data      map[string]string // form values, validated against the form when the definition is parsed
+
+	spec cron.Schedule
+}
+
+// Inbound lets another system start the flow with a signed HTTP POST
+// (/hooks/flows/{flow}); Secret names the signing secret the runtime
+// resolves (BATON_SECRET_<NAME>), Requester who the instances are started for.
+type Inbound struct {
+	Secret    string
+	Requester string
+}
+
+// cronParser reads the standard five fields, as gocron's CronJob(expr, false) does.
+var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+
+// parseSchedule compiles expr in zone; key is the field at fault (cron or
+// timezone) and the error says what to fix.
+func parseSchedule(expr, zone string) (spec cron.Schedule, key string, err error) {
+	if strings.HasPrefix(expr, "TZ=") || strings.HasPrefix(expr, "CRON_TZ=") {
+		return nil, "cron", fmt.Errorf("write the timezone under timezone:, not in the cron expression")
+	}
+	if strings.HasPrefix(strings.TrimSpace(expr), "@every") {
+		// An interval counts from when each replica started, so replicas
+		// would disagree on the firings and each start its own.
+		return nil, "cron", fmt.Errorf("cron %q: intervals are not supported, as replicas would each count their own; write five fields, e.g. \"*/5 * * * *\" for every five minutes", expr)
+	}
+	loc, err := time.LoadLocation(zone)
+	if err != nil || zone == "Local" {
+		return nil, "timezone", fmt.Errorf("timezone %q is not a known IANA timezone; write one like Europe/Paris or UTC", zone)
+	}
+	spec, err = cronParser.Parse("CRON_TZ=" + loc.String() + " " + expr)
+	if err != nil {
+		return nil, "cron", fmt.Errorf("cron %q: %v; write five fields (minute hour day-of-month month day-of-week), e.g. \"0 9 * * MON\"", expr, err)
+	}
+	return spec, "", nil
+}
+
+// Spec is the schedule as gocron's CronJob takes it: "CRON_TZ=<zone> <cron>".
+func (s *Schedule) Spec() string { return "CRON_TZ=" + s.zone() + " " + s.Cron }
+
+func (s *Schedule) zone() string {
+	if s.Timezone == "" {
+		return "UTC"
+	}
+	return s.Timezone
+}
+
+// Next returns the first firing strictly after t (zero if there is none).
+func (s *Schedule) Next(t time.Time) time.Time {
+	if s.spec == nil {
+		return time.Time{}
+	}
+	return s.spec.Next(t)
+}
+
+// Last returns the latest firing at or before now (zero if there was none
+// in the past year). A replica whose job runs late, or whose clock is a
+// little off, still names the same firing.
+func (s *Schedule) Last(now time.Time) time.Time {
+	if s.spec == nil {
+		return time.Time{}
+	}
+	for back := time.Minute; back <= 2*366*24*time.Hour; back *= 4 {
+		t := s.spec.Next(now.Add(-back))
+		if t.IsZero() || t.After(now) {
+			continue
+		}
+		for {
+			n := s.spec.Next(t)
+			if n.IsZero() || n.After(now) {
+				return t
+			}
+			t = n
+		}
+	}
+	return time.Time{}
+}
+
+// ScheduleKey names one firing of schedule i of flow: the lock name and the
+// start's idempotency key, so two replicas (or a retried firing) start at
+// most one instance for it.
+func ScheduleKey(flow string, i int, at time.Time) string {
+	return fmt.Sprintf("schedule:%s:%d:%s", flow, i, at.UTC().Format(time.RFC3339))
+}
+
+// The YAML shapes.
+type rawSchedule struct {
+	Cron      string         `yaml:"cron"`
+	Timezone  string         `yaml:"timezone"`
+	Requester string         `yaml:"requester"`
+	Data      map[string]any `yaml:"data"`
+}
+
+// rawSchedules is one schedule mapping or a list of them.
+type rawSchedules struct {
+	list   []rawSchedule
+	single bool
+}
+
+// UnmarshalYAML takes a mapping or a list (goccy/go-yaml InterfaceUnmarshaler;
+// the decoder, strict mode included, is the caller's).
+func (r *rawSchedules) UnmarshalYAML(unmarshal func(any) error) error {
+	var probe any
+	if err := unmarshal(&probe); err != nil {
+		return err
+	}
+	if _, isList := probe.([]any); isList {
+		return unmarshal(&r.list)
+	}
+	var one rawSchedule
+	if err := unmarshal(&one); err != nil {
+		return err
+	}
+	r.list, r.single = []rawSchedule{one}, true
+	return nil
+}
+
+type rawInbound struct {
+	Secret    string `yaml:"secret"`
+	Requester string `yaml:"requester"`
+}
+
+// schedules validates the schedule entries against the flow's form.
+func (v *validator) schedules(r *rawSchedules, form []Field) []Schedule {
+	if r == nil {
+		return nil
+	}
+	var out []Schedule
+	for i, rs := range r.list {
+		p := fmt.Sprintf("schedule[%d]", i)
+		if r.single {
+			p = "schedule"
+		}
+		s := Schedule{Cron: strings.TrimSpace(rs.Cron), Timezone: strings.TrimSpace(rs.Timezone), Requester: rs.Requester, Data: map[string]string{}}
+		if s.Cron == "" {
+			v.add(p+".cron", "cron is required: five fields (minute hour day-of-month month day-of-week), e.g. \"0 9 * * MON\"")
+		} else {
+			spec, key, err := parseSchedule(s.Cron, s.zone())
+			if err != nil {
+				v.add(p+"."+key, "%v", err)
+			}
+			s.spec = spec
+		}
+		if rs.Requester == "" {
+			v.add(p+".requester", "requester is required: the person id the scheduled requests are started for")
+		} else if err := checkPersonRef(rs.Requester); err != nil {
+			v.add(p+".requester", "%v", err)
+		}
+		nested := false
+		for _, k := range slices.Sorted(maps.Keys(rs.Data)) {
+			switch val := rs.Data[k]; val.(type) {
+			case nil:
+			case map[string]any, []any:
+				v.add(p+".data."+k, "%s must be a single value (text, number or date), not a list or mapping", k)
+				nested = true
+			default:
+				s.Data[k] = fmt.Sprint(val)
+			}
+		}
+		if _, err := ParseForm(form, s.Data); err != nil && !nested {
+			if fe, ok := err.(FieldErrors); ok {
+				for _, name := range slices.Sorted(maps.Keys(fe)) {
+					msg := fe[name]
+					if _, given := rs.Data[name]; !given && form != nil && !strings.Contains(msg, "not a field") {
+						msg += "; give it under data:"
+					}
+					v.add(p+".data."+name, "%s", msg)
+				}
+			}
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// inbound validates the inbound webhook settings.
+func (v *validator) inbound(r *rawInbound) *Inbound {
+	if r == nil {
+		return nil
+	}
+	in := &Inbound{Secret: r.Secret, Requester: r.Requester}
+	switch {
+	case r.Secret == "":
+		v.add("inbound.secret", "secret is required: the name of the signing secret (set BATON_SECRET_<NAME> to its value)")
+	case !namePattern.MatchString(r.Secret):
+		v.add("inbound.secret", "secret %q must be a lowercase name (letters, digits, _), e.g. crm_hook", r.Secret)
+	}
+	if r.Requester == "" {
+		v.add("inbound.requester", "requester is required: the person id the requests are started for")
+	} else if err := checkPersonRef(r.Requester); err != nil {
+		v.add("inbound.requester", "%v", err)
+	}
+	return in
+}

@@ -1,0 +1,363 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+
+	slackadapter "github.com/batonbot/baton/adapters/slack"
+	"github.com/batonbot/baton/adapters/teams"
+	"github.com/batonbot/baton/bot"
+	"github.com/batonbot/baton/flows"
+	"github.com/batonbot/baton/manifests"
+	"github.com/batonbot/baton/storage"
+)
+
+// minRedis is the oldest Redis Baton runs on (XAUTOCLAIM came in 6.2).
+var minRedis = [2]int{6, 2}
+
+// doctorTimeout bounds each network check.
+const doctorTimeout = 10 * time.Second
+
+// checkup prints one line per check and remembers whether any failed.
+type checkup struct {
+	out    io.Writer
+	failed bool
+}
+
+func (c *checkup) ok(name, format string, args ...any) { c.line("ok  ", name, format, args...) }
+func (c *checkup) warn(name, format string, args ...any) {
+	c.line("warn", name, format, args...)
+}
+func (c *checkup) skip(name, format string, args ...any) { c.line("skip", name, format, args...) }
+func (c *checkup) fail(name, format string, args ...any) {
+	c.failed = true
+	c.line("FAIL", name, format, args...)
+}
+
+func (c *checkup) line(status, name, format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	// Multi-line details (a flow file's problems) are indented under their check.
+	msg = strings.ReplaceAll(strings.TrimRight(msg, "\n"), "\n", "\n       ")
+	fmt.Fprintf(c.out, "%s %s: %s\n", status, name, msg)
+}
+
+// doctor checks the configuration and everything Baton connects to, one
+// line per check with how to fix what fails; exit 1 on any failure. It
+// never prints a secret.
+func doctor(ctx context.Context, args []string, getenv func(string) string, environ []string, stdout, stderr io.Writer) int {
+	c := &checkup{out: stdout}
+	cfg, err := bot.LoadConfig(args, getenv, environ, stderr)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case err != nil:
+		c.fail("config", "%v", err)
+	default:
+		c.ok("config", "listen on %s, console %s, log %s/%s", cfg.HTTPAddr, cfg.Console, cfg.LogFormat, cfg.LogLevel)
+		c.redis(ctx, cfg)
+		c.flows(cfg)
+	}
+	c.slack(ctx, getenv)
+	c.teams(ctx, getenv)
+	if c.failed {
+		fmt.Fprintln(stdout, "baton doctor: some checks failed; fix them and run baton doctor again")
+		return 1
+	}
+	fmt.Fprintln(stdout, "baton doctor: all checks passed")
+	return 0
+}
+
+// redis checks reachability, version and cluster mode.
+func (c *checkup) redis(ctx context.Context, cfg bot.Config) {
+	if cfg.RedisURL == "" {
+		c.warn("redis", "BATON_REDIS_URL is not set: Baton will use an embedded store whose state is lost when it stops; set BATON_REDIS_URL=redis://host:6379/0 for anything but a demo")
+		return
+	}
+	where := redactURL(cfg.RedisURL)
+	rdb, err := storage.Client(cfg.RedisURL)
+	if err != nil {
+		c.fail("redis", "BATON_REDIS_URL %s: %v", where, err)
+		return
+	}
+	defer rdb.Close()
+	ctx, cancel := context.WithTimeout(ctx, doctorTimeout)
+	defer cancel()
+	_, isCluster := rdb.(*redis.ClusterClient)
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		if strings.Contains(err.Error(), "cluster support disabled") {
+			c.fail("redis", "%s is not a Redis Cluster: write the URL as redis://host:6379/0 (not redis-cluster://)", where)
+			return
+		}
+		c.fail("redis", "cannot reach %s: %v; check BATON_REDIS_URL (host, port, password, TLS: rediss://) and that Redis is running", where, err)
+		return
+	}
+	info, err := rdb.Info(ctx, "server").Result()
+	if err != nil {
+		c.warn("redis", "%s answers PING but not INFO server (%v): its version is unknown; Baton needs Redis %d.%d or later", where, err, minRedis[0], minRedis[1])
+		return
+	}
+	version := infoField(info, "redis_version")
+	if !versionAtLeast(version, minRedis) {
+		c.fail("redis", "%s runs Redis %s; Baton needs %d.%d or later (for XAUTOCLAIM): upgrade Redis", where, cmp.Or(version, "of unknown version"), minRedis[0], minRedis[1])
+		return
+	}
+	mode := "standalone"
+	if ci, err := rdb.Info(ctx, "cluster").Result(); err == nil && infoField(ci, "cluster_enabled") == "1" {
+		if !isCluster {
+			c.fail("redis", "%s is a Redis Cluster node: write the URL as redis-cluster://host:port?addr=other:port so every node is used", where)
+			return
+		}
+		mode = "cluster"
+	}
+	if m := infoField(info, "redis_mode"); m == "sentinel" {
+		mode = "sentinel"
+	}
+	c.ok("redis", "%s reachable, Redis %s (%s)", where, version, mode)
+}
+
+// flows checks the flow definitions, the people directory and the secrets
+// the flows name.
+func (c *checkup) flows(cfg bot.Config) {
+	var defs []*flows.Definition
+	var err error
+	from := "the built-in examples"
+	if cfg.FlowsDir != "" {
+		from = cfg.FlowsDir
+		defs, err = flows.LoadDefinitions(os.DirFS(cfg.FlowsDir), ".")
+		err = prefixProblems(err, cfg.FlowsDir)
+	} else {
+		defs, err = flows.LoadDefinitions(manifests.Flows, "flows")
+	}
+	switch {
+	case err != nil:
+		c.fail("flows", "%s:\n%v\nfix these (baton validate %s shows them too)", from, err, cmp.Or(cfg.FlowsDir, "DIR"))
+	case len(defs) == 0:
+		c.fail("flows", "no flow definitions (*.yaml) in %s; set BATON_FLOWS_DIR to the directory of your flows", from)
+	}
+	src, name := manifests.Directory, "the built-in demo directory"
+	dirOK := true
+	if cfg.Directory != "" {
+		name = cfg.Directory
+		if src, err = os.ReadFile(cfg.Directory); err != nil {
+			c.fail("directory", "%v; set BATON_DIRECTORY to a readable YAML file", err)
+			dirOK = false
+		}
+	}
+	var dir *flows.Directory
+	if dirOK {
+		if dir, err = flows.ParseDirectory(name, src); err != nil {
+			c.fail("directory", "%v", err)
+		} else {
+			c.ok("directory", "%s: %d people", name, len(dir.People()))
+		}
+	}
+	if len(defs) == 0 {
+		return
+	}
+	if _, err := flows.NewEngine(defs, dir, cfg.Admins); err != nil {
+		c.fail("flows", "%v", err)
+		return
+	}
+	schedules, inbound := 0, 0
+	var missing []string
+	need := func(what, secret string) {
+		if _, ok := cfg.Secrets[strings.ToLower(secretEnv(secret))]; !ok {
+			missing = append(missing, fmt.Sprintf("%s needs BATON_SECRET_%s", what, secretEnv(secret)))
+		}
+	}
+	var strangers []string
+	known := func(what, person string) {
+		if _, ok := dir.Person(person); dir != nil && !ok {
+			strangers = append(strangers, fmt.Sprintf("%s names %q", what, person))
+		}
+	}
+	for _, d := range defs {
+		schedules += len(d.Schedules)
+		for i, s := range d.Schedules {
+			known(fmt.Sprintf("flow %s schedule %d requester", d.ID, i), s.Requester)
+		}
+		if d.Inbound != nil {
+			inbound++
+			need("flow "+d.ID+" (inbound)", d.Inbound.Secret)
+			known("flow "+d.ID+" inbound requester", d.Inbound.Requester)
+		}
+		for _, s := range d.Steps {
+			if s.Kind == flows.StepWebhook {
+				need(fmt.Sprintf("flow %s step %s (webhook)", d.ID, s.ID), cmp.Or(s.Webhook.Secret, "webhook"))
+			}
+		}
+	}
+	c.ok("flows", "%s: %d flows, %d schedules, %d inbound webhooks", from, len(defs), schedules, inbound)
+	if len(strangers) > 0 {
+		c.warn("people", "%s, who is not in the directory: add them, or requests will be started for someone Baton cannot reach", strings.Join(strangers, "; "))
+	}
+	if len(missing) > 0 {
+		c.fail("secrets", "%s: set them to long random strings shared with the other system", strings.Join(missing, "; "))
+	}
+}
+
+// secretEnv is the variable suffix of a secret name (as bot resolves it).
+func secretEnv(name string) string {
+	b := []byte(strings.ToUpper(name))
+	for i, ch := range b {
+		if !(ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9') {
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}
+
+// slack calls auth.test with the bot token.
+func (c *checkup) slack(ctx context.Context, getenv func(string) string) {
+	cfg, ok, err := slackadapter.ConfigFromEnv(getenv)
+	switch {
+	case err != nil:
+		c.fail("slack", "%v", err)
+		return
+	case !ok:
+		c.skip("slack", "not configured (SLACK_BOT_TOKEN is not set)")
+		return
+	}
+	api := cmp.Or(cfg.APIURL, slackadapter.DefaultAPIURL)
+	ctx, cancel := context.WithTimeout(ctx, doctorTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, api+"auth.test", nil)
+	if err != nil {
+		c.fail("slack", "SLACK_API_URL %q: %v", api, err)
+		return
+	}
+	req.Header.Set("Authorization", "Bearer "+cfg.BotToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.fail("slack", "cannot reach %s: %v; check the network (proxy, firewall) or SLACK_API_URL", api, redactErr(err, cfg.BotToken))
+		return
+	}
+	defer resp.Body.Close()
+	var r struct {
+		OK    bool   `json:"ok"`
+		Error string `json:"error"`
+		Team  string `json:"team"`
+		User  string `json:"user"`
+		URL   string `json:"url"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&r); err != nil || resp.StatusCode != http.StatusOK {
+		c.fail("slack", "auth.test at %s answered HTTP %d, not Slack's JSON; check SLACK_API_URL", api, resp.StatusCode)
+		return
+	}
+	if !r.OK {
+		fix := "see https://api.slack.com/methods/auth.test"
+		switch r.Error {
+		case "invalid_auth", "not_authed", "token_revoked", "token_expired":
+			fix = "SLACK_BOT_TOKEN was refused: copy the Bot User OAuth Token (xoxb-…) again from the app's OAuth & Permissions page, reinstalling the app if it was revoked"
+		case "account_inactive":
+			fix = "the app's bot user is deactivated or the app was uninstalled: reinstall it to the workspace"
+		}
+		c.fail("slack", "auth.test: %s: %s", r.Error, fix)
+		return
+	}
+	mode := "HTTP mode (SLACK_SIGNING_SECRET)"
+	if cfg.AppToken != "" {
+		mode = "Socket Mode (SLACK_APP_TOKEN)"
+	}
+	c.ok("slack", "auth.test: bot @%s in workspace %s, %s", r.User, r.Team, mode)
+}
+
+// teams fetches a Bot Framework token with the app's credentials.
+func (c *checkup) teams(ctx context.Context, getenv func(string) string) {
+	cfg, ok, err := teams.LoadConfig(getenv)
+	switch {
+	case err != nil:
+		c.fail("teams", "%v", err)
+		return
+	case !ok:
+		c.skip("teams", "not configured (MicrosoftAppId is not set)")
+		return
+	}
+	tokenURL, scope := cfg.TokenEndpoint()
+	ctx, cancel := context.WithTimeout(ctx, doctorTimeout)
+	defer cancel()
+	ctx = context.WithValue(ctx, oauth2.HTTPClient, &http.Client{Timeout: doctorTimeout})
+	cc := &clientcredentials.Config{ClientID: cfg.AppID, ClientSecret: cfg.AppPassword, TokenURL: tokenURL, Scopes: []string{scope}}
+	tok, err := cc.Token(ctx)
+	if err != nil {
+		var re *oauth2.RetrieveError
+		if errors.As(err, &re) {
+			code := re.ErrorCode
+			if code == "" && re.Response != nil {
+				code = "HTTP " + strconv.Itoa(re.Response.StatusCode)
+			}
+			c.fail("teams", "token from %s refused: %s %s; check MicrosoftAppId, MicrosoftAppPassword (not expired?), MicrosoftAppTenantId and MicrosoftAppType",
+				tokenURL, code, firstLine(re.ErrorDescription))
+			return
+		}
+		c.fail("teams", "cannot get a token from %s: %v; check the network or TEAMS_TOKEN_URL", tokenURL, redactErr(err, cfg.AppPassword))
+		return
+	}
+	if tok.AccessToken == "" {
+		c.fail("teams", "%s answered without an access token; check TEAMS_TOKEN_URL", tokenURL)
+		return
+	}
+	c.ok("teams", "got a Bot Framework token for app %s from %s", cfg.AppID, tokenURL)
+}
+
+// redactURL hides a URL's password.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
+}
+
+// redactErr keeps a secret out of an error's text.
+func redactErr(err error, secret string) string {
+	if secret == "" {
+		return err.Error()
+	}
+	return strings.ReplaceAll(err.Error(), secret, "[redacted]")
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	s, _, _ = strings.Cut(s, "\r")
+	return s
+}
+
+// infoField reads "name:value" from an INFO reply.
+func infoField(info, name string) string {
+	for _, l := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(l), name+":"); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// versionAtLeast compares "major.minor.patch" with min.
+func versionAtLeast(v string, min [2]int) bool {
+	parts := strings.SplitN(v, ".", 3)
+	if len(parts) < 2 {
+		return false
+	}
+	major, err1 := strconv.Atoi(parts[0])
+	minor, err2 := strconv.Atoi(parts[1])
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	return major > min[0] || major == min[0] && minor >= min[1]
+}

@@ -1,0 +1,222 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/batonbot/baton/adapters/teams"
+	"github.com/batonbot/baton/storage"
+	"github.com/batonbot/baton/storage/storagetest"
+)
+
+const (
+	goodSlackToken = "xoxb-good-0123456789"
+	goodTeamsPass  = "teams-client-secret-value"
+	hookSecretVal  = "inbound-hook-secret-value"
+)
+
+// fakePlatforms stands in for Slack's auth.test and the Entra token endpoint.
+func fakePlatforms(t *testing.T) *httptest.Server {
+	t.Helper()
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /api/auth.test", func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") == "Bearer "+goodSlackToken {
+			json.NewEncoder(w).Encode(map[string]any{"ok": true, "user": "baton", "team": "Acme"})
+			return
+		}
+		json.NewEncoder(w).Encode(map[string]any{"ok": false, "error": "invalid_auth"})
+	})
+	mux.HandleFunc("POST /token", func(w http.ResponseWriter, r *http.Request) {
+		_ = r.ParseForm()
+		id, secret, ok := r.BasicAuth()
+		if !ok {
+			id, secret = r.Form.Get("client_id"), r.Form.Get("client_secret")
+		}
+		w.Header().Set("Content-Type", "application/json")
+		if id != "app-id-1" || secret != goodTeamsPass || r.Form.Get("scope") != teams.DefaultScope || r.Form.Get("grant_type") != "client_credentials" {
+			w.WriteHeader(http.StatusUnauthorized)
+			json.NewEncoder(w).Encode(map[string]any{"error": "invalid_client", "error_description": "AADSTS7000215: Invalid client secret provided.\r\nTrace ID: 1"})
+			return
+		}
+		json.NewEncoder(w).Encode(map[string]any{"access_token": "eyJ.token", "token_type": "Bearer", "expires_in": 3600})
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// testRedisURL is the test Redis (real when BATON_TEST_REDIS_URL is set,
+// else an embedded one); real reports which.
+func testRedisURL(t *testing.T) (u string, real bool) {
+	t.Helper()
+	if u := os.Getenv(storagetest.EnvURL); u != "" {
+		return u, true
+	}
+	m, rdb, err := storage.Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rdb.Close(); m.Close() })
+	return "redis://" + m.Addr(), false
+}
+
+// closedAddr is an address nothing listens on.
+func closedAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+func flowsDir(t *testing.T, files map[string]string) string {
+	dir := t.TempDir()
+	for name, src := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+const doctorFlow = `id: lead
+name: Lead
+owner: olivia
+form:
+  - {name: company}
+schedule: {cron: "0 9 * * MON", timezone: Europe/Paris, requester: olivia}
+inbound: {secret: crm_hook, requester: olivia}
+steps:
+  - {id: a, type: notify, to: [requester], message: hi}
+`
+
+func runDoctor(t *testing.T, kv ...string) (int, string) {
+	t.Helper()
+	var environ []string
+	for i := 0; i+1 < len(kv); i += 2 {
+		environ = append(environ, kv[i]+"="+kv[i+1])
+	}
+	var stdout, stderr bytes.Buffer
+	code := run(t.Context(), []string{"doctor"}, env(kv...), environ, &stdout, &stderr)
+	return code, stdout.String() + stderr.String()
+}
+
+func doctorWants(t *testing.T, out string, lines ...string) {
+	t.Helper()
+	for _, l := range lines {
+		if !strings.Contains(out, l) {
+			t.Errorf("no line with %q in:\n%s", l, out)
+		}
+	}
+}
+
+func noSecrets(t *testing.T, out string, secrets ...string) {
+	t.Helper()
+	for _, s := range secrets {
+		if strings.Contains(out, s) {
+			t.Errorf("a secret (%.6s…) was printed:\n%s", s, out)
+		}
+	}
+}
+
+func TestDoctorAllGood(t *testing.T) {
+	t.Parallel()
+	srv := fakePlatforms(t)
+	redisURL, real := testRedisURL(t)
+	code, out := runDoctor(t,
+		"BATON_REDIS_URL", redisURL,
+		"BATON_FLOWS_DIR", flowsDir(t, map[string]string{"lead.yaml": doctorFlow}),
+		"BATON_SECRET_CRM_HOOK", hookSecretVal,
+		"SLACK_BOT_TOKEN", goodSlackToken, "SLACK_SIGNING_SECRET", "signing-secret-value", "SLACK_API_URL", srv.URL+"/api/",
+		"MicrosoftAppId", "app-id-1", "MicrosoftAppPassword", goodTeamsPass, "TEAMS_TOKEN_URL", srv.URL+"/token")
+	if code != 0 {
+		t.Errorf("exit %d, want 0:\n%s", code, out)
+	}
+	doctorWants(t, out, "ok   config: listen on :8080",
+		"ok   directory: the built-in demo directory",
+		"ok   flows: ", "1 flows, 1 schedules, 1 inbound webhooks",
+		"ok   slack: auth.test: bot @baton in workspace Acme, HTTP mode",
+		"ok   teams: got a Bot Framework token for app app-id-1 from "+srv.URL+"/token",
+		"baton doctor: all checks passed")
+	if real {
+		doctorWants(t, out, "ok   redis: ", "reachable, Redis ", "(standalone)")
+	} else {
+		doctorWants(t, out, "warn redis: ", "its version is unknown") // the embedded store has no INFO server
+	}
+	if strings.Contains(out, "FAIL") {
+		t.Errorf("a check failed:\n%s", out)
+	}
+	noSecrets(t, out, goodSlackToken, goodTeamsPass, hookSecretVal, "signing-secret-value", "eyJ.token")
+}
+
+func TestDoctorFailures(t *testing.T) {
+	t.Parallel()
+	srv := fakePlatforms(t)
+	addr := closedAddr(t)
+	broken := strings.Replace(doctorFlow, `cron: "0 9 * * MON"`, `cron: "0 9 * * MONDAY"`, 1)
+	code, out := runDoctor(t,
+		"BATON_REDIS_URL", "redis://:hunter2pass@"+addr+"/0",
+		"BATON_FLOWS_DIR", flowsDir(t, map[string]string{"lead.yaml": broken}),
+		"BATON_DIRECTORY", filepath.Join(t.TempDir(), "missing.yaml"),
+		"SLACK_BOT_TOKEN", "xoxb-revoked-token-value", "SLACK_SIGNING_SECRET", "signing-secret-value", "SLACK_API_URL", srv.URL+"/api/",
+		"MicrosoftAppId", "app-id-1", "MicrosoftAppPassword", "wrong-teams-password", "TEAMS_TOKEN_URL", srv.URL+"/token")
+	if code != 1 {
+		t.Errorf("exit %d, want 1:\n%s", code, out)
+	}
+	doctorWants(t, out,
+		"FAIL redis: cannot reach redis://:xxxxx@"+addr+"/0", "check BATON_REDIS_URL",
+		"FAIL flows: ", "lead.yaml:6: schedule.cron: cron \"0 9 * * MONDAY\"",
+		"FAIL directory: ", "set BATON_DIRECTORY to a readable YAML file",
+		"FAIL slack: auth.test: invalid_auth: SLACK_BOT_TOKEN was refused",
+		"FAIL teams: token from "+srv.URL+"/token refused: invalid_client AADSTS7000215: Invalid client secret provided.; check MicrosoftAppId",
+		"baton doctor: some checks failed")
+	if strings.Contains(out, "Trace ID") {
+		t.Errorf("the token endpoint's description was not cut to its first line:\n%s", out)
+	}
+	noSecrets(t, out, "hunter2pass", "xoxb-revoked-token-value", "wrong-teams-password", "signing-secret-value")
+}
+
+func TestDoctorMissingSecretAndBadConfig(t *testing.T) {
+	t.Parallel()
+	redisURL, _ := testRedisURL(t)
+	stranger := strings.Replace(doctorFlow, "timezone: Europe/Paris, requester: olivia", "timezone: Europe/Paris, requester: zoe", 1)
+	code, out := runDoctor(t, "BATON_REDIS_URL", redisURL, "BATON_FLOWS_DIR", flowsDir(t, map[string]string{"lead.yaml": stranger}))
+	if code != 1 {
+		t.Errorf("exit %d, want 1:\n%s", code, out)
+	}
+	doctorWants(t, out, "FAIL secrets: flow lead (inbound) needs BATON_SECRET_CRM_HOOK",
+		`warn people: flow lead schedule 0 requester names "zoe", who is not in the directory`,
+		"skip slack: not configured", "skip teams: not configured")
+
+	code, out = runDoctor(t, "BATON_LOG_LEVEL", "loud", "SLACK_SIGNING_SECRET", "signing-secret-value")
+	if code != 1 {
+		t.Errorf("exit %d, want 1:\n%s", code, out)
+	}
+	doctorWants(t, out, "FAIL config: BATON_LOG_LEVEL \"loud\": use debug, info, warn or error",
+		"FAIL slack: SLACK_BOT_TOKEN is not set")
+	noSecrets(t, out, "signing-secret-value")
+}
+
+// TestDoctorClusterMismatch needs a real (non-cluster) Redis.
+func TestDoctorClusterMismatch(t *testing.T) {
+	t.Parallel()
+	u, real := testRedisURL(t)
+	if !real {
+		t.Skip("set " + storagetest.EnvURL + " to check cluster mode against a real Redis")
+	}
+	host := strings.SplitN(strings.TrimPrefix(u, "redis://"), "/", 2)[0]
+	code, out := runDoctor(t, "BATON_REDIS_URL", "redis-cluster://"+host)
+	if code != 1 {
+		t.Errorf("exit %d, want 1:\n%s", code, out)
+	}
+	doctorWants(t, out, "FAIL redis: ", "is not a Redis Cluster: write the URL as redis://")
+}

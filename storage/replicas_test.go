@@ -1,0 +1,223 @@
+package storage_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/batonbot/baton/flows"
+	"github.com/batonbot/baton/storage"
+	"github.com/batonbot/baton/storage/storagetest"
+)
+
+// replicas runs fn against every backend with two Stores sharing one prefix,
+// as two Baton replicas share one Redis (or Redis Cluster).
+func replicas(t *testing.T, fn func(t *testing.T, b storagetest.Backend, a, z *storage.Store, e *flows.Engine)) {
+	t.Parallel()
+	for _, b := range storagetest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			cfg := storage.Config{Prefix: storagetest.Prefix(), Shards: 4}
+			a := storagetest.Store(t, b, cfg)
+			z := storage.New(b.Client, cfg)
+			if err := z.Init(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			fn(t, b, a, z, engine(t))
+		})
+	}
+}
+
+func TestClaimIsOnceAcrossReplicas(t *testing.T) {
+	replicas(t, func(t *testing.T, _ storagetest.Backend, a, z *storage.Store, _ *flows.Engine) {
+		name := "start:weekly:2026-11-26T09:00"
+		var mu sync.Mutex
+		won := 0
+		var wg sync.WaitGroup
+		for i := range 10 {
+			s := []*storage.Store{a, z}[i%2]
+			wg.Go(func() {
+				ok, err := s.Claim(t.Context(), name, 300*time.Millisecond)
+				if err != nil {
+					t.Error(err)
+				}
+				if ok {
+					mu.Lock()
+					won++
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		if won != 1 {
+			t.Fatalf("%d replicas claimed %s, want 1", won, name)
+		}
+		// Once the claim expires, the next occurrence may be claimed again.
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			ok, err := z.Claim(t.Context(), name, time.Minute)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ok {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the claim never expired")
+			}
+			time.Sleep(20 * time.Millisecond) // Redis expires the key by its own clock
+		}
+	})
+}
+
+func TestSharedValuesAcrossReplicas(t *testing.T) {
+	replicas(t, func(t *testing.T, _ storagetest.Backend, a, z *storage.Store, _ *flows.Engine) {
+		if _, ok, err := z.GetValue(t.Context(), "conv", "bob"); ok || err != nil {
+			t.Fatalf("before: ok %v err %v", ok, err)
+		}
+		for i := range 20 { // keys spread over the cluster's slots
+			if err := a.SetValue(t.Context(), "conv", fmt.Sprint("person", i), fmt.Sprint("ref", i), 0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i := range 20 {
+			v, ok, err := z.GetValue(t.Context(), "conv", fmt.Sprint("person", i))
+			if err != nil || !ok || v != fmt.Sprint("ref", i) {
+				t.Fatalf("person%d: %q %v %v", i, v, ok, err)
+			}
+		}
+	})
+}
+
+func TestOutboxEntryGoesToOneReplica(t *testing.T) {
+	replicas(t, func(t *testing.T, _ storagetest.Backend, a, z *storage.Store, e *flows.Engine) {
+		for i := range 30 {
+			start(t, a, e, fmt.Sprint("s", i), "500") // one card each, over 4 shards
+		}
+		var mu sync.Mutex
+		seen := map[string]int{}
+		var wg sync.WaitGroup
+		for i, s := range []*storage.Store{a, z} {
+			wg.Go(func() {
+				for {
+					got, err := s.ReadOutbox(t.Context(), fmt.Sprint("replica", i), 4, 0)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if len(got) == 0 {
+						return
+					}
+					mu.Lock()
+					for _, d := range got {
+						seen[fmt.Sprint(d.Shard, "/", d.ID)]++
+					}
+					mu.Unlock()
+					if err := s.Delivered(t.Context(), got); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		if len(seen) != 30 {
+			t.Fatalf("delivered %d distinct entries, want 30", len(seen))
+		}
+		for k, n := range seen {
+			if n != 1 {
+				t.Fatalf("entry %s read %d times", k, n)
+			}
+		}
+		if b, err := z.Backlog(t.Context()); err != nil || b != (storage.Backlog{Timers: 120}) {
+			t.Fatalf("backlog %+v %v, want only the 120 timers", b, err)
+		}
+		// Half the timers are claimed and not fired: they show as leased.
+		if got, _ := a.ClaimTimers(t.Context(), t0.Add(4*24*time.Hour), time.Minute, 15); len(got) != 60 {
+			t.Fatalf("claimed %d timers, want 60 (15 in each of 4 shards)", len(got))
+		}
+		if b, err := z.Backlog(t.Context()); err != nil || b != (storage.Backlog{Timers: 60, Leased: 60}) {
+			t.Fatalf("backlog %+v %v, want 60 timers and 60 leased", b, err)
+		}
+	})
+}
+
+func TestDeadDeliveriesAreKeptAside(t *testing.T) {
+	replicas(t, func(t *testing.T, _ storagetest.Backend, a, _ *storage.Store, e *flows.Engine) {
+		id := start(t, a, e, "s1", "500")
+		got, err := a.ReadOutbox(t.Context(), "c", 10, 0)
+		if err != nil || len(got) != 1 {
+			t.Fatalf("read %v %v", got, err)
+		}
+		got[0].Dead = "no platform reaches bob"
+		if err := a.Delivered(t.Context(), got); err != nil {
+			t.Fatal(err)
+		}
+		if b, err := a.Backlog(t.Context()); err != nil || b.Outbox != 0 || b.Unacked != 0 || b.Dead != 1 {
+			t.Fatalf("backlog %+v %v, want 1 dead and nothing in the outbox", b, err)
+		}
+		dead, err := a.DeadLetters(t.Context(), 10)
+		if err != nil || len(dead) != 1 || dead[0].Instance != id || dead[0].Dead != "no platform reaches bob" ||
+			dead[0].ID != got[0].ID || dead[0].Effect.To.Person != "bob" {
+			t.Fatalf("dead letters: %+v %v", dead, err)
+		}
+	})
+}
+
+func TestDeleteAllLeavesNothing(t *testing.T) {
+	replicas(t, func(t *testing.T, b storagetest.Backend, a, _ *storage.Store, e *flows.Engine) {
+		for i := range 10 {
+			start(t, a, e, fmt.Sprint("s", i), "500")
+		}
+		_ = a.SetValue(t.Context(), "conv", "bob", "x", 0)
+		_, _ = a.Claim(t.Context(), "digest", time.Minute)
+		if n := countKeys(t, b.Client, storage.Patterns(a)); n == 0 {
+			t.Fatal("no keys written")
+		}
+		if err := a.DeleteAll(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if n := countKeys(t, b.Client, storage.Patterns(a)); n != 0 {
+			t.Fatalf("%d keys left", n)
+		}
+	})
+}
+
+// countKeys counts the keys matching patterns on every master.
+func countKeys(t *testing.T, c redis.UniversalClient, patterns []string) int {
+	t.Helper()
+	var mu sync.Mutex
+	n := 0
+	count := func(ctx context.Context, c redis.Cmdable) error {
+		for _, p := range patterns {
+			var cursor uint64
+			for {
+				keys, next, err := c.Scan(ctx, cursor, p, 1000).Result()
+				if err != nil {
+					return err
+				}
+				mu.Lock()
+				n += len(keys)
+				mu.Unlock()
+				if cursor = next; cursor == 0 {
+					break
+				}
+			}
+		}
+		return nil
+	}
+	var err error
+	if cc, ok := c.(*redis.ClusterClient); ok {
+		err = cc.ForEachMaster(t.Context(), func(ctx context.Context, c *redis.Client) error { return count(ctx, c) })
+	} else {
+		err = count(t.Context(), c)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
