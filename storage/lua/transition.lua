@@ -20,19 +20,29 @@ end
 local v = cur + 1
 redis.call('HSET', KEYS[1], 'v', v, 's', ARGV[2])
 redis.call('SET', KEYS[3], ARGV[3], 'EX', ARGV[4])
+-- Variadic calls where Redis has them: each redis.call costs more than the
+-- work it does for one small member.
 local i = 11
-for _ = 1, tonumber(ARGV[7]) do
-  redis.call('RPUSH', KEYS[2], ARGV[i])
-  i = i + 1
+local n = tonumber(ARGV[7])
+if n > 0 then
+  redis.call('RPUSH', KEYS[2], unpack(ARGV, i, i + n - 1))
+  i = i + n
 end
-for _ = 1, tonumber(ARGV[8]) do
-  redis.call('ZADD', KEYS[4], ARGV[i + 1], ARGV[i])
-  i = i + 2
+n = tonumber(ARGV[8])
+if n > 0 then
+  local z = {}
+  for k = 0, n - 1 do
+    z[2 * k + 1] = ARGV[i + 2 * k + 1]
+    z[2 * k + 2] = ARGV[i + 2 * k]
+  end
+  redis.call('ZADD', KEYS[4], unpack(z))
+  i = i + 2 * n
 end
-for _ = 1, tonumber(ARGV[9]) do
-  redis.call('ZREM', KEYS[4], ARGV[i])
-  redis.call('ZREM', KEYS[5], ARGV[i])
-  i = i + 1
+n = tonumber(ARGV[9])
+if n > 0 then
+  redis.call('ZREM', KEYS[4], unpack(ARGV, i, i + n - 1))
+  redis.call('ZREM', KEYS[5], unpack(ARGV, i, i + n - 1))
+  i = i + n
 end
 if ARGV[6] ~= '' then
   redis.call('ZREM', KEYS[5], ARGV[6])
