@@ -494,6 +494,13 @@ func TestConsoleCommentSkipCancel(t *testing.T) {
 		t.Fatalf("erin's status: %d %v", code, out)
 	}
 
+	// The status page offers the exceptions beyond the card's buttons, as
+	// forms posting to the same action endpoint the calls below use.
+	page := h.status("dana", id)
+	for _, a := range []string{"comment", "delegate", "skip", "cancel"} {
+		h.mustContain("dana's status page", page, `data-action="`+a+`-PR-1"`, `name="action" value="`+a+`"`)
+	}
+
 	// Skip: not the assignee, not the requester; the admin, with a reason.
 	h.mustContain("bob skips", h.act("bob", "skip", id, "manager", 1, false, "reason", "x"), "Only the flow owner (Olivia Brown) or an admin can skip a step.")
 	h.mustContain("alice skips", h.act("alice", "skip", id, "manager", 1, false, "reason", "x"), "Only the flow owner")
@@ -531,6 +538,8 @@ func TestConsoleCommentSkipCancel(t *testing.T) {
 	h.mustContain("alice hears carol", h.inbox("alice"), "Noted, thanks")
 
 	st := h.status("alice", id)
+	h.mustContain("closed status page", st, `data-action="comment-PR-1"`)
+	h.mustNotContain("closed status page", st, `data-action="skip-PR-1"`, `data-action="cancel-PR-1"`)
 	h.mustContain("status", st, "Status: cancelled: Duplicate of a request by mail", "Alice Martin commented", "reason: Any news? The old one is dying.",
 		"Erin Park tried to comment (refused)", "Olivia Brown commented", "Dana Kowalski skipped", "reason: Bob is out; pre-approved by the CFO",
 		"Manager approval</strong><div>Skipped by Dana Kowalski", "Finance approval</strong><div>Cancelled by Olivia Brown",

@@ -372,6 +372,52 @@ func (d *Dispatcher) refs(ctx context.Context, instance string) (map[string]stri
 	return refs, nil
 }
 
+// noCard is the reference recorded for a card that was not sent (nobody
+// reachable, or sending failed for good), so that its updates and thread
+// replies know at once that there is nothing to wait for.
+const noCard = "-"
+
+// cardWaits bounds how often a delivery waits (with backoff) for the
+// reference of a card it updates or replies to.
+const cardWaits = 4
+
+// cardRefs returns the instance's card references once has accepts them.
+// Within one replica an instance's effects are delivered in order, so the
+// card is always known; but another replica may have sent it and not yet
+// acknowledged it: then this waits a little (Backoff, doubling, cardWaits
+// times) rather than skip the update or post the reply outside its thread.
+func (d *Dispatcher) cardRefs(ctx context.Context, instance string, has func(map[string]string) bool) (map[string]string, error) {
+	refs, err := d.refs(ctx, instance)
+	backoff := d.cfg.Backoff
+	for range cardWaits {
+		if err != nil || has(refs) {
+			break
+		}
+		if err := d.sleep(ctx, backoff); err != nil {
+			return nil, err
+		}
+		backoff = min(2*backoff, d.cfg.MaxBackoff)
+		refs, err = d.refs(ctx, instance)
+	}
+	return refs, err
+}
+
+// cardMatches says whether a card key is the one an effect names, or under
+// the prefix it names (a key ending in "/").
+func cardMatches(card, want string) bool {
+	return card == want || strings.HasSuffix(want, "/") && strings.HasPrefix(card, want)
+}
+
+// hasCard says whether refs holds any reference (or noCard) for card.
+func hasCard(refs map[string]string, card string) bool {
+	for key := range refs {
+		if c, _, _ := strings.Cut(key, "|"); cardMatches(c, card) {
+			return true
+		}
+	}
+	return false
+}
+
 func (d *Dispatcher) remember(del *flows.Delivery, key, ref string) {
 	if del.Refs == nil {
 		del.Refs = map[string]string{}
@@ -399,7 +445,11 @@ func (d *Dispatcher) deliver(ctx context.Context, q *queued) {
 		var refs map[string]string
 		if q.reclaimed || e.Thread != "" {
 			var err error
-			if refs, err = d.refs(ctx, del.Instance); err != nil {
+			has := func(map[string]string) bool { return true }
+			if e.Thread != "" {
+				has = func(refs map[string]string) bool { return hasCard(refs, e.Thread) }
+			}
+			if refs, err = d.cardRefs(ctx, del.Instance, has); err != nil {
 				dead = append(dead, err.Error())
 				break
 			}
@@ -417,7 +467,7 @@ func (d *Dispatcher) deliver(ctx context.Context, q *queued) {
 				continue // sent before the crash that made us redeliver
 			}
 			thread := ""
-			if e.Thread != "" {
+			if e.Thread != "" && refs[e.Thread+"|"+p] != noCard {
 				thread = refs[e.Thread+"|"+p]
 			}
 			var ref string
@@ -427,6 +477,9 @@ func (d *Dispatcher) deliver(ctx context.Context, q *queued) {
 			})
 			if err != nil {
 				dead = append(dead, p+": "+err.Error())
+				if ctx.Err() == nil {
+					d.remember(del, key, noCard) // later updates of it need not wait for it
+				}
 				continue
 			}
 			d.remember(del, key, ref)
@@ -434,9 +487,10 @@ func (d *Dispatcher) deliver(ctx context.Context, q *queued) {
 		if !reached {
 			d.metrics.Deliveries.WithLabelValues("none", string(e.Kind), "unreachable").Inc()
 			dead = append(dead, fmt.Sprintf("no platform reaches %s", cmp.Or(e.To.Person, "#"+e.To.Channel)))
+			d.remember(del, e.Card+"|", noCard)
 		}
 	case flows.EffectUpdate:
-		refs, err := d.refs(ctx, del.Instance)
+		refs, err := d.cardRefs(ctx, del.Instance, func(refs map[string]string) bool { return hasCard(refs, e.Card) })
 		if err != nil {
 			dead = append(dead, err.Error())
 			break
@@ -445,7 +499,7 @@ func (d *Dispatcher) deliver(ctx context.Context, q *queued) {
 		for _, key := range slices.Sorted(maps.Keys(refs)) {
 			card, p, _ := strings.Cut(key, "|")
 			m := d.messengers[p]
-			if m == nil || !(card == e.Card || strings.HasSuffix(e.Card, "/") && strings.HasPrefix(card, e.Card)) {
+			if m == nil || refs[key] == noCard || !cardMatches(card, e.Card) {
 				continue
 			}
 			updated = true
@@ -454,9 +508,9 @@ func (d *Dispatcher) deliver(ctx context.Context, q *queued) {
 			}
 		}
 		if !updated {
-			// No card was sent for it (nobody could be reached), or another
-			// replica sent it and has not acknowledged it yet: counted, so
-			// the second, a known limit of delivery across replicas, shows.
+			// No card was sent for it (nobody could be reached, or sending
+			// failed for good), or one is still unacknowledged after the
+			// wait in cardRefs: counted.
 			d.metrics.Deliveries.WithLabelValues("none", string(e.Kind), "no_card").Inc()
 			d.log.Debug("card update skipped: no card sent for it", "instance", del.Instance, "card", e.Card)
 		}

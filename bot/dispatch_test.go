@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -306,7 +307,9 @@ func TestDispatcherPlatforms(t *testing.T) {
 		t.Errorf("teams dead %v, want 1", v)
 	}
 	refs, _ = h.Store.Refs(t.Context(), id)
-	if refs["finance/1/frank|slack"] == "" || refs["finance/1/frank|teams"] != "" {
+	// The failed platform's card is recorded as not sent, so that its
+	// updates do not wait for it.
+	if refs["finance/1/frank|slack"] == "" || refs["finance/1/frank|teams"] != "-" {
 		t.Errorf("refs after a partial failure: %v", refs)
 	}
 }
@@ -713,4 +716,53 @@ func (o *ackSignal) Delivered(ctx context.Context, done []flows.Delivery) error 
 		o.once.Do(func() { close(o.acked) })
 	}
 	return err
+}
+
+// TestDispatcherUpdateWaitsForAnotherReplicasCard: replica a has read the
+// task card's entry and not acknowledged it yet when replica b gets the
+// update that closes the card. B waits (backing off) for the card's
+// reference rather than skip the update; if the card never shows, it gives
+// up after a few waits and counts the update as having no card.
+func TestDispatcherUpdateWaitsForAnotherReplicasCard(t *testing.T) {
+	t.Parallel()
+	for _, shows := range []bool{true, false} {
+		t.Run(fmt.Sprint("card shows: ", shows), func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			id := h.start(t, "s1", "alice", 500)
+			claimed, err := h.Store.ReadOutbox(t.Context(), "a", 10, 0) // replica a, mid-delivery
+			if err != nil || len(claimed) != 1 {
+				t.Fatalf("claimed %d: %v", len(claimed), err)
+			}
+			h.act(t, flows.EventApprove, "a1", "bob", id)
+			m := newMessenger("fake")
+			d := h.dispatcher(bot.DispatcherConfig{Consumer: "b", Backoff: time.Second, MaxBackoff: time.Minute}, nil, m)
+			var waits []time.Duration
+			d.SetSleep(func(ctx context.Context, wait time.Duration) error {
+				waits = append(waits, wait)
+				if shows && len(waits) == 1 { // meanwhile, a acknowledges its post
+					return h.Store.Delivered(ctx, []flows.Delivery{{ID: claimed[0].ID, Shard: claimed[0].Shard, Instance: id,
+						Refs: map[string]string{"manager/1/bob|fake": "sent-by-a"}}})
+				}
+				return nil
+			})
+			h.drain(t, d)
+			var updates []call
+			for _, c := range m.calls() {
+				if c.Op == "update" {
+					updates = append(updates, c)
+				}
+			}
+			noCard := h.counter(t, "baton_deliveries_total", "platform", "none", "effect", "update", "result", "no_card")
+			if shows {
+				if len(updates) != 1 || updates[0].Ref != "sent-by-a" || !slices.Equal(waits, []time.Duration{time.Second}) || noCard != 0 {
+					t.Fatalf("updates %s after waits %v (no_card %v); want the card a sent updated after one wait", kinds(updates), waits, noCard)
+				}
+				return
+			}
+			if len(updates) != 0 || !slices.Equal(waits, []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second}) || noCard != 1 {
+				t.Fatalf("updates %s after waits %v (no_card %v); want none after four waits", kinds(updates), waits, noCard)
+			}
+		})
+	}
 }

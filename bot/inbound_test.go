@@ -169,6 +169,20 @@ func TestInboundStarts(t *testing.T) {
 	if n := count(); n != 3 {
 		t.Errorf("%d instances, want 3", n)
 	}
+	// A captured signed request replayed with another Idempotency-Key (or
+	// X-Delivery-Id: neither is signed) is still the same start.
+	captured := req{flow: "lead", body: `{"company": "Gamma", "amount": 7}`, secret: hookSecret, ts: r.Clock.Now(), idem: "delivery-3"}
+	_, orig := do(captured)
+	for _, k := range []string{"attacker-1", "attacker-2", ""} {
+		replay := captured
+		replay.idem = k
+		if code, out := do(replay); out["instance"] != orig["instance"] {
+			t.Errorf("replay with Idempotency-Key %q: %d %v, want %v again", k, code, out, orig["instance"])
+		}
+	}
+	if n := count(); n != 4 {
+		t.Errorf("after replays with other keys: %d instances, want 4", n)
+	}
 	if strings.Contains(logs.String(), hookSecret) {
 		t.Error("the secret reached the logs")
 	}

@@ -761,9 +761,11 @@ func (c *Console) act(w http.ResponseWriter, r *http.Request) {
 }
 
 type statusData struct {
-	As  string
-	Msg *flows.Message
-	Now time.Time
+	As     string
+	Msg    *flows.Message
+	Now    time.Time
+	People []flows.Person
+	Open   bool // the request is still open: the exception forms are shown
 }
 
 func (c *Console) status(w http.ResponseWriter, r *http.Request) {
@@ -780,5 +782,9 @@ func (c *Console) status(w http.ResponseWriter, r *http.Request) {
 		c.answer(w, r, as, note{OK: true, Msg: m})
 		return
 	}
-	c.render(w, "status", statusData{As: as, Msg: m, Now: c.svc.Now()})
+	d := statusData{As: as, Msg: m, Now: c.svc.Now(), People: c.svc.Engine().Directory().People()}
+	if in, err := c.svc.Instance(r.Context(), m.Instance); err == nil {
+		d.Open = in.Status.Open()
+	}
+	c.render(w, "status", d)
 }
