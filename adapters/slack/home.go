@@ -46,6 +46,17 @@ func (h *homes) touch(user string) {
 }
 
 func (h *homes) refresh(user string) {
+	// Only Home tabs that were opened are kept up to date: for anyone
+	// else there is nothing to wait for.
+	ctx, cancel := context.WithTimeout(context.Background(), asyncTimeout)
+	_, opened, err := h.a.kv.GetValue(ctx, nsHome, user)
+	cancel()
+	if err == nil && !opened {
+		h.mu.Lock()
+		delete(h.queued, user)
+		h.mu.Unlock()
+		return
+	}
 	for {
 		// Wait a moment: one decision sends and updates several cards.
 		t := time.NewTimer(h.a.cfg.HomeDelay)
