@@ -45,7 +45,10 @@ type Query struct {
 	Status    []Status
 	Requester string
 	Assignee  string // people a running instance is waiting on
-	Limit     int
+	// CreatedBefore, when set, keeps instances created before it (the
+	// oldest open requests, for "older than two days").
+	CreatedBefore time.Time
+	Limit         int
 }
 
 // TimerQueue hands out due timers.

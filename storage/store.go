@@ -396,7 +396,17 @@ func (s *Store) List(ctx context.Context, q flows.Query) ([]*flows.Instance, err
 	var cmds []*redis.ZSliceCmd
 	for sh := range s.k.shards {
 		for _, key := range indexes(sh) {
-			cmds = append(cmds, pipe.ZRevRangeWithScores(ctx, key, 0, int64(limit-1)))
+			switch {
+			case q.CreatedBefore.IsZero():
+				cmds = append(cmds, pipe.ZRevRangeWithScores(ctx, key, 0, int64(limit-1)))
+			case q.Assignee != "":
+				// Scored by when the step started, not by creation: all of
+				// one person's pending tasks, filtered below.
+				cmds = append(cmds, pipe.ZRevRangeWithScores(ctx, key, 0, -1))
+			default: // scored by creation time
+				cmds = append(cmds, pipe.ZRevRangeByScoreWithScores(ctx, key, &redis.ZRangeBy{
+					Max: "(" + strconv.FormatInt(q.CreatedBefore.UnixMilli(), 10), Min: "-inf", Count: int64(limit)}))
+			}
 		}
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
@@ -439,7 +449,8 @@ func matches(in *flows.Instance, q flows.Query) bool {
 	return (q.Flow == "" || in.Flow == q.Flow) &&
 		(len(q.Status) == 0 || slices.Contains(q.Status, in.Status)) &&
 		(q.Requester == "" || in.Requester == q.Requester) &&
-		(q.Assignee == "" || slices.Contains(in.Pending(), q.Assignee))
+		(q.Assignee == "" || slices.Contains(in.Pending(), q.Assignee)) &&
+		(q.CreatedBefore.IsZero() || in.Created.Before(q.CreatedBefore))
 }
 
 // ClaimTimers implements flows.TimerQueue.

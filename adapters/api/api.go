@@ -600,9 +600,9 @@ type summary struct {
 
 var listParams = []string{"flow", "status", "requester", "assignee", "older_than", "limit"}
 
-// olderThanWindow is how many of the newest matches an older_than filter
-// looks through.
-const olderThanWindow = 1000
+// personWindow is how many of the newest matches a person-bound token's
+// list looks through for what that person may see.
+const personWindow = 1000
 
 func (a *API) list(w http.ResponseWriter, r *http.Request) {
 	qv := r.URL.Query()
@@ -652,18 +652,20 @@ func (a *API) list(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	limit := q.Limit
-	if olderThan > 0 || tokenOf(r).Person != "" {
-		q.Limit = olderThanWindow // filtered below
+	if olderThan > 0 {
+		q.CreatedBefore = a.d.Service.Now().Add(-olderThan)
+	}
+	if tokenOf(r).Person != "" {
+		q.Limit = personWindow // filtered below
 	}
 	ins, err := a.d.Instances.List(r.Context(), q)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	before := a.d.Service.Now().Add(-olderThan)
 	out := []summary{}
 	for _, in := range ins {
-		if olderThan > 0 && !in.Created.Before(before) || !a.mayView(r, in) {
+		if !a.mayView(r, in) {
 			continue
 		}
 		out = append(out, summary{ID: in.ID, Flow: in.Flow, Title: in.Title, Requester: in.Requester, Status: in.Status,
