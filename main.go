@@ -195,7 +195,7 @@ func build(ctx context.Context, cfg bot.Config, getenv func(string) string, log 
 	a.timers = bot.NewTimers(bot.TimerConfig{Interval: cfg.TimerInterval, Lease: cfg.TimerLease}, store, a.svc.Handle, clock, log, metrics)
 	a.schedules = bot.NewSchedules(bot.ScheduleConfig{}, engine.Flows(), store, a.svc.Handle, clock, log, metrics)
 	a.server = bot.NewServer(cfg.HTTPAddr, log, metrics, reg, store.Ping)
-	a.server.Handle(bot.InboundRoute, bot.NewInbound(a.svc, cfg.Secrets, clock, log, metrics))
+	a.server.Handle(bot.InboundRoute, bot.NewInbound(a.svc, cfg.Secrets, store, store, clock, log, metrics))
 	for _, p := range a.platforms {
 		for pattern, h := range p.routes {
 			a.server.Handle(pattern, h)

@@ -2,6 +2,7 @@ package bot
 
 import (
 	"bytes"
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -34,15 +35,19 @@ const InboundWindow = 5 * time.Minute
 // "v1=" + hex(HMAC-SHA256(secret, timestamp + "." + body)), with the secret
 // BATON_SECRET_<NAME> the flow names. The body is a JSON object of form
 // values, checked like a form. Idempotency-Key (or X-Delivery-Id) makes a
-// retry return the first instance; without one, an exact replay of the same
-// signed request does.
+// retry return the first instance; an exact replay of the same signed
+// request does too, whatever key it carries (the keys are not signed: a
+// captured request replayed with a new key must not start another).
 //
 // Answers: 201 {"instance","status"}; 401 on a missing, wrong or stale
-// signature; 422 {"error","fields"} when form values are wrong; 404 when the
+// signature, or one already used for another flow (the signature does not
+// cover the path); 422 {"error","fields"} when form values are wrong; 404 when the
 // flow takes no inbound starts. Only a 201 changes anything.
 type Inbound struct {
 	svc     *Service
 	secrets map[string]string
+	kv      KV     // the key each signature was first used with
+	locker  Locker // claims a signature once
 	clock   clockwork.Clock
 	log     *slog.Logger
 	metrics *Metrics
@@ -50,15 +55,17 @@ type Inbound struct {
 }
 
 // NewInbound builds the handler. secrets maps lowercase secret names to
-// values (Config.Secrets); clock nil means the real clock.
-func NewInbound(svc *Service, secrets map[string]string, clock clockwork.Clock, log *slog.Logger, metrics *Metrics) *Inbound {
+// values (Config.Secrets); kv and locker (storage.Store) remember the
+// signatures seen, so a replay starts nothing new; clock nil means the real
+// clock.
+func NewInbound(svc *Service, secrets map[string]string, kv KV, locker Locker, clock clockwork.Clock, log *slog.Logger, metrics *Metrics) *Inbound {
 	if clock == nil {
 		clock = clockwork.NewRealClock()
 	}
 	if metrics == nil {
 		metrics = NewMetrics(nil)
 	}
-	return &Inbound{svc: svc, secrets: secrets, clock: clock, log: log, metrics: metrics, maxBody: 1 << 20}
+	return &Inbound{svc: svc, secrets: secrets, kv: kv, locker: locker, clock: clock, log: log, metrics: metrics, maxBody: 1 << 20}
 }
 
 func (h *Inbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -104,15 +111,39 @@ func (h *Inbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.invalid(w, err)
 		return
 	}
+	sum := sha256.Sum256([]byte(sig)) // an exact replay of one signed request
+	sigID := hex.EncodeToString(sum[:16])
 	key := r.Header.Get("Idempotency-Key")
 	if key == "" {
 		key = r.Header.Get("X-Delivery-Id")
 	}
 	if key == "" || len(key) > 200 {
-		sum := sha256.Sum256([]byte(sig)) // an exact replay of one signed request
-		key = "sig-" + hex.EncodeToString(sum[:16])
+		key = "sig-" + sigID
 	}
-	out, err := h.svc.Handle(r.Context(), flows.Event{Kind: flows.EventStart, Key: "hook:" + def.ID + ":" + key, Flow: def.ID,
+	key = "hook:" + def.ID + ":" + key
+	// The idempotency headers are not signed: a signature seen before keeps
+	// the key it first came with, so its replay returns the first start.
+	key, err = h.firstKey(r.Context(), sigID, key)
+	if err == nil && !strings.HasPrefix(key, "hook:"+def.ID+":") {
+		// The signature does not cover the path: flows sharing a secret
+		// would otherwise take each other's requests.
+		err = errReplayOther
+	}
+	if err != nil {
+		switch {
+		case errors.Is(err, errReplayBusy):
+			inboundJSON(w, http.StatusConflict, map[string]any{"error": err.Error()})
+			return
+		case errors.Is(err, errReplayOther):
+			h.log.Warn("inbound start refused", "flow", def.ID, "request", RequestID(r.Context()), "err", err)
+			inboundJSON(w, http.StatusUnauthorized, map[string]any{"error": err.Error()})
+			return
+		}
+		h.log.Error("inbound start: replay check", "flow", def.ID, "request", RequestID(r.Context()), "err", err)
+		inboundJSON(w, http.StatusServiceUnavailable, map[string]any{"error": "the request could not be checked just now; retry"})
+		return
+	}
+	out, err := h.svc.Handle(r.Context(), flows.Event{Kind: flows.EventStart, Key: key, Flow: def.ID,
 		Actor: def.Inbound.Requester, Platform: "webhook", Data: data})
 	if err != nil {
 		var ie *flows.InputError
@@ -129,6 +160,35 @@ func (h *Inbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	inboundJSON(w, http.StatusCreated, map[string]any{"instance": out.Instance, "status": out.Status})
+}
+
+// replayTTL is how long a signature is remembered: longer than it can pass
+// the timestamp window (on either side of now), with room for clock skew.
+const replayTTL = 2*InboundWindow + 5*time.Minute
+
+var (
+	errReplayBusy  = errors.New("this signed request is being processed; retry shortly")
+	errReplayOther = errors.New("this signed request was already used to start another flow: sign each request when sending it")
+)
+
+// firstKey returns the engine key of the first request bearing the
+// signature sigID: key when this is the first.
+func (h *Inbound) firstKey(ctx context.Context, sigID, key string) (string, error) {
+	won, err := h.locker.Claim(ctx, "inbound-sig:"+sigID, replayTTL)
+	if err != nil {
+		return "", err
+	}
+	if won {
+		return key, h.kv.SetValue(ctx, "inbound-sig", sigID, key, replayTTL)
+	}
+	first, ok, err := h.kv.GetValue(ctx, "inbound-sig", sigID)
+	switch {
+	case err != nil:
+		return "", err
+	case !ok: // the first is between its claim and its record
+		return "", errReplayBusy
+	}
+	return first, nil
 }
 
 // verify checks the timestamp window and the signature; it returns the

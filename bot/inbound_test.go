@@ -49,7 +49,8 @@ const hookSecret = "s3cret-crm-value"
 func TestInboundStarts(t *testing.T) {
 	t.Parallel()
 	var defs []*flows.Definition
-	for name, src := range map[string]string{"lead.yaml": inboundFlow, "plain.yaml": plainFlow, "other.yaml": other} {
+	twin := strings.Replace(strings.Replace(inboundFlow, "id: lead", "id: twin", 1), "name: Lead review", "name: Twin", 1) // the same secret
+	for name, src := range map[string]string{"lead.yaml": inboundFlow, "twin.yaml": twin, "plain.yaml": plainFlow, "other.yaml": other} {
 		d, err := flows.ParseDefinition(name, []byte(src))
 		if err != nil {
 			t.Fatal(err)
@@ -58,7 +59,7 @@ func TestInboundStarts(t *testing.T) {
 	}
 	r := bottest.NewWith(t, defs, nil, nil)
 	var logs strings.Builder
-	h := bot.NewInbound(r.Svc, map[string]string{"crm_hook": hookSecret}, r.Clock, slog.New(slog.NewTextHandler(&logs, nil)), nil)
+	h := bot.NewInbound(r.Svc, map[string]string{"crm_hook": hookSecret}, r.Store, r.Store, r.Clock, slog.New(slog.NewTextHandler(&logs, nil)), nil)
 	mux := http.NewServeMux()
 	mux.Handle(bot.InboundRoute, h)
 
@@ -162,7 +163,9 @@ func TestInboundStarts(t *testing.T) {
 	if first["instance"] == nil || first["instance"] != again["instance"] {
 		t.Errorf("replay: %v then %v, want one instance", first, again)
 	}
-	// …and a new delivery is a new one.
+	// …and a new delivery (signed on its own) is a new one. (The same body
+	// signed in the same second is the same signed request: a replay.)
+	r.Clock.Advance(time.Second)
 	if _, out := do(req{flow: "lead", body: good, secret: hookSecret, idem: "delivery-2"}); out["instance"] == id {
 		t.Errorf("a new delivery id got the old instance %s", id)
 	}
@@ -182,6 +185,15 @@ func TestInboundStarts(t *testing.T) {
 	}
 	if n := count(); n != 4 {
 		t.Errorf("after replays with other keys: %d instances, want 4", n)
+	}
+	// Nor does it start another flow signed with the same secret.
+	replay := captured
+	replay.flow = "twin"
+	if code, out := do(replay); code != http.StatusUnauthorized || !strings.Contains(out["error"].(string), "already") {
+		t.Errorf("replay to another flow: %d %v, want 401", code, out)
+	}
+	if ins, _ := r.Store.List(t.Context(), flows.Query{Flow: "twin"}); len(ins) != 0 {
+		t.Errorf("a replay started %d instances of another flow", len(ins))
 	}
 	if strings.Contains(logs.String(), hookSecret) {
 		t.Error("the secret reached the logs")

@@ -22,6 +22,7 @@ import (
 type consoleRig struct {
 	t   *testing.T
 	rig *bottest.Rig
+	c   *web.Console
 	h   http.Handler
 }
 
@@ -31,7 +32,7 @@ func newConsoleRig(t *testing.T, cfg web.Config) *consoleRig {
 	c := web.New(rig.Svc, cfg, rig.Log)
 	rig.Use(c.Messenger())
 	t.Cleanup(c.Close)
-	return &consoleRig{t: t, rig: rig, h: c.Handler()}
+	return &consoleRig{t: t, rig: rig, c: c, h: c.Handler()}
 }
 
 // request is one HTTP request to the console, from this machine unless
@@ -123,7 +124,11 @@ func TestConsoleServesOnlyThisMachine(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cr := newConsoleRig(t, web.Config{Open: tc.open})
-			for _, path := range []string{"/?as=alice", "/console/inbox?as=alice"} {
+			// The outbox mail view holds live approval links: guarded alike.
+			cr.c.ShowMail(func() []web.Mail {
+				return []web.Mail{{To: "sales@acme.example", Subject: "Approve", Text: "Open /x/secret", Link: "/x/secret"}}
+			})
+			for _, path := range []string{"/?as=alice", "/console/inbox?as=alice", "/console/mail"} {
 				r := httptest.NewRequest("GET", "http://127.0.0.1:8080"+path, nil)
 				r.RemoteAddr = tc.remote
 				if tc.host != "" {

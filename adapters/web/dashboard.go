@@ -123,12 +123,12 @@ func (d *Dashboard) login(w http.ResponseWriter, r *http.Request) {
 	}
 	ok, err := d.cfg.Authenticate(r.Context(), user, token)
 	if err != nil {
-		d.log.Error("dashboard sign-in", "user", user, "err", err)
+		d.log.Error("dashboard sign-in", "user", loggableUser(user), "err", err)
 		d.loginPage(w, http.StatusServiceUnavailable, "Sign-in could not be checked just now; the error was logged. Try again.")
 		return
 	}
 	if !ok {
-		d.log.Warn("dashboard sign-in refused", "user", user)
+		d.log.Warn("dashboard sign-in refused", "user", loggableUser(user))
 		d.loginPage(w, http.StatusUnauthorized, "That person is not an admin, or the token is wrong.")
 		return
 	}
@@ -136,6 +136,16 @@ func (d *Dashboard) login(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: d.sign(user, exp), Path: "/dashboard", HttpOnly: true,
 		SameSite: http.SameSiteStrictMode, Secure: secure(r), Expires: exp})
 	http.Redirect(w, r, "/dashboard", http.StatusSeeOther)
+}
+
+// loggableUser is the typed-in person id as the log may show it: not when
+// it may be a token typed into the wrong field (an API token, or one as
+// long as BATON_DASHBOARD_TOKEN must be).
+func loggableUser(user string) string {
+	if len(user) >= 32 || strings.HasPrefix(user, "baton_") {
+		return "(withheld: it may be a token)"
+	}
+	return user
 }
 
 func (d *Dashboard) logout(w http.ResponseWriter, r *http.Request) {

@@ -2,6 +2,8 @@ package web_test
 
 import (
 	"context"
+	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -229,5 +231,30 @@ func TestOverviewCycleTimes(t *testing.T) {
 	}
 	if len(o.Open) != 2 || o.Open[1].ID != "PR-3" || o.Open[1].Owners[0] != "Alice Martin (requester)" {
 		t.Errorf("open %+v", o.Open)
+	}
+}
+
+// TestDashboardSignInLogsNoSecret: a token typed into the person field (the
+// fields swapped) does not reach the log with the refusal.
+func TestDashboardSignInLogsNoSecret(t *testing.T) {
+	rig := bottest.New(t)
+	var logs strings.Builder
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	apiToken := "baton_" + strings.Repeat("A", 43)
+	for _, auth := range []func(context.Context, string, string) (bool, error){
+		func(context.Context, string, string) (bool, error) { return false, nil },
+		func(context.Context, string, string) (bool, error) { return false, errors.New("redis down") },
+	} {
+		d := &dashRig{t: t, rig: rig, h: web.NewDashboard(rig.Svc, web.DashboardConfig{Authenticate: auth, SessionKey: []byte("k")}, log).Handler()}
+		for _, secret := range []string{dashToken, apiToken} {
+			d.do("POST", "/dashboard/login", url.Values{"user": {secret}, "token": {"olivia"}}, remote)
+		}
+		d.do("POST", "/dashboard/login", url.Values{"user": {"olivia"}, "token": {"wrong"}}, remote)
+	}
+	if strings.Contains(logs.String(), dashToken) || strings.Contains(logs.String(), apiToken) {
+		t.Errorf("a token reached the log:\n%s", logs.String())
+	}
+	if !strings.Contains(logs.String(), "user=olivia") {
+		t.Errorf("a refused person id is no longer logged:\n%s", logs.String())
 	}
 }

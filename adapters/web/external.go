@@ -210,10 +210,12 @@ func (x *External) page(w http.ResponseWriter, r *http.Request) {
 	renderPage(w, x.log, x.tmpl, http.StatusOK, "x-page", d)
 }
 
-// decide records the person's decision: the link is spent first (so a
-// replay or a double click decides nothing twice), then the decision goes
-// through the Service like anyone else's, as email:ADDRESS on platform
-// "email", keyed by the link's nonce.
+// decide records the person's decision through the Service like anyone
+// else's, as email:ADDRESS on platform "email", keyed by the link's nonce and
+// the decision: a replay or a double click of the same decision is the same
+// event (decided once), another decision racing it is refused by the engine
+// (the step is decided). Only then is the link spent: a decision that failed
+// leaves it usable, so the person can try again.
 func (x *External) decide(w http.ResponseWriter, r *http.Request) {
 	d, ok := x.check(w, r)
 	if !ok {
@@ -237,17 +239,7 @@ func (x *External) decide(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := d.Claims
-	if err := x.links.Use(r.Context(), c); err != nil {
-		if errors.Is(err, bot.ErrLinkUsed) {
-			x.problem(w, http.StatusGone, "This link was already used",
-				fmt.Sprintf("Each link works once, and this one already recorded a decision on %s.", c.Instance))
-			return
-		}
-		x.log.Error("approval link", "instance", c.Instance, "err", err)
-		x.problem(w, http.StatusServiceUnavailable, "Please try again", "Baton could not record your decision just now; the error was logged. Try again in a minute.")
-		return
-	}
-	out, err := x.svc.Handle(r.Context(), flows.Event{Kind: kind, Key: "x:" + c.Nonce, Instance: c.Instance,
+	out, err := x.svc.Handle(r.Context(), flows.Event{Kind: kind, Key: "x:" + c.Nonce + ":" + string(kind), Instance: c.Instance,
 		Actor: flows.ExternalID(c.Email), Platform: "email", Step: c.Step, Round: c.Round, Reason: d.Reason})
 	if err != nil {
 		var ie *flows.InputError
@@ -256,12 +248,23 @@ func (x *External) decide(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		x.log.Error("approval link decision", "instance", c.Instance, "step", c.Step, "err", err)
-		x.problem(w, http.StatusInternalServerError, "Your decision was not recorded", "Something went wrong; it was logged. Contact the requester.")
+		x.problem(w, http.StatusInternalServerError, "Your decision was not recorded", "Something went wrong; it was logged. Try again in a minute; if it keeps failing, contact the requester.")
 		return
 	}
 	if !out.OK {
 		x.problem(w, http.StatusConflict, "Your decision was not recorded", out.Text)
 		return
+	}
+	// Spend the link. Of a double click, both posts were the same event;
+	// the one that does not spend it is told the link was used.
+	if err := x.links.Use(r.Context(), c); err != nil {
+		if errors.Is(err, bot.ErrLinkUsed) {
+			x.problem(w, http.StatusGone, "This link was already used",
+				fmt.Sprintf("Each link works once, and this one already recorded a decision on %s.", c.Instance))
+			return
+		}
+		// The decision is saved; the step no longer waits on this link.
+		x.log.Error("approval link: mark used", "instance", c.Instance, "err", err)
 	}
 	d.Done = map[flows.EventKind]string{flows.EventApprove: "You approved", flows.EventReject: "You rejected", flows.EventRequestChanges: "You asked for changes to"}[kind] +
 		" " + c.Instance + ". " + d.Requester + " and the team see your decision" + map[bool]string{true: " and your reason", false: ""}[d.Reason != ""] + ". Thank you."

@@ -1,6 +1,8 @@
 package web_test
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -364,5 +366,65 @@ func TestExternalLinkRevokedByReassign(t *testing.T) {
 	x.expect(x.do("POST", link, url.Values{"decision": {"approve"}}), http.StatusForbidden, "Not assigned to you")
 	if in := x.instance(); in.Tasks[0].Assignee != "bob" || in.Tasks[0].Decision != flows.Pending {
 		t.Errorf("tasks %+v", in.Tasks)
+	}
+}
+
+// flakySvc fails the next fail decisions as a store outage would.
+type flakySvc struct {
+	web.ExternalService
+	mu   sync.Mutex
+	fail int
+}
+
+func (f *flakySvc) Handle(ctx context.Context, ev flows.Event) (flows.Outcome, error) {
+	f.mu.Lock()
+	failing := f.fail > 0
+	if failing {
+		f.fail--
+	}
+	f.mu.Unlock()
+	if failing {
+		return flows.Outcome{}, errors.New("redis: connection reset by peer")
+	}
+	return f.ExternalService.Handle(ctx, ev)
+}
+
+// TestExternalFailedDecisionKeepsLink: a decision that could not be saved
+// does not spend the link (the person retries); a saved one does.
+func TestExternalFailedDecisionKeepsLink(t *testing.T) {
+	x := newExtRig(t)
+	svc := &flakySvc{ExternalService: x.rig.Svc, fail: 1}
+	x.h = web.NewExternal(svc, x.links, x.rig.Log).Handler()
+	link := x.link("vendor_ok", 1, vendorAddr)
+	w := x.do("POST", link, url.Values{"decision": {"approve"}})
+	x.expect(w, http.StatusInternalServerError, "Your decision was not recorded")
+	if strings.Contains(w.Body.String(), "redis") {
+		t.Errorf("the page shows the internal error: %s", w.Body)
+	}
+	x.unchanged()
+	x.expect(x.do("GET", link, nil), http.StatusOK, "Vendor confirmation")
+	x.expect(x.do("POST", link, url.Values{"decision": {"approve"}}), http.StatusOK, "You approved VC-1")
+	x.expect(x.do("POST", link, url.Values{"decision": {"approve"}}), http.StatusGone, "This link was already used")
+}
+
+// TestExternalRacingDecisions: approve and reject posted at once with one
+// link record one decision, and each page says what happened to it.
+func TestExternalRacingDecisions(t *testing.T) {
+	for range 10 {
+		x := newExtRig(t)
+		link := x.link("vendor_ok", 1, vendorAddr)
+		var wg sync.WaitGroup
+		bodies := make([]string, 2)
+		for i, d := range []string{"approve", "reject"} {
+			wg.Go(func() {
+				bodies[i] = unescape(x.do("POST", link, url.Values{"decision": {d}, "reason": {"r"}}).Body.String())
+			})
+		}
+		wg.Wait()
+		in := x.instance()
+		approved := in.Step == "legal"
+		if approved && strings.Contains(bodies[1], "You rejected") || !approved && strings.Contains(bodies[0], "You approved") {
+			t.Fatalf("VC-1 at %s (%s), yet the pages say:\n%s\n---\n%s", in.Step, in.Status, bodies[0], bodies[1])
+		}
 	}
 }
