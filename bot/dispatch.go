@@ -100,7 +100,7 @@ type Dispatcher struct {
 	mu       sync.Mutex
 	queues   map[string][]queued          // per instance, in stream order
 	recent   map[string]map[string]string // refs sent but not yet flushed, per instance
-	inflight map[string]bool              // entries being delivered (inflightKey)
+	inflight map[string]flows.Delivery    // entries taken and not yet acknowledged (inflightKey)
 }
 
 type queued struct {
@@ -129,7 +129,7 @@ func NewDispatcher(cfg DispatcherConfig, outbox flows.Outbox, messengers []Messe
 	d := &Dispatcher{cfg: cfg, outbox: outbox, messengers: map[string]Messenger{}, webhooks: webhooks, handle: handle,
 		log: log, metrics: metrics, sleep: sleepCtx,
 		wake: make(chan struct{}, 1), done: make(chan flows.Delivery, cfg.Batch), slot: make(chan struct{}, cfg.MaxInFlight),
-		queues: map[string][]queued{}, recent: map[string]map[string]string{}, inflight: map[string]bool{}}
+		queues: map[string][]queued{}, recent: map[string]map[string]string{}, inflight: map[string]flows.Delivery{}}
 	for _, m := range messengers {
 		d.messengers[m.Platform()] = m
 		d.order = append(d.order, m.Platform())
@@ -169,6 +169,8 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	defer poll.Stop()
 	reclaim := time.NewTicker(d.cfg.Reclaim / 2)
 	defer reclaim.Stop()
+	touch := time.NewTicker(d.cfg.Reclaim / 4)
+	defer touch.Stop()
 	d.Wake()
 	for ctx.Err() == nil {
 		var idle time.Duration
@@ -178,6 +180,9 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		case <-poll.C:
 		case <-reclaim.C:
 			idle = d.cfg.Reclaim
+		case <-touch.C:
+			d.touch(ctx)
+			continue
 		}
 		for ctx.Err() == nil {
 			n := min(d.cfg.Batch, d.cfg.MaxInFlight-len(d.slot))
@@ -220,11 +225,11 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 // different instances in parallel.
 func (d *Dispatcher) enqueue(ctx context.Context, workers *sync.WaitGroup, q queued) {
 	d.mu.Lock()
-	if d.inflight[inflightKey(q.d)] {
+	if _, ok := d.inflight[inflightKey(q.d)]; ok {
 		d.mu.Unlock()
 		return // still being delivered here (a reclaim of our own slow entry)
 	}
-	d.inflight[inflightKey(q.d)] = true
+	d.inflight[inflightKey(q.d)] = q.d
 	d.mu.Unlock()
 	// Wait for room without the lock: deliveries need it to finish and free a slot.
 	d.slot <- struct{}{}
@@ -260,6 +265,19 @@ func (d *Dispatcher) enqueue(ctx context.Context, workers *sync.WaitGroup, q que
 			d.done <- next.d
 		}
 	})
+}
+
+// touch keeps the entries this replica holds from looking abandoned: a
+// delivery slower than Reclaim (a slow webhook, a long Retry-After) would
+// otherwise be taken over and made a second time by another replica.
+func (d *Dispatcher) touch(ctx context.Context) {
+	d.mu.Lock()
+	held := slices.Collect(maps.Values(d.inflight))
+	d.mu.Unlock()
+	if err := d.outbox.Touch(ctx, d.cfg.Consumer, held); err != nil && ctx.Err() == nil {
+		d.metrics.Failures.WithLabelValues("outbox").Inc()
+		d.log.Error("touch the outbox entries being delivered", "entries", len(held), "err", err)
+	}
 }
 
 // inflightKey names an entry among all shards: stream ids are only unique

@@ -80,6 +80,10 @@ type Outbox interface {
 	// Refs returns the references of an instance's sent cards, keyed
 	// "card key|platform".
 	Refs(ctx context.Context, instance string) (map[string]string, error)
+	// Touch says consumer is still delivering ds (a slow call, a rate
+	// limit waited out), so that no other consumer takes them over as if
+	// it had crashed.
+	Touch(ctx context.Context, consumer string, ds []Delivery) error
 }
 
 // Delivery is one outbox entry.

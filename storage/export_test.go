@@ -1,7 +1,27 @@
 package storage
 
+import (
+	"context"
+
+	"github.com/redis/go-redis/v9"
+)
+
 // TimersKey exposes a shard's timer set to the external tests.
 func TimersKey(s *Store, shard int) string { return s.k.timers(shard) }
 
 // Patterns exposes the SCAN patterns of every key of a store.
 func Patterns(s *Store) []string { return s.k.all() }
+
+// PendingOwners maps a shard's unacknowledged outbox entries to the
+// consumers holding them.
+func PendingOwners(ctx context.Context, s *Store, shard int) (map[string]string, error) {
+	ps, err := s.rdb.XPendingExt(ctx, &redis.XPendingExtArgs{Stream: s.k.outbox(shard), Group: group, Start: "-", End: "+", Count: 100}).Result()
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, p := range ps {
+		out[p.ID] = p.Consumer
+	}
+	return out, nil
+}

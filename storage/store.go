@@ -32,6 +32,7 @@ var (
 	reserveScript    = script("reserve")
 	transitionScript = script("transition")
 	claimScript      = script("claim")
+	touchScript      = script("touch")
 )
 
 // Config configures a Store. Zero values mean the documented defaults.
@@ -559,6 +560,30 @@ func (s *Store) Delivered(ctx context.Context, done []flows.Delivery) error {
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("acknowledge %d deliveries: %w", len(done), err)
+	}
+	return nil
+}
+
+// Touch implements flows.Outbox: XCLAIM by the same consumer with no
+// minimum idle time resets an entry's idle time; the script does it only
+// for entries the consumer still holds (one script per shard, one slot).
+func (s *Store) Touch(ctx context.Context, consumer string, ds []flows.Delivery) error {
+	if len(ds) == 0 {
+		return nil
+	}
+	ids := map[int][]string{}
+	for _, d := range ds {
+		ids[d.Shard] = append(ids[d.Shard], d.ID)
+	}
+	for sh, list := range ids {
+		args := make([]any, 0, 2+len(list))
+		args = append(args, group, consumer)
+		for _, id := range list {
+			args = append(args, id)
+		}
+		if err := touchScript.Run(ctx, s.rdb, []string{s.k.outbox(sh)}, args...).Err(); err != nil {
+			return fmt.Errorf("touch %d deliveries: %w", len(list), err)
+		}
 	}
 	return nil
 }
