@@ -399,16 +399,17 @@ const noCard = "-"
 // reference of a card it updates or replies to.
 const cardWaits = 4
 
-// cardRefs returns the instance's card references once has accepts them.
-// Within one replica an instance's effects are delivered in order, so the
-// card is always known; but another replica may have sent it and not yet
-// acknowledged it: then this waits a little (Backoff, doubling, cardWaits
-// times) rather than skip the update or post the reply outside its thread.
-func (d *Dispatcher) cardRefs(ctx context.Context, instance string, has func(map[string]string) bool) (map[string]string, error) {
+// cardRefs returns the instance's card references, once they hold one (or
+// noCard) for card, when card is not empty. Within one replica an
+// instance's effects are delivered in order, so the card is always known;
+// but another replica may have sent it and not yet acknowledged it: then
+// this waits a little (Backoff, doubling, cardWaits times) rather than skip
+// the update or post the reply outside its thread.
+func (d *Dispatcher) cardRefs(ctx context.Context, instance, card string) (map[string]string, error) {
 	refs, err := d.refs(ctx, instance)
 	backoff := d.cfg.Backoff
 	for range cardWaits {
-		if err != nil || has(refs) {
+		if err != nil || card == "" || hasCard(refs, card) {
 			break
 		}
 		if err := d.sleep(ctx, backoff); err != nil {
@@ -463,11 +464,7 @@ func (d *Dispatcher) deliver(ctx context.Context, q *queued) {
 		var refs map[string]string
 		if q.reclaimed || e.Thread != "" {
 			var err error
-			has := func(map[string]string) bool { return true }
-			if e.Thread != "" {
-				has = func(refs map[string]string) bool { return hasCard(refs, e.Thread) }
-			}
-			if refs, err = d.cardRefs(ctx, del.Instance, has); err != nil {
+			if refs, err = d.cardRefs(ctx, del.Instance, e.Thread); err != nil {
 				dead = append(dead, err.Error())
 				break
 			}
@@ -508,7 +505,7 @@ func (d *Dispatcher) deliver(ctx context.Context, q *queued) {
 			d.remember(del, e.Card+"|", noCard)
 		}
 	case flows.EffectUpdate:
-		refs, err := d.cardRefs(ctx, del.Instance, func(refs map[string]string) bool { return hasCard(refs, e.Card) })
+		refs, err := d.cardRefs(ctx, del.Instance, e.Card)
 		if err != nil {
 			dead = append(dead, err.Error())
 			break

@@ -162,44 +162,38 @@ func (s *Store) Apply(ctx context.Context, ev flows.Event, fn func(*flows.Instan
 	if ev.Key == "" {
 		return flows.Applied{}, fmt.Errorf("%s %s: an idempotency key is required", ev.Kind, id)
 	}
-	// First, optimistically, without a read: a start applies to no instance,
-	// anything else to the state this process last committed or loaded. The
-	// script's checks (idempotency key, then version) make this exactly as
-	// safe as reading first; anything but a successful commit (a stale
-	// version, an error or a no-op computed from a stale state) falls through
-	// to the authoritative read below.
-	if cur, ok := s.guess(ev); ok {
-		if t, err := fn(cur); err == nil && !t.Noop {
-			res, err := s.commit(ctx, ev, cur, t)
-			if err != nil {
-				return flows.Applied{}, fmt.Errorf("%s %s: commit: %w", ev.Kind, id, err)
-			}
-			switch res[0] {
-			case "ok":
-				return s.committed(t, res[1]), nil
-			case "dup":
-				return duplicate(res[1])
-			}
-		}
-	}
 	idem := s.k.idem(id, ev.Key)
+	// The first try is optimistic, without a read: a start applies to no
+	// instance, anything else to the state this process last committed. The
+	// script's checks (idempotency key, then version) make this exactly as
+	// safe as reading first; anything but a commit (a stale version, an
+	// error or a no-op computed from a stale state) is tried again on the
+	// state read from Redis.
+	cur, guessed := s.guess(ev)
 	for range maxAttempts {
-		// One round trip: the earlier outcome of this key, or the instance.
-		pipe := s.rdb.Pipeline()
-		first := pipe.Get(ctx, idem)
-		state := pipe.HMGet(ctx, s.k.instance(id), "v", "s")
-		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-			return flows.Applied{}, fmt.Errorf("%s %s: load: %w", ev.Kind, id, err)
-		}
-		if out, err := first.Result(); err == nil {
-			return duplicate(out)
-		}
-		vals := state.Val()
-		cur, err := decodeInstance(id, vals[0], vals[1])
-		if err != nil {
-			return flows.Applied{}, err
+		if !guessed {
+			// One round trip: the earlier outcome of this key, or the instance.
+			pipe := s.rdb.Pipeline()
+			first := pipe.Get(ctx, idem)
+			state := pipe.HMGet(ctx, s.k.instance(id), "v", "s")
+			if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+				return flows.Applied{}, fmt.Errorf("%s %s: load: %w", ev.Kind, id, err)
+			}
+			if out, err := first.Result(); err == nil {
+				return duplicate(out)
+			}
+			vals := state.Val()
+			var err error
+			if cur, err = decodeInstance(id, vals[0], vals[1]); err != nil {
+				return flows.Applied{}, err
+			}
 		}
 		t, err := fn(cur)
+		if guessed && (err != nil || t.Noop) {
+			guessed = false
+			continue
+		}
+		guessed = false
 		if err != nil {
 			return flows.Applied{}, err
 		}
@@ -631,20 +625,8 @@ func (s *Store) Claim(ctx context.Context, name string, ttl time.Duration) (bool
 
 // Pending reports how many outbox entries and timers are waiting, for metrics.
 func (s *Store) Pending(ctx context.Context) (outbox, timers int64, err error) {
-	pipe := s.rdb.Pipeline()
-	var xl, zc []*redis.IntCmd
-	for sh := range s.k.shards {
-		xl = append(xl, pipe.XLen(ctx, s.k.outbox(sh)))
-		zc = append(zc, pipe.ZCard(ctx, s.k.timers(sh)))
-	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		return 0, 0, fmt.Errorf("count pending work: %w", err)
-	}
-	for i := range xl {
-		outbox += xl[i].Val()
-		timers += zc[i].Val()
-	}
-	return outbox, timers, nil
+	b, err := s.Backlog(ctx)
+	return b.Outbox, b.Timers, err
 }
 
 // DeleteAll removes every key under the store's prefix. Tests call it to
