@@ -1,12 +1,9 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strconv"
@@ -15,40 +12,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jonboulle/clockwork"
-
-	"github.com/batonbot/baton/bot"
 	"github.com/batonbot/baton/flows"
-	"github.com/batonbot/baton/storage"
-	"github.com/batonbot/baton/storage/storagetest"
 )
 
 // End-to-end tests of the exceptions (send back and resume, reassign,
 // delegate, comment, withdraw, cancel, skip, task outputs, stale and double
 // clicks), driven only through the console's HTTP interface, over the
 // harness of e2e_test.go.
-
-// newHarnessAdmins is newHarness with other admins, so the flow owner
-// (olivia, in every built-in flow) and an admin can be told apart.
-func newHarnessAdmins(t *testing.T, admins ...string) *harness {
-	t.Helper()
-	b := storagetest.Default(t)
-	scfg := storage.Config{Prefix: storagetest.Prefix(), Shards: 4}
-	clock := clockwork.NewFakeClockAt(t0)
-	cfg := bot.Config{Console: "local", TimerInterval: time.Second, Admins: admins, HTTPAddr: "127.0.0.1:0"}
-	a, err := build(t.Context(), cfg, func(string) string { return "" }, slog.New(slog.NewTextHandler(io.Discard, nil)), b.Client, clock, scfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := a.store.DeleteAll(context.Background()); err != nil {
-			t.Errorf("clean up: %v", err)
-		}
-	})
-	h := &harness{t: t, a: a, clock: clock, srv: httptest.NewServer(a.server.Handler())}
-	t.Cleanup(h.srv.Close)
-	return h
-}
 
 func (h *harness) mustNotContain(where, s string, unwanted ...string) {
 	h.t.Helper()

@@ -35,10 +35,18 @@ type harness struct {
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
+	return newHarnessAdmins(t, "olivia")
+}
+
+// newHarnessAdmins assembles Baton with the given admins; newHarness makes
+// olivia, who owns every built-in flow, the admin. Other admins let the
+// owner and an admin be told apart.
+func newHarnessAdmins(t *testing.T, admins ...string) *harness {
+	t.Helper()
 	b := storagetest.Default(t)
 	scfg := storage.Config{Prefix: storagetest.Prefix(), Shards: 4}
 	clock := clockwork.NewFakeClockAt(t0)
-	cfg := bot.Config{Console: "local", TimerInterval: time.Second, Admins: []string{"olivia"}, HTTPAddr: "127.0.0.1:0"}
+	cfg := bot.Config{Console: "local", TimerInterval: time.Second, Admins: admins, HTTPAddr: "127.0.0.1:0"}
 	a, err := build(t.Context(), cfg, func(string) string { return "" }, slog.New(slog.NewTextHandler(io.Discard, nil)), b.Client, clock, scfg)
 	if err != nil {
 		t.Fatal(err)
