@@ -59,6 +59,10 @@ func parallel(b *testing.B, c int, op func(i int) error) {
 
 var concurrency = []int{1, 8, 64}
 
+// at is when request i is made: one per millisecond, so indexes hold
+// distinct scores, as real requests' creation times are.
+func at(i int) time.Time { return t0.Add(time.Duration(i) * time.Millisecond) }
+
 // ceilingScript is the reference: one small script doing what a transition
 // does at the least (read a version, write a state, schedule, append to a
 // stream), so the cost of Baton's own script and Go code shows beside it.
@@ -95,7 +99,7 @@ func BenchmarkTransitions(b *testing.B) {
 				id := "PR-" + strconv.Itoa(i+1)
 				ev := flows.Event{Kind: flows.EventStart, Key: "s" + id, Instance: id, Actor: "alice", Flow: "purchase",
 					Data: map[string]string{"item": "Laptop", "amount": "500", "justification": "my old one broke down"}}
-				_, err := s.Apply(context.Background(), ev, func(cur *flows.Instance) (*flows.Transition, error) { return e.Apply(cur, ev, t0) })
+				_, err := s.Apply(context.Background(), ev, func(cur *flows.Instance) (*flows.Transition, error) { return e.Apply(cur, ev, at(i)) })
 				return err
 			})
 		})
@@ -106,13 +110,13 @@ func BenchmarkTransitions(b *testing.B) {
 				id := "PR-" + strconv.Itoa(i+1)
 				ev := flows.Event{Kind: flows.EventStart, Key: "s" + id, Instance: id, Actor: "alice", Flow: "purchase",
 					Data: map[string]string{"item": "Laptop", "amount": "500", "justification": "my old one broke down"}}
-				if _, err := s.Apply(context.Background(), ev, func(cur *flows.Instance) (*flows.Transition, error) { return e.Apply(cur, ev, t0) }); err != nil {
+				if _, err := s.Apply(context.Background(), ev, func(cur *flows.Instance) (*flows.Transition, error) { return e.Apply(cur, ev, at(i)) }); err != nil {
 					b.Fatal(err)
 				}
 			}
 			parallel(b, c, func(i int) error {
 				ev := flows.Event{Kind: flows.EventApprove, Key: "a", Instance: "PR-" + strconv.Itoa(i+1), Actor: "bob"}
-				_, err := s.Apply(context.Background(), ev, func(cur *flows.Instance) (*flows.Transition, error) { return e.Apply(cur, ev, t0.Add(time.Hour)) })
+				_, err := s.Apply(context.Background(), ev, func(cur *flows.Instance) (*flows.Transition, error) { return e.Apply(cur, ev, at(i).Add(time.Hour)) })
 				return err
 			})
 		})

@@ -11,7 +11,7 @@ import (
 //
 // Instances are spread over a fixed number of shards. All keys of a shard
 // share one hash tag, {PREFIX:N}, so one Lua script can update an instance,
-// its audit trail, its idempotency record, the shard's timer set, outbox
+// its audit trail and idempotency records, the shard's timer set, outbox
 // stream and indexes atomically, and Redis Cluster keeps them in one slot.
 // The shard of an instance is derived from its id, so the id alone finds
 // every key. Global counters live under the tag {PREFIX:g}.
@@ -32,7 +32,8 @@ func (k keys) tag(shard int) string {
 
 func (k keys) global() string { return "{" + k.prefix + ":g}" }
 
-// instance: HASH {v: version, s: state JSON}.
+// instance: HASH {v: version, s: state JSON, k:KEY: the outcome (JSON) of
+// the event with idempotency key KEY}.
 func (k keys) instance(id string) string { return k.tag(k.shardOf(id)) + ":i:" + id }
 
 // audit: LIST of audit entries (JSON), append-only, hash-chained.
@@ -40,9 +41,6 @@ func (k keys) audit(id string) string { return k.tag(k.shardOf(id)) + ":a:" + id
 
 // refs: HASH "card key|platform" -> platform message reference of a sent card.
 func (k keys) refs(id string) string { return k.tag(k.shardOf(id)) + ":r:" + id }
-
-// idem: STRING, the outcome (JSON) of the event with this idempotency key; expires.
-func (k keys) idem(id, key string) string { return k.tag(k.shardOf(id)) + ":k:" + id + ":" + key }
 
 // timers: ZSET of "instance|timer id" scored by due time (unix ms).
 func (k keys) timers(shard int) string { return k.tag(shard) + ":timers" }

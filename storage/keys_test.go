@@ -31,7 +31,7 @@ func TestKeysOfAScriptShareASlot(t *testing.T) {
 		id := fmt.Sprintf("PR-%d", i)
 		sh := k.shardOf(id)
 		// transition.lua, Apply's read, Delivered's refs, the webhook log.
-		group := []string{k.instance(id), k.audit(id), k.idem(id, "web:1"), k.timers(sh), k.leases(sh), k.outbox(sh),
+		group := []string{k.instance(id), k.audit(id), k.timers(sh), k.leases(sh), k.outbox(sh),
 			k.ixAssignee(sh, "bob"), k.ixRequester(sh, "alice"), k.ixStatus(sh, flows.StatusRunning),
 			k.ixFlow(sh, "purchase", flows.StatusCompleted), k.refs(id), k.dead(sh), k.hookLog(id)}
 		for _, key := range group {
