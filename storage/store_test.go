@@ -368,3 +368,78 @@ func TestAuditTamperingShows(t *testing.T) {
 		}
 	})
 }
+
+// Many transitions of one shard at once share script calls (group commit):
+// each still commits alone, exactly once, and a redelivery racing its first
+// delivery gets the first outcome.
+func TestConcurrentTransitionsOfAShard(t *testing.T) {
+	t.Parallel()
+	for _, b := range storagetest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			s, e := storagetest.Store(t, b, storage.Config{Shards: 1}), engine(t)
+			const n = 40
+			type result struct {
+				key string
+				a   flows.Applied
+			}
+			results := make(chan result, 2*n)
+			var wg sync.WaitGroup
+			for i := range 2 * n { // each start delivered twice, all at once
+				wg.Go(func() {
+					key := fmt.Sprintf("start-%d", i%n)
+					id, err := s.Reserve(t.Context(), "purchase", "PR", key)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					ev := flows.Event{Kind: flows.EventStart, Key: key, Instance: id, Actor: "alice", Flow: "purchase",
+						Data: map[string]string{"item": "Laptop", "amount": "500", "justification": "my old one broke down"}}
+					a, err := s.Apply(t.Context(), ev, func(cur *flows.Instance) (*flows.Transition, error) { return e.Apply(cur, ev, t0) })
+					if err != nil {
+						t.Error(err)
+					}
+					results <- result{key, a}
+				})
+			}
+			wg.Wait()
+			close(results)
+			firsts := map[string]flows.Applied{}
+			dups := map[string]flows.Applied{}
+			for r := range results {
+				if !r.a.Outcome.OK {
+					t.Fatalf("%s refused: %+v", r.key, r.a.Outcome)
+				}
+				if r.a.Duplicate {
+					dups[r.key] = r.a
+				} else if _, twice := firsts[r.key]; twice {
+					t.Fatalf("%s committed twice", r.key)
+				} else {
+					firsts[r.key] = r.a
+				}
+			}
+			if len(firsts) != n || len(dups) != n {
+				t.Fatalf("%d first outcomes and %d duplicates, want %d of each", len(firsts), len(dups), n)
+			}
+			for key, first := range firsts {
+				if dups[key].Outcome != first.Outcome {
+					t.Fatalf("%s: redelivery answered %+v, first %+v", key, dups[key].Outcome, first.Outcome)
+				}
+				audit, err := s.Audit(t.Context(), first.Outcome.Instance)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(audit) != 2 || flows.VerifyChain(audit) != nil {
+					t.Fatalf("%s: audit %+v", key, audit)
+				}
+			}
+			outbox, timers, err := s.Pending(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if outbox != n || timers != 4*n { // one task card and four timers each
+				t.Fatalf("outbox %d, timers %d; want %d and %d", outbox, timers, n, 4*n)
+			}
+		})
+	}
+}
