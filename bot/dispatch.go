@@ -280,10 +280,12 @@ func (d *Dispatcher) touch(ctx context.Context) {
 	}
 }
 
-// inflightKey names an entry among all shards: stream ids are only unique
-// within one stream, and two shards often hand out the same id in the
-// same millisecond.
-func inflightKey(d flows.Delivery) string { return strconv.Itoa(d.Shard) + "/" + d.ID }
+// inflightKey names an effect among all shards: stream ids are only
+// unique within one stream (two shards often hand out the same id in the
+// same millisecond), and an entry holds its transition's effects.
+func inflightKey(d flows.Delivery) string {
+	return strconv.Itoa(d.Shard) + "/" + d.ID + "/" + strconv.Itoa(d.Part)
+}
 
 // flusher acknowledges finished deliveries in batches.
 func (d *Dispatcher) flusher(ctx context.Context) {

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/batonbot/baton/flows"
 )
@@ -109,4 +110,24 @@ func TestAuditHashIsDocumented(t *testing.T) {
 func sha256Hex(b []byte) string {
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
+}
+
+// The engine hashes entries with goccy/go-json; the documented recipe (and
+// every trail written before) uses encoding/json. Entries with awkward text
+// must hash the same both ways.
+func TestDigestIsOverEncodingJSON(t *testing.T) {
+	t.Parallel()
+	awkward := []string{"<b>&amp;</b>", "line\u2028sep\u2029", "bad \xff utf-8 \xc3", "quote \" back \\ nul \x00 tab \t", "émoji 🚀", ""}
+	var entries []flows.AuditEntry
+	prev := ""
+	for i, s := range awkward {
+		e := flows.AuditEntry{Seq: i + 1, At: t0.Add(time.Duration(i) * 1500 * time.Microsecond), Actor: s, OnBehalf: s, Action: "commented",
+			Step: s, Round: i, Reason: s, Detail: map[string]string{s: s, "z": "1", "a": s + "x"}, Refused: i%2 == 0, Platform: s, Prev: prev}
+		e.Hash = rehash(t, e)
+		prev = e.Hash
+		entries = append(entries, e)
+	}
+	if err := flows.VerifyChain(entries); err != nil {
+		t.Fatal(err)
+	}
 }

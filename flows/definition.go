@@ -2,6 +2,7 @@ package flows
 
 import (
 	"fmt"
+	"iter"
 	"maps"
 	"math"
 	"regexp"
@@ -186,28 +187,43 @@ func (d *Definition) Field(name string) *Field {
 	return nil
 }
 
-// allFields returns the form fields followed by every task output and
+// allFields yields the form fields followed by every task output and
 // webhook-stored field: everything a condition may name. A stored field has
 // no Kind: it holds whatever JSON value the reply had (text, number, bool).
-func (d *Definition) allFields() []Field {
-	out := slices.Clone(d.Form)
-	for _, s := range d.Steps {
-		out = append(out, s.Outputs...)
-		for _, name := range slices.Sorted(maps.Keys(s.Webhook.Store)) {
-			out = append(out, Field{Name: name, Label: name})
-		}
-	}
-	return out
+// Iterators, not slices: cards and titles walk them on every transition.
+func (d *Definition) allFields() iter.Seq[Field] {
+	return d.fields(true)
 }
 
-// shownFields returns the fields a card or a timeline shows: the form's,
+// shownFields yields the fields a card or a timeline shows: the form's,
 // then every task's outputs (once a task is done, later cards show them).
-func (d *Definition) shownFields() []Field {
-	out := slices.Clone(d.Form)
-	for _, s := range d.Steps {
-		out = append(out, s.Outputs...)
+func (d *Definition) shownFields() iter.Seq[Field] {
+	return d.fields(false)
+}
+
+func (d *Definition) fields(stored bool) iter.Seq[Field] {
+	return func(yield func(Field) bool) {
+		for _, f := range d.Form {
+			if !yield(f) {
+				return
+			}
+		}
+		for _, s := range d.Steps {
+			for _, f := range s.Outputs {
+				if !yield(f) {
+					return
+				}
+			}
+			if !stored {
+				continue
+			}
+			for _, name := range slices.Sorted(maps.Keys(s.Webhook.Store)) {
+				if !yield(Field{Name: name, Label: name}) {
+					return
+				}
+			}
+		}
 	}
-	return out
 }
 
 // successor returns the index of the step after step i (len(Steps) = end).

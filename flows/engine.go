@@ -212,7 +212,7 @@ func (e *Engine) start(cur *Instance, ev Event, now time.Time) (*Transition, err
 // empty writes nothing (text/template would write "<no value>").
 func (d *Definition) templateData() map[string]any {
 	data := map[string]any{}
-	for _, f := range d.allFields() {
+	for f := range d.allFields() {
 		data[f.Name] = ""
 	}
 	return data
@@ -607,7 +607,7 @@ func (t *tx) baseCard(s *Step, kind MessageKind) *Message {
 			m.Text += "\n" + s.Instructions
 		}
 	}
-	for _, f := range t.def.shownFields() {
+	for f := range t.def.shownFields() {
 		if v, ok := in.Data[f.Name]; ok {
 			val := FormatValue(v)
 			if f.Kind == FieldPerson {

@@ -47,7 +47,7 @@ func (t *tx) fieldAssignee(name string) string {
 	if v == "" {
 		return ""
 	}
-	for _, f := range t.def.allFields() {
+	for f := range t.def.allFields() {
 		if f.Name == name && f.Kind == FieldEmail {
 			return t.e.dir.Resolve("email", v)
 		}
@@ -63,7 +63,7 @@ func checkExternal(d *Definition, s *Step, a string) error {
 	}
 	external := strings.HasPrefix(a, "email:")
 	if name, ok := strings.CutPrefix(a, "field:"); ok {
-		for _, f := range d.allFields() {
+		for f := range d.allFields() {
 			external = external || f.Name == name && f.Kind == FieldEmail
 		}
 	}

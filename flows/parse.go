@@ -357,10 +357,10 @@ func (v *validator) flow(r *rawFlow) *Definition {
 		}
 		d.Steps = append(d.Steps, s)
 	}
-	env, dynamic := conditionEnv(d.allFields())
+	env, dynamic := conditionEnv(slices.Collect(d.allFields()))
 	badNext := false
 	personFields := map[string]bool{}
-	for _, f := range d.allFields() {
+	for f := range d.allFields() {
 		if f.Kind == FieldPerson || f.Kind == FieldEmail {
 			personFields[f.Name] = true
 		}

@@ -21,7 +21,9 @@ type Store interface {
 	// commits the transition it returns. A conflicting write retries with the
 	// fresh instance. If ev.Key was already applied, fn is not called and the
 	// first outcome is returned with Duplicate set. Errors from fn are
-	// returned as they are, and nothing is written.
+	// returned as they are, and nothing is written. fn must not modify cur,
+	// nor the caller the committed Transition's Instance: a store may keep
+	// them as its last known state (the Engine works on a copy).
 	Apply(ctx context.Context, ev Event, fn func(cur *Instance) (*Transition, error)) (Applied, error)
 	// Get returns an instance or an error wrapping ErrNotFound.
 	Get(ctx context.Context, id string) (*Instance, error)
@@ -70,12 +72,13 @@ type DueTimer struct {
 
 // Outbox holds the effects transitions committed, until they are delivered.
 type Outbox interface {
-	// ReadOutbox takes up to n undelivered effects for consumer. With idle
-	// above zero it instead takes effects another consumer took more than idle
-	// ago without finishing (it crashed).
+	// ReadOutbox takes up to n undelivered entries for consumer, as their
+	// effects. With idle above zero it instead takes entries another
+	// consumer took more than idle ago without finishing (it crashed).
 	ReadOutbox(ctx context.Context, consumer string, n int, idle time.Duration) ([]Delivery, error)
-	// Delivered acknowledges finished deliveries, storing the platform
-	// references of the cards they sent; dead ones are kept aside.
+	// Delivered stores the platform references of the cards finished
+	// deliveries sent, keeps dead ones aside, and acknowledges each entry
+	// whose last effect is among them (an entry's effects finish in order).
 	Delivered(ctx context.Context, done []Delivery) error
 	// Refs returns the references of an instance's sent cards, keyed
 	// "card key|platform".
@@ -86,12 +89,19 @@ type Outbox interface {
 	Touch(ctx context.Context, consumer string, ds []Delivery) error
 }
 
-// Delivery is one outbox entry.
+// Delivery is one effect of an outbox entry. An entry holds the effects of
+// one transition, in order; each is delivered on its own, and the entry is
+// done when its last effect is.
 type Delivery struct {
 	ID       string // stream entry id
 	Shard    int
+	Part     int // the effect's place in its entry, from 0
+	Parts    int // how many effects the entry holds (0 counts as 1)
 	Instance string
 	Effect   Effect
 	Refs     map[string]string // set by the deliverer: "card key|platform" -> reference
 	Dead     string            // set by the deliverer when it gave up: why
 }
+
+// Last reports whether d is the last effect of its entry.
+func (d *Delivery) Last() bool { return d.Part >= d.Parts-1 }

@@ -22,7 +22,7 @@ func (e *Engine) Timeline(in *Instance, audit []AuditEntry, viewer string, now t
 		Title: fmt.Sprintf("%s %s: %s", name, in.ID, in.Title)}
 	m.Text = "Status: " + statusWords(in)
 	if ok {
-		for _, f := range def.shownFields() {
+		for f := range def.shownFields() {
 			if v, has := in.Data[f.Name]; has {
 				val := FormatValue(v)
 				if f.Kind == FieldPerson {

@@ -13,8 +13,9 @@ const cacheSize = 4096
 // instanceCache remembers the last state this process committed for recent
 // instances, so the next event on one can skip reading it. It is only a
 // guess: the transition script's version check refuses a stale one, and Apply
-// then reads the instance from Redis. Entries are deep copies, so callers
-// may change what they are given.
+// then reads the instance from Redis. Entries are shared, not copied: the
+// flows.Store contract forbids changing the state given to Apply's fn or a
+// committed transition's instance (the engine works on a copy).
 type instanceCache struct {
 	mu sync.Mutex
 	m  map[string]*flows.Instance
@@ -22,16 +23,12 @@ type instanceCache struct {
 
 func (c *instanceCache) get(id string) (*flows.Instance, bool) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	in, ok := c.m[id]
-	c.mu.Unlock()
-	if !ok {
-		return nil, false
-	}
-	return in.Clone(), true
+	return in, ok
 }
 
 func (c *instanceCache) put(in *flows.Instance) {
-	cp := in.Clone()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.m == nil {
@@ -43,5 +40,5 @@ func (c *instanceCache) put(in *flows.Instance) {
 			break
 		}
 	}
-	c.m[in.ID] = cp
+	c.m[in.ID] = in
 }

@@ -9,6 +9,9 @@ import (
 // TimersKey exposes a shard's timer set to the external tests.
 func TimersKey(s *Store, shard int) string { return s.k.timers(shard) }
 
+// OutboxKey exposes a shard's outbox stream to the external tests.
+func OutboxKey(s *Store, shard int) string { return s.k.outbox(shard) }
+
 // Patterns exposes the SCAN patterns of every key of a store.
 func Patterns(s *Store) []string { return s.k.all() }
 

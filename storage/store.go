@@ -286,6 +286,7 @@ func (s *Store) commit(ctx context.Context, ev flows.Event, cur *flows.Instance,
 		}
 		audit = append(audit, b)
 	}
+	var deliver []flows.Effect
 	for _, e := range t.Effects {
 		switch e.Kind {
 		case flows.EffectSetTimer:
@@ -293,12 +294,15 @@ func (s *Store) commit(ctx context.Context, ev flows.Event, cur *flows.Instance,
 		case flows.EffectCancelTimer:
 			cancels = append(cancels, id+"|"+e.Timer.ID)
 		default:
-			b, err := json.Marshal(e)
-			if err != nil {
-				return nil, err
-			}
-			outbox = append(outbox, b)
+			deliver = append(deliver, e)
 		}
+	}
+	if len(deliver) > 0 { // one outbox entry holds all of them
+		b, err := json.Marshal(deliver)
+		if err != nil {
+			return nil, err
+		}
+		outbox = append(outbox, b)
 	}
 	ixKeys, ixArgs := s.indexOps(sh, cur, in)
 	r := &commitReq{done: make(chan bool, 1)}
@@ -621,20 +625,41 @@ func (s *Store) ReadOutbox(ctx context.Context, consumer string, n int, idle tim
 			}
 		}
 		for _, m := range msgs {
-			d := flows.Delivery{ID: m.ID, Shard: sh}
-			d.Instance, _ = m.Values["i"].(string)
-			raw, _ := m.Values["e"].(string)
-			if err := json.Unmarshal([]byte(raw), &d.Effect); err != nil {
-				d.Dead = "undecodable entry: " + err.Error()
-			}
-			out = append(out, d)
+			out = append(out, entryEffects(sh, m)...)
 		}
 	}
 	return out, nil
 }
 
+// entryEffects returns the deliveries of an outbox entry: a JSON array of
+// the effects of one transition (or, written by an earlier version, one
+// effect).
+func entryEffects(sh int, m redis.XMessage) []flows.Delivery {
+	d := flows.Delivery{ID: m.ID, Shard: sh}
+	d.Instance, _ = m.Values["i"].(string)
+	raw, _ := m.Values["e"].(string)
+	var effects []flows.Effect
+	var err error
+	if strings.HasPrefix(raw, "[") {
+		err = json.Unmarshal([]byte(raw), &effects)
+	} else {
+		effects = make([]flows.Effect, 1)
+		err = json.Unmarshal([]byte(raw), &effects[0])
+	}
+	if err != nil || len(effects) == 0 {
+		d.Dead = fmt.Sprintf("undecodable entry: %v", cmp.Or[error](err, errors.New("no effects")))
+		return []flows.Delivery{d}
+	}
+	out := make([]flows.Delivery, len(effects))
+	for i, e := range effects {
+		out[i] = d
+		out[i].Part, out[i].Parts, out[i].Effect = i, len(effects), e
+	}
+	return out
+}
+
 // Delivered implements flows.Outbox: one pipeline stores the references,
-// acknowledges and deletes the entries, and keeps dead ones aside.
+// keeps dead effects aside, and acknowledges and deletes finished entries.
 func (s *Store) Delivered(ctx context.Context, done []flows.Delivery) error {
 	if len(done) == 0 {
 		return nil
@@ -649,8 +674,10 @@ func (s *Store) Delivered(ctx context.Context, done []flows.Delivery) error {
 			pipe.XAdd(ctx, &redis.XAddArgs{Stream: s.k.dead(d.Shard), MaxLen: 10000, Approx: true,
 				Values: map[string]any{"i": d.Instance, "e": e, "why": d.Dead, "id": d.ID}})
 		}
-		pipe.XAck(ctx, s.k.outbox(d.Shard), group, d.ID)
-		pipe.XDel(ctx, s.k.outbox(d.Shard), d.ID)
+		if d.Last() {
+			pipe.XAck(ctx, s.k.outbox(d.Shard), group, d.ID)
+			pipe.XDel(ctx, s.k.outbox(d.Shard), d.ID)
+		}
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("acknowledge %d deliveries: %w", len(done), err)
@@ -667,7 +694,9 @@ func (s *Store) Touch(ctx context.Context, consumer string, ds []flows.Delivery)
 	}
 	ids := map[int][]string{}
 	for _, d := range ds {
-		ids[d.Shard] = append(ids[d.Shard], d.ID)
+		if !slices.Contains(ids[d.Shard], d.ID) { // an entry's effects share its id
+			ids[d.Shard] = append(ids[d.Shard], d.ID)
+		}
 	}
 	for sh, list := range ids {
 		args := make([]any, 0, 2+len(list))

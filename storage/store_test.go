@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/batonbot/baton/flows"
 	"github.com/batonbot/baton/manifests"
 	"github.com/batonbot/baton/storage"
@@ -439,6 +441,81 @@ func TestConcurrentTransitionsOfAShard(t *testing.T) {
 			}
 			if outbox != n || timers != 4*n { // one task card and four timers each
 				t.Fatalf("outbox %d, timers %d; want %d and %d", outbox, timers, n, 4*n)
+			}
+		})
+	}
+}
+
+// One outbox entry holds a transition's effects, in order; the entry is
+// acknowledged with its last effect.
+func TestOutboxEntryHoldsATransitionsEffects(t *testing.T) {
+	conformance(t, func(t *testing.T, s *storage.Store, e *flows.Engine) {
+		id := start(t, s, e, "s1", "500")
+		first, err := s.ReadOutbox(t.Context(), "a", 10, 0)
+		if err != nil || len(first) != 1 || !first[0].Last() {
+			t.Fatalf("start's entry: %+v %v", first, err)
+		}
+		if err := s.Delivered(t.Context(), first); err != nil {
+			t.Fatal(err)
+		}
+		// Bob's approval completes the request: his card is updated,
+		// procurement and Alice are told. One entry, three effects.
+		apply(t, s, e, flows.Event{Kind: flows.EventApprove, Key: "a1", Instance: id, Actor: "bob"}, t0.Add(time.Hour))
+		if n, _, _ := s.Pending(t.Context()); n != 1 {
+			t.Fatalf("%d outbox entries, want 1", n)
+		}
+		got, err := s.ReadOutbox(t.Context(), "a", 10, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var kinds []flows.EffectKind
+		for i, d := range got {
+			if d.ID != got[0].ID || d.Part != i || d.Parts != 3 || d.Last() != (i == 2) {
+				t.Fatalf("delivery %d: %+v", i, d)
+			}
+			kinds = append(kinds, d.Effect.Kind)
+		}
+		if want := []flows.EffectKind{flows.EffectUpdate, flows.EffectNotify, flows.EffectNotify}; !slices.Equal(kinds, want) {
+			t.Fatalf("effects %v, want %v", kinds, want)
+		}
+		// The first two done: the entry still waits for its last effect.
+		if err := s.Delivered(t.Context(), got[:2]); err != nil {
+			t.Fatal(err)
+		}
+		if b, _ := s.Backlog(t.Context()); b.Outbox != 1 || b.Unacked != 1 {
+			t.Fatalf("after two of three: %+v", b)
+		}
+		if err := s.Delivered(t.Context(), got[2:]); err != nil {
+			t.Fatal(err)
+		}
+		if b, _ := s.Backlog(t.Context()); b.Outbox != 0 || b.Unacked != 0 {
+			t.Fatalf("after the last: %+v", b)
+		}
+	})
+}
+
+// An entry written by an earlier version (one effect, not a list) is still
+// delivered and acknowledged.
+func TestOutboxReadsOneEffectEntries(t *testing.T) {
+	t.Parallel()
+	for _, b := range storagetest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			s := storagetest.Store(t, b, storage.Config{Shards: 4})
+			err := b.Client.XAdd(t.Context(), &redis.XAddArgs{Stream: storage.OutboxKey(s, 0),
+				Values: map[string]any{"i": "PR-9", "e": `{"kind":"notify","to":{"person":"bob"},"card":"x"}`}}).Err()
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.ReadOutbox(t.Context(), "a", 10, 0)
+			if err != nil || len(got) != 1 || got[0].Dead != "" || got[0].Effect.Card != "x" || got[0].Instance != "PR-9" || !got[0].Last() {
+				t.Fatalf("read %+v %v", got, err)
+			}
+			if err := s.Delivered(t.Context(), got); err != nil {
+				t.Fatal(err)
+			}
+			if n, _, _ := s.Pending(t.Context()); n != 0 {
+				t.Fatalf("%d entries left", n)
 			}
 		})
 	}
