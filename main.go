@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"syscall"
@@ -37,7 +38,17 @@ import (
 	"github.com/batonbot/baton/storage"
 )
 
+// gcPercent is Baton's GOGC unless the environment sets one. Its live heap
+// is small (tens of MB) and every transition allocates: collecting when the
+// heap has grown 4x instead of 2x spends about a fifth less CPU per approval
+// (README, Performance). Where memory is tight, GOMEMLIMIT caps the heap
+// (manifests/k8s sets it below the container's limit).
+const gcPercent = 400
+
 func main() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(gcPercent)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Getenv, os.Environ(), os.Stdout, os.Stderr)
 	stop()

@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	// goccy/go-json writes the same bytes as encoding/json (the tests
@@ -57,11 +56,11 @@ const group = "dispatch" // the outbox consumer group
 // Store keeps instances, audit trails, timers and the outbox in Redis.
 // It is safe for concurrent use by many goroutines and many processes.
 type Store struct {
-	rdb    redis.UniversalClient
-	k      keys
-	ttl    time.Duration
-	cache  instanceCache
-	groups []commitGroup // one per shard
+	rdb     redis.UniversalClient
+	k       keys
+	ttl     time.Duration
+	cache   instanceCache
+	commits []batcher[*commitReq] // one per shard
 }
 
 var (
@@ -74,10 +73,10 @@ var (
 func New(rdb redis.UniversalClient, cfg Config) *Store {
 	k := keys{prefix: cmp.Or(cfg.Prefix, "baton"), shards: cmp.Or(cfg.Shards, 16)}
 	return &Store{
-		rdb:    rdb,
-		k:      k,
-		ttl:    cmp.Or(cfg.IdempotencyTTL, 48*time.Hour),
-		groups: make([]commitGroup, k.shards),
+		rdb:     rdb,
+		k:       k,
+		ttl:     cmp.Or(cfg.IdempotencyTTL, 48*time.Hour),
+		commits: make([]batcher[*commitReq], k.shards),
 	}
 }
 
@@ -305,7 +304,7 @@ func (s *Store) commit(ctx context.Context, ev flows.Event, cur *flows.Instance,
 		outbox = append(outbox, b)
 	}
 	ixKeys, ixArgs := s.indexOps(sh, cur, in)
-	r := &commitReq{done: make(chan bool, 1)}
+	r := &commitReq{turn: newTurn()}
 	r.keys = append([]string{s.k.instance(id), s.k.audit(id)}, ixKeys...)
 	r.args = make([]any, 0, 10+len(audit)+len(timers)+len(cancels)+len(outbox)+len(ixArgs))
 	r.args = append(r.args, versionOf(cur), state, outcome, id, release, idemField(ev.Key),
@@ -315,68 +314,17 @@ func (s *Store) commit(ctx context.Context, ev flows.Event, cur *flows.Instance,
 	r.args = append(r.args, cancels...)
 	r.args = append(r.args, outbox...)
 	r.args = append(r.args, ixArgs...)
-	s.groups[sh].submit(ctx, r, func(ctx context.Context, batch []*commitReq) { s.commitBatch(ctx, sh, batch) })
+	s.commits[sh].do(ctx, r, func(ctx context.Context, batch []*commitReq) { s.commitBatch(ctx, sh, batch) })
 	return r.res, r.err
 }
 
-// maxBatch bounds how many transitions one script call commits.
-const maxBatch = 64
-
 // commitReq is one transition waiting for its group commit.
 type commitReq struct {
+	turn
 	keys []string // instance, audit, index keys
 	args []any
 	res  []string
 	err  error
-	done chan bool // receives true when this request must lead the next batch
-}
-
-// commitGroup batches the concurrent transitions of one shard: the first
-// caller to find no batch in flight commits what is queued in one script
-// call, and hands the lead to the first request queued meanwhile. No
-// goroutine of its own, so a Store needs no closing. Hand-written: go-redis's
-// autopipelining batches round trips, not script calls, and measured no gain
-// here.
-type commitGroup struct {
-	mu    sync.Mutex
-	busy  bool
-	queue []*commitReq
-}
-
-func (g *commitGroup) submit(ctx context.Context, r *commitReq, run func(context.Context, []*commitReq)) {
-	g.mu.Lock()
-	g.queue = append(g.queue, r)
-	if g.busy {
-		g.mu.Unlock()
-		if lead := <-r.done; !lead {
-			return // committed by another request's batch
-		}
-		g.mu.Lock()
-	}
-	g.busy = true
-	n := min(len(g.queue), maxBatch)
-	batch := g.queue[:n:n]
-	g.queue = slices.Clone(g.queue[n:])
-	g.mu.Unlock()
-
-	// The batch outlives this caller's cancellation: it carries others'
-	// transitions. go-redis's timeouts still bound it.
-	run(context.WithoutCancel(ctx), batch)
-	for _, o := range batch {
-		if o != r {
-			o.done <- false
-		}
-	}
-
-	g.mu.Lock()
-	if len(g.queue) == 0 {
-		g.busy = false
-		g.mu.Unlock()
-		return
-	}
-	next := g.queue[0]
-	g.mu.Unlock()
-	next.done <- true
 }
 
 // commitBatch runs the transition script once for a batch of one shard.
