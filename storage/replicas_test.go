@@ -17,19 +17,13 @@ import (
 // replicas runs fn against every backend with two Stores sharing one prefix,
 // as two Baton replicas share one Redis (or Redis Cluster).
 func replicas(t *testing.T, fn func(t *testing.T, b storagetest.Backend, a, z *storage.Store, e *flows.Engine)) {
-	t.Parallel()
-	for _, b := range storagetest.Backends(t) {
-		t.Run(b.Name, func(t *testing.T) {
-			t.Parallel()
-			cfg := storage.Config{Prefix: storagetest.Prefix(), Shards: 4}
-			a := storagetest.Store(t, b, cfg)
-			z := storage.New(b.Client, cfg)
-			if err := z.Init(t.Context()); err != nil {
-				t.Fatal(err)
-			}
-			fn(t, b, a, z, engine(t))
-		})
-	}
+	onBackends(t, storage.Config{Shards: 4}, func(t *testing.T, b storagetest.Backend, a *storage.Store) {
+		z := storage.New(b.Client, storage.Config{Prefix: a.Prefix(), Shards: 4})
+		if err := z.Init(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		fn(t, b, a, z, engine(t))
+	})
 }
 
 func TestClaimIsOnceAcrossReplicas(t *testing.T) {

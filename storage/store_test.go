@@ -39,11 +39,19 @@ func engine(t testing.TB) *flows.Engine {
 // conformance runs fn against every backend: the embedded store always, and a
 // real Redis when BATON_TEST_REDIS_URL is set.
 func conformance(t *testing.T, fn func(t *testing.T, s *storage.Store, e *flows.Engine)) {
+	onBackends(t, storage.Config{Shards: 4}, func(t *testing.T, _ storagetest.Backend, s *storage.Store) {
+		fn(t, s, engine(t))
+	})
+}
+
+// onBackends runs fn in parallel against every backend, each with a fresh
+// Store configured by cfg.
+func onBackends(t *testing.T, cfg storage.Config, fn func(t *testing.T, b storagetest.Backend, s *storage.Store)) {
 	t.Parallel()
 	for _, b := range storagetest.Backends(t) {
 		t.Run(b.Name, func(t *testing.T) {
 			t.Parallel()
-			fn(t, storagetest.Store(t, b, storage.Config{Shards: 4}), engine(t))
+			fn(t, b, storagetest.Store(t, b, cfg))
 		})
 	}
 }
@@ -375,75 +383,71 @@ func TestAuditTamperingShows(t *testing.T) {
 // each still commits alone, exactly once, and a redelivery racing its first
 // delivery gets the first outcome.
 func TestConcurrentTransitionsOfAShard(t *testing.T) {
-	t.Parallel()
-	for _, b := range storagetest.Backends(t) {
-		t.Run(b.Name, func(t *testing.T) {
-			t.Parallel()
-			s, e := storagetest.Store(t, b, storage.Config{Shards: 1}), engine(t)
-			const n = 40
-			type result struct {
-				key string
-				a   flows.Applied
-			}
-			results := make(chan result, 2*n)
-			var wg sync.WaitGroup
-			for i := range 2 * n { // each start delivered twice, all at once
-				wg.Go(func() {
-					key := fmt.Sprintf("start-%d", i%n)
-					id, err := s.Reserve(t.Context(), "purchase", "PR", key)
-					if err != nil {
-						t.Error(err)
-						return
-					}
-					ev := flows.Event{Kind: flows.EventStart, Key: key, Instance: id, Actor: "alice", Flow: "purchase",
-						Data: map[string]string{"item": "Laptop", "amount": "500", "justification": "my old one broke down"}}
-					a, err := s.Apply(t.Context(), ev, func(cur *flows.Instance) (*flows.Transition, error) { return e.Apply(cur, ev, t0) })
-					if err != nil {
-						t.Error(err)
-					}
-					results <- result{key, a}
-				})
-			}
-			wg.Wait()
-			close(results)
-			firsts := map[string]flows.Applied{}
-			dups := map[string]flows.Applied{}
-			for r := range results {
-				if !r.a.Outcome.OK {
-					t.Fatalf("%s refused: %+v", r.key, r.a.Outcome)
-				}
-				if r.a.Duplicate {
-					dups[r.key] = r.a
-				} else if _, twice := firsts[r.key]; twice {
-					t.Fatalf("%s committed twice", r.key)
-				} else {
-					firsts[r.key] = r.a
-				}
-			}
-			if len(firsts) != n || len(dups) != n {
-				t.Fatalf("%d first outcomes and %d duplicates, want %d of each", len(firsts), len(dups), n)
-			}
-			for key, first := range firsts {
-				if dups[key].Outcome != first.Outcome {
-					t.Fatalf("%s: redelivery answered %+v, first %+v", key, dups[key].Outcome, first.Outcome)
-				}
-				audit, err := s.Audit(t.Context(), first.Outcome.Instance)
+	onBackends(t, storage.Config{Shards: 1}, func(t *testing.T, _ storagetest.Backend, s *storage.Store) {
+		e := engine(t)
+		const n = 40
+		type result struct {
+			key string
+			a   flows.Applied
+		}
+		results := make(chan result, 2*n)
+		var wg sync.WaitGroup
+		for i := range 2 * n { // each start delivered twice, all at once
+			wg.Go(func() {
+				key := fmt.Sprintf("start-%d", i%n)
+				id, err := s.Reserve(t.Context(), "purchase", "PR", key)
 				if err != nil {
-					t.Fatal(err)
+					t.Error(err)
+					return
 				}
-				if len(audit) != 2 || flows.VerifyChain(audit) != nil {
-					t.Fatalf("%s: audit %+v", key, audit)
+				ev := flows.Event{Kind: flows.EventStart, Key: key, Instance: id, Actor: "alice", Flow: "purchase",
+					Data: map[string]string{"item": "Laptop", "amount": "500", "justification": "my old one broke down"}}
+				a, err := s.Apply(t.Context(), ev, func(cur *flows.Instance) (*flows.Transition, error) { return e.Apply(cur, ev, t0) })
+				if err != nil {
+					t.Error(err)
 				}
+				results <- result{key, a}
+			})
+		}
+		wg.Wait()
+		close(results)
+		firsts := map[string]flows.Applied{}
+		dups := map[string]flows.Applied{}
+		for r := range results {
+			if !r.a.Outcome.OK {
+				t.Fatalf("%s refused: %+v", r.key, r.a.Outcome)
 			}
-			outbox, timers, err := s.Pending(t.Context())
+			if r.a.Duplicate {
+				dups[r.key] = r.a
+			} else if _, twice := firsts[r.key]; twice {
+				t.Fatalf("%s committed twice", r.key)
+			} else {
+				firsts[r.key] = r.a
+			}
+		}
+		if len(firsts) != n || len(dups) != n {
+			t.Fatalf("%d first outcomes and %d duplicates, want %d of each", len(firsts), len(dups), n)
+		}
+		for key, first := range firsts {
+			if dups[key].Outcome != first.Outcome {
+				t.Fatalf("%s: redelivery answered %+v, first %+v", key, dups[key].Outcome, first.Outcome)
+			}
+			audit, err := s.Audit(t.Context(), first.Outcome.Instance)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if outbox != n || timers != 4*n { // one task card and four timers each
-				t.Fatalf("outbox %d, timers %d; want %d and %d", outbox, timers, n, 4*n)
+			if len(audit) != 2 || flows.VerifyChain(audit) != nil {
+				t.Fatalf("%s: audit %+v", key, audit)
 			}
-		})
-	}
+		}
+		outbox, timers, err := s.Pending(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if outbox != n || timers != 4*n { // one task card and four timers each
+			t.Fatalf("outbox %d, timers %d; want %d and %d", outbox, timers, n, 4*n)
+		}
+	})
 }
 
 // One outbox entry holds a transition's effects, in order; the entry is
@@ -497,26 +501,21 @@ func TestOutboxEntryHoldsATransitionsEffects(t *testing.T) {
 // An entry written by an earlier version (one effect, not a list) is still
 // delivered and acknowledged.
 func TestOutboxReadsOneEffectEntries(t *testing.T) {
-	t.Parallel()
-	for _, b := range storagetest.Backends(t) {
-		t.Run(b.Name, func(t *testing.T) {
-			t.Parallel()
-			s := storagetest.Store(t, b, storage.Config{Shards: 4})
-			err := b.Client.XAdd(t.Context(), &redis.XAddArgs{Stream: storage.OutboxKey(s, 0),
-				Values: map[string]any{"i": "PR-9", "e": `{"kind":"notify","to":{"person":"bob"},"card":"x"}`}}).Err()
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := s.ReadOutbox(t.Context(), "a", 10, 0)
-			if err != nil || len(got) != 1 || got[0].Dead != "" || got[0].Effect.Card != "x" || got[0].Instance != "PR-9" || !got[0].Last() {
-				t.Fatalf("read %+v %v", got, err)
-			}
-			if err := s.Delivered(t.Context(), got); err != nil {
-				t.Fatal(err)
-			}
-			if n, _, _ := s.Pending(t.Context()); n != 0 {
-				t.Fatalf("%d entries left", n)
-			}
-		})
-	}
+	onBackends(t, storage.Config{Shards: 4}, func(t *testing.T, b storagetest.Backend, s *storage.Store) {
+		err := b.Client.XAdd(t.Context(), &redis.XAddArgs{Stream: storage.OutboxKey(s, 0),
+			Values: map[string]any{"i": "PR-9", "e": `{"kind":"notify","to":{"person":"bob"},"card":"x"}`}}).Err()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.ReadOutbox(t.Context(), "a", 10, 0)
+		if err != nil || len(got) != 1 || got[0].Dead != "" || got[0].Effect.Card != "x" || got[0].Instance != "PR-9" || !got[0].Last() {
+			t.Fatalf("read %+v %v", got, err)
+		}
+		if err := s.Delivered(t.Context(), got); err != nil {
+			t.Fatal(err)
+		}
+		if n, _, _ := s.Pending(t.Context()); n != 0 {
+			t.Fatalf("%d entries left", n)
+		}
+	})
 }
