@@ -127,7 +127,7 @@ func NewDispatcher(cfg DispatcherConfig, outbox flows.Outbox, messengers []Messe
 		metrics = NewMetrics(nil)
 	}
 	d := &Dispatcher{cfg: cfg, outbox: outbox, messengers: map[string]Messenger{}, webhooks: webhooks, handle: handle,
-		log: log, metrics: metrics, sleep: sleepCtx,
+		log: log, metrics: metrics, sleep: Sleep,
 		wake: make(chan struct{}, 1), done: make(chan flows.Delivery, cfg.Batch), slot: make(chan struct{}, cfg.MaxInFlight),
 		queues: map[string][]queued{}, recent: map[string]map[string]string{}, inflight: map[string]flows.Delivery{}}
 	for _, m := range messengers {
@@ -137,7 +137,8 @@ func NewDispatcher(cfg DispatcherConfig, outbox flows.Outbox, messengers []Messe
 	return d
 }
 
-func sleepCtx(ctx context.Context, d time.Duration) error {
+// Sleep waits for d, or until ctx ends (then it returns ctx's error).
+func Sleep(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

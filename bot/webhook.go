@@ -62,7 +62,7 @@ func NewWebhooks(client *http.Client, secrets map[string]string, clock clockwork
 	if clock == nil {
 		clock = clockwork.NewRealClock()
 	}
-	return &Webhooks{client: client, secrets: secrets, clock: clock, sleep: sleepCtx, backoff: time.Second}
+	return &Webhooks{client: client, secrets: secrets, clock: clock, sleep: Sleep, backoff: time.Second}
 }
 
 // Sign returns the signature header value for body sent at ts.

@@ -93,18 +93,10 @@ func (w *webAPI) waitGate(ctx context.Context, method string) error {
 	w.mu.Lock()
 	until := w.gates[method]
 	w.mu.Unlock()
-	d := time.Until(until)
-	if d <= 0 {
-		return nil
+	if d := time.Until(until); d > 0 {
+		return bot.Sleep(ctx, d)
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return nil
 }
 
 // pace blocks until channel may take another chat.postMessage: Slack

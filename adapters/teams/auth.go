@@ -21,6 +21,8 @@ import (
 	"github.com/infracloudio/msbotbuilder-go/connector/auth"
 	"github.com/infracloudio/msbotbuilder-go/schema"
 	"golang.org/x/time/rate"
+
+	"github.com/batonbot/baton/bot"
 )
 
 // maxTokenLen bounds the bearer token we are willing to parse: real Bot
@@ -257,7 +259,7 @@ func (v *validator) run(ctx context.Context, refresh time.Duration) error {
 			break
 		}
 		v.log.WarnContext(ctx, "teams: cannot load signing keys yet; inbound requests get 503 until it works", "platform", "teams", "err", err, "retry_in", wait)
-		if sleepCtx(ctx, wait) != nil {
+		if bot.Sleep(ctx, wait) != nil {
 			return nil
 		}
 	}
@@ -315,15 +317,4 @@ func (t endorsementTap) RoundTrip(r *http.Request) (*http.Response, error) {
 	resp.Body = io.NopCloser(bytes.NewReader(body))
 	resp.ContentLength = int64(len(body))
 	return resp, nil
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

@@ -100,7 +100,7 @@ func newConnector(cfg Config, log *slog.Logger) *connector {
 	})
 	return &connector{tokens: oauth2.ReuseTokenSourceWithExpiry(nil, fetch, 5*time.Minute), tokenURL: cfg.TokenURL,
 		http: hc, timeout: timeout, attempts: cfg.Attempts, maxWait: cfg.MaxRetryWait,
-		pace: newPacer(cfg.Pace, cfg.Burst, cfg.GlobalPace), log: log, sleep: sleepCtx}
+		pace: newPacer(cfg.Pace, cfg.Burst, cfg.GlobalPace), log: log, sleep: bot.Sleep}
 }
 
 type tokenFunc func() (*oauth2.Token, error)
