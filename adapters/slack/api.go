@@ -74,12 +74,15 @@ func (t *measured) RoundTrip(r *http.Request) (*http.Response, error) {
 	return resp, err
 }
 
-// delivering takes one of the MaxCalls slots for a delivery's call, and
-// returns its release. Delivery calls (cards, updates, DMs, Home tabs) are
+// delivering waits while method is rate limited, then takes one of the
+// MaxCalls slots for a delivery's call, and returns its release. Delivery calls (cards, updates, DMs, Home tabs) are
 // capped so that a burst of them (a flow fanning out to hundreds of people)
 // leaves the CPU to acknowledging requests, whose 3 s deadline is hard;
 // answers to a click (modals, private replies) never wait for a slot.
-func (w *webAPI) delivering(ctx context.Context) (func(), error) {
+func (w *webAPI) delivering(ctx context.Context, method string) (func(), error) {
+	if err := w.waitGate(ctx, method); err != nil {
+		return nil, err
+	}
 	select {
 	case w.calls <- struct{}{}:
 		return func() { <-w.calls }, nil
@@ -210,10 +213,7 @@ func (w *webAPI) postMessage(ctx context.Context, channel string, blocks []slack
 	if err := w.pace(ctx, channel); err != nil {
 		return "", "", err
 	}
-	if err := w.waitGate(ctx, method); err != nil {
-		return "", "", err
-	}
-	release, err := w.delivering(ctx)
+	release, err := w.delivering(ctx, method)
 	if err != nil {
 		return "", "", err
 	}
@@ -234,10 +234,7 @@ func (w *webAPI) postMessage(ctx context.Context, channel string, blocks []slack
 
 func (w *webAPI) updateMessage(ctx context.Context, channel, ts string, blocks []slackgo.Block, text string) error {
 	const method = "chat.update"
-	if err := w.waitGate(ctx, method); err != nil {
-		return err
-	}
-	release, err := w.delivering(ctx)
+	release, err := w.delivering(ctx, method)
 	if err != nil {
 		return err
 	}
@@ -258,10 +255,7 @@ func (w *webAPI) postEphemeral(ctx context.Context, channel, user string, blocks
 // openDM opens (or finds) the direct message conversation with user.
 func (w *webAPI) openDM(ctx context.Context, user string) (string, error) {
 	const method = "conversations.open"
-	if err := w.waitGate(ctx, method); err != nil {
-		return "", err
-	}
-	release, err := w.delivering(ctx)
+	release, err := w.delivering(ctx, method)
 	if err != nil {
 		return "", err
 	}
@@ -286,10 +280,7 @@ func (w *webAPI) openView(ctx context.Context, trigger string, v slackgo.ModalVi
 
 func (w *webAPI) publishHome(ctx context.Context, user string, v slackgo.HomeTabViewRequest) error {
 	const method = "views.publish"
-	if err := w.waitGate(ctx, method); err != nil {
-		return err
-	}
-	release, err := w.delivering(ctx)
+	release, err := w.delivering(ctx, method)
 	if err != nil {
 		return err
 	}
