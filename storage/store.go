@@ -314,7 +314,9 @@ func (s *Store) commit(ctx context.Context, ev flows.Event, cur *flows.Instance,
 	r.args = append(r.args, cancels...)
 	r.args = append(r.args, outbox...)
 	r.args = append(r.args, ixArgs...)
-	s.commits[sh].do(ctx, r, func(ctx context.Context, batch []*commitReq) { s.commitBatch(ctx, sh, batch) })
+	if err := s.commits[sh].do(ctx, r, func(ctx context.Context, batch []*commitReq) { s.commitBatch(ctx, sh, batch) }); err != nil {
+		return nil, err
+	}
 	return r.res, r.err
 }
 
