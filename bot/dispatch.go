@@ -70,7 +70,7 @@ func IsPermanent(err error) bool { return errors.As(err, new(permanentError)) }
 type DispatcherConfig struct {
 	Consumer     string        // this replica's consumer name (default host-pid-random)
 	Batch        int           // entries read at once (default 256)
-	MaxInFlight  int           // entries being delivered at once (default 4096)
+	MaxInFlight  int           // effects being delivered at once (default 4096); an entry read is taken whole, so it may go over by an entry's cards
 	Attempts     int           // tries of a failing delivery before giving up (default 8)
 	Backoff      time.Duration // first retry delay, doubled each time (default 500 ms)
 	MaxBackoff   time.Duration // longest retry delay (default 1 min)
@@ -95,7 +95,6 @@ type Dispatcher struct {
 
 	wake chan struct{}
 	done chan flows.Delivery
-	slot chan struct{} // one per delivery in flight
 
 	mu       sync.Mutex
 	queues   map[string][]queued          // per instance, in stream order
@@ -128,7 +127,7 @@ func NewDispatcher(cfg DispatcherConfig, outbox flows.Outbox, messengers []Messe
 	}
 	d := &Dispatcher{cfg: cfg, outbox: outbox, messengers: map[string]Messenger{}, webhooks: webhooks, handle: handle,
 		log: log, metrics: metrics, sleep: Sleep,
-		wake: make(chan struct{}, 1), done: make(chan flows.Delivery, cfg.Batch), slot: make(chan struct{}, cfg.MaxInFlight),
+		wake: make(chan struct{}, 1), done: make(chan flows.Delivery, cfg.Batch),
 		queues: map[string][]queued{}, recent: map[string]map[string]string{}, inflight: map[string]flows.Delivery{}}
 	for _, m := range messengers {
 		d.messengers[m.Platform()] = m
@@ -186,7 +185,9 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			continue
 		}
 		for ctx.Err() == nil {
-			n := min(d.cfg.Batch, d.cfg.MaxInFlight-len(d.slot))
+			d.mu.Lock()
+			n := min(d.cfg.Batch, d.cfg.MaxInFlight-len(d.inflight))
+			d.mu.Unlock()
 			if n <= 0 {
 				break // full: finished deliveries wake us
 			}
@@ -231,11 +232,7 @@ func (d *Dispatcher) enqueue(ctx context.Context, workers *sync.WaitGroup, q que
 		return // still being delivered here (a reclaim of our own slow entry)
 	}
 	d.inflight[inflightKey(q.d)] = q.d
-	d.mu.Unlock()
-	// Wait for room without the lock: deliveries need it to finish and free a slot.
-	d.slot <- struct{}{}
 	qk := queueKey(q.d)
-	d.mu.Lock()
 	items, running := d.queues[qk]
 	d.queues[qk] = append(items, q)
 	d.mu.Unlock()
@@ -341,7 +338,6 @@ func (d *Dispatcher) forget(batch []flows.Delivery, inflight bool) {
 		}
 		if inflight {
 			delete(d.inflight, inflightKey(del))
-			<-d.slot
 		}
 	}
 }

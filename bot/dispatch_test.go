@@ -766,3 +766,39 @@ func TestDispatcherUpdateWaitsForAnotherReplicasCard(t *testing.T) {
 		})
 	}
 }
+
+// TestDispatcherStopsWithEntriesOfSeveralCards: an approval's entry holds
+// three cards (the closed card, procurement's notice, the requester's
+// outcome). With fewer delivery slots than the cards read, the dispatcher
+// still stops on time, leaving what it could not finish for a redelivery.
+func TestDispatcherStopsWithEntriesOfSeveralCards(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	var ids []string
+	for i := range 3 {
+		ids = append(ids, h.start(t, fmt.Sprint("s", i), "alice", 500))
+	}
+	h.drain(t, h.dispatcher(bot.DispatcherConfig{Consumer: "first"}, nil, newMessenger("fake")))
+	for i, id := range ids {
+		if out := h.act(t, flows.EventApprove, fmt.Sprint("a", i), "bob", id); !out.OK {
+			t.Fatalf("approve %s: %+v", id, out)
+		}
+	}
+	hung := newMessenger("fake")
+	started := make(chan struct{})
+	var once sync.Once
+	hung.hook = func(ctx context.Context, c call) error {
+		once.Do(func() { close(started) })
+		<-ctx.Done() // the platform never answers
+		return ctx.Err()
+	}
+	d := h.dispatcher(bot.DispatcherConfig{Consumer: "second", MaxInFlight: 2, Poll: time.Hour, Reclaim: time.Hour, DrainTimeout: 50 * time.Millisecond}, nil, hung)
+	stop := runDispatcher(t, d)
+	wait(t, started, "the first card to be sent")
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if n := h.pending(t); n != 3 {
+		t.Fatalf("%d entries left in the outbox, want the 3 approvals' entries", n)
+	}
+}

@@ -78,7 +78,8 @@ type Outbox interface {
 	ReadOutbox(ctx context.Context, consumer string, n int, idle time.Duration) ([]Delivery, error)
 	// Delivered stores the platform references of the cards finished
 	// deliveries sent, keeps dead ones aside, and acknowledges each entry
-	// whose last effect is among them (an entry's effects finish in order).
+	// whose last effect is among them (an entry's effects are delivered in
+	// order, so its last is done after the others).
 	Delivered(ctx context.Context, done []Delivery) error
 	// Refs returns the references of an instance's sent cards, keyed
 	// "card key|platform".
@@ -89,9 +90,10 @@ type Outbox interface {
 	Touch(ctx context.Context, consumer string, ds []Delivery) error
 }
 
-// Delivery is one effect of an outbox entry. An entry holds the effects of
-// one transition, in order; each is delivered on its own, and the entry is
-// done when its last effect is.
+// Delivery is one effect of an outbox entry. An entry holds consecutive
+// cards (notify, update) of one transition, in order, or one other effect;
+// the effects of an entry are delivered one after the other, in its
+// instance's queue, and the entry is done when its last effect is.
 type Delivery struct {
 	ID       string // stream entry id
 	Shard    int

@@ -54,6 +54,11 @@ func (g *batcher[R]) do(ctx context.Context, r R, run func(context.Context, []R)
 	case <-r.finished():
 		return nil
 	case <-ctx.Done():
+		select {
+		case <-r.finished(): // done after all
+			return nil
+		default:
+		}
 		g.mu.Lock()
 		if i := slices.Index(g.queue, r); i >= 0 {
 			g.queue = slices.Delete(g.queue, i, i+1)

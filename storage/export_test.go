@@ -12,6 +12,9 @@ func TimersKey(s *Store, shard int) string { return s.k.timers(shard) }
 // OutboxKey exposes a shard's outbox stream to the external tests.
 func OutboxKey(s *Store, shard int) string { return s.k.outbox(shard) }
 
+// AuditKey exposes an instance's audit list to the external tests.
+func AuditKey(s *Store, id string) string { return s.k.audit(id) }
+
 // Patterns exposes the SCAN patterns of every key of a store.
 func Patterns(s *Store) []string { return s.k.all() }
 

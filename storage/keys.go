@@ -48,7 +48,8 @@ func (k keys) timers(shard int) string { return k.tag(shard) + ":timers" }
 // leases: ZSET of claimed timers "instance|timer id" scored by lease expiry (unix ms).
 func (k keys) leases(shard int) string { return k.tag(shard) + ":leases" }
 
-// outbox: STREAM of effects to deliver, fields i (instance id) and e (effect JSON).
+// outbox: STREAM of effects to deliver, fields i (instance id) and e (JSON
+// array of one transition's consecutive cards, or of one other effect).
 func (k keys) outbox(shard int) string { return k.tag(shard) + ":outbox" }
 
 // dead: STREAM of effects that could not be delivered after every retry.

@@ -285,23 +285,41 @@ func (s *Store) commit(ctx context.Context, ev flows.Event, cur *flows.Instance,
 		}
 		audit = append(audit, b)
 	}
-	var deliver []flows.Effect
+	// Outbox entries, in the effects' order. Consecutive cards (notify,
+	// update) share one entry: they go through the instance's queue one
+	// after the other, and repeating them after a crash is harmless (a sent
+	// card is known by its reference; an update is the same update). A
+	// webhook call or an event announcement has an entry of its own: it may
+	// be slow or go through another queue, and is acknowledged alone.
+	var cards []flows.Effect
+	entry := func(effects []flows.Effect) error {
+		if len(effects) == 0 {
+			return nil
+		}
+		b, err := json.Marshal(effects)
+		outbox = append(outbox, b)
+		return err
+	}
 	for _, e := range t.Effects {
 		switch e.Kind {
 		case flows.EffectSetTimer:
 			timers = append(timers, id+"|"+e.Timer.ID, e.Timer.At.UnixMilli())
 		case flows.EffectCancelTimer:
 			cancels = append(cancels, id+"|"+e.Timer.ID)
+		case flows.EffectNotify, flows.EffectUpdate:
+			cards = append(cards, e)
 		default:
-			deliver = append(deliver, e)
+			if err := entry(cards); err != nil {
+				return nil, err
+			}
+			cards = nil
+			if err := entry([]flows.Effect{e}); err != nil {
+				return nil, err
+			}
 		}
 	}
-	if len(deliver) > 0 { // one outbox entry holds all of them
-		b, err := json.Marshal(deliver)
-		if err != nil {
-			return nil, err
-		}
-		outbox = append(outbox, b)
+	if err := entry(cards); err != nil {
+		return nil, err
 	}
 	ixKeys, ixArgs := s.indexOps(sh, cur, in)
 	r := &commitReq{turn: newTurn()}
@@ -352,8 +370,11 @@ func (s *Store) commitBatch(ctx context.Context, sh int, batch []*commitReq) {
 			str, _ := v.(string)
 			r.res = append(r.res, str)
 		}
-		if len(r.res) != 2 {
+		switch {
+		case len(r.res) != 2:
 			r.err = fmt.Errorf("transition script answered %v", reply[i])
+		case r.res[0] == "err":
+			r.err = fmt.Errorf("transition script: %s", r.res[1])
 		}
 	}
 }
@@ -582,8 +603,7 @@ func (s *Store) ReadOutbox(ctx context.Context, consumer string, n int, idle tim
 }
 
 // entryEffects returns the deliveries of an outbox entry: a JSON array of
-// the effects of one transition (or, written by an earlier version, one
-// effect).
+// effects of one transition (or, written by an earlier version, one effect).
 func entryEffects(sh int, m redis.XMessage) []flows.Delivery {
 	d := flows.Delivery{ID: m.ID, Shard: sh}
 	d.Instance, _ = m.Values["i"].(string)
@@ -609,7 +629,8 @@ func entryEffects(sh int, m redis.XMessage) []flows.Delivery {
 }
 
 // Delivered implements flows.Outbox: one pipeline stores the references,
-// keeps dead effects aside, and acknowledges and deletes finished entries.
+// keeps dead effects aside, and acknowledges and deletes each entry whose
+// last effect is done.
 func (s *Store) Delivered(ctx context.Context, done []flows.Delivery) error {
 	if len(done) == 0 {
 		return nil

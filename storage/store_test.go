@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -516,6 +517,69 @@ func TestOutboxReadsOneEffectEntries(t *testing.T) {
 		}
 		if n, _, _ := s.Pending(t.Context()); n != 0 {
 			t.Fatalf("%d entries left", n)
+		}
+	})
+}
+
+// Consecutive cards of a transition share an entry; an event announcement
+// (or a webhook call) has one of its own, in the effects' order.
+func TestOutboxEntriesGroupConsecutiveCards(t *testing.T) {
+	conformance(t, func(t *testing.T, s *storage.Store, e *flows.Engine) {
+		ev := flows.Event{Kind: flows.EventStart, Key: "s1", Instance: "PR-1", Actor: "alice", Flow: "purchase",
+			Data: map[string]string{"item": "Laptop", "amount": "500", "justification": "my old one broke down"}}
+		_, err := s.Apply(t.Context(), ev, func(cur *flows.Instance) (*flows.Transition, error) {
+			tr, err := e.Apply(cur, ev, t0)
+			if err != nil {
+				return nil, err
+			}
+			tr.Effects = append(tr.Effects,
+				flows.Effect{Kind: flows.EffectNotify, To: flows.Recipient{Channel: "ops"}, Card: "a"},
+				flows.Effect{Kind: flows.EffectHook, Hook: &flows.HookCall{URL: "https://hooks.example/x"}},
+				flows.Effect{Kind: flows.EffectNotify, To: flows.Recipient{Channel: "ops"}, Card: "b"})
+			return tr, nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.ReadOutbox(t.Context(), "a", 10, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var entries [][]string
+		for i, d := range got {
+			if i == 0 || d.ID != got[i-1].ID {
+				entries = append(entries, nil)
+			}
+			last := &entries[len(entries)-1]
+			if d.Part != len(*last) || d.Last() != (d.Part == d.Parts-1) {
+				t.Fatalf("delivery %d: part %d of %d", i, d.Part, d.Parts)
+			}
+			*last = append(*last, string(d.Effect.Kind)+":"+d.Effect.Card)
+		}
+		want := [][]string{{"notify:manager/1/bob", "notify:a"}, {"hook:"}, {"notify:b"}}
+		if !slices.EqualFunc(entries, want, slices.Equal) {
+			t.Fatalf("entries %v, want %v", entries, want)
+		}
+	})
+}
+
+// A transition the script fails on (here its audit key holds the wrong
+// type) fails alone with the script's error; the shard goes on committing.
+func TestFailingTransitionFailsAlone(t *testing.T) {
+	onBackends(t, storage.Config{Shards: 1}, func(t *testing.T, b storagetest.Backend, s *storage.Store) {
+		e := engine(t)
+		if err := b.Client.Set(t.Context(), storage.AuditKey(s, "PR-1"), "not a list", 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+		ev := flows.Event{Kind: flows.EventStart, Key: "s1", Instance: "PR-1", Actor: "alice", Flow: "purchase",
+			Data: map[string]string{"item": "Laptop", "amount": "500", "justification": "my old one broke down"}}
+		_, err := s.Apply(t.Context(), ev, func(cur *flows.Instance) (*flows.Transition, error) { return e.Apply(cur, ev, t0) })
+		if err == nil || !strings.Contains(err.Error(), "WRONGTYPE") {
+			t.Fatalf("start on a broken audit key: %v", err)
+		}
+		ev.Key, ev.Instance = "s2", "PR-2" // another instance of the shard commits
+		if a := apply(t, s, e, ev, t0); !a.Outcome.OK || a.Duplicate || a.Version != 1 {
+			t.Fatalf("the next start: %+v", a)
 		}
 	})
 }

@@ -14,7 +14,7 @@
 --   then one (op, score) pair per index key: op "+" adds the instance id,
 --   "-" removes it.
 -- returns, per transition: {"ok", new version} | {"dup", first outcome} |
--- {"conflict", current version}
+-- {"conflict", current version} | {"err", message}
 
 local function apply(k, a)
   local got = redis.call('HMGET', KEYS[k], 'v', ARGV[a + 5])
@@ -66,7 +66,12 @@ local out = {}
 local k, a = 4, 1
 while a <= #ARGV do
   local nk, na = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
-  local r = apply(k, a + 2)
+  -- An error fails this transition only (its writes up to the error stay,
+  -- as they would in a script of its own); the others go on.
+  local ok, r = pcall(apply, k, a + 2)
+  if not ok then
+    r = {'err', tostring(r)}
+  end
   if r[1] == 'ok' then
     -- index operations: the keys after the transition's first two
     local i = r[3]
