@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -447,6 +448,47 @@ func TestConcurrentTransitionsOfAShard(t *testing.T) {
 		}
 		if outbox != n || timers != 4*n { // one task card and four timers each
 			t.Fatalf("outbox %d, timers %d; want %d and %d", outbox, timers, n, 4*n)
+		}
+
+		// Bob approves each request twice at once (two clicks, two keys):
+		// one approval wins, the other is told it was already decided.
+		decisions := make(chan flows.Applied, 2*n)
+		for key, first := range firsts {
+			for click := range 2 {
+				wg.Go(func() {
+					ev := flows.Event{Kind: flows.EventApprove, Key: fmt.Sprintf("%s-click-%d", key, click),
+						Instance: first.Outcome.Instance, Actor: "bob", Step: "manager", Round: 1}
+					a, err := s.Apply(t.Context(), ev, func(cur *flows.Instance) (*flows.Transition, error) { return e.Apply(cur, ev, t0.Add(time.Hour)) })
+					if err != nil {
+						t.Error(err)
+					}
+					decisions <- a
+				})
+			}
+		}
+		wg.Wait()
+		close(decisions)
+		won := map[string]int{}
+		for a := range decisions {
+			switch {
+			case a.Outcome.OK:
+				won[a.Outcome.Instance]++
+			case a.Outcome.Code != flows.CodeAlreadyDecided:
+				t.Fatalf("refused for another reason: %+v", a.Outcome)
+			}
+		}
+		if len(won) != n || slices.ContainsFunc(slices.Collect(maps.Values(won)), func(w int) bool { return w != 1 }) {
+			t.Fatalf("approvals won per request: %v", won)
+		}
+		// The indexes, timers and outbox followed every commit.
+		if mine, _ := s.List(t.Context(), flows.Query{Assignee: "bob"}); len(mine) != 0 {
+			t.Fatalf("bob still has %d tasks", len(mine))
+		}
+		if done, _ := s.List(t.Context(), flows.Query{Status: []flows.Status{flows.StatusCompleted}, Flow: "purchase", Limit: 2 * n}); len(done) != n {
+			t.Fatalf("%d completed requests, want %d", len(done), n)
+		}
+		if outbox, timers, _ := s.Pending(t.Context()); outbox != 2*n || timers != 0 {
+			t.Fatalf("outbox %d, timers %d; want %d and 0", outbox, timers, 2*n)
 		}
 	})
 }
