@@ -214,7 +214,7 @@ func (d *Definition) fields(stored bool) iter.Seq[Field] {
 					return
 				}
 			}
-			if !stored {
+			if !stored || len(s.Webhook.Store) == 0 {
 				continue
 			}
 			for _, name := range slices.Sorted(maps.Keys(s.Webhook.Store)) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -285,7 +286,7 @@ func (t *tx) notify(to Recipient, card, thread string, m *Message) {
 }
 
 func cardKey(step string, round int, who string) string {
-	return fmt.Sprintf("%s/%d/%s", step, round, who)
+	return step + "/" + strconv.Itoa(round) + "/" + who
 }
 
 func (t *tx) personCard(p string) string     { return cardKey(t.in.Step, t.in.Round, p) }
@@ -600,7 +601,8 @@ func (t *tx) closedCard(s *Step, outcome, by, reason, extra string) *Message {
 func (t *tx) baseCard(s *Step, kind MessageKind) *Message {
 	in := t.in
 	m := &Message{Kind: kind, Instance: in.ID, Flow: in.Flow, Step: in.Step, Round: in.Round,
-		Title: fmt.Sprintf("%s %s: %s", t.def.Name, in.ID, in.Title)}
+		Title:  t.def.Name + " " + in.ID + ": " + in.Title,
+		Fields: make([]Fact, 0, len(in.Data)+len(in.Refs))}
 	if s != nil {
 		m.Text = s.Name
 		if s.Instructions != "" {
@@ -616,8 +618,10 @@ func (t *tx) baseCard(s *Step, kind MessageKind) *Message {
 			m.Fields = append(m.Fields, Fact{Label: f.Label, Value: val})
 		}
 	}
-	for _, k := range slices.Sorted(maps.Keys(in.Refs)) {
-		m.Fields = append(m.Fields, Fact{Label: k, Value: in.Refs[k]})
+	if len(in.Refs) > 0 { // most have none: skip the sorting's allocations
+		for _, k := range slices.Sorted(maps.Keys(in.Refs)) {
+			m.Fields = append(m.Fields, Fact{Label: k, Value: in.Refs[k]})
+		}
 	}
 	m.Context = append(m.Context, "Requested by "+t.name(in.Requester))
 	if in.Round > 1 {
@@ -932,7 +936,7 @@ func (t *tx) sendCards(s *Step, kind MessageKind, text string) {
 }
 
 func (t *tx) setTimer(kind TimerKind, n int, at time.Time) {
-	tm := Timer{ID: fmt.Sprintf("%s/%d/%s/%d", t.in.Step, t.in.Round, kind, n), Kind: kind, Step: t.in.Step, Round: t.in.Round, N: n, At: at}
+	tm := Timer{ID: cardKey(t.in.Step, t.in.Round, string(kind)) + "/" + strconv.Itoa(n), Kind: kind, Step: t.in.Step, Round: t.in.Round, N: n, At: at}
 	t.in.Timers = append(t.in.Timers, tm)
 	t.effects = append(t.effects, Effect{Kind: EffectSetTimer, Timer: &tm})
 }
