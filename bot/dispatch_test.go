@@ -425,14 +425,7 @@ func testStoppedMidDelivery(t *testing.T, stubborn bool) {
 	if stubborn {
 		outbox = stubbornOutbox{h.Store}
 	}
-	hung := newMessenger("fake")
-	started := make(chan struct{})
-	var once sync.Once
-	hung.hook = func(ctx context.Context, c call) error {
-		once.Do(func() { close(started) })
-		<-ctx.Done() // the platform never answers
-		return ctx.Err()
-	}
+	hung, started := hungMessenger()
 	a := h.dispatcherOn(outbox, bot.DispatcherConfig{Consumer: "a", Poll: time.Hour, Reclaim: time.Hour, DrainTimeout: time.Millisecond}, hung)
 	id := h.start(t, "s1", "alice", 500)
 	stopA := runDispatcher(t, a)
@@ -468,10 +461,7 @@ func testStoppedMidDelivery(t *testing.T, stubborn bool) {
 func TestDispatcherTakesOverCrashedReplica(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	var ids []string
-	for i := range 3 {
-		ids = append(ids, h.start(t, fmt.Sprint("s", i), "alice", 500))
-	}
+	ids := h.starts(t, 3)
 	claimed, err := h.Store.ReadOutbox(t.Context(), "crashed", 100, 0)
 	if err != nil || len(claimed) != 3 {
 		t.Fatalf("the crashing replica claimed %d: %v", len(claimed), err)
@@ -774,24 +764,14 @@ func TestDispatcherUpdateWaitsForAnotherReplicasCard(t *testing.T) {
 func TestDispatcherStopsWithEntriesOfSeveralCards(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	var ids []string
-	for i := range 3 {
-		ids = append(ids, h.start(t, fmt.Sprint("s", i), "alice", 500))
-	}
+	ids := h.starts(t, 3)
 	h.drain(t, h.dispatcher(bot.DispatcherConfig{Consumer: "first"}, nil, newMessenger("fake")))
 	for i, id := range ids {
 		if out := h.act(t, flows.EventApprove, fmt.Sprint("a", i), "bob", id); !out.OK {
 			t.Fatalf("approve %s: %+v", id, out)
 		}
 	}
-	hung := newMessenger("fake")
-	started := make(chan struct{})
-	var once sync.Once
-	hung.hook = func(ctx context.Context, c call) error {
-		once.Do(func() { close(started) })
-		<-ctx.Done() // the platform never answers
-		return ctx.Err()
-	}
+	hung, started := hungMessenger()
 	d := h.dispatcher(bot.DispatcherConfig{Consumer: "second", MaxInFlight: 2, Poll: time.Hour, Reclaim: time.Hour, DrainTimeout: 50 * time.Millisecond}, nil, hung)
 	stop := runDispatcher(t, d)
 	wait(t, started, "the first card to be sent")
@@ -801,4 +781,17 @@ func TestDispatcherStopsWithEntriesOfSeveralCards(t *testing.T) {
 	if n := h.pending(t); n != 3 {
 		t.Fatalf("%d entries left in the outbox, want the 3 approvals' entries", n)
 	}
+}
+
+// hungMessenger is a platform that never answers: each call waits for its
+// context to end. started is closed at the first call.
+func hungMessenger() (m *messenger, started chan struct{}) {
+	m, started = newMessenger("fake"), make(chan struct{})
+	var once sync.Once
+	m.hook = func(ctx context.Context, c call) error {
+		once.Do(func() { close(started) })
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	return m, started
 }

@@ -222,6 +222,16 @@ func (h *harness) start(t *testing.T, key, requester string, amount int) string 
 	return out.Instance
 }
 
+// starts starts n purchase requests by alice (keys s0, s1, …) and returns
+// their ids.
+func (h *harness) starts(t *testing.T, n int) []string {
+	ids := make([]string, n)
+	for i := range n {
+		ids[i] = h.start(t, fmt.Sprint("s", i), "alice", 500)
+	}
+	return ids
+}
+
 func (h *harness) act(t *testing.T, kind flows.EventKind, key, actor, instance string) flows.Outcome {
 	t.Helper()
 	out, err := h.Svc.Handle(t.Context(), flows.Event{Kind: kind, Key: key, Actor: actor, Instance: instance})
