@@ -1,6 +1,7 @@
--- transition: commit state changes of instances of one shard. Each
--- transition commits all or nothing, independently of the others in the call
--- (a group commit: concurrent transitions of a shard share one round trip).
+-- transition: commit state changes of instances of one shard, each on its
+-- own (a group commit: concurrent transitions of a shard share one round
+-- trip). A transition checks before it writes: a duplicate or a stale
+-- version writes nothing, and does not stop the others.
 -- KEYS[1] timers (ZSET)   KEYS[2] leases (ZSET)   KEYS[3] outbox (STREAM)
 -- then per transition: instance (HASH v: version, s: state, k:KEY: the
 -- outcome of the event with idempotency key KEY), audit (LIST), and one
@@ -16,7 +17,9 @@
 -- returns, per transition: {"ok", new version} | {"dup", first outcome} |
 -- {"conflict", current version} | {"err", message}
 
-local function apply(k, a)
+-- apply commits the transition whose keys start at KEYS[k] (nk of them)
+-- and whose args start at ARGV[a].
+local function apply(k, nk, a)
   local got = redis.call('HMGET', KEYS[k], 'v', ARGV[a + 5])
   if got[2] then
     return {'dup', got[2]}
@@ -59,31 +62,27 @@ local function apply(k, a)
     redis.call('XADD', KEYS[3], '*', 'i', id, 'e', ARGV[i])
     i = i + 1
   end
-  return {'ok', tostring(v), i}
+  -- index operations: the keys after the instance and its audit
+  for x = k + 2, k + nk - 1 do
+    if ARGV[i] == '+' then
+      redis.call('ZADD', KEYS[x], ARGV[i + 1], id)
+    else
+      redis.call('ZREM', KEYS[x], id)
+    end
+    i = i + 2
+  end
+  return {'ok', tostring(v)}
 end
 
 local out = {}
 local k, a = 4, 1
 while a <= #ARGV do
   local nk, na = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
-  -- An error fails this transition only (its writes up to the error stay,
-  -- as they would in a script of its own); the others go on.
-  local ok, r = pcall(apply, k, a + 2)
+  -- An error (a key of the wrong type) fails this transition only; its
+  -- writes before the error stay, as they would in a script of its own.
+  local ok, r = pcall(apply, k, nk, a + 2)
   if not ok then
     r = {'err', tostring(r)}
-  end
-  if r[1] == 'ok' then
-    -- index operations: the keys after the transition's first two
-    local i = r[3]
-    for x = k + 2, k + nk - 1 do
-      if ARGV[i] == '+' then
-        redis.call('ZADD', KEYS[x], ARGV[i + 1], ARGV[a + 5])
-      else
-        redis.call('ZREM', KEYS[x], ARGV[a + 5])
-      end
-      i = i + 2
-    end
-    r[3] = nil
   end
   out[#out + 1] = r
   k, a = k + nk, a + 2 + na
