@@ -70,7 +70,7 @@ func IsPermanent(err error) bool { return errors.As(err, new(permanentError)) }
 type DispatcherConfig struct {
 	Consumer     string        // this replica's consumer name (default host-pid-random)
 	Batch        int           // entries read at once (default 256)
-	MaxInFlight  int           // effects being delivered at once (default 4096); an entry read is taken whole, so it may go over by an entry's cards
+	MaxInFlight  int           // effects being delivered at once before reading more (default 4096); one read takes up to Batch entries of each shard, so it may go over by that
 	Attempts     int           // tries of a failing delivery before giving up (default 8)
 	Backoff      time.Duration // first retry delay, doubled each time (default 500 ms)
 	MaxBackoff   time.Duration // longest retry delay (default 1 min)
@@ -285,6 +285,9 @@ func inflightKey(d flows.Delivery) string {
 	return strconv.Itoa(d.Shard) + "/" + d.ID + "/" + strconv.Itoa(d.Part)
 }
 
+// ackTimeout bounds one acknowledgement of a batch of finished deliveries.
+const ackTimeout = 10 * time.Second
+
 // flusher acknowledges finished deliveries in batches.
 func (d *Dispatcher) flusher(ctx context.Context) {
 	var batch []flows.Delivery
@@ -292,7 +295,12 @@ func (d *Dispatcher) flusher(ctx context.Context) {
 	timer.Stop()
 	flush := func() {
 		for attempt := 0; len(batch) > 0; attempt++ {
-			err := d.outbox.Delivered(ctx, batch)
+			// A context of its own: finished deliveries are acknowledged
+			// even when the drain timeout has just cut the others short
+			// (no retry then).
+			actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ackTimeout)
+			err := d.outbox.Delivered(actx, batch)
+			cancel()
 			if err == nil {
 				break
 			}

@@ -795,3 +795,58 @@ func hungMessenger() (m *messenger, started chan struct{}) {
 	}
 	return m, started
 }
+
+// slowAckOutbox holds acknowledgements until proceed is closed, then makes
+// them with the context they were given.
+type slowAckOutbox struct {
+	flows.Outbox
+	entered chan struct{}
+	proceed chan struct{}
+	once    sync.Once
+}
+
+func (o *slowAckOutbox) Delivered(ctx context.Context, done []flows.Delivery) error {
+	o.once.Do(func() { close(o.entered) })
+	<-o.proceed
+	return o.Outbox.Delivered(ctx, done)
+}
+
+// TestDispatcherAcknowledgesWhatFinishedBeforeTheDrainTimeout: a card sent
+// just before the drain timeout cut another delivery short is still
+// acknowledged (and its reference kept), so no other replica sends it again.
+func TestDispatcherAcknowledgesWhatFinishedBeforeTheDrainTimeout(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	ids := h.starts(t, 2)
+	m := newMessenger("fake")
+	cut := make(chan struct{})
+	var first sync.Once
+	m.hook = func(ctx context.Context, c call) error {
+		sent := false
+		first.Do(func() { sent = true })
+		if sent {
+			return nil // the first card goes through at once
+		}
+		<-ctx.Done() // the second never gets an answer
+		close(cut)
+		return ctx.Err()
+	}
+	outbox := &slowAckOutbox{Outbox: h.Store, entered: make(chan struct{}), proceed: make(chan struct{})}
+	d := h.dispatcherOn(outbox, bot.DispatcherConfig{Poll: time.Hour, Reclaim: time.Hour, DrainTimeout: 10 * time.Millisecond}, m)
+	stop := runDispatcher(t, d)
+	wait(t, outbox.entered, "the first card's acknowledgement")
+	stopped := make(chan error, 1)
+	go func() { stopped <- stop() }()
+	wait(t, cut, "the drain timeout to cut the second card short")
+	close(outbox.proceed) // the acknowledgement goes on after the cut
+	if err := recv(t, stopped, "the dispatcher to stop"); err != nil {
+		t.Fatal(err)
+	}
+	if n := h.pending(t); n != 1 {
+		t.Fatalf("%d entries left, want only the cut card's", n)
+	}
+	sentTo := m.calls()[0].Msg.Instance
+	if refs, _ := h.Store.Refs(t.Context(), sentTo); refs["manager/1/bob|fake"] == "" {
+		t.Fatalf("the sent card's reference was not kept: %v (instances %v)", refs, ids)
+	}
+}
