@@ -10,9 +10,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/batonbot/baton/bot"
 	"github.com/batonbot/baton/bot/bottest"
 	"github.com/batonbot/baton/flows"
+	"github.com/batonbot/baton/storage/storagetest"
 )
 
 // noopMessenger is a chat platform that answers at once. It hands each
@@ -85,8 +88,13 @@ func benchApprovals(b *testing.B, c int) {
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	errs := make(chan error, c)
+	var rdb redis.UniversalClient
+	if be, ok := storagetest.Real(b); ok {
+		rdb = be.Client
+	}
 	b.ResetTimer()
 	began := time.Now()
+	cpu := storagetest.CPU(b, rdb)
 	for range c {
 		wg.Go(func() {
 			for {
@@ -107,6 +115,7 @@ func benchApprovals(b *testing.B, c int) {
 	wg.Wait()
 	elapsed := time.Since(began)
 	b.StopTimer()
+	cpu()
 	close(errs)
 	for err := range errs {
 		b.Fatal(err)

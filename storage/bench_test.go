@@ -26,14 +26,16 @@ func benchRedis(b *testing.B) storagetest.Backend {
 	return be
 }
 
-// parallel runs op b.N times over c goroutines and reports ops/s.
-func parallel(b *testing.B, c int, op func(i int) error) {
+// parallel runs op b.N times over c goroutines and reports ops/s, and
+// the CPU this process and rdb's server spent per op.
+func parallel(b *testing.B, rdb redis.UniversalClient, c int, op func(i int) error) {
 	b.Helper()
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	errs := make(chan error, c)
 	b.ResetTimer()
 	began := time.Now()
+	cpu := storagetest.CPU(b, rdb)
 	for range c {
 		wg.Go(func() {
 			for {
@@ -50,6 +52,7 @@ func parallel(b *testing.B, c int, op func(i int) error) {
 	}
 	wg.Wait()
 	b.StopTimer()
+	cpu()
 	close(errs)
 	for err := range errs {
 		b.Fatal(err)
@@ -87,7 +90,7 @@ func BenchmarkTransitions(b *testing.B) {
 		b.Run(fmt.Sprintf("lua-ceiling/c=%d", c), func(b *testing.B) {
 			prefix := storagetest.Prefix()
 			b.Cleanup(func() { cleanup(be.Client, prefix) })
-			parallel(b, c, func(i int) error {
+			parallel(b, be.Client, c, func(i int) error {
 				tag := fmt.Sprintf("{%s:%d}", prefix, i%16)
 				return ceilingScript.Run(context.Background(), be.Client,
 					[]string{tag + ":i:" + strconv.Itoa(i%4096), tag + ":timers", tag + ":outbox"}, i, payload).Err()
@@ -95,7 +98,7 @@ func BenchmarkTransitions(b *testing.B) {
 		})
 		b.Run(fmt.Sprintf("start/c=%d", c), func(b *testing.B) {
 			s := storagetest.Store(b, be, storage.Config{})
-			parallel(b, c, func(i int) error {
+			parallel(b, be.Client, c, func(i int) error {
 				id := "PR-" + strconv.Itoa(i+1)
 				ev := flows.Event{Kind: flows.EventStart, Key: "s" + id, Instance: id, Actor: "alice", Flow: "purchase",
 					Data: map[string]string{"item": "Laptop", "amount": "500", "justification": "my old one broke down"}}
@@ -114,7 +117,7 @@ func BenchmarkTransitions(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			parallel(b, c, func(i int) error {
+			parallel(b, be.Client, c, func(i int) error {
 				ev := flows.Event{Kind: flows.EventApprove, Key: "a", Instance: "PR-" + strconv.Itoa(i+1), Actor: "bob"}
 				_, err := s.Apply(context.Background(), ev, func(cur *flows.Instance) (*flows.Transition, error) { return e.Apply(cur, ev, at(i).Add(time.Hour)) })
 				return err
