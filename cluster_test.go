@@ -337,16 +337,19 @@ func approve(ctx context.Context, r *replica, id, step, key string) (ok bool, te
 // While held, calls wait for release; a call whose caller dies meanwhile
 // is recorded as cut.
 type receiver struct {
-	secret string
-	mu     sync.Mutex
-	got    map[string][]time.Time
-	cut    map[string]bool
-	bad    []string
-	gate   chan struct{} // nil: answer at once; else closed on release
+	secret  string
+	mu      sync.Mutex
+	got     map[string][]time.Time
+	cut     map[string]bool // the caller went away while the call was held
+	held    map[string]int  // calls being held now, by key
+	wasHeld map[string]bool // calls still held when release was called
+	bad     []string
+	gate    chan struct{} // nil: answer at once; else closed on release
 }
 
 func newReceiver(secret string) *receiver {
-	return &receiver{secret: secret, got: map[string][]time.Time{}, cut: map[string]bool{}}
+	return &receiver{secret: secret, got: map[string][]time.Time{}, cut: map[string]bool{},
+		held: map[string]int{}, wasHeld: map[string]bool{}}
 }
 
 func (rc *receiver) hold() {
@@ -357,6 +360,11 @@ func (rc *receiver) hold() {
 
 func (rc *receiver) release() {
 	rc.mu.Lock()
+	for key, n := range rc.held {
+		if n > 0 {
+			rc.wasHeld[key] = true
+		}
+	}
 	close(rc.gate)
 	rc.gate = nil
 	rc.mu.Unlock()
@@ -379,14 +387,24 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	rc.got[key] = append(rc.got[key], time.Now())
 	gate := rc.gate
+	if gate != nil {
+		rc.held[key]++
+	}
 	rc.mu.Unlock()
 	if gate != nil {
+		gone := false
 		select {
 		case <-gate:
 		case <-r.Context().Done():
-			rc.mu.Lock()
+			gone = true
+		}
+		rc.mu.Lock()
+		rc.held[key]--
+		if gone {
 			rc.cut[key] = true
-			rc.mu.Unlock()
+		}
+		rc.mu.Unlock()
+		if gone {
 			return
 		}
 	}
@@ -763,11 +781,15 @@ func TestClusterReplicasKillOne(t *testing.T) {
 
 	// Every webhook call arrived, signed. The calls the killed replica had
 	// in flight were cut; a and b made each of them once more after the
-	// reclaim: delivery is at least once. A repeat the kill does not explain
-	// is within that contract (receivers drop repeats by the
+	// reclaim: delivery is at least once. A call still held when the
+	// receiver was released right after the kill counts as cut too: the
+	// receiver may answer it before it notices its caller is gone, but the
+	// killed caller never reads the answer. A repeat the kill does not
+	// explain is within that contract (receivers drop repeats by the
 	// Idempotency-Key header) but should be rare: one was seen, once, with
-	// the whole suite loading both cores, and its cause is not known yet.
-	// So: none arrives three times, and unexplained repeats stay under 5%.
+	// the whole suite loading both cores (Go's Transport may retry a POST
+	// carrying Idempotency-Key on a reused connection). So: none arrives
+	// three times, and unexplained repeats stay under 5%.
 	rc.mu.Lock()
 	var dups, lost, unexplained []string
 	for _, id := range ids {
@@ -780,7 +802,7 @@ func TestClusterReplicasKillOne(t *testing.T) {
 			dups = append(dups, key)
 			if len(times) != 2 {
 				t.Errorf("webhook %s arrived %d times (cut by the kill: %v)", key, len(times), rc.cut[key])
-			} else if !rc.cut[key] {
+			} else if !rc.cut[key] && !rc.wasHeld[key] {
 				unexplained = append(unexplained, key)
 			}
 		}
@@ -797,6 +819,11 @@ func TestClusterReplicasKillOne(t *testing.T) {
 		}
 	}
 	cut := len(rc.cut)
+	for key := range rc.wasHeld {
+		if !rc.cut[key] && len(rc.got[key]) == 2 {
+			cut++ // answered after the kill, to a caller already gone
+		}
+	}
 	if len(rc.got) != n {
 		t.Errorf("the receiver got %d distinct Idempotency-Keys, want %d", len(rc.got), n)
 	}
