@@ -167,10 +167,7 @@ func (d *Dispatcher) deliverHook(ctx context.Context, del *flows.Delivery) error
 // queueKey names the queue an entry is delivered in: its instance's, or for
 // an event announcement, its instance's queue for that subscriber.
 func queueKey(del flows.Delivery) string {
-	// An announcement has an entry of its own; one inside an entry of
-	// several effects (written for a short while before 27 Nov 2026) stays
-	// in the instance's queue, so that the entry's effects finish in order.
-	if del.Effect.Kind == flows.EffectHook && del.Effect.Hook != nil && del.Parts <= 1 {
+	if del.Effect.Kind == flows.EffectHook && del.Effect.Hook != nil {
 		return del.Instance + "|hook|" + del.Effect.Hook.URL
 	}
 	return del.Instance

@@ -936,7 +936,7 @@ func (t *tx) sendCards(s *Step, kind MessageKind, text string) {
 }
 
 func (t *tx) setTimer(kind TimerKind, n int, at time.Time) {
-	tm := Timer{ID: cardKey(t.in.Step, t.in.Round, string(kind)) + "/" + strconv.Itoa(n), Kind: kind, Step: t.in.Step, Round: t.in.Round, N: n, At: at}
+	tm := Timer{ID: t.in.Step + "/" + strconv.Itoa(t.in.Round) + "/" + string(kind) + "/" + strconv.Itoa(n), Kind: kind, Step: t.in.Step, Round: t.in.Round, N: n, At: at}
 	t.in.Timers = append(t.in.Timers, tm)
 	t.effects = append(t.effects, Effect{Kind: EffectSetTimer, Timer: &tm})
 }

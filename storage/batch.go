@@ -6,56 +6,56 @@ import (
 	"sync"
 )
 
-// maxBatch bounds how many requests one round trip carries.
+// maxBatch bounds how many transitions one script call commits.
 const maxBatch = 64
 
-// turn is what a queued request waits on in a batcher: done is closed once
-// a batch carrying the request has run and its result is set.
-type turn struct{ done chan struct{} }
-
-func newTurn() turn { return turn{done: make(chan struct{})} }
-
-func (t *turn) finished() chan struct{} { return t.done }
-
-// batcher batches concurrent requests to one Redis slot into one round trip
-// (group commit): a request finding no batch in flight runs at once, alone,
-// in its caller's goroutine and under its caller's context; requests
-// arriving while a round trip is out wait and share the next one. Each
-// caller waits only as long as its context allows; a request whose caller
-// gave up before its batch started is dropped. Hand-written: go-redis's
-// autopipelining batches round trips but not script calls, and measured no
-// gain here.
-type batcher[R interface {
-	comparable
-	finished() chan struct{}
-}] struct {
-	mu    sync.Mutex
-	busy  bool // a batch is in flight
-	queue []R
+// commitReq is one transition waiting for its group commit.
+type commitReq struct {
+	keys []string // instance, audit, index keys
+	args []any
+	res  []string
+	err  error
+	done chan struct{} // closed once a batch carrying it has run
 }
 
-// do queues r and returns once a batch carrying it has run (run sets each
-// request's result), or with ctx's error when ctx ends first: r then either
-// never ran or ran without its caller waiting for the result.
-func (g *batcher[R]) do(ctx context.Context, r R, run func(context.Context, []R)) error {
+// batcher commits the concurrent transitions of one shard together (group
+// commit): a transition finding no batch in flight runs at once, alone, in
+// its caller's goroutine and under its caller's context; transitions
+// arriving while a script call is out wait and share the next one. Each
+// caller waits only as long as its context allows; a transition whose
+// caller gave up before its batch started is dropped. Hand-written:
+// go-redis's autopipelining batches round trips but not script calls, and
+// measured no gain here.
+type batcher struct {
+	run   func(context.Context, []*commitReq) // commits a batch, setting each result
+	mu    sync.Mutex
+	busy  bool // a batch is in flight
+	queue []*commitReq
+}
+
+// do queues r and returns once a batch carrying it has run, or with ctx's
+// error when ctx ends first: r then either never ran or ran without its
+// caller waiting for the result.
+func (g *batcher) do(ctx context.Context, r *commitReq) error {
 	g.mu.Lock()
 	if !g.busy { // nothing in flight, so nothing queued: r goes alone, now
 		g.busy = true
 		g.mu.Unlock()
-		run(ctx, []R{r})
+		g.run(ctx, []*commitReq{r})
 		g.mu.Lock()
-		g.next(context.WithoutCancel(ctx), run)
+		g.next(context.WithoutCancel(ctx))
 		g.mu.Unlock()
 		return nil
 	}
+	r.done = make(chan struct{})
 	g.queue = append(g.queue, r)
 	g.mu.Unlock()
 	select {
-	case <-r.finished():
+	case <-r.done:
 		return nil
 	case <-ctx.Done():
 		select {
-		case <-r.finished(): // done after all
+		case <-r.done: // done after all
 			return nil
 		default:
 		}
@@ -71,7 +71,7 @@ func (g *batcher[R]) do(ctx context.Context, r R, run func(context.Context, []R)
 // next starts the next batch of what queued while one was in flight, in a
 // goroutine of its own so that no one caller's context ends it (go-redis's
 // timeouts bound it), or marks the batcher idle. g.mu must be held.
-func (g *batcher[R]) next(ctx context.Context, run func(context.Context, []R)) {
+func (g *batcher) next(ctx context.Context) {
 	if len(g.queue) == 0 {
 		g.busy = false
 		return
@@ -80,12 +80,12 @@ func (g *batcher[R]) next(ctx context.Context, run func(context.Context, []R)) {
 	batch := slices.Clone(g.queue[:n])
 	g.queue = slices.Delete(g.queue, 0, n)
 	go func() {
-		run(ctx, batch)
+		g.run(ctx, batch)
 		for _, r := range batch {
-			close(r.finished())
+			close(r.done)
 		}
 		g.mu.Lock()
 		defer g.mu.Unlock()
-		g.next(ctx, run)
+		g.next(ctx)
 	}()
 }

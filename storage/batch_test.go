@@ -7,32 +7,26 @@ import (
 	"testing/synctest"
 )
 
-type testReq struct {
-	turn
-	n int
-}
-
 // A request arriving while a batch is out waits for the next one, shares it
 // with the others queued meanwhile, and may give up (its context ends)
 // without holding anyone up.
 func TestBatcher(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var g batcher[*testReq]
 		release := make(chan struct{})
 		var batches [][]int
-		run := func(_ context.Context, batch []*testReq) {
+		g := batcher{run: func(_ context.Context, batch []*commitReq) {
 			var ns []int
 			for _, r := range batch {
-				ns = append(ns, r.n)
+				ns = append(ns, r.args[0].(int))
 			}
 			batches = append(batches, ns) // batches run one at a time
 			if len(batches) == 1 {
 				<-release // the first round trip is slow
 			}
-		}
+		}}
 		submit := func(ctx context.Context, n int) chan error {
 			errc := make(chan error, 1)
-			go func() { errc <- g.do(ctx, &testReq{turn: newTurn(), n: n}, run) }()
+			go func() { errc <- g.do(ctx, &commitReq{args: []any{n}}) }()
 			synctest.Wait() // until it runs or waits
 			return errc
 		}

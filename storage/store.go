@@ -60,7 +60,7 @@ type Store struct {
 	k       keys
 	ttl     time.Duration
 	cache   instanceCache
-	commits []batcher[*commitReq] // one per shard
+	commits []batcher // one per shard
 }
 
 var (
@@ -72,12 +72,16 @@ var (
 // New returns a Store over rdb. It does no I/O; call Init before use.
 func New(rdb redis.UniversalClient, cfg Config) *Store {
 	k := keys{prefix: cmp.Or(cfg.Prefix, "baton"), shards: cmp.Or(cfg.Shards, 16)}
-	return &Store{
+	s := &Store{
 		rdb:     rdb,
 		k:       k,
 		ttl:     cmp.Or(cfg.IdempotencyTTL, 48*time.Hour),
-		commits: make([]batcher[*commitReq], k.shards),
+		commits: make([]batcher, k.shards),
 	}
+	for sh := range s.commits {
+		s.commits[sh].run = func(ctx context.Context, batch []*commitReq) { s.commitBatch(ctx, sh, batch) }
+	}
+	return s
 }
 
 // Init creates the outbox consumer groups (idempotent) and loads the scripts.
@@ -322,7 +326,7 @@ func (s *Store) commit(ctx context.Context, ev flows.Event, cur *flows.Instance,
 		return nil, err
 	}
 	ixKeys, ixArgs := s.indexOps(sh, cur, in)
-	r := &commitReq{turn: newTurn()}
+	r := &commitReq{}
 	r.keys = append([]string{s.k.instance(id), s.k.audit(id)}, ixKeys...)
 	r.args = make([]any, 0, 10+len(audit)+len(timers)+len(cancels)+len(outbox)+len(ixArgs))
 	r.args = append(r.args, versionOf(cur), state, outcome, id, release, idemField(ev.Key),
@@ -332,19 +336,10 @@ func (s *Store) commit(ctx context.Context, ev flows.Event, cur *flows.Instance,
 	r.args = append(r.args, cancels...)
 	r.args = append(r.args, outbox...)
 	r.args = append(r.args, ixArgs...)
-	if err := s.commits[sh].do(ctx, r, func(ctx context.Context, batch []*commitReq) { s.commitBatch(ctx, sh, batch) }); err != nil {
+	if err := s.commits[sh].do(ctx, r); err != nil {
 		return nil, err
 	}
 	return r.res, r.err
-}
-
-// commitReq is one transition waiting for its group commit.
-type commitReq struct {
-	turn
-	keys []string // instance, audit, index keys
-	args []any
-	res  []string
-	err  error
 }
 
 // commitBatch runs the transition script once for a batch of one shard.
@@ -664,8 +659,10 @@ func (s *Store) Touch(ctx context.Context, consumer string, ds []flows.Delivery)
 		return nil
 	}
 	ids := map[int][]string{}
+	seen := map[string]bool{}
 	for _, d := range ds {
-		if !slices.Contains(ids[d.Shard], d.ID) { // an entry's effects share its id
+		if k := strconv.Itoa(d.Shard) + "/" + d.ID; !seen[k] { // an entry's effects share its id
+			seen[k] = true
 			ids[d.Shard] = append(ids[d.Shard], d.ID)
 		}
 	}

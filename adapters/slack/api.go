@@ -75,10 +75,11 @@ func (t *measured) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 // delivering waits while method is rate limited, then takes one of the
-// MaxCalls slots for a delivery's call, and returns its release. Delivery calls (cards, updates, DMs, Home tabs) are
-// capped so that a burst of them (a flow fanning out to hundreds of people)
-// leaves the CPU to acknowledging requests, whose 3 s deadline is hard;
-// answers to a click (modals, private replies) never wait for a slot.
+// MaxCalls slots for a delivery's call, and returns its release. Delivery
+// calls (cards, updates, DMs, Home tabs) are capped so that a burst of them
+// (a flow fanning out to hundreds of people) leaves the CPU to acknowledging
+// requests, whose 3 s deadline is hard; answers to a click (modals, private
+// replies) never wait for a slot.
 func (w *webAPI) delivering(ctx context.Context, method string) (func(), error) {
 	if err := w.waitGate(ctx, method); err != nil {
 		return nil, err
