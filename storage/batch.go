@@ -6,61 +6,56 @@ import (
 	"sync"
 )
 
-// maxBatch bounds how many transitions one script call commits.
+// maxBatch bounds how many requests one round trip carries.
 const maxBatch = 64
 
-// commitReq is one transition waiting for its group commit.
-type commitReq struct {
-	keys []string // instance, audit, index keys
-	args []any
-	res  []string
-	err  error
-	done chan struct{} // closed once a batch carrying it has run
-}
-
-// batcher commits the concurrent transitions of one shard together (group
-// commit): a transition finding no batch in flight runs at once, alone, in
-// its caller's goroutine and under its caller's context; transitions
-// arriving while a script call is out wait and share the next one. Each
-// caller waits only as long as its context allows; a transition whose
-// caller gave up before its batch started is dropped. Hand-written:
-// go-redis's autopipelining batches round trips but not script calls, and
-// measured no gain here.
-type batcher struct {
-	run   func(context.Context, []*commitReq) // commits a batch, setting each result
+// batcher sends concurrent requests (commits, reads) to Redis together:
+// a request finding no batch in flight runs at once, alone, in its caller's
+// goroutine and under its caller's context; requests arriving while a round
+// trip is out wait and share the next one. Each caller waits only as long as
+// its context allows; a request whose caller gave up before its batch
+// started is dropped. Hand-written: go-redis's autopipelining batches round
+// trips but not script calls, and measured no gain here.
+type batcher[T any] struct {
+	run   func(context.Context, []*T) // runs a batch, setting each result
 	mu    sync.Mutex
 	busy  bool // a batch is in flight
-	queue []*commitReq
+	queue []queued[T]
+}
+
+type queued[T any] struct {
+	r    *T
+	done chan struct{} // closed once a batch carrying r has run
 }
 
 // do queues r and returns once a batch carrying it has run, or with ctx's
 // error when ctx ends first: r then either never ran or ran without its
 // caller waiting for the result.
-func (g *batcher) do(ctx context.Context, r *commitReq) error {
+func (g *batcher[T]) do(ctx context.Context, r *T) error {
 	g.mu.Lock()
 	if !g.busy { // nothing in flight, so nothing queued: r goes alone, now
 		g.busy = true
 		g.mu.Unlock()
-		g.run(ctx, []*commitReq{r})
+		g.run(ctx, []*T{r})
 		g.mu.Lock()
 		g.next(context.WithoutCancel(ctx))
 		g.mu.Unlock()
 		return nil
 	}
-	r.done = make(chan struct{})
-	g.queue = append(g.queue, r)
+	q := queued[T]{r, make(chan struct{})}
+	g.queue = append(g.queue, q)
 	g.mu.Unlock()
 	select {
-	case <-r.done:
+	case <-q.done:
 		return nil
 	case <-ctx.Done():
 		select {
-		case <-r.done: // done after all
+		case <-q.done: // done after all
 			return nil
 		default:
 		}
 		g.mu.Lock()
-		if i := slices.Index(g.queue, r); i >= 0 {
+		if i := slices.IndexFunc(g.queue, func(o queued[T]) bool { return o.r == r }); i >= 0 {
 			g.queue = slices.Delete(g.queue, i, i+1)
 		}
 		g.mu.Unlock()
@@ -71,18 +66,22 @@ func (g *batcher) do(ctx context.Context, r *commitReq) error {
 // next starts the next batch of what queued while one was in flight, in a
 // goroutine of its own so that no one caller's context ends it (go-redis's
 // timeouts bound it), or marks the batcher idle. g.mu must be held.
-func (g *batcher) next(ctx context.Context) {
+func (g *batcher[T]) next(ctx context.Context) {
 	if len(g.queue) == 0 {
 		g.busy = false
 		return
 	}
 	n := min(len(g.queue), maxBatch)
-	batch := slices.Clone(g.queue[:n])
+	batch := make([]*T, n)
+	done := make([]chan struct{}, n)
+	for i, q := range g.queue[:n] {
+		batch[i], done[i] = q.r, q.done
+	}
 	g.queue = slices.Delete(g.queue, 0, n)
 	go func() {
 		g.run(ctx, batch)
-		for _, r := range batch {
-			close(r.done)
+		for _, d := range done {
+			close(d)
 		}
 		g.mu.Lock()
 		defer g.mu.Unlock()

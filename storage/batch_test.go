@@ -14,7 +14,7 @@ func TestBatcher(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		release := make(chan struct{})
 		var batches [][]int
-		g := batcher{run: func(_ context.Context, batch []*commitReq) {
+		g := batcher[commitReq]{run: func(_ context.Context, batch []*commitReq) {
 			var ns []int
 			for _, r := range batch {
 				ns = append(ns, r.args[0].(int))

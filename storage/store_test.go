@@ -381,11 +381,18 @@ func TestAuditTamperingShows(t *testing.T) {
 	})
 }
 
-// Many transitions of one shard at once share script calls (group commit):
-// each still commits alone, exactly once, and a redelivery racing its first
-// delivery gets the first outcome.
-func TestConcurrentTransitionsOfAShard(t *testing.T) {
-	onBackends(t, storage.Config{Shards: 1}, func(t *testing.T, _ storagetest.Backend, s *storage.Store) {
+// Many transitions at once share script calls (group commit), of one
+// shard or of several: each still commits alone, exactly once, into its own
+// shard's keys, and a redelivery racing its first delivery gets the first
+// outcome.
+func TestConcurrentTransitions(t *testing.T) {
+	for _, shards := range []int{1, 16} {
+		t.Run(fmt.Sprintf("shards=%d", shards), func(t *testing.T) { concurrentTransitions(t, shards) })
+	}
+}
+
+func concurrentTransitions(t *testing.T, shards int) {
+	onBackends(t, storage.Config{Shards: shards}, func(t *testing.T, be storagetest.Backend, s *storage.Store) {
 		e := engine(t)
 		const n = 40
 		type result struct {
@@ -448,6 +455,27 @@ func TestConcurrentTransitionsOfAShard(t *testing.T) {
 		}
 		if outbox != n || timers != 4*n { // one task card and four timers each
 			t.Fatalf("outbox %d, timers %d; want %d and %d", outbox, timers, n, 4*n)
+		}
+		// Each instance's timers and outbox entry are in its own shard's.
+		for sh := range shards {
+			members, err := be.Client.ZRange(t.Context(), storage.TimersKey(s, sh), 0, -1).Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range members {
+				if id, _, _ := strings.Cut(m, "|"); s.ShardOf(id) != sh {
+					t.Fatalf("timer %s of shard %d is in shard %d's set", m, s.ShardOf(id), sh)
+				}
+			}
+			entries, err := be.Client.XRange(t.Context(), storage.OutboxKey(s, sh), "-", "+").Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range entries {
+				if id, _ := e.Values["i"].(string); s.ShardOf(id) != sh {
+					t.Fatalf("outbox entry of %s (shard %d) is in shard %d's stream", id, s.ShardOf(id), sh)
+				}
+			}
 		}
 
 		// Bob approves each request twice at once (two clicks, two keys):
@@ -624,4 +652,31 @@ func TestFailingTransitionFailsAlone(t *testing.T) {
 			t.Fatalf("the next start: %+v", a)
 		}
 	})
+}
+
+// A Redis that lost its scripts (a restart, SCRIPT FLUSH) gets them again:
+// starts, decisions and timer claims go on. Embedded only: flushing the
+// shared real Redis would slow the tests running beside this one.
+func TestScriptsComeBackAfterAFlush(t *testing.T) {
+	t.Parallel()
+	be := storagetest.Embedded(t)
+	s := storagetest.Store(t, be, storage.Config{Shards: 2})
+	e := engine(t)
+	flush := func() {
+		if err := be.Client.ScriptFlush(t.Context()).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	flush()
+	id := start(t, s, e, "s1", "500")
+	flush()
+	if a := apply(t, s, e, flows.Event{Kind: flows.EventApprove, Key: "a1", Instance: id, Actor: "bob"}, t0.Add(time.Hour)); !a.Outcome.OK {
+		t.Fatalf("approval refused: %+v", a.Outcome)
+	}
+	start(t, s, e, "s2", "500")
+	flush()
+	due, err := s.ClaimTimers(t.Context(), t0.AddDate(1, 0, 0), time.Minute, 10)
+	if err != nil || len(due) == 0 {
+		t.Fatalf("claimed %v, %v", due, err)
+	}
 }

@@ -2,9 +2,9 @@
 -- own (a group commit: concurrent transitions of a shard share one round
 -- trip). A transition checks before it writes: a duplicate or a stale
 -- version writes nothing, and does not stop the others.
--- KEYS[1] timers (ZSET)   KEYS[2] leases (ZSET)   KEYS[3] outbox (STREAM)
--- then per transition: instance (HASH v: version, s: state, k:KEY: the
--- outcome of the event with idempotency key KEY), audit (LIST), and one
+-- KEYS, per transition: its shard's timers (ZSET), leases (ZSET) and
+-- outbox (STREAM), the instance (HASH v: version, s: state, k:KEY: the
+-- outcome of the event with idempotency key KEY), its audit (LIST), and one
 -- index key (ZSET) per index operation.
 -- ARGV: per transition: #keys, #args, then its args:
 --   expected version (0: the instance must not exist), new state (JSON),
@@ -20,7 +20,8 @@
 -- apply commits the transition whose keys start at KEYS[k] (nk of them)
 -- and whose args start at ARGV[a].
 local function apply(k, nk, a)
-  local got = redis.call('HMGET', KEYS[k], 'v', ARGV[a + 5])
+  local timers, leases, outbox, inst = KEYS[k], KEYS[k + 1], KEYS[k + 2], KEYS[k + 3]
+  local got = redis.call('HMGET', inst, 'v', ARGV[a + 5])
   if got[2] then
     return {'dup', got[2]}
   end
@@ -30,13 +31,13 @@ local function apply(k, nk, a)
   end
   local v = cur + 1
   local id = ARGV[a + 3]
-  redis.call('HSET', KEYS[k], 'v', v, 's', ARGV[a + 1], ARGV[a + 5], ARGV[a + 2])
+  redis.call('HSET', inst, 'v', v, 's', ARGV[a + 1], ARGV[a + 5], ARGV[a + 2])
   -- Variadic calls where Redis has them: each redis.call costs more than the
   -- work it does for one small member.
   local i = a + 10
   local n = tonumber(ARGV[a + 6])
   if n > 0 then
-    redis.call('RPUSH', KEYS[k + 1], unpack(ARGV, i, i + n - 1))
+    redis.call('RPUSH', KEYS[k + 4], unpack(ARGV, i, i + n - 1))
     i = i + n
   end
   n = tonumber(ARGV[a + 7])
@@ -46,24 +47,24 @@ local function apply(k, nk, a)
       z[2 * j + 1] = ARGV[i + 2 * j + 1]
       z[2 * j + 2] = ARGV[i + 2 * j]
     end
-    redis.call('ZADD', KEYS[1], unpack(z))
+    redis.call('ZADD', timers, unpack(z))
     i = i + 2 * n
   end
   n = tonumber(ARGV[a + 8])
   if n > 0 then
-    redis.call('ZREM', KEYS[1], unpack(ARGV, i, i + n - 1))
-    redis.call('ZREM', KEYS[2], unpack(ARGV, i, i + n - 1))
+    redis.call('ZREM', timers, unpack(ARGV, i, i + n - 1))
+    redis.call('ZREM', leases, unpack(ARGV, i, i + n - 1))
     i = i + n
   end
   if ARGV[a + 4] ~= '' then
-    redis.call('ZREM', KEYS[2], ARGV[a + 4])
+    redis.call('ZREM', leases, ARGV[a + 4])
   end
   for _ = 1, tonumber(ARGV[a + 9]) do
-    redis.call('XADD', KEYS[3], '*', 'i', id, 'e', ARGV[i])
+    redis.call('XADD', outbox, '*', 'i', id, 'e', ARGV[i])
     i = i + 1
   end
   -- index operations: the keys after the instance and its audit
-  for x = k + 2, k + nk - 1 do
+  for x = k + 5, k + nk - 1 do
     if ARGV[i] == '+' then
       redis.call('ZADD', KEYS[x], ARGV[i + 1], id)
     else
@@ -75,7 +76,7 @@ local function apply(k, nk, a)
 end
 
 local out = {}
-local k, a = 4, 1
+local k, a = 1, 1
 while a <= #ARGV do
   local nk, na = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
   -- An error (a key of the wrong type) fails this transition only; its
