@@ -703,6 +703,7 @@ func (s *Store) Delivered(ctx context.Context, done []flows.Delivery) error {
 		return nil
 	}
 	pipe := s.rdb.Pipeline()
+	acks := map[int][]string{} // entries done, by shard: XACK and XDEL take many
 	for _, d := range done {
 		if len(d.Refs) > 0 {
 			pipe.HSet(ctx, s.k.refs(d.Instance), d.Refs)
@@ -713,9 +714,12 @@ func (s *Store) Delivered(ctx context.Context, done []flows.Delivery) error {
 				Values: map[string]any{"i": d.Instance, "e": e, "why": d.Dead, "id": d.ID}})
 		}
 		if d.Last() {
-			pipe.XAck(ctx, s.k.outbox(d.Shard), group, d.ID)
-			pipe.XDel(ctx, s.k.outbox(d.Shard), d.ID)
+			acks[d.Shard] = append(acks[d.Shard], d.ID)
 		}
+	}
+	for sh, ids := range acks {
+		pipe.XAck(ctx, s.k.outbox(sh), group, ids...)
+		pipe.XDel(ctx, s.k.outbox(sh), ids...)
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("acknowledge %d deliveries: %w", len(done), err)
