@@ -3,25 +3,31 @@ package storage
 import (
 	"context"
 	"slices"
+	"sync"
 	"testing"
 	"testing/synctest"
 )
 
-// A request arriving while a batch is out waits for the next one, shares it
+// Requests go alone while fewer than inFlight round trips are out; one
+// arriving when the batcher is full waits for the next round trip, shares it
 // with the others queued meanwhile, and may give up (its context ends)
 // without holding anyone up.
 func TestBatcher(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		release := make(chan struct{})
+		var mu sync.Mutex
 		var batches [][]int
 		g := batcher[commitReq]{run: func(_ context.Context, batch []*commitReq) {
 			var ns []int
 			for _, r := range batch {
 				ns = append(ns, r.args[0].(int))
 			}
-			batches = append(batches, ns) // batches run one at a time
-			if len(batches) == 1 {
-				<-release // the first round trip is slow
+			mu.Lock()
+			batches = append(batches, ns)
+			slow := len(batches) <= inFlight // the first round trips are slow
+			mu.Unlock()
+			if slow {
+				<-release
 			}
 		}}
 		submit := func(ctx context.Context, n int) chan error {
@@ -31,27 +37,31 @@ func TestBatcher(t *testing.T) {
 			return errc
 		}
 
-		first := submit(t.Context(), 1) // starts a batch at once
+		var firsts []chan error
+		for n := range inFlight { // each goes at once, alone
+			firsts = append(firsts, submit(t.Context(), n+1))
+		}
 		ctx, giveUp := context.WithCancel(t.Context())
-		gone := submit(ctx, 2)
-		second := submit(t.Context(), 3)
-		third := submit(t.Context(), 4)
+		gone := submit(ctx, 10)
+		second := submit(t.Context(), 11)
+		third := submit(t.Context(), 12)
 		giveUp()
 		if err := <-gone; err != context.Canceled {
 			t.Fatalf("a request whose caller gave up returned %v", err)
 		}
 		close(release)
-		for i, errc := range []chan error{first, second, third} {
+		for i, errc := range append(firsts, second, third) {
 			if err := <-errc; err != nil {
 				t.Fatalf("request %d: %v", i, err)
 			}
 		}
 		synctest.Wait()
-		if want := [][]int{{1}, {3, 4}}; !slices.EqualFunc(batches, want, slices.Equal) {
+		want := [][]int{{1}, {2}, {11, 12}} // inFlight is 2
+		if !slices.EqualFunc(batches, want, slices.Equal) {
 			t.Fatalf("batches %v, want %v", batches, want)
 		}
-		if g.busy || len(g.queue) != 0 {
-			t.Fatalf("after the last batch: busy %v, %d queued", g.busy, len(g.queue))
+		if g.inflight != 0 || len(g.queue) != 0 {
+			t.Fatalf("after the last batch: %d in flight, %d queued", g.inflight, len(g.queue))
 		}
 	})
 }

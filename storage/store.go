@@ -87,13 +87,12 @@ func New(rdb redis.UniversalClient, cfg Config) *Store {
 	return s
 }
 
-// lanes returns how many batches of commits (and of reads) may be out at
-// once. A script may only touch keys of one hash slot on Redis Cluster, so
-// there each shard has its lane. A single Redis takes any keys: two lanes
-// make the batches several times larger (fewer round trips and less work
-// per transition for both sides) while one batch is being sent as the
-// other runs. Measured with BenchmarkTransitions: at 64-way, two lanes do
-// 40% more approvals than sixteen, one lane fewer starts than two.
+// lanes returns how many batchers of commits (and of reads) there are. A
+// script may only touch keys of one hash slot on Redis Cluster, so there
+// each shard has its own. A single Redis takes any keys: two lanes make
+// batches several times larger than sixteen (fewer round trips, less work
+// per transition on both sides). Measured with BenchmarkTransitions at
+// 64-way: a third more approvals than sixteen lanes.
 func lanes(rdb redis.UniversalClient, shards int) int {
 	if _, ok := rdb.(*redis.ClusterClient); ok {
 		return shards
