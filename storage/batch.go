@@ -44,10 +44,12 @@ func (g *batcher[T]) do(ctx context.Context, r *T) error {
 	if g.inflight < inFlight { // room, so nothing is queued: r goes alone, now
 		g.inflight++
 		g.mu.Unlock()
+		defer func() { // even if run panics and the caller recovers
+			g.mu.Lock()
+			g.next(context.WithoutCancel(ctx))
+			g.mu.Unlock()
+		}()
 		g.run(ctx, []*T{r})
-		g.mu.Lock()
-		g.next(context.WithoutCancel(ctx))
-		g.mu.Unlock()
 		return nil
 	}
 	q := queued[T]{r, make(chan struct{})}

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"testing"
 	"testing/synctest"
+	"time"
 )
 
 // Requests go alone while fewer than inFlight round trips are out; one
@@ -64,4 +65,27 @@ func TestBatcher(t *testing.T) {
 			t.Fatalf("after the last batch: %d in flight, %d queued", g.inflight, len(g.queue))
 		}
 	})
+}
+
+// A round trip whose run panics (and whose caller recovers) gives its place
+// back: later requests still go.
+func TestBatcherSurvivesAPanic(t *testing.T) {
+	panics := true
+	g := batcher[commitReq]{run: func(context.Context, []*commitReq) {
+		if panics {
+			panic("boom")
+		}
+	}}
+	for range inFlight { // enough to fill every place, were they kept
+		func() {
+			defer func() { _ = recover() }()
+			_ = g.do(t.Context(), &commitReq{})
+		}()
+	}
+	panics = false
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	if err := g.do(ctx, &commitReq{}); err != nil || g.inflight != 0 {
+		t.Fatalf("after panics: %v, %d in flight", err, g.inflight)
+	}
 }

@@ -7,8 +7,9 @@
 // event's outcome under its idempotency key (a redelivery gets the first
 // outcome and changes nothing), hash-chained audit entries, timer changes,
 // outbox entries and index updates. Concurrent transitions share script
-// calls (group commit), and concurrent reads share pipelines; each still
-// succeeds or fails on its own. Due timers are claimed with a lease, and the
+// calls (group commit), and concurrent instance reads, card-reference reads
+// and id reservations share pipelines; each still succeeds or fails on its
+// own. Due timers are claimed with a lease, and the
 // outbox is a stream per shard read by a consumer group, so several replicas
 // fire each timer and deliver each entry once.
 //

@@ -88,16 +88,17 @@ func New(rdb redis.UniversalClient, cfg Config) *Store {
 }
 
 // lanes returns how many batchers of commits (and of reads) there are. A
-// script may only touch keys of one hash slot on Redis Cluster, so there
-// each shard has its own. A single Redis takes any keys: two lanes make
-// batches several times larger than sixteen (fewer round trips, less work
-// per transition on both sides). Measured with BenchmarkTransitions at
-// 64-way: a third more approvals than sixteen lanes.
+// single Redis (or Sentinel-managed one) takes any keys in a script: two
+// lanes make batches several times larger than sixteen (fewer round trips,
+// less work per transition on both sides; measured with
+// BenchmarkTransitions at 64-way: a third more approvals). Any other client
+// (Cluster, where a script's keys must share a slot; Ring, which places
+// keys by tag) gets a lane per shard, whose keys share one tag.
 func lanes(rdb redis.UniversalClient, shards int) int {
-	if _, ok := rdb.(*redis.ClusterClient); ok {
-		return shards
+	if _, ok := rdb.(*redis.Client); ok {
+		return min(2, shards)
 	}
-	return min(2, shards)
+	return shards
 }
 
 // lane returns the lane of an instance's commits and reads.

@@ -680,3 +680,92 @@ func TestScriptsComeBackAfterAFlush(t *testing.T) {
 		t.Fatalf("claimed %v, %v", due, err)
 	}
 }
+
+// Concurrent reads of many instances by a store with nothing cached (as
+// another replica) share pipelines: each caller gets its own instance's
+// state and its own card references.
+func TestConcurrentReadsGetTheirOwnResults(t *testing.T) {
+	onBackends(t, storage.Config{Shards: 16}, func(t *testing.T, be storagetest.Backend, s *storage.Store) {
+		e := engine(t)
+		const n = 60
+		ids := make([]string, n)
+		for i := range n {
+			ids[i] = start(t, s, e, fmt.Sprintf("s%d", i), "500")
+		}
+		var refs []flows.Delivery
+		for i, id := range ids {
+			refs = append(refs, flows.Delivery{Instance: id, Part: 0, Parts: 2, Shard: s.ShardOf(id),
+				Refs: map[string]string{"card|slack": fmt.Sprintf("ref-%d", i)}})
+		}
+		if err := s.Delivered(t.Context(), refs); err != nil {
+			t.Fatal(err)
+		}
+		replica := storage.New(be.Client, storage.Config{Prefix: s.Prefix(), Shards: 16})
+		var wg sync.WaitGroup
+		for i, id := range ids {
+			wg.Go(func() {
+				ev := flows.Event{Kind: flows.EventApprove, Key: "a-" + id, Instance: id, Actor: "bob"}
+				a, err := replica.Apply(t.Context(), ev, func(cur *flows.Instance) (*flows.Transition, error) {
+					if cur == nil || cur.ID != id {
+						return nil, fmt.Errorf("the read for %s gave %+v", id, cur)
+					}
+					return e.Apply(cur, ev, t0.Add(time.Hour))
+				})
+				if err != nil || !a.Outcome.OK || a.Outcome.Instance != id {
+					t.Errorf("approve %s: %+v %v", id, a.Outcome, err)
+				}
+			})
+			wg.Go(func() {
+				m, err := replica.Refs(t.Context(), id)
+				if want := fmt.Sprintf("ref-%d", i); err != nil || m["card|slack"] != want {
+					t.Errorf("refs of %s: %v %v, want %s", id, m, err, want)
+				}
+			})
+		}
+		wg.Wait()
+	})
+}
+
+// After SCRIPT FLUSH, reservations sharing pipelines with each other and
+// with reads all succeed: each falls back to loading the script on its own.
+// Embedded only, for the reason above.
+func TestReservationsInASharedPipelineComeBackAfterAFlush(t *testing.T) {
+	t.Parallel()
+	be := storagetest.Embedded(t)
+	s := storagetest.Store(t, be, storage.Config{Shards: 2})
+	e := engine(t)
+	var ids []string
+	for i := range 10 {
+		ids = append(ids, start(t, s, e, fmt.Sprintf("pre%d", i), "500"))
+	}
+	for round := range 3 {
+		if err := be.Client.ScriptFlush(t.Context()).Err(); err != nil {
+			t.Fatal(err)
+		}
+		reserved := make(chan string, 40)
+		var wg sync.WaitGroup
+		for i := range 40 {
+			wg.Go(func() {
+				id, err := s.Reserve(t.Context(), "purchase", "PR", fmt.Sprintf("r%d-%d", round, i))
+				if err != nil {
+					t.Error(err)
+				}
+				reserved <- id
+			})
+			wg.Go(func() {
+				if _, err := s.Refs(t.Context(), ids[i%len(ids)]); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		close(reserved)
+		seen := map[string]bool{}
+		for id := range reserved {
+			if id == "" || seen[id] {
+				t.Fatalf("round %d: reserved %q twice or empty", round, id)
+			}
+			seen[id] = true
+		}
+	}
+}

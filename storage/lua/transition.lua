@@ -1,7 +1,8 @@
--- transition: commit state changes of instances of one shard, each on its
--- own (a group commit: concurrent transitions of a shard share one round
--- trip). A transition checks before it writes: a duplicate or a stale
--- version writes nothing, and does not stop the others.
+-- transition: commit state changes of instances, each on its own (a group
+-- commit: concurrent transitions share one round trip; on Redis Cluster
+-- they are of one shard, elsewhere of any). A transition checks before it
+-- writes: a duplicate or a stale version writes nothing, and does not stop
+-- the others.
 -- KEYS, per transition: its shard's timers (ZSET), leases (ZSET) and
 -- outbox (STREAM), the instance (HASH v: version, s: state, k:KEY: the
 -- outcome of the event with idempotency key KEY), its audit (LIST), and one
