@@ -141,10 +141,10 @@ func (s *Store) Reserve(ctx context.Context, flow, prefix, key string) (string, 
 		cmd = reserveScript.Run(ctx, s.rdb, keys, args...)
 		err = cmd.Err()
 	}
-	if err != nil {
-		return "", fmt.Errorf("reserve an id for %s: %w", flow, err)
+	var id string
+	if err == nil {
+		id, err = cmd.Text()
 	}
-	id, err := cmd.Text()
 	if err != nil {
 		return "", fmt.Errorf("reserve an id for %s: %w", flow, err)
 	}
@@ -416,8 +416,11 @@ func (s *Store) commit(ctx context.Context, ev flows.Event, cur *flows.Instance,
 
 // commitBatch runs the transition script once for a batch.
 func (s *Store) commitBatch(ctx context.Context, batch []*commitReq) {
-	var keys []string
-	var args []any
+	nk, na := 0, 0
+	for _, r := range batch {
+		nk, na = nk+len(r.keys), na+2+len(r.args)
+	}
+	keys, args := make([]string, 0, nk), make([]any, 0, na)
 	for _, r := range batch {
 		keys = append(keys, r.keys...)
 		args = append(args, len(r.keys), len(r.args))
