@@ -379,7 +379,7 @@ func (s *Store) commit(ctx context.Context, ev flows.Event, cur *flows.Instance,
 	for _, e := range t.Effects {
 		switch e.Kind {
 		case flows.EffectSetTimer:
-			timers = append(timers, id+"|"+e.Timer.ID, e.Timer.At.UnixMilli())
+			timers = append(timers, e.Timer.At.UnixMilli(), id+"|"+e.Timer.ID) // in ZADD's order
 		case flows.EffectCancelTimer:
 			cancels = append(cancels, id+"|"+e.Timer.ID)
 		case flows.EffectNotify, flows.EffectUpdate:

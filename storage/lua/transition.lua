@@ -12,7 +12,7 @@
 --   outcome (JSON), instance id, fired timer member to release ("" if none),
 --   idempotency field (k:KEY),
 --   #audit, #timers to set, #timers to cancel, #outbox entries,
---   then: audit entries; (member, due ms) pairs; members; outbox payloads;
+--   then: audit entries; (due ms, member) pairs; members; outbox payloads;
 --   then one (op, score) pair per index key: op "+" adds the instance id,
 --   "-" removes it.
 -- returns, per transition: {"ok", new version} | {"dup", first outcome} |
@@ -43,12 +43,7 @@ local function apply(k, nk, a)
   end
   n = tonumber(ARGV[a + 7])
   if n > 0 then
-    local z = {}
-    for j = 0, n - 1 do
-      z[2 * j + 1] = ARGV[i + 2 * j + 1]
-      z[2 * j + 2] = ARGV[i + 2 * j]
-    end
-    redis.call('ZADD', timers, unpack(z))
+    redis.call('ZADD', timers, unpack(ARGV, i, i + 2 * n - 1))
     i = i + 2 * n
   end
   n = tonumber(ARGV[a + 8])
