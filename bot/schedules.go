@@ -118,9 +118,29 @@ func (s *Schedules) Run(ctx context.Context) error {
 	if n > 0 {
 		s.log.Info("scheduled starts", "schedules", n)
 	}
+	s.catchUp(ctx)
 	sched.Start()
 	<-ctx.Done()
 	return sched.Shutdown()
+}
+
+// catchUp makes each schedule's latest firing if it was missed, no longer
+// ago than the schedule's CatchUp: no replica was up at that time. If one
+// was, the firing's claim or, after the claim's expiry, the start's
+// idempotency key (both the firing's name) makes this a no-op.
+func (s *Schedules) catchUp(ctx context.Context) {
+	now := s.clock.Now()
+	for _, def := range s.defs {
+		for i, sch := range def.Schedules {
+			if last := sch.Last(now); !last.IsZero() && sch.CatchUp > 0 && now.Sub(last) <= sch.CatchUp {
+				f := s.Fire(context.WithoutCancel(ctx), def, i)
+				if f.Claimed && f.Err == nil {
+					s.log.Info("scheduled start caught up", "flow", def.ID, "schedule", i, "at", f.At, "late", now.Sub(f.At).Round(time.Second))
+				}
+				s.fired(f)
+			}
+		}
+	}
 }
 
 func (s *Schedules) fired(f Firing) {

@@ -2,6 +2,7 @@ package bot_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"slices"
@@ -149,5 +150,95 @@ func TestScheduledStartsOncePerFiring(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestMissedFiringsAreCaughtUp: a replica starting after a firing that no
+// replica made makes it, if it is no older than the schedule's catch_up
+// (default 1 h); a second replica starting later makes nothing again, even
+// with a locker that lost its claims.
+func TestMissedFiringsAreCaughtUp(t *testing.T) {
+	t.Parallel()
+	// T0 is Thursday 26 November 2026, 09:00 UTC.
+	const flow = `id: daily
+name: Daily check
+owner: olivia
+form:
+  - {name: area, required: true}
+schedule:
+  - {cron: "30 8 * * *", requester: olivia, data: {area: a}}                 # 30 min ago: made
+  - {cron: "0 7 * * *", requester: olivia, data: {area: b}}                  # 2 h ago: too late
+  - {cron: "0 7 * * *", requester: olivia, data: {area: c}, catch_up: 3h}    # 2 h ago, within 3 h: made
+  - {cron: "45 8 * * *", requester: olivia, data: {area: d}, catch_up: off}  # never caught up
+steps:
+  - id: check
+    type: task
+    assignees: ["person:bob"]
+`
+	def, err := flows.ParseDefinition("daily.yaml", []byte(flow))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := bottest.NewWith(t, []*flows.Definition{def}, nil, nil)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	// replica runs a Schedules until its jobs wait on the clock (the
+	// catch-up is done by then) and returns what it fired.
+	replica := func(locker bot.Locker) []bot.Firing {
+		var mu sync.Mutex
+		var fired []bot.Firing
+		s := bot.NewSchedules(bot.ScheduleConfig{OnFire: func(f bot.Firing) { mu.Lock(); fired = append(fired, f); mu.Unlock() }},
+			[]*flows.Definition{def}, locker, r.Svc.Handle, r.Clock, log, nil)
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		go func() { done <- s.Run(ctx) }()
+		if err := r.Clock.BlockUntilContext(ctx, 4); err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		return fired
+	}
+
+	fired := replica(r.Store)
+	var schedules []int
+	for _, f := range fired {
+		if f.Err != nil || !f.Claimed || f.Instance == "" {
+			t.Errorf("firing %+v: want a claimed start", f)
+		}
+		schedules = append(schedules, f.Schedule)
+	}
+	if !slices.Equal(schedules, []int{0, 2}) {
+		t.Fatalf("caught up schedules %v, want [0 2]", schedules)
+	}
+	if want := time.Date(2026, 11, 26, 7, 0, 0, 0, time.UTC); !fired[1].At.Equal(want) {
+		t.Errorf("schedule 2 fired for %v, want %v", fired[1].At, want)
+	}
+
+	r.Clock.Advance(10 * time.Minute)
+	for _, f := range replica(r.Store) {
+		if f.Err != nil || f.Claimed {
+			t.Errorf("second replica: %+v, want no claim (the first made it)", f)
+		}
+	}
+	for _, f := range replica(grantAll{}) {
+		if f.Err != nil || !slices.ContainsFunc(fired, func(g bot.Firing) bool { return g.Instance == f.Instance }) {
+			t.Errorf("replica with a lost lock: %+v, want the instance already started", f)
+		}
+	}
+	ins, err := r.Store.List(t.Context(), flows.Query{Flow: "daily"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	areas := []string{}
+	for _, in := range ins {
+		areas = append(areas, fmt.Sprint(in.Data["area"]))
+	}
+	slices.Sort(areas)
+	if !slices.Equal(areas, []string{"a", "c"}) {
+		t.Errorf("instances for areas %v, want [a c]", areas)
 	}
 }

@@ -18,9 +18,21 @@ type Schedule struct {
 	Timezone  string            // IANA name, e.g. Europe/Paris (default UTC)
 	Requester string            // person id the instances are started for
 	Data      map[string]string // form values, validated against the form when the definition is parsed
+	// CatchUp is how late a firing missed while no replica ran is still
+	// made when one starts (default DefaultCatchUp; 0: never).
+	CatchUp time.Duration
 
 	spec cron.Schedule
 }
+
+// DefaultCatchUp is how late a missed firing is still made, unless the
+// schedule says otherwise; MaxCatchUp bounds what it may say, well inside
+// the 48 h for which a start's idempotency key (the firing's name) is kept,
+// so a caught-up firing can never start a second instance.
+const (
+	DefaultCatchUp = time.Hour
+	MaxCatchUp     = 24 * time.Hour
+)
 
 // Inbound lets another system start the flow with a signed HTTP POST
 // (/hooks/flows/{flow}); Secret names the signing secret the runtime
@@ -109,6 +121,7 @@ type rawSchedule struct {
 	Timezone  string         `yaml:"timezone"`
 	Requester string         `yaml:"requester"`
 	Data      map[string]any `yaml:"data"`
+	CatchUp   any            `yaml:"catch_up"` // a duration, or 0 / off
 }
 
 // rawSchedules is one schedule mapping or a list of them.
@@ -161,6 +174,7 @@ func (v *validator) schedules(r *rawSchedules, form []Field) []Schedule {
 			}
 			s.spec = spec
 		}
+		s.CatchUp = v.catchUp(p+".catch_up", rs.CatchUp)
 		if rs.Requester == "" {
 			v.add(p+".requester", "requester is required: the person id the scheduled requests are started for")
 		} else if err := checkPersonRef(rs.Requester); err != nil {
@@ -191,6 +205,39 @@ func (v *validator) schedules(r *rawSchedules, form []Field) []Schedule {
 		out = append(out, s)
 	}
 	return out
+}
+
+// catchUp reads a schedule's catch_up: absent means DefaultCatchUp; 0,
+// off or false mean never; else a duration up to MaxCatchUp.
+func (v *validator) catchUp(path string, raw any) time.Duration {
+	switch val := raw.(type) {
+	case nil:
+		return DefaultCatchUp
+	case bool:
+		if !val {
+			return 0
+		}
+	case uint64, int64, int, float64:
+		if fmt.Sprint(val) == "0" {
+			return 0
+		}
+	case string:
+		if t := strings.TrimSpace(val); t == "0" || t == "off" {
+			return 0
+		}
+		d, err := ParseDuration(val)
+		switch {
+		case err != nil:
+			v.add(path, "%v", err)
+		case d > MaxCatchUp:
+			v.add(path, "catch_up %s is longer than %s: a firing missed for longer is not made", val, FormatDuration(MaxCatchUp))
+		default:
+			return d
+		}
+		return DefaultCatchUp
+	}
+	v.add(path, "catch_up must be a duration (e.g. 2h, at most %s) or off, not %v", FormatDuration(MaxCatchUp), raw)
+	return DefaultCatchUp
 }
 
 // inbound validates the inbound webhook settings.

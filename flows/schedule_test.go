@@ -20,15 +20,22 @@ func TestScheduleAndInboundParse(t *testing.T) {
     timezone: Europe/Paris
     requester: olivia
     data: {amount: 1200, note: weekly}
-  - {cron: "@daily", requester: bob}
+  - {cron: "@daily", requester: bob, catch_up: 6h}
+  - {cron: "@hourly", requester: bob, catch_up: 0}
+  - {cron: "@hourly", requester: bob, catch_up: "off"}
 inbound: {secret: crm_hook, requester: olivia}
 ` + scheduleSteps
 	d, err := flows.ParseDefinition("v.yaml", []byte(src))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(d.Schedules) != 2 {
-		t.Fatalf("%d schedules, want 2", len(d.Schedules))
+	if len(d.Schedules) != 4 {
+		t.Fatalf("%d schedules, want 4", len(d.Schedules))
+	}
+	for i, want := range []time.Duration{flows.DefaultCatchUp, 6 * time.Hour, 0, 0} {
+		if got := d.Schedules[i].CatchUp; got != want {
+			t.Errorf("schedule %d: catch-up %v, want %v", i, got, want)
+		}
 	}
 	s := d.Schedules[0]
 	if s.Requester != "olivia" || s.Data["amount"] != "1200" || s.Data["note"] != "weekly" || s.Spec() != "CRON_TZ=Europe/Paris 0 9 * * MON" {
@@ -109,6 +116,21 @@ func TestScheduleValidation(t *testing.T) {
     requester: olivia
     timzone: UTC # @schedule[0].timzone
 `, []want{{"schedule[0].timzone", `unknown key "timzone" (did you mean "timezone"?)`}}},
+		{"catch-up too long", `schedule:
+  - cron: "0 9 * * *"
+    requester: olivia
+    catch_up: 2d # @schedule[0].catch_up
+`, []want{{"schedule[0].catch_up", "longer than 1 d"}}},
+		{"catch-up not a duration", `schedule:
+  - cron: "0 9 * * *"
+    requester: olivia
+    catch_up: soon # @schedule[0].catch_up
+`, []want{{"schedule[0].catch_up", `invalid duration "soon"`}}},
+		{"catch-up a number", `schedule:
+  - cron: "0 9 * * *"
+    requester: olivia
+    catch_up: 30 # @schedule[0].catch_up
+`, []want{{"schedule[0].catch_up", "must be a duration"}}},
 		{"inbound without secret", `inbound: # @inbound
   requester: olivia
 `, []want{{"inbound.secret", "secret is required"}}},
