@@ -230,7 +230,7 @@ func (v *validator) catchUp(path string, raw any) time.Duration {
 		case err != nil:
 			v.add(path, "%v", err)
 		case d > MaxCatchUp:
-			v.add(path, "catch_up %s is longer than %s: a firing missed for longer is not made", val, FormatDuration(MaxCatchUp))
+			v.add(path, "catch_up %s is longer than %s: write at most 1d (a firing is made at most a day late), or off", val, FormatDuration(MaxCatchUp))
 		default:
 			return d
 		}
