@@ -1215,7 +1215,7 @@ func TestCrossPlatformReassign(t *testing.T) {
 	// (Frank keeps his, updated to say whom the step now waits on).
 	calls = x.slack.take()
 	wantLines(t, "Slack calls after the reassign", summaries(calls), []string{
-		"chat.update D0CAROL: Purchase request PR-1: Laptop (EUR 2500) — Reassigned by Carol Diaz · Thu 26 Nov 09:00 UTC",
+		"chat.update D0CAROL: Purchase request PR-1: Laptop (EUR 2500) — Reassigned by Carol Diaz · Thu 26 Nov 04:00 EST",
 	})
 	if c := calls[0]; c.str("ts") != carolCard.TS || len(c.buttons()) != 0 || !strings.Contains(c.text(), "I am off until Monday") {
 		t.Errorf("Carol's closed card: ts %s (want %s), buttons %v, text %s", c.str("ts"), carolCard.TS, c.buttons(), c.text())

@@ -140,6 +140,27 @@ func (d *Directory) Person(id string) (Person, bool) {
 	return *d.people[id], true
 }
 
+// Empty reports whether the directory knows nobody.
+func (d *Directory) Empty() bool { return d == nil || len(d.people) == 0 }
+
+// Find returns the id of the person whose id is s, in any case; "" if
+// nobody (or more than one person) has it.
+func (d *Directory) Find(s string) string {
+	if _, ok := d.Person(s); ok {
+		return s
+	}
+	found := ""
+	for _, p := range d.People() {
+		if strings.EqualFold(p.ID, s) {
+			if found != "" {
+				return ""
+			}
+			found = p.ID
+		}
+	}
+	return found
+}
+
 // People returns every person, sorted by id.
 func (d *Directory) People() []Person {
 	if d == nil {

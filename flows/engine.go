@@ -190,7 +190,7 @@ func (e *Engine) start(cur *Instance, ev Event, now time.Time) (*Transition, err
 	if ev.Instance == "" || ev.Actor == "" {
 		return nil, inputErr("start %s: the instance id and the requester are required", def.ID)
 	}
-	data, err := ParseForm(def.Form, ev.Data)
+	data, err := e.parseForm(def.Form, ev.Data)
 	if err != nil {
 		return nil, err
 	}
@@ -207,6 +207,42 @@ func (e *Engine) start(cur *Instance, ev Event, now time.Time) (*Transition, err
 		t.out.Text = fmt.Sprintf("Started %s (%s): %s.", in.ID, def.Name, in.Status)
 	}
 	return t.finish(), nil
+}
+
+// parseForm is ParseForm, then a check of its person fields against the
+// directory (which ParseForm does not know): each must name a person, as
+// person (below) reads it; a directory id is kept in its own case.
+func (e *Engine) parseForm(fields []Field, input map[string]string) (map[string]any, error) {
+	data, err := ParseForm(fields, input)
+	if err != nil {
+		return nil, err
+	}
+	errs := FieldErrors{}
+	for _, f := range fields {
+		if v, ok := data[f.Name].(string); ok && f.Kind == FieldPerson && v != "" {
+			if id, ok := e.person(v); ok {
+				data[f.Name] = id
+			} else {
+				errs[f.Name] = fmt.Sprintf("%s: %q is not a person in the directory; pick someone from the list", f.Label, v)
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return data, nil
+}
+
+// person returns the person s names: a directory id, in any case, or a
+// platform identity of someone outside the directory (slack:U123,
+// teams:…, email:…), as the adapters name people they cannot resolve.
+// With no directory, anyone.
+func (e *Engine) person(s string) (string, bool) {
+	if e.dir.Empty() || strings.Contains(s, ":") {
+		return s, true
+	}
+	id := e.dir.Find(s)
+	return id, id != ""
 }
 
 // templateData maps every field to "": a template naming a field left
@@ -279,6 +315,15 @@ func (t *tx) refuse(code, text string) error {
 
 func (t *tx) name(id string) string { return t.e.dir.Name(id) }
 
+// names is the people's names, joined: "A, B and C".
+func (t *tx) names(ids []string) string {
+	names := make([]string, len(ids))
+	for i, id := range ids {
+		names[i] = t.name(id)
+	}
+	return joinNames(names)
+}
+
 func (t *tx) step() *Step { return t.def.Step(t.in.Step) }
 
 func (t *tx) notify(to Recipient, card, thread string, m *Message) {
@@ -309,7 +354,7 @@ func carded(s *Step, task Task) []string {
 // up to date for the others. Call it with the task as it was carded.
 func (t *tx) closeTaskCards(s *Step, task Task, outcome, by, reason, extra string) {
 	for _, p := range carded(s, task) {
-		t.effects = append(t.effects, Effect{Kind: EffectUpdate, Card: t.personCard(p), Msg: t.closedCard(s, outcome, by, reason, extra)})
+		t.effects = append(t.effects, Effect{Kind: EffectUpdate, Card: t.personCard(p), Msg: t.closedCard(s, outcome, by, reason, extra, t.e.dir.Location(p))})
 	}
 	t.refreshChannelCard(s)
 }
@@ -338,6 +383,10 @@ func (t *tx) stale() bool {
 			_ = t.refuse(CodeAlreadyDecided, text)
 			return true
 		}
+	}
+	if in.Status == StatusRunning { // a step or round the request is not (or not yet) at
+		_ = t.refuse(CodeNotAllowed, fmt.Sprintf("This card is out of date: %s is now at %s (round %d). %s", in.ID, t.stepName(), in.Round, t.waitingOn()))
+		return true
 	}
 	_ = t.refuse(CodeClosed, fmt.Sprintf("%s is %s; there is nothing to decide.", in.ID, strings.ReplaceAll(string(in.Status), "_", " ")))
 	return true
@@ -456,7 +505,7 @@ func (t *tx) decide(d Decision) error {
 	var outputs map[string]any
 	if d == Done && len(s.Outputs) > 0 {
 		var err error
-		if outputs, err = ParseForm(s.Outputs, t.ev.Data); err != nil {
+		if outputs, err = t.e.parseForm(s.Outputs, t.ev.Data); err != nil {
 			return err
 		}
 	}
@@ -576,17 +625,20 @@ func (t *tx) closeStep(outcome, by, reason string) {
 	in.History = append(in.History, StepRecord{Step: in.Step, Round: in.Round, Started: in.StepStarted, Ended: t.now,
 		Outcome: outcome, By: by, Reason: reason, Assigned: assigned, Originals: originals})
 	if s := t.step(); s != nil && (s.Kind == StepApproval || s.Kind == StepTask) {
-		t.effects = append(t.effects, Effect{Kind: EffectUpdate, Card: cardKey(in.Step, in.Round, ""), Msg: t.closedCard(s, outcome, by, reason, "")})
+		// One update closes every card of the round, which channels and
+		// escalation recipients may read too: its time is in UTC.
+		t.effects = append(t.effects, Effect{Kind: EffectUpdate, Card: cardKey(in.Step, in.Round, ""), Msg: t.closedCard(s, outcome, by, reason, "", time.UTC)})
 	}
 	in.Tasks, in.Escalated, in.Overdue, in.Due, in.Changes, in.Note = nil, nil, false, time.Time{}, nil, ""
 }
 
 // closedCard is a task card after a decision: no buttons, the outcome shown.
-func (t *tx) closedCard(s *Step, outcome, by, reason, extra string) *Message {
+// loc is the timezone its time is shown in (nil: UTC).
+func (t *tx) closedCard(s *Step, outcome, by, reason, extra string, loc *time.Location) *Message {
 	m := t.baseCard(s, MsgTask)
-	m.Outcome = fmt.Sprintf("%s by %s · %s", decisionWords(outcome), t.name(by), FormatTime(t.now, time.UTC))
+	m.Outcome = fmt.Sprintf("%s by %s · %s", decisionWords(outcome), t.name(by), FormatTime(t.now, loc))
 	if by == System || by == "" {
-		m.Outcome = fmt.Sprintf("%s · %s", decisionWords(outcome), FormatTime(t.now, time.UTC))
+		m.Outcome = fmt.Sprintf("%s · %s", decisionWords(outcome), FormatTime(t.now, loc))
 	}
 	if reason != "" {
 		m.Outcome += "\nReason: " + reason
@@ -979,18 +1031,34 @@ func (t *tx) assignees(s *Step) ([]string, string) {
 		people = slices.DeleteFunc(people, func(p string) bool { return p == in.Requester })
 		notes = append(notes, "the requester may not approve their own request")
 	}
-	if len(people) == 0 {
-		// The requester's manager, else the owner, else an admin: never the
-		// requester of an approval they may not give themselves.
-		fallback := t.def.Owner
+	// Stand-ins: the requester's manager, else the owner, else an admin;
+	// never the requester of an approval they may not give themselves.
+	standIns := func(n int) []string {
+		var out []string
 		for _, c := range append([]string{t.e.dir.Manager(in.Requester), t.def.Owner}, t.adminIDs()...) {
-			if c != "" && !t.selfApproval(s, c) {
-				fallback = c
-				break
+			if len(out) < n && c != "" && !t.selfApproval(s, c) && !slices.Contains(people, c) && !slices.Contains(out, c) {
+				out = append(out, c)
 			}
 		}
+		return out
+	}
+	if len(people) == 0 {
+		fallback := cmp.Or(append(standIns(1), t.def.Owner)...)
 		add(fallback)
 		notes = append(notes, fmt.Sprintf("nobody matched %s; assigned to %s", strings.Join(s.Assignees, ", "), t.name(fallback)))
+	}
+	// A quorum is never lowered quietly: too few people (the requester left
+	// out, a small group) bring in stand-ins, and if there are not enough of
+	// those either, the record says so.
+	if s.Kind == StepApproval && s.Policy == PolicyQuorum && len(people) < s.Quorum {
+		more := standIns(s.Quorum - len(people))
+		if len(more) > 0 {
+			add(more...)
+			notes = append(notes, fmt.Sprintf("a quorum of %d needs more people; added %s", s.Quorum, t.names(more)))
+		}
+		if len(people) < s.Quorum {
+			notes = append(notes, fmt.Sprintf("only %d people can approve; the quorum of %d is lowered to %d", len(people), s.Quorum, len(people)))
+		}
 	}
 	return people, strings.Join(notes, "; ")
 }
@@ -1011,7 +1079,7 @@ func (t *tx) resubmit() error {
 	if in.Rounds[s.ID] >= s.MaxRounds {
 		return inputErr("%s has had %s at %s, the most allowed; it cannot be resubmitted", in.ID, plural(in.Rounds[s.ID], "round", "rounds"), s.Name)
 	}
-	data, err := ParseForm(t.def.Form, t.ev.Data)
+	data, err := t.e.parseForm(t.def.Form, t.ev.Data)
 	if err != nil {
 		return err
 	}
@@ -1057,12 +1125,22 @@ func (t *tx) reassign(delegate bool) error {
 	if target == "" || strings.ContainsAny(target, " \t\n") {
 		return inputErr("say who should take it over: one person")
 	}
+	id, ok := t.e.person(target)
+	if !ok {
+		return inputErr("%q is not a person in the directory; pick someone from the list", target)
+	}
+	target = id
 	if s.Kind == StepApproval && !s.AllowSelfApproval && target == in.Requester {
 		return inputErr("%s made this request and may not approve it; pick someone else", t.name(target))
 	}
 	slot, ok := t.authority()
 	if !ok {
 		return nil
+	}
+	if slot >= 0 && in.Tasks[slot].Assignee != t.ev.Actor { // a delegate decides, but the task stays its owner's
+		owner := t.name(in.Tasks[slot].Assignee)
+		return t.refuse(CodeNotAllowed, fmt.Sprintf("You may decide %s on behalf of %s, but only %s or an admin can %s it.",
+			in.ID, owner, owner, map[bool]string{true: "delegate", false: "reassign"}[delegate]))
 	}
 	if slot < 0 { // an admin or escalation target: move ev.From's task, or the first pending one
 		slot = slices.IndexFunc(in.Tasks, func(task Task) bool {

@@ -168,9 +168,11 @@ func TestReassign(t *testing.T) {
 	r.inputErr(flows.Event{Kind: flows.EventReassign, Actor: "bob", Target: "erin gus"}, "one person")
 	r.inputErr(flows.Event{Kind: flows.EventReassign, Actor: "bob", Target: "alice"}, "Alice Martin made this request and may not approve it")
 	r.inputErr(flows.Event{Kind: flows.EventReassign, Actor: "bob", Target: "bob"}, "Bob Chen is already on this task")
+	r.inputErr(flows.Event{Kind: flows.EventReassign, Actor: "bob", Target: "nobody"}, `"nobody" is not a person in the directory`)
+	r.inputErr(flows.Event{Kind: flows.EventDelegate, Actor: "bob", Target: "nobody"}, `"nobody" is not a person in the directory`)
 	r.refused(flows.Event{Kind: flows.EventReassign, Actor: "carol", Target: "erin"}, flows.CodeNotAssignee)
 
-	tr := r.act(flows.EventReassign, "bob", target("erin"), reason("on leave"))
+	tr := r.act(flows.EventReassign, "bob", target("Erin"), reason("on leave")) // an id in any case is the person
 	if got := r.in.Tasks; len(got) != 1 || got[0].Assignee != "erin" || got[0].Original != "bob" || got[0].Decision != flows.Pending {
 		t.Fatalf("tasks %+v", got)
 	}
@@ -224,6 +226,13 @@ func TestDelegate(t *testing.T) {
 			t.Fatalf("pending %v", r.in.Pending())
 		}
 		r.inputErr(flows.Event{Kind: flows.EventDelegate, Actor: "bob", Target: "carol"}, "Carol Diaz is already on this task")
+		// A delegate decides, but may not pass the task on or take it away.
+		tr = r.refused(flows.Event{Kind: flows.EventDelegate, Actor: "carol", Target: "frank"}, flows.CodeNotAllowed)
+		contains(t, "refusal", tr.Outcome.Text, "only Bob Chen or an admin can delegate it")
+		r.refused(flows.Event{Kind: flows.EventReassign, Actor: "carol", Target: "frank"}, flows.CodeNotAllowed)
+		if got := r.in.Tasks[0]; got.Assignee != "bob" || !slices.Equal(got.Delegates, []string{"carol"}) {
+			t.Fatalf("after refused moves: task %+v", got)
+		}
 		tr = r.act(flows.EventApprove, "carol")
 		if a := tr.Audit[0]; a.Action != "approved" || a.Actor != "carol" || a.OnBehalf != "bob" {
 			t.Fatalf("audit %+v", a)
@@ -468,4 +477,42 @@ func TestReassignRefreshesTheOthersCards(t *testing.T) {
 		}
 	}
 	contains(t, "hana's card", fmt.Sprint(notified(t, tr, "hana", "finance/1/hana").Msg.Context), "Reassigned to you by Carol Diaz: I am off this week")
+}
+
+// TestCardOfAnotherStepOrRound: a click made for a step or round the request
+// is not at (a forged or mistyped one: real cards of earlier rounds name
+// who decided them) is refused as out of date, saying where the request is.
+func TestCardOfAnotherStepOrRound(t *testing.T) {
+	t.Parallel()
+	r := buyRun(t, "5000")
+	for _, ev := range []flows.Event{
+		{Kind: flows.EventApprove, Actor: "bob", Step: "manager", Round: 7},
+		{Kind: flows.EventApprove, Actor: "carol", Step: "finance", Round: 1},
+	} {
+		tr := r.refused(ev, flows.CodeNotAllowed)
+		contains(t, "refusal", tr.Outcome.Text, "This card is out of date: X-1 is now at Manager approval (round 1). Waiting on Bob Chen")
+	}
+}
+
+// TestClosedCardsShowTimesWhereTheirReadersAre: a card closed for one
+// person (a reassignment) shows the time in that person's timezone (Dana is
+// in Paris); the update closing every card of a step, which channels and
+// escalation recipients may read too, in UTC.
+func TestClosedCardsShowTimesWhereTheirReadersAre(t *testing.T) {
+	t.Parallel()
+	const flow = `
+id: tz
+name: TZ
+owner: olivia
+steps:
+  - id: s
+    type: approval
+    assignees: [person:dana]
+`
+	r := newRun(t, newEngine(t, flow))
+	r.start("tz", "alice", nil)
+	tr := r.act(flows.EventReassign, "dana", target("bob"))
+	contains(t, "Dana's closed card", updated(t, tr, "s/1/dana").Msg.Outcome, "Reassigned by Dana Kowalski · Thu 26 Nov 10:00 CET")
+	tr = r.act(flows.EventApprove, "bob")
+	contains(t, "the step's closed cards", updated(t, tr, "s/1/").Msg.Outcome, "Approved by Bob Chen · Thu 26 Nov 09:00 UTC")
 }

@@ -268,6 +268,10 @@ func (v *validator) add(p, format string, args ...any) {
 	v.problems = append(v.problems, Problem{File: v.file, Line: line, Path: p, Msg: fmt.Sprintf(format, args...)})
 }
 
+// isGroup reports whether an assignee entry names a group (which may stand
+// for any number of people).
+func isGroup(a string) bool { return strings.HasPrefix(a, "group:") }
+
 // knownKeys lists every key the format accepts, for "did you mean".
 var knownKeys = func() []string {
 	var keys []string
@@ -542,6 +546,8 @@ func (v *validator) step(p string, r *rawStep, names map[string]string) Step {
 				v.add(p+".quorum", "quorum must be a positive number of approvals")
 			case r.Quorum > 0 && r.Policy != "" && r.Policy != string(PolicyQuorum):
 				v.add(p+".quorum", "quorum: %d conflicts with policy %q; keep one of them", r.Quorum, r.Policy)
+			case r.Quorum > 0 && !slices.ContainsFunc(r.Assignees, isGroup) && r.Quorum > len(r.Assignees):
+				v.add(p+".quorum", "quorum: %d needs at least %d assignees, and %d are listed; add people or a group, or lower the quorum", r.Quorum, r.Quorum, len(r.Assignees))
 			case r.Quorum > 0:
 				s.Policy = PolicyQuorum
 			case r.Policy == "":

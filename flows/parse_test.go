@@ -170,7 +170,12 @@ steps:
     type: approval
     assignees: [group:finance]
     quorum: -1 # @steps[3].quorum
+  - id: e
+    type: approval
+    assignees: [person:bob, manager]
+    quorum: 3 # @steps[4].quorum
 `, []want{
+			{"steps[4].quorum", "quorum: 3 needs at least 3 assignees, and 2 are listed"},
 			{"steps[0].quorum", `quorum: 2 conflicts with policy "all"; keep one of them`},
 			{"steps[1].quorum", "policy quorum needs quorum: N"},
 			{"steps[2].policy", `policy "most" is not a policy; use any, all, or quorum: N`},
