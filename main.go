@@ -424,12 +424,23 @@ func audit(ctx context.Context, args []string, getenv func(string) string, stdou
 	defer rdb.Close()
 	store := storage.New(rdb, storage.Config{})
 	id := strings.ToUpper(fs.Arg(0))
+	// The instance first: it records how many entries the trail has and the
+	// last one's hash, which show entries cut off its end. The trail only
+	// grows, so entries written between the two reads are no harm.
+	in, err := store.Get(ctx, id)
+	if err != nil {
+		fmt.Fprintf(stderr, "baton: %v\n", err)
+		return 1
+	}
 	entries, err := store.Audit(ctx, id)
 	if err != nil {
 		fmt.Fprintf(stderr, "baton: %v\n", err)
 		return 1
 	}
 	chainErr := flows.VerifyChain(entries)
+	if chainErr == nil {
+		chainErr = reachesHead(entries, in)
+	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		for _, e := range entries {
@@ -462,6 +473,24 @@ func audit(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	fmt.Fprintf(stderr, "%s: %d entries, hash chain verified (head %s)\n", id, len(entries), headOf(entries))
 	return 0
+}
+
+// reachesHead checks that a verified trail holds every entry the instance
+// records, up to the hash the instance holds as its head: a hash chain alone
+// does not show entries removed from its end.
+func reachesHead(entries []flows.AuditEntry, in *flows.Instance) error {
+	if in.AuditSeq == 0 {
+		return nil
+	}
+	if len(entries) < in.AuditSeq {
+		return fmt.Errorf("the trail ends at entry %d but the instance records %d (head %.16s): entries removed from its end",
+			len(entries), in.AuditSeq, in.AuditHead)
+	}
+	if e := entries[in.AuditSeq-1]; e.Hash != in.AuditHead {
+		return fmt.Errorf("audit entry %d: hash %.16s, but the instance records %.16s as its head (entries replaced)",
+			e.Seq, e.Hash, in.AuditHead)
+	}
+	return nil
 }
 
 func headOf(entries []flows.AuditEntry) string {
