@@ -119,6 +119,7 @@ func (s *Service) handle(ctx context.Context, ev flows.Event) (flows.Outcome, st
 type Reply struct {
 	Message *flows.Message
 	Form    *flows.Definition // "start <flow>": open this flow's form
+	Refused bool              // the command did nothing: refused, or a request not found
 }
 
 // Command runs a command line typed by actor (the shared grammar: start,
@@ -156,13 +157,13 @@ func (s *Service) Command(ctx context.Context, actor, platform, key, text string
 	case flows.VerbStatus:
 		m, err := s.Status(ctx, actor, c.Arg)
 		if err != nil {
-			return Reply{Message: s.note(err)}, nil
+			return Reply{Message: s.note(err), Refused: true}, nil
 		}
 		return Reply{Message: m}, nil
 	case flows.VerbCancel:
 		in, err := s.store.Get(ctx, c.Arg)
 		if err != nil {
-			return Reply{Message: s.note(err)}, nil
+			return Reply{Message: s.note(err), Refused: true}, nil
 		}
 		kind := flows.EventCancel
 		if in.Requester == actor {
@@ -170,9 +171,9 @@ func (s *Service) Command(ctx context.Context, actor, platform, key, text string
 		}
 		out, err := s.Handle(ctx, flows.Event{Kind: kind, Key: key, Instance: in.ID, Actor: actor, Platform: platform, Reason: c.Rest})
 		if err != nil {
-			return Reply{Message: s.note(err)}, nil
+			return Reply{Message: s.note(err), Refused: true}, nil
 		}
-		return Reply{Message: &flows.Message{Kind: flows.MsgInfo, Instance: in.ID, Title: out.Text}}, nil
+		return Reply{Message: &flows.Message{Kind: flows.MsgInfo, Instance: in.ID, Title: out.Text}, Refused: !out.OK}, nil
 	}
 	return Reply{Message: s.engine.Help(c.Note)}, nil
 }

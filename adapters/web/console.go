@@ -208,7 +208,7 @@ func (c *Console) guard(next http.Handler) http.Handler {
 		http.Error(w, "The Baton console refuses forms posted from another site (cross-origin request); "+
 			"use the console's own page.", http.StatusForbidden)
 	}))
-	protected := c.csrf.Handler(next)
+	protected := c.csrf.Handler(c.parsed(next))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !c.cfg.Open && !loopback(r.RemoteAddr) {
 			http.Error(w, "The Baton console only answers this machine (it lets anyone act as anyone). "+
@@ -221,8 +221,38 @@ func (c *Console) guard(next http.Handler) http.Handler {
 				"or set BATON_CONSOLE=open for a demo on a trusted network.", r.Host), http.StatusForbidden)
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 		protected.ServeHTTP(w, r)
+	})
+}
+
+// maxBody is the most a request to the console may send.
+const maxBody = 64 << 10
+
+// parsed reads a posted form before the handlers do. They read its values
+// without looking at errors: a form over maxBody, or one that does not
+// parse, would reach them empty (acting as the cookie's person, on no
+// action). It is answered 413 or 400 instead, and nothing changes.
+func (c *Console) parsed(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			err := r.ParseForm() // ParseMultipartForm drops its error when the form is not multipart
+			if err == nil {
+				if err = r.ParseMultipartForm(maxBody); errors.Is(err, http.ErrNotMultipart) {
+					err = nil
+				}
+			}
+			var tooLarge *http.MaxBytesError
+			switch {
+			case errors.As(err, &tooLarge):
+				c.fail(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf("Request too large: at most %d KB. Shorten the text and send it again.", tooLarge.Limit>>10), nil)
+				return
+			case err != nil:
+				c.fail(w, r, http.StatusBadRequest, fmt.Sprintf("The form could not be read (%v); send it from the console's page.", err), nil)
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
 	})
 }
 
@@ -503,7 +533,7 @@ func (c *Console) command(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	text := r.FormValue("text")
-	rep, err := c.svc.Command(r.Context(), as, "web", "web:"+cmp.Or(r.FormValue("key"), newKey()), text)
+	rep, err := c.svc.Command(r.Context(), as, "web", eventKey(as, r.FormValue("key")), text)
 	if err != nil {
 		c.outcomeError(w, r, as, err)
 		return
@@ -516,8 +546,14 @@ func (c *Console) command(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/console/start/"+url.PathEscape(rep.Form.ID)+"?as="+url.QueryEscape(as), http.StatusSeeOther)
 		return
 	}
-	c.answer(w, r, as, note{OK: true, Msg: rep.Message})
+	c.answer(w, r, as, note{OK: !rep.Refused, Msg: rep.Message})
 }
+
+// eventKey is the idempotency key of an event a person sends with a form's
+// key (a fresh one without). It is scoped to the person: a key someone else
+// sent (or guessed) never answers with their request or their outcome, and
+// the same person sending the same form twice still acts once.
+func eventKey(as, key string) string { return "web:" + as + ":" + cmp.Or(key, newKey()) }
 
 type formData struct {
 	As       string
@@ -613,7 +649,7 @@ func (c *Console) start(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	input := formInput(r, def.Form)
-	out, err := c.svc.Handle(r.Context(), flows.Event{Kind: flows.EventStart, Key: "web:" + cmp.Or(r.PostFormValue("key"), newKey()),
+	out, err := c.svc.Handle(r.Context(), flows.Event{Kind: flows.EventStart, Key: eventKey(as, r.PostFormValue("key")),
 		Actor: as, Platform: "web", Flow: def.ID, Data: input})
 	var fe flows.FieldErrors
 	if errors.As(err, &fe) && !wantsJSON(r) {
@@ -696,7 +732,7 @@ func (c *Console) resubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	input := formInput(r, def.Form)
-	out, err := c.svc.Handle(r.Context(), flows.Event{Kind: flows.EventResubmit, Key: "web:" + cmp.Or(r.PostFormValue("key"), newKey()),
+	out, err := c.svc.Handle(r.Context(), flows.Event{Kind: flows.EventResubmit, Key: eventKey(as, r.PostFormValue("key")),
 		Instance: in.ID, Actor: as, Platform: "web", Data: input, Reason: r.PostFormValue("note")})
 	var fe flows.FieldErrors
 	if errors.As(err, &fe) && !wantsJSON(r) {
@@ -740,7 +776,7 @@ func (c *Console) act(w http.ResponseWriter, r *http.Request) {
 		}
 		round = n
 	}
-	ev := flows.Event{Kind: kind, Key: "web:" + cmp.Or(r.PostFormValue("key"), newKey()), Instance: id, Actor: as, Platform: "web",
+	ev := flows.Event{Kind: kind, Key: eventKey(as, r.PostFormValue("key")), Instance: id, Actor: as, Platform: "web",
 		Step: r.PostFormValue("step"), Round: round, Reason: r.PostFormValue("reason"), Target: r.PostFormValue("target"),
 		From: r.PostFormValue("from")} // reassign or delegate by an admin: whose task ("" = the first pending)
 	if kind == flows.EventTaskDone {

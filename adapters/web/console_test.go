@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"html"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -36,10 +38,12 @@ func newConsoleRig(t *testing.T, cfg web.Config) *consoleRig {
 }
 
 // request is one HTTP request to the console, from this machine unless
-// remote is set.
+// remote is set. body, when set, is sent as a form as it is (form is then
+// ignored).
 type request struct {
 	method, path string
 	form         url.Values
+	body         string
 	remote       string
 	header       map[string]string
 }
@@ -47,9 +51,12 @@ type request struct {
 func (cr *consoleRig) do(q request) *httptest.ResponseRecorder {
 	cr.t.Helper()
 	var body *strings.Reader
-	if q.form != nil {
+	switch {
+	case q.body != "":
+		body = strings.NewReader(q.body)
+	case q.form != nil:
 		body = strings.NewReader(q.form.Encode())
-	} else {
+	default:
 		body = strings.NewReader("")
 	}
 	r := httptest.NewRequest(q.method, "http://127.0.0.1:8080"+q.path, body)
@@ -57,7 +64,7 @@ func (cr *consoleRig) do(q request) *httptest.ResponseRecorder {
 	if q.remote != "" {
 		r.RemoteAddr = q.remote
 	}
-	if q.form != nil {
+	if q.form != nil || q.body != "" {
 		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
 	for k, v := range q.header {
@@ -396,4 +403,211 @@ func TestConsoleRendersWhileCardsChange(t *testing.T) {
 	}
 	close(stop)
 	<-done
+}
+
+// TestConsoleRefusesOversizedForms: a form over the size limit is answered
+// 413 saying the limit, and one that does not parse 400, as a page or as
+// JSON; neither reaches a handler with its values lost (acting as the
+// cookie's person, or on no action), and nothing changes.
+func TestConsoleRefusesOversizedForms(t *testing.T) {
+	t.Parallel()
+	cr := newConsoleRig(t, web.Config{})
+	in := cr.startPR1()
+	big := strings.Repeat("x", 70<<10)
+	cookie := map[string]string{"Cookie": "baton_as=alice"}
+	var multi strings.Builder
+	mw := multipart.NewWriter(&multi)
+	for k, v := range map[string]string{"as": "bob", "action": "reject", "instance": "PR-1", "step": "manager", "round": "1", "reason": big} {
+		if err := mw.WriteField(k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mw.Close()
+	for _, tc := range []struct {
+		name string
+		q    request
+		code int
+		says string
+	}{
+		{"command", request{method: "POST", path: "/console/command", form: url.Values{"text": {"cancel PR-1 " + big}}, header: cookie}, 413,
+			"Request too large: at most 64 KB"},
+		{"act", request{method: "POST", path: "/console/act", form: url.Values{"as": {"bob"}, "action": {"reject"}, "instance": {"PR-1"},
+			"step": {"manager"}, "round": {"1"}, "reason": {big}}}, 413, "Request too large: at most 64 KB"},
+		{"start", request{method: "POST", path: "/console/start/purchase", form: url.Values{"as": {"alice"}, "item": {"Laptop"},
+			"amount": {"2500"}, "justification": {big}}}, 413, "Request too large: at most 64 KB"},
+		{"act multipart", request{method: "POST", path: "/console/act", body: multi.String(), header: map[string]string{"Content-Type": mw.FormDataContentType()}}, 413,
+			"Request too large: at most 64 KB"},
+		{"command not a form", request{method: "POST", path: "/console/command", body: "text=cancel%zzPR-1", header: cookie}, 400,
+			"The form could not be read"},
+		{"act not a form", request{method: "POST", path: "/console/act", body: "as=bob&action=approve&instance=PR-1&step=manager&round=1&reason=%zz"}, 400,
+			"The form could not be read"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := cr.do(tc.q)
+			if w.Code != tc.code || !strings.Contains(html.UnescapeString(w.Body.String()), tc.says) ||
+				!strings.HasPrefix(w.Header().Get("Content-Type"), "text/html") || w.Header().Get("Content-Security-Policy") == "" {
+				t.Errorf("%d %v, want a %d page saying %q:\n%.2000s", w.Code, w.Header(), tc.code, tc.says, w.Body)
+			}
+			q := tc.q
+			q.header = map[string]string{"Accept": "application/json", "Cookie": "baton_as=alice"}
+			if ct := tc.q.header["Content-Type"]; ct != "" {
+				q.header["Content-Type"] = ct
+			}
+			w = cr.do(q)
+			var out struct {
+				OK    *bool  `json:"ok"`
+				Error string `json:"error"`
+			}
+			if err := json.NewDecoder(w.Body).Decode(&out); err != nil || w.Code != tc.code || out.OK == nil || *out.OK || !strings.Contains(out.Error, tc.says) {
+				t.Errorf("as JSON: %d %+v (%v), want %d saying %q", w.Code, out, err, tc.code, tc.says)
+			}
+		})
+	}
+	cr.unchanged(in)
+	if _, err := cr.rig.Svc.Instance(t.Context(), "PR-2"); !errors.Is(err, flows.ErrNotFound) {
+		t.Fatalf("an oversized form started a request: %v", err)
+	}
+}
+
+// post sends a form asking for a JSON answer and decodes it.
+func (cr *consoleRig) post(path string, form url.Values) (int, map[string]any) {
+	cr.t.Helper()
+	w := cr.do(request{method: "POST", path: path, form: form, header: map[string]string{"Accept": "application/json"}})
+	var out map[string]any
+	if err := json.NewDecoder(w.Body).Decode(&out); err != nil {
+		cr.t.Fatalf("POST %s: %d, undecodable answer: %v", path, w.Code, err)
+	}
+	return w.Code, out
+}
+
+// note returns the opening tag and the text of the note a redirect to the
+// person's page shows.
+func (cr *consoleRig) note(w *httptest.ResponseRecorder) (tag, text string) {
+	cr.t.Helper()
+	if w.Code != http.StatusSeeOther {
+		cr.t.Fatalf("%d %s, want a redirect to the page with a note", w.Code, w.Body)
+	}
+	page := html.UnescapeString(cr.do(request{method: "GET", path: w.Header().Get("Location")}).Body.String())
+	i := strings.Index(page, `id="note"`)
+	if i < 0 {
+		cr.t.Fatalf("the page has no note:\n%s", page)
+	}
+	text, _, _ = strings.Cut(page[i:], "</div>")
+	return page[strings.LastIndex(page[:i], "<div "):i], text
+}
+
+// TestConsoleTypedRefusalsAreNotOK: a typed command refused (cancel by
+// someone not allowed, or of no such request) answers ok false and shows
+// as a warning, as the same refusal from a button does; information
+// (help, tasks, requests, status) and a cancel that happens are ok.
+func TestConsoleTypedRefusalsAreNotOK(t *testing.T) {
+	t.Parallel()
+	cr := newConsoleRig(t, web.Config{})
+	in := cr.startPR1()
+	command := func(as, text string) url.Values { return url.Values{"as": {as}, "text": {text}} }
+	for _, tc := range []struct {
+		as, text string
+		ok       bool
+		says     string
+	}{
+		{"carol", "cancel PR-1 not needed", false, "Only the flow owner (Olivia Brown) or an admin can cancel PR-1"},
+		{"carol", "cancel PR-99", false, "There is no such request"},
+		{"alice", "help", true, "start"},
+		{"bob", "tasks", true, "PR-1"},
+		{"alice", "requests", true, "PR-1"},
+		{"alice", "status PR-1", true, "Manager approval"},
+		{"alice", "status PR-99", false, "There is no such request"},
+	} {
+		code, out := cr.post("/console/command", command(tc.as, tc.text))
+		got, _ := json.Marshal(out)
+		if code != http.StatusOK || out["ok"] != tc.ok || !strings.Contains(string(got), tc.says) {
+			t.Errorf("%s types %q: %d %s, want ok %v saying %q", tc.as, tc.text, code, got, tc.ok, tc.says)
+		}
+		tag, text := cr.note(cr.do(request{method: "POST", path: "/console/command", form: command(tc.as, tc.text)}))
+		if warn := strings.Contains(tag, `class="note warn"`); warn == tc.ok || !strings.Contains(text, tc.says) {
+			t.Errorf("%s types %q: the note is %s%s, want a warning %v saying %q", tc.as, tc.text, tag, text, !tc.ok, tc.says)
+		}
+	}
+	// The same refusal from a button.
+	code, out := cr.post("/console/act", url.Values{"as": {"carol"}, "action": {"cancel"}, "instance": {"PR-1"}, "reason": {"not needed"}})
+	if code != http.StatusOK || out["ok"] != false {
+		t.Errorf("cancel button by carol: %d %v", code, out)
+	}
+	if got := cr.instance(in.ID); got.Status != flows.StatusRunning {
+		t.Fatalf("refused cancels changed %s: %s", in.ID, got.Status)
+	}
+
+	// A cancel that happens, typed by the flow's owner.
+	code, out = cr.post("/console/command", command("olivia", "cancel pr-1 budget frozen"))
+	if code != http.StatusOK || out["ok"] != true {
+		t.Fatalf("cancel by olivia: %d %v", code, out)
+	}
+	if got := cr.instance(in.ID); got.Status != flows.StatusCancelled {
+		t.Fatalf("%s after olivia's cancel: %s", in.ID, got.Status)
+	}
+}
+
+// TestConsoleKeysArePerPerson: the key a form is sent with makes sending
+// it twice act once, for that person only: someone else sending the same
+// key starts their own request (or decides for themselves), and is never
+// answered with another's.
+func TestConsoleKeysArePerPerson(t *testing.T) {
+	t.Parallel()
+	cr := newConsoleRig(t, web.Config{})
+	start := func(as, item string) map[string]any {
+		t.Helper()
+		code, out := cr.post("/console/start/purchase", url.Values{"as": {as}, "key": {"form-1"}, "item": {item}, "amount": {"2500"},
+			"justification": {"My old one broke down"}})
+		if code != http.StatusOK || out["ok"] != true {
+			t.Fatalf("%s starts with key form-1: %d %v", as, code, out)
+		}
+		cr.rig.Drain()
+		return out
+	}
+	first := start("alice", "Laptop")
+	if id := first["message"].(map[string]any)["instance"]; id != "PR-1" {
+		t.Fatalf("alice's request: %v", first)
+	}
+	bobs := start("bob", "Monitor")
+	if id := bobs["message"].(map[string]any)["instance"]; id != "PR-2" || !strings.Contains(bobs["text"].(string), "Started PR-2") {
+		t.Fatalf("bob with alice's key: %v, want his own PR-2", bobs)
+	}
+	if in := cr.instance("PR-2"); in.Requester != "bob" || in.Data["item"] != "Monitor" {
+		t.Fatalf("PR-2: requester %s, item %v", in.Requester, in.Data["item"])
+	}
+	pr1 := cr.instance("PR-1")
+	again := start("alice", "Laptop")
+	if again["text"] != first["text"] || again["message"].(map[string]any)["instance"] != "PR-1" {
+		t.Fatalf("alice sending her form again: %v, want her first answer %v", again, first)
+	}
+	cr.unchanged(pr1)
+	if _, err := cr.rig.Svc.Instance(t.Context(), "PR-3"); !errors.Is(err, flows.ErrNotFound) {
+		t.Fatalf("alice's repeated form started another request: %v", err)
+	}
+
+	// A card's button: Carol's approval with the key of Bob's is hers.
+	act := func(as, step string) map[string]any {
+		t.Helper()
+		code, out := cr.post("/console/act", url.Values{"as": {as}, "key": {"click-1"}, "action": {"approve"}, "instance": {"PR-1"},
+			"step": {step}, "round": {"1"}})
+		if code != http.StatusOK || out["ok"] != true {
+			t.Fatalf("%s approves %s with key click-1: %d %v", as, step, code, out)
+		}
+		cr.rig.Drain()
+		return out
+	}
+	bobFirst := act("bob", "manager")
+	if in := cr.instance("PR-1"); in.Step != "finance" {
+		t.Fatalf("after bob's approval PR-1 is at %s", in.Step)
+	}
+	pr1 = cr.instance("PR-1")
+	if again := act("bob", "manager"); again["text"] != bobFirst["text"] {
+		t.Fatalf("bob clicking again: %v, want his first answer %v", again, bobFirst)
+	}
+	cr.unchanged(pr1)
+	act("carol", "finance")
+	if in := cr.instance("PR-1"); in.Status != flows.StatusCompleted ||
+		!slices.ContainsFunc(in.History, func(h flows.StepRecord) bool { return h.Step == "finance" && h.By == "carol" }) {
+		t.Fatalf("carol's approval with bob's key: PR-1 %s at %s, history %+v", in.Status, in.Step, in.History)
+	}
 }
