@@ -282,7 +282,7 @@ func TestConsoleChangesRoundsAndRevisionCap(t *testing.T) {
 	st := h.status("ivan", id)
 	h.mustContain("status", st, "Status: completed (approved)", "Changes requested by Ivan Petrov", "round 2: Changes requested by Ivan Petrov",
 		"round 3: Changes requested by Ivan Petrov", "round 4: Approved by Ivan Petrov", "Tighten the headline", "reason: Shortened it",
-		"headline: Launch post → Launch post, shorter", "Bob Chen tried to request changes (refused)", "Ivan Petrov tried to approve (refused)",
+		"Headline: Launch post → Launch post, shorter", "Bob Chen tried to request changes (refused)", "Ivan Petrov tried to approve (refused)",
 		"Legal sign-off</strong><div>Skipped", "Done by Alice Martin")
 	h.finished(id)
 }
@@ -335,7 +335,7 @@ func TestConsoleRevisionCapThenWithdraw(t *testing.T) {
 	h.mustContain("withdraw", h.act("alice", "withdraw", id, "manager", 3, true), "Withdrew PR-1.")
 	h.wantStatus(id, flows.StatusWithdrawn, "manager", 3)
 	h.mustContain("withdraw twice", h.act("alice", "withdraw", id, "manager", 3, false), "PR-1 is already withdrawn.")
-	h.mustContain("status", h.status("alice", id), "Status: withdrawn", "Alice Martin withdrawn", "Bob Chen tried to withdraw (refused)")
+	h.mustContain("status", h.status("alice", id), "Status: withdrawn", "Alice Martin withdrew the request", "Bob Chen tried to withdraw (refused)")
 	h.finished(id)
 }
 
@@ -567,8 +567,8 @@ func TestConsoleAccessRequestWithTaskOutputs(t *testing.T) {
 	h.mustContain("alice's outcome", outcome, "Manager approval: approved by Bob Chen", "Security review: approved by Gus Ahmed",
 		"Grant the access: done by Erin Park", "<dt>Account name</dt><dd>alice-gh</dd>")
 	st := h.status("alice", id)
-	h.mustContain("status", st, "Status: completed (approved)", "<dt>Account name</dt><dd>alice-gh</dd>", "Erin Park done", "account: alice-gh",
-		"Security review</strong><div>Approved by Gus Ahmed", "Grant the access</strong><div>Done by Erin Park", "Tell the requester</strong><div>Notified")
+	h.mustContain("status", st, "Status: completed (approved)", "<dt>Account name</dt><dd>alice-gh</dd>", "Erin Park marked the task done", "Account name: alice-gh",
+		"Security review</strong><div>Approved by Erin Park and Gus Ahmed", "Grant the access</strong><div>Done by Erin Park", "Tell the requester</strong><div>Notified")
 	h.finished(id)
 }
 

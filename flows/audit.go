@@ -4,6 +4,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	// The same bytes as encoding/json (TestDigestIsOverEncodingJSON), in
@@ -74,4 +76,57 @@ func VerifyChain(entries []AuditEntry) error {
 		prev = e.Hash
 	}
 	return nil
+}
+
+// actionWords writes what an entry records as the words after its actor's
+// name on a timeline: "approved", "requested changes", "tried to reject
+// (refused)". A refused entry's action is the event tried, any other the
+// thing done.
+func actionWords(a *AuditEntry) string {
+	if a.Refused {
+		if a.Action == string(EventTaskDone) {
+			return "tried to mark the task done (refused)"
+		}
+		return "tried to " + strings.ReplaceAll(a.Action, "_", " ") + " (refused)"
+	}
+	switch a.Action {
+	case string(Changes):
+		return "requested changes"
+	case string(Done):
+		return "marked the task done"
+	case "withdrawn":
+		return "withdrew the request"
+	case "completed":
+		return "completed the request"
+	case "overdue":
+		return "marked the step overdue"
+	case "webhook_called":
+		return "called the webhook"
+	case "webhook_ok":
+		return "got the webhook's reply"
+	case "webhook_failed":
+		return "could not complete the webhook call"
+	}
+	return strings.ReplaceAll(a.Action, "_", " ")
+}
+
+// deciders returns everyone who decided h's round of its step the way it
+// ended, in the order they did: under an all or quorum policy several people
+// approve, and h.By holds only the last of them. A round Baton ended (a
+// timeout, a webhook) has no deciders, whoever had voted before.
+func deciders(h StepRecord, audit []AuditEntry) []string {
+	if h.By == "" || h.By == System {
+		return nil
+	}
+	var ids []string
+	for _, a := range audit {
+		if !a.Refused && a.Action == h.Outcome && a.Step == h.Step && a.Round == h.Round &&
+			a.Actor != System && !slices.Contains(ids, a.Actor) {
+			ids = append(ids, a.Actor)
+		}
+	}
+	if !slices.Contains(ids, h.By) {
+		ids = append(ids, h.By)
+	}
+	return ids
 }

@@ -254,6 +254,9 @@ func (f *Field) Parse(raw string) (any, error) {
 	}
 	switch f.Kind {
 	case FieldNumber:
+		if strings.Contains(v, ",") && !groupedNumber.MatchString(v) {
+			return nil, commaError(f.Label, v)
+		}
 		n, err := strconv.ParseFloat(strings.ReplaceAll(v, ",", ""), 64)
 		// ParseFloat accepts "NaN" and "Inf", which are no amount and which
 		// JSON (storage) cannot hold.
@@ -277,7 +280,7 @@ func (f *Field) Parse(raw string) (any, error) {
 		}
 	case FieldURL:
 		if !strings.HasPrefix(v, "https://") && !strings.HasPrefix(v, "http://") || strings.ContainsAny(v, " \t\n") || len(v) < 10 {
-			return nil, fmt.Errorf("%s must be a web address starting with https://", f.Label)
+			return nil, fmt.Errorf("%s must be a web address starting with https:// or http://", f.Label)
 		}
 	case FieldPerson:
 		if strings.ContainsAny(v, " \t\n") {
@@ -305,6 +308,24 @@ func (f *Field) Parse(raw string) (any, error) {
 		}
 	}
 	return v, nil
+}
+
+// groupedNumber is a number whose commas group its whole part in threes
+// (1,234 or -12,345,678.5): the only commas a number may have. Removing
+// any other comma would turn a decimal comma (999,99) into a far larger
+// amount.
+var groupedNumber = regexp.MustCompile(`^[+-]?[1-9][0-9]{0,2}(,[0-9]{3})+(\.[0-9]*)?$`)
+
+// commaError says how to write a number v whose commas are not thousands
+// grouping: with the decimal comma made a dot, when that is what it is.
+func commaError(label, v string) error {
+	if strings.Count(v, ",") == 1 && !strings.Contains(v, ".") {
+		d := strings.Replace(v, ",", ".", 1)
+		if n, err := strconv.ParseFloat(d, 64); err == nil && !math.IsNaN(n) && !math.IsInf(n, 0) {
+			return fmt.Errorf("%s must be a number: write %s, with a dot for decimals", label, d)
+		}
+	}
+	return fmt.Errorf("%s must be a number: use a dot for decimals, and commas only between groups of three digits (12,345.5)", label)
 }
 
 // FormatValue writes a typed field value for people.

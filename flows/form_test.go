@@ -66,7 +66,7 @@ func TestFieldKindsAndConstraints(t *testing.T) {
 		{field: "who", raw: "Ivan Petrov", err: "Who must be one person"},
 		{field: "link", raw: "https://example.com/q", want: "https://example.com/q"},
 		{field: "link", raw: "http://example.com", want: "http://example.com"},
-		{field: "link", raw: "ftp://example.com/q", err: "Link must be a web address starting with https://"},
+		{field: "link", raw: "ftp://example.com/q", err: "Link must be a web address starting with https:// or http://"},
 		{field: "link", raw: "https://a", err: "Link must be a web address"},
 		{field: "link", raw: "https://exa mple.com", err: "Link must be a web address"},
 		{field: "code", raw: "AB-12", want: "AB-12"},
@@ -89,6 +89,56 @@ func TestFieldKindsAndConstraints(t *testing.T) {
 			}
 			if err != nil || got != tt.want {
 				t.Fatalf("Parse(%q) = %#v, %v; want %#v", tt.raw, got, err, tt.want)
+			}
+		})
+	}
+}
+
+// Commas in a number are thousands separators or a mistake: removing them
+// all would read a decimal comma (999,99) as a hundred times the amount.
+func TestNumberCommas(t *testing.T) {
+	t.Parallel()
+	f := mustParse(t, kindsFlow).Field("count") // a number without bounds
+	const grouping = "Count must be a number: use a dot for decimals, and commas only between groups of three digits (12,345.5)"
+	tests := []struct {
+		raw  string
+		want float64
+		err  string // the whole message, when refused
+	}{
+		{raw: "1,234", want: 1234},
+		{raw: "1,500", want: 1500},
+		{raw: "12,345,678.5", want: 12345678.5},
+		{raw: "999,999", want: 999999},
+		{raw: "-1,234.25", want: -1234.25},
+		{raw: "+1,000", want: 1000},
+		{raw: "1234.5", want: 1234.5},
+		{raw: "999,99", err: "Count must be a number: write 999.99, with a dot for decimals"},
+		{raw: "1,5", err: "Count must be a number: write 1.5, with a dot for decimals"},
+		{raw: "0,500", err: "Count must be a number: write 0.500, with a dot for decimals"},
+		{raw: "-2,75", err: "Count must be a number: write -2.75, with a dot for decimals"},
+		{raw: "1,2345", err: "Count must be a number: write 1.2345, with a dot for decimals"},
+		{raw: "1.234,56", err: grouping},
+		{raw: "12,34,567", err: grouping},
+		{raw: "1,234,56", err: grouping},
+		{raw: "1234,567", err: "Count must be a number: write 1234.567, with a dot for decimals"},
+		{raw: ",5", err: "Count must be a number: write .5, with a dot for decimals"},
+		{raw: "1,,234", err: grouping},
+		{raw: "1,234.5,6", err: grouping},
+		{raw: "a,b", err: grouping},
+		{raw: "NaN,1", err: grouping},
+	}
+	for _, tt := range tests {
+		t.Run(tt.raw, func(t *testing.T) {
+			t.Parallel()
+			got, err := f.Parse(tt.raw)
+			if tt.err != "" {
+				if err == nil || err.Error() != tt.err {
+					t.Fatalf("Parse(%q) = %v, %v; want error %q", tt.raw, got, err, tt.err)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Fatalf("Parse(%q) = %#v, %v; want %v", tt.raw, got, err, tt.want)
 			}
 		})
 	}

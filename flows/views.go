@@ -38,14 +38,11 @@ func (e *Engine) Timeline(in *Instance, audit []AuditEntry, viewer string, now t
 	m.Context = []string{fmt.Sprintf("Requested by %s · %s", e.dir.Name(in.Requester), FormatTime(in.Created, loc))}
 	if ok {
 		for _, s := range def.Steps {
-			m.Items = append(m.Items, e.stepItem(def, in, &s, loc, now))
+			m.Items = append(m.Items, e.stepItem(def, in, &s, audit, loc, now))
 		}
 	}
 	for _, a := range audit {
-		item := Item{Title: fmt.Sprintf("%s · %s %s", FormatTime(a.At, loc), e.dir.Name(a.Actor), strings.ReplaceAll(a.Action, "_", " "))}
-		if a.Refused {
-			item.Title = fmt.Sprintf("%s · %s tried to %s (refused)", FormatTime(a.At, loc), e.dir.Name(a.Actor), strings.ReplaceAll(a.Action, "_", " "))
-		}
+		item := Item{Title: fmt.Sprintf("%s · %s %s", FormatTime(a.At, loc), e.dir.Name(a.Actor), actionWords(&a))}
 		var parts []string
 		if a.Step != "" {
 			parts = append(parts, fmt.Sprintf("step %s, round %d", a.Step, a.Round))
@@ -57,7 +54,7 @@ func (e *Engine) Timeline(in *Instance, audit []AuditEntry, viewer string, now t
 			parts = append(parts, "reason: "+a.Reason)
 		}
 		for _, k := range slices.Sorted(maps.Keys(a.Detail)) {
-			parts = append(parts, k+": "+a.Detail[k])
+			parts = append(parts, detailLabel(def, k)+": "+a.Detail[k])
 		}
 		item.Text = strings.Join(parts, " · ")
 		m.Items = append(m.Items, item)
@@ -78,7 +75,27 @@ func statusWords(in *Instance) string {
 	return s
 }
 
-func (e *Engine) stepItem(def *Definition, in *Instance, s *Step, loc *time.Location, now time.Time) Item {
+// detailLabel names an audit detail key for people: a field's label where
+// the definition (nil when the flow is gone) has it, so "changed.needed_by"
+// reads "Needed by changed"; other keys as recorded, spaced.
+func detailLabel(def *Definition, key string) string {
+	name, changed := strings.CutPrefix(key, "changed.")
+	label := strings.ReplaceAll(name, "_", " ")
+	if def != nil {
+		for f := range def.allFields() {
+			if f.Name == name {
+				label = f.Label
+				break
+			}
+		}
+	}
+	if changed {
+		return label + " changed"
+	}
+	return label
+}
+
+func (e *Engine) stepItem(def *Definition, in *Instance, s *Step, audit []AuditEntry, loc *time.Location, now time.Time) Item {
 	it := Item{Title: s.Name}
 	var rounds []string
 	for _, h := range in.History {
@@ -86,8 +103,12 @@ func (e *Engine) stepItem(def *Definition, in *Instance, s *Step, loc *time.Loca
 			continue
 		}
 		line := fmt.Sprintf("%s", decisionWords(h.Outcome))
-		if h.By != "" && h.By != System {
-			line += " by " + e.dir.Name(h.By)
+		if ids := deciders(h, audit); len(ids) > 0 {
+			names := make([]string, len(ids))
+			for i, id := range ids {
+				names[i] = e.dir.Name(id)
+			}
+			line += " by " + joinNames(names)
 		}
 		line += " · " + FormatTime(h.Ended, loc)
 		if h.Round > 1 {
@@ -109,7 +130,7 @@ func (e *Engine) stepItem(def *Definition, in *Instance, s *Step, loc *time.Loca
 		if s.Kind == StepWebhook {
 			line = "Waiting on " + hostOf(s.Webhook.URL)
 		}
-		line += " since " + Relative(in.StepStarted, now)
+		line += " for " + FormatDuration(max(now.Sub(in.StepStarted), 0))
 		if !in.Due.IsZero() {
 			line += " · due " + FormatTime(in.Due, loc)
 			if !in.Due.After(now) {

@@ -2,6 +2,7 @@ package flows_test
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -37,9 +38,9 @@ func TestTimeline(t *testing.T) {
 	items := itemTexts(tl)
 	for title, want := range map[string]string{
 		"Manager approval": "Approved by Bob Chen · Thu 26 Nov 12:00 CET",
-		"Finance approval": "Waiting on Carol Diaz, Frank Osei and Gina Ray since 3 h ago",
+		"Finance approval": "Waiting on Carol Diaz, Frank Osei and Gina Ray for 3 h",
 		"Tell ops":         "Not reached",
-		"Thu 26 Nov 10:00 CET · Alice Martin started":                 "amount: 2500 · item: Laptop",
+		"Thu 26 Nov 10:00 CET · Alice Martin started":                 "Amount: 2500 · Item: Laptop",
 		"Thu 26 Nov 10:00 CET · baton assigned":                       "step manager, round 1 · assignees: bob",
 		"Thu 26 Nov 12:00 CET · Bob Chen approved":                    "step manager, round 1",
 		"Thu 26 Nov 12:00 CET · Erin Park tried to approve (refused)": "step finance, round 1 · reason: X-1 (Finance approval) is assigned to Carol Diaz, Frank Osei and Gina Ray; only they, their delegates or an admin can act on it.",
@@ -87,12 +88,114 @@ func TestTimelineShowsDueAndOverdue(t *testing.T) {
 	r := newRun(t, newEngine(t, timersFlow("wait")))
 	r.start("tmr", "alice", nil)
 	items := itemTexts(r.e.Timeline(r.in, r.audit, "bob", t0.Add(time.Hour)))
-	if got := items["Review"]; got != "Waiting on Bob Chen since 1 h ago · due Fri 27 Nov 09:00 UTC" {
+	if got := items["Review"]; got != "Waiting on Bob Chen for 1 h · due Fri 27 Nov 09:00 UTC" {
 		t.Fatalf("review %q", got)
 	}
 	items = itemTexts(r.e.Timeline(r.in, r.audit, "bob", t0.Add(25*time.Hour)))
-	if got := items["Review"]; got != "Waiting on Bob Chen since 1 d 1 h ago · due Fri 27 Nov 09:00 UTC (overdue)" {
+	if got := items["Review"]; got != "Waiting on Bob Chen for 1 d 1 h · due Fri 27 Nov 09:00 UTC (overdue)" {
 		t.Fatalf("review %q", got)
+	}
+}
+
+// Under an all or quorum policy the step's line credits everyone whose
+// decision counted, not only the last of them.
+func TestTimelineCreditsEveryApprover(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, policy string
+		decide       func(r *run)
+		want         string
+	}{
+		{"quorum of two", "    policy: quorum\n    quorum: 2", func(r *run) {
+			r.act(flows.EventApprove, "erin")
+			r.act(flows.EventReject, "hana", reason("not needed"))
+			r.act(flows.EventApprove, "gus")
+		}, "Approved by Erin Park and Gus Ahmed · Thu 26 Nov 09:00 UTC"},
+		{"all of three", "    policy: all", func(r *run) {
+			r.act(flows.EventApprove, "hana")
+			r.act(flows.EventApprove, "erin")
+			r.act(flows.EventApprove, "gus")
+		}, "Approved by Hana Sato, Erin Park and Gus Ahmed · Thu 26 Nov 09:00 UTC"},
+		{"quorum rejected by two", "    policy: quorum\n    quorum: 2", func(r *run) {
+			r.act(flows.EventReject, "gus", reason("risky"))
+			r.act(flows.EventApprove, "erin")
+			r.act(flows.EventReject, "hana", reason("no"))
+		}, "Rejected by Gus Ahmed and Hana Sato · Thu 26 Nov 09:00 UTC · no"},
+		{"an admin completes the step", "    policy: all", func(r *run) {
+			r.act(flows.EventApprove, "erin")
+			r.act(flows.EventApprove, admin)
+		}, "Approved by Erin Park and Ada Admin · Thu 26 Nov 09:00 UTC"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := newRun(t, newEngine(t, strings.Replace(policyFlow(tt.policy), "group:finance", "group:security", 1)))
+			r.start("pol", "alice", nil)
+			tt.decide(r)
+			items := itemTexts(r.e.Timeline(r.in, r.audit, "zed", r.now))
+			if got := items["Finance"]; got != tt.want {
+				t.Fatalf("step line %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// The timeline reads as English: what each person did, how long a step has
+// waited, and fields by their labels.
+func TestTimelineWording(t *testing.T) {
+	t.Parallel()
+	r := newRun(t, newEngine(t, `
+id: ask
+name: Ask
+owner: olivia
+form:
+  - {name: item, label: Item, required: true}
+  - {name: needed_by, label: Needed by, type: date}
+steps:
+  - {id: review, name: Review, type: approval, assignees: [manager], max_rounds: 3}
+  - {id: buy, name: Buy it, type: task, assignees: ["person:carol"]}
+`))
+	r.start("ask", "alice", form("item", "Desk", "needed_by", "2026-12-01"))
+	r.now = r.now.Add(8 * time.Second)
+	if got := itemTexts(r.e.Timeline(r.in, r.audit, "zed", r.now))["Review"]; got != "Waiting on Bob Chen for 8 s" {
+		t.Errorf("waiting line %q", got)
+	}
+	r.act(flows.EventRequestChanges, "bob", reason("which desk?"))
+	r.act(flows.EventResubmit, "alice", data("item", "Standing desk", "needed_by", "2026-12-05"))
+	r.act(flows.EventApprove, "bob")
+	r.refused(flows.Event{Kind: flows.EventTaskDone, Actor: "bob"}, flows.CodeNotAssignee)
+	r.act(flows.EventWithdraw, "alice")
+
+	items := itemTexts(r.e.Timeline(r.in, r.audit, "zed", r.now))
+	for title, want := range map[string]string{
+		"Thu 26 Nov 09:00 UTC · Alice Martin started":                           "Item: Desk · Needed by: 2026-12-01",
+		"Thu 26 Nov 09:00 UTC · Bob Chen requested changes":                     "step review, round 1 · reason: which desk?",
+		"Thu 26 Nov 09:00 UTC · Alice Martin resubmitted":                       "step review, round 1 · Item: Desk → Standing desk · Needed by: 2026-12-01 → 2026-12-05",
+		"Thu 26 Nov 09:00 UTC · Bob Chen tried to mark the task done (refused)": "step buy, round 1 · reason: X-1 (Buy it) is assigned to Carol Diaz; only they, their delegates or an admin can act on it.",
+		"Thu 26 Nov 09:00 UTC · Alice Martin withdrew the request":              "step buy, round 1",
+		"Review": "Changes requested by Bob Chen · Thu 26 Nov 09:00 UTC · which desk?\nround 2: Approved by Bob Chen · Thu 26 Nov 09:00 UTC",
+		"Buy it": "Withdrawn by Alice Martin · Thu 26 Nov 09:00 UTC",
+	} {
+		if got, ok := items[title]; !ok || got != want {
+			t.Errorf("item %q = %q, want %q", title, got, want)
+		}
+	}
+	var assigned []string
+	for _, it := range r.e.Timeline(r.in, r.audit, "zed", r.now).Items {
+		if strings.HasSuffix(it.Title, "baton assigned") {
+			assigned = append(assigned, it.Text)
+		}
+	}
+	if want := "step review, round 2 · assignees: bob · Item changed: Desk → Standing desk · Needed by changed: 2026-12-01 → 2026-12-05"; !slices.Contains(assigned, want) {
+		t.Errorf("assigned items %q, want one %q", assigned, want)
+	}
+
+	// A flow removed since has no labels: the names, spaced, stand in.
+	gone := r.in.Clone()
+	gone.Flow = "removed"
+	items = itemTexts(r.e.Timeline(gone, r.audit, "zed", r.now))
+	if got := items["Thu 26 Nov 09:00 UTC · Alice Martin started"]; got != "item: Desk · needed by: 2026-12-01" {
+		t.Errorf("started item of a removed flow %q", got)
 	}
 }
 
