@@ -205,7 +205,7 @@ func TestConsoleChangesRoundsAndRevisionCap(t *testing.T) {
 	h.unchanged(before, 0)
 	h.mustCount("alice's inbox", h.inbox("alice"), "Changes requested: Content review CR-1", 1)
 	// The same button clicked again (a new click): refused, naming who decided.
-	h.mustContain("stale click", h.act("ivan", "approve", id, "edit", 1, false), "CR-1 was already changes requested by Ivan Petrov")
+	h.mustContain("stale click", h.act("ivan", "approve", id, "edit", 1, false), "Changes to CR-1 were already requested by Ivan Petrov")
 	h.unchanged(before, 1)
 	before = h.instance(id)
 
@@ -564,7 +564,7 @@ func TestConsoleAccessRequestWithTaskOutputs(t *testing.T) {
 	alice := h.inbox("alice")
 	h.mustContain("alice's notice", alice, "Your admin access to github is ready: account alice-gh.")
 	outcome := h.thread("alice's inbox", alice, "Approved: Access request AR-1 (github (admin))")
-	h.mustContain("alice's outcome", outcome, "Manager approval: approved by Bob Chen", "Security review: approved by Gus Ahmed",
+	h.mustContain("alice's outcome", outcome, "Manager approval: approved by Bob Chen", "Security review: approved by Erin Park and Gus Ahmed",
 		"Grant the access: done by Erin Park", "<dt>Account name</dt><dd>alice-gh</dd>")
 	st := h.status("alice", id)
 	h.mustContain("status", st, "Status: completed (approved)", "<dt>Account name</dt><dd>alice-gh</dd>", "Erin Park marked the task done", "Account name: alice-gh",

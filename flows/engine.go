@@ -315,6 +315,14 @@ func (t *tx) refuse(code, text string) error {
 
 func (t *tx) name(id string) string { return t.e.dir.Name(id) }
 
+// personName is a person's name, or "" for Baton itself.
+func (t *tx) personName(id string) string {
+	if id == System || id == "" {
+		return ""
+	}
+	return t.name(id)
+}
+
 // names is the people's names, joined: "A, B and C".
 func (t *tx) names(ids []string) string {
 	names := make([]string, len(ids))
@@ -354,7 +362,7 @@ func carded(s *Step, task Task) []string {
 // up to date for the others. Call it with the task as it was carded.
 func (t *tx) closeTaskCards(s *Step, task Task, outcome, by, reason, extra string) {
 	for _, p := range carded(s, task) {
-		t.effects = append(t.effects, Effect{Kind: EffectUpdate, Card: t.personCard(p), Msg: t.closedCard(s, outcome, by, reason, extra, t.e.dir.Location(p))})
+		t.effects = append(t.effects, Effect{Kind: EffectUpdate, Card: t.personCard(p), Msg: t.closedCard(s, outcome, t.personName(by), reason, extra, t.e.dir.Location(p))})
 	}
 	t.refreshChannelCard(s)
 }
@@ -377,6 +385,9 @@ func (t *tx) stale() bool {
 		h := in.History[i]
 		if h.Step == step && h.Round == round {
 			text := fmt.Sprintf("%s was already %s by %s at %s.", in.ID, strings.ToLower(decisionWords(h.Outcome)), t.name(h.By), FormatTime(h.Ended, t.e.dir.Location(t.ev.Actor)))
+			if h.Outcome == string(Changes) {
+				text = fmt.Sprintf("Changes to %s were already requested by %s at %s.", in.ID, t.name(h.By), FormatTime(h.Ended, t.e.dir.Location(t.ev.Actor)))
+			}
 			if h.By == System || h.By == "" {
 				text = fmt.Sprintf("%s: this step already ended (%s) at %s.", in.ID, strings.ToLower(decisionWords(h.Outcome)), FormatTime(h.Ended, t.e.dir.Location(t.ev.Actor)))
 			}
@@ -417,7 +428,11 @@ func (t *tx) authority() (slot int, ok bool) {
 	}
 	for _, task := range t.in.Tasks {
 		if task.Assignee == actor || slices.Contains(task.Delegates, actor) {
-			_ = t.refuse(CodeAlreadyDecided, fmt.Sprintf("You already %s %s at %s; waiting on %s.", strings.ToLower(decisionWords(string(task.Decision))), t.in.ID, FormatTime(task.At, t.e.dir.Location(actor)), t.waitingNames()))
+			did := map[Decision]string{Changes: "requested changes to %s", Done: "marked %s done"}[task.Decision]
+			if did == "" {
+				did = strings.ToLower(decisionWords(string(task.Decision))) + " %s"
+			}
+			_ = t.refuse(CodeAlreadyDecided, fmt.Sprintf("You already "+did+" at %s; waiting on %s.", t.in.ID, FormatTime(task.At, t.e.dir.Location(actor)), t.waitingNames()))
 			return 0, false
 		}
 	}
@@ -622,22 +637,40 @@ func (t *tx) closeStep(outcome, by, reason string) {
 			originals = append(originals, task.Original)
 		}
 	}
+	var deciders []string
+	if by != System && by != "" {
+		decided := slices.DeleteFunc(slices.Clone(in.Tasks), func(task Task) bool { return string(task.Decision) != outcome || task.By == "" })
+		slices.SortStableFunc(decided, func(a, b Task) int { return a.At.Compare(b.At) })
+		for _, task := range decided {
+			if !slices.Contains(deciders, task.By) {
+				deciders = append(deciders, task.By)
+			}
+		}
+		if !slices.Contains(deciders, by) {
+			deciders = append(deciders, by)
+		}
+	}
 	in.History = append(in.History, StepRecord{Step: in.Step, Round: in.Round, Started: in.StepStarted, Ended: t.now,
-		Outcome: outcome, By: by, Reason: reason, Assigned: assigned, Originals: originals})
+		Outcome: outcome, By: by, Deciders: deciders, Reason: reason, Assigned: assigned, Originals: originals})
 	if s := t.step(); s != nil && (s.Kind == StepApproval || s.Kind == StepTask) {
+		names := ""
+		if len(deciders) > 0 {
+			names = t.names(deciders)
+		}
 		// One update closes every card of the round, which channels and
 		// escalation recipients may read too: its time is in UTC.
-		t.effects = append(t.effects, Effect{Kind: EffectUpdate, Card: cardKey(in.Step, in.Round, ""), Msg: t.closedCard(s, outcome, by, reason, "", time.UTC)})
+		t.effects = append(t.effects, Effect{Kind: EffectUpdate, Card: cardKey(in.Step, in.Round, ""), Msg: t.closedCard(s, outcome, names, reason, "", time.UTC)})
 	}
 	in.Tasks, in.Escalated, in.Overdue, in.Due, in.Changes, in.Note = nil, nil, false, time.Time{}, nil, ""
 }
 
-// closedCard is a task card after a decision: no buttons, the outcome shown.
-// loc is the timezone its time is shown in (nil: UTC).
-func (t *tx) closedCard(s *Step, outcome, by, reason, extra string, loc *time.Location) *Message {
+// closedCard is a task card after a decision: no buttons, the outcome shown
+// with who made it (names; "" when Baton did). loc is the timezone its time
+// is shown in (nil: UTC).
+func (t *tx) closedCard(s *Step, outcome, names, reason, extra string, loc *time.Location) *Message {
 	m := t.baseCard(s, MsgTask)
-	m.Outcome = fmt.Sprintf("%s by %s · %s", decisionWords(outcome), t.name(by), FormatTime(t.now, loc))
-	if by == System || by == "" {
+	m.Outcome = fmt.Sprintf("%s by %s · %s", decisionWords(outcome), names, FormatTime(t.now, loc))
+	if names == "" {
 		m.Outcome = fmt.Sprintf("%s · %s", decisionWords(outcome), FormatTime(t.now, loc))
 	}
 	if reason != "" {
@@ -845,7 +878,11 @@ func (t *tx) complete() {
 	for _, h := range in.History {
 		if h.Outcome == string(Approved) || h.Outcome == string(Done) {
 			if s := t.def.Step(h.Step); s != nil {
-				lines = append(lines, fmt.Sprintf("%s: %s by %s", s.Name, strings.ToLower(decisionWords(h.Outcome)), t.name(h.By)))
+				by := h.Deciders
+				if len(by) == 0 { // recorded before deciders were
+					by = []string{h.By}
+				}
+				lines = append(lines, fmt.Sprintf("%s: %s by %s", s.Name, strings.ToLower(decisionWords(h.Outcome)), t.names(by)))
 			}
 		}
 	}
@@ -1340,7 +1377,7 @@ func (t *tx) timer() error {
 	switch tm.Kind {
 	case TimerRemind:
 		t.record(AuditEntry{Action: "reminded", Detail: map[string]string{"n": fmt.Sprint(tm.N), "to": t.waitingNames()}})
-		text := fmt.Sprintf("Reminder %d of %d: %s is waiting on you since %s.", tm.N, s.Remind.Max, s.Name, Relative(in.StepStarted, t.now))
+		text := fmt.Sprintf("Reminder %d of %d: %s has been waiting on you for %s.", tm.N, s.Remind.Max, s.Name, FormatDuration(t.now.Sub(in.StepStarted)))
 		t.sendCards(s, MsgReminder, text)
 		if tm.N < s.Remind.Max {
 			next := tm.At.Add(s.Remind.Every)

@@ -507,12 +507,24 @@ func TestQuorumIsNeverLoweredQuietly(t *testing.T) {
 				t.Fatal("no assigned entry")
 			}
 			contains(t, "assigned note", r.audit[i].Detail["note"], tt.note)
+			var tr *flows.Transition
 			for j, who := range tt.decide {
-				r.act(flows.EventApprove, who)
+				tr = r.act(flows.EventApprove, who)
 				if last := j == len(tt.decide)-1; last != (r.in.Status == flows.StatusCompleted) {
 					t.Fatalf("after %d approvals: status %s", j+1, r.in.Status)
 				}
 			}
+			// Everyone who approved is credited, in the order they did.
+			if h := r.in.History[0]; !slices.Equal(h.Deciders, tt.decide) {
+				t.Errorf("deciders %v, want %v", h.Deciders, tt.decide)
+			}
+			names := make([]string, len(tt.decide))
+			for i, id := range tt.decide {
+				names[i] = testDir(t).Name(id)
+			}
+			joined := strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
+			contains(t, "closed cards", updated(t, tr, "fin/1/").Msg.Outcome, "Approved by "+joined)
+			contains(t, "outcome card", notified(t, tr, tt.requester, "requester/done").Msg.Text, "Finance: approved by "+joined)
 		})
 	}
 }

@@ -96,8 +96,11 @@ type StepRecord struct {
 	Ended    time.Time `json:"ended"`
 	Outcome  string    `json:"outcome"` // approved, rejected, changes_requested, done, skipped, notified, cancelled…
 	By       string    `json:"by,omitempty"`
-	Reason   string    `json:"reason,omitempty"`
-	Assigned []string  `json:"assigned,omitempty"`
+	// Deciders are everyone whose decision made the outcome (all who
+	// approved under an all or quorum policy), in the order they decided.
+	Deciders []string `json:"deciders,omitempty"`
+	Reason   string   `json:"reason,omitempty"`
+	Assigned []string `json:"assigned,omitempty"`
 	// Originals are the first assignees of tasks that were reassigned: they
 	// stay involved (may read the status and comment) once the step is over.
 	Originals []string `json:"originals,omitempty"`
