@@ -90,12 +90,12 @@ type Task struct {
 
 // StepRecord is the summary of one finished round of a step.
 type StepRecord struct {
-	Step     string    `json:"step"`
-	Round    int       `json:"round"`
-	Started  time.Time `json:"started"`
-	Ended    time.Time `json:"ended"`
-	Outcome  string    `json:"outcome"` // approved, rejected, changes_requested, done, skipped, notified, cancelled…
-	By       string    `json:"by,omitempty"`
+	Step    string    `json:"step"`
+	Round   int       `json:"round"`
+	Started time.Time `json:"started"`
+	Ended   time.Time `json:"ended"`
+	Outcome string    `json:"outcome"` // approved, rejected, changes_requested, done, skipped, notified, cancelled…
+	By      string    `json:"by,omitempty"`
 	// Deciders are everyone whose decision made the outcome (all who
 	// approved under an all or quorum policy), in the order they decided.
 	Deciders []string `json:"deciders,omitempty"`
