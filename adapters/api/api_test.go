@@ -174,7 +174,11 @@ func TestAuthentication(t *testing.T) {
 	r.want(r.do("GET", "/api/v1/flows", "not-a-token", nil), 401, "invalid_token")
 	unknown, _ := api.NewToken()
 	r.want(r.do("GET", "/api/v1/flows", unknown, nil), 401, "invalid_token")
-	r.want(r.do("GET", "/api/v1/flows", good[:len(good)-1]+"A", nil), 401, "invalid_token")
+	other := "A" // the token with its last character changed (to another one)
+	if strings.HasSuffix(good, other) {
+		other = "B"
+	}
+	r.want(r.do("GET", "/api/v1/flows", good[:len(good)-1]+other, nil), 401, "invalid_token")
 
 	if err := r.Store.RevokeToken(t.Context(), "reader"); err != nil {
 		t.Fatal(err)
