@@ -352,6 +352,13 @@ func TestConsoleWithdrawWhileRunning(t *testing.T) {
 	_, out := h.post("carol", "/console/command", url.Values{"text": {"cancel PR-1 not needed"}})
 	h.mustContain("carol cancels", out["message"].(map[string]any)["title"].(string), "Only the flow owner (Olivia Brown) or an admin can cancel PR-1")
 	h.wantStatus(id, flows.StatusRunning, "finance", 1)
+	// The status page offers the requester a withdrawal, anyone else a cancel.
+	st := h.status("alice", id)
+	h.mustContain("alice's status page", st, `data-action="withdraw-PR-1"`)
+	h.mustNotContain("alice's status page", st, `data-action="cancel-PR-1"`)
+	st = h.status("olivia", id)
+	h.mustContain("olivia's status page", st, `data-action="cancel-PR-1"`)
+	h.mustNotContain("olivia's status page", st, `data-action="withdraw-PR-1"`)
 
 	_, out = h.post("alice", "/console/command", url.Values{"text": {"cancel pr-1 bought one myself"}})
 	h.drain()

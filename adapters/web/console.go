@@ -802,6 +802,7 @@ type statusData struct {
 	Now    time.Time
 	People []flows.Person
 	Open   bool // the request is still open: the exception forms are shown
+	Mine   bool // the viewer made the request: they withdraw it rather than cancel it
 }
 
 func (c *Console) status(w http.ResponseWriter, r *http.Request) {
@@ -820,7 +821,7 @@ func (c *Console) status(w http.ResponseWriter, r *http.Request) {
 	}
 	d := statusData{As: as, Msg: m, Now: c.svc.Now(), People: c.svc.Engine().Directory().People()}
 	if in, err := c.svc.Instance(r.Context(), m.Instance); err == nil {
-		d.Open = in.Status.Open()
+		d.Open, d.Mine = in.Status.Open(), in.Requester == as
 	}
 	c.render(w, "status", d)
 }
