@@ -807,22 +807,51 @@ func (t *tx) returnToRequester(d Decision, by, reason string) {
 	}
 	in.Seen[in.Step] = maps.Clone(in.Data)
 	in.Outcome = reason
-	kind, title := MsgChanges, "Changes requested"
+	in.Status = StatusChangesRequested
 	if d == Rejected {
 		in.Status = StatusRejected
-		kind, title = MsgOutcome, "Rejected"
-	} else {
-		in.Status = StatusChangesRequested
 	}
-	m := t.baseCard(s, kind)
-	m.Title = fmt.Sprintf("%s: %s %s (%s)", title, t.def.Name, in.ID, in.Title)
-	m.Text = fmt.Sprintf("%s %s at %s.\nReason: %s", t.name(by), map[Decision]string{Rejected: "rejected your request", Changes: "asked for changes"}[d], s.Name, reason)
+	m := t.returnedCard(s, d, by, reason)
 	if in.Round < s.MaxRounds {
 		m.Actions = append(m.Actions, Action{Kind: ActResubmit, Label: "Edit and resubmit", Style: "primary", Instance: in.ID, Step: in.Step, Round: in.Round})
 		m.Context = append(m.Context, fmt.Sprintf("You can resubmit %s.", plural(s.MaxRounds-in.Round, "more time", "more times")))
 	}
 	m.Actions = append(m.Actions, Action{Kind: ActWithdraw, Label: "Withdraw", Instance: in.ID, Step: in.Step, Round: in.Round})
-	t.notify(Recipient{Person: in.Requester}, "requester/"+in.Step+"/"+fmt.Sprint(in.Round), "", m)
+	t.notify(Recipient{Person: in.Requester}, t.returnedKey(), "", m)
+}
+
+// returnedCard is the card that tells the requester their request came
+// back from step s, without its buttons.
+func (t *tx) returnedCard(s *Step, d Decision, by, reason string) *Message {
+	in := t.in
+	kind, title := MsgChanges, "Changes requested"
+	if d == Rejected {
+		kind, title = MsgOutcome, "Rejected"
+	}
+	m := t.baseCard(s, kind)
+	m.Title = fmt.Sprintf("%s: %s %s (%s)", title, t.def.Name, in.ID, in.Title)
+	m.Text = fmt.Sprintf("%s %s at %s.\nReason: %s", t.name(by), map[Decision]string{Rejected: "rejected your request", Changes: "asked for changes"}[d], s.Name, reason)
+	return m
+}
+
+func (t *tx) returnedKey() string { return "requester/" + t.in.Step + "/" + fmt.Sprint(t.in.Round) }
+
+// closeReturned takes the buttons (Edit and resubmit, Withdraw) off the card
+// that sent the request back, once the request is resubmitted, withdrawn or
+// cancelled, and says which. Call it before the instance moves on.
+func (t *tx) closeReturned(outcome string) {
+	in := t.in
+	s := t.step()
+	if in.Status != StatusChangesRequested && in.Status != StatusRejected || s == nil || len(in.History) == 0 {
+		return
+	}
+	h := in.History[len(in.History)-1]
+	m := t.returnedCard(s, Decision(h.Outcome), h.By, h.Reason)
+	m.Outcome = fmt.Sprintf("%s · %s", decisionWords(outcome), FormatTime(t.now, t.e.dir.Location(in.Requester)))
+	if t.ev.Actor != in.Requester {
+		m.Outcome = fmt.Sprintf("%s by %s · %s", decisionWords(outcome), t.name(t.ev.Actor), FormatTime(t.now, t.e.dir.Location(in.Requester)))
+	}
+	t.effects = append(t.effects, Effect{Kind: EffectUpdate, Card: t.returnedKey(), Msg: m})
 }
 
 // advance runs the steps after index from (-1: the first) until one waits
@@ -1143,6 +1172,7 @@ func (t *tx) resubmit() error {
 		detail[c.Field] = c.Old + " → " + c.New
 	}
 	t.record(AuditEntry{Action: "resubmitted", Reason: t.ev.Reason, Detail: detail})
+	t.closeReturned("resubmitted")
 	t.activate(s)
 	t.out.Text = fmt.Sprintf("Resubmitted %s (round %d). %s", in.ID, in.Round, t.waitingOn())
 	return nil
@@ -1289,6 +1319,7 @@ func (t *tx) end(status Status, verb, reason string) {
 	if in.Status == StatusRunning {
 		t.closeStep(verb, t.ev.Actor, reason)
 	}
+	t.closeReturned(verb)
 	in.Status, in.Outcome, in.Completed = status, reason, t.now
 	t.record(AuditEntry{Action: verb, Reason: reason})
 }

@@ -54,6 +54,10 @@ func TestRejectAndResubmit(t *testing.T) {
 	if r.in.Rounds["finance"] != 2 || r.in.Rounds["manager"] != 1 || r.in.Outcome != "" || r.in.Title != "Laptop (1800)" {
 		t.Fatalf("resubmitted instance %+v", r.in)
 	}
+	// The rejection's card, with its Edit and resubmit button, is closed.
+	if closed := updated(t, tr, "requester/finance/1").Msg; len(closed.Actions) != 0 || closed.Outcome != "Resubmitted · Thu 26 Nov 10:00 GMT" {
+		t.Fatalf("returned card after the resubmission: %+v", closed)
+	}
 	wantChanges := []flows.Change{{Field: "amount", Label: "Amount", Old: "2500", New: "1800"}, {Field: "vendor", Label: "Vendor", Old: "", New: "Dell"}}
 	if !slices.Equal(r.in.Changes, wantChanges) {
 		t.Fatalf("changes %+v", r.in.Changes)
@@ -137,8 +141,13 @@ func TestRequestChangesAndRevisionCap(t *testing.T) {
 	// Withdrawing a returned request closes it for good.
 	r.refused(flows.Event{Kind: flows.EventWithdraw, Actor: "bob"}, flows.CodeNotAllowed)
 	tr = r.act(flows.EventWithdraw, "alice", reason("bought it myself"))
-	if r.in.Status != flows.StatusWithdrawn || r.in.Outcome != "bought it myself" || len(effectsOf(tr, flows.EffectUpdate)) != 0 {
+	if r.in.Status != flows.StatusWithdrawn || r.in.Outcome != "bought it myself" || len(effectsOf(tr, flows.EffectUpdate)) != 1 {
 		t.Fatalf("withdrawn %+v, effects %s", r.in, describe(tr.Effects))
+	}
+	// The card that sent it back loses its buttons.
+	closed := updated(t, tr, "requester/manager/2").Msg
+	if len(closed.Actions) != 0 || closed.Outcome != "Withdrawn · Thu 26 Nov 09:00 GMT" || !strings.Contains(closed.Text, "no budget left") {
+		t.Fatalf("returned card after the withdrawal: %+v", closed)
 	}
 }
 
@@ -324,8 +333,11 @@ func TestCancel(t *testing.T) {
 	r2 := buyRun(t, "2500")
 	r2.act(flows.EventRequestChanges, "bob", reason("quote?"))
 	tr = r2.act(flows.EventCancel, admin, reason("stale"))
-	if r2.in.Status != flows.StatusCancelled || len(effectsOf(tr, flows.EffectUpdate)) != 0 {
+	if r2.in.Status != flows.StatusCancelled || len(effectsOf(tr, flows.EffectUpdate)) != 1 {
 		t.Fatalf("cancelled %+v", r2.in)
+	}
+	if closed := updated(t, tr, "requester/manager/1").Msg; len(closed.Actions) != 0 || closed.Outcome != "Cancelled by Ada Admin · Thu 26 Nov 09:00 GMT" {
+		t.Fatalf("returned card after the cancel: %+v", closed)
 	}
 }
 

@@ -127,6 +127,8 @@ func decisionWords(d string) string {
 		return "Done"
 	case "skipped":
 		return "Skipped"
+	case "resubmitted":
+		return "Resubmitted"
 	case "withdrawn":
 		return "Withdrawn"
 	case "cancelled":
