@@ -28,6 +28,7 @@ type AuditEntry struct {
 	Detail   map[string]string `json:"detail,omitempty"`
 	Refused  bool              `json:"refused,omitempty"`
 	Platform string            `json:"platform,omitempty"`
+	Via      string            `json:"via,omitempty"` // the event's Via: who acted for Actor
 	Prev     string            `json:"prev"`
 	Hash     string            `json:"hash"`
 }

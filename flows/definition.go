@@ -1,6 +1,7 @@
 package flows
 
 import (
+	"encoding/json"
 	"fmt"
 	"iter"
 	"maps"
@@ -337,9 +338,12 @@ func FormatValue(v any) string {
 		return formatNumber(x)
 	case string:
 		return x
-	default:
-		return fmt.Sprint(x)
+	case map[string]any, []any: // e.g. an object a webhook step stored
+		if b, err := json.Marshal(x); err == nil {
+			return string(b)
+		}
 	}
+	return fmt.Sprint(v)
 }
 
 func formatNumber(n float64) string {

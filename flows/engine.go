@@ -300,6 +300,9 @@ func (t *tx) record(a AuditEntry) {
 	if a.Platform == "" {
 		a.Platform = t.ev.Platform
 	}
+	if a.Actor == t.ev.Actor {
+		a.Via = t.ev.Via
+	}
 	if a.Step == "" && t.in.Step != "" {
 		a.Step, a.Round = t.in.Step, t.in.Round
 	}
@@ -377,7 +380,7 @@ func (t *tx) refreshChannelCard(s *Step) {
 // round, or on a closed request; if so it refuses, naming who decided first.
 func (t *tx) stale() bool {
 	in := t.in
-	if in.Status == StatusRunning && (t.ev.Step == "" || t.ev.Step == in.Step && (t.ev.Round == 0 || t.ev.Round == in.Round)) {
+	if in.Status == StatusRunning && (t.ev.Step == "" || t.ev.Step == in.Step) && (t.ev.Round == 0 || t.ev.Round == in.Round) {
 		return false
 	}
 	step, round := cmp.Or(t.ev.Step, in.Step), cmp.Or(t.ev.Round, in.Round)
@@ -481,9 +484,10 @@ func (t *tx) waitingOn() string {
 	return fmt.Sprintf("Waiting on %s (%s).", t.waitingNames(), s.Name)
 }
 
+// hostOf is a webhook URL's host: never its user, password, path or query,
+// which may hold credentials.
 func hostOf(u string) string {
-	rest := u[strings.Index(u, "//")+2:]
-	host, _, _ := strings.Cut(rest, "/")
+	_, host, _ := strings.Cut(HookTarget(u), "://")
 	return host
 }
 
@@ -992,7 +996,7 @@ func (t *tx) activate(s *Step) {
 			"requester": in.Requester, "data": in.Data, "refs": in.Refs}
 		t.effects = append(t.effects, Effect{Kind: EffectWebhook, Webhook: &WebhookCall{URL: s.Webhook.URL, Secret: s.Webhook.Secret,
 			Retries: s.Webhook.Retries, Step: s.ID, Round: in.Round, Body: body}})
-		t.record(AuditEntry{Actor: System, Action: "webhook_called", Detail: map[string]string{"url": s.Webhook.URL}})
+		t.record(AuditEntry{Actor: System, Action: "webhook_called", Detail: map[string]string{"url": HookTarget(s.Webhook.URL)}})
 		return
 	}
 	people, note := t.assignees(s)
@@ -1614,5 +1618,5 @@ func lookupPath(v map[string]any, path string) (any, bool) {
 	case nil:
 		return nil, false
 	}
-	return fmt.Sprint(cur), true
+	return FormatValue(cur), true // an object or a list: as JSON text
 }

@@ -528,3 +528,18 @@ steps:
 	tr = r.act(flows.EventApprove, "bob")
 	contains(t, "the step's closed cards", updated(t, tr, "s/1/").Msg.Outcome, "Approved by Bob Chen · Thu 26 Nov 09:00 UTC")
 }
+
+// TestViaIsRecorded: an event sent for its actor by someone else (an API
+// token) says so in the actor's audit entries and the timeline; Baton's own
+// entries in the same transition do not carry it.
+func TestViaIsRecorded(t *testing.T) {
+	t.Parallel()
+	r := buyRun(t, "500")
+	tr := r.act(flows.EventApprove, "bob", func(ev *flows.Event) { ev.Via = "api token ci-bot" })
+	for _, a := range tr.Audit {
+		if want := map[bool]string{true: "api token ci-bot", false: ""}[a.Actor == "bob"]; a.Via != want {
+			t.Errorf("audit %s by %s: via %q, want %q", a.Action, a.Actor, a.Via, want)
+		}
+	}
+	contains(t, "timeline", fmt.Sprint(r.e.Timeline(r.in, r.audit, "alice", r.now).Items), "Bob Chen approved", "via api token ci-bot")
+}

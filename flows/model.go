@@ -206,6 +206,7 @@ type Event struct {
 	Instance string            `json:"instance"` // for start: the id storage reserved
 	Actor    string            `json:"actor,omitempty"`
 	Platform string            `json:"platform,omitempty"`
+	Via      string            `json:"via,omitempty"`   // who sent it for the actor, e.g. "api token ci-bot"; "" for the actor themself
 	Flow     string            `json:"flow,omitempty"`  // start
 	Data     map[string]string `json:"data,omitempty"`  // start, resubmit: the form; task_done: outputs
 	Refs     map[string]string `json:"refs,omitempty"`  // start: external references

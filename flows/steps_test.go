@@ -1,6 +1,7 @@
 package flows_test
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -51,7 +52,7 @@ func TestWebhookStep(t *testing.T) {
 		c.Body["data"].(map[string]any)["summary"] != "Printer on fire" {
 		t.Fatalf("body %+v", c.Body)
 	}
-	if a := tr.Audit[len(tr.Audit)-1]; a.Action != "webhook_called" || a.Actor != flows.System || a.Detail["url"] != c.URL {
+	if a := tr.Audit[len(tr.Audit)-1]; a.Action != "webhook_called" || a.Actor != flows.System || a.Detail["url"] != "https://tickets.example.com" { // the host only: a URL may hold credentials
 		t.Fatalf("audit %+v", a)
 	}
 	contains(t, "outcome", tr.Outcome.Text, "Waiting on Open a ticket (tickets.example.com).")
@@ -60,6 +61,8 @@ func TestWebhookStep(t *testing.T) {
 	}
 	// Nobody can approve a webhook step.
 	r.inputErr(flows.Event{Kind: flows.EventApprove, Actor: admin}, "X-1 is waiting for Open a ticket, not for a person")
+	// A decision for another round of the current step is out of date.
+	contains(t, "a click for round 7", r.refused(flows.Event{Kind: flows.EventApprove, Actor: admin, Round: 7}, flows.CodeNotAllowed).Outcome.Text, "This card is out of date")
 	// A result for another step or round is a late one: nothing happens.
 	for _, ev := range []flows.Event{
 		{Kind: flows.EventWebhookResult, Step: "ticket", Round: 2, Result: &flows.WebhookResult{OK: true}},
@@ -73,7 +76,7 @@ func TestWebhookStep(t *testing.T) {
 
 	reply := map[string]any{"issue": map[string]any{"key": "OPS-7", "url": "https://t/7", "votes": 3.0, "open": true, "meta": map[string]any{"a": 1.0}}}
 	tr = r.do(flows.Event{Kind: flows.EventWebhookResult, Step: "ticket", Round: 1, Result: &flows.WebhookResult{OK: true, Status: 201, Reply: reply}})
-	if r.in.Data["ticket"] != "OPS-7" || r.in.Data["link"] != "https://t/7" || r.in.Data["votes"] != 3.0 || r.in.Data["open"] != true || r.in.Data["meta"] != "map[a:1]" {
+	if r.in.Data["ticket"] != "OPS-7" || r.in.Data["link"] != "https://t/7" || r.in.Data["votes"] != 3.0 || r.in.Data["open"] != true || r.in.Data["meta"] != `{"a":1}` {
 		t.Fatalf("stored %v", r.in.Data)
 	}
 	a := tr.Audit[0]
@@ -336,5 +339,30 @@ func TestChannelStep(t *testing.T) {
 	r.act(flows.EventApprove, "gina")
 	if r.in.Status != flows.StatusCompleted {
 		t.Fatal(r.in.Status)
+	}
+}
+
+// TestWebhookURLCredentialsStayOut: a webhook step's URL may carry
+// credentials (user:password, an api_key in the query); what people see and
+// the audit trail keep only its host.
+func TestWebhookURLCredentialsStayOut(t *testing.T) {
+	t.Parallel()
+	src := strings.Replace(webhookFlow("fail"), "https://tickets.example.com/api/new", "https://svc:SuperSecret@tickets.example.com/api/new?api_key=KEY-1", 1)
+	r := newRun(t, newEngine(t, src))
+	tr := r.start("hook", "alice", form("summary", "x"))
+	if c := effectsOf(tr, flows.EffectWebhook)[0].Webhook; c.URL != "https://svc:SuperSecret@tickets.example.com/api/new?api_key=KEY-1" {
+		t.Fatalf("the call itself must keep the URL: %q", c.URL)
+	}
+	contains(t, "outcome", tr.Outcome.Text, "Waiting on Open a ticket (tickets.example.com).")
+	for _, a := range r.audit {
+		for k, v := range a.Detail {
+			if strings.Contains(v, "SuperSecret") || strings.Contains(v, "KEY-1") {
+				t.Errorf("audit %s %s=%q holds the URL's credentials", a.Action, k, v)
+			}
+		}
+	}
+	tl := fmt.Sprint(r.e.Timeline(r.in, r.audit, "alice", r.now).Items)
+	if strings.Contains(tl, "SuperSecret") || strings.Contains(tl, "KEY-1") || !strings.Contains(tl, "tickets.example.com") {
+		t.Errorf("timeline %s", tl)
 	}
 }

@@ -50,6 +50,9 @@ func (e *Engine) Timeline(in *Instance, audit []AuditEntry, viewer string, now t
 		if a.OnBehalf != "" {
 			parts = append(parts, "on behalf of "+e.dir.Name(a.OnBehalf))
 		}
+		if a.Via != "" {
+			parts = append(parts, "via "+a.Via)
+		}
 		if a.Reason != "" {
 			parts = append(parts, "reason: "+a.Reason)
 		}
