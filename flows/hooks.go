@@ -66,6 +66,7 @@ type HookEvent struct {
 	Round      int               `json:"round,omitempty"`
 	Actor      string            `json:"actor"`                  // who acted (baton for timers and the system)
 	OnBehalfOf string            `json:"on_behalf_of,omitempty"` // whose task a delegate or admin decided
+	Via        string            `json:"via,omitempty"`          // who sent it for the actor, e.g. "api token crm"
 	Decision   Decision          `json:"decision,omitempty"`     // decided
 	Reason     string            `json:"reason,omitempty"`
 	Assignees  []string          `json:"assignees,omitempty"` // assigned: who the step now waits on
@@ -139,7 +140,7 @@ func HookEvents(t *Transition) []HookEvent {
 			continue
 		}
 		ev := HookEvent{ID: in.ID + "." + strconv.Itoa(a.Seq), Type: typ, Action: a.Action, At: a.At, Instance: snap,
-			Step: a.Step, Round: a.Round, Actor: a.Actor, OnBehalfOf: a.OnBehalf, Reason: a.Reason, Detail: a.Detail}
+			Step: a.Step, Round: a.Round, Actor: a.Actor, OnBehalfOf: a.OnBehalf, Via: a.Via, Reason: a.Reason, Detail: a.Detail}
 		switch typ {
 		case HookDecided:
 			ev.Decision = Decision(a.Action)

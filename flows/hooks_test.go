@@ -94,12 +94,12 @@ func TestHookEvents(t *testing.T) {
 		t.Errorf("a refusal announced %v", hookTypes(evs))
 	}
 
-	tr = r.act(flows.EventReject, "bob", reason("too expensive"))
+	tr = r.act(flows.EventReject, "bob", reason("too expensive"), func(ev *flows.Event) { ev.Via = "api token erp" })
 	evs = flows.HookEvents(tr)
 	if got := hookTypes(evs); !slices.Equal(got, []string{"decided"}) {
 		t.Fatalf("reject: events %v", got)
 	}
-	if d := evs[0]; d.Decision != flows.Rejected || d.Reason != "too expensive" || d.Actor != "bob" || d.Step != "review" || d.Instance.Status != flows.StatusRejected {
+	if d := evs[0]; d.Decision != flows.Rejected || d.Reason != "too expensive" || d.Actor != "bob" || d.Via != "api token erp" || d.Step != "review" || d.Instance.Status != flows.StatusRejected {
 		t.Errorf("decided event: %+v", d)
 	}
 

@@ -1,9 +1,11 @@
 package api
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	_ "embed"
 	"encoding/hex"
 	"encoding/json"
@@ -236,39 +238,66 @@ func (a *API) actor(w http.ResponseWriter, r *http.Request, onBehalf string, fie
 
 // ---- requests
 
-// decode reads a JSON body into v. ok false means an error was written.
-func (a *API) decode(w http.ResponseWriter, r *http.Request, v any) bool {
+// decode reads a JSON body into v and returns the body (for idemKey). ok
+// false means an error was written.
+func (a *API) decode(w http.ResponseWriter, r *http.Request, v any) (body []byte, ok bool) {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
 			writeError(w, r, http.StatusUnsupportedMediaType, "unsupported_media_type", "send Content-Type: application/json", nil)
-			return false
+			return nil, false
 		}
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, a.cfg.MaxBody))
-	dec.DisallowUnknownFields()
-	dec.UseNumber() // amounts keep their digits
-	err := dec.Decode(v)
-	if err == nil && dec.Decode(new(json.RawMessage)) != io.EOF {
-		err = errors.New("one JSON object only")
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.cfg.MaxBody))
+	if err == nil {
+		dec := json.NewDecoder(bytes.NewReader(body))
+		dec.DisallowUnknownFields()
+		dec.UseNumber() // amounts keep their digits
+		err = dec.Decode(v)
+		if err == nil && dec.Decode(new(json.RawMessage)) != io.EOF {
+			err = errors.New("one JSON object only")
+		}
 	}
 	var mbe *http.MaxBytesError
+	var te *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &mbe):
 		writeError(w, r, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("the body is over %d bytes", a.cfg.MaxBody), nil)
-		return false
+		return nil, false
 	case errors.Is(err, io.EOF):
 		writeError(w, r, http.StatusBadRequest, "bad_request", "send a JSON object", nil)
-		return false
+		return nil, false
+	case errors.As(err, &te):
+		writeError(w, r, http.StatusBadRequest, "bad_request", typeError(te), nil)
+		return nil, false
 	case err != nil:
 		writeError(w, r, http.StatusBadRequest, "bad_request", "the body is not valid: "+err.Error(), nil)
-		return false
+		return nil, false
 	}
-	return true
+	return body, true
+}
+
+// typeError says which field has a value of the wrong JSON type, in the
+// request's terms rather than Go's.
+func typeError(te *json.UnmarshalTypeError) string {
+	switch te.Field {
+	case "":
+		return "send a JSON object"
+	case "data":
+		return "data must be a JSON object of form values"
+	case "refs": // also a value inside refs: encoding/json names the map only
+		return `refs must be a JSON object of texts, e.g. {"crm_deal": "D-42"}`
+	case "round":
+		return "round must be a whole number"
+	}
+	return te.Field + " must be text"
 }
 
 // idemKey is the engine key of a write: the Idempotency-Key header scoped to
-// the token, or a fresh one. ok false means an error was written.
-func idemKey(w http.ResponseWriter, r *http.Request) (string, bool) {
+// the request (the token, the method and path, and a hash of the body), or a
+// fresh one. A retry of the same request so finds the first answer, and the
+// same key on another request is another write, never a dropped one. ok
+// false means an error was written.
+func idemKey(w http.ResponseWriter, r *http.Request, body []byte) (string, bool) {
 	scope := "api:" + tokenOf(r).Hash[:16] + ":"
 	k := r.Header.Get("Idempotency-Key")
 	if k == "" {
@@ -280,7 +309,10 @@ func idemKey(w http.ResponseWriter, r *http.Request) (string, bool) {
 		writeError(w, r, http.StatusBadRequest, "bad_request", "Idempotency-Key: at most 200 printable ASCII characters, no spaces (a UUID is fine)", nil)
 		return "", false
 	}
-	return scope + k, true
+	h := sha256.New()
+	fmt.Fprintf(h, "%s %s\n", r.Method, r.URL.Path)
+	h.Write(body)
+	return scope + hex.EncodeToString(h.Sum(nil)[:16]) + ":" + k, true
 }
 
 // formValue turns a JSON value into the form's text.
@@ -318,7 +350,8 @@ type outcome struct {
 
 func (a *API) start(w http.ResponseWriter, r *http.Request) {
 	var req startRequest
-	if !a.decode(w, r, &req) {
+	body, ok := a.decode(w, r, &req)
+	if !ok {
 		return
 	}
 	name := r.PathValue("flow")
@@ -343,7 +376,7 @@ func (a *API) start(w http.ResponseWriter, r *http.Request) {
 		}
 		s, ok := formValue(v)
 		if !ok {
-			fields["data."+k] = "must be a string, a number or a boolean"
+			fields["data."+k] = "must be text or a number, not an object or a list"
 			continue
 		}
 		data[k] = s
@@ -368,18 +401,20 @@ func (a *API) start(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		for f, msg := range fe {
-			fields["data."+f] = msg
+			if _, ok := fields["data."+f]; !ok { // a value of the wrong type is left out of data: say why
+				fields["data."+f] = msg
+			}
 		}
 	}
 	if len(fields) > 0 {
 		invalid(w, r, fields)
 		return
 	}
-	key, ok := idemKey(w, r)
+	key, ok := idemKey(w, r, body)
 	if !ok {
 		return
 	}
-	ev := flows.Event{Kind: flows.EventStart, Key: key, Actor: actor, Platform: "api", Flow: def.ID, Data: data, Refs: req.Refs}
+	ev := flows.Event{Kind: flows.EventStart, Key: key, Actor: actor, Platform: "api", Via: via(r), Flow: def.ID, Data: data, Refs: req.Refs}
 	out, err := a.d.Service.Handle(r.Context(), ev)
 	if err != nil {
 		a.fail(w, r, err)
@@ -447,7 +482,8 @@ func instanceID(r *http.Request) string { return strings.ToUpper(r.PathValue("id
 
 func (a *API) decide(w http.ResponseWriter, r *http.Request) {
 	var req decisionRequest
-	if !a.decode(w, r, &req) {
+	body, ok := a.decode(w, r, &req)
+	if !ok {
 		return
 	}
 	fields := map[string]string{}
@@ -471,7 +507,7 @@ func (a *API) decide(w http.ResponseWriter, r *http.Request) {
 	for k, v := range req.Data {
 		s, ok := formValue(v)
 		if !ok {
-			fields["data."+k] = "must be a string, a number or a boolean"
+			fields["data."+k] = "must be text or a number, not an object or a list"
 		}
 		data[k] = s
 	}
@@ -479,7 +515,7 @@ func (a *API) decide(w http.ResponseWriter, r *http.Request) {
 		invalid(w, r, fields)
 		return
 	}
-	a.write(w, r, flows.Event{Kind: kind, Actor: actor, Reason: req.Reason, Step: req.Step, Round: req.Round, Data: data}, http.StatusOK)
+	a.write(w, r, body, flows.Event{Kind: kind, Actor: actor, Reason: req.Reason, Step: req.Step, Round: req.Round, Data: data}, http.StatusOK)
 }
 
 type commentRequest struct {
@@ -489,7 +525,8 @@ type commentRequest struct {
 
 func (a *API) comment(w http.ResponseWriter, r *http.Request) {
 	var req commentRequest
-	if !a.decode(w, r, &req) {
+	body, ok := a.decode(w, r, &req)
+	if !ok {
 		return
 	}
 	fields := map[string]string{}
@@ -507,16 +544,20 @@ func (a *API) comment(w http.ResponseWriter, r *http.Request) {
 		invalid(w, r, fields)
 		return
 	}
-	a.write(w, r, flows.Event{Kind: flows.EventComment, Actor: actor, Reason: req.Text}, http.StatusCreated)
+	a.write(w, r, body, flows.Event{Kind: flows.EventComment, Actor: actor, Reason: req.Text}, http.StatusCreated)
 }
 
-// write applies an event to the instance of the path.
-func (a *API) write(w http.ResponseWriter, r *http.Request, ev flows.Event, ok int) {
-	key, good := idemKey(w, r)
+// write applies an event to the instance of the path. An instance the token
+// may not see is not found, as for a read, and nothing is recorded.
+func (a *API) write(w http.ResponseWriter, r *http.Request, body []byte, ev flows.Event, ok int) {
+	if _, good := a.visible(w, r, instanceID(r)); !good {
+		return
+	}
+	key, good := idemKey(w, r, body)
 	if !good {
 		return
 	}
-	ev.Key, ev.Instance, ev.Platform = key, instanceID(r), "api"
+	ev.Key, ev.Instance, ev.Platform, ev.Via = key, instanceID(r), "api", via(r)
 	out, err := a.d.Service.Handle(r.Context(), ev)
 	if err != nil {
 		a.fail(w, r, err)
@@ -525,6 +566,10 @@ func (a *API) write(w http.ResponseWriter, r *http.Request, ev flows.Event, ok i
 	a.d.Log.Info("api: "+string(ev.Kind), "request", bot.RequestID(r.Context()), "token", tokenOf(r).Name, "instance", ev.Instance, "user", ev.Actor, "ok", out.OK, "code", out.Code)
 	a.answer(w, r, out, ok)
 }
+
+// via is the Via of the token's events: the audit trail says which token
+// acted for the actor.
+func via(r *http.Request) string { return "api token " + tokenOf(r).Name }
 
 // ---- reads
 

@@ -479,3 +479,152 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 		t.Errorf("only %d routes", len(routes))
 	}
 }
+
+// TestIdempotencyKeyIsPerRequest: a key reused on another endpoint, instance
+// or flow, or with another body, is another request: never the first answer.
+func TestIdempotencyKeyIsPerRequest(t *testing.T) {
+	r := newRig(t)
+	admin := r.token("ops", api.ScopeAdmin, "")
+	key := []string{"Idempotency-Key", "deal-1"}
+	first := r.do("POST", "/api/v1/flows/purchase/instances", admin, purchase(900, "alice"), key...)
+	r.want(first, 201, "")
+	id := first.body["instance"].(string)
+
+	// The same key on a decision of that instance: the decision is made.
+	p := r.do("POST", "/api/v1/instances/"+id+"/decisions", admin, map[string]any{"decision": "approve", "on_behalf_of": "bob", "step": "manager"}, key...)
+	r.want(p, 200, "")
+	if p.body["status"] != "completed" || strings.Contains(p.raw, "Started") {
+		t.Errorf("the decision answered the start's answer: %s", p.raw)
+	}
+	audit, _ := r.Store.Audit(t.Context(), id)
+	if !slices.ContainsFunc(audit, func(e flows.AuditEntry) bool { return e.Action == "approved" && e.Actor == "bob" }) {
+		t.Errorf("the decision was dropped: %+v", audit)
+	}
+
+	// The same key on another flow starts an instance of that flow.
+	p = r.do("POST", "/api/v1/flows/access/instances", admin, map[string]any{"on_behalf_of": "alice",
+		"data": map[string]any{"system": "github", "level": "read", "reason": "to review the code"}}, key...)
+	r.want(p, 201, "")
+	if acc, _ := p.body["instance"].(string); !strings.HasPrefix(acc, "AR-") {
+		t.Errorf("a start of access answered %s", p.raw)
+	}
+
+	// The same key with another body is another start; the same request again
+	// gets the first answer.
+	p = r.do("POST", "/api/v1/flows/purchase/instances", admin, purchase(1200, "alice"), key...)
+	r.want(p, 201, "")
+	if p.body["instance"] == id {
+		t.Errorf("another body under the same key answered the first start: %s", p.raw)
+	}
+	if again := r.do("POST", "/api/v1/flows/purchase/instances", admin, purchase(900, "alice"), key...); again.raw != first.raw {
+		t.Errorf("the retry answered %s, first %s", again.raw, first.raw)
+	}
+}
+
+// TestBoundTokenWritesOnlyWhatItSees: a person-bound token's write to an
+// instance the person may not see answers as a read would, and records nothing.
+func TestBoundTokenWritesOnlyWhatItSees(t *testing.T) {
+	r := newRig(t)
+	crm := r.token("crm", api.ScopeStart, "")
+	bob := r.token("bob", api.ScopeAdmin, "bob")
+	other := r.start(crm, 900, "carol") // waits on dana: nothing to do with bob
+	before, _ := r.Store.Audit(t.Context(), other)
+
+	read := r.do("GET", "/api/v1/instances/"+other, bob, nil)
+	r.want(read, 404, "not_found")
+	for _, w := range []struct {
+		path string
+		body map[string]any
+	}{
+		{"/comments", map[string]any{"text": "hello"}},
+		{"/decisions", map[string]any{"decision": "approve", "step": "manager"}},
+		{"/decisions", map[string]any{"decision": "reject", "reason": "no"}},
+	} {
+		p := r.do("POST", "/api/v1/instances/"+other+w.path, bob, w.body)
+		msg, _ := p.body["error"].(map[string]any)["message"]
+		if p.code != 404 || p.errCode() != "not_found" || msg != read.body["error"].(map[string]any)["message"] || strings.Contains(p.raw, "Dana") {
+			t.Errorf("POST %s answered %d %s; a read answers %d %s", w.path, p.code, p.raw, read.code, read.raw)
+		}
+	}
+	after, _ := r.Store.Audit(t.Context(), other)
+	if len(after) != len(before) {
+		for _, e := range after[len(before):] {
+			t.Errorf("recorded: %s by %s, refused %v", e.Action, e.Actor, e.Refused)
+		}
+	}
+}
+
+// TestAuditNamesTheToken: what a token does is recorded for the person it
+// acts for, via the token.
+func TestAuditNamesTheToken(t *testing.T) {
+	r := newRig(t)
+	crm := r.token("crm", api.ScopeStart, "")
+	erp := r.token("erp", api.ScopeAdmin, "")
+	phone := r.token("alice-phone", api.ScopeStart, "alice")
+	id := r.start(crm, 900, "alice")
+	r.want(r.do("POST", "/api/v1/instances/"+id+"/comments", phone, map[string]any{"text": "any news?"}), 201, "")
+	r.want(r.do("POST", "/api/v1/instances/"+id+"/decisions", erp, map[string]any{"decision": "approve", "on_behalf_of": "bob", "step": "manager"}), 200, "")
+
+	audit, _ := r.Store.Audit(t.Context(), id)
+	want := map[string][2]string{"started": {"alice", "api token crm"}, "commented": {"alice", "api token alice-phone"}, "approved": {"bob", "api token erp"}}
+	for action, w := range want {
+		i := slices.IndexFunc(audit, func(e flows.AuditEntry) bool { return e.Action == action })
+		if i < 0 {
+			t.Errorf("no %s entry", action)
+		} else if e := audit[i]; e.Actor != w[0] || e.Via != w[1] || e.Platform != "api" {
+			t.Errorf("%s: actor %s via %q on %s, want %s via %q on api", action, e.Actor, e.Via, e.Platform, w[0], w[1])
+		}
+	}
+	if err := flows.VerifyChain(audit); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestRequestTypeErrors: a value of the wrong JSON type is named in the
+// request's terms, not Go's.
+func TestRequestTypeErrors(t *testing.T) {
+	r := newRig(t)
+	tok := r.token("crm", api.ScopeAdmin, "")
+	for _, c := range []struct{ path, body, want string }{
+		{"/api/v1/flows/purchase/instances", `{"data":"x","on_behalf_of":"alice"}`, "data must be a JSON object of form values"},
+		{"/api/v1/flows/purchase/instances", `{"refs":{"crm_deal":42},"data":{}}`, `refs must be a JSON object of texts, e.g. {"crm_deal": "D-42"}`},
+		{"/api/v1/flows/purchase/instances", `["x"]`, "send a JSON object"},
+		{"/api/v1/instances/PR-1/decisions", `{"decision":"approve","round":"1"}`, "round must be a whole number"},
+		{"/api/v1/instances/PR-1/decisions", `{"decision":true}`, "decision must be text"},
+	} {
+		p := r.do("POST", c.path, tok, c.body)
+		r.want(p, 400, "bad_request")
+		if msg := p.body["error"].(map[string]any)["message"]; msg != c.want {
+			t.Errorf("%s: message %q, want %q", c.body, msg, c.want)
+		}
+	}
+
+	body := purchase(900, "alice")
+	body["data"].(map[string]any)["item"] = map[string]any{"a": 1}
+	p := r.do("POST", "/api/v1/flows/purchase/instances", tok, body)
+	r.want(p, 422, "invalid")
+	if msg, _ := p.fields()["data.item"].(string); !strings.Contains(msg, "must be text or a number") {
+		t.Errorf("data.item: %q: %s", msg, p.raw)
+	}
+}
+
+// TestOpenAPIListsBodyErrors: every POST says it may answer 413 and 415.
+func TestOpenAPIListsBodyErrors(t *testing.T) {
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Responses map[string]json.RawMessage `json:"responses"`
+		} `json:"paths"`
+	}
+	if err := json.Unmarshal(api.OpenAPI(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	for path, ops := range doc.Paths {
+		if op, ok := ops["post"]; ok {
+			for _, code := range []string{"400", "413", "415", "422"} {
+				if _, ok := op.Responses[code]; !ok {
+					t.Errorf("POST %s does not list %s", path, code)
+				}
+			}
+		}
+	}
+}

@@ -15,19 +15,23 @@
 //   - admin: also decide (approve, reject, request changes, mark done).
 //
 // A token created with --person P acts as P only: on_behalf_of may be left
-// out or must be P, and it reads only the instances P may see. Any other
+// out or must be P, and it reads and writes only the instances P may see
+// (any other is not found, and a write to it records nothing). Any other
 // token says on whose behalf it acts with on_behalf_of (required on writes),
 // and the engine still decides whether that person may act (only a task's
-// assignees, delegates, escalation targets or admins decide).
+// assignees, delegates, escalation targets or admins decide). Every event is
+// sent with Via "api token NAME", so the audit trail names the token.
 //
 // Writes honour an Idempotency-Key header: the key is passed to the engine
-// as the event's idempotency key (flows.Event.Key), scoped to the token, so
-// a repeat returns the first response and changes nothing. Errors are JSON
+// as the event's idempotency key (flows.Event.Key), scoped to the token, the
+// method and path and a hash of the body, so a repeat of the same request
+// returns the first response and changes nothing, and another request under
+// the same key is a new one. Errors are JSON
 // ({"error": {"code", "message", "fields"}}): 401 without a valid token,
 // 403 outside the token's scope or the person's rights, 404, 409 when the
 // step was already decided or the request closed, 413 for bodies over
-// 64 KiB, 422 for invalid input, field by field, with nothing created.
-// Tokens never reach the logs.
+// 64 KiB, 415 for a body that is not JSON, 422 for invalid input, field by
+// field, with nothing created. Tokens never reach the logs.
 //
 // api imports flows and bot (for request ids), nothing of storage and no
 // other adapter; main adapts the storage to its small interfaces.
