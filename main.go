@@ -168,6 +168,9 @@ func build(ctx context.Context, cfg bot.Config, getenv func(string) string, log 
 	if err != nil {
 		return nil, err
 	}
+	if err := cfg.CheckInboundSecrets(engine.Flows()); err != nil {
+		return nil, err
+	}
 	store := storage.New(rdb, scfg)
 	ictx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	err = store.Init(ictx)

@@ -2,14 +2,17 @@ package bot
 
 import (
 	"cmp"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/batonbot/baton/flows"
 )
@@ -188,12 +191,18 @@ func webhooksConfig(getenv func(string) string, secrets map[string]string) ([]fl
 		events = append(events, e)
 	}
 	var hooks []flows.Hook
-	for _, u := range strings.Split(getenv("BATON_WEBHOOK_URLS"), ",") {
+	for i, u := range strings.Split(getenv("BATON_WEBHOOK_URLS"), ",") {
 		if u = strings.TrimSpace(u); u == "" {
 			continue
 		}
-		if err := flows.CheckHookURL(u); err != nil {
-			return nil, fmt.Errorf("BATON_WEBHOOK_URLS: %w", err)
+		// Named by position, and scheme and host: its user, password, path
+		// or query may be credentials, and this is printed.
+		if p := urlProblem(u); p != "" {
+			what := fmt.Sprintf("URL %d", i+1)
+			if pu, err := url.Parse(u); err == nil && pu.Host != "" {
+				what += " (" + flows.HookTarget(u) + ")"
+			}
+			return nil, fmt.Errorf("BATON_WEBHOOK_URLS: %s %s", what, p)
 		}
 		hooks = append(hooks, flows.Hook{URL: u, Events: events})
 	}
@@ -201,6 +210,41 @@ func webhooksConfig(getenv func(string) string, secrets map[string]string) ([]fl
 		return nil, fmt.Errorf("BATON_WEBHOOK_URLS is set but BATON_SECRET_WEBHOOK is not: set it to a long random string the receivers use to check signatures")
 	}
 	return hooks, nil
+}
+
+// CheckInboundSecrets reports flows whose inbound: starts are signed with a
+// secret that is not set: every request to them would get 503. Call it at
+// start-up, as flows' webhooks: secrets are checked.
+func (c Config) CheckInboundSecrets(defs []*flows.Definition) error {
+	var errs []error
+	for _, d := range defs {
+		if d.Inbound == nil {
+			continue
+		}
+		if name := envName(d.Inbound.Secret); c.Secrets[strings.ToLower(name)] == "" {
+			errs = append(errs, fmt.Errorf("%s: inbound starts of flow %s are signed with secret %q: set BATON_SECRET_%s to a long random string the sender signs with",
+				d.Source, d.ID, d.Inbound.Secret, name))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// urlProblem says what is wrong with a webhook URL, "" if nothing, without
+// quoting any of it (it may hold credentials). It accepts what
+// flows.CheckHookURL accepts.
+func urlProblem(raw string) string {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil && strings.ContainsFunc(raw, unicode.IsSpace):
+		return "is not a valid URL: it has a space in it (remove it, or write it as %20 in a password or path)"
+	case err != nil:
+		return "is not a valid URL: check that characters such as @ : / ? # % in its user or password are percent-encoded"
+	case u.Scheme != "http" && u.Scheme != "https":
+		return "must be an http:// or https:// address"
+	case u.Host == "":
+		return "has no host: write it as https://host/path"
+	}
+	return ""
 }
 
 // validPort reports whether port is a port number (0-65535) or a service

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/batonbot/baton/bot"
+	"github.com/batonbot/baton/flows"
 )
 
 // env is a fake environment: getenv and environ over one map.
@@ -242,5 +243,78 @@ func TestLoadConfigErrorsKeepSecrets(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), "hunter2") {
 		t.Errorf("the error repeats the password: %v", err)
+	}
+}
+
+// TestWebhookURLsErrorsKeepSecrets: a rejected BATON_WEBHOOK_URLS entry is
+// named by its position (and scheme and host when it parses), never with
+// its user, password or query, and the error says what is wrong with it.
+func TestWebhookURLsErrorsKeepSecrets(t *testing.T) {
+	for _, tc := range []struct {
+		urls string
+		want []string
+	}{
+		{"ftp://svcuser:secretpw@x/?token=KEY-1", []string{"BATON_WEBHOOK_URLS", "URL 1 (ftp://x)", "must be an http:// or https:// address"}},
+		{"https://ok.example/a, http://svcuser:secretpw@x y/?token=KEY-1", []string{"BATON_WEBHOOK_URLS", "URL 2", "is not a valid URL", "has a space"}},
+		{"http://svcuser:secret%zzpw@x/?token=KEY-1", []string{"URL 1", "is not a valid URL", "percent-encoded"}},
+		{"https:///hook?token=KEY-1", []string{"URL 1", "has no host"}},
+	} {
+		_, _, err := load(t, nil, env{"BATON_WEBHOOK_URLS": tc.urls, "BATON_SECRET_WEBHOOK": "k"})
+		if err == nil {
+			t.Errorf("%s: accepted", tc.urls)
+			continue
+		}
+		for _, s := range []string{"secret", "svcuser", "KEY-1", "token"} {
+			if strings.Contains(err.Error(), s) {
+				t.Errorf("%s: the error shows %q: %v", tc.urls, s, err)
+			}
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: error %q does not say %q", tc.urls, err, w)
+			}
+		}
+		if strings.Contains(tc.urls, " ") && strings.Contains(err.Error(), "http:// or https://") {
+			t.Errorf("%s: a URL with a space is blamed on its scheme: %v", tc.urls, err)
+		}
+	}
+}
+
+// TestCheckInboundSecrets: a flow taking inbound starts whose signing secret
+// is not set stops start-up, saying which variable to set, instead of
+// answering every request with 503.
+func TestCheckInboundSecrets(t *testing.T) {
+	def, err := flows.ParseDefinition("lead.yaml", []byte(`id: lead
+name: Lead
+owner: olivia
+form:
+  - {name: company}
+inbound: {secret: not_set_anywhere, requester: olivia}
+steps:
+  - {id: a, type: notify, to: [requester], message: hi}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defs := []*flows.Definition{def}
+	for _, e := range []env{{}, {"BATON_SECRET_NOT_SET_ANYWHERE": ""}, {"BATON_SECRET_OTHER": "x"}} {
+		c, _, err := load(t, nil, e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = c.CheckInboundSecrets(defs)
+		if err == nil || !strings.Contains(err.Error(), "lead.yaml") || !strings.Contains(err.Error(), "set BATON_SECRET_NOT_SET_ANYWHERE") {
+			t.Errorf("%v: %v, want an error naming the flow and BATON_SECRET_NOT_SET_ANYWHERE", e, err)
+		}
+	}
+	c, _, err := load(t, nil, env{"BATON_SECRET_NOT_SET_ANYWHERE": "s3cret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.CheckInboundSecrets(defs); err != nil {
+		t.Errorf("with the secret set: %v", err)
+	}
+	if err := c.CheckInboundSecrets(nil); err != nil {
+		t.Errorf("no flows: %v", err)
 	}
 }

@@ -557,12 +557,17 @@ func (d *Dispatcher) deliver(ctx context.Context, q *queued) {
 // exponentially with jitter on other errors, and giving up on permanent
 // errors or after the configured attempts.
 func (d *Dispatcher) retry(ctx context.Context, platform string, kind flows.EffectKind, f func() error) error {
+	return d.retryAs(ctx, platform, kind, "ok", f)
+}
+
+// retryAs is retry counting a success under result instead of "ok".
+func (d *Dispatcher) retryAs(ctx context.Context, platform string, kind flows.EffectKind, result string, f func() error) error {
 	began := time.Now()
 	backoff := d.cfg.Backoff
 	for attempt, waits := 1, 0; ; attempt++ {
 		err := f()
 		if err == nil {
-			d.metrics.Deliveries.WithLabelValues(platform, string(kind), "ok").Inc()
+			d.metrics.Deliveries.WithLabelValues(platform, string(kind), result).Inc()
 			d.metrics.DeliverTime.WithLabelValues(platform).Observe(time.Since(began).Seconds())
 			return nil
 		}
@@ -601,12 +606,15 @@ func (d *Dispatcher) callWebhook(ctx context.Context, del *flows.Delivery) error
 	if err := ctx.Err(); err != nil {
 		return err // cut short by shutdown, not the receiver's failure: called again on redelivery
 	}
+	// Counted by the call's result, once it is reported to the request.
+	result := "ok"
 	if !res.OK {
+		result = "failed"
 		d.metrics.Failures.WithLabelValues("webhook").Inc()
 	}
 	ev := flows.Event{Kind: flows.EventWebhookResult, Key: fmt.Sprintf("webhook:%s/%d", call.Step, call.Round),
 		Instance: del.Instance, Actor: flows.System, Step: call.Step, Round: call.Round, Result: &res}
-	return d.retry(ctx, "webhook", flows.EffectWebhook, func() error {
+	return d.retryAs(ctx, "webhook", flows.EffectWebhook, result, func() error {
 		_, err := d.handle(ctx, ev)
 		return err
 	})

@@ -5,7 +5,6 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -78,8 +77,19 @@ func (w *Webhooks) hookSecret(name string) (string, error) {
 	return secret, nil
 }
 
-// maxHookRetryAfter caps how long a receiver's Retry-After holds its queue.
+// maxHookRetryAfter caps how long a receiver's Retry-After holds its queue
+// (or a webhook step's call).
 const maxHookRetryAfter = time.Minute
+
+// retryAfter is the wait a receiver's Retry-After (in seconds) asks for, at
+// most maxHookRetryAfter; 0 when it asks for none.
+func retryAfter(h http.Header) time.Duration {
+	s, err := strconv.Atoi(h.Get("Retry-After"))
+	if err != nil || s <= 0 {
+		return 0
+	}
+	return time.Duration(min(s, int(maxHookRetryAfter/time.Second))) * time.Second // capped first: no overflow
+}
 
 // deliverHook makes one delivery attempt. It returns the HTTP status (0 when
 // none came back) and an error: Permanent for answers retrying cannot change
@@ -97,7 +107,7 @@ func (w *Webhooks) deliverHook(ctx context.Context, call *flows.HookCall, attemp
 	ts := w.clock.Now().Unix()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, call.URL, bytes.NewReader(body))
 	if err != nil {
-		return 0, Permanent(fmt.Errorf("webhook to %s: %w", flows.HookTarget(call.URL), err))
+		return 0, Permanent(fmt.Errorf("webhook to %s: %w", flows.HookTarget(call.URL), withoutURL(err)))
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "Baton-Webhook/1")
@@ -109,12 +119,7 @@ func (w *Webhooks) deliverHook(ctx context.Context, call *flows.HookCall, attemp
 	req.Header.Set("Idempotency-Key", call.Event.ID)
 	resp, err := w.client.Do(req)
 	if err != nil {
-		// The error text of a failed request names the URL: keep only the target.
-		var ue interface{ Unwrap() error }
-		if errors.As(err, &ue) && ue.Unwrap() != nil {
-			err = ue.Unwrap()
-		}
-		return 0, fmt.Errorf("webhook to %s: %w", flows.HookTarget(call.URL), err)
+		return 0, fmt.Errorf("webhook to %s: %w", flows.HookTarget(call.URL), withoutURL(err))
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
@@ -124,8 +129,8 @@ func (w *Webhooks) deliverHook(ctx context.Context, call *flows.HookCall, attemp
 	case code >= 200 && code < 300:
 		return code, nil
 	case code == http.StatusTooManyRequests || code == http.StatusRequestTimeout || code >= 500:
-		if s, perr := strconv.Atoi(resp.Header.Get("Retry-After")); perr == nil && s > 0 {
-			return code, &RetryAfterError{After: min(time.Duration(s)*time.Second, maxHookRetryAfter), Err: err}
+		if after := retryAfter(resp.Header); after > 0 {
+			return code, &RetryAfterError{After: after, Err: err}
 		}
 		return code, err
 	default:

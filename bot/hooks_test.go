@@ -320,3 +320,22 @@ func TestWebhooksConfig(t *testing.T) {
 		t.Errorf("no webhooks by default: %+v %v", cfg.Webhooks, err)
 	}
 }
+
+// TestHooksInvalidURLKeepsCredentialsOut: a subscriber URL Go cannot parse
+// is reported without its text, which may hold a password or key.
+func TestHooksInvalidURLKeepsCredentialsOut(t *testing.T) {
+	t.Parallel()
+	r := newHookRig(t, "", []flows.Hook{{URL: "http://svc:HookPW@x y/events?key=KEY-9", Events: []string{"started"}}}, "k")
+	id := r.handle(t, flows.Event{Kind: flows.EventStart, Key: "k1", Actor: "alice", Flow: "purchase",
+		Data: map[string]string{"item": "Laptop", "amount": "900", "justification": "the old one broke down"}}).Instance
+	r.drain(t)
+	attempts, _ := r.Store.HookAttempts(t.Context(), id)
+	if len(attempts) != 1 || attempts[0].OK || attempts[0].Error == "" {
+		t.Fatalf("attempts %+v, want one failed", attempts)
+	}
+	for _, s := range []string{"HookPW", "KEY-9", "svc:"} {
+		if strings.Contains(attempts[0].Error, s) || strings.Contains(r.logs.String(), s) {
+			t.Errorf("%q shown: attempt error %q, log:\n%s", s, attempts[0].Error, r.logs.String())
+		}
+	}
+}

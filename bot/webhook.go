@@ -13,6 +13,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -101,12 +102,16 @@ func (w *Webhooks) Call(ctx context.Context, instance string, call *flows.Webhoo
 	return last
 }
 
-// post makes one attempt. retryAfter < 0 means do not retry.
+// post makes one attempt. retryAfter < 0 means do not retry. Its errors
+// name the receiver by scheme and host only (flows.HookTarget): the URL's
+// user, password, path or query may be credentials, and the error goes into
+// the audit trail, subscribers' events and logs.
 func (w *Webhooks) post(ctx context.Context, instance string, call *flows.WebhookCall, secret string, body []byte) (flows.WebhookResult, time.Duration) {
 	ts := w.clock.Now().Unix()
+	target := flows.HookTarget(call.URL)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, call.URL, bytes.NewReader(body))
 	if err != nil {
-		return flows.WebhookResult{Error: err.Error()}, -1
+		return flows.WebhookResult{Error: fmt.Sprintf("webhook to %s: the step's url %s", target, cmp.Or(urlProblem(call.URL), "is not valid"))}, -1
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "Baton-Webhook/1")
@@ -115,7 +120,7 @@ func (w *Webhooks) post(ctx context.Context, instance string, call *flows.Webhoo
 	req.Header.Set("Idempotency-Key", fmt.Sprintf("%s:%s:%d", instance, call.Step, call.Round))
 	resp, err := w.client.Do(req)
 	if err != nil {
-		return flows.WebhookResult{Error: err.Error()}, 0
+		return flows.WebhookResult{Error: fmt.Sprintf("webhook to %s: %v", target, withoutURL(err))}, 0
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
@@ -129,17 +134,28 @@ func (w *Webhooks) post(ctx context.Context, instance string, call *flows.Webhoo
 		}
 		return res, 0
 	}
-	res.Error = fmt.Sprintf("HTTP %d from %s", resp.StatusCode, call.URL)
+	res.Error = fmt.Sprintf("HTTP %d from %s", resp.StatusCode, target)
 	switch {
 	case resp.StatusCode >= 300 && resp.StatusCode < 400:
-		res.Error += fmt.Sprintf(" redirecting to %q; set the step's url to the address to POST to", resp.Header.Get("Location"))
+		to := "another address"
+		if loc, err := resp.Location(); err == nil {
+			to = flows.HookTarget(loc.String())
+		}
+		res.Error += fmt.Sprintf(" redirecting to %s; set the step's url to the address to POST to", to)
 		return res, -1
 	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
-		if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
-			return res, time.Duration(s) * time.Second
-		}
-		return res, 0
+		return res, retryAfter(resp.Header)
 	default:
 		return res, -1 // a 4xx will not get better
 	}
+}
+
+// withoutURL returns the error a failed request's *url.Error wraps: its own
+// text names the whole URL, credentials included.
+func withoutURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) && ue.Err != nil {
+		return ue.Err
+	}
+	return err
 }

@@ -397,6 +397,11 @@ func TestWebhookStepStoresReplyFields(t *testing.T) {
 	if c := h.audited(t, id, "webhook_ok"); c != 1 {
 		t.Errorf("%d webhook_ok audit entries", c)
 	}
+	for result, want := range map[string]float64{"ok": 1, "failed": 0} {
+		if v := h.counter(t, "baton_deliveries_total", "platform", "webhook", "effect", "webhook", "result", result); v != want {
+			t.Errorf("webhook deliveries %s: %v, want %v", result, v, want)
+		}
+	}
 }
 
 // TestWebhookStepFailsOn4xx: a 4xx fails the step at once (on_error fail).
@@ -527,5 +532,125 @@ func TestWebhookStepWithoutWebhooks(t *testing.T) {
 	in, _ := h.Store.Get(t.Context(), id)
 	if in.Status != flows.StatusFailed || !strings.Contains(in.Outcome, "webhooks are not configured") {
 		t.Errorf("status %s, outcome %q", in.Status, in.Outcome)
+	}
+}
+
+// withCredentials puts a user, a password and an API key in a receiver's
+// URL, as a step's url may carry them.
+func withCredentials(base, path string) string {
+	return strings.Replace(base, "http://", "http://svcuser:SuperSecretPW@", 1) + path + "?api_key=KEY-123456"
+}
+
+// noCredentials fails t if text holds any part of withCredentials' secrets
+// (or the path and query they sit in).
+func noCredentials(t *testing.T, what, text string) {
+	t.Helper()
+	for _, s := range []string{"SuperSecretPW", "svcuser", "KEY-123456", "api_key", "/score"} {
+		if strings.Contains(text, s) {
+			t.Errorf("%s holds %q from the webhook URL: %s", what, s, text)
+		}
+	}
+}
+
+// TestWebhooksErrorsKeepURLCredentialsOut: a failed call's error, which goes
+// into the audit trail, subscribers' events and logs, names the receiver by
+// scheme and host only, never the URL's user, password, path or query.
+func TestWebhooksErrorsKeepURLCredentialsOut(t *testing.T) {
+	failing := newReceiver(t, status(500, "down"))
+	redirecting := newReceiver(t, status(302, "", "Location", "http://other:LocationPW@elsewhere.example/score?api_key=KEY-123456"))
+	closed := newReceiver(t, status(200, "{}"))
+	closed.Close()
+	for name, tc := range map[string]struct{ url, want string }{
+		"5xx":         {withCredentials(failing.URL, "/score"), "HTTP 500 from " + failing.URL},
+		"redirect":    {withCredentials(redirecting.URL, "/score"), "redirecting to http://elsewhere.example"},
+		"unreachable": {withCredentials(closed.URL, "/score"), closed.URL},
+		"invalid":     {"http://svcuser:SuperSecretPW@x y/score?api_key=KEY-123456", "url"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			w, _ := newWebhooks(map[string]string{"crm_hook": "s3cret"}, time.Millisecond)
+			res := w.Call(t.Context(), "EN-7", webhookCall(tc.url, 1))
+			if res.OK || !strings.Contains(res.Error, tc.want) {
+				t.Errorf("result %+v, want a failure naming %q", res, tc.want)
+			}
+			noCredentials(t, "the error", res.Error)
+			if strings.Contains(res.Error, "LocationPW") {
+				t.Errorf("the error holds the redirect's password: %s", res.Error)
+			}
+		})
+	}
+}
+
+// TestWebhookStepFailureKeepsURLCredentialsOut: through the dispatcher, a
+// step whose call fails leaves no credential of its URL in the audit trail,
+// the request's outcome or the logs.
+func TestWebhookStepFailureKeepsURLCredentialsOut(t *testing.T) {
+	t.Parallel()
+	rc := newReceiver(t, status(500, "down"))
+	h := webhookRig(t, withCredentials(rc.URL, "/score"))
+	wh, _ := newWebhooks(map[string]string{"crm_hook": "s3cret"}, time.Millisecond)
+	d := h.dispatcher(bot.DispatcherConfig{}, wh, newMessenger("fake"))
+	id := h.startEnrich(t)
+	h.drain(t, d)
+	in, _ := h.Store.Get(t.Context(), id)
+	if in.Status != flows.StatusFailed || !strings.Contains(in.Outcome, "HTTP 500") {
+		t.Fatalf("status %s, outcome %q", in.Status, in.Outcome)
+	}
+	noCredentials(t, "the outcome", in.Outcome)
+	entries, err := h.Store.Audit(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.audited(t, id, "webhook_failed") != 1 {
+		t.Errorf("no webhook_failed audit entry")
+	}
+	for _, e := range entries {
+		if e.Action == "webhook_failed" {
+			noCredentials(t, "the webhook_failed audit entry", fmt.Sprint(e.Reason, e.Detail))
+		}
+	}
+	noCredentials(t, "the log", h.logs.String())
+}
+
+// TestWebhooksRetryAfterCapped: a receiver's Retry-After holds a step's
+// call for at most a minute, as it does an event subscriber's queue: an
+// hour (or more than a Duration holds) would stall the request and shutdown.
+func TestWebhooksRetryAfterCapped(t *testing.T) {
+	rc := newReceiver(t, func(n int, w http.ResponseWriter, r *http.Request) {
+		switch n {
+		case 1:
+			status(503, "maintenance", "Retry-After", "3600")(n, w, r)
+		case 2:
+			status(429, "slow down", "Retry-After", "99999999999")(n, w, r)
+		default:
+			io.WriteString(w, "{}")
+		}
+	})
+	w, s := newWebhooks(map[string]string{"crm_hook": "x"}, time.Millisecond)
+	if res := w.Call(t.Context(), "EN-7", webhookCall(rc.URL, 5)); !res.OK {
+		t.Fatalf("result %+v", res)
+	}
+	if got := s.all(); !reflect.DeepEqual(got, []time.Duration{time.Minute, time.Minute}) {
+		t.Errorf("waits %v, want [1m0s 1m0s]: Retry-After capped at a minute", got)
+	}
+}
+
+// TestWebhookStepFailureIsCountedFailed: a step whose call failed counts as
+// a failed webhook delivery, not a successful one, though its result was
+// reported to the request.
+func TestWebhookStepFailureIsCountedFailed(t *testing.T) {
+	t.Parallel()
+	rc := newReceiver(t, status(500, "down"))
+	h := webhookRig(t, rc.URL)
+	wh, _ := newWebhooks(map[string]string{"crm_hook": "s3cret"}, time.Millisecond)
+	d := h.dispatcher(bot.DispatcherConfig{}, wh, newMessenger("fake"))
+	id := h.startEnrich(t)
+	h.drain(t, d)
+	if in, _ := h.Store.Get(t.Context(), id); in.Status != flows.StatusFailed {
+		t.Fatalf("status %s, want failed", in.Status)
+	}
+	for result, want := range map[string]float64{"ok": 0, "failed": 1} {
+		if v := h.counter(t, "baton_deliveries_total", "platform", "webhook", "effect", "webhook", "result", result); v != want {
+			t.Errorf("webhook deliveries %s: %v, want %v", result, v, want)
+		}
 	}
 }
