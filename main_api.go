@@ -32,8 +32,8 @@ func mountAPI(a *app, cfg bot.Config, webhooks *bot.Webhooks, log *slog.Logger) 
 	for _, d := range a.engine.Flows() {
 		for _, h := range d.Webhooks {
 			name := cmp.Or(h.Secret, "webhook")
-			if cfg.Secrets[name] == "" {
-				return fmt.Errorf("%s: webhooks to %s are signed with secret %q: set BATON_SECRET_%s", d.Source, flows.HookTarget(h.URL), name, envSuffix(name))
+			if cfg.Secret(name) == "" {
+				return fmt.Errorf("%s: webhooks to %s are signed with secret %q: set %s", d.Source, flows.HookTarget(h.URL), name, bot.SecretVar(name))
 			}
 		}
 	}
@@ -44,20 +44,6 @@ func mountAPI(a *app, cfg bot.Config, webhooks *bot.Webhooks, log *slog.Logger) 
 		a.server.Handle(pattern, h)
 	}
 	return nil
-}
-
-func envSuffix(name string) string {
-	b := []byte(name)
-	for i, c := range b {
-		switch {
-		case c >= 'a' && c <= 'z':
-			b[i] = c - 'a' + 'A'
-		case c >= '0' && c <= '9' || c >= 'A' && c <= 'Z':
-		default:
-			b[i] = '_'
-		}
-	}
-	return string(b)
 }
 
 var tokenName = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,63}$`)

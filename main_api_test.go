@@ -135,8 +135,8 @@ func TestTokenCommandAndAPIEndToEnd(t *testing.T) {
 
 func TestFlowWebhookNeedsItsSecret(t *testing.T) {
 	t.Parallel()
-	if got := envSuffix("crm-prod"); got != "CRM_PROD" {
-		t.Errorf("envSuffix = %q", got)
+	if got := bot.SecretVar("crm-prod"); got != "BATON_SECRET_CRM_PROD" {
+		t.Errorf("SecretVar = %q", got)
 	}
 	dir := t.TempDir()
 	src := `id: hooked

@@ -221,9 +221,9 @@ func (c Config) CheckInboundSecrets(defs []*flows.Definition) error {
 		if d.Inbound == nil {
 			continue
 		}
-		if name := envName(d.Inbound.Secret); c.Secrets[strings.ToLower(name)] == "" {
-			errs = append(errs, fmt.Errorf("%s: inbound starts of flow %s are signed with secret %q: set BATON_SECRET_%s to a long random string the sender signs with",
-				d.Source, d.ID, d.Inbound.Secret, name))
+		if c.Secret(d.Inbound.Secret) == "" {
+			errs = append(errs, fmt.Errorf("%s: inbound starts of flow %s are signed with secret %q: set %s to a long random string the sender signs with",
+				d.Source, d.ID, d.Inbound.Secret, SecretVar(d.Inbound.Secret)))
 		}
 	}
 	return errors.Join(errs...)
@@ -262,6 +262,13 @@ func (c Config) Logger(w io.Writer) *slog.Logger {
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
 }
+
+// Secret returns the value of the secret called name (a flow's secret:),
+// set as BATON_SECRET_<NAME>; "" if it is not set.
+func (c Config) Secret(name string) string { return c.Secrets[strings.ToLower(envName(name))] }
+
+// SecretVar is the variable that sets the secret called name.
+func SecretVar(name string) string { return "BATON_SECRET_" + envName(name) }
 
 // envName turns a secret name into the suffix of its variable.
 func envName(name string) string {

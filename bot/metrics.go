@@ -34,7 +34,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Transitions: prometheus.NewCounter(prometheus.CounterOpts{Name: "baton_transitions_total",
 			Help: "State transitions committed."}),
 		Deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "baton_deliveries_total",
-			Help: "Outbox deliveries, by platform, effect and result (ok, retry, dead, unreachable)."}, []string{"platform", "effect", "result"}),
+			Help: "Outbox deliveries, by platform, effect and result (ok, failed, retry, dead, unreachable, no_card)."}, []string{"platform", "effect", "result"}),
 		DeliverTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "baton_delivery_seconds",
 			Help: "Time to deliver one effect to a platform, retries included.", Buckets: lat}, []string{"platform"}),
 		TimerLag: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "baton_timer_lag_seconds",

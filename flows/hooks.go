@@ -187,7 +187,7 @@ func (v *validator) hooks(raw []rawHook) []Hook {
 func CheckHookURL(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return fmt.Errorf("webhook url %q must be an http:// or https:// address", raw)
+		return fmt.Errorf("webhook url %s must be an http:// or https:// address", HookTarget(raw))
 	}
 	return nil
 }
