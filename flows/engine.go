@@ -217,12 +217,15 @@ func (e *Engine) parseForm(fields []Field, input map[string]string) (map[string]
 	if err != nil {
 		return nil, err
 	}
-	errs := FieldErrors{}
+	var errs FieldErrors
 	for _, f := range fields {
 		if v, ok := data[f.Name].(string); ok && f.Kind == FieldPerson && v != "" {
 			if id, ok := e.person(v); ok {
 				data[f.Name] = id
 			} else {
+				if errs == nil {
+					errs = FieldErrors{}
+				}
 				errs[f.Name] = fmt.Sprintf("%s: %q is not a person in the directory; pick someone from the list", f.Label, v)
 			}
 		}
@@ -641,14 +644,19 @@ func (t *tx) closeStep(outcome, by, reason string) {
 			originals = append(originals, task.Original)
 		}
 	}
-	var deciders []string
+	var deciders []string // in the order they decided: tasks are decided at t.now or before
 	if by != System && by != "" {
-		decided := slices.DeleteFunc(slices.Clone(in.Tasks), func(task Task) bool { return string(task.Decision) != outcome || task.By == "" })
-		slices.SortStableFunc(decided, func(a, b Task) int { return a.At.Compare(b.At) })
-		for _, task := range decided {
-			if !slices.Contains(deciders, task.By) {
-				deciders = append(deciders, task.By)
+		for len(deciders) < len(in.Tasks) {
+			next := -1
+			for i, task := range in.Tasks {
+				if string(task.Decision) == outcome && task.By != "" && !slices.Contains(deciders, task.By) && (next < 0 || task.At.Before(in.Tasks[next].At)) {
+					next = i
+				}
 			}
+			if next < 0 {
+				break
+			}
+			deciders = append(deciders, in.Tasks[next].By)
 		}
 		if !slices.Contains(deciders, by) {
 			deciders = append(deciders, by)
