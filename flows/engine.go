@@ -237,11 +237,19 @@ func (e *Engine) parseForm(fields []Field, input map[string]string) (map[string]
 }
 
 // person returns the person s names: a directory id, in any case, or a
-// platform identity of someone outside the directory (slack:U123,
-// teams:…, email:…), as the adapters name people they cannot resolve.
-// With no directory, anyone.
+// platform identity (slack:U123, teams:…, email:…), which is the
+// directory's person when it knows it (so the requester cannot pass for
+// someone else) and an outside participant otherwise. With no directory,
+// any id.
 func (e *Engine) person(s string) (string, bool) {
-	if e.dir.Empty() || strings.Contains(s, ":") {
+	if platform, id, ok := strings.Cut(s, ":"); ok {
+		switch platform {
+		case "slack", "teams", "email": // the directory's person when it knows the identity
+			return e.dir.Resolve(platform, id), id != ""
+		}
+		return "", false
+	}
+	if e.dir.Empty() {
 		return s, true
 	}
 	id := e.dir.Find(s)
@@ -386,10 +394,13 @@ func (t *tx) stale() bool {
 	if in.Status == StatusRunning && (t.ev.Step == "" || t.ev.Step == in.Step) && (t.ev.Round == 0 || t.ev.Round == in.Round) {
 		return false
 	}
-	step, round := cmp.Or(t.ev.Step, in.Step), cmp.Or(t.ev.Round, in.Round)
-	for i := len(in.History) - 1; i >= 0; i-- {
+	step, round := cmp.Or(t.ev.Step, in.Step), t.ev.Round
+	if round == 0 && step == in.Step {
+		round = in.Round
+	}
+	for i := len(in.History) - 1; i >= 0; i-- { // the click's round, or its step's latest
 		h := in.History[i]
-		if h.Step == step && h.Round == round {
+		if h.Step == step && (round == 0 || h.Round == round) {
 			text := fmt.Sprintf("%s was already %s by %s at %s.", in.ID, strings.ToLower(decisionWords(h.Outcome)), t.name(h.By), FormatTime(h.Ended, t.e.dir.Location(t.ev.Actor)))
 			if h.Outcome == string(Changes) {
 				text = fmt.Sprintf("Changes to %s were already requested by %s at %s.", in.ID, t.name(h.By), FormatTime(h.Ended, t.e.dir.Location(t.ev.Actor)))
@@ -402,7 +413,7 @@ func (t *tx) stale() bool {
 		}
 	}
 	if in.Status == StatusRunning { // a step or round the request is not (or not yet) at
-		_ = t.refuse(CodeNotAllowed, fmt.Sprintf("This card is out of date: %s is now at %s (round %d). %s", in.ID, t.stepName(), in.Round, t.waitingOn()))
+		_ = t.refuse(CodeAlreadyDecided, fmt.Sprintf("This card is out of date: %s is now at %s (round %d). %s", in.ID, t.stepName(), in.Round, t.waitingOn()))
 		return true
 	}
 	_ = t.refuse(CodeClosed, fmt.Sprintf("%s is %s; there is nothing to decide.", in.ID, strings.ReplaceAll(string(in.Status), "_", " ")))
@@ -1161,6 +1172,7 @@ func (t *tx) resubmit() error {
 	if err != nil {
 		return err
 	}
+	t.closeReturned("resubmitted") // before the data changes: the card shows what was sent back
 	seen := in.Seen[s.ID]
 	var changes []Change
 	for _, f := range t.def.Form {
@@ -1184,7 +1196,6 @@ func (t *tx) resubmit() error {
 		detail[c.Field] = c.Old + " → " + c.New
 	}
 	t.record(AuditEntry{Action: "resubmitted", Reason: t.ev.Reason, Detail: detail})
-	t.closeReturned("resubmitted")
 	t.activate(s)
 	t.out.Text = fmt.Sprintf("Resubmitted %s (round %d). %s", in.ID, in.Round, t.waitingOn())
 	return nil
@@ -1216,10 +1227,14 @@ func (t *tx) reassign(delegate bool) error {
 	if !ok {
 		return nil
 	}
-	if slot >= 0 && in.Tasks[slot].Assignee != t.ev.Actor { // a delegate decides, but the task stays its owner's
+	if slot >= 0 && in.Tasks[slot].Assignee != t.ev.Actor && !t.e.admins[t.ev.Actor] && !slices.Contains(in.Escalated, t.ev.Actor) {
+		// A delegate decides, but the task stays its owner's.
 		owner := t.name(in.Tasks[slot].Assignee)
 		return t.refuse(CodeNotAllowed, fmt.Sprintf("You may decide %s on behalf of %s, but only %s or an admin can %s it.",
 			in.ID, owner, owner, map[bool]string{true: "delegate", false: "reassign"}[delegate]))
+	}
+	if slot >= 0 && in.Tasks[slot].Assignee != t.ev.Actor { // an admin or escalation target who is also a delegate
+		slot = -1
 	}
 	if slot < 0 { // an admin or escalation target: move ev.From's task, or the first pending one
 		slot = slices.IndexFunc(in.Tasks, func(task Task) bool {

@@ -54,8 +54,10 @@ func TestRejectAndResubmit(t *testing.T) {
 	if r.in.Rounds["finance"] != 2 || r.in.Rounds["manager"] != 1 || r.in.Outcome != "" || r.in.Title != "Laptop (1800)" {
 		t.Fatalf("resubmitted instance %+v", r.in)
 	}
-	// The rejection's card, with its Edit and resubmit button, is closed.
-	if closed := updated(t, tr, "requester/finance/1").Msg; len(closed.Actions) != 0 || closed.Outcome != "Resubmitted · Thu 26 Nov 10:00 GMT" {
+	// The rejection's card, with its Edit and resubmit button, is closed,
+	// still showing what was rejected.
+	if closed := updated(t, tr, "requester/finance/1").Msg; len(closed.Actions) != 0 || closed.Outcome != "Resubmitted · Thu 26 Nov 10:00 GMT" ||
+		!strings.Contains(closed.Title, "Laptop (2500)") || !slices.Contains(closed.Fields, flows.Fact{Label: "Amount", Value: "2500"}) {
 		t.Fatalf("returned card after the resubmission: %+v", closed)
 	}
 	wantChanges := []flows.Change{{Field: "amount", Label: "Amount", Old: "2500", New: "1800"}, {Field: "vendor", Label: "Vendor", Old: "", New: "Dell"}}
@@ -237,6 +239,7 @@ func TestDelegate(t *testing.T) {
 		r.inputErr(flows.Event{Kind: flows.EventDelegate, Actor: "bob", Target: "carol"}, "Carol Diaz is already on this task")
 		// A delegate decides, but may not pass the task on or take it away.
 		tr = r.refused(flows.Event{Kind: flows.EventDelegate, Actor: "carol", Target: "frank"}, flows.CodeNotAllowed)
+		contains(t, "refusal", tr.Outcome.Text, "only Bob Chen or an admin can delegate it")
 		contains(t, "refusal", tr.Outcome.Text, "only Bob Chen or an admin can delegate it")
 		r.refused(flows.Event{Kind: flows.EventReassign, Actor: "carol", Target: "frank"}, flows.CodeNotAllowed)
 		if got := r.in.Tasks[0]; got.Assignee != "bob" || !slices.Equal(got.Delegates, []string{"carol"}) {
@@ -501,7 +504,7 @@ func TestCardOfAnotherStepOrRound(t *testing.T) {
 		{Kind: flows.EventApprove, Actor: "bob", Step: "manager", Round: 7},
 		{Kind: flows.EventApprove, Actor: "carol", Step: "finance", Round: 1},
 	} {
-		tr := r.refused(ev, flows.CodeNotAllowed)
+		tr := r.refused(ev, flows.CodeAlreadyDecided) // 409 over the API, as a click that came too late
 		contains(t, "refusal", tr.Outcome.Text, "This card is out of date: X-1 is now at Manager approval (round 1). Waiting on Bob Chen")
 	}
 }
@@ -542,4 +545,48 @@ func TestViaIsRecorded(t *testing.T) {
 		}
 	}
 	contains(t, "timeline", fmt.Sprint(r.e.Timeline(r.in, r.audit, "alice", r.now).Items), "Bob Chen approved", "via api token ci-bot")
+}
+
+// TestAdminDelegateMayStillMoveTasks: an admin who is also a delegate acts
+// as an admin: they may reassign.
+func TestAdminDelegateMayStillMoveTasks(t *testing.T) {
+	t.Parallel()
+	r := buyRun(t, "500")
+	r.act(flows.EventDelegate, "bob", target(admin))
+	r.act(flows.EventReassign, admin, target("erin"))
+	if got := r.in.Tasks[0]; got.Assignee != "erin" || got.Original != "bob" {
+		t.Fatalf("task %+v", got)
+	}
+}
+
+// TestClickForAnEarlierStepWithoutRound: a click naming an earlier step but
+// no round is matched with that step's latest round, and told who decided it.
+func TestClickForAnEarlierStepWithoutRound(t *testing.T) {
+	t.Parallel()
+	r := buyRun(t, "2500")
+	r.act(flows.EventApprove, "bob")
+	r.act(flows.EventReject, "carol", reason("split it"))
+	r.act(flows.EventResubmit, "alice", data("item", "Laptop", "amount", "1800"))
+	wantStatus(t, r.in, flows.StatusRunning, "finance", 2)
+	tr := r.refused(flows.Event{Kind: flows.EventApprove, Actor: "bob", Step: "manager"}, flows.CodeAlreadyDecided)
+	contains(t, "refusal", tr.Outcome.Text, "X-1 was already approved by Bob Chen")
+}
+
+// TestPlatformIdentitiesResolveToPeople: a person field or a reassignment
+// naming a platform identity the directory knows is that person, so a
+// requester cannot name themselves by email to approve their own request;
+// an unknown prefix is nobody.
+func TestPlatformIdentitiesResolveToPeople(t *testing.T) {
+	t.Parallel()
+	r := newRun(t, newEngine(t, assigneeFlow("approval", "olivia", "field:approver", "")))
+	r.start("who", "alice", form("approver", "email:ALICE@example.com"))
+	if r.in.Data["approver"] != "alice" || slices.Contains(assignees(r.in), "alice") || !slices.Contains(assignees(r.in), "bob") {
+		t.Fatalf("data %v, assignees %v: want alice resolved and left out of her own approval", r.in.Data, assignees(r.in))
+	}
+	r.inputErr(flows.Event{Kind: flows.EventReassign, Actor: "bob", Target: "slack:UALICE"}, "Alice Martin made this request and may not approve it")
+	r.inputErr(flows.Event{Kind: flows.EventReassign, Actor: "bob", Target: "bogus:nobody"}, `"bogus:nobody" is not a person in the directory`)
+	r.act(flows.EventReassign, "bob", target("email:counsel@lawfirm.example")) // an outside participant
+	if got := assignees(r.in); !slices.Equal(got, []string{"email:counsel@lawfirm.example"}) {
+		t.Fatalf("assignees %v", got)
+	}
 }

@@ -638,8 +638,8 @@ func (v *validator) step(p string, r *rawStep, names map[string]string) Step {
 			v.add(p+".due", "due is only for approval, task and webhook steps")
 		}
 	case StepWebhook:
-		if !strings.HasPrefix(r.URL, "https://") && !strings.HasPrefix(r.URL, "http://") {
-			v.add(p+".url", "url %q must be an http:// or https:// address", r.URL)
+		if err := CheckHookURL(r.URL); err != nil { // says only the scheme and host: a URL may hold credentials
+			v.add(p+".url", "%v", err)
 		}
 		s.Webhook.Retries = 5
 		if r.Retries != nil {

@@ -355,7 +355,7 @@ steps:
 			{"steps[0].to", "a notify step needs to:"},
 			{"steps[1].to[0]", `"someone" is not understood`},
 			{"steps[1].message", "message is not a valid template"},
-			{"steps[2].url", `url "ftp://example.com" must be an http:// or https:// address`},
+			{"steps[2].url", `webhook url ftp://example.com must be an http:// or https:// address`},
 			{"steps[2].retries", "retries must be between 0 and 20"},
 			{"steps[2].on_error", `on_error "ignore" is not allowed; use fail or continue`},
 			{"steps[2].store.Bad", `store key "Bad" must be a lowercase identifier`},
