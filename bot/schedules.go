@@ -16,9 +16,11 @@ import (
 
 // ScheduleConfig tunes scheduled starts. Zero values mean the defaults.
 type ScheduleConfig struct {
-	// ClaimTTL is how long a firing's claim is held (default 1 h): longer
-	// than any clock skew between replicas. The claim's name holds the
-	// firing time, so it never blocks the next firing.
+	// ClaimTTL is how long a firing's claim is held (default 25 h): longer
+	// than any clock skew between replicas, and than the longest catch_up,
+	// so a replica starting within a firing's catch-up finds it claimed if
+	// it was made. The claim's name holds the firing time, so it never
+	// blocks the next firing.
 	ClaimTTL time.Duration
 	// OnFire, if set, is told the result of every firing on this replica
 	// (tests wait on it; nil: nothing).
@@ -54,7 +56,7 @@ type Schedules struct {
 // Service's Handle; clock nil means the real clock.
 func NewSchedules(cfg ScheduleConfig, defs []*flows.Definition, locker Locker, handle func(context.Context, flows.Event) (flows.Outcome, error),
 	clock clockwork.Clock, log *slog.Logger, metrics *Metrics) *Schedules {
-	cfg.ClaimTTL = cmp.Or(cfg.ClaimTTL, time.Hour)
+	cfg.ClaimTTL = cmp.Or(cfg.ClaimTTL, flows.MaxCatchUp+time.Hour)
 	if clock == nil {
 		clock = clockwork.NewRealClock()
 	}
@@ -74,7 +76,7 @@ func (s *Schedules) Fire(ctx context.Context, def *flows.Definition, i int) Firi
 		f.Err = fmt.Errorf("schedule %s[%d]: no firing time at or before %s", def.ID, i, s.clock.Now().Format(time.RFC3339))
 		return f
 	}
-	key := flows.ScheduleKey(def.ID, i, f.At)
+	key := flows.ScheduleKey(def.ID, sch, f.At)
 	ok, err := s.locker.Claim(ctx, key, s.cfg.ClaimTTL)
 	if err != nil {
 		f.Err = fmt.Errorf("claim %s: %w", key, err)
@@ -133,6 +135,14 @@ func (s *Schedules) catchUp(ctx context.Context) {
 	for _, def := range s.defs {
 		for i, sch := range def.Schedules {
 			if last := sch.Last(now); !last.IsZero() && sch.CatchUp > 0 && now.Sub(last) <= sch.CatchUp {
+				if ctx.Err() != nil { // shutting down: the next replica to start catches up
+					return
+				}
+				// A replica of an earlier version named the firing by the
+				// schedule's place; if it made it, its claim is there.
+				if ok, err := s.locker.Claim(ctx, flows.LegacyScheduleKey(def.ID, i, last), s.cfg.ClaimTTL); err == nil && !ok {
+					continue
+				}
 				f := s.Fire(context.WithoutCancel(ctx), def, i)
 				if f.Claimed && f.Err == nil {
 					s.log.Info("scheduled start caught up", "flow", def.ID, "schedule", i, "at", f.At, "late", now.Sub(f.At).Round(time.Second))

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -181,17 +182,17 @@ steps:
 	}
 	r := bottest.NewWith(t, []*flows.Definition{def}, nil, nil)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	// replica runs a Schedules until its jobs wait on the clock (the
+	// replicaOf runs a Schedules until its jobs wait on the clock (the
 	// catch-up is done by then) and returns what it fired.
-	replica := func(locker bot.Locker) []bot.Firing {
+	replicaOf := func(defs []*flows.Definition, locker bot.Locker) []bot.Firing {
 		var mu sync.Mutex
 		var fired []bot.Firing
 		s := bot.NewSchedules(bot.ScheduleConfig{OnFire: func(f bot.Firing) { mu.Lock(); fired = append(fired, f); mu.Unlock() }},
-			[]*flows.Definition{def}, locker, r.Svc.Handle, r.Clock, log, nil)
+			defs, locker, r.Svc.Handle, r.Clock, log, nil)
 		ctx, cancel := context.WithCancel(t.Context())
 		done := make(chan error, 1)
 		go func() { done <- s.Run(ctx) }()
-		if err := r.Clock.BlockUntilContext(ctx, 4); err != nil {
+		if err := r.Clock.BlockUntilContext(ctx, len(defs[0].Schedules)); err != nil {
 			t.Fatal(err)
 		}
 		cancel()
@@ -202,6 +203,7 @@ steps:
 		defer mu.Unlock()
 		return fired
 	}
+	replica := func(locker bot.Locker) []bot.Firing { return replicaOf([]*flows.Definition{def}, locker) }
 
 	fired := replica(r.Store)
 	var schedules []int
@@ -216,6 +218,23 @@ steps:
 	}
 	if want := time.Date(2026, 11, 26, 7, 0, 0, 0, time.UTC); !fired[1].At.Equal(want) {
 		t.Errorf("schedule 2 fired for %v, want %v", fired[1].At, want)
+	}
+
+	// A new version of the flow with a schedule added first: the others
+	// move down the list but keep their names, so none is made again.
+	moved, err := flows.ParseDefinition("daily.yaml", []byte(strings.Replace(flow, "schedule:\n",
+		"schedule:\n  - {cron: \"0 6 * * *\", requester: olivia, data: {area: z}, catch_up: off}\n", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(moved.Schedules) != 5 {
+		t.Fatalf("%d schedules", len(moved.Schedules))
+	}
+	defs := []*flows.Definition{moved}
+	for _, f := range replicaOf(defs, r.Store) {
+		if f.Err != nil || f.Claimed {
+			t.Errorf("after schedules moved: %+v, want no claim", f)
+		}
 	}
 
 	r.Clock.Advance(10 * time.Minute)
@@ -240,5 +259,51 @@ steps:
 	slices.Sort(areas)
 	if !slices.Equal(areas, []string{"a", "c"}) {
 		t.Errorf("instances for areas %v, want [a c]", areas)
+	}
+}
+
+// TestCatchUpRespectsAnEarlierVersionsClaim: a firing an earlier version
+// made (claimed under its old name, by the schedule's place) is not caught
+// up again under the new name.
+func TestCatchUpRespectsAnEarlierVersionsClaim(t *testing.T) {
+	t.Parallel()
+	def, err := flows.ParseDefinition("d.yaml", []byte(`id: daily
+name: Daily check
+owner: olivia
+form:
+  - {name: area, required: true}
+schedule:
+  - {cron: "30 8 * * *", requester: olivia, data: {area: a}}
+steps:
+  - id: check
+    type: task
+    assignees: ["person:bob"]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := bottest.NewWith(t, []*flows.Definition{def}, nil, nil)
+	at := time.Date(2026, 11, 26, 8, 30, 0, 0, time.UTC) // 30 min before T0
+	if ok, err := r.Store.Claim(t.Context(), flows.LegacyScheduleKey("daily", 0, at), time.Hour); err != nil || !ok {
+		t.Fatalf("claim %v %v", ok, err)
+	}
+	var fired []bot.Firing
+	var mu sync.Mutex
+	s := bot.NewSchedules(bot.ScheduleConfig{OnFire: func(f bot.Firing) { mu.Lock(); fired = append(fired, f); mu.Unlock() }},
+		[]*flows.Definition{def}, r.Store, r.Svc.Handle, r.Clock, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	if err := r.Clock.BlockUntilContext(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(fired) != 0 {
+		t.Errorf("fired %+v, want nothing: an earlier version made it", fired)
 	}
 }

@@ -1,6 +1,8 @@
 package flows
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"maps"
 	"slices"
@@ -108,11 +110,30 @@ func (s *Schedule) Last(now time.Time) time.Time {
 	return time.Time{}
 }
 
-// ScheduleKey names one firing of schedule i of flow: the lock name and the
+// ScheduleKey names one firing of a flow's schedule: the lock name and the
 // start's idempotency key, so two replicas (or a retried firing) start at
-// most one instance for it.
-func ScheduleKey(flow string, i int, at time.Time) string {
+// most one instance for it. The schedule is named by what it is (ID), not
+// by its place in the list, so adding or moving schedules renames none.
+func ScheduleKey(flow string, s *Schedule, at time.Time) string {
+	return fmt.Sprintf("schedule:%s:%s:%s", flow, s.ID(), at.UTC().Format(time.RFC3339))
+}
+
+// LegacyScheduleKey is the name versions before ScheduleKey's gave a
+// firing: by the schedule's place in the list. A replica checks it before
+// catching up a firing an older replica may have made.
+func LegacyScheduleKey(flow string, i int, at time.Time) string {
 	return fmt.Sprintf("schedule:%s:%d:%s", flow, i, at.UTC().Format(time.RFC3339))
+}
+
+// ID names the schedule by its cron, timezone, requester and data: the
+// first 12 hex digits of their SHA-256.
+func (s *Schedule) ID() string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%q %q %q", s.Cron, s.zone(), s.Requester)
+	for _, k := range slices.Sorted(maps.Keys(s.Data)) {
+		fmt.Fprintf(h, " %q=%q", k, s.Data[k])
+	}
+	return hex.EncodeToString(h.Sum(nil))[:12]
 }
 
 // The YAML shapes.

@@ -198,11 +198,16 @@ func TestScheduleTimes(t *testing.T) {
 	if got := s.Last(mon.Add(-time.Second)); !got.Equal(mon.AddDate(0, 0, -7)) {
 		t.Errorf("Last just before = %v, want the week before", got)
 	}
-	k := flows.ScheduleKey("v", 0, mon)
-	if k != "schedule:v:0:2026-03-30T07:00:00Z" {
+	k := flows.ScheduleKey("v", s, mon)
+	if k != "schedule:v:"+s.ID()+":2026-03-30T07:00:00Z" || len(s.ID()) != 12 {
 		t.Errorf("ScheduleKey = %q", k)
 	}
-	if flows.ScheduleKey("v", 1, mon) == k || flows.ScheduleKey("w", 0, mon) == k || flows.ScheduleKey("v", 0, mon.Add(time.Minute)) == k {
+	other := *s
+	other.Data = map[string]string{"note": "another"}
+	if flows.ScheduleKey("v", &other, mon) == k || flows.ScheduleKey("w", s, mon) == k || flows.ScheduleKey("v", s, mon.Add(time.Minute)) == k {
 		t.Error("ScheduleKey does not tell schedules, flows and times apart")
+	}
+	if got := flows.LegacyScheduleKey("v", 0, mon); got != "schedule:v:0:2026-03-30T07:00:00Z" {
+		t.Errorf("LegacyScheduleKey = %q", got)
 	}
 }
