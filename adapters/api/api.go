@@ -310,7 +310,7 @@ func idemKey(w http.ResponseWriter, r *http.Request, body []byte) (string, bool)
 		return "", false
 	}
 	h := sha256.New()
-	fmt.Fprintf(h, "%s %s\n", r.Method, r.URL.Path)
+	fmt.Fprintf(h, "%s %s\n", r.Method, strings.ToUpper(r.URL.Path)) // instance ids are read in any case
 	h.Write(body)
 	return scope + hex.EncodeToString(h.Sum(nil)[:16]) + ":" + k, true
 }

@@ -500,6 +500,11 @@ func TestIdempotencyKeyIsPerRequest(t *testing.T) {
 	if !slices.ContainsFunc(audit, func(e flows.AuditEntry) bool { return e.Action == "approved" && e.Actor == "bob" }) {
 		t.Errorf("the decision was dropped: %+v", audit)
 	}
+	// Its retry, naming the instance in lower case, gets the same answer.
+	retry := r.do("POST", "/api/v1/instances/"+strings.ToLower(id)+"/decisions", admin, map[string]any{"decision": "approve", "on_behalf_of": "bob", "step": "manager"}, key...)
+	if retry.raw != p.raw {
+		t.Errorf("the retry answered %s, first %s", retry.raw, p.raw)
+	}
 
 	// The same key on another flow starts an instance of that flow.
 	p = r.do("POST", "/api/v1/flows/access/instances", admin, map[string]any{"on_behalf_of": "alice",
