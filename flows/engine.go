@@ -1496,6 +1496,12 @@ func (t *tx) refreshCards(s *Step, skip ...string) {
 			t.effects = append(t.effects, Effect{Kind: EffectUpdate, Card: t.personCard(p), Msg: t.taskCard(s, MsgTask, p)})
 		}
 	}
+	// The people the step was escalated to: their cards say whom it waits on.
+	for _, p := range t.in.Escalated {
+		if !slices.Contains(skip, p) {
+			t.effects = append(t.effects, Effect{Kind: EffectUpdate, Card: t.escalationCard(p), Msg: t.escalationMsg(s, p)})
+		}
+	}
 	t.refreshChannelCard(s)
 }
 
@@ -1533,16 +1539,22 @@ func (t *tx) escalateNotify(s *Step, target string) {
 	}
 	t.record(AuditEntry{Action: "escalated", Detail: map[string]string{"to": strings.Join(names, ", "), "waiting_on": t.waitingNames()}})
 	for _, r := range to {
-		m := t.taskCard(s, MsgEscalation, r.Person)
-		m.Title = "Escalation: " + m.Title
-		m.Text = fmt.Sprintf("%s has waited %s for %s (%s).", in.ID, FormatDuration(t.now.Sub(in.StepStarted)), t.waitingNames(), s.Name)
-		if r.Person != "" {
-			m.Text += " You can decide it or reassign it."
-		}
-		m.Context = slices.DeleteFunc(m.Context, func(c string) bool { return strings.HasPrefix(c, "Escalates to") || strings.HasPrefix(c, "Moves to") })
-		key := t.escalationCard(cmp.Or(r.Person, "#"+r.Channel))
-		t.notify(r, key, "", m)
+		t.notify(r, t.escalationCard(cmp.Or(r.Person, "#"+r.Channel)), "", t.escalationMsg(s, r.Person))
 	}
+}
+
+// escalationMsg is the card that tells person (or, with "", a channel)
+// about overdue work.
+func (t *tx) escalationMsg(s *Step, person string) *Message {
+	in := t.in
+	m := t.taskCard(s, MsgEscalation, person)
+	m.Title = "Escalation: " + m.Title
+	m.Text = fmt.Sprintf("%s has waited %s for %s (%s).", in.ID, FormatDuration(t.now.Sub(in.StepStarted)), t.waitingNames(), s.Name)
+	if person != "" {
+		m.Text += " You can decide it or reassign it."
+	}
+	m.Context = slices.DeleteFunc(m.Context, func(c string) bool { return strings.HasPrefix(c, "Escalates to") || strings.HasPrefix(c, "Moves to") })
+	return m
 }
 
 // escalateReassign moves pending tasks to their backups.

@@ -3,6 +3,7 @@ package flows_test
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -169,6 +170,11 @@ func TestEscalationNotify(t *testing.T) {
 	}
 	if got := actions(m.Actions); !slices.Contains(got, flows.ActApprove) {
 		t.Fatalf("escalation card actions %v", got)
+	}
+	// Moving the task brings the escalation card up to date.
+	tr = r.act(flows.EventReassign, "bob", target("erin"))
+	if m := updated(t, tr, "review/1/esc:dana").Msg; !strings.Contains(m.Text, "for Erin Park (Review)") {
+		t.Fatalf("escalation card after the reassign: %+v", m)
 	}
 	// An escalation target may decide, for the whole step.
 	tr = r.act(flows.EventApprove, "dana")
