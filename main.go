@@ -204,6 +204,11 @@ func build(ctx context.Context, cfg bot.Config, getenv func(string) string, log 
 	}
 	messengers = append(messengers, a.external.messenger)
 	webhooks := bot.NewWebhooks(nil, cfg.Secrets, clock)
+	installation, err := store.Installation(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("redis: %w", err)
+	}
+	webhooks.SetInstallation(installation)
 	a.dispatcher = bot.NewDispatcher(bot.DispatcherConfig{Reclaim: cfg.Reclaim}, store, messengers, webhooks, a.svc.Handle, log, metrics)
 	a.svc.OnCommit(a.dispatcher.Wake)
 	a.timers = bot.NewTimers(bot.TimerConfig{Interval: cfg.TimerInterval, Lease: cfg.TimerLease}, store, a.svc.Handle, clock, log, metrics)

@@ -28,8 +28,9 @@ import (
 // The request is a JSON POST of the flows.HookEvent, signed like webhook
 // steps' calls: X-Baton-Signature is "v1=" + hex(HMAC-SHA256(secret,
 // timestamp + "." + body)) and X-Baton-Timestamp the unix seconds.
-// Idempotency-Key and X-Baton-Event-Id carry the event id, the same on every
-// redelivery, so a receiver drops repeats; X-Baton-Event names the type.
+// X-Baton-Event-Id carries the event id and Idempotency-Key the installation
+// id and the event id, the same on every redelivery, so a receiver drops
+// repeats; X-Baton-Event names the type.
 
 // HookLog keeps delivery attempts for operators (storage.Store implements it).
 type HookLog interface {
@@ -65,6 +66,19 @@ func (s *Service) addHooks(t *flows.Transition) {
 func (w *Webhooks) RecordAttempts(log HookLog) *Webhooks {
 	w.attempts = log
 	return w
+}
+
+// SetInstallation sets the installation id (storage.Store.Installation)
+// that starts every Idempotency-Key sent, so that keys stay unique when
+// instance ids start again on new data. Call it before the first call.
+func (w *Webhooks) SetInstallation(id string) { w.installation = id }
+
+// idempotencyKey is key, prefixed with the installation id when there is one.
+func (w *Webhooks) idempotencyKey(key string) string {
+	if w.installation == "" {
+		return key
+	}
+	return w.installation + ":" + key
 }
 
 // hookSecret returns the value of a hook's signing secret.
@@ -116,7 +130,7 @@ func (w *Webhooks) deliverHook(ctx context.Context, call *flows.HookCall, attemp
 	req.Header.Set("X-Baton-Event", call.Event.Type)
 	req.Header.Set("X-Baton-Event-Id", call.Event.ID)
 	req.Header.Set("X-Baton-Attempt", strconv.Itoa(attempt))
-	req.Header.Set("Idempotency-Key", call.Event.ID)
+	req.Header.Set("Idempotency-Key", w.idempotencyKey(call.Event.ID))
 	resp, err := w.client.Do(req)
 	if err != nil {
 		return 0, fmt.Errorf("webhook to %s: %w", flows.HookTarget(call.URL), withoutURL(err))

@@ -29,7 +29,7 @@ import (
 // Signature: header X-Baton-Signature is "v1=" + hex(HMAC-SHA256(secret,
 // timestamp + "." + body)) and X-Baton-Timestamp the unix seconds, so a
 // receiver can check both the body and its age. Idempotency-Key names the
-// step round, so a receiver can drop repeats.
+// installation and the step round, so a receiver can drop repeats.
 type Webhooks struct {
 	client   *http.Client
 	secrets  map[string]string // by the name a step gives
@@ -37,6 +37,8 @@ type Webhooks struct {
 	sleep    func(context.Context, time.Duration) error
 	backoff  time.Duration
 	attempts HookLog // records outbound event deliveries, or nil (hooks.go)
+	// installation starts every Idempotency-Key (SetInstallation, hooks.go)
+	installation string
 }
 
 // NewWebhooks returns a caller. secrets maps secret names to values.
@@ -117,7 +119,7 @@ func (w *Webhooks) post(ctx context.Context, instance string, call *flows.Webhoo
 	req.Header.Set("User-Agent", "Baton-Webhook/1")
 	req.Header.Set("X-Baton-Timestamp", strconv.FormatInt(ts, 10))
 	req.Header.Set("X-Baton-Signature", Sign(secret, ts, body))
-	req.Header.Set("Idempotency-Key", fmt.Sprintf("%s:%s:%d", instance, call.Step, call.Round))
+	req.Header.Set("Idempotency-Key", w.idempotencyKey(fmt.Sprintf("%s:%s:%d", instance, call.Step, call.Round)))
 	resp, err := w.client.Do(req)
 	if err != nil {
 		return flows.WebhookResult{Error: fmt.Sprintf("webhook to %s: %v", target, withoutURL(err))}, 0

@@ -150,6 +150,12 @@ func TestWebhooksSignedCall(t *testing.T) {
 	if got := h.header.Get("Idempotency-Key"); got != "EN-7:score:2" {
 		t.Errorf("Idempotency-Key %q", got)
 	}
+	// With an installation id, keys start with it: ids start again on new data.
+	w.SetInstallation("0a1b2c3d4e5f")
+	w.Call(t.Context(), "EN-7", call)
+	if got := rc.all()[1].header.Get("Idempotency-Key"); got != "0a1b2c3d4e5f:EN-7:score:2" {
+		t.Errorf("Idempotency-Key with an installation %q", got)
+	}
 	if got := h.header.Get("Content-Type"); got != "application/json" {
 		t.Errorf("Content-Type %q", got)
 	}

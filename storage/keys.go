@@ -81,6 +81,10 @@ func (k keys) seq(flow string) string { return k.global() + ":seq:" + flow }
 // start: STRING, the instance id reserved for a start event's idempotency key; expires.
 func (k keys) start(key string) string { return k.global() + ":start:" + key }
 
+// installation: STRING, a random id made the first time Baton runs on this
+// data (see Store.Installation).
+func (k keys) installation() string { return k.global() + ":installation" }
+
 // kv: STRING, a small shared value (conversation references, cached ids).
 // Single-key operations only, so no hash tag: values spread over the cluster.
 func (k keys) kv(ns, key string) string { return k.prefix + ":kv:" + ns + ":" + key }

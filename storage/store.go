@@ -3,7 +3,9 @@ package storage
 import (
 	"cmp"
 	"context"
+	"crypto/rand"
 	"embed"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -118,6 +120,23 @@ func (s *Store) Init(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// Installation returns this data's installation id: random, made the first
+// time any replica asks, the same for every replica afterwards, and new
+// after the data is wiped. Outgoing Idempotency-Keys carry it, as instance
+// ids start again at 1 on new data.
+func (s *Store) Installation(ctx context.Context) (string, error) {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	if err := s.rdb.SetNX(ctx, s.k.installation(), hex.EncodeToString(b), 0).Err(); err != nil {
+		return "", fmt.Errorf("installation id: %w", err)
+	}
+	id, err := s.rdb.Get(ctx, s.k.installation()).Result() // ours, or the one set first
+	if err != nil {
+		return "", fmt.Errorf("installation id: %w", err)
+	}
+	return id, nil
 }
 
 // Ping checks that Redis answers.

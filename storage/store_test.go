@@ -93,6 +93,31 @@ func TestReserveIsIdempotent(t *testing.T) {
 	})
 }
 
+// TestInstallationIsOnePerData: every replica (a Store with the same
+// prefix) gets the same installation id, every call; other data (another
+// prefix, or the same after a wipe) gets another.
+func TestInstallationIsOnePerData(t *testing.T) {
+	onBackends(t, storage.Config{}, func(t *testing.T, b storagetest.Backend, s *storage.Store) {
+		id, err := s.Installation(t.Context())
+		if err != nil || len(id) != 12 {
+			t.Fatalf("installation %q, %v", id, err)
+		}
+		replica := storage.New(b.Client, storage.Config{Prefix: s.Prefix()})
+		if again, _ := replica.Installation(t.Context()); again != id {
+			t.Errorf("another replica got %q, want %q", again, id)
+		}
+		if other, _ := storagetest.Store(t, b, storage.Config{}).Installation(t.Context()); other == id || other == "" {
+			t.Errorf("other data got %q (this one %q)", other, id)
+		}
+		if err := s.DeleteAll(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if wiped, _ := s.Installation(t.Context()); wiped == id || wiped == "" {
+			t.Errorf("after a wipe %q, before %q", wiped, id)
+		}
+	})
+}
+
 func TestTransitionCommitsEverythingTogether(t *testing.T) {
 	conformance(t, func(t *testing.T, s *storage.Store, e *flows.Engine) {
 		id := start(t, s, e, "s1", "500")
