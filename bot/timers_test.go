@@ -109,7 +109,7 @@ func TestTimersTickEscalates(t *testing.T) {
 	h.drain(t, d)
 	var esc []call
 	for _, c := range m.calls() {
-		if c.Msg.Kind == flows.MsgEscalation {
+		if c.Msg.Kind == flows.MsgEscalation && c.Op == "send" { // (the step going overdue updates it)
 			esc = append(esc, c)
 		}
 	}
