@@ -344,12 +344,13 @@ type receiver struct {
 	held    map[string]int  // calls being held now, by key
 	wasHeld map[string]bool // calls still held when release was called
 	bad     []string
-	gate    chan struct{} // nil: answer at once; else closed on release
+	gate    chan struct{}   // nil: answer at once; else closed on release
+	install map[string]bool // the installation ids the keys started with
 }
 
 func newReceiver(secret string) *receiver {
 	return &receiver{secret: secret, got: map[string][]time.Time{}, cut: map[string]bool{},
-		held: map[string]int{}, wasHeld: map[string]bool{}}
+		held: map[string]int{}, wasHeld: map[string]bool{}, install: map[string]bool{}}
 }
 
 func (rc *receiver) hold() {
@@ -380,8 +381,11 @@ func (rc *receiver) distinct() int {
 func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	ts, _ := strconv.ParseInt(r.Header.Get("X-Baton-Timestamp"), 10, 64)
-	key := r.Header.Get("Idempotency-Key")
+	// <installation>:<instance>:<step>:<round>: every replica shares the
+	// installation; the test names calls by the rest.
+	install, key, _ := strings.Cut(r.Header.Get("Idempotency-Key"), ":")
 	rc.mu.Lock()
+	rc.install[install] = true
 	if !hmac.Equal([]byte(bot.Sign(rc.secret, ts, body)), []byte(r.Header.Get("X-Baton-Signature"))) {
 		rc.bad = append(rc.bad, key)
 	}
@@ -831,6 +835,9 @@ func TestClusterReplicasKillOne(t *testing.T) {
 	}
 	if len(rc.bad) > 0 {
 		t.Errorf("calls with a bad signature: %v", rc.bad)
+	}
+	if len(rc.install) != 1 {
+		t.Errorf("keys started with installation ids %v, want the one the replicas share", rc.install)
 	}
 	rc.mu.Unlock()
 	if len(lost) > 0 {
