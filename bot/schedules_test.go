@@ -181,27 +181,8 @@ steps:
 		t.Fatal(err)
 	}
 	r := bottest.NewWith(t, []*flows.Definition{def}, nil, nil)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	// replicaOf runs a Schedules until its jobs wait on the clock (the
-	// catch-up is done by then) and returns what it fired.
 	replicaOf := func(defs []*flows.Definition, locker bot.Locker) []bot.Firing {
-		var mu sync.Mutex
-		var fired []bot.Firing
-		s := bot.NewSchedules(bot.ScheduleConfig{OnFire: func(f bot.Firing) { mu.Lock(); fired = append(fired, f); mu.Unlock() }},
-			defs, locker, r.Svc.Handle, r.Clock, log, nil)
-		ctx, cancel := context.WithCancel(t.Context())
-		done := make(chan error, 1)
-		go func() { done <- s.Run(ctx) }()
-		if err := r.Clock.BlockUntilContext(ctx, len(defs[0].Schedules)); err != nil {
-			t.Fatal(err)
-		}
-		cancel()
-		if err := <-done; err != nil {
-			t.Fatal(err)
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		return fired
+		return startReplica(t, r, defs, locker)
 	}
 	replica := func(locker bot.Locker) []bot.Firing { return replicaOf([]*flows.Definition{def}, locker) }
 
@@ -287,14 +268,24 @@ steps:
 	if ok, err := r.Store.Claim(t.Context(), flows.LegacyScheduleKey("daily", 0, at), time.Hour); err != nil || !ok {
 		t.Fatalf("claim %v %v", ok, err)
 	}
-	var fired []bot.Firing
+	fired := startReplica(t, r, []*flows.Definition{def}, r.Store)
+	if len(fired) != 0 {
+		t.Errorf("fired %+v, want nothing: an earlier version made it", fired)
+	}
+}
+
+// startReplica runs a Schedules of defs on r until its jobs wait on the
+// clock (its catch-up is done by then), stops it, and returns what it fired.
+func startReplica(t *testing.T, r *bottest.Rig, defs []*flows.Definition, locker bot.Locker) []bot.Firing {
+	t.Helper()
 	var mu sync.Mutex
+	var fired []bot.Firing
 	s := bot.NewSchedules(bot.ScheduleConfig{OnFire: func(f bot.Firing) { mu.Lock(); fired = append(fired, f); mu.Unlock() }},
-		[]*flows.Definition{def}, r.Store, r.Svc.Handle, r.Clock, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+		defs, locker, r.Svc.Handle, r.Clock, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
-	if err := r.Clock.BlockUntilContext(ctx, 1); err != nil {
+	if err := r.Clock.BlockUntilContext(ctx, len(defs[0].Schedules)); err != nil {
 		t.Fatal(err)
 	}
 	cancel()
@@ -303,7 +294,5 @@ steps:
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if len(fired) != 0 {
-		t.Errorf("fired %+v, want nothing: an earlier version made it", fired)
-	}
+	return fired
 }
