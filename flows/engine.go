@@ -569,6 +569,7 @@ func (t *tx) decide(d Decision) error {
 	case Pending:
 		waiting := t.waitingNames()
 		t.closeTaskCards(s, t.in.Tasks[slot], string(d), by, reason, fmt.Sprintf("Waiting on %s.", waiting))
+		t.refreshPeople(s) // the others' cards say whom the step still waits on
 		t.out.Text = fmt.Sprintf("%s %s. Still waiting on %s.", decisionWords(string(d)), t.in.ID, waiting)
 	case Approved, Done:
 		t.closeStep(string(result), by, reason)
@@ -1485,6 +1486,13 @@ func (t *tx) timer() error {
 // refreshCards re-renders every pending card of the step in place, but for
 // the cards of the people in skip.
 func (t *tx) refreshCards(s *Step, skip ...string) {
+	t.refreshPeople(s, skip...)
+	t.refreshChannelCard(s)
+}
+
+// refreshPeople re-renders the pending task cards and escalation cards of
+// the step's people, but for the people in skip.
+func (t *tx) refreshPeople(s *Step, skip ...string) {
 	for _, task := range t.in.Tasks {
 		if task.Decision != Pending {
 			continue
@@ -1502,7 +1510,6 @@ func (t *tx) refreshCards(s *Step, skip ...string) {
 			t.effects = append(t.effects, Effect{Kind: EffectUpdate, Card: t.escalationCard(p), Msg: t.escalationMsg(s, p)})
 		}
 	}
-	t.refreshChannelCard(s)
 }
 
 // escalateNotify tells target about overdue work and lets them decide.

@@ -195,11 +195,17 @@ func TestPolicies(t *testing.T) {
 				}
 				if s.pending {
 					// The decider's card is closed, showing who is still awaited;
-					// the others' cards stay.
+					// the others' cards, buttons and all, say so too.
 					up := updated(t, tr, "fin/1/"+s.who)
 					contains(t, "closed card", up.Msg.Outcome, "by "+testDir(t).Name(s.who), "Waiting on")
 					if len(up.Msg.Actions) != 0 {
 						t.Fatalf("a decided card keeps its buttons: %+v", up.Msg.Actions)
+					}
+					waiting := "Waiting on " + r.e.Directory().Name(r.in.Pending()[0])
+					for _, o := range r.in.Pending() {
+						if other := updated(t, tr, "fin/1/"+o).Msg; len(other.Actions) == 0 || !slices.ContainsFunc(other.Context, func(c string) bool { return strings.HasPrefix(c, waiting) }) {
+							t.Fatalf("%s's card after %s decided: %+v", o, s.who, other)
+						}
 					}
 					contains(t, "outcome", tr.Outcome.Text, "Still waiting on")
 					if r.in.Tasks[slices.Index(assignees(r.in), s.who)].By != s.who {
