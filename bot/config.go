@@ -12,7 +12,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/batonbot/baton/flows"
 )
@@ -197,7 +196,7 @@ func webhooksConfig(getenv func(string) string, secrets map[string]string) ([]fl
 		}
 		// Named by position, and scheme and host: its user, password, path
 		// or query may be credentials, and this is printed.
-		if p := urlProblem(u); p != "" {
+		if p := flows.HookURLProblem(u); p != "" {
 			what := fmt.Sprintf("URL %d", i+1)
 			if pu, err := url.Parse(u); err == nil && pu.Host != "" {
 				what += " (" + flows.HookTarget(u) + ")"
@@ -227,24 +226,6 @@ func (c Config) CheckInboundSecrets(defs []*flows.Definition) error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// urlProblem says what is wrong with a webhook URL, "" if nothing, without
-// quoting any of it (it may hold credentials). It accepts what
-// flows.CheckHookURL accepts.
-func urlProblem(raw string) string {
-	u, err := url.Parse(raw)
-	switch {
-	case err != nil && strings.ContainsFunc(raw, unicode.IsSpace):
-		return "is not a valid URL: it has a space in it (remove it, or write it as %20 in a password or path)"
-	case err != nil:
-		return "is not a valid URL: check that characters such as @ : / ? # % in its user or password are percent-encoded"
-	case u.Scheme != "http" && u.Scheme != "https":
-		return "must be an http:// or https:// address"
-	case u.Host == "":
-		return "has no host: write it as https://host/path"
-	}
-	return ""
 }
 
 // validPort reports whether port is a port number (0-65535) or a service

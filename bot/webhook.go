@@ -113,7 +113,7 @@ func (w *Webhooks) post(ctx context.Context, instance string, call *flows.Webhoo
 	target := flows.HookTarget(call.URL)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, call.URL, bytes.NewReader(body))
 	if err != nil {
-		return flows.WebhookResult{Error: fmt.Sprintf("webhook to %s: the step's url %s", target, cmp.Or(urlProblem(call.URL), "is not valid"))}, -1
+		return flows.WebhookResult{Error: fmt.Sprintf("webhook to %s: the step's url %s", target, cmp.Or(flows.HookURLProblem(call.URL), "is not valid"))}, -1
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "Baton-Webhook/1")

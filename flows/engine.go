@@ -656,21 +656,16 @@ func (t *tx) closeStep(outcome, by, reason string) {
 			originals = append(originals, task.Original)
 		}
 	}
-	var deciders []string // in the order they decided: tasks are decided at t.now or before
+	var deciders []string // whose decisions made the outcome, in the order they decided
 	if by != System && by != "" {
-		for len(deciders) < len(in.Tasks) {
-			next := -1
-			for i, task := range in.Tasks {
-				if string(task.Decision) == outcome && task.By != "" && !slices.Contains(deciders, task.By) && (next < 0 || task.At.Before(in.Tasks[next].At)) {
-					next = i
-				}
+		decided := slices.DeleteFunc(slices.Clone(in.Tasks), func(task Task) bool { return string(task.Decision) != outcome || task.By == "" })
+		slices.SortStableFunc(decided, func(a, b Task) int { return a.At.Compare(b.At) })
+		for _, task := range decided {
+			if !slices.Contains(deciders, task.By) {
+				deciders = append(deciders, task.By)
 			}
-			if next < 0 {
-				break
-			}
-			deciders = append(deciders, in.Tasks[next].By)
 		}
-		if !slices.Contains(deciders, by) {
+		if !slices.Contains(deciders, by) { // an admin's or escalation target's decision closed it
 			deciders = append(deciders, by)
 		}
 	}
@@ -693,10 +688,7 @@ func (t *tx) closeStep(outcome, by, reason string) {
 // is shown in (nil: UTC).
 func (t *tx) closedCard(s *Step, outcome, names, reason, extra string, loc *time.Location) *Message {
 	m := t.baseCard(s, MsgTask)
-	m.Outcome = fmt.Sprintf("%s by %s · %s", decisionWords(outcome), names, FormatTime(t.now, loc))
-	if names == "" {
-		m.Outcome = fmt.Sprintf("%s · %s", decisionWords(outcome), FormatTime(t.now, loc))
-	}
+	m.Outcome = t.outcomeLine(outcome, names, loc)
 	if reason != "" {
 		m.Outcome += "\nReason: " + reason
 	}
@@ -704,6 +696,15 @@ func (t *tx) closedCard(s *Step, outcome, names, reason, extra string, loc *time
 		m.Outcome += "\n" + extra
 	}
 	return m
+}
+
+// outcomeLine is a closed card's "Approved by A and B · <time in loc>"
+// (without "by" when names is "").
+func (t *tx) outcomeLine(outcome, names string, loc *time.Location) string {
+	if names == "" {
+		return fmt.Sprintf("%s · %s", decisionWords(outcome), FormatTime(t.now, loc))
+	}
+	return fmt.Sprintf("%s by %s · %s", decisionWords(outcome), names, FormatTime(t.now, loc))
 }
 
 // baseCard holds what every card about the instance shows.
@@ -871,10 +872,11 @@ func (t *tx) closeReturned(outcome string) {
 	}
 	h := in.History[len(in.History)-1]
 	m := t.returnedCard(s, Decision(h.Outcome), h.By, h.Reason)
-	m.Outcome = fmt.Sprintf("%s · %s", decisionWords(outcome), FormatTime(t.now, t.e.dir.Location(in.Requester)))
+	by := "" // the requester needs no telling it was them
 	if t.ev.Actor != in.Requester {
-		m.Outcome = fmt.Sprintf("%s by %s · %s", decisionWords(outcome), t.name(t.ev.Actor), FormatTime(t.now, t.e.dir.Location(in.Requester)))
+		by = t.name(t.ev.Actor)
 	}
+	m.Outcome = t.outcomeLine(outcome, by, t.e.dir.Location(in.Requester))
 	t.effects = append(t.effects, Effect{Kind: EffectUpdate, Card: t.returnedKey(), Msg: m})
 }
 
@@ -1228,14 +1230,14 @@ func (t *tx) reassign(delegate bool) error {
 	if !ok {
 		return nil
 	}
-	if slot >= 0 && in.Tasks[slot].Assignee != t.ev.Actor && !t.e.admins[t.ev.Actor] && !slices.Contains(in.Escalated, t.ev.Actor) {
-		// A delegate decides, but the task stays its owner's.
-		owner := t.name(in.Tasks[slot].Assignee)
-		return t.refuse(CodeNotAllowed, fmt.Sprintf("You may decide %s on behalf of %s, but only %s or an admin can %s it.",
-			in.ID, owner, owner, map[bool]string{true: "delegate", false: "reassign"}[delegate]))
-	}
-	if slot >= 0 && in.Tasks[slot].Assignee != t.ev.Actor { // an admin or escalation target who is also a delegate
-		slot = -1
+	if slot >= 0 && in.Tasks[slot].Assignee != t.ev.Actor { // the actor is the task's delegate
+		if !t.e.admins[t.ev.Actor] && !slices.Contains(in.Escalated, t.ev.Actor) {
+			// A delegate decides, but the task stays its owner's.
+			owner := t.name(in.Tasks[slot].Assignee)
+			return t.refuse(CodeNotAllowed, fmt.Sprintf("You may decide %s on behalf of %s, but only %s or an admin can %s it.",
+				in.ID, owner, owner, map[bool]string{true: "delegate", false: "reassign"}[delegate]))
+		}
+		slot = -1 // also an admin or escalation target: they act as one
 	}
 	if slot < 0 { // an admin or escalation target: move ev.From's task, or the first pending one
 		slot = slices.IndexFunc(in.Tasks, func(task Task) bool {

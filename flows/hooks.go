@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // Outbound event webhooks: other systems (a CRM, a ticket tracker, a data
@@ -183,11 +184,32 @@ func (v *validator) hooks(raw []rawHook) []Hook {
 	return out
 }
 
-// CheckHookURL checks a subscriber URL.
+// CheckHookURL checks a webhook URL (a subscriber's or a step's). Its
+// error names the URL by scheme and host only, as HookURLProblem says why.
 func CheckHookURL(raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return fmt.Errorf("webhook url %s must be an http:// or https:// address", HookTarget(raw))
+	if p := HookURLProblem(raw); p != "" {
+		if u, err := url.Parse(raw); err == nil && u.Host != "" {
+			return fmt.Errorf("webhook url %s %s", HookTarget(raw), p)
+		}
+		return fmt.Errorf("webhook url %s", p)
 	}
 	return nil
+}
+
+// HookURLProblem says what is wrong with a webhook URL, "" if nothing,
+// without quoting any of it: its user, password, path or query may be
+// credentials, and the answer is printed and recorded.
+func HookURLProblem(raw string) string {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil && strings.ContainsFunc(raw, unicode.IsSpace):
+		return "is not a valid URL: it has a space in it (remove it, or write it as %20 in a password or path)"
+	case err != nil:
+		return "is not a valid URL: check that characters such as @ : / ? # % in its user or password are percent-encoded"
+	case u.Scheme != "http" && u.Scheme != "https":
+		return "must be an http:// or https:// address"
+	case u.Host == "":
+		return "has no host: write it as https://host/path"
+	}
+	return ""
 }
