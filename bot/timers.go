@@ -18,12 +18,13 @@ import (
 type TimerConfig struct {
 	Interval    time.Duration // how often to look for due timers (default 1 s)
 	Lease       time.Duration // how long a claim is held before another replica may retake it (default 1 min)
-	Batch       int           // timers claimed at once per shard (default 500)
+	Batch       int           // instances whose due timers are claimed at once per shard (default 500)
 	Concurrency int           // timer events handled at once (default 16)
 }
 
 // Timers fires due reminders, escalations and timeouts. The timers
-// themselves live in Redis (sorted sets scored by due time); a gocron job
+// themselves live in Redis (each instance's state, and a sorted set of
+// instances scored by their earliest timer); a gocron job
 // only ticks the claim loop, so several replicas fire each timer once and a
 // restart loses nothing.
 type Timers struct {
@@ -61,7 +62,11 @@ func (t *Timers) Tick(ctx context.Context) (int, error) {
 		due, err := t.queue.ClaimTimers(ctx, now, t.cfg.Lease, t.cfg.Batch)
 		if err != nil {
 			t.metrics.Failures.WithLabelValues("timers").Inc()
-			return fired, fmt.Errorf("claim timers: %w", err)
+			if len(due) == 0 {
+				return fired, fmt.Errorf("claim timers: %w", err)
+			}
+			// Fire what was claimed; the rest is claimed again after its lease.
+			t.log.Error("claim timers: some could not be claimed; they are tried again after their lease", "err", err)
 		}
 		if len(due) == 0 {
 			return fired, nil

@@ -125,7 +125,8 @@ const (
 )
 
 // Timer is a pending timer of the current step. Its ID is unique within the
-// instance; storage keeps it in a sorted set scored by At.
+// instance. Storage keeps the instance in a sorted set scored by its
+// earliest timer's At.
 type Timer struct {
 	ID    string    `json:"id"`
 	Kind  TimerKind `json:"kind"`

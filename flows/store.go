@@ -55,12 +55,12 @@ type Query struct {
 
 // TimerQueue hands out due timers.
 type TimerQueue interface {
-	// ClaimTimers takes up to n timers due at now, each leased until now+lease:
-	// no other caller gets it unless the lease runs out first.
+	// ClaimTimers takes the due timers of up to n instances, each instance
+	// leased until now+lease: no other caller gets its timers unless the
+	// lease runs out first. Applying a fired timer's event releases the
+	// lease. It returns what it could claim, with an error for what it
+	// could not.
 	ClaimTimers(ctx context.Context, now time.Time, lease time.Duration, n int) ([]DueTimer, error)
-	// ReleaseTimer drops a claimed timer whose event changed nothing (Apply
-	// releases the timer of an event it commits).
-	ReleaseTimer(ctx context.Context, t DueTimer) error
 }
 
 // DueTimer is a claimed timer.

@@ -2,6 +2,7 @@ package storage_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"sync"
@@ -127,23 +128,31 @@ func BenchmarkTransitions(b *testing.B) {
 }
 
 // BenchmarkClaimTimers measures claiming due timers with few and with
-// 100,000 pending (not yet due) timers: the cost follows what is due.
+// 100,000 pending (not yet due) timers: the cost follows what is due. Each
+// timer is a purchase request's (its state as a start leaves it), due alone.
 func BenchmarkClaimTimers(b *testing.B) {
 	be := benchRedis(b)
 	const due = 500
+	e := engine(b)
+	start := flows.Event{Kind: flows.EventStart, Key: "s", Instance: "PR-1", Actor: "alice", Flow: "purchase",
+		Data: map[string]string{"item": "Laptop", "amount": "500", "justification": "my old one broke down"}}
+	tr, err := e.Apply(nil, start, t0)
+	if err != nil {
+		b.Fatal(err)
+	}
 	for _, pending := range []int{1_000, 100_000} {
 		b.Run(fmt.Sprintf("pending=%d", pending), func(b *testing.B) {
 			s := storagetest.Store(b, be, storage.Config{})
 			ctx := context.Background()
 			// Pending timers, all due in a year, spread over the shards.
-			future := t0.AddDate(1, 0, 0).UnixMilli()
-			addTimers(b, be.Client, s, pending, future, "p")
+			future := t0.AddDate(1, 0, 0)
+			addTimers(b, be.Client, s, tr.Instance, pending, future, "p")
 			claimed := 0
 			b.ResetTimer()
 			var spent time.Duration
 			for i := range b.N {
 				b.StopTimer()
-				addTimers(b, be.Client, s, due, t0.UnixMilli(), fmt.Sprintf("d%d-", i))
+				addTimers(b, be.Client, s, tr.Instance, due, t0, fmt.Sprintf("d%d-", i))
 				b.StartTimer()
 				began := time.Now()
 				got, err := s.ClaimTimers(ctx, t0.Add(time.Second), time.Minute, due)
@@ -165,13 +174,21 @@ func BenchmarkClaimTimers(b *testing.B) {
 	}
 }
 
-// addTimers puts n timers due at ms into the store's timer sets.
-func addTimers(b *testing.B, c redis.UniversalClient, s *storage.Store, n int, ms int64, tag string) {
+// addTimers stores n instances like in, each with one timer, due at at.
+func addTimers(b *testing.B, c redis.UniversalClient, s *storage.Store, in *flows.Instance, n int, at time.Time, tag string) {
 	b.Helper()
 	pipe := c.Pipeline()
 	for i := range n {
 		id := fmt.Sprintf("B%s%d", tag, i)
-		pipe.ZAdd(context.Background(), storage.TimersKey(s, s.ShardOf(id)), redis.Z{Score: float64(ms), Member: id + "|x/1/remind/1"})
+		in := in.Clone()
+		in.ID = id
+		in.Timers = []flows.Timer{{ID: "manager/1/remind/1", Kind: flows.TimerRemind, Step: "manager", Round: 1, N: 1, At: at}}
+		state, err := json.Marshal(in)
+		if err != nil {
+			b.Fatal(err)
+		}
+		pipe.HSet(context.Background(), storage.InstanceKey(s, id), "v", 1, "s", state)
+		pipe.ZAdd(context.Background(), storage.TimersKey(s, s.ShardOf(id)), redis.Z{Score: float64(at.UnixMilli()), Member: id})
 		if i%5000 == 4999 {
 			if _, err := pipe.Exec(context.Background()); err != nil {
 				b.Fatal(err)

@@ -34,7 +34,11 @@ func (c *instanceCache) put(in *flows.Instance) {
 	if c.m == nil {
 		c.m = make(map[string]*flows.Instance, cacheSize)
 	}
-	if _, ok := c.m[in.ID]; !ok && len(c.m) >= cacheSize {
+	old, ok := c.m[in.ID]
+	if ok && old.Version > in.Version {
+		return // a read older than what is known
+	}
+	if !ok && len(c.m) >= cacheSize {
 		for k := range c.m { // evict one arbitrary entry (map order is random)
 			delete(c.m, k)
 			break

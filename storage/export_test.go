@@ -9,6 +9,9 @@ import (
 // TimersKey exposes a shard's timer set to the external tests.
 func TimersKey(s *Store, shard int) string { return s.k.timers(shard) }
 
+// InstanceKey exposes an instance's hash to the external tests.
+func InstanceKey(s *Store, id string) string { return s.k.instance(id) }
+
 // OutboxKey exposes a shard's outbox stream to the external tests.
 func OutboxKey(s *Store, shard int) string { return s.k.outbox(shard) }
 

@@ -37,6 +37,7 @@ var (
 	reserveScript    = script("reserve")
 	transitionScript = script("transition")
 	claimScript      = script("claim")
+	retimeScript     = script("retime")
 	touchScript      = script("touch")
 )
 
@@ -114,7 +115,7 @@ func (s *Store) Init(ctx context.Context) error {
 			return fmt.Errorf("create outbox group on shard %d: %w", sh, err)
 		}
 	}
-	for _, sc := range []*redis.Script{reserveScript, transitionScript, claimScript} {
+	for _, sc := range []*redis.Script{reserveScript, transitionScript, claimScript, retimeScript} {
 		if err := sc.Load(ctx, s.rdb).Err(); err != nil {
 			return fmt.Errorf("load scripts: %w", err)
 		}
@@ -257,8 +258,13 @@ func (s *Store) Apply(ctx context.Context, ev flows.Event, fn func(*flows.Instan
 		}
 		if t.Noop {
 			if ev.Kind == flows.EventTimer {
-				if err := s.ReleaseTimer(ctx, flows.DueTimer{Instance: id, Timer: ev.Timer}); err != nil {
+				// The claim took the instance's timer member: put it back.
+				done, err := s.retime(ctx, cur, id, id+"|"+ev.Timer)
+				if err != nil {
 					return flows.Applied{}, err
+				}
+				if !done {
+					continue // changed since it was read
 				}
 			}
 			return flows.Applied{Outcome: t.Outcome, Version: versionOf(cur)}, nil
@@ -368,11 +374,20 @@ func (s *Store) commit(ctx context.Context, ev flows.Event, cur *flows.Instance,
 	if err != nil {
 		return nil, err
 	}
-	release := ""
+	// The instance's one timer member, due at its earliest timer: set when
+	// that changes, and after a fired timer, whose claim took it.
+	release, op, next := "", "", nextDue(in)
 	if ev.Kind == flows.EventTimer {
 		release = id + "|" + ev.Timer
 	}
-	var audit, timers, cancels, outbox []any
+	switch {
+	case release == "" && next == nextDue(cur): // unchanged
+	case next != "":
+		op = "+"
+	default:
+		op = "-"
+	}
+	var audit, outbox []any
 	for _, a := range t.Audit {
 		b, err := json.Marshal(a)
 		if err != nil {
@@ -397,10 +412,8 @@ func (s *Store) commit(ctx context.Context, ev flows.Event, cur *flows.Instance,
 	}
 	for _, e := range t.Effects {
 		switch e.Kind {
-		case flows.EffectSetTimer:
-			timers = append(timers, e.Timer.At.UnixMilli(), id+"|"+e.Timer.ID) // in ZADD's order
-		case flows.EffectCancelTimer:
-			cancels = append(cancels, id+"|"+e.Timer.ID)
+		case flows.EffectSetTimer, flows.EffectCancelTimer:
+			// in the state's Timers, and so in next
 		case flows.EffectNotify, flows.EffectUpdate:
 			cards = append(cards, e)
 		default:
@@ -419,12 +432,10 @@ func (s *Store) commit(ctx context.Context, ev flows.Event, cur *flows.Instance,
 	ixKeys, ixArgs := s.indexOps(sh, cur, in)
 	r := &commitReq{}
 	r.keys = append([]string{s.k.timers(sh), s.k.leases(sh), s.k.outbox(sh), s.k.instance(id), s.k.audit(id)}, ixKeys...)
-	r.args = make([]any, 0, 10+len(audit)+len(timers)+len(cancels)+len(outbox)+len(ixArgs))
+	r.args = make([]any, 0, 10+len(audit)+len(outbox)+len(ixArgs))
 	r.args = append(r.args, versionOf(cur), state, outcome, id, release, idemField(ev.Key),
-		len(audit), len(timers)/2, len(cancels), len(outbox))
+		len(audit), op, next, len(outbox))
 	r.args = append(r.args, audit...)
-	r.args = append(r.args, timers...)
-	r.args = append(r.args, cancels...)
 	r.args = append(r.args, outbox...)
 	r.args = append(r.args, ixArgs...)
 	if err := s.commits[s.lane(id)].do(ctx, r); err != nil {
@@ -612,7 +623,13 @@ func matches(in *flows.Instance, q flows.Query) bool {
 		(q.CreatedBefore.IsZero() || in.Created.Before(q.CreatedBefore))
 }
 
-// ClaimTimers implements flows.TimerQueue.
+// ClaimTimers implements flows.TimerQueue. An instance has one member in
+// its shard's timers, due at its earliest timer (a start adds one member,
+// not one per timer): ClaimTimers leases up to n due members per shard,
+// reads their instances in one pipeline, and returns every timer of theirs
+// that is due, earliest first. An instance with none due (they changed
+// since) is put back at its earliest timer. It returns what it could claim,
+// with an error for instances it could not read.
 func (s *Store) ClaimTimers(ctx context.Context, now time.Time, lease time.Duration, n int) ([]flows.DueTimer, error) {
 	pipe := s.rdb.Pipeline()
 	cmds := make([]*redis.Cmd, s.k.shards)
@@ -630,26 +647,87 @@ func (s *Store) ClaimTimers(ctx context.Context, now time.Time, lease time.Durat
 		return s.ClaimTimers(ctx, now, lease, n)
 	}
 	var out []flows.DueTimer
+	var ids []string
 	for _, c := range cmds {
 		vals, _ := c.StringSlice()
 		for i := 0; i+1 < len(vals); i += 2 {
-			inst, timer, ok := strings.Cut(vals[i], "|")
-			if !ok {
+			if inst, timer, ok := strings.Cut(vals[i], "|"); ok { // one timer, as earlier versions kept them
+				ms, _ := strconv.ParseFloat(vals[i+1], 64)
+				out = append(out, flows.DueTimer{Instance: inst, Timer: timer, Due: time.UnixMilli(int64(ms)).UTC()})
 				continue
 			}
-			ms, _ := strconv.ParseFloat(vals[i+1], 64)
-			out = append(out, flows.DueTimer{Instance: inst, Timer: timer, Due: time.UnixMilli(int64(ms)).UTC()})
+			ids = append(ids, vals[i])
 		}
 	}
-	return out, nil
+	if len(ids) == 0 {
+		return out, nil
+	}
+	pipe = s.rdb.Pipeline()
+	loads := make([]*redis.SliceCmd, len(ids))
+	for i, id := range ids {
+		loads[i] = pipe.HMGet(ctx, s.k.instance(id), "v", "s")
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return out, fmt.Errorf("claim timers: read instances: %w", err)
+	}
+	var errs []error
+	for i, id := range ids {
+		vals := loads[i].Val()
+		in, err := decodeInstance(id, vals[0], vals[1])
+		if err != nil {
+			errs = append(errs, err) // its lease runs out, and it is claimed again
+			continue
+		}
+		var due []flows.DueTimer
+		if in != nil {
+			for _, tm := range in.Timers {
+				if tm.At.UnixMilli() <= now.UnixMilli() {
+					due = append(due, flows.DueTimer{Instance: id, Timer: tm.ID, Due: tm.At})
+				}
+			}
+		}
+		if len(due) == 0 {
+			// Changed since; if it changed again, its lease runs out and it is claimed again.
+			if _, err := s.retime(ctx, in, id, ""); err != nil {
+				errs = append(errs, err)
+			}
+			continue
+		}
+		slices.SortStableFunc(due, func(a, b flows.DueTimer) int { return a.Due.Compare(b.Due) })
+		out = append(out, due...)
+		s.cache.put(in) // firing them starts from this state
+	}
+	return out, errors.Join(errs...)
 }
 
-// ReleaseTimer implements flows.TimerQueue.
-func (s *Store) ReleaseTimer(ctx context.Context, t flows.DueTimer) error {
-	if err := s.rdb.ZRem(ctx, s.k.leases(s.k.shardOf(t.Instance)), t.Instance+"|"+t.Timer).Err(); err != nil {
-		return fmt.Errorf("release timer %s of %s: %w", t.Timer, t.Instance, err)
+// retime puts an instance's timer member back, due at its earliest timer
+// (or removes it if it has none), and drops its lease and the lease of
+// legacy, a timer's member under the per-timer name earlier versions used
+// ("" if none). It does nothing and answers false if the instance changed
+// since in was read.
+func (s *Store) retime(ctx context.Context, in *flows.Instance, id, legacy string) (bool, error) {
+	sh := s.k.shardOf(id)
+	done, err := retimeScript.Run(ctx, s.rdb, []string{s.k.timers(sh), s.k.leases(sh), s.k.instance(id)},
+		id, versionOf(in), nextDue(in), legacy).Int()
+	if err != nil {
+		return false, fmt.Errorf("put back the timers of %s: %w", id, err)
 	}
-	return nil
+	return done == 1, nil
+}
+
+// nextDue is when an instance's earliest timer is due, in unix ms as the
+// timers' sorted set scores it, or "" if it has none.
+func nextDue(in *flows.Instance) string {
+	if in == nil || len(in.Timers) == 0 {
+		return ""
+	}
+	at := in.Timers[0].At
+	for _, t := range in.Timers[1:] {
+		if t.At.Before(at) {
+			at = t.At
+		}
+	}
+	return strconv.FormatInt(at.UnixMilli(), 10)
 }
 
 // ReadOutbox implements flows.Outbox. New entries of every shard are read

@@ -119,7 +119,8 @@ func TestInstallationIsOnePerData(t *testing.T) {
 }
 
 func TestTransitionCommitsEverythingTogether(t *testing.T) {
-	conformance(t, func(t *testing.T, s *storage.Store, e *flows.Engine) {
+	onBackends(t, storage.Config{Shards: 4}, func(t *testing.T, be storagetest.Backend, s *storage.Store) {
+		e := engine(t)
 		id := start(t, s, e, "s1", "500")
 		in, err := s.Get(t.Context(), id)
 		if err != nil {
@@ -150,8 +151,14 @@ func TestTransitionCommitsEverythingTogether(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if outbox != 1 || timers != 4 {
-			t.Fatalf("pending: outbox %d timers %d, want 1 and 4", outbox, timers)
+		if outbox != 1 || timers != 1 {
+			t.Fatalf("pending: outbox %d timers %d, want 1 and 1", outbox, timers)
+		}
+		// The four timers are in the state; the instance waits in its
+		// shard's timer set once, due at the first (the reminder, at 4 h).
+		due, err := be.Client.ZScore(t.Context(), storage.TimersKey(s, s.ShardOf(id)), id).Result()
+		if err != nil || int64(due) != t0.Add(4*time.Hour).UnixMilli() {
+			t.Fatalf("timer member of %s due %v (%v), want %d", id, due, err, t0.Add(4*time.Hour).UnixMilli())
 		}
 		tasks, err := s.List(t.Context(), flows.Query{Assignee: "bob"})
 		if err != nil || len(tasks) != 1 || tasks[0].ID != id {
@@ -312,6 +319,166 @@ func TestClaimCostFollowsDueNotPending(t *testing.T) {
 		apply(t, s, e, ev, t0.Add(4*time.Hour))
 		if again, _ := s.ClaimTimers(t.Context(), t0.Add(4*time.Hour+2*time.Minute), time.Minute, 100); len(again) != 0 {
 			t.Fatalf("a fired timer came back: %+v", again)
+		}
+	})
+}
+
+// dueOf returns when an instance's timer member is due (unix ms), or -1 if
+// it has none.
+func dueOf(t *testing.T, be storagetest.Backend, s *storage.Store, id string) int64 {
+	t.Helper()
+	due, err := be.Client.ZScore(t.Context(), storage.TimersKey(s, s.ShardOf(id)), id).Result()
+	if errors.Is(err, redis.Nil) {
+		return -1
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return int64(due)
+}
+
+func TestTimerMemberFollowsTheEarliestTimer(t *testing.T) {
+	onBackends(t, storage.Config{Shards: 4}, func(t *testing.T, be storagetest.Backend, s *storage.Store) {
+		e := engine(t)
+		id := start(t, s, e, "s1", "500")
+		at4h := t0.Add(4 * time.Hour)
+		if got := dueOf(t, be, s, id); got != at4h.UnixMilli() {
+			t.Fatalf("after start: due %d, want the first reminder's %d", got, at4h.UnixMilli())
+		}
+		// The reminder fires; the member moves to the second reminder (8 h)
+		// and the claim's lease is dropped.
+		got, err := s.ClaimTimers(t.Context(), at4h, time.Minute, 10)
+		if err != nil || len(got) != 1 || got[0].Timer != "manager/1/remind/1" {
+			t.Fatalf("claimed %+v %v", got, err)
+		}
+		apply(t, s, e, flows.Event{Kind: flows.EventTimer, Key: "timer:" + got[0].Timer, Instance: id, Timer: got[0].Timer}, at4h)
+		if got := dueOf(t, be, s, id); got != t0.Add(8*time.Hour).UnixMilli() {
+			t.Fatalf("after the reminder: due %d, want %d", got, t0.Add(8*time.Hour).UnixMilli())
+		}
+		if b, _ := s.Backlog(t.Context()); b.Leased != 0 || b.Timers != 1 {
+			t.Fatalf("backlog %+v, want one member and no lease", b)
+		}
+		// Bob approves: no timer is left, and so no member.
+		apply(t, s, e, flows.Event{Kind: flows.EventApprove, Key: "a1", Instance: id, Actor: "bob"}, at4h.Add(time.Minute))
+		if got := dueOf(t, be, s, id); got != -1 {
+			t.Fatalf("after the approval: due %d, want no member", got)
+		}
+	})
+}
+
+// A claim that finds an instance's timers changed (approved meanwhile)
+// fires nothing and leaves nothing behind; a member whose score is stale
+// is put back at the instance's earliest timer.
+func TestClaimedTimersThatChangedMeanwhile(t *testing.T) {
+	onBackends(t, storage.Config{Shards: 4}, func(t *testing.T, be storagetest.Backend, s *storage.Store) {
+		e := engine(t)
+		id := start(t, s, e, "s1", "500")
+		at4h := t0.Add(4 * time.Hour)
+		got, err := s.ClaimTimers(t.Context(), at4h, time.Minute, 10)
+		if err != nil || len(got) != 1 {
+			t.Fatalf("claimed %+v %v", got, err)
+		}
+		// Approved while its reminder is claimed: the member and lease go.
+		apply(t, s, e, flows.Event{Kind: flows.EventApprove, Key: "a1", Instance: id, Actor: "bob"}, at4h)
+		a := apply(t, s, e, flows.Event{Kind: flows.EventTimer, Key: "timer:" + got[0].Timer, Instance: id, Timer: got[0].Timer}, at4h)
+		if a.Transition != nil {
+			t.Fatalf("a cancelled reminder fired: %+v", a.Transition.Audit)
+		}
+		if b, _ := s.Backlog(t.Context()); b.Leased != 0 || b.Timers != 0 {
+			t.Fatalf("backlog %+v, want nothing", b)
+		}
+
+		// A member due earlier than the instance's first timer (as if its
+		// state changed after the score was written) fires nothing and is
+		// put back where it belongs, without a lease.
+		other := start(t, s, e, "s2", "500")
+		if err := be.Client.ZAdd(t.Context(), storage.TimersKey(s, s.ShardOf(other)), redis.Z{Score: float64(t0.UnixMilli()), Member: other}).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.ClaimTimers(t.Context(), t0.Add(time.Hour), time.Minute, 10); err != nil || len(got) != 0 {
+			t.Fatalf("claimed %+v %v, want nothing due", got, err)
+		}
+		if got := dueOf(t, be, s, other); got != at4h.UnixMilli() {
+			t.Fatalf("put back due %d, want %d", got, at4h.UnixMilli())
+		}
+		if b, _ := s.Backlog(t.Context()); b.Leased != 0 || b.Timers != 1 {
+			t.Fatalf("backlog %+v, want one member and no lease", b)
+		}
+	})
+}
+
+// Timers written by earlier versions, one member per timer ("id|timer"),
+// still fire once, and firing one drops its lease.
+func TestTimersOfEarlierVersionsStillFire(t *testing.T) {
+	onBackends(t, storage.Config{Shards: 4}, func(t *testing.T, be storagetest.Backend, s *storage.Store) {
+		e := engine(t)
+		id := start(t, s, e, "s1", "500")
+		key := storage.TimersKey(s, s.ShardOf(id))
+		// As an earlier version left it: the four per-timer members.
+		in, err := s.Get(t.Context(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pipe := be.Client.TxPipeline()
+		pipe.ZRem(t.Context(), key, id)
+		for _, tm := range in.Timers {
+			pipe.ZAdd(t.Context(), key, redis.Z{Score: float64(tm.At.UnixMilli()), Member: id + "|" + tm.ID})
+		}
+		if _, err := pipe.Exec(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		at4h := t0.Add(4 * time.Hour)
+		got, err := s.ClaimTimers(t.Context(), at4h, time.Minute, 10)
+		if err != nil || len(got) != 1 || got[0].Instance != id || got[0].Timer != "manager/1/remind/1" || !got[0].Due.Equal(at4h) {
+			t.Fatalf("claimed %+v %v", got, err)
+		}
+		a := apply(t, s, e, flows.Event{Kind: flows.EventTimer, Key: "timer:" + got[0].Timer, Instance: id, Timer: got[0].Timer}, at4h)
+		if a.Transition == nil {
+			t.Fatal("the reminder did not fire")
+		}
+		if b, _ := s.Backlog(t.Context()); b.Leased != 0 {
+			t.Fatalf("backlog %+v: the fired timer's lease is left", b)
+		}
+		// The instance now has its own member; the old ones that are still
+		// pending fire as no-ops or once, never twice.
+		if got := dueOf(t, be, s, id); got != t0.Add(8*time.Hour).UnixMilli() {
+			t.Fatalf("due %d, want the second reminder's", got)
+		}
+		fired := map[string]int{}
+		for _, now := range []time.Time{t0.Add(8 * time.Hour), t0.Add(24 * time.Hour)} {
+			got, err := s.ClaimTimers(t.Context(), now, time.Minute, 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, d := range got {
+				a := apply(t, s, e, flows.Event{Kind: flows.EventTimer, Key: "timer:" + d.Timer, Instance: id, Timer: d.Timer}, now)
+				if a.Transition != nil {
+					fired[d.Timer]++
+				}
+			}
+		}
+		for timer, n := range fired {
+			if n != 1 {
+				t.Fatalf("%s fired %d times (all: %v)", timer, n, fired)
+			}
+		}
+		if fired["manager/1/remind/2"] != 1 || fired["manager/1/timeout/0"] != 1 {
+			t.Fatalf("fired %v, want the second reminder and the timeout", fired)
+		}
+		// Approved: the old members left fire as no-ops and are dropped.
+		apply(t, s, e, flows.Event{Kind: flows.EventApprove, Key: "a1", Instance: id, Actor: "bob"}, t0.Add(25*time.Hour))
+		later := t0.AddDate(0, 1, 0)
+		got, err = s.ClaimTimers(t.Context(), later, time.Minute, 10)
+		if err != nil || len(got) == 0 {
+			t.Fatalf("claimed %+v %v, want the old members left", got, err)
+		}
+		for _, d := range got {
+			if a := apply(t, s, e, flows.Event{Kind: flows.EventTimer, Key: "timer:" + d.Timer, Instance: id, Timer: d.Timer}, later); a.Transition != nil {
+				t.Fatalf("%s fired after the approval", d.Timer)
+			}
+		}
+		if b, _ := s.Backlog(t.Context()); b.Leased != 0 || b.Timers != 0 {
+			t.Fatalf("backlog %+v: timers or leases left", b)
 		}
 	})
 }
@@ -478,8 +645,8 @@ func concurrentTransitions(t *testing.T, shards int) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if outbox != n || timers != 4*n { // one task card and four timers each
-			t.Fatalf("outbox %d, timers %d; want %d and %d", outbox, timers, n, 4*n)
+		if outbox != n || timers != n { // one task card and one timer member each
+			t.Fatalf("outbox %d, timers %d; want %d and %d", outbox, timers, n, n)
 		}
 		// Each instance's timers and outbox entry are in its own shard's.
 		for sh := range shards {
@@ -488,8 +655,8 @@ func concurrentTransitions(t *testing.T, shards int) {
 				t.Fatal(err)
 			}
 			for _, m := range members {
-				if id, _, _ := strings.Cut(m, "|"); s.ShardOf(id) != sh {
-					t.Fatalf("timer %s of shard %d is in shard %d's set", m, s.ShardOf(id), sh)
+				if s.ShardOf(m) != sh {
+					t.Fatalf("timer member %s of shard %d is in shard %d's set", m, s.ShardOf(m), sh)
 				}
 			}
 			entries, err := be.Client.XRange(t.Context(), storage.OutboxKey(s, sh), "-", "+").Result()

@@ -9,12 +9,18 @@
 -- index key (ZSET) per index operation.
 -- ARGV: per transition: #keys, #args, then its args:
 --   expected version (0: the instance must not exist), new state (JSON),
---   outcome (JSON), instance id, fired timer member to release ("" if none),
---   idempotency field (k:KEY),
---   #audit, #timers to set, #timers to cancel, #outbox entries,
---   then: audit entries; (due ms, member) pairs; members; outbox payloads;
+--   outcome (JSON), instance id, the fired timer's lease to release under
+--   the per-timer name earlier versions used, "id|timer" ("" if no timer
+--   fired), idempotency field (k:KEY),
+--   #audit, timer op, next due (ms), #outbox entries,
+--   then: audit entries; outbox payloads;
 --   then one (op, score) pair per index key: op "+" adds the instance id,
 --   "-" removes it.
+-- An instance has one member in its shard's timers, the instance id, due at
+-- its earliest pending timer. Timer op "+" sets it to next due, "-" removes
+-- it and its lease (no timer left), "" leaves both. A fired timer's
+-- transition ("release" set) always sets or removes it, and drops the lease
+-- the claim took.
 -- returns, per transition: {"ok", new version} | {"dup", first outcome} |
 -- {"conflict", current version} | {"err", message}
 
@@ -41,19 +47,16 @@ local function apply(k, nk, a)
     redis.call('RPUSH', KEYS[k + 4], unpack(ARGV, i, i + n - 1))
     i = i + n
   end
-  n = tonumber(ARGV[a + 7])
-  if n > 0 then
-    redis.call('ZADD', timers, unpack(ARGV, i, i + 2 * n - 1))
-    i = i + 2 * n
-  end
-  n = tonumber(ARGV[a + 8])
-  if n > 0 then
-    redis.call('ZREM', timers, unpack(ARGV, i, i + n - 1))
-    redis.call('ZREM', leases, unpack(ARGV, i, i + n - 1))
-    i = i + n
+  local op = ARGV[a + 7]
+  if op == '+' then
+    redis.call('ZADD', timers, ARGV[a + 8], id)
+  elseif op == '-' then
+    redis.call('ZREM', timers, id)
   end
   if ARGV[a + 4] ~= '' then
-    redis.call('ZREM', leases, ARGV[a + 4])
+    redis.call('ZREM', leases, id, ARGV[a + 4])
+  elseif op == '-' then
+    redis.call('ZREM', leases, id)
   end
   for _ = 1, tonumber(ARGV[a + 9]) do
     redis.call('XADD', outbox, '*', 'i', id, 'e', ARGV[i])
