@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -803,10 +804,14 @@ func (s *Store) Delivered(ctx context.Context, done []flows.Delivery) error {
 		return nil
 	}
 	pipe := s.rdb.Pipeline()
-	acks := map[int][]string{} // entries done, by shard: XACK and XDEL take many
+	acks := map[int][]string{}             // entries done, by shard: XACK and XDEL take many
+	refs := map[string]map[string]string{} // by instance: one HSET each
 	for _, d := range done {
 		if len(d.Refs) > 0 {
-			pipe.HSet(ctx, s.k.refs(d.Instance), d.Refs)
+			if refs[d.Instance] == nil {
+				refs[d.Instance] = map[string]string{}
+			}
+			maps.Copy(refs[d.Instance], d.Refs)
 		}
 		if d.Dead != "" {
 			e, _ := json.Marshal(d.Effect)
@@ -816,6 +821,9 @@ func (s *Store) Delivered(ctx context.Context, done []flows.Delivery) error {
 		if d.Last() {
 			acks[d.Shard] = append(acks[d.Shard], d.ID)
 		}
+	}
+	for id, r := range refs {
+		pipe.HSet(ctx, s.k.refs(id), r)
 	}
 	for sh, ids := range acks {
 		pipe.XAck(ctx, s.k.outbox(sh), group, ids...)
