@@ -16,8 +16,8 @@ import (
 type Backlog struct {
 	Outbox  int64 // outbox entries not delivered yet (delivered ones are deleted)
 	Unacked int64 // of those, read by a replica that has not acknowledged them (XPENDING)
-	Timers  int64 // timers not claimed yet
-	Leased  int64 // timers claimed by a replica and not fired yet
+	Timers  int64 // instances waiting on a timer, not claimed
+	Leased  int64 // instances whose due timers a replica claimed and has not fired yet
 	Dead    int64 // deliveries given up on, kept aside
 }
 

@@ -906,7 +906,7 @@ func (s *Store) Claim(ctx context.Context, name string, ttl time.Duration) (bool
 	return ok, nil
 }
 
-// Pending reports how many outbox entries and timers are waiting, for metrics.
+// Pending reports how many outbox entries, and instances waiting on a timer, there are.
 func (s *Store) Pending(ctx context.Context) (outbox, timers int64, err error) {
 	b, err := s.Backlog(ctx)
 	return b.Outbox, b.Timers, err
