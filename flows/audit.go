@@ -1,6 +1,7 @@
 package flows
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -37,6 +38,15 @@ type AuditEntry struct {
 const System = "baton"
 
 func (a *AuditEntry) digest() string {
+	hash, _ := a.seal()
+	return hash
+}
+
+// seal returns the entry's hash and its JSON encoding with that hash, as
+// stored: the hash is over the encoding with Hash empty, which ends with
+// the hash field, so the stored encoding is the same bytes with the hash
+// put in, not a second encoding.
+func (a *AuditEntry) seal() (string, []byte) {
 	c := *a
 	c.Hash = ""
 	b, err := json.Marshal(c)
@@ -44,19 +54,26 @@ func (a *AuditEntry) digest() string {
 		panic(err) // only strings, ints, a time and a string map: cannot fail
 	}
 	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
+	hash := hex.EncodeToString(sum[:])
+	if !bytes.HasSuffix(b, []byte(`,"hash":""}`)) {
+		panic("audit entry encoding does not end with its hash") // Hash is the struct's last field
+	}
+	stored := append(b[:len(b)-len(`"}`)], hash...) // b is not needed any more
+	return hash, append(stored, `"}`...)
 }
 
-// chain numbers and links entries after the instance's current head and moves
-// the head forward.
-func chain(in *Instance, entries []AuditEntry) {
+// chain numbers and links entries after the instance's current head, moves
+// the head forward, and returns the entries' stored encodings.
+func chain(in *Instance, entries []AuditEntry) [][]byte {
+	out := make([][]byte, len(entries))
 	for i := range entries {
 		in.AuditSeq++
 		entries[i].Seq = in.AuditSeq
 		entries[i].Prev = in.AuditHead
-		entries[i].Hash = entries[i].digest()
+		entries[i].Hash, out[i] = entries[i].seal()
 		in.AuditHead = entries[i].Hash
 	}
+	return out
 }
 
 // VerifyChain checks that entries form an unbroken hash chain from the first

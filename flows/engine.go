@@ -170,9 +170,9 @@ func (t *tx) finish() *Transition {
 		return &Transition{Instance: t.in, Outcome: t.out, Noop: true}
 	}
 	t.in.Updated = t.now
-	chain(t.in, t.audit)
+	stored := chain(t.in, t.audit)
 	t.out.Status = t.in.Status
-	return &Transition{Instance: t.in, Effects: t.effects, Audit: t.audit, Outcome: t.out}
+	return &Transition{Instance: t.in, Effects: t.effects, Audit: t.audit, AuditJSON: stored, Outcome: t.out}
 }
 
 func (e *Engine) start(cur *Instance, ev Event, now time.Time) (*Transition, error) {

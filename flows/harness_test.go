@@ -198,6 +198,15 @@ func (r *run) check(ev flows.Event, tr *flows.Transition) {
 			r.t.Fatalf("%s: audit entry without time, actor or action: %+v", ev.Kind, a)
 		}
 	}
+	// What storage writes is each entry's encoding (encoding/json's bytes).
+	if len(tr.AuditJSON) != len(tr.Audit) {
+		r.t.Fatalf("%s: %d encoded audit entries for %d", ev.Kind, len(tr.AuditJSON), len(tr.Audit))
+	}
+	for i, a := range tr.Audit {
+		if want := mustJSON(r.t, a); string(tr.AuditJSON[i]) != string(want) {
+			r.t.Fatalf("%s: audit entry %d encoded as\n%s\nwant\n%s", ev.Kind, i, tr.AuditJSON[i], want)
+		}
+	}
 	r.audit = append(r.audit, tr.Audit...)
 	if err := flows.VerifyChain(r.audit); err != nil {
 		r.t.Fatalf("%s: audit chain: %v", ev.Kind, err)

@@ -288,6 +288,9 @@ type Transition struct {
 	Instance *Instance
 	Effects  []Effect
 	Audit    []AuditEntry
-	Outcome  Outcome
-	Noop     bool
+	// AuditJSON holds Audit's entries encoded as they are stored (the
+	// bytes their hashes cover, with the hash), when the engine made them.
+	AuditJSON [][]byte
+	Outcome   Outcome
+	Noop      bool
 }

@@ -389,7 +389,11 @@ func (s *Store) commit(ctx context.Context, ev flows.Event, cur *flows.Instance,
 		op = "-"
 	}
 	var audit, outbox []any
-	for _, a := range t.Audit {
+	for i, a := range t.Audit {
+		if len(t.AuditJSON) == len(t.Audit) { // encoded by the engine as it hashed them
+			audit = append(audit, t.AuditJSON[i])
+			continue
+		}
 		b, err := json.Marshal(a)
 		if err != nil {
 			return nil, err
