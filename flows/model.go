@@ -249,8 +249,8 @@ const (
 )
 
 // Effect is something the runtime must do because of a transition. Storage
-// commits effects with the transition: timers into the timer set, the rest
-// into the outbox.
+// commits effects with the transition: timers with the instance's state
+// (and its place in the timer set), the rest into the outbox.
 type Effect struct {
 	Kind    EffectKind   `json:"kind"`
 	To      Recipient    `json:"to,omitzero"`

@@ -42,10 +42,13 @@ func (k keys) audit(id string) string { return k.tag(k.shardOf(id)) + ":a:" + id
 // refs: HASH "card key|platform" -> platform message reference of a sent card.
 func (k keys) refs(id string) string { return k.tag(k.shardOf(id)) + ":r:" + id }
 
-// timers: ZSET of "instance|timer id" scored by due time (unix ms).
+// timers: ZSET of instance ids, each scored by when its earliest timer is
+// due (unix ms); the timers themselves are in the instance's state. (Earlier
+// versions kept one member per timer, "instance|timer id"; those still fire.)
 func (k keys) timers(shard int) string { return k.tag(shard) + ":timers" }
 
-// leases: ZSET of claimed timers "instance|timer id" scored by lease expiry (unix ms).
+// leases: ZSET of the instance ids (or, of earlier versions, "instance|timer
+// id") whose due timers a replica claimed, scored by lease expiry (unix ms).
 func (k keys) leases(shard int) string { return k.tag(shard) + ":leases" }
 
 // outbox: STREAM of effects to deliver, fields i (instance id) and e (JSON
