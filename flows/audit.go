@@ -2,6 +2,7 @@ package flows
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -124,6 +125,8 @@ func actionWords(a *AuditEntry) string {
 		return "got the webhook's reply"
 	case "webhook_failed":
 		return "could not complete the webhook call"
+	case "timer_skipped":
+		return cmp.Or(map[string]string{"remind": "skipped a reminder", "escalate": "skipped an escalation", "timeout": "skipped the timeout"}[a.Detail["timer"]], "skipped a timer")
 	}
 	return strings.ReplaceAll(a.Action, "_", " ")
 }

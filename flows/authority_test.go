@@ -142,6 +142,11 @@ steps:
 	if tr.Outcome.OK != true {
 		t.Fatalf("outcome %+v", tr.Outcome)
 	}
+	// Nothing to do, and the trail says why; the timer is gone for good.
+	if tr.Noop || len(tr.Audit) != 1 || tr.Audit[0].Reason != "its escalation rung is no longer in the flow's definition" ||
+		slices.ContainsFunc(r.in.Timers, func(x flows.Timer) bool { return x.ID == tm.ID }) {
+		t.Fatalf("fired: noop %v, audit %+v, timers %+v", tr.Noop, tr.Audit, r.in.Timers)
+	}
 	if list := after.TaskList([]*flows.Instance{r.in}, "bob", r.now); len(list.Items) != 1 {
 		t.Fatalf("task list %+v", list)
 	}

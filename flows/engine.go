@@ -1430,11 +1430,12 @@ func (t *tx) timer() error {
 	}
 	tm := in.Timers[i]
 	in.Timers = slices.Delete(in.Timers, i, i+1)
+	t.ev.Actor = System
 	s := t.step()
 	if s == nil {
+		t.skipTimer(tm, "its step is no longer in the flow's definition")
 		return nil
 	}
-	t.ev.Actor = System
 	switch tm.Kind {
 	case TimerRemind:
 		t.record(AuditEntry{Action: "reminded", Detail: map[string]string{"n": fmt.Sprint(tm.N), "to": t.waitingNames()}})
@@ -1449,11 +1450,14 @@ func (t *tx) timer() error {
 		}
 	case TimerEscalate:
 		if tm.N >= len(s.Escalate) {
-			return nil // the rung was removed from the definition since
+			t.skipTimer(tm, "its escalation rung is no longer in the flow's definition")
+			return nil
 		}
 		r := s.Escalate[tm.N]
 		if r.Reassign != "" {
-			t.escalateReassign(s, r.Reassign)
+			if why := t.escalateReassign(s, r.Reassign); why != "" {
+				t.skipTimer(tm, why)
+			}
 		} else {
 			t.escalateNotify(s, r.Notify)
 		}
@@ -1567,8 +1571,10 @@ func (t *tx) escalationMsg(s *Step, person string) *Message {
 }
 
 // escalateReassign moves pending tasks to their backups.
-func (t *tx) escalateReassign(s *Step, target string) {
+func (t *tx) escalateReassign(s *Step, target string) (skipped string) {
 	in := t.in
+	var why []string
+	moved := false
 	for i := range in.Tasks {
 		task := &in.Tasks[i]
 		if task.Decision != Pending {
@@ -1583,9 +1589,21 @@ func (t *tx) escalateReassign(s *Step, target string) {
 		// Someone already on the step keeps one task: moving a second one to
 		// them would let one person count twice towards all or a quorum.
 		onStep := slices.ContainsFunc(in.Tasks, func(o Task) bool { return o.Assignee == to || slices.Contains(o.Delegates, to) })
-		if to == "" || onStep || t.selfApproval(s, to) {
+		switch {
+		case to == "" && target == "manager":
+			why = append(why, t.name(task.Assignee)+" has no manager in the directory")
+			continue
+		case to == "":
+			why = append(why, "no one is named")
+			continue
+		case onStep:
+			why = append(why, t.name(to)+" is already on the step")
+			continue
+		case t.selfApproval(s, to):
+			why = append(why, t.name(to)+" may not approve their own request")
 			continue
 		}
+		moved = true
 		from, was := task.Assignee, *task
 		if task.Original == "" {
 			task.Original = from
@@ -1597,6 +1615,16 @@ func (t *tx) escalateReassign(s *Step, target string) {
 		m.Context = append(m.Context, fmt.Sprintf("Moved to you from %s after %s without a decision", t.name(from), FormatDuration(t.now.Sub(in.StepStarted))))
 		t.notify(Recipient{Person: to}, t.personCard(to), "", m)
 	}
+	if moved {
+		return ""
+	}
+	return "nobody to reassign to: " + strings.Join(why, "; ")
+}
+
+// skipTimer records a timer that fired and could do nothing, and why: the
+// trail says why nothing happened, and the timer's removal is kept.
+func (t *tx) skipTimer(tm Timer, why string) {
+	t.record(AuditEntry{Action: "timer_skipped", Reason: why, Detail: map[string]string{"timer": string(tm.Kind)}})
 }
 
 // webhookResult continues a webhook step with its call's outcome.

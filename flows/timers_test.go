@@ -365,3 +365,35 @@ func TestLateTimersAreNoops(t *testing.T) {
 		})
 	}
 }
+
+// A timer that fires and can do nothing (an escalation that reassigns to the
+// manager of someone who has none) says so in the trail and is dropped: it
+// must not stay pending and fire again and again.
+func TestTimerThatCanDoNothingIsRecordedAndDropped(t *testing.T) {
+	t.Parallel()
+	r := newRun(t, newEngine(t, `
+id: tmr
+name: Timers
+owner: olivia
+steps:
+  - id: review
+    name: Review
+    type: approval
+    assignees: [person:dana]
+    escalate:
+      - {after: 1d, reassign: manager}
+`))
+	r.start("tmr", "alice", nil)
+	tm, _ := r.timer(flows.TimerEscalate, 0)
+	tr := r.fireTimer(tm)
+	if tr.Noop || len(tr.Audit) != 1 || tr.Audit[0].Action != "timer_skipped" ||
+		tr.Audit[0].Reason != "nobody to reassign to: Dana Kowalski has no manager in the directory" {
+		t.Fatalf("fired: noop %v, audit %+v", tr.Noop, tr.Audit)
+	}
+	if slices.ContainsFunc(r.in.Timers, func(x flows.Timer) bool { return x.ID == tm.ID }) {
+		t.Fatalf("the timer is still pending: %+v", r.in.Timers)
+	}
+	if got := r.in.Tasks[0].Assignee; got != "dana" {
+		t.Fatalf("assignee %s", got)
+	}
+}
