@@ -53,8 +53,8 @@ func NewTimers(cfg TimerConfig, queue flows.TimerQueue, handle func(context.Cont
 }
 
 // Tick claims every timer due now and fires it, returning how many fired.
-// A timer whose event fails stays leased and fires again when its lease
-// runs out.
+// A timer whose event fails fires again later: when its instance's lease
+// runs out, or sooner if another timer of the instance fires meanwhile.
 func (t *Timers) Tick(ctx context.Context) (int, error) {
 	fired := 0
 	for {

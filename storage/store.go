@@ -242,7 +242,7 @@ func (s *Store) Apply(ctx context.Context, ev flows.Event, fn func(*flows.Instan
 			}
 			vals := cmd.Val()
 			if out, ok := vals[2].(string); ok {
-				return duplicate(out)
+				return s.duplicate(ctx, ev, out)
 			}
 			if cur, err = decodeInstance(id, vals[0], vals[1]); err != nil {
 				return flows.Applied{}, err
@@ -259,8 +259,9 @@ func (s *Store) Apply(ctx context.Context, ev flows.Event, fn func(*flows.Instan
 		}
 		if t.Noop {
 			if ev.Kind == flows.EventTimer {
-				// The claim took the instance's timer member: put it back.
-				done, err := s.retime(ctx, cur, id, id+"|"+ev.Timer)
+				// The claim took the instance's timer member: put it back,
+				// at a timer other than this one, which came to nothing.
+				done, err := s.retime(ctx, cur, ev.Timer, id, id+"|"+ev.Timer)
 				if err != nil {
 					return flows.Applied{}, err
 				}
@@ -278,7 +279,7 @@ func (s *Store) Apply(ctx context.Context, ev flows.Event, fn func(*flows.Instan
 		case "ok":
 			return s.committed(t, res[1]), nil
 		case "dup":
-			return duplicate(res[1])
+			return s.duplicate(ctx, ev, res[1])
 		}
 		// conflict: someone committed in between; apply to the fresh state.
 	}
@@ -313,6 +314,18 @@ func versionOf(in *flows.Instance) int64 {
 // with idempotency key key. It lives as long as the instance, so a
 // redelivery is recognised however late it comes.
 func idemField(key string) string { return "k:" + key }
+
+// duplicate answers a redelivered event with its first outcome. A fired
+// timer's redelivery may be its member under the per-timer name earlier
+// versions used ("id|timer"), claimed after the timer fired: its lease goes.
+func (s *Store) duplicate(ctx context.Context, ev flows.Event, outcome string) (flows.Applied, error) {
+	if ev.Kind == flows.EventTimer {
+		if err := s.rdb.ZRem(ctx, s.k.leases(s.k.shardOf(ev.Instance)), ev.Instance+"|"+ev.Timer).Err(); err != nil {
+			return flows.Applied{}, fmt.Errorf("release timer %s of %s: %w", ev.Timer, ev.Instance, err)
+		}
+	}
+	return duplicate(outcome)
+}
 
 func duplicate(outcome string) (flows.Applied, error) {
 	var o flows.Outcome
@@ -377,12 +390,12 @@ func (s *Store) commit(ctx context.Context, ev flows.Event, cur *flows.Instance,
 	}
 	// The instance's one timer member, due at its earliest timer: set when
 	// that changes, and after a fired timer, whose claim took it.
-	release, op, next := "", "", nextDue(in)
+	release, op, next := "", "", nextDue(in, "")
 	if ev.Kind == flows.EventTimer {
 		release = id + "|" + ev.Timer
 	}
 	switch {
-	case release == "" && next == nextDue(cur): // unchanged
+	case release == "" && next == nextDue(cur, ""): // unchanged
 	case next != "":
 		op = "+"
 	default:
@@ -679,10 +692,24 @@ func (s *Store) ClaimTimers(ctx context.Context, now time.Time, lease time.Durat
 	for i, id := range ids {
 		vals := loads[i].Val()
 		in, err := decodeInstance(id, vals[0], vals[1])
+		if err == nil {
+			var due []flows.DueTimer
+			due, err = s.claimed(ctx, id, in, now)
+			out = append(out, due...)
+		}
 		if err != nil {
 			errs = append(errs, err) // its lease runs out, and it is claimed again
-			continue
 		}
+	}
+	return out, errors.Join(errs...)
+}
+
+// claimed returns the timers of in, a claimed instance, due at now, earliest
+// first. If none is (it changed since its member was scored), it puts the
+// member back at in's earliest timer, reading the instance again if it
+// changes meanwhile.
+func (s *Store) claimed(ctx context.Context, id string, in *flows.Instance, now time.Time) ([]flows.DueTimer, error) {
+	for range 3 {
 		var due []flows.DueTimer
 		if in != nil {
 			for _, tm := range in.Timers {
@@ -691,46 +718,50 @@ func (s *Store) ClaimTimers(ctx context.Context, now time.Time, lease time.Durat
 				}
 			}
 		}
-		if len(due) == 0 {
-			// Changed since; if it changed again, its lease runs out and it is claimed again.
-			if _, err := s.retime(ctx, in, id, ""); err != nil {
-				errs = append(errs, err)
-			}
-			continue
+		if len(due) > 0 {
+			slices.SortStableFunc(due, func(a, b flows.DueTimer) int { return a.Due.Compare(b.Due) })
+			s.cache.put(in) // firing them starts from this state
+			return due, nil
 		}
-		slices.SortStableFunc(due, func(a, b flows.DueTimer) int { return a.Due.Compare(b.Due) })
-		out = append(out, due...)
-		s.cache.put(in) // firing them starts from this state
+		done, err := s.retime(ctx, in, "", id, "")
+		if err != nil || done {
+			return nil, err
+		}
+		if in, err = s.load(ctx, s.rdb, id); err != nil {
+			return nil, err
+		}
 	}
-	return out, errors.Join(errs...)
+	return nil, nil // still changing: its lease runs out and it is claimed again
 }
 
 // retime puts an instance's timer member back, due at its earliest timer
-// (or removes it if it has none), and drops its lease and the lease of
-// legacy, a timer's member under the per-timer name earlier versions used
-// ("" if none). It does nothing and answers false if the instance changed
-// since in was read.
-func (s *Store) retime(ctx context.Context, in *flows.Instance, id, legacy string) (bool, error) {
+// but except (or removes it if it has none), and drops its lease and the
+// lease of legacy, a timer's member under the per-timer name earlier
+// versions used ("" if none). It does nothing and answers false if the
+// instance changed since in was read.
+func (s *Store) retime(ctx context.Context, in *flows.Instance, except, id, legacy string) (bool, error) {
 	sh := s.k.shardOf(id)
 	done, err := retimeScript.Run(ctx, s.rdb, []string{s.k.timers(sh), s.k.leases(sh), s.k.instance(id)},
-		id, versionOf(in), nextDue(in), legacy).Int()
+		id, versionOf(in), nextDue(in, except), legacy).Int()
 	if err != nil {
 		return false, fmt.Errorf("put back the timers of %s: %w", id, err)
 	}
 	return done == 1, nil
 }
 
-// nextDue is when an instance's earliest timer is due, in unix ms as the
-// timers' sorted set scores it, or "" if it has none.
-func nextDue(in *flows.Instance) string {
-	if in == nil || len(in.Timers) == 0 {
-		return ""
-	}
-	at := in.Timers[0].At
-	for _, t := range in.Timers[1:] {
-		if t.At.Before(at) {
-			at = t.At
+// nextDue is when an instance's earliest timer but except is due, in unix
+// ms as the timers' sorted set scores it, or "" if it has none.
+func nextDue(in *flows.Instance, except string) string {
+	var at time.Time
+	if in != nil {
+		for _, t := range in.Timers {
+			if t.ID != except && (at.IsZero() || t.At.Before(at)) {
+				at = t.At
+			}
 		}
+	}
+	if at.IsZero() {
+		return ""
 	}
 	return strconv.FormatInt(at.UnixMilli(), 10)
 }

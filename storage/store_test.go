@@ -407,6 +407,34 @@ func TestClaimedTimersThatChangedMeanwhile(t *testing.T) {
 	})
 }
 
+// A fired timer that comes to nothing while it stays in the state (as if
+// the engine ignored it) must not keep coming back: the member is put back
+// at the instance's next timer.
+func TestIgnoredTimerDoesNotComeBack(t *testing.T) {
+	onBackends(t, storage.Config{Shards: 4}, func(t *testing.T, be storagetest.Backend, s *storage.Store) {
+		e := engine(t)
+		id := start(t, s, e, "s1", "500")
+		at4h := t0.Add(4 * time.Hour)
+		got, err := s.ClaimTimers(t.Context(), at4h, time.Minute, 10)
+		if err != nil || len(got) != 1 {
+			t.Fatalf("claimed %+v %v", got, err)
+		}
+		ev := flows.Event{Kind: flows.EventTimer, Key: "timer:" + got[0].Timer, Instance: id, Timer: got[0].Timer}
+		a, err := s.Apply(t.Context(), ev, func(cur *flows.Instance) (*flows.Transition, error) {
+			return &flows.Transition{Instance: cur, Noop: true, Outcome: flows.Outcome{OK: true}}, nil
+		})
+		if err != nil || a.Transition != nil {
+			t.Fatalf("apply: %+v %v", a, err)
+		}
+		if got := dueOf(t, be, s, id); got != t0.Add(24*time.Hour).UnixMilli() {
+			t.Fatalf("due %d, want the timeout's %d (the ignored reminder was at %d)", got, t0.Add(24*time.Hour).UnixMilli(), at4h.UnixMilli())
+		}
+		if b, _ := s.Backlog(t.Context()); b.Leased != 0 {
+			t.Fatalf("backlog %+v: lease left", b)
+		}
+	})
+}
+
 // Timers written by earlier versions, one member per timer ("id|timer"),
 // still fire once, and firing one drops its lease.
 func TestTimersOfEarlierVersionsStillFire(t *testing.T) {
@@ -445,8 +473,15 @@ func TestTimersOfEarlierVersionsStillFire(t *testing.T) {
 			t.Fatalf("due %d, want the second reminder's", got)
 		}
 		fired := map[string]int{}
-		for _, now := range []time.Time{t0.Add(8 * time.Hour), t0.Add(24 * time.Hour)} {
-			got, err := s.ClaimTimers(t.Context(), now, time.Minute, 10)
+		// At 24 h the instance's member (scored at the timeout) and the old
+		// members of the same timers are due at once; claimed one at a time,
+		// the old ones come second, as redeliveries, and must be released.
+		for _, c := range []struct {
+			now time.Time
+			n   int
+		}{{t0.Add(8 * time.Hour), 10}, {t0.Add(24 * time.Hour), 1}, {t0.Add(24 * time.Hour), 10}} {
+			now := c.now
+			got, err := s.ClaimTimers(t.Context(), now, time.Minute, c.n)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -464,6 +499,9 @@ func TestTimersOfEarlierVersionsStillFire(t *testing.T) {
 		}
 		if fired["manager/1/remind/2"] != 1 || fired["manager/1/timeout/0"] != 1 {
 			t.Fatalf("fired %v, want the second reminder and the timeout", fired)
+		}
+		if b, _ := s.Backlog(t.Context()); b.Leased != 0 {
+			t.Fatalf("backlog %+v: leases of old members left", b)
 		}
 		// Approved: the old members left fire as no-ops and are dropped.
 		apply(t, s, e, flows.Event{Kind: flows.EventApprove, Key: "a1", Instance: id, Actor: "bob"}, t0.Add(25*time.Hour))
