@@ -52,7 +52,7 @@ const ConfigHelp = `Configuration (environment variables; the flags above overri
   BATON_CONSOLE         the web console: auto (default: on, for local clients only, unless a
                         chat platform is configured), local, open (any client: demo only) or off
   BATON_TIMER_INTERVAL  how often due reminders and escalations are looked for (default 1s)
-  BATON_TIMER_LEASE     how long a replica holds a claimed timer before another may fire it (default 1m)
+  BATON_TIMER_LEASE     how long a replica holds the timers of a request it claimed before another may fire them (default 1m)
   BATON_OUTBOX_RECLAIM  how long an undelivered outbox entry of a stopped replica waits before
                         another replica takes it over (default 5m)
   BATON_SECRET_<NAME>   HMAC secret a webhook step or a flow's webhooks: entry names with
