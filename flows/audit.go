@@ -44,24 +44,31 @@ func (a *AuditEntry) digest() string {
 }
 
 // seal returns the entry's hash and its JSON encoding with that hash, as
-// stored: the hash is over the encoding with Hash empty, which ends with
-// the hash field, so the stored encoding is the same bytes with the hash
-// put in, not a second encoding.
+// stored. The hash is over the encoding with Hash empty, which ends with
+// the hash field: the entry is encoded once, with a placeholder of the
+// hash's length, and the hash is computed over those bytes with the
+// placeholder cut out, then written in its place.
 func (a *AuditEntry) seal() (string, []byte) {
 	c := *a
-	c.Hash = ""
+	c.Hash = placeholder
 	b, err := json.Marshal(c)
 	if err != nil {
 		panic(err) // only strings, ints, a time and a string map: cannot fail
 	}
-	sum := sha256.Sum256(b)
-	hash := hex.EncodeToString(sum[:])
-	if !bytes.HasSuffix(b, []byte(`,"hash":""}`)) {
+	// b ends with "hash":"<placeholder>"}; hashed, it ends with "hash":""}.
+	end := len(b) - len(`"}`)
+	start := end - len(placeholder)
+	if !bytes.HasSuffix(b[:start], []byte(`,"hash":"`)) || string(b[end:]) != `"}` {
 		panic("audit entry encoding does not end with its hash") // Hash is the struct's last field
 	}
-	stored := append(b[:len(b)-len(`"}`)], hash...) // b is not needed any more
-	return hash, append(stored, `"}`...)
+	b[start], b[start+1] = '"', '}'
+	sum := sha256.Sum256(b[:start+2])
+	hex.Encode(b[start:end], sum[:])
+	return string(b[start:end]), b
 }
+
+// placeholder stands for an entry's hash while it is encoded: a SHA-256 in hex.
+var placeholder = strings.Repeat("0", sha256.Size*2)
 
 // chain numbers and links entries after the instance's current head, moves
 // the head forward, and returns the entries' stored encodings.
