@@ -48,14 +48,14 @@ local function apply(k, nk, a)
     i = i + n
   end
   local op = ARGV[a + 7]
-  if op == '+' then
-    redis.call('ZADD', timers, ARGV[a + 8], id)
-  elseif op == '-' then
-    redis.call('ZREM', timers, id)
-  end
   if ARGV[a + 4] ~= '' then
     redis.call('ZREM', leases, id, ARGV[a + 4])
-  elseif op == '-' then
+  end
+  if op == '+' then
+    redis.call('ZADD', timers, ARGV[a + 8], id)
+  elseif op == '-' and redis.call('ZREM', timers, id) == 0 and ARGV[a + 4] == '' then
+    -- not waiting, so perhaps claimed: drop the claim (if it was waiting
+    -- and claimed too, the claimer finds nothing due and drops it)
     redis.call('ZREM', leases, id)
   end
   for _ = 1, tonumber(ARGV[a + 9]) do
