@@ -17,6 +17,7 @@ import (
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
+	"github.com/goccy/go-yaml/token"
 )
 
 // The YAML shape of a flow definition. Everything is kept as written
@@ -151,10 +152,21 @@ func ParseDefinition(file string, src []byte) (*Definition, error) {
 		v.add(strings.TrimPrefix(strings.TrimPrefix(v.emptyTag, "$"), "."), "a YAML tag (!...) here has no value; remove the tag or give it a value")
 		return nil, v.err()
 	}
+	// The decoder stops at the first unknown key: drop each one it finds
+	// and decode again, so that one run reports them all (and then the
+	// other problems too).
 	var raw rawFlow
-	if err := decodeYAML(func() error { return yaml.NodeToValue(f.Docs[0].Body, &raw, yaml.Strict()) }); err != nil {
+	for {
+		err := decodeYAML(func() error { raw = rawFlow{}; return yaml.NodeToValue(f.Docs[0].Body, &raw, yaml.Strict()) })
+		if err == nil {
+			break
+		}
 		v.yamlError(err)
-		return nil, v.err()
+		var uf *yaml.UnknownFieldError
+		var ye yaml.Error
+		if !errors.As(err, &uf) || !errors.As(err, &ye) || ye.GetToken() == nil || !dropKey(f.Docs[0].Body, ye.GetToken().Position) {
+			return nil, v.err()
+		}
 	}
 	def := v.flow(&raw)
 	if err := v.err(); err != nil {
@@ -240,10 +252,40 @@ func (v *validator) Visit(n ast.Node) ast.Visitor {
 	return v
 }
 
+// dropKey removes the mapping entry whose key is at pos from the tree under
+// n, and reports whether there was one.
+func dropKey(n ast.Node, pos *token.Position) bool {
+	d := &keyDropper{pos: pos}
+	ast.Walk(d, n)
+	return d.found
+}
+
+type keyDropper struct {
+	pos   *token.Position
+	found bool
+}
+
+func (d *keyDropper) Visit(n ast.Node) ast.Visitor {
+	m, ok := n.(*ast.MappingNode)
+	if d.found || d.pos == nil || !ok {
+		return d
+	}
+	for i, mv := range m.Values {
+		if tk := mv.Key.GetToken(); tk != nil && tk.Position != nil && tk.Position.Line == d.pos.Line && tk.Position.Column == d.pos.Column {
+			m.Values = slices.Delete(m.Values, i, i+1)
+			d.found = true
+			return nil
+		}
+	}
+	return d
+}
+
 func (v *validator) err() error {
 	if len(v.problems) == 0 {
 		return nil
 	}
+	// In the file's order (the decoder finds unknown keys last first).
+	slices.SortStableFunc(v.problems, func(a, b Problem) int { return cmp.Compare(a.Line, b.Line) })
 	return &DefinitionError{Problems: v.problems}
 }
 

@@ -80,6 +80,19 @@ steps:
     message: hi
     xyzzyplughfoo: 1 # @steps[0].xyzzyplughfoo
 `, []want{{"steps[0].xyzzyplughfoo", `unknown key "xyzzyplughfoo"; remove it`}}},
+		{"every unknown key at once, with the other problems", validHead + `colour: red # @colour
+steps:
+  - id: a
+    type: approval
+    assignees: [manager]
+    deu: 1d # @steps[0].deu
+    remind: {every: soon, maxx: 2} # @steps[0].remind.maxx @steps[0].remind.every
+`, []want{
+			{"colour", `unknown key "colour"; remove it`},
+			{"steps[0].deu", `unknown key "deu" (did you mean "due"?)`},
+			{"steps[0].remind.maxx", `unknown key "maxx" (did you mean "max"?)`},
+			{"steps[0].remind.every", `soon`},
+		}},
 		{"unknown key in a form field", validHead[:len(validHead)-1] + `
   - {name: x, typ: text} # @form[3].typ
 steps:
@@ -491,7 +504,9 @@ func TestLoadDefinitions(t *testing.T) {
 	}
 	_, err = flows.LoadDefinitions(fsys, "broken")
 	var de *flows.DefinitionError
-	if !errors.As(err, &de) || len(de.Problems) != 2 || de.Problems[0].File != "broken/x.yaml" || de.Problems[1].File != "broken/y.yaml" {
+	// x: no step; y: the unknown key, and so no owner, and no step.
+	if !errors.As(err, &de) || len(de.Problems) != 4 || de.Problems[0].File != "broken/x.yaml" ||
+		de.Problems[1].File != "broken/y.yaml" || de.Problems[3].File != "broken/y.yaml" || !strings.Contains(de.Problems[3].Msg, `unknown key "ownr"`) {
 		t.Fatalf("problems of both files, each with its file: %v", err)
 	}
 	if _, err := flows.LoadDefinitions(fsys, "missing"); err == nil || errors.As(err, &de) {
