@@ -1024,13 +1024,19 @@ func TestCrossPlatformPurchase(t *testing.T) {
 		"chat.postMessage C0FINANCE: Escalation: Purchase request PR-1: Laptop (EUR 2500) — PR-1 has waited 1 d for Carol Diaz and Frank Osei (Finance approval). [" + strings.Join(finance, " ") + "]",
 		"chat.postMessage D0CAROL in thread broadcast: Purchase request PR-1: Laptop (EUR 2500) — Reminder 1 of 2: Finance approval has been waiting on you for 1 d. [" + strings.Join(finance, " ") + "]",
 		"chat.postMessage D0CAROL: Good morning: 1 task is waiting on you [" + strings.Join(finance, " ") + "]",
+		// her card now names the next rung (Dana, at 2 d) instead of #finance
+		"chat.update D0CAROL: Purchase request PR-1: Laptop (EUR 2500) — Finance approval [" + strings.Join(finance, " ") + "]",
 	})
+	mustHave(t, "Carol's card a day later", findCall(t, calls, "chat.update", "D0CAROL").text(), "Escalates to Dana Kowalski (your manager) in 1 d")
 	if !slices.ContainsFunc(calls, func(c slackCall) bool {
 		return c.str("thread_ts") == carolCard.TS && strings.Contains(c.str("text"), "Reminder")
 	}) {
 		t.Errorf("Carol's reminder is not in the thread of her card (%s)", carolCard.TS)
 	}
-	wantLines(t, "connector calls a day later", x.ms.takeCalls(), []string{"POST /v3/conversations/" + frankChat + "/activities/" + frankCard.ID})
+	wantLines(t, "connector calls a day later", x.ms.takeCalls(), []string{
+		"POST /v3/conversations/" + frankChat + "/activities/" + frankCard.ID,
+		"PUT /v3/conversations/" + frankChat + "/activities/" + frankCard.ID, // his card names the next rung
+	})
 	frankReminder := x.ms.last(t, frankChat)
 	mustHave(t, "Frank's reminder", cardText(frankReminder.Card), "Reminder 1 of 2", "Finance approval")
 	if frankReminder.ReplyTo != frankCard.ID {

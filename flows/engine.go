@@ -775,52 +775,113 @@ func (t *tx) taskCard(s *Step, kind MessageKind, person string) *Message {
 	return m
 }
 
-// nextRung says what happens next if nobody acts, from person's point of view.
+// nextRung says what happens next if nobody acts, from person's point of
+// view: the earliest timer that will do something (at the same time, an
+// escalation rung is what people see), named as the escalation will do it.
 func (t *tx) nextRung(s *Step, person string) string {
-	var next *Timer
-	for i := range t.in.Timers {
-		tm := &t.in.Timers[i]
-		if tm.Kind == TimerRemind || tm.Kind == TimerTimeout && s.OnTimeout == TimeoutWait || tm.Kind == TimerEscalate && tm.N >= len(s.Escalate) {
-			continue
+	timers := slices.Clone(t.in.Timers)
+	slices.SortStableFunc(timers, func(a, b Timer) int {
+		return cmp.Or(a.At.Compare(b.At), cmp.Compare(rungOrder[a.Kind], rungOrder[b.Kind]))
+	})
+	for _, tm := range timers {
+		if line := t.rungLine(s, tm, person); line != "" {
+			return line
 		}
-		// The earliest wins; at the same time an escalation rung is what people see.
-		if next == nil || tm.At.Before(next.At) || tm.At.Equal(next.At) && tm.Kind == TimerEscalate {
-			next = tm
-		}
-	}
-	if next == nil {
-		return ""
-	}
-	when := Relative(next.At, t.now)
-	who := func(target string) string {
-		if target == "manager" {
-			if m := t.e.dir.Manager(person); m != "" {
-				return fmt.Sprintf("%s (your manager)", t.name(m))
-			}
-			return "your manager"
-		}
-		_, id, _ := strings.Cut(target, ":")
-		if strings.HasPrefix(target, "channel:") {
-			return "#" + id
-		}
-		return t.name(id)
-	}
-	if next.Kind == TimerEscalate {
-		r := s.Escalate[next.N]
-		if r.Reassign != "" {
-			return fmt.Sprintf("Moves to %s %s", who(r.Reassign), when)
-		}
-		return fmt.Sprintf("Escalates to %s %s", who(r.Notify), when)
-	}
-	switch s.OnTimeout {
-	case TimeoutApprove:
-		return "Approved automatically " + when
-	case TimeoutReject:
-		return "Rejected automatically " + when
-	case TimeoutEscalate:
-		return fmt.Sprintf("Escalates to %s %s", who("manager"), when)
 	}
 	return ""
+}
+
+var rungOrder = map[TimerKind]int{TimerEscalate: 0, TimerTimeout: 1, TimerRemind: 2}
+
+// rungLine describes what tm will do to person's task, or "" if nothing
+// people need to know of.
+func (t *tx) rungLine(s *Step, tm Timer, person string) string {
+	when := Relative(tm.At, t.now)
+	escalatesTo := func(target string) string {
+		if target != "manager" {
+			return fmt.Sprintf("Escalates to %s %s", t.targetName(target), when)
+		}
+		m := t.managerOrStandIn(s, person)
+		switch {
+		case m == "":
+			return ""
+		case m == t.e.dir.Manager(person):
+			return fmt.Sprintf("Escalates to %s (your manager) %s", t.name(m), when)
+		case m == t.def.Owner:
+			return fmt.Sprintf("Escalates to %s (the flow's owner) %s", t.name(m), when)
+		}
+		return fmt.Sprintf("Escalates to %s (an admin) %s", t.name(m), when)
+	}
+	switch {
+	case tm.Kind == TimerEscalate && tm.N < len(s.Escalate):
+		r := s.Escalate[tm.N]
+		if r.Reassign == "" {
+			return escalatesTo(r.Notify)
+		}
+		to, _ := t.reassignTarget(s, person, r.Reassign)
+		switch {
+		case to == "":
+			return "" // nobody to move it to: it stays
+		case to == t.e.dir.Manager(person):
+			return fmt.Sprintf("Moves to %s (your manager) %s", t.name(to), when)
+		}
+		return fmt.Sprintf("Moves to %s %s", t.name(to), when)
+	case tm.Kind == TimerTimeout:
+		switch s.OnTimeout {
+		case TimeoutApprove:
+			return "Approved automatically " + when
+		case TimeoutReject:
+			return "Rejected automatically " + when
+		case TimeoutEscalate:
+			return escalatesTo("manager")
+		}
+	}
+	return ""
+}
+
+// targetName names an escalation target other than the manager.
+func (t *tx) targetName(target string) string {
+	_, id, _ := strings.Cut(target, ":")
+	if strings.HasPrefix(target, "channel:") {
+		return "#" + id
+	}
+	return t.name(id)
+}
+
+// managerOrStandIn is who an escalation to the manager of assignee reaches:
+// their manager, else the flow's owner, else an admin; never the assignee,
+// nor the requester of an approval they may not give themselves.
+func (t *tx) managerOrStandIn(s *Step, assignee string) string {
+	for _, m := range append([]string{t.e.dir.Manager(assignee), t.def.Owner}, t.adminIDs()...) {
+		if m != "" && m != assignee && !t.selfApproval(s, m) {
+			return m
+		}
+	}
+	return ""
+}
+
+// reassignTarget is who an escalation rung that reassigns (to the manager
+// or person:ID) moves assignee's task to, or "" and why nobody.
+func (t *tx) reassignTarget(s *Step, assignee, target string) (to, why string) {
+	if target == "manager" {
+		to = t.e.dir.Manager(assignee)
+	} else {
+		_, to, _ = strings.Cut(target, ":")
+	}
+	// Someone already on the step keeps one task: moving a second one to
+	// them would let one person count twice towards all or a quorum.
+	onStep := slices.ContainsFunc(t.in.Tasks, func(o Task) bool { return o.Assignee == to || slices.Contains(o.Delegates, to) })
+	switch {
+	case to == "" && target == "manager":
+		return "", t.name(assignee) + " has no manager in the directory"
+	case to == "":
+		return "", "no one is named"
+	case onStep:
+		return "", t.name(to) + " is already on the step"
+	case t.selfApproval(s, to):
+		return "", t.name(to) + " may not approve their own request"
+	}
+	return to, ""
 }
 
 // returnToRequester sends a rejected or changes-requested request back.
@@ -1528,16 +1589,9 @@ func (t *tx) escalateNotify(s *Step, target string) {
 			if task.Decision != Pending {
 				continue
 			}
-			// The assignee's manager, else the owner, else an admin; never the
-			// requester of an approval they may not give themselves.
-			for _, m := range append([]string{t.e.dir.Manager(task.Assignee), t.def.Owner}, t.adminIDs()...) {
-				if m != "" && m != task.Assignee && !t.selfApproval(s, m) {
-					if !seen[m] {
-						seen[m] = true
-						to = append(to, Recipient{Person: m})
-					}
-					break
-				}
+			if m := t.managerOrStandIn(s, task.Assignee); m != "" && !seen[m] {
+				seen[m] = true
+				to = append(to, Recipient{Person: m})
 			}
 		}
 	} else {
@@ -1551,9 +1605,12 @@ func (t *tx) escalateNotify(s *Step, target string) {
 		names = append(names, cmp.Or(t.name(r.Person), "#"+r.Channel))
 	}
 	t.record(AuditEntry{Action: "escalated", Detail: map[string]string{"to": strings.Join(names, ", "), "waiting_on": t.waitingNames()}})
+	var told []string
 	for _, r := range to {
 		t.notify(r, t.escalationCard(cmp.Or(r.Person, "#"+r.Channel)), "", t.escalationMsg(s, r.Person))
+		told = append(told, r.Person)
 	}
+	t.refreshCards(s, told...) // the task cards name the next rung now
 }
 
 // escalationMsg is the card that tells person (or, with "", a channel)
@@ -1570,40 +1627,22 @@ func (t *tx) escalationMsg(s *Step, person string) *Message {
 	return m
 }
 
-// escalateReassign moves pending tasks to their backups.
-func (t *tx) escalateReassign(s *Step, target string) (skipped string) {
+// escalateReassign moves pending tasks to their backups. It returns why
+// nothing moved, or "" if something did.
+func (t *tx) escalateReassign(s *Step, target string) string {
 	in := t.in
-	var why []string
-	moved := false
+	var why, moved []string
 	for i := range in.Tasks {
 		task := &in.Tasks[i]
 		if task.Decision != Pending {
 			continue
 		}
-		to := ""
-		if target == "manager" {
-			to = t.e.dir.Manager(task.Assignee)
-		} else {
-			_, to, _ = strings.Cut(target, ":")
-		}
-		// Someone already on the step keeps one task: moving a second one to
-		// them would let one person count twice towards all or a quorum.
-		onStep := slices.ContainsFunc(in.Tasks, func(o Task) bool { return o.Assignee == to || slices.Contains(o.Delegates, to) })
-		switch {
-		case to == "" && target == "manager":
-			why = append(why, t.name(task.Assignee)+" has no manager in the directory")
-			continue
-		case to == "":
-			why = append(why, "no one is named")
-			continue
-		case onStep:
-			why = append(why, t.name(to)+" is already on the step")
-			continue
-		case t.selfApproval(s, to):
-			why = append(why, t.name(to)+" may not approve their own request")
+		to, skipped := t.reassignTarget(s, task.Assignee, target)
+		if to == "" {
+			why = append(why, skipped)
 			continue
 		}
-		moved = true
+		moved = append(moved, to)
 		from, was := task.Assignee, *task
 		if task.Original == "" {
 			task.Original = from
@@ -1615,10 +1654,11 @@ func (t *tx) escalateReassign(s *Step, target string) (skipped string) {
 		m.Context = append(m.Context, fmt.Sprintf("Moved to you from %s after %s without a decision", t.name(from), FormatDuration(t.now.Sub(in.StepStarted))))
 		t.notify(Recipient{Person: to}, t.personCard(to), "", m)
 	}
-	if moved {
-		return ""
+	if len(moved) == 0 {
+		return "nobody to reassign to: " + strings.Join(why, "; ")
 	}
-	return "nobody to reassign to: " + strings.Join(why, "; ")
+	t.refreshCards(s, moved...) // the others' cards, and the escalation cards, say whom it waits on
+	return ""
 }
 
 // skipTimer records a timer that fired and could do nothing, and why: the
