@@ -337,6 +337,18 @@ func dueOf(t *testing.T, be storagetest.Backend, s *storage.Store, id string) in
 	return int64(due)
 }
 
+// startAndClaim starts a purchase and claims its first reminder, due at
+// 4 h, alone.
+func startAndClaim(t *testing.T, s *storage.Store, e *flows.Engine) (string, []flows.DueTimer) {
+	t.Helper()
+	id := start(t, s, e, "s1", "500")
+	got, err := s.ClaimTimers(t.Context(), t0.Add(4*time.Hour), time.Minute, 10)
+	if err != nil || len(got) != 1 || got[0].Instance != id || got[0].Timer != "manager/1/remind/1" || !got[0].Due.Equal(t0.Add(4*time.Hour)) {
+		t.Fatalf("claimed %+v %v, want the first reminder of %s", got, err, id)
+	}
+	return id, got
+}
+
 func TestTimerMemberFollowsTheEarliestTimer(t *testing.T) {
 	onBackends(t, storage.Config{Shards: 4}, func(t *testing.T, be storagetest.Backend, s *storage.Store) {
 		e := engine(t)
@@ -372,12 +384,8 @@ func TestTimerMemberFollowsTheEarliestTimer(t *testing.T) {
 func TestClaimedTimersThatChangedMeanwhile(t *testing.T) {
 	onBackends(t, storage.Config{Shards: 4}, func(t *testing.T, be storagetest.Backend, s *storage.Store) {
 		e := engine(t)
-		id := start(t, s, e, "s1", "500")
-		at4h := t0.Add(4 * time.Hour)
-		got, err := s.ClaimTimers(t.Context(), at4h, time.Minute, 10)
-		if err != nil || len(got) != 1 {
-			t.Fatalf("claimed %+v %v", got, err)
-		}
+		id, got := startAndClaim(t, s, e)
+		at4h := got[0].Due
 		// Approved while its reminder is claimed: the member and lease go.
 		apply(t, s, e, flows.Event{Kind: flows.EventApprove, Key: "a1", Instance: id, Actor: "bob"}, at4h)
 		a := apply(t, s, e, flows.Event{Kind: flows.EventTimer, Key: "timer:" + got[0].Timer, Instance: id, Timer: got[0].Timer}, at4h)
@@ -413,12 +421,8 @@ func TestClaimedTimersThatChangedMeanwhile(t *testing.T) {
 func TestIgnoredTimerDoesNotComeBack(t *testing.T) {
 	onBackends(t, storage.Config{Shards: 4}, func(t *testing.T, be storagetest.Backend, s *storage.Store) {
 		e := engine(t)
-		id := start(t, s, e, "s1", "500")
-		at4h := t0.Add(4 * time.Hour)
-		got, err := s.ClaimTimers(t.Context(), at4h, time.Minute, 10)
-		if err != nil || len(got) != 1 {
-			t.Fatalf("claimed %+v %v", got, err)
-		}
+		id, got := startAndClaim(t, s, e)
+		at4h := got[0].Due
 		ev := flows.Event{Kind: flows.EventTimer, Key: "timer:" + got[0].Timer, Instance: id, Timer: got[0].Timer}
 		a, err := s.Apply(t.Context(), ev, func(cur *flows.Instance) (*flows.Transition, error) {
 			return &flows.Transition{Instance: cur, Noop: true, Outcome: flows.Outcome{OK: true}}, nil
