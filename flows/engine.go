@@ -569,7 +569,7 @@ func (t *tx) decide(d Decision) error {
 	case Pending:
 		waiting := t.waitingNames()
 		t.closeTaskCards(s, t.in.Tasks[slot], string(d), by, reason, fmt.Sprintf("Waiting on %s.", waiting))
-		t.refreshPeople(s) // the others' cards say whom the step still waits on
+		t.refreshPeople(s, nil, nil) // the others' cards say whom the step still waits on
 		t.out.Text = fmt.Sprintf("%s %s. Still waiting on %s.", decisionWords(string(d)), t.in.ID, waiting)
 	case Approved, Done:
 		t.closeStep(string(result), by, reason)
@@ -779,12 +779,20 @@ func (t *tx) taskCard(s *Step, kind MessageKind, person string) *Message {
 // view: the earliest timer that will do something (at the same time, an
 // escalation rung is what people see), named as the escalation will do it.
 func (t *tx) nextRung(s *Step, person string) string {
+	// A delegate's card reads the ladder of the task they hold.
+	assignee := person
+	for _, task := range t.in.Tasks {
+		if task.Decision == Pending && task.Assignee != person && slices.Contains(task.Delegates, person) {
+			assignee = task.Assignee
+			break
+		}
+	}
 	timers := slices.Clone(t.in.Timers)
 	slices.SortStableFunc(timers, func(a, b Timer) int {
 		return cmp.Or(a.At.Compare(b.At), cmp.Compare(rungOrder[a.Kind], rungOrder[b.Kind]))
 	})
 	for _, tm := range timers {
-		if line := t.rungLine(s, tm, person); line != "" {
+		if line := t.rungLine(s, tm, person, assignee); line != "" {
 			return line
 		}
 	}
@@ -793,24 +801,33 @@ func (t *tx) nextRung(s *Step, person string) string {
 
 var rungOrder = map[TimerKind]int{TimerEscalate: 0, TimerTimeout: 1, TimerRemind: 2}
 
-// rungLine describes what tm will do to person's task, or "" if nothing
+// rungLine describes what tm will do to the task of assignee, for person
+// (the assignee, their delegate, or "" for a channel), or "" if nothing
 // people need to know of.
-func (t *tx) rungLine(s *Step, tm Timer, person string) string {
+func (t *tx) rungLine(s *Step, tm Timer, person, assignee string) string {
 	when := Relative(tm.At, t.now)
+	manager := func(m string) string {
+		switch {
+		case person == "":
+			return "their manager"
+		case m != t.e.dir.Manager(assignee):
+			if m == t.def.Owner {
+				return t.name(m) + " (the flow's owner)"
+			}
+			return t.name(m) + " (an admin)"
+		case person == assignee:
+			return t.name(m) + " (your manager)"
+		}
+		return fmt.Sprintf("%s (%s's manager)", t.name(m), t.name(assignee))
+	}
 	escalatesTo := func(target string) string {
 		if target != "manager" {
 			return fmt.Sprintf("Escalates to %s %s", t.targetName(target), when)
 		}
-		m := t.managerOrStandIn(s, person)
-		switch {
-		case m == "":
-			return ""
-		case m == t.e.dir.Manager(person):
-			return fmt.Sprintf("Escalates to %s (your manager) %s", t.name(m), when)
-		case m == t.def.Owner:
-			return fmt.Sprintf("Escalates to %s (the flow's owner) %s", t.name(m), when)
+		if m := t.managerOrStandIn(s, assignee); m != "" || person == "" {
+			return fmt.Sprintf("Escalates to %s %s", manager(m), when)
 		}
-		return fmt.Sprintf("Escalates to %s (an admin) %s", t.name(m), when)
+		return ""
 	}
 	switch {
 	case tm.Kind == TimerEscalate && tm.N < len(s.Escalate):
@@ -818,12 +835,18 @@ func (t *tx) rungLine(s *Step, tm Timer, person string) string {
 		if r.Reassign == "" {
 			return escalatesTo(r.Notify)
 		}
-		to, _ := t.reassignTarget(s, person, r.Reassign)
+		to := ""
+		for _, m := range t.plannedMoves(s, r.Reassign) {
+			if m.to != "" && (person == "" || t.in.Tasks[m.task].Assignee == assignee) {
+				to = m.to
+				break
+			}
+		}
 		switch {
 		case to == "":
 			return "" // nobody to move it to: it stays
-		case to == t.e.dir.Manager(person):
-			return fmt.Sprintf("Moves to %s (your manager) %s", t.name(to), when)
+		case r.Reassign == "manager":
+			return fmt.Sprintf("Moves to %s %s", manager(to), when)
 		}
 		return fmt.Sprintf("Moves to %s %s", t.name(to), when)
 	case tm.Kind == TimerTimeout:
@@ -860,28 +883,57 @@ func (t *tx) managerOrStandIn(s *Step, assignee string) string {
 	return ""
 }
 
-// reassignTarget is who an escalation rung that reassigns (to the manager
-// or person:ID) moves assignee's task to, or "" and why nobody.
-func (t *tx) reassignTarget(s *Step, assignee, target string) (to, why string) {
-	if target == "manager" {
-		to = t.e.dir.Manager(assignee)
-	} else {
-		_, to, _ = strings.Cut(target, ":")
+// move is what an escalation rung that reassigns does to one pending task:
+// the person it moves to, or "" and why it stays.
+type move struct {
+	task    int // index in Tasks
+	to, why string
+}
+
+// plannedMoves is what an escalation rung that reassigns (to the manager or
+// person:ID) does to each pending task, in order. Someone on the step (or
+// given a task by an earlier move) keeps one task: moving a second one to
+// them would let one person count twice towards all or a quorum.
+func (t *tx) plannedMoves(s *Step, target string) []move {
+	holds := map[string]int{} // the people on the step, and how many tasks they hold
+	for _, o := range t.in.Tasks {
+		for _, p := range append([]string{o.Assignee}, o.Delegates...) {
+			holds[p]++
+		}
 	}
-	// Someone already on the step keeps one task: moving a second one to
-	// them would let one person count twice towards all or a quorum.
-	onStep := slices.ContainsFunc(t.in.Tasks, func(o Task) bool { return o.Assignee == to || slices.Contains(o.Delegates, to) })
-	switch {
-	case to == "" && target == "manager":
-		return "", t.name(assignee) + " has no manager in the directory"
-	case to == "":
-		return "", "no one is named"
-	case onStep:
-		return "", t.name(to) + " is already on the step"
-	case t.selfApproval(s, to):
-		return "", t.name(to) + " may not approve their own request"
+	var out []move
+	for i, task := range t.in.Tasks {
+		if task.Decision != Pending {
+			continue
+		}
+		to := ""
+		if target == "manager" {
+			to = t.e.dir.Manager(task.Assignee)
+		} else {
+			_, to, _ = strings.Cut(target, ":")
+		}
+		why := ""
+		switch {
+		case to == "" && target == "manager":
+			why = t.name(task.Assignee) + " has no manager in the directory"
+		case to == "":
+			why = "no one is named"
+		case holds[to] > 0:
+			why = t.name(to) + " is already on the step"
+		case t.selfApproval(s, to):
+			why = t.name(to) + " may not approve their own request"
+		}
+		if why != "" {
+			out = append(out, move{task: i, why: why})
+			continue
+		}
+		for _, p := range append([]string{task.Assignee}, task.Delegates...) {
+			holds[p]--
+		}
+		holds[to]++
+		out = append(out, move{task: i, to: to})
 	}
-	return to, ""
+	return out
 }
 
 // returnToRequester sends a rejected or changes-requested request back.
@@ -1553,19 +1605,21 @@ func (t *tx) timer() error {
 // refreshCards re-renders every pending card of the step in place, but for
 // the cards of the people in skip.
 func (t *tx) refreshCards(s *Step, skip ...string) {
-	t.refreshPeople(s, skip...)
+	t.refreshPeople(s, skip, skip)
 	t.refreshChannelCard(s)
 }
 
-// refreshPeople re-renders the pending task cards and escalation cards of
-// the step's people, but for the people in skip.
-func (t *tx) refreshPeople(s *Step, skip ...string) {
+// refreshPeople re-renders the pending task cards of the step's people but
+// those in skipTasks, and the escalation cards of the people it was
+// escalated to but those in skipEscalations (cards made anew in the same
+// transition).
+func (t *tx) refreshPeople(s *Step, skipTasks, skipEscalations []string) {
 	for _, task := range t.in.Tasks {
 		if task.Decision != Pending {
 			continue
 		}
 		for _, p := range carded(s, task) {
-			if slices.Contains(skip, p) {
+			if slices.Contains(skipTasks, p) {
 				continue
 			}
 			t.effects = append(t.effects, Effect{Kind: EffectUpdate, Card: t.personCard(p), Msg: t.taskCard(s, MsgTask, p)})
@@ -1573,7 +1627,7 @@ func (t *tx) refreshPeople(s *Step, skip ...string) {
 	}
 	// The people the step was escalated to: their cards say whom it waits on.
 	for _, p := range t.in.Escalated {
-		if !slices.Contains(skip, p) {
+		if !slices.Contains(skipEscalations, p) {
 			t.effects = append(t.effects, Effect{Kind: EffectUpdate, Card: t.escalationCard(p), Msg: t.escalationMsg(s, p)})
 		}
 	}
@@ -1610,7 +1664,8 @@ func (t *tx) escalateNotify(s *Step, target string) {
 		t.notify(r, t.escalationCard(cmp.Or(r.Person, "#"+r.Channel)), "", t.escalationMsg(s, r.Person))
 		told = append(told, r.Person)
 	}
-	t.refreshCards(s, told...) // the task cards name the next rung now
+	t.refreshPeople(s, nil, told) // the task cards name the next rung now
+	t.refreshChannelCard(s)
 }
 
 // escalationMsg is the card that tells person (or, with "", a channel)
@@ -1631,33 +1686,35 @@ func (t *tx) escalationMsg(s *Step, person string) *Message {
 // nothing moved, or "" if something did.
 func (t *tx) escalateReassign(s *Step, target string) string {
 	in := t.in
-	var why, moved []string
-	for i := range in.Tasks {
-		task := &in.Tasks[i]
-		if task.Decision != Pending {
+	var why, tos []string
+	var was []Task
+	for _, m := range t.plannedMoves(s, target) {
+		if m.to == "" {
+			why = append(why, m.why)
 			continue
 		}
-		to, skipped := t.reassignTarget(s, task.Assignee, target)
-		if to == "" {
-			why = append(why, skipped)
-			continue
-		}
-		moved = append(moved, to)
-		from, was := task.Assignee, *task
+		task := &in.Tasks[m.task]
+		was, tos = append(was, *task), append(tos, m.to)
 		if task.Original == "" {
-			task.Original = from
+			task.Original = task.Assignee
 		}
-		task.Assignee, task.Delegates = to, nil
-		t.record(AuditEntry{Action: "reassigned", Reason: fmt.Sprintf("no decision within %s (escalation)", FormatDuration(t.now.Sub(in.StepStarted))), Detail: map[string]string{"from": from, "to": to}})
-		t.closeTaskCards(s, was, "reassigned", System, "no decision in time", "Now with "+t.name(to)+".")
-		m := t.taskCard(s, MsgTask, to)
-		m.Context = append(m.Context, fmt.Sprintf("Moved to you from %s after %s without a decision", t.name(from), FormatDuration(t.now.Sub(in.StepStarted))))
-		t.notify(Recipient{Person: to}, t.personCard(to), "", m)
+		task.Assignee, task.Delegates = m.to, nil
 	}
-	if len(moved) == 0 {
+	if len(tos) == 0 {
 		return "nobody to reassign to: " + strings.Join(why, "; ")
 	}
-	t.refreshCards(s, moved...) // the others' cards, and the escalation cards, say whom it waits on
+	// The cards are made once every task has moved: they say whom it waits on.
+	after := FormatDuration(t.now.Sub(in.StepStarted))
+	for i, to := range tos {
+		from := was[i].Assignee
+		t.record(AuditEntry{Action: "reassigned", Reason: fmt.Sprintf("no decision within %s (escalation)", after), Detail: map[string]string{"from": from, "to": to}})
+		t.closeTaskCards(s, was[i], "reassigned", System, "no decision in time", "Now with "+t.name(to)+".")
+		m := t.taskCard(s, MsgTask, to)
+		m.Context = append(m.Context, fmt.Sprintf("Moved to you from %s after %s without a decision", t.name(from), after))
+		t.notify(Recipient{Person: to}, t.personCard(to), "", m)
+	}
+	t.refreshPeople(s, tos, nil) // the others' task cards, and every escalation card
+	t.refreshChannelCard(s)
 	return ""
 }
 

@@ -397,3 +397,143 @@ steps:
 		t.Fatalf("assignee %s", got)
 	}
 }
+
+// rungOf is the card's line about what happens next, or "" if none.
+func rungOf(m *flows.Message) string {
+	for _, c := range m.Context {
+		if strings.HasPrefix(c, "Escalates to") || strings.HasPrefix(c, "Moves to") {
+			return c
+		}
+	}
+	return ""
+}
+
+// Cards name the next rung as the escalation will do it, whoever reads
+// them: a channel, a delegate, the people of an all step, and after every
+// rung.
+func TestCardsNameTheNextRungAsItWillHappen(t *testing.T) {
+	t.Parallel()
+	t.Run("a channel reads about their manager", func(t *testing.T) {
+		t.Parallel()
+		r := newRun(t, newEngine(t, `
+id: tmr
+name: Timers
+owner: olivia
+steps:
+  - id: review
+    name: Review
+    type: approval
+    channel: ops
+    assignees: [person:bob]
+    escalate:
+      - {after: 1d, notify: manager}
+      - {after: 2d, reassign: manager}
+`))
+		tr := r.start("tmr", "alice", nil)
+		if got := rungOf(notified(t, tr, "#ops", "review/1/#ops").Msg); got != "Escalates to their manager in 1 d" {
+			t.Fatalf("channel card: %q", got)
+		}
+		tm, _ := r.timer(flows.TimerEscalate, 0)
+		tr = r.fireTimer(tm)
+		if got := rungOf(updated(t, tr, "review/1/#ops").Msg); got != "Moves to their manager in 1 d" {
+			t.Fatalf("channel card after the first rung: %q", got)
+		}
+	})
+	t.Run("a delegate reads the assignee's ladder", func(t *testing.T) {
+		t.Parallel()
+		r := newRun(t, newEngine(t, timersFlow("wait")))
+		r.start("tmr", "alice", nil)
+		tr := r.act(flows.EventDelegate, "bob", target("gus"))
+		if got := rungOf(notified(t, tr, "gus", "review/1/gus").Msg); got != "Escalates to Dana Kowalski (Bob Chen's manager) in 1 d" {
+			t.Fatalf("gus's card: %q", got)
+		}
+	})
+	t.Run("someone notified who is on the step gets their task card refreshed", func(t *testing.T) {
+		t.Parallel()
+		r := newRun(t, newEngine(t, `
+id: tmr
+name: Timers
+owner: olivia
+steps:
+  - id: review
+    name: Review
+    type: approval
+    policy: all
+    assignees: [person:bob, person:dana]
+    escalate:
+      - {after: 1d, notify: manager}
+`))
+		tr := r.start("tmr", "alice", nil)
+		if got := rungOf(notified(t, tr, "dana", "review/1/dana").Msg); got != "Escalates to Olivia Brown (the flow's owner) in 1 d" {
+			t.Fatalf("dana's card: %q", got)
+		}
+		tm, _ := r.timer(flows.TimerEscalate, 0)
+		tr = r.fireTimer(tm)
+		notified(t, tr, "dana", "review/1/esc:dana") // bob's manager
+		if got := rungOf(updated(t, tr, "review/1/dana").Msg); got != "" {
+			t.Fatalf("dana's task card after the rung names %q", got)
+		}
+		if got := rungOf(updated(t, tr, "review/1/bob").Msg); got != "" {
+			t.Fatalf("bob's task card after the rung names %q", got)
+		}
+	})
+	t.Run("tasks moved together get cards that say so", func(t *testing.T) {
+		t.Parallel()
+		r := newRun(t, newEngine(t, `
+id: tmr
+name: Timers
+owner: olivia
+steps:
+  - id: review
+    name: Review
+    type: approval
+    policy: all
+    assignees: [person:bob, person:gus]
+    escalate:
+      - {after: 1d, reassign: manager}
+`))
+		tr := r.start("tmr", "alice", nil)
+		for p, want := range map[string]string{"bob": "Moves to Dana Kowalski (your manager) in 1 d", "gus": "Moves to Erin Park (your manager) in 1 d"} {
+			if got := rungOf(notified(t, tr, p, "review/1/"+p).Msg); got != want {
+				t.Fatalf("%s's card: %q, want %q", p, got, want)
+			}
+		}
+		tm, _ := r.timer(flows.TimerEscalate, 0)
+		tr = r.fireTimer(tm)
+		for _, p := range []string{"dana", "erin"} {
+			if m := notified(t, tr, p, "review/1/"+p).Msg; !slices.Contains(m.Context, "Waiting on Dana Kowalski and Erin Park") {
+				t.Fatalf("%s's new card: %q", p, m.Context)
+			}
+		}
+	})
+	t.Run("a move that cannot happen is not promised", func(t *testing.T) {
+		t.Parallel()
+		// Carol and Frank both have Dana as manager: only the first task
+		// can move to her; the second stays.
+		r := newRun(t, newEngine(t, `
+id: tmr
+name: Timers
+owner: olivia
+steps:
+  - id: review
+    name: Review
+    type: approval
+    policy: all
+    assignees: [person:carol, person:frank]
+    escalate:
+      - {after: 1d, reassign: manager}
+`))
+		tr := r.start("tmr", "alice", nil)
+		if got := rungOf(notified(t, tr, "carol", "review/1/carol").Msg); got != "Moves to Dana Kowalski (your manager) in 1 d" {
+			t.Fatalf("carol's card: %q", got)
+		}
+		if got := rungOf(notified(t, tr, "frank", "review/1/frank").Msg); got != "" {
+			t.Fatalf("frank's card: %q", got)
+		}
+		tm, _ := r.timer(flows.TimerEscalate, 0)
+		r.fireTimer(tm)
+		if got := []string{r.in.Tasks[0].Assignee, r.in.Tasks[1].Assignee}; !slices.Equal(got, []string{"dana", "frank"}) {
+			t.Fatalf("assignees after the rung: %v", got)
+		}
+	})
+}
