@@ -153,10 +153,10 @@ func ParseDefinition(file string, src []byte) (*Definition, error) {
 		return nil, v.err()
 	}
 	// The decoder stops at the first unknown key: drop each one it finds
-	// and decode again, so that one run reports them all (and then the
-	// other problems too).
+	// (up to a point) and decode again, so that one run reports them all,
+	// in the file's order, and then the other problems.
 	var raw rawFlow
-	for {
+	for drops := 0; ; drops++ {
 		err := decodeYAML(func() error { raw = rawFlow{}; return yaml.NodeToValue(f.Docs[0].Body, &raw, yaml.Strict()) })
 		if err == nil {
 			break
@@ -164,10 +164,12 @@ func ParseDefinition(file string, src []byte) (*Definition, error) {
 		v.yamlError(err)
 		var uf *yaml.UnknownFieldError
 		var ye yaml.Error
-		if !errors.As(err, &uf) || !errors.As(err, &ye) || ye.GetToken() == nil || !dropKey(f.Docs[0].Body, ye.GetToken().Position) {
+		if drops == maxUnknownKeys || !errors.As(err, &uf) || !errors.As(err, &ye) || ye.GetToken() == nil || !dropKey(f.Docs[0].Body, ye.GetToken().Position) {
+			v.sortByLine()
 			return nil, v.err()
 		}
 	}
+	v.sortByLine()
 	def := v.flow(&raw)
 	if err := v.err(); err != nil {
 		return nil, err
@@ -252,8 +254,13 @@ func (v *validator) Visit(n ast.Node) ast.Visitor {
 	return v
 }
 
+// maxUnknownKeys bounds the unknown keys reported for one file: each costs
+// a decode of the whole file.
+const maxUnknownKeys = 50
+
 // dropKey removes the mapping entry whose key is at pos from the tree under
-// n, and reports whether there was one.
+// n, and reports whether it did. It keeps an entry that holds an anchor
+// (&name): an alias elsewhere would then fail, with a misleading message.
 func dropKey(n ast.Node, pos *token.Position) bool {
 	d := &keyDropper{pos: pos}
 	ast.Walk(d, n)
@@ -272,20 +279,40 @@ func (d *keyDropper) Visit(n ast.Node) ast.Visitor {
 	}
 	for i, mv := range m.Values {
 		if tk := mv.Key.GetToken(); tk != nil && tk.Position != nil && tk.Position.Line == d.pos.Line && tk.Position.Column == d.pos.Column {
-			m.Values = slices.Delete(m.Values, i, i+1)
-			d.found = true
+			a := &anchorFinder{}
+			if ast.Walk(a, mv); !a.found {
+				m.Values = slices.Delete(m.Values, i, i+1)
+				d.found = true
+			}
+			d.pos = nil // done either way
 			return nil
 		}
 	}
 	return d
 }
 
+type anchorFinder struct{ found bool }
+
+func (a *anchorFinder) Visit(n ast.Node) ast.Visitor {
+	if _, ok := n.(*ast.AnchorNode); ok {
+		a.found = true
+	}
+	if a.found {
+		return nil
+	}
+	return a
+}
+
+// sortByLine puts the problems found so far (the unknown keys, which the
+// decoder finds in no fixed order) in the file's order.
+func (v *validator) sortByLine() {
+	slices.SortStableFunc(v.problems, func(a, b Problem) int { return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Path, b.Path)) })
+}
+
 func (v *validator) err() error {
 	if len(v.problems) == 0 {
 		return nil
 	}
-	// In the file's order (the decoder finds unknown keys last first).
-	slices.SortStableFunc(v.problems, func(a, b Problem) int { return cmp.Compare(a.Line, b.Line) })
 	return &DefinitionError{Problems: v.problems}
 }
 

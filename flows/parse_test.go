@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -93,6 +94,12 @@ steps:
 			{"steps[0].remind.maxx", `unknown key "maxx" (did you mean "max"?)`},
 			{"steps[0].remind.every", `soon`},
 		}},
+		{"an unknown key holding an anchor is not dropped", validHead + `x-people: &p [manager] # @x-people
+steps:
+  - id: a
+    type: approval
+    assignees: *p
+`, []want{{"x-people", `unknown key "x-people"; remove it`}}},
 		{"unknown key in a form field", validHead[:len(validHead)-1] + `
   - {name: x, typ: text} # @form[3].typ
 steps:
@@ -504,9 +511,9 @@ func TestLoadDefinitions(t *testing.T) {
 	}
 	_, err = flows.LoadDefinitions(fsys, "broken")
 	var de *flows.DefinitionError
-	// x: no step; y: the unknown key, and so no owner, and no step.
+	// x: no step; y: the unknown key first, then what follows (no owner) and no step.
 	if !errors.As(err, &de) || len(de.Problems) != 4 || de.Problems[0].File != "broken/x.yaml" ||
-		de.Problems[1].File != "broken/y.yaml" || de.Problems[3].File != "broken/y.yaml" || !strings.Contains(de.Problems[3].Msg, `unknown key "ownr"`) {
+		de.Problems[1].File != "broken/y.yaml" || de.Problems[3].File != "broken/y.yaml" || !strings.Contains(de.Problems[1].Msg, `unknown key "ownr"`) {
 		t.Fatalf("problems of both files, each with its file: %v", err)
 	}
 	if _, err := flows.LoadDefinitions(fsys, "missing"); err == nil || errors.As(err, &de) {
@@ -550,4 +557,33 @@ func mustRead(t testing.TB, path string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// Unknown keys are reported in the file's order, every time (the decoder
+// finds them in no fixed order), before the problems that follow from them.
+func TestUnknownKeysInTheFilesOrder(t *testing.T) {
+	t.Parallel()
+	src := validHead + `colour: red
+ownr: x
+steps:
+  - id: a
+    type: approval
+    assignees: [manager]
+    remind: {evry: 1h, maxx: 2, nth: 3}
+`
+	for range 20 {
+		_, err := flows.ParseDefinition("v.yaml", []byte(src))
+		var de *flows.DefinitionError
+		if !errors.As(err, &de) {
+			t.Fatalf("error %v", err)
+		}
+		var got []string
+		for _, p := range de.Problems {
+			got = append(got, p.Path)
+		}
+		want := []string{"colour", "ownr", "steps[0].remind.evry", "steps[0].remind.maxx", "steps[0].remind.nth", "steps[0].remind.every"}
+		if !slices.Equal(got, want) {
+			t.Fatalf("problems at %q, want %q:\n%v", got, want, err)
+		}
+	}
 }
