@@ -371,18 +371,11 @@ func TestLateTimersAreNoops(t *testing.T) {
 // must not stay pending and fire again and again.
 func TestTimerThatCanDoNothingIsRecordedAndDropped(t *testing.T) {
 	t.Parallel()
-	r := newRun(t, newEngine(t, `
-id: tmr
-name: Timers
-owner: olivia
-steps:
-  - id: review
-    name: Review
-    type: approval
+	r := newRun(t, newEngine(t, reviewFlow(`
     assignees: [person:dana]
     escalate:
       - {after: 1d, reassign: manager}
-`))
+`)))
 	r.start("tmr", "alice", nil)
 	tm, _ := r.timer(flows.TimerEscalate, 0)
 	tr := r.fireTimer(tm)
@@ -415,20 +408,13 @@ func TestCardsNameTheNextRungAsItWillHappen(t *testing.T) {
 	t.Parallel()
 	t.Run("a channel reads about their manager", func(t *testing.T) {
 		t.Parallel()
-		r := newRun(t, newEngine(t, `
-id: tmr
-name: Timers
-owner: olivia
-steps:
-  - id: review
-    name: Review
-    type: approval
+		r := newRun(t, newEngine(t, reviewFlow(`
     channel: ops
     assignees: [person:bob]
     escalate:
       - {after: 1d, notify: manager}
       - {after: 2d, reassign: manager}
-`))
+`)))
 		tr := r.start("tmr", "alice", nil)
 		if got := rungOf(notified(t, tr, "#ops", "review/1/#ops").Msg); got != "Escalates to their manager in 1 d" {
 			t.Fatalf("channel card: %q", got)
@@ -450,19 +436,12 @@ steps:
 	})
 	t.Run("someone notified who is on the step gets their task card refreshed", func(t *testing.T) {
 		t.Parallel()
-		r := newRun(t, newEngine(t, `
-id: tmr
-name: Timers
-owner: olivia
-steps:
-  - id: review
-    name: Review
-    type: approval
+		r := newRun(t, newEngine(t, reviewFlow(`
     policy: all
     assignees: [person:bob, person:dana]
     escalate:
       - {after: 1d, notify: manager}
-`))
+`)))
 		tr := r.start("tmr", "alice", nil)
 		if got := rungOf(notified(t, tr, "dana", "review/1/dana").Msg); got != "Escalates to Olivia Brown (the flow's owner) in 1 d" {
 			t.Fatalf("dana's card: %q", got)
@@ -479,19 +458,12 @@ steps:
 	})
 	t.Run("tasks moved together get cards that say so", func(t *testing.T) {
 		t.Parallel()
-		r := newRun(t, newEngine(t, `
-id: tmr
-name: Timers
-owner: olivia
-steps:
-  - id: review
-    name: Review
-    type: approval
+		r := newRun(t, newEngine(t, reviewFlow(`
     policy: all
     assignees: [person:bob, person:gus]
     escalate:
       - {after: 1d, reassign: manager}
-`))
+`)))
 		tr := r.start("tmr", "alice", nil)
 		for p, want := range map[string]string{"bob": "Moves to Dana Kowalski (your manager) in 1 d", "gus": "Moves to Erin Park (your manager) in 1 d"} {
 			if got := rungOf(notified(t, tr, p, "review/1/"+p).Msg); got != want {
@@ -510,19 +482,12 @@ steps:
 		t.Parallel()
 		// Carol and Frank both have Dana as manager: only the first task
 		// can move to her; the second stays.
-		r := newRun(t, newEngine(t, `
-id: tmr
-name: Timers
-owner: olivia
-steps:
-  - id: review
-    name: Review
-    type: approval
+		r := newRun(t, newEngine(t, reviewFlow(`
     policy: all
     assignees: [person:carol, person:frank]
     escalate:
       - {after: 1d, reassign: manager}
-`))
+`)))
 		tr := r.start("tmr", "alice", nil)
 		if got := rungOf(notified(t, tr, "carol", "review/1/carol").Msg); got != "Moves to Dana Kowalski (your manager) in 1 d" {
 			t.Fatalf("carol's card: %q", got)
@@ -536,4 +501,10 @@ steps:
 			t.Fatalf("assignees after the rung: %v", got)
 		}
 	})
+}
+
+// reviewFlow is flow tmr: one approval step, review, with the step's other
+// keys given (indented as the step's).
+func reviewFlow(step string) string {
+	return "id: tmr\nname: Timers\nowner: olivia\nsteps:\n  - id: review\n    name: Review\n    type: approval\n" + step
 }
