@@ -68,10 +68,14 @@ func (k keys) ixRequester(shard int, person string) string {
 	return k.tag(shard) + ":ix:requester:" + person
 }
 
-// ixStatus: ZSET of instance ids in a status, scored by creation (unix ms).
-func (k keys) ixStatus(shard int, status flows.Status) string {
-	return k.tag(shard) + ":ix:status:" + string(status)
-}
+// flowsIn: SET of the ids of the flows with instances in the shard. A
+// listing by status alone reads their ixFlow indexes (versions up to
+// 4542456 kept an index per status instead, "ix:status:STATUS").
+func (k keys) flowsIn(shard int) string { return k.tag(shard) + ":flows" }
+
+// flowsSeeded: STRING, set once the flowsIn sets hold the flows of data
+// written by versions up to 4542456 (see Store.seedFlowSets).
+func (k keys) flowsSeeded() string { return k.global() + ":flows-seeded" }
 
 // ixFlow: ZSET of instance ids of a flow in a status, scored by creation (unix ms).
 func (k keys) ixFlow(shard int, flow string, status flows.Status) string {

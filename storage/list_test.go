@@ -2,11 +2,16 @@ package storage_test
 
 import (
 	"fmt"
+	"slices"
+	"strconv"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/batonbot/baton/flows"
 	"github.com/batonbot/baton/storage"
+	"github.com/batonbot/baton/storage/storagetest"
 )
 
 // The oldest open requests are found however many newer ones there are.
@@ -50,6 +55,69 @@ func TestListCreatedBefore(t *testing.T) {
 		}
 		if got, _ := s.List(t.Context(), flows.Query{Flow: "purchase", Limit: 10}); len(got) != 10 || old[got[0].ID] {
 			t.Errorf("without a cut-off: %d instances, newest first", len(got))
+		}
+	})
+}
+
+// A listing by status alone covers every flow, and finds the requests of
+// data written before the shards kept their sets of flows (versions up to
+// 4542456 kept an index per status instead, which goes).
+func TestListByStatusAloneCoversEveryFlow(t *testing.T) {
+	onBackends(t, storage.Config{Shards: 4}, func(t *testing.T, be storagetest.Backend, s *storage.Store) {
+		e := engine(t)
+		pr := start(t, s, e, "s1", "500")
+		id, err := s.Reserve(t.Context(), "access", "AR", "s2")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev := flows.Event{Kind: flows.EventStart, Key: "s2", Instance: id, Actor: "alice", Flow: "access",
+			Data: map[string]string{"system": "github", "level": "read", "reason": "code review"}}
+		apply(t, s, e, ev, t0.Add(time.Minute))
+		list := func(q flows.Query) []string {
+			t.Helper()
+			got, err := s.List(t.Context(), q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids []string
+			for _, in := range got {
+				ids = append(ids, in.ID)
+			}
+			return ids
+		}
+		for _, q := range []flows.Query{{Status: []flows.Status{flows.StatusRunning}}, {}} {
+			if got := list(q); !slices.Equal(got, []string{id, pr}) {
+				t.Fatalf("%+v: %v, want the access request, then the purchase", q, got)
+			}
+		}
+
+		// As an earlier version left its data: no sets of flows, and an
+		// index per status. A fresh store (another replica, or a restart)
+		// lists them all the same.
+		ctx := t.Context()
+		keys, err := be.Client.Keys(ctx, "{"+s.Prefix()+":*}:flows").Result()
+		if err != nil || len(keys) == 0 {
+			t.Fatalf("flow sets %v %v", keys, err)
+		}
+		legacy := "{" + s.Prefix() + ":" + strconv.Itoa(s.ShardOf(pr)) + "}:ix:status:running"
+		pipe := be.Client.Pipeline()
+		for _, k := range keys {
+			pipe.Del(ctx, k)
+		}
+		pipe.Del(ctx, "{"+s.Prefix()+":g}:flows-seeded")
+		pipe.ZAdd(ctx, legacy, redis.Z{Score: float64(t0.UnixMilli()), Member: pr})
+		if _, err := pipe.Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+		s = storage.New(be.Client, storage.Config{Prefix: s.Prefix(), Shards: 4})
+		if err := s.Init(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := list(flows.Query{Status: []flows.Status{flows.StatusRunning}}); !slices.Equal(got, []string{id, pr}) {
+			t.Fatalf("after the upgrade: %v, want the access request, then the purchase", got)
+		}
+		if n, err := be.Client.Exists(ctx, legacy).Result(); err != nil || n != 0 {
+			t.Fatalf("the old status index is left: %d %v", n, err)
 		}
 	})
 }

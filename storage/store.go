@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	// goccy/go-json writes the same bytes as encoding/json (the tests
@@ -64,6 +65,7 @@ type Store struct {
 	k       keys
 	ttl     time.Duration
 	cache   instanceCache
+	flows   sync.Map             // "shard/flow" of the flowsIn members this process knows are there
 	commits []batcher[commitReq] // one per lane
 	pipes   []batcher[pipedReq]  // one per lane
 }
@@ -459,8 +461,13 @@ func (s *Store) commit(ctx context.Context, ev flows.Event, cur *flows.Instance,
 	if err := s.commits[s.lane(id)].do(ctx, r); err != nil {
 		return nil, err
 	}
+	if r.err == nil && cur == nil && r.res[0] == "ok" {
+		s.flows.Store(flowKey(sh, in.Flow), true)
+	}
 	return r.res, r.err
 }
+
+func flowKey(shard int, flow string) string { return strconv.Itoa(shard) + "/" + flow }
 
 // commitBatch runs the transition script once for a batch.
 func (s *Store) commitBatch(ctx context.Context, batch []*commitReq) {
@@ -509,11 +516,12 @@ func (s *Store) indexOps(sh int, old, in *flows.Instance) ([]string, []any) {
 	}
 	if old == nil || old.Status != in.Status {
 		if old != nil {
-			del(s.k.ixStatus(sh, old.Status))
 			del(s.k.ixFlow(sh, old.Flow, old.Status))
 		}
-		add(s.k.ixStatus(sh, in.Status), created)
 		add(s.k.ixFlow(sh, in.Flow, in.Status), created)
+	}
+	if _, known := s.flows.Load(flowKey(sh, in.Flow)); old == nil && !known {
+		ks, args = append(ks, s.k.flowsIn(sh)), append(args, "f", in.Flow) // once per process and flow
 	}
 	var before []string
 	if old != nil {
@@ -568,13 +576,22 @@ func (s *Store) List(ctx context.Context, q flows.Query) ([]*flows.Instance, err
 		if len(statuses) == 0 {
 			statuses = flows.Statuses
 		}
+		byShard := map[int][]string{}
+		if q.Flow != "" {
+			for sh := range s.k.shards {
+				byShard[sh] = []string{q.Flow}
+			}
+		} else {
+			var err error
+			if byShard, err = s.flowsByShard(ctx); err != nil {
+				return nil, err
+			}
+		}
 		indexes = func(sh int) []string {
 			var out []string
-			for _, st := range statuses {
-				if q.Flow != "" {
-					out = append(out, s.k.ixFlow(sh, q.Flow, st))
-				} else {
-					out = append(out, s.k.ixStatus(sh, st))
+			for _, f := range byShard[sh] {
+				for _, st := range statuses {
+					out = append(out, s.k.ixFlow(sh, f, st))
 				}
 			}
 			return out
@@ -631,6 +648,85 @@ func (s *Store) List(ctx context.Context, q flows.Query) ([]*flows.Instance, err
 		}
 	}
 	return out, nil
+}
+
+// flowsByShard returns the flows with instances in each shard, sorted.
+func (s *Store) flowsByShard(ctx context.Context) (map[int][]string, error) {
+	if err := s.seedFlowSets(ctx); err != nil {
+		return nil, err
+	}
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.StringSliceCmd, s.k.shards)
+	for sh := range s.k.shards {
+		cmds[sh] = pipe.SMembers(ctx, s.k.flowsIn(sh))
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("list: flows: %w", err)
+	}
+	out := map[int][]string{}
+	for sh, c := range cmds {
+		out[sh] = c.Val()
+		slices.Sort(out[sh])
+	}
+	return out, nil
+}
+
+// seedFlowSets makes the flowsIn sets hold the flows of data written by
+// versions up to 4542456, which kept an index per status instead: once per
+// data, it adds the flows of the ixFlow keys found, and removes the old
+// status indexes. It runs at the first listing by status alone, not at
+// start-up: it walks the keyspace (SCAN).
+func (s *Store) seedFlowSets(ctx context.Context) error {
+	if n, err := s.rdb.Exists(ctx, s.k.flowsSeeded()).Result(); err != nil || n == 1 {
+		return err
+	}
+	tag := "{" + s.k.prefix + ":"
+	seed := func(ctx context.Context, c redis.Cmdable) error {
+		for _, pattern := range []string{tag + "*}:ix:flow:*", tag + "*}:ix:status:*"} {
+			var cursor uint64
+			for {
+				keys, next, err := c.Scan(ctx, cursor, pattern, 1000).Result()
+				if err != nil {
+					return err
+				}
+				pipe := c.Pipeline()
+				for _, key := range keys {
+					// {PREFIX:N}:ix:flow:FLOW:STATUS, or {PREFIX:N}:ix:status:STATUS
+					shard, rest, _ := strings.Cut(strings.TrimPrefix(key, tag), "}:ix:")
+					sh, err := strconv.Atoi(shard)
+					if flowStatus, ok := strings.CutPrefix(rest, "flow:"); ok && err == nil {
+						if i := strings.LastIndexByte(flowStatus, ':'); i > 0 {
+							pipe.SAdd(ctx, s.k.flowsIn(sh), flowStatus[:i])
+						}
+					} else if strings.HasPrefix(rest, "status:") {
+						pipe.Unlink(ctx, key)
+					}
+				}
+				if pipe.Len() > 0 {
+					if _, err := pipe.Exec(ctx); err != nil {
+						return err
+					}
+				}
+				if cursor = next; cursor == 0 {
+					break
+				}
+			}
+		}
+		return nil
+	}
+	var err error
+	if cc, ok := s.rdb.(*redis.ClusterClient); ok {
+		err = cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error { return seed(ctx, c) })
+	} else {
+		err = seed(ctx, s.rdb)
+	}
+	if err == nil {
+		err = s.rdb.Set(ctx, s.k.flowsSeeded(), "1", 0).Err()
+	}
+	if err != nil {
+		return fmt.Errorf("list: find the flows of earlier data: %w", err)
+	}
+	return nil
 }
 
 func matches(in *flows.Instance, q flows.Query) bool {

@@ -14,8 +14,9 @@
 --   fired), idempotency field (k:KEY),
 --   #audit, timer op, next due (ms), #outbox entries,
 --   then: audit entries; outbox payloads;
---   then one (op, score) pair per index key: op "+" adds the instance id,
---   "-" removes it.
+--   then one (op, arg) pair per index key: op "+" adds the instance id
+--   with score arg, "-" removes it, "f" adds the flow arg to the shard's
+--   set of flows.
 -- An instance has one member in its shard's timers, the instance id, due at
 -- its earliest pending timer. Timer op "+" sets it to next due, "-" removes
 -- it and its lease (no timer left), "" leaves both. A fired timer's
@@ -64,10 +65,13 @@ local function apply(k, nk, a)
   end
   -- index operations: the keys after the instance and its audit
   for x = k + 5, k + nk - 1 do
-    if ARGV[i] == '+' then
+    local ixop = ARGV[i]
+    if ixop == '+' then
       redis.call('ZADD', KEYS[x], ARGV[i + 1], id)
-    else
+    elseif ixop == '-' then
       redis.call('ZREM', KEYS[x], id)
+    else -- 'f': the shard's set of flows gets the flow ARGV[i + 1]
+      redis.call('SADD', KEYS[x], ARGV[i + 1])
     end
     i = i + 2
   end
