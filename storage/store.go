@@ -865,6 +865,9 @@ func nextDue(in *flows.Instance, except string) string {
 // ReadOutbox implements flows.Outbox. New entries of every shard are read
 // in one pipeline, without blocking.
 func (s *Store) ReadOutbox(ctx context.Context, consumer string, n int, idle time.Duration) ([]flows.Delivery, error) {
+	if _, single := s.rdb.(*redis.Client); single && idle == 0 {
+		return s.readOutboxAtOnce(ctx, consumer, n)
+	}
 	pipe := s.rdb.Pipeline()
 	reads := make([]*redis.XStreamSliceCmd, s.k.shards)
 	claims := make([]*redis.XAutoClaimCmd, s.k.shards)
@@ -896,6 +899,38 @@ func (s *Store) ReadOutbox(ctx context.Context, consumer string, n int, idle tim
 		}
 		for _, m := range msgs {
 			out = append(out, entryEffects(sh, m)...)
+		}
+	}
+	return out, nil
+}
+
+// readOutboxAtOnce reads new entries of every shard with one XREADGROUP
+// of all the shards' streams: on a single Redis, any keys may share a
+// command (on Redis Cluster they must share a slot).
+func (s *Store) readOutboxAtOnce(ctx context.Context, consumer string, n int) ([]flows.Delivery, error) {
+	streams := make([]string, 0, 2*s.k.shards)
+	shardOf := make(map[string]int, s.k.shards)
+	for sh := range s.k.shards {
+		streams = append(streams, s.k.outbox(sh))
+		shardOf[s.k.outbox(sh)] = sh
+	}
+	for range s.k.shards {
+		streams = append(streams, ">")
+	}
+	res, err := s.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: group, Consumer: consumer, Streams: streams, Count: int64(n), Block: -1}).Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		if strings.Contains(err.Error(), "NOGROUP") {
+			if err := s.Init(ctx); err != nil {
+				return nil, err
+			}
+			return s.readOutboxAtOnce(ctx, consumer, n)
+		}
+		return nil, fmt.Errorf("read outbox: %w", err)
+	}
+	var out []flows.Delivery
+	for _, st := range res {
+		for _, m := range st.Messages {
+			out = append(out, entryEffects(shardOf[st.Stream], m)...)
 		}
 	}
 	return out, nil
