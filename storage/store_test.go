@@ -1003,3 +1003,25 @@ func TestReservationsInASharedPipelineComeBackAfterAFlush(t *testing.T) {
 		}
 	}
 }
+
+// A Redis that lost the outbox streams and their consumer groups (a
+// restart without persistence, a FLUSHALL) is read as empty, the groups are
+// made again, and what is written next is delivered.
+func TestOutboxAfterRedisLostItsStreams(t *testing.T) {
+	onBackends(t, storage.Config{Shards: 4}, func(t *testing.T, be storagetest.Backend, s *storage.Store) {
+		e := engine(t)
+		for sh := range 4 {
+			if err := be.Client.Del(t.Context(), storage.OutboxKey(s, sh)).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got, err := s.ReadOutbox(t.Context(), "c1", 10, 0); err != nil || len(got) != 0 {
+			t.Fatalf("read %v %v, want nothing", got, err)
+		}
+		start(t, s, e, "s1", "500")
+		got, err := s.ReadOutbox(t.Context(), "c1", 10, 0)
+		if err != nil || len(got) != 1 || got[0].Effect.To.Person != "bob" {
+			t.Fatalf("read %+v %v, want Bob's card", got, err)
+		}
+	})
+}
