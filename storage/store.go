@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	// goccy/go-json writes the same bytes as encoding/json (the tests
@@ -66,6 +67,7 @@ type Store struct {
 	ttl     time.Duration
 	cache   instanceCache
 	flows   sync.Map             // "shard/flow" of the flowsIn members this process knows are there
+	seeded  atomic.Bool          // the flowsIn sets are known to hold earlier versions' flows
 	commits []batcher[commitReq] // one per lane
 	pipes   []batcher[pipedReq]  // one per lane
 }
@@ -520,8 +522,10 @@ func (s *Store) indexOps(sh int, old, in *flows.Instance) ([]string, []any) {
 		}
 		add(s.k.ixFlow(sh, in.Flow, in.Status), created)
 	}
-	if _, known := s.flows.Load(flowKey(sh, in.Flow)); old == nil && !known {
-		ks, args = append(ks, s.k.flowsIn(sh)), append(args, "f", in.Flow) // once per process and flow
+	if old == nil {
+		if _, known := s.flows.Load(flowKey(sh, in.Flow)); !known {
+			ks, args = append(ks, s.k.flowsIn(sh)), append(args, "f", in.Flow) // once per process and flow
+		}
 	}
 	var before []string
 	if old != nil {
@@ -677,12 +681,42 @@ func (s *Store) flowsByShard(ctx context.Context) (map[int][]string, error) {
 // status indexes. It runs at the first listing by status alone, not at
 // start-up: it walks the keyspace (SCAN).
 func (s *Store) seedFlowSets(ctx context.Context) error {
-	if n, err := s.rdb.Exists(ctx, s.k.flowsSeeded()).Result(); err != nil || n == 1 {
-		return err
+	if s.seeded.Load() {
+		return nil
 	}
-	tag := "{" + s.k.prefix + ":"
-	seed := func(ctx context.Context, c redis.Cmdable) error {
-		for _, pattern := range []string{tag + "*}:ix:flow:*", tag + "*}:ix:status:*"} {
+	n, err := s.rdb.Exists(ctx, s.k.flowsSeeded()).Result()
+	if err == nil && n == 0 {
+		tag := "{" + s.k.prefix + ":"
+		err = s.scan(ctx, []string{tag + "*}:ix:flow:*", tag + "*}:ix:status:*"}, func(pipe redis.Pipeliner, key string) {
+			// {PREFIX:N}:ix:flow:FLOW:STATUS, or {PREFIX:N}:ix:status:STATUS
+			shard, rest, _ := strings.Cut(strings.TrimPrefix(key, tag), "}:ix:")
+			sh, err := strconv.Atoi(shard)
+			if flowStatus, ok := strings.CutPrefix(rest, "flow:"); ok && err == nil {
+				if i := strings.LastIndexByte(flowStatus, ':'); i > 0 {
+					pipe.SAdd(ctx, s.k.flowsIn(sh), flowStatus[:i])
+				}
+			} else if strings.HasPrefix(rest, "status:") {
+				pipe.Unlink(ctx, key)
+			}
+		})
+		if err == nil {
+			err = s.rdb.Set(ctx, s.k.flowsSeeded(), "1", 0).Err()
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("list: find the flows of earlier data: %w", err)
+	}
+	s.seeded.Store(true)
+	return nil
+}
+
+// scan walks the keys matching patterns (on every master of a cluster),
+// a page at a time, and runs the commands fn queues for each key in one
+// pipeline per page: one key per command, so it works on Cluster too,
+// where the keys of a page span slots.
+func (s *Store) scan(ctx context.Context, patterns []string, fn func(pipe redis.Pipeliner, key string)) error {
+	walk := func(ctx context.Context, c redis.Cmdable) error {
+		for _, pattern := range patterns {
 			var cursor uint64
 			for {
 				keys, next, err := c.Scan(ctx, cursor, pattern, 1000).Result()
@@ -690,17 +724,8 @@ func (s *Store) seedFlowSets(ctx context.Context) error {
 					return err
 				}
 				pipe := c.Pipeline()
-				for _, key := range keys {
-					// {PREFIX:N}:ix:flow:FLOW:STATUS, or {PREFIX:N}:ix:status:STATUS
-					shard, rest, _ := strings.Cut(strings.TrimPrefix(key, tag), "}:ix:")
-					sh, err := strconv.Atoi(shard)
-					if flowStatus, ok := strings.CutPrefix(rest, "flow:"); ok && err == nil {
-						if i := strings.LastIndexByte(flowStatus, ':'); i > 0 {
-							pipe.SAdd(ctx, s.k.flowsIn(sh), flowStatus[:i])
-						}
-					} else if strings.HasPrefix(rest, "status:") {
-						pipe.Unlink(ctx, key)
-					}
+				for _, k := range keys {
+					fn(pipe, k)
 				}
 				if pipe.Len() > 0 {
 					if _, err := pipe.Exec(ctx); err != nil {
@@ -714,19 +739,10 @@ func (s *Store) seedFlowSets(ctx context.Context) error {
 		}
 		return nil
 	}
-	var err error
 	if cc, ok := s.rdb.(*redis.ClusterClient); ok {
-		err = cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error { return seed(ctx, c) })
-	} else {
-		err = seed(ctx, s.rdb)
+		return cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error { return walk(ctx, c) })
 	}
-	if err == nil {
-		err = s.rdb.Set(ctx, s.k.flowsSeeded(), "1", 0).Err()
-	}
-	if err != nil {
-		return fmt.Errorf("list: find the flows of earlier data: %w", err)
-	}
-	return nil
+	return walk(ctx, s.rdb)
 }
 
 func matches(in *flows.Instance, q flows.Query) bool {
@@ -862,9 +878,28 @@ func nextDue(in *flows.Instance, except string) string {
 	return strconv.FormatInt(at.UnixMilli(), 10)
 }
 
-// ReadOutbox implements flows.Outbox. New entries of every shard are read
-// in one pipeline, without blocking.
+// ReadOutbox implements flows.Outbox. Entries are read without blocking
+// (readOutbox).
 func (s *Store) ReadOutbox(ctx context.Context, consumer string, n int, idle time.Duration) ([]flows.Delivery, error) {
+	out, err := s.readOutbox(ctx, consumer, n, idle)
+	if err != nil && strings.Contains(err.Error(), "NOGROUP") { // Redis lost the streams: make them again
+		if err := s.Init(ctx); err != nil {
+			return nil, err
+		}
+		out, err = s.readOutbox(ctx, consumer, n, idle)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read outbox: %w", err)
+	}
+	return out, nil
+}
+
+// readOutbox reads new entries (or, with idle, reclaims entries idle that
+// long) of every shard: on a single Redis new ones with one XREADGROUP of
+// all the shards' streams (any keys may share a command there), otherwise
+// with one command per shard in one pipeline (on Redis Cluster a command's
+// keys must share a slot).
+func (s *Store) readOutbox(ctx context.Context, consumer string, n int, idle time.Duration) ([]flows.Delivery, error) {
 	if _, single := s.rdb.(*redis.Client); single && idle == 0 {
 		return s.readOutboxAtOnce(ctx, consumer, n)
 	}
@@ -879,13 +914,7 @@ func (s *Store) ReadOutbox(ctx context.Context, consumer string, n int, idle tim
 		}
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-		if strings.Contains(err.Error(), "NOGROUP") {
-			if err := s.Init(ctx); err != nil {
-				return nil, err
-			}
-			return s.ReadOutbox(ctx, consumer, n, idle)
-		}
-		return nil, fmt.Errorf("read outbox: %w", err)
+		return nil, err
 	}
 	var out []flows.Delivery
 	for sh := range s.k.shards {
@@ -904,9 +933,7 @@ func (s *Store) ReadOutbox(ctx context.Context, consumer string, n int, idle tim
 	return out, nil
 }
 
-// readOutboxAtOnce reads new entries of every shard with one XREADGROUP
-// of all the shards' streams: on a single Redis, any keys may share a
-// command (on Redis Cluster they must share a slot).
+// readOutboxAtOnce reads new entries of every shard with one XREADGROUP.
 func (s *Store) readOutboxAtOnce(ctx context.Context, consumer string, n int) ([]flows.Delivery, error) {
 	streams := make([]string, 0, 2*s.k.shards)
 	shardOf := make(map[string]int, s.k.shards)
@@ -919,13 +946,7 @@ func (s *Store) readOutboxAtOnce(ctx context.Context, consumer string, n int) ([
 	}
 	res, err := s.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: group, Consumer: consumer, Streams: streams, Count: int64(n), Block: -1}).Result()
 	if err != nil && !errors.Is(err, redis.Nil) {
-		if strings.Contains(err.Error(), "NOGROUP") {
-			if err := s.Init(ctx); err != nil {
-				return nil, err
-			}
-			return s.readOutboxAtOnce(ctx, consumer, n)
-		}
-		return nil, fmt.Errorf("read outbox: %w", err)
+		return nil, err
 	}
 	var out []flows.Delivery
 	for _, st := range res {
@@ -1081,34 +1102,5 @@ func (s *Store) Pending(ctx context.Context) (outbox, timers int64, err error) {
 // DeleteAll removes every key under the store's prefix. Tests call it to
 // clean up; it walks the keyspace with SCAN (on every master in a cluster).
 func (s *Store) DeleteAll(ctx context.Context) error {
-	del := func(ctx context.Context, c redis.Cmdable) error {
-		for _, pattern := range s.k.all() {
-			// One pipelined UNLINK per page of keys: one key per command, so
-			// it works on Cluster too, where keys of a page span slots.
-			var cursor uint64
-			for {
-				keys, next, err := c.Scan(ctx, cursor, pattern, 1000).Result()
-				if err != nil {
-					return err
-				}
-				if len(keys) > 0 {
-					pipe := c.Pipeline()
-					for _, k := range keys {
-						pipe.Unlink(ctx, k)
-					}
-					if _, err := pipe.Exec(ctx); err != nil {
-						return err
-					}
-				}
-				if cursor = next; cursor == 0 {
-					break
-				}
-			}
-		}
-		return nil
-	}
-	if cc, ok := s.rdb.(*redis.ClusterClient); ok {
-		return cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error { return del(ctx, c) })
-	}
-	return del(ctx, s.rdb)
+	return s.scan(ctx, s.k.all(), func(pipe redis.Pipeliner, key string) { pipe.Unlink(ctx, key) })
 }
