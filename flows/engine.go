@@ -787,27 +787,14 @@ func (t *tx) nextRung(s *Step, person string) string {
 			break
 		}
 	}
-	// The timers in order, without sorting a copy of them (every card is
-	// drawn with this, and a step has a handful of timers).
-	before := func(a, b Timer) bool {
-		return cmp.Or(a.At.Compare(b.At), cmp.Compare(rungOrder[a.Kind], rungOrder[b.Kind]), cmp.Compare(a.ID, b.ID)) < 0
-	}
-	var last *Timer
-	for range t.in.Timers {
-		var next *Timer
-		for i := range t.in.Timers {
-			tm := &t.in.Timers[i]
-			if (last == nil || before(*last, *tm)) && (next == nil || before(*tm, *next)) {
-				next = tm
-			}
-		}
-		if next == nil {
-			break
-		}
-		if line := t.rungLine(s, *next, person, assignee); line != "" {
+	timers := slices.Clone(t.in.Timers)
+	slices.SortStableFunc(timers, func(a, b Timer) int {
+		return cmp.Or(a.At.Compare(b.At), cmp.Compare(rungOrder[a.Kind], rungOrder[b.Kind]))
+	})
+	for _, tm := range timers {
+		if line := t.rungLine(s, tm, person, assignee); line != "" {
 			return line
 		}
-		last = next
 	}
 	return ""
 }
