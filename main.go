@@ -174,6 +174,10 @@ func build(ctx context.Context, cfg bot.Config, getenv func(string) string, log 
 	store := storage.New(rdb, scfg)
 	ictx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	err = store.Init(ictx)
+	var installation string
+	if err == nil {
+		installation, err = store.Installation(ictx)
+	}
 	cancel()
 	if err != nil {
 		return nil, fmt.Errorf("redis: %w; check BATON_REDIS_URL and that Redis is running", err)
@@ -204,10 +208,6 @@ func build(ctx context.Context, cfg bot.Config, getenv func(string) string, log 
 	}
 	messengers = append(messengers, a.external.messenger)
 	webhooks := bot.NewWebhooks(nil, cfg.Secrets, clock)
-	installation, err := store.Installation(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("redis: %w", err)
-	}
 	webhooks.SetInstallation(installation)
 	a.dispatcher = bot.NewDispatcher(bot.DispatcherConfig{Reclaim: cfg.Reclaim}, store, messengers, webhooks, a.svc.Handle, log, metrics)
 	a.svc.OnCommit(a.dispatcher.Wake)

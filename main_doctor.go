@@ -176,8 +176,8 @@ func (c *checkup) flows(cfg bot.Config) {
 	schedules, inbound := 0, 0
 	var missing []string
 	need := func(what, secret string) {
-		if _, ok := cfg.Secrets[strings.ToLower(secretEnv(secret))]; !ok {
-			missing = append(missing, fmt.Sprintf("%s needs BATON_SECRET_%s", what, secretEnv(secret)))
+		if cfg.Secret(secret) == "" {
+			missing = append(missing, fmt.Sprintf("%s needs %s", what, bot.SecretVar(secret)))
 		}
 	}
 	var strangers []string
@@ -209,17 +209,6 @@ func (c *checkup) flows(cfg bot.Config) {
 	if len(missing) > 0 {
 		c.fail("secrets", "%s: set them to long random strings shared with the other system", strings.Join(missing, "; "))
 	}
-}
-
-// secretEnv is the variable suffix of a secret name (as bot resolves it).
-func secretEnv(name string) string {
-	b := []byte(strings.ToUpper(name))
-	for i, ch := range b {
-		if !(ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9') {
-			b[i] = '_'
-		}
-	}
-	return string(b)
 }
 
 // slack calls auth.test with the bot token.

@@ -246,7 +246,12 @@ func (c Config) Logger(w io.Writer) *slog.Logger {
 
 // Secret returns the value of the secret called name (a flow's secret:),
 // set as BATON_SECRET_<NAME>; "" if it is not set.
-func (c Config) Secret(name string) string { return c.Secrets[strings.ToLower(envName(name))] }
+func (c Config) Secret(name string) string { return secretOf(c.Secrets, name) }
+
+// secretOf looks the secret called name up in secrets, a Config's Secrets.
+func secretOf(secrets map[string]string, name string) string {
+	return secrets[strings.ToLower(envName(name))]
+}
 
 // SecretVar is the variable that sets the secret called name.
 func SecretVar(name string) string { return "BATON_SECRET_" + envName(name) }

@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/batonbot/baton/flows"
@@ -84,9 +83,9 @@ func (w *Webhooks) idempotencyKey(key string) string {
 // hookSecret returns the value of a hook's signing secret.
 func (w *Webhooks) hookSecret(name string) (string, error) {
 	name = cmp.Or(name, "webhook")
-	secret, ok := w.secrets[strings.ToLower(envName(name))]
-	if !ok || secret == "" {
-		return "", Permanent(fmt.Errorf("signing secret %q is not configured: set BATON_SECRET_%s", name, envName(name)))
+	secret := secretOf(w.secrets, name)
+	if secret == "" {
+		return "", Permanent(fmt.Errorf("signing secret %q is not configured: set %s", name, SecretVar(name)))
 	}
 	return secret, nil
 }

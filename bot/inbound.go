@@ -75,10 +75,10 @@ func (h *Inbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		inboundJSON(w, http.StatusNotFound, map[string]any{"error": fmt.Sprintf("flow %q takes no inbound starts; give its definition inbound: {secret: NAME, requester: PERSON}", name)})
 		return
 	}
-	secret, ok := h.secrets[strings.ToLower(envName(def.Inbound.Secret))]
-	if !ok || secret == "" {
+	secret := secretOf(h.secrets, def.Inbound.Secret)
+	if secret == "" {
 		h.metrics.Failures.WithLabelValues("inbound").Inc()
-		h.log.Error("inbound start refused: its signing secret is not configured", "flow", def.ID, "fix", "set BATON_SECRET_"+envName(def.Inbound.Secret))
+		h.log.Error("inbound start refused: its signing secret is not configured", "flow", def.ID, "fix", "set "+SecretVar(def.Inbound.Secret))
 		inboundJSON(w, http.StatusServiceUnavailable, map[string]any{"error": "inbound starts of this flow are not configured on this server"})
 		return
 	}

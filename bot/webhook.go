@@ -15,7 +15,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jonboulle/clockwork"
@@ -78,10 +77,9 @@ func Sign(secret string, ts int64, body []byte) string {
 
 // Call makes the call, retrying up to call.Retries times.
 func (w *Webhooks) Call(ctx context.Context, instance string, call *flows.WebhookCall) flows.WebhookResult {
-	name := cmp.Or(call.Secret, "webhook")
-	secret, ok := w.secrets[strings.ToLower(envName(name))]
-	if !ok {
-		return flows.WebhookResult{Error: fmt.Sprintf("signing secret %q is not configured: set BATON_SECRET_%s", name, envName(name))}
+	secret, err := w.hookSecret(call.Secret)
+	if err != nil {
+		return flows.WebhookResult{Error: err.Error()}
 	}
 	body, err := json.Marshal(call.Body)
 	if err != nil {

@@ -149,13 +149,16 @@ func (d *Directory) Find(s string) string {
 	if _, ok := d.Person(s); ok {
 		return s
 	}
+	if d == nil {
+		return ""
+	}
 	found := ""
-	for _, p := range d.People() {
-		if strings.EqualFold(p.ID, s) {
+	for id := range d.people { // in no order: two matches give ""
+		if strings.EqualFold(id, s) {
 			if found != "" {
 				return ""
 			}
-			found = p.ID
+			found = id
 		}
 	}
 	return found
