@@ -647,3 +647,16 @@ func TestWebhookStepFailureIsCountedFailed(t *testing.T) {
 		}
 	}
 }
+
+// A step's signing secret that is unset, or set to nothing, is not
+// configured: nothing is called, and the result says which variable to set.
+func TestWebhooksUnsetSecret(t *testing.T) {
+	for _, secrets := range []map[string]string{{}, {"crm_hook": ""}} {
+		rc := newReceiver(t, status(200, `{}`))
+		w, _ := newWebhooks(secrets, time.Second)
+		res := w.Call(t.Context(), "EN-7", webhookCall(rc.URL+"/score", 3))
+		if res.OK || !strings.Contains(res.Error, `signing secret "crm-hook" is not configured: set BATON_SECRET_CRM_HOOK`) || len(rc.all()) != 0 {
+			t.Fatalf("secrets %v: result %+v, %d requests", secrets, res, len(rc.all()))
+		}
+	}
+}
