@@ -1,6 +1,8 @@
 package flows_test
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/batonbot/baton/flows"
@@ -55,5 +57,47 @@ func BenchmarkEngineApply(b *testing.B) {
 			apply(b, rejected.Instance, resubmit)
 		}
 		report(b, 2)
+	})
+}
+
+// BenchmarkEngineApplyExample measures the built-in purchase flow, as the
+// complete-approval benchmark (bot) and the console run it: its title
+// template, a seven-field form, reminders and a two-rung escalation ladder
+// on the manager's step make its transitions heavier than buy's.
+func BenchmarkEngineApplyExample(b *testing.B) {
+	defs, err := flows.LoadDefinitions(os.DirFS(filepath.Join("..", "manifests")), "flows")
+	if err != nil {
+		b.Fatal(err)
+	}
+	dir, err := flows.ParseDirectory("directory.yaml", mustRead(b, filepath.Join("..", "manifests", "directory.yaml")))
+	if err != nil {
+		b.Fatal(err)
+	}
+	e, err := flows.NewEngine(defs, dir, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	startEv := flows.Event{Kind: flows.EventStart, Key: "s", Instance: "PR-1", Flow: "purchase", Actor: "alice",
+		Data: form("item", "Laptop", "amount", "500", "justification", "my old one broke down")}
+	apply := func(b *testing.B, in *flows.Instance, ev flows.Event) *flows.Transition {
+		tr, err := e.Apply(in, ev, t0)
+		if err != nil || !tr.Outcome.OK {
+			b.Fatalf("%s: %v %+v", ev.Kind, err, tr)
+		}
+		return tr
+	}
+	started := apply(b, nil, startEv)
+	b.Run("start", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			apply(b, nil, startEv)
+		}
+	})
+	b.Run("approve", func(b *testing.B) {
+		ev := flows.Event{Kind: flows.EventApprove, Key: "a", Instance: "PR-1", Actor: "bob", Step: "manager", Round: 1}
+		b.ReportAllocs()
+		for b.Loop() {
+			apply(b, started.Instance, ev)
+		}
 	})
 }
