@@ -822,7 +822,10 @@ func (t *tx) rungLine(s *Step, tm Timer, person, assignee string) string {
 	}
 	escalatesTo := func(target string) string {
 		if target != "manager" {
-			return fmt.Sprintf("Escalates to %s %s", t.targetName(target), when)
+			if to, _ := t.notifyTargets(s, target); len(to) > 0 {
+				return fmt.Sprintf("Escalates to %s %s", t.targetName(target), when)
+			}
+			return ""
 		}
 		if m := t.managerOrStandIn(s, assignee); m != "" || person == "" {
 			return fmt.Sprintf("Escalates to %s %s", manager(m), when)
@@ -864,9 +867,15 @@ func (t *tx) rungLine(s *Step, tm Timer, person, assignee string) string {
 
 // targetName names an escalation target other than the manager.
 func (t *tx) targetName(target string) string {
-	_, id, _ := strings.Cut(target, ":")
-	if strings.HasPrefix(target, "channel:") {
+	kind, id, _ := strings.Cut(target, ":")
+	switch kind {
+	case "channel":
+		if c, ok := t.e.dir.Channel(id); ok && c.Name != "" {
+			return c.Name
+		}
 		return "#" + id
+	case "group":
+		return "the " + id + " group"
 	}
 	return t.name(id)
 }
@@ -1571,8 +1580,8 @@ func (t *tx) timer() error {
 			if why := t.escalateReassign(s, r.Reassign); why != "" {
 				t.skipTimer(tm, why)
 			}
-		} else {
-			t.escalateNotify(s, r.Notify)
+		} else if why := t.escalateNotify(s, r.Notify); why != "" {
+			t.skipTimer(tm, why)
 		}
 	case TimerTimeout:
 		if s.Kind == StepWebhook {
@@ -1593,7 +1602,10 @@ func (t *tx) timer() error {
 				t.returnToRequester(d, System, reason)
 			}
 		case TimeoutEscalate:
-			t.escalateNotify(s, "manager")
+			if why := t.escalateNotify(s, "manager"); why != "" {
+				t.skipTimer(tm, why)
+				t.refreshCards(s) // they say it is overdue
+			}
 		default:
 			t.record(AuditEntry{Action: "overdue"})
 			t.refreshCards(s)
@@ -1634,22 +1646,11 @@ func (t *tx) refreshPeople(s *Step, skipTasks, skipEscalations []string) {
 }
 
 // escalateNotify tells target about overdue work and lets them decide.
-func (t *tx) escalateNotify(s *Step, target string) {
+func (t *tx) escalateNotify(s *Step, target string) string {
 	in := t.in
-	var to []Recipient
-	if target == "manager" {
-		seen := map[string]bool{}
-		for _, task := range in.Tasks {
-			if task.Decision != Pending {
-				continue
-			}
-			if m := t.managerOrStandIn(s, task.Assignee); m != "" && !seen[m] {
-				seen[m] = true
-				to = append(to, Recipient{Person: m})
-			}
-		}
-	} else {
-		to = slices.DeleteFunc(t.recipients(target, in.Requester), func(r Recipient) bool { return t.selfApproval(s, r.Person) })
+	to, why := t.notifyTargets(s, target)
+	if len(to) == 0 {
+		return why
 	}
 	var names []string
 	for _, r := range to {
@@ -1666,6 +1667,43 @@ func (t *tx) escalateNotify(s *Step, target string) {
 	}
 	t.refreshPeople(s, nil, told) // the task cards name the next rung now
 	t.refreshChannelCard(s)
+	return ""
+}
+
+// notifyTargets is whom an escalation rung that notifies target reaches, or
+// why it reaches nobody: the rung itself and the cards announcing it share
+// this plan. A task card lets its holder decide, so nobody who may not
+// approve their own request is sent one.
+func (t *tx) notifyTargets(s *Step, target string) ([]Recipient, string) {
+	if target == "manager" {
+		var to []Recipient
+		seen := map[string]bool{}
+		for _, task := range t.in.Tasks {
+			if task.Decision != Pending {
+				continue
+			}
+			if m := t.managerOrStandIn(s, task.Assignee); m != "" && !seen[m] {
+				seen[m] = true
+				to = append(to, Recipient{Person: m})
+			}
+		}
+		if len(to) == 0 {
+			return nil, "nobody to escalate to: no manager, flow owner or admin is free to decide it"
+		}
+		return to, ""
+	}
+	all := t.recipients(target, t.in.Requester)
+	to := slices.DeleteFunc(slices.Clone(all), func(r Recipient) bool { return t.selfApproval(s, r.Person) })
+	kind, id, _ := strings.Cut(target, ":")
+	switch {
+	case len(to) > 0:
+		return to, ""
+	case kind == "group" && len(all) == 0:
+		return nil, fmt.Sprintf("nobody to escalate to: the group %s has nobody in the directory", id)
+	case kind == "group":
+		return nil, fmt.Sprintf("nobody to escalate to: %s, alone in the group %s, may not approve their own request", t.name(t.in.Requester), id)
+	}
+	return nil, fmt.Sprintf("nobody to escalate to: %s may not approve their own request", t.name(id))
 }
 
 // escalationMsg is the card that tells person (or, with "", a channel)

@@ -87,6 +87,11 @@ func TestNextRungOnTheCard(t *testing.T) {
 		{"    due: 2d\n    on_timeout: wait\n    escalate:\n      - {after: 3h, notify: \"channel:finance\"}\n", "Escalates to #finance in 3 h"},
 		{"    escalate:\n      - {after: 5h, reassign: \"person:erin\"}\n", "Moves to Erin Park in 5 h"},
 		{"    escalate:\n      - {after: 5h, notify: \"person:gus\"}\n", "Escalates to Gus Ahmed in 5 h"},
+		{"    escalate:\n      - {after: 5h, notify: \"group:finance\"}\n", "Escalates to the finance group in 5 h"},
+		{"    escalate:\n      - {after: 5h, notify: \"channel:ops\"}\n", "Escalates to #ops in 5 h"},
+		// Nobody it could reach: the card promises nothing.
+		{"    escalate:\n      - {after: 5h, notify: \"person:alice\"}\n", ""},
+		{"    escalate:\n      - {after: 5h, notify: \"group:legal\"}\n", ""},
 		{"    due: 1d\n    on_timeout: wait\n    remind: {every: 1h}\n", ""},
 	}
 	for _, tt := range tests {
@@ -388,6 +393,48 @@ func TestTimerThatCanDoNothingIsRecordedAndDropped(t *testing.T) {
 	}
 	if got := r.in.Tasks[0].Assignee; got != "dana" {
 		t.Fatalf("assignee %s", got)
+	}
+}
+
+// An escalation rung that notifies nobody (the requester, who may not
+// approve their own request; a group with nobody in the directory; nobody
+// free to stand in for a manager) records why and sends nothing.
+func TestEscalationToNobodyIsRecorded(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ assignees, rung, want string }{
+		{"person:bob", "notify: person:alice", "nobody to escalate to: Alice Martin may not approve their own request"},
+		{"person:bob", "notify: group:legal", "nobody to escalate to: the group legal has nobody in the directory"},
+		{"person:bob", "notify: group:solo", "nobody to escalate to: Alice Martin, alone in the group solo, may not approve their own request"},
+		// ada has no manager, the owner (alice) is the requester, and ada is
+		// the only admin.
+		{"person:ada", "notify: manager", "nobody to escalate to: no manager, flow owner or admin is free to decide it"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.rung, func(t *testing.T) {
+			t.Parallel()
+			// alice alone is in the group solo.
+			dir, err := flows.ParseDirectory("directory.yaml", []byte(strings.Replace(testDirectory,
+				"timezone: Europe/London}", "timezone: Europe/London, groups: [solo]}", 1)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			src := assigneeFlow("approval", "alice", tt.assignees, "    policy: all\n    escalate:\n      - {after: 1h, "+tt.rung+"}\n")
+			e, err := flows.NewEngine([]*flows.Definition{mustParse(t, src)}, dir, []string{admin})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := newRun(t, e)
+			r.start("who", "alice", nil)
+			tr := r.fire(flows.TimerEscalate)
+			if len(tr.Audit) != 1 || tr.Audit[0].Action != "timer_skipped" || tr.Audit[0].Reason != tt.want {
+				t.Fatalf("audit %+v, want timer_skipped: %s", tr.Audit, tt.want)
+			}
+			for _, ef := range tr.Effects {
+				if ef.Kind == flows.EffectNotify {
+					t.Fatalf("notified %+v", ef.To)
+				}
+			}
+		})
 	}
 }
 
