@@ -152,10 +152,12 @@ func ParseDefinition(file string, src []byte) (*Definition, error) {
 		v.add(strings.TrimPrefix(strings.TrimPrefix(v.emptyTag, "$"), "."), "a YAML tag (!...) here has no value; remove the tag or give it a value")
 		return nil, v.err()
 	}
-	// The decoder stops at the first unknown key: drop each one it finds
-	// (up to a point) and decode again, so that one run reports them all,
-	// in the file's order, and then the other problems.
+	// The decoder stops at the first unknown key or value of the wrong type:
+	// drop each one it finds (up to a point) and decode again, so that one
+	// run reports them all, in the file's order, and then the other
+	// problems (unless a value was dropped: what it leaves would mislead).
 	var raw rawFlow
+	mistyped := false
 	for drops := 0; ; drops++ {
 		err := decodeYAML(func() error { raw = rawFlow{}; return yaml.NodeToValue(f.Docs[0].Body, &raw, yaml.Strict()) })
 		if err == nil {
@@ -163,13 +165,21 @@ func ParseDefinition(file string, src []byte) (*Definition, error) {
 		}
 		v.yamlError(err)
 		var uf *yaml.UnknownFieldError
+		var te *yaml.TypeError
+		var ne *yaml.UnexpectedNodeTypeError
 		var ye yaml.Error
-		if drops == maxUnknownKeys || !errors.As(err, &uf) || !errors.As(err, &ye) || ye.GetToken() == nil || !dropKey(f.Docs[0].Body, ye.GetToken().Position) {
+		typeErr := errors.As(err, &te) || errors.As(err, &ne)
+		mistyped = mistyped || typeErr
+		if drops == maxDrops || !errors.As(err, &uf) && !typeErr || !errors.As(err, &ye) || ye.GetToken() == nil ||
+			!dropKey(f.Docs[0].Body, ye.GetToken().Position) {
 			v.sortByLine()
 			return nil, v.err()
 		}
 	}
 	v.sortByLine()
+	if mistyped {
+		return nil, v.err()
+	}
 	def := v.flow(&raw)
 	if err := v.err(); err != nil {
 		return nil, err
@@ -254,9 +264,9 @@ func (v *validator) Visit(n ast.Node) ast.Visitor {
 	return v
 }
 
-// maxUnknownKeys bounds the unknown keys reported for one file: each costs
-// a decode of the whole file.
-const maxUnknownKeys = 50
+// maxDrops bounds the unknown keys and mistyped values reported for one
+// file: each costs a decode of the whole file.
+const maxDrops = 50
 
 // dropKey removes the mapping entry whose key is at pos from the tree under
 // n, and reports whether it did. It keeps an entry that holds an anchor
@@ -277,8 +287,12 @@ func (d *keyDropper) Visit(n ast.Node) ast.Visitor {
 	if d.found || d.pos == nil || !ok {
 		return d
 	}
+	at := func(n ast.Node) bool {
+		tk := n.GetToken()
+		return tk != nil && tk.Position != nil && tk.Position.Line == d.pos.Line && tk.Position.Column == d.pos.Column
+	}
 	for i, mv := range m.Values {
-		if tk := mv.Key.GetToken(); tk != nil && tk.Position != nil && tk.Position.Line == d.pos.Line && tk.Position.Column == d.pos.Column {
+		if at(mv.Key) || at(mv.Value) { // an unknown key, or a value of the wrong type
 			a := &anchorFinder{}
 			if ast.Walk(a, mv); !a.found {
 				m.Values = slices.Delete(m.Values, i, i+1)
@@ -363,6 +377,22 @@ func (v *validator) yamlError(err error) {
 	msg := ye.GetMessage()
 	p := strings.TrimPrefix(strings.TrimPrefix(v.byPos[[2]int{pos.Line, pos.Column}], "$"), ".")
 	var uf *yaml.UnknownFieldError
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		want := te.DstType
+		for want.Kind() == reflect.Pointer {
+			want = want.Elem()
+		}
+		msg = typeMsg(want.Kind(), ye.GetToken())
+	}
+	var ne *yaml.UnexpectedNodeTypeError
+	if errors.As(err, &ne) {
+		kind := map[ast.NodeType]reflect.Kind{ast.SequenceType: reflect.Slice, ast.MappingType: reflect.Map}[ne.Expected]
+		if kind == reflect.Invalid {
+			kind = reflect.String
+		}
+		msg = typeMsg(kind, ye.GetToken())
+	}
 	if errors.As(err, &uf) {
 		key := ye.GetToken().Value
 		msg = fmt.Sprintf("unknown key %q", key)
@@ -373,6 +403,32 @@ func (v *validator) yamlError(err error) {
 		}
 	}
 	v.problems = append(v.problems, Problem{File: v.file, Line: pos.Line, Path: p, Msg: msg})
+}
+
+// typeMsg says what a value of the wrong type should be, in the words of
+// the file, not Go's.
+func typeMsg(want reflect.Kind, got *token.Token) string {
+	var what string
+	switch want {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		what = "a whole number"
+	case reflect.Float32, reflect.Float64:
+		what = "a number"
+	case reflect.Bool:
+		what = "true or false"
+	case reflect.String:
+		what = "a single value (quote it if it has a colon or starts with [ or {)"
+	case reflect.Slice, reflect.Array:
+		what = "a list ([a, b] or one \"- item\" per line)"
+	default:
+		what = "a mapping (key: value)"
+	}
+	if got != nil && got.Type != token.SequenceStartType && got.Type != token.MappingStartType &&
+		got.Type != token.SequenceEntryType && got.Type != token.MappingValueType {
+		return fmt.Sprintf("%q is not %s", got.Value, what)
+	}
+	return "this should be " + what
 }
 
 func (v *validator) flow(r *rawFlow) *Definition {

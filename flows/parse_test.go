@@ -100,6 +100,25 @@ steps:
     type: approval
     assignees: *p
 `, []want{{"x-people", `unknown key "x-people"; remove it`}}},
+		{"every value of the wrong type at once, with the unknown keys", validHead[:len(validHead)-1] + `
+  - {name: x, label: [a, b], type: number, max: lots, required: maybe} # @form[3].label @form[3].max @form[3].required
+  - name: y
+    options: {a: b} # @form[4].options
+steps:
+  - id: a
+    type: approval
+    asignees: [manager] # @steps[0].asignees
+    remind: {every: 4h, max: many} # @steps[0].remind.max
+    escalate: nope # @steps[0].escalate
+`, []want{
+			{"form[3].label", `this should be a single value`},
+			{"form[3].max", `"lots" is not a number`},
+			{"form[3].required", `"maybe" is not true or false`},
+			{"form[4].options", `this should be a list`},
+			{"steps[0].asignees", `unknown key "asignees" (did you mean "assignees"?)`},
+			{"steps[0].remind.max", `"many" is not a whole number`},
+			{"steps[0].escalate", `"nope" is not a list`},
+		}},
 		{"unknown key in a form field", validHead[:len(validHead)-1] + `
   - {name: x, typ: text} # @form[3].typ
 steps:
@@ -427,14 +446,14 @@ func TestValidationOfDocuments(t *testing.T) {
 	}{
 		{"empty", "", 0, "exactly one flow definition"},
 		{"two documents", "id: a\n---\nid: b\n", 1, "exactly one flow definition"},
-		{"not a mapping", "- a\n- b\n", 1, "sequence was used where mapping is expected"},
+		{"not a mapping", "- a\n- b\n", 1, "this should be a mapping (key: value)"},
 		{"syntax error", "id: a\nname: [unclosed\nowner: x\n", 3, "must be specified"},
 		{"duplicate key", "id: a\nid: b\n", 2, `mapping key "id" already defined`},
 		{"tabs", "id: a\n\tname: b\n", 2, ""},
 		// goccy/go-yaml panics decoding a tag without a value into a list.
 		{"a tag without a value", "id: v\nname: V\nowner: o\nsteps: !x\n", 4, "a YAML tag (!...) here has no value"},
 		{"a nested tag without a value", "id: v\nsteps:\n  - id: a\n    assignees: !x\n", 4, "a YAML tag (!...) here has no value"},
-		{"wrong value type", "id: v\nname: V\nowner: o\nsteps:\n  - id: a\n    type: approval\n    assignees: [manager]\n    quorum: many\n", 8, ""},
+		{"wrong value type", "id: v\nname: V\nowner: o\nsteps:\n  - id: a\n    type: approval\n    assignees: [manager]\n    quorum: many\n", 8, `"many" is not a whole number`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
