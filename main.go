@@ -211,7 +211,7 @@ func build(ctx context.Context, cfg bot.Config, getenv func(string) string, log 
 	webhooks.SetInstallation(installation)
 	a.dispatcher = bot.NewDispatcher(bot.DispatcherConfig{Reclaim: cfg.Reclaim}, store, messengers, webhooks, a.svc.Handle, log, metrics)
 	a.svc.OnCommit(a.dispatcher.Wake)
-	a.timers = bot.NewTimers(bot.TimerConfig{Interval: cfg.TimerInterval, Lease: cfg.TimerLease}, store, a.svc.Handle, clock, log, metrics)
+	a.timers = bot.NewTimers(bot.TimerConfig{Interval: cfg.TimerInterval, Lease: cfg.TimerLease}, store, a.svc.Apply, clock, log, metrics)
 	a.schedules = bot.NewSchedules(bot.ScheduleConfig{}, engine.Flows(), store, a.svc.Handle, clock, log, metrics)
 	a.server = bot.NewServer(cfg.HTTPAddr, log, metrics, reg, store.Ping)
 	a.server.Handle(bot.InboundRoute, bot.NewInbound(a.svc, cfg.Secrets, store, store, clock, log, metrics))

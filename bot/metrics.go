@@ -40,7 +40,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		TimerLag: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "baton_timer_lag_seconds",
 			Help: "How long after its due time a timer fired.", Buckets: []float64{.1, .5, 1, 2, 5, 10, 30, 60, 300}}),
 		TimersFired: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "baton_timers_fired_total",
-			Help: "Timers fired, by result."}, []string{"result"}),
+			Help: "Timers fired, by result: ok; duplicate (fired already); noop (nothing left to do, e.g. decided since); error (fires again after its lease)."}, []string{"result"}),
 		Failures: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "baton_failures_total",
 			Help: "Failures, by component (dispatcher, timers, outbox, http, webhook)."}, []string{"component"}),
 		HTTP: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "baton_http_requests_total",

@@ -54,31 +54,47 @@ func (s *Service) OnCommit(wake func()) { s.wake = wake }
 // an *flows.InputError or flows.FieldErrors and changes nothing; a redelivered
 // key returns the first outcome.
 func (s *Service) Handle(ctx context.Context, ev flows.Event) (flows.Outcome, error) {
-	began := time.Now()
-	out, result, err := s.handle(ctx, ev)
-	s.metrics.observeEvent(ev.Kind, result, time.Since(began))
-	if err != nil {
-		return out, err
-	}
-	return out, nil
+	out, _, err := s.Apply(ctx, ev)
+	return out, err
 }
 
-func (s *Service) handle(ctx context.Context, ev flows.Event) (flows.Outcome, string, error) {
+// Result is what became of an event, beyond what its actor is told.
+type Result string
+
+// Results of an event.
+const (
+	ResultOK        Result = "ok"        // applied
+	ResultRefused   Result = "refused"   // recorded as refused (not an assignee, already decided…)
+	ResultDuplicate Result = "duplicate" // a redelivery: the first outcome, nothing changed
+	ResultNoop      Result = "noop"      // nothing to do (a timer cancelled since)
+	ResultInvalid   Result = "invalid"   // bad input: nothing changed
+	ResultError     Result = "error"     // failed: nothing changed, or not known to have
+)
+
+// Apply is Handle, also saying what became of the event.
+func (s *Service) Apply(ctx context.Context, ev flows.Event) (flows.Outcome, Result, error) {
+	began := time.Now()
+	out, result, err := s.handle(ctx, ev)
+	s.metrics.observeEvent(ev.Kind, string(result), time.Since(began))
+	return out, result, err
+}
+
+func (s *Service) handle(ctx context.Context, ev flows.Event) (flows.Outcome, Result, error) {
 	if ev.Key == "" {
-		return flows.Outcome{}, "invalid", &flows.InputError{Msg: "every event needs an idempotency key"}
+		return flows.Outcome{}, ResultInvalid, &flows.InputError{Msg: "every event needs an idempotency key"}
 	}
 	if ev.Kind == flows.EventStart {
 		def, ok := s.engine.Flow(ev.Flow)
 		if !ok {
 			_, err := s.engine.Apply(nil, ev, s.clock.Now()) // for the "did you mean" message
-			return flows.Outcome{}, "invalid", err
+			return flows.Outcome{}, ResultInvalid, err
 		}
 		if _, err := flows.ParseForm(def.Form, ev.Data); err != nil {
-			return flows.Outcome{}, "invalid", err
+			return flows.Outcome{}, ResultInvalid, err
 		}
 		id, err := s.store.Reserve(ctx, def.ID, def.Prefix, ev.Key)
 		if err != nil {
-			return flows.Outcome{}, "error", err
+			return flows.Outcome{}, ResultError, err
 		}
 		ev.Instance, ev.Flow = id, def.ID
 	}
@@ -93,16 +109,16 @@ func (s *Service) handle(ctx context.Context, ev flows.Event) (flows.Outcome, st
 		var ie *flows.InputError
 		var fe flows.FieldErrors
 		if errors.As(err, &ie) || errors.As(err, &fe) || errors.Is(err, flows.ErrNotFound) {
-			return flows.Outcome{}, "invalid", err
+			return flows.Outcome{}, ResultInvalid, err
 		}
 		s.log.Error("event failed", "instance", ev.Instance, "event", ev.Kind, "user", ev.Actor, "err", err)
-		return flows.Outcome{}, "error", err
+		return flows.Outcome{}, ResultError, err
 	}
 	switch {
 	case applied.Duplicate:
-		return applied.Outcome, "duplicate", nil
+		return applied.Outcome, ResultDuplicate, nil
 	case applied.Transition == nil:
-		return applied.Outcome, "noop", nil
+		return applied.Outcome, ResultNoop, nil
 	}
 	s.metrics.Transitions.Inc()
 	if len(applied.Transition.Effects) > 0 {
@@ -110,9 +126,9 @@ func (s *Service) handle(ctx context.Context, ev flows.Event) (flows.Outcome, st
 	}
 	s.log.Debug("transition", "instance", ev.Instance, "event", ev.Kind, "user", ev.Actor, "status", applied.Outcome.Status, "ok", applied.Outcome.OK)
 	if !applied.Outcome.OK {
-		return applied.Outcome, "refused", nil
+		return applied.Outcome, ResultRefused, nil
 	}
-	return applied.Outcome, "ok", nil
+	return applied.Outcome, ResultOK, nil
 }
 
 // Reply is the answer to a command: a private message, or a form to open.

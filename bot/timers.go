@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-co-op/gocron/v2"
@@ -30,14 +31,14 @@ type TimerConfig struct {
 type Timers struct {
 	cfg     TimerConfig
 	queue   flows.TimerQueue
-	handle  func(context.Context, flows.Event) (flows.Outcome, error)
+	handle  func(context.Context, flows.Event) (flows.Outcome, Result, error)
 	clock   clockwork.Clock
 	log     *slog.Logger
 	metrics *Metrics
 }
 
-// NewTimers builds the timer loop. handle is the Service's Handle.
-func NewTimers(cfg TimerConfig, queue flows.TimerQueue, handle func(context.Context, flows.Event) (flows.Outcome, error),
+// NewTimers builds the timer loop. handle is the Service's Apply.
+func NewTimers(cfg TimerConfig, queue flows.TimerQueue, handle func(context.Context, flows.Event) (flows.Outcome, Result, error),
 	clock clockwork.Clock, log *slog.Logger, metrics *Metrics) *Timers {
 	cfg.Interval = cmp.Or(cfg.Interval, time.Second)
 	cfg.Lease = cmp.Or(cfg.Lease, time.Minute)
@@ -52,24 +53,25 @@ func NewTimers(cfg TimerConfig, queue flows.TimerQueue, handle func(context.Cont
 	return &Timers{cfg: cfg, queue: queue, handle: handle, clock: clock, log: log, metrics: metrics}
 }
 
-// Tick claims every timer due now and fires it, returning how many fired.
+// Tick claims every timer due now and fires it, returning how many fired
+// (not counting a timer found fired already, or with nothing left to do).
 // A timer whose event fails fires again later: when its instance's lease
 // runs out, or sooner if another timer of the instance fires meanwhile.
 func (t *Timers) Tick(ctx context.Context) (int, error) {
-	fired := 0
+	var fired atomic.Int64
 	for {
 		now := t.clock.Now()
 		due, err := t.queue.ClaimTimers(ctx, now, t.cfg.Lease, t.cfg.Batch)
 		if err != nil {
 			t.metrics.Failures.WithLabelValues("timers").Inc()
 			if len(due) == 0 {
-				return fired, fmt.Errorf("claim timers: %w", err)
+				return int(fired.Load()), fmt.Errorf("claim timers: %w", err)
 			}
 			// Fire what was claimed; the rest is claimed again after its lease.
 			t.log.Error("claim timers: some could not be claimed; they are tried again after their lease", "err", err)
 		}
 		if len(due) == 0 {
-			return fired, nil
+			return int(fired.Load()), nil
 		}
 		sem := make(chan struct{}, t.cfg.Concurrency)
 		var wg sync.WaitGroup
@@ -77,20 +79,23 @@ func (t *Timers) Tick(ctx context.Context) (int, error) {
 			sem <- struct{}{}
 			wg.Go(func() {
 				defer func() { <-sem }()
-				t.metrics.TimerLag.Observe(max(0, now.Sub(d.Due)).Seconds())
 				ev := flows.Event{Kind: flows.EventTimer, Key: "timer:" + d.Timer, Instance: d.Instance, Actor: flows.System, Timer: d.Timer}
-				if _, err := t.handle(ctx, ev); err != nil {
-					t.metrics.TimersFired.WithLabelValues("error").Inc()
+				_, res, err := t.handle(ctx, ev)
+				if err != nil {
+					t.metrics.TimersFired.WithLabelValues(string(ResultError)).Inc()
 					t.log.Error("timer failed; it fires again after its lease", "instance", d.Instance, "timer", d.Timer, "err", err)
 					return
 				}
-				t.metrics.TimersFired.WithLabelValues("ok").Inc()
+				t.metrics.TimersFired.WithLabelValues(string(res)).Inc()
+				if res == ResultOK {
+					fired.Add(1)
+					t.metrics.TimerLag.Observe(max(0, now.Sub(d.Due)).Seconds())
+				}
 			})
 		}
 		wg.Wait()
-		fired += len(due)
 		if len(due) < t.cfg.Batch {
-			return fired, nil
+			return int(fired.Load()), nil
 		}
 	}
 }

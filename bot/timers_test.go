@@ -14,10 +14,10 @@ import (
 )
 
 // timers builds a timer loop over the harness's store whose events go
-// through handle (the Service's Handle when nil).
-func (h *harness) timers(cfg bot.TimerConfig, handle func(context.Context, flows.Event) (flows.Outcome, error)) *bot.Timers {
+// through handle (the Service's Apply when nil).
+func (h *harness) timers(cfg bot.TimerConfig, handle func(context.Context, flows.Event) (flows.Outcome, bot.Result, error)) *bot.Timers {
 	if handle == nil {
-		handle = h.Svc.Handle
+		handle = h.Svc.Apply
 	}
 	return bot.NewTimers(cfg, h.Store, handle, h.Clock, h.log, h.metrics)
 }
@@ -134,11 +134,11 @@ func TestTimersReplicasFireOnce(t *testing.T) {
 	h := newHarness(t)
 	var mu sync.Mutex
 	fired := map[string]int{}
-	count := func(ctx context.Context, ev flows.Event) (flows.Outcome, error) {
+	count := func(ctx context.Context, ev flows.Event) (flows.Outcome, bot.Result, error) {
 		mu.Lock()
 		fired[ev.Instance+" "+ev.Timer]++
 		mu.Unlock()
-		return h.Svc.Handle(ctx, ev)
+		return h.Svc.Apply(ctx, ev)
 	}
 	const n = 30
 	var ids []string
@@ -176,17 +176,45 @@ func TestTimersReplicasFireOnce(t *testing.T) {
 	}
 }
 
+// TestTimersTickCountsOnlyWhatFired: a timer found fired already (here,
+// fired just before by someone else) is neither counted nor measured as
+// fired, and its metric says so.
+func TestTimersTickCountsOnlyWhatFired(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	handle := func(ctx context.Context, ev flows.Event) (flows.Outcome, bot.Result, error) {
+		if _, res, err := h.Svc.Apply(ctx, ev); err != nil || res != bot.ResultOK {
+			t.Errorf("the first firing: %s %v", res, err)
+		}
+		return h.Svc.Apply(ctx, ev)
+	}
+	id := h.start(t, "s1", "alice", 500)
+	h.Clock.Advance(4 * time.Hour)
+	if n := h.tick(t, h.timers(bot.TimerConfig{}, handle)); n != 0 {
+		t.Errorf("Tick counted %d timers fired, want 0", n)
+	}
+	if c := h.audited(t, id, "reminded"); c != 1 {
+		t.Errorf("%d reminders recorded, want 1", c)
+	}
+	if v := h.counter(t, "baton_timers_fired_total", "result", "duplicate"); v != 1 {
+		t.Errorf("duplicate timer events %v, want 1", v)
+	}
+	if v := h.counter(t, "baton_timers_fired_total", "result", "ok"); v != 0 {
+		t.Errorf("timer events counted ok: %v, want 0", v)
+	}
+}
+
 // TestTimersFailedClaimRetakenAfterLease: a timer whose event failed stays
 // claimed until its lease runs out, then fires again, and then not again.
 func TestTimersFailedClaimRetakenAfterLease(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	var calls int
-	handle := func(ctx context.Context, ev flows.Event) (flows.Outcome, error) {
+	handle := func(ctx context.Context, ev flows.Event) (flows.Outcome, bot.Result, error) {
 		if calls++; calls == 1 {
-			return flows.Outcome{}, errors.New("redis: connection pool timeout")
+			return flows.Outcome{}, bot.ResultError, errors.New("redis: connection pool timeout")
 		}
-		return h.Svc.Handle(ctx, ev)
+		return h.Svc.Apply(ctx, ev)
 	}
 	const lease = time.Minute
 	tm := h.timers(bot.TimerConfig{Lease: lease}, handle)
@@ -194,8 +222,8 @@ func TestTimersFailedClaimRetakenAfterLease(t *testing.T) {
 	id := h.start(t, "s1", "alice", 500)
 
 	h.Clock.Advance(4 * time.Hour)
-	if n := h.tick(t, tm); n != 1 || calls != 1 {
-		t.Fatalf("first tick fired %d (%d calls)", n, calls)
+	if n := h.tick(t, tm); n != 0 || calls != 1 {
+		t.Fatalf("first tick counted %d fired (%d calls), want 0 (1 call, which failed)", n, calls)
 	}
 	if v := h.counter(t, "baton_timers_fired_total", "result", "error"); v != 1 {
 		t.Errorf("failed timer events %v, want 1", v)
@@ -227,20 +255,20 @@ func TestTimersLostReplyNotRefired(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	var calls int
-	handle := func(ctx context.Context, ev flows.Event) (flows.Outcome, error) {
+	handle := func(ctx context.Context, ev flows.Event) (flows.Outcome, bot.Result, error) {
 		calls++
-		out, err := h.Svc.Handle(ctx, ev)
+		out, res, err := h.Svc.Apply(ctx, ev)
 		if err == nil {
-			err = errors.New("i/o timeout") // committed, but the caller does not know
+			res, err = bot.ResultError, errors.New("i/o timeout") // committed, but the caller does not know
 		}
-		return out, err
+		return out, res, err
 	}
 	const lease = time.Minute
 	tm := h.timers(bot.TimerConfig{Lease: lease}, handle)
 	id := h.start(t, "s1", "alice", 500)
 	h.Clock.Advance(4 * time.Hour)
-	if n := h.tick(t, tm); n != 1 {
-		t.Fatalf("fired %d", n)
+	if n := h.tick(t, tm); n != 0 || calls != 1 {
+		t.Fatalf("counted %d fired in %d calls, want 0 (the tick saw an error) in 1", n, calls)
 	}
 	for i := range 3 {
 		h.Clock.Advance(lease)
@@ -268,10 +296,10 @@ func TestTimersRun(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	fired := make(chan flows.Event, 10)
-	handle := func(ctx context.Context, ev flows.Event) (flows.Outcome, error) {
-		out, err := h.Svc.Handle(ctx, ev)
+	handle := func(ctx context.Context, ev flows.Event) (flows.Outcome, bot.Result, error) {
+		out, res, err := h.Svc.Apply(ctx, ev)
 		fired <- ev
-		return out, err
+		return out, res, err
 	}
 	tm := h.timers(bot.TimerConfig{Interval: time.Second}, handle)
 	id := h.start(t, "s1", "alice", 500)
@@ -305,10 +333,10 @@ func TestTimersRunShutdownFinishesTick(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	started, release := make(chan struct{}), make(chan struct{})
-	handle := func(ctx context.Context, ev flows.Event) (flows.Outcome, error) {
+	handle := func(ctx context.Context, ev flows.Event) (flows.Outcome, bot.Result, error) {
 		close(started)
 		<-release
-		return h.Svc.Handle(ctx, ev)
+		return h.Svc.Apply(ctx, ev)
 	}
 	tm := h.timers(bot.TimerConfig{Interval: time.Second}, handle)
 	id := h.start(t, "s1", "alice", 500)

@@ -65,7 +65,7 @@ func NewWith(t testing.TB, defs []*flows.Definition, dir *flows.Directory, admin
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	r := &Rig{t: t, Engine: engine, Store: store, Clock: clock, Log: log}
 	r.Svc = bot.NewService(engine, store, clock, log, nil)
-	r.Timers = bot.NewTimers(bot.TimerConfig{}, store, r.Svc.Handle, clock, log, nil)
+	r.Timers = bot.NewTimers(bot.TimerConfig{}, store, r.Svc.Apply, clock, log, nil)
 	return r
 }
 
