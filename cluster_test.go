@@ -596,7 +596,7 @@ func TestClusterReplicasKillOne(t *testing.T) {
 	// a, b or c must fire each once.
 	first, rest := ids[:n/3], ids[n/3:]
 	startBatch(0, n/3)
-	stolen, err := store.ClaimTimers(ctx, time.Now().Add(1500*time.Millisecond), time.Second, 1000)
+	stolen, _, err := store.ClaimTimers(ctx, time.Now().Add(1500*time.Millisecond), time.Second, 1000)
 	if err != nil || len(stolen) == 0 {
 		t.Fatalf("claim the first timers: %d %v", len(stolen), err)
 	}

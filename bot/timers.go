@@ -61,7 +61,7 @@ func (t *Timers) Tick(ctx context.Context) (int, error) {
 	var fired atomic.Int64
 	for {
 		now := t.clock.Now()
-		due, err := t.queue.ClaimTimers(ctx, now, t.cfg.Lease, t.cfg.Batch)
+		due, more, err := t.queue.ClaimTimers(ctx, now, t.cfg.Lease, t.cfg.Batch)
 		if err != nil {
 			t.metrics.Failures.WithLabelValues("timers").Inc()
 			if len(due) == 0 {
@@ -70,7 +70,7 @@ func (t *Timers) Tick(ctx context.Context) (int, error) {
 			// Fire what was claimed; the rest is claimed again after its lease.
 			t.log.Error("claim timers: some could not be claimed; they are tried again after their lease", "err", err)
 		}
-		if len(due) == 0 {
+		if len(due) == 0 && !more {
 			return int(fired.Load()), nil
 		}
 		sem := make(chan struct{}, t.cfg.Concurrency)
@@ -94,7 +94,7 @@ func (t *Timers) Tick(ctx context.Context) (int, error) {
 			})
 		}
 		wg.Wait()
-		if len(due) < t.cfg.Batch {
+		if !more {
 			return int(fired.Load()), nil
 		}
 	}

@@ -204,6 +204,39 @@ func TestTimersTickCountsOnlyWhatFired(t *testing.T) {
 	}
 }
 
+// staleFirst is a timer queue whose first claim takes a full batch of
+// instances that all changed since they were scored (nothing of theirs is
+// due): more may be due behind them.
+type staleFirst struct {
+	flows.TimerQueue
+	calls int
+}
+
+func (q *staleFirst) ClaimTimers(ctx context.Context, now time.Time, lease time.Duration, n int) ([]flows.DueTimer, bool, error) {
+	if q.calls++; q.calls == 1 {
+		return nil, true, nil
+	}
+	return q.TimerQueue.ClaimTimers(ctx, now, lease, n)
+}
+
+// TestTimersTickGoesOnPastStaleClaims: a claim that found nothing due in a
+// full batch does not end the tick; what is due behind it fires now, not a
+// tick later.
+func TestTimersTickGoesOnPastStaleClaims(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	q := &staleFirst{TimerQueue: h.Store}
+	tm := bot.NewTimers(bot.TimerConfig{}, q, h.Svc.Apply, h.Clock, h.log, h.metrics)
+	id := h.start(t, "s1", "alice", 500)
+	h.Clock.Advance(4 * time.Hour)
+	if n := h.tick(t, tm); n != 1 || q.calls != 2 {
+		t.Fatalf("fired %d in %d claims, want 1 in 2", n, q.calls)
+	}
+	if c := h.audited(t, id, "reminded"); c != 1 {
+		t.Errorf("%d reminders recorded, want 1", c)
+	}
+}
+
 // TestTimersFailedClaimRetakenAfterLease: a timer whose event failed stays
 // claimed until its lease runs out, then fires again, and then not again.
 func TestTimersFailedClaimRetakenAfterLease(t *testing.T) {

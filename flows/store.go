@@ -55,12 +55,13 @@ type Query struct {
 
 // TimerQueue hands out due timers.
 type TimerQueue interface {
-	// ClaimTimers takes the due timers of up to n instances, each instance
-	// leased until now+lease: no other caller gets its timers unless the
-	// lease runs out first. Applying a fired timer's event releases the
-	// lease. It returns what it could claim, with an error for what it
-	// could not.
-	ClaimTimers(ctx context.Context, now time.Time, lease time.Duration, n int) ([]DueTimer, error)
+	// ClaimTimers takes the due timers of up to n instances (of each shard,
+	// where the queue has shards), each instance leased until now+lease: no
+	// other caller gets its timers unless the lease runs out first. Applying
+	// a fired timer's event releases the lease. It returns what it could
+	// claim, with an error for what it could not, and more when it took as
+	// many instances as it could, so that more may be due.
+	ClaimTimers(ctx context.Context, now time.Time, lease time.Duration, n int) (due []DueTimer, more bool, err error)
 }
 
 // DueTimer is a claimed timer.

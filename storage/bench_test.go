@@ -155,14 +155,14 @@ func BenchmarkClaimTimers(b *testing.B) {
 				addTimers(b, be.Client, s, tr.Instance, due, t0, fmt.Sprintf("d%d-", i))
 				b.StartTimer()
 				began := time.Now()
-				got, err := s.ClaimTimers(ctx, t0.Add(time.Second), time.Minute, due)
+				got, _, err := s.ClaimTimers(ctx, t0.Add(time.Second), time.Minute, due)
 				spent += time.Since(began)
 				if err != nil {
 					b.Fatal(err)
 				}
 				claimed += len(got)
 				for len(got) > 0 { // the rest, if a shard held more than the batch
-					got, _ = s.ClaimTimers(ctx, t0.Add(time.Second), time.Minute, due)
+					got, _, _ = s.ClaimTimers(ctx, t0.Add(time.Second), time.Minute, due)
 					claimed += len(got)
 				}
 			}

@@ -131,7 +131,7 @@ func TestOutboxEntryGoesToOneReplica(t *testing.T) {
 			t.Fatalf("backlog %+v %v, want only the 30 instances waiting on their timers", b, err)
 		}
 		// Some instances' timers are claimed and not fired: they show as leased.
-		got, _ := a.ClaimTimers(t.Context(), t0.Add(4*24*time.Hour), time.Minute, 2)
+		got, _, _ := a.ClaimTimers(t.Context(), t0.Add(4*24*time.Hour), time.Minute, 2)
 		leased := int64(len(got) / 4) // four timers each, all due
 		if len(got) == 0 || len(got)%4 != 0 || leased > 8 {
 			t.Fatalf("claimed %d timers, want four of each of at most 8 instances (2 in each of 4 shards)", len(got))

@@ -760,7 +760,7 @@ func matches(in *flows.Instance, q flows.Query) bool {
 // that is due, earliest first. An instance with none due (they changed
 // since) is put back at its earliest timer. It returns what it could claim,
 // with an error for instances it could not read.
-func (s *Store) ClaimTimers(ctx context.Context, now time.Time, lease time.Duration, n int) ([]flows.DueTimer, error) {
+func (s *Store) ClaimTimers(ctx context.Context, now time.Time, lease time.Duration, n int) ([]flows.DueTimer, bool, error) {
 	pipe := s.rdb.Pipeline()
 	cmds := make([]*redis.Cmd, s.k.shards)
 	for sh := range s.k.shards {
@@ -769,17 +769,19 @@ func (s *Store) ClaimTimers(ctx context.Context, now time.Time, lease time.Durat
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		// A pipelined EVALSHA fails with NOSCRIPT after a Redis restart; load and retry once.
 		if !strings.Contains(err.Error(), "NOSCRIPT") {
-			return nil, fmt.Errorf("claim timers: %w", err)
+			return nil, false, fmt.Errorf("claim timers: %w", err)
 		}
 		if err := claimScript.Load(ctx, s.rdb).Err(); err != nil {
-			return nil, fmt.Errorf("claim timers: %w", err)
+			return nil, false, fmt.Errorf("claim timers: %w", err)
 		}
 		return s.ClaimTimers(ctx, now, lease, n)
 	}
 	var out []flows.DueTimer
 	var ids []string
+	more := false
 	for _, c := range cmds {
 		vals, _ := c.StringSlice()
+		more = more || len(vals) >= 2*n // a full shard: more may be due there
 		for i := 0; i+1 < len(vals); i += 2 {
 			if inst, timer, ok := strings.Cut(vals[i], "|"); ok { // one timer, as earlier versions kept them
 				ms, _ := strconv.ParseFloat(vals[i+1], 64)
@@ -790,7 +792,7 @@ func (s *Store) ClaimTimers(ctx context.Context, now time.Time, lease time.Durat
 		}
 	}
 	if len(ids) == 0 {
-		return out, nil
+		return out, more, nil
 	}
 	pipe = s.rdb.Pipeline()
 	loads := make([]*redis.SliceCmd, len(ids))
@@ -798,7 +800,7 @@ func (s *Store) ClaimTimers(ctx context.Context, now time.Time, lease time.Durat
 		loads[i] = pipe.HMGet(ctx, s.k.instance(id), "v", "s")
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-		return out, fmt.Errorf("claim timers: read instances: %w", err)
+		return out, more, fmt.Errorf("claim timers: read instances: %w", err)
 	}
 	var errs []error
 	for i, id := range ids {
@@ -813,7 +815,7 @@ func (s *Store) ClaimTimers(ctx context.Context, now time.Time, lease time.Durat
 			errs = append(errs, err) // its lease runs out, and it is claimed again
 		}
 	}
-	return out, errors.Join(errs...)
+	return out, more, errors.Join(errs...)
 }
 
 // claimed returns the timers of in, a claimed instance, due at now, earliest

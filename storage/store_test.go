@@ -253,6 +253,39 @@ func TestConcurrentDecisionsOneWins(t *testing.T) {
 	})
 }
 
+// ClaimTimers says when it took all it could of a shard: until it says
+// no more, something may still be due.
+func TestClaimTimersSaysWhenMoreMayBeDue(t *testing.T) {
+	conformance(t, func(t *testing.T, s *storage.Store, e *flows.Engine) {
+		for i := range 20 {
+			start(t, s, e, fmt.Sprint("s", i), "500")
+		}
+		now := t0.Add(4 * 24 * time.Hour)
+		taken := map[string]bool{}
+		for round := 0; ; round++ {
+			got, more, err := s.ClaimTimers(t.Context(), now, time.Minute, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, d := range got {
+				taken[d.Instance] = true
+			}
+			if !more {
+				break
+			}
+			if round == 20 {
+				t.Fatal("more after 20 claims of 20 instances")
+			}
+		}
+		if len(taken) != 20 {
+			t.Fatalf("no more said after %d of 20 instances", len(taken))
+		}
+		if got, more, err := s.ClaimTimers(t.Context(), now, time.Minute, 2); len(got) != 0 || more || err != nil {
+			t.Fatalf("claimed %d more (more: %v, %v)", len(got), more, err)
+		}
+	})
+}
+
 func TestTimersClaimedOnceByTwoPollers(t *testing.T) {
 	conformance(t, func(t *testing.T, s *storage.Store, e *flows.Engine) {
 		for i := range 20 {
@@ -266,7 +299,7 @@ func TestTimersClaimedOnceByTwoPollers(t *testing.T) {
 		for range 2 {
 			wg.Go(func() {
 				for {
-					got, err := s.ClaimTimers(t.Context(), now, time.Minute, 7)
+					got, _, err := s.ClaimTimers(t.Context(), now, time.Minute, 7)
 					if err != nil {
 						t.Error(err)
 						return
@@ -292,11 +325,11 @@ func TestTimersClaimedOnceByTwoPollers(t *testing.T) {
 			}
 		}
 		// Nobody finished them: after the lease they are claimable again, once.
-		again, _ := s.ClaimTimers(t.Context(), now.Add(2*time.Minute), time.Minute, 100)
+		again, _, _ := s.ClaimTimers(t.Context(), now.Add(2*time.Minute), time.Minute, 100)
 		if len(again) != 80 {
 			t.Fatalf("after the lease: reclaimed %d, want 80", len(again))
 		}
-		if more, _ := s.ClaimTimers(t.Context(), now.Add(2*time.Minute), time.Minute, 100); len(more) != 0 {
+		if more, _, _ := s.ClaimTimers(t.Context(), now.Add(2*time.Minute), time.Minute, 100); len(more) != 0 {
 			t.Fatalf("reclaimed twice: %d", len(more))
 		}
 	})
@@ -306,18 +339,18 @@ func TestClaimCostFollowsDueNotPending(t *testing.T) {
 	conformance(t, func(t *testing.T, s *storage.Store, e *flows.Engine) {
 		id := start(t, s, e, "s1", "500")
 		// Nothing is due at t0: claiming returns nothing and leaves the 4 timers.
-		if got, _ := s.ClaimTimers(t.Context(), t0, time.Minute, 100); len(got) != 0 {
+		if got, _, _ := s.ClaimTimers(t.Context(), t0, time.Minute, 100); len(got) != 0 {
 			t.Fatalf("claimed %d before they were due", len(got))
 		}
 		// The first reminder (4 h) is due at t0+4h, alone.
-		got, _ := s.ClaimTimers(t.Context(), t0.Add(4*time.Hour), time.Minute, 100)
+		got, _, _ := s.ClaimTimers(t.Context(), t0.Add(4*time.Hour), time.Minute, 100)
 		if len(got) != 1 || got[0].Instance != id || got[0].Timer != "manager/1/remind/1" || !got[0].Due.Equal(t0.Add(4*time.Hour)) {
 			t.Fatalf("claimed %+v", got)
 		}
 		// Firing it commits the reminder, schedules the next and releases the lease.
 		ev := flows.Event{Kind: flows.EventTimer, Key: "timer:" + got[0].Timer, Instance: id, Timer: got[0].Timer}
 		apply(t, s, e, ev, t0.Add(4*time.Hour))
-		if again, _ := s.ClaimTimers(t.Context(), t0.Add(4*time.Hour+2*time.Minute), time.Minute, 100); len(again) != 0 {
+		if again, _, _ := s.ClaimTimers(t.Context(), t0.Add(4*time.Hour+2*time.Minute), time.Minute, 100); len(again) != 0 {
 			t.Fatalf("a fired timer came back: %+v", again)
 		}
 	})
@@ -342,7 +375,7 @@ func dueOf(t *testing.T, be storagetest.Backend, s *storage.Store, id string) in
 func startAndClaim(t *testing.T, s *storage.Store, e *flows.Engine) (string, []flows.DueTimer) {
 	t.Helper()
 	id := start(t, s, e, "s1", "500")
-	got, err := s.ClaimTimers(t.Context(), t0.Add(4*time.Hour), time.Minute, 10)
+	got, _, err := s.ClaimTimers(t.Context(), t0.Add(4*time.Hour), time.Minute, 10)
 	if err != nil || len(got) != 1 || got[0].Instance != id || got[0].Timer != "manager/1/remind/1" || !got[0].Due.Equal(t0.Add(4*time.Hour)) {
 		t.Fatalf("claimed %+v %v, want the first reminder of %s", got, err, id)
 	}
@@ -359,7 +392,7 @@ func TestTimerMemberFollowsTheEarliestTimer(t *testing.T) {
 		}
 		// The reminder fires; the member moves to the second reminder (8 h)
 		// and the claim's lease is dropped.
-		got, err := s.ClaimTimers(t.Context(), at4h, time.Minute, 10)
+		got, _, err := s.ClaimTimers(t.Context(), at4h, time.Minute, 10)
 		if err != nil || len(got) != 1 || got[0].Timer != "manager/1/remind/1" {
 			t.Fatalf("claimed %+v %v", got, err)
 		}
@@ -403,7 +436,7 @@ func TestClaimedTimersThatChangedMeanwhile(t *testing.T) {
 		if err := be.Client.ZAdd(t.Context(), storage.TimersKey(s, s.ShardOf(other)), redis.Z{Score: float64(t0.UnixMilli()), Member: other}).Err(); err != nil {
 			t.Fatal(err)
 		}
-		if got, err := s.ClaimTimers(t.Context(), t0.Add(time.Hour), time.Minute, 10); err != nil || len(got) != 0 {
+		if got, _, err := s.ClaimTimers(t.Context(), t0.Add(time.Hour), time.Minute, 10); err != nil || len(got) != 0 {
 			t.Fatalf("claimed %+v %v, want nothing due", got, err)
 		}
 		if got := dueOf(t, be, s, other); got != at4h.UnixMilli() {
@@ -460,7 +493,7 @@ func TestTimersOfEarlierVersionsStillFire(t *testing.T) {
 			t.Fatal(err)
 		}
 		at4h := t0.Add(4 * time.Hour)
-		got, err := s.ClaimTimers(t.Context(), at4h, time.Minute, 10)
+		got, _, err := s.ClaimTimers(t.Context(), at4h, time.Minute, 10)
 		if err != nil || len(got) != 1 || got[0].Instance != id || got[0].Timer != "manager/1/remind/1" || !got[0].Due.Equal(at4h) {
 			t.Fatalf("claimed %+v %v", got, err)
 		}
@@ -485,7 +518,7 @@ func TestTimersOfEarlierVersionsStillFire(t *testing.T) {
 			n   int
 		}{{t0.Add(8 * time.Hour), 10}, {t0.Add(24 * time.Hour), 1}, {t0.Add(24 * time.Hour), 10}} {
 			now := c.now
-			got, err := s.ClaimTimers(t.Context(), now, time.Minute, c.n)
+			got, _, err := s.ClaimTimers(t.Context(), now, time.Minute, c.n)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -510,7 +543,7 @@ func TestTimersOfEarlierVersionsStillFire(t *testing.T) {
 		// Approved: the old members left fire as no-ops and are dropped.
 		apply(t, s, e, flows.Event{Kind: flows.EventApprove, Key: "a1", Instance: id, Actor: "bob"}, t0.Add(25*time.Hour))
 		later := t0.AddDate(0, 1, 0)
-		got, err = s.ClaimTimers(t.Context(), later, time.Minute, 10)
+		got, _, err = s.ClaimTimers(t.Context(), later, time.Minute, 10)
 		if err != nil || len(got) == 0 {
 			t.Fatalf("claimed %+v %v, want the old members left", got, err)
 		}
@@ -909,7 +942,7 @@ func TestScriptsComeBackAfterAFlush(t *testing.T) {
 	}
 	start(t, s, e, "s2", "500")
 	flush()
-	due, err := s.ClaimTimers(t.Context(), t0.AddDate(1, 0, 0), time.Minute, 10)
+	due, _, err := s.ClaimTimers(t.Context(), t0.AddDate(1, 0, 0), time.Minute, 10)
 	if err != nil || len(due) == 0 {
 		t.Fatalf("claimed %v, %v", due, err)
 	}
