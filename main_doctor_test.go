@@ -185,6 +185,24 @@ func TestDoctorFailures(t *testing.T) {
 	noSecrets(t, out, "hunter2pass", "xoxb-revoked-token-value", "wrong-teams-password", "signing-secret-value")
 }
 
+// A Redis URL that does not parse, or that carries a password in its
+// query, is reported without the password.
+func TestDoctorRedisURLSecrets(t *testing.T) {
+	t.Parallel()
+	addr := closedAddr(t)
+	for _, tt := range []struct{ url, secret, want string }{
+		{"redis://:sec%zzret@" + addr + "/0", "sec%zzret", "FAIL redis: BATON_REDIS_URL (unparsable URL): redis url: it has a % that does not start an escape"},
+		{"redis://" + addr + "/0?password=hunter2query&Sentinel_Password=hunter3", "hunter2query", "password=xxxxx"},
+	} {
+		code, out := runDoctor(t, "BATON_REDIS_URL", tt.url)
+		if code != 1 {
+			t.Errorf("exit %d, want 1:\n%s", code, out)
+		}
+		doctorWants(t, out, tt.want)
+		noSecrets(t, out, tt.secret, "hunter3")
+	}
+}
+
 func TestDoctorMissingSecretAndBadConfig(t *testing.T) {
 	t.Parallel()
 	redisURL, _ := testRedisURL(t)

@@ -1,6 +1,7 @@
 package flows
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"slices"
@@ -194,6 +195,20 @@ func CheckHookURL(raw string) error {
 		return fmt.Errorf("webhook url %s", p)
 	}
 	return nil
+}
+
+// URLProblem says what is wrong with a URL that url.Parse refused, without
+// the URL: the parser's error quotes it whole, password included.
+func URLProblem(err error) string {
+	var esc url.EscapeError
+	if errors.As(err, &esc) {
+		return "it has a % that does not start an escape (%XX); write a % (in a password, say) as %25"
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	return err.Error()
 }
 
 // HookURLProblem says what is wrong with a webhook URL, "" if nothing,

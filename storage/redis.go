@@ -7,6 +7,8 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/batonbot/baton/flows"
 )
 
 // Client returns a go-redis UniversalClient for a URL:
@@ -21,7 +23,7 @@ import (
 func Client(rawURL string) (redis.UniversalClient, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("redis url: %w", err)
+		return nil, fmt.Errorf("redis url: %s", flows.URLProblem(err))
 	}
 	scheme, mode, _ := strings.Cut(u.Scheme, "-")
 	if scheme != "redis" && scheme != "rediss" {

@@ -169,6 +169,11 @@ func TestParseURL(t *testing.T) {
 			t.Errorf("ParseURL(%q) = %v, want an error about %q", raw, err, want)
 		}
 	}
+	// A URL that does not parse is not quoted: it holds the password.
+	if _, err := email.ParseURL("smtp://user:hunt%zzer2@mail.example.com?from=b@example.com"); err == nil ||
+		strings.Contains(err.Error(), "hunt") || !strings.Contains(err.Error(), "%25") {
+		t.Errorf("an unparsable URL: %v", err)
+	}
 }
 
 func TestReach(t *testing.T) {

@@ -39,7 +39,7 @@ type SMTPConfig struct {
 func ParseURL(raw string) (SMTPConfig, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return SMTPConfig{}, fmt.Errorf("BATON_SMTP_URL: %w", err)
+		return SMTPConfig{}, fmt.Errorf("BATON_SMTP_URL: %s", flows.URLProblem(err))
 	}
 	var c SMTPConfig
 	port := "587"
