@@ -1040,29 +1040,38 @@ func (t *tx) advance(from int) {
 func (t *tx) complete() {
 	in := t.in
 	in.Status, in.Step, in.Round, in.StepStarted, in.Completed = StatusCompleted, "", 0, time.Time{}, t.now
-	in.Outcome = "approved"
-	approvals := false
+	// Approved, unless the flow approves nothing, or every approval that
+	// ran was skipped by its owner or an admin (the notice says so).
+	approvals, approved, skipped := false, false, false
 	for _, s := range t.def.Steps {
 		approvals = approvals || s.Kind == StepApproval
 	}
-	if !approvals {
+	var lines []string
+	for _, h := range in.History {
+		s := t.def.Step(h.Step)
+		if s == nil {
+			continue
+		}
+		switch h.Outcome {
+		case string(Approved), string(Done):
+			approved = approved || h.Outcome == string(Approved)
+			by := h.Deciders
+			if len(by) == 0 { // recorded before deciders were
+				by = []string{h.By}
+			}
+			lines = append(lines, fmt.Sprintf("%s: %s by %s", s.Name, strings.ToLower(decisionWords(h.Outcome)), t.names(by)))
+		case "skipped":
+			skipped = skipped || s.Kind == StepApproval
+			lines = append(lines, fmt.Sprintf("%s: skipped by %s: %s", s.Name, t.name(h.By), h.Reason))
+		}
+	}
+	in.Outcome = "approved"
+	if !approvals || skipped && !approved {
 		in.Outcome = "completed"
 	}
 	t.record(AuditEntry{Actor: System, Action: "completed"})
 	m := t.baseCard(nil, MsgOutcome)
 	m.Title = fmt.Sprintf("%s: %s %s (%s)", decisionWords(in.Outcome), t.def.Name, in.ID, in.Title)
-	var lines []string
-	for _, h := range in.History {
-		if h.Outcome == string(Approved) || h.Outcome == string(Done) {
-			if s := t.def.Step(h.Step); s != nil {
-				by := h.Deciders
-				if len(by) == 0 { // recorded before deciders were
-					by = []string{h.By}
-				}
-				lines = append(lines, fmt.Sprintf("%s: %s by %s", s.Name, strings.ToLower(decisionWords(h.Outcome)), t.names(by)))
-			}
-		}
-	}
 	m.Text = strings.Join(lines, "\n")
 	t.notify(Recipient{Person: in.Requester}, "requester/done", "", m)
 }

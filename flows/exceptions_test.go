@@ -363,8 +363,32 @@ func TestSkip(t *testing.T) {
 	contains(t, "outcome", tr.Outcome.Text, "Skipped a step of X-1. Waiting on Carol Diaz, Frank Osei and Gina Ray (Finance approval).")
 	// A stale skip (made on a card of the step before) is refused.
 	r.refused(flows.Event{Kind: flows.EventSkip, Actor: admin, Reason: "x", Step: "manager", Round: 1}, flows.CodeAlreadyDecided)
-	r.act(flows.EventSkip, admin, reason("finance agreed by mail"))
+	tr = r.act(flows.EventSkip, admin, reason("finance agreed by mail"))
 	wantStatus(t, r.in, flows.StatusCompleted, "", 0)
+	// Nobody approved it: the requester is told it is complete, not
+	// approved, and which steps were skipped, by whom and why.
+	if r.in.Outcome != "completed" {
+		t.Errorf("outcome %q, want completed", r.in.Outcome)
+	}
+	done := notified(t, tr, "alice", "requester/done").Msg
+	contains(t, "notice title", done.Title, "Completed: Purchase X-1")
+	contains(t, "notice", done.Text, "Manager approval: skipped by Olivia Brown: bob is out; pre-approved by the CFO\nFinance approval: skipped by Ada Admin: finance agreed by mail")
+}
+
+// A step skipped after another was approved: the request is approved, and
+// the notice says which step was skipped.
+func TestSkipAfterApproval(t *testing.T) {
+	t.Parallel()
+	r := buyRun(t, "2500")
+	r.act(flows.EventApprove, "bob")
+	tr := r.act(flows.EventSkip, "olivia", reason("finance agreed by mail"))
+	wantStatus(t, r.in, flows.StatusCompleted, "", 0)
+	if r.in.Outcome != "approved" {
+		t.Errorf("outcome %q, want approved", r.in.Outcome)
+	}
+	done := notified(t, tr, "alice", "requester/done").Msg
+	contains(t, "notice title", done.Title, "Approved: Purchase X-1")
+	contains(t, "notice", done.Text, "Manager approval: approved by Bob Chen\nFinance approval: skipped by Olivia Brown: finance agreed by mail")
 }
 
 func TestTaskDoneWithOutputs(t *testing.T) {

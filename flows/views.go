@@ -70,7 +70,7 @@ func (e *Engine) Timeline(in *Instance, audit []AuditEntry, viewer string, now t
 
 func statusWords(in *Instance) string {
 	s := strings.ReplaceAll(string(in.Status), "_", " ")
-	if in.Status == StatusCompleted && in.Outcome != "" {
+	if in.Status == StatusCompleted && in.Outcome != "" && in.Outcome != string(StatusCompleted) {
 		s += " (" + in.Outcome + ")"
 	} else if in.Outcome != "" && in.Status != StatusRunning {
 		s += ": " + in.Outcome
