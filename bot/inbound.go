@@ -107,7 +107,7 @@ func (h *Inbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		inboundJSON(w, http.StatusBadRequest, map[string]any{"error": err.Error()})
 		return
 	}
-	if _, err := flows.ParseForm(def.Form, data); err != nil {
+	if _, err := h.svc.Engine().ParseForm(def, data); err != nil {
 		h.invalid(w, err)
 		return
 	}

@@ -209,6 +209,13 @@ func (e *Engine) start(cur *Instance, ev Event, now time.Time) (*Transition, err
 	return t.finish(), nil
 }
 
+// ParseForm reads a start form of def as a start event would: ParseForm,
+// then its person fields against the directory. Callers check a form with
+// it before reserving an id, so that a bad one uses none up.
+func (e *Engine) ParseForm(def *Definition, input map[string]string) (map[string]any, error) {
+	return e.parseForm(def.Form, input)
+}
+
 // parseForm is ParseForm, then a check of its person fields against the
 // directory (which ParseForm does not know): each must name a person, as
 // person (below) reads it; a directory id is kept in its own case.

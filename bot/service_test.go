@@ -1,0 +1,31 @@
+package bot_test
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/batonbot/baton/flows"
+)
+
+// A start whose person field names nobody in the directory is refused
+// before an id is reserved: the next request gets the next number.
+func TestStartWithUnknownPersonUsesNoID(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	form := func(editor string) map[string]string {
+		return map[string]string{"headline": "Launch post", "draft": "https://docs.example.com/d/1", "editor": editor}
+	}
+	first, err := h.Svc.Handle(t.Context(), flows.Event{Kind: flows.EventStart, Key: "c1", Actor: "alice", Flow: "content", Data: form("ivan")})
+	if err != nil || first.Instance != "CR-1" {
+		t.Fatalf("first start: %+v %v", first, err)
+	}
+	_, err = h.Svc.Handle(t.Context(), flows.Event{Kind: flows.EventStart, Key: "c2", Actor: "alice", Flow: "content", Data: form("zed")})
+	var fe flows.FieldErrors
+	if !errors.As(err, &fe) || fe["editor"] == "" {
+		t.Fatalf("a start naming an unknown editor: %v, want a field error on editor", err)
+	}
+	next, err := h.Svc.Handle(t.Context(), flows.Event{Kind: flows.EventStart, Key: "c3", Actor: "alice", Flow: "content", Data: form("ivan")})
+	if err != nil || next.Instance != "CR-2" {
+		t.Fatalf("the next start is %+v %v, want CR-2", next, err)
+	}
+}
