@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"text/template"
+	tmplparse "text/template/parse"
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
@@ -405,6 +406,73 @@ func (v *validator) yamlError(err error) {
 	v.problems = append(v.problems, Problem{File: v.file, Line: pos.Line, Path: p, Msg: msg})
 }
 
+// templateNames reports each name a template reads from its data ({{.x}},
+// {{$.x}}) that is not among known. Inside with and range, dot is
+// something else: names there are not checked.
+func (v *validator) templateNames(path string, t *template.Template, known []string) {
+	if t == nil || t.Tree == nil {
+		return
+	}
+	seen := map[string]bool{}
+	check := func(name string) {
+		if seen[name] || slices.Contains(known, name) {
+			return
+		}
+		seen[name] = true
+		msg := fmt.Sprintf("{{.%s}} names no field", name)
+		if s := nearest(name, known); s != "" {
+			msg += fmt.Sprintf(" (did you mean {{.%s}}?)", s)
+		} else {
+			msg += "; use a form field's name, id or requester"
+		}
+		v.add(path, "%s", msg)
+	}
+	var walk func(n tmplparse.Node, top bool)
+	walk = func(n tmplparse.Node, top bool) {
+		switch n := n.(type) {
+		case *tmplparse.ListNode:
+			if n != nil {
+				for _, c := range n.Nodes {
+					walk(c, top)
+				}
+			}
+		case *tmplparse.ActionNode:
+			walk(n.Pipe, top)
+		case *tmplparse.PipeNode:
+			if n != nil {
+				for _, c := range n.Cmds {
+					for _, a := range c.Args {
+						walk(a, top)
+					}
+				}
+			}
+		case *tmplparse.FieldNode:
+			if top {
+				check(n.Ident[0])
+			}
+		case *tmplparse.VariableNode:
+			if len(n.Ident) > 1 && n.Ident[0] == "$" {
+				check(n.Ident[1])
+			}
+		case *tmplparse.ChainNode:
+			walk(n.Node, top)
+		case *tmplparse.IfNode:
+			walk(n.Pipe, top)
+			walk(n.List, top)
+			walk(n.ElseList, top)
+		case *tmplparse.WithNode:
+			walk(n.Pipe, top)
+			walk(n.List, false)
+			walk(n.ElseList, top)
+		case *tmplparse.RangeNode:
+			walk(n.Pipe, top)
+			walk(n.List, false)
+			walk(n.ElseList, top)
+		}
+	}
+	walk(t.Tree.Root, true)
+}
+
 // typeMsg says what a value of the wrong type should be, in the words of
 // the file, not Go's.
 func typeMsg(want reflect.Kind, got *token.Token) string {
@@ -485,6 +553,14 @@ func (v *validator) flow(r *rawFlow) *Definition {
 			ids[s.ID] = i
 		}
 		d.Steps = append(d.Steps, s)
+	}
+	// Templates name fields, the id and the requester (and a notify message
+	// the title too); a name that is none of them would print nothing.
+	known := slices.Collect(maps.Keys(names))
+	known = append(known, "id")
+	v.templateNames("title", d.title, known)
+	for i, s := range d.Steps {
+		v.templateNames(fmt.Sprintf("steps[%d].message", i), s.msg, append(known, "title"))
 	}
 	env, dynamic := conditionEnv(slices.Collect(d.allFields()))
 	badNext := false

@@ -119,6 +119,16 @@ steps:
 			{"steps[0].remind.max", `"many" is not a whole number`},
 			{"steps[0].escalate", `"nope" is not a list`},
 		}},
+		{"templates naming no field", strings.Replace(validHead, "owner: olivia", "owner: olivia\ntitle: \"{{.ammount}} {{with .note}}{{.Anything}}{{end}} {{$.zork}}\" # @title", 1) + `steps:
+  - id: a
+    type: notify
+    to: [requester]
+    message: "{{.requester}} {{.title}} {{.id}} {{.titel}}" # @steps[0].message
+`, []want{
+			{"title", `{{.ammount}} names no field (did you mean {{.amount}}?)`},
+			{"title", `{{.zork}} names no field; use a form field's name, id or requester`},
+			{"steps[0].message", `{{.titel}} names no field (did you mean {{.title}}?)`},
+		}},
 		{"unknown key in a form field", validHead[:len(validHead)-1] + `
   - {name: x, typ: text} # @form[3].typ
 steps:
