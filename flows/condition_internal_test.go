@@ -123,9 +123,9 @@ func TestNearest(t *testing.T) {
 		{"stauts", []string{"start", "tasks", "requests", "status", "cancel", "help"}, "status"},
 		{"purhcase", []string{"access", "content", "purchase"}, "purchase"},
 		{"Purchase", []string{"access", "purchase"}, "purchase"},
-		{"asignees", knownKeys, "assignees"},
+		{"asignees", keysAt("steps[0].asignees"), "assignees"},
 		{"xyzzy", []string{"start", "tasks"}, ""},
-		{"people", knownKeys, ""}, // not "title": four edits is no typo
+		{"people", allKeys, ""}, // not "title": four edits is no typo
 		{"", []string{"a"}, "a"},
 	} {
 		if got := nearest(tt.in, tt.cand); got != tt.want {

@@ -43,6 +43,8 @@ func ParseDuration(s string) (time.Duration, error) {
 			unit = 24 * time.Hour
 		case 'w':
 			unit = 7 * 24 * time.Hour
+		case ' ':
+			return 0, fmt.Errorf("invalid duration %q: write it without spaces, with a one-letter unit (s, m, h, d, w), e.g. 30m, 4h, 2d", s)
 		default:
 			return 0, fmt.Errorf("invalid duration %q: unknown unit %q; use s, m, h, d or w, e.g. 30m, 4h, 2d", s, rest[i:i+1])
 		}

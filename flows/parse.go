@@ -156,21 +156,21 @@ func ParseDefinition(file string, src []byte) (*Definition, error) {
 	// The decoder stops at the first unknown key or value of the wrong type:
 	// drop each one it finds (up to a point) and decode again, so that one
 	// run reports them all, in the file's order, and then the other
-	// problems (unless a value was dropped: what it leaves would mislead).
+	// problems (but for those at a dropped value's place: that it is
+	// missing now was said already).
 	var raw rawFlow
-	mistyped := false
+	var dropped []string
 	for drops := 0; ; drops++ {
 		err := decodeYAML(func() error { raw = rawFlow{}; return yaml.NodeToValue(f.Docs[0].Body, &raw, yaml.Strict()) })
 		if err == nil {
 			break
 		}
-		v.yamlError(err)
+		dropped = append(dropped, v.yamlError(err))
 		var uf *yaml.UnknownFieldError
 		var te *yaml.TypeError
 		var ne *yaml.UnexpectedNodeTypeError
 		var ye yaml.Error
 		typeErr := errors.As(err, &te) || errors.As(err, &ne)
-		mistyped = mistyped || typeErr
 		if drops == maxDrops || !errors.As(err, &uf) && !typeErr || !errors.As(err, &ye) || ye.GetToken() == nil ||
 			!dropKey(f.Docs[0].Body, ye.GetToken().Position) {
 			v.sortByLine()
@@ -178,10 +178,13 @@ func ParseDefinition(file string, src []byte) (*Definition, error) {
 		}
 	}
 	v.sortByLine()
-	if mistyped {
-		return nil, v.err()
-	}
+	said := len(v.problems)
 	def := v.flow(&raw)
+	v.problems = append(v.problems[:said], slices.DeleteFunc(v.problems[said:], func(p Problem) bool {
+		return slices.ContainsFunc(dropped, func(d string) bool {
+			return p.Path == d || strings.HasPrefix(p.Path, d+".") || strings.HasPrefix(p.Path, d+"[")
+		})
+	})...)
 	if err := v.err(); err != nil {
 		return nil, err
 	}
@@ -356,8 +359,49 @@ func (v *validator) add(p, format string, args ...any) {
 // for any number of people).
 func isGroup(a string) bool { return strings.HasPrefix(a, "group:") }
 
-// knownKeys lists every key the format accepts, for "did you mean".
-var knownKeys = func() []string {
+// keysAt lists the keys the format accepts beside the key at path (e.g.
+// steps[0].remind.maxx: those of remind), for "did you mean"; every key
+// when path leads nowhere known.
+func keysAt(path string) []string {
+	parts := strings.Split(path, ".")
+	t := reflect.TypeFor[rawFlow]()
+	for _, part := range parts[:len(parts)-1] {
+		name, _, _ := strings.Cut(part, "[")
+		f, ok := fieldByTag(t, name)
+		if !ok {
+			return allKeys
+		}
+		t = f.Type
+		for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice {
+			t = t.Elem()
+		}
+		if t == reflect.TypeFor[rawSchedules]() { // one schedule or a list of them
+			t = reflect.TypeFor[rawSchedule]()
+		}
+	}
+	var keys []string
+	for i := range t.NumField() {
+		if k := t.Field(i).Tag.Get("yaml"); k != "" {
+			keys = append(keys, k)
+		}
+	}
+	return keys
+}
+
+func fieldByTag(t reflect.Type, tag string) (reflect.StructField, bool) {
+	if t.Kind() != reflect.Struct {
+		return reflect.StructField{}, false
+	}
+	for i := range t.NumField() {
+		if t.Field(i).Tag.Get("yaml") == tag {
+			return t.Field(i), true
+		}
+	}
+	return reflect.StructField{}, false
+}
+
+// allKeys lists every key the format accepts.
+var allKeys = func() []string {
 	var keys []string
 	for _, t := range []reflect.Type{reflect.TypeFor[rawFlow](), reflect.TypeFor[rawField](), reflect.TypeFor[rawStep](), reflect.TypeFor[rawRemind](), reflect.TypeFor[rawRung](),
 		reflect.TypeFor[rawSchedule](), reflect.TypeFor[rawInbound](), reflect.TypeFor[rawHook]()} {
@@ -368,11 +412,12 @@ var knownKeys = func() []string {
 	return keys
 }()
 
-func (v *validator) yamlError(err error) {
+// yamlError records a problem the YAML decoder found, and returns its path.
+func (v *validator) yamlError(err error) string {
 	var ye yaml.Error
 	if !errors.As(err, &ye) || ye.GetToken() == nil || ye.GetToken().Position == nil {
 		v.problems = append(v.problems, Problem{File: v.file, Msg: err.Error()})
-		return
+		return ""
 	}
 	pos := ye.GetToken().Position
 	msg := ye.GetMessage()
@@ -397,13 +442,14 @@ func (v *validator) yamlError(err error) {
 	if errors.As(err, &uf) {
 		key := ye.GetToken().Value
 		msg = fmt.Sprintf("unknown key %q", key)
-		if s := nearest(key, knownKeys); s != "" {
+		if s := nearest(key, keysAt(p)); s != "" {
 			msg += fmt.Sprintf(" (did you mean %q?)", s)
 		} else {
 			msg += "; remove it"
 		}
 	}
 	v.problems = append(v.problems, Problem{File: v.file, Line: pos.Line, Path: p, Msg: msg})
+	return p
 }
 
 // templateNames reports each name a template reads from its data ({{.x}},

@@ -105,7 +105,7 @@ steps:
   - name: y
     options: {a: b} # @form[4].options
 steps:
-  - id: a
+  - id: a # @steps[0]
     type: approval
     asignees: [manager] # @steps[0].asignees
     remind: {every: 4h, max: many} # @steps[0].remind.max
@@ -118,6 +118,32 @@ steps:
 			{"steps[0].asignees", `unknown key "asignees" (did you mean "assignees"?)`},
 			{"steps[0].remind.max", `"many" is not a whole number`},
 			{"steps[0].escalate", `"nope" is not a list`},
+			// then what the rest of the file says, but for what was said
+			{"steps[0].assignees", "an approval step needs assignees"},
+		}},
+		{"a suggestion is a key of the same place", validHead + `requierd: true # @requierd
+steps:
+  - {id: a, type: notify, to: [requester], message: hi, label: x} # @steps[0].label
+`, []want{
+			{"requierd", `unknown key "requierd"; remove it`},
+			{"steps[0].label", `unknown key "label"; remove it`},
+		}},
+		{"the other problems of a file with a value of the wrong type", validHead[:len(validHead)-1] + `
+  - {name: x, label: X, required: "yes"} # @form[3].required
+steps:
+  - id: a
+    type: approval
+    assignees: [manager]
+    due: 3 days # @steps[0].due
+  - id: a # @steps[1].id
+    type: approval
+    assignees: [manager]
+    when: amuont > 5 # @steps[1].when
+`, []want{
+			{"form[3].required", `"yes" is not true or false`},
+			{"steps[0].due", `invalid duration "3 days": write it without spaces`},
+			{"steps[1].id", `step id "a" is already used`},
+			{"steps[1].when", `unknown field "amuont"`},
 		}},
 		{"templates naming no field", strings.Replace(validHead, "owner: olivia", "owner: olivia\ntitle: \"{{.ammount}} {{with .note}}{{.Anything}}{{end}} {{$.zork}}\" # @title", 1) + `steps:
   - id: a
