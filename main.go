@@ -11,6 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"maps"
 	"net"
@@ -66,6 +67,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 		case "audit":
 			return audit(ctx, args[1:], getenv, stdout, stderr)
 		case "healthcheck":
+			if len(args) > 1 {
+				fmt.Fprintln(stderr, "usage: baton healthcheck (exits 0 when the Baton listening on BATON_HTTP_ADDR on this machine answers /healthz)")
+				return 2
+			}
 			return healthcheck(ctx, getenv, stderr)
 		case "token":
 			return token(ctx, args[1:], getenv, stdout, stderr) // main_api.go
@@ -314,14 +319,24 @@ func connect(cfg bot.Config, log *slog.Logger) (redis.UniversalClient, func(), e
 
 // validate checks flow definitions (files or directories).
 func validate(paths []string, stdout, stderr io.Writer) int {
+	const usage = "usage: baton validate PATH... (flow files, or directories of *.yaml files)"
 	if len(paths) == 0 {
-		fmt.Fprintln(stderr, "usage: baton validate PATH... (flow files or directories)")
+		fmt.Fprintln(stderr, usage)
 		return 2
+	}
+	if slices.ContainsFunc(paths, func(p string) bool { return p == "-h" || p == "-help" || p == "--help" }) {
+		fmt.Fprintln(stdout, usage)
+		fmt.Fprintln(stdout, "Checks every flow and reports each problem with file:line, field path and what to fix; exits 1 on any.")
+		return 0
 	}
 	var defs []*flows.Definition
 	var problems []string
 	for _, p := range paths {
 		info, err := os.Stat(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			problems = append(problems, fmt.Sprintf("%s: no such file or directory", p))
+			continue
+		}
 		if err != nil {
 			problems = append(problems, err.Error())
 			continue
@@ -331,6 +346,8 @@ func validate(paths []string, stdout, stderr io.Writer) int {
 			got, err = flows.LoadDefinitions(os.DirFS(p), ".")
 			if err != nil {
 				err = prefixProblems(err, p)
+			} else if len(got) == 0 {
+				err = fmt.Errorf("%s: no flow definitions (*.yaml or *.yml files) in this directory", p)
 			}
 			for _, d := range got {
 				d.Source = filepath.Join(p, d.Source)

@@ -1,6 +1,7 @@
 package flows
 
 import (
+	"bytes"
 	"cmp"
 	"errors"
 	"fmt"
@@ -52,6 +53,7 @@ type Directory struct {
 // ParseDirectory parses and validates a people directory file.
 func ParseDirectory(file string, src []byte) (*Directory, error) {
 	var raw rawDirectory
+	src = bytes.TrimPrefix(src, utf8BOM)
 	if err := decodeYAML(func() error { return yaml.UnmarshalWithOptions(src, &raw, yaml.Strict()) }); err != nil {
 		return nil, fmt.Errorf("%s: %s", file, yaml.FormatError(err, false, false))
 	}

@@ -1,6 +1,7 @@
 package flows
 
 import (
+	"bytes"
 	"cmp"
 	"errors"
 	"fmt"
@@ -133,6 +134,7 @@ var (
 // field path, in a *DefinitionError.
 func ParseDefinition(file string, src []byte) (*Definition, error) {
 	v := &validator{file: file, lines: map[string]int{}, byPos: map[[2]int]string{}}
+	src = bytes.TrimPrefix(src, utf8BOM) // some editors on Windows start a file with one
 	f, err := parser.ParseBytes(src, 0)
 	if err != nil {
 		v.yamlError(err)
@@ -191,6 +193,9 @@ func ParseDefinition(file string, src []byte) (*Definition, error) {
 	def.Source = file
 	return def, nil
 }
+
+// utf8BOM is the byte-order mark a UTF-8 file may start with.
+var utf8BOM = []byte("\xef\xbb\xbf")
 
 // decodeYAML runs a goccy/go-yaml decode, turning a panic of the library on
 // malformed input into an error: a bad file must get a message, not crash
@@ -537,6 +542,13 @@ func typeMsg(want reflect.Kind, got *token.Token) string {
 		what = "a list ([a, b] or one \"- item\" per line)"
 	default:
 		what = "a mapping (key: value)"
+	}
+	if got != nil && (got.Type == token.DoubleQuoteType || got.Type == token.SingleQuoteType) {
+		_, boolErr := strconv.ParseBool(got.Value)
+		_, numErr := strconv.ParseFloat(got.Value, 64)
+		if want == reflect.Bool && boolErr == nil || what != "true or false" && strings.Contains(what, "number") && numErr == nil {
+			return fmt.Sprintf("%q is in quotes, which makes it text: write %s without them", got.Value, got.Value)
+		}
 	}
 	if got != nil && got.Type != token.SequenceStartType && got.Type != token.MappingStartType &&
 		got.Type != token.SequenceEntryType && got.Type != token.MappingValueType {

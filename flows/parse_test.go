@@ -121,6 +121,11 @@ steps:
 			// then what the rest of the file says, but for what was said
 			{"steps[0].assignees", "an approval step needs assignees"},
 		}},
+		{"a quoted boolean", validHead[:len(validHead)-1] + `
+  - {name: x, label: X, required: "true"} # @form[3].required
+steps:
+  - {id: a, type: notify, to: [requester], message: hi}
+`, []want{{"form[3].required", `"true" is in quotes, which makes it text: write true without them`}}},
 		{"a suggestion is a key of the same place", validHead + `requierd: true # @requierd
 steps:
   - {id: a, type: notify, to: [requester], message: hi, label: x} # @steps[0].label

@@ -1,0 +1,53 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// runCLI runs baton with args and no environment.
+func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code = run(t.Context(), args, func(string) string { return "" }, nil, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func TestValidateCommand(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty")
+	if err := os.Mkdir(empty, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bom := filepath.Join(dir, "bom.yaml")
+	src, err := os.ReadFile(filepath.Join("manifests", "flows", "purchase.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bom, append([]byte("\xef\xbb\xbf"), src...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		args       []string
+		code       int
+		out, err   string
+		notInError string
+	}{
+		{[]string{"manifests/flows"}, 0, "ok  manifests/flows/purchase.yaml: flow purchase, 3 steps", "", ""},
+		{[]string{bom}, 0, "ok  " + bom + ": flow purchase", "", ""}, // saved by an editor that writes a byte-order mark
+		{[]string{empty}, 1, "", empty + ": no flow definitions (*.yaml or *.yml files) in this directory", ""},
+		{[]string{filepath.Join(dir, "missing.yaml")}, 1, "", "missing.yaml: no such file or directory", "stat"},
+		{[]string{"--help"}, 0, "usage: baton validate PATH...", "", ""},
+		{nil, 2, "", "usage: baton validate PATH...", ""},
+	} {
+		code, out, errOut := runCLI(t, append([]string{"validate"}, tt.args...)...)
+		if code != tt.code || !strings.Contains(out, tt.out) || !strings.Contains(errOut, tt.err) ||
+			tt.notInError != "" && strings.Contains(errOut, tt.notInError) {
+			t.Errorf("validate %q: exit %d\nstdout: %s\nstderr: %s\nwant exit %d, stdout with %q, stderr with %q", tt.args, code, out, errOut, tt.code, tt.out, tt.err)
+		}
+	}
+}
