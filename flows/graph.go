@@ -11,7 +11,7 @@ import (
 func (d *Definition) Mermaid() string {
 	var b strings.Builder
 	q := func(s string) string {
-		return `"` + strings.NewReplacer(`"`, "#quot;", "\n", "<br/>", "<", "#lt;", ">", "#gt;").Replace(s) + `"`
+		return `"` + strings.NewReplacer(`"`, "#quot;", "\n", "<br/>", "<", "#lt;", ">", "#gt;", "#", "#35;", "`", "#96;").Replace(s) + `"`
 	}
 	// Node ids: s_ and the step id with - as _ (Mermaid ids do not take -),
 	// made unique again where that merges two ids (a-b and a_b).
