@@ -402,7 +402,7 @@ func TestAssignees(t *testing.T) {
 		{"a person", "approval", "olivia", "person:gus", "", "alice", "", []string{"gus"}, ""},
 		{"the requester on a task", "task", "olivia", "requester", "", "alice", "", []string{"alice"}, ""},
 		{"the owner", "task", "olivia", "owner", "", "alice", "", []string{"olivia"}, ""},
-		{"duplicates once, in order", "approval", "olivia", "person:gus, manager, group:leads, person:gus", "", "alice", "", []string{"gus", "bob"}, ""},
+		{"duplicates once, in order", "approval", "olivia", "person:gus, manager, group:leads, person:bob", "", "alice", "", []string{"gus", "bob"}, ""},
 		{"not the requester from a group", "approval", "olivia", "group:finance", "", "carol", "", []string{"frank", "gina"},
 			"the requester may not approve their own request"},
 		{"not the requester named in a field", "approval", "olivia", "field:approver", "", "alice", "alice", []string{"bob"},

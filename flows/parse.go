@@ -797,6 +797,8 @@ func (v *validator) step(p string, r *rawStep, names map[string]string) Step {
 		for j, a := range r.Assignees {
 			if err := checkAssignee(a); err != nil {
 				v.add(fmt.Sprintf("%s.assignees[%d]", p, j), "%v", err)
+			} else if i := slices.Index(r.Assignees, a); i < j {
+				v.add(fmt.Sprintf("%s.assignees[%d]", p, j), "assignee %q is listed twice (also assignees[%d]); remove one", a, i)
 			}
 		}
 		if s.Kind == StepApproval {
@@ -936,6 +938,9 @@ func checkAssignee(a string) error {
 	}
 	kind, name, ok := strings.Cut(a, ":")
 	if ok && name != "" && (kind == "person" || kind == "group" || kind == "field") {
+		if strings.ContainsAny(name, " \t\n,") {
+			return fmt.Errorf("assignee %q: %q is not one %s name; list each assignee on its own, e.g. [person:bob, person:carol]", a, name, kind)
+		}
 		return nil
 	}
 	if ok && kind == "email" {
@@ -954,6 +959,9 @@ func checkTarget(t string, notify bool) error {
 	}
 	kind, name, ok := strings.Cut(t, ":")
 	if ok && name != "" && (kind == "person" || notify && (kind == "channel" || kind == "group")) {
+		if strings.ContainsAny(name, " \t\n,") {
+			return fmt.Errorf("%q: %q is not one %s name (one word, as in the directory)", t, name, kind)
+		}
 		return nil
 	}
 	if notify {

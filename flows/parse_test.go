@@ -121,6 +121,19 @@ steps:
 			// then what the rest of the file says, but for what was said
 			{"steps[0].assignees", "an approval step needs assignees"},
 		}},
+		{"assignees and targets that are not one name, or listed twice", validHead + `steps:
+  - id: a
+    type: approval
+    assignees: ["person:bob, person:carol", "group:fin ance", person:dana, person:dana] # @steps[0].assignees[0] @steps[0].assignees[1] @steps[0].assignees[3]
+    escalate:
+      - after: 1d
+        notify: "person:two words" # @steps[0].escalate[0].notify
+`, []want{
+			{"steps[0].assignees[0]", `"bob, person:carol" is not one person name; list each assignee on its own`},
+			{"steps[0].assignees[1]", `"fin ance" is not one group name`},
+			{"steps[0].assignees[3]", `assignee "person:dana" is listed twice (also assignees[2])`},
+			{"steps[0].escalate[0].notify", `"two words" is not one person name`},
+		}},
 		{"a quoted boolean", validHead[:len(validHead)-1] + `
   - {name: x, label: X, required: "true"} # @form[3].required
 steps:
