@@ -283,6 +283,10 @@ func (f *Field) Parse(raw string) (any, error) {
 		if !strings.HasPrefix(v, "https://") && !strings.HasPrefix(v, "http://") || strings.ContainsAny(v, " \t\n") || len(v) < 10 {
 			return nil, fmt.Errorf("%s must be a web address starting with https:// or http://", f.Label)
 		}
+	case FieldText:
+		if strings.ContainsAny(v, "\r\n") {
+			return nil, fmt.Errorf("%s must be on one line", f.Label)
+		}
 	case FieldPerson:
 		if strings.ContainsAny(v, " \t\n") {
 			return nil, fmt.Errorf("%s must be one person", f.Label)
@@ -294,7 +298,9 @@ func (f *Field) Parse(raw string) (any, error) {
 	}
 	if f.Kind != FieldNumber {
 		n := float64(len([]rune(v)))
-		if f.Min != nil && n < *f.Min {
+		// A long text keeps its leading spaces (indented text), which are
+		// not what a minimum length asks for.
+		if f.Min != nil && float64(len([]rune(strings.TrimSpace(v)))) < *f.Min {
 			return nil, fmt.Errorf("%s must be at least %s characters", f.Label, formatNumber(*f.Min))
 		}
 		if f.Max != nil && n > *f.Max {

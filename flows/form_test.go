@@ -16,7 +16,7 @@ name: Every kind
 owner: olivia
 form:
   - {name: title, type: text, required: true, min: 3, max: 10}
-  - {name: body, label: Body, type: longtext, max: 20}
+  - {name: body, label: Body, type: longtext, min: 4, max: 20}
   - {name: amount, label: Amount, type: number, min: 1, max: 1000000}
   - {name: color, label: Color, type: choice, options: [red, green], default: green}
   - {name: day, label: Day, type: date}
@@ -46,6 +46,9 @@ func TestFieldKindsAndConstraints(t *testing.T) {
 		{field: "body", raw: "", want: nil},
 		{field: "body", raw: "  two\n lines \n\n", want: "  two\n lines"},
 		{field: "body", raw: strings.Repeat("x", 21), err: "Body must be at most 20 characters"},
+		{field: "body", raw: "          x", err: "Body must be at least 4 characters"}, // spaces are no content
+		{field: "title", raw: "a\nb", err: "title must be on one line"},
+		{field: "title", raw: "a\r\nb", err: "title must be on one line"},
 		{field: "amount", raw: "1,500", want: 1500.0},
 		{field: "amount", raw: " 2.5 ", want: 2.5},
 		{field: "amount", raw: "abc", err: "Amount must be a number"},
