@@ -1427,6 +1427,11 @@ func (t *tx) reassign(delegate bool) error {
 	m.Context = append(m.Context, line)
 	t.notify(Recipient{Person: target}, t.personCard(target), "", m)
 	t.out.Text = fmt.Sprintf("%s is now with %s.", in.ID, t.name(target))
+	if others := slices.DeleteFunc(in.Pending(), func(p string) bool { return p == target }); len(others) > 0 {
+		// Several were on it: say whose task moved, and who else is still on it.
+		t.out.Text = fmt.Sprintf("%s's task on %s is now with %s; %s %s still on it.", t.name(from), in.ID, t.name(target),
+			t.names(others), map[bool]string{true: "is", false: "are"}[len(others) == 1])
+	}
 	return nil
 }
 

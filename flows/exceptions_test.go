@@ -583,6 +583,16 @@ func TestAdminDelegateMayStillMoveTasks(t *testing.T) {
 	}
 }
 
+// An admin moving one task of a step several people are on is told whose
+// task moved and who else is still on it.
+func TestAdminReassignOneOfSeveral(t *testing.T) {
+	t.Parallel()
+	r := buyRun(t, "2500")
+	r.act(flows.EventApprove, "bob") // finance: carol, frank and gina
+	tr := r.act(flows.EventReassign, admin, target("erin"), func(e *flows.Event) { e.From = "frank" })
+	contains(t, "outcome", tr.Outcome.Text, "Frank Osei's task on X-1 is now with Erin Park; Carol Diaz and Gina Ray are still on it.")
+}
+
 // TestClickForAnEarlierStepWithoutRound: a click naming an earlier step but
 // no round is matched with that step's latest round, and told who decided it.
 func TestClickForAnEarlierStepWithoutRound(t *testing.T) {
