@@ -1218,7 +1218,7 @@ func TestCrossPlatformReassign(t *testing.T) {
 		"reason":       map[string]any{"type": "plain_text_input", "value": "I am off until Monday"},
 	})
 	ackJSON, _ := json.Marshal(ack)
-	mustHave(t, "the reassign modal's answer", string(ackJSON), "PR-1 is now with Bob Chen.")
+	mustHave(t, "the reassign modal's answer", string(ackJSON), "Carol Diaz's task on PR-1 is now with Bob Chen; Frank Osei is still on it.")
 	x.drain()
 
 	// Carol's Slack card closes, saying why; Bob gets the task in Teams

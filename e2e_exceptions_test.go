@@ -418,7 +418,7 @@ func TestConsoleReassignAndDelegate(t *testing.T) {
 
 	// Finance (Carol and Frank): the admin moves Frank's task, not the first one.
 	h.wantStatus(id, flows.StatusRunning, "finance", 1)
-	h.mustContain("admin reassigns", h.act("olivia", "reassign", id, "finance", 1, true, "target", "dana", "from", "frank", "reason", "Frank is out"), "PR-1 is now with Dana Kowalski.")
+	h.mustContain("admin reassigns", h.act("olivia", "reassign", id, "finance", 1, true, "target", "dana", "from", "frank", "reason", "Frank is out"), "Frank Osei's task on PR-1 is now with Dana Kowalski; Carol Diaz is still on it.")
 	h.mustContain("frank's old card", h.inbox("frank"), "Reassigned by Olivia Brown", "Now with Dana Kowalski.")
 	h.mustNotContain("frank's inbox", h.inbox("frank"), `data-action="approve-PR-1-finance-1"`)
 	h.mustContain("carol's card", h.inbox("carol"), `data-action="approve-PR-1-finance-1"`)
