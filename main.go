@@ -50,11 +50,22 @@ func main() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(gcPercent)
 	}
+	// go-redis logs failed dials and the like on its own, in its own format,
+	// before Baton reports the error with what to do about it: its lines
+	// are kept for BATON_LOG_LEVEL=debug only.
+	if !strings.EqualFold(os.Getenv("BATON_LOG_LEVEL"), "debug") {
+		redis.SetLogger(quietRedis{})
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Getenv, os.Environ(), os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }
+
+// quietRedis drops go-redis's own log lines.
+type quietRedis struct{}
+
+func (quietRedis) Printf(context.Context, string, ...any) {}
 
 // run is the whole program: it returns the exit code.
 func run(ctx context.Context, args []string, getenv func(string) string, environ []string, stdout, stderr io.Writer) int {
