@@ -46,7 +46,7 @@ owner: o
 command: hi
 steps:
   - id: say-hi
-    name: "Line one\nline two: ` + "`code`" + ` #35; #1"
+    name: "Line one\nline two: `+"`code`"+` #35; #1"
     type: notify
     to: [requester]
     message: hi
