@@ -184,7 +184,7 @@ func build(ctx context.Context, cfg bot.Config, getenv func(string) string, log 
 	if err != nil {
 		return nil, err
 	}
-	if err := cfg.CheckInboundSecrets(engine.Flows()); err != nil {
+	if err := cfg.CheckSecrets(engine.Flows()); err != nil {
 		return nil, err
 	}
 	store := storage.New(rdb, scfg)

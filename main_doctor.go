@@ -68,7 +68,11 @@ func doctor(ctx context.Context, args []string, getenv func(string) string, envi
 	case err != nil:
 		c.fail("config", "%v", err)
 	default:
-		c.ok("config", "listen on %s, console %s, log %s/%s", cfg.HTTPAddr, cfg.Console, cfg.LogFormat, cfg.LogLevel)
+		if _, err := externalSettings(cfg, getenv); err != nil { // main_external.go
+			c.fail("config", "%v", err)
+		} else {
+			c.ok("config", "listen on %s, console %s, log %s/%s", cfg.HTTPAddr, cfg.Console, cfg.LogFormat, cfg.LogLevel)
+		}
 		c.redis(ctx, cfg)
 		c.flows(cfg)
 	}

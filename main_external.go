@@ -31,6 +31,42 @@ type external struct {
 	routes    map[string]http.Handler
 }
 
+// external's settings, read and checked without I/O (baton doctor checks
+// them the same way).
+type extSettings struct {
+	public string
+	ttl    time.Duration
+	smtp   *email.SMTPConfig // nil: development mail
+}
+
+func externalSettings(cfg bot.Config, getenv func(string) string) (extSettings, error) {
+	set := extSettings{public: getenv("BATON_PUBLIC_URL"), ttl: 7 * 24 * time.Hour}
+	if set.public == "" {
+		_, port, _ := net.SplitHostPort(cfg.HTTPAddr)
+		set.public = "http://localhost:" + port
+	} else if u, err := url.Parse(set.public); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return set, fmt.Errorf("BATON_PUBLIC_URL %q: write the address people reach Baton at, e.g. https://baton.example.com", set.public)
+	}
+	if v := getenv("BATON_LINK_TTL"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Minute {
+			return set, fmt.Errorf("BATON_LINK_TTL %q: write a duration of at least 1m, e.g. 168h", v)
+		}
+		set.ttl = d
+	}
+	if v := getenv("BATON_LINK_SECRET"); v != "" && len(v) < 32 {
+		return set, fmt.Errorf("BATON_LINK_SECRET is too short: use at least 32 random characters (e.g. openssl rand -hex 32)")
+	}
+	if raw := getenv("BATON_SMTP_URL"); raw != "" {
+		sc, err := email.ParseURL(raw)
+		if err != nil {
+			return set, err
+		}
+		set.smtp = &sc
+	}
+	return set, nil
+}
+
 // buildExternal reads BATON_PUBLIC_URL, BATON_LINK_SECRET, BATON_LINK_TTL,
 // BATON_SMTP_URL and BATON_DASHBOARD_TOKEN. It resolves the link secret
 // (generating one in Redis when none is configured).
@@ -38,21 +74,11 @@ func buildExternal(ctx context.Context, cfg bot.Config, getenv func(string) stri
 	if clock == nil {
 		clock = clockwork.NewRealClock()
 	}
-	public := getenv("BATON_PUBLIC_URL")
-	if public == "" {
-		_, port, _ := net.SplitHostPort(cfg.HTTPAddr)
-		public = "http://localhost:" + port
-	} else if u, err := url.Parse(public); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return nil, fmt.Errorf("BATON_PUBLIC_URL %q: write the address people reach Baton at, e.g. https://baton.example.com", public)
+	set, err := externalSettings(cfg, getenv)
+	if err != nil {
+		return nil, err
 	}
-	ttl := 7 * 24 * time.Hour
-	if v := getenv("BATON_LINK_TTL"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d < time.Minute {
-			return nil, fmt.Errorf("BATON_LINK_TTL %q: write a duration of at least 1m, e.g. 168h", v)
-		}
-		ttl = d
-	}
+	public, ttl := set.public, set.ttl
 	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	secret, err := bot.LinkSecret(sctx, getenv("BATON_LINK_SECRET"), a.store, a.store)
 	cancel()
@@ -62,12 +88,8 @@ func buildExternal(ctx context.Context, cfg bot.Config, getenv func(string) stri
 	x := &external{links: bot.NewLinks(secret, a.store, a.store, clock, bot.LinksConfig{TTL: ttl}), routes: map[string]http.Handler{}}
 	var sender email.Sender
 	from := "baton@localhost"
-	if raw := getenv("BATON_SMTP_URL"); raw != "" {
-		sc, err := email.ParseURL(raw)
-		if err != nil {
-			return nil, err
-		}
-		sender, from = email.NewSMTP(sc), sc.From
+	if set.smtp != nil {
+		sender, from = email.NewSMTP(*set.smtp), set.smtp.From
 	} else {
 		x.outbox = &email.Outbox{}
 		sender = x.outbox

@@ -211,18 +211,22 @@ func webhooksConfig(getenv func(string) string, secrets map[string]string) ([]fl
 	return hooks, nil
 }
 
-// CheckInboundSecrets reports flows whose inbound: starts are signed with a
-// secret that is not set: every request to them would get 503. Call it at
+// CheckSecrets reports flows that name a secret that is not set: inbound
+// starts signed with it (every request to them would get 503) and webhook
+// steps that sign their calls with it (every call would fail). Call it at
 // start-up, as flows' webhooks: secrets are checked.
-func (c Config) CheckInboundSecrets(defs []*flows.Definition) error {
+func (c Config) CheckSecrets(defs []*flows.Definition) error {
 	var errs []error
 	for _, d := range defs {
-		if d.Inbound == nil {
-			continue
-		}
-		if c.Secret(d.Inbound.Secret) == "" {
+		if d.Inbound != nil && c.Secret(d.Inbound.Secret) == "" {
 			errs = append(errs, fmt.Errorf("%s: inbound starts of flow %s are signed with secret %q: set %s to a long random string the sender signs with",
 				d.Source, d.ID, d.Inbound.Secret, SecretVar(d.Inbound.Secret)))
+		}
+		for _, s := range d.Steps {
+			if name := cmp.Or(s.Webhook.Secret, "webhook"); s.Kind == flows.StepWebhook && c.Secret(name) == "" {
+				errs = append(errs, fmt.Errorf("%s: webhook step %s of flow %s signs its calls with secret %q: set %s to a long random string the receiver checks with",
+					d.Source, s.ID, d.ID, name, SecretVar(name)))
+			}
 		}
 	}
 	return errors.Join(errs...)

@@ -280,10 +280,10 @@ func TestWebhookURLsErrorsKeepSecrets(t *testing.T) {
 	}
 }
 
-// TestCheckInboundSecrets: a flow taking inbound starts whose signing secret
-// is not set stops start-up, saying which variable to set, instead of
-// answering every request with 503.
-func TestCheckInboundSecrets(t *testing.T) {
+// TestCheckSecrets: a flow taking inbound starts, or calling a webhook,
+// whose signing secret is not set stops start-up, saying which variable to
+// set, instead of answering every request with 503 or failing every call.
+func TestCheckSecrets(t *testing.T) {
 	def, err := flows.ParseDefinition("lead.yaml", []byte(`id: lead
 name: Lead
 owner: olivia
@@ -302,7 +302,7 @@ steps:
 		if err != nil {
 			t.Fatal(err)
 		}
-		err = c.CheckInboundSecrets(defs)
+		err = c.CheckSecrets(defs)
 		if err == nil || !strings.Contains(err.Error(), "lead.yaml") || !strings.Contains(err.Error(), "set BATON_SECRET_NOT_SET_ANYWHERE") {
 			t.Errorf("%v: %v, want an error naming the flow and BATON_SECRET_NOT_SET_ANYWHERE", e, err)
 		}
@@ -311,10 +311,32 @@ steps:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.CheckInboundSecrets(defs); err != nil {
+	if err := c.CheckSecrets(defs); err != nil {
 		t.Errorf("with the secret set: %v", err)
 	}
-	if err := c.CheckInboundSecrets(nil); err != nil {
+	if err := c.CheckSecrets(nil); err != nil {
 		t.Errorf("no flows: %v", err)
+	}
+	crm, err := flows.ParseDefinition("crm.yaml", []byte(`id: crm
+name: CRM
+owner: olivia
+steps:
+  - {id: push, type: webhook, url: "https://crm.example.com/hook"}
+  - {id: sign, type: webhook, url: "https://crm.example.com/hook", secret: crm}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.CheckSecrets([]*flows.Definition{crm})
+	if err == nil || !strings.Contains(err.Error(), "webhook step push of flow crm") || !strings.Contains(err.Error(), "set BATON_SECRET_WEBHOOK") ||
+		!strings.Contains(err.Error(), "set BATON_SECRET_CRM") {
+		t.Errorf("webhook steps without their secrets: %v", err)
+	}
+	c, _, err = load(t, nil, env{"BATON_SECRET_WEBHOOK": "s3cret", "BATON_SECRET_CRM": "s3cret2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.CheckSecrets([]*flows.Definition{crm}); err != nil {
+		t.Errorf("webhook steps with their secrets: %v", err)
 	}
 }
