@@ -203,6 +203,23 @@ func TestDoctorRedisURLSecrets(t *testing.T) {
 	}
 }
 
+// doctor checks the settings start-up refuses (buildExternal's).
+func TestDoctorExternalSettings(t *testing.T) {
+	t.Parallel()
+	for _, kv := range [][2]string{
+		{"BATON_PUBLIC_URL", "notaurl"},
+		{"BATON_LINK_TTL", "forever"},
+		{"BATON_LINK_SECRET", "short"},
+		{"BATON_SMTP_URL", "http://mail.example.com"},
+	} {
+		code, out := runDoctor(t, kv[0], kv[1])
+		if code != 1 {
+			t.Errorf("%s=%s: exit %d, want 1:\n%s", kv[0], kv[1], code, out)
+		}
+		doctorWants(t, out, "FAIL config: "+kv[0])
+	}
+}
+
 func TestDoctorMissingSecretAndBadConfig(t *testing.T) {
 	t.Parallel()
 	redisURL, _ := testRedisURL(t)
