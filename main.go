@@ -115,7 +115,11 @@ func loadEngine(cfg bot.Config) (*flows.Engine, error) {
 	var defs []*flows.Definition
 	var err error
 	if cfg.FlowsDir != "" {
+		if info, err := os.Stat(cfg.FlowsDir); err != nil || !info.IsDir() {
+			return nil, fmt.Errorf("flows directory %s: there is no such directory; set BATON_FLOWS_DIR (or -flows) to the directory of your flows", cfg.FlowsDir)
+		}
 		defs, err = flows.LoadDefinitions(os.DirFS(cfg.FlowsDir), ".")
+		err = prefixProblems(err, cfg.FlowsDir)
 	} else {
 		defs, err = flows.LoadDefinitions(manifests.Flows, "flows")
 	}
