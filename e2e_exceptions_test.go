@@ -438,8 +438,8 @@ func TestConsoleReassignAndDelegate(t *testing.T) {
 	// The record keeps the originals: the audit trail says who moved what,
 	// and those who were on the step may still read it.
 	st := h.status("bob", id)
-	h.mustContain("status", st, "Bob Chen reassigned", "from: bob · to: erin", "reason: on leave next week", "Erin Park delegated", "to: gus",
-		"Gus Ahmed approved", "on behalf of Erin Park", "Olivia Brown reassigned", "from: frank · to: dana", "Approved by Gus Ahmed", "Approved by Dana Kowalski")
+	h.mustContain("status", st, "Bob Chen reassigned", "from: Bob Chen · to: Erin Park", "reason: on leave next week", "Erin Park delegated", "to: Gus Ahmed",
+		"Gus Ahmed approved", "on behalf of Erin Park", "Olivia Brown reassigned", "from: Frank Osei · to: Dana Kowalski", "Approved by Gus Ahmed", "Approved by Dana Kowalski")
 	h.status("frank", id)
 	h.finished(id)
 }

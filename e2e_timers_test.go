@@ -239,7 +239,7 @@ func TestTimerLadderManagerStep(t *testing.T) {
 	h.wantLines("dana's task card", cardContext(dana), "Requested by Alice Martin", "Waiting on Dana Kowalski",
 		"Overdue since Fri 27 Nov 10:00 CET", "Moved to you from Bob Chen after 3 d without a decision")
 	tl = h.timeline("alice", id)
-	h.wantTimeline(tl, 1, "Sun 29 Nov 09:00 GMT · baton reassigned | step manager, round 1 · reason: no decision within 3 d (escalation) · from: bob · to: dana",
+	h.wantTimeline(tl, 1, "Sun 29 Nov 09:00 GMT · baton reassigned | step manager, round 1 · reason: no decision within 3 d (escalation) · from: Bob Chen · to: Dana Kowalski",
 		"Manager approval | Waiting on Dana Kowalski for 3 d")
 	h.wantTimeline(tl, 2, "baton reminded")
 	h.wantTimeline(tl, 1, "baton escalated", "baton marked the step overdue", "baton reassigned")
@@ -403,10 +403,10 @@ func TestTimerLadderAfterReassign(t *testing.T) {
 		t.Fatalf("tasks %+v", in.Tasks)
 	}
 	tl := h.timeline("alice", id)
-	h.wantTimeline(tl, 1, "Bob Chen reassigned | step manager, round 1 · reason: on leave · from: bob · to: ivan",
+	h.wantTimeline(tl, 1, "Bob Chen reassigned | step manager, round 1 · reason: on leave · from: Bob Chen · to: Ivan Petrov",
 		"Fri 27 Nov 09:00 GMT · baton escalated | step manager, round 1 · to: Bob Chen · waiting on: Ivan Petrov",
-		"Ivan Petrov reassigned | step manager, round 1 · reason: not my budget · from: ivan · to: erin",
-		"Sun 29 Nov 09:00 GMT · baton reassigned | step manager, round 1 · reason: no decision within 3 d (escalation) · from: erin · to: dana")
+		"Ivan Petrov reassigned | step manager, round 1 · reason: not my budget · from: Ivan Petrov · to: Erin Park",
+		"Sun 29 Nov 09:00 GMT · baton reassigned | step manager, round 1 · reason: no decision within 3 d (escalation) · from: Erin Park · to: Dana Kowalski")
 	h.wantTimeline(tl, 2, "baton reminded")
 	h.at(30*24*time.Hour, 0)
 	h.act("dana", "approve", id, "manager", 1, true)

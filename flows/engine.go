@@ -1175,7 +1175,7 @@ func (t *tx) activate(s *Step) {
 	}
 	if len(in.Changes) > 0 {
 		for _, c := range in.Changes {
-			detail["changed."+c.Field] = c.Old + " → " + c.New
+			detail["changed."+c.Field] = c.String()
 		}
 	}
 	t.record(AuditEntry{Actor: System, Action: "assigned", Detail: detail})
@@ -1334,7 +1334,7 @@ func (t *tx) resubmit() error {
 	in.Changes, in.Note = changes, strings.TrimSpace(t.ev.Reason)
 	detail := map[string]string{}
 	for _, c := range changes {
-		detail[c.Field] = c.Old + " → " + c.New
+		detail[c.Field] = c.String()
 	}
 	t.record(AuditEntry{Action: "resubmitted", Reason: t.ev.Reason, Detail: detail})
 	t.activate(s)

@@ -64,7 +64,7 @@ func TestRejectAndResubmit(t *testing.T) {
 	if !slices.Equal(r.in.Changes, wantChanges) {
 		t.Fatalf("changes %+v", r.in.Changes)
 	}
-	if a := tr.Audit[0]; a.Action != "resubmitted" || a.Actor != "alice" || a.Reason != "split in two" || a.Detail["amount"] != "2500 → 1800" || a.Detail["vendor"] != " → Dell" {
+	if a := tr.Audit[0]; a.Action != "resubmitted" || a.Actor != "alice" || a.Reason != "split in two" || a.Detail["amount"] != "2500 → 1800" || a.Detail["vendor"] != "(empty) → Dell" {
 		t.Fatalf("resubmitted entry %+v", a)
 	}
 	if a := tr.Audit[1]; a.Action != "assigned" || a.Round != 2 || a.Detail["changed.amount"] != "2500 → 1800" {

@@ -1,6 +1,7 @@
 package flows
 
 import (
+	"cmp"
 	"maps"
 	"slices"
 	"time"
@@ -112,6 +113,11 @@ type Change struct {
 	Label string `json:"label"`
 	Old   string `json:"old"`
 	New   string `json:"new"`
+}
+
+// String is "old → new", an empty value shown as (empty).
+func (c Change) String() string {
+	return cmp.Or(c.Old, "(empty)") + " → " + cmp.Or(c.New, "(empty)")
 }
 
 // TimerKind says what a timer does when it fires.

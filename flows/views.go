@@ -57,7 +57,7 @@ func (e *Engine) Timeline(in *Instance, audit []AuditEntry, viewer string, now t
 			parts = append(parts, "reason: "+a.Reason)
 		}
 		for _, k := range slices.Sorted(maps.Keys(a.Detail)) {
-			parts = append(parts, detailLabel(def, k)+": "+a.Detail[k])
+			parts = append(parts, detailLabel(def, k)+": "+e.detailValue(def, k, a.Detail[k]))
 		}
 		item.Text = strings.Join(parts, " · ")
 		m.Items = append(m.Items, item)
@@ -81,6 +81,36 @@ func statusWords(in *Instance) string {
 // detailLabel names an audit detail key for people: a field's label where
 // the definition (nil when the flow is gone) has it, so "changed.needed_by"
 // reads "Needed by changed"; other keys as recorded, spaced.
+// detailValue shows an audit detail to people: the person ids it holds
+// (whom a task moved from and to, the assignees, a person field) by name.
+func (e *Engine) detailValue(def *Definition, key, value string) string {
+	people := key == "from" || key == "to" || key == "assignees"
+	if def != nil && !people {
+		name := strings.TrimPrefix(key, "changed.")
+		for f := range def.allFields() {
+			people = people || f.Name == name && f.Kind == FieldPerson
+		}
+	}
+	if !people {
+		return value
+	}
+	// Lists are joined with ", ", changes with " → "; names (already
+	// shown by name) and channels pass through Name unchanged.
+	var b strings.Builder
+	for i, chunk := range strings.Split(value, " → ") {
+		if i > 0 {
+			b.WriteString(" → ")
+		}
+		for j, id := range strings.Split(chunk, ", ") {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(e.dir.Name(id))
+		}
+	}
+	return b.String()
+}
+
 func detailLabel(def *Definition, key string) string {
 	name, changed := strings.CutPrefix(key, "changed.")
 	label := strings.ReplaceAll(name, "_", " ")

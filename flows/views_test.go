@@ -1,6 +1,7 @@
 package flows_test
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -41,7 +42,7 @@ func TestTimeline(t *testing.T) {
 		"Finance approval": "Waiting on Carol Diaz, Frank Osei and Gina Ray for 3 h",
 		"Tell ops":         "Not reached",
 		"Thu 26 Nov 10:00 CET · Alice Martin started":                 "Amount: 2500 · Item: Laptop",
-		"Thu 26 Nov 10:00 CET · baton assigned":                       "step manager, round 1 · assignees: bob",
+		"Thu 26 Nov 10:00 CET · baton assigned":                       "step manager, round 1 · assignees: Bob Chen",
 		"Thu 26 Nov 12:00 CET · Bob Chen approved":                    "step manager, round 1",
 		"Thu 26 Nov 12:00 CET · Erin Park tried to approve (refused)": "step finance, round 1 · reason: X-1 (Finance approval) is assigned to Carol Diaz, Frank Osei and Gina Ray; only they, their delegates or an admin can act on it.",
 	} {
@@ -186,7 +187,7 @@ steps:
 			assigned = append(assigned, it.Text)
 		}
 	}
-	if want := "step review, round 2 · assignees: bob · Item changed: Desk → Standing desk · Needed by changed: 2026-12-01 → 2026-12-05"; !slices.Contains(assigned, want) {
+	if want := "step review, round 2 · assignees: Bob Chen · Item changed: Desk → Standing desk · Needed by changed: 2026-12-01 → 2026-12-05"; !slices.Contains(assigned, want) {
 		t.Errorf("assigned items %q, want one %q", assigned, want)
 	}
 
@@ -286,5 +287,18 @@ func TestHelp(t *testing.T) {
 	}
 	if !e.IsAdmin(admin) || e.IsAdmin("bob") || e.Directory() == nil || len(e.Flows()) != 2 {
 		t.Fatal("engine accessors")
+	}
+}
+
+// The timeline names people: whom a task moved from and to, and a person
+// field's value, changed or not.
+func TestTimelineNamesPeople(t *testing.T) {
+	t.Parallel()
+	r := buyRun(t, "500")
+	r.act(flows.EventReassign, "bob", target("erin"))
+	text := fmt.Sprint(r.e.Timeline(r.in, r.audit, "alice", r.now).Items)
+	contains(t, "timeline", text, "from: Bob Chen · to: Erin Park")
+	if strings.Contains(text, "from: bob") {
+		t.Errorf("a person id in the timeline: %s", text)
 	}
 }
