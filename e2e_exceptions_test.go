@@ -483,7 +483,7 @@ func TestConsoleCommentSkipCancel(t *testing.T) {
 	h.mustContain("alice skips", h.act("alice", "skip", id, "manager", 1, false, "reason", "x"), "Only the flow owner")
 	h.mustContain("skip without reason", h.refuse("dana", "skip", id, "manager", 1), "a reason is required to skip a step")
 	h.mustContain("skip", h.act("dana", "skip", id, "manager", 1, true, "reason", "Bob is out; pre-approved by the CFO"),
-		"Skipped a step of PR-1. Waiting on Carol Diaz and Frank Osei (Finance approval).")
+		"Skipped Manager approval of PR-1. Waiting on Carol Diaz and Frank Osei (Finance approval).")
 	h.wantStatus(id, flows.StatusRunning, "finance", 1)
 	h.mustContain("bob's skipped card", h.inbox("bob"), "Skipped by Dana Kowalski", "Reason: Bob is out; pre-approved by the CFO")
 	h.mustNotContain("bob's inbox", h.inbox("bob"), `data-action="approve-PR-1-manager-1"`)

@@ -77,14 +77,24 @@ func (e *Engine) Flows() []*Definition { return e.order }
 // Flow finds a flow by id or command word.
 func (e *Engine) Flow(name string) (*Definition, bool) {
 	d, ok := e.flows[name]
+	if !ok { // ids and commands are lowercase: "Purchase" is purchase
+		d, ok = e.flows[strings.ToLower(name)]
+	}
 	return d, ok
 }
 
 // Suggest returns the flow command closest to a mistyped word, or "".
 func (e *Engine) Suggest(word string) string {
 	names := make([]string, 0, len(e.order))
+	var starts []string // flows whose command the word begins ("pur")
 	for _, d := range e.order {
 		names = append(names, d.Command)
+		if w := strings.ToLower(word); len(w) >= 2 && strings.HasPrefix(d.Command, w) {
+			starts = append(starts, d.Command)
+		}
+	}
+	if len(starts) == 1 {
+		return starts[0]
 	}
 	return nearest(word, names)
 }
@@ -1553,6 +1563,7 @@ func (t *tx) skip() error {
 		return inputErr("a reason is required to skip a step")
 	}
 	idx := t.def.StepIndex(in.Step)
+	skipped := t.stepName()
 	t.record(AuditEntry{Action: "skipped", Reason: reason})
 	t.closeStep("skipped", t.ev.Actor, reason)
 	if idx < 0 {
@@ -1560,7 +1571,7 @@ func (t *tx) skip() error {
 	} else {
 		t.advance(idx)
 	}
-	t.out.Text = fmt.Sprintf("Skipped a step of %s. %s", in.ID, t.afterText())
+	t.out.Text = fmt.Sprintf("Skipped %s of %s. %s", skipped, in.ID, t.afterText())
 	return nil
 }
 

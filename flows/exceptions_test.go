@@ -360,7 +360,7 @@ func TestSkip(t *testing.T) {
 		t.Fatalf("audit %+v", a)
 	}
 	contains(t, "closed card", updated(t, tr, "manager/1/").Msg.Outcome, "Skipped by Olivia Brown")
-	contains(t, "outcome", tr.Outcome.Text, "Skipped a step of X-1. Waiting on Carol Diaz, Frank Osei and Gina Ray (Finance approval).")
+	contains(t, "outcome", tr.Outcome.Text, "Skipped Manager approval of X-1. Waiting on Carol Diaz, Frank Osei and Gina Ray (Finance approval).")
 	// A stale skip (made on a card of the step before) is refused.
 	r.refused(flows.Event{Kind: flows.EventSkip, Actor: admin, Reason: "x", Step: "manager", Round: 1}, flows.CodeAlreadyDecided)
 	tr = r.act(flows.EventSkip, admin, reason("finance agreed by mail"))

@@ -47,7 +47,7 @@ func (e *Engine) Timeline(in *Instance, audit []AuditEntry, viewer string, now t
 		if a.Step != "" {
 			parts = append(parts, fmt.Sprintf("step %s, round %d", a.Step, a.Round))
 		}
-		if a.OnBehalf != "" {
+		if a.OnBehalf != "" && a.OnBehalf != a.Actor { // a delegation of one's own task names it too
 			parts = append(parts, "on behalf of "+e.dir.Name(a.OnBehalf))
 		}
 		if a.Via != "" {

@@ -285,6 +285,12 @@ func TestHelp(t *testing.T) {
 	if f, ok := e.Flow("buy"); !ok || f.ID != "buy" || e.Suggest("buyy") != "buy" || e.Suggest("zzzzzzz") != "" {
 		t.Fatal("flow lookups")
 	}
+	if f, ok := e.Flow("Buy"); !ok || f.ID != "buy" { // as people type it
+		t.Fatal("a flow by its name in another case")
+	}
+	if got := e.Suggest("tm"); got != "tmr" { // the start of a command
+		t.Fatalf("suggested %q for tm, want tmr", got)
+	}
 	if !e.IsAdmin(admin) || e.IsAdmin("bob") || e.Directory() == nil || len(e.Flows()) != 2 {
 		t.Fatal("engine accessors")
 	}
@@ -300,5 +306,10 @@ func TestTimelineNamesPeople(t *testing.T) {
 	contains(t, "timeline", text, "from: Bob Chen · to: Erin Park")
 	if strings.Contains(text, "from: bob") {
 		t.Errorf("a person id in the timeline: %s", text)
+	}
+	r.act(flows.EventDelegate, "erin", target("gus"))
+	text = fmt.Sprint(r.e.Timeline(r.in, r.audit, "alice", r.now).Items)
+	if contains(t, "timeline", text, "Erin Park delegated"); strings.Contains(text, "on behalf of Erin Park") {
+		t.Errorf("a delegation of one's own task is said to be on one's own behalf: %s", text)
 	}
 }
