@@ -327,6 +327,11 @@ func TestConsoleRevisionCapThenWithdraw(t *testing.T) {
 	list, _ := json.Marshal(out)
 	h.mustContain("requests", string(list), "PR-1", "rejected: Not in this quarter")
 	h.mustNotContain("requests", string(list), `"resubmit"`)
+	// Its status page offers what may still be done (withdraw), not what
+	// needs a step waiting on people (delegate, skip).
+	st := h.status("alice", id)
+	h.mustContain("status page", st, `data-action="withdraw-PR-1"`)
+	h.mustNotContain("status page", st, `data-action="delegate-PR-1"`, `data-action="skip-PR-1"`)
 
 	// Withdraw: only the requester.
 	h.mustContain("bob withdraws", h.act("bob", "withdraw", id, "manager", 3, false), "Only Alice Martin, who made PR-1, can withdraw it.")

@@ -781,15 +781,35 @@ func (t *tx) taskCard(s *Step, kind MessageKind, person string) *Message {
 		return Action{Kind: k, Label: label, Style: style, Instance: in.ID, Step: in.Step, Round: in.Round}
 	}
 	if s.Kind == StepTask {
-		m.Actions = []Action{act(ActDone, "Mark done", "primary"), act(ActReassign, "Reassign", "")}
-		return m
+		m.Actions = []Action{act(ActDone, "Mark done", "primary")}
+	} else {
+		m.Actions = []Action{act(ActApprove, "Approve", "primary"), act(ActReject, "Reject", "danger")}
+		if in.Round < s.MaxRounds {
+			m.Actions = append(m.Actions, act(ActChanges, "Request changes", ""))
+		}
 	}
-	m.Actions = []Action{act(ActApprove, "Approve", "primary"), act(ActReject, "Reject", "danger")}
-	if in.Round < s.MaxRounds {
-		m.Actions = append(m.Actions, act(ActChanges, "Request changes", ""))
+	// A delegate decides for the task's holder, who alone (or an admin)
+	// passes it on: their card has no Reassign.
+	if !t.delegateOnly(person) || t.e.admins[person] || slices.Contains(t.in.Escalated, person) {
+		m.Actions = append(m.Actions, act(ActReassign, "Reassign", ""))
 	}
-	m.Actions = append(m.Actions, act(ActReassign, "Reassign", ""))
 	return m
+}
+
+// delegateOnly says whether person holds no pending task of the step but
+// decides one as a delegate.
+func (t *tx) delegateOnly(person string) bool {
+	delegate := false
+	for _, task := range t.in.Tasks {
+		if task.Decision != Pending {
+			continue
+		}
+		if task.Assignee == person {
+			return false
+		}
+		delegate = delegate || slices.Contains(task.Delegates, person)
+	}
+	return delegate
 }
 
 // nextRung says what happens next if nobody acts, from person's point of

@@ -233,6 +233,10 @@ func TestDelegate(t *testing.T) {
 		if !slices.Contains(card.Context, "Delegated to you by Bob Chen: I am travelling") {
 			t.Fatalf("delegate card %+v", card)
 		}
+		if slices.ContainsFunc(card.Actions, func(a flows.Action) bool { return a.Kind == flows.ActReassign }) ||
+			!slices.ContainsFunc(card.Actions, func(a flows.Action) bool { return a.Kind == flows.ActApprove }) {
+			t.Fatalf("a delegate's card offers %+v; want Approve and no Reassign, which only Bob or an admin may do", card.Actions)
+		}
 		if !slices.Contains(r.in.Pending(), "carol") || !slices.Contains(r.in.Pending(), "bob") {
 			t.Fatalf("pending %v", r.in.Pending())
 		}

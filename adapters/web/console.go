@@ -797,12 +797,13 @@ func (c *Console) act(w http.ResponseWriter, r *http.Request) {
 }
 
 type statusData struct {
-	As     string
-	Msg    *flows.Message
-	Now    time.Time
-	People []flows.Person
-	Open   bool // the request is still open: the exception forms are shown
-	Mine   bool // the viewer made the request: they withdraw it rather than cancel it
+	As      string
+	Msg     *flows.Message
+	Now     time.Time
+	People  []flows.Person
+	Open    bool // the request is still open: withdraw or cancel it
+	Running bool // a step waits on people or a system: delegate a task, skip the step
+	Mine    bool // the viewer made the request: they withdraw it rather than cancel it
 }
 
 func (c *Console) status(w http.ResponseWriter, r *http.Request) {
@@ -821,7 +822,7 @@ func (c *Console) status(w http.ResponseWriter, r *http.Request) {
 	}
 	d := statusData{As: as, Msg: m, Now: c.svc.Now(), People: c.svc.Engine().Directory().People()}
 	if in, err := c.svc.Instance(r.Context(), m.Instance); err == nil {
-		d.Open, d.Mine = in.Status.Open(), in.Requester == as
+		d.Open, d.Running, d.Mine = in.Status.Open(), in.Status == flows.StatusRunning, in.Requester == as
 	}
 	c.render(w, "status", d)
 }
