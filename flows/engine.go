@@ -697,7 +697,7 @@ func (t *tx) closeStep(outcome, by, reason string) {
 		// escalation recipients may read too: its time is in UTC.
 		t.effects = append(t.effects, Effect{Kind: EffectUpdate, Card: cardKey(in.Step, in.Round, ""), Msg: t.closedCard(s, outcome, names, reason, "", time.UTC)})
 	}
-	in.Tasks, in.Escalated, in.Overdue, in.Due, in.Changes, in.Note = nil, nil, false, time.Time{}, nil, ""
+	in.Tasks, in.Escalated, in.Overdue, in.Due, in.Changes, in.Note, in.Routed = nil, nil, false, time.Time{}, nil, "", ""
 }
 
 // closedCard is a task card after a decision: no buttons, the outcome shown
@@ -767,6 +767,9 @@ func (t *tx) taskCard(s *Step, kind MessageKind, person string) *Message {
 	}
 	loc := t.e.dir.Location(person)
 	m.Context = append(m.Context, "Waiting on "+t.waitingNames())
+	if in.Routed != "" { // say why, so nobody wonders why it came to them
+		m.Context = append(m.Context, "Routing: "+in.Routed)
+	}
 	if !in.Due.IsZero() {
 		due := fmt.Sprintf("Due %s (%s)", FormatTime(in.Due, loc), Relative(in.Due, t.now))
 		if in.Overdue || !in.Due.After(t.now) {
@@ -1190,6 +1193,7 @@ func (t *tx) activate(s *Step) {
 		return
 	}
 	people, note := t.assignees(s)
+	in.Routed = note
 	for _, p := range people {
 		in.Tasks = append(in.Tasks, Task{Assignee: p})
 	}

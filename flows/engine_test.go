@@ -432,6 +432,13 @@ func TestAssignees(t *testing.T) {
 			if got := recipients(tr); !slices.Equal(got, tt.want) {
 				t.Fatalf("cards to %v, want %v", got, tt.want)
 			}
+			// The cards say why, when the assignees are not the ones named.
+			for _, p := range tt.want {
+				card := notified(t, tr, p, "s/1/"+p).Msg
+				if has := slices.Contains(card.Context, "Routing: "+tt.note); has != (tt.note != "") {
+					t.Fatalf("%s's card context %q, want the routing note %q", p, card.Context, tt.note)
+				}
+			}
 		})
 	}
 }

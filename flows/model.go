@@ -58,6 +58,7 @@ type Instance struct {
 	Due         time.Time `json:"due,omitzero"`
 	Tasks       []Task    `json:"tasks,omitempty"`     // assignments of the current step
 	Escalated   []string  `json:"escalated,omitempty"` // people an escalation let decide the current step
+	Routed      string    `json:"routed,omitempty"`    // why the current step's assignees are not the ones it names, if they are not
 	Overdue     bool      `json:"overdue,omitempty"`
 	Timers      []Timer   `json:"timers,omitempty"`
 
