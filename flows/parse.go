@@ -179,6 +179,14 @@ func ParseDefinition(file string, src []byte) (*Definition, error) {
 			return nil, v.err()
 		}
 	}
+	// The decoder cuts a fraction given for a whole number (quorum: 1.5
+	// reads as 1): say so instead.
+	for _, f := range v.floats {
+		p := strings.TrimPrefix(strings.TrimPrefix(f.GetPath(), "$"), ".")
+		if t, ok := typeAt(p); ok && t.Kind() == reflect.Int && f.Value != float64(int64(f.Value)) {
+			v.add(p, "%s is not a whole number", f.GetToken().Value)
+		}
+	}
 	v.sortByLine()
 	said := len(v.problems)
 	def := v.flow(&raw)
@@ -250,6 +258,7 @@ type validator struct {
 	emptyTag string            // yaml path of a tag with no value
 	lines    map[string]int    // yaml path -> line
 	byPos    map[[2]int]string // (line, column) -> yaml path
+	floats   []*ast.FloatNode  // numbers with a point, checked against whole-number keys
 	problems []Problem
 }
 
@@ -262,6 +271,9 @@ func (v *validator) Visit(n ast.Node) ast.Visitor {
 		if _, null := tag.Value.(*ast.NullNode); tag.Value == nil || null {
 			v.emptyTag = tag.GetPath()
 		}
+	}
+	if f, ok := n.(*ast.FloatNode); ok {
+		v.floats = append(v.floats, f)
 	}
 	if tk := n.GetToken(); tk != nil && tk.Position != nil {
 		p := n.GetPath()
@@ -368,13 +380,36 @@ func isGroup(a string) bool { return strings.HasPrefix(a, "group:") }
 // steps[0].remind.maxx: those of remind), for "did you mean"; every key
 // when path leads nowhere known.
 func keysAt(path string) []string {
-	parts := strings.Split(path, ".")
+	parent := ""
+	if i := strings.LastIndex(path, "."); i >= 0 {
+		parent = path[:i]
+	}
+	t, ok := typeAt(parent)
+	if !ok || t.Kind() != reflect.Struct {
+		return allKeys
+	}
+	var keys []string
+	for i := range t.NumField() {
+		if k := t.Field(i).Tag.Get("yaml"); k != "" {
+			keys = append(keys, k)
+		}
+	}
+	return keys
+}
+
+// typeAt is the Go type a path of the format decodes into (of an element,
+// for a list): rawFlow for "", rawStep for steps[1], int for
+// steps[1].quorum.
+func typeAt(path string) (reflect.Type, bool) {
 	t := reflect.TypeFor[rawFlow]()
-	for _, part := range parts[:len(parts)-1] {
+	if path == "" {
+		return t, true
+	}
+	for _, part := range strings.Split(path, ".") {
 		name, _, _ := strings.Cut(part, "[")
 		f, ok := fieldByTag(t, name)
 		if !ok {
-			return allKeys
+			return nil, false
 		}
 		t = f.Type
 		for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice {
@@ -384,13 +419,7 @@ func keysAt(path string) []string {
 			t = reflect.TypeFor[rawSchedule]()
 		}
 	}
-	var keys []string
-	for i := range t.NumField() {
-		if k := t.Field(i).Tag.Get("yaml"); k != "" {
-			keys = append(keys, k)
-		}
-	}
-	return keys
+	return t, true
 }
 
 func fieldByTag(t reflect.Type, tag string) (reflect.StructField, bool) {

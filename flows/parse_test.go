@@ -134,6 +134,17 @@ steps:
 			{"steps[0].assignees[3]", `assignee "person:dana" is listed twice (also assignees[2])`},
 			{"steps[0].escalate[0].notify", `"two words" is not one person name`},
 		}},
+		{"fractions for whole numbers", validHead + `steps:
+  - id: a
+    type: approval
+    assignees: [manager, person:erin]
+    quorum: 1.5 # @steps[0].quorum
+    max_rounds: 2.0
+    remind: {every: 1h, max: 1.9} # @steps[0].remind.max
+`, []want{
+			{"steps[0].quorum", "1.5 is not a whole number"},
+			{"steps[0].remind.max", "1.9 is not a whole number"},
+		}},
 		{"a quoted boolean", validHead[:len(validHead)-1] + `
   - {name: x, label: X, required: "true"} # @form[3].required
 steps:
