@@ -397,6 +397,22 @@ func validate(paths []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// parseFlags parses args with flags before or after the other arguments
+// (baton audit PR-12 -json), which the flag package alone stops at.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	var rest []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		rest, args = append(rest, fs.Arg(0)), fs.Args()[1:]
+	}
+	return fs.Parse(append([]string{"--"}, rest...))
+}
+
 // prefixProblems puts a directory in front of the file names of problems.
 func prefixProblems(err error, dir string) error {
 	var de *flows.DefinitionError
@@ -414,7 +430,7 @@ func graph(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	fs := flag.NewFlagSet("graph", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	dir := fs.String("flows", getenv("BATON_FLOWS_DIR"), "flow definitions directory (default: the built-in flows)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return 2
 	}
 	if fs.NArg() != 1 {
@@ -445,7 +461,7 @@ func audit(ctx context.Context, args []string, getenv func(string) string, stdou
 	fs.SetOutput(stderr)
 	asJSON := fs.Bool("json", false, "export as JSON lines")
 	url := fs.String("redis-url", getenv("BATON_REDIS_URL"), "Redis URL (BATON_REDIS_URL)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return 2
 	}
 	if fs.NArg() != 1 {

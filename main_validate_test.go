@@ -51,3 +51,23 @@ func TestValidateCommand(t *testing.T) {
 		}
 	}
 }
+
+func TestGraphCommand(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		args     []string
+		code     int
+		out, err string
+	}{
+		{[]string{"purchase"}, 0, "flowchart TD", ""},
+		{[]string{"purchase", "-flows", "manifests/flows"}, 0, "flowchart TD", ""}, // a flag after the flow
+		{[]string{"-flows", "/nonexistent", "purchase"}, 1, "", "flows directory /nonexistent: there is no such directory"},
+		{[]string{"purchse"}, 1, "", `no flow called "purchse"; did you mean "purchase"?`},
+		{nil, 2, "", "usage: baton graph"},
+	} {
+		code, out, errOut := runCLI(t, append([]string{"graph"}, tt.args...)...)
+		if code != tt.code || !strings.Contains(out, tt.out) || !strings.Contains(errOut, tt.err) {
+			t.Errorf("graph %q: exit %d\nstdout: %s\nstderr: %s\nwant exit %d, stdout with %q, stderr with %q", tt.args, code, out, errOut, tt.code, tt.out, tt.err)
+		}
+	}
+}
