@@ -56,6 +56,11 @@ func conditionEnv(fields []Field) (map[string]any, []string) {
 	return env, dynamic
 }
 
+// unknownField is a condition naming a field it may not use.
+type unknownField struct{ name, msg string }
+
+func (e *unknownField) Error() string { return e.msg }
+
 func compileCondition(src string, env map[string]any, dynamic []string) (*condition, error) {
 	if len(src) > maxConditionLen {
 		return nil, fmt.Errorf("condition is %d characters long, more than %d; split the logic over steps or simplify it", len(src), maxConditionLen)
@@ -74,7 +79,7 @@ func compileCondition(src string, env map[string]any, dynamic []string) (*condit
 			if s := nearest(check.unknown, names); s != "" {
 				hint = fmt.Sprintf(" (did you mean %q?)", s)
 			}
-			return nil, fmt.Errorf("condition %q names unknown field %q%s; it may use %s", src, check.unknown, hint, strings.Join(names, ", "))
+			return nil, &unknownField{name: check.unknown, msg: fmt.Sprintf("condition %q names unknown field %q%s; it may use %s", src, check.unknown, hint, strings.Join(names, ", "))}
 		}
 	}
 	opts := []expr.Option{expr.Env(env), expr.AllowUndefinedVariables(), expr.AsBool(), expr.DisableAllBuiltins(), expr.MaxNodes(500)}

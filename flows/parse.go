@@ -649,7 +649,15 @@ func (v *validator) flow(r *rawFlow) *Definition {
 	for i, s := range d.Steps {
 		v.templateNames(fmt.Sprintf("steps[%d].message", i), s.msg, append(known, "title"))
 	}
-	env, dynamic := conditionEnv(slices.Collect(d.allFields()))
+	// A step's condition may use the form and what the steps before it set:
+	// a later step's output is always empty when it is evaluated.
+	setBy := map[string]string{} // field -> the step that sets it
+	for _, s := range d.Steps {
+		for f := range (&Definition{Steps: []Step{s}}).fields(true) {
+			setBy[f.Name] = s.ID
+		}
+	}
+	available := slices.Clone(d.Form)
 	badNext := false
 	personFields := map[string]bool{}
 	for f := range d.allFields() {
@@ -661,12 +669,18 @@ func (v *validator) flow(r *rawFlow) *Definition {
 		s := &d.Steps[i]
 		p := fmt.Sprintf("steps[%d]", i)
 		if s.When != "" {
+			env, dynamic := conditionEnv(available)
 			c, err := compileCondition(s.When, env, dynamic)
+			var later *unknownField
+			if errors.As(err, &later) && setBy[later.name] != "" {
+				err = fmt.Errorf("condition %q uses %q, which step %s sets later: a condition may use the form and what earlier steps set", s.When, later.name, setBy[later.name])
+			}
 			if err != nil {
 				v.add(p+".when", "%v", err)
 			}
 			s.cond = c
 		}
+		available = slices.AppendSeq(available, (&Definition{Steps: []Step{*s}}).fields(true))
 		for j, a := range s.Assignees {
 			if err := checkExternal(d, s, a); err != nil { // external.go
 				v.add(fmt.Sprintf("%s.assignees[%d]", p, j), "%v", err)

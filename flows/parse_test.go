@@ -134,6 +134,21 @@ steps:
 			{"steps[0].assignees[3]", `assignee "person:dana" is listed twice (also assignees[2])`},
 			{"steps[0].escalate[0].notify", `"two words" is not one person name`},
 		}},
+		{"a condition on what a later step sets", validHead + `steps:
+  - id: a
+    type: approval
+    assignees: [manager]
+    when: account != "" # @steps[0].when
+  - id: grant
+    type: task
+    assignees: [group:it]
+    outputs:
+      - {name: account, label: Account}
+  - id: c
+    type: approval
+    assignees: [manager]
+    when: account != ""
+`, []want{{"steps[0].when", `condition "account != \"\"" uses "account", which step grant sets later: a condition may use the form and what earlier steps set`}}},
 		{"fractions for whole numbers", validHead + `steps:
   - id: a
     type: approval
