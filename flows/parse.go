@@ -137,7 +137,7 @@ func ParseDefinition(file string, src []byte) (*Definition, error) {
 	src = bytes.TrimPrefix(src, utf8BOM) // some editors on Windows start a file with one
 	f, err := parser.ParseBytes(src, 0)
 	if err != nil {
-		v.yamlError(err)
+		v.yamlError(err, nil)
 		return nil, v.err()
 	}
 	for _, doc := range f.Docs {
@@ -167,14 +167,17 @@ func ParseDefinition(file string, src []byte) (*Definition, error) {
 		if err == nil {
 			break
 		}
-		dropped = append(dropped, v.yamlError(err))
 		var uf *yaml.UnknownFieldError
 		var te *yaml.TypeError
 		var ne *yaml.UnexpectedNodeTypeError
 		var ye yaml.Error
 		typeErr := errors.As(err, &te) || errors.As(err, &ne)
-		if drops == maxDrops || !errors.As(err, &uf) && !typeErr || !errors.As(err, &ye) || ye.GetToken() == nil ||
-			!dropKey(f.Docs[0].Body, ye.GetToken().Position) {
+		var entry *ast.MappingValueNode
+		if drops < maxDrops && (typeErr || errors.As(err, &uf)) && errors.As(err, &ye) && ye.GetToken() != nil {
+			entry = dropKey(f.Docs[0].Body, ye.GetToken().Position, typeErr)
+		}
+		dropped = append(dropped, v.yamlError(err, entry))
+		if entry == nil {
 			v.sortByLine()
 			return nil, v.err()
 		}
@@ -289,35 +292,46 @@ func (v *validator) Visit(n ast.Node) ast.Visitor {
 // file: each costs a decode of the whole file.
 const maxDrops = 50
 
-// dropKey removes the mapping entry whose key is at pos from the tree under
-// n, and reports whether it did. It keeps an entry that holds an anchor
-// (&name): an alias elsewhere would then fail, with a misleading message.
-func dropKey(n ast.Node, pos *token.Position) bool {
-	d := &keyDropper{pos: pos}
+// dropKey removes from the tree under n the mapping entry a decoding error
+// at pos is about, and returns it (nil if none): for an unknown key, the
+// entry whose key is at pos; for a value of the wrong type, the outermost
+// entry whose value starts there (a block mapping's value starts at its
+// first key). It keeps an entry that holds an anchor (&name): an alias
+// elsewhere would then fail, with a misleading message.
+func dropKey(n ast.Node, pos *token.Position, mistyped bool) *ast.MappingValueNode {
+	d := &keyDropper{pos: pos, mistyped: mistyped}
 	ast.Walk(d, n)
 	return d.found
 }
 
 type keyDropper struct {
-	pos   *token.Position
-	found bool
+	pos      *token.Position
+	mistyped bool
+	found    *ast.MappingValueNode
+}
+
+// at says whether n's own token is at pos.
+func at(n ast.Node, pos *token.Position) bool {
+	tk := n.GetToken()
+	return tk != nil && tk.Position != nil && tk.Position.Line == pos.Line && tk.Position.Column == pos.Column
 }
 
 func (d *keyDropper) Visit(n ast.Node) ast.Visitor {
 	m, ok := n.(*ast.MappingNode)
-	if d.found || d.pos == nil || !ok {
+	if d.found != nil || d.pos == nil || !ok {
 		return d
 	}
-	at := func(n ast.Node) bool {
-		tk := n.GetToken()
-		return tk != nil && tk.Position != nil && tk.Position.Line == d.pos.Line && tk.Position.Column == d.pos.Column
-	}
 	for i, mv := range m.Values {
-		if at(mv.Key) || at(mv.Value) { // an unknown key, or a value of the wrong type
+		hit := !d.mistyped && at(mv.Key, d.pos)
+		if d.mistyped {
+			v, block := mv.Value.(*ast.MappingNode)
+			hit = at(mv.Value, d.pos) || block && len(v.Values) > 0 && at(v.Values[0].Key, d.pos)
+		}
+		if hit {
 			a := &anchorFinder{}
 			if ast.Walk(a, mv); !a.found {
 				m.Values = slices.Delete(m.Values, i, i+1)
-				d.found = true
+				d.found = mv
 			}
 			d.pos = nil // done either way
 			return nil
@@ -446,16 +460,25 @@ var allKeys = func() []string {
 	return keys
 }()
 
-// yamlError records a problem the YAML decoder found, and returns its path.
-func (v *validator) yamlError(err error) string {
+// yamlError records a problem the YAML decoder found (about entry, the
+// mapping entry dropped for it, if any), and returns its path.
+func (v *validator) yamlError(err error, entry *ast.MappingValueNode) string {
 	var ye yaml.Error
 	if !errors.As(err, &ye) || ye.GetToken() == nil || ye.GetToken().Position == nil {
 		v.problems = append(v.problems, Problem{File: v.file, Msg: err.Error()})
 		return ""
 	}
 	pos := ye.GetToken().Position
+	line, got := pos.Line, ye.GetToken()
 	msg := ye.GetMessage()
 	p := strings.TrimPrefix(strings.TrimPrefix(v.byPos[[2]int{pos.Line, pos.Column}], "$"), ".")
+	if entry != nil {
+		p = strings.TrimPrefix(strings.TrimPrefix(entry.GetPath(), "$"), ".")
+		line = entry.Key.GetToken().Position.Line
+		if !at(entry.Value, pos) {
+			got = nil // a block mapping: the error is at its first key, which is not the value
+		}
+	}
 	var uf *yaml.UnknownFieldError
 	var te *yaml.TypeError
 	if errors.As(err, &te) {
@@ -463,7 +486,7 @@ func (v *validator) yamlError(err error) string {
 		for want.Kind() == reflect.Pointer {
 			want = want.Elem()
 		}
-		msg = typeMsg(want.Kind(), ye.GetToken())
+		msg = typeMsg(want.Kind(), got)
 	}
 	var ne *yaml.UnexpectedNodeTypeError
 	if errors.As(err, &ne) {
@@ -471,7 +494,7 @@ func (v *validator) yamlError(err error) string {
 		if kind == reflect.Invalid {
 			kind = reflect.String
 		}
-		msg = typeMsg(kind, ye.GetToken())
+		msg = typeMsg(kind, got)
 	}
 	if errors.As(err, &uf) {
 		key := ye.GetToken().Value
@@ -482,7 +505,7 @@ func (v *validator) yamlError(err error) string {
 			msg += "; remove it"
 		}
 	}
-	v.problems = append(v.problems, Problem{File: v.file, Line: pos.Line, Path: p, Msg: msg})
+	v.problems = append(v.problems, Problem{File: v.file, Line: line, Path: p, Msg: msg})
 	return p
 }
 
@@ -643,7 +666,7 @@ func (v *validator) flow(r *rawFlow) *Definition {
 	}
 	// Templates name fields, the id and the requester (and a notify message
 	// the title too); a name that is none of them would print nothing.
-	known := slices.Collect(maps.Keys(names))
+	known := slices.Sorted(maps.Keys(names))
 	known = append(known, "id")
 	v.templateNames("title", d.title, known)
 	for i, s := range d.Steps {

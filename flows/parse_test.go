@@ -165,6 +165,18 @@ steps:
 steps:
   - {id: a, type: notify, to: [requester], message: hi}
 `, []want{{"form[3].required", `"true" is in quotes, which makes it text: write true without them`}}},
+		{"a block mapping where a list is expected", validHead + `steps:
+  - id: a
+    type: approval
+    assignees: # @steps[0].assignees
+      person: bob
+    escalate: # @steps[0].escalate
+      after: 1d
+      notify: manager
+`, []want{
+			{"steps[0].assignees", "this should be a list"},
+			{"steps[0].escalate", "this should be a list"},
+		}},
 		{"a suggestion is a key of the same place", validHead + `requierd: true # @requierd
 steps:
   - {id: a, type: notify, to: [requester], message: hi, label: x} # @steps[0].label
