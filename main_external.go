@@ -45,7 +45,7 @@ func externalSettings(cfg bot.Config, getenv func(string) string) (extSettings, 
 		_, port, _ := net.SplitHostPort(cfg.HTTPAddr)
 		set.public = "http://localhost:" + port
 	} else if u, err := url.Parse(set.public); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return set, fmt.Errorf("BATON_PUBLIC_URL %q: write the address people reach Baton at, e.g. https://baton.example.com", set.public)
+		return set, fmt.Errorf("BATON_PUBLIC_URL %s: write the address people reach Baton at, e.g. https://baton.example.com", redactURL(set.public))
 	}
 	if v := getenv("BATON_LINK_TTL"); v != "" {
 		d, err := time.ParseDuration(v)

@@ -198,17 +198,14 @@ func CheckHookURL(raw string) error {
 }
 
 // URLProblem says what is wrong with a URL that url.Parse refused, without
-// the URL: the parser's error quotes it whole, password included.
+// quoting any of it: the parser's errors quote the URL, or a part of it
+// such as an "invalid port" that is in fact the start of a password.
 func URLProblem(err error) string {
 	var esc url.EscapeError
 	if errors.As(err, &esc) {
 		return "it has a % that does not start an escape (%XX); write a % (in a password, say) as %25"
 	}
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err
-	}
-	return err.Error()
+	return "it is not a valid URL; percent-encode any % / ? # @ : or space in the user or password (as %25 %2F %3F %23 %40 %3A %20)"
 }
 
 // HookURLProblem says what is wrong with a webhook URL, "" if nothing,
