@@ -205,6 +205,9 @@ func (c *checkup) flows(cfg bot.Config) {
 				need(fmt.Sprintf("flow %s step %s (webhook)", d.ID, s.ID), cmp.Or(s.Webhook.Secret, "webhook"))
 			}
 		}
+		for _, h := range d.Webhooks { // as start-up checks them (Config.CheckSecrets)
+			need(fmt.Sprintf("flow %s webhooks to %s", d.ID, flows.HookTarget(h.URL)), cmp.Or(h.Secret, "webhook"))
+		}
 	}
 	c.ok("flows", "%s: %d flows, %d schedules, %d inbound webhooks", from, len(defs), schedules, inbound)
 	if len(strangers) > 0 {

@@ -203,6 +203,25 @@ func TestDoctorRedisURLSecrets(t *testing.T) {
 	}
 }
 
+// doctor fails on a flow's webhooks: subscriber whose signing secret is
+// not set, as start-up refuses it.
+func TestDoctorSubscriberSecret(t *testing.T) {
+	t.Parallel()
+	flow := `id: crm
+name: CRM
+owner: olivia
+webhooks:
+  - {url: "https://events.example.com/in", secret: crm_events}
+steps:
+  - {id: a, type: notify, to: [requester], message: hi}
+`
+	code, out := runDoctor(t, "BATON_FLOWS_DIR", flowsDir(t, map[string]string{"crm.yaml": flow}))
+	if code != 1 {
+		t.Errorf("exit %d, want 1:\n%s", code, out)
+	}
+	doctorWants(t, out, "FAIL secrets: flow crm webhooks to https://events.example.com needs BATON_SECRET_CRM_EVENTS")
+}
+
 // doctor checks the settings start-up refuses (buildExternal's).
 func TestDoctorExternalSettings(t *testing.T) {
 	t.Parallel()

@@ -212,15 +212,20 @@ func webhooksConfig(getenv func(string) string, secrets map[string]string) ([]fl
 }
 
 // CheckSecrets reports flows that name a secret that is not set: inbound
-// starts signed with it (every request to them would get 503) and webhook
-// steps that sign their calls with it (every call would fail). Call it at
-// start-up, as flows' webhooks: secrets are checked.
+// starts signed with it (every request to them would get 503), webhooks:
+// subscribers and webhook steps that sign their calls with it (every call
+// would fail). Start-up stops on it; baton doctor fails on it.
 func (c Config) CheckSecrets(defs []*flows.Definition) error {
 	var errs []error
 	for _, d := range defs {
 		if d.Inbound != nil && c.Secret(d.Inbound.Secret) == "" {
 			errs = append(errs, fmt.Errorf("%s: inbound starts of flow %s are signed with secret %q: set %s to a long random string the sender signs with",
 				d.Source, d.ID, d.Inbound.Secret, SecretVar(d.Inbound.Secret)))
+		}
+		for _, h := range d.Webhooks {
+			if name := cmp.Or(h.Secret, "webhook"); c.Secret(name) == "" {
+				errs = append(errs, fmt.Errorf("%s: webhooks to %s are signed with secret %q: set %s", d.Source, flows.HookTarget(h.URL), name, SecretVar(name)))
+			}
 		}
 		for _, s := range d.Steps {
 			if name := cmp.Or(s.Webhook.Secret, "webhook"); s.Kind == flows.StepWebhook && c.Secret(name) == "" {

@@ -320,6 +320,8 @@ steps:
 	crm, err := flows.ParseDefinition("crm.yaml", []byte(`id: crm
 name: CRM
 owner: olivia
+webhooks:
+  - {url: "https://events.example.com/in", secret: crm_events}
 steps:
   - {id: push, type: webhook, url: "https://crm.example.com/hook"}
   - {id: sign, type: webhook, url: "https://crm.example.com/hook", secret: crm}
@@ -329,10 +331,10 @@ steps:
 	}
 	err = c.CheckSecrets([]*flows.Definition{crm})
 	if err == nil || !strings.Contains(err.Error(), "webhook step push of flow crm") || !strings.Contains(err.Error(), "set BATON_SECRET_WEBHOOK") ||
-		!strings.Contains(err.Error(), "set BATON_SECRET_CRM") {
-		t.Errorf("webhook steps without their secrets: %v", err)
+		!strings.Contains(err.Error(), "set BATON_SECRET_CRM to") || !strings.Contains(err.Error(), "webhooks to https://events.example.com are signed with secret \"crm_events\": set BATON_SECRET_CRM_EVENTS") {
+		t.Errorf("webhook steps and subscribers without their secrets: %v", err)
 	}
-	c, _, err = load(t, nil, env{"BATON_SECRET_WEBHOOK": "s3cret", "BATON_SECRET_CRM": "s3cret2"})
+	c, _, err = load(t, nil, env{"BATON_SECRET_WEBHOOK": "s3cret", "BATON_SECRET_CRM": "s3cret2", "BATON_SECRET_CRM_EVENTS": "s3cret3"})
 	if err != nil {
 		t.Fatal(err)
 	}

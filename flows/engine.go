@@ -1447,6 +1447,7 @@ func (t *tx) reassign(delegate bool) error {
 		task.Original = from
 	}
 	task.Assignee, task.Delegates = target, nil
+	in.Routed = "" // whom it waits on is now someone's choice, said on the card
 	t.record(AuditEntry{Action: "reassigned", Reason: t.ev.Reason, Detail: map[string]string{"from": from, "to": target}})
 	t.closeTaskCards(s, was, "reassigned", t.ev.Actor, t.ev.Reason, "Now with "+t.name(target)+".")
 	t.refreshCards(s, target) // the others' cards say whom the step waits on
@@ -1793,6 +1794,7 @@ func (t *tx) escalateReassign(s *Step, target string) string {
 			task.Original = task.Assignee
 		}
 		task.Assignee, task.Delegates = m.to, nil
+		in.Routed = "" // the escalation chose, and says so
 	}
 	if len(tos) == 0 {
 		return "nobody to reassign to: " + strings.Join(why, "; ")

@@ -541,3 +541,24 @@ func TestQuorumIsNeverLoweredQuietly(t *testing.T) {
 		})
 	}
 }
+
+// A routing note goes once someone moves the task: the new card says who
+// moved it, and the note would name the wrong person.
+func TestRoutingNoteGoesOnReassign(t *testing.T) {
+	t.Parallel()
+	r := newRun(t, newEngine(t, assigneeFlow("approval", "olivia", "field:approver", "")))
+	r.start("who", "alice", form("approver", "alice")) // routed to bob, her manager
+	if r.in.Routed == "" {
+		t.Fatal("no routing note")
+	}
+	tr := r.act(flows.EventReassign, "bob", target("erin"))
+	card := notified(t, tr, "erin", "s/1/erin").Msg
+	for _, c := range card.Context {
+		if strings.HasPrefix(c, "Routing:") {
+			t.Fatalf("erin's card keeps the note %q", c)
+		}
+	}
+	if r.in.Routed != "" {
+		t.Fatalf("routed %q after a reassignment", r.in.Routed)
+	}
+}
