@@ -78,9 +78,6 @@ func statusWords(in *Instance) string {
 	return s
 }
 
-// detailLabel names an audit detail key for people: a field's label where
-// the definition (nil when the flow is gone) has it, so "changed.needed_by"
-// reads "Needed by changed"; other keys as recorded, spaced.
 // detailValue shows an audit detail to people: the person ids it holds
 // (whom a task moved from and to, the assignees, a person field) by name.
 func (e *Engine) detailValue(def *Definition, key, value string) string {
@@ -111,6 +108,9 @@ func (e *Engine) detailValue(def *Definition, key, value string) string {
 	return b.String()
 }
 
+// detailLabel names an audit detail key for people: a field's label where
+// the definition (nil when the flow is gone) has it, so "changed.needed_by"
+// reads "Needed by changed"; other keys as recorded, spaced.
 func detailLabel(def *Definition, key string) string {
 	name, changed := strings.CutPrefix(key, "changed.")
 	label := strings.ReplaceAll(name, "_", " ")

@@ -296,14 +296,15 @@ func TestHelp(t *testing.T) {
 	}
 }
 
-// The timeline names people: whom a task moved from and to, and a person
-// field's value, changed or not.
+// The timeline names people: the assignees, whom a task moved from and to,
+// and a person field's value.
 func TestTimelineNamesPeople(t *testing.T) {
 	t.Parallel()
-	r := buyRun(t, "500")
+	r := newRun(t, newEngine(t, assigneeFlow("approval", "olivia", "field:approver", "")))
+	r.start("who", "alice", form("approver", "bob"))
 	r.act(flows.EventReassign, "bob", target("erin"))
 	text := fmt.Sprint(r.e.Timeline(r.in, r.audit, "alice", r.now).Items)
-	contains(t, "timeline", text, "from: Bob Chen · to: Erin Park")
+	contains(t, "timeline", text, "Approver: Bob Chen", "assignees: Bob Chen", "from: Bob Chen · to: Erin Park")
 	if strings.Contains(text, "from: bob") {
 		t.Errorf("a person id in the timeline: %s", text)
 	}
