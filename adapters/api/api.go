@@ -70,7 +70,8 @@ type Deps struct {
 
 // Config tunes the API. Zero values mean the defaults.
 type Config struct {
-	MaxBody int64 // largest request body (default 64 KiB)
+	MaxBody      int64 // largest request body (default 64 KiB)
+	PersonWindow int   // newest instances a person-bound token's list looks through, besides the person's own (default 1,000)
 }
 
 // API serves /api/v1.
@@ -83,6 +84,7 @@ type API struct {
 // New builds the API. It does no I/O.
 func New(d Deps, cfg Config) *API {
 	cfg.MaxBody = cmp.Or(cfg.MaxBody, 64<<10)
+	cfg.PersonWindow = cmp.Or(cfg.PersonWindow, 1000)
 	a := &API{d: d, cfg: cfg, mux: http.NewServeMux()}
 	for pattern, h := range a.routes() {
 		a.mux.Handle(pattern, h)
@@ -649,10 +651,6 @@ type summary struct {
 
 var listParams = []string{"flow", "status", "requester", "assignee", "older_than", "limit"}
 
-// personWindow is how many of the newest matches a person-bound token's
-// list looks through for what that person may see.
-const personWindow = 1000
-
 func (a *API) list(w http.ResponseWriter, r *http.Request) {
 	qv := r.URL.Query()
 	fields := map[string]string{}
@@ -704,13 +702,40 @@ func (a *API) list(w http.ResponseWriter, r *http.Request) {
 	if olderThan > 0 {
 		q.CreatedBefore = a.d.Service.Now().Add(-olderThan)
 	}
-	if tokenOf(r).Person != "" {
-		q.Limit = personWindow // filtered below
+	person := tokenOf(r).Person
+	if person != "" {
+		q.Limit = a.cfg.PersonWindow // filtered below
 	}
 	ins, err := a.d.Instances.List(r.Context(), q)
 	if err != nil {
 		a.fail(w, r, err)
 		return
+	}
+	if person != "" && q.Requester == "" && q.Assignee == "" {
+		// What the person asked for or is asked to decide is found however
+		// many newer instances there are; the window above finds the rest
+		// they may see (steps they decided, requests they commented on).
+		seen := map[string]bool{}
+		for _, in := range ins {
+			seen[in.ID] = true
+		}
+		mine, waiting := q, q
+		mine.Requester, mine.Limit = person, limit
+		waiting.Assignee = person
+		for _, extra := range []flows.Query{mine, waiting} {
+			more, err := a.d.Instances.List(r.Context(), extra)
+			if err != nil {
+				a.fail(w, r, err)
+				return
+			}
+			for _, in := range more {
+				if !seen[in.ID] {
+					seen[in.ID] = true
+					ins = append(ins, in)
+				}
+			}
+		}
+		slices.SortStableFunc(ins, func(a, b *flows.Instance) int { return b.Created.Compare(a.Created) })
 	}
 	out := []summary{}
 	for _, in := range ins {

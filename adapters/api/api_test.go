@@ -54,11 +54,13 @@ type rig struct {
 	toks []string // every token made, to look for in the logs
 }
 
-func newRig(t *testing.T) *rig {
+func newRig(t *testing.T) *rig { return newRigWith(t, api.Config{}) }
+
+func newRigWith(t *testing.T, cfg api.Config) *rig {
 	t.Parallel()
 	r := &rig{Rig: bottest.New(t), t: t, logs: &lockedBuffer{}}
 	log := slog.New(slog.NewTextHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	a := api.New(api.Deps{Service: r.Svc, Instances: r.Store, Tokens: tokens{r.Store}, Deliveries: r.Store, Log: log}, api.Config{})
+	a := api.New(api.Deps{Service: r.Svc, Instances: r.Store, Tokens: tokens{r.Store}, Deliveries: r.Store, Log: log}, cfg)
 	r.srv = httptest.NewServer(a.Handler())
 	t.Cleanup(r.srv.Close)
 	t.Cleanup(func() {
@@ -374,6 +376,25 @@ func listIDs(p resp) []string {
 		ids = append(ids, id)
 	}
 	return ids
+}
+
+// A person-bound token finds the requests the person made and the tasks
+// waiting on them however many newer instances there are.
+func TestBoundTokenListFindsOwnBehindNewer(t *testing.T) {
+	r := newRigWith(t, api.Config{PersonWindow: 3})
+	crm := r.token("crm", api.ScopeAdmin, "")
+	gus := r.token("gus", api.ScopeStart, "gus")
+	mine := r.start(gus, 900, "gus") // gus's, waiting on his manager
+	for range 5 {
+		r.Clock.Advance(time.Minute)
+		r.start(crm, 900, "alice") // newer, not his
+	}
+	res := r.do("GET", "/api/v1/instances", gus, nil)
+	r.want(res, 200, "")
+	got := res.body["instances"].([]any)
+	if len(got) != 1 || got[0].(map[string]any)["id"] != mine {
+		t.Fatalf("gus's list %v, want only %s", got, mine)
+	}
 }
 
 func TestListFilters(t *testing.T) {
