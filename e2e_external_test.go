@@ -198,6 +198,7 @@ func TestDashboardSignIn(t *testing.T) {
 		}
 	}
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	var session *http.Cookie // the last sign-in's
 	login := func(user, token string) int {
 		req, _ := http.NewRequest(http.MethodPost, h.srv.URL+"/dashboard/login", strings.NewReader(url.Values{"user": {user}, "token": {token}}.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -209,7 +210,22 @@ func TestDashboardSignIn(t *testing.T) {
 		if resp.StatusCode == http.StatusSeeOther && len(resp.Cookies()) != 1 {
 			t.Errorf("%s signed in without a session cookie", user)
 		}
+		if cs := resp.Cookies(); len(cs) == 1 {
+			session = cs[0]
+		}
 		return resp.StatusCode
+	}
+	// signedIn says whether the dashboard shows with the cookie ck.
+	signedIn := func(method, path string, ck *http.Cookie) bool {
+		req, _ := http.NewRequest(method, h.srv.URL+path, nil)
+		req.AddCookie(ck)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return strings.Contains(string(b), "Signed in as")
 	}
 	for _, c := range []struct {
 		user, token string
@@ -225,5 +241,25 @@ func TestDashboardSignIn(t *testing.T) {
 		if got := login(c.user, c.token); got != c.want {
 			t.Errorf("%s with %s: %d, want %d", c.user, c.token, got, c.want)
 		}
+	}
+	// A session ends when its API token is revoked...
+	login("olivia", "baton_token-of-adm")
+	if ck := session; !signedIn("GET", "/dashboard", ck) {
+		t.Fatal("not signed in with the admin token")
+	} else if err := h.a.store.RevokeToken(t.Context(), "adm"); err != nil {
+		t.Fatal(err)
+	} else if signedIn("GET", "/dashboard", ck) {
+		t.Error("the session outlived its revoked token")
+	}
+	// ...and a signed-out cookie is no use to whoever kept a copy.
+	login("olivia", "dashboard-token-0123456789abcdef")
+	ck := session
+	req, _ := http.NewRequest(http.MethodPost, h.srv.URL+"/dashboard/logout", nil)
+	req.AddCookie(ck)
+	if resp, err := client.Do(req); err != nil || resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign-out: %v %v", resp, err)
+	}
+	if signedIn("GET", "/dashboard", ck) {
+		t.Error("a signed-out session still shows the dashboard")
 	}
 }

@@ -122,9 +122,22 @@ func buildExternal(ctx context.Context, cfg bot.Config, getenv func(string) stri
 		}
 		return adminAPIToken(ctx, a.store, user, token)
 	}
+	// A session holds while its person is an admin and its token is good:
+	// BATON_DASHBOARD_TOKEN unchanged, or an API token not revoked.
+	dashHash := api.HashToken(dashToken)
+	still := func(ctx context.Context, user, tokenHash string) (bool, error) {
+		if !a.engine.IsAdmin(user) {
+			return false, nil
+		}
+		if dashToken != "" && subtle.ConstantTimeCompare([]byte(tokenHash), []byte(dashHash)) == 1 {
+			return true, nil
+		}
+		t, ok, err := a.store.TokenByHash(ctx, tokenHash)
+		return ok && t.Scope == "admin" && (t.Person == "" || t.Person == user), err
+	}
 	sessionKey := hmac.New(sha256.New, secret)
 	sessionKey.Write([]byte("dashboard sessions"))
-	dash := web.NewDashboard(a.svc, web.DashboardConfig{Authenticate: auth, SessionKey: sessionKey.Sum(nil),
+	dash := web.NewDashboard(a.svc, web.DashboardConfig{Authenticate: auth, Still: still, SignedOut: a.store, SessionKey: sessionKey.Sum(nil),
 		Local: a.console != nil && len(a.platforms) == 0}, log)
 	x.routes["/dashboard"] = dash.Handler()
 	x.routes["/dashboard/"] = dash.Handler()

@@ -3,8 +3,10 @@ package web
 import (
 	"context"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"html/template"
 	"log/slog"
 	"net/http"
@@ -35,7 +37,25 @@ type DashboardConfig struct {
 	Local bool
 	// SessionTTL is how long a sign-in lasts (default 12 h).
 	SessionTTL time.Duration
+	// Still says, at every page, whether a session's sign-in still holds:
+	// user is still an admin and the token they signed in with (tokenHash:
+	// its hex SHA-256) is still good, not revoked. Nil: a session holds
+	// until it expires.
+	Still func(ctx context.Context, user, tokenHash string) (bool, error)
+	// SignedOut keeps the sessions signed out before they expire, so that
+	// a copy of the cookie is no use either. Nil: signing out only drops
+	// the browser's cookie.
+	SignedOut SignedOut
 }
+
+// SignedOut keeps values until they expire (the store's shared values).
+type SignedOut interface {
+	GetValue(ctx context.Context, ns, key string) (string, bool, error)
+	SetValue(ctx context.Context, ns, key, value string, ttl time.Duration) error
+}
+
+// signedOutNS is the namespace of signed-out sessions in SignedOut.
+const signedOutNS = "dashboard-signed-out"
 
 // Dashboard is the operations dashboard at /dashboard: requests by status,
 // the overdue ones, where each open request stands and who owns its
@@ -91,7 +111,8 @@ type dashData struct {
 }
 
 func (d *Dashboard) page(w http.ResponseWriter, r *http.Request) {
-	user, ok := d.session(r)
+	sess, ok := d.session(r)
+	user := sess.user
 	local := d.local(r)
 	if !ok && !local {
 		d.loginPage(w, http.StatusOK, "")
@@ -133,7 +154,11 @@ func (d *Dashboard) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	exp := d.svc.Now().Add(d.cfg.SessionTTL)
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: d.sign(user, exp), Path: "/dashboard", HttpOnly: true,
+	sum := sha256.Sum256([]byte(token))
+	id := make([]byte, 16)
+	_, _ = rand.Read(id)
+	sess := session{user: user, exp: exp, tokenHash: hex.EncodeToString(sum[:]), id: hex.EncodeToString(id)}
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: d.sign(sess), Path: "/dashboard", HttpOnly: true,
 		SameSite: http.SameSiteStrictMode, Secure: secure(r), Expires: exp})
 	http.Redirect(w, r, "/dashboard", http.StatusSeeOther)
 }
@@ -149,6 +174,13 @@ func loggableUser(user string) string {
 }
 
 func (d *Dashboard) logout(w http.ResponseWriter, r *http.Request) {
+	if sess, ok := d.session(r); ok && d.cfg.SignedOut != nil {
+		if err := d.cfg.SignedOut.SetValue(r.Context(), signedOutNS, sess.id, "1", sess.exp.Sub(d.svc.Now())); err != nil {
+			d.log.Error("dashboard sign-out", "user", sess.user, "err", err)
+			http.Error(w, "Signing out could not be recorded just now; the error was logged. Try again.", http.StatusServiceUnavailable)
+			return
+		}
+	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/dashboard", HttpOnly: true,
 		SameSite: http.SameSiteStrictMode, Secure: secure(r), MaxAge: -1})
 	http.Redirect(w, r, "/dashboard", http.StatusSeeOther)
@@ -160,42 +192,74 @@ func secure(r *http.Request) bool {
 	return r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
 }
 
-// sign makes a session value: user and expiry, signed.
-func (d *Dashboard) sign(user string, exp time.Time) string {
-	p := base64.RawURLEncoding.EncodeToString([]byte(user)) + "." + strconv.FormatInt(exp.Unix(), 10)
+// session is a sign-in: who, until when, with which token (its hash, for
+// Still), and its own id (for SignedOut).
+type session struct {
+	user      string
+	exp       time.Time
+	tokenHash string
+	id        string
+}
+
+// sign makes a session's cookie value: its fields, signed.
+func (d *Dashboard) sign(s session) string {
+	p := strings.Join([]string{base64.RawURLEncoding.EncodeToString([]byte(s.user)), strconv.FormatInt(s.exp.Unix(), 10), s.tokenHash, s.id}, ".")
 	return p + "." + base64.RawURLEncoding.EncodeToString(d.mac(p))
 }
 
 func (d *Dashboard) mac(p string) []byte {
 	m := hmac.New(sha256.New, d.cfg.SessionKey)
-	m.Write([]byte("baton-dashboard-session-v1."))
+	m.Write([]byte("baton-dashboard-session-v2."))
 	m.Write([]byte(p))
 	return m.Sum(nil)
 }
 
-// session returns the signed-in user, if the cookie is valid and fresh.
-func (d *Dashboard) session(r *http.Request) (string, bool) {
+// session returns the signed-in session, if the cookie is valid and fresh,
+// was not signed out, and its sign-in still holds.
+func (d *Dashboard) session(r *http.Request) (session, bool) {
 	ck, err := r.Cookie(sessionCookie)
 	if err != nil || len(d.cfg.SessionKey) == 0 {
-		return "", false
+		return session{}, false
 	}
 	i := strings.LastIndexByte(ck.Value, '.')
 	if i < 0 {
-		return "", false
+		return session{}, false
 	}
 	p, sig := ck.Value[:i], ck.Value[i+1:]
 	got, err := base64.RawURLEncoding.Strict().DecodeString(sig)
 	if err != nil || !hmac.Equal(got, d.mac(p)) {
-		return "", false
+		return session{}, false
 	}
-	u, expS, ok := strings.Cut(p, ".")
-	exp, err := strconv.ParseInt(expS, 10, 64)
-	if !ok || err != nil || !d.svc.Now().Before(time.Unix(exp, 0)) {
-		return "", false
+	f := strings.Split(p, ".")
+	if len(f) != 4 {
+		return session{}, false
 	}
-	user, err := base64.RawURLEncoding.DecodeString(u)
+	exp, err := strconv.ParseInt(f[1], 10, 64)
+	if err != nil || !d.svc.Now().Before(time.Unix(exp, 0)) {
+		return session{}, false
+	}
+	user, err := base64.RawURLEncoding.DecodeString(f[0])
 	if err != nil {
-		return "", false
+		return session{}, false
 	}
-	return string(user), true
+	s := session{user: string(user), exp: time.Unix(exp, 0), tokenHash: f[2], id: f[3]}
+	if d.cfg.SignedOut != nil {
+		_, out, err := d.cfg.SignedOut.GetValue(r.Context(), signedOutNS, s.id)
+		if err != nil {
+			d.log.Error("dashboard session", "user", s.user, "err", err)
+		}
+		if out || err != nil {
+			return session{}, false
+		}
+	}
+	if d.cfg.Still != nil {
+		still, err := d.cfg.Still(r.Context(), s.user, s.tokenHash)
+		if err != nil {
+			d.log.Error("dashboard session", "user", s.user, "err", err)
+		}
+		if !still || err != nil {
+			return session{}, false
+		}
+	}
+	return s, true
 }

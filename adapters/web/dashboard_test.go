@@ -2,12 +2,15 @@ package web_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -257,4 +260,62 @@ func TestDashboardSignInLogsNoSecret(t *testing.T) {
 	if !strings.Contains(logs.String(), "user=olivia") {
 		t.Errorf("a refused person id is no longer logged:\n%s", logs.String())
 	}
+}
+
+// memValues is a SignedOut store in memory.
+type memValues struct {
+	mu sync.Mutex
+	m  map[string]string
+}
+
+func (v *memValues) GetValue(_ context.Context, ns, key string) (string, bool, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	s, ok := v.m[ns+"/"+key]
+	return s, ok, nil
+}
+
+func (v *memValues) SetValue(_ context.Context, ns, key, value string, _ time.Duration) error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.m == nil {
+		v.m = map[string]string{}
+	}
+	v.m[ns+"/"+key] = value
+	return nil
+}
+
+// TestDashboardSessionEnds: a session ends when its token is revoked, and
+// a signed-out cookie is no use even to whoever kept a copy.
+func TestDashboardSessionEnds(t *testing.T) {
+	rig := bottest.New(t)
+	revoked := false
+	auth := func(_ context.Context, user, token string) (bool, error) {
+		return user == "olivia" && token == dashToken, nil
+	}
+	still := func(_ context.Context, user, tokenHash string) (bool, error) {
+		sum := sha256.Sum256([]byte(dashToken))
+		return !revoked && user == "olivia" && tokenHash == hex.EncodeToString(sum[:]), nil
+	}
+	d := &dashRig{t: t, rig: rig, h: web.NewDashboard(rig.Svc, web.DashboardConfig{Authenticate: auth, Still: still, SignedOut: &memValues{},
+		SessionKey: []byte("k")}, rig.Log).Handler()}
+	signIn := func() *http.Cookie {
+		w := d.do("POST", "/dashboard/login", url.Values{"user": {"olivia"}, "token": {dashToken}}, remote)
+		if w.Code != http.StatusSeeOther || len(w.Result().Cookies()) != 1 {
+			t.Fatalf("sign-in: %d %s", w.Code, w.Body)
+		}
+		return w.Result().Cookies()[0]
+	}
+	ck := signIn()
+	has(t, d.do("GET", "/dashboard", nil, remote, ck), http.StatusOK, "Signed in as olivia")
+	revoked = true
+	has(t, d.do("GET", "/dashboard", nil, remote, ck), http.StatusOK, "Sign in")
+	revoked = false
+
+	ck = signIn()
+	d.do("POST", "/dashboard/logout", url.Values{}, remote, ck)
+	w := d.do("GET", "/dashboard", nil, remote, ck) // the same cookie, kept
+	has(t, w, http.StatusOK, "Sign in")
+	hasNot(t, w, "Signed in as olivia")
+	has(t, d.do("GET", "/dashboard", nil, remote, signIn()), http.StatusOK, "Signed in as olivia")
 }
