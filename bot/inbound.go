@@ -229,8 +229,8 @@ func formValues(body []byte) (map[string]string, error) {
 	if err := dec.Decode(&obj); err != nil || obj == nil {
 		return nil, errors.New("the body must be a JSON object of form values, e.g. {\"amount\": 1200, \"item\": \"Laptop\"}")
 	}
-	if dec.More() {
-		return nil, errors.New("the body must hold one JSON object")
+	if _, err := dec.Token(); err != io.EOF { // more, or a stray } or ] (which More does not see)
+		return nil, errors.New("the body must hold one JSON object and nothing after it")
 	}
 	data := make(map[string]string, len(obj))
 	fe := flows.FieldErrors{}
