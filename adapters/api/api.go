@@ -21,6 +21,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/batonbot/baton/bot"
 	"github.com/batonbot/baton/flows"
@@ -390,7 +391,7 @@ func (a *API) start(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case !refKey.MatchString(k):
 			fields["refs."+k] = "a reference name is a lowercase identifier (letters, digits, _), e.g. crm_deal"
-		case v == "" || len(v) > 2048:
+		case v == "" || utf8.RuneCountInString(v) > 2048:
 			fields["refs."+k] = "a reference is 1 to 2048 characters"
 		}
 	}
@@ -532,7 +533,7 @@ func (a *API) comment(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	fields := map[string]string{}
-	switch n := len(strings.TrimSpace(req.Text)); {
+	switch n := utf8.RuneCountInString(strings.TrimSpace(req.Text)); {
 	case n == 0:
 		fields["text"] = "write the comment"
 	case n > 4000:

@@ -358,6 +358,9 @@ func TestComments(t *testing.T) {
 	tok := r.token("crm", api.ScopeStart, "")
 	id := r.start(tok, 900, "alice")
 	r.want(r.do("POST", "/api/v1/instances/"+id+"/comments", tok, map[string]any{"text": "  ", "on_behalf_of": "alice"}), 422, "invalid")
+	// The limit counts characters, not bytes: 3,000 é fit, 4,001 do not.
+	r.want(r.do("POST", "/api/v1/instances/"+id+"/comments", tok, map[string]any{"text": strings.Repeat("é", 4001), "on_behalf_of": "alice"}), 422, "invalid")
+	r.want(r.do("POST", "/api/v1/instances/"+id+"/comments", tok, map[string]any{"text": strings.Repeat("é", 3000), "on_behalf_of": "alice"}), 201, "")
 	r.want(r.do("POST", "/api/v1/instances/"+id+"/comments", tok, map[string]any{"text": "hello", "on_behalf_of": "hana"}), 403, flows.CodeNotAllowed)
 	p := r.do("POST", "/api/v1/instances/"+id+"/comments", tok, map[string]any{"text": "quote attached", "on_behalf_of": "alice"})
 	r.want(p, 201, "")
