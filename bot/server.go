@@ -39,8 +39,11 @@ func NewServer(addr string, log *slog.Logger, metrics *Metrics, gatherer prometh
 		defer cancel()
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		if err := ready(ctx); err != nil {
+			// The why goes to the log: the answer is open to anyone, and the
+			// error names Redis's address.
+			s.log.Warn("not ready", "err", err)
 			w.WriteHeader(http.StatusServiceUnavailable)
-			fmt.Fprintf(w, "not ready: %v\n", err)
+			fmt.Fprintln(w, "not ready: Redis is unreachable (the log says why)")
 			return
 		}
 		fmt.Fprintln(w, "ready")

@@ -120,8 +120,9 @@ func TestServerReadyz(t *testing.T) {
 	}
 	fail = errors.New("dial tcp 127.0.0.1:6379: connection refused")
 	rec := get(t, h, "/readyz")
-	if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), "connection refused") {
-		t.Fatalf("/readyz while not ready: %d %q", rec.Code, rec.Body)
+	if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), "Redis is unreachable") ||
+		strings.Contains(rec.Body.String(), "127.0.0.1:6379") {
+		t.Fatalf("/readyz while not ready: %d %q, want 503 without Redis's address", rec.Code, rec.Body)
 	}
 	if got := metricValue(t, reg, "baton_http_requests_total", "route", "GET /readyz", "code", "503"); got != 1 {
 		t.Errorf("503s counted %v, want 1", got)
