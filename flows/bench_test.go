@@ -1,8 +1,6 @@
 package flows_test
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/batonbot/baton/flows"
@@ -65,18 +63,7 @@ func BenchmarkEngineApply(b *testing.B) {
 // template, a seven-field form, reminders and a two-rung escalation ladder
 // on the manager's step make its transitions heavier than buy's.
 func BenchmarkEngineApplyExample(b *testing.B) {
-	defs, err := flows.LoadDefinitions(os.DirFS(filepath.Join("..", "manifests")), "flows")
-	if err != nil {
-		b.Fatal(err)
-	}
-	dir, err := flows.ParseDirectory("directory.yaml", mustRead(b, filepath.Join("..", "manifests", "directory.yaml")))
-	if err != nil {
-		b.Fatal(err)
-	}
-	e, err := flows.NewEngine(defs, dir, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
+	e := exampleEngine(b)
 	startEv := flows.Event{Kind: flows.EventStart, Key: "s", Instance: "PR-1", Flow: "purchase", Actor: "alice",
 		Data: form("item", "Laptop", "amount", "500", "justification", "my old one broke down")}
 	apply := func(b *testing.B, in *flows.Instance, ev flows.Event) *flows.Transition {

@@ -12,18 +12,7 @@ import (
 // when the requester gave one (the field is optional).
 func TestExamplePurchaseNotice(t *testing.T) {
 	t.Parallel()
-	defs, err := flows.LoadDefinitions(os.DirFS(filepath.Join("..", "manifests")), "flows")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir, err := flows.ParseDirectory("directory.yaml", mustRead(t, filepath.Join("..", "manifests", "directory.yaml")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := flows.NewEngine(defs, dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := exampleEngine(t)
 	for _, tt := range []struct{ vendor, want string }{
 		{"", "Alice Martin's purchase PR-1 is approved: Laptop, EUR 500. Please order it."},
 		{"Dell", "Alice Martin's purchase PR-1 is approved: Laptop from Dell, EUR 500. Please order it."},
@@ -45,4 +34,23 @@ func TestExamplePurchaseNotice(t *testing.T) {
 			}
 		})
 	}
+}
+
+// exampleEngine is an engine over the built-in example flows and the demo
+// directory, as the console runs them.
+func exampleEngine(t testing.TB) *flows.Engine {
+	t.Helper()
+	defs, err := flows.LoadDefinitions(os.DirFS(filepath.Join("..", "manifests")), "flows")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := flows.ParseDirectory("directory.yaml", mustRead(t, filepath.Join("..", "manifests", "directory.yaml")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := flows.NewEngine(defs, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
 }
