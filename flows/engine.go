@@ -429,6 +429,10 @@ func (t *tx) stale() bool {
 			return true
 		}
 	}
+	if t.ev.Step != "" && t.def.Step(t.ev.Step) == nil { // no card ever named it
+		_ = t.refuse(CodeAlreadyDecided, fmt.Sprintf("%s has no step %q; it is at %s (round %d).", in.ID, t.ev.Step, t.stepName(), in.Round))
+		return true
+	}
 	if in.Status == StatusRunning { // a step or round the request is not (or not yet) at
 		_ = t.refuse(CodeAlreadyDecided, fmt.Sprintf("This card is out of date: %s is now at %s (round %d). %s", in.ID, t.stepName(), in.Round, t.waitingOn()))
 		return true

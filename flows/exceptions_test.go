@@ -608,6 +608,9 @@ func TestClickForAnEarlierStepWithoutRound(t *testing.T) {
 	wantStatus(t, r.in, flows.StatusRunning, "finance", 2)
 	tr := r.refused(flows.Event{Kind: flows.EventApprove, Actor: "bob", Step: "manager"}, flows.CodeAlreadyDecided)
 	contains(t, "refusal", tr.Outcome.Text, "X-1 was already approved by Bob Chen")
+	// A step the flow does not have is named as such, not as an old card.
+	tr = r.refused(flows.Event{Kind: flows.EventApprove, Actor: "carol", Step: "nope"}, flows.CodeAlreadyDecided)
+	contains(t, "refusal", tr.Outcome.Text, `X-1 has no step "nope"; it is at Finance approval (round 2).`)
 }
 
 // TestPlatformIdentitiesResolveToPeople: a person field or a reassignment
