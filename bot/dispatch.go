@@ -50,7 +50,7 @@ type RetryAfterError struct {
 }
 
 func (e *RetryAfterError) Error() string {
-	return fmt.Sprintf("rate limited, retry after %s: %v", e.After, e.Err)
+	return fmt.Sprintf("asked to retry after %s: %v", e.After, e.Err) // a 429, or a 5xx with Retry-After
 }
 
 func (e *RetryAfterError) Unwrap() error { return e.Err }
