@@ -243,7 +243,9 @@ func TestDashboardSignIn(t *testing.T) {
 		}
 	}
 	// A session ends when its API token is revoked...
-	login("olivia", "baton_token-of-adm")
+	if code := login("olivia", "baton_token-of-adm"); code != http.StatusSeeOther {
+		t.Fatalf("sign-in with the admin token: %d", code)
+	}
 	if ck := session; !signedIn("GET", "/dashboard", ck) {
 		t.Fatal("not signed in with the admin token")
 	} else if err := h.a.store.RevokeToken(t.Context(), "adm"); err != nil {
@@ -252,12 +254,22 @@ func TestDashboardSignIn(t *testing.T) {
 		t.Error("the session outlived its revoked token")
 	}
 	// ...and a signed-out cookie is no use to whoever kept a copy.
-	login("olivia", "dashboard-token-0123456789abcdef")
+	if code := login("olivia", "dashboard-token-0123456789abcdef"); code != http.StatusSeeOther {
+		t.Fatalf("sign-in with BATON_DASHBOARD_TOKEN: %d", code)
+	}
 	ck := session
+	if !signedIn("GET", "/dashboard", ck) {
+		t.Fatal("not signed in with BATON_DASHBOARD_TOKEN")
+	}
 	req, _ := http.NewRequest(http.MethodPost, h.srv.URL+"/dashboard/logout", nil)
 	req.AddCookie(ck)
-	if resp, err := client.Do(req); err != nil || resp.StatusCode != http.StatusSeeOther {
-		t.Fatalf("sign-out: %v %v", resp, err)
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign-out: %d", resp.StatusCode)
 	}
 	if signedIn("GET", "/dashboard", ck) {
 		t.Error("a signed-out session still shows the dashboard")

@@ -174,7 +174,10 @@ func loggableUser(user string) string {
 }
 
 func (d *Dashboard) logout(w http.ResponseWriter, r *http.Request) {
-	if sess, ok := d.session(r); ok && d.cfg.SignedOut != nil {
+	// Any genuine, unexpired session is recorded as signed out, whether or
+	// not it would be let in now (Redis unreadable, its token revoked for a
+	// while): a kept copy must not work once it would be again.
+	if sess, ok := d.parse(r); ok && d.cfg.SignedOut != nil {
 		if err := d.cfg.SignedOut.SetValue(r.Context(), signedOutNS, sess.id, "1", sess.exp.Sub(d.svc.Now())); err != nil {
 			d.log.Error("dashboard sign-out", "user", sess.user, "err", err)
 			http.Error(w, "Signing out could not be recorded just now; the error was logged. Try again.", http.StatusServiceUnavailable)
@@ -214,9 +217,36 @@ func (d *Dashboard) mac(p string) []byte {
 	return m.Sum(nil)
 }
 
-// session returns the signed-in session, if the cookie is valid and fresh,
-// was not signed out, and its sign-in still holds.
+// session returns the signed-in session, if the cookie is genuine and
+// fresh (parse), was not signed out, and its sign-in still holds.
 func (d *Dashboard) session(r *http.Request) (session, bool) {
+	s, ok := d.parse(r)
+	if !ok {
+		return session{}, false
+	}
+	if d.cfg.SignedOut != nil {
+		_, out, err := d.cfg.SignedOut.GetValue(r.Context(), signedOutNS, s.id)
+		if err != nil {
+			d.log.Error("dashboard session", "user", s.user, "err", err)
+		}
+		if out || err != nil {
+			return session{}, false
+		}
+	}
+	if d.cfg.Still != nil {
+		still, err := d.cfg.Still(r.Context(), s.user, s.tokenHash)
+		if err != nil {
+			d.log.Error("dashboard session", "user", s.user, "err", err)
+		}
+		if !still || err != nil {
+			return session{}, false
+		}
+	}
+	return s, true
+}
+
+// parse reads the session cookie: signed by us and not expired.
+func (d *Dashboard) parse(r *http.Request) (session, bool) {
 	ck, err := r.Cookie(sessionCookie)
 	if err != nil || len(d.cfg.SessionKey) == 0 {
 		return session{}, false
@@ -242,24 +272,5 @@ func (d *Dashboard) session(r *http.Request) (session, bool) {
 	if err != nil {
 		return session{}, false
 	}
-	s := session{user: string(user), exp: time.Unix(exp, 0), tokenHash: f[2], id: f[3]}
-	if d.cfg.SignedOut != nil {
-		_, out, err := d.cfg.SignedOut.GetValue(r.Context(), signedOutNS, s.id)
-		if err != nil {
-			d.log.Error("dashboard session", "user", s.user, "err", err)
-		}
-		if out || err != nil {
-			return session{}, false
-		}
-	}
-	if d.cfg.Still != nil {
-		still, err := d.cfg.Still(r.Context(), s.user, s.tokenHash)
-		if err != nil {
-			d.log.Error("dashboard session", "user", s.user, "err", err)
-		}
-		if !still || err != nil {
-			return session{}, false
-		}
-	}
-	return s, true
+	return session{user: string(user), exp: time.Unix(exp, 0), tokenHash: f[2], id: f[3]}, true
 }

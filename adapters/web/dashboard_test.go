@@ -318,4 +318,12 @@ func TestDashboardSessionEnds(t *testing.T) {
 	has(t, w, http.StatusOK, "Sign in")
 	hasNot(t, w, "Signed in as olivia")
 	has(t, d.do("GET", "/dashboard", nil, remote, signIn()), http.StatusOK, "Signed in as olivia")
+
+	// Signed out while its token was revoked: the copy stays no use once the
+	// token is good again.
+	ck = signIn()
+	revoked = true
+	d.do("POST", "/dashboard/logout", url.Values{}, remote, ck)
+	revoked = false
+	has(t, d.do("GET", "/dashboard", nil, remote, ck), http.StatusOK, "Sign in")
 }
