@@ -720,8 +720,10 @@ func (a *API) list(w http.ResponseWriter, r *http.Request) {
 		for _, in := range ins {
 			seen[in.ID] = true
 		}
+		// The indexes are read newest first and filtered (status, flow)
+		// after: each extra query reads as far as the window does.
 		mine, waiting := q, q
-		mine.Requester, mine.Limit = person, limit
+		mine.Requester = person
 		waiting.Assignee = person
 		for _, extra := range []flows.Query{mine, waiting} {
 			more, err := a.d.Instances.List(r.Context(), extra)
