@@ -574,7 +574,9 @@ func (t *tx) decide(d Decision) error {
 		entry.Detail = map[string]string{"authority": t.role()}
 	}
 	if outputs != nil {
-		entry.Detail = dataDetail(s.Outputs, outputs, nil)
+		detail := dataDetail(s.Outputs, outputs, nil)
+		maps.Copy(detail, entry.Detail) // the authority an admin acted with, if any
+		entry.Detail = detail
 		for k, v := range outputs {
 			t.in.Data[k] = v
 		}

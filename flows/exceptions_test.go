@@ -454,6 +454,14 @@ steps:
 			t.Fatalf("notify text %q", m.Text)
 		}
 	})
+	t.Run("done by an admin: the outputs and the authority", func(t *testing.T) {
+		t.Parallel()
+		r := setup(t)
+		tr := r.act(flows.EventTaskDone, admin, data("account", "ann", "seats", "3"))
+		if a := tr.Audit[0]; a.Detail["account"] != "ann" || a.Detail["seats"] != "3" || a.Detail["authority"] != "admin" {
+			t.Fatalf("audit %+v", a)
+		}
+	})
 	t.Run("an empty optional output", func(t *testing.T) {
 		t.Parallel()
 		r := setup(t)
