@@ -172,7 +172,7 @@ func ParseDefinition(file string, src []byte) (*Definition, error) {
 		var ne *yaml.UnexpectedNodeTypeError
 		var ye yaml.Error
 		typeErr := errors.As(err, &te) || errors.As(err, &ne)
-		var entry *ast.MappingValueNode
+		var entry *droppedItem
 		if drops < maxDrops && (typeErr || errors.As(err, &uf)) && errors.As(err, &ye) && ye.GetToken() != nil {
 			entry = dropKey(f.Docs[0].Body, ye.GetToken().Position, typeErr)
 		}
@@ -292,22 +292,30 @@ func (v *validator) Visit(n ast.Node) ast.Visitor {
 // file: each costs a decode of the whole file.
 const maxDrops = 50
 
-// dropKey removes from the tree under n the mapping entry a decoding error
-// at pos is about, and returns it (nil if none): for an unknown key, the
+// dropKey removes from the tree under n what a decoding error at pos is
+// about, and returns it (nil if nothing): for an unknown key, the mapping
 // entry whose key is at pos; for a value of the wrong type, the outermost
-// entry whose value starts there (a block mapping's value starts at its
-// first key). It keeps an entry that holds an anchor (&name): an alias
+// mapping entry or list item whose value starts there (a block mapping's
+// value starts at its first key). It keeps an entry that holds an anchor (&name): an alias
 // elsewhere would then fail, with a misleading message.
-func dropKey(n ast.Node, pos *token.Position, mistyped bool) *ast.MappingValueNode {
+func dropKey(n ast.Node, pos *token.Position, mistyped bool) *droppedItem {
 	d := &keyDropper{pos: pos, mistyped: mistyped}
 	ast.Walk(d, n)
 	return d.found
 }
 
+// droppedItem is what dropKey removed: a mapping entry, or (for a value of the
+// wrong type in a list) a list item.
+type droppedItem struct {
+	path  string   // its yaml path
+	line  int      // where it starts
+	value ast.Node // its value
+}
+
 type keyDropper struct {
 	pos      *token.Position
 	mistyped bool
-	found    *ast.MappingValueNode
+	found    *droppedItem
 }
 
 // at says whether n's own token is at pos.
@@ -316,25 +324,40 @@ func at(n ast.Node, pos *token.Position) bool {
 	return tk != nil && tk.Position != nil && tk.Position.Line == pos.Line && tk.Position.Column == pos.Column
 }
 
+// startsAt says whether the value n starts at pos: its own token, or a block
+// mapping's first key.
+func startsAt(n ast.Node, pos *token.Position) bool {
+	m, block := n.(*ast.MappingNode)
+	return at(n, pos) || block && len(m.Values) > 0 && at(m.Values[0].Key, pos)
+}
+
 func (d *keyDropper) Visit(n ast.Node) ast.Visitor {
-	m, ok := n.(*ast.MappingNode)
-	if d.found != nil || d.pos == nil || !ok {
+	if d.found != nil || d.pos == nil {
 		return d
 	}
-	for i, mv := range m.Values {
-		hit := !d.mistyped && at(mv.Key, d.pos)
-		if d.mistyped {
-			v, block := mv.Value.(*ast.MappingNode)
-			hit = at(mv.Value, d.pos) || block && len(v.Values) > 0 && at(v.Values[0].Key, d.pos)
+	drop := func(item ast.Node, del func(), found *droppedItem) ast.Visitor {
+		a := &anchorFinder{}
+		if ast.Walk(a, item); !a.found {
+			del()
+			d.found = found
 		}
-		if hit {
-			a := &anchorFinder{}
-			if ast.Walk(a, mv); !a.found {
-				m.Values = slices.Delete(m.Values, i, i+1)
-				d.found = mv
+		d.pos = nil // done either way
+		return nil
+	}
+	switch c := n.(type) {
+	case *ast.MappingNode:
+		for i, mv := range c.Values {
+			if d.mistyped && startsAt(mv.Value, d.pos) || !d.mistyped && at(mv.Key, d.pos) {
+				return drop(mv, func() { c.Values = slices.Delete(c.Values, i, i+1) },
+					&droppedItem{path: mv.GetPath(), line: mv.Key.GetToken().Position.Line, value: mv.Value})
 			}
-			d.pos = nil // done either way
-			return nil
+		}
+	case *ast.SequenceNode:
+		for i, item := range c.Values {
+			if d.mistyped && startsAt(item, d.pos) {
+				return drop(item, func() { c.Values = slices.Delete(c.Values, i, i+1) },
+					&droppedItem{path: item.GetPath(), line: d.pos.Line, value: item})
+			}
 		}
 	}
 	return d
@@ -460,9 +483,9 @@ var allKeys = func() []string {
 	return keys
 }()
 
-// yamlError records a problem the YAML decoder found (about entry, the
-// mapping entry dropped for it, if any), and returns its path.
-func (v *validator) yamlError(err error, entry *ast.MappingValueNode) string {
+// yamlError records a problem the YAML decoder found (about entry, what was
+// dropped for it, if anything), and returns its path.
+func (v *validator) yamlError(err error, entry *droppedItem) string {
 	var ye yaml.Error
 	if !errors.As(err, &ye) || ye.GetToken() == nil || ye.GetToken().Position == nil {
 		v.problems = append(v.problems, Problem{File: v.file, Msg: err.Error()})
@@ -473,9 +496,9 @@ func (v *validator) yamlError(err error, entry *ast.MappingValueNode) string {
 	msg := ye.GetMessage()
 	p := strings.TrimPrefix(strings.TrimPrefix(v.byPos[[2]int{pos.Line, pos.Column}], "$"), ".")
 	if entry != nil {
-		p = strings.TrimPrefix(strings.TrimPrefix(entry.GetPath(), "$"), ".")
-		line = entry.Key.GetToken().Position.Line
-		if !at(entry.Value, pos) {
+		p = strings.TrimPrefix(strings.TrimPrefix(entry.path, "$"), ".")
+		line = entry.line
+		if !at(entry.value, pos) {
 			got = nil // a block mapping: the error is at its first key, which is not the value
 		}
 	}

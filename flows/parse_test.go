@@ -165,6 +165,16 @@ steps:
 steps:
   - {id: a, type: notify, to: [requester], message: hi}
 `, []want{{"form[3].required", `"true" is in quotes, which makes it text: write true without them`}}},
+		{"a mapping as a list item where a value is expected", validHead + `steps:
+  - id: a
+    type: notify
+    to: [{role: x}, requester] # @steps[0].to[0]
+    message: hi
+    colour: red # @steps[0].colour
+`, []want{
+			{"steps[0].to[0]", "this should be a single value"},
+			{"steps[0].colour", `unknown key "colour"`},
+		}},
 		{"a block mapping where a list is expected", validHead + `steps:
   - id: a
     type: approval
