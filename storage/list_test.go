@@ -14,6 +14,49 @@ import (
 	"github.com/batonbot/baton/storage/storagetest"
 )
 
+// A person's requests filtered by what their index does not key on (a
+// flow, a status) are found behind many newer ones that do not match, and
+// come newest first.
+func TestListFilteredPersonIndex(t *testing.T) {
+	conformance(t, func(t *testing.T, s *storage.Store, e *flows.Engine) {
+		at := t0
+		startAt := func(flow, key string, data map[string]string) string {
+			at = at.Add(time.Minute)
+			prefix := map[string]string{"purchase": "PR", "access": "AR"}[flow]
+			id, err := s.Reserve(t.Context(), flow, prefix, key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			apply(t, s, e, flows.Event{Kind: flows.EventStart, Key: key, Instance: id, Actor: "alice", Flow: flow, Data: data}, at)
+			return id
+		}
+		access := startAt("access", "a", map[string]string{"system": "github", "level": "read", "reason": "to review the code"})
+		var purchases []string
+		for i := range 40 {
+			purchases = append(purchases, startAt("purchase", fmt.Sprint("p", i),
+				map[string]string{"item": "Laptop", "amount": "500", "justification": "my old one broke down"}))
+		}
+		for _, limit := range []int{1, 5} {
+			got, err := s.List(t.Context(), flows.Query{Requester: "alice", Flow: "access", Limit: limit})
+			if err != nil || len(got) != 1 || got[0].ID != access {
+				t.Fatalf("alice's access requests (limit %d): %v %v, want %s", limit, ids(got), err, access)
+			}
+		}
+		got, err := s.List(t.Context(), flows.Query{Requester: "alice", Flow: "purchase", Limit: 5})
+		if want := []string{purchases[39], purchases[38], purchases[37], purchases[36], purchases[35]}; err != nil || !slices.Equal(ids(got), want) {
+			t.Fatalf("alice's newest purchases: %v %v, want %v", ids(got), err, want)
+		}
+	})
+}
+
+func ids(ins []*flows.Instance) []string {
+	var out []string
+	for _, in := range ins {
+		out = append(out, in.ID)
+	}
+	return out
+}
+
 // The oldest open requests are found however many newer ones there are.
 func TestListCreatedBefore(t *testing.T) {
 	conformance(t, func(t *testing.T, s *storage.Store, e *flows.Engine) {

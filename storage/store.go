@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -569,6 +570,30 @@ func (s *Store) Audit(ctx context.Context, id string) ([]flows.AuditEntry, error
 // pipeline), then the instances (in a second), and filters the rest in memory.
 func (s *Store) List(ctx context.Context, q flows.Query) ([]*flows.Instance, error) {
 	limit := cmp.Or(q.Limit, 100)
+	// The indexes are read newest first, then filtered by what they do not
+	// key on (a person's requests by status, say): when that leaves fewer
+	// than limit and an index had more, read again, four times deeper, up
+	// to maxListRead entries per index.
+	for read := limit; ; read *= 4 {
+		last := read >= maxListRead
+		out, more, err := s.list(ctx, q, limit, read, last)
+		if err != nil || len(out) >= limit || !more || last {
+			return out, err
+		}
+	}
+}
+
+// maxListRead bounds how deep List reads one index (of one shard) for one
+// query: past it, a filtered listing may miss older matches.
+const maxListRead = 2000
+
+// list reads up to read entries of each index q uses, newest first, and
+// returns the first limit that match q, and whether an index had more.
+// Unless last, it returns only matches newer than everything left unread
+// (an index read to its depth may hide a newer match than an older one read
+// from another), so that the answer is in order; a deeper read finds the
+// rest.
+func (s *Store) list(ctx context.Context, q flows.Query, limit, read int, last bool) ([]*flows.Instance, bool, error) {
 	var indexes func(sh int) []string
 	switch {
 	case q.Assignee != "":
@@ -588,7 +613,7 @@ func (s *Store) List(ctx context.Context, q flows.Query) ([]*flows.Instance, err
 		} else {
 			var err error
 			if byShard, err = s.flowsByShard(ctx); err != nil {
-				return nil, err
+				return nil, false, err
 			}
 		}
 		indexes = func(sh int) []string {
@@ -607,25 +632,38 @@ func (s *Store) List(ctx context.Context, q flows.Query) ([]*flows.Instance, err
 		for _, key := range indexes(sh) {
 			switch {
 			case q.CreatedBefore.IsZero():
-				cmds = append(cmds, pipe.ZRevRangeWithScores(ctx, key, 0, int64(limit-1)))
+				cmds = append(cmds, pipe.ZRevRangeWithScores(ctx, key, 0, int64(read-1)))
 			case q.Assignee != "":
 				// Scored by when the step started, not by creation: all of
 				// one person's pending tasks, filtered below.
 				cmds = append(cmds, pipe.ZRevRangeWithScores(ctx, key, 0, -1))
 			default: // scored by creation time
 				cmds = append(cmds, pipe.ZRevRangeByScoreWithScores(ctx, key, &redis.ZRangeBy{
-					Max: "(" + strconv.FormatInt(q.CreatedBefore.UnixMilli(), 10), Min: "-inf", Count: int64(limit)}))
+					Max: "(" + strconv.FormatInt(q.CreatedBefore.UnixMilli(), 10), Min: "-inf", Count: int64(read)}))
 			}
 		}
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-		return nil, fmt.Errorf("list: %w", err)
+		return nil, false, fmt.Errorf("list: %w", err)
 	}
 	var ids []redis.Z
+	whole := q.Assignee != "" && !q.CreatedBefore.IsZero() // read whole, above
+	more, floor := false, math.Inf(-1)
 	for _, c := range cmds {
-		ids = append(ids, c.Val()...)
+		v := c.Val()
+		ids = append(ids, v...)
+		if len(v) >= read && !whole {
+			more, floor = true, max(floor, v[len(v)-1].Score)
+		}
 	}
 	slices.SortFunc(ids, func(a, b redis.Z) int { return cmp.Compare(b.Score, a.Score) })
+	if !last { // only what is surely newer than anything left unread
+		n := 0
+		for n < len(ids) && ids[n].Score >= floor {
+			n++
+		}
+		ids = ids[:n]
+	}
 	pipe = s.rdb.Pipeline()
 	loads := make([]*redis.SliceCmd, len(ids))
 	for i, z := range ids {
@@ -633,7 +671,7 @@ func (s *Store) List(ctx context.Context, q flows.Query) ([]*flows.Instance, err
 	}
 	if len(ids) > 0 {
 		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-			return nil, fmt.Errorf("list: load: %w", err)
+			return nil, false, fmt.Errorf("list: load: %w", err)
 		}
 	}
 	var out []*flows.Instance
@@ -641,7 +679,7 @@ func (s *Store) List(ctx context.Context, q flows.Query) ([]*flows.Instance, err
 		vals := l.Val()
 		in, err := decodeInstance(ids[i].Member.(string), vals[0], vals[1])
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		if in == nil || !matches(in, q) {
 			continue
@@ -651,7 +689,7 @@ func (s *Store) List(ctx context.Context, q flows.Query) ([]*flows.Instance, err
 			break
 		}
 	}
-	return out, nil
+	return out, more, nil
 }
 
 // flowsByShard returns the flows with instances in each shard, sorted.
