@@ -507,7 +507,13 @@ func (a *API) decide(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	data := map[string]string{}
+	if len(req.Data) > 0 && kind != flows.EventTaskDone {
+		fields["data"] = "only a done decision takes data (the task's outputs)"
+	}
 	for k, v := range req.Data {
+		if v == nil { // as a start's data: a null value is no value
+			continue
+		}
 		s, ok := formValue(v)
 		if !ok {
 			fields["data."+k] = "must be text or a number, not an object or a list"

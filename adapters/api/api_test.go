@@ -321,6 +321,12 @@ func TestDecisions(t *testing.T) {
 	}
 	r.want(r.do("POST", path, admin, map[string]any{"decision": "approve", "on_behalf_of": "carol"}), 403, flows.CodeNotAssignee)
 	r.want(r.do("POST", "/api/v1/instances/PR-999/decisions", admin, map[string]any{"decision": "approve", "on_behalf_of": "bob"}), 404, "not_found")
+	// Data is a task's outputs: an approval with data would drop it unsaid.
+	p = r.do("POST", path, admin, map[string]any{"decision": "approve", "on_behalf_of": "bob", "data": map[string]any{"po": "7781"}})
+	r.want(p, 422, "invalid")
+	if f := p.fields(); f["data"] == nil {
+		t.Errorf("want a data error: %s", p.raw)
+	}
 
 	p = r.do("POST", path, admin, map[string]any{"decision": "approve", "on_behalf_of": "bob", "step": "manager"})
 	r.want(p, 200, "")
