@@ -103,8 +103,9 @@ func LoadConfig(args []string, getenv func(string) string, environ []string, out
 	fs.Usage = func() {
 		fmt.Fprintf(out, "Usage: baton [flags]                 run Baton (HTTP server, timers, delivery)\n")
 		fmt.Fprintf(out, "       baton validate PATH...         check flow definitions (files or directories); exit 1 on any error\n")
-		fmt.Fprintf(out, "       baton graph FLOW               print a flow as a Mermaid flowchart\n")
-		fmt.Fprintf(out, "       baton audit [-json] ID         print (or export as JSON lines) an instance's audit trail and verify its hash chain\n")
+		fmt.Fprintf(out, "       baton graph [-flows DIR] FLOW  print a flow as a Mermaid flowchart\n")
+		fmt.Fprintf(out, "       baton audit [-json] [-redis-url URL] ID\n")
+		fmt.Fprintf(out, "                                      print (or export as JSON lines) an instance's audit trail and verify its hash chain\n")
 		fmt.Fprintf(out, "       baton doctor [flags]           check configuration, Redis, flows, directory, Slack auth.test and Teams token; exit 1 on any failure\n")
 		fmt.Fprintf(out, "       baton token create --name NAME --scope read|start|admin [--person ID]\n")
 		fmt.Fprintf(out, "                                      create a REST API token (printed once, on the last line); also: token list, token revoke NAME\n")
