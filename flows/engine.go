@@ -1377,6 +1377,18 @@ func (t *tx) resubmit() error {
 		detail[c.Field] = c.String()
 	}
 	t.record(AuditEntry{Action: "resubmitted", Reason: t.ev.Reason, Detail: detail})
+	if s.cond != nil {
+		// The edits may take the request out of the step's condition (an
+		// amount lowered under finance's threshold): then it goes on, as if
+		// it had never met the step.
+		if ok, err := s.cond.eval(in.Data, in.Requester); err == nil && !ok {
+			t.record(AuditEntry{Actor: System, Action: "skipped", Step: s.ID, Round: in.Round, Reason: "condition is false now: " + s.When})
+			in.Changes, in.Note = nil, "" // for the step's reviewers, who will not see it
+			t.advance(t.def.StepIndex(s.ID))
+			t.out.Text = fmt.Sprintf("Resubmitted %s: %s no longer applies. %s", in.ID, s.Name, t.afterText())
+			return nil
+		}
+	}
 	t.activate(s)
 	t.out.Text = fmt.Sprintf("Resubmitted %s (round %d). %s", in.ID, in.Round, t.waitingOn())
 	return nil

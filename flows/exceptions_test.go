@@ -605,6 +605,26 @@ func TestAdminReassignOneOfSeveral(t *testing.T) {
 	contains(t, "outcome", tr.Outcome.Text, "Frank Osei's task on X-1 is now with Erin Park; Carol Diaz and Gina Ray are still on it.")
 }
 
+// A resubmission whose edits take the request out of the step's condition
+// (finance approves above 1,000; the amount is now 800) goes on without it.
+func TestResubmitOutOfTheStepsCondition(t *testing.T) {
+	t.Parallel()
+	r := buyRun(t, "2500")
+	r.act(flows.EventApprove, "bob")
+	r.act(flows.EventRequestChanges, "carol", reason("too much; can you do it for under 1,000?"))
+	tr := r.act(flows.EventResubmit, "alice", data("item", "Laptop", "amount", "800"))
+	wantStatus(t, r.in, flows.StatusCompleted, "", 0)
+	contains(t, "outcome", tr.Outcome.Text, "Resubmitted X-1: Finance approval no longer applies.")
+	if !slices.ContainsFunc(tr.Audit, func(a flows.AuditEntry) bool {
+		return a.Action == "skipped" && a.Step == "finance" && a.Reason == "condition is false now: amount > 1000"
+	}) {
+		t.Fatalf("audit %+v", tr.Audit)
+	}
+	if done := notified(t, tr, "alice", "requester/done").Msg; !strings.HasPrefix(done.Title, "Approved:") {
+		t.Fatalf("outcome card %q", done.Title)
+	}
+}
+
 // TestClickForAnEarlierStepWithoutRound: a click naming an earlier step but
 // no round is matched with that step's latest round, and told who decided it.
 func TestClickForAnEarlierStepWithoutRound(t *testing.T) {
