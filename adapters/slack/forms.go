@@ -32,9 +32,13 @@ const (
 // Input blocks are keyed by field name; each holds one element "value".
 const valueAction = "value"
 
-// The block id of the optional note a resubmission may carry; field names
-// are words, so it cannot collide with one.
-const noteBlock = "baton:note"
+// The block ids of the optional note a resubmission may carry and of a
+// form's introduction; field names are words, so neither can collide with
+// one (a field may well be called "about").
+const (
+	noteBlock  = "baton:note"
+	aboutBlock = "baton:about"
+)
 
 func modal(title, callback, submit string, meta viewMeta, blocks []slackgo.Block) slackgo.ModalViewRequest {
 	v := slackgo.ModalViewRequest{Type: slackgo.VTModal, Title: plainText(title, maxViewTitle), Close: plainText("Cancel", maxViewTitle),
@@ -259,7 +263,7 @@ func stateValue(state *slackgo.ViewState, id string) string {
 func startModal(def *flows.Definition, pk pickers) slackgo.ModalViewRequest {
 	blocks := []slackgo.Block{}
 	if desc := strings.TrimSpace(def.Description); desc != "" {
-		blocks = append(blocks, section("about", mrkdwn(desc)))
+		blocks = append(blocks, section(aboutBlock, mrkdwn(desc)))
 	}
 	blocks = append(blocks, formBlocks(def.Form, nil, pk)...)
 	return modal(def.Name, cbStart, "Submit", viewMeta{Kind: "start", Flow: def.ID}, blocks)
@@ -273,7 +277,7 @@ func resubmitModal(def *flows.Definition, in *flows.Instance, values map[string]
 	if in.Outcome != "" {
 		head += "\nSent back because: " + mrkdwn(in.Outcome)
 	}
-	blocks = append(blocks, section("about", head))
+	blocks = append(blocks, section(aboutBlock, head))
 	blocks = append(blocks, formBlocks(def.Form, values, pk)...)
 	note := slackgo.NewPlainTextInputBlockElement(plainText("e.g. split into two orders", maxPlaceholder), valueAction)
 	note.Multiline = true
@@ -292,7 +296,7 @@ func reasonModal(a flows.Action, summary string) slackgo.ModalViewRequest {
 	el := slackgo.NewPlainTextInputBlockElement(plainText("The requester sees this.", maxPlaceholder), valueAction)
 	el.Multiline = true
 	blocks := []slackgo.Block{
-		section("about", mrkdwn(summary)),
+		section(aboutBlock, mrkdwn(summary)),
 		slackgo.NewInputBlock("reason", plainText(label, maxLabel), nil, el),
 	}
 	return modal(title, cbReason, submit, viewMeta{Kind: "reason", Action: string(a.Kind), Instance: a.Instance, Step: a.Step, Round: a.Round}, blocks)
@@ -303,7 +307,7 @@ func reassignModal(a flows.Action, summary string, pk pickers) slackgo.ModalView
 	why := slackgo.NewPlainTextInputBlockElement(nil, valueAction)
 	whyBlock := slackgo.NewInputBlock("reason", plainText("Note for them (optional)", maxLabel), nil, why)
 	whyBlock.Optional = true
-	blocks := []slackgo.Block{section("about", mrkdwn(summary))}
+	blocks := []slackgo.Block{section(aboutBlock, mrkdwn(summary))}
 	blocks = append(blocks, pk.userPicker("target", "Who should take it over?", nil, "", true)...)
 	blocks = append(blocks, whyBlock)
 	return modal("Reassign", cbReassign, "Reassign", viewMeta{Kind: "reassign", Instance: a.Instance, Step: a.Step, Round: a.Round}, blocks)
@@ -311,7 +315,7 @@ func reassignModal(a flows.Action, summary string, pk pickers) slackgo.ModalView
 
 // doneModal asks for a task's outputs.
 func doneModal(a flows.Action, summary string, outputs []flows.Field, pk pickers) slackgo.ModalViewRequest {
-	blocks := append([]slackgo.Block{section("about", mrkdwn(summary))}, formBlocks(outputs, nil, pk)...)
+	blocks := append([]slackgo.Block{section(aboutBlock, mrkdwn(summary))}, formBlocks(outputs, nil, pk)...)
 	return modal("Mark done", cbDone, "Done", viewMeta{Kind: "done", Instance: a.Instance, Step: a.Step, Round: a.Round}, blocks)
 }
 

@@ -311,3 +311,22 @@ func checkBlockKit(t *testing.T, name string, blocks []slackgo.Block, max int) {
 		}
 	}
 }
+
+// A form field may be called "about": the form's introduction does not take
+// its block id (Slack refuses a view with a repeated one).
+func TestFormFieldNamedAbout(t *testing.T) {
+	def, err := flows.ParseDefinition("bio.yaml", []byte(`id: bio
+name: Bio
+description: Tell us about you.
+owner: olivia
+form:
+  - {name: about, label: About you, type: longtext, required: true}
+steps:
+  - {id: a, type: notify, to: [requester], message: hi}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := startModal(def, pickers{})
+	checkBlockKit(t, "start modal", v.Blocks.BlockSet, maxViewBlocks)
+}
