@@ -4,6 +4,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/batonbot/baton/bot"
 	"github.com/batonbot/baton/flows"
 )
 
@@ -27,5 +28,21 @@ func TestStartWithUnknownPersonUsesNoID(t *testing.T) {
 	next, err := h.Svc.Handle(t.Context(), flows.Event{Kind: flows.EventStart, Key: "c3", Actor: "alice", Flow: "content", Data: form("ivan")})
 	if err != nil || next.Instance != "CR-2" {
 		t.Fatalf("the next start is %+v %v, want CR-2", next, err)
+	}
+}
+
+// A form pre-filled for resubmission shows numbers as typed: a million is
+// 1000000, not 1e+06 (which a number input may refuse).
+func TestFormValuesNumbersAsTyped(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	def, _ := h.Engine.Flow("purchase")
+	got := bot.FormValues(def, &flows.Instance{Data: map[string]any{"amount": 1000000.0, "item": "Servers"}})
+	if got["amount"] != "1000000" || got["item"] != "Servers" {
+		t.Fatalf("form values %v", got)
+	}
+	got = bot.FormValues(def, &flows.Instance{Data: map[string]any{"amount": 1234.5}})
+	if got["amount"] != "1234.5" {
+		t.Fatalf("form values %v", got)
 	}
 }
