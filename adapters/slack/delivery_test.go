@@ -218,8 +218,9 @@ steps:
 	}
 }
 
-// TestGuestNames: people outside the directory are mentioned where Slack
-// renders mentions, and named (users.info, cached) where text is plain.
+// TestGuestNames: people outside the directory are mentioned in the lines
+// the engine writes, and named (users.info, cached) in button labels; the
+// title, the requester's words, stays as typed.
 func TestGuestNames(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
@@ -237,7 +238,7 @@ func TestGuestNames(t *testing.T) {
 			post = c
 		}
 	}
-	for _, want := range []string{"Review for Real U0GUEST", "Asked by <@U0GUEST>", "Ask Real U0GUEST"} {
+	for _, want := range []string{"Review for slack:U0GUEST", "Asked by <@U0GUEST>", "Ask Real U0GUEST"} {
 		if !strings.Contains(post.text(), want) {
 			t.Errorf("card lacks %q: %s", want, post.text())
 		}

@@ -206,7 +206,7 @@ func (a *Adapter) summaryOf(def *flows.Definition, in *flows.Instance) string {
 	if st := def.Step(in.Step); st != nil {
 		s += " · " + st.Name
 	}
-	return "*" + mrkdwn(s) + "*\nRequested by " + mrkdwn(a.svc.Engine().Directory().Name(in.Requester))
+	return "*" + mrkdwn(s) + "*\n" + mrkdwnNamed("Requested by "+a.svc.Engine().Directory().Name(in.Requester))
 }
 
 // problem turns an error from the service into what to tell the person.

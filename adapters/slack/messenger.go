@@ -105,11 +105,11 @@ func (m messenger) Update(ctx context.Context, ref string, msg *flows.Message) e
 }
 
 // named replaces the ids of people outside the directory ("slack:U123")
-// by their Slack names (users.info, cached) where text is plain: the title
-// and the button labels. Everywhere else they are mentions, which Slack
-// shows with the person's current name.
+// by their Slack names (users.info, cached) in the button labels, which are
+// plain text. Elsewhere the lines the engine writes make them mentions
+// (mrkdwnNamed); the title, which is the requester's, keeps what they typed.
 func (a *Adapter) named(ctx context.Context, m *flows.Message) *flows.Message {
-	if !strings.Contains(m.Title, "slack:") && !slices.ContainsFunc(m.Actions, func(x flows.Action) bool { return strings.Contains(x.Label, "slack:") }) {
+	if !slices.ContainsFunc(m.Actions, func(x flows.Action) bool { return strings.Contains(x.Label, "slack:") }) {
 		return m
 	}
 	name := func(s string) string {
@@ -121,7 +121,6 @@ func (a *Adapter) named(ctx context.Context, m *flows.Message) *flows.Message {
 		})
 	}
 	c := *m
-	c.Title = name(m.Title)
 	c.Actions = slices.Clone(m.Actions)
 	for i := range c.Actions {
 		c.Actions[i].Label = name(c.Actions[i].Label)

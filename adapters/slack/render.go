@@ -43,10 +43,19 @@ var slackPerson = regexp.MustCompile(`slack:([UW][A-Z0-9]{2,30})\b`)
 // mrkdwnEscapes escapes the three characters Slack gives meaning to.
 var mrkdwnEscapes = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
 
-// mrkdwn turns plain text into safe mrkdwn: &, < and > are escaped (so
-// nobody can inject a mention or a link), then person ids become mentions.
-func mrkdwn(s string) string {
-	s = mrkdwnEscapes.Replace(s)
+// mrkdwn turns plain text into safe mrkdwn: &, < and > are escaped, so
+// nobody can inject a mention or a link.
+func mrkdwn(s string) string { return mrkdwnEscapes.Replace(s) }
+
+// mrkdwnNamed is mrkdwn for text the engine writes, naming people (the
+// card's text, its context lines, its outcome): the ids of people outside
+// the directory ("slack:U123") become mentions, which Slack shows with
+// their names. What people typed as form data (the title, the fields, what
+// changed, list items) goes through mrkdwn alone: an id typed there would
+// otherwise notify whoever it names. (A reason or note quoted in a context
+// line still may; the engine does not mark where it starts.)
+func mrkdwnNamed(s string) string {
+	s = mrkdwn(s)
 	if !strings.Contains(s, "slack:") {
 		return s
 	}
@@ -121,14 +130,14 @@ func renderMessage(m *flows.Message, maxBlocks int) []slackgo.Block {
 	}
 	if m.Outcome != "" {
 		first, rest, _ := strings.Cut(m.Outcome, "\n")
-		md := "*" + mrkdwn(first) + "*"
+		md := "*" + mrkdwnNamed(first) + "*"
 		if rest != "" {
 			md += "\n" + mrkdwn(rest)
 		}
 		head = append(head, section("outcome", md))
 	}
 	if m.Text != "" {
-		head = append(head, section("text", mrkdwn(m.Text)))
+		head = append(head, section("text", mrkdwnNamed(m.Text)))
 	}
 	if len(m.Changes) > 0 {
 		lines := []string{"*Changed since the last round*"}
@@ -144,7 +153,7 @@ func renderMessage(m *flows.Message, maxBlocks int) []slackgo.Block {
 			if i == maxContextItems-1 && len(m.Context) > maxContextItems {
 				c = strings.Join(m.Context[i:], " · ")
 			}
-			els = append(els, mdText(mrkdwn(c), maxFieldText))
+			els = append(els, mdText(mrkdwnNamed(c), maxFieldText))
 			if len(els) == maxContextItems {
 				break
 			}
@@ -265,7 +274,7 @@ func buttons(blockID string, actions []flows.Action) *slackgo.ActionBlock {
 // line saying how it ended, instead of a second copy of the full card.
 func renderClosedReply(m *flows.Message) []slackgo.Block {
 	first, rest, _ := strings.Cut(m.Outcome, "\n")
-	md := outcomeIcon(m.Outcome) + "*" + mrkdwn(first) + "*"
+	md := outcomeIcon(m.Outcome) + "*" + mrkdwnNamed(first) + "*"
 	if rest != "" {
 		md += "\n" + mrkdwn(rest)
 	}

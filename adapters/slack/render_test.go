@@ -241,10 +241,14 @@ func TestRenderLimits(t *testing.T) {
 			t.Errorf("the items that did not fit in %d blocks are not counted", max)
 		}
 	}
-	// Text is escaped; people outside the directory become mentions.
-	got := mrkdwn("<!channel> & <@U1|x> approved by slack:U0XYZ and slack:foo")
+	// Text is escaped; in what the engine writes, people outside the
+	// directory become mentions.
+	got := mrkdwnNamed("<!channel> & <@U1|x> approved by slack:U0XYZ and slack:foo")
 	if want := "&lt;!channel&gt; &amp; &lt;@U1|x&gt; approved by <@U0XYZ> and slack:foo"; got != want {
-		t.Errorf("mrkdwn = %q, want %q", got, want)
+		t.Errorf("mrkdwnNamed = %q, want %q", got, want)
+	}
+	if got := mrkdwn("Laptop slack:U0DANA"); got != "Laptop slack:U0DANA" {
+		t.Errorf("mrkdwn(typed text) = %q: a mention", got)
 	}
 }
 
@@ -329,4 +333,22 @@ steps:
 	}
 	v := startModal(def, pickers{})
 	checkBlockKit(t, "start modal", v.Blocks.BlockSet, maxViewBlocks)
+}
+
+// What people typed (the title, form fields, changes) never becomes a
+// mention: a vendor "slack:U0DANA" must not notify Dana.
+func TestTypedIDsAreNoMentions(t *testing.T) {
+	m := &flows.Message{Kind: flows.MsgTask, Title: "Purchase PR-1: Laptop slack:U0DANA", Text: "Manager approval",
+		Fields:  []flows.Fact{{Label: "Vendor", Value: "*Dell* slack:U0ERIN"}},
+		Changes: []flows.Change{{Label: "Item", Old: "Laptop", New: "slack:U0GUS"}},
+		Context: []string{"Requested by slack:U0ALICE"}}
+	b := string(mustJSON(t, renderMessage(m, maxMessageBlocks)))
+	for _, id := range []string{"U0DANA", "U0ERIN", "U0GUS"} {
+		if strings.Contains(b, "@"+id) { // a mention is <@ID> (JSON escapes the brackets)
+			t.Errorf("typed %s became a mention: %s", id, b)
+		}
+	}
+	if !strings.Contains(b, "@U0ALICE") {
+		t.Errorf("the engine's naming of the requester is no mention: %s", b)
+	}
 }
