@@ -1,11 +1,13 @@
 package teams
 
 import (
+	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/infracloudio/msbotbuilder-go/schema"
 
@@ -18,7 +20,13 @@ const (
 	cardContentType = "application/vnd.microsoft.card.adaptive"
 	cardSchema      = "http://adaptivecards.io/schemas/adaptive-card.json"
 	cardVersion     = "1.5"
-	maxItems        = 40 // items shown on one card: Teams refuses messages over ~28 KB
+	maxItems        = 40 // items shown on one card at most
+	// Teams refuses a message over its size limit (413 MessageSizeTooBig;
+	// 40 KB in UTF-16 on older clients): a card's list items stop at
+	// maxItemBytes of JSON, and each text at maxText characters, so that a
+	// long task list or a pasted essay shortens the card instead of losing it.
+	maxItemBytes = 12_000
+	maxText      = 1_500
 )
 
 // Keys of the data an Action.Execute carries back to us, and prefixes of
@@ -84,6 +92,9 @@ type runStyle struct {
 }
 
 func textRun(s string, st runStyle) map[string]any {
+	if utf8.RuneCountInString(s) > maxText {
+		s = string([]rune(s)[:maxText-1]) + "…"
+	}
 	r := map[string]any{"type": "TextRun", "text": s}
 	if st.weight != "" {
 		r["weight"] = st.weight
@@ -111,15 +122,24 @@ func rich(runs ...map[string]any) map[string]any {
 	return map[string]any{"type": "RichTextBlock", "inlines": inl}
 }
 
-// paragraphs renders text line by line (a TextRun does not break lines).
+// paragraphs renders text line by line (a TextRun does not break lines),
+// up to maxText characters in all.
 func paragraphs(text string, st runStyle) []any {
 	var out []any
-	for _, l := range strings.Split(text, "\n") {
+	for _, l := range strings.Split(shorten(text), "\n") {
 		if strings.TrimSpace(l) != "" {
 			out = append(out, rich(textRun(l, st)))
 		}
 	}
 	return out
+}
+
+// shorten cuts s to maxText characters, marking the cut.
+func shorten(s string) string {
+	if utf8.RuneCountInString(s) <= maxText {
+		return s
+	}
+	return string([]rune(s)[:maxText-1]) + "…"
 }
 
 func spaced(el map[string]any, spacing string) map[string]any {
@@ -133,7 +153,7 @@ func spaced(el map[string]any, spacing string) map[string]any {
 func facts(fields []flows.Fact) []any {
 	var out []any
 	for i, f := range fields {
-		lines := strings.Split(f.Value, "\n")
+		lines := strings.Split(shorten(f.Value), "\n")
 		el := rich(textRun(f.Label+": ", runStyle{weight: "bolder"}), textRun(lines[0], runStyle{}))
 		if i > 0 {
 			el = spaced(el, "none")
@@ -179,19 +199,21 @@ func (r *renderer) message(m *flows.Message, view string) card {
 		}
 		body = append(body, map[string]any{"type": "Container", "style": outcomeStyle(m.Outcome), "items": lines, "spacing": "medium"})
 	}
-	items := m.Items
-	if len(items) > maxItems {
-		items = items[:maxItems]
-	}
-	for _, it := range items {
+	shown, size := 0, 0
+	for _, it := range m.Items {
 		inner := []any{rich(textRun(it.Title, runStyle{weight: "bolder"}))}
 		inner = append(inner, paragraphs(it.Text, runStyle{})...)
 		if acts := r.actions(m.Flow, it.Actions, view); len(acts) > 0 {
 			inner = append(inner, map[string]any{"type": "ActionSet", "actions": acts})
 		}
-		body = append(body, map[string]any{"type": "Container", "separator": true, "spacing": "medium", "items": inner})
+		el := map[string]any{"type": "Container", "separator": true, "spacing": "medium", "items": inner}
+		b, _ := json.Marshal(el)
+		if shown == maxItems || shown > 0 && size+len(b) > maxItemBytes {
+			break
+		}
+		body, shown, size = append(body, el), shown+1, size+len(b)
 	}
-	if n := len(m.Items) - len(items); n > 0 {
+	if n := len(m.Items) - shown; n > 0 {
 		body = append(body, rich(textRun(fmt.Sprintf("… and %d more.", n), runStyle{subtle: true})))
 	}
 	for i, c := range m.Context {

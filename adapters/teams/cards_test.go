@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"unicode/utf16"
 
 	"github.com/batonbot/baton/flows"
 )
@@ -194,4 +196,31 @@ func checkCard(t *testing.T, c card, raw []byte) {
 		}
 	}
 	walk(map[string]any(c), "card")
+}
+
+// A long task list and a pasted essay shorten the card rather than take it
+// over Teams's message size limit (413, and the card is lost).
+func TestCardsStayUnderTheSizeLimit(t *testing.T) {
+	r := goldenRenderer(t)
+	list := &flows.Message{Kind: flows.MsgList, Title: "Your pending tasks"}
+	for i := range 45 {
+		list.Items = append(list.Items, flows.Item{Title: fmt.Sprintf("Grant GR-%d: %s", i, strings.Repeat("long title ", 20)),
+			Text:    "Grant the access · requested by Alice Martin · waiting 2 d · due Fri 27 Nov 09:00 UTC",
+			Actions: []flows.Action{act(flows.ActApprove, "Approve", "positive"), act(flows.ActReject, "Reject", "destructive"), act(flows.ActReassign, "Reassign", "")}})
+	}
+	essay := &flows.Message{Kind: flows.MsgTask, Title: "Grant GR-7", Text: strings.Repeat("why, ", 13000),
+		Fields: []flows.Fact{{Label: "Justification", Value: strings.Repeat("because ", 8000)}}}
+	for name, m := range map[string]*flows.Message{"task list": list, "essay": essay} {
+		b, err := json.Marshal(r.message(m, viewOf(m)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(utf16.Encode([]rune(string(b))))*2 > 40_000 {
+			t.Errorf("%s: the card is %d bytes of UTF-16, over Teams's 40 KB", name, len(utf16.Encode([]rune(string(b))))*2)
+		}
+	}
+	b, _ := json.Marshal(r.message(list, viewOf(list)))
+	if !strings.Contains(string(b), "more.") {
+		t.Error("the task list does not say how many tasks it left out")
+	}
 }
