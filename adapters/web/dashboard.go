@@ -38,10 +38,12 @@ type DashboardConfig struct {
 	// SessionTTL is how long a sign-in lasts (default 12 h).
 	SessionTTL time.Duration
 	// Still says, at every page, whether a session's sign-in still holds:
-	// user is still an admin and the token they signed in with (tokenHash:
-	// its hex SHA-256) is still good, not revoked. Nil: a session holds
+	// user is still an admin and the token they signed in with is still
+	// good, not revoked. signedInWith says whether a token, given by its
+	// hex SHA-256, is the one (the session keeps only a keyed mark of it,
+	// so a leaked cookie tells nothing of the token). Nil: a session holds
 	// until it expires.
-	Still func(ctx context.Context, user, tokenHash string) (bool, error)
+	Still func(ctx context.Context, user string, signedInWith func(tokenHash string) bool) (bool, error)
 	// SignedOut keeps the sessions signed out before they expire, so that
 	// a copy of the cookie is no use either. Nil: signing out only drops
 	// the browser's cookie.
@@ -157,7 +159,7 @@ func (d *Dashboard) login(w http.ResponseWriter, r *http.Request) {
 	sum := sha256.Sum256([]byte(token))
 	id := make([]byte, 16)
 	_, _ = rand.Read(id)
-	sess := session{user: user, exp: exp, tokenHash: hex.EncodeToString(sum[:]), id: hex.EncodeToString(id)}
+	sess := session{user: user, exp: exp, tokenMark: d.tokenMark(hex.EncodeToString(sum[:])), id: hex.EncodeToString(id)}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: d.sign(sess), Path: "/dashboard", HttpOnly: true,
 		SameSite: http.SameSiteStrictMode, Secure: secure(r), Expires: exp})
 	http.Redirect(w, r, "/dashboard", http.StatusSeeOther)
@@ -195,24 +197,32 @@ func secure(r *http.Request) bool {
 	return r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
 }
 
-// session is a sign-in: who, until when, with which token (its hash, for
-// Still), and its own id (for SignedOut).
+// session is a sign-in: who, until when, with which token (a keyed mark of
+// its hash, for Still), and its own id (for SignedOut).
 type session struct {
 	user      string
 	exp       time.Time
-	tokenHash string
+	tokenMark string
 	id        string
 }
 
 // sign makes a session's cookie value: its fields, signed.
 func (d *Dashboard) sign(s session) string {
-	p := strings.Join([]string{base64.RawURLEncoding.EncodeToString([]byte(s.user)), strconv.FormatInt(s.exp.Unix(), 10), s.tokenHash, s.id}, ".")
+	p := strings.Join([]string{base64.RawURLEncoding.EncodeToString([]byte(s.user)), strconv.FormatInt(s.exp.Unix(), 10), s.tokenMark, s.id}, ".")
 	return p + "." + base64.RawURLEncoding.EncodeToString(d.mac(p))
+}
+
+// tokenMark is what a session keeps of the token it was signed in with.
+func (d *Dashboard) tokenMark(tokenHash string) string {
+	m := hmac.New(sha256.New, d.cfg.SessionKey)
+	m.Write([]byte("baton-dashboard-token."))
+	m.Write([]byte(tokenHash))
+	return hex.EncodeToString(m.Sum(nil)[:16])
 }
 
 func (d *Dashboard) mac(p string) []byte {
 	m := hmac.New(sha256.New, d.cfg.SessionKey)
-	m.Write([]byte("baton-dashboard-session-v2."))
+	m.Write([]byte("baton-dashboard-session-v3."))
 	m.Write([]byte(p))
 	return m.Sum(nil)
 }
@@ -234,7 +244,9 @@ func (d *Dashboard) session(r *http.Request) (session, bool) {
 		}
 	}
 	if d.cfg.Still != nil {
-		still, err := d.cfg.Still(r.Context(), s.user, s.tokenHash)
+		still, err := d.cfg.Still(r.Context(), s.user, func(tokenHash string) bool {
+			return hmac.Equal([]byte(d.tokenMark(tokenHash)), []byte(s.tokenMark))
+		})
 		if err != nil {
 			d.log.Error("dashboard session", "user", s.user, "err", err)
 		}
@@ -272,5 +284,5 @@ func (d *Dashboard) parse(r *http.Request) (session, bool) {
 	if err != nil {
 		return session{}, false
 	}
-	return session{user: string(user), exp: time.Unix(exp, 0), tokenHash: f[2], id: f[3]}, true
+	return session{user: string(user), exp: time.Unix(exp, 0), tokenMark: f[2], id: f[3]}, true
 }

@@ -293,9 +293,9 @@ func TestDashboardSessionEnds(t *testing.T) {
 	auth := func(_ context.Context, user, token string) (bool, error) {
 		return user == "olivia" && token == dashToken, nil
 	}
-	still := func(_ context.Context, user, tokenHash string) (bool, error) {
+	still := func(_ context.Context, user string, signedInWith func(string) bool) (bool, error) {
 		sum := sha256.Sum256([]byte(dashToken))
-		return !revoked && user == "olivia" && tokenHash == hex.EncodeToString(sum[:]), nil
+		return !revoked && user == "olivia" && signedInWith(hex.EncodeToString(sum[:])) && !signedInWith("0000"), nil
 	}
 	d := &dashRig{t: t, rig: rig, h: web.NewDashboard(rig.Svc, web.DashboardConfig{Authenticate: auth, Still: still, SignedOut: &memValues{},
 		SessionKey: []byte("k")}, rig.Log).Handler()}
@@ -308,6 +308,9 @@ func TestDashboardSessionEnds(t *testing.T) {
 	}
 	ck := signIn()
 	has(t, d.do("GET", "/dashboard", nil, remote, ck), http.StatusOK, "Signed in as olivia")
+	if sum := sha256.Sum256([]byte(dashToken)); strings.Contains(ck.Value, hex.EncodeToString(sum[:])) || strings.Contains(ck.Value, dashToken) {
+		t.Errorf("the cookie %q gives away the token (or its hash)", ck.Value)
+	}
 	revoked = true
 	has(t, d.do("GET", "/dashboard", nil, remote, ck), http.StatusOK, "Sign in")
 	revoked = false
