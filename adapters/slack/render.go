@@ -63,7 +63,25 @@ func mrkdwnNamed(s string) string {
 }
 
 func mdText(s string, max int) *slackgo.TextBlockObject {
-	return slackgo.NewTextBlockObject(slackgo.MarkdownType, truncate(s, max), false, false)
+	return slackgo.NewTextBlockObject(slackgo.MarkdownType, truncateMrkdwn(s, max), false, false)
+}
+
+// truncateMrkdwn is truncate for escaped mrkdwn: a cut inside an escape
+// (&amp;) or a mention (<@U123>) moves to before it, so nothing half-made
+// shows.
+func truncateMrkdwn(s string, n int) string {
+	t := truncate(s, n)
+	if t == s {
+		return s
+	}
+	body := strings.TrimSuffix(t, "…")
+	if i := strings.LastIndexByte(body, '&'); i > strings.LastIndexByte(body, ';') {
+		body = body[:i]
+	}
+	if i := strings.LastIndexByte(body, '<'); i > strings.LastIndexByte(body, '>') {
+		body = body[:i]
+	}
+	return body + "…"
 }
 
 func plainText(s string, max int) *slackgo.TextBlockObject {

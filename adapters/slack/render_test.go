@@ -352,3 +352,17 @@ func TestTypedIDsAreNoMentions(t *testing.T) {
 		t.Errorf("the engine's naming of the requester is no mention: %s", b)
 	}
 }
+
+// A cut never leaves half an escape or half a mention.
+func TestTruncateMrkdwn(t *testing.T) {
+	for in, want := range map[string]string{
+		"abcd &amp; x": "abcd …", // cut inside &amp;
+		"ab <@U0X> c":  "ab …",   // cut inside the mention
+		"abc &lt; d":   "abc &lt;…",
+		"short":        "short",
+	} {
+		if got := truncateMrkdwn(in, 9); got != want {
+			t.Errorf("truncateMrkdwn(%q, 9) = %q, want %q", in, got, want)
+		}
+	}
+}
