@@ -38,6 +38,7 @@ type LinkClaims struct {
 	Round    int       `json:"r"`
 	Email    string    `json:"e"`
 	Expires  time.Time `json:"x"`
+	Issued   time.Time `json:"t,omitzero"` // when signed: a task given to Email after that is not the one this link was for
 	Nonce    string    `json:"n"`
 }
 
@@ -121,8 +122,9 @@ func (l *Links) TTL() time.Duration { return l.ttl }
 func (l *Links) New(instance, step string, round int, email string) (token string, expires time.Time) {
 	nonce := make([]byte, 16)
 	_, _ = rand.Read(nonce)
+	now := l.clock.Now().UTC()
 	c := LinkClaims{Instance: instance, Step: step, Round: round, Email: strings.ToLower(email),
-		Expires: l.clock.Now().Add(l.ttl).UTC().Truncate(time.Second), Nonce: hex.EncodeToString(nonce)}
+		Expires: now.Add(l.ttl).Truncate(time.Second), Issued: now, Nonce: hex.EncodeToString(nonce)}
 	return l.sign(c), c.Expires
 }
 

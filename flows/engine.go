@@ -1201,7 +1201,7 @@ func (t *tx) activate(s *Step) {
 	people, note := t.assignees(s)
 	in.Routed = note
 	for _, p := range people {
-		in.Tasks = append(in.Tasks, Task{Assignee: p})
+		in.Tasks = append(in.Tasks, Task{Assignee: p, Since: t.now})
 	}
 	if s.Remind.Every > 0 {
 		t.setTimer(TimerRemind, 1, t.now.Add(s.Remind.Every))
@@ -1464,7 +1464,7 @@ func (t *tx) reassign(delegate bool) error {
 	if task.Original == "" {
 		task.Original = from
 	}
-	task.Assignee, task.Delegates = target, nil
+	task.Assignee, task.Delegates, task.Since = target, nil, t.now
 	in.Routed = "" // whom it waits on is now someone's choice, said on the card
 	t.record(AuditEntry{Action: "reassigned", Reason: t.ev.Reason, Detail: map[string]string{"from": from, "to": target}})
 	t.closeTaskCards(s, was, "reassigned", t.ev.Actor, t.ev.Reason, "Now with "+t.name(target)+".")
@@ -1811,7 +1811,7 @@ func (t *tx) escalateReassign(s *Step, target string) string {
 		if task.Original == "" {
 			task.Original = task.Assignee
 		}
-		task.Assignee, task.Delegates = m.to, nil
+		task.Assignee, task.Delegates, task.Since = m.to, nil, t.now
 		in.Routed = "" // the escalation chose, and says so
 	}
 	if len(tos) == 0 {

@@ -82,6 +82,7 @@ type Instance struct {
 // Task is one person's assignment on the current step.
 type Task struct {
 	Assignee  string    `json:"assignee"`
+	Since     time.Time `json:"since,omitzero"`     // when Assignee got it (a link signed before is not theirs to use)
 	Original  string    `json:"original,omitempty"` // first assignee, when reassigned
 	Delegates []string  `json:"delegates,omitempty"`
 	Decision  Decision  `json:"decision,omitempty"`

@@ -25,6 +25,9 @@ type ExternalService interface {
 	Instance(ctx context.Context, id string) (*flows.Instance, error)
 }
 
+// clockSkew is how far behind one replica's clock may run another's.
+const clockSkew = time.Minute
+
 // LinkChecker checks and spends signed links (bot.Links does).
 type LinkChecker interface {
 	Verify(token string) (bot.LinkClaims, error)
@@ -156,9 +159,12 @@ func (x *External) check(w http.ResponseWriter, r *http.Request) (externalData, 
 		}
 	}
 	switch {
-	case task == nil:
+	case task == nil || c.Issued.Add(clockSkew).Before(task.Since):
+		// Not theirs now, or theirs again since the link was signed (it
+		// moved away and back): that assignment has its own link. (The
+		// replica that signed may run behind the one that assigned.)
 		x.problem(w, http.StatusForbidden, "Not assigned to you",
-			fmt.Sprintf("This step of %s is not (or no longer) assigned to %s; it is waiting on someone else.", in.ID, c.Email))
+			fmt.Sprintf("This step of %s is not (or no longer) assigned to %s with this link; it is waiting on someone else, or on a newer link.", in.ID, c.Email))
 		return externalData{}, false
 	case task.Decision != flows.Pending:
 		x.problem(w, http.StatusConflict, "Already decided",

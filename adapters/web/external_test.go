@@ -369,6 +369,23 @@ func TestExternalLinkRevokedByReassign(t *testing.T) {
 	}
 }
 
+// TestExternalOldLinkAfterReassignBack: the task moves away from the vendor
+// and, later, back: the vendor's first link stays dead; the new one works.
+func TestExternalOldLinkAfterReassignBack(t *testing.T) {
+	x := newExtRig(t)
+	old := x.link("vendor_ok", 1, vendorAddr)
+	x.handle(flows.Event{Kind: flows.EventReassign, Key: "r1", Instance: "VC-1", Actor: "olivia", Target: "bob",
+		From: "email:" + vendorAddr, Reason: "vendor unreachable"}, true)
+	x.rig.Clock.Advance(2 * time.Hour)
+	x.handle(flows.Event{Kind: flows.EventReassign, Key: "r2", Instance: "VC-1", Actor: "bob", Target: "email:" + vendorAddr,
+		Reason: "they are back"}, true)
+	x.expect(x.do("POST", old, url.Values{"decision": {"approve"}}), http.StatusForbidden, "Not assigned to you")
+	if in := x.instance(); in.Tasks[0].Decision != flows.Pending {
+		t.Fatalf("the old link decided: %+v", in.Tasks)
+	}
+	x.expect(x.do("GET", x.link("vendor_ok", 1, vendorAddr), nil), http.StatusOK, "VC-1")
+}
+
 // flakySvc fails the next fail decisions as a store outage would.
 type flakySvc struct {
 	web.ExternalService
