@@ -31,6 +31,9 @@ type smtpServer struct {
 	got  []received
 	auth []string
 	fail []string // replies to give to the next RCPT commands, in order
+	// dropQuit closes the connection on QUIT without a reply, as some
+	// relays do.
+	dropQuit bool
 }
 
 type received struct {
@@ -120,7 +123,12 @@ func (s *smtpServer) serve(c net.Conn) {
 		case "RSET", "NOOP":
 			say("250 ok")
 		case "QUIT":
-			say("221 bye")
+			s.mu.Lock()
+			drop := s.dropQuit
+			s.mu.Unlock()
+			if !drop {
+				say("221 bye")
+			}
 			return
 		default:
 			say("502 not implemented")
@@ -267,6 +275,23 @@ func TestSMTPErrors(t *testing.T) {
 	down := email.NewSMTP(email.SMTPConfig{Addr: addr, From: "b@corp.example"})
 	if err := down.Send(t.Context(), mail); err == nil || bot.IsPermanent(err) {
 		t.Errorf("server down: %v, want a retryable error", err)
+	}
+	if got := srv.received(); len(got) != 1 {
+		t.Errorf("%d mails received, want 1", len(got))
+	}
+}
+
+// A relay that drops the connection at QUIT took the mail: no error, so
+// no retry sends it (and a new link) again.
+func TestSMTPDroppedQuit(t *testing.T) {
+	srv := newSMTPServer(t)
+	srv.mu.Lock()
+	srv.dropQuit = true
+	srv.mu.Unlock()
+	cfg, _ := email.ParseURL(srv.url())
+	mail := email.Mail{ID: "1@corp.example", To: "sales@acme.example", Subject: "s", Text: "t", At: bottest.T0}
+	if err := email.NewSMTP(cfg).Send(t.Context(), mail); err != nil {
+		t.Errorf("send: %v, want nil (the relay accepted the mail)", err)
 	}
 	if got := srv.received(); len(got) != 1 {
 		t.Errorf("%d mails received, want 1", len(got))

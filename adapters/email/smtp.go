@@ -151,7 +151,10 @@ func (s *SMTP) send(ctx context.Context, m Mail) error {
 	if err := w.Close(); err != nil {
 		return fmt.Errorf("smtp end of data: %w", err)
 	}
-	return c.Quit()
+	// The relay took the mail: a failed QUIT (a relay that drops the
+	// connection) must not send it again, with a new link, on a retry.
+	_ = c.Quit()
+	return nil
 }
 
 // Format writes m as an RFC 5322 message: UTF-8 plain text, quoted-printable.
