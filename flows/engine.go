@@ -261,7 +261,9 @@ func (e *Engine) parseForm(fields []Field, input map[string]string) (map[string]
 func (e *Engine) person(s string) (string, bool) {
 	if platform, id, ok := strings.Cut(s, ":"); ok {
 		switch platform {
-		case "slack", "teams", "email": // the directory's person when it knows the identity
+		case "email": // someone outside the workspace must be reachable by mail
+			return e.dir.Resolve(platform, id), ValidEmail(id)
+		case "slack", "teams": // the directory's person when it knows the identity
 			return e.dir.Resolve(platform, id), id != ""
 		}
 		return "", false

@@ -654,6 +654,8 @@ func TestPlatformIdentitiesResolveToPeople(t *testing.T) {
 	}
 	r.inputErr(flows.Event{Kind: flows.EventReassign, Actor: "bob", Target: "slack:UALICE"}, "Alice Martin made this request and may not approve it")
 	r.inputErr(flows.Event{Kind: flows.EventReassign, Actor: "bob", Target: "bogus:nobody"}, `"bogus:nobody" is not a person in the directory`)
+	// Someone outside the workspace is reached by mail: the address must be one.
+	r.inputErr(flows.Event{Kind: flows.EventReassign, Actor: "bob", Target: "email:not-an-address"}, `"email:not-an-address" is not a person in the directory`)
 	r.act(flows.EventReassign, "bob", target("email:counsel@lawfirm.example")) // an outside participant
 	if got := assignees(r.in); !slices.Equal(got, []string{"email:counsel@lawfirm.example"}) {
 		t.Fatalf("assignees %v", got)

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/batonbot/baton/bot"
 	"github.com/batonbot/baton/flows"
@@ -237,7 +238,7 @@ func (x *External) decide(w http.ResponseWriter, r *http.Request) {
 		d.Error = "This request has had all the rounds of changes it may have; approve or reject it."
 	case kind != flows.EventApprove && d.Reason == "":
 		d.Error = "Please give a reason: the requester sees it."
-	case len(d.Reason) > 4000:
+	case utf8.RuneCountInString(d.Reason) > 4000:
 		d.Error = "Please keep the reason under 4,000 characters."
 	}
 	if d.Error != "" {
