@@ -1415,6 +1415,10 @@ func (t *tx) reassign(delegate bool) error {
 		return inputErr("%q is not a person in the directory; pick someone from the list", target)
 	}
 	target = id
+	if _, external := ExternalEmail(target); external && delegate {
+		// Their link is for a task of theirs; a delegate holds none.
+		return inputErr("%s is outside the workspace and cannot be a delegate; reassign the task to them instead", t.name(target))
+	}
 	if s.Kind == StepApproval && !s.AllowSelfApproval && target == in.Requester {
 		return inputErr("%s made this request and may not approve it; pick someone else", t.name(target))
 	}

@@ -654,6 +654,9 @@ func TestPlatformIdentitiesResolveToPeople(t *testing.T) {
 	}
 	r.inputErr(flows.Event{Kind: flows.EventReassign, Actor: "bob", Target: "slack:UALICE"}, "Alice Martin made this request and may not approve it")
 	r.inputErr(flows.Event{Kind: flows.EventReassign, Actor: "bob", Target: "bogus:nobody"}, `"bogus:nobody" is not a person in the directory`)
+	// Someone outside the workspace decides through their own link: they
+	// may hold a task, not decide another's as a delegate.
+	r.inputErr(flows.Event{Kind: flows.EventDelegate, Actor: "bob", Target: "email:pat@vendor.example"}, "outside the workspace and cannot be a delegate")
 	// Someone outside the workspace is reached by mail: the address must be one.
 	r.inputErr(flows.Event{Kind: flows.EventReassign, Actor: "bob", Target: "email:not-an-address"}, `"email:not-an-address" is not a person in the directory`)
 	r.act(flows.EventReassign, "bob", target("email:counsel@lawfirm.example")) // an outside participant
