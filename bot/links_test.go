@@ -1,6 +1,7 @@
 package bot_test
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"sync"
@@ -75,5 +76,31 @@ func TestLinks(t *testing.T) {
 	}
 	if _, err := l.Verify(token[:len(token)-1] + "x"); !errors.Is(err, bot.ErrLinkInvalid) {
 		t.Errorf("tampered: %v, want ErrLinkInvalid", err)
+	}
+}
+
+// heldOnce is a locker where another replica holds the claim at first; a
+// claim that lapses (a TTL) can be taken once it has, one that never lapses
+// stays held, its replica gone.
+type heldOnce struct {
+	bot.Locker
+	calls int
+}
+
+func (h *heldOnce) Claim(ctx context.Context, name string, ttl time.Duration) (bool, error) {
+	if h.calls++; h.calls == 1 || ttl <= 0 {
+		return false, nil
+	}
+	return h.Locker.Claim(ctx, name, ttl)
+}
+
+// A replica that claimed the link secret and died before storing it does
+// not stop every later start: the claim lapses and another generates it.
+func TestLinkSecretAfterADeadClaim(t *testing.T) {
+	rig := bottest.New(t)
+	locker := &heldOnce{Locker: rig.Store}
+	s, err := bot.LinkSecret(t.Context(), "", rig.Store, locker)
+	if err != nil || len(s) != 32 || locker.calls < 2 {
+		t.Fatalf("secret %d bytes, %v, after %d claims", len(s), err, locker.calls)
 	}
 }
