@@ -112,7 +112,7 @@ func (m *Messenger) Compose(addr string, msg *flows.Message) Mail {
 	if at := strings.LastIndexByte(m.cfg.From, '@'); at >= 0 {
 		host = m.cfg.From[at+1:]
 	}
-	mail := Mail{ID: hex.EncodeToString(id) + "@" + host, From: m.cfg.From, To: addr, Subject: oneLine(msg.Title), At: m.now()}
+	mail := Mail{ID: hex.EncodeToString(id) + "@" + host, From: m.cfg.From, To: addr, Subject: subject(msg.Title), At: m.now()}
 	var b strings.Builder
 	if msg.Text != "" {
 		b.WriteString(msg.Text + "\n\n")
@@ -151,6 +151,17 @@ func (m *Messenger) Compose(addr string, msg *flows.Message) Mail {
 
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
+}
+
+// subject is a title as a mail's subject: one line, and short enough that
+// its encoded header stays far under the 998 characters a line may have
+// (a relay refuses more, and the mail would be lost).
+func subject(title string) string {
+	s := oneLine(title)
+	if r := []rune(s); len(r) > 150 {
+		s = string(r[:149]) + "…"
+	}
+	return s
 }
 
 // Outbox keeps the mail in memory instead of sending it: development with

@@ -251,6 +251,18 @@ func TestSMTPDelivery(t *testing.T) {
 	if len(got) != 2 || strings.Contains(got[1].data, "/x/") || !strings.Contains(got[1].data, "In-Reply-To: <"+ref+">") {
 		t.Errorf("notice: %d mails; %s", len(got), got[len(got)-1].data)
 	}
+
+	// A very long title makes a subject a relay takes: no header line
+	// over 998 characters.
+	if _, err := m.Send(t.Context(), to, &flows.Message{Kind: flows.MsgOutcome, Instance: "VC-1", Title: strings.Repeat("ünïcode title ", 150)}, ref); err != nil {
+		t.Fatal(err)
+	}
+	got = srv.received()
+	for _, line := range strings.Split(got[len(got)-1].data, "\r\n") {
+		if len(line) > 998 {
+			t.Errorf("a header line of %d characters: %.80s…", len(line), line)
+		}
+	}
 }
 
 func TestSMTPErrors(t *testing.T) {
