@@ -71,7 +71,7 @@ type DispatcherConfig struct {
 	Consumer     string        // this replica's consumer name (default host-pid-random)
 	Batch        int           // entries read at once (default 256)
 	MaxInFlight  int           // effects being delivered at once before reading more (default 4096); one read takes up to Batch entries of each shard, so it may go over by that
-	Attempts     int           // tries of a failing delivery before giving up (default 8)
+	Attempts     int           // tries of a failing delivery before giving up (default 20: 7 to 13 min with the default backoff)
 	Backoff      time.Duration // first retry delay, doubled each time (default 500 ms)
 	MaxBackoff   time.Duration // longest retry delay (default 1 min)
 	Reclaim      time.Duration // idle time after which a dead replica's entries are taken over (default 5 min)
@@ -116,7 +116,7 @@ func NewDispatcher(cfg DispatcherConfig, outbox flows.Outbox, messengers []Messe
 	cfg.Consumer = cmp.Or(cfg.Consumer, fmt.Sprintf("%s-%d-%04x", cmp.Or(host, "baton"), os.Getpid(), rand.IntN(1<<16)))
 	cfg.Batch = cmp.Or(cfg.Batch, 256)
 	cfg.MaxInFlight = cmp.Or(cfg.MaxInFlight, 4096)
-	cfg.Attempts = cmp.Or(cfg.Attempts, 8)
+	cfg.Attempts = cmp.Or(cfg.Attempts, 20) // a platform or mail relay down for minutes loses nothing
 	cfg.Backoff = cmp.Or(cfg.Backoff, 500*time.Millisecond)
 	cfg.MaxBackoff = cmp.Or(cfg.MaxBackoff, time.Minute)
 	cfg.Reclaim = cmp.Or(cfg.Reclaim, 5*time.Minute)
