@@ -1059,6 +1059,13 @@ func (t *tx) advance(from int) {
 	if from >= 0 {
 		i = t.def.successor(from)
 	}
+	t.continueAt(i)
+}
+
+// continueAt runs the flow on from step i: the first step whose condition
+// holds is activated (notify steps are sent on the way); past the last, the
+// request is complete.
+func (t *tx) continueAt(i int) {
 	for i < len(t.def.Steps) {
 		s := &t.def.Steps[i]
 		if s.cond != nil {
@@ -1385,8 +1392,8 @@ func (t *tx) resubmit() error {
 		// it had never met the step.
 		if ok, err := s.cond.eval(in.Data, in.Requester); err == nil && !ok {
 			t.record(AuditEntry{Actor: System, Action: "skipped", Step: s.ID, Round: in.Round, Reason: "condition is false now: " + s.When})
-			in.Changes, in.Note = nil, "" // for the step's reviewers, who will not see it
-			t.advance(t.def.StepIndex(s.ID))
+			in.Changes, in.Note = nil, ""           // for the step's reviewers, who will not see it
+			t.continueAt(t.def.StepIndex(s.ID) + 1) // where a false condition leads: the step below, not its next
 			t.out.Text = fmt.Sprintf("Resubmitted %s: %s no longer applies. %s", in.ID, s.Name, t.afterText())
 			return nil
 		}

@@ -625,6 +625,36 @@ func TestResubmitOutOfTheStepsCondition(t *testing.T) {
 	}
 }
 
+// Out of a branch step's condition, a resubmission goes where a false
+// condition leads, the step below, not to the step's next.
+func TestResubmitOutOfABranch(t *testing.T) {
+	t.Parallel()
+	const flow = `
+id: br
+name: Branch
+owner: olivia
+form:
+  - {name: amount, label: Amount, type: number, required: true}
+steps:
+  - id: big
+    name: Big
+    type: approval
+    when: amount > 1000
+    assignees: [person:dana]
+    next: end
+  - id: small
+    name: Small
+    type: approval
+    assignees: [manager]
+`
+	r := newRun(t, newEngine(t, flow))
+	r.start("br", "alice", form("amount", "2500"))
+	wantStatus(t, r.in, flows.StatusRunning, "big", 1)
+	r.act(flows.EventRequestChanges, "dana", reason("too much"))
+	r.act(flows.EventResubmit, "alice", data("amount", "800"))
+	wantStatus(t, r.in, flows.StatusRunning, "small", 1)
+}
+
 // TestClickForAnEarlierStepWithoutRound: a click naming an earlier step but
 // no round is matched with that step's latest round, and told who decided it.
 func TestClickForAnEarlierStepWithoutRound(t *testing.T) {
