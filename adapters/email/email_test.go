@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"mime"
 	"mime/quotedprintable"
 	"net"
 	"strings"
@@ -254,13 +255,18 @@ func TestSMTPDelivery(t *testing.T) {
 
 	// A very long title makes a subject a relay takes: no header line
 	// over 998 characters.
-	if _, err := m.Send(t.Context(), to, &flows.Message{Kind: flows.MsgOutcome, Instance: "VC-1", Title: strings.Repeat("ünïcode title ", 150)}, ref); err != nil {
-		t.Fatal(err)
-	}
-	got = srv.received()
-	for _, line := range strings.Split(got[len(got)-1].data, "\r\n") {
-		if len(line) > 998 {
-			t.Errorf("a header line of %d characters: %.80s…", len(line), line)
+	for _, title := range []string{strings.Repeat("ünïcode title ", 150), strings.Repeat("Закупка ноутбука ", 40), strings.Repeat("購入申請 ", 80), strings.Repeat("🚀", 300)} {
+		if _, err := m.Send(t.Context(), to, &flows.Message{Kind: flows.MsgOutcome, Instance: "VC-1", Title: title}, ref); err != nil {
+			t.Fatal(err)
+		}
+		got = srv.received()
+		for _, line := range strings.Split(got[len(got)-1].data, "\r\n") {
+			if len(line) > 998 {
+				t.Errorf("a header line of %d characters: %.80s…", len(line), line)
+			}
+		}
+		if dec, err := new(mime.WordDecoder).DecodeHeader(header(got[len(got)-1].data, "Subject")); err != nil || !strings.HasPrefix(title, strings.TrimSuffix(dec, "…")) {
+			t.Errorf("subject decodes to %q (%v), want the start of %q", dec, err, title[:40])
 		}
 	}
 }
@@ -363,4 +369,22 @@ func TestOutboxKeepsNewestFirst(t *testing.T) {
 	if len(ms) != 200 || ms[0].ID != "204" || ms[199].ID != "5" {
 		t.Errorf("%d mails, first %s last %s", len(ms), ms[0].ID, ms[len(ms)-1].ID)
 	}
+}
+
+// header returns a header's value from a raw mail, unfolded.
+func header(data, name string) string {
+	head, _, _ := strings.Cut(data, "\r\n\r\n")
+	var v string
+	in := false
+	for _, l := range strings.Split(head, "\r\n") {
+		switch {
+		case strings.HasPrefix(l, name+": "):
+			v, in = strings.TrimPrefix(l, name+": "), true
+		case in && strings.HasPrefix(l, " "):
+			v += l
+		default:
+			in = false
+		}
+	}
+	return v
 }

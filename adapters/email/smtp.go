@@ -163,7 +163,9 @@ func Format(m Mail) []byte {
 	h := func(k, v string) { fmt.Fprintf(&b, "%s: %s\r\n", k, v) }
 	h("From", (&mail.Address{Name: "Baton", Address: m.From}).String())
 	h("To", (&mail.Address{Address: m.To}).String())
-	h("Subject", mime.QEncoding.Encode("utf-8", m.Subject))
+	// An encoded subject is a run of encoded words: each goes on a line of
+	// its own (folded), or a non-Latin title makes a line relays refuse.
+	h("Subject", strings.ReplaceAll(mime.QEncoding.Encode("utf-8", m.Subject), "?= =?", "?=\r\n =?"))
 	h("Date", m.At.UTC().Format(time.RFC1123Z))
 	h("Message-ID", "<"+m.ID+">")
 	if m.InReplyTo != "" {
