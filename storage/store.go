@@ -574,7 +574,7 @@ func (s *Store) List(ctx context.Context, q flows.Query) ([]*flows.Instance, err
 	// key on (a person's requests by status, say): when that leaves fewer
 	// than limit and an index had more, read again, four times deeper, up
 	// to maxListRead entries per index.
-	for read := limit; ; read *= 4 {
+	for read := limit; ; read = min(4*read, maxListRead) {
 		last := read >= maxListRead
 		out, more, err := s.list(ctx, q, limit, read, last)
 		if err != nil || len(out) >= limit || !more || last {
@@ -1119,6 +1119,16 @@ func (s *Store) SetValue(ctx context.Context, ns, key, value string, ttl time.Du
 		return fmt.Errorf("set %s %s: %w", ns, key, err)
 	}
 	return nil
+}
+
+// AddValue stores a shared value unless there is one already, and says
+// whether it did: of several replicas adding, exactly one does.
+func (s *Store) AddValue(ctx context.Context, ns, key, value string) (bool, error) {
+	ok, err := s.rdb.SetNX(ctx, s.k.kv(ns, key), value, 0).Result()
+	if err != nil {
+		return false, fmt.Errorf("add %s %s: %w", ns, key, err)
+	}
+	return ok, nil
 }
 
 // Claim takes a named piece of once-only work (a daily digest, a scheduled
