@@ -160,7 +160,7 @@ func (x *External) check(w http.ResponseWriter, r *http.Request) (externalData, 
 		}
 	}
 	switch {
-	case task == nil || c.Issued.Add(clockSkew).Before(task.Since):
+	case task == nil || !c.Issued.IsZero() && c.Issued.Add(clockSkew).Before(task.Since): // (signed by an older version: unknown)
 		// Not theirs now, or theirs again since the link was signed (it
 		// moved away and back): that assignment has its own link. (The
 		// replica that signed may run behind the one that assigned.)
