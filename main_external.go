@@ -80,7 +80,7 @@ func buildExternal(ctx context.Context, cfg bot.Config, getenv func(string) stri
 	}
 	public, ttl := set.public, set.ttl
 	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	secret, err := bot.LinkSecret(sctx, getenv("BATON_LINK_SECRET"), a.store, a.store)
+	secret, err := bot.LinkSecret(sctx, getenv("BATON_LINK_SECRET"), a.store)
 	cancel()
 	if err != nil {
 		return nil, err

@@ -1,7 +1,6 @@
 package bot_test
 
 import (
-	"context"
 	"errors"
 	"strings"
 	"sync"
@@ -14,19 +13,19 @@ import (
 
 func TestLinkSecret(t *testing.T) {
 	rig := bottest.New(t)
-	a, err := bot.LinkSecret(t.Context(), "", rig.Store, rig.Store)
+	a, err := bot.LinkSecret(t.Context(), "", rig.Store)
 	if err != nil || len(a) != 32 {
 		t.Fatalf("generated: %d bytes, %v", len(a), err)
 	}
-	b, err := bot.LinkSecret(t.Context(), "", rig.Store, rig.Store)
+	b, err := bot.LinkSecret(t.Context(), "", rig.Store)
 	if err != nil || string(a) != string(b) {
 		t.Errorf("second replica got another secret (%v): links of one would not verify on the other", err)
 	}
-	c, err := bot.LinkSecret(t.Context(), "configured-secret-0123456789abcdef", rig.Store, rig.Store)
+	c, err := bot.LinkSecret(t.Context(), "configured-secret-0123456789abcdef", rig.Store)
 	if err != nil || string(c) != "configured-secret-0123456789abcdef" {
 		t.Errorf("configured: %q %v", c, err)
 	}
-	if _, err := bot.LinkSecret(t.Context(), "short", rig.Store, rig.Store); err == nil || !strings.Contains(err.Error(), "too short") {
+	if _, err := bot.LinkSecret(t.Context(), "short", rig.Store); err == nil || !strings.Contains(err.Error(), "too short") {
 		t.Errorf("short secret: %v", err)
 	}
 }
@@ -79,28 +78,16 @@ func TestLinks(t *testing.T) {
 	}
 }
 
-// heldOnce is a locker where another replica holds the claim at first; a
-// claim that lapses (a TTL) can be taken once it has, one that never lapses
-// stays held, its replica gone.
-type heldOnce struct {
-	bot.Locker
-	calls int
-}
-
-func (h *heldOnce) Claim(ctx context.Context, name string, ttl time.Duration) (bool, error) {
-	if h.calls++; h.calls == 1 || ttl <= 0 {
-		return false, nil
-	}
-	return h.Locker.Claim(ctx, name, ttl)
-}
-
-// A replica that claimed the link secret and died before storing it does
-// not stop every later start: the claim lapses and another generates it.
+// A claim to generate the link secret left by an earlier version (one that
+// never expires, its replica gone) does not stop a start: the secret is
+// added with one set-if-absent, no claim.
 func TestLinkSecretAfterADeadClaim(t *testing.T) {
 	rig := bottest.New(t)
-	locker := &heldOnce{Locker: rig.Store}
-	s, err := bot.LinkSecret(t.Context(), "", rig.Store, locker)
-	if err != nil || len(s) != 32 || locker.calls < 2 {
-		t.Fatalf("secret %d bytes, %v, after %d claims", len(s), err, locker.calls)
+	if ok, err := rig.Store.Claim(t.Context(), "link-secret", 0); !ok || err != nil {
+		t.Fatalf("claim: %v %v", ok, err)
+	}
+	s, err := bot.LinkSecret(t.Context(), "", rig.Store)
+	if err != nil || len(s) != 32 {
+		t.Fatalf("secret %d bytes, %v", len(s), err)
 	}
 }
