@@ -507,7 +507,7 @@ func (a *API) decide(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	data := map[string]string{}
-	if len(req.Data) > 0 && kind != flows.EventTaskDone {
+	if kind != flows.EventTaskDone && slices.ContainsFunc(slices.Collect(maps.Values(req.Data)), func(v any) bool { return v != nil }) {
 		fields["data"] = "only a done decision takes data (the task's outputs)"
 	}
 	for k, v := range req.Data {
