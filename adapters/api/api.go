@@ -507,12 +507,12 @@ func (a *API) decide(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	data := map[string]string{}
-	if kind != flows.EventTaskDone && slices.ContainsFunc(slices.Collect(maps.Values(req.Data)), func(v any) bool { return v != nil }) {
-		fields["data"] = "only a done decision takes data (the task's outputs)"
-	}
 	for k, v := range req.Data {
 		if v == nil { // as a start's data: a null value is no value
 			continue
+		}
+		if kind != flows.EventTaskDone {
+			fields["data"] = "only a done decision takes data (the task's outputs)"
 		}
 		s, ok := formValue(v)
 		if !ok {
@@ -726,11 +726,12 @@ func (a *API) list(w http.ResponseWriter, r *http.Request) {
 		for _, in := range ins {
 			seen[in.ID] = true
 		}
-		// The indexes are read newest first and filtered (status, flow)
-		// after: each extra query reads as far as the window does.
+		// Everything these find is the person's to see: the store's own
+		// listing (which reads on past matches a filter drops) needs no
+		// window, only the limit.
 		mine, waiting := q, q
-		mine.Requester = person
-		waiting.Assignee = person
+		mine.Requester, mine.Limit = person, limit
+		waiting.Assignee, waiting.Limit = person, limit
 		for _, extra := range []flows.Query{mine, waiting} {
 			more, err := a.d.Instances.List(r.Context(), extra)
 			if err != nil {

@@ -92,10 +92,7 @@ type runStyle struct {
 }
 
 func textRun(s string, st runStyle) map[string]any {
-	if utf8.RuneCountInString(s) > maxText {
-		s = string([]rune(s)[:maxText-1]) + "…"
-	}
-	r := map[string]any{"type": "TextRun", "text": s}
+	r := map[string]any{"type": "TextRun", "text": shorten(s)}
 	if st.weight != "" {
 		r["weight"] = st.weight
 	}
