@@ -120,7 +120,7 @@ func (c *conditionCheck) Visit(n *ast.Node) {
 
 // eval runs the condition over an instance's data.
 func (c *condition) eval(data map[string]any, requester string) (bool, error) {
-	env := make(map[string]any, len(c.env)+len(c.dynamic))
+	env := make(map[string]any, len(c.env)+len(c.dynamic)+1) // +1: requester
 	for k, zero := range c.env {
 		v, ok := data[k]
 		if !ok || v == nil {

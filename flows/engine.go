@@ -117,6 +117,15 @@ type tx struct {
 	out     Outcome
 }
 
+// newTx starts a transaction of ev on in. Its effects and audit entries
+// have room for what a decision usually makes (a step's close and the next
+// one's cards and timers): grown one append at a time, they cost a fifth of
+// an approval's allocations.
+func newTx(e *Engine, def *Definition, in *Instance, ev Event, now time.Time) *tx {
+	return &tx{e: e, def: def, in: in, ev: ev, now: now, out: Outcome{OK: true, Instance: in.ID},
+		effects: make([]Effect, 0, 8), audit: make([]AuditEntry, 0, 4)}
+}
+
 // Apply applies ev to cur at now. cur is nil for a start event (ev.Instance is
 // the new id). Bad input returns an *InputError or FieldErrors and no
 // transition; a refusal (not an assignee, already decided) is a transition
@@ -133,11 +142,10 @@ func (e *Engine) Apply(cur *Instance, ev Event, now time.Time) (*Transition, err
 	if !ok {
 		return nil, fmt.Errorf("%s %s: flow %q is no longer defined; restore its file or cancel the request", ev.Kind, cur.ID, cur.Flow)
 	}
-	t := &tx{e: e, def: def, in: cur.Clone(), ev: ev, now: now}
+	t := newTx(e, def, cur.Clone(), ev, now)
 	if t.in.Data == nil {
 		t.in.Data = map[string]any{} // JSON (storage) drops an empty map; outputs and replies are written into it
 	}
-	t.out = Outcome{OK: true, Instance: cur.ID}
 	var err error
 	switch ev.Kind {
 	case EventApprove:
@@ -207,7 +215,7 @@ func (e *Engine) start(cur *Instance, ev Event, now time.Time) (*Transition, err
 	in := &Instance{ID: ev.Instance, Flow: def.ID, Requester: ev.Actor, Status: StatusRunning, Data: data,
 		Refs: maps.Clone(ev.Refs), Rounds: map[string]int{}, Created: now}
 	in.Title = def.renderTitle(in)
-	t := &tx{e: e, def: def, in: in, ev: ev, now: now, out: Outcome{OK: true, Instance: in.ID}}
+	t := newTx(e, def, in, ev, now)
 	t.record(AuditEntry{Action: "started", Detail: dataDetail(def.Form, data, ev.Refs)})
 	t.advance(-1)
 	switch in.Status {
@@ -278,7 +286,11 @@ func (e *Engine) person(s string) (string, bool) {
 // templateData maps every field to "": a template naming a field left
 // empty writes nothing (text/template would write "<no value>").
 func (d *Definition) templateData() map[string]any {
-	data := map[string]any{}
+	n := 3 // and id, requester, title: sized once, not grown as they are added
+	for range d.allFields() {
+		n++
+	}
+	data := make(map[string]any, n)
 	for f := range d.allFields() {
 		data[f.Name] = ""
 	}
@@ -670,8 +682,8 @@ func (t *tx) closeStep(outcome, by, reason string) {
 	if in.Step == "" {
 		return
 	}
-	for _, tm := range in.Timers {
-		t.effects = append(t.effects, Effect{Kind: EffectCancelTimer, Timer: &Timer{ID: tm.ID}})
+	for i := range in.Timers { // in.Timers is this transition's copy, dropped here: its timers can be pointed at
+		t.effects = append(t.effects, Effect{Kind: EffectCancelTimer, Timer: &in.Timers[i]})
 	}
 	in.Timers = nil
 	var assigned, originals []string
