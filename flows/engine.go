@@ -118,12 +118,17 @@ type tx struct {
 }
 
 // newTx starts a transaction of ev on in. Its effects and audit entries
-// have room for what a decision usually makes (a step's close and the next
-// one's cards and timers): grown one append at a time, they cost a fifth of
-// an approval's allocations.
+// have room for what a transition usually makes (a start: its first step's
+// cards and timers; a decision: a cancel for each timer, the closed card,
+// the next step's or the outcome's cards): grown one append at a time, they
+// cost a tenth of an approval's allocations.
 func newTx(e *Engine, def *Definition, in *Instance, ev Event, now time.Time) *tx {
+	effects, audit := 4+len(in.Timers), 4
+	if ev.Kind == EventStart {
+		effects, audit = 8, 2
+	}
 	return &tx{e: e, def: def, in: in, ev: ev, now: now, out: Outcome{OK: true, Instance: in.ID},
-		effects: make([]Effect, 0, 8), audit: make([]AuditEntry, 0, 4)}
+		effects: make([]Effect, 0, effects), audit: make([]AuditEntry, 0, audit)}
 }
 
 // Apply applies ev to cur at now. cur is nil for a start event (ev.Instance is
