@@ -117,6 +117,60 @@ type tx struct {
 	out     Outcome
 }
 
+// mayResubmit returns the step a resubmission goes back to, or nil, with
+// the refusal recorded or an error, when the request is not the actor's or
+// cannot be resubmitted.
+func (t *tx) mayResubmit() (*Step, error) {
+	in := t.in
+	if t.ev.Actor != in.Requester {
+		return nil, t.refuse(CodeNotAllowed, fmt.Sprintf("Only %s, who made %s, can resubmit it.", t.name(in.Requester), in.ID))
+	}
+	if in.Status != StatusChangesRequested && in.Status != StatusRejected {
+		return nil, t.refuse(CodeClosed, fmt.Sprintf("%s is %s; only a request sent back to you can be resubmitted.", in.ID, strings.ReplaceAll(string(in.Status), "_", " ")))
+	}
+	s := t.step()
+	if s == nil {
+		return nil, fmt.Errorf("%s: step %q is no longer in flow %s", in.ID, in.Step, t.def.ID)
+	}
+	if in.Rounds[s.ID] >= s.MaxRounds {
+		return nil, inputErr("%s has had %s at %s, the most allowed; it cannot be resubmitted; start a new request instead", in.ID, plural(in.Rounds[s.ID], "round", "rounds"), s.Name)
+	}
+	return s, nil
+}
+
+// Allowed says whether ev's actor may do what ev asks of in, judged before
+// its data: adapters ask it before they open a form (a resubmission, a
+// task's outputs), so that nobody fills one in only to be refused and a
+// form shows a request's data only to who may change it. A resubmission
+// must come from the requester, of a request sent back; anything else from
+// a current assignee, their delegate, an escalation target or an admin, on
+// the step and round ev names. When they may not, it returns the text of
+// the refusal that Apply would give. Nothing is recorded.
+func (e *Engine) Allowed(in *Instance, ev Event, now time.Time) (bool, string) {
+	def, ok := e.flows[in.Flow]
+	if !ok {
+		return false, fmt.Sprintf("%s's flow %q is no longer defined.", in.ID, in.Flow)
+	}
+	t := newTx(e, def, in.Clone(), ev, now.UTC().Truncate(time.Millisecond))
+	if ev.Kind == EventResubmit {
+		s, err := t.mayResubmit()
+		switch {
+		case err != nil:
+			return false, err.Error()
+		case s == nil:
+			return false, t.out.Text
+		}
+		return true, ""
+	}
+	if t.stale() {
+		return false, t.out.Text
+	}
+	if _, ok := t.authority(); !ok {
+		return false, t.out.Text
+	}
+	return true, ""
+}
+
 // newTx starts a transaction of ev on in. Its effects and audit entries
 // have room for what a transition usually makes (a start: its first step's
 // cards and timers; a decision: a cancel for each timer, the closed card,
@@ -1362,18 +1416,9 @@ func (t *tx) assignees(s *Step) ([]string, string) {
 // resubmit sends an edited request back to the step that returned it.
 func (t *tx) resubmit() error {
 	in := t.in
-	if t.ev.Actor != in.Requester {
-		return t.refuse(CodeNotAllowed, fmt.Sprintf("Only %s, who made %s, can resubmit it.", t.name(in.Requester), in.ID))
-	}
-	if in.Status != StatusChangesRequested && in.Status != StatusRejected {
-		return t.refuse(CodeClosed, fmt.Sprintf("%s is %s; only a request sent back to you can be resubmitted.", in.ID, strings.ReplaceAll(string(in.Status), "_", " ")))
-	}
-	s := t.step()
+	s, err := t.mayResubmit()
 	if s == nil {
-		return fmt.Errorf("%s: step %q is no longer in flow %s", in.ID, in.Step, t.def.ID)
-	}
-	if in.Rounds[s.ID] >= s.MaxRounds {
-		return inputErr("%s has had %s at %s, the most allowed; it cannot be resubmitted", in.ID, plural(in.Rounds[s.ID], "round", "rounds"), s.Name)
+		return err
 	}
 	data, err := t.e.parseForm(t.def.Form, t.ev.Data)
 	if err != nil {
@@ -1430,6 +1475,22 @@ func (t *tx) reassign(delegate bool) error {
 	if s == nil || (s.Kind != StepApproval && s.Kind != StepTask) {
 		return inputErr("%s is not waiting for a person", in.ID)
 	}
+	// Who may act comes first, as in decide: someone who may not learns
+	// nothing from the target's checks, and a click on Reassign by them is
+	// refused (and recorded) rather than opening the form.
+	slot, ok := t.authority()
+	if !ok {
+		return nil
+	}
+	if slot >= 0 && in.Tasks[slot].Assignee != t.ev.Actor { // the actor is the task's delegate
+		if !t.e.admins[t.ev.Actor] && !slices.Contains(in.Escalated, t.ev.Actor) {
+			// A delegate decides, but the task stays its owner's.
+			owner := t.name(in.Tasks[slot].Assignee)
+			return t.refuse(CodeNotAllowed, fmt.Sprintf("You may decide %s on behalf of %s, but only %s or an admin can %s it.",
+				in.ID, owner, owner, map[bool]string{true: "delegate", false: "reassign"}[delegate]))
+		}
+		slot = -1 // also an admin or escalation target: they act as one
+	}
 	target := strings.TrimSpace(t.ev.Target)
 	if target == "" || strings.ContainsAny(target, " \t\n") {
 		return inputErr("say who should take it over: one person")
@@ -1445,19 +1506,6 @@ func (t *tx) reassign(delegate bool) error {
 	}
 	if s.Kind == StepApproval && !s.AllowSelfApproval && target == in.Requester {
 		return inputErr("%s made this request and may not approve it; pick someone else", t.name(target))
-	}
-	slot, ok := t.authority()
-	if !ok {
-		return nil
-	}
-	if slot >= 0 && in.Tasks[slot].Assignee != t.ev.Actor { // the actor is the task's delegate
-		if !t.e.admins[t.ev.Actor] && !slices.Contains(in.Escalated, t.ev.Actor) {
-			// A delegate decides, but the task stays its owner's.
-			owner := t.name(in.Tasks[slot].Assignee)
-			return t.refuse(CodeNotAllowed, fmt.Sprintf("You may decide %s on behalf of %s, but only %s or an admin can %s it.",
-				in.ID, owner, owner, map[bool]string{true: "delegate", false: "reassign"}[delegate]))
-		}
-		slot = -1 // also an admin or escalation target: they act as one
 	}
 	if slot < 0 { // an admin or escalation target: move ev.From's task, or the first pending one
 		slot = slices.IndexFunc(in.Tasks, func(task Task) bool {

@@ -129,6 +129,10 @@ func (a *Adapter) onButton(ctx context.Context, ic slackgo.InteractionCallback, 
 			return
 		}
 		if s := def.Step(act.Step); s != nil && len(s.Outputs) > 0 {
+			if ok, why := a.svc.Engine().Allowed(in, flows.Event{Kind: flows.EventTaskDone, Actor: actor, Step: act.Step, Round: act.Round}, a.svc.Now()); !ok {
+				a.answer(ctx, ic, textMessage(why)) // no form to fill in only to be refused
+				return
+			}
 			a.openModal(ctx, ic, func(context.Context) slackgo.ModalViewRequest {
 				return doneModal(act, a.summaryOf(def, in), s.Outputs, a.pickers())
 			})
@@ -146,6 +150,12 @@ func (a *Adapter) onButton(ctx context.Context, ic slackgo.InteractionCallback, 
 		in, def, err := a.instance(ctx, act.Instance)
 		if err != nil {
 			a.answer(ctx, ic, a.problem(actor, err))
+			return
+		}
+		// The form shows the request's data: only to its requester, while
+		// it can be resubmitted.
+		if ok, why := a.svc.Engine().Allowed(in, flows.Event{Kind: flows.EventResubmit, Actor: actor}, a.svc.Now()); !ok {
+			a.answer(ctx, ic, textMessage(why))
 			return
 		}
 		a.openModal(ctx, ic, func(context.Context) slackgo.ModalViewRequest {

@@ -200,3 +200,49 @@ func TestAppHomeClicks(t *testing.T) {
 		t.Fatalf("approve from the home: %s", in.Status)
 	}
 }
+
+// TestFormsOnlyForWhoMayAct: Reassign, Mark done and Edit and resubmit
+// open their forms only for who may act; anyone else is told why at the
+// click, with no form (a resubmission form shows the request's data).
+func TestFormsOnlyForWhoMayAct(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	ctx := t.Context()
+	h.startPurchase("500") // PR-1 waits on Bob
+	out, err := h.rig.Svc.Handle(ctx, flows.Event{Kind: flows.EventStart, Key: "ar", Flow: "access", Actor: "erin",
+		Data: map[string]string{"system": "github", "reason": "on-call"}})
+	if err != nil || !out.OK {
+		t.Fatal(err, out)
+	}
+	if out, err = h.rig.Svc.Handle(ctx, flows.Event{Kind: flows.EventApprove, Key: "ar-ok", Instance: "AR-1", Actor: "dana"}); err != nil || !out.OK {
+		t.Fatal(err, out)
+	}
+	h.settle()
+	for _, c := range []struct{ user, value, want string }{
+		{"U0CAROL", "v1|reassign|PR-1|manager|1|", "PR-1 (Manager approval) is assigned to Bob Chen"},
+		{"U0CAROL", "v1|resubmit|PR-1|manager|1|", "Only Alice Martin, who made PR-1, can resubmit it."},
+		{"U0ALICE", "v1|resubmit|PR-1|manager|1|", "PR-1 is running; only a request sent back to you can be resubmitted."},
+		{"U0BOB", "v1|done|AR-1|grant|1|", "AR-1 (Grant the access) is assigned to Erin Park"},
+	} {
+		h.seen = len(h.api.Calls())
+		h.click(c.user, c.value, "D0X")
+		h.a.Wait()
+		calls := h.api.take(&h.seen)
+		if len(calls) == 0 || !strings.HasPrefix(calls[0].Method, "response/") || !strings.Contains(calls[0].text(), c.want) {
+			t.Errorf("%s clicking %s: got %s, want a private answer %q", c.user, c.value, summarize(calls), c.want)
+		}
+	}
+	// Nothing changed; the refused Reassign is on the record, as a refused
+	// decision is.
+	in, _ := h.rig.Svc.Instance(ctx, "PR-1")
+	if in.Tasks[0].Assignee != "bob" || in.Tasks[0].Decision != flows.Pending || in.Status != flows.StatusRunning {
+		t.Fatalf("a refused click changed the request: %s %+v", in.Status, in.Tasks)
+	}
+	audit, err := h.rig.Store.Audit(ctx, "PR-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last := audit[len(audit)-1]; last.Action != string(flows.EventReassign) || !last.Refused || last.Actor != "carol" {
+		t.Fatalf("last audit entry %+v, want carol's refused reassign", last)
+	}
+}

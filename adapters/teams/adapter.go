@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/infracloudio/msbotbuilder-go/connector/auth"
 	"github.com/infracloudio/msbotbuilder-go/core"
@@ -26,6 +27,7 @@ import (
 // Service is what the adapter needs from the runtime (bot.Service has it).
 type Service interface {
 	Engine() *flows.Engine
+	Now() time.Time
 	Handle(ctx context.Context, ev flows.Event) (flows.Outcome, error)
 	Command(ctx context.Context, actor, platform, key, text string) (bot.Reply, error)
 	Instance(ctx context.Context, id string) (*flows.Instance, error)

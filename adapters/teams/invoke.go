@@ -328,13 +328,11 @@ func (a *Adapter) edit(ctx context.Context, log *slog.Logger, ev flows.Event) in
 		return a.failed(ctx, log, err)
 	}
 	def, ok := a.svc.Engine().Flow(in.Flow)
-	switch {
-	case !ok:
+	if !ok {
 		return messageAnswer("This request's flow is no longer defined.")
-	case in.Requester != ev.Actor:
-		return messageAnswer(fmt.Sprintf("Only %s, who made %s, can resubmit it.", a.svc.Engine().Directory().Name(in.Requester), in.ID))
-	case in.Status != flows.StatusChangesRequested && in.Status != flows.StatusRejected:
-		return messageAnswer(fmt.Sprintf("%s is %s; only a request sent back to you can be resubmitted.", in.ID, strings.ReplaceAll(string(in.Status), "_", " ")))
+	}
+	if ok, why := a.svc.Engine().Allowed(in, flows.Event{Kind: flows.EventResubmit, Actor: ev.Actor}, a.svc.Now()); !ok {
+		return messageAnswer(why) // the form shows the request's data: only to its requester
 	}
 	return cardAnswer(a.resubmitForm(def, in, bot.FormValues(def, in), nil, a.newKey()))
 }

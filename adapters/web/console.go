@@ -678,16 +678,12 @@ func (c *Console) sentBack(w http.ResponseWriter, r *http.Request, as string) (*
 		c.fail(w, r, http.StatusNotFound, fmt.Sprintf("The flow of %s (%s) is no longer defined.", in.ID, in.Flow), nil)
 		return nil, nil
 	}
-	if in.Requester != as {
-		c.fail(w, r, http.StatusForbidden, fmt.Sprintf("Only %s, who made %s, can edit and resubmit it.", c.svc.Engine().Directory().Name(in.Requester), in.ID), nil)
-		return nil, nil
-	}
-	if in.Status != flows.StatusChangesRequested && in.Status != flows.StatusRejected {
-		c.answer(w, r, as, note{Text: fmt.Sprintf("%s is %s; only a request sent back to you can be resubmitted.", in.ID, strings.ReplaceAll(string(in.Status), "_", " "))})
-		return nil, nil
-	}
-	if s := def.Step(in.Step); s != nil && in.Rounds[s.ID] >= s.MaxRounds {
-		c.answer(w, r, as, note{Text: fmt.Sprintf("%s has had %d rounds at %s, the most allowed; it cannot be resubmitted. Start a new request instead.", in.ID, in.Rounds[s.ID], s.Name)})
+	if ok, why := c.svc.Engine().Allowed(in, flows.Event{Kind: flows.EventResubmit, Actor: as}, c.svc.Now()); !ok {
+		if in.Requester != as { // the form would show someone else's request
+			c.fail(w, r, http.StatusForbidden, why, nil)
+		} else {
+			c.answer(w, r, as, note{Text: why})
+		}
 		return nil, nil
 	}
 	return in, def
