@@ -11,7 +11,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -107,7 +109,8 @@ func (h *Inbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		inboundJSON(w, http.StatusBadRequest, map[string]any{"error": err.Error()})
 		return
 	}
-	if _, err := h.svc.Engine().ParseForm(def, data); err != nil {
+	parsed, err := h.svc.Engine().ParseForm(def, data)
+	if err != nil {
 		h.invalid(w, err)
 		return
 	}
@@ -120,7 +123,10 @@ func (h *Inbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if key == "" || len(key) > 200 {
 		key = "sig-" + sigID
 	}
-	key = "hook:" + def.ID + ":" + key
+	// The key is the sender's within its values: a retry carries the same
+	// values (however its JSON is spelled), and a key reused on other
+	// values is another start, never a dropped one (as in the HTTP API).
+	key = "hook:" + def.ID + ":" + valuesHash(parsed) + ":" + key
 	// The idempotency headers are not signed: a signature seen before keeps
 	// the key it first came with, so its replay returns the first start.
 	key, err = h.firstKey(r.Context(), sigID, key)
@@ -261,3 +267,13 @@ func inboundJSON(w http.ResponseWriter, code int, v any) {
 
 // interface check: the handler is mounted on the server's mux.
 var _ http.Handler = (*Inbound)(nil)
+
+// valuesHash identifies a start's form values as the form reads them:
+// whatever their order or spelling (1200.0 is 1200; null is no value).
+func valuesHash(data map[string]any) string {
+	h := sha256.New()
+	for _, k := range slices.Sorted(maps.Keys(data)) {
+		fmt.Fprintf(h, "%q=%q\n", k, flows.FormatValue(data[k]))
+	}
+	return hex.EncodeToString(h.Sum(nil)[:8])
+}

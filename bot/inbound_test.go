@@ -159,6 +159,16 @@ func TestInboundStarts(t *testing.T) {
 	if code, out := do(req{flow: "lead", body: good, secret: hookSecret, idem: "delivery-1"}); code != http.StatusCreated || out["instance"] != id {
 		t.Errorf("retry: %d %v, want %s again", code, out, id)
 	}
+	// So is one whose JSON is spelled differently; but the key reused on
+	// other values is another start, not a dropped one.
+	r.Clock.Advance(time.Second)
+	respelled := `{"hot":true,"amount":1200.0,"company":"Acme"}`
+	if code, out := do(req{flow: "lead", body: respelled, secret: hookSecret, idem: "delivery-1"}); code != http.StatusCreated || out["instance"] != id {
+		t.Errorf("retry spelled differently: %d %v, want %s again", code, out, id)
+	}
+	if code, out := do(req{flow: "lead", body: `{"company": "Globex", "amount": 999}`, secret: hookSecret, idem: "delivery-1"}); code != http.StatusCreated || out["instance"] == id {
+		t.Errorf("the key on other values: %d %v, want a start of its own", code, out)
+	}
 	// Without a key, an exact replay of a signed request is the same start…
 	unkeyed := req{flow: "lead", body: `{"company": "Beta", "amount": 5}`, secret: hookSecret, ts: r.Clock.Now()}
 	_, first := do(unkeyed)
@@ -172,8 +182,8 @@ func TestInboundStarts(t *testing.T) {
 	if _, out := do(req{flow: "lead", body: good, secret: hookSecret, idem: "delivery-2"}); out["instance"] == id {
 		t.Errorf("a new delivery id got the old instance %s", id)
 	}
-	if n := count(); n != 3 {
-		t.Errorf("%d instances, want 3", n)
+	if n := count(); n != 4 {
+		t.Errorf("%d instances, want 4", n)
 	}
 	// A captured signed request replayed with another Idempotency-Key (or
 	// X-Delivery-Id: neither is signed) is still the same start.
@@ -186,8 +196,8 @@ func TestInboundStarts(t *testing.T) {
 			t.Errorf("replay with Idempotency-Key %q: %d %v, want %v again", k, code, out, orig["instance"])
 		}
 	}
-	if n := count(); n != 4 {
-		t.Errorf("after replays with other keys: %d instances, want 4", n)
+	if n := count(); n != 5 {
+		t.Errorf("after replays with other keys: %d instances, want 5", n)
 	}
 	// Nor does it start another flow signed with the same secret.
 	replay := captured
