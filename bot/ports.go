@@ -22,4 +22,6 @@ type KV interface {
 type Locker interface {
 	// Claim returns true for exactly one caller until the claim expires.
 	Claim(ctx context.Context, name string, ttl time.Duration) (bool, error)
+	// Release ends a claim early, so a failed piece of work can be taken again.
+	Release(ctx context.Context, name string) error
 }

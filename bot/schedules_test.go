@@ -37,6 +37,7 @@ steps:
 type grantAll struct{}
 
 func (grantAll) Claim(context.Context, string, time.Duration) (bool, error) { return true, nil }
+func (grantAll) Release(context.Context, string) error                      { return nil }
 
 // TestScheduledStartsOncePerFiring: two replicas run the same schedule on
 // one store; each firing starts exactly one instance, with the schedule's

@@ -1143,6 +1143,15 @@ func (s *Store) Claim(ctx context.Context, name string, ttl time.Duration) (bool
 	return ok, nil
 }
 
+// Release gives up a claim before it expires, so the work can be taken
+// again at once (it failed).
+func (s *Store) Release(ctx context.Context, name string) error {
+	if err := s.rdb.Del(ctx, s.k.claim(name)).Err(); err != nil {
+		return fmt.Errorf("release %s: %w", name, err)
+	}
+	return nil
+}
+
 // Pending reports how many outbox entries, and instances waiting on a timer, there are.
 func (s *Store) Pending(ctx context.Context) (outbox, timers int64, err error) {
 	b, err := s.Backlog(ctx)

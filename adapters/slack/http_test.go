@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -170,6 +171,27 @@ func TestEventRedelivery(t *testing.T) {
 	h.a.Wait()
 	if n := count(h.api.Calls(), "views.publish"); n != 2 {
 		t.Fatalf("%d views.publish after redeliveries, want still 2", n)
+	}
+}
+
+// TestEventDeliveriesTogether: deliveries of one event arriving at once
+// (Slack retrying a slow first one) publish the App Home once.
+func TestEventDeliveriesTogether(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	body := readTestdata(t, "app_home_opened.json")
+	var wg sync.WaitGroup
+	for range 5 {
+		wg.Go(func() {
+			if code, _ := h.post(PathEvents, "application/json", body); code != http.StatusOK {
+				t.Errorf("event: %d", code)
+			}
+		})
+	}
+	wg.Wait()
+	h.a.Wait()
+	if n := count(h.api.Calls(), "views.publish"); n != 1 {
+		t.Fatalf("%d views.publish for five deliveries of one event, want 1", n)
 	}
 }
 

@@ -410,10 +410,17 @@ func (a *Adapter) onEvent(ctx context.Context, e event) any {
 	if _, ok, err := a.kv.GetValue(ctx, nsEvent, seen); err == nil && ok {
 		return nil
 	}
+	// Deliveries of one event arriving together (Slack's retry of a slow
+	// first one, on another replica): one handles it. A failure gives the
+	// claim up, for a retry to handle.
+	claim := "slack-event:" + seen
+	if ok, err := a.locker.Claim(ctx, claim, eventHandling); err == nil && !ok {
+		return nil
+	}
 	user := e.Inner.User
 	a.async(ctx, "app home", func(ctx context.Context) error {
 		if err := a.homes.publish(ctx, user, true); err != nil {
-			return err
+			return errors.Join(err, a.locker.Release(context.WithoutCancel(ctx), claim))
 		}
 		// Recorded once handled: a delivery that failed before this point
 		// is handled again when Slack retries it.
