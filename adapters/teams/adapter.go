@@ -132,6 +132,16 @@ func (a *Adapter) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, http.StatusText(status), status)
 		return
 	}
+	// A single-tenant bot serves its own organisation: the Bot Connector's
+	// token proves the activity came through Teams, not from which tenant
+	// (a multi-tenant registration, or another tenant's app package, can
+	// reach the endpoint).
+	if t := tenantOf(act); a.cfg.AppType == SingleTenant && !strings.EqualFold(t, a.cfg.TenantID) {
+		a.log.WarnContext(r.Context(), "teams: request refused", "platform", "teams", "status", http.StatusForbidden,
+			"reason", "the activity is from another tenant", "tenant", t, "remote", r.RemoteAddr)
+		http.Error(w, http.StatusText(http.StatusForbidden), http.StatusForbidden)
+		return
+	}
 	// Finish what a request started even if the connector hangs up.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 2*a.cfg.Timeout)
 	defer cancel()

@@ -126,6 +126,14 @@ func TestUnauthenticatedRequestsChangeNothing(t *testing.T) {
 			t.Errorf("%s: %d, want %d", tc.name, rec.Code, tc.want)
 		}
 	}
+	// Validly signed, but from another tenant than this single-tenant
+	// bot's: refused too.
+	other := start()
+	other["channelData"] = map[string]any{"tenant": map[string]any{"id": "00000000-evil"}}
+	other["conversation"].(map[string]any)["tenantId"] = "00000000-evil"
+	if rec := w.postWith(other, sign(func(jwt.MapClaims) {})); rec.Code != http.StatusForbidden {
+		t.Errorf("another tenant: %d, want 403", rec.Code)
+	}
 	if n := w.conn.count(); n != 0 {
 		t.Errorf("%d connector calls", n)
 	}
