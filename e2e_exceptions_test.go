@@ -217,7 +217,7 @@ func TestConsoleChangesRoundsAndRevisionCap(t *testing.T) {
 
 	// Only Alice gets the edit form, pre-filled and saying why it came back.
 	h.mustContain("resubmit form", h.get("/console/resubmit/CR-1?as=alice"), "Ivan Petrov sent it back: Tighten the headline", `value="Launch post"`, `value="`+draft1+`"`)
-	if code, page := h.getCode("/console/resubmit/CR-1?as=bob"); code != http.StatusForbidden || !strings.Contains(page, "Only Alice Martin, who made CR-1, can edit and resubmit it.") {
+	if code, page := h.getCode("/console/resubmit/CR-1?as=bob"); code != http.StatusForbidden || !strings.Contains(page, "Only Alice Martin, who made CR-1, can resubmit it.") {
 		t.Fatalf("bob's resubmit form: %d %s", code, page)
 	}
 	out := h.form("bob", "/console/resubmit/"+id, http.StatusForbidden, "headline", "Hijacked", "draft", draft1, "editor", "ivan")
