@@ -1,6 +1,7 @@
 package flows_test
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
@@ -42,6 +43,39 @@ func TestAllowed(t *testing.T) {
 		}
 		if len(c.in.History) != before {
 			t.Errorf("%s: Allowed changed the instance", c.name)
+		}
+	}
+}
+
+// TestReasonText: a reason or comment with control characters, bytes that
+// are not UTF-8 or direction overrides is refused as bad input, changing
+// nothing; line breaks and tabs are words' business.
+func TestReasonText(t *testing.T) {
+	e := exampleEngine(t)
+	tr, err := e.Apply(nil, flows.Event{Kind: flows.EventStart, Key: "s", Instance: "PR-1", Flow: "purchase", Actor: "alice",
+		Data: form("item", "Laptop", "amount", "500", "justification", "my old one broke down")}, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		kind   flows.EventKind
+		reason string
+		want   string // "" when accepted
+	}{
+		{flows.EventReject, "too\x00much", "the text has an invisible control character (U+0000); remove it"},
+		{flows.EventComment, "a\x1b[31mred", "the text has an invisible control character (U+001B)"},
+		{flows.EventRequestChanges, "\xff\xfe", "the text has bytes that are not text (UTF-8)"},
+		{flows.EventComment, "fine \u202eenif", "the text has an invisible text-direction character (U+202E)"},
+		{flows.EventReject, "too much:\r\n\tsee the quote", ""},
+	} {
+		ev := flows.Event{Kind: c.kind, Key: "k", Instance: "PR-1", Actor: "bob", Reason: c.reason}
+		out, err := e.Apply(tr.Instance, ev, t0)
+		var ie *flows.InputError
+		switch {
+		case c.want == "" && (err != nil || !out.Outcome.OK):
+			t.Errorf("%s %q: %v %+v, want it accepted", c.kind, c.reason, err, out)
+		case c.want != "" && (!errors.As(err, &ie) || ie.Msg != c.want && !strings.HasPrefix(ie.Msg, c.want)):
+			t.Errorf("%s %q: %v, want the input error %q", c.kind, c.reason, err, c.want)
 		}
 	}
 }

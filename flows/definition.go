@@ -12,6 +12,7 @@ import (
 	"strings"
 	"text/template"
 	"time"
+	"unicode/utf8"
 )
 
 // FieldKind is the kind of a form or output field.
@@ -297,6 +298,9 @@ func (f *Field) Parse(raw string) (any, error) {
 		}
 	}
 	if f.Kind != FieldNumber {
+		if p := TextProblem(v, f.Kind == FieldLongText); p != "" {
+			return nil, fmt.Errorf("%s %s", f.Label, p)
+		}
 		n := float64(len([]rune(v)))
 		// A long text keeps its leading spaces (indented text), which are
 		// not what a minimum length asks for.
@@ -429,4 +433,25 @@ func ParseForm(fields []Field, input map[string]string) (map[string]any, error) 
 		return nil, errs
 	}
 	return out, nil
+}
+
+// TextProblem says what is wrong with text a person typed, or "" when
+// nothing is: bytes that are not UTF-8, control characters (but tabs, and
+// line breaks where lines are allowed: a long text, a reason), and the
+// invisible direction overrides that make text read otherwise than it is
+// stored (an item reading "Laptop" on a card while "potpaL" is kept).
+func TextProblem(s string, lines bool) string {
+	if !utf8.ValidString(s) {
+		return "has bytes that are not text (UTF-8); type or paste it again"
+	}
+	for _, r := range s {
+		switch {
+		case r == '\t', lines && (r == '\n' || r == '\r'):
+		case r < 0x20 || r >= 0x7f && r < 0xa0:
+			return fmt.Sprintf("has an invisible control character (%U); remove it", r)
+		case r >= 0x202a && r <= 0x202e || r >= 0x2066 && r <= 0x2069:
+			return fmt.Sprintf("has an invisible text-direction character (%U); remove it", r)
+		}
+	}
+	return ""
 }

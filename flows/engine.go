@@ -201,6 +201,11 @@ func (e *Engine) Apply(cur *Instance, ev Event, now time.Time) (*Transition, err
 	if !ok {
 		return nil, fmt.Errorf("%s %s: flow %q is no longer defined; restore its file or cancel the request", ev.Kind, cur.ID, cur.Flow)
 	}
+	if ev.Kind != EventTimer && ev.Kind != EventWebhookResult { // a person's words, not Baton's or a remote's
+		if p := TextProblem(ev.Reason, true); p != "" {
+			return nil, inputErr("the text %s", p)
+		}
+	}
 	t := newTx(e, def, cur.Clone(), ev, now)
 	if t.in.Data == nil {
 		t.in.Data = map[string]any{} // JSON (storage) drops an empty map; outputs and replies are written into it
