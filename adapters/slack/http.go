@@ -54,7 +54,8 @@ func (a *Adapter) endpoint(kind string, handle func(ctx context.Context, w http.
 			}
 			a.log.Warn("slack request not understood", "kind", kind, "err", err)
 			w.Header().Set("X-Slack-No-Retry", "1") // the same bytes will fail again
-			http.Error(w, err.Error(), http.StatusBadRequest)
+			// The log has the detail (a decoder's words name Go types).
+			http.Error(w, "Baton could not read this Slack request; its log says why", http.StatusBadRequest)
 			return
 		}
 		if ack == nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -132,6 +133,30 @@ func TestBadRequests(t *testing.T) {
 		if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("X-Slack-No-Retry") != "1" {
 			t.Errorf("%s with %q: %d (no-retry %q), want 400 and no retry", path, body, resp.StatusCode, resp.Header.Get("X-Slack-No-Retry"))
 		}
+	}
+	// Payloads without the ids that key what they do (so that two clicks
+	// are not taken for one) are refused, the log, not the answer, saying why.
+	cmd, _ := url.ParseQuery(string(h.commandBody("U0ALICE", "start purchase")))
+	cmd.Del("trigger_id")
+	click := h.clickPayload("U0BOB", "v1|approve|PR-1|manager|1|", "D0BOB")
+	delete(click["actions"].([]any)[0].(map[string]any), "action_ts")
+	submit := h.submitPayload("U0ALICE", "", cbStart, `{"flow":"purchase"}`, purchaseValues("Laptop", "500"))
+	for name, c := range map[string]struct {
+		path string
+		body []byte
+	}{
+		"command without trigger_id":      {PathCommands, []byte(cmd.Encode())},
+		"click without action_ts":         {PathInteractions, interactionBody(click)},
+		"submission without view.id":      {PathInteractions, interactionBody(submit)},
+		"payload of the wrong JSON types": {PathInteractions, []byte("payload=" + url.QueryEscape(`{"type":"block_actions","user":"U0BOB"}`))},
+	} {
+		code, body := h.post(c.path, formType, c.body)
+		if code != http.StatusBadRequest || strings.Contains(string(body), "Go") || strings.Contains(string(body), "unmarshal") {
+			t.Errorf("%s: %d %s, want 400 without the decoder's words", name, code, body)
+		}
+	}
+	if calls := h.api.Calls(); len(calls) != 0 {
+		t.Errorf("refused payloads called Slack:\n%s", summarize(calls))
 	}
 	// A button value that is not Baton's is ignored: acknowledged, nothing done.
 	h.click("U0BOB", "v1|approve|PR-1|manager|1|", "D0BOB") // no such request yet

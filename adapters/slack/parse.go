@@ -31,8 +31,10 @@ func parseCommand(body []byte) (slackgo.SlashCommand, error) {
 		UserID: v.Get("user_id"), UserName: v.Get("user_name"), Command: v.Get("command"), Text: v.Get("text"),
 		ResponseURL: v.Get("response_url"), TriggerID: v.Get("trigger_id"), APIAppID: v.Get("api_app_id"),
 	}
-	if c.UserID == "" || c.Command == "" {
-		return c, errors.New("slash command: user_id and command are required")
+	// trigger_id keys the command's start (its idempotency key) and opens
+	// its form: without it, two commands would be one.
+	if c.UserID == "" || c.Command == "" || c.TriggerID == "" {
+		return c, errors.New("slash command: user_id, command and trigger_id are required")
 	}
 	return c, nil
 }
@@ -59,6 +61,20 @@ func decodeInteraction(payload []byte) (slackgo.InteractionCallback, error) {
 	}
 	if ic.Type == "" || ic.User.ID == "" {
 		return ic, errors.New("interaction: type and user.id are required")
+	}
+	// The ids that key what the interaction does (its idempotency key):
+	// without them, different clicks or submissions would be one.
+	switch ic.Type {
+	case slackgo.InteractionTypeBlockActions:
+		for _, ba := range ic.ActionCallback.BlockActions {
+			if ba.ActionTs == "" {
+				return ic, errors.New("interaction: block_actions: an action without action_ts")
+			}
+		}
+	case slackgo.InteractionTypeViewSubmission:
+		if ic.View.ID == "" {
+			return ic, errors.New("interaction: view_submission without view.id")
+		}
 	}
 	return ic, nil
 }

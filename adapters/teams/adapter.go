@@ -155,6 +155,12 @@ func (a *Adapter) route(ctx context.Context, w http.ResponseWriter, act schema.A
 		http.Error(w, "the activity has no sender", http.StatusBadRequest)
 		return
 	}
+	if act.ID == "" && (act.Type == schema.Message || act.Type == schema.Invoke) {
+		// Its id keys what it does (its idempotency key): without one, two
+		// messages or clicks would be taken for one.
+		http.Error(w, "the activity has no id", http.StatusBadRequest)
+		return
+	}
 	a.remember(ctx, act)
 	switch act.Type {
 	case schema.Message:

@@ -166,6 +166,16 @@ func TestBodyCap(t *testing.T) {
 	if rec.Code != http.StatusBadRequest {
 		t.Fatalf("garbage body: %d, want 400", rec.Code)
 	}
+	// An activity without an id (which keys what it does) is refused.
+	noID := w.activity("message", as("alice"))
+	noID["text"] = "start purchase"
+	delete(noID, "id")
+	if rec := w.post(noID); rec.Code != http.StatusBadRequest {
+		t.Fatalf("message without an id: %d, want 400", rec.Code)
+	}
+	if n := w.conn.count(); n != 0 {
+		t.Errorf("a refused activity made %d connector calls", n)
+	}
 }
 
 // In a channel, people @mention Baton: the mention is not part of the
