@@ -79,7 +79,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 			return audit(ctx, args[1:], getenv, stdout, stderr)
 		case "healthcheck":
 			if len(args) > 1 {
-				fmt.Fprintln(stderr, "usage: baton healthcheck (exits 0 when the Baton listening on BATON_HTTP_ADDR on this machine answers /healthz)")
+				fmt.Fprintln(usageOut(args[1:], stdout, stderr), "usage: baton healthcheck (exits 0 when the Baton listening on BATON_HTTP_ADDR on this machine answers /healthz)")
+				if wantsHelp(args[1:]) {
+					return 0
+				}
 				return 2
 			}
 			return healthcheck(ctx, getenv, stderr)
@@ -93,7 +96,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 			args = args[1:]
 		}
 	}
-	cfg, err := bot.LoadConfig(args, getenv, environ, stderr)
+	cfg, err := bot.LoadConfig(args, getenv, environ, usageOut(args, stdout, stderr))
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
@@ -392,13 +395,60 @@ func validate(paths []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	for _, d := range defs {
-		fmt.Fprintf(stdout, "ok  %s: flow %s, %d steps, started with: start %s\n", d.Source, d.ID, len(d.Steps), d.Command)
+		steps := "steps"
+		if len(d.Steps) == 1 {
+			steps = "step"
+		}
+		fmt.Fprintf(stdout, "ok  %s: flow %s, %d %s, started with: start %s\n", d.Source, d.ID, len(d.Steps), steps, d.Command)
 	}
 	return 0
 }
 
 // parseFlags parses args with flags before or after the other arguments
 // (baton audit PR-12 -json), which the flag package alone stops at.
+// usageOut is where a command's usage goes: standard output when it was
+// asked for (-h, -help, --help: `baton graph --help | less` works), standard
+// error when it explains a mistake.
+func usageOut(args []string, stdout, stderr io.Writer) io.Writer {
+	if wantsHelp(args) {
+		return stdout
+	}
+	return stderr
+}
+
+// newFlags is a subcommand's flag set, printing usage and the flags where
+// usageOut says.
+func newFlags(name, usage string, args []string, stdout, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(usageOut(args, stdout, stderr))
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), usage)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// flagsExit is the exit code of a flag set's parse error: 0 for help.
+func flagsExit(err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	return 2
+}
+
+// wantsHelp says whether args ask for help (before any "--").
+func wantsHelp(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "--":
+			return false
+		case "-h", "-help", "--help", "--h":
+			return true
+		}
+	}
+	return false
+}
+
 func parseFlags(fs *flag.FlagSet, args []string) error {
 	var rest []string
 	for {
@@ -427,14 +477,14 @@ func prefixProblems(err error, dir string) error {
 
 // graph prints a flow as a Mermaid flowchart.
 func graph(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("graph", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	const usage = "usage: baton graph [-flows DIR] FLOW (prints the flow as a Mermaid flowchart)"
+	fs := newFlags("graph", usage, args, stdout, stderr)
 	dir := fs.String("flows", getenv("BATON_FLOWS_DIR"), "flow definitions directory (default: the built-in flows)")
 	if err := parseFlags(fs, args); err != nil {
-		return 2
+		return flagsExit(err)
 	}
 	if fs.NArg() != 1 {
-		fmt.Fprintln(stderr, "usage: baton graph [-flows DIR] FLOW")
+		fmt.Fprintln(stderr, usage)
 		return 2
 	}
 	engine, err := loadEngine(bot.Config{FlowsDir: *dir})
@@ -457,15 +507,15 @@ func graph(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 
 // audit prints an instance's audit trail after verifying its hash chain.
 func audit(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("audit", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	const usage = "usage: baton audit [-json] [-redis-url URL] ID (prints a request's audit trail and verifies its hash chain)"
+	fs := newFlags("audit", usage, args, stdout, stderr)
 	asJSON := fs.Bool("json", false, "export as JSON lines")
 	url := fs.String("redis-url", getenv("BATON_REDIS_URL"), "Redis URL (BATON_REDIS_URL)")
 	if err := parseFlags(fs, args); err != nil {
-		return 2
+		return flagsExit(err)
 	}
 	if fs.NArg() != 1 {
-		fmt.Fprintln(stderr, "usage: baton audit [-json] ID")
+		fmt.Fprintln(stderr, usage)
 		return 2
 	}
 	if *url == "" {
@@ -513,6 +563,12 @@ func audit(ctx context.Context, args []string, getenv func(string) string, stdou
 			}
 			if e.OnBehalf != "" {
 				line += "  on behalf of " + e.OnBehalf
+			}
+			if e.Via != "" {
+				line += fmt.Sprintf("  via=%q", e.Via)
+			}
+			if e.Platform != "" {
+				line += "  platform=" + e.Platform
 			}
 			if e.Reason != "" {
 				line += fmt.Sprintf("  reason=%q", e.Reason)

@@ -50,14 +50,18 @@ Tokens live in Redis (BATON_REDIS_URL or --redis-url); only their SHA-256 is kep
 
 // token manages API tokens.
 func token(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 {
 		fmt.Fprintln(stderr, tokenUsage)
 		return 2
 	}
+	if args[0] == "help" || wantsHelp(args[:1]) {
+		fmt.Fprintln(stdout, tokenUsage)
+		return 0
+	}
 	verb := args[0]
 	fs := flag.NewFlagSet("token "+verb, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprintln(stderr, tokenUsage) }
+	fs.SetOutput(usageOut(args, stdout, stderr))
+	fs.Usage = func() { fmt.Fprintln(fs.Output(), tokenUsage) }
 	url := fs.String("redis-url", getenv("BATON_REDIS_URL"), "Redis URL (BATON_REDIS_URL)")
 	name := fs.String("name", "", "create: the token's name (who uses it, e.g. crm)")
 	scope := fs.String("scope", "", "create: read, start or admin")

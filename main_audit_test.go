@@ -150,3 +150,33 @@ func TestAuditCommandNoticesCutEnd(t *testing.T) {
 	refused("the last entry removed", "the trail ends at entry "+strconv.Itoa(in.AuditSeq-1)+" but the instance records "+strconv.Itoa(in.AuditSeq)+
 		" (head "+in.AuditHead[:16]+")")
 }
+
+// TestAuditCommandShowsChannel: the printed trail says through what and
+// by what means each entry came (the platform, the API token), as the
+// JSON export does.
+func TestAuditCommandShowsChannel(t *testing.T) {
+	t.Parallel()
+	h, _, redisURL := auditHarness(t)
+	id := h.start("alice", "purchase", url.Values{"item": {"Chair"}, "amount": {"300"}, "justification": {"my old one broke down"}})
+	out, err := h.a.svc.Handle(t.Context(), flows.Event{Kind: flows.EventComment, Key: "c1", Instance: id, Actor: "bob",
+		Platform: "api", Via: "api token crm", Reason: "on it"})
+	if err != nil || !out.OK {
+		t.Fatal(err, out)
+	}
+	code, stdout, stderr := runAudit(t, redisURL, id)
+	if code != 0 {
+		t.Fatalf("audit: exit %d\n%s", code, stderr)
+	}
+	var comment string
+	for line := range strings.Lines(stdout) {
+		if strings.Contains(line, "commented") {
+			comment = line
+		}
+	}
+	if !strings.Contains(comment, `via="api token crm"`) || !strings.Contains(comment, "platform=api") {
+		t.Errorf("the comment's line lacks its token or platform: %q\n%s", comment, stdout)
+	}
+	if !strings.Contains(stdout, "platform=web") {
+		t.Errorf("the console's start does not say so:\n%s", stdout)
+	}
+}

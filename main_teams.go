@@ -38,9 +38,9 @@ func teamsPlatform(d platformDeps) (*platform, error) {
 // teamsPackage builds the Teams app package (manifest.json and icons, zipped).
 func teamsPackage(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("teams-package", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(usageOut(args, stdout, stderr))
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: baton teams-package [flags]\n\nBuilds the Teams app package to upload (Teams: Apps > Manage your apps > Upload an app,\nor the Teams admin center). Flags:\n")
+		fmt.Fprintf(fs.Output(), "Usage: baton teams-package [flags]\n\nBuilds the Teams app package to upload (Teams: Apps > Manage your apps > Upload an app,\nor the Teams admin center). Flags:\n")
 		fs.PrintDefaults()
 	}
 	out := fs.String("o", "baton-teams.zip", "where to write the package")

@@ -1,0 +1,37 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+// TestHelp: every command's --help prints its usage on standard output
+// (so `baton graph --help | less` works) and exits 0; a mistake prints it
+// on standard error and exits 2.
+func TestHelp(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{
+		{"--help"}, {"-h"}, {"serve", "--help"}, {"graph", "--help"}, {"audit", "-h"}, {"token", "--help"},
+		{"token", "create", "--help"}, {"doctor", "--help"}, {"teams-package", "--help"}, {"healthcheck", "--help"},
+		{"validate", "--help"},
+	} {
+		var out, errOut bytes.Buffer
+		code := run(t.Context(), args, env(), nil, &out, &errOut)
+		if code != 0 || !strings.Contains(strings.ToLower(out.String()), "usage") || errOut.Len() != 0 {
+			t.Errorf("baton %s: exit %d, stdout %q, stderr %q; want the usage on stdout and exit 0", strings.Join(args, " "), code, first(out.String()), errOut.String())
+		}
+	}
+	for _, args := range [][]string{{"graph"}, {"audit"}, {"token"}, {"graph", "-bogus", "x"}, {"--bogus"}, {"healthcheck", "now"}} {
+		var out, errOut bytes.Buffer
+		code := run(t.Context(), args, env(), nil, &out, &errOut)
+		if code != 2 || out.Len() != 0 || errOut.Len() == 0 {
+			t.Errorf("baton %s: exit %d, stdout %q; want the mistake on stderr and exit 2", strings.Join(args, " "), code, first(out.String()))
+		}
+	}
+}
+
+func first(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
+}
