@@ -559,7 +559,10 @@ func audit(ctx context.Context, args []string, getenv func(string) string, stdou
 				line += " (refused)"
 			}
 			if e.Step != "" {
-				line += fmt.Sprintf("  step=%s round=%d", e.Step, e.Round)
+				line += "  step=" + e.Step
+				if e.Round > 0 { // a notify step has no rounds
+					line += fmt.Sprintf(" round=%d", e.Round)
+				}
 			}
 			if e.OnBehalf != "" {
 				line += "  on behalf of " + e.OnBehalf

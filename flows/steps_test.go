@@ -366,3 +366,16 @@ func TestWebhookURLCredentialsStayOut(t *testing.T) {
 		t.Errorf("timeline %s", tl)
 	}
 }
+
+// TestTimelineNotifyStep: a notify step has no rounds, and its timeline
+// line names only the step.
+func TestTimelineNotifyStep(t *testing.T) {
+	t.Parallel()
+	r := newRun(t, exampleEngine(t))
+	r.start("purchase", "alice", form("item", "Laptop", "amount", "500", "justification", "my old one broke down"))
+	r.act(flows.EventApprove, "bob")
+	tl := fmt.Sprint(r.e.Timeline(r.in, r.audit, "alice", r.now).Items)
+	if !strings.Contains(tl, "step order") || strings.Contains(tl, "round 0") || !strings.Contains(tl, "step manager, round 1") {
+		t.Errorf("timeline %s", tl)
+	}
+}

@@ -44,8 +44,11 @@ func (e *Engine) Timeline(in *Instance, audit []AuditEntry, viewer string, now t
 	for _, a := range audit {
 		item := Item{Title: fmt.Sprintf("%s · %s %s", FormatTime(a.At, loc), e.dir.Name(a.Actor), actionWords(&a))}
 		var parts []string
-		if a.Step != "" {
+		switch {
+		case a.Step != "" && a.Round > 0:
 			parts = append(parts, fmt.Sprintf("step %s, round %d", a.Step, a.Round))
+		case a.Step != "": // a notify step has no rounds
+			parts = append(parts, "step "+a.Step)
 		}
 		if a.OnBehalf != "" && a.OnBehalf != a.Actor { // a delegation of one's own task names it too
 			parts = append(parts, "on behalf of "+e.dir.Name(a.OnBehalf))
