@@ -252,6 +252,17 @@ func (t *tx) finish() *Transition {
 		return &Transition{Instance: t.in, Outcome: t.out, Noop: true}
 	}
 	t.in.Updated = t.now
+	// Ids the cards and the answer may show as mentions: of the people
+	// concerned, not of whoever someone typed the id of (in a form, a
+	// reason).
+	if mentions := t.e.dir.outsiders(append(t.in.people(), t.ev.Actor, t.ev.Target)); len(mentions) > 0 {
+		t.out.Mentions = mentions
+		for _, e := range t.effects {
+			if e.Msg != nil {
+				e.Msg.Mentions = mentions
+			}
+		}
+	}
 	stored := chain(t.in, t.audit)
 	t.out.Status = t.in.Status
 	return &Transition{Instance: t.in, Effects: t.effects, Audit: t.audit, AuditJSON: stored, Outcome: t.out}
@@ -1572,8 +1583,12 @@ func (t *tx) reassign(delegate bool) error {
 }
 
 // involved is everyone who has a part in the instance.
-func (t *tx) involved() []string {
-	in := t.in
+func (t *tx) involved() []string { return t.in.people() }
+
+// people returns everyone an instance concerns: its requester, who is or
+// was on its steps (delegates and those a task was reassigned from
+// included), escalation targets and who decided.
+func (in *Instance) people() []string {
 	people := []string{in.Requester}
 	for _, task := range in.Tasks {
 		people = append(people, task.Assignee)

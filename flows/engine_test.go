@@ -3,6 +3,7 @@ package flows_test
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -88,7 +89,7 @@ func TestStart(t *testing.T) {
 	if len(notifies(tr)) != 1 || len(tr.Effects) != 1 {
 		t.Fatalf("effects: %s", describe(tr.Effects))
 	}
-	if tr.Outcome != (flows.Outcome{OK: true, Instance: "BUY-1", Status: flows.StatusRunning, Text: "Started BUY-1 (Purchase). Waiting on Bob Chen (Manager approval)."}) {
+	if !reflect.DeepEqual(tr.Outcome, flows.Outcome{OK: true, Instance: "BUY-1", Status: flows.StatusRunning, Text: "Started BUY-1 (Purchase). Waiting on Bob Chen (Manager approval)."}) {
 		t.Fatalf("outcome %+v", tr.Outcome)
 	}
 

@@ -2,6 +2,7 @@ package flows
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -40,6 +41,29 @@ type Message struct {
 	Actions  []Action    `json:"actions,omitempty"`
 	Outcome  string      `json:"outcome,omitempty"` // on a closed card: "Approved by Bob Lee · Tue 26 Nov 10:02 UTC"
 	Items    []Item      `json:"items,omitempty"`   // lists and timelines
+	// Mentions are the ids of the people outside the directory (e.g.
+	// slack:U123, named by their id) whom the message concerns: a platform
+	// may show those ids as mentions of the person. Any other id in the
+	// text is something someone typed (a form value, a reason) and stays
+	// text.
+	Mentions []string `json:"mentions,omitempty"`
+}
+
+// outsiders returns the ids among people that name someone outside the
+// directory by their platform id ("slack:U123"), sorted and once each.
+func (d *Directory) outsiders(people []string) []string {
+	var out []string
+	for _, p := range people {
+		platform, id, ok := strings.Cut(p, ":")
+		if !ok || platform == "" || id == "" || platform == "email" {
+			continue
+		}
+		if _, known := d.Person(p); !known {
+			out = append(out, p)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // Fact is a labelled value.

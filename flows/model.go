@@ -287,6 +287,8 @@ type Outcome struct {
 	Text     string `json:"text"`
 	Instance string `json:"instance,omitempty"`
 	Status   Status `json:"status,omitempty"`
+	// Mentions are the ids Text may show as mentions, as a Message's.
+	Mentions []string `json:"mentions,omitempty"`
 }
 
 // Transition is the result of applying an event: the new instance, what it

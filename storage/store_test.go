@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -185,7 +186,7 @@ func TestRedeliveryReturnsTheFirstOutcome(t *testing.T) {
 		ev := flows.Event{Kind: flows.EventApprove, Key: "click-1", Instance: id, Actor: "bob"}
 		first := apply(t, s, e, ev, t0.Add(time.Minute))
 		again := apply(t, s, e, ev, t0.Add(2*time.Minute))
-		if !first.Outcome.OK || first.Duplicate || !again.Duplicate || again.Outcome != first.Outcome {
+		if !first.Outcome.OK || first.Duplicate || !again.Duplicate || !reflect.DeepEqual(again.Outcome, first.Outcome) {
 			t.Fatalf("first %+v, again %+v", first, again)
 		}
 		in, _ := s.Get(t.Context(), id)
@@ -227,7 +228,7 @@ func TestConcurrentDecisionsOneWins(t *testing.T) {
 				lost = append(lost, a.Outcome)
 			}
 		}
-		if len(won) != 2 || won[0] != won[1] || len(lost) != 2 || lost[0] != lost[1] || lost[0].Code != flows.CodeAlreadyDecided {
+		if len(won) != 2 || !reflect.DeepEqual(won[0], won[1]) || len(lost) != 2 || !reflect.DeepEqual(lost[0], lost[1]) || lost[0].Code != flows.CodeAlreadyDecided {
 			t.Fatalf("won %+v, lost %+v", won, lost)
 		}
 		in, _ := s.Get(t.Context(), id)
@@ -705,7 +706,7 @@ func concurrentTransitions(t *testing.T, shards int) {
 			t.Fatalf("%d first outcomes and %d duplicates, want %d of each", len(firsts), len(dups), n)
 		}
 		for key, first := range firsts {
-			if dups[key].Outcome != first.Outcome {
+			if !reflect.DeepEqual(dups[key].Outcome, first.Outcome) {
 				t.Fatalf("%s: redelivery answered %+v, first %+v", key, dups[key].Outcome, first.Outcome)
 			}
 			audit, err := s.Audit(t.Context(), first.Outcome.Instance)

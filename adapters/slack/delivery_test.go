@@ -226,7 +226,8 @@ func TestGuestNames(t *testing.T) {
 	h := newHarness(t)
 	m := h.a.Messenger()
 	msg := &flows.Message{Kind: flows.MsgTask, Title: "Review for slack:U0GUEST", Text: "Asked by slack:U0GUEST",
-		Actions: []flows.Action{{Kind: flows.ActStatus, Label: "Ask slack:U0GUEST", Instance: "PR-1"}}}
+		Actions:  []flows.Action{{Kind: flows.ActStatus, Label: "Ask slack:U0GUEST", Instance: "PR-1"}, {Kind: flows.ActStatus, Label: "PR-2: as slack:U0TYPED said", Instance: "PR-2"}},
+		Mentions: []string{"slack:U0GUEST"}}
 	for range 2 {
 		if _, err := m.Send(t.Context(), bot.Address{Channel: "finance", ID: "C0FINANCE"}, msg, ""); err != nil {
 			t.Fatal(err)
@@ -238,7 +239,7 @@ func TestGuestNames(t *testing.T) {
 			post = c
 		}
 	}
-	for _, want := range []string{"Review for slack:U0GUEST", "Asked by <@U0GUEST>", "Ask Real U0GUEST"} {
+	for _, want := range []string{"Review for slack:U0GUEST", "Asked by <@U0GUEST>", "Ask Real U0GUEST", "PR-2: as slack:U0TYPED said"} {
 		if !strings.Contains(post.text(), want) {
 			t.Errorf("card lacks %q: %s", want, post.text())
 		}

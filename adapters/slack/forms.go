@@ -329,6 +329,14 @@ func infoModal(m *flows.Message) slackgo.ModalViewRequest {
 	return modal(title, cbInfo, "", viewMeta{}, renderMessage(m, maxViewBlocks))
 }
 
+// outcomeMessage is what an actor is told, naming people as the engine
+// allows (its Mentions).
+func outcomeMessage(out flows.Outcome) *flows.Message {
+	m := textMessage(out.Text)
+	m.Mentions = out.Mentions
+	return m
+}
+
 // textMessage is a one-line answer.
 func textMessage(text string) *flows.Message {
 	return &flows.Message{Kind: flows.MsgInfo, Text: text}

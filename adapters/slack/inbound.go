@@ -95,7 +95,7 @@ func (a *Adapter) onButton(ctx context.Context, ic slackgo.InteractionCallback, 
 		case err != nil:
 			a.answer(ctx, ic, a.problem(actor, err))
 		case !out.OK || act.Kind == flows.ActWithdraw || ic.Container.IsEphemeral:
-			a.answer(ctx, ic, textMessage(out.Text))
+			a.answer(ctx, ic, outcomeMessage(out))
 		}
 		// An approval on a card shows on the card itself (the outbox
 		// updates it); one from a private list is answered, as it has no
@@ -120,7 +120,7 @@ func (a *Adapter) onButton(ctx context.Context, ic slackgo.InteractionCallback, 
 		case err != nil:
 			a.answer(ctx, ic, a.problem(actor, err))
 		default:
-			a.answer(ctx, ic, textMessage(out.Text))
+			a.answer(ctx, ic, outcomeMessage(out))
 		}
 	case flows.ActDone:
 		in, def, err := a.instance(ctx, act.Instance)
@@ -144,7 +144,7 @@ func (a *Adapter) onButton(ctx context.Context, ic slackgo.InteractionCallback, 
 		case err != nil:
 			a.answer(ctx, ic, a.problem(actor, err))
 		case !out.OK:
-			a.answer(ctx, ic, textMessage(out.Text))
+			a.answer(ctx, ic, outcomeMessage(out))
 		}
 	case flows.ActResubmit:
 		in, def, err := a.instance(ctx, act.Instance)
@@ -216,7 +216,7 @@ func (a *Adapter) summaryOf(def *flows.Definition, in *flows.Instance) string {
 	if st := def.Step(in.Step); st != nil {
 		s += " · " + st.Name
 	}
-	return "*" + mrkdwn(s) + "*\n" + mrkdwnNamed("Requested by "+a.svc.Engine().Directory().Name(in.Requester))
+	return "*" + mrkdwn(s) + "*\n" + mrkdwnNamed("Requested by "+a.svc.Engine().Directory().Name(in.Requester), []string{in.Requester})
 }
 
 // problem turns an error from the service into what to tell the person.
@@ -352,7 +352,7 @@ func (a *Adapter) onSubmit(ctx context.Context, ic slackgo.InteractionCallback) 
 	case err != nil:
 		return done(a.problem(actor, err))
 	}
-	return done(textMessage(out.Text))
+	return done(outcomeMessage(out))
 }
 
 // done replaces a submitted modal with the answer.

@@ -104,16 +104,21 @@ func (m messenger) Update(ctx context.Context, ref string, msg *flows.Message) e
 	return nil
 }
 
-// named replaces the ids of people outside the directory ("slack:U123")
-// by their Slack names (users.info, cached) in the button labels, which are
-// plain text. Elsewhere the lines the engine writes make them mentions
-// (mrkdwnNamed); the title, which is the requester's, keeps what they typed.
+// named replaces the ids of the people outside the directory whom the
+// message concerns (its Mentions, "slack:U123") by their Slack names
+// (users.info, cached) in the button labels, which are plain text.
+// Elsewhere the lines the engine writes make them mentions (mrkdwnNamed);
+// the title, which is the requester's, keeps what they typed, as does any
+// other id.
 func (a *Adapter) named(ctx context.Context, m *flows.Message) *flows.Message {
-	if !slices.ContainsFunc(m.Actions, func(x flows.Action) bool { return strings.Contains(x.Label, "slack:") }) {
+	if len(m.Mentions) == 0 || !slices.ContainsFunc(m.Actions, func(x flows.Action) bool { return strings.Contains(x.Label, "slack:") }) {
 		return m
 	}
 	name := func(s string) string {
 		return slackPerson.ReplaceAllStringFunc(s, func(id string) string {
+			if !slices.Contains(m.Mentions, id) {
+				return id
+			}
 			if info, err := a.userInfo(ctx, strings.TrimPrefix(id, "slack:")); err == nil && info.Name != "" {
 				return info.Name
 			}

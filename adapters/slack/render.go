@@ -3,6 +3,7 @@ package slack
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -48,18 +49,23 @@ var mrkdwnEscapes = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
 func mrkdwn(s string) string { return mrkdwnEscapes.Replace(s) }
 
 // mrkdwnNamed is mrkdwn for text the engine writes, naming people (the
-// card's text, its context lines, its outcome): the ids of people outside
-// the directory ("slack:U123") become mentions, which Slack shows with
-// their names. What people typed as form data (the title, the fields, what
-// changed, list items) goes through mrkdwn alone: an id typed there would
-// otherwise notify whoever it names. (A reason or note quoted in a context
-// line still may; the engine does not mark where it starts.)
-func mrkdwnNamed(s string) string {
+// card's text, its context lines, its outcome): the ids of the people
+// outside the directory whom the message concerns (its Mentions, e.g.
+// "slack:U123") become mentions, which Slack shows with their names. Any
+// other id, typed by someone into a form value, a reason or a comment
+// that the engine quotes, stays text: it would otherwise notify whoever it
+// names.
+func mrkdwnNamed(s string, mentions []string) string {
 	s = mrkdwn(s)
-	if !strings.Contains(s, "slack:") {
+	if len(mentions) == 0 || !strings.Contains(s, "slack:") {
 		return s
 	}
-	return slackPerson.ReplaceAllString(s, "<@$1>")
+	return slackPerson.ReplaceAllStringFunc(s, func(id string) string {
+		if slices.Contains(mentions, id) {
+			return "<@" + strings.TrimPrefix(id, "slack:") + ">"
+		}
+		return id
+	})
 }
 
 func mdText(s string, max int) *slackgo.TextBlockObject {
@@ -148,14 +154,14 @@ func renderMessage(m *flows.Message, maxBlocks int) []slackgo.Block {
 	}
 	if m.Outcome != "" {
 		first, rest, _ := strings.Cut(m.Outcome, "\n")
-		md := "*" + mrkdwnNamed(first) + "*"
+		md := "*" + mrkdwnNamed(first, m.Mentions) + "*"
 		if rest != "" {
 			md += "\n" + mrkdwn(rest)
 		}
 		head = append(head, section("outcome", md))
 	}
 	if m.Text != "" {
-		head = append(head, section("text", mrkdwnNamed(m.Text)))
+		head = append(head, section("text", mrkdwnNamed(m.Text, m.Mentions)))
 	}
 	if len(m.Changes) > 0 {
 		lines := []string{"*Changed since the last round*"}
@@ -171,7 +177,7 @@ func renderMessage(m *flows.Message, maxBlocks int) []slackgo.Block {
 			if i == maxContextItems-1 && len(m.Context) > maxContextItems {
 				c = strings.Join(m.Context[i:], " · ")
 			}
-			els = append(els, mdText(mrkdwnNamed(c), maxFieldText))
+			els = append(els, mdText(mrkdwnNamed(c, m.Mentions), maxFieldText))
 			if len(els) == maxContextItems {
 				break
 			}
@@ -292,7 +298,7 @@ func buttons(blockID string, actions []flows.Action) *slackgo.ActionBlock {
 // line saying how it ended, instead of a second copy of the full card.
 func renderClosedReply(m *flows.Message) []slackgo.Block {
 	first, rest, _ := strings.Cut(m.Outcome, "\n")
-	md := outcomeIcon(m.Outcome) + "*" + mrkdwnNamed(first) + "*"
+	md := outcomeIcon(m.Outcome) + "*" + mrkdwnNamed(first, m.Mentions) + "*"
 	if rest != "" {
 		md += "\n" + mrkdwn(rest)
 	}

@@ -241,10 +241,10 @@ func TestRenderLimits(t *testing.T) {
 			t.Errorf("the items that did not fit in %d blocks are not counted", max)
 		}
 	}
-	// Text is escaped; in what the engine writes, people outside the
-	// directory become mentions.
-	got := mrkdwnNamed("<!channel> & <@U1|x> approved by slack:U0XYZ and slack:foo")
-	if want := "&lt;!channel&gt; &amp; &lt;@U1|x&gt; approved by <@U0XYZ> and slack:foo"; got != want {
+	// Text is escaped; in what the engine writes, the people outside the
+	// directory whom the message concerns become mentions, and only they.
+	got := mrkdwnNamed("<!channel> & <@U1|x> approved by slack:U0XYZ and slack:foo, per slack:U0TYPED", []string{"slack:U0XYZ"})
+	if want := "&lt;!channel&gt; &amp; &lt;@U1|x&gt; approved by <@U0XYZ> and slack:foo, per slack:U0TYPED"; got != want {
 		t.Errorf("mrkdwnNamed = %q, want %q", got, want)
 	}
 	if got := mrkdwn("Laptop slack:U0DANA"); got != "Laptop slack:U0DANA" {
@@ -341,9 +341,9 @@ func TestTypedIDsAreNoMentions(t *testing.T) {
 	m := &flows.Message{Kind: flows.MsgTask, Title: "Purchase PR-1: Laptop slack:U0DANA", Text: "Manager approval",
 		Fields:  []flows.Fact{{Label: "Vendor", Value: "*Dell* slack:U0ERIN"}},
 		Changes: []flows.Change{{Label: "Item", Old: "Laptop", New: "slack:U0GUS"}},
-		Context: []string{"Requested by slack:U0ALICE"}}
+		Context: []string{"Requested by slack:U0ALICE", "Reason: as slack:U0OLIVIA agreed"}, Mentions: []string{"slack:U0ALICE"}}
 	b := string(mustJSON(t, renderMessage(m, maxMessageBlocks)))
-	for _, id := range []string{"U0DANA", "U0ERIN", "U0GUS"} {
+	for _, id := range []string{"U0DANA", "U0ERIN", "U0GUS", "U0OLIVIA"} {
 		if strings.Contains(b, "@"+id) { // a mention is <@ID> (JSON escapes the brackets)
 			t.Errorf("typed %s became a mention: %s", id, b)
 		}
@@ -364,5 +364,51 @@ func TestTruncateMrkdwn(t *testing.T) {
 		if got := truncateMrkdwn(in, 9); got != want {
 			t.Errorf("truncateMrkdwn(%q, 9) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestTypedIDsInEngineLines: an id typed into a form value or a reason that
+// the engine quotes in its own lines (a notify step's message, a reason on
+// a card) stays text: "pre-approved by slack:U0OLIVIA" must not become a
+// real mention in #procurement.
+func TestTypedIDsInEngineLines(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	ctx := t.Context()
+	out, err := h.rig.Svc.Handle(ctx, flows.Event{Kind: flows.EventStart, Key: "s1", Flow: "purchase", Actor: "alice",
+		Data: map[string]string{"item": "Laptop, pre-approved by slack:U0OLIVIA", "vendor": "slack:W0CEO", "amount": "500", "justification": "my old one broke down"}})
+	if err != nil || !out.OK {
+		t.Fatal(err, out)
+	}
+	// A guest (not in the directory) decides, so the cards do name someone
+	// by their Slack id.
+	if out, err = h.rig.Svc.Handle(ctx, flows.Event{Kind: flows.EventReassign, Key: "g1", Instance: out.Instance, Actor: "bob", Target: "slack:U0GUEST"}); err != nil || !out.OK {
+		t.Fatal(err, out)
+	}
+	if out, err = h.rig.Svc.Handle(ctx, flows.Event{Kind: flows.EventRequestChanges, Key: "c1", Instance: "PR-1", Actor: "slack:U0GUEST", Reason: "ask slack:U0REASON first"}); err != nil || !out.OK {
+		t.Fatal(err, out)
+	}
+	if out, err = h.rig.Svc.Handle(ctx, flows.Event{Kind: flows.EventResubmit, Key: "r1", Instance: "PR-1", Actor: "alice", Reason: "done, cc slack:U0NOTE",
+		Data: map[string]string{"item": "Laptop, pre-approved by slack:U0OLIVIA", "vendor": "slack:W0CEO", "amount": "500", "justification": "my old one broke down"}}); err != nil || !out.OK {
+		t.Fatal(err, out)
+	}
+	if out, err = h.rig.Svc.Handle(ctx, flows.Event{Kind: flows.EventApprove, Key: "a1", Instance: "PR-1", Actor: "bob"}); err != nil || !out.OK {
+		t.Fatal(err, out)
+	}
+	h.settle()
+	var toProcurement, guestNamed bool
+	for _, c := range h.api.Calls() {
+		if c.str("channel") == "C0PROCURE" {
+			toProcurement = true
+		}
+		guestNamed = guestNamed || strings.Contains(c.text(), "<@U0GUEST>")
+		for _, id := range []string{"U0OLIVIA", "W0CEO", "U0REASON", "U0NOTE"} {
+			if strings.Contains(c.text(), "<@"+id+">") {
+				t.Errorf("%s %s: the typed id %s became a mention: %s", c.Method, c.str("channel"), id, c.text())
+			}
+		}
+	}
+	if !toProcurement || !guestNamed {
+		t.Fatalf("nothing went to #procurement (%v), or the guest was never mentioned (%v):\n%s", toProcurement, guestNamed, summarize(h.api.Calls()))
 	}
 }
