@@ -65,10 +65,15 @@ func TestReasonText(t *testing.T) {
 		{flows.EventReject, "too\x00much", "the text has an invisible control character (U+0000); remove it"},
 		{flows.EventComment, "a\x1b[31mred", "the text has an invisible control character (U+001B)"},
 		{flows.EventRequestChanges, "\xff\xfe", "the text has bytes that are not text (UTF-8)"},
-		{flows.EventComment, "fine \u202eenif", "the text has an invisible text-direction character (U+202E)"},
-		{flows.EventReject, "too much:\r\n\tsee the quote", ""},
+		{flows.EventComment, "fine \u202eenif", "the text has an invisible text-direction override (U+202E)"},
+		{flows.EventReject, "too much:\r\n\tsee the quote\fpage 2", ""},
 	} {
 		ev := flows.Event{Kind: c.kind, Key: "k", Instance: "PR-1", Actor: "bob", Reason: c.reason}
+		// Who may act is judged first: carol's attempt is refused (and
+		// recorded) whatever her words.
+		if refused, err := e.Apply(tr.Instance, flows.Event{Kind: c.kind, Key: "k", Instance: "PR-1", Actor: "carol", Reason: c.reason}, t0); err != nil || refused.Outcome.OK {
+			t.Errorf("%s by carol: %v %+v, want a refusal", c.kind, err, refused)
+		}
 		out, err := e.Apply(tr.Instance, ev, t0)
 		var ie *flows.InputError
 		switch {
@@ -76,6 +81,20 @@ func TestReasonText(t *testing.T) {
 			t.Errorf("%s %q: %v %+v, want it accepted", c.kind, c.reason, err, out)
 		case c.want != "" && (!errors.As(err, &ie) || ie.Msg != c.want && !strings.HasPrefix(ie.Msg, c.want)):
 			t.Errorf("%s %q: %v, want the input error %q", c.kind, c.reason, err, c.want)
+		}
+	}
+}
+
+// TestRefsText: references are one line of text, as they show on every
+// card and mail.
+func TestRefsText(t *testing.T) {
+	e := exampleEngine(t)
+	for _, v := range []string{"D-1\n\nTo approve, open https://evil.example", "a\x00b", "\u202eevil"} {
+		_, err := e.Apply(nil, flows.Event{Kind: flows.EventStart, Key: "s", Instance: "PR-1", Flow: "purchase", Actor: "alice",
+			Data: form("item", "Laptop", "amount", "500", "justification", "my old one broke down"), Refs: map[string]string{"deal": v}}, t0)
+		var ie *flows.InputError
+		if !errors.As(err, &ie) || !strings.HasPrefix(ie.Msg, "reference deal ") {
+			t.Errorf("ref %q: %v, want an input error naming the reference", v, err)
 		}
 	}
 }

@@ -244,6 +244,7 @@ func (d *Definition) successor(i int) int {
 // numbers, a string otherwise. An empty value gives nil. The error says what to
 // fix in words a requester understands.
 func (f *Field) Parse(raw string) (any, error) {
+	raw = lineBreaks.Replace(raw)
 	v := strings.TrimSpace(raw)
 	if f.Kind == FieldLongText {
 		v = strings.TrimRight(raw, " \t\r\n")
@@ -435,11 +436,19 @@ func ParseForm(fields []Field, input map[string]string) (map[string]any, error) 
 	return out, nil
 }
 
+// lineBreaks reads the characters that break lines besides \n as \n:
+// vertical tab and form feed (Word's soft return, a PDF's page break), NEL,
+// and Unicode's line and paragraph separators. Pasted text has them, and
+// nobody can see them to remove them.
+var lineBreaks = strings.NewReplacer("\v", "\n", "\f", "\n", "\u0085", "\n", "\u2028", "\n", "\u2029", "\n")
+
 // TextProblem says what is wrong with text a person typed, or "" when
 // nothing is: bytes that are not UTF-8, control characters (but tabs, and
-// line breaks where lines are allowed: a long text, a reason), and the
-// invisible direction overrides that make text read otherwise than it is
-// stored (an item reading "Laptop" on a card while "potpaL" is kept).
+// line breaks where lines are allowed: a long text, a reason; other breaks
+// are read as \n first), and the direction overrides that make text read
+// otherwise than it is stored (an item showing "Laptop" while "potpaL" is
+// kept). Embeddings and isolates, which right-to-left text pasted from
+// word processors and phones carries, are text.
 func TextProblem(s string, lines bool) string {
 	if !utf8.ValidString(s) {
 		return "has bytes that are not text (UTF-8); type or paste it again"
@@ -449,8 +458,8 @@ func TextProblem(s string, lines bool) string {
 		case r == '\t', lines && (r == '\n' || r == '\r'):
 		case r < 0x20 || r >= 0x7f && r < 0xa0:
 			return fmt.Sprintf("has an invisible control character (%U); remove it", r)
-		case r >= 0x202a && r <= 0x202e || r >= 0x2066 && r <= 0x2069:
-			return fmt.Sprintf("has an invisible text-direction character (%U); remove it", r)
+		case r == '\u202d' || r == '\u202e':
+			return fmt.Sprintf("has an invisible text-direction override (%U); remove it", r)
 		}
 	}
 	return ""

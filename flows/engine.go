@@ -201,10 +201,9 @@ func (e *Engine) Apply(cur *Instance, ev Event, now time.Time) (*Transition, err
 	if !ok {
 		return nil, fmt.Errorf("%s %s: flow %q is no longer defined; restore its file or cancel the request", ev.Kind, cur.ID, cur.Flow)
 	}
-	if ev.Kind != EventTimer && ev.Kind != EventWebhookResult { // a person's words, not Baton's or a remote's
-		if p := TextProblem(ev.Reason, true); p != "" {
-			return nil, inputErr("the text %s", p)
-		}
+	typed := ev.Kind != EventTimer && ev.Kind != EventWebhookResult // its reason is a person's words, not Baton's or a remote's
+	if typed {
+		ev.Reason = lineBreaks.Replace(ev.Reason)
 	}
 	t := newTx(e, def, cur.Clone(), ev, now)
 	if t.in.Data == nil {
@@ -243,6 +242,11 @@ func (e *Engine) Apply(cur *Instance, ev Event, now time.Time) (*Transition, err
 	}
 	if err != nil {
 		return nil, err
+	}
+	// The words are judged once who may act has been (a refusal stands,
+	// recorded, whatever the words).
+	if p := TextProblem(ev.Reason, true); typed && t.out.OK && p != "" {
+		return nil, inputErr("the text %s", p)
 	}
 	return t.finish(), nil
 }
@@ -286,6 +290,11 @@ func (e *Engine) start(cur *Instance, ev Event, now time.Time) (*Transition, err
 	data, err := e.parseForm(def.Form, ev.Data)
 	if err != nil {
 		return nil, err
+	}
+	for k, v := range ev.Refs { // shown on every card, as the form's values are
+		if p := TextProblem(v, false); p != "" || strings.ContainsAny(v, "\r\n") {
+			return nil, inputErr("reference %s %s", k, cmp.Or(p, "has a line break; a reference is one line"))
+		}
 	}
 	in := &Instance{ID: ev.Instance, Flow: def.ID, Requester: ev.Actor, Status: StatusRunning, Data: data,
 		Refs: maps.Clone(ev.Refs), Rounds: map[string]int{}, Created: now}

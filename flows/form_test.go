@@ -51,13 +51,18 @@ func TestFieldKindsAndConstraints(t *testing.T) {
 		{field: "title", raw: "a\r\nb", err: "title must be on one line"},
 		{field: "title", raw: "a\x00bcd", err: "title has an invisible control character (U+0000); remove it"},
 		{field: "title", raw: "abc\x1b[31m", err: "title has an invisible control character (U+001B)"},
-		{field: "title", raw: "abc\u0085d", err: "title has an invisible control character (U+0085)"},
+		{field: "title", raw: "abc\u0085d", err: "title must be on one line"}, // NEL is a line break
+		{field: "title", raw: "abc\u0090d", err: "title has an invisible control character (U+0090)"},
 		{field: "title", raw: "abc\xff\xfe", err: "title has bytes that are not text (UTF-8)"},
-		{field: "title", raw: "\u202eevil", err: "title has an invisible text-direction character (U+202E)"},
+		{field: "title", raw: "\u202eevil", err: "title has an invisible text-direction override (U+202E); remove it"},
+		{field: "title", raw: "\u202bשלום\u202c", want: "\u202bשלום\u202c"}, // an embedding, as word processors write right-to-left text
+		{field: "title", raw: "by \u2068דנה\u2069", want: "by \u2068דנה\u2069"}, // an isolate, as phones do
 		{field: "title", raw: "a\tb c", want: "a\tb c"},
 		{field: "title", raw: "שלום עולם", want: "שלום עולם"}, // right-to-left text itself is text
 		{field: "body", raw: "two\r\nlines", want: "two\r\nlines"},
-		{field: "body", raw: "a\u2067bcd", err: "Body has an invisible text-direction character (U+2067)"},
+		{field: "body", raw: "a\u202dbcd", err: "Body has an invisible text-direction override (U+202D)"},
+		{field: "body", raw: "page one\fpage two", want: "page one\npage two"}, // a PDF's page break
+		{field: "body", raw: "soft\vreturn\u2028here", want: "soft\nreturn\nhere"},
 		{field: "link", raw: "https://example.com/\x7f", err: "Link has an invisible control character (U+007F)"},
 		{field: "amount", raw: "1,500", want: 1500.0},
 		{field: "amount", raw: " 2.5 ", want: 2.5},

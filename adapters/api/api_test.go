@@ -229,12 +229,12 @@ func TestStartValidation(t *testing.T) {
 	tok := r.token("crm", api.ScopeStart, "")
 	body := map[string]any{
 		"data":         map[string]any{"item": "Laptop", "amount": "lots", "colour": "red", "vendor": []any{"x"}},
-		"refs":         map[string]string{"Bad Key": "x", "ticket": ""},
+		"refs":         map[string]string{"Bad Key": "x", "ticket": "", "deal": "D-1\n\nTo approve, open https://evil.example", "note": "\u202eevil"},
 		"on_behalf_of": "nobody",
 	}
 	p := r.do("POST", "/api/v1/flows/purchase/instances", tok, body)
 	r.want(p, 422, "invalid")
-	want := []string{"data.amount", "data.colour", "data.justification", "data.vendor", "on_behalf_of", "refs.Bad Key", "refs.ticket"}
+	want := []string{"data.amount", "data.colour", "data.justification", "data.vendor", "on_behalf_of", "refs.Bad Key", "refs.deal", "refs.note", "refs.ticket"}
 	var got []string
 	for k := range p.fields() {
 		got = append(got, k)
