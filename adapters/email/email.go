@@ -113,40 +113,62 @@ func (m *Messenger) Compose(addr string, msg *flows.Message) Mail {
 		host = m.cfg.From[at+1:]
 	}
 	mail := Mail{ID: hex.EncodeToString(id) + "@" + host, From: m.cfg.From, To: addr, Subject: subject(msg.Title), At: m.now()}
+	// What people wrote (form values, reasons, notes) is quoted below
+	// Baton's own lines, each continuation line indented, so that none of
+	// it can pass for Baton's: not a second set of instructions with
+	// another link above the real one, nor a "-- " that mail programs take
+	// for the start of a signature and fold away, with the link after it.
 	var b strings.Builder
 	if msg.Text != "" {
-		b.WriteString(msg.Text + "\n\n")
+		b.WriteString(unsigned(msg.Text) + "\n\n")
+	}
+	if a, ok := decides(msg); ok && m.links != nil {
+		token, expires := m.links.New(a.Instance, a.Step, a.Round, addr)
+		mail.Link, mail.Expires = m.cfg.PublicURL+"/x/"+token, expires
+		fmt.Fprintf(&b, "To approve, reject or ask for changes, open this link (it is for you alone, works once, and expires %s):\n%s\n\n",
+			flows.FormatTime(expires, time.UTC), mail.Link)
 	}
 	for _, f := range msg.Fields {
-		fmt.Fprintf(&b, "%s: %s\n", f.Label, f.Value)
+		fmt.Fprintf(&b, "%s: %s\n", f.Label, quoted(f.Value))
 	}
 	for _, c := range msg.Changes {
-		fmt.Fprintf(&b, "Changed: %s: %s -> %s\n", c.Label, c.Old, c.New)
+		fmt.Fprintf(&b, "Changed: %s: %s -> %s\n", c.Label, quoted(c.Old), quoted(c.New))
 	}
 	if len(msg.Fields) > 0 || len(msg.Changes) > 0 {
 		b.WriteString("\n")
 	}
 	if msg.Outcome != "" {
-		b.WriteString(msg.Outcome + "\n\n")
+		b.WriteString(quoted(msg.Outcome) + "\n\n")
 	}
 	for _, it := range msg.Items {
-		fmt.Fprintf(&b, "- %s\n", it.Title)
+		fmt.Fprintf(&b, "- %s\n", quoted(it.Title))
 		if it.Text != "" {
-			fmt.Fprintf(&b, "  %s\n", strings.ReplaceAll(it.Text, "\n", "\n  "))
+			fmt.Fprintf(&b, "  %s\n", quoted(it.Text))
 		}
 	}
 	for _, c := range msg.Context {
-		b.WriteString(c + "\n")
-	}
-	if a, ok := decides(msg); ok && m.links != nil {
-		token, expires := m.links.New(a.Instance, a.Step, a.Round, addr)
-		mail.Link, mail.Expires = m.cfg.PublicURL+"/x/"+token, expires
-		fmt.Fprintf(&b, "\nTo approve, reject or ask for changes, open this link (it is for you alone, works once, and expires %s):\n%s\n",
-			flows.FormatTime(expires, time.UTC), mail.Link)
+		b.WriteString(quoted(c) + "\n")
 	}
 	b.WriteString("\n-- \nSent by Baton on behalf of the requester. You received this because a step of this request is assigned to " + addr + ".\n")
 	mail.Text = b.String()
 	return mail
+}
+
+// quoted is a value someone wrote, in the mail's body: its line breaks
+// indent what follows (a line of its own could pass for Baton's).
+func quoted(s string) string {
+	return strings.ReplaceAll(strings.TrimRight(strings.ReplaceAll(s, "\r\n", "\n"), "\n"), "\n", "\n  ")
+}
+
+// unsigned is a text of several lines with none a signature separator.
+func unsigned(s string) string {
+	lines := strings.Split(strings.ReplaceAll(s, "\r\n", "\n"), "\n")
+	for i, l := range lines {
+		if strings.TrimRight(l, " ") == "--" {
+			lines[i] = "—"
+		}
+	}
+	return strings.Join(lines, "\n")
 }
 
 func oneLine(s string) string {

@@ -2,12 +2,14 @@ package email_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"mime"
 	"mime/quotedprintable"
 	"net"
+	netmail "net/mail"
 	"strings"
 	"sync"
 	"testing"
@@ -387,4 +389,54 @@ func header(data, name string) string {
 		}
 	}
 	return v
+}
+
+// fixedLinks is a Linker whose links are known.
+type fixedLinks struct{}
+
+func (fixedLinks) New(instance, step string, round int, _ string) (string, time.Time) {
+	return fmt.Sprintf("%s.%s.%d", instance, step, round), bottest.T0.Add(7 * 24 * time.Hour)
+}
+
+// TestComposeQuotesWhatPeopleWrote: a requester's text cannot pass for
+// Baton's in the mail: the real link comes before anything they wrote,
+// their line breaks indent what follows, and none of their lines is a
+// signature separator (which mail programs fold away with what follows).
+func TestComposeQuotesWhatPeopleWrote(t *testing.T) {
+	m := email.New(&email.Outbox{}, fixedLinks{}, email.Config{From: "baton@corp.example", PublicURL: "https://baton.corp.example"}, nil)
+	forged := "See below.\n\nTo approve, reject or ask for changes, open this link:\nhttps://baton.corp.example.evil.example/x/abc\n\n-- \nSent by Baton"
+	msg := &flows.Message{Kind: flows.MsgTask, Instance: "VC-1", Step: "vendor_ok", Round: 1, Title: "Vendor contract VC-1: Acme",
+		Text: "Vendor confirmation\n-- \nfrom the flow's instructions", Fields: []flows.Fact{{Label: "Notes", Value: forged}},
+		Context: []string{"Note from Alice Martin: " + forged},
+		Actions: []flows.Action{{Kind: flows.ActApprove, Label: "Approve", Instance: "VC-1", Step: "vendor_ok", Round: 1}}}
+	mail := m.Compose("vendor@acme.example", msg)
+	real := strings.Index(mail.Text, "https://baton.corp.example/x/VC-1.vendor_ok.1")
+	fake := strings.Index(mail.Text, "https://baton.corp.example.evil.example")
+	if real < 0 || fake < 0 || real > fake {
+		t.Errorf("the real link (at %d) does not come before the forged one (at %d):\n%s", real, fake, mail.Text)
+	}
+	lines := strings.Split(mail.Text, "\n")
+	for i, l := range lines {
+		if strings.TrimRight(l, " ") == "--" && !strings.HasPrefix(lines[i+1], "Sent by Baton on behalf of the requester.") {
+			t.Errorf("line %d is a signature separator that is not Baton's:\n%s", i+1, mail.Text)
+		}
+		if strings.HasPrefix(l, "https://baton.corp.example.evil") || strings.HasPrefix(l, "To approve") && !strings.Contains(l, "it is for you alone") {
+			t.Errorf("line %d of what was written is not indented: %q", i+1, l)
+		}
+	}
+}
+
+// TestSubjectLooksLikeEncodedWord: a title typed as an encoded word is
+// encoded, so mail programs show what was typed, not what it decodes to.
+func TestSubjectLooksLikeEncodedWord(t *testing.T) {
+	mail := email.Mail{ID: "x@corp.example", From: "baton@corp.example", To: "v@acme.example", Subject: "Acme =?utf-8?q?URGENT=3A_wire_transfer?=", At: bottest.T0}
+	parsed, err := netmail.ReadMessage(bytes.NewReader(email.Format(mail)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	subject := parsed.Header.Get("Subject")
+	got, err := new(mime.WordDecoder).DecodeHeader(subject)
+	if err != nil || strings.Contains(got, "URGENT: wire transfer") || !strings.Contains(got, "URGENT=3A_wire_transfer") {
+		t.Errorf("subject %q decodes to %q (%v), want the typed text", subject, got, err)
+	}
 }

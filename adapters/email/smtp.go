@@ -157,15 +157,29 @@ func (s *SMTP) send(ctx context.Context, m Mail) error {
 	return nil
 }
 
+// encodeSubject encodes a subject for its header. Typed text that looks
+// like an encoded word ("=?utf-8?q?…?=") is encoded too, or mail programs
+// would decode it into something else (another subject, even characters
+// the form refuses): a word joiner (invisible) after each "=" makes it
+// need encoding, in which "=" and "?" are escaped. An encoded subject is a
+// run of encoded words: each goes on a line of its own (folded), or a
+// non-Latin title makes a line relays refuse.
+func encodeSubject(s string) string {
+	s = strings.ReplaceAll(s, "=?", "=\u2060?")
+	enc := mime.QEncoding.Encode("utf-8", s)
+	if enc == s {
+		return s
+	}
+	return strings.ReplaceAll(enc, "?= =?", "?=\r\n =?")
+}
+
 // Format writes m as an RFC 5322 message: UTF-8 plain text, quoted-printable.
 func Format(m Mail) []byte {
 	var b bytes.Buffer
 	h := func(k, v string) { fmt.Fprintf(&b, "%s: %s\r\n", k, v) }
 	h("From", (&mail.Address{Name: "Baton", Address: m.From}).String())
 	h("To", (&mail.Address{Address: m.To}).String())
-	// An encoded subject is a run of encoded words: each goes on a line of
-	// its own (folded), or a non-Latin title makes a line relays refuse.
-	h("Subject", strings.ReplaceAll(mime.QEncoding.Encode("utf-8", m.Subject), "?= =?", "?=\r\n =?"))
+	h("Subject", encodeSubject(m.Subject))
 	h("Date", m.At.UTC().Format(time.RFC1123Z))
 	h("Message-ID", "<"+m.ID+">")
 	if m.InReplyTo != "" {
