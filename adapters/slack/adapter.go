@@ -54,7 +54,7 @@ const (
 	nsEvent           = "slack.event"           // team/event id -> seen
 	nsHome            = "slack.home"            // user id -> has opened the App Home
 	eventSeenFor      = time.Hour               // Slack retries an event for about 6 minutes
-	eventHandling     = 30 * time.Second        // one delivery of an event at a time, however slow Slack's API
+	eventHandling     = 45 * time.Second        // one delivery of an event at a time: longer than its work may take (asyncTimeout)
 	homeMarkerFor     = 90 * 24 * time.Hour
 	userInfoFor       = 24 * time.Hour
 	maxHomeRetries    = 5

@@ -15,6 +15,14 @@ import (
 // errBadRequest marks a request that is signed but cannot be understood.
 var errBadRequest = errors.New("bad request")
 
+// errInProgress answers a delivery of an event another delivery is handling
+// now: Slack is told to try again later (by then it is done, and the retry
+// is acknowledged, or it failed, and the retry handles it).
+var errInProgress = errors.New("this event is being handled; try again later")
+
+// inProgress is what onEvent gives for such a delivery.
+type inProgress struct{}
+
 // endpoint wraps a handler with what every Slack request needs: the body
 // read once under a size cap, the v0 signature and its 5-minute window
 // checked on those exact bytes before anything is parsed (401 and nothing
@@ -47,6 +55,11 @@ func (a *Adapter) endpoint(kind string, handle func(ctx context.Context, w http.
 		ctx, cancel := context.WithTimeout(r.Context(), ackDeadline)
 		defer cancel()
 		ack, err := handle(ctx, w, body)
+		if errors.Is(err, errInProgress) {
+			result = "in_progress"
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
 		if err != nil {
 			result = "bad_request"
 			if !errors.Is(err, errBadRequest) {
@@ -109,5 +122,9 @@ func (a *Adapter) httpEvent(ctx context.Context, _ http.ResponseWriter, body []b
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errBadRequest, err)
 	}
-	return a.onEvent(ctx, e), nil
+	ack := a.onEvent(ctx, e)
+	if _, busy := ack.(inProgress); busy {
+		return nil, errInProgress
+	}
+	return ack, nil
 }

@@ -411,11 +411,12 @@ func (a *Adapter) onEvent(ctx context.Context, e event) any {
 		return nil
 	}
 	// Deliveries of one event arriving together (Slack's retry of a slow
-	// first one, on another replica): one handles it. A failure gives the
-	// claim up, for a retry to handle.
+	// first one, on another replica): one handles it; the others ask Slack
+	// to try again later, when the first has recorded the event (or failed
+	// and given the claim up, for that retry to handle).
 	claim := "slack-event:" + seen
 	if ok, err := a.locker.Claim(ctx, claim, eventHandling); err == nil && !ok {
-		return nil
+		return inProgress{}
 	}
 	user := e.Inner.User
 	a.async(ctx, "app home", func(ctx context.Context) error {

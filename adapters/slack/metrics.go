@@ -22,7 +22,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		callTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "baton_slack_api_seconds",
 			Help: "Slack Web API call latency, by method.", Buckets: lat}, []string{"method"}),
 		inbound: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "baton_slack_requests_total",
-			Help: "Requests from Slack, by kind (command, interaction, event) and result (ok, unauthorized, bad_request, too_large, error)."}, []string{"kind", "result"}),
+			Help: "Requests from Slack, by kind (command, interaction, event) and result (ok, unauthorized, bad_request, too_large, in_progress: a repeat of an event being handled, error)."}, []string{"kind", "result"}),
 		ackTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "baton_slack_ack_seconds",
 			Help: "Time from receiving a Slack request to acknowledging it, by kind (Slack's limit is 3 s).", Buckets: lat}, []string{"kind"}),
 		socket: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "baton_slack_socket_events_total",
