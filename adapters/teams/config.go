@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
 
@@ -117,6 +118,9 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+// tenantGUID is the form of an Entra tenant id.
+var tenantGUID = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+
 // check reports what is missing or wrong, in words that say how to fix it.
 func (c Config) check() error {
 	var errs []error
@@ -133,8 +137,13 @@ func (c Config) check() error {
 	default:
 		errs = append(errs, fmt.Errorf("MicrosoftAppType %q: use SingleTenant or MultiTenant", c.AppType))
 	}
-	if c.AppType == SingleTenant && c.TenantID == "" {
+	switch {
+	case c.AppType == SingleTenant && c.TenantID == "":
 		errs = append(errs, errors.New("MicrosoftAppTenantId is not set: a SingleTenant bot needs its Directory (tenant) ID, shown on the app registration's overview"))
+	case c.TenantID != "" && c.AppType != MultiTenant && !tenantGUID.MatchString(c.TenantID): // single-tenant, said or by default
+		// Activities name their tenant by its GUID, which the tenant check
+		// compares: a domain (contoso.onmicrosoft.com) would refuse them all.
+		errs = append(errs, fmt.Errorf("MicrosoftAppTenantId %q: use the Directory (tenant) ID, a GUID like 72f988bf-86f1-41af-91ab-2d7cd011db47, shown on the app registration's overview", c.TenantID))
 	}
 	for _, u := range []struct{ name, value string }{
 		{"TEAMS_OPENID_METADATA_URL", c.OpenIDMetadataURL}, {"TEAMS_TOKEN_URL", c.TokenURL}, {"service URL", c.ServiceURL},

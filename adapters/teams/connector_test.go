@@ -220,6 +220,7 @@ func TestLoadConfig(t *testing.T) {
 		{env("MicrosoftAppPassword", testSecret), "MicrosoftAppId is not set"},
 		{env("MicrosoftAppId", testAppID, "MicrosoftAppPassword", testSecret, "MicrosoftAppType", "SingleTenant"), "MicrosoftAppTenantId is not set"},
 		{env("MicrosoftAppId", testAppID, "MicrosoftAppPassword", testSecret, "MicrosoftAppType", "Sometimes"), "use SingleTenant or MultiTenant"},
+		{env("MicrosoftAppId", testAppID, "MicrosoftAppPassword", testSecret, "MicrosoftAppTenantId", "contoso.onmicrosoft.com"), "use the Directory (tenant) ID, a GUID"},
 		{env("MicrosoftAppId", testAppID, "MicrosoftAppPassword", testSecret, "TEAMS_TOKEN_URL", "login/token"), "TEAMS_TOKEN_URL"},
 	} {
 		if _, _, err := LoadConfig(tc.env); err == nil || !strings.Contains(err.Error(), tc.want) {
