@@ -109,8 +109,7 @@ func (h *Inbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		inboundJSON(w, http.StatusBadRequest, map[string]any{"error": err.Error()})
 		return
 	}
-	parsed, err := h.svc.Engine().ParseForm(def, data)
-	if err != nil {
+	if _, err := h.svc.Engine().ParseForm(def, data); err != nil {
 		h.invalid(w, err)
 		return
 	}
@@ -126,7 +125,7 @@ func (h *Inbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The key is the sender's within its values: a retry carries the same
 	// values (however its JSON is spelled), and a key reused on other
 	// values is another start, never a dropped one (as in the HTTP API).
-	key = "hook:" + def.ID + ":" + valuesHash(parsed) + ":" + key
+	key = "hook:" + def.ID + ":" + valuesHash(def, data) + ":" + key
 	// The idempotency headers are not signed: a signature seen before keeps
 	// the key it first came with, so its replay returns the first start.
 	key, err = h.firstKey(r.Context(), sigID, key)
@@ -268,12 +267,23 @@ func inboundJSON(w http.ResponseWriter, code int, v any) {
 // interface check: the handler is mounted on the server's mux.
 var _ http.Handler = (*Inbound)(nil)
 
-// valuesHash identifies a start's form values as the form reads them:
-// whatever their order or spelling (1200.0 is 1200; null is no value).
-func valuesHash(data map[string]any) string {
+// valuesHash identifies a start's values as sent: whatever their order,
+// with empty ones (null) left out and numbers read as numbers (1200.0 is
+// 1200). Defaults and the directory play no part, so a retry after either
+// changed is still the same start.
+func valuesHash(def *flows.Definition, data map[string]string) string {
 	h := sha256.New()
 	for _, k := range slices.Sorted(maps.Keys(data)) {
-		fmt.Fprintf(h, "%q=%q\n", k, flows.FormatValue(data[k]))
+		v := strings.TrimSpace(data[k])
+		if v == "" {
+			continue
+		}
+		if f := def.Field(k); f != nil && f.Kind == flows.FieldNumber {
+			if n, err := f.Parse(v); err == nil && n != nil {
+				v = flows.FormatValue(n)
+			}
+		}
+		fmt.Fprintf(h, "%q=%q\n", k, v)
 	}
 	return hex.EncodeToString(h.Sum(nil)[:8])
 }
