@@ -4,6 +4,7 @@
 package main
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -79,7 +80,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 			return audit(ctx, args[1:], getenv, stdout, stderr)
 		case "healthcheck":
 			if len(args) > 1 {
-				fmt.Fprintln(usageOut(args[1:], stdout, stderr), "usage: baton healthcheck (exits 0 when the Baton listening on BATON_HTTP_ADDR on this machine answers /healthz)")
+				w := stderr
+				if wantsHelp(args[1:]) {
+					w = stdout
+				}
+				fmt.Fprintln(w, "usage: baton healthcheck (exits 0 when the Baton listening on BATON_HTTP_ADDR on this machine answers /healthz)")
 				if wantsHelp(args[1:]) {
 					return 0
 				}
@@ -96,7 +101,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 			args = args[1:]
 		}
 	}
-	cfg, err := bot.LoadConfig(args, getenv, environ, usageOut(args, stdout, stderr))
+	var cfg bot.Config
+	err := routed(stdout, stderr, func(w io.Writer) (err error) {
+		cfg, err = bot.LoadConfig(args, getenv, environ, w)
+		return err
+	})
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
@@ -406,26 +415,39 @@ func validate(paths []string, stdout, stderr io.Writer) int {
 
 // parseFlags parses args with flags before or after the other arguments
 // (baton audit PR-12 -json), which the flag package alone stops at.
-// usageOut is where a command's usage goes: standard output when it was
-// asked for (-h, -help, --help: `baton graph --help | less` works), standard
-// error when it explains a mistake.
-func usageOut(args []string, stdout, stderr io.Writer) io.Writer {
-	if wantsHelp(args) {
-		return stdout
-	}
-	return stderr
-}
-
-// newFlags is a subcommand's flag set, printing usage and the flags where
-// usageOut says.
-func newFlags(name, usage string, args []string, stdout, stderr io.Writer) *flag.FlagSet {
+// newFlags is a subcommand's flag set, printing usage and the flags.
+func newFlags(name, usage string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(usageOut(args, stdout, stderr))
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), usage)
 		fs.PrintDefaults()
 	}
 	return fs
+}
+
+// routed runs a parse of flags that writes to w (a mistake and the usage,
+// or the usage asked for) and sends what it wrote where it belongs: help
+// asked for (-h, --help) to standard output, so `baton graph --help | less`
+// works; a mistake to standard error.
+func routed(stdout, stderr io.Writer, parse func(w io.Writer) error) error {
+	var buf bytes.Buffer
+	err := parse(&buf)
+	if errors.Is(err, flag.ErrHelp) {
+		_, _ = stdout.Write(buf.Bytes())
+	} else {
+		_, _ = stderr.Write(buf.Bytes())
+	}
+	return err
+}
+
+// parseRouted parses args into fs (with parse: fs.Parse, or parseFlags for
+// flags after arguments), its output routed.
+func parseRouted(fs *flag.FlagSet, args []string, stdout, stderr io.Writer, parse func(*flag.FlagSet, []string) error) error {
+	return routed(stdout, stderr, func(w io.Writer) error {
+		fs.SetOutput(w)
+		defer fs.SetOutput(stderr)
+		return parse(fs, args)
+	})
 }
 
 // flagsExit is the exit code of a flag set's parse error: 0 for help.
@@ -478,9 +500,9 @@ func prefixProblems(err error, dir string) error {
 // graph prints a flow as a Mermaid flowchart.
 func graph(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	const usage = "usage: baton graph [-flows DIR] FLOW (prints the flow as a Mermaid flowchart)"
-	fs := newFlags("graph", usage, args, stdout, stderr)
+	fs := newFlags("graph", usage)
 	dir := fs.String("flows", getenv("BATON_FLOWS_DIR"), "flow definitions directory (default: the built-in flows)")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseRouted(fs, args, stdout, stderr, parseFlags); err != nil {
 		return flagsExit(err)
 	}
 	if fs.NArg() != 1 {
@@ -508,10 +530,10 @@ func graph(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 // audit prints an instance's audit trail after verifying its hash chain.
 func audit(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	const usage = "usage: baton audit [-json] [-redis-url URL] ID (prints a request's audit trail and verifies its hash chain)"
-	fs := newFlags("audit", usage, args, stdout, stderr)
+	fs := newFlags("audit", usage)
 	asJSON := fs.Bool("json", false, "export as JSON lines")
 	url := fs.String("redis-url", getenv("BATON_REDIS_URL"), "Redis URL (BATON_REDIS_URL)")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseRouted(fs, args, stdout, stderr, parseFlags); err != nil {
 		return flagsExit(err)
 	}
 	if fs.NArg() != 1 {

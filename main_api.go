@@ -60,17 +60,13 @@ func token(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	verb := args[0]
 	fs := flag.NewFlagSet("token "+verb, flag.ContinueOnError)
-	fs.SetOutput(usageOut(args, stdout, stderr))
 	fs.Usage = func() { fmt.Fprintln(fs.Output(), tokenUsage) }
 	url := fs.String("redis-url", getenv("BATON_REDIS_URL"), "Redis URL (BATON_REDIS_URL)")
 	name := fs.String("name", "", "create: the token's name (who uses it, e.g. crm)")
 	scope := fs.String("scope", "", "create: read, start or admin")
 	person := fs.String("person", "", "create: the only person the token may act as")
-	if err := fs.Parse(args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if err := parseRouted(fs, args[1:], stdout, stderr, (*flag.FlagSet).Parse); err != nil {
+		return flagsExit(err)
 	}
 	if *url == "" {
 		fmt.Fprintln(stderr, "baton token: tokens are kept in Redis: set BATON_REDIS_URL (the embedded store of a running Baton cannot be reached)")

@@ -61,7 +61,11 @@ func (c *checkup) line(status, name, format string, args ...any) {
 // never prints a secret.
 func doctor(ctx context.Context, args []string, getenv func(string) string, environ []string, stdout, stderr io.Writer) int {
 	c := &checkup{out: stdout}
-	cfg, err := bot.LoadConfig(args, getenv, environ, usageOut(args, stdout, stderr))
+	var cfg bot.Config
+	err := routed(stdout, stderr, func(w io.Writer) (err error) {
+		cfg, err = bot.LoadConfig(args, getenv, environ, w)
+		return err
+	})
 	switch {
 	case errors.Is(err, flag.ErrHelp):
 		return 0

@@ -38,7 +38,6 @@ func teamsPlatform(d platformDeps) (*platform, error) {
 // teamsPackage builds the Teams app package (manifest.json and icons, zipped).
 func teamsPackage(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("teams-package", flag.ContinueOnError)
-	fs.SetOutput(usageOut(args, stdout, stderr))
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: baton teams-package [flags]\n\nBuilds the Teams app package to upload (Teams: Apps > Manage your apps > Upload an app,\nor the Teams admin center). Flags:\n")
 		fs.PrintDefaults()
@@ -47,11 +46,8 @@ func teamsPackage(args []string, getenv func(string) string, stdout, stderr io.W
 	botID := fs.String("bot-id", getenv("MicrosoftAppId"), "the bot's Microsoft App ID (default MicrosoftAppId)")
 	appID := fs.String("app-id", getenv("TEAMS_APP_ID"), "the Teams app id, a GUID (default TEAMS_APP_ID, else the bot id)")
 	version := fs.String("version", "", "the app version, major.minor.patch: raise it for each upload of a change (default: the manifest's)")
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return 0
-		}
-		return 2
+	if err := parseRouted(fs, args, stdout, stderr, (*flag.FlagSet).Parse); err != nil {
+		return flagsExit(err)
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "baton teams-package: unexpected argument %q\n", fs.Arg(0))

@@ -55,7 +55,7 @@ func TestFieldKindsAndConstraints(t *testing.T) {
 		{field: "title", raw: "abc\u0090d", err: "title has an invisible control character (U+0090)"},
 		{field: "title", raw: "abc\xff\xfe", err: "title has bytes that are not text (UTF-8)"},
 		{field: "title", raw: "\u202eevil", err: "title has an invisible text-direction override (U+202E); remove it"},
-		{field: "title", raw: "\u202bשלום\u202c", want: "\u202bשלום\u202c"}, // an embedding, as word processors write right-to-left text
+		{field: "title", raw: "\u202bשלום\u202c", want: "\u202bשלום\u202c"},     // an embedding, as word processors write right-to-left text
 		{field: "title", raw: "by \u2068דנה\u2069", want: "by \u2068דנה\u2069"}, // an isolate, as phones do
 		{field: "title", raw: "a\tb c", want: "a\tb c"},
 		{field: "title", raw: "שלום עולם", want: "שלום עולם"}, // right-to-left text itself is text
