@@ -31,12 +31,18 @@ func parseCommand(body []byte) (slackgo.SlashCommand, error) {
 		UserID: v.Get("user_id"), UserName: v.Get("user_name"), Command: v.Get("command"), Text: v.Get("text"),
 		ResponseURL: v.Get("response_url"), TriggerID: v.Get("trigger_id"), APIAppID: v.Get("api_app_id"),
 	}
-	// trigger_id keys the command's start (its idempotency key) and opens
-	// its form: without it, two commands would be one.
+	return c, checkCommand(c)
+}
+
+// checkCommand checks that a slash command (over HTTP or Socket Mode) has
+// a user, a command and its trigger_id, which keys what it starts (its
+// idempotency key) and opens its form: without it, two commands would be
+// taken for one.
+func checkCommand(c slackgo.SlashCommand) error {
 	if c.UserID == "" || c.Command == "" || c.TriggerID == "" {
-		return c, errors.New("slash command: user_id, command and trigger_id are required")
+		return errors.New("slash command: user_id, command and trigger_id are required")
 	}
-	return c, nil
+	return nil
 }
 
 // parseInteraction reads an interaction's form body (a JSON "payload" field).
@@ -59,24 +65,30 @@ func decodeInteraction(payload []byte) (slackgo.InteractionCallback, error) {
 	if err := json.Unmarshal(payload, &ic); err != nil {
 		return ic, fmt.Errorf("interaction: payload is not valid JSON: %w", err)
 	}
+	return ic, checkInteraction(ic)
+}
+
+// checkInteraction checks that an interaction (over HTTP or Socket Mode)
+// has what the adapter relies on: a type, a user, and the ids that key
+// what it does (its idempotency key): without them, different clicks or
+// submissions would be taken for one.
+func checkInteraction(ic slackgo.InteractionCallback) error {
 	if ic.Type == "" || ic.User.ID == "" {
-		return ic, errors.New("interaction: type and user.id are required")
+		return errors.New("interaction: type and user.id are required")
 	}
-	// The ids that key what the interaction does (its idempotency key):
-	// without them, different clicks or submissions would be one.
 	switch ic.Type {
 	case slackgo.InteractionTypeBlockActions:
 		for _, ba := range ic.ActionCallback.BlockActions {
 			if ba.ActionTs == "" {
-				return ic, errors.New("interaction: block_actions: an action without action_ts")
+				return errors.New("interaction: block_actions: an action without action_ts")
 			}
 		}
 	case slackgo.InteractionTypeViewSubmission:
 		if ic.View.ID == "" {
-			return ic, errors.New("interaction: view_submission without view.id")
+			return errors.New("interaction: view_submission without view.id")
 		}
 	}
-	return ic, nil
+	return nil
 }
 
 // event is the part of an Events API envelope the adapter uses.

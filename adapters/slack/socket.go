@@ -95,6 +95,11 @@ func (a *Adapter) socketRequest(ctx context.Context, sm *socketmode.Client, evt 
 	case socketmode.EventTypeSlashCommand:
 		kind = "command"
 		c, _ := evt.Data.(slackgo.SlashCommand)
+		if err := checkCommand(c); err != nil {
+			result = "bad_request"
+			a.log.Warn("slack command not understood", "err", err)
+			break
+		}
 		ack = a.onCommand(hctx, c)
 		if b, _ := json.Marshal(ack); len(b) > maxSocketAckBytes && c.ResponseURL != "" {
 			// Too big for an acknowledgement: answer through the response URL.
@@ -107,6 +112,11 @@ func (a *Adapter) socketRequest(ctx context.Context, sm *socketmode.Client, evt 
 	case socketmode.EventTypeInteractive:
 		kind = "interaction"
 		ic, _ := evt.Data.(slackgo.InteractionCallback)
+		if err := checkInteraction(ic); err != nil {
+			result = "bad_request"
+			a.log.Warn("slack interaction not understood", "err", err)
+			break
+		}
 		ack = a.onInteraction(hctx, ic)
 	case socketmode.EventTypeEventsAPI:
 		if e, err := parseEvent(evt.Request.Payload); err == nil {

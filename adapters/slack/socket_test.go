@@ -104,6 +104,16 @@ func TestSocketMode(t *testing.T) {
 	if ack["response_type"] != "ephemeral" || !strings.Contains(mustString(t, ack), "v1|start|||0|purchase") {
 		t.Fatalf("command ack: %v", ack)
 	}
+	// One without the ids that key what it does is acknowledged with
+	// nothing done, as over HTTP.
+	noTrigger := map[string]any{"team_id": "T0BATON", "user_id": "U0ALICE", "command": "/baton", "text": "help", "channel_id": "C0GENERAL"}
+	if ack := envelope(t, conn, "env-0", "slash_commands", noTrigger); len(ack) != 0 {
+		t.Fatalf("command without trigger_id: ack %v, want an empty one", ack)
+	}
+	noView := h.submitPayload("U0ALICE", "", cbStart, viewMeta{Kind: "start", Flow: "purchase"}.encode(), purchaseValues("Laptop", "700"))
+	if ack := envelope(t, conn, "env-0b", "interactive", noView); len(ack) != 0 {
+		t.Fatalf("submission without view.id: ack %v, want an empty one", ack)
+	}
 	// A modal submission's answer (errors, here) is in its ack too.
 	bad := h.submitPayload("U0ALICE", "V0SOCK", cbStart, viewMeta{Kind: "start", Flow: "purchase"}.encode(), purchaseValues("Laptop", "0"))
 	if ack = envelope(t, conn, "env-2", "interactive", bad); ack["response_action"] != "errors" {
