@@ -244,7 +244,7 @@ func (d *Definition) successor(i int) int {
 // numbers, a string otherwise. An empty value gives nil. The error says what to
 // fix in words a requester understands.
 func (f *Field) Parse(raw string) (any, error) {
-	raw = lineBreaks.Replace(raw)
+	raw = readBreaks(raw)
 	v := strings.TrimSpace(raw)
 	if f.Kind == FieldLongText {
 		v = strings.TrimRight(raw, " \t\r\n")
@@ -441,6 +441,15 @@ func ParseForm(fields []Field, input map[string]string) (map[string]any, error) 
 // and Unicode's line and paragraph separators. Pasted text has them, and
 // nobody can see them to remove them.
 var lineBreaks = strings.NewReplacer("\v", "\n", "\f", "\n", "\u0085", "\n", "\u2028", "\n", "\u2029", "\n")
+
+// readBreaks reads s's other line breaks as \n (lineBreaks), allocating
+// only when it has some: every form value and reason goes through it.
+func readBreaks(s string) string {
+	if !strings.ContainsAny(s, "\v\f\u0085\u2028\u2029") {
+		return s
+	}
+	return lineBreaks.Replace(s)
+}
 
 // TextProblem says what is wrong with text a person typed, or "" when
 // nothing is: bytes that are not UTF-8, control characters (but tabs, and

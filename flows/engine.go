@@ -203,7 +203,7 @@ func (e *Engine) Apply(cur *Instance, ev Event, now time.Time) (*Transition, err
 	}
 	typed := ev.Kind != EventTimer && ev.Kind != EventWebhookResult // its reason is a person's words, not Baton's or a remote's
 	if typed {
-		ev.Reason = lineBreaks.Replace(ev.Reason)
+		ev.Reason = readBreaks(ev.Reason)
 	}
 	t := newTx(e, def, cur.Clone(), ev, now)
 	if t.in.Data == nil {
@@ -259,7 +259,7 @@ func (t *tx) finish() *Transition {
 	// Ids the cards and the answer may show as mentions: of the people
 	// concerned, not of whoever someone typed the id of (in a form, a
 	// reason).
-	if mentions := t.e.dir.outsiders(append(t.in.people(), t.ev.Actor, t.ev.Target)); len(mentions) > 0 {
+	if mentions := t.e.dir.outsiders(t.in, t.ev.Actor, t.ev.Target); len(mentions) > 0 {
 		t.out.Mentions = mentions
 		for _, e := range t.effects {
 			if e.Msg != nil {
@@ -1594,26 +1594,40 @@ func (t *tx) reassign(delegate bool) error {
 // involved is everyone who has a part in the instance.
 func (t *tx) involved() []string { return t.in.people() }
 
-// people returns everyone an instance concerns: its requester, who is or
-// was on its steps (delegates and those a task was reassigned from
-// included), escalation targets and who decided.
+// people returns everyone an instance concerns (walkPeople), sorted and
+// once each, without Baton itself or channels.
 func (in *Instance) people() []string {
-	people := []string{in.Requester}
-	for _, task := range in.Tasks {
-		people = append(people, task.Assignee)
-		people = append(people, task.Delegates...)
-		if task.Original != "" {
-			people = append(people, task.Original)
-		}
-	}
-	people = append(people, in.Escalated...)
-	for _, h := range in.History {
-		people = append(people, h.Assigned...)
-		people = append(people, h.Originals...)
-		people = append(people, h.By)
-	}
+	var people []string
+	in.walkPeople(func(p string) { people = append(people, p) })
 	slices.Sort(people)
 	return slices.DeleteFunc(slices.Compact(people), func(p string) bool { return p == System || p == "" || strings.HasPrefix(p, "#") })
+}
+
+// walkPeople calls visit with everyone an instance concerns: its requester,
+// who is or was on its steps (delegates and those a task was reassigned
+// from included), escalation targets and who decided; some more than once,
+// and "" or Baton itself where a record has no person.
+func (in *Instance) walkPeople(visit func(string)) {
+	visit(in.Requester)
+	for _, task := range in.Tasks {
+		visit(task.Assignee)
+		for _, p := range task.Delegates {
+			visit(p)
+		}
+		visit(task.Original)
+	}
+	for _, p := range in.Escalated {
+		visit(p)
+	}
+	for _, h := range in.History {
+		for _, p := range h.Assigned {
+			visit(p)
+		}
+		for _, p := range h.Originals {
+			visit(p)
+		}
+		visit(h.By)
+	}
 }
 
 func (t *tx) comment() error {

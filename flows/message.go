@@ -49,21 +49,27 @@ type Message struct {
 	Mentions []string `json:"mentions,omitempty"`
 }
 
-// outsiders returns the ids among people that name someone outside the
-// directory by their platform id ("slack:U123"), sorted and once each.
-func (d *Directory) outsiders(people []string) []string {
+// outsiders returns the ids of the people in and extra name who are
+// outside the directory, named by their platform id ("slack:U123"), sorted
+// and once each. It allocates only when there are some: it runs on every
+// transition.
+func (d *Directory) outsiders(in *Instance, extra ...string) []string {
 	var out []string
-	for _, p := range people {
+	add := func(p string) {
 		platform, id, ok := strings.Cut(p, ":")
-		if !ok || platform == "" || id == "" || platform == "email" {
-			continue
+		if !ok || platform == "" || id == "" || platform == "email" || slices.Contains(out, p) {
+			return
 		}
 		if _, known := d.Person(p); !known {
 			out = append(out, p)
 		}
 	}
+	in.walkPeople(add)
+	for _, p := range extra {
+		add(p)
+	}
 	slices.Sort(out)
-	return slices.Compact(out)
+	return out
 }
 
 // Fact is a labelled value.
