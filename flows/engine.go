@@ -175,11 +175,20 @@ func (e *Engine) Allowed(in *Instance, ev Event, now time.Time) (bool, string) {
 // have room for what a transition usually makes (a start: its first step's
 // cards and timers; a decision: a cancel for each timer, the closed card,
 // the next step's or the outcome's cards): grown one append at a time, they
-// cost a tenth of an approval's allocations.
+// cost a tenth of an approval's allocations, and too much room costs a
+// small flow's start a tenth of its time.
 func newTx(e *Engine, def *Definition, in *Instance, ev Event, now time.Time) *tx {
 	effects, audit := 4+len(in.Timers), 4
-	if ev.Kind == EventStart {
-		effects, audit = 8, 2
+	if ev.Kind == EventStart && len(def.Steps) > 0 {
+		// The first step's cards, and its timers: due, reminder, each rung.
+		first := def.Steps[0]
+		effects, audit = 2+len(first.Escalate), 2
+		if first.Due > 0 {
+			effects++
+		}
+		if first.Remind.Every > 0 {
+			effects++
+		}
 	}
 	return &tx{e: e, def: def, in: in, ev: ev, now: now, out: Outcome{OK: true, Instance: in.ID},
 		effects: make([]Effect, 0, effects), audit: make([]AuditEntry, 0, audit)}
