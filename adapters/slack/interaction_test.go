@@ -138,21 +138,29 @@ func TestReassign(t *testing.T) {
 	}
 }
 
+// accessToGrant starts AR-1, Erin's access request, and has Dana approve
+// it: it waits on Erin's task "Grant the access", which has outputs.
+func (h *harness) accessToGrant() {
+	h.t.Helper()
+	ctx := h.t.Context()
+	out, err := h.rig.Svc.Handle(ctx, flows.Event{Kind: flows.EventStart, Key: "ar", Flow: "access", Actor: "erin",
+		Data: map[string]string{"system": "github", "reason": "on-call"}})
+	if err != nil || !out.OK {
+		h.t.Fatal(err, out)
+	}
+	if out, err = h.rig.Svc.Handle(ctx, flows.Event{Kind: flows.EventApprove, Key: "ar-ok", Instance: "AR-1", Actor: "dana"}); err != nil || !out.OK {
+		h.t.Fatal(err, out)
+	}
+	h.settle()
+}
+
 // TestTaskOutputs: Mark done on a task with outputs opens a form of them;
 // errors show next to the fields.
 func TestTaskOutputs(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	ctx := t.Context()
-	out, err := h.rig.Svc.Handle(ctx, flows.Event{Kind: flows.EventStart, Key: "ar", Flow: "access", Actor: "erin",
-		Data: map[string]string{"system": "github", "reason": "on-call"}})
-	if err != nil || !out.OK {
-		t.Fatal(err, out)
-	}
-	if out, err = h.rig.Svc.Handle(ctx, flows.Event{Kind: flows.EventApprove, Key: "ar-ok", Instance: "AR-1", Actor: "dana"}); err != nil || !out.OK {
-		t.Fatal(err, out)
-	}
-	h.settle()
+	h.accessToGrant()
 	h.seen = len(h.api.Calls())
 	h.click("U0ERIN", "v1|done|AR-1|grant|1|", "D0ERIN")
 	h.a.Wait()
@@ -209,15 +217,7 @@ func TestFormsOnlyForWhoMayAct(t *testing.T) {
 	h := newHarness(t)
 	ctx := t.Context()
 	h.startPurchase("500") // PR-1 waits on Bob
-	out, err := h.rig.Svc.Handle(ctx, flows.Event{Kind: flows.EventStart, Key: "ar", Flow: "access", Actor: "erin",
-		Data: map[string]string{"system": "github", "reason": "on-call"}})
-	if err != nil || !out.OK {
-		t.Fatal(err, out)
-	}
-	if out, err = h.rig.Svc.Handle(ctx, flows.Event{Kind: flows.EventApprove, Key: "ar-ok", Instance: "AR-1", Actor: "dana"}); err != nil || !out.OK {
-		t.Fatal(err, out)
-	}
-	h.settle()
+	h.accessToGrant()
 	for _, c := range []struct{ user, value, want string }{
 		{"U0CAROL", "v1|reassign|PR-1|manager|1|", "PR-1 (Manager approval) is assigned to Bob Chen"},
 		{"U0CAROL", "v1|resubmit|PR-1|manager|1|", "Only Alice Martin, who made PR-1, can resubmit it."},
