@@ -89,7 +89,7 @@ func TestReasonText(t *testing.T) {
 // card and mail.
 func TestRefsText(t *testing.T) {
 	e := exampleEngine(t)
-	for _, v := range []string{"D-1\n\nTo approve, open https://evil.example", "a\x00b", "\u202eevil"} {
+	for _, v := range []string{"D-1\n\nTo approve, open https://evil.example", "D-1\u2028\u2028To approve", "D-1\rTo approve", "a\x00b", "\u202eevil"} {
 		_, err := e.Apply(nil, flows.Event{Kind: flows.EventStart, Key: "s", Instance: "PR-1", Flow: "purchase", Actor: "alice",
 			Data: form("item", "Laptop", "amount", "500", "justification", "my old one broke down"), Refs: map[string]string{"deal": v}}, t0)
 		var ie *flows.InputError

@@ -244,7 +244,7 @@ func (d *Definition) successor(i int) int {
 // numbers, a string otherwise. An empty value gives nil. The error says what to
 // fix in words a requester understands.
 func (f *Field) Parse(raw string) (any, error) {
-	raw = readBreaks(raw)
+	raw = ReadBreaks(raw)
 	v := strings.TrimSpace(raw)
 	if f.Kind == FieldLongText {
 		v = strings.TrimRight(raw, " \t\r\n")
@@ -436,19 +436,30 @@ func ParseForm(fields []Field, input map[string]string) (map[string]any, error) 
 	return out, nil
 }
 
-// lineBreaks reads the characters that break lines besides \n as \n:
+// lineBreaks reads every line break as \n: Windows' \r\n and a lone \r
+// (which mail and some systems still make into a line of its own),
 // vertical tab and form feed (Word's soft return, a PDF's page break), NEL,
 // and Unicode's line and paragraph separators. Pasted text has them, and
 // nobody can see them to remove them.
-var lineBreaks = strings.NewReplacer("\v", "\n", "\f", "\n", "\u0085", "\n", "\u2028", "\n", "\u2029", "\n")
+var lineBreaks = strings.NewReplacer("\r\n", "\n", "\r", "\n", "\v", "\n", "\f", "\n", "\u0085", "\n", "\u2028", "\n", "\u2029", "\n")
 
-// readBreaks reads s's other line breaks as \n (lineBreaks), allocating
-// only when it has some: every form value and reason goes through it.
-func readBreaks(s string) string {
-	if !strings.ContainsAny(s, "\v\f\u0085\u2028\u2029") {
+// ReadBreaks reads s's line breaks as \n (lineBreaks), allocating only
+// when it has others: every form value and reason goes through it.
+func ReadBreaks(s string) string {
+	if !strings.ContainsAny(s, "\r\v\f\u0085\u2028\u2029") {
 		return s
 	}
 	return lineBreaks.Replace(s)
+}
+
+// OneLineProblem is TextProblem for text that must be one line (a
+// reference shown on every card and mail): any line break is one.
+func OneLineProblem(s string) string {
+	s = ReadBreaks(s)
+	if strings.Contains(s, "\n") {
+		return "has a line break; it must be one line"
+	}
+	return TextProblem(s, false)
 }
 
 // TextProblem says what is wrong with text a person typed, or "" when

@@ -213,7 +213,7 @@ func (e *Engine) Apply(cur *Instance, ev Event, now time.Time) (*Transition, err
 	}
 	typed := ev.Kind != EventTimer && ev.Kind != EventWebhookResult // its reason is a person's words, not Baton's or a remote's
 	if typed {
-		ev.Reason = readBreaks(ev.Reason)
+		ev.Reason = ReadBreaks(ev.Reason)
 	}
 	t := newTx(e, def, cur.Clone(), ev, now)
 	if t.in.Data == nil {
@@ -302,8 +302,8 @@ func (e *Engine) start(cur *Instance, ev Event, now time.Time) (*Transition, err
 		return nil, err
 	}
 	for k, v := range ev.Refs { // shown on every card, as the form's values are
-		if p := TextProblem(v, false); p != "" || strings.ContainsAny(v, "\r\n") {
-			return nil, inputErr("reference %s %s", k, cmp.Or(p, "has a line break; a reference is one line"))
+		if p := OneLineProblem(v); p != "" {
+			return nil, inputErr("reference %s %s", k, p)
 		}
 	}
 	in := &Instance{ID: ev.Instance, Flow: def.ID, Requester: ev.Actor, Status: StatusRunning, Data: data,

@@ -58,8 +58,9 @@ func TestFieldKindsAndConstraints(t *testing.T) {
 		{field: "title", raw: "\u202bשלום\u202c", want: "\u202bשלום\u202c"},     // an embedding, as word processors write right-to-left text
 		{field: "title", raw: "by \u2068דנה\u2069", want: "by \u2068דנה\u2069"}, // an isolate, as phones do
 		{field: "title", raw: "a\tb c", want: "a\tb c"},
-		{field: "title", raw: "שלום עולם", want: "שלום עולם"}, // right-to-left text itself is text
-		{field: "body", raw: "two\r\nlines", want: "two\r\nlines"},
+		{field: "title", raw: "שלום עולם", want: "שלום עולם"},    // right-to-left text itself is text
+		{field: "body", raw: "two\r\nlines", want: "two\nlines"}, // Windows' line ends
+		{field: "body", raw: "one\rtwo", want: "one\ntwo"},       // a lone CR is a line break too
 		{field: "body", raw: "a\u202dbcd", err: "Body has an invisible text-direction override (U+202D)"},
 		{field: "body", raw: "page one\fpage two", want: "page one\npage two"}, // a PDF's page break
 		{field: "body", raw: "soft\vreturn\u2028here", want: "soft\nreturn\nhere"},

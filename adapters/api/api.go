@@ -393,10 +393,8 @@ func (a *API) start(w http.ResponseWriter, r *http.Request) {
 			fields["refs."+k] = "a reference name is a lowercase identifier (letters, digits, _), e.g. crm_deal"
 		case v == "" || utf8.RuneCountInString(v) > 2048:
 			fields["refs."+k] = "a reference is 1 to 2048 characters"
-		case flows.TextProblem(v, false) != "":
-			fields["refs."+k] = "a reference is one line of text: it " + flows.TextProblem(v, false)
-		case strings.ContainsAny(v, "\r\n"):
-			fields["refs."+k] = "a reference is one line of text, without line breaks"
+		case flows.OneLineProblem(v) != "":
+			fields["refs."+k] = "a reference is one line of text: it " + flows.OneLineProblem(v)
 		}
 	}
 	// The form is checked before anything is reserved, so every problem

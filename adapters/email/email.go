@@ -119,14 +119,14 @@ func (m *Messenger) Compose(addr string, msg *flows.Message) Mail {
 	// another link above the real one, nor a "-- " that mail programs take
 	// for the start of a signature and fold away, with the link after it.
 	var b strings.Builder
-	if msg.Text != "" {
-		b.WriteString(unsigned(msg.Text) + "\n\n")
-	}
 	if a, ok := decides(msg); ok && m.links != nil {
 		token, expires := m.links.New(a.Instance, a.Step, a.Round, addr)
 		mail.Link, mail.Expires = m.cfg.PublicURL+"/x/"+token, expires
 		fmt.Fprintf(&b, "To approve, reject or ask for changes, open this link (it is for you alone, works once, and expires %s):\n%s\n\n",
 			flows.FormatTime(expires, time.UTC), mail.Link)
+	}
+	if msg.Text != "" { // a comment, or a notify step's message with form values in it, is written by people too
+		b.WriteString(quoted(msg.Text) + "\n\n")
 	}
 	for _, f := range msg.Fields {
 		fmt.Fprintf(&b, "%s: %s\n", f.Label, quoted(f.Value))
@@ -154,21 +154,12 @@ func (m *Messenger) Compose(addr string, msg *flows.Message) Mail {
 	return mail
 }
 
-// quoted is a value someone wrote, in the mail's body: its line breaks
-// indent what follows (a line of its own could pass for Baton's).
+// quoted is a text people may have written (a value, a reason, a
+// comment), in the mail's body: each of its line breaks (whatever their
+// kind: a lone CR is one in mail) indents what follows, so none of its lines
+// can pass for Baton's or be a signature separator.
 func quoted(s string) string {
-	return strings.ReplaceAll(strings.TrimRight(strings.ReplaceAll(s, "\r\n", "\n"), "\n"), "\n", "\n  ")
-}
-
-// unsigned is a text of several lines with none a signature separator.
-func unsigned(s string) string {
-	lines := strings.Split(strings.ReplaceAll(s, "\r\n", "\n"), "\n")
-	for i, l := range lines {
-		if strings.TrimRight(l, " ") == "--" {
-			lines[i] = "—"
-		}
-	}
-	return strings.Join(lines, "\n")
+	return strings.ReplaceAll(strings.TrimRight(flows.ReadBreaks(s), "\n"), "\n", "\n  ")
 }
 
 func oneLine(s string) string {

@@ -405,8 +405,9 @@ func (fixedLinks) New(instance, step string, round int, _ string) (string, time.
 func TestComposeQuotesWhatPeopleWrote(t *testing.T) {
 	m := email.New(&email.Outbox{}, fixedLinks{}, email.Config{From: "baton@corp.example", PublicURL: "https://baton.corp.example"}, nil)
 	forged := "See below.\n\nTo approve, reject or ask for changes, open this link:\nhttps://baton.corp.example.evil.example/x/abc\n\n-- \nSent by Baton"
+	crForged := strings.ReplaceAll(forged, "\n", "\r") // a lone CR is a line break in mail
 	msg := &flows.Message{Kind: flows.MsgTask, Instance: "VC-1", Step: "vendor_ok", Round: 1, Title: "Vendor contract VC-1: Acme",
-		Text: "Vendor confirmation\n-- \nfrom the flow's instructions", Fields: []flows.Fact{{Label: "Notes", Value: forged}},
+		Text: "Vendor confirmation\n-- \nfrom the flow's instructions", Fields: []flows.Fact{{Label: "Notes", Value: forged}, {Label: "More", Value: crForged}},
 		Context: []string{"Note from Alice Martin: " + forged},
 		Actions: []flows.Action{{Kind: flows.ActApprove, Label: "Approve", Instance: "VC-1", Step: "vendor_ok", Round: 1}}}
 	mail := m.Compose("vendor@acme.example", msg)
@@ -415,10 +416,17 @@ func TestComposeQuotesWhatPeopleWrote(t *testing.T) {
 	if real < 0 || fake < 0 || real > fake {
 		t.Errorf("the real link (at %d) does not come before the forged one (at %d):\n%s", real, fake, mail.Text)
 	}
-	lines := strings.Split(mail.Text, "\n")
+	// A comment is all typed text: quoted too.
+	comment := m.Compose("vendor@acme.example", &flows.Message{Kind: flows.MsgComment, Instance: "VC-1", Title: "Alice Martin on Vendor contract VC-1", Text: "Small update.\r\n" + forged})
+	raw, err := netmail.ReadMessage(bytes.NewReader(email.Format(mail)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(quotedprintable.NewReader(raw.Body))
+	lines := strings.Split(strings.ReplaceAll(string(body)+"\n"+comment.Text, "\r\n", "\n"), "\n")
 	for i, l := range lines {
 		if strings.TrimRight(l, " ") == "--" && !strings.HasPrefix(lines[i+1], "Sent by Baton on behalf of the requester.") {
-			t.Errorf("line %d is a signature separator that is not Baton's:\n%s", i+1, mail.Text)
+			t.Errorf("line %d is a signature separator that is not Baton's:\n%s", i+1, strings.Join(lines, "\n"))
 		}
 		if strings.HasPrefix(l, "https://baton.corp.example.evil") || strings.HasPrefix(l, "To approve") && !strings.Contains(l, "it is for you alone") {
 			t.Errorf("line %d of what was written is not indented: %q", i+1, l)

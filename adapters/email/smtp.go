@@ -192,7 +192,7 @@ func Format(m Mail) []byte {
 	h("Content-Transfer-Encoding", "quoted-printable")
 	b.WriteString("\r\n")
 	qp := quotedprintable.NewWriter(&b)
-	_, _ = qp.Write([]byte(strings.ReplaceAll(strings.ReplaceAll(m.Text, "\r\n", "\n"), "\n", "\r\n")))
+	_, _ = qp.Write([]byte(strings.ReplaceAll(flows.ReadBreaks(m.Text), "\n", "\r\n")))
 	_ = qp.Close()
 	return b.Bytes()
 }
