@@ -2,6 +2,7 @@ package flows_test
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -37,7 +38,8 @@ func TestAllowed(t *testing.T) {
 		{"not sent back", running, flows.Event{Kind: flows.EventResubmit, Actor: "alice"}, "PR-1 is running; only a request sent back"},
 	} {
 		before := len(c.in.History)
-		ok, why := e.Allowed(c.in, c.ev, t0)
+		out := e.Allowed(c.in, c.ev, t0)
+		ok, why := out.OK, out.Text
 		if ok != (c.want == "") || !strings.Contains(why, c.want) {
 			t.Errorf("%s: Allowed = %v %q, want %q", c.name, ok, why, c.want)
 		}
@@ -95,6 +97,61 @@ func TestRefsText(t *testing.T) {
 		var ie *flows.InputError
 		if !errors.As(err, &ie) || !strings.HasPrefix(ie.Msg, "reference deal ") {
 			t.Errorf("ref %q: %v, want an input error naming the reference", v, err)
+		}
+	}
+}
+
+// TestMentions: the people outside the directory whom Baton names in a
+// transition's messages and answer (by their platform id) are its Mentions,
+// wherever it names them: a waiting assignee, an escalation target on the
+// card, the owner in a refusal, a person field in a notify message (named
+// as the requester is); an id someone typed is not.
+func TestMentions(t *testing.T) {
+	e := newEngine(t, `
+id: ext
+name: External
+owner: slack:UOWNER
+form:
+  - {name: item, type: text}
+  - {name: buyer, type: person}
+steps:
+  - id: review
+    type: approval
+    assignees: [person:slack:UBOB]
+    escalate:
+      - {after: 1d, notify: "person:slack:UESC"}
+  - {id: tell, type: notify, to: [requester], message: "Please hand it to {{.buyer}}"}
+`)
+	r := newRun(t, e)
+	tr := r.start("ext", "alice", form("item", "as slack:UTYPED said", "buyer", "slack:UBUYER"))
+	var cardMentions []string
+	for _, ef := range tr.Effects {
+		if ef.Msg != nil && ef.Msg.Kind == flows.MsgTask {
+			cardMentions = ef.Msg.Mentions
+		}
+	}
+	if !slices.Equal(cardMentions, []string{"slack:UBOB", "slack:UBUYER", "slack:UESC"}) { // the buyer's field shows them by name
+		t.Errorf("task card mentions %v, want the assignee, the buyer and the escalation target", cardMentions)
+	}
+	refused := r.refused(flows.Event{Kind: flows.EventCancel, Actor: "carol", Reason: "dup"}, flows.CodeNotAllowed)
+	if !slices.Contains(refused.Outcome.Mentions, "slack:UOWNER") {
+		t.Errorf("refusal %q mentions %v, want the owner", refused.Outcome.Text, refused.Outcome.Mentions)
+	}
+	tr = r.act(flows.EventApprove, "slack:UBOB")
+	for _, ef := range tr.Effects {
+		if ef.Msg != nil && ef.Msg.Step == "tell" {
+			if ef.Msg.Text != "Please hand it to slack:UBUYER" || !slices.Contains(ef.Msg.Mentions, "slack:UBUYER") || slices.Contains(ef.Msg.Mentions, "slack:UTYPED") {
+				t.Errorf("notify %q mentions %v", ef.Msg.Text, ef.Msg.Mentions)
+			}
+		}
+	}
+	// A person field of someone in the directory is their name.
+	r = newRun(t, e)
+	r.start("ext", "alice", form("item", "x", "buyer", "gina"))
+	tr = r.act(flows.EventApprove, "slack:UBOB")
+	for _, ef := range tr.Effects {
+		if ef.Msg != nil && ef.Msg.Step == "tell" && ef.Msg.Text != "Please hand it to Gina Ray" {
+			t.Errorf("notify %q, want the buyer by name", ef.Msg.Text)
 		}
 	}
 }

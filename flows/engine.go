@@ -115,6 +115,7 @@ type tx struct {
 	effects []Effect
 	audit   []AuditEntry
 	out     Outcome
+	named   []string // the people outside the directory its text names (name)
 }
 
 // mayResubmit returns the step a resubmission goes back to, or nil, with
@@ -144,31 +145,36 @@ func (t *tx) mayResubmit() (*Step, error) {
 // form shows a request's data only to who may change it. A resubmission
 // must come from the requester, of a request sent back; anything else from
 // a current assignee, their delegate, an escalation target or an admin, on
-// the step and round ev names. When they may not, it returns the text of
-// the refusal that Apply would give. Nothing is recorded.
-func (e *Engine) Allowed(in *Instance, ev Event, now time.Time) (bool, string) {
+// the step and round ev names. When they may not, the outcome is the
+// refusal Apply would give (OK false, its text and mentions). Nothing is
+// recorded.
+func (e *Engine) Allowed(in *Instance, ev Event, now time.Time) Outcome {
 	def, ok := e.flows[in.Flow]
 	if !ok {
-		return false, fmt.Sprintf("%s's flow %q is no longer defined.", in.ID, in.Flow)
+		return Outcome{Instance: in.ID, Text: fmt.Sprintf("%s's flow %q is no longer defined.", in.ID, in.Flow)}
 	}
 	t := newTx(e, def, in.Clone(), ev, now.UTC().Truncate(time.Millisecond))
+	refused := func() Outcome {
+		t.out.Mentions = t.named
+		return t.out
+	}
 	if ev.Kind == EventResubmit {
 		s, err := t.mayResubmit()
 		switch {
 		case err != nil:
-			return false, err.Error()
+			return Outcome{Instance: in.ID, Text: err.Error(), Mentions: t.named}
 		case s == nil:
-			return false, t.out.Text
+			return refused()
 		}
-		return true, ""
+		return Outcome{OK: true, Instance: in.ID}
 	}
 	if t.stale() {
-		return false, t.out.Text
+		return refused()
 	}
 	if _, ok := t.authority(); !ok {
-		return false, t.out.Text
+		return refused()
 	}
-	return true, ""
+	return Outcome{OK: true, Instance: in.ID}
 }
 
 // newTx starts a transaction of ev on in. Its effects have room for what
@@ -267,13 +273,14 @@ func (t *tx) finish() *Transition {
 	}
 	t.in.Updated = t.now
 	// Ids the cards and the answer may show as mentions: of the people
-	// concerned, not of whoever someone typed the id of (in a form, a
+	// Baton named, not of whoever someone typed the id of (in a form, a
 	// reason).
-	if mentions := t.e.dir.outsiders(t.in, t.ev.Actor, t.ev.Target); len(mentions) > 0 {
-		t.out.Mentions = mentions
+	if len(t.named) > 0 {
+		slices.Sort(t.named)
+		t.out.Mentions = t.named
 		for _, e := range t.effects {
 			if e.Msg != nil {
-				e.Msg.Mentions = mentions
+				e.Msg.Mentions = t.named
 			}
 		}
 	}
@@ -452,7 +459,16 @@ func (t *tx) refuse(code, text string) error {
 	return nil
 }
 
-func (t *tx) name(id string) string { return t.e.dir.Name(id) }
+// name is a person's name as Baton writes it. Someone outside the
+// directory is named by their platform id ("slack:U123"), which is noted as
+// one the transition's messages may show as a mention (Message.Mentions).
+func (t *tx) name(id string) string {
+	n := t.e.dir.Name(id)
+	if n == id && t.e.dir.outsider(id) && !slices.Contains(t.named, id) {
+		t.named = append(t.named, id)
+	}
+	return n
+}
 
 // personName is a person's name, or "" for Baton itself.
 func (t *tx) personName(id string) string {
@@ -1244,6 +1260,9 @@ func (t *tx) notifyStep(s *Step) {
 	data["id"], data["requester"], data["title"] = t.in.ID, t.name(t.in.Requester), t.in.Title
 	for k, v := range t.in.Data {
 		data[k] = FormatValue(v)
+		if f := t.def.Field(k); f != nil && f.Kind == FieldPerson && data[k] != "" {
+			data[k] = t.name(data[k].(string)) // as {{.requester}} is: by name
+		}
 	}
 	if err := s.msg.Execute(&b, data); err != nil {
 		b.Reset()

@@ -49,18 +49,23 @@ type Message struct {
 	Mentions []string `json:"mentions,omitempty"`
 }
 
+// outsider says whether id names someone outside the directory by their
+// platform id ("slack:U123"), whom Baton names by that id.
+func (d *Directory) outsider(id string) bool {
+	platform, rest, ok := strings.Cut(id, ":")
+	if !ok || platform == "" || rest == "" || platform == "email" {
+		return false
+	}
+	_, known := d.Person(id)
+	return !known
+}
+
 // outsiders returns the ids of the people in and extra name who are
-// outside the directory, named by their platform id ("slack:U123"), sorted
-// and once each. It allocates only when there are some: it runs on every
-// transition.
+// outsiders, sorted and once each.
 func (d *Directory) outsiders(in *Instance, extra ...string) []string {
 	var out []string
 	add := func(p string) {
-		platform, id, ok := strings.Cut(p, ":")
-		if !ok || platform == "" || id == "" || platform == "email" || slices.Contains(out, p) {
-			return
-		}
-		if _, known := d.Person(p); !known {
+		if d.outsider(p) && !slices.Contains(out, p) {
 			out = append(out, p)
 		}
 	}

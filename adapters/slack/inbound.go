@@ -129,8 +129,8 @@ func (a *Adapter) onButton(ctx context.Context, ic slackgo.InteractionCallback, 
 			return
 		}
 		if s := def.Step(act.Step); s != nil && len(s.Outputs) > 0 {
-			if ok, why := a.svc.Engine().Allowed(in, flows.Event{Kind: flows.EventTaskDone, Actor: actor, Step: act.Step, Round: act.Round}, a.svc.Now()); !ok {
-				a.answer(ctx, ic, textMessage(why)) // no form to fill in only to be refused
+			if out := a.svc.Engine().Allowed(in, flows.Event{Kind: flows.EventTaskDone, Actor: actor, Step: act.Step, Round: act.Round}, a.svc.Now()); !out.OK {
+				a.answer(ctx, ic, outcomeMessage(out)) // no form to fill in only to be refused
 				return
 			}
 			a.openModal(ctx, ic, func(context.Context) slackgo.ModalViewRequest {
@@ -154,8 +154,8 @@ func (a *Adapter) onButton(ctx context.Context, ic slackgo.InteractionCallback, 
 		}
 		// The form shows the request's data: only to its requester, while
 		// it can be resubmitted.
-		if ok, why := a.svc.Engine().Allowed(in, flows.Event{Kind: flows.EventResubmit, Actor: actor}, a.svc.Now()); !ok {
-			a.answer(ctx, ic, textMessage(why))
+		if out := a.svc.Engine().Allowed(in, flows.Event{Kind: flows.EventResubmit, Actor: actor}, a.svc.Now()); !out.OK {
+			a.answer(ctx, ic, outcomeMessage(out))
 			return
 		}
 		a.openModal(ctx, ic, func(context.Context) slackgo.ModalViewRequest {

@@ -331,8 +331,8 @@ func (a *Adapter) edit(ctx context.Context, log *slog.Logger, ev flows.Event) in
 	if !ok {
 		return messageAnswer("This request's flow is no longer defined.")
 	}
-	if ok, why := a.svc.Engine().Allowed(in, flows.Event{Kind: flows.EventResubmit, Actor: ev.Actor}, a.svc.Now()); !ok {
-		return messageAnswer(why) // the form shows the request's data: only to its requester
+	if out := a.svc.Engine().Allowed(in, flows.Event{Kind: flows.EventResubmit, Actor: ev.Actor}, a.svc.Now()); !out.OK {
+		return messageAnswer(out.Text) // the form shows the request's data: only to its requester
 	}
 	return cardAnswer(a.resubmitForm(def, in, bot.FormValues(def, in), nil, a.newKey()))
 }

@@ -678,11 +678,11 @@ func (c *Console) sentBack(w http.ResponseWriter, r *http.Request, as string) (*
 		c.fail(w, r, http.StatusNotFound, fmt.Sprintf("The flow of %s (%s) is no longer defined.", in.ID, in.Flow), nil)
 		return nil, nil
 	}
-	if ok, why := c.svc.Engine().Allowed(in, flows.Event{Kind: flows.EventResubmit, Actor: as}, c.svc.Now()); !ok {
+	if out := c.svc.Engine().Allowed(in, flows.Event{Kind: flows.EventResubmit, Actor: as}, c.svc.Now()); !out.OK {
 		if in.Requester != as { // the form would show someone else's request
-			c.fail(w, r, http.StatusForbidden, why, nil)
+			c.fail(w, r, http.StatusForbidden, out.Text, nil)
 		} else {
-			c.answer(w, r, as, note{Text: why})
+			c.answer(w, r, as, note{Text: out.Text})
 		}
 		return nil, nil
 	}
