@@ -120,7 +120,12 @@ func (a *Adapter) socketRequest(ctx context.Context, sm *socketmode.Client, evt 
 		ack = a.onInteraction(hctx, ic)
 	case socketmode.EventTypeEventsAPI:
 		if e, err := parseEvent(evt.Request.Payload); err == nil {
-			a.onEvent(hctx, e)
+			if _, busy := a.onEvent(hctx, e).(inProgress); busy {
+				// Not acknowledged: Slack delivers it again later, as it
+				// retries an HTTP delivery answered 503.
+				a.m.inbound.WithLabelValues(kind, "in_progress").Inc()
+				return
+			}
 		} else {
 			result = "bad_request"
 			a.log.Warn("slack event not understood", "err", err)
