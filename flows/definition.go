@@ -465,10 +465,12 @@ func OneLineProblem(s string) string {
 // TextProblem says what is wrong with text a person typed, or "" when
 // nothing is: bytes that are not UTF-8, control characters (but tabs, and
 // line breaks where lines are allowed: a long text, a reason; other breaks
-// are read as \n first), and the direction overrides that make text read
-// otherwise than it is stored (an item showing "Laptop" while "potpaL" is
-// kept). Embeddings and isolates, which right-to-left text pasted from
-// word processors and phones carries, are text.
+// are read as \n first), and the direction overrides, which show letters
+// in the other order than they are stored (an item showing "Laptop" while
+// "potpaL" is kept). Embeddings and isolates, which right-to-left text
+// pasted from word processors and phones carries, are kept: they can move
+// whole words and numbers around (a known trade-off), not spell them
+// backwards. Numbers and amounts are number fields, which take none.
 func TextProblem(s string, lines bool) string {
 	if !utf8.ValidString(s) {
 		return "has bytes that are not text (UTF-8); type or paste it again"
