@@ -362,8 +362,17 @@ func TestConsoleWithdrawWhileRunning(t *testing.T) {
 	h.mustContain("alice's status page", st, `data-action="withdraw-PR-1"`)
 	h.mustNotContain("alice's status page", st, `data-action="cancel-PR-1"`)
 	st = h.status("olivia", id)
-	h.mustContain("olivia's status page", st, `data-action="cancel-PR-1"`)
-	h.mustNotContain("olivia's status page", st, `data-action="withdraw-PR-1"`)
+	h.mustContain("olivia's status page", st, `data-action="cancel-PR-1"`, `data-action="skip-PR-1"`)
+	h.mustNotContain("olivia's status page", st, `data-action="withdraw-PR-1`)
+	// Nobody is offered what would be refused (and recorded on Alice's
+	// request): Carol, on the step, may delegate her task, not cancel or
+	// skip; Bob, whose step is over, only comments.
+	st = h.status("carol", id)
+	h.mustContain("carol's status page", st, `data-action="delegate-PR-1"`, `data-action="comment-PR-1"`)
+	h.mustNotContain("carol's status page", st, `data-action="withdraw-PR-1`, `data-action="cancel-PR-1"`, `data-action="skip-PR-1"`)
+	st = h.status("bob", id)
+	h.mustContain("bob's status page", st, `data-action="comment-PR-1"`)
+	h.mustNotContain("bob's status page", st, `data-action="withdraw-PR-1`, `data-action="cancel-PR-1"`, `data-action="skip-PR-1"`, `data-action="delegate-PR-1"`)
 
 	_, out = h.post("alice", "/console/command", url.Values{"text": {"cancel pr-1 bought one myself"}})
 	h.drain()

@@ -70,7 +70,7 @@ func (e *Engine) Timeline(in *Instance, audit []AuditEntry, viewer string, now t
 		item.Text = strings.Join(parts, " · ")
 		m.Items = append(m.Items, item)
 	}
-	if in.Status.Open() {
+	if in.Status.Open() && viewer == in.Requester { // only theirs to withdraw
 		m.Actions = append(m.Actions, Action{Kind: ActWithdraw, Label: "Withdraw", Instance: in.ID})
 	}
 	return m

@@ -50,8 +50,12 @@ func TestTimeline(t *testing.T) {
 			t.Errorf("item %q = %q, want %q", title, got, want)
 		}
 	}
-	if got := actions(tl.Actions); !slices.Equal(got, []flows.ActionKind{flows.ActWithdraw}) {
-		t.Fatalf("actions %v", got)
+	// Only the requester is offered Withdraw.
+	if got := actions(tl.Actions); len(got) != 0 {
+		t.Fatalf("dana's actions %v, want none", got)
+	}
+	if got := actions(r.e.Timeline(r.in, r.audit, "alice", r.now).Actions); !slices.Equal(got, []flows.ActionKind{flows.ActWithdraw}) {
+		t.Fatalf("alice's actions %v", got)
 	}
 
 	// Rejected, resubmitted and cancelled: rounds, reasons, and a step never reached.

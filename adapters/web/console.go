@@ -800,6 +800,10 @@ type statusData struct {
 	Open    bool // the request is still open: withdraw or cancel it
 	Running bool // a step waits on people or a system: delegate a task, skip the step
 	Mine    bool // the viewer made the request: they withdraw it rather than cancel it
+	// What the viewer may do beyond comment, so that nobody is offered
+	// what would be refused (and recorded on someone else's request).
+	Delegate bool // they hold a pending task of the step (or are an admin)
+	Manage   bool // the flow's owner or an admin: cancel, skip a step
 }
 
 func (c *Console) status(w http.ResponseWriter, r *http.Request) {
@@ -818,7 +822,11 @@ func (c *Console) status(w http.ResponseWriter, r *http.Request) {
 	}
 	d := statusData{As: as, Msg: m, Now: c.svc.Now(), People: c.svc.Engine().Directory().People()}
 	if in, err := c.svc.Instance(r.Context(), m.Instance); err == nil {
+		e := c.svc.Engine()
 		d.Open, d.Running, d.Mine = in.Status.Open(), in.Status == flows.StatusRunning, in.Requester == as
+		def, _ := e.Flow(in.Flow)
+		d.Manage = e.IsAdmin(as) || def != nil && def.Owner == as
+		d.Delegate = e.IsAdmin(as) || slices.ContainsFunc(in.Tasks, func(t flows.Task) bool { return t.Assignee == as && t.Decision == flows.Pending })
 	}
 	c.render(w, "status", d)
 }
