@@ -487,14 +487,24 @@ func TestBrowserAccessRequest(t *testing.T) {
 	erin.navigate(chromedp.Click(chromedp.CSS(done+" button"), chromedp.NodeVisible))
 	erin.waitText("#note.warn", "Account name is required")
 	erin.do("open Mark done", chromedp.Click(chromedp.CSS(`[data-action="done-AR-1-grant-1"]`), chromedp.NodeVisible))
-	erin.do("type the account", chromedp.SendKeys(chromedp.CSS(done+" #f-account"), "alice-gh", chromedp.NodeVisible))
+	// A long unbroken value (an account name) wraps on every card instead
+	// of widening the page.
+	account := "alice-gh-" + strings.Repeat("x", 100)
+	erin.do("type the account", chromedp.SendKeys(chromedp.CSS(done+" #f-account"), account, chromedp.NodeVisible))
 	erin.shot("done-form", card("done-AR-1-grant-1"))
 	erin.navigate(chromedp.Click(chromedp.CSS(done+" button"), chromedp.NodeVisible))
 	rig.Drain()
 	erin.live(`#inbox .card.closed[data-instance="AR-1"]`, "Done by Erin Park")
 
-	alice.live(`#inbox`, "Your read access to github is ready: account alice-gh.")
+	alice.live(`#inbox`, "Your read access to github is ready: account "+account+".")
 	alice.live(`#inbox .card.outcome`, "Approved: Access request AR-1")
+	overflow, err := chromedp.Run(alice.ctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth - document.documentElement.clientWidth`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if overflow > 0 {
+		t.Errorf("the long account name widens Alice's page by %d px", overflow)
+	}
 
 	if errs := b.consoleErrors(); len(errs) > 0 {
 		t.Errorf("the pages logged errors:\n%s", strings.Join(errs, "\n"))
