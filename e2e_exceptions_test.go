@@ -374,6 +374,14 @@ func TestConsoleWithdrawWhileRunning(t *testing.T) {
 	h.mustContain("bob's status page", st, `data-action="comment-PR-1"`)
 	h.mustNotContain("bob's status page", st, `data-action="withdraw-PR-1`, `data-action="cancel-PR-1"`, `data-action="skip-PR-1"`, `data-action="delegate-PR-1"`)
 
+	// Typed without a reason, cancel asks for one first: trying the
+	// example costs the requester nothing, and the owner is told the form.
+	_, out = h.post("alice", "/console/command", url.Values{"text": {"cancel PR1"}})
+	h.mustContain("alice cancels without a reason", out["message"].(map[string]any)["title"].(string), "To withdraw PR-1, say why: cancel PR-1 <reason>. It cannot be undone.")
+	_, out = h.post("olivia", "/console/command", url.Values{"text": {"cancel PR-1"}})
+	h.mustContain("olivia cancels without a reason", out["message"].(map[string]any)["title"].(string), "Say why: cancel PR-1 <reason>.")
+	h.wantStatus(id, flows.StatusRunning, "finance", 1)
+
 	_, out = h.post("alice", "/console/command", url.Values{"text": {"cancel pr-1 bought one myself"}})
 	h.drain()
 	h.mustContain("alice cancels", out["message"].(map[string]any)["title"].(string), "Withdrew PR-1.")

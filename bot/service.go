@@ -185,8 +185,19 @@ func (s *Service) Command(ctx context.Context, actor, platform, key, text string
 		kind := flows.EventCancel
 		if in.Requester == actor {
 			kind = flows.EventWithdraw
+			if c.Rest == "" && in.Status.Open() {
+				// Typed, it is final at once: ask for the reason first, as
+				// the buttons do, so that trying the example costs nothing.
+				return Reply{Message: &flows.Message{Kind: flows.MsgInfo, Instance: in.ID,
+					Title: fmt.Sprintf("To withdraw %s, say why: cancel %s <reason>. It cannot be undone.", in.ID, in.ID)}, Refused: true}, nil
+			}
 		}
 		out, err := s.Handle(ctx, flows.Event{Kind: kind, Key: key, Instance: in.ID, Actor: actor, Platform: platform, Reason: c.Rest})
+		var ie *flows.InputError
+		if errors.As(err, &ie) && c.Rest == "" {
+			return Reply{Message: &flows.Message{Kind: flows.MsgInfo, Instance: in.ID,
+				Title: fmt.Sprintf("Say why: cancel %s <reason>.", in.ID)}, Refused: true}, nil
+		}
 		if err != nil {
 			return Reply{Message: s.note(err), Refused: true}, nil
 		}

@@ -1,6 +1,7 @@
 package flows
 
 import (
+	"regexp"
 	"strings"
 	"unicode"
 )
@@ -36,6 +37,12 @@ var verbAliases = map[string]Verb{
 	"help": VerbHelp, "?": VerbHelp,
 }
 
+// decisionWordsTyped are what people type to decide, which no command does.
+var decisionWordsTyped = map[string]bool{"approve": true, "reject": true, "decline": true, "deny": true, "accept": true, "ok": true}
+
+// dashless is a request id typed without its dash.
+var dashless = regexp.MustCompile(`^([A-Z]+)([0-9]+)$`)
+
 // ParseCommand parses a command line such as the text of "/baton start
 // purchase". It never fails: what it cannot understand becomes help with a
 // note saying why (and the nearest command for a typo).
@@ -46,6 +53,9 @@ func ParseCommand(text string) Command {
 	}
 	word := strings.ToLower(fields[0])
 	verb, ok := verbAliases[word]
+	if !ok && decisionWordsTyped[word] {
+		return Command{Verb: VerbHelp, Note: "Decisions are made with the buttons on the task's card (they ask for a reason where one is needed); type tasks to see what waits on you."}
+	}
 	if !ok {
 		note := "I don't know the command \"" + fields[0] + "\"."
 		if s := nearest(word, []string{"start", "tasks", "requests", "status", "cancel", "help"}); s != "" {
@@ -58,6 +68,9 @@ func ParseCommand(text string) Command {
 		c.Arg = fields[1]
 		if verb == VerbStatus || verb == VerbCancel {
 			c.Arg = strings.ToUpper(strings.Trim(c.Arg, "#"))
+			if m := dashless.FindStringSubmatch(c.Arg); m != nil { // PR3: ids are PREFIX-N
+				c.Arg = m[1] + "-" + m[2]
+			}
 		} else {
 			c.Arg = strings.ToLower(c.Arg)
 		}

@@ -38,7 +38,10 @@ func TestParseCommand(t *testing.T) {
 		{"strat purchase", flows.Command{Verb: flows.VerbHelp, Note: `I don't know the command "strat". Did you mean "start"?`}},
 		{"stauts PR-1", flows.Command{Verb: flows.VerbHelp, Note: `I don't know the command "stauts". Did you mean "status"?`}},
 		{"Taks", flows.Command{Verb: flows.VerbHelp, Note: `I don't know the command "Taks". Did you mean "tasks"?`}},
-		{"approve everything", flows.Command{Verb: flows.VerbHelp, Note: `I don't know the command "approve".`}},
+		{"approve everything", flows.Command{Verb: flows.VerbHelp, Note: "Decisions are made with the buttons on the task's card (they ask for a reason where one is needed); type tasks to see what waits on you."}},
+		{"frobnicate", flows.Command{Verb: flows.VerbHelp, Note: `I don't know the command "frobnicate".`}},
+		{"status pr3", flows.Command{Verb: flows.VerbStatus, Arg: "PR-3"}},
+		{"cancel #CR12 dup", flows.Command{Verb: flows.VerbCancel, Arg: "CR-12", Rest: "dup"}},
 		{"\u00a0start\u2003purchase", flows.Command{Verb: flows.VerbStart, Arg: "purchase"}},
 	}
 	for _, tt := range tests {

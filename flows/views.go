@@ -259,7 +259,7 @@ func (e *Engine) Help(note string) *Message {
 		{Label: "tasks", Value: "what is waiting on you"},
 		{Label: "requests", Value: "the requests you started"},
 		{Label: "status <id>", Value: "where a request stands: each step, its owner, who decided what, when and why"},
-		{Label: "cancel <id> [reason]", Value: "withdraw your request (owners and admins: cancel any)"},
+		{Label: "cancel <id> <reason>", Value: "withdraw your request (owners and admins: cancel any)"},
 		{Label: "help", Value: "this message"},
 	}
 	for _, d := range e.order {
