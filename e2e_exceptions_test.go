@@ -281,9 +281,9 @@ func TestConsoleChangesRoundsAndRevisionCap(t *testing.T) {
 
 	st := h.status("ivan", id)
 	h.mustContain("status", st, "Status: completed (approved)", "Changes requested by Ivan Petrov", "round 2: Changes requested by Ivan Petrov",
-		"round 3: Changes requested by Ivan Petrov", "round 4: Approved by Ivan Petrov", "Tighten the headline", "reason: Shortened it",
+		"round 3: Changes requested by Ivan Petrov", "round 4: Approved by Ivan Petrov", "Tighten the headline", "note: Shortened it",
 		"Headline: Launch post → Launch post, shorter", "Bob Chen tried to request changes (refused)", "Ivan Petrov tried to approve (refused)",
-		"Legal sign-off</strong><div>Skipped", "Done by Alice Martin")
+		"Legal sign-off</strong><div>Not needed: its condition (audience == &#34;external&#34;) is false", "Done by Alice Martin")
 	h.finished(id)
 }
 
@@ -539,7 +539,7 @@ func TestConsoleCommentSkipCancel(t *testing.T) {
 	st := h.status("alice", id)
 	h.mustContain("closed status page", st, `data-action="comment-PR-1"`)
 	h.mustNotContain("closed status page", st, `data-action="skip-PR-1"`, `data-action="cancel-PR-1"`)
-	h.mustContain("status", st, "Status: cancelled: Duplicate of a request by mail", "Alice Martin commented", "reason: Any news? The old one is dying.",
+	h.mustContain("status", st, "Status: cancelled: Duplicate of a request by mail", "Alice Martin commented", "comment: Any news? The old one is dying.",
 		"Erin Park tried to comment (refused)", "Olivia Brown commented", "Dana Kowalski skipped", "reason: Bob is out; pre-approved by the CFO",
 		"Manager approval</strong><div>Skipped by Dana Kowalski", "Finance approval</strong><div>Cancelled by Olivia Brown",
 		"Bob Chen tried to skip (refused)", "Carol Diaz tried to cancel (refused)", "Carol Diaz commented")

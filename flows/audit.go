@@ -134,6 +134,10 @@ func actionWords(a *AuditEntry) string {
 		return "could not complete the webhook call"
 	case "timer_skipped":
 		return cmp.Or(map[string]string{"remind": "skipped a reminder", "escalate": "skipped an escalation", "timeout": "skipped the timeout"}[a.Detail["timer"]], "skipped a timer")
+	case "skipped":
+		if a.Actor == System && strings.HasPrefix(a.Reason, "condition is false") {
+			return "passed over the step" // not needed: nobody skipped it
+		}
 	}
 	return strings.ReplaceAll(a.Action, "_", " ")
 }

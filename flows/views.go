@@ -1,6 +1,7 @@
 package flows
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"slices"
@@ -62,7 +63,8 @@ func (e *Engine) Timeline(in *Instance, audit []AuditEntry, viewer string, now t
 			parts = append(parts, "via "+a.Via)
 		}
 		if a.Reason != "" {
-			parts = append(parts, "reason: "+a.Reason)
+			label := map[string]string{"commented": "comment: ", "resubmitted": "note: "}[a.Action]
+			parts = append(parts, cmp.Or(label, "reason: ")+a.Reason)
 		}
 		for _, k := range slices.Sorted(maps.Keys(a.Detail)) {
 			parts = append(parts, detailLabel(def, k)+": "+e.detailValue(def, k, a.Detail[k]))
@@ -187,6 +189,11 @@ func (e *Engine) stepItem(def *Definition, in *Instance, s *Step, audit []AuditE
 		rounds = []string{"Not reached"}
 		if in.Status == StatusCompleted || in.Step != "" && def.StepIndex(in.Step) > def.StepIndex(s.ID) {
 			rounds = []string{"Skipped"}
+			if s.When != "" && slices.ContainsFunc(audit, func(a AuditEntry) bool {
+				return a.Step == s.ID && a.Action == "skipped" && a.Actor == System
+			}) {
+				rounds = []string{"Not needed: its condition (" + s.When + ") is false"}
+			}
 		}
 	}
 	it.Text = strings.Join(rounds, "\n")

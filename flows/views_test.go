@@ -80,7 +80,8 @@ func TestTimeline(t *testing.T) {
 	r2 := buyRun(t, "10")
 	r2.act(flows.EventApprove, "bob")
 	items = itemTexts(r2.e.Timeline(r2.in, r2.audit, "alice", r2.now))
-	if items["Finance approval"] != "Skipped" || items["Tell ops"] != "Notified · Thu 26 Nov 09:00 GMT" {
+	if items["Finance approval"] != "Not needed: its condition (amount > 1000) is false" || items["Tell ops"] != "Notified · Thu 26 Nov 09:00 GMT" ||
+		items["Thu 26 Nov 09:00 GMT · baton passed over the step"] != "step finance · reason: condition is false: amount > 1000" {
 		t.Fatalf("items %q", items)
 	}
 	if tl := r2.e.Timeline(r2.in, r2.audit, "alice", r2.now); tl.Text != "Status: completed (approved)" {
