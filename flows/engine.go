@@ -322,6 +322,9 @@ func (e *Engine) start(cur *Instance, ev Event, now time.Time) (*Transition, err
 	switch in.Status {
 	case StatusRunning:
 		t.out.Text = fmt.Sprintf("Started %s (%s). %s", in.ID, def.Name, t.waitingOn())
+		if in.Routed != "" { // not whom the flow names: the requester is told why
+			t.out.Text += " (" + in.Routed + ")"
+		}
 	default:
 		t.out.Text = fmt.Sprintf("Started %s (%s): %s.", in.ID, def.Name, in.Status)
 	}
@@ -1449,7 +1452,11 @@ func (t *tx) assignees(s *Step) ([]string, string) {
 	if len(people) == 0 {
 		fallback := cmp.Or(append(standIns(1), t.def.Owner)...)
 		add(fallback)
-		notes = append(notes, fmt.Sprintf("nobody matched %s; assigned to %s", strings.Join(s.Assignees, ", "), t.name(fallback)))
+		words := make([]string, len(s.Assignees))
+		for i, a := range s.Assignees {
+			words[i] = t.assigneeWords(a)
+		}
+		notes = append(notes, fmt.Sprintf("no one is available %s; assigned to %s instead", joinNames(words), t.name(fallback)))
 	}
 	// A quorum is never lowered quietly: too few people (the requester left
 	// out, a small group) bring in stand-ins, and if there are not enough of
@@ -1465,6 +1472,32 @@ func (t *tx) assignees(s *Step) ([]string, string) {
 		}
 	}
 	return people, strings.Join(notes, "; ")
+}
+
+// assigneeWords says whom an assignee reference names, in a routing note's
+// words ("no one is available as the Editor named on the form"): the form's
+// label, not the flow's syntax (field:editor).
+func (t *tx) assigneeWords(a string) string {
+	switch a {
+	case "manager":
+		return "as the requester's manager"
+	case "requester":
+		return "as the requester"
+	case "owner":
+		return "as the flow's owner"
+	}
+	kind, id, _ := strings.Cut(a, ":")
+	switch kind {
+	case "group":
+		return "in the " + id + " group"
+	case "field":
+		if f := t.def.Field(id); f != nil {
+			return "as the " + f.Label + " named on the form"
+		}
+	case "person", "email":
+		return "as " + t.name(id)
+	}
+	return "as " + a
 }
 
 // resubmit sends an edited request back to the step that returned it.

@@ -407,16 +407,16 @@ func TestAssignees(t *testing.T) {
 		{"not the requester from a group", "approval", "olivia", "group:finance", "", "carol", "", []string{"frank", "gina"},
 			"the requester may not approve their own request"},
 		{"not the requester named in a field", "approval", "olivia", "field:approver", "", "alice", "alice", []string{"bob"},
-			"the requester may not approve their own request; nobody matched field:approver; assigned to Bob Chen"},
+			"the requester may not approve their own request; no one is available as the Approver named on the form; assigned to Bob Chen instead"},
 		{"self-approval when the step allows it", "approval", "olivia", "requester", "    allow_self_approval: true\n", "alice", "", []string{"alice"}, ""},
 		{"the requester may do a task", "task", "olivia", "field:approver", "", "alice", "alice", []string{"alice"}, ""},
-		{"no manager: the owner", "approval", "olivia", "manager", "", "zed", "", []string{"olivia"}, "nobody matched manager; assigned to Olivia Brown"},
-		{"an empty field: the manager", "approval", "olivia", "field:approver", "", "alice", "", []string{"bob"}, "nobody matched field:approver; assigned to Bob Chen"},
-		{"an empty group: the manager", "task", "olivia", "group:nobody", "", "alice", "", []string{"bob"}, "nobody matched group:nobody; assigned to Bob Chen"},
-		{"outside the directory: the owner", "approval", "olivia", "manager", "", "slack:U999", "", []string{"olivia"}, "nobody matched manager; assigned to Olivia Brown"},
+		{"no manager: the owner", "approval", "olivia", "manager", "", "zed", "", []string{"olivia"}, "no one is available as the requester's manager; assigned to Olivia Brown instead"},
+		{"an empty field: the manager", "approval", "olivia", "field:approver", "", "alice", "", []string{"bob"}, "no one is available as the Approver named on the form; assigned to Bob Chen instead"},
+		{"an empty group: the manager", "task", "olivia", "group:nobody", "", "alice", "", []string{"bob"}, "no one is available in the nobody group; assigned to Bob Chen instead"},
+		{"outside the directory: the owner", "approval", "olivia", "manager", "", "slack:U999", "", []string{"olivia"}, "no one is available as the requester's manager; assigned to Olivia Brown instead"},
 		// The requester owns the flow and has no manager: the fallback must not
 		// make them approve their own request; an admin takes it.
-		{"the owner asks and has no manager: an admin", "approval", "zed", "manager", "", "zed", "", []string{admin}, "nobody matched manager; assigned to Ada Admin"},
+		{"the owner asks and has no manager: an admin", "approval", "zed", "manager", "", "zed", "", []string{admin}, "no one is available as the requester's manager; assigned to Ada Admin instead"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -432,6 +432,10 @@ func TestAssignees(t *testing.T) {
 			}
 			if got := recipients(tr); !slices.Equal(got, tt.want) {
 				t.Fatalf("cards to %v, want %v", got, tt.want)
+			}
+			// So does the requester's answer.
+			if has := strings.Contains(tr.Outcome.Text, "("+tt.note+")"); has != (tt.note != "") {
+				t.Fatalf("outcome %q, want the routing note %q", tr.Outcome.Text, tt.note)
 			}
 			// The cards say why, when the assignees are not the ones named.
 			for _, p := range tt.want {
