@@ -326,6 +326,13 @@ func TestBrowserConsole(t *testing.T) {
 		t.Fatalf("the refused form lost the item: %q", got)
 	}
 	alice.shot("form-error")
+	// What is not a number is told so (a number input sent it as empty:
+	// "is required", with "12e" in the box).
+	alice.fill("#f-amount", "12e")
+	if code := alice.navigate(chromedp.Click(chromedp.CSS("#submit"), chromedp.NodeVisible)); code != 422 {
+		t.Fatalf("12e: HTTP %d, want 422", code)
+	}
+	alice.waitText(".field.invalid:has(#f-amount)", "must be a number")
 	alice.fill("#f-amount", "2500")
 	if code := alice.navigate(chromedp.Click(chromedp.CSS("#submit"), chromedp.NodeVisible)); code != 200 {
 		t.Fatalf("start: HTTP %d", code)
