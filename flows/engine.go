@@ -900,6 +900,24 @@ func (t *tx) taskCard(s *Step, kind MessageKind, person string) *Message {
 	}
 	loc := t.e.dir.Location(person)
 	m.Context = append(m.Context, "Waiting on "+t.waitingNames())
+	if s.Kind == StepApproval && s.Policy != PolicyAny { // where the vote stands
+		var approved []string
+		for _, task := range in.Tasks {
+			if task.Decision == Approved {
+				approved = append(approved, task.By)
+			}
+		}
+		if len(approved) > 0 {
+			need := len(in.Tasks)
+			if s.Policy == PolicyQuorum {
+				need = min(s.Quorum, len(in.Tasks))
+			}
+			m.Context = append(m.Context, fmt.Sprintf("Approved so far by %s (%d of %d needed)", t.names(approved), len(approved), need))
+		}
+	}
+	if s.Kind == StepApproval && in.Round >= s.MaxRounds && s.MaxRounds > 1 {
+		m.Context = append(m.Context, fmt.Sprintf("Round %d of %d, the last: changes can no longer be requested", in.Round, s.MaxRounds))
+	}
 	if in.Routed != "" { // say why, so nobody wonders why it came to them
 		m.Context = append(m.Context, "Routing: "+in.Routed)
 	}

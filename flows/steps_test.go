@@ -379,3 +379,29 @@ func TestTimelineNotifyStep(t *testing.T) {
 		t.Errorf("timeline %s", tl)
 	}
 }
+
+// TestVoteOnCards: under a quorum the cards say where the vote stands, and
+// in a step's last round that changes can no longer be requested.
+func TestVoteOnCards(t *testing.T) {
+	t.Parallel()
+	e := exampleEngine(t)
+	r := newRun(t, e)
+	r.do(flows.Event{Kind: flows.EventStart, Instance: "AR-1", Flow: "access", Actor: "alice", Data: form("system", "aws", "level", "admin", "reason", "on call duty")})
+	r.act(flows.EventApprove, "bob")
+	tr := r.act(flows.EventApprove, "erin")
+	if c := updated(t, tr, "security/1/gus").Msg.Context; !slices.Contains(c, "Approved so far by Erin Park (1 of 2 needed)") {
+		t.Errorf("gus's card after erin's vote: %q", c)
+	}
+
+	r = newRun(t, e)
+	r.do(flows.Event{Kind: flows.EventStart, Instance: "CR-1", Flow: "content", Actor: "alice",
+		Data: form("headline", "Launch", "draft", "https://docs.example.com/d/1", "audience", "internal", "editor", "ivan")})
+	for round := 1; round < 4; round++ {
+		r.act(flows.EventRequestChanges, "ivan", reason("tighter"))
+		tr = r.act(flows.EventResubmit, "alice", data("headline", "Launch", "draft", "https://docs.example.com/d/1", "audience", "internal", "editor", "ivan"))
+	}
+	card := notified(t, tr, "ivan", "edit/4/ivan").Msg
+	if !slices.Contains(card.Context, "Round 4 of 4, the last: changes can no longer be requested") {
+		t.Errorf("the last round's card: %q", card.Context)
+	}
+}
