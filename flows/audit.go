@@ -162,3 +162,13 @@ func deciders(h StepRecord, audit []AuditEntry) []string {
 	}
 	return ids
 }
+
+// onBehalf returns whose task id decided h's round as a delegate, or "".
+func onBehalf(h StepRecord, audit []AuditEntry, id string) string {
+	for _, a := range audit {
+		if !a.Refused && a.Action == h.Outcome && a.Step == h.Step && a.Round == h.Round && a.Actor == id && a.OnBehalf != "" && a.OnBehalf != id {
+			return a.OnBehalf
+		}
+	}
+	return ""
+}

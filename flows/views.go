@@ -150,6 +150,9 @@ func (e *Engine) stepItem(def *Definition, in *Instance, s *Step, audit []AuditE
 			names := make([]string, len(ids))
 			for i, id := range ids {
 				names[i] = e.dir.Name(id)
+				if whose := onBehalf(h, audit, id); whose != "" { // a delegate's decision
+					names[i] += " for " + e.dir.Name(whose)
+				}
 			}
 			line += " by " + joinNames(names)
 		}
