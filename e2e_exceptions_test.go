@@ -373,6 +373,16 @@ func TestConsoleWithdrawWhileRunning(t *testing.T) {
 	st = h.status("bob", id)
 	h.mustContain("bob's status page", st, `data-action="comment-PR-1"`)
 	h.mustNotContain("bob's status page", st, `data-action="withdraw-PR-1`, `data-action="cancel-PR-1"`, `data-action="skip-PR-1"`, `data-action="delegate-PR-1"`)
+	// Olivia, an admin and the flow's owner, made PR-2: she may withdraw it,
+	// not skip or pass on its approval (that would be deciding her own
+	// request).
+	own := h.start("olivia", "purchase", url.Values{"item": {"Chair"}, "amount": {"300"}, "justification": {"the old one squeaks"}})
+	st = h.status("olivia", own)
+	h.mustContain("olivia's own status page", st, `data-action="withdraw-`+own+`"`)
+	h.mustNotContain("olivia's own status page", st, `data-action="skip-`+own+`"`, `data-action="delegate-`+own+`"`, `data-action="cancel-`+own+`"`)
+	_, out = h.post("olivia", "/console/command", url.Values{"text": {"cancel " + own + " not needed after all"}})
+	h.mustContain("olivia withdraws", out["message"].(map[string]any)["title"].(string), "Withdrew "+own)
+	h.drain()
 
 	// Typed without a reason, cancel asks for one first: trying the
 	// example costs the requester nothing, and the owner is told the form.

@@ -802,8 +802,9 @@ type statusData struct {
 	Mine    bool // the viewer made the request: they withdraw it rather than cancel it
 	// What the viewer may do beyond comment, so that nobody is offered
 	// what would be refused (and recorded on someone else's request).
-	Delegate bool // they hold a pending task of the step (or are an admin)
-	Manage   bool // the flow's owner or an admin: cancel, skip a step
+	Delegate bool // they hold a pending task of the step, or are an escalation target or admin who may decide it
+	Cancel   bool // the flow's owner or an admin
+	Skip     bool // the same, unless it would be deciding their own request
 }
 
 func (c *Console) status(w http.ResponseWriter, r *http.Request) {
@@ -825,8 +826,20 @@ func (c *Console) status(w http.ResponseWriter, r *http.Request) {
 		e := c.svc.Engine()
 		d.Open, d.Running, d.Mine = in.Status.Open(), in.Status == flows.StatusRunning, in.Requester == as
 		def, _ := e.Flow(in.Flow)
-		d.Manage = e.IsAdmin(as) || def != nil && def.Owner == as
-		d.Delegate = e.IsAdmin(as) || slices.ContainsFunc(in.Tasks, func(t flows.Task) bool { return t.Assignee == as && t.Decision == flows.Pending })
+		manager := e.IsAdmin(as) || def != nil && def.Owner == as
+		d.Cancel = manager
+		// Skipping or passing on an approval is deciding it: the engine's
+		// own check says who may (not an admin who made the request).
+		now := c.svc.Now()
+		mayDecide := e.Allowed(in, flows.Event{Kind: flows.EventDelegate, Actor: as, Step: in.Step, Round: in.Round}, now).OK
+		var step *flows.Step
+		if def != nil {
+			step = def.Step(in.Step)
+		}
+		selfApproval := step != nil && step.Kind == flows.StepApproval && !step.AllowSelfApproval && in.Requester == as
+		d.Skip = manager && !selfApproval
+		d.Delegate = mayDecide && (e.IsAdmin(as) || slices.Contains(in.Escalated, as) ||
+			slices.ContainsFunc(in.Tasks, func(t flows.Task) bool { return t.Assignee == as && t.Decision == flows.Pending }))
 	}
 	c.render(w, "status", d)
 }
