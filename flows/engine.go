@@ -904,7 +904,11 @@ func (t *tx) taskCard(s *Step, kind MessageKind, person string) *Message {
 		var approved []string
 		for _, task := range in.Tasks {
 			if task.Decision == Approved {
-				approved = append(approved, task.By)
+				who := t.name(task.By)
+				if task.By != task.Assignee { // a delegate's vote
+					who += " (for " + t.name(task.Assignee) + ")"
+				}
+				approved = append(approved, who)
 			}
 		}
 		if len(approved) > 0 {
@@ -912,10 +916,12 @@ func (t *tx) taskCard(s *Step, kind MessageKind, person string) *Message {
 			if s.Policy == PolicyQuorum {
 				need = min(s.Quorum, len(in.Tasks))
 			}
-			m.Context = append(m.Context, fmt.Sprintf("Approved so far by %s (%d of %d needed)", t.names(approved), len(approved), need))
+			m.Context = append(m.Context, fmt.Sprintf("Approved so far by %s (%d of %d needed)", joinNames(approved), len(approved), need))
 		}
 	}
 	if s.Kind == StepApproval && in.Round >= s.MaxRounds && s.MaxRounds > 1 {
+		// Said once: instead of baseCard's "Round N".
+		m.Context = slices.DeleteFunc(m.Context, func(c string) bool { return c == fmt.Sprintf("Round %d", in.Round) })
 		m.Context = append(m.Context, fmt.Sprintf("Round %d of %d, the last: changes can no longer be requested", in.Round, s.MaxRounds))
 	}
 	if in.Routed != "" { // say why, so nobody wonders why it came to them

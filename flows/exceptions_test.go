@@ -258,7 +258,7 @@ func TestDelegate(t *testing.T) {
 		}
 		wantStatus(t, r.in, flows.StatusCompleted, "", 0)
 		tl := r.e.Timeline(r.in, r.audit, "alice", r.now)
-		contains(t, "timeline", fmt.Sprint(tl.Items), "Carol Diaz approved", "on behalf of Bob Chen", "Approved by Carol Diaz for Bob Chen")
+		contains(t, "timeline", fmt.Sprint(tl.Items), "Carol Diaz approved", "on behalf of Bob Chen", "Approved by Carol Diaz (for Bob Chen)")
 	})
 	t.Run("the delegate's card shows the decision", func(t *testing.T) {
 		t.Parallel()

@@ -151,7 +151,7 @@ func (e *Engine) stepItem(def *Definition, in *Instance, s *Step, audit []AuditE
 			for i, id := range ids {
 				names[i] = e.dir.Name(id)
 				if whose := onBehalf(h, audit, id); whose != "" { // a delegate's decision
-					names[i] += " for " + e.dir.Name(whose)
+					names[i] += " (for " + e.dir.Name(whose) + ")"
 				}
 			}
 			line += " by " + joinNames(names)
@@ -192,10 +192,16 @@ func (e *Engine) stepItem(def *Definition, in *Instance, s *Step, audit []AuditE
 		rounds = []string{"Not reached"}
 		if in.Status == StatusCompleted || in.Step != "" && def.StepIndex(in.Step) > def.StepIndex(s.ID) {
 			rounds = []string{"Skipped"}
-			if s.When != "" && slices.ContainsFunc(audit, func(a AuditEntry) bool {
-				return a.Step == s.ID && a.Action == "skipped" && a.Actor == System
-			}) {
-				rounds = []string{"Not needed: its condition (" + s.When + ") is false"}
+			for _, a := range audit {
+				if a.Step != s.ID || a.Action != "skipped" || a.Actor != System {
+					continue
+				}
+				switch {
+				case strings.HasPrefix(a.Reason, "condition is false"):
+					rounds = []string{"Not needed: its condition (" + s.When + ") is false"}
+				case strings.HasPrefix(a.Reason, "condition could not be evaluated"):
+					rounds = []string{"Passed over: its condition (" + s.When + ") could not be evaluated; see the log below"}
+				}
 			}
 		}
 	}
