@@ -122,6 +122,7 @@ func New(svc Service, cfg Config, log *slog.Logger) *Console {
 		"field": func(f flows.Field) formField {
 			return formField{Field: f, Input: inputType(f.Kind)}
 		},
+		"nonNegative": func(p *float64) bool { return p != nil && *p >= 0 },
 		"num": func(p *float64) string {
 			if p == nil {
 				return ""
