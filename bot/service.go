@@ -143,6 +143,9 @@ type Reply struct {
 // tasks, requests, status, cancel, help). key makes "cancel" idempotent.
 func (s *Service) Command(ctx context.Context, actor, platform, key, text string) (Reply, error) {
 	c := flows.ParseCommand(text)
+	if c.Verb == flows.VerbStatus || c.Verb == flows.VerbCancel {
+		c.Arg = s.engine.RequestID(c.Arg) // PR3 is PR-3
+	}
 	now := s.clock.Now()
 	switch c.Verb {
 	case flows.VerbStart:

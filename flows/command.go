@@ -1,7 +1,6 @@
 package flows
 
 import (
-	"regexp"
 	"strings"
 	"unicode"
 )
@@ -40,9 +39,6 @@ var verbAliases = map[string]Verb{
 // decisionWordsTyped are what people type to decide, which no command does.
 var decisionWordsTyped = map[string]bool{"approve": true, "reject": true, "decline": true, "deny": true, "accept": true, "ok": true}
 
-// dashless is a request id typed without its dash.
-var dashless = regexp.MustCompile(`^([A-Z]+)([0-9]+)$`)
-
 // ParseCommand parses a command line such as the text of "/baton start
 // purchase". It never fails: what it cannot understand becomes help with a
 // note saying why (and the nearest command for a typo).
@@ -68,9 +64,6 @@ func ParseCommand(text string) Command {
 		c.Arg = fields[1]
 		if verb == VerbStatus || verb == VerbCancel {
 			c.Arg = strings.ToUpper(strings.Trim(c.Arg, "#"))
-			if m := dashless.FindStringSubmatch(c.Arg); m != nil { // PR3: ids are PREFIX-N
-				c.Arg = m[1] + "-" + m[2]
-			}
 		} else {
 			c.Arg = strings.ToLower(c.Arg)
 		}
@@ -83,4 +76,26 @@ func ParseCommand(text string) Command {
 		return Command{Verb: VerbHelp, Note: "Say which request: " + string(verb) + " <id>, e.g. " + string(verb) + " PR-12."}
 	}
 	return c
+}
+
+// RequestID reads a request id typed without its dash ("PR3", "#pr3") as
+// the id it names (PR-3): when its letters are a flow's prefix, the longest
+// one (prefixes may end in digits: A1-5 is not A-15 where A1 is a prefix).
+// Anything else is returned as it is.
+func (e *Engine) RequestID(arg string) string {
+	if strings.Contains(arg, "-") {
+		return arg
+	}
+	best := ""
+	for _, def := range e.flows {
+		p := strings.ToUpper(def.Prefix)
+		rest, ok := strings.CutPrefix(arg, p)
+		if ok && p != "" && rest != "" && strings.Trim(rest, "0123456789") == "" && len(p) > len(best) {
+			best = p
+		}
+	}
+	if best == "" {
+		return arg
+	}
+	return best + "-" + strings.TrimPrefix(arg, best)
 }

@@ -1,6 +1,7 @@
 package flows_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/batonbot/baton/flows"
@@ -40,13 +41,23 @@ func TestParseCommand(t *testing.T) {
 		{"Taks", flows.Command{Verb: flows.VerbHelp, Note: `I don't know the command "Taks". Did you mean "tasks"?`}},
 		{"approve everything", flows.Command{Verb: flows.VerbHelp, Note: "Decisions are made with the buttons on the task's card (they ask for a reason where one is needed); type tasks to see what waits on you."}},
 		{"frobnicate", flows.Command{Verb: flows.VerbHelp, Note: `I don't know the command "frobnicate".`}},
-		{"status pr3", flows.Command{Verb: flows.VerbStatus, Arg: "PR-3"}},
-		{"cancel #CR12 dup", flows.Command{Verb: flows.VerbCancel, Arg: "CR-12", Rest: "dup"}},
+		{"cancel #cr-12 dup", flows.Command{Verb: flows.VerbCancel, Arg: "CR-12", Rest: "dup"}},
 		{"\u00a0start\u2003purchase", flows.Command{Verb: flows.VerbStart, Arg: "purchase"}},
 	}
 	for _, tt := range tests {
 		if got := flows.ParseCommand(tt.in); got != tt.want {
 			t.Errorf("ParseCommand(%q) = %+v, want %+v", tt.in, got, tt.want)
+		}
+	}
+}
+
+// TestRequestID: an id typed without its dash is read by the flows'
+// prefixes, the longest first; anything else is left alone.
+func TestRequestID(t *testing.T) {
+	e := newEngine(t, strings.Replace(buyFlow, "prefix: BUY", "prefix: A", 1), strings.NewReplacer("id: buy", "id: buy2", "prefix: BUY", "prefix: A1").Replace(buyFlow))
+	for in, want := range map[string]string{"A15": "A1-5", "A7": "A-7", "A-15": "A-15", "B3": "B3", "A": "A", "A1": "A-1", "AX3": "AX3"} {
+		if got := e.RequestID(in); got != want {
+			t.Errorf("RequestID(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
