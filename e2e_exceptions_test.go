@@ -213,6 +213,10 @@ func TestConsoleChangesRoundsAndRevisionCap(t *testing.T) {
 	h.mustContain("alice's notice", sentBack, "Ivan Petrov asked for changes at Editorial review.", "Reason: Tighten the headline",
 		`href="/console/resubmit/CR-1?as=alice"`, "You can resubmit 3 more times.", `data-action="withdraw-CR-1-edit-1"`)
 	h.mustContain("ivan's closed card", h.thread("ivan's inbox", h.inbox("ivan"), "CR-1: Launch post"), "Changes requested by Ivan Petrov", "Reason: Tighten the headline")
+	// Its time is in Ivan's zone (Berlin), as the rest of his page: the
+	// update that closed every copy of the card carries the time as data.
+	h.mustContain("ivan's closed card's time", h.thread("ivan's inbox", h.inbox("ivan"), "CR-1: Launch post"), "Changes requested by Ivan Petrov · "+flows.FormatTime(h.clock.Now(), berlin(t)))
+	h.mustNotContain("ivan's closed card's time", h.thread("ivan's inbox", h.inbox("ivan"), "CR-1: Launch post"), "Changes requested by Ivan Petrov · "+flows.FormatTime(h.clock.Now(), time.UTC))
 	h.mustNotContain("ivan's inbox", h.inbox("ivan"), `data-action="approve-CR-1-edit-1"`)
 
 	// Only Alice gets the edit form, pre-filled and saying why it came back.
@@ -688,4 +692,13 @@ func TestConsoleConcurrentAndRepeatedClicks(t *testing.T) {
 	if approvals != 1 {
 		t.Fatalf("%d finance approvals recorded", approvals)
 	}
+}
+
+func berlin(t *testing.T) *time.Location {
+	t.Helper()
+	loc, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loc
 }

@@ -47,6 +47,28 @@ type Message struct {
 	// text is something someone typed (a form value, a reason) and stays
 	// text.
 	Mentions []string `json:"mentions,omitempty"`
+	// At is when a closed card's outcome happened. The Outcome's first
+	// line then ends with that time in UTC (one update closes the card for
+	// everyone who has it, in any zone); OutcomeIn writes it in a reader's.
+	At time.Time `json:"at,omitzero"`
+}
+
+// OutcomeIn is the Outcome with its time in loc, for a reader whose zone
+// the renderer knows.
+func (m *Message) OutcomeIn(loc *time.Location) string {
+	if m.At.IsZero() || loc == nil {
+		return m.Outcome
+	}
+	first, rest, more := strings.Cut(m.Outcome, "\n")
+	utc := FormatTime(m.At, time.UTC)
+	if !strings.HasSuffix(first, utc) {
+		return m.Outcome
+	}
+	first = strings.TrimSuffix(first, utc) + FormatTime(m.At, loc)
+	if more {
+		return first + "\n" + rest
+	}
+	return first
 }
 
 // outsider says whether id names someone outside the directory by their

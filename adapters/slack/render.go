@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	slackgo "github.com/slack-go/slack"
@@ -66,6 +67,18 @@ func mrkdwnNamed(s string, mentions []string) string {
 		}
 		return id
 	})
+}
+
+// outcomeMrkdwn is a closed card's outcome line, its time (UTC in the
+// text, as one update closes the card for everyone) written as a Slack date,
+// which each reader sees in their own zone (the UTC text is its fallback).
+func outcomeMrkdwn(m *flows.Message, first string) string {
+	utc := flows.FormatTime(m.At, time.UTC)
+	if m.At.IsZero() || !strings.HasSuffix(first, utc) {
+		return mrkdwnNamed(first, m.Mentions)
+	}
+	return mrkdwnNamed(strings.TrimSuffix(first, utc), m.Mentions) +
+		fmt.Sprintf("<!date^%d^{date_short_pretty} {time}|%s>", m.At.Unix(), mrkdwn(utc))
 }
 
 func mdText(s string, max int) *slackgo.TextBlockObject {
@@ -154,7 +167,7 @@ func renderMessage(m *flows.Message, maxBlocks int) []slackgo.Block {
 	}
 	if m.Outcome != "" {
 		first, rest, _ := strings.Cut(m.Outcome, "\n")
-		md := "*" + mrkdwnNamed(first, m.Mentions) + "*"
+		md := "*" + outcomeMrkdwn(m, first) + "*"
 		if rest != "" {
 			md += "\n" + mrkdwn(rest)
 		}
@@ -298,7 +311,7 @@ func buttons(blockID string, actions []flows.Action) *slackgo.ActionBlock {
 // line saying how it ended, instead of a second copy of the full card.
 func renderClosedReply(m *flows.Message) []slackgo.Block {
 	first, rest, _ := strings.Cut(m.Outcome, "\n")
-	md := outcomeIcon(m.Outcome) + "*" + mrkdwnNamed(first, m.Mentions) + "*"
+	md := outcomeIcon(m.Outcome) + "*" + outcomeMrkdwn(m, first) + "*"
 	if rest != "" {
 		md += "\n" + mrkdwn(rest)
 	}

@@ -104,7 +104,10 @@ func New(svc Service, cfg Config, log *slog.Logger) *Console {
 		"time": func(t time.Time, who string) string {
 			return flows.FormatTime(t, svc.Engine().Directory().Location(who))
 		},
-		"name":     func(id string) string { return svc.Engine().Directory().Name(id) },
+		"name": func(id string) string { return svc.Engine().Directory().Name(id) },
+		"outcome": func(m *flows.Message, who string) string {
+			return m.OutcomeIn(svc.Engine().Directory().Location(who)) // in the viewer's zone, as the rest of the page
+		},
 		"lines":    func(s string) []string { return strings.Split(s, "\n") },
 		"actionID": func(a flows.Action) string { return fmt.Sprintf("%s-%s-%s-%d", a.Kind, a.Instance, a.Step, a.Round) },
 		"key":      func() string { return c.key() },
