@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -144,7 +145,11 @@ type Reply struct {
 func (s *Service) Command(ctx context.Context, actor, platform, key, text string) (Reply, error) {
 	c := flows.ParseCommand(text)
 	if c.Verb == flows.VerbStatus || c.Verb == flows.VerbCancel {
-		c.Arg = s.engine.RequestID(c.Arg) // PR3 is PR-3
+		id, note := s.requestID(ctx, c.Arg) // PR3 is PR-3
+		if note != "" {
+			return Reply{Message: &flows.Message{Kind: flows.MsgInfo, Title: note}, Refused: true}, nil
+		}
+		c.Arg = id
 	}
 	now := s.clock.Now()
 	switch c.Verb {
@@ -207,6 +212,28 @@ func (s *Service) Command(ctx context.Context, actor, platform, key, text string
 		return Reply{Message: &flows.Message{Kind: flows.MsgInfo, Instance: in.ID, Title: out.Text}, Refused: !out.OK}, nil
 	}
 	return Reply{Message: s.engine.Help(c.Note)}, nil
+}
+
+// requestID reads an id typed without its dash as the one request it can
+// be, or returns a note asking for the dash when it can be several.
+func (s *Service) requestID(ctx context.Context, arg string) (string, string) {
+	ids := s.engine.RequestIDs(arg)
+	if len(ids) <= 1 {
+		return cmp.Or(append(ids, arg)...), ""
+	}
+	var found []string
+	for _, id := range ids {
+		if _, err := s.store.Get(ctx, id); err == nil {
+			found = append(found, id)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return ids[0], "" // not found either way: said for the first
+	case 1:
+		return found[0], ""
+	}
+	return "", fmt.Sprintf("%s can be %s: type the id with its dash.", arg, strings.Join(found, " or "))
 }
 
 // note turns a user-facing error into a short message.

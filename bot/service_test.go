@@ -2,6 +2,10 @@ package bot_test
 
 import (
 	"errors"
+	"github.com/batonbot/baton/bot/bottest"
+	"math/rand/v2"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/batonbot/baton/bot"
@@ -45,4 +49,54 @@ func TestFormValuesNumbersAsTyped(t *testing.T) {
 	if got["amount"] != "1234.5" {
 		t.Fatalf("form values %v", got)
 	}
+}
+
+// TestCommandIDWithoutDash: "status A15" finds the one request it can be;
+// where it can be two (prefixes A and A1), the person is asked for the dash
+// rather than one of them being cancelled.
+func TestCommandIDWithoutDash(t *testing.T) {
+	t.Parallel()
+	var defs []*flows.Definition
+	for _, p := range []string{"A", "A1"} {
+		src := "id: f" + strings.ToLower(p) + "\nname: F" + p + "\nowner: olivia\nprefix: " + p + "\nsteps:\n  - {id: s, type: task, assignees: [owner]}\n"
+		d, err := flows.ParseDefinition("f.yaml", []byte(src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defs = append(defs, d)
+	}
+	r := bottest.NewWith(t, defs, nil, nil)
+	ctx := t.Context()
+	var last string
+	for range 5 {
+		last = mustStart(t, r, "fa1")
+	}
+	if last != "A1-5" {
+		t.Fatalf("fifth A1 request %s", last)
+	}
+	rep, err := r.Svc.Command(ctx, "alice", "web", "k1", "status a15")
+	if err != nil || rep.Refused || rep.Message.Instance != "A1-5" {
+		t.Fatalf("status a15 with only A1-5: %+v %v", rep.Message, err)
+	}
+	for range 15 {
+		last = mustStart(t, r, "fa")
+	}
+	rep, err = r.Svc.Command(ctx, "alice", "web", "k2", "cancel A15 dup")
+	if err != nil || !rep.Refused || !strings.Contains(rep.Message.Title, "A15 can be A-15 or A1-5: type the id with its dash.") {
+		t.Fatalf("cancel A15 with both: %+v %v", rep.Message, err)
+	}
+	for _, id := range []string{"A-15", "A1-5"} {
+		if in, _ := r.Svc.Instance(ctx, id); in.Status != flows.StatusRunning {
+			t.Errorf("%s is %s", id, in.Status)
+		}
+	}
+}
+
+func mustStart(t *testing.T, r *bottest.Rig, flow string) string {
+	t.Helper()
+	out, err := r.Svc.Handle(t.Context(), flows.Event{Kind: flows.EventStart, Key: flow + "-" + strconv.Itoa(rand.Int()), Flow: flow, Actor: "alice"})
+	if err != nil || !out.OK {
+		t.Fatal(err, out)
+	}
+	return out.Instance
 }

@@ -1,6 +1,7 @@
 package flows
 
 import (
+	"slices"
 	"strings"
 	"unicode"
 )
@@ -78,24 +79,27 @@ func ParseCommand(text string) Command {
 	return c
 }
 
-// RequestID reads a request id typed without its dash ("PR3", "#pr3") as
-// the id it names (PR-3): when its letters are a flow's prefix, the longest
-// one (prefixes may end in digits: A1-5 is not A-15 where A1 is a prefix).
-// Anything else is returned as it is.
-func (e *Engine) RequestID(arg string) string {
+// RequestIDs returns the ids a request id typed without its dash ("PR3",
+// "#pr3") may stand for: split after each flow prefix it starts with, and
+// after its letters (a flow since removed), where what follows is a number
+// as ids have it (no leading zero). An id with a dash gives only itself, and
+// anything else nothing. The caller looks them up: two flows' prefixes (A,
+// A1) can make "A15" A-15 or A1-5.
+func (e *Engine) RequestIDs(arg string) []string {
 	if strings.Contains(arg, "-") {
-		return arg
+		return []string{arg}
 	}
-	best := ""
-	for _, def := range e.flows {
-		p := strings.ToUpper(def.Prefix)
-		rest, ok := strings.CutPrefix(arg, p)
-		if ok && p != "" && rest != "" && strings.Trim(rest, "0123456789") == "" && len(p) > len(best) {
-			best = p
+	var out []string
+	add := func(prefix string) {
+		rest, ok := strings.CutPrefix(arg, prefix)
+		if ok && prefix != "" && rest != "" && rest[0] != '0' && strings.Trim(rest, "0123456789") == "" && !slices.Contains(out, prefix+"-"+rest) {
+			out = append(out, prefix+"-"+rest)
 		}
 	}
-	if best == "" {
-		return arg
+	for _, def := range e.flows {
+		add(strings.ToUpper(def.Prefix))
 	}
-	return best + "-" + strings.TrimPrefix(arg, best)
+	add(strings.TrimRight(arg, "0123456789"))
+	slices.Sort(out)
+	return out
 }

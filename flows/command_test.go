@@ -1,6 +1,7 @@
 package flows_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -51,13 +52,17 @@ func TestParseCommand(t *testing.T) {
 	}
 }
 
-// TestRequestID: an id typed without its dash is read by the flows'
-// prefixes, the longest first; anything else is left alone.
-func TestRequestID(t *testing.T) {
+// TestRequestIDs: an id typed without its dash may stand for a split
+// after each flow prefix it starts with, or after its letters (a flow since
+// removed), where a number as ids have it follows.
+func TestRequestIDs(t *testing.T) {
 	e := newEngine(t, strings.Replace(buyFlow, "prefix: BUY", "prefix: A", 1), strings.NewReplacer("id: buy", "id: buy2", "prefix: BUY", "prefix: A1").Replace(buyFlow))
-	for in, want := range map[string]string{"A15": "A1-5", "A7": "A-7", "A-15": "A-15", "B3": "B3", "A": "A", "A1": "A-1", "AX3": "AX3"} {
-		if got := e.RequestID(in); got != want {
-			t.Errorf("RequestID(%q) = %q, want %q", in, got, want)
+	for in, want := range map[string][]string{
+		"A15": {"A-15", "A1-5"}, "A10": {"A-10"}, "A105": {"A-105"}, "A7": {"A-7"}, "A-15": {"A-15"},
+		"PR3": {"PR-3"}, "A": nil, "AX": nil, "A1": {"A-1"}, "A01": nil,
+	} {
+		if got := e.RequestIDs(in); !slices.Equal(got, want) {
+			t.Errorf("RequestIDs(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

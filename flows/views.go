@@ -196,11 +196,13 @@ func (e *Engine) stepItem(def *Definition, in *Instance, s *Step, audit []AuditE
 				if a.Step != s.ID || a.Action != "skipped" || a.Actor != System {
 					continue
 				}
+				// The condition as it was evaluated, from the record (the
+				// flow's may have changed since).
 				switch {
-				case strings.HasPrefix(a.Reason, "condition is false"):
-					rounds = []string{"Not needed: its condition (" + s.When + ") is false"}
+				case strings.HasPrefix(a.Reason, "condition is false: "):
+					rounds = []string{"Not needed: its condition (" + strings.TrimPrefix(a.Reason, "condition is false: ") + ") is false"}
 				case strings.HasPrefix(a.Reason, "condition could not be evaluated"):
-					rounds = []string{"Passed over: its condition (" + s.When + ") could not be evaluated; see the log below"}
+					rounds = []string{"Passed over: its condition could not be evaluated; see the log below"}
 				}
 			}
 		}

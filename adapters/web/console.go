@@ -842,7 +842,8 @@ func (c *Console) status(w http.ResponseWriter, r *http.Request) {
 		}
 		selfApproval := step != nil && step.Kind == flows.StepApproval && !step.AllowSelfApproval && in.Requester == as
 		d.Skip = manager && !selfApproval
-		d.Delegate = mayDecide && (e.IsAdmin(as) || slices.Contains(in.Escalated, as) ||
+		waitsOnPeople := step != nil && (step.Kind == flows.StepApproval || step.Kind == flows.StepTask)
+		d.Delegate = waitsOnPeople && mayDecide && (e.IsAdmin(as) || slices.Contains(in.Escalated, as) ||
 			slices.ContainsFunc(in.Tasks, func(t flows.Task) bool { return t.Assignee == as && t.Decision == flows.Pending }))
 	}
 	c.render(w, "status", d)
