@@ -261,8 +261,10 @@ func (e *Engine) Apply(cur *Instance, ev Event, now time.Time) (*Transition, err
 	}
 	// The words are judged once who may act has been (a refusal stands,
 	// recorded, whatever the words).
-	if p := TextProblem(ev.Reason, true); typed && t.out.OK && p != "" {
-		return nil, inputErr("the text %s", p)
+	if typed && t.out.OK {
+		if p := TextProblem(ev.Reason, true); p != "" {
+			return nil, inputErr("the text %s", p)
+		}
 	}
 	return t.finish(), nil
 }
@@ -1680,43 +1682,25 @@ func (t *tx) reassign(delegate bool) error {
 	return nil
 }
 
-// involved is everyone who has a part in the instance.
+// involved is everyone who has a part in the instance: its requester, who
+// is or was on its steps (delegates and those a task was reassigned from
+// included), escalation targets and who decided; sorted, once each.
 func (t *tx) involved() []string { return t.in.people() }
 
-// people returns everyone an instance concerns (walkPeople), sorted and
-// once each, without Baton itself or channels.
 func (in *Instance) people() []string {
-	var people []string
-	in.walkPeople(func(p string) { people = append(people, p) })
+	people := []string{in.Requester}
+	for _, task := range in.Tasks {
+		people = append(people, task.Assignee, task.Original)
+		people = append(people, task.Delegates...)
+	}
+	people = append(people, in.Escalated...)
+	for _, h := range in.History {
+		people = append(people, h.Assigned...)
+		people = append(people, h.Originals...)
+		people = append(people, h.By)
+	}
 	slices.Sort(people)
 	return slices.DeleteFunc(slices.Compact(people), func(p string) bool { return p == System || p == "" || strings.HasPrefix(p, "#") })
-}
-
-// walkPeople calls visit with everyone an instance concerns: its requester,
-// who is or was on its steps (delegates and those a task was reassigned
-// from included), escalation targets and who decided; some more than once,
-// and "" or Baton itself where a record has no person.
-func (in *Instance) walkPeople(visit func(string)) {
-	visit(in.Requester)
-	for _, task := range in.Tasks {
-		visit(task.Assignee)
-		for _, p := range task.Delegates {
-			visit(p)
-		}
-		visit(task.Original)
-	}
-	for _, p := range in.Escalated {
-		visit(p)
-	}
-	for _, h := range in.History {
-		for _, p := range h.Assigned {
-			visit(p)
-		}
-		for _, p := range h.Originals {
-			visit(p)
-		}
-		visit(h.By)
-	}
 }
 
 func (t *tx) comment() error {

@@ -53,22 +53,29 @@ type Message struct {
 	At time.Time `json:"at,omitzero"`
 }
 
+// OutcomeLead is a closed card's first Outcome line without the UTC time
+// it ends with; ok is false for an outcome with no such time (no At, or an
+// older card).
+func (m *Message) OutcomeLead() (lead string, ok bool) {
+	if m.At.IsZero() {
+		return "", false
+	}
+	first, _, _ := strings.Cut(m.Outcome, "\n")
+	return strings.CutSuffix(first, FormatTime(m.At, time.UTC))
+}
+
 // OutcomeIn is the Outcome with its time in loc, for a reader whose zone
 // the renderer knows.
 func (m *Message) OutcomeIn(loc *time.Location) string {
-	if m.At.IsZero() || loc == nil {
+	lead, ok := m.OutcomeLead()
+	if !ok || loc == nil {
 		return m.Outcome
 	}
-	first, rest, more := strings.Cut(m.Outcome, "\n")
-	utc := FormatTime(m.At, time.UTC)
-	if !strings.HasSuffix(first, utc) {
-		return m.Outcome
+	out := lead + FormatTime(m.At, loc)
+	if _, rest, more := strings.Cut(m.Outcome, "\n"); more {
+		out += "\n" + rest
 	}
-	first = strings.TrimSuffix(first, utc) + FormatTime(m.At, loc)
-	if more {
-		return first + "\n" + rest
-	}
-	return first
+	return out
 }
 
 // outsider says whether id names someone outside the directory by their
@@ -82,18 +89,14 @@ func (d *Directory) outsider(id string) bool {
 	return !known
 }
 
-// outsiders returns the ids of the people in and extra name who are
-// outsiders, sorted and once each.
-func (d *Directory) outsiders(in *Instance, extra ...string) []string {
+// outsiders returns the ids among people of those outside the directory,
+// sorted and once each.
+func (d *Directory) outsiders(people []string) []string {
 	var out []string
-	add := func(p string) {
+	for _, p := range people {
 		if d.outsider(p) && !slices.Contains(out, p) {
 			out = append(out, p)
 		}
-	}
-	in.walkPeople(add)
-	for _, p := range extra {
-		add(p)
 	}
 	slices.Sort(out)
 	return out

@@ -21,11 +21,11 @@ func (e *Engine) Timeline(in *Instance, audit []AuditEntry, viewer string, now t
 	}
 	m := &Message{Kind: MsgTimeline, Instance: in.ID, Flow: in.Flow, Step: in.Step, Round: in.Round,
 		Title: fmt.Sprintf("%s %s: %s", name, in.ID, in.Title)}
-	var named []string
+	named := in.people()
 	for _, a := range audit {
 		named = append(named, a.Actor, a.OnBehalf, a.Detail["to"], a.Detail["from"])
 	}
-	m.Mentions = e.dir.outsiders(in, named...)
+	m.Mentions = e.dir.outsiders(named)
 	m.Text = "Status: " + statusWords(in)
 	if ok {
 		for f := range def.shownFields() {

@@ -388,13 +388,13 @@ func (a *API) start(w http.ResponseWriter, r *http.Request) {
 		fields["refs"] = "at most 20 references"
 	}
 	for k, v := range req.Refs {
-		switch {
+		switch problem := flows.OneLineProblem(v); {
 		case !refKey.MatchString(k):
 			fields["refs."+k] = "a reference name is a lowercase identifier (letters, digits, _), e.g. crm_deal"
 		case v == "" || utf8.RuneCountInString(v) > 2048:
 			fields["refs."+k] = "a reference is 1 to 2048 characters"
-		case flows.OneLineProblem(v) != "":
-			fields["refs."+k] = "a reference is one line of text: it " + flows.OneLineProblem(v)
+		case problem != "":
+			fields["refs."+k] = "a reference is one line of text: it " + problem
 		}
 	}
 	// The form is checked before anything is reserved, so every problem

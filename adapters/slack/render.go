@@ -73,12 +73,12 @@ func mrkdwnNamed(s string, mentions []string) string {
 // text, as one update closes the card for everyone) written as a Slack date,
 // which each reader sees in their own zone (the UTC text is its fallback).
 func outcomeMrkdwn(m *flows.Message, first string) string {
-	utc := flows.FormatTime(m.At, time.UTC)
-	if m.At.IsZero() || !strings.HasSuffix(first, utc) {
+	lead, ok := m.OutcomeLead()
+	if !ok {
 		return mrkdwnNamed(first, m.Mentions)
 	}
-	return mrkdwnNamed(strings.TrimSuffix(first, utc), m.Mentions) +
-		fmt.Sprintf("<!date^%d^{date_short_pretty} {time}|%s>", m.At.Unix(), mrkdwn(utc))
+	return mrkdwnNamed(lead, m.Mentions) +
+		fmt.Sprintf("<!date^%d^{date_short_pretty} {time}|%s>", m.At.Unix(), mrkdwn(flows.FormatTime(m.At, time.UTC)))
 }
 
 func mdText(s string, max int) *slackgo.TextBlockObject {
