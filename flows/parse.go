@@ -805,6 +805,22 @@ func (v *validator) fields(p string, raw []rawField, names map[string]string) []
 		if f.Min != nil && f.Max != nil && *f.Min > *f.Max {
 			v.add(fp+".min", "min %v is above max %v", *f.Min, *f.Max)
 		}
+		if f.Kind != FieldNumber { // min and max count characters
+			lengths := slices.Contains([]FieldKind{FieldText, FieldLongText, FieldURL, FieldEmail}, f.Kind)
+			for _, b := range []struct {
+				key   string
+				n     *float64
+				least float64
+			}{{"min", f.Min, 0}, {"max", f.Max, 1}} {
+				switch {
+				case b.n == nil:
+				case !lengths:
+					v.add(fp+"."+b.key, "%s is for number fields (a value) and text, longtext, url and email fields (a number of characters), not %s fields", b.key, f.Kind)
+				case *b.n < b.least || *b.n != float64(int64(*b.n)):
+					v.add(fp+"."+b.key, "%s of a %s field is a number of characters: a whole number, %v or more", b.key, f.Kind, b.least)
+				}
+			}
+		}
 		if r.Pattern != "" {
 			re, err := regexp.Compile("^(?:" + r.Pattern + ")$")
 			if err != nil {

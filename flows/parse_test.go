@@ -437,6 +437,9 @@ form:
   - {name: f, type: choice, options: [x, y], default: z} # @form[5].default
   - {name: G} # @form[6].name
   - {label: nameless} # @form[7].name
+  - {name: i, max: -1} # @form[8].max
+  - {name: j, type: longtext, min: 2.5} # @form[9].min
+  - {name: k, type: date, min: 1} # @form[10].min
 steps:
   - {id: s, type: notify, to: [requester], message: hi}
 `, []want{
@@ -448,6 +451,9 @@ steps:
 			{"form[5].default", `default "z" is not a valid value: f must be one of: x, y`},
 			{"form[6].name", `name "G" must be a lowercase identifier`},
 			{"form[7].name", "name is required"},
+			{"form[8].max", "max of a text field is a number of characters: a whole number, 1 or more"},
+			{"form[9].min", "min of a longtext field is a number of characters: a whole number, 0 or more"},
+			{"form[10].min", "min is for number fields (a value) and text, longtext, url and email fields (a number of characters), not date fields"},
 		}},
 		{"assignees and escalation targets", validHead + `steps:
   - id: a
