@@ -72,18 +72,31 @@ func TestNoSelfApprovalByAnyRoute(t *testing.T) {
 		tr := r.refused(flows.Event{Kind: flows.EventApprove, Actor: admin}, flows.CodeNotAllowed)
 		contains(t, "refusal", tr.Outcome.Text, "You made X-1, so you may not decide Manager approval yourself; Olivia Brown can.")
 		r.refused(flows.Event{Kind: flows.EventReassign, Actor: admin, Target: "erin"}, flows.CodeNotAllowed)
-		r.refused(flows.Event{Kind: flows.EventSkip, Actor: admin, Reason: "mine"}, flows.CodeNotAllowed)
+		tr = r.refused(flows.Event{Kind: flows.EventSkip, Actor: admin, Reason: "mine"}, flows.CodeNotAllowed)
+		contains(t, "refusal", tr.Outcome.Text, "You made X-1, so you may not skip Manager approval yourself; Olivia Brown can.")
 		r.act(flows.EventApprove, "olivia")
 	})
 	t.Run("the owner's own request", func(t *testing.T) {
 		t.Parallel()
 		r := newRun(t, newEngine(t, buyFlow))
 		r.start("buy", "olivia", form("item", "x", "amount", "5"))
-		r.refused(flows.Event{Kind: flows.EventSkip, Actor: "olivia", Reason: "mine"}, flows.CodeNotAllowed)
+		tr := r.refused(flows.Event{Kind: flows.EventSkip, Actor: "olivia", Reason: "mine"}, flows.CodeNotAllowed)
+		contains(t, "refusal", tr.Outcome.Text, "You made X-1, so you may not skip Manager approval yourself; Ada Admin can.")
 		r.act(flows.EventSkip, admin, reason("agreed"))
 		if r.in.Status != flows.StatusCompleted {
 			t.Fatal(r.in.Status)
 		}
+	})
+	t.Run("the only admin, owning the flow, has no one else to skip it", func(t *testing.T) {
+		t.Parallel()
+		e, err := flows.NewEngine([]*flows.Definition{mustParse(t, strings.Replace(buyFlow, "owner: olivia", "owner: ada", 1))}, testDir(t), []string{admin})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := newRun(t, e)
+		r.start("buy", admin, form("item", "x", "amount", "5"))
+		tr := r.refused(flows.Event{Kind: flows.EventSkip, Actor: admin, Reason: "mine"}, flows.CodeNotAllowed)
+		contains(t, "refusal", tr.Outcome.Text, "You made X-1, so you may not skip Manager approval yourself, and no one else may: it waits on")
 	})
 	t.Run("an escalation to the requester goes to the owner", func(t *testing.T) {
 		t.Parallel()

@@ -408,6 +408,16 @@ func (e FieldErrors) Error() string {
 // ParseForm validates raw input against fields and returns typed values.
 // Unknown keys are refused, so a typo never silently drops data.
 func ParseForm(fields []Field, input map[string]string) (map[string]any, error) {
+	out, errs := parseFields(fields, input)
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return out, nil
+}
+
+// parseFields is ParseForm's work: the values that are right, and the
+// problems of the others.
+func parseFields(fields []Field, input map[string]string) (map[string]any, FieldErrors) {
 	out := make(map[string]any, len(fields))
 	errs := FieldErrors{}
 	for k := range input {
@@ -430,10 +440,7 @@ func ParseForm(fields []Field, input map[string]string) (map[string]any, error) 
 			out[f.Name] = v
 		}
 	}
-	if len(errs) > 0 {
-		return nil, errs
-	}
-	return out, nil
+	return out, errs
 }
 
 // lineBreaks reads every line break as \n: Windows' \r\n and a lone \r

@@ -306,7 +306,7 @@ func (e *Engine) start(cur *Instance, ev Event, now time.Time) (*Transition, err
 	if ev.Instance == "" || ev.Actor == "" {
 		return nil, inputErr("start %s: the instance id and the requester are required", def.ID)
 	}
-	data, err := e.parseForm(def.Form, ev.Data)
+	data, err := e.parseStartForm(def, ev.Actor, ev.Data)
 	if err != nil {
 		return nil, err
 	}
@@ -333,30 +333,59 @@ func (e *Engine) start(cur *Instance, ev Event, now time.Time) (*Transition, err
 	return t.finish(), nil
 }
 
-// ParseForm reads a start form of def as a start event would: ParseForm,
-// then its person fields against the directory. Callers check a form with
-// it before reserving an id, so that a bad one uses none up.
-func (e *Engine) ParseForm(def *Definition, input map[string]string) (map[string]any, error) {
-	return e.parseForm(def.Form, input)
+// ParseForm reads requester's start form of def as a start event would:
+// ParseForm, then its person fields against the directory and the
+// approvals they name. Callers check a form with it before reserving an id,
+// so that a bad one uses none up.
+func (e *Engine) ParseForm(def *Definition, requester string, input map[string]string) (map[string]any, error) {
+	return e.parseStartForm(def, requester, input)
 }
 
-// parseForm is ParseForm, then a check of its person fields against the
-// directory (which ParseForm does not know): each must name a person, as
-// person (below) reads it; a directory id is kept in its own case.
-func (e *Engine) parseForm(fields []Field, input map[string]string) (map[string]any, error) {
-	data, err := ParseForm(fields, input)
-	if err != nil {
+// parseStartForm is parseForm for a request's form (at its start and on
+// resubmission), which also refuses the requester in a person field that
+// names the assignees of an approval they may not give themselves: they
+// could not decide it, and someone else would be found instead.
+func (e *Engine) parseStartForm(def *Definition, requester string, input map[string]string) (map[string]any, error) {
+	data, err := e.parseForm(def.Form, input)
+	var fe FieldErrors
+	if err != nil && !errors.As(err, &fe) {
 		return nil, err
 	}
-	var errs FieldErrors
+	for _, s := range def.Steps {
+		if s.Kind != StepApproval || s.AllowSelfApproval {
+			continue
+		}
+		for _, a := range s.Assignees {
+			name, ok := strings.CutPrefix(a, "field:")
+			f := def.Field(name)
+			if !ok || f == nil || f.Kind != FieldPerson || input[name] == "" || fe[name] != "" {
+				continue
+			}
+			if id, _ := e.person(strings.TrimSpace(input[name])); id == requester {
+				if fe == nil {
+					fe = FieldErrors{}
+				}
+				fe[name] = fmt.Sprintf("%s: you are making this request, so you may not approve it (%s); pick someone else", f.Label, s.Name)
+			}
+		}
+	}
+	if len(fe) > 0 {
+		return nil, fe
+	}
+	return data, nil
+}
+
+// parseForm is ParseForm, with a check of its person fields against the
+// directory (which ParseForm does not know): each must name a person, as
+// person (below) reads it; a directory id is kept in its own case. Every
+// problem is told at once.
+func (e *Engine) parseForm(fields []Field, input map[string]string) (map[string]any, error) {
+	data, errs := parseFields(fields, input)
 	for _, f := range fields {
 		if v, ok := data[f.Name].(string); ok && f.Kind == FieldPerson && v != "" {
 			if id, ok := e.person(v); ok {
 				data[f.Name] = id
 			} else {
-				if errs == nil {
-					errs = FieldErrors{}
-				}
 				errs[f.Name] = fmt.Sprintf("%s: %q is not a person in the directory; pick someone from the list", f.Label, v)
 			}
 		}
@@ -459,9 +488,21 @@ func (t *tx) record(a AuditEntry) {
 
 // refuse records a refused attempt and tells the actor why.
 func (t *tx) refuse(code, text string) error {
-	t.record(AuditEntry{Action: string(t.ev.Kind), Refused: true, Reason: text, Step: cmp.Or(t.ev.Step, t.in.Step), Round: cmp.Or(t.ev.Round, t.in.Round)})
-	t.out = Outcome{OK: false, Code: code, Text: text, Instance: t.in.ID}
+	t.refused(code, text, text)
 	return nil
+}
+
+// refuseAt refuses with a text naming a time (text gets it written out): the
+// person refused reads it in their time zone, the record, which everyone's
+// timeline shows, in UTC.
+func (t *tx) refuseAt(code string, at time.Time, text func(at string) string) {
+	t.refused(code, text(FormatTime(at, time.UTC)), text(FormatTime(at, t.e.dir.Location(t.ev.Actor))))
+}
+
+// refused records a refused attempt with reason record and answers text.
+func (t *tx) refused(code, record, text string) {
+	t.record(AuditEntry{Action: string(t.ev.Kind), Refused: true, Reason: record, Step: cmp.Or(t.ev.Step, t.in.Step), Round: cmp.Or(t.ev.Round, t.in.Round)})
+	t.out = Outcome{OK: false, Code: code, Text: text, Instance: t.in.ID}
 }
 
 // name is a person's name as Baton writes it. Someone outside the
@@ -547,14 +588,15 @@ func (t *tx) stale() bool {
 	for i := len(in.History) - 1; i >= 0; i-- { // the click's round, or its step's latest
 		h := in.History[i]
 		if h.Step == step && (round == 0 || h.Round == round) {
-			text := fmt.Sprintf("%s was already %s by %s at %s.", in.ID, strings.ToLower(decisionWords(h.Outcome)), t.name(h.By), FormatTime(h.Ended, t.e.dir.Location(t.ev.Actor)))
-			if h.Outcome == string(Changes) {
-				text = fmt.Sprintf("Changes to %s were already requested by %s at %s.", in.ID, t.name(h.By), FormatTime(h.Ended, t.e.dir.Location(t.ev.Actor)))
-			}
-			if h.By == System || h.By == "" {
-				text = fmt.Sprintf("%s: this step already ended (%s) at %s.", in.ID, strings.ToLower(decisionWords(h.Outcome)), FormatTime(h.Ended, t.e.dir.Location(t.ev.Actor)))
-			}
-			_ = t.refuse(CodeAlreadyDecided, text)
+			t.refuseAt(CodeAlreadyDecided, h.Ended, func(at string) string {
+				switch {
+				case h.By == System || h.By == "":
+					return fmt.Sprintf("%s: this step already ended (%s) at %s.", in.ID, strings.ToLower(decisionWords(h.Outcome)), at)
+				case h.Outcome == string(Changes):
+					return fmt.Sprintf("Changes to %s were already requested by %s at %s.", in.ID, t.name(h.By), at)
+				}
+				return fmt.Sprintf("%s was already %s by %s at %s.", in.ID, strings.ToLower(decisionWords(h.Outcome)), t.name(h.By), at)
+			})
 			return true
 		}
 	}
@@ -599,7 +641,18 @@ func (t *tx) authority() (slot int, ok bool) {
 			if did == "" {
 				did = strings.ToLower(decisionWords(string(task.Decision))) + " %s"
 			}
-			_ = t.refuse(CodeAlreadyDecided, fmt.Sprintf("You already "+did+" at %s; waiting on %s.", t.in.ID, FormatTime(task.At, t.e.dir.Location(actor)), t.waitingNames()))
+			// Whoever decided the task: the actor, or the assignee or a
+			// delegate of theirs.
+			who, mine := "You", ""
+			if by := cmp.Or(task.By, task.Assignee); by != actor {
+				who = t.name(by)
+				if task.Assignee == actor {
+					mine = " on your behalf"
+				}
+			}
+			t.refuseAt(CodeAlreadyDecided, task.At, func(at string) string {
+				return fmt.Sprintf("%s already "+did+"%s at %s; waiting on %s.", who, t.in.ID, mine, at, t.waitingNames())
+			})
 			return 0, false
 		}
 	}
@@ -900,6 +953,11 @@ func (t *tx) taskCard(s *Step, kind MessageKind, person string) *Message {
 	in := t.in
 	m := t.baseCard(s, kind)
 	m.Changes = slices.Clone(in.Changes)
+	for i, c := range m.Changes { // people by name, as the card's fields show them
+		if f := t.def.Field(c.Field); f != nil && f.Kind == FieldPerson {
+			m.Changes[i].Old, m.Changes[i].New = t.personName(c.Old), t.personName(c.New)
+		}
+	}
 	if in.Note != "" {
 		m.Context = append(m.Context, fmt.Sprintf("Note from %s: %s", t.name(in.Requester), in.Note))
 	}
@@ -1536,7 +1594,7 @@ func (t *tx) resubmit() error {
 	if s == nil {
 		return err
 	}
-	data, err := t.e.parseForm(t.def.Form, t.ev.Data)
+	data, err := t.e.parseStartForm(t.def, in.Requester, t.ev.Data)
 	if err != nil {
 		return err
 	}
@@ -1793,7 +1851,16 @@ func (t *tx) skip() error {
 		return nil
 	}
 	if t.selfApproval(t.step(), t.ev.Actor) {
-		return t.refuse(CodeNotAllowed, fmt.Sprintf("You made %s, so you may not skip %s yourself; another admin can.", in.ID, t.stepName()))
+		var others []string // who else may skip it: the owner, the admins
+		for _, p := range append([]string{t.def.Owner}, t.adminIDs()...) {
+			if p != t.ev.Actor && !slices.Contains(others, p) {
+				others = append(others, p)
+			}
+		}
+		if len(others) == 0 {
+			return t.refuse(CodeNotAllowed, fmt.Sprintf("You made %s, so you may not skip %s yourself, and no one else may: it waits on %s.", in.ID, t.stepName(), t.waitingNames()))
+		}
+		return t.refuse(CodeNotAllowed, fmt.Sprintf("You made %s, so you may not skip %s yourself; %s can.", in.ID, t.stepName(), t.names(others)))
 	}
 	reason := strings.TrimSpace(t.ev.Reason)
 	if reason == "" {

@@ -245,6 +245,19 @@ func TestPolicyAllRefusesASecondDecision(t *testing.T) {
 	r.act(flows.EventApprove, "carol")
 	tr := r.refused(flows.Event{Kind: flows.EventReject, Actor: "carol", Reason: "changed my mind"}, flows.CodeAlreadyDecided)
 	contains(t, "refusal", tr.Outcome.Text, "You already approved X-1 at Thu 26 Nov 09:00 UTC; waiting on Frank Osei and Gina Ray.")
+
+	// Frank's delegate decides for him: Frank is told who did, and Dana (in
+	// Paris) reads the time in her zone, while the record, which everyone's
+	// timeline shows, keeps UTC.
+	r.act(flows.EventDelegate, "frank", target("dana"))
+	r.act(flows.EventApprove, "dana")
+	tr = r.refused(flows.Event{Kind: flows.EventApprove, Actor: "frank"}, flows.CodeAlreadyDecided)
+	contains(t, "refusal", tr.Outcome.Text, "Dana Kowalski already approved X-1 on your behalf at Thu 26 Nov 09:00 UTC; waiting on Gina Ray.")
+	tr = r.refused(flows.Event{Kind: flows.EventApprove, Actor: "dana"}, flows.CodeAlreadyDecided)
+	contains(t, "refusal", tr.Outcome.Text, "You already approved X-1 at Thu 26 Nov 10:00 CET; waiting on Gina Ray.")
+	if a := tr.Audit[0]; !a.Refused || a.Reason != "You already approved X-1 at Thu 26 Nov 09:00 UTC; waiting on Gina Ray." {
+		t.Fatalf("refusal's record %+v", a)
+	}
 }
 
 func TestConditions(t *testing.T) {
@@ -406,8 +419,6 @@ func TestAssignees(t *testing.T) {
 		{"duplicates once, in order", "approval", "olivia", "person:gus, manager, group:leads, person:bob", "", "alice", "", []string{"gus", "bob"}, ""},
 		{"not the requester from a group", "approval", "olivia", "group:finance", "", "carol", "", []string{"frank", "gina"},
 			"the requester may not approve their own request"},
-		{"not the requester named in a field", "approval", "olivia", "field:approver", "", "alice", "alice", []string{"bob"},
-			"the requester may not approve their own request; no one is available as the Approver named on the form; assigned to Bob Chen instead"},
 		{"self-approval when the step allows it", "approval", "olivia", "requester", "    allow_self_approval: true\n", "alice", "", []string{"alice"}, ""},
 		{"the requester may do a task", "task", "olivia", "field:approver", "", "alice", "alice", []string{"alice"}, ""},
 		{"no manager: the owner", "approval", "olivia", "manager", "", "zed", "", []string{"olivia"}, "no one is available as the requester's manager; assigned to Olivia Brown instead"},
@@ -552,7 +563,7 @@ func TestQuorumIsNeverLoweredQuietly(t *testing.T) {
 func TestRoutingNoteGoesOnReassign(t *testing.T) {
 	t.Parallel()
 	r := newRun(t, newEngine(t, assigneeFlow("approval", "olivia", "field:approver", "")))
-	r.start("who", "alice", form("approver", "alice")) // routed to bob, her manager
+	r.start("who", "alice", form("approver", "")) // routed to bob, her manager
 	if r.in.Routed == "" {
 		t.Fatal("no routing note")
 	}

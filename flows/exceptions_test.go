@@ -44,6 +44,12 @@ func TestRejectAndResubmit(t *testing.T) {
 	// Frank's click on his card, now stale, names who decided first.
 	late := r.refused(flows.Event{Kind: flows.EventApprove, Actor: "frank", Step: "finance", Round: 1}, flows.CodeAlreadyDecided)
 	contains(t, "stale click", late.Outcome.Text, "X-1 was already rejected by Carol Diaz at Thu 26 Nov 09:00 UTC.")
+	// Someone in Paris reads the time in their zone; the record keeps UTC.
+	late = r.refused(flows.Event{Kind: flows.EventApprove, Actor: "dana", Step: "finance", Round: 1}, flows.CodeAlreadyDecided)
+	contains(t, "stale click", late.Outcome.Text, "X-1 was already rejected by Carol Diaz at Thu 26 Nov 10:00 CET.")
+	if a := late.Audit[0]; a.Reason != "X-1 was already rejected by Carol Diaz at Thu 26 Nov 09:00 UTC." {
+		t.Fatalf("stale click's record %+v", a)
+	}
 	// Only the requester resubmits, and only a valid form.
 	r.refused(flows.Event{Kind: flows.EventResubmit, Actor: "bob", Data: form("item", "Laptop", "amount", "1800")}, flows.CodeNotAllowed)
 	r.inputErr(flows.Event{Kind: flows.EventResubmit, Actor: "alice", Data: form("item", "", "amount", "1800")}, "Item is required")
@@ -678,10 +684,14 @@ func TestClickForAnEarlierStepWithoutRound(t *testing.T) {
 func TestPlatformIdentitiesResolveToPeople(t *testing.T) {
 	t.Parallel()
 	r := newRun(t, newEngine(t, assigneeFlow("approval", "olivia", "field:approver", "")))
-	r.start("who", "alice", form("approver", "email:ALICE@example.com"))
-	if r.in.Data["approver"] != "alice" || slices.Contains(assignees(r.in), "alice") || !slices.Contains(assignees(r.in), "bob") {
-		t.Fatalf("data %v, assignees %v: want alice resolved and left out of her own approval", r.in.Data, assignees(r.in))
+	r.inputErr(flows.Event{Kind: flows.EventStart, Instance: "X-1", Flow: "who", Actor: "alice", Data: form("approver", "email:ALICE@example.com")},
+		"Approver: you are making this request, so you may not approve it")
+	r.start("who", "carol", form("approver", "slack:UALICE")) // as someone else names her
+	if r.in.Data["approver"] != "alice" || !slices.Equal(assignees(r.in), []string{"alice"}) {
+		t.Fatalf("data %v, assignees %v: want alice", r.in.Data, assignees(r.in))
 	}
+	r = newRun(t, r.e)
+	r.start("who", "alice", form("approver", "bob"))
 	r.inputErr(flows.Event{Kind: flows.EventReassign, Actor: "bob", Target: "slack:UALICE"}, "Alice Martin made this request and may not approve it")
 	r.inputErr(flows.Event{Kind: flows.EventReassign, Actor: "bob", Target: "bogus:nobody"}, `"bogus:nobody" is not a person in the directory`)
 	// Someone outside the workspace decides through their own link: they
@@ -692,5 +702,24 @@ func TestPlatformIdentitiesResolveToPeople(t *testing.T) {
 	r.act(flows.EventReassign, "bob", target("email:counsel@lawfirm.example")) // an outside participant
 	if got := assignees(r.in); !slices.Equal(got, []string{"email:counsel@lawfirm.example"}) {
 		t.Fatalf("assignees %v", got)
+	}
+}
+
+// A person field's change is shown by name on the next round's card, as the
+// card's fields and the timeline show people.
+func TestResubmitShowsPeopleByName(t *testing.T) {
+	t.Parallel()
+	r := newRun(t, exampleEngine(t))
+	r.start("content", "alice", form("headline", "Launch", "draft", "https://docs.example.com/d/1", "editor", "ivan"))
+	r.act(flows.EventRequestChanges, "ivan", reason("Gus knows this area"))
+	tr := r.act(flows.EventResubmit, "alice", data("headline", "Launch", "draft", "https://docs.example.com/d/1", "editor", "gus"))
+	card := notified(t, tr, "gus", "edit/2/gus").Msg
+	want := []flows.Change{{Field: "editor", Label: "Editor", Old: "Ivan Petrov", New: "Gus Ahmed"}}
+	if !slices.Equal(card.Changes, want) {
+		t.Fatalf("round 2 card's changes %+v, want %+v", card.Changes, want)
+	}
+	// The state and the record keep the ids.
+	if got := r.in.Changes; len(got) != 1 || got[0].Old != "ivan" || got[0].New != "gus" {
+		t.Fatalf("instance changes %+v", got)
 	}
 }

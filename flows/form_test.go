@@ -277,3 +277,43 @@ func TestDurations(t *testing.T) {
 		}
 	}
 }
+
+// Every problem of a form is told at once: a person field naming no one in
+// the directory beside a missing required field.
+func TestFormProblemsAllAtOnce(t *testing.T) {
+	t.Parallel()
+	e := exampleEngine(t)
+	def, _ := e.Flow("content")
+	_, err := e.ParseForm(def, "alice", map[string]string{"headline": "", "draft": "https://docs.example.com/d/2", "editor": "nobody"})
+	var fe flows.FieldErrors
+	if !errors.As(err, &fe) || !strings.Contains(fe["headline"], "Headline is required") ||
+		!strings.Contains(fe["editor"], `"nobody" is not a person in the directory`) || len(fe) != 2 {
+		t.Fatalf("errors %v, want the headline's and the editor's", err)
+	}
+}
+
+// The requester may not name themselves where the field names who approves
+// (unless the step allows self-approval): at the start, and on resubmitting.
+func TestFormRefusesTheRequesterAsTheirOwnApprover(t *testing.T) {
+	t.Parallel()
+	e := exampleEngine(t)
+	def, _ := e.Flow("content")
+	input := map[string]string{"headline": "Launch", "draft": "https://docs.example.com/d/2", "editor": "Alice"}
+	_, err := e.ParseForm(def, "alice", input)
+	var fe flows.FieldErrors
+	if !errors.As(err, &fe) || fe["editor"] != "Editor: you are making this request, so you may not approve it (Editorial review); pick someone else" {
+		t.Fatalf("error %v, want a field error on the editor", err)
+	}
+	if _, err := e.ParseForm(def, "bob", input); err != nil {
+		t.Fatalf("bob naming Alice as his editor: %v", err)
+	}
+	r := newRun(t, e)
+	if _, err := r.try(flows.Event{Kind: flows.EventStart, Instance: "X-1", Flow: "content", Actor: "alice", Data: input}); !errors.As(err, &fe) {
+		t.Fatalf("start naming oneself: %v, want a field error", err)
+	}
+	input["editor"] = "ivan"
+	r.start("content", "alice", input)
+	r.act(flows.EventRequestChanges, "ivan", reason("shorter"))
+	input["editor"] = "alice"
+	r.inputErr(flows.Event{Kind: flows.EventResubmit, Actor: "alice", Data: input}, "you are making this request, so you may not approve it")
+}
