@@ -76,7 +76,7 @@ type DispatcherConfig struct {
 	MaxBackoff   time.Duration // longest retry delay (default 1 min)
 	Reclaim      time.Duration // idle time after which a dead replica's entries are taken over (default 5 min)
 	Poll         time.Duration // how often to look for work from other replicas (default 1 s)
-	DrainTimeout time.Duration // on shutdown, how long in-flight deliveries may take (default 20 s)
+	DrainTimeout time.Duration // on shutdown, how long in-flight deliveries and their acknowledgements may take (default 20 s)
 }
 
 // Dispatcher delivers the outbox: at least once, in order per instance, with
@@ -157,7 +157,8 @@ func (d *Dispatcher) Wake() {
 }
 
 // Run delivers until ctx is cancelled, then stops reading, lets in-flight
-// deliveries finish (up to DrainTimeout) and acknowledges them.
+// deliveries finish and acknowledges them, all within DrainTimeout (plus
+// one acknowledgement's timeout, if one is under way then).
 func (d *Dispatcher) Run(ctx context.Context) error {
 	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWork()
@@ -208,17 +209,28 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			idle = 0
 		}
 	}
+	// The drain timeout bounds the whole shutdown: the deliveries under way,
+	// then the last acknowledgements (which, with Redis down, would be
+	// retried for ever). What is cut short is delivered again.
+	drain := time.NewTimer(d.cfg.DrainTimeout)
+	defer drain.Stop()
 	waited := make(chan struct{})
 	go func() { workers.Wait(); close(waited) }()
 	select {
 	case <-waited:
-	case <-time.After(d.cfg.DrainTimeout):
+	case <-drain.C:
 		d.log.Warn("shutdown: deliveries still running after the drain timeout; they will be retried", "timeout", d.cfg.DrainTimeout)
 		cancelWork()
 		<-waited
 	}
 	close(d.done)
-	<-flushed
+	select {
+	case <-flushed:
+	case <-drain.C:
+		d.log.Warn("shutdown: deliveries not acknowledged by the drain timeout; they will be delivered again", "timeout", d.cfg.DrainTimeout)
+		cancelWork()
+		<-flushed
+	}
 	return nil
 }
 

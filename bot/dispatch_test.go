@@ -850,3 +850,34 @@ func TestDispatcherAcknowledgesWhatFinishedBeforeTheDrainTimeout(t *testing.T) {
 		t.Fatalf("the sent card's reference was not kept: %v (instances %v)", refs, ids)
 	}
 }
+
+// downOutbox reads entries but cannot acknowledge them, as when Redis goes
+// down during a shutdown.
+type downOutbox struct{ flows.Outbox }
+
+func (downOutbox) Delivered(context.Context, []flows.Delivery) error {
+	return errors.New("dial tcp 127.0.0.1:6379: connect: connection refused")
+}
+
+// TestDispatcherStopsWhenAcknowledgementsFail: with Redis down, the last
+// acknowledgements are given up at the drain timeout instead of retried
+// for ever; the entries stay in the outbox, to be delivered again.
+func TestDispatcherStopsWhenAcknowledgementsFail(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.start(t, "s1", "alice", 500)
+	m := newMessenger("fake")
+	sent := make(chan struct{})
+	var once sync.Once
+	m.hook = func(context.Context, call) error { once.Do(func() { close(sent) }); return nil }
+	d := h.dispatcherOn(downOutbox{h.Store}, bot.DispatcherConfig{Poll: time.Hour, Reclaim: time.Hour, DrainTimeout: 20 * time.Millisecond,
+		Backoff: time.Millisecond, MaxBackoff: time.Millisecond}, m)
+	stop := runDispatcher(t, d)
+	wait(t, sent, "the task card to be sent")
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if n := h.pending(t); n != 1 {
+		t.Fatalf("%d entries left, want the unacknowledged one", n)
+	}
+}
