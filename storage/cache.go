@@ -49,3 +49,10 @@ func (c *instanceCache) put(in *flows.Instance) {
 	}
 	c.m[in.ID] = in
 }
+
+// drop forgets id's state: it was not the stored one.
+func (c *instanceCache) drop(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.m, id)
+}

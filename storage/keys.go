@@ -32,8 +32,9 @@ func (k keys) tag(shard int) string {
 
 func (k keys) global() string { return "{" + k.prefix + ":g}" }
 
-// instance: HASH {v: version, s: state JSON, k:KEY: the outcome (JSON) of
-// the event with idempotency key KEY}.
+// instance: HASH {v: version, s: state JSON, h: the state's audit head (the
+// hash of its last audit entry), k:KEY: the outcome (JSON) of the event with
+// idempotency key KEY}.
 func (k keys) instance(id string) string { return k.tag(k.shardOf(id)) + ":i:" + id }
 
 // audit: LIST of audit entries (JSON), append-only, hash-chained.

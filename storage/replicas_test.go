@@ -217,3 +217,51 @@ func countKeys(t *testing.T, c redis.UniversalClient, patterns []string) int {
 	}
 	return n
 }
+
+// TestRememberedStateAfterRedisLostWrites: Redis loses acknowledged writes
+// (a failover, a restore) and another replica commits the instance back to
+// the version this replica remembers, with another state. The remembered
+// state must not be committed over it: the audit head tells them apart.
+func TestRememberedStateAfterRedisLostWrites(t *testing.T) {
+	replicas(t, func(t *testing.T, b storagetest.Backend, a, z *storage.Store, e *flows.Engine) {
+		ctx := t.Context()
+		id := start(t, a, e, "s1", "500")
+		comment := func(s *storage.Store, key, text string) flows.Applied {
+			return apply(t, s, e, flows.Event{Kind: flows.EventComment, Key: key, Instance: id, Actor: "alice", Reason: text}, t0)
+		}
+		key := storage.InstanceKey(a, id)
+		saved, err := b.Client.HGetAll(ctx, key).Result() // the state at version 1
+		if err != nil {
+			t.Fatal(err)
+		}
+		comment(a, "a1", "from a, 1")
+		comment(a, "a2", "from a, 2") // a remembers version 3
+		// The two commits are lost.
+		pipe := b.Client.TxPipeline()
+		pipe.Del(ctx, key)
+		pipe.HSet(ctx, key, saved)
+		if _, err := pipe.Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+		comment(z, "z1", "from z, 1")
+		comment(z, "z2", "from z, 2") // version 3 again, another state
+		stored, err := z.Get(ctx, id)
+		if err != nil || stored.Version != 3 {
+			t.Fatalf("z's state: %v, %v", stored, err)
+		}
+		comment(a, "a3", "from a, 3")
+		in, err := a.Get(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		trail, err := a.Audit(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last := trail[len(trail)-1]
+		if in.Version != 4 || last.Reason != "from a, 3" || last.Prev != stored.AuditHead || in.AuditSeq != stored.AuditSeq+1 {
+			t.Fatalf("a's comment went on version %d (seq %d), after %q: want it on z's state (version 3, head %s, seq %d)",
+				in.Version, in.AuditSeq, last.Prev, stored.AuditHead, stored.AuditSeq)
+		}
+	})
+}

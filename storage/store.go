@@ -258,6 +258,12 @@ func (s *Store) Apply(ctx context.Context, ev flows.Event, fn func(*flows.Instan
 			guessed = false
 			continue
 		}
+		// A remembered state is committed only if it is still the stored one,
+		// by version and by audit head (see transition.lua).
+		head := ""
+		if guessed && cur != nil {
+			head = cur.AuditHead
+		}
 		guessed = false
 		if err != nil {
 			return flows.Applied{}, err
@@ -276,7 +282,7 @@ func (s *Store) Apply(ctx context.Context, ev flows.Event, fn func(*flows.Instan
 			}
 			return flows.Applied{Outcome: t.Outcome, Version: versionOf(cur)}, nil
 		}
-		res, err := s.commit(ctx, ev, cur, t)
+		res, err := s.commit(ctx, ev, cur, t, head)
 		if err != nil {
 			return flows.Applied{}, fmt.Errorf("%s %s: commit: %w", ev.Kind, id, err)
 		}
@@ -287,6 +293,11 @@ func (s *Store) Apply(ctx context.Context, ev flows.Event, fn func(*flows.Instan
 			return s.duplicate(ctx, ev, res[1])
 		}
 		// conflict: someone committed in between; apply to the fresh state.
+		// A remembered state that was not the stored one goes, even if its
+		// version is higher than the stored one's (Redis lost writes).
+		if head != "" {
+			s.cache.drop(id)
+		}
 	}
 	return flows.Applied{}, fmt.Errorf("%s %s: %w", ev.Kind, id, flows.ErrConflict)
 }
@@ -380,8 +391,9 @@ func (s *Store) pipeBatch(ctx context.Context, batch []*pipedReq) {
 	_, _ = p.Exec(ctx) // each command holds its own result
 }
 
-// commit runs the transition script and returns its reply.
-func (s *Store) commit(ctx context.Context, ev flows.Event, cur *flows.Instance, t *flows.Transition) ([]string, error) {
+// commit runs the transition script and returns its reply. head is the
+// audit head the stored state must have ("": the version alone is checked).
+func (s *Store) commit(ctx context.Context, ev flows.Event, cur *flows.Instance, t *flows.Transition, head string) ([]string, error) {
 	in := t.Instance
 	id := in.ID
 	sh := s.k.shardOf(id)
@@ -455,9 +467,9 @@ func (s *Store) commit(ctx context.Context, ev flows.Event, cur *flows.Instance,
 	ixKeys, ixArgs := s.indexOps(sh, cur, in)
 	r := &commitReq{}
 	r.keys = append([]string{s.k.timers(sh), s.k.leases(sh), s.k.outbox(sh), s.k.instance(id), s.k.audit(id)}, ixKeys...)
-	r.args = make([]any, 0, 10+len(audit)+len(outbox)+len(ixArgs))
+	r.args = make([]any, 0, 12+len(audit)+len(outbox)+len(ixArgs))
 	r.args = append(r.args, versionOf(cur), state, outcome, id, release, idemField(ev.Key),
-		len(audit), op, next, len(outbox))
+		len(audit), op, next, len(outbox), head, in.AuditHead)
 	r.args = append(r.args, audit...)
 	r.args = append(r.args, outbox...)
 	r.args = append(r.args, ixArgs...)

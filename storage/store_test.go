@@ -1059,3 +1059,28 @@ func TestOutboxAfterRedisLostItsStreams(t *testing.T) {
 		}
 	})
 }
+
+// An instance written by an earlier version has no audit head in its hash:
+// a remembered state of it is checked by its version alone, and the commit
+// adds the head.
+func TestInstanceWithoutHeadCommits(t *testing.T) {
+	onBackends(t, storage.Config{}, func(t *testing.T, b storagetest.Backend, s *storage.Store) {
+		e := engine(t)
+		id := start(t, s, e, "s1", "500")
+		key := storage.InstanceKey(s, id)
+		if err := b.Client.HDel(t.Context(), key, "h").Err(); err != nil {
+			t.Fatal(err)
+		}
+		got := apply(t, s, e, flows.Event{Kind: flows.EventComment, Key: "c1", Instance: id, Actor: "alice", Reason: "hello"}, t0)
+		if got.Transition == nil || got.Version != 2 {
+			t.Fatalf("comment on an instance without a head: %+v", got)
+		}
+		in, err := s.Get(t.Context(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h, _ := b.Client.HGet(t.Context(), key, "h").Result(); h != in.AuditHead || h == "" {
+			t.Fatalf("head %q after the commit, want %q", h, in.AuditHead)
+		}
+	})
+}

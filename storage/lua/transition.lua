@@ -4,15 +4,16 @@
 -- writes: a duplicate or a stale version writes nothing, and does not stop
 -- the others.
 -- KEYS, per transition: its shard's timers (ZSET), leases (ZSET) and
--- outbox (STREAM), the instance (HASH v: version, s: state, k:KEY: the
--- outcome of the event with idempotency key KEY), its audit (LIST), and one
--- index key (ZSET) per index operation.
+-- outbox (STREAM), the instance (HASH v: version, s: state, h: the state's
+-- audit head, k:KEY: the outcome of the event with idempotency key KEY), its
+-- audit (LIST), and one index key (ZSET) per index operation.
 -- ARGV: per transition: #keys, #args, then its args:
 --   expected version (0: the instance must not exist), new state (JSON),
 --   outcome (JSON), instance id, the fired timer's lease to release under
 --   the per-timer name earlier versions used, "id|timer" ("" if no timer
 --   fired), idempotency field (k:KEY),
 --   #audit, timer op, next due (ms), #outbox entries,
+--   expected audit head ("": not checked), new audit head,
 --   then: audit entries; outbox payloads;
 --   then one (op, arg) pair per index key: op "+" adds the instance id
 --   with score arg, "-" removes it, "f" adds the flow arg to the shard's
@@ -29,20 +30,24 @@
 -- and whose args start at ARGV[a].
 local function apply(k, nk, a)
   local timers, leases, outbox, inst = KEYS[k], KEYS[k + 1], KEYS[k + 2], KEYS[k + 3]
-  local got = redis.call('HMGET', inst, 'v', ARGV[a + 5])
+  local got = redis.call('HMGET', inst, 'v', ARGV[a + 5], 'h')
   if got[2] then
     return {'dup', got[2]}
   end
   local cur = tonumber(got[1] or '0')
-  if cur ~= tonumber(ARGV[a]) then
+  -- The version, and where asked (a state remembered, not just read) the
+  -- audit head too: after Redis lost writes (a failover, a restore), a
+  -- version number comes back with another state. (An instance written by
+  -- an earlier version has no head: its version alone is checked.)
+  if cur ~= tonumber(ARGV[a]) or (ARGV[a + 10] ~= '' and got[3] and got[3] ~= ARGV[a + 10]) then
     return {'conflict', tostring(cur)}
   end
   local v = cur + 1
   local id = ARGV[a + 3]
-  redis.call('HSET', inst, 'v', v, 's', ARGV[a + 1], ARGV[a + 5], ARGV[a + 2])
+  redis.call('HSET', inst, 'v', v, 's', ARGV[a + 1], 'h', ARGV[a + 11], ARGV[a + 5], ARGV[a + 2])
   -- Variadic calls where Redis has them: each redis.call costs more than the
   -- work it does for one small member.
-  local i = a + 10
+  local i = a + 12
   local n = tonumber(ARGV[a + 6])
   if n > 0 then
     redis.call('RPUSH', KEYS[k + 4], unpack(ARGV, i, i + n - 1))
