@@ -104,6 +104,10 @@ type Delivery struct {
 	Effect   Effect
 	Refs     map[string]string // set by the deliverer: "card key|platform" -> reference
 	Dead     string            // set by the deliverer when it gave up: why
+	// Entry is the outbox entry's payload as stored, kept with a dead
+	// delivery: Effect cannot show one that could not be decoded, or one of
+	// a kind this version does not know (a newer version's).
+	Entry string
 }
 
 // Last reports whether d is the last effect of its entry.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/redis/go-redis/v9"
@@ -52,7 +53,8 @@ func (s *Store) Backlog(ctx context.Context) (Backlog, error) {
 }
 
 // DeadLetters returns up to n deliveries of each shard that were given up
-// on, oldest first, with why in Dead, for operators and tests to inspect.
+// on, oldest first, with why in Dead and their outbox entry's payload in
+// Entry, for operators and tests to inspect.
 func (s *Store) DeadLetters(ctx context.Context, n int) ([]flows.Delivery, error) {
 	pipe := s.rdb.Pipeline()
 	cmds := make([]*redis.XMessageSliceCmd, s.k.shards)
@@ -69,6 +71,9 @@ func (s *Store) DeadLetters(ctx context.Context, n int) ([]flows.Delivery, error
 			d.ID, _ = m.Values["id"].(string)
 			d.Instance, _ = m.Values["i"].(string)
 			d.Dead, _ = m.Values["why"].(string)
+			d.Entry, _ = m.Values["entry"].(string) // "" if kept aside by an earlier version
+			part, _ := m.Values["part"].(string)
+			d.Part, _ = strconv.Atoi(part)
 			raw, _ := m.Values["e"].(string)
 			_ = json.Unmarshal([]byte(raw), &d.Effect) // an undecodable entry keeps its reason
 			out = append(out, d)

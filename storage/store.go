@@ -1015,6 +1015,7 @@ func entryEffects(sh int, m redis.XMessage) []flows.Delivery {
 	d := flows.Delivery{ID: m.ID, Shard: sh}
 	d.Instance, _ = m.Values["i"].(string)
 	raw, _ := m.Values["e"].(string)
+	d.Entry = raw
 	var effects []flows.Effect
 	var err error
 	if strings.HasPrefix(raw, "[") {
@@ -1055,7 +1056,7 @@ func (s *Store) Delivered(ctx context.Context, done []flows.Delivery) error {
 		if d.Dead != "" {
 			e, _ := json.Marshal(d.Effect)
 			pipe.XAdd(ctx, &redis.XAddArgs{Stream: s.k.dead(d.Shard), MaxLen: 10000, Approx: true,
-				Values: map[string]any{"i": d.Instance, "e": e, "why": d.Dead, "id": d.ID}})
+				Values: map[string]any{"i": d.Instance, "e": e, "why": d.Dead, "id": d.ID, "entry": d.Entry, "part": d.Part}})
 		}
 		if d.Last() {
 			acks[d.Shard] = append(acks[d.Shard], d.ID)

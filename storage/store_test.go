@@ -1084,3 +1084,26 @@ func TestInstanceWithoutHeadCommits(t *testing.T) {
 		}
 	})
 }
+
+// An entry that cannot be decoded (a newer version's, a damaged one) is
+// kept aside whole: the dead letter holds its payload as stored.
+func TestUndecodableEntryKeepsItsPayload(t *testing.T) {
+	onBackends(t, storage.Config{Shards: 4}, func(t *testing.T, b storagetest.Backend, s *storage.Store) {
+		const payload = `[{"kind":"notify","to":{"person":"bob"},"card":"x"`
+		err := b.Client.XAdd(t.Context(), &redis.XAddArgs{Stream: storage.OutboxKey(s, 0), Values: map[string]any{"i": "PR-9", "e": payload}}).Err()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.ReadOutbox(t.Context(), "a", 10, 0)
+		if err != nil || len(got) != 1 || !strings.HasPrefix(got[0].Dead, "undecodable entry") {
+			t.Fatalf("read %+v %v", got, err)
+		}
+		if err := s.Delivered(t.Context(), got); err != nil {
+			t.Fatal(err)
+		}
+		dead, err := s.DeadLetters(t.Context(), 10)
+		if err != nil || len(dead) != 1 || dead[0].Entry != payload || dead[0].Instance != "PR-9" || !strings.HasPrefix(dead[0].Dead, "undecodable entry") {
+			t.Fatalf("dead letters %+v %v, want the entry's payload kept", dead, err)
+		}
+	})
+}
