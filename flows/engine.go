@@ -952,12 +952,7 @@ func (t *tx) baseCard(s *Step, kind MessageKind) *Message {
 func (t *tx) taskCard(s *Step, kind MessageKind, person string) *Message {
 	in := t.in
 	m := t.baseCard(s, kind)
-	m.Changes = slices.Clone(in.Changes)
-	for i, c := range m.Changes { // people by name, as the card's fields show them
-		if f := t.def.Field(c.Field); f != nil && f.Kind == FieldPerson {
-			m.Changes[i].Old, m.Changes[i].New = t.personName(c.Old), t.personName(c.New)
-		}
-	}
+	m.Changes = t.shownChanges(in.Changes)
 	if in.Note != "" {
 		m.Context = append(m.Context, fmt.Sprintf("Note from %s: %s", t.name(in.Requester), in.Note))
 	}
@@ -1622,6 +1617,7 @@ func (t *tx) resubmit() error {
 		detail[c.Field] = c.String()
 	}
 	t.record(AuditEntry{Action: "resubmitted", Reason: t.ev.Reason, Detail: detail})
+	t.tellEarlierApprovers(s, changes)
 	if s.cond != nil {
 		// The edits may take the request out of the step's condition (an
 		// amount lowered under finance's threshold): then it goes on, as if
@@ -1637,6 +1633,62 @@ func (t *tx) resubmit() error {
 	t.activate(s)
 	t.out.Text = fmt.Sprintf("Resubmitted %s (round %d). %s", in.ID, in.Round, t.waitingOn())
 	return nil
+}
+
+// shownChanges is changes as a card shows them: people by name, as its
+// fields show them.
+func (t *tx) shownChanges(changes []Change) []Change {
+	out := slices.Clone(changes)
+	for i, c := range out {
+		if f := t.def.Field(c.Field); f != nil && f.Kind == FieldPerson {
+			out[i].Old, out[i].New = t.personName(c.Old), t.personName(c.New)
+		}
+	}
+	return out
+}
+
+// tellEarlierApprovers tells whoever approved an earlier step (its last
+// round) that the request they approved changed on its way back to s: their
+// approval stands, and they should not learn of the change by chance. The
+// step's own reviewers see the changes on their next round's card.
+func (t *tx) tellEarlierApprovers(s *Step, changes []Change) {
+	if len(changes) == 0 {
+		return
+	}
+	in := t.in
+	back := t.def.StepIndex(s.ID)
+	var told, steps []string
+	for i := len(in.History) - 1; i >= 0; i-- {
+		h := in.History[i]
+		step := t.def.Step(h.Step)
+		if step == nil || step.Kind != StepApproval || t.def.StepIndex(h.Step) >= back || slices.Contains(steps, h.Step) {
+			continue
+		}
+		steps = append(steps, h.Step) // its last round only
+		if h.Outcome != string(Approved) {
+			continue
+		}
+		deciders := h.Deciders
+		if len(deciders) == 0 && h.By != "" {
+			deciders = []string{h.By}
+		}
+		for _, p := range deciders {
+			if p == System || p == in.Requester || slices.Contains(told, p) {
+				continue
+			}
+			told = append(told, p)
+			m := t.baseCard(step, MsgInfo)
+			m.Step, m.Round = step.ID, h.Round
+			m.Title = fmt.Sprintf("Changed after you approved it: %s %s (%s)", t.def.Name, in.ID, in.Title)
+			m.Text = fmt.Sprintf("%s changed %s after you approved it at %s, and resubmitted it to %s. Your approval stands; nothing is asked of you.",
+				t.name(in.Requester), in.ID, step.Name, s.Name)
+			m.Changes = t.shownChanges(changes)
+			m.Actions = []Action{{Kind: ActStatus, Label: "Status", Instance: in.ID}}
+			// Not under the step's round's key prefix: the update closing
+			// the round's cards is not for this one.
+			t.notify(Recipient{Person: p}, "changed/"+cardKey(s.ID, in.Round+1, p), "", m)
+		}
+	}
 }
 
 // reassign moves (or, with delegate, shares) a pending task with another person.

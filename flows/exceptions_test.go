@@ -76,9 +76,17 @@ func TestRejectAndResubmit(t *testing.T) {
 	if a := tr.Audit[1]; a.Action != "assigned" || a.Round != 2 || a.Detail["changed.amount"] != "2500 → 1800" {
 		t.Fatalf("assigned entry %+v", a)
 	}
-	if got := recipients(tr); !slices.Equal(got, []string{"carol", "frank", "gina"}) {
+	if got := recipients(tr); !slices.Equal(got, []string{"bob", "carol", "frank", "gina"}) {
 		t.Fatalf("round 2 cards to %v", got)
 	}
+	// Bob, who approved the first version, is told what changed since; his
+	// approval stands.
+	told := notified(t, tr, "bob", "changed/finance/2/bob").Msg
+	if told.Kind != flows.MsgInfo || told.Title != "Changed after you approved it: Purchase X-1 (Laptop (1800))" ||
+		!slices.Equal(told.Changes, wantChanges) || len(told.Actions) != 1 || told.Actions[0].Kind != flows.ActStatus {
+		t.Fatalf("bob's notice %+v", told)
+	}
+	contains(t, "bob's notice", told.Text, "Alice Martin changed X-1 after you approved it at Manager approval, and resubmitted it to Finance approval. Your approval stands")
 	card := notified(t, tr, "carol", "finance/2/carol").Msg
 	if card.Round != 2 || !slices.Equal(card.Changes, wantChanges) || !slices.Contains(card.Context, "Round 2") {
 		t.Fatalf("round 2 card %+v", card)

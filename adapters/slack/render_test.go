@@ -123,8 +123,11 @@ func TestCardGolden(t *testing.T) {
 		"card_approved": c.first(t, "outcome", func(m *flows.Message) bool {
 			return m.Kind == flows.MsgOutcome && strings.HasPrefix(m.Title, "Approved")
 		}),
-		"card_notify": c.first(t, "notify step", func(m *flows.Message) bool { return m.Kind == flows.MsgInfo }),
-		"card_help":   rig.Engine.Help("I don't know the command \"strat\". Did you mean \"start\"?"),
+		"card_notify": c.first(t, "notify step", func(m *flows.Message) bool { return m.Kind == flows.MsgInfo && m.Step == "order" }),
+		"card_changed": c.first(t, "notice of a change", func(m *flows.Message) bool {
+			return m.Kind == flows.MsgInfo && strings.HasPrefix(m.Title, "Changed after you approved it")
+		}),
+		"card_help": rig.Engine.Help("I don't know the command \"strat\". Did you mean \"start\"?"),
 	}
 	tasks, _ := rig.Svc.Command(t.Context(), "olivia", "slack", "k-tasks", "tasks")
 	cards["card_tasklist"] = tasks.Message
