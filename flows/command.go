@@ -45,6 +45,9 @@ var decisionWordsTyped = map[string]bool{"approve": true, "reject": true, "decli
 // note saying why (and the nearest command for a typo).
 func ParseCommand(text string) Command {
 	fields := strings.FieldsFunc(text, unicode.IsSpace)
+	if len(fields) > 0 && strings.EqualFold(fields[0], "/baton") { // Slack's command typed where it is not one
+		fields = fields[1:]
+	}
 	if len(fields) == 0 {
 		return Command{Verb: VerbHelp}
 	}
@@ -65,6 +68,11 @@ func ParseCommand(text string) Command {
 		c.Arg = fields[1]
 		if verb == VerbStatus || verb == VerbCancel {
 			c.Arg = strings.ToUpper(strings.Trim(c.Arg, "#"))
+			// "PR 12" is PR-12: a prefix's letters, then the number.
+			if len(fields) > 2 && c.Arg != "" && strings.Trim(c.Arg, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") == "" && strings.Trim(fields[2], "0123456789") == "" {
+				c.Arg += "-" + fields[2]
+				fields = slices.Delete(fields, 2, 3)
+			}
 		} else {
 			c.Arg = strings.ToLower(c.Arg)
 		}
