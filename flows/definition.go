@@ -282,6 +282,11 @@ func (f *Field) Parse(raw string) (any, error) {
 			return nil, fmt.Errorf("%s must be a date like 2026-12-31", f.Label)
 		}
 	case FieldURL:
+		for _, scheme := range []string{"https://", "http://"} { // the scheme in any case (HTTPS://), kept in lowercase
+			if len(v) >= len(scheme) && strings.EqualFold(v[:len(scheme)], scheme) {
+				v = scheme + v[len(scheme):]
+			}
+		}
 		if !strings.HasPrefix(v, "https://") && !strings.HasPrefix(v, "http://") || strings.ContainsAny(v, " \t\n") || len(v) < 10 {
 			return nil, fmt.Errorf("%s must be a web address starting with https:// or http://", f.Label)
 		}

@@ -85,6 +85,7 @@ func TestFieldKindsAndConstraints(t *testing.T) {
 		{field: "who", raw: "Ivan Petrov", err: "Who must be one person"},
 		{field: "link", raw: "https://example.com/q", want: "https://example.com/q"},
 		{field: "link", raw: "http://example.com", want: "http://example.com"},
+		{field: "link", raw: "HTTPS://EXAMPLE.COM/Q", want: "https://EXAMPLE.COM/Q"},
 		{field: "link", raw: "ftp://example.com/q", err: "Link must be a web address starting with https:// or http://"},
 		{field: "link", raw: "https://a", err: "Link must be a web address"},
 		{field: "link", raw: "https://exa mple.com", err: "Link must be a web address"},
