@@ -198,6 +198,9 @@ func ParseDefinition(file string, src []byte) (*Definition, error) {
 			return p.Path == d || strings.HasPrefix(p.Path, d+".") || strings.HasPrefix(p.Path, d+"[")
 		})
 	})...)
+	// What the checks found, top to bottom, after what the decoder did (an
+	// unknown key, which often explains what follows: ownr, then no owner).
+	slices.SortStableFunc(v.problems[said:], func(a, b Problem) int { return cmp.Compare(a.Line, b.Line) })
 	if err := v.err(); err != nil {
 		return nil, err
 	}
@@ -897,7 +900,7 @@ func (v *validator) step(p string, r *rawStep, names map[string]string) Step {
 	switch s.Kind {
 	case StepApproval, StepTask:
 		if len(r.Assignees) == 0 {
-			v.add(p+".assignees", "an %s step needs assignees: person:ID, group:NAME, manager, field:NAME, requester or owner", s.Kind)
+			v.add(p+".assignees", "%s step needs assignees: person:ID, group:NAME, manager, field:NAME, requester or owner", map[StepKind]string{StepApproval: "an approval", StepTask: "a task"}[s.Kind])
 		}
 		for j, a := range r.Assignees {
 			if err := checkAssignee(a); err != nil {

@@ -479,7 +479,7 @@ steps:
 			{"steps[0].escalate[0]", "a rung has exactly one of notify"},
 			{"steps[0].escalate[1].notify", `"nobody" is not understood; use manager, person:ID, group:NAME or channel:NAME`},
 			{"steps[0].escalate[2].reassign", `"channel:ops" is not understood; reassign to manager or person:ID`},
-			{"steps[1].assignees", "an task step needs assignees"},
+			{"steps[1].assignees", "a task step needs assignees"},
 			{"steps[1].on_timeout", "on_timeout needs due"},
 		}},
 		{"notify and webhook steps", validHead + `steps:
