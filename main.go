@@ -203,6 +203,9 @@ func build(ctx context.Context, cfg bot.Config, getenv func(string) string, log 
 	if err := cfg.CheckSecrets(engine.Flows()); err != nil {
 		return nil, err
 	}
+	for _, s := range engine.Strangers() { // baton doctor says so too
+		log.Warn("not in the people directory: work sent there reaches nobody", "what", s, "fix", "add them to BATON_DIRECTORY or fix the flow")
+	}
 	store := storage.New(rdb, scfg)
 	ictx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	err = store.Init(ictx)

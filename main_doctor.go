@@ -181,7 +181,8 @@ func (c *checkup) flows(cfg bot.Config) {
 	if len(defs) == 0 {
 		return
 	}
-	if _, err := flows.NewEngine(defs, dir, cfg.Admins); err != nil {
+	engine, err := flows.NewEngine(defs, dir, cfg.Admins)
+	if err != nil {
 		c.fail("flows", "%v", err)
 		return
 	}
@@ -192,21 +193,11 @@ func (c *checkup) flows(cfg bot.Config) {
 			missing = append(missing, fmt.Sprintf("%s needs %s", what, bot.SecretVar(secret)))
 		}
 	}
-	var strangers []string
-	known := func(what, person string) {
-		if _, ok := dir.Person(person); dir != nil && !ok {
-			strangers = append(strangers, fmt.Sprintf("%s names %q", what, person))
-		}
-	}
 	for _, d := range defs {
 		schedules += len(d.Schedules)
-		for i, s := range d.Schedules {
-			known(fmt.Sprintf("flow %s schedule %d requester", d.ID, i), s.Requester)
-		}
 		if d.Inbound != nil {
 			inbound++
 			need("flow "+d.ID+" (inbound)", d.Inbound.Secret)
-			known("flow "+d.ID+" inbound requester", d.Inbound.Requester)
 		}
 		for _, s := range d.Steps {
 			if s.Kind == flows.StepWebhook {
@@ -218,8 +209,8 @@ func (c *checkup) flows(cfg bot.Config) {
 		}
 	}
 	c.ok("flows", "%s: %d flows, %d schedules, %d inbound webhooks", from, len(defs), schedules, inbound)
-	if len(strangers) > 0 {
-		c.warn("people", "%s, who is not in the directory: add them, or requests will be started for someone Baton cannot reach", strings.Join(strangers, "; "))
+	if strangers := engine.Strangers(); len(strangers) > 0 {
+		c.warn("people", "%s: add them to the directory or fix the flows, or work sent to them reaches nobody", strings.Join(strangers, "; "))
 	}
 	if len(missing) > 0 {
 		c.fail("secrets", "%s: set them to long random strings shared with the other system", strings.Join(missing, "; "))

@@ -1,0 +1,76 @@
+package flows
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+)
+
+// Strangers lists what the flows and the admins name that the people
+// directory does not have: a person (an owner, an assignee, an escalation
+// or notify target, a scheduled or inbound requester, an admin), a group
+// with nobody in it, a channel. Work routed to one reaches nobody (a
+// notice is kept aside as undeliverable; a step falls back to a stand-in),
+// so start-up and baton doctor warn of each. An empty directory (none
+// configured: any id goes) has no strangers.
+func (e *Engine) Strangers() []string {
+	if e.dir.Empty() {
+		return nil
+	}
+	var out []string
+	person := func(where, id string) {
+		if _, ok := e.dir.Person(id); !ok {
+			out = append(out, fmt.Sprintf("%s: %q is not a person in the directory", where, id))
+		}
+	}
+	// target checks a reference as steps write them: person:ID, group:NAME,
+	// channel:NAME (the rest, such as manager, requester or field:NAME, is
+	// resolved per request).
+	target := func(where, ref string) {
+		kind, id, _ := strings.Cut(ref, ":")
+		switch kind {
+		case "person":
+			person(where, id)
+		case "group":
+			if len(e.dir.Members(id)) == 0 {
+				out = append(out, fmt.Sprintf("%s: group %q has nobody in the directory", where, id))
+			}
+		case "channel":
+			if _, ok := e.dir.Channel(id); !ok {
+				out = append(out, fmt.Sprintf("%s: channel %q is not in the directory", where, id))
+			}
+		}
+	}
+	for _, d := range e.order {
+		flow := "flow " + d.ID
+		person(flow+" owner", d.Owner)
+		for i, s := range d.Schedules {
+			person(fmt.Sprintf("%s schedules[%d] requester", flow, i), s.Requester)
+		}
+		if d.Inbound != nil {
+			person(flow+" inbound requester", d.Inbound.Requester)
+		}
+		for _, s := range d.Steps {
+			step := flow + " step " + s.ID
+			for _, a := range s.Assignees {
+				target(step+" assignees", a)
+			}
+			if s.Channel != "" {
+				target(step+" channel", "channel:"+s.Channel)
+			}
+			for i, r := range s.Escalate {
+				for _, ref := range []string{r.Notify, r.Reassign} {
+					target(fmt.Sprintf("%s escalate[%d]", step, i), ref)
+				}
+			}
+			for _, to := range s.To {
+				target(step+" to", to)
+			}
+		}
+	}
+	for _, a := range slices.Sorted(maps.Keys(e.admins)) {
+		person("BATON_ADMINS", a)
+	}
+	return out
+}
