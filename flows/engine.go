@@ -1061,24 +1061,34 @@ var rungOrder = map[TimerKind]int{TimerEscalate: 0, TimerTimeout: 1, TimerRemind
 // people need to know of.
 func (t *tx) rungLine(s *Step, tm Timer, person, assignee string) string {
 	when := Relative(tm.At, t.now)
+	who := func(p string) string { // the reader is "you"
+		if p == person {
+			return "you"
+		}
+		return t.name(p)
+	}
 	manager := func(m string) string {
 		switch {
 		case person == "":
 			return "their manager"
 		case m != t.e.dir.Manager(assignee):
 			if m == t.def.Owner {
-				return t.name(m) + " (the flow's owner)"
+				return who(m) + " (the flow's owner)"
 			}
-			return t.name(m) + " (an admin)"
+			return who(m) + " (an admin)"
 		case person == assignee:
-			return t.name(m) + " (your manager)"
+			return who(m) + " (your manager)"
 		}
-		return fmt.Sprintf("%s (%s's manager)", t.name(m), t.name(assignee))
+		return fmt.Sprintf("%s (%s's manager)", who(m), t.name(assignee))
 	}
 	escalatesTo := func(target string) string {
 		if target != "manager" {
 			if to, _ := t.notifyTargets(s, target); len(to) > 0 {
-				return fmt.Sprintf("Escalates to %s %s", t.targetName(target), when)
+				name := t.targetName(target)
+				if target == "person:"+person {
+					name = "you"
+				}
+				return fmt.Sprintf("Escalates to %s %s", name, when)
 			}
 			return ""
 		}
@@ -1106,7 +1116,7 @@ func (t *tx) rungLine(s *Step, tm Timer, person, assignee string) string {
 		case r.Reassign == "manager":
 			return fmt.Sprintf("Moves to %s %s", manager(to), when)
 		}
-		return fmt.Sprintf("Moves to %s %s", t.name(to), when)
+		return fmt.Sprintf("Moves to %s %s", who(to), when)
 	case tm.Kind == TimerTimeout:
 		switch s.OnTimeout {
 		case TimeoutApprove:

@@ -481,6 +481,15 @@ func TestCardsNameTheNextRungAsItWillHappen(t *testing.T) {
 			t.Fatalf("gus's card: %q", got)
 		}
 	})
+	t.Run("a delegate who is the manager reads about themselves as you", func(t *testing.T) {
+		t.Parallel()
+		r := newRun(t, newEngine(t, timersFlow("wait")))
+		r.start("tmr", "alice", nil)
+		tr := r.act(flows.EventDelegate, "bob", target("dana"))
+		if got := rungOf(notified(t, tr, "dana", "review/1/dana").Msg); got != "Escalates to you (Bob Chen's manager) in 1 d" {
+			t.Fatalf("dana's card: %q", got)
+		}
+	})
 	t.Run("someone notified who is on the step gets their task card refreshed", func(t *testing.T) {
 		t.Parallel()
 		r := newRun(t, newEngine(t, reviewFlow(`
