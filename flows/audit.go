@@ -163,12 +163,22 @@ func deciders(h StepRecord, audit []AuditEntry) []string {
 	return ids
 }
 
-// onBehalf returns whose task id decided h's round as a delegate, or "".
-func onBehalf(h StepRecord, audit []AuditEntry, id string) string {
+// decidedAs says in what capacity id decided h's round, when not as an
+// assignee: "for Bob Chen" (a delegate), "as an admin", "on escalation".
+func (e *Engine) decidedAs(h StepRecord, audit []AuditEntry, id string) string {
 	for _, a := range audit {
-		if !a.Refused && a.Action == h.Outcome && a.Step == h.Step && a.Round == h.Round && a.Actor == id && a.OnBehalf != "" && a.OnBehalf != id {
-			return a.OnBehalf
+		if a.Refused || a.Action != h.Outcome || a.Step != h.Step || a.Round != h.Round || a.Actor != id {
+			continue
 		}
+		switch {
+		case a.OnBehalf != "" && a.OnBehalf != id:
+			return "for " + e.dir.Name(a.OnBehalf)
+		case a.Detail["authority"] == "admin":
+			return "as an admin"
+		case a.Detail["authority"] == "escalation":
+			return "on escalation"
+		}
+		return ""
 	}
 	return ""
 }

@@ -192,6 +192,7 @@ func TestEscalationNotify(t *testing.T) {
 	if r.in.Status != flows.StatusCompleted {
 		t.Fatalf("status %s", r.in.Status)
 	}
+	contains(t, "timeline", fmt.Sprint(r.e.Timeline(r.in, r.audit, "alice", r.now).Items), "Approved by Dana Kowalski (on escalation)")
 	// Closing the step closes the escalation card too (same prefix).
 	if !r.updates("review/1/") || !r.cards["review/1/esc:dana"] {
 		t.Fatal("the escalation card is not under the step's prefix")

@@ -150,8 +150,8 @@ func (e *Engine) stepItem(def *Definition, in *Instance, s *Step, audit []AuditE
 			names := make([]string, len(ids))
 			for i, id := range ids {
 				names[i] = e.dir.Name(id)
-				if whose := onBehalf(h, audit, id); whose != "" { // a delegate's decision
-					names[i] += " (for " + e.dir.Name(whose) + ")"
+				if as := e.decidedAs(h, audit, id); as != "" { // a delegate's, an admin's decision
+					names[i] += " (" + as + ")"
 				}
 			}
 			line += " by " + joinNames(names)

@@ -130,7 +130,7 @@ func TestTimelineCreditsEveryApprover(t *testing.T) {
 		{"an admin completes the step", "    policy: all", func(r *run) {
 			r.act(flows.EventApprove, "erin")
 			r.act(flows.EventApprove, admin)
-		}, "Approved by Erin Park and Ada Admin · Thu 26 Nov 09:00 UTC"},
+		}, "Approved by Erin Park and Ada Admin (as an admin) · Thu 26 Nov 09:00 UTC"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
