@@ -248,7 +248,7 @@ func TestDoctorMissingSecretAndBadConfig(t *testing.T) {
 		t.Errorf("exit %d, want 1:\n%s", code, out)
 	}
 	doctorWants(t, out, "FAIL secrets: flow lead (inbound) needs BATON_SECRET_CRM_HOOK",
-		`warn people: flow lead schedules[0] requester: "zoe" is not a person in the directory: add them to the directory or fix the flows`,
+		`warn people: flow lead schedule[0] requester: "zoe" is not a person in the directory: add them to the directory or fix the flows`,
 		"skip slack: not configured", "skip teams: not configured")
 
 	code, out = runDoctor(t, "BATON_LOG_LEVEL", "loud", "SLACK_SIGNING_SECRET", "signing-secret-value")

@@ -68,6 +68,16 @@ func NewEngine(defs []*Definition, dir *Directory, admins []string) (*Engine, er
 	for _, a := range admins {
 		e.admins[a] = true
 	}
+	// A schedule's data is checked as each of its starts will be: against the
+	// directory, and for its requester (who may not be named as their own
+	// approver). Parsing checked it against the form alone.
+	for _, d := range e.order {
+		for i, s := range d.Schedules {
+			if _, err := e.ParseForm(d, s.Requester, s.Data); err != nil {
+				errs = append(errs, fmt.Errorf("%s: schedule[%d].data: %v; every scheduled start would be refused", d.Source, i, err))
+			}
+		}
+	}
 	return e, errors.Join(errs...)
 }
 
@@ -358,10 +368,17 @@ func (e *Engine) parseStartForm(def *Definition, requester string, input map[str
 		for _, a := range s.Assignees {
 			name, ok := strings.CutPrefix(a, "field:")
 			f := def.Field(name)
-			if !ok || f == nil || f.Kind != FieldPerson || input[name] == "" || fe[name] != "" {
+			if !ok || f == nil || input[name] == "" || fe[name] != "" {
 				continue
 			}
-			if id, _ := e.person(strings.TrimSpace(input[name])); id == requester {
+			var id string // whom the field names: a person, or someone by their address
+			switch v := strings.TrimSpace(input[name]); f.Kind {
+			case FieldPerson:
+				id, _ = e.person(v)
+			case FieldEmail:
+				id = e.dir.Resolve("email", v)
+			}
+			if id == requester {
 				if fe == nil {
 					fe = FieldErrors{}
 				}
@@ -1627,7 +1644,7 @@ func (t *tx) resubmit() error {
 		detail[c.Field] = c.String()
 	}
 	t.record(AuditEntry{Action: "resubmitted", Reason: t.ev.Reason, Detail: detail})
-	t.tellEarlierApprovers(s, changes)
+	note, round := in.Note, in.Round+1
 	if s.cond != nil {
 		// The edits may take the request out of the step's condition (an
 		// amount lowered under finance's threshold): then it goes on, as if
@@ -1636,11 +1653,13 @@ func (t *tx) resubmit() error {
 			t.record(AuditEntry{Actor: System, Action: "skipped", Step: s.ID, Round: in.Round, Reason: "condition is false now: " + s.When})
 			in.Changes, in.Note = nil, ""           // for the step's reviewers, who will not see it
 			t.continueAt(t.def.StepIndex(s.ID) + 1) // where a false condition leads: the step below, not its next
+			t.tellEarlierApprovers(s, round, changes, note, fmt.Sprintf("resubmitted it, and %s no longer applies", s.Name))
 			t.out.Text = fmt.Sprintf("Resubmitted %s: %s no longer applies. %s", in.ID, s.Name, t.afterText())
 			return nil
 		}
 	}
 	t.activate(s)
+	t.tellEarlierApprovers(s, round, changes, note, "resubmitted it to "+s.Name)
 	t.out.Text = fmt.Sprintf("Resubmitted %s (round %d). %s", in.ID, in.Round, t.waitingOn())
 	return nil
 }
@@ -1657,17 +1676,20 @@ func (t *tx) shownChanges(changes []Change) []Change {
 	return out
 }
 
-// tellEarlierApprovers tells whoever approved an earlier step (its last
-// round) that the request they approved changed on its way back to s: their
-// approval stands, and they should not learn of the change by chance. The
-// step's own reviewers see the changes on their next round's card.
-func (t *tx) tellEarlierApprovers(s *Step, changes []Change) {
+// tellEarlierApprovers tells whoever approved an earlier step than s (its
+// last round) that the request changed when it was resubmitted to s as
+// round (did says what became of it): their approval stands, and they should not
+// learn of the change by chance. Call it once the request has moved on:
+// whoever the request now waits on gets its card, with the changes, instead.
+func (t *tx) tellEarlierApprovers(s *Step, round int, changes []Change, note, did string) {
 	if len(changes) == 0 {
 		return
 	}
 	in := t.in
+	told := in.Pending() // their new card shows the changes
+	told = append(told, in.Escalated...)
 	back := t.def.StepIndex(s.ID)
-	var told, steps []string
+	var steps []string
 	for i := len(in.History) - 1; i >= 0; i-- {
 		h := in.History[i]
 		step := t.def.Step(h.Step)
@@ -1690,13 +1712,20 @@ func (t *tx) tellEarlierApprovers(s *Step, changes []Change) {
 			m := t.baseCard(step, MsgInfo)
 			m.Step, m.Round = step.ID, h.Round
 			m.Title = fmt.Sprintf("Changed after you approved it: %s %s (%s)", t.def.Name, in.ID, in.Title)
-			m.Text = fmt.Sprintf("%s changed %s after you approved it at %s, and resubmitted it to %s. Your approval stands; nothing is asked of you.",
-				t.name(in.Requester), in.ID, step.Name, s.Name)
-			m.Changes = t.shownChanges(changes)
+			var b strings.Builder
+			fmt.Fprintf(&b, "%s changed %s after you approved it at %s, and %s. Your approval stands; nothing is asked of you.\nWhat changed this time:",
+				t.name(in.Requester), in.ID, step.Name, did)
+			for _, c := range t.shownChanges(changes) {
+				fmt.Fprintf(&b, "\n• %s: %s", c.Label, c)
+			}
+			if note != "" {
+				fmt.Fprintf(&b, "\nTheir note: %s", note)
+			}
+			m.Text = b.String()
 			m.Actions = []Action{{Kind: ActStatus, Label: "Status", Instance: in.ID}}
 			// Not under the step's round's key prefix: the update closing
 			// the round's cards is not for this one.
-			t.notify(Recipient{Person: p}, "changed/"+cardKey(s.ID, in.Round+1, p), "", m)
+			t.notify(Recipient{Person: p}, "changed/"+cardKey(s.ID, round, p), "", m)
 		}
 	}
 }

@@ -317,4 +317,25 @@ func TestFormRefusesTheRequesterAsTheirOwnApprover(t *testing.T) {
 	r.act(flows.EventRequestChanges, "ivan", reason("shorter"))
 	input["editor"] = "alice"
 	r.inputErr(flows.Event{Kind: flows.EventResubmit, Actor: "alice", Data: input}, "you are making this request, so you may not approve it")
+
+	// An email field naming an approver: her own address is her.
+	def = mustParse(t, `
+id: mail
+name: Mail
+owner: olivia
+form:
+  - {name: approver, type: email, required: true}
+steps:
+  - {id: s, type: approval, assignees: ["field:approver"]}
+`)
+	e, err = flows.NewEngine([]*flows.Definition{def}, testDir(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.ParseForm(def, "alice", map[string]string{"approver": "ALICE@example.com"}); !errors.As(err, &fe) || !strings.Contains(fe["approver"], "you are making this request") {
+		t.Fatalf("alice naming her own address: %v", err)
+	}
+	if _, err := e.ParseForm(def, "alice", map[string]string{"approver": "counsel@lawfirm.example"}); err != nil {
+		t.Fatalf("someone outside: %v", err)
+	}
 }

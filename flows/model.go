@@ -256,6 +256,16 @@ const (
 	EffectHook        EffectKind = "hook"         // deliver Hook.Event to a subscriber (hooks.go); nothing reports back
 )
 
+// Known reports whether k is an effect this version makes (an outbox entry
+// may hold a newer version's, or be damaged: its kind is then unknown).
+func (k EffectKind) Known() bool {
+	switch k {
+	case EffectNotify, EffectUpdate, EffectSetTimer, EffectCancelTimer, EffectWebhook, EffectHook:
+		return true
+	}
+	return false
+}
+
 // Effect is something the runtime must do because of a transition. Storage
 // commits effects with the transition: timers with the instance's state
 // (and its place in the timer set), the rest into the outbox.

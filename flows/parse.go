@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
+	"math"
 	"path"
 	"reflect"
 	"regexp"
@@ -810,16 +811,19 @@ func (v *validator) fields(p string, raw []rawField, names map[string]string) []
 		}
 		if f.Kind != FieldNumber { // min and max count characters
 			lengths := slices.Contains([]FieldKind{FieldText, FieldLongText, FieldURL, FieldEmail}, f.Kind)
+			// The shortest value a field takes: a web address has at least
+			// 10 characters (https://a.b), an email address 3 (a@b).
+			shortest := map[FieldKind]float64{FieldURL: 10, FieldEmail: 3}[f.Kind]
 			for _, b := range []struct {
 				key   string
 				n     *float64
 				least float64
-			}{{"min", f.Min, 0}, {"max", f.Max, 1}} {
+			}{{"min", f.Min, 0}, {"max", f.Max, max(1, shortest)}} {
 				switch {
 				case b.n == nil:
 				case !lengths:
 					v.add(fp+"."+b.key, "%s is for number fields (a value) and text, longtext, url and email fields (a number of characters), not %s fields", b.key, f.Kind)
-				case *b.n < b.least || *b.n != float64(int64(*b.n)):
+				case *b.n < b.least || *b.n != math.Trunc(*b.n):
 					v.add(fp+"."+b.key, "%s of a %s field is a number of characters: a whole number, %v or more", b.key, f.Kind, b.least)
 				}
 			}

@@ -440,6 +440,7 @@ form:
   - {name: i, max: -1} # @form[8].max
   - {name: j, type: longtext, min: 2.5} # @form[9].min
   - {name: k, type: date, min: 1} # @form[10].min
+  - {name: l, type: url, max: 5} # @form[11].max
 steps:
   - {id: s, type: notify, to: [requester], message: hi}
 `, []want{
@@ -454,6 +455,7 @@ steps:
 			{"form[8].max", "max of a text field is a number of characters: a whole number, 1 or more"},
 			{"form[9].min", "min of a longtext field is a number of characters: a whole number, 0 or more"},
 			{"form[10].min", "min is for number fields (a value) and text, longtext, url and email fields (a number of characters), not date fields"},
+			{"form[11].max", "max of a url field is a number of characters: a whole number, 10 or more"},
 		}},
 		{"assignees and escalation targets", validHead + `steps:
   - id: a

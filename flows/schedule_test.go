@@ -211,3 +211,35 @@ func TestScheduleTimes(t *testing.T) {
 		t.Errorf("LegacyScheduleKey = %q", got)
 	}
 }
+
+// A schedule's data is checked as its starts will be, when the engine is
+// built (start-up, baton validate): a person field naming nobody in the
+// directory, or the schedule's requester as their own approver, would have
+// every scheduled start refused.
+func TestScheduleDataCheckedForItsStarts(t *testing.T) {
+	t.Parallel()
+	flow := func(approver string) *flows.Definition {
+		return mustParse(t, `
+id: weekly
+name: Weekly
+owner: olivia
+schedule: {cron: "0 9 * * MON", requester: alice, data: {approver: `+approver+`}}
+form:
+  - {name: approver, type: person, required: true}
+steps:
+  - {id: s, type: approval, assignees: ["field:approver"]}
+`)
+	}
+	if _, err := flows.NewEngine([]*flows.Definition{flow("bob")}, testDir(t), nil); err != nil {
+		t.Fatalf("a good schedule: %v", err)
+	}
+	for approver, want := range map[string]string{
+		"alice":  "schedule[0].data: invalid form: approver: you are making this request, so you may not approve it",
+		"nobody": `schedule[0].data: invalid form: approver: "nobody" is not a person in the directory`,
+	} {
+		_, err := flows.NewEngine([]*flows.Definition{flow(approver)}, testDir(t), nil)
+		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "every scheduled start would be refused") {
+			t.Errorf("approver %s: %v, want %q", approver, err, want)
+		}
+	}
+}

@@ -104,9 +104,9 @@ type Delivery struct {
 	Effect   Effect
 	Refs     map[string]string // set by the deliverer: "card key|platform" -> reference
 	Dead     string            // set by the deliverer when it gave up: why
-	// Entry is the outbox entry's payload as stored, kept with a dead
-	// delivery: Effect cannot show one that could not be decoded, or one of
-	// a kind this version does not know (a newer version's).
+	// Entry is the outbox entry's payload as stored, kept aside with a dead
+	// delivery whose Effect cannot show it: one that could not be decoded,
+	// or of a kind this version does not know (a newer version's).
 	Entry string
 }
 

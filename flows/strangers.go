@@ -46,7 +46,7 @@ func (e *Engine) Strangers() []string {
 		flow := "flow " + d.ID
 		person(flow+" owner", d.Owner)
 		for i, s := range d.Schedules {
-			person(fmt.Sprintf("%s schedules[%d] requester", flow, i), s.Requester)
+			person(fmt.Sprintf("%s schedule[%d] requester", flow, i), s.Requester)
 		}
 		if d.Inbound != nil {
 			person(flow+" inbound requester", d.Inbound.Requester)

@@ -57,8 +57,9 @@ func (k keys) leases(shard int) string { return k.tag(shard) + ":leases" }
 func (k keys) outbox(shard int) string { return k.tag(shard) + ":outbox" }
 
 // dead: STREAM of effects that could not be delivered after every retry:
-// {i: instance, e: the effect (JSON), why, id: its outbox entry's id, entry:
-// that entry's payload as stored, part: the effect's place in it}.
+// {i: instance, e: the effect (JSON), why, id: its outbox entry's id, part:
+// the effect's place in it, and entry: the entry as stored, when e cannot
+// show the effect (undecodable, or of a kind this version does not know)}.
 func (k keys) dead(shard int) string { return k.tag(shard) + ":dead" }
 
 // ixAssignee: ZSET of instance ids waiting on person, scored by step start (unix ms).

@@ -1055,8 +1055,11 @@ func (s *Store) Delivered(ctx context.Context, done []flows.Delivery) error {
 		}
 		if d.Dead != "" {
 			e, _ := json.Marshal(d.Effect)
-			pipe.XAdd(ctx, &redis.XAddArgs{Stream: s.k.dead(d.Shard), MaxLen: 10000, Approx: true,
-				Values: map[string]any{"i": d.Instance, "e": e, "why": d.Dead, "id": d.ID, "entry": d.Entry, "part": d.Part}})
+			values := map[string]any{"i": d.Instance, "e": e, "why": d.Dead, "id": d.ID, "part": d.Part}
+			if !d.Effect.Kind.Known() { // e cannot show it: keep the entry as stored
+				values["entry"] = d.Entry
+			}
+			pipe.XAdd(ctx, &redis.XAddArgs{Stream: s.k.dead(d.Shard), MaxLen: 10000, Approx: true, Values: values})
 		}
 		if d.Last() {
 			acks[d.Shard] = append(acks[d.Shard], d.ID)

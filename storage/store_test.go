@@ -1105,5 +1105,22 @@ func TestUndecodableEntryKeepsItsPayload(t *testing.T) {
 		if err != nil || len(dead) != 1 || dead[0].Entry != payload || dead[0].Instance != "PR-9" || !strings.HasPrefix(dead[0].Dead, "undecodable entry") {
 			t.Fatalf("dead letters %+v %v, want the entry's payload kept", dead, err)
 		}
+		// So is one holding an effect of a kind this version does not know
+		// (the deliverer gives it up).
+		const newer = `[{"kind":"notify","to":{"person":"bob"},"card":"x"},{"kind":"teleport","card":"y"}]`
+		if err := b.Client.XAdd(t.Context(), &redis.XAddArgs{Stream: storage.OutboxKey(s, 1), Values: map[string]any{"i": "PR-10", "e": newer}}).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if got, err = s.ReadOutbox(t.Context(), "a", 10, 0); err != nil || len(got) != 2 {
+			t.Fatalf("read %+v %v", got, err)
+		}
+		got[1].Dead = `unknown effect "teleport"`
+		if err := s.Delivered(t.Context(), got); err != nil {
+			t.Fatal(err)
+		}
+		dead, err = s.DeadLetters(t.Context(), 10)
+		if err != nil || len(dead) != 2 || dead[1].Entry != newer || dead[1].Part != 1 || dead[1].Effect.Kind != "teleport" {
+			t.Fatalf("dead letters %+v %v, want the newer entry kept", dead, err)
+		}
 	})
 }
