@@ -1289,11 +1289,83 @@ func (t *tx) closeReturned(outcome string) {
 // step whose condition is false is passed over, to the step below it (so a
 // conditional step with a next is a branch).
 func (t *tx) advance(from int) {
+	if t.in.Returning != "" {
+		t.resume()
+		return
+	}
 	i := 0
 	if from >= 0 {
 		i = t.def.successor(from)
 	}
 	t.continueAt(i)
+}
+
+// nowApplies returns the first step before step index k that the flow went
+// past because its condition was false and whose condition holds now (the
+// data was edited), or nil. It is no longer counted as passed.
+func (t *tx) nowApplies(k int) *Step {
+	in := t.in
+	for i := range k {
+		s := &t.def.Steps[i]
+		if s.cond == nil || !slices.Contains(in.Passed, s.ID) {
+			continue
+		}
+		if ok, err := s.cond.eval(in.Data, in.Requester); err == nil && ok {
+			in.Passed = slices.DeleteFunc(in.Passed, func(id string) bool { return id == s.ID })
+			return s
+		}
+	}
+	return nil
+}
+
+// resume goes on after a step asked because a resubmission made it apply:
+// to the next such step, else back to the step that sent the request back
+// (Returning), as its next round.
+func (t *tx) resume() {
+	in := t.in
+	back := t.def.Step(in.Returning)
+	if back == nil { // the flow changed since: go on from the start's order
+		in.Returning = ""
+		t.continueAt(t.def.StepIndex(in.Step) + 1)
+		return
+	}
+	k := t.def.StepIndex(back.ID)
+	if s := t.nowApplies(k); s != nil {
+		t.activate(s)
+		return
+	}
+	in.Returning = ""
+	in.Changes = t.changesSince(back)
+	if back.cond != nil {
+		if ok, err := back.cond.eval(in.Data, in.Requester); err == nil && !ok {
+			t.record(AuditEntry{Actor: System, Action: "skipped", Step: back.ID, Round: in.Rounds[back.ID], Reason: "condition is false now: " + back.When})
+			t.pass(back)
+			in.Changes, in.Note = nil, ""
+			t.continueAt(k + 1)
+			return
+		}
+	}
+	t.activate(back)
+}
+
+// pass notes that the flow went past s because its condition was false.
+func (t *tx) pass(s *Step) {
+	if !slices.Contains(t.in.Passed, s.ID) {
+		t.in.Passed = append(t.in.Passed, s.ID)
+	}
+}
+
+// changesSince is what changed in the form since step s last decided.
+func (t *tx) changesSince(s *Step) []Change {
+	seen := t.in.Seen[s.ID]
+	var changes []Change
+	for _, f := range t.def.Form {
+		oldV, newV := FormatValue(seen[f.Name]), FormatValue(t.in.Data[f.Name])
+		if oldV != newV {
+			changes = append(changes, Change{Field: f.Name, Label: f.Label, Old: oldV, New: newV})
+		}
+	}
+	return changes
 }
 
 // continueAt runs the flow on from step i: the first step whose condition
@@ -1311,9 +1383,13 @@ func (t *tx) continueAt(i int) {
 			}
 			if !ok {
 				t.record(AuditEntry{Actor: System, Action: "skipped", Step: s.ID, Reason: "condition is false: " + s.When})
+				t.pass(s)
 				i++
 				continue
 			}
+		}
+		if len(t.in.Passed) > 0 { // it applies this time
+			t.in.Passed = slices.DeleteFunc(t.in.Passed, func(id string) bool { return id == s.ID })
 		}
 		if s.Kind == StepNotify {
 			t.notifyStep(s)
@@ -1329,6 +1405,7 @@ func (t *tx) continueAt(i int) {
 func (t *tx) complete() {
 	in := t.in
 	in.Status, in.Step, in.Round, in.StepStarted, in.Completed = StatusCompleted, "", 0, time.Time{}, t.now
+	in.Passed, in.Returning = nil, ""
 	// Approved, unless the flow approves nothing, or every approval that
 	// ran was skipped by its owner or an admin (the notice says so).
 	approvals, approved, skipped := false, false, false
@@ -1621,14 +1698,6 @@ func (t *tx) resubmit() error {
 		return err
 	}
 	t.closeReturned("resubmitted") // before the data changes: the card shows what was sent back
-	seen := in.Seen[s.ID]
-	var changes []Change
-	for _, f := range t.def.Form {
-		oldV, newV := FormatValue(seen[f.Name]), FormatValue(data[f.Name])
-		if oldV != newV {
-			changes = append(changes, Change{Field: f.Name, Label: f.Label, Old: oldV, New: newV})
-		}
-	}
 	for _, f := range t.def.Form {
 		delete(in.Data, f.Name)
 	}
@@ -1636,6 +1705,7 @@ func (t *tx) resubmit() error {
 	if in.Data == nil {
 		in.Data = data
 	}
+	changes := t.changesSince(s)
 	in.Title = t.def.renderTitle(in)
 	in.Outcome = ""
 	in.Changes, in.Note = changes, strings.TrimSpace(t.ev.Reason)
@@ -1645,12 +1715,24 @@ func (t *tx) resubmit() error {
 	}
 	t.record(AuditEntry{Action: "resubmitted", Reason: t.ev.Reason, Detail: detail})
 	note, round := in.Note, in.Round+1
+	// An earlier step the flow went past (its condition was false) may
+	// apply now: it is asked first (CFO approval above 100,000, when the
+	// amount finance sent back was raised past it), then the request
+	// returns here.
+	if first := t.nowApplies(t.def.StepIndex(s.ID)); first != nil {
+		in.Returning, in.Changes = s.ID, nil // its reviewers have seen no earlier version
+		t.activate(first)
+		t.tellEarlierApprovers(s, round, changes, note, fmt.Sprintf("resubmitted it; %s now applies and is asked first", first.Name))
+		t.out.Text = fmt.Sprintf("Resubmitted %s: %s now applies and is asked first, then %s again. %s", in.ID, first.Name, s.Name, t.waitingOn())
+		return nil
+	}
 	if s.cond != nil {
 		// The edits may take the request out of the step's condition (an
 		// amount lowered under finance's threshold): then it goes on, as if
 		// it had never met the step.
 		if ok, err := s.cond.eval(in.Data, in.Requester); err == nil && !ok {
 			t.record(AuditEntry{Actor: System, Action: "skipped", Step: s.ID, Round: in.Round, Reason: "condition is false now: " + s.When})
+			t.pass(s)
 			in.Changes, in.Note = nil, ""           // for the step's reviewers, who will not see it
 			t.continueAt(t.def.StepIndex(s.ID) + 1) // where a false condition leads: the step below, not its next
 			t.tellEarlierApprovers(s, round, changes, note, fmt.Sprintf("resubmitted it, and %s no longer applies", s.Name))

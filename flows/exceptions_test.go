@@ -772,3 +772,49 @@ steps:
 		}
 	})
 }
+
+// A resubmission that makes an earlier step apply (the flow went past it:
+// its condition was false) asks it first, then returns to the step that
+// sent the request back, as its next round.
+func TestResubmitAsksAStepThatNowApplies(t *testing.T) {
+	t.Parallel()
+	r := newRun(t, newEngine(t, `
+id: buy3
+name: Purchase
+owner: olivia
+form:
+  - {name: item, type: text, required: true}
+  - {name: amount, type: number, required: true}
+steps:
+  - {id: manager, name: Manager approval, type: approval, assignees: [manager]}
+  - {id: cfo, name: CFO approval, type: approval, assignees: ["person:dana"], when: "amount > 100000"}
+  - {id: finance, name: Finance approval, type: approval, assignees: ["person:carol"]}
+`))
+	r.start("buy3", "alice", form("item", "Laptop", "amount", "2500"))
+	r.act(flows.EventApprove, "bob")
+	wantStatus(t, r.in, flows.StatusRunning, "finance", 1)
+	r.act(flows.EventRequestChanges, "carol", reason("which model?"))
+	tr := r.act(flows.EventResubmit, "alice", data("item", "Servers", "amount", "900000"), reason("it is servers"))
+	wantStatus(t, r.in, flows.StatusRunning, "cfo", 1)
+	contains(t, "outcome", tr.Outcome.Text, "Resubmitted X-1: CFO approval now applies and is asked first, then Finance approval again.")
+	if card := notified(t, tr, "dana", "cfo/1/dana").Msg; len(card.Changes) != 0 || !slices.Contains(card.Context, "Note from Alice Martin: it is servers") {
+		t.Fatalf("the CFO's card %+v: no changes (a first look), the requester's note", card)
+	}
+	contains(t, "bob's notice", notified(t, tr, "bob", "changed/finance/2/bob").Msg.Text, "resubmitted it; CFO approval now applies and is asked first")
+	// The CFO approves: back to finance, round 2, with what changed since.
+	tr = r.act(flows.EventApprove, "dana")
+	wantStatus(t, r.in, flows.StatusRunning, "finance", 2)
+	card := notified(t, tr, "carol", "finance/2/carol").Msg
+	want := []flows.Change{{Field: "item", Label: "item", Old: "Laptop", New: "Servers"}, {Field: "amount", Label: "amount", Old: "2500", New: "900,000"}}
+	if !slices.Equal(card.Changes, want) {
+		t.Fatalf("finance's round 2 changes %+v, want %+v", card.Changes, want)
+	}
+	r.act(flows.EventApprove, "carol")
+	wantStatus(t, r.in, flows.StatusCompleted, "", 0)
+	if got := len(r.in.History); got != 4 || r.in.History[2].Step != "cfo" {
+		t.Fatalf("history %+v", r.in.History)
+	}
+	if it := r.e.Timeline(r.in, r.audit, "alice", r.now).Items[1]; it.Title != "CFO approval" || !strings.HasPrefix(it.Text, "Approved by Dana Kowalski") {
+		t.Fatalf("the CFO's step in the timeline: %+v", it)
+	}
+}

@@ -67,6 +67,11 @@ type Instance struct {
 	Changes []Change                  `json:"changes,omitempty"` // what changed since the current step last decided
 	Note    string                    `json:"note,omitempty"`    // the requester's note to the reviewers on resubmitting
 	History []StepRecord              `json:"history,omitempty"`
+	// Passed are the steps the flow last went past because their condition
+	// was false; a resubmission that makes one of them apply asks it before
+	// returning to Returning, the step that sent the request back.
+	Passed    []string `json:"passed,omitempty"`
+	Returning string   `json:"returning,omitempty"`
 
 	Outcome   string    `json:"outcome,omitempty"` // final or returning reason
 	Created   time.Time `json:"created"`
@@ -167,6 +172,7 @@ func (in *Instance) Clone() *Instance {
 	}
 	c.Changes = slices.Clone(in.Changes)
 	c.History = slices.Clone(in.History)
+	c.Passed = slices.Clone(in.Passed)
 	return &c
 }
 
