@@ -95,6 +95,9 @@ type Dispatcher struct {
 
 	wake chan struct{}
 	done chan flows.Delivery
+	// stop is Run's context: once it ends, no delivery is started or tried
+	// again; those under way finish (until the drain timeout).
+	stop context.Context
 
 	mu       sync.Mutex
 	queues   map[string][]queued          // per instance, in stream order
@@ -105,6 +108,7 @@ type Dispatcher struct {
 type queued struct {
 	d         flows.Delivery
 	reclaimed bool
+	cut       bool // not delivered, for the shutdown: handed back, not acknowledged
 }
 
 // NewDispatcher builds a dispatcher. handle reports webhook results back as
@@ -126,7 +130,7 @@ func NewDispatcher(cfg DispatcherConfig, outbox flows.Outbox, messengers []Messe
 		metrics = NewMetrics(nil)
 	}
 	d := &Dispatcher{cfg: cfg, outbox: outbox, messengers: map[string]Messenger{}, webhooks: webhooks, handle: handle,
-		log: log, metrics: metrics, sleep: Sleep,
+		log: log, metrics: metrics, sleep: Sleep, stop: context.Background(),
 		wake: make(chan struct{}, 1), done: make(chan flows.Delivery, cfg.Batch),
 		queues: map[string][]queued{}, recent: map[string]map[string]string{}, inflight: map[string]flows.Delivery{}}
 	for _, m := range messengers {
@@ -160,9 +164,17 @@ func (d *Dispatcher) Wake() {
 // deliveries finish and acknowledges them, all within DrainTimeout (plus
 // one acknowledgement's timeout, if one is under way then).
 func (d *Dispatcher) Run(ctx context.Context) error {
+	d.stop = ctx
 	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWork()
 	var workers sync.WaitGroup
+	var handBack []flows.Delivery // what the shutdown cut short
+	var cutMu sync.Mutex
+	cut := func(del flows.Delivery) {
+		cutMu.Lock()
+		handBack = append(handBack, del)
+		cutMu.Unlock()
+	}
 	flushed := make(chan struct{})
 	go func() { defer close(flushed); d.flusher(work) }()
 
@@ -173,8 +185,11 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	touch := time.NewTicker(d.cfg.Reclaim / 4)
 	defer touch.Stop()
 	d.Wake()
+	// The first read takes over what a stopped replica (this one, before a
+	// restart) handed back or left, before what is new, so that a request's
+	// effects keep their order.
+	idle := d.cfg.Reclaim
 	for ctx.Err() == nil {
-		var idle time.Duration
 		select {
 		case <-ctx.Done():
 		case <-d.wake:
@@ -201,13 +216,14 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 				break
 			}
 			for _, del := range batch {
-				d.enqueue(work, &workers, queued{d: del, reclaimed: idle > 0})
+				d.enqueue(work, &workers, queued{d: del, reclaimed: idle > 0}, cut)
 			}
-			if len(batch) < n {
+			if len(batch) < n && idle == 0 {
 				break
 			}
-			idle = 0
+			idle = 0 // what is new, after what was taken over
 		}
+		idle = 0
 	}
 	// The drain timeout bounds the whole shutdown: the deliveries under way,
 	// then the last acknowledgements (which, with Redis down, would be
@@ -231,13 +247,25 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		cancelWork()
 		<-flushed
 	}
+	// Handed back as abandoned: the next replica to look (a restart of this
+	// one at once) takes them over without waiting for Reclaim to pass.
+	if len(handBack) > 0 {
+		hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ackTimeout)
+		err := d.outbox.HandBack(hctx, d.cfg.Consumer, handBack, d.cfg.Reclaim)
+		cancel()
+		if err != nil {
+			d.log.Warn("shutdown: hand back undelivered entries; they are taken over after the reclaim time", "entries", len(handBack), "reclaim", d.cfg.Reclaim, "err", err)
+		} else {
+			d.log.Info("shutdown: handed back undelivered entries", "entries", len(handBack))
+		}
+	}
 	return nil
 }
 
 // enqueue hands an entry to its instance's queue, starting a worker for the
 // instance if none runs: one instance's effects are delivered in order, and
 // different instances in parallel.
-func (d *Dispatcher) enqueue(ctx context.Context, workers *sync.WaitGroup, q queued) {
+func (d *Dispatcher) enqueue(ctx context.Context, workers *sync.WaitGroup, q queued, cut func(flows.Delivery)) {
 	d.mu.Lock()
 	if _, ok := d.inflight[inflightKey(q.d)]; ok {
 		d.mu.Unlock()
@@ -263,13 +291,17 @@ func (d *Dispatcher) enqueue(ctx context.Context, workers *sync.WaitGroup, q que
 			next := items[0]
 			d.queues[qk] = items[1:]
 			d.mu.Unlock()
-			if ctx.Err() == nil {
+			if ctx.Err() == nil && d.stop.Err() == nil {
 				d.deliver(ctx, &next)
+			} else {
+				next.cut = true // not started: the shutdown takes no more work
 			}
-			if ctx.Err() != nil {
-				// Cut short by the drain timeout: not acknowledged (and not
-				// dead), so another replica delivers it again.
+			if ctx.Err() != nil || next.cut {
+				// Cut short by the shutdown (not begun, waiting to be tried
+				// again, or past the drain timeout): not acknowledged (and
+				// not dead), handed back for another replica to deliver.
 				d.forget([]flows.Delivery{next.d}, true)
+				cut(next.d)
 				continue
 			}
 			d.done <- next.d
@@ -511,7 +543,7 @@ func (d *Dispatcher) deliver(ctx context.Context, q *queued) {
 			})
 			if err != nil {
 				dead = append(dead, p+": "+err.Error())
-				if ctx.Err() == nil {
+				if ctx.Err() == nil && d.stop.Err() == nil { // given up on, not cut short by the shutdown
 					d.remember(del, key, noCard) // later updates of it need not wait for it
 				}
 				continue
@@ -559,7 +591,11 @@ func (d *Dispatcher) deliver(ctx context.Context, q *queued) {
 	default:
 		dead = append(dead, fmt.Sprintf("unknown effect %q", e.Kind))
 	}
-	if len(dead) > 0 && ctx.Err() == nil { // cut short by shutdown is not dead: it is delivered again
+	if len(dead) > 0 && (ctx.Err() != nil || d.stop.Err() != nil) {
+		q.cut = true // cut short by the shutdown is not dead: it is delivered again
+		return
+	}
+	if len(dead) > 0 {
 		del.Dead = strings.Join(dead, "; ")
 		d.log.Error("delivery failed", "instance", del.Instance, "effect", e.Kind, "card", e.Card, "err", del.Dead)
 	}
@@ -598,9 +634,19 @@ func (d *Dispatcher) retryAs(ctx context.Context, platform string, kind flows.Ef
 			wait = backoff/2 + rand.N(backoff/2+1)
 			backoff = min(2*backoff, d.cfg.MaxBackoff)
 		}
+		if d.stop.Err() != nil {
+			return err // shutting down: not tried again here (it is handed back)
+		}
 		d.metrics.Deliveries.WithLabelValues(platform, string(kind), "retry").Inc()
 		d.log.Warn("delivery will be retried", "platform", platform, "effect", kind, "attempt", attempt, "in", wait, "err", err)
-		if err := d.sleep(ctx, wait); err != nil {
+		// The wait ends with the shutdown: a delivery waiting to be tried
+		// again is not under way.
+		wctx, cancel := context.WithCancel(ctx)
+		stop := context.AfterFunc(d.stop, cancel)
+		err = d.sleep(wctx, wait)
+		stop()
+		cancel()
+		if err != nil {
 			return err
 		}
 	}

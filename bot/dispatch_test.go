@@ -881,3 +881,45 @@ func TestDispatcherStopsWhenAcknowledgementsFail(t *testing.T) {
 		t.Fatalf("%d entries left, want the unacknowledged one", n)
 	}
 }
+
+// TestDispatcherHandsBackWhatWaitsAtShutdown: a delivery waiting to be
+// tried again is not under way: the shutdown ends the wait at once instead
+// of holding the replica until the drain timeout, hands the entry back, and
+// the next replica (here one with an hour's reclaim time, as if this one
+// restarted) delivers it at once, not an hour later.
+func TestDispatcherHandsBackWhatWaitsAtShutdown(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.start(t, "s1", "alice", 500)
+	failing := newMessenger("fake")
+	tried := make(chan struct{})
+	var once sync.Once
+	failing.hook = func(context.Context, call) error {
+		once.Do(func() { close(tried) })
+		return errors.New("slack is down")
+	}
+	a := h.dispatcher(bot.DispatcherConfig{Consumer: "a", Poll: time.Hour, Reclaim: time.Hour, DrainTimeout: time.Hour,
+		Backoff: time.Hour, MaxBackoff: time.Hour}, nil, failing)
+	a.SetSleep(bot.Sleep) // a real wait, which only the shutdown can end
+	stopA := runDispatcher(t, a)
+	wait(t, tried, "the first attempt")
+	if err := stopA(); err != nil { // bounded by recv, far below the hour
+		t.Fatal(err)
+	}
+	if n := h.pending(t); n != 1 {
+		t.Fatalf("%d entries left, want the undelivered one", n)
+	}
+	m := newMessenger("fake")
+	sent := make(chan struct{})
+	var sentOnce sync.Once
+	m.hook = func(context.Context, call) error { sentOnce.Do(func() { close(sent) }); return nil }
+	b := h.dispatcher(bot.DispatcherConfig{Consumer: "b", Poll: time.Hour, Reclaim: time.Hour}, nil, m)
+	stopB := runDispatcher(t, b)
+	wait(t, sent, "the next replica to deliver the handed-back card")
+	if err := stopB(); err != nil {
+		t.Fatal(err)
+	}
+	if n := h.pending(t); n != 0 {
+		t.Fatalf("%d entries left after the next replica", n)
+	}
+}

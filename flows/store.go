@@ -89,6 +89,10 @@ type Outbox interface {
 	// limit waited out), so that no other consumer takes them over as if
 	// it had crashed.
 	Touch(ctx context.Context, consumer string, ds []Delivery) error
+	// HandBack says consumer stops without delivering ds: they are made to
+	// look idle for idle, so that the next consumer reclaiming entries idle
+	// that long takes them at once.
+	HandBack(ctx context.Context, consumer string, ds []Delivery, idle time.Duration) error
 }
 
 // Delivery is one effect of an outbox entry. An entry holds consecutive

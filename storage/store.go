@@ -1082,6 +1082,38 @@ func (s *Store) Delivered(ctx context.Context, done []flows.Delivery) error {
 // minimum idle time resets an entry's idle time; the script does it only
 // for entries the consumer still holds (one script per shard, one slot).
 func (s *Store) Touch(ctx context.Context, consumer string, ds []flows.Delivery) error {
+	return s.setIdle(ctx, consumer, ds, 0)
+}
+
+// HandBack implements flows.Outbox: the references of the cards ds did
+// send are kept (their redelivery does not send them again), and the
+// entries are given an idle time of idle, as if their consumer had stopped
+// that long ago, so that the next reclaim of entries idle that long (by any
+// consumer) takes them at once.
+func (s *Store) HandBack(ctx context.Context, consumer string, ds []flows.Delivery, idle time.Duration) error {
+	refs := map[string]map[string]string{} // by instance
+	for _, d := range ds {
+		if len(d.Refs) > 0 {
+			if refs[d.Instance] == nil {
+				refs[d.Instance] = map[string]string{}
+			}
+			maps.Copy(refs[d.Instance], d.Refs)
+		}
+	}
+	if len(refs) > 0 {
+		pipe := s.rdb.Pipeline()
+		for id, r := range refs {
+			pipe.HSet(ctx, s.k.refs(id), r)
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			return fmt.Errorf("keep the references of %d deliveries: %w", len(ds), err)
+		}
+	}
+	return s.setIdle(ctx, consumer, ds, idle)
+}
+
+// setIdle sets the idle time of the entries consumer holds among ds.
+func (s *Store) setIdle(ctx context.Context, consumer string, ds []flows.Delivery, idle time.Duration) error {
 	if len(ds) == 0 {
 		return nil
 	}
@@ -1094,13 +1126,13 @@ func (s *Store) Touch(ctx context.Context, consumer string, ds []flows.Delivery)
 		}
 	}
 	for sh, list := range ids {
-		args := make([]any, 0, 2+len(list))
-		args = append(args, group, consumer)
+		args := make([]any, 0, 3+len(list))
+		args = append(args, group, consumer, idle.Milliseconds())
 		for _, id := range list {
 			args = append(args, id)
 		}
 		if err := touchScript.Run(ctx, s.rdb, []string{s.k.outbox(sh)}, args...).Err(); err != nil {
-			return fmt.Errorf("touch %d deliveries: %w", len(list), err)
+			return fmt.Errorf("set the idle time of %d deliveries: %w", len(list), err)
 		}
 	}
 	return nil

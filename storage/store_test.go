@@ -1124,3 +1124,31 @@ func TestUndecodableEntryKeepsItsPayload(t *testing.T) {
 		}
 	})
 }
+
+// HandBack keeps the references of the cards a delivery sent and makes its
+// entry look abandoned: the next reclaim of entries idle that long takes it
+// at once.
+func TestHandBack(t *testing.T) {
+	onBackends(t, storage.Config{Shards: 4}, func(t *testing.T, b storagetest.Backend, s *storage.Store) {
+		e := engine(t)
+		id := start(t, s, e, "s1", "500")
+		got, err := s.ReadOutbox(t.Context(), "a", 10, 0)
+		if err != nil || len(got) != 1 {
+			t.Fatalf("read %+v %v", got, err)
+		}
+		if again, _ := s.ReadOutbox(t.Context(), "b", 10, time.Hour); len(again) != 0 {
+			t.Fatalf("taken over before it was handed back: %+v", again)
+		}
+		got[0].Refs = map[string]string{"manager/1/bob|slack": "C1/1.2"}
+		if err := s.HandBack(t.Context(), "a", got, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		again, err := s.ReadOutbox(t.Context(), "b", 10, time.Hour)
+		if err != nil || len(again) != 1 || again[0].ID != got[0].ID {
+			t.Fatalf("after the hand back: %+v %v", again, err)
+		}
+		if refs, _ := s.Refs(t.Context(), id); refs["manager/1/bob|slack"] != "C1/1.2" {
+			t.Fatalf("refs %v", refs)
+		}
+	})
+}
