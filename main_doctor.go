@@ -8,9 +8,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -188,7 +190,9 @@ func (c *checkup) flows(cfg bot.Config) {
 	}
 	schedules, inbound := 0, 0
 	var missing []string
+	needed := map[string]bool{} // the secrets' variables
 	need := func(what, secret string) {
+		needed[bot.SecretVar(secret)] = true
 		if cfg.Secret(secret) == "" {
 			missing = append(missing, fmt.Sprintf("%s needs %s", what, bot.SecretVar(secret)))
 		}
@@ -208,13 +212,26 @@ func (c *checkup) flows(cfg bot.Config) {
 			need(fmt.Sprintf("flow %s webhooks to %s", d.ID, flows.HookTarget(h.URL)), cmp.Or(h.Secret, "webhook"))
 		}
 	}
-	c.ok("flows", "%s: %d flows, %d schedules, %d inbound webhooks", from, len(defs), schedules, inbound)
+	c.ok("flows", "%s: %s, %s, %s", from, plural(len(defs), "flow"), plural(schedules, "schedule"), plural(inbound, "inbound webhook"))
 	if strangers := engine.Strangers(); len(strangers) > 0 {
 		c.warn("people", "%s: add them to the directory or fix the flows, or work sent to them reaches nobody", strings.Join(strangers, "; "))
 	}
-	if len(missing) > 0 {
+	switch {
+	case len(missing) > 0:
 		c.fail("secrets", "%s: set them to long random strings shared with the other system", strings.Join(missing, "; "))
+	case len(needed) > 0:
+		c.ok("secrets", "%s set", strings.Join(slices.Sorted(maps.Keys(needed)), ", "))
+	default:
+		c.skip("secrets", "no flow needs one (no webhook step, webhook subscription or inbound start)")
 	}
+}
+
+// plural is "1 flow", "2 flows".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // slack calls auth.test with the bot token.

@@ -143,7 +143,7 @@ func TestDoctorAllGood(t *testing.T) {
 	}
 	doctorWants(t, out, "ok   config: listen on :8080",
 		"ok   directory: the built-in demo directory",
-		"ok   flows: ", "1 flows, 1 schedules, 1 inbound webhooks",
+		"ok   flows: ", "1 flow, 1 schedule, 1 inbound webhook", "ok   secrets: BATON_SECRET_CRM_HOOK set",
 		"ok   slack: auth.test: bot @baton in workspace Acme, HTTP mode",
 		"ok   teams: got a Bot Framework token for app app-id-1 from "+srv.URL+"/token",
 		"baton doctor: all checks passed")

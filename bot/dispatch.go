@@ -537,7 +537,7 @@ func (d *Dispatcher) deliver(ctx context.Context, q *queued) {
 				thread = refs[e.Thread+"|"+p]
 			}
 			var ref string
-			err := d.retry(ctx, p, e.Kind, func() (err error) {
+			err := d.retry(ctx, del, p, func() (err error) {
 				ref, err = m.Send(ctx, addr, e.Msg, thread)
 				return err
 			})
@@ -569,7 +569,7 @@ func (d *Dispatcher) deliver(ctx context.Context, q *queued) {
 				continue
 			}
 			updated = true
-			if err := d.retry(ctx, p, e.Kind, func() error { return m.Update(ctx, refs[key], e.Msg) }); err != nil {
+			if err := d.retry(ctx, del, p, func() error { return m.Update(ctx, refs[key], e.Msg) }); err != nil {
 				dead = append(dead, p+": "+err.Error())
 			}
 		}
@@ -597,19 +597,33 @@ func (d *Dispatcher) deliver(ctx context.Context, q *queued) {
 	}
 	if len(dead) > 0 {
 		del.Dead = strings.Join(dead, "; ")
-		d.log.Error("delivery failed", "instance", del.Instance, "effect", e.Kind, "card", e.Card, "err", del.Dead)
+		d.log.Error("delivery failed", append(deliveryAttrs(del), "err", del.Dead)...)
 	}
+}
+
+// deliveryAttrs names a delivery in the log: its instance, effect, and
+// card or announced event.
+func deliveryAttrs(del *flows.Delivery) []any {
+	attrs := []any{"instance", del.Instance, "effect", del.Effect.Kind}
+	switch {
+	case del.Effect.Hook != nil:
+		attrs = append(attrs, "event", del.Effect.Hook.Event.ID, "target", flows.HookTarget(del.Effect.Hook.URL))
+	case del.Effect.Card != "":
+		attrs = append(attrs, "card", del.Effect.Card)
+	}
+	return attrs
 }
 
 // retry runs f until it succeeds, honouring Retry-After, backing off
 // exponentially with jitter on other errors, and giving up on permanent
 // errors or after the configured attempts.
-func (d *Dispatcher) retry(ctx context.Context, platform string, kind flows.EffectKind, f func() error) error {
-	return d.retryAs(ctx, platform, kind, "ok", f)
+func (d *Dispatcher) retry(ctx context.Context, del *flows.Delivery, platform string, f func() error) error {
+	return d.retryAs(ctx, del, platform, "ok", f)
 }
 
 // retryAs is retry counting a success under result instead of "ok".
-func (d *Dispatcher) retryAs(ctx context.Context, platform string, kind flows.EffectKind, result string, f func() error) error {
+func (d *Dispatcher) retryAs(ctx context.Context, del *flows.Delivery, platform, result string, f func() error) error {
+	kind := del.Effect.Kind
 	began := time.Now()
 	backoff := d.cfg.Backoff
 	for attempt, waits := 1, 0; ; attempt++ {
@@ -638,7 +652,7 @@ func (d *Dispatcher) retryAs(ctx context.Context, platform string, kind flows.Ef
 			return err // shutting down: not tried again here (it is handed back)
 		}
 		d.metrics.Deliveries.WithLabelValues(platform, string(kind), "retry").Inc()
-		d.log.Warn("delivery will be retried", "platform", platform, "effect", kind, "attempt", attempt, "in", wait, "err", err)
+		d.log.Warn("delivery will be retried", append(deliveryAttrs(del), "platform", platform, "attempt", attempt, "in", wait, "err", err)...)
 		// The wait ends with the shutdown: a delivery waiting to be tried
 		// again is not under way.
 		wctx, cancel := context.WithCancel(ctx)
@@ -672,7 +686,7 @@ func (d *Dispatcher) callWebhook(ctx context.Context, del *flows.Delivery) error
 	}
 	ev := flows.Event{Kind: flows.EventWebhookResult, Key: fmt.Sprintf("webhook:%s/%d", call.Step, call.Round),
 		Instance: del.Instance, Actor: flows.System, Step: call.Step, Round: call.Round, Result: &res}
-	return d.retryAs(ctx, "webhook", flows.EffectWebhook, result, func() error {
+	return d.retryAs(ctx, del, "webhook", result, func() error {
 		_, err := d.handle(ctx, ev)
 		return err
 	})

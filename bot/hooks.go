@@ -163,7 +163,7 @@ func (d *Dispatcher) deliverHook(ctx context.Context, del *flows.Delivery) error
 	}
 	target := flows.HookTarget(call.URL)
 	attempt := 0
-	return d.retry(ctx, "hook", flows.EffectHook, func() error {
+	return d.retry(ctx, del, "hook", func() error {
 		attempt++
 		code, err := d.webhooks.deliverHook(ctx, call, attempt)
 		a := flows.HookAttempt{Instance: del.Instance, Event: call.Event.ID, Type: call.Event.Type, Target: target,
