@@ -68,16 +68,6 @@ func NewEngine(defs []*Definition, dir *Directory, admins []string) (*Engine, er
 	for _, a := range admins {
 		e.admins[a] = true
 	}
-	// A schedule's data is checked as each of its starts will be: against the
-	// directory, and for its requester (who may not be named as their own
-	// approver). Parsing checked it against the form alone.
-	for _, d := range e.order {
-		for i, s := range d.Schedules {
-			if _, err := e.ParseForm(d, s.Requester, s.Data); err != nil {
-				errs = append(errs, fmt.Errorf("%s: schedule[%d].data: %v; every scheduled start would be refused", d.Source, i, err))
-			}
-		}
-	}
 	return e, errors.Join(errs...)
 }
 
@@ -902,7 +892,11 @@ func (t *tx) closeStep(outcome, by, reason string) {
 		// escalation recipients may read too: its time is in UTC.
 		t.effects = append(t.effects, Effect{Kind: EffectUpdate, Card: cardKey(in.Step, in.Round, ""), Msg: t.closedCard(s, outcome, names, reason, "", time.UTC)})
 	}
-	in.Tasks, in.Escalated, in.Overdue, in.Due, in.Changes, in.Note, in.Routed = nil, nil, false, time.Time{}, nil, "", ""
+	note := "" // the requester's note is kept for the step a request returns to
+	if in.Returning != "" {
+		note = in.Note
+	}
+	in.Tasks, in.Escalated, in.Overdue, in.Due, in.Changes, in.Note, in.Routed = nil, nil, false, time.Time{}, nil, note, ""
 }
 
 // closedCard is a task card after a decision: no buttons, the outcome shown
@@ -1300,22 +1294,50 @@ func (t *tx) advance(from int) {
 	t.continueAt(i)
 }
 
-// nowApplies returns the first step before step index k that the flow went
-// past because its condition was false and whose condition holds now (the
-// data was edited), or nil. It is no longer counted as passed.
-func (t *tx) nowApplies(k int) *Step {
+// nextToAsk walks the flow from its first step to step index k with the
+// data as it is now, as continueAt would, and returns the first step on
+// that way the flow went past before (Passed) and that applies now: a
+// resubmission's edits made it apply, or it sent the request back itself
+// after being asked so. It is no longer counted as passed. Notify steps on
+// the way are sent, not asked. Nil when the way reaches k.
+func (t *tx) nextToAsk(k int) *Step {
 	in := t.in
-	for i := range k {
+	for i := 0; i < k; { // next jumps only forward
 		s := &t.def.Steps[i]
-		if s.cond == nil || !slices.Contains(in.Passed, s.ID) {
+		if !t.applies(s) {
+			i++ // where a false condition leads
 			continue
 		}
-		if ok, err := s.cond.eval(in.Data, in.Requester); err == nil && ok {
+		if slices.Contains(in.Passed, s.ID) {
 			in.Passed = slices.DeleteFunc(in.Passed, func(id string) bool { return id == s.ID })
-			return s
+			if s.Kind != StepNotify {
+				return s
+			}
+			t.notifyStep(s)
 		}
+		i = t.def.successor(i)
 	}
 	return nil
+}
+
+// applies reports whether s's condition (if any) holds for the data now.
+func (t *tx) applies(s *Step) bool {
+	if s.cond == nil {
+		return true
+	}
+	ok, err := s.cond.eval(t.in.Data, t.in.Requester)
+	return err == nil && ok
+}
+
+// ask activates s on the way back to another step: a step that decided
+// before (it sent the request back) sees what changed since; one asked for
+// the first time sees the request as it is.
+func (t *tx) ask(s *Step) {
+	t.in.Changes = nil
+	if t.in.Seen[s.ID] != nil {
+		t.in.Changes = t.changesSince(s)
+	}
+	t.activate(s)
 }
 
 // resume goes on after a step asked because a resubmission made it apply:
@@ -1330,8 +1352,8 @@ func (t *tx) resume() {
 		return
 	}
 	k := t.def.StepIndex(back.ID)
-	if s := t.nowApplies(k); s != nil {
-		t.activate(s)
+	if s := t.nextToAsk(k); s != nil {
+		t.ask(s)
 		return
 	}
 	in.Returning = ""
@@ -1715,13 +1737,31 @@ func (t *tx) resubmit() error {
 	}
 	t.record(AuditEntry{Action: "resubmitted", Reason: t.ev.Reason, Detail: detail})
 	note, round := in.Note, in.Round+1
+	// Sent back by a step asked on the way back to another (below): it is
+	// asked again, after any step before it that now applies, and the
+	// request still returns to that other step.
+	if in.Returning != "" && in.Returning != s.ID {
+		if t.applies(s) {
+			t.pass(s)
+		} else {
+			t.record(AuditEntry{Actor: System, Action: "skipped", Step: s.ID, Round: in.Round, Reason: "condition is false now: " + s.When})
+		}
+		back := t.def.Step(in.Returning)
+		in.Changes = nil
+		t.resume()
+		if back != nil {
+			t.tellEarlierApprovers(back, in.Rounds[back.ID]+1, changes, note, "resubmitted it")
+		}
+		t.out.Text = fmt.Sprintf("Resubmitted %s. %s", in.ID, t.afterText())
+		return nil
+	}
 	// An earlier step the flow went past (its condition was false) may
 	// apply now: it is asked first (CFO approval above 100,000, when the
 	// amount finance sent back was raised past it), then the request
 	// returns here.
-	if first := t.nowApplies(t.def.StepIndex(s.ID)); first != nil {
-		in.Returning, in.Changes = s.ID, nil // its reviewers have seen no earlier version
-		t.activate(first)
+	if first := t.nextToAsk(t.def.StepIndex(s.ID)); first != nil {
+		in.Returning = s.ID
+		t.ask(first)
 		t.tellEarlierApprovers(s, round, changes, note, fmt.Sprintf("resubmitted it; %s now applies and is asked first", first.Name))
 		t.out.Text = fmt.Sprintf("Resubmitted %s: %s now applies and is asked first, then %s again. %s", in.ID, first.Name, s.Name, t.waitingOn())
 		return nil

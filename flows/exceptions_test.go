@@ -806,8 +806,8 @@ steps:
 	wantStatus(t, r.in, flows.StatusRunning, "finance", 2)
 	card := notified(t, tr, "carol", "finance/2/carol").Msg
 	want := []flows.Change{{Field: "item", Label: "item", Old: "Laptop", New: "Servers"}, {Field: "amount", Label: "amount", Old: "2500", New: "900,000"}}
-	if !slices.Equal(card.Changes, want) {
-		t.Fatalf("finance's round 2 changes %+v, want %+v", card.Changes, want)
+	if !slices.Equal(card.Changes, want) || !slices.Contains(card.Context, "Note from Alice Martin: it is servers") {
+		t.Fatalf("finance's round 2 card %+v, want the changes %+v and the requester's note", card, want)
 	}
 	r.act(flows.EventApprove, "carol")
 	wantStatus(t, r.in, flows.StatusCompleted, "", 0)
@@ -817,4 +817,90 @@ steps:
 	if it := r.e.Timeline(r.in, r.audit, "alice", r.now).Items[1]; it.Title != "CFO approval" || !strings.HasPrefix(it.Text, "Approved by Dana Kowalski") {
 		t.Fatalf("the CFO's step in the timeline: %+v", it)
 	}
+}
+
+// The way back after a resubmission follows the flow as the data now takes
+// it: notify steps that now apply are sent, a branch's next is followed, a
+// step asked on the way that sends the request back is asked again (or
+// passed over, if the edits take it out of its condition), and the step the
+// request returns to gets the requester's note.
+func TestResubmitWayBack(t *testing.T) {
+	t.Parallel()
+	flow := func(steps string) *flows.Engine {
+		return newEngine(t, `
+id: w
+name: W
+owner: olivia
+form:
+  - {name: amount, type: number, required: true}
+steps:
+`+steps)
+	}
+	const manager = "  - {id: manager, type: approval, assignees: [manager]}\n"
+	const cfo = "  - {id: cfo, type: approval, assignees: [\"person:dana\"], when: \"amount > 100000\"}\n"
+	const finance = "  - {id: finance, type: approval, assignees: [\"person:carol\"]}\n"
+	back := func(r *run, amount string) *flows.Transition { // finance sends back; the requester resubmits amount
+		r.act(flows.EventRequestChanges, "carol", reason("why?"))
+		return r.act(flows.EventResubmit, "alice", data("amount", amount), reason("see the quote"))
+	}
+	t.Run("a notify step that now applies is sent", func(t *testing.T) {
+		t.Parallel()
+		r := newRun(t, flow(manager+"  - {id: tell, type: notify, to: [\"channel:ops\"], message: big, when: \"amount > 100000\"}\n"+finance))
+		r.start("w", "alice", form("amount", "2500"))
+		r.act(flows.EventApprove, "bob")
+		tr := back(r, "900000")
+		wantStatus(t, r.in, flows.StatusRunning, "finance", 2)
+		if !slices.ContainsFunc(tr.Effects, func(e flows.Effect) bool { return e.Kind == flows.EffectNotify && e.To.Channel == "ops" }) {
+			t.Fatal("#ops was not told")
+		}
+		if card := notified(t, tr, "carol", "finance/2/carol").Msg; !slices.Contains(card.Context, "Note from Alice Martin: see the quote") {
+			t.Fatalf("finance's card context %q", card.Context)
+		}
+	})
+	t.Run("the step asked first sends back; the edits take it out of its condition", func(t *testing.T) {
+		t.Parallel()
+		r := newRun(t, flow(manager+cfo+finance))
+		r.start("w", "alice", form("amount", "2500"))
+		r.act(flows.EventApprove, "bob")
+		back(r, "900000")
+		wantStatus(t, r.in, flows.StatusRunning, "cfo", 1)
+		r.act(flows.EventRequestChanges, "dana", reason("too much"))
+		tr := r.act(flows.EventResubmit, "alice", data("amount", "500"))
+		wantStatus(t, r.in, flows.StatusRunning, "finance", 2)
+		if card := notified(t, tr, "carol", "finance/2/carol").Msg; !slices.Equal(card.Changes, []flows.Change{{Field: "amount", Label: "amount", Old: "2500", New: "500"}}) {
+			t.Fatalf("finance's changes %+v", card.Changes)
+		}
+		r.act(flows.EventApprove, "carol")
+		wantStatus(t, r.in, flows.StatusCompleted, "", 0)
+	})
+	t.Run("the step asked first sends back and still applies: asked again, then the way back goes on", func(t *testing.T) {
+		t.Parallel()
+		r := newRun(t, flow(manager+cfo+"  - {id: legal, type: approval, assignees: [\"person:erin\"]}\n"+finance))
+		r.start("w", "alice", form("amount", "2500"))
+		r.act(flows.EventApprove, "bob")
+		r.act(flows.EventApprove, "erin")
+		back(r, "900000")
+		r.act(flows.EventRequestChanges, "dana", reason("split it"))
+		tr := r.act(flows.EventResubmit, "alice", data("amount", "800000"))
+		wantStatus(t, r.in, flows.StatusRunning, "cfo", 2)
+		if card := notified(t, tr, "dana", "cfo/2/dana").Msg; !slices.Equal(card.Changes, []flows.Change{{Field: "amount", Label: "amount", Old: "900,000", New: "800,000"}}) {
+			t.Fatalf("the CFO's round 2 changes %+v", card.Changes)
+		}
+		r.act(flows.EventApprove, "dana")
+		wantStatus(t, r.in, flows.StatusRunning, "finance", 2) // legal, which approved, is not asked again
+		r.act(flows.EventApprove, "carol")
+		wantStatus(t, r.in, flows.StatusCompleted, "", 0)
+	})
+	t.Run("a branch's next is followed", func(t *testing.T) {
+		t.Parallel()
+		r := newRun(t, flow(manager+
+			"  - {id: big, type: approval, assignees: [\"person:dana\"], when: \"amount > 1000\", next: finance}\n"+
+			"  - {id: small, type: approval, assignees: [\"person:erin\"], when: \"amount > 500\"}\n"+finance))
+		r.start("w", "alice", form("amount", "100"))
+		r.act(flows.EventApprove, "bob")
+		back(r, "2000")
+		wantStatus(t, r.in, flows.StatusRunning, "big", 1)
+		r.act(flows.EventApprove, "dana")
+		wantStatus(t, r.in, flows.StatusRunning, "finance", 2) // big's next skips small
+	})
 }
