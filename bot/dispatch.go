@@ -162,7 +162,8 @@ func (d *Dispatcher) Wake() {
 
 // Run delivers until ctx is cancelled, then stops reading, lets in-flight
 // deliveries finish and acknowledges them, all within DrainTimeout (plus
-// one acknowledgement's timeout, if one is under way then).
+// one acknowledgement's timeout, if one is under way then), and hands back
+// what it cut short (within handBackTimeout).
 func (d *Dispatcher) Run(ctx context.Context) error {
 	d.stop = ctx
 	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
@@ -218,10 +219,17 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			for _, del := range batch {
 				d.enqueue(work, &workers, queued{d: del, reclaimed: idle > 0}, cut)
 			}
-			if len(batch) < n && idle == 0 {
-				break
+			switch {
+			case idle > 0 && len(batch) > 0:
+				continue // more may be waiting to be taken over (each read takes n per shard)
+			case idle > 0:
+				idle = 0 // then what is new
+				continue
+			case len(batch) < n:
+			default:
+				continue
 			}
-			idle = 0 // what is new, after what was taken over
+			break
 		}
 		idle = 0
 	}
@@ -250,7 +258,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	// Handed back as abandoned: the next replica to look (a restart of this
 	// one at once) takes them over without waiting for Reclaim to pass.
 	if len(handBack) > 0 {
-		hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ackTimeout)
+		hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), handBackTimeout)
 		err := d.outbox.HandBack(hctx, d.cfg.Consumer, handBack, d.cfg.Reclaim)
 		cancel()
 		if err != nil {
@@ -328,6 +336,10 @@ func (d *Dispatcher) touch(ctx context.Context) {
 func inflightKey(d flows.Delivery) string {
 	return strconv.Itoa(d.Shard) + "/" + d.ID + "/" + strconv.Itoa(d.Part)
 }
+
+// handBackTimeout bounds handing back what the shutdown cut short: the
+// entries stay taken otherwise, and are taken over after Reclaim.
+const handBackTimeout = 5 * time.Second
 
 // ackTimeout bounds one acknowledgement of a batch of finished deliveries.
 const ackTimeout = 10 * time.Second
@@ -618,11 +630,18 @@ func deliveryAttrs(del *flows.Delivery) []any {
 // exponentially with jitter on other errors, and giving up on permanent
 // errors or after the configured attempts.
 func (d *Dispatcher) retry(ctx context.Context, del *flows.Delivery, platform string, f func() error) error {
-	return d.retryAs(ctx, del, platform, "ok", f)
+	return d.retryAs(ctx, del, platform, "ok", false, f)
 }
 
 // retryAs is retry counting a success under result instead of "ok".
-func (d *Dispatcher) retryAs(ctx context.Context, del *flows.Delivery, platform, result string, f func() error) error {
+// With untilDrain, the shutdown does not stop the retries (only the drain
+// timeout does): for what must not be done twice, as reporting a webhook's
+// result once it was called.
+func (d *Dispatcher) retryAs(ctx context.Context, del *flows.Delivery, platform, result string, untilDrain bool, f func() error) error {
+	stop := d.stop
+	if untilDrain {
+		stop = context.Background()
+	}
 	kind := del.Effect.Kind
 	began := time.Now()
 	backoff := d.cfg.Backoff
@@ -648,7 +667,7 @@ func (d *Dispatcher) retryAs(ctx context.Context, del *flows.Delivery, platform,
 			wait = backoff/2 + rand.N(backoff/2+1)
 			backoff = min(2*backoff, d.cfg.MaxBackoff)
 		}
-		if d.stop.Err() != nil {
+		if stop.Err() != nil {
 			return err // shutting down: not tried again here (it is handed back)
 		}
 		d.metrics.Deliveries.WithLabelValues(platform, string(kind), "retry").Inc()
@@ -656,9 +675,9 @@ func (d *Dispatcher) retryAs(ctx context.Context, del *flows.Delivery, platform,
 		// The wait ends with the shutdown: a delivery waiting to be tried
 		// again is not under way.
 		wctx, cancel := context.WithCancel(ctx)
-		stop := context.AfterFunc(d.stop, cancel)
+		unhook := context.AfterFunc(stop, cancel)
 		err = d.sleep(wctx, wait)
-		stop()
+		unhook()
 		cancel()
 		if err != nil {
 			return err
@@ -686,7 +705,9 @@ func (d *Dispatcher) callWebhook(ctx context.Context, del *flows.Delivery) error
 	}
 	ev := flows.Event{Kind: flows.EventWebhookResult, Key: fmt.Sprintf("webhook:%s/%d", call.Step, call.Round),
 		Instance: del.Instance, Actor: flows.System, Step: call.Step, Round: call.Round, Result: &res}
-	return d.retryAs(ctx, del, "webhook", result, func() error {
+	// The call was made: its result is reported even while shutting down,
+	// or the call would be made again elsewhere.
+	return d.retryAs(ctx, del, "webhook", result, true, func() error {
 		_, err := d.handle(ctx, ev)
 		return err
 	})

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -658,5 +659,43 @@ func TestWebhooksUnsetSecret(t *testing.T) {
 		if res.OK || !strings.Contains(res.Error, `signing secret "crm-hook" is not configured: set BATON_SECRET_CRM_HOOK`) || len(rc.all()) != 0 {
 			t.Fatalf("secrets %v: result %+v, %d requests", secrets, res, len(rc.all()))
 		}
+	}
+}
+
+// TestWebhookResultReportedDuringShutdown: once a webhook step's call is
+// made, its result is reported even if the shutdown begins meanwhile and
+// the first report fails: handing it back would make the call again.
+func TestWebhookResultReportedDuringShutdown(t *testing.T) {
+	t.Parallel()
+	stopping := make(chan struct{})
+	var once sync.Once
+	rc := newReceiver(t, func(n int, w http.ResponseWriter, r *http.Request) {
+		once.Do(func() { close(stopping) })
+		io.WriteString(w, `{"result":{"score":72,"tier":"gold"}}`)
+	})
+	h := webhookRig(t, rc.URL+"/score")
+	wh, _ := newWebhooks(map[string]string{"crm_hook": "s3cret"}, 10*time.Millisecond)
+	failed := false
+	handle := func(ctx context.Context, ev flows.Event) (flows.Outcome, error) {
+		if ev.Kind == flows.EventWebhookResult && !failed {
+			failed = true
+			return flows.Outcome{}, errors.New("redis: i/o timeout")
+		}
+		return h.Svc.Handle(ctx, ev)
+	}
+	d := bot.NewDispatcher(bot.DispatcherConfig{Poll: time.Hour, Reclaim: time.Hour}, h.Store, []bot.Messenger{newMessenger("fake")}, wh, handle, h.log, h.metrics)
+	d.SetSleep(h.sleeps.sleep)
+	id := h.startEnrich(t)
+	stop := runDispatcher(t, d)
+	wait(t, stopping, "the webhook call")
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	in, err := h.Store.Get(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in.Data["score"] != 72.0 || len(rc.all()) != 1 {
+		t.Fatalf("after the shutdown: data %v, %d calls; want the result stored from the one call", in.Data, len(rc.all()))
 	}
 }
