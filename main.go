@@ -206,6 +206,9 @@ func build(ctx context.Context, cfg bot.Config, getenv func(string) string, log 
 	for _, s := range engine.Strangers() { // baton doctor says so too
 		log.Warn("not in the people directory: work sent there reaches nobody", "what", s, "fix", "add them to BATON_DIRECTORY or fix the flow")
 	}
+	for _, s := range engine.ScheduleProblems() {
+		log.Warn("a schedule's data is refused", "what", s, "fix", "fix the schedule's data: or BATON_DIRECTORY, if it names someone the directory lacks")
+	}
 	store := storage.New(rdb, scfg)
 	ictx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	err = store.Init(ictx)
@@ -398,8 +401,11 @@ func validate(paths []string, stdout, stderr io.Writer) int {
 		defs = append(defs, got...)
 	}
 	if len(problems) == 0 {
-		if _, err := flows.NewEngine(defs, nil, nil); err != nil {
+		e, err := flows.NewEngine(defs, nil, nil)
+		if err != nil {
 			problems = append(problems, err.Error())
+		} else {
+			problems = append(problems, e.ScheduleProblems()...) // people are checked by baton doctor, against the directory
 		}
 	}
 	if len(problems) > 0 {

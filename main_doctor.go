@@ -213,6 +213,9 @@ func (c *checkup) flows(cfg bot.Config) {
 		}
 	}
 	c.ok("flows", "%s: %s, %s, %s", from, plural(len(defs), "flow"), plural(schedules, "schedule"), plural(inbound, "inbound webhook"))
+	if problems := engine.ScheduleProblems(); len(problems) > 0 {
+		c.warn("schedules", "%s", strings.Join(problems, "; "))
+	}
 	if strangers := engine.Strangers(); len(strangers) > 0 {
 		c.warn("people", "%s: add them to the directory or fix the flows, or work sent to them reaches nobody", strings.Join(strangers, "; "))
 	}

@@ -212,10 +212,10 @@ func TestScheduleTimes(t *testing.T) {
 	}
 }
 
-// A schedule's data is checked as its starts will be, when the engine is
-// built (start-up, baton validate): a person field naming nobody in the
-// directory, or the schedule's requester as their own approver, would have
-// every scheduled start refused.
+// A schedule's data is checked as its starts will be (start-up and doctor
+// warn, validate refuses): a person field naming nobody in the directory, or
+// the schedule's requester as their own approver, would have every
+// scheduled start refused.
 func TestScheduleDataCheckedForItsStarts(t *testing.T) {
 	t.Parallel()
 	flow := func(approver string) *flows.Definition {
@@ -230,16 +230,30 @@ steps:
   - {id: s, type: approval, assignees: ["field:approver"]}
 `)
 	}
-	if _, err := flows.NewEngine([]*flows.Definition{flow("bob")}, testDir(t), nil); err != nil {
-		t.Fatalf("a good schedule: %v", err)
+	problems := func(approver string, dir *flows.Directory) []string {
+		e, err := flows.NewEngine([]*flows.Definition{flow(approver)}, dir, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e.ScheduleProblems()
+	}
+	if got := problems("bob", testDir(t)); got != nil {
+		t.Fatalf("a good schedule: %v", got)
 	}
 	for approver, want := range map[string]string{
 		"alice":  "schedule[0].data: invalid form: approver: you are making this request, so you may not approve it",
 		"nobody": `schedule[0].data: invalid form: approver: "nobody" is not a person in the directory`,
 	} {
-		_, err := flows.NewEngine([]*flows.Definition{flow(approver)}, testDir(t), nil)
-		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "every scheduled start would be refused") {
-			t.Errorf("approver %s: %v, want %q", approver, err, want)
+		got := problems(approver, testDir(t))
+		if len(got) != 1 || !strings.Contains(got[0], want) || !strings.Contains(got[0], "every scheduled start would be refused") {
+			t.Errorf("approver %s: %v, want %q", approver, got, want)
 		}
+	}
+	// With no directory (baton validate), anyone goes, but not the requester.
+	if got := problems("nobody", nil); got != nil {
+		t.Errorf("no directory: %v", got)
+	}
+	if got := problems("alice", nil); len(got) != 1 {
+		t.Errorf("no directory, the requester as approver: %v", got)
 	}
 }

@@ -74,3 +74,20 @@ func (e *Engine) Strangers() []string {
 	}
 	return out
 }
+
+// ScheduleProblems checks each schedule's data as its starts will be
+// checked: against the directory, and for its requester (who may not be
+// named as their own approver). Parsing checked it against the form alone.
+// Each problem means every scheduled start of it would be refused: start-up
+// and baton doctor warn of them, baton validate refuses them.
+func (e *Engine) ScheduleProblems() []string {
+	var out []string
+	for _, d := range e.order {
+		for i, s := range d.Schedules {
+			if _, err := e.ParseForm(d, s.Requester, s.Data); err != nil {
+				out = append(out, fmt.Sprintf("%s: schedule[%d].data: %v; every scheduled start would be refused", d.Source, i, err))
+			}
+		}
+	}
+	return out
+}
