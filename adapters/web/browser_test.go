@@ -493,7 +493,8 @@ func TestBrowserAccessRequest(t *testing.T) {
 	done := `details:has(> [data-action="done-AR-1-grant-1"])`
 	erin.navigate(chromedp.Click(chromedp.CSS(done+" button"), chromedp.NodeVisible))
 	erin.waitText("#note.warn", "Account name is required")
-	erin.do("open Mark done", chromedp.Click(chromedp.CSS(`[data-action="done-AR-1-grant-1"]`), chromedp.NodeVisible))
+	// The form is open again on the card, the field marked.
+	erin.do("see the form again", chromedp.WaitVisible(chromedp.CSS(`details[open]:has(> [data-action="done-AR-1-grant-1"]) #f-account[aria-invalid="true"]`)))
 	// A long unbroken value (an account name) wraps on every card instead
 	// of widening the page.
 	account := "alice-gh-" + strings.Repeat("x", 100)

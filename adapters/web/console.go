@@ -70,6 +70,16 @@ type note struct {
 	OK   bool
 	Text string
 	Msg  *flows.Message
+	// Refilled is a card's form that was refused (Mark done with outputs):
+	// the page shows it open again, with what was typed and what is wrong.
+	Refilled *refilled
+}
+
+// refilled is what a person typed in a card's form, and its problems.
+type refilled struct {
+	Action flows.Action
+	Values map[string]string
+	Errors flows.FieldErrors
 }
 
 //go:embed templates/*.html
@@ -131,6 +141,25 @@ func New(svc Service, cfg Config, log *slog.Logger) *Console {
 				return ""
 			}
 			return strconv.FormatFloat(*p, 'f', -1, 64)
+		},
+		// refill is a if it is the action of the refused form n, else nil.
+		"refill": func(v any, a flows.Action) *refilled { // v: a *note, or nothing where a page has no note
+			n, _ := v.(*note)
+			if n == nil || n.Refilled == nil {
+				return nil
+			}
+			if r := n.Refilled.Action; r.Kind != a.Kind || r.Instance != a.Instance || r.Step != a.Step || r.Round != a.Round {
+				return nil
+			}
+			return n.Refilled
+		},
+		// fieldIn is a form field as r (nil: nothing) left it.
+		"fieldIn": func(f flows.Field, r *refilled) formField {
+			ff := formField{Field: f, Input: inputType(f.Kind)}
+			if r != nil {
+				ff.Value, ff.Error = r.Values[f.Name], r.Errors[f.Name]
+			}
+			return ff
 		},
 		"outputs": func(flow string, a flows.Action) []flows.Field {
 			if def := flowOf(svc.Engine(), flow, a.Instance); def != nil {
@@ -789,6 +818,13 @@ func (c *Console) act(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	out, err := c.svc.Handle(r.Context(), ev)
+	var fe flows.FieldErrors
+	if kind == flows.EventTaskDone && errors.As(err, &fe) && !wantsJSON(r) {
+		// The form opens again on the card, as it was filled in.
+		a := flows.Action{Kind: flows.ActDone, Instance: id, Step: ev.Step, Round: ev.Round}
+		c.answer(w, r, as, note{Text: fieldProblems(fe), Refilled: &refilled{Action: a, Values: ev.Data, Errors: fe}})
+		return
+	}
 	if err != nil {
 		c.outcomeError(w, r, as, err)
 		return
