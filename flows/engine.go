@@ -868,7 +868,7 @@ func (t *tx) closeStep(outcome, by, reason string) {
 			originals = append(originals, task.Original)
 		}
 	}
-	var deciders []string // whose decisions made the outcome, in the order they decided
+	var deciders, behalf []string // whose decisions made the outcome, in the order they decided; whose tasks others decided
 	if by != System && by != "" {
 		decided := slices.DeleteFunc(slices.Clone(in.Tasks), func(task Task) bool { return string(task.Decision) != outcome || task.By == "" })
 		slices.SortStableFunc(decided, func(a, b Task) int { return a.At.Compare(b.At) })
@@ -876,13 +876,16 @@ func (t *tx) closeStep(outcome, by, reason string) {
 			if !slices.Contains(deciders, task.By) {
 				deciders = append(deciders, task.By)
 			}
+			if task.By != task.Assignee && !slices.Contains(behalf, task.Assignee) {
+				behalf = append(behalf, task.Assignee)
+			}
 		}
 		if !slices.Contains(deciders, by) { // an admin's or escalation target's decision closed it
 			deciders = append(deciders, by)
 		}
 	}
 	in.History = append(in.History, StepRecord{Step: in.Step, Round: in.Round, Started: in.StepStarted, Ended: t.now,
-		Outcome: outcome, By: by, Deciders: deciders, Reason: reason, Assigned: assigned, Originals: originals})
+		Outcome: outcome, By: by, Deciders: deciders, For: behalf, Reason: reason, Assigned: assigned, Originals: originals})
 	if s := t.step(); s != nil && (s.Kind == StepApproval || s.Kind == StepTask) {
 		names := ""
 		if len(deciders) > 0 {
@@ -1826,17 +1829,21 @@ func (t *tx) tellEarlierApprovers(s *Step, round int, changes []Change, note, di
 		if len(deciders) == 0 && h.By != "" {
 			deciders = []string{h.By}
 		}
-		for _, p := range deciders {
+		for _, p := range append(slices.Clone(deciders), h.For...) { // and whose tasks a delegate decided
 			if p == System || p == in.Requester || slices.Contains(told, p) {
 				continue
 			}
 			told = append(told, p)
 			m := t.baseCard(step, MsgInfo)
 			m.Step, m.Round = step.ID, h.Round
-			m.Title = fmt.Sprintf("Changed after you approved it: %s %s (%s)", t.def.Name, in.ID, in.Title)
+			approved := "you approved it"
+			if !slices.Contains(deciders, p) {
+				approved = "your delegate approved it"
+			}
+			m.Title = fmt.Sprintf("Changed after %s: %s %s (%s)", approved, t.def.Name, in.ID, in.Title)
 			var b strings.Builder
-			fmt.Fprintf(&b, "%s changed %s after you approved it at %s, and %s. Your approval stands; nothing is asked of you.\nWhat changed this time:",
-				t.name(in.Requester), in.ID, step.Name, did)
+			fmt.Fprintf(&b, "%s changed %s after %s at %s, and %s. The approval stands; nothing is asked of you.\nWhat changed this time:",
+				t.name(in.Requester), in.ID, approved, step.Name, did)
 			for _, c := range t.shownChanges(changes) {
 				fmt.Fprintf(&b, "\n• %s: %s", c.Label, c)
 			}

@@ -86,7 +86,7 @@ func TestRejectAndResubmit(t *testing.T) {
 		len(told.Actions) != 1 || told.Actions[0].Kind != flows.ActStatus {
 		t.Fatalf("bob's notice %+v", told)
 	}
-	contains(t, "bob's notice", told.Text, "Alice Martin changed X-1 after you approved it at Manager approval, and resubmitted it to Finance approval. Your approval stands",
+	contains(t, "bob's notice", told.Text, "Alice Martin changed X-1 after you approved it at Manager approval, and resubmitted it to Finance approval. The approval stands",
 		"What changed this time:\n• Amount: 2500 → 1800\n• Vendor: (empty) → Dell\nTheir note: split in two")
 	card := notified(t, tr, "carol", "finance/2/carol").Msg
 	if card.Round != 2 || !slices.Equal(card.Changes, wantChanges) || !slices.Contains(card.Context, "Round 2") {
@@ -747,6 +747,19 @@ func TestEarlierApproversAreToldOfChanges(t *testing.T) {
 		wantStatus(t, r.in, flows.StatusCompleted, "", 0)
 		contains(t, "bob's notice", notified(t, tr, "bob", "changed/finance/2/bob").Msg.Text,
 			"after you approved it at Manager approval, and resubmitted it, and Finance approval no longer applies.", "• Amount: 2500 → 500")
+	})
+	t.Run("a delegate approved: both they and the assignee are told", func(t *testing.T) {
+		t.Parallel()
+		r := buyRun(t, "2500")
+		r.act(flows.EventDelegate, "bob", target("dana"))
+		r.act(flows.EventApprove, "dana")
+		if h := r.in.History[0]; !slices.Equal(h.Deciders, []string{"dana"}) || !slices.Equal(h.For, []string{"bob"}) {
+			t.Fatalf("record %+v", h)
+		}
+		r.act(flows.EventRequestChanges, "carol", reason("too much"))
+		tr := r.act(flows.EventResubmit, "alice", data("item", "Laptop", "amount", "1800"))
+		contains(t, "dana's notice", notified(t, tr, "dana", "changed/finance/2/dana").Msg.Text, "changed X-1 after you approved it at Manager approval")
+		contains(t, "bob's notice", notified(t, tr, "bob", "changed/finance/2/bob").Msg.Text, "changed X-1 after your delegate approved it at Manager approval")
 	})
 	t.Run("an earlier approver on the returning step gets its card", func(t *testing.T) {
 		t.Parallel()

@@ -107,6 +107,9 @@ type StepRecord struct {
 	// Deciders are everyone whose decision made the outcome (all who
 	// approved under an all or quorum policy), in the order they decided.
 	Deciders []string `json:"deciders,omitempty"`
+	// For are the assignees whose tasks their delegates decided: they
+	// answer for the outcome too.
+	For      []string `json:"for,omitempty"`
 	Reason   string   `json:"reason,omitempty"`
 	Assigned []string `json:"assigned,omitempty"`
 	// Originals are the first assignees of tasks that were reassigned: they
