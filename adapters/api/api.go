@@ -475,8 +475,8 @@ type decisionRequest struct {
 	Reason     string         `json:"reason"`
 	OnBehalfOf string         `json:"on_behalf_of"`
 	Step       string         `json:"step"`
-	Round      int            `json:"round"`
-	Data       map[string]any `json:"data"` // done: the task's outputs
+	Round      *int           `json:"round"` // nil: the current round
+	Data       map[string]any `json:"data"`  // done: the task's outputs
 }
 
 var decisions = map[string]flows.EventKind{
@@ -501,8 +501,11 @@ func (a *API) decide(w http.ResponseWriter, r *http.Request) {
 	case (kind == flows.EventReject || kind == flows.EventRequestChanges) && strings.TrimSpace(req.Reason) == "":
 		fields["reason"] = "a reason is required to " + strings.ReplaceAll(req.Decision, "_", " ")
 	}
-	if req.Round < 0 {
-		fields["round"] = "a round is 1 or more"
+	round := 0 // the current one
+	if req.Round != nil {
+		if round = *req.Round; round < 1 {
+			fields["round"] = "a round is 1 or more (leave it out for the current one)"
+		}
 	}
 	actor, ok := a.actor(w, r, req.OnBehalfOf, fields)
 	if !ok {
@@ -526,7 +529,7 @@ func (a *API) decide(w http.ResponseWriter, r *http.Request) {
 		invalid(w, r, fields)
 		return
 	}
-	a.write(w, r, body, flows.Event{Kind: kind, Actor: actor, Reason: req.Reason, Step: req.Step, Round: req.Round, Data: data}, http.StatusOK)
+	a.write(w, r, body, flows.Event{Kind: kind, Actor: actor, Reason: req.Reason, Step: req.Step, Round: round, Data: data}, http.StatusOK)
 }
 
 type commentRequest struct {

@@ -321,6 +321,14 @@ func TestDecisions(t *testing.T) {
 	}
 	r.want(r.do("POST", path, admin, map[string]any{"decision": "approve", "on_behalf_of": "carol"}), 403, flows.CodeNotAssignee)
 	r.want(r.do("POST", "/api/v1/instances/PR-999/decisions", admin, map[string]any{"decision": "approve", "on_behalf_of": "bob"}), 404, "not_found")
+	// A round is 1 or more; left out, it is the current one.
+	for _, round := range []int{0, -1} {
+		p = r.do("POST", path, admin, map[string]any{"decision": "approve", "on_behalf_of": "bob", "round": round})
+		r.want(p, 422, "invalid")
+		if f := p.fields(); f["round"] != "a round is 1 or more (leave it out for the current one)" {
+			t.Errorf("round %d: %s", round, p.raw)
+		}
+	}
 	// Data is a task's outputs: an approval with data would drop it unsaid.
 	p = r.do("POST", path, admin, map[string]any{"decision": "approve", "on_behalf_of": "bob", "data": map[string]any{"po": "7781"}})
 	r.want(p, 422, "invalid")
