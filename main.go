@@ -207,7 +207,7 @@ func build(ctx context.Context, cfg bot.Config, getenv func(string) string, log 
 		log.Warn("not in the people directory: work sent there reaches nobody", "what", s, "fix", "add them to BATON_DIRECTORY or fix the flow")
 	}
 	for _, s := range engine.ScheduleProblems() {
-		log.Warn("a schedule's data is refused", "what", s, "fix", "fix the schedule's data: or BATON_DIRECTORY, if it names someone the directory lacks")
+		log.Warn("a schedule's data is refused", "what", s, "fix", "fix the schedule's data, or BATON_DIRECTORY if it names someone the directory lacks")
 	}
 	store := storage.New(rdb, scfg)
 	ictx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -400,13 +400,13 @@ func validate(paths []string, stdout, stderr io.Writer) int {
 		}
 		defs = append(defs, got...)
 	}
-	if len(problems) == 0 {
-		e, err := flows.NewEngine(defs, nil, nil)
-		if err != nil {
-			problems = append(problems, err.Error())
-		} else {
-			problems = append(problems, e.ScheduleProblems()...) // people are checked by baton doctor, against the directory
-		}
+	// The flows that loaded, together (ids, commands and prefixes must not
+	// clash), and their schedules' data: people are checked by baton doctor,
+	// against the directory.
+	if e, err := flows.NewEngine(defs, nil, nil); err != nil {
+		problems = append(problems, err.Error())
+	} else {
+		problems = append(problems, e.ScheduleProblems()...)
 	}
 	if len(problems) > 0 {
 		fmt.Fprintln(stderr, strings.Join(problems, "\n"))

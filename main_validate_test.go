@@ -31,6 +31,25 @@ func TestValidateCommand(t *testing.T) {
 	if err := os.WriteFile(bom, append([]byte("\xef\xbb\xbf"), src...), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// A schedule naming its requester as the approver, beside a file with
+	// a mistake of its own: both are reported.
+	sched := filepath.Join(dir, "sched.yaml")
+	if err := os.WriteFile(sched, []byte(`id: rep
+name: Report
+owner: olivia
+schedule: {cron: "0 9 * * MON", requester: alice, data: {approver: alice}}
+form:
+  - {name: approver, type: person, required: true}
+steps:
+  - {id: s, type: approval, assignees: ["field:approver"]}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := runCLI(t, "validate", sched, filepath.Join(dir, "missing.yaml"))
+	if code != 1 || !strings.Contains(errOut, "missing.yaml: no such file or directory") ||
+		!strings.Contains(errOut, "schedule[0].data: invalid form: approver: you are making this request") {
+		t.Errorf("validate with a bad schedule and a missing file: exit %d\n%s", code, errOut)
+	}
 	for _, tt := range []struct {
 		args       []string
 		code       int

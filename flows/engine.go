@@ -1778,7 +1778,7 @@ func (t *tx) resubmit() error {
 			t.pass(s)
 			in.Changes, in.Note = nil, ""           // for the step's reviewers, who will not see it
 			t.continueAt(t.def.StepIndex(s.ID) + 1) // where a false condition leads: the step below, not its next
-			t.tellEarlierApprovers(s, round, changes, note, fmt.Sprintf("resubmitted it, and %s no longer applies", s.Name))
+			t.tellEarlierApprovers(s, round, changes, note, fmt.Sprintf("resubmitted it; %s no longer applies", s.Name))
 			t.out.Text = fmt.Sprintf("Resubmitted %s: %s no longer applies. %s", in.ID, s.Name, t.afterText())
 			return nil
 		}
@@ -1811,8 +1811,10 @@ func (t *tx) tellEarlierApprovers(s *Step, round int, changes []Change, note, di
 		return
 	}
 	in := t.in
-	told := in.Pending() // their new card shows the changes
-	told = append(told, in.Escalated...)
+	var told []string
+	if in.Step == s.ID { // back at s: its new cards show the changes
+		told = append(in.Pending(), in.Escalated...)
+	}
 	back := t.def.StepIndex(s.ID)
 	var steps []string
 	for i := len(in.History) - 1; i >= 0; i-- {

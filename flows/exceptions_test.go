@@ -746,7 +746,7 @@ func TestEarlierApproversAreToldOfChanges(t *testing.T) {
 		tr := r.act(flows.EventResubmit, "alice", data("item", "Laptop", "amount", "500"))
 		wantStatus(t, r.in, flows.StatusCompleted, "", 0)
 		contains(t, "bob's notice", notified(t, tr, "bob", "changed/finance/2/bob").Msg.Text,
-			"after you approved it at Manager approval, and resubmitted it, and Finance approval no longer applies.", "• Amount: 2500 → 500")
+			"after you approved it at Manager approval, and resubmitted it; Finance approval no longer applies.", "• Amount: 2500 → 500")
 	})
 	t.Run("a delegate approved: both they and the assignee are told", func(t *testing.T) {
 		t.Parallel()
@@ -885,6 +885,21 @@ steps:
 		}
 		r.act(flows.EventApprove, "carol")
 		wantStatus(t, r.in, flows.StatusCompleted, "", 0)
+		// The CFO's step no longer holds the request, and the summary says so.
+		if it := r.e.Timeline(r.in, r.audit, "alice", r.now).Items[1]; !strings.Contains(it.Text, "Changes requested by Dana Kowalski") ||
+			!strings.Contains(it.Text, "Not needed now: its condition (amount > 100000) is false") {
+			t.Fatalf("the CFO's step in the timeline: %+v", it)
+		}
+	})
+	t.Run("an earlier approver asked first on another step is told what changed", func(t *testing.T) {
+		t.Parallel()
+		r := newRun(t, flow("  - {id: manager, type: approval, assignees: [\"person:dana\"]}\n"+cfo+finance))
+		r.start("w", "alice", form("amount", "2500"))
+		r.act(flows.EventApprove, "dana")
+		tr := back(r, "900000")
+		wantStatus(t, r.in, flows.StatusRunning, "cfo", 1)
+		notified(t, tr, "dana", "cfo/1/dana")
+		contains(t, "dana's notice", notified(t, tr, "dana", "changed/finance/2/dana").Msg.Text, "• amount: 2500 → 900,000")
 	})
 	t.Run("the step asked first sends back and still applies: asked again, then the way back goes on", func(t *testing.T) {
 		t.Parallel()

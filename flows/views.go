@@ -165,6 +165,21 @@ func (e *Engine) stepItem(def *Definition, in *Instance, s *Step, audit []AuditE
 		}
 		rounds = append(rounds, line)
 	}
+	// A resubmission's edits took the step out of its condition after it
+	// decided: its decisions no longer hold the request (unless it was asked
+	// again since).
+	for i := len(audit) - 1; i >= 0; i-- {
+		a := audit[i]
+		if a.Step != s.ID || a.Refused {
+			continue
+		}
+		if a.Action == "skipped" && a.Actor == System && strings.HasPrefix(a.Reason, "condition is false now: ") && len(rounds) > 0 {
+			rounds = append(rounds, "Not needed now: its condition ("+strings.TrimPrefix(a.Reason, "condition is false now: ")+") is false · "+FormatTime(a.At, loc))
+		}
+		if a.Action == "skipped" || a.Action == "assigned" {
+			break // the latest of these says where the step stands
+		}
+	}
 	if in.Step == s.ID && in.Status == StatusRunning {
 		var names []string
 		for _, t := range in.Tasks {
