@@ -182,13 +182,13 @@ func (s *Service) Command(ctx context.Context, actor, platform, key, text string
 	case flows.VerbStatus:
 		m, err := s.Status(ctx, actor, c.Arg)
 		if err != nil {
-			return Reply{Message: s.note(err), Refused: true}, nil
+			return Reply{Message: s.note(err, c.Arg), Refused: true}, nil
 		}
 		return Reply{Message: m}, nil
 	case flows.VerbCancel:
 		in, err := s.store.Get(ctx, c.Arg)
 		if err != nil {
-			return Reply{Message: s.note(err), Refused: true}, nil
+			return Reply{Message: s.note(err, c.Arg), Refused: true}, nil
 		}
 		kind := flows.EventCancel
 		if in.Requester == actor {
@@ -207,7 +207,7 @@ func (s *Service) Command(ctx context.Context, actor, platform, key, text string
 				Title: fmt.Sprintf("Say why: cancel %s <reason>.", in.ID)}, Refused: true}, nil
 		}
 		if err != nil {
-			return Reply{Message: s.note(err), Refused: true}, nil
+			return Reply{Message: s.note(err, c.Arg), Refused: true}, nil
 		}
 		return Reply{Message: &flows.Message{Kind: flows.MsgInfo, Instance: in.ID, Title: out.Text}, Refused: !out.OK}, nil
 	}
@@ -236,11 +236,11 @@ func (s *Service) requestID(ctx context.Context, arg string) (string, string) {
 	return "", fmt.Sprintf("%s can be %s: type the id with its dash.", arg, strings.Join(found, " or "))
 }
 
-// note turns a user-facing error into a short message.
-func (s *Service) note(err error) *flows.Message {
+// note turns a user-facing error about request id into a short message.
+func (s *Service) note(err error, id string) *flows.Message {
 	text := err.Error()
 	if errors.Is(err, flows.ErrNotFound) {
-		text = "There is no such request. Check the id (e.g. PR-12); your requests: type requests."
+		text = fmt.Sprintf("There is no request %s. Check the id; your requests: type requests.", id)
 	}
 	return &flows.Message{Kind: flows.MsgInfo, Title: text}
 }

@@ -40,8 +40,8 @@ func TestCommands(t *testing.T) {
 		"start purchse":   `There is no flow called \"purchse\". Did you mean \"purchase\"?`,
 		"tasks":           "Nothing is waiting on you.",
 		"requests":        "You have no requests yet.",
-		"status PR-404":   "There is no such request.",
-		"cancel PR-404 x": "There is no such request.",
+		"status PR-404":   "There is no request PR-404.",
+		"cancel PR-404 x": "There is no request PR-404.",
 	} {
 		got := mustString(t, h.command("U0ALICE", text))
 		if !strings.Contains(got, want) || !strings.Contains(got, `"response_type": "ephemeral"`) {

@@ -511,12 +511,12 @@ func TestConsoleTypedRefusalsAreNotOK(t *testing.T) {
 		says     string
 	}{
 		{"carol", "cancel PR-1 not needed", false, "Only the flow owner (Olivia Brown) or an admin can cancel PR-1"},
-		{"carol", "cancel PR-99", false, "There is no such request"},
+		{"carol", "cancel PR-99", false, "There is no request PR-99."},
 		{"alice", "help", true, "start"},
 		{"bob", "tasks", true, "PR-1"},
 		{"alice", "requests", true, "PR-1"},
 		{"alice", "status PR-1", true, "Manager approval"},
-		{"alice", "status PR-99", false, "There is no such request"},
+		{"alice", "status PR-99", false, "There is no request PR-99."},
 	} {
 		code, out := cr.post("/console/command", command(tc.as, tc.text))
 		got, _ := json.Marshal(out)
