@@ -1744,10 +1744,10 @@ func (t *tx) resubmit() error {
 	// asked again, after any step before it that now applies, and the
 	// request still returns to that other step.
 	if in.Returning != "" && in.Returning != s.ID {
-		if t.applies(s) {
-			t.pass(s)
-		} else {
+		t.pass(s) // asked again on the way, if it still applies
+		if !t.applies(s) {
 			t.record(AuditEntry{Actor: System, Action: "skipped", Step: s.ID, Round: in.Round, Reason: "condition is false now: " + s.When})
+			t.tellNotNeeded(s, changes)
 		}
 		back := t.def.Step(in.Returning)
 		in.Changes = nil
@@ -1776,6 +1776,7 @@ func (t *tx) resubmit() error {
 		if ok, err := s.cond.eval(in.Data, in.Requester); err == nil && !ok {
 			t.record(AuditEntry{Actor: System, Action: "skipped", Step: s.ID, Round: in.Round, Reason: "condition is false now: " + s.When})
 			t.pass(s)
+			t.tellNotNeeded(s, changes)
 			in.Changes, in.Note = nil, ""           // for the step's reviewers, who will not see it
 			t.continueAt(t.def.StepIndex(s.ID) + 1) // where a false condition leads: the step below, not its next
 			t.tellEarlierApprovers(s, round, changes, note, fmt.Sprintf("resubmitted it; %s no longer applies", s.Name))
@@ -1787,6 +1788,39 @@ func (t *tx) resubmit() error {
 	t.tellEarlierApprovers(s, round, changes, note, "resubmitted it to "+s.Name)
 	t.out.Text = fmt.Sprintf("Resubmitted %s (round %d). %s", in.ID, in.Round, t.waitingOn())
 	return nil
+}
+
+// tellNotNeeded tells whoever sent the request back at s (its last round)
+// that the resubmission's edits took the request out of s's condition:
+// nothing more is asked of them.
+func (t *tx) tellNotNeeded(s *Step, changes []Change) {
+	in := t.in
+	for i := len(in.History) - 1; i >= 0; i-- {
+		h := in.History[i]
+		if h.Step != s.ID {
+			continue
+		}
+		if h.By == "" || h.By == System || h.By == in.Requester {
+			return
+		}
+		did := map[string]string{string(Changes): "asked for changes", string(Rejected): "rejected it"}[h.Outcome]
+		if did == "" {
+			return
+		}
+		m := t.baseCard(s, MsgInfo)
+		m.Step, m.Round = s.ID, h.Round
+		m.Title = fmt.Sprintf("No longer needed: %s %s (%s)", t.def.Name, in.ID, in.Title)
+		var b strings.Builder
+		fmt.Fprintf(&b, "%s changed %s after you %s at %s, and %s no longer applies (%s is false now): nothing more is asked of you.\nWhat changed:",
+			t.name(in.Requester), in.ID, did, s.Name, s.Name, s.When)
+		for _, c := range t.shownChanges(changes) {
+			fmt.Fprintf(&b, "\n• %s: %s", c.Label, c)
+		}
+		m.Text = b.String()
+		m.Actions = []Action{{Kind: ActStatus, Label: "Status", Instance: in.ID}}
+		t.notify(Recipient{Person: h.By}, "unneeded/"+cardKey(s.ID, h.Round, h.By), "", m)
+		return
+	}
 }
 
 // shownChanges is changes as a card shows them: people by name, as its

@@ -745,6 +745,7 @@ func TestEarlierApproversAreToldOfChanges(t *testing.T) {
 		r.act(flows.EventRequestChanges, "carol", reason("too much"))
 		tr := r.act(flows.EventResubmit, "alice", data("item", "Laptop", "amount", "500"))
 		wantStatus(t, r.in, flows.StatusCompleted, "", 0)
+		contains(t, "carol's notice", notified(t, tr, "carol", "unneeded/finance/1/carol").Msg.Text, "after you asked for changes at Finance approval, and Finance approval no longer applies")
 		contains(t, "bob's notice", notified(t, tr, "bob", "changed/finance/2/bob").Msg.Text,
 			"after you approved it at Manager approval, and resubmitted it; Finance approval no longer applies.", "• Amount: 2500 → 500")
 	})
@@ -880,6 +881,10 @@ steps:
 		r.act(flows.EventRequestChanges, "dana", reason("too much"))
 		tr := r.act(flows.EventResubmit, "alice", data("amount", "500"))
 		wantStatus(t, r.in, flows.StatusRunning, "finance", 2)
+		// The CFO, who asked for changes, hears that nothing more is asked of them.
+		told := notified(t, tr, "dana", "unneeded/cfo/1/dana").Msg
+		contains(t, "the CFO's notice", told.Title+"\n"+told.Text, "No longer needed: W X-1",
+			"Alice Martin changed X-1 after you asked for changes at cfo, and cfo no longer applies (amount > 100000 is false now)", "• amount: 900,000 → 500")
 		if card := notified(t, tr, "carol", "finance/2/carol").Msg; !slices.Equal(card.Changes, []flows.Change{{Field: "amount", Label: "amount", Old: "2500", New: "500"}}) {
 			t.Fatalf("finance's changes %+v", card.Changes)
 		}
