@@ -403,11 +403,11 @@ func validate(paths []string, stdout, stderr io.Writer) int {
 	// The flows that loaded, together (ids, commands and prefixes must not
 	// clash), and their schedules' data: people are checked by baton doctor,
 	// against the directory.
-	if e, err := flows.NewEngine(defs, nil, nil); err != nil {
+	e, err := flows.NewEngine(defs, nil, nil)
+	if err != nil {
 		problems = append(problems, err.Error())
-	} else {
-		problems = append(problems, e.ScheduleProblems()...)
 	}
+	problems = append(problems, e.ScheduleProblems()...) // the engine holds every flow, clashing or not
 	if len(problems) > 0 {
 		fmt.Fprintln(stderr, strings.Join(problems, "\n"))
 		return 1

@@ -1286,10 +1286,11 @@ func (t *tx) closeReturned(outcome string) {
 // step whose condition is false is passed over, to the step below it (so a
 // conditional step with a next is a branch).
 func (t *tx) advance(from int) {
-	if t.in.Returning != "" {
-		t.resume()
+	if back := t.def.Step(t.in.Returning); back != nil {
+		t.resume(back)
 		return
 	}
+	t.in.Returning = "" // the flow no longer has it: go on from here
 	i := 0
 	if from >= 0 {
 		i = t.def.successor(from)
@@ -1344,33 +1345,28 @@ func (t *tx) ask(s *Step) {
 }
 
 // resume goes on after a step asked because a resubmission made it apply:
-// to the next such step, else back to the step that sent the request back
-// (Returning), as its next round.
-func (t *tx) resume() {
+// to the next such step, else back to back, the step that sent the request
+// back (Returning), as its next round. It returns whom it told that back no
+// longer applies, if the edits took it out of its condition.
+func (t *tx) resume(back *Step) []string {
 	in := t.in
-	back := t.def.Step(in.Returning)
-	if back == nil { // the flow changed since: go on from the start's order
-		in.Returning = ""
-		t.continueAt(t.def.StepIndex(in.Step) + 1)
-		return
-	}
 	k := t.def.StepIndex(back.ID)
 	if s := t.nextToAsk(k); s != nil {
 		t.ask(s)
-		return
+		return nil
 	}
 	in.Returning = ""
 	in.Changes = t.changesSince(back)
-	if back.cond != nil {
-		if ok, err := back.cond.eval(in.Data, in.Requester); err == nil && !ok {
-			t.record(AuditEntry{Actor: System, Action: "skipped", Step: back.ID, Round: in.Rounds[back.ID], Reason: "condition is false now: " + back.When})
-			t.pass(back)
-			in.Changes, in.Note = nil, ""
-			t.continueAt(k + 1)
-			return
-		}
+	if !t.applies(back) {
+		t.record(AuditEntry{Actor: System, Action: "skipped", Step: back.ID, Round: in.Rounds[back.ID], Reason: "condition is false now: " + back.When})
+		t.pass(back)
+		told := t.tellNotNeeded(back, in.Changes)
+		in.Changes, in.Note = nil, ""
+		t.continueAt(k + 1)
+		return told
 	}
 	t.activate(back)
+	return nil
 }
 
 // pass notes that the flow went past s because its condition was false.
@@ -1739,22 +1735,28 @@ func (t *tx) resubmit() error {
 		detail[c.Field] = c.String()
 	}
 	t.record(AuditEntry{Action: "resubmitted", Reason: t.ev.Reason, Detail: detail})
-	note, round := in.Note, in.Round+1
+	// The notices of this resubmission are keyed by the send-back they answer.
+	note, sentBack := in.Note, cardKey(s.ID, in.Round, "")
+	if in.Returning != "" && t.def.Step(in.Returning) == nil {
+		in.Returning = "" // the flow no longer has it: this step is where the request returns
+	}
 	// Sent back by a step asked on the way back to another (below): it is
 	// asked again, after any step before it that now applies, and the
 	// request still returns to that other step.
-	if in.Returning != "" && in.Returning != s.ID {
+	if back := t.def.Step(in.Returning); back != nil && back.ID != s.ID {
 		t.pass(s) // asked again on the way, if it still applies
+		var told []string
 		if !t.applies(s) {
 			t.record(AuditEntry{Actor: System, Action: "skipped", Step: s.ID, Round: in.Round, Reason: "condition is false now: " + s.When})
-			t.tellNotNeeded(s, changes)
+			told = t.tellNotNeeded(s, changes)
 		}
-		back := t.def.Step(in.Returning)
 		in.Changes = nil
-		t.resume()
-		if back != nil {
-			t.tellEarlierApprovers(back, in.Rounds[back.ID]+1, changes, note, "resubmitted it")
+		told = append(told, t.resume(back)...)
+		where := strings.TrimSuffix(t.afterText(), ".") // "Waiting on …", "The request is complete"
+		if where != "" {
+			where = "; " + strings.ToLower(where[:1]) + where[1:]
 		}
+		t.tellEarlierApprovers(back, sentBack, told, changes, note, "resubmitted it"+where)
 		t.out.Text = fmt.Sprintf("Resubmitted %s. %s", in.ID, t.afterText())
 		return nil
 	}
@@ -1765,7 +1767,7 @@ func (t *tx) resubmit() error {
 	if first := t.nextToAsk(t.def.StepIndex(s.ID)); first != nil {
 		in.Returning = s.ID
 		t.ask(first)
-		t.tellEarlierApprovers(s, round, changes, note, fmt.Sprintf("resubmitted it; %s now applies and is asked first", first.Name))
+		t.tellEarlierApprovers(s, sentBack, nil, changes, note, fmt.Sprintf("resubmitted it; %s now applies and is asked first", first.Name))
 		t.out.Text = fmt.Sprintf("Resubmitted %s: %s now applies and is asked first, then %s again. %s", in.ID, first.Name, s.Name, t.waitingOn())
 		return nil
 	}
@@ -1776,16 +1778,16 @@ func (t *tx) resubmit() error {
 		if ok, err := s.cond.eval(in.Data, in.Requester); err == nil && !ok {
 			t.record(AuditEntry{Actor: System, Action: "skipped", Step: s.ID, Round: in.Round, Reason: "condition is false now: " + s.When})
 			t.pass(s)
-			t.tellNotNeeded(s, changes)
+			told := t.tellNotNeeded(s, changes)
 			in.Changes, in.Note = nil, ""           // for the step's reviewers, who will not see it
 			t.continueAt(t.def.StepIndex(s.ID) + 1) // where a false condition leads: the step below, not its next
-			t.tellEarlierApprovers(s, round, changes, note, fmt.Sprintf("resubmitted it; %s no longer applies", s.Name))
+			t.tellEarlierApprovers(s, sentBack, told, changes, note, fmt.Sprintf("resubmitted it; %s no longer applies", s.Name))
 			t.out.Text = fmt.Sprintf("Resubmitted %s: %s no longer applies. %s", in.ID, s.Name, t.afterText())
 			return nil
 		}
 	}
 	t.activate(s)
-	t.tellEarlierApprovers(s, round, changes, note, "resubmitted it to "+s.Name)
+	t.tellEarlierApprovers(s, sentBack, nil, changes, note, "resubmitted it to "+s.Name)
 	t.out.Text = fmt.Sprintf("Resubmitted %s (round %d). %s", in.ID, in.Round, t.waitingOn())
 	return nil
 }
@@ -1793,34 +1795,43 @@ func (t *tx) resubmit() error {
 // tellNotNeeded tells whoever sent the request back at s (its last round)
 // that the resubmission's edits took the request out of s's condition:
 // nothing more is asked of them.
-func (t *tx) tellNotNeeded(s *Step, changes []Change) {
+func (t *tx) tellNotNeeded(s *Step, changes []Change) []string {
 	in := t.in
 	for i := len(in.History) - 1; i >= 0; i-- {
 		h := in.History[i]
 		if h.Step != s.ID {
 			continue
 		}
-		if h.By == "" || h.By == System || h.By == in.Requester {
-			return
-		}
 		did := map[string]string{string(Changes): "asked for changes", string(Rejected): "rejected it"}[h.Outcome]
-		if did == "" {
-			return
+		if did == "" || h.By == "" || h.By == System {
+			return nil
 		}
-		m := t.baseCard(s, MsgInfo)
-		m.Step, m.Round = s.ID, h.Round
-		m.Title = fmt.Sprintf("No longer needed: %s %s (%s)", t.def.Name, in.ID, in.Title)
-		var b strings.Builder
-		fmt.Fprintf(&b, "%s changed %s after you %s at %s, and %s no longer applies (%s is false now): nothing more is asked of you.\nWhat changed:",
-			t.name(in.Requester), in.ID, did, s.Name, s.Name, s.When)
-		for _, c := range t.shownChanges(changes) {
-			fmt.Fprintf(&b, "\n• %s: %s", c.Label, c)
+		var told []string
+		for _, p := range append([]string{h.By}, h.For...) { // and whose task a delegate decided
+			if p == in.Requester || slices.Contains(told, p) {
+				continue
+			}
+			told = append(told, p)
+			who := "you"
+			if p != h.By {
+				who = "your delegate"
+			}
+			m := t.baseCard(s, MsgInfo)
+			m.Step, m.Round = s.ID, h.Round
+			m.Title = fmt.Sprintf("No longer needed: %s %s (%s)", t.def.Name, in.ID, in.Title)
+			var b strings.Builder
+			fmt.Fprintf(&b, "%s changed %s after %s %s at %s, and %s no longer applies (%s is false now): nothing more is asked of you.\nWhat changed:",
+				t.name(in.Requester), in.ID, who, did, s.Name, s.Name, s.When)
+			for _, c := range t.shownChanges(changes) {
+				fmt.Fprintf(&b, "\n• %s: %s", c.Label, c)
+			}
+			m.Text = b.String()
+			m.Actions = []Action{{Kind: ActStatus, Label: "Status", Instance: in.ID}}
+			t.notify(Recipient{Person: p}, "unneeded/"+cardKey(s.ID, h.Round, p), "", m)
 		}
-		m.Text = b.String()
-		m.Actions = []Action{{Kind: ActStatus, Label: "Status", Instance: in.ID}}
-		t.notify(Recipient{Person: h.By}, "unneeded/"+cardKey(s.ID, h.Round, h.By), "", m)
-		return
+		return told
 	}
+	return nil
 }
 
 // shownChanges is changes as a card shows them: people by name, as its
@@ -1836,18 +1847,20 @@ func (t *tx) shownChanges(changes []Change) []Change {
 }
 
 // tellEarlierApprovers tells whoever approved an earlier step than s (its
-// last round) that the request changed when it was resubmitted to s as
-// round (did says what became of it): their approval stands, and they should not
-// learn of the change by chance. Call it once the request has moved on:
-// whoever the request now waits on gets its card, with the changes, instead.
-func (t *tx) tellEarlierApprovers(s *Step, round int, changes []Change, note, did string) {
+// last round) that the request changed when it was resubmitted after the
+// send-back sentBack (a card key prefix, step/round/); did says what became
+// of it. Their approval stands, and they should not learn of the change by
+// chance. Call it once the request has moved on: those it now waits on
+// with the changes on their cards, and told (told already, of something
+// else), get no notice.
+func (t *tx) tellEarlierApprovers(s *Step, sentBack string, told []string, changes []Change, note, did string) {
 	if len(changes) == 0 {
 		return
 	}
 	in := t.in
-	var told []string
-	if in.Step == s.ID { // back at s: its new cards show the changes
-		told = append(in.Pending(), in.Escalated...)
+	told = slices.Clone(told)                              // told already, of something else
+	if in.Status == StatusRunning && len(in.Changes) > 0 { // the new cards show the changes
+		told = append(append(told, in.Pending()...), in.Escalated...)
 	}
 	back := t.def.StepIndex(s.ID)
 	var steps []string
@@ -1890,7 +1903,7 @@ func (t *tx) tellEarlierApprovers(s *Step, round int, changes []Change, note, di
 			m.Actions = []Action{{Kind: ActStatus, Label: "Status", Instance: in.ID}}
 			// Not under the step's round's key prefix: the update closing
 			// the round's cards is not for this one.
-			t.notify(Recipient{Person: p}, "changed/"+cardKey(s.ID, round, p), "", m)
+			t.notify(Recipient{Person: p}, "changed/"+sentBack+p, "", m)
 		}
 	}
 }

@@ -81,7 +81,7 @@ func TestRejectAndResubmit(t *testing.T) {
 	}
 	// Bob, who approved the first version, is told what changed; his
 	// approval stands.
-	told := notified(t, tr, "bob", "changed/finance/2/bob").Msg
+	told := notified(t, tr, "bob", "changed/finance/1/bob").Msg
 	if told.Kind != flows.MsgInfo || told.Title != "Changed after you approved it: Purchase X-1 (Laptop (1800))" ||
 		len(told.Actions) != 1 || told.Actions[0].Kind != flows.ActStatus {
 		t.Fatalf("bob's notice %+v", told)
@@ -746,7 +746,7 @@ func TestEarlierApproversAreToldOfChanges(t *testing.T) {
 		tr := r.act(flows.EventResubmit, "alice", data("item", "Laptop", "amount", "500"))
 		wantStatus(t, r.in, flows.StatusCompleted, "", 0)
 		contains(t, "carol's notice", notified(t, tr, "carol", "unneeded/finance/1/carol").Msg.Text, "after you asked for changes at Finance approval, and Finance approval no longer applies")
-		contains(t, "bob's notice", notified(t, tr, "bob", "changed/finance/2/bob").Msg.Text,
+		contains(t, "bob's notice", notified(t, tr, "bob", "changed/finance/1/bob").Msg.Text,
 			"after you approved it at Manager approval, and resubmitted it; Finance approval no longer applies.", "• Amount: 2500 → 500")
 	})
 	t.Run("a delegate approved: both they and the assignee are told", func(t *testing.T) {
@@ -759,8 +759,8 @@ func TestEarlierApproversAreToldOfChanges(t *testing.T) {
 		}
 		r.act(flows.EventRequestChanges, "carol", reason("too much"))
 		tr := r.act(flows.EventResubmit, "alice", data("item", "Laptop", "amount", "1800"))
-		contains(t, "dana's notice", notified(t, tr, "dana", "changed/finance/2/dana").Msg.Text, "changed X-1 after you approved it at Manager approval")
-		contains(t, "bob's notice", notified(t, tr, "bob", "changed/finance/2/bob").Msg.Text, "changed X-1 after your delegate approved it at Manager approval")
+		contains(t, "dana's notice", notified(t, tr, "dana", "changed/finance/1/dana").Msg.Text, "changed X-1 after you approved it at Manager approval")
+		contains(t, "bob's notice", notified(t, tr, "bob", "changed/finance/1/bob").Msg.Text, "changed X-1 after your delegate approved it at Manager approval")
 	})
 	t.Run("an earlier approver on the returning step gets its card", func(t *testing.T) {
 		t.Parallel()
@@ -814,7 +814,7 @@ steps:
 	if card := notified(t, tr, "dana", "cfo/1/dana").Msg; len(card.Changes) != 0 || !slices.Contains(card.Context, "Note from Alice Martin: it is servers") {
 		t.Fatalf("the CFO's card %+v: no changes (a first look), the requester's note", card)
 	}
-	contains(t, "bob's notice", notified(t, tr, "bob", "changed/finance/2/bob").Msg.Text, "resubmitted it; CFO approval now applies and is asked first")
+	contains(t, "bob's notice", notified(t, tr, "bob", "changed/finance/1/bob").Msg.Text, "resubmitted it; CFO approval now applies and is asked first")
 	// The CFO approves: back to finance, round 2, with what changed since.
 	tr = r.act(flows.EventApprove, "dana")
 	wantStatus(t, r.in, flows.StatusRunning, "finance", 2)
@@ -896,6 +896,58 @@ steps:
 			t.Fatalf("the CFO's step in the timeline: %+v", it)
 		}
 	})
+	t.Run("the step returned to no longer applies: whoever sent it back there is told", func(t *testing.T) {
+		t.Parallel()
+		r := newRun(t, flow(manager+cfo+"  - {id: finance, type: approval, assignees: [\"person:carol\"], when: \"amount > 1000\"}\n"))
+		r.start("w", "alice", form("amount", "2500"))
+		r.act(flows.EventApprove, "bob")
+		back(r, "900000")
+		r.act(flows.EventRequestChanges, "dana", reason("too much"))
+		tr := r.act(flows.EventResubmit, "alice", data("amount", "500"))
+		wantStatus(t, r.in, flows.StatusCompleted, "", 0)
+		notified(t, tr, "dana", "unneeded/cfo/1/dana")
+		notified(t, tr, "carol", "unneeded/finance/1/carol")
+		contains(t, "bob's notice", notified(t, tr, "bob", "changed/cfo/1/bob").Msg.Text, "and resubmitted it; the request is complete. The approval stands")
+	})
+	t.Run("a delegate sent it back: the assignee hears it is no longer needed too", func(t *testing.T) {
+		t.Parallel()
+		r := newRun(t, flow(manager+"  - {id: finance, type: approval, assignees: [\"person:carol\"], when: \"amount > 1000\"}\n"))
+		r.start("w", "alice", form("amount", "2500"))
+		r.act(flows.EventApprove, "bob")
+		r.act(flows.EventDelegate, "carol", target("frank"))
+		r.act(flows.EventRequestChanges, "frank", reason("why?"))
+		tr := r.act(flows.EventResubmit, "alice", data("amount", "500"))
+		notified(t, tr, "frank", "unneeded/finance/1/frank")
+		contains(t, "carol's notice", notified(t, tr, "carol", "unneeded/finance/1/carol").Msg.Text, "after your delegate asked for changes")
+	})
+	t.Run("the flow no longer has the step to return to: the step that sent it back is asked again", func(t *testing.T) {
+		t.Parallel()
+		r := newRun(t, flow(manager+cfo+finance))
+		r.start("w", "alice", form("amount", "2500"))
+		r.act(flows.EventApprove, "bob")
+		back(r, "900000")
+		r.act(flows.EventRequestChanges, "dana", reason("split it"))
+		r.e = flow(manager + cfo) // redeployed without finance
+		r.act(flows.EventResubmit, "alice", data("amount", "800000"))
+		wantStatus(t, r.in, flows.StatusRunning, "cfo", 2)
+	})
+	t.Run("one who approved earlier and is asked again gets the changes once", func(t *testing.T) {
+		t.Parallel()
+		r := newRun(t, flow("  - {id: manager, type: approval, assignees: [\"person:dana\"]}\n"+cfo+finance))
+		r.start("w", "alice", form("amount", "2500"))
+		r.act(flows.EventApprove, "dana")
+		back(r, "900000")
+		r.act(flows.EventRequestChanges, "dana", reason("split it"))
+		tr := r.act(flows.EventResubmit, "alice", data("amount", "800000"))
+		if card := notified(t, tr, "dana", "cfo/2/dana").Msg; len(card.Changes) != 1 {
+			t.Fatalf("dana's round 2 card %+v", card.Changes)
+		}
+		for _, e := range tr.Effects {
+			if strings.HasPrefix(e.Card, "changed/") {
+				t.Fatalf("a notice %s besides the card with the changes", e.Card)
+			}
+		}
+	})
 	t.Run("an earlier approver asked first on another step is told what changed", func(t *testing.T) {
 		t.Parallel()
 		r := newRun(t, flow("  - {id: manager, type: approval, assignees: [\"person:dana\"]}\n"+cfo+finance))
@@ -904,7 +956,7 @@ steps:
 		tr := back(r, "900000")
 		wantStatus(t, r.in, flows.StatusRunning, "cfo", 1)
 		notified(t, tr, "dana", "cfo/1/dana")
-		contains(t, "dana's notice", notified(t, tr, "dana", "changed/finance/2/dana").Msg.Text, "• amount: 2500 → 900,000")
+		contains(t, "dana's notice", notified(t, tr, "dana", "changed/finance/1/dana").Msg.Text, "• amount: 2500 → 900,000")
 	})
 	t.Run("the step asked first sends back and still applies: asked again, then the way back goes on", func(t *testing.T) {
 		t.Parallel()

@@ -175,6 +175,10 @@ func (in *Instance) Clone() *Instance {
 	}
 	c.Changes = slices.Clone(in.Changes)
 	c.History = slices.Clone(in.History)
+	for i := range c.History {
+		h := &c.History[i]
+		h.Deciders, h.For, h.Assigned, h.Originals = slices.Clone(h.Deciders), slices.Clone(h.For), slices.Clone(h.Assigned), slices.Clone(h.Originals)
+	}
 	c.Passed = slices.Clone(in.Passed)
 	return &c
 }
