@@ -50,6 +50,15 @@ steps:
 		!strings.Contains(errOut, "schedule[0].data: invalid form: approver: you are making this request") {
 		t.Errorf("validate with a bad schedule and a missing file: exit %d\n%s", code, errOut)
 	}
+	// Or beside a flow whose id clashes with it.
+	clash := filepath.Join(dir, "clash.yaml")
+	if err := os.WriteFile(clash, []byte("id: rep\nname: Again\nowner: olivia\nprefix: AG\nsteps:\n  - {id: s, type: notify, to: [requester], message: hi}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut = runCLI(t, "validate", sched, clash)
+	if code != 1 || !strings.Contains(errOut, "is also used by") || !strings.Contains(errOut, "schedule[0].data") {
+		t.Errorf("validate with a bad schedule and a clash: exit %d\n%s", code, errOut)
+	}
 	for _, tt := range []struct {
 		args       []string
 		code       int
