@@ -219,17 +219,15 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			for _, del := range batch {
 				d.enqueue(work, &workers, queued{d: del, reclaimed: idle > 0}, cut)
 			}
-			switch {
-			case idle > 0 && len(batch) > 0:
-				continue // more may be waiting to be taken over (each read takes n per shard)
-			case idle > 0:
-				idle = 0 // then what is new
-				continue
-			case len(batch) < n:
-			default:
+			if idle > 0 { // taking over, until nothing is left (each read takes n per shard); then what is new
+				if len(batch) == 0 {
+					idle = 0
+				}
 				continue
 			}
-			break
+			if len(batch) < n {
+				break
+			}
 		}
 		idle = 0
 	}

@@ -1816,22 +1816,35 @@ func (t *tx) tellNotNeeded(s *Step, changes []Change) []string {
 			if p != h.By {
 				who = "your delegate"
 			}
-			m := t.baseCard(s, MsgInfo)
-			m.Step, m.Round = s.ID, h.Round
-			m.Title = fmt.Sprintf("No longer needed: %s %s (%s)", t.def.Name, in.ID, in.Title)
-			var b strings.Builder
-			fmt.Fprintf(&b, "%s changed %s after %s %s at %s, and %s no longer applies (%s is false now): nothing more is asked of you.\nWhat changed:",
-				t.name(in.Requester), in.ID, who, did, s.Name, s.Name, s.When)
-			for _, c := range t.shownChanges(changes) {
-				fmt.Fprintf(&b, "\n• %s: %s", c.Label, c)
-			}
-			m.Text = b.String()
-			m.Actions = []Action{{Kind: ActStatus, Label: "Status", Instance: in.ID}}
+			m := t.changeNotice(s, h.Round, "No longer needed", fmt.Sprintf("%s changed %s after %s %s at %s, and %s no longer applies (%s is false now): nothing more is asked of you.",
+				t.name(in.Requester), in.ID, who, did, s.Name, s.Name, s.When), changes, "")
 			t.notify(Recipient{Person: p}, "unneeded/"+cardKey(s.ID, h.Round, p), "", m)
 		}
 		return told
 	}
 	return nil
+}
+
+// changeNotice is the notice to someone who decided round of step that a
+// resubmission changed the request: lead says what it means for them, then
+// come the changes and the requester's note ("": none).
+func (t *tx) changeNotice(step *Step, round int, title, lead string, changes []Change, note string) *Message {
+	in := t.in
+	m := t.baseCard(step, MsgInfo)
+	m.Step, m.Round = step.ID, round
+	m.Title = fmt.Sprintf("%s: %s %s (%s)", title, t.def.Name, in.ID, in.Title)
+	var b strings.Builder
+	b.WriteString(lead)
+	b.WriteString("\nWhat changed this time:")
+	for _, c := range t.shownChanges(changes) {
+		fmt.Fprintf(&b, "\n• %s: %s", c.Label, c)
+	}
+	if note != "" {
+		fmt.Fprintf(&b, "\nTheir note: %s", note)
+	}
+	m.Text = b.String()
+	m.Actions = []Action{{Kind: ActStatus, Label: "Status", Instance: in.ID}}
+	return m
 }
 
 // shownChanges is changes as a card shows them: people by name, as its
@@ -1883,24 +1896,12 @@ func (t *tx) tellEarlierApprovers(s *Step, sentBack string, told []string, chang
 				continue
 			}
 			told = append(told, p)
-			m := t.baseCard(step, MsgInfo)
-			m.Step, m.Round = step.ID, h.Round
 			approved := "you approved it"
 			if !slices.Contains(deciders, p) {
 				approved = "your delegate approved it"
 			}
-			m.Title = fmt.Sprintf("Changed after %s: %s %s (%s)", approved, t.def.Name, in.ID, in.Title)
-			var b strings.Builder
-			fmt.Fprintf(&b, "%s changed %s after %s at %s, and %s. The approval stands; nothing is asked of you.\nWhat changed this time:",
-				t.name(in.Requester), in.ID, approved, step.Name, did)
-			for _, c := range t.shownChanges(changes) {
-				fmt.Fprintf(&b, "\n• %s: %s", c.Label, c)
-			}
-			if note != "" {
-				fmt.Fprintf(&b, "\nTheir note: %s", note)
-			}
-			m.Text = b.String()
-			m.Actions = []Action{{Kind: ActStatus, Label: "Status", Instance: in.ID}}
+			m := t.changeNotice(step, h.Round, "Changed after "+approved, fmt.Sprintf("%s changed %s after %s at %s, and %s. The approval stands; nothing is asked of you.",
+				t.name(in.Requester), in.ID, approved, step.Name, did), changes, note)
 			// Not under the step's round's key prefix: the update closing
 			// the round's cards is not for this one.
 			t.notify(Recipient{Person: p}, "changed/"+sentBack+p, "", m)
