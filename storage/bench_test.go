@@ -34,7 +34,11 @@ func parallel(b *testing.B, rdb redis.UniversalClient, c int, op func(i int) err
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	errs := make(chan error, c)
+	// Started as well as reset: a caller that stopped the timer for its
+	// setup would otherwise time nothing, and the benchmark would grow b.N
+	// without bound (filling Redis until it is killed).
 	b.ResetTimer()
+	b.StartTimer()
 	began := time.Now()
 	cpu := storagetest.CPU(b, rdb)
 	for range c {
