@@ -220,6 +220,17 @@ func (e *Engine) Apply(cur *Instance, ev Event, now time.Time) (*Transition, err
 	typed := ev.Kind != EventTimer && ev.Kind != EventWebhookResult // its reason is a person's words, not Baton's or a remote's
 	if typed {
 		ev.Reason = ReadBreaks(ev.Reason)
+		// A step the flow does not have and this request never had is a
+		// mistake in the event (an API call's typo), not an out-of-date
+		// card: bad input, and nothing is recorded.
+		if ev.Step != "" && ev.Step != cur.Step && def.Step(ev.Step) == nil &&
+			!slices.ContainsFunc(cur.History, func(h StepRecord) bool { return h.Step == ev.Step }) {
+			ids := make([]string, len(def.Steps))
+			for i, s := range def.Steps {
+				ids[i] = s.ID
+			}
+			return nil, inputErr("%s has no step %q; its flow's steps are %s.", cur.ID, ev.Step, strings.Join(ids, ", "))
+		}
 	}
 	t := newTx(e, def, cur.Clone(), ev, now)
 	if t.in.Data == nil {

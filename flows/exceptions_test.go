@@ -1,6 +1,7 @@
 package flows_test
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -681,9 +682,14 @@ func TestClickForAnEarlierStepWithoutRound(t *testing.T) {
 	wantStatus(t, r.in, flows.StatusRunning, "finance", 2)
 	tr := r.refused(flows.Event{Kind: flows.EventApprove, Actor: "bob", Step: "manager"}, flows.CodeAlreadyDecided)
 	contains(t, "refusal", tr.Outcome.Text, "X-1 was already approved by Bob Chen")
-	// A step the flow does not have is named as such, not as an old card.
-	tr = r.refused(flows.Event{Kind: flows.EventApprove, Actor: "carol", Step: "nope"}, flows.CodeAlreadyDecided)
-	contains(t, "refusal", tr.Outcome.Text, `X-1 has no step "nope"; it is at Finance approval (round 2).`)
+	// A step the flow does not have is bad input, not an old card: it is
+	// named as such, and nothing is recorded.
+	_, err := r.e.Apply(r.in, flows.Event{Kind: flows.EventApprove, Key: "nope", Instance: r.in.ID, Actor: "carol", Step: "nope"}, r.now)
+	var ie *flows.InputError
+	if !errors.As(err, &ie) {
+		t.Fatalf("approve step nope: got %v, want an input error", err)
+	}
+	contains(t, "input error", ie.Msg, `X-1 has no step "nope"; its flow's steps are manager, finance, order.`)
 }
 
 // TestPlatformIdentitiesResolveToPeople: a person field or a reassignment

@@ -321,6 +321,13 @@ func TestDecisions(t *testing.T) {
 	}
 	r.want(r.do("POST", path, admin, map[string]any{"decision": "approve", "on_behalf_of": "carol"}), 403, flows.CodeNotAssignee)
 	r.want(r.do("POST", "/api/v1/instances/PR-999/decisions", admin, map[string]any{"decision": "approve", "on_behalf_of": "bob"}), 404, "not_found")
+	// A step the flow does not have is a mistake in the call, not a card
+	// gone out of date: 422, naming the flow's steps.
+	p = r.do("POST", path, admin, map[string]any{"decision": "approve", "on_behalf_of": "bob", "step": "manger"})
+	r.want(p, 422, "invalid")
+	if !strings.Contains(string(p.raw), `has no step \"manger\"; its flow's steps are manager,`) {
+		t.Errorf("unknown step: %s", p.raw)
+	}
 	// A round is 1 or more; left out, it is the current one.
 	for _, round := range []int{0, -1} {
 		p = r.do("POST", path, admin, map[string]any{"decision": "approve", "on_behalf_of": "bob", "round": round})
