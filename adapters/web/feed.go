@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"slices"
 	"sync"
@@ -28,7 +29,11 @@ type entry struct {
 // demo surface: what matters durably (instances, audit, timers) is in Redis;
 // an inbox lost on restart is re-created by the next card.
 type feed struct {
-	mu    sync.Mutex
+	mu sync.Mutex
+	// boot is this process's part of every ref: the dispatcher keeps refs in
+	// Redis, and after a restart an update for a card of the previous
+	// process must find no card, not the new card that took its number.
+	boot  string
 	seq   int
 	boxes map[string][]*entry
 	byRef map[string]*entry
@@ -36,7 +41,7 @@ type feed struct {
 }
 
 func newFeed() *feed {
-	return &feed{boxes: map[string][]*entry{}, byRef: map[string]*entry{}, subs: map[string]map[chan struct{}]bool{}}
+	return &feed{boot: rand.Text()[:8], boxes: map[string][]*entry{}, byRef: map[string]*entry{}, subs: map[string]map[chan struct{}]bool{}}
 }
 
 func personBox(p string) string  { return "p:" + p }
@@ -46,7 +51,7 @@ func (f *feed) add(box string, m *flows.Message, parent string, now time.Time) s
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.seq++
-	e := &entry{Ref: fmt.Sprintf("web-%d", f.seq), At: now, Updated: now, Msg: m, Parent: parent, Box: box}
+	e := &entry{Ref: fmt.Sprintf("web-%s-%d", f.boot, f.seq), At: now, Updated: now, Msg: m, Parent: parent, Box: box}
 	f.boxes[box] = append(f.boxes[box], e)
 	if over := len(f.boxes[box]) - feedCap; over > 0 {
 		for _, old := range f.boxes[box][:over] {
@@ -189,7 +194,7 @@ func (m messenger) Send(ctx context.Context, to bot.Address, msg *flows.Message,
 
 func (m messenger) Update(ctx context.Context, ref string, msg *flows.Message) error {
 	if !m.c.feed.update(ref, msg, m.c.svc.Now()) {
-		return bot.Permanent(fmt.Errorf("console message %s is gone (the console restarted)", ref))
+		return bot.Permanent(fmt.Errorf("console message %s is gone (its console restarted, or another replica sent it)", ref))
 	}
 	return nil
 }

@@ -221,3 +221,25 @@ func TestGoldenForm(t *testing.T) {
 	}
 	golden(t, "form-errors", buf.Bytes())
 }
+
+// TestFeedRefsOutliveARestart: a card's ref from before a restart (the
+// dispatcher keeps refs in Redis) updates no card of the new process, not
+// even the one that came at the same place in its feed.
+func TestFeedRefsOutliveARestart(t *testing.T) {
+	before := newFeed()
+	old := before.add(personBox("bob"), &flows.Message{Title: "before"}, "", t0)
+	after := newFeed()
+	ref := after.add(personBox("bob"), &flows.Message{Title: "after"}, "", t0)
+	if ref == old {
+		t.Fatalf("both processes named their first card %s", ref)
+	}
+	if after.update(old, &flows.Message{Title: "outcome of the old card"}, t0) {
+		t.Errorf("an update for %s (of the earlier process) found a card", old)
+	}
+	if got := after.byRef[ref].Msg.Title; got != "after" {
+		t.Errorf("the new process's card reads %q", got)
+	}
+	if !after.update(ref, &flows.Message{Title: "updated"}, t0) || after.byRef[ref].Msg.Title != "updated" {
+		t.Errorf("the new process's own card was not updated")
+	}
+}
