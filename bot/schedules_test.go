@@ -67,7 +67,15 @@ func TestScheduledStartsOncePerFiring(t *testing.T) {
 			}
 			fired := make(chan firing, 16)
 			onFire := func(replica int) func(bot.Firing) {
-				return func(f bot.Firing) { fired <- firing{replica, f} }
+				return func(f bot.Firing) {
+					// gocron's repeats (below) may outnumber the buffer once the
+					// test stops reading: a firing then must not block
+					// shutdown, which waits for running jobs.
+					select {
+					case fired <- firing{replica, f}:
+					case <-ctx.Done():
+					}
+				}
 			}
 			log := slog.New(slog.NewTextHandler(io.Discard, nil))
 			// Replica B has its own Service over the same store and engine.
