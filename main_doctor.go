@@ -212,7 +212,7 @@ func (c *checkup) flows(cfg bot.Config) {
 			need(fmt.Sprintf("flow %s webhooks to %s", d.ID, flows.HookTarget(h.URL)), cmp.Or(h.Secret, "webhook"))
 		}
 	}
-	c.ok("flows", "%s: %s, %s, %s", from, plural(len(defs), "flow"), plural(schedules, "schedule"), plural(inbound, "inbound webhook"))
+	c.ok("flows", "%s: %s, %s, %s", from, flows.Plural(len(defs), "flow", "flows"), flows.Plural(schedules, "schedule", "schedules"), flows.Plural(inbound, "inbound webhook", "inbound webhooks"))
 	if problems := engine.ScheduleProblems(); len(problems) > 0 {
 		c.warn("schedules", "%s", strings.Join(problems, "; "))
 	}
@@ -227,14 +227,6 @@ func (c *checkup) flows(cfg bot.Config) {
 	default:
 		c.skip("secrets", "no flow needs one (no webhook step, webhook subscription or inbound start)")
 	}
-}
-
-// plural is "1 flow", "2 flows".
-func plural(n int, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // slack calls auth.test with the bot token.

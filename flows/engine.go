@@ -134,7 +134,7 @@ func (t *tx) mayResubmit() (*Step, error) {
 		return nil, fmt.Errorf("%s: step %q is no longer in flow %s", in.ID, in.Step, t.def.ID)
 	}
 	if in.Rounds[s.ID] >= s.MaxRounds {
-		return nil, inputErr("%s has had %s at %s, the most allowed; it cannot be resubmitted; start a new request instead", in.ID, plural(in.Rounds[s.ID], "round", "rounds"), s.Name)
+		return nil, inputErr("%s has had %s at %s, the most allowed; it cannot be resubmitted; start a new request instead", in.ID, Plural(in.Rounds[s.ID], "round", "rounds"), s.Name)
 	}
 	return s, nil
 }
@@ -754,7 +754,7 @@ func (t *tx) decide(d Decision) error {
 		return inputErr("a reason is required to %s", map[Decision]string{Rejected: "reject", Changes: "request changes"}[d])
 	}
 	if d == Changes && t.in.Round >= s.MaxRounds {
-		return inputErr("%s has had %s at %s, the most allowed; approve or reject it", t.in.ID, plural(t.in.Round, "round", "rounds"), s.Name)
+		return inputErr("%s has had %s at %s, the most allowed; approve or reject it", t.in.ID, Plural(t.in.Round, "round", "rounds"), s.Name)
 	}
 	var outputs map[string]any
 	if d == Done && len(s.Outputs) > 0 {
@@ -1251,7 +1251,7 @@ func (t *tx) returnToRequester(d Decision, by, reason string) {
 	m := t.returnedCard(s, d, by, reason)
 	if in.Round < s.MaxRounds {
 		m.Actions = append(m.Actions, Action{Kind: ActResubmit, Label: "Edit and resubmit", Style: "primary", Instance: in.ID, Step: in.Step, Round: in.Round})
-		m.Context = append(m.Context, fmt.Sprintf("You can resubmit %s.", plural(s.MaxRounds-in.Round, "more time", "more times")))
+		m.Context = append(m.Context, fmt.Sprintf("You can resubmit %s.", Plural(s.MaxRounds-in.Round, "more time", "more times")))
 	}
 	m.Actions = append(m.Actions, Action{Kind: ActWithdraw, Label: "Withdraw", Instance: in.ID, Step: in.Step, Round: in.Round})
 	t.notify(Recipient{Person: in.Requester}, t.returnedKey(), "", m)
@@ -1369,9 +1369,8 @@ func (t *tx) resume(back *Step) []string {
 	in.Returning = ""
 	in.Changes = t.changesSince(back)
 	if !t.applies(back) {
-		t.record(AuditEntry{Actor: System, Action: "skipped", Step: back.ID, Round: in.Rounds[back.ID], Reason: "condition is false now: " + back.When})
 		t.pass(back)
-		told := t.tellNotNeeded(back, in.Changes)
+		told := t.noLongerApplies(back, in.Rounds[back.ID], in.Changes)
 		in.Changes, in.Note = nil, ""
 		t.continueAt(k + 1)
 		return told
@@ -1758,8 +1757,7 @@ func (t *tx) resubmit() error {
 		t.pass(s) // asked again on the way, if it still applies
 		var told []string
 		if !t.applies(s) {
-			t.record(AuditEntry{Actor: System, Action: "skipped", Step: s.ID, Round: in.Round, Reason: "condition is false now: " + s.When})
-			told = t.tellNotNeeded(s, changes)
+			told = t.noLongerApplies(s, in.Round, changes)
 		}
 		in.Changes = nil
 		told = append(told, t.resume(back)...)
@@ -1782,25 +1780,35 @@ func (t *tx) resubmit() error {
 		t.out.Text = fmt.Sprintf("Resubmitted %s: %s now applies and is asked first, then %s again. %s", in.ID, first.Name, s.Name, t.waitingOn())
 		return nil
 	}
-	if s.cond != nil {
-		// The edits may take the request out of the step's condition (an
-		// amount lowered under finance's threshold): then it goes on, as if
-		// it had never met the step.
-		if ok, err := s.cond.eval(in.Data, in.Requester); err == nil && !ok {
-			t.record(AuditEntry{Actor: System, Action: "skipped", Step: s.ID, Round: in.Round, Reason: "condition is false now: " + s.When})
-			t.pass(s)
-			told := t.tellNotNeeded(s, changes)
-			in.Changes, in.Note = nil, ""           // for the step's reviewers, who will not see it
-			t.continueAt(t.def.StepIndex(s.ID) + 1) // where a false condition leads: the step below, not its next
-			t.tellEarlierApprovers(s, sentBack, told, changes, note, fmt.Sprintf("resubmitted it; %s no longer applies", s.Name))
-			t.out.Text = fmt.Sprintf("Resubmitted %s: %s no longer applies. %s", in.ID, s.Name, t.afterText())
-			return nil
-		}
+	// The edits may take the request out of the step's condition (an amount
+	// lowered under finance's threshold): then it goes on, as if it had
+	// never met the step.
+	if !t.applies(s) {
+		t.pass(s)
+		told := t.noLongerApplies(s, in.Round, changes)
+		in.Changes, in.Note = nil, ""           // for the step's reviewers, who will not see it
+		t.continueAt(t.def.StepIndex(s.ID) + 1) // where a false condition leads: the step below, not its next
+		t.tellEarlierApprovers(s, sentBack, told, changes, note, fmt.Sprintf("resubmitted it; %s no longer applies", s.Name))
+		t.out.Text = fmt.Sprintf("Resubmitted %s: %s no longer applies. %s", in.ID, s.Name, t.afterText())
+		return nil
 	}
 	t.activate(s)
 	t.tellEarlierApprovers(s, sentBack, nil, changes, note, "resubmitted it to "+s.Name)
 	t.out.Text = fmt.Sprintf("Resubmitted %s (round %d). %s", in.ID, in.Round, t.waitingOn())
 	return nil
+}
+
+// reasonNoLongerApplies begins the reason recorded when a resubmission's
+// edits take a step that decided out of its condition (the status view
+// shows it as "Not needed now").
+const reasonNoLongerApplies = "condition is false now: "
+
+// noLongerApplies records that the edits took s, which decided round,
+// out of its condition, and tells whoever sent the request back there
+// (tellNotNeeded); it returns whom it told.
+func (t *tx) noLongerApplies(s *Step, round int, changes []Change) []string {
+	t.record(AuditEntry{Actor: System, Action: "skipped", Step: s.ID, Round: round, Reason: reasonNoLongerApplies + s.When})
+	return t.tellNotNeeded(s, changes)
 }
 
 // tellNotNeeded tells whoever sent the request back at s (its last round)

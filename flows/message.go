@@ -213,9 +213,10 @@ func joinNames(names []string) string {
 	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
 }
 
-func plural(n int, one, many string) string {
+// Plural is n with one noun or the other: "1 flow", "2 flows".
+func Plural(n int, one, many string) string {
 	if n == 1 {
-		return fmt.Sprintf("%d %s", n, one)
+		return "1 " + one
 	}
 	return fmt.Sprintf("%d %s", n, many)
 }

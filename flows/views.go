@@ -173,8 +173,8 @@ func (e *Engine) stepItem(def *Definition, in *Instance, s *Step, audit []AuditE
 		if a.Step != s.ID || a.Refused {
 			continue
 		}
-		if a.Action == "skipped" && a.Actor == System && strings.HasPrefix(a.Reason, "condition is false now: ") && len(rounds) > 0 {
-			rounds = append(rounds, "Not needed now: its condition ("+strings.TrimPrefix(a.Reason, "condition is false now: ")+") is false · "+FormatTime(a.At, loc))
+		if cond, ok := strings.CutPrefix(a.Reason, reasonNoLongerApplies); ok && a.Action == "skipped" && a.Actor == System && len(rounds) > 0 {
+			rounds = append(rounds, "Not needed now: its condition ("+cond+") is false · "+FormatTime(a.At, loc))
 		}
 		if a.Action == "skipped" || a.Action == "assigned" {
 			break // the latest of these says where the step stands

@@ -1044,15 +1044,9 @@ func (s *Store) Delivered(ctx context.Context, done []flows.Delivery) error {
 		return nil
 	}
 	pipe := s.rdb.Pipeline()
-	acks := map[int][]string{}             // entries done, by shard: XACK and XDEL take many
-	refs := map[string]map[string]string{} // by instance: one HSET each
+	s.keepRefs(ctx, pipe, done)
+	acks := map[int][]string{} // entries done, by shard: XACK and XDEL take many
 	for _, d := range done {
-		if len(d.Refs) > 0 {
-			if refs[d.Instance] == nil {
-				refs[d.Instance] = map[string]string{}
-			}
-			maps.Copy(refs[d.Instance], d.Refs)
-		}
 		if d.Dead != "" {
 			e, _ := json.Marshal(d.Effect)
 			values := map[string]any{"i": d.Instance, "e": e, "why": d.Dead, "id": d.ID, "part": d.Part}
@@ -1064,9 +1058,6 @@ func (s *Store) Delivered(ctx context.Context, done []flows.Delivery) error {
 		if d.Last() {
 			acks[d.Shard] = append(acks[d.Shard], d.ID)
 		}
-	}
-	for id, r := range refs {
-		pipe.HSet(ctx, s.k.refs(id), r)
 	}
 	for sh, ids := range acks {
 		pipe.XAck(ctx, s.k.outbox(sh), group, ids...)
@@ -1091,6 +1082,18 @@ func (s *Store) Touch(ctx context.Context, consumer string, ds []flows.Delivery)
 // that long ago, so that the next reclaim of entries idle that long (by any
 // consumer) takes them at once.
 func (s *Store) HandBack(ctx context.Context, consumer string, ds []flows.Delivery, idle time.Duration) error {
+	pipe := s.rdb.Pipeline()
+	if s.keepRefs(ctx, pipe, ds) {
+		if _, err := pipe.Exec(ctx); err != nil {
+			return fmt.Errorf("keep the references of %d deliveries: %w", len(ds), err)
+		}
+	}
+	return s.setIdle(ctx, consumer, ds, idle)
+}
+
+// keepRefs queues on pipe the storing of the card references ds hold, one
+// HSET per instance; it reports whether there were any.
+func (s *Store) keepRefs(ctx context.Context, pipe redis.Pipeliner, ds []flows.Delivery) bool {
 	refs := map[string]map[string]string{} // by instance
 	for _, d := range ds {
 		if len(d.Refs) > 0 {
@@ -1100,16 +1103,10 @@ func (s *Store) HandBack(ctx context.Context, consumer string, ds []flows.Delive
 			maps.Copy(refs[d.Instance], d.Refs)
 		}
 	}
-	if len(refs) > 0 {
-		pipe := s.rdb.Pipeline()
-		for id, r := range refs {
-			pipe.HSet(ctx, s.k.refs(id), r)
-		}
-		if _, err := pipe.Exec(ctx); err != nil {
-			return fmt.Errorf("keep the references of %d deliveries: %w", len(ds), err)
-		}
+	for id, r := range refs {
+		pipe.HSet(ctx, s.k.refs(id), r)
 	}
-	return s.setIdle(ctx, consumer, ds, idle)
+	return len(refs) > 0
 }
 
 // setIdle sets the idle time of the entries consumer holds among ds.

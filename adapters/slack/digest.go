@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/go-co-op/gocron/v2"
+
+	"github.com/batonbot/baton/flows"
 )
 
 // The daily digest: on working days at DigestAt, in each reviewer's own
@@ -108,7 +110,7 @@ func (a *Adapter) sendDigest(ctx context.Context, person string) error {
 		return err
 	}
 	m := a.svc.Engine().TaskList(tasks, person, a.svc.Now())
-	m.Title = "Good morning: " + plural(len(tasks), "task is", "tasks are") + " waiting on you"
+	m.Title = "Good morning: " + flows.Plural(len(tasks), "task is", "tasks are") + " waiting on you"
 	m.Context = []string{fmt.Sprintf("Your daily digest from Baton · %s tasks for the list any time", Command)}
 	ch, err := a.dm(ctx, user)
 	if err != nil {
@@ -116,11 +118,4 @@ func (a *Adapter) sendDigest(ctx context.Context, person string) error {
 	}
 	_, _, err = a.api.postMessage(ctx, ch, renderMessage(m, maxMessageBlocks), fallback(m), "", false)
 	return err
-}
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	return fmt.Sprintf("%d %s", n, many)
 }
