@@ -28,6 +28,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/jonboulle/clockwork"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/batonbot/baton/bot"
 	"github.com/batonbot/baton/flows"
@@ -246,7 +247,8 @@ type slackAPI struct {
 	mu      sync.Mutex
 	calls   []slackCall
 	seq     int
-	seen    int // calls already taken
+	seen    int               // calls already taken
+	refuse  map[string]string // channel -> the error chat.postMessage answers there
 }
 
 func newSlackAPI(t *testing.T) *slackAPI {
@@ -275,6 +277,8 @@ func (s *slackAPI) serve(w http.ResponseWriter, r *http.Request) {
 	answer := map[string]any{"ok": true}
 	s.mu.Lock()
 	switch m := c.Method; {
+	case m == "chat.postMessage" && s.refuse[c.str("channel")] != "":
+		answer = map[string]any{"ok": false, "error": s.refuse[c.str("channel")]}
 	case m == "chat.postMessage":
 		s.seq++
 		c.TS = fmt.Sprintf("1764147600.%06d", s.seq)
@@ -599,6 +603,12 @@ type crossWorld struct {
 
 func newCrossWorld(t *testing.T) *crossWorld {
 	t.Helper()
+	return newCrossWorldOn(t, storagetest.Default(t).Client, storage.Config{Prefix: storagetest.Prefix(), Shards: 4})
+}
+
+// newCrossWorldOn is newCrossWorld keeping its data in rdb, under store.
+func newCrossWorldOn(t *testing.T, rdb redis.UniversalClient, store storage.Config) *crossWorld {
+	t.Helper()
 	x := &crossWorld{t: t, slack: newSlackAPI(t), ms: newMicrosoft(t), logs: &logSink{}, clock: clockwork.NewFakeClockAt(t0)}
 	dirFile := filepath.Join(t.TempDir(), "directory.yaml")
 	if err := os.WriteFile(dirFile, []byte(crossDirectory), 0o600); err != nil {
@@ -621,8 +631,7 @@ func newCrossWorld(t *testing.T) *crossWorld {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := storagetest.Default(t)
-	a, err := build(t.Context(), cfg, getenv, cfg.Logger(x.logs), b.Client, x.clock, storage.Config{Prefix: storagetest.Prefix(), Shards: 4})
+	a, err := build(t.Context(), cfg, getenv, cfg.Logger(x.logs), rdb, x.clock, store)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -78,6 +78,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 			return graph(args[1:], getenv, stdout, stderr)
 		case "audit":
 			return audit(ctx, args[1:], getenv, stdout, stderr)
+		case "dead":
+			return dead(ctx, args[1:], getenv, stdout, stderr) // main_dead.go
 		case "healthcheck":
 			if len(args) > 1 {
 				w := stderr
@@ -223,6 +225,7 @@ func build(ctx context.Context, cfg bot.Config, getenv func(string) string, log 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := bot.NewMetrics(reg)
+	reg.MustRegister(backlogCollector{store})
 	a := &app{engine: engine, store: store}
 	a.svc = bot.NewService(engine, store, clock, log, metrics)
 	var messengers []bot.Messenger
@@ -669,4 +672,29 @@ func healthcheck(ctx context.Context, getenv func(string) string, stderr io.Writ
 		return 1
 	}
 	return 0
+}
+
+// backlogDesc describes baton_backlog.
+var backlogDesc = prometheus.NewDesc("baton_backlog",
+	"Work waiting in Redis, read at each scrape: outbox entries not delivered (unacked: of those, read by a replica and not acknowledged), requests waiting on a timer (leased: claimed and not fired yet), and dead letters waiting for an operator (baton dead).",
+	[]string{"kind"}, nil)
+
+// backlogCollector reports the store's backlog at each scrape, for alerts:
+// an outbox that does not drain, deliveries given up on. When Redis does not
+// answer it reports nothing (/readyz says so), so the other metrics are
+// still served.
+type backlogCollector struct{ store *storage.Store }
+
+func (c backlogCollector) Describe(ch chan<- *prometheus.Desc) { ch <- backlogDesc }
+
+func (c backlogCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	b, err := c.store.Backlog(ctx)
+	if err != nil {
+		return
+	}
+	for kind, n := range map[string]int64{"outbox": b.Outbox, "unacked": b.Unacked, "timers": b.Timers, "leased": b.Leased, "dead": b.Dead} {
+		ch <- prometheus.MustNewConstMetric(backlogDesc, prometheus.GaugeValue, float64(n), kind)
+	}
 }

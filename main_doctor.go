@@ -120,6 +120,7 @@ func (c *checkup) redis(ctx context.Context, cfg bot.Config) {
 		c.fail("redis", "cannot reach %s: %v; check BATON_REDIS_URL (host, port, password, TLS: rediss://) and that Redis is running", where, err)
 		return
 	}
+	defer c.dead(ctx, rdb) // after the line about Redis, whatever it says
 	info, err := rdb.Info(ctx, "server").Result()
 	if err != nil {
 		c.warn("redis", "%s answers PING but not INFO server (%v): its version is unknown; Baton needs Redis %d.%d or later", where, err, minRedis[0], minRedis[1])
@@ -142,6 +143,14 @@ func (c *checkup) redis(ctx context.Context, cfg bot.Config) {
 		mode = "sentinel"
 	}
 	c.ok("redis", "%s reachable, Redis %s (%s)", where, version, mode)
+}
+
+// dead warns of deliveries given up on, which wait for an operator.
+func (c *checkup) dead(ctx context.Context, rdb redis.UniversalClient) {
+	if b, err := storage.New(rdb, storage.Config{}).Backlog(ctx); err == nil && b.Dead > 0 {
+		c.warn("deliveries", "%s given up on (cards, updates or event announcements not delivered): baton dead lists them, and sends them again once what made them fail is fixed",
+			flows.Plural(int(b.Dead), "delivery was", "deliveries were"))
+	}
 }
 
 // flows checks the flow definitions, the people directory and the secrets

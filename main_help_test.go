@@ -14,7 +14,7 @@ func TestHelp(t *testing.T) {
 	for _, args := range [][]string{
 		{"--help"}, {"-h"}, {"serve", "--help"}, {"graph", "--help"}, {"audit", "-h"}, {"token", "--help"},
 		{"token", "create", "--help"}, {"doctor", "--help"}, {"teams-package", "--help"}, {"healthcheck", "--help"},
-		{"validate", "--help"},
+		{"validate", "--help"}, {"dead", "--help"}, {"dead", "retry", "-h"},
 	} {
 		var out, errOut bytes.Buffer
 		code := run(t.Context(), args, env(), nil, &out, &errOut)
@@ -22,7 +22,7 @@ func TestHelp(t *testing.T) {
 			t.Errorf("baton %s: exit %d, stdout %q, stderr %q; want the usage on stdout and exit 0", strings.Join(args, " "), code, first(out.String()), errOut.String())
 		}
 	}
-	for _, args := range [][]string{{"graph"}, {"audit"}, {"token"}, {"graph", "-bogus", "x"}, {"graph", "-bogus", "--help"}, {"--bogus", "--help"}, {"--bogus"}, {"healthcheck", "now"}} {
+	for _, args := range [][]string{{"graph"}, {"audit"}, {"token"}, {"graph", "-bogus", "x"}, {"graph", "-bogus", "--help"}, {"--bogus", "--help"}, {"--bogus"}, {"healthcheck", "now"}, {"dead"}, {"dead", "retry"}} {
 		var out, errOut bytes.Buffer
 		code := run(t.Context(), args, env(), nil, &out, &errOut)
 		if code != 2 || out.Len() != 0 || errOut.Len() == 0 {

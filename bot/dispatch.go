@@ -523,7 +523,7 @@ func (d *Dispatcher) deliver(ctx context.Context, q *queued) {
 	switch e.Kind {
 	case flows.EffectNotify:
 		var refs map[string]string
-		if q.reclaimed || e.Thread != "" {
+		if q.reclaimed || del.Replay || e.Thread != "" {
 			var err error
 			if refs, err = d.cardRefs(ctx, del.Instance, e.Thread); err != nil {
 				dead = append(dead, err.Error())
@@ -539,8 +539,8 @@ func (d *Dispatcher) deliver(ctx context.Context, q *queued) {
 			}
 			reached = true
 			key := e.Card + "|" + p
-			if refs[key] != "" {
-				continue // sent before the crash that made us redeliver
+			if ref := refs[key]; ref != "" && !(del.Replay && ref == noCard) {
+				continue // sent before the crash that made us redeliver (or, replayed, sent before)
 			}
 			thread := ""
 			if e.Thread != "" && refs[e.Thread+"|"+p] != noCard {

@@ -112,6 +112,9 @@ type Delivery struct {
 	// delivery whose Effect cannot show it: one that could not be decoded,
 	// or of a kind this version does not know (a newer version's).
 	Entry string
+	// Replay marks a dead letter an operator sent again: a card is sent
+	// where it has no reference yet, including where it was given up on.
+	Replay bool
 }
 
 // Last reports whether d is the last effect of its entry.

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -52,10 +54,18 @@ func (s *Store) Backlog(ctx context.Context) (Backlog, error) {
 	return b, nil
 }
 
+// DeadLetter is a delivery given up on and kept aside: its Delivery has
+// its outbox entry's id (ID), why it was given up on (Dead), and the entry's
+// payload as stored when the effect could not show it (Entry).
+type DeadLetter struct {
+	flows.Delivery
+	Ref string    // its place among the dead, "shard/stream-id": what Requeue and Drop take
+	At  time.Time // when it was given up on
+}
+
 // DeadLetters returns up to n deliveries of each shard that were given up
-// on, oldest first, with why in Dead and their outbox entry's payload in
-// Entry, for operators and tests to inspect.
-func (s *Store) DeadLetters(ctx context.Context, n int) ([]flows.Delivery, error) {
+// on, oldest first, for operators (baton dead) and tests to inspect.
+func (s *Store) DeadLetters(ctx context.Context, n int) ([]DeadLetter, error) {
 	pipe := s.rdb.Pipeline()
 	cmds := make([]*redis.XMessageSliceCmd, s.k.shards)
 	for sh := range s.k.shards {
@@ -64,10 +74,14 @@ func (s *Store) DeadLetters(ctx context.Context, n int) ([]flows.Delivery, error
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return nil, fmt.Errorf("read dead letters: %w", err)
 	}
-	var out []flows.Delivery
+	var out []DeadLetter
 	for sh, c := range cmds {
 		for _, m := range c.Val() {
-			d := flows.Delivery{Shard: sh}
+			d := DeadLetter{Delivery: flows.Delivery{Shard: sh}, Ref: strconv.Itoa(sh) + "/" + m.ID}
+			ms, _, _ := strings.Cut(m.ID, "-")
+			if ms, err := strconv.ParseInt(ms, 10, 64); err == nil {
+				d.At = time.UnixMilli(ms).UTC()
+			}
 			d.ID, _ = m.Values["id"].(string)
 			d.Instance, _ = m.Values["i"].(string)
 			d.Dead, _ = m.Values["why"].(string)
@@ -79,5 +93,63 @@ func (s *Store) DeadLetters(ctx context.Context, n int) ([]flows.Delivery, error
 			out = append(out, d)
 		}
 	}
+	slices.SortStableFunc(out, func(a, b DeadLetter) int { return a.At.Compare(b.At) })
 	return out, nil
+}
+
+// Requeue puts dead letters back into the outbox, each marked as a replay
+// (flows.Delivery.Replay), and takes them out of the dead, each at once. It
+// returns how many it put back: a letter no longer among the dead (sent
+// again or dropped meanwhile) is left out.
+func (s *Store) Requeue(ctx context.Context, letters []DeadLetter) (int, error) {
+	n := 0
+	for _, d := range letters {
+		payload, err := replayPayload(d)
+		if err != nil {
+			return n, err
+		}
+		_, id, _ := strings.Cut(d.Ref, "/")
+		keys := []string{s.k.dead(d.Shard), s.k.outbox(d.Shard)}
+		done, err := requeueScript.Run(ctx, s.rdb, keys, id, d.Instance, payload).Int()
+		if err != nil {
+			return n, fmt.Errorf("send %s again: %w", d.Ref, err)
+		}
+		n += done
+	}
+	return n, nil
+}
+
+// replayPayload is what a dead letter's outbox entry holds: its effect
+// alone, as an entry of one. An effect this version cannot show (of a
+// newer version's kind, or undecodable) is taken from the entry as stored,
+// untouched: its part of the entry when the entry is a list, else the
+// whole entry.
+func replayPayload(d DeadLetter) (string, error) {
+	if d.Entry == "" {
+		b, err := json.Marshal([]flows.Effect{d.Effect})
+		return string(b), err
+	}
+	var parts []json.RawMessage
+	if json.Unmarshal([]byte(d.Entry), &parts) == nil && d.Part < len(parts) {
+		return "[" + string(parts[d.Part]) + "]", nil
+	}
+	return d.Entry, nil
+}
+
+// DropDead deletes dead letters for good, and returns how many there were.
+func (s *Store) DropDead(ctx context.Context, letters []DeadLetter) (int, error) {
+	pipe := s.rdb.Pipeline()
+	var cmds []*redis.IntCmd
+	for _, d := range letters {
+		_, id, _ := strings.Cut(d.Ref, "/")
+		cmds = append(cmds, pipe.XDel(ctx, s.k.dead(d.Shard), id))
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return 0, fmt.Errorf("drop %d dead letters: %w", len(letters), err)
+	}
+	n := 0
+	for _, c := range cmds {
+		n += int(c.Val())
+	}
+	return n, nil
 }

@@ -53,7 +53,8 @@ func (k keys) timers(shard int) string { return k.tag(shard) + ":timers" }
 func (k keys) leases(shard int) string { return k.tag(shard) + ":leases" }
 
 // outbox: STREAM of effects to deliver, fields i (instance id) and e (JSON
-// array of one transition's consecutive cards, or of one other effect).
+// array of one transition's consecutive cards, or of one other effect), and
+// r ("1") on a dead letter sent again (baton dead retry).
 func (k keys) outbox(shard int) string { return k.tag(shard) + ":outbox" }
 
 // dead: STREAM of effects that could not be delivered after every retry:

@@ -43,6 +43,7 @@ var (
 	claimScript      = script("claim")
 	retimeScript     = script("retime")
 	touchScript      = script("touch")
+	requeueScript    = script("requeue")
 )
 
 // Config configures a Store. Zero values mean the documented defaults.
@@ -1012,7 +1013,7 @@ func (s *Store) readOutboxAtOnce(ctx context.Context, consumer string, n int) ([
 // entryEffects returns the deliveries of an outbox entry: a JSON array of
 // effects of one transition (or, written by an earlier version, one effect).
 func entryEffects(sh int, m redis.XMessage) []flows.Delivery {
-	d := flows.Delivery{ID: m.ID, Shard: sh}
+	d := flows.Delivery{ID: m.ID, Shard: sh, Replay: m.Values["r"] == "1"}
 	d.Instance, _ = m.Values["i"].(string)
 	raw, _ := m.Values["e"].(string)
 	d.Entry = raw

@@ -1125,6 +1125,79 @@ func TestUndecodableEntryKeepsItsPayload(t *testing.T) {
 	})
 }
 
+// A dead letter sent again goes back into the outbox, marked as a replay,
+// once however often or concurrently it is sent; an effect this version
+// cannot show goes back as stored (its own part of its entry).
+func TestRequeueDeadLetters(t *testing.T) {
+	onBackends(t, storage.Config{Shards: 4}, func(t *testing.T, b storagetest.Backend, s *storage.Store) {
+		ctx := t.Context()
+		const newer = `[{"kind":"notify","to":{"person":"bob"},"card":"x"},{"kind":"teleport","card":"y","where":"mars"}]`
+		if err := b.Client.XAdd(ctx, &redis.XAddArgs{Stream: storage.OutboxKey(s, 1), Values: map[string]any{"i": "PR-10", "e": newer}}).Err(); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.ReadOutbox(ctx, "a", 10, 0)
+		if err != nil || len(got) != 2 || got[0].Replay {
+			t.Fatalf("read %+v %v", got, err)
+		}
+		got[0].Dead, got[1].Dead = "slack: not_in_channel", `unknown effect "teleport"`
+		if err := s.Delivered(ctx, got); err != nil {
+			t.Fatal(err)
+		}
+		dead, err := s.DeadLetters(ctx, 10)
+		if err != nil || len(dead) != 2 || dead[0].Ref == dead[1].Ref || !strings.HasPrefix(dead[0].Ref, "1/") ||
+			dead[0].At.IsZero() || dead[0].Effect.Card != "x" {
+			t.Fatalf("dead letters %+v %v", dead, err)
+		}
+		// Two operators at once: each letter goes back once.
+		var wg sync.WaitGroup
+		sent := make([]int, 2)
+		for i := range sent {
+			wg.Go(func() {
+				n, err := s.Requeue(ctx, dead)
+				if err != nil {
+					t.Error(err)
+				}
+				sent[i] = n
+			})
+		}
+		wg.Wait()
+		if sent[0]+sent[1] != 2 {
+			t.Fatalf("requeued %v, want 2 in all", sent)
+		}
+		if left, err := s.DeadLetters(ctx, 10); err != nil || len(left) != 0 {
+			t.Fatalf("dead letters after the requeue: %+v %v", left, err)
+		}
+		again, err := s.ReadOutbox(ctx, "a", 10, 0)
+		if err != nil || len(again) != 2 {
+			t.Fatalf("read again %+v %v", again, err)
+		}
+		slices.SortFunc(again, func(a, b flows.Delivery) int { return strings.Compare(a.Effect.Card, b.Effect.Card) })
+		for _, d := range again {
+			if !d.Replay || d.Instance != "PR-10" || d.Parts != 1 || d.Dead != "" && d.Effect.Kind != "teleport" {
+				t.Errorf("requeued delivery %+v", d)
+			}
+		}
+		if again[0].Effect.Card != "x" || again[1].Effect.Kind != "teleport" || again[1].Entry != `[{"kind":"teleport","card":"y","where":"mars"}]` {
+			t.Errorf("requeued %+v, want the card and the newer effect as stored", again)
+		}
+		// Dropped for good.
+		again[1].Dead = `unknown effect "teleport"`
+		if err := s.Delivered(ctx, again); err != nil {
+			t.Fatal(err)
+		}
+		dead, _ = s.DeadLetters(ctx, 10)
+		if n, err := s.DropDead(ctx, dead); err != nil || n != 1 {
+			t.Fatalf("dropped %d %v", n, err)
+		}
+		if n, err := s.Requeue(ctx, dead); err != nil || n != 0 {
+			t.Fatalf("requeued a dropped letter: %d %v", n, err)
+		}
+		if b, err := s.Backlog(ctx); err != nil || b.Dead != 0 || b.Outbox != 0 {
+			t.Fatalf("backlog %+v %v", b, err)
+		}
+	})
+}
+
 // HandBack keeps the references of the cards a delivery sent and makes its
 // entry look abandoned: the next reclaim of entries idle that long takes it
 // at once.

@@ -1,0 +1,230 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/batonbot/baton/flows"
+	"github.com/batonbot/baton/storage"
+)
+
+const deadUsage = `usage: baton dead [-json] [-redis-url URL]                list the deliveries given up on, oldest first
+       baton dead retry [-redis-url URL] (-all | REF...)  send them again, once what made them fail is fixed
+       baton dead drop [-redis-url URL] (-all | REF...)   delete them
+A delivery (a card, a card update, an event announcement) is given up on after its retries
+(Slack, Teams or the mail relay down, the app not in a channel, a person no platform reaches).
+REF is the first column of the list. A retried card is sent only where it was not sent before;
+a card that asks for a decision is not sent once its step is over (it stays listed).`
+
+// deadMax bounds the dead letters read per shard (the streams keep about
+// 10,000 each).
+const deadMax = 10000
+
+// dead lists, retries or drops the deliveries given up on.
+func dead(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	verb := "list"
+	if len(args) > 0 && (args[0] == "retry" || args[0] == "drop" || args[0] == "list") {
+		verb, args = args[0], args[1:]
+	}
+	fs := newFlags("dead", deadUsage)
+	asJSON := fs.Bool("json", false, "list as JSON lines")
+	all := fs.Bool("all", false, "retry or drop every dead letter")
+	url := fs.String("redis-url", getenv("BATON_REDIS_URL"), "Redis URL (BATON_REDIS_URL)")
+	if err := parseRouted(fs, args, stdout, stderr, parseFlags); err != nil {
+		return flagsExit(err)
+	}
+	refs := fs.Args()
+	switch {
+	case verb == "list" && (len(refs) > 0 || *all):
+		fmt.Fprintf(stderr, "baton: dead lists every dead letter: -all and REFs go with retry or drop\n%s\n", deadUsage)
+		return 2
+	case verb != "list" && *asJSON:
+		fmt.Fprintf(stderr, "baton: -json goes with the list\n%s\n", deadUsage)
+		return 2
+	case verb != "list" && (len(refs) == 0) == !*all:
+		fmt.Fprintf(stderr, "baton: dead %s takes -all or the REFs of the letters (the first column of baton dead), not both\n%s\n", verb, deadUsage)
+		return 2
+	}
+	if *url == "" {
+		fmt.Fprintln(stderr, "baton: dead reads Redis: set BATON_REDIS_URL (the embedded store keeps nothing once Baton stops)")
+		return 2
+	}
+	rdb, err := storage.Client(*url)
+	if err != nil {
+		fmt.Fprintf(stderr, "baton: %v\n", err)
+		return 2
+	}
+	defer rdb.Close()
+	store := storage.New(rdb, storage.Config{})
+	letters, err := store.DeadLetters(ctx, deadMax)
+	if err != nil {
+		fmt.Fprintf(stderr, "baton: %v\n", err)
+		return 1
+	}
+	if verb == "list" {
+		listDead(letters, *asJSON, stdout, stderr)
+		return 0
+	}
+	picked, code := pickDead(letters, refs, stderr)
+	if verb == "drop" {
+		n, err := store.DropDead(ctx, picked)
+		if err != nil {
+			fmt.Fprintf(stderr, "baton: %v\n", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "dropped %s\n", flows.Plural(n, "dead letter", "dead letters"))
+		return code
+	}
+	var send []storage.DeadLetter
+	for _, d := range picked {
+		if why := outOfDate(ctx, store, d); why != "" {
+			fmt.Fprintf(stderr, "%s: not sent: %s (baton dead drop %s deletes it)\n", d.Ref, why, d.Ref)
+			code = 1
+			continue
+		}
+		send = append(send, d)
+	}
+	n, err := store.Requeue(ctx, send)
+	if err != nil {
+		fmt.Fprintf(stderr, "baton: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "sent %s again: the running Baton delivers them now\n", flows.Plural(n, "dead letter", "dead letters"))
+	if n < len(send) {
+		fmt.Fprintf(stderr, "%s no longer dead (retried or dropped meanwhile)\n", flows.Plural(len(send)-n, "letter was", "letters were"))
+	}
+	return code
+}
+
+// pickDead returns the letters refs name (all of them when refs is empty),
+// and exit code 1 when a ref names none.
+func pickDead(letters []storage.DeadLetter, refs []string, stderr io.Writer) ([]storage.DeadLetter, int) {
+	if len(refs) == 0 {
+		return letters, 0
+	}
+	code := 0
+	var out []storage.DeadLetter
+	for _, ref := range refs {
+		i := slices.IndexFunc(letters, func(d storage.DeadLetter) bool { return d.Ref == ref })
+		if i < 0 {
+			fmt.Fprintf(stderr, "baton: no dead letter %s (baton dead lists them)\n", ref)
+			code = 1
+			continue
+		}
+		out = append(out, letters[i])
+	}
+	return out, code
+}
+
+// outOfDate says why a dead letter should not be sent again, or "": a card
+// that asks for a decision (a task, a reminder, an escalation) once the
+// request has moved past its step and round, as its buttons would only be
+// refused. Closed cards, notices and event announcements never go out of
+// date.
+func outOfDate(ctx context.Context, store *storage.Store, d storage.DeadLetter) string {
+	m := d.Effect.Msg
+	if m == nil || m.Step == "" || m.Outcome != "" ||
+		(m.Kind != flows.MsgTask && m.Kind != flows.MsgReminder && m.Kind != flows.MsgEscalation) {
+		return ""
+	}
+	in, err := store.Get(ctx, d.Instance)
+	if errors.Is(err, flows.ErrNotFound) {
+		return d.Instance + " no longer exists"
+	}
+	if err != nil {
+		return err.Error()
+	}
+	if in.Status != flows.StatusRunning || in.Step != m.Step || in.Round != m.Round {
+		return fmt.Sprintf("its %s card for step %s (round %d) is out of date: %s is %s", m.Kind, m.Step, m.Round, in.ID, where(in))
+	}
+	return ""
+}
+
+// where says where a request is, for a reader.
+func where(in *flows.Instance) string {
+	if in.Status == flows.StatusRunning {
+		return fmt.Sprintf("at step %s (round %d)", in.Step, in.Round)
+	}
+	return strings.ReplaceAll(string(in.Status), "_", " ")
+}
+
+// deadLine is a dead letter as baton dead -json lists it: what it was and
+// where it went, without its content (a card's text, an event's data) or
+// anything secret (a subscriber's path and query).
+type deadLine struct {
+	Ref      string    `json:"ref"`
+	At       time.Time `json:"at"`
+	Instance string    `json:"instance"`
+	Kind     string    `json:"kind"`
+	Card     string    `json:"card,omitempty"`
+	To       string    `json:"to,omitempty"`
+	Message  string    `json:"message,omitempty"` // the card's kind: task, outcome…
+	Step     string    `json:"step,omitempty"`
+	Round    int       `json:"round,omitempty"`
+	Event    string    `json:"event,omitempty"`  // an announced event's type
+	Target   string    `json:"target,omitempty"` // an announcement's subscriber, scheme://host
+	Why      string    `json:"why"`
+}
+
+func deadLineOf(d storage.DeadLetter) deadLine {
+	e := d.Effect
+	l := deadLine{Ref: d.Ref, At: d.At, Instance: d.Instance, Kind: cmp.Or(string(e.Kind), "undecodable"), Card: e.Card, Why: d.Dead}
+	switch {
+	case e.To.Person != "":
+		l.To = e.To.Person
+	case e.To.Channel != "":
+		l.To = "#" + e.To.Channel
+	}
+	if e.Msg != nil {
+		l.Message, l.Step, l.Round = string(e.Msg.Kind), e.Msg.Step, e.Msg.Round
+	}
+	if e.Hook != nil {
+		l.Event, l.Target = e.Hook.Event.Type, flows.HookTarget(e.Hook.URL)
+	}
+	if e.Webhook != nil {
+		l.Step, l.Round = e.Webhook.Step, e.Webhook.Round
+	}
+	return l
+}
+
+// listDead prints the dead letters, one a line, and a count with what to
+// do on standard error.
+func listDead(letters []storage.DeadLetter, asJSON bool, stdout, stderr io.Writer) {
+	enc := json.NewEncoder(stdout)
+	for _, d := range letters {
+		l := deadLineOf(d)
+		if asJSON {
+			_ = enc.Encode(l)
+			continue
+		}
+		what := l.Kind
+		switch {
+		case l.Event != "":
+			what += fmt.Sprintf(" %s to %s", l.Event, l.Target)
+		case l.Kind == string(flows.EffectWebhook):
+			what += fmt.Sprintf(" result of step %s (round %d)", l.Step, l.Round)
+		case l.Card != "":
+			what += " " + l.Card
+			if l.Message != "" {
+				what += " (" + l.Message + ")"
+			}
+			if l.To != "" {
+				what += " to " + l.To
+			}
+		}
+		fmt.Fprintf(stdout, "%s  %s  %-8s %s: %s\n", l.Ref, l.At.Format(time.RFC3339), l.Instance, what, l.Why)
+	}
+	if len(letters) == 0 {
+		fmt.Fprintln(stderr, "no dead letters: every delivery was made")
+		return
+	}
+	fmt.Fprintf(stderr, "%s; once what made them fail is fixed, baton dead retry REF... (or -all) sends them again; baton dead drop deletes them\n",
+		flows.Plural(len(letters), "dead letter", "dead letters"))
+}

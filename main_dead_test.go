@@ -1,0 +1,132 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/batonbot/baton/flows"
+	"github.com/batonbot/baton/storage"
+)
+
+// runDead runs `baton dead [args]` against the Redis at redisURL.
+func runDead(t *testing.T, redisURL string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code = run(t.Context(), append([]string{"dead"}, args...), env("BATON_REDIS_URL", redisURL), nil, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+// The app is not in the procurement channel in Slack: the order notice
+// dies there (Teams gets it). Once the app is invited, baton dead retry
+// sends it again, to Slack only; a task card whose step is over is not
+// sent again, and is dropped.
+func TestDeadLettersRetried(t *testing.T) {
+	t.Parallel()
+	// The command reads the default prefix and shards: a Redis of its own.
+	m, rdb, err := storage.Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rdb.Close(); m.Close() })
+	url := "redis://" + m.Addr()
+	x := newCrossWorldOn(t, rdb, storage.Config{})
+	x.slack.mu.Lock()
+	x.slack.refuse = map[string]string{"C0PROCURE": "not_in_channel"}
+	x.slack.mu.Unlock()
+
+	bobChat := "a:1bob-chat"
+	x.teamsHello("bob")
+	x.startInSlack("500")
+	x.teamsDecide("bob", bobChat, x.ms.last(t, bobChat), "approve", "Approved by Bob Chen")
+	x.drain()
+	findCall(t, x.slack.take(), "chat.postMessage", "C0PROCURE") // refused
+	mustHave(t, "Teams calls after the approval", strings.Join(x.ms.takeCalls(), "\n"), "procurement")
+
+	code, out, errOut := runDead(t, url)
+	if code != 0 || strings.Count(out, "\n") != 1 {
+		t.Fatalf("baton dead: exit %d\n%s%s", code, out, errOut)
+	}
+	mustHave(t, "baton dead", out, "PR-1", "notify notify/order (info) to #procurement: slack: ", "invite it (/invite @Baton)")
+	mustHave(t, "baton dead's stderr", errOut, "1 dead letter; once what made them fail is fixed, baton dead retry")
+	ref := strings.Fields(out)[0]
+	code, out, errOut = runDead(t, url, "-json")
+	var line deadLine
+	if err := json.Unmarshal([]byte(out), &line); code != 0 || err != nil || line.Ref != ref || line.Instance != "PR-1" ||
+		line.Kind != "notify" || line.To != "#procurement" || line.Message != "info" || !strings.Contains(line.Why, "not in this channel") {
+		t.Fatalf("baton dead -json: exit %d, %+v (%v)\n%s", code, line, err, errOut)
+	}
+
+	mustHave(t, "/metrics", metricsText(t, x.srv.URL), `baton_backlog{kind="dead"} 1`, `baton_backlog{kind="outbox"} 0`)
+	var doc bytes.Buffer
+	run(t.Context(), []string{"doctor"}, env("BATON_REDIS_URL", url), nil, &doc, &doc)
+	mustHave(t, "baton doctor", doc.String(), "deliveries", "1 delivery was given up on", "baton dead lists them")
+
+	// Once the app is in the channel, the notice goes to Slack.
+	x.slack.mu.Lock()
+	x.slack.refuse = nil
+	x.slack.mu.Unlock()
+	if code, out, errOut = runDead(t, url, "retry", ref); code != 0 || out != "sent 1 dead letter again: the running Baton delivers them now\n" {
+		t.Fatalf("baton dead retry %s: exit %d\n%s%s", ref, code, out, errOut)
+	}
+	x.drain()
+	wantLines(t, "Slack calls after the retry", summaries(x.slack.take()), []string{
+		"chat.postMessage C0PROCURE: Purchase request PR-1: Laptop (EUR 500) — Alice Martin's purchase PR-1 is approved: Laptop from Dell, EUR 500. Please order it."})
+	wantLines(t, "Teams calls after the retry", x.ms.takeCalls(), nil) // sent there the first time
+	if code, out, errOut = runDead(t, url); code != 0 || out != "" || errOut != "no dead letters: every delivery was made\n" {
+		t.Fatalf("baton dead after the retry: exit %d\n%s%s", code, out, errOut)
+	}
+	mustHave(t, "/metrics after the retry", metricsText(t, x.srv.URL), `baton_backlog{kind="dead"} 0`)
+	if code, _, errOut = runDead(t, url, "retry", ref); code != 1 || !strings.Contains(errOut, "no dead letter "+ref) {
+		t.Fatalf("baton dead retry %s again: exit %d, %s", ref, code, errOut)
+	}
+
+	// Bob's task card, had it died, is out of date now that he decided.
+	task, _ := json.Marshal(flows.Effect{Kind: flows.EffectNotify, To: flows.Recipient{Person: "bob"}, Card: "manager/1/bob",
+		Msg: &flows.Message{Kind: flows.MsgTask, Instance: "PR-1", Step: "manager", Round: 1, Title: "Purchase request PR-1"}})
+	if err := rdb.XAdd(t.Context(), &redis.XAddArgs{Stream: fmt.Sprintf("{baton:%d}:dead", x.a.store.ShardOf("PR-1")),
+		Values: map[string]any{"i": "PR-1", "e": task, "why": "teams: down", "id": "1-0", "part": 0}}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut = runDead(t, url, "retry", "-all")
+	if code != 1 || out != "sent 0 dead letters again: the running Baton delivers them now\n" ||
+		!strings.Contains(errOut, "not sent: its task card for step manager (round 1) is out of date: PR-1 is completed") {
+		t.Fatalf("baton dead retry -all of an old task card: exit %d\n%s%s", code, out, errOut)
+	}
+	x.drain()
+	wantLines(t, "Teams calls after retrying the old card", x.ms.takeCalls(), nil)
+	if code, out, _ = runDead(t, url, "drop", "-all"); code != 0 || out != "dropped 1 dead letter\n" {
+		t.Fatalf("baton dead drop -all: exit %d, %s", code, out)
+	}
+	if code, out, _ = runDead(t, url); code != 0 || out != "" {
+		t.Fatalf("baton dead after the drop: exit %d, %s", code, out)
+	}
+
+	// Mistakes are told, and change nothing.
+	for _, args := range [][]string{{"retry"}, {"drop"}, {"retry", "-all", ref}, {"-all"}, {"retry", "-json", "-all"}} {
+		if code, out, errOut = runDead(t, url, args...); code != 2 || out != "" || !strings.Contains(errOut, "usage: baton dead") {
+			t.Errorf("baton dead %s: exit %d, stdout %q, stderr %q; want the usage and exit 2", strings.Join(args, " "), code, out, errOut)
+		}
+	}
+}
+
+// metricsText returns what Baton's /metrics serves.
+func metricsText(t *testing.T, base string) string {
+	t.Helper()
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("/metrics: HTTP %d %s", resp.StatusCode, b)
+	}
+	return string(b)
+}
