@@ -437,6 +437,14 @@ func newFlags(name, usage string) *flag.FlagSet {
 	return fs
 }
 
+// redisURLFlag adds -redis-url to fs and returns the URL to use once fs is
+// parsed: the flag's, or BATON_REDIS_URL. The environment's is not the
+// flag's default, which the usage would print: the URL may hold a password.
+func redisURLFlag(fs *flag.FlagSet, getenv func(string) string) func() string {
+	url := fs.String("redis-url", "", "Redis URL (default BATON_REDIS_URL)")
+	return func() string { return cmp.Or(*url, getenv("BATON_REDIS_URL")) }
+}
+
 // routed runs a parse of flags that writes to w (a mistake and the usage,
 // or the usage asked for) and sends what it wrote where it belongs: help
 // asked for (-h, --help) to standard output, so `baton graph --help | less`
@@ -544,7 +552,7 @@ func audit(ctx context.Context, args []string, getenv func(string) string, stdou
 	const usage = "usage: baton audit [-json] [-redis-url URL] ID (prints a request's audit trail and verifies its hash chain)"
 	fs := newFlags("audit", usage)
 	asJSON := fs.Bool("json", false, "export as JSON lines")
-	url := fs.String("redis-url", getenv("BATON_REDIS_URL"), "Redis URL (BATON_REDIS_URL)")
+	url := redisURLFlag(fs, getenv)
 	if err := parseRouted(fs, args, stdout, stderr, parseFlags); err != nil {
 		return flagsExit(err)
 	}
@@ -552,11 +560,11 @@ func audit(ctx context.Context, args []string, getenv func(string) string, stdou
 		fmt.Fprintln(stderr, usage)
 		return 2
 	}
-	if *url == "" {
+	if url() == "" {
 		fmt.Fprintln(stderr, "baton: audit reads Redis: set BATON_REDIS_URL (the embedded store keeps nothing once Baton stops)")
 		return 2
 	}
-	rdb, err := storage.Client(*url)
+	rdb, err := storage.Client(url())
 	if err != nil {
 		fmt.Fprintf(stderr, "baton: %v\n", err)
 		return 2

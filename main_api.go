@@ -61,18 +61,18 @@ func token(ctx context.Context, args []string, getenv func(string) string, stdou
 	verb := args[0]
 	fs := flag.NewFlagSet("token "+verb, flag.ContinueOnError)
 	fs.Usage = func() { fmt.Fprintln(fs.Output(), tokenUsage) }
-	url := fs.String("redis-url", getenv("BATON_REDIS_URL"), "Redis URL (BATON_REDIS_URL)")
+	url := redisURLFlag(fs, getenv)
 	name := fs.String("name", "", "create: the token's name (who uses it, e.g. crm)")
 	scope := fs.String("scope", "", "create: read, start or admin")
 	person := fs.String("person", "", "create: the only person the token may act as")
 	if err := parseRouted(fs, args[1:], stdout, stderr, (*flag.FlagSet).Parse); err != nil {
 		return flagsExit(err)
 	}
-	if *url == "" {
+	if url() == "" {
 		fmt.Fprintln(stderr, "baton token: tokens are kept in Redis: set BATON_REDIS_URL (the embedded store of a running Baton cannot be reached)")
 		return 2
 	}
-	rdb, err := storage.Client(*url)
+	rdb, err := storage.Client(url())
 	if err != nil {
 		fmt.Fprintf(stderr, "baton token: %v\n", err)
 		return 2

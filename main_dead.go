@@ -20,12 +20,13 @@ const deadUsage = `usage: baton dead [-json] [-redis-url URL]                lis
        baton dead drop [-redis-url URL] (-all | REF...)   delete them
 A delivery (a card, a card update, an event announcement) is given up on after its retries
 (Slack, Teams or the mail relay down, the app not in a channel, a person no platform reaches).
-REF is the first column of the list. A retried card is sent only where it was not sent before;
-a card that asks for a decision is not sent once its step is over (it stays listed).`
+REF is the first column of the list. A retried card is sent only where it was not sent before.
+A card whose buttons act on the request, or a webhook step's call, is not sent once the request
+has moved past its step and round (it stays listed until dropped).`
 
-// deadMax bounds the dead letters read per shard (the streams keep about
-// 10,000 each).
-const deadMax = 10000
+// deadMax bounds the dead letters read per shard: above what a stream keeps
+// (trimmed to about 10,000, a little more at times).
+const deadMax = 20000
 
 // dead lists, retries or drops the deliveries given up on.
 func dead(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
@@ -36,7 +37,7 @@ func dead(ctx context.Context, args []string, getenv func(string) string, stdout
 	fs := newFlags("dead", deadUsage)
 	asJSON := fs.Bool("json", false, "list as JSON lines")
 	all := fs.Bool("all", false, "retry or drop every dead letter")
-	url := fs.String("redis-url", getenv("BATON_REDIS_URL"), "Redis URL (BATON_REDIS_URL)")
+	url := redisURLFlag(fs, getenv)
 	if err := parseRouted(fs, args, stdout, stderr, parseFlags); err != nil {
 		return flagsExit(err)
 	}
@@ -52,11 +53,11 @@ func dead(ctx context.Context, args []string, getenv func(string) string, stdout
 		fmt.Fprintf(stderr, "baton: dead %s takes -all or the REFs of the letters (the first column of baton dead), not both\n%s\n", verb, deadUsage)
 		return 2
 	}
-	if *url == "" {
+	if url() == "" {
 		fmt.Fprintln(stderr, "baton: dead reads Redis: set BATON_REDIS_URL (the embedded store keeps nothing once Baton stops)")
 		return 2
 	}
-	rdb, err := storage.Client(*url)
+	rdb, err := storage.Client(url())
 	if err != nil {
 		fmt.Fprintf(stderr, "baton: %v\n", err)
 		return 2
@@ -84,9 +85,16 @@ func dead(ctx context.Context, args []string, getenv func(string) string, stdout
 	}
 	var send []storage.DeadLetter
 	for _, d := range picked {
-		if why := outOfDate(ctx, store, d); why != "" {
+		why, err := outOfDate(ctx, store, d)
+		if err != nil {
+			fmt.Fprintf(stderr, "baton: %s: %v\n", d.Ref, err)
+			return 1
+		}
+		if why != "" {
 			fmt.Fprintf(stderr, "%s: not sent: %s (baton dead drop %s deletes it)\n", d.Ref, why, d.Ref)
-			code = 1
+			if !*all { // asked for by name: not done
+				code = 1
+			}
 			continue
 		}
 		send = append(send, d)
@@ -111,7 +119,7 @@ func pickDead(letters []storage.DeadLetter, refs []string, stderr io.Writer) ([]
 	}
 	code := 0
 	var out []storage.DeadLetter
-	for _, ref := range refs {
+	for _, ref := range slices.Compact(slices.Sorted(slices.Values(refs))) {
 		i := slices.IndexFunc(letters, func(d storage.DeadLetter) bool { return d.Ref == ref })
 		if i < 0 {
 			fmt.Fprintf(stderr, "baton: no dead letter %s (baton dead lists them)\n", ref)
@@ -124,27 +132,39 @@ func pickDead(letters []storage.DeadLetter, refs []string, stderr io.Writer) ([]
 }
 
 // outOfDate says why a dead letter should not be sent again, or "": a card
-// that asks for a decision (a task, a reminder, an escalation) once the
-// request has moved past its step and round, as its buttons would only be
-// refused. Closed cards, notices and event announcements never go out of
-// date.
-func outOfDate(ctx context.Context, store *storage.Store, d storage.DeadLetter) string {
-	m := d.Effect.Msg
-	if m == nil || m.Step == "" || m.Outcome != "" ||
-		(m.Kind != flows.MsgTask && m.Kind != flows.MsgReminder && m.Kind != flows.MsgEscalation) {
-		return ""
+// with buttons that act on the request (approve, mark done, resubmit…) once
+// the request has moved past the step, round and status it was made for, as
+// they would only be refused; and a webhook step's call once the request no
+// longer waits on it (sent again, the call is made again). Closed cards,
+// notices and event announcements never go out of date. err is an error
+// reading the request: nothing is known then.
+func outOfDate(ctx context.Context, store *storage.Store, d storage.DeadLetter) (why string, err error) {
+	step, round, status, what := "", 0, flows.StatusRunning, ""
+	switch m, w := d.Effect.Msg, d.Effect.Webhook; {
+	case w != nil:
+		step, round, what = w.Step, w.Round, "webhook call"
+	case m != nil && slices.ContainsFunc(m.Actions, func(a flows.Action) bool { return a.Kind != flows.ActStatus }):
+		step, round, what = m.Step, m.Round, string(m.Kind)+" card"
+		switch {
+		case m.Kind == flows.MsgChanges:
+			status = flows.StatusChangesRequested
+		case slices.ContainsFunc(m.Actions, func(a flows.Action) bool { return a.Kind == flows.ActWithdraw }):
+			status = flows.StatusRejected
+		}
+	default:
+		return "", nil
 	}
 	in, err := store.Get(ctx, d.Instance)
 	if errors.Is(err, flows.ErrNotFound) {
-		return d.Instance + " no longer exists"
+		return d.Instance + " no longer exists", nil
 	}
 	if err != nil {
-		return err.Error()
+		return "", err
 	}
-	if in.Status != flows.StatusRunning || in.Step != m.Step || in.Round != m.Round {
-		return fmt.Sprintf("its %s card for step %s (round %d) is out of date: %s is %s", m.Kind, m.Step, m.Round, in.ID, where(in))
+	if in.Status != status || in.Step != step || in.Round != round {
+		return fmt.Sprintf("its %s for step %s (round %d) is out of date: %s is %s", what, step, round, in.ID, where(in)), nil
 	}
-	return ""
+	return "", nil
 }
 
 // where says where a request is, for a reader.

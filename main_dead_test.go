@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -89,15 +90,20 @@ func TestDeadLettersRetried(t *testing.T) {
 
 	// Bob's task card, had it died, is out of date now that he decided.
 	task, _ := json.Marshal(flows.Effect{Kind: flows.EffectNotify, To: flows.Recipient{Person: "bob"}, Card: "manager/1/bob",
-		Msg: &flows.Message{Kind: flows.MsgTask, Instance: "PR-1", Step: "manager", Round: 1, Title: "Purchase request PR-1"}})
+		Msg: &flows.Message{Kind: flows.MsgTask, Instance: "PR-1", Step: "manager", Round: 1, Title: "Purchase request PR-1",
+			Actions: []flows.Action{{Kind: flows.ActApprove, Label: "Approve", Instance: "PR-1", Step: "manager", Round: 1}}}})
 	if err := rdb.XAdd(t.Context(), &redis.XAddArgs{Stream: fmt.Sprintf("{baton:%d}:dead", x.a.store.ShardOf("PR-1")),
 		Values: map[string]any{"i": "PR-1", "e": task, "why": "teams: down", "id": "1-0", "part": 0}}).Err(); err != nil {
 		t.Fatal(err)
 	}
 	code, out, errOut = runDead(t, url, "retry", "-all")
-	if code != 1 || out != "sent 0 dead letters again: the running Baton delivers them now\n" ||
+	if code != 0 || out != "sent 0 dead letters again: the running Baton delivers them now\n" ||
 		!strings.Contains(errOut, "not sent: its task card for step manager (round 1) is out of date: PR-1 is completed") {
 		t.Fatalf("baton dead retry -all of an old task card: exit %d\n%s%s", code, out, errOut)
+	}
+	_, out, _ = runDead(t, url)
+	if code, _, errOut = runDead(t, url, "retry", strings.Fields(out)[0]); code != 1 || !strings.Contains(errOut, "is out of date") {
+		t.Fatalf("baton dead retry of an old task card by its REF: exit %d, %s; want 1", code, errOut)
 	}
 	x.drain()
 	wantLines(t, "Teams calls after retrying the old card", x.ms.takeCalls(), nil)
@@ -129,4 +135,62 @@ func metricsText(t *testing.T, base string) string {
 		t.Fatalf("/metrics: HTTP %d %s", resp.StatusCode, b)
 	}
 	return string(b)
+}
+
+// Carol's finance card dies in Slack (a workspace setting): retried once
+// that is fixed, it reaches her while the request still waits on finance,
+// and her click on it decides and closes it. A webhook step's call whose
+// step the request is not at is not made again.
+func TestDeadDecisionCardRetried(t *testing.T) {
+	t.Parallel()
+	m, rdb, err := storage.Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rdb.Close(); m.Close() })
+	url := "redis://" + m.Addr()
+	x := newCrossWorldOn(t, rdb, storage.Config{})
+	x.slack.mu.Lock()
+	x.slack.refuse = map[string]string{"D0CAROL": "restricted_action"}
+	x.slack.mu.Unlock()
+	bobChat := "a:1bob-chat"
+	x.teamsHello("bob")
+	x.startInSlack("2500")
+	x.teamsDecide("bob", bobChat, x.ms.last(t, bobChat), "approve", "Approved by Bob Chen")
+	x.drain()
+	findCall(t, x.slack.take(), "chat.postMessage", "D0CAROL") // refused
+	x.ms.takeCalls()
+	call, _ := json.Marshal(flows.Effect{Kind: flows.EffectWebhook, Webhook: &flows.WebhookCall{URL: "https://erp.example.com/check", Step: "check", Round: 1}})
+	if err := rdb.XAdd(t.Context(), &redis.XAddArgs{Stream: fmt.Sprintf("{baton:%d}:dead", x.a.store.ShardOf("PR-1")),
+		Values: map[string]any{"i": "PR-1", "e": call, "why": "report the result: timeout", "id": "1-0", "part": 0}}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runDead(t, url)
+	if code != 0 || strings.Count(out, "\n") != 2 {
+		t.Fatalf("baton dead: exit %d\n%s%s", code, out, errOut)
+	}
+	mustHave(t, "baton dead", out, "(task) to carol: slack: ", "a workspace setting prevents the app from posting here", "webhook result of step check (round 1)")
+
+	x.slack.mu.Lock()
+	x.slack.refuse = nil
+	x.slack.mu.Unlock()
+	code, out, errOut = runDead(t, url, "retry", "-all")
+	if code != 0 || out != "sent 1 dead letter again: the running Baton delivers them now\n" ||
+		!strings.Contains(errOut, "not sent: its webhook call for step check (round 1) is out of date: PR-1 is at step finance (round 1)") {
+		t.Fatalf("baton dead retry -all: exit %d\n%s%s", code, out, errOut)
+	}
+	x.drain()
+	calls := x.slack.take()
+	card := findCall(t, calls, "chat.postMessage", "D0CAROL")
+	if len(calls) != 1 || !slices.Contains(card.buttons(), "v1|approve|PR-1|finance|1|") {
+		t.Fatalf("Slack calls after the retry: %v; want Carol's finance card, with its buttons", summaries(calls))
+	}
+	wantLines(t, "Teams calls after the retry", x.ms.takeCalls(), nil) // Frank's card was sent the first time
+
+	x.slackClick("U0CAROL", "v1|approve|PR-1|finance|1|", "D0CAROL", card.TS)
+	x.drain()
+	closed := findCall(t, x.slack.take(), "chat.update", "D0CAROL")
+	if closed.str("ts") != card.TS || len(closed.buttons()) != 0 || !strings.Contains(closed.text(), "Approved by Carol Diaz") {
+		t.Fatalf("Carol's card after her approval: %s", closed.summary())
+	}
 }

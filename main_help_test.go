@@ -35,3 +35,16 @@ func first(s string) string {
 	line, _, _ := strings.Cut(s, "\n")
 	return line
 }
+
+// TestHelpHidesRedisPassword: the usage does not print BATON_REDIS_URL as
+// a default, as it may hold a password.
+func TestHelpHidesRedisPassword(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{{"--help"}, {"audit", "-h"}, {"token", "create", "--help"}, {"dead", "--help"}, {"doctor", "--help"}, {"dead", "-bogus"}} {
+		var out, errOut bytes.Buffer
+		run(t.Context(), args, env("BATON_REDIS_URL", "redis://:s3cret@127.0.0.1:1/0"), nil, &out, &errOut)
+		if all := out.String() + errOut.String(); strings.Contains(all, "s3cret") || !strings.Contains(all, "redis-url") {
+			t.Errorf("baton %s printed the Redis password, or no -redis-url:\n%s", strings.Join(args, " "), all)
+		}
+	}
+}

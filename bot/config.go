@@ -116,7 +116,9 @@ func LoadConfig(args []string, getenv func(string) string, environ []string, out
 		fs.PrintDefaults()
 		fmt.Fprintf(out, "\n%s", ConfigHelp)
 	}
-	fs.StringVar(&c.RedisURL, "redis-url", getenv("BATON_REDIS_URL"), "Redis URL (BATON_REDIS_URL)")
+	// Not defaulted to BATON_REDIS_URL, which the usage would print (the URL
+	// may hold a password): that is read after parsing.
+	fs.StringVar(&c.RedisURL, "redis-url", "", "Redis URL (default BATON_REDIS_URL)")
 	fs.StringVar(&c.HTTPAddr, "http-addr", cmp.Or(getenv("BATON_HTTP_ADDR"), ":8080"), "listen address (BATON_HTTP_ADDR)")
 	fs.StringVar(&c.FlowsDir, "flows", getenv("BATON_FLOWS_DIR"), "flow definitions directory (BATON_FLOWS_DIR)")
 	fs.StringVar(&c.Directory, "directory", getenv("BATON_DIRECTORY"), "people directory file (BATON_DIRECTORY)")
@@ -130,6 +132,7 @@ func LoadConfig(args []string, getenv func(string) string, environ []string, out
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
+	c.RedisURL = cmp.Or(c.RedisURL, getenv("BATON_REDIS_URL"))
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected argument %q; see baton --help", fs.Arg(0))
 	}

@@ -61,6 +61,7 @@ type DeadLetter struct {
 	flows.Delivery
 	Ref string    // its place among the dead, "shard/stream-id": what Requeue and Drop take
 	At  time.Time // when it was given up on
+	Raw string    // the effect as kept (JSON): sent again as it is, with any field this version does not know
 }
 
 // DeadLetters returns up to n deliveries of each shard that were given up
@@ -88,8 +89,8 @@ func (s *Store) DeadLetters(ctx context.Context, n int) ([]DeadLetter, error) {
 			d.Entry, _ = m.Values["entry"].(string) // "" if kept aside by an earlier version
 			part, _ := m.Values["part"].(string)
 			d.Part, _ = strconv.Atoi(part)
-			raw, _ := m.Values["e"].(string)
-			_ = json.Unmarshal([]byte(raw), &d.Effect) // an undecodable entry keeps its reason
+			d.Raw, _ = m.Values["e"].(string)
+			_ = json.Unmarshal([]byte(d.Raw), &d.Effect) // an undecodable entry keeps its reason
 			out = append(out, d)
 		}
 	}
@@ -120,18 +121,21 @@ func (s *Store) Requeue(ctx context.Context, letters []DeadLetter) (int, error) 
 }
 
 // replayPayload is what a dead letter's outbox entry holds: its effect
-// alone, as an entry of one. An effect this version cannot show (of a
-// newer version's kind, or undecodable) is taken from the entry as stored,
-// untouched: its part of the entry when the entry is a list, else the
-// whole entry.
+// alone, as kept, in an entry of one. An effect of a kind this version does
+// not know (a newer version's) is taken from its entry as stored, untouched;
+// an entry that could not be decoded goes back whole.
 func replayPayload(d DeadLetter) (string, error) {
-	if d.Entry == "" {
+	switch {
+	case d.Entry == "" && d.Raw != "":
+		return "[" + d.Raw + "]", nil
+	case d.Entry == "":
 		b, err := json.Marshal([]flows.Effect{d.Effect})
 		return string(b), err
-	}
-	var parts []json.RawMessage
-	if json.Unmarshal([]byte(d.Entry), &parts) == nil && d.Part < len(parts) {
-		return "[" + string(parts[d.Part]) + "]", nil
+	case d.Effect.Kind != "": // decoded, of an unknown kind: its own part
+		var parts []json.RawMessage
+		if json.Unmarshal([]byte(d.Entry), &parts) == nil && d.Part < len(parts) {
+			return "[" + string(parts[d.Part]) + "]", nil
+		}
 	}
 	return d.Entry, nil
 }

@@ -15,6 +15,9 @@ func InstanceKey(s *Store, id string) string { return s.k.instance(id) }
 // OutboxKey exposes a shard's outbox stream to the external tests.
 func OutboxKey(s *Store, shard int) string { return s.k.outbox(shard) }
 
+// DeadKey exposes a shard's stream of dead letters to the external tests.
+func DeadKey(s *Store, shard int) string { return s.k.dead(shard) }
+
 // AuditKey exposes an instance's audit list to the external tests.
 func AuditKey(s *Store, id string) string { return s.k.audit(id) }
 

@@ -1180,6 +1180,40 @@ func TestRequeueDeadLetters(t *testing.T) {
 		if again[0].Effect.Card != "x" || again[1].Effect.Kind != "teleport" || again[1].Entry != `[{"kind":"teleport","card":"y","where":"mars"}]` {
 			t.Errorf("requeued %+v, want the card and the newer effect as stored", again)
 		}
+		// An entry that could not be decoded goes back whole; an effect
+		// kept by another version goes back as kept, fields and all.
+		const broken = `[{"kind":"notify","card":"a","msg":{"round":"two"}},{"kind":"notify","card":"b"}]`
+		if err := b.Client.XAdd(ctx, &redis.XAddArgs{Stream: storage.OutboxKey(s, 2), Values: map[string]any{"i": "PR-11", "e": broken}}).Err(); err != nil {
+			t.Fatal(err)
+		}
+		const kept = `{"kind":"notify","card":"c","to":{"person":"bob"},"urgent":true}`
+		if err := b.Client.XAdd(ctx, &redis.XAddArgs{Stream: storage.DeadKey(s, 3), Values: map[string]any{"i": "PR-12", "e": kept, "why": "x", "id": "1-0", "part": 0}}).Err(); err != nil {
+			t.Fatal(err)
+		}
+		got, err = s.ReadOutbox(ctx, "a", 10, 0)
+		if err != nil || len(got) != 1 || got[0].Entry != broken || got[0].Dead == "" {
+			t.Fatalf("read %+v %v", got, err)
+		}
+		if err := s.Delivered(ctx, got); err != nil {
+			t.Fatal(err)
+		}
+		dead, _ = s.DeadLetters(ctx, 10)
+		if n, err := s.Requeue(ctx, dead); err != nil || n != 2 {
+			t.Fatalf("requeued %d %v", n, err)
+		}
+		for sh, want := range map[int]string{2: broken, 3: "[" + kept + "]"} {
+			msgs, err := b.Client.XRange(ctx, storage.OutboxKey(s, sh), "-", "+").Result()
+			if err != nil || len(msgs) == 0 || msgs[len(msgs)-1].Values["e"] != want || msgs[len(msgs)-1].Values["r"] != "1" {
+				t.Errorf("shard %d's outbox: %+v %v; want %s, a replay", sh, msgs, err, want)
+			}
+		}
+		if err := b.Client.Del(ctx, storage.OutboxKey(s, 2), storage.OutboxKey(s, 3)).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Init(ctx); err != nil { // the groups of the streams just deleted
+			t.Fatal(err)
+		}
+
 		// Dropped for good.
 		again[1].Dead = `unknown effect "teleport"`
 		if err := s.Delivered(ctx, again); err != nil {
