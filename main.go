@@ -437,6 +437,21 @@ func newFlags(name, usage string) *flag.FlagSet {
 	return fs
 }
 
+// openStore opens the Store at url for a command, or says on stderr why
+// it cannot (noURL when url is empty), each line led by prefix ("baton").
+func openStore(url, prefix, noURL string, stderr io.Writer) (store *storage.Store, closeStore func(), ok bool) {
+	if url == "" {
+		fmt.Fprintf(stderr, "%s: %s\n", prefix, noURL)
+		return nil, nil, false
+	}
+	rdb, err := storage.Client(url)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", prefix, err)
+		return nil, nil, false
+	}
+	return storage.New(rdb, storage.Config{}), func() { rdb.Close() }, true
+}
+
 // redisURLFlag adds -redis-url to fs and returns the URL to use once fs is
 // parsed: the flag's, or BATON_REDIS_URL. The environment's is not the
 // flag's default, which the usage would print: the URL may hold a password.
@@ -560,17 +575,11 @@ func audit(ctx context.Context, args []string, getenv func(string) string, stdou
 		fmt.Fprintln(stderr, usage)
 		return 2
 	}
-	if url() == "" {
-		fmt.Fprintln(stderr, "baton: audit reads Redis: set BATON_REDIS_URL (the embedded store keeps nothing once Baton stops)")
+	store, closeStore, ok := openStore(url(), "baton", "audit reads Redis: set BATON_REDIS_URL (the embedded store keeps nothing once Baton stops)", stderr)
+	if !ok {
 		return 2
 	}
-	rdb, err := storage.Client(url())
-	if err != nil {
-		fmt.Fprintf(stderr, "baton: %v\n", err)
-		return 2
-	}
-	defer rdb.Close()
-	store := storage.New(rdb, storage.Config{})
+	defer closeStore()
 	id := strings.ToUpper(fs.Arg(0))
 	// The instance first: it records how many entries the trail has and the
 	// last one's hash, which show entries cut off its end. The trail only

@@ -68,17 +68,11 @@ func token(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err := parseRouted(fs, args[1:], stdout, stderr, (*flag.FlagSet).Parse); err != nil {
 		return flagsExit(err)
 	}
-	if url() == "" {
-		fmt.Fprintln(stderr, "baton token: tokens are kept in Redis: set BATON_REDIS_URL (the embedded store of a running Baton cannot be reached)")
+	store, closeStore, ok := openStore(url(), "baton token", "tokens are kept in Redis: set BATON_REDIS_URL (the embedded store of a running Baton cannot be reached)", stderr)
+	if !ok {
 		return 2
 	}
-	rdb, err := storage.Client(url())
-	if err != nil {
-		fmt.Fprintf(stderr, "baton token: %v\n", err)
-		return 2
-	}
-	defer rdb.Close()
-	store := storage.New(rdb, storage.Config{})
+	defer closeStore()
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	switch verb {

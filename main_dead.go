@@ -53,17 +53,11 @@ func dead(ctx context.Context, args []string, getenv func(string) string, stdout
 		fmt.Fprintf(stderr, "baton: dead %s takes -all or the REFs of the letters (the first column of baton dead), not both\n%s\n", verb, deadUsage)
 		return 2
 	}
-	if url() == "" {
-		fmt.Fprintln(stderr, "baton: dead reads Redis: set BATON_REDIS_URL (the embedded store keeps nothing once Baton stops)")
+	store, closeStore, ok := openStore(url(), "baton", "dead reads Redis: set BATON_REDIS_URL (the embedded store keeps nothing once Baton stops)", stderr)
+	if !ok {
 		return 2
 	}
-	rdb, err := storage.Client(url())
-	if err != nil {
-		fmt.Fprintf(stderr, "baton: %v\n", err)
-		return 2
-	}
-	defer rdb.Close()
-	store := storage.New(rdb, storage.Config{})
+	defer closeStore()
 	letters, err := store.DeadLetters(ctx, deadMax)
 	if err != nil {
 		fmt.Fprintf(stderr, "baton: %v\n", err)

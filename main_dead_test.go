@@ -24,30 +24,44 @@ func runDead(t *testing.T, redisURL string, args ...string) (code int, stdout, s
 	return code, out.String(), errOut.String()
 }
 
+// deadWorld is a cross-platform world whose Slack refuses to post in
+// channel with slackErr, where Alice has started a purchase of amount in
+// Slack and Bob has approved it in Teams. Its data is in a Redis of its
+// own, at the returned URL: the command reads the default prefix and shards.
+func deadWorld(t *testing.T, channel, slackErr, amount string) (*crossWorld, redis.UniversalClient, string) {
+	t.Helper()
+	m, rdb, err := storage.Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rdb.Close(); m.Close() })
+	x := newCrossWorldOn(t, rdb, storage.Config{})
+	x.slack.mu.Lock()
+	x.slack.refuse = map[string]string{channel: slackErr}
+	x.slack.mu.Unlock()
+	bobChat := "a:1bob-chat"
+	x.teamsHello("bob")
+	x.startInSlack(amount)
+	x.teamsDecide("bob", bobChat, x.ms.last(t, bobChat), "approve", "Approved by Bob Chen")
+	x.drain()
+	findCall(t, x.slack.take(), "chat.postMessage", channel) // refused
+	return x, rdb, "redis://" + m.Addr()
+}
+
+// unrefuse lets Slack post everywhere again.
+func (x *crossWorld) unrefuse() {
+	x.slack.mu.Lock()
+	x.slack.refuse = nil
+	x.slack.mu.Unlock()
+}
+
 // The app is not in the procurement channel in Slack: the order notice
 // dies there (Teams gets it). Once the app is invited, baton dead retry
 // sends it again, to Slack only; a task card whose step is over is not
 // sent again, and is dropped.
 func TestDeadLettersRetried(t *testing.T) {
 	t.Parallel()
-	// The command reads the default prefix and shards: a Redis of its own.
-	m, rdb, err := storage.Embedded()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { rdb.Close(); m.Close() })
-	url := "redis://" + m.Addr()
-	x := newCrossWorldOn(t, rdb, storage.Config{})
-	x.slack.mu.Lock()
-	x.slack.refuse = map[string]string{"C0PROCURE": "not_in_channel"}
-	x.slack.mu.Unlock()
-
-	bobChat := "a:1bob-chat"
-	x.teamsHello("bob")
-	x.startInSlack("500")
-	x.teamsDecide("bob", bobChat, x.ms.last(t, bobChat), "approve", "Approved by Bob Chen")
-	x.drain()
-	findCall(t, x.slack.take(), "chat.postMessage", "C0PROCURE") // refused
+	x, rdb, url := deadWorld(t, "C0PROCURE", "not_in_channel", "500")
 	mustHave(t, "Teams calls after the approval", strings.Join(x.ms.takeCalls(), "\n"), "procurement")
 
 	code, out, errOut := runDead(t, url)
@@ -70,9 +84,7 @@ func TestDeadLettersRetried(t *testing.T) {
 	mustHave(t, "baton doctor", doc.String(), "deliveries", "1 delivery was given up on", "baton dead lists them")
 
 	// Once the app is in the channel, the notice goes to Slack.
-	x.slack.mu.Lock()
-	x.slack.refuse = nil
-	x.slack.mu.Unlock()
+	x.unrefuse()
 	if code, out, errOut = runDead(t, url, "retry", ref); code != 0 || out != "sent 1 dead letter again: the running Baton delivers them now\n" {
 		t.Fatalf("baton dead retry %s: exit %d\n%s%s", ref, code, out, errOut)
 	}
@@ -143,22 +155,7 @@ func metricsText(t *testing.T, base string) string {
 // step the request is not at is not made again.
 func TestDeadDecisionCardRetried(t *testing.T) {
 	t.Parallel()
-	m, rdb, err := storage.Embedded()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { rdb.Close(); m.Close() })
-	url := "redis://" + m.Addr()
-	x := newCrossWorldOn(t, rdb, storage.Config{})
-	x.slack.mu.Lock()
-	x.slack.refuse = map[string]string{"D0CAROL": "restricted_action"}
-	x.slack.mu.Unlock()
-	bobChat := "a:1bob-chat"
-	x.teamsHello("bob")
-	x.startInSlack("2500")
-	x.teamsDecide("bob", bobChat, x.ms.last(t, bobChat), "approve", "Approved by Bob Chen")
-	x.drain()
-	findCall(t, x.slack.take(), "chat.postMessage", "D0CAROL") // refused
+	x, rdb, url := deadWorld(t, "D0CAROL", "restricted_action", "2500")
 	x.ms.takeCalls()
 	call, _ := json.Marshal(flows.Effect{Kind: flows.EffectWebhook, Webhook: &flows.WebhookCall{URL: "https://erp.example.com/check", Step: "check", Round: 1}})
 	if err := rdb.XAdd(t.Context(), &redis.XAddArgs{Stream: fmt.Sprintf("{baton:%d}:dead", x.a.store.ShardOf("PR-1")),
@@ -171,9 +168,7 @@ func TestDeadDecisionCardRetried(t *testing.T) {
 	}
 	mustHave(t, "baton dead", out, "(task) to carol: slack: ", "a workspace setting prevents the app from posting here", "webhook result of step check (round 1)")
 
-	x.slack.mu.Lock()
-	x.slack.refuse = nil
-	x.slack.mu.Unlock()
+	x.unrefuse()
 	code, out, errOut = runDead(t, url, "retry", "-all")
 	if code != 0 || out != "sent 1 dead letter again: the running Baton delivers them now\n" ||
 		!strings.Contains(errOut, "not sent: its webhook call for step check (round 1) is out of date: PR-1 is at step finance (round 1)") {
