@@ -22,7 +22,7 @@ A delivery (a card, a card update, an event announcement) is given up on after i
 (Slack, Teams or the mail relay down, the app not in a channel, a person no platform reaches).
 REF is the first column of the list. A retried card is sent only where it was not sent before.
 A card whose buttons act on the request, or a webhook step's call, is not sent once the request
-has moved past its step and round (it stays listed until dropped).`
+has moved past its step and round, or no longer waits on the card's person (it stays listed).`
 
 // deadMax bounds the dead letters read per shard: above what a stream keeps
 // (trimmed to about 10,000, a little more at times).
@@ -127,8 +127,8 @@ func pickDead(letters []storage.DeadLetter, refs []string, stderr io.Writer) ([]
 
 // outOfDate says why a dead letter should not be sent again, or "": a card
 // with buttons that act on the request (approve, mark done, resubmit…) once
-// the request has moved past the step, round and status it was made for, as
-// they would only be refused; and a webhook step's call once the request no
+// the request has moved past the step, round and status it was made for, or
+// no longer waits on the person it is for, as they would only be refused; and a webhook step's call once the request no
 // longer waits on it (sent again, the call is made again). Closed cards,
 // notices and event announcements never go out of date. err is an error
 // reading the request: nothing is known then.
@@ -157,6 +157,11 @@ func outOfDate(ctx context.Context, store *storage.Store, d storage.DeadLetter) 
 	}
 	if in.Status != status || in.Step != step || in.Round != round {
 		return fmt.Sprintf("its %s for step %s (round %d) is out of date: %s is %s", what, step, round, in.ID, where(in)), nil
+	}
+	// A task's card to someone who no longer has it (reassigned, decided).
+	if p := d.Effect.To.Person; p != "" && status == flows.StatusRunning && d.Effect.Msg != nil &&
+		!slices.Contains(in.Pending(), p) && !slices.Contains(in.Escalated, p) {
+		return fmt.Sprintf("its %s for step %s (round %d) is out of date: %s no longer waits on %s", what, step, round, in.ID, p), nil
 	}
 	return "", nil
 }

@@ -162,8 +162,16 @@ func TestDeadDecisionCardRetried(t *testing.T) {
 		Values: map[string]any{"i": "PR-1", "e": call, "why": "report the result: timeout", "id": "1-0", "part": 0}}).Err(); err != nil {
 		t.Fatal(err)
 	}
+	// Bob's card for the finance step (had he had one, it would be out of date: it is not his).
+	task, _ := json.Marshal(flows.Effect{Kind: flows.EffectNotify, To: flows.Recipient{Person: "bob"}, Card: "finance/1/bob",
+		Msg: &flows.Message{Kind: flows.MsgTask, Instance: "PR-1", Step: "finance", Round: 1, Title: "Purchase request PR-1",
+			Actions: []flows.Action{{Kind: flows.ActApprove, Label: "Approve", Instance: "PR-1", Step: "finance", Round: 1}}}})
+	if err := rdb.XAdd(t.Context(), &redis.XAddArgs{Stream: fmt.Sprintf("{baton:%d}:dead", x.a.store.ShardOf("PR-1")),
+		Values: map[string]any{"i": "PR-1", "e": task, "why": "teams: down", "id": "1-0", "part": 0}}).Err(); err != nil {
+		t.Fatal(err)
+	}
 	code, out, errOut := runDead(t, url)
-	if code != 0 || strings.Count(out, "\n") != 2 {
+	if code != 0 || strings.Count(out, "\n") != 3 {
 		t.Fatalf("baton dead: exit %d\n%s%s", code, out, errOut)
 	}
 	mustHave(t, "baton dead", out, "(task) to carol: slack: ", "a workspace setting prevents the app from posting here", "webhook result of step check (round 1)")
@@ -171,7 +179,8 @@ func TestDeadDecisionCardRetried(t *testing.T) {
 	x.unrefuse()
 	code, out, errOut = runDead(t, url, "retry", "-all")
 	if code != 0 || out != "sent 1 dead letter again: the running Baton delivers them now\n" ||
-		!strings.Contains(errOut, "not sent: its webhook call for step check (round 1) is out of date: PR-1 is at step finance (round 1)") {
+		!strings.Contains(errOut, "not sent: its webhook call for step check (round 1) is out of date: PR-1 is at step finance (round 1)") ||
+		!strings.Contains(errOut, "not sent: its task card for step finance (round 1) is out of date: PR-1 no longer waits on bob") {
 		t.Fatalf("baton dead retry -all: exit %d\n%s%s", code, out, errOut)
 	}
 	x.drain()
