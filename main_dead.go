@@ -98,7 +98,7 @@ func dead(ctx context.Context, args []string, getenv func(string) string, stdout
 		fmt.Fprintf(stderr, "baton: %v\n", err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "sent %s again: the running Baton delivers them now\n", flows.Plural(n, "dead letter", "dead letters"))
+	fmt.Fprintf(stdout, "sent %s again: the running Baton delivers %s now\n", flows.Plural(n, "dead letter", "dead letters"), pronoun(n))
 	if n < len(send) {
 		fmt.Fprintf(stderr, "%s no longer dead (retried or dropped meanwhile)\n", flows.Plural(len(send)-n, "letter was", "letters were"))
 	}
@@ -244,6 +244,14 @@ func listDead(letters []storage.DeadLetter, asJSON bool, stdout, stderr io.Write
 		fmt.Fprintln(stderr, "no dead letters: every delivery was made")
 		return
 	}
-	fmt.Fprintf(stderr, "%s; once what made them fail is fixed, baton dead retry REF... (or -all) sends them again; baton dead drop deletes them\n",
-		flows.Plural(len(letters), "dead letter", "dead letters"))
+	fmt.Fprintf(stderr, "%s; once what made %s fail is fixed, baton dead retry REF... (or -all) sends %[2]s again; baton dead drop deletes %[2]s\n",
+		flows.Plural(len(letters), "dead letter", "dead letters"), pronoun(len(letters)))
+}
+
+// pronoun is "it" for one thing, "them" for any other number.
+func pronoun(n int) string {
+	if n == 1 {
+		return "it"
+	}
+	return "them"
 }

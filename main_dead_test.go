@@ -69,7 +69,7 @@ func TestDeadLettersRetried(t *testing.T) {
 		t.Fatalf("baton dead: exit %d\n%s%s", code, out, errOut)
 	}
 	mustHave(t, "baton dead", out, "PR-1", "notify notify/order (info) to #procurement: slack: ", "invite it (/invite @Baton)")
-	mustHave(t, "baton dead's stderr", errOut, "1 dead letter; once what made them fail is fixed, baton dead retry")
+	mustHave(t, "baton dead's stderr", errOut, "1 dead letter; once what made it fail is fixed, baton dead retry REF... (or -all) sends it again")
 	ref := strings.Fields(out)[0]
 	code, out, errOut = runDead(t, url, "-json")
 	var line deadLine
@@ -85,7 +85,7 @@ func TestDeadLettersRetried(t *testing.T) {
 
 	// Once the app is in the channel, the notice goes to Slack.
 	x.unrefuse()
-	if code, out, errOut = runDead(t, url, "retry", ref); code != 0 || out != "sent 1 dead letter again: the running Baton delivers them now\n" {
+	if code, out, errOut = runDead(t, url, "retry", ref); code != 0 || out != "sent 1 dead letter again: the running Baton delivers it now\n" {
 		t.Fatalf("baton dead retry %s: exit %d\n%s%s", ref, code, out, errOut)
 	}
 	x.drain()
@@ -178,7 +178,7 @@ func TestDeadDecisionCardRetried(t *testing.T) {
 
 	x.unrefuse()
 	code, out, errOut = runDead(t, url, "retry", "-all")
-	if code != 0 || out != "sent 1 dead letter again: the running Baton delivers them now\n" ||
+	if code != 0 || out != "sent 1 dead letter again: the running Baton delivers it now\n" ||
 		!strings.Contains(errOut, "not sent: its webhook call for step check (round 1) is out of date: PR-1 is at step finance (round 1)") ||
 		!strings.Contains(errOut, "not sent: its task card for step finance (round 1) is out of date: PR-1 no longer waits on bob") {
 		t.Fatalf("baton dead retry -all: exit %d\n%s%s", code, out, errOut)

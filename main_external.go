@@ -146,7 +146,11 @@ func buildExternal(ctx context.Context, cfg bot.Config, getenv func(string) stri
 	sessionKey := hmac.New(sha256.New, secret)
 	sessionKey.Write([]byte("dashboard sessions"))
 	dash := web.NewDashboard(a.svc, web.DashboardConfig{Authenticate: auth, Still: still, SignedOut: a.store, SessionKey: sessionKey.Sum(nil),
-		Local: a.console != nil && len(a.platforms) == 0}, log)
+		Local: a.console != nil && len(a.platforms) == 0,
+		Dead: func(ctx context.Context) (int64, error) {
+			b, err := a.store.Backlog(ctx)
+			return b.Dead, err
+		}}, log)
 	x.routes["/dashboard"] = dash.Handler()
 	x.routes["/dashboard/"] = dash.Handler()
 	return x, nil

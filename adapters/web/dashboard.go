@@ -48,6 +48,9 @@ type DashboardConfig struct {
 	// a copy of the cookie is no use either. Nil: signing out only drops
 	// the browser's cookie.
 	SignedOut SignedOut
+	// Dead counts the deliveries given up on (baton dead), which the page
+	// warns of. Nil: not shown.
+	Dead func(ctx context.Context) (int64, error)
 }
 
 // SignedOut keeps values until they expire (the store's shared values).
@@ -110,6 +113,7 @@ type dashData struct {
 	Error  string
 	CanIn  bool // sign-in is configured
 	Totals map[string]int
+	Dead   int64 // deliveries given up on
 }
 
 func (d *Dashboard) page(w http.ResponseWriter, r *http.Request) {
@@ -126,7 +130,13 @@ func (d *Dashboard) page(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "The dashboard could not read the requests; the error was logged.", http.StatusInternalServerError)
 		return
 	}
-	renderPage(w, d.log, d.tmpl, http.StatusOK, "dashboard", dashData{Overview: o, User: user, Local: local && !ok})
+	data := dashData{Overview: o, User: user, Local: local && !ok}
+	if d.cfg.Dead != nil {
+		if data.Dead, err = d.cfg.Dead(r.Context()); err != nil { // the rest of the page still holds
+			d.log.Error("dashboard: count the dead letters", "err", err)
+		}
+	}
+	renderPage(w, d.log, d.tmpl, http.StatusOK, "dashboard", data)
 }
 
 func (d *Dashboard) loginPage(w http.ResponseWriter, code int, msg string) {

@@ -30,7 +30,7 @@ type dashRig struct {
 // newDashRig serves the dashboard over a runtime holding PR-1 (a laptop,
 // waiting on Bob, 25 h in: overdue since an hour), PR-2 (approved by Bob
 // after 2 h: completed) and PR-3 (withdrawn).
-func newDashRig(t *testing.T, local bool) *dashRig {
+func newDashRig(t *testing.T, local bool, opts ...func(*web.DashboardConfig)) *dashRig {
 	t.Helper()
 	rig := bottest.New(t)
 	console := web.New(rig.Svc, web.Config{}, rig.Log)
@@ -39,7 +39,11 @@ func newDashRig(t *testing.T, local bool) *dashRig {
 	auth := func(ctx context.Context, user, token string) (bool, error) {
 		return rig.Engine.IsAdmin(user) && token == dashToken, nil
 	}
-	d := web.NewDashboard(rig.Svc, web.DashboardConfig{Authenticate: auth, SessionKey: []byte("session-key"), Local: local}, rig.Log)
+	cfg := web.DashboardConfig{Authenticate: auth, SessionKey: []byte("session-key"), Local: local}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	d := web.NewDashboard(rig.Svc, cfg, rig.Log)
 	start := func(key, item, amount string) {
 		if _, err := rig.Svc.Handle(t.Context(), flows.Event{Kind: flows.EventStart, Key: key, Actor: "alice", Flow: "purchase",
 			Data: map[string]string{"item": item, "amount": amount, "justification": "Needed for the new starter"}}); err != nil {
@@ -195,6 +199,9 @@ func TestDashboardContent(t *testing.T) {
 	if !strings.Contains(cycle, "<td>Purchase request</td><td>Manager approval</td><td>1</td><td>2 h</td><td>2 h</td>") {
 		t.Errorf("cycle times:\n%s", cycle)
 	}
+	if strings.Contains(body, `id="dead"`) {
+		t.Error("a warning of dead letters, with none counted")
+	}
 	// From another machine, local mode does not apply.
 	has(t, d.do("GET", "/dashboard", nil, remote), http.StatusOK, "Sign in")
 	if csp := w.Header().Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") {
@@ -203,6 +210,24 @@ func TestDashboardContent(t *testing.T) {
 	css := d.do("GET", "/dashboard/static/pages.css", nil, remote)
 	if css.Code != http.StatusOK || !strings.Contains(css.Body.String(), ".dash table") {
 		t.Errorf("stylesheet: %d", css.Code)
+	}
+}
+
+// Deliveries given up on are warned of, with what to do; when they cannot
+// be counted, the rest of the page still shows.
+func TestDashboardDeadLetters(t *testing.T) {
+	dead, err := int64(3), error(nil)
+	d := newDashRig(t, true, func(c *web.DashboardConfig) {
+		c.Dead = func(context.Context) (int64, error) { return dead, err }
+	})
+	has(t, d.do("GET", "/dashboard", nil, ""), http.StatusOK, `id="dead"`, "3 deliveries were given up on", "baton dead retry -all")
+	dead = 1
+	has(t, d.do("GET", "/dashboard", nil, ""), http.StatusOK, "1 delivery was given up on")
+	dead, err = 0, errors.New("redis down")
+	w := d.do("GET", "/dashboard", nil, "")
+	has(t, w, http.StatusOK, "Open requests (1)")
+	if strings.Contains(w.Body.String(), `id="dead"`) {
+		t.Error("a warning of dead letters that could not be counted")
 	}
 }
 

@@ -35,7 +35,8 @@ var pageFuncs = template.FuncMap{
 	"words": func(s any) string {
 		return strings.ReplaceAll(fmt.Sprint(s), "_", " ")
 	},
-	"join": strings.Join,
+	"join":   strings.Join,
+	"plural": func(n int64, one, many string) string { return flows.Plural(int(n), one, many) },
 }
 
 // pageTemplates parses the pages; asset is the URL prefix of the static
