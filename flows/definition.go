@@ -121,8 +121,12 @@ type Step struct {
 	Escalate          []Rung
 	OnTimeout         Timeout
 	MaxRounds         int // revision cap: how many rounds a request may take at this step
-	Instructions      string
-	Outputs           []Field // task only
+	// ReapproveOn are form fields whose change by a resubmission (sent
+	// back by a later step) undoes this approval step's approval: it is
+	// asked again. See Reapprove.
+	ReapproveOn  []string
+	Instructions string
+	Outputs      []Field // task only
 
 	// notify
 	Message string
@@ -159,6 +163,19 @@ type Webhook struct {
 	Store   map[string]string // data field <- dotted path in the JSON reply
 	Retries int
 	OnError string // "fail" (default) or "continue"
+}
+
+// Reapprove returns the form fields whose change undoes the step's
+// approval: its ReapproveOn, and the person fields that name its assignees
+// (field:NAME: a new person named must approve).
+func (s *Step) Reapprove() []string {
+	out := slices.Clone(s.ReapproveOn)
+	for _, a := range s.Assignees {
+		if name, ok := strings.CutPrefix(a, "field:"); ok && !slices.Contains(out, name) {
+			out = append(out, name)
+		}
+	}
+	return out
 }
 
 // StepIndex returns the index of step id, or -1.

@@ -1335,6 +1335,50 @@ func (t *tx) nextToAsk(k int) *Step {
 	return nil
 }
 
+// reopen puts the approval steps before index k whose last approval the
+// changes undo among the steps asked on the way back (with the steps that
+// now apply): a step is undone by a change of a field it names in
+// reapprove_on or whose value names its assignees (field:NAME). Each is
+// recorded, and shows its reviewers what changed since the data before
+// this resubmission. It returns their ids.
+func (t *tx) reopen(k int, changes []Change, before map[string]any) []string {
+	in := t.in
+	var out []string
+	for i := range k {
+		s := &t.def.Steps[i]
+		if s.Kind != StepApproval || slices.Contains(in.Passed, s.ID) {
+			continue
+		}
+		var h *StepRecord // its last round's
+		for j := len(in.History) - 1; j >= 0 && h == nil; j-- {
+			if in.History[j].Step == s.ID {
+				h = &in.History[j]
+			}
+		}
+		if h == nil || h.Outcome != string(Approved) {
+			continue
+		}
+		var labels []string
+		for _, c := range changes {
+			if slices.Contains(s.Reapprove(), c.Field) {
+				labels = append(labels, c.Label)
+			}
+		}
+		if len(labels) == 0 {
+			continue
+		}
+		in.Passed = append(in.Passed, s.ID)
+		if in.Seen == nil {
+			in.Seen = map[string]map[string]any{}
+		}
+		in.Seen[s.ID] = before
+		t.record(AuditEntry{Actor: System, Action: "reopened", Step: s.ID, Round: h.Round,
+			Reason: fmt.Sprintf("%s changed after its approval", joinNames(labels))})
+		out = append(out, s.ID)
+	}
+	return out
+}
+
 // applies reports whether s's condition (if any) holds for the data now.
 func (t *tx) applies(s *Step) bool {
 	if s.cond == nil {
@@ -1728,6 +1772,7 @@ func (t *tx) resubmit() error {
 	if err != nil {
 		return err
 	}
+	before := maps.Clone(in.Data)
 	t.closeReturned("resubmitted") // before the data changes: the card shows what was sent back
 	for _, f := range t.def.Form {
 		delete(in.Data, f.Name)
@@ -1770,14 +1815,20 @@ func (t *tx) resubmit() error {
 		return nil
 	}
 	// An earlier step the flow went past (its condition was false) may
-	// apply now: it is asked first (CFO approval above 100,000, when the
-	// amount finance sent back was raised past it), then the request
-	// returns here.
+	// apply now, and an earlier approval may no longer hold (the edits
+	// change what it approved, reapprove_on): it is asked first (CFO
+	// approval above 100,000, when the amount finance sent back was raised
+	// past it), then the request returns here.
+	reopened := t.reopen(t.def.StepIndex(s.ID), changes, before)
 	if first := t.nextToAsk(t.def.StepIndex(s.ID)); first != nil {
 		in.Returning = s.ID
 		t.ask(first)
-		t.tellEarlierApprovers(s, sentBack, nil, changes, note, fmt.Sprintf("resubmitted it; %s now applies and is asked first", first.Name))
-		t.out.Text = fmt.Sprintf("Resubmitted %s: %s now applies and is asked first, then %s again. %s", in.ID, first.Name, s.Name, t.waitingOn())
+		how := "now applies and is asked first"
+		if slices.Contains(reopened, first.ID) {
+			how = "is asked again first, as the edits change what it approved"
+		}
+		t.tellEarlierApprovers(s, sentBack, nil, changes, note, fmt.Sprintf("resubmitted it; %s %s", first.Name, how))
+		t.out.Text = fmt.Sprintf("Resubmitted %s: %s %s, then %s again. %s", in.ID, first.Name, how, s.Name, t.waitingOn())
 		return nil
 	}
 	// The edits may take the request out of the step's condition (an amount
@@ -1919,8 +1970,12 @@ func (t *tx) tellEarlierApprovers(s *Step, sentBack string, told []string, chang
 			if !slices.Contains(deciders, p) {
 				approved = "your delegate approved it"
 			}
-			m := t.changeNotice(step, h.Round, "Changed after "+approved, fmt.Sprintf("%s changed %s after %s at %s, and %s. The approval stands; nothing is asked of you.",
-				t.name(in.Requester), in.ID, approved, step.Name, did), changes, note)
+			stands := "The approval stands; nothing is asked of you."
+			if in.Step == step.ID && in.Status == StatusRunning || slices.Contains(in.Passed, step.ID) { // reopened
+				stands = "The approval no longer stands: the step is asked again."
+			}
+			m := t.changeNotice(step, h.Round, "Changed after "+approved, fmt.Sprintf("%s changed %s after %s at %s, and %s. %s",
+				t.name(in.Requester), in.ID, approved, step.Name, did, stands), changes, note)
 			// Not under the step's round's key prefix: the update closing
 			// the round's cards is not for this one.
 			t.notify(Recipient{Person: p}, "changed/"+sentBack+p, "", m)

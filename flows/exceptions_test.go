@@ -995,3 +995,80 @@ steps:
 		wantStatus(t, r.in, flows.StatusRunning, "finance", 2) // big's next skips small
 	})
 }
+
+// An approval the edits undo is asked again: a resubmission (sent back by
+// a later step) that changes a field the step names in reapprove_on, or
+// the person field naming its approver, asks it first, as a new round
+// showing what changed, then returns to the step that sent it back. Other
+// edits leave it standing, and its approver is told.
+func TestResubmitReopensAnApproval(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t, `
+id: re
+name: Purchase
+owner: olivia
+form:
+  - {name: item, label: Item, type: text, required: true}
+  - {name: amount, label: Amount, type: number, required: true}
+  - {name: approver, label: Approver, type: person, required: true}
+steps:
+  - {id: manager, name: Manager approval, type: approval, assignees: [manager], reapprove_on: [amount]}
+  - {id: named, name: Named approval, type: approval, assignees: ["field:approver"]}
+  - {id: finance, name: Finance approval, type: approval, assignees: ["person:carol"]}
+`)
+	started := func() *run {
+		r := newRun(t, e)
+		r.start("re", "alice", form("item", "Laptop", "amount", "2500", "approver", "erin"))
+		r.act(flows.EventApprove, "bob")
+		r.act(flows.EventApprove, "erin")
+		r.act(flows.EventRequestChanges, "carol", reason("which model?"))
+		return r
+	}
+	t.Run("the amount changes: the manager is asked again", func(t *testing.T) {
+		t.Parallel()
+		r := started()
+		tr := r.act(flows.EventResubmit, "alice", data("item", "Laptop", "amount", "4000", "approver", "erin"))
+		wantStatus(t, r.in, flows.StatusRunning, "manager", 2)
+		contains(t, "outcome", tr.Outcome.Text, "Resubmitted X-1: Manager approval is asked again first, as the edits change what it approved, then Finance approval again.")
+		card := notified(t, tr, "bob", "manager/2/bob").Msg
+		if want := []flows.Change{{Field: "amount", Label: "Amount", Old: "2500", New: "4000"}}; !slices.Equal(card.Changes, want) {
+			t.Fatalf("the manager's round 2 card shows %+v, want %+v", card.Changes, want)
+		}
+		if !slices.ContainsFunc(tr.Audit, func(a flows.AuditEntry) bool {
+			return a.Action == "reopened" && a.Step == "manager" && a.Round == 1 && a.Reason == "Amount changed after its approval"
+		}) {
+			t.Fatalf("audit %+v: want the manager's approval reopened, and why", tr.Audit)
+		}
+		// Erin's approval stands (her step names no amount), and she is told so.
+		contains(t, "erin's notice", notified(t, tr, "erin", "changed/finance/1/erin").Msg.Text,
+			"after you approved it at Named approval", "Manager approval is asked again first", "The approval stands; nothing is asked of you.")
+		r.act(flows.EventApprove, "bob")
+		wantStatus(t, r.in, flows.StatusRunning, "finance", 2)
+		r.act(flows.EventApprove, "carol")
+		wantStatus(t, r.in, flows.StatusCompleted, "", 0)
+	})
+	t.Run("the approver changes: the new one approves", func(t *testing.T) {
+		t.Parallel()
+		r := started()
+		tr := r.act(flows.EventResubmit, "alice", data("item", "Laptop", "amount", "2500", "approver", "frank"))
+		wantStatus(t, r.in, flows.StatusRunning, "named", 2)
+		if got := assignees(r.in); !slices.Equal(got, []string{"frank"}) {
+			t.Fatalf("assignees %v, want frank", got)
+		}
+		notified(t, tr, "frank", "named/2/frank")
+		contains(t, "erin's notice", notified(t, tr, "erin", "changed/finance/1/erin").Msg.Text,
+			"after you approved it at Named approval", "The approval no longer stands: the step is asked again.")
+		contains(t, "bob's notice", notified(t, tr, "bob", "changed/finance/1/bob").Msg.Text, "The approval stands")
+		r.act(flows.EventApprove, "frank")
+		wantStatus(t, r.in, flows.StatusRunning, "finance", 2)
+	})
+	t.Run("other edits: every approval stands", func(t *testing.T) {
+		t.Parallel()
+		r := started()
+		tr := r.act(flows.EventResubmit, "alice", data("item", "Laptop Pro", "amount", "2500", "approver", "erin"))
+		wantStatus(t, r.in, flows.StatusRunning, "finance", 2)
+		for _, p := range []string{"bob", "erin"} {
+			contains(t, p+"'s notice", notified(t, tr, p, "changed/finance/1/"+p).Msg.Text, "The approval stands; nothing is asked of you.")
+		}
+	})
+}

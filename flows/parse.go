@@ -68,6 +68,7 @@ type rawStep struct {
 	Escalate          []rawRung         `yaml:"escalate"`
 	OnTimeout         string            `yaml:"on_timeout"`
 	MaxRounds         int               `yaml:"max_rounds"`
+	ReapproveOn       []string          `yaml:"reapprove_on"`
 	Instructions      string            `yaml:"instructions"`
 	Outputs           []rawField        `yaml:"outputs"`
 	Message           string            `yaml:"message"`
@@ -739,6 +740,16 @@ func (v *validator) flow(r *rawFlow) *Definition {
 				v.add(fmt.Sprintf("%s.assignees[%d]", p, j), "%q names no person field; add a form field %q of type person (or type email, for someone outside the workspace), or use person:ID, group:NAME or manager", a, name)
 			}
 		}
+		for j, name := range s.ReapproveOn {
+			if !slices.ContainsFunc(d.Form, func(f Field) bool { return f.Name == name }) {
+				var names []string
+				for _, f := range d.Form {
+					names = append(names, f.Name)
+				}
+				v.add(fmt.Sprintf("%s.reapprove_on[%d]", p, j), "reapprove_on %q is not a form field; name form fields whose change by a resubmission should ask this step again (%s)",
+					name, strings.Join(names, ", "))
+			}
+		}
 		if s.Next != "" && s.Next != EndStep {
 			j, ok := ids[s.Next]
 			switch {
@@ -851,7 +862,7 @@ func (v *validator) fields(p string, raw []rawField, names map[string]string) []
 func (v *validator) step(p string, r *rawStep, names map[string]string) Step {
 	s := Step{ID: r.ID, Name: cmp.Or(r.Name, r.ID), Kind: StepKind(r.Type), When: strings.TrimSpace(r.When),
 		Assignees: r.Assignees, Policy: Policy(r.Policy), Quorum: r.Quorum, AllowSelfApproval: r.AllowSelfApproval,
-		Channel: r.Channel, OnTimeout: Timeout(r.OnTimeout), MaxRounds: r.MaxRounds, Instructions: strings.TrimSpace(r.Instructions),
+		Channel: r.Channel, OnTimeout: Timeout(r.OnTimeout), MaxRounds: r.MaxRounds, ReapproveOn: r.ReapproveOn, Instructions: strings.TrimSpace(r.Instructions),
 		Message: r.Message, To: r.To, Next: r.Next,
 		Webhook: Webhook{URL: r.URL, Secret: r.Secret, Store: r.Store, OnError: cmp.Or(r.OnError, "fail")}}
 	switch {
@@ -881,8 +892,9 @@ func (v *validator) step(p string, r *rawStep, names map[string]string) Step {
 			}
 		}
 	}
-	if r.Policy != "" || r.Quorum != 0 || r.AllowSelfApproval {
-		only(s.Kind == StepApproval, firstSet(map[string]bool{"policy": r.Policy != "", "quorum": r.Quorum != 0, "allow_self_approval": r.AllowSelfApproval}), "approval")
+	if r.Policy != "" || r.Quorum != 0 || r.AllowSelfApproval || len(r.ReapproveOn) > 0 {
+		only(s.Kind == StepApproval, firstSet(map[string]bool{"policy": r.Policy != "", "quorum": r.Quorum != 0, "allow_self_approval": r.AllowSelfApproval,
+			"reapprove_on": len(r.ReapproveOn) > 0}), "approval")
 	}
 	if len(r.Outputs) > 0 || r.Instructions != "" {
 		only(s.Kind == StepTask, firstSet(map[string]bool{"outputs": len(r.Outputs) > 0, "instructions": r.Instructions != ""}), "task")

@@ -375,6 +375,19 @@ steps:
 			{"steps[6].on_timeout", "on_timeout is only for approval and task steps"},
 			{"steps[7].on_timeout", "on_timeout is only for approval and task steps"},
 		}},
+		{"reapprove_on", validHead + `steps:
+  - id: a
+    type: approval
+    assignees: [manager]
+    reapprove_on: [amount, colour] # @steps[0].reapprove_on[1]
+  - id: b
+    type: task
+    assignees: [manager]
+    reapprove_on: [amount] # @steps[1].reapprove_on
+`, []want{
+			{"steps[0].reapprove_on[1]", `reapprove_on "colour" is not a form field; name form fields whose change by a resubmission should ask this step again (amount, approver, note)`},
+			{"steps[1].reapprove_on", "reapprove_on is only for approval steps"},
+		}},
 		{"duplicate ids and names", validHead[:len(validHead)-1] + `
   - {name: amount} # @form[3].name
 steps:
