@@ -48,6 +48,27 @@ func deadWorld(t *testing.T, channel, slackErr, amount string) (*crossWorld, red
 	return x, rdb, "redis://" + m.Addr()
 }
 
+// keepDead puts a dead letter for PR-1 straight into its shard's stream, as
+// the dispatcher keeps one.
+func keepDead(t *testing.T, x *crossWorld, rdb redis.UniversalClient, e flows.Effect, why string) {
+	t.Helper()
+	b, err := json.Marshal(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.XAdd(t.Context(), &redis.XAddArgs{Stream: fmt.Sprintf("{baton:%d}:dead", x.a.store.ShardOf("PR-1")),
+		Values: map[string]any{"i": "PR-1", "e": b, "why": why, "id": "1-0", "part": 0}}).Err(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// taskCard is PR-1's task card for person at step, round 1.
+func taskCard(person, step string) flows.Effect {
+	return flows.Effect{Kind: flows.EffectNotify, To: flows.Recipient{Person: person}, Card: step + "/1/" + person,
+		Msg: &flows.Message{Kind: flows.MsgTask, Instance: "PR-1", Step: step, Round: 1, Title: "Purchase request PR-1",
+			Actions: []flows.Action{{Kind: flows.ActApprove, Label: "Approve", Instance: "PR-1", Step: step, Round: 1}}}}
+}
+
 // unrefuse lets Slack post everywhere again.
 func (x *crossWorld) unrefuse() {
 	x.slack.mu.Lock()
@@ -101,13 +122,7 @@ func TestDeadLettersRetried(t *testing.T) {
 	}
 
 	// Bob's task card, had it died, is out of date now that he decided.
-	task, _ := json.Marshal(flows.Effect{Kind: flows.EffectNotify, To: flows.Recipient{Person: "bob"}, Card: "manager/1/bob",
-		Msg: &flows.Message{Kind: flows.MsgTask, Instance: "PR-1", Step: "manager", Round: 1, Title: "Purchase request PR-1",
-			Actions: []flows.Action{{Kind: flows.ActApprove, Label: "Approve", Instance: "PR-1", Step: "manager", Round: 1}}}})
-	if err := rdb.XAdd(t.Context(), &redis.XAddArgs{Stream: fmt.Sprintf("{baton:%d}:dead", x.a.store.ShardOf("PR-1")),
-		Values: map[string]any{"i": "PR-1", "e": task, "why": "teams: down", "id": "1-0", "part": 0}}).Err(); err != nil {
-		t.Fatal(err)
-	}
+	keepDead(t, x, rdb, taskCard("bob", "manager"), "teams: down")
 	code, out, errOut = runDead(t, url, "retry", "-all")
 	if code != 0 || out != "sent 0 dead letters again: the running Baton delivers them now\n" ||
 		!strings.Contains(errOut, "not sent: its task card for step manager (round 1) is out of date: PR-1 is completed") {
@@ -157,19 +172,10 @@ func TestDeadDecisionCardRetried(t *testing.T) {
 	t.Parallel()
 	x, rdb, url := deadWorld(t, "D0CAROL", "restricted_action", "2500")
 	x.ms.takeCalls()
-	call, _ := json.Marshal(flows.Effect{Kind: flows.EffectWebhook, Webhook: &flows.WebhookCall{URL: "https://erp.example.com/check", Step: "check", Round: 1}})
-	if err := rdb.XAdd(t.Context(), &redis.XAddArgs{Stream: fmt.Sprintf("{baton:%d}:dead", x.a.store.ShardOf("PR-1")),
-		Values: map[string]any{"i": "PR-1", "e": call, "why": "report the result: timeout", "id": "1-0", "part": 0}}).Err(); err != nil {
-		t.Fatal(err)
-	}
+	keepDead(t, x, rdb, flows.Effect{Kind: flows.EffectWebhook, Webhook: &flows.WebhookCall{URL: "https://erp.example.com/check", Step: "check", Round: 1}},
+		"report the result: timeout")
 	// Bob's card for the finance step (had he had one, it would be out of date: it is not his).
-	task, _ := json.Marshal(flows.Effect{Kind: flows.EffectNotify, To: flows.Recipient{Person: "bob"}, Card: "finance/1/bob",
-		Msg: &flows.Message{Kind: flows.MsgTask, Instance: "PR-1", Step: "finance", Round: 1, Title: "Purchase request PR-1",
-			Actions: []flows.Action{{Kind: flows.ActApprove, Label: "Approve", Instance: "PR-1", Step: "finance", Round: 1}}}})
-	if err := rdb.XAdd(t.Context(), &redis.XAddArgs{Stream: fmt.Sprintf("{baton:%d}:dead", x.a.store.ShardOf("PR-1")),
-		Values: map[string]any{"i": "PR-1", "e": task, "why": "teams: down", "id": "1-0", "part": 0}}).Err(); err != nil {
-		t.Fatal(err)
-	}
+	keepDead(t, x, rdb, taskCard("bob", "finance"), "teams: down")
 	code, out, errOut := runDead(t, url)
 	if code != 0 || strings.Count(out, "\n") != 3 {
 		t.Fatalf("baton dead: exit %d\n%s%s", code, out, errOut)
