@@ -1344,8 +1344,16 @@ func (t *tx) nextToAsk(k int) *Step {
 func (t *tx) reopen(k int, changes []Change, before map[string]any) []string {
 	in := t.in
 	var out []string
-	for i := range k {
+	// The steps the way back goes through, as nextToAsk walks them: a step
+	// whose condition is now false, or off the path the data now takes, is
+	// not asked again.
+	for i := 0; i < k; {
 		s := &t.def.Steps[i]
+		if !t.applies(s) {
+			i++ // where a false condition leads
+			continue
+		}
+		i = t.def.successor(i)
 		if s.Kind != StepApproval || slices.Contains(in.Passed, s.ID) {
 			continue
 		}
@@ -1487,10 +1495,14 @@ func (t *tx) complete() {
 	for _, s := range t.def.Steps {
 		approvals = approvals || s.Kind == StepApproval
 	}
+	last := map[string]int{} // each step's last record: an approval reopened and given again is listed once
+	for i, h := range in.History {
+		last[h.Step] = i
+	}
 	var lines []string
-	for _, h := range in.History {
+	for i, h := range in.History {
 		s := t.def.Step(h.Step)
-		if s == nil {
+		if s == nil || last[h.Step] != i {
 			continue
 		}
 		switch h.Outcome {
@@ -1800,6 +1812,7 @@ func (t *tx) resubmit() error {
 	// request still returns to that other step.
 	if back := t.def.Step(in.Returning); back != nil && back.ID != s.ID {
 		t.pass(s) // asked again on the way, if it still applies
+		t.reopen(t.def.StepIndex(back.ID), changes, before)
 		var told []string
 		if !t.applies(s) {
 			told = t.noLongerApplies(s, in.Round, changes)

@@ -1062,6 +1062,28 @@ steps:
 		r.act(flows.EventApprove, "frank")
 		wantStatus(t, r.in, flows.StatusRunning, "finance", 2)
 	})
+	t.Run("a reopened step sends it back, and the next edits undo another approval", func(t *testing.T) {
+		t.Parallel()
+		r := started()
+		r.act(flows.EventResubmit, "alice", data("item", "Laptop", "amount", "4000", "approver", "erin"))
+		wantStatus(t, r.in, flows.StatusRunning, "manager", 2)
+		r.act(flows.EventRequestChanges, "bob", reason("who approves the model?"))
+		r.act(flows.EventResubmit, "alice", data("item", "Laptop", "amount", "4000", "approver", "frank"))
+		wantStatus(t, r.in, flows.StatusRunning, "manager", 3)
+		r.act(flows.EventApprove, "bob")
+		wantStatus(t, r.in, flows.StatusRunning, "named", 2)
+		if got := assignees(r.in); !slices.Equal(got, []string{"frank"}) {
+			t.Fatalf("assignees %v, want frank", got)
+		}
+		r.act(flows.EventApprove, "frank")
+		wantStatus(t, r.in, flows.StatusRunning, "finance", 2)
+		tr := r.act(flows.EventApprove, "carol")
+		wantStatus(t, r.in, flows.StatusCompleted, "", 0)
+		// The requester's notice names each step's approval once: the last.
+		if got := notified(t, tr, "alice", "requester/done").Msg.Text; got != "Manager approval: approved by Bob Chen\nNamed approval: approved by Frank Osei\nFinance approval: approved by Carol Diaz" {
+			t.Fatalf("the requester's notice:\n%s", got)
+		}
+	})
 	t.Run("other edits: every approval stands", func(t *testing.T) {
 		t.Parallel()
 		r := started()
@@ -1071,4 +1093,38 @@ steps:
 			contains(t, p+"'s notice", notified(t, tr, p, "changed/finance/1/"+p).Msg.Text, "The approval stands; nothing is asked of you.")
 		}
 	})
+}
+
+// A step the way back does not go through (its condition is now false, or
+// a branch now leads past it) is not reopened: its approval stands.
+func TestResubmitReopensOnlyOnTheWayBack(t *testing.T) {
+	t.Parallel()
+	for name, steps := range map[string]string{
+		"its condition is now false": `
+  - {id: manager, type: approval, assignees: [manager], when: "amount < 3000", reapprove_on: [amount]}
+  - {id: finance, type: approval, assignees: ["person:carol"]}`,
+		"a branch now leads past it": `
+  - {id: hw, type: approval, assignees: ["person:dana"], when: "amount >= 3000", next: finance}
+  - {id: manager, type: approval, assignees: [manager], reapprove_on: [amount]}
+  - {id: finance, type: approval, assignees: ["person:carol"]}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			r := newRun(t, newEngine(t, `
+id: p
+name: P
+owner: olivia
+form:
+  - {name: amount, type: number, required: true}
+steps:`+steps+"\n"))
+			r.start("p", "alice", form("amount", "2500"))
+			r.act(flows.EventApprove, "bob")
+			r.act(flows.EventRequestChanges, "carol", reason("why?"))
+			tr := r.act(flows.EventResubmit, "alice", data("amount", "4000"))
+			if slices.ContainsFunc(tr.Audit, func(a flows.AuditEntry) bool { return a.Action == "reopened" }) || slices.Contains(r.in.Passed, "manager") {
+				t.Fatalf("audit %+v, passed %v: the manager's approval reopened", tr.Audit, r.in.Passed)
+			}
+			contains(t, "bob's notice", notified(t, tr, "bob", "changed/finance/1/bob").Msg.Text, "The approval stands")
+		})
+	}
 }
