@@ -118,6 +118,10 @@ func (s *Service) handle(ctx context.Context, ev flows.Event) (flows.Outcome, Re
 	}
 	switch {
 	case applied.Duplicate:
+		// Its effects are in the outbox, perhaps not delivered yet: a first
+		// commit whose reply was lost (go-redis sent the script again) is
+		// told as a duplicate too.
+		s.wake()
 		return applied.Outcome, ResultDuplicate, nil
 	case applied.Transition == nil:
 		return applied.Outcome, ResultNoop, nil

@@ -100,3 +100,25 @@ func mustStart(t *testing.T, r *bottest.Rig, flow string) string {
 	}
 	return out.Instance
 }
+
+// A commit whose reply was lost (go-redis sent the script again, which
+// found the event's key) is told as a duplicate: the dispatcher is woken
+// all the same, for the effects the first commit left in the outbox.
+func TestDuplicateWakesTheDispatcher(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	id := h.start(t, "s1", "alice", 500)
+	ev := flows.Event{Kind: flows.EventApprove, Key: "a1", Instance: id, Actor: "bob"}
+	// The first commit, as if its reply never came back.
+	if _, err := h.Store.Apply(t.Context(), ev, func(cur *flows.Instance) (*flows.Transition, error) {
+		return h.Engine.Apply(cur, ev, h.Clock.Now())
+	}); err != nil {
+		t.Fatal(err)
+	}
+	woken := 0
+	h.Svc.OnCommit(func() { woken++ })
+	out, result, err := h.Svc.Apply(t.Context(), ev)
+	if err != nil || result != bot.ResultDuplicate || !out.OK || woken != 1 {
+		t.Fatalf("the event again: %+v %s %v, woken %d times; want the first outcome, a duplicate, the dispatcher woken", out, result, err, woken)
+	}
+}
