@@ -1070,6 +1070,11 @@ steps:
 		r.act(flows.EventRequestChanges, "bob", reason("who approves the model?"))
 		r.act(flows.EventResubmit, "alice", data("item", "Laptop", "amount", "4000", "approver", "frank"))
 		wantStatus(t, r.in, flows.StatusRunning, "manager", 3)
+		// Where the request stands says the named approval will be asked again.
+		if it := r.e.Timeline(r.in, r.audit, "alice", r.now).Items[1]; it.Title != "Named approval" ||
+			!strings.Contains(it.Text, "Approved by Erin Park") || !strings.Contains(it.Text, "Reopened: Approver changed after its approval") {
+			t.Fatalf("the named step in the timeline: %+v", it)
+		}
 		r.act(flows.EventApprove, "bob")
 		wantStatus(t, r.in, flows.StatusRunning, "named", 2)
 		if got := assignees(r.in); !slices.Equal(got, []string{"frank"}) {

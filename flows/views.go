@@ -176,7 +176,10 @@ func (e *Engine) stepItem(def *Definition, in *Instance, s *Step, audit []AuditE
 		if cond, ok := strings.CutPrefix(a.Reason, reasonNoLongerApplies); ok && a.Action == "skipped" && a.Actor == System && len(rounds) > 0 {
 			rounds = append(rounds, "Not needed now: its condition ("+cond+") is false · "+FormatTime(a.At, loc))
 		}
-		if a.Action == "skipped" || a.Action == "assigned" {
+		if a.Action == "reopened" && len(rounds) > 0 { // and not asked again yet
+			rounds = append(rounds, "Reopened: "+a.Reason+" · "+FormatTime(a.At, loc)+" · to be asked again")
+		}
+		if a.Action == "skipped" || a.Action == "assigned" || a.Action == "reopened" {
 			break // the latest of these says where the step stands
 		}
 	}
