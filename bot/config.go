@@ -65,7 +65,8 @@ const ConfigHelp = `Configuration (environment variables; the flags above overri
   BATON_WEBHOOK_EVENTS  comma-separated event types those URLs receive (default: all)
   BATON_PUBLIC_URL      where people reach Baton, for links in mail (default http://localhost:PORT)
   BATON_SMTP_URL        mail to external participants (email: assignees):
-                        smtp://user:pass@host:587?from=baton@example.com (STARTTLS) or smtps://…:465.
+                        smtp://user:pass@host:587?from=baton@example.com (STARTTLS, required off this
+                        machine unless &starttls=optional) or smtps://…:465.
                         Empty: mail is kept in memory and shown by the console (/console/mail)
   BATON_LINK_SECRET     HMAC key of the signed approval links mailed to external participants
                         (at least 32 random characters); empty: one is generated and kept in Redis

@@ -46,7 +46,13 @@ type received struct {
 
 func newSMTPServer(t *testing.T, fail ...string) *smtpServer {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	return newSMTPServerOn(t, "127.0.0.1:0", fail...)
+}
+
+// newSMTPServerOn is newSMTPServer listening on addr.
+func newSMTPServerOn(t *testing.T, addr string, fail ...string) *smtpServer {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -298,6 +304,43 @@ func TestSMTPErrors(t *testing.T) {
 	}
 	if got := srv.received(); len(got) != 1 {
 		t.Errorf("%d mails received, want 1", len(got))
+	}
+}
+
+// A relay off this machine that offers no STARTTLS is refused, for good
+// and before any mail is sent, unless the URL accepts it
+// (starttls=optional); on this machine it is used as it is.
+func TestSMTPWithoutStartTLS(t *testing.T) {
+	var ip net.IP // an address of this machine's other than loopback
+	addrs, _ := net.InterfaceAddrs()
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && !n.IP.IsLoopback() {
+			ip = n.IP
+			break
+		}
+	}
+	if ip == nil {
+		t.Skip("this machine has no address but loopback to reach a relay by")
+	}
+	srv := newSMTPServerOn(t, net.JoinHostPort(ip.String(), "0"))
+	mail := email.Mail{ID: "1@corp.example", To: "sales@acme.example", Subject: "s", Text: "t", At: bottest.T0}
+	cfg, err := email.ParseURL(srv.url())
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = email.NewSMTP(cfg).Send(t.Context(), mail)
+	if err == nil || !bot.IsPermanent(err) || !strings.Contains(err.Error(), "offers no STARTTLS") || len(srv.received()) != 0 || len(srv.auth) != 0 {
+		t.Fatalf("a relay without STARTTLS: %v (permanent %v), %d mails, auth %v; want a permanent refusal and nothing sent", err, bot.IsPermanent(err), len(srv.received()), srv.auth)
+	}
+	cfg, err = email.ParseURL("smtp://" + srv.ln.Addr().String() + "?from=baton@corp.example&starttls=optional")
+	if err != nil || !cfg.PlainOK {
+		t.Fatalf("starttls=optional: %+v %v", cfg, err)
+	}
+	if err := email.NewSMTP(cfg).Send(t.Context(), mail); err != nil || len(srv.received()) != 1 {
+		t.Fatalf("accepted unencrypted: %v, %d mails", err, len(srv.received()))
+	}
+	if _, err := email.ParseURL("smtp://h?from=baton@corp.example&starttls=maybe"); err == nil || !strings.Contains(err.Error(), "starttls=optional") {
+		t.Errorf("starttls=maybe: %v", err)
 	}
 }
 

@@ -27,15 +27,19 @@ type SMTPConfig struct {
 	Username    string
 	Password    string
 	From        string
-	ImplicitTLS bool          // smtps://: TLS from the first byte (port 465)
-	TLS         *tls.Config   // nil: verify the server's certificate against its host name
-	Timeout     time.Duration // per mail (default 30 s)
+	ImplicitTLS bool        // smtps://: TLS from the first byte (port 465)
+	TLS         *tls.Config // nil: verify the server's certificate against its host name
+	// PlainOK lets mail go unencrypted to a relay off this machine that
+	// offers no STARTTLS (?starttls=optional). Otherwise such a relay is
+	// refused: the approval links in the mail are secrets.
+	PlainOK bool
+	Timeout time.Duration // per mail (default 30 s)
 }
 
 // ParseURL reads BATON_SMTP_URL: smtp://user:pass@host:587?from=baton@example.com
-// (STARTTLS whenever the server offers it, required for a password unless
-// the server is on this machine) or smtps://… (TLS from the start, port 465
-// by default). It does no I/O.
+// (STARTTLS, required unless the server is on this machine or the URL adds
+// starttls=optional) or smtps://… (TLS from the start, port 465 by
+// default). It does no I/O.
 func ParseURL(raw string) (SMTPConfig, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -57,6 +61,13 @@ func ParseURL(raw string) (SMTPConfig, error) {
 	if u.User != nil {
 		c.Username = u.User.Username()
 		c.Password, _ = u.User.Password()
+	}
+	switch v := u.Query().Get("starttls"); v {
+	case "", "required":
+	case "optional":
+		c.PlainOK = true
+	default:
+		return c, fmt.Errorf("BATON_SMTP_URL starttls=%q: write starttls=optional to send mail unencrypted to a relay that offers no STARTTLS (the default requires it)", v)
 	}
 	c.From = u.Query().Get("from")
 	if c.From == "" {
@@ -126,6 +137,11 @@ func (s *SMTP) send(ctx context.Context, m Mail) error {
 		if err := c.StartTLS(tlsConf); err != nil {
 			return fmt.Errorf("smtp starttls: %w", err)
 		}
+	} else if !s.cfg.ImplicitTLS && !s.cfg.PlainOK && !onThisMachine(host) {
+		// A relay that offers no STARTTLS, or an attacker who stripped it
+		// from the reply: the mail and its approval link would cross the
+		// network in the clear.
+		return bot.Permanent(fmt.Errorf("smtp %s offers no STARTTLS: the mail, and the approval link in it, would go unencrypted; use a relay that offers it, or smtps://, or add starttls=optional to BATON_SMTP_URL to accept that", s.cfg.Addr))
 	}
 	if s.cfg.Username != "" {
 		// PlainAuth refuses to send a password without TLS, except to localhost.
@@ -155,6 +171,13 @@ func (s *SMTP) send(ctx context.Context, m Mail) error {
 	// connection) must not send it again, with a new link, on a retry.
 	_ = c.Quit()
 	return nil
+}
+
+// onThisMachine says whether host names this machine (as net/smtp's
+// PlainAuth decides where a password may go without TLS).
+func onThisMachine(host string) bool {
+	ip := net.ParseIP(host)
+	return host == "localhost" || ip != nil && ip.IsLoopback()
 }
 
 // encodeSubject encodes a subject for its header. Typed text that looks
