@@ -170,8 +170,11 @@ func (d *Dashboard) login(w http.ResponseWriter, r *http.Request) {
 	id := make([]byte, 16)
 	_, _ = rand.Read(id)
 	sess := session{user: user, exp: exp, tokenMark: d.tokenMark(hex.EncodeToString(sum[:])), id: hex.EncodeToString(id)}
+	// Max-Age, not Expires: the browser counts it from when it gets the
+	// cookie, whatever its clock says (the session's own expiry, signed in
+	// the value, is checked here on our clock).
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: d.sign(sess), Path: "/dashboard", HttpOnly: true,
-		SameSite: http.SameSiteStrictMode, Secure: secure(r), Expires: exp})
+		SameSite: http.SameSiteStrictMode, Secure: secure(r), MaxAge: int(d.cfg.SessionTTL / time.Second)})
 	http.Redirect(w, r, "/dashboard", http.StatusSeeOther)
 }
 

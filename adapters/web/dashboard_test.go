@@ -149,6 +149,11 @@ func TestDashboardLogin(t *testing.T) {
 	if len(ck) != 1 || !ck[0].HttpOnly || ck[0].SameSite != http.SameSiteStrictMode || ck[0].Secure || ck[0].Path != "/dashboard" {
 		t.Fatalf("cookie %+v: want HttpOnly, SameSite=Strict, not Secure over plain HTTP", ck)
 	}
+	// Counted from when the browser gets it, not a date on our clock (a
+	// browser whose clock runs ahead dropped the cookie at once).
+	if ck[0].MaxAge != 12*60*60 || !ck[0].Expires.IsZero() {
+		t.Errorf("cookie lasts Max-Age %d, Expires %v; want Max-Age 12 h and no Expires", ck[0].MaxAge, ck[0].Expires)
+	}
 	w = d.do("GET", "/dashboard", nil, remote, ck[0])
 	has(t, w, http.StatusOK, "Signed in as olivia", "PR-1", "Laptop", "Bob Chen", "1 h overdue", "Manager approval")
 	hasNot(t, w, "Open without sign-in")
