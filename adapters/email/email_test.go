@@ -342,6 +342,15 @@ func TestSMTPWithoutStartTLS(t *testing.T) {
 	if _, err := email.ParseURL("smtp://h?from=baton@corp.example&starttls=maybe"); err == nil || !strings.Contains(err.Error(), "starttls=optional") {
 		t.Errorf("starttls=maybe: %v", err)
 	}
+	// A password is never sent unencrypted: the option is refused with one,
+	// and the refusal does not offer it.
+	if _, err := email.ParseURL("smtp://u:pw@h?from=baton@corp.example&starttls=optional"); err == nil || !strings.Contains(err.Error(), "never sends a password unencrypted") {
+		t.Errorf("starttls=optional with a password: %v", err)
+	}
+	cfg, _ = email.ParseURL("smtp://u:pw@" + srv.ln.Addr().String() + "?from=baton@corp.example")
+	if err := email.NewSMTP(cfg).Send(t.Context(), mail); err == nil || !bot.IsPermanent(err) || strings.Contains(err.Error(), "starttls=optional") || len(srv.auth) != 0 {
+		t.Errorf("a relay without STARTTLS, with a password: %v (permanent %v), auth %v", err, bot.IsPermanent(err), srv.auth)
+	}
 }
 
 // A relay that drops the connection at QUIT took the mail: no error, so

@@ -69,6 +69,9 @@ func ParseURL(raw string) (SMTPConfig, error) {
 	default:
 		return c, fmt.Errorf("BATON_SMTP_URL starttls=%q: write starttls=optional to send mail unencrypted to a relay that offers no STARTTLS (the default requires it)", v)
 	}
+	if c.PlainOK && c.Username != "" {
+		return c, fmt.Errorf("BATON_SMTP_URL: starttls=optional cannot go with a user and password: Baton never sends a password unencrypted; use a relay that offers STARTTLS, or smtps://")
+	}
 	c.From = u.Query().Get("from")
 	if c.From == "" {
 		return c, fmt.Errorf("BATON_SMTP_URL needs the sender: add ?from=baton@example.com")
@@ -137,11 +140,15 @@ func (s *SMTP) send(ctx context.Context, m Mail) error {
 		if err := c.StartTLS(tlsConf); err != nil {
 			return fmt.Errorf("smtp starttls: %w", err)
 		}
-	} else if !s.cfg.ImplicitTLS && !s.cfg.PlainOK && !onThisMachine(host) {
+	} else if !s.cfg.ImplicitTLS && !s.cfg.PlainOK && !onThisMachine(host, conn.RemoteAddr()) {
 		// A relay that offers no STARTTLS, or an attacker who stripped it
 		// from the reply: the mail and its approval link would cross the
 		// network in the clear.
-		return bot.Permanent(fmt.Errorf("smtp %s offers no STARTTLS: the mail, and the approval link in it, would go unencrypted; use a relay that offers it, or smtps://, or add starttls=optional to BATON_SMTP_URL to accept that", s.cfg.Addr))
+		fix := "use a relay that offers it, or smtps://, or add starttls=optional to BATON_SMTP_URL to accept that"
+		if s.cfg.Username != "" {
+			fix = "use a relay that offers it, or smtps:// (a password is never sent unencrypted)"
+		}
+		return bot.Permanent(fmt.Errorf("smtp %s offers no STARTTLS: the mail, and the approval link in it, would go unencrypted; %s", s.cfg.Addr, fix))
 	}
 	if s.cfg.Username != "" {
 		// PlainAuth refuses to send a password without TLS, except to localhost.
@@ -173,11 +180,15 @@ func (s *SMTP) send(ctx context.Context, m Mail) error {
 	return nil
 }
 
-// onThisMachine says whether host names this machine (as net/smtp's
-// PlainAuth decides where a password may go without TLS).
-func onThisMachine(host string) bool {
-	ip := net.ParseIP(host)
-	return host == "localhost" || ip != nil && ip.IsLoopback()
+// onThisMachine says whether the relay, host as configured and reached at
+// remote, is on this machine: by its name (as net/smtp's PlainAuth decides
+// where a password may go without TLS) or by the address it was reached at.
+func onThisMachine(host string, remote net.Addr) bool {
+	if ip := net.ParseIP(host); strings.EqualFold(host, "localhost") || ip != nil && ip.IsLoopback() {
+		return true
+	}
+	tcp, ok := remote.(*net.TCPAddr)
+	return ok && tcp.IP.IsLoopback()
 }
 
 // encodeSubject encodes a subject for its header. Typed text that looks
