@@ -1388,11 +1388,15 @@ func (t *tx) reopen(k int, changes []Change, before map[string]any) []string {
 }
 
 // applies reports whether s's condition (if any) holds for the data now.
-func (t *tx) applies(s *Step) bool {
+func (t *tx) applies(s *Step) bool { return applies(s, t.in) }
+
+// applies reports whether s's condition (if any) holds for in's data now;
+// a condition that cannot be evaluated does not.
+func applies(s *Step, in *Instance) bool {
 	if s.cond == nil {
 		return true
 	}
-	ok, err := s.cond.eval(t.in.Data, t.in.Requester)
+	ok, err := s.cond.eval(in.Data, in.Requester)
 	return err == nil && ok
 }
 

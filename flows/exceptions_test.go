@@ -3,6 +3,7 @@ package flows_test
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -1074,6 +1075,13 @@ steps:
 		if it := r.e.Timeline(r.in, r.audit, "alice", r.now).Items[1]; it.Title != "Named approval" ||
 			!strings.Contains(it.Text, "Approved by Erin Park") || !strings.Contains(it.Text, "Reopened: Approver changed after its approval") {
 			t.Fatalf("the named step in the timeline: %+v", it)
+		}
+		// Had the requester withdrawn it now, nothing would be asked again.
+		w := *r
+		w.in, w.audit, w.cards, w.timers = r.in.Clone(), slices.Clone(r.audit), maps.Clone(r.cards), maps.Clone(r.timers)
+		w.act(flows.EventWithdraw, "alice", reason("not needed"))
+		if it := w.e.Timeline(w.in, w.audit, "alice", w.now).Items[1]; strings.Contains(it.Text, "to be asked again") {
+			t.Fatalf("the named step in a withdrawn request's timeline: %+v", it)
 		}
 		r.act(flows.EventApprove, "bob")
 		wantStatus(t, r.in, flows.StatusRunning, "named", 2)

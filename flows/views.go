@@ -176,7 +176,9 @@ func (e *Engine) stepItem(def *Definition, in *Instance, s *Step, audit []AuditE
 		if cond, ok := strings.CutPrefix(a.Reason, reasonNoLongerApplies); ok && a.Action == "skipped" && a.Actor == System && len(rounds) > 0 {
 			rounds = append(rounds, "Not needed now: its condition ("+cond+") is false · "+FormatTime(a.At, loc))
 		}
-		if a.Action == "reopened" && len(rounds) > 0 { // and not asked again yet
+		// Reopened and not asked again yet: said while the request is on its
+		// way back through it (it may end first, or the step stop applying).
+		if a.Action == "reopened" && len(rounds) > 0 && in.Status == StatusRunning && slices.Contains(in.Passed, s.ID) && applies(s, in) {
 			rounds = append(rounds, "Reopened: "+a.Reason+" · "+FormatTime(a.At, loc)+" · to be asked again")
 		}
 		if a.Action == "skipped" || a.Action == "assigned" || a.Action == "reopened" {
