@@ -27,6 +27,9 @@ type Service struct {
 	metrics *Metrics
 	wake    func()       // tells the dispatcher new effects are waiting
 	hooks   []flows.Hook // global subscribers of events (hooks.go)
+
+	awayStore AwayStore // nil: nobody is ever away (away.go)
+	away      awayCache
 }
 
 // NewService builds a service. clock nil means the real clock; metrics nil
@@ -38,7 +41,9 @@ func NewService(engine *flows.Engine, store flows.Store, clock clockwork.Clock, 
 	if metrics == nil {
 		metrics = NewMetrics(nil)
 	}
-	return &Service{engine: engine, store: store, clock: clock, log: log, metrics: metrics, wake: func() {}}
+	svc := &Service{engine: engine, store: store, clock: clock, log: log, metrics: metrics, wake: func() {}}
+	svc.awayStore, _ = store.(AwayStore)
+	return svc
 }
 
 // Engine returns the flow engine (definitions, directory, views).
@@ -100,6 +105,7 @@ func (s *Service) handle(ctx context.Context, ev flows.Event) (flows.Outcome, Re
 		}
 		ev.Instance, ev.Flow = id, def.ID
 	}
+	ev.Away = s.awayNow(ctx)
 	applied, err := s.store.Apply(ctx, ev, func(cur *flows.Instance) (*flows.Transition, error) {
 		t, err := s.engine.Apply(cur, ev, s.clock.Now())
 		if err == nil {
@@ -157,6 +163,8 @@ func (s *Service) Command(ctx context.Context, actor, platform, key, text string
 	}
 	now := s.clock.Now()
 	switch c.Verb {
+	case flows.VerbAway, flows.VerbBack:
+		return s.awayCommand(ctx, actor, platform, c)
 	case flows.VerbStart:
 		if c.Arg == "" {
 			return Reply{Message: s.engine.Help("Which flow? Pick one below, or type start <flow>.")}, nil

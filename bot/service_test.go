@@ -4,6 +4,7 @@ import (
 	"errors"
 	"github.com/batonbot/baton/bot/bottest"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -120,5 +121,65 @@ func TestDuplicateWakesTheDispatcher(t *testing.T) {
 	out, result, err := h.Svc.Apply(t.Context(), ev)
 	if err != nil || result != bot.ResultDuplicate || !out.OK || woken != 1 {
 		t.Fatalf("the event again: %+v %s %v, woken %d times; want the first outcome, a duplicate, the dispatcher woken", out, result, err, woken)
+	}
+}
+
+// away shares the person's pending and new tasks with who stands in, and
+// back stops sharing new ones; mistakes are told and change nothing.
+func TestAwayCommand(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	ctx := t.Context()
+	cmd := func(who, text string) bot.Reply {
+		t.Helper()
+		rep, err := h.Svc.Command(ctx, who, "web", "k-"+text, text)
+		if err != nil || rep.Message == nil {
+			t.Fatalf("%s: %+v %v", text, rep, err)
+		}
+		return rep
+	}
+	delegates := func(id string) []string {
+		t.Helper()
+		in, err := h.Store.Get(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return in.Tasks[0].Delegates
+	}
+	pending := h.start(t, "s1", "alice", 500) // waits on bob
+	for text, want := range map[string]string{
+		"away until 30/11":           `"30/11" is not a date`,
+		"away until 2026-11-01":      "is already past",
+		"away until 2028-01-01":      "more than a year away",
+		"away until 2026-11-30 zed":  `"zed" is not a person in the directory`,
+		"away until 2026-11-30 @Bob": "Name someone else",
+		"back":                       "You are not marked away",
+		"away":                       "Say your last day away, and who stands in if not Dana Kowalski",
+	} {
+		if rep := cmd("bob", text); !rep.Refused || !strings.Contains(rep.Message.Title, want) {
+			t.Errorf("%s: %+v, want a refusal saying %q", text, rep.Message.Title, want)
+		}
+	}
+	if got := delegates(pending); len(got) != 0 {
+		t.Fatalf("a mistake shared the task with %v", got)
+	}
+	rep := cmd("bob", "away until 2026-11-30 @Carol")
+	if rep.Refused || rep.Message.Title != "You are away until Tue 1 Dec 00:00 GMT, and Carol Diaz stands in: new tasks of yours are shared with them, and they decide on your behalf. 1 pending task was shared now. Type back when you return." {
+		t.Fatalf("away: %+v", rep.Message.Title)
+	}
+	if got := delegates(pending); !slices.Equal(got, []string{"carol"}) {
+		t.Fatalf("bob's pending task is shared with %v, want carol", got)
+	}
+	if got := delegates(h.start(t, "s2", "alice", 500)); !slices.Equal(got, []string{"carol"}) {
+		t.Fatalf("a new task of bob's is shared with %v, want carol", got)
+	}
+	if rep := cmd("bob", "away"); !strings.HasPrefix(rep.Message.Title, "You are away until Tue 1 Dec 00:00 GMT, and Carol Diaz stands in.") {
+		t.Errorf("away, asked: %q", rep.Message.Title)
+	}
+	if rep := cmd("bob", "back"); rep.Refused || !strings.HasPrefix(rep.Message.Title, "Welcome back") {
+		t.Fatalf("back: %+v", rep.Message.Title)
+	}
+	if got := delegates(h.start(t, "s3", "alice", 500)); len(got) != 0 {
+		t.Fatalf("a task after back is shared with %v", got)
 	}
 }

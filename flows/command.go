@@ -10,21 +10,24 @@ import (
 type Verb string
 
 // The command grammar every adapter shares: "start <flow>", "tasks",
-// "requests", "status <id>", "cancel <id> [reason]", "help".
+// "requests", "status <id>", "cancel <id> [reason]", "away [until] <date>
+// [person]", "back", "help".
 const (
 	VerbStart    Verb = "start"
 	VerbTasks    Verb = "tasks"
 	VerbRequests Verb = "requests"
 	VerbStatus   Verb = "status"
 	VerbCancel   Verb = "cancel"
+	VerbAway     Verb = "away"
+	VerbBack     Verb = "back"
 	VerbHelp     Verb = "help"
 )
 
 // Command is a parsed command line.
 type Command struct {
 	Verb Verb
-	Arg  string // flow for start, instance id for status and cancel
-	Rest string // the reason for cancel
+	Arg  string // flow for start, instance id for status and cancel, the last day for away
+	Rest string // the reason for cancel, who stands in for away
 	Note string // set for help when the input was not understood
 }
 
@@ -34,6 +37,7 @@ var verbAliases = map[string]Verb{
 	"requests": VerbRequests, "mine": VerbRequests, "my": VerbRequests,
 	"status": VerbStatus, "show": VerbStatus,
 	"cancel": VerbCancel, "withdraw": VerbCancel,
+	"away": VerbAway, "ooo": VerbAway, "back": VerbBack,
 	"help": VerbHelp, "?": VerbHelp,
 }
 
@@ -58,12 +62,15 @@ func ParseCommand(text string) Command {
 	}
 	if !ok {
 		note := "I don't know the command \"" + fields[0] + "\"."
-		if s := nearest(word, []string{"start", "tasks", "requests", "status", "cancel", "help"}); s != "" {
+		if s := nearest(word, []string{"start", "tasks", "requests", "status", "cancel", "away", "back", "help"}); s != "" {
 			note += " Did you mean \"" + s + "\"?"
 		}
 		return Command{Verb: VerbHelp, Note: note}
 	}
 	c := Command{Verb: verb}
+	if verb == VerbAway && len(fields) > 1 && strings.EqualFold(fields[1], "until") { // away until 2026-12-03 carol
+		fields = slices.Delete(fields, 1, 2)
+	}
 	if len(fields) > 1 {
 		c.Arg = fields[1]
 		if verb == VerbStatus || verb == VerbCancel {

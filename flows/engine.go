@@ -1613,10 +1613,15 @@ func (t *tx) activate(s *Step) {
 		return
 	}
 	people, note := t.assignees(s)
-	in.Routed = note
 	for _, p := range people {
-		in.Tasks = append(in.Tasks, Task{Assignee: p, Since: t.now})
+		task := Task{Assignee: p, Since: t.now}
+		if standIn, until := t.standIn(s, p, people); standIn != "" {
+			task.Delegates = []string{standIn}
+			note = strings.TrimPrefix(note+"; ", "; ") + fmt.Sprintf("%s is away until %s, and %s stands in", t.name(p), FormatTime(until, t.e.dir.Location(p)), t.name(standIn))
+		}
+		in.Tasks = append(in.Tasks, task)
 	}
+	in.Routed = note
 	if s.Remind.Every > 0 {
 		t.setTimer(TimerRemind, 1, t.now.Add(s.Remind.Every))
 	}
@@ -1634,6 +1639,22 @@ func (t *tx) activate(s *Step) {
 	}
 	t.record(AuditEntry{Actor: System, Action: "assigned", Detail: detail})
 	t.sendCards(s, MsgTask, "")
+}
+
+// standIn returns who stands in for p on a new task of step s, and until
+// when, if p is away (ev.Away): their stand-in, else their manager; nobody
+// if that is p, someone already on the step (people), or the requester of
+// an approval they may not give themselves.
+func (t *tx) standIn(s *Step, p string, people []string) (string, time.Time) {
+	a, ok := t.ev.Away[p]
+	if !ok || !t.now.Before(a.Until) {
+		return "", time.Time{}
+	}
+	standIn := cmp.Or(a.StandIn, t.e.dir.Manager(p))
+	if standIn == "" || standIn == p || slices.Contains(people, standIn) || t.selfApproval(s, standIn) {
+		return "", time.Time{}
+	}
+	return standIn, a.Until
 }
 
 // sendCards sends the step's card to each pending assignee (or once to the

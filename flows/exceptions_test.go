@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/batonbot/baton/flows"
 )
@@ -1139,5 +1140,42 @@ steps:`+steps+"\n"))
 			}
 			contains(t, "bob's notice", notified(t, tr, "bob", "changed/finance/1/bob").Msg.Text, "The approval stands")
 		})
+	}
+}
+
+// Someone away has their new tasks shared with their stand-in (their
+// manager unless they named someone), who decides on their behalf; the
+// cards and the outcome say why. Not once their time away is over, nor
+// with a stand-in who may not approve (the requester).
+func TestAwayStandIn(t *testing.T) {
+	t.Parallel()
+	start := func(away map[string]flows.Away) (*run, *flows.Transition) {
+		r := newRun(t, newEngine(t, buyFlow))
+		return r, r.do(flows.Event{Kind: flows.EventStart, Instance: "X-1", Flow: "buy", Actor: "alice",
+			Data: form("item", "Laptop", "amount", "500"), Away: away})
+	}
+	r, tr := start(map[string]flows.Away{"bob": {Until: t0.Add(48 * time.Hour), StandIn: "carol"}})
+	task := r.in.Tasks[0]
+	if task.Assignee != "bob" || !slices.Equal(task.Delegates, []string{"carol"}) {
+		t.Fatalf("task %+v: want bob's, shared with carol", task)
+	}
+	contains(t, "outcome", tr.Outcome.Text, "Bob Chen is away until Sat 28 Nov 09:00 UTC, and Carol Diaz stands in")
+	for _, p := range []string{"bob", "carol"} {
+		contains(t, p+"'s card", strings.Join(notified(t, tr, p, "manager/1/"+p).Msg.Context, "\n"), "Routing: Bob Chen is away")
+	}
+	r.act(flows.EventApprove, "carol")
+	if h := r.in.History[0]; !slices.Equal(h.Deciders, []string{"carol"}) || !slices.Equal(h.For, []string{"bob"}) {
+		t.Fatalf("record %+v: want carol deciding for bob", h)
+	}
+	// No stand-in named: the manager.
+	r, _ = start(map[string]flows.Away{"bob": {Until: t0.Add(time.Hour)}})
+	if got := r.in.Tasks[0].Delegates; !slices.Equal(got, []string{"dana"}) {
+		t.Fatalf("delegates %v, want bob's manager", got)
+	}
+	// Back already, or a stand-in who made the request: nobody is added.
+	for _, a := range []flows.Away{{Until: t0, StandIn: "carol"}, {Until: t0.Add(time.Hour), StandIn: "alice"}} {
+		if r, _ = start(map[string]flows.Away{"bob": a}); len(r.in.Tasks[0].Delegates) != 0 || r.in.Routed != "" {
+			t.Errorf("away %+v: task %+v, routed %q; want bob's alone", a, r.in.Tasks[0], r.in.Routed)
+		}
 	}
 }

@@ -239,6 +239,18 @@ type Event struct {
 	From     string            `json:"from,omitempty"`   // reassign, delegate by an admin: whose task ("" = the first pending)
 	Timer    string            `json:"timer,omitempty"`  // timer: its id
 	Result   *WebhookResult    `json:"result,omitempty"`
+	// Away are the people out of office as the event is handled (the
+	// runtime's snapshot, not the sender's): a new task of someone away is
+	// shared with their stand-in.
+	Away map[string]Away `json:"-"`
+}
+
+// Away is someone out of office until Until, whose new tasks meanwhile are
+// shared with StandIn ("" means their manager), who decides on their
+// behalf as a delegate does.
+type Away struct {
+	Until   time.Time `json:"until"`
+	StandIn string    `json:"stand_in,omitempty"`
 }
 
 // WebhookResult is the outcome of a webhook step's call.

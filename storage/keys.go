@@ -101,6 +101,9 @@ func (k keys) installation() string { return k.global() + ":installation" }
 // Single-key operations only, so no hash tag: values spread over the cluster.
 func (k keys) kv(ns, key string) string { return k.prefix + ":kv:" + ns + ":" + key }
 
+// away: HASH of the people out of office: person -> JSON flows.Away.
+func (k keys) away() string { return k.global() + ":away" }
+
 // claim: STRING, held by the replica that claimed a piece of once-only work; expires.
 func (k keys) claim(name string) string { return k.prefix + ":claim:" + name }
 

@@ -1261,3 +1261,34 @@ func TestHandBack(t *testing.T) {
 		}
 	})
 }
+
+// Who is away is shared by every replica; a time away that is over is
+// left out, and forgotten.
+func TestAway(t *testing.T) {
+	onBackends(t, storage.Config{Shards: 4}, func(t *testing.T, b storagetest.Backend, s *storage.Store) {
+		ctx := t.Context()
+		other := storage.New(b.Client, storage.Config{Prefix: s.Prefix(), Shards: 4}) // another replica
+		if err := s.SetAway(ctx, "bob", flows.Away{Until: t0.Add(48 * time.Hour), StandIn: "carol"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SetAway(ctx, "erin", flows.Away{Until: t0.Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := other.AwayAt(ctx, t0)
+		if err != nil || len(got) != 2 || got["bob"].StandIn != "carol" || !got["bob"].Until.Equal(t0.Add(48*time.Hour)) {
+			t.Fatalf("away at t0: %+v %v", got, err)
+		}
+		if got, _ = other.AwayAt(ctx, t0.Add(2*time.Hour)); len(got) != 1 || got["erin"] != (flows.Away{}) {
+			t.Fatalf("away two hours later: %+v, want bob only", got)
+		}
+		if got, _ = other.AwayAt(ctx, t0); len(got) != 1 { // erin's, over, was forgotten
+			t.Fatalf("away at t0 again: %+v", got)
+		}
+		if err := s.ClearAway(ctx, "bob"); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ = other.AwayAt(ctx, t0); len(got) != 0 {
+			t.Fatalf("away after bob is back: %+v", got)
+		}
+	})
+}

@@ -1,0 +1,179 @@
+package bot
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/batonbot/baton/flows"
+)
+
+// AwayStore keeps who is out of office, for every replica
+// (storage.Store implements it).
+type AwayStore interface {
+	SetAway(ctx context.Context, person string, a flows.Away) error
+	ClearAway(ctx context.Context, person string) error
+	AwayAt(ctx context.Context, now time.Time) (map[string]flows.Away, error)
+}
+
+// awayRefresh is how long a replica uses what it last read of who is away:
+// another replica's away or back takes effect here within it.
+const awayRefresh = 5 * time.Second
+
+// awayCache is a replica's view of who is away: read without a lock on
+// every event, read again from the store once it is awayRefresh old.
+type awayCache struct {
+	mu   sync.Mutex // held while reading the store
+	snap atomic.Pointer[awaySnap]
+}
+
+type awaySnap struct {
+	m    map[string]flows.Away
+	read time.Time
+}
+
+// awayNow returns who is away, as last read within awayRefresh. If it
+// cannot be read, the last view is used (and the failure logged).
+func (s *Service) awayNow(ctx context.Context) map[string]flows.Away {
+	if s.awayStore == nil {
+		return nil
+	}
+	fresh := func(v *awaySnap, now time.Time) bool {
+		return v != nil && now.Sub(v.read) < awayRefresh && !now.Before(v.read)
+	}
+	c := &s.away
+	now := s.clock.Now()
+	if v := c.snap.Load(); fresh(v, now) {
+		return v.m
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v := c.snap.Load()
+	if fresh(v, now) { // read meanwhile
+		return v.m
+	}
+	m, err := s.awayStore.AwayAt(ctx, now)
+	if err != nil {
+		s.log.Warn("read who is away; using what was read before", "err", err)
+		if v == nil {
+			return nil
+		}
+		return v.m
+	}
+	c.snap.Store(&awaySnap{m: m, read: now})
+	return m
+}
+
+// forgetAway makes the next event read who is away afresh.
+func (s *Service) forgetAway() { s.away.snap.Store(nil) }
+
+// awayCommand runs "away [until] <last day> [person]" and "back".
+func (s *Service) awayCommand(ctx context.Context, actor, platform string, c flows.Command) (Reply, error) {
+	refuse := func(format string, args ...any) (Reply, error) {
+		return Reply{Message: &flows.Message{Kind: flows.MsgInfo, Title: fmt.Sprintf(format, args...)}, Refused: true}, nil
+	}
+	if s.awayStore == nil {
+		return refuse("Away is not available here.")
+	}
+	dir := s.engine.Directory()
+	if _, ok := dir.Person(actor); !ok {
+		return refuse("Away is for people in the directory; ask an admin to add you.")
+	}
+	loc := dir.Location(actor)
+	now := s.clock.Now()
+	away, err := s.awayStore.AwayAt(ctx, now)
+	if err != nil {
+		return Reply{}, err
+	}
+	a, isAway := away[actor]
+	if c.Verb == flows.VerbBack {
+		if !isAway {
+			return refuse("You are not marked away: your tasks come to you.")
+		}
+		if err := s.awayStore.ClearAway(ctx, actor); err != nil {
+			return Reply{}, err
+		}
+		s.forgetAway()
+		return Reply{Message: &flows.Message{Kind: flows.MsgInfo, Title: fmt.Sprintf(
+			"Welcome back: new tasks come to you alone again. The tasks %s stands in on stay shared until they are decided.", dir.Name(a.StandIn))}}, nil
+	}
+	if c.Arg == "" {
+		if isAway {
+			return Reply{Message: &flows.Message{Kind: flows.MsgInfo, Title: fmt.Sprintf(
+				"You are away until %s, and %s stands in. Type back when you return.", flows.FormatTime(a.Until, loc), dir.Name(a.StandIn))}}, nil
+		}
+		return refuse("Say your last day away, and who stands in if not %s: away until 2026-12-24 %s.",
+			cmp.Or(dir.Name(cmp.Or(dir.Backup(actor), dir.Manager(actor))), "your manager"), cmp.Or(dir.Backup(actor), dir.Manager(actor), "carol"))
+	}
+	day, err := time.ParseInLocation(time.DateOnly, c.Arg, loc)
+	if err != nil {
+		return refuse("%q is not a date: write your last day away as YYYY-MM-DD, e.g. away until 2026-12-24.", c.Arg)
+	}
+	until := day.AddDate(0, 0, 1) // back the next morning
+	switch {
+	case !until.After(now):
+		return refuse("%s is already past: write your last day away, today or later.", c.Arg)
+	case until.After(now.AddDate(1, 0, 0)):
+		return refuse("%s is more than a year away: write a nearer last day, and say away again if need be.", c.Arg)
+	}
+	standIn := cmp.Or(dir.Backup(actor), dir.Manager(actor))
+	if c.Rest != "" {
+		if standIn = s.typedPerson(c.Rest, platform); standIn == "" {
+			return refuse("%q is not a person in the directory: name who stands in by their id, e.g. away until %s carol.", c.Rest, c.Arg)
+		}
+	}
+	switch {
+	case standIn == "":
+		return refuse("You have no manager or backup in the directory: name who stands in, e.g. away until %s carol.", c.Arg)
+	case standIn == actor:
+		return refuse("Name someone else to stand in for you.")
+	}
+	a = flows.Away{Until: until, StandIn: standIn}
+	if err := s.awayStore.SetAway(ctx, actor, a); err != nil {
+		return Reply{}, err
+	}
+	s.forgetAway()
+	// The tasks already waiting on them are shared now, as they would
+	// share them themselves (delegate): recorded, and carded to the stand-in.
+	ins, err := s.store.List(ctx, flows.Query{Assignee: actor})
+	if err != nil {
+		return Reply{}, err
+	}
+	shared := 0
+	for _, in := range ins {
+		ev := flows.Event{Kind: flows.EventDelegate, Key: fmt.Sprintf("away:%s:%s:%s:%d", actor, c.Arg, in.ID, in.Round),
+			Instance: in.ID, Actor: actor, Platform: platform, Target: standIn, Step: in.Step, Round: in.Round}
+		out, err := s.Handle(ctx, ev)
+		var ie *flows.InputError
+		switch {
+		case errors.As(err, &ie): // already on it, a task of their delegate's…: left as it is
+		case err != nil:
+			return Reply{}, err
+		case out.OK:
+			shared++
+		}
+	}
+	text := fmt.Sprintf("You are away until %s, and %s stands in: new tasks of yours are shared with them, and they decide on your behalf.",
+		flows.FormatTime(until, loc), dir.Name(standIn))
+	if shared > 0 {
+		text += " " + flows.Plural(shared, "pending task was", "pending tasks were") + " shared now."
+	}
+	return Reply{Message: &flows.Message{Kind: flows.MsgInfo, Title: text + " Type back when you return."}}, nil
+}
+
+// typedPerson returns the directory person s names: their id (any case,
+// with or without @), or a Slack mention (<@U123> or <@U123|name>).
+func (s *Service) typedPerson(typed, platform string) string {
+	dir := s.engine.Directory()
+	typed = strings.TrimSpace(typed)
+	if id, ok := strings.CutPrefix(typed, "<@"); ok {
+		id, _, _ = strings.Cut(strings.TrimSuffix(id, ">"), "|")
+		return dir.Resolve("slack", id)
+	}
+	return dir.Find(strings.TrimPrefix(typed, "@"))
+}
