@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -59,11 +60,12 @@ func (s *Service) awayNow(ctx context.Context) map[string]flows.Away {
 	}
 	m, err := s.awayStore.AwayAt(ctx, now)
 	if err != nil {
-		s.log.Warn("read who is away; using what was read before", "err", err)
-		if v == nil {
-			return nil
+		s.log.Warn("read who is away; using what was read before, and trying again in a few seconds", "err", err)
+		if v != nil {
+			m = v.m
 		}
-		return v.m
+		c.snap.Store(&awaySnap{m: m, read: now}) // not every event tries again at once
+		return m
 	}
 	c.snap.Store(&awaySnap{m: m, read: now})
 	return m
@@ -123,15 +125,18 @@ func (s *Service) awayCommand(ctx context.Context, actor, platform string, c flo
 	}
 	standIn := cmp.Or(dir.Backup(actor), dir.Manager(actor))
 	if c.Rest != "" {
-		if standIn = s.typedPerson(c.Rest, platform); standIn == "" {
+		if standIn = s.typedPerson(c.Rest); standIn == "" {
 			return refuse("%q is not a person in the directory: name who stands in by their id, e.g. away until %s carol.", c.Rest, c.Arg)
 		}
 	}
+	other, standInAway := away[standIn]
 	switch {
 	case standIn == "":
 		return refuse("You have no manager or backup in the directory: name who stands in, e.g. away until %s carol.", c.Arg)
 	case standIn == actor:
 		return refuse("Name someone else to stand in for you.")
+	case standInAway:
+		return refuse("%s is away too, until %s: name who stands in, e.g. away until %s carol.", dir.Name(standIn), flows.FormatTime(other.Until, loc), c.Arg)
 	}
 	a = flows.Away{Until: until, StandIn: standIn}
 	if err := s.awayStore.SetAway(ctx, actor, a); err != nil {
@@ -140,13 +145,16 @@ func (s *Service) awayCommand(ctx context.Context, actor, platform string, c flo
 	s.forgetAway()
 	// The tasks already waiting on them are shared now, as they would
 	// share them themselves (delegate): recorded, and carded to the stand-in.
-	ins, err := s.store.List(ctx, flows.Query{Assignee: actor})
+	ins, err := s.store.List(ctx, flows.Query{Assignee: actor, Limit: awayShareMax})
 	if err != nil {
 		return Reply{}, err
 	}
 	shared := 0
 	for _, in := range ins {
-		ev := flows.Event{Kind: flows.EventDelegate, Key: fmt.Sprintf("away:%s:%s:%s:%d", actor, c.Arg, in.ID, in.Round),
+		if !slices.ContainsFunc(in.Tasks, func(t flows.Task) bool { return t.Assignee == actor && t.Decision == flows.Pending }) {
+			continue // theirs as a delegate only: not theirs to pass on
+		}
+		ev := flows.Event{Kind: flows.EventDelegate, Key: fmt.Sprintf("away:%s:%s:%s:%s:%d", actor, c.Arg, standIn, in.ID, in.Round),
 			Instance: in.ID, Actor: actor, Platform: platform, Target: standIn, Step: in.Step, Round: in.Round}
 		out, err := s.Handle(ctx, ev)
 		var ie *flows.InputError
@@ -166,14 +174,22 @@ func (s *Service) awayCommand(ctx context.Context, actor, platform string, c flo
 	return Reply{Message: &flows.Message{Kind: flows.MsgInfo, Title: text + " Type back when you return."}}, nil
 }
 
-// typedPerson returns the directory person s names: their id (any case,
-// with or without @), or a Slack mention (<@U123> or <@U123|name>).
-func (s *Service) typedPerson(typed, platform string) string {
+// awayShareMax bounds the pending tasks away shares at once.
+const awayShareMax = 1000
+
+// typedPerson returns the directory person typed names: their id (any
+// case, with or without @), or a Slack mention (<@U123> or <@U123|name>);
+// "" if nobody in the directory.
+func (s *Service) typedPerson(typed string) string {
 	dir := s.engine.Directory()
 	typed = strings.TrimSpace(typed)
-	if id, ok := strings.CutPrefix(typed, "<@"); ok {
-		id, _, _ = strings.Cut(strings.TrimSuffix(id, ">"), "|")
-		return dir.Resolve("slack", id)
+	id := dir.Find(strings.TrimPrefix(typed, "@"))
+	if u, ok := strings.CutPrefix(typed, "<@"); ok {
+		u, _, _ = strings.Cut(strings.TrimSuffix(u, ">"), "|")
+		id = dir.Resolve("slack", u)
 	}
-	return dir.Find(strings.TrimPrefix(typed, "@"))
+	if _, ok := dir.Person(id); !ok {
+		return ""
+	}
+	return id
 }

@@ -148,13 +148,14 @@ func TestAwayCommand(t *testing.T) {
 	}
 	pending := h.start(t, "s1", "alice", 500) // waits on bob
 	for text, want := range map[string]string{
-		"away until 30/11":           `"30/11" is not a date`,
-		"away until 2026-11-01":      "is already past",
-		"away until 2028-01-01":      "more than a year away",
-		"away until 2026-11-30 zed":  `"zed" is not a person in the directory`,
-		"away until 2026-11-30 @Bob": "Name someone else",
-		"back":                       "You are not marked away",
-		"away":                       "Say your last day away, and who stands in if not Dana Kowalski",
+		"away until 30/11":              `"30/11" is not a date`,
+		"away until 2026-11-01":         "is already past",
+		"away until 2028-01-01":         "more than a year away",
+		"away until 2026-11-30 zed":     `"zed" is not a person in the directory`,
+		"away until 2026-11-30 @Bob":    "Name someone else",
+		"away until 2026-11-30 <@U999>": `"<@U999>" is not a person in the directory`,
+		"back":                          "You are not marked away",
+		"away":                          "Say your last day away, and who stands in if not Dana Kowalski",
 	} {
 		if rep := cmd("bob", text); !rep.Refused || !strings.Contains(rep.Message.Title, want) {
 			t.Errorf("%s: %+v, want a refusal saying %q", text, rep.Message.Title, want)
@@ -175,6 +176,24 @@ func TestAwayCommand(t *testing.T) {
 	}
 	if rep := cmd("bob", "away"); !strings.HasPrefix(rep.Message.Title, "You are away until Tue 1 Dec 00:00 GMT, and Carol Diaz stands in.") {
 		t.Errorf("away, asked: %q", rep.Message.Title)
+	}
+	// Carol, a stand-in only, goes away: nothing of Bob's is hers to pass on
+	// (and no refusal is recorded); naming her now is refused.
+	if rep := cmd("carol", "away until 2026-11-28 frank"); rep.Refused || strings.Contains(rep.Message.Title, "shared now") {
+		t.Fatalf("carol away: %+v", rep.Message.Title)
+	}
+	if entries, err := h.Store.Audit(ctx, pending); err != nil || slices.ContainsFunc(entries, func(e flows.AuditEntry) bool { return e.Refused }) {
+		t.Fatalf("audit of %s: %+v %v; want no refusal", pending, entries, err)
+	}
+	if rep := cmd("bob", "away until 2026-11-30 carol"); !rep.Refused || !strings.Contains(rep.Message.Title, "Carol Diaz is away too") {
+		t.Fatalf("naming an away stand-in: %+v", rep.Message.Title)
+	}
+	// Another stand-in named: the pending tasks are shared with them too.
+	if rep := cmd("bob", "away until 2026-11-30 frank"); rep.Refused || !strings.Contains(rep.Message.Title, "2 pending tasks were shared now") {
+		t.Fatalf("a new stand-in: %+v", rep.Message.Title)
+	}
+	if got := delegates(pending); !slices.Equal(got, []string{"carol", "frank"}) {
+		t.Fatalf("bob's pending task is shared with %v, want carol and frank", got)
 	}
 	if rep := cmd("bob", "back"); rep.Refused || !strings.HasPrefix(rep.Message.Title, "Welcome back") {
 		t.Fatalf("back: %+v", rep.Message.Title)

@@ -1613,11 +1613,20 @@ func (t *tx) activate(s *Step) {
 		return
 	}
 	people, note := t.assignees(s)
+	seated := slices.Clone(people) // one seat each: a stand-in for one task is not one for another
+	var standIns []string
 	for _, p := range people {
 		task := Task{Assignee: p, Since: t.now}
-		if standIn, until := t.standIn(s, p, people); standIn != "" {
-			task.Delegates = []string{standIn}
-			note = strings.TrimPrefix(note+"; ", "; ") + fmt.Sprintf("%s is away until %s, and %s stands in", t.name(p), FormatTime(until, t.e.dir.Location(p)), t.name(standIn))
+		if a, away := t.awayNow(p); away {
+			line := fmt.Sprintf("%s is away until %s, and ", t.name(p), FormatTime(a.Until, t.e.dir.Location(p)))
+			if standIn := t.standIn(s, p, a, seated); standIn != "" {
+				task.Delegates = []string{standIn}
+				seated, standIns = append(seated, standIn), append(standIns, standIn)
+				line += t.name(standIn) + " stands in"
+			} else {
+				line += "nobody can stand in"
+			}
+			note = strings.TrimPrefix(note+"; ", "; ") + line
 		}
 		in.Tasks = append(in.Tasks, task)
 	}
@@ -1639,22 +1648,31 @@ func (t *tx) activate(s *Step) {
 	}
 	t.record(AuditEntry{Actor: System, Action: "assigned", Detail: detail})
 	t.sendCards(s, MsgTask, "")
+	if s.Channel != "" { // a stand-in may not be in the channel: their own card, as a delegate gets
+		for _, p := range standIns {
+			t.notify(Recipient{Person: p}, t.personCard(p), "", t.taskCard(s, MsgTask, p))
+		}
+	}
 }
 
-// standIn returns who stands in for p on a new task of step s, and until
-// when, if p is away (ev.Away): their stand-in, else their manager; nobody
-// if that is p, someone already on the step (people), or the requester of
-// an approval they may not give themselves.
-func (t *tx) standIn(s *Step, p string, people []string) (string, time.Time) {
+// awayNow returns p's time away, if p is away now (ev.Away).
+func (t *tx) awayNow(p string) (Away, bool) {
 	a, ok := t.ev.Away[p]
-	if !ok || !t.now.Before(a.Until) {
-		return "", time.Time{}
+	return a, ok && t.now.Before(a.Until)
+}
+
+// standIn returns who stands in for p, away (a), on a new task of step s:
+// the stand-in p named, else p's backup, else p's manager, else the
+// flow's owner, else an admin; not p, nobody already seated on the step,
+// nobody away themself, never the requester of an approval they may not
+// give themselves. "" if nobody can.
+func (t *tx) standIn(s *Step, p string, a Away, seated []string) string {
+	for _, c := range append([]string{a.StandIn, t.e.dir.Backup(p), t.e.dir.Manager(p), t.def.Owner}, t.adminIDs()...) {
+		if _, away := t.awayNow(c); c != "" && c != p && !away && !slices.Contains(seated, c) && !t.selfApproval(s, c) {
+			return c
+		}
 	}
-	standIn := cmp.Or(a.StandIn, t.e.dir.Manager(p))
-	if standIn == "" || standIn == p || slices.Contains(people, standIn) || t.selfApproval(s, standIn) {
-		return "", time.Time{}
-	}
-	return standIn, a.Until
+	return ""
 }
 
 // sendCards sends the step's card to each pending assignee (or once to the

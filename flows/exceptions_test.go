@@ -1172,10 +1172,44 @@ func TestAwayStandIn(t *testing.T) {
 	if got := r.in.Tasks[0].Delegates; !slices.Equal(got, []string{"dana"}) {
 		t.Fatalf("delegates %v, want bob's manager", got)
 	}
-	// Back already, or a stand-in who made the request: nobody is added.
-	for _, a := range []flows.Away{{Until: t0, StandIn: "carol"}, {Until: t0.Add(time.Hour), StandIn: "alice"}} {
-		if r, _ = start(map[string]flows.Away{"bob": a}); len(r.in.Tasks[0].Delegates) != 0 || r.in.Routed != "" {
-			t.Errorf("away %+v: task %+v, routed %q; want bob's alone", a, r.in.Tasks[0], r.in.Routed)
+	// Back already: nobody is added.
+	if r, _ = start(map[string]flows.Away{"bob": {Until: t0, StandIn: "carol"}}); len(r.in.Tasks[0].Delegates) != 0 || r.in.Routed != "" {
+		t.Errorf("back: task %+v, routed %q; want bob's alone", r.in.Tasks[0], r.in.Routed)
+	}
+	// A stand-in who may not (the requester) or cannot (away too) gives way
+	// to the next: the manager.
+	for _, away := range []map[string]flows.Away{
+		{"bob": {Until: t0.Add(time.Hour), StandIn: "alice"}},
+		{"bob": {Until: t0.Add(time.Hour), StandIn: "carol"}, "carol": {Until: t0.Add(time.Hour)}},
+	} {
+		if r, _ = start(away); !slices.Equal(r.in.Tasks[0].Delegates, []string{"dana"}) {
+			t.Errorf("away %+v: task %+v; want dana standing in", away, r.in.Tasks[0])
+		}
+	}
+}
+
+// Everyone on an "all" step away, with one stand-in named: each seat gets
+// a stand-in of its own, so one person cannot fill them all; on a channel
+// step, each stand-in gets a card of their own.
+func TestAwayStandInsTakeASeatEach(t *testing.T) {
+	t.Parallel()
+	for _, channel := range []string{"", "    channel: finance"} {
+		r := newRun(t, newEngine(t, policyFlow("    policy: all\n"+channel)))
+		away := map[string]flows.Away{}
+		for _, p := range []string{"carol", "frank", "gina"} {
+			away[p] = flows.Away{Until: t0.Add(time.Hour), StandIn: "olivia"}
+		}
+		tr := r.do(flows.Event{Kind: flows.EventStart, Instance: "X-1", Flow: "pol", Actor: "alice", Data: form("item", "x"), Away: away})
+		var standIns []string
+		for _, task := range r.in.Tasks {
+			standIns = append(standIns, task.Delegates...)
+		}
+		slices.Sort(standIns)
+		if len(standIns) != 3 || len(slices.Compact(slices.Clone(standIns))) != 3 || !slices.Contains(standIns, "olivia") {
+			t.Fatalf("%q: stand-ins %v, want three different people (one seat each), olivia among them", channel, standIns)
+		}
+		for _, p := range standIns {
+			notified(t, tr, p, "fin/1/"+p)
 		}
 	}
 }
