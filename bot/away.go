@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -149,27 +150,57 @@ func (s *Service) awayCommand(ctx context.Context, actor, platform string, c flo
 	if err != nil {
 		return Reply{}, err
 	}
-	shared := 0
+	// Each goes to the stand-in, or, where they may not take it (the
+	// requester, someone on the step already), to the backup or the
+	// manager, as new tasks would.
+	candidates := slices.DeleteFunc(slices.Compact([]string{standIn, dir.Backup(actor), dir.Manager(actor)}), func(p string) bool {
+		_, isAway := away[p]
+		return p == "" || p == actor || isAway
+	})
+	shared, others := 0, map[string][]string{} // others: whom a task went to instead, or "" for nobody
 	for _, in := range ins {
 		if !slices.ContainsFunc(in.Tasks, func(t flows.Task) bool { return t.Assignee == actor && t.Decision == flows.Pending }) {
 			continue // theirs as a delegate only: not theirs to pass on
 		}
-		ev := flows.Event{Kind: flows.EventDelegate, Key: fmt.Sprintf("away:%s:%s:%s:%s:%d", actor, c.Arg, standIn, in.ID, in.Round),
-			Instance: in.ID, Actor: actor, Platform: platform, Target: standIn, Step: in.Step, Round: in.Round}
-		out, err := s.Handle(ctx, ev)
-		var ie *flows.InputError
-		switch {
-		case errors.As(err, &ie): // already on it, a task of their delegate's…: left as it is
-		case err != nil:
-			return Reply{}, err
-		case out.OK:
+		to := ""
+		for _, cand := range candidates {
+			ev := flows.Event{Kind: flows.EventDelegate, Key: fmt.Sprintf("away:%s:%s:%s:%s:%d", actor, c.Arg, cand, in.ID, in.Round),
+				Instance: in.ID, Actor: actor, Platform: platform, Target: cand, Step: in.Step, Round: in.Round}
+			out, err := s.Handle(ctx, ev)
+			var ie *flows.InputError
+			if errors.As(err, &ie) {
+				continue // may not take it: the next
+			}
+			if err != nil {
+				return Reply{}, err
+			}
+			if out.OK {
+				to = cand
+			}
+			break
+		}
+		switch to {
+		case standIn:
 			shared++
+		default:
+			others[to] = append(others[to], in.ID)
 		}
 	}
 	text := fmt.Sprintf("You are away until %s, and %s stands in: new tasks of yours are shared with them, and they decide on your behalf.",
 		flows.FormatTime(until, loc), dir.Name(standIn))
 	if shared > 0 {
 		text += " " + flows.Plural(shared, "pending task was", "pending tasks were") + " shared now."
+	}
+	for _, to := range slices.Sorted(maps.Keys(others)) {
+		slices.Sort(others[to])
+		if to == "" {
+			text += fmt.Sprintf(" Not shared, as nobody may take them: %s; pass them on from their cards.", strings.Join(others[to], ", "))
+		} else {
+			text += fmt.Sprintf(" Shared with %s instead, as %s may not take them: %s.", dir.Name(to), dir.Name(standIn), strings.Join(others[to], ", "))
+		}
+	}
+	if len(ins) == awayShareMax {
+		text += fmt.Sprintf(" (The first %d of your tasks: type away again for the rest.)", awayShareMax)
 	}
 	return Reply{Message: &flows.Message{Kind: flows.MsgInfo, Title: text + " Type back when you return."}}, nil
 }

@@ -198,7 +198,23 @@ func TestAwayCommand(t *testing.T) {
 	if rep := cmd("bob", "back"); rep.Refused || !strings.HasPrefix(rep.Message.Title, "Welcome back") {
 		t.Fatalf("back: %+v", rep.Message.Title)
 	}
-	if got := delegates(h.start(t, "s3", "alice", 500)); len(got) != 0 {
+	third := h.start(t, "s3", "alice", 500)
+	if got := delegates(third); len(got) != 0 {
 		t.Fatalf("a task after back is shared with %v", got)
+	}
+	// A stand-in who may not take a pending task (alice, its requester): it
+	// goes to bob's manager instead, and the answer says so.
+	if rep := cmd("bob", "away until 2026-11-30 alice"); rep.Refused ||
+		!strings.Contains(rep.Message.Title, "Shared with Dana Kowalski instead, as Alice Martin may not take them: "+pending+", PR-2, "+third+".") {
+		t.Fatalf("bob away naming alice: %+v", rep.Message.Title)
+	}
+	if got := delegates(third); !slices.Equal(got, []string{"dana"}) {
+		t.Fatalf("%s shared with %v, want dana", third, got)
+	}
+	// Nobody may take it: said.
+	own := h.start(t, "s4", "frank", 500) // waits on dana, who has no manager or backup
+	if rep := cmd("dana", "away until 2026-11-30 frank"); rep.Refused ||
+		!strings.Contains(rep.Message.Title, "Not shared, as nobody may take them: "+own+"; pass them on from their cards.") {
+		t.Fatalf("dana away naming frank, the requester: %+v", rep.Message.Title)
 	}
 }

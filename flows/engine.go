@@ -1619,7 +1619,11 @@ func (t *tx) activate(s *Step) {
 		task := Task{Assignee: p, Since: t.now}
 		if a, away := t.awayNow(p); away {
 			line := fmt.Sprintf("%s is away until %s, and ", t.name(p), FormatTime(a.Until, t.e.dir.Location(p)))
-			if standIn := t.standIn(s, p, a, seated); standIn != "" {
+			if covered := a.StandIn != "" && slices.Contains(people, a.StandIn) && s.Kind == StepApproval && s.Policy == PolicyAny; covered {
+				// The stand-in is on the step already, where any one decides:
+				// nobody else needs bringing in.
+				line += t.name(a.StandIn) + ", on this step too, stands in"
+			} else if standIn := t.standIn(s, p, a, seated); standIn != "" {
 				task.Delegates = []string{standIn}
 				seated, standIns = append(seated, standIn), append(standIns, standIn)
 				line += t.name(standIn) + " stands in"
@@ -2456,7 +2460,8 @@ func (t *tx) escalationMsg(s *Step, person string) *Message {
 	return m
 }
 
-// escalateReassign moves pending tasks to their backups. It returns why
+// escalateReassign moves pending tasks to the rung's target (the
+// assignee's manager, or a named person). It returns why
 // nothing moved, or "" if something did.
 func (t *tx) escalateReassign(s *Step, target string) string {
 	in := t.in

@@ -1188,6 +1188,21 @@ func TestAwayStandIn(t *testing.T) {
 	}
 }
 
+// On an "any" step, a named stand-in who is on the step already covers it:
+// nobody else is brought in.
+func TestAwayStandInOnAnAnyStep(t *testing.T) {
+	t.Parallel()
+	r := newRun(t, newEngine(t, policyFlow("")))
+	r.do(flows.Event{Kind: flows.EventStart, Instance: "X-1", Flow: "pol", Actor: "alice", Data: form("item", "x"),
+		Away: map[string]flows.Away{"carol": {Until: t0.Add(time.Hour), StandIn: "frank"}}})
+	for _, task := range r.in.Tasks {
+		if len(task.Delegates) != 0 {
+			t.Fatalf("tasks %+v: want nobody brought in", r.in.Tasks)
+		}
+	}
+	contains(t, "routing", r.in.Routed, "Carol Diaz is away until Thu 26 Nov 10:00 UTC, and Frank Osei, on this step too, stands in")
+}
+
 // Everyone on an "all" step away, with one stand-in named: each seat gets
 // a stand-in of its own, so one person cannot fill them all; on a channel
 // step, each stand-in gets a card of their own.
