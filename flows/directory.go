@@ -22,7 +22,7 @@ type Person struct {
 	Manager  string   `yaml:"manager" json:"manager,omitempty"`
 	Timezone string   `yaml:"timezone" json:"timezone,omitempty"` // IANA name, e.g. Europe/Paris
 	Groups   []string `yaml:"groups" json:"groups,omitempty"`
-	Backup   string   `yaml:"backup" json:"backup,omitempty"` // who takes over when escalation reassigns
+	Backup   string   `yaml:"backup" json:"backup,omitempty"` // who stands in when they are away (before their manager)
 }
 
 // Channel is a named place to post, with its id on each platform.
