@@ -77,9 +77,20 @@ func dead(ctx context.Context, args []string, getenv func(string) string, stdout
 		fmt.Fprintf(stdout, "dropped %s\n", flows.Plural(n, "dead letter", "dead letters"))
 		return code
 	}
+	requests := map[string]*flows.Instance{} // read once each: many letters may be of one request
+	get := func(id string) (*flows.Instance, error) {
+		if in, ok := requests[id]; ok {
+			return in, nil
+		}
+		in, err := store.Get(ctx, id)
+		if err == nil {
+			requests[id] = in
+		}
+		return in, err
+	}
 	var send []storage.DeadLetter
 	for _, d := range picked {
-		why, err := outOfDate(ctx, store, d)
+		why, err := outOfDate(get, d)
 		if err != nil {
 			fmt.Fprintf(stderr, "baton: %s: %v\n", d.Ref, err)
 			return 1
@@ -130,9 +141,9 @@ func pickDead(letters []storage.DeadLetter, refs []string, stderr io.Writer) ([]
 // the request has moved past the step, round and status it was made for, or
 // no longer waits on the person it is for, as they would only be refused; and a webhook step's call once the request no
 // longer waits on it (sent again, the call is made again). Closed cards,
-// notices and event announcements never go out of date. err is an error
-// reading the request: nothing is known then.
-func outOfDate(ctx context.Context, store *storage.Store, d storage.DeadLetter) (why string, err error) {
+// notices and event announcements never go out of date. get reads a
+// request; err is its error: nothing is known then.
+func outOfDate(get func(id string) (*flows.Instance, error), d storage.DeadLetter) (why string, err error) {
 	step, round, status, what := "", 0, flows.StatusRunning, ""
 	switch m, w := d.Effect.Msg, d.Effect.Webhook; {
 	case w != nil:
@@ -148,7 +159,7 @@ func outOfDate(ctx context.Context, store *storage.Store, d storage.DeadLetter) 
 	default:
 		return "", nil
 	}
-	in, err := store.Get(ctx, d.Instance)
+	in, err := get(d.Instance)
 	if errors.Is(err, flows.ErrNotFound) {
 		return d.Instance + " no longer exists", nil
 	}

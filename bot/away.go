@@ -88,6 +88,7 @@ func (s *Service) awayCommand(ctx context.Context, actor, platform string, c flo
 		return refuse("Away is for people in the directory; ask an admin to add you.")
 	}
 	loc := dir.Location(actor)
+	usual := cmp.Or(dir.Backup(actor), dir.Manager(actor)) // the stand-in unless they name one
 	now := s.clock.Now()
 	away, err := s.awayStore.AwayAt(ctx, now)
 	if err != nil {
@@ -111,7 +112,7 @@ func (s *Service) awayCommand(ctx context.Context, actor, platform string, c flo
 				"You are away until %s, and %s stands in. Type back when you return.", flows.FormatTime(a.Until, loc), dir.Name(a.StandIn))}}, nil
 		}
 		return refuse("Say your last day away, and who stands in if not %s: away until 2026-12-24 %s.",
-			cmp.Or(dir.Name(cmp.Or(dir.Backup(actor), dir.Manager(actor))), "your manager"), cmp.Or(dir.Backup(actor), dir.Manager(actor), "carol"))
+			cmp.Or(dir.Name(usual), "your manager"), cmp.Or(usual, "carol"))
 	}
 	day, err := time.ParseInLocation(time.DateOnly, c.Arg, loc)
 	if err != nil {
@@ -124,7 +125,7 @@ func (s *Service) awayCommand(ctx context.Context, actor, platform string, c flo
 	case until.After(now.AddDate(1, 0, 0)):
 		return refuse("%s is more than a year away: write a nearer last day, and say away again if need be.", c.Arg)
 	}
-	standIn := cmp.Or(dir.Backup(actor), dir.Manager(actor))
+	standIn := usual
 	if c.Rest != "" {
 		if standIn = s.typedPerson(c.Rest); standIn == "" {
 			return refuse("%q is not a person in the directory: name who stands in by their id, e.g. away until %s carol.", c.Rest, c.Arg)
@@ -144,27 +145,55 @@ func (s *Service) awayCommand(ctx context.Context, actor, platform string, c flo
 		return Reply{}, err
 	}
 	s.forgetAway()
-	// The tasks already waiting on them are shared now, as they would
-	// share them themselves (delegate): recorded, and carded to the stand-in.
-	ins, err := s.store.List(ctx, flows.Query{Assignee: actor, Limit: awayShareMax})
-	if err != nil {
-		return Reply{}, err
-	}
-	// Each goes to the stand-in, or, where they may not take it (the
-	// requester, someone on the step already), to the backup or the
-	// manager, as new tasks would.
+	// Each pending task goes to the stand-in, or, where they may not take
+	// it, to the backup or the manager, as new tasks would.
 	candidates := slices.DeleteFunc(slices.Compact([]string{standIn, dir.Backup(actor), dir.Manager(actor)}), func(p string) bool {
 		_, isAway := away[p]
 		return p == "" || p == actor || isAway
 	})
-	shared, others := 0, map[string][]string{} // others: whom a task went to instead, or "" for nobody
+	went, read, err := s.sharePending(ctx, actor, platform, c.Arg, candidates)
+	if err != nil {
+		return Reply{}, err
+	}
+	text := fmt.Sprintf("You are away until %s, and %s stands in: new tasks of yours are shared with them, and they decide on your behalf.",
+		flows.FormatTime(until, loc), dir.Name(standIn))
+	if n := len(went[standIn]); n > 0 {
+		text += " " + flows.Plural(n, "pending task was", "pending tasks were") + " shared now."
+	}
+	for _, to := range slices.Sorted(maps.Keys(went)) {
+		ids := strings.Join(went[to], ", ")
+		switch to {
+		case standIn:
+		case "":
+			text += fmt.Sprintf(" Not shared, as nobody may take them: %s; pass them on from their cards.", ids)
+		default:
+			text += fmt.Sprintf(" Shared with %s instead, as %s may not take them: %s.", dir.Name(to), dir.Name(standIn), ids)
+		}
+	}
+	if read == awayShareMax {
+		text += fmt.Sprintf(" (The first %d of your tasks: type away again for the rest.)", awayShareMax)
+	}
+	return Reply{Message: &flows.Message{Kind: flows.MsgInfo, Title: text + " Type back when you return."}}, nil
+}
+
+// sharePending passes actor's own pending tasks on, as they would
+// themselves (a delegation: recorded, and carded): each to the first of
+// candidates who may take it (not its requester, nobody on its step
+// already). It returns the tasks' ids, sorted, by whom they went to (""
+// for nobody), and how many requests it read.
+func (s *Service) sharePending(ctx context.Context, actor, platform, lastDay string, candidates []string) (map[string][]string, int, error) {
+	ins, err := s.store.List(ctx, flows.Query{Assignee: actor, Limit: awayShareMax})
+	if err != nil {
+		return nil, 0, err
+	}
+	went := map[string][]string{}
 	for _, in := range ins {
 		if !slices.ContainsFunc(in.Tasks, func(t flows.Task) bool { return t.Assignee == actor && t.Decision == flows.Pending }) {
 			continue // theirs as a delegate only: not theirs to pass on
 		}
 		to := ""
 		for _, cand := range candidates {
-			ev := flows.Event{Kind: flows.EventDelegate, Key: fmt.Sprintf("away:%s:%s:%s:%s:%d", actor, c.Arg, cand, in.ID, in.Round),
+			ev := flows.Event{Kind: flows.EventDelegate, Key: fmt.Sprintf("away:%s:%s:%s:%s:%d", actor, lastDay, cand, in.ID, in.Round),
 				Instance: in.ID, Actor: actor, Platform: platform, Target: cand, Step: in.Step, Round: in.Round}
 			out, err := s.Handle(ctx, ev)
 			var ie *flows.InputError
@@ -172,54 +201,36 @@ func (s *Service) awayCommand(ctx context.Context, actor, platform string, c flo
 				continue // may not take it: the next
 			}
 			if err != nil {
-				return Reply{}, err
+				return nil, 0, err
 			}
 			if out.OK {
 				to = cand
 			}
 			break
 		}
-		switch to {
-		case standIn:
-			shared++
-		default:
-			others[to] = append(others[to], in.ID)
-		}
+		went[to] = append(went[to], in.ID)
 	}
-	text := fmt.Sprintf("You are away until %s, and %s stands in: new tasks of yours are shared with them, and they decide on your behalf.",
-		flows.FormatTime(until, loc), dir.Name(standIn))
-	if shared > 0 {
-		text += " " + flows.Plural(shared, "pending task was", "pending tasks were") + " shared now."
+	for _, ids := range went {
+		slices.Sort(ids)
 	}
-	for _, to := range slices.Sorted(maps.Keys(others)) {
-		slices.Sort(others[to])
-		if to == "" {
-			text += fmt.Sprintf(" Not shared, as nobody may take them: %s; pass them on from their cards.", strings.Join(others[to], ", "))
-		} else {
-			text += fmt.Sprintf(" Shared with %s instead, as %s may not take them: %s.", dir.Name(to), dir.Name(standIn), strings.Join(others[to], ", "))
-		}
-	}
-	if len(ins) == awayShareMax {
-		text += fmt.Sprintf(" (The first %d of your tasks: type away again for the rest.)", awayShareMax)
-	}
-	return Reply{Message: &flows.Message{Kind: flows.MsgInfo, Title: text + " Type back when you return."}}, nil
+	return went, len(ins), nil
 }
 
 // awayShareMax bounds the pending tasks away shares at once.
 const awayShareMax = 1000
 
-// typedPerson returns the directory person typed names: their id (any
-// case, with or without @), or a Slack mention (<@U123> or <@U123|name>);
-// "" if nobody in the directory.
+// typedPerson returns the directory person typed names, as the engine
+// reads a person typed anywhere (an id in any case, slack:U123…), with or
+// without @, or a Slack mention (<@U123> or <@U123|name>); "" if nobody in
+// the directory.
 func (s *Service) typedPerson(typed string) string {
-	dir := s.engine.Directory()
-	typed = strings.TrimSpace(typed)
-	id := dir.Find(strings.TrimPrefix(typed, "@"))
+	typed = strings.TrimPrefix(strings.TrimSpace(typed), "@")
 	if u, ok := strings.CutPrefix(typed, "<@"); ok {
 		u, _, _ = strings.Cut(strings.TrimSuffix(u, ">"), "|")
-		id = dir.Resolve("slack", u)
+		typed = "slack:" + u
 	}
-	if _, ok := dir.Person(id); !ok {
+	id, ok := s.engine.PersonID(typed)
+	if _, known := s.engine.Directory().Person(id); !ok || !known {
 		return ""
 	}
 	return id

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"iter"
 	"maps"
 	"slices"
 	"strconv"
@@ -413,6 +414,10 @@ func (e *Engine) parseForm(fields []Field, input map[string]string) (map[string]
 	}
 	return data, nil
 }
+
+// PersonID returns the person s names, as a person typed into a form or a
+// reassignment is read (person).
+func (e *Engine) PersonID(s string) (string, bool) { return e.person(s) }
 
 // person returns the person s names: a directory id, in any case, or a
 // platform identity (slack:U123, teams:…, email:…), which is the
@@ -1317,22 +1322,37 @@ func (t *tx) advance(from int) {
 // the way are sent, not asked. Nil when the way reaches k.
 func (t *tx) nextToAsk(k int) *Step {
 	in := t.in
-	for i := 0; i < k; { // next jumps only forward
-		s := &t.def.Steps[i]
-		if !t.applies(s) {
-			i++ // where a false condition leads
+	for s := range t.wayBack(k) {
+		if !slices.Contains(in.Passed, s.ID) {
 			continue
 		}
-		if slices.Contains(in.Passed, s.ID) {
-			in.Passed = slices.DeleteFunc(in.Passed, func(id string) bool { return id == s.ID })
-			if s.Kind != StepNotify {
-				return s
-			}
-			t.notifyStep(s)
+		in.Passed = slices.DeleteFunc(in.Passed, func(id string) bool { return id == s.ID })
+		if s.Kind != StepNotify {
+			return s
 		}
-		i = t.def.successor(i)
+		t.notifyStep(s)
 	}
 	return nil
+}
+
+// wayBack yields, in order, the steps before index k that the way back
+// goes through as the data now takes it: a step whose condition is false
+// leads to the step below it, any other to its successor (next jumps only
+// forward).
+func (t *tx) wayBack(k int) iter.Seq[*Step] {
+	return func(yield func(*Step) bool) {
+		for i := 0; i < k; {
+			s := &t.def.Steps[i]
+			if !t.applies(s) {
+				i++
+				continue
+			}
+			if !yield(s) {
+				return
+			}
+			i = t.def.successor(i)
+		}
+	}
 }
 
 // reopen puts the approval steps before index k whose last approval the
@@ -1344,16 +1364,9 @@ func (t *tx) nextToAsk(k int) *Step {
 func (t *tx) reopen(k int, changes []Change, before map[string]any) []string {
 	in := t.in
 	var out []string
-	// The steps the way back goes through, as nextToAsk walks them: a step
-	// whose condition is now false, or off the path the data now takes, is
-	// not asked again.
-	for i := 0; i < k; {
-		s := &t.def.Steps[i]
-		if !t.applies(s) {
-			i++ // where a false condition leads
-			continue
-		}
-		i = t.def.successor(i)
+	// Only steps the way back goes through: one whose condition is now
+	// false, or off the path the data now takes, is not asked again.
+	for s := range t.wayBack(k) {
 		if s.Kind != StepApproval || slices.Contains(in.Passed, s.ID) {
 			continue
 		}
@@ -1367,8 +1380,9 @@ func (t *tx) reopen(k int, changes []Change, before map[string]any) []string {
 			continue
 		}
 		var labels []string
+		watched := s.Reapprove()
 		for _, c := range changes {
-			if slices.Contains(s.Reapprove(), c.Field) {
+			if slices.Contains(watched, c.Field) {
 				labels = append(labels, c.Label)
 			}
 		}
@@ -1617,18 +1631,10 @@ func (t *tx) activate(s *Step) {
 	var standIns []string
 	for _, p := range people {
 		task := Task{Assignee: p, Since: t.now}
-		if a, away := t.awayNow(p); away {
-			line := fmt.Sprintf("%s is away until %s, and ", t.name(p), FormatTime(a.Until, t.e.dir.Location(p)))
-			if covered := a.StandIn != "" && slices.Contains(people, a.StandIn) && s.Kind == StepApproval && s.Policy == PolicyAny; covered {
-				// The stand-in is on the step already, where any one decides:
-				// nobody else needs bringing in.
-				line += t.name(a.StandIn) + ", on this step too, stands in"
-			} else if standIn := t.standIn(s, p, a, seated); standIn != "" {
+		if standIn, line := t.standIn(s, p, people, seated); line != "" {
+			if standIn != "" {
 				task.Delegates = []string{standIn}
 				seated, standIns = append(seated, standIn), append(standIns, standIn)
-				line += t.name(standIn) + " stands in"
-			} else {
-				line += "nobody can stand in"
 			}
 			note = strings.TrimPrefix(note+"; ", "; ") + line
 		}
@@ -1665,18 +1671,28 @@ func (t *tx) awayNow(p string) (Away, bool) {
 	return a, ok && t.now.Before(a.Until)
 }
 
-// standIn returns who stands in for p, away (a), on a new task of step s:
-// the stand-in p named, else p's backup, else p's manager, else the
-// flow's owner, else an admin; not p, nobody already seated on the step,
-// nobody away themself, never the requester of an approval they may not
-// give themselves. "" if nobody can.
-func (t *tx) standIn(s *Step, p string, a Away, seated []string) string {
+// standIn returns, when p is away (ev.Away), who stands in for p on a new
+// task of step s, and the routing note saying so: the stand-in p named,
+// else p's backup, else p's manager, else the flow's owner, else an admin;
+// not p, nobody already seated on the step, nobody away themself, never
+// the requester of an approval they may not give themselves ("" if nobody
+// can). On an any step, a named stand-in already among people covers it:
+// nobody else is brought in. Both are "" when p is not away.
+func (t *tx) standIn(s *Step, p string, people, seated []string) (string, string) {
+	a, away := t.awayNow(p)
+	if !away {
+		return "", ""
+	}
+	line := fmt.Sprintf("%s is away until %s, and ", t.name(p), FormatTime(a.Until, t.e.dir.Location(p)))
+	if a.StandIn != "" && slices.Contains(people, a.StandIn) && s.Kind == StepApproval && s.Policy == PolicyAny {
+		return "", line + t.name(a.StandIn) + ", on this step too, stands in"
+	}
 	for _, c := range append([]string{a.StandIn, t.e.dir.Backup(p), t.e.dir.Manager(p), t.def.Owner}, t.adminIDs()...) {
 		if _, away := t.awayNow(c); c != "" && c != p && !away && !slices.Contains(seated, c) && !t.selfApproval(s, c) {
-			return c
+			return c, line + t.name(c) + " stands in"
 		}
 	}
-	return ""
+	return "", line + "nobody can stand in"
 }
 
 // sendCards sends the step's card to each pending assignee (or once to the
