@@ -541,3 +541,35 @@ func TestTimerEscalationCardsAfterEscalationReassign(t *testing.T) {
 	h.mustContain("erin's closed card", h.card("erin", "task", id, "manager"), "Now with Dana Kowalski.")
 	h.mustContain("bob's escalation card", h.card("bob", "escalation", id, "manager"), "<li>Waiting on Dana Kowalski</li>")
 }
+
+// The content review flow counts working hours (working_hours: true; the
+// demo directory's are Monday to Friday, 09:00-17:00). Ivan, its editor,
+// works in Berlin. Asked on Thursday at 10:00 his time (t0), with due: 2d
+// and a reminder every 1d: the first reminder comes a working day later,
+// Friday 10:00; then nothing over the weekend, when a flow on the clock
+// would remind and time out; on Monday at 10:00, two working days on, the
+// second reminder and the timeout, which escalates to Bob, his manager.
+func TestWorkingHoursThroughTheConsole(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	id := h.start("alice", "content", url.Values{"headline": {"Winter opening hours"}, "draft": {"https://docs.example.com/d/1"},
+		"audience": {"internal"}, "editor": {"ivan"}})
+	h.wantLines("ivan's card at the start", cardContext(h.card("ivan", "task", id, "edit")),
+		"Requested by Alice Martin", "Waiting on Ivan Petrov", "Due Mon 30 Nov 10:00 CET (in 4 d)", "Escalates to Bob Chen (your manager) in 4 d")
+	const day = 24 * time.Hour
+	h.at(day-time.Minute, 0)
+	h.at(day, 1)
+	first := "Reminder 1 of 3: Editorial review has been waiting on you for 1 d."
+	h.wantLines("ivan's reminders on Friday", reminders(h.card("ivan", "task", id, "edit")), first)
+	h.at(2*day, 0) // Saturday
+	h.at(3*day, 0) // Sunday
+	h.at(4*day-time.Minute, 0)
+	if c := h.cards("bob", "escalation", id, "edit"); len(c) != 0 {
+		t.Fatalf("escalated before Monday:\n%s", c[0])
+	}
+	h.at(4*day, 2)
+	h.wantLines("ivan's reminders on Monday", reminders(h.card("ivan", "task", id, "edit")),
+		first, "Reminder 2 of 3: Editorial review has been waiting on you for 4 d.")
+	h.card("bob", "escalation", id, "edit")
+	h.wantTimeline(h.timeline("alice", id), 1, "Mon 30 Nov 09:00 GMT · baton escalated | step edit, round 1 · to: Bob Chen")
+}

@@ -83,7 +83,10 @@ type Definition struct {
 	Schedules   []Schedule // scheduled starts (schedule.go)
 	Inbound     *Inbound   // signed webhook starts, or nil (schedule.go)
 	Webhooks    []Hook     // subscribers of this flow's events (hooks.go)
-	Source      string     // file the definition came from
+	// WorkingHours: the due times, reminders and escalations of the steps
+	// that wait on people count the directory's working hours only.
+	WorkingHours bool
+	Source       string // file the definition came from
 
 	title *template.Template
 }
@@ -139,6 +142,37 @@ type Step struct {
 
 	cond *condition
 	msg  *template.Template
+	// Due, Remind.Every and each rung's After as written, by unit (for
+	// working time: a day is a working day)
+	due, every Span
+	after      []Span
+}
+
+// waitText writes a wait of step s as people read it: "1 d", or "1 d of
+// working time" in a flow that counts working hours (a webhook step's
+// reply is timed on the clock).
+func (d *Definition) waitText(s *Step, wait time.Duration) string {
+	if d.WorkingHours && s.Kind != StepWebhook {
+		return FormatDuration(wait) + " of working time"
+	}
+	return FormatDuration(wait)
+}
+
+// span is d as written in sp; for a step built in code, not parsed, d is
+// its clock time.
+func span(d time.Duration, sp Span) Span {
+	if sp == (Span{}) {
+		return Span{Clock: d}
+	}
+	return sp
+}
+
+// rungSpan is the wait of the step's rung i, as written.
+func (s *Step) rungSpan(i int) Span {
+	if i < len(s.after) {
+		return span(s.Escalate[i].After, s.after[i])
+	}
+	return span(s.Escalate[i].After, Span{})
 }
 
 // Remind is a reminder cadence: every Every, at most Max times.

@@ -34,8 +34,9 @@ type Channel struct {
 }
 
 type rawDirectory struct {
-	People   []Person  `yaml:"people"`
-	Channels []Channel `yaml:"channels"`
+	People       []Person         `yaml:"people"`
+	Channels     []Channel        `yaml:"channels"`
+	WorkingHours *rawWorkingHours `yaml:"working_hours"`
 }
 
 // Directory maps people to their chat identities, managers, timezones and
@@ -48,6 +49,7 @@ type Directory struct {
 	groups   map[string][]string
 	channels map[string]*Channel
 	locs     map[string]*time.Location
+	hours    *WorkingHours // nil: none set
 }
 
 // ParseDirectory parses and validates a people directory file.
@@ -58,9 +60,17 @@ func ParseDirectory(file string, src []byte) (*Directory, error) {
 		return nil, fmt.Errorf("%s: %s", file, yaml.FormatError(err, false, false))
 	}
 	d, err := NewDirectory(raw.People, raw.Channels)
+	var hours *WorkingHours
+	if raw.WorkingHours != nil {
+		var herr error
+		if hours, herr = parseWorkingHours(raw.WorkingHours); herr != nil {
+			err = errors.Join(err, herr)
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}
+	d.hours = hours
 	return d, nil
 }
 
@@ -219,6 +229,31 @@ func (d *Directory) Location(id string) *time.Location {
 		}
 	}
 	return time.UTC
+}
+
+// WorkingHours returns the directory's working hours, or nil if it sets none.
+func (d *Directory) WorkingHours() *WorkingHours {
+	if d == nil {
+		return nil
+	}
+	return d.hours
+}
+
+// WithWorkingHours returns a copy of the directory with working hours w
+// (nil: none).
+func (d *Directory) WithWorkingHours(w *WorkingHours) *Directory {
+	c := *d
+	c.hours = w
+	return &c
+}
+
+// workLocation is the timezone whose working hours are id's: their own, or
+// the working hours' (a person without a timezone, a channel).
+func (d *Directory) workLocation(id string) *time.Location {
+	if l := d.locs[id]; l != nil {
+		return l
+	}
+	return d.hours.Location
 }
 
 // Resolve maps a platform identity to a person id: platform is "slack",

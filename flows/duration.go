@@ -13,10 +13,31 @@ import (
 // approval deadlines are mostly counted in days, hence this small parser.
 // The result is always positive; there is no upper limit.
 func ParseDuration(s string) (time.Duration, error) {
+	_, d, err := parseSpan(s)
+	return d, err
+}
+
+// Span is a duration as written, by unit, so that it can be counted in
+// working time as well as on the clock: its weeks (w), days (d), and the
+// rest (h, m, s).
+type Span struct {
+	Weeks, Days float64
+	Clock       time.Duration
+}
+
+// ParseSpan parses a duration as ParseDuration does, keeping its units.
+func ParseSpan(s string) (Span, error) {
+	sp, _, err := parseSpan(s)
+	return sp, err
+}
+
+// parseSpan returns the span written in s, and its length on the clock.
+func parseSpan(s string) (Span, time.Duration, error) {
 	in := strings.TrimSpace(s)
 	if in == "" {
-		return 0, fmt.Errorf("empty duration: write a number and a unit (s, m, h, d, w), e.g. 30m, 4h, 2d")
+		return Span{}, 0, fmt.Errorf("empty duration: write a number and a unit (s, m, h, d, w), e.g. 30m, 4h, 2d")
 	}
+	var sp Span
 	var total time.Duration
 	rest := in
 	for rest != "" {
@@ -25,11 +46,11 @@ func ParseDuration(s string) (time.Duration, error) {
 			i++
 		}
 		if i == 0 || i == len(rest) {
-			return 0, fmt.Errorf("invalid duration %q: write a number and a unit (s, m, h, d, w), e.g. 30m, 4h, 2d", s)
+			return Span{}, 0, fmt.Errorf("invalid duration %q: write a number and a unit (s, m, h, d, w), e.g. 30m, 4h, 2d", s)
 		}
 		n, err := strconv.ParseFloat(rest[:i], 64)
 		if err != nil {
-			return 0, fmt.Errorf("invalid duration %q: write a number and a unit (s, m, h, d, w), e.g. 30m, 4h, 2d", s)
+			return Span{}, 0, fmt.Errorf("invalid duration %q: write a number and a unit (s, m, h, d, w), e.g. 30m, 4h, 2d", s)
 		}
 		var unit time.Duration
 		switch rest[i] {
@@ -44,21 +65,29 @@ func ParseDuration(s string) (time.Duration, error) {
 		case 'w':
 			unit = 7 * 24 * time.Hour
 		case ' ':
-			return 0, fmt.Errorf("invalid duration %q: write it without spaces, with a one-letter unit (s, m, h, d, w), e.g. 30m, 4h, 2d", s)
+			return Span{}, 0, fmt.Errorf("invalid duration %q: write it without spaces, with a one-letter unit (s, m, h, d, w), e.g. 30m, 4h, 2d", s)
 		default:
-			return 0, fmt.Errorf("invalid duration %q: unknown unit %q; use s, m, h, d or w, e.g. 30m, 4h, 2d", s, rest[i:i+1])
+			return Span{}, 0, fmt.Errorf("invalid duration %q: unknown unit %q; use s, m, h, d or w, e.g. 30m, 4h, 2d", s, rest[i:i+1])
 		}
 		d := n * float64(unit)
 		if d > float64(1<<62) || total > 1<<62-time.Duration(d) { // the sum must not wrap around
-			return 0, fmt.Errorf("invalid duration %q: too long", s)
+			return Span{}, 0, fmt.Errorf("invalid duration %q: too long", s)
 		}
 		total += time.Duration(d)
+		switch rest[i] {
+		case 'w':
+			sp.Weeks += n
+		case 'd':
+			sp.Days += n
+		default:
+			sp.Clock += time.Duration(d)
+		}
 		rest = rest[i+1:]
 	}
 	if total <= 0 {
-		return 0, fmt.Errorf("invalid duration %q: it must be longer than zero", s)
+		return Span{}, 0, fmt.Errorf("invalid duration %q: it must be longer than zero", s)
 	}
-	return total, nil
+	return sp, total, nil
 }
 
 // FormatDuration writes d the way people read it on a card: "45 min", "3 h",

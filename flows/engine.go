@@ -40,8 +40,13 @@ type Engine struct {
 	flows  map[string]*Definition // by id and by command
 	order  []*Definition
 	dir    *Directory
+	hours  *WorkingHours // the directory's, or Monday to Friday, 09:00-17:00
 	admins map[string]bool
 }
+
+// standardHours are the working hours of a directory that sets none.
+var standardHours = WorkingHours{Days: []time.Weekday{time.Monday, time.Tuesday, time.Wednesday, time.Thursday, time.Friday},
+	Start: 9 * time.Hour, End: 17 * time.Hour, Location: time.UTC}
 
 // NewEngine builds an engine over validated definitions, a directory (nil
 // for none) and the ids of admins (who may act on any task, cancel and skip).
@@ -49,7 +54,10 @@ func NewEngine(defs []*Definition, dir *Directory, admins []string) (*Engine, er
 	if dir == nil {
 		dir, _ = NewDirectory(nil, nil)
 	}
-	e := &Engine{flows: map[string]*Definition{}, dir: dir, admins: map[string]bool{}}
+	e := &Engine{flows: map[string]*Definition{}, dir: dir, hours: dir.WorkingHours(), admins: map[string]bool{}}
+	if e.hours == nil {
+		e.hours = &standardHours
+	}
 	var errs []error
 	prefixes := map[string]string{}
 	for _, d := range defs {
@@ -64,6 +72,16 @@ func NewEngine(defs []*Definition, dir *Directory, admins []string) (*Engine, er
 		}
 		prefixes[d.Prefix] = d.ID
 		e.order = append(e.order, d)
+		if d.WorkingHours {
+			for _, s := range d.Steps {
+				for i := 1; i < len(s.Escalate); i++ {
+					if e.hours.Length(s.rungSpan(i)) <= e.hours.Length(s.rungSpan(i-1)) {
+						errs = append(errs, fmt.Errorf("%s: step %s: escalate[%d] comes no later than the rung before it in working time (a day is %s of it)",
+							d.Source, s.ID, i, FormatDuration(e.hours.Day())))
+					}
+				}
+			}
+		}
 	}
 	slices.SortFunc(e.order, func(a, b *Definition) int { return cmp.Compare(a.ID, b.ID) })
 	for _, a := range admins {
@@ -1614,7 +1632,7 @@ func (t *tx) activate(s *Step) {
 	in.Rounds[s.ID]++
 	in.Step, in.Round, in.StepStarted, in.Status = s.ID, in.Rounds[s.ID], t.now, StatusRunning
 	in.Tasks, in.Escalated, in.Overdue, in.Due, in.Timers = nil, nil, false, time.Time{}, nil
-	if s.Due > 0 {
+	if s.Due > 0 && s.Kind == StepWebhook { // a system's reply is timed on the clock
 		in.Due = t.now.Add(s.Due)
 		t.setTimer(TimerTimeout, 0, in.Due)
 	}
@@ -1641,11 +1659,15 @@ func (t *tx) activate(s *Step) {
 		in.Tasks = append(in.Tasks, task)
 	}
 	in.Routed = note
+	if s.Due > 0 {
+		in.Due = t.after(t.now, s.Due, s.due)
+		t.setTimer(TimerTimeout, 0, in.Due)
+	}
 	if s.Remind.Every > 0 {
-		t.setTimer(TimerRemind, 1, t.now.Add(s.Remind.Every))
+		t.setTimer(TimerRemind, 1, t.after(t.now, s.Remind.Every, s.every))
 	}
 	for i, r := range s.Escalate {
-		t.setTimer(TimerEscalate, i, t.now.Add(r.After))
+		t.setTimer(TimerEscalate, i, t.after(t.now, r.After, s.rungSpan(i)))
 	}
 	detail := map[string]string{"assignees": strings.Join(people, ", ")}
 	if note != "" {
@@ -1728,6 +1750,28 @@ func (t *tx) sendCards(s *Step, kind MessageKind, text string) {
 			t.notify(Recipient{Person: p}, key, thread, m)
 		}
 	}
+}
+
+// after returns when a wait of d (written as sp) that began at from ends:
+// d later, or, in a flow that counts working hours, once the people the
+// step waits on have worked that long (at least one of them at a time, each
+// in their timezone; a day of sp is a working day).
+func (t *tx) after(from time.Time, d time.Duration, sp Span) time.Time {
+	if !t.def.WorkingHours {
+		return from.Add(d)
+	}
+	var locs []*time.Location
+	for _, task := range t.in.Tasks {
+		if task.Decision == Pending {
+			if loc := t.e.dir.workLocation(task.Assignee); !slices.Contains(locs, loc) {
+				locs = append(locs, loc)
+			}
+		}
+	}
+	if len(locs) == 0 { // a channel's step, or no one left to wait on
+		locs = append(locs, t.e.hours.Location)
+	}
+	return t.e.hours.Add(from, locs, t.e.hours.Length(span(d, sp)))
 }
 
 func (t *tx) setTimer(kind TimerKind, n int, at time.Time) {
@@ -2320,9 +2364,9 @@ func (t *tx) timer() error {
 		text := fmt.Sprintf("Reminder %d of %d: %s has been waiting on you for %s.", tm.N, s.Remind.Max, s.Name, FormatDuration(t.now.Sub(in.StepStarted)))
 		t.sendCards(s, MsgReminder, text)
 		if tm.N < s.Remind.Max {
-			next := tm.At.Add(s.Remind.Every)
+			next := t.after(tm.At, s.Remind.Every, s.every)
 			if !next.After(t.now) { // fired late (Baton was down): keep the cadence from now, no burst of reminders
-				next = t.now.Add(s.Remind.Every)
+				next = t.after(t.now, s.Remind.Every, s.every)
 			}
 			t.setTimer(TimerRemind, tm.N+1, next)
 		}
@@ -2349,7 +2393,7 @@ func (t *tx) timer() error {
 		switch s.OnTimeout {
 		case TimeoutApprove, TimeoutReject:
 			d := map[Timeout]Decision{TimeoutApprove: Approved, TimeoutReject: Rejected}[s.OnTimeout]
-			reason := fmt.Sprintf("No decision within %s (on_timeout: %s)", FormatDuration(s.Due), s.OnTimeout)
+			reason := fmt.Sprintf("No decision within %s (on_timeout: %s)", t.def.waitText(s, s.Due), s.OnTimeout)
 			t.record(AuditEntry{Action: string(d), Reason: reason, Detail: map[string]string{"authority": "timeout"}})
 			t.closeStep(string(d), System, reason)
 			if d == Approved {

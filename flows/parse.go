@@ -38,6 +38,9 @@ type rawFlow struct {
 	Schedule    *rawSchedules `yaml:"schedule"`
 	Inbound     *rawInbound   `yaml:"inbound"`
 	Webhooks    []rawHook     `yaml:"webhooks"`
+	// WorkingHours counts the steps' due times, reminders and escalations
+	// in the directory's working hours.
+	WorkingHours bool `yaml:"working_hours"`
 }
 
 type rawField struct {
@@ -640,7 +643,7 @@ func typeMsg(want reflect.Kind, got *token.Token) string {
 func (v *validator) flow(r *rawFlow) *Definition {
 	d := &Definition{
 		ID: r.ID, Name: r.Name, Description: strings.TrimSpace(r.Description), Owner: r.Owner,
-		Command: cmp.Or(r.Command, r.ID), Prefix: r.Prefix, Title: r.Title,
+		Command: cmp.Or(r.Command, r.ID), Prefix: r.Prefix, Title: r.Title, WorkingHours: r.WorkingHours,
 	}
 	switch {
 	case r.ID == "":
@@ -907,11 +910,11 @@ func (v *validator) step(p string, r *rawStep, names map[string]string) Step {
 	}
 
 	if r.Due != "" {
-		d, err := ParseDuration(r.Due)
+		sp, d, err := parseSpan(r.Due)
 		if err != nil {
 			v.add(p+".due", "%v", err)
 		}
-		s.Due = d
+		s.Due, s.due = d, sp
 	}
 	switch s.Kind {
 	case StepApproval, StepTask:
@@ -944,11 +947,11 @@ func (v *validator) step(p string, r *rawStep, names map[string]string) Step {
 			}
 		}
 		if r.Remind != nil {
-			every, err := ParseDuration(r.Remind.Every)
+			sp, every, err := parseSpan(r.Remind.Every)
 			if err != nil {
 				v.add(p+".remind.every", "%v", err)
 			}
-			s.Remind = Remind{Every: every, Max: r.Remind.Max}
+			s.Remind, s.every = Remind{Every: every, Max: r.Remind.Max}, sp
 			if r.Remind.Max == 0 {
 				s.Remind.Max = 3
 			} else if r.Remind.Max < 0 {
@@ -958,7 +961,7 @@ func (v *validator) step(p string, r *rawStep, names map[string]string) Step {
 		var last int64
 		for j, rr := range r.Escalate {
 			rp := fmt.Sprintf("%s.escalate[%d]", p, j)
-			after, err := ParseDuration(rr.After)
+			afterSpan, after, err := parseSpan(rr.After)
 			if err != nil {
 				v.add(rp+".after", "%v", err)
 			} else if int64(after) <= last {
@@ -978,6 +981,7 @@ func (v *validator) step(p string, r *rawStep, names map[string]string) Step {
 				}
 			}
 			s.Escalate = append(s.Escalate, Rung{After: after, Notify: rr.Notify, Reassign: rr.Reassign})
+			s.after = append(s.after, afterSpan)
 		}
 		switch s.OnTimeout {
 		case "":

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-co-op/gocron/v2"
@@ -13,7 +15,9 @@ import (
 )
 
 // The daily digest: on working days at DigestAt, in each reviewer's own
-// timezone, a DM listing what waits on them (with its buttons). gocron runs
+// timezone, a DM listing what waits on them (with its buttons). Working days
+// are the directory's working_hours days but its holidays (Monday to
+// Friday without them). gocron runs
 // one calendar job per timezone; each person's digest for a day is claimed
 // through the Locker, so with several replicas it is sent once.
 
@@ -37,9 +41,10 @@ func (a *Adapter) startDigests(ctx context.Context) (stop func(), err error) {
 	if err != nil {
 		return nil, fmt.Errorf("digest scheduler: %w", err)
 	}
+	days := a.digestDays()
 	for _, zone := range slices.Sorted(maps.Keys(zones)) {
 		people := zones[zone]
-		_, err := s.NewJob(gocron.CronJob(fmt.Sprintf("CRON_TZ=%s %d %d * * 1-5", zone, minute, hour), false),
+		_, err := s.NewJob(gocron.CronJob(fmt.Sprintf("CRON_TZ=%s %d %d * * %s", zone, minute, hour, days), false),
 			gocron.NewTask(func(ctx context.Context) { a.digestZone(ctx, zone, people) }),
 			gocron.WithName("slack-digest "+zone), gocron.WithSingletonMode(gocron.LimitModeReschedule), gocron.WithContext(ctx))
 		if err != nil {
@@ -50,6 +55,20 @@ func (a *Adapter) startDigests(ctx context.Context) (stop func(), err error) {
 	s.Start()
 	a.log.Info("slack daily digests scheduled", "at", fmt.Sprintf("%02d:%02d", hour, minute), "timezones", len(zones))
 	return func() { _ = s.Shutdown() }, nil
+}
+
+// digestDays is the day-of-week field of the digests' cron schedule: the
+// directory's working days, else Monday to Friday.
+func (a *Adapter) digestDays() string {
+	w := a.svc.Engine().Directory().WorkingHours()
+	if w == nil {
+		return "1-5"
+	}
+	var ds []string
+	for _, d := range w.Days {
+		ds = append(ds, strconv.Itoa(int(d)))
+	}
+	return strings.Join(ds, ",")
 }
 
 // digestZones groups the directory's Slack users by timezone: the
@@ -83,7 +102,11 @@ func (a *Adapter) digestZone(ctx context.Context, zone string, people []string) 
 	if err != nil {
 		loc = time.UTC
 	}
-	day := a.clock.Now().In(loc).Format(time.DateOnly)
+	now := a.clock.Now()
+	if w := a.svc.Engine().Directory().WorkingHours(); w != nil && !w.Workday(now, loc) {
+		return // a holiday
+	}
+	day := now.In(loc).Format(time.DateOnly)
 	for _, p := range people {
 		ok, err := a.locker.Claim(ctx, "slack-digest:"+p+":"+day, digestClaim)
 		if err != nil {

@@ -77,6 +77,55 @@ func TestDigest(t *testing.T) {
 	}
 }
 
+// TestDigestOnWorkingDays: the directory's working days are the digest's,
+// and its holidays are not: with Friday 27 November a holiday, Dana's
+// digest of that day is not sent (nor claimed), Monday's is.
+func TestDigestOnWorkingDays(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, func(_ *Config, _ *[]*flows.Definition, dir **flows.Directory) {
+		w := *(*dir).WorkingHours()
+		w.Days = []time.Weekday{time.Sunday, time.Monday, time.Tuesday, time.Wednesday, time.Thursday, time.Friday}
+		w.Holidays = map[string]bool{"2026-11-27": true}
+		*dir = (*dir).WithWorkingHours(&w)
+	})
+	if got := h.a.digestDays(); got != "0,1,2,3,4,5" {
+		t.Fatalf("cron days %q", got)
+	}
+	ctx := t.Context()
+	ev := flows.Event{Kind: flows.EventStart, Flow: "purchase", Actor: "olivia", Key: "digest-days",
+		Data: map[string]string{"item": "Laptop", "amount": "900", "justification": "my old one broke down"}}
+	if out, err := h.rig.Svc.Handle(ctx, ev); err != nil || !out.OK {
+		t.Fatal(err, out)
+	}
+	h.settle()
+	toDana := func() int {
+		n := 0
+		for _, c := range h.api.Calls() {
+			if c.Method == "chat.postMessage" && c.str("channel") == "D0DANA" && strings.Contains(c.str("text"), "Good morning") {
+				n++
+			}
+		}
+		return n
+	}
+	// It is Thursday 10:00 in Paris: the run of Friday 09:00 sends nothing.
+	h.rig.Clock.Advance(23 * time.Hour)
+	h.a.digestZone(ctx, "Europe/Paris", []string{"dana"})
+	if n := toDana(); n != 0 {
+		t.Fatalf("%d digests on a holiday", n)
+	}
+	// Monday's does.
+	h.rig.Clock.Advance(72 * time.Hour)
+	h.a.digestZone(ctx, "Europe/Paris", []string{"dana"})
+	if n := toDana(); n != 1 {
+		t.Fatalf("%d digests on Monday", n)
+	}
+	for day, claimed := range map[string]bool{"2026-11-27": false, "2026-11-30": true} {
+		if free, err := h.rig.Store.Claim(ctx, "slack-digest:dana:"+day, time.Hour); err != nil || free == claimed {
+			t.Errorf("digest of %s: claimed before: %v (err %v), want %v", day, !free, err, claimed)
+		}
+	}
+}
+
 // TestDigestZones: people without a timezone in the directory get the one
 // Slack has for them (users.info, cached), else UTC.
 func TestDigestZones(t *testing.T) {

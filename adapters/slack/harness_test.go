@@ -61,7 +61,7 @@ func testDirectory(t testing.TB) *flows.Directory {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return dir
+	return dir.WithWorkingHours(demo.WorkingHours())
 }
 
 // syncBuffer is a log sink tests can read while the adapter writes.

@@ -1,0 +1,268 @@
+package flows_test
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/batonbot/baton/flows"
+)
+
+// hoursDirectory: Mon-Fri 09:00-17:00, Christmas off; bob in London, carol
+// in New York, zed without a timezone (so the working hours' own, Paris).
+const hoursDirectory = `
+working_hours:
+  days: [mon, tue, wed, thu, fri]
+  hours: "09:00-17:00"
+  holidays: [2026-12-25, "2027-01-01"]
+  timezone: Europe/Paris
+people:
+  - {id: alice, name: Alice Martin, manager: bob, timezone: Europe/London}
+  - {id: bob, name: Bob Chen, manager: dana, timezone: Europe/London}
+  - {id: carol, name: Carol Diaz, manager: dana, timezone: America/New_York, groups: [finance]}
+  - {id: frank, name: Frank Osei, manager: dana, timezone: Europe/London, groups: [finance]}
+  - {id: dana, name: Dana Kowalski, timezone: Europe/Paris}
+  - {id: zed, name: Zed Null}
+  - {id: olivia, name: Olivia Brown}
+channels:
+  - {id: ops, name: "#ops"}
+`
+
+func hoursDir(t testing.TB) *flows.Directory {
+	t.Helper()
+	d, err := flows.ParseDirectory("directory.yaml", []byte(hoursDirectory))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func utc(s string) time.Time {
+	at, err := time.Parse("Mon 2006-01-02 15:04", s)
+	if err != nil {
+		panic(err)
+	}
+	return at
+}
+
+func TestWorkingHoursAdd(t *testing.T) {
+	t.Parallel()
+	w := hoursDir(t).WorkingHours()
+	london, _ := time.LoadLocation("Europe/London")
+	newYork, _ := time.LoadLocation("America/New_York")
+	span := func(s string) time.Duration {
+		sp, err := flows.ParseSpan(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return w.Length(sp)
+	}
+	for _, tt := range []struct {
+		name     string
+		from     string // UTC
+		locs     []*time.Location
+		wait     string
+		want     string // UTC
+		clockish bool   // the answer is also what the clock says
+	}{
+		{"within the day", "Mon 2026-11-30 10:00", []*time.Location{london}, "4h", "Mon 2026-11-30 14:00", true},
+		{"over the night", "Mon 2026-11-30 16:00", []*time.Location{london}, "4h", "Tue 2026-12-01 12:00", false},
+		{"over the weekend", "Fri 2026-11-27 16:00", []*time.Location{london}, "8h", "Mon 2026-11-30 16:00", false},
+		{"started on a Saturday", "Sat 2026-11-28 10:00", []*time.Location{london}, "1h", "Mon 2026-11-30 10:00", false},
+		{"started before the day", "Tue 2026-12-01 06:30", []*time.Location{london}, "30m", "Tue 2026-12-01 09:30", false},
+		{"ends as the day ends", "Mon 2026-11-30 09:00", []*time.Location{london}, "1d", "Mon 2026-11-30 17:00", false},
+		{"a day is a working day", "Fri 2026-11-27 16:00", []*time.Location{london}, "2d", "Tue 2026-12-01 16:00", false},
+		{"a week is five working days", "Mon 2026-11-30 10:00", []*time.Location{london}, "1w", "Mon 2026-12-07 10:00", true},
+		{"over a holiday", "Thu 2026-12-24 16:00", []*time.Location{london}, "2h", "Mon 2026-12-28 10:00", false},
+		{"in New York", "Mon 2026-11-30 21:00", []*time.Location{newYork}, "2h", "Tue 2026-12-01 15:00", false},
+		// London works 09-17 UTC in winter, New York 14-22 UTC: either counts.
+		{"two timezones, one after the other", "Mon 2026-11-30 16:00", []*time.Location{london, newYork}, "3h", "Mon 2026-11-30 19:00", true},
+		{"two timezones over the weekend", "Fri 2026-11-27 21:00", []*time.Location{london, newYork}, "2h", "Mon 2026-11-30 10:00", false},
+		// London moves to summer time on Sunday 29 March 2026: 09:00 is then 08:00 UTC.
+		{"over a change of clocks", "Fri 2026-03-27 16:00", []*time.Location{london}, "2h", "Mon 2026-03-30 09:00", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			from, want := utc(tt.from), utc(tt.want)
+			got := w.Add(from, tt.locs, span(tt.wait))
+			if !got.Equal(want) {
+				t.Fatalf("%s + %s of working time = %s, want %s", tt.from, tt.wait, got.UTC().Format("Mon 2006-01-02 15:04"), tt.want)
+			}
+			if wall, _ := flows.ParseDuration(tt.wait); from.Add(wall).Equal(want) != tt.clockish {
+				t.Fatalf("the clock says %s", from.Add(wall))
+			}
+		})
+	}
+	if w.String() != "Mon, Tue, Wed, Thu, Fri 09:00-17:00" {
+		t.Fatalf("String() = %q", w.String())
+	}
+}
+
+func TestWorkingHoursRefusesMistakes(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct{ hours, want string }{
+		{`{days: [mon, funday]}`, `day "funday" is not a day`},
+		{`{days: [mon, mon]}`, `day "mon" is listed twice`},
+		{`{hours: "17:00-09:00"}`, `the day must end after it starts`},
+		{`{hours: "9-5"}`, `write the start and the end of the day, e.g. 09:00-17:00`},
+		{`{hours: "09:00-24:30"}`, `write the start and the end of the day`},
+		{`{holidays: [25/12/2026]}`, `holiday "25/12/2026" is not a date; write it as YYYY-MM-DD`},
+		{`{timezone: Mars/Olympus}`, `timezone "Mars/Olympus" is unknown`},
+		{`{weekdays: [mon]}`, `unknown field "weekdays"`},
+	} {
+		_, err := flows.ParseDirectory("directory.yaml", []byte("working_hours: "+tt.hours+"\npeople:\n  - {id: a}\n"))
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("working_hours: %s: error %v, want %q", tt.hours, err, tt.want)
+		}
+	}
+	// Unset, every part has its default: Monday to Friday, 09:00-17:00, UTC.
+	d, err := flows.ParseDirectory("directory.yaml", []byte("working_hours: {holidays: [2026-12-25]}\npeople:\n  - {id: a}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := d.WorkingHours(); w.String() != "Mon, Tue, Wed, Thu, Fri 09:00-17:00" || w.Location != time.UTC || !w.Holidays["2026-12-25"] {
+		t.Fatalf("defaults: %+v", w)
+	}
+}
+
+// hoursFlow waits on its assignees for a day, reminds every 4 h and
+// escalates after two days, counted in working hours.
+func hoursFlow(assignees string) string {
+	return `
+id: hrs
+name: Hours
+owner: olivia
+working_hours: true
+steps:
+  - id: review
+    name: Review
+    type: approval
+    assignees: ` + assignees + `
+    due: 1d
+    remind: {every: 4h, max: 3}
+    escalate:
+      - {after: 2d, notify: manager}
+`
+}
+
+func timersAt(in *flows.Instance) []string {
+	var out []string
+	for _, tm := range in.Timers {
+		out = append(out, fmt.Sprintf("%s %s", tm.ID, tm.At.UTC().Format("Mon 15:04")))
+	}
+	return out
+}
+
+func TestWorkingHoursFlow(t *testing.T) {
+	t.Parallel()
+	newHoursEngine := func(t *testing.T, srcs ...string) *flows.Engine {
+		var defs []*flows.Definition
+		for _, s := range srcs {
+			defs = append(defs, mustParse(t, s))
+		}
+		e, err := flows.NewEngine(defs, hoursDir(t), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	t.Run("started on a Friday afternoon", func(t *testing.T) {
+		t.Parallel()
+		r := newRun(t, newHoursEngine(t, hoursFlow("[person:bob]")))
+		r.now = utc("Fri 2026-11-27 16:00")
+		tr := r.start("hrs", "alice", nil)
+		want := []string{"review/1/timeout/0 Mon 16:00", "review/1/remind/1 Mon 12:00", "review/1/escalate/0 Tue 16:00"}
+		if got := timersAt(r.in); !slices.Equal(got, want) {
+			t.Fatalf("timers %v, want %v", got, want)
+		}
+		card := notified(t, tr, "bob", "review/1/bob").Msg
+		for _, w := range []string{"Due Mon 30 Nov 16:00 GMT (in 3 d)", "Escalates to Dana Kowalski (your manager) in 3 d"} {
+			if !slices.Contains(card.Context, w) {
+				t.Fatalf("card context %q lacks %q", card.Context, w)
+			}
+		}
+		// Monday's reminder sets the next one four working hours on; the one
+		// after that is on Tuesday.
+		r.fire(flows.TimerRemind)
+		if tm, _ := r.timer(flows.TimerRemind, 2); !tm.At.Equal(utc("Mon 2026-11-30 16:00")) {
+			t.Fatalf("second reminder at %s", tm.At)
+		}
+		r.fire(flows.TimerRemind)
+		if tm, _ := r.timer(flows.TimerRemind, 3); !tm.At.Equal(utc("Tue 2026-12-01 12:00")) {
+			t.Fatalf("third reminder at %s", tm.At)
+		}
+	})
+	// A reminder that fires late (Baton was down) counts the next from when
+	// it fired.
+	t.Run("late reminder", func(t *testing.T) {
+		t.Parallel()
+		r := newRun(t, newHoursEngine(t, hoursFlow("[person:bob]")))
+		r.now = utc("Mon 2026-11-30 10:00")
+		r.start("hrs", "alice", nil)
+		r.now = utc("Wed 2026-12-02 16:30")
+		r.fire(flows.TimerRemind)
+		if tm, _ := r.timer(flows.TimerRemind, 2); !tm.At.Equal(utc("Thu 2026-12-03 12:30")) {
+			t.Fatalf("second reminder at %s", tm.At)
+		}
+	})
+	t.Run("a step on people in two timezones counts while either works", func(t *testing.T) {
+		t.Parallel()
+		r := newRun(t, newHoursEngine(t, hoursFlow("[group:finance]")))
+		r.now = utc("Mon 2026-11-30 16:00")
+		r.start("hrs", "alice", nil)
+		// Frank (London) until 17:00 UTC, Carol (New York) from 14:00 to 22:00 UTC.
+		if tm, _ := r.timer(flows.TimerRemind, 1); !tm.At.Equal(utc("Mon 2026-11-30 20:00")) {
+			t.Fatalf("reminder at %s", tm.At)
+		}
+	})
+	t.Run("a person without a timezone works in the working hours'", func(t *testing.T) {
+		t.Parallel()
+		r := newRun(t, newHoursEngine(t, hoursFlow("[person:zed]")))
+		r.now = utc("Mon 2026-11-30 14:00") // 15:00 in Paris
+		r.start("hrs", "alice", nil)
+		if tm, _ := r.timer(flows.TimerRemind, 1); !tm.At.Equal(utc("Tue 2026-12-01 10:00")) { // 2 h Monday, 2 h from 09:00 Paris
+			t.Fatalf("reminder at %s", tm.At)
+		}
+	})
+	t.Run("a flow on the clock is unchanged", func(t *testing.T) {
+		t.Parallel()
+		r := newRun(t, newHoursEngine(t, strings.Replace(hoursFlow("[person:bob]"), "working_hours: true\n", "", 1)))
+		r.now = utc("Fri 2026-11-27 16:00")
+		r.start("hrs", "alice", nil)
+		want := []string{"review/1/timeout/0 Sat 16:00", "review/1/remind/1 Fri 20:00", "review/1/escalate/0 Sun 16:00"}
+		if got := timersAt(r.in); !slices.Equal(got, want) {
+			t.Fatalf("timers %v, want %v", got, want)
+		}
+	})
+	t.Run("on_timeout and the graph say it is working time", func(t *testing.T) {
+		t.Parallel()
+		src := strings.Replace(hoursFlow("[person:bob]"), "    due: 1d\n", "    due: 1d\n    on_timeout: approve\n", 1)
+		r := newRun(t, newHoursEngine(t, src))
+		r.now = utc("Mon 2026-11-30 09:00")
+		r.start("hrs", "alice", nil)
+		r.fire(flows.TimerTimeout)
+		if !r.now.Equal(utc("Mon 2026-11-30 17:00")) || r.in.Status != flows.StatusCompleted {
+			t.Fatalf("at %s: %s", r.now, r.in.Status)
+		}
+		if last := r.audit[len(r.audit)-2]; last.Reason != "No decision within 1 d of working time (on_timeout: approve)" {
+			t.Fatalf("audit %+v", last)
+		}
+		g := mustParse(t, src).Mermaid()
+		for _, w := range []string{"due 1 d of working time, then approve", "after 2 d of working time: notify manager"} {
+			if !strings.Contains(g, w) {
+				t.Fatalf("graph lacks %q:\n%s", w, g)
+			}
+		}
+	})
+	t.Run("rungs must come one after another in working time", func(t *testing.T) {
+		t.Parallel()
+		src := strings.Replace(hoursFlow("[person:bob]"), "      - {after: 2d, notify: manager}\n",
+			"      - {after: 20h, notify: manager}\n      - {after: 2d, notify: \"person:dana\"}\n", 1)
+		_, err := flows.NewEngine([]*flows.Definition{mustParse(t, src)}, hoursDir(t), nil)
+		if err == nil || !strings.Contains(err.Error(), "step review: escalate[1] comes no later than the rung before it in working time (a day is 8 h of it)") {
+			t.Fatalf("error %v", err)
+		}
+	})
+}
