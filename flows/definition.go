@@ -148,14 +148,15 @@ type Step struct {
 	after      []Span
 }
 
-// waitText writes a wait of step s as people read it: "1 d", or "1 d of
-// working time" in a flow that counts working hours (a webhook step's
-// reply is timed on the clock).
-func (d *Definition) waitText(s *Step, wait time.Duration) string {
-	if d.WorkingHours && s.Kind != StepWebhook {
-		return FormatDuration(wait) + " of working time"
+// waitText writes a wait of step s (d, written as sp) as people read it:
+// "1 d", or, in a flow that counts working hours, the wait as written, "1 d
+// of working time", "36 h of working time" (a webhook step's reply is timed
+// on the clock).
+func (def *Definition) waitText(s *Step, d time.Duration, sp Span) string {
+	if def.WorkingHours && s.Kind != StepWebhook {
+		return span(d, sp).String() + " of working time"
 	}
-	return FormatDuration(wait)
+	return FormatDuration(d)
 }
 
 // span is d as written in sp; for a step built in code, not parsed, d is
@@ -170,9 +171,9 @@ func span(d time.Duration, sp Span) Span {
 // rungSpan is the wait of the step's rung i, as written.
 func (s *Step) rungSpan(i int) Span {
 	if i < len(s.after) {
-		return span(s.Escalate[i].After, s.after[i])
+		return s.after[i]
 	}
-	return span(s.Escalate[i].After, Span{})
+	return Span{}
 }
 
 // Remind is a reminder cadence: every Every, at most Max times.

@@ -221,11 +221,15 @@ func (d *Directory) Members(g string) []string {
 	return slices.Clone(d.groups[g])
 }
 
-// Location is the person's timezone (UTC when unknown).
+// Location is the person's timezone: their own, else the working hours'
+// (the timezone of channels and of people without one), else UTC.
 func (d *Directory) Location(id string) *time.Location {
 	if d != nil {
 		if l := d.locs[id]; l != nil {
 			return l
+		}
+		if d.hours != nil {
+			return d.hours.Location
 		}
 	}
 	return time.UTC
@@ -245,15 +249,6 @@ func (d *Directory) WithWorkingHours(w *WorkingHours) *Directory {
 	c := *d
 	c.hours = w
 	return &c
-}
-
-// workLocation is the timezone whose working hours are id's: their own, or
-// the working hours' (a person without a timezone, a channel).
-func (d *Directory) workLocation(id string) *time.Location {
-	if l := d.locs[id]; l != nil {
-		return l
-	}
-	return d.hours.Location
 }
 
 // Resolve maps a platform identity to a person id: platform is "slack",

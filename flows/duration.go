@@ -25,6 +25,30 @@ type Span struct {
 	Clock       time.Duration
 }
 
+// String writes the span by unit as it was written: "1 w", "1 d 12 h",
+// "36 h", "90 min" is "1 h 30 min".
+func (sp Span) String() string {
+	var parts []string
+	num := func(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
+	if sp.Weeks > 0 {
+		parts = append(parts, num(sp.Weeks)+" w")
+	}
+	if sp.Days > 0 {
+		parts = append(parts, num(sp.Days)+" d")
+	}
+	h, m, sec := sp.Clock/time.Hour, sp.Clock%time.Hour/time.Minute, sp.Clock%time.Minute/time.Second
+	if h > 0 {
+		parts = append(parts, fmt.Sprintf("%d h", h))
+	}
+	if m > 0 {
+		parts = append(parts, fmt.Sprintf("%d min", m))
+	}
+	if sec > 0 && h == 0 {
+		parts = append(parts, fmt.Sprintf("%d s", sec))
+	}
+	return strings.Join(parts, " ")
+}
+
 // ParseSpan parses a duration as ParseDuration does, keeping its units.
 func ParseSpan(s string) (Span, error) {
 	sp, _, err := parseSpan(s)

@@ -72,16 +72,6 @@ func NewEngine(defs []*Definition, dir *Directory, admins []string) (*Engine, er
 		}
 		prefixes[d.Prefix] = d.ID
 		e.order = append(e.order, d)
-		if d.WorkingHours {
-			for _, s := range d.Steps {
-				for i := 1; i < len(s.Escalate); i++ {
-					if e.hours.Length(s.rungSpan(i)) <= e.hours.Length(s.rungSpan(i-1)) {
-						errs = append(errs, fmt.Errorf("%s: step %s: escalate[%d] comes no later than the rung before it in working time (a day is %s of it)",
-							d.Source, s.ID, i, FormatDuration(e.hours.Day())))
-					}
-				}
-			}
-		}
 	}
 	slices.SortFunc(e.order, func(a, b *Definition) int { return cmp.Compare(a.ID, b.ID) })
 	for _, a := range admins {
@@ -1762,14 +1752,18 @@ func (t *tx) after(from time.Time, d time.Duration, sp Span) time.Time {
 	}
 	var locs []*time.Location
 	for _, task := range t.in.Tasks {
-		if task.Decision == Pending {
-			if loc := t.e.dir.workLocation(task.Assignee); !slices.Contains(locs, loc) {
+		if task.Decision != Pending {
+			continue
+		}
+		for _, p := range append([]string{task.Assignee}, task.Delegates...) { // a stand-in's hours too
+			loc := t.e.dir.Location(p)
+			if !slices.ContainsFunc(locs, func(l *time.Location) bool { return l.String() == loc.String() }) {
 				locs = append(locs, loc)
 			}
 		}
 	}
-	if len(locs) == 0 { // a channel's step, or no one left to wait on
-		locs = append(locs, t.e.hours.Location)
+	if len(locs) == 0 { // no one left to wait on
+		locs = append(locs, t.e.dir.Location(""))
 	}
 	return t.e.hours.Add(from, locs, t.e.hours.Length(span(d, sp)))
 }
@@ -2393,7 +2387,7 @@ func (t *tx) timer() error {
 		switch s.OnTimeout {
 		case TimeoutApprove, TimeoutReject:
 			d := map[Timeout]Decision{TimeoutApprove: Approved, TimeoutReject: Rejected}[s.OnTimeout]
-			reason := fmt.Sprintf("No decision within %s (on_timeout: %s)", t.def.waitText(s, s.Due), s.OnTimeout)
+			reason := fmt.Sprintf("No decision within %s (on_timeout: %s)", t.def.waitText(s, s.Due, s.due), s.OnTimeout)
 			t.record(AuditEntry{Action: string(d), Reason: reason, Detail: map[string]string{"authority": "timeout"}})
 			t.closeStep(string(d), System, reason)
 			if d == Approved {

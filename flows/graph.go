@@ -51,13 +51,13 @@ func (d *Definition) Mermaid() string {
 			label += " · " + hostOf(s.Webhook.URL)
 		}
 		if s.Due > 0 {
-			label += "\ndue " + d.waitText(&s, s.Due) + ", then " + string(s.OnTimeout)
+			label += "\ndue " + d.waitText(&s, s.Due, s.due) + ", then " + string(s.OnTimeout)
 		}
-		for _, r := range s.Escalate {
+		for i, r := range s.Escalate {
 			if r.Notify != "" {
-				label += fmt.Sprintf("\nafter %s: notify %s", d.waitText(&s, r.After), r.Notify)
+				label += fmt.Sprintf("\nafter %s: notify %s", d.waitText(&s, r.After, s.rungSpan(i)), r.Notify)
 			} else {
-				label += fmt.Sprintf("\nafter %s: reassign to %s", d.waitText(&s, r.After), r.Reassign)
+				label += fmt.Sprintf("\nafter %s: reassign to %s", d.waitText(&s, r.After, s.rungSpan(i)), r.Reassign)
 			}
 		}
 		open, closing := "[", "]"

@@ -686,7 +686,7 @@ func (v *validator) flow(r *rawFlow) *Definition {
 	ids := map[string]int{}
 	for i := range r.Steps {
 		p := fmt.Sprintf("steps[%d]", i)
-		s := v.step(p, &r.Steps[i], names)
+		s := v.step(p, &r.Steps[i], names, r.WorkingHours)
 		if s.ID != "" {
 			if j, dup := ids[s.ID]; dup {
 				v.add(p+".id", "step id %q is already used by steps[%d]; step ids must be unique", s.ID, j)
@@ -862,7 +862,7 @@ func (v *validator) fields(p string, raw []rawField, names map[string]string) []
 	return out
 }
 
-func (v *validator) step(p string, r *rawStep, names map[string]string) Step {
+func (v *validator) step(p string, r *rawStep, names map[string]string, working bool) Step {
 	s := Step{ID: r.ID, Name: cmp.Or(r.Name, r.ID), Kind: StepKind(r.Type), When: strings.TrimSpace(r.When),
 		Assignees: r.Assignees, Policy: Policy(r.Policy), Quorum: r.Quorum, AllowSelfApproval: r.AllowSelfApproval,
 		Channel: r.Channel, OnTimeout: Timeout(r.OnTimeout), MaxRounds: r.MaxRounds, ReapproveOn: r.ReapproveOn, Instructions: strings.TrimSpace(r.Instructions),
@@ -962,9 +962,22 @@ func (v *validator) step(p string, r *rawStep, names map[string]string) Step {
 		for j, rr := range r.Escalate {
 			rp := fmt.Sprintf("%s.escalate[%d]", p, j)
 			afterSpan, after, err := parseSpan(rr.After)
-			if err != nil {
+			switch {
+			case err != nil:
 				v.add(rp+".after", "%v", err)
-			} else if int64(after) <= last {
+			case working && j > 0 && len(s.after) == j:
+				// In working time a day is as long as the directory's working
+				// day: compare by unit, so the order holds whatever it is.
+				prev := s.after[j-1]
+				later, earlier := afterSpan.Weeks > prev.Weeks || afterSpan.Days > prev.Days || afterSpan.Clock > prev.Clock,
+					afterSpan.Weeks < prev.Weeks || afterSpan.Days < prev.Days || afterSpan.Clock < prev.Clock
+				switch {
+				case !later:
+					v.add(rp+".after", "after %s must be later than the rung before it", rr.After)
+				case earlier:
+					v.add(rp+".after", "after %s is later than %s or not depending on how long a working day is; write both in the same units (e.g. 1d and 2d, or 10h and 20h)", rr.After, r.Escalate[j-1].After)
+				}
+			case !working && int64(after) <= last:
 				v.add(rp+".after", "after %s must be later than the rung before it", rr.After)
 			}
 			last = int64(after)

@@ -36,8 +36,11 @@ func parseWorkingHours(r *rawWorkingHours) (*WorkingHours, error) {
 	w := &WorkingHours{Holidays: map[string]bool{}, Location: time.UTC}
 	var errs []string
 	days := r.Days
-	if len(days) == 0 {
+	switch {
+	case days == nil:
 		days = []string{"mon", "tue", "wed", "thu", "fri"}
+	case len(days) == 0:
+		errs = append(errs, "days: list the days people work, e.g. [mon, tue, wed, thu, fri] (leave it out for those)")
 	}
 	for _, d := range days {
 		wd, ok := weekdays[strings.ToLower(strings.TrimSpace(d))]
@@ -74,9 +77,12 @@ func parseWorkingHours(r *rawWorkingHours) (*WorkingHours, error) {
 	}
 	if r.Timezone != "" {
 		loc, err := time.LoadLocation(r.Timezone)
-		if err != nil {
+		switch {
+		case r.Timezone == "Local": // each machine's own: replicas would disagree
+			errs = append(errs, "timezone Local is each machine's own; name one, like Europe/Paris")
+		case err != nil:
 			errs = append(errs, fmt.Sprintf("timezone %q is unknown; use an IANA name like Europe/Paris", r.Timezone))
-		} else {
+		default:
 			w.Location = loc
 		}
 	}
@@ -89,8 +95,12 @@ func parseWorkingHours(r *rawWorkingHours) (*WorkingHours, error) {
 // clockTime parses "HH:MM" (00:00 to 24:00) as the time since midnight.
 func clockTime(s string) (time.Duration, error) {
 	s = strings.TrimSpace(s)
-	var h, m int
-	if n, err := fmt.Sscanf(s, "%d:%d", &h, &m); n != 2 || err != nil || len(s) != 5 || h < 0 || m < 0 || m > 59 || h > 24 || h == 24 && m > 0 {
+	digit := func(i int) int { return int(s[i] - '0') }
+	if len(s) != 5 || s[2] != ':' || strings.IndexFunc(s[:2]+s[3:], func(r rune) bool { return r < '0' || r > '9' }) >= 0 {
+		return 0, fmt.Errorf("bad time %q", s)
+	}
+	h, m := digit(0)*10+digit(1), digit(3)*10+digit(4)
+	if m > 59 || h > 24 || h == 24 && m > 0 {
 		return 0, fmt.Errorf("bad time %q", s)
 	}
 	return time.Duration(h)*time.Hour + time.Duration(m)*time.Minute, nil
@@ -165,11 +175,15 @@ func (w *WorkingHours) at(t time.Time, loc *time.Location) (working bool, until 
 // Add returns the time d of working time after t, counting the time when at
 // least one of the people in locs is at work (each in their timezone).
 func (w *WorkingHours) Add(t time.Time, locs []*time.Location, d time.Duration) time.Time {
-	for range 4 * maxSearch {
+	// Each round goes past one stretch of working time, or one gap: d spans
+	// at most one stretch per working day, and the bound is only there for
+	// holidays that leave no working day ahead.
+	for range 1_000_000 {
 		// The stretch of time from t while someone works: it ends when no one
-		// does (one person's day may end while another's goes on).
+		// does (one person's day may end while another's goes on), or once
+		// it holds d (the people's days may together leave no gap at all).
 		end := t
-		for {
+		for end.Sub(t) < d {
 			next := end
 			for _, loc := range locs {
 				if ok, until := w.at(end, loc); ok && until.After(next) {

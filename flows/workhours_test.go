@@ -98,6 +98,23 @@ func TestWorkingHoursAdd(t *testing.T) {
 	if w.String() != "Mon, Tue, Wed, Thu, Fri 09:00-17:00" {
 		t.Fatalf("String() = %q", w.String())
 	}
+	// A year of working days (260 of them) is a year on (as 2027 has no
+	// holidays listed), and comes back at once.
+	if got := w.Add(utc("Mon 2027-01-04 10:00"), []*time.Location{london}, span("52w")); !got.Equal(utc("Mon 2028-01-03 10:00")) {
+		t.Fatalf("52 weeks on: %s", got)
+	}
+	// Working all day every day is the clock, however long the wait (days
+	// that join up leave no gap to stop at).
+	all, err := flows.ParseDirectory("d.yaml", []byte("working_hours: {days: [mon, tue, wed, thu, fri, sat, sun], hours: \"00:00-24:00\"}\npeople: [{id: a}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	from := utc("Fri 2026-11-27 16:00")
+	for _, wait := range []time.Duration{time.Hour, 30 * 24 * time.Hour, 400 * 24 * time.Hour} {
+		if got := all.WorkingHours().Add(from, []*time.Location{london, newYork}, wait); !got.Equal(from.Add(wait)) {
+			t.Fatalf("all day every day, %s on: %s", wait, got)
+		}
+	}
 }
 
 func TestWorkingHoursRefusesMistakes(t *testing.T) {
@@ -111,6 +128,9 @@ func TestWorkingHoursRefusesMistakes(t *testing.T) {
 		{`{holidays: [25/12/2026]}`, `holiday "25/12/2026" is not a date; write it as YYYY-MM-DD`},
 		{`{timezone: Mars/Olympus}`, `timezone "Mars/Olympus" is unknown`},
 		{`{weekdays: [mon]}`, `unknown field "weekdays"`},
+		{`{days: []}`, `days: list the days people work`},
+		{`{hours: "09:+5-17:00"}`, `write the start and the end of the day`},
+		{`{timezone: Local}`, `timezone Local is each machine's own; name one, like Europe/Paris`},
 	} {
 		_, err := flows.ParseDirectory("directory.yaml", []byte("working_hours: "+tt.hours+"\npeople:\n  - {id: a}\n"))
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
@@ -226,6 +246,20 @@ func TestWorkingHoursFlow(t *testing.T) {
 			t.Fatalf("reminder at %s", tm.At)
 		}
 	})
+	t.Run("a directory without working hours counts Monday to Friday, 09:00-17:00 UTC", func(t *testing.T) {
+		t.Parallel()
+		e, err := flows.NewEngine([]*flows.Definition{mustParse(t, hoursFlow("[person:zed]"))}, testDir(t), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := newRun(t, e)
+		r.now = utc("Fri 2026-11-27 16:00")
+		r.start("hrs", "alice", nil)
+		want := []string{"review/1/timeout/0 Mon 16:00", "review/1/remind/1 Mon 12:00", "review/1/escalate/0 Tue 16:00"}
+		if got := timersAt(r.in); !slices.Equal(got, want) {
+			t.Fatalf("timers %v, want %v", got, want)
+		}
+	})
 	t.Run("a flow on the clock is unchanged", func(t *testing.T) {
 		t.Parallel()
 		r := newRun(t, newHoursEngine(t, strings.Replace(hoursFlow("[person:bob]"), "working_hours: true\n", "", 1)))
@@ -256,13 +290,74 @@ func TestWorkingHoursFlow(t *testing.T) {
 			}
 		}
 	})
-	t.Run("rungs must come one after another in working time", func(t *testing.T) {
+	t.Run("an away person's stand-in's hours count too", func(t *testing.T) {
 		t.Parallel()
-		src := strings.Replace(hoursFlow("[person:bob]"), "      - {after: 2d, notify: manager}\n",
-			"      - {after: 20h, notify: manager}\n      - {after: 2d, notify: \"person:dana\"}\n", 1)
-		_, err := flows.NewEngine([]*flows.Definition{mustParse(t, src)}, hoursDir(t), nil)
-		if err == nil || !strings.Contains(err.Error(), "step review: escalate[1] comes no later than the rung before it in working time (a day is 8 h of it)") {
-			t.Fatalf("error %v", err)
+		r := newRun(t, newHoursEngine(t, hoursFlow("[person:bob]")))
+		r.now = utc("Mon 2026-11-30 16:00")
+		// Bob (London) is away; Carol (New York, 14:00-22:00 UTC) stands in.
+		r.do(flows.Event{Kind: flows.EventStart, Instance: "X-1", Flow: "hrs", Actor: "alice",
+			Away: map[string]flows.Away{"bob": {Until: utc("Fri 2026-12-04 23:00"), StandIn: "carol"}}})
+		if tm, _ := r.timer(flows.TimerRemind, 1); !tm.At.Equal(utc("Mon 2026-11-30 20:00")) {
+			t.Fatalf("reminder at %s (timers %v)", tm.At, timersAt(r.in))
 		}
 	})
+	t.Run("a webhook step's timeout is on the clock", func(t *testing.T) {
+		t.Parallel()
+		src := `
+id: hook
+name: Hook
+owner: olivia
+working_hours: true
+steps:
+  - id: call
+    type: webhook
+    url: https://example.com/hook
+    due: 1h
+`
+		r := newRun(t, newHoursEngine(t, src))
+		r.now = utc("Fri 2026-11-27 16:30")
+		r.start("hook", "alice", nil)
+		if got := timersAt(r.in); !slices.Equal(got, []string{"call/1/timeout/0 Fri 17:30"}) {
+			t.Fatalf("timers %v", got)
+		}
+	})
+}
+
+// In working time the order of rungs is checked by unit: a day is as long as
+// the directory says, so 20h then 2d is later or not depending on it.
+func TestWorkingHoursRungOrder(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct{ first, second, want string }{
+		{"20h", "2d", "after 2d is later than 20h or not depending on how long a working day is; write both in the same units"},
+		{"1d", "10h", "after 10h is later than 1d or not depending"},
+		{"2d", "1d", "after 1d must be later than the rung before it"},
+		{"1d", "1d", "after 1d must be later than the rung before it"},
+		{"1d", "1d4h", ""},
+		{"10h", "20h", ""},
+		{"1d", "1w", "after 1w is later than 1d or not depending"},
+	} {
+		src := strings.Replace(hoursFlow("[person:bob]"), "      - {after: 2d, notify: manager}\n",
+			"      - {after: "+tt.first+", notify: manager}\n      - {after: "+tt.second+", notify: \"person:dana\"}\n", 1)
+		_, err := flows.ParseDefinition("test.yaml", []byte(src))
+		if tt.want == "" && err != nil || tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)) {
+			t.Errorf("%s then %s: error %v, want %q", tt.first, tt.second, err, tt.want)
+		}
+		// On the clock, a day is 24 h: 20h then 2d is fine, 1d then 10h is not.
+		clock, err := flows.ParseDefinition("test.yaml", []byte(strings.Replace(src, "working_hours: true\n", "", 1)))
+		if wall := func(s string) time.Duration { d, _ := flows.ParseDuration(s); return d }; (err == nil) != (wall(tt.second) > wall(tt.first)) {
+			t.Errorf("on the clock, %s then %s: error %v (%v)", tt.first, tt.second, err, clock)
+		}
+	}
+}
+
+// The wait is written as it was given, with "of working time": a working
+// day is not 24 h.
+func TestWorkingHoursWaitText(t *testing.T) {
+	t.Parallel()
+	for due, want := range map[string]string{"1w": "1 w", "24h": "24 h", "36h": "36 h", "1d12h": "1 d 12 h", "90m": "1 h 30 min", "1.5d": "1.5 d"} {
+		src := strings.Replace(hoursFlow("[person:bob]"), "    due: 1d\n", "    due: "+due+"\n", 1)
+		if g := mustParse(t, src).Mermaid(); !strings.Contains(g, "due "+want+" of working time, then escalate") {
+			t.Errorf("due: %s: graph says\n%s", due, g)
+		}
+	}
 }
