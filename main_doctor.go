@@ -222,6 +222,7 @@ func (c *checkup) flows(cfg bot.Config) {
 		}
 	}
 	c.ok("flows", "%s: %s, %s, %s", from, flows.Plural(len(defs), "flow", "flows"), flows.Plural(schedules, "schedule", "schedules"), flows.Plural(inbound, "inbound webhook", "inbound webhooks"))
+	doctorHours(c, defs, dir, time.Now())
 	if problems := engine.ScheduleProblems(); len(problems) > 0 {
 		c.warn("schedules", "%s", strings.Join(problems, "; "))
 	}
@@ -383,4 +384,36 @@ func versionAtLeast(v string, min [2]int) bool {
 		return false
 	}
 	return major > min[0] || major == min[0] && minor >= min[1]
+}
+
+// doctorHours reports the working hours that flows with working_hours: true
+// count in, and warns when the directory sets none (the standard ones
+// apply) or lists no holiday ahead of today (a list not kept up to date).
+func doctorHours(c *checkup, defs []*flows.Definition, dir *flows.Directory, now time.Time) {
+	var users []string
+	for _, d := range defs {
+		if d.WorkingHours {
+			users = append(users, d.ID)
+		}
+	}
+	if len(users) == 0 {
+		return
+	}
+	w := dir.WorkingHours()
+	if w == nil {
+		c.warn("working hours", "flows %s count working hours, and the directory sets none: Monday to Friday, 09:00-17:00 apply (UTC for people without a timezone); add working_hours to the directory to set the days, hours and holidays",
+			strings.Join(users, ", "))
+		return
+	}
+	last := ""
+	for h := range w.Holidays {
+		last = max(last, h)
+	}
+	if today := now.Format(time.DateOnly); last < today {
+		c.warn("working hours", "no holiday listed after today in the directory's working_hours (the last: %s): add the coming ones, or flows %s count them as working days",
+			cmp.Or(last, "none"), strings.Join(users, ", "))
+		return
+	}
+	c.ok("working hours", "%s (%s for people without a timezone), %s, the last on %s; counted by flows %s",
+		w, w.Location, flows.Plural(len(w.Holidays), "holiday", "holidays"), last, strings.Join(users, ", "))
 }

@@ -10,8 +10,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/batonbot/baton/adapters/teams"
+	"github.com/batonbot/baton/flows"
+	"github.com/batonbot/baton/manifests"
 	"github.com/batonbot/baton/storage"
 	"github.com/batonbot/baton/storage/storagetest"
 )
@@ -274,4 +277,42 @@ func TestDoctorClusterMismatch(t *testing.T) {
 		t.Errorf("exit %d, want 1:\n%s", code, out)
 	}
 	doctorWants(t, out, "FAIL redis: ", "is not a Redis Cluster: write the URL as redis://")
+}
+
+// Flows that count working hours: doctor says which hours, and warns when
+// the directory sets none or lists no holiday ahead.
+func TestDoctorWorkingHours(t *testing.T) {
+	t.Parallel()
+	redisURL, _ := testRedisURL(t)
+	flow := "id: rev\nname: Review\nowner: olivia\nworking_hours: true\nsteps:\n  - {id: a, type: approval, assignees: [manager], due: 1d}\n"
+	dirWith := func(hours string) string {
+		p := filepath.Join(t.TempDir(), "people.yaml")
+		src := hours + "people:\n  - {id: olivia, name: Olivia Brown, manager: dana}\n  - {id: dana, name: Dana Kowalski}\n"
+		if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	for _, tt := range []struct{ hours, want string }{
+		{"", "warn working hours: flows rev count working hours, and the directory sets none: Monday to Friday, 09:00-17:00 apply"},
+		{"working_hours: {holidays: [2020-12-25]}\n", "warn working hours: no holiday listed after today in the directory's working_hours (the last: 2020-12-25): add the coming ones"},
+		{"working_hours: {days: [sun, mon, tue, wed, thu], timezone: Asia/Jerusalem, holidays: [2099-10-01, 2099-09-30]}\n",
+			"ok   working hours: Sun, Mon, Tue, Wed, Thu 09:00-17:00 (Asia/Jerusalem for people without a timezone), 2 holidays, the last on 2099-10-01; counted by flows rev"},
+	} {
+		_, out := runDoctor(t, "BATON_REDIS_URL", redisURL, "BATON_FLOWS_DIR", flowsDir(t, map[string]string{"rev.yaml": flow}), "BATON_DIRECTORY", dirWith(tt.hours))
+		doctorWants(t, out, tt.want)
+	}
+	// The built-in examples and demo directory: the content review flow counts
+	// the demo's hours (checked on a day before the demo's last holiday).
+	defs, err := flows.LoadDefinitions(manifests.Flows, "flows")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := flows.ParseDirectory("directory.yaml", manifests.Directory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	doctorHours(&checkup{out: &b}, defs, dir, time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC))
+	doctorWants(t, b.String(), "ok   working hours: Mon, Tue, Wed, Thu, Fri 09:00-17:00 (Europe/London for people without a timezone), 3 holidays, the last on 2027-01-01; counted by flows content")
 }
