@@ -147,10 +147,12 @@ func (s *Service) awayCommand(ctx context.Context, actor, platform string, c flo
 	s.forgetAway()
 	// Each pending task goes to the stand-in, or, where they may not take
 	// it, to the backup or the manager, as new tasks would.
-	candidates := slices.DeleteFunc(slices.Compact([]string{standIn, dir.Backup(actor), dir.Manager(actor)}), func(p string) bool {
-		_, isAway := away[p]
-		return p == "" || p == actor || isAway
-	})
+	var candidates []string
+	for _, p := range []string{standIn, dir.Backup(actor), dir.Manager(actor)} {
+		if _, isAway := away[p]; p != "" && p != actor && !isAway && !slices.Contains(candidates, p) {
+			candidates = append(candidates, p)
+		}
+	}
 	went, read, err := s.sharePending(ctx, actor, platform, c.Arg, candidates)
 	if err != nil {
 		return Reply{}, err

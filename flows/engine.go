@@ -44,10 +44,6 @@ type Engine struct {
 	admins map[string]bool
 }
 
-// standardHours are the working hours of a directory that sets none.
-var standardHours = WorkingHours{Days: []time.Weekday{time.Monday, time.Tuesday, time.Wednesday, time.Thursday, time.Friday},
-	Start: 9 * time.Hour, End: 17 * time.Hour, Location: time.UTC}
-
 // NewEngine builds an engine over validated definitions, a directory (nil
 // for none) and the ids of admins (who may act on any task, cancel and skip).
 func NewEngine(defs []*Definition, dir *Directory, admins []string) (*Engine, error) {
@@ -578,12 +574,13 @@ func (t *tx) personCard(p string) string     { return cardKey(t.in.Step, t.in.Ro
 func (t *tx) channelCard(c string) string    { return cardKey(t.in.Step, t.in.Round, "#"+c) }
 func (t *tx) escalationCard(p string) string { return cardKey(t.in.Step, t.in.Round, "esc:"+p) }
 
-// carded returns the people who got a card of their own for task: its
-// delegates, and its assignee unless the step posts in a channel and the
-// assignee is one it was posted for (not someone it was reassigned to).
+// carded returns the people who get a card of their own for task: its
+// delegates (a stand-in among them), and its assignee unless the step posts
+// in a channel and the assignee is one it was posted for (not someone it was
+// reassigned to, nor someone outside the workspace, who is not in it).
 func carded(s *Step, task Task) []string {
 	var people []string
-	if s.Channel == "" || task.Original != "" {
+	if _, external := ExternalEmail(task.Assignee); s.Channel == "" || task.Original != "" || external {
 		people = append(people, task.Assignee)
 	}
 	return append(people, task.Delegates...)
@@ -616,20 +613,17 @@ func (t *tx) stale() bool {
 	if round == 0 && step == in.Step {
 		round = in.Round
 	}
-	for i := len(in.History) - 1; i >= 0; i-- { // the click's round, or its step's latest
-		h := in.History[i]
-		if h.Step == step && (round == 0 || h.Round == round) {
-			t.refuseAt(CodeAlreadyDecided, h.Ended, func(at string) string {
-				switch {
-				case h.By == System || h.By == "":
-					return fmt.Sprintf("%s: this step already ended (%s) at %s.", in.ID, strings.ToLower(decisionWords(h.Outcome)), at)
-				case h.Outcome == string(Changes):
-					return fmt.Sprintf("Changes to %s were already requested by %s at %s.", in.ID, t.name(h.By), at)
-				}
-				return fmt.Sprintf("%s was already %s by %s at %s.", in.ID, strings.ToLower(decisionWords(h.Outcome)), t.name(h.By), at)
-			})
-			return true
-		}
+	if h := in.lastRecord(step, round); h != nil { // the click's round, or its step's latest
+		t.refuseAt(CodeAlreadyDecided, h.Ended, func(at string) string {
+			switch {
+			case h.By == System || h.By == "":
+				return fmt.Sprintf("%s: this step already ended (%s) at %s.", in.ID, strings.ToLower(decisionWords(h.Outcome)), at)
+			case h.Outcome == string(Changes):
+				return fmt.Sprintf("Changes to %s were already requested by %s at %s.", in.ID, t.name(h.By), at)
+			}
+			return fmt.Sprintf("%s was already %s by %s at %s.", in.ID, strings.ToLower(decisionWords(h.Outcome)), t.name(h.By), at)
+		})
+		return true
 	}
 	if t.ev.Step != "" && t.def.Step(t.ev.Step) == nil { // no card ever named it
 		_ = t.refuse(CodeAlreadyDecided, fmt.Sprintf("%s has no step %q; it is at %s (round %d).", in.ID, t.ev.Step, t.stepName(), in.Round))
@@ -1378,12 +1372,7 @@ func (t *tx) reopen(k int, changes []Change, before map[string]any) []string {
 		if s.Kind != StepApproval || slices.Contains(in.Passed, s.ID) {
 			continue
 		}
-		var h *StepRecord // its last round's
-		for j := len(in.History) - 1; j >= 0 && h == nil; j-- {
-			if in.History[j].Step == s.ID {
-				h = &in.History[j]
-			}
-		}
+		h := in.lastRecord(s.ID, 0)
 		if h == nil || h.Outcome != string(Approved) {
 			continue
 		}
@@ -1636,13 +1625,12 @@ func (t *tx) activate(s *Step) {
 	}
 	people, note := t.assignees(s)
 	seated := slices.Clone(people) // one seat each: a stand-in for one task is not one for another
-	var standIns []string
 	for _, p := range people {
 		task := Task{Assignee: p, Since: t.now}
 		if standIn, line := t.standIn(s, p, people, seated); line != "" {
 			if standIn != "" {
 				task.Delegates = []string{standIn}
-				seated, standIns = append(seated, standIn), append(standIns, standIn)
+				seated = append(seated, standIn)
 			}
 			note = strings.TrimPrefix(note+"; ", "; ") + line
 		}
@@ -1670,11 +1658,6 @@ func (t *tx) activate(s *Step) {
 	}
 	t.record(AuditEntry{Actor: System, Action: "assigned", Detail: detail})
 	t.sendCards(s, MsgTask, "")
-	if s.Channel != "" { // a stand-in may not be in the channel: their own card, as a delegate gets
-		for _, p := range standIns {
-			t.notify(Recipient{Person: p}, t.personCard(p), "", t.taskCard(s, MsgTask, p))
-		}
-	}
 }
 
 // awayNow returns p's time away, if p is away now (ev.Away).
@@ -1721,14 +1704,12 @@ func (t *tx) sendCards(s *Step, kind MessageKind, text string) {
 			key, thread = key+"/r"+fmt.Sprint(t.now.UnixMilli()), key
 		}
 		t.notify(Recipient{Channel: s.Channel}, key, thread, m)
-		t.sendExternalCards(s, kind, text) // external.go: people outside the workspace get their own
-		return
 	}
 	for _, task := range t.in.Tasks {
 		if task.Decision != Pending {
 			continue
 		}
-		for _, p := range append([]string{task.Assignee}, task.Delegates...) {
+		for _, p := range carded(s, task) {
 			m := t.taskCard(s, kind, p)
 			if text != "" {
 				m.Text = text
@@ -1981,11 +1962,7 @@ func (t *tx) noLongerApplies(s *Step, round int, changes []Change) []string {
 // nothing more is asked of them.
 func (t *tx) tellNotNeeded(s *Step, changes []Change) []string {
 	in := t.in
-	for i := len(in.History) - 1; i >= 0; i-- {
-		h := in.History[i]
-		if h.Step != s.ID {
-			continue
-		}
+	if h := in.lastRecord(s.ID, 0); h != nil {
 		did := map[string]string{string(Changes): "asked for changes", string(Rejected): "rejected it"}[h.Outcome]
 		if did == "" || h.By == "" || h.By == System {
 			return nil

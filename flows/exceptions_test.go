@@ -1205,11 +1205,11 @@ func TestAwayStandInOnAnAnyStep(t *testing.T) {
 
 // Everyone on an "all" step away, with one stand-in named: each seat gets
 // a stand-in of its own, so one person cannot fill them all; on a channel
-// step, each stand-in gets a card of their own.
+// step, each stand-in gets a card of their own, and its reminders.
 func TestAwayStandInsTakeASeatEach(t *testing.T) {
 	t.Parallel()
 	for _, channel := range []string{"", "    channel: finance"} {
-		r := newRun(t, newEngine(t, policyFlow("    policy: all\n"+channel)))
+		r := newRun(t, newEngine(t, policyFlow("    policy: all\n    remind: {every: 4h}\n"+channel)))
 		away := map[string]flows.Away{}
 		for _, p := range []string{"carol", "frank", "gina"} {
 			away[p] = flows.Away{Until: t0.Add(time.Hour), StandIn: "olivia"}
@@ -1225,6 +1225,12 @@ func TestAwayStandInsTakeASeatEach(t *testing.T) {
 		}
 		for _, p := range standIns {
 			notified(t, tr, p, "fin/1/"+p)
+		}
+		tr = r.fire(flows.TimerRemind)
+		for _, p := range standIns {
+			if e := notified(t, tr, p, fmt.Sprintf("fin/1/%s/r%d", p, r.now.UnixMilli())); e.Thread != "fin/1/"+p || !strings.HasPrefix(e.Msg.Text, "Reminder 1 of 3") {
+				t.Fatalf("%q: %s's reminder %+v", channel, p, e)
+			}
 		}
 	}
 }

@@ -72,22 +72,3 @@ func checkExternal(d *Definition, s *Step, a string) error {
 	}
 	return nil
 }
-
-// sendExternalCards sends the step's card to each pending external
-// participant of a step that posts in a channel: they are not in it.
-func (t *tx) sendExternalCards(s *Step, kind MessageKind, text string) {
-	for _, task := range t.in.Tasks {
-		if _, ext := ExternalEmail(task.Assignee); !ext || task.Decision != Pending {
-			continue
-		}
-		m := t.taskCard(s, kind, task.Assignee)
-		if text != "" {
-			m.Text = text
-		}
-		key, thread := t.personCard(task.Assignee), ""
-		if kind == MsgReminder {
-			key, thread = key+"/r"+fmt.Sprint(t.now.UnixMilli()), key
-		}
-		t.notify(Recipient{Person: task.Assignee}, key, thread, m)
-	}
-}

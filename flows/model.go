@@ -339,3 +339,14 @@ type Transition struct {
 	Outcome   Outcome
 	Noop      bool
 }
+
+// lastRecord is the record of the step's round (0: its latest round), or nil
+// if it has none.
+func (in *Instance) lastRecord(step string, round int) *StepRecord {
+	for i := len(in.History) - 1; i >= 0; i-- {
+		if h := &in.History[i]; h.Step == step && (round == 0 || h.Round == round) {
+			return h
+		}
+	}
+	return nil
+}

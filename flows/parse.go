@@ -744,7 +744,7 @@ func (v *validator) flow(r *rawFlow) *Definition {
 			}
 		}
 		for j, name := range s.ReapproveOn {
-			if !slices.ContainsFunc(d.Form, func(f Field) bool { return f.Name == name }) {
+			if d.Field(name) == nil {
 				var names []string
 				for _, f := range d.Form {
 					names = append(names, f.Name)

@@ -28,6 +28,16 @@ type rawWorkingHours struct {
 	Timezone string   `yaml:"timezone"`
 }
 
+// standardHours are the working hours of a directory that sets none: every
+// default of working_hours (Monday to Friday, 09:00-17:00, UTC).
+var standardHours = func() WorkingHours {
+	w, err := parseWorkingHours(&rawWorkingHours{})
+	if err != nil {
+		panic(err)
+	}
+	return *w
+}()
+
 var weekdays = map[string]time.Weekday{"sun": time.Sunday, "mon": time.Monday, "tue": time.Tuesday,
 	"wed": time.Wednesday, "thu": time.Thursday, "fri": time.Friday, "sat": time.Saturday}
 

@@ -105,13 +105,9 @@ func (s *Store) DeadLetters(ctx context.Context, n int) ([]DeadLetter, error) {
 func (s *Store) Requeue(ctx context.Context, letters []DeadLetter) (int, error) {
 	n := 0
 	for _, d := range letters {
-		payload, err := replayPayload(d)
-		if err != nil {
-			return n, err
-		}
 		_, id, _ := strings.Cut(d.Ref, "/")
 		keys := []string{s.k.dead(d.Shard), s.k.outbox(d.Shard)}
-		done, err := requeueScript.Run(ctx, s.rdb, keys, id, d.Instance, payload).Int()
+		done, err := requeueScript.Run(ctx, s.rdb, keys, id, d.Instance, replayPayload(d)).Int()
 		if err != nil {
 			return n, fmt.Errorf("send %s again: %w", d.Ref, err)
 		}
@@ -124,20 +120,17 @@ func (s *Store) Requeue(ctx context.Context, letters []DeadLetter) (int, error) 
 // alone, as kept, in an entry of one. An effect of a kind this version does
 // not know (a newer version's) is taken from its entry as stored, untouched;
 // an entry that could not be decoded goes back whole.
-func replayPayload(d DeadLetter) (string, error) {
+func replayPayload(d DeadLetter) string {
 	switch {
-	case d.Entry == "" && d.Raw != "":
-		return "[" + d.Raw + "]", nil
-	case d.Entry == "":
-		b, err := json.Marshal([]flows.Effect{d.Effect})
-		return string(b), err
+	case d.Entry == "": // the effect as it was kept
+		return "[" + d.Raw + "]"
 	case d.Effect.Kind != "": // decoded, of an unknown kind: its own part
 		var parts []json.RawMessage
 		if json.Unmarshal([]byte(d.Entry), &parts) == nil && d.Part < len(parts) {
-			return "[" + string(parts[d.Part]) + "]", nil
+			return "[" + string(parts[d.Part]) + "]"
 		}
 	}
-	return d.Entry, nil
+	return d.Entry
 }
 
 // DropDead deletes dead letters for good, and returns how many there were.
