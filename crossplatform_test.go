@@ -564,6 +564,20 @@ func (ms *microsoft) last(t *testing.T, conv string) teamsMsg {
 	return teamsMsg{}
 }
 
+// lastReply is the newest activity posted in conv in the thread of card.
+func (ms *microsoft) lastReply(t *testing.T, conv, card string) teamsMsg {
+	t.Helper()
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	for i := len(ms.ord) - 1; i >= 0; i-- {
+		if ms.ord[i].Conv == conv && ms.ord[i].ReplyTo == card {
+			return *ms.ord[i]
+		}
+	}
+	t.Fatalf("nothing was posted in %s in reply to %s", conv, card)
+	return teamsMsg{}
+}
+
 func (ms *microsoft) get(id string) teamsMsg {
 	ms.mu.Lock()
 	defer ms.mu.Unlock()
@@ -648,8 +662,9 @@ func newCrossWorldOn(t *testing.T, rdb redis.UniversalClient, store storage.Conf
 	if !slices.Equal(names, []string{"slack", "teams"}) || a.console != nil {
 		t.Fatalf("platforms %v, console %v: want slack and teams, no console", names, a.console != nil)
 	}
-	// The platforms' background work runs as serve runs it; stopping it at
-	// the end waits for what the Slack adapter started in the background.
+	// The platforms' background work and the daily digests run as serve
+	// runs them; stopping them at the end waits for what the Slack adapter
+	// started in the background.
 	ctx, cancel := context.WithCancel(context.WithoutCancel(t.Context()))
 	var wg sync.WaitGroup
 	for _, p := range a.platforms {
@@ -659,7 +674,16 @@ func newCrossWorldOn(t *testing.T, rdb redis.UniversalClient, store storage.Conf
 			}
 		})
 	}
+	wg.Go(func() {
+		if err := a.digests.Run(ctx); err != nil {
+			t.Errorf("digests: %v", err)
+		}
+	})
 	t.Cleanup(func() { cancel(); wg.Wait() })
+	// Each timezone's digest job waits on the clock (nothing else does).
+	if err := x.clock.BlockUntilContext(t.Context(), len(a.digests.Zones(t.Context()))); err != nil {
+		t.Fatal(err)
+	}
 	x.srv = httptest.NewServer(a.server.Handler())
 	t.Cleanup(x.srv.Close)
 	waitUntil(t, &x.slack.changes, "Slack's auth.test at start-up", func() bool {
@@ -1016,8 +1040,8 @@ func TestCrossPlatformPurchase(t *testing.T) {
 
 	// Nobody acts for a day (the fake clock jumps): Carol is reminded in
 	// her Slack card's thread, Frank in his Teams card's, and the step
-	// escalates to #finance, which is on Slack only. On the way, Carol's
-	// Slack digest is due (09:00 in New York); Teams has no digest.
+	// escalates to #finance, which is on Slack only. On the way, the daily
+	// digests are due at 09:00 in New York: Carol's in Slack, Frank's in Teams.
 	x.clock.Advance(24 * time.Hour)
 	if n, err := x.a.timers.Tick(ctx); err != nil || n == 0 {
 		t.Fatalf("a day later: %d timers fired (%v)", n, err)
@@ -1028,6 +1052,23 @@ func TestCrossPlatformPurchase(t *testing.T) {
 		defer x.slack.mu.Unlock()
 		return slices.ContainsFunc(x.slack.calls[x.slack.seen:], func(c slackCall) bool { return strings.HasPrefix(c.str("text"), "Good morning") })
 	})
+	frankDigest := func() (teamsMsg, bool) {
+		x.ms.mu.Lock()
+		defer x.ms.mu.Unlock()
+		for _, m := range x.ms.ord {
+			if m.Conv == frankChat && strings.Contains(cardText(m.Card), "Good morning") {
+				return *m, true
+			}
+		}
+		return teamsMsg{}, false
+	}
+	waitUntil(t, &x.ms.changes, "Frank's digest", func() bool { _, ok := frankDigest(); return ok })
+	digest, _ := frankDigest()
+	mustHave(t, "Frank's digest", cardText(digest.Card), "Good morning: 1 task is waiting on you", "Purchase request PR-1: Laptop (EUR 2500)",
+		`"tasks" shows the list any time`)
+	if v := verbs(digest.Card); len(v) == 0 || digest.ReplyTo != "" {
+		t.Errorf("Frank's digest: actions %v, a reply to %q: want buttons, in his chat", v, digest.ReplyTo)
+	}
 	calls = x.slack.take()
 	wantLines(t, "Slack calls a day later", summaries(calls), []string{
 		"chat.postMessage C0FINANCE: Escalation: Purchase request PR-1: Laptop (EUR 2500) — PR-1 has waited 1 d for Carol Diaz and Frank Osei (Finance approval). [" + strings.Join(finance, " ") + "]",
@@ -1047,10 +1088,11 @@ func TestCrossPlatformPurchase(t *testing.T) {
 	connector := x.ms.takeCalls()
 	slices.Sort(connector)
 	wantLines(t, "connector calls a day later", connector, []string{
+		"POST /v3/conversations/" + frankChat + "/activities",
 		"POST /v3/conversations/" + frankChat + "/activities/" + frankCard.ID,
 		"PUT /v3/conversations/" + frankChat + "/activities/" + frankCard.ID,
 	})
-	frankReminder := x.ms.last(t, frankChat)
+	frankReminder := x.ms.lastReply(t, frankChat, frankCard.ID)
 	mustHave(t, "Frank's reminder", cardText(frankReminder.Card), "Reminder 1 of 2", "Finance approval")
 	if frankReminder.ReplyTo != frankCard.ID {
 		t.Errorf("Frank's reminder replies to %q, want his card %q", frankReminder.ReplyTo, frankCard.ID)

@@ -573,3 +573,28 @@ func TestWorkingHoursThroughTheConsole(t *testing.T) {
 	h.card("bob", "escalation", id, "edit")
 	h.wantTimeline(h.timeline("alice", id), 1, "Mon 30 Nov 09:00 GMT · baton escalated | step edit, round 1 · to: Bob Chen")
 }
+
+// TestDigestInTheConsole: the console is a platform like the others: on a
+// working day at 09:00 (London, for Bob) his daily digest lists what waits
+// on him, with its buttons, and a button in it decides.
+// (Run's schedule is tested in bot; here the console's part.)
+func TestDigestInTheConsole(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	id := h.start("alice", "purchase", url.Values{"item": {"Laptop"}, "amount": {"900"}, "justification": {"my old one broke down"}})
+	zones := h.a.digests.Zones(t.Context())
+	if !slices.Contains(zones["Europe/London"], "bob") {
+		t.Fatalf("zones: %v", zones)
+	}
+	h.advance(24 * time.Hour) // Friday 09:00 in London
+	h.a.digests.Send(t.Context(), "Europe/London", zones["Europe/London"])
+	inbox := h.inbox("bob")
+	h.mustContain("bob's inbox", inbox, "Good morning: 1 task is waiting on you", "Purchase request "+id, `&#34;tasks&#34; shows the list any time`)
+	digest, _, _ := strings.Cut(inbox[strings.Index(inbox, "Good morning"):], "</ol>")
+	h.mustContain("bob's digest", digest, `data-action="approve-`+id+`-manager-1"`, "due Fri 27 Nov 09:00 GMT")
+	if strings.Contains(h.inbox("alice"), "Good morning") {
+		t.Errorf("alice, with nothing waiting on her, got a digest")
+	}
+	h.act("bob", "approve", id, "manager", 1, true)
+	h.wantStatus(id, flows.StatusCompleted, "", 0)
+}

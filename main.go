@@ -167,6 +167,7 @@ type app struct {
 	dispatcher *bot.Dispatcher
 	timers     *bot.Timers
 	schedules  *bot.Schedules // scheduled starts (flows' schedule:)
+	digests    *bot.Digests   // each person's daily digest of what waits on them
 	server     *bot.Server
 	external   *external // mail to external participants, the approval page, the dashboard
 }
@@ -189,7 +190,7 @@ type platform struct {
 	name      string
 	messenger bot.Messenger
 	routes    map[string]http.Handler         // ServeMux patterns, e.g. "POST /slack/events"
-	run       func(ctx context.Context) error // background work (Socket Mode, digests), or nil
+	run       func(ctx context.Context) error // background work (Socket Mode), or nil
 }
 
 // platformBuilders wire each chat platform; each returns nil when its
@@ -254,6 +255,7 @@ func build(ctx context.Context, cfg bot.Config, getenv func(string) string, log 
 	a.svc.OnCommit(a.dispatcher.Wake)
 	a.timers = bot.NewTimers(bot.TimerConfig{Interval: cfg.TimerInterval, Lease: cfg.TimerLease}, store, a.svc.Apply, clock, log, metrics)
 	a.schedules = bot.NewSchedules(bot.ScheduleConfig{}, engine.Flows(), store, a.svc.Handle, clock, log, metrics)
+	a.digests = bot.NewDigests(cfg.DigestAt, a.svc, messengers, store, clock, log, metrics)
 	a.server = bot.NewServer(cfg.HTTPAddr, log, metrics, reg, store.Ping)
 	a.server.Handle(bot.InboundRoute, bot.NewInbound(a.svc, cfg.Secrets, store, store, clock, log, metrics))
 	for _, p := range a.platforms {
@@ -294,6 +296,7 @@ func serve(ctx context.Context, cfg bot.Config, getenv func(string) string, log 
 	g.Go(func() error { return a.dispatcher.Run(gctx) })
 	g.Go(func() error { return a.timers.Run(gctx) })
 	g.Go(func() error { return a.schedules.Run(gctx) })
+	g.Go(func() error { return a.digests.Run(gctx) })
 	for _, p := range a.platforms {
 		if p.run != nil {
 			g.Go(func() error { return p.run(gctx) })

@@ -13,7 +13,7 @@ func slackPlatform(d platformDeps) (*platform, error) {
 		return nil, err
 	}
 	a, err := slackadapter.New(slackadapter.Deps{Service: d.svc, KV: d.kv, Locker: d.locker,
-		Log: d.log.With("platform", "slack"), Metrics: d.reg, Clock: d.clock}, cfg)
+		Log: d.log.With("platform", "slack"), Metrics: d.reg}, cfg)
 	if err != nil {
 		return nil, err
 	}

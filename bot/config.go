@@ -32,6 +32,7 @@ type Config struct {
 	Reclaim       time.Duration // BATON_OUTBOX_RECLAIM, default 5m
 	Secrets       map[string]string
 	Webhooks      []flows.Hook // BATON_WEBHOOK_URLS with BATON_WEBHOOK_EVENTS: global event subscribers
+	DigestAt      DigestAt     // BATON_DIGEST_AT (formerly SLACK_DIGEST_AT), default 09:00
 }
 
 // Secret environment variables: BATON_SECRET_<NAME> for webhook steps.
@@ -63,6 +64,9 @@ const ConfigHelp = `Configuration (environment variables; the flags above overri
                         decided, reminded, escalated, completed, cancelled, ...) as signed JSON
                         POSTs; signed with BATON_SECRET_WEBHOOK, which must then be set
   BATON_WEBHOOK_EVENTS  comma-separated event types those URLs receive (default: all)
+  BATON_DIGEST_AT       local time of each person's daily digest of what waits on them, sent on
+                        working days in their own timezone on every platform that reaches them:
+                        HH:MM (default 09:00), or off (SLACK_DIGEST_AT, its former name, is read too)
   BATON_PUBLIC_URL      where people reach Baton, for links in mail (default http://localhost:PORT)
   BATON_SMTP_URL        mail to external participants (email: assignees):
                         smtp://user:pass@host:587?from=baton@example.com (STARTTLS, required off this
@@ -84,7 +88,6 @@ Slack (on when SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET or SLACK_APP_TOKEN are s
                         and /slack/events
   SLACK_APP_TOKEN       Socket Mode (no public URL needed): an app-level token, xapp-…
   SLACK_API_URL         Web API base URL (default https://slack.com/api/), for proxies and tests
-  SLACK_DIGEST_AT       local time of each reviewer's daily digest, HH:MM (default 09:00), or off
 
 Microsoft Teams (on when MicrosoftAppId and MicrosoftAppPassword are set; endpoint /api/messages):
   MicrosoftAppId        the bot's Microsoft App ID
@@ -180,6 +183,13 @@ func LoadConfig(args []string, getenv func(string) string, environ []string, out
 	}
 	if c.Webhooks, err = webhooksConfig(getenv, c.Secrets); err != nil {
 		return c, err
+	}
+	name := "BATON_DIGEST_AT"
+	if getenv(name) == "" && getenv("SLACK_DIGEST_AT") != "" {
+		name = "SLACK_DIGEST_AT"
+	}
+	if c.DigestAt, err = ParseDigestAt(getenv(name)); err != nil {
+		return c, fmt.Errorf("%s %w", name, err)
 	}
 	return c, nil
 }

@@ -41,7 +41,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := bot.Config{HTTPAddr: ":8080", LogLevel: slog.LevelInfo, LogFormat: "text", Console: "auto",
-		TimerInterval: time.Second, TimerLease: time.Minute, Reclaim: 5 * time.Minute, Secrets: map[string]string{}}
+		TimerInterval: time.Second, TimerLease: time.Minute, Reclaim: 5 * time.Minute, Secrets: map[string]string{}, DigestAt: bot.DigestAt{Hour: 9}}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", c, want)
 	}
@@ -63,6 +63,8 @@ func TestLoadConfigEnvironment(t *testing.T) {
 		"BATON_TIMER_INTERVAL":  "250ms",
 		"BATON_TIMER_LEASE":     "90s",
 		"BATON_OUTBOX_RECLAIM":  "2m",
+		"BATON_DIGEST_AT":       "08:30",
+		"SLACK_DIGEST_AT":       "off", // the former name: the new one wins
 		"BATON_SECRET_WEBHOOK":  "s3cret",
 		"BATON_SECRET_CRM_HOOK": "crm=value", // '=' in the value survives
 		"BATON_SECRET_":         "ignored",   // no name
@@ -75,7 +77,7 @@ func TestLoadConfigEnvironment(t *testing.T) {
 	want := bot.Config{RedisURL: "redis://redis.internal:6379/2", HTTPAddr: "127.0.0.1:9000", FlowsDir: "/etc/baton/flows",
 		Directory: "/etc/baton/people.yaml", Admins: []string{"olivia", "dana"}, LogLevel: slog.LevelDebug, LogFormat: "json",
 		Console: "off", TimerInterval: 250 * time.Millisecond, TimerLease: 90 * time.Second, Reclaim: 2 * time.Minute,
-		Secrets: map[string]string{"webhook": "s3cret", "crm_hook": "crm=value"}}
+		Secrets: map[string]string{"webhook": "s3cret", "crm_hook": "crm=value"}, DigestAt: bot.DigestAt{Hour: 8, Minute: 30}}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("from the environment:\n got %+v\nwant %+v", c, want)
 	}
@@ -96,7 +98,7 @@ func TestLoadConfigFlagsOverrideEnvironment(t *testing.T) {
 	}
 	want := bot.Config{RedisURL: "redis://flag:6379/1", HTTPAddr: ":2222", FlowsDir: "/flag/flows", Directory: "/flag/dir.yaml",
 		Admins: []string{"flag1", "flag2"}, LogLevel: slog.LevelWarn, LogFormat: "json", Console: "open",
-		TimerInterval: 2 * time.Second, TimerLease: 30 * time.Second, Reclaim: time.Minute, Secrets: map[string]string{}}
+		TimerInterval: 2 * time.Second, TimerLease: 30 * time.Second, Reclaim: time.Minute, Secrets: map[string]string{}, DigestAt: bot.DigestAt{Hour: 9}}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("flags over the environment:\n got %+v\nwant %+v", c, want)
 	}
@@ -129,6 +131,8 @@ func TestLoadConfigRejectsBadValues(t *testing.T) {
 		{"timer lease too short", env{"BATON_TIMER_LEASE": "100ms"}, nil, []string{"BATON_TIMER_LEASE", "at least 1s"}},
 		{"outbox reclaim", env{"BATON_OUTBOX_RECLAIM": "soon"}, nil, []string{"BATON_OUTBOX_RECLAIM", `"soon"`, "e.g. 5m"}},
 		{"outbox reclaim too short", nil, []string{"--outbox-reclaim", "0s"}, []string{"BATON_OUTBOX_RECLAIM", "at least 1s"}},
+		{"digest time", env{"BATON_DIGEST_AT": "9am"}, nil, []string{"BATON_DIGEST_AT", `"9am"`, "like 09:00, or off"}},
+		{"digest time, former name", env{"SLACK_DIGEST_AT": "25:00"}, nil, []string{"SLACK_DIGEST_AT", `"25:00"`, "like 09:00, or off"}},
 		{"redis url", env{"BATON_REDIS_URL": "localhost:6379"}, nil, []string{"BATON_REDIS_URL", "redis://localhost:6379/0"}},
 		{"stray argument", nil, []string{"serve-now"}, []string{`"serve-now"`, "baton --help"}},
 	} {
@@ -143,6 +147,17 @@ func TestLoadConfigRejectsBadValues(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestLoadConfigDigestFormerName: SLACK_DIGEST_AT, the digest time's
+// name when only Slack had digests, still works alone.
+func TestLoadConfigDigestFormerName(t *testing.T) {
+	for in, want := range map[string]bot.DigestAt{"off": {Off: true}, "07:45": {Hour: 7, Minute: 45}} {
+		c, _, err := load(t, nil, env{"SLACK_DIGEST_AT": in})
+		if err != nil || c.DigestAt != want {
+			t.Errorf("SLACK_DIGEST_AT=%s: %v, %v; want %v", in, c.DigestAt, err, want)
+		}
 	}
 }
 

@@ -1,7 +1,8 @@
 // Package bot is Baton's runtime: configuration, the service that turns
 // people's actions into engine events and commits them through the store,
 // the outbox dispatcher that delivers cards to chat platforms (with retries
-// and pacing), the timer loop, scheduled starts (Schedules) and signed
+// and pacing), the timer loop, each person's daily digest (Digests, on every
+// platform that reaches them), scheduled starts (Schedules) and signed
 // inbound webhook starts (Inbound), signed outbound event webhooks
 // (hooks.go: announced in the transition's commit, delivered from the
 // outbox), the HTTP server with health and metrics.

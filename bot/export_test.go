@@ -14,3 +14,6 @@ func (d *Dispatcher) SetSleep(f func(context.Context, time.Duration) error) { d.
 func (w *Webhooks) SetSleep(f func(context.Context, time.Duration) error, backoff time.Duration) {
 	w.sleep, w.backoff = f, backoff
 }
+
+// Days is the day-of-week field of the digests' schedules.
+func (d *Digests) Days() string { return d.days() }

@@ -18,6 +18,7 @@ type Metrics struct {
 	TimerLag    prometheus.Histogram     // how late timers fire
 	TimersFired *prometheus.CounterVec   // by result
 	Failures    *prometheus.CounterVec   // by component
+	Digests     *prometheus.CounterVec   // by platform and result
 	HTTP        *prometheus.CounterVec   // by route and status code
 	HTTPTime    *prometheus.HistogramVec // by route
 }
@@ -42,14 +43,16 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		TimersFired: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "baton_timers_fired_total",
 			Help: "Timers fired, by result: ok; duplicate (fired already); noop (nothing left to do, e.g. decided since); error (fires again after its lease)."}, []string{"result"}),
 		Failures: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "baton_failures_total",
-			Help: "Failures, by component (dispatcher, timers, outbox, http, webhook)."}, []string{"component"}),
+			Help: "Failures, by component (dispatcher, timers, outbox, http, webhook, schedule, digest)."}, []string{"component"}),
+		Digests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "baton_digests_total",
+			Help: "Daily digests sent, by platform and result (ok, failed)."}, []string{"platform", "result"}),
 		HTTP: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "baton_http_requests_total",
 			Help: "HTTP requests, by route and status code."}, []string{"route", "code"}),
 		HTTPTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "baton_http_request_seconds",
 			Help: "HTTP request latency, by route.", Buckets: lat}, []string{"route"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Events, m.EventTime, m.Transitions, m.Deliveries, m.DeliverTime, m.TimerLag, m.TimersFired, m.Failures, m.HTTP, m.HTTPTime)
+		reg.MustRegister(m.Events, m.EventTime, m.Transitions, m.Deliveries, m.DeliverTime, m.TimerLag, m.TimersFired, m.Failures, m.Digests, m.HTTP, m.HTTPTime)
 	}
 	return m
 }

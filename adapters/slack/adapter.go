@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jonboulle/clockwork"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/batonbot/baton/bot"
@@ -33,10 +32,9 @@ var _ Service = (*bot.Service)(nil)
 type Deps struct {
 	Service Service
 	KV      bot.KV     // DM channel ids, users.info answers, seen event ids, who opened the App Home
-	Locker  bot.Locker // claims each person's daily digest once across replicas
+	Locker  bot.Locker // claims each event's handling, so one replica does it
 	Log     *slog.Logger
 	Metrics prometheus.Registerer // nil: metrics are kept but not registered
-	Clock   clockwork.Clock       // drives the digest schedule; nil: the real clock
 }
 
 // The slash command, events and routes the adapter serves. The manifest
@@ -70,13 +68,12 @@ var Events = []string{"app_home_opened"}
 var Scopes = []string{"chat:write", "commands", "im:write", "users:read"}
 
 // Adapter is the Slack adapter: HTTP handlers, Socket Mode, the Messenger,
-// the App Home and the daily digest. It is safe for concurrent use.
+// and the App Home. It is safe for concurrent use.
 type Adapter struct {
 	svc    Service
 	kv     bot.KV
 	locker bot.Locker
 	log    *slog.Logger
-	clock  clockwork.Clock
 	cfg    Config
 	api    *webAPI
 	m      *metrics
@@ -97,10 +94,7 @@ func New(d Deps, cfg Config) (*Adapter, error) {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
-	if d.Clock == nil {
-		d.Clock = clockwork.NewRealClock()
-	}
-	a := &Adapter{svc: d.Service, kv: d.KV, locker: d.Locker, log: d.Log, clock: d.Clock, cfg: cfg, m: newMetrics(d.Metrics)}
+	a := &Adapter{svc: d.Service, kv: d.KV, locker: d.Locker, log: d.Log, cfg: cfg, m: newMetrics(d.Metrics)}
 	a.api = newWebAPI(cfg, a.m)
 	a.homes = newHomes(a)
 	return a, nil
@@ -123,8 +117,7 @@ func (a *Adapter) Routes() map[string]http.Handler {
 }
 
 // Run does the adapter's background work until ctx is cancelled: it checks
-// the bot token, runs Socket Mode (when an app token is set) and the daily
-// digest. It returns an error only when the token is refused; on return,
+// the bot token and runs Socket Mode (when an app token is set). It returns an error only when the token is refused; on return,
 // background work has finished.
 func (a *Adapter) Run(ctx context.Context) error {
 	defer a.Wait()
@@ -143,14 +136,7 @@ func (a *Adapter) Run(ctx context.Context) error {
 	if a.cfg.AppToken != "" {
 		wg.Go(func() { a.runSocket(ctx) })
 	}
-	stop, err := a.startDigests(ctx)
-	if err != nil {
-		a.log.Error("slack digest schedule not started", "err", err)
-	}
 	<-ctx.Done()
-	if stop != nil {
-		stop()
-	}
 	wg.Wait()
 	return nil
 }

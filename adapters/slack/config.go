@@ -18,7 +18,6 @@ type Config struct {
 	SigningSecret string // SLACK_SIGNING_SECRET: HTTP mode (requests are verified with it)
 	AppToken      string // SLACK_APP_TOKEN (xapp-…, connections:write): Socket Mode
 	APIURL        string // SLACK_API_URL: Web API base URL ending in "/" (default https://slack.com/api/)
-	DigestAt      string // SLACK_DIGEST_AT: local time of the daily digest, "HH:MM" (default 09:00), or "off"
 
 	HTTPTimeout   time.Duration // one Web API call (default 10 s)
 	PostInterval  time.Duration // chat.postMessage pace per channel (default 1 s: Slack's "about one per second")
@@ -39,7 +38,6 @@ func ConfigFromEnv(getenv func(string) string) (cfg Config, ok bool, err error) 
 		SigningSecret: strings.TrimSpace(getenv("SLACK_SIGNING_SECRET")),
 		AppToken:      strings.TrimSpace(getenv("SLACK_APP_TOKEN")),
 		APIURL:        strings.TrimSpace(getenv("SLACK_API_URL")),
-		DigestAt:      strings.TrimSpace(getenv("SLACK_DIGEST_AT")),
 	}
 	if cfg.BotToken == "" && cfg.SigningSecret == "" && cfg.AppToken == "" {
 		return Config{}, false, nil
@@ -68,9 +66,6 @@ func (c Config) Validate() error {
 	if c.APIURL != "" && (!strings.HasSuffix(c.APIURL, "/") || !strings.HasPrefix(c.APIURL, "http://") && !strings.HasPrefix(c.APIURL, "https://")) {
 		errs = append(errs, fmt.Errorf("SLACK_API_URL %q must be an http(s) URL ending with \"/\", e.g. https://slack.com/api/", c.APIURL))
 	}
-	if _, _, err := c.digestTime(); err != nil {
-		errs = append(errs, err)
-	}
 	return errors.Join(errs...)
 }
 
@@ -88,19 +83,6 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// digestTime parses DigestAt; off is true for "off".
-func (c Config) digestTime() (hour, minute int, err error) {
-	at := cmp.Or(c.DigestAt, "09:00")
-	if strings.EqualFold(at, "off") {
-		return -1, -1, nil
-	}
-	t, perr := time.Parse("15:04", at)
-	if perr != nil {
-		return 0, 0, fmt.Errorf("SLACK_DIGEST_AT %q: write a local time like 09:00, or off", c.DigestAt)
-	}
-	return t.Hour(), t.Minute(), nil
-}
-
 // LogValue keeps secrets out of logs: only whether each is set is shown.
 func (c Config) LogValue() slog.Value {
 	set := func(s string) string {
@@ -114,7 +96,6 @@ func (c Config) LogValue() slog.Value {
 		slog.String("signing_secret", set(c.SigningSecret)),
 		slog.String("app_token", set(c.AppToken)),
 		slog.String("api_url", cmp.Or(c.APIURL, DefaultAPIURL)),
-		slog.String("digest_at", cmp.Or(c.DigestAt, "09:00")),
 	)
 }
 

@@ -41,7 +41,6 @@ func TestConfigFromEnv(t *testing.T) {
 		{env("SLACK_BOT_TOKEN", "xoxp-user-token", "SLACK_SIGNING_SECRET", "s"), "it starts with xoxb-"},
 		{env("SLACK_BOT_TOKEN", testBotToken, "SLACK_APP_TOKEN", "xoxb-wrong"), "it starts with xapp-"},
 		{env("SLACK_BOT_TOKEN", testBotToken, "SLACK_SIGNING_SECRET", "s", "SLACK_API_URL", "https://slack.example/api"), `ending with "/"`},
-		{env("SLACK_BOT_TOKEN", testBotToken, "SLACK_SIGNING_SECRET", "s", "SLACK_DIGEST_AT", "9am"), "SLACK_DIGEST_AT"},
 	} {
 		_, ok, err := ConfigFromEnv(c.env)
 		if ok || err == nil || !strings.Contains(err.Error(), c.want) {

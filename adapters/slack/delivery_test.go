@@ -140,7 +140,7 @@ func TestDMChannels(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	replica, err := New(Deps{Service: h.rig.Svc, KV: h.rig.Store, Locker: h.rig.Store, Clock: h.rig.Clock},
+	replica, err := New(Deps{Service: h.rig.Svc, KV: h.rig.Store, Locker: h.rig.Store},
 		Config{BotToken: testBotToken, SigningSecret: testSecret, APIURL: h.api.URL(), PostInterval: time.Millisecond, HomeDelay: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

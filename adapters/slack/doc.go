@@ -12,9 +12,9 @@
 // redeliveries and double clicks harmless) and the cards they cause are
 // delivered later by the outbox dispatcher.
 //
-// It imports flows, bot (whose Messenger port it implements, and whose KV
-// and Locker ports it uses), slack-go (Web API, Block Kit types, Socket
-// Mode), x/time (pacing), gocron and clockwork (the digest schedule),
-// Prometheus (metrics) and the standard library; never storage and never
+// It imports flows, bot (whose Messenger port it implements, with the
+// TimezoneFinder and CommandNamer the daily digest uses, and whose KV and
+// Locker ports it uses), slack-go (Web API, Block Kit types, Socket Mode),
+// x/time (pacing), Prometheus (metrics) and the standard library; never storage and never
 // another adapter.
 package slack

@@ -110,7 +110,7 @@ func newHarness(t testing.TB, opts ...harnessOpt) *harness {
 	h.rig = bottest.NewWith(t, defs, dir, []string{"olivia"})
 	log := slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	var err error
-	h.a, err = New(Deps{Service: h.rig.Svc, KV: h.rig.Store, Locker: h.rig.Store, Log: log, Clock: h.rig.Clock}, cfg)
+	h.a, err = New(Deps{Service: h.rig.Svc, KV: h.rig.Store, Locker: h.rig.Store, Log: log}, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -223,3 +223,19 @@ func (a *Adapter) userInfo(ctx context.Context, user string) (userInfo, error) {
 	a.users.Store(user, cached{info, time.Now()})
 	return info, nil
 }
+
+var (
+	_ bot.TimezoneFinder = messenger{}
+	_ bot.CommandNamer   = messenger{}
+)
+
+// Timezone implements bot.TimezoneFinder: the timezone the person set in
+// Slack (users.info, cached).
+func (m messenger) Timezone(ctx context.Context, to bot.Address) (string, error) {
+	info, err := m.a.userInfo(ctx, to.ID)
+	return info.TZ, err
+}
+
+// CommandFor implements bot.CommandNamer: Slack's people type the slash
+// command.
+func (m messenger) CommandFor(words string) string { return Command + " " + words }
