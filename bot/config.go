@@ -184,8 +184,9 @@ func LoadConfig(args []string, getenv func(string) string, environ []string, out
 	if c.Webhooks, err = webhooksConfig(getenv, c.Secrets); err != nil {
 		return c, err
 	}
+	// BATON_DIGEST_AT wins; SLACK_DIGEST_AT, its former name, counts alone.
 	name := "BATON_DIGEST_AT"
-	if getenv(name) == "" && getenv("SLACK_DIGEST_AT") != "" {
+	if strings.TrimSpace(getenv(name)) == "" && strings.TrimSpace(getenv("SLACK_DIGEST_AT")) != "" {
 		name = "SLACK_DIGEST_AT"
 	}
 	if c.DigestAt, err = ParseDigestAt(getenv(name)); err != nil {

@@ -98,7 +98,8 @@ func NewDigests(at DigestAt, svc *Service, messengers []Messenger, locker Locker
 }
 
 // Run schedules the digests and sends them until ctx is cancelled; then it
-// waits for digests being sent. It returns at once when digests are off or
+// finishes the digest being sent (each claimed one is sent; the rest of a
+// timezone's people are left, as for a replica that was down). It returns at once when digests are off or
 // no platform reaches anyone in the directory.
 func (d *Digests) Run(ctx context.Context) error {
 	if d.at.Off {
@@ -117,7 +118,7 @@ func (d *Digests) Run(ctx context.Context) error {
 	for _, zone := range slices.Sorted(maps.Keys(zones)) {
 		people := zones[zone]
 		_, err := s.NewJob(gocron.CronJob(fmt.Sprintf("CRON_TZ=%s %d %d * * %s", zone, d.at.Minute, d.at.Hour, days), false),
-			gocron.NewTask(func() { d.Send(context.WithoutCancel(ctx), zone, people) }),
+			gocron.NewTask(func() { d.Send(ctx, zone, people) }),
 			gocron.WithName("digest "+zone), gocron.WithSingletonMode(gocron.LimitModeReschedule))
 		if err != nil {
 			_ = s.Shutdown()
@@ -181,7 +182,9 @@ func (d *Digests) Zones(ctx context.Context) map[string][]string {
 
 // Send sends today's digest to each of people (of timezone zone) who has
 // tasks waiting and whose digest of the day no replica has claimed. It does
-// nothing on a holiday.
+// nothing on a holiday. Once ctx ends it starts no other person's; one
+// claimed is sent whatever ctx says, so nobody loses the day's digest to a
+// claim without a send.
 func (d *Digests) Send(ctx context.Context, zone string, people []string) {
 	loc, err := time.LoadLocation(zone)
 	if err != nil {
@@ -196,16 +199,28 @@ func (d *Digests) Send(ctx context.Context, zone string, people []string) {
 		if ctx.Err() != nil {
 			return
 		}
-		ok, err := d.locker.Claim(ctx, "digest:"+p+":"+day, digestClaim)
+		ok, err := d.claim(context.WithoutCancel(ctx), p, day)
 		if err != nil {
 			d.metrics.Failures.WithLabelValues("digest").Inc()
 			d.log.Warn("digest not claimed", "person", p, "err", err)
 			continue
 		}
 		if ok {
-			d.send(ctx, p)
+			d.send(context.WithoutCancel(ctx), p)
 		}
 	}
+}
+
+// claim takes person's digest of day. It also takes the claim the Slack
+// adapter's digest made before digests were sent on every platform, so a
+// replica of that version, running beside this one during an upgrade, does
+// not send a second one. (Remove after the next release.)
+func (d *Digests) claim(ctx context.Context, person, day string) (bool, error) {
+	ok, err := d.locker.Claim(ctx, "slack-digest:"+person+":"+day, digestClaim)
+	if err != nil || !ok {
+		return false, err
+	}
+	return d.locker.Claim(ctx, "digest:"+person+":"+day, digestClaim)
 }
 
 // send sends person their digest on every platform that reaches them, if

@@ -145,6 +145,48 @@ func TestDigestOnWorkingDays(t *testing.T) {
 	if n := len(digestsTo(m)["U-dana"]); n != 1 {
 		t.Fatalf("%d digests on Monday after a second run", n)
 	}
+	// Tuesday, a replica of the version whose Slack adapter sent digests
+	// has sent Dana's (its claim is there): none more.
+	h.Clock.Advance(24 * time.Hour)
+	if ok, err := h.Store.Claim(ctx, "slack-digest:dana:2026-12-01", time.Hour); err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	d.Send(ctx, "Europe/Paris", []string{"dana"})
+	if n := len(digestsTo(m)["U-dana"]); n != 1 {
+		t.Fatalf("%d digests by Tuesday, when an older replica had sent one", n)
+	}
+}
+
+// TestDigestStopsAtShutdown: a shutdown during a timezone's digests lets
+// the one being sent finish (its claim is taken: nobody else would send
+// it) and starts no other.
+func TestDigestStopsAtShutdown(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	m := newMessenger("teams")
+	entered, release := make(chan struct{}), make(chan struct{})
+	m.setHook(func(ctx context.Context, c call) error {
+		close(entered)
+		<-release
+		return ctx.Err() // a send cut short by the shutdown would fail
+	})
+	h.start(t, "a", "alice", 900) // to Bob
+	h.start(t, "c", "carol", 900) // to Dana
+	d := bot.NewDigests(bot.DigestAt{Hour: 9}, h.Svc, []bot.Messenger{m}, h.Store, h.Clock, h.log, h.metrics)
+	h.Clock.Advance(24 * time.Hour)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { d.Send(ctx, "Europe/London", []string{"bob", "dana"}); close(done) }()
+	recv(t, entered, "Bob's digest to be sent")
+	cancel() // shutting down
+	close(release)
+	recv(t, done, "Send to return")
+	if got := digestsTo(m); len(got) != 1 || len(got["U-bob"]) != 1 {
+		t.Fatalf("digests: %v, want Bob's alone", got)
+	}
+	if free, err := h.Store.Claim(t.Context(), "digest:dana:2026-11-27", time.Hour); err != nil || !free {
+		t.Errorf("Dana's digest was claimed (%v) after the shutdown began", err)
+	}
 }
 
 // zoned is a messenger that knows people's timezones, as Slack does.
@@ -235,8 +277,10 @@ func TestDigestOff(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	d := bot.NewDigests(bot.DigestAt{Off: true}, h.Svc, []bot.Messenger{newMessenger("slack")}, h.Store, h.Clock, h.log, nil)
-	if err := d.Run(t.Context()); err != nil { // returns at once
-		t.Fatal(err)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	if err := d.Run(ctx); err != nil || ctx.Err() != nil { // returns at once
+		t.Fatalf("Run: %v; returned after its context ended: %v", err, ctx.Err())
 	}
 	for in, want := range map[string]string{"": "09:00", "off": "off", "OFF": "off", " 7:30 ": "07:30", "18:05": "18:05"} {
 		if at, err := bot.ParseDigestAt(in); err != nil || at.String() != want {
