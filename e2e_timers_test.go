@@ -598,3 +598,32 @@ func TestDigestInTheConsole(t *testing.T) {
 	h.act("bob", "approve", id, "manager", 1, true)
 	h.wantStatus(id, flows.StatusCompleted, "", 0)
 }
+
+// TestSnoozeThroughTheConsole: Bob types snooze; an hour later he gets his
+// reminder in his card's thread, besides the step's own (at 4 h); the
+// timeline says he asked; anyone else's snooze is refused.
+func TestSnoozeThroughTheConsole(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	id := h.start("alice", "purchase", url.Values{"item": {"Laptop"}, "amount": {"900"}, "justification": {"my old one broke down"}})
+	command := func(as, text string, ok bool) string {
+		t.Helper()
+		code, out := h.post(as, "/console/command", url.Values{"text": {text}})
+		if code != http.StatusOK || out["ok"] != ok {
+			t.Fatalf("%s as %s: %d %v, want ok=%v", text, as, code, out, ok)
+		}
+		h.drain()
+		return out["message"].(map[string]any)["title"].(string)
+	}
+	h.mustContain("snooze", command("bob", "snooze "+id, true), "I'll remind you about "+id+" Thu 26 Nov 10:00 GMT (in 1 h).")
+	h.mustContain("carol's snooze", command("carol", "snooze "+id+" 2h", false), id+" is not waiting on you")
+	h.mustContain("a bad length", command("bob", "snooze "+id+" later", false), "say when to remind you")
+	h.at(time.Hour-time.Minute, 0)
+	h.at(time.Hour, 1)
+	h.wantLines("bob's reminders", reminders(h.card("bob", "task", id, "manager")),
+		"You asked to be reminded: Manager approval has been waiting on you for 1 h.")
+	h.at(4*time.Hour, 1) // the step's own first reminder, on time
+	h.wantLines("bob's reminders", reminders(h.card("bob", "task", id, "manager")),
+		"You asked to be reminded: Manager approval has been waiting on you for 1 h.", reminder1)
+	h.wantTimeline(h.timeline("alice", id), 1, "Bob Chen asked to be reminded later")
+}

@@ -151,10 +151,11 @@ type Reply struct {
 }
 
 // Command runs a command line typed by actor (the shared grammar: start,
-// tasks, requests, status, cancel, help). key makes "cancel" idempotent.
+// tasks, requests, status, cancel, snooze, help). key makes "cancel" and
+// "snooze" idempotent.
 func (s *Service) Command(ctx context.Context, actor, platform, key, text string) (Reply, error) {
 	c := flows.ParseCommand(text)
-	if c.Verb == flows.VerbStatus || c.Verb == flows.VerbCancel {
+	if c.Verb == flows.VerbStatus || c.Verb == flows.VerbCancel || c.Verb == flows.VerbSnooze {
 		id, note := s.requestID(ctx, c.Arg) // PR3 is PR-3
 		if note != "" {
 			return Reply{Message: &flows.Message{Kind: flows.MsgInfo, Title: note}, Refused: true}, nil
@@ -197,6 +198,13 @@ func (s *Service) Command(ctx context.Context, actor, platform, key, text string
 			return Reply{Message: s.note(err, c.Arg), Refused: true}, nil
 		}
 		return Reply{Message: m}, nil
+	case flows.VerbSnooze:
+		out, err := s.Handle(ctx, flows.Event{Kind: flows.EventSnooze, Key: key, Instance: c.Arg, Actor: actor, Platform: platform,
+			Data: map[string]string{"for": cmp.Or(c.Rest, "1h")}})
+		if err != nil {
+			return Reply{Message: s.note(err, c.Arg), Refused: true}, nil
+		}
+		return Reply{Message: &flows.Message{Kind: flows.MsgInfo, Instance: c.Arg, Title: out.Text}, Refused: !out.OK}, nil
 	case flows.VerbCancel:
 		in, err := s.store.Get(ctx, c.Arg)
 		if err != nil {

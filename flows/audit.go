@@ -126,6 +126,8 @@ func actionWords(a *AuditEntry) string {
 		return "completed the request"
 	case "overdue":
 		return "marked the step overdue"
+	case "snoozed":
+		return "asked to be reminded later"
 	case "webhook_called":
 		return "called the webhook"
 	case "webhook_ok":

@@ -10,14 +10,15 @@ import (
 type Verb string
 
 // The command grammar every adapter shares: "start <flow>", "tasks",
-// "requests", "status <id>", "cancel <id> [reason]", "away [until] <date>
-// [person]", "back", "help".
+// "requests", "status <id>", "cancel <id> [reason]", "snooze <id> [for]",
+// "away [until] <date> [person]", "back", "help".
 const (
 	VerbStart    Verb = "start"
 	VerbTasks    Verb = "tasks"
 	VerbRequests Verb = "requests"
 	VerbStatus   Verb = "status"
 	VerbCancel   Verb = "cancel"
+	VerbSnooze   Verb = "snooze"
 	VerbAway     Verb = "away"
 	VerbBack     Verb = "back"
 	VerbHelp     Verb = "help"
@@ -26,8 +27,8 @@ const (
 // Command is a parsed command line.
 type Command struct {
 	Verb Verb
-	Arg  string // flow for start, instance id for status and cancel, the last day for away
-	Rest string // the reason for cancel, who stands in for away
+	Arg  string // flow for start, instance id for status, cancel and snooze, the last day for away
+	Rest string // the reason for cancel, how long for snooze, who stands in for away
 	Note string // set for help when the input was not understood
 }
 
@@ -37,6 +38,7 @@ var verbAliases = map[string]Verb{
 	"requests": VerbRequests, "mine": VerbRequests, "my": VerbRequests,
 	"status": VerbStatus, "show": VerbStatus,
 	"cancel": VerbCancel, "withdraw": VerbCancel,
+	"snooze": VerbSnooze, "remind": VerbSnooze,
 	"away": VerbAway, "ooo": VerbAway, "back": VerbBack,
 	"help": VerbHelp, "?": VerbHelp,
 }
@@ -62,7 +64,7 @@ func ParseCommand(text string) Command {
 	}
 	if !ok {
 		note := "I don't know the command \"" + fields[0] + "\"."
-		if s := nearest(word, []string{"start", "tasks", "requests", "status", "cancel", "away", "back", "help"}); s != "" {
+		if s := nearest(word, []string{"start", "tasks", "requests", "status", "cancel", "snooze", "away", "back", "help"}); s != "" {
 			note += " Did you mean \"" + s + "\"?"
 		}
 		return Command{Verb: VerbHelp, Note: note}
@@ -73,7 +75,7 @@ func ParseCommand(text string) Command {
 	}
 	if len(fields) > 1 {
 		c.Arg = fields[1]
-		if verb == VerbStatus || verb == VerbCancel {
+		if verb == VerbStatus || verb == VerbCancel || verb == VerbSnooze {
 			c.Arg = strings.ToUpper(strings.Trim(c.Arg, "#"))
 			// "PR 12" is PR-12: a prefix's letters, then the number.
 			if len(fields) > 2 && c.Arg != "" && strings.Trim(c.Arg, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") == "" && strings.Trim(fields[2], "0123456789") == "" {
@@ -88,7 +90,7 @@ func ParseCommand(text string) Command {
 		c.Rest = strings.Join(fields[2:], " ")
 	}
 	switch {
-	case (verb == VerbStatus || verb == VerbCancel) && c.Arg == "":
+	case (verb == VerbStatus || verb == VerbCancel || verb == VerbSnooze) && c.Arg == "":
 		return Command{Verb: VerbHelp, Note: "Say which request: " + string(verb) + " <id>, e.g. " + string(verb) + " PR-12."}
 	}
 	return c

@@ -269,6 +269,8 @@ func (e *Engine) Apply(cur *Instance, ev Event, now time.Time) (*Transition, err
 		err = t.timer()
 	case EventWebhookResult:
 		err = t.webhookResult()
+	case EventSnooze:
+		err = t.snooze()
 	default:
 		return nil, inputErr("unknown event %q", ev.Kind)
 	}
@@ -2354,6 +2356,8 @@ func (t *tx) timer() error {
 		} else if why := t.escalateNotify(s, r.Notify); why != "" {
 			t.skipTimer(tm, why)
 		}
+	case TimerSnooze:
+		t.snoozed(s, tm)
 	case TimerTimeout:
 		if s.Kind == StepWebhook {
 			t.ev.Result = &WebhookResult{Error: "no reply within " + FormatDuration(s.Due)}

@@ -138,6 +138,7 @@ const (
 	TimerRemind   TimerKind = "remind"
 	TimerEscalate TimerKind = "escalate"
 	TimerTimeout  TimerKind = "timeout"
+	TimerSnooze   TimerKind = "snooze" // a reminder someone asked for (Person)
 )
 
 // Timer is a pending timer of the current step. Its ID is unique within the
@@ -149,7 +150,9 @@ type Timer struct {
 	Step  string    `json:"step"`
 	Round int       `json:"round"`
 	N     int       `json:"n"` // reminder number, or escalation rung index
-	At    time.Time `json:"at"`
+	// Person is who asked to be reminded (a snooze timer).
+	Person string    `json:"person,omitempty"`
+	At     time.Time `json:"at"`
 }
 
 // Clone returns a deep copy.
@@ -218,6 +221,7 @@ const (
 	EventTaskDone       EventKind = "task_done"
 	EventTimer          EventKind = "timer"
 	EventWebhookResult  EventKind = "webhook_result"
+	EventSnooze         EventKind = "snooze" // Data["for"]: how long, e.g. "2h", or "tomorrow"
 )
 
 // Event is something that happened to an instance. Every inbound event carries

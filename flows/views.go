@@ -298,6 +298,7 @@ func (e *Engine) Help(note string) *Message {
 		{Label: "requests", Value: "the requests you started"},
 		{Label: "status <id>", Value: "where a request stands: each step, its owner, who decided what, when and why"},
 		{Label: "cancel <id> <reason>", Value: "withdraw your request (owners and admins: cancel any)"},
+		{Label: "snooze <id> [2h | 1d | tomorrow]", Value: "remind me of a task later (in 1 h unless you say); its due time and escalations stay as they are"},
 		{Label: "away until <last day> [person]", Value: "out of office: your tasks are shared with who stands in (your backup or manager, unless you name someone) until you are back"},
 		{Label: "back", Value: "back in the office: new tasks come to you alone again"},
 		{Label: "help", Value: "this message"},

@@ -86,7 +86,7 @@ func TestPackage(t *testing.T) {
 		}
 	}
 	// Every command the adapter understands, within the limits.
-	want := []string{"start", "tasks", "requests", "status", "cancel", "away", "back", "help"}
+	want := []string{"start", "tasks", "requests", "status", "cancel", "snooze", "away", "back", "help"}
 	lists := m.Bots[0].CommandLists
 	if len(lists) != 1 || len(lists[0].Commands) != len(want) {
 		t.Fatalf("command lists %+v", lists)

@@ -1,0 +1,118 @@
+package flows
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Snooze: someone a step waits on asks to be reminded of it later ("remind
+// me in 2 h", "tomorrow"). It is their own reminder, besides the step's: it
+// moves no due time, reminder or escalation, so nobody can put off what the
+// flow's owner set. A later snooze replaces their earlier one; the step's
+// end drops it; when it comes and the step still waits on them, they get a
+// reminder in the thread of their card.
+
+// Snooze lengths people may ask for.
+const (
+	MinSnooze = 5 * time.Minute
+	MaxSnooze = 14 * 24 * time.Hour
+)
+
+// SnoozeChoices are the lengths task cards offer, as Data["for"] values
+// with their labels.
+var SnoozeChoices = []Fact{{Label: "In 1 hour", Value: "1h"}, {Label: "In 3 hours", Value: "3h"}, {Label: "Tomorrow morning", Value: "tomorrow"}}
+
+// snoozeUntil reads how long someone in loc asked to snooze from now:
+// "tomorrow" is the start of their next working day (the directory's working
+// hours), anything else a duration ("90m", "2h", "1d").
+func (e *Engine) snoozeUntil(what string, now time.Time, loc *time.Location) (time.Time, error) {
+	what = strings.ToLower(strings.TrimSpace(what))
+	if what == "tomorrow" {
+		y, m, d := now.In(loc).Date()
+		for i := 1; i <= maxSearch; i++ {
+			if e.hours.workday(y, m, d+i, loc) {
+				open, _ := e.hours.hoursOn(y, m, d+i, loc)
+				return open, nil
+			}
+		}
+		return now.Add(24 * time.Hour), nil
+	}
+	d, err := ParseDuration(what)
+	if err != nil || d < MinSnooze || d > MaxSnooze {
+		return time.Time{}, inputErr("say when to remind you: a length from %s to %s, like 30m, 2h or 1d, or tomorrow",
+			FormatDuration(MinSnooze), FormatDuration(MaxSnooze))
+	}
+	return now.Add(d), nil
+}
+
+// snooze sets the actor's own reminder of the current step.
+func (t *tx) snooze() error {
+	if t.stale() {
+		return nil
+	}
+	s := t.step()
+	if s == nil || s.Kind != StepApproval && s.Kind != StepTask {
+		return t.refuse(CodeNotAllowed, fmt.Sprintf("%s is not waiting on a person, so there is nothing to be reminded of.", t.in.ID))
+	}
+	actor := t.ev.Actor
+	if !t.waitsOn(s, actor) {
+		return t.refuse(CodeNotAllowed, fmt.Sprintf("%s is not waiting on you, so there is nothing to remind you of.", t.in.ID))
+	}
+	at, err := t.e.snoozeUntil(t.ev.Data["for"], t.now, t.e.dir.Location(actor))
+	if err != nil {
+		return err
+	}
+	t.dropSnooze(actor)
+	tm := Timer{ID: t.in.Step + "/" + fmt.Sprint(t.in.Round) + "/" + string(TimerSnooze) + "/" + actor, Kind: TimerSnooze,
+		Step: t.in.Step, Round: t.in.Round, Person: actor, At: at}
+	t.in.Timers = append(t.in.Timers, tm)
+	t.effects = append(t.effects, Effect{Kind: EffectSetTimer, Timer: &tm})
+	t.record(AuditEntry{Action: "snoozed", Detail: map[string]string{"until": at.UTC().Format(time.RFC3339)}})
+	t.out.Text = fmt.Sprintf("I'll remind you about %s %s (%s).", t.in.ID, FormatTime(at, t.e.dir.Location(actor)), Relative(at, t.now))
+	return nil
+}
+
+// dropSnooze cancels person's snooze of the current step, if any.
+func (t *tx) dropSnooze(person string) {
+	i := slices.IndexFunc(t.in.Timers, func(tm Timer) bool { return tm.Kind == TimerSnooze && tm.Person == person })
+	if i < 0 {
+		return
+	}
+	old := t.in.Timers[i]
+	t.in.Timers = slices.Delete(t.in.Timers, i, i+1)
+	t.effects = append(t.effects, Effect{Kind: EffectCancelTimer, Timer: &old})
+}
+
+// waitsOn says whether step s waits on person: they hold a pending task
+// of it or decide one as a delegate, or it was escalated to them.
+func (t *tx) waitsOn(s *Step, person string) bool {
+	for _, task := range t.in.Tasks {
+		if task.Decision == Pending && slices.Contains(carded(s, task), person) {
+			return true
+		}
+	}
+	return slices.Contains(t.in.Escalated, person)
+}
+
+// snoozed reminds the person who snoozed, if the step still waits on them.
+func (t *tx) snoozed(s *Step, tm Timer) {
+	p := tm.Person
+	if !t.waitsOn(s, p) {
+		return // decided, or passed on, since: nothing to remind them of
+	}
+	t.record(AuditEntry{Action: "reminded", Detail: map[string]string{"to": t.name(p), "asked": "true"}})
+	text := fmt.Sprintf("You asked to be reminded: %s has been waiting on you for %s.", s.Name, FormatDuration(t.now.Sub(t.in.StepStarted)))
+	var m *Message
+	card := t.personCard(p)
+	if slices.Contains(t.in.Escalated, p) && !slices.ContainsFunc(t.in.Tasks, func(task Task) bool {
+		return task.Decision == Pending && slices.Contains(carded(s, task), p)
+	}) {
+		m, card = t.escalationMsg(s, p), t.escalationCard(p)
+	} else {
+		m = t.taskCard(s, MsgReminder, p)
+	}
+	m.Kind, m.Text = MsgReminder, text
+	t.notify(Recipient{Person: p}, card+"/r"+fmt.Sprint(t.now.UnixMilli()), card, m)
+}
