@@ -626,4 +626,10 @@ func TestSnoozeThroughTheConsole(t *testing.T) {
 	h.wantLines("bob's reminders", reminders(h.card("bob", "task", id, "manager")),
 		"You asked to be reminded: Manager approval has been waiting on you for 1 h.", reminder1)
 	h.wantTimeline(h.timeline("alice", id), 1, "Bob Chen asked to be reminded later")
+	// The card's Remind me later: tomorrow is Friday 09:00 in London.
+	h.mustContain("bob's card", h.card("bob", "task", id, "manager"), `data-action="snooze-`+id+`-manager-1"`, `<option value="tomorrow">Tomorrow morning</option>`)
+	code, out := h.post("bob", "/console/act", url.Values{"action": {"snooze"}, "instance": {id}, "step": {"manager"}, "round": {"1"}, "for": {"tomorrow"}})
+	if code != http.StatusOK || out["ok"] != true || !strings.Contains(text(out), "Fri 27 Nov 09:00 GMT") {
+		t.Fatalf("snooze from the card: %d %v", code, out)
+	}
 }

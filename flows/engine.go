@@ -1045,6 +1045,9 @@ func (t *tx) taskCard(s *Step, kind MessageKind, person string) *Message {
 	if !t.delegateOnly(person) || t.e.admins[person] || slices.Contains(t.in.Escalated, person) {
 		m.Actions = append(m.Actions, act(ActReassign, "Reassign", ""))
 	}
+	if person != "" { // a person's own card: they may ask to be reminded
+		m.Actions = append(m.Actions, act(ActSnooze, "Remind me later", ""))
+	}
 	return m
 }
 

@@ -77,7 +77,7 @@ func TestStart(t *testing.T) {
 	if m.Kind != flows.MsgTask || m.Instance != "BUY-1" || m.Step != "manager" || m.Round != 1 || m.Title != "Purchase BUY-1: Laptop (2500)" {
 		t.Fatalf("task card %+v", m)
 	}
-	if got := actions(m.Actions); !slices.Equal(got, []flows.ActionKind{flows.ActApprove, flows.ActReject, flows.ActChanges, flows.ActReassign}) {
+	if got := actions(m.Actions); !slices.Equal(got, []flows.ActionKind{flows.ActApprove, flows.ActReject, flows.ActChanges, flows.ActReassign, flows.ActSnooze}) {
 		t.Fatalf("actions %v", got)
 	}
 	for _, a := range m.Actions {

@@ -147,7 +147,7 @@ func TestRequestChangesAndRevisionCap(t *testing.T) {
 	wantStatus(t, r.in, flows.StatusRunning, "manager", 2)
 	// Round 2 is the last this step allows: no more "request changes".
 	card := notified(t, tr, "bob", "manager/2/bob").Msg
-	if got := actions(card.Actions); !slices.Equal(got, []flows.ActionKind{flows.ActApprove, flows.ActReject, flows.ActReassign}) {
+	if got := actions(card.Actions); !slices.Equal(got, []flows.ActionKind{flows.ActApprove, flows.ActReject, flows.ActReassign, flows.ActSnooze}) {
 		t.Fatalf("last-round actions %v", got)
 	}
 	r.inputErr(flows.Event{Kind: flows.EventRequestChanges, Actor: "bob", Reason: "more"}, "X-1 has had 2 rounds at Manager approval, the most allowed; approve or reject it")
@@ -444,7 +444,7 @@ steps:
 		r := newRun(t, newEngine(t, flow))
 		tr := r.start("grant", "alice", form("system", "github"))
 		card := notified(t, tr, "erin", "grant/1/erin").Msg
-		if card.Text != "Grant the access\nCreate the account." || !slices.Equal(actions(card.Actions), []flows.ActionKind{flows.ActDone, flows.ActReassign}) {
+		if card.Text != "Grant the access\nCreate the account." || !slices.Equal(actions(card.Actions), []flows.ActionKind{flows.ActDone, flows.ActReassign, flows.ActSnooze}) {
 			t.Fatalf("task card %+v", card)
 		}
 		r.inputErr(flows.Event{Kind: flows.EventApprove, Actor: "erin"}, "X-1 is a task (Grant the access): mark it done instead")

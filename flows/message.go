@@ -120,7 +120,8 @@ type ActionKind string
 
 // Actions. Approve, Done and Withdraw act at once; Reject and Changes ask for a
 // reason; Reassign asks for a person; Resubmit opens the form pre-filled;
-// Start opens a flow's form; Status shows the timeline.
+// Start opens a flow's form; Status shows the timeline; Snooze offers
+// SnoozeChoices, the one chosen acting at once.
 const (
 	ActApprove  ActionKind = "approve"
 	ActReject   ActionKind = "reject"
@@ -131,6 +132,7 @@ const (
 	ActWithdraw ActionKind = "withdraw"
 	ActStart    ActionKind = "start"
 	ActStatus   ActionKind = "status"
+	ActSnooze   ActionKind = "snooze"
 )
 
 // Action is a button. Instance, Step and Round say what it acts on (so a
@@ -143,6 +145,9 @@ type Action struct {
 	Step     string     `json:"step,omitempty"`
 	Round    int        `json:"round,omitempty"`
 	Flow     string     `json:"flow,omitempty"`
+	// Choice is what was chosen of an action that offers choices (Snooze:
+	// a SnoozeChoices value), set by the adapter that decodes a click.
+	Choice string `json:"choice,omitempty"`
 }
 
 // EventKind returns the event an immediate action produces ("" when the

@@ -223,7 +223,7 @@ func TestTaskList(t *testing.T) {
 	if first.Title != "Purchase X-1: Laptop (50)" || first.Text != "Manager approval · requested by Alice Martin · waiting 1 h 30 min" {
 		t.Fatalf("first %+v", first)
 	}
-	if got := actions(first.Actions); !slices.Equal(got, []flows.ActionKind{flows.ActApprove, flows.ActReject, flows.ActChanges, flows.ActReassign}) || first.Actions[0].Instance != "X-1" {
+	if got := actions(first.Actions); !slices.Equal(got, []flows.ActionKind{flows.ActApprove, flows.ActReject, flows.ActChanges, flows.ActReassign, flows.ActSnooze}) || first.Actions[0].Instance != "X-1" {
 		t.Fatalf("first actions %+v", first.Actions)
 	}
 	if second.Text != "Review · requested by Carol Diaz · waiting 1 h 30 min · due Fri 27 Nov 09:00 UTC" {

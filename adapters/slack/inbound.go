@@ -1,6 +1,7 @@
 package slack
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -65,7 +66,7 @@ func (a *Adapter) onInteraction(ctx context.Context, ic slackgo.InteractionCallb
 			if !strings.HasPrefix(ba.ActionID, "baton:") {
 				continue // e.g. a select inside a modal
 			}
-			act, err := decodeAction(ba.Value)
+			act, err := decodeAction(cmp.Or(ba.Value, ba.SelectedOption.Value)) // a button's, or a menu's pick
 			if err != nil {
 				a.log.Warn("slack button not understood", "user", ic.User.ID, "err", err)
 				continue
@@ -88,6 +89,14 @@ func (a *Adapter) onButton(ctx context.Context, ic slackgo.InteractionCallback, 
 		Platform: platformName, Step: act.Step, Round: act.Round}
 	defer a.homes.touch(ic.User.ID)
 	switch act.Kind {
+	case flows.ActSnooze:
+		ev.Kind, ev.Data = flows.EventSnooze, map[string]string{"for": act.Choice}
+		out, err := a.svc.Handle(ctx, ev)
+		if err != nil {
+			a.answer(ctx, ic, a.problem(actor, err))
+			return
+		}
+		a.answer(ctx, ic, outcomeMessage(out)) // when it will come, or why not
 	case flows.ActApprove, flows.ActWithdraw:
 		ev.Kind = act.EventKind()
 		out, err := a.svc.Handle(ctx, ev)

@@ -1,9 +1,11 @@
 package slack
 
 import (
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/batonbot/baton/flows"
 )
@@ -244,5 +246,48 @@ func TestFormsOnlyForWhoMayAct(t *testing.T) {
 	}
 	if last := audit[len(audit)-1]; last.Action != string(flows.EventReassign) || !last.Refused || last.Actor != "carol" {
 		t.Fatalf("last audit entry %+v, want carol's refused reassign", last)
+	}
+}
+
+// TestSnoozeMenu: Bob picks "In 3 hours" in his card's Remind me later
+// menu: he is told privately when; three hours on, the reminder comes in
+// his card's thread. Carol's pick on his card is refused.
+func TestSnoozeMenu(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.startPurchase("500") // PR-1 waits on Bob
+	h.settle()
+	pick := func(user, value string) []apiCall {
+		t.Helper()
+		h.seen = len(h.api.Calls())
+		p := h.clickPayload(user, value, "D0BOB")
+		act := p["actions"].([]any)[0].(map[string]any)
+		delete(act, "value")
+		act["type"] = "static_select"
+		act["selected_option"] = map[string]any{"value": value, "text": map[string]any{"type": "plain_text", "text": "In 3 hours"}}
+		if code, body := h.post(PathInteractions, formType, interactionBody(p)); code != http.StatusOK || len(body) != 0 {
+			t.Fatalf("pick %s by %s: %d %s", value, user, code, body)
+		}
+		h.a.Wait()
+		return h.api.take(&h.seen)
+	}
+	calls := pick("U0BOB", "v1|snooze|PR-1|manager|1|3h")
+	if len(calls) != 1 || !strings.HasPrefix(calls[0].Method, "response/") || !strings.Contains(calls[0].text(), "I'll remind you about PR-1") {
+		t.Fatalf("Bob's pick: %s", summarize(calls))
+	}
+	calls = pick("U0CAROL", "v1|snooze|PR-1|manager|1|1h")
+	if len(calls) != 1 || !strings.Contains(calls[0].text(), "PR-1 is not waiting on you") {
+		t.Fatalf("Carol's pick: %s", summarize(calls))
+	}
+	h.rig.Advance(3 * time.Hour)
+	h.settle()
+	var reminder *apiCall
+	for _, c := range h.api.take(&h.seen) {
+		if c.Method == "chat.postMessage" && strings.Contains(c.text(), "You asked to be reminded") {
+			reminder = &c
+		}
+	}
+	if reminder == nil || reminder.str("channel") != "D0BOB" || reminder.str("thread_ts") == "" {
+		t.Fatalf("no reminder in Bob's card's thread")
 	}
 }

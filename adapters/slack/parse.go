@@ -141,17 +141,23 @@ func parseEvent(body []byte) (event, error) {
 	return e, nil
 }
 
-// Button values: "v1|kind|instance|step|round|flow". Ids are short words,
-// so the value stays far below Slack's 2,000 characters.
+// Button values: "v1|kind|instance|step|round|flow", or for a choice of a
+// menu (Snooze's) "v1|kind|instance|step|round|choice". Ids are short
+// words, so the value stays far below Slack's limits (2,000 characters for
+// a button, 150 for a menu option).
 const valuePrefix = "v1"
 
 func encodeAction(a flows.Action) string {
-	return strings.Join([]string{valuePrefix, string(a.Kind), a.Instance, a.Step, strconv.Itoa(a.Round), a.Flow}, "|")
+	last := a.Flow
+	if a.Kind == flows.ActSnooze {
+		last = a.Choice
+	}
+	return strings.Join([]string{valuePrefix, string(a.Kind), a.Instance, a.Step, strconv.Itoa(a.Round), last}, "|")
 }
 
 var actionKinds = map[flows.ActionKind]bool{
 	flows.ActApprove: true, flows.ActReject: true, flows.ActChanges: true, flows.ActReassign: true, flows.ActDone: true,
-	flows.ActResubmit: true, flows.ActWithdraw: true, flows.ActStart: true, flows.ActStatus: true,
+	flows.ActResubmit: true, flows.ActWithdraw: true, flows.ActStart: true, flows.ActStatus: true, flows.ActSnooze: true,
 }
 
 // decodeAction parses a button value written by encodeAction.
@@ -174,7 +180,12 @@ func decodeAction(v string) (flows.Action, error) {
 			return flows.Action{}, fmt.Errorf("button value: %.40q is not an id", id)
 		}
 	}
+	if a.Kind == flows.ActSnooze {
+		a.Flow, a.Choice = "", a.Flow
+	}
 	switch {
+	case a.Kind == flows.ActSnooze && a.Choice == "":
+		return flows.Action{}, errors.New("button value: snooze without a choice")
 	case a.Kind == flows.ActStart && a.Flow == "":
 		return flows.Action{}, errors.New("button value: start without a flow")
 	case a.Kind != flows.ActStart && a.Instance == "":

@@ -295,6 +295,16 @@ func buttons(blockID string, actions []flows.Action) *slackgo.ActionBlock {
 		if i == maxActionButtons {
 			break
 		}
+		if a.Kind == flows.ActSnooze { // a menu of its choices: one pick acts
+			var opts []*slackgo.OptionBlockObject
+			for _, c := range flows.SnoozeChoices {
+				a.Choice = c.Value
+				opts = append(opts, slackgo.NewOptionBlockObject(encodeAction(a), plainText(c.Label, maxButtonText), nil))
+			}
+			els = append(els, slackgo.NewOptionsSelectBlockElement(slackgo.OptTypeStatic, plainText(a.Label, maxButtonText),
+				"baton:"+string(a.Kind)+":"+strconv.Itoa(i), opts...))
+			continue
+		}
 		b := slackgo.NewButtonBlockElement("baton:"+string(a.Kind)+":"+strconv.Itoa(i), encodeAction(a), plainText(a.Label, maxButtonText))
 		switch a.Style {
 		case "primary":

@@ -44,6 +44,7 @@ const (
 	inOutput    = "out:"
 	inField     = "f:"
 	inResubmit  = "note"
+	inSnooze    = "snooze:"
 )
 
 // Action.Execute verbs.
@@ -59,6 +60,7 @@ const (
 	verbOpen     = "open"     // open a flow's start form
 	verbStart    = "start"    // submit it
 	verbStatus   = "status"
+	verbSnooze   = "snooze"
 )
 
 // renderer turns Baton's neutral messages and forms into Adaptive Cards.
@@ -323,6 +325,14 @@ func (r *renderer) action(flow string, a flows.Action, view string) map[string]a
 			body = append(body, r.fieldInputs(f, inOutput+id+":"+f.Name, "", "")...)
 		}
 		return showCard(a.Label, style, body, execute("Mark done", verbDone, "positive", data, true))
+	case flows.ActSnooze:
+		var choices []any
+		for _, c := range flows.SnoozeChoices {
+			choices = append(choices, map[string]any{"title": c.Label, "value": c.Value})
+		}
+		return showCard(a.Label, style, []any{map[string]any{"type": "Input.ChoiceSet", "id": inSnooze + id, "label": "When?",
+			"value": flows.SnoozeChoices[0].Value, "choices": choices, "isRequired": true, "errorMessage": "Pick when"}},
+			execute("Remind me", verbSnooze, "positive", data, true))
 	case flows.ActResubmit:
 		return execute(a.Label, verbEdit, style, data, false)
 	case flows.ActWithdraw:

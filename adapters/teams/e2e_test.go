@@ -376,3 +376,32 @@ func TestTypedCommands(t *testing.T) {
 		t.Fatalf("PR-1: %s %q", in.Status, in.Outcome)
 	}
 }
+
+// TestSnoozeCard: Remind me later on Bob's card asks when; his pick is
+// answered with when (his card stays as it is), and the reminder comes
+// in the thread of his card. The command does the same, typed.
+func TestSnoozeCard(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.install("alice")
+	w.install("bob")
+	form := w.say("alice", "start purchase")
+	wantCard(t, "started", w.click("alice", chat("alice"), form.Card, form.ID, verbStart,
+		map[string]string{"f:item": "Chair", "f:amount": "300", "f:justification": "my back hurts"}), "Started PR-1")
+	w.rig.Drain()
+	bob := w.conn.last(t, chat("bob"))
+	choice := findInput(bob.Card, inSnooze+"PR-1")
+	if choice == nil || choice["type"] != "Input.ChoiceSet" || len(choice["choices"].([]any)) != len(flows.SnoozeChoices) {
+		t.Fatalf("Bob's card has no choice of when: %v", choice)
+	}
+	wantMessage(t, "bad pick", w.click("bob", chat("bob"), bob.Card, bob.ID, verbSnooze, map[string]string{inSnooze + "PR-1": "someday"}), "say when to remind you")
+	wantMessage(t, "Bob's pick", w.click("bob", chat("bob"), bob.Card, bob.ID, verbSnooze, map[string]string{inSnooze + "PR-1": "3h"}),
+		"I'll remind you about PR-1")
+	mustContain(t, "typed", w.say("bob", "snooze PR-1 1h").text(), "I'll remind you about PR-1")
+	w.rig.Advance(time.Hour)
+	reminder := w.conn.last(t, chat("bob"))
+	mustContain(t, "Bob's reminder", reminder.text(), "You asked to be reminded: Manager approval has been waiting on you for 1 h.")
+	if reminder.ReplyTo != bob.ID {
+		t.Errorf("the reminder replies to %q, want Bob's card %q", reminder.ReplyTo, bob.ID)
+	}
+}

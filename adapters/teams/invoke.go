@@ -130,6 +130,14 @@ func (a *Adapter) cardAction(ctx context.Context, act schema.Activity) invokeRes
 			return a.failed(ctx, log, err)
 		}
 		return a.noteCard(out)
+	case verbSnooze:
+		// The card stays as it is: the answer says when the reminder comes.
+		ev.Kind, ev.Data = flows.EventSnooze, map[string]string{"for": str(d[inSnooze+inst])}
+		out, err := a.svc.Handle(ctx, ev)
+		if err != nil {
+			return a.failed(ctx, log, err)
+		}
+		return messageAnswer(out.Text)
 	case verbStatus:
 		m, err := a.svc.Status(ctx, actor, ev.Instance)
 		if err != nil {

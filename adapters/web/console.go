@@ -118,13 +118,14 @@ func New(svc Service, cfg Config, log *slog.Logger) *Console {
 		"outcome": func(m *flows.Message, who string) string {
 			return m.OutcomeIn(svc.Engine().Directory().Location(who)) // in the viewer's zone, as the rest of the page
 		},
-		"lines":    func(s string) []string { return strings.Split(s, "\n") },
-		"actionID": func(a flows.Action) string { return fmt.Sprintf("%s-%s-%s-%d", a.Kind, a.Instance, a.Step, a.Round) },
-		"key":      func() string { return c.key() },
-		"link":     link,
-		"asset":    func(name string) string { return "/console/static/" + name + "?v=" + assetVersion },
-		"kind":     func(m *flows.Message) string { return string(m.Kind) },
-		"closed":   func(m *flows.Message) bool { return m.Outcome != "" },
+		"lines":         func(s string) []string { return strings.Split(s, "\n") },
+		"actionID":      func(a flows.Action) string { return fmt.Sprintf("%s-%s-%s-%d", a.Kind, a.Instance, a.Step, a.Round) },
+		"snoozeChoices": func() []flows.Fact { return flows.SnoozeChoices },
+		"key":           func() string { return c.key() },
+		"link":          link,
+		"asset":         func(name string) string { return "/console/static/" + name + "?v=" + assetVersion },
+		"kind":          func(m *flows.Message) string { return string(m.Kind) },
+		"closed":        func(m *flows.Message) bool { return m.Outcome != "" },
 		"dict": func(kv ...any) map[string]any {
 			m := map[string]any{}
 			for i := 0; i+1 < len(kv); i += 2 {
@@ -785,6 +786,7 @@ func (c *Console) act(w http.ResponseWriter, r *http.Request) {
 		"approve": flows.EventApprove, "reject": flows.EventReject, "changes": flows.EventRequestChanges,
 		"reassign": flows.EventReassign, "delegate": flows.EventDelegate, "done": flows.EventTaskDone,
 		"withdraw": flows.EventWithdraw, "comment": flows.EventComment, "cancel": flows.EventCancel, "skip": flows.EventSkip,
+		"snooze": flows.EventSnooze,
 	}
 	kind, ok := kinds[r.PostFormValue("action")]
 	if !ok {
@@ -808,6 +810,9 @@ func (c *Console) act(w http.ResponseWriter, r *http.Request) {
 	ev := flows.Event{Kind: kind, Key: eventKey(as, r.PostFormValue("key")), Instance: id, Actor: as, Platform: "web",
 		Step: r.PostFormValue("step"), Round: round, Reason: r.PostFormValue("reason"), Target: r.PostFormValue("target"),
 		From: r.PostFormValue("from")} // reassign or delegate by an admin: whose task ("" = the first pending)
+	if kind == flows.EventSnooze {
+		ev.Data = map[string]string{"for": r.PostFormValue("for")}
+	}
 	if kind == flows.EventTaskDone {
 		if in, err := c.svc.Instance(r.Context(), id); err == nil {
 			if def, ok := c.svc.Engine().Flow(in.Flow); ok {
