@@ -616,16 +616,22 @@ func TestSnoozeThroughTheConsole(t *testing.T) {
 		return out["message"].(map[string]any)["title"].(string)
 	}
 	h.mustContain("snooze", command("bob", "snooze "+id, true), "I'll remind you about "+id+" Thu 26 Nov 10:00 GMT (in 1 h).")
-	h.mustContain("carol's snooze", command("carol", "snooze "+id+" 2h", false), id+" is not waiting on you")
+	h.mustContain("carol's snooze", command("carol", "snooze "+id+" 2h", false), id+" is not one of your tasks")
 	h.mustContain("a bad length", command("bob", "snooze "+id+" later", false), "say when to remind you")
 	h.at(time.Hour-time.Minute, 0)
 	h.at(time.Hour, 1)
-	h.wantLines("bob's reminders", reminders(h.card("bob", "task", id, "manager")),
-		"You asked to be reminded: Manager approval has been waiting on you for 1 h.")
+	first := "You asked to be reminded: Manager approval has been waiting on you for 1 h."
+	h.wantLines("bob's reminders", reminders(h.card("bob", "task", id, "manager")), first)
+	// Again, once the first has come.
+	h.mustContain("second snooze", command("bob", "snooze "+id+" 2h", true), "(in 2 h)")
+	h.at(3*time.Hour, 1)
+	second := "You asked to be reminded: Manager approval has been waiting on you for 3 h."
 	h.at(4*time.Hour, 1) // the step's own first reminder, on time
-	h.wantLines("bob's reminders", reminders(h.card("bob", "task", id, "manager")),
-		"You asked to be reminded: Manager approval has been waiting on you for 1 h.", reminder1)
-	h.wantTimeline(h.timeline("alice", id), 1, "Bob Chen asked to be reminded later")
+	h.wantLines("bob's reminders", reminders(h.card("bob", "task", id, "manager")), first, second, reminder1)
+	h.wantTimeline(h.timeline("alice", id), 2, "Bob Chen asked to be reminded later")
+	if before := len(h.timeline("alice", id)); before == 0 || strings.Contains(strings.Join(h.timeline("alice", id), "\n"), "Carol Diaz tried to snooze") {
+		t.Fatalf("carol's refused snooze is on the record of a request that is nothing to her")
+	}
 	// The card's Remind me later: tomorrow is Friday 09:00 in London.
 	h.mustContain("bob's card", h.card("bob", "task", id, "manager"), `data-action="snooze-`+id+`-manager-1"`, `<option value="tomorrow">Tomorrow morning</option>`)
 	code, out := h.post("bob", "/console/act", url.Values{"action": {"snooze"}, "instance": {id}, "step": {"manager"}, "round": {"1"}, "for": {"tomorrow"}})

@@ -199,6 +199,13 @@ func (s *Service) Command(ctx context.Context, actor, platform, key, text string
 		}
 		return Reply{Message: m}, nil
 	case flows.VerbSnooze:
+		// Someone the request is nothing to learns nothing of it.
+		if in, err := s.store.Get(ctx, c.Arg); err != nil || !s.mayView(actor, in) {
+			if err == nil {
+				err = &flows.InputError{Msg: fmt.Sprintf("%s is not one of your tasks; type tasks for yours.", c.Arg)}
+			}
+			return Reply{Message: s.note(err, c.Arg), Refused: true}, nil
+		}
 		out, err := s.Handle(ctx, flows.Event{Kind: flows.EventSnooze, Key: key, Instance: c.Arg, Actor: actor, Platform: platform,
 			Data: map[string]string{"for": cmp.Or(c.Rest, "1h")}})
 		if err != nil {

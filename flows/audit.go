@@ -128,6 +128,8 @@ func actionWords(a *AuditEntry) string {
 		return "marked the step overdue"
 	case "snoozed":
 		return "asked to be reminded later"
+	case "snooze_reminded":
+		return "reminded them, as they asked"
 	case "webhook_called":
 		return "called the webhook"
 	case "webhook_ok":
@@ -135,7 +137,7 @@ func actionWords(a *AuditEntry) string {
 	case "webhook_failed":
 		return "could not complete the webhook call"
 	case "timer_skipped":
-		return cmp.Or(map[string]string{"remind": "skipped a reminder", "escalate": "skipped an escalation", "timeout": "skipped the timeout"}[a.Detail["timer"]], "skipped a timer")
+		return cmp.Or(map[string]string{"remind": "skipped a reminder", "escalate": "skipped an escalation", "timeout": "skipped the timeout", "snooze": "skipped a reminder someone asked for"}[a.Detail["timer"]], "skipped a timer")
 	case "skipped":
 		if a.Actor == System && strings.HasPrefix(a.Reason, "condition is false") {
 			return "passed over the step" // not needed: nobody skipped it

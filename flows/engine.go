@@ -1032,10 +1032,11 @@ func (t *tx) taskCard(s *Step, kind MessageKind, person string) *Message {
 	act := func(k ActionKind, label, style string) Action {
 		return Action{Kind: k, Label: label, Style: style, Instance: in.ID, Step: in.Step, Round: in.Round}
 	}
+	m.Actions = make([]Action, 0, 5) // the most a card has: one allocation
 	if s.Kind == StepTask {
-		m.Actions = []Action{act(ActDone, "Mark done", "primary")}
+		m.Actions = append(m.Actions, act(ActDone, "Mark done", "primary"))
 	} else {
-		m.Actions = []Action{act(ActApprove, "Approve", "primary"), act(ActReject, "Reject", "danger")}
+		m.Actions = append(m.Actions, act(ActApprove, "Approve", "primary"), act(ActReject, "Reject", "danger"))
 		if in.Round < s.MaxRounds {
 			m.Actions = append(m.Actions, act(ActChanges, "Request changes", ""))
 		}

@@ -12,7 +12,9 @@ import (
 // moves no due time, reminder or escalation, so nobody can put off what the
 // flow's owner set. A later snooze replaces their earlier one; the step's
 // end drops it; when it comes and the step still waits on them, they get a
-// reminder in the thread of their card.
+// reminder in the thread of their card (by DM on a channel step). It is
+// recorded as snooze_reminded, which webhook subscribers are not sent: its
+// times are the person's, not the flow's.
 
 // Snooze lengths people may ask for.
 const (
@@ -65,7 +67,10 @@ func (t *tx) snooze() error {
 		return err
 	}
 	t.dropSnooze(actor)
-	tm := Timer{ID: t.in.Step + "/" + fmt.Sprint(t.in.Round) + "/" + string(TimerSnooze) + "/" + actor, Kind: TimerSnooze,
+	// Named by when it was asked for: a fired timer's id is its event's
+	// idempotency key, so a snooze after an earlier one fired must not
+	// reuse that one's.
+	tm := Timer{ID: t.in.Step + "/" + fmt.Sprint(t.in.Round) + "/" + string(TimerSnooze) + "/" + actor + "/" + fmt.Sprint(t.now.UnixMilli()), Kind: TimerSnooze,
 		Step: t.in.Step, Round: t.in.Round, Person: actor, At: at}
 	t.in.Timers = append(t.in.Timers, tm)
 	t.effects = append(t.effects, Effect{Kind: EffectSetTimer, Timer: &tm})
@@ -86,33 +91,48 @@ func (t *tx) dropSnooze(person string) {
 }
 
 // waitsOn says whether step s waits on person: they hold a pending task
-// of it or decide one as a delegate, or it was escalated to them.
+// of it or decide one as a delegate (on a channel step too), or it was
+// escalated to them.
 func (t *tx) waitsOn(s *Step, person string) bool {
-	for _, task := range t.in.Tasks {
-		if task.Decision == Pending && slices.Contains(carded(s, task), person) {
-			return true
+	return t.pendingTask(person) != nil || slices.Contains(t.in.Escalated, person)
+}
+
+// pendingTask is the pending task person holds or decides as a delegate.
+func (t *tx) pendingTask(person string) *Task {
+	for i, task := range t.in.Tasks {
+		if task.Decision == Pending && (task.Assignee == person || slices.Contains(task.Delegates, person)) {
+			return &t.in.Tasks[i]
 		}
 	}
-	return slices.Contains(t.in.Escalated, person)
+	return nil
 }
 
 // snoozed reminds the person who snoozed, if the step still waits on them.
 func (t *tx) snoozed(s *Step, tm Timer) {
 	p := tm.Person
-	if !t.waitsOn(s, p) {
-		return // decided, or passed on, since: nothing to remind them of
+	task := t.pendingTask(p)
+	if task == nil && !slices.Contains(t.in.Escalated, p) {
+		// Decided, or passed on, since: nothing to remind them of. The
+		// timer's removal is recorded (and so committed: it would fire again).
+		t.skipTimer(tm, t.name(p)+" asked to be reminded, and the step no longer waits on them")
+		return
 	}
-	t.record(AuditEntry{Action: "reminded", Detail: map[string]string{"to": t.name(p), "asked": "true"}})
-	text := fmt.Sprintf("You asked to be reminded: %s has been waiting on you for %s.", s.Name, FormatDuration(t.now.Sub(t.in.StepStarted)))
+	t.record(AuditEntry{Action: "snooze_reminded", Detail: map[string]string{"to": t.name(p)}})
+	since := t.in.StepStarted
+	if task != nil && task.Since.After(since) { // reassigned or delegated to them since
+		since = task.Since
+	}
+	text := fmt.Sprintf("You asked to be reminded: %s has been waiting on you for %s.", s.Name, FormatDuration(t.now.Sub(since)))
 	var m *Message
-	card := t.personCard(p)
-	if slices.Contains(t.in.Escalated, p) && !slices.ContainsFunc(t.in.Tasks, func(task Task) bool {
-		return task.Decision == Pending && slices.Contains(carded(s, task), p)
-	}) {
-		m, card = t.escalationMsg(s, p), t.escalationCard(p)
-	} else {
+	card, thread := t.personCard(p), t.personCard(p)
+	switch {
+	case task == nil: // escalated to them: their escalation card
+		m, card, thread = t.escalationMsg(s, p), t.escalationCard(p), t.escalationCard(p)
+	case !slices.Contains(carded(s, *task), p): // a channel step's: by DM
+		m, thread = t.taskCard(s, MsgReminder, p), ""
+	default:
 		m = t.taskCard(s, MsgReminder, p)
 	}
 	m.Kind, m.Text = MsgReminder, text
-	t.notify(Recipient{Person: p}, card+"/r"+fmt.Sprint(t.now.UnixMilli()), card, m)
+	t.notify(Recipient{Person: p}, card+"/s"+fmt.Sprint(t.now.UnixMilli()), thread, m)
 }

@@ -41,12 +41,12 @@ func TestSnooze(t *testing.T) {
 	}
 	tr = r.fire(flows.TimerSnooze)
 	reminder := notifies(tr)[0]
-	if reminder.To.Person != "bob" || !strings.HasPrefix(reminder.Card, "manager/1/bob/r") || reminder.Thread != "manager/1/bob" || reminder.Msg.Kind != flows.MsgReminder ||
+	if reminder.To.Person != "bob" || !strings.HasPrefix(reminder.Card, "manager/1/bob/s") || reminder.Thread != "manager/1/bob" || reminder.Msg.Kind != flows.MsgReminder ||
 		reminder.Msg.Text != "You asked to be reminded: Manager approval has been waiting on you for 1 h 30 min." ||
 		!slices.Contains(actions(reminder.Msg.Actions), flows.ActApprove) {
 		t.Fatalf("reminder %+v", reminder)
 	}
-	if got := auditActions(tr.Audit); !slices.Equal(got, []string{"reminded"}) || tr.Audit[0].Detail["asked"] != "true" {
+	if got := auditActions(tr.Audit); !slices.Equal(got, []string{"snooze_reminded"}) || tr.Audit[0].Detail["to"] != "Bob Chen" {
 		t.Fatalf("audit %+v", tr.Audit)
 	}
 	if _, ok := r.timer(flows.TimerSnooze, 0); ok || len(notifies(tr)) != 1 {
@@ -70,8 +70,9 @@ func TestSnoozeEndsWithTheTask(t *testing.T) {
 	r.act(flows.EventSnooze, "bob", data("for", "1h"))
 	r.act(flows.EventReassign, "bob", target("carol"))
 	tr = r.fire(flows.TimerSnooze)
-	if len(notifies(tr)) != 0 || len(tr.Audit) != 0 {
-		t.Fatalf("Bob, whose task went to Carol, was reminded: %s %+v", describe(tr.Effects), tr.Audit)
+	if len(notifies(tr)) != 0 || tr.Noop || !slices.Equal(auditActions(tr.Audit), []string{"timer_skipped"}) ||
+		slices.ContainsFunc(r.in.Timers, func(tm flows.Timer) bool { return tm.Kind == flows.TimerSnooze }) {
+		t.Fatalf("Bob, whose task went to Carol: %s %+v; timers %+v", describe(tr.Effects), tr.Audit, r.in.Timers)
 	}
 }
 
@@ -99,5 +100,25 @@ func TestSnoozeTomorrow(t *testing.T) {
 	tr := r.act(flows.EventSnooze, "dana", data("for", "Tomorrow"))
 	if tr.Outcome.Text != "I'll remind you about X-1 Mon 30 Nov 09:00 CET (in 2 d 17 h)." {
 		t.Fatalf("outcome %q", tr.Outcome.Text)
+	}
+}
+
+// TestSnoozeOnAChannelStep: an assignee of a step whose card is in a
+// channel may snooze it too; the reminder comes by DM. The channel's card
+// offers no Remind me later (whose would it be?).
+func TestSnoozeOnAChannelStep(t *testing.T) {
+	t.Parallel()
+	r := newRun(t, newEngine(t, policyFlow("    policy: all\n    channel: finance")))
+	tr := r.start("pol", "alice", form("item", "x"))
+	if card := notified(t, tr, "#finance", "fin/1/#finance").Msg; slices.Contains(actions(card.Actions), flows.ActSnooze) {
+		t.Fatalf("the channel's card offers snooze: %v", actions(card.Actions))
+	}
+	if tr := r.act(flows.EventSnooze, "carol", data("for", "2h")); !tr.Outcome.OK {
+		t.Fatalf("carol's snooze: %+v", tr.Outcome)
+	}
+	tr = r.fire(flows.TimerSnooze)
+	n := notifies(tr)
+	if len(n) != 1 || n[0].To.Person != "carol" || n[0].Thread != "" || !strings.HasPrefix(n[0].Msg.Text, "You asked to be reminded") {
+		t.Fatalf("carol's reminder: %s", describe(tr.Effects))
 	}
 }
