@@ -11,7 +11,6 @@ import (
 	"github.com/batonbot/baton/bot"
 	"github.com/batonbot/baton/bot/bottest"
 	"github.com/batonbot/baton/flows"
-	"github.com/batonbot/baton/manifests"
 )
 
 // runDigests runs d until the returned stop is called; stop returns once
@@ -104,14 +103,7 @@ func TestDigests(t *testing.T) {
 // digest of that day is not sent (nor claimed), Monday's is.
 func TestDigestOnWorkingDays(t *testing.T) {
 	t.Parallel()
-	defs, err := flows.LoadDefinitions(manifests.Flows, "flows")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir, err := flows.ParseDirectory("directory.yaml", manifests.Directory)
-	if err != nil {
-		t.Fatal(err)
-	}
+	defs, dir := bottest.Builtins(t)
 	w := *dir.WorkingHours()
 	w.Days = []time.Weekday{time.Sunday, time.Monday, time.Tuesday, time.Wednesday, time.Thursday, time.Friday}
 	w.Holidays = map[string]bool{"2026-11-27": true}
@@ -207,10 +199,7 @@ func (z zoned) Timezone(_ context.Context, to bot.Address) (string, error) {
 // timezone a platform gets wrong is not used; nobody reached, no digest.
 func TestDigestZones(t *testing.T) {
 	t.Parallel()
-	dir, err := flows.ParseDirectory("directory.yaml", manifests.Directory)
-	if err != nil {
-		t.Fatal(err)
-	}
+	defs, dir := bottest.Builtins(t)
 	people := dir.People()
 	for i := range people {
 		switch people[i].ID {
@@ -225,10 +214,6 @@ func TestDigestZones(t *testing.T) {
 		}
 		if hours {
 			d = d.WithWorkingHours(dir.WorkingHours()) // Europe/London
-		}
-		defs, err := flows.LoadDefinitions(manifests.Flows, "flows")
-		if err != nil {
-			t.Fatal(err)
 		}
 		h := wrap(bottest.NewWith(t, defs, d, nil))
 		m := zoned{newMessenger("slack"), map[string]string{"alice": "America/Chicago", "bob": "Mars/Olympus_Mons"}}

@@ -332,13 +332,7 @@ func TestAcrossSlackAndTeams(t *testing.T) {
 func TestRequestChangesThenWithdraw(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
-	w.install("alice")
-	w.install("bob")
-	form := w.say("alice", "start purchase")
-	wantCard(t, "started", w.click("alice", chat("alice"), form.Card, form.ID, verbStart,
-		map[string]string{"f:item": "Chair", "f:amount": "300", "f:justification": "my back hurts"}), "Started PR-1")
-	w.rig.Drain()
-	bob := w.conn.last(t, chat("bob"))
+	bob := chairForBob(t, w)
 	wantMessage(t, "no reason", w.click("bob", chat("bob"), bob.Card, bob.ID, verbChanges, map[string]string{"reason:changes:PR-1": "  "}), "a reason is required")
 	wantCard(t, "changes", w.click("bob", chat("bob"), bob.Card, bob.ID, verbChanges, map[string]string{"reason:changes:PR-1": "Pick one from the catalogue"}),
 		"Changes requested by Bob Chen", "Pick one from the catalogue")
@@ -377,19 +371,26 @@ func TestTypedCommands(t *testing.T) {
 	}
 }
 
-// TestSnoozeCard: Remind me later on Bob's card asks when; his pick is
-// answered with when (his card stays as it is), and the reminder comes
-// in the thread of his card. The command does the same, typed.
-func TestSnoozeCard(t *testing.T) {
-	t.Parallel()
-	w := newWorld(t)
+// chairForBob has Alice (who, like Bob, added Baton) ask for a chair, PR-1,
+// and returns the card Bob gets.
+func chairForBob(t *testing.T, w *world) *posted {
+	t.Helper()
 	w.install("alice")
 	w.install("bob")
 	form := w.say("alice", "start purchase")
 	wantCard(t, "started", w.click("alice", chat("alice"), form.Card, form.ID, verbStart,
 		map[string]string{"f:item": "Chair", "f:amount": "300", "f:justification": "my back hurts"}), "Started PR-1")
 	w.rig.Drain()
-	bob := w.conn.last(t, chat("bob"))
+	return w.conn.last(t, chat("bob"))
+}
+
+// TestSnoozeCard: Remind me later on Bob's card asks when; his pick is
+// answered with when (his card stays as it is), and the reminder comes
+// in the thread of his card. The command does the same, typed.
+func TestSnoozeCard(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	bob := chairForBob(t, w)
 	choice := findInput(bob.Card, inSnooze+"PR-1")
 	if choice == nil || choice["type"] != "Input.ChoiceSet" || len(choice["choices"].([]any)) != len(flows.SnoozeChoices) {
 		t.Fatalf("Bob's card has no choice of when: %v", choice)

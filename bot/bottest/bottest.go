@@ -42,6 +42,14 @@ type Rig struct {
 // "olivia".
 func New(t testing.TB) *Rig {
 	t.Helper()
+	defs, dir := Builtins(t)
+	return NewWith(t, defs, dir, []string{"olivia"})
+}
+
+// Builtins returns the built-in flows and demo directory, for a test that
+// changes them before NewWith.
+func Builtins(t testing.TB) ([]*flows.Definition, *flows.Directory) {
+	t.Helper()
 	defs, err := flows.LoadDefinitions(manifests.Flows, "flows")
 	if err != nil {
 		t.Fatal(err)
@@ -50,7 +58,7 @@ func New(t testing.TB) *Rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return NewWith(t, defs, dir, []string{"olivia"})
+	return defs, dir
 }
 
 // NewWith assembles a runtime over the given flows and directory.
