@@ -1756,7 +1756,17 @@ func (t *tx) after(from time.Time, d time.Duration, sp Span) time.Time {
 }
 
 func (t *tx) setTimer(kind TimerKind, n int, at time.Time) {
-	tm := Timer{ID: t.in.Step + "/" + strconv.Itoa(t.in.Round) + "/" + string(kind) + "/" + strconv.Itoa(n), Kind: kind, Step: t.in.Step, Round: t.in.Round, N: n, At: at}
+	t.addTimer(Timer{ID: t.timerID(kind, strconv.Itoa(n)), Kind: kind, Step: t.in.Step, Round: t.in.Round, N: n, At: at})
+}
+
+// timerID names a timer of the current step and round: its kind, then what
+// tells it from others of that kind.
+func (t *tx) timerID(kind TimerKind, which string) string {
+	return t.in.Step + "/" + strconv.Itoa(t.in.Round) + "/" + string(kind) + "/" + which
+}
+
+// addTimer sets tm: in the state, and as an effect.
+func (t *tx) addTimer(tm Timer) {
 	t.in.Timers = append(t.in.Timers, tm)
 	t.effects = append(t.effects, Effect{Kind: EffectSetTimer, Timer: &tm})
 }

@@ -33,13 +33,15 @@ func (e *Engine) snoozeUntil(what string, now time.Time, loc *time.Location) (ti
 	what = strings.ToLower(strings.TrimSpace(what))
 	if what == "tomorrow" {
 		y, m, d := now.In(loc).Date()
-		for i := 1; i <= maxSearch; i++ {
-			if e.hours.workday(y, m, d+i, loc) {
-				open, _ := e.hours.hoursOn(y, m, d+i, loc)
-				return open, nil
-			}
+		midnight := time.Date(y, m, d+1, 0, 0, 0, 0, loc)
+		switch working, next := e.hours.at(midnight, loc); {
+		case working: // hours that take in midnight
+			return midnight, nil
+		case next.IsZero(): // no working day ahead
+			return now.Add(24 * time.Hour), nil
+		default:
+			return next, nil
 		}
-		return now.Add(24 * time.Hour), nil
 	}
 	d, err := ParseDuration(what)
 	if err != nil || d < MinSnooze || d > MaxSnooze {
@@ -59,10 +61,11 @@ func (t *tx) snooze() error {
 		return t.refuse(CodeNotAllowed, fmt.Sprintf("%s is not waiting on a person, so there is nothing to be reminded of.", t.in.ID))
 	}
 	actor := t.ev.Actor
-	if !t.waitsOn(s, actor) {
+	if !t.waitsOn(actor) {
 		return t.refuse(CodeNotAllowed, fmt.Sprintf("%s is not waiting on you, so there is nothing to remind you of.", t.in.ID))
 	}
-	at, err := t.e.snoozeUntil(t.ev.Data["for"], t.now, t.e.dir.Location(actor))
+	loc := t.e.dir.Location(actor)
+	at, err := t.e.snoozeUntil(t.ev.Data["for"], t.now, loc)
 	if err != nil {
 		return err
 	}
@@ -70,12 +73,10 @@ func (t *tx) snooze() error {
 	// Named by when it was asked for: a fired timer's id is its event's
 	// idempotency key, so a snooze after an earlier one fired must not
 	// reuse that one's.
-	tm := Timer{ID: t.in.Step + "/" + fmt.Sprint(t.in.Round) + "/" + string(TimerSnooze) + "/" + actor + "/" + fmt.Sprint(t.now.UnixMilli()), Kind: TimerSnooze,
-		Step: t.in.Step, Round: t.in.Round, Person: actor, At: at}
-	t.in.Timers = append(t.in.Timers, tm)
-	t.effects = append(t.effects, Effect{Kind: EffectSetTimer, Timer: &tm})
+	t.addTimer(Timer{ID: t.timerID(TimerSnooze, actor+"/"+fmt.Sprint(t.now.UnixMilli())), Kind: TimerSnooze,
+		Step: t.in.Step, Round: t.in.Round, Person: actor, At: at})
 	t.record(AuditEntry{Action: "snoozed", Detail: map[string]string{"until": at.UTC().Format(time.RFC3339)}})
-	t.out.Text = fmt.Sprintf("I'll remind you about %s %s (%s).", t.in.ID, FormatTime(at, t.e.dir.Location(actor)), Relative(at, t.now))
+	t.out.Text = fmt.Sprintf("I'll remind you about %s %s (%s).", t.in.ID, FormatTime(at, loc), Relative(at, t.now))
 	return nil
 }
 
@@ -90,10 +91,10 @@ func (t *tx) dropSnooze(person string) {
 	t.effects = append(t.effects, Effect{Kind: EffectCancelTimer, Timer: &old})
 }
 
-// waitsOn says whether step s waits on person: they hold a pending task
-// of it or decide one as a delegate (on a channel step too), or it was
-// escalated to them.
-func (t *tx) waitsOn(s *Step, person string) bool {
+// waitsOn says whether the current step waits on person: they hold a
+// pending task of it or decide one as a delegate (on a channel step too),
+// or it was escalated to them.
+func (t *tx) waitsOn(person string) bool {
 	return t.pendingTask(person) != nil || slices.Contains(t.in.Escalated, person)
 }
 
@@ -111,7 +112,7 @@ func (t *tx) pendingTask(person string) *Task {
 func (t *tx) snoozed(s *Step, tm Timer) {
 	p := tm.Person
 	task := t.pendingTask(p)
-	if task == nil && !slices.Contains(t.in.Escalated, p) {
+	if !t.waitsOn(p) {
 		// Decided, or passed on, since: nothing to remind them of. The
 		// timer's removal is recorded (and so committed: it would fire again).
 		t.skipTimer(tm, t.name(p)+" asked to be reminded, and the step no longer waits on them")
