@@ -51,21 +51,24 @@ const (
 	nsUser            = "slack.user"            // user id -> users.info (name, timezone)
 	nsEvent           = "slack.event"           // team/event id -> seen
 	nsHome            = "slack.home"            // user id -> has opened the App Home
+	nsCard            = "slack.card"            // channel/ts of a task card -> what a reaction to it may confirm (reactions.go)
 	eventSeenFor      = time.Hour               // Slack retries an event for about 6 minutes
 	eventHandling     = 45 * time.Second        // one delivery of an event at a time: longer than its work may take (asyncTimeout)
 	homeMarkerFor     = 90 * 24 * time.Hour
+	cardKnownFor      = 180 * 24 * time.Hour // a reaction to an older task card is not recognized
 	userInfoFor       = 24 * time.Hour
 	maxHomeRetries    = 5
 	maxSocketAckBytes = 19 * 1024 // Slack drops Socket Mode acks of 20 KB and more
 )
 
 // Events lists the Events API events the adapter handles.
-var Events = []string{"app_home_opened"}
+var Events = []string{"app_home_opened", "reaction_added"}
 
 // Scopes lists the bot token scopes the adapter needs, and no others:
 // commands (/baton), chat:write (cards, updates, private answers), im:write
-// (conversations.open for DMs) and users:read (names and timezones).
-var Scopes = []string{"chat:write", "commands", "im:write", "users:read"}
+// (conversations.open for DMs), reactions:read (reaction_added, for a
+// reaction to a task card) and users:read (names and timezones).
+var Scopes = []string{"chat:write", "commands", "im:write", "reactions:read", "users:read"}
 
 // Adapter is the Slack adapter: HTTP handlers, Socket Mode, the Messenger,
 // and the App Home. It is safe for concurrent use.

@@ -244,12 +244,18 @@ func (w *webAPI) updateMessage(ctx context.Context, channel, ts string, blocks [
 	return w.classify(method, method+" of "+channel+"/"+ts, err)
 }
 
-func (w *webAPI) postEphemeral(ctx context.Context, channel, user string, blocks []slackgo.Block, text string) error {
+// postEphemeral shows blocks to user alone, in channel (in the thread of
+// threadTS when set).
+func (w *webAPI) postEphemeral(ctx context.Context, channel, user string, blocks []slackgo.Block, text, threadTS string) error {
 	const method = "chat.postEphemeral"
 	if err := w.waitGate(ctx, method); err != nil {
 		return err
 	}
-	_, err := w.client.PostEphemeralContext(ctx, channel, user, slackgo.MsgOptionBlocks(blocks...), slackgo.MsgOptionText(text, false))
+	opts := []slackgo.MsgOption{slackgo.MsgOptionBlocks(blocks...), slackgo.MsgOptionText(text, false)}
+	if threadTS != "" {
+		opts = append(opts, slackgo.MsgOptionTS(threadTS))
+	}
+	_, err := w.client.PostEphemeralContext(ctx, channel, user, opts...)
 	return w.classify(method, method+" to "+user+" in "+channel, err)
 }
 

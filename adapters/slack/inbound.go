@@ -274,7 +274,7 @@ func (a *Adapter) reply(ctx context.Context, ic slackgo.InteractionCallback, m *
 	case ic.Container.Type == "view" && modalOK && ic.TriggerID != "":
 		return a.api.openView(ctx, ic.TriggerID, infoModal(m))
 	case ic.Channel.ID != "":
-		return a.api.postEphemeral(ctx, ic.Channel.ID, ic.User.ID, blocks, text)
+		return a.api.postEphemeral(ctx, ic.Channel.ID, ic.User.ID, blocks, text, "")
 	}
 	ch, err := a.dm(ctx, ic.User.ID)
 	if err != nil {
@@ -398,9 +398,10 @@ func fieldErrors(fe flows.FieldErrors, fields []flows.Field, fallbackBlock strin
 	return slackgo.NewErrorsViewSubmissionResponse(out)
 }
 
-// onEvent handles the Events API: the URL check, and the App Home being
-// opened (which publishes it). A redelivered event id is acknowledged and
-// ignored once the first delivery was handled.
+// onEvent handles the Events API: the URL check, the App Home being
+// opened (which publishes it), and a reaction to a task card (reactions.go).
+// A redelivered event id is acknowledged and ignored once the first delivery
+// was handled.
 func (a *Adapter) onEvent(ctx context.Context, e event) any {
 	switch e.Type {
 	case "url_verification":
@@ -412,8 +413,21 @@ func (a *Adapter) onEvent(ctx context.Context, e event) any {
 	default:
 		return nil
 	}
-	if e.Inner.BotID != "" || e.Inner.Type != "app_home_opened" || e.Inner.Tab != "home" || e.Inner.User == "" {
+	in := e.Inner
+	if in.BotID != "" || in.User == "" {
 		return nil
+	}
+	var what string
+	var work func(context.Context) error
+	switch {
+	case in.Type == "app_home_opened" && in.Tab == "home":
+		what, work = "app home", func(ctx context.Context) error { return a.homes.publish(ctx, in.User, true) }
+	case in.Type == "reaction_added" && in.Item.Type == "message" && offersDecision(in.Reaction):
+		what, work = "reaction", func(ctx context.Context) error {
+			return a.onReaction(ctx, in.User, in.Reaction, in.Item.Channel, in.Item.TS)
+		}
+	default:
+		return nil // any other reaction costs nothing more
 	}
 	seen := e.TeamID + "/" + e.EventID
 	if _, ok, err := a.kv.GetValue(ctx, nsEvent, seen); err == nil && ok {
@@ -427,9 +441,8 @@ func (a *Adapter) onEvent(ctx context.Context, e event) any {
 	if ok, err := a.locker.Claim(ctx, claim, eventHandling); err == nil && !ok {
 		return inProgress{}
 	}
-	user := e.Inner.User
-	a.async(ctx, "app home", func(ctx context.Context) error {
-		if err := a.homes.publish(ctx, user, true); err != nil {
+	a.async(ctx, what, func(ctx context.Context) error {
+		if err := work(ctx); err != nil {
 			return errors.Join(err, a.locker.Release(context.WithoutCancel(ctx), claim))
 		}
 		// Recorded once handled: a delivery that failed before this point

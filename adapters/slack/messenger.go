@@ -73,6 +73,7 @@ func (m messenger) Send(ctx context.Context, to bot.Address, msg *flows.Message,
 		}
 		return "", err
 	}
+	a.rememberCard(ctx, msg, ch, ts)
 	if threadTS != "" && to.Channel != "" && msg.Kind == flows.MsgReminder {
 		a.nudge(ctx, msg, ch)
 	}
@@ -98,6 +99,7 @@ func (m messenger) Update(ctx context.Context, ref string, msg *flows.Message) e
 	if err := a.api.updateMessage(ctx, r.Channel, r.TS, blocks, fallback(msg)); err != nil {
 		return err
 	}
+	a.rememberCard(ctx, msg, r.Channel, r.TS) // still open, perhaps for another round
 	if r.User != "" {
 		a.homes.touch(r.User)
 	}

@@ -105,6 +105,14 @@ type innerEvent struct {
 	User  string `json:"user"`
 	Tab   string `json:"tab"`
 	BotID string `json:"bot_id"`
+	// reaction_added: the emoji's name (with any "::skin-tone-N"), and the
+	// message it was added to.
+	Reaction string `json:"reaction"`
+	Item     struct {
+		Type    string `json:"type"`
+		Channel string `json:"channel"`
+		TS      string `json:"ts"`
+	} `json:"item"`
 }
 
 // parseEvent reads an Events API body. It decodes the envelope itself
