@@ -99,31 +99,3 @@ func TestReactionOffersTheDecision(t *testing.T) {
 	}
 	unanswered("a check mark on the decided card", react("Ev6", "U0BOB", "white_check_mark", "D0BOB", card.TS))
 }
-
-func TestCardActsRoundTrip(t *testing.T) {
-	t.Parallel()
-	m := &flows.Message{Kind: flows.MsgTask, Actions: []flows.Action{
-		{Kind: flows.ActApprove, Instance: "PR-7", Step: "finance", Round: 2},
-		{Kind: flows.ActReject, Instance: "PR-7", Step: "finance", Round: 2},
-		{Kind: flows.ActSnooze, Instance: "PR-7", Step: "finance", Round: 2, Choice: "1h"}}}
-	c, ok := cardActsOf(m)
-	if !ok {
-		t.Fatal("a task card offers nothing")
-	}
-	back, err := parseCardActs(c.String())
-	if err != nil || back != c || c != (cardActs{Instance: "PR-7", Step: "finance", Round: 2, Yes: flows.ActApprove, No: flows.ActReject}) {
-		t.Fatalf("%+v → %q → %+v %v", c, c.String(), back, err)
-	}
-	if _, ok := cardActsOf(&flows.Message{Kind: flows.MsgOutcome}); ok {
-		t.Error("a card without a decision offers one")
-	}
-	m.Outcome = "Approved by Bob Chen"
-	if _, ok := cardActsOf(m); ok {
-		t.Error("a closed card offers a decision")
-	}
-	for _, bad := range []string{"", "PR-1|manager|x|approve|", "PR-1|manager|1"} {
-		if _, err := parseCardActs(bad); err == nil {
-			t.Errorf("%q parsed", bad)
-		}
-	}
-}

@@ -170,6 +170,8 @@ func (a *Adapter) route(ctx context.Context, w http.ResponseWriter, act schema.A
 		return
 	case schema.InstallationUpdate:
 		a.onInstall(ctx, act)
+	case schema.MsgReaction:
+		a.onReaction(ctx, act)
 	}
 	w.WriteHeader(http.StatusOK)
 }

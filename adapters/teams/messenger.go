@@ -185,6 +185,7 @@ func (a *Adapter) Send(ctx context.Context, to bot.Address, m *flows.Message, th
 			if id == "" {
 				return "", fmt.Errorf("teams: reply to %s in %s: the connector returned no activity id", r.Activity, r.Conversation)
 			}
+			a.rememberCard(ctx, m, r.Conversation, id)
 			return cardRef{ServiceURL: r.ServiceURL, Conversation: r.Conversation, Activity: id}.String(), nil
 		}
 	}
@@ -199,6 +200,7 @@ func (a *Adapter) Send(ctx context.Context, to bot.Address, m *flows.Message, th
 	if id == "" {
 		return "", fmt.Errorf("teams: send to %s: the connector returned no activity id", who(to))
 	}
+	a.rememberCard(ctx, m, conv.Conversation, id)
 	return cardRef{ServiceURL: conv.ServiceURL, Conversation: conv.Conversation, Activity: id}.String(), nil
 }
 
@@ -212,6 +214,7 @@ func (a *Adapter) Update(ctx context.Context, ref string, m *flows.Message) erro
 	if err := a.conn.update(ctx, r.ServiceURL, r.Conversation, r.Activity, cardActivity(a.cards.message(m, viewOf(m)), m.Title)); err != nil {
 		return fmt.Errorf("teams: update %s in %s: %w", r.Activity, r.Conversation, err)
 	}
+	a.rememberCard(ctx, m, r.Conversation, r.Activity) // still open, perhaps for another round
 	return nil
 }
 

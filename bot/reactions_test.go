@@ -1,0 +1,96 @@
+package bot_test
+
+import (
+	"testing"
+
+	"github.com/batonbot/baton/bot"
+	"github.com/batonbot/baton/bot/bottest"
+	"github.com/batonbot/baton/flows"
+)
+
+// TestReactionOffer: a reaction asks back only the person who may make the
+// decision it means, now, and only a decision the card offers.
+func TestReactionOffer(t *testing.T) {
+	t.Parallel()
+	r := bottest.New(t)
+	out, err := r.Svc.Handle(t.Context(), flows.Event{Kind: flows.EventStart, Key: "s1", Flow: "purchase", Actor: "alice",
+		Data: map[string]string{"item": "Laptop", "amount": "500", "justification": "my old one broke down"}})
+	if err != nil || !out.OK {
+		t.Fatalf("start: %v %+v", err, out)
+	}
+	in, err := r.Svc.Instance(t.Context(), out.Instance)
+	if err != nil {
+		t.Fatal(err)
+	}
+	card := bot.CardDecision{Instance: in.ID, Step: "manager", Round: 1, Yes: flows.ActApprove, No: flows.ActReject}
+	offer := func(c bot.CardDecision, actor string, yes bool) *flows.Message {
+		return bot.ReactionOffer(r.Svc.Engine(), in, c, actor, yes, "👍", r.Svc.Now())
+	}
+	m := offer(card, "bob", true)
+	if m == nil || len(m.Actions) != 1 || m.Actions[0] != (flows.Action{Kind: flows.ActApprove, Label: "Approve", Style: "primary", Instance: in.ID, Step: "manager", Round: 1}) ||
+		m.Text != "You reacted 👍 to Purchase request "+in.ID+": Laptop (EUR 500). Approve it?" {
+		t.Fatalf("Bob's yes: %+v", m)
+	}
+	if m := offer(card, "bob", false); m == nil || m.Actions[0].Kind != flows.ActReject || m.Actions[0].Style != "danger" {
+		t.Fatalf("Bob's no: %+v", m)
+	}
+	for name, m := range map[string]*flows.Message{
+		"Carol's yes (not her task)":      offer(card, "carol", true),
+		"a yes to a card with no yes":     offer(bot.CardDecision{Instance: in.ID, Step: "manager", Round: 1, No: flows.ActReject}, "bob", true),
+		"a yes to another round":          offer(bot.CardDecision{Instance: in.ID, Step: "manager", Round: 2, Yes: flows.ActApprove}, "bob", true),
+		"a record naming another request": offer(bot.CardDecision{Instance: "PR-999", Step: "manager", Round: 1, Yes: flows.ActApprove}, "bob", true),
+	} {
+		if m != nil {
+			t.Errorf("%s was offered %+v", name, m)
+		}
+	}
+	if out, err := r.Svc.Handle(t.Context(), flows.Event{Kind: flows.EventApprove, Key: "a1", Instance: in.ID, Actor: "bob"}); err != nil || !out.OK {
+		t.Fatalf("approve: %v %+v", err, out)
+	}
+	if in, err = r.Svc.Instance(t.Context(), in.ID); err != nil {
+		t.Fatal(err)
+	}
+	if m := offer(card, "bob", true); m != nil {
+		t.Errorf("a yes to a decided card was offered %+v", m)
+	}
+}
+
+func TestCardDecisionOf(t *testing.T) {
+	t.Parallel()
+	m := &flows.Message{Kind: flows.MsgTask, Actions: []flows.Action{
+		{Kind: flows.ActApprove, Instance: "PR-7", Step: "finance", Round: 2},
+		{Kind: flows.ActReject, Instance: "PR-7", Step: "finance", Round: 2},
+		{Kind: flows.ActSnooze, Instance: "PR-7", Step: "finance", Round: 2, Choice: "1h"}}}
+	c, ok := bot.CardDecisionOf(m)
+	if !ok || c != (bot.CardDecision{Instance: "PR-7", Step: "finance", Round: 2, Yes: flows.ActApprove, No: flows.ActReject}) {
+		t.Fatalf("%+v %v", c, ok)
+	}
+	if back, err := bot.ParseCardDecision(c.String()); err != nil || back != c {
+		t.Fatalf("%q → %+v %v", c.String(), back, err)
+	}
+	if _, ok := bot.CardDecisionOf(&flows.Message{Kind: flows.MsgOutcome}); ok {
+		t.Error("a card without a decision offers one")
+	}
+	m.Outcome = "Approved by Bob Chen"
+	if _, ok := bot.CardDecisionOf(m); ok {
+		t.Error("a closed card offers a decision")
+	}
+	for _, bad := range []string{"", "PR-1|manager|x|approve|", "PR-1|manager|1"} {
+		if _, err := bot.ParseCardDecision(bad); err == nil {
+			t.Errorf("%q parsed", bad)
+		}
+	}
+}
+
+// FuzzCardDecision: what parses round-trips.
+func FuzzCardDecision(f *testing.F) {
+	f.Add("PR-1|manager|1|approve|reject")
+	f.Add("PR-1|review|3|done|")
+	f.Fuzz(func(t *testing.T, s string) {
+		if c, err := bot.ParseCardDecision(s); err == nil {
+			if c2, err := bot.ParseCardDecision(c.String()); err != nil || c2 != c {
+				t.Fatalf("%q: %+v does not round-trip (%+v, %v)", s, c, c2, err)
+			}
+		}
+	})
+}
