@@ -423,6 +423,11 @@ func (a *Adapter) onEvent(ctx context.Context, e event) any {
 	case in.Type == "app_home_opened" && in.Tab == "home":
 		what, work = "app home", func(ctx context.Context) error { return a.homes.publish(ctx, in.User, true) }
 	case in.Type == "reaction_added" && in.Item.Type == "message" && offersDecision(in.Reaction):
+		// Most such reactions are to other messages: known at once, at the
+		// cost of one read, before any claim or work.
+		if _, ok, err := a.kv.GetValue(ctx, nsCard, in.Item.Channel+"/"+in.Item.TS); err == nil && !ok {
+			return nil
+		}
 		what, work = "reaction", func(ctx context.Context) error {
 			return a.onReaction(ctx, in.User, in.Reaction, in.Item.Channel, in.Item.TS)
 		}

@@ -73,7 +73,7 @@ func (m messenger) Send(ctx context.Context, to bot.Address, msg *flows.Message,
 		}
 		return "", err
 	}
-	a.rememberCard(ctx, msg, ch, ts)
+	a.rememberCard(ctx, msg, ch, ts, threadTS)
 	if threadTS != "" && to.Channel != "" && msg.Kind == flows.MsgReminder {
 		a.nudge(ctx, msg, ch)
 	}
@@ -99,7 +99,9 @@ func (m messenger) Update(ctx context.Context, ref string, msg *flows.Message) e
 	if err := a.api.updateMessage(ctx, r.Channel, r.TS, blocks, fallback(msg)); err != nil {
 		return err
 	}
-	a.rememberCard(ctx, msg, r.Channel, r.TS) // still open, perhaps for another round
+	if !r.Reply {
+		a.rememberCard(ctx, msg, r.Channel, r.TS, "") // still open: kept for as long again
+	}
 	if r.User != "" {
 		a.homes.touch(r.User)
 	}

@@ -10,8 +10,11 @@ import (
 )
 
 // A reaction to a task card offers its decision back as one click
-// (bot.ReactionOffer), privately in the card's thread (an ephemeral
-// message): ✅ or 👍 asks "Approve it?", ❌ or 👎 offers Reject.
+// (bot.ReactionOffer), privately (an ephemeral message) where the card is:
+// ✅ or 👍 asks "Approve it?", ❌ or 👎 offers Reject. An ephemeral message
+// in a thread shows only if the thread already has replies, so the question
+// about a card comes in its conversation, and the one about a reminder (a
+// reply) in the reminder's thread.
 
 // Reactions that offer a decision. Slack names them without colons; a skin
 // tone is cut off first ("+1::skin-tone-3").
@@ -34,26 +37,28 @@ func offersDecision(reaction string) bool {
 	return yesEmoji[name] || noEmoji[name]
 }
 
-// rememberCard records what a reaction to the card posted at channel/ts may
-// offer. A failure costs only that: the card is sent.
-func (a *Adapter) rememberCard(ctx context.Context, m *flows.Message, channel, ts string) {
+// rememberCard records what a reaction to the card posted at channel/ts
+// (in the thread of threadTS, for a reply) may offer, as
+// "threadTS|"+bot.CardDecision. A failure costs only that: the card is sent.
+func (a *Adapter) rememberCard(ctx context.Context, m *flows.Message, channel, ts, threadTS string) {
 	c, ok := bot.CardDecisionOf(m)
 	if !ok {
 		return
 	}
-	if err := a.kv.SetValue(ctx, nsCard, channel+"/"+ts, c.String(), cardKnownFor); err != nil {
+	if err := a.kv.SetValue(ctx, nsCard, channel+"/"+ts, threadTS+"|"+c.String(), cardKnownFor); err != nil {
 		a.log.Warn("slack: a reaction to this card will not be recognized", "instance", m.Instance, "err", err)
 	}
 }
 
 // onReaction answers a reaction to a task card by whoever may decide on it
-// with the decision it most likely means, privately in the card's thread.
+// with the decision it most likely means, privately.
 func (a *Adapter) onReaction(ctx context.Context, user, reaction, channel, ts string) error {
 	v, ok, err := a.kv.GetValue(ctx, nsCard, channel+"/"+ts)
 	if err != nil || !ok {
 		return err // not a card of Baton's (or one too old to know)
 	}
-	c, err := bot.ParseCardDecision(v)
+	thread, record, _ := strings.Cut(v, "|")
+	c, err := bot.ParseCardDecision(record)
 	if err != nil {
 		a.log.Warn("slack reaction: the card's record is unreadable", "card", channel+"/"+ts, "err", err)
 		return nil // a retry would read the same
@@ -71,5 +76,5 @@ func (a *Adapter) onReaction(ctx context.Context, user, reaction, channel, ts st
 		a.log.Debug("slack reaction left unanswered", "user", user, "instance", in.ID, "reaction", name)
 		return nil
 	}
-	return a.api.postEphemeral(ctx, channel, user, renderMessage(m, maxMessageBlocks), fallback(m), ts)
+	return a.api.postEphemeral(ctx, channel, user, renderMessage(m, maxMessageBlocks), fallback(m), thread)
 }

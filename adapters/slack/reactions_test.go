@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/batonbot/baton/flows"
 )
@@ -14,10 +15,15 @@ import (
 // at channel/ts.
 func reactionBody(t testing.TB, eventID, user, emoji, channel, ts string) []byte {
 	t.Helper()
+	return reactionTo(t, eventID, user, emoji, map[string]any{"type": "message", "channel": channel, "ts": ts})
+}
+
+func reactionTo(t testing.TB, eventID, user, emoji string, item map[string]any) []byte {
+	t.Helper()
 	b, err := json.Marshal(map[string]any{
 		"type": "event_callback", "team_id": "T0BATON", "api_app_id": "A0BATON", "event_id": eventID, "event_time": 1764147600,
 		"event": map[string]any{"type": "reaction_added", "user": user, "reaction": emoji, "item_user": "U0BATONBOT",
-			"item": map[string]any{"type": "message", "channel": channel, "ts": ts}, "event_ts": "1764147600.000500"},
+			"item": item, "event_ts": "1764147600.000500"},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -26,8 +32,10 @@ func reactionBody(t testing.TB, eventID, user, emoji, channel, ts string) []byte
 }
 
 // TestReactionOffersTheDecision: Bob's check mark on his task card asks him,
-// privately in the card's thread, whether to approve, and his click on that
-// approves; a cross offers Reject. Nothing is decided by a reaction, and
+// privately in his DM (an ephemeral message in a thread with no replies
+// would not show), whether to approve, and his click on that approves; a
+// cross offers Reject; a reaction to a reminder (a reply) is answered in
+// its thread. Nothing is decided by a reaction, and
 // nobody else's reaction, another emoji, a redelivery, a message that is
 // not a card or a card already decided is answered.
 func TestReactionOffersTheDecision(t *testing.T) {
@@ -46,11 +54,7 @@ func TestReactionOffersTheDecision(t *testing.T) {
 	h.seen = len(h.api.Calls())
 	react := func(eventID, user, emoji, channel, ts string) []apiCall {
 		t.Helper()
-		if code, body := h.post(PathEvents, "application/json", reactionBody(t, eventID, user, emoji, channel, ts)); code != http.StatusOK {
-			t.Fatalf("reaction %s: %d %s", eventID, code, body)
-		}
-		h.a.Wait()
-		return h.api.take(&h.seen)
+		return h.react(reactionBody(t, eventID, user, emoji, channel, ts))
 	}
 	unanswered := func(what string, calls []apiCall) {
 		t.Helper()
@@ -60,25 +64,35 @@ func TestReactionOffersTheDecision(t *testing.T) {
 	}
 	offered := func(what string, calls []apiCall, button, question string) {
 		t.Helper()
-		if len(calls) != 1 || calls[0].Method != "chat.postEphemeral" || calls[0].str("channel") != "D0BOB" ||
-			calls[0].str("user") != "U0BOB" || calls[0].str("thread_ts") != card.TS {
-			t.Fatalf("%s: want one private answer to Bob in his card's thread, got:\n%s", what, summarize(calls))
-		}
-		if got := calls[0].buttons(); !slices.Equal(got, []string{button}) || !strings.Contains(calls[0].text(), question) ||
-			!strings.Contains(calls[0].text(), "Nothing is decided until you click") {
-			t.Errorf("%s: %v %s", what, got, calls[0].text())
-		}
+		offeredTo(t, what, calls, "D0BOB", "U0BOB", "", button, question)
 	}
 
 	unanswered("Carol's check mark on Bob's card", react("Ev1", "U0CAROL", "white_check_mark", "D0BOB", card.TS))
 	unanswered("Bob's :tada:", react("Ev2", "U0BOB", "tada", "D0BOB", card.TS))
 	unanswered("a check mark on a message that is no card", react("Ev3", "U0BOB", "white_check_mark", "D0BOB", "1764147600.424242"))
+	unanswered("a check mark on a file", h.react(reactionTo(t, "Ev3f", "U0BOB", "white_check_mark", map[string]any{"type": "file", "file": "F0FILE"})))
 	offered("Bob's thumbs up", react("Ev4", "U0BOB", "+1::skin-tone-3", "D0BOB", card.TS), "v1|approve|PR-1|manager|1|", "Approve it?")
 	unanswered("the same event again", react("Ev4", "U0BOB", "+1::skin-tone-3", "D0BOB", card.TS))
 	offered("Bob's cross", react("Ev5", "U0BOB", "x", "D0BOB", card.TS), "v1|reject|PR-1|manager|1|", "Reject it? You will be asked for the reason.")
 	if in, err := h.rig.Svc.Instance(t.Context(), "PR-1"); err != nil || in.Status != flows.StatusRunning || in.Tasks[0].Decision != flows.Pending {
 		t.Fatalf("a reaction decided: %v %+v", err, in)
 	}
+
+	// A reminder comes in the card's thread; a check mark on it is
+	// answered in that thread.
+	h.rig.Advance(4 * time.Hour)
+	h.settle()
+	var reminder apiCall
+	for _, c := range h.api.take(&h.seen) {
+		if c.Method == "chat.postMessage" && c.str("thread_ts") == card.TS {
+			reminder = c
+		}
+	}
+	if reminder.TS == "" {
+		t.Fatal("no reminder in Bob's card's thread")
+	}
+	offeredTo(t, "Bob's check mark on the reminder", react("Ev4r", "U0BOB", "white_check_mark", "D0BOB", reminder.TS), "D0BOB", "U0BOB", card.TS,
+		"v1|approve|PR-1|manager|1|", "Approve it?")
 
 	// Bob clicks Approve on the private question: approved, his card closed.
 	p := h.clickPayload("U0BOB", "v1|approve|PR-1|manager|1|", "D0BOB")
@@ -98,4 +112,58 @@ func TestReactionOffersTheDecision(t *testing.T) {
 		t.Errorf("Bob's card was not closed:\n%s", summarize(calls))
 	}
 	unanswered("a check mark on the decided card", react("Ev6", "U0BOB", "white_check_mark", "D0BOB", card.TS))
+}
+
+// react posts a reaction_added event, and returns the calls it made.
+func (h *harness) react(body []byte) []apiCall {
+	h.t.Helper()
+	if code, resp := h.post(PathEvents, "application/json", body); code != http.StatusOK {
+		h.t.Fatalf("reaction: %d %s", code, resp)
+	}
+	h.a.Wait()
+	return h.api.take(&h.seen)
+}
+
+// offeredTo checks calls are one private question to user in channel (in
+// the thread of threadTS, or none) with one button.
+func offeredTo(t *testing.T, what string, calls []apiCall, channel, user, threadTS, button, question string) {
+	t.Helper()
+	if len(calls) != 1 || calls[0].Method != "chat.postEphemeral" || calls[0].str("channel") != channel ||
+		calls[0].str("user") != user || calls[0].str("thread_ts") != threadTS {
+		t.Fatalf("%s: want one private answer to %s in %s (thread %q), got:\n%s", what, user, channel, threadTS, summarize(calls))
+	}
+	if got := calls[0].buttons(); !slices.Equal(got, []string{button}) || !strings.Contains(calls[0].text(), question) ||
+		!strings.Contains(calls[0].text(), "Nothing is decided until you click") {
+		t.Errorf("%s: %v %s", what, got, calls[0].text())
+	}
+}
+
+// TestReactionMarksDone: on a task step's card a check mark offers Mark
+// done; a cross offers nothing (a task has no Reject).
+func TestReactionMarksDone(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	for _, ev := range []flows.Event{
+		{Kind: flows.EventStart, Key: "s1", Flow: "access", Actor: "alice", Data: map[string]string{"system": "github", "level": "read", "reason": "code review"}},
+		{Kind: flows.EventApprove, Key: "a1", Instance: "AR-1", Actor: "bob"},
+	} {
+		if out, err := h.rig.Svc.Handle(t.Context(), ev); err != nil || !out.OK {
+			t.Fatalf("%s: %v %+v", ev.Kind, err, out)
+		}
+	}
+	h.settle()
+	var card apiCall
+	for _, c := range h.api.take(&h.seen) {
+		if c.Method == "chat.postMessage" && c.str("channel") == "D0ERIN" {
+			card = c
+		}
+	}
+	if card.TS == "" {
+		t.Fatal("no task card for Erin")
+	}
+	offeredTo(t, "Erin's check mark", h.react(reactionBody(t, "Ev1", "U0ERIN", "heavy_check_mark", "D0ERIN", card.TS)), "D0ERIN", "U0ERIN", "",
+		"v1|done|AR-1|grant|1|", "Mark it done?")
+	if calls := h.react(reactionBody(t, "Ev2", "U0ERIN", "x", "D0ERIN", card.TS)); len(calls) != 0 {
+		t.Errorf("a cross on a task was answered:\n%s", summarize(calls))
+	}
 }
