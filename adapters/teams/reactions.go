@@ -3,7 +3,6 @@ package teams
 import (
 	"context"
 	"errors"
-	"strconv"
 	"strings"
 	"time"
 
@@ -23,30 +22,38 @@ import (
 // in kvNamespace as card:<conversation>/<activity id>).
 const cardKnownFor = 180 * 24 * time.Hour
 
-// Reactions that offer a decision. Teams names a reaction "like" (the
-// classic 👍) or by its emoji's code points and a name, as
-// "2705_whiteheavycheckmark" or "1f44d-1f3fb_thumbsup" (a skin tone).
-var (
-	yesEmoji = map[string]bool{"2705": true, "2714": true, "2611": true, "1f44d": true, "1f44c": true}
-	noEmoji  = map[string]bool{"274c": true, "274e": true, "2716": true, "1f44e": true, "26d4": true, "1f6ab": true}
-)
+// Reactions that offer a decision, by their Teams reaction id: a name ("like",
+// the classic 👍; "yes", 👍 from the picker; "no", 👎) or an emoji's code
+// point and a name ("2705_whiteheavycheckmark"), with "-tone1" to "-tone5"
+// appended for a skin tone (Microsoft's Teams reactions reference).
+var reactionIDs = map[string]struct {
+	yes   bool
+	emoji string
+}{
+	"like": {true, "👍"}, "yes": {true, "👍"}, "ok": {true, "👌"},
+	"2705": {true, "✅"}, "2714": {true, "✔️"}, "2611": {true, "☑️"},
+	"no": {false, "👎"}, "274c": {false, "❌"}, "274e": {false, "❎"}, "2716": {false, "✖️"},
+	"26d4": {false, "⛔"}, "1f6ab": {false, "🚫"},
+}
 
-// reactionMeaning reads a reaction type: yes or no (ok false for neither),
+// reactionMeaning reads a reaction id: yes or no (ok false for neither),
 // and the emoji to show it as.
-func reactionMeaning(t string) (yes bool, emoji string, ok bool) {
-	if t == "like" {
-		return true, "👍", true
+func reactionMeaning(id string) (yes bool, emoji string, ok bool) {
+	id = strings.ToLower(id)
+	if base, tone, found := strings.Cut(id, "-tone"); found && len(tone) == 1 && tone >= "1" && tone <= "5" {
+		id = base
 	}
-	code, _, _ := strings.Cut(t, "_")
-	code, _, _ = strings.Cut(strings.ToLower(code), "-")
-	if !yesEmoji[code] && !noEmoji[code] {
-		return false, "", false
+	r, ok := reactionIDs[id]
+	if code, _, named := strings.Cut(id, "_"); !ok && named && isHex(code) {
+		r, ok = reactionIDs[code]
 	}
-	r, err := strconv.ParseUint(code, 16, 32)
-	if err != nil {
-		return false, "", false
-	}
-	return yesEmoji[code], string(rune(r)), true
+	return r.yes, r.emoji, ok
+}
+
+// isHex says whether s is a code point written in hex, as reaction ids
+// begin.
+func isHex(s string) bool {
+	return len(s) >= 4 && strings.Trim(s, "0123456789abcdef") == ""
 }
 
 // cardKey is where what a card offers is kept: by its conversation (a
@@ -102,10 +109,14 @@ func (a *Adapter) offer(ctx context.Context, act schema.Activity, yes bool, emoj
 	if err != nil {
 		return err
 	}
-	m := bot.ReactionOffer(a.svc.Engine(), in, c, a.actor(act), yes, emoji, a.svc.Now())
+	actor := a.actor(act)
+	m := bot.ReactionOffer(a.svc.Engine(), in, c, actor, yes, emoji, a.svc.Now())
 	if m == nil {
 		a.log.DebugContext(ctx, "teams: reaction left unanswered", "platform", "teams", "user", act.From.ID, "instance", in.ID)
 		return nil
+	}
+	if act.Conversation.ConversationType != "personal" { // seen by everyone there: say whom it asks
+		m.Text = a.svc.Engine().Directory().Name(actor) + ", " + strings.ToLower(m.Text[:1]) + m.Text[1:]
 	}
 	_, err = a.conn.reply(ctx, act.ServiceURL, act.Conversation.ID, act.ReplyToID, cardActivity(a.cards.message(m, ""), m.Text))
 	return err

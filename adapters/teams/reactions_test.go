@@ -16,11 +16,13 @@ func TestReactionOffersTheDecision(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
 	bob := chairForBob(t, w)
+	convType := "personal"
 	react := func(person, replyTo string, types ...string) []*posted {
 		t.Helper()
 		before := len(w.conn.in(chat("bob")))
 		rec := w.post(w.activity("message", func(act map[string]any) {
 			as(person)(act)
+			act["conversation"].(map[string]any)["conversationType"] = convType
 			act["type"] = "messageReaction"
 			delete(act, "text")
 			act["conversation"].(map[string]any)["id"] = chat("bob")
@@ -54,7 +56,11 @@ func TestReactionOffersTheDecision(t *testing.T) {
 	unanswered("Carol's 👍 on Bob's card", react("carol", bob.ID, "like"))
 	unanswered("Bob's ❤️", react("bob", bob.ID, "heart"))
 	unanswered("Bob's 👍 on a message that is no card", react("bob", "act-999", "like"))
-	offered("Bob's 👎", react("bob", bob.ID, "1f44e-1f3fb_thumbsdown"), verbReject, "You reacted 👎 to Purchase request PR-1: Chair (EUR 300). Reject it?")
+	offered("Bob's 👎", react("bob", bob.ID, "no-tone2"), verbReject, "You reacted 👎 to Purchase request PR-1: Chair (EUR 300). Reject it?")
+	offered("Bob's 👍 and ✅ at once: one question", react("bob", bob.ID, "yes-tone3", "2705_whiteheavycheckmark"), verbApprove, "Approve it?")
+	convType = "groupChat" // seen by others: the question says whom it asks
+	offered("Bob's 👍 where others see it", react("bob", bob.ID, "like"), verbApprove, "Bob Chen, you reacted 👍 to Purchase request PR-1")
+	convType = "personal"
 	ask := offered("Bob's ✅ (after a heart)", react("bob", bob.ID, "heart", "2705_whiteheavycheckmark"), verbApprove,
 		"You reacted ✅ to Purchase request PR-1: Chair (EUR 300). Approve it?")
 	if in, err := w.rig.Svc.Instance(t.Context(), "PR-1"); err != nil || in.Status != flows.StatusRunning {
@@ -78,9 +84,16 @@ func TestReactionMeaning(t *testing.T) {
 		emoji   string
 	}{
 		{"like", true, true, "👍"},
+		{"yes", true, true, "👍"},
+		{"yes-tone3", true, true, "👍"},
+		{"ok-tone5", true, true, "👌"},
 		{"2705_whiteheavycheckmark", true, true, "✅"},
-		{"1F44D-1F3FD_thumbsup", true, true, "👍"},
-		{"274c_crossmark", false, true, "❌"},
+		{"2714_heavycheckmark", true, true, "✔️"},
+		{"no", false, true, "👎"},
+		{"no-tone2", false, true, "👎"},
+		{"274C_crossmark", false, true, "❌"},
+		{"no-tone9", false, false, ""},
+		{"no_entry", false, false, ""},
 		{"heart", false, false, ""},
 		{"1f440_eyes", false, false, ""},
 		{"", false, false, ""},
@@ -90,5 +103,14 @@ func TestReactionMeaning(t *testing.T) {
 		if yes != c.yes || ok != c.ok || emoji != c.emoji {
 			t.Errorf("%q: %v %q %v, want %v %q %v", c.in, yes, emoji, ok, c.yes, c.emoji, c.ok)
 		}
+	}
+}
+
+// A channel card's reactions come with the thread's conversation id
+// (";messageid=…"): the card is found under the channel's.
+func TestCardKeyOfAThread(t *testing.T) {
+	t.Parallel()
+	if a, b := cardKey("19:x@thread.tacv2;messageid=1764147600123", "1764147600456"), cardKey("19:x@thread.tacv2", "1764147600456"); a != b {
+		t.Errorf("%q != %q", a, b)
 	}
 }
