@@ -1,6 +1,8 @@
 package bot
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -64,12 +66,25 @@ func ParseCardDecision(s string) (CardDecision, error) {
 	return CardDecision{Instance: p[0], Step: p[1], Round: round, Yes: flows.ActionKind(p[3]), No: flows.ActionKind(p[4])}, nil
 }
 
+// ReactionSource is what ReactionOffer reads: the Service, or an adapter's
+// view of it.
+type ReactionSource interface {
+	Engine() *flows.Engine
+	Now() time.Time
+	Instance(ctx context.Context, id string) (*flows.Instance, error)
+}
+
 // ReactionOffer is the question a reaction (shown as emoji) by actor to a
-// card of in asks them back: yes or no, as the adapter reads the emoji. It
-// is nil when the card offers nothing of the kind, or the actor may not
-// make that decision now (someone else's task, a card already decided), so
-// a colleague's thumbs up goes unanswered.
-func ReactionOffer(e *flows.Engine, in *flows.Instance, c CardDecision, actor string, yes bool, emoji string, now time.Time) *flows.Message {
+// card asks them back: yes or no, as the adapter reads the emoji, and
+// record what the adapter kept for the card (CardDecision.String). It is
+// nil when the card offers nothing of the kind, its request is gone, or the
+// actor may not make that decision now (someone else's task, a card already
+// decided), so a colleague's thumbs up goes unanswered.
+func ReactionOffer(ctx context.Context, s ReactionSource, record, actor string, yes bool, emoji string) (*flows.Message, error) {
+	c, err := ParseCardDecision(record)
+	if err != nil {
+		return nil, err
+	}
 	act := flows.Action{Instance: c.Instance, Step: c.Step, Round: c.Round, Style: "primary"}
 	var ev flows.EventKind
 	var question string
@@ -82,14 +97,22 @@ func ReactionOffer(e *flows.Engine, in *flows.Instance, c CardDecision, actor st
 		act.Kind, act.Label, act.Style, ev, question = flows.ActReject, "Reject", "danger", flows.EventReject,
 			"Reject it? You will be asked for the reason."
 	default:
-		return nil
+		return nil, nil
 	}
+	in, err := s.Instance(ctx, c.Instance)
+	if errors.Is(err, flows.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	e := s.Engine()
 	def, ok := e.Flow(in.Flow)
-	if !ok || in.ID != c.Instance || !e.Allowed(in, flows.Event{Kind: ev, Actor: actor, Step: c.Step, Round: c.Round}, now).OK {
-		return nil
+	if !ok || !e.Allowed(in, flows.Event{Kind: ev, Actor: actor, Step: c.Step, Round: c.Round}, s.Now()).OK {
+		return nil, nil
 	}
 	return &flows.Message{Kind: flows.MsgInfo, Instance: in.ID, Flow: in.Flow, Step: c.Step, Round: c.Round,
 		Text:    fmt.Sprintf("You reacted %s to %s %s: %s. %s", emoji, def.Name, in.ID, in.Title, question),
 		Context: []string{"Nothing is decided until you click."},
-		Actions: []flows.Action{act}}
+		Actions: []flows.Action{act}}, nil
 }

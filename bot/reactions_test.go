@@ -24,7 +24,12 @@ func TestReactionOffer(t *testing.T) {
 	}
 	card := bot.CardDecision{Instance: in.ID, Step: "manager", Round: 1, Yes: flows.ActApprove, No: flows.ActReject}
 	offer := func(c bot.CardDecision, actor string, yes bool) *flows.Message {
-		return bot.ReactionOffer(r.Svc.Engine(), in, c, actor, yes, "👍", r.Svc.Now())
+		t.Helper()
+		m, err := bot.ReactionOffer(t.Context(), r.Svc, c.String(), actor, yes, "👍")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
 	}
 	m := offer(card, "bob", true)
 	if m == nil || len(m.Actions) != 1 || m.Actions[0] != (flows.Action{Kind: flows.ActApprove, Label: "Approve", Style: "primary", Instance: in.ID, Step: "manager", Round: 1}) ||
@@ -47,11 +52,11 @@ func TestReactionOffer(t *testing.T) {
 	if out, err := r.Svc.Handle(t.Context(), flows.Event{Kind: flows.EventApprove, Key: "a1", Instance: in.ID, Actor: "bob"}); err != nil || !out.OK {
 		t.Fatalf("approve: %v %+v", err, out)
 	}
-	if in, err = r.Svc.Instance(t.Context(), in.ID); err != nil {
-		t.Fatal(err)
-	}
 	if m := offer(card, "bob", true); m != nil {
 		t.Errorf("a yes to a decided card was offered %+v", m)
+	}
+	if _, err := bot.ReactionOffer(t.Context(), r.Svc, "PR-1|manager", "bob", true, "👍"); err == nil {
+		t.Error("an unreadable record was read")
 	}
 }
 

@@ -425,11 +425,15 @@ func (a *Adapter) onEvent(ctx context.Context, e event) any {
 	case in.Type == "reaction_added" && in.Item.Type == "message" && offersDecision(in.Reaction):
 		// Most such reactions are to other messages: known at once, at the
 		// cost of one read, before any claim or work.
-		if _, ok, err := a.kv.GetValue(ctx, nsCard, in.Item.Channel+"/"+in.Item.TS); err == nil && !ok {
+		record, ok, err := a.kv.GetValue(ctx, nsCard, in.Item.Channel+"/"+in.Item.TS)
+		switch {
+		case err != nil:
+			return inProgress{} // Slack tries again later
+		case !ok:
 			return nil
 		}
 		what, work = "reaction", func(ctx context.Context) error {
-			return a.onReaction(ctx, in.User, in.Reaction, in.Item.Channel, in.Item.TS)
+			return a.onReaction(ctx, in.User, in.Reaction, in.Item.Channel, record)
 		}
 	default:
 		return nil // any other reaction costs nothing more

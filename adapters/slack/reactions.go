@@ -2,7 +2,6 @@ package slack
 
 import (
 	"context"
-	"errors"
 	"strings"
 
 	"github.com/batonbot/baton/bot"
@@ -50,31 +49,15 @@ func (a *Adapter) rememberCard(ctx context.Context, m *flows.Message, channel, t
 	}
 }
 
-// onReaction answers a reaction to a task card by whoever may decide on it
-// with the decision it most likely means, privately.
-func (a *Adapter) onReaction(ctx context.Context, user, reaction, channel, ts string) error {
-	v, ok, err := a.kv.GetValue(ctx, nsCard, channel+"/"+ts)
-	if err != nil || !ok {
-		return err // not a card of Baton's (or one too old to know)
-	}
-	thread, record, _ := strings.Cut(v, "|")
-	c, err := bot.ParseCardDecision(record)
-	if err != nil {
-		a.log.Warn("slack reaction: the card's record is unreadable", "card", channel+"/"+ts, "err", err)
-		return nil // a retry would read the same
-	}
-	in, err := a.svc.Instance(ctx, c.Instance)
-	if errors.Is(err, flows.ErrNotFound) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
+// onReaction answers a reaction to a task card (record, as rememberCard
+// kept it) by whoever may decide on it with the decision it most likely
+// means, privately.
+func (a *Adapter) onReaction(ctx context.Context, user, reaction, channel, record string) error {
+	thread, record, _ := strings.Cut(record, "|")
 	name := emojiName(reaction)
-	m := bot.ReactionOffer(a.svc.Engine(), in, c, a.person(user), yesEmoji[name], ":"+name+":", a.svc.Now())
-	if m == nil {
-		a.log.Debug("slack reaction left unanswered", "user", user, "instance", in.ID, "reaction", name)
-		return nil
+	m, err := bot.ReactionOffer(ctx, a.svc, record, a.person(user), yesEmoji[name], ":"+name+":")
+	if m == nil || err != nil {
+		return err
 	}
 	return a.api.postEphemeral(ctx, channel, user, renderMessage(m, maxMessageBlocks), fallback(m), thread)
 }

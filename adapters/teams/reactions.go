@@ -2,7 +2,6 @@ package teams
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"time"
 
@@ -94,26 +93,14 @@ func (a *Adapter) onReaction(ctx context.Context, act schema.Activity) {
 }
 
 func (a *Adapter) offer(ctx context.Context, act schema.Activity, yes bool, emoji string) error {
-	v, ok, err := a.kv.GetValue(ctx, kvNamespace, cardKey(act.Conversation.ID, act.ReplyToID))
+	record, ok, err := a.kv.GetValue(ctx, kvNamespace, cardKey(act.Conversation.ID, act.ReplyToID))
 	if err != nil || !ok {
 		return err // not a card of Baton's (or one too old to know)
 	}
-	c, err := bot.ParseCardDecision(v)
-	if err != nil {
-		return err
-	}
-	in, err := a.svc.Instance(ctx, c.Instance)
-	if errors.Is(err, flows.ErrNotFound) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
 	actor := a.actor(act)
-	m := bot.ReactionOffer(a.svc.Engine(), in, c, actor, yes, emoji, a.svc.Now())
-	if m == nil {
-		a.log.DebugContext(ctx, "teams: reaction left unanswered", "platform", "teams", "user", act.From.ID, "instance", in.ID)
-		return nil
+	m, err := bot.ReactionOffer(ctx, a.svc, record, actor, yes, emoji)
+	if m == nil || err != nil {
+		return err
 	}
 	if act.Conversation.ConversationType != "personal" { // seen by everyone there: say whom it asks
 		m.Text = a.svc.Engine().Directory().Name(actor) + ", " + strings.ToLower(m.Text[:1]) + m.Text[1:]
