@@ -1,13 +1,16 @@
 package slack
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/batonbot/baton/bot"
 	"github.com/batonbot/baton/flows"
 )
 
@@ -112,6 +115,47 @@ func TestReactionOffersTheDecision(t *testing.T) {
 		t.Errorf("Bob's card was not closed:\n%s", summarize(calls))
 	}
 	unanswered("a check mark on the decided card", react("Ev6", "U0BOB", "white_check_mark", "D0BOB", card.TS))
+}
+
+// failingCards is a KV whose writes of card records fail, as they would
+// while Redis is unreachable for a moment.
+type failingCards struct{ bot.KV }
+
+func (f failingCards) SetValue(ctx context.Context, ns, key, value string, ttl time.Duration) error {
+	if ns == nsCard {
+		return errors.New("dial tcp 127.0.0.1:6379: connect: connection refused")
+	}
+	return f.KV.SetValue(ctx, ns, key, value, ttl)
+}
+
+// TestCardSentWhenItsRecordFails: a task card whose record for reactions
+// cannot be written is sent all the same, with a warning in the log; a
+// reaction to it goes unanswered, and its buttons work.
+func TestCardSentWhenItsRecordFails(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.a.kv = failingCards{h.a.kv}
+	h.startPurchase("500") // PR-1 waits on Bob
+	var card apiCall
+	for _, c := range h.api.take(&h.seen) {
+		if c.Method == "chat.postMessage" && c.str("channel") == "D0BOB" {
+			card = c
+		}
+	}
+	if card.TS == "" || !slices.Contains(card.buttons(), "v1|approve|PR-1|manager|1|") {
+		t.Fatalf("Bob's card was not sent, or has no Approve button:\n%s", summarize(h.api.Calls()))
+	}
+	if logs := h.logs.String(); !strings.Contains(logs, "a reaction to this card will not be recognized") || !strings.Contains(logs, "connection refused") {
+		t.Errorf("the failed record was not logged:\n%s", logs)
+	}
+	if calls := h.react(reactionBody(t, "Ev1", "U0BOB", "white_check_mark", "D0BOB", card.TS)); len(calls) != 0 {
+		t.Errorf("a reaction to a card with no record was answered:\n%s", summarize(calls))
+	}
+	h.click("U0BOB", "v1|approve|PR-1|manager|1|", "D0BOB")
+	h.settle()
+	if in, err := h.rig.Svc.Instance(t.Context(), "PR-1"); err != nil || in.Status != flows.StatusCompleted {
+		t.Fatalf("Approve on the card did not approve: %v %+v", err, in)
+	}
 }
 
 // react posts a reaction_added event, and returns the calls it made.
