@@ -448,3 +448,53 @@ func FuzzActivity(f *testing.F) {
 		}
 	})
 }
+
+// TestRepliesInAChannelCardsThread: a reply to a card posted in a channel
+// (a reminder, an answer to a reaction) goes to the thread the card
+// started, as Teams needs (a reply to the channel's own id would be a new
+// post); a reply to a reply stays in that thread, and both can be updated.
+// In a chat, which has no threads, a reply goes to the chat.
+func TestRepliesInAChannelCardsThread(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	ctx := t.Context()
+	send := func(to bot.Address, title, thread string) (string, *posted) {
+		t.Helper()
+		ref, err := w.a.Send(ctx, to, &flows.Message{Kind: flows.MsgInfo, Title: title}, thread)
+		if err != nil {
+			t.Fatalf("%s: %v", title, err)
+		}
+		r, err := parseRef(ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := w.conn.get(r.Activity)
+		if p == nil {
+			t.Fatalf("%s: nothing posted", title)
+		}
+		if err := w.a.Update(ctx, ref, &flows.Message{Kind: flows.MsgInfo, Title: title + ", updated"}); err != nil {
+			t.Errorf("update %s: %v", title, err)
+		}
+		return ref, p
+	}
+	channel := "19:finance@thread.tacv2"
+	cardRef, card := send(bot.Address{Channel: "finance", ID: channel}, "card", "")
+	if card.Conv != channel || card.ReplyTo != "" {
+		t.Fatalf("the card went to %q (reply to %q), want a new post in %s", card.Conv, card.ReplyTo, channel)
+	}
+	thread := channel + ";messageid=" + card.ID
+	replyRef, reply := send(bot.Address{Channel: "finance", ID: channel}, "reminder", cardRef)
+	if reply.Conv != thread || reply.ReplyTo != card.ID {
+		t.Errorf("the reminder went to %q (reply to %q), want %s (reply to %s)", reply.Conv, reply.ReplyTo, thread, card.ID)
+	}
+	if _, again := send(bot.Address{Channel: "finance", ID: channel}, "reply to the reminder", replyRef); again.Conv != thread {
+		t.Errorf("a reply to the reminder went to %q, want the card's thread %s", again.Conv, thread)
+	}
+
+	w.install("bob")
+	bob := bot.Address{Person: "bob", ID: teamsID("bob")}
+	dmRef, dm := send(bob, "Bob's card", "")
+	if _, r := send(bob, "Bob's reminder", dmRef); r.Conv != dm.Conv || r.ReplyTo != dm.ID {
+		t.Errorf("Bob's reminder went to %q (reply to %q), want his chat %s (reply to %s)", r.Conv, r.ReplyTo, dm.Conv, dm.ID)
+	}
+}

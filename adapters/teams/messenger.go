@@ -1,6 +1,7 @@
 package teams
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -36,8 +37,14 @@ type convRef struct {
 // Update (or a reply in the card's thread) gets back.
 type cardRef struct {
 	ServiceURL   string `json:"s"`
-	Conversation string `json:"c"`
+	Conversation string `json:"c"` // where it was posted: what Update puts it back to
 	Activity     string `json:"a"`
+	// Thread is the conversation of the channel thread the card starts or
+	// is in ("<channel>;messageid=<root>"), where replies to it go: Teams
+	// posts a reply made to a channel's own id as a new message, not in the
+	// thread (microsoft/botframework-sdk#6626, BotFramework-Services#356).
+	// Empty in chats, which have no threads.
+	Thread string `json:"t,omitempty"`
 }
 
 func (r cardRef) String() string {
@@ -178,15 +185,16 @@ func (a *Adapter) Send(ctx context.Context, to bot.Address, m *flows.Message, th
 	act := cardActivity(a.cards.message(m, viewOf(m)), m.Title)
 	if thread != "" {
 		if r, err := parseRef(thread); err == nil {
-			id, err := a.conn.reply(ctx, r.ServiceURL, r.Conversation, r.Activity, act)
+			conv := cmp.Or(r.Thread, r.Conversation)
+			id, err := a.conn.reply(ctx, r.ServiceURL, conv, r.Activity, act)
 			if err != nil {
-				return "", fmt.Errorf("teams: reply to %s in %s: %w", r.Activity, r.Conversation, err)
+				return "", fmt.Errorf("teams: reply to %s in %s: %w", r.Activity, conv, err)
 			}
 			if id == "" {
-				return "", fmt.Errorf("teams: reply to %s in %s: the connector returned no activity id", r.Activity, r.Conversation)
+				return "", fmt.Errorf("teams: reply to %s in %s: the connector returned no activity id", r.Activity, conv)
 			}
-			a.rememberCard(ctx, m, r.Conversation, id)
-			return cardRef{ServiceURL: r.ServiceURL, Conversation: r.Conversation, Activity: id}.String(), nil
+			a.rememberCard(ctx, m, conv, id)
+			return cardRef{ServiceURL: r.ServiceURL, Conversation: conv, Activity: id, Thread: r.Thread}.String(), nil
 		}
 	}
 	conv, err := a.conversation(ctx, to)
@@ -201,7 +209,11 @@ func (a *Adapter) Send(ctx context.Context, to bot.Address, m *flows.Message, th
 		return "", fmt.Errorf("teams: send to %s: the connector returned no activity id", who(to))
 	}
 	a.rememberCard(ctx, m, conv.Conversation, id)
-	return cardRef{ServiceURL: conv.ServiceURL, Conversation: conv.Conversation, Activity: id}.String(), nil
+	r := cardRef{ServiceURL: conv.ServiceURL, Conversation: conv.Conversation, Activity: id}
+	if conv.Type == "channel" && !strings.Contains(conv.Conversation, ";") { // a new post starts a thread, whose root it is
+		r.Thread = conv.Conversation + ";messageid=" + id
+	}
+	return r.String(), nil
 }
 
 // Update implements bot.Messenger: it replaces the card for everyone who
