@@ -101,20 +101,43 @@ func (s *Store) DeadLetters(ctx context.Context, n int) ([]DeadLetter, error) {
 // Requeue puts dead letters back into the outbox, each marked as a replay
 // (flows.Delivery.Replay), and takes them out of the dead, each at once. It
 // returns how many it put back: a letter no longer among the dead (sent
-// again or dropped meanwhile) is left out.
+// again or dropped meanwhile) is left out. The letters go in pipelines of
+// requeueBatch: after an outage there may be thousands.
 func (s *Store) Requeue(ctx context.Context, letters []DeadLetter) (int, error) {
+	if len(letters) == 0 {
+		return 0, nil
+	}
+	// EVALSHA in a pipeline cannot fall back to EVAL as Script.Run does.
+	if err := requeueScript.Load(ctx, s.rdb).Err(); err != nil {
+		return 0, fmt.Errorf("load the requeue script: %w", err)
+	}
 	n := 0
-	for _, d := range letters {
-		_, id, _ := strings.Cut(d.Ref, "/")
-		keys := []string{s.k.dead(d.Shard), s.k.outbox(d.Shard)}
-		done, err := requeueScript.Run(ctx, s.rdb, keys, id, d.Instance, replayPayload(d)).Int()
-		if err != nil {
-			return n, fmt.Errorf("send %s again: %w", d.Ref, err)
+	for chunk := range slices.Chunk(letters, requeueBatch) {
+		pipe := s.rdb.Pipeline()
+		cmds := make([]*redis.Cmd, len(chunk))
+		for i, d := range chunk {
+			_, id, _ := strings.Cut(d.Ref, "/")
+			keys := []string{s.k.dead(d.Shard), s.k.outbox(d.Shard)}
+			cmds[i] = requeueScript.EvalSha(ctx, pipe, keys, id, d.Instance, replayPayload(d))
 		}
-		n += done
+		_, _ = pipe.Exec(ctx) // each command holds its own result
+		var failed error
+		for i, c := range cmds {
+			done, err := c.Int()
+			if err != nil && failed == nil {
+				failed = fmt.Errorf("send %s again: %w", chunk[i].Ref, err)
+			}
+			n += done // the others in the pipeline ran: counted
+		}
+		if failed != nil {
+			return n, failed
+		}
 	}
 	return n, nil
 }
+
+// requeueBatch is how many dead letters one round trip sends again.
+const requeueBatch = 500
 
 // replayPayload is what a dead letter's outbox entry holds: its effect
 // alone, as kept, in an entry of one. An effect of a kind this version does

@@ -1234,6 +1234,38 @@ func TestRequeueDeadLetters(t *testing.T) {
 	})
 }
 
+// Many dead letters (after an outage) go back in several round trips, all
+// of them, each once.
+func TestRequeueMany(t *testing.T) {
+	onBackends(t, storage.Config{Shards: 4}, func(t *testing.T, b storagetest.Backend, s *storage.Store) {
+		ctx := t.Context()
+		const n = 1201      // more than two round trips' worth
+		for sh := range 4 { // one pipeline per shard: on Redis Cluster, each is a slot of its own
+			pipe := b.Client.Pipeline()
+			for i := sh; i < n; i += 4 {
+				pipe.XAdd(ctx, &redis.XAddArgs{Stream: storage.DeadKey(s, sh), Values: map[string]any{"i": fmt.Sprintf("PR-%d", i),
+					"e": `{"kind":"notify","to":{"person":"bob"},"card":"c"}`, "why": "slack: down", "id": "1-0", "part": 0}})
+			}
+			if _, err := pipe.Exec(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		dead, err := s.DeadLetters(ctx, n)
+		if err != nil || len(dead) != n {
+			t.Fatalf("%d dead letters %v, want %d", len(dead), err, n)
+		}
+		if sent, err := s.Requeue(ctx, dead); err != nil || sent != n {
+			t.Fatalf("requeued %d %v, want %d", sent, err, n)
+		}
+		if sent, err := s.Requeue(ctx, dead); err != nil || sent != 0 {
+			t.Fatalf("requeued %d again %v, want none", sent, err)
+		}
+		if b, err := s.Backlog(ctx); err != nil || b.Dead != 0 || b.Outbox != n {
+			t.Fatalf("backlog %+v %v, want %d in the outbox and no dead", b, err, n)
+		}
+	})
+}
+
 // HandBack keeps the references of the cards a delivery sent and makes its
 // entry look abandoned: the next reclaim of entries idle that long takes it
 // at once.
