@@ -452,8 +452,10 @@ func FuzzActivity(f *testing.F) {
 // TestRepliesInAChannelCardsThread: a reply to a card posted in a channel
 // (a reminder, an answer to a reaction) goes to the thread the card
 // started, as Teams needs (a reply to the channel's own id would be a new
-// post); a reply to a reply stays in that thread, and both can be updated.
-// In a chat, which has no threads, a reply goes to the chat.
+// post), whether Baton has heard from the channel or knows only its id; a
+// reply to a reply stays in that thread, and all can be updated. In a chat
+// (a group chat, a 1:1 chat), which has no threads, a reply goes to the
+// chat.
 func TestRepliesInAChannelCardsThread(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
@@ -477,24 +479,30 @@ func TestRepliesInAChannelCardsThread(t *testing.T) {
 		}
 		return ref, p
 	}
-	channel := "19:finance@thread.tacv2"
-	cardRef, card := send(bot.Address{Channel: "finance", ID: channel}, "card", "")
-	if card.Conv != channel || card.ReplyTo != "" {
-		t.Fatalf("the card went to %q (reply to %q), want a new post in %s", card.Conv, card.ReplyTo, channel)
-	}
-	thread := channel + ";messageid=" + card.ID
-	replyRef, reply := send(bot.Address{Channel: "finance", ID: channel}, "reminder", cardRef)
-	if reply.Conv != thread || reply.ReplyTo != card.ID {
-		t.Errorf("the reminder went to %q (reply to %q), want %s (reply to %s)", reply.Conv, reply.ReplyTo, thread, card.ID)
-	}
-	if _, again := send(bot.Address{Channel: "finance", ID: channel}, "reply to the reminder", replyRef); again.Conv != thread {
-		t.Errorf("a reply to the reminder went to %q, want the card's thread %s", again.Conv, thread)
+	// Heard from: a channel and a group chat, as remember keeps them.
+	w.a.putRef(ctx, "channel:19:known@thread.tacv2", convRef{ServiceURL: w.conn.serviceURL(), Conversation: "19:known@thread.tacv2", Type: "channel"})
+	w.a.putRef(ctx, "channel:19:group@thread.v2", convRef{ServiceURL: w.conn.serviceURL(), Conversation: "19:group@thread.v2", Type: "groupChat"})
+	for _, channel := range []string{"19:finance@thread.tacv2", "19:known@thread.tacv2"} {
+		to := bot.Address{Channel: "finance", ID: channel}
+		cardRef, card := send(to, "card", "")
+		if card.Conv != channel || card.ReplyTo != "" {
+			t.Fatalf("the card went to %q (reply to %q), want a new post in %s", card.Conv, card.ReplyTo, channel)
+		}
+		thread := channel + ";messageid=" + card.ID
+		replyRef, reply := send(to, "reminder", cardRef)
+		if reply.Conv != thread || reply.ReplyTo != card.ID {
+			t.Errorf("the reminder went to %q (reply to %q), want %s (reply to %s)", reply.Conv, reply.ReplyTo, thread, card.ID)
+		}
+		if _, again := send(to, "reply to the reminder", replyRef); again.Conv != thread {
+			t.Errorf("a reply to the reminder went to %q, want the card's thread %s", again.Conv, thread)
+		}
 	}
 
 	w.install("bob")
-	bob := bot.Address{Person: "bob", ID: teamsID("bob")}
-	dmRef, dm := send(bob, "Bob's card", "")
-	if _, r := send(bob, "Bob's reminder", dmRef); r.Conv != dm.Conv || r.ReplyTo != dm.ID {
-		t.Errorf("Bob's reminder went to %q (reply to %q), want his chat %s (reply to %s)", r.Conv, r.ReplyTo, dm.Conv, dm.ID)
+	for _, to := range []bot.Address{{Person: "bob", ID: teamsID("bob")}, {Channel: "group", ID: "19:group@thread.v2"}, {Channel: "unknown", ID: "19:unknown@thread.v2"}} {
+		cardRef, card := send(to, "card", "")
+		if _, r := send(to, "reminder", cardRef); r.Conv != card.Conv || r.ReplyTo != card.ID {
+			t.Errorf("%s: the reminder went to %q (reply to %q), want the chat %s (reply to %s)", to.ID, r.Conv, r.ReplyTo, card.Conv, card.ID)
+		}
 	}
 }

@@ -362,7 +362,10 @@ func newPacer(limit rate.Limit, burst int, global rate.Limit) *pacer {
 }
 
 // delay reserves a send to conv at now and says how long to wait before it.
+// A channel's threads ("<channel>;messageid=<root>") share the channel's
+// limit: Teams counts the channel.
 func (p *pacer) delay(conv string, now time.Time) time.Duration {
+	conv, _, _ = strings.Cut(conv, ";")
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	cl := p.convs[conv]

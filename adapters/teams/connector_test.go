@@ -152,7 +152,8 @@ func TestConnectorRefusesPlainHTTP(t *testing.T) {
 }
 
 // Pacing follows Teams' per-conversation limits: a burst, then one send per
-// two seconds; conversations are paced apart; idle ones are forgotten.
+// two seconds; conversations are paced apart, a channel and its threads
+// together; idle ones are forgotten.
 func TestPacer(t *testing.T) {
 	t.Parallel()
 	p := newPacer(0.5, 6, rate.Inf)
@@ -167,6 +168,9 @@ func TestPacer(t *testing.T) {
 	}
 	if d := p.delay("b", t0); d != 0 {
 		t.Fatalf("another conversation waits %v", d)
+	}
+	if d := p.delay("a;messageid=1764147600123", t0); d != 4*time.Second {
+		t.Fatalf("a send in a thread of channel a waits %v, want 4s (a channel's threads share its pace)", d)
 	}
 	if d := p.delay("a", t0.Add(10*time.Second)); d != 0 {
 		t.Fatalf("after a pause the send waits %v", d)

@@ -246,7 +246,12 @@ func (a *Adapter) conversation(ctx context.Context, to bot.Address) (convRef, er
 			return ref, err
 		}
 		su, err := a.serviceURL(ctx, a.cfg.TenantID)
-		return convRef{ServiceURL: su, Conversation: to.ID, Tenant: a.cfg.TenantID, Type: "channel"}, err
+		// Not heard from yet: a channel by its id, or perhaps a group chat.
+		kind := ""
+		if strings.HasSuffix(to.ID, "@thread.tacv2") {
+			kind = "channel"
+		}
+		return convRef{ServiceURL: su, Conversation: to.ID, Tenant: a.cfg.TenantID, Type: kind}, err
 	}
 	ref, ok, err := a.lookup(ctx, "user:"+to.ID)
 	if err != nil || ok {
