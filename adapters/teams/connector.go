@@ -365,7 +365,7 @@ func newPacer(limit rate.Limit, burst int, global rate.Limit) *pacer {
 // A channel's threads ("<channel>;messageid=<root>") share the channel's
 // limit: Teams counts the channel.
 func (p *pacer) delay(conv string, now time.Time) time.Duration {
-	conv, _, _ = strings.Cut(conv, ";")
+	conv = channelOf(conv)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	cl := p.convs[conv]

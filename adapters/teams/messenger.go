@@ -47,6 +47,16 @@ type cardRef struct {
 	Thread string `json:"t,omitempty"`
 }
 
+// threadOf is the conversation id of a channel's thread whose first
+// message is root; channelOf is the channel of a conversation id, a
+// thread's or the channel's own.
+func threadOf(channel, root string) string { return channel + ";messageid=" + root }
+
+func channelOf(conv string) string {
+	channel, _, _ := strings.Cut(conv, ";")
+	return channel
+}
+
 func (r cardRef) String() string {
 	b, _ := json.Marshal(r)
 	return string(b)
@@ -90,7 +100,7 @@ func (a *Adapter) remember(ctx context.Context, act schema.Activity) {
 	if tenant != "" && act.ServiceURL != "" {
 		a.put(ctx, "tenant:"+tenant, act.ServiceURL)
 	}
-	base, _, _ := strings.Cut(act.Conversation.ID, ";") // a channel thread's id is "<channel>;messageid=<root>"
+	base := channelOf(act.Conversation.ID)
 	if base == "" || act.ServiceURL == "" {
 		return
 	}
@@ -210,8 +220,8 @@ func (a *Adapter) Send(ctx context.Context, to bot.Address, m *flows.Message, th
 	}
 	a.rememberCard(ctx, m, conv.Conversation, id)
 	r := cardRef{ServiceURL: conv.ServiceURL, Conversation: conv.Conversation, Activity: id}
-	if conv.Type == "channel" && !strings.Contains(conv.Conversation, ";") { // a new post starts a thread, whose root it is
-		r.Thread = conv.Conversation + ";messageid=" + id
+	if conv.Type == "channel" && channelOf(conv.Conversation) == conv.Conversation { // a new post starts a thread, whose root it is
+		r.Thread = threadOf(conv.Conversation, id)
 	}
 	return r.String(), nil
 }

@@ -58,8 +58,7 @@ func isHex(s string) bool {
 // cardKey is where what a card offers is kept: by its conversation (a
 // channel thread's id without its ";messageid=…") and activity id.
 func cardKey(conversation, activity string) string {
-	base, _, _ := strings.Cut(conversation, ";")
-	return "card:" + base + "/" + activity
+	return "card:" + channelOf(conversation) + "/" + activity
 }
 
 // rememberCard records what a reaction to the card posted as activity in
