@@ -496,6 +496,20 @@ func TestRepliesInAChannelCardsThread(t *testing.T) {
 		if _, again := send(to, "reply to the reminder", replyRef); again.Conv != thread {
 			t.Errorf("a reply to the reminder went to %q, want the card's thread %s", again.Conv, thread)
 		}
+		// A card sent before references kept their thread: its reminders
+		// go to the thread it started all the same, and so do theirs.
+		old, err := parseRef(cardRef)
+		if err != nil {
+			t.Fatal(err)
+		}
+		old.Thread = ""
+		oldReplyRef, oldReply := send(to, "reminder of an older card", old.String())
+		if oldReply.Conv != thread || oldReply.ReplyTo != card.ID {
+			t.Errorf("the older card's reminder went to %q (reply to %q), want %s (reply to %s)", oldReply.Conv, oldReply.ReplyTo, thread, card.ID)
+		}
+		if _, again := send(to, "reply to the older card's reminder", oldReplyRef); again.Conv != thread {
+			t.Errorf("a reply to the older card's reminder went to %q, want the card's thread %s", again.Conv, thread)
+		}
 	}
 
 	w.install("bob")

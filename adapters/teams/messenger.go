@@ -57,6 +57,23 @@ func channelOf(conv string) string {
 	return channel
 }
 
+// isChannel reports whether conv is a Teams channel's own id (a standard
+// channel's, "19:…@thread.tacv2"), not a thread's or a chat's (a group
+// chat's ends "@thread.v2").
+func isChannel(conv string) bool {
+	return strings.HasSuffix(conv, "@thread.tacv2") && channelOf(conv) == conv
+}
+
+// thread returns the conversation replies to the card go to: its thread,
+// or, for a card posted in a channel before references kept their thread,
+// the thread the card started; "" for a card in a chat.
+func (r cardRef) thread() string {
+	if r.Thread == "" && isChannel(r.Conversation) {
+		return threadOf(r.Conversation, r.Activity)
+	}
+	return r.Thread
+}
+
 func (r cardRef) String() string {
 	b, _ := json.Marshal(r)
 	return string(b)
@@ -195,7 +212,8 @@ func (a *Adapter) Send(ctx context.Context, to bot.Address, m *flows.Message, th
 	act := cardActivity(a.cards.message(m, viewOf(m)), m.Title)
 	if thread != "" {
 		if r, err := parseRef(thread); err == nil {
-			conv := cmp.Or(r.Thread, r.Conversation)
+			thread := r.thread()
+			conv := cmp.Or(thread, r.Conversation)
 			id, err := a.conn.reply(ctx, r.ServiceURL, conv, r.Activity, act)
 			if err != nil {
 				return "", fmt.Errorf("teams: reply to %s in %s: %w", r.Activity, conv, err)
@@ -204,7 +222,7 @@ func (a *Adapter) Send(ctx context.Context, to bot.Address, m *flows.Message, th
 				return "", fmt.Errorf("teams: reply to %s in %s: the connector returned no activity id", r.Activity, conv)
 			}
 			a.rememberCard(ctx, m, conv, id)
-			return cardRef{ServiceURL: r.ServiceURL, Conversation: conv, Activity: id, Thread: r.Thread}.String(), nil
+			return cardRef{ServiceURL: r.ServiceURL, Conversation: conv, Activity: id, Thread: thread}.String(), nil
 		}
 	}
 	conv, err := a.conversation(ctx, to)
@@ -258,7 +276,7 @@ func (a *Adapter) conversation(ctx context.Context, to bot.Address) (convRef, er
 		su, err := a.serviceURL(ctx, a.cfg.TenantID)
 		// Not heard from yet: a channel by its id, or perhaps a group chat.
 		kind := ""
-		if strings.HasSuffix(to.ID, "@thread.tacv2") {
+		if isChannel(to.ID) {
 			kind = "channel"
 		}
 		return convRef{ServiceURL: su, Conversation: to.ID, Tenant: a.cfg.TenantID, Type: kind}, err
