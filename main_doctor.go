@@ -21,6 +21,7 @@ import (
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 
+	"github.com/batonbot/baton/adapters/email"
 	slackadapter "github.com/batonbot/baton/adapters/slack"
 	"github.com/batonbot/baton/adapters/teams"
 	"github.com/batonbot/baton/bot"
@@ -88,6 +89,7 @@ func doctor(ctx context.Context, args []string, getenv func(string) string, envi
 	}
 	c.slack(ctx, getenv)
 	c.teams(ctx, getenv)
+	c.email(ctx, getenv)
 	if c.failed {
 		fmt.Fprintln(stdout, "baton doctor: some checks failed; fix them and run baton doctor again")
 		return 1
@@ -292,6 +294,32 @@ func (c *checkup) slack(ctx context.Context, getenv func(string) string) {
 		mode = "Socket Mode (SLACK_APP_TOKEN)"
 	}
 	c.ok("slack", "auth.test: bot @%s in workspace %s, %s", r.User, r.Team, mode)
+}
+
+// email opens a session with the SMTP relay as a mail would (TLS, sign-in,
+// the sender) and sends nothing.
+func (c *checkup) email(ctx context.Context, getenv func(string) string) {
+	raw := getenv("BATON_SMTP_URL")
+	if raw == "" {
+		c.skip("email", "not configured (BATON_SMTP_URL is not set): mail to external participants (email: assignees) is shown in the console, not sent")
+		return
+	}
+	cfg, err := email.ParseURL(raw)
+	if err != nil {
+		c.fail("email", "%v", err)
+		return
+	}
+	cfg.Timeout = doctorTimeout
+	secured, err := email.NewSMTP(cfg).Check(ctx)
+	if err != nil {
+		c.fail("email", "%s; check BATON_SMTP_URL (host, port, user and password, from=) and that this machine may reach the relay", redactErr(err, cfg.Password))
+		return
+	}
+	who := ""
+	if cfg.Username != "" {
+		who = ", signed in as " + cfg.Username
+	}
+	c.ok("email", "relay %s took the sender %s (%s%s); no mail sent", cfg.Addr, cfg.From, secured, who)
 }
 
 // teams fetches a Bot Framework token with the app's credentials.

@@ -1,14 +1,19 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -315,4 +320,102 @@ func TestDoctorWorkingHours(t *testing.T) {
 	var b bytes.Buffer
 	doctorHours(&checkup{out: &b}, defs, dir, time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC))
 	doctorWants(t, b.String(), "ok   working hours: Mon, Tue, Wed, Thu, Fri 09:00-17:00 (Europe/London for people without a timezone), 3 holidays, the last on 2027-01-01; counted by flows content")
+}
+
+// smtpStandIn is a relay for baton doctor's email check, on 127.0.0.1: it
+// takes user "baton" with password goodSMTPPass and any sender but
+// refused@corp.example, and counts the mails it was asked to take (RCPT,
+// DATA), which the check must never do.
+func smtpStandIn(t *testing.T) (addr string, mails *atomic.Int32) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mails = new(atomic.Int32)
+	var wg sync.WaitGroup
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	serve := func(c net.Conn) {
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		r := bufio.NewReader(c)
+		say := func(line string) { fmt.Fprintf(c, "%s\r\n", line) }
+		say("220 stand-in ESMTP")
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				return
+			}
+			verb, arg, _ := strings.Cut(strings.TrimRight(line, "\r\n"), " ")
+			switch strings.ToUpper(verb) {
+			case "EHLO":
+				say("250-stand-in")
+				say("250 AUTH PLAIN")
+			case "AUTH":
+				if arg != "PLAIN "+base64.StdEncoding.EncodeToString([]byte("\x00baton\x00"+goodSMTPPass)) {
+					say("535 5.7.8 Authentication credentials invalid")
+					continue
+				}
+				say("235 ok")
+			case "MAIL":
+				if strings.Contains(arg, "refused@corp.example") {
+					say("553 5.7.1 Sender address rejected: not owned by user baton")
+					continue
+				}
+				say("250 ok")
+			case "RCPT", "DATA":
+				mails.Add(1)
+				say("554 no mail expected")
+			case "RSET":
+				say("250 ok")
+			case "QUIT":
+				say("221 bye")
+				return
+			default:
+				say("502 not implemented")
+			}
+		}
+	}
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Go(func() { serve(c) })
+		}
+	})
+	return ln.Addr().String(), mails
+}
+
+const goodSMTPPass = "smtp-password-value"
+
+// baton doctor checks the SMTP relay as a mail would use it, and sends
+// nothing: a relay that takes Baton's sign-in and sender is ok; a refused
+// password, a refused sender or a relay that cannot be reached fails with
+// what to fix, and no password is printed.
+func TestDoctorEmail(t *testing.T) {
+	t.Parallel()
+	addr, mails := smtpStandIn(t)
+	closed := closedAddr(t)
+	for _, tt := range []struct{ url, want string }{
+		{"smtp://baton:" + goodSMTPPass + "@" + addr + "?from=baton@corp.example",
+			"ok   email: relay " + addr + " took the sender baton@corp.example (unencrypted, signed in as baton); no mail sent"},
+		{"smtp://baton:wrong-smtp-pass@" + addr + "?from=baton@corp.example",
+			`FAIL email: smtp auth as baton: 535 "5.7.8 Authentication credentials invalid"; check BATON_SMTP_URL`},
+		{"smtp://baton:" + goodSMTPPass + "@" + addr + "?from=refused@corp.example",
+			`FAIL email: smtp MAIL FROM refused@corp.example: 553 "5.7.1 Sender address rejected`},
+		{"smtp://baton:" + goodSMTPPass + "@" + closed + "?from=baton@corp.example",
+			"FAIL email: smtp dial " + closed + ": "},
+		{"smtp://baton:" + goodSMTPPass + "@" + addr, "FAIL email: BATON_SMTP_URL needs the sender: add ?from=baton@example.com"},
+	} {
+		_, out := runDoctor(t, "BATON_SMTP_URL", tt.url)
+		doctorWants(t, out, tt.want)
+		noSecrets(t, out, goodSMTPPass, "wrong-smtp-pass")
+	}
+	if n := mails.Load(); n != 0 {
+		t.Errorf("the check asked the relay to take %d mails, want none", n)
+	}
+	_, out := runDoctor(t)
+	doctorWants(t, out, "skip email: not configured (BATON_SMTP_URL is not set)")
 }

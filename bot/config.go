@@ -112,7 +112,7 @@ func LoadConfig(args []string, getenv func(string) string, environ []string, out
 		fmt.Fprintf(out, "                                      print (or export as JSON lines) an instance's audit trail and verify its hash chain\n")
 		fmt.Fprintf(out, "       baton dead [retry|drop] [-all | REF...]\n")
 		fmt.Fprintf(out, "                                      list the deliveries given up on, send them again or delete them\n")
-		fmt.Fprintf(out, "       baton doctor [flags]           check configuration, Redis, flows, directory, Slack auth.test and Teams token; exit 1 on any failure\n")
+		fmt.Fprintf(out, "       baton doctor [flags]           check configuration, Redis, flows, directory, Slack auth.test, Teams token and mail relay; exit 1 on any failure\n")
 		fmt.Fprintf(out, "       baton token create --name NAME --scope read|start|admin [--person ID]\n")
 		fmt.Fprintf(out, "                                      create a REST API token (printed once, on the last line); also: token list, token revoke NAME\n")
 		fmt.Fprintf(out, "       baton teams-package [-o FILE]  build the Teams app package (manifest and icons) to upload\n")

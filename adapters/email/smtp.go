@@ -109,53 +109,11 @@ func (s *SMTP) Send(ctx context.Context, m Mail) error {
 func (s *SMTP) send(ctx context.Context, m Mail) error {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
-	host, _, _ := net.SplitHostPort(s.cfg.Addr)
-	tlsConf := s.cfg.TLS
-	if tlsConf == nil {
-		tlsConf = &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
-	}
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", s.cfg.Addr)
+	c, _, err := s.open(ctx)
 	if err != nil {
-		return fmt.Errorf("smtp dial %s: %w", s.cfg.Addr, err)
-	}
-	if dl, ok := ctx.Deadline(); ok {
-		_ = conn.SetDeadline(dl)
-	}
-	stop := context.AfterFunc(ctx, func() { conn.Close() })
-	defer stop()
-	if s.cfg.ImplicitTLS {
-		conn = tls.Client(conn, tlsConf)
-	}
-	c, err := smtp.NewClient(conn, host)
-	if err != nil {
-		conn.Close()
-		return fmt.Errorf("smtp %s: %w", s.cfg.Addr, err)
+		return err
 	}
 	defer c.Close()
-	if err := c.Hello("localhost"); err != nil {
-		return fmt.Errorf("smtp hello: %w", err)
-	}
-	if ok, _ := c.Extension("STARTTLS"); ok && !s.cfg.ImplicitTLS {
-		if err := c.StartTLS(tlsConf); err != nil {
-			return fmt.Errorf("smtp starttls: %w", err)
-		}
-	} else if !s.cfg.ImplicitTLS && !s.cfg.PlainOK && !onThisMachine(host, conn.RemoteAddr()) {
-		// A relay that offers no STARTTLS, or an attacker who stripped it
-		// from the reply: the mail and its approval link would cross the
-		// network in the clear.
-		fix := "use a relay that offers it, or smtps://, or add starttls=optional to BATON_SMTP_URL to accept that"
-		if s.cfg.Username != "" {
-			fix = "use a relay that offers it, or smtps:// (a password is never sent unencrypted)"
-		}
-		return bot.Permanent(fmt.Errorf("smtp %s offers no STARTTLS: the mail, and the approval link in it, would go unencrypted; %s", s.cfg.Addr, fix))
-	}
-	if s.cfg.Username != "" {
-		// PlainAuth refuses to send a password without TLS, except to localhost.
-		if err := c.Auth(smtp.PlainAuth("", s.cfg.Username, s.cfg.Password, host)); err != nil {
-			return fmt.Errorf("smtp auth as %s: %w", s.cfg.Username, err)
-		}
-	}
 	from := cmp.Or(s.cfg.From, m.From)
 	if err := c.Mail(from); err != nil {
 		return fmt.Errorf("smtp MAIL FROM %s: %w", from, err)
@@ -178,6 +136,86 @@ func (s *SMTP) send(ctx context.Context, m Mail) error {
 	// connection) must not send it again, with a new link, on a retry.
 	_ = c.Quit()
 	return nil
+}
+
+// open connects to the relay, says hello, secures the connection (or
+// refuses to go on unencrypted off this machine) and signs in. It says how
+// the connection is secured. ctx bounds the whole session: it closes the
+// connection when it ends.
+func (s *SMTP) open(ctx context.Context) (*smtp.Client, string, error) {
+	host, _, _ := net.SplitHostPort(s.cfg.Addr)
+	tlsConf := s.cfg.TLS
+	if tlsConf == nil {
+		tlsConf = &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
+	}
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", s.cfg.Addr)
+	if err != nil {
+		return nil, "", fmt.Errorf("smtp dial %s: %w", s.cfg.Addr, err)
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		_ = conn.SetDeadline(dl)
+	}
+	context.AfterFunc(ctx, func() { conn.Close() })
+	secured := "unencrypted"
+	if s.cfg.ImplicitTLS {
+		conn, secured = tls.Client(conn, tlsConf), "TLS"
+	}
+	c, err := smtp.NewClient(conn, host)
+	if err != nil {
+		conn.Close()
+		return nil, "", fmt.Errorf("smtp %s: %w", s.cfg.Addr, err)
+	}
+	fail := func(err error) (*smtp.Client, string, error) {
+		c.Close()
+		return nil, "", err
+	}
+	if err := c.Hello("localhost"); err != nil {
+		return fail(fmt.Errorf("smtp hello: %w", err))
+	}
+	if ok, _ := c.Extension("STARTTLS"); ok && !s.cfg.ImplicitTLS {
+		if err := c.StartTLS(tlsConf); err != nil {
+			return fail(fmt.Errorf("smtp starttls: %w", err))
+		}
+		secured = "STARTTLS"
+	} else if !s.cfg.ImplicitTLS && !s.cfg.PlainOK && !onThisMachine(host, conn.RemoteAddr()) {
+		// A relay that offers no STARTTLS, or an attacker who stripped it
+		// from the reply: the mail and its approval link would cross the
+		// network in the clear.
+		fix := "use a relay that offers it, or smtps://, or add starttls=optional to BATON_SMTP_URL to accept that"
+		if s.cfg.Username != "" {
+			fix = "use a relay that offers it, or smtps:// (a password is never sent unencrypted)"
+		}
+		return fail(bot.Permanent(fmt.Errorf("smtp %s offers no STARTTLS: the mail, and the approval link in it, would go unencrypted; %s", s.cfg.Addr, fix)))
+	}
+	if s.cfg.Username != "" {
+		// PlainAuth refuses to send a password without TLS, except to localhost.
+		if err := c.Auth(smtp.PlainAuth("", s.cfg.Username, s.cfg.Password, host)); err != nil {
+			return fail(fmt.Errorf("smtp auth as %s: %w", s.cfg.Username, err))
+		}
+	}
+	return c, secured, nil
+}
+
+// Check opens a session with the relay as a mail would (TLS, sign-in),
+// offers it the sender, and leaves without sending anything: what baton
+// doctor runs. It says how the connection was secured.
+func (s *SMTP) Check(ctx context.Context) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
+	c, secured, err := s.open(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	if err := c.Mail(s.cfg.From); err != nil {
+		return "", fmt.Errorf("smtp MAIL FROM %s: %w", s.cfg.From, err)
+	}
+	if err := c.Reset(); err != nil {
+		return "", fmt.Errorf("smtp RSET: %w", err)
+	}
+	_ = c.Quit()
+	return secured, nil
 }
 
 // onThisMachine says whether the relay, host as configured and reached at
