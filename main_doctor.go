@@ -319,7 +319,7 @@ func (c *checkup) email(ctx context.Context, getenv func(string) string) {
 	if cfg.Username != "" {
 		who = ", signed in as " + cfg.Username
 	}
-	c.ok("email", "relay %s took the sender %s (%s%s); no mail sent", cfg.Addr, cfg.From, secured, who)
+	c.ok("email", "relay %s accepted MAIL FROM %s (%s%s); no mail sent (some relays check the sender only when a mail is sent)", cfg.Addr, cfg.From, secured, who)
 }
 
 // teams fetches a Bot Framework token with the app's credentials.

@@ -353,7 +353,9 @@ func smtpStandIn(t *testing.T) (addr string, mails *atomic.Int32) {
 				say("250 AUTH PLAIN")
 			case "AUTH":
 				if arg != "PLAIN "+base64.StdEncoding.EncodeToString([]byte("\x00baton\x00"+goodSMTPPass)) {
-					say("535 5.7.8 Authentication credentials invalid")
+					// echoing what it was given, as a careless relay might
+					pw, _ := base64.StdEncoding.DecodeString(strings.TrimPrefix(arg, "PLAIN "))
+					say("535 5.7.8 Authentication credentials invalid: " + strings.ReplaceAll(string(pw), "\x00", " "))
 					continue
 				}
 				say("235 ok")
@@ -400,9 +402,9 @@ func TestDoctorEmail(t *testing.T) {
 	closed := closedAddr(t)
 	for _, tt := range []struct{ url, want string }{
 		{"smtp://baton:" + goodSMTPPass + "@" + addr + "?from=baton@corp.example",
-			"ok   email: relay " + addr + " took the sender baton@corp.example (unencrypted, signed in as baton); no mail sent"},
+			"ok   email: relay " + addr + " accepted MAIL FROM baton@corp.example (unencrypted, signed in as baton); no mail sent"},
 		{"smtp://baton:wrong-smtp-pass@" + addr + "?from=baton@corp.example",
-			`FAIL email: smtp auth as baton: 535 "5.7.8 Authentication credentials invalid"; check BATON_SMTP_URL`},
+			`FAIL email: smtp auth as baton: 535 "5.7.8 Authentication credentials invalid:  baton [redacted]"; check BATON_SMTP_URL`},
 		{"smtp://baton:" + goodSMTPPass + "@" + addr + "?from=refused@corp.example",
 			`FAIL email: smtp MAIL FROM refused@corp.example: 553 "5.7.1 Sender address rejected`},
 		{"smtp://baton:" + goodSMTPPass + "@" + closed + "?from=baton@corp.example",

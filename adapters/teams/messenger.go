@@ -66,7 +66,8 @@ func isChannel(conv string) bool {
 
 // thread returns the conversation replies to the card go to: its thread,
 // or, for a card posted in a channel before references kept their thread,
-// the thread the card started; "" for a card in a chat.
+// the thread the card started (only a first card is ever replied to, and
+// a first card is a new post, never a reply); "" for a card in a chat.
 func (r cardRef) thread() string {
 	if r.Thread == "" && isChannel(r.Conversation) {
 		return threadOf(r.Conversation, r.Activity)
