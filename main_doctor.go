@@ -69,19 +69,22 @@ func doctor(ctx context.Context, args []string, getenv func(string) string, envi
 		cfg, err = bot.LoadConfig(args, getenv, environ, w)
 		return err
 	})
+	var ext *extSettings // nil: not read, as the configuration is wrong
 	switch {
 	case errors.Is(err, flag.ErrHelp):
 		return 0
 	case err != nil:
 		c.fail("config", "%v", err)
 		// What they check comes from the configuration: said, not left out.
-		for _, name := range []string{"redis", "directory", "flows", "secrets"} {
+		for _, name := range []string{"redis", "directory", "flows", "secrets", "email"} {
 			c.skip(name, "not checked until the configuration is fixed")
 		}
 	default:
-		if _, err := externalSettings(cfg, getenv); err != nil { // main_external.go
+		if set, err := externalSettings(cfg, getenv); err != nil { // main_external.go
 			c.fail("config", "%v", err)
+			c.skip("email", "not checked until the configuration is fixed")
 		} else {
+			ext = &set
 			c.ok("config", "listen on %s, console %s, log %s/%s", cfg.HTTPAddr, cfg.Console, cfg.LogFormat, cfg.LogLevel)
 		}
 		c.redis(ctx, cfg)
@@ -89,7 +92,9 @@ func doctor(ctx context.Context, args []string, getenv func(string) string, envi
 	}
 	c.slack(ctx, getenv)
 	c.teams(ctx, getenv)
-	c.email(ctx, getenv)
+	if ext != nil {
+		c.email(ctx, ext.smtp)
+	}
 	if c.failed {
 		fmt.Fprintln(stdout, "baton doctor: some checks failed; fix them and run baton doctor again")
 		return 1
@@ -297,18 +302,14 @@ func (c *checkup) slack(ctx context.Context, getenv func(string) string) {
 }
 
 // email opens a session with the SMTP relay as a mail would (TLS, sign-in,
-// the sender) and sends nothing.
-func (c *checkup) email(ctx context.Context, getenv func(string) string) {
-	raw := getenv("BATON_SMTP_URL")
-	if raw == "" {
+// the sender) and sends nothing. sc is BATON_SMTP_URL as the configuration
+// read it (nil: not set).
+func (c *checkup) email(ctx context.Context, sc *email.SMTPConfig) {
+	if sc == nil {
 		c.skip("email", "not configured (BATON_SMTP_URL is not set): mail to external participants (email: assignees) is shown in the console, not sent")
 		return
 	}
-	cfg, err := email.ParseURL(raw)
-	if err != nil {
-		c.fail("email", "%v", err)
-		return
-	}
+	cfg := *sc
 	cfg.Timeout = doctorTimeout
 	secured, err := email.NewSMTP(cfg).Check(ctx)
 	if err != nil {

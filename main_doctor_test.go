@@ -409,11 +409,14 @@ func TestDoctorEmail(t *testing.T) {
 			`FAIL email: smtp MAIL FROM refused@corp.example: 553 "5.7.1 Sender address rejected`},
 		{"smtp://baton:" + goodSMTPPass + "@" + closed + "?from=baton@corp.example",
 			"FAIL email: smtp dial " + closed + ": "},
-		{"smtp://baton:" + goodSMTPPass + "@" + addr, "FAIL email: BATON_SMTP_URL needs the sender: add ?from=baton@example.com"},
+		{"smtp://baton:" + goodSMTPPass + "@" + addr, "FAIL config: BATON_SMTP_URL needs the sender: add ?from=baton@example.com"},
 	} {
 		_, out := runDoctor(t, "BATON_SMTP_URL", tt.url)
 		doctorWants(t, out, tt.want)
 		noSecrets(t, out, goodSMTPPass, "wrong-smtp-pass")
+		if strings.HasPrefix(tt.want, "FAIL config") && (strings.Count(out, "needs the sender") != 1 || !strings.Contains(out, "skip email: not checked until the configuration is fixed")) {
+			t.Errorf("a bad BATON_SMTP_URL is reported once, by config, and email is not checked:\n%s", out)
+		}
 	}
 	if n := mails.Load(); n != 0 {
 		t.Errorf("the check asked the relay to take %d mails, want none", n)
