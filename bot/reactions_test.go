@@ -1,6 +1,7 @@
 package bot_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/batonbot/baton/bot"
@@ -25,7 +26,7 @@ func TestReactionOffer(t *testing.T) {
 	card := bot.CardDecision{Instance: in.ID, Step: "manager", Round: 1, Yes: flows.ActApprove, No: flows.ActReject}
 	offer := func(c bot.CardDecision, actor string, yes bool) *flows.Message {
 		t.Helper()
-		m, err := bot.ReactionOffer(t.Context(), r.Svc, c.String(), actor, yes, "👍")
+		m, err := bot.ReactionOffer(t.Context(), r.Svc, c.String(), actor, yes, "reacted 👍")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -98,4 +99,55 @@ func FuzzCardDecision(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestReplyMeaning: a short yes or no in a card's thread is read, with its
+// emoji, markup and a few words around it; anything hedged, asked or long
+// is not.
+func TestReplyMeaning(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		text    string
+		yes, ok bool
+	}{
+		{"lgtm", true, true},
+		{"LGTM!", true, true},
+		{"<@U0BATON> approved, thanks", true, true},
+		{"Looks good to me 👍🏽", true, true},
+		{"looks good", true, true},
+		{":+1::skin-tone-3:", true, true},
+		{"✔️", true, true},
+		{"+1", true, true},
+		{"ship it", true, true},
+		{"Approved. Thanks Alice", true, true},
+		{"done", true, true},
+		{"Rejected", false, true},
+		{"declined :x:", false, true},
+		{"👎", false, true},
+		{"-1 from me", false, true},
+		{"not approved", false, false},
+		{"I don't approve", false, false},
+		{"I can’t approve this", false, false},
+		{"approved?", false, false},
+		{"approved once the quote is attached", false, false},
+		{"lgtm but wait for Carol", false, false},
+		{"approve or reject", false, false},
+		{"ok", false, false},
+		{"no", false, false},
+		{"thanks", false, false},
+		{"", false, false},
+		{"Approved, the laptop model is the one we standardised on last year", false, false},
+		{"the <https://example.com|quote> looks fine", false, false},
+	} {
+		yes, ok := bot.ReplyMeaning(c.text)
+		if yes != c.yes || ok != c.ok {
+			t.Errorf("ReplyMeaning(%q) = %v, %v; want %v, %v", c.text, yes, ok, c.yes, c.ok)
+		}
+	}
+	if got := bot.RepliedWith("<@U0BATON>  lgtm,\n thanks"); got != "replied “lgtm, thanks”" {
+		t.Errorf("RepliedWith: %q", got)
+	}
+	if got := bot.RepliedWith("approved " + strings.Repeat("x", 60)); len([]rune(got)) != len([]rune("replied “”"))+40 || !strings.HasSuffix(got, "…”") {
+		t.Errorf("RepliedWith of a long reply: %q", got)
+	}
 }

@@ -70,6 +70,16 @@ var Events = []string{"app_home_opened", "reaction_added"}
 // reaction to a task card) and users:read (names and timezones).
 var Scopes = []string{"chat:write", "commands", "im:write", "reactions:read", "users:read"}
 
+// ThreadEvents and ThreadScopes are what an app adds, if its admins choose,
+// for short replies in a task card's thread ("lgtm", "rejected") to be
+// answered with the decision as one click: the messages of the channels
+// Baton is in. They are not in the manifest by default (its comments say
+// how to add them), as they let Baton read every message there.
+var (
+	ThreadEvents = []string{"message.channels", "message.groups"}
+	ThreadScopes = []string{"channels:history", "groups:history"}
+)
+
 // Adapter is the Slack adapter: HTTP handlers, Socket Mode, the Messenger,
 // and the App Home. It is safe for concurrent use.
 type Adapter struct {

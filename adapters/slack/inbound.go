@@ -399,7 +399,8 @@ func fieldErrors(fe flows.FieldErrors, fields []flows.Field, fallbackBlock strin
 }
 
 // onEvent handles the Events API: the URL check, the App Home being
-// opened (which publishes it), and a reaction to a task card (reactions.go).
+// opened (which publishes it), and a reaction to a task card or a short
+// reply in its thread (reactions.go).
 // A redelivered event id is acknowledged and ignored once the first delivery
 // was handled.
 func (a *Adapter) onEvent(ctx context.Context, e event) any {
@@ -434,6 +435,24 @@ func (a *Adapter) onEvent(ctx context.Context, e event) any {
 		}
 		what, work = "reaction", func(ctx context.Context) error {
 			return a.onReaction(ctx, in.User, in.Reaction, in.Item.Channel, record)
+		}
+	case in.Type == "message" && (in.Subtype == "" || in.Subtype == "thread_broadcast") &&
+		in.ThreadTS != "" && in.ThreadTS != in.TS:
+		// Every message of the channels Baton is in comes here (if the app
+		// asks for them): only a short yes or no in a thread costs a read.
+		yes, ok := bot.ReplyMeaning(in.Text)
+		if !ok {
+			return nil
+		}
+		record, ok, err := a.kv.GetValue(ctx, nsCard, in.Channel+"/"+in.ThreadTS)
+		switch {
+		case err != nil:
+			return inProgress{}
+		case !ok:
+			return nil
+		}
+		what, work = "reply", func(ctx context.Context) error {
+			return a.onReply(ctx, in.User, in.Text, yes, in.Channel, in.ThreadTS, record)
 		}
 	default:
 		return nil // any other reaction costs nothing more

@@ -77,10 +77,31 @@ func TestManifestMatchesCode(t *testing.T) {
 	}
 	// Every route the adapter serves is in the manifest.
 	h := newHarness(t)
+	// The opt-in for replies in a card's thread: named in the comments,
+	// not asked for by default.
+	for _, name := range slices.Concat(ThreadEvents, ThreadScopes) {
+		if !strings.Contains(comments(string(src)), " "+name+" ") {
+			t.Errorf("the manifest's comments do not say to add %s for replies in a card's thread", name)
+		}
+		if slices.Contains(m.Settings.Events.BotEvents, name) || slices.Contains(scopes, name) {
+			t.Errorf("%s is asked for by default; it is the opt-in for replies in threads", name)
+		}
+	}
 	for pattern := range h.a.Routes() {
 		route := strings.TrimPrefix(pattern, "POST ")
 		if !strings.Contains(string(src), "https://baton.example.com"+route) {
 			t.Errorf("route %s is not in the manifest", route)
 		}
 	}
+}
+
+// comments returns the comment lines of a YAML file, joined by spaces.
+func comments(src string) string {
+	var b strings.Builder
+	for line := range strings.Lines(src) {
+		if c, ok := strings.CutPrefix(strings.TrimSpace(line), "#"); ok {
+			b.WriteString(" " + strings.TrimSpace(c) + " ")
+		}
+	}
+	return b.String()
 }

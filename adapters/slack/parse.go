@@ -113,6 +113,13 @@ type innerEvent struct {
 		Channel string `json:"channel"`
 		TS      string `json:"ts"`
 	} `json:"item"`
+	// message (message.channels, message.groups: the opt-in for replies in
+	// a card's thread): where, what, and the thread's first message.
+	Subtype  string `json:"subtype"`
+	Channel  string `json:"channel"`
+	Text     string `json:"text"`
+	TS       string `json:"ts"`
+	ThreadTS string `json:"thread_ts"`
 }
 
 // parseEvent reads an Events API body. It decodes the envelope itself

@@ -55,7 +55,21 @@ func (a *Adapter) rememberCard(ctx context.Context, m *flows.Message, channel, t
 func (a *Adapter) onReaction(ctx context.Context, user, reaction, channel, record string) error {
 	thread, record, _ := strings.Cut(record, "|")
 	name := emojiName(reaction)
-	m, err := bot.ReactionOffer(ctx, a.svc, record, a.person(user), yesEmoji[name], ":"+name+":")
+	return a.offer(ctx, user, channel, thread, record, yesEmoji[name], "reacted :"+name+":")
+}
+
+// onReply answers a short yes or no (bot.ReplyMeaning) replied in the
+// thread of a task card (the card at channel/thread, record as rememberCard
+// kept it) the same way, privately in that thread.
+func (a *Adapter) onReply(ctx context.Context, user, text string, yes bool, channel, thread, record string) error {
+	_, record, _ = strings.Cut(record, "|")
+	return a.offer(ctx, user, channel, thread, record, yes, bot.RepliedWith(text))
+}
+
+// offer asks user, privately in channel (in thread, if not ""), whether
+// they meant the decision that yes stands for on the card of record.
+func (a *Adapter) offer(ctx context.Context, user, channel, thread, record string, yes bool, did string) error {
+	m, err := bot.ReactionOffer(ctx, a.svc, record, a.person(user), yes, did)
 	if m == nil || err != nil {
 		return err
 	}

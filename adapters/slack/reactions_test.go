@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -209,5 +210,98 @@ func TestReactionMarksDone(t *testing.T) {
 		"v1|done|AR-1|grant|1|", "Mark it done?")
 	if calls := h.react(reactionBody(t, "Ev2", "U0ERIN", "x", "D0ERIN", card.TS)); len(calls) != 0 {
 		t.Errorf("a cross on a task was answered:\n%s", summarize(calls))
+	}
+}
+
+// replyBody is a message event: user replies text in the thread of the
+// message at channel/thread (message.channels, the opt-in).
+func replyBody(t testing.TB, eventID, user, text, channel, thread string, extra map[string]any) []byte {
+	t.Helper()
+	ev := map[string]any{"type": "message", "user": user, "text": text, "channel": channel, "channel_type": "channel",
+		"ts": "1764151200.000" + eventID[len(eventID)-1:], "thread_ts": thread, "parent_user_id": "U0BATONBOT", "event_ts": "1764151200.000100"}
+	maps.Copy(ev, extra)
+	b, err := json.Marshal(map[string]any{"type": "event_callback", "team_id": "T0BATON", "api_app_id": "A0BATON",
+		"event_id": eventID, "event_time": 1764151200, "event": ev})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestThreadReplyOffersTheDecision: Carol's "lgtm" in the thread of a task
+// card posted in #finance asks her, privately in that thread, whether to
+// approve, and her click approves; "rejected" offers Reject. A reply by
+// someone the step does not wait on, a hedged or long reply, a message
+// outside a thread, an edit, a bot's message, a redelivery and a reply in
+// a thread that is no card's go unanswered, and a reply decides nothing.
+func TestThreadReplyOffersTheDecision(t *testing.T) {
+	t.Parallel()
+	src := `
+id: expense
+name: Expense claim
+command: expense
+prefix: EX
+owner: olivia
+form:
+  - {name: what, label: What, type: text, required: true}
+steps:
+  - id: review
+    name: Finance review
+    type: approval
+    assignees: [group:finance]
+    channel: finance
+`
+	def, err := flows.ParseDefinition("expense.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, func(_ *Config, defs *[]*flows.Definition, _ **flows.Directory) { *defs = append(*defs, def) })
+	out, err := h.rig.Svc.Handle(t.Context(), flows.Event{Kind: flows.EventStart, Key: "ex", Flow: "expense", Actor: "alice", Data: map[string]string{"what": "Taxi"}})
+	if err != nil || !out.OK {
+		t.Fatal(err, out)
+	}
+	h.settle()
+	card := h.api.take(&h.seen)[0]
+	if card.str("channel") != "C0FINANCE" || card.TS == "" {
+		t.Fatalf("no card in #finance: %s", card.summary())
+	}
+	reply := func(eventID, user, text string, extra map[string]any) []apiCall {
+		t.Helper()
+		return h.react(replyBody(t, eventID, user, text, "C0FINANCE", card.TS, extra))
+	}
+	for what, calls := range map[string][]apiCall{
+		"Alice's lgtm (not her step)":         reply("Ev1", "U0ALICE", "lgtm", nil),
+		"a hedged reply":                      reply("Ev2", "U0CAROL", "lgtm once the receipt is attached", nil),
+		"a question":                          reply("Ev3", "U0CAROL", "approved?", nil),
+		"a message outside any thread":        h.react(replyBody(t, "Ev4", "U0CAROL", "lgtm", "C0FINANCE", "", nil)),
+		"the card's own message event":        h.react(replyBody(t, "Ev5", "U0CAROL", "lgtm", "C0FINANCE", card.TS, map[string]any{"ts": card.TS})),
+		"an edit":                             reply("Ev6", "U0CAROL", "lgtm", map[string]any{"subtype": "message_changed"}),
+		"a bot's reply":                       reply("Ev7", "U0CAROL", "lgtm", map[string]any{"bot_id": "B0OTHER"}),
+		"a reply in another message's thread": h.react(replyBody(t, "Ev8", "U0CAROL", "lgtm", "C0FINANCE", "1764147600.424242", nil)),
+	} {
+		if len(calls) != 0 {
+			t.Errorf("%s was answered:\n%s", what, summarize(calls))
+		}
+	}
+	offeredTo(t, "Carol's lgtm", reply("Ev9", "U0CAROL", "<@U0BATONBOT> LGTM :+1::skin-tone-2:", nil), "C0FINANCE", "U0CAROL", card.TS,
+		"v1|approve|EX-1|review|1|", "You replied “LGTM :+1::skin-tone-2:” to Expense claim EX-1: Taxi. Approve it?")
+	if calls := reply("Ev9", "U0CAROL", "<@U0BATONBOT> LGTM :+1::skin-tone-2:", nil); len(calls) != 0 {
+		t.Errorf("a redelivered reply was answered again:\n%s", summarize(calls))
+	}
+	offeredTo(t, "Frank's rejected, also sent to the channel", reply("Ev0", "U0FRANK", "Rejected.", map[string]any{"subtype": "thread_broadcast"}),
+		"C0FINANCE", "U0FRANK", card.TS, "v1|reject|EX-1|review|1|", "Reject it? You will be asked for the reason.")
+	if in, err := h.rig.Svc.Instance(t.Context(), "EX-1"); err != nil || in.Status != flows.StatusRunning {
+		t.Fatalf("a reply decided: %v %+v", err, in)
+	}
+
+	// Carol clicks Approve on the question: approved.
+	p := h.clickPayload("U0CAROL", "v1|approve|EX-1|review|1|", "C0FINANCE")
+	p["container"].(map[string]any)["is_ephemeral"] = true
+	if code, body := h.post(PathInteractions, formType, interactionBody(p)); code != http.StatusOK || len(body) != 0 {
+		t.Fatalf("click: %d %s", code, body)
+	}
+	h.settle()
+	if in, err := h.rig.Svc.Instance(t.Context(), "EX-1"); err != nil || in.Status != flows.StatusCompleted {
+		t.Fatalf("the click did not approve: %v %+v", err, in)
 	}
 }

@@ -192,13 +192,17 @@ func (a *Adapter) actor(act schema.Activity) string {
 
 var (
 	mentionRE = regexp.MustCompile(`(?s)<at>.*?</at>`)
+	emojiRE   = regexp.MustCompile(`<(?:img|emoji)\b[^>]*\balt="([^"]*)"[^>]*>`)
 	tagRE     = regexp.MustCompile(`<[^>]*>`)
 )
 
 // commandText is what a person typed, without the bot's @mention (in
-// channels), markup and a leading "/baton" typed out of Slack habit.
+// channels), markup and a leading "/baton" typed out of Slack habit. An
+// emoji, which Teams sends as an image whose alt text is the emoji, is
+// kept as that text ("lgtm 👍").
 func commandText(text string) string {
 	text = mentionRE.ReplaceAllString(text, " ")
+	text = emojiRE.ReplaceAllString(text, " $1 ")
 	text = tagRE.ReplaceAllString(text, " ")
 	text = strings.ReplaceAll(html.UnescapeString(text), "\u00a0", " ")
 	text = strings.TrimSpace(text)
@@ -215,6 +219,9 @@ func (a *Adapter) onMessage(ctx context.Context, act schema.Activity) {
 	text := commandText(act.Text)
 	if text == "" {
 		return // a file, a reaction-like message or an old client's card submit: nothing to do
+	}
+	if a.onReply(ctx, act, text) {
+		return
 	}
 	actor := a.actor(act)
 	rep, err := a.svc.Command(ctx, actor, "teams", "teams:"+act.ID, text)

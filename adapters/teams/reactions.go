@@ -13,9 +13,11 @@ import (
 
 // A reaction to a task card offers its decision back as one click
 // (bot.ReactionOffer), as a reply to the card: 👍 or ✅ asks "Approve it?",
-// 👎 or ❌ offers Reject. Teams has no private message in a conversation:
-// in a channel, the question shows in the card's thread; only the person
-// it asks may use it, as with the card itself.
+// 👎 or ❌ offers Reject; so does a short "@Baton lgtm" or "@Baton
+// rejected" in the thread of a card in a channel (Teams sends a bot the
+// channel messages that mention it). Teams has no private message in a
+// conversation: in a channel, the question shows in the card's thread;
+// only the person it asks may use it, as with the card itself.
 
 // cardKnownFor is how long a card is recognized by its activity id (kept
 // in kvNamespace as card:<conversation>/<activity id>).
@@ -84,26 +86,47 @@ func (a *Adapter) onReaction(ctx context.Context, act schema.Activity) {
 		if !ok {
 			continue
 		}
-		if err := a.offer(ctx, act, yes, emoji); err != nil {
+		if _, err := a.offer(ctx, act, cardKey(act.Conversation.ID, act.ReplyToID), act.ReplyToID, yes, "reacted "+emoji); err != nil {
 			a.log.WarnContext(ctx, "teams: answer a reaction", "platform", "teams", "user", act.From.ID, "err", err)
 		}
 		return // one question for one reaction activity
 	}
 }
 
-func (a *Adapter) offer(ctx context.Context, act schema.Activity, yes bool, emoji string) error {
-	record, ok, err := a.kv.GetValue(ctx, kvNamespace, cardKey(act.Conversation.ID, act.ReplyToID))
+// onReply answers a short yes or no (bot.ReplyMeaning) in the thread of a
+// task card in a channel, where Teams lets Baton hear it (the message
+// @mentions Baton), with the decision as one click, in the thread, and
+// reports whether it asked. Anything else is taken for a command.
+func (a *Adapter) onReply(ctx context.Context, act schema.Activity, text string) bool {
+	_, root, threaded := strings.Cut(act.Conversation.ID, ";messageid=")
+	yes, ok := bot.ReplyMeaning(text)
+	if !threaded || root == "" || !ok {
+		return false
+	}
+	asked, err := a.offer(ctx, act, cardKey(act.Conversation.ID, root), act.ID, yes, bot.RepliedWith(text))
+	if err != nil {
+		a.log.WarnContext(ctx, "teams: answer a reply", "platform", "teams", "user", act.From.ID, "err", err)
+	}
+	return asked
+}
+
+// offer asks the sender of act, in a reply to replyTo, whether they meant
+// the decision that yes stands for on the card kept under key (cardKey),
+// and reports whether it asked: not for a card Baton does not know (or one
+// too old to), or a decision they may not make now.
+func (a *Adapter) offer(ctx context.Context, act schema.Activity, key, replyTo string, yes bool, did string) (bool, error) {
+	record, ok, err := a.kv.GetValue(ctx, kvNamespace, key)
 	if err != nil || !ok {
-		return err // not a card of Baton's (or one too old to know)
+		return false, err
 	}
 	actor := a.actor(act)
-	m, err := bot.ReactionOffer(ctx, a.svc, record, actor, yes, emoji)
+	m, err := bot.ReactionOffer(ctx, a.svc, record, actor, yes, did)
 	if m == nil || err != nil {
-		return err
+		return false, err
 	}
 	if act.Conversation.ConversationType != "personal" { // seen by everyone there: say whom it asks
 		m.Text = a.svc.Engine().Directory().Name(actor) + ", " + strings.ToLower(m.Text[:1]) + m.Text[1:]
 	}
-	_, err = a.conn.reply(ctx, act.ServiceURL, act.Conversation.ID, act.ReplyToID, cardActivity(a.cards.message(m, ""), m.Text))
-	return err
+	_, err = a.conn.reply(ctx, act.ServiceURL, act.Conversation.ID, replyTo, cardActivity(a.cards.message(m, ""), m.Text))
+	return err == nil, err
 }

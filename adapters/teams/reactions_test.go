@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/batonbot/baton/bot"
 	"github.com/batonbot/baton/flows"
 )
 
@@ -112,5 +113,75 @@ func TestCardKeyOfAThread(t *testing.T) {
 	t.Parallel()
 	if a, b := cardKey("19:x@thread.tacv2;messageid=1764147600123", "1764147600456"), cardKey("19:x@thread.tacv2", "1764147600456"); a != b {
 		t.Errorf("%q != %q", a, b)
+	}
+}
+
+// TestThreadReplyOffersTheDecision: Bob's "@Baton lgtm" in the thread of
+// his task card in a channel is answered in that thread by a question to
+// him, and Approve there approves; "@Baton rejected" offers Reject.
+// Carol's lgtm (not her task), a hedged reply, and a reply in the thread of
+// a message that is no card are taken for commands, as before.
+func TestThreadReplyOffersTheDecision(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	chairForBob(t, w) // PR-1 waits on Bob
+	const channel = "19:finance@thread.tacv2"
+	ref, err := w.a.Send(t.Context(), bot.Address{Channel: "finance", ID: channel}, &flows.Message{Kind: flows.MsgTask, Instance: "PR-1", Flow: "purchase",
+		Step: "manager", Round: 1, Title: "Purchase request PR-1: Chair (EUR 300)", Actions: []flows.Action{
+			{Kind: flows.ActApprove, Label: "Approve", Instance: "PR-1", Step: "manager", Round: 1},
+			{Kind: flows.ActReject, Label: "Reject", Instance: "PR-1", Step: "manager", Round: 1}}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := parseRef(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reply := func(person, root, text string) []*posted {
+		t.Helper()
+		thread := channel + ";messageid=" + root
+		before := len(w.conn.in(thread))
+		rec := w.post(w.activity("message", func(act map[string]any) {
+			as(person)(act)
+			conv := act["conversation"].(map[string]any)
+			conv["id"], conv["conversationType"] = thread, "channel"
+			act["text"] = "<at>Baton</at> " + text
+		}))
+		if rec.Code != http.StatusOK {
+			t.Fatalf("%s replies %q: %d %s", person, text, rec.Code, rec.Body)
+		}
+		return w.conn.in(thread)[before:]
+	}
+	asked := func(what string, got []*posted, verb string, wants ...string) *posted {
+		t.Helper()
+		if len(got) != 1 || findAction(got[0].Card, verb, "PR-1") == nil {
+			t.Fatalf("%s: want one reply in the thread with %s, got %d", what, verb, len(got))
+		}
+		mustContain(t, what, got[0].text(), append(wants, "Nothing is decided until you click.")...)
+		return got[0]
+	}
+	notAsked := func(what string, got []*posted) {
+		t.Helper()
+		for _, p := range got {
+			if findAction(p.Card, verbApprove, "PR-1") != nil || findAction(p.Card, verbReject, "PR-1") != nil {
+				t.Errorf("%s was offered a decision: %s", what, p.text())
+			}
+		}
+	}
+	notAsked("Carol's lgtm", reply("carol", r.Activity, "lgtm"))
+	notAsked("Bob's hedged reply", reply("bob", r.Activity, "lgtm once I have seen the quote"))
+	notAsked("Bob's lgtm in another thread", reply("bob", "1764147600999", "lgtm"))
+	asked("Bob's rejected", reply("bob", r.Activity, "Rejected."), verbReject,
+		"Bob Chen, you replied “Rejected.” to Purchase request PR-1: Chair (EUR 300). Reject it?")
+	// Teams sends an emoji as an image whose alt text is the emoji.
+	ask := asked("Bob's lgtm", reply("bob", r.Activity, `<p>lgtm <img itemtype="http://schema.skype.com/Emoji" alt="👍" src="https://statics.teams.cdn.office.net/evergreen-assets/personal-expressions/v2/assets/emoticons/yes/default/20_f.png" width="20" height="20"></p>`), verbApprove,
+		"Bob Chen, you replied “lgtm 👍” to Purchase request PR-1: Chair (EUR 300). Approve it?")
+	if in, err := w.rig.Svc.Instance(t.Context(), "PR-1"); err != nil || in.Status != flows.StatusRunning {
+		t.Fatalf("a reply decided: %v %+v", err, in)
+	}
+	wantCard(t, "Approve on the question", w.click("bob", ask.Conv, ask.Card, ask.ID, verbApprove, nil), "Approved")
+	w.rig.Drain()
+	if in, err := w.rig.Svc.Instance(t.Context(), "PR-1"); err != nil || in.Status != flows.StatusCompleted {
+		t.Fatalf("the click did not approve: %v %+v", err, in)
 	}
 }
