@@ -1481,9 +1481,27 @@ func (t *tx) continueAt(i int) {
 		if s.cond != nil {
 			ok, err := s.cond.eval(t.in.Data, t.in.Requester)
 			if err != nil {
-				t.record(AuditEntry{Actor: System, Action: "skipped", Step: s.ID, Reason: "condition could not be evaluated: " + err.Error()})
-				i++
-				continue
+				// Failing safe: a step is not passed over for a condition
+				// it could not check (a webhook's reply without the field
+				// it names, a number stored as text), as that would let a
+				// request past an approval. A person is asked, or told;
+				// a system is not called, and the request fails (or goes
+				// on, if the step says on_error: continue), as if its call
+				// had.
+				reason := "condition could not be evaluated: " + err.Error()
+				switch {
+				case s.Kind == StepWebhook && s.Webhook.OnError == "continue":
+					t.record(AuditEntry{Actor: System, Action: "skipped", Step: s.ID, Reason: reason + "; on_error is continue"})
+					i++
+					continue
+				case s.Kind == StepWebhook:
+					t.record(AuditEntry{Actor: System, Action: "condition_failed", Step: s.ID, Reason: reason})
+					t.in.Step, t.in.Round = s.ID, max(t.in.Rounds[s.ID], 1) // where it failed, as a failed call leaves it
+					t.fail(s, reason)
+					return
+				}
+				t.record(AuditEntry{Actor: System, Action: "condition_failed", Step: s.ID, Reason: reason + "; the step is asked, to be safe"})
+				ok = true
 			}
 			if !ok {
 				t.record(AuditEntry{Actor: System, Action: "skipped", Step: s.ID, Reason: "condition is false: " + s.When})
@@ -2566,11 +2584,20 @@ func (t *tx) webhookResult() error {
 		return nil
 	}
 	stored := map[string]string{}
+	var missing []string
 	for _, name := range slices.Sorted(maps.Keys(s.Webhook.Store)) {
 		if v, ok := lookupPath(t.ev.Result.Reply, s.Webhook.Store[name]); ok {
 			in.Data[name] = v
 			stored[name] = FormatValue(v)
+		} else {
+			missing = append(missing, name+" ("+s.Webhook.Store[name]+")")
 		}
+	}
+	if len(missing) > 0 {
+		// Said, not failed: the reply may leave out what it has not got,
+		// and a step whose condition names a field that is not there is
+		// asked, not passed over (continueAt).
+		stored[missingKey] = strings.Join(missing, ", ")
 	}
 	t.record(AuditEntry{Action: "webhook_ok", Detail: stored})
 	t.closeStep(string(Done), System, "")
@@ -2579,15 +2606,20 @@ func (t *tx) webhookResult() error {
 }
 
 func (t *tx) webhookFailed(s *Step) {
-	in := t.in
 	reason := t.ev.Result.Error
 	t.record(AuditEntry{Action: "webhook_failed", Reason: reason})
+	t.closeStep("failed", System, reason)
 	if s.Webhook.OnError == "continue" {
-		t.closeStep("failed", System, reason)
 		t.advance(t.def.StepIndex(s.ID))
 		return
 	}
-	t.closeStep("failed", System, reason)
+	t.fail(s, reason)
+}
+
+// fail ends the request as failed at step s, for reason, and tells its
+// requester and its flow's owner.
+func (t *tx) fail(s *Step, reason string) {
+	in := t.in
 	in.Status, in.Outcome, in.Completed = StatusFailed, reason, t.now
 	m := t.baseCard(nil, MsgOutcome)
 	m.Title = fmt.Sprintf("Failed: %s %s (%s)", t.def.Name, in.ID, in.Title)
@@ -2598,15 +2630,28 @@ func (t *tx) webhookFailed(s *Step) {
 	}
 }
 
-// lookupPath reads a dotted path ("ticket.key") from a decoded JSON object.
+// missingKey is the webhook_ok record's detail naming the fields to store
+// that the reply did not have, each with its path: "risk (ticket.key)".
+const missingKey = "not in the reply"
+
+// lookupPath reads a dotted path from a decoded JSON reply: "ticket.key",
+// or with a list's index, from 0, "items.0.id".
 func lookupPath(v map[string]any, path string) (any, bool) {
 	var cur any = v
 	for _, part := range strings.Split(path, ".") {
-		m, ok := cur.(map[string]any)
-		if !ok {
-			return nil, false
-		}
-		if cur, ok = m[part]; !ok {
+		switch x := cur.(type) {
+		case map[string]any:
+			var ok bool
+			if cur, ok = x[part]; !ok {
+				return nil, false
+			}
+		case []any:
+			i, err := strconv.Atoi(part)
+			if err != nil || i < 0 || i >= len(x) || part != strconv.Itoa(i) {
+				return nil, false
+			}
+			cur = x[i]
+		default:
 			return nil, false
 		}
 	}

@@ -343,7 +343,7 @@ func TestConditionValues(t *testing.T) {
 		seats     string
 		reply     map[string]any
 		ran       []string
-		failed    []string // steps skipped because their condition could not be evaluated
+		failed    []string // steps asked because their condition could not be evaluated
 	}{
 		{"big eng request", "alice", form("amount", "5000", "dept", "eng"), "12",
 			map[string]any{"result": map[string]any{"score": 70.0, "label": "gold"}},
@@ -353,7 +353,7 @@ func TestConditionValues(t *testing.T) {
 			[]string{"ops_or_small", "code_prefix"}, nil},
 		{"a reply without the stored fields", "carol", form("amount", "5000", "dept", "eng", "code", "X-1"), "2",
 			map[string]any{"other": true},
-			[]string{"eng_big", "arithmetic", "strings"}, []string{"high_score"}},
+			[]string{"eng_big", "high_score", "arithmetic", "strings"}, []string{"high_score"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -363,20 +363,21 @@ func TestConditionValues(t *testing.T) {
 			r.act(flows.EventTaskDone, "erin", data("seats", tt.seats))
 			tr := r.do(flows.Event{Kind: flows.EventWebhookResult, Step: "hook", Round: 1, Result: &flows.WebhookResult{OK: true, Status: 200, Reply: tt.reply}})
 			wantStatus(t, r.in, flows.StatusCompleted, "", 0)
-			var ran []string
+			var ran, failed []string
 			for _, a := range tr.Audit {
 				switch a.Action {
 				case "notified":
 					ran = append(ran, a.Step)
+				case "condition_failed":
+					failed = append(failed, a.Step)
 				case "skipped":
-					want := "condition is false: "
-					if slices.Contains(tt.failed, a.Step) {
-						want = "condition could not be evaluated: "
-					}
-					if !strings.HasPrefix(a.Reason, want) {
+					if !strings.HasPrefix(a.Reason, "condition is false: ") {
 						t.Errorf("step %s: %s", a.Step, a.Reason)
 					}
 				}
+			}
+			if !slices.Equal(failed, tt.failed) {
+				t.Errorf("conditions that failed: %v, want %v", failed, tt.failed)
 			}
 			if !slices.Equal(ran, tt.ran) {
 				t.Fatalf("ran %v, want %v", ran, tt.ran)

@@ -135,7 +135,7 @@ func HookEvents(t *Transition) []HookEvent {
 	var out []HookEvent
 	for _, a := range t.Audit {
 		typ, ok := hookTypes[a.Action]
-		if a.Action == "webhook_failed" && in.Status == StatusFailed {
+		if (a.Action == "webhook_failed" || a.Action == "condition_failed") && in.Status == StatusFailed {
 			typ, ok = HookFailed, true
 		}
 		if !ok || a.Refused {

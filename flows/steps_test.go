@@ -97,6 +97,41 @@ func TestWebhookStep(t *testing.T) {
 	}
 }
 
+// TestWebhookReplyGaps: a path into a list stores its item; a field the
+// reply does not have is named in the record, and the approval whose
+// condition needs it is asked, not passed over; a field stored as text
+// where the condition wants a number too.
+func TestWebhookReplyGaps(t *testing.T) {
+	t.Parallel()
+	src := strings.Replace(webhookFlow("fail"), "store: {ticket: issue.key, link: issue.url, votes: issue.votes, open: issue.open, meta: issue.meta}",
+		"store: {ticket: issues.0.key, link: issues.1.url, votes: issue.votes}", 1)
+	for name, c := range map[string]struct {
+		reply   map[string]any
+		missing string
+	}{
+		"no votes": {map[string]any{"issues": []any{map[string]any{"key": "OPS-7"}, map[string]any{"url": "https://t/8"}}},
+			"votes (issue.votes)"},
+		"votes as text": {map[string]any{"issues": []any{map[string]any{"key": "OPS-7"}, map[string]any{"url": "https://t/8"}}, "issue": map[string]any{"votes": "7"}},
+			""},
+		"a list too short, and no votes": {map[string]any{"issues": []any{map[string]any{"key": "OPS-7"}}},
+			"link (issues.1.url), votes (issue.votes)"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			r := newRun(t, newEngine(t, src))
+			r.start("hook", "alice", form("summary", "Printer on fire"))
+			tr := r.do(flows.Event{Kind: flows.EventWebhookResult, Step: "ticket", Round: 1, Result: &flows.WebhookResult{OK: true, Status: 200, Reply: c.reply}})
+			if r.in.Data["ticket"] != "OPS-7" {
+				t.Errorf("issues.0.key stored %v", r.in.Data["ticket"])
+			}
+			if a := tr.Audit[0]; a.Action != "webhook_ok" || a.Detail["not in the reply"] != c.missing {
+				t.Errorf("record %+v, want %q not in the reply", a, c.missing)
+			}
+			wantStatus(t, r.in, flows.StatusRunning, "check", 1) // asked, to be safe
+		})
+	}
+}
+
 func TestWebhookFailure(t *testing.T) {
 	t.Parallel()
 	failed := &flows.WebhookResult{Status: 500, Error: "HTTP 500 after 3 attempts"}
@@ -406,9 +441,12 @@ func TestVoteOnCards(t *testing.T) {
 	}
 }
 
-// TestTimelineConditionError: a step passed over because its condition
-// could not be evaluated is not shown as not needed.
-func TestTimelineConditionError(t *testing.T) {
+// TestConditionErrorFailsSafe: a step whose condition cannot be evaluated
+// is not passed over (that would let a request past an approval): an
+// approval is asked, with the reason recorded; a webhook step is not
+// called, and the request fails, or goes on past it with on_error:
+// continue.
+func TestConditionErrorFailsSafe(t *testing.T) {
 	t.Parallel()
 	r := newRun(t, newEngine(t, `
 id: cond
@@ -421,9 +459,53 @@ steps:
   - {id: check, name: Check, type: approval, assignees: ["person:bob"], when: "item matches pattern"}
   - {id: tell, type: notify, to: [requester], message: done}
 `))
-	r.start("cond", "alice", form("item", "x", "pattern", "("))
+	tr := r.start("cond", "alice", form("item", "x", "pattern", "("))
+	if r.in.Status != flows.StatusRunning || r.in.Step != "check" {
+		t.Fatalf("the approval was not asked: %s at %q", r.in.Status, r.in.Step)
+	}
+	if !slices.ContainsFunc(tr.Audit, func(a flows.AuditEntry) bool {
+		return a.Action == "condition_failed" && a.Step == "check" && strings.HasPrefix(a.Reason, "condition could not be evaluated: ") &&
+			strings.HasSuffix(a.Reason, "; the step is asked, to be safe")
+	}) {
+		t.Errorf("no record of the condition's failure: %+v", tr.Audit)
+	}
 	items := itemTexts(r.e.Timeline(r.in, r.audit, "alice", r.now))
-	if got := items["Check"]; got != "Passed over: its condition could not be evaluated; see the log below" {
+	if got := items["Check"]; !strings.HasPrefix(got, "Waiting on Bob Chen") {
 		t.Errorf("the step's summary %q", got)
+	}
+
+	for _, onError := range []string{"fail", "continue"} {
+		r := newRun(t, newEngine(t, `
+id: hook
+name: Hook
+owner: olivia
+form:
+  - {name: item, type: text}
+  - {name: pattern, type: text}
+steps:
+  - {id: call, name: Provision, type: webhook, url: "https://ops.example.com/provision", on_error: `+onError+`, when: "item matches pattern"}
+  - {id: tell, type: notify, to: [requester], message: done}
+`))
+		tr := r.start("hook", "alice", form("item", "x", "pattern", "("))
+		for _, e := range tr.Effects {
+			if e.Kind == flows.EffectWebhook {
+				t.Errorf("on_error %s: the webhook was called: %+v", onError, e)
+			}
+		}
+		switch onError {
+		case "fail":
+			if r.in.Status != flows.StatusFailed || !strings.HasPrefix(r.in.Outcome, "condition could not be evaluated: ") {
+				t.Errorf("on_error fail: %s %q, want failed with the reason", r.in.Status, r.in.Outcome)
+			}
+			notified(t, tr, "alice", "requester/failed")
+			notified(t, tr, "olivia", "owner/failed")
+			if evs := flows.HookEvents(tr); !slices.ContainsFunc(evs, func(e flows.HookEvent) bool { return e.Type == flows.HookFailed }) {
+				t.Errorf("on_error fail: no failed event announced: %+v", evs)
+			}
+		case "continue":
+			if r.in.Status != flows.StatusCompleted {
+				t.Errorf("on_error continue: %s, want completed past the step", r.in.Status)
+			}
+		}
 	}
 }
