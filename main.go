@@ -251,7 +251,7 @@ func build(ctx context.Context, cfg bot.Config, getenv func(string) string, log 
 	messengers = append(messengers, a.external.messenger)
 	webhooks := bot.NewWebhooks(nil, cfg.Secrets, clock)
 	webhooks.SetInstallation(installation)
-	a.dispatcher = bot.NewDispatcher(bot.DispatcherConfig{Reclaim: cfg.Reclaim}, store, messengers, webhooks, a.svc.Handle, log, metrics)
+	a.dispatcher = bot.NewDispatcher(bot.DispatcherConfig{Reclaim: cfg.Reclaim, Instance: a.svc.Instance}, store, messengers, webhooks, a.svc.Handle, log, metrics)
 	a.svc.OnCommit(a.dispatcher.Wake)
 	a.timers = bot.NewTimers(bot.TimerConfig{Interval: cfg.TimerInterval, Lease: cfg.TimerLease}, store, a.svc.Apply, clock, log, metrics)
 	a.schedules = bot.NewSchedules(bot.ScheduleConfig{}, engine.Flows(), store, a.svc.Handle, clock, log, metrics)

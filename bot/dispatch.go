@@ -77,6 +77,10 @@ type DispatcherConfig struct {
 	Reclaim      time.Duration // idle time after which a dead replica's entries are taken over (default 5 min)
 	Poll         time.Duration // how often to look for work from other replicas (default 1 s)
 	DrainTimeout time.Duration // on shutdown, how long in-flight deliveries and their acknowledgements may take (default 20 s)
+	// Instance reads a request (the Service's Instance), so that a webhook
+	// step's call is not tried again once its request has moved on; nil:
+	// every attempt is made.
+	Instance func(context.Context, string) (*flows.Instance, error)
 }
 
 // Dispatcher delivers the outbox: at least once, in order per instance, with
@@ -683,17 +687,43 @@ func (d *Dispatcher) retryAs(ctx context.Context, del *flows.Delivery, platform,
 	}
 }
 
+// waitsFor returns whether the request id still waits for call (is at its
+// step and round, running), for CallWhile to check before each attempt; nil
+// without cfg.Instance. A request that cannot be read is taken to: the
+// result is checked against it anyway.
+func (d *Dispatcher) waitsFor(id string, call *flows.WebhookCall) func(context.Context) bool {
+	if d.cfg.Instance == nil {
+		return nil
+	}
+	return func(ctx context.Context) bool {
+		in, err := d.cfg.Instance(ctx, id)
+		if err != nil {
+			return !errors.Is(err, flows.ErrNotFound)
+		}
+		return in.Status == flows.StatusRunning && in.Step == call.Step && in.Round == call.Round
+	}
+}
+
 // callWebhook makes a webhook step's call and reports its result as an event.
 func (d *Dispatcher) callWebhook(ctx context.Context, del *flows.Delivery) error {
 	call := del.Effect.Webhook
 	var res flows.WebhookResult
+	moved := false // the request no longer waits for the call
 	if d.webhooks == nil {
 		res = flows.WebhookResult{Error: "webhooks are not configured"}
 	} else {
-		res = d.webhooks.Call(ctx, del.Instance, call)
+		var wanted func(context.Context) bool
+		if waits := d.waitsFor(del.Instance, call); waits != nil {
+			wanted = func(ctx context.Context) bool { moved = !waits(ctx); return !moved }
+		}
+		res = d.webhooks.CallWhile(ctx, del.Instance, call, wanted)
 	}
 	if err := ctx.Err(); err != nil {
 		return err // cut short by shutdown, not the receiver's failure: called again on redelivery
+	}
+	if moved {
+		d.log.InfoContext(ctx, "webhook step's call stopped: the request has moved on", "instance", del.Instance, "step", call.Step, "round", call.Round)
+		return nil
 	}
 	// Counted by the call's result, once it is reported to the request.
 	result := "ok"

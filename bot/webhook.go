@@ -77,6 +77,17 @@ func Sign(secret string, ts int64, body []byte) string {
 
 // Call makes the call, retrying up to call.Retries times.
 func (w *Webhooks) Call(ctx context.Context, instance string, call *flows.WebhookCall) flows.WebhookResult {
+	return w.CallWhile(ctx, instance, call, nil)
+}
+
+// errNotWanted ends the attempts of a call its request no longer waits for.
+var errNotWanted = errors.New("the request no longer waits for this call")
+
+// CallWhile makes the call as Call does, while wanted (if not nil) says
+// before each attempt that the request still waits for it: a request that
+// was cancelled, or whose step timed out, is not called again. No attempt
+// runs past the step's due time (call.Due).
+func (w *Webhooks) CallWhile(ctx context.Context, instance string, call *flows.WebhookCall, wanted func(context.Context) bool) flows.WebhookResult {
 	secret, err := w.hookSecret(call.Secret)
 	if err != nil {
 		return flows.WebhookResult{Error: err.Error()}
@@ -88,8 +99,11 @@ func (w *Webhooks) Call(ctx context.Context, instance string, call *flows.Webhoo
 	backoff := w.backoff
 	var last flows.WebhookResult
 	for attempt := 0; attempt <= call.Retries; attempt++ {
+		if wanted != nil && !wanted(ctx) {
+			return flows.WebhookResult{Error: errNotWanted.Error()}
+		}
 		var retryAfter time.Duration
-		last, retryAfter = w.post(ctx, instance, call, secret, body)
+		last, retryAfter = w.postBefore(ctx, instance, call, secret, body)
 		if last.OK || retryAfter < 0 || attempt == call.Retries {
 			break
 		}
@@ -100,6 +114,26 @@ func (w *Webhooks) Call(ctx context.Context, instance string, call *flows.Webhoo
 		}
 	}
 	return last
+}
+
+// postBefore makes one attempt, cut short at the step's due time: its
+// reply would come too late.
+func (w *Webhooks) postBefore(ctx context.Context, instance string, call *flows.WebhookCall, secret string, body []byte) (flows.WebhookResult, time.Duration) {
+	if call.Due.IsZero() {
+		return w.post(ctx, instance, call, secret, body)
+	}
+	left := call.Due.Sub(w.clock.Now())
+	tooLate := flows.WebhookResult{Error: fmt.Sprintf("webhook to %s: no reply before the step's due time", flows.HookTarget(call.URL))}
+	if left <= 0 {
+		return tooLate, -1
+	}
+	actx, cancel := context.WithTimeout(ctx, left)
+	defer cancel()
+	res, retryAfter := w.post(actx, instance, call, secret, body)
+	if !res.OK && ctx.Err() == nil && actx.Err() != nil {
+		return tooLate, -1
+	}
+	return res, retryAfter
 }
 
 // post makes one attempt. retryAfter < 0 means do not retry. Its errors

@@ -699,3 +699,63 @@ func TestWebhookResultReportedDuringShutdown(t *testing.T) {
 		t.Fatalf("after the shutdown: data %v, %d calls; want the result stored from the one call", in.Data, len(rc.all()))
 	}
 }
+
+// TestWebhookNotRetriedOnceTheRequestMoved: a webhook step's call that
+// failed is not tried again once its request no longer waits for it (here
+// cancelled by its owner between two attempts): the other system is not
+// asked to act on a request Baton has closed, and nothing is reported.
+func TestWebhookNotRetriedOnceTheRequestMoved(t *testing.T) {
+	t.Parallel()
+	rc := newReceiver(t, status(http.StatusBadGateway, "down"))
+	h := webhookRig(t, rc.URL+"/score")
+	wh := bot.NewWebhooks(nil, map[string]string{"crm_hook": "s3cret"}, clockwork.NewFakeClockAt(t0))
+	var id string
+	waits := 0
+	wh.SetSleep(func(ctx context.Context, _ time.Duration) error {
+		waits++
+		if waits == 1 { // between the first attempt and the second
+			out, err := h.Svc.Handle(ctx, flows.Event{Kind: flows.EventCancel, Key: "c1", Instance: id, Actor: "olivia", Reason: "not needed"})
+			if err != nil || !out.OK {
+				t.Errorf("cancel: %v %+v", err, out)
+			}
+		}
+		return ctx.Err()
+	}, time.Millisecond)
+	d := h.dispatcher(bot.DispatcherConfig{Instance: h.Svc.Instance}, wh)
+	id = h.startEnrich(t)
+	h.drain(t, d)
+	if n := len(rc.all()); n != 1 {
+		t.Errorf("%d calls, want 1: the call was tried again after the request was cancelled", n)
+	}
+	in, err := h.Store.Get(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in.Status != flows.StatusCancelled || h.audited(t, id, "webhook_failed") != 0 {
+		t.Errorf("status %s, %d webhook_failed entries; want cancelled and none", in.Status, h.audited(t, id, "webhook_failed"))
+	}
+	if v := h.counter(t, "baton_deliveries_total", "platform", "webhook", "effect", "webhook", "result", "failed"); v != 0 {
+		t.Errorf("%v failed webhook deliveries counted", v)
+	}
+}
+
+// TestWebhookAttemptsEndAtTheStepsDue: no attempt of a call runs past its
+// step's due time: one under way is cut short there, and none starts after
+// it; the result says so.
+func TestWebhookAttemptsEndAtTheStepsDue(t *testing.T) {
+	t.Parallel()
+	rc := newReceiver(t, func(_ int, w http.ResponseWriter, r *http.Request) {
+		<-r.Context().Done() // answers only when the caller gives up
+	})
+	w, _ := newWebhooks(map[string]string{"crm_hook": "s3cret"}, time.Second)
+	call := webhookCall(rc.URL, 3)
+	call.Due = t0.Add(20 * time.Millisecond) // the webhooks' clock stands at t0: the call has 20 ms
+	res := w.Call(t.Context(), "EN-7", call)
+	if res.OK || !strings.Contains(res.Error, "no reply before the step's due time") || len(rc.all()) != 1 {
+		t.Fatalf("result %+v after %d attempts; want one attempt, cut short at the due time", res, len(rc.all()))
+	}
+	call.Due = t0.Add(-time.Second)
+	if res := w.Call(t.Context(), "EN-7", call); res.OK || !strings.Contains(res.Error, "no reply before the step's due time") || len(rc.all()) != 1 {
+		t.Fatalf("a call past its due time: %+v, %d attempts in all; want none made", res, len(rc.all()))
+	}
+}

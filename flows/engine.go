@@ -1643,7 +1643,7 @@ func (t *tx) activate(s *Step) {
 		body := map[string]any{"instance": in.ID, "flow": in.Flow, "step": s.ID, "round": in.Round,
 			"requester": in.Requester, "data": in.Data, "refs": in.Refs}
 		t.effects = append(t.effects, Effect{Kind: EffectWebhook, Webhook: &WebhookCall{URL: s.Webhook.URL, Secret: s.Webhook.Secret,
-			Retries: s.Webhook.Retries, Step: s.ID, Round: in.Round, Body: body}})
+			Retries: s.Webhook.Retries, Step: s.ID, Round: in.Round, Body: body, Due: in.Due}})
 		t.record(AuditEntry{Actor: System, Action: "webhook_called", Detail: map[string]string{"url": HookTarget(s.Webhook.URL)}})
 		return
 	}

@@ -317,6 +317,9 @@ type WebhookCall struct {
 	Step    string         `json:"step"`
 	Round   int            `json:"round"`
 	Body    map[string]any `json:"body"`
+	// Due is when the step times out (zero: it does not): no attempt
+	// runs past it, as its reply would come too late.
+	Due time.Time `json:"due,omitzero"`
 }
 
 // Outcome is what the actor of an event is told.
