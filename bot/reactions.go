@@ -167,10 +167,10 @@ var replyFiller = map[string]bool{
 const maxReplyOthers = 2
 
 // ReplyMeaning reads a short reply in a task card's thread as yes or no;
-// ok is false for anything else. Chat markup (Slack's <@U123> mentions and
-// links) is ignored.
+// ok is false for anything else. text is what the person wrote, without
+// the platform's markup (mentions, links, escapes).
 func ReplyMeaning(text string) (yes, ok bool) {
-	text = replyPhrases.Replace(strings.ToLower(stripMarkup(text)))
+	text = replyPhrases.Replace(strings.ToLower(text))
 	if strings.ContainsAny(text, "?") {
 		return false, false
 	}
@@ -196,35 +196,14 @@ func ReplyMeaning(text string) (yes, ok bool) {
 }
 
 // RepliedWith is what a person did, as ReactionOffer's question tells it:
-// replied “lgtm” (the reply, without markup, cut short).
+// replied “lgtm” (the reply, as ReplyMeaning takes it, cut short).
 func RepliedWith(text string) string {
 	const most = 40
-	r := []rune(strings.Join(strings.Fields(stripMarkup(text)), " "))
+	r := []rune(strings.Join(strings.Fields(text), " "))
 	if len(r) > most {
 		r = append(r[:most-1], '…')
 	}
 	return "replied “" + string(r) + "”"
-}
-
-// stripMarkup drops Slack's <…> markup (mentions, channels, links) from
-// text.
-func stripMarkup(text string) string {
-	var b strings.Builder
-	for {
-		open := strings.IndexByte(text, '<')
-		if open < 0 {
-			break
-		}
-		end := strings.IndexByte(text[open:], '>')
-		if end < 0 {
-			break
-		}
-		b.WriteString(text[:open])
-		b.WriteByte(' ')
-		text = text[open+end+1:]
-	}
-	b.WriteString(text)
-	return b.String()
 }
 
 // replyTokens splits lowercased text into words (letters, digits, "+",

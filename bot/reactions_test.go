@@ -112,7 +112,7 @@ func TestReplyMeaning(t *testing.T) {
 	}{
 		{"lgtm", true, true},
 		{"LGTM!", true, true},
-		{"<@U0BATON> approved, thanks", true, true},
+		{"approved, thanks", true, true},
 		{"Looks good to me 👍🏽", true, true},
 		{"looks good", true, true},
 		{":+1::skin-tone-3:", true, true},
@@ -137,14 +137,14 @@ func TestReplyMeaning(t *testing.T) {
 		{"thanks", false, false},
 		{"", false, false},
 		{"Approved, the laptop model is the one we standardised on last year", false, false},
-		{"the <https://example.com|quote> looks fine", false, false},
+		{"the quote looks fine", false, false},
 	} {
 		yes, ok := bot.ReplyMeaning(c.text)
 		if yes != c.yes || ok != c.ok {
 			t.Errorf("ReplyMeaning(%q) = %v, %v; want %v, %v", c.text, yes, ok, c.yes, c.ok)
 		}
 	}
-	if got := bot.RepliedWith("<@U0BATON>  lgtm,\n thanks"); got != "replied “lgtm, thanks”" {
+	if got := bot.RepliedWith("  lgtm,\n thanks"); got != "replied “lgtm, thanks”" {
 		t.Errorf("RepliedWith: %q", got)
 	}
 	if got := bot.RepliedWith("approved " + strings.Repeat("x", 60)); len([]rune(got)) != len([]rune("replied “”"))+40 || !strings.HasSuffix(got, "…”") {

@@ -296,7 +296,7 @@ func reasonModal(a flows.Action, summary string) slackgo.ModalViewRequest {
 	el := slackgo.NewPlainTextInputBlockElement(plainText("The requester sees this.", maxPlaceholder), valueAction)
 	el.Multiline = true
 	blocks := []slackgo.Block{
-		section(aboutBlock, mrkdwn(summary)),
+		section(aboutBlock, summary),
 		slackgo.NewInputBlock("reason", plainText(label, maxLabel), nil, el),
 	}
 	return modal(title, cbReason, submit, viewMeta{Kind: "reason", Action: string(a.Kind), Instance: a.Instance, Step: a.Step, Round: a.Round}, blocks)
@@ -307,7 +307,7 @@ func reassignModal(a flows.Action, summary string, pk pickers) slackgo.ModalView
 	why := slackgo.NewPlainTextInputBlockElement(nil, valueAction)
 	whyBlock := slackgo.NewInputBlock("reason", plainText("Note for them (optional)", maxLabel), nil, why)
 	whyBlock.Optional = true
-	blocks := []slackgo.Block{section(aboutBlock, mrkdwn(summary))}
+	blocks := []slackgo.Block{section(aboutBlock, summary)}
 	blocks = append(blocks, pk.userPicker("target", "Who should take it over?", nil, "", true)...)
 	blocks = append(blocks, whyBlock)
 	return modal("Reassign", cbReassign, "Reassign", viewMeta{Kind: "reassign", Instance: a.Instance, Step: a.Step, Round: a.Round}, blocks)
@@ -315,7 +315,7 @@ func reassignModal(a flows.Action, summary string, pk pickers) slackgo.ModalView
 
 // doneModal asks for a task's outputs.
 func doneModal(a flows.Action, summary string, outputs []flows.Field, pk pickers) slackgo.ModalViewRequest {
-	blocks := append([]slackgo.Block{section(aboutBlock, mrkdwn(summary))}, formBlocks(outputs, nil, pk)...)
+	blocks := append([]slackgo.Block{section(aboutBlock, summary)}, formBlocks(outputs, nil, pk)...)
 	return modal("Mark done", cbDone, "Done", viewMeta{Kind: "done", Instance: a.Instance, Step: a.Step, Round: a.Round}, blocks)
 }
 

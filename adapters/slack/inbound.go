@@ -440,7 +440,8 @@ func (a *Adapter) onEvent(ctx context.Context, e event) any {
 		in.ThreadTS != "" && in.ThreadTS != in.TS:
 		// Every message of the channels Baton is in comes here (if the app
 		// asks for them): only a short yes or no in a thread costs a read.
-		yes, ok := bot.ReplyMeaning(in.Text)
+		text := writtenText(in.Text)
+		yes, ok := bot.ReplyMeaning(text)
 		if !ok {
 			return nil
 		}
@@ -452,7 +453,7 @@ func (a *Adapter) onEvent(ctx context.Context, e event) any {
 			return nil
 		}
 		what, work = "reply", func(ctx context.Context) error {
-			return a.onReply(ctx, in.User, in.Text, yes, in.Channel, in.ThreadTS, record)
+			return a.onReply(ctx, in.User, text, yes, in.Channel, in.ThreadTS, record)
 		}
 	default:
 		return nil // any other reaction costs nothing more

@@ -291,3 +291,26 @@ func TestSnoozeMenu(t *testing.T) {
 		t.Fatalf("no reminder in Bob's card's thread")
 	}
 }
+
+// TestModalSummaryEscapedOnce: the line a reason, reassign or Mark done
+// form opens with (which request) shows the request's title as typed,
+// escaped for Slack once, not twice (which showed "&amp;" to people).
+func TestModalSummaryEscapedOnce(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	out, err := h.rig.Svc.Handle(t.Context(), flows.Event{Kind: flows.EventStart, Key: "s-amp", Flow: "purchase", Actor: "alice",
+		Data: map[string]string{"item": "Chairs & <desks>", "amount": "500", "justification": "a new office"}})
+	if err != nil || !out.OK {
+		t.Fatalf("start: %v %+v", err, out)
+	}
+	h.settle()
+	h.seen = len(h.api.Calls())
+	for _, button := range []string{"v1|reject|PR-1|manager|1|", "v1|reassign|PR-1|manager|1|"} {
+		h.click("U0BOB", button, "D0BOB")
+		h.a.Wait()
+		form := h.api.take(&h.seen)[0]
+		if text := form.text(); form.Method != "views.open" || !strings.Contains(text, "Chairs &amp; &lt;desks&gt;") || strings.Contains(text, "&amp;amp;") {
+			t.Errorf("%s: the form's summary: %s", button, text)
+		}
+	}
+}

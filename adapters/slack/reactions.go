@@ -58,9 +58,29 @@ func (a *Adapter) onReaction(ctx context.Context, user, reaction, channel, recor
 	return a.offer(ctx, user, channel, thread, record, yesEmoji[name], "reacted :"+name+":")
 }
 
-// onReply answers a short yes or no (bot.ReplyMeaning) replied in the
-// thread of a task card (the card at channel/thread, record as rememberCard
-// kept it) the same way, privately in that thread.
+// writtenText is a message's text as its author wrote it: without Slack's
+// <…> markup (mentions, channels, links) and its escapes of &, < and >.
+func writtenText(text string) string {
+	var b strings.Builder
+	for {
+		open := strings.IndexByte(text, '<')
+		end := strings.IndexByte(text[max(open, 0):], '>')
+		if open < 0 || end < 0 {
+			break
+		}
+		b.WriteString(text[:open] + " ")
+		text = text[open+end+1:]
+	}
+	b.WriteString(text)
+	return slackUnescapes.Replace(b.String())
+}
+
+var slackUnescapes = strings.NewReplacer("&lt;", "<", "&gt;", ">", "&amp;", "&")
+
+// onReply answers a short yes or no (bot.ReplyMeaning, of text as
+// writtenText gives it) replied in the thread of a task card (the card at
+// channel/thread, record as rememberCard kept it) the same way, privately
+// in that thread.
 func (a *Adapter) onReply(ctx context.Context, user, text string, yes bool, channel, thread, record string) error {
 	_, record, _ = strings.Cut(record, "|")
 	return a.offer(ctx, user, channel, thread, record, yes, bot.RepliedWith(text))

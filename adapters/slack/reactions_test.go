@@ -288,6 +288,10 @@ steps:
 	if calls := reply("Ev9", "U0CAROL", "<@U0BATONBOT> LGTM :+1::skin-tone-2:", nil); len(calls) != 0 {
 		t.Errorf("a redelivered reply was answered again:\n%s", summarize(calls))
 	}
+	// Slack escapes &, < and >: the question quotes the reply as written,
+	// escaped once.
+	offeredTo(t, "Carol's lgtm & thanks", reply("EvA", "U0CAROL", "lgtm &amp; thanks &lt;3", nil), "C0FINANCE", "U0CAROL", card.TS,
+		"v1|approve|EX-1|review|1|", "You replied “lgtm &amp; thanks &lt;3” to Expense claim EX-1")
 	offeredTo(t, "Frank's rejected, also sent to the channel", reply("Ev0", "U0FRANK", "Rejected.", map[string]any{"subtype": "thread_broadcast"}),
 		"C0FINANCE", "U0FRANK", card.TS, "v1|reject|EX-1|review|1|", "Reject it? You will be asked for the reason.")
 	if in, err := h.rig.Svc.Instance(t.Context(), "EX-1"); err != nil || in.Status != flows.StatusRunning {
