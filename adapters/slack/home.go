@@ -142,14 +142,14 @@ func (a *Adapter) homeView(ctx context.Context, user string) (slackgo.HomeTabVie
 	if len(tl.Items) == 0 {
 		b = append(b, section("tasks-none", mrkdwn(tl.Text)))
 	}
-	b = append(b, itemBlocks("task", tl.Items, 40)...)
+	b = append(b, itemBlocks("task", tl.Items, tl.Mentions, 40)...)
 	b = append(b, divider("divider-1"), head("requests", "Your requests"))
 	if len(rl.Items) == 0 {
 		b = append(b, section("requests-none", mrkdwn(rl.Text)))
 	}
-	b = append(b, itemBlocks("request", rl.Items, 30)...)
+	b = append(b, itemBlocks("request", rl.Items, rl.Mentions, 30)...)
 	b = append(b, divider("divider-2"), head("start", "Start a request"))
-	b = append(b, itemBlocks("flow", help.Items, maxViewBlocks-len(b)-1)...)
+	b = append(b, itemBlocks("flow", help.Items, nil, maxViewBlocks-len(b)-1)...)
 	b = append(b, slackgo.NewContextBlock("help", mdText(fmt.Sprintf("Type `%s help` in any conversation for the commands · updated %s",
 		Command, now.In(e.Directory().Location(person)).Format("Mon 2 Jan 15:04 MST")), maxFieldText)))
 	return slackgo.HomeTabViewRequest{Type: slackgo.VTHomeTab, Blocks: slackgo.Blocks{BlockSet: b}}, nil

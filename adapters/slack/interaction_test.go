@@ -123,6 +123,13 @@ func TestReassign(t *testing.T) {
 	if c := guest[2]; c.Method != "chat.postMessage" || c.str("channel") != "D0GUEST" || !strings.Contains(c.text(), "Reassigned to you by Ivan Petrov") {
 		t.Fatalf("guest card: %s\n%s", summarize(guest), c.text())
 	}
+	// Ivan's closed card names the guest with a mention, not an id.
+	for _, c := range guest {
+		if c.Method == "chat.update" && c.str("channel") == "D0IVAN" &&
+			(!strings.Contains(c.text(), "Now with <@U0GUEST>") || strings.Contains(c.text()+c.str("text"), "slack:U0GUEST")) {
+			t.Errorf("Ivan's closed card: %s / %s", c.text(), c.str("text"))
+		}
+	}
 	h.click("U0GUEST", "v1|approve|PR-1|manager|1|", "D0GUEST")
 	h.settle()
 	if in, _ := h.rig.Svc.Instance(t.Context(), "PR-1"); in.Status != flows.StatusCompleted || in.History[0].By != "slack:U0GUEST" {
@@ -137,6 +144,10 @@ func TestReassign(t *testing.T) {
 	}
 	if !strings.Contains(outcome.text(), "approved by <@U0GUEST>") {
 		t.Errorf("outcome does not mention the guest: %s", outcome.text())
+	}
+	// So does the timeline.
+	if status := mustString(t, h.command("U0ALICE", "status PR-1")); !strings.Contains(status, "<@U0GUEST>") || strings.Contains(status, "slack:U0GUEST") {
+		t.Errorf("the timeline names the guest by id: %s", status)
 	}
 }
 

@@ -154,7 +154,7 @@ func fallback(m *flows.Message) string {
 	case line != "":
 		s += " — " + line
 	}
-	return truncate(mrkdwn(s), maxFallbackText)
+	return truncateMrkdwn(mrkdwnNamed(s, m.Mentions), maxFallbackText)
 }
 
 // renderMessage renders a card as Block Kit within maxBlocks blocks (50 in
@@ -169,7 +169,7 @@ func renderMessage(m *flows.Message, maxBlocks int) []slackgo.Block {
 		first, rest, _ := strings.Cut(m.Outcome, "\n")
 		md := "*" + outcomeMrkdwn(m, first) + "*"
 		if rest != "" {
-			md += "\n" + mrkdwn(rest)
+			md += "\n" + mrkdwnNamed(rest, m.Mentions)
 		}
 		head = append(head, section("outcome", md))
 	}
@@ -201,7 +201,7 @@ func renderMessage(m *flows.Message, maxBlocks int) []slackgo.Block {
 		tail = append(tail, buttons("actions", m.Actions))
 	}
 	budget := maxBlocks - len(head) - len(tail)
-	return append(append(head, itemBlocks("item", m.Items, budget)...), tail...)
+	return append(append(head, itemBlocks("item", m.Items, m.Mentions, budget)...), tail...)
 }
 
 func orNone(s string) string {
@@ -238,7 +238,8 @@ func factBlocks(m *flows.Message) []slackgo.Block {
 // itemBlocks renders list items within budget blocks. Items without buttons
 // are packed into shared sections (up to 3,000 characters each) so long
 // timelines fit; an item with buttons gets its own section and actions.
-func itemBlocks(prefix string, items []flows.Item, budget int) []slackgo.Block {
+// mentions are the ids their text may show as mentions (Message.Mentions).
+func itemBlocks(prefix string, items []flows.Item, mentions []string, budget int) []slackgo.Block {
 	if len(items) == 0 || budget <= 0 {
 		return nil
 	}
@@ -252,11 +253,11 @@ func itemBlocks(prefix string, items []flows.Item, budget int) []slackgo.Block {
 		}
 	}
 	for i, it := range items {
-		md := "*" + mrkdwn(it.Title) + "*"
+		md := "*" + mrkdwnNamed(it.Title, mentions) + "*"
 		if it.Text != "" {
-			md += "\n" + mrkdwn(it.Text)
+			md += "\n" + mrkdwnNamed(it.Text, mentions)
 		}
-		md = truncate(md, maxSectionText)
+		md = truncateMrkdwn(md, maxSectionText)
 		need := 1
 		if len(it.Actions) > 0 {
 			need = 2
@@ -323,7 +324,7 @@ func renderClosedReply(m *flows.Message) []slackgo.Block {
 	first, rest, _ := strings.Cut(m.Outcome, "\n")
 	md := outcomeIcon(m.Outcome) + "*" + outcomeMrkdwn(m, first) + "*"
 	if rest != "" {
-		md += "\n" + mrkdwn(rest)
+		md += "\n" + mrkdwnNamed(rest, m.Mentions)
 	}
 	return []slackgo.Block{section("outcome", md)}
 }
