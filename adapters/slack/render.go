@@ -162,8 +162,14 @@ func fallback(m *flows.Message) string {
 // order of importance; list items that do not fit are counted in a note.
 func renderMessage(m *flows.Message, maxBlocks int) []slackgo.Block {
 	var head, tail []slackgo.Block
-	if m.Title != "" {
-		head = append(head, slackgo.NewHeaderBlock(plainText(titleIcon(m)+m.Title, maxHeaderText), slackgo.HeaderBlockOptionBlockID("title")))
+	switch title := titleIcon(m) + m.Title; {
+	case m.Title == "":
+	case utf8.RuneCountInString(title) > maxHeaderText:
+		// A header would cut it short (a command's answer of one long
+		// line): a section holds it whole.
+		head = append(head, section("title", "*"+mrkdwnNamed(title, m.Mentions)+"*"))
+	default:
+		head = append(head, slackgo.NewHeaderBlock(plainText(title, maxHeaderText), slackgo.HeaderBlockOptionBlockID("title")))
 	}
 	if m.Outcome != "" {
 		first, rest, _ := strings.Cut(m.Outcome, "\n")

@@ -415,3 +415,19 @@ func TestTypedIDsInEngineLines(t *testing.T) {
 		t.Fatalf("nothing went to #procurement (%v), or the guest was never mentioned (%v):\n%s", toProcurement, guestNamed, summarize(h.api.Calls()))
 	}
 }
+
+// TestLongTitleShownWhole: a title longer than a header holds (a command's
+// answer of one long line) is shown whole, in a section.
+func TestLongTitleShownWhole(t *testing.T) {
+	t.Parallel()
+	answer := "You are away until Thu 24 Dec: new tasks are shared with Carol Diaz, who decides on your behalf. " +
+		"3 pending tasks were shared now. Type back when you return."
+	blocks := renderMessage(&flows.Message{Kind: flows.MsgInfo, Title: answer}, maxMessageBlocks)
+	checkBlockKit(t, "long title", blocks, maxMessageBlocks)
+	if s := string(mustJSON(t, blocks)); !strings.Contains(s, "Type back when you return.") || strings.Contains(s, `"header"`) {
+		t.Errorf("the answer is cut short or in a header: %s", s)
+	}
+	if s := string(mustJSON(t, renderMessage(&flows.Message{Kind: flows.MsgInfo, Title: "Short"}, maxMessageBlocks))); !strings.Contains(s, `"header"`) {
+		t.Errorf("a short title is not a header: %s", s)
+	}
+}
