@@ -246,3 +246,20 @@ func count(calls []apiCall, method string) int {
 	}
 	return n
 }
+
+// TestEventOfAnotherShapeAcknowledged: an event Baton does not handle whose
+// fields are shaped unlike those Baton reads (team_join's user is an
+// object) is acknowledged, not refused: a refusal would make Slack count
+// failures against the app.
+func TestEventOfAnotherShapeAcknowledged(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	body := []byte(`{"type":"event_callback","team_id":"T0BATON","event_id":"EvJoin","event_time":1764147600,
+		"event":{"type":"team_join","user":{"id":"U0NEW","name":"new"},"event_ts":"1764147600.000100"}}`)
+	if code, resp := h.post(PathEvents, "application/json", body); code != http.StatusOK {
+		t.Fatalf("team_join: %d %s", code, resp)
+	}
+	if code, _ := h.post(PathEvents, "application/json", []byte(`{"type":"event_callback","team_id":"T0BATON","event_id":"EvBad","event":[1,2]}`)); code != http.StatusBadRequest {
+		t.Errorf("an inner event that is no object: %d, want 400", code)
+	}
+}

@@ -148,7 +148,20 @@ func parseEvent(body []byte) (event, error) {
 			return e, errors.New("event: event_callback without event_id or event")
 		}
 		if err := json.Unmarshal(raw.Event, &e.Inner); err != nil {
-			return e, fmt.Errorf("event: inner event is not an object: %w", err)
+			// An event of a kind Baton does not handle may carry one of
+			// the fields Baton reads as something else (team_join's user
+			// is an object): it is acknowledged, by its type alone.
+			var typed *json.UnmarshalTypeError
+			if !errors.As(err, &typed) || typed.Field == "" {
+				return e, fmt.Errorf("event: inner event is not an object: %w", err)
+			}
+			e.Inner = innerEvent{}
+			var kind struct {
+				Type string `json:"type"`
+			}
+			if json.Unmarshal(raw.Event, &kind) == nil {
+				e.Inner.Type = kind.Type
+			}
 		}
 	case "":
 		return e, errors.New("event: type is missing")
