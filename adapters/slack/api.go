@@ -158,6 +158,24 @@ var permanentCodes = map[string]string{
 	"team_access_not_granted": "the app is not installed in this workspace",
 }
 
+// formProblem is why a form did not open, as the person who clicked is
+// told it: Slack's reason where it is theirs to act on, without the call's
+// details (which go to the log); "" when there is nothing to tell (a
+// repeated click whose form is already open).
+func formProblem(err error) string {
+	var se slackgo.SlackErrorResponse
+	var ra *bot.RetryAfterError
+	switch {
+	case errors.As(err, &se) && se.Err == "exchanged_trigger_id":
+		return ""
+	case errors.As(err, &se) && strings.HasSuffix(se.Err, "_trigger_id"):
+		return "The click is too old to open a form (over 3 s): click again."
+	case errors.As(err, &ra):
+		return "Slack is busy right now: try again in a few seconds."
+	}
+	return "Slack did not open it: try again. If it keeps failing, tell whoever runs Baton."
+}
+
 // classify turns a Web API error into one the dispatcher understands, and
 // counts it. what says what was being done ("chat.postMessage to D123").
 func (w *webAPI) classify(method, what string, err error) error {

@@ -46,8 +46,8 @@ func (a *Adapter) onCommand(ctx context.Context, c slackgo.SlashCommand) any {
 	if def := rep.Form; def != nil {
 		a.async(ctx, "open form", func(ctx context.Context) error {
 			err := a.api.openView(ctx, c.TriggerID, startModal(def, a.pickers()))
-			if err != nil && c.ResponseURL != "" {
-				m := textMessage(fmt.Sprintf("I could not open the %s form (%v). Try again.", def.Name, err))
+			if why := formProblem(err); err != nil && why != "" && c.ResponseURL != "" {
+				m := textMessage(fmt.Sprintf("I could not open the %s form. %s", def.Name, why))
 				_ = a.api.respond(ctx, c.ResponseURL, renderMessage(m, maxMessageBlocks), fallback(m))
 			}
 			return err
@@ -250,8 +250,8 @@ func (a *Adapter) problem(actor string, err error) *flows.Message {
 func (a *Adapter) openModal(ctx context.Context, ic slackgo.InteractionCallback, build func(context.Context) slackgo.ModalViewRequest) {
 	a.async(ctx, "open modal", func(ctx context.Context) error {
 		err := a.api.openView(ctx, ic.TriggerID, build(ctx))
-		if err != nil {
-			a.reply(ctx, ic, textMessage(fmt.Sprintf("I could not open the form (%v). Click again.", err)), false)
+		if why := formProblem(err); err != nil && why != "" {
+			a.reply(ctx, ic, textMessage("I could not open the form. "+why), false)
 		}
 		return err
 	})

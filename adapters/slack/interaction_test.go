@@ -71,8 +71,19 @@ func TestCommands(t *testing.T) {
 	calls := h.api.waitFor("the explanation", func(c []apiCall) bool {
 		return slices.ContainsFunc(c, func(c apiCall) bool { return strings.HasPrefix(c.Method, "response/cmd-") })
 	})
-	if last := calls[len(calls)-1]; !strings.Contains(last.summary(), "I could not open the Purchase request form") || !strings.Contains(last.summary(), "click again") {
+	if last := calls[len(calls)-1]; !strings.Contains(last.summary(), "I could not open the Purchase request form") || !strings.Contains(last.summary(), "click again") ||
+		strings.Contains(last.summary(), "views.open") || strings.Contains(last.summary(), "expired_trigger_id") {
 		t.Errorf("failed form: %s", last.summary())
+	}
+	// A repeated command whose form the first one opened: nothing to say.
+	h.api.failNext("views.open", "exchanged_trigger_id")
+	before := len(h.api.Calls())
+	h.command("U0ALICE", "start purchase")
+	h.a.Wait()
+	for _, c := range h.api.Calls()[before:] {
+		if strings.HasPrefix(c.Method, "response/cmd-") {
+			t.Errorf("a repeated command was answered: %s", c.summary())
+		}
 	}
 }
 
