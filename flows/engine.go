@@ -683,7 +683,11 @@ func (t *tx) authority() (slot int, ok bool) {
 			return 0, false
 		}
 	}
-	_ = t.refuse(CodeNotAssignee, fmt.Sprintf("%s (%s) is assigned to %s; only they, their delegates or an admin can act on it.", t.in.ID, t.stepName(), t.waitingNames()))
+	who := "their delegates or an admin"
+	if len(t.in.Escalated) > 0 { // brought in by an escalation, they may too
+		who = "their delegates, " + t.names(t.in.Escalated) + " (brought in by an escalation) or an admin"
+	}
+	_ = t.refuse(CodeNotAssignee, fmt.Sprintf("%s (%s) is assigned to %s; only they, %s can act on it.", t.in.ID, t.stepName(), t.waitingNames(), who))
 	return 0, false
 }
 
@@ -919,7 +923,7 @@ func (t *tx) closeStep(outcome, by, reason string) {
 	if in.Returning != "" {
 		note = in.Note
 	}
-	in.Tasks, in.Escalated, in.Overdue, in.Due, in.Changes, in.Note, in.Routed = nil, nil, false, time.Time{}, nil, note, ""
+	in.Tasks, in.Escalated, in.EscalatedChannels, in.Overdue, in.Due, in.Changes, in.Note, in.Routed = nil, nil, nil, false, time.Time{}, nil, note, ""
 }
 
 // closedCard is a task card after a decision: no buttons, the outcome shown
@@ -1634,7 +1638,7 @@ func (t *tx) activate(s *Step) {
 	}
 	in.Rounds[s.ID]++
 	in.Step, in.Round, in.StepStarted, in.Status = s.ID, in.Rounds[s.ID], t.now, StatusRunning
-	in.Tasks, in.Escalated, in.Overdue, in.Due, in.Timers = nil, nil, false, time.Time{}, nil
+	in.Tasks, in.Escalated, in.EscalatedChannels, in.Overdue, in.Due, in.Timers = nil, nil, nil, false, time.Time{}, nil
 	if s.Due > 0 && s.Kind == StepWebhook { // a system's reply is timed on the clock
 		in.Due = t.now.Add(s.Due)
 		t.setTimer(TimerTimeout, 0, in.Due)
@@ -2429,9 +2433,9 @@ func (t *tx) refreshCards(s *Step, skip ...string) {
 }
 
 // refreshPeople re-renders the pending task cards of the step's people but
-// those in skipTasks, and the escalation cards of the people it was
-// escalated to but those in skipEscalations (cards made anew in the same
-// transition).
+// those in skipTasks, and the escalation cards of the people (and
+// channels, "#id") it was escalated to but those in skipEscalations (cards
+// made anew in the same transition).
 func (t *tx) refreshPeople(s *Step, skipTasks, skipEscalations []string) {
 	for _, task := range t.in.Tasks {
 		if task.Decision != Pending {
@@ -2450,6 +2454,11 @@ func (t *tx) refreshPeople(s *Step, skipTasks, skipEscalations []string) {
 			t.effects = append(t.effects, Effect{Kind: EffectUpdate, Card: t.escalationCard(p), Msg: t.escalationMsg(s, p)})
 		}
 	}
+	for _, c := range t.in.EscalatedChannels {
+		if !slices.Contains(skipEscalations, "#"+c) {
+			t.effects = append(t.effects, Effect{Kind: EffectUpdate, Card: t.escalationCard("#" + c), Msg: t.escalationMsg(s, "")})
+		}
+	}
 }
 
 // escalateNotify tells target about overdue work and lets them decide.
@@ -2464,13 +2473,16 @@ func (t *tx) escalateNotify(s *Step, target string) string {
 		if r.Person != "" && !slices.Contains(in.Escalated, r.Person) {
 			in.Escalated = append(in.Escalated, r.Person)
 		}
+		if r.Channel != "" && !slices.Contains(in.EscalatedChannels, r.Channel) {
+			in.EscalatedChannels = append(in.EscalatedChannels, r.Channel)
+		}
 		names = append(names, cmp.Or(t.name(r.Person), "#"+r.Channel))
 	}
 	t.record(AuditEntry{Action: "escalated", Detail: map[string]string{"to": strings.Join(names, ", "), "waiting_on": t.waitingNames()}})
 	var told []string
 	for _, r := range to {
 		t.notify(r, t.escalationCard(cmp.Or(r.Person, "#"+r.Channel)), "", t.escalationMsg(s, r.Person))
-		told = append(told, r.Person)
+		told = append(told, cmp.Or(r.Person, "#"+r.Channel))
 	}
 	t.refreshPeople(s, nil, told) // the task cards name the next rung now
 	t.refreshChannelCard(s)

@@ -58,9 +58,12 @@ type Instance struct {
 	Due         time.Time `json:"due,omitzero"`
 	Tasks       []Task    `json:"tasks,omitempty"`     // assignments of the current step
 	Escalated   []string  `json:"escalated,omitempty"` // people an escalation let decide the current step
-	Routed      string    `json:"routed,omitempty"`    // why the current step's assignees are not the ones it names, if they are not
-	Overdue     bool      `json:"overdue,omitempty"`
-	Timers      []Timer   `json:"timers,omitempty"`
+	// Channels an escalation told about the current step: their cards say
+	// whom it waits on, as the people's do.
+	EscalatedChannels []string `json:"escalated_channels,omitempty"`
+	Routed            string   `json:"routed,omitempty"` // why the current step's assignees are not the ones it names, if they are not
+	Overdue           bool     `json:"overdue,omitempty"`
+	Timers            []Timer  `json:"timers,omitempty"`
 
 	Rounds  map[string]int            `json:"rounds,omitempty"`  // rounds taken per step
 	Seen    map[string]map[string]any `json:"seen,omitempty"`    // per step: the data reviewers last decided on
@@ -168,6 +171,7 @@ func (in *Instance) Clone() *Instance {
 		c.Tasks[i].Delegates = slices.Clone(c.Tasks[i].Delegates)
 	}
 	c.Escalated = slices.Clone(in.Escalated)
+	c.EscalatedChannels = slices.Clone(in.EscalatedChannels)
 	c.Timers = slices.Clone(in.Timers)
 	c.Rounds = maps.Clone(in.Rounds)
 	if in.Seen != nil {

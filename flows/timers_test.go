@@ -215,9 +215,21 @@ func TestEscalationToAGroupAndAChannel(t *testing.T) {
 	if e.Msg.Text != "X-1 has waited 2 h for Bob Chen (The step)." || len(r.in.Escalated) != 3 {
 		t.Fatalf("channel escalation %+v, escalated %v", e.Msg, r.in.Escalated)
 	}
+	// Someone else in #ops is told who may decide: Bob, and those the
+	// escalation brought in.
+	contains(t, "a stranger's click", r.refused(flows.Event{Kind: flows.EventApprove, Actor: "erin"}, flows.CodeNotAssignee).Outcome.Text,
+		"is assigned to Bob Chen; only they, their delegates, Carol Diaz, Frank Osei and Gina Ray (brought in by an escalation) or an admin can act on it.")
+	// A reassignment updates the channel's card as well as the people's.
+	tr = r.act(flows.EventReassign, "bob", target("erin"))
+	for _, card := range []string{"s/1/esc:#ops", "s/1/esc:carol"} {
+		contains(t, card, updated(t, tr, card).Msg.Text, "for Erin Park")
+	}
 	r.act(flows.EventReject, "frank", reason("no"))
 	if r.in.Status != flows.StatusRejected || r.in.History[0].By != "frank" {
 		t.Fatalf("instance %+v", r.in)
+	}
+	if r.in.EscalatedChannels != nil {
+		t.Errorf("the closed step's channels are kept: %v", r.in.EscalatedChannels)
 	}
 }
 
