@@ -333,6 +333,50 @@ func formValue(v any) (string, bool) {
 	return "", false
 }
 
+// formData turns a request's data into form values, checking each value's
+// JSON type against its field (fields, by name): text of any kind, or a
+// number; true or false only for a choice (whose options say whether it
+// is one of them), as "true" is no one's item or reason. Problems go into
+// problems, as "data.NAME".
+func formData(raw map[string]any, fields []flows.Field, problems map[string]string) map[string]string {
+	data := map[string]string{}
+	for k, v := range raw {
+		if v == nil { // a null value is no value
+			continue
+		}
+		s, ok := formValue(v)
+		if !ok {
+			problems["data."+k] = "must be text or a number, not an object or a list"
+			continue
+		}
+		if _, isBool := v.(bool); isBool {
+			if i := slices.IndexFunc(fields, func(f flows.Field) bool { return f.Name == k }); i >= 0 && fields[i].Kind != flows.FieldChoice {
+				problems["data."+k] = fmt.Sprintf("must be %s, not %s", fieldValueKind(fields[i].Kind), s)
+				continue
+			}
+		}
+		data[k] = s
+	}
+	return data
+}
+
+// fieldValueKind is what a field of kind takes, for a refusal.
+func fieldValueKind(kind flows.FieldKind) string {
+	switch kind {
+	case flows.FieldNumber:
+		return "a number"
+	case flows.FieldDate:
+		return "a date (YYYY-MM-DD)"
+	case flows.FieldPerson:
+		return "a person's id"
+	case flows.FieldEmail:
+		return "an email address"
+	case flows.FieldURL:
+		return "a URL"
+	}
+	return "text"
+}
+
 var refKey = regexp.MustCompile(`^[a-z][a-z0-9_]{0,39}$`)
 
 type startRequest struct {
@@ -372,18 +416,7 @@ func (a *API) start(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	data := map[string]string{}
-	for k, v := range req.Data {
-		if v == nil {
-			continue
-		}
-		s, ok := formValue(v)
-		if !ok {
-			fields["data."+k] = "must be text or a number, not an object or a list"
-			continue
-		}
-		data[k] = s
-	}
+	data := formData(req.Data, def.Form, fields)
 	if len(req.Refs) > 20 {
 		fields["refs"] = "at most 20 references"
 	}
@@ -511,19 +544,11 @@ func (a *API) decide(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	data := map[string]string{}
-	for k, v := range req.Data {
-		if v == nil { // as a start's data: a null value is no value
-			continue
-		}
-		if kind != flows.EventTaskDone {
-			fields["data"] = "only a done decision takes data (the task's outputs)"
-		}
-		s, ok := formValue(v)
-		if !ok {
-			fields["data."+k] = "must be text or a number, not an object or a list"
-		}
-		data[k] = s
+	// The task's outputs are checked by the engine, against the step the
+	// request is at.
+	data := formData(req.Data, nil, fields)
+	if len(data) > 0 && kind != flows.EventTaskDone {
+		fields["data"] = "only a done decision takes data (the task's outputs)"
 	}
 	if len(fields) > 0 {
 		invalid(w, r, fields)

@@ -244,6 +244,14 @@ func TestStartValidation(t *testing.T) {
 		t.Errorf("fields %v, want %v: %s", got, want, p.raw)
 	}
 	r.want(r.do("POST", "/api/v1/flows/purchase/instances", tok, map[string]any{"data": map[string]any{}}), 422, "invalid")
+	// true or false is no one's item: refused for a text field, as an
+	// object is; a number stands for its digits.
+	p = r.do("POST", "/api/v1/flows/purchase/instances", tok, map[string]any{
+		"data": map[string]any{"item": true, "amount": 20, "justification": 12345678901}, "on_behalf_of": "alice"})
+	r.want(p, 422, "invalid")
+	if f := p.fields(); len(f) != 1 || f["data.item"] != "must be text, not true" {
+		t.Errorf("a boolean item: %s", p.raw)
+	}
 	r.want(r.do("POST", "/api/v1/flows/purchse/instances", tok, purchase(900, "alice")), 404, "not_found")
 	r.want(r.do("POST", "/api/v1/flows/purchase/instances", tok, `{"data": {}, "surprise": 1}`), 400, "bad_request")
 	r.want(r.do("POST", "/api/v1/flows/purchase/instances", tok, `{"data":`), 400, "bad_request")
