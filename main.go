@@ -123,15 +123,24 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 	return 0
 }
 
+// flowsDirProblem says what is wrong with a configured flows directory
+// that is not one (nil for "", the built-in flows).
+func flowsDirProblem(dir string) error {
+	if info, err := os.Stat(dir); dir != "" && (err != nil || !info.IsDir()) {
+		return fmt.Errorf("flows directory %s: there is no such directory; set BATON_FLOWS_DIR (or -flows) to the directory of your flows", dir)
+	}
+	return nil
+}
+
 // loadEngine reads the flows and the directory the configuration names (or
 // the built-in ones) and builds the engine.
 func loadEngine(cfg bot.Config) (*flows.Engine, error) {
 	var defs []*flows.Definition
 	var err error
+	if err := flowsDirProblem(cfg.FlowsDir); err != nil {
+		return nil, err
+	}
 	if cfg.FlowsDir != "" {
-		if info, err := os.Stat(cfg.FlowsDir); err != nil || !info.IsDir() {
-			return nil, fmt.Errorf("flows directory %s: there is no such directory; set BATON_FLOWS_DIR (or -flows) to the directory of your flows", cfg.FlowsDir)
-		}
 		defs, err = flows.LoadDefinitions(os.DirFS(cfg.FlowsDir), ".")
 		err = prefixProblems(err, cfg.FlowsDir)
 	} else {

@@ -129,6 +129,10 @@ func token(ctx context.Context, args []string, getenv func(string) string, stdou
 		}
 		fmt.Fprintf(stdout, "Revoked API token %q: requests bearing it are refused from now on.\n", fs.Arg(0))
 	case "list":
+		if fs.NArg() > 0 {
+			fmt.Fprintln(stderr, tokenUsage)
+			return 2
+		}
 		toks, err := store.Tokens(ctx)
 		if err != nil {
 			fmt.Fprintf(stderr, "baton token: %v\n", err)

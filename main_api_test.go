@@ -128,6 +128,9 @@ func TestTokenCommandAndAPIEndToEnd(t *testing.T) {
 	if code, _, errs := cli("revoke", "crm"); code != 1 || !strings.Contains(errs, "no token") {
 		t.Errorf("revoke twice: %d %s", code, errs)
 	}
+	if code, out, _ := cli("list", "extra"); code != 2 || out != "" {
+		t.Errorf("token list with an argument: %d %q, want the usage and exit 2", code, out)
+	}
 	if strings.Contains(logs.String(), tok) {
 		t.Error("the token reached the log")
 	}

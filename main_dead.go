@@ -49,8 +49,11 @@ func dead(ctx context.Context, args []string, getenv func(string) string, stdout
 	case verb != "list" && *asJSON:
 		fmt.Fprintf(stderr, "baton: -json goes with the list\n%s\n", deadUsage)
 		return 2
-	case verb != "list" && (len(refs) == 0) == !*all:
+	case verb != "list" && len(refs) > 0 && *all:
 		fmt.Fprintf(stderr, "baton: dead %s takes -all or the REFs of the letters (the first column of baton dead), not both\n%s\n", verb, deadUsage)
+		return 2
+	case verb != "list" && len(refs) == 0 && !*all:
+		fmt.Fprintf(stderr, "baton: dead %s needs the REFs of the letters (the first column of baton dead), or -all\n%s\n", verb, deadUsage)
 		return 2
 	}
 	store, closeStore, ok := openStore(url(), "baton", "dead reads Redis: set BATON_REDIS_URL (the embedded store keeps nothing once Baton stops)", stderr)

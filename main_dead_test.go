@@ -147,6 +147,9 @@ func TestDeadLettersRetried(t *testing.T) {
 			t.Errorf("baton dead %s: exit %d, stdout %q, stderr %q; want the usage and exit 2", strings.Join(args, " "), code, out, errOut)
 		}
 	}
+	if _, _, errOut = runDead(t, url, "retry"); !strings.Contains(errOut, "dead retry needs the REFs of the letters") {
+		t.Errorf("baton dead retry, nothing named: %q", errOut)
+	}
 }
 
 // metricsText returns what Baton's /metrics serves.

@@ -173,7 +173,9 @@ func (c *checkup) flows(cfg bot.Config) {
 	} else {
 		defs, err = flows.LoadDefinitions(manifests.Flows, "flows")
 	}
-	switch {
+	switch problem := flowsDirProblem(cfg.FlowsDir); {
+	case problem != nil:
+		c.fail("flows", "%v", problem)
 	case err != nil:
 		c.fail("flows", "%s:\n%v\nfix these (baton validate %s shows them too)", from, err, cmp.Or(cfg.FlowsDir, "DIR"))
 	case len(defs) == 0:

@@ -424,3 +424,14 @@ func TestDoctorEmail(t *testing.T) {
 	_, out := runDoctor(t)
 	doctorWants(t, out, "skip email: not configured (BATON_SMTP_URL is not set)")
 }
+
+// A flows directory that is not there is said so, as start-up says it.
+func TestDoctorMissingFlowsDir(t *testing.T) {
+	t.Parallel()
+	missing := filepath.Join(t.TempDir(), "flows")
+	code, out := runDoctor(t, "BATON_FLOWS_DIR", missing)
+	if code != 1 {
+		t.Errorf("exit %d, want 1:\n%s", code, out)
+	}
+	doctorWants(t, out, "FAIL flows: flows directory "+missing+": there is no such directory; set BATON_FLOWS_DIR")
+}
