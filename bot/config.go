@@ -75,9 +75,9 @@ const ConfigHelp = `Configuration (environment variables; the flags above overri
   BATON_LINK_SECRET     HMAC key of the signed approval links mailed to external participants
                         (at least 32 random characters); empty: one is generated and kept in Redis
   BATON_LINK_TTL        how long an approval link stays valid (default 168h); each works once
-  BATON_DASHBOARD_TOKEN token admins (BATON_ADMINS) sign in to /dashboard with (an API token of
-                        scope admin works too); in local console mode the dashboard is open to
-                        this machine without sign-in
+  BATON_DASHBOARD_TOKEN token admins (BATON_ADMINS) sign in to /dashboard with, at least 32
+                        characters (an API token of scope admin works too); in local console
+                        mode the dashboard is open to this machine without sign-in
 
 REST API: /api/v1 (described at /api/v1/openapi.json), with bearer tokens made by
   baton token create --name NAME --scope read|start|admin (tokens are kept in Redis).
