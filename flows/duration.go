@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // ParseDuration parses a duration as written in flow definitions: one or more
@@ -76,6 +77,9 @@ func parseSpan(s string) (Span, time.Duration, error) {
 		if err != nil {
 			return Span{}, 0, fmt.Errorf("invalid duration %q: write a number and a unit (s, m, h, d, w), e.g. 30m, 4h, 2d", s)
 		}
+		if i+1 < len(rest) && unicode.IsLetter(rune(rest[i])) && unicode.IsLetter(rune(rest[i+1])) {
+			return Span{}, 0, fmt.Errorf("invalid duration %q: a unit is one letter (s, m, h, d or w): write 90m, not 90min", s)
+		}
 		var unit time.Duration
 		switch rest[i] {
 		case 's':
@@ -111,6 +115,9 @@ func parseSpan(s string) (Span, time.Duration, error) {
 	if total <= 0 {
 		return Span{}, 0, fmt.Errorf("invalid duration %q: it must be longer than zero", s)
 	}
+	if total < time.Second { // timers are looked for once a second
+		return Span{}, 0, fmt.Errorf("invalid duration %q: the shortest is 1s", s)
+	}
 	return sp, total, nil
 }
 
@@ -124,7 +131,11 @@ func FormatDuration(d time.Duration) string {
 	case d < time.Minute:
 		return fmt.Sprintf("%d s", int(d/time.Second))
 	case d < time.Hour:
-		return fmt.Sprintf("%d min", int(d/time.Minute))
+		m, sec := int(d/time.Minute), int(d%time.Minute/time.Second)
+		if sec == 0 {
+			return fmt.Sprintf("%d min", m)
+		}
+		return fmt.Sprintf("%d min %d s", m, sec)
 	case d < 24*time.Hour:
 		h, m := int(d/time.Hour), int(d%time.Hour/time.Minute)
 		if m == 0 {

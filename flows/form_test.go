@@ -253,6 +253,7 @@ func TestDurations(t *testing.T) {
 		{"", "empty duration"}, {"3", "invalid duration"}, {"h", "invalid duration"},
 		{"3y", `unknown unit "y"`}, {"0h", "longer than zero"}, {"1..5h", "invalid duration"},
 		{"-3h", "invalid duration"}, {"99999999999999w", "too long"},
+		{"0.5s", "the shortest is 1s"}, {"90min", "a unit is one letter"}, {"1day", "a unit is one letter"},
 		// Every part fits but the sum does not: it must not wrap around.
 		{"53375d53375d53375d53375d53375d", "too long"},
 	} {
@@ -268,7 +269,7 @@ func TestDurations(t *testing.T) {
 	for _, tt := range []struct {
 		in   string
 		want string
-	}{{"45s", "45 s"}, {"45m", "45 min"}, {"3h", "3 h"}, {"3h20m", "3 h 20 min"}, {"2d", "2 d"}, {"2d4h", "2 d 4 h"}} {
+	}{{"45s", "45 s"}, {"45m", "45 min"}, {"100s", "1 min 40 s"}, {"3h", "3 h"}, {"3h20m", "3 h 20 min"}, {"2d", "2 d"}, {"2d4h", "2 d 4 h"}} {
 		d, _ := flows.ParseDuration(tt.in)
 		if got := flows.FormatDuration(d); got != tt.want {
 			t.Errorf("FormatDuration(%s) = %q, want %q", tt.in, got, tt.want)

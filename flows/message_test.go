@@ -23,7 +23,7 @@ func TestTimeWords(t *testing.T) {
 	for _, tt := range []struct {
 		d    time.Duration
 		want string
-	}{{3 * time.Hour, "in 3 h"}, {0, "in 0 s"}, {-2 * day, "2 d ago"}, {-90 * time.Second, "1 min ago"}} {
+	}{{3 * time.Hour, "in 3 h"}, {0, "in 0 s"}, {-2 * day, "2 d ago"}, {-90 * time.Second, "1 min 30 s ago"}} {
 		if got := flows.Relative(at.Add(tt.d), at); got != tt.want {
 			t.Errorf("Relative(%s) = %q, want %q", tt.d, got, tt.want)
 		}
