@@ -877,8 +877,19 @@ func (v *validator) step(p string, r *rawStep, names map[string]string, working 
 		v.add(p+".id", "id %q must be lowercase letters, digits, - or _, starting with a letter", r.ID)
 	}
 	if !slices.Contains(stepKinds, s.Kind) {
-		v.add(p+".type", "type %q is not a step type; use one of %s", r.Type, joinKinds(stepKinds))
-		return s
+		var kinds []string
+		for _, k := range stepKinds {
+			kinds = append(kinds, string(k))
+		}
+		guess := nearest(r.Type, kinds)
+		if guess == "" {
+			v.add(p+".type", "type %q is not a step type; use one of %s", r.Type, joinKinds(stepKinds))
+			return s
+		}
+		// A typo: the rest of the step is checked as the kind it most
+		// likely means, so every problem of the file shows in one run.
+		v.add(p+".type", "type %q is not a step type (did you mean %q?); use one of %s", r.Type, guess, joinKinds(stepKinds))
+		s.Kind = StepKind(guess)
 	}
 	human := s.Kind == StepApproval || s.Kind == StepTask
 	only := func(ok bool, key, what string) {

@@ -438,6 +438,22 @@ steps:
 			{"steps[1].id", `id "Bad Id" must be lowercase letters`},
 			{"steps[1].type", `type "nudge" is not a step type; use one of approval, task, notify, webhook`},
 		}},
+		{"a mistyped step type, and the step's other problems", `id: v
+name: V
+owner: olivia
+steps:
+  - id: s
+    type: aproval # @steps[0].type
+    assignees: [manager]
+    due: 1 day # @steps[0].due
+    policy: quorom # @steps[0].policy
+    on_timeout: approv # @steps[0].on_timeout
+`, []want{
+			{"steps[0].type", `type "aproval" is not a step type (did you mean "approval"?)`},
+			{"steps[0].due", "write it without spaces"},
+			{"steps[0].policy", `policy "quorom" is not a policy`},
+			{"steps[0].on_timeout", `"approv"`},
+		}},
 		{"field problems", `id: v
 name: V
 owner: olivia
