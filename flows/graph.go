@@ -87,7 +87,12 @@ func (d *Definition) Mermaid() string {
 	enter = func(from string, label string, i int) {
 		if i < len(d.Steps) && d.Steps[i].When != "" {
 			edge(fmt.Sprintf("  %s -->|%s| %s\n", from, q(joinLabel(label, "if "+d.Steps[i].When)), node(i)))
-			enter(from, joinLabel(label, "otherwise"), i+1)
+			// One "otherwise" however many conditions were false before:
+			// it means none of the ones above held.
+			if !strings.HasSuffix(label, "otherwise") {
+				label = joinLabel(label, "otherwise")
+			}
+			enter(from, label, i+1)
 			return
 		}
 		if label == "" {

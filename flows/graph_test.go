@@ -52,6 +52,17 @@ steps:
     message: hi
 `),
 	}
+	defs["conditions"] = mustParse(t, `id: c
+name: Conditions
+owner: o
+form:
+  - {name: n, type: number}
+steps:
+  - {id: big, type: notify, to: [requester], message: big, when: "n > 100"}
+  - {id: mid, type: notify, to: [requester], message: mid, when: "n > 10"}
+  - {id: small, type: notify, to: [requester], message: small, when: "n > 1"}
+  - {id: last, type: notify, to: [requester], message: last}
+`)
 	defs["ids"] = mustParse(t, `id: ids
 name: Ids
 owner: o
