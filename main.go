@@ -117,6 +117,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 	}
 	log := cfg.Logger(stderr)
 	if err := serve(ctx, cfg, getenv, log, nil); err != nil {
+		if msg := err.Error(); cfg.LogFormat == "text" && strings.Contains(msg, "\n") {
+			// A list of problems (in the flows, the directory) is for a
+			// person to read: as written, not quoted into one line.
+			log.Error("baton stopped; the problems follow")
+			fmt.Fprintf(stderr, "%s\n", msg)
+			return 1
+		}
 		log.Error("baton stopped", "err", err)
 		return 1
 	}

@@ -231,7 +231,9 @@ func (c *checkup) flows(cfg bot.Config) {
 		}
 	}
 	c.ok("flows", "%s: %s, %s, %s", from, flows.Plural(len(defs), "flow", "flows"), flows.Plural(schedules, "schedule", "schedules"), flows.Plural(inbound, "inbound webhook", "inbound webhooks"))
-	doctorHours(c, defs, dir, time.Now())
+	if dir != nil { // a directory that failed its check has said why; its hours are not known
+		doctorHours(c, defs, dir, time.Now())
+	}
 	if problems := engine.ScheduleProblems(); len(problems) > 0 {
 		c.warn("schedules", "%s", strings.Join(problems, "; "))
 	}

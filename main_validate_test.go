@@ -99,3 +99,27 @@ func TestGraphCommand(t *testing.T) {
 		}
 	}
 }
+
+// TestStartupProblemsReadable: start-up refused for a list of problems (a
+// people directory's) prints them one per line, as written, not quoted
+// into one log line.
+func TestStartupProblemsReadable(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "people.yaml")
+	if err := os.WriteFile(dir, []byte("people:\n  - {id: a, manager: b}\n  - {id: b, manager: a, backup: b}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	code := run(t.Context(), nil, env("BATON_DIRECTORY", dir, "BATON_HTTP_ADDR", "127.0.0.1:0"), nil, &out, &errOut)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1:\n%s", code, errOut.String())
+	}
+	for _, line := range []string{
+		"person a: the management chain loops back to a (a → b → a); change one of these managers",
+		"\nperson b: backup is b themselves; name someone else, or leave backup out\n",
+	} {
+		if !strings.Contains(errOut.String(), line) {
+			t.Errorf("stderr lacks %q:\n%s", line, errOut.String())
+		}
+	}
+}

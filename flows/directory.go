@@ -113,14 +113,20 @@ func NewDirectory(people []Person, channels []Channel) (*Directory, error) {
 	}
 	for _, p := range d.people {
 		for _, ref := range []struct{ what, id string }{{"manager", p.Manager}, {"backup", p.Backup}} {
-			if ref.id != "" && d.people[ref.id] == nil {
+			switch {
+			case ref.id == p.ID && ref.what == "backup": // as their own manager, the chain below says so
+				errs = append(errs, fmt.Errorf("person %s: backup is %s themselves; name someone else, or leave backup out", p.ID, p.ID))
+			case ref.id != "" && d.people[ref.id] == nil:
 				errs = append(errs, fmt.Errorf("person %s: %s %q is not in the directory", p.ID, ref.what, ref.id))
 			}
 		}
 		seen := map[string]bool{p.ID: true}
+		chain := []string{p.ID}
 		for m := p.Manager; m != "" && d.people[m] != nil; m = d.people[m].Manager {
+			chain = append(chain, m)
 			if seen[m] {
-				errs = append(errs, fmt.Errorf("person %s: the management chain loops back to %s", p.ID, m))
+				errs = append(errs, fmt.Errorf("person %s: the management chain loops back to %s (%s); change one of these managers",
+					p.ID, m, strings.Join(chain, " → ")))
 				break
 			}
 			seen[m] = true

@@ -100,7 +100,11 @@ people:
   - {id: b, manager: c}
   - {id: c, manager: a}
   - {id: d, manager: a}
-`, []string{"person a: the management chain loops back to a", "person d: the management chain loops back to a"}},
+`, []string{"person a: the management chain loops back to a (a → b → c → a); change one of these managers", "person d: the management chain loops back to a"}},
+		{"one's own backup", `
+people:
+  - {id: a, backup: a}
+`, []string{"person a: backup is a themselves; name someone else, or leave backup out"}},
 		{"one's own manager", `
 people:
   - {id: a, manager: a}
