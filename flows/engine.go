@@ -631,8 +631,12 @@ func (t *tx) stale() bool {
 		_ = t.refuse(CodeAlreadyDecided, fmt.Sprintf("%s has no step %q; it is at %s (round %d).", in.ID, t.ev.Step, t.stepName(), in.Round))
 		return true
 	}
-	if in.Status == StatusRunning { // a step or round the request is not (or not yet) at
-		_ = t.refuse(CodeAlreadyDecided, fmt.Sprintf("This card is out of date: %s is now at %s (round %d). %s", in.ID, t.stepName(), in.Round, t.waitingOn()))
+	if in.Status == StatusRunning { // a step or round the request has not been at (no record of it): not yet reached
+		named := t.def.Step(step).Name
+		if round > 0 {
+			named += fmt.Sprintf(" (round %d)", round)
+		}
+		_ = t.refuse(CodeAlreadyDecided, fmt.Sprintf("%s has not reached %s: it is at %s (round %d). %s", in.ID, named, t.stepName(), in.Round, t.waitingOn()))
 		return true
 	}
 	_ = t.refuse(CodeClosed, fmt.Sprintf("%s is %s; there is nothing to decide.", in.ID, strings.ReplaceAll(string(in.Status), "_", " ")))

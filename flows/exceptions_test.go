@@ -548,18 +548,23 @@ func TestReassignRefreshesTheOthersCards(t *testing.T) {
 	contains(t, "hana's card", fmt.Sprint(notified(t, tr, "hana", "finance/1/hana").Msg.Context), "Reassigned to you by Carol Diaz: I am off this week")
 }
 
-// TestCardOfAnotherStepOrRound: a click made for a step or round the request
-// is not at (a forged or mistyped one: real cards of earlier rounds name
-// who decided them) is refused as out of date, saying where the request is.
+// TestCardOfAnotherStepOrRound: a decision named for a step or round the
+// request has not reached (over the API, or a forged click: real cards of
+// earlier rounds name who decided them) is refused, saying where the
+// request is.
 func TestCardOfAnotherStepOrRound(t *testing.T) {
 	t.Parallel()
 	r := buyRun(t, "5000")
-	for _, ev := range []flows.Event{
-		{Kind: flows.EventApprove, Actor: "bob", Step: "manager", Round: 7},
-		{Kind: flows.EventApprove, Actor: "carol", Step: "finance", Round: 1},
+	for _, c := range []struct {
+		ev    flows.Event
+		named string
+	}{
+		{flows.Event{Kind: flows.EventApprove, Actor: "bob", Step: "manager", Round: 7}, "Manager approval (round 7)"},
+		{flows.Event{Kind: flows.EventApprove, Actor: "carol", Step: "finance", Round: 1}, "Finance approval (round 1)"},
+		{flows.Event{Kind: flows.EventApprove, Actor: "carol", Step: "finance"}, "Finance approval"},
 	} {
-		tr := r.refused(ev, flows.CodeAlreadyDecided) // 409 over the API, as a click that came too late
-		contains(t, "refusal", tr.Outcome.Text, "This card is out of date: X-1 is now at Manager approval (round 1). Waiting on Bob Chen")
+		tr := r.refused(c.ev, flows.CodeAlreadyDecided) // 409 over the API, as a click that came too late
+		contains(t, "refusal", tr.Outcome.Text, "X-1 has not reached "+c.named+": it is at Manager approval (round 1). Waiting on Bob Chen")
 	}
 }
 
