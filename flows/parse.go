@@ -811,8 +811,22 @@ func (v *validator) fields(p string, raw []rawField, names map[string]string) []
 		if !slices.Contains(fieldKinds, f.Kind) {
 			v.add(fp+".type", "type %q is not a field type; use one of %s", r.Type, joinKinds(fieldKinds))
 		}
-		for _, o := range r.Options {
-			f.Options = append(f.Options, fmt.Sprint(o))
+		for j, o := range r.Options {
+			text := strings.TrimSpace(fmt.Sprint(o))
+			switch {
+			case o == nil || text == "":
+				v.add(fmt.Sprintf("%s.options[%d]", fp, j), "an option is empty (null, or ~ in YAML); write the value people pick")
+				continue
+			case slices.Contains(f.Options, text):
+				v.add(fmt.Sprintf("%s.options[%d]", fp, j), "option %q is listed twice", text)
+				continue
+			}
+			switch o.(type) {
+			case map[string]any, []any:
+				v.add(fmt.Sprintf("%s.options[%d]", fp, j), "an option is one value, not a list or a map (quote it if it has a colon)")
+				continue
+			}
+			f.Options = append(f.Options, text)
 		}
 		if f.Kind == FieldChoice && len(f.Options) == 0 {
 			v.add(fp+".options", "a choice field needs options: a list of the values people pick from")
@@ -931,6 +945,9 @@ func (v *validator) step(p string, r *rawStep, names map[string]string, working 
 	case StepApproval, StepTask:
 		if len(r.Assignees) == 0 {
 			v.add(p+".assignees", "%s step needs assignees: person:ID, group:NAME, manager, field:NAME, requester or owner", map[StepKind]string{StepApproval: "an approval", StepTask: "a task"}[s.Kind])
+		}
+		if s.Kind == StepApproval && !r.AllowSelfApproval && len(r.Assignees) > 0 && !slices.ContainsFunc(r.Assignees, func(a string) bool { return a != "requester" }) {
+			v.add(p+".assignees", "the requester may not approve their own request, so this step would go to their manager instead; name who approves (e.g. manager), or set allow_self_approval: true")
 		}
 		for j, a := range r.Assignees {
 			if err := checkAssignee(a); err != nil {

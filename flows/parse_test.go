@@ -438,6 +438,27 @@ steps:
 			{"steps[1].id", `id "Bad Id" must be lowercase letters`},
 			{"steps[1].type", `type "nudge" is not a step type; use one of approval, task, notify, webhook`},
 		}},
+		{"options and assignees that cannot work", `id: v
+name: V
+owner: olivia
+form:
+  - name: level
+    type: choice
+    options:
+      - read
+      - ~ # @form[0].options[1]
+      - read # @form[0].options[2]
+      - {a: b} # @form[0].options[3]
+steps:
+  - id: s
+    type: approval
+    assignees: [requester] # @steps[0].assignees
+`, []want{
+			{"form[0].options[1]", "an option is empty"},
+			{"form[0].options[2]", `option "read" is listed twice`},
+			{"form[0].options[3]", "an option is one value, not a list or a map"},
+			{"steps[0].assignees", "the requester may not approve their own request"},
+		}},
 		{"a mistyped step type, and the step's other problems", `id: v
 name: V
 owner: olivia
