@@ -448,7 +448,10 @@ func TestVoteOnCards(t *testing.T) {
 // continue.
 func TestConditionErrorFailsSafe(t *testing.T) {
 	t.Parallel()
-	r := newRun(t, newEngine(t, `
+	// A flow whose first step is step, with a condition that cannot be
+	// evaluated for the form below ("(" is no pattern).
+	flow := func(step string) string {
+		return `
 id: cond
 name: Cond
 owner: olivia
@@ -456,10 +459,13 @@ form:
   - {name: item, type: text}
   - {name: pattern, type: text}
 steps:
-  - {id: check, name: Check, type: approval, assignees: ["person:bob"], when: "item matches pattern"}
+  - ` + step + `
   - {id: tell, type: notify, to: [requester], message: done}
-`))
-	tr := r.start("cond", "alice", form("item", "x", "pattern", "("))
+`
+	}
+	broken := form("item", "x", "pattern", "(")
+	r := newRun(t, newEngine(t, flow(`{id: check, name: Check, type: approval, assignees: ["person:bob"], when: "item matches pattern"}`)))
+	tr := r.start("cond", "alice", broken)
 	if r.in.Status != flows.StatusRunning || r.in.Step != "check" {
 		t.Fatalf("the approval was not asked: %s at %q", r.in.Status, r.in.Step)
 	}
@@ -475,18 +481,8 @@ steps:
 	}
 
 	for _, onError := range []string{"fail", "continue"} {
-		r := newRun(t, newEngine(t, `
-id: hook
-name: Hook
-owner: olivia
-form:
-  - {name: item, type: text}
-  - {name: pattern, type: text}
-steps:
-  - {id: call, name: Provision, type: webhook, url: "https://ops.example.com/provision", on_error: `+onError+`, when: "item matches pattern"}
-  - {id: tell, type: notify, to: [requester], message: done}
-`))
-		tr := r.start("hook", "alice", form("item", "x", "pattern", "("))
+		r := newRun(t, newEngine(t, flow(`{id: call, name: Provision, type: webhook, url: "https://ops.example.com/provision", on_error: `+onError+`, when: "item matches pattern"}`)))
+		tr := r.start("cond", "alice", broken)
 		for _, e := range tr.Effects {
 			if e.Kind == flows.EffectWebhook {
 				t.Errorf("on_error %s: the webhook was called: %+v", onError, e)

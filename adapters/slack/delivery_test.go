@@ -166,11 +166,9 @@ func TestDMChannels(t *testing.T) {
 	replica.Wait()
 }
 
-// TestChannelReminder: a step posted to a channel is reminded in the
-// card's thread there, and each pending assignee is nudged by DM.
-func TestChannelReminder(t *testing.T) {
-	t.Parallel()
-	src := `
+// expenseFlow has its one step, the finance group's approval, posted in
+// #finance, with one reminder after 4 h.
+const expenseFlow = `
 id: expense
 name: Expense claim
 command: expense
@@ -186,7 +184,12 @@ steps:
     channel: finance
     remind: {every: 4h, max: 1}
 `
-	def, err := flows.ParseDefinition("expense.yaml", []byte(src))
+
+// startExpense is a harness with expenseFlow where Alice has asked for a
+// taxi, EX-1: its card is posted in #finance.
+func startExpense(t *testing.T) *harness {
+	t.Helper()
+	def, err := flows.ParseDefinition("expense.yaml", []byte(expenseFlow))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,6 +198,14 @@ steps:
 	if err != nil || !out.OK {
 		t.Fatal(err, out)
 	}
+	return h
+}
+
+// TestChannelReminder: a step posted to a channel is reminded in the
+// card's thread there, and each pending assignee is nudged by DM.
+func TestChannelReminder(t *testing.T) {
+	t.Parallel()
+	h := startExpense(t)
 	h.settle()
 	card := h.api.Calls()[0]
 	h.seen = 1

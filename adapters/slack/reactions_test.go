@@ -236,30 +236,7 @@ func replyBody(t testing.TB, eventID, user, text, channel, thread string, extra 
 // a thread that is no card's go unanswered, and a reply decides nothing.
 func TestThreadReplyOffersTheDecision(t *testing.T) {
 	t.Parallel()
-	src := `
-id: expense
-name: Expense claim
-command: expense
-prefix: EX
-owner: olivia
-form:
-  - {name: what, label: What, type: text, required: true}
-steps:
-  - id: review
-    name: Finance review
-    type: approval
-    assignees: [group:finance]
-    channel: finance
-`
-	def, err := flows.ParseDefinition("expense.yaml", []byte(src))
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := newHarness(t, func(_ *Config, defs *[]*flows.Definition, _ **flows.Directory) { *defs = append(*defs, def) })
-	out, err := h.rig.Svc.Handle(t.Context(), flows.Event{Kind: flows.EventStart, Key: "ex", Flow: "expense", Actor: "alice", Data: map[string]string{"what": "Taxi"}})
-	if err != nil || !out.OK {
-		t.Fatal(err, out)
-	}
+	h := startExpense(t)
 	h.settle()
 	card := h.api.take(&h.seen)[0]
 	if card.str("channel") != "C0FINANCE" || card.TS == "" {
