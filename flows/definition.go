@@ -140,8 +140,9 @@ type Step struct {
 
 	Next string // step id or "end": where the flow goes after this step runs; empty means the following step
 
-	cond *condition
-	msg  *template.Template
+	cond  *condition
+	msg   *template.Template
+	instr *template.Template // Instructions, when they name fields ({{.account}})
 	// Due, Remind.Every and each rung's After as written, by unit (for
 	// working time: a day is a working day)
 	due, every Span

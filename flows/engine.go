@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"text/template"
 	"time"
 )
 
@@ -965,7 +966,10 @@ func (t *tx) baseCard(s *Step, kind MessageKind) *Message {
 		Fields: make([]Fact, 0, len(in.Data)+len(in.Refs))}
 	if s != nil {
 		m.Text = s.Name
-		if s.Instructions != "" {
+		switch {
+		case s.instr != nil:
+			m.Text += "\n" + t.render(s.instr, s.Instructions)
+		case s.Instructions != "":
 			m.Text += "\n" + s.Instructions
 		}
 	}
@@ -1576,8 +1580,10 @@ func (t *tx) complete() {
 	t.notify(Recipient{Person: in.Requester}, "requester/done", "", m)
 }
 
-// notifyStep sends a notify step's message.
-func (t *tx) notifyStep(s *Step) {
+// render executes a step's template (a notify message, a task's
+// instructions) on the request's data, people by name; as written if it
+// fails.
+func (t *tx) render(tmpl *template.Template, written string) string {
 	var b strings.Builder
 	data := t.def.templateData()
 	data["id"], data["requester"], data["title"] = t.in.ID, t.name(t.in.Requester), t.in.Title
@@ -1587,11 +1593,15 @@ func (t *tx) notifyStep(s *Step) {
 			data[k] = t.name(data[k].(string)) // as {{.requester}} is: by name
 		}
 	}
-	if err := s.msg.Execute(&b, data); err != nil {
-		b.Reset()
-		b.WriteString(s.Message)
+	if err := tmpl.Execute(&b, data); err != nil {
+		return written
 	}
-	m := &Message{Kind: MsgInfo, Instance: t.in.ID, Flow: t.in.Flow, Step: s.ID, Title: fmt.Sprintf("%s %s: %s", t.def.Name, t.in.ID, t.in.Title), Text: b.String()}
+	return b.String()
+}
+
+// notifyStep sends a notify step's message.
+func (t *tx) notifyStep(s *Step) {
+	m := &Message{Kind: MsgInfo, Instance: t.in.ID, Flow: t.in.Flow, Step: s.ID, Title: fmt.Sprintf("%s %s: %s", t.def.Name, t.in.ID, t.in.Title), Text: t.render(s.msg, s.Message)}
 	var sent []string
 	for _, to := range s.To {
 		for _, r := range t.recipients(to, t.in.Requester) {

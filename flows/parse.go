@@ -702,6 +702,7 @@ func (v *validator) flow(r *rawFlow) *Definition {
 	v.templateNames("title", d.title, known)
 	for i, s := range d.Steps {
 		v.templateNames(fmt.Sprintf("steps[%d].message", i), s.msg, append(known, "title"))
+		v.templateNames(fmt.Sprintf("steps[%d].instructions", i), s.instr, append(known, "title"))
 	}
 	// A step's condition may use the form and what the steps before it set:
 	// a later step's output is always empty when it is evaluated.
@@ -1045,6 +1046,13 @@ func (v *validator) step(p string, r *rawStep, names map[string]string, working 
 			v.add(p+".max_rounds", "max_rounds must be a positive number")
 		}
 		s.Outputs = v.fields(p+".outputs", r.Outputs, names)
+		if strings.Contains(s.Instructions, "{{") {
+			if t, err := template.New(r.ID).Option("missingkey=zero").Parse(s.Instructions); err != nil {
+				v.add(p+".instructions", "instructions are not a valid template: %v; write field names as {{.account}}", err)
+			} else {
+				s.instr = t
+			}
+		}
 	case StepNotify:
 		if strings.TrimSpace(r.Message) == "" {
 			v.add(p+".message", "a notify step needs a message")

@@ -505,3 +505,29 @@ steps:
 		}
 	}
 }
+
+// TestTaskInstructionsTemplate: a task's instructions may name fields, as
+// a notify message does; a name that is none is refused by validation.
+func TestTaskInstructionsTemplate(t *testing.T) {
+	t.Parallel()
+	const src = `
+id: acct
+name: Account
+owner: olivia
+form:
+  - {name: system, type: text}
+steps:
+  - id: grant
+    name: Grant it
+    type: task
+    assignees: [person:erin]
+    instructions: "Create {{.requester}}'s account on {{.system}}."
+`
+	r := newRun(t, newEngine(t, src))
+	tr := r.start("acct", "alice", form("system", "GitHub"))
+	contains(t, "Erin's card", notified(t, tr, "erin", "grant/1/erin").Msg.Text, "Grant it\nCreate Alice Martin's account on GitHub.")
+	_, err := flows.ParseDefinition("acct.yaml", []byte(strings.Replace(src, "{{.system}}", "{{.sytem}}", 1)))
+	if err == nil || !strings.Contains(err.Error(), "steps[0].instructions") || !strings.Contains(err.Error(), "sytem") {
+		t.Errorf("an unknown name in instructions: %v", err)
+	}
+}
