@@ -116,6 +116,19 @@ type tab struct {
 func (b *browser) open(as string) *tab {
 	b.t.Helper()
 	ctx, cancel := chromedp.NewContext(b.ctx, chromedp.WithNewBrowserContext())
+	return b.openIn(ctx, cancel, as)
+}
+
+// openBeside opens the console as person in a new tab of the same browser
+// context as beside's (sharing its connections to the server).
+func (b *browser) openBeside(beside *tab, as string) *tab {
+	b.t.Helper()
+	ctx, cancel := chromedp.NewContext(beside.ctx)
+	return b.openIn(ctx, cancel, as)
+}
+
+func (b *browser) openIn(ctx context.Context, cancel context.CancelFunc, as string) *tab {
+	b.t.Helper()
 	b.t.Cleanup(cancel)
 	tb := &tab{b: b, t: b.t, as: as, ctx: ctx}
 	if err := chromedp.Do(ctx); err != nil {
@@ -517,4 +530,44 @@ func TestBrowserAccessRequest(t *testing.T) {
 	if errs := b.consoleErrors(); len(errs) > 0 {
 		t.Errorf("the pages logged errors:\n%s", strings.Join(errs, "\n"))
 	}
+}
+
+// setVisible makes the tab seen or not, as switching to another tab does
+// (a headless browser has every tab in sight).
+func (tb *tab) setVisible(on bool) {
+	tb.t.Helper()
+	state := map[bool]string{true: "visible", false: "hidden"}[on]
+	tb.do("make the tab "+state, chromedp.Evaluate[chromedp.Void](`Object.defineProperty(document, 'visibilityState', {value: '`+state+`', configurable: true});
+document.dispatchEvent(new Event('visibilitychange'))`))
+}
+
+// TestBrowserManyTabs: a browser opens at most six connections to one
+// server, and each console tab's live stream holds one. With a tab per
+// person open, those out of sight let their streams go, so a seventh tab
+// loads and commands are answered; a tab looked at again catches up on
+// what it missed.
+func TestBrowserManyTabs(t *testing.T) {
+	rig, b := browserRig(t)
+	alice := b.open("alice")
+	tabs := []*tab{alice}
+	for _, p := range []string{"bob", "carol", "dana", "erin", "frank"} {
+		tabs = append(tabs, b.openBeside(alice, p)) // six streams: the browser's limit
+	}
+	for _, tb := range tabs[:5] {
+		tb.setVisible(false)
+		tb.waitJS("the stream let go", `document.body.dataset.live === 'off'`)
+	}
+	gus := b.openBeside(alice, "gus") // waits for a connection for ever if none was let go
+	gus.waitText("#inbox", "Nothing yet")
+	// Bob, out of sight, gets a card; he sees it when he looks.
+	out, err := rig.Svc.Handle(t.Context(), flows.Event{Kind: flows.EventStart, Key: "s1", Flow: "purchase", Actor: "alice",
+		Data: map[string]string{"item": "Chair", "amount": "300", "justification": "my back hurts"}})
+	if err != nil || !out.OK {
+		t.Fatalf("start: %v %+v", err, out)
+	}
+	rig.Drain()
+	bob := tabs[1]
+	bob.setVisible(true)
+	bob.waitJS("the stream back", `document.body.dataset.live === 'on'`)
+	bob.live(card("approve-PR-1-manager-1"), "Purchase request PR-1", "Chair")
 }

@@ -405,6 +405,27 @@ func TestConsoleRendersWhileCardsChange(t *testing.T) {
 	<-done
 }
 
+// TestConsoleUpdateOfAGoneCard: an update of a card the console no longer
+// has (sent before it restarted) is done, not a failed delivery: given up
+// on, it would raise the dead-letter alarm for an ordinary restart. A card
+// it has is updated.
+func TestConsoleUpdateOfAGoneCard(t *testing.T) {
+	t.Parallel()
+	rig := bottest.New(t)
+	before := web.New(rig.Svc, web.Config{}, rig.Log)
+	msg := &flows.Message{Kind: flows.MsgTask, Instance: "PR-1", Title: "Purchase request PR-1"}
+	ref, err := before.Messenger().Send(t.Context(), bot.Address{Person: "bob", ID: "bob"}, msg, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	before.Close()
+	after := web.New(rig.Svc, web.Config{}, rig.Log) // the console restarted
+	t.Cleanup(after.Close)
+	if err := after.Messenger().Update(t.Context(), ref, &flows.Message{Kind: flows.MsgTask, Instance: "PR-1", Outcome: "Approved"}); err != nil {
+		t.Errorf("update of a card sent before the restart: %v", err)
+	}
+}
+
 // TestConsoleRefusesOversizedForms: a form over the size limit is answered
 // 413 saying the limit, and one that does not parse 400, as a page or as
 // JSON; neither reaches a handler with its values lost (acting as the

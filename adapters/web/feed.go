@@ -192,9 +192,14 @@ func (m messenger) Send(ctx context.Context, to bot.Address, msg *flows.Message,
 	return m.c.feed.add(box, msg, thread, m.c.svc.Now()), nil
 }
 
+// Update updates a card in its inbox. A card that is no longer there (the
+// console restarted since it was sent, or it was among the oldest of a
+// full inbox) has nothing to update, and nowhere else to be: its update is
+// done, not a failed delivery to give up on (which would raise the
+// dead-letter alarm for an ordinary restart).
 func (m messenger) Update(ctx context.Context, ref string, msg *flows.Message) error {
 	if !m.c.feed.update(ref, msg, m.c.svc.Now()) {
-		return bot.Permanent(fmt.Errorf("console message %s is gone (its console restarted, or another replica sent it)", ref))
+		m.c.log.DebugContext(ctx, "console: the card to update is gone (the console restarted, or the inbox was full)", "ref", ref, "instance", msg.Instance)
 	}
 	return nil
 }

@@ -34,9 +34,27 @@
   }
   box.addEventListener('focusout', function () { if (pending) setTimeout(refresh, 50); });
   box.addEventListener('toggle', function () { if (pending) refresh(); }, true);
-  var es = new EventSource('/console/events?as=' + encodeURIComponent(as));
-  es.onmessage = refresh;
-  // (Re)connected: catch up on what changed while the stream was down.
-  es.onopen = function () { document.body.dataset.live = 'on'; refresh(); };
-  es.onerror = function () { document.body.dataset.live = 'off'; };
+  // A browser opens at most six connections to one server, and each live
+  // stream holds one: a tab out of sight lets its stream go (a tab per
+  // demo person would otherwise leave the seventh page, and every command,
+  // waiting), and takes it again, catching up, when it is looked at.
+  var es = null;
+  function connect() {
+    if (es) return;
+    es = new EventSource('/console/events?as=' + encodeURIComponent(as));
+    es.onmessage = refresh;
+    // (Re)connected: catch up on what changed while the stream was down.
+    es.onopen = function () { document.body.dataset.live = 'on'; refresh(); };
+    es.onerror = function () { document.body.dataset.live = 'off'; };
+  }
+  function disconnect() {
+    if (!es) return;
+    es.close();
+    es = null;
+    document.body.dataset.live = 'off';
+  }
+  document.addEventListener('visibilitychange', function () {
+    if (document.visibilityState === 'hidden') disconnect(); else connect();
+  });
+  if (document.visibilityState !== 'hidden') connect();
 })();
