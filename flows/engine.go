@@ -2482,12 +2482,14 @@ func (t *tx) escalateNotify(s *Step, target string) string {
 	if len(to) == 0 {
 		return why
 	}
-	var names []string
+	var names, again []string // again: those an earlier rung told already
 	for _, r := range to {
-		if r.Person != "" && !slices.Contains(in.Escalated, r.Person) {
+		switch {
+		case r.Person != "" && slices.Contains(in.Escalated, r.Person), r.Channel != "" && slices.Contains(in.EscalatedChannels, r.Channel):
+			again = append(again, cmp.Or(r.Person, "#"+r.Channel))
+		case r.Person != "":
 			in.Escalated = append(in.Escalated, r.Person)
-		}
-		if r.Channel != "" && !slices.Contains(in.EscalatedChannels, r.Channel) {
+		default:
 			in.EscalatedChannels = append(in.EscalatedChannels, r.Channel)
 		}
 		names = append(names, cmp.Or(t.name(r.Person), "#"+r.Channel))
@@ -2495,8 +2497,18 @@ func (t *tx) escalateNotify(s *Step, target string) string {
 	t.record(AuditEntry{Action: "escalated", Detail: map[string]string{"to": strings.Join(names, ", "), "waiting_on": t.waitingNames()}})
 	var told []string
 	for _, r := range to {
-		t.notify(r, t.escalationCard(cmp.Or(r.Person, "#"+r.Channel)), "", t.escalationMsg(s, r.Person))
-		told = append(told, cmp.Or(r.Person, "#"+r.Channel))
+		who := cmp.Or(r.Person, "#"+r.Channel)
+		key, thread := t.escalationCard(who), ""
+		if slices.Contains(again, who) {
+			// Told before: a second card under the same key would leave
+			// the first one out of every later update (still offering to
+			// decide once decided). The new one is a reply to it, as a
+			// reminder is to a task card, and it is brought up to date.
+			key, thread = key+"/e"+strconv.FormatInt(t.now.UnixMilli(), 10), key
+			t.effects = append(t.effects, Effect{Kind: EffectUpdate, Card: thread, Msg: t.escalationMsg(s, r.Person)})
+		}
+		t.notify(r, key, thread, t.escalationMsg(s, r.Person))
+		told = append(told, who)
 	}
 	t.refreshPeople(s, nil, told) // the task cards name the next rung now
 	t.refreshChannelCard(s)
@@ -2546,7 +2558,10 @@ func (t *tx) escalationMsg(s *Step, person string) *Message {
 	m := t.taskCard(s, MsgEscalation, person)
 	m.Title = "Escalation: " + m.Title
 	m.Text = fmt.Sprintf("%s has waited %s for %s (%s).", in.ID, FormatDuration(t.now.Sub(in.StepStarted)), t.waitingNames(), s.Name)
-	if person != "" {
+	switch {
+	case person != "" && slices.Contains(in.Pending(), person): // a later rung moved it to them
+		m.Text = fmt.Sprintf("%s has waited %s (%s), and is now yours to decide.", in.ID, FormatDuration(t.now.Sub(in.StepStarted)), s.Name)
+	case person != "":
 		m.Text += " You can decide it or reassign it."
 	}
 	m.Context = slices.DeleteFunc(m.Context, func(c string) bool { return strings.HasPrefix(c, "Escalates to") || strings.HasPrefix(c, "Moves to") })

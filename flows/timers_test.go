@@ -577,3 +577,36 @@ func TestCardsNameTheNextRungAsItWillHappen(t *testing.T) {
 func reviewFlow(step string) string {
 	return "id: tmr\nname: Timers\nowner: olivia\nsteps:\n  - id: review\n    name: Review\n    type: approval\n" + step
 }
+
+// TestEscalatedTwiceToOnePerson: a person a later rung (or the timeout)
+// escalates to again gets the new card as a reply to their first, which is
+// brought up to date; once a rung moves the step to them, their card says
+// it is theirs, not that it waits on them; the decision closes every card.
+func TestEscalatedTwiceToOnePerson(t *testing.T) {
+	t.Parallel()
+	r := newRun(t, newEngine(t, assigneeFlow("approval", "olivia", "person:bob", `    due: 3m
+    on_timeout: escalate
+    escalate:
+      - {after: 2m, notify: manager}
+      - {after: 4m, reassign: manager}
+`)))
+	r.start("who", "alice", nil)
+	notified(t, r.fire(flows.TimerEscalate), "dana", "s/1/esc:dana") // Bob's manager
+	tr := r.fire(flows.TimerTimeout)                                 // escalates to her again
+	var again flows.Effect
+	for _, e := range notifies(tr) {
+		if e.To.Person == "dana" {
+			again = e
+		}
+	}
+	if !strings.HasPrefix(again.Card, "s/1/esc:dana/e") || again.Thread != "s/1/esc:dana" {
+		t.Fatalf("the second escalation to Dana: card %q in thread %q, want a reply to her first card", again.Card, again.Thread)
+	}
+	contains(t, "Dana's first card", updated(t, tr, "s/1/esc:dana").Msg.Text, "has waited 3 min for Bob Chen")
+	tr = r.fire(flows.TimerEscalate) // moved to Dana
+	contains(t, "Dana's card once the step is hers", updated(t, tr, "s/1/esc:dana").Msg.Text, "has waited 4 min (The step), and is now yours to decide.")
+	r.act(flows.EventApprove, "dana")
+	if !r.updates("s/1/") {
+		t.Fatal("the decision does not close the step's cards")
+	}
+}
