@@ -702,3 +702,21 @@ func berlin(t *testing.T) *time.Location {
 	}
 	return loc
 }
+
+// TestAdminDecidesFromTheStatusPage: an admin, who has no card for the
+// step, decides it from the request's status page (as README promises);
+// the assignee, who decides on their card, and someone who may not decide
+// are not offered it.
+func TestAdminDecidesFromTheStatusPage(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t) // olivia is an admin
+	id := h.start("alice", "purchase", purchase("500"))
+	h.mustContain("olivia's status page", h.status("olivia", id), `data-action="decide-PR-1"`, `data-action="approve-PR-1-manager-1"`,
+		`data-action="reject-PR-1-manager-1"`, `data-action="reassign-PR-1-manager-1"`)
+	for _, p := range []string{"bob", "carol", "alice"} {
+		h.mustNotContain(p+"'s status page", h.status(p, id), `data-action="decide-PR-1"`)
+	}
+	h.act("olivia", "approve", id, "manager", 1, true)
+	h.wantStatus(id, flows.StatusCompleted, "", 0)
+	h.mustContain("alice's outcome", h.inbox("alice"), "Approved: Purchase request PR-1", "approved by Olivia")
+}

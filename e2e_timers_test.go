@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"html"
 	"net/http"
 	"net/url"
@@ -210,6 +211,11 @@ func TestTimerLadderManagerStep(t *testing.T) {
 	for _, p := range []string{"olivia", "alice", "carol"} {
 		h.mustNotContain(p+"'s inbox", h.personal(p), "Escalation:")
 	}
+	// What Dana may decide now is among her tasks, with its buttons.
+	_, out := h.post("dana", "/console/command", url.Values{"text": {"tasks"}})
+	tasks, _ := json.Marshal(out)
+	h.mustContain("dana's tasks", string(tasks), "Purchase request PR-1", "approve")
+	h.mustNotContain("dana's tasks", string(tasks), "Nothing is waiting on you")
 	bob = h.card("bob", "task", id, "manager")
 	// (the fourth line, the next rung, is checked by TestTimerCardAfterEscalationAndTimeoutAtOnce)
 	h.wantLines("bob's card when overdue", cardContext(bob)[:3], "Requested by Alice Martin", "Waiting on Bob Chen", "Overdue since Fri 27 Nov 09:00 GMT")
@@ -255,6 +261,9 @@ func TestTimerLadderManagerStep(t *testing.T) {
 	}
 	h.act("dana", "approve", id, "manager", 1, true)
 	h.wantStatus(id, flows.StatusCompleted, "", 0)
+	_, out = h.post("dana", "/console/command", url.Values{"text": {"tasks"}})
+	tasks, _ = json.Marshal(out)
+	h.mustContain("dana's tasks once decided", string(tasks), "Nothing is waiting on you")
 	h.mustContain("alice's outcome", h.inbox("alice"), "Approved: Purchase request PR-1", "Manager approval: approved by Dana Kowalski")
 	h.finished(id)
 }

@@ -206,6 +206,20 @@ func (in *Instance) Pending() []string {
 	return out
 }
 
+// Deciders returns everyone who may decide the current step now, as
+// their own work: the people it waits on (Pending) and those an escalation
+// brought in, once each. "My pending tasks" lists what a person is among
+// the deciders of.
+func (in *Instance) Deciders() []string {
+	out := in.Pending()
+	for _, p := range in.Escalated {
+		if in.Status == StatusRunning && !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 // EventKind names an event.
 type EventKind string
 

@@ -46,7 +46,7 @@ type Query struct {
 	Flow      string
 	Status    []Status
 	Requester string
-	Assignee  string // people a running instance is waiting on
+	Assignee  string // a person a running instance is waiting on, or whom an escalation brought in (Instance.Deciders)
 	// CreatedBefore, when set, keeps instances created before it (the
 	// oldest open requests, for "older than two days").
 	CreatedBefore time.Time

@@ -543,9 +543,9 @@ func (s *Store) indexOps(sh int, old, in *flows.Instance) ([]string, []any) {
 	}
 	var before []string
 	if old != nil {
-		before = old.Pending()
+		before = old.Deciders()
 	}
-	after := in.Pending()
+	after := in.Deciders()
 	for _, p := range before {
 		if !slices.Contains(after, p) {
 			del(s.k.ixAssignee(sh, p))
@@ -800,7 +800,7 @@ func matches(in *flows.Instance, q flows.Query) bool {
 	return (q.Flow == "" || in.Flow == q.Flow) &&
 		(len(q.Status) == 0 || slices.Contains(q.Status, in.Status)) &&
 		(q.Requester == "" || in.Requester == q.Requester) &&
-		(q.Assignee == "" || slices.Contains(in.Pending(), q.Assignee)) &&
+		(q.Assignee == "" || slices.Contains(in.Deciders(), q.Assignee)) &&
 		(q.CreatedBefore.IsZero() || in.Created.Before(q.CreatedBefore))
 }
 

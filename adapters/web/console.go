@@ -850,6 +850,12 @@ type statusData struct {
 	Delegate bool // they hold a pending task of the step, or are an escalation target or admin who may decide it
 	Cancel   bool // the flow's owner or an admin
 	Skip     bool // the same, unless it would be deciding their own request
+	// Decide: an admin or escalation target with no card of their own for
+	// the step may decide it here (approve, reject, ask for changes on an
+	// approval; reassign either kind). Step and Round are the step's.
+	Decide, Approval bool
+	Step             string
+	Round            int
 }
 
 func (c *Console) status(w http.ResponseWriter, r *http.Request) {
@@ -884,8 +890,12 @@ func (c *Console) status(w http.ResponseWriter, r *http.Request) {
 		selfApproval := step != nil && step.Kind == flows.StepApproval && !step.AllowSelfApproval && in.Requester == as
 		d.Skip = manager && !selfApproval
 		waitsOnPeople := step != nil && (step.Kind == flows.StepApproval || step.Kind == flows.StepTask)
-		d.Delegate = waitsOnPeople && mayDecide && (e.IsAdmin(as) || slices.Contains(in.Escalated, as) ||
-			slices.ContainsFunc(in.Tasks, func(t flows.Task) bool { return t.Assignee == as && t.Decision == flows.Pending }))
+		holds := slices.ContainsFunc(in.Tasks, func(t flows.Task) bool { return t.Assignee == as && t.Decision == flows.Pending })
+		d.Delegate = waitsOnPeople && mayDecide && (e.IsAdmin(as) || slices.Contains(in.Escalated, as) || holds)
+		// Those who hold a task decide on its card; others who may (an
+		// admin, someone an escalation brought in) decide here.
+		d.Decide = waitsOnPeople && mayDecide && !holds && !slices.Contains(in.Pending(), as)
+		d.Approval, d.Step, d.Round = step != nil && step.Kind == flows.StepApproval, in.Step, in.Round
 	}
 	c.render(w, "status", d)
 }
