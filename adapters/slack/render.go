@@ -22,6 +22,9 @@ const (
 	maxSectionText   = 3000
 	maxFieldText     = 2000
 	maxHeaderText    = 150
+	maxConfirmTitle  = 100 // a confirmation dialog's title,
+	maxConfirmText   = 300 // its text
+	maxConfirmButton = 30  // and its buttons' texts
 	maxButtonText    = 75
 	maxContextItems  = 10
 	maxActionButtons = 25
@@ -318,6 +321,12 @@ func buttons(blockID string, actions []flows.Action) *slackgo.ActionBlock {
 			b.Style = slackgo.StylePrimary
 		case "danger":
 			b.Style = slackgo.StyleDanger
+		}
+		if a.Kind == flows.ActWithdraw { // it cannot be undone: Slack asks first
+			b.Confirm = slackgo.NewConfirmationBlockObject(plainText("Withdraw "+a.Instance+"?", maxConfirmTitle),
+				plainText("The request is closed and everyone on it is told. This cannot be undone.", maxConfirmText),
+				plainText("Withdraw", maxConfirmButton), plainText("Keep it", maxConfirmButton))
+			b.Confirm.Style = slackgo.StyleDanger
 		}
 		els = append(els, b)
 	}

@@ -335,8 +335,11 @@ func (r *renderer) action(flow string, a flows.Action, view string) map[string]a
 			execute("Remind me", verbSnooze, "positive", data, true))
 	case flows.ActResubmit:
 		return execute(a.Label, verbEdit, style, data, false)
-	case flows.ActWithdraw:
-		return execute(a.Label, verbWithdraw, style, data, false)
+	case flows.ActWithdraw: // it cannot be undone: asked first, with an optional reason
+		return showCard(a.Label, style, []any{
+			map[string]any{"type": "TextBlock", "wrap": true, "text": "Withdraw " + id + "? The request is closed and everyone on it is told. This cannot be undone."},
+			map[string]any{"type": "Input.Text", "id": reasonID(verbWithdraw, id), "label": "Reason (optional)", "isMultiline": true, "maxLength": 2000}},
+			execute("Withdraw the request", verbWithdraw, "destructive", data, true))
 	case flows.ActStart:
 		return execute(a.Label, verbOpen, style, map[string]any{keyFlow: a.Flow}, false)
 	case flows.ActStatus:

@@ -342,9 +342,12 @@ func TestRequestChangesThenWithdraw(t *testing.T) {
 	// Only Alice may resubmit or withdraw.
 	wantMessage(t, "Bob edits", w.click("bob", chat("bob"), back.Card, back.ID, verbEdit, nil), "Only Alice Martin")
 	wantMessage(t, "Bob withdraws", w.click("bob", chat("bob"), back.Card, back.ID, verbWithdraw, nil), "Only Alice Martin")
-	wantCard(t, "Alice withdraws", w.click("alice", chat("alice"), back.Card, back.ID, verbWithdraw, nil), "Withdrew PR-1")
-	if in := w.instance("PR-1"); in.Status != flows.StatusWithdrawn {
-		t.Fatalf("PR-1 is %s", in.Status)
+	// Withdraw asks first (it cannot be undone), with an optional reason.
+	mustContain(t, "Alice's Withdraw", back.text(), "Withdraw PR-1? The request is closed and everyone on it is told. This cannot be undone.")
+	wantCard(t, "Alice withdraws", w.click("alice", chat("alice"), back.Card, back.ID, verbWithdraw,
+		map[string]string{reasonID(verbWithdraw, "PR-1"): "bought it myself"}), "Withdrew PR-1")
+	if in := w.instance("PR-1"); in.Status != flows.StatusWithdrawn || in.Outcome != "bought it myself" {
+		t.Fatalf("PR-1 is %s (%q)", in.Status, in.Outcome)
 	}
 	wantMessage(t, "edit after withdrawing", w.click("alice", chat("alice"), back.Card, back.ID, verbEdit, nil), "withdrawn")
 }

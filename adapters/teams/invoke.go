@@ -124,7 +124,7 @@ func (a *Adapter) cardAction(ctx context.Context, act schema.Activity) invokeRes
 	case verbDone:
 		ev.Kind, ev.Data = flows.EventTaskDone, prefixed(d, inOutput+inst+":")
 	case verbWithdraw:
-		ev.Kind = flows.EventWithdraw
+		ev.Kind, ev.Reason = flows.EventWithdraw, str(d[reasonID(verbWithdraw, inst)])
 		out, err := a.svc.Handle(ctx, ev)
 		if err != nil {
 			return a.failed(ctx, log, err)
