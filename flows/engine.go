@@ -1111,6 +1111,9 @@ var rungOrder = map[TimerKind]int{TimerEscalate: 0, TimerTimeout: 1, TimerRemind
 // people need to know of.
 func (t *tx) rungLine(s *Step, tm Timer, person, assignee string) string {
 	when := Relative(tm.At, t.now)
+	if tm.At.Before(t.now.Add(time.Second)) { // due, and about to fire (it was not "0 s ago")
+		when = "now"
+	}
 	who := func(p string) string { // the reader is "you"
 		if p == person {
 			return "you"

@@ -610,3 +610,30 @@ func TestEscalatedTwiceToOnePerson(t *testing.T) {
 		t.Fatal("the decision does not close the step's cards")
 	}
 }
+
+// TestReminderBesideADueRung: a reminder fired as an escalation falls due
+// (at the same time, or a moment after it) says the escalation comes now,
+// not "in 0 s" or "0 s ago".
+func TestReminderBesideADueRung(t *testing.T) {
+	t.Parallel()
+	r := newRun(t, newEngine(t, assigneeFlow("approval", "olivia", "person:bob", `    remind: {every: 1h, max: 3}
+    escalate:
+      - {after: 1h, notify: manager}
+`)))
+	r.start("who", "alice", nil)
+	tm, ok := r.timer(flows.TimerRemind, 1)
+	if !ok {
+		t.Fatalf("no first reminder among %+v", r.in.Timers)
+	}
+	r.now = tm.At.Add(300 * time.Millisecond) // the claim loop's moment after
+	tr := r.fireTimer(tm)
+	var reminder flows.Effect
+	for _, e := range notifies(tr) {
+		if e.To.Person == "bob" {
+			reminder = e
+		}
+	}
+	if !slices.Contains(reminder.Msg.Context, "Escalates to Dana Kowalski (your manager) now") {
+		t.Errorf("the reminder's next rung: %q", reminder.Msg.Context)
+	}
+}
