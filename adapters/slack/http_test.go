@@ -159,17 +159,23 @@ func TestBadRequests(t *testing.T) {
 	if calls := h.api.Calls(); len(calls) != 0 {
 		t.Errorf("refused payloads called Slack:\n%s", summarize(calls))
 	}
-	// A button value that is not Baton's is ignored: acknowledged, nothing done.
+	// A button value that is not Baton's is acknowledged, and the person
+	// told it could not be read; nothing is done.
 	h.click("U0BOB", "v1|approve|PR-1|manager|1|", "D0BOB") // no such request yet
+	h.a.Wait()
+	calls := h.api.take(&h.seen)
+	if len(calls) != 1 || !strings.Contains(calls[0].summary(), "There is no such request any more.") {
+		t.Errorf("want one answer about the missing request, got:\n%s", summarize(calls))
+	}
 	p := h.clickPayload("U0BOB", "v1|approve|PR-1|manager|1|", "D0BOB")
 	p["actions"].([]any)[0].(map[string]any)["value"] = "v1|approve|PR-1|manager|x|"
 	if code, body := h.post(PathInteractions, formType, interactionBody(p)); code != http.StatusOK || len(body) != 0 {
 		t.Errorf("foreign button value: %d %s", code, body)
 	}
 	h.a.Wait()
-	calls := h.api.Calls()
-	if len(calls) != 1 || !strings.Contains(calls[0].summary(), "There is no such request any more.") {
-		t.Errorf("want one answer about the missing request, got:\n%s", summarize(calls))
+	calls = h.api.take(&h.seen)
+	if len(calls) != 1 || !strings.Contains(calls[0].summary(), "I could not read this button") {
+		t.Errorf("want one answer about the unreadable button, got:\n%s", summarize(calls))
 	}
 }
 

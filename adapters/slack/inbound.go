@@ -68,8 +68,10 @@ func (a *Adapter) onInteraction(ctx context.Context, ic slackgo.InteractionCallb
 			}
 			act, err := decodeAction(cmp.Or(ba.Value, ba.SelectedOption.Value)) // a button's, or a menu's pick
 			if err != nil {
+				// Told, not ignored: the person clicked and expects something.
 				a.log.Warn("slack button not understood", "user", ic.User.ID, "err", err)
-				continue
+				a.answer(ctx, ic, textMessage("I could not read this button (it may be from an older card). Type /baton tasks for what waits on you, or /baton status with the request's id."))
+				return nil
 			}
 			a.onButton(ctx, ic, ba, act)
 			return nil // one click is one action

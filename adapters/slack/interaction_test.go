@@ -336,3 +336,22 @@ func TestModalSummaryEscapedOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestUnreadableButtonAnswered: a click on a button whose value Baton
+// cannot read (an older card's, or a forged one) is answered, privately,
+// with what to do instead, and changes nothing.
+func TestUnreadableButtonAnswered(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.startPurchase("500")
+	h.seen = len(h.api.Calls())
+	h.click("U0BOB", "v0|approve|PR-1|manager|1", "D0BOB")
+	h.a.Wait()
+	calls := h.api.take(&h.seen)
+	if len(calls) != 1 || !strings.Contains(calls[0].summary(), "I could not read this button") {
+		t.Fatalf("an unreadable click: %s", summarize(calls))
+	}
+	if in, _ := h.rig.Svc.Instance(t.Context(), "PR-1"); in.Status != flows.StatusRunning {
+		t.Fatalf("an unreadable click changed PR-1: %s", in.Status)
+	}
+}
