@@ -291,10 +291,10 @@ func TestConsoleChangesRoundsAndRevisionCap(t *testing.T) {
 	h.finished(id)
 }
 
-// At the revision cap a rejection cannot be resubmitted: the notice has no
-// resubmit link, the form is not offered and a resubmission is refused.
-// The requester may still withdraw; nobody else may.
-func TestConsoleRevisionCapThenWithdraw(t *testing.T) {
+// At the revision cap a rejection is final: the request is closed
+// (declined); the notice has neither a resubmit link nor Withdraw, the form
+// is not offered and a resubmission or a withdrawal is refused.
+func TestConsoleRevisionCapDeclines(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	mon := func(item string) url.Values {
@@ -310,41 +310,33 @@ func TestConsoleRevisionCapThenWithdraw(t *testing.T) {
 	h.mustNotContain("round 3 card", card, `data-action="changes-PR-1-manager-3"`)
 	h.mustContain("reject without reason", h.refuse("bob", "reject", id, "manager", 3), "a reason is required to reject")
 	h.act("bob", "reject", id, "manager", 3, true, "reason", "Not in this quarter's budget")
-	before := h.wantStatus(id, flows.StatusRejected, "manager", 3)
+	before := h.wantStatus(id, flows.StatusDeclined, "manager", 3)
 
 	notice := h.thread("alice's inbox", h.inbox("alice"), "Rejected: Purchase request PR-1")
-	h.mustContain("rejection", notice, "Bob Chen rejected your request at Manager approval.", "Reason: Not in this quarter&#39;s budget", `data-action="withdraw-PR-1-manager-3"`)
-	h.mustNotContain("rejection", notice, "/console/resubmit/", "You can resubmit")
+	h.mustContain("rejection", notice, "Bob Chen rejected your request at Manager approval.", "Reason: Not in this quarter&#39;s budget",
+		"That was its last round (3 of 3): the request is closed.")
+	h.mustNotContain("rejection", notice, "/console/resubmit/", "You can resubmit", `data-action="withdraw-PR-1`)
 	// Neither the form nor a resubmission gets past the cap.
 	code, ans := h.getJSON("/console/resubmit/PR-1?as=alice")
-	if ans["ok"] != false || !strings.Contains(text(ans), "the most allowed") {
+	if ans["ok"] != false || !strings.Contains(text(ans), "is closed") {
 		t.Fatalf("resubmit form at the cap: %d %v", code, ans)
 	}
 	code, ans = h.post("alice", "/console/resubmit/"+id, mon("Monitor, cheaper"))
-	if ans["ok"] != false || !strings.Contains(text(ans), "PR-1 has had 3 rounds at Manager approval, the most allowed") {
+	if ans["ok"] != false || !strings.Contains(text(ans), "PR-1 was rejected at the last round Manager approval allows, and is closed") {
 		t.Fatalf("resubmit at the cap: %d %v", code, ans)
 	}
 	h.drain()
 	h.unchanged(before, 0)
-	// The requests list offers no resubmission either.
+	// The requests list says so, and offers no resubmission.
 	_, out := h.post("alice", "/console/command", url.Values{"text": {"requests"}})
 	list, _ := json.Marshal(out)
-	h.mustContain("requests", string(list), "PR-1", "rejected: Not in this quarter")
+	h.mustContain("requests", string(list), "PR-1", "declined: Not in this quarter")
 	h.mustNotContain("requests", string(list), `"resubmit"`)
-	// Its status page offers what may still be done (withdraw), not what
-	// needs a step waiting on people (delegate, skip).
+	// Its status page offers nothing but a comment.
 	st := h.status("alice", id)
-	h.mustContain("status page", st, `data-action="withdraw-PR-1"`)
-	h.mustNotContain("status page", st, `data-action="delegate-PR-1"`, `data-action="skip-PR-1"`)
-
-	// Withdraw: only the requester.
-	h.mustContain("bob withdraws", h.act("bob", "withdraw", id, "manager", 3, false), "Only Alice Martin, who made PR-1, can withdraw it.")
-	h.mustContain("olivia withdraws", h.act("olivia", "withdraw", id, "manager", 3, false), "Only Alice Martin")
-	h.unchanged(before, 2)
-	h.mustContain("withdraw", h.act("alice", "withdraw", id, "manager", 3, true), "Withdrew PR-1.")
-	h.wantStatus(id, flows.StatusWithdrawn, "manager", 3)
-	h.mustContain("withdraw twice", h.act("alice", "withdraw", id, "manager", 3, false), "PR-1 is already withdrawn.")
-	h.mustContain("status", h.status("alice", id), "Status: withdrawn", "Alice Martin withdrew the request", "Bob Chen tried to withdraw (refused)")
+	h.mustContain("status page", st, "Status: declined", "closed the request")
+	h.mustNotContain("status page", st, `data-action="withdraw-PR-1"`, `data-action="delegate-PR-1"`, `data-action="skip-PR-1"`)
+	h.mustContain("withdraw", h.act("alice", "withdraw", id, "manager", 3, false), "PR-1 is already declined.")
 	h.finished(id)
 }
 

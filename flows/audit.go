@@ -122,6 +122,8 @@ func actionWords(a *AuditEntry) string {
 		return "marked the task done"
 	case "withdrawn":
 		return "withdrew the request"
+	case "declined":
+		return "closed the request"
 	case "completed":
 		return "completed the request"
 	case "overdue":

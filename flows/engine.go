@@ -132,7 +132,10 @@ func (t *tx) mayResubmit() (*Step, error) {
 	if t.ev.Actor != in.Requester {
 		return nil, t.refuse(CodeNotAllowed, fmt.Sprintf("Only %s, who made %s, can resubmit it.", t.name(in.Requester), in.ID))
 	}
-	if in.Status != StatusChangesRequested && in.Status != StatusRejected {
+	switch {
+	case in.Status == StatusDeclined:
+		return nil, t.refuse(CodeClosed, fmt.Sprintf("%s was rejected at the last round %s allows, and is closed; start a new request instead.", in.ID, t.stepName()))
+	case in.Status != StatusChangesRequested && in.Status != StatusRejected:
 		return nil, t.refuse(CodeClosed, fmt.Sprintf("%s is %s; only a request sent back to you can be resubmitted.", in.ID, strings.ReplaceAll(string(in.Status), "_", " ")))
 	}
 	s := t.step()
@@ -1277,9 +1280,19 @@ func (t *tx) returnToRequester(d Decision, by, reason string) {
 		in.Status = StatusRejected
 	}
 	m := t.returnedCard(s, d, by, reason)
-	if in.Round < s.MaxRounds {
+	switch {
+	case in.Round < s.MaxRounds:
 		m.Actions = append(m.Actions, Action{Kind: ActResubmit, Label: "Edit and resubmit", Style: "primary", Instance: in.ID, Step: in.Step, Round: in.Round})
 		m.Context = append(m.Context, fmt.Sprintf("You can resubmit %s.", Plural(s.MaxRounds-in.Round, "more time", "more times")))
+	case d == Rejected:
+		// Its last round: nothing can be resubmitted, so the rejection is
+		// final and the request closed (it stayed open for ever, with
+		// nothing to do but withdraw it).
+		in.Status, in.Completed = StatusDeclined, t.now
+		t.record(AuditEntry{Action: "declined", Reason: fmt.Sprintf("rejected at its last round (%d of %d): nothing is left to resubmit", in.Round, s.MaxRounds)})
+		m.Context = append(m.Context, fmt.Sprintf("That was its last round (%d of %d): the request is closed.", in.Round, s.MaxRounds))
+		t.notify(Recipient{Person: in.Requester}, t.returnedKey(), "", m)
+		return
 	}
 	m.Actions = append(m.Actions, Action{Kind: ActWithdraw, Label: "Withdraw", Instance: in.ID, Step: in.Step, Round: in.Round})
 	t.notify(Recipient{Person: in.Requester}, t.returnedKey(), "", m)

@@ -151,21 +151,38 @@ func TestRequestChangesAndRevisionCap(t *testing.T) {
 		t.Fatalf("last-round actions %v", got)
 	}
 	r.inputErr(flows.Event{Kind: flows.EventRequestChanges, Actor: "bob", Reason: "more"}, "X-1 has had 2 rounds at Manager approval, the most allowed; approve or reject it")
+	// A rejection at the last round is final: the request is closed
+	// (declined), as nothing can be resubmitted.
 	tr = r.act(flows.EventReject, "bob", reason("no budget left"))
-	wantStatus(t, r.in, flows.StatusRejected, "manager", 2)
-	back = notified(t, tr, "alice", "requester/manager/2").Msg
-	if got := actions(back.Actions); !slices.Equal(got, []flows.ActionKind{flows.ActWithdraw}) {
-		t.Fatalf("no resubmit after the last round: %v", got)
+	wantStatus(t, r.in, flows.StatusDeclined, "manager", 2)
+	if r.in.Status.Open() || r.in.Completed.IsZero() {
+		t.Fatalf("a declined request is open: %+v", r.in)
 	}
-	r.inputErr(flows.Event{Kind: flows.EventResubmit, Actor: "alice", Data: form("item", "x", "amount", "1")}, "cannot be resubmitted")
-	// Withdrawing a returned request closes it for good.
+	back = notified(t, tr, "alice", "requester/manager/2").Msg
+	if len(back.Actions) != 0 || !slices.Contains(back.Context, "That was its last round (2 of 2): the request is closed.") {
+		t.Fatalf("the final rejection's card: %v %q", actions(back.Actions), back.Context)
+	}
+	if a := tr.Audit[len(tr.Audit)-1]; a.Action != "declined" || !strings.Contains(a.Reason, "rejected at its last round (2 of 2)") {
+		t.Fatalf("audit %+v", a)
+	}
+	contains(t, "a resubmission", r.refused(flows.Event{Kind: flows.EventResubmit, Actor: "alice", Data: form("item", "x", "amount", "1")}, flows.CodeClosed).Outcome.Text,
+		"X-1 was rejected at the last round Manager approval allows, and is closed; start a new request instead.")
+	contains(t, "a withdrawal", r.refused(flows.Event{Kind: flows.EventWithdraw, Actor: "alice"}, flows.CodeClosed).Outcome.Text, "X-1 is already declined.")
+}
+
+// TestWithdrawAReturnedRequest: withdrawing a request sent back to its
+// requester closes it for good, and the card that sent it back loses its
+// buttons.
+func TestWithdrawAReturnedRequest(t *testing.T) {
+	t.Parallel()
+	r := buyRun(t, "500")
+	r.act(flows.EventRequestChanges, "bob", reason("no budget left"))
 	r.refused(flows.Event{Kind: flows.EventWithdraw, Actor: "bob"}, flows.CodeNotAllowed)
-	tr = r.act(flows.EventWithdraw, "alice", reason("bought it myself"))
+	tr := r.act(flows.EventWithdraw, "alice", reason("bought it myself"))
 	if r.in.Status != flows.StatusWithdrawn || r.in.Outcome != "bought it myself" || len(effectsOf(tr, flows.EffectUpdate)) != 1 {
 		t.Fatalf("withdrawn %+v, effects %s", r.in, describe(tr.Effects))
 	}
-	// The card that sent it back loses its buttons.
-	closed := updated(t, tr, "requester/manager/2").Msg
+	closed := updated(t, tr, "requester/manager/1").Msg
 	if len(closed.Actions) != 0 || closed.Outcome != "Withdrawn · Thu 26 Nov 09:00 GMT" || !strings.Contains(closed.Text, "no budget left") {
 		t.Fatalf("returned card after the withdrawal: %+v", closed)
 	}

@@ -11,19 +11,21 @@ import (
 type Status string
 
 // Instance statuses. Running, ChangesRequested and Rejected are open (a
-// rejected request may be resubmitted); the others are final.
+// rejected request may be resubmitted); the others are final. Declined is
+// a rejection at the step's last round: nothing is left to resubmit.
 const (
 	StatusRunning          Status = "running"
 	StatusChangesRequested Status = "changes_requested"
 	StatusRejected         Status = "rejected"
 	StatusCompleted        Status = "completed"
+	StatusDeclined         Status = "declined"
 	StatusWithdrawn        Status = "withdrawn"
 	StatusCancelled        Status = "cancelled"
 	StatusFailed           Status = "failed"
 )
 
 // Statuses lists every status, open ones first.
-var Statuses = []Status{StatusRunning, StatusChangesRequested, StatusRejected, StatusCompleted, StatusWithdrawn, StatusCancelled, StatusFailed}
+var Statuses = []Status{StatusRunning, StatusChangesRequested, StatusRejected, StatusCompleted, StatusDeclined, StatusWithdrawn, StatusCancelled, StatusFailed}
 
 // Open reports whether the instance can still change.
 func (s Status) Open() bool {

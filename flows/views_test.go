@@ -258,7 +258,7 @@ func TestRequestList(t *testing.T) {
 	}{
 		{"Purchase X-1: Laptop (50)", "running · started Thu 26 Nov 09:00 GMT · Waiting on Bob Chen (Manager approval).", []flows.ActionKind{flows.ActStatus}},
 		{"Purchase X-2: Desk (300)", "changes requested: which desk? · started Thu 26 Nov 09:00 GMT", []flows.ActionKind{flows.ActStatus, flows.ActResubmit}},
-		{"Purchase X-3: Chair (30)", "rejected: no · started Thu 26 Nov 09:00 GMT", []flows.ActionKind{flows.ActStatus}},
+		{"Purchase X-3: Chair (30)", "declined: no · started Thu 26 Nov 09:00 GMT", []flows.ActionKind{flows.ActStatus}},
 	}
 	for i, w := range want {
 		it := m.Items[i]
