@@ -418,9 +418,8 @@ func validate(paths []string, stdout, stderr io.Writer) int {
 		}
 		if err != nil {
 			problems = append(problems, err.Error())
-			continue
 		}
-		defs = append(defs, got...)
+		defs = append(defs, got...) // those that parsed, even beside others that did not: their clashes too
 	}
 	// The flows that loaded, together (ids, commands and prefixes must not
 	// clash), and their schedules' data: people are checked by baton doctor,

@@ -178,6 +178,7 @@ func (c *checkup) flows(cfg bot.Config) {
 		c.fail("flows", "%v", problem)
 	case err != nil:
 		c.fail("flows", "%s:\n%v\nfix these (baton validate %s shows them too)", from, err, cmp.Or(cfg.FlowsDir, "DIR"))
+		defs = nil // the rest is checked once they load
 	case len(defs) == 0:
 		c.fail("flows", "no flow definitions (*.yaml) in %s; set BATON_FLOWS_DIR to the directory of your flows", from)
 	}

@@ -56,8 +56,26 @@ steps:
 		t.Fatal(err)
 	}
 	code, _, errOut = runCLI(t, "validate", sched, clash)
-	if code != 1 || !strings.Contains(errOut, "is also used by") || !strings.Contains(errOut, "schedule[0].data") {
+	if code != 1 || !strings.Contains(errOut, `clash.yaml:1: id: id "rep" is also flow rep's id or command`) || !strings.Contains(errOut, "schedule[0].data") {
 		t.Errorf("validate with a bad schedule and a clash: exit %d\n%s", code, errOut)
+	}
+	// A clash is found beside a file that does not parse, too.
+	broken := filepath.Join(dir, "broken")
+	if err := os.Mkdir(broken, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, src := range map[string]string{
+		"a.yaml":   "id: a\nname: A\nowner: olivia\ncommand: buy\nsteps:\n  - {id: s, type: notify, to: [requester], message: hi}\n",
+		"b.yaml":   "id: b\nname: B\nowner: olivia\ncommand: buy\nsteps:\n  - {id: s, type: notify, to: [requester], message: hi}\n",
+		"bad.yaml": "id: c\nname: C\nowner: olivia\nsteps:\n  - {id: s, type: nope}\n",
+	} {
+		if err := os.WriteFile(filepath.Join(broken, name), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	code, _, errOut = runCLI(t, "validate", broken)
+	if code != 1 || !strings.Contains(errOut, `b.yaml:4: command: command "buy" is also flow a's`) || !strings.Contains(errOut, `bad.yaml:5: steps[0].type`) {
+		t.Errorf("validate with a clash beside a broken file: exit %d\n%s", code, errOut)
 	}
 	for _, tt := range []struct {
 		args       []string

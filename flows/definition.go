@@ -86,7 +86,8 @@ type Definition struct {
 	// WorkingHours: the due times, reminders and escalations of the steps
 	// that wait on people count the directory's working hours only.
 	WorkingHours bool
-	Source       string // file the definition came from
+	Source       string         // file the definition came from
+	keyLines     map[string]int // the lines of its id, command and prefix keys (0: not written), for clashes
 
 	title *template.Template
 }

@@ -55,26 +55,36 @@ func NewEngine(defs []*Definition, dir *Directory, admins []string) (*Engine, er
 	if e.hours == nil {
 		e.hours = &standardHours
 	}
-	var errs []error
-	prefixes := map[string]string{}
+	var clashes DefinitionError
+	clash := func(d *Definition, key, msg string) {
+		clashes.Problems = append(clashes.Problems, Problem{File: d.Source, Line: d.keyLines[key], Path: key, Msg: msg})
+	}
+	prefixes := map[string]*Definition{}
 	for _, d := range defs {
-		for _, name := range []string{d.ID, d.Command} {
+		for _, key := range []string{"id", "command"} {
+			name := map[string]string{"id": d.ID, "command": d.Command}[key]
+			if key == "command" && name == d.ID {
+				continue // the command is the id: one check
+			}
 			if other := e.flows[name]; other != nil && other != d {
-				errs = append(errs, fmt.Errorf("%s: flow id or command %q is also used by %s", d.Source, name, other.Source))
+				clash(d, key, fmt.Sprintf("%s %q is also flow %s's id or command (%s); people start a flow by it, so rename one of them", key, name, other.ID, other.Source))
 			}
 			e.flows[name] = d
 		}
 		if other, dup := prefixes[d.Prefix]; dup {
-			errs = append(errs, fmt.Errorf("%s: prefix %q is also used by flow %s; set a distinct prefix", d.Source, d.Prefix, other))
+			clash(d, "prefix", fmt.Sprintf("prefix %q is also flow %s's (%s): their requests' ids would be the same; set a distinct prefix", d.Prefix, other.ID, other.Source))
 		}
-		prefixes[d.Prefix] = d.ID
+		prefixes[d.Prefix] = d
 		e.order = append(e.order, d)
 	}
 	slices.SortFunc(e.order, func(a, b *Definition) int { return cmp.Compare(a.ID, b.ID) })
 	for _, a := range admins {
 		e.admins[a] = true
 	}
-	return e, errors.Join(errs...)
+	if len(clashes.Problems) > 0 {
+		return e, &clashes
+	}
+	return e, nil
 }
 
 // Flows returns the definitions sorted by id.

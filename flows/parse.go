@@ -229,7 +229,9 @@ func decodeYAML(decode func() error) (err error) {
 }
 
 // LoadDefinitions parses every *.yaml and *.yml file directly in dir of fsys.
-// Problems in all files are reported together.
+// Problems in all files are reported together, in a *DefinitionError, with
+// the definitions that parsed without any (for their clashes to be checked
+// in the same run).
 func LoadDefinitions(fsys fs.FS, dir string) ([]*Definition, error) {
 	entries, err := fs.ReadDir(fsys, dir)
 	if err != nil {
@@ -259,7 +261,9 @@ func LoadDefinitions(fsys fs.FS, dir string) ([]*Definition, error) {
 		}
 	}
 	if len(all.Problems) > 0 {
-		return nil, &all
+		// The ones that parsed too, so that clashes among them are found
+		// in the same run (a caller that stops at the error drops them).
+		return defs, &all
 	}
 	return defs, nil
 }
@@ -644,6 +648,7 @@ func (v *validator) flow(r *rawFlow) *Definition {
 	d := &Definition{
 		ID: r.ID, Name: r.Name, Description: strings.TrimSpace(r.Description), Owner: r.Owner,
 		Command: cmp.Or(r.Command, r.ID), Prefix: r.Prefix, Title: r.Title, WorkingHours: r.WorkingHours,
+		keyLines: map[string]int{"id": v.lines["$.id"], "command": v.lines["$.command"], "prefix": v.lines["$.prefix"]},
 	}
 	switch {
 	case r.ID == "":

@@ -724,7 +724,9 @@ func TestNewEngineRefusesClashes(t *testing.T) {
 	a := mustParse(t, "id: a\nname: A\nowner: o\ncommand: buy\nprefix: PR\nsteps:\n  - {id: s, type: notify, to: [requester], message: hi}\n")
 	b := mustParse(t, "id: b\nname: B\nowner: o\ncommand: buy\nprefix: PR\nsteps:\n  - {id: s, type: notify, to: [requester], message: hi}\n")
 	_, err := flows.NewEngine([]*flows.Definition{a, b}, nil, nil)
-	if err == nil || !strings.Contains(err.Error(), `flow id or command "buy" is also used`) || !strings.Contains(err.Error(), `prefix "PR" is also used by flow a`) {
+	// Each at its file, line and key, with what to do.
+	if err == nil || !strings.Contains(err.Error(), `test.yaml:4: command: command "buy" is also flow a's id or command (test.yaml); people start a flow by it, so rename one of them`) ||
+		!strings.Contains(err.Error(), `test.yaml:5: prefix: prefix "PR" is also flow a's (test.yaml)`) {
 		t.Fatalf("NewEngine = %v", err)
 	}
 }
