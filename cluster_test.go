@@ -166,8 +166,14 @@ func startRedisCluster(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
 	var addrs []string
+	taken := map[int]bool{}
 	for i := range 6 {
+		// A port just closed may be handed out again: each node its own.
 		port := freePort(t, true)
+		for taken[port] || taken[port+10000] || taken[port-10000] {
+			port = freePort(t, true)
+		}
+		taken[port] = true
 		nodeDir := filepath.Join(dir, strconv.Itoa(port))
 		if err := os.Mkdir(nodeDir, 0o755); err != nil {
 			t.Fatal(err)
