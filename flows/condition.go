@@ -118,6 +118,51 @@ func (c *conditionCheck) Visit(n *ast.Node) {
 	}
 }
 
+// choiceMismatch returns what is wrong with a condition comparing a choice
+// field with a text that is none of its options (level == "Admin" where the
+// options are read, write and admin: never true), or "". options are the
+// choice fields' options, by name.
+func choiceMismatch(src string, options map[string][]string) string {
+	tree, err := parser.Parse(src)
+	if err != nil {
+		return ""
+	}
+	var c choiceCheck
+	c.options = options
+	ast.Walk(&tree.Node, &c)
+	return c.problem
+}
+
+type choiceCheck struct {
+	options map[string][]string
+	problem string
+}
+
+func (c *choiceCheck) Visit(n *ast.Node) {
+	b, ok := (*n).(*ast.BinaryNode)
+	if !ok || c.problem != "" || b.Operator != "==" && b.Operator != "!=" {
+		return
+	}
+	id, ok1 := b.Left.(*ast.IdentifierNode)
+	str, ok2 := b.Right.(*ast.StringNode)
+	if !ok1 || !ok2 {
+		id, ok1 = b.Right.(*ast.IdentifierNode)
+		str, ok2 = b.Left.(*ast.StringNode)
+	}
+	if !ok1 || !ok2 {
+		return
+	}
+	opts, choice := c.options[id.Value]
+	if !choice || slices.Contains(opts, str.Value) {
+		return
+	}
+	c.problem = fmt.Sprintf("%s %s %q: %q is not one of %s's options (%s), so this is always %v", id.Value, b.Operator, str.Value, str.Value, id.Value,
+		strings.Join(opts, ", "), b.Operator == "!=")
+	if s := nearest(str.Value, opts); s != "" {
+		c.problem += fmt.Sprintf("; did you mean %q?", s)
+	}
+}
+
 // eval runs the condition over an instance's data.
 func (c *condition) eval(data map[string]any, requester string) (bool, error) {
 	env := make(map[string]any, len(c.env)+len(c.dynamic)+1) // +1: requester

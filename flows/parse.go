@@ -720,9 +720,13 @@ func (v *validator) flow(r *rawFlow) *Definition {
 	available := slices.Clone(d.Form)
 	badNext := false
 	personFields := map[string]bool{}
+	choices := map[string][]string{} // the choice fields' options
 	for f := range d.allFields() {
 		if f.Kind == FieldPerson || f.Kind == FieldEmail {
 			personFields[f.Name] = true
+		}
+		if f.Kind == FieldChoice {
+			choices[f.Name] = f.Options
 		}
 	}
 	for i := range d.Steps {
@@ -737,6 +741,8 @@ func (v *validator) flow(r *rawFlow) *Definition {
 			}
 			if err != nil {
 				v.add(p+".when", "%v", err)
+			} else if problem := choiceMismatch(s.When, choices); problem != "" {
+				v.add(p+".when", "condition %q compares %s", s.When, problem)
 			}
 			s.cond = c
 		}

@@ -459,6 +459,19 @@ steps:
 			{"form[0].options[3]", "an option is one value, not a list or a map"},
 			{"steps[0].assignees", "the requester may not approve their own request"},
 		}},
+		{"a condition comparing a choice with a value it cannot have", `id: v
+name: V
+owner: olivia
+form:
+  - {name: level, type: choice, options: [read, write, admin]}
+steps:
+  - id: s
+    type: approval
+    assignees: [manager]
+    when: 'level == "Admin"' # @steps[0].when
+`, []want{
+			{"steps[0].when", `condition "level == \"Admin\"" compares level == "Admin": "Admin" is not one of level's options (read, write, admin), so this is always false; did you mean "admin"?`},
+		}},
 		{"a mistyped step type, and the step's other problems", `id: v
 name: V
 owner: olivia
