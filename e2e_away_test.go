@@ -23,10 +23,10 @@ func TestConsoleAwayEndToEnd(t *testing.T) {
 		h.drain()
 		return out["message"].(map[string]any)["title"].(string)
 	}
-	h.mustContain("away", command("bob", "away until 2026-11-30 carol"), "You are away until Tue 1 Dec 00:00 GMT, and Carol Diaz stands in", "1 pending task was shared now")
+	h.mustContain("away", command("bob", "away until 2026-11-30 carol"), "You are away through Mon 30 Nov, and Carol Diaz stands in", "1 pending task was shared now")
 	h.mustContain("carol's inbox", h.inbox("carol"), `data-action="approve-`+first+`-manager-1"`)
 	second := h.start("alice", "purchase", buy)
-	h.mustContain("carol's inbox", h.inbox("carol"), `data-action="approve-`+second+`-manager-1"`, "Bob Chen is away until Tue 1 Dec 00:00 GMT, and Carol Diaz stands in")
+	h.mustContain("carol's inbox", h.inbox("carol"), `data-action="approve-`+second+`-manager-1"`, "Bob Chen is away through Mon 30 Nov, and Carol Diaz stands in")
 	h.mustContain("bob's inbox", h.inbox("bob"), `data-action="approve-`+second+`-manager-1"`) // his to take, too
 	h.act("carol", "approve", second, "manager", 1, true)
 	h.mustContain("the timeline", h.status("alice", second), "Carol Diaz", "on behalf of Bob Chen")

@@ -104,15 +104,17 @@ func (s *Service) awayCommand(ctx context.Context, actor, platform string, c flo
 		}
 		s.forgetAway()
 		return Reply{Message: &flows.Message{Kind: flows.MsgInfo, Title: fmt.Sprintf(
-			"Welcome back: new tasks come to you alone again. The tasks %s stands in on stay shared until they are decided.", dir.Name(a.StandIn))}}, nil
+			"Welcome back: new tasks come to you alone again. Tasks you shared while away stay shared until they are decided.")}}, nil
 	}
 	if c.Arg == "" {
 		if isAway {
 			return Reply{Message: &flows.Message{Kind: flows.MsgInfo, Title: fmt.Sprintf(
-				"You are away until %s, and %s stands in. Type back when you return.", flows.FormatTime(a.Until, loc), dir.Name(a.StandIn))}}, nil
+				"You are away through %s, and %s stands in. Type back when you return.", flows.AwayThrough(a.Until, loc), dir.Name(a.StandIn))}}, nil
 		}
-		return refuse("Say your last day away, and who stands in if not %s: away until 2026-12-24 %s.",
-			cmp.Or(dir.Name(usual), "your manager"), cmp.Or(usual, "carol"))
+		if usual == "" { // no manager or backup to stand in by default
+			return refuse("Say your last day away, and who stands in (by their id): away until 2026-12-24 ID.")
+		}
+		return refuse("Say your last day away, and who stands in if not %s: away until 2026-12-24 %s.", dir.Name(usual), usual)
 	}
 	day, err := time.ParseInLocation(time.DateOnly, c.Arg, loc)
 	if err != nil {
@@ -138,7 +140,7 @@ func (s *Service) awayCommand(ctx context.Context, actor, platform string, c flo
 	case standIn == actor:
 		return refuse("Name someone else to stand in for you.")
 	case standInAway:
-		return refuse("%s is away too, until %s: name who stands in, e.g. away until %s carol.", dir.Name(standIn), flows.FormatTime(other.Until, loc), c.Arg)
+		return refuse("%s is away too, through %s: name someone else to stand in, by their id: away until %s ID.", dir.Name(standIn), flows.AwayThrough(other.Until, dir.Location(standIn)), c.Arg)
 	}
 	a = flows.Away{Until: until, StandIn: standIn}
 	if err := s.awayStore.SetAway(ctx, actor, a); err != nil {
@@ -157,8 +159,8 @@ func (s *Service) awayCommand(ctx context.Context, actor, platform string, c flo
 	if err != nil {
 		return Reply{}, err
 	}
-	text := fmt.Sprintf("You are away until %s, and %s stands in: new tasks of yours are shared with them, and they decide on your behalf.",
-		flows.FormatTime(until, loc), dir.Name(standIn))
+	text := fmt.Sprintf("You are away through %s, and %s stands in: new tasks of yours are shared with them, and they decide on your behalf.",
+		flows.AwayThrough(until, loc), dir.Name(standIn))
 	if n := len(went[standIn]); n > 0 {
 		text += " " + flows.Plural(n, "pending task was", "pending tasks were") + " shared now."
 	}

@@ -165,7 +165,7 @@ func TestAwayCommand(t *testing.T) {
 		t.Fatalf("a mistake shared the task with %v", got)
 	}
 	rep := cmd("bob", "away until 2026-11-30 @Carol")
-	if rep.Refused || rep.Message.Title != "You are away until Tue 1 Dec 00:00 GMT, and Carol Diaz stands in: new tasks of yours are shared with them, and they decide on your behalf. 1 pending task was shared now. Type back when you return." {
+	if rep.Refused || rep.Message.Title != "You are away through Mon 30 Nov, and Carol Diaz stands in: new tasks of yours are shared with them, and they decide on your behalf. 1 pending task was shared now. Type back when you return." {
 		t.Fatalf("away: %+v", rep.Message.Title)
 	}
 	if got := delegates(pending); !slices.Equal(got, []string{"carol"}) {
@@ -174,7 +174,7 @@ func TestAwayCommand(t *testing.T) {
 	if got := delegates(h.start(t, "s2", "alice", 500)); !slices.Equal(got, []string{"carol"}) {
 		t.Fatalf("a new task of bob's is shared with %v, want carol", got)
 	}
-	if rep := cmd("bob", "away"); !strings.HasPrefix(rep.Message.Title, "You are away until Tue 1 Dec 00:00 GMT, and Carol Diaz stands in.") {
+	if rep := cmd("bob", "away"); !strings.HasPrefix(rep.Message.Title, "You are away through Mon 30 Nov, and Carol Diaz stands in.") {
 		t.Errorf("away, asked: %q", rep.Message.Title)
 	}
 	// Carol, a stand-in only, goes away: nothing of Bob's is hers to pass on

@@ -1746,7 +1746,7 @@ func (t *tx) standIn(s *Step, p string, people, seated []string) (string, string
 	if !away {
 		return "", ""
 	}
-	line := fmt.Sprintf("%s is away until %s, and ", t.name(p), FormatTime(a.Until, t.e.dir.Location(p)))
+	line := fmt.Sprintf("%s is away through %s, and ", t.name(p), AwayThrough(a.Until, t.e.dir.Location(p)))
 	if a.StandIn != "" && slices.Contains(people, a.StandIn) && s.Kind == StepApproval && s.Policy == PolicyAny {
 		return "", line + t.name(a.StandIn) + ", on this step too, stands in"
 	}

@@ -170,6 +170,16 @@ func FormatTime(t time.Time, loc *time.Location) string {
 	return t.In(loc).Format("Mon 2 Jan 15:04 MST")
 }
 
+// AwayThrough writes the last day of an absence that ends at until (the
+// start of the day after it, in loc, the away person's zone): "Thu 24 Dec".
+// A day, not a time, so it reads the same in every reader's zone.
+func AwayThrough(until time.Time, loc *time.Location) string {
+	if loc == nil {
+		loc = time.UTC
+	}
+	return until.In(loc).Add(-time.Nanosecond).Format("Mon 2 Jan")
+}
+
 // Relative writes t relative to now: "in 3 h", "2 d ago".
 func Relative(t, now time.Time) string {
 	if d := t.Sub(now); d >= 0 {
