@@ -153,7 +153,7 @@ func (c *choiceCheck) Visit(n *ast.Node) {
 		return
 	}
 	opts, choice := c.options[id.Value]
-	if !choice || slices.Contains(opts, str.Value) {
+	if !choice || str.Value == "" || slices.Contains(opts, str.Value) { // "": is it set at all
 		return
 	}
 	c.problem = fmt.Sprintf("%s %s %q: %q is not one of %s's options (%s), so this is always %v", id.Value, b.Operator, str.Value, str.Value, id.Value,

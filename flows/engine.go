@@ -1445,14 +1445,20 @@ func (t *tx) reopen(k int, changes []Change, before map[string]any) []string {
 // applies reports whether s's condition (if any) holds for the data now.
 func (t *tx) applies(s *Step) bool { return applies(s, t.in) }
 
-// applies reports whether s's condition (if any) holds for in's data now;
-// a condition that cannot be evaluated does not.
+// applies reports whether s's condition (if any) holds for in's data now.
+// A condition that cannot be evaluated fails safe, as in continueAt: a
+// person's step applies (a resubmission breaking the condition does not
+// take the request past an approval); a webhook's does not (it is not
+// called on a guess).
 func applies(s *Step, in *Instance) bool {
 	if s.cond == nil {
 		return true
 	}
 	ok, err := s.cond.eval(in.Data, in.Requester)
-	return err == nil && ok
+	if err != nil {
+		return s.Kind != StepWebhook
+	}
+	return ok
 }
 
 // ask activates s on the way back to another step: a step that decided

@@ -506,6 +506,58 @@ steps:
 	}
 }
 
+// TestConditionErrorOnResubmit: a resubmission that makes an earlier,
+// passed-over approval's condition fail to evaluate asks that approval
+// first (fail safe), as starting with that data would have.
+func TestConditionErrorOnResubmit(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t, `
+id: cond
+name: Cond
+owner: olivia
+form:
+  - {name: item, type: text}
+  - {name: pattern, type: text}
+steps:
+  - {id: check, name: Check, type: approval, assignees: ["person:bob"], when: "item matches pattern"}
+  - {id: final, name: Final, type: approval, assignees: ["person:carol"]}
+`)
+	r := newRun(t, e)
+	r.start("cond", "alice", form("item", "x", "pattern", "y"))
+	if r.in.Step != "final" {
+		t.Fatalf("at %q, want final (check's condition is false)", r.in.Step)
+	}
+	r.act(flows.EventRequestChanges, "carol", reason("which item?"))
+	r.act(flows.EventResubmit, "alice", data("item", "x", "pattern", "("))
+	if r.in.Status != flows.StatusRunning || r.in.Step != "check" {
+		t.Errorf("after a resubmission breaking check's condition: %s at %q, want check asked", r.in.Status, r.in.Step)
+	}
+}
+
+// TestChoiceEmptyComparison: comparing a choice with "" (is it set at
+// all) is no mistyped option: it is accepted and works.
+func TestChoiceEmptyComparison(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t, `
+id: opt
+name: Opt
+owner: olivia
+form:
+  - {name: item, type: text}
+  - {name: level, type: choice, options: [read, admin]}
+steps:
+  - {id: check, name: Check, type: approval, assignees: ["person:bob"], when: 'level != ""'}
+  - {id: tell, type: notify, to: [requester], message: done}
+`)
+	for level, want := range map[string]flows.Status{"": flows.StatusCompleted, "admin": flows.StatusRunning} {
+		r := newRun(t, e)
+		r.start("opt", "alice", form("item", "x", "level", level))
+		if r.in.Status != want {
+			t.Errorf("level %q: %s, want %s", level, r.in.Status, want)
+		}
+	}
+}
+
 // TestTaskInstructionsTemplate: a task's instructions may name fields, as
 // a notify message does; a name that is none is refused by validation.
 func TestTaskInstructionsTemplate(t *testing.T) {
