@@ -109,6 +109,12 @@ func (w *Webhooks) CallWhile(ctx context.Context, instance string, call *flows.W
 		}
 		wait := cmp.Or(retryAfter, backoff/2+rand.N(backoff/2+1))
 		backoff = min(2*backoff, 5*time.Minute)
+		if !call.Due.IsZero() && !w.clock.Now().Add(wait).Before(call.Due) {
+			// The next attempt would start at or after the step's due
+			// time, when its reply would come too late.
+			last.Error += fmt.Sprintf("; not retried: the next attempt, in %s, would come after the step's due time", wait.Round(time.Second))
+			break
+		}
 		if w.sleep(ctx, wait) != nil {
 			break
 		}

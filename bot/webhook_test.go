@@ -229,6 +229,30 @@ func TestWebhooksRetryAfter(t *testing.T) {
 	}
 }
 
+// TestWebhookRetryNotPastDue: a retry whose wait (the backoff or the
+// receiver's Retry-After) ends at or after the step's due time is not
+// waited for: the call ends at once with the last failure, saying why.
+func TestWebhookRetryNotPastDue(t *testing.T) {
+	t.Parallel()
+	rc := newReceiver(t, status(503, "maintenance", "Retry-After", "30"))
+	w, s := newWebhooks(map[string]string{"crm_hook": "x"}, time.Millisecond)
+	call := webhookCall(rc.URL, 5)
+	call.Due = t0.Add(20 * time.Second) // the webhooks' clock stands at t0
+	res := w.Call(t.Context(), "EN-7", call)
+	if res.OK || !strings.HasPrefix(res.Error, "HTTP 503 from ") || !strings.Contains(res.Error, "not retried: the next attempt, in 30s, would come after the step's due time") {
+		t.Errorf("result %+v", res)
+	}
+	if n, waits := len(rc.all()), s.all(); n != 1 || len(waits) != 0 {
+		t.Errorf("%d attempts, waits %v; want one attempt and no wait", n, waits)
+	}
+	// A wait ending before the due time is waited for, as before.
+	call.Due = t0.Add(time.Hour)
+	w.Call(t.Context(), "EN-7", call)
+	if waits := s.all(); len(waits) != 5 {
+		t.Errorf("waits %v, want 5 of 30s", waits)
+	}
+}
+
 // TestWebhooksNoRetry4xx: a 4xx will not get better: one request, a
 // failed result saying what happened.
 func TestWebhooksNoRetry4xx(t *testing.T) {
