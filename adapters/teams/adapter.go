@@ -192,9 +192,23 @@ func (a *Adapter) actor(act schema.Activity) string {
 
 var (
 	mentionRE = regexp.MustCompile(`(?s)<at>.*?</at>`)
-	emojiRE   = regexp.MustCompile(`<(?:img|emoji)\b[^>]*\balt="([^"]*)"[^>]*>`)
+	emojiRE   = regexp.MustCompile(`<(?:img|emoji)\b[^>]*>`)
+	altRE     = regexp.MustCompile(`\balt="([^"]*)"`)
 	tagRE     = regexp.MustCompile(`<[^>]*>`)
 )
+
+// emojiText is an emoji's text: the alt of an <emoji> tag, or of an image
+// Teams marks as an emoji (itemtype http://schema.skype.com/Emoji). Any
+// other image (a pasted screenshot, alt "image") is no text at all.
+func emojiText(tag string) string {
+	if strings.HasPrefix(tag, "<img") && !strings.Contains(tag, "schema.skype.com/Emoji") {
+		return " "
+	}
+	if m := altRE.FindStringSubmatch(tag); m != nil {
+		return " " + m[1] + " "
+	}
+	return " "
+}
 
 // commandText is what a person typed, without the bot's @mention (in
 // channels), markup and a leading "/baton" typed out of Slack habit. An
@@ -202,10 +216,9 @@ var (
 // kept as that text ("lgtm 👍").
 func commandText(text string) string {
 	text = mentionRE.ReplaceAllString(text, " ")
-	text = emojiRE.ReplaceAllString(text, " $1 ")
+	text = emojiRE.ReplaceAllStringFunc(text, emojiText)
 	text = tagRE.ReplaceAllString(text, " ")
-	text = strings.ReplaceAll(html.UnescapeString(text), "\u00a0", " ")
-	text = strings.TrimSpace(text)
+	text = strings.Join(strings.Fields(html.UnescapeString(text)), " ") // markup's gaps and &nbsp; are one space
 	for _, p := range []string{"/baton", "baton"} {
 		if rest, ok := strings.CutPrefix(strings.ToLower(text), p+" "); ok {
 			text = strings.TrimSpace(text[len(text)-len(rest):])

@@ -217,6 +217,9 @@ func TestCommandText(t *testing.T) {
 		"Baton status PR-3":                     "status PR-3",
 		"<p>cancel PR-2 too&nbsp;expensive</p>": "cancel PR-2 too expensive",
 		"   ":                                   "",
+		`lgtm <img itemscope="" itemtype="http://schema.skype.com/Emoji" itemid="like" alt="👍" src="x">`:                          "lgtm 👍",
+		`lgtm <emoji id="1f44d_thumbsup" alt="👍" title="Thumbs up"></emoji>`:                                                      "lgtm 👍",
+		`<p>status PR-3</p><p><img src="https://smba.trafficmanager.net/amer/v3/attachments/0-x/views/original" alt="image"></p>`: "status PR-3",
 	} {
 		if got := commandText(in); got != want {
 			t.Errorf("commandText(%q) = %q, want %q", in, got, want)
