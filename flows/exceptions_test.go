@@ -165,6 +165,11 @@ func TestRequestChangesAndRevisionCap(t *testing.T) {
 	if a := tr.Audit[len(tr.Audit)-1]; a.Action != "declined" || !strings.Contains(a.Reason, "rejected at its last round (2 of 2)") {
 		t.Fatalf("audit %+v", a)
 	}
+	if evs := flows.HookEvents(tr); !slices.ContainsFunc(evs, func(e flows.HookEvent) bool {
+		return e.Type == flows.HookDeclined && e.Instance.Status == flows.StatusDeclined
+	}) {
+		t.Errorf("no declined event for subscribers: %+v", evs)
+	}
 	contains(t, "a resubmission", r.refused(flows.Event{Kind: flows.EventResubmit, Actor: "alice", Data: form("item", "x", "amount", "1")}, flows.CodeClosed).Outcome.Text,
 		"X-1 was rejected at the last round Manager approval allows, and is closed; start a new request instead.")
 	contains(t, "a withdrawal", r.refused(flows.Event{Kind: flows.EventWithdraw, Actor: "alice"}, flows.CodeClosed).Outcome.Text, "X-1 is already declined.")

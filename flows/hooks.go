@@ -31,12 +31,13 @@ const (
 	HookResubmitted = "resubmitted" // the requester resubmitted after changes were requested
 	HookReassigned  = "reassigned"  // a task was reassigned or delegated
 	HookCommented   = "commented"
-	HookFailed      = "failed" // a webhook step failed and ended the request
+	HookFailed      = "failed"   // a webhook step failed and ended the request
+	HookDeclined    = "declined" // rejected at its last round: the request is closed
 )
 
 // HookEventTypes lists every hook event type.
 var HookEventTypes = []string{HookStarted, HookAssigned, HookDecided, HookReminded, HookEscalated, HookCompleted,
-	HookCancelled, HookResubmitted, HookReassigned, HookCommented, HookFailed}
+	HookCancelled, HookResubmitted, HookReassigned, HookCommented, HookFailed, HookDeclined}
 
 // hookTypes maps audit actions to hook event types.
 var hookTypes = map[string]string{
@@ -45,6 +46,7 @@ var hookTypes = map[string]string{
 	"reminded": HookReminded, "escalated": HookEscalated, "completed": HookCompleted,
 	"cancelled": HookCancelled, "withdrawn": HookCancelled, "resubmitted": HookResubmitted,
 	"reassigned": HookReassigned, "delegated": HookReassigned, "commented": HookCommented,
+	"declined": HookDeclined,
 }
 
 // Hook is a subscriber of a flow's events.
