@@ -82,7 +82,8 @@ func compileCondition(src string, env map[string]any, dynamic []string) (*condit
 			return nil, &unknownField{name: check.unknown, msg: fmt.Sprintf("condition %q names unknown field %q%s; it may use %s", src, check.unknown, hint, strings.Join(names, ", "))}
 		}
 	}
-	opts := []expr.Option{expr.Env(env), expr.AllowUndefinedVariables(), expr.AsBool(), expr.DisableAllBuiltins(), expr.MaxNodes(500)}
+	opts := []expr.Option{expr.Env(env), expr.AllowUndefinedVariables(), expr.AsBool(), expr.DisableAllBuiltins(), expr.MaxNodes(500),
+		expr.Patch(storedPatcher(dynamic)), expr.Function(storedFunc, stored)}
 	for _, b := range conditionBuiltins {
 		opts = append(opts, expr.EnableBuiltin(b))
 	}
@@ -92,6 +93,36 @@ func compileCondition(src string, env map[string]any, dynamic []string) (*condit
 		return nil, fmt.Errorf("condition %q is not valid: %s", src, msg)
 	}
 	return &condition{src: src, prog: prog, env: env, dynamic: dynamic}, nil
+}
+
+// storedFunc reads a name whose value only a step's run stores (a webhook
+// reply's field): conditions read each such name through it (storedPatcher),
+// so that one the request does not have is an error, and the condition fails
+// safe, rather than nil, which == and != compare without complaint (risk ==
+// "high" would be false, and an approval passed over). Reads are lazy, so
+// a guard stays a guard: amount > 5000 && risk == "high" needs no risk for
+// a small amount.
+const storedFunc = "_baton_stored"
+
+func stored(params ...any) (any, error) {
+	name, _ := params[0].(string)
+	env, _ := params[1].(map[string]any)
+	v, ok := env[name]
+	if !ok {
+		return nil, fmt.Errorf("%s is not known: no step stored it (a webhook's reply without it, or a step that did not run)", name)
+	}
+	return v, nil
+}
+
+// storedPatcher rewrites each use of a name in dynamic as a call of
+// storedFunc with the name and the environment.
+type storedPatcher []string
+
+func (p storedPatcher) Visit(n *ast.Node) {
+	if id, ok := (*n).(*ast.IdentifierNode); ok && slices.Contains(p, id.Value) {
+		ast.Patch(n, &ast.CallNode{Callee: &ast.IdentifierNode{Value: storedFunc},
+			Arguments: []ast.Node{&ast.StringNode{Value: id.Value}, &ast.IdentifierNode{Value: "$env"}}})
+	}
 }
 
 // conditionCheck finds the first name, function and construct a condition

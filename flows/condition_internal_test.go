@@ -100,7 +100,7 @@ func TestConditionsRefuseCostlyConstructs(t *testing.T) {
 		{`score > 50`, map[string]any{"score": 70.0}, true},
 		{`score == "gold"`, map[string]any{"score": "gold"}, true},
 		{`score == true`, map[string]any{"score": true}, true},
-		{`score == "gold"`, map[string]any{}, false},
+		{`amount > 1000 && score == "gold"`, map[string]any{}, false}, // a guard needs no score
 		{`upper(dept) in ["ENG"] && len(note) == 0 && abs(amount) < 1 && hasSuffix(requester, "ce")`, map[string]any{"dept": "eng"}, true},
 	} {
 		c, err := compileCondition(tt.src, env, dynamic)
@@ -109,6 +109,17 @@ func TestConditionsRefuseCostlyConstructs(t *testing.T) {
 		}
 		if got, err := c.eval(tt.data, "alice"); err != nil || got != tt.want {
 			t.Errorf("%s over %v = %v, %v; want %v", tt.src, tt.data, got, err, tt.want)
+		}
+	}
+	// A stored name the request does not have cannot be compared: the
+	// condition fails (and its step fails safe), whatever the operator.
+	for _, src := range []string{`score == "gold"`, `score != "gold"`, `score > 50`, `amount > 1000 || score in ["a"]`} {
+		c, err := compileCondition(src, env, dynamic)
+		if err != nil {
+			t.Fatalf("%s: %v", src, err)
+		}
+		if got, err := c.eval(map[string]any{}, "alice"); err == nil || !strings.Contains(err.Error(), "score is not known: no step stored it") {
+			t.Errorf("%s without score = %v, %v; want an error naming score", src, got, err)
 		}
 	}
 }

@@ -1362,14 +1362,16 @@ func (t *tx) advance(from int) {
 
 // nextToAsk walks the flow from its first step to step index k with the
 // data as it is now, as continueAt would, and returns the first step on
-// that way the flow went past before (Passed) and that applies now: a
-// resubmission's edits made it apply, or it sent the request back itself
-// after being asked so. It is no longer counted as passed. Notify steps on
-// the way are sent, not asked. Nil when the way reaches k.
+// that way that the request has not been through: one the flow went past
+// before (Passed) and that applies now (a resubmission's edits made it
+// apply, or it sent the request back itself after being asked so), or one
+// it never reached, as the old data's way jumped over it (next). It is no
+// longer counted as passed. Notify steps on the way are sent, not asked.
+// Nil when the way reaches k.
 func (t *tx) nextToAsk(k int) *Step {
 	in := t.in
 	for s := range t.wayBack(k) {
-		if !slices.Contains(in.Passed, s.ID) {
+		if !slices.Contains(in.Passed, s.ID) && in.lastRecord(s.ID, 0) != nil {
 			continue
 		}
 		in.Passed = slices.DeleteFunc(in.Passed, func(id string) bool { return id == s.ID })

@@ -353,7 +353,7 @@ func TestConditionValues(t *testing.T) {
 			[]string{"ops_or_small", "code_prefix"}, nil},
 		{"a reply without the stored fields", "carol", form("amount", "5000", "dept", "eng", "code", "X-1"), "2",
 			map[string]any{"other": true},
-			[]string{"eng_big", "high_score", "arithmetic", "strings"}, []string{"high_score"}},
+			[]string{"eng_big", "high_score", "labelled", "arithmetic", "strings"}, []string{"high_score", "labelled"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -162,11 +162,12 @@ func TestWebhookFailure(t *testing.T) {
 		r := newRun(t, newEngine(t, webhookFlow("continue")))
 		r.start("hook", "alice", form("summary", "x"))
 		tr := r.do(flows.Event{Kind: flows.EventWebhookResult, Step: "ticket", Round: 1, Result: failed})
-		// Nothing was stored, so the condition cannot hold: the flow completes.
-		if r.in.Status != flows.StatusCompleted || r.in.History[0].Outcome != "failed" {
+		// Nothing was stored, so the check's condition cannot be
+		// evaluated: it fails safe, and Bob is asked.
+		if r.in.Status != flows.StatusRunning || r.in.Step != "check" || r.in.History[0].Outcome != "failed" {
 			t.Fatalf("instance %+v", r.in)
 		}
-		if got := auditActions(tr.Audit); !slices.Equal(got, []string{"webhook_failed", "skipped", "completed"}) {
+		if got := auditActions(tr.Audit); !slices.Equal(got, []string{"webhook_failed", "condition_failed", "assigned"}) {
 			t.Fatalf("audit %v", got)
 		}
 	})
@@ -531,6 +532,40 @@ steps:
 	r.act(flows.EventResubmit, "alice", data("item", "x", "pattern", "("))
 	if r.in.Status != flows.StatusRunning || r.in.Step != "check" {
 		t.Errorf("after a resubmission breaking check's condition: %s at %q, want check asked", r.in.Status, r.in.Step)
+	}
+}
+
+// TestResubmitNewWayAsksJumpedSteps: edits that take the request down
+// another way ask the steps on it that the old way jumped over (next),
+// before it returns to the step that sent it back.
+func TestResubmitNewWayAsksJumpedSteps(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t, `
+id: jump
+name: Jump
+owner: olivia
+form:
+  - {name: amount, type: number}
+steps:
+  - {id: big, name: Big, type: approval, when: amount > 1000, assignees: ["person:dana"], next: fin}
+  - {id: small, name: Small, type: approval, assignees: ["person:bob"]}
+  - {id: fin, name: Finance, type: approval, assignees: ["person:carol"]}
+`)
+	r := newRun(t, e)
+	r.start("jump", "alice", form("amount", "5000"))
+	r.act(flows.EventApprove, "dana")
+	r.act(flows.EventRequestChanges, "carol", reason("too much"))
+	r.act(flows.EventResubmit, "alice", data("amount", "500"))
+	if r.in.Step != "small" {
+		t.Fatalf("after the resubmission: at %q, want small (on the new way, never asked)", r.in.Step)
+	}
+	r.act(flows.EventApprove, "bob")
+	if r.in.Status != flows.StatusRunning || r.in.Step != "fin" || r.in.Round != 2 {
+		t.Fatalf("after small: %s at %q round %d, want fin round 2", r.in.Status, r.in.Step, r.in.Round)
+	}
+	r.act(flows.EventApprove, "carol")
+	if r.in.Status != flows.StatusCompleted {
+		t.Fatalf("after fin: %s", r.in.Status)
 	}
 }
 
