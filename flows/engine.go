@@ -673,7 +673,11 @@ func (t *tx) authority() (slot int, ok bool) {
 			return i, true
 		}
 	}
-	if slices.Contains(t.in.Escalated, actor) || t.e.admins[actor] {
+	// An escalation's or an admin's authority decides the whole step, but
+	// not for someone with a seat on it already: one person never fills
+	// two seats (a group escalated to that holds the step's own approvers
+	// would let one of them approve twice, for everyone under all).
+	if (slices.Contains(t.in.Escalated, actor) || t.e.admins[actor]) && !t.in.holdsSeat(actor) {
 		if t.selfApproval(t.step(), actor) {
 			_ = t.refuse(CodeNotAllowed, fmt.Sprintf("You made %s, so you may not decide %s yourself; %s can.", t.in.ID, t.stepName(), t.waitingNames()))
 			return 0, false
@@ -1158,7 +1162,7 @@ func (t *tx) rungLine(s *Step, tm Timer, person, assignee string) string {
 			}
 			return ""
 		}
-		if m := t.managerOrStandIn(s, assignee); m != "" || person == "" {
+		if m := t.escalationManager(s, assignee); m != "" || person == "" {
 			return fmt.Sprintf("Escalates to %s %s", manager(m), when)
 		}
 		return ""
@@ -1215,8 +1219,19 @@ func (t *tx) targetName(target string) string {
 // their manager, else the flow's owner, else an admin; never the assignee,
 // nor the requester of an approval they may not give themselves.
 func (t *tx) managerOrStandIn(s *Step, assignee string) string {
+	return t.managerOrStandInBut(s, assignee, func(string) bool { return false })
+}
+
+// escalationManager is whom a rung that notifies assignee's manager reaches:
+// as managerOrStandIn, but never someone with a seat on the step (see
+// notifyTargets).
+func (t *tx) escalationManager(s *Step, assignee string) string {
+	return t.managerOrStandInBut(s, assignee, t.in.holdsSeat)
+}
+
+func (t *tx) managerOrStandInBut(s *Step, assignee string, skip func(string) bool) string {
 	for _, m := range append([]string{t.e.dir.Manager(assignee), t.def.Owner}, t.adminIDs()...) {
-		if m != "" && m != assignee && !t.selfApproval(s, m) {
+		if m != "" && m != assignee && !t.selfApproval(s, m) && !skip(m) {
 			return m
 		}
 	}
@@ -2553,6 +2568,10 @@ func (t *tx) escalateNotify(s *Step, target string) string {
 // why it reaches nobody: the rung itself and the cards announcing it share
 // this plan. A task card lets its holder decide, so nobody who may not
 // approve their own request is sent one.
+//
+// Nobody with a seat on the step (an assignee or a delegate) is escalated
+// to: they have its task card, and deciding again as an escalation target
+// would fill a second seat.
 func (t *tx) notifyTargets(s *Step, target string) ([]Recipient, string) {
 	if target == "manager" {
 		var to []Recipient
@@ -2561,7 +2580,7 @@ func (t *tx) notifyTargets(s *Step, target string) ([]Recipient, string) {
 			if task.Decision != Pending {
 				continue
 			}
-			if m := t.managerOrStandIn(s, task.Assignee); m != "" && !seen[m] {
+			if m := t.escalationManager(s, task.Assignee); m != "" && !seen[m] {
 				seen[m] = true
 				to = append(to, Recipient{Person: m})
 			}
@@ -2571,12 +2590,18 @@ func (t *tx) notifyTargets(s *Step, target string) ([]Recipient, string) {
 		}
 		return to, ""
 	}
-	all := t.recipients(target, t.in.Requester)
+	all := slices.DeleteFunc(t.recipients(target, t.in.Requester), func(r Recipient) bool { return t.in.holdsSeat(r.Person) })
 	to := slices.DeleteFunc(slices.Clone(all), func(r Recipient) bool { return t.selfApproval(s, r.Person) })
 	kind, id, _ := strings.Cut(target, ":")
 	switch {
 	case len(to) > 0:
 		return to, ""
+	case len(all) == 0 && len(t.recipients(target, t.in.Requester)) > 0:
+		who := t.targetName(target)
+		if kind == "group" {
+			who = "everyone in " + who
+		}
+		return nil, fmt.Sprintf("nobody to escalate to: %s is on the step already", who)
 	case kind == "group" && len(all) == 0:
 		return nil, fmt.Sprintf("nobody to escalate to: the group %s has nobody in the directory", id)
 	case kind == "group":

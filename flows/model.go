@@ -192,6 +192,14 @@ func (in *Instance) Clone() *Instance {
 	return &c
 }
 
+// holdsSeat reports whether person is an assignee of the current step, or a
+// delegate of one, whatever their task's decision.
+func (in *Instance) holdsSeat(person string) bool {
+	return person != "" && slices.ContainsFunc(in.Tasks, func(t Task) bool {
+		return t.Assignee == person || slices.Contains(t.Delegates, person)
+	})
+}
+
 // Pending returns the people who still owe a decision on the current step
 // (assignees and their delegates).
 func (in *Instance) Pending() []string {

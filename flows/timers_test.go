@@ -494,16 +494,18 @@ func TestCardsNameTheNextRungAsItWillHappen(t *testing.T) {
 			t.Fatalf("gus's card: %q", got)
 		}
 	})
-	t.Run("a delegate who is the manager reads about themselves as you", func(t *testing.T) {
+	t.Run("a delegate who is the manager is not escalated to", func(t *testing.T) {
 		t.Parallel()
 		r := newRun(t, newEngine(t, timersFlow("wait")))
 		r.start("tmr", "alice", nil)
 		tr := r.act(flows.EventDelegate, "bob", target("dana"))
-		if got := rungOf(notified(t, tr, "dana", "review/1/dana").Msg); got != "Escalates to you (Bob Chen's manager) in 1 d" {
+		if got := rungOf(notified(t, tr, "dana", "review/1/dana").Msg); got != "Escalates to Olivia Brown (the flow's owner) in 1 d" {
 			t.Fatalf("dana's card: %q", got)
 		}
 	})
-	t.Run("someone notified who is on the step gets their task card refreshed", func(t *testing.T) {
+	// Nobody on the step is escalated to (deciding again as the escalation's
+	// target would fill a second seat): the manager's stand-in is.
+	t.Run("a manager on the step is passed over for the stand-in", func(t *testing.T) {
 		t.Parallel()
 		r := newRun(t, newEngine(t, reviewFlow(`
     policy: all
@@ -512,17 +514,50 @@ func TestCardsNameTheNextRungAsItWillHappen(t *testing.T) {
       - {after: 1d, notify: manager}
 `)))
 		tr := r.start("tmr", "alice", nil)
-		if got := rungOf(notified(t, tr, "dana", "review/1/dana").Msg); got != "Escalates to Olivia Brown (the flow's owner) in 1 d" {
-			t.Fatalf("dana's card: %q", got)
+		for _, p := range []string{"bob", "dana"} {
+			if got := rungOf(notified(t, tr, p, "review/1/"+p).Msg); got != "Escalates to Olivia Brown (the flow's owner) in 1 d" {
+				t.Fatalf("%s's card: %q", p, got)
+			}
 		}
 		tm, _ := r.timer(flows.TimerEscalate, 0)
 		tr = r.fireTimer(tm)
-		notified(t, tr, "dana", "review/1/esc:dana") // bob's manager
-		if got := rungOf(updated(t, tr, "review/1/dana").Msg); got != "" {
-			t.Fatalf("dana's task card after the rung names %q", got)
+		notified(t, tr, "olivia", "review/1/esc:olivia")
+		for _, e := range tr.Effects {
+			if e.Kind == flows.EffectNotify && e.To.Person == "dana" {
+				t.Errorf("dana, on the step, was sent %s", e.Card)
+			}
 		}
 		if got := rungOf(updated(t, tr, "review/1/bob").Msg); got != "" {
 			t.Fatalf("bob's task card after the rung names %q", got)
+		}
+	})
+	// A group escalated to that holds the step's own approvers: they are
+	// not told again, and one who approved may not approve again for all.
+	t.Run("a group escalation skips the step's own approvers", func(t *testing.T) {
+		t.Parallel()
+		r := newRun(t, newEngine(t, reviewFlow(`
+    policy: all
+    assignees: [group:finance]
+    escalate:
+      - {after: 1d, notify: group:finance}
+`)))
+		r.start("tmr", "alice", nil)
+		r.act(flows.EventApprove, "carol")
+		tm, _ := r.timer(flows.TimerEscalate, 0)
+		tr := r.fireTimer(tm)
+		for _, e := range tr.Effects {
+			if e.Kind == flows.EffectNotify {
+				t.Errorf("an escalation card went to %s (%s), on the step already", e.To.Person, e.Card)
+			}
+		}
+		if !slices.ContainsFunc(tr.Audit, func(a flows.AuditEntry) bool {
+			return strings.Contains(a.Reason, "nobody to escalate to: everyone in the finance group is on the step already")
+		}) {
+			t.Errorf("audit %+v", tr.Audit)
+		}
+		r.refused(flows.Event{Kind: flows.EventApprove, Actor: "carol"}, flows.CodeAlreadyDecided)
+		if r.in.Status != flows.StatusRunning {
+			t.Fatalf("carol decided for all: %s", r.in.Status)
 		}
 	})
 	t.Run("tasks moved together get cards that say so", func(t *testing.T) {
