@@ -1323,6 +1323,15 @@ func (t *tx) returnToRequester(d Decision, by, reason string) {
 	t.notify(Recipient{Person: in.Requester}, t.returnedKey(), "", m)
 }
 
+// lowerFirst is s with its first letter in lower case, to go on a
+// sentence ("No decision within 2 d" → "…: no decision within 2 d").
+func lowerFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToLower(s[:1]) + s[1:]
+}
+
 // returnedCard is the card that tells the requester their request came
 // back from step s, without its buttons.
 func (t *tx) returnedCard(s *Step, d Decision, by, reason string) *Message {
@@ -1334,6 +1343,9 @@ func (t *tx) returnedCard(s *Step, d Decision, by, reason string) *Message {
 	m := t.baseCard(s, kind)
 	m.Title = fmt.Sprintf("%s: %s %s (%s)", title, t.def.Name, in.ID, in.Title)
 	m.Text = fmt.Sprintf("%s %s at %s.\nReason: %s", t.name(by), map[Decision]string{Rejected: "rejected your request", Changes: "asked for changes"}[d], s.Name, reason)
+	if by == System { // on_timeout: reject
+		m.Text = fmt.Sprintf("Your request was rejected automatically at %s.\nReason: %s", s.Name, reason)
+	}
 	return m
 }
 
@@ -1612,7 +1624,14 @@ func (t *tx) complete() {
 			if len(by) == 0 { // recorded before deciders were
 				by = []string{h.By}
 			}
-			lines = append(lines, fmt.Sprintf("%s: %s by %s", s.Name, strings.ToLower(decisionWords(h.Outcome)), t.names(by)))
+			switch {
+			case len(by) == 1 && by[0] == System && h.Outcome == string(Approved): // on_timeout: approve
+				lines = append(lines, fmt.Sprintf("%s: approved automatically: %s", s.Name, lowerFirst(h.Reason)))
+			case len(by) == 1 && by[0] == System: // a webhook's call
+				lines = append(lines, fmt.Sprintf("%s: %s", s.Name, strings.ToLower(decisionWords(h.Outcome))))
+			default:
+				lines = append(lines, fmt.Sprintf("%s: %s by %s", s.Name, strings.ToLower(decisionWords(h.Outcome)), t.names(by)))
+			}
 		case "skipped":
 			skipped = skipped || s.Kind == StepApproval
 			lines = append(lines, fmt.Sprintf("%s: skipped by %s: %s", s.Name, t.name(h.By), h.Reason))
@@ -2004,7 +2023,7 @@ func (t *tx) resubmit() error {
 		told = append(told, t.resume(back)...)
 		where := strings.TrimSuffix(t.afterText(), ".") // "Waiting on …", "The request is complete"
 		if where != "" {
-			where = "; " + strings.ToLower(where[:1]) + where[1:]
+			where = "; " + lowerFirst(where)
 		}
 		t.tellEarlierApprovers(back, sentBack, told, changes, note, "resubmitted it"+where)
 		t.out.Text = fmt.Sprintf("Resubmitted %s. %s", in.ID, t.afterText())

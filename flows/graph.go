@@ -1,6 +1,7 @@
 package flows
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 )
@@ -50,7 +51,10 @@ func (d *Definition) Mermaid() string {
 		case StepWebhook:
 			label += " · " + hostOf(s.Webhook.URL)
 		}
-		if s.Due > 0 {
+		switch {
+		case s.Due > 0 && s.Kind == StepWebhook: // a call not answered by then fails
+			label += "\ndue " + d.waitText(&s, s.Due, s.due) + ", then on_error " + cmp.Or(s.Webhook.OnError, "fail")
+		case s.Due > 0:
 			label += "\ndue " + d.waitText(&s, s.Due, s.due) + ", then " + string(s.OnTimeout)
 		}
 		for i, r := range s.Escalate {

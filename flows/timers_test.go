@@ -319,6 +319,9 @@ func TestOnTimeout(t *testing.T) {
 			t.Fatalf("instance %+v", r.in)
 		}
 		contains(t, "closed card", updated(t, tr, "review/1/").Msg.Outcome, "Approved · Fri 27 Nov 09:00 UTC", "Reason: No decision within 1 d")
+		if got := notified(t, tr, "alice", "requester/done").Msg.Text; got != "Review: approved automatically: no decision within 1 d (on_timeout: approve)" {
+			t.Fatalf("the outcome notice: %q", got)
+		}
 	})
 	t.Run("reject", func(t *testing.T) {
 		t.Parallel()
@@ -326,7 +329,7 @@ func TestOnTimeout(t *testing.T) {
 		r.start("tmr", "alice", nil)
 		tr := r.fire(flows.TimerTimeout)
 		wantStatus(t, r.in, flows.StatusRejected, "review", 1)
-		contains(t, "requester card", notified(t, tr, "alice", "requester/review/1").Msg.Text, "rejected your request at Review.\nReason: No decision within 1 d (on_timeout: reject)")
+		contains(t, "requester card", notified(t, tr, "alice", "requester/review/1").Msg.Text, "Your request was rejected automatically at Review.\nReason: No decision within 1 d (on_timeout: reject)")
 		late := r.refused(flows.Event{Kind: flows.EventApprove, Actor: "bob", Step: "review", Round: 1}, flows.CodeAlreadyDecided)
 		contains(t, "late click", late.Outcome.Text, "X-1: this step already ended (rejected) at Fri 27 Nov 09:00 UTC.")
 	})
