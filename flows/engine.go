@@ -2310,6 +2310,8 @@ func (in *Instance) people() []string {
 	for _, h := range in.History {
 		people = append(people, h.Assigned...)
 		people = append(people, h.Originals...)
+		people = append(people, h.Deciders...) // delegates and escalation targets who decided
+		people = append(people, h.For...)
 		people = append(people, h.By)
 	}
 	slices.Sort(people)
@@ -2350,11 +2352,49 @@ func (t *tx) comment() error {
 func (t *tx) end(status Status, verb, reason string) {
 	in := t.in
 	if in.Status == StatusRunning {
-		t.closeStep(verb, t.ev.Actor, reason)
+		t.closeStep(verb, t.ev.Actor, reason) // the step's cards say so
+	} else {
+		t.tellSentBackBy(verb, reason)
 	}
 	t.closeReturned(verb)
 	in.Status, in.Outcome, in.Completed = status, reason, t.now
 	t.record(AuditEntry{Action: verb, Reason: reason})
+}
+
+// tellSentBackBy tells the people of the step that sent the request back
+// (its round's assignees and deciders) that it ended (verb: withdrawn,
+// cancelled) instead of coming back to them: their cards still say they
+// asked for changes or rejected it.
+func (t *tx) tellSentBackBy(verb, reason string) {
+	in := t.in
+	h, s := in.lastRecord(in.Step, in.Round), t.def.Step(in.Step)
+	if h == nil || s == nil {
+		return
+	}
+	people := append(append(slices.Clone(h.Assigned), h.Deciders...), h.For...)
+	slices.Sort(people)
+	people = slices.Compact(people)
+	what := map[string]string{string(Changes): "asked for changes to it", string(Rejected): "rejected it"}[h.Outcome]
+	if what == "" {
+		return
+	}
+	deciders := h.Deciders
+	if len(deciders) == 0 {
+		deciders = []string{h.By}
+	}
+	m := t.baseCard(nil, MsgOutcome)
+	m.Title = fmt.Sprintf("%s: %s %s (%s)", decisionWords(verb), t.def.Name, in.ID, in.Title)
+	did := map[string]string{"withdrawn": "withdrew"}[verb]
+	m.Text = fmt.Sprintf("%s %s %s after %s %s at %s; nothing more is asked of you.", t.name(t.ev.Actor), cmp.Or(did, verb), in.ID, t.names(deciders), what, s.Name)
+	if reason != "" {
+		m.Text += "\nReason: " + reason
+	}
+	for _, p := range people {
+		if p == System || p == "" || p == in.Requester || p == t.ev.Actor || strings.HasPrefix(p, "#") {
+			continue
+		}
+		t.notify(Recipient{Person: p}, fmt.Sprintf("ended/%s/%d/%s", in.Step, in.Round, p), "", m)
+	}
 }
 
 func (t *tx) withdraw() error {

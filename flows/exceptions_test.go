@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -1260,4 +1261,64 @@ func TestAwayStandInsTakeASeatEach(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestEndSentBackTellsItsReviewers: a request withdrawn or cancelled while
+// sent back does not come back: the step's people, whose cards say they
+// asked for changes or rejected it, are told nothing more is asked of them.
+func TestEndSentBackTellsItsReviewers(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t, reviewFlow("    policy: all\n    assignees: [person:bob, person:gus]\n"))
+	r := newRun(t, e)
+	r.start("tmr", "alice", nil)
+	r.act(flows.EventApprove, "gus")
+	r.act(flows.EventRequestChanges, "bob", reason("which vendor?"))
+	tr := r.act(flows.EventWithdraw, "alice", reason("not needed after all"))
+	for _, p := range []string{"bob", "gus"} {
+		m := notified(t, tr, p, "ended/review/1/"+p).Msg
+		if !strings.HasPrefix(m.Title, "Withdrawn: Timers X-1") {
+			t.Errorf("%s's notice title %q", p, m.Title)
+		}
+		contains(t, p+"'s notice", m.Text, "Alice Martin withdrew X-1 after Bob Chen asked for changes to it at Review; nothing more is asked of you.\nReason: not needed after all")
+	}
+	for _, e := range tr.Effects {
+		if e.Kind == flows.EffectNotify && e.To.Person == "alice" && strings.HasPrefix(e.Card, "ended/") {
+			t.Errorf("the requester, who withdrew it, was told: %+v", e)
+		}
+	}
+
+	r = newRun(t, e)
+	r.start("tmr", "alice", nil)
+	r.act(flows.EventReject, "bob", reason("no budget"))
+	tr = r.act(flows.EventCancel, "olivia", reason("duplicate of X-0"))
+	contains(t, "a cancellation", notified(t, tr, "bob", "ended/review/1/bob").Msg.Text,
+		"Olivia Brown cancelled X-1 after Bob Chen rejected it at Review; nothing more is asked of you.\nReason: duplicate of X-0")
+}
+
+// TestCommentsAfterTheStepCloses: a delegate who decided, and whose task
+// they decided, stay involved once the step closes: they may comment, and
+// are told of comments.
+func TestCommentsAfterTheStepCloses(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t, `
+id: two
+name: Two
+owner: olivia
+steps:
+  - {id: first, name: First, type: approval, policy: all, assignees: ["person:frank", "person:gina"]}
+  - {id: second, name: Second, type: approval, assignees: ["person:carol"]}
+`)
+	r := newRun(t, e)
+	r.start("two", "alice", nil)
+	r.act(flows.EventDelegate, "frank", target("bob"))
+	r.act(flows.EventApprove, "bob")
+	r.act(flows.EventApprove, "gina") // the step's last decision: bob is no longer its By
+	if r.in.Step != "second" {
+		t.Fatalf("at %q", r.in.Step)
+	}
+	tr := r.act(flows.EventComment, "bob", reason("ordered from the usual vendor"))
+	if !tr.Outcome.OK {
+		t.Fatalf("bob's comment: %+v", tr.Outcome)
+	}
+	notified(t, tr, "frank", "comment/"+strconv.Itoa(int(r.in.AuditSeq))+"/frank")
 }
