@@ -235,8 +235,14 @@ func TestConsoleChangesRoundsAndRevisionCap(t *testing.T) {
 	h.unchanged(before, 0)
 
 	// Round 2: back at the same step, showing what changed.
-	out = h.form("alice", "/console/resubmit/"+id, http.StatusOK, "headline", "Launch post, shorter", "draft", draft1, "audience", "internal", "editor", "ivan", "note", "Shortened it")
+	round2 := []string{"headline", "Launch post, shorter", "draft", draft1, "audience", "internal", "editor", "ivan", "note", "Shortened it", "key", "r2"}
+	out = h.form("alice", "/console/resubmit/"+id, http.StatusOK, round2...)
 	h.mustContain("resubmitted", out["text"].(string), "Resubmitted CR-1 (round 2). Waiting on Ivan Petrov (Editorial review).")
+	h.wantStatus(id, flows.StatusRunning, "edit", 2)
+	// Sent twice (a double click): the second gets the first's answer.
+	if again := h.form("alice", "/console/resubmit/"+id, http.StatusOK, round2...); again["ok"] != true || again["text"] != out["text"] {
+		t.Fatalf("the resubmission sent again: %v, want %v", again, out)
+	}
 	h.wantStatus(id, flows.StatusRunning, "edit", 2)
 	card = h.thread("ivan's inbox", h.inbox("ivan"), `data-action="approve-CR-1-edit-2"`)
 	h.mustContain("round 2 card", card, "Round 2", "Changed since the last review", "Headline: <del>Launch post</del> → <ins>Launch post, shorter</ins>",
@@ -326,7 +332,7 @@ func TestConsoleRevisionCapDeclines(t *testing.T) {
 		t.Fatalf("resubmit at the cap: %d %v", code, ans)
 	}
 	h.drain()
-	h.unchanged(before, 0)
+	h.unchanged(before, 1) // the attempt is recorded, as refused
 	// The requests list says so, and offers no resubmission.
 	_, out := h.post("alice", "/console/command", url.Values{"text": {"requests"}})
 	list, _ := json.Marshal(out)

@@ -702,14 +702,8 @@ func (c *Console) start(w http.ResponseWriter, r *http.Request) {
 // spares a person a form that would be refused (e.g. from an old notice's
 // button).
 func (c *Console) sentBack(w http.ResponseWriter, r *http.Request, as string) (*flows.Instance, *flows.Definition) {
-	in, err := c.svc.Instance(r.Context(), strings.ToUpper(r.PathValue("id")))
-	if err != nil {
-		c.outcomeError(w, r, as, err)
-		return nil, nil
-	}
-	def, ok := c.svc.Engine().Flow(in.Flow)
-	if !ok {
-		c.fail(w, r, http.StatusNotFound, fmt.Sprintf("The flow of %s (%s) is no longer defined.", in.ID, in.Flow), nil)
+	in, def := c.instanceFlow(w, r, as)
+	if in == nil {
 		return nil, nil
 	}
 	if out := c.svc.Engine().Allowed(in, flows.Event{Kind: flows.EventResubmit, Actor: as}, c.svc.Now()); !out.OK {
@@ -718,6 +712,22 @@ func (c *Console) sentBack(w http.ResponseWriter, r *http.Request, as string) (*
 		} else {
 			c.answer(w, r, as, note{Text: out.Text})
 		}
+		return nil, nil
+	}
+	return in, def
+}
+
+// instanceFlow returns the instance the path names and its flow; otherwise
+// it answers and returns nil.
+func (c *Console) instanceFlow(w http.ResponseWriter, r *http.Request, as string) (*flows.Instance, *flows.Definition) {
+	in, err := c.svc.Instance(r.Context(), strings.ToUpper(r.PathValue("id")))
+	if err != nil {
+		c.outcomeError(w, r, as, err)
+		return nil, nil
+	}
+	def, ok := c.svc.Engine().Flow(in.Flow)
+	if !ok {
+		c.fail(w, r, http.StatusNotFound, fmt.Sprintf("The flow of %s (%s) is no longer defined.", in.ID, in.Flow), nil)
 		return nil, nil
 	}
 	return in, def
@@ -757,8 +767,14 @@ func (c *Console) resubmit(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	in, def := c.sentBack(w, r, as)
+	// Not sentBack: a resubmission sent twice (a double click) is answered
+	// as the first was, by its key, which only the service knows.
+	in, def := c.instanceFlow(w, r, as)
 	if in == nil {
+		return
+	}
+	if in.Requester != as {
+		c.sentBack(w, r, as) // refuses, as for the form
 		return
 	}
 	input := formInput(r, def.Form)
