@@ -706,8 +706,10 @@ func (t *tx) authority() (slot int, ok bool) {
 		}
 	}
 	who := "their delegates or an admin"
-	if len(t.in.Escalated) > 0 { // brought in by an escalation, they may too
-		who = "their delegates, " + t.names(t.in.Escalated) + " (brought in by an escalation) or an admin"
+	// Brought in by an escalation, they may too (but for those it moved
+	// the task to, who are among "they").
+	if escalated := slices.DeleteFunc(slices.Clone(t.in.Escalated), t.in.holdsSeat); len(escalated) > 0 {
+		who = "their delegates, " + t.names(escalated) + " (brought in by an escalation) or an admin"
 	}
 	_ = t.refuse(CodeNotAssignee, fmt.Sprintf("%s (%s) is assigned to %s; only they, %s can act on it.", t.in.ID, t.stepName(), t.waitingNames(), who))
 	return 0, false

@@ -675,3 +675,37 @@ func TestReminderBesideADueRung(t *testing.T) {
 		t.Errorf("the reminder's next rung: %q", reminder.Msg.Context)
 	}
 }
+
+// TestRefusalAfterAMove: someone a rung moved the task to is named once in
+// a refusal, as whom it is assigned to, not again as brought in by an
+// escalation.
+func TestRefusalAfterAMove(t *testing.T) {
+	t.Parallel()
+	r := newRun(t, newEngine(t, reviewFlow(`
+    assignees: [person:bob]
+    escalate:
+      - {after: 1d, notify: manager}
+      - {after: 2d, reassign: manager}
+`)))
+	r.start("tmr", "alice", nil)
+	tm, _ := r.timer(flows.TimerEscalate, 0)
+	r.fireTimer(tm)
+	tm, _ = r.timer(flows.TimerEscalate, 1)
+	r.fireTimer(tm)
+	got := r.refused(flows.Event{Kind: flows.EventApprove, Actor: "bob"}, flows.CodeNotAssignee).Outcome.Text
+	if want := "X-1 (Review) is assigned to Dana Kowalski; only they, their delegates or an admin can act on it."; got != want {
+		t.Errorf("refusal %q, want %q", got, want)
+	}
+}
+
+// TestStatusOfASkippedOnlyStep: a request whose only approval was skipped
+// is "completed", not "completed: completed".
+func TestStatusOfASkippedOnlyStep(t *testing.T) {
+	t.Parallel()
+	r := newRun(t, newEngine(t, reviewFlow("    assignees: [person:bob]\n")))
+	r.start("tmr", "alice", nil)
+	r.act(flows.EventSkip, "olivia", reason("approved on paper"))
+	if tl := r.e.Timeline(r.in, r.audit, "alice", r.now); tl.Text != "Status: completed" {
+		t.Errorf("timeline status %q", tl.Text)
+	}
+}

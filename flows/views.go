@@ -82,7 +82,7 @@ func statusWords(in *Instance) string {
 	s := strings.ReplaceAll(string(in.Status), "_", " ")
 	if in.Status == StatusCompleted && in.Outcome != "" && in.Outcome != string(StatusCompleted) {
 		s += " (" + in.Outcome + ")"
-	} else if in.Outcome != "" && in.Status != StatusRunning {
+	} else if in.Outcome != "" && in.Status != StatusRunning && in.Outcome != string(in.Status) {
 		s += ": " + in.Outcome
 	}
 	return s
