@@ -736,7 +736,10 @@ func (v *validator) flow(r *rawFlow) *Definition {
 			env, dynamic := conditionEnv(available)
 			c, err := compileCondition(s.When, env, dynamic)
 			var later *unknownField
-			if errors.As(err, &later) && setBy[later.name] != "" {
+			switch {
+			case errors.As(err, &later) && setBy[later.name] == s.ID:
+				err = fmt.Errorf("condition %q uses %q, which this step sets: its condition is checked before it runs, so it may use the form and what earlier steps set", s.When, later.name)
+			case errors.As(err, &later) && setBy[later.name] != "":
 				err = fmt.Errorf("condition %q uses %q, which step %s sets later: a condition may use the form and what earlier steps set", s.When, later.name, setBy[later.name])
 			}
 			if err != nil {
@@ -746,15 +749,26 @@ func (v *validator) flow(r *rawFlow) *Definition {
 			}
 			s.cond = c
 		}
-		available = slices.AppendSeq(available, (&Definition{Steps: []Step{*s}}).fields(true))
 		for j, a := range s.Assignees {
 			if err := checkExternal(d, s, a); err != nil { // external.go
 				v.add(fmt.Sprintf("%s.assignees[%d]", p, j), "%v", err)
 			}
-			if name, ok := strings.CutPrefix(a, "field:"); ok && !personFields[name] {
+			name, ok := strings.CutPrefix(a, "field:")
+			switch {
+			case !ok:
+			case !personFields[name]:
 				v.add(fmt.Sprintf("%s.assignees[%d]", p, j), "%q names no person field; add a form field %q of type person (or type email, for someone outside the workspace), or use person:ID, group:NAME or manager", a, name)
+			case !slices.ContainsFunc(available, func(f Field) bool { return f.Name == name }):
+				// A task's output, set by this step or a later one: nobody
+				// is named when the step is assigned.
+				by := "step " + setBy[name] + " sets later"
+				if setBy[name] == s.ID {
+					by = "this step sets once done"
+				}
+				v.add(fmt.Sprintf("%s.assignees[%d]", p, j), "%q names %s, which %s: an assignee may be a person field of the form or one an earlier step sets", a, name, by)
 			}
 		}
+		available = slices.AppendSeq(available, (&Definition{Steps: []Step{*s}}).fields(true))
 		for j, name := range s.ReapproveOn {
 			if d.Field(name) == nil {
 				var names []string

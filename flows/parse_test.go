@@ -472,6 +472,24 @@ steps:
 `, []want{
 			{"steps[0].when", `condition "level == \"Admin\"" compares level == "Admin": "Admin" is not one of level's options (read, write, admin), so this is always false; did you mean "admin"?`},
 		}},
+		{"an assignee or a condition naming what is set later", `id: v
+name: V
+owner: olivia
+steps:
+  - id: a
+    type: approval
+    assignees: [field:reviewer] # @steps[0].assignees[0]
+  - id: b
+    type: task
+    assignees: [manager]
+    when: 'ticket != ""' # @steps[1].when
+    outputs:
+      - {name: reviewer, type: person}
+      - {name: ticket, type: text}
+`, []want{
+			{"steps[0].assignees[0]", `"field:reviewer" names reviewer, which step b sets later: an assignee may be a person field of the form or one an earlier step sets`},
+			{"steps[1].when", `uses "ticket", which this step sets: its condition is checked before it runs`},
+		}},
 		{"a mistyped step type, and the step's other problems", `id: v
 name: V
 owner: olivia
