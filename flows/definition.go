@@ -314,6 +314,18 @@ func (f *Field) Parse(raw string) (any, error) {
 		if strings.Contains(v, ",") && !groupedNumber.MatchString(v) {
 			return nil, commaError(f.Label, v)
 		}
+		if dotGrouped.MatchString(v) {
+			// 1.500 is fifteen hundred where a dot groups thousands (most
+			// of Europe), one and a half elsewhere: read either way, an
+			// amount a thousand times off could skip an approval.
+			sign, digits := v[:len(v)-len(strings.TrimLeft(v, "+-"))], strings.TrimLeft(v, "+-")
+			whole := sign + strings.ReplaceAll(digits, ".", "")
+			if strings.Count(v, ".") > 1 {
+				return nil, fmt.Errorf("%s must be a number: write %s, without dots between thousands", f.Label, whole)
+			}
+			decimal := sign + strings.TrimSuffix(strings.TrimRight(digits, "0"), ".")
+			return nil, fmt.Errorf("%s: is %s %s or %s? Write which you mean, without a dot between thousands", f.Label, v, whole, decimal)
+		}
 		n, err := strconv.ParseFloat(strings.ReplaceAll(v, ",", ""), 64)
 		// ParseFloat accepts "NaN" and "Inf", which are no amount and which
 		// JSON (storage) cannot hold.
@@ -386,6 +398,11 @@ func (f *Field) Parse(raw string) (any, error) {
 // any other comma would turn a decimal comma (999,99) into a far larger
 // amount.
 var groupedNumber = regexp.MustCompile(`^[+-]?[1-9][0-9]{0,2}(,[0-9]{3})+(\.[0-9]*)?$`)
+
+// dotGrouped is a number whose dots could be thousands grouping (1.500,
+// 12.000, 1.250.000): a whole part of one to three digits, not 0, and groups
+// of exactly three digits after each dot.
+var dotGrouped = regexp.MustCompile(`^[+-]?[1-9][0-9]{0,2}(\.[0-9]{3})+$`)
 
 // commaError says how to write a number v whose commas are not thousands
 // grouping: with the decimal comma made a dot, when that is what it is.

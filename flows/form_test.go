@@ -134,6 +134,13 @@ func TestNumberCommas(t *testing.T) {
 		{raw: "1234.5", want: 1234.5},
 		{raw: "999,99", err: "Count must be a number: write 999.99, with a dot for decimals"},
 		{raw: "1,5", err: "Count must be a number: write 1.5, with a dot for decimals"},
+		// A dot before three digits may group thousands (most of Europe).
+		{raw: "1.500", err: "Count: is 1.500 1500 or 1.5? Write which you mean, without a dot between thousands"},
+		{raw: "-12.000", err: "Count: is -12.000 -12000 or -12? Write which you mean, without a dot between thousands"},
+		{raw: "1.250.000", err: "Count must be a number: write 1250000, without dots between thousands"},
+		{raw: "0.125", want: 0.125},
+		{raw: "1.5", want: 1.5},
+		{raw: "1500.000", want: 1500},
 		{raw: "0,500", err: "Count must be a number: write 0.500, with a dot for decimals"},
 		{raw: "-2,75", err: "Count must be a number: write -2.75, with a dot for decimals"},
 		{raw: "1,2345", err: "Count must be a number: write 1.2345, with a dot for decimals"},
