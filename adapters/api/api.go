@@ -244,11 +244,9 @@ func (a *API) actor(w http.ResponseWriter, r *http.Request, onBehalf string, fie
 // decode reads a JSON body into v and returns the body (for idemKey). ok
 // false means an error was written.
 func (a *API) decode(w http.ResponseWriter, r *http.Request, v any) (body []byte, ok bool) {
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
-			writeError(w, r, http.StatusUnsupportedMediaType, "unsupported_media_type", "send Content-Type: application/json", nil)
-			return nil, false
-		}
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		writeError(w, r, http.StatusUnsupportedMediaType, "unsupported_media_type", "send Content-Type: application/json", nil)
+		return nil, false
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.cfg.MaxBody))
 	if err == nil {

@@ -256,6 +256,7 @@ func TestStartValidation(t *testing.T) {
 	r.want(r.do("POST", "/api/v1/flows/purchase/instances", tok, `{"data": {}, "surprise": 1}`), 400, "bad_request")
 	r.want(r.do("POST", "/api/v1/flows/purchase/instances", tok, `{"data":`), 400, "bad_request")
 	r.want(r.do("POST", "/api/v1/flows/purchase/instances", tok, `{}`, "Content-Type", "text/plain"), 415, "unsupported_media_type")
+	r.want(r.do("POST", "/api/v1/flows/purchase/instances", tok, `{}`, "Content-Type", ""), 415, "unsupported_media_type")
 	big := `{"data": {"item": "` + strings.Repeat("x", 70<<10) + `"}}`
 	r.want(r.do("POST", "/api/v1/flows/purchase/instances", tok, big), 413, "too_large")
 
