@@ -66,6 +66,9 @@ func parseSpan(s string) (Span, time.Duration, error) {
 	var total time.Duration
 	rest := in
 	for rest != "" {
+		if rest[0] == ' ' && rest != in { // 1d 12h
+			return Span{}, 0, fmt.Errorf("invalid duration %q: write it without spaces, e.g. %s", s, strings.Join(strings.Fields(in), ""))
+		}
 		i := 0
 		for i < len(rest) && (rest[i] >= '0' && rest[i] <= '9' || rest[i] == '.') {
 			i++
@@ -78,6 +81,13 @@ func parseSpan(s string) (Span, time.Duration, error) {
 			return Span{}, 0, fmt.Errorf("invalid duration %q: write a number and a unit (s, m, h, d, w), e.g. 30m, 4h, 2d", s)
 		}
 		if i+1 < len(rest) && unicode.IsLetter(rune(rest[i])) && unicode.IsLetter(rune(rest[i+1])) {
+			word := rest[i:] // the unit as typed: its letters
+			if end := strings.IndexFunc(word, func(r rune) bool { return !unicode.IsLetter(r) }); end >= 0 {
+				word = word[:end]
+			}
+			if u := strings.ToLower(word[:1]); strings.Contains("smhdw", u) && !strings.HasPrefix(strings.ToLower(word), "mo") { // not months
+				return Span{}, 0, fmt.Errorf("invalid duration %q: a unit is one letter (s, m, h, d or w): write %s%s, not %s%s", s, rest[:i], u, rest[:i], word)
+			}
 			return Span{}, 0, fmt.Errorf("invalid duration %q: a unit is one letter (s, m, h, d or w): write 90m, not 90min", s)
 		}
 		var unit time.Duration

@@ -783,7 +783,19 @@ func (v *validator) flow(r *rawFlow) *Definition {
 			j, ok := ids[s.Next]
 			switch {
 			case !ok:
-				v.add(p+".next", "next %q is not a step id; use one of %s or end", s.Next, strings.Join(slices.Sorted(maps.Keys(ids)), ", "))
+				var later []string // next only jumps forward
+				for _, o := range d.Steps[i+1:] {
+					later = append(later, o.ID)
+				}
+				hint := ""
+				if g := nearest(s.Next, later); g != "" {
+					hint = fmt.Sprintf(" (did you mean %q?)", g)
+				}
+				use := "end (it is the last step)"
+				if len(later) > 0 {
+					use = fmt.Sprintf("a later step (%s) or end", strings.Join(later, ", "))
+				}
+				v.add(p+".next", "next %q is not a step id%s; use %s", s.Next, hint, use)
 				badNext = true
 			case j <= i:
 				v.add(p+".next", "next %q goes backwards; next may only jump forward (send work back with request changes instead)", s.Next)

@@ -289,7 +289,7 @@ steps:
     assignees: [manager]
     next: c # @steps[2].next
 `, []want{
-			{"steps[0].next", `next "nowhere" is not a step id; use one of a, b, c or end`},
+			{"steps[0].next", `next "nowhere" is not a step id; use a later step (b, c) or end`},
 			{"steps[1].next", `next "a" goes backwards`},
 			{"steps[2].next", `next "c" goes backwards`},
 		}},
