@@ -1,6 +1,7 @@
 package flows_test
 
 import (
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -23,6 +24,12 @@ func TestSnooze(t *testing.T) {
 	}
 	if got := auditActions(tr.Audit); !slices.Equal(got, []string{"snoozed"}) || tr.Audit[0].Detail["until"] != "2026-11-26T11:00:00Z" {
 		t.Fatalf("audit %+v", tr.Audit)
+	}
+	// The timeline shows when, as times are shown, not as recorded.
+	if tl := itemTexts(r.e.Timeline(r.in, r.audit, "bob", r.now)); !slices.ContainsFunc(slices.Collect(maps.Values(tl)), func(s string) bool {
+		return strings.Contains(s, "until: Thu 26 Nov 11:00 UTC")
+	}) {
+		t.Errorf("the timeline's snooze: %q", tl)
 	}
 	if !r.in.Due.Equal(due) || len(others) != 2 || !slices.Equal(r.in.Timers[:2], others) {
 		t.Fatalf("the snooze moved the step's own timers: due %v, timers %+v (before %+v)", r.in.Due, r.in.Timers, others)

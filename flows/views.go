@@ -67,7 +67,7 @@ func (e *Engine) Timeline(in *Instance, audit []AuditEntry, viewer string, now t
 			parts = append(parts, cmp.Or(label, "reason: ")+a.Reason)
 		}
 		for _, k := range slices.Sorted(maps.Keys(a.Detail)) {
-			parts = append(parts, detailLabel(def, k)+": "+e.detailValue(def, k, a.Detail[k]))
+			parts = append(parts, detailLabel(def, k)+": "+e.detailValue(def, k, a.Detail[k], loc))
 		}
 		item.Text = strings.Join(parts, " · ")
 		m.Items = append(m.Items, item)
@@ -90,7 +90,10 @@ func statusWords(in *Instance) string {
 
 // detailValue shows an audit detail to people: the person ids it holds
 // (whom a task moved from and to, the assignees, a person field) by name.
-func (e *Engine) detailValue(def *Definition, key, value string) string {
+func (e *Engine) detailValue(def *Definition, key, value string, loc *time.Location) string {
+	if t, err := time.Parse(time.RFC3339, value); err == nil && key == "until" { // a snooze's end
+		return FormatTime(t, loc)
+	}
 	people := key == "from" || key == "to" || key == "assignees"
 	if def != nil && !people {
 		name := strings.TrimPrefix(key, "changed.")
