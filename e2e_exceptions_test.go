@@ -197,7 +197,7 @@ func TestConsoleChangesRoundsAndRevisionCap(t *testing.T) {
 	// Ivan asks for changes. A double click (the same form sent twice)
 	// gives the same answer and changes nothing more.
 	first := h.act("ivan", "changes", id, "edit", 1, true, "reason", "Tighten the headline", "key", "ivan-changes-1")
-	h.mustContain("answer", first, "Changes requested CR-1; Alice Martin has been told.")
+	h.mustContain("answer", first, "Asked for changes to CR-1; Alice Martin has been told.")
 	before = h.wantStatus(id, flows.StatusChangesRequested, "edit", 1)
 	if again := h.act("ivan", "changes", id, "edit", 1, true, "reason", "Tighten the headline", "key", "ivan-changes-1"); again != first {
 		t.Fatalf("double click answered %q, first %q", again, first)

@@ -839,7 +839,8 @@ func (t *tx) decide(d Decision) error {
 	case Rejected, Changes:
 		t.closeStep(string(result), by, reason)
 		t.returnToRequester(result, by, reason)
-		t.out.Text = fmt.Sprintf("%s %s; %s has been told.", decisionWords(string(result)), t.in.ID, t.name(t.in.Requester))
+		did := map[Decision]string{Rejected: "Rejected %s", Changes: "Asked for changes to %s"}[result]
+		t.out.Text = fmt.Sprintf(did+"; %s has been told.", t.in.ID, t.name(t.in.Requester))
 	}
 	return nil
 }
