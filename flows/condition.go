@@ -115,13 +115,47 @@ func stored(params ...any) (any, error) {
 }
 
 // storedPatcher rewrites each use of a name in dynamic as a call of
-// storedFunc with the name and the environment.
+// storedFunc with the name and the environment, except where the condition
+// itself says what a missing value means: risk ?? "low", ticket == nil,
+// ticket != nil and reply?.code read the name as it is (nil when missing).
+// The walk visits children first, so a parent puts such a child back.
 type storedPatcher []string
 
 func (p storedPatcher) Visit(n *ast.Node) {
-	if id, ok := (*n).(*ast.IdentifierNode); ok && slices.Contains(p, id.Value) {
-		ast.Patch(n, &ast.CallNode{Callee: &ast.IdentifierNode{Value: storedFunc},
-			Arguments: []ast.Node{&ast.StringNode{Value: id.Value}, &ast.IdentifierNode{Value: "$env"}}})
+	switch x := (*n).(type) {
+	case *ast.IdentifierNode:
+		if slices.Contains(p, x.Value) {
+			ast.Patch(n, &ast.CallNode{Callee: &ast.IdentifierNode{Value: storedFunc},
+				Arguments: []ast.Node{&ast.StringNode{Value: x.Value}, &ast.IdentifierNode{Value: "$env"}}})
+		}
+	case *ast.BinaryNode:
+		switch {
+		case x.Operator == "??":
+			unpatchStored(&x.Left)
+		case x.Operator == "==" || x.Operator == "!=":
+			if _, ok := x.Right.(*ast.NilNode); ok {
+				unpatchStored(&x.Left)
+			}
+			if _, ok := x.Left.(*ast.NilNode); ok {
+				unpatchStored(&x.Right)
+			}
+		}
+	case *ast.MemberNode:
+		if x.Optional {
+			unpatchStored(&x.Node)
+		}
+	}
+}
+
+// unpatchStored turns a storedFunc call made by storedPatcher back into the
+// plain name.
+func unpatchStored(n *ast.Node) {
+	if c, ok := (*n).(*ast.CallNode); ok && len(c.Arguments) == 2 {
+		if callee, ok := c.Callee.(*ast.IdentifierNode); ok && callee.Value == storedFunc {
+			if name, ok := c.Arguments[0].(*ast.StringNode); ok {
+				ast.Patch(n, &ast.IdentifierNode{Value: name.Value})
+			}
+		}
 	}
 }
 

@@ -101,6 +101,17 @@ func TestConditionsRefuseCostlyConstructs(t *testing.T) {
 		{`score == "gold"`, map[string]any{"score": "gold"}, true},
 		{`score == true`, map[string]any{"score": true}, true},
 		{`amount > 1000 && score == "gold"`, map[string]any{}, false}, // a guard needs no score
+		// A condition that says what a missing stored value means is obeyed.
+		{`(score ?? "low") == "low"`, map[string]any{}, true},
+		{`(score ?? "low") == "low"`, map[string]any{"score": "high"}, false},
+		{`score ?? false`, map[string]any{}, false},
+		{`score ?? false`, map[string]any{"score": true}, true},
+		{`score == nil`, map[string]any{}, true},
+		{`nil != score`, map[string]any{}, false},
+		{`score != nil && score > 50`, map[string]any{"score": 70.0}, true},
+		{`score != nil && score > 50`, map[string]any{}, false},
+		{`score?.level == "gold"`, map[string]any{"score": map[string]any{"level": "gold"}}, true},
+		{`(score?.level ?? "none") == "none"`, map[string]any{}, true},
 		{`upper(dept) in ["ENG"] && len(note) == 0 && abs(amount) < 1 && hasSuffix(requester, "ce")`, map[string]any{"dept": "eng"}, true},
 	} {
 		c, err := compileCondition(tt.src, env, dynamic)
@@ -113,7 +124,7 @@ func TestConditionsRefuseCostlyConstructs(t *testing.T) {
 	}
 	// A stored name the request does not have cannot be compared: the
 	// condition fails (and its step fails safe), whatever the operator.
-	for _, src := range []string{`score == "gold"`, `score != "gold"`, `score > 50`, `amount > 1000 || score in ["a"]`} {
+	for _, src := range []string{`score == "gold"`, `score != "gold"`, `score > 50`, `amount > 1000 || score in ["a"]`, `score`, `(score ?? 1) > 0 && score > 5`, `score.level == "gold"`} {
 		c, err := compileCondition(src, env, dynamic)
 		if err != nil {
 			t.Fatalf("%s: %v", src, err)
