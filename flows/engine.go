@@ -190,7 +190,7 @@ func (e *Engine) Allowed(in *Instance, ev Event, now time.Time) Outcome {
 	if t.stale() {
 		return refused()
 	}
-	if _, ok := t.authority(); !ok {
+	if _, ok := t.authority(ev.Kind != EventReassign && ev.Kind != EventDelegate); !ok {
 		return refused()
 	}
 	return Outcome{OK: true, Instance: in.ID}
@@ -660,8 +660,9 @@ func (t *tx) stale() bool {
 // authority finds on whose behalf the actor may act on the current step: the
 // index of their pending task (as assignee or delegate), or -1 when they act
 // for the whole step as an admin or escalation target. ok is false when they
-// may not act; the refusal is then already recorded.
-func (t *tx) authority() (slot int, ok bool) {
+// may not act; the refusal is then already recorded. decide says whether
+// they would decide the step (or else reassign or delegate a task of it).
+func (t *tx) authority(decide bool) (slot int, ok bool) {
 	actor := t.ev.Actor
 	for i, task := range t.in.Tasks {
 		if task.Assignee == actor && task.Decision == Pending {
@@ -676,8 +677,10 @@ func (t *tx) authority() (slot int, ok bool) {
 	// An escalation's or an admin's authority decides the whole step, but
 	// not for someone with a seat on it already: one person never fills
 	// two seats (a group escalated to that holds the step's own approvers
-	// would let one of them approve twice, for everyone under all).
-	if (slices.Contains(t.in.Escalated, actor) || t.e.admins[actor]) && !t.in.holdsSeat(actor) {
+	// would let one of them approve twice, for everyone under all). Moving
+	// someone else's task fills no seat, so an admin who has decided their
+	// own may still reassign or delegate the others'.
+	if (slices.Contains(t.in.Escalated, actor) || t.e.admins[actor]) && (!decide || !t.in.holdsSeat(actor)) {
 		if t.selfApproval(t.step(), actor) {
 			_ = t.refuse(CodeNotAllowed, fmt.Sprintf("You made %s, so you may not decide %s yourself; %s can.", t.in.ID, t.stepName(), t.waitingNames()))
 			return 0, false
@@ -782,7 +785,7 @@ func (t *tx) decide(d Decision) error {
 	}
 	// Who may act comes first: anyone else is refused (and audited) whatever
 	// they sent, and learns nothing about the step from input errors.
-	slot, ok := t.authority()
+	slot, ok := t.authority(true)
 	if !ok {
 		return nil
 	}
@@ -2210,12 +2213,16 @@ func (t *tx) reassign(delegate bool) error {
 	// Who may act comes first, as in decide: someone who may not learns
 	// nothing from the target's checks, and a click on Reassign by them is
 	// refused (and recorded) rather than opening the form.
-	slot, ok := t.authority()
+	slot, ok := t.authority(false)
 	if !ok {
 		return nil
 	}
+	mayMoveAny := t.e.admins[t.ev.Actor] || slices.Contains(in.Escalated, t.ev.Actor)
+	if slot >= 0 && mayMoveAny && t.ev.From != "" && t.ev.From != in.Tasks[slot].Assignee {
+		slot = -1 // an admin with a task of their own here moves the one they named
+	}
 	if slot >= 0 && in.Tasks[slot].Assignee != t.ev.Actor { // the actor is the task's delegate
-		if !t.e.admins[t.ev.Actor] && !slices.Contains(in.Escalated, t.ev.Actor) {
+		if !mayMoveAny {
 			// A delegate decides, but the task stays its owner's.
 			owner := t.name(in.Tasks[slot].Assignee)
 			return t.refuse(CodeNotAllowed, fmt.Sprintf("You may decide %s on behalf of %s, but only %s or an admin can %s it.",

@@ -1322,3 +1322,33 @@ steps:
 	}
 	notified(t, tr, "frank", "comment/"+strconv.Itoa(int(r.in.AuditSeq))+"/frank")
 }
+
+// An admin with a seat on a step may not fill a second one, but moving
+// someone else's task fills none: having approved their own, or with their
+// own still pending, they may reassign or delegate another's.
+func TestAdminOnTheStepMayStillMoveOthersTasks(t *testing.T) {
+	t.Parallel()
+	const flow = `
+id: both
+name: Both
+owner: olivia
+steps:
+  - id: s
+    type: approval
+    policy: all
+    assignees: [person:ada, person:bob]
+`
+	r := newRun(t, newEngine(t, flow))
+	r.start("both", "alice", nil)
+	tr := r.act(flows.EventReassign, admin, target("erin"), func(e *flows.Event) { e.From = "bob" })
+	contains(t, "outcome", tr.Outcome.Text, "Bob Chen's task on X-1 is now with Erin Park; Ada")
+	r.act(flows.EventApprove, admin)
+	tr = r.act(flows.EventDelegate, admin, target("carol"))
+	contains(t, "outcome", tr.Outcome.Text, "Carol Diaz can now decide X-1 on behalf of Erin Park.")
+	// Deciding is still one seat each: ada's approval does not count twice.
+	tr = r.act(flows.EventApprove, admin)
+	if tr.Outcome.OK || r.in.Status != flows.StatusRunning {
+		t.Fatalf("ada approved a second seat: %+v, status %s", tr.Outcome, r.in.Status)
+	}
+	contains(t, "refusal", tr.Outcome.Text, "You already approved X-1")
+}
