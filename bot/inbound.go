@@ -245,7 +245,7 @@ func formValues(body []byte) (map[string]string, error) {
 		case string:
 			data[k] = x
 		case json.Number:
-			data[k] = x.String()
+			data[k] = flows.ProgramNumber(x.String())
 		case bool:
 			data[k] = strconv.FormatBool(x)
 		default:

@@ -323,7 +323,9 @@ func (f *Field) Parse(raw string) (any, error) {
 			if strings.Count(v, ".") > 1 {
 				return nil, fmt.Errorf("%s must be a number: write %s, without dots between thousands", f.Label, whole)
 			}
-			decimal := sign + strings.TrimSuffix(strings.TrimRight(digits, "0"), ".")
+			// The decimal as it can be written without the question: 1.5,
+			// or 1.1250 where no zero ends it.
+			decimal := ProgramNumber(sign + strings.TrimSuffix(strings.TrimRight(digits, "0"), "."))
 			return nil, fmt.Errorf("%s: is %s %s or %s? Write which you mean, without a dot between thousands", f.Label, v, whole, decimal)
 		}
 		n, err := strconv.ParseFloat(strings.ReplaceAll(v, ",", ""), 64)
@@ -403,6 +405,17 @@ var groupedNumber = regexp.MustCompile(`^[+-]?[1-9][0-9]{0,2}(,[0-9]{3})+(\.[0-9
 // 12.000, 1.250.000): a whole part of one to three digits, not 0, and groups
 // of exactly three digits after each dot.
 var dotGrouped = regexp.MustCompile(`^[+-]?[1-9][0-9]{0,2}(\.[0-9]{3})+$`)
+
+// ProgramNumber is a number a program wrote (a JSON number, a value Baton
+// stored) as form text. Its dot is a decimal point, never grouping, so one
+// that Parse would ask about (a price of 1.125 dinars) gets a trailing
+// zero, which reads the same and is no question.
+func ProgramNumber(s string) string {
+	if dotGrouped.MatchString(s) && strings.Count(s, ".") == 1 {
+		return s + "0"
+	}
+	return s
+}
 
 // commaError says how to write a number v whose commas are not thousands
 // grouping: with the decimal comma made a dot, when that is what it is.

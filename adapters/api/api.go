@@ -322,9 +322,9 @@ func formValue(v any) (string, bool) {
 	case string:
 		return x, true
 	case json.Number:
-		return x.String(), true
+		return flows.ProgramNumber(x.String()), true
 	case float64:
-		return strconv.FormatFloat(x, 'f', -1, 64), true
+		return flows.ProgramNumber(strconv.FormatFloat(x, 'f', -1, 64)), true
 	case bool:
 		return strconv.FormatBool(x), true
 	}

@@ -260,9 +260,22 @@ func TestStartValidation(t *testing.T) {
 	big := `{"data": {"item": "` + strings.Repeat("x", 70<<10) + `"}}`
 	r.want(r.do("POST", "/api/v1/flows/purchase/instances", tok, big), 413, "too_large")
 
+	// A typed 1.125 may mean 1125 (a dot grouping thousands) and is asked
+	// about; a JSON number's dot is a decimal point.
+	p = r.do("POST", "/api/v1/flows/purchase/instances", tok, purchase("1.125", "alice"))
+	r.want(p, 422, "invalid")
+	if f := p.fields(); f["data.amount"] != "Total amount: is 1.125 1125 or 1.1250? Write which you mean, without a dot between thousands" {
+		t.Errorf("a typed 1.125: %s", p.raw)
+	}
+
 	// Nothing was created: the first instance is still number 1.
 	if id := r.start(tok, 900, "alice"); id != "PR-1" {
 		t.Errorf("first valid start got %s, want PR-1", id)
+	}
+	id := r.start(tok, 1.125, "alice")
+	p = r.do("GET", "/api/v1/instances/"+id, r.token("reader", api.ScopeRead, ""), nil)
+	if data, _ := p.body["data"].(map[string]any); data["amount"] != 1.125 {
+		t.Errorf("a JSON 1.125 was stored as %v: %s", data["amount"], p.raw)
 	}
 }
 
