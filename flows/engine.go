@@ -2395,7 +2395,11 @@ func (t *tx) tellSentBackBy(verb, reason string) {
 	m := t.baseCard(nil, MsgOutcome)
 	m.Title = fmt.Sprintf("%s: %s %s (%s)", decisionWords(verb), t.def.Name, in.ID, in.Title)
 	did := map[string]string{"withdrawn": "withdrew"}[verb]
-	m.Text = fmt.Sprintf("%s %s %s after %s %s at %s; nothing more is asked of you.", t.name(t.ev.Actor), cmp.Or(did, verb), in.ID, t.names(deciders), what, s.Name)
+	after := fmt.Sprintf("%s %s", t.names(deciders), what)
+	if slices.Equal(deciders, []string{System}) { // its on_timeout rejected it
+		after = "it was " + map[string]string{string(Changes): "sent back for changes", string(Rejected): "rejected"}[h.Outcome] + " automatically"
+	}
+	m.Text = fmt.Sprintf("%s %s %s after %s at %s; nothing more is asked of you.", t.name(t.ev.Actor), cmp.Or(did, verb), in.ID, after, s.Name)
 	if reason != "" {
 		m.Text += "\nReason: " + reason
 	}

@@ -332,6 +332,10 @@ func TestOnTimeout(t *testing.T) {
 		contains(t, "requester card", notified(t, tr, "alice", "requester/review/1").Msg.Text, "Your request was rejected automatically at Review.\nReason: No decision within 1 d (on_timeout: reject)")
 		late := r.refused(flows.Event{Kind: flows.EventApprove, Actor: "bob", Step: "review", Round: 1}, flows.CodeAlreadyDecided)
 		contains(t, "late click", late.Outcome.Text, "X-1: this step already ended (rejected) at Fri 27 Nov 09:00 UTC.")
+		// Withdrawn now, its reviewer is told it was rejected by nobody.
+		tr = r.act(flows.EventWithdraw, "alice", reason("not needed"))
+		contains(t, "reviewer's notice", notified(t, tr, "bob", "ended/review/1/bob").Msg.Text,
+			"Alice Martin withdrew X-1 after it was rejected automatically at Review; nothing more is asked of you.")
 	})
 	t.Run("wait", func(t *testing.T) {
 		t.Parallel()
