@@ -85,10 +85,16 @@ func parseSpan(s string) (Span, time.Duration, error) {
 			if end := strings.IndexFunc(word, func(r rune) bool { return !unicode.IsLetter(r) }); end >= 0 {
 				word = word[:end]
 			}
-			if u := strings.ToLower(word[:1]); strings.Contains("smhdw", u) && !strings.HasPrefix(strings.ToLower(word), "mo") { // not months
+			lower := strings.ToLower(word)
+			switch u := lower[:1]; {
+			case lower == "ms" || strings.HasPrefix(lower, "milli") || strings.HasPrefix(lower, "msec"):
+				return Span{}, 0, fmt.Errorf("invalid duration %q: the shortest is 1s; timers are looked for once a second", s)
+			case strings.HasPrefix(lower, "mo"):
+				return Span{}, 0, fmt.Errorf("invalid duration %q: months vary in length; write weeks or days (w, d), e.g. 8w or 60d", s)
+			case strings.Contains("smhdw", u):
 				return Span{}, 0, fmt.Errorf("invalid duration %q: a unit is one letter (s, m, h, d or w): write %s%s, not %s%s", s, rest[:i], u, rest[:i], word)
 			}
-			return Span{}, 0, fmt.Errorf("invalid duration %q: a unit is one letter (s, m, h, d or w): write 90m, not 90min", s)
+			return Span{}, 0, fmt.Errorf("invalid duration %q: %s is no unit; a unit is one letter (s, m, h, d or w), e.g. 30m, 4h, 2d", s, word)
 		}
 		var unit time.Duration
 		switch rest[i] {
