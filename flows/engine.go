@@ -2677,6 +2677,8 @@ func (t *tx) notifyTargets(s *Step, target string) ([]Recipient, string) {
 		return nil, fmt.Sprintf("nobody to escalate to: %s is on the step already", who)
 	case kind == "group" && len(all) == 0:
 		return nil, fmt.Sprintf("nobody to escalate to: the group %s has nobody in the directory", id)
+	case kind == "group" && len(all) < len(t.recipients(target, t.in.Requester)):
+		return nil, fmt.Sprintf("nobody to escalate to: the others in the group %s are on the step already, and %s may not approve their own request", id, t.name(t.in.Requester))
 	case kind == "group":
 		return nil, fmt.Sprintf("nobody to escalate to: %s, alone in the group %s, may not approve their own request", t.name(t.in.Requester), id)
 	}

@@ -425,6 +425,7 @@ func TestEscalationToNobodyIsRecorded(t *testing.T) {
 		{"person:bob", "notify: person:alice", "nobody to escalate to: Alice Martin may not approve their own request"},
 		{"person:bob", "notify: group:legal", "nobody to escalate to: the group legal has nobody in the directory"},
 		{"person:bob", "notify: group:solo", "nobody to escalate to: Alice Martin, alone in the group solo, may not approve their own request"},
+		{"person:bob", "notify: group:leads", "nobody to escalate to: the others in the group leads are on the step already, and Alice Martin may not approve their own request"},
 		// ada has no manager, the owner (alice) is the requester, and ada is
 		// the only admin.
 		{"person:ada", "notify: manager", "nobody to escalate to: no manager, flow owner or admin is free to decide it"},
@@ -432,9 +433,9 @@ func TestEscalationToNobodyIsRecorded(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.rung, func(t *testing.T) {
 			t.Parallel()
-			// alice alone is in the group solo.
+			// alice alone is in the group solo; she and bob are the leads.
 			dir, err := flows.ParseDirectory("directory.yaml", []byte(strings.Replace(testDirectory,
-				"timezone: Europe/London}", "timezone: Europe/London, groups: [solo]}", 1)))
+				"timezone: Europe/London}", "timezone: Europe/London, groups: [solo, leads]}", 1)))
 			if err != nil {
 				t.Fatal(err)
 			}
