@@ -2264,6 +2264,7 @@ func (t *tx) reassign(delegate bool) error {
 	if delegate {
 		task.Delegates = append(task.Delegates, target)
 		t.record(AuditEntry{Action: "delegated", OnBehalf: from, Reason: t.ev.Reason, Detail: map[string]string{"to": target}})
+		t.refreshCards(s, target) // the others' cards: whom it escalates to may be on it now
 		m := t.taskCard(s, MsgTask, target)
 		line := "Delegated to you by " + t.name(t.ev.Actor)
 		if from != t.ev.Actor {

@@ -714,3 +714,18 @@ func TestStatusOfASkippedOnlyStep(t *testing.T) {
 		t.Errorf("timeline status %q", tl.Text)
 	}
 }
+
+// A task delegated to the manager its step escalates to brings the other
+// cards up to date: Dana is on the step now, and is no longer whom it
+// escalates to: the flow's owner is.
+func TestDelegationToTheManagerUpdatesTheLadder(t *testing.T) {
+	t.Parallel()
+	r := newRun(t, newEngine(t, reviewFlow("    policy: all\n    assignees: [person:bob, person:carol]\n    due: 1d\n")))
+	tr := r.start("tmr", "alice", nil)
+	contains(t, "carol's card", strings.Join(notified(t, tr, "carol", "review/1/carol").Msg.Context, "\n"), "Escalates to Dana Kowalski (your manager) in 1 d")
+	tr = r.act(flows.EventDelegate, "bob", target("dana"))
+	ctx := strings.Join(updated(t, tr, "review/1/carol").Msg.Context, "\n")
+	if strings.Contains(ctx, "Escalates to Dana") || !strings.Contains(ctx, "Escalates to Olivia Brown (the flow's owner) in 1 d") {
+		t.Fatalf("carol's card still escalates to Dana, who is on the step: %q", ctx)
+	}
+}
