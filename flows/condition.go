@@ -117,8 +117,10 @@ func stored(params ...any) (any, error) {
 // storedPatcher rewrites each use of a name in dynamic as a call of
 // storedFunc with the name and the environment, except where the condition
 // itself says what a missing value means: risk ?? "low", ticket == nil,
-// ticket != nil and reply?.code read the name as it is (nil when missing).
-// The walk visits children first, so a parent puts such a child back.
+// ticket != nil, and reply?.code under either (reply?.code ?? 0) read the
+// name as it is (nil when missing). A bare reply?.code == "x" still fails
+// safe: ?. says the value may be missing, not what that means. The walk
+// visits children first, so a parent puts such a child back.
 type storedPatcher []string
 
 func (p storedPatcher) Visit(n *ast.Node) {
@@ -131,18 +133,36 @@ func (p storedPatcher) Visit(n *ast.Node) {
 	case *ast.BinaryNode:
 		switch {
 		case x.Operator == "??":
-			unpatchStored(&x.Left)
+			unpatchNilAware(&x.Left)
 		case x.Operator == "==" || x.Operator == "!=":
 			if _, ok := x.Right.(*ast.NilNode); ok {
-				unpatchStored(&x.Left)
+				unpatchNilAware(&x.Left)
 			}
 			if _, ok := x.Left.(*ast.NilNode); ok {
-				unpatchStored(&x.Right)
+				unpatchNilAware(&x.Right)
 			}
 		}
+	}
+}
+
+// unpatchNilAware puts back the names of n that a nil-aware parent reads as
+// they are: n itself, the base of an optional chain (reply?.code), and the
+// last value of a chain of ?? (a ?? b ?? "low" is (a ?? b) ?? "low": b).
+func unpatchNilAware(n *ast.Node) {
+	switch x := (*n).(type) {
+	case *ast.CallNode:
+		unpatchStored(n)
+	case *ast.ChainNode:
+		unpatchNilAware(&x.Node)
 	case *ast.MemberNode:
-		if x.Optional {
+		if base, ok := x.Node.(*ast.MemberNode); ok && base.Optional {
+			unpatchNilAware(&x.Node)
+		} else if x.Optional {
 			unpatchStored(&x.Node)
+		}
+	case *ast.BinaryNode:
+		if x.Operator == "??" {
+			unpatchNilAware(&x.Right)
 		}
 	}
 }

@@ -11,7 +11,8 @@ var fuzzFields = []Field{
 	{Name: "amount", Kind: FieldNumber},
 	{Name: "dept", Kind: FieldChoice},
 	{Name: "note", Kind: FieldLongText},
-	{Name: "score"}, // a webhook-stored value: any JSON type
+	{Name: "score"}, // webhook-stored values: any JSON type
+	{Name: "label"},
 }
 
 // Data a condition runs over: empty, ordinary, large, and of surprising types.
@@ -78,7 +79,7 @@ func TestConditionsRefuseCostlyConstructs(t *testing.T) {
 		{`now() > 0`, "uses now()"},
 		{`date("2026-01-01") != nil`, "uses date()"},
 		{`toJSON(note) == ""`, "uses toJSON()"},
-		{`amout > 1`, `names unknown field "amout" (did you mean "amount"?); it may use amount, dept, note, requester, score`},
+		{`amout > 1`, `names unknown field "amout" (did you mean "amount"?); it may use amount, dept, label, note, requester, score`},
 		{`foo(1) > 1`, `names unknown field "foo"`},
 		{strings.Repeat("x", 1001), "more than 1000"},
 		{`amount >`, `is not valid`},
@@ -112,6 +113,10 @@ func TestConditionsRefuseCostlyConstructs(t *testing.T) {
 		{`score != nil && score > 50`, map[string]any{}, false},
 		{`score?.level == "gold"`, map[string]any{"score": map[string]any{"level": "gold"}}, true},
 		{`(score?.level ?? "none") == "none"`, map[string]any{}, true},
+		{`score?.a?.b == nil`, map[string]any{}, true},
+		{`(score ?? label ?? "low") == "low"`, map[string]any{}, true},
+		{`(score ?? label ?? "low") == "mid"`, map[string]any{"label": "mid"}, true},
+		{`!(score == nil)`, map[string]any{"score": 1.0}, true},
 		{`upper(dept) in ["ENG"] && len(note) == 0 && abs(amount) < 1 && hasSuffix(requester, "ce")`, map[string]any{"dept": "eng"}, true},
 	} {
 		c, err := compileCondition(tt.src, env, dynamic)
@@ -124,7 +129,7 @@ func TestConditionsRefuseCostlyConstructs(t *testing.T) {
 	}
 	// A stored name the request does not have cannot be compared: the
 	// condition fails (and its step fails safe), whatever the operator.
-	for _, src := range []string{`score == "gold"`, `score != "gold"`, `score > 50`, `amount > 1000 || score in ["a"]`, `score`, `(score ?? 1) > 0 && score > 5`, `score.level == "gold"`} {
+	for _, src := range []string{`score == "gold"`, `score != "gold"`, `score > 50`, `amount > 1000 || score in ["a"]`, `score`, `(score ?? 1) > 0 && score > 5`, `score.level == "gold"`, `score?.level == "gold"`, `label ?? score`} {
 		c, err := compileCondition(src, env, dynamic)
 		if err != nil {
 			t.Fatalf("%s: %v", src, err)
