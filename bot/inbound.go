@@ -99,7 +99,7 @@ func (h *Inbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		inboundJSON(w, http.StatusUnauthorized, map[string]any{"error": err.Error()})
 		return
 	}
-	data, err := formValues(body)
+	data, err := formValues(body, def.Form)
 	var fe flows.FieldErrors
 	switch {
 	case errors.As(err, &fe):
@@ -226,8 +226,9 @@ func (h *Inbound) invalid(w http.ResponseWriter, err error) {
 }
 
 // formValues turns a JSON object into form values: strings as they are,
-// numbers as written, booleans as true/false; null is absent.
-func formValues(body []byte) (map[string]string, error) {
+// numbers as written (for a number field, with its dot a decimal point:
+// flows.ProgramNumber), booleans as true/false; null is absent.
+func formValues(body []byte, fields []flows.Field) (map[string]string, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	var obj map[string]any
@@ -245,7 +246,10 @@ func formValues(body []byte) (map[string]string, error) {
 		case string:
 			data[k] = x
 		case json.Number:
-			data[k] = flows.ProgramNumber(x.String())
+			data[k] = x.String()
+			if slices.ContainsFunc(fields, func(f flows.Field) bool { return f.Name == k && f.Kind == flows.FieldNumber }) {
+				data[k] = flows.ProgramNumber(data[k])
+			}
 		case bool:
 			data[k] = strconv.FormatBool(x)
 		default:

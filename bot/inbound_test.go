@@ -170,11 +170,15 @@ func TestInboundStarts(t *testing.T) {
 		t.Errorf("the key on other values: %d %v, want a start of its own", code, out)
 	}
 	// Without a key, an exact replay of a signed request is the same start…
-	unkeyed := req{flow: "lead", body: `{"company": "Beta", "amount": 5}`, secret: hookSecret, ts: r.Clock.Now()}
+	// (Its numbers: a JSON number's dot is a decimal point, and a number
+	// sent for a text field is its text.)
+	unkeyed := req{flow: "lead", body: `{"company": 1.125, "amount": 1.125}`, secret: hookSecret, ts: r.Clock.Now()}
 	_, first := do(unkeyed)
 	_, again := do(unkeyed)
 	if first["instance"] == nil || first["instance"] != again["instance"] {
 		t.Errorf("replay: %v then %v, want one instance", first, again)
+	} else if in, err := r.Store.Get(t.Context(), first["instance"].(string)); err != nil || in.Data["company"] != "1.125" || in.Data["amount"] != 1.125 {
+		t.Errorf("numbers read as %v (%v)", in, err)
 	}
 	// …and a new delivery (signed on its own) is a new one. (The same body
 	// signed in the same second is the same signed request: a replay.)

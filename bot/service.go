@@ -336,7 +336,7 @@ func FormValues(def *flows.Definition, in *flows.Instance) map[string]string {
 	for _, f := range def.Form {
 		if v, ok := in.Data[f.Name]; ok {
 			if n, isNum := v.(float64); isNum {
-				out[f.Name] = flows.ProgramNumber(strconv.FormatFloat(n, 'f', -1, 64)) // no 1e+06, no thousands separator
+				out[f.Name] = strconv.FormatFloat(n, 'f', -1, 64) // as typed: no 1e+06, no thousands separator
 			} else {
 				out[f.Name] = flows.FormatValue(v)
 			}

@@ -1981,6 +1981,31 @@ func (t *tx) assigneeWords(a string) string {
 	return "as " + a
 }
 
+// unchangedNumbers is a resubmission's input with each number the form was
+// pre-filled with and sent back as it was (1.125, written as Baton writes
+// it) marked as a program's number (ProgramNumber): it is the stored value,
+// and the requester is not asked whether they meant 1125.
+func unchangedNumbers(form []Field, data map[string]any, input map[string]string) map[string]string {
+	var out map[string]string
+	for _, f := range form {
+		n, isNum := data[f.Name].(float64)
+		raw, sent := input[f.Name]
+		if f.Kind != FieldNumber || !isNum || !sent || strings.TrimSpace(raw) != strconv.FormatFloat(n, 'f', -1, 64) {
+			continue
+		}
+		if p := ProgramNumber(strings.TrimSpace(raw)); p != raw {
+			if out == nil {
+				out = maps.Clone(input)
+			}
+			out[f.Name] = p
+		}
+	}
+	if out == nil {
+		return input
+	}
+	return out
+}
+
 // resubmit sends an edited request back to the step that returned it.
 func (t *tx) resubmit() error {
 	in := t.in
@@ -1988,7 +2013,7 @@ func (t *tx) resubmit() error {
 	if s == nil {
 		return err
 	}
-	data, err := t.e.parseStartForm(t.def, in.Requester, t.ev.Data)
+	data, err := t.e.parseStartForm(t.def, in.Requester, unchangedNumbers(t.def.Form, in.Data, t.ev.Data))
 	if err != nil {
 		return err
 	}

@@ -1352,3 +1352,23 @@ steps:
 	}
 	contains(t, "refusal", tr.Outcome.Text, "You already approved X-1")
 }
+
+// A number sent back as the form was pre-filled with it (1.125, as Baton
+// writes the stored value) is that value: the requester is not asked
+// whether they meant 1125. A number they typed anew is asked about.
+func TestResubmitUnchangedNumberIsNotAskedAbout(t *testing.T) {
+	t.Parallel()
+	r := buyRun(t, "1.1250")
+	if got := r.in.Data["amount"]; got != 1.125 {
+		t.Fatalf("amount %v", got)
+	}
+	r.act(flows.EventRequestChanges, "bob", reason("which vendor?"))
+	_, err := r.e.Apply(r.in, flows.Event{Kind: flows.EventResubmit, Key: "re1", Instance: "X-1", Actor: "alice", Data: form("item", "Laptop", "amount", "2.125")}, r.now)
+	if err == nil || !strings.Contains(err.Error(), "is 2.125 2125 or 2.1250?") {
+		t.Fatalf("a typed 2.125: %v", err)
+	}
+	r.act(flows.EventResubmit, "alice", data("item", "Laptop, from Acme", "amount", "1.125"))
+	if got := r.in.Data["amount"]; got != 1.125 || r.in.Status != flows.StatusRunning {
+		t.Fatalf("amount %v, status %s", got, r.in.Status)
+	}
+}

@@ -322,9 +322,9 @@ func formValue(v any) (string, bool) {
 	case string:
 		return x, true
 	case json.Number:
-		return flows.ProgramNumber(x.String()), true
+		return x.String(), true
 	case float64:
-		return flows.ProgramNumber(strconv.FormatFloat(x, 'f', -1, 64)), true
+		return strconv.FormatFloat(x, 'f', -1, 64), true
 	case bool:
 		return strconv.FormatBool(x), true
 	}
@@ -347,11 +347,13 @@ func formData(raw map[string]any, fields []flows.Field, problems map[string]stri
 			problems["data."+k] = "must be text or a number, not an object or a list"
 			continue
 		}
-		if _, isBool := v.(bool); isBool {
-			if i := slices.IndexFunc(fields, func(f flows.Field) bool { return f.Name == k }); i >= 0 && fields[i].Kind != flows.FieldChoice {
-				problems["data."+k] = fmt.Sprintf("must be %s, not %s", fieldValueKind(fields[i].Kind), s)
-				continue
-			}
+		i := slices.IndexFunc(fields, func(f flows.Field) bool { return f.Name == k })
+		if _, isBool := v.(bool); isBool && i >= 0 && fields[i].Kind != flows.FieldChoice {
+			problems["data."+k] = fmt.Sprintf("must be %s, not %s", fieldValueKind(fields[i].Kind), s)
+			continue
+		}
+		if _, isStr := v.(string); !isStr && i >= 0 && fields[i].Kind == flows.FieldNumber {
+			s = flows.ProgramNumber(s) // a JSON number's dot is a decimal point
 		}
 		data[k] = s
 	}

@@ -272,10 +272,12 @@ func TestStartValidation(t *testing.T) {
 	if id := r.start(tok, 900, "alice"); id != "PR-1" {
 		t.Errorf("first valid start got %s, want PR-1", id)
 	}
-	id := r.start(tok, 1.125, "alice")
-	p = r.do("GET", "/api/v1/instances/"+id, r.token("reader", api.ScopeRead, ""), nil)
-	if data, _ := p.body["data"].(map[string]any); data["amount"] != 1.125 {
-		t.Errorf("a JSON 1.125 was stored as %v: %s", data["amount"], p.raw)
+	// A number for a text field is its text, as written.
+	p = r.do("POST", "/api/v1/flows/purchase/instances", tok, `{"data": {"item": 2.500, "amount": 1.125, "justification": "spares for the lab"}, "on_behalf_of": "alice"}`)
+	r.want(p, http.StatusCreated, "")
+	p = r.do("GET", "/api/v1/instances/"+p.body["instance"].(string), r.token("reader", api.ScopeRead, ""), nil)
+	if data, _ := p.body["data"].(map[string]any); data["amount"] != 1.125 || data["item"] != "2.500" {
+		t.Errorf("JSON numbers were stored as %v, %v: %s", data["amount"], data["item"], p.raw)
 	}
 }
 
