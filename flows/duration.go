@@ -88,6 +88,9 @@ func parseSpan(s string) (Span, time.Duration, error) {
 			lower := strings.ToLower(word)
 			switch u := lower[:1]; {
 			case lower == "ms" || strings.HasPrefix(lower, "milli") || strings.HasPrefix(lower, "msec"):
+				if n >= 1000 {
+					return Span{}, 0, fmt.Errorf("invalid duration %q: a unit is one letter (s, m, h, d or w): write %ss, not %s%s", s, strconv.FormatFloat(n/1000, 'f', -1, 64), rest[:i], word)
+				}
 				return Span{}, 0, fmt.Errorf("invalid duration %q: the shortest is 1s; timers are looked for once a second", s)
 			case strings.HasPrefix(lower, "mo"):
 				return Span{}, 0, fmt.Errorf("invalid duration %q: months vary in length; write weeks or days (w, d), e.g. 8w or 60d", s)

@@ -679,8 +679,10 @@ func (t *tx) authority(decide bool) (slot int, ok bool) {
 	// two seats (a group escalated to that holds the step's own approvers
 	// would let one of them approve twice, for everyone under all). Moving
 	// someone else's task fills no seat, so an admin who has decided their
-	// own may still reassign or delegate the others'.
-	if (slices.Contains(t.in.Escalated, actor) || t.e.admins[actor]) && (!decide || !t.in.holdsSeat(actor)) {
+	// own may still reassign or delegate the others' (but not a co-approver
+	// brought in by an escalation: they would pick who fills the other
+	// seats).
+	if (slices.Contains(t.in.Escalated, actor) || t.e.admins[actor]) && (!t.in.holdsSeat(actor) || !decide && t.e.admins[actor]) {
 		if t.selfApproval(t.step(), actor) {
 			_ = t.refuse(CodeNotAllowed, fmt.Sprintf("You made %s, so you may not decide %s yourself; %s can.", t.in.ID, t.stepName(), t.waitingNames()))
 			return 0, false
@@ -2242,12 +2244,11 @@ func (t *tx) reassign(delegate bool) error {
 	if !ok {
 		return nil
 	}
-	mayMoveAny := t.e.admins[t.ev.Actor] || slices.Contains(in.Escalated, t.ev.Actor)
-	if slot >= 0 && mayMoveAny && t.ev.From != "" && t.ev.From != in.Tasks[slot].Assignee {
+	if slot >= 0 && t.e.admins[t.ev.Actor] && t.ev.From != "" && t.ev.From != in.Tasks[slot].Assignee {
 		slot = -1 // an admin with a task of their own here moves the one they named
 	}
 	if slot >= 0 && in.Tasks[slot].Assignee != t.ev.Actor { // the actor is the task's delegate
-		if !mayMoveAny {
+		if !t.e.admins[t.ev.Actor] && !slices.Contains(in.Escalated, t.ev.Actor) {
 			// A delegate decides, but the task stays its owner's.
 			owner := t.name(in.Tasks[slot].Assignee)
 			return t.refuse(CodeNotAllowed, fmt.Sprintf("You may decide %s on behalf of %s, but only %s or an admin can %s it.",
@@ -2289,7 +2290,11 @@ func (t *tx) reassign(delegate bool) error {
 	if delegate {
 		task.Delegates = append(task.Delegates, target)
 		t.record(AuditEntry{Action: "delegated", OnBehalf: from, Reason: t.ev.Reason, Detail: map[string]string{"to": target}})
-		t.refreshCards(s, target) // the others' cards: whom it escalates to may be on it now
+		// The others' cards (whom it escalates to may be on it now), and the
+		// delegate's escalation card, if it was escalated to them: it is
+		// theirs to decide now. Their task card is the new one below.
+		t.refreshPeople(s, []string{target}, nil)
+		t.refreshChannelCard(s)
 		m := t.taskCard(s, MsgTask, target)
 		line := "Delegated to you by " + t.name(t.ev.Actor)
 		if from != t.ev.Actor {

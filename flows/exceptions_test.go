@@ -1372,3 +1372,21 @@ func TestResubmitUnchangedNumberIsNotAskedAbout(t *testing.T) {
 		t.Fatalf("amount %v, status %s", got, r.in.Status)
 	}
 }
+
+// A co-approver brought in by an escalation may not move the others'
+// tasks: they would pick who fills the other seats. (An admin may.)
+func TestEscalatedCoApproverMayNotMoveOthersTasks(t *testing.T) {
+	t.Parallel()
+	r := newRun(t, newEngine(t, reviewFlow("    policy: all\n    assignees: [person:bob, person:carol]\n    escalate:\n      - {after: 1h, notify: manager}\n")))
+	r.start("tmr", "alice", nil)
+	r.fire(flows.TimerEscalate) // to dana, their manager
+	r.act(flows.EventReassign, admin, target("dana"), func(e *flows.Event) { e.From = "carol" })
+	r.act(flows.EventApprove, "dana")
+	for _, kind := range []flows.EventKind{flows.EventReassign, flows.EventDelegate} {
+		tr := r.act(kind, "dana", target("frank"), func(e *flows.Event) { e.From = "bob" })
+		contains(t, "refusal", tr.Outcome.Text, "You already approved X-1")
+		if tr.Outcome.OK || r.in.Tasks[0].Assignee != "bob" || len(r.in.Tasks[0].Delegates) != 0 {
+			t.Fatalf("%s by dana: %+v, tasks %+v", kind, tr.Outcome, r.in.Tasks)
+		}
+	}
+}

@@ -729,3 +729,16 @@ func TestDelegationToTheManagerUpdatesTheLadder(t *testing.T) {
 		t.Fatalf("carol's card still escalates to Dana, who is on the step: %q", ctx)
 	}
 }
+
+// A task delegated to someone the step was escalated to brings their
+// escalation card up to date: it is theirs to decide now, not to "decide or
+// reassign" as an outsider.
+func TestDelegationToTheEscalatedUpdatesTheirEscalationCard(t *testing.T) {
+	t.Parallel()
+	r := newRun(t, newEngine(t, reviewFlow("    assignees: [person:bob]\n    escalate:\n      - {after: 1h, notify: manager}\n")))
+	r.start("tmr", "alice", nil)
+	notified(t, r.fire(flows.TimerEscalate), "dana", "review/1/esc:dana")
+	tr := r.act(flows.EventDelegate, "bob", target("dana"))
+	contains(t, "dana's escalation card", updated(t, tr, "review/1/esc:dana").Msg.Text, "is now yours to decide")
+	notified(t, tr, "dana", "review/1/dana")
+}
