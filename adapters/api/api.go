@@ -545,8 +545,10 @@ func (a *API) decide(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// The task's outputs are checked by the engine, against the step the
-	// request is at.
-	data := formData(req.Data, nil, fields)
+	// request is at; here only their JSON types, against the fields of the
+	// step named or current (a number for a number field, its dot a decimal
+	// point).
+	data := formData(req.Data, a.outputs(r, req.Step), fields)
 	if len(data) > 0 && kind != flows.EventTaskDone {
 		fields["data"] = "only a done decision takes data (the task's outputs)"
 	}
@@ -555,6 +557,24 @@ func (a *API) decide(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.write(w, r, body, flows.Event{Kind: kind, Actor: actor, Reason: req.Reason, Step: req.Step, Round: round, Data: data}, http.StatusOK)
+}
+
+// outputs returns the output fields of the step of the request in r's path
+// (step, or else its current one), or nil when there is no such request or
+// step: the engine then says so.
+func (a *API) outputs(r *http.Request, step string) []flows.Field {
+	in, err := a.d.Instances.Get(r.Context(), instanceID(r))
+	if err != nil {
+		return nil
+	}
+	def, ok := a.d.Service.Engine().Flow(in.Flow)
+	if !ok {
+		return nil
+	}
+	if s := def.Step(cmp.Or(step, in.Step)); s != nil {
+		return s.Outputs
+	}
+	return nil
 }
 
 type commentRequest struct {

@@ -58,7 +58,11 @@ func newRig(t *testing.T) *rig { return newRigWith(t, api.Config{}) }
 
 func newRigWith(t *testing.T, cfg api.Config) *rig {
 	t.Parallel()
-	r := &rig{Rig: bottest.New(t), t: t, logs: &lockedBuffer{}}
+	return newRigOn(t, bottest.New(t), cfg)
+}
+
+func newRigOn(t *testing.T, b *bottest.Rig, cfg api.Config) *rig {
+	r := &rig{Rig: b, t: t, logs: &lockedBuffer{}}
 	log := slog.New(slog.NewTextHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	a := api.New(api.Deps{Service: r.Svc, Instances: r.Store, Tokens: tokens{r.Store}, Deliveries: r.Store, Log: log}, cfg)
 	r.srv = httptest.NewServer(a.Handler())
@@ -700,5 +704,38 @@ func TestOpenAPIListsBodyErrors(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// A task's number output sent as a JSON number is that number: 1.125 is
+// not asked about as a typed 1.125 would be (1125?).
+func TestDoneWithNumberOutput(t *testing.T) {
+	t.Parallel()
+	def, err := flows.ParseDefinition("cost.yaml", []byte(`
+id: cost
+name: Cost
+owner: olivia
+steps:
+  - id: quote
+    type: task
+    assignees: [person:bob]
+    outputs:
+      - {name: cost, label: Cost, type: number, required: true}
+      - {name: ref, label: Reference, type: text}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defs, dir := bottest.Builtins(t)
+	r := newRigOn(t, bottest.NewWith(t, append(defs, def), dir, []string{"olivia"}), api.Config{})
+	admin := r.token("ops", api.ScopeAdmin, "")
+	p := r.do("POST", "/api/v1/flows/cost/instances", admin, map[string]any{"data": map[string]any{}, "on_behalf_of": "alice"})
+	r.want(p, http.StatusCreated, "")
+	id := p.body["instance"].(string)
+	p = r.do("POST", "/api/v1/instances/"+id+"/decisions", admin, `{"decision": "done", "on_behalf_of": "bob", "data": {"cost": 1.125, "ref": 2.500}}`)
+	r.want(p, 200, "")
+	in, err := r.Store.Get(t.Context(), id)
+	if err != nil || in.Data["cost"] != 1.125 || in.Data["ref"] != "2.500" {
+		t.Fatalf("outputs %v (%v)", in, err)
 	}
 }
