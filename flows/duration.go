@@ -2,6 +2,7 @@ package flows
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -88,8 +89,8 @@ func parseSpan(s string) (Span, time.Duration, error) {
 			lower := strings.ToLower(word)
 			switch u := lower[:1]; {
 			case lower == "ms" || strings.HasPrefix(lower, "milli") || strings.HasPrefix(lower, "msec"):
-				if n >= 1000 {
-					return Span{}, 0, fmt.Errorf("invalid duration %q: a unit is one letter (s, m, h, d or w): write %ss, not %s%s", s, strconv.FormatFloat(n/1000, 'f', -1, 64), rest[:i], word)
+				if n >= 1000 { // timers count whole seconds: say the nearest
+					return Span{}, 0, fmt.Errorf("invalid duration %q: a unit is one letter (s, m, h, d or w), and timers count whole seconds: write %.0fs, not %s%s", s, math.Round(n/1000), rest[:i], word)
 				}
 				return Span{}, 0, fmt.Errorf("invalid duration %q: the shortest is 1s; timers are looked for once a second", s)
 			case strings.HasPrefix(lower, "mo"):

@@ -2244,17 +2244,23 @@ func (t *tx) reassign(delegate bool) error {
 	if !ok {
 		return nil
 	}
-	if slot >= 0 && t.e.admins[t.ev.Actor] && t.ev.From != "" && t.ev.From != in.Tasks[slot].Assignee {
-		slot = -1 // an admin with a task of their own here moves the one they named
-	}
-	if slot >= 0 && in.Tasks[slot].Assignee != t.ev.Actor { // the actor is the task's delegate
-		if !t.e.admins[t.ev.Actor] && !slices.Contains(in.Escalated, t.ev.Actor) {
-			// A delegate decides, but the task stays its owner's.
-			owner := t.name(in.Tasks[slot].Assignee)
+	// On the step themselves (an assignee or a delegate), one moves the task
+	// they are on; only an admin may name another's (ev.From), as an admin
+	// off the step moves any. A delegate decides, but the task stays its
+	// owner's, unless they are an admin.
+	if admin := t.e.admins[t.ev.Actor]; slot >= 0 {
+		owner := in.Tasks[slot].Assignee
+		named := t.ev.From != "" && !strings.EqualFold(t.ev.From, owner)
+		switch {
+		case owner != t.ev.Actor && !admin:
+			name := t.name(owner)
 			return t.refuse(CodeNotAllowed, fmt.Sprintf("You may decide %s on behalf of %s, but only %s or an admin can %s it.",
-				in.ID, owner, owner, map[bool]string{true: "delegate", false: "reassign"}[delegate]))
+				in.ID, name, name, map[bool]string{true: "delegate", false: "reassign"}[delegate]))
+		case named && !admin:
+			return t.refuse(CodeNotAllowed, fmt.Sprintf("You are on %s yourself, so you may move only your own task; %s's is theirs or an admin's to move.", in.ID, t.name(t.ev.From)))
+		case named:
+			slot = -1 // an admin on the step moves the task they named
 		}
-		slot = -1 // also an admin or escalation target: they act as one
 	}
 	target := strings.TrimSpace(t.ev.Target)
 	if target == "" || strings.ContainsAny(target, " \t\n") {
@@ -2290,11 +2296,7 @@ func (t *tx) reassign(delegate bool) error {
 	if delegate {
 		task.Delegates = append(task.Delegates, target)
 		t.record(AuditEntry{Action: "delegated", OnBehalf: from, Reason: t.ev.Reason, Detail: map[string]string{"to": target}})
-		// The others' cards (whom it escalates to may be on it now), and the
-		// delegate's escalation card, if it was escalated to them: it is
-		// theirs to decide now. Their task card is the new one below.
-		t.refreshPeople(s, []string{target}, nil)
-		t.refreshChannelCard(s)
+		t.refreshForNewcomer(s, target)
 		m := t.taskCard(s, MsgTask, target)
 		line := "Delegated to you by " + t.name(t.ev.Actor)
 		if from != t.ev.Actor {
@@ -2316,7 +2318,7 @@ func (t *tx) reassign(delegate bool) error {
 	in.Routed = "" // whom it waits on is now someone's choice, said on the card
 	t.record(AuditEntry{Action: "reassigned", Reason: t.ev.Reason, Detail: map[string]string{"from": from, "to": target}})
 	t.closeTaskCards(s, was, "reassigned", t.ev.Actor, t.ev.Reason, "Now with "+t.name(target)+".")
-	t.refreshCards(s, target) // the others' cards say whom the step waits on
+	t.refreshForNewcomer(s, target)
 	m := t.taskCard(s, MsgTask, target)
 	line := "Reassigned to you by " + t.name(t.ev.Actor)
 	if from != t.ev.Actor {
@@ -2596,6 +2598,16 @@ func (t *tx) timer() error {
 // the cards of the people in skip.
 func (t *tx) refreshCards(s *Step, skip ...string) {
 	t.refreshPeople(s, skip, skip)
+	t.refreshChannelCard(s)
+}
+
+// refreshForNewcomer brings the step's cards up to date after a task moved
+// to, or was shared with, person: the others' say whom it waits on (and
+// whom it escalates to, who may be on it now), and person's escalation
+// card, if it was escalated to them, that it is theirs to decide now.
+// Person's task card is made anew by the caller.
+func (t *tx) refreshForNewcomer(s *Step, person string) {
+	t.refreshPeople(s, []string{person}, nil)
 	t.refreshChannelCard(s)
 }
 

@@ -1389,4 +1389,24 @@ func TestEscalatedCoApproverMayNotMoveOthersTasks(t *testing.T) {
 			t.Fatalf("%s by dana: %+v, tasks %+v", kind, tr.Outcome, r.in.Tasks)
 		}
 	}
+
+	// Nor, with her own task still pending, may she name another's; nor,
+	// as a delegate, move the task she may decide.
+	r = newRun(t, newEngine(t, reviewFlow("    policy: all\n    assignees: [person:bob, person:carol]\n    escalate:\n      - {after: 1h, notify: manager}\n")))
+	r.start("tmr", "alice", nil)
+	r.fire(flows.TimerEscalate)
+	r.act(flows.EventReassign, admin, target("dana"), func(e *flows.Event) { e.From = "carol" })
+	tr := r.act(flows.EventReassign, "dana", target("frank"), func(e *flows.Event) { e.From = "bob" })
+	contains(t, "refusal", tr.Outcome.Text, "You are on X-1 yourself, so you may move only your own task; Bob Chen's is theirs or an admin's to move.")
+	r = newRun(t, newEngine(t, reviewFlow("    policy: all\n    assignees: [person:bob, person:carol]\n    escalate:\n      - {after: 1h, notify: manager}\n")))
+	r.start("tmr", "alice", nil)
+	r.fire(flows.TimerEscalate)
+	r.act(flows.EventDelegate, "bob", target("dana"))
+	for _, from := range []string{"carol", ""} {
+		tr := r.act(flows.EventReassign, "dana", target("frank"), func(e *flows.Event) { e.From = from })
+		contains(t, "refusal", tr.Outcome.Text, "You may decide X-1 on behalf of Bob Chen, but only Bob Chen or an admin can reassign it.")
+	}
+	if r.in.Tasks[0].Assignee != "bob" || r.in.Tasks[1].Assignee != "carol" {
+		t.Fatalf("tasks %+v", r.in.Tasks)
+	}
 }

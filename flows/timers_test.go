@@ -741,4 +741,11 @@ func TestDelegationToTheEscalatedUpdatesTheirEscalationCard(t *testing.T) {
 	tr := r.act(flows.EventDelegate, "bob", target("dana"))
 	contains(t, "dana's escalation card", updated(t, tr, "review/1/esc:dana").Msg.Text, "is now yours to decide")
 	notified(t, tr, "dana", "review/1/dana")
+
+	// So does a reassignment to them.
+	r = newRun(t, newEngine(t, reviewFlow("    assignees: [person:bob]\n    escalate:\n      - {after: 1h, notify: manager}\n")))
+	r.start("tmr", "alice", nil)
+	r.fire(flows.TimerEscalate)
+	tr = r.act(flows.EventReassign, "bob", target("dana"))
+	contains(t, "dana's escalation card", updated(t, tr, "review/1/esc:dana").Msg.Text, "is now yours to decide")
 }
