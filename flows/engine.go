@@ -1066,6 +1066,9 @@ func (t *tx) taskCard(s *Step, kind MessageKind, person string) *Message {
 	if next := t.nextRung(s, person); next != "" {
 		m.Context = append(m.Context, next)
 	}
+	if line := t.handoffLine(person); line != "" {
+		m.Context = append(m.Context, line)
+	}
 	act := func(k ActionKind, label, style string) Action {
 		return Action{Kind: k, Label: label, Style: style, Instance: in.ID, Step: in.Step, Round: in.Round}
 	}
@@ -1086,6 +1089,36 @@ func (t *tx) taskCard(s *Step, kind MessageKind, person string) *Message {
 	if person != "" { // a person's own card: they may ask to be reminded
 		m.Actions = append(m.Actions, act(ActSnooze, "Remind me later", ""))
 	}
+	return m
+}
+
+// handoffLine says, on a card of person's, why a task that was someone
+// else's is theirs: it was reassigned to them, or they decide it as a
+// delegate. It is the state's, so that every later version of the card
+// keeps it; the card sent at the handoff says who did it, and why
+// (handoffCard).
+func (t *tx) handoffLine(person string) string {
+	for _, task := range t.in.Tasks {
+		switch {
+		case task.Decision != Pending || person == "":
+		case task.Assignee == person && task.Original != "" && task.Original != person:
+			return "Reassigned to you (first assigned to " + t.name(task.Original) + ")"
+		case task.Assignee != person && slices.Contains(task.Delegates, person):
+			return "You may decide it on behalf of " + t.name(task.Assignee)
+		}
+	}
+	return ""
+}
+
+// handoffCard is the task card sent to person when a task moves to them or
+// is shared with them: line, saying who did it and why, replaces its
+// handoff line.
+func (t *tx) handoffCard(s *Step, person, line string) *Message {
+	m := t.taskCard(s, MsgTask, person)
+	if generic := t.handoffLine(person); generic != "" {
+		m.Context = slices.DeleteFunc(m.Context, func(c string) bool { return c == generic })
+	}
+	m.Context = append(m.Context, line)
 	return m
 }
 
@@ -2257,7 +2290,11 @@ func (t *tx) reassign(delegate bool) error {
 			return t.refuse(CodeNotAllowed, fmt.Sprintf("You may decide %s on behalf of %s, but only %s or an admin can %s it.",
 				in.ID, name, name, map[bool]string{true: "delegate", false: "reassign"}[delegate]))
 		case named && !admin:
-			return t.refuse(CodeNotAllowed, fmt.Sprintf("You are on %s yourself, so you may move only your own task; %s's is theirs or an admin's to move.", in.ID, t.name(t.ev.From)))
+			msg := fmt.Sprintf("You are on %s yourself, so you may move only your own task", in.ID)
+			if slices.ContainsFunc(in.Tasks, func(task Task) bool { return task.Assignee == t.ev.From }) {
+				msg += fmt.Sprintf("; %s's is theirs or an admin's to move", t.name(t.ev.From))
+			}
+			return t.refuse(CodeNotAllowed, msg+".")
 		case named:
 			slot = -1 // an admin on the step moves the task they named
 		}
@@ -2297,7 +2334,6 @@ func (t *tx) reassign(delegate bool) error {
 		task.Delegates = append(task.Delegates, target)
 		t.record(AuditEntry{Action: "delegated", OnBehalf: from, Reason: t.ev.Reason, Detail: map[string]string{"to": target}})
 		t.refreshForNewcomer(s, target)
-		m := t.taskCard(s, MsgTask, target)
 		line := "Delegated to you by " + t.name(t.ev.Actor)
 		if from != t.ev.Actor {
 			line += ", on behalf of " + t.name(from)
@@ -2305,7 +2341,7 @@ func (t *tx) reassign(delegate bool) error {
 		if t.ev.Reason != "" {
 			line += ": " + t.ev.Reason
 		}
-		m.Context = append(m.Context, line)
+		m := t.handoffCard(s, target, line)
 		t.notify(Recipient{Person: target}, t.personCard(target), "", m)
 		t.out.Text = fmt.Sprintf("%s can now decide %s on behalf of %s.", t.name(target), in.ID, t.name(from))
 		return nil
@@ -2319,7 +2355,6 @@ func (t *tx) reassign(delegate bool) error {
 	t.record(AuditEntry{Action: "reassigned", Reason: t.ev.Reason, Detail: map[string]string{"from": from, "to": target}})
 	t.closeTaskCards(s, was, "reassigned", t.ev.Actor, t.ev.Reason, "Now with "+t.name(target)+".")
 	t.refreshForNewcomer(s, target)
-	m := t.taskCard(s, MsgTask, target)
 	line := "Reassigned to you by " + t.name(t.ev.Actor)
 	if from != t.ev.Actor {
 		line += " (was " + t.name(from) + ")"
@@ -2327,7 +2362,7 @@ func (t *tx) reassign(delegate bool) error {
 	if t.ev.Reason != "" {
 		line += ": " + t.ev.Reason
 	}
-	m.Context = append(m.Context, line)
+	m := t.handoffCard(s, target, line)
 	t.notify(Recipient{Person: target}, t.personCard(target), "", m)
 	t.out.Text = fmt.Sprintf("%s is now with %s.", in.ID, t.name(target))
 	if others := slices.DeleteFunc(in.Pending(), func(p string) bool { return p == target }); len(others) > 0 {
@@ -2774,8 +2809,7 @@ func (t *tx) escalateReassign(s *Step, target string) string {
 		from := was[i].Assignee
 		t.record(AuditEntry{Action: "reassigned", Reason: fmt.Sprintf("no decision within %s (escalation)", after), Detail: map[string]string{"from": from, "to": to}})
 		t.closeTaskCards(s, was[i], "reassigned", System, "no decision in time", "Now with "+t.name(to)+".")
-		m := t.taskCard(s, MsgTask, to)
-		m.Context = append(m.Context, fmt.Sprintf("Moved to you from %s after %s without a decision", t.name(from), after))
+		m := t.handoffCard(s, to, fmt.Sprintf("Moved to you from %s after %s without a decision", t.name(from), after))
 		t.notify(Recipient{Person: to}, t.personCard(to), "", m)
 	}
 	t.refreshPeople(s, tos, nil) // the others' task cards, and every escalation card

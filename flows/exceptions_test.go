@@ -1398,6 +1398,10 @@ func TestEscalatedCoApproverMayNotMoveOthersTasks(t *testing.T) {
 	r.act(flows.EventReassign, admin, target("dana"), func(e *flows.Event) { e.From = "carol" })
 	tr := r.act(flows.EventReassign, "dana", target("frank"), func(e *flows.Event) { e.From = "bob" })
 	contains(t, "refusal", tr.Outcome.Text, "You are on X-1 yourself, so you may move only your own task; Bob Chen's is theirs or an admin's to move.")
+	tr = r.act(flows.EventReassign, "dana", target("frank"), func(e *flows.Event) { e.From = "nobody" })
+	if tr.Outcome.Text != "You are on X-1 yourself, so you may move only your own task." {
+		t.Errorf("naming nobody: %q", tr.Outcome.Text)
+	}
 	r = newRun(t, newEngine(t, reviewFlow("    policy: all\n    assignees: [person:bob, person:carol]\n    escalate:\n      - {after: 1h, notify: manager}\n")))
 	r.start("tmr", "alice", nil)
 	r.fire(flows.TimerEscalate)
@@ -1409,4 +1413,22 @@ func TestEscalatedCoApproverMayNotMoveOthersTasks(t *testing.T) {
 	if r.in.Tasks[0].Assignee != "bob" || r.in.Tasks[1].Assignee != "carol" {
 		t.Fatalf("tasks %+v", r.in.Tasks)
 	}
+}
+
+// A card brought up to date after a task moved to its holder keeps why they
+// hold it: reassigned to them, or theirs to decide for someone.
+func TestRefreshedCardsKeepTheHandoff(t *testing.T) {
+	t.Parallel()
+	r := newRun(t, newEngine(t, reviewFlow("    policy: all\n    assignees: [person:bob, person:carol]\n")))
+	r.start("tmr", "alice", nil)
+	tr := r.act(flows.EventReassign, admin, target("hana"), reason("Carol is on leave"), func(e *flows.Event) { e.From = "carol" })
+	ctx := notified(t, tr, "hana", "review/1/hana").Msg.Context
+	if !slices.Contains(ctx, "Reassigned to you by Ada Admin (was Carol Diaz): Carol is on leave") || slices.Contains(ctx, "Reassigned to you (first assigned to Carol Diaz)") {
+		t.Fatalf("hana's new card %q", ctx)
+	}
+	tr = r.act(flows.EventDelegate, "hana", target("gus"))
+	contains(t, "gus's card", strings.Join(notified(t, tr, "gus", "review/1/gus").Msg.Context, "\n"), "Delegated to you by Hana Sato")
+	tr = r.act(flows.EventReassign, "bob", target("frank"))
+	contains(t, "hana's card", strings.Join(updated(t, tr, "review/1/hana").Msg.Context, "\n"), "Reassigned to you (first assigned to Carol Diaz)")
+	contains(t, "gus's card", strings.Join(updated(t, tr, "review/1/gus").Msg.Context, "\n"), "You may decide it on behalf of Hana Sato")
 }
