@@ -872,6 +872,10 @@ type statusData struct {
 	Decide, Approval bool
 	Step             string
 	Round            int
+	// Holders: the people whose pending task an admin, or someone the step
+	// was escalated to, chooses to reassign or delegate, when there are
+	// several (the viewer's own first).
+	Holders []flows.Person
 }
 
 func (c *Console) status(w http.ResponseWriter, r *http.Request) {
@@ -912,6 +916,19 @@ func (c *Console) status(w http.ResponseWriter, r *http.Request) {
 		// admin, someone an escalation brought in) decide here.
 		d.Decide = waitsOnPeople && mayDecide && !holds && !slices.Contains(in.Pending(), as)
 		d.Approval, d.Step, d.Round = step != nil && step.Kind == flows.StepApproval, in.Step, in.Round
+		if movesAny := e.IsAdmin(as) || slices.Contains(in.Escalated, as) && !slices.Contains(in.Pending(), as); movesAny && (d.Delegate || d.Decide) {
+			for _, t := range in.Tasks {
+				if t.Decision == flows.Pending {
+					d.Holders = append(d.Holders, flows.Person{ID: t.Assignee, Name: e.Directory().Name(t.Assignee)})
+				}
+			}
+			if i := slices.IndexFunc(d.Holders, func(p flows.Person) bool { return p.ID == as }); i > 0 {
+				d.Holders[0], d.Holders[i] = d.Holders[i], d.Holders[0]
+			}
+			if len(d.Holders) < 2 {
+				d.Holders = nil
+			}
+		}
 	}
 	c.render(w, "status", d)
 }

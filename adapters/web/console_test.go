@@ -632,3 +632,38 @@ func TestConsoleKeysArePerPerson(t *testing.T) {
 		t.Fatalf("carol's approval with bob's key: PR-1 %s at %s, history %+v", in.Status, in.Step, in.History)
 	}
 }
+
+// An admin who moves a task of a step several people hold picks whose on
+// the request's page; the task they pick moves, not the first.
+func TestConsoleAdminPicksWhoseTask(t *testing.T) {
+	t.Parallel()
+	cr := newConsoleRig(t, web.Config{})
+	in := cr.startPR1()
+	same := map[string]string{"Sec-Fetch-Site": "same-origin"}
+	act := func(form url.Values) *httptest.ResponseRecorder {
+		t.Helper()
+		form.Set("key", "k-"+form.Get("as")+"-"+form.Get("action")+"-"+form.Get("from"))
+		w := cr.do(request{method: "POST", path: "/console/act", form: form, header: same})
+		cr.rig.Drain()
+		return w
+	}
+	act(url.Values{"as": {"bob"}, "action": {"approve"}, "instance": {"PR-1"}, "step": {in.Step}, "round": {"1"}})
+	in = cr.instance("PR-1")
+	if len(in.Tasks) < 2 {
+		t.Fatalf("finance tasks %+v", in.Tasks)
+	}
+	page := cr.do(request{method: "GET", path: "/console/status/PR-1?as=olivia"}).Body.String()
+	second := in.Tasks[1].Assignee
+	if !strings.Contains(page, `<select name="from" required>`) || !strings.Contains(page, `<option value="`+second+`">`) {
+		t.Fatalf("the page offers no choice of whose task:\n%s", page)
+	}
+	// Someone on the step moves only their own: no choice offered.
+	if page := cr.do(request{method: "GET", path: "/console/status/PR-1?as=" + in.Tasks[0].Assignee}).Body.String(); strings.Contains(page, `name="from"`) {
+		t.Errorf("%s, on the step, is offered others' tasks", in.Tasks[0].Assignee)
+	}
+	act(url.Values{"as": {"olivia"}, "action": {"reassign"}, "instance": {"PR-1"}, "step": {in.Step}, "round": {"1"}, "from": {second}, "target": {"hana"}})
+	after := cr.instance("PR-1")
+	if after.Tasks[1].Assignee != "hana" || after.Tasks[1].Original != second || after.Tasks[0].Assignee != in.Tasks[0].Assignee {
+		t.Fatalf("tasks after olivia moved %s's: %+v", second, after.Tasks)
+	}
+}
