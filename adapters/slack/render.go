@@ -324,7 +324,7 @@ func buttons(blockID string, actions []flows.Action) *slackgo.ActionBlock {
 		}
 		if a.Kind == flows.ActWithdraw { // it cannot be undone: Slack asks first
 			b.Confirm = slackgo.NewConfirmationBlockObject(plainText("Withdraw "+a.Instance+"?", maxConfirmTitle),
-				plainText("The request is closed and everyone on it is told. This cannot be undone.", maxConfirmText),
+				plainText("The request is closed and the people at its current step are told. This cannot be undone.", maxConfirmText),
 				plainText("Withdraw", maxConfirmButton), plainText("Keep it", maxConfirmButton))
 			b.Confirm.Style = slackgo.StyleDanger
 		}

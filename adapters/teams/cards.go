@@ -337,7 +337,7 @@ func (r *renderer) action(flow string, a flows.Action, view string) map[string]a
 		return execute(a.Label, verbEdit, style, data, false)
 	case flows.ActWithdraw: // it cannot be undone: asked first, with an optional reason
 		return showCard(a.Label, style, []any{
-			map[string]any{"type": "TextBlock", "wrap": true, "text": "Withdraw " + id + "? The request is closed and everyone on it is told. This cannot be undone."},
+			map[string]any{"type": "TextBlock", "wrap": true, "text": "Withdraw " + id + "? The request is closed and the people at its current step are told. This cannot be undone."},
 			map[string]any{"type": "Input.Text", "id": reasonID(verbWithdraw, id), "label": "Reason (optional)", "isMultiline": true, "maxLength": 2000}},
 			execute("Withdraw the request", verbWithdraw, "destructive", data, true))
 	case flows.ActStart:

@@ -343,7 +343,7 @@ func TestRequestChangesThenWithdraw(t *testing.T) {
 	wantMessage(t, "Bob edits", w.click("bob", chat("bob"), back.Card, back.ID, verbEdit, nil), "Only Alice Martin")
 	wantMessage(t, "Bob withdraws", w.click("bob", chat("bob"), back.Card, back.ID, verbWithdraw, nil), "Only Alice Martin")
 	// Withdraw asks first (it cannot be undone), with an optional reason.
-	mustContain(t, "Alice's Withdraw", back.text(), "Withdraw PR-1? The request is closed and everyone on it is told. This cannot be undone.")
+	mustContain(t, "Alice's Withdraw", back.text(), "Withdraw PR-1? The request is closed and the people at its current step are told. This cannot be undone.")
 	wantCard(t, "Alice withdraws", w.click("alice", chat("alice"), back.Card, back.ID, verbWithdraw,
 		map[string]string{reasonID(verbWithdraw, "PR-1"): "bought it myself"}), "Withdrew PR-1")
 	if in := w.instance("PR-1"); in.Status != flows.StatusWithdrawn || in.Outcome != "bought it myself" {
