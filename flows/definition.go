@@ -323,10 +323,10 @@ func (f *Field) Parse(raw string) (any, error) {
 			if strings.Count(v, ".") > 1 {
 				return nil, fmt.Errorf("%s must be a number: write %s, without dots between thousands", f.Label, whole)
 			}
-			// The decimal as it can be written without the question: 1.5,
+			// The decimal, and how to write it without the question: 1.5,
 			// or 1.1250 where no zero ends it.
-			decimal := ProgramNumber(sign + strings.TrimSuffix(strings.TrimRight(digits, "0"), "."))
-			return nil, fmt.Errorf("%s: is %s %s or %s? Write which you mean, without a dot between thousands", f.Label, v, whole, decimal)
+			decimal := sign + strings.TrimSuffix(strings.TrimRight(digits, "0"), ".")
+			return nil, fmt.Errorf("%s: %s could be %s or %s (a dot may group thousands); write %s, or %s for the decimal", f.Label, v, whole, decimal, whole, ProgramNumber(decimal))
 		}
 		n, err := strconv.ParseFloat(strings.ReplaceAll(v, ",", ""), 64)
 		// ParseFloat accepts "NaN" and "Inf", which are no amount and which

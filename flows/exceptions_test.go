@@ -1364,7 +1364,7 @@ func TestResubmitUnchangedNumberIsNotAskedAbout(t *testing.T) {
 	}
 	r.act(flows.EventRequestChanges, "bob", reason("which vendor?"))
 	_, err := r.e.Apply(r.in, flows.Event{Kind: flows.EventResubmit, Key: "re1", Instance: "X-1", Actor: "alice", Data: form("item", "Laptop", "amount", "2.125")}, r.now)
-	if err == nil || !strings.Contains(err.Error(), "is 2.125 2125 or 2.1250?") {
+	if err == nil || !strings.Contains(err.Error(), "2.125 could be 2125 or 2.125 (a dot may group thousands); write 2125, or 2.1250 for the decimal") {
 		t.Fatalf("a typed 2.125: %v", err)
 	}
 	r.act(flows.EventResubmit, "alice", data("item", "Laptop, from Acme", "amount", "1.125"))

@@ -135,10 +135,10 @@ func TestNumberCommas(t *testing.T) {
 		{raw: "999,99", err: "Count must be a number: write 999.99, with a dot for decimals"},
 		{raw: "1,5", err: "Count must be a number: write 1.5, with a dot for decimals"},
 		// A dot before three digits may group thousands (most of Europe).
-		{raw: "1.500", err: "Count: is 1.500 1500 or 1.5? Write which you mean, without a dot between thousands"},
-		{raw: "1.125", err: "Count: is 1.125 1125 or 1.1250? Write which you mean, without a dot between thousands"},
+		{raw: "1.500", err: "Count: 1.500 could be 1500 or 1.5 (a dot may group thousands); write 1500, or 1.5 for the decimal"},
+		{raw: "1.125", err: "Count: 1.125 could be 1125 or 1.125 (a dot may group thousands); write 1125, or 1.1250 for the decimal"},
 		{raw: "1.1250", want: 1.125},
-		{raw: "-12.000", err: "Count: is -12.000 -12000 or -12? Write which you mean, without a dot between thousands"},
+		{raw: "-12.000", err: "Count: -12.000 could be -12000 or -12 (a dot may group thousands); write -12000, or -12 for the decimal"},
 		{raw: "1.250.000", err: "Count must be a number: write 1250000, without dots between thousands"},
 		{raw: "0.125", want: 0.125},
 		{raw: flows.ProgramNumber("1.125"), want: 1.125}, // a JSON number's dot is a decimal point

@@ -268,7 +268,7 @@ func TestStartValidation(t *testing.T) {
 	// about; a JSON number's dot is a decimal point.
 	p = r.do("POST", "/api/v1/flows/purchase/instances", tok, purchase("1.125", "alice"))
 	r.want(p, 422, "invalid")
-	if f := p.fields(); f["data.amount"] != "Total amount: is 1.125 1125 or 1.1250? Write which you mean, without a dot between thousands" {
+	if f := p.fields(); f["data.amount"] != "Total amount: 1.125 could be 1125 or 1.125 (a dot may group thousands); write 1125, or 1.1250 for the decimal" {
 		t.Errorf("a typed 1.125: %s", p.raw)
 	}
 
