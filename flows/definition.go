@@ -12,6 +12,7 @@ import (
 	"strings"
 	"text/template"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -332,6 +333,13 @@ func (f *Field) Parse(raw string) (any, error) {
 		// ParseFloat accepts "NaN" and "Inf", which are no amount and which
 		// JSON (storage) cannot hold.
 		if err != nil || math.IsNaN(n) || math.IsInf(n, 0) {
+			// 1 500 (a space, or a no-break space, groups thousands in
+			// much of Europe): say how to write it.
+			if spaced := strings.Join(strings.FieldsFunc(v, func(r rune) bool { return unicode.IsSpace(r) || r == '\u202f' }), ""); spaced != v {
+				if _, err := strconv.ParseFloat(spaced, 64); err == nil {
+					return nil, fmt.Errorf("%s must be a number: write %s, without spaces", f.Label, spaced)
+				}
+			}
 			return nil, fmt.Errorf("%s must be a number", f.Label)
 		}
 		if f.Min != nil && n < *f.Min {

@@ -141,6 +141,9 @@ func TestNumberCommas(t *testing.T) {
 		{raw: "-12.000", err: "Count: -12.000 could be -12000 or -12 (a dot may group thousands); write -12000, or -12 for the decimal"},
 		{raw: "1.250.000", err: "Count must be a number: write 1250000, without dots between thousands"},
 		{raw: "0.125", want: 0.125},
+		{raw: "1 500", err: "Count must be a number: write 1500, without spaces"},
+		{raw: "12\u00a0000.5", err: "Count must be a number: write 12000.5, without spaces"},
+		{raw: "1 5x", err: "Count must be a number"},
 		{raw: flows.ProgramNumber("1.125"), want: 1.125}, // a JSON number's dot is a decimal point
 		{raw: flows.ProgramNumber("-12.500"), want: -12.5},
 		{raw: "1.5", want: 1.5},
