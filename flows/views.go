@@ -72,10 +72,25 @@ func (e *Engine) Timeline(in *Instance, audit []AuditEntry, viewer string, now t
 		item.Text = strings.Join(parts, " · ")
 		m.Items = append(m.Items, item)
 	}
-	if in.Status.Open() && viewer == in.Requester { // only theirs to withdraw
+	if in.Status.Open() && viewer == in.Requester { // only theirs to withdraw, or to resubmit
+		if a, ok := resubmitAction(def, in); ok {
+			m.Actions = append(m.Actions, a)
+		}
 		m.Actions = append(m.Actions, Action{Kind: ActWithdraw, Label: "Withdraw", Instance: in.ID})
 	}
 	return m
+}
+
+// resubmitAction is the Edit and resubmit button of a request sent back
+// to its requester, while its step allows another round.
+func resubmitAction(def *Definition, in *Instance) (Action, bool) {
+	if def == nil || in.Status != StatusChangesRequested && in.Status != StatusRejected {
+		return Action{}, false
+	}
+	if s := def.Step(in.Step); s != nil && in.Rounds[s.ID] < s.MaxRounds {
+		return Action{Kind: ActResubmit, Label: "Edit and resubmit", Style: "primary", Instance: in.ID, Step: in.Step, Round: in.Round}, true
+	}
+	return Action{}, false
 }
 
 func statusWords(in *Instance) string {
@@ -278,10 +293,8 @@ func (e *Engine) RequestList(ins []*Instance, viewer string, now time.Time) *Mes
 			it.Text += " · " + t.waitingOn()
 		}
 		it.Actions = []Action{{Kind: ActStatus, Label: "Status", Instance: in.ID}}
-		if (in.Status == StatusChangesRequested || in.Status == StatusRejected) && ok {
-			if s := def.Step(in.Step); s != nil && in.Rounds[s.ID] < s.MaxRounds {
-				it.Actions = append(it.Actions, Action{Kind: ActResubmit, Label: "Edit and resubmit", Style: "primary", Instance: in.ID, Step: in.Step, Round: in.Round})
-			}
+		if a, ok := resubmitAction(def, in); ok {
+			it.Actions = append(it.Actions, a)
 		}
 		m.Items = append(m.Items, it)
 	}

@@ -60,6 +60,13 @@ func TestTimeline(t *testing.T) {
 
 	// Rejected, resubmitted and cancelled: rounds, reasons, and a step never reached.
 	r.act(flows.EventReject, "carol", reason("too much"))
+	// Sent back, the requester's status offers Edit and resubmit too.
+	if got := actions(r.e.Timeline(r.in, r.audit, "alice", r.now).Actions); !slices.Equal(got, []flows.ActionKind{flows.ActResubmit, flows.ActWithdraw}) {
+		t.Fatalf("alice's actions on a rejected request %v", got)
+	}
+	if got := actions(r.e.Timeline(r.in, r.audit, "carol", r.now).Actions); len(got) != 0 {
+		t.Fatalf("carol's actions on a rejected request %v", got)
+	}
 	r.act(flows.EventResubmit, "alice", data("item", "Laptop", "amount", "1500"))
 	r.act(flows.EventCancel, "olivia", reason("bought elsewhere"))
 	tl = r.e.Timeline(r.in, r.audit, "zed", r.now)

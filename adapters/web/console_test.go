@@ -667,3 +667,21 @@ func TestConsoleAdminPicksWhoseTask(t *testing.T) {
 		t.Fatalf("tasks after olivia moved %s's: %+v", second, after.Tasks)
 	}
 }
+
+// A request sent back offers its requester Edit and resubmit on its status
+// page, as on the card that told them.
+func TestConsoleStatusOffersResubmit(t *testing.T) {
+	t.Parallel()
+	cr := newConsoleRig(t, web.Config{})
+	in := cr.startPR1()
+	w := cr.do(request{method: "POST", path: "/console/act", header: map[string]string{"Sec-Fetch-Site": "same-origin"},
+		form: url.Values{"as": {"bob"}, "action": {"changes"}, "instance": {"PR-1"}, "step": {in.Step}, "round": {"1"}, "reason": {"which vendor?"}, "key": {"k1"}}})
+	if w.Code != http.StatusSeeOther {
+		t.Fatalf("request changes: %d %s", w.Code, w.Body)
+	}
+	cr.rig.Drain()
+	page := cr.do(request{method: "GET", path: "/console/status/PR-1?as=alice"}).Body.String()
+	if !strings.Contains(page, "Edit and resubmit") {
+		t.Fatalf("alice's status page offers no Edit and resubmit:\n%s", page)
+	}
+}
