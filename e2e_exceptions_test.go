@@ -361,7 +361,7 @@ func TestConsoleWithdrawWhileRunning(t *testing.T) {
 	h.wantStatus(id, flows.StatusRunning, "finance", 1)
 	// The status page offers the requester a withdrawal, anyone else a cancel.
 	st := h.status("alice", id)
-	h.mustContain("alice's status page", st, `data-action="withdraw-PR-1"`)
+	h.mustContain("alice's status page", st, `data-action="withdraw-PR-1-`)
 	h.mustNotContain("alice's status page", st, `data-action="cancel-PR-1"`)
 	st = h.status("olivia", id)
 	h.mustContain("olivia's status page", st, `data-action="cancel-PR-1"`, `data-action="skip-PR-1"`)
@@ -380,7 +380,7 @@ func TestConsoleWithdrawWhileRunning(t *testing.T) {
 	// request).
 	own := h.start("olivia", "purchase", url.Values{"item": {"Chair"}, "amount": {"300"}, "justification": {"the old one squeaks"}})
 	st = h.status("olivia", own)
-	h.mustContain("olivia's own status page", st, `data-action="withdraw-`+own+`"`)
+	h.mustContain("olivia's own status page", st, `data-action="withdraw-`+own+`-`)
 	h.mustNotContain("olivia's own status page", st, `data-action="skip-`+own+`"`, `data-action="delegate-`+own+`"`, `data-action="cancel-`+own+`"`)
 	_, out = h.post("olivia", "/console/command", url.Values{"text": {"cancel " + own + " not needed after all"}})
 	h.mustContain("olivia withdraws", out["message"].(map[string]any)["title"].(string), "Withdrew "+own)
