@@ -335,10 +335,8 @@ func (f *Field) Parse(raw string) (any, error) {
 		if err != nil || math.IsNaN(n) || math.IsInf(n, 0) {
 			// 1 500 (a space, or a no-break space, groups thousands in
 			// much of Europe): say how to write it.
-			if spaced := strings.Join(strings.FieldsFunc(v, func(r rune) bool { return unicode.IsSpace(r) || r == '\u202f' }), ""); spaced != v {
-				if _, err := strconv.ParseFloat(spaced, 64); err == nil {
-					return nil, fmt.Errorf("%s must be a number: write %s, without spaces", f.Label, spaced)
-				}
+			if spaceGrouped.MatchString(v) {
+				return nil, fmt.Errorf("%s must be a number: write %s, without spaces", f.Label, withoutSpaces(v))
 			}
 			return nil, fmt.Errorf("%s must be a number", f.Label)
 		}
@@ -425,11 +423,26 @@ func ProgramNumber(s string) string {
 	return s
 }
 
+// spaceGrouped is a number whose thousands are grouped with spaces (1 500,
+// 12 000.5; a no-break, thin or narrow no-break space too), as much of Europe
+// writes them.
+var spaceGrouped = regexp.MustCompile(`^[+-]?[1-9][0-9]{0,2}([ \x{a0}\x{2009}\x{202f}][0-9]{3})+(\.[0-9]+)?$`)
+
+// withoutSpaces is s with its spaces (of any kind) taken out.
+func withoutSpaces(s string) string {
+	return strings.Join(strings.FieldsFunc(s, func(r rune) bool { return unicode.IsSpace(r) || r == '\u202f' }), "")
+}
+
 // commaError says how to write a number v whose commas are not thousands
-// grouping: with the decimal comma made a dot, when that is what it is.
+// grouping: with the decimal comma made a dot, when that is what it is
+// (1 500,50 is 1500.50).
 func commaError(label, v string) error {
 	if strings.Count(v, ",") == 1 && !strings.Contains(v, ".") {
-		d := strings.Replace(v, ",", ".", 1)
+		whole, frac, _ := strings.Cut(v, ",")
+		if spaceGrouped.MatchString(whole) {
+			whole = withoutSpaces(whole)
+		}
+		d := whole + "." + frac
 		if n, err := strconv.ParseFloat(d, 64); err == nil && !math.IsNaN(n) && !math.IsInf(n, 0) {
 			return fmt.Errorf("%s must be a number: write %s, with a dot for decimals", label, d)
 		}

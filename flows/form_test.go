@@ -144,6 +144,12 @@ func TestNumberCommas(t *testing.T) {
 		{raw: "1 500", err: "Count must be a number: write 1500, without spaces"},
 		{raw: "12\u00a0000.5", err: "Count must be a number: write 12000.5, without spaces"},
 		{raw: "1 5x", err: "Count must be a number"},
+		{raw: "1 5", err: "Count must be a number"},
+		{raw: "in f", err: "Count must be a number"},
+		{raw: "1. 500", err: "Count must be a number"},
+		{raw: "-1 000", err: "Count must be a number: write -1000, without spaces"},
+		{raw: "1\u202f000\u202f000", err: "Count must be a number: write 1000000, without spaces"},
+		{raw: "1 500,50", err: "Count must be a number: write 1500.50, with a dot for decimals"},
 		{raw: flows.ProgramNumber("1.125"), want: 1.125}, // a JSON number's dot is a decimal point
 		{raw: flows.ProgramNumber("-12.500"), want: -12.5},
 		{raw: "1.5", want: 1.5},
