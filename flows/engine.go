@@ -2291,7 +2291,7 @@ func (t *tx) reassign(delegate bool) error {
 				in.ID, name, name, map[bool]string{true: "delegate", false: "reassign"}[delegate]))
 		case named && !admin:
 			msg := fmt.Sprintf("You are on %s yourself, so you may move only your own task", in.ID)
-			if slices.ContainsFunc(in.Tasks, func(task Task) bool { return task.Assignee == t.ev.From }) {
+			if slices.ContainsFunc(in.Tasks, func(task Task) bool { return task.Decision == Pending && strings.EqualFold(task.Assignee, t.ev.From) }) {
 				msg += fmt.Sprintf("; %s's is theirs or an admin's to move", t.name(t.ev.From))
 			}
 			return t.refuse(CodeNotAllowed, msg+".")

@@ -654,7 +654,7 @@ func TestConsoleAdminPicksWhoseTask(t *testing.T) {
 	}
 	page := cr.do(request{method: "GET", path: "/console/status/PR-1?as=olivia"}).Body.String()
 	second := in.Tasks[1].Assignee
-	if !strings.Contains(page, `<select name="from" required>`) || !strings.Contains(page, `<option value="`+second+`">`) {
+	if !strings.Contains(page, `<select name="from" required><option value="">Pick whose</option>`) || !strings.Contains(page, `<option value="`+second+`">`) {
 		t.Fatalf("the page offers no choice of whose task:\n%s", page)
 	}
 	// Someone on the step moves only their own: no choice offered.
