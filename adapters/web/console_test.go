@@ -666,6 +666,18 @@ func TestConsoleAdminPicksWhoseTask(t *testing.T) {
 	if after.Tasks[1].Assignee != "hana" || after.Tasks[1].Original != second || after.Tasks[0].Assignee != in.Tasks[0].Assignee {
 		t.Fatalf("tasks after olivia moved %s's: %+v", second, after.Tasks)
 	}
+
+	// An admin on the step (the first task is now hers) picks whose too.
+	first := in.Tasks[0].Assignee
+	act(url.Values{"as": {"olivia"}, "action": {"reassign"}, "instance": {"PR-1"}, "step": {in.Step}, "round": {"1"}, "from": {first}, "target": {"olivia"}})
+	page = cr.do(request{method: "GET", path: "/console/status/PR-1?as=olivia"}).Body.String()
+	if !strings.Contains(page, `data-action="move-PR-1"`) || !strings.Contains(page, `<option value="olivia">Olivia Brown (yours)</option>`) {
+		t.Fatalf("olivia, on the step, is offered no choice of whose task:\n%s", page)
+	}
+	act(url.Values{"as": {"olivia"}, "action": {"reassign"}, "instance": {"PR-1"}, "step": {in.Step}, "round": {"1"}, "from": {"hana"}, "target": {"gus"}})
+	if after := cr.instance("PR-1"); after.Tasks[0].Assignee != "olivia" || after.Tasks[1].Assignee != "gus" {
+		t.Fatalf("tasks after olivia, on the step, moved hana's: %+v", after.Tasks)
+	}
 }
 
 // A request sent back offers its requester Edit and resubmit on its status
