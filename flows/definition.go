@@ -429,9 +429,7 @@ func ProgramNumber(s string) string {
 var spaceGrouped = regexp.MustCompile(`^[+-]?[1-9][0-9]{0,2}([ \x{a0}\x{2009}\x{202f}][0-9]{3})+(\.[0-9]+)?$`)
 
 // withoutSpaces is s with its spaces (of any kind) taken out.
-func withoutSpaces(s string) string {
-	return strings.Join(strings.FieldsFunc(s, func(r rune) bool { return unicode.IsSpace(r) || r == '\u202f' }), "")
-}
+func withoutSpaces(s string) string { return strings.Join(strings.FieldsFunc(s, unicode.IsSpace), "") }
 
 // commaError says how to write a number v whose commas are not thousands
 // grouping: with the decimal comma made a dot, when that is what it is

@@ -1348,7 +1348,7 @@ func (t *tx) returnToRequester(d Decision, by, reason string) {
 	m := t.returnedCard(s, d, by, reason)
 	switch {
 	case in.Round < s.MaxRounds:
-		m.Actions = append(m.Actions, Action{Kind: ActResubmit, Label: "Edit and resubmit", Style: "primary", Instance: in.ID, Step: in.Step, Round: in.Round})
+		m.Actions = append(m.Actions, resubmitButton(in))
 		m.Context = append(m.Context, fmt.Sprintf("You can resubmit %s.", Plural(s.MaxRounds-in.Round, "more time", "more times")))
 	case d == Rejected:
 		// Its last round: nothing can be resubmitted, so the rejection is
@@ -2024,11 +2024,11 @@ func unchangedNumbers(form []Field, data map[string]any, input map[string]string
 	var out map[string]string
 	for _, f := range form {
 		n, isNum := data[f.Name].(float64)
-		raw, sent := input[f.Name]
-		if f.Kind != FieldNumber || !isNum || !sent || strings.TrimSpace(raw) != strconv.FormatFloat(n, 'f', -1, 64) {
+		raw := strings.TrimSpace(input[f.Name])
+		if f.Kind != FieldNumber || !isNum || raw != strconv.FormatFloat(n, 'f', -1, 64) {
 			continue
 		}
-		if p := ProgramNumber(strings.TrimSpace(raw)); p != raw {
+		if p := ProgramNumber(raw); p != raw {
 			if out == nil {
 				out = maps.Clone(input)
 			}

@@ -88,9 +88,14 @@ func resubmitAction(def *Definition, in *Instance) (Action, bool) {
 		return Action{}, false
 	}
 	if s := def.Step(in.Step); s != nil && in.Rounds[s.ID] < s.MaxRounds {
-		return Action{Kind: ActResubmit, Label: "Edit and resubmit", Style: "primary", Instance: in.ID, Step: in.Step, Round: in.Round}, true
+		return resubmitButton(in), true
 	}
 	return Action{}, false
+}
+
+// resubmitButton is the Edit and resubmit button of in, sent back.
+func resubmitButton(in *Instance) Action {
+	return Action{Kind: ActResubmit, Label: "Edit and resubmit", Style: "primary", Instance: in.ID, Step: in.Step, Round: in.Round}
 }
 
 func statusWords(in *Instance) string {

@@ -548,7 +548,11 @@ func (a *API) decide(w http.ResponseWriter, r *http.Request) {
 	// request is at; here only their JSON types, against the fields of the
 	// step named or current (a number for a number field, its dot a decimal
 	// point).
-	data := formData(req.Data, a.outputs(r, req.Step), fields)
+	var outputs []flows.Field
+	if len(req.Data) > 0 { // read the request only for data to type
+		outputs = a.outputs(r, req.Step)
+	}
+	data := formData(req.Data, outputs, fields)
 	if len(data) > 0 && kind != flows.EventTaskDone {
 		fields["data"] = "only a done decision takes data (the task's outputs)"
 	}
