@@ -81,6 +81,11 @@ redis.call('ZADD', KEYS[2], ARGV[1], KEYS[1])
 redis.call('XADD', KEYS[3], 'MAXLEN', '~', 10000, '*', 'e', ARGV[2])
 return 1`)
 
+// emptyScript is the floor under the ceiling: a script that does nothing,
+// so what a round trip alone costs (the network, parsing, running a script)
+// shows beside what the ceiling's four commands add.
+var emptyScript = redis.NewScript(`return 1`)
+
 // BenchmarkTransitions compares, in one run, Redis's ceiling for one small
 // Lua script with Baton's durable transitions (engine + one atomic commit):
 // starting purchase requests, and approving them.
@@ -99,6 +104,11 @@ func BenchmarkTransitions(b *testing.B) {
 				tag := fmt.Sprintf("{%s:%d}", prefix, i%16)
 				return ceilingScript.Run(context.Background(), be.Client,
 					[]string{tag + ":i:" + strconv.Itoa(i%4096), tag + ":timers", tag + ":outbox"}, i, payload).Err()
+			})
+		})
+		b.Run(fmt.Sprintf("lua-empty/c=%d", c), func(b *testing.B) {
+			parallel(b, be.Client, c, func(int) error {
+				return emptyScript.Run(context.Background(), be.Client, nil).Err()
 			})
 		})
 		b.Run(fmt.Sprintf("start/c=%d", c), func(b *testing.B) {
