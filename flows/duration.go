@@ -57,6 +57,17 @@ func ParseSpan(s string) (Span, error) {
 	return sp, err
 }
 
+// notBefore reports whether span a (of length ad on the clock) surely
+// comes no earlier than span b (of length bd). In working time a day is as
+// long as the directory's working day, so there spans compare unit by unit,
+// and spans of different units (20h against 2d) may go either way.
+func notBefore(a, b Span, ad, bd time.Duration, working bool) bool {
+	if !working {
+		return ad >= bd
+	}
+	return a.Weeks >= b.Weeks && a.Days >= b.Days && a.Clock >= b.Clock
+}
+
 // parseSpan returns the span written in s, and its length on the clock.
 func parseSpan(s string) (Span, time.Duration, error) {
 	in := strings.TrimSpace(s)

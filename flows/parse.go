@@ -1076,6 +1076,15 @@ func (v *validator) step(p string, r *rawStep, names map[string]string, working 
 		if r.OnTimeout != "" && r.Due == "" {
 			v.add(p+".on_timeout", "on_timeout needs due: the time after which it applies")
 		}
+		if (s.OnTimeout == TimeoutApprove || s.OnTimeout == TimeoutReject) && s.Due > 0 && len(s.after) == len(r.Escalate) {
+			// The step ends at due, and its timers with it: a rung from then
+			// on would be promised on the card and never happen.
+			for j, a := range s.after {
+				if notBefore(a, s.due, s.Escalate[j].After, s.Due, working) {
+					v.add(fmt.Sprintf("%s.escalate[%d].after", p, j), "after %s is not before due %s, and on_timeout: %s ends the step at due, so this rung would never happen; make it earlier than due, or set on_timeout: wait to keep the step open", r.Escalate[j].After, r.Due, s.OnTimeout)
+				}
+			}
+		}
 		switch {
 		case r.MaxRounds == 0:
 			s.MaxRounds = 3

@@ -248,6 +248,33 @@ steps:
 			{"steps[0].escalate[0].after", `unknown unit "x"`},
 			{"steps[0].escalate[2].after", "after 1d must be later than the rung before it"},
 		}},
+		{"rungs an automatic decision at due would cut off", validHead + `steps:
+  - id: a
+    type: approval
+    assignees: [manager]
+    due: 1d
+    on_timeout: approve
+    escalate:
+      - {after: 20h, notify: manager}
+      - {after: 1d, reassign: manager} # @steps[0].escalate[1].after
+  - id: b
+    type: approval
+    assignees: [manager]
+    due: 36h
+    on_timeout: reject
+    escalate:
+      - {after: 2d, notify: manager} # @steps[1].escalate[0].after
+  - id: c
+    type: approval
+    assignees: [manager]
+    due: 1d
+    on_timeout: wait
+    escalate:
+      - {after: 2d, notify: manager}
+`, []want{
+			{"steps[0].escalate[1].after", "after 1d is not before due 1d, and on_timeout: approve ends the step at due, so this rung would never happen; make it earlier than due, or set on_timeout: wait"},
+			{"steps[1].escalate[0].after", "after 2d is not before due 36h, and on_timeout: reject ends the step"},
+		}},
 		{"unreachable step", validHead + `steps:
   - id: a
     type: approval

@@ -14,8 +14,13 @@ const day = 24 * time.Hour
 
 // timersFlow: bob reviews within a day (then onTimeout), is reminded every
 // 4 h (twice), escalated to his manager after a day and moved to erin after
-// two; then the requester is told.
+// two (after 12 h and 20 h where onTimeout decides at due, ending the step);
+// then the requester is told.
 func timersFlow(onTimeout string) string {
+	first, second := "1d", "2d"
+	if onTimeout == "approve" || onTimeout == "reject" {
+		first, second = "12h", "20h"
+	}
 	return `
 id: tmr
 name: Timers
@@ -29,8 +34,8 @@ steps:
     on_timeout: ` + onTimeout + `
     remind: {every: 4h, max: 2}
     escalate:
-      - {after: 1d, notify: manager}
-      - {after: 2d, reassign: "person:erin"}
+      - {after: ` + first + `, notify: manager}
+      - {after: ` + second + `, reassign: "person:erin"}
   - id: after
     type: notify
     to: [requester]
