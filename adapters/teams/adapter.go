@@ -122,7 +122,14 @@ func (a *Adapter) serve(w http.ResponseWriter, r *http.Request) {
 		// when authentication failed (defect D23).
 		status, reason := http.StatusBadRequest, "the body is not a Bot Framework activity"
 		var ae *AuthError
-		if errors.As(err, &ae) {
+		if !errors.As(err, &ae) {
+			// The body did not decode, so the library never authenticated
+			// it: whoever sent it learns it was malformed only with a valid
+			// token.
+			_, _, terr := a.auth.token(r.Context(), r.Header.Get("Authorization"))
+			errors.As(terr, &ae)
+		}
+		if ae != nil {
 			status, reason = ae.Status, ae.Reason
 		}
 		a.log.WarnContext(r.Context(), "teams: request refused", "platform", "teams", "status", status, "reason", reason, "remote", r.RemoteAddr)

@@ -114,19 +114,39 @@ func newValidator(cfg Config, log *slog.Logger) *validator {
 // Errors are *AuthError. It implements auth.TokenValidator so that the
 // library's BotFrameworkAdapter.ParseRequest runs it.
 func (v *validator) AuthenticateRequest(ctx context.Context, act schema.Activity, header string, _ auth.CredentialProvider, _ string) (auth.ClaimsIdentity, error) {
+	claims, kid, err := v.token(ctx, header)
+	if err != nil {
+		return nil, err
+	}
+	if claims.ServiceURL == "" || claims.ServiceURL != act.ServiceURL {
+		return nil, authErr(http.StatusForbidden, "the token's serviceurl claim %q is not the activity's serviceUrl %q", claims.ServiceURL, act.ServiceURL)
+	}
+	if m := v.endorsement.Load(); m != nil && act.ChannelID != "" {
+		if channels := (*m)[kid]; len(channels) > 0 && !slices.Contains(channels, act.ChannelID) {
+			return nil, authErr(http.StatusForbidden, "signing key %q is not endorsed for channel %q", kid, act.ChannelID)
+		}
+	}
+	return identity{claims}, nil
+}
+
+// token checks what the Authorization header proves without the activity:
+// a bearer JWT signed by a current Bot Framework key, for this bot, by the
+// expected issuer, unexpired. It returns its claims and its key's id.
+// Errors are *AuthError.
+func (v *validator) token(ctx context.Context, header string) (*botClaims, string, error) {
 	raw, ok := strings.CutPrefix(strings.TrimSpace(header), "Bearer ")
 	raw = strings.TrimSpace(raw)
 	switch {
 	case !ok || raw == "":
-		return nil, authErr(http.StatusUnauthorized, "no bearer token")
+		return nil, "", authErr(http.StatusUnauthorized, "no bearer token")
 	case len(raw) > maxTokenLen:
-		return nil, authErr(http.StatusUnauthorized, "bearer token of %d bytes is too long", len(raw))
+		return nil, "", authErr(http.StatusUnauthorized, "bearer token of %d bytes is too long", len(raw))
 	case strings.Count(raw, ".") != 2:
-		return nil, authErr(http.StatusUnauthorized, "bearer token is not a JWT")
+		return nil, "", authErr(http.StatusUnauthorized, "bearer token is not a JWT")
 	}
 	ks, err := v.keySet(ctx)
 	if err != nil {
-		return nil, &AuthError{Status: http.StatusServiceUnavailable, Reason: err.Error()}
+		return nil, "", &AuthError{Status: http.StatusServiceUnavailable, Reason: err.Error()}
 	}
 	claims := &botClaims{}
 	parser := jwt.NewParser(jwt.WithValidMethods([]string{"RS256"}), jwt.WithIssuer(ks.issuer), jwt.WithAudience(v.appID),
@@ -134,20 +154,12 @@ func (v *validator) AuthenticateRequest(ctx context.Context, act schema.Activity
 	tok, err := parser.ParseWithClaims(raw, claims, ks.keys.KeyfuncCtx(ctx))
 	if err != nil {
 		if errors.Is(err, jwt.ErrTokenMalformed) {
-			return nil, authErr(http.StatusUnauthorized, "malformed token: %v", err)
+			return nil, "", authErr(http.StatusUnauthorized, "malformed token: %v", err)
 		}
-		return nil, authErr(http.StatusForbidden, "invalid token: %v", err)
-	}
-	if claims.ServiceURL == "" || claims.ServiceURL != act.ServiceURL {
-		return nil, authErr(http.StatusForbidden, "the token's serviceurl claim %q is not the activity's serviceUrl %q", claims.ServiceURL, act.ServiceURL)
+		return nil, "", authErr(http.StatusForbidden, "invalid token: %v", err)
 	}
 	kid, _ := tok.Header["kid"].(string)
-	if m := v.endorsement.Load(); m != nil && act.ChannelID != "" {
-		if channels := (*m)[kid]; len(channels) > 0 && !slices.Contains(channels, act.ChannelID) {
-			return nil, authErr(http.StatusForbidden, "signing key %q is not endorsed for channel %q", kid, act.ChannelID)
-		}
-	}
-	return identity{claims}, nil
+	return claims, kid, nil
 }
 
 // keySet returns the loaded keys, loading them on first use (a request may
