@@ -168,3 +168,44 @@ steps:
 		t.Fatal(r.in.Status)
 	}
 }
+
+// Takers are whom a task may be moved to: never the requester of an
+// approval that forbids self-approval, nor anyone already on the step;
+// everyone else of the directory. Each is what the engine then accepts.
+func TestTakers(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t, buyFlow)
+	r := newRun(t, e)
+	r.start("buy", "alice", form("item", "x", "amount", "5"))
+	r.act(flows.EventDelegate, "bob", target("erin")) // bob holds the manager's task
+	ids := func(ps []flows.Person) []string {
+		var out []string
+		for _, p := range ps {
+			out = append(out, p.ID)
+		}
+		return out
+	}
+	for _, delegate := range []bool{false, true} {
+		got := ids(e.Takers(r.in, delegate))
+		for _, no := range []string{"alice", "bob", "erin"} {
+			if slices.Contains(got, no) {
+				t.Errorf("delegate %v: takers %v include %s", delegate, got, no)
+			}
+		}
+		if len(got) != len(e.Directory().People())-3 {
+			t.Errorf("delegate %v: takers %v, want everyone else", delegate, got)
+		}
+	}
+	// The engine takes each of them, and refuses the others.
+	for _, kind := range []flows.EventKind{flows.EventReassign, flows.EventDelegate} {
+		takers := ids(e.Takers(r.in, kind == flows.EventDelegate))
+		for _, p := range e.Directory().People() {
+			ev := flows.Event{Kind: kind, Instance: r.in.ID, Key: "k", Actor: "bob", Target: p.ID}
+			tr, err := e.Apply(r.in, ev, r.now)
+			took := err == nil && tr.Outcome.OK
+			if took != slices.Contains(takers, p.ID) {
+				t.Errorf("%s to %s: took %v (err %v), takers %v", kind, p.ID, took, err, takers)
+			}
+		}
+	}
+}

@@ -2308,12 +2308,14 @@ func (t *tx) reassign(delegate bool) error {
 		return inputErr("%q is not a person in the directory; pick someone from the list", target)
 	}
 	target = id
-	if _, external := ExternalEmail(target); external && delegate {
+	switch mayTake(s, in, target, delegate) {
+	case takeExternal:
 		// Their link is for a task of theirs; a delegate holds none.
 		return inputErr("%s is outside the workspace and cannot be a delegate; reassign the task to them instead", t.name(target))
-	}
-	if s.Kind == StepApproval && !s.AllowSelfApproval && target == in.Requester {
+	case takeRequester:
 		return inputErr("%s made this request and may not approve it; pick someone else", t.name(target))
+	case takeOn:
+		return inputErr("%s is already on this task", t.name(target))
 	}
 	if slot < 0 { // an admin or escalation target: move ev.From's task, or the first pending one
 		slot = slices.IndexFunc(in.Tasks, func(task Task) bool {
@@ -2324,11 +2326,6 @@ func (t *tx) reassign(delegate bool) error {
 		}
 	}
 	task := &in.Tasks[slot]
-	for _, other := range in.Tasks {
-		if other.Assignee == target || slices.Contains(other.Delegates, target) {
-			return inputErr("%s is already on this task", t.name(target))
-		}
-	}
 	from := task.Assignee
 	if delegate {
 		task.Delegates = append(task.Delegates, target)
@@ -2371,6 +2368,52 @@ func (t *tx) reassign(delegate bool) error {
 			t.names(others), map[bool]string{true: "is", false: "are"}[len(others) == 1])
 	}
 	return nil
+}
+
+// Why someone may not take over a task (see mayTake).
+const (
+	takeOK        = iota
+	takeExternal  // outside the workspace, asked to be a delegate
+	takeRequester // the requester, on an approval that forbids self-approval
+	takeOn        // already on the step's tasks (holding one, or a delegate)
+)
+
+// mayTake says whether person may take over a task of step s of in, by
+// reassignment or (delegate) as a delegate: takeOK, or why not.
+func mayTake(s *Step, in *Instance, person string, delegate bool) int {
+	if _, external := ExternalEmail(person); external && delegate {
+		return takeExternal
+	}
+	if s.Kind == StepApproval && !s.AllowSelfApproval && person == in.Requester {
+		return takeRequester
+	}
+	for _, other := range in.Tasks {
+		if other.Assignee == person || slices.Contains(other.Delegates, person) {
+			return takeOn
+		}
+	}
+	return takeOK
+}
+
+// Takers returns the people of the directory who may take over a task of
+// in's current step, by reassignment or (delegate) as a delegate: the
+// choices a form offers, so that none is refused for who they are.
+func (e *Engine) Takers(in *Instance, delegate bool) []Person {
+	def, ok := e.Flow(in.Flow)
+	if !ok {
+		return nil
+	}
+	s := def.Step(in.Step)
+	if s == nil {
+		return nil
+	}
+	var out []Person
+	for _, p := range e.dir.People() {
+		if mayTake(s, in, p.ID, delegate) == takeOK {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // involved is everyone who has a part in the instance: its requester, who

@@ -876,6 +876,9 @@ type statusData struct {
 	// was escalated to, chooses to reassign or delegate, when there are
 	// several (the viewer's own first).
 	Holders []flows.Person
+	// ReassignTo, DelegateTo: whom a task of the step may go to (not the
+	// requester of an approval, nor anyone already on it).
+	ReassignTo, DelegateTo []flows.Person
 }
 
 func (c *Console) status(w http.ResponseWriter, r *http.Request) {
@@ -916,6 +919,8 @@ func (c *Console) status(w http.ResponseWriter, r *http.Request) {
 		// admin, someone an escalation brought in) decide here.
 		d.Decide = waitsOnPeople && mayDecide && !holds && !slices.Contains(in.Pending(), as)
 		d.Approval, d.Step, d.Round = step != nil && step.Kind == flows.StepApproval, in.Step, in.Round
+		d.ReassignTo = e.Takers(in, false)
+		d.DelegateTo = slices.DeleteFunc(e.Takers(in, true), func(p flows.Person) bool { return p.ID == as })
 		if movesAny := e.IsAdmin(as) || slices.Contains(in.Escalated, as) && !slices.Contains(in.Pending(), as); movesAny && (d.Delegate || d.Decide) {
 			for _, t := range in.Tasks {
 				if t.Decision == flows.Pending {

@@ -657,6 +657,18 @@ func TestConsoleAdminPicksWhoseTask(t *testing.T) {
 	if !strings.Contains(page, `<select name="from" required><option value="">Pick whose</option>`) || !strings.Contains(page, `<option value="`+second+`">`) {
 		t.Fatalf("the page offers no choice of whose task:\n%s", page)
 	}
+	// Whom to: neither the requester (who may not approve her own request)
+	// nor anyone already on the step is offered.
+	_, to, _ := strings.Cut(page, "<label>Reassign to <select")
+	to, _, _ = strings.Cut(to, "</select>")
+	if !strings.Contains(to, `<option value="hana">`) {
+		t.Fatalf("the reassign list lacks hana: %s", to)
+	}
+	for _, p := range []string{in.Requester, in.Tasks[0].Assignee, second} {
+		if strings.Contains(to, `<option value="`+p+`">`) {
+			t.Errorf("the reassign list offers %s: %s", p, to)
+		}
+	}
 	// Someone on the step moves only their own: no choice offered.
 	if page := cr.do(request{method: "GET", path: "/console/status/PR-1?as=" + in.Tasks[0].Assignee}).Body.String(); strings.Contains(page, `name="from"`) {
 		t.Errorf("%s, on the step, is offered others' tasks", in.Tasks[0].Assignee)
