@@ -941,9 +941,24 @@ func (t *tx) closeStep(outcome, by, reason string) {
 	in.History = append(in.History, StepRecord{Step: in.Step, Round: in.Round, Started: in.StepStarted, Ended: t.now,
 		Outcome: outcome, By: by, Deciders: deciders, For: behalf, Reason: reason, Assigned: assigned, Originals: originals})
 	if s := t.step(); s != nil && (s.Kind == StepApproval || s.Kind == StepTask) {
+		// Who decided, each with whose task they decided when it was not
+		// theirs (a delegate's): "Dana Kowalski for Bob Lee".
+		labels := make([]string, len(deciders))
+		for i, d := range deciders {
+			var forWhom []string
+			for _, task := range in.Tasks {
+				if task.By == d && task.Assignee != d && string(task.Decision) == outcome {
+					forWhom = append(forWhom, task.Assignee)
+				}
+			}
+			labels[i] = t.name(d)
+			if len(forWhom) > 0 {
+				labels[i] += " for " + t.names(forWhom)
+			}
+		}
 		names := ""
-		if len(deciders) > 0 {
-			names = t.names(deciders)
+		if len(labels) > 0 {
+			names = joinNames(labels)
 		}
 		// One update closes every card of the round, which channels and
 		// escalation recipients may read too: its time is in UTC.

@@ -258,6 +258,9 @@ func TestPolicyAllRefusesASecondDecision(t *testing.T) {
 	if a := tr.Audit[0]; !a.Refused || a.Reason != "You already approved X-1 at Thu 26 Nov 09:00 UTC; waiting on Gina Ray." {
 		t.Fatalf("refusal's record %+v", a)
 	}
+	// The closed card names each decider, and whose task a delegate decided.
+	tr = r.act(flows.EventApprove, "gina")
+	contains(t, "closed card", updated(t, tr, "fin/1/").Msg.Outcome, "Approved by Carol Diaz, Dana Kowalski for Frank Osei and Gina Ray")
 }
 
 func TestConditions(t *testing.T) {
