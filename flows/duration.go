@@ -59,13 +59,21 @@ func ParseSpan(s string) (Span, error) {
 
 // notBefore reports whether span a (of length ad on the clock) surely
 // comes no earlier than span b (of length bd). In working time a day is as
-// long as the directory's working day, so there spans compare unit by unit,
-// and spans of different units (20h against 2d) may go either way.
+// long as the directory's working day (at most 24 hours) and a week its
+// working days (at least one, at most seven), so there a is surely not
+// earlier when it is so unit by unit, or by those bounds (24h is not
+// before 1d, 1w not before 1d); otherwise it may well be earlier (4h
+// against 1d).
 func notBefore(a, b Span, ad, bd time.Duration, working bool) bool {
 	if !working {
 		return ad >= bd
 	}
-	return a.Weeks >= b.Weeks && a.Days >= b.Days && a.Clock >= b.Clock
+	const day = 24 * time.Hour
+	aDays, bDays := a.Days+a.Weeks, b.Days+7*b.Weeks // a's fewest days, b's most
+	bLongest := time.Duration(bDays*float64(day)) + b.Clock
+	return a.Weeks >= b.Weeks && a.Days >= b.Days && a.Clock >= b.Clock ||
+		aDays >= bDays && a.Clock >= b.Clock ||
+		a.Clock >= bLongest
 }
 
 // parseSpan returns the span written in s, and its length on the clock.

@@ -942,7 +942,7 @@ func (t *tx) closeStep(outcome, by, reason string) {
 		Outcome: outcome, By: by, Deciders: deciders, For: behalf, Reason: reason, Assigned: assigned, Originals: originals})
 	if s := t.step(); s != nil && (s.Kind == StepApproval || s.Kind == StepTask) {
 		// Who decided, each with whose task they decided when it was not
-		// theirs (a delegate's): "Dana Kowalski for Bob Lee".
+		// theirs (a delegate's): "Dana Kowalski (for Bob Lee)".
 		labels := make([]string, len(deciders))
 		for i, d := range deciders {
 			var forWhom []string
@@ -953,7 +953,7 @@ func (t *tx) closeStep(outcome, by, reason string) {
 			}
 			labels[i] = t.name(d)
 			if len(forWhom) > 0 {
-				labels[i] += " for " + t.names(forWhom)
+				labels[i] += " (for " + t.names(forWhom) + ")"
 			}
 		}
 		names := ""
@@ -2323,6 +2323,14 @@ func (t *tx) reassign(delegate bool) error {
 		return inputErr("%q is not a person in the directory; pick someone from the list", target)
 	}
 	target = id
+	if slot < 0 { // an admin or escalation target: move ev.From's task, or the first pending one
+		slot = slices.IndexFunc(in.Tasks, func(task Task) bool {
+			return task.Decision == Pending && (t.ev.From == "" || task.Assignee == t.ev.From)
+		})
+		if slot < 0 {
+			return inputErr("%s has no pending task for %s to move", in.ID, cmp.Or(t.name(t.ev.From), "anyone"))
+		}
+	}
 	switch mayTake(s, in, target, delegate) {
 	case takeExternal:
 		// Their link is for a task of theirs; a delegate holds none.
@@ -2331,14 +2339,6 @@ func (t *tx) reassign(delegate bool) error {
 		return inputErr("%s made this request and may not approve it; pick someone else", t.name(target))
 	case takeOn:
 		return inputErr("%s is already on this task", t.name(target))
-	}
-	if slot < 0 { // an admin or escalation target: move ev.From's task, or the first pending one
-		slot = slices.IndexFunc(in.Tasks, func(task Task) bool {
-			return task.Decision == Pending && (t.ev.From == "" || task.Assignee == t.ev.From)
-		})
-		if slot < 0 {
-			return inputErr("%s has no pending task for %s to move", in.ID, cmp.Or(t.name(t.ev.From), "anyone"))
-		}
 	}
 	task := &in.Tasks[slot]
 	from := task.Assignee

@@ -260,7 +260,7 @@ func TestPolicyAllRefusesASecondDecision(t *testing.T) {
 	}
 	// The closed card names each decider, and whose task a delegate decided.
 	tr = r.act(flows.EventApprove, "gina")
-	contains(t, "closed card", updated(t, tr, "fin/1/").Msg.Outcome, "Approved by Carol Diaz, Dana Kowalski for Frank Osei and Gina Ray")
+	contains(t, "closed card", updated(t, tr, "fin/1/").Msg.Outcome, "Approved by Carol Diaz, Dana Kowalski (for Frank Osei) and Gina Ray")
 }
 
 func TestConditions(t *testing.T) {

@@ -1076,7 +1076,7 @@ func (v *validator) step(p string, r *rawStep, names map[string]string, working 
 		if r.OnTimeout != "" && r.Due == "" {
 			v.add(p+".on_timeout", "on_timeout needs due: the time after which it applies")
 		}
-		if (s.OnTimeout == TimeoutApprove || s.OnTimeout == TimeoutReject) && s.Due > 0 && len(s.after) == len(r.Escalate) {
+		if (s.OnTimeout == TimeoutApprove || s.OnTimeout == TimeoutReject) && s.Due > 0 {
 			// The step ends at due, and its timers with it: a rung from then
 			// on would be promised on the card and never happen.
 			for j, a := range s.after {

@@ -275,6 +275,33 @@ steps:
 			{"steps[0].escalate[1].after", "after 1d is not before due 1d, and on_timeout: approve ends the step at due, so this rung would never happen; make it earlier than due, or set on_timeout: wait"},
 			{"steps[1].escalate[0].after", "after 2d is not before due 36h, and on_timeout: reject ends the step"},
 		}},
+		{"rungs cut off in working time", "working_hours: true\n" + validHead + `steps:
+  - id: a
+    type: approval
+    assignees: [manager]
+    due: 1d
+    on_timeout: approve
+    escalate:
+      - {after: 4h, notify: manager}
+      - {after: 24h, notify: manager} # @steps[0].escalate[1].after
+  - id: b
+    type: approval
+    assignees: [manager]
+    due: 1d
+    on_timeout: reject
+    escalate:
+      - {after: 1w, notify: manager} # @steps[1].escalate[0].after
+  - id: c
+    type: approval
+    assignees: [manager]
+    due: 2d
+    on_timeout: approve
+    escalate:
+      - {after: 1d4h, notify: manager}
+`, []want{
+			{"steps[0].escalate[1].after", "after 24h is not before due 1d"},
+			{"steps[1].escalate[0].after", "after 1w is not before due 1d"},
+		}},
 		{"unreachable step", validHead + `steps:
   - id: a
     type: approval

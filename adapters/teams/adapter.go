@@ -104,30 +104,14 @@ func (a *Adapter) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "Unauthorized", http.StatusUnauthorized)
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.cfg.MaxBody))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
-			return
-		}
-		http.Error(w, "cannot read the request body", http.StatusBadRequest)
-		return
-	}
-	req := r.Clone(r.Context())
-	req.Body = io.NopCloser(bytes.NewReader(body))
-	act, err := a.bf.ParseRequest(r.Context(), req)
-	if err != nil {
-		// The activity is not touched: ParseRequest returns it decoded even
-		// when authentication failed (defect D23).
-		status, reason := http.StatusBadRequest, "the body is not a Bot Framework activity"
-		var ae *AuthError
-		if !errors.As(err, &ae) {
-			// The body did not decode, so the library never authenticated
-			// it: whoever sent it learns it was malformed only with a valid
-			// token.
-			_, _, terr := a.auth.token(r.Context(), r.Header.Get("Authorization"))
-			errors.As(terr, &ae)
+	// refuse answers a request that was not handled: for its token when
+	// the token proves nothing, so that only a caller Teams vouches for
+	// learns what else was wrong (the library authenticates only a body
+	// that decodes, and a body too large is not decoded at all).
+	refuse := func(status int, reason string, ae *AuthError) {
+		if ae == nil {
+			_, _, err := a.auth.token(r.Context(), r.Header.Get("Authorization"))
+			errors.As(err, &ae)
 		}
 		if ae != nil {
 			status, reason = ae.Status, ae.Reason
@@ -137,6 +121,26 @@ func (a *Adapter) serve(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="Bot Framework"`)
 		}
 		http.Error(w, http.StatusText(status), status)
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.cfg.MaxBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			refuse(http.StatusRequestEntityTooLarge, "the body is larger than the limit", nil)
+			return
+		}
+		refuse(http.StatusBadRequest, "cannot read the request body", nil)
+		return
+	}
+	req := r.Clone(r.Context())
+	req.Body = io.NopCloser(bytes.NewReader(body))
+	act, err := a.bf.ParseRequest(r.Context(), req)
+	if err != nil {
+		// The activity is not touched: ParseRequest returns it decoded even
+		// when authentication failed (defect D23).
+		var ae *AuthError
+		errors.As(err, &ae) // nil unless authentication failed
+		refuse(http.StatusBadRequest, "the body is not a Bot Framework activity", ae)
 		return
 	}
 	// A single-tenant bot serves its own organisation: the Bot Connector's

@@ -166,18 +166,21 @@ func TestBodyCap(t *testing.T) {
 	if rec.Code != http.StatusBadRequest {
 		t.Fatalf("garbage body: %d, want 400", rec.Code)
 	}
-	// The same garbage with a token that proves nothing is refused for the
-	// token, not the body: only a caller Teams vouches for learns more.
+	// The same garbage, or too large a body, with a token that proves
+	// nothing is refused for the token, not the body: only a caller Teams
+	// vouches for learns more.
 	for name, header := range map[string]string{
 		"not a JWT":           "Bearer nonsense",
 		"key never published": "Bearer " + w.idp.sign(t, "key-rogue", claims(w.conn.serviceURL())),
 	} {
-		req := httptest.NewRequest(http.MethodPost, "/api/messages", strings.NewReader("{not json"))
-		req.Header.Set("Authorization", header)
-		rec := httptest.NewRecorder()
-		w.a.Handler().ServeHTTP(rec, req)
-		if rec.Code != http.StatusUnauthorized && rec.Code != http.StatusForbidden {
-			t.Fatalf("garbage body, %s: %d, want 401 or 403", name, rec.Code)
+		for what, body := range map[string]string{"garbage body": "{not json", "body too large": strings.Repeat("x", 8<<10)} {
+			req := httptest.NewRequest(http.MethodPost, "/api/messages", strings.NewReader(body))
+			req.Header.Set("Authorization", header)
+			rec := httptest.NewRecorder()
+			w.a.Handler().ServeHTTP(rec, req)
+			if rec.Code != http.StatusUnauthorized && rec.Code != http.StatusForbidden {
+				t.Fatalf("%s, %s: %d, want 401 or 403", what, name, rec.Code)
+			}
 		}
 	}
 	// An activity without an id (which keys what it does) is refused.
