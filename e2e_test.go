@@ -193,12 +193,16 @@ func TestConsolePurchaseEndToEnd(t *testing.T) {
 	// Frank's click on his (now stale) card is told who decided first.
 	h.mustContain("stale click", h.act("frank", "approve", id, "finance", 1, false), "already rejected by Carol Diaz")
 
-	// Alice resubmits a smaller amount: back to finance, round 2, with the change shown.
+	// Alice resubmits a smaller amount. Bob approved the amount, so he is
+	// asked again first (round 2 of his step, the change shown); then it is
+	// back to finance, round 2.
 	code, out = h.post("alice", "/console/resubmit/"+id, url.Values{"item": {"Laptop"}, "amount": {"1800"}, "vendor": {"Dell"}, "justification": {"my old one broke down"}})
 	if code != http.StatusOK || out["ok"] != true {
 		t.Fatalf("resubmit: %d %v", code, out)
 	}
 	h.drain()
+	h.mustContain("bob's round 2", h.inbox("bob"), "Total amount: <del>2500</del> → <ins>1800</ins>", `data-action="approve-PR-1-manager-2"`)
+	h.act("bob", "approve", id, "manager", 2, true)
 	h.mustContain("carol's round 2", h.inbox("carol"), "Round 2", "Total amount: <del>2500</del> → <ins>1800</ins>", `data-action="approve-PR-1-finance-2"`)
 
 	// Nobody acts. After a day: a reminder in the card's thread, and the

@@ -164,10 +164,18 @@ func TestPurchaseEndToEnd(t *testing.T) {
 	values := purchaseValues("Laptop", "1800")
 	values[noteBlock] = textInput("Cheaper model")
 	ack = h.submit("U0ALICE", "V0RESUBMIT1", cbResubmit, smeta, values)
-	if !strings.Contains(mustString(t, ack), "Resubmitted PR-1 (round 2).") {
+	if !strings.Contains(mustString(t, ack), "Resubmitted PR-1: Manager approval is asked again first, as the edits change what it approved") {
 		t.Fatalf("resubmit: %v", ack)
 	}
+	// Bob approved the amount (the flow's reapprove_on): he is asked again
+	// first, then finance.
 	calls = step("alice resubmits 1800")
+	again := find(calls, "chat.postMessage", "D0BOB")
+	if !strings.Contains(again.text(), "Total amount: ~2500~ → *1800*") || !slices.Contains(again.buttons(), "v1|approve|PR-1|manager|2|") {
+		t.Errorf("bob's round 2 card: %s %v", again.text(), again.buttons())
+	}
+	h.click("U0BOB", "v1|approve|PR-1|manager|2|", "D0BOB")
+	calls = step("bob approves 1800")
 	round2 := find(calls, "chat.postMessage", "D0CAROL")
 	if !strings.Contains(round2.text(), "Changed since the last round") || !strings.Contains(round2.text(), "Total amount: ~2500~ → *1800*") ||
 		!strings.Contains(round2.text(), "Round 2") || !slices.Contains(round2.buttons(), "v1|approve|PR-1|finance|2|") {

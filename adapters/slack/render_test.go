@@ -77,8 +77,10 @@ func purchaseMessages(t *testing.T) (*bottest.Rig, *capture, *flows.Message) {
 		"item": "Laptop <b>& dock</b>", "amount": "2500", "vendor": "Dell", "justification": "my old one broke down", "link": "https://dell.example/xps"}})
 	handle(flows.Event{Kind: flows.EventApprove, Instance: "PR-1", Actor: "bob"})
 	handle(flows.Event{Kind: flows.EventReject, Instance: "PR-1", Actor: "carol", Reason: "Over the team budget; split it"})
+	// Another vendor: not what the manager approved (the flow's
+	// reapprove_on), so Bob's approval stands and he is told of the change.
 	handle(flows.Event{Kind: flows.EventResubmit, Instance: "PR-1", Actor: "alice", Data: map[string]string{
-		"item": "Laptop <b>& dock</b>", "amount": "1800", "vendor": "Dell", "justification": "my old one broke down"}})
+		"item": "Laptop <b>& dock</b>", "amount": "2500", "vendor": "Lenovo", "justification": "my old one broke down"}})
 	timeline, err := rig.Svc.Status(ctx, "alice", "PR-1")
 	if err != nil {
 		t.Fatal(err)
@@ -190,7 +192,7 @@ func TestModalGolden(t *testing.T) {
 		t.Errorf("the forms use %v; every field kind should have its element", kinds)
 	}
 	// Resubmission is pre-filled with the request's values.
-	if s := string(mustJSON(t, views["modal_resubmit"])); !strings.Contains(s, `"initial_value": "1800"`) || !strings.Contains(s, `"value": "EUR"`) {
+	if s := string(mustJSON(t, views["modal_resubmit"])); !strings.Contains(s, `"initial_value": "2500"`) || !strings.Contains(s, `"initial_value": "Lenovo"`) || !strings.Contains(s, `"value": "EUR"`) {
 		t.Errorf("resubmit modal not pre-filled:\n%s", s)
 	}
 }

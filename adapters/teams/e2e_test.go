@@ -132,7 +132,14 @@ func TestPurchaseEndToEnd(t *testing.T) {
 	}
 	an = w.click("alice", chat("alice"), edit, rejected.ID, verbResubmit, map[string]string{"f:item": "Laptop", "f:amount": "1800",
 		"f:currency": "EUR", "f:vendor": "Dell", "f:justification": "my old one broke down", "note": "a cheaper model"})
-	wantCard(t, "resubmitted", an, "Resubmitted PR-1 (round 2)")
+	wantCard(t, "resubmitted", an, "Resubmitted PR-1: Manager approval is asked again first")
+	w.rig.Drain()
+	// Bob approved the amount (the flow's reapprove_on): he is asked again
+	// first, then finance.
+	bob2 := w.conn.last(t, chat("bob"))
+	mustContain(t, "Bob's round 2", bob2.text(), "Round 2", "Total amount: ", "2500", "1800")
+	an = w.click("bob", chat("bob"), bob2.Card, bob2.ID, verbApprove, nil)
+	wantCard(t, "Bob's second answer", an, "Approved by Bob Chen")
 	w.rig.Drain()
 	carol2 := w.conn.last(t, chat("carol"))
 	mustContain(t, "Carol's round 2", carol2.text(), "Round 2", "Changed since you last saw it", "Total amount: ", "2500", "1800")

@@ -413,6 +413,12 @@ func TestBrowserConsole(t *testing.T) {
 	alice.fill("#f-amount", "1200")
 	alice.navigate(chromedp.Click(chromedp.CSS("#submit"), chromedp.NodeVisible))
 	rig.Drain()
+	// Bob approved the amount (the flow's reapprove_on): he is asked again
+	// first, then finance.
+	bob.live(card("approve-PR-1-manager-3"), "Round 3", "1500", "1200")
+	bob.navigate(chromedp.Click(chromedp.CSS(`[data-action="approve-PR-1-manager-3"]`), chromedp.NodeVisible))
+	bob.waitText("#note", "PR-1")
+	rig.Drain()
 	carol.live(card("approve-PR-1-finance-2"), "Round 2", "1500", "1200")
 
 	// A day passes: Carol gets a reminder in the card's thread, and #finance
