@@ -96,7 +96,7 @@ func TestNoSelfApprovalByAnyRoute(t *testing.T) {
 		r := newRun(t, e)
 		r.start("buy", admin, form("item", "x", "amount", "5"))
 		tr := r.refused(flows.Event{Kind: flows.EventSkip, Actor: admin, Reason: "mine"}, flows.CodeNotAllowed)
-		contains(t, "refusal", tr.Outcome.Text, "You made X-1, so you may not skip Manager approval yourself, and no one else may: it waits on")
+		contains(t, "refusal", tr.Outcome.Text, "You made X-1, so you may not skip Manager approval yourself, and there is no other owner or admin to skip it; it waits on")
 	})
 	t.Run("an escalation to the requester goes to the owner", func(t *testing.T) {
 		t.Parallel()

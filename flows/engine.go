@@ -2521,19 +2521,33 @@ func (t *tx) tellSentBackBy(verb, reason string) {
 	m := t.baseCard(nil, MsgOutcome)
 	m.Title = fmt.Sprintf("%s: %s %s (%s)", decisionWords(verb), t.def.Name, in.ID, in.Title)
 	did := map[string]string{"withdrawn": "withdrew"}[verb]
-	after := fmt.Sprintf("%s %s", t.names(deciders), what)
-	if slices.Equal(deciders, []string{System}) { // its on_timeout rejected it
-		after = "it was " + map[string]string{string(Changes): "sent back for changes", string(Rejected): "rejected"}[h.Outcome] + " automatically"
-	}
-	m.Text = fmt.Sprintf("%s %s %s after %s at %s; nothing more is asked of you.", t.name(t.ev.Actor), cmp.Or(did, verb), in.ID, after, s.Name)
-	if reason != "" {
-		m.Text += "\nReason: " + reason
+	// text is the notice as reader reads it: "after you rejected it" to
+	// whoever did.
+	text := func(reader string) string {
+		names := make([]string, len(deciders))
+		for i, d := range deciders {
+			names[i] = t.name(d)
+			if d == reader {
+				names[i] = "you"
+			}
+		}
+		after := fmt.Sprintf("%s %s", joinNames(names), what)
+		if slices.Equal(deciders, []string{System}) { // its on_timeout rejected it
+			after = "it was " + map[string]string{string(Changes): "sent back for changes", string(Rejected): "rejected"}[h.Outcome] + " automatically"
+		}
+		out := fmt.Sprintf("%s %s %s after %s at %s; nothing more is asked of you.", t.name(t.ev.Actor), cmp.Or(did, verb), in.ID, after, s.Name)
+		if reason != "" {
+			out += "\nReason: " + reason
+		}
+		return out
 	}
 	for _, p := range people {
 		if p == System || p == "" || p == in.Requester || p == t.ev.Actor || strings.HasPrefix(p, "#") {
 			continue
 		}
-		t.notify(Recipient{Person: p}, fmt.Sprintf("ended/%s/%d/%s", in.Step, in.Round, p), "", m)
+		mp := *m
+		mp.Text = text(p)
+		t.notify(Recipient{Person: p}, fmt.Sprintf("ended/%s/%d/%s", in.Step, in.Round, p), "", &mp)
 	}
 }
 
@@ -2593,7 +2607,7 @@ func (t *tx) skip() error {
 			}
 		}
 		if len(others) == 0 {
-			return t.refuse(CodeNotAllowed, fmt.Sprintf("You made %s, so you may not skip %s yourself, and no one else may: it waits on %s.", in.ID, t.stepName(), t.waitingNames()))
+			return t.refuse(CodeNotAllowed, fmt.Sprintf("You made %s, so you may not skip %s yourself, and there is no other owner or admin to skip it; it waits on %s.", in.ID, t.stepName(), t.waitingNames()))
 		}
 		return t.refuse(CodeNotAllowed, fmt.Sprintf("You made %s, so you may not skip %s yourself; %s can.", in.ID, t.stepName(), t.names(others)))
 	}

@@ -1274,12 +1274,13 @@ func TestEndSentBackTellsItsReviewers(t *testing.T) {
 	r.act(flows.EventApprove, "gus")
 	r.act(flows.EventRequestChanges, "bob", reason("which vendor?"))
 	tr := r.act(flows.EventWithdraw, "alice", reason("not needed after all"))
-	for _, p := range []string{"bob", "gus"} {
+	// Each reads it as theirs: Bob, who sent it back, reads "you".
+	for p, who := range map[string]string{"bob": "you", "gus": "Bob Chen"} {
 		m := notified(t, tr, p, "ended/review/1/"+p).Msg
 		if !strings.HasPrefix(m.Title, "Withdrawn: Timers X-1") {
 			t.Errorf("%s's notice title %q", p, m.Title)
 		}
-		contains(t, p+"'s notice", m.Text, "Alice Martin withdrew X-1 after Bob Chen asked for changes to it at Review; nothing more is asked of you.\nReason: not needed after all")
+		contains(t, p+"'s notice", m.Text, "Alice Martin withdrew X-1 after "+who+" asked for changes to it at Review; nothing more is asked of you.\nReason: not needed after all")
 	}
 	for _, e := range tr.Effects {
 		if e.Kind == flows.EffectNotify && e.To.Person == "alice" && strings.HasPrefix(e.Card, "ended/") {
@@ -1292,7 +1293,7 @@ func TestEndSentBackTellsItsReviewers(t *testing.T) {
 	r.act(flows.EventReject, "bob", reason("no budget"))
 	tr = r.act(flows.EventCancel, "olivia", reason("duplicate of X-0"))
 	contains(t, "a cancellation", notified(t, tr, "bob", "ended/review/1/bob").Msg.Text,
-		"Olivia Brown cancelled X-1 after Bob Chen rejected it at Review; nothing more is asked of you.\nReason: duplicate of X-0")
+		"Olivia Brown cancelled X-1 after you rejected it at Review; nothing more is asked of you.\nReason: duplicate of X-0")
 }
 
 // TestCommentsAfterTheStepCloses: a delegate who decided, and whose task
