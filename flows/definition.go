@@ -244,6 +244,18 @@ func (d *Definition) Field(name string) *Field {
 	return nil
 }
 
+// ApprovalNamedBy returns the first approval step whose approver the form
+// field name names (assignee field:NAME) and which forbids self-approval,
+// or nil: the requester may not name themself in that field.
+func (d *Definition) ApprovalNamedBy(name string) *Step {
+	for i, s := range d.Steps {
+		if s.Kind == StepApproval && !s.AllowSelfApproval && slices.Contains(s.Assignees, "field:"+name) {
+			return &d.Steps[i]
+		}
+	}
+	return nil
+}
+
 // allFields yields the form fields followed by every task output and
 // webhook-stored field: everything a condition may name. A stored field has
 // no Kind: it holds whatever JSON value the reply had (text, number, bool).

@@ -383,29 +383,23 @@ func (e *Engine) parseStartForm(def *Definition, requester string, input map[str
 	if err != nil && !errors.As(err, &fe) {
 		return nil, err
 	}
-	for _, s := range def.Steps {
-		if s.Kind != StepApproval || s.AllowSelfApproval {
+	for _, f := range def.Form {
+		s := def.ApprovalNamedBy(f.Name)
+		if s == nil || input[f.Name] == "" || fe[f.Name] != "" {
 			continue
 		}
-		for _, a := range s.Assignees {
-			name, ok := strings.CutPrefix(a, "field:")
-			f := def.Field(name)
-			if !ok || f == nil || input[name] == "" || fe[name] != "" {
-				continue
+		var id string // whom the field names: a person, or someone by their address
+		switch v := strings.TrimSpace(input[f.Name]); f.Kind {
+		case FieldPerson:
+			id, _ = e.person(v)
+		case FieldEmail:
+			id = e.dir.Resolve("email", v)
+		}
+		if id == requester {
+			if fe == nil {
+				fe = FieldErrors{}
 			}
-			var id string // whom the field names: a person, or someone by their address
-			switch v := strings.TrimSpace(input[name]); f.Kind {
-			case FieldPerson:
-				id, _ = e.person(v)
-			case FieldEmail:
-				id = e.dir.Resolve("email", v)
-			}
-			if id == requester {
-				if fe == nil {
-					fe = FieldErrors{}
-				}
-				fe[name] = fmt.Sprintf("%s: you are making this request, so you may not approve it (%s); pick someone else", f.Label, s.Name)
-			}
+			fe[f.Name] = fmt.Sprintf("%s: you are making this request, so you may not approve it (%s); pick someone else", f.Label, s.Name)
 		}
 	}
 	if len(fe) > 0 {

@@ -255,7 +255,7 @@ func (a *Adapter) onMessage(ctx context.Context, act schema.Activity) {
 		a.log.ErrorContext(ctx, "teams: command failed", "platform", "teams", "user", actor, "err", err)
 		c = a.cards.message(&flows.Message{Kind: flows.MsgInfo, Title: "Something went wrong; it was logged. Try again."}, "")
 	case rep.Form != nil:
-		c = a.startForm(rep.Form, nil, nil, a.newKey())
+		c = a.startForm(rep.Form, actor, nil, nil, a.newKey())
 	case rep.Message != nil:
 		c = a.cards.message(rep.Message, viewOf(rep.Message))
 	default:
@@ -298,13 +298,14 @@ func (a *Adapter) onInstall(ctx context.Context, act schema.Activity) {
 	a.answer(ctx, act, a.cards.message(m, ""), "Welcome to Baton")
 }
 
-// startForm is a flow's start form. key makes its submission idempotent.
-func (a *Adapter) startForm(def *flows.Definition, values map[string]string, errs flows.FieldErrors, key string) card {
+// startForm is a flow's start form, for requester. key makes its
+// submission idempotent.
+func (a *Adapter) startForm(def *flows.Definition, requester string, values map[string]string, errs flows.FieldErrors, key string) card {
 	var intro []string
 	if d := strings.TrimSpace(def.Description); d != "" {
 		intro = append(intro, d)
 	}
-	return a.cards.form(form{def: def, title: "Start: " + def.Name, intro: intro, values: values, errors: errs, verb: verbStart,
+	return a.cards.form(form{def: def, requester: requester, title: "Start: " + def.Name, intro: intro, values: values, errors: errs, verb: verbStart,
 		data: map[string]any{keyFlow: def.ID, keyKey: key}, submit: "Submit"})
 }
 
@@ -315,7 +316,7 @@ func (a *Adapter) resubmitForm(def *flows.Definition, in *flows.Instance, values
 	if in.Outcome != "" {
 		intro = append(intro, "Reason given: "+in.Outcome)
 	}
-	return a.cards.form(form{def: def, title: fmt.Sprintf("Edit and resubmit %s: %s", in.ID, in.Title), intro: intro, values: values, errors: errs,
+	return a.cards.form(form{def: def, requester: in.Requester, title: fmt.Sprintf("Edit and resubmit %s: %s", in.ID, in.Title), intro: intro, values: values, errors: errs,
 		verb: verbResubmit, data: map[string]any{keyInstance: in.ID, keyKey: key}, note: true, submit: "Resubmit"})
 }
 

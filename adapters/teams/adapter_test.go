@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -265,6 +266,20 @@ func TestInvokeOddities(t *testing.T) {
 	wantMessage(t, "unknown flow", w.invoke("alice", chat("alice"), "", verbOpen, map[string]any{keyFlow: "nope"}), "no flow called")
 	wantMessage(t, "edit of nothing", w.invoke("alice", chat("alice"), "", verbEdit, map[string]any{keyInstance: "PR-404"}), "There is no such request")
 	wantCard(t, "open a form", w.invoke("alice", chat("alice"), "", verbOpen, map[string]any{keyFlow: "access"}), "Start: Access request", "System")
+	// The content form's editor approves the request: alice is not offered
+	// as her own editor, bob is.
+	content := wantCard(t, "content form", w.invoke("alice", chat("alice"), "", verbOpen, map[string]any{keyFlow: "content"}), "Start: Content review")
+	editor := findInput(content, inField+"editor")
+	if editor == nil {
+		t.Fatal("no editor input")
+	}
+	var offered []string
+	for _, c := range editor["choices"].([]any) {
+		offered = append(offered, c.(map[string]any)["value"].(string))
+	}
+	if slices.Contains(offered, "alice") || !slices.Contains(offered, "bob") {
+		t.Errorf("alice's editor choices: %v", offered)
+	}
 }
 
 // Buttons on a task list answer with the list as it now is.

@@ -312,7 +312,7 @@ func (r *renderer) action(flow string, a flows.Action, view string) map[string]a
 		return showCard(a.Label, style, []any{reasonInput(reasonID(verbChanges, id), "What should change?", "Say what should change")},
 			execute("Send back for changes", verbChanges, "positive", data, true))
 	case flows.ActReassign:
-		return showCard(a.Label, style, []any{r.personInput(inTarget+id, "Who should take it over?", "", true, view == "list"),
+		return showCard(a.Label, style, []any{r.personInput(inTarget+id, "Who should take it over?", "", true, view == "list", ""),
 			map[string]any{"type": "Input.Text", "id": inNote + id, "label": "Note (optional)", "maxLength": 500}},
 			execute("Reassign", verbReassign, "positive", data, true))
 	case flows.ActDone:
@@ -322,7 +322,7 @@ func (r *renderer) action(flow string, a flows.Action, view string) map[string]a
 		}
 		var body []any
 		for _, f := range outs {
-			body = append(body, r.fieldInputs(f, inOutput+id+":"+f.Name, "", "")...)
+			body = append(body, r.fieldInputs(f, inOutput+id+":"+f.Name, "", "", "")...)
 		}
 		return showCard(a.Label, style, body, execute("Mark done", verbDone, "positive", data, true))
 	case flows.ActSnooze:
@@ -384,8 +384,8 @@ func reasonInput(id, label, errMsg string) map[string]any {
 
 // personInput picks a person from the directory, or (for a large directory,
 // or compact list cards) asks for their id or email.
-func (r *renderer) personInput(id, label, value string, required, compact bool) map[string]any {
-	people := r.engine.Directory().People()
+func (r *renderer) personInput(id, label, value string, required, compact bool, exclude string) map[string]any {
+	people := slices.DeleteFunc(r.engine.Directory().People(), func(p flows.Person) bool { return p.ID == exclude })
 	in := map[string]any{"id": id, "label": label}
 	if required {
 		in["isRequired"] = true
@@ -412,8 +412,9 @@ func (r *renderer) personInput(id, label, value string, required, compact bool) 
 	return in
 }
 
-// fieldInputs renders a form field: its input, its help and its error.
-func (r *renderer) fieldInputs(f flows.Field, id, value, errText string) []any {
+// fieldInputs renders a form field: its input, its help and its error. A
+// person field's choices leave out exclude.
+func (r *renderer) fieldInputs(f flows.Field, id, value, errText, exclude string) []any {
 	label := f.Label
 	in := map[string]any{"id": id, "label": label}
 	if f.Required {
@@ -449,7 +450,7 @@ func (r *renderer) fieldInputs(f flows.Field, id, value, errText string) []any {
 			in["value"] = value
 		}
 	case flows.FieldPerson:
-		in = r.personInput(id, label, value, f.Required, false)
+		in = r.personInput(id, label, value, f.Required, false, exclude)
 	default:
 		in["type"] = "Input.Text"
 		if f.Kind == flows.FieldLongText {
@@ -479,15 +480,16 @@ func (r *renderer) fieldInputs(f flows.Field, id, value, errText string) []any {
 // form is a flow's form as a card: to start a request, or to edit and
 // resubmit one.
 type form struct {
-	def    *flows.Definition
-	title  string
-	intro  []string
-	values map[string]string // typed so far (nil: the fields' defaults)
-	errors flows.FieldErrors
-	verb   string         // verbStart or verbResubmit
-	data   map[string]any // echoed back: flow, instance, key
-	note   bool           // ask what changed (resubmissions)
-	submit string
+	def       *flows.Definition
+	requester string // who makes the request
+	title     string
+	intro     []string
+	values    map[string]string // typed so far (nil: the fields' defaults)
+	errors    flows.FieldErrors
+	verb      string         // verbStart or verbResubmit
+	data      map[string]any // echoed back: flow, instance, key
+	note      bool           // ask what changed (resubmissions)
+	submit    string
 }
 
 func (r *renderer) form(f form) card {
@@ -509,7 +511,11 @@ func (r *renderer) form(f form) card {
 		if !ok && f.values == nil {
 			v = fld.Default
 		}
-		body = append(body, r.fieldInputs(fld, inField+fld.Name, v, f.errors[fld.Name])...)
+		exclude := "" // the requester, from a field naming their approver
+		if f.def.ApprovalNamedBy(fld.Name) != nil {
+			exclude = f.requester
+		}
+		body = append(body, r.fieldInputs(fld, inField+fld.Name, v, f.errors[fld.Name], exclude)...)
 	}
 	if f.note {
 		body = append(body, map[string]any{"type": "Input.Text", "id": inResubmit, "label": "What did you change? (optional)", "isMultiline": true, "maxLength": 2000})

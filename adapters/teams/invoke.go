@@ -149,7 +149,7 @@ func (a *Adapter) cardAction(ctx context.Context, act schema.Activity) invokeRes
 		if !ok {
 			return messageAnswer(fmt.Sprintf("There is no flow called %q any more; type help to see the flows.", str(d[keyFlow])))
 		}
-		return cardAnswer(a.startForm(def, nil, nil, a.newKey()))
+		return cardAnswer(a.startForm(def, actor, nil, nil, a.newKey()))
 	case verbStart:
 		return a.start(ctx, log, act, d, actor)
 	case verbEdit:
@@ -321,7 +321,7 @@ func (a *Adapter) start(ctx context.Context, log *slog.Logger, act schema.Activi
 		Flow: def.ID, Data: input})
 	var fe flows.FieldErrors
 	if errors.As(err, &fe) {
-		return cardAnswer(a.startForm(def, input, fe, key))
+		return cardAnswer(a.startForm(def, actor, input, fe, key))
 	}
 	if err != nil {
 		return a.failed(ctx, log, err)

@@ -605,9 +605,10 @@ type formData struct {
 
 type formField struct {
 	flows.Field
-	Value string
-	Error string
-	Input string // HTML input type
+	Value   string
+	Error   string
+	Input   string // HTML input type
+	Exclude string // a person field's choice left out: the requester, where it names their approver
 }
 
 func (c *Console) form(as string, def *flows.Definition, fields []flows.Field, values map[string]string, errs flows.FieldErrors, action, title string) formData {
@@ -617,7 +618,11 @@ func (c *Console) form(as string, def *flows.Definition, fields []flows.Field, v
 		if !ok {
 			v = f.Default
 		}
-		fd.Fields = append(fd.Fields, formField{Field: f, Value: v, Error: errs[f.Name], Input: inputType(f.Kind)})
+		ff := formField{Field: f, Value: v, Error: errs[f.Name], Input: inputType(f.Kind)}
+		if def.ApprovalNamedBy(f.Name) != nil { // as makes (or resubmits) the request
+			ff.Exclude = as
+		}
+		fd.Fields = append(fd.Fields, ff)
 	}
 	if len(errs) > 0 {
 		fd.Error = "Please fix the fields marked below."

@@ -709,3 +709,20 @@ func TestConsoleStatusOffersResubmit(t *testing.T) {
 		t.Fatalf("alice's status page offers no Edit and resubmit:\n%s", page)
 	}
 }
+
+// A person field naming the request's approver does not offer the
+// requester, who may not approve their own request; others are offered.
+func TestConsoleStartFormLeavesOutTheRequesterAsApprover(t *testing.T) {
+	t.Parallel()
+	cr := newConsoleRig(t, web.Config{})
+	page := cr.do(request{method: "GET", path: "/console/start/content?as=alice"}).Body.String()
+	_, editor, ok := strings.Cut(page, `<select id="f-editor"`)
+	editor, _, _ = strings.Cut(editor, "</select>")
+	if !ok || !strings.Contains(editor, `<option value="bob">`) || strings.Contains(editor, `<option value="alice">`) {
+		t.Fatalf("alice's editor choices: %s", editor)
+	}
+	page = cr.do(request{method: "GET", path: "/console/start/content?as=bob"}).Body.String()
+	if _, editor, _ = strings.Cut(page, `<select id="f-editor"`); !strings.Contains(editor, `<option value="alice">`) {
+		t.Fatalf("bob is not offered alice as editor: %s", editor)
+	}
+}
