@@ -162,6 +162,17 @@ func New(svc Service, cfg Config, log *slog.Logger) *Console {
 			}
 			return ff
 		},
+		// reassignTo is whom as may move the task of a to: the people the
+		// engine would take (as the request now is), but as.
+		"reassignTo": func(as string, a flows.Action) []flows.Person {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			people := svc.Engine().Directory().People()
+			if in, err := svc.Instance(ctx, a.Instance); err == nil {
+				people = svc.Engine().Takers(in, false)
+			}
+			return slices.DeleteFunc(people, func(p flows.Person) bool { return p.ID == as })
+		},
 		"outputs": func(flow string, a flows.Action) []flows.Field {
 			if def := flowOf(svc.Engine(), flow, a.Instance); def != nil {
 				if s := def.Step(a.Step); s != nil {

@@ -726,3 +726,33 @@ func TestConsoleStartFormLeavesOutTheRequesterAsApprover(t *testing.T) {
 		t.Fatalf("bob is not offered alice as editor: %s", editor)
 	}
 }
+
+// A task card's Reassign offers whom the engine would take: not the
+// requester, nor the card's reader, nor anyone else already on the step.
+func TestConsoleCardReassignOffersTakers(t *testing.T) {
+	t.Parallel()
+	cr := newConsoleRig(t, web.Config{})
+	in := cr.startPR1()
+	w := cr.do(request{method: "POST", path: "/console/act", header: map[string]string{"Sec-Fetch-Site": "same-origin"},
+		form: url.Values{"as": {"bob"}, "action": {"approve"}, "instance": {"PR-1"}, "step": {in.Step}, "round": {"1"}, "key": {"k1"}}})
+	if w.Code != http.StatusSeeOther {
+		t.Fatalf("approve: %d %s", w.Code, w.Body)
+	}
+	cr.rig.Drain()
+	in = cr.instance("PR-1")
+	if len(in.Tasks) < 2 {
+		t.Fatalf("finance tasks %+v", in.Tasks)
+	}
+	reader, other := in.Tasks[0].Assignee, in.Tasks[1].Assignee
+	page := cr.do(request{method: "GET", path: "/console/inbox?as=" + reader}).Body.String()
+	_, to, ok := strings.Cut(page, `value="reassign">`)
+	to, _, _ = strings.Cut(to, "</select>")
+	if !ok || !strings.Contains(to, `<option value="hana">`) {
+		t.Fatalf("%s's card offers no reassignment to hana: %s", reader, to)
+	}
+	for _, p := range []string{"alice", reader, other} {
+		if strings.Contains(to, `<option value="`+p+`">`) {
+			t.Errorf("%s's card offers %s: %s", reader, p, to)
+		}
+	}
+}
