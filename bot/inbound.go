@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"math"
 	"net/http"
 	"slices"
 	"strconv"
@@ -285,6 +286,12 @@ func valuesHash(def *flows.Definition, data map[string]string) string {
 		if f := def.Field(k); f != nil && f.Kind == flows.FieldNumber {
 			if n, err := f.Parse(v); err == nil && n != nil {
 				v = flows.FormatValue(n)
+				if x, ok := n.(float64); ok && x != math.Trunc(x) {
+					// Decimals as FormatValue wrote them before it grouped
+					// their thousands too: a retry from before an upgrade
+					// keeps its hash.
+					v = strconv.FormatFloat(x, 'f', -1, 64)
+				}
 			}
 		}
 		fmt.Fprintf(h, "%q=%q\n", k, v)

@@ -477,12 +477,15 @@ func FormatValue(v any) string {
 	return fmt.Sprint(v)
 }
 
+// formatNumber writes n for people: thousands grouped past four digits
+// (1500, 12,345, 12,345.5), decimals as they are.
 func formatNumber(n float64) string {
 	if n == float64(int64(n)) {
 		s := strconv.FormatInt(int64(n), 10)
 		return groupThousands(s)
 	}
-	return strconv.FormatFloat(n, 'f', -1, 64)
+	whole, frac, _ := strings.Cut(strconv.FormatFloat(n, 'f', -1, 64), ".")
+	return groupThousands(whole) + "." + frac
 }
 
 func groupThousands(s string) string {

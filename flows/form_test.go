@@ -255,6 +255,7 @@ func TestFormatValue(t *testing.T) {
 	}{
 		{nil, ""}, {"x", "x"}, {12.0, "12"}, {1234.0, "1234"}, {12345.0, "12,345"},
 		{1234567.0, "1,234,567"}, {-12345.0, "-12,345"}, {2.5, "2.5"}, {true, "true"},
+		{99999.5, "99,999.5"}, {-12345.25, "-12,345.25"}, {1234.5, "1234.5"}, {-0.5, "-0.5"},
 	} {
 		if got := flows.FormatValue(tt.in); got != tt.want {
 			t.Errorf("FormatValue(%#v) = %q, want %q", tt.in, got, tt.want)
