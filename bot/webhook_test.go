@@ -773,7 +773,10 @@ func TestWebhookAttemptsEndAtTheStepsDue(t *testing.T) {
 	})
 	w, _ := newWebhooks(map[string]string{"crm_hook": "s3cret"}, time.Second)
 	call := webhookCall(rc.URL, 3)
-	call.Due = t0.Add(20 * time.Millisecond) // the webhooks' clock stands at t0: the call has 20 ms
+	// The webhooks' clock stands at t0, so the call has a second of real
+	// time: enough for the request to arrive even on a loaded machine (with
+	// 20 ms, a busy CI run cut it short before it was sent).
+	call.Due = t0.Add(time.Second)
 	res := w.Call(t.Context(), "EN-7", call)
 	if res.OK || !strings.Contains(res.Error, "no reply before the step's due time") || len(rc.all()) != 1 {
 		t.Fatalf("result %+v after %d attempts; want one attempt, cut short at the due time", res, len(rc.all()))
