@@ -189,7 +189,7 @@ func TestConsoleChangesRoundsAndRevisionCap(t *testing.T) {
 	h.mustNotContain("ivan's first card", card, "Round ")
 
 	// A reason is required; someone else is refused (and audited).
-	h.mustContain("no reason", h.refuse("ivan", "changes", id, "edit", 1), "a reason is required to request changes")
+	h.mustContain("no reason", h.refuse("ivan", "changes", id, "edit", 1), "A reason is required to request changes")
 	before := h.instance(id)
 	h.mustContain("outsider", h.act("bob", "changes", id, "edit", 1, false, "reason", "meh"), "assigned to Ivan Petrov")
 	h.unchanged(before, 1)
@@ -314,7 +314,7 @@ func TestConsoleRevisionCapDeclines(t *testing.T) {
 	card := h.thread("bob's inbox", h.inbox("bob"), `data-action="approve-PR-1-manager-3"`)
 	h.mustContain("round 3 card", card, "Round 3", "What are you buying?: <del>Monitor model 1</del> → <ins>Monitor model 2</ins>")
 	h.mustNotContain("round 3 card", card, `data-action="changes-PR-1-manager-3"`)
-	h.mustContain("reject without reason", h.refuse("bob", "reject", id, "manager", 3), "a reason is required to reject")
+	h.mustContain("reject without reason", h.refuse("bob", "reject", id, "manager", 3), "A reason is required to reject")
 	h.act("bob", "reject", id, "manager", 3, true, "reason", "Not in this quarter's budget")
 	before := h.wantStatus(id, flows.StatusDeclined, "manager", 3)
 
@@ -418,7 +418,7 @@ func TestConsoleReassignAndDelegate(t *testing.T) {
 	h := newHarness(t)
 	id := h.start("alice", "purchase", url.Values{"item": {"Laptop"}, "amount": {"2500"}, "justification": {"my old one broke down"}})
 
-	h.mustContain("no target", h.refuse("bob", "reassign", id, "manager", 1), "say who should take it over")
+	h.mustContain("no target", h.refuse("bob", "reassign", id, "manager", 1), "Say who should take it over")
 	h.mustContain("to the requester", h.refuse("bob", "reassign", id, "manager", 1, "target", "alice"), "Alice Martin made this request and may not approve it")
 	h.mustContain("to himself", h.refuse("bob", "reassign", id, "manager", 1, "target", "bob"), "Bob Chen is already on this task")
 	before := h.instance(id)
@@ -490,7 +490,7 @@ func TestConsoleCommentSkipCancel(t *testing.T) {
 	bob := h.thread("bob's inbox", h.inbox("bob"), `data-action="approve-PR-1-manager-1"`)
 	h.mustContain("bob's card thread", bob, `class="reply"`, "Any news? The old one is dying.")
 	h.mustNotContain("alice's inbox", h.inbox("alice"), "Any news?")
-	h.mustContain("empty comment", h.refuse("alice", "comment", id, "", 0, "reason", "  "), "write the comment")
+	h.mustContain("empty comment", h.refuse("alice", "comment", id, "", 0, "reason", "  "), "Write the comment")
 	before := h.instance(id)
 	h.mustContain("outsider comments", h.act("erin", "comment", id, "", 0, false, "reason", "me too"), "Only people involved in PR-1 can comment on it.")
 	h.unchanged(before, 1)
@@ -515,7 +515,7 @@ func TestConsoleCommentSkipCancel(t *testing.T) {
 	// Skip: not the assignee, not the requester; the admin, with a reason.
 	h.mustContain("bob skips", h.act("bob", "skip", id, "manager", 1, false, "reason", "x"), "Only the flow owner (Olivia Brown) or an admin can skip a step.")
 	h.mustContain("alice skips", h.act("alice", "skip", id, "manager", 1, false, "reason", "x"), "Only the flow owner")
-	h.mustContain("skip without reason", h.refuse("dana", "skip", id, "manager", 1), "a reason is required to skip a step")
+	h.mustContain("skip without reason", h.refuse("dana", "skip", id, "manager", 1), "A reason is required to skip a step")
 	h.mustContain("skip", h.act("dana", "skip", id, "manager", 1, true, "reason", "Bob is out; pre-approved by the CFO"),
 		"Skipped Manager approval of PR-1. Waiting on Carol Diaz and Frank Osei (Finance approval).")
 	h.wantStatus(id, flows.StatusRunning, "finance", 1)
@@ -530,7 +530,7 @@ func TestConsoleCommentSkipCancel(t *testing.T) {
 	for _, p := range []string{"carol", "alice", "bob"} {
 		h.mustContain(p+" cancels", h.act(p, "cancel", id, "finance", 1, false, "reason", "x"), "Only the flow owner (Olivia Brown) or an admin can cancel PR-1")
 	}
-	h.mustContain("cancel without reason", h.refuse("olivia", "cancel", id, "finance", 1), "a reason is required to cancel a request")
+	h.mustContain("cancel without reason", h.refuse("olivia", "cancel", id, "finance", 1), "A reason is required to cancel a request")
 	h.mustContain("cancel", h.act("olivia", "cancel", id, "finance", 1, true, "reason", "Duplicate of a request by mail"), "Cancelled PR-1.")
 	in := h.wantStatus(id, flows.StatusCancelled, "finance", 1)
 	if in.Outcome != "Duplicate of a request by mail" {

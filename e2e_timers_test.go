@@ -626,7 +626,7 @@ func TestSnoozeThroughTheConsole(t *testing.T) {
 	}
 	h.mustContain("snooze", command("bob", "snooze "+id, true), "I'll remind you about "+id+" Thu 26 Nov 10:00 GMT (in 1 h).")
 	h.mustContain("carol's snooze", command("carol", "snooze "+id+" 2h", false), id+" is not one of your tasks")
-	h.mustContain("a bad length", command("bob", "snooze "+id+" later", false), "say when to remind you")
+	h.mustContain("a bad length", command("bob", "snooze "+id+" later", false), "Say when to remind you")
 	h.at(time.Hour-time.Minute, 0)
 	h.at(time.Hour, 1)
 	first := "You asked to be reminded: Manager approval has been waiting on you for 1 h."

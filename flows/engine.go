@@ -11,6 +11,8 @@ import (
 	"strings"
 	"text/template"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // ErrNotFound means no instance (or flow) has the given id.
@@ -20,7 +22,23 @@ var ErrNotFound = errors.New("not found")
 // to fix.
 type InputError struct{ Msg string }
 
-func (e *InputError) Error() string { return e.Msg }
+// Error is the message as a sentence (people read it): capitalised, with
+// a full stop, however it was written ("a reason is required to reject"
+// reads "A reason is required to reject.").
+func (e *InputError) Error() string { return sentence(e.Msg) }
+
+func sentence(s string) string {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return s
+	}
+	r, n := utf8.DecodeRuneInString(s)
+	s = string(unicode.ToUpper(r)) + s[n:]
+	if !strings.HasSuffix(s, ".") && !strings.HasSuffix(s, "?") && !strings.HasSuffix(s, "!") {
+		s += "."
+	}
+	return s
+}
 
 func inputErr(format string, args ...any) error {
 	return &InputError{Msg: fmt.Sprintf(format, args...)}

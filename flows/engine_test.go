@@ -108,11 +108,11 @@ func TestStartRefusesBadInput(t *testing.T) {
 		ev   flows.Event
 		want string
 	}{
-		{"unknown flow", flows.Event{Kind: flows.EventStart, Instance: "X-1", Flow: "bye", Actor: "alice"}, `there is no flow called "bye"; did you mean "buy"?`},
+		{"unknown flow", flows.Event{Kind: flows.EventStart, Instance: "X-1", Flow: "bye", Actor: "alice"}, `There is no flow called "bye"; did you mean "buy"?`},
 		{"no instance id", flows.Event{Kind: flows.EventStart, Flow: "buy", Actor: "alice", Data: form("item", "x", "amount", "1")}, "the instance id and the requester are required"},
 		{"no requester", flows.Event{Kind: flows.EventStart, Instance: "X-1", Flow: "buy", Data: form("item", "x", "amount", "1")}, "the instance id and the requester are required"},
 		{"bad form", flows.Event{Kind: flows.EventStart, Instance: "X-1", Flow: "buy", Actor: "alice", Data: form("item", "x", "amount", "-1")}, "Amount must be at least 1"},
-		{"unknown event", flows.Event{Kind: "approve_all", Instance: "X-1"}, `unknown event "approve_all"`},
+		{"unknown event", flows.Event{Kind: "approve_all", Instance: "X-1"}, `Unknown event "approve_all".`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()

@@ -19,7 +19,7 @@ func TestRejectAndResubmit(t *testing.T) {
 	r.act(flows.EventApprove, "bob")
 	wantStatus(t, r.in, flows.StatusRunning, "finance", 1)
 
-	r.inputErr(flows.Event{Kind: flows.EventReject, Actor: "carol", Reason: "  "}, "a reason is required to reject")
+	r.inputErr(flows.Event{Kind: flows.EventReject, Actor: "carol", Reason: "  "}, "A reason is required to reject.")
 	tr := r.act(flows.EventReject, "carol", reason("Over budget; split it"))
 	wantStatus(t, r.in, flows.StatusRejected, "finance", 1)
 	if r.in.Outcome != "Over budget; split it" || len(r.in.Tasks) != 0 {
@@ -130,7 +130,7 @@ func TestRejectAndResubmit(t *testing.T) {
 func TestRequestChangesAndRevisionCap(t *testing.T) {
 	t.Parallel()
 	r := buyRun(t, "500")
-	r.inputErr(flows.Event{Kind: flows.EventRequestChanges, Actor: "bob"}, "a reason is required to request changes")
+	r.inputErr(flows.Event{Kind: flows.EventRequestChanges, Actor: "bob"}, "A reason is required to request changes.")
 	tr := r.act(flows.EventRequestChanges, "bob", reason("add a quote"))
 	wantStatus(t, r.in, flows.StatusChangesRequested, "manager", 1)
 	back := notified(t, tr, "alice", "requester/manager/1").Msg
@@ -216,7 +216,7 @@ func TestWithdrawWhileRunning(t *testing.T) {
 func TestReassign(t *testing.T) {
 	t.Parallel()
 	r := buyRun(t, "500")
-	r.inputErr(flows.Event{Kind: flows.EventReassign, Actor: "bob"}, "say who should take it over")
+	r.inputErr(flows.Event{Kind: flows.EventReassign, Actor: "bob"}, "Say who should take it over: one person.")
 	r.inputErr(flows.Event{Kind: flows.EventReassign, Actor: "bob", Target: "erin gus"}, "one person")
 	r.inputErr(flows.Event{Kind: flows.EventReassign, Actor: "bob", Target: "alice"}, "Alice Martin made this request and may not approve it")
 	r.inputErr(flows.Event{Kind: flows.EventReassign, Actor: "bob", Target: "bob"}, "Bob Chen is already on this task")
@@ -324,7 +324,7 @@ func TestComment(t *testing.T) {
 	t.Parallel()
 	r := buyRun(t, "2500")
 	r.refused(flows.Event{Kind: flows.EventComment, Actor: "erin", Reason: "me too"}, flows.CodeNotAllowed)
-	r.inputErr(flows.Event{Kind: flows.EventComment, Actor: "alice", Reason: " "}, "write the comment")
+	r.inputErr(flows.Event{Kind: flows.EventComment, Actor: "alice", Reason: " "}, "Write the comment.")
 
 	tr := r.act(flows.EventComment, "alice", reason("Any news?"))
 	if a := tr.Audit[0]; a.Action != "commented" || a.Actor != "alice" || a.Reason != "Any news?" || a.Step != "manager" {
@@ -362,7 +362,7 @@ func TestCancel(t *testing.T) {
 	tr := r.refused(flows.Event{Kind: flows.EventCancel, Actor: "alice", Reason: "x"}, flows.CodeNotAllowed)
 	contains(t, "refusal", tr.Outcome.Text, "Only the flow owner (Olivia Brown) or an admin can cancel X-1; the requester can withdraw it.")
 	r.refused(flows.Event{Kind: flows.EventCancel, Actor: "bob", Reason: "x"}, flows.CodeNotAllowed)
-	r.inputErr(flows.Event{Kind: flows.EventCancel, Actor: "olivia"}, "a reason is required to cancel")
+	r.inputErr(flows.Event{Kind: flows.EventCancel, Actor: "olivia"}, "A reason is required to cancel a request.")
 
 	tr = r.act(flows.EventCancel, "olivia", reason("duplicate of X-0"))
 	if r.in.Status != flows.StatusCancelled || r.in.Outcome != "duplicate of X-0" {
@@ -394,7 +394,7 @@ func TestSkip(t *testing.T) {
 	r := buyRun(t, "2500")
 	r.refused(flows.Event{Kind: flows.EventSkip, Actor: "bob", Reason: "x"}, flows.CodeNotAllowed)
 	r.refused(flows.Event{Kind: flows.EventSkip, Actor: "alice", Reason: "x"}, flows.CodeNotAllowed)
-	r.inputErr(flows.Event{Kind: flows.EventSkip, Actor: "olivia"}, "a reason is required to skip")
+	r.inputErr(flows.Event{Kind: flows.EventSkip, Actor: "olivia"}, "A reason is required to skip a step.")
 
 	tr := r.act(flows.EventSkip, "olivia", reason("bob is out; pre-approved by the CFO"))
 	wantStatus(t, r.in, flows.StatusRunning, "finance", 1)

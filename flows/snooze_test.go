@@ -91,7 +91,7 @@ func TestSnoozeRefused(t *testing.T) {
 	r.refused(flows.Event{Kind: flows.EventSnooze, Actor: "carol", Data: form("for", "1h")}, flows.CodeNotAllowed)
 	r.refused(flows.Event{Kind: flows.EventSnooze, Actor: admin, Data: form("for", "1h")}, flows.CodeNotAllowed)
 	for _, bad := range []string{"", "soon", "1m", "15d", "-2h"} {
-		r.inputErr(flows.Event{Kind: flows.EventSnooze, Actor: "bob", Data: form("for", bad)}, "say when to remind you")
+		r.inputErr(flows.Event{Kind: flows.EventSnooze, Actor: "bob", Data: form("for", bad)}, "Say when to remind you")
 	}
 	r.act(flows.EventApprove, "bob")
 	r.refused(flows.Event{Kind: flows.EventSnooze, Actor: "bob", Step: "manager", Round: 1, Data: form("for", "1h")}, flows.CodeAlreadyDecided)

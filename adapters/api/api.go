@@ -494,7 +494,7 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, flows.ErrNotFound):
 		writeError(w, r, http.StatusNotFound, "not_found", err.Error(), nil)
 	case errors.As(err, &ie):
-		writeError(w, r, http.StatusUnprocessableEntity, "invalid", ie.Msg, nil)
+		writeError(w, r, http.StatusUnprocessableEntity, "invalid", ie.Error(), nil)
 	case errors.Is(err, flows.ErrConflict):
 		writeError(w, r, http.StatusConflict, "conflict", "the request is being changed by others right now; try again", nil)
 	default:

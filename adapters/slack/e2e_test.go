@@ -128,7 +128,7 @@ func TestPurchaseEndToEnd(t *testing.T) {
 	reason := find(calls, "views.open", cbReason)
 	rmeta := reason.Params["view"].(map[string]any)["private_metadata"].(string)
 	ack = h.submit("U0CAROL", "V0REASON1", cbReason, rmeta, map[string]map[string]any{"reason": textInput("")})
-	if ack["response_action"] != "errors" || !strings.Contains(mustString(t, ack), "a reason is required to reject") {
+	if ack["response_action"] != "errors" || !strings.Contains(mustString(t, ack), "A reason is required to reject") {
 		t.Fatalf("reject without a reason: %v", ack)
 	}
 	ack = h.submit("U0CAROL", "V0REASON1", cbReason, rmeta, map[string]map[string]any{"reason": textInput("Over the team budget; split it")})

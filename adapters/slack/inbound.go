@@ -236,7 +236,7 @@ func (a *Adapter) problem(actor string, err error) *flows.Message {
 	var fe flows.FieldErrors
 	switch {
 	case errors.As(err, &ie):
-		return textMessage(ie.Msg)
+		return textMessage(ie.Error())
 	case errors.As(err, &fe):
 		return textMessage(fe.Error())
 	case errors.Is(err, flows.ErrNotFound):
@@ -359,7 +359,7 @@ func (a *Adapter) onSubmit(ctx context.Context, ic slackgo.InteractionCallback) 
 	case errors.As(err, &fe):
 		return fieldErrors(fe, fields, errBlock)
 	case errors.As(err, &ie) && errBlock != "":
-		return slackgo.NewErrorsViewSubmissionResponse(map[string]string{errBlock: truncate(ie.Msg, maxLabel)})
+		return slackgo.NewErrorsViewSubmissionResponse(map[string]string{errBlock: truncate(ie.Error(), maxLabel)})
 	case err != nil:
 		return done(a.problem(actor, err))
 	}

@@ -103,7 +103,7 @@ func TestReassign(t *testing.T) {
 	meta := picker.Params["view"].(map[string]any)["private_metadata"].(string)
 	// Nobody picked: refused next to the picker.
 	ack := h.submit("U0BOB", "V0RE", cbReassign, meta, map[string]map[string]any{"target": userPicked("")})
-	if ack["response_action"] != "errors" || !strings.Contains(mustString(t, ack), "say who should take it over") {
+	if ack["response_action"] != "errors" || !strings.Contains(mustString(t, ack), "Say who should take it over") {
 		t.Fatalf("empty pick: %v", ack)
 	}
 	// The requester cannot approve her own request.

@@ -63,7 +63,7 @@ func TestReassignToSomeoneNotOnSlack(t *testing.T) {
 
 	// Nobody picked, or two people: refused next to the pickers.
 	ack := h.submit("U0BOB", "V0RE", cbReassign, meta, map[string]map[string]any{"target": userPicked("")})
-	if ack["response_action"] != "errors" || !strings.Contains(mustString(t, ack), "say who should take it over") {
+	if ack["response_action"] != "errors" || !strings.Contains(mustString(t, ack), "Say who should take it over") {
 		t.Fatalf("empty pick: %v", ack)
 	}
 	ack = h.submit("U0BOB", "V0RE", cbReassign, meta, map[string]map[string]any{"target": userPicked("U0CAROL"), "target" + otherSuffix: ivan})

@@ -112,7 +112,7 @@ func TestPurchaseEndToEnd(t *testing.T) {
 
 	// Finance rejects: the reason is required, then the requester is told why.
 	an = w.click("carol", chat("carol"), carolCard.Card, carolCard.ID, verbReject, nil)
-	wantMessage(t, "reject without a reason", an, "a reason is required")
+	wantMessage(t, "reject without a reason", an, "A reason is required")
 	an = w.click("carol", chat("carol"), carolCard.Card, carolCard.ID, verbReject, map[string]string{"reason:reject:PR-1": "Over the team budget; split it"})
 	wantCard(t, "Carol's answer", an, "Rejected by Carol Diaz", "Over the team budget; split it")
 	w.rig.Drain()
@@ -340,7 +340,7 @@ func TestRequestChangesThenWithdraw(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
 	bob := chairForBob(t, w)
-	wantMessage(t, "no reason", w.click("bob", chat("bob"), bob.Card, bob.ID, verbChanges, map[string]string{"reason:changes:PR-1": "  "}), "a reason is required")
+	wantMessage(t, "no reason", w.click("bob", chat("bob"), bob.Card, bob.ID, verbChanges, map[string]string{"reason:changes:PR-1": "  "}), "A reason is required")
 	wantCard(t, "changes", w.click("bob", chat("bob"), bob.Card, bob.ID, verbChanges, map[string]string{"reason:changes:PR-1": "Pick one from the catalogue"}),
 		"Changes requested by Bob Chen", "Pick one from the catalogue")
 	w.rig.Drain()
@@ -405,7 +405,7 @@ func TestSnoozeCard(t *testing.T) {
 	if choice == nil || choice["type"] != "Input.ChoiceSet" || len(choice["choices"].([]any)) != len(flows.SnoozeChoices) {
 		t.Fatalf("Bob's card has no choice of when: %v", choice)
 	}
-	wantMessage(t, "bad pick", w.click("bob", chat("bob"), bob.Card, bob.ID, verbSnooze, map[string]string{inSnooze + "PR-1": "someday"}), "say when to remind you")
+	wantMessage(t, "bad pick", w.click("bob", chat("bob"), bob.Card, bob.ID, verbSnooze, map[string]string{inSnooze + "PR-1": "someday"}), "Say when to remind you")
 	wantMessage(t, "Bob's pick", w.click("bob", chat("bob"), bob.Card, bob.ID, verbSnooze, map[string]string{inSnooze + "PR-1": "3h"}),
 		"I'll remind you about PR-1")
 	mustContain(t, "typed", w.say("bob", "snooze PR-1 1h").text(), "I'll remind you about PR-1")

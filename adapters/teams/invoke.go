@@ -180,7 +180,7 @@ func (a *Adapter) failed(ctx context.Context, log *slog.Logger, err error) invok
 	var fe flows.FieldErrors
 	switch {
 	case errors.As(err, &ie):
-		return messageAnswer(ie.Msg)
+		return messageAnswer(ie.Error())
 	case errors.As(err, &fe):
 		return messageAnswer(fe.Error())
 	case errors.Is(err, flows.ErrNotFound):

@@ -423,10 +423,10 @@ func (c *Console) outcomeError(w http.ResponseWriter, r *http.Request, as string
 		c.answer(w, r, as, note{Text: fieldProblems(fe)})
 	case errors.As(err, &ie):
 		if wantsJSON(r) {
-			c.fail(w, r, http.StatusUnprocessableEntity, ie.Msg, nil)
+			c.fail(w, r, http.StatusUnprocessableEntity, ie.Error(), nil)
 			return
 		}
-		c.answer(w, r, as, note{Text: ie.Msg})
+		c.answer(w, r, as, note{Text: ie.Error()})
 	case errors.Is(err, flows.ErrNotFound):
 		c.fail(w, r, http.StatusNotFound, "There is no such request.", nil)
 	default:

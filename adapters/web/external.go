@@ -251,7 +251,7 @@ func (x *External) decide(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		var ie *flows.InputError
 		if errors.As(err, &ie) {
-			x.problem(w, http.StatusConflict, "Your decision was not recorded", ie.Msg)
+			x.problem(w, http.StatusConflict, "Your decision was not recorded", ie.Error())
 			return
 		}
 		x.log.Error("approval link decision", "instance", c.Instance, "step", c.Step, "err", err)
