@@ -1,6 +1,8 @@
 package storage
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"net/url"
 	"strings"
@@ -72,14 +74,23 @@ func tune(ctxTimeout *bool, poolSize *int) {
 // Embedded starts an in-process Redis-compatible server (miniredis) and
 // returns a client connected to it through the same code path as a real
 // server. Its data lives in memory only and is lost when the process exits.
-// TTLs follow the wall clock (ClockTTL), so expiring keys do expire.
+// TTLs follow the wall clock (ClockTTL), so expiring keys do expire. It
+// listens on a loopback port, which any local user could reach: a random
+// password, known only to this process, keeps them out (they could mint
+// API tokens otherwise).
 func Embedded() (*miniredis.Miniredis, redis.UniversalClient, error) {
+	secret := make([]byte, 24)
+	if _, err := rand.Read(secret); err != nil {
+		return nil, nil, fmt.Errorf("start the embedded store: %w", err)
+	}
+	pw := hex.EncodeToString(secret)
 	m := miniredis.NewMiniRedis()
+	m.RequireAuth(pw)
 	if err := m.StartAddr("127.0.0.1:0"); err != nil {
 		return nil, nil, fmt.Errorf("start the embedded store: %w", err)
 	}
 	m.ClockTTL(true)
-	c, err := Client("redis://" + m.Addr())
+	c, err := Client("redis://:" + pw + "@" + m.Addr())
 	if err != nil {
 		m.Close()
 		return nil, nil, err
