@@ -44,8 +44,10 @@ const InboundWindow = 5 * time.Minute
 //
 // Answers: 201 {"instance","status"}; 401 on a missing, wrong or stale
 // signature, or one already used for another flow (the signature does not
-// cover the path); 422 {"error","fields"} when form values are wrong; 404 when the
-// flow takes no inbound starts. Only a 201 changes anything.
+// cover the path); 400 on a body that is not a JSON object or an
+// Idempotency-Key that is too long or not printable; 422 {"error","fields"}
+// when form values are wrong; 404 when the flow takes no inbound starts.
+// Only a 201 changes anything.
 type Inbound struct {
 	svc     *Service
 	secrets map[string]string
@@ -120,7 +122,13 @@ func (h *Inbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if key == "" {
 		key = r.Header.Get("X-Delivery-Id")
 	}
-	if key == "" || len(key) > 200 {
+	if len(key) > 200 || strings.IndexFunc(key, func(c rune) bool { return c <= ' ' || c > '~' }) >= 0 {
+		// Told, not dropped: a retry under a key we ignored would start
+		// the request again (as in the HTTP API).
+		inboundJSON(w, http.StatusBadRequest, map[string]any{"error": "Idempotency-Key (or X-Delivery-Id): at most 200 printable ASCII characters, no spaces (a UUID is fine)"})
+		return
+	}
+	if key == "" {
 		key = "sig-" + sigID
 	}
 	// The key is the sender's within its values: a retry carries the same

@@ -212,6 +212,18 @@ func TestInboundStarts(t *testing.T) {
 	if ins, _ := r.Store.List(t.Context(), flows.Query{Flow: "twin"}); len(ins) != 0 {
 		t.Errorf("a replay started %d instances of another flow", len(ins))
 	}
+	// A key too long (or unprintable) to keep is refused, not ignored: a
+	// retry under it would otherwise start the request again.
+	for _, k := range []string{strings.Repeat("k", 201), "two words"} {
+		r.Clock.Advance(time.Second)
+		if code, out := do(req{flow: "lead", body: `{"company": "Delta", "amount": 8}`, secret: hookSecret, idem: k}); code != http.StatusBadRequest ||
+			!strings.Contains(out["error"].(string), "Idempotency-Key") {
+			t.Errorf("key %.20q…: %d %v, want 400", k, code, out)
+		}
+	}
+	if n := count(); n != 5 {
+		t.Errorf("after refused keys: %d instances, want 5", n)
+	}
 	if strings.Contains(logs.String(), hookSecret) {
 		t.Error("the secret reached the logs")
 	}
