@@ -101,6 +101,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 			return teamsPackage(args[1:], getenv, stdout, stderr)
 		case "serve":
 			args = args[1:]
+		case "help":
+			args = []string{"--help"} // baton help: as baton --help
 		}
 	}
 	var cfg bot.Config

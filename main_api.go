@@ -65,8 +65,20 @@ func token(ctx context.Context, args []string, getenv func(string) string, stdou
 	name := fs.String("name", "", "create: the token's name (who uses it, e.g. crm)")
 	scope := fs.String("scope", "", "create: read, start or admin")
 	person := fs.String("person", "", "create: the only person the token may act as")
-	if err := parseRouted(fs, args[1:], stdout, stderr, (*flag.FlagSet).Parse); err != nil {
+	if err := parseRouted(fs, args[1:], stdout, stderr, parseFlags); err != nil { // flags before or after NAME
 		return flagsExit(err)
+	}
+	// What was asked is checked before Redis is looked for: a usage
+	// mistake is told as one.
+	switch {
+	case verb == "create" && (fs.NArg() > 0 || *name == "" || *scope == ""),
+		verb == "revoke" && fs.NArg() != 1,
+		verb == "list" && fs.NArg() > 0:
+		fmt.Fprintln(stderr, tokenUsage)
+		return 2
+	case verb != "create" && verb != "revoke" && verb != "list":
+		fmt.Fprintf(stderr, "baton token: unknown command %q\n%s\n", verb, tokenUsage)
+		return 2
 	}
 	store, closeStore, ok := openStore(url(), "baton token", "tokens are kept in Redis: set BATON_REDIS_URL (the embedded store of a running Baton cannot be reached)", stderr)
 	if !ok {
@@ -77,10 +89,6 @@ func token(ctx context.Context, args []string, getenv func(string) string, stdou
 	defer cancel()
 	switch verb {
 	case "create":
-		if fs.NArg() > 0 || *name == "" || *scope == "" {
-			fmt.Fprintln(stderr, tokenUsage)
-			return 2
-		}
 		if !tokenName.MatchString(*name) {
 			fmt.Fprintf(stderr, "baton token: name %q: use lowercase letters, digits, _ . or - (at most 64), e.g. crm\n", *name)
 			return 2
@@ -115,10 +123,6 @@ func token(ctx context.Context, args []string, getenv func(string) string, stdou
 		fmt.Fprintf(stdout, "It is shown only this once; send it as Authorization: Bearer TOKEN. Revoke it with: baton token revoke %s\n", *name)
 		fmt.Fprintln(stdout, tok)
 	case "revoke":
-		if fs.NArg() != 1 {
-			fmt.Fprintln(stderr, tokenUsage)
-			return 2
-		}
 		if err := store.RevokeToken(ctx, fs.Arg(0)); err != nil {
 			if errors.Is(err, flows.ErrNotFound) {
 				fmt.Fprintf(stderr, "baton token: there is no token %q; see baton token list\n", fs.Arg(0))
@@ -129,10 +133,6 @@ func token(ctx context.Context, args []string, getenv func(string) string, stdou
 		}
 		fmt.Fprintf(stdout, "Revoked API token %q: requests bearing it are refused from now on.\n", fs.Arg(0))
 	case "list":
-		if fs.NArg() > 0 {
-			fmt.Fprintln(stderr, tokenUsage)
-			return 2
-		}
 		toks, err := store.Tokens(ctx)
 		if err != nil {
 			fmt.Fprintf(stderr, "baton token: %v\n", err)
@@ -144,9 +144,6 @@ func token(ctx context.Context, args []string, getenv func(string) string, stdou
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.Name, t.Scope, cmp.Or(t.Person, "-"), t.Created.Format(time.RFC3339))
 		}
 		tw.Flush()
-	default:
-		fmt.Fprintln(stderr, tokenUsage)
-		return 2
 	}
 	return 0
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/batonbot/baton/bot"
 	"github.com/batonbot/baton/flows"
 	"github.com/batonbot/baton/storage"
+	"github.com/batonbot/baton/storage/storagetest"
 )
 
 // TestTokenCommandAndAPIEndToEnd: a token made with baton token create
@@ -29,13 +30,9 @@ import (
 func TestTokenCommandAndAPIEndToEnd(t *testing.T) {
 	t.Parallel()
 	// The token command uses the default key prefix: give it a Redis of its own.
-	m, rdb, err := storage.Embedded()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { rdb.Close(); m.Close() })
+	rdb, url := storagetest.EmbeddedURL(t)
 	getenv := func(k string) string {
-		return map[string]string{"BATON_REDIS_URL": "redis://" + m.Addr()}[k]
+		return map[string]string{"BATON_REDIS_URL": url}[k]
 	}
 	cli := func(args ...string) (int, string, string) {
 		var out, errw bytes.Buffer
@@ -59,6 +56,18 @@ func TestTokenCommandAndAPIEndToEnd(t *testing.T) {
 	}
 	if code, out, _ := cli("list"); code != 0 || !strings.Contains(out, "crm") || !strings.Contains(out, "start") || strings.Contains(out, tok) {
 		t.Errorf("token list: %d %q", code, out)
+	}
+	// Flags go before or after the name; a usage mistake is told as one,
+	// Redis or not.
+	if code, out, errs := cli("revoke", "nobody", "--redis-url", url); code != 1 || !strings.Contains(errs, `there is no token "nobody"`) {
+		t.Errorf("revoke with a flag after the name: %d %q %q", code, out, errs)
+	}
+	for _, args := range [][]string{{"create"}, {"list", "extra"}, {"revoke"}, {"frobnicate"}} {
+		var out, errw bytes.Buffer
+		code := run(t.Context(), append([]string{"token"}, args...), func(string) string { return "" }, nil, &out, &errw)
+		if code != 2 || !strings.Contains(errw.String(), "usage: baton token") {
+			t.Errorf("token %v without Redis: %d %q, want the usage", args, code, errw.String())
+		}
 	}
 
 	var mu sync.Mutex

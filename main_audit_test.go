@@ -20,6 +20,7 @@ import (
 	"github.com/batonbot/baton/bot"
 	"github.com/batonbot/baton/flows"
 	"github.com/batonbot/baton/storage"
+	"github.com/batonbot/baton/storage/storagetest"
 )
 
 // auditHarness is Baton over an embedded Redis under the default key
@@ -27,11 +28,7 @@ import (
 // default prefix may hold someone's data). It returns the client and URL.
 func auditHarness(t *testing.T) (*harness, redis.UniversalClient, string) {
 	t.Helper()
-	m, rdb, err := storage.Embedded()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { rdb.Close(); m.Close() })
+	rdb, url := storagetest.EmbeddedURL(t)
 	clock := clockwork.NewFakeClockAt(t0)
 	cfg := bot.Config{Console: "local", TimerInterval: time.Second, Admins: []string{"olivia"}, HTTPAddr: "127.0.0.1:0"}
 	a, err := build(t.Context(), cfg, func(string) string { return "" }, slog.New(slog.NewTextHandler(io.Discard, nil)), rdb, clock, storage.Config{})
@@ -40,7 +37,7 @@ func auditHarness(t *testing.T) (*harness, redis.UniversalClient, string) {
 	}
 	h := &harness{t: t, a: a, clock: clock, srv: httptest.NewServer(a.server.Handler())}
 	t.Cleanup(h.srv.Close)
-	return h, rdb, "redis://" + m.Addr()
+	return h, rdb, url
 }
 
 // runAudit runs `baton audit [args] ID` and returns the exit code and what

@@ -14,6 +14,7 @@ import (
 
 	"github.com/batonbot/baton/flows"
 	"github.com/batonbot/baton/storage"
+	"github.com/batonbot/baton/storage/storagetest"
 )
 
 // runDead runs `baton dead [args]` against the Redis at redisURL.
@@ -30,11 +31,7 @@ func runDead(t *testing.T, redisURL string, args ...string) (code int, stdout, s
 // own, at the returned URL: the command reads the default prefix and shards.
 func deadWorld(t *testing.T, channel, slackErr, amount string) (*crossWorld, redis.UniversalClient, string) {
 	t.Helper()
-	m, rdb, err := storage.Embedded()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { rdb.Close(); m.Close() })
+	rdb, url := storagetest.EmbeddedURL(t)
 	x := newCrossWorldOn(t, rdb, storage.Config{})
 	x.slack.mu.Lock()
 	x.slack.refuse = map[string]string{channel: slackErr}
@@ -45,7 +42,7 @@ func deadWorld(t *testing.T, channel, slackErr, amount string) (*crossWorld, red
 	x.teamsDecide("bob", bobChat, x.ms.last(t, bobChat), "approve", "Approved by Bob Chen")
 	x.drain()
 	findCall(t, x.slack.take(), "chat.postMessage", channel) // refused
-	return x, rdb, "redis://" + m.Addr()
+	return x, rdb, url
 }
 
 // keepDead puts a dead letter for PR-1 straight into its shard's stream, as

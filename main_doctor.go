@@ -64,6 +64,12 @@ func (c *checkup) line(status, name, format string, args ...any) {
 // never prints a secret.
 func doctor(ctx context.Context, args []string, getenv func(string) string, environ []string, stdout, stderr io.Writer) int {
 	c := &checkup{out: stdout}
+	if wantsHelp(args) {
+		// Its flags are the server's: said first, then listed.
+		fmt.Fprintln(stdout, "usage: baton doctor [flags]  checks the configuration, Redis, flows, directory, Slack auth.test, Teams token and mail relay")
+		fmt.Fprintln(stdout, "that baton with the same flags and environment would use; exit 1 on any failure. The flags, as baton's:")
+		fmt.Fprintln(stdout)
+	}
 	var cfg bot.Config
 	err := routed(stdout, stderr, func(w io.Writer) (err error) {
 		cfg, err = bot.LoadConfig(args, getenv, environ, w)

@@ -20,7 +20,6 @@ import (
 	"github.com/batonbot/baton/adapters/teams"
 	"github.com/batonbot/baton/flows"
 	"github.com/batonbot/baton/manifests"
-	"github.com/batonbot/baton/storage"
 	"github.com/batonbot/baton/storage/storagetest"
 )
 
@@ -67,12 +66,8 @@ func testRedisURL(t *testing.T) (u string, real bool) {
 	if u := os.Getenv(storagetest.EnvURL); u != "" {
 		return u, true
 	}
-	m, rdb, err := storage.Embedded()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { rdb.Close(); m.Close() })
-	return "redis://" + m.Addr(), false
+	_, url := storagetest.EmbeddedURL(t)
+	return url, false
 }
 
 // closedAddr is an address nothing listens on.

@@ -14,7 +14,7 @@ func TestHelp(t *testing.T) {
 	for _, args := range [][]string{
 		{"--help"}, {"-h"}, {"serve", "--help"}, {"graph", "--help"}, {"audit", "-h"}, {"token", "--help"},
 		{"token", "create", "--help"}, {"doctor", "--help"}, {"teams-package", "--help"}, {"healthcheck", "--help"},
-		{"validate", "--help"}, {"dead", "--help"}, {"dead", "retry", "-h"},
+		{"validate", "--help"}, {"dead", "--help"}, {"dead", "retry", "-h"}, {"help"},
 	} {
 		var out, errOut bytes.Buffer
 		code := run(t.Context(), args, env(), nil, &out, &errOut)
@@ -28,6 +28,16 @@ func TestHelp(t *testing.T) {
 		if code != 2 || out.Len() != 0 || errOut.Len() == 0 {
 			t.Errorf("baton %s: exit %d, stdout %q; want the mistake on stderr and exit 2", strings.Join(args, " "), code, first(out.String()))
 		}
+	}
+}
+
+// TestDoctorHelpSaysWhatItDoes: doctor takes the server's flags, but its
+// help first says what doctor does.
+func TestDoctorHelpSaysWhatItDoes(t *testing.T) {
+	t.Parallel()
+	var out, errOut bytes.Buffer
+	if code := run(t.Context(), []string{"doctor", "--help"}, env(), nil, &out, &errOut); code != 0 || !strings.HasPrefix(out.String(), "usage: baton doctor") {
+		t.Errorf("baton doctor --help: exit %d, first line %q", code, first(out.String()))
 	}
 }
 

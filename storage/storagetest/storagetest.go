@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"net/url"
 	"os"
 	"testing"
 	"time"
@@ -35,6 +36,20 @@ func Embedded(t testing.TB) Backend {
 	}
 	t.Cleanup(func() { c.Close(); m.Close() })
 	return Backend{Name: "embedded", Client: c}
+}
+
+// EmbeddedURL starts an embedded server for t, and returns its client and
+// a URL (with the password it asks for) another client connects with: a
+// command under test, given it as BATON_REDIS_URL.
+func EmbeddedURL(t testing.TB) (redis.UniversalClient, string) {
+	t.Helper()
+	m, c, err := storage.Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close(); m.Close() })
+	u := url.URL{Scheme: "redis", User: url.UserPassword("", c.(*redis.Client).Options().Password), Host: m.Addr()}
+	return c, u.String()
 }
 
 // Real connects to the Redis of BATON_TEST_REDIS_URL (any URL
