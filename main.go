@@ -132,6 +132,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 	return 0
 }
 
+// checkAdmins refuses an admin the directory does not know (a typo would
+// leave Baton without the admin it was meant to have), unless there is no
+// directory to check against.
+func checkAdmins(engine *flows.Engine, admins []string) error {
+	dir := engine.Directory()
+	if dir.Empty() {
+		return nil
+	}
+	for _, a := range admins {
+		if _, ok := dir.Person(a); !ok {
+			return fmt.Errorf("BATON_ADMINS: %q is not a person in the people directory; list directory ids (e.g. BATON_ADMINS=olivia), or add them to BATON_DIRECTORY", a)
+		}
+	}
+	return nil
+}
+
 // flowsDirProblem says what is wrong with a configured flows directory
 // that is not one (nil for "", the built-in flows).
 func flowsDirProblem(dir string) error {
@@ -222,6 +238,9 @@ func build(ctx context.Context, cfg bot.Config, getenv func(string) string, log 
 		return nil, err
 	}
 	if err := cfg.CheckSecrets(engine.Flows()); err != nil {
+		return nil, err
+	}
+	if err := checkAdmins(engine, cfg.Admins); err != nil {
 		return nil, err
 	}
 	for _, s := range engine.Strangers() { // baton doctor says so too

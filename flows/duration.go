@@ -93,6 +93,9 @@ func parseSpan(s string) (Span, time.Duration, error) {
 		for i < len(rest) && (rest[i] >= '0' && rest[i] <= '9' || rest[i] == '.') {
 			i++
 		}
+		if i == 0 && rest[0] == '-' {
+			return Span{}, 0, fmt.Errorf("invalid duration %q: a duration cannot be negative; write it without the minus, e.g. %s", s, strings.TrimLeft(in, "-"))
+		}
 		if i == 0 || i == len(rest) {
 			return Span{}, 0, fmt.Errorf("invalid duration %q: write a number and a unit (s, m, h, d, w), e.g. 30m, 4h, 2d", s)
 		}
