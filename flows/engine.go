@@ -48,6 +48,7 @@ func inputErr(format string, args ...any) error {
 const (
 	CodeNotAssignee    = "not_assignee"
 	CodeAlreadyDecided = "already_decided"
+	CodeNotReached     = "not_reached" // a step (or round) the request is not at yet, or has not
 	CodeNotAllowed     = "not_allowed"
 	CodeClosed         = "closed"
 )
@@ -654,7 +655,7 @@ func (t *tx) stale() bool {
 		return true
 	}
 	if t.ev.Step != "" && t.def.Step(t.ev.Step) == nil { // no card ever named it
-		_ = t.refuse(CodeAlreadyDecided, fmt.Sprintf("%s has no step %q; it is at %s (round %d).", in.ID, t.ev.Step, t.stepName(), in.Round))
+		_ = t.refuse(CodeNotReached, fmt.Sprintf("%s has no step %q; it is at %s (round %d).", in.ID, t.ev.Step, t.stepName(), in.Round))
 		return true
 	}
 	if in.Status == StatusRunning { // a step or round the request has not been at (no record of it): not yet reached
@@ -662,7 +663,7 @@ func (t *tx) stale() bool {
 		if round > 0 {
 			named += fmt.Sprintf(" (round %d)", round)
 		}
-		_ = t.refuse(CodeAlreadyDecided, fmt.Sprintf("%s has not reached %s: it is at %s (round %d). %s", in.ID, named, t.stepName(), in.Round, t.waitingOn()))
+		_ = t.refuse(CodeNotReached, fmt.Sprintf("%s has not reached %s: it is at %s (round %d). %s", in.ID, named, t.stepName(), in.Round, t.waitingOn()))
 		return true
 	}
 	_ = t.refuse(CodeClosed, fmt.Sprintf("%s is %s; there is nothing to decide.", in.ID, strings.ReplaceAll(string(in.Status), "_", " ")))

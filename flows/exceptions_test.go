@@ -586,7 +586,7 @@ func TestCardOfAnotherStepOrRound(t *testing.T) {
 		{flows.Event{Kind: flows.EventApprove, Actor: "carol", Step: "finance", Round: 1}, "Finance approval (round 1)"},
 		{flows.Event{Kind: flows.EventApprove, Actor: "carol", Step: "finance"}, "Finance approval"},
 	} {
-		tr := r.refused(c.ev, flows.CodeAlreadyDecided) // 409 over the API, as a click that came too late
+		tr := r.refused(c.ev, flows.CodeNotReached) // 409 over the API, as a click that came too late
 		contains(t, "refusal", tr.Outcome.Text, "X-1 has not reached "+c.named+": it is at Manager approval (round 1). Waiting on Bob Chen")
 	}
 }

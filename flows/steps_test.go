@@ -62,7 +62,7 @@ func TestWebhookStep(t *testing.T) {
 	// Nobody can approve a webhook step.
 	r.inputErr(flows.Event{Kind: flows.EventApprove, Actor: admin}, "X-1 is waiting for Open a ticket, not for a person")
 	// A decision for another round of the current step is out of date.
-	contains(t, "a click for round 7", r.refused(flows.Event{Kind: flows.EventApprove, Actor: admin, Round: 7}, flows.CodeAlreadyDecided).Outcome.Text, "X-1 has not reached Open a ticket (round 7)")
+	contains(t, "a click for round 7", r.refused(flows.Event{Kind: flows.EventApprove, Actor: admin, Round: 7}, flows.CodeNotReached).Outcome.Text, "X-1 has not reached Open a ticket (round 7)")
 	// A result for another step or round is a late one: nothing happens.
 	for _, ev := range []flows.Event{
 		{Kind: flows.EventWebhookResult, Step: "ticket", Round: 2, Result: &flows.WebhookResult{OK: true}},

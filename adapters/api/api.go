@@ -474,7 +474,7 @@ func (a *API) answer(w http.ResponseWriter, r *http.Request, out flows.Outcome, 
 		return
 	}
 	status := http.StatusForbidden
-	if out.Code == flows.CodeAlreadyDecided || out.Code == flows.CodeClosed {
+	if out.Code == flows.CodeAlreadyDecided || out.Code == flows.CodeClosed || out.Code == flows.CodeNotReached {
 		status = http.StatusConflict
 	}
 	writeJSON(w, status, map[string]any{"error": apiError{Code: out.Code, Message: out.Text}, "outcome": body, "request_id": bot.RequestID(r.Context())})

@@ -371,6 +371,13 @@ func TestDecisions(t *testing.T) {
 		t.Errorf("want a data error: %s", p.raw)
 	}
 
+	// A step (or round) the request is not at: 409, saying where it is.
+	p = r.do("POST", path, admin, map[string]any{"decision": "approve", "on_behalf_of": "bob", "step": "manager", "round": 5})
+	r.want(p, 409, flows.CodeNotReached)
+	if !strings.Contains(p.raw, "has not reached Manager approval (round 5)") {
+		t.Errorf("the refusal does not say where the request is: %s", p.raw)
+	}
+
 	p = r.do("POST", path, admin, map[string]any{"decision": "approve", "on_behalf_of": "bob", "step": "manager"})
 	r.want(p, 200, "")
 	if p.body["status"] != "completed" {
