@@ -76,7 +76,15 @@ func NewInbound(svc *Service, secrets map[string]string, kv KV, locker Locker, c
 func (h *Inbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("flow")
 	def, ok := h.svc.Engine().Flow(name)
-	if !ok || def.Inbound == nil {
+	if !ok {
+		msg := fmt.Sprintf("there is no flow called %q", name)
+		if d, ok := h.svc.Engine().Flow(h.svc.Engine().Suggest(name)); ok && d.Inbound != nil {
+			msg += fmt.Sprintf("; did you mean %q?", d.ID)
+		}
+		inboundJSON(w, http.StatusNotFound, map[string]any{"error": msg})
+		return
+	}
+	if def.Inbound == nil {
 		inboundJSON(w, http.StatusNotFound, map[string]any{"error": fmt.Sprintf("flow %q takes no inbound starts; give its definition inbound: {secret: NAME, requester: PERSON}", name)})
 		return
 	}
@@ -217,6 +225,9 @@ func (h *Inbound) verify(secret string, hdr http.Header, body []byte) (string, e
 		return "", errors.New("X-Baton-Timestamp must be unix seconds")
 	}
 	if d := h.clock.Now().Sub(time.Unix(ts, 0)); d > InboundWindow || d < -InboundWindow {
+		if now := h.clock.Now(); ts/1000 > now.Unix()-int64(InboundWindow.Seconds()) && ts/1000 < now.Unix()+int64(InboundWindow.Seconds()) {
+			return "", errors.New("X-Baton-Timestamp is in milliseconds: send unix seconds")
+		}
 		return "", errors.New("X-Baton-Timestamp is more than 5 minutes from now: sign each request when sending it")
 	}
 	if !hmac.Equal([]byte(sig), []byte(Sign(secret, ts, body))) {

@@ -69,6 +69,7 @@ func TestInboundStarts(t *testing.T) {
 		secret     string // "" means unsigned
 		sig        string // overrides the signature
 		idem       string
+		ms         bool // the timestamp in milliseconds, a common mistake
 	}
 	do := func(q req) (int, map[string]any) {
 		t.Helper()
@@ -77,10 +78,14 @@ func TestInboundStarts(t *testing.T) {
 			q.ts = r.Clock.Now()
 		}
 		if q.secret != "" || q.sig != "" {
-			hr.Header.Set("X-Baton-Timestamp", strconv.FormatInt(q.ts.Unix(), 10))
+			ts := q.ts.Unix()
+			if q.ms {
+				ts = q.ts.UnixMilli()
+			}
+			hr.Header.Set("X-Baton-Timestamp", strconv.FormatInt(ts, 10))
 			sig := q.sig
 			if sig == "" {
-				sig = bot.Sign(q.secret, q.ts.Unix(), []byte(q.body))
+				sig = bot.Sign(q.secret, ts, []byte(q.body))
 			}
 			hr.Header.Set("X-Baton-Signature", sig)
 		}
@@ -124,7 +129,9 @@ func TestInboundStarts(t *testing.T) {
 		{"stray brackets after it", req{flow: "lead", body: `{"company": "Acme", "amount": 5}]]]`, secret: hookSecret}, 400, "one JSON object and nothing after it"},
 		{"two objects", req{flow: "lead", body: `{"company": "Acme", "amount": 5} {}`, secret: hookSecret}, 400, "one JSON object and nothing after it"},
 		{"no inbound", req{flow: "other", body: `{}`, secret: hookSecret}, 404, "takes no inbound starts"},
-		{"unknown flow", req{flow: "nope", body: `{}`, secret: hookSecret}, 404, "takes no inbound starts"},
+		{"unknown flow", req{flow: "nope", body: `{}`, secret: hookSecret}, 404, `there is no flow called "nope"`},
+		{"a typo", req{flow: "laed", body: `{}`, secret: hookSecret}, 404, `did you mean "lead"?`},
+		{"milliseconds", req{flow: "lead", body: good, secret: hookSecret, ms: true}, 401, "in milliseconds: send unix seconds"},
 		{"secret not configured", req{flow: "plain", body: `{}`, secret: hookSecret}, 503, "not configured"},
 	} {
 		code, out := do(tc.q)
