@@ -407,7 +407,14 @@ func validate(paths []string, stdout, stderr io.Writer) int {
 	}
 	var defs []*flows.Definition
 	var problems []string
+	seen := map[string]bool{} // a path given twice (a shell glob and a file) is read once
 	for _, p := range paths {
+		if abs, err := filepath.Abs(p); err == nil {
+			if seen[abs] {
+				continue
+			}
+			seen[abs] = true
+		}
 		info, err := os.Stat(p)
 		if errors.Is(err, fs.ErrNotExist) {
 			problems = append(problems, fmt.Sprintf("%s: no such file or directory", p))

@@ -50,6 +50,10 @@ steps:
 		!strings.Contains(errOut, "schedule[0].data: invalid form: approver: you are making this request") {
 		t.Errorf("validate with a bad schedule and a missing file: exit %d\n%s", code, errOut)
 	}
+	// A file given twice (a glob and its name) is read once: no clash with itself.
+	if code, out, errOut := runCLI(t, "validate", bom, filepath.Join(dir, ".", "bom.yaml")); code != 0 || strings.Count(out, "flow purchase") != 1 {
+		t.Errorf("validate of one file given twice: exit %d\n%s%s", code, out, errOut)
+	}
 	// Or beside a flow whose id clashes with it.
 	clash := filepath.Join(dir, "clash.yaml")
 	if err := os.WriteFile(clash, []byte("id: rep\nname: Again\nowner: olivia\nprefix: AG\nsteps:\n  - {id: s, type: notify, to: [requester], message: hi}\n"), 0o644); err != nil {
