@@ -651,10 +651,11 @@ func audit(ctx context.Context, args []string, getenv func(string) string, stdou
 		}
 	} else {
 		for _, e := range entries {
-			line := fmt.Sprintf("%4d  %s  %-10s %-18s", e.Seq, e.At.Format(time.RFC3339), e.Actor, e.Action)
-			if e.Refused {
-				line += " (refused)"
+			action := e.Action
+			if e.Refused { // in the action's column, so the columns after it line up
+				action += " (refused)"
 			}
+			line := fmt.Sprintf("%4d  %s  %-10s %-18s", e.Seq, e.At.Format(time.RFC3339), e.Actor, action)
 			if e.Step != "" {
 				line += "  step=" + e.Step
 				if e.Round > 0 { // a notify step has no rounds
