@@ -484,7 +484,10 @@ func formatNumber(n float64) string {
 		s := strconv.FormatInt(int64(n), 10)
 		return groupThousands(s)
 	}
-	whole, frac, _ := strings.Cut(strconv.FormatFloat(n, 'f', -1, 64), ".")
+	whole, frac, ok := strings.Cut(strconv.FormatFloat(n, 'f', -1, 64), ".")
+	if !ok { // too large for int64, and whole
+		return groupThousands(whole)
+	}
 	return groupThousands(whole) + "." + frac
 }
 
