@@ -244,6 +244,9 @@ func (c *checkup) flows(cfg bot.Config) {
 	if problems := engine.ScheduleProblems(); len(problems) > 0 {
 		c.warn("schedules", "%s", strings.Join(problems, "; "))
 	}
+	if err := checkAdmins(engine, cfg.Admins); err != nil { // start-up refuses it too
+		c.fail("admins", "%v", err)
+	}
 	if strangers := engine.Strangers(); len(strangers) > 0 {
 		c.warn("people", "%s: add them to the directory or fix the flows, or work sent to them reaches nobody", strings.Join(strangers, "; "))
 	}
