@@ -405,49 +405,60 @@ func validate(paths []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, "Checks every flow and reports each problem with file:line, field path and what to fix; exits 1 on any.")
 		return 0
 	}
-	var defs []*flows.Definition
-	var problems []string
-	seen := map[string]bool{} // a path given twice (a shell glob and a file) is read once
-	for _, p := range paths {
-		if abs, err := filepath.Abs(p); err == nil {
+	// The files to read: each given file, and a directory's *.yaml and
+	// *.yml files, as the flows directory is read. A file reached twice (a
+	// directory and a file in it, a shell glob and a file) is read once.
+	var files, problems []string
+	seen := map[string]bool{}
+	add := func(f string) {
+		if abs, err := filepath.Abs(f); err == nil {
 			if seen[abs] {
-				continue
+				return
 			}
 			seen[abs] = true
 		}
+		files = append(files, f)
+	}
+	for _, p := range paths {
 		info, err := os.Stat(p)
-		if errors.Is(err, fs.ErrNotExist) {
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
 			problems = append(problems, fmt.Sprintf("%s: no such file or directory", p))
-			continue
-		}
-		if err != nil {
+		case err != nil:
 			problems = append(problems, err.Error())
-			continue
-		}
-		var got []*flows.Definition
-		if info.IsDir() {
-			got, err = flows.LoadDefinitions(os.DirFS(p), ".")
+		case !info.IsDir():
+			add(p)
+		default:
+			entries, err := os.ReadDir(p)
 			if err != nil {
-				err = prefixProblems(err, p)
-			} else if len(got) == 0 {
-				err = fmt.Errorf("%s: no flow definitions (*.yaml or *.yml files) in this directory", p)
+				problems = append(problems, err.Error())
+				continue
 			}
-			for _, d := range got {
-				d.Source = filepath.Join(p, d.Source)
-			}
-		} else {
-			var src []byte
-			if src, err = os.ReadFile(p); err == nil {
-				var d *flows.Definition
-				if d, err = flows.ParseDefinition(p, src); err == nil {
-					got = []*flows.Definition{d}
+			n := 0
+			for _, e := range entries {
+				if ext := filepath.Ext(e.Name()); !e.IsDir() && (ext == ".yaml" || ext == ".yml") {
+					add(filepath.Join(p, e.Name()))
+					n++
 				}
 			}
+			if n == 0 {
+				problems = append(problems, fmt.Sprintf("%s: no flow definitions (*.yaml or *.yml files) in this directory", p))
+			}
 		}
+	}
+	var defs []*flows.Definition
+	for _, f := range files {
+		src, err := os.ReadFile(f)
 		if err != nil {
 			problems = append(problems, err.Error())
+			continue
 		}
-		defs = append(defs, got...) // those that parsed, even beside others that did not: their clashes too
+		d, err := flows.ParseDefinition(f, src)
+		if err != nil {
+			problems = append(problems, err.Error())
+			continue
+		}
+		defs = append(defs, d) // those that parsed, even beside others that did not: their clashes too
 	}
 	// The flows that loaded, together (ids, commands and prefixes must not
 	// clash), and their schedules' data: people are checked by baton doctor,

@@ -54,6 +54,10 @@ steps:
 	if code, out, errOut := runCLI(t, "validate", bom, filepath.Join(dir, ".", "bom.yaml")); code != 0 || strings.Count(out, "flow purchase") != 1 {
 		t.Errorf("validate of one file given twice: exit %d\n%s%s", code, out, errOut)
 	}
+	// So is a file given alone and in its directory.
+	if code, out, errOut := runCLI(t, "validate", "manifests/flows", filepath.Join("manifests", "flows", "purchase.yaml")); code != 0 || strings.Count(out, "flow purchase") != 1 {
+		t.Errorf("validate of a directory and a file in it: exit %d\n%s%s", code, out, errOut)
+	}
 	// Or beside a flow whose id clashes with it.
 	clash := filepath.Join(dir, "clash.yaml")
 	if err := os.WriteFile(clash, []byte("id: rep\nname: Again\nowner: olivia\nprefix: AG\nsteps:\n  - {id: s, type: notify, to: [requester], message: hi}\n"), 0o644); err != nil {
