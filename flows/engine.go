@@ -32,8 +32,14 @@ func sentence(s string) string {
 	if s == "" {
 		return s
 	}
-	r, n := utf8.DecodeRuneInString(s)
-	s = string(unicode.ToUpper(r)) + s[n:]
+	// A first word of anything but letters is a name as written (an id
+	// such as slack:U123, an address, a number) and stays as it is.
+	first, _, _ := strings.Cut(s, " ")
+	first = strings.TrimRight(first, ",;:")
+	if !strings.ContainsFunc(first, func(r rune) bool { return !unicode.IsLetter(r) && r != '\'' && r != '’' }) {
+		r, n := utf8.DecodeRuneInString(s)
+		s = string(unicode.ToUpper(r)) + s[n:]
+	}
 	if !strings.HasSuffix(s, ".") && !strings.HasSuffix(s, "?") && !strings.HasSuffix(s, "!") {
 		s += "."
 	}
@@ -48,7 +54,7 @@ func inputErr(format string, args ...any) error {
 const (
 	CodeNotAssignee    = "not_assignee"
 	CodeAlreadyDecided = "already_decided"
-	CodeNotReached     = "not_reached" // a step (or round) the request is not at yet, or has not
+	CodeNotReached     = "not_reached" // a step (or round) the request has not reached yet
 	CodeNotAllowed     = "not_allowed"
 	CodeClosed         = "closed"
 )

@@ -87,3 +87,22 @@ func TestInstanceCloneIsDeep(t *testing.T) {
 		}
 	}
 }
+
+// A refusal reads as a sentence, except that a name it starts with stays
+// as written.
+func TestInputErrorSentence(t *testing.T) {
+	t.Parallel()
+	for msg, want := range map[string]string{
+		"a reason is required to reject":           "A reason is required to reject.",
+		"bob's task is not yours to move":          "Bob's task is not yours to move.",
+		"Is this yours?":                           "Is this yours?",
+		"slack:U123 made this request":             "slack:U123 made this request.",
+		"dana@example.com is not in the directory": "dana@example.com is not in the directory.",
+		"42 is more than the maximum, 10":          "42 is more than the maximum, 10.",
+		"  ":                                       "",
+	} {
+		if got := (&flows.InputError{Msg: msg}).Error(); got != want {
+			t.Errorf("%q: got %q, want %q", msg, got, want)
+		}
+	}
+}
