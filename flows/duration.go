@@ -93,8 +93,11 @@ func parseSpan(s string) (Span, time.Duration, error) {
 		for i < len(rest) && (rest[i] >= '0' && rest[i] <= '9' || rest[i] == '.') {
 			i++
 		}
-		if i == 0 && rest[0] == '-' {
+		if i == 0 && rest[0] == '-' && rest == in && len(rest) > 1 && rest[1] >= '0' && rest[1] <= '9' {
 			return Span{}, 0, fmt.Errorf("invalid duration %q: a duration cannot be negative; write it without the minus, e.g. %s", s, strings.TrimLeft(in, "-"))
+		}
+		if i == 0 && (rest[0] == '-' || rest[0] == '+') { // 1h-30m, 1h+30m, a lone minus
+			return Span{}, 0, fmt.Errorf("invalid duration %q: write numbers and units with no signs, e.g. 30m, 4h, 1h30m", s)
 		}
 		if i == 0 || i == len(rest) {
 			return Span{}, 0, fmt.Errorf("invalid duration %q: write a number and a unit (s, m, h, d, w), e.g. 30m, 4h, 2d", s)
