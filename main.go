@@ -68,6 +68,9 @@ type quietRedis struct{}
 
 func (quietRedis) Printf(context.Context, string, ...any) {}
 
+// commands are baton's commands besides serving (serve, the default).
+var commands = []string{"validate", "graph", "audit", "dead", "healthcheck", "token", "doctor", "teams-package"}
+
 // run is the whole program: it returns the exit code.
 func run(ctx context.Context, args []string, getenv func(string) string, environ []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 {
@@ -102,6 +105,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 		case "serve":
 			args = args[1:]
 		case "help":
+			if len(args) > 1 && args[1] != "serve" && args[1] != "help" { // baton help token: as baton token --help
+				if !slices.Contains(commands, args[1]) {
+					fmt.Fprintf(stderr, "baton help: there is no command %q; the commands are %s (see baton --help)\n", args[1], strings.Join(commands, ", "))
+					return 2
+				}
+				return run(ctx, []string{args[1], "--help"}, getenv, environ, stdout, stderr)
+			}
 			args = []string{"--help"} // baton help: as baton --help
 		}
 	}

@@ -80,21 +80,14 @@ func token(ctx context.Context, args []string, getenv func(string) string, stdou
 		fmt.Fprintf(stderr, "baton token: unknown command %q\n%s\n", verb, tokenUsage)
 		return 2
 	}
-	store, closeStore, ok := openStore(url(), "baton token", "tokens are kept in Redis: set BATON_REDIS_URL (the embedded store of a running Baton cannot be reached)", stderr)
-	if !ok {
-		return 2
-	}
-	defer closeStore()
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	switch verb {
-	case "create":
+	var sc api.Scope
+	if verb == "create" {
 		if !tokenName.MatchString(*name) {
 			fmt.Fprintf(stderr, "baton token: name %q: use lowercase letters, digits, _ . or - (at most 64), e.g. crm\n", *name)
 			return 2
 		}
-		sc, err := api.ParseScope(*scope)
-		if err != nil {
+		var err error
+		if sc, err = api.ParseScope(*scope); err != nil {
 			fmt.Fprintf(stderr, "baton token: %v\n", err)
 			return 2
 		}
@@ -109,8 +102,18 @@ func token(ctx context.Context, args []string, getenv func(string) string, stdou
 				return 2
 			}
 		}
+	}
+	store, closeStore, ok := openStore(url(), "baton token", "tokens are kept in Redis: set BATON_REDIS_URL (the embedded store of a running Baton cannot be reached)", stderr)
+	if !ok {
+		return 2
+	}
+	defer closeStore()
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	switch verb {
+	case "create":
 		tok, hash := api.NewToken()
-		err = store.CreateToken(ctx, storage.Token{Name: *name, Scope: string(sc), Person: *person, Hash: hash, Created: time.Now().UTC()})
+		err := store.CreateToken(ctx, storage.Token{Name: *name, Scope: string(sc), Person: *person, Hash: hash, Created: time.Now().UTC()})
 		if err != nil {
 			fmt.Fprintf(stderr, "baton token: %v\n", err)
 			return 1

@@ -14,7 +14,7 @@ func TestHelp(t *testing.T) {
 	for _, args := range [][]string{
 		{"--help"}, {"-h"}, {"serve", "--help"}, {"graph", "--help"}, {"audit", "-h"}, {"token", "--help"},
 		{"token", "create", "--help"}, {"doctor", "--help"}, {"teams-package", "--help"}, {"healthcheck", "--help"},
-		{"validate", "--help"}, {"dead", "--help"}, {"dead", "retry", "-h"}, {"help"},
+		{"validate", "--help"}, {"dead", "--help"}, {"dead", "retry", "-h"}, {"help"}, {"help", "token"}, {"help", "graph"},
 	} {
 		var out, errOut bytes.Buffer
 		code := run(t.Context(), args, env(), nil, &out, &errOut)
@@ -22,11 +22,34 @@ func TestHelp(t *testing.T) {
 			t.Errorf("baton %s: exit %d, stdout %q, stderr %q; want the usage on stdout and exit 0", strings.Join(args, " "), code, first(out.String()), errOut.String())
 		}
 	}
-	for _, args := range [][]string{{"graph"}, {"audit"}, {"token"}, {"graph", "-bogus", "x"}, {"graph", "-bogus", "--help"}, {"--bogus", "--help"}, {"--bogus"}, {"healthcheck", "now"}, {"dead"}, {"dead", "retry"}} {
+	for _, args := range [][]string{{"graph"}, {"audit"}, {"token"}, {"graph", "-bogus", "x"}, {"graph", "-bogus", "--help"}, {"--bogus", "--help"}, {"--bogus"}, {"healthcheck", "now"}, {"dead"}, {"dead", "retry"}, {"help", "nonsense"}} {
 		var out, errOut bytes.Buffer
 		code := run(t.Context(), args, env(), nil, &out, &errOut)
 		if code != 2 || out.Len() != 0 || errOut.Len() == 0 {
 			t.Errorf("baton %s: exit %d, stdout %q; want the mistake on stderr and exit 2", strings.Join(args, " "), code, first(out.String()))
+		}
+	}
+}
+
+// TestHelpCommand: baton help COMMAND is COMMAND's help, and a mistake in
+// what baton token create is asked is told before Redis is looked for.
+func TestHelpCommand(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		args         []string
+		code         int
+		out, errText string
+	}{
+		{[]string{"help", "token"}, 0, "usage: baton token create", ""},
+		{[]string{"help", "validate"}, 0, "usage: baton validate PATH", ""},
+		{[]string{"help", "nonsense"}, 2, "", `there is no command "nonsense"; the commands are validate, graph`},
+		{[]string{"token", "create", "--name", "BAD", "--scope", "read"}, 2, "", `name "BAD": use lowercase letters`},
+		{[]string{"token", "create", "--name", "crm", "--scope", "owner"}, 2, "", `scope "owner": use read, start or admin`},
+	} {
+		var out, errOut bytes.Buffer
+		code := run(t.Context(), tt.args, env(), nil, &out, &errOut)
+		if code != tt.code || !strings.Contains(out.String(), tt.out) || !strings.Contains(errOut.String(), tt.errText) {
+			t.Errorf("baton %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(tt.args, " "), code, out.String(), errOut.String())
 		}
 	}
 }
