@@ -154,7 +154,7 @@ func (h *Inbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		switch {
 		case errors.Is(err, errReplayBusy):
-			inboundJSON(w, http.StatusConflict, map[string]any{"error": err.Error()})
+			inboundJSON(w, http.StatusConflict, map[string]any{"error": err.Error(), "code": "in_progress"})
 			return
 		case errors.Is(err, errReplayOther):
 			h.log.Warn("inbound start refused", "flow", def.ID, "request", RequestID(r.Context()), "err", err)

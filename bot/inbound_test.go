@@ -1,6 +1,8 @@
 package bot_test
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -230,6 +232,20 @@ func TestInboundStarts(t *testing.T) {
 	}
 	if n := count(); n != 5 {
 		t.Errorf("after refused keys: %d instances, want 5", n)
+	}
+	// A signed request whose first delivery is still being started (its
+	// signature claimed, its start not yet recorded) is told to retry.
+	r.Clock.Advance(time.Second)
+	busy := req{flow: "lead", body: `{"company": "Epsilon", "amount": 9}`, secret: hookSecret, ts: r.Clock.Now()}
+	sum := sha256.Sum256([]byte(bot.Sign(hookSecret, busy.ts.Unix(), []byte(busy.body))))
+	if _, err := r.Store.Claim(t.Context(), "inbound-sig:"+hex.EncodeToString(sum[:16]), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if code, out := do(busy); code != http.StatusConflict || out["code"] != "in_progress" || !strings.Contains(out["error"].(string), "retry") {
+		t.Errorf("a request being made: %d %v, want 409 in_progress", code, out)
+	}
+	if n := count(); n != 5 {
+		t.Errorf("after a request being made: %d instances, want 5", n)
 	}
 	if strings.Contains(logs.String(), hookSecret) {
 		t.Error("the secret reached the logs")
