@@ -242,6 +242,21 @@ func TestDoctorExternalSettings(t *testing.T) {
 	}
 }
 
+// An admin the directory lacks fails (start-up refuses it), once: not
+// also as a warning about people.
+func TestDoctorUnknownAdmin(t *testing.T) {
+	t.Parallel()
+	redisURL, _ := testRedisURL(t)
+	code, out := runDoctor(t, "BATON_REDIS_URL", redisURL, "BATON_ADMINS", "olivia,olivai")
+	if code != 1 {
+		t.Errorf("exit %d, want 1:\n%s", code, out)
+	}
+	doctorWants(t, out, `FAIL admins: BATON_ADMINS: "olivai" is not a person in the people directory`)
+	if n := strings.Count(out, "olivai"); n != 1 {
+		t.Errorf("olivai named %d times, want once:\n%s", n, out)
+	}
+}
+
 func TestDoctorMissingSecretAndBadConfig(t *testing.T) {
 	t.Parallel()
 	redisURL, _ := testRedisURL(t)
