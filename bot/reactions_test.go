@@ -1,6 +1,7 @@
 package bot_test
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 
@@ -33,7 +34,7 @@ func TestReactionOffer(t *testing.T) {
 		return m
 	}
 	m := offer(card, "bob", true)
-	if m == nil || len(m.Actions) != 1 || m.Actions[0] != (flows.Action{Kind: flows.ActApprove, Label: "Approve", Style: "primary", Instance: in.ID, Step: "manager", Round: 1}) ||
+	if m == nil || len(m.Actions) != 1 || !reflect.DeepEqual(m.Actions[0], flows.Action{Kind: flows.ActApprove, Label: "Approve", Style: "primary", Instance: in.ID, Step: "manager", Round: 1}) ||
 		m.Text != "You reacted 👍 to Purchase request "+in.ID+": Laptop (EUR 500). Approve it?" {
 		t.Fatalf("Bob's yes: %+v", m)
 	}

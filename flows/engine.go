@@ -1118,7 +1118,9 @@ func (t *tx) taskCard(s *Step, kind MessageKind, person string) *Message {
 	// A delegate decides for the task's holder, who alone (or an admin)
 	// passes it on: their card has no Reassign.
 	if !t.delegateOnly(person) || t.e.admins[person] || slices.Contains(t.in.Escalated, person) {
-		m.Actions = append(m.Actions, act(ActReassign, "Reassign", ""))
+		a := act(ActReassign, "Reassign", "")
+		a.Exclude = nonTakers(s, in)
+		m.Actions = append(m.Actions, a)
 	}
 	if person != "" { // a person's own card: they may ask to be reminded
 		m.Actions = append(m.Actions, act(ActSnooze, "Remind me later", ""))
@@ -2427,6 +2429,19 @@ func mayTake(s *Step, in *Instance, person string, delegate bool) int {
 		}
 	}
 	return takeOK
+}
+
+// nonTakers returns whom a task of in's current step s may not be given to:
+// its requester (unless s allows self-approval) and who is on s already.
+func nonTakers(s *Step, in *Instance) []string {
+	candidates := []string{in.Requester}
+	for _, task := range in.Tasks {
+		candidates = append(candidates, task.Assignee)
+		candidates = append(candidates, task.Delegates...)
+	}
+	slices.Sort(candidates)
+	candidates = slices.Compact(candidates)
+	return slices.DeleteFunc(candidates, func(p string) bool { return p == "" || mayTake(s, in, p, false) == takeOK })
 }
 
 // Takers returns the people of the directory who may take over a task of

@@ -148,6 +148,11 @@ type Action struct {
 	// Choice is what was chosen of an action that offers choices (Snooze:
 	// a SnoozeChoices value), set by the adapter that decodes a click.
 	Choice string `json:"choice,omitempty"`
+	// Exclude, on Reassign, is whom the engine would not give the task to
+	// as the request was when the card was made (an approval's requester,
+	// whoever is on the step already): a picker leaves them out. The
+	// engine still refuses whom it would not take when the click comes.
+	Exclude []string `json:"exclude,omitempty"`
 }
 
 // EventKind returns the event an immediate action produces ("" when the

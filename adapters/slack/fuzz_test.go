@@ -3,6 +3,7 @@ package slack
 import (
 	"encoding/json"
 	"net/url"
+	"reflect"
 	"testing"
 
 	"github.com/batonbot/baton/flows"
@@ -33,7 +34,7 @@ func FuzzInteraction(f *testing.F) {
 		ic.ResponseURL = h.api.responseURL("fuzz") // never call out to a fuzzed (or real) URL
 		for _, ba := range ic.ActionCallback.BlockActions {
 			if a, err := decodeAction(ba.Value); err == nil {
-				if b, err := decodeAction(encodeAction(a)); err != nil || b != a {
+				if b, err := decodeAction(encodeAction(a)); err != nil || !reflect.DeepEqual(b, a) {
 					t.Fatalf("button value %q does not round-trip: %+v %v", ba.Value, b, err)
 				}
 			}
@@ -90,7 +91,7 @@ func FuzzValues(f *testing.F) {
 	f.Add(`{"k":"reason","a":"reject","i":"PR-1","s":"finance","r":2}`)
 	f.Fuzz(func(t *testing.T, s string) {
 		if a, err := decodeAction(s); err == nil {
-			if b, err := decodeAction(encodeAction(a)); err != nil || b != a {
+			if b, err := decodeAction(encodeAction(a)); err != nil || !reflect.DeepEqual(b, a) {
 				t.Fatalf("%q: %+v does not round-trip (%+v, %v)", s, a, b, err)
 			}
 		}

@@ -322,6 +322,28 @@ func TestReassignAndTaskOutputs(t *testing.T) {
 	id := out.Instance
 	w.rig.Drain()
 	bobCard := w.conn.last(t, "a:created-"+teamsID("bob"))
+	// Reassign offers whom the engine would take: not the requester, nor
+	// whoever is on the step (bob, and security's approver).
+	target := findInput(bobCard.Card, "target:"+id)
+	if target == nil || target["type"] != "Input.ChoiceSet" {
+		t.Fatalf("Bob's Reassign picker: %v", target)
+	}
+	var offered []string
+	for _, c := range target["choices"].([]any) {
+		offered = append(offered, c.(map[string]any)["value"].(string))
+	}
+	in, err := w.rig.Store.Get(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"alice", in.Tasks[0].Assignee} {
+		if slices.Contains(offered, p) {
+			t.Errorf("Bob's Reassign offers %s: %v", p, offered)
+		}
+	}
+	if !slices.Contains(offered, "olivia") {
+		t.Errorf("Bob's Reassign does not offer olivia: %v", offered)
+	}
 	an := w.click("bob", "a:created-"+teamsID("bob"), bobCard.Card, bobCard.ID, verbReassign, map[string]string{"target:" + id: "olivia@example.com", "note:" + id: "on leave"})
 	wantCard(t, "reassigned", an, "is now with Olivia Brown")
 	w.rig.Drain()

@@ -312,7 +312,7 @@ func (r *renderer) action(flow string, a flows.Action, view string) map[string]a
 		return showCard(a.Label, style, []any{reasonInput(reasonID(verbChanges, id), "What should change?", "Say what should change")},
 			execute("Send back for changes", verbChanges, "positive", data, true))
 	case flows.ActReassign:
-		return showCard(a.Label, style, []any{r.personInput(inTarget+id, "Who should take it over?", "", true, view == "list", ""),
+		return showCard(a.Label, style, []any{r.personInput(inTarget+id, "Who should take it over?", "", true, view == "list", a.Exclude...),
 			map[string]any{"type": "Input.Text", "id": inNote + id, "label": "Note (optional)", "maxLength": 500}},
 			execute("Reassign", verbReassign, "positive", data, true))
 	case flows.ActDone:
@@ -382,10 +382,10 @@ func reasonInput(id, label, errMsg string) map[string]any {
 		"errorMessage": errMsg, "maxLength": 2000}
 }
 
-// personInput picks a person from the directory, or (for a large directory,
-// or compact list cards) asks for their id or email.
-func (r *renderer) personInput(id, label, value string, required, compact bool, exclude string) map[string]any {
-	people := slices.DeleteFunc(r.engine.Directory().People(), func(p flows.Person) bool { return p.ID == exclude })
+// personInput picks a person from the directory but exclude, or (for a
+// large directory, or compact list cards) asks for their id or email.
+func (r *renderer) personInput(id, label, value string, required, compact bool, exclude ...string) map[string]any {
+	people := slices.DeleteFunc(r.engine.Directory().People(), func(p flows.Person) bool { return slices.Contains(exclude, p.ID) })
 	in := map[string]any{"id": id, "label": label}
 	if required {
 		in["isRequired"] = true
