@@ -1,8 +1,10 @@
 package flows
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"strings"
 	"time"
 )
 
@@ -51,6 +53,24 @@ type Query struct {
 	// oldest open requests, for "older than two days").
 	CreatedBefore time.Time
 	Limit         int
+	// After, when its ID is set, keeps the instances listed after the one
+	// created at After.Created with id After.ID: the next page, from the
+	// last instance of the one before. Listings are newest first by
+	// creation to the millisecond, then by id (greatest first), so that
+	// instances created in the same millisecond have a place each.
+	After struct {
+		Created time.Time
+		ID      string
+	}
+}
+
+// ListOrder is the order of listings (Store.List): newest first by
+// creation in unix ms, then by id, greatest first (as Redis orders members
+// of one score read newest first). It is negative when a comes first.
+// Every instance has its own place, so a page ends at one and the next
+// starts right after it, however many share its millisecond.
+func ListOrder(aMS int64, aID string, bMS int64, bID string) int {
+	return cmp.Or(cmp.Compare(bMS, aMS), strings.Compare(bID, aID))
 }
 
 // TimerQueue hands out due timers.

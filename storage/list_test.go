@@ -1,9 +1,11 @@
 package storage_test
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -163,6 +165,130 @@ func TestListByStatusAloneCoversEveryFlow(t *testing.T) {
 		}
 		if n, err := be.Client.Exists(ctx, legacy).Result(); err != nil || n != 0 {
 			t.Fatalf("the old status index is left: %d %v", n, err)
+		}
+	})
+}
+
+// Paging with q.After walks every listing exactly once, in one order (newest
+// first by the creation millisecond, then by id, greatest first), however
+// many instances share a millisecond across the shards, and whatever the
+// page size: each page starts right after the last instance of the one
+// before.
+func TestListPagesThroughTies(t *testing.T) {
+	conformance(t, func(t *testing.T, s *storage.Store, e *flows.Engine) {
+		var all []*flows.Instance
+		startAt := func(flow, actor string, at time.Time) {
+			key := fmt.Sprint("k", len(all))
+			id, err := s.Reserve(t.Context(), flow, map[string]string{"purchase": "PR", "access": "AR"}[flow], key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			data := map[string]string{"item": "Laptop", "amount": "500", "justification": "my old one broke down"}
+			if flow == "access" {
+				data = map[string]string{"system": "github", "level": "read", "reason": "to review the code"}
+			}
+			apply(t, s, e, flows.Event{Kind: flows.EventStart, Key: key, Instance: id, Actor: actor, Flow: flow, Data: data}, at)
+			in, err := s.Get(t.Context(), id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			all = append(all, in)
+		}
+		// Three milliseconds, the middle one crowded; within one, the
+		// nanoseconds differ but do not count.
+		for i, n := range []int{5, 24, 4} {
+			ms := t0.Add(time.Duration(i) * time.Millisecond)
+			for j := range n {
+				flow, actor := "purchase", []string{"alice", "carol"}[j%2]
+				if j%3 == 0 {
+					flow = "access"
+				}
+				startAt(flow, actor, ms.Add(time.Duration(j)*time.Microsecond))
+			}
+		}
+		shards := map[int]bool{}
+		for _, in := range all {
+			if in.Created.UnixMilli() == t0.Add(time.Millisecond).UnixMilli() {
+				shards[s.ShardOf(in.ID)] = true
+			}
+		}
+		if len(shards) < 2 {
+			t.Fatalf("the crowded millisecond is on %d shard, want several", len(shards))
+		}
+		// Bob approves alice's access requests, the newest first: their
+		// next step (erin's) starts in the reverse order of their creation,
+		// and her tasks are still listed by creation.
+		for i, in := range slices.Backward(all) {
+			if in.Flow == "access" && in.Requester == "alice" {
+				a := apply(t, s, e, flows.Event{Kind: flows.EventApprove, Key: "ok" + in.ID, Instance: in.ID, Actor: "bob"}, t0.Add(time.Duration(len(all)-i)*time.Minute))
+				if !a.Outcome.OK {
+					t.Fatalf("approve %s: %+v", in.ID, a.Outcome)
+				}
+			}
+		}
+
+		cases := map[string]flows.Query{
+			"everything":             {},
+			"by status":              {Status: []flows.Status{flows.StatusRunning}},
+			"by flow":                {Flow: "purchase"},
+			"by requester":           {Requester: "alice"},
+			"by requester, filtered": {Requester: "alice", Flow: "access"},
+			"by assignee":            {Assignee: "bob"},
+			"by assignee, filtered":  {Assignee: "bob", Flow: "purchase"},
+			"by a later assignee":    {Assignee: "erin"},
+			"created before":         {Flow: "purchase", CreatedBefore: t0.Add(2 * time.Millisecond)},
+		}
+		created := map[string]int64{}
+		for _, in := range all {
+			created[in.ID] = in.Created.UnixMilli()
+		}
+		for name, q := range cases {
+			var want []string
+			for _, in := range all {
+				in, err := s.Get(t.Context(), in.ID) // as decided since
+				if err != nil {
+					t.Fatal(err)
+				}
+				if (q.Flow == "" || in.Flow == q.Flow) && (len(q.Status) == 0 || slices.Contains(q.Status, in.Status)) &&
+					(q.Requester == "" || in.Requester == q.Requester) &&
+					(q.Assignee == "" || slices.Contains(in.Deciders(), q.Assignee)) &&
+					(q.CreatedBefore.IsZero() || in.Created.Before(q.CreatedBefore)) {
+					want = append(want, in.ID)
+				}
+			}
+			slices.SortFunc(want, func(a, b string) int {
+				return cmp.Or(cmp.Compare(created[b], created[a]), strings.Compare(b, a))
+			})
+			if len(want) < 3 {
+				t.Fatalf("%s: only %d instances to page through", name, len(want))
+			}
+			q.Limit = 1000
+			whole, err := s.List(t.Context(), q)
+			if err != nil || !slices.Equal(ids(whole), want) {
+				t.Fatalf("%s: listed %v %v, want %v", name, ids(whole), err, want)
+			}
+			for _, size := range []int{1, 3, 7, len(want)} {
+				q.Limit, q.After.Created, q.After.ID = size, time.Time{}, ""
+				var got []string
+				for pages := 0; ; pages++ {
+					page, err := s.List(t.Context(), q)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if len(page) > size || pages > len(want) {
+						t.Fatalf("%s by %d: page %d holds %d", name, size, pages, len(page))
+					}
+					got = append(got, ids(page)...)
+					if len(page) < size {
+						break
+					}
+					last := page[len(page)-1]
+					q.After.Created, q.After.ID = last.Created, last.ID
+				}
+				if !slices.Equal(got, want) {
+					t.Errorf("%s by %d: pages %v, want %v", name, size, got, want)
+				}
+			}
 		}
 	})
 }

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -579,8 +578,9 @@ func (s *Store) Audit(ctx context.Context, id string) ([]flows.AuditEntry, error
 	return out, nil
 }
 
-// List implements flows.Store. It reads one index per shard (in one
-// pipeline), then the instances (in a second), and filters the rest in memory.
+// List implements flows.Store, in flows.ListOrder from q.After on. It reads one
+// index per shard (in one pipeline), then the instances (in a second), and
+// filters the rest in memory.
 func (s *Store) List(ctx context.Context, q flows.Query) ([]*flows.Instance, error) {
 	limit := cmp.Or(q.Limit, 100)
 	// The indexes are read newest first, then filtered by what they do not
@@ -597,15 +597,28 @@ func (s *Store) List(ctx context.Context, q flows.Query) ([]*flows.Instance, err
 }
 
 // maxListRead bounds how deep List reads one index (of one shard) for one
-// query: past it, a filtered listing may miss older matches.
+// query: past it, a filtered listing stops short of older matches (what it
+// returns is still the start of the listing).
 const maxListRead = 2000
 
-// list reads up to read entries of each index q uses, newest first, and
-// returns the first limit that match q, and whether an index had more.
-// Unless last, it returns only matches newer than everything left unread
-// (an index read to its depth may hide a newer match than an older one read
-// from another), so that the answer is in order; a deeper read finds the
-// rest.
+// entryOrder is flows.ListOrder for index entries scored by creation.
+func entryOrder(a, b redis.Z) int {
+	return flows.ListOrder(int64(a.Score), a.Member.(string), int64(b.Score), b.Member.(string))
+}
+
+// instanceOrder is flows.ListOrder for instances.
+func instanceOrder(a, b *flows.Instance) int {
+	return flows.ListOrder(a.Created.UnixMilli(), a.ID, b.Created.UnixMilli(), b.ID)
+}
+
+// list reads up to read entries of each index q uses, newest first from
+// q.After (or q.CreatedBefore), and returns the first limit that match q,
+// in flows.ListOrder, and whether an index had more. It returns only matches that
+// come before everything left unread (an index read to its depth may hide a
+// newer match than an older one read from another), so that the answer is
+// the start of the listing and the next page starts right after it; a
+// deeper read finds the rest. A person's tasks, unless read whole, are
+// returned only when last: then as read, in order.
 func (s *Store) list(ctx context.Context, q flows.Query, limit, read int, last bool) ([]*flows.Instance, bool, error) {
 	var indexes func(sh int) []string
 	switch {
@@ -639,43 +652,62 @@ func (s *Store) list(ctx context.Context, q flows.Query, limit, read int, last b
 			return out
 		}
 	}
+	// A person's tasks are scored by when their step started, which says
+	// nothing of where they go in flows.ListOrder: that index is read from its
+	// newest step, whole (deeper until it is), and ordered once loaded.
+	// Every other index is scored by creation, and read from the listing's
+	// start: q.After's millisecond (its members there that come before it
+	// are dropped by matches), or before q.CreatedBefore.
+	byCreation := q.Assignee == ""
+	top := "+inf"
+	if !q.CreatedBefore.IsZero() {
+		top = "(" + strconv.FormatInt(q.CreatedBefore.UnixMilli(), 10)
+	}
+	if ms := q.After.Created.UnixMilli(); q.After.ID != "" && (q.CreatedBefore.IsZero() || ms < q.CreatedBefore.UnixMilli()) {
+		top = strconv.FormatInt(ms, 10)
+	}
 	pipe := s.rdb.Pipeline()
 	var cmds []*redis.ZSliceCmd
 	for sh := range s.k.shards {
 		for _, key := range indexes(sh) {
-			switch {
-			case q.CreatedBefore.IsZero():
+			if byCreation {
+				cmds = append(cmds, pipe.ZRevRangeByScoreWithScores(ctx, key, &redis.ZRangeBy{Max: top, Min: "-inf", Count: int64(read)}))
+			} else {
 				cmds = append(cmds, pipe.ZRevRangeWithScores(ctx, key, 0, int64(read-1)))
-			case q.Assignee != "":
-				// Scored by when the step started, not by creation: all of
-				// one person's pending tasks, filtered below.
-				cmds = append(cmds, pipe.ZRevRangeWithScores(ctx, key, 0, -1))
-			default: // scored by creation time
-				cmds = append(cmds, pipe.ZRevRangeByScoreWithScores(ctx, key, &redis.ZRangeBy{
-					Max: "(" + strconv.FormatInt(q.CreatedBefore.UnixMilli(), 10), Min: "-inf", Count: int64(read)}))
 			}
 		}
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return nil, false, fmt.Errorf("list: %w", err)
 	}
+	// floor is the last entry read of the full index whose last entry comes
+	// first: anything a full index left unread comes after it.
 	var ids []redis.Z
-	whole := q.Assignee != "" && !q.CreatedBefore.IsZero() // read whole, above
-	more, floor := false, math.Inf(-1)
+	var floor *redis.Z
+	more := false
 	for _, c := range cmds {
 		v := c.Val()
 		ids = append(ids, v...)
-		if len(v) >= read && !whole {
-			more, floor = true, max(floor, v[len(v)-1].Score)
+		if len(v) >= read {
+			more = true
+			if byCreation && (floor == nil || entryOrder(v[len(v)-1], *floor) < 0) {
+				floor = &v[len(v)-1]
+			}
 		}
 	}
-	slices.SortFunc(ids, func(a, b redis.Z) int { return cmp.Compare(b.Score, a.Score) })
-	if !last { // only what is surely newer than anything left unread
-		n := 0
-		for n < len(ids) && ids[n].Score >= floor {
-			n++
+	if !byCreation && more && !last {
+		return nil, true, nil // not read whole: any task left may be the newest
+	}
+	if byCreation {
+		slices.SortFunc(ids, entryOrder)
+		// One instance can be read from two indexes of statuses when it
+		// moves between them as they are read: it is listed once.
+		ids = slices.CompactFunc(ids, func(a, b redis.Z) bool { return a.Member == b.Member })
+		if floor != nil { // only what surely comes before anything left unread
+			if n := slices.IndexFunc(ids, func(z redis.Z) bool { return entryOrder(z, *floor) > 0 }); n >= 0 {
+				ids = ids[:n]
+			}
 		}
-		ids = ids[:n]
 	}
 	pipe = s.rdb.Pipeline()
 	loads := make([]*redis.SliceCmd, len(ids))
@@ -698,9 +730,13 @@ func (s *Store) list(ctx context.Context, q flows.Query, limit, read int, last b
 			continue
 		}
 		out = append(out, in)
-		if len(out) == limit {
+		if byCreation && len(out) == limit {
 			break
 		}
+	}
+	if !byCreation {
+		slices.SortFunc(out, instanceOrder)
+		out = out[:min(len(out), limit)]
 	}
 	return out, more, nil
 }
@@ -801,7 +837,8 @@ func matches(in *flows.Instance, q flows.Query) bool {
 		(len(q.Status) == 0 || slices.Contains(q.Status, in.Status)) &&
 		(q.Requester == "" || in.Requester == q.Requester) &&
 		(q.Assignee == "" || slices.Contains(in.Deciders(), q.Assignee)) &&
-		(q.CreatedBefore.IsZero() || in.Created.Before(q.CreatedBefore))
+		(q.CreatedBefore.IsZero() || in.Created.Before(q.CreatedBefore)) &&
+		(q.After.ID == "" || flows.ListOrder(in.Created.UnixMilli(), in.ID, q.After.Created.UnixMilli(), q.After.ID) > 0)
 }
 
 // ClaimTimers implements flows.TimerQueue. An instance has one member in

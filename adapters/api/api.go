@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	_ "embed"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -710,7 +711,7 @@ type summary struct {
 	Completed time.Time         `json:"completed,omitzero"`
 }
 
-var listParams = []string{"flow", "status", "requester", "assignee", "older_than", "limit"}
+var listParams = []string{"flow", "status", "requester", "assignee", "older_than", "limit", "cursor"}
 
 func (a *API) list(w http.ResponseWriter, r *http.Request) {
 	qv := r.URL.Query()
@@ -755,6 +756,20 @@ func (a *API) list(w http.ResponseWriter, r *http.Request) {
 		}
 		q.Limit = n
 	}
+	var after place // the first page starts at the newest
+	if s := qv.Get("cursor"); s != "" {
+		var ok bool
+		if after, ok = decodeCursor(s); !ok {
+			fields["cursor"] = "not a cursor this API gave out: pass next_cursor back as it came, or leave cursor out to start from the newest"
+		}
+	}
+	if _, bad := fields["cursor"]; bad {
+		// A cursor is no input to correct but a token to hand back as it
+		// came: a bad one makes a bad request (400), not an invalid field
+		// (422). The other fields' problems are told all the same.
+		writeError(w, r, http.StatusBadRequest, "bad_request", "bad cursor: it was cut short or changed; nothing was changed", fields)
+		return
+	}
 	if len(fields) > 0 {
 		invalid(w, r, fields)
 		return
@@ -763,57 +778,124 @@ func (a *API) list(w http.ResponseWriter, r *http.Request) {
 	if olderThan > 0 {
 		q.CreatedBefore = a.d.Service.Now().Add(-olderThan)
 	}
-	person := tokenOf(r).Person
-	if person != "" {
-		q.Limit = a.cfg.PersonWindow // filtered below
+	// One more than a page tells whether there is a next one.
+	var ins []*flows.Instance
+	var err error
+	if person := tokenOf(r).Person; person != "" {
+		ins, err = a.personList(r.Context(), q, person, after, limit+1)
+	} else {
+		q.After.Created, q.After.ID, q.Limit = time.UnixMilli(after.ms), after.id, limit+1
+		ins, err = a.d.Instances.List(r.Context(), q)
 	}
-	ins, err := a.d.Instances.List(r.Context(), q)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	if person != "" && q.Requester == "" && q.Assignee == "" {
-		// What the person asked for or is asked to decide is found however
-		// many newer instances there are; the window above finds the rest
-		// they may see (steps they decided, requests they commented on).
-		seen := map[string]bool{}
-		for _, in := range ins {
-			seen[in.ID] = true
-		}
-		// Everything these find is the person's to see: the store's own
-		// listing (which reads on past matches a filter drops) needs no
-		// window, only the limit.
-		mine, waiting := q, q
-		mine.Requester, mine.Limit = person, limit
-		waiting.Assignee, waiting.Limit = person, limit
-		for _, extra := range []flows.Query{mine, waiting} {
-			more, err := a.d.Instances.List(r.Context(), extra)
-			if err != nil {
-				a.fail(w, r, err)
-				return
-			}
-			for _, in := range more {
-				if !seen[in.ID] {
-					seen[in.ID] = true
-					ins = append(ins, in)
-				}
-			}
-		}
-		slices.SortStableFunc(ins, func(a, b *flows.Instance) int { return b.Created.Compare(a.Created) })
-	}
 	out := []summary{}
-	for _, in := range ins {
-		if !a.mayView(r, in) {
-			continue
-		}
+	for _, in := range ins[:min(len(ins), limit)] {
 		out = append(out, summary{ID: in.ID, Flow: in.Flow, Title: in.Title, Requester: in.Requester, Status: in.Status,
 			Step: in.Step, Round: in.Round, WaitingOn: in.Pending(), Due: in.Due, Overdue: in.Overdue, Refs: in.Refs,
 			Created: in.Created, Updated: in.Updated, Completed: in.Completed})
-		if len(out) == limit {
-			break
+	}
+	body := map[string]any{"instances": out, "count": len(out)}
+	if len(ins) > limit {
+		body["next_cursor"] = encodeCursor(placeOf(ins[limit-1]))
+	}
+	writeJSON(w, http.StatusOK, body)
+}
+
+// personList returns, for a token bound to person, the first n instances
+// matching q they may see, in the store's order, after the place after.
+// What they asked for or are asked to decide is found however many newer
+// instances there are; the rest they may see (steps they decided, requests
+// they commented on) among the PersonWindow newest matches of q. That
+// window is the newest whatever the page, not the newest after the cursor:
+// the pages then split one listing, which a window moving with them would
+// not (it would pass over instances older than its end that a page of the
+// person's own went past).
+func (a *API) personList(ctx context.Context, q flows.Query, person string, after place, n int) ([]*flows.Instance, error) {
+	window := q
+	window.Limit = a.cfg.PersonWindow
+	ins, err := a.d.Instances.List(ctx, window)
+	if err != nil {
+		return nil, err
+	}
+	if q.Requester == "" && q.Assignee == "" {
+		// Everything these find is the person's to see: the store's own
+		// listing (which reads on past matches a filter drops) needs no
+		// window, only the page.
+		mine, waiting := q, q
+		mine.Requester, waiting.Assignee = person, person
+		for _, extra := range []flows.Query{mine, waiting} {
+			extra.After.Created, extra.After.ID, extra.Limit = time.UnixMilli(after.ms), after.id, n
+			more, err := a.d.Instances.List(ctx, extra)
+			if err != nil {
+				return nil, err
+			}
+			ins = append(ins, more...)
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"instances": out, "count": len(out)})
+	var out []*flows.Instance
+	seen := map[string]bool{}
+	for _, in := range ins {
+		if !seen[in.ID] && placeOf(in).after(after) && a.d.Service.MayView(person, in) {
+			seen[in.ID] = true
+			out = append(out, in)
+		}
+	}
+	slices.SortFunc(out, func(a, b *flows.Instance) int { return placeOf(a).compare(placeOf(b)) })
+	return out[:min(len(out), n)], nil
+}
+
+// place is where an instance is in a listing, in the store's order: newest
+// first by creation to the millisecond, then by id, greatest first. No two
+// instances share one, so a page that ends at one leaves no doubt where
+// the next starts, however many were created in the same millisecond.
+type place struct {
+	ms int64
+	id string // "" for the start, before every instance
+}
+
+func placeOf(in *flows.Instance) place { return place{in.Created.UnixMilli(), in.ID} }
+
+// compare is negative when p comes before o.
+func (p place) compare(o place) int { return flows.ListOrder(p.ms, p.id, o.ms, o.id) }
+
+// after reports whether p comes after o (any instance comes after the start).
+func (p place) after(o place) bool { return o.id == "" || p.compare(o) > 0 }
+
+// cursorCheck seeds a cursor's check.
+const cursorCheck = "baton list cursor 1:"
+
+// encodeCursor returns the cursor of a page ending at p: p in text, with a
+// check, in URL-safe base64. Clients hand it back as it came; the check
+// turns one cut short or edited into a 400 rather than another place. It is
+// not a secret, and need not be: any place is one the same query reaches
+// page by page, under the same filters and visibility.
+func encodeCursor(p place) string {
+	text := strconv.FormatInt(p.ms, 10) + ":" + p.id
+	return base64.RawURLEncoding.EncodeToString([]byte(text + ":" + cursorSum(text)))
+}
+
+// decodeCursor returns the place a cursor marks; ok is false for anything
+// encodeCursor did not write.
+func decodeCursor(s string) (p place, ok bool) {
+	raw, err := base64.RawURLEncoding.DecodeString(s)
+	i := bytes.LastIndexByte(raw, ':')
+	if err != nil || i < 0 || string(raw[i+1:]) != cursorSum(string(raw[:i])) {
+		return place{}, false
+	}
+	ms, id, _ := strings.Cut(string(raw[:i]), ":")
+	n, err := strconv.ParseInt(ms, 10, 64)
+	if err != nil || id == "" {
+		return place{}, false
+	}
+	return place{n, id}, true
+}
+
+func cursorSum(text string) string {
+	sum := sha256.Sum256([]byte(cursorCheck + text))
+	return hex.EncodeToString(sum[:6])
 }
 
 func joinStatuses() string {
