@@ -62,6 +62,11 @@ type Query struct {
 		Created time.Time
 		ID      string
 	}
+	// Paged lists an Assignee's instances in ListOrder too (After implies
+	// it), for a caller that pages: their index is by when the step came to
+	// them, so it is read whole. Without it, they are listed the newest step
+	// first, the limit keeping the tasks that came to them last.
+	Paged bool
 }
 
 // ListOrder is the order of listings (Store.List): newest first by

@@ -242,6 +242,12 @@ func TestListPagesThroughTies(t *testing.T) {
 		for _, in := range all {
 			created[in.ID] = in.Created.UnixMilli()
 		}
+		// Not paged, a person's tasks are listed as they came to them, the
+		// newest first, and a limit keeps the newest: erin's first is the
+		// oldest request, whose approval came last.
+		if got, err := s.List(t.Context(), flows.Query{Assignee: "erin", Limit: 2}); err != nil || !slices.Equal(ids(got), []string{"AR-1", "AR-3"}) {
+			t.Errorf("erin's newest tasks: %v %v, want AR-1, AR-3", ids(got), err)
+		}
 		for name, q := range cases {
 			var want []string
 			for _, in := range all {
@@ -262,7 +268,7 @@ func TestListPagesThroughTies(t *testing.T) {
 			if len(want) < 3 {
 				t.Fatalf("%s: only %d instances to page through", name, len(want))
 			}
-			q.Limit = 1000
+			q.Limit, q.Paged = 1000, true
 			whole, err := s.List(t.Context(), q)
 			if err != nil || !slices.Equal(ids(whole), want) {
 				t.Fatalf("%s: listed %v %v, want %v", name, ids(whole), err, want)

@@ -652,13 +652,16 @@ func (s *Store) list(ctx context.Context, q flows.Query, limit, read int, last b
 			return out
 		}
 	}
-	// A person's tasks are scored by when their step started, which says
-	// nothing of where they go in flows.ListOrder: that index is read from its
-	// newest step, whole (deeper until it is), and ordered once loaded.
-	// Every other index is scored by creation, and read from the listing's
-	// start: q.After's millisecond (its members there that come before it
-	// are dropped by matches), or before q.CreatedBefore.
+	// A person's tasks are scored by when their step started. Listed so
+	// (byStep), they are read from the newest step, as deep as read (or,
+	// filtered by creation, whole). Paged, they are listed in
+	// flows.ListOrder, which that score says nothing of: read whole (deeper
+	// until it is), and ordered once loaded. Every other index is scored by
+	// creation, and read from the listing's start: q.After's millisecond
+	// (its members there that come before it are dropped by matches), or
+	// before q.CreatedBefore.
 	byCreation := q.Assignee == ""
+	byStep := !byCreation && !q.Paged && q.After.ID == ""
 	top := "+inf"
 	if !q.CreatedBefore.IsZero() {
 		top = "(" + strconv.FormatInt(q.CreatedBefore.UnixMilli(), 10)
@@ -670,9 +673,12 @@ func (s *Store) list(ctx context.Context, q flows.Query, limit, read int, last b
 	var cmds []*redis.ZSliceCmd
 	for sh := range s.k.shards {
 		for _, key := range indexes(sh) {
-			if byCreation {
+			switch {
+			case byCreation:
 				cmds = append(cmds, pipe.ZRevRangeByScoreWithScores(ctx, key, &redis.ZRangeBy{Max: top, Min: "-inf", Count: int64(read)}))
-			} else {
+			case byStep && !q.CreatedBefore.IsZero():
+				cmds = append(cmds, pipe.ZRevRangeWithScores(ctx, key, 0, -1))
+			default:
 				cmds = append(cmds, pipe.ZRevRangeWithScores(ctx, key, 0, int64(read-1)))
 			}
 		}
@@ -688,17 +694,26 @@ func (s *Store) list(ctx context.Context, q flows.Query, limit, read int, last b
 	for _, c := range cmds {
 		v := c.Val()
 		ids = append(ids, v...)
-		if len(v) >= read {
+		if len(v) >= read && (!byStep || q.CreatedBefore.IsZero()) {
 			more = true
-			if byCreation && (floor == nil || entryOrder(v[len(v)-1], *floor) < 0) {
-				floor = &v[len(v)-1]
+			if end := v[len(v)-1]; floor == nil || byCreation && entryOrder(end, *floor) < 0 || byStep && end.Score > floor.Score {
+				floor = &end
 			}
 		}
 	}
-	if !byCreation && more && !last {
-		return nil, true, nil // not read whole: any task left may be the newest
-	}
-	if byCreation {
+	switch {
+	case !byCreation && !byStep && more && !last:
+		return nil, true, nil // not read whole: any task left may be in front
+	case byStep: // newest step first; only what surely is newer than anything left unread
+		slices.SortFunc(ids, func(a, b redis.Z) int {
+			return cmp.Or(cmp.Compare(b.Score, a.Score), strings.Compare(b.Member.(string), a.Member.(string)))
+		})
+		if floor != nil && !last {
+			if n := slices.IndexFunc(ids, func(z redis.Z) bool { return z.Score < floor.Score }); n >= 0 {
+				ids = ids[:n]
+			}
+		}
+	case byCreation:
 		slices.SortFunc(ids, entryOrder)
 		// One instance can be read from two indexes of statuses when it
 		// moves between them as they are read: it is listed once.
@@ -730,11 +745,11 @@ func (s *Store) list(ctx context.Context, q flows.Query, limit, read int, last b
 			continue
 		}
 		out = append(out, in)
-		if byCreation && len(out) == limit {
+		if (byCreation || byStep) && len(out) == limit {
 			break
 		}
 	}
-	if !byCreation {
+	if !byCreation && !byStep {
 		slices.SortFunc(out, instanceOrder)
 		out = out[:min(len(out), limit)]
 	}

@@ -756,10 +756,10 @@ func (a *API) list(w http.ResponseWriter, r *http.Request) {
 		}
 		q.Limit = n
 	}
-	var after place // the first page starts at the newest
+	var after, floor place // the first page starts at the newest
 	if s := qv.Get("cursor"); s != "" {
 		var ok bool
-		if after, ok = decodeCursor(s); !ok {
+		if after, floor, ok = decodeCursor(s); !ok {
 			fields["cursor"] = "not a cursor this API gave out: pass next_cursor back as it came, or leave cursor out to start from the newest"
 		}
 	}
@@ -782,9 +782,9 @@ func (a *API) list(w http.ResponseWriter, r *http.Request) {
 	var ins []*flows.Instance
 	var err error
 	if person := tokenOf(r).Person; person != "" {
-		ins, err = a.personList(r.Context(), q, person, after, limit+1)
+		ins, floor, err = a.personList(r.Context(), q, person, after, floor, limit+1)
 	} else {
-		q.After.Created, q.After.ID, q.Limit = time.UnixMilli(after.ms), after.id, limit+1
+		q.After.Created, q.After.ID, q.Limit, q.Paged = time.UnixMilli(after.ms), after.id, limit+1, true
 		ins, err = a.d.Instances.List(r.Context(), q)
 	}
 	if err != nil {
@@ -799,40 +799,58 @@ func (a *API) list(w http.ResponseWriter, r *http.Request) {
 	}
 	body := map[string]any{"instances": out, "count": len(out)}
 	if len(ins) > limit {
-		body["next_cursor"] = encodeCursor(placeOf(ins[limit-1]))
+		body["next_cursor"] = encodeCursor(placeOf(ins[limit-1]), floor)
 	}
 	writeJSON(w, http.StatusOK, body)
 }
 
 // personList returns, for a token bound to person, the first n instances
-// matching q they may see, in the store's order, after the place after.
-// What they asked for or are asked to decide is found however many newer
-// instances there are; the rest they may see (steps they decided, requests
-// they commented on) among the PersonWindow newest matches of q. That
-// window is the newest whatever the page, not the newest after the cursor:
-// the pages then split one listing, which a window moving with them would
-// not (it would pass over instances older than its end that a page of the
-// person's own went past).
-func (a *API) personList(ctx context.Context, q flows.Query, person string, after place, n int) ([]*flows.Instance, error) {
-	window := q
-	window.Limit = a.cfg.PersonWindow
-	ins, err := a.d.Instances.List(ctx, window)
-	if err != nil {
-		return nil, err
+// matching q they may see, in the store's order, after the place after, and
+// the end of the window it used. What they asked for or are asked to decide
+// is found however many newer instances there are; the rest they may see
+// (steps they decided, requests they commented on) among the PersonWindow
+// newest matches of q when the first page was asked for. That window ends
+// at floor (from the cursor; on the first page, found and returned): the
+// pages then split one listing, which a window found again on each page
+// would not (a request started meanwhile would push its oldest out).
+func (a *API) personList(ctx context.Context, q flows.Query, person string, after, floor place, n int) ([]*flows.Instance, place, error) {
+	q.Paged = true
+	page := func(q flows.Query, limit int) ([]*flows.Instance, error) {
+		q.After.Created, q.After.ID, q.Limit = time.UnixMilli(after.ms), after.id, limit
+		return a.d.Instances.List(ctx, q)
 	}
-	if q.Requester == "" && q.Assignee == "" {
-		// Everything these find is the person's to see: the store's own
-		// listing (which reads on past matches a filter drops) needs no
-		// window, only the page.
-		mine, waiting := q, q
-		mine.Requester, waiting.Assignee = person, person
-		for _, extra := range []flows.Query{mine, waiting} {
-			extra.After.Created, extra.After.ID, extra.Limit = time.UnixMilli(after.ms), after.id, n
-			more, err := a.d.Instances.List(ctx, extra)
-			if err != nil {
-				return nil, err
+	var ins []*flows.Instance
+	if q.Requester == person || q.Assignee == person {
+		// All of it is theirs to see: no window, only the page.
+		var err error
+		if ins, err = page(q, n); err != nil {
+			return nil, place{}, err
+		}
+	} else {
+		window, err := page(q, a.cfg.PersonWindow)
+		if err != nil {
+			return nil, place{}, err
+		}
+		switch {
+		case after.id == "" && len(window) == a.cfg.PersonWindow:
+			floor = placeOf(window[len(window)-1])
+		case after.id != "" && floor.id != "":
+			window = slices.DeleteFunc(window, func(in *flows.Instance) bool { return placeOf(in).after(floor) })
+		}
+		ins = window
+		if q.Requester == "" && q.Assignee == "" {
+			// Everything these find is the person's to see: the store's
+			// own listing (which reads on past matches a filter drops)
+			// needs no window, only the page.
+			mine, waiting := q, q
+			mine.Requester, waiting.Assignee = person, person
+			for _, extra := range []flows.Query{mine, waiting} {
+				more, err := page(extra, n)
+				if err != nil {
+					return nil, place{}, err
+				}
+				ins = append(ins, more...)
 			}
-			ins = append(ins, more...)
 		}
 	}
 	var out []*flows.Instance
@@ -844,7 +862,7 @@ func (a *API) personList(ctx context.Context, q flows.Query, person string, afte
 		}
 	}
 	slices.SortFunc(out, func(a, b *flows.Instance) int { return placeOf(a).compare(placeOf(b)) })
-	return out[:min(len(out), n)], nil
+	return out[:min(len(out), n)], floor, nil
 }
 
 // place is where an instance is in a listing, in the store's order: newest
@@ -867,30 +885,38 @@ func (p place) after(o place) bool { return o.id == "" || p.compare(o) > 0 }
 // cursorCheck seeds a cursor's check.
 const cursorCheck = "baton list cursor 1:"
 
-// encodeCursor returns the cursor of a page ending at p: p in text, with a
-// check, in URL-safe base64. Clients hand it back as it came; the check
-// turns one cut short or edited into a 400 rather than another place. It is
-// not a secret, and need not be: any place is one the same query reaches
-// page by page, under the same filters and visibility.
-func encodeCursor(p place) string {
+// encodeCursor returns the cursor of a page ending at p, in a listing whose
+// window (see personList) ends at floor (none: the zero place): the places
+// in text, with a check, in URL-safe base64. Clients hand it back as it
+// came; the check turns one cut short or edited into a 400 rather than
+// another place. It is not a secret, and need not be: any place is one the
+// same query reaches page by page, under the same filters and visibility.
+func encodeCursor(p, floor place) string {
 	text := strconv.FormatInt(p.ms, 10) + ":" + p.id
+	if floor.id != "" { // ids have no "|" (storage refuses them)
+		text += "|" + strconv.FormatInt(floor.ms, 10) + ":" + floor.id
+	}
 	return base64.RawURLEncoding.EncodeToString([]byte(text + ":" + cursorSum(text)))
 }
 
-// decodeCursor returns the place a cursor marks; ok is false for anything
+// decodeCursor returns the places a cursor marks; ok is false for anything
 // encodeCursor did not write.
-func decodeCursor(s string) (p place, ok bool) {
+func decodeCursor(s string) (p, floor place, ok bool) {
 	raw, err := base64.RawURLEncoding.DecodeString(s)
 	i := bytes.LastIndexByte(raw, ':')
 	if err != nil || i < 0 || string(raw[i+1:]) != cursorSum(string(raw[:i])) {
-		return place{}, false
+		return place{}, place{}, false
 	}
-	ms, id, _ := strings.Cut(string(raw[:i]), ":")
-	n, err := strconv.ParseInt(ms, 10, 64)
-	if err != nil || id == "" {
-		return place{}, false
+	parse := func(text string) (place, bool) {
+		ms, id, _ := strings.Cut(text, ":")
+		n, err := strconv.ParseInt(ms, 10, 64)
+		return place{n, id}, err == nil && id != ""
 	}
-	return place{n, id}, true
+	at, end, windowed := strings.Cut(string(raw[:i]), "|")
+	if p, ok = parse(at); ok && windowed {
+		floor, ok = parse(end)
+	}
+	return p, floor, ok
 }
 
 func cursorSum(text string) string {

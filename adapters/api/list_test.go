@@ -206,5 +206,51 @@ func TestBoundTokenListPages(t *testing.T) {
 		if got := slices.Concat(r.pages(gus, "&flow=purchase", limit)...); !slices.Equal(got, mine) {
 			t.Errorf("purchases by %d: %v, want %v", limit, got, mine)
 		}
+		// What they asked for is theirs, all of it, past the window.
+		if got := slices.Concat(r.pages(gus, "&requester=gus", limit)...); !slices.Equal(got, mine) {
+			t.Errorf("requester=gus by %d: %v, want %v", limit, got, mine)
+		}
+	}
+}
+
+// Requests started while a person-bound token pages do not push what the
+// person decided out of the window its first page saw.
+func TestBoundTokenWindowHoldsAcrossPages(t *testing.T) {
+	r := newRigWith(t, api.Config{PersonWindow: 3})
+	crm := r.token("crm", api.ScopeAdmin, "")
+	gus := r.token("gus", api.ScopeRead, "gus")
+	var want []string
+	for range 2 { // decided by gus, still waiting on erin: his to see
+		p := r.do("POST", "/api/v1/flows/access/instances", crm, map[string]any{"on_behalf_of": "alice",
+			"data": map[string]any{"system": "github", "level": "admin", "reason": "to run the releases"}})
+		r.want(p, 201, "")
+		id := p.body["instance"].(string)
+		for _, d := range [][2]string{{"bob", "manager"}, {"gus", "security"}} {
+			r.want(r.do("POST", "/api/v1/instances/"+id+"/decisions", crm, map[string]any{"decision": "approve", "on_behalf_of": d[0], "step": d[1]}), 200, "")
+		}
+		want = append([]string{id}, want...)
+		r.Clock.Advance(time.Minute)
+	}
+	r.start(crm, 900, "alice") // not his: the window's third
+	var got []string
+	cursor := ""
+	for range 10 {
+		path := "/api/v1/instances?limit=1"
+		if cursor != "" {
+			path += "&cursor=" + url.QueryEscape(cursor)
+		}
+		p := r.do("GET", path, gus, nil)
+		r.want(p, 200, "")
+		got = append(got, listIDs(p)...)
+		next, ok := p.body["next_cursor"].(string)
+		if !ok {
+			break
+		}
+		cursor = next
+		r.Clock.Advance(time.Minute)
+		r.start(crm, 900, "alice")
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("with starts between pages: %v, want %v", got, want)
 	}
 }
