@@ -105,7 +105,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 		case "serve":
 			args = args[1:]
 		case "help":
-			if len(args) > 1 && args[1] != "serve" && args[1] != "help" { // baton help token: as baton token --help
+			if len(args) > 1 && args[1] != "serve" && args[1] != "help" && !wantsHelp(args[1:2]) { // baton help token: as baton token --help
 				if !slices.Contains(commands, args[1]) {
 					fmt.Fprintf(stderr, "baton help: there is no command %q; the commands are %s (see baton --help)\n", args[1], strings.Join(commands, ", "))
 					return 2
@@ -150,12 +150,19 @@ func checkAdmins(engine *flows.Engine, admins []string) error {
 	if dir.Empty() {
 		return nil
 	}
+	var unknown []string
 	for _, a := range admins {
 		if _, ok := dir.Person(a); !ok {
-			return fmt.Errorf("BATON_ADMINS: %q is not a person in the people directory; list directory ids (e.g. BATON_ADMINS=olivia), or add them to BATON_DIRECTORY", a)
+			unknown = append(unknown, fmt.Sprintf("%q", a))
 		}
 	}
-	return nil
+	switch len(unknown) {
+	case 0:
+		return nil
+	case 1:
+		return fmt.Errorf("BATON_ADMINS: %s is not a person in the people directory; list directory ids (e.g. BATON_ADMINS=olivia), or add them to BATON_DIRECTORY", unknown[0])
+	}
+	return fmt.Errorf("BATON_ADMINS: %s are not people in the people directory; list directory ids (e.g. BATON_ADMINS=olivia), or add them to BATON_DIRECTORY", strings.Join(unknown, ", "))
 }
 
 // flowsDirProblem says what is wrong with a configured flows directory

@@ -255,6 +255,9 @@ func TestDoctorUnknownAdmin(t *testing.T) {
 	if n := strings.Count(out, "olivai"); n != 1 {
 		t.Errorf("olivai named %d times, want once:\n%s", n, out)
 	}
+	// Every one of them, at once.
+	_, out = runDoctor(t, "BATON_REDIS_URL", redisURL, "BATON_ADMINS", "olivai,olivia,bobb")
+	doctorWants(t, out, `FAIL admins: BATON_ADMINS: "olivai", "bobb" are not people in the people directory`)
 }
 
 func TestDoctorMissingSecretAndBadConfig(t *testing.T) {

@@ -14,7 +14,7 @@ func TestHelp(t *testing.T) {
 	for _, args := range [][]string{
 		{"--help"}, {"-h"}, {"serve", "--help"}, {"graph", "--help"}, {"audit", "-h"}, {"token", "--help"},
 		{"token", "create", "--help"}, {"doctor", "--help"}, {"teams-package", "--help"}, {"healthcheck", "--help"},
-		{"validate", "--help"}, {"dead", "--help"}, {"dead", "retry", "-h"}, {"help"}, {"help", "token"}, {"help", "graph"},
+		{"validate", "--help"}, {"dead", "--help"}, {"dead", "retry", "-h"}, {"help"}, {"help", "token"}, {"help", "graph"}, {"help", "--help"}, {"help", "-h"},
 	} {
 		var out, errOut bytes.Buffer
 		code := run(t.Context(), args, env(), nil, &out, &errOut)
