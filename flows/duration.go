@@ -93,7 +93,7 @@ func parseSpan(s string) (Span, time.Duration, error) {
 		for i < len(rest) && (rest[i] >= '0' && rest[i] <= '9' || rest[i] == '.') {
 			i++
 		}
-		if i == 0 && rest[0] == '-' && rest == in && len(rest) > 1 && rest[1] >= '0' && rest[1] <= '9' {
+		if i == 0 && rest[0] == '-' && rest == in && len(rest) > 1 && (rest[1] >= '0' && rest[1] <= '9' || rest[1] == '.') {
 			return Span{}, 0, fmt.Errorf("invalid duration %q: a duration cannot be negative; write it without the minus, e.g. %s", s, strings.TrimLeft(in, "-"))
 		}
 		if i == 0 && (rest[0] == '-' || rest[0] == '+') { // 1h-30m, 1h+30m, a lone minus

@@ -2431,9 +2431,19 @@ func mayTake(s *Step, in *Instance, person string, delegate bool) int {
 	return takeOK
 }
 
+// maxExclude bounds Action.Exclude: every card of a step carries it, so a
+// step of many people would carry it many times over (a card for each of
+// 300 people, 300 ids on each). Past it, a picker offers anyone and the
+// engine refuses whom it would not take.
+const maxExclude = 20
+
 // nonTakers returns whom a task of in's current step s may not be given to:
-// its requester (unless s allows self-approval) and who is on s already.
+// its requester (unless s allows self-approval) and who is on s already;
+// nil when they are more than maxExclude.
 func nonTakers(s *Step, in *Instance) []string {
+	if len(in.Tasks) >= maxExclude {
+		return nil
+	}
 	candidates := []string{in.Requester}
 	for _, task := range in.Tasks {
 		candidates = append(candidates, task.Assignee)
@@ -2441,7 +2451,11 @@ func nonTakers(s *Step, in *Instance) []string {
 	}
 	slices.Sort(candidates)
 	candidates = slices.Compact(candidates)
-	return slices.DeleteFunc(candidates, func(p string) bool { return p == "" || mayTake(s, in, p, false) == takeOK })
+	candidates = slices.DeleteFunc(candidates, func(p string) bool { return p == "" || mayTake(s, in, p, false) == takeOK })
+	if len(candidates) > maxExclude {
+		return nil
+	}
+	return candidates
 }
 
 // Takers returns the people of the directory who may take over a task of

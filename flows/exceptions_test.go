@@ -1433,3 +1433,45 @@ func TestRefreshedCardsKeepTheHandoff(t *testing.T) {
 	contains(t, "hana's card", strings.Join(updated(t, tr, "review/1/hana").Msg.Context, "\n"), "Reassigned to you (first assigned to Carol Diaz)")
 	contains(t, "gus's card", strings.Join(updated(t, tr, "review/1/gus").Msg.Context, "\n"), "You may decide it on behalf of Hana Sato")
 }
+
+// A task card's Reassign names whom the engine would not take (the
+// requester of an approval, who is on the step), for a picker to leave out;
+// on a step of many people, nobody (each card would carry them all).
+func TestReassignExcludes(t *testing.T) {
+	t.Parallel()
+	const flow = `
+id: pair
+name: Pair
+owner: olivia
+steps:
+  - {id: check, type: approval, policy: all, assignees: ["person:bob", "group:finance"]}
+`
+	r := newRun(t, newEngine(t, flow))
+	tr := r.start("pair", "alice", nil)
+	card := notified(t, tr, "carol", "check/1/carol")
+	i := slices.IndexFunc(card.Msg.Actions, func(a flows.Action) bool { return a.Kind == flows.ActReassign })
+	if i < 0 || !slices.Equal(card.Msg.Actions[i].Exclude, []string{"alice", "bob", "carol", "frank", "gina"}) {
+		t.Fatalf("carol's Reassign: %+v", card.Msg.Actions)
+	}
+
+	var people strings.Builder
+	people.WriteString("people:\n  - {id: alice, name: Alice}\n  - {id: olivia, name: Olivia}\n")
+	for n := range 25 {
+		fmt.Fprintf(&people, "  - {id: p%d, name: P%d, groups: [many]}\n", n, n)
+	}
+	dir, err := flows.ParseDirectory("people.yaml", []byte(people.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := flows.NewEngine([]*flows.Definition{mustParse(t, strings.Replace(flow, `["person:bob", "group:finance"]`, `["group:many"]`, 1))}, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr = newRun(t, e).start("pair", "alice", nil)
+	card = notified(t, tr, "p0", "check/1/p0")
+	for _, a := range card.Msg.Actions {
+		if a.Kind == flows.ActReassign && a.Exclude != nil {
+			t.Errorf("a step of 25 excludes %d on each card", len(a.Exclude))
+		}
+	}
+}

@@ -276,7 +276,7 @@ func TestDurations(t *testing.T) {
 		{"-3h", `invalid duration "-3h": a duration cannot be negative; write it without the minus, e.g. 3h`}, {"99999999999999w", "too long"},
 		{"0.5s", "the shortest is 1s"}, {"90min", "write 90m, not 90min"}, {"1day", "write 1d, not 1day"},
 		{"2hours", "write 2h, not 2hours"}, {"3months", "months vary in length; write weeks or days (w, d), e.g. 8w or 60d"}, {"500ms", "the shortest is 1s"}, {"5000ms", "write 5s, not 5000ms"}, {"1500ms", "write 2s, not 1500ms"}, {"2yrs", "yrs is no unit; a unit is one letter"}, {"1d 12h", "write it without spaces, e.g. 1d12h"},
-		{"1h-30m", `invalid duration "1h-30m": write numbers and units with no signs, e.g. 30m, 4h, 1h30m`}, {"-", "with no signs"}, {"-h", "with no signs"}, {"+2h", "with no signs"},
+		{"1h-30m", `invalid duration "1h-30m": write numbers and units with no signs, e.g. 30m, 4h, 1h30m`}, {"-", "with no signs"}, {"-.5h", "cannot be negative; write it without the minus, e.g. .5h"}, {"-h", "with no signs"}, {"+2h", "with no signs"},
 		// Every part fits but the sum does not: it must not wrap around.
 		{"53375d53375d53375d53375d53375d", "too long"},
 	} {
