@@ -307,6 +307,33 @@ func (d *Definition) successor(i int) int {
 	}
 }
 
+// outOfBounds says what is wrong with date v (2006-01-02) of a date field
+// whose min and max count days from today, the day of now ("" if nothing).
+func (f *Field) outOfBounds(v string, now time.Time) string {
+	d, err := time.Parse(time.DateOnly, v)
+	if err != nil {
+		return ""
+	}
+	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
+	day := func(n float64) string {
+		at := today.AddDate(0, 0, int(n))
+		switch n {
+		case 0:
+			return "today (" + at.Format(time.DateOnly) + ")"
+		case 1:
+			return "tomorrow (" + at.Format(time.DateOnly) + ")"
+		}
+		return at.Format(time.DateOnly)
+	}
+	switch {
+	case f.Min != nil && d.Before(today.AddDate(0, 0, int(*f.Min))):
+		return fmt.Sprintf("%s must be %s or later", f.Label, day(*f.Min))
+	case f.Max != nil && d.After(today.AddDate(0, 0, int(*f.Max))):
+		return fmt.Sprintf("%s must be %s or earlier", f.Label, day(*f.Max))
+	}
+	return ""
+}
+
 // Parse converts a raw form value into the field's typed value: float64 for
 // numbers, a string otherwise. An empty value gives nil. The error says what to
 // fix in words a requester understands.
@@ -395,11 +422,12 @@ func (f *Field) Parse(raw string) (any, error) {
 		}
 		n := float64(len([]rune(v)))
 		// A long text keeps its leading spaces (indented text), which are
-		// not what a minimum length asks for.
-		if f.Min != nil && float64(len([]rune(strings.TrimSpace(v)))) < *f.Min {
+		// not what a minimum length asks for. (A date's min and max are
+		// days from today: see outOfBounds.)
+		if f.Kind != FieldDate && f.Min != nil && float64(len([]rune(strings.TrimSpace(v)))) < *f.Min {
 			return nil, fmt.Errorf("%s must be at least %s characters", f.Label, formatNumber(*f.Min))
 		}
-		if f.Max != nil && n > *f.Max {
+		if f.Kind != FieldDate && f.Max != nil && n > *f.Max {
 			return nil, fmt.Errorf("%s must be at most %s characters", f.Label, formatNumber(*f.Max))
 		}
 		if f.re != nil && !f.re.MatchString(v) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/batonbot/baton/flows"
 )
@@ -309,7 +310,7 @@ func TestFormProblemsAllAtOnce(t *testing.T) {
 	t.Parallel()
 	e := exampleEngine(t)
 	def, _ := e.Flow("content")
-	_, err := e.ParseForm(def, "alice", map[string]string{"headline": "", "draft": "https://docs.example.com/d/2", "editor": "nobody"})
+	_, err := e.ParseForm(def, "alice", map[string]string{"headline": "", "draft": "https://docs.example.com/d/2", "editor": "nobody"}, t0)
 	var fe flows.FieldErrors
 	if !errors.As(err, &fe) || !strings.Contains(fe["headline"], "Headline is required") ||
 		!strings.Contains(fe["editor"], `"nobody" is not a person in the directory`) || len(fe) != 2 {
@@ -324,12 +325,12 @@ func TestFormRefusesTheRequesterAsTheirOwnApprover(t *testing.T) {
 	e := exampleEngine(t)
 	def, _ := e.Flow("content")
 	input := map[string]string{"headline": "Launch", "draft": "https://docs.example.com/d/2", "editor": "Alice"}
-	_, err := e.ParseForm(def, "alice", input)
+	_, err := e.ParseForm(def, "alice", input, t0)
 	var fe flows.FieldErrors
 	if !errors.As(err, &fe) || fe["editor"] != "Editor: you are making this request, so you may not approve it (Editorial review); pick someone else" {
 		t.Fatalf("error %v, want a field error on the editor", err)
 	}
-	if _, err := e.ParseForm(def, "bob", input); err != nil {
+	if _, err := e.ParseForm(def, "bob", input, t0); err != nil {
 		t.Fatalf("bob naming Alice as his editor: %v", err)
 	}
 	r := newRun(t, e)
@@ -356,10 +357,68 @@ steps:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.ParseForm(def, "alice", map[string]string{"approver": "ALICE@example.com"}); !errors.As(err, &fe) || !strings.Contains(fe["approver"], "you are making this request") {
+	if _, err := e.ParseForm(def, "alice", map[string]string{"approver": "ALICE@example.com"}, t0); !errors.As(err, &fe) || !strings.Contains(fe["approver"], "you are making this request") {
 		t.Fatalf("alice naming her own address: %v", err)
 	}
-	if _, err := e.ParseForm(def, "alice", map[string]string{"approver": "counsel@lawfirm.example"}); err != nil {
+	if _, err := e.ParseForm(def, "alice", map[string]string{"approver": "counsel@lawfirm.example"}, t0); err != nil {
 		t.Fatalf("someone outside: %v", err)
+	}
+}
+
+// A date field's min and max count days from the requester's today: at the
+// start, and on resubmitting (a date that has passed since is refused).
+func TestDateBounds(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t, `
+id: buy
+name: Buy
+owner: olivia
+form:
+  - {name: item, type: text, required: true}
+  - {name: needed_by, label: Needed by, type: date, min: 0, max: 90}
+  - {name: went, label: Went, type: date, max: -1}
+steps:
+  - {id: boss, type: approval, assignees: [manager]}
+`)
+	def, _ := e.Flow("buy")
+	for _, tt := range []struct {
+		who, date, went string
+		now             time.Time
+		want            string
+	}{
+		{"alice", "2026-11-26", "", t0, ""},
+		{"alice", "2027-02-24", "2026-11-25", t0, ""},
+		{"alice", "2026-11-25", "", t0, "Needed by must be today (2026-11-26) or later"},
+		{"alice", "2027-02-25", "", t0, "Needed by must be 2027-02-24 or earlier"},
+		{"alice", "", "2026-11-26", t0, "Went must be 2026-11-25 or earlier"},
+		// 23:30 UTC is already the 27th in Paris, dana's zone, not in London, alice's.
+		{"alice", "2026-11-26", "", t0.Add(14*time.Hour + 30*time.Minute), ""},
+		{"dana", "2026-11-26", "", t0.Add(14*time.Hour + 30*time.Minute), "Needed by must be today (2026-11-27) or later"},
+		{"dana", "2026-11-26", "", time.Time{}, ""}, // no today: no bounds
+	} {
+		_, err := e.ParseForm(def, tt.who, form("item", "Desk", "needed_by", tt.date, "went", tt.went), tt.now)
+		var fe flows.FieldErrors
+		got := ""
+		if errors.As(err, &fe) {
+			got = fe["needed_by"] + fe["went"]
+		} else if err != nil {
+			got = err.Error()
+		}
+		if got != tt.want {
+			t.Errorf("%s, %q/%q at %s: %q, want %q", tt.who, tt.date, tt.went, tt.now, got, tt.want)
+		}
+	}
+	r := newRun(t, e)
+	r.start("buy", "alice", form("item", "Desk", "needed_by", "2026-11-27"))
+	r.act(flows.EventRequestChanges, "bob", reason("a cheaper one"))
+	r.now = r.now.Add(72 * time.Hour)
+	r.inputErr(flows.Event{Kind: flows.EventResubmit, Instance: "X-1", Actor: "alice", Data: form("item", "Stool", "needed_by", "2026-11-27")},
+		"Needed by must be today (2026-11-29) or later")
+
+	for _, src := range []string{"{name: d, type: date, min: 0.5}", "{name: d, type: date, max: 1.5}"} {
+		_, err := flows.ParseDefinition("x.yaml", []byte("id: x\nname: X\nowner: olivia\nform:\n  - "+src+"\nsteps:\n  - {id: s, type: notify, to: [requester], message: hi}\n"))
+		if err == nil || !strings.Contains(err.Error(), "a number of days from the day the form is filled in: a whole number") {
+			t.Errorf("%s: %v", src, err)
+		}
 	}
 }

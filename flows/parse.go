@@ -875,7 +875,14 @@ func (v *validator) fields(p string, raw []rawField, names map[string]string) []
 		if f.Min != nil && f.Max != nil && *f.Min > *f.Max {
 			v.add(fp+".min", "min %v is above max %v", *f.Min, *f.Max)
 		}
-		if f.Kind != FieldNumber { // min and max count characters
+		if f.Kind == FieldDate { // min and max count days from the day the form is filled in
+			for key, n := range map[string]*float64{"min": f.Min, "max": f.Max} {
+				if n != nil && *n != math.Trunc(*n) {
+					v.add(fp+"."+key, "%s of a date field is a number of days from the day the form is filled in: a whole number (0: today, 30: in 30 days, -7: a week ago)", key)
+				}
+			}
+		}
+		if f.Kind != FieldNumber && f.Kind != FieldDate { // min and max count characters
 			lengths := slices.Contains([]FieldKind{FieldText, FieldLongText, FieldURL, FieldEmail}, f.Kind)
 			// The shortest value a field takes: a web address has at least
 			// 10 characters (https://a.b), an email address 3 (a@b).
@@ -888,7 +895,7 @@ func (v *validator) fields(p string, raw []rawField, names map[string]string) []
 				switch {
 				case b.n == nil:
 				case !lengths:
-					v.add(fp+"."+b.key, "%s is for number fields (a value) and text, longtext, url and email fields (a number of characters), not %s fields", b.key, f.Kind)
+					v.add(fp+"."+b.key, "%s is for number fields (a value), date fields (days from today) and text, longtext, url and email fields (a number of characters), not %s fields", b.key, f.Kind)
 				case *b.n < b.least || *b.n != math.Trunc(*b.n):
 					v.add(fp+"."+b.key, "%s of a %s field is a number of characters: a whole number, %v or more", b.key, f.Kind, b.least)
 				}

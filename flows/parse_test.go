@@ -574,7 +574,7 @@ form:
   - {label: nameless} # @form[7].name
   - {name: i, max: -1} # @form[8].max
   - {name: j, type: longtext, min: 2.5} # @form[9].min
-  - {name: k, type: date, min: 1} # @form[10].min
+  - {name: k, type: person, min: 1} # @form[10].min
   - {name: l, type: url, max: 5} # @form[11].max
 steps:
   - {id: s, type: notify, to: [requester], message: hi}
@@ -589,7 +589,7 @@ steps:
 			{"form[7].name", "name is required"},
 			{"form[8].max", "max of a text field is a number of characters: a whole number, 1 or more"},
 			{"form[9].min", "min of a longtext field is a number of characters: a whole number, 0 or more"},
-			{"form[10].min", "min is for number fields (a value) and text, longtext, url and email fields (a number of characters), not date fields"},
+			{"form[10].min", "min is for number fields (a value), date fields (days from today) and text, longtext, url and email fields (a number of characters), not person fields"},
 			{"form[11].max", "max of a url field is a number of characters: a whole number, 10 or more"},
 		}},
 		{"assignees and escalation targets", validHead + `steps:

@@ -665,6 +665,9 @@ type formField struct {
 	Error   string
 	Input   string // HTML input type
 	Exclude string // a person field's choice left out: the requester, where it names their approver
+	// MinDate and MaxDate are a date field's bounds (2006-01-02) for the
+	// browser's date picker; Baton checks them itself too.
+	MinDate, MaxDate string
 }
 
 func (c *Console) form(as string, def *flows.Definition, fields []flows.Field, values map[string]string, errs flows.FieldErrors, action, title string) formData {
@@ -677,6 +680,16 @@ func (c *Console) form(as string, def *flows.Definition, fields []flows.Field, v
 		ff := formField{Field: f, Value: v, Error: errs[f.Name], Input: inputType(f.Kind)}
 		if def.ApprovalNamedBy(f.Name) != nil { // as makes (or resubmits) the request
 			ff.Exclude = as
+		}
+		if f.Kind == flows.FieldDate {
+			now := c.svc.Now().In(c.svc.Engine().Directory().Location(as))
+			day := func(n *float64) string {
+				if n == nil {
+					return ""
+				}
+				return time.Date(now.Year(), now.Month(), now.Day()+int(*n), 0, 0, 0, 0, time.UTC).Format(time.DateOnly)
+			}
+			ff.MinDate, ff.MaxDate = day(f.Min), day(f.Max)
 		}
 		fd.Fields = append(fd.Fields, ff)
 	}
