@@ -120,7 +120,7 @@ func (h *Inbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		inboundJSON(w, http.StatusBadRequest, map[string]any{"error": err.Error()})
 		return
 	}
-	if _, err := h.svc.Engine().ParseForm(def, def.Inbound.Requester, data, h.clock.Now()); err != nil {
+	if _, err := h.svc.Engine().ParseForm(def, def.Inbound.Requester, data); err != nil {
 		h.invalid(w, err)
 		return
 	}

@@ -96,7 +96,7 @@ func (s *Service) handle(ctx context.Context, ev flows.Event) (flows.Outcome, Re
 			_, err := s.engine.Apply(nil, ev, s.clock.Now()) // for the "did you mean" message
 			return flows.Outcome{}, ResultInvalid, err
 		}
-		if _, err := s.engine.ParseForm(def, ev.Actor, ev.Data, s.Now()); err != nil {
+		if _, err := s.engine.ParseForm(def, ev.Actor, ev.Data); err != nil {
 			return flows.Outcome{}, ResultInvalid, err
 		}
 		id, err := s.store.Reserve(ctx, def.ID, def.Prefix, ev.Key)

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/batonbot/baton/bot"
 	"github.com/batonbot/baton/flows"
@@ -125,6 +126,28 @@ func TestDuplicateWakesTheDispatcher(t *testing.T) {
 	out, result, err := h.Svc.Apply(t.Context(), ev)
 	if err != nil || result != bot.ResultDuplicate || !out.OK || woken != 1 {
 		t.Fatalf("the event again: %+v %s %v, woken %d times; want the first outcome, a duplicate, the dispatcher woken", out, result, err, woken)
+	}
+}
+
+// A start redelivered after its needed-by date has passed (a retry the next
+// day) is the first start, not a refusal of the date.
+func TestStartRetriedAfterItsDate(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	ev := flows.Event{Kind: flows.EventStart, Key: "s1", Actor: "alice", Flow: "purchase",
+		Data: map[string]string{"item": "Desk", "amount": "300", "justification": "my back hurts", "needed_by": h.Clock.Now().Format(time.DateOnly)}}
+	first, _, err := h.Svc.Apply(t.Context(), ev)
+	if err != nil || !first.OK {
+		t.Fatalf("start: %+v %v", first, err)
+	}
+	h.Clock.Advance(48 * time.Hour)
+	again, result, err := h.Svc.Apply(t.Context(), ev)
+	if err != nil || result != bot.ResultDuplicate || again.Instance != first.Instance {
+		t.Fatalf("the start again, two days later: %+v %s %v; want %s as a duplicate", again, result, err, first.Instance)
+	}
+	ev.Key = "s2" // a new start with that date is refused
+	if _, result, err := h.Svc.Apply(t.Context(), ev); result != bot.ResultInvalid || err == nil || !strings.Contains(err.Error(), "Needed by must be today") {
+		t.Fatalf("a new start with a past date: %s %v", result, err)
 	}
 }
 

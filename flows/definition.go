@@ -307,6 +307,10 @@ func (d *Definition) successor(i int) int {
 	}
 }
 
+// maxDateBound is how many days a date field's min and max reach either
+// way: a hundred years.
+const maxDateBound = 36500
+
 // outOfBounds says what is wrong with date v (2006-01-02) of a date field
 // whose min and max count days from today, the day of now ("" if nothing).
 func (f *Field) outOfBounds(v string, now time.Time) string {

@@ -363,7 +363,7 @@ func (e *Engine) start(cur *Instance, ev Event, now time.Time) (*Transition, err
 	if ev.Instance == "" || ev.Actor == "" {
 		return nil, inputErr("start %s: the instance id and the requester are required", def.ID)
 	}
-	data, err := e.parseStartForm(def, ev.Actor, ev.Data, now)
+	data, err := e.parseStartForm(def, ev.Actor, ev.Data, now, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -390,22 +390,23 @@ func (e *Engine) start(cur *Instance, ev Event, now time.Time) (*Transition, err
 	return t.finish(), nil
 }
 
-// ParseForm reads requester's start form of def as a start event at now
-// would: ParseForm, then its person fields against the directory and the
-// approvals they name, and its dates against their bounds (days from
-// requester's today; a zero now checks none). Callers check a form with it
-// before reserving an id, so that a bad one uses none up.
-func (e *Engine) ParseForm(def *Definition, requester string, input map[string]string, now time.Time) (map[string]any, error) {
-	return e.parseStartForm(def, requester, input, now)
+// ParseForm reads requester's start form of def as a start event would:
+// ParseForm, then its person fields against the directory and the
+// approvals they name. Callers check a form with it before reserving an id,
+// so that a bad one uses none up. Its dates' bounds (days from today) are
+// left to the start: a retried start is recognised there first, and must
+// not be refused because the day has changed since.
+func (e *Engine) ParseForm(def *Definition, requester string, input map[string]string) (map[string]any, error) {
+	return e.parseStartForm(def, requester, input, time.Time{}, nil)
 }
 
 // parseStartForm is parseForm for a request's form (at its start and on
-// resubmission, at now), which also refuses a date outside its bounds, and
-// the requester in a person field that names the assignees of an approval
-// they may not give themselves: they could not decide it, and someone else
-// would be found instead.
-func (e *Engine) parseStartForm(def *Definition, requester string, input map[string]string, now time.Time) (map[string]any, error) {
-	data, err := e.parseForm(def.Form, input, requester, now)
+// resubmission, at now, where kept is what the request holds), which also
+// refuses the requester in a person field that names the assignees of an
+// approval they may not give themselves: they could not decide it, and
+// someone else would be found instead.
+func (e *Engine) parseStartForm(def *Definition, requester string, input map[string]string, now time.Time, kept map[string]any) (map[string]any, error) {
+	data, err := e.parseForm(def.Form, input, requester, now, kept)
 	var fe FieldErrors
 	if err != nil && !errors.As(err, &fe) {
 		return nil, err
@@ -439,9 +440,11 @@ func (e *Engine) parseStartForm(def *Definition, requester string, input map[str
 // directory (which ParseForm does not know): each must name a person, as
 // person (below) reads it; a directory id is kept in its own case. Its dates
 // are checked against their bounds, days from the today of who (the person
-// filling it in) at now (a zero now checks none). Every problem is told at
-// once.
-func (e *Engine) parseForm(fields []Field, input map[string]string, who string, now time.Time) (map[string]any, error) {
+// filling it in) at now (a zero now checks none), but a date kept as it was
+// (kept: a resubmitted request's values), which was in them when given: a
+// receipt's date a month back cannot be made any later. Every problem is
+// told at once.
+func (e *Engine) parseForm(fields []Field, input map[string]string, who string, now time.Time, kept map[string]any) (map[string]any, error) {
 	data, errs := parseFields(fields, input)
 	for _, f := range fields {
 		v, ok := data[f.Name].(string)
@@ -453,7 +456,7 @@ func (e *Engine) parseForm(fields []Field, input map[string]string, who string, 
 			} else {
 				errs[f.Name] = fmt.Sprintf("%s: %q is not a person in the directory; pick someone from the list", f.Label, v)
 			}
-		case f.Kind == FieldDate && !now.IsZero():
+		case f.Kind == FieldDate && !now.IsZero() && kept[f.Name] != v:
 			if msg := f.outOfBounds(v, now.In(e.dir.Location(who))); msg != "" {
 				errs[f.Name] = msg
 			}
@@ -831,7 +834,7 @@ func (t *tx) decide(d Decision) error {
 	var outputs map[string]any
 	if d == Done && len(s.Outputs) > 0 {
 		var err error
-		if outputs, err = t.e.parseForm(s.Outputs, t.ev.Data, t.ev.Actor, t.now); err != nil {
+		if outputs, err = t.e.parseForm(s.Outputs, t.ev.Data, t.ev.Actor, t.now, nil); err != nil {
 			return err
 		}
 	}
@@ -2095,7 +2098,7 @@ func (t *tx) resubmit() error {
 	if s == nil {
 		return err
 	}
-	data, err := t.e.parseStartForm(t.def, in.Requester, unchangedNumbers(t.def.Form, in.Data, t.ev.Data), t.now)
+	data, err := t.e.parseStartForm(t.def, in.Requester, unchangedNumbers(t.def.Form, in.Data, t.ev.Data), t.now, in.Data)
 	if err != nil {
 		return err
 	}

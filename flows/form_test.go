@@ -310,7 +310,7 @@ func TestFormProblemsAllAtOnce(t *testing.T) {
 	t.Parallel()
 	e := exampleEngine(t)
 	def, _ := e.Flow("content")
-	_, err := e.ParseForm(def, "alice", map[string]string{"headline": "", "draft": "https://docs.example.com/d/2", "editor": "nobody"}, t0)
+	_, err := e.ParseForm(def, "alice", map[string]string{"headline": "", "draft": "https://docs.example.com/d/2", "editor": "nobody"})
 	var fe flows.FieldErrors
 	if !errors.As(err, &fe) || !strings.Contains(fe["headline"], "Headline is required") ||
 		!strings.Contains(fe["editor"], `"nobody" is not a person in the directory`) || len(fe) != 2 {
@@ -325,12 +325,12 @@ func TestFormRefusesTheRequesterAsTheirOwnApprover(t *testing.T) {
 	e := exampleEngine(t)
 	def, _ := e.Flow("content")
 	input := map[string]string{"headline": "Launch", "draft": "https://docs.example.com/d/2", "editor": "Alice"}
-	_, err := e.ParseForm(def, "alice", input, t0)
+	_, err := e.ParseForm(def, "alice", input)
 	var fe flows.FieldErrors
 	if !errors.As(err, &fe) || fe["editor"] != "Editor: you are making this request, so you may not approve it (Editorial review); pick someone else" {
 		t.Fatalf("error %v, want a field error on the editor", err)
 	}
-	if _, err := e.ParseForm(def, "bob", input, t0); err != nil {
+	if _, err := e.ParseForm(def, "bob", input); err != nil {
 		t.Fatalf("bob naming Alice as his editor: %v", err)
 	}
 	r := newRun(t, e)
@@ -357,16 +357,17 @@ steps:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.ParseForm(def, "alice", map[string]string{"approver": "ALICE@example.com"}, t0); !errors.As(err, &fe) || !strings.Contains(fe["approver"], "you are making this request") {
+	if _, err := e.ParseForm(def, "alice", map[string]string{"approver": "ALICE@example.com"}); !errors.As(err, &fe) || !strings.Contains(fe["approver"], "you are making this request") {
 		t.Fatalf("alice naming her own address: %v", err)
 	}
-	if _, err := e.ParseForm(def, "alice", map[string]string{"approver": "counsel@lawfirm.example"}, t0); err != nil {
+	if _, err := e.ParseForm(def, "alice", map[string]string{"approver": "counsel@lawfirm.example"}); err != nil {
 		t.Fatalf("someone outside: %v", err)
 	}
 }
 
-// A date field's min and max count days from the requester's today: at the
-// start, and on resubmitting (a date that has passed since is refused).
+// A date field's min and max count days from the requester's today, at the
+// start and for a date changed on resubmitting; a date kept as it was stays
+// good (a receipt's date cannot be made later).
 func TestDateBounds(t *testing.T) {
 	t.Parallel()
 	e := newEngine(t, `
@@ -380,7 +381,6 @@ form:
 steps:
   - {id: boss, type: approval, assignees: [manager]}
 `)
-	def, _ := e.Flow("buy")
 	for _, tt := range []struct {
 		who, date, went string
 		now             time.Time
@@ -394,9 +394,9 @@ steps:
 		// 23:30 UTC is already the 27th in Paris, dana's zone, not in London, alice's.
 		{"alice", "2026-11-26", "", t0.Add(14*time.Hour + 30*time.Minute), ""},
 		{"dana", "2026-11-26", "", t0.Add(14*time.Hour + 30*time.Minute), "Needed by must be today (2026-11-27) or later"},
-		{"dana", "2026-11-26", "", time.Time{}, ""}, // no today: no bounds
 	} {
-		_, err := e.ParseForm(def, tt.who, form("item", "Desk", "needed_by", tt.date, "went", tt.went), tt.now)
+		_, err := e.Apply(nil, flows.Event{Kind: flows.EventStart, Key: "s", Instance: "X-1", Flow: "buy", Actor: tt.who,
+			Data: form("item", "Desk", "needed_by", tt.date, "went", tt.went)}, tt.now)
 		var fe flows.FieldErrors
 		got := ""
 		if errors.As(err, &fe) {
@@ -408,17 +408,42 @@ steps:
 			t.Errorf("%s, %q/%q at %s: %q, want %q", tt.who, tt.date, tt.went, tt.now, got, tt.want)
 		}
 	}
+	// ParseForm, the check before an id is reserved, leaves the bounds to
+	// the start: a retried start comes through it whatever the day.
+	def, _ := e.Flow("buy")
+	if _, err := e.ParseForm(def, "alice", form("item", "Desk", "needed_by", "2020-01-01")); err != nil {
+		t.Errorf("ParseForm checked a bound: %v", err)
+	}
+
 	r := newRun(t, e)
-	r.start("buy", "alice", form("item", "Desk", "needed_by", "2026-11-27"))
+	r.start("buy", "alice", form("item", "Desk", "needed_by", "2026-11-27", "went", "2026-11-20"))
 	r.act(flows.EventRequestChanges, "bob", reason("a cheaper one"))
 	r.now = r.now.Add(72 * time.Hour)
-	r.inputErr(flows.Event{Kind: flows.EventResubmit, Instance: "X-1", Actor: "alice", Data: form("item", "Stool", "needed_by", "2026-11-27")},
+	r.inputErr(flows.Event{Kind: flows.EventResubmit, Instance: "X-1", Actor: "alice", Data: form("item", "Stool", "needed_by", "2026-11-28", "went", "2026-11-20")},
 		"Needed by must be today (2026-11-29) or later")
+	r.act(flows.EventResubmit, "alice", data("item", "Stool", "needed_by", "2026-11-27", "went", "2026-11-20")) // as they were: still good
 
-	for _, src := range []string{"{name: d, type: date, min: 0.5}", "{name: d, type: date, max: 1.5}"} {
+	for src, want := range map[string]string{
+		"{name: d, type: date, min: 0.5}":                    "a whole number from -36500 to 36500",
+		"{name: d, type: date, max: .inf}":                   "a whole number from -36500 to 36500",
+		"{name: d, type: date, min: -1e19}":                  "a whole number from -36500 to 36500",
+		"{name: d, type: date, min: 0, default: 2026-12-01}": "can have no fixed default",
+	} {
 		_, err := flows.ParseDefinition("x.yaml", []byte("id: x\nname: X\nowner: olivia\nform:\n  - "+src+"\nsteps:\n  - {id: s, type: notify, to: [requester], message: hi}\n"))
-		if err == nil || !strings.Contains(err.Error(), "a number of days from the day the form is filled in: a whole number") {
-			t.Errorf("%s: %v", src, err)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", src, err, want)
 		}
+	}
+	_, err := flows.ParseDefinition("x.yaml", []byte(`id: x
+name: X
+owner: olivia
+schedule: {cron: "0 9 * * MON", requester: alice, data: {d: 2026-12-01}}
+form:
+  - {name: d, type: date, min: 0}
+steps:
+  - {id: s, type: notify, to: [requester], message: hi}
+`))
+	if err == nil || !strings.Contains(err.Error(), "schedule.data.d: d has min or max (days from the day of the start), so a schedule cannot give it a fixed date") {
+		t.Errorf("a schedule's fixed date: %v", err)
 	}
 }

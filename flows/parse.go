@@ -877,8 +877,8 @@ func (v *validator) fields(p string, raw []rawField, names map[string]string) []
 		}
 		if f.Kind == FieldDate { // min and max count days from the day the form is filled in
 			for key, n := range map[string]*float64{"min": f.Min, "max": f.Max} {
-				if n != nil && *n != math.Trunc(*n) {
-					v.add(fp+"."+key, "%s of a date field is a number of days from the day the form is filled in: a whole number (0: today, 30: in 30 days, -7: a week ago)", key)
+				if n != nil && (*n != math.Trunc(*n) || math.Abs(*n) > maxDateBound) {
+					v.add(fp+"."+key, "%s of a date field is a number of days from the day the form is filled in: a whole number from -%d to %d (0: today, 30: in 30 days, -7: a week ago); leave it out for no bound", key, maxDateBound, maxDateBound)
 				}
 			}
 		}
@@ -914,6 +914,9 @@ func (v *validator) fields(p string, raw []rawField, names map[string]string) []
 			probe.Required = false
 			if _, err := probe.Parse(f.Default); err != nil {
 				v.add(fp+".default", "default %q is not a valid value: %v", f.Default, err)
+			} else if f.Kind == FieldDate && (f.Min != nil || f.Max != nil) {
+				// Its bounds move with the days, a fixed date does not.
+				v.add(fp+".default", "a date field with min or max can have no fixed default: the day it is out of bounds, every form would be refused; leave default out")
 			}
 		}
 		out = append(out, f)

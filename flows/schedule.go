@@ -212,6 +212,13 @@ func (v *validator) schedules(r *rawSchedules, form []Field) []Schedule {
 				s.Data[k] = fmt.Sprint(val)
 			}
 		}
+		for _, f := range form {
+			if _, given := s.Data[f.Name]; given && f.Kind == FieldDate && (f.Min != nil || f.Max != nil) {
+				// Its bounds move with the days, a fixed date does not: the
+				// day it is out of them, every scheduled start is refused.
+				v.add(p+".data."+f.Name, "%s has min or max (days from the day of the start), so a schedule cannot give it a fixed date: leave it out of data, or its bounds out of the field", f.Name)
+			}
+		}
 		if _, err := ParseForm(form, s.Data); err != nil && !nested {
 			if fe, ok := err.(FieldErrors); ok {
 				for _, name := range slices.Sorted(maps.Keys(fe)) {

@@ -3,7 +3,6 @@ package flows
 import (
 	"fmt"
 	"strings"
-	"time"
 )
 
 // Strangers lists what the flows name that the people directory does not
@@ -82,7 +81,7 @@ func (e *Engine) ScheduleProblems() []string {
 	var out []string
 	for _, d := range e.order {
 		for i, s := range d.Schedules {
-			if _, err := e.ParseForm(d, s.Requester, s.Data, time.Time{}); err != nil {
+			if _, err := e.ParseForm(d, s.Requester, s.Data); err != nil {
 				out = append(out, fmt.Sprintf("%s: schedule[%d].data: %v; every scheduled start would be refused", d.Source, i, err))
 			}
 		}

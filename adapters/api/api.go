@@ -433,7 +433,7 @@ func (a *API) start(w http.ResponseWriter, r *http.Request) {
 	}
 	// The form is checked before anything is reserved, so every problem
 	// is reported at once and an invalid start creates nothing.
-	if _, err := a.d.Service.Engine().ParseForm(def, actor, data, a.d.Service.Now()); err != nil {
+	if _, err := a.d.Service.Engine().ParseForm(def, actor, data); err != nil {
 		var fe flows.FieldErrors
 		if !errors.As(err, &fe) {
 			writeError(w, r, http.StatusUnprocessableEntity, "invalid", err.Error(), nil)
