@@ -311,6 +311,19 @@ func (d *Definition) successor(i int) int {
 // way: a hundred years.
 const maxDateBound = 36500
 
+// DateBounds returns a date field's min and max as dates (2006-01-02; ""
+// for none) on the day of now, in the zone of whoever fills the form in:
+// for date pickers. The engine checks them itself (outOfBounds).
+func (f *Field) DateBounds(now time.Time) (lo, hi string) {
+	day := func(n *float64) string {
+		if f.Kind != FieldDate || n == nil {
+			return ""
+		}
+		return time.Date(now.Year(), now.Month(), now.Day()+int(*n), 0, 0, 0, 0, time.UTC).Format(time.DateOnly)
+	}
+	return day(f.Min), day(f.Max)
+}
+
 // outOfBounds says what is wrong with date v (2006-01-02) of a date field
 // whose min and max count days from today, the day of now ("" if nothing).
 func (f *Field) outOfBounds(v string, now time.Time) string {

@@ -305,7 +305,7 @@ func (a *Adapter) startForm(def *flows.Definition, requester string, values map[
 	if d := strings.TrimSpace(def.Description); d != "" {
 		intro = append(intro, d)
 	}
-	return a.cards.form(form{def: def, requester: requester, title: "Start: " + def.Name, intro: intro, values: values, errors: errs, verb: verbStart,
+	return a.cards.form(form{def: def, requester: requester, today: a.today(requester), title: "Start: " + def.Name, intro: intro, values: values, errors: errs, verb: verbStart,
 		data: map[string]any{keyFlow: def.ID, keyKey: key}, submit: "Submit"})
 }
 
@@ -316,8 +316,13 @@ func (a *Adapter) resubmitForm(def *flows.Definition, in *flows.Instance, values
 	if in.Outcome != "" {
 		intro = append(intro, "Reason given: "+in.Outcome)
 	}
-	return a.cards.form(form{def: def, requester: in.Requester, title: fmt.Sprintf("Edit and resubmit %s: %s", in.ID, in.Title), intro: intro, values: values, errors: errs,
+	return a.cards.form(form{def: def, requester: in.Requester, today: a.today(in.Requester), title: fmt.Sprintf("Edit and resubmit %s: %s", in.ID, in.Title), intro: intro, values: values, errors: errs,
 		verb: verbResubmit, data: map[string]any{keyInstance: in.ID, keyKey: key}, note: true, submit: "Resubmit"})
+}
+
+// today is now where person is: their date pickers' bounds count from it.
+func (a *Adapter) today(person string) time.Time {
+	return a.svc.Now().In(a.svc.Engine().Directory().Location(person))
 }
 
 // Platform implements bot.Messenger.

@@ -280,6 +280,11 @@ func TestInvokeOddities(t *testing.T) {
 	if slices.Contains(offered, "alice") || !slices.Contains(offered, "bob") {
 		t.Errorf("alice's editor choices: %v", offered)
 	}
+	// A date's picker starts at its bound: today or later, alice's today.
+	publish := findInput(content, inField+"publish_on")
+	if today := w.rig.Clock.Now().In(w.rig.Engine.Directory().Location("alice")).Format(time.DateOnly); publish == nil || publish["type"] != "Input.Date" || publish["min"] != today || publish["max"] != nil {
+		t.Errorf("the publish date's picker: %v, want min %s", publish, today)
+	}
 }
 
 // Buttons on a task list answer with the list as it now is.

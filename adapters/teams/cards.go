@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/infracloudio/msbotbuilder-go/schema"
@@ -490,6 +491,7 @@ type form struct {
 	data      map[string]any // echoed back: flow, instance, key
 	note      bool           // ask what changed (resubmissions)
 	submit    string
+	today     time.Time // now where the requester is: the date pickers' bounds (zero: none)
 }
 
 func (r *renderer) form(f form) card {
@@ -515,7 +517,23 @@ func (r *renderer) form(f form) card {
 		if f.def.ApprovalNamedBy(fld.Name) != nil {
 			exclude = f.requester
 		}
-		body = append(body, r.fieldInputs(fld, inField+fld.Name, v, f.errors[fld.Name], exclude)...)
+		ins := r.fieldInputs(fld, inField+fld.Name, v, f.errors[fld.Name], exclude)
+		if lo, hi := fld.DateBounds(f.today); !f.today.IsZero() && (lo != "" || hi != "") {
+			if f.verb == verbResubmit && v != "" { // a date kept as it was stays good (Teams checks min and max on submit)
+				lo, hi = min(lo, v), max(hi, v)
+				if fld.Max == nil {
+					hi = ""
+				}
+			}
+			in := ins[0].(map[string]any)
+			if lo != "" {
+				in["min"] = lo
+			}
+			if hi != "" {
+				in["max"] = hi
+			}
+		}
+		body = append(body, ins...)
 	}
 	if f.note {
 		body = append(body, map[string]any{"type": "Input.Text", "id": inResubmit, "label": "What did you change? (optional)", "isMultiline": true, "maxLength": 2000})

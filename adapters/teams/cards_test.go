@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf16"
 
 	"github.com/batonbot/baton/flows"
@@ -222,5 +223,40 @@ func TestCardsStayUnderTheSizeLimit(t *testing.T) {
 	b, _ := json.Marshal(r.message(list, viewOf(list)))
 	if !strings.Contains(string(b), "more.") {
 		t.Error("the task list does not say how many tasks it left out")
+	}
+}
+
+// A date's picker is bounded from the requester's today; on a resubmission,
+// the date given before stays within it (the engine keeps an unchanged date
+// good, and Teams checks min and max on submit).
+func TestFormDateBounds(t *testing.T) {
+	t.Parallel()
+	def, err := flows.ParseDefinition("d.yaml", []byte("id: d\nname: D\nowner: alice\nform:\n  - {name: by, type: date, min: 0}\n  - {name: until, type: date, min: -3, max: 30}\nsteps:\n  - {id: s, type: notify, to: [requester], message: hi}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := flows.NewEngine([]*flows.Definition{def}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &renderer{engine: e, maxPeople: 100}
+	today := time.Date(2026, 11, 29, 23, 0, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		verb          string
+		values        map[string]string
+		by, untilFrom string
+		untilTo       string
+	}{
+		{verbStart, nil, "2026-11-29", "2026-11-26", "2026-12-29"},
+		{verbResubmit, map[string]string{"by": "2026-11-20", "until": "2027-02-01"}, "2026-11-20", "2026-11-26", "2027-02-01"},
+	} {
+		c := r.form(form{def: def, today: today, verb: tt.verb, values: tt.values})
+		by, until := findInput(c, inField+"by"), findInput(c, inField+"until")
+		if by["min"] != tt.by || by["max"] != nil || until["min"] != tt.untilFrom || until["max"] != tt.untilTo {
+			t.Errorf("%s: by %v, until %v", tt.verb, by, until)
+		}
+	}
+	if c := r.form(form{def: def, verb: verbStart}); findInput(c, inField+"by")["min"] != nil {
+		t.Error("a form with no today has bounds")
 	}
 }

@@ -681,16 +681,7 @@ func (c *Console) form(as string, def *flows.Definition, fields []flows.Field, v
 		if def.ApprovalNamedBy(f.Name) != nil { // as makes (or resubmits) the request
 			ff.Exclude = as
 		}
-		if f.Kind == flows.FieldDate {
-			now := c.svc.Now().In(c.svc.Engine().Directory().Location(as))
-			day := func(n *float64) string {
-				if n == nil {
-					return ""
-				}
-				return time.Date(now.Year(), now.Month(), now.Day()+int(*n), 0, 0, 0, 0, time.UTC).Format(time.DateOnly)
-			}
-			ff.MinDate, ff.MaxDate = day(f.Min), day(f.Max)
-		}
+		ff.MinDate, ff.MaxDate = f.DateBounds(c.svc.Now().In(c.svc.Engine().Directory().Location(as)))
 		fd.Fields = append(fd.Fields, ff)
 	}
 	if len(errs) > 0 {
