@@ -176,6 +176,22 @@ func flowsDirProblem(dir string) error {
 
 // loadEngine reads the flows and the directory the configuration names (or
 // the built-in ones) and builds the engine.
+// prepare loads the engine and checks what start-up refuses of it: the
+// secrets its flows need, and the admins.
+func prepare(cfg bot.Config) (*flows.Engine, error) {
+	engine, err := loadEngine(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := cfg.CheckSecrets(engine.Flows()); err != nil {
+		return nil, err
+	}
+	if err := checkAdmins(engine, cfg.Admins); err != nil {
+		return nil, err
+	}
+	return engine, nil
+}
+
 func loadEngine(cfg bot.Config) (*flows.Engine, error) {
 	var defs []*flows.Definition
 	var err error
@@ -250,14 +266,8 @@ var platformBuilders = []func(platformDeps) (*platform, error){slackPlatform, te
 
 // build assembles Baton over a Redis client. clock nil means the real clock.
 func build(ctx context.Context, cfg bot.Config, getenv func(string) string, log *slog.Logger, rdb redis.UniversalClient, clock clockwork.Clock, scfg storage.Config) (*app, error) {
-	engine, err := loadEngine(cfg)
+	engine, err := prepare(cfg)
 	if err != nil {
-		return nil, err
-	}
-	if err := cfg.CheckSecrets(engine.Flows()); err != nil {
-		return nil, err
-	}
-	if err := checkAdmins(engine, cfg.Admins); err != nil {
 		return nil, err
 	}
 	for _, s := range engine.Strangers() { // baton doctor says so too
@@ -332,6 +342,12 @@ func build(ctx context.Context, cfg bot.Config, getenv func(string) string, log 
 // serve runs Baton until ctx is cancelled. ready (for tests) is called with
 // the listening address.
 func serve(ctx context.Context, cfg bot.Config, getenv func(string) string, log *slog.Logger, ready func(addr string)) error {
+	// The flows, the directory and what they need are checked before Redis
+	// (or the embedded store, and its warning) is looked for: a mistake in
+	// them is told alone. build checks them again, which costs a few ms.
+	if _, err := prepare(cfg); err != nil {
+		return err
+	}
 	rdb, closeRedis, err := connect(cfg, log)
 	if err != nil {
 		return err

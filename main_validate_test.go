@@ -126,6 +126,17 @@ func TestGraphCommand(t *testing.T) {
 	}
 }
 
+// A mistake in the flows stops start-up before the store is looked for: it
+// is told alone, without the embedded store's warning before it.
+func TestStartupFlowsCheckedFirst(t *testing.T) {
+	t.Parallel()
+	var out, errOut bytes.Buffer
+	code := run(t.Context(), nil, env("BATON_FLOWS_DIR", filepath.Join(t.TempDir(), "nowhere"), "BATON_HTTP_ADDR", "127.0.0.1:0"), nil, &out, &errOut)
+	if code != 1 || !strings.Contains(errOut.String(), "there is no such directory") || strings.Contains(errOut.String(), "BATON_REDIS_URL") {
+		t.Errorf("exit %d:\n%s", code, errOut.String())
+	}
+}
+
 // TestStartupProblemsReadable: start-up refused for a list of problems (a
 // people directory's) prints them one per line, as written, not quoted
 // into one log line.
