@@ -469,7 +469,7 @@ func validate(paths []string, stdout, stderr io.Writer) int {
 			}
 			n := 0
 			for _, e := range entries {
-				if ext := filepath.Ext(e.Name()); !e.IsDir() && (ext == ".yaml" || ext == ".yml") {
+				if !e.IsDir() && flows.DefinitionFile(e.Name()) {
 					add(filepath.Join(p, e.Name()))
 					n++
 				}

@@ -311,6 +311,14 @@ func (d *Definition) successor(i int) int {
 // way: a hundred years.
 const maxDateBound = 36500
 
+// dateBound is the day n days from now's (dates compare as UTC midnights).
+func dateBound(now time.Time, n float64) time.Time {
+	return time.Date(now.Year(), now.Month(), now.Day()+int(n), 0, 0, 0, 0, time.UTC)
+}
+
+// dateBounded says whether f is a date field with min or max.
+func (f *Field) dateBounded() bool { return f.Kind == FieldDate && (f.Min != nil || f.Max != nil) }
+
 // DateBounds returns a date field's min and max as dates (2006-01-02; ""
 // for none) on the day of now, in the zone of whoever fills the form in:
 // for date pickers. The engine checks them itself (outOfBounds).
@@ -319,7 +327,7 @@ func (f *Field) DateBounds(now time.Time) (lo, hi string) {
 		if f.Kind != FieldDate || n == nil {
 			return ""
 		}
-		return time.Date(now.Year(), now.Month(), now.Day()+int(*n), 0, 0, 0, 0, time.UTC).Format(time.DateOnly)
+		return dateBound(now, *n).Format(time.DateOnly)
 	}
 	return day(f.Min), day(f.Max)
 }
@@ -331,21 +339,20 @@ func (f *Field) outOfBounds(v string, now time.Time) string {
 	if err != nil {
 		return ""
 	}
-	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
 	day := func(n float64) string {
-		at := today.AddDate(0, 0, int(n))
+		at := dateBound(now, n).Format(time.DateOnly)
 		switch n {
 		case 0:
-			return "today (" + at.Format(time.DateOnly) + ")"
+			return "today (" + at + ")"
 		case 1:
-			return "tomorrow (" + at.Format(time.DateOnly) + ")"
+			return "tomorrow (" + at + ")"
 		}
-		return at.Format(time.DateOnly)
+		return at
 	}
 	switch {
-	case f.Min != nil && d.Before(today.AddDate(0, 0, int(*f.Min))):
+	case f.Min != nil && d.Before(dateBound(now, *f.Min)):
 		return fmt.Sprintf("%s must be %s or later", f.Label, day(*f.Min))
-	case f.Max != nil && d.After(today.AddDate(0, 0, int(*f.Max))):
+	case f.Max != nil && d.After(dateBound(now, *f.Max)):
 		return fmt.Sprintf("%s must be %s or earlier", f.Label, day(*f.Max))
 	}
 	return ""

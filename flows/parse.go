@@ -228,6 +228,13 @@ func decodeYAML(decode func() error) (err error) {
 	return decode()
 }
 
+// DefinitionFile says whether a file of a flows directory, by its name,
+// holds a flow definition (*.yaml or *.yml).
+func DefinitionFile(name string) bool {
+	ext := path.Ext(name)
+	return ext == ".yaml" || ext == ".yml"
+}
+
 // LoadDefinitions parses every *.yaml and *.yml file directly in dir of fsys.
 // Problems in all files are reported together, in a *DefinitionError, with
 // the definitions that parsed without any (for their clashes to be checked
@@ -240,8 +247,7 @@ func LoadDefinitions(fsys fs.FS, dir string) ([]*Definition, error) {
 	var defs []*Definition
 	var all DefinitionError
 	for _, e := range entries {
-		ext := path.Ext(e.Name())
-		if e.IsDir() || (ext != ".yaml" && ext != ".yml") {
+		if e.IsDir() || !DefinitionFile(e.Name()) {
 			continue
 		}
 		p := path.Join(dir, e.Name())
@@ -914,7 +920,7 @@ func (v *validator) fields(p string, raw []rawField, names map[string]string) []
 			probe.Required = false
 			if _, err := probe.Parse(f.Default); err != nil {
 				v.add(fp+".default", "default %q is not a valid value: %v", f.Default, err)
-			} else if f.Kind == FieldDate && (f.Min != nil || f.Max != nil) {
+			} else if f.dateBounded() {
 				// Its bounds move with the days, a fixed date does not.
 				v.add(fp+".default", "a date field with min or max can have no fixed default: the day it is out of bounds, every form would be refused; leave default out")
 			}

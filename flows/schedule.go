@@ -213,7 +213,7 @@ func (v *validator) schedules(r *rawSchedules, form []Field) []Schedule {
 			}
 		}
 		for _, f := range form {
-			if _, given := s.Data[f.Name]; given && f.Kind == FieldDate && (f.Min != nil || f.Max != nil) {
+			if _, given := s.Data[f.Name]; given && f.dateBounded() {
 				// Its bounds move with the days, a fixed date does not: the
 				// day it is out of them, every scheduled start is refused.
 				v.add(p+".data."+f.Name, "%s has min or max (days from the day of the start), so a schedule cannot give it a fixed date: leave it out of data, or its bounds out of the field", f.Name)

@@ -78,6 +78,11 @@ func ListOrder(aMS int64, aID string, bMS int64, bID string) int {
 	return cmp.Or(cmp.Compare(bMS, aMS), strings.Compare(bID, aID))
 }
 
+// InstanceOrder is ListOrder for instances.
+func InstanceOrder(a, b *Instance) int {
+	return ListOrder(a.Created.UnixMilli(), a.ID, b.Created.UnixMilli(), b.ID)
+}
+
 // TimerQueue hands out due timers.
 type TimerQueue interface {
 	// ClaimTimers takes the due timers of up to n instances (of each shard,

@@ -606,11 +606,6 @@ func entryOrder(a, b redis.Z) int {
 	return flows.ListOrder(int64(a.Score), a.Member.(string), int64(b.Score), b.Member.(string))
 }
 
-// instanceOrder is flows.ListOrder for instances.
-func instanceOrder(a, b *flows.Instance) int {
-	return flows.ListOrder(a.Created.UnixMilli(), a.ID, b.Created.UnixMilli(), b.ID)
-}
-
 // list reads up to read entries of each index q uses, newest first from
 // q.After (or q.CreatedBefore), and returns the first limit that match q,
 // in flows.ListOrder, and whether an index had more. It returns only matches that
@@ -662,6 +657,8 @@ func (s *Store) list(ctx context.Context, q flows.Query, limit, read int, last b
 	// before q.CreatedBefore.
 	byCreation := q.Assignee == ""
 	byStep := !byCreation && !q.Paged && q.After.ID == ""
+	whole := !byCreation && !byStep                // paged tasks: read until whole
+	readAll := byStep && !q.CreatedBefore.IsZero() // tasks filtered by creation: whole at once
 	top := "+inf"
 	if !q.CreatedBefore.IsZero() {
 		top = "(" + strconv.FormatInt(q.CreatedBefore.UnixMilli(), 10)
@@ -676,7 +673,7 @@ func (s *Store) list(ctx context.Context, q flows.Query, limit, read int, last b
 			switch {
 			case byCreation:
 				cmds = append(cmds, pipe.ZRevRangeByScoreWithScores(ctx, key, &redis.ZRangeBy{Max: top, Min: "-inf", Count: int64(read)}))
-			case byStep && !q.CreatedBefore.IsZero():
+			case readAll:
 				cmds = append(cmds, pipe.ZRevRangeWithScores(ctx, key, 0, -1))
 			default:
 				cmds = append(cmds, pipe.ZRevRangeWithScores(ctx, key, 0, int64(read-1)))
@@ -694,7 +691,7 @@ func (s *Store) list(ctx context.Context, q flows.Query, limit, read int, last b
 	for _, c := range cmds {
 		v := c.Val()
 		ids = append(ids, v...)
-		if len(v) >= read && (!byStep || q.CreatedBefore.IsZero()) {
+		if len(v) >= read && !readAll {
 			more = true
 			if end := v[len(v)-1]; floor == nil || byCreation && entryOrder(end, *floor) < 0 || byStep && end.Score > floor.Score {
 				floor = &end
@@ -702,7 +699,7 @@ func (s *Store) list(ctx context.Context, q flows.Query, limit, read int, last b
 		}
 	}
 	switch {
-	case !byCreation && !byStep && more && !last:
+	case whole && more && !last:
 		return nil, true, nil // not read whole: any task left may be in front
 	case byStep: // newest step first; only what surely is newer than anything left unread
 		slices.SortFunc(ids, func(a, b redis.Z) int {
@@ -745,12 +742,12 @@ func (s *Store) list(ctx context.Context, q flows.Query, limit, read int, last b
 			continue
 		}
 		out = append(out, in)
-		if (byCreation || byStep) && len(out) == limit {
+		if !whole && len(out) == limit {
 			break
 		}
 	}
-	if !byCreation && !byStep {
-		slices.SortFunc(out, instanceOrder)
+	if whole {
+		slices.SortFunc(out, flows.InstanceOrder)
 		out = out[:min(len(out), limit)]
 	}
 	return out, more, nil

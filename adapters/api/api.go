@@ -861,7 +861,7 @@ func (a *API) personList(ctx context.Context, q flows.Query, person string, afte
 			out = append(out, in)
 		}
 	}
-	slices.SortFunc(out, func(a, b *flows.Instance) int { return placeOf(a).compare(placeOf(b)) })
+	slices.SortFunc(out, flows.InstanceOrder)
 	return out[:min(len(out), n)], floor, nil
 }
 

@@ -162,15 +162,11 @@ func New(svc Service, cfg Config, log *slog.Logger) *Console {
 			}
 			return ff
 		},
-		// reassignTo is whom as may move the task of a to: the people the
-		// engine would take, as data's takers found them for this render,
-		// or (an instance that could not be read) anyone but as.
-		"reassignTo": func(takers any, as string, a flows.Action) []flows.Person { // takers: nil where a card is rendered alone
-			m, _ := takers.(map[string][]flows.Person)
-			if people, ok := m[a.Instance]; ok {
-				return people
-			}
-			return slices.DeleteFunc(svc.Engine().Directory().People(), func(p flows.Person) bool { return p.ID == as })
+		// reassignTo is whom as may move the task of a to: anyone but as and
+		// whom the engine would not take (a.Exclude, as the request was when
+		// the card was made; the engine still refuses whom it would not take).
+		"reassignTo": func(as string, a flows.Action) []flows.Person {
+			return slices.DeleteFunc(svc.Engine().Directory().People(), func(p flows.Person) bool { return p.ID == as || slices.Contains(a.Exclude, p.ID) })
 		},
 		"outputs": func(flow string, a flows.Action) []flows.Field {
 			if def := flowOf(svc.Engine(), flow, a.Instance); def != nil {
@@ -437,7 +433,6 @@ func (c *Console) outcomeError(w http.ResponseWriter, r *http.Request, as string
 type pageData struct {
 	As       string
 	People   []flows.Person
-	Takers   map[string][]flows.Person // by instance: whom As may move its task to (see takers)
 	Flows    []*flows.Definition
 	Note     *note
 	Threads  []thread
@@ -450,7 +445,7 @@ type channelData struct {
 	Threads  []thread
 }
 
-func (c *Console) data(ctx context.Context, as string, consume bool) pageData {
+func (c *Console) data(as string, consume bool) pageData {
 	e := c.svc.Engine()
 	d := pageData{As: as, People: e.Directory().People(), Flows: e.Flows(), Threads: c.feed.threads(personBox(as)), Now: c.svc.Now()}
 	if consume {
@@ -478,52 +473,7 @@ func (c *Console) data(ctx context.Context, as string, consume bool) pageData {
 	for _, id := range extra {
 		d.Channels = append(d.Channels, channelData{ID: id, Name: "#" + id, Threads: c.feed.threads(channelBox(id))})
 	}
-	d.Takers = c.takers(ctx, d)
 	return d
-}
-
-// takers reads, once per page, each instance a Reassign button on the page
-// acts on, and returns whom as may move its task to: the people the engine
-// would take (as the request now is), but as. An instance that cannot be
-// read is left out (the button then offers anyone; the engine refuses whom
-// it would not take).
-func (c *Console) takers(ctx context.Context, d pageData) map[string][]flows.Person {
-	out := map[string][]flows.Person{}
-	seen := map[string]bool{}
-	visit := func(m *flows.Message) {
-		if m == nil {
-			return
-		}
-		acts := slices.Clone(m.Actions)
-		for _, it := range m.Items {
-			acts = append(acts, it.Actions...)
-		}
-		for _, a := range acts {
-			if a.Kind != flows.ActReassign || seen[a.Instance] {
-				continue
-			}
-			seen[a.Instance] = true
-			in, err := c.svc.Instance(ctx, a.Instance)
-			if err != nil {
-				continue
-			}
-			out[a.Instance] = slices.DeleteFunc(c.svc.Engine().Takers(in, false), func(p flows.Person) bool { return p.ID == d.As })
-		}
-	}
-	threads := slices.Clone(d.Threads)
-	for _, ch := range d.Channels {
-		threads = append(threads, ch.Threads...)
-	}
-	for _, t := range threads {
-		visit(t.Msg)
-		for _, r := range t.Replies {
-			visit(r.Msg)
-		}
-	}
-	if d.Note != nil {
-		visit(d.Note.Msg)
-	}
-	return out
 }
 
 // contentSecurityPolicy allows the console's own files only: no inline
@@ -573,7 +523,7 @@ func (c *Console) page(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	c.render(w, "page", c.data(r.Context(), as, true))
+	c.render(w, "page", c.data(as, true))
 }
 
 func (c *Console) inbox(w http.ResponseWriter, r *http.Request) {
@@ -581,7 +531,7 @@ func (c *Console) inbox(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	c.render(w, "inbox", c.data(r.Context(), as, false))
+	c.render(w, "inbox", c.data(as, false))
 }
 
 // events streams a signal (server-sent events) whenever the person's inbox
