@@ -7,11 +7,11 @@
 // event's outcome under its idempotency key (a redelivery gets the first
 // outcome and changes nothing), hash-chained audit entries, timer changes,
 // outbox entries and index updates. Concurrent transitions share script
-// calls (group commit), and concurrent instance reads, card-reference reads
-// and id reservations share pipelines; each still succeeds or fails on its
-// own. Due timers are claimed with a lease, and the
-// outbox is a stream per shard read by a consumer group, so several replicas
-// fire each timer and deliver each entry once.
+// calls (group commit), pipelined in one round trip with concurrent instance
+// reads, card-reference reads and id reservations; each still succeeds or
+// fails on its own. Due timers are claimed with a lease, and the outbox is a
+// stream per shard read by a consumer group, so several replicas fire each
+// timer and deliver each entry once.
 //
 // Every key is built in keys.go; the scripts are in lua/.
 package storage

@@ -37,3 +37,36 @@ func PendingOwners(ctx context.Context, s *Store, shard int) (map[string]string,
 	}
 	return out, nil
 }
+
+// HoldLanes takes every round trip of s's lanes, so that what is sent next
+// queues. queued tells how many requests wait; release gives the round
+// trips back, each lane sending what queued in its next batch.
+func HoldLanes(s *Store) (queued func() int, release func()) {
+	for i := range s.lanes {
+		g := &s.lanes[i]
+		g.mu.Lock()
+		g.inflight = inFlight
+		g.mu.Unlock()
+	}
+	queued = func() int {
+		n := 0
+		for i := range s.lanes {
+			g := &s.lanes[i]
+			g.mu.Lock()
+			n += len(g.queue)
+			g.mu.Unlock()
+		}
+		return n
+	}
+	release = func() {
+		for i := range s.lanes {
+			g := &s.lanes[i]
+			g.mu.Lock()
+			for range inFlight {
+				g.next(context.Background())
+			}
+			g.mu.Unlock()
+		}
+	}
+	return queued, release
+}

@@ -63,14 +63,13 @@ const group = "dispatch" // the outbox consumer group
 // Store keeps instances, audit trails, timers and the outbox in Redis.
 // It is safe for concurrent use by many goroutines and many processes.
 type Store struct {
-	rdb     redis.UniversalClient
-	k       keys
-	ttl     time.Duration
-	cache   instanceCache
-	flows   sync.Map             // "shard/flow" of the flowsIn members this process knows are there
-	seeded  atomic.Bool          // the flowsIn sets are known to hold earlier versions' flows
-	commits []batcher[commitReq] // one per lane
-	pipes   []batcher[pipedReq]  // one per lane
+	rdb    redis.UniversalClient
+	k      keys
+	ttl    time.Duration
+	cache  instanceCache
+	flows  sync.Map           // "shard/flow" of the flowsIn members this process knows are there
+	seeded atomic.Bool        // the flowsIn sets are known to hold earlier versions' flows
+	lanes  []batcher[laneReq] // one per lane
 }
 
 var (
@@ -83,20 +82,19 @@ var (
 func New(rdb redis.UniversalClient, cfg Config) *Store {
 	k := keys{prefix: cmp.Or(cfg.Prefix, "baton"), shards: cmp.Or(cfg.Shards, 16)}
 	s := &Store{
-		rdb:     rdb,
-		k:       k,
-		ttl:     cmp.Or(cfg.IdempotencyTTL, 48*time.Hour),
-		commits: make([]batcher[commitReq], lanes(rdb, k.shards)),
-		pipes:   make([]batcher[pipedReq], lanes(rdb, k.shards)),
+		rdb:   rdb,
+		k:     k,
+		ttl:   cmp.Or(cfg.IdempotencyTTL, 48*time.Hour),
+		lanes: make([]batcher[laneReq], lanes(rdb, k.shards)),
 	}
-	for i := range s.commits {
-		s.commits[i].run = s.commitBatch
-		s.pipes[i].run = s.pipeBatch
+	for i := range s.lanes {
+		s.lanes[i].run = s.laneBatch
 	}
 	return s
 }
 
-// lanes returns how many batchers of commits (and of reads) there are. A
+// lanes returns how many lanes there are, each batching the reads and
+// commits of its instances into shared round trips (laneBatch). A
 // single Redis (or Sentinel-managed one) takes any keys in a script: two
 // lanes make batches several times larger than sixteen (fewer round trips,
 // less work per transition on both sides; measured with
@@ -111,7 +109,7 @@ func lanes(rdb redis.UniversalClient, shards int) int {
 }
 
 // lane returns the lane of an instance's commits and reads.
-func (s *Store) lane(id string) int { return s.k.shardOf(id) % len(s.commits) }
+func (s *Store) lane(id string) int { return s.k.shardOf(id) % len(s.lanes) }
 
 // Init creates the outbox consumer groups (idempotent) and loads the scripts.
 func (s *Store) Init(ctx context.Context) error {
@@ -365,12 +363,12 @@ type pipedReq struct {
 	cmd  redis.Cmder
 }
 
-// piped runs the command send makes on the client, in one pipeline with
-// the other commands of lane sent meanwhile: reads, and reservations of ids,
-// cost a round trip each otherwise.
+// piped runs the command send makes on the client, in one round trip with
+// the other commands and commits of lane sent meanwhile: reads, and
+// reservations of ids, cost a round trip each otherwise.
 func piped[C redis.Cmder](ctx context.Context, s *Store, lane int, send func(redis.Cmdable) C) (C, error) {
 	r := &pipedReq{send: func(c redis.Cmdable) redis.Cmder { return send(c) }}
-	if err := s.pipes[lane].do(ctx, r); err != nil {
+	if err := s.lanes[lane].do(ctx, &laneReq{piped: r}); err != nil {
 		var none C
 		return none, err
 	}
@@ -473,7 +471,7 @@ func (s *Store) commit(ctx context.Context, ev flows.Event, cur *flows.Instance,
 	r.args = append(r.args, audit...)
 	r.args = append(r.args, outbox...)
 	r.args = append(r.args, ixArgs...)
-	if err := s.commits[s.lane(id)].do(ctx, r); err != nil {
+	if err := s.lanes[s.lane(id)].do(ctx, &laneReq{commit: r}); err != nil {
 		return nil, err
 	}
 	if r.err == nil && cur == nil && r.res[0] == "ok" {
@@ -484,8 +482,52 @@ func (s *Store) commit(ctx context.Context, ev flows.Event, cur *flows.Instance,
 
 func flowKey(shard int, flow string) string { return strconv.Itoa(shard) + "/" + flow }
 
-// commitBatch runs the transition script once for a batch.
-func (s *Store) commitBatch(ctx context.Context, batch []*commitReq) {
+// laneReq is a read or a commit waiting for its lane's next round trip.
+type laneReq struct {
+	piped  *pipedReq // a read, or a reservation of an id
+	commit *commitReq
+}
+
+// laneBatch runs a batch of a lane's reads and commits in one round trip:
+// the commits in one call of the transition script, pipelined with the
+// reads. (An approval is a read and then a commit: sharing round trips
+// halves the system calls on both sides. Measured with
+// BenchmarkTransitions at 64-way: 15% more approvals than with batches of
+// reads and of commits apart.)
+func (s *Store) laneBatch(ctx context.Context, batch []*laneReq) {
+	var reads []*pipedReq
+	var commits []*commitReq
+	for _, r := range batch {
+		if r.piped != nil {
+			reads = append(reads, r.piped)
+		} else {
+			commits = append(commits, r.commit)
+		}
+	}
+	if len(commits) == 0 {
+		s.pipeBatch(ctx, reads)
+		return
+	}
+	keys, args := commitArgs(commits)
+	if len(reads) == 0 {
+		settle(commits, transitionScript.Run(ctx, s.rdb, keys, args...))
+		return
+	}
+	p := s.rdb.Pipeline()
+	cmd := transitionScript.EvalSha(ctx, p, keys, args...)
+	for _, r := range reads {
+		r.cmd = r.send(p)
+	}
+	_, _ = p.Exec(ctx)                               // each command holds its own result
+	if redis.HasErrorPrefix(cmd.Err(), "NOSCRIPT") { // Redis lost its scripts: nothing ran
+		cmd = transitionScript.Run(ctx, s.rdb, keys, args...)
+	}
+	settle(commits, cmd)
+}
+
+// commitArgs returns the keys and args of one call of the transition script
+// committing batch.
+func commitArgs(batch []*commitReq) ([]string, []any) {
 	nk, na := 0, 0
 	for _, r := range batch {
 		nk, na = nk+len(r.keys), na+2+len(r.args)
@@ -496,7 +538,12 @@ func (s *Store) commitBatch(ctx context.Context, batch []*commitReq) {
 		args = append(args, len(r.keys), len(r.args))
 		args = append(args, r.args...)
 	}
-	reply, err := transitionScript.Run(ctx, s.rdb, keys, args...).Slice()
+	return keys, args
+}
+
+// settle sets each transition's result from the script's reply.
+func settle(batch []*commitReq, cmd *redis.Cmd) {
+	reply, err := cmd.Slice()
 	if err == nil && len(reply) != len(batch) {
 		err = fmt.Errorf("transition script answered %d results for %d transitions", len(reply), len(batch))
 	}

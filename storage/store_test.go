@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"reflect"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -1034,6 +1035,51 @@ func TestReservationsInASharedPipelineComeBackAfterAFlush(t *testing.T) {
 				t.Fatalf("round %d: reserved %q twice or empty", round, id)
 			}
 			seen[id] = true
+		}
+	}
+}
+
+// After SCRIPT FLUSH, commits sharing a round trip with reads all succeed:
+// the transition script is loaded again and the commits run once. Embedded
+// only, for the reason above.
+func TestCommitsInASharedRoundTripComeBackAfterAFlush(t *testing.T) {
+	t.Parallel()
+	be := storagetest.Embedded(t)
+	s := storagetest.Store(t, be, storage.Config{Shards: 2})
+	e := engine(t)
+	var ids []string
+	for i := range 20 {
+		ids = append(ids, start(t, s, e, fmt.Sprintf("s%d", i), "500"))
+	}
+	if err := be.Client.ScriptFlush(t.Context()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	// The approvals commit what s remembers, without a read; with the
+	// lanes held, they and the reads queue, and go in one batch per lane.
+	queued, release := storage.HoldLanes(s)
+	var wg sync.WaitGroup
+	for _, id := range ids {
+		wg.Go(func() {
+			ev := flows.Event{Kind: flows.EventApprove, Key: "a-" + id, Instance: id, Actor: "bob"}
+			a, err := s.Apply(t.Context(), ev, func(cur *flows.Instance) (*flows.Transition, error) { return e.Apply(cur, ev, t0.Add(time.Hour)) })
+			if err != nil || !a.Outcome.OK {
+				t.Errorf("approve %s: %+v %v", id, a.Outcome, err)
+			}
+		})
+		wg.Go(func() {
+			if _, err := s.Refs(t.Context(), id); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	for queued() < 2*len(ids) {
+		runtime.Gosched()
+	}
+	release()
+	wg.Wait()
+	for _, id := range ids {
+		if in, err := s.Get(t.Context(), id); err != nil || in.Status != flows.StatusCompleted || in.Version != 2 {
+			t.Fatalf("%s after the approval: %+v %v", id, in, err)
 		}
 	}
 }
