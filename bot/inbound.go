@@ -76,16 +76,18 @@ func NewInbound(svc *Service, secrets map[string]string, kv KV, locker Locker, c
 func (h *Inbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("flow")
 	def, ok := h.svc.Engine().Flow(name)
-	if !ok {
-		msg := fmt.Sprintf("there is no flow called %q", name)
-		if d, ok := h.svc.Engine().Flow(h.svc.Engine().Suggest(name)); ok && d.Inbound != nil {
-			msg += fmt.Sprintf("; did you mean %q?", d.ID)
+	if !ok || def.Inbound == nil {
+		// The caller is not authenticated yet (each flow has its own
+		// secret): it is told nothing of which flows there are. What was
+		// wrong, and the nearest name, go to the log for the operator.
+		why := "no such flow"
+		if ok {
+			why = "the flow takes no inbound starts; give its definition inbound: {secret: NAME, requester: PERSON}"
+		} else if d, ok := h.svc.Engine().Flow(h.svc.Engine().Suggest(name)); ok && d.Inbound != nil {
+			why += fmt.Sprintf("; did you mean %q?", d.ID)
 		}
-		inboundJSON(w, http.StatusNotFound, map[string]any{"error": msg})
-		return
-	}
-	if def.Inbound == nil {
-		inboundJSON(w, http.StatusNotFound, map[string]any{"error": fmt.Sprintf("flow %q takes no inbound starts; give its definition inbound: {secret: NAME, requester: PERSON}", name)})
+		h.log.Warn("inbound start refused", "flow", name, "request", RequestID(r.Context()), "err", why)
+		inboundJSON(w, http.StatusNotFound, map[string]any{"error": fmt.Sprintf("no flow %q takes signed starts here", name)})
 		return
 	}
 	secret := secretOf(h.secrets, def.Inbound.Secret)

@@ -130,9 +130,10 @@ func TestInboundStarts(t *testing.T) {
 		{"a stray brace after it", req{flow: "lead", body: `{"company": "Acme", "amount": 5}}`, secret: hookSecret}, 400, "one JSON object and nothing after it"},
 		{"stray brackets after it", req{flow: "lead", body: `{"company": "Acme", "amount": 5}]]]`, secret: hookSecret}, 400, "one JSON object and nothing after it"},
 		{"two objects", req{flow: "lead", body: `{"company": "Acme", "amount": 5} {}`, secret: hookSecret}, 400, "one JSON object and nothing after it"},
-		{"no inbound", req{flow: "other", body: `{}`, secret: hookSecret}, 404, "takes no inbound starts"},
-		{"unknown flow", req{flow: "nope", body: `{}`, secret: hookSecret}, 404, `there is no flow called "nope"`},
-		{"a typo", req{flow: "laed", body: `{}`, secret: hookSecret}, 404, `did you mean "lead"?`},
+		// Before authentication, nothing is told of which flows there are.
+		{"no inbound", req{flow: "other", body: `{}`, secret: hookSecret}, 404, `no flow "other" takes signed starts here`},
+		{"unknown flow", req{flow: "nope", body: `{}`, secret: hookSecret}, 404, `no flow "nope" takes signed starts here`},
+		{"a typo", req{flow: "laed", body: `{}`, secret: hookSecret}, 404, `no flow "laed" takes signed starts here`},
 		{"milliseconds", req{flow: "lead", body: good, secret: hookSecret, ms: true}, 401, "in milliseconds: send unix seconds"},
 		{"secret not configured", req{flow: "plain", body: `{}`, secret: hookSecret}, 503, "not configured"},
 	} {
@@ -143,6 +144,9 @@ func TestInboundStarts(t *testing.T) {
 		if n := count(); n != 0 {
 			t.Fatalf("%s: %d instances, want none", tc.name, n)
 		}
+	}
+	if _, out := do(req{flow: "laed", body: `{}`}); strings.Contains(out["error"].(string), "lead") {
+		t.Errorf("an unauthenticated typo was told the flow's name: %v", out)
 	}
 	if _, out := do(req{flow: "lead", body: `{"company": "Acme", "amount": "lots", "colour": "red"}`, secret: hookSecret}); out["fields"] == nil {
 		t.Errorf("422 without field errors: %v", out)
