@@ -58,15 +58,19 @@ type Query struct {
 	// last instance of the one before. Listings are newest first by
 	// creation to the millisecond, then by id (greatest first), so that
 	// instances created in the same millisecond have a place each.
-	After struct {
-		Created time.Time
-		ID      string
-	}
+	After Place
 	// Paged lists an Assignee's instances in ListOrder too (After implies
 	// it), for a caller that pages: their index is by when the step came to
 	// them, so it is read whole. Without it, they are listed the newest step
 	// first, the limit keeping the tasks that came to them last.
 	Paged bool
+}
+
+// Place is a place in a listing (ListOrder): an instance's creation time
+// (to the millisecond) and id. The zero Place is the listing's start.
+type Place struct {
+	Created time.Time
+	ID      string
 }
 
 // ListOrder is the order of listings (Store.List): newest first by

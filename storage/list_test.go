@@ -298,3 +298,51 @@ func TestListPagesThroughTies(t *testing.T) {
 		}
 	})
 }
+
+// A filtered listing that reads its indexes to their depth without
+// filling a page says where it stopped: paging on from there finds every
+// match, however far behind the others (the depth lowered to 4 here, from
+// 2,000).
+func TestPageStopsShortAndGoesOn(t *testing.T) {
+	onBackends(t, storage.Config{Shards: 2, ListDepth: 4}, func(t *testing.T, _ storagetest.Backend, s *storage.Store) {
+		e := engine(t)
+		var running []string
+		for i := range 30 {
+			id, err := s.Reserve(t.Context(), "purchase", "PR", fmt.Sprint("s", i))
+			if err != nil {
+				t.Fatal(err)
+			}
+			apply(t, s, e, flows.Event{Kind: flows.EventStart, Key: fmt.Sprint("s", i), Instance: id, Actor: "alice", Flow: "purchase",
+				Data: map[string]string{"item": "Laptop", "amount": "500", "justification": "my old one broke down"}}, t0.Add(time.Duration(i)*time.Minute))
+			if i == 2 || i == 13 || i == 25 {
+				running = append([]string{id}, running...) // newest first
+				continue
+			}
+			apply(t, s, e, flows.Event{Kind: flows.EventApprove, Key: "a" + id, Instance: id, Actor: "bob"}, t0.Add(time.Hour))
+		}
+		q := flows.Query{Requester: "alice", Status: []flows.Status{flows.StatusRunning}, Limit: 2, Paged: true}
+		var got []string
+		short := false
+		for range 40 {
+			page, upTo, err := s.Page(t.Context(), q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, ids(page)...)
+			switch {
+			case len(page) == q.Limit:
+				last := page[len(page)-1]
+				q.After = flows.Place{Created: last.Created, ID: last.ID}
+			case upTo.ID != "":
+				short = true
+				q.After = upTo
+			default:
+				if !slices.Equal(got, running) || !short {
+					t.Fatalf("paged %v (stopped short: %v), want %v", got, short, running)
+				}
+				return
+			}
+		}
+		t.Fatalf("no end after 40 pages: %v", got)
+	})
+}

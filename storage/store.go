@@ -56,6 +56,10 @@ type Config struct {
 	// instance id it reserved (default 48 h). Other events' outcomes are kept
 	// with their instance.
 	IdempotencyTTL time.Duration
+	// ListDepth bounds how deep one listing reads each index (of one
+	// shard) for a page (default 2,000): past it, a filtered listing
+	// stops short of older matches (Page says where it stopped).
+	ListDepth int
 }
 
 const group = "dispatch" // the outbox consumer group
@@ -70,6 +74,7 @@ type Store struct {
 	flows  sync.Map           // "shard/flow" of the flowsIn members this process knows are there
 	seeded atomic.Bool        // the flowsIn sets are known to hold earlier versions' flows
 	lanes  []batcher[laneReq] // one per lane
+	depth  int                // Config.ListDepth
 }
 
 var (
@@ -86,6 +91,7 @@ func New(rdb redis.UniversalClient, cfg Config) *Store {
 		k:     k,
 		ttl:   cmp.Or(cfg.IdempotencyTTL, 48*time.Hour),
 		lanes: make([]batcher[laneReq], lanes(rdb, k.shards)),
+		depth: cmp.Or(cfg.ListDepth, 2000),
 	}
 	for i := range s.lanes {
 		s.lanes[i].run = s.laneBatch
@@ -629,24 +635,38 @@ func (s *Store) Audit(ctx context.Context, id string) ([]flows.AuditEntry, error
 // index per shard (in one pipeline), then the instances (in a second), and
 // filters the rest in memory.
 func (s *Store) List(ctx context.Context, q flows.Query) ([]*flows.Instance, error) {
+	out, _, err := s.Page(ctx, q)
+	return out, err
+}
+
+// Page is List for a caller that pages. A filtered listing (a person's
+// requests by status, say) reads each index to a depth (Config.ListDepth):
+// when that found fewer than q.Limit matches and an index had more, Page
+// also returns the place the listing was read up to. Everything up to it
+// was looked at: the next page starts after it (a page may then hold fewer
+// instances than asked for, and yet not be the last). The zero Place means
+// the listing was read to its end, or to q.Limit matches.
+func (s *Store) Page(ctx context.Context, q flows.Query) ([]*flows.Instance, flows.Place, error) {
 	limit := cmp.Or(q.Limit, 100)
 	// The indexes are read newest first, then filtered by what they do not
-	// key on (a person's requests by status, say): when that leaves fewer
-	// than limit and an index had more, read again, four times deeper, up
-	// to maxListRead entries per index.
-	for read := limit; ; read = min(4*read, maxListRead) {
-		last := read >= maxListRead
-		out, more, err := s.list(ctx, q, limit, read, last)
-		if err != nil || len(out) >= limit || !more || last {
-			return out, err
+	// key on: when that leaves fewer than limit and an index had more, read
+	// again, four times deeper, up to s.depth entries per index.
+	for read := limit; ; read = min(4*read, s.depth) {
+		last := read >= s.depth
+		out, more, upTo, err := s.list(ctx, q, limit, read, last)
+		if err != nil || len(out) >= limit || !more {
+			return out, flows.Place{}, err
+		}
+		if last {
+			// (More instances of one millisecond than an index is read
+			// deep leave no place to go on from: the listing ends.)
+			if q.After.ID != "" && flows.ListOrder(upTo.Created.UnixMilli(), upTo.ID, q.After.Created.UnixMilli(), q.After.ID) <= 0 {
+				upTo = flows.Place{}
+			}
+			return out, upTo, nil
 		}
 	}
 }
-
-// maxListRead bounds how deep List reads one index (of one shard) for one
-// query: past it, a filtered listing stops short of older matches (what it
-// returns is still the start of the listing).
-const maxListRead = 2000
 
 // entryOrder is flows.ListOrder for index entries scored by creation.
 func entryOrder(a, b redis.Z) int {
@@ -655,13 +675,14 @@ func entryOrder(a, b redis.Z) int {
 
 // list reads up to read entries of each index q uses, newest first from
 // q.After (or q.CreatedBefore), and returns the first limit that match q,
-// in flows.ListOrder, and whether an index had more. It returns only matches that
+// in flows.ListOrder, whether an index had more, and (listed by creation)
+// the place up to which every index was read. It returns only matches that
 // come before everything left unread (an index read to its depth may hide a
 // newer match than an older one read from another), so that the answer is
 // the start of the listing and the next page starts right after it; a
 // deeper read finds the rest. A person's tasks, unless read whole, are
 // returned only when last: then as read, in order.
-func (s *Store) list(ctx context.Context, q flows.Query, limit, read int, last bool) ([]*flows.Instance, bool, error) {
+func (s *Store) list(ctx context.Context, q flows.Query, limit, read int, last bool) ([]*flows.Instance, bool, flows.Place, error) {
 	var indexes func(sh int) []string
 	switch {
 	case q.Assignee != "":
@@ -681,7 +702,7 @@ func (s *Store) list(ctx context.Context, q flows.Query, limit, read int, last b
 		} else {
 			var err error
 			if byShard, err = s.flowsByShard(ctx); err != nil {
-				return nil, false, err
+				return nil, false, flows.Place{}, err
 			}
 		}
 		indexes = func(sh int) []string {
@@ -728,7 +749,7 @@ func (s *Store) list(ctx context.Context, q flows.Query, limit, read int, last b
 		}
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-		return nil, false, fmt.Errorf("list: %w", err)
+		return nil, false, flows.Place{}, fmt.Errorf("list: %w", err)
 	}
 	// floor is the last entry read of the full index whose last entry comes
 	// first: anything a full index left unread comes after it.
@@ -747,7 +768,7 @@ func (s *Store) list(ctx context.Context, q flows.Query, limit, read int, last b
 	}
 	switch {
 	case whole && more && !last:
-		return nil, true, nil // not read whole: any task left may be in front
+		return nil, true, flows.Place{}, nil // not read whole: any task left may be in front
 	case byStep: // newest step first; only what surely is newer than anything left unread
 		slices.SortFunc(ids, func(a, b redis.Z) int {
 			return cmp.Or(cmp.Compare(b.Score, a.Score), strings.Compare(b.Member.(string), a.Member.(string)))
@@ -775,7 +796,7 @@ func (s *Store) list(ctx context.Context, q flows.Query, limit, read int, last b
 	}
 	if len(ids) > 0 {
 		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-			return nil, false, fmt.Errorf("list: load: %w", err)
+			return nil, false, flows.Place{}, fmt.Errorf("list: load: %w", err)
 		}
 	}
 	var out []*flows.Instance
@@ -783,7 +804,7 @@ func (s *Store) list(ctx context.Context, q flows.Query, limit, read int, last b
 		vals := l.Val()
 		in, err := decodeInstance(ids[i].Member.(string), vals[0], vals[1])
 		if err != nil {
-			return nil, false, err
+			return nil, false, flows.Place{}, err
 		}
 		if in == nil || !matches(in, q) {
 			continue
@@ -797,7 +818,11 @@ func (s *Store) list(ctx context.Context, q flows.Query, limit, read int, last b
 		slices.SortFunc(out, flows.InstanceOrder)
 		out = out[:min(len(out), limit)]
 	}
-	return out, more, nil
+	var upTo flows.Place
+	if byCreation && floor != nil {
+		upTo = flows.Place{Created: time.UnixMilli(int64(floor.Score)), ID: floor.Member.(string)}
+	}
+	return out, more, upTo, nil
 }
 
 // flowsByShard returns the flows with instances in each shard, sorted.

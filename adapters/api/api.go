@@ -47,6 +47,9 @@ type Instances interface {
 	Get(ctx context.Context, id string) (*flows.Instance, error)
 	Audit(ctx context.Context, id string) ([]flows.AuditEntry, error)
 	List(ctx context.Context, q flows.Query) ([]*flows.Instance, error)
+	// Page is List, and where a filtered listing stopped reading short of
+	// q.Limit matches (the zero Place: it did not).
+	Page(ctx context.Context, q flows.Query) ([]*flows.Instance, flows.Place, error)
 }
 
 // Tokens finds tokens by hash.
@@ -779,13 +782,18 @@ func (a *API) list(w http.ResponseWriter, r *http.Request) {
 		q.CreatedBefore = a.d.Service.Now().Add(-olderThan)
 	}
 	// One more than a page tells whether there is a next one.
+	// A filtered listing may stop reading short of a page (storage's
+	// Page): it then ends at cut, where the next page starts.
 	var ins []*flows.Instance
+	var cut place
 	var err error
 	if person := tokenOf(r).Person; person != "" {
-		ins, floor, err = a.personList(r.Context(), q, person, after, floor, limit+1)
+		ins, floor, cut, err = a.personList(r.Context(), q, person, after, floor, limit+1)
 	} else {
 		q.After.Created, q.After.ID, q.Limit, q.Paged = time.UnixMilli(after.ms), after.id, limit+1, true
-		ins, err = a.d.Instances.List(r.Context(), q)
+		var upTo flows.Place
+		ins, upTo, err = a.d.Instances.Page(r.Context(), q)
+		cut = placeAt(upTo)
 	}
 	if err != nil {
 		a.fail(w, r, err)
@@ -798,8 +806,11 @@ func (a *API) list(w http.ResponseWriter, r *http.Request) {
 			Created: in.Created, Updated: in.Updated, Completed: in.Completed})
 	}
 	body := map[string]any{"instances": out, "count": len(out)}
-	if len(ins) > limit {
+	switch {
+	case len(ins) > limit:
 		body["next_cursor"] = encodeCursor(placeOf(ins[limit-1]), floor)
+	case cut.id != "":
+		body["next_cursor"] = encodeCursor(cut, floor)
 	}
 	writeJSON(w, http.StatusOK, body)
 }
@@ -812,24 +823,31 @@ func (a *API) list(w http.ResponseWriter, r *http.Request) {
 // newest matches of q when the first page was asked for. That window ends
 // at floor (from the cursor; on the first page, found and returned): the
 // pages then split one listing, which a window found again on each page
-// would not (a request started meanwhile would push its oldest out).
-func (a *API) personList(ctx context.Context, q flows.Query, person string, after, floor place, n int) ([]*flows.Instance, place, error) {
+// would not (a request started meanwhile would push its oldest out). A
+// listing that stopped reading short (Instances.Page) cuts the page where
+// the first of them stopped, and that place is returned too.
+func (a *API) personList(ctx context.Context, q flows.Query, person string, after, floor place, n int) ([]*flows.Instance, place, place, error) {
 	q.Paged = true
+	var cut place
 	page := func(q flows.Query, limit int) ([]*flows.Instance, error) {
 		q.After.Created, q.After.ID, q.Limit = time.UnixMilli(after.ms), after.id, limit
-		return a.d.Instances.List(ctx, q)
+		ins, upTo, err := a.d.Instances.Page(ctx, q)
+		if p := placeAt(upTo); p.id != "" && (cut.id == "" || p.compare(cut) < 0) {
+			cut = p
+		}
+		return ins, err
 	}
 	var ins []*flows.Instance
 	if q.Requester == person || q.Assignee == person {
 		// All of it is theirs to see: no window, only the page.
 		var err error
 		if ins, err = page(q, n); err != nil {
-			return nil, place{}, err
+			return nil, place{}, place{}, err
 		}
 	} else {
 		window, err := page(q, a.cfg.PersonWindow)
 		if err != nil {
-			return nil, place{}, err
+			return nil, place{}, place{}, err
 		}
 		switch {
 		case after.id == "" && len(window) == a.cfg.PersonWindow:
@@ -847,7 +865,7 @@ func (a *API) personList(ctx context.Context, q flows.Query, person string, afte
 			for _, extra := range []flows.Query{mine, waiting} {
 				more, err := page(extra, n)
 				if err != nil {
-					return nil, place{}, err
+					return nil, place{}, place{}, err
 				}
 				ins = append(ins, more...)
 			}
@@ -856,13 +874,16 @@ func (a *API) personList(ctx context.Context, q flows.Query, person string, afte
 	var out []*flows.Instance
 	seen := map[string]bool{}
 	for _, in := range ins {
+		if cut.id != "" && placeOf(in).after(cut) {
+			continue // the next page's: a listing was not read this far
+		}
 		if !seen[in.ID] && placeOf(in).after(after) && a.d.Service.MayView(person, in) {
 			seen[in.ID] = true
 			out = append(out, in)
 		}
 	}
 	slices.SortFunc(out, flows.InstanceOrder)
-	return out[:min(len(out), n)], floor, nil
+	return out[:min(len(out), n)], floor, cut, nil
 }
 
 // place is where an instance is in a listing, in the store's order: newest
@@ -875,6 +896,14 @@ type place struct {
 }
 
 func placeOf(in *flows.Instance) place { return place{in.Created.UnixMilli(), in.ID} }
+
+// placeAt is a listing's place (the start for the zero Place).
+func placeAt(p flows.Place) place {
+	if p.ID == "" {
+		return place{}
+	}
+	return place{p.Created.UnixMilli(), p.ID}
+}
 
 // compare is negative when p comes before o.
 func (p place) compare(o place) int { return flows.ListOrder(p.ms, p.id, o.ms, o.id) }

@@ -48,10 +48,11 @@ func (l *lockedBuffer) String() string {
 
 type rig struct {
 	*bottest.Rig
-	t    *testing.T
-	srv  *httptest.Server
-	logs *lockedBuffer
-	toks []string // every token made, to look for in the logs
+	t     *testing.T
+	srv   *httptest.Server
+	logs  *lockedBuffer
+	toks  []string // every token made, to look for in the logs
+	short bool     // its listings may stop short of a page (shallow)
 }
 
 func newRig(t *testing.T) *rig { return newRigWith(t, api.Config{}) }
@@ -62,9 +63,14 @@ func newRigWith(t *testing.T, cfg api.Config) *rig {
 }
 
 func newRigOn(t *testing.T, b *bottest.Rig, cfg api.Config) *rig {
+	return newRigOver(t, b, cfg, b.Store)
+}
+
+// newRigOver is newRigOn with the API reading instances from inst.
+func newRigOver(t *testing.T, b *bottest.Rig, cfg api.Config, inst api.Instances) *rig {
 	r := &rig{Rig: b, t: t, logs: &lockedBuffer{}}
 	log := slog.New(slog.NewTextHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	a := api.New(api.Deps{Service: r.Svc, Instances: r.Store, Tokens: tokens{r.Store}, Deliveries: r.Store, Log: log}, cfg)
+	a := api.New(api.Deps{Service: r.Svc, Instances: inst, Tokens: tokens{r.Store}, Deliveries: r.Store, Log: log}, cfg)
 	r.srv = httptest.NewServer(a.Handler())
 	t.Cleanup(r.srv.Close)
 	t.Cleanup(func() {
