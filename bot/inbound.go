@@ -78,8 +78,9 @@ func (h *Inbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	def, ok := h.svc.Engine().Flow(name)
 	if !ok || def.Inbound == nil {
 		// The caller is not authenticated yet (each flow has its own
-		// secret): it is told nothing of which flows there are. What was
-		// wrong, and the nearest name, go to the log for the operator.
+		// secret): it is told no flow's name, nor whether this one exists
+		// (only that no signed start goes here). What was wrong, and the
+		// nearest name, go to the log for the operator.
 		why := "no such flow"
 		if ok {
 			why = "the flow takes no inbound starts; give its definition inbound: {secret: NAME, requester: PERSON}"

@@ -823,9 +823,11 @@ func (a *API) list(w http.ResponseWriter, r *http.Request) {
 // newest matches of q when the first page was asked for. That window ends
 // at floor (from the cursor; on the first page, found and returned): the
 // pages then split one listing, which a window found again on each page
-// would not (a request started meanwhile would push its oldest out). A
-// listing that stopped reading short (Instances.Page) cuts the page where
-// the first of them stopped, and that place is returned too.
+// would not (a request started meanwhile would push its oldest out). The
+// page is cut where the first of the listings it merges that stopped short
+// (Instances.Page) was read to, and that place is returned too. (A window
+// that stopped short on the first page sets no floor: later pages then
+// find the person's window anew, each still only what they may see.)
 func (a *API) personList(ctx context.Context, q flows.Query, person string, after, floor place, n int) ([]*flows.Instance, place, place, error) {
 	q.Paged = true
 	var cut place
