@@ -154,9 +154,13 @@ func New(svc Service, cfg Config, log *slog.Logger) *Console {
 			}
 			return n.Refilled
 		},
-		// fieldIn is a form field as r (nil: nothing) left it.
-		"fieldIn": func(f flows.Field, r *refilled) formField {
+		// fieldIn is a card's form field for as, as r (nil: nothing) left
+		// it. A date's bounds are from as's today: the page is made as it
+		// is viewed, and the engine checks a task's outputs from the today
+		// of who marks it done.
+		"fieldIn": func(as string, f flows.Field, r *refilled) formField {
 			ff := formField{Field: f, Input: inputType(f.Kind)}
+			ff.MinDate, ff.MaxDate = f.DateBounds(svc.Now().In(svc.Engine().Directory().Location(as)))
 			if r != nil {
 				ff.Value, ff.Error = r.Values[f.Name], r.Errors[f.Name]
 			}

@@ -12,11 +12,13 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/batonbot/baton/adapters/web"
 	"github.com/batonbot/baton/bot"
 	"github.com/batonbot/baton/bot/bottest"
 	"github.com/batonbot/baton/flows"
+	"github.com/batonbot/baton/manifests"
 )
 
 // consoleRig is the console over the test runtime, called directly (so a
@@ -754,5 +756,55 @@ func TestConsoleCardReassignOffersTakers(t *testing.T) {
 		if strings.Contains(to, `<option value="`+p+`">`) {
 			t.Errorf("%s's card offers %s: %s", reader, p, to)
 		}
+	}
+}
+
+// A task card's date output is offered within its bounds, from the today
+// of whoever views the card (who marks it done): Erin, in Seoul, is a day
+// ahead of London.
+func TestTaskOutputDateBoundsFromTheViewersToday(t *testing.T) {
+	t.Parallel()
+	defs, err := flows.LoadDefinitions(manifests.Flows, "flows")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ship, err := flows.ParseDefinition("ship.yaml", []byte(`
+id: ship
+name: Shipping
+owner: olivia
+form:
+  - {name: what, required: true}
+steps:
+  - id: send
+    name: Send it
+    type: task
+    assignees: [person:erin]
+    outputs:
+      - {name: shipped, label: Shipped on, type: date, min: -7, max: 0}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := flows.ParseDirectory("directory.yaml", manifests.Directory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rig := bottest.NewWith(t, append(defs, ship), dir, []string{"olivia"})
+	c := web.New(rig.Svc, web.Config{}, rig.Log)
+	rig.Use(c.Messenger())
+	t.Cleanup(c.Close)
+	cr := &consoleRig{t: t, rig: rig, c: c, h: c.Handler()}
+	rig.Clock.Advance(bottest.T0.Add(16 * time.Hour).Sub(rig.Clock.Now())) // 16:00 in London, 01:00 the next day in Seoul
+	w := cr.do(request{method: "POST", path: "/console/start/ship", form: url.Values{"as": {"alice"}, "what": {"a laptop"}},
+		header: map[string]string{"Sec-Fetch-Site": "same-origin"}})
+	if w.Code != http.StatusSeeOther {
+		t.Fatalf("start: %d %s", w.Code, w.Body)
+	}
+	rig.Drain()
+	page := cr.do(request{method: "GET", path: "/?as=erin"}).Body.String()
+	want := `name="shipped" value="" min="2026-11-20" max="2026-11-27"`
+	if !strings.Contains(page, want) {
+		i := strings.Index(page, `name="shipped"`)
+		t.Fatalf("Erin's card: want %s, got %q", want, page[max(i, 0):min(max(i, 0)+120, len(page))])
 	}
 }
