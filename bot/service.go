@@ -86,6 +86,25 @@ func (s *Service) Apply(ctx context.Context, ev flows.Event) (flows.Outcome, Res
 	return out, result, err
 }
 
+// CheckStart checks a start's form of def as the start will, dates' bounds
+// included, before an id is reserved for it: a refused start uses none up.
+// A start whose key has an id already is a retry, perhaps of a day its
+// dates were in bounds: it is left to the start, which recognises it.
+func (s *Service) CheckStart(ctx context.Context, def *flows.Definition, actor string, data map[string]string, key string) error {
+	_, err := s.engine.ParseFormAt(def, actor, data, s.clock.Now())
+	if err == nil {
+		return nil
+	}
+	id, rerr := s.store.Reserved(ctx, key)
+	switch {
+	case rerr != nil:
+		return rerr
+	case id != "":
+		return nil
+	}
+	return err
+}
+
 func (s *Service) handle(ctx context.Context, ev flows.Event) (flows.Outcome, Result, error) {
 	if ev.Key == "" {
 		return flows.Outcome{}, ResultInvalid, &flows.InputError{Msg: "every event needs an idempotency key"}
@@ -96,8 +115,13 @@ func (s *Service) handle(ctx context.Context, ev flows.Event) (flows.Outcome, Re
 			_, err := s.engine.Apply(nil, ev, s.clock.Now()) // for the "did you mean" message
 			return flows.Outcome{}, ResultInvalid, err
 		}
-		if _, err := s.engine.ParseForm(def, ev.Actor, ev.Data); err != nil {
-			return flows.Outcome{}, ResultInvalid, err
+		if err := s.CheckStart(ctx, def, ev.Actor, ev.Data, ev.Key); err != nil {
+			var ie *flows.InputError
+			var fe flows.FieldErrors
+			if errors.As(err, &ie) || errors.As(err, &fe) {
+				return flows.Outcome{}, ResultInvalid, err
+			}
+			return flows.Outcome{}, ResultError, err
 		}
 		id, err := s.store.Reserve(ctx, def.ID, def.Prefix, ev.Key)
 		if err != nil {

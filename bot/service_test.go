@@ -149,6 +149,11 @@ func TestStartRetriedAfterItsDate(t *testing.T) {
 	if _, result, err := h.Svc.Apply(t.Context(), ev); result != bot.ResultInvalid || err == nil || !strings.Contains(err.Error(), "Needed by must be today") {
 		t.Fatalf("a new start with a past date: %s %v", result, err)
 	}
+	// ... before an id is reserved for it: the next start takes the next id.
+	ev.Key, ev.Data["needed_by"] = "s3", h.Clock.Now().Format(time.DateOnly)
+	if next, _, err := h.Svc.Apply(t.Context(), ev); err != nil || next.Instance != "PR-2" {
+		t.Fatalf("the next start: %+v %v; want PR-2 (PR-1 the first)", next, err)
+	}
 }
 
 // away shares the person's pending and new tasks with who stands in, and

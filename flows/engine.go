@@ -392,12 +392,16 @@ func (e *Engine) start(cur *Instance, ev Event, now time.Time) (*Transition, err
 
 // ParseForm reads requester's start form of def as a start event would:
 // ParseForm, then its person fields against the directory and the
-// approvals they name. Callers check a form with it before reserving an id,
-// so that a bad one uses none up. Its dates' bounds (days from today) are
-// left to the start: a retried start is recognised there first, and must
-// not be refused because the day has changed since.
+// approvals they name. Its dates' bounds (days from today) are not checked:
+// ParseFormAt checks them too.
 func (e *Engine) ParseForm(def *Definition, requester string, input map[string]string) (map[string]any, error) {
 	return e.parseStartForm(def, requester, input, time.Time{}, nil)
+}
+
+// ParseFormAt is ParseForm with its dates' bounds checked too, from
+// requester's today at now, as a start at now would.
+func (e *Engine) ParseFormAt(def *Definition, requester string, input map[string]string, now time.Time) (map[string]any, error) {
+	return e.parseStartForm(def, requester, input, now, nil)
 }
 
 // parseStartForm is parseForm for a request's form (at its start and on

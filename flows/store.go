@@ -19,6 +19,9 @@ type Store interface {
 	// Reserve returns the instance id for a start event's idempotency key:
 	// prefix + the flow's next number the first time, the same id after.
 	Reserve(ctx context.Context, flow, prefix, key string) (string, error)
+	// Reserved returns the id reserved before for a start event's key, or
+	// "" if none was.
+	Reserved(ctx context.Context, key string) (string, error)
 	// Apply loads ev.Instance (nil if it does not exist yet), calls fn and
 	// commits the transition it returns. A conflicting write retries with the
 	// fresh instance. If ev.Key was already applied, fn is not called and the

@@ -181,6 +181,18 @@ func (s *Store) Reserve(ctx context.Context, flow, prefix, key string) (string, 
 	return id, nil
 }
 
+// Reserved implements flows.Store.
+func (s *Store) Reserved(ctx context.Context, key string) (string, error) {
+	id, err := s.rdb.Get(ctx, s.k.start(key)).Result()
+	if errors.Is(err, redis.Nil) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("look up the id of start %s: %w", key, err)
+	}
+	return id, nil
+}
+
 // Get implements flows.Store.
 func (s *Store) Get(ctx context.Context, id string) (*flows.Instance, error) {
 	in, err := s.load(ctx, s.rdb, id)

@@ -37,6 +37,10 @@ func OpenAPI() []byte { return slices.Clone(openAPI) }
 // Service is what the API needs of the runtime (bot.Service implements it).
 type Service interface {
 	Handle(ctx context.Context, ev flows.Event) (flows.Outcome, error)
+	// CheckStart checks a start's form, dates' bounds included, before
+	// anything is reserved; a start under a key used before is a retry,
+	// left to Handle.
+	CheckStart(ctx context.Context, def *flows.Definition, actor string, data map[string]string, key string) error
 	Engine() *flows.Engine
 	Now() time.Time
 	MayView(viewer string, in *flows.Instance) bool
@@ -434,26 +438,32 @@ func (a *API) start(w http.ResponseWriter, r *http.Request) {
 			fields["refs."+k] = "a reference is one line of text: it " + problem
 		}
 	}
+	key, ok := idemKey(w, r, body)
+	if !ok {
+		return
+	}
 	// The form is checked before anything is reserved, so every problem
 	// is reported at once and an invalid start creates nothing.
-	if _, err := a.d.Service.Engine().ParseForm(def, actor, data); err != nil {
+	if err := a.d.Service.CheckStart(r.Context(), def, actor, data, key); err != nil {
 		var fe flows.FieldErrors
-		if !errors.As(err, &fe) {
+		var ie *flows.InputError
+		switch {
+		case errors.As(err, &fe):
+			for f, msg := range fe {
+				if _, ok := fields["data."+f]; !ok { // a value of the wrong type is left out of data: say why
+					fields["data."+f] = msg
+				}
+			}
+		case errors.As(err, &ie):
 			writeError(w, r, http.StatusUnprocessableEntity, "invalid", err.Error(), nil)
 			return
-		}
-		for f, msg := range fe {
-			if _, ok := fields["data."+f]; !ok { // a value of the wrong type is left out of data: say why
-				fields["data."+f] = msg
-			}
+		default:
+			a.fail(w, r, err)
+			return
 		}
 	}
 	if len(fields) > 0 {
 		invalid(w, r, fields)
-		return
-	}
-	key, ok := idemKey(w, r, body)
-	if !ok {
 		return
 	}
 	ev := flows.Event{Kind: flows.EventStart, Key: key, Actor: actor, Platform: "api", Via: via(r), Flow: def.ID, Data: data, Refs: req.Refs}

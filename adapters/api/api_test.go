@@ -278,6 +278,19 @@ func TestStartValidation(t *testing.T) {
 		t.Errorf("a typed 1.125: %s", p.raw)
 	}
 
+	// A date out of its bounds is told with the other problems, and uses
+	// up no id (not even under an Idempotency-Key).
+	past := purchase(900, "alice")
+	past["data"].(map[string]any)["needed_by"] = "2020-01-01"
+	past["data"].(map[string]any)["currency"] = "JPY"
+	p = r.do("POST", "/api/v1/flows/purchase/instances", tok, past, "Idempotency-Key", "past-1")
+	r.want(p, 422, "invalid")
+	if f := p.fields(); len(f) != 2 || !strings.Contains(f["data.needed_by"].(string), "today") || f["data.currency"] == nil {
+		t.Errorf("a past date and a bad currency: %s", p.raw)
+	}
+	delete(past["data"].(map[string]any), "currency")
+	r.want(r.do("POST", "/api/v1/flows/purchase/instances", tok, past, "Idempotency-Key", "past-2"), 422, "invalid")
+
 	// Nothing was created: the first instance is still number 1.
 	if id := r.start(tok, 900, "alice"); id != "PR-1" {
 		t.Errorf("first valid start got %s, want PR-1", id)
