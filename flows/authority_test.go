@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/batonbot/baton/flows"
 )
@@ -207,5 +208,29 @@ func TestTakers(t *testing.T) {
 				t.Errorf("%s to %s: took %v (err %v), takers %v", kind, p.ID, took, err, takers)
 			}
 		}
+	}
+}
+
+// A refused attempt is recorded and changes nothing else: the request's
+// updated time stays when it was last changed, even on a closed request.
+func TestRefusalLeavesUpdated(t *testing.T) {
+	t.Parallel()
+	r := buyRun(t, "500")
+	started := r.in.Updated
+	r.now = r.now.Add(time.Hour)
+	if tr := r.act(flows.EventApprove, "carol"); tr.Outcome.OK || !r.in.Updated.Equal(started) {
+		t.Fatalf("carol's approval: %+v, updated %v, want refused and %v", tr.Outcome, r.in.Updated, started)
+	}
+	r.act(flows.EventApprove, "bob")
+	decided := r.in.Updated
+	if !decided.Equal(r.now) {
+		t.Fatalf("bob's approval: updated %v, want %v", decided, r.now)
+	}
+	r.now = r.now.Add(time.Hour)
+	if tr := r.act(flows.EventApprove, "bob"); tr.Outcome.OK || !r.in.Updated.Equal(decided) {
+		t.Fatalf("approving a closed request: %+v, updated %v, want refused and %v", tr.Outcome, r.in.Updated, decided)
+	}
+	if last := r.audit[len(r.audit)-1]; !last.Refused {
+		t.Fatalf("the refusal was not recorded: %+v", last)
 	}
 }

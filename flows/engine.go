@@ -330,7 +330,9 @@ func (t *tx) finish() *Transition {
 	if len(t.audit) == 0 && len(t.effects) == 0 {
 		return &Transition{Instance: t.in, Outcome: t.out, Noop: true}
 	}
-	t.in.Updated = t.now
+	if t.out.OK { // a refused attempt is recorded, and changes nothing else
+		t.in.Updated = t.now
+	}
 	// Ids the cards and the answer may show as mentions: of the people
 	// Baton named, not of whoever someone typed the id of (in a form, a
 	// reason).

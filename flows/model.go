@@ -80,7 +80,7 @@ type Instance struct {
 
 	Outcome   string    `json:"outcome,omitempty"` // final or returning reason
 	Created   time.Time `json:"created"`
-	Updated   time.Time `json:"updated"`
+	Updated   time.Time `json:"updated"` // last changed (a refused attempt, only recorded, is no change)
 	Completed time.Time `json:"completed,omitzero"`
 
 	AuditSeq  int    `json:"audit_seq"`
