@@ -2165,7 +2165,11 @@ func (t *tx) resubmit() error {
 			how = "is asked again first, as the edits change what it approved"
 		}
 		t.tellEarlierApprovers(s, sentBack, nil, changes, note, fmt.Sprintf("resubmitted it; %s %s", first.Name, how))
-		t.out.Text = fmt.Sprintf("Resubmitted %s: %s %s, then %s again. %s", in.ID, first.Name, how, s.Name, t.waitingOn())
+		then := fmt.Sprintf(", then %s again", s.Name)
+		if !t.applies(s) { // the edits took it out of the step's condition: passed over on the way back
+			then = fmt.Sprintf("; %s no longer applies", s.Name)
+		}
+		t.out.Text = fmt.Sprintf("Resubmitted %s: %s %s%s. %s", in.ID, first.Name, how, then, t.waitingOn())
 		return nil
 	}
 	// The edits may take the request out of the step's condition (an amount
