@@ -1727,7 +1727,11 @@ func (t *tx) complete() {
 			case len(by) == 1 && by[0] == System: // a webhook's call
 				lines = append(lines, fmt.Sprintf("%s: %s", s.Name, strings.ToLower(decisionWords(h.Outcome))))
 			default:
-				lines = append(lines, fmt.Sprintf("%s: %s by %s", s.Name, strings.ToLower(decisionWords(h.Outcome)), t.names(by)))
+				line := fmt.Sprintf("%s: %s by %s", s.Name, strings.ToLower(decisionWords(h.Outcome)), t.names(by))
+				if len(h.For) > 0 { // delegates decided: whose tasks they were
+					line += " (for " + t.names(h.For) + ")"
+				}
+				lines = append(lines, line)
 			}
 		case "skipped":
 			skipped = skipped || s.Kind == StepApproval

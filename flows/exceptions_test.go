@@ -294,6 +294,7 @@ func TestDelegate(t *testing.T) {
 		if a := tr.Audit[0]; a.Action != "approved" || a.Actor != "carol" || a.OnBehalf != "bob" {
 			t.Fatalf("audit %+v", a)
 		}
+		contains(t, "the requester's notice", notified(t, tr, "alice", "requester/done").Msg.Text, "approved by Carol Diaz (for Bob Chen)")
 		if h := r.in.History[0]; h.By != "carol" || !slices.Equal(h.Assigned, []string{"bob"}) {
 			t.Fatalf("history %+v", h)
 		}
