@@ -112,9 +112,9 @@ func (s *Service) awayCommand(ctx context.Context, actor, platform string, c flo
 				"You are away through %s, and %s stands in. Type back when you return.", flows.AwayThrough(a.Until, loc), dir.Name(a.StandIn))}}, nil
 		}
 		if usual == "" { // no manager or backup to stand in by default
-			return refuse("Say your last day away, and who stands in (by their id): away until 2026-12-24 ID.")
+			return refuse("You are not away. To be, say your last day away, and who stands in (by their id): away until 2026-12-24 ID.")
 		}
-		return refuse("Say your last day away, and who stands in if not %s: away until 2026-12-24 %s.", dir.Name(usual), usual)
+		return refuse("You are not away. To be, say your last day away, and who stands in if not %s: away until 2026-12-24 %s.", dir.Name(usual), usual)
 	}
 	day, err := time.ParseInLocation(time.DateOnly, c.Arg, loc)
 	if err != nil {
