@@ -433,7 +433,7 @@ func (f *Field) Parse(raw string) (any, error) {
 		}
 	case FieldPerson:
 		if strings.ContainsAny(v, " \t\n") {
-			return nil, fmt.Errorf("%s must be one person", f.Label)
+			return nil, fmt.Errorf("%s must be one person, by their id or email (e.g. carol), not a name with spaces", f.Label)
 		}
 	case FieldEmail:
 		if !ValidEmail(v) {

@@ -83,7 +83,7 @@ func TestFieldKindsAndConstraints(t *testing.T) {
 		{field: "day", raw: "2026-02-30", err: "Day must be a date like 2026-12-31"},
 		{field: "day", raw: "31/12/2026", err: "Day must be a date like 2026-12-31"},
 		{field: "who", raw: "ivan", want: "ivan"},
-		{field: "who", raw: "Ivan Petrov", err: "Who must be one person"},
+		{field: "who", raw: "Ivan Petrov", err: "Who must be one person, by their id or email"},
 		{field: "link", raw: "https://example.com/q", want: "https://example.com/q"},
 		{field: "link", raw: "http://example.com", want: "http://example.com"},
 		{field: "link", raw: "HTTPS://EXAMPLE.COM/Q", want: "https://EXAMPLE.COM/Q"},
