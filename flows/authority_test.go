@@ -234,3 +234,15 @@ func TestRefusalLeavesUpdated(t *testing.T) {
 		t.Fatalf("the refusal was not recorded: %+v", last)
 	}
 }
+
+// A person's words are at most MaxText characters: more is bad input, and
+// nothing is recorded; MaxText is taken.
+func TestReasonAtMostMaxText(t *testing.T) {
+	t.Parallel()
+	r := buyRun(t, "500")
+	r.inputErr(flows.Event{Kind: flows.EventReject, Actor: "bob", Reason: strings.Repeat("é", flows.MaxText+1)}, "The text is 4001 characters; keep it to 4000.")
+	r.inputErr(flows.Event{Kind: flows.EventComment, Actor: "alice", Reason: strings.Repeat("x", flows.MaxText+1)}, "keep it to 4000")
+	if tr := r.act(flows.EventReject, "bob", reason(strings.Repeat("é", flows.MaxText))); !tr.Outcome.OK {
+		t.Fatalf("a reason of MaxText characters: %+v", tr.Outcome)
+	}
+}

@@ -647,6 +647,10 @@ func OneLineProblem(s string) string {
 	return TextProblem(s, false)
 }
 
+// MaxText is the most characters a person's words may have: a reason, a
+// comment (every platform's box holds as many or fewer).
+const MaxText = 4000
+
 // TextProblem says what is wrong with text a person typed, or "" when
 // nothing is: bytes that are not UTF-8, control characters (but tabs, and
 // line breaks where lines are allowed: a long text, a reason; other breaks

@@ -547,6 +547,8 @@ func (a *API) decide(w http.ResponseWriter, r *http.Request) {
 		fields["decision"] = fmt.Sprintf("%q is not a decision; say approve, reject, request_changes or done", req.Decision)
 	case (kind == flows.EventReject || kind == flows.EventRequestChanges) && strings.TrimSpace(req.Reason) == "":
 		fields["reason"] = "a reason is required to " + strings.ReplaceAll(req.Decision, "_", " ")
+	case utf8.RuneCountInString(req.Reason) > flows.MaxText:
+		fields["reason"] = fmt.Sprintf("at most %d characters", flows.MaxText)
 	}
 	round := 0 // the current one
 	if req.Round != nil {
@@ -610,8 +612,8 @@ func (a *API) comment(w http.ResponseWriter, r *http.Request) {
 	switch n := utf8.RuneCountInString(strings.TrimSpace(req.Text)); {
 	case n == 0:
 		fields["text"] = "write the comment"
-	case n > 4000:
-		fields["text"] = "at most 4000 characters"
+	case n > flows.MaxText:
+		fields["text"] = fmt.Sprintf("at most %d characters", flows.MaxText)
 	}
 	actor, ok := a.actor(w, r, req.OnBehalfOf, fields)
 	if !ok {

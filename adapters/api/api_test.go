@@ -366,6 +366,11 @@ func TestDecisions(t *testing.T) {
 	if f := p.fields(); f["reason"] == nil || f["on_behalf_of"] == nil {
 		t.Errorf("want reason and on_behalf_of errors: %s", p.raw)
 	}
+	p = r.do("POST", path, admin, map[string]any{"decision": "reject", "reason": strings.Repeat("é", 4001), "on_behalf_of": "bob"})
+	r.want(p, 422, "invalid")
+	if f := p.fields(); f["reason"] != "at most 4000 characters" {
+		t.Errorf("a reason of 4001 characters: %s", p.raw)
+	}
 	r.want(r.do("POST", path, admin, map[string]any{"decision": "approve", "on_behalf_of": "carol"}), 403, flows.CodeNotAssignee)
 	r.want(r.do("POST", "/api/v1/instances/PR-999/decisions", admin, map[string]any{"decision": "approve", "on_behalf_of": "bob"}), 404, "not_found")
 	// A step the flow does not have is a mistake in the call, not a card
