@@ -257,6 +257,9 @@ func (a *API) decode(w http.ResponseWriter, r *http.Request, v any) (body []byte
 		return nil, false
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.cfg.MaxBody))
+	if err == nil && !bytes.HasPrefix(bytes.TrimLeft(body, " \t\r\n"), []byte("{")) {
+		err = io.EOF // null, an array, a string...: not an object
+	}
 	if err == nil {
 		dec := json.NewDecoder(bytes.NewReader(body))
 		dec.DisallowUnknownFields()

@@ -265,6 +265,11 @@ func TestStartValidation(t *testing.T) {
 	r.want(r.do("POST", "/api/v1/flows/purchse/instances", tok, purchase(900, "alice")), 404, "not_found")
 	r.want(r.do("POST", "/api/v1/flows/purchase/instances", tok, `{"data": {}, "surprise": 1}`), 400, "bad_request")
 	r.want(r.do("POST", "/api/v1/flows/purchase/instances", tok, `{"data":`), 400, "bad_request")
+	for _, notObject := range []string{`null`, ` [1]`, `"x"`, `7`} {
+		if p := r.do("POST", "/api/v1/flows/purchase/instances", tok, notObject); p.code != 400 || !strings.Contains(p.raw, "send a JSON object") {
+			t.Errorf("a body of %s: %d %s", notObject, p.code, p.raw)
+		}
+	}
 	r.want(r.do("POST", "/api/v1/flows/purchase/instances", tok, `{}`, "Content-Type", "text/plain"), 415, "unsupported_media_type")
 	r.want(r.do("POST", "/api/v1/flows/purchase/instances", tok, `{}`, "Content-Type", ""), 415, "unsupported_media_type")
 	big := `{"data": {"item": "` + strings.Repeat("x", 70<<10) + `"}}`
