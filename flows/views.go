@@ -66,7 +66,7 @@ func (e *Engine) Timeline(in *Instance, audit []AuditEntry, viewer string, now t
 			label := map[string]string{"commented": "comment: ", "resubmitted": "note: "}[a.Action]
 			parts = append(parts, cmp.Or(label, "reason: ")+a.Reason)
 		}
-		for _, k := range slices.Sorted(maps.Keys(a.Detail)) {
+		for _, k := range detailKeys(def, a.Detail) {
 			parts = append(parts, detailLabel(def, k)+": "+e.detailValue(def, k, a.Detail[k], loc))
 		}
 		item.Text = strings.Join(parts, " · ")
@@ -144,6 +144,30 @@ func (e *Engine) detailValue(def *Definition, key, value string, loc *time.Locat
 // detailLabel names an audit detail key for people: a field's label where
 // the definition (nil when the flow is gone) has it, so "changed.needed_by"
 // reads "Needed by changed"; other keys as recorded, spaced.
+// detailKeys are a record's detail keys as a timeline lists them: what
+// is not a field first (assignees, to), by name; then the fields, a changed
+// one at its field's place, in the order the flow has them (its form's,
+// then its steps' outputs), as its cards show them.
+func detailKeys(def *Definition, detail map[string]string) []string {
+	place := map[string]int{}
+	if def != nil {
+		for f := range def.allFields() {
+			if _, ok := place[f.Name]; !ok {
+				place[f.Name] = len(place)
+			}
+		}
+	}
+	at := func(k string) int {
+		if n, ok := place[strings.TrimPrefix(k, "changed.")]; ok {
+			return n
+		}
+		return -1
+	}
+	keys := slices.Sorted(maps.Keys(detail))
+	slices.SortStableFunc(keys, func(a, b string) int { return cmp.Compare(at(a), at(b)) })
+	return keys
+}
+
 func detailLabel(def *Definition, key string) string {
 	name, changed := strings.CutPrefix(key, "changed.")
 	label := strings.ReplaceAll(name, "_", " ")

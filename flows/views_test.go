@@ -41,7 +41,7 @@ func TestTimeline(t *testing.T) {
 		"Manager approval": "Approved by Bob Chen · Thu 26 Nov 12:00 CET",
 		"Finance approval": "Waiting on Carol Diaz, Frank Osei and Gina Ray for 3 h",
 		"Tell ops":         "Not reached",
-		"Thu 26 Nov 10:00 CET · Alice Martin started":                 "Amount: 2500 · Item: Laptop",
+		"Thu 26 Nov 10:00 CET · Alice Martin started":                 "Item: Laptop · Amount: 2500",
 		"Thu 26 Nov 10:00 CET · baton assigned":                       "step manager, round 1 · assignees: Bob Chen",
 		"Thu 26 Nov 12:00 CET · Bob Chen approved":                    "step manager, round 1",
 		"Thu 26 Nov 12:00 CET · Erin Park tried to approve (refused)": "step finance, round 1 · reason: X-1 (Finance approval) is assigned to Carol Diaz, Frank Osei and Gina Ray; only they, their delegates or an admin can act on it.",
