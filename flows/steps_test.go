@@ -411,7 +411,7 @@ func TestTimelineNotifyStep(t *testing.T) {
 	r.start("purchase", "alice", form("item", "Laptop", "amount", "500", "justification", "my old one broke down"))
 	r.act(flows.EventApprove, "bob")
 	tl := fmt.Sprint(r.e.Timeline(r.in, r.audit, "alice", r.now).Items)
-	if !strings.Contains(tl, "step order") || strings.Contains(tl, "round 0") || !strings.Contains(tl, "step manager, round 1") {
+	if !strings.Contains(tl, "Tell procurement ·") || strings.Contains(tl, "round 0") || !strings.Contains(tl, "Manager approval, round 1") {
 		t.Errorf("timeline %s", tl)
 	}
 }

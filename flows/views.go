@@ -50,11 +50,15 @@ func (e *Engine) Timeline(in *Instance, audit []AuditEntry, viewer string, now t
 	for _, a := range audit {
 		item := Item{Title: fmt.Sprintf("%s · %s %s", FormatTime(a.At, loc), e.dir.Name(a.Actor), actionWords(&a))}
 		var parts []string
-		switch {
-		case a.Step != "" && a.Round > 0:
-			parts = append(parts, fmt.Sprintf("step %s, round %d", a.Step, a.Round))
-		case a.Step != "": // a notify step has no rounds
-			parts = append(parts, "step "+a.Step)
+		if a.Step != "" {
+			step := "step " + a.Step // one the flow no longer has
+			if s := stepOf(def, a.Step); s != nil && s.Name != "" {
+				step = s.Name
+			}
+			if a.Round > 0 { // a notify step has no rounds
+				step += fmt.Sprintf(", round %d", a.Round)
+			}
+			parts = append(parts, step)
 		}
 		if a.OnBehalf != "" && a.OnBehalf != a.Actor { // a delegation of one's own task names it too
 			parts = append(parts, "on behalf of "+e.dir.Name(a.OnBehalf))
@@ -144,6 +148,15 @@ func (e *Engine) detailValue(def *Definition, key, value string, loc *time.Locat
 // detailLabel names an audit detail key for people: a field's label where
 // the definition (nil when the flow is gone) has it, so "changed.needed_by"
 // reads "Needed by changed"; other keys as recorded, spaced.
+// stepOf is def's step called id, or nil (def nil: a flow no longer
+// defined).
+func stepOf(def *Definition, id string) *Step {
+	if def == nil {
+		return nil
+	}
+	return def.Step(id)
+}
+
 // detailKeys are a record's detail keys as a timeline lists them: what
 // is not a field first (assignees, to), by name; then the fields, a changed
 // one at its field's place, in the order the flow has them (its form's,

@@ -42,9 +42,9 @@ func TestTimeline(t *testing.T) {
 		"Finance approval": "Waiting on Carol Diaz, Frank Osei and Gina Ray for 3 h",
 		"Tell ops":         "Not reached",
 		"Thu 26 Nov 10:00 CET · Alice Martin started":                 "Item: Laptop · Amount: 2500",
-		"Thu 26 Nov 10:00 CET · baton assigned":                       "step manager, round 1 · assignees: Bob Chen",
-		"Thu 26 Nov 12:00 CET · Bob Chen approved":                    "step manager, round 1",
-		"Thu 26 Nov 12:00 CET · Erin Park tried to approve (refused)": "step finance, round 1 · reason: X-1 (Finance approval) is assigned to Carol Diaz, Frank Osei and Gina Ray; only they, their delegates or an admin can act on it.",
+		"Thu 26 Nov 10:00 CET · baton assigned":                       "Manager approval, round 1 · assignees: Bob Chen",
+		"Thu 26 Nov 12:00 CET · Bob Chen approved":                    "Manager approval, round 1",
+		"Thu 26 Nov 12:00 CET · Erin Park tried to approve (refused)": "Finance approval, round 1 · reason: X-1 (Finance approval) is assigned to Carol Diaz, Frank Osei and Gina Ray; only they, their delegates or an admin can act on it.",
 	} {
 		if got, ok := items[title]; !ok || got != want {
 			t.Errorf("item %q = %q, want %q", title, got, want)
@@ -88,7 +88,7 @@ func TestTimeline(t *testing.T) {
 	r2.act(flows.EventApprove, "bob")
 	items = itemTexts(r2.e.Timeline(r2.in, r2.audit, "alice", r2.now))
 	if items["Finance approval"] != "Not needed: its condition (amount > 1000) is false" || items["Tell ops"] != "Notified · Thu 26 Nov 09:00 GMT" ||
-		items["Thu 26 Nov 09:00 GMT · baton passed over the step"] != "step finance · reason: condition is false: amount > 1000" {
+		items["Thu 26 Nov 09:00 GMT · baton passed over the step"] != "Finance approval · reason: condition is false: amount > 1000" {
 		t.Fatalf("items %q", items)
 	}
 	if tl := r2.e.Timeline(r2.in, r2.audit, "alice", r2.now); tl.Text != "Status: completed (approved)" {
@@ -182,10 +182,10 @@ steps:
 	items := itemTexts(r.e.Timeline(r.in, r.audit, "zed", r.now))
 	for title, want := range map[string]string{
 		"Thu 26 Nov 09:00 UTC · Alice Martin started":                           "Item: Desk · Needed by: 2026-12-01",
-		"Thu 26 Nov 09:00 UTC · Bob Chen requested changes":                     "step review, round 1 · reason: which desk?",
-		"Thu 26 Nov 09:00 UTC · Alice Martin resubmitted":                       "step review, round 1 · Item: Desk → Standing desk · Needed by: 2026-12-01 → 2026-12-05",
-		"Thu 26 Nov 09:00 UTC · Bob Chen tried to mark the task done (refused)": "step buy, round 1 · reason: X-1 (Buy it) is assigned to Carol Diaz; only they, their delegates or an admin can act on it.",
-		"Thu 26 Nov 09:00 UTC · Alice Martin withdrew the request":              "step buy, round 1",
+		"Thu 26 Nov 09:00 UTC · Bob Chen requested changes":                     "Review, round 1 · reason: which desk?",
+		"Thu 26 Nov 09:00 UTC · Alice Martin resubmitted":                       "Review, round 1 · Item: Desk → Standing desk · Needed by: 2026-12-01 → 2026-12-05",
+		"Thu 26 Nov 09:00 UTC · Bob Chen tried to mark the task done (refused)": "Buy it, round 1 · reason: X-1 (Buy it) is assigned to Carol Diaz; only they, their delegates or an admin can act on it.",
+		"Thu 26 Nov 09:00 UTC · Alice Martin withdrew the request":              "Buy it, round 1",
 		"Review": "Changes requested by Bob Chen · Thu 26 Nov 09:00 UTC · which desk?\nround 2: Approved by Bob Chen · Thu 26 Nov 09:00 UTC",
 		"Buy it": "Withdrawn by Alice Martin · Thu 26 Nov 09:00 UTC",
 	} {
@@ -199,7 +199,7 @@ steps:
 			assigned = append(assigned, it.Text)
 		}
 	}
-	if want := "step review, round 2 · assignees: Bob Chen · Item changed: Desk → Standing desk · Needed by changed: 2026-12-01 → 2026-12-05"; !slices.Contains(assigned, want) {
+	if want := "Review, round 2 · assignees: Bob Chen · Item changed: Desk → Standing desk · Needed by changed: 2026-12-01 → 2026-12-05"; !slices.Contains(assigned, want) {
 		t.Errorf("assigned items %q, want one %q", assigned, want)
 	}
 

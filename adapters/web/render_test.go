@@ -142,7 +142,7 @@ func TestGoldenCards(t *testing.T) {
 			{Title: "Finance approval", Text: "Waiting on Carol Diaz and Frank Osei since 2 h ago · due Sat 28 Nov 10:00 GMT"},
 			{Title: "Tell procurement", Text: "Not reached"},
 			{Title: "Thu 26 Nov 09:00 GMT · Alice Martin started", Text: "amount: 2500 · item: Laptop"},
-			{Title: "Thu 26 Nov 09:30 GMT · Carol Diaz tried to approve (refused)", Text: "step manager, round 1 · reason: PR-1 is assigned to Bob Chen"},
+			{Title: "Thu 26 Nov 09:30 GMT · Carol Diaz tried to approve (refused)", Text: "Manager approval, round 1 · reason: PR-1 is assigned to Bob Chen"},
 		},
 		Actions: []flows.Action{{Kind: flows.ActWithdraw, Label: "Withdraw", Instance: "PR-1"}}}
 	tasks := &flows.Message{Kind: flows.MsgList, Title: "Your pending tasks", Items: []flows.Item{
