@@ -19,8 +19,12 @@ import (
 var ErrNotFound = errors.New("not found")
 
 // InputError is bad input from a person: nothing changed, and Msg says what
-// to fix.
-type InputError struct{ Msg string }
+// to fix. Field, when set, names the event's part it is about (step,
+// reason), for callers that tell problems field by field.
+type InputError struct {
+	Msg   string
+	Field string
+}
 
 // Error is the message as a sentence (people read it): capitalised, with
 // a full stop, however it was written ("a reason is required to reject"
@@ -265,7 +269,7 @@ func (e *Engine) Apply(cur *Instance, ev Event, now time.Time) (*Transition, err
 	if typed {
 		ev.Reason = ReadBreaks(ev.Reason)
 		if n := utf8.RuneCountInString(ev.Reason); n > MaxText {
-			return nil, inputErr("the text is %d characters; keep it to %d", n, MaxText)
+			return nil, &InputError{Msg: fmt.Sprintf("the text is %d characters; keep it to %d", n, MaxText), Field: "reason"}
 		}
 		// A step the flow does not have and this request never had is a
 		// mistake in the event (an API call's typo), not an out-of-date
@@ -276,7 +280,7 @@ func (e *Engine) Apply(cur *Instance, ev Event, now time.Time) (*Transition, err
 			for i, s := range def.Steps {
 				ids[i] = s.ID
 			}
-			return nil, inputErr("%s has no step %q; its flow's steps are %s.", cur.ID, ev.Step, strings.Join(ids, ", "))
+			return nil, &InputError{Msg: fmt.Sprintf("%s has no step %q; its flow's steps are %s.", cur.ID, ev.Step, strings.Join(ids, ", ")), Field: "step"}
 		}
 	}
 	t := newTx(e, def, cur.Clone(), ev, now)

@@ -510,6 +510,8 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 		invalid(w, r, fields)
 	case errors.Is(err, flows.ErrNotFound):
 		writeError(w, r, http.StatusNotFound, "not_found", err.Error(), nil)
+	case errors.As(err, &ie) && ie.Field != "":
+		invalid(w, r, map[string]string{ie.Field: ie.Error()})
 	case errors.As(err, &ie):
 		writeError(w, r, http.StatusUnprocessableEntity, "invalid", ie.Error(), nil)
 	case errors.Is(err, flows.ErrConflict):

@@ -382,7 +382,7 @@ func TestDecisions(t *testing.T) {
 	// gone out of date: 422, naming the flow's steps.
 	p = r.do("POST", path, admin, map[string]any{"decision": "approve", "on_behalf_of": "bob", "step": "manger"})
 	r.want(p, 422, "invalid")
-	if !strings.Contains(string(p.raw), `has no step \"manger\"; its flow's steps are manager,`) {
+	if msg, _ := p.fields()["step"].(string); !strings.Contains(msg, `has no step "manger"; its flow's steps are manager,`) {
 		t.Errorf("unknown step: %s", p.raw)
 	}
 	// A round is 1 or more; left out, it is the current one.
