@@ -1106,7 +1106,7 @@ func TestCrossPlatformPurchase(t *testing.T) {
 	calls = x.slack.take()
 	closed := "Purchase request PR-1: Laptop (EUR 2500) — Approved by Carol Diaz · Fri 27 Nov 09:00 UTC"
 	wantLines(t, "Slack calls after Carol's approval", summaries(calls), []string{
-		"chat.postMessage C0PROCURE: Purchase request PR-1: Laptop (EUR 2500) — Alice Martin's purchase PR-1 is approved: Laptop from Dell, EUR 2500. Please order it.",
+		"chat.postMessage C0PROCURE: Purchase request PR-1: Laptop (EUR 2500) — Alice Martin's purchase PR-1 may go ahead: Laptop from Dell, EUR 2500. Please order it.",
 		"chat.postMessage D0ALICE: Approved: Purchase request PR-1 (Laptop (EUR 2500)) — Manager approval: approved by Bob Chen",
 		"chat.update C0FINANCE: " + closed,
 		"chat.update D0CAROL: " + closed,
@@ -1150,7 +1150,7 @@ func TestCrossPlatformPurchase(t *testing.T) {
 		}
 	}
 	mustHave(t, "#procurement in Teams", cardText(x.ms.last(t, "19:procurement@thread.tacv2").Card),
-		"Alice Martin's purchase PR-1 is approved: Laptop from Dell, EUR 2500. Please order it.")
+		"Alice Martin's purchase PR-1 may go ahead: Laptop from Dell, EUR 2500. Please order it.")
 
 	// Frank's click on his stale card is told, in Teams, who decided first in Slack.
 	an := x.teamsInvoke("frank", frankChat, frankCard.ID, "approve", actionData(t, frankCard.Card, "approve"))
@@ -1297,7 +1297,7 @@ func TestCrossPlatformReassign(t *testing.T) {
 	x.teamsDecide("bob", bobChat, bobFinance, "approve", "Approved by Bob Chen")
 	x.drain()
 	wantLines(t, "Slack calls after Bob's finance approval", summaries(x.slack.take()), []string{
-		"chat.postMessage C0PROCURE: Purchase request PR-1: Laptop (EUR 2500) — Alice Martin's purchase PR-1 is approved: Laptop from Dell, EUR 2500. Please order it.",
+		"chat.postMessage C0PROCURE: Purchase request PR-1: Laptop (EUR 2500) — Alice Martin's purchase PR-1 may go ahead: Laptop from Dell, EUR 2500. Please order it.",
 		"chat.postMessage D0ALICE: Approved: Purchase request PR-1 (Laptop (EUR 2500)) — Manager approval: approved by Bob Chen",
 		"chat.update D0CAROL: Purchase request PR-1: Laptop (EUR 2500) — Approved by Bob Chen · Thu 26 Nov 09:00 UTC",
 		"conversations.open U0ALICE",

@@ -678,7 +678,7 @@ func TestConsoleConcurrentAndRepeatedClicks(t *testing.T) {
 	if len(in.History) != 3 || in.History[1].By != winner.who {
 		t.Fatalf("history %+v", in.History)
 	}
-	h.mustCount("#procurement", h.inbox("alice"), "Alice Martin&#39;s purchase PR-1 is approved", 1)
+	h.mustCount("#procurement", h.inbox("alice"), "Alice Martin&#39;s purchase PR-1 may go ahead", 1)
 	h.mustCount("alice's outcome", h.inbox("alice"), "Approved: Purchase request PR-1", 1)
 	audit := h.finished(id)[0]
 	approvals := 0

@@ -222,7 +222,7 @@ func TestConsolePurchaseEndToEnd(t *testing.T) {
 		t.Fatalf("final status %s (%s)", in.Status, in.Outcome)
 	}
 	h.mustContain("alice's outcome", h.inbox("alice"), "Approved: Purchase request PR-1", "Finance approval: approved by Dana Kowalski")
-	h.mustContain("#procurement", h.inbox("alice"), "Alice Martin&#39;s purchase PR-1 is approved: Laptop from Dell, EUR 1800")
+	h.mustContain("#procurement", h.inbox("alice"), "Alice Martin&#39;s purchase PR-1 may go ahead: Laptop from Dell, EUR 1800")
 	h.mustContain("carol's closed card", h.inbox("carol"), "Approved by Dana Kowalski")
 
 	// The timeline shows each step, its owner and who decided what, when and why.

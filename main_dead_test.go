@@ -108,7 +108,7 @@ func TestDeadLettersRetried(t *testing.T) {
 	}
 	x.drain()
 	wantLines(t, "Slack calls after the retry", summaries(x.slack.take()), []string{
-		"chat.postMessage C0PROCURE: Purchase request PR-1: Laptop (EUR 500) — Alice Martin's purchase PR-1 is approved: Laptop from Dell, EUR 500. Please order it."})
+		"chat.postMessage C0PROCURE: Purchase request PR-1: Laptop (EUR 500) — Alice Martin's purchase PR-1 may go ahead: Laptop from Dell, EUR 500. Please order it."})
 	wantLines(t, "Teams calls after the retry", x.ms.takeCalls(), nil) // sent there the first time
 	if code, out, errOut = runDead(t, url); code != 0 || out != "" || errOut != "no dead letters: every delivery was made\n" {
 		t.Fatalf("baton dead after the retry: exit %d\n%s%s", code, out, errOut)

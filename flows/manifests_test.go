@@ -14,8 +14,8 @@ func TestExamplePurchaseNotice(t *testing.T) {
 	t.Parallel()
 	e := exampleEngine(t)
 	for _, tt := range []struct{ vendor, want string }{
-		{"", "Alice Martin's purchase PR-1 is approved: Laptop, EUR 500. Please order it."},
-		{"Dell", "Alice Martin's purchase PR-1 is approved: Laptop from Dell, EUR 500. Please order it."},
+		{"", "Alice Martin's purchase PR-1 may go ahead: Laptop, EUR 500. Please order it."},
+		{"Dell", "Alice Martin's purchase PR-1 may go ahead: Laptop from Dell, EUR 500. Please order it."},
 	} {
 		t.Run("vendor="+tt.vendor, func(t *testing.T) {
 			t.Parallel()

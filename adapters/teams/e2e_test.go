@@ -170,7 +170,7 @@ func TestPurchaseEndToEnd(t *testing.T) {
 		t.Fatalf("final status %s (%s)", in.Status, in.Outcome)
 	}
 	mustContain(t, "Alice's outcome", w.conn.last(t, chat("alice")).text(), "Approved: Purchase request PR-1", "Finance approval: approved by Dana Kowalski")
-	mustContain(t, "#procurement", w.conn.last(t, "19:procurement@thread.tacv2").text(), "Alice Martin's purchase PR-1 is approved: Laptop from Dell, EUR 1800")
+	mustContain(t, "#procurement", w.conn.last(t, "19:procurement@thread.tacv2").text(), "Alice Martin's purchase PR-1 may go ahead: Laptop from Dell, EUR 1800")
 	mustContain(t, "Carol's closed card", w.conn.get(carol2.ID).text(), "Approved by Dana Kowalski")
 	if findAction(w.conn.get(carol2.ID).Card, verbApprove, "") != nil {
 		t.Error("Carol's round-2 card still has an Approve button")
