@@ -121,6 +121,7 @@ func (s *Service) handle(ctx context.Context, ev flows.Event) (flows.Outcome, Re
 			if errors.As(err, &ie) || errors.As(err, &fe) {
 				return flows.Outcome{}, ResultInvalid, err
 			}
+			s.log.Error("event failed", "event", ev.Kind, "flow", def.ID, "user", ev.Actor, "err", err)
 			return flows.Outcome{}, ResultError, err
 		}
 		id, err := s.store.Reserve(ctx, def.ID, def.Prefix, ev.Key)

@@ -648,8 +648,12 @@ func OneLineProblem(s string) string {
 }
 
 // MaxText is the most characters a person's words may have: a reason, a
-// comment (every platform's box holds as many or fewer).
+// comment (every platform's box holds as many or fewer), as TextLen counts.
 const MaxText = 4000
+
+// TextLen is how many characters a person's words have, as the engine
+// keeps them (a line break of two characters, \r\n, is one).
+func TextLen(s string) int { return utf8.RuneCountInString(ReadBreaks(s)) }
 
 // TextProblem says what is wrong with text a person typed, or "" when
 // nothing is: bytes that are not UTF-8, control characters (but tabs, and

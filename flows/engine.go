@@ -268,7 +268,7 @@ func (e *Engine) Apply(cur *Instance, ev Event, now time.Time) (*Transition, err
 	typed := ev.Kind != EventTimer && ev.Kind != EventWebhookResult // its reason is a person's words, not Baton's or a remote's
 	if typed {
 		ev.Reason = ReadBreaks(ev.Reason)
-		if n := utf8.RuneCountInString(ev.Reason); n > MaxText {
+		if n := TextLen(ev.Reason); n > MaxText {
 			return nil, &InputError{Msg: fmt.Sprintf("the text is %d characters; keep it to %d", n, MaxText), Field: "reason"}
 		}
 		// A step the flow does not have and this request never had is a

@@ -552,7 +552,7 @@ func (a *API) decide(w http.ResponseWriter, r *http.Request) {
 		fields["decision"] = fmt.Sprintf("%q is not a decision; say approve, reject, request_changes or done", req.Decision)
 	case (kind == flows.EventReject || kind == flows.EventRequestChanges) && strings.TrimSpace(req.Reason) == "":
 		fields["reason"] = "a reason is required to " + strings.ReplaceAll(req.Decision, "_", " ")
-	case utf8.RuneCountInString(req.Reason) > flows.MaxText:
+	case flows.TextLen(req.Reason) > flows.MaxText: // as the engine counts
 		fields["reason"] = fmt.Sprintf("at most %d characters", flows.MaxText)
 	}
 	round := 0 // the current one
@@ -614,10 +614,10 @@ func (a *API) comment(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	fields := map[string]string{}
-	switch n := utf8.RuneCountInString(strings.TrimSpace(req.Text)); {
-	case n == 0:
+	switch {
+	case strings.TrimSpace(req.Text) == "":
 		fields["text"] = "write the comment"
-	case n > flows.MaxText:
+	case flows.TextLen(req.Text) > flows.MaxText: // as the engine counts
 		fields["text"] = fmt.Sprintf("at most %d characters", flows.MaxText)
 	}
 	actor, ok := a.actor(w, r, req.OnBehalfOf, fields)

@@ -446,8 +446,16 @@ func TestComments(t *testing.T) {
 	// The limit counts characters, not bytes: 3,000 é fit, 4,001 do not.
 	r.want(r.do("POST", "/api/v1/instances/"+id+"/comments", tok, map[string]any{"text": strings.Repeat("é", 4001), "on_behalf_of": "alice"}), 422, "invalid")
 	r.want(r.do("POST", "/api/v1/instances/"+id+"/comments", tok, map[string]any{"text": strings.Repeat("é", 3000), "on_behalf_of": "alice"}), 201, "")
+	// Counted as the engine keeps the words: a trailing line break counts,
+	// and \r\n is one character.
+	p := r.do("POST", "/api/v1/instances/"+id+"/comments", tok, map[string]any{"text": strings.Repeat("x", 4000) + "\n", "on_behalf_of": "alice"})
+	r.want(p, 422, "invalid")
+	if f := p.fields(); f["text"] != "at most 4000 characters" || f["reason"] != nil {
+		t.Errorf("a comment of 4,000 characters and a line break: %s", p.raw)
+	}
+	r.want(r.do("POST", "/api/v1/instances/"+id+"/comments", tok, map[string]any{"text": strings.Repeat("x", 3999) + "\r\n", "on_behalf_of": "alice"}), 201, "")
 	r.want(r.do("POST", "/api/v1/instances/"+id+"/comments", tok, map[string]any{"text": "hello", "on_behalf_of": "hana"}), 403, flows.CodeNotAllowed)
-	p := r.do("POST", "/api/v1/instances/"+id+"/comments", tok, map[string]any{"text": "quote attached", "on_behalf_of": "alice"})
+	p = r.do("POST", "/api/v1/instances/"+id+"/comments", tok, map[string]any{"text": "quote attached", "on_behalf_of": "alice"})
 	r.want(p, 201, "")
 	audit, _ := r.Store.Audit(t.Context(), id)
 	if last := audit[len(audit)-1]; last.Action != "commented" || last.Reason != "quote attached" || last.Actor != "alice" {
