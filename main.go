@@ -129,15 +129,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 	}
 	log := cfg.Logger(stderr)
 	if err := serve(ctx, cfg, getenv, log, nil); err != nil {
+		// 2, as for a bad environment value above, when the configuration
+		// is wrong (the flows, the directory, secrets, admins); 1 for
+		// anything else that stopped it.
+		code := 1
+		if errors.As(err, new(configError)) {
+			code = 2
+		}
 		if msg := err.Error(); cfg.LogFormat == "text" && strings.Contains(msg, "\n") {
 			// A list of problems (in the flows, the directory) is for a
 			// person to read: as written, not quoted into one line.
 			log.Error("baton stopped; the problems follow")
 			fmt.Fprintf(stderr, "%s\n", msg)
-			return 1
+			return code
 		}
 		log.Error("baton stopped", "err", err)
-		return 1
+		return code
 	}
 	return 0
 }
@@ -174,8 +181,12 @@ func flowsDirProblem(dir string) error {
 	return nil
 }
 
-// loadEngine reads the flows and the directory the configuration names (or
-// the built-in ones) and builds the engine.
+// configError is a mistake in Baton's configuration found at start-up:
+// baton exits 2 for it.
+type configError struct{ error }
+
+func (e configError) Unwrap() error { return e.error }
+
 // prepare loads the engine and checks what start-up refuses of it: the
 // secrets its flows need, and the admins.
 func prepare(cfg bot.Config) (*flows.Engine, error) {
@@ -192,6 +203,8 @@ func prepare(cfg bot.Config) (*flows.Engine, error) {
 	return engine, nil
 }
 
+// loadEngine reads the flows and the directory the configuration names (or
+// the built-in ones) and builds the engine.
 func loadEngine(cfg bot.Config) (*flows.Engine, error) {
 	var defs []*flows.Definition
 	var err error
@@ -346,7 +359,7 @@ func serve(ctx context.Context, cfg bot.Config, getenv func(string) string, log 
 	// (or the embedded store, and its warning) is looked for: a mistake in
 	// them is told alone. build checks them again, which costs a few ms.
 	if _, err := prepare(cfg); err != nil {
-		return err
+		return configError{err}
 	}
 	rdb, closeRedis, err := connect(cfg, log)
 	if err != nil {

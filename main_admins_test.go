@@ -1,6 +1,7 @@
 package main
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -21,5 +22,23 @@ func TestUnknownAdminStopsStartUp(t *testing.T) {
 	}
 	if err := checkAdmins(engine, []string{"olivia", "olivai"}); err == nil || !strings.Contains(err.Error(), `BATON_ADMINS: "olivai" is not a person in the people directory`) {
 		t.Errorf("a misspelt admin: %v", err)
+	}
+}
+
+// A mistake in the configuration stops start-up with exit code 2, whether
+// it is a bad environment value or flows, a directory or admins that
+// cannot be used; nothing is served.
+func TestConfigMistakesExit2(t *testing.T) {
+	t.Parallel()
+	for _, kv := range [][]string{
+		{"BATON_LOG_LEVEL", "loud"},
+		{"BATON_FLOWS_DIR", filepath.Join(t.TempDir(), "none")},
+		{"BATON_ADMINS", "olivai"},
+	} {
+		var out, errOut strings.Builder
+		code := run(t.Context(), nil, env(append(kv, "BATON_HTTP_ADDR", "127.0.0.1:0")...), nil, &out, &errOut)
+		if code != 2 || !strings.Contains(errOut.String(), kv[0]) {
+			t.Errorf("%s=%s: exit %d, stderr %q; want 2 naming it", kv[0], kv[1], code, errOut.String())
+		}
 	}
 }
