@@ -132,7 +132,7 @@ func TestStartupFlowsCheckedFirst(t *testing.T) {
 	t.Parallel()
 	var out, errOut bytes.Buffer
 	code := run(t.Context(), nil, env("BATON_FLOWS_DIR", filepath.Join(t.TempDir(), "nowhere"), "BATON_HTTP_ADDR", "127.0.0.1:0"), nil, &out, &errOut)
-	if code != 1 || !strings.Contains(errOut.String(), "there is no such directory") || strings.Contains(errOut.String(), "BATON_REDIS_URL") {
+	if code != 2 || !strings.Contains(errOut.String(), "there is no such directory") || strings.Contains(errOut.String(), "BATON_REDIS_URL") {
 		t.Errorf("exit %d:\n%s", code, errOut.String())
 	}
 }
@@ -148,8 +148,8 @@ func TestStartupProblemsReadable(t *testing.T) {
 	}
 	var out, errOut bytes.Buffer
 	code := run(t.Context(), nil, env("BATON_DIRECTORY", dir, "BATON_HTTP_ADDR", "127.0.0.1:0"), nil, &out, &errOut)
-	if code != 1 {
-		t.Fatalf("exit %d, want 1:\n%s", code, errOut.String())
+	if code != 2 {
+		t.Fatalf("exit %d, want 2:\n%s", code, errOut.String())
 	}
 	for _, line := range []string{
 		"person a: the management chain loops back to a (a → b → a); change one of these managers",
