@@ -69,12 +69,25 @@ type Query struct {
 	Paged bool
 }
 
-// Place is a place in a listing (ListOrder): an instance's creation time
-// (to the millisecond) and id. The zero Place is the listing's start.
+// Place is where an instance is in a listing (ListOrder): its creation
+// time (to the millisecond) and id. No two instances share one, so a page
+// that ends at one leaves no doubt where the next starts, however many were
+// created in the same millisecond. The zero Place is the listing's start.
 type Place struct {
 	Created time.Time
 	ID      string
 }
+
+// PlaceOf is in's place in a listing.
+func PlaceOf(in *Instance) Place { return Place{in.Created, in.ID} }
+
+// Compare is negative when p comes before o in a listing.
+func (p Place) Compare(o Place) int {
+	return ListOrder(p.Created.UnixMilli(), p.ID, o.Created.UnixMilli(), o.ID)
+}
+
+// After reports whether p comes after o (anything comes after the start).
+func (p Place) After(o Place) bool { return o.ID == "" || p.Compare(o) > 0 }
 
 // ListOrder is the order of listings (Store.List): newest first by
 // creation in unix ms, then by id, greatest first (as Redis orders members
@@ -86,9 +99,7 @@ func ListOrder(aMS int64, aID string, bMS int64, bID string) int {
 }
 
 // InstanceOrder is ListOrder for instances.
-func InstanceOrder(a, b *Instance) int {
-	return ListOrder(a.Created.UnixMilli(), a.ID, b.Created.UnixMilli(), b.ID)
-}
+func InstanceOrder(a, b *Instance) int { return PlaceOf(a).Compare(PlaceOf(b)) }
 
 // TimerQueue hands out due timers.
 type TimerQueue interface {

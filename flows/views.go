@@ -47,6 +47,7 @@ func (e *Engine) Timeline(in *Instance, audit []AuditEntry, viewer string, now t
 			m.Items = append(m.Items, e.stepItem(def, in, &s, audit, loc, now))
 		}
 	}
+	places := fieldPlaces(def)
 	for _, a := range audit {
 		item := Item{Title: fmt.Sprintf("%s · %s %s", FormatTime(a.At, loc), e.dir.Name(a.Actor), actionWords(&a))}
 		var parts []string
@@ -70,7 +71,7 @@ func (e *Engine) Timeline(in *Instance, audit []AuditEntry, viewer string, now t
 			label := map[string]string{"commented": "comment: ", "resubmitted": "note: "}[a.Action]
 			parts = append(parts, cmp.Or(label, "reason: ")+a.Reason)
 		}
-		for _, k := range detailKeys(def, a.Detail) {
+		for _, k := range detailKeys(places, a.Detail) {
 			parts = append(parts, detailLabel(def, k)+": "+e.detailValue(def, k, a.Detail[k], loc))
 		}
 		item.Text = strings.Join(parts, " · ")
@@ -145,9 +146,6 @@ func (e *Engine) detailValue(def *Definition, key, value string, loc *time.Locat
 	return b.String()
 }
 
-// detailLabel names an audit detail key for people: a field's label where
-// the definition (nil when the flow is gone) has it, so "changed.needed_by"
-// reads "Needed by changed"; other keys as recorded, spaced.
 // stepOf is def's step called id, or nil (def nil: a flow no longer
 // defined).
 func stepOf(def *Definition, id string) *Step {
@@ -161,15 +159,8 @@ func stepOf(def *Definition, id string) *Step {
 // is not a field first (assignees, to), by name; then the fields, a changed
 // one at its field's place, in the order the flow has them (its form's,
 // then its steps' outputs), as its cards show them.
-func detailKeys(def *Definition, detail map[string]string) []string {
-	place := map[string]int{}
-	if def != nil {
-		for f := range def.allFields() {
-			if _, ok := place[f.Name]; !ok {
-				place[f.Name] = len(place)
-			}
-		}
-	}
+// place is fieldPlaces(def).
+func detailKeys(place map[string]int, detail map[string]string) []string {
 	at := func(k string) int {
 		if n, ok := place[strings.TrimPrefix(k, "changed.")]; ok {
 			return n
@@ -181,6 +172,23 @@ func detailKeys(def *Definition, detail map[string]string) []string {
 	return keys
 }
 
+// fieldPlaces numbers def's fields (nil: none) in the order the flow has
+// them.
+func fieldPlaces(def *Definition) map[string]int {
+	place := map[string]int{}
+	if def != nil {
+		for f := range def.allFields() {
+			if _, ok := place[f.Name]; !ok {
+				place[f.Name] = len(place)
+			}
+		}
+	}
+	return place
+}
+
+// detailLabel names an audit detail key for people: a field's label where
+// the definition (nil when the flow is gone) has it, so "changed.needed_by"
+// reads "Needed by changed"; other keys as recorded, spaced.
 func detailLabel(def *Definition, key string) string {
 	name, changed := strings.CutPrefix(key, "changed.")
 	label := strings.ReplaceAll(name, "_", " ")

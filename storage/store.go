@@ -508,13 +508,13 @@ type laneReq struct {
 
 // laneBatch runs a batch of a lane's reads and commits in one round trip:
 // the commits in one call of the transition script, pipelined with the
-// reads. A connection lost after the script ran, before every reply was
+// reads. (An approval is a read and then a commit: sharing round trips
+// halves the system calls on both sides. Measured with BenchmarkTransitions
+// at 64-way: 13-19% more approvals than with reads and commits batched
+// apart.) A connection lost after the script ran, before every reply was
 // read, makes go-redis send the batch again (up to MaxRetries): its commits
-// then answer as redeliveries of themselves, with their first outcome, as
-// a lone script call's would whose reply was lost. (An approval is a read and then a commit: sharing round trips
-// halves the system calls on both sides. Measured with
-// BenchmarkTransitions at 64-way: 15% more approvals than with batches of
-// reads and of commits apart.)
+// then answer as redeliveries of themselves, with their first outcome, as a
+// lone script call's would whose reply was lost.
 func (s *Store) laneBatch(ctx context.Context, batch []*laneReq) {
 	var reads []*pipedReq
 	var commits []*commitReq
@@ -677,7 +677,7 @@ func (s *Store) Page(ctx context.Context, q flows.Query) ([]*flows.Instance, flo
 		if last {
 			// (More instances of one millisecond than an index is read
 			// deep leave no place to go on from: the listing ends.)
-			if q.After.ID != "" && flows.ListOrder(upTo.Created.UnixMilli(), upTo.ID, q.After.Created.UnixMilli(), q.After.ID) <= 0 {
+			if !upTo.After(q.After) {
 				upTo = flows.Place{}
 			}
 			return out, upTo, nil
@@ -939,7 +939,7 @@ func matches(in *flows.Instance, q flows.Query) bool {
 		(q.Requester == "" || in.Requester == q.Requester) &&
 		(q.Assignee == "" || slices.Contains(in.Deciders(), q.Assignee)) &&
 		(q.CreatedBefore.IsZero() || in.Created.Before(q.CreatedBefore)) &&
-		(q.After.ID == "" || flows.ListOrder(in.Created.UnixMilli(), in.ID, q.After.Created.UnixMilli(), q.After.ID) > 0)
+		flows.PlaceOf(in).After(q.After)
 }
 
 // ClaimTimers implements flows.TimerQueue. An instance has one member in

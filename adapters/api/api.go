@@ -776,7 +776,7 @@ func (a *API) list(w http.ResponseWriter, r *http.Request) {
 		}
 		q.Limit = n
 	}
-	var after, floor place // the first page starts at the newest
+	var after, floor flows.Place // the first page starts at the newest
 	if s := qv.Get("cursor"); s != "" {
 		var ok bool
 		if after, floor, ok = decodeCursor(s); !ok {
@@ -802,15 +802,13 @@ func (a *API) list(w http.ResponseWriter, r *http.Request) {
 	// A filtered listing may stop reading short of a page (storage's
 	// Page): it then ends at cut, where the next page starts.
 	var ins []*flows.Instance
-	var cut place
+	var cut flows.Place
 	var err error
 	if person := tokenOf(r).Person; person != "" {
 		ins, floor, cut, err = a.personList(r.Context(), q, person, after, floor, limit+1)
 	} else {
-		q.After.Created, q.After.ID, q.Limit, q.Paged = time.UnixMilli(after.ms), after.id, limit+1, true
-		var upTo flows.Place
-		ins, upTo, err = a.d.Instances.Page(r.Context(), q)
-		cut = placeAt(upTo)
+		q.After, q.Limit, q.Paged = after, limit+1, true
+		ins, cut, err = a.d.Instances.Page(r.Context(), q)
 	}
 	if err != nil {
 		a.fail(w, r, err)
@@ -825,8 +823,8 @@ func (a *API) list(w http.ResponseWriter, r *http.Request) {
 	body := map[string]any{"instances": out, "count": len(out)}
 	switch {
 	case len(ins) > limit:
-		body["next_cursor"] = encodeCursor(placeOf(ins[limit-1]), floor)
-	case cut.id != "":
+		body["next_cursor"] = encodeCursor(flows.PlaceOf(ins[limit-1]), floor)
+	case cut.ID != "":
 		body["next_cursor"] = encodeCursor(cut, floor)
 	}
 	writeJSON(w, http.StatusOK, body)
@@ -845,14 +843,14 @@ func (a *API) list(w http.ResponseWriter, r *http.Request) {
 // (Instances.Page) was read to, and that place is returned too. (A window
 // that stopped short on the first page sets no floor: later pages then
 // find the person's window anew, each still only what they may see.)
-func (a *API) personList(ctx context.Context, q flows.Query, person string, after, floor place, n int) ([]*flows.Instance, place, place, error) {
+func (a *API) personList(ctx context.Context, q flows.Query, person string, after, floor flows.Place, n int) ([]*flows.Instance, flows.Place, flows.Place, error) {
 	q.Paged = true
-	var cut place
+	var cut flows.Place
 	page := func(q flows.Query, limit int) ([]*flows.Instance, error) {
-		q.After.Created, q.After.ID, q.Limit = time.UnixMilli(after.ms), after.id, limit
+		q.After, q.Limit = after, limit
 		ins, upTo, err := a.d.Instances.Page(ctx, q)
-		if p := placeAt(upTo); p.id != "" && (cut.id == "" || p.compare(cut) < 0) {
-			cut = p
+		if upTo.ID != "" && (cut.ID == "" || upTo.Compare(cut) < 0) {
+			cut = upTo
 		}
 		return ins, err
 	}
@@ -861,18 +859,18 @@ func (a *API) personList(ctx context.Context, q flows.Query, person string, afte
 		// All of it is theirs to see: no window, only the page.
 		var err error
 		if ins, err = page(q, n); err != nil {
-			return nil, place{}, place{}, err
+			return nil, flows.Place{}, flows.Place{}, err
 		}
 	} else {
 		window, err := page(q, a.cfg.PersonWindow)
 		if err != nil {
-			return nil, place{}, place{}, err
+			return nil, flows.Place{}, flows.Place{}, err
 		}
 		switch {
-		case after.id == "" && len(window) == a.cfg.PersonWindow:
-			floor = placeOf(window[len(window)-1])
-		case after.id != "" && floor.id != "":
-			window = slices.DeleteFunc(window, func(in *flows.Instance) bool { return placeOf(in).after(floor) })
+		case after.ID == "" && len(window) == a.cfg.PersonWindow:
+			floor = flows.PlaceOf(window[len(window)-1])
+		case after.ID != "" && floor.ID != "":
+			window = slices.DeleteFunc(window, func(in *flows.Instance) bool { return flows.PlaceOf(in).After(floor) })
 		}
 		ins = window
 		if q.Requester == "" && q.Assignee == "" {
@@ -884,7 +882,7 @@ func (a *API) personList(ctx context.Context, q flows.Query, person string, afte
 			for _, extra := range []flows.Query{mine, waiting} {
 				more, err := page(extra, n)
 				if err != nil {
-					return nil, place{}, place{}, err
+					return nil, flows.Place{}, flows.Place{}, err
 				}
 				ins = append(ins, more...)
 			}
@@ -893,10 +891,10 @@ func (a *API) personList(ctx context.Context, q flows.Query, person string, afte
 	var out []*flows.Instance
 	seen := map[string]bool{}
 	for _, in := range ins {
-		if cut.id != "" && placeOf(in).after(cut) {
+		if cut.ID != "" && flows.PlaceOf(in).After(cut) {
 			continue // the next page's: a listing was not read this far
 		}
-		if !seen[in.ID] && placeOf(in).after(after) && a.d.Service.MayView(person, in) {
+		if !seen[in.ID] && flows.PlaceOf(in).After(after) && a.d.Service.MayView(person, in) {
 			seen[in.ID] = true
 			out = append(out, in)
 		}
@@ -905,60 +903,35 @@ func (a *API) personList(ctx context.Context, q flows.Query, person string, afte
 	return out[:min(len(out), n)], floor, cut, nil
 }
 
-// place is where an instance is in a listing, in the store's order: newest
-// first by creation to the millisecond, then by id, greatest first. No two
-// instances share one, so a page that ends at one leaves no doubt where
-// the next starts, however many were created in the same millisecond.
-type place struct {
-	ms int64
-	id string // "" for the start, before every instance
-}
-
-func placeOf(in *flows.Instance) place { return place{in.Created.UnixMilli(), in.ID} }
-
-// placeAt is a listing's place (the start for the zero Place).
-func placeAt(p flows.Place) place {
-	if p.ID == "" {
-		return place{}
-	}
-	return place{p.Created.UnixMilli(), p.ID}
-}
-
-// compare is negative when p comes before o.
-func (p place) compare(o place) int { return flows.ListOrder(p.ms, p.id, o.ms, o.id) }
-
-// after reports whether p comes after o (any instance comes after the start).
-func (p place) after(o place) bool { return o.id == "" || p.compare(o) > 0 }
-
 // cursorCheck seeds a cursor's check.
 const cursorCheck = "baton list cursor 1:"
 
 // encodeCursor returns the cursor of a page ending at p, in a listing whose
-// window (see personList) ends at floor (none: the zero place): the places
+// window (see personList) ends at floor (none: the zero Place): the places
 // in text, with a check, in URL-safe base64. Clients hand it back as it
 // came; the check turns one cut short or edited into a 400 rather than
 // another place. It is not a secret, and need not be: any place is one the
 // same query reaches page by page, under the same filters and visibility.
-func encodeCursor(p, floor place) string {
-	text := strconv.FormatInt(p.ms, 10) + ":" + p.id
-	if floor.id != "" { // ids have no "|" (storage refuses them)
-		text += "|" + strconv.FormatInt(floor.ms, 10) + ":" + floor.id
+func encodeCursor(p, floor flows.Place) string {
+	text := strconv.FormatInt(p.Created.UnixMilli(), 10) + ":" + p.ID
+	if floor.ID != "" { // ids have no "|" (storage refuses them)
+		text += "|" + strconv.FormatInt(floor.Created.UnixMilli(), 10) + ":" + floor.ID
 	}
 	return base64.RawURLEncoding.EncodeToString([]byte(text + ":" + cursorSum(text)))
 }
 
 // decodeCursor returns the places a cursor marks; ok is false for anything
 // encodeCursor did not write.
-func decodeCursor(s string) (p, floor place, ok bool) {
+func decodeCursor(s string) (p, floor flows.Place, ok bool) {
 	raw, err := base64.RawURLEncoding.DecodeString(s)
 	i := bytes.LastIndexByte(raw, ':')
 	if err != nil || i < 0 || string(raw[i+1:]) != cursorSum(string(raw[:i])) {
-		return place{}, place{}, false
+		return flows.Place{}, flows.Place{}, false
 	}
-	parse := func(text string) (place, bool) {
+	parse := func(text string) (flows.Place, bool) {
 		ms, id, _ := strings.Cut(text, ":")
 		n, err := strconv.ParseInt(ms, 10, 64)
-		return place{n, id}, err == nil && id != ""
+		return flows.Place{Created: time.UnixMilli(n), ID: id}, err == nil && id != ""
 	}
 	at, end, windowed := strings.Cut(string(raw[:i]), "|")
 	if p, ok = parse(at); ok && windowed {

@@ -160,7 +160,7 @@ func New(svc Service, cfg Config, log *slog.Logger) *Console {
 		// of who marks it done.
 		"fieldIn": func(as string, f flows.Field, r *refilled) formField {
 			ff := formField{Field: f, Input: inputType(f.Kind)}
-			ff.MinDate, ff.MaxDate = f.DateBounds(svc.Now().In(svc.Engine().Directory().Location(as)))
+			ff.MinDate, ff.MaxDate = f.DateBounds(today(svc, as))
 			if r != nil {
 				ff.Value, ff.Error = r.Values[f.Name], r.Errors[f.Name]
 			}
@@ -624,6 +624,11 @@ type formField struct {
 	MinDate, MaxDate string
 }
 
+// today is now where person is: their date pickers' bounds count from it.
+func today(svc Service, person string) time.Time {
+	return svc.Now().In(svc.Engine().Directory().Location(person))
+}
+
 func (c *Console) form(as string, def *flows.Definition, fields []flows.Field, values map[string]string, errs flows.FieldErrors, action, title string) formData {
 	fd := formData{As: as, Flow: def, Action: action, Title: title, Key: c.key(), People: c.svc.Engine().Directory().People()}
 	for _, f := range fields {
@@ -635,7 +640,7 @@ func (c *Console) form(as string, def *flows.Definition, fields []flows.Field, v
 		if def.ApprovalNamedBy(f.Name) != nil { // as makes (or resubmits) the request
 			ff.Exclude = as
 		}
-		ff.MinDate, ff.MaxDate = f.DateBounds(c.svc.Now().In(c.svc.Engine().Directory().Location(as)))
+		ff.MinDate, ff.MaxDate = f.DateBounds(today(c.svc, as))
 		fd.Fields = append(fd.Fields, ff)
 	}
 	if len(errs) > 0 {
