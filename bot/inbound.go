@@ -44,9 +44,10 @@ const InboundWindow = 5 * time.Minute
 //
 // Answers: 201 {"instance","status"}; 401 on a missing, wrong or stale
 // signature, or one already used for another flow (the signature does not
-// cover the path); 400 on a body that is not a JSON object or an
-// Idempotency-Key that is too long or not printable; 422 {"error","fields"}
-// when form values are wrong; 404 when the flow takes no inbound starts.
+// cover the path); 400 on a body that is not a JSON object (or gives a
+// value twice) or an Idempotency-Key that is too long or not printable;
+// 422 {"error","fields"} when form values are wrong; 404 when the flow
+// takes no inbound starts.
 // Only a 201 changes anything.
 type Inbound struct {
 	svc     *Service
@@ -257,6 +258,9 @@ func formValues(body []byte, fields []flows.Field) (map[string]string, error) {
 	var obj map[string]any
 	if err := dec.Decode(&obj); err != nil || obj == nil {
 		return nil, errors.New("the body must be a JSON object of form values, e.g. {\"amount\": 1200, \"item\": \"Laptop\"}")
+	}
+	if err := CheckJSON(body, nil); err != nil { // a form value given twice
+		return nil, err
 	}
 	if _, err := dec.Token(); err != io.EOF { // more, or a stray } or ] (which More does not see)
 		return nil, errors.New("the body must hold one JSON object and nothing after it")

@@ -130,6 +130,7 @@ func TestInboundStarts(t *testing.T) {
 		{"a stray brace after it", req{flow: "lead", body: `{"company": "Acme", "amount": 5}}`, secret: hookSecret}, 400, "one JSON object and nothing after it"},
 		{"stray brackets after it", req{flow: "lead", body: `{"company": "Acme", "amount": 5}]]]`, secret: hookSecret}, 400, "one JSON object and nothing after it"},
 		{"two objects", req{flow: "lead", body: `{"company": "Acme", "amount": 5} {}`, secret: hookSecret}, 400, "one JSON object and nothing after it"},
+		{"a value twice", req{flow: "lead", body: `{"company": "Acme", "amount": 5, "amount": 50000}`, secret: hookSecret}, 400, `"amount" is given twice: send each name once`},
 		// Before authentication, nothing is told of which flows there are.
 		{"no inbound", req{flow: "other", body: `{}`, secret: hookSecret}, 404, `no flow "other" takes signed starts here`},
 		{"unknown flow", req{flow: "nope", body: `{}`, secret: hookSecret}, 404, `no flow "nope" takes signed starts here`},

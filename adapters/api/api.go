@@ -261,6 +261,10 @@ func (a *API) decode(w http.ResponseWriter, r *http.Request, v any) (body []byte
 		err = io.EOF // null, an array, a string...: not an object
 	}
 	if err == nil {
+		if err := bot.CheckJSON(body, v); err != nil { // a name twice, or in the wrong case
+			writeError(w, r, http.StatusBadRequest, "bad_request", err.Error(), nil)
+			return nil, false
+		}
 		dec := json.NewDecoder(bytes.NewReader(body))
 		dec.DisallowUnknownFields()
 		dec.UseNumber() // amounts keep their digits

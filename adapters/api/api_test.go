@@ -730,6 +730,39 @@ func TestRequestTypeErrors(t *testing.T) {
 	}
 }
 
+// TestRequestNamesStrict: a name given twice, or a field's name in another
+// case, is refused with what to fix, and starts nothing: encoding/json
+// alone would keep the last of two and take "Data" for "data".
+func TestRequestNamesStrict(t *testing.T) {
+	r := newRig(t)
+	tok := r.token("crm", api.ScopeAdmin, "")
+	for _, c := range []struct{ path, body, want string }{
+		{"/api/v1/flows/purchase/instances", `{"data":{"item":"Laptop","amount":500,"justification":"broke"},"on_behalf_of":"alice","on_behalf_of":"bob"}`,
+			`"on_behalf_of" is given twice: send each name once`},
+		{"/api/v1/flows/purchase/instances", `{"data":{"item":"Laptop","amount":500,"amount":50000,"justification":"broke"},"on_behalf_of":"alice"}`,
+			`"data.amount" is given twice: send each name once`},
+		{"/api/v1/flows/purchase/instances", `{"Data":{"item":"Laptop","amount":500,"justification":"broke"},"on_behalf_of":"alice"}`,
+			`"Data": names are case-sensitive; did you mean "data"?`},
+		{"/api/v1/instances/PR-1/decisions", `{"decision":"approve","on_behalf_of":"bob","Decision":"reject"}`,
+			`"Decision": names are case-sensitive; did you mean "decision"?`},
+		{"/api/v1/instances/PR-1/comments", `{"text":"a","text":"b","on_behalf_of":"alice"}`, `"text" is given twice: send each name once`},
+	} {
+		p := r.do("POST", c.path, tok, c.body)
+		r.want(p, 400, "bad_request")
+		if msg := p.body["error"].(map[string]any)["message"]; msg != c.want {
+			t.Errorf("%s: message %q, want %q", c.body, msg, c.want)
+		}
+	}
+	// Nothing was started: the first start now is PR-1, and it is waiting.
+	p := r.do("POST", "/api/v1/flows/purchase/instances", tok, purchase(500, "alice"))
+	r.want(p, 201, "")
+	if p.body["instance"] != "PR-1" {
+		t.Errorf("first start after the refusals: %s", p.raw)
+	}
+	// A body that is not JSON is still told so by the decoder.
+	r.want(r.do("POST", "/api/v1/flows/purchase/instances", tok, `{"data":{"a":1,"a"`), 400, "bad_request")
+}
+
 // TestOpenAPIListsBodyErrors: every POST says it may answer 413 and 415.
 func TestOpenAPIListsBodyErrors(t *testing.T) {
 	var doc struct {
