@@ -740,9 +740,12 @@ var listParams = []string{"flow", "status", "requester", "assignee", "older_than
 func (a *API) list(w http.ResponseWriter, r *http.Request) {
 	qv := r.URL.Query()
 	fields := map[string]string{}
-	for k := range qv {
-		if !slices.Contains(listParams, k) {
+	for k, vs := range qv {
+		switch {
+		case !slices.Contains(listParams, k):
 			fields[k] = "unknown parameter; use " + strings.Join(listParams, ", ")
+		case len(vs) > 1 && k != "status": // qv.Get would take the first and drop the rest
+			fields[k] = fmt.Sprintf("given %d times: give %s once", len(vs), k)
 		}
 	}
 	q := flows.Query{Requester: qv.Get("requester"), Assignee: qv.Get("assignee"), Limit: 50}
@@ -754,7 +757,8 @@ func (a *API) list(w http.ResponseWriter, r *http.Request) {
 			q.Flow = def.ID
 		}
 	}
-	for _, s := range strings.Split(qv.Get("status"), ",") {
+	// Statuses, comma-separated, in one parameter or in several.
+	for _, s := range strings.Split(strings.Join(qv["status"], ","), ",") {
 		switch s = strings.TrimSpace(s); {
 		case s == "":
 		case s == "open":

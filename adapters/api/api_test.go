@@ -516,6 +516,7 @@ func TestListFilters(t *testing.T) {
 		{"?flow=purchase", []string{newer, old}},
 		{"?flow=purchase&status=rejected", []string{old}},
 		{"?flow=purchase&status=running,completed", []string{newer}},
+		{"?flow=purchase&status=running&status=rejected", []string{newer, old}}, // repeated: as if comma-separated
 		{"?flow=purchase&status=open", []string{newer, old}},
 		{"?flow=purchase&older_than=2d", []string{old}},
 		{"?flow=purchase&older_than=4d", nil},
@@ -537,6 +538,12 @@ func TestListFilters(t *testing.T) {
 	slices.Sort(got)
 	if want := []string{"colour", "flow", "limit", "older_than", "status"}; !slices.Equal(got, want) {
 		t.Errorf("fields %v, want %v", got, want)
+	}
+	// A filter given twice would list one flow's and drop the other's.
+	p = r.do("GET", "/api/v1/instances?flow=purchase&flow=access&limit=5&limit=6", tok, nil)
+	r.want(p, 422, "invalid")
+	if f := p.fields(); len(f) != 2 || f["flow"] != "given 2 times: give flow once" || f["limit"] != "given 2 times: give limit once" {
+		t.Errorf("repeated parameters: %s", p.raw)
 	}
 }
 
