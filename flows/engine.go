@@ -823,13 +823,18 @@ func (t *tx) decide(d Decision) error {
 	if s == nil {
 		return fmt.Errorf("%s: current step %q is no longer in flow %s; cancel or skip it", t.in.ID, t.in.Step, t.def.ID)
 	}
+	// A decision the step does not take is the event's decision field
+	// wrong (the API names it).
+	wrong := func(format string, args ...any) error {
+		return &InputError{Msg: fmt.Sprintf(format, args...), Field: "decision"}
+	}
 	switch {
 	case s.Kind == StepTask && d != Done:
-		return inputErr("%s is a task (%s): mark it done instead", t.in.ID, s.Name)
+		return wrong("%s is a task (%s): mark it done instead", t.in.ID, s.Name)
 	case s.Kind == StepApproval && d == Done:
-		return inputErr("%s is waiting for an approval (%s): approve, reject or request changes", t.in.ID, s.Name)
+		return wrong("%s is waiting for an approval (%s): approve, reject or request changes", t.in.ID, s.Name)
 	case s.Kind != StepApproval && s.Kind != StepTask:
-		return inputErr("%s is waiting for %s, not for a person", t.in.ID, s.Name)
+		return wrong("%s is waiting for %s, not for a person", t.in.ID, s.Name)
 	}
 	// Who may act comes first: anyone else is refused (and audited) whatever
 	// they sent, and learns nothing about the step from input errors.

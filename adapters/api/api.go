@@ -513,7 +513,11 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 		}
 		invalid(w, r, fields)
 	case errors.Is(err, flows.ErrNotFound):
-		writeError(w, r, http.StatusNotFound, "not_found", err.Error(), nil)
+		msg := err.Error()
+		if id := instanceID(r); id != "" { // as a read of it answers
+			msg = fmt.Sprintf("there is no instance %s", id)
+		}
+		writeError(w, r, http.StatusNotFound, "not_found", msg, nil)
 	case errors.As(err, &ie) && ie.Field != "":
 		invalid(w, r, map[string]string{ie.Field: ie.Error()})
 	case errors.As(err, &ie):

@@ -377,7 +377,17 @@ func TestDecisions(t *testing.T) {
 		t.Errorf("a reason of 4001 characters: %s", p.raw)
 	}
 	r.want(r.do("POST", path, admin, map[string]any{"decision": "approve", "on_behalf_of": "carol"}), 403, flows.CodeNotAssignee)
-	r.want(r.do("POST", "/api/v1/instances/PR-999/decisions", admin, map[string]any{"decision": "approve", "on_behalf_of": "bob"}), 404, "not_found")
+	p = r.do("POST", "/api/v1/instances/PR-999/decisions", admin, map[string]any{"decision": "approve", "on_behalf_of": "bob"})
+	r.want(p, 404, "not_found")
+	if msg := p.body["error"].(map[string]any)["message"]; msg != "there is no instance PR-999" { // as a read answers
+		t.Errorf("a decision on no instance: %s", p.raw)
+	}
+	// A decision the step does not take names the decision field.
+	p = r.do("POST", path, admin, map[string]any{"decision": "done", "on_behalf_of": "bob"})
+	r.want(p, 422, "invalid")
+	if msg, _ := p.fields()["decision"].(string); !strings.Contains(msg, "is waiting for an approval (Manager approval): approve, reject or request changes") {
+		t.Errorf("done on an approval: %s", p.raw)
+	}
 	// A step the flow does not have is a mistake in the call, not a card
 	// gone out of date: 422, naming the flow's steps.
 	p = r.do("POST", path, admin, map[string]any{"decision": "approve", "on_behalf_of": "bob", "step": "manger"})
