@@ -234,6 +234,9 @@ func (h *Inbound) verify(secret string, hdr http.Header, body []byte) (string, e
 		}
 		return "", errors.New("X-Baton-Timestamp is more than 5 minutes from now: sign each request when sending it")
 	}
+	// Hex in either case is the same signature: lowered, a replay spelt
+	// in capitals is still known as the first request.
+	sig = strings.ToLower(sig)
 	if !hmac.Equal([]byte(sig), []byte(Sign(secret, ts, body))) {
 		return "", errors.New("signature does not match: X-Baton-Signature is v1=hex(HMAC-SHA256(secret, timestamp + \".\" + body))")
 	}

@@ -214,6 +214,12 @@ func TestInboundStarts(t *testing.T) {
 			t.Errorf("replay with Idempotency-Key %q: %d %v, want %v again", k, code, out, orig["instance"])
 		}
 	}
+	// Hex in capitals is the same signature, and so the same request.
+	upper := captured
+	upper.idem, upper.sig = "attacker-3", strings.ToUpper(bot.Sign(hookSecret, captured.ts.Unix(), []byte(captured.body)))
+	if code, out := do(upper); code != http.StatusCreated || out["instance"] != orig["instance"] {
+		t.Errorf("replay signed in capitals: %d %v, want %v again", code, out, orig["instance"])
+	}
 	if n := count(); n != 5 {
 		t.Errorf("after replays with other keys: %d instances, want 5", n)
 	}

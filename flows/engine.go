@@ -699,7 +699,16 @@ func (t *tx) stale() bool {
 		_ = t.refuse(CodeNotReached, fmt.Sprintf("%s has not reached %s: it is at %s (round %d). %s", in.ID, named, t.stepName(), in.Round, t.waitingOn()))
 		return true
 	}
-	_ = t.refuse(CodeClosed, fmt.Sprintf("%s is %s; there is nothing to decide.", in.ID, strings.ReplaceAll(string(in.Status), "_", " ")))
+	switch in.Status {
+	case StatusChangesRequested, StatusRejected: // with the requester, who may resubmit: a later round is not reached yet
+		why := "for changes"
+		if in.Status == StatusRejected {
+			why = "rejected"
+		}
+		_ = t.refuse(CodeNotReached, fmt.Sprintf("%s is back with %s (%s): nothing is to be decided until they resubmit it.", in.ID, t.name(in.Requester), why))
+	default:
+		_ = t.refuse(CodeClosed, fmt.Sprintf("%s is %s; there is nothing to decide.", in.ID, strings.ReplaceAll(string(in.Status), "_", " ")))
+	}
 	return true
 }
 

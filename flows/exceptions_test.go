@@ -127,6 +127,19 @@ func TestRejectAndResubmit(t *testing.T) {
 	r.refused(flows.Event{Kind: flows.EventSkip, Actor: "olivia", Reason: "x"}, flows.CodeClosed)
 }
 
+// A rejected request is back with its requester, who may resubmit it: a
+// decision for the next round is not reached yet, not out of date.
+func TestDecisionWhileRejected(t *testing.T) {
+	t.Parallel()
+	r := buyRun(t, "500")
+	r.act(flows.EventReject, "bob", reason("too dear"))
+	if r.in.Status != flows.StatusRejected {
+		t.Fatalf("status %s", r.in.Status)
+	}
+	contains(t, "a decision for round 2", r.refused(flows.Event{Kind: flows.EventApprove, Actor: "bob", Step: "manager", Round: 2}, flows.CodeNotReached).Outcome.Text,
+		"X-1 is back with Alice Martin (rejected): nothing is to be decided until they resubmit it.")
+}
+
 func TestRequestChangesAndRevisionCap(t *testing.T) {
 	t.Parallel()
 	r := buyRun(t, "500")
@@ -141,8 +154,11 @@ func TestRequestChangesAndRevisionCap(t *testing.T) {
 	contains(t, "changes card", back.Text, "Bob Chen asked for changes at Manager approval.\nReason: add a quote")
 	contains(t, "closed card", updated(t, tr, "manager/1/").Msg.Outcome, "Changes requested by Bob Chen")
 
-	// Nothing to decide while the request is with the requester.
+	// Nothing to decide while the request is with the requester: this
+	// round was decided, and the next is not reached until a resubmission.
 	r.refused(flows.Event{Kind: flows.EventApprove, Actor: "bob"}, flows.CodeAlreadyDecided)
+	contains(t, "a decision for round 2", r.refused(flows.Event{Kind: flows.EventApprove, Actor: "bob", Step: "manager", Round: 2}, flows.CodeNotReached).Outcome.Text,
+		"X-1 is back with Alice Martin (for changes): nothing is to be decided until they resubmit it.")
 
 	tr = r.act(flows.EventResubmit, "alice", data("item", "Laptop", "amount", "500", "vendor", "Dell"))
 	wantStatus(t, r.in, flows.StatusRunning, "manager", 2)
