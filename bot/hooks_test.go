@@ -179,6 +179,7 @@ func TestHooksSignedRetriedAndRecorded(t *testing.T) {
 		t.Errorf("assigned event: %+v", got[1])
 	}
 
+	r.Clock.Advance(time.Second + 1234567*time.Nanosecond) // attempts are kept to the millisecond, as every time
 	r.handle(t, flows.Event{Kind: flows.EventReject, Key: "k2", Actor: "bob", Instance: id, Reason: "over budget"})
 	r.drain(t)
 	got, _ = rx.events()
@@ -195,6 +196,9 @@ func TestHooksSignedRetriedAndRecorded(t *testing.T) {
 		seen = append(seen, fmt.Sprintf("%s %d %v %d", a.Type, a.Attempt, a.OK, a.Status))
 		if a.Target != rx.srv.URL || a.Instance != id {
 			t.Errorf("attempt target %q (must hide the path and query) instance %q", a.Target, a.Instance)
+		}
+		if !a.At.Equal(a.At.Truncate(time.Millisecond)) || a.At.Location() != time.UTC {
+			t.Errorf("attempt at %s: want UTC to the millisecond", a.At.Format(time.RFC3339Nano))
 		}
 	}
 	if want := []string{"started 1 false 503", "started 2 false 500", "started 3 true 200", "assigned 1 true 200", "decided 1 true 200"}; !slices.Equal(seen, want) {

@@ -1978,7 +1978,9 @@ func (t *tx) after(from time.Time, d time.Duration, sp Span) time.Time {
 	if len(locs) == 0 { // no one left to wait on
 		locs = append(locs, t.e.dir.Location(""))
 	}
-	return t.e.hours.Add(from, locs, t.e.hours.Length(span(d, sp)))
+	// In UTC, as every other time kept: the instant is the same, and an
+	// API reader or a subscriber need not meet one person's offset.
+	return t.e.hours.Add(from, locs, t.e.hours.Length(span(d, sp))).UTC()
 }
 
 func (t *tx) setTimer(kind TimerKind, n int, at time.Time) {

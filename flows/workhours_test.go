@@ -175,6 +175,21 @@ func timersAt(in *flows.Instance) []string {
 	return out
 }
 
+// keptInUTC checks that in's due time and timers are kept in UTC, as
+// every other time: working time counted in someone's zone still shows no
+// one person's offset to API readers and subscribers.
+func keptInUTC(t *testing.T, in *flows.Instance) {
+	t.Helper()
+	if in.Due.Location() != time.UTC {
+		t.Errorf("due kept as %s", in.Due.Format(time.RFC3339))
+	}
+	for _, tm := range in.Timers {
+		if tm.At.Location() != time.UTC {
+			t.Errorf("timer %s kept as %s", tm.ID, tm.At.Format(time.RFC3339))
+		}
+	}
+}
+
 func TestWorkingHoursFlow(t *testing.T) {
 	t.Parallel()
 	newHoursEngine := func(t *testing.T, srcs ...string) *flows.Engine {
@@ -236,6 +251,16 @@ func TestWorkingHoursFlow(t *testing.T) {
 		if tm, _ := r.timer(flows.TimerRemind, 1); !tm.At.Equal(utc("Mon 2026-11-30 20:00")) {
 			t.Fatalf("reminder at %s", tm.At)
 		}
+	})
+	t.Run("times counted in New York are kept in UTC", func(t *testing.T) {
+		t.Parallel()
+		r := newRun(t, newHoursEngine(t, hoursFlow("[person:carol]")))
+		r.now = utc("Fri 2026-11-27 21:00") // 16:00 in New York
+		r.start("hrs", "alice", nil)
+		if !r.in.Due.Equal(utc("Mon 2026-11-30 21:00")) {
+			t.Errorf("due %s", r.in.Due)
+		}
+		keptInUTC(t, r.in)
 	})
 	t.Run("a person without a timezone works in the working hours'", func(t *testing.T) {
 		t.Parallel()
