@@ -46,9 +46,9 @@ const InboundWindow = 5 * time.Minute
 // signature, or one already used for another flow (the signature does not
 // cover the path); 400 on a body that is not a JSON object (or gives a
 // value twice) or an Idempotency-Key that is too long or not printable;
-// 422 {"error","fields"} when form values are wrong; 404 when the flow
-// takes no inbound starts.
-// Only a 201 changes anything.
+// 415 on a compressed body; 422 {"error","fields"} when form values are
+// wrong; 404 when the flow takes no inbound starts. Only a 201 changes
+// anything. A 201 carries Location: the instance in the HTTP API.
 type Inbound struct {
 	svc     *Service
 	secrets map[string]string
@@ -97,6 +97,10 @@ func (h *Inbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.metrics.Failures.WithLabelValues("inbound").Inc()
 		h.log.Error("inbound start refused: its signing secret is not configured", "flow", def.ID, "fix", "set "+SecretVar(def.Inbound.Secret))
 		inboundJSON(w, http.StatusServiceUnavailable, map[string]any{"error": "inbound starts of this flow are not configured on this server"})
+		return
+	}
+	if !Identity(r) {
+		inboundJSON(w, http.StatusUnsupportedMediaType, map[string]any{"error": UncompressedText})
 		return
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, h.maxBody+1))
@@ -185,6 +189,7 @@ func (h *Inbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		inboundJSON(w, http.StatusConflict, map[string]any{"error": out.Text, "code": out.Code, "instance": out.Instance})
 		return
 	}
+	w.Header().Set("Location", "/api/v1/instances/"+out.Instance) // where the API reads it, as its starts answer
 	inboundJSON(w, http.StatusCreated, map[string]any{"instance": out.Instance, "status": out.Status})
 }
 
@@ -242,6 +247,16 @@ func (h *Inbound) verify(secret string, hdr http.Header, body []byte) (string, e
 	}
 	return sig, nil
 }
+
+// Identity reports whether r's body comes as it is, not compressed or
+// otherwise encoded (Baton reads bodies as they come).
+func Identity(r *http.Request) bool {
+	ce := strings.TrimSpace(r.Header.Get("Content-Encoding"))
+	return ce == "" || strings.EqualFold(ce, "identity")
+}
+
+// UncompressedText is the answer to a body that is not Identity.
+const UncompressedText = "send the body uncompressed: Content-Encoding is not supported"
 
 func (h *Inbound) invalid(w http.ResponseWriter, err error) {
 	resp := map[string]any{"error": err.Error()}

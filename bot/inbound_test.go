@@ -71,8 +71,10 @@ func TestInboundStarts(t *testing.T) {
 		secret     string // "" means unsigned
 		sig        string // overrides the signature
 		idem       string
-		ms         bool // the timestamp in milliseconds, a common mistake
+		ms         bool   // the timestamp in milliseconds, a common mistake
+		encoding   string // Content-Encoding
 	}
+	var location string // the last answer's Location
 	do := func(q req) (int, map[string]any) {
 		t.Helper()
 		hr := httptest.NewRequest(http.MethodPost, "/hooks/flows/"+q.flow, strings.NewReader(q.body))
@@ -94,8 +96,12 @@ func TestInboundStarts(t *testing.T) {
 		if q.idem != "" {
 			hr.Header.Set("Idempotency-Key", q.idem)
 		}
+		if q.encoding != "" {
+			hr.Header.Set("Content-Encoding", q.encoding)
+		}
 		rec := httptest.NewRecorder()
 		mux.ServeHTTP(rec, hr)
+		location = rec.Header().Get("Location")
 		var out map[string]any
 		if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil {
 			t.Fatalf("answer %d is not JSON: %q", rec.Code, rec.Body)
@@ -130,6 +136,7 @@ func TestInboundStarts(t *testing.T) {
 		{"a stray brace after it", req{flow: "lead", body: `{"company": "Acme", "amount": 5}}`, secret: hookSecret}, 400, "one JSON object and nothing after it"},
 		{"stray brackets after it", req{flow: "lead", body: `{"company": "Acme", "amount": 5}]]]`, secret: hookSecret}, 400, "one JSON object and nothing after it"},
 		{"two objects", req{flow: "lead", body: `{"company": "Acme", "amount": 5} {}`, secret: hookSecret}, 400, "one JSON object and nothing after it"},
+		{"compressed", req{flow: "lead", body: good, secret: hookSecret, encoding: "gzip"}, 415, "send the body uncompressed"},
 		{"a value twice", req{flow: "lead", body: `{"company": "Acme", "amount": 5, "amount": 50000}`, secret: hookSecret}, 400, `"amount" is given twice: send each name once`},
 		// Before authentication, nothing is told of which flows there are.
 		{"no inbound", req{flow: "other", body: `{}`, secret: hookSecret}, 404, `no flow "other" takes signed starts here`},
@@ -161,6 +168,9 @@ func TestInboundStarts(t *testing.T) {
 		t.Fatalf("start: %d %v", code, out)
 	}
 	id := out["instance"].(string)
+	if location != "/api/v1/instances/"+id {
+		t.Errorf("Location %q", location)
+	}
 	in, err := r.Store.Get(t.Context(), id)
 	if err != nil {
 		t.Fatal(err)

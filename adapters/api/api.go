@@ -256,6 +256,10 @@ func (a *API) decode(w http.ResponseWriter, r *http.Request, v any) (body []byte
 		writeError(w, r, http.StatusUnsupportedMediaType, "unsupported_media_type", "send Content-Type: application/json", nil)
 		return nil, false
 	}
+	if !bot.Identity(r) {
+		writeError(w, r, http.StatusUnsupportedMediaType, "unsupported_media_type", bot.UncompressedText, nil)
+		return nil, false
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.cfg.MaxBody))
 	if err == nil && !bytes.HasPrefix(bytes.TrimLeft(body, " \t\r\n"), []byte("{")) {
 		err = io.EOF // null, an array, a string...: not an object

@@ -272,6 +272,9 @@ func TestStartValidation(t *testing.T) {
 	}
 	r.want(r.do("POST", "/api/v1/flows/purchase/instances", tok, `{}`, "Content-Type", "text/plain"), 415, "unsupported_media_type")
 	r.want(r.do("POST", "/api/v1/flows/purchase/instances", tok, `{}`, "Content-Type", ""), 415, "unsupported_media_type")
+	if p := r.do("POST", "/api/v1/flows/purchase/instances", tok, `{}`, "Content-Encoding", "gzip"); p.code != 415 || !strings.Contains(p.raw, "send the body uncompressed") {
+		t.Errorf("a gzipped body: %d %s", p.code, p.raw)
+	}
 	big := `{"data": {"item": "` + strings.Repeat("x", 70<<10) + `"}}`
 	r.want(r.do("POST", "/api/v1/flows/purchase/instances", tok, big), 413, "too_large")
 
