@@ -420,7 +420,7 @@ func TestConsoleReassignAndDelegate(t *testing.T) {
 
 	h.mustContain("no target", h.refuse("bob", "reassign", id, "manager", 1), "Say who should take it over")
 	h.mustContain("to the requester", h.refuse("bob", "reassign", id, "manager", 1, "target", "alice"), "Alice Martin made this request and may not approve it")
-	h.mustContain("to himself", h.refuse("bob", "reassign", id, "manager", 1, "target", "bob"), "Bob Chen is already on this task")
+	h.mustContain("to himself", h.refuse("bob", "reassign", id, "manager", 1, "target", "bob"), "You are already on this task; pick someone else.")
 	before := h.instance(id)
 	h.mustContain("carol reassigns", h.act("carol", "reassign", id, "manager", 1, false, "target", "erin"), "assigned to Bob Chen")
 	h.unchanged(before, 1)

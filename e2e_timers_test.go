@@ -624,7 +624,7 @@ func TestSnoozeThroughTheConsole(t *testing.T) {
 		h.drain()
 		return out["message"].(map[string]any)["title"].(string)
 	}
-	h.mustContain("snooze", command("bob", "snooze "+id, true), "I'll remind you about "+id+" Thu 26 Nov 10:00 GMT (in 1 h).")
+	h.mustContain("snooze", command("bob", "snooze "+id, true), "I'll remind you about "+id+" at Thu 26 Nov 10:00 GMT (in 1 h).")
 	h.mustContain("carol's snooze", command("carol", "snooze "+id+" 2h", false), id+" is not one of your tasks")
 	h.mustContain("a bad length", command("bob", "snooze "+id+" later", false), "Say when to remind you")
 	h.at(time.Hour-time.Minute, 0)

@@ -1126,7 +1126,11 @@ func (t *tx) taskCard(s *Step, kind MessageKind, person string) *Message {
 	if s.Kind == StepApproval && in.Round >= s.MaxRounds && s.MaxRounds > 1 {
 		// Said once: instead of baseCard's "Round N".
 		m.Context = slices.DeleteFunc(m.Context, func(c string) bool { return c == fmt.Sprintf("Round %d", in.Round) })
-		m.Context = append(m.Context, fmt.Sprintf("Round %d of %d, the last: changes can no longer be requested", in.Round, s.MaxRounds))
+		last := fmt.Sprintf("Round %d of %d, the last", in.Round, s.MaxRounds)
+		if in.Round > s.MaxRounds { // reopened past it: a resubmission changed what it approved
+			last = fmt.Sprintf("Round %d, reopened after its last (%d)", in.Round, s.MaxRounds)
+		}
+		m.Context = append(m.Context, last+": changes can no longer be requested")
 	}
 	if in.Routed != "" { // say why, so nobody wonders why it came to them
 		m.Context = append(m.Context, "Routing: "+in.Routed)
@@ -2410,6 +2414,9 @@ func (t *tx) reassign(delegate bool) error {
 	case takeRequester:
 		return inputErr("%s made this request and may not approve it; pick someone else", t.name(target))
 	case takeOn:
+		if target == t.ev.Actor {
+			return inputErr("you are already on this task; pick someone else")
+		}
 		return inputErr("%s is already on this task", t.name(target))
 	}
 	task := &in.Tasks[slot]

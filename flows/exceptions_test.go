@@ -235,7 +235,7 @@ func TestReassign(t *testing.T) {
 	r.inputErr(flows.Event{Kind: flows.EventReassign, Actor: "bob"}, "Say who should take it over: one person.")
 	r.inputErr(flows.Event{Kind: flows.EventReassign, Actor: "bob", Target: "erin gus"}, "one person")
 	r.inputErr(flows.Event{Kind: flows.EventReassign, Actor: "bob", Target: "alice"}, "Alice Martin made this request and may not approve it")
-	r.inputErr(flows.Event{Kind: flows.EventReassign, Actor: "bob", Target: "bob"}, "Bob Chen is already on this task")
+	r.inputErr(flows.Event{Kind: flows.EventReassign, Actor: "bob", Target: "bob"}, "You are already on this task; pick someone else.")
 	r.inputErr(flows.Event{Kind: flows.EventReassign, Actor: "bob", Target: "nobody"}, `"nobody" is not a person in the directory`)
 	r.inputErr(flows.Event{Kind: flows.EventDelegate, Actor: "bob", Target: "nobody"}, `"nobody" is not a person in the directory`)
 	r.refused(flows.Event{Kind: flows.EventReassign, Actor: "carol", Target: "erin"}, flows.CodeNotAssignee)
@@ -1093,6 +1093,28 @@ steps:
 		wantStatus(t, r.in, flows.StatusRunning, "finance", 2)
 		r.act(flows.EventApprove, "carol")
 		wantStatus(t, r.in, flows.StatusCompleted, "", 0)
+	})
+	t.Run("a step reopened past its last round says so", func(t *testing.T) {
+		t.Parallel()
+		e := newEngine(t, strings.Replace(strings.Replace(buyFlow, "    max_rounds: 2", "    max_rounds: 2\n    reapprove_on: [amount]", 1), "id: buy", "id: buy3", 1))
+		r := newRun(t, e)
+		r.start("buy3", "alice", form("item", "Laptop", "amount", "2500"))
+		r.act(flows.EventRequestChanges, "bob", reason("which model?"))
+		tr := r.act(flows.EventResubmit, "alice", data("item", "Laptop X1", "amount", "2500"))
+		if card := notified(t, tr, "bob", "manager/2/bob").Msg; !slices.Contains(card.Context, "Round 2 of 2, the last: changes can no longer be requested") {
+			t.Fatalf("round 2 context %q", card.Context)
+		}
+		r.act(flows.EventApprove, "bob")
+		r.act(flows.EventRequestChanges, "carol", reason("too much"))
+		tr = r.act(flows.EventResubmit, "alice", data("item", "Laptop X1", "amount", "2000"))
+		wantStatus(t, r.in, flows.StatusRunning, "manager", 3)
+		card := notified(t, tr, "bob", "manager/3/bob").Msg
+		if !slices.Contains(card.Context, "Round 3, reopened after its last (2): changes can no longer be requested") {
+			t.Fatalf("round 3 context %q", card.Context)
+		}
+		if got := actions(card.Actions); slices.Contains(got, flows.ActChanges) {
+			t.Fatalf("round 3 actions %v", got)
+		}
 	})
 	t.Run("the amount drops under the sender's condition: it is not promised again", func(t *testing.T) {
 		t.Parallel()

@@ -76,7 +76,7 @@ func (t *tx) snooze() error {
 	t.addTimer(Timer{ID: t.timerID(TimerSnooze, actor+"/"+fmt.Sprint(t.now.UnixMilli())), Kind: TimerSnooze,
 		Step: t.in.Step, Round: t.in.Round, Person: actor, At: at})
 	t.record(AuditEntry{Action: "snoozed", Detail: map[string]string{"until": at.UTC().Format(time.RFC3339)}})
-	t.out.Text = fmt.Sprintf("I'll remind you about %s %s (%s).", t.in.ID, FormatTime(at, loc), Relative(at, t.now))
+	t.out.Text = fmt.Sprintf("I'll remind you about %s at %s (%s).", t.in.ID, FormatTime(at, loc), Relative(at, t.now))
 	return nil
 }
 

@@ -19,7 +19,7 @@ func TestSnooze(t *testing.T) {
 	others := slices.Clone(r.in.Timers)
 	due := r.in.Due
 	tr := r.act(flows.EventSnooze, "bob", data("for", "2h"))
-	if !tr.Outcome.OK || tr.Outcome.Text != "I'll remind you about X-1 Thu 26 Nov 11:00 UTC (in 2 h)." {
+	if !tr.Outcome.OK || tr.Outcome.Text != "I'll remind you about X-1 at Thu 26 Nov 11:00 UTC (in 2 h)." {
 		t.Fatalf("outcome %+v", tr.Outcome)
 	}
 	if got := auditActions(tr.Audit); !slices.Equal(got, []string{"snoozed"}) || tr.Audit[0].Detail["until"] != "2026-11-26T11:00:00Z" {
@@ -105,7 +105,7 @@ func TestSnoozeTomorrow(t *testing.T) {
 	r.now = time.Date(2026, 11, 27, 15, 0, 0, 0, time.UTC)          // Friday
 	r.start("buy", "olivia", form("item", "Desk", "amount", "300")) // to Dana, in Paris
 	tr := r.act(flows.EventSnooze, "dana", data("for", "Tomorrow"))
-	if tr.Outcome.Text != "I'll remind you about X-1 Mon 30 Nov 09:00 CET (in 2 d 17 h)." {
+	if tr.Outcome.Text != "I'll remind you about X-1 at Mon 30 Nov 09:00 CET (in 2 d 17 h)." {
 		t.Fatalf("outcome %q", tr.Outcome.Text)
 	}
 }
