@@ -505,7 +505,9 @@ func commaError(label, v string) error {
 			whole = withoutSpaces(whole)
 		}
 		d := whole + "." + frac
-		if n, err := strconv.ParseFloat(d, 64); err == nil && !math.IsNaN(n) && !math.IsInf(n, 0) {
+		// A comma with no digits after it ("1500,") is a stray one, not a
+		// decimal one: "write 1500." would be no help.
+		if n, err := strconv.ParseFloat(d, 64); frac != "" && err == nil && !math.IsNaN(n) && !math.IsInf(n, 0) {
 			return fmt.Errorf("%s must be a number: write %s, with a dot for decimals", label, d)
 		}
 	}

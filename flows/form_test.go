@@ -157,6 +157,8 @@ func TestNumberCommas(t *testing.T) {
 		{raw: "1500.000", want: 1500},
 		{raw: "0,500", err: "Count must be a number: write 0.500, with a dot for decimals"},
 		{raw: "-2,75", err: "Count must be a number: write -2.75, with a dot for decimals"},
+		// A comma with no digits after it is a stray one: no decimal to suggest.
+		{raw: "1500,", err: "Count must be a number: use a dot for decimals, and commas only between groups of three digits (12,345.5)"},
 		{raw: "1,2345", err: "Count must be a number: write 1.2345, with a dot for decimals"},
 		{raw: "1.234,56", err: grouping},
 		{raw: "12,34,567", err: grouping},
