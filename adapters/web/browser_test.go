@@ -513,11 +513,11 @@ func TestBrowserAccessRequest(t *testing.T) {
 	erin.navigate(chromedp.Click(chromedp.CSS(done+" button"), chromedp.NodeVisible))
 	erin.waitText("#note.warn", "Account name is required")
 	// The form is open again on the card, the field marked.
-	erin.do("see the form again", chromedp.WaitVisible(chromedp.CSS(`details[open]:has(> [data-action="done-AR-1-grant-1"]) #f-account[aria-invalid="true"]`)))
+	erin.do("see the form again", chromedp.WaitVisible(chromedp.CSS(`details[open]:has(> [data-action="done-AR-1-grant-1"]) #f-AR-1-grant-1-account[aria-invalid="true"]`)))
 	// A long unbroken value (an account name) wraps on every card instead
 	// of widening the page.
 	account := "alice-gh-" + strings.Repeat("x", 100)
-	erin.do("type the account", chromedp.SendKeys(chromedp.CSS(done+" #f-account"), account, chromedp.NodeVisible))
+	erin.do("type the account", chromedp.SendKeys(chromedp.CSS(done+" #f-AR-1-grant-1-account"), account, chromedp.NodeVisible))
 	erin.shot("done-form", card("done-AR-1-grant-1"))
 	erin.navigate(chromedp.Click(chromedp.CSS(done+" button"), chromedp.NodeVisible))
 	rig.Drain()

@@ -158,8 +158,9 @@ func New(svc Service, cfg Config, log *slog.Logger) *Console {
 		// it. A date's bounds are from as's today: the page is made as it
 		// is viewed, and the engine checks a task's outputs from the today
 		// of who marks it done.
-		"fieldIn": func(as string, f flows.Field, r *refilled) formField {
-			ff := formField{Field: f, Input: inputType(f.Kind)}
+		"fieldIn": func(as string, a flows.Action, f flows.Field, r *refilled) formField {
+			// Scoped to the card's task: a page may list several tasks' forms.
+			ff := formField{Field: f, Input: inputType(f.Kind), Scope: a.Instance + "-" + a.Step + "-" + strconv.Itoa(a.Round)}
 			ff.MinDate, ff.MaxDate = f.DateBounds(today(svc, as))
 			if r != nil {
 				ff.Value, ff.Error = r.Values[f.Name], r.Errors[f.Name]
@@ -622,6 +623,15 @@ type formField struct {
 	// MinDate and MaxDate are a date field's bounds (2006-01-02) for the
 	// browser's date picker; Baton checks them itself too.
 	MinDate, MaxDate string
+	Scope            string // what tells the field's element from another form's on the page ("" on a page of one form)
+}
+
+// ID is the field's element id, for its label.
+func (f formField) ID() string {
+	if f.Scope != "" {
+		return "f-" + f.Scope + "-" + f.Name
+	}
+	return "f-" + f.Name
 }
 
 // today is now where person is: their date pickers' bounds count from it.

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"testing"
 	"time"
 
@@ -152,6 +153,9 @@ func TestGoldenCards(t *testing.T) {
 				{Kind: flows.ActDone, Label: "Mark done", Style: "primary", Instance: "AR-3", Step: "grant", Round: 1},
 				{Kind: flows.ActReassign, Label: "Reassign", Instance: "AR-3", Step: "grant", Round: 1},
 			}},
+		// A second task with the same form: its fields' ids are its own.
+		{Title: "Access request AR-4: aws (read)", Text: "Grant the access · requested by Alice Martin · waiting 1 h",
+			Actions: []flows.Action{{Kind: flows.ActDone, Label: "Mark done", Style: "primary", Instance: "AR-4", Step: "grant", Round: 1}}},
 	}}
 	requests := &flows.Message{Kind: flows.MsgList, Title: "Your requests", Items: []flows.Item{
 		{Title: title, Text: "changes requested: Please attach the quote · started Thu 26 Nov 09:00 GMT",
@@ -204,9 +208,20 @@ func TestGoldenCards(t *testing.T) {
 				t.Fatal(err)
 			}
 			golden(t, "card-"+tc.name, buf.Bytes())
+			// A label names its field by id: no id may repeat on a page.
+			seen := map[string]bool{}
+			for _, m := range elementID.FindAllSubmatch(buf.Bytes(), -1) {
+				if id := string(m[1]); seen[id] {
+					t.Errorf("id %q is on two elements", id)
+				} else {
+					seen[id] = true
+				}
+			}
 		})
 	}
 }
+
+var elementID = regexp.MustCompile(` id="([^"]+)"`)
 
 // TestGoldenForm renders a start form refused field by field.
 func TestGoldenForm(t *testing.T) {
