@@ -710,7 +710,8 @@ func TestAdminDecidesFromTheStatusPage(t *testing.T) {
 	h := newHarness(t) // olivia is an admin
 	id := h.start("alice", "purchase", purchase("500"))
 	h.mustContain("olivia's status page", h.status("olivia", id), `data-action="decide-PR-1"`, `data-action="approve-PR-1-manager-1"`,
-		`data-action="reject-PR-1-manager-1"`, `data-action="reassign-PR-1-manager-1"`)
+		`data-action="reject-PR-1-manager-1"`, `data-action="reassign-PR-1-manager-1"`,
+		"Your decision is the whole step's: it stops waiting on Bob Chen.") // so nobody thinks it is one vote of several
 	for _, p := range []string{"bob", "carol", "alice"} {
 		h.mustNotContain(p+"'s status page", h.status(p, id), `data-action="decide-PR-1"`)
 	}

@@ -619,7 +619,7 @@ func (t *tx) names(ids []string) string {
 	for i, id := range ids {
 		names[i] = t.name(id)
 	}
-	return joinNames(names)
+	return JoinNames(names)
 }
 
 func (t *tx) step() *Step { return t.def.Step(t.in.Step) }
@@ -799,7 +799,7 @@ func (t *tx) waitingNames() string {
 			names = append(names, t.name(task.Assignee))
 		}
 	}
-	return joinNames(names)
+	return JoinNames(names)
 }
 
 func (t *tx) waitingOn() string {
@@ -1018,7 +1018,7 @@ func (t *tx) closeStep(outcome, by, reason string) {
 		}
 		names := ""
 		if len(labels) > 0 {
-			names = joinNames(labels)
+			names = JoinNames(labels)
 		}
 		// One update closes every card of the round, which channels and
 		// escalation recipients may read too: its time is in UTC.
@@ -1120,7 +1120,7 @@ func (t *tx) taskCard(s *Step, kind MessageKind, person string) *Message {
 			if s.Policy == PolicyQuorum {
 				need = min(s.Quorum, len(in.Tasks))
 			}
-			m.Context = append(m.Context, fmt.Sprintf("Approved so far by %s (%d of %d needed)", joinNames(approved), len(approved), need))
+			m.Context = append(m.Context, fmt.Sprintf("Approved so far by %s (%d of %d needed)", JoinNames(approved), len(approved), need))
 		}
 	}
 	if s.Kind == StepApproval && in.Round >= s.MaxRounds && s.MaxRounds > 1 {
@@ -1587,7 +1587,7 @@ func (t *tx) reopen(k int, changes []Change, before map[string]any) []string {
 		}
 		in.Seen[s.ID] = before
 		t.record(AuditEntry{Actor: System, Action: "reopened", Step: s.ID, Round: h.Round,
-			Reason: fmt.Sprintf("%s changed after its approval", joinNames(labels))})
+			Reason: fmt.Sprintf("%s changed after its approval", JoinNames(labels))})
 		out = append(out, s.ID)
 	}
 	return out
@@ -2059,7 +2059,7 @@ func (t *tx) assignees(s *Step) ([]string, string) {
 		for i, a := range s.Assignees {
 			words[i] = t.assigneeWords(a)
 		}
-		notes = append(notes, fmt.Sprintf("no one is available %s; assigned to %s instead", joinNames(words), t.name(fallback)))
+		notes = append(notes, fmt.Sprintf("no one is available %s; assigned to %s instead", JoinNames(words), t.name(fallback)))
 	}
 	// A quorum is never lowered quietly: too few people (the requester left
 	// out, a small group) bring in stand-ins, and if there are not enough of
@@ -2637,7 +2637,7 @@ func (t *tx) tellSentBackBy(verb, reason string) {
 				names[i] = "you"
 			}
 		}
-		after := fmt.Sprintf("%s %s", joinNames(names), what)
+		after := fmt.Sprintf("%s %s", JoinNames(names), what)
 		if slices.Equal(deciders, []string{System}) { // its on_timeout rejected it
 			after = "it was " + map[string]string{string(Changes): "sent back for changes", string(Rejected): "rejected"}[h.Outcome] + " automatically"
 		}
@@ -2952,7 +2952,7 @@ func (t *tx) escalationMsg(s *Step, person string) *Message {
 	case person != "" && slices.Contains(in.Pending(), person): // a later rung moved it to them
 		m.Text = fmt.Sprintf("%s has waited %s (%s), and is now yours to decide.", in.ID, FormatDuration(t.now.Sub(in.StepStarted)), s.Name)
 	case person != "":
-		m.Text += " You can decide it or reassign it."
+		m.Text += " You can decide it for the whole step, or reassign it."
 	}
 	m.Context = slices.DeleteFunc(m.Context, func(c string) bool { return strings.HasPrefix(c, "Escalates to") || strings.HasPrefix(c, "Moves to") })
 	return m

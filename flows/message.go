@@ -221,7 +221,8 @@ func decisionWords(d string) string {
 	return strings.ToUpper(d[:1]) + d[1:]
 }
 
-func joinNames(names []string) string {
+// JoinNames joins names for a sentence: "A", "A and B", "A, B and C".
+func JoinNames(names []string) string {
 	switch len(names) {
 	case 0:
 		return "nobody"

@@ -175,7 +175,7 @@ func TestEscalationNotify(t *testing.T) {
 		t.Fatalf("audit %+v", a)
 	}
 	m := notified(t, tr, "dana", "review/1/esc:dana").Msg
-	if m.Kind != flows.MsgEscalation || m.Title != "Escalation: Timers X-1: Timers" || m.Text != "X-1 has waited 1 d for Bob Chen (Review). You can decide it or reassign it." {
+	if m.Kind != flows.MsgEscalation || m.Title != "Escalation: Timers X-1: Timers" || m.Text != "X-1 has waited 1 d for Bob Chen (Review). You can decide it for the whole step, or reassign it." {
 		t.Fatalf("escalation card %+v", m)
 	}
 	if got := actions(m.Actions); !slices.Contains(got, flows.ActApprove) {

@@ -222,7 +222,7 @@ func (e *Engine) stepItem(def *Definition, in *Instance, s *Step, audit []AuditE
 					names[i] += " (" + as + ")"
 				}
 			}
-			line += " by " + joinNames(names)
+			line += " by " + JoinNames(names)
 		}
 		line += " · " + FormatTime(h.Ended, loc)
 		if h.Round > 1 {
@@ -260,7 +260,7 @@ func (e *Engine) stepItem(def *Definition, in *Instance, s *Step, audit []AuditE
 				names = append(names, e.dir.Name(t.Assignee))
 			}
 		}
-		line := "Waiting on " + joinNames(names)
+		line := "Waiting on " + JoinNames(names)
 		if s.Kind == StepWebhook {
 			line = "Waiting on " + hostOf(s.Webhook.URL)
 		}

@@ -161,7 +161,7 @@ func TestPurchaseEndToEnd(t *testing.T) {
 	w.rig.Advance(24 * time.Hour)
 	danaChat := "a:created-" + danaAAD
 	danaCard := w.conn.last(t, danaChat)
-	mustContain(t, "Dana's escalation", danaCard.text(), "Escalation: Purchase request PR-1", "You can decide it or reassign it")
+	mustContain(t, "Dana's escalation", danaCard.text(), "Escalation: Purchase request PR-1", "You can decide it for the whole step, or reassign it")
 	an = w.click("dana", danaChat, danaCard.Card, danaCard.ID, verbApprove, nil)
 	wantCard(t, "Dana's answer", an, "Approved by Dana Kowalski")
 	w.rig.Drain()

@@ -904,8 +904,11 @@ type statusData struct {
 	// the step may decide it here (approve, reject, ask for changes on an
 	// approval; reassign either kind). Step and Round are the step's.
 	Decide, Approval bool
-	Step             string
-	Round            int
+	// DecidesFor names whom the step waits on, when Decide: a decision
+	// here is the whole step's, in their place.
+	DecidesFor string
+	Step       string
+	Round      int
 	// Holders: the people whose pending task an admin, or someone the step
 	// was escalated to, chooses to reassign or delegate, when there are
 	// several (the viewer's own first).
@@ -953,6 +956,13 @@ func (c *Console) status(w http.ResponseWriter, r *http.Request) {
 		// admin, someone an escalation brought in) decide here.
 		d.Decide = waitsOnPeople && mayDecide && !holds && !slices.Contains(in.Pending(), as)
 		d.Approval, d.Step, d.Round = step != nil && step.Kind == flows.StepApproval, in.Step, in.Round
+		if d.Decide {
+			var names []string
+			for _, p := range in.Pending() {
+				names = append(names, e.Directory().Name(p))
+			}
+			d.DecidesFor = flows.JoinNames(names)
+		}
 		d.ReassignTo = e.Takers(in, false)
 		d.DelegateTo = slices.DeleteFunc(e.Takers(in, true), func(p flows.Person) bool { return p.ID == as })
 		if movesAny := e.IsAdmin(as) || slices.Contains(in.Escalated, as) && !slices.Contains(in.Pending(), as); movesAny && (d.Delegate || d.Decide) {
