@@ -24,7 +24,7 @@ func TestConsoleAwayEndToEnd(t *testing.T) {
 		return out["message"].(map[string]any)["title"].(string)
 	}
 	h.mustContain("away", command("bob", "away until 2026-11-30 carol"), "You are away through Mon 30 Nov, and Carol Diaz stands in", "1 pending task was shared now")
-	h.mustContain("carol's inbox", h.inbox("carol"), `data-action="approve-`+first+`-manager-1"`)
+	h.mustContain("carol's inbox", h.inbox("carol"), `data-action="approve-`+first+`-manager-1"`, "Delegated to you by Bob Chen: away through Mon 30 Nov")
 	second := h.start("alice", "purchase", buy)
 	h.mustContain("carol's inbox", h.inbox("carol"), `data-action="approve-`+second+`-manager-1"`, "Bob Chen is away through Mon 30 Nov, and Carol Diaz stands in")
 	h.mustContain("bob's inbox", h.inbox("bob"), `data-action="approve-`+second+`-manager-1"`) // his to take, too

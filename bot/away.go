@@ -155,7 +155,8 @@ func (s *Service) awayCommand(ctx context.Context, actor, platform string, c flo
 			candidates = append(candidates, p)
 		}
 	}
-	went, read, err := s.sharePending(ctx, actor, platform, c.Arg, candidates)
+	why := "away through " + flows.AwayThrough(until, loc) // on the cards and in the record: why the task moved
+	went, read, err := s.sharePending(ctx, actor, platform, c.Arg, why, candidates)
 	if err != nil {
 		return Reply{}, err
 	}
@@ -185,7 +186,7 @@ func (s *Service) awayCommand(ctx context.Context, actor, platform string, c flo
 // candidates who may take it (not its requester, nobody on its step
 // already). It returns the tasks' ids, sorted, by whom they went to (""
 // for nobody), and how many requests it read.
-func (s *Service) sharePending(ctx context.Context, actor, platform, lastDay string, candidates []string) (map[string][]string, int, error) {
+func (s *Service) sharePending(ctx context.Context, actor, platform, lastDay, why string, candidates []string) (map[string][]string, int, error) {
 	ins, err := s.store.List(ctx, flows.Query{Assignee: actor, Limit: awayShareMax})
 	if err != nil {
 		return nil, 0, err
@@ -198,7 +199,7 @@ func (s *Service) sharePending(ctx context.Context, actor, platform, lastDay str
 		to := ""
 		for _, cand := range candidates {
 			ev := flows.Event{Kind: flows.EventDelegate, Key: fmt.Sprintf("away:%s:%s:%s:%s:%d", actor, lastDay, cand, in.ID, in.Round),
-				Instance: in.ID, Actor: actor, Platform: platform, Target: cand, Step: in.Step, Round: in.Round}
+				Instance: in.ID, Actor: actor, Platform: platform, Target: cand, Step: in.Step, Round: in.Round, Reason: why}
 			out, err := s.Handle(ctx, ev)
 			var ie *flows.InputError
 			if errors.As(err, &ie) {
