@@ -219,7 +219,7 @@ func deadLineOf(d storage.DeadLetter) deadLine {
 		l.Message, l.Step, l.Round = string(e.Msg.Kind), e.Msg.Step, e.Msg.Round
 	}
 	if e.Hook != nil {
-		l.Event, l.Target = e.Hook.Event.Type, flows.HookTarget(e.Hook.URL)
+		l.Event, l.Target = e.Hook.Event.Type, flows.HookName(e.Hook.URL)
 	}
 	if e.Webhook != nil {
 		l.Step, l.Round = e.Webhook.Step, e.Webhook.Round

@@ -3,6 +3,8 @@ package bot_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -196,6 +198,15 @@ func TestHooksSignedRetriedAndRecorded(t *testing.T) {
 		seen = append(seen, fmt.Sprintf("%s %d %v %d", a.Type, a.Attempt, a.OK, a.Status))
 		if a.Target != rx.srv.URL || a.Instance != id {
 			t.Errorf("attempt target %q (must hide the path and query) instance %q", a.Target, a.Instance)
+		}
+		// The subscriber is told apart from others on its host by a hash of
+		// its URL, in the attempt and in its error, never by the URL.
+		sum := sha256.Sum256([]byte(rx.srv.URL + "/events?key=hidden"))
+		if sub := hex.EncodeToString(sum[:4]); a.Sub != sub || !a.OK && !strings.Contains(a.Error, rx.srv.URL+" #"+sub) {
+			t.Errorf("attempt subscriber %q, error %q: want %s", a.Sub, a.Error, sub)
+		}
+		if strings.Contains(a.Error, "hidden") || strings.Contains(a.Error, "/events") {
+			t.Errorf("attempt error %q shows the URL", a.Error)
 		}
 		if !a.At.Equal(a.At.Truncate(time.Millisecond)) || a.At.Location() != time.UTC {
 			t.Errorf("attempt at %s: want UTC to the millisecond", a.At.Format(time.RFC3339Nano))

@@ -1,6 +1,8 @@
 package flows
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/url"
@@ -107,13 +109,25 @@ type HookAttempt struct {
 	Instance string    `json:"instance"`
 	Event    string    `json:"event"` // HookEvent.ID
 	Type     string    `json:"type"`
-	Target   string    `json:"target"` // the subscriber's scheme://host (paths and queries may hold secrets)
+	Target   string    `json:"target"`               // the subscriber's scheme://host (paths and queries may hold secrets)
+	Sub      string    `json:"subscriber,omitempty"` // its HookID, which tells subscribers on one host apart
 	Attempt  int       `json:"attempt"`
 	At       time.Time `json:"at"`
 	OK       bool      `json:"ok"`
 	Status   int       `json:"status,omitempty"` // HTTP status, 0 when none came back
 	Error    string    `json:"error,omitempty"`
 }
+
+// HookID tells subscribers on one host apart without showing their URLs:
+// the first 8 hex digits of the URL's SHA-256 (printf %s URL | sha256sum).
+func HookID(raw string) string {
+	sum := sha256.Sum256([]byte(raw))
+	return hex.EncodeToString(sum[:4])
+}
+
+// HookName is how logs, errors and dead letters name a subscriber: its
+// HookTarget and its HookID ("https://hooks.example.com #3f9a2c1b").
+func HookName(raw string) string { return HookTarget(raw) + " #" + HookID(raw) }
 
 // HookTarget is the part of a subscriber URL that is safe to show and log.
 func HookTarget(raw string) string {
