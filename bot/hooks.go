@@ -166,7 +166,7 @@ func (d *Dispatcher) deliverHook(ctx context.Context, del *flows.Delivery) error
 	return d.retry(ctx, del, "hook", func() error {
 		attempt++
 		code, err := d.webhooks.deliverHook(ctx, call, attempt)
-		a := flows.HookAttempt{Instance: del.Instance, Event: call.Event.ID, Type: call.Event.Type, Target: target, Sub: flows.HookID(call.URL),
+		a := flows.HookAttempt{Instance: del.Instance, Event: call.Event.ID, Type: call.Event.Type, Target: target, Subscriber: flows.HookID(call.URL),
 			Attempt: attempt, At: d.webhooks.clock.Now().UTC().Truncate(time.Millisecond), OK: err == nil, Status: code} // ms, as every time kept
 		if err != nil {
 			a.Error = err.Error()

@@ -202,8 +202,8 @@ func TestHooksSignedRetriedAndRecorded(t *testing.T) {
 		// The subscriber is told apart from others on its host by a hash of
 		// its URL, in the attempt and in its error, never by the URL.
 		sum := sha256.Sum256([]byte(rx.srv.URL + "/events?key=hidden"))
-		if sub := hex.EncodeToString(sum[:4]); a.Sub != sub || !a.OK && !strings.Contains(a.Error, rx.srv.URL+" #"+sub) {
-			t.Errorf("attempt subscriber %q, error %q: want %s", a.Sub, a.Error, sub)
+		if sub := hex.EncodeToString(sum[:4]); a.Subscriber != sub || !a.OK && !strings.Contains(a.Error, rx.srv.URL+" #"+sub) {
+			t.Errorf("attempt subscriber %q, error %q: want %s", a.Subscriber, a.Error, sub)
 		}
 		if strings.Contains(a.Error, "hidden") || strings.Contains(a.Error, "/events") {
 			t.Errorf("attempt error %q shows the URL", a.Error)

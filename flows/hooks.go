@@ -106,16 +106,16 @@ type HookCall struct {
 // HookAttempt records one delivery attempt of an event to a subscriber, for
 // operators and API clients.
 type HookAttempt struct {
-	Instance string    `json:"instance"`
-	Event    string    `json:"event"` // HookEvent.ID
-	Type     string    `json:"type"`
-	Target   string    `json:"target"`               // the subscriber's scheme://host (paths and queries may hold secrets)
-	Sub      string    `json:"subscriber,omitempty"` // its HookID, which tells subscribers on one host apart
-	Attempt  int       `json:"attempt"`
-	At       time.Time `json:"at"`
-	OK       bool      `json:"ok"`
-	Status   int       `json:"status,omitempty"` // HTTP status, 0 when none came back
-	Error    string    `json:"error,omitempty"`
+	Instance   string    `json:"instance"`
+	Event      string    `json:"event"` // HookEvent.ID
+	Type       string    `json:"type"`
+	Target     string    `json:"target"`               // the subscriber's scheme://host (paths and queries may hold secrets)
+	Subscriber string    `json:"subscriber,omitempty"` // its HookID, which tells subscribers on one host apart
+	Attempt    int       `json:"attempt"`
+	At         time.Time `json:"at"`
+	OK         bool      `json:"ok"`
+	Status     int       `json:"status,omitempty"` // HTTP status, 0 when none came back
+	Error      string    `json:"error,omitempty"`
 }
 
 // HookID tells subscribers on one host apart without showing their URLs:
