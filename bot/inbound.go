@@ -251,8 +251,14 @@ func (h *Inbound) verify(secret string, hdr http.Header, body []byte) (string, e
 // Identity reports whether r's body comes as it is, not compressed or
 // otherwise encoded (Baton reads bodies as they come).
 func Identity(r *http.Request) bool {
-	ce := strings.TrimSpace(r.Header.Get("Content-Encoding"))
-	return ce == "" || strings.EqualFold(ce, "identity")
+	for _, v := range r.Header.Values("Content-Encoding") { // every header, every listed coding
+		for _, ce := range strings.Split(v, ",") {
+			if ce = strings.TrimSpace(ce); ce != "" && !strings.EqualFold(ce, "identity") {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // UncompressedText is the answer to a body that is not Identity.

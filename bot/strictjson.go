@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -25,64 +26,83 @@ import (
 func CheckJSON(body []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
-	err := checkValue(dec, "", jsonNames(v))
+	c := checker{dec: dec}
+	err := c.value(jsonNames(v))
 	var dup *nameError
 	if errors.As(err, &dup) {
 		return err
 	}
-	return nil // not JSON, or cut short: the decoder's error says so
+	return nil // not JSON, cut short or too deep: the decoder's error says so
 }
+
+// maxDepth is how deep CheckJSON looks: as deep as encoding/json reads.
+const maxDepth = 10000
 
 // nameError is a name CheckJSON refuses.
 type nameError struct{ msg string }
 
 func (e *nameError) Error() string { return e.msg }
 
-// checkValue reads one value. path is where it is, for the error ("" for
-// the body, "data" for a member of it); names, if not nil, are the exact
-// names its members may have.
-func checkValue(dec *json.Decoder, path string, names []string) error {
-	tok, err := dec.Token()
+// errTooDeep stops a walk past maxDepth.
+var errTooDeep = errors.New("nested too deep")
+
+// checker walks one body. path holds where the walk is, a segment per
+// level (".name" or "[i]"), made a string only for an error: each value's
+// work stays the same however deep it is.
+type checker struct {
+	dec  *json.Decoder
+	path []string
+}
+
+func (c *checker) at() string { return strings.TrimPrefix(strings.Join(c.path, ""), ".") }
+
+// value reads one value; names, if not nil, are the exact names its
+// members may have.
+func (c *checker) value(names []string) error {
+	if len(c.path) > maxDepth {
+		return errTooDeep
+	}
+	tok, err := c.dec.Token()
 	if err != nil {
 		return err
 	}
 	switch tok {
 	case json.Delim('{'):
 		seen := map[string]bool{}
-		for dec.More() {
-			tok, err := dec.Token()
+		for c.dec.More() {
+			tok, err := c.dec.Token()
 			if err != nil {
 				return err
 			}
 			name, _ := tok.(string)
-			at := name
-			if path != "" {
-				at = path + "." + name
-			}
+			c.path = append(c.path, "."+name)
 			if seen[name] {
-				return &nameError{fmt.Sprintf("%q is given twice: send each name once", at)}
+				return &nameError{fmt.Sprintf("%q is given twice: send each name once", c.at())}
 			}
 			seen[name] = true
 			if names != nil && !slices.Contains(names, name) {
 				for _, n := range names {
 					if strings.EqualFold(n, name) {
-						return &nameError{fmt.Sprintf("%q: names are case-sensitive; did you mean %q?", at, n)}
+						return &nameError{fmt.Sprintf("%q: names are case-sensitive; did you mean %q?", c.at(), n)}
 					}
 				}
 			}
-			if err := checkValue(dec, at, nil); err != nil {
+			if err := c.value(nil); err != nil {
 				return err
 			}
+			c.path = c.path[:len(c.path)-1]
 		}
-		_, err = dec.Token() // }
+		_, err = c.dec.Token() // }
 		return err
 	case json.Delim('['):
-		for i := 0; dec.More(); i++ {
-			if err := checkValue(dec, fmt.Sprintf("%s[%d]", path, i), nil); err != nil {
+		for i := 0; c.dec.More(); i++ {
+			c.path = append(c.path, "["+strconv.Itoa(i)+"]")
+			if err := c.value(nil); err != nil {
 				return err
 			}
+			c.path = c.path[:len(c.path)-1]
 		}
-		_, err = dec.Token() // ]
+		_, err = c.dec.Token() // ]
 		return err
 	}
 	return nil

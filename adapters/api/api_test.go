@@ -780,7 +780,11 @@ func TestRequestNamesStrict(t *testing.T) {
 		t.Errorf("first start after the refusals: %s", p.raw)
 	}
 	// A body that is not JSON is still told so by the decoder.
-	r.want(r.do("POST", "/api/v1/flows/purchase/instances", tok, `{"data":{"a":1,"a"`), 400, "bad_request")
+	p = r.do("POST", "/api/v1/flows/purchase/instances", tok, `{"data":{"a":1`)
+	r.want(p, 400, "bad_request")
+	if msg, _ := p.body["error"].(map[string]any)["message"].(string); !strings.HasPrefix(msg, "the body is not valid") {
+		t.Errorf("a body cut short: %s", p.raw)
+	}
 }
 
 // TestOpenAPIListsBodyErrors: every POST says it may answer 413 and 415.
