@@ -1997,8 +1997,10 @@ func (t *tx) timerID(kind TimerKind, which string) string {
 	return t.in.Step + "/" + strconv.Itoa(t.in.Round) + "/" + string(kind) + "/" + which
 }
 
-// addTimer sets tm: in the state, and as an effect.
+// addTimer sets tm: in the state, and as an effect. Its time is kept in
+// UTC, as every time kept (one counted in someone's zone included).
 func (t *tx) addTimer(tm Timer) {
+	tm.At = tm.At.UTC()
 	t.in.Timers = append(t.in.Timers, tm)
 	t.effects = append(t.effects, Effect{Kind: EffectSetTimer, Timer: &tm})
 }

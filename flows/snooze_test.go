@@ -108,6 +108,7 @@ func TestSnoozeTomorrow(t *testing.T) {
 	if tr.Outcome.Text != "I'll remind you about X-1 at Mon 30 Nov 09:00 CET (in 2 d 17 h)." {
 		t.Fatalf("outcome %q", tr.Outcome.Text)
 	}
+	keptInUTC(t, r.in) // the timer too, though counted in Dana's zone
 }
 
 // TestSnoozeOnAChannelStep: an assignee of a step whose card is in a

@@ -34,6 +34,10 @@ func TestOpenAPIDescribesEveryField(t *testing.T) {
 		{"Flow", flowView{}},
 		{"Flow.form", fieldView{}},
 		{"Flow.steps", stepView{}},
+		{"Instance.tasks", flows.Task{}},
+		{"Instance.timers", flows.Timer{}},
+		{"Instance.changes", flows.Change{}},
+		{"Instance.history", flows.StepRecord{}},
 		{"Outcome", outcome{}},
 		{"ErrorBody", apiError{}},
 		{"HookEvent", flows.HookEvent{}},
@@ -66,10 +70,20 @@ func schemaProps(t *testing.T, all map[string]json.RawMessage, raw json.RawMessa
 		return schemaProps(t, all, all[strings.TrimPrefix(s.Ref, "#/components/schemas/")], items)
 	}
 	if items != "" {
+		prop := s.Properties[items]
+		for _, a := range s.AllOf { // the property may come from a part
+			if prop == nil {
+				var part struct {
+					Properties map[string]json.RawMessage `json:"properties"`
+				}
+				_ = json.Unmarshal(a, &part)
+				prop = part.Properties[items]
+			}
+		}
 		var p struct {
 			Items json.RawMessage `json:"items"`
 		}
-		if err := json.Unmarshal(s.Properties[items], &p); err != nil || p.Items == nil {
+		if err := json.Unmarshal(prop, &p); err != nil || p.Items == nil {
 			t.Fatalf("no items for %s: %v", items, err)
 		}
 		return schemaProps(t, all, p.Items, "")

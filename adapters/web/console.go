@@ -626,6 +626,15 @@ type formField struct {
 	Scope            string // what tells the field's element from another form's on the page ("" on a page of one form)
 }
 
+// Selected is the option a choice shows picked: its value, or, when that
+// is not (or no longer) an option, its default.
+func (f formField) Selected() string {
+	if slices.Contains(f.Options, f.Value) {
+		return f.Value
+	}
+	return f.Default
+}
+
 // ID is the field's element id, for its label.
 func (f formField) ID() string {
 	if f.Scope != "" {

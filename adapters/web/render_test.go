@@ -258,3 +258,15 @@ func TestFeedRefsOutliveARestart(t *testing.T) {
 		t.Errorf("the new process's own card was not updated")
 	}
 }
+
+// A choice shows its value picked, or its default where the value is no
+// longer one of its options (the flow changed since the request was made):
+// never, silently, whichever option comes first.
+func TestChoiceSelected(t *testing.T) {
+	f := flows.Field{Name: "currency", Kind: flows.FieldChoice, Options: []string{"USD", "EUR", "GBP"}, Default: "EUR"}
+	for value, want := range map[string]string{"GBP": "GBP", "CHF": "EUR", "": "EUR"} {
+		if got := (formField{Field: f, Value: value}).Selected(); got != want {
+			t.Errorf("value %q: %q selected, want %q", value, got, want)
+		}
+	}
+}
