@@ -203,7 +203,9 @@ type deadLine struct {
 	Round    int       `json:"round,omitempty"`
 	Event    string    `json:"event,omitempty"`  // an announced event's type
 	Target   string    `json:"target,omitempty"` // an announcement's subscriber, scheme://host
-	Why      string    `json:"why"`
+	// Subscriber names it among others on its host: "purchase webhook 1".
+	Subscriber string `json:"subscriber,omitempty"`
+	Why        string `json:"why"`
 }
 
 func deadLineOf(d storage.DeadLetter) deadLine {
@@ -219,7 +221,7 @@ func deadLineOf(d storage.DeadLetter) deadLine {
 		l.Message, l.Step, l.Round = string(e.Msg.Kind), e.Msg.Step, e.Msg.Round
 	}
 	if e.Hook != nil {
-		l.Event, l.Target = e.Hook.Event.Type, flows.HookName(e.Hook.URL)
+		l.Event, l.Target, l.Subscriber = e.Hook.Event.Type, flows.HookTarget(e.Hook.URL), e.Hook.Name
 	}
 	if e.Webhook != nil {
 		l.Step, l.Round = e.Webhook.Step, e.Webhook.Round
@@ -241,6 +243,9 @@ func listDead(letters []storage.DeadLetter, asJSON bool, stdout, stderr io.Write
 		switch {
 		case l.Event != "":
 			what += fmt.Sprintf(" %s to %s", l.Event, l.Target)
+			if l.Subscriber != "" {
+				what += " (" + l.Subscriber + ")"
+			}
 		case l.Kind == string(flows.EffectWebhook):
 			what += fmt.Sprintf(" result of step %s (round %d)", l.Step, l.Round)
 		case l.Card != "":

@@ -234,7 +234,7 @@ func (c *checkup) flows(cfg bot.Config) {
 			}
 		}
 		for _, h := range d.Webhooks { // as start-up checks them (Config.CheckSecrets)
-			need(fmt.Sprintf("flow %s webhooks to %s", d.ID, flows.HookName(h.URL)), cmp.Or(h.Secret, "webhook"))
+			need(fmt.Sprintf("flow %s webhooks to %s", d.ID, flows.HookTarget(h.URL)), cmp.Or(h.Secret, "webhook"))
 		}
 	}
 	c.ok("flows", "%s: %s, %s, %s", from, flows.Plural(len(defs), "flow", "flows"), flows.Plural(schedules, "schedule", "schedules"), flows.Plural(inbound, "inbound webhook", "inbound webhooks"))

@@ -221,7 +221,7 @@ func webhooksConfig(getenv func(string) string, secrets map[string]string) ([]fl
 			}
 			return nil, fmt.Errorf("BATON_WEBHOOK_URLS: %s %s", what, p)
 		}
-		hooks = append(hooks, flows.Hook{URL: u, Events: events})
+		hooks = append(hooks, flows.Hook{Name: fmt.Sprintf("BATON_WEBHOOK_URLS %d", i+1), URL: u, Events: events})
 	}
 	if len(hooks) > 0 && secrets["webhook"] == "" {
 		return nil, fmt.Errorf("BATON_WEBHOOK_URLS is set but BATON_SECRET_WEBHOOK is not: set it to a long random string the receivers use to check signatures")

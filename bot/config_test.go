@@ -7,6 +7,7 @@ import (
 	"flag"
 	"log/slog"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -292,6 +293,23 @@ func TestWebhookURLsErrorsKeepSecrets(t *testing.T) {
 		if strings.Contains(tc.urls, " ") && strings.Contains(err.Error(), "http:// or https://") {
 			t.Errorf("%s: a URL with a space is blamed on its scheme: %v", tc.urls, err)
 		}
+	}
+}
+
+// TestWebhookURLsNamed: each global subscriber is named by its place in
+// BATON_WEBHOOK_URLS, which tells two on one host apart where URLs are
+// not shown.
+func TestWebhookURLsNamed(t *testing.T) {
+	c, _, err := load(t, nil, env{"BATON_WEBHOOK_URLS": "https://h.example/a?k=1, , https://h.example/b", "BATON_SECRET_WEBHOOK": "k"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, h := range c.Webhooks {
+		names = append(names, h.Name)
+	}
+	if want := []string{"BATON_WEBHOOK_URLS 1", "BATON_WEBHOOK_URLS 3"}; !slices.Equal(names, want) {
+		t.Errorf("names %q, want %q (their places in the list)", names, want)
 	}
 }
 

@@ -621,7 +621,7 @@ func deliveryAttrs(del *flows.Delivery) []any {
 	attrs := []any{"instance", del.Instance, "effect", del.Effect.Kind}
 	switch {
 	case del.Effect.Hook != nil:
-		attrs = append(attrs, "event", del.Effect.Hook.Event.ID, "target", flows.HookName(del.Effect.Hook.URL))
+		attrs = append(attrs, "event", del.Effect.Hook.Event.ID, "target", del.Effect.Hook.Subscriber())
 	case del.Effect.Card != "":
 		attrs = append(attrs, "card", del.Effect.Card)
 	}

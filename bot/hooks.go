@@ -55,7 +55,7 @@ func (s *Service) addHooks(t *flows.Transition) {
 	for _, ev := range flows.HookEvents(t) {
 		for _, h := range subs {
 			if h.Wants(ev.Type) {
-				t.Effects = append(t.Effects, flows.Effect{Kind: flows.EffectHook, Hook: &flows.HookCall{URL: h.URL, Secret: h.Secret, Event: ev}})
+				t.Effects = append(t.Effects, flows.Effect{Kind: flows.EffectHook, Hook: &flows.HookCall{Name: h.Name, URL: h.URL, Secret: h.Secret, Event: ev}})
 			}
 		}
 	}
@@ -120,7 +120,7 @@ func (w *Webhooks) deliverHook(ctx context.Context, call *flows.HookCall, attemp
 	ts := w.clock.Now().Unix()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, call.URL, bytes.NewReader(body))
 	if err != nil {
-		return 0, Permanent(fmt.Errorf("webhook to %s: %w", flows.HookName(call.URL), withoutURL(err)))
+		return 0, Permanent(fmt.Errorf("webhook to %s: %w", call.Subscriber(), withoutURL(err)))
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "Baton-Webhook/1")
@@ -132,12 +132,12 @@ func (w *Webhooks) deliverHook(ctx context.Context, call *flows.HookCall, attemp
 	req.Header.Set("Idempotency-Key", w.idempotencyKey(call.Event.ID))
 	resp, err := w.client.Do(req)
 	if err != nil {
-		return 0, fmt.Errorf("webhook to %s: %w", flows.HookName(call.URL), withoutURL(err))
+		return 0, fmt.Errorf("webhook to %s: %w", call.Subscriber(), withoutURL(err))
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	code := resp.StatusCode
-	err = fmt.Errorf("webhook to %s: HTTP %d", flows.HookName(call.URL), code)
+	err = fmt.Errorf("webhook to %s: HTTP %d", call.Subscriber(), code)
 	switch {
 	case code >= 200 && code < 300:
 		return code, nil
@@ -166,12 +166,12 @@ func (d *Dispatcher) deliverHook(ctx context.Context, del *flows.Delivery) error
 	return d.retry(ctx, del, "hook", func() error {
 		attempt++
 		code, err := d.webhooks.deliverHook(ctx, call, attempt)
-		a := flows.HookAttempt{Instance: del.Instance, Event: call.Event.ID, Type: call.Event.Type, Target: target, Subscriber: flows.HookID(call.URL),
+		a := flows.HookAttempt{Instance: del.Instance, Event: call.Event.ID, Type: call.Event.Type, Target: target, Subscriber: call.Name,
 			Attempt: attempt, At: d.webhooks.clock.Now().UTC().Truncate(time.Millisecond), OK: err == nil, Status: code} // ms, as every time kept
 		if err != nil {
 			a.Error = err.Error()
 		} else {
-			d.log.Info("webhook delivered", "instance", del.Instance, "event", call.Event.Type, "id", call.Event.ID, "target", flows.HookName(call.URL), "attempt", attempt, "code", code)
+			d.log.Info("webhook delivered", "instance", del.Instance, "event", call.Event.Type, "id", call.Event.ID, "target", call.Subscriber(), "attempt", attempt, "code", code)
 		}
 		if d.webhooks.attempts != nil {
 			if rerr := d.webhooks.attempts.RecordHookAttempt(ctx, a); rerr != nil {

@@ -1,8 +1,6 @@
 package flows
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/url"
@@ -53,6 +51,10 @@ var hookTypes = map[string]string{
 
 // Hook is a subscriber of a flow's events.
 type Hook struct {
+	// Name tells subscribers apart where their URLs are not shown (paths
+	// and queries may hold secrets): "purchase webhook 1" (a flow's
+	// webhooks, in order), "BATON_WEBHOOK_URLS 2" (the global ones).
+	Name   string
 	URL    string   // where events are POSTed
 	Secret string   // name of the signing secret (BATON_SECRET_<NAME>); "" means "webhook"
 	Events []string // the event types wanted; empty means all
@@ -98,6 +100,7 @@ type HookInstance struct {
 
 // HookCall is one event to deliver to one subscriber (EffectHook).
 type HookCall struct {
+	Name   string    `json:"name,omitempty"` // the Hook's
 	URL    string    `json:"url"`
 	Secret string    `json:"secret,omitempty"` // name of the signing secret
 	Event  HookEvent `json:"event"`
@@ -118,16 +121,14 @@ type HookAttempt struct {
 	Error      string    `json:"error,omitempty"`
 }
 
-// HookID tells subscribers on one host apart without showing their URLs:
-// the first 8 hex digits of the URL's SHA-256 (printf %s URL | sha256sum).
-func HookID(raw string) string {
-	sum := sha256.Sum256([]byte(raw))
-	return hex.EncodeToString(sum[:4])
+// Subscriber names the call's subscriber in errors and logs: its HookTarget
+// and its Hook's name ("https://hooks.example.com (purchase webhook 1)").
+func (c *HookCall) Subscriber() string {
+	if c.Name == "" { // queued by an earlier version
+		return HookTarget(c.URL)
+	}
+	return HookTarget(c.URL) + " (" + c.Name + ")"
 }
-
-// HookName is how logs, errors and dead letters name a subscriber: its
-// HookTarget and its HookID ("https://hooks.example.com #3f9a2c1b").
-func HookName(raw string) string { return HookTarget(raw) + " #" + HookID(raw) }
 
 // HookTarget is the part of a subscriber URL that is safe to show and log.
 func HookTarget(raw string) string {

@@ -41,6 +41,14 @@ func TestParseWebhooks(t *testing.T) {
 	if got := flows.HookTarget(h.URL); got != "https://crm.example.com" {
 		t.Errorf("HookTarget = %q: it must drop the path and query, which may hold secrets", got)
 	}
+	// Named by flow and place, to tell them apart where URLs are not shown.
+	if h.Name != d.ID+" webhook 1" || d.Webhooks[1].Name != d.ID+" webhook 2" {
+		t.Errorf("names %q, %q", h.Name, d.Webhooks[1].Name)
+	}
+	call := flows.HookCall{Name: h.Name, URL: h.URL}
+	if got := call.Subscriber(); got != "https://crm.example.com ("+d.ID+" webhook 1)" {
+		t.Errorf("Subscriber() = %q", got)
+	}
 }
 
 func TestParseWebhooksProblems(t *testing.T) {

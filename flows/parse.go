@@ -691,6 +691,9 @@ func (v *validator) flow(r *rawFlow) *Definition {
 	d.Schedules = v.schedules(r.Schedule, d.Form)
 	d.Inbound = v.inbound(r.Inbound)
 	d.Webhooks = v.hooks(r.Webhooks)
+	for i := range d.Webhooks {
+		d.Webhooks[i].Name = fmt.Sprintf("%s webhook %d", d.ID, i+1)
+	}
 	if len(r.Steps) == 0 {
 		v.add("steps", "a flow needs at least one step")
 	}
