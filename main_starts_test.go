@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -37,6 +38,7 @@ func TestStartsWiring(t *testing.T) {
 	t.Cleanup(srv.Close)
 
 	body := `{"company": "Acme"}`
+	var answer map[string]any // the last post's
 	post := func(sig string) int {
 		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/hooks/flows/lead", strings.NewReader(body))
 		req.Header.Set("X-Baton-Timestamp", strconv.FormatInt(clock.Now().Unix(), 10))
@@ -45,11 +47,17 @@ func TestStartsWiring(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		resp.Body.Close()
+		defer resp.Body.Close()
+		answer = nil
+		_ = json.NewDecoder(resp.Body).Decode(&answer)
 		return resp.StatusCode
 	}
 	if code := post("v1=00"); code != http.StatusUnauthorized {
 		t.Errorf("bad signature: %d, want 401", code)
+	}
+	// An error carries the API's code, and the request id the log has.
+	if id, _ := answer["request_id"].(string); answer["code"] != "unauthorized" || id == "" {
+		t.Errorf("bad signature answered %v: want code unauthorized and a request_id", answer)
 	}
 	if code := post(bot.Sign(hookSecretVal, clock.Now().Unix(), []byte(body))); code != http.StatusCreated {
 		t.Errorf("signed start: %d, want 201", code)

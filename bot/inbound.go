@@ -42,13 +42,14 @@ const InboundWindow = 5 * time.Minute
 // request does too, whatever key it carries (the keys are not signed: a
 // captured request replayed with a new key must not start another).
 //
-// Answers: 201 {"instance","status"}; 401 on a missing, wrong or stale
-// signature, or one already used for another flow (the signature does not
-// cover the path); 400 on a body that is not a JSON object (or gives a
-// value twice) or an Idempotency-Key that is too long or not printable;
-// 415 on a compressed body; 422 {"error","fields"} when form values are
-// wrong; 404 when the flow takes no inbound starts. Only a 201 changes
-// anything. A 201 carries Location: the instance in the HTTP API.
+// Answers (an error as {"error","code","request_id"}, the code the HTTP
+// API's for its status): 201 {"instance","status"}; 401 on a missing,
+// wrong or stale signature, or one already used for another flow (the
+// signature does not cover the path); 400 on a body that is not a JSON
+// object (or gives a value twice) or an Idempotency-Key that is too long
+// or not printable; 415 on a compressed body; 422 with "fields" when form
+// values are wrong; 404 when the flow takes no inbound starts. Only a 201
+// changes anything. A 201 carries Location: the instance in the HTTP API.
 type Inbound struct {
 	svc     *Service
 	secrets map[string]string
@@ -89,47 +90,47 @@ func (h *Inbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			why += fmt.Sprintf("; did you mean %q?", d.ID)
 		}
 		h.log.Warn("inbound start refused", "flow", name, "request", RequestID(r.Context()), "err", why)
-		inboundJSON(w, http.StatusNotFound, map[string]any{"error": fmt.Sprintf("no flow %q takes signed starts here", name)})
+		inboundJSON(w, r, http.StatusNotFound, map[string]any{"error": fmt.Sprintf("no flow %q takes signed starts here", name)})
 		return
 	}
 	secret := secretOf(h.secrets, def.Inbound.Secret)
 	if secret == "" {
 		h.metrics.Failures.WithLabelValues("inbound").Inc()
 		h.log.Error("inbound start refused: its signing secret is not configured", "flow", def.ID, "fix", "set "+SecretVar(def.Inbound.Secret))
-		inboundJSON(w, http.StatusServiceUnavailable, map[string]any{"error": "inbound starts of this flow are not configured on this server"})
+		inboundJSON(w, r, http.StatusServiceUnavailable, map[string]any{"error": "inbound starts of this flow are not configured on this server"})
 		return
 	}
 	if !Identity(r) {
-		inboundJSON(w, http.StatusUnsupportedMediaType, map[string]any{"error": UncompressedText})
+		inboundJSON(w, r, http.StatusUnsupportedMediaType, map[string]any{"error": UncompressedText})
 		return
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, h.maxBody+1))
 	if err != nil {
-		inboundJSON(w, http.StatusBadRequest, map[string]any{"error": "read body: " + err.Error()})
+		inboundJSON(w, r, http.StatusBadRequest, map[string]any{"error": "read body: " + err.Error()})
 		return
 	}
 	if int64(len(body)) > h.maxBody {
-		inboundJSON(w, http.StatusRequestEntityTooLarge, map[string]any{"error": fmt.Sprintf("body larger than %d bytes", h.maxBody)})
+		inboundJSON(w, r, http.StatusRequestEntityTooLarge, map[string]any{"error": fmt.Sprintf("body larger than %d bytes", h.maxBody)})
 		return
 	}
 	sig, err := h.verify(secret, r.Header, body)
 	if err != nil {
 		h.log.Warn("inbound start refused", "flow", def.ID, "request", RequestID(r.Context()), "err", err)
-		inboundJSON(w, http.StatusUnauthorized, map[string]any{"error": err.Error()})
+		inboundJSON(w, r, http.StatusUnauthorized, map[string]any{"error": err.Error()})
 		return
 	}
 	data, err := formValues(body, def.Form)
 	var fe flows.FieldErrors
 	switch {
 	case errors.As(err, &fe):
-		h.invalid(w, err)
+		h.invalid(w, r, err)
 		return
 	case err != nil:
-		inboundJSON(w, http.StatusBadRequest, map[string]any{"error": err.Error()})
+		inboundJSON(w, r, http.StatusBadRequest, map[string]any{"error": err.Error()})
 		return
 	}
 	if _, err := h.svc.Engine().ParseForm(def, def.Inbound.Requester, data); err != nil {
-		h.invalid(w, err)
+		h.invalid(w, r, err)
 		return
 	}
 	sum := sha256.Sum256([]byte(sig)) // an exact replay of one signed request
@@ -141,7 +142,7 @@ func (h *Inbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if len(key) > 200 || strings.IndexFunc(key, func(c rune) bool { return c <= ' ' || c > '~' }) >= 0 {
 		// Told, not dropped: a retry under a key we ignored would start
 		// the request again (as in the HTTP API).
-		inboundJSON(w, http.StatusBadRequest, map[string]any{"error": "Idempotency-Key (or X-Delivery-Id): at most 200 printable ASCII characters, no spaces (a UUID is fine)"})
+		inboundJSON(w, r, http.StatusBadRequest, map[string]any{"error": "Idempotency-Key (or X-Delivery-Id): at most 200 printable ASCII characters, no spaces (a UUID is fine)"})
 		return
 	}
 	if key == "" {
@@ -162,15 +163,15 @@ func (h *Inbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		switch {
 		case errors.Is(err, errReplayBusy):
-			inboundJSON(w, http.StatusConflict, map[string]any{"error": err.Error(), "code": "in_progress"})
+			inboundJSON(w, r, http.StatusConflict, map[string]any{"error": err.Error(), "code": "in_progress"})
 			return
 		case errors.Is(err, errReplayOther):
 			h.log.Warn("inbound start refused", "flow", def.ID, "request", RequestID(r.Context()), "err", err)
-			inboundJSON(w, http.StatusUnauthorized, map[string]any{"error": err.Error()})
+			inboundJSON(w, r, http.StatusUnauthorized, map[string]any{"error": err.Error()})
 			return
 		}
 		h.log.Error("inbound start: replay check", "flow", def.ID, "request", RequestID(r.Context()), "err", err)
-		inboundJSON(w, http.StatusServiceUnavailable, map[string]any{"error": "the request could not be checked just now; retry"})
+		inboundJSON(w, r, http.StatusServiceUnavailable, map[string]any{"error": "the request could not be checked just now; retry"})
 		return
 	}
 	out, err := h.svc.Handle(r.Context(), flows.Event{Kind: flows.EventStart, Key: key, Flow: def.ID,
@@ -179,18 +180,18 @@ func (h *Inbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		var ie *flows.InputError
 		var fe flows.FieldErrors
 		if errors.As(err, &fe) || errors.As(err, &ie) {
-			h.invalid(w, err)
+			h.invalid(w, r, err)
 			return
 		}
-		inboundJSON(w, http.StatusInternalServerError, map[string]any{"error": "the start could not be saved; retry with the same Idempotency-Key"})
+		inboundJSON(w, r, http.StatusInternalServerError, map[string]any{"error": "the start could not be saved; retry with the same Idempotency-Key"})
 		return
 	}
 	if !out.OK {
-		inboundJSON(w, http.StatusConflict, map[string]any{"error": out.Text, "code": out.Code, "instance": out.Instance})
+		inboundJSON(w, r, http.StatusConflict, map[string]any{"error": out.Text, "code": out.Code, "instance": out.Instance})
 		return
 	}
 	w.Header().Set("Location", "/api/v1/instances/"+out.Instance) // where the API reads it, as its starts answer
-	inboundJSON(w, http.StatusCreated, map[string]any{"instance": out.Instance, "status": out.Status})
+	inboundJSON(w, r, http.StatusCreated, map[string]any{"instance": out.Instance, "status": out.Status})
 }
 
 // replayTTL is how long a signature is remembered: longer than it can pass
@@ -264,13 +265,13 @@ func Identity(r *http.Request) bool {
 // UncompressedText is the answer to a body that is not Identity.
 const UncompressedText = "send the body uncompressed: Content-Encoding is not supported"
 
-func (h *Inbound) invalid(w http.ResponseWriter, err error) {
+func (h *Inbound) invalid(w http.ResponseWriter, r *http.Request, err error) {
 	resp := map[string]any{"error": err.Error()}
 	var fe flows.FieldErrors
 	if errors.As(err, &fe) {
 		resp["fields"] = fe
 	}
-	inboundJSON(w, http.StatusUnprocessableEntity, resp)
+	inboundJSON(w, r, http.StatusUnprocessableEntity, resp)
 }
 
 // formValues turns a JSON object into form values: strings as they are,
@@ -313,10 +314,28 @@ func formValues(body []byte, fields []flows.Field) (map[string]string, error) {
 	return data, nil
 }
 
-func inboundJSON(w http.ResponseWriter, code int, v any) {
+// inboundJSON writes an answer. An error also carries the HTTP API's code
+// for its status (unless it has a code of its own) and the request id the
+// log has, as the API's errors do.
+func inboundJSON(w http.ResponseWriter, r *http.Request, code int, v map[string]any) {
+	if code >= 400 {
+		if _, ok := v["code"]; !ok {
+			v["code"] = errorCodes[code]
+		}
+		if id := RequestID(r.Context()); id != "" {
+			v["request_id"] = id
+		}
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// errorCodes are the HTTP API's error codes by status.
+var errorCodes = map[int]string{
+	http.StatusBadRequest: "bad_request", http.StatusUnauthorized: "unauthorized", http.StatusNotFound: "not_found",
+	http.StatusConflict: "conflict", http.StatusRequestEntityTooLarge: "too_large", http.StatusUnsupportedMediaType: "unsupported_media_type",
+	http.StatusUnprocessableEntity: "invalid", http.StatusInternalServerError: "internal", http.StatusServiceUnavailable: "unavailable",
 }
 
 // interface check: the handler is mounted on the server's mux.

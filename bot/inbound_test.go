@@ -149,6 +149,11 @@ func TestInboundStarts(t *testing.T) {
 		if code != tc.code || !strings.Contains(out["error"].(string), tc.msg) {
 			t.Errorf("%s: %d %v, want %d saying %q", tc.name, code, out, tc.code, tc.msg)
 		}
+		// With the HTTP API's code for the status, as its errors have.
+		if want := map[int]string{400: "bad_request", 401: "unauthorized", 404: "not_found", 415: "unsupported_media_type",
+			422: "invalid", 503: "unavailable"}[tc.code]; out["code"] != want {
+			t.Errorf("%s: code %v, want %q", tc.name, out["code"], want)
+		}
 		if n := count(); n != 0 {
 			t.Fatalf("%s: %d instances, want none", tc.name, n)
 		}
