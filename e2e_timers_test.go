@@ -165,8 +165,8 @@ func (h *harness) wantLines(what string, got []string, want ...string) {
 }
 
 const (
-	reminder1 = "Reminder 1 of 2: Manager approval has been waiting on you for 4 h."
-	reminder2 = "Reminder 2 of 2: Manager approval has been waiting on you for 8 h."
+	reminder1 = "Reminder 1 of 2: Manager approval has been waiting for 4 h."
+	reminder2 = "Reminder 2 of 2: Manager approval has been waiting for 8 h."
 )
 
 // Alice asks; Bob does nothing. Reminders at 4 h and 8 h (and no third),
@@ -325,7 +325,7 @@ func TestTimerLadderNextStepStartsAfresh(t *testing.T) {
 	// Finance started at 5 h: its first reminder and rung at 1 d 5 h.
 	h.at(29*time.Hour-time.Minute, 0)
 	h.at(29*time.Hour, 2)
-	fin1 := "Reminder 1 of 2: Finance approval has been waiting on you for 1 d."
+	fin1 := "Reminder 1 of 2: Finance approval has been waiting for 1 d."
 	for _, p := range []string{"carol", "frank"} {
 		h.wantLines(p+"'s reminders", reminders(h.card(p, "task", id, "finance")), fin1)
 	}
@@ -340,7 +340,7 @@ func TestTimerLadderNextStepStartsAfresh(t *testing.T) {
 	h.at(53*time.Hour, 2)
 	for _, p := range []string{"carol", "frank"} {
 		h.wantLines(p+"'s reminders", reminders(h.card(p, "task", id, "finance")), fin1,
-			"Reminder 2 of 2: Finance approval has been waiting on you for 2 d.")
+			"Reminder 2 of 2: Finance approval has been waiting for 2 d.")
 	}
 	esc := h.card("dana", "escalation", id, "finance")
 	h.mustContain("dana's escalation", esc, "PR-1 has waited 2 d for Carol Diaz and Frank Osei (Finance approval). You can decide it for the whole step, or reassign it.",
@@ -568,7 +568,7 @@ func TestWorkingHoursThroughTheConsole(t *testing.T) {
 	const day = 24 * time.Hour
 	h.at(day-time.Minute, 0)
 	h.at(day, 1)
-	first := "Reminder 1 of 3: Editorial review has been waiting on you for 1 d."
+	first := "Reminder 1 of 3: Editorial review has been waiting for 1 d."
 	h.wantLines("ivan's reminders on Friday", reminders(h.card("ivan", "task", id, "edit")), first)
 	h.at(2*day, 0) // Saturday
 	h.at(3*day, 0) // Sunday
@@ -578,7 +578,7 @@ func TestWorkingHoursThroughTheConsole(t *testing.T) {
 	}
 	h.at(4*day, 2)
 	h.wantLines("ivan's reminders on Monday", reminders(h.card("ivan", "task", id, "edit")),
-		first, "Reminder 2 of 3: Editorial review has been waiting on you for 4 d.")
+		first, "Reminder 2 of 3: Editorial review has been waiting for 4 d.")
 	h.card("bob", "escalation", id, "edit")
 	h.wantTimeline(h.timeline("alice", id), 1, "Mon 30 Nov 09:00 GMT · baton escalated | Editorial review, round 1 · to: Bob Chen")
 }
@@ -629,12 +629,12 @@ func TestSnoozeThroughTheConsole(t *testing.T) {
 	h.mustContain("a bad length", command("bob", "snooze "+id+" later", false), "Say when to remind you")
 	h.at(time.Hour-time.Minute, 0)
 	h.at(time.Hour, 1)
-	first := "You asked to be reminded: Manager approval has been waiting on you for 1 h."
+	first := "You asked to be reminded: Manager approval has been waiting for 1 h."
 	h.wantLines("bob's reminders", reminders(h.card("bob", "task", id, "manager")), first)
 	// Again, once the first has come.
 	h.mustContain("second snooze", command("bob", "snooze "+id+" 2h", true), "(in 2 h)")
 	h.at(3*time.Hour, 1)
-	second := "You asked to be reminded: Manager approval has been waiting on you for 3 h."
+	second := "You asked to be reminded: Manager approval has been waiting for 3 h."
 	h.at(4*time.Hour, 1) // the step's own first reminder, on time
 	h.wantLines("bob's reminders", reminders(h.card("bob", "task", id, "manager")), first, second, reminder1)
 	h.wantTimeline(h.timeline("alice", id), 2, "Bob Chen asked to be reminded later")

@@ -2754,7 +2754,9 @@ func (t *tx) timer() error {
 	switch tm.Kind {
 	case TimerRemind:
 		t.record(AuditEntry{Action: "reminded", Detail: map[string]string{"n": fmt.Sprint(tm.N), "to": t.waitingNames()}})
-		text := fmt.Sprintf("Reminder %d of %d: %s has been waiting on you for %s.", tm.N, s.Remind.Max, s.Name, FormatDuration(t.now.Sub(in.StepStarted)))
+		// How long the step has waited, not each reader: someone who got
+		// the task later (a delegate, an escalation) has not waited as long.
+		text := fmt.Sprintf("Reminder %d of %d: %s has been waiting for %s.", tm.N, s.Remind.Max, s.Name, FormatDuration(t.now.Sub(in.StepStarted)))
 		t.sendCards(s, MsgReminder, text)
 		if tm.N < s.Remind.Max {
 			next := t.after(tm.At, s.Remind.Every, s.every)

@@ -131,7 +131,7 @@ func TestReminders(t *testing.T) {
 			t.Fatalf("reminder %d: %s", n, describe(tr.Effects))
 		}
 		m := e[0].Msg
-		if m.Kind != flows.MsgReminder || m.Text != fmt.Sprintf("Reminder %d of 2: Review has been waiting on you for %d h.", n, 4*n) || len(m.Actions) == 0 {
+		if m.Kind != flows.MsgReminder || m.Text != fmt.Sprintf("Reminder %d of 2: Review has been waiting for %d h.", n, 4*n) || len(m.Actions) == 0 {
 			t.Fatalf("reminder %d: %+v", n, m)
 		}
 		if a := tr.Audit[0]; a.Action != "reminded" || a.Actor != flows.System || a.Detail["n"] != fmt.Sprint(n) || a.Detail["to"] != "Bob Chen" {

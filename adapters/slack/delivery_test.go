@@ -213,7 +213,7 @@ func TestChannelReminder(t *testing.T) {
 	h.settle()
 	got := h.takeSummaries()
 	want := []string{
-		"chat.postMessage C0FINANCE in thread: Expense claim EX-1: Taxi — Reminder 1 of 1: Finance review has been waiting on you for 4 h. [v1|approve|EX-1|review|1| v1|reject|EX-1|review|1| v1|changes|EX-1|review|1| v1|reassign|EX-1|review|1|]",
+		"chat.postMessage C0FINANCE in thread: Expense claim EX-1: Taxi — Reminder 1 of 1: Finance review has been waiting for 4 h. [v1|approve|EX-1|review|1| v1|reject|EX-1|review|1| v1|changes|EX-1|review|1| v1|reassign|EX-1|review|1|]",
 		"chat.postMessage D0CAROL: :alarm_clock: Expense claim EX-1: Taxi is waiting on you in <#C0FINANCE>.",
 		"chat.postMessage D0FRANK: :alarm_clock: Expense claim EX-1: Taxi is waiting on you in <#C0FINANCE>.",
 		"conversations.open U0CAROL",

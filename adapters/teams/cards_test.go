@@ -66,7 +66,7 @@ func goldenMessages() map[string]*flows.Message {
 	closed.Outcome = "Rejected by Bob Chen · Thu 26 Nov 14:00 UTC\nReason: Over the team budget; split it"
 
 	reminder := base(flows.MsgReminder)
-	reminder.Text = "Reminder 1 of 2: Manager approval has been waiting on you for 4 h."
+	reminder.Text = "Reminder 1 of 2: Manager approval has been waiting for 4 h."
 	reminder.Actions = task.Actions[:2]
 
 	escalation := base(flows.MsgEscalation)

@@ -123,7 +123,7 @@ func TestGoldenCards(t *testing.T) {
 	closed.Actions, closed.Changes = nil, nil
 	closed.Outcome = "Changes requested by Bob Chen · Thu 26 Nov 09:00 UTC\nReason: Please attach the quote"
 	reminder := &flows.Message{Kind: flows.MsgReminder, Instance: "PR-1", Flow: "purchase", Step: "manager", Round: 2, Title: title,
-		Text: "Reminder 1 of 2: Manager approval has been waiting on you for 4 h.", Fields: purchaseFacts,
+		Text: "Reminder 1 of 2: Manager approval has been waiting for 4 h.", Fields: purchaseFacts,
 		Context: task.Context, Actions: task.Actions}
 	escalation := &flows.Message{Kind: flows.MsgEscalation, Instance: "PR-1", Flow: "purchase", Step: "finance", Round: 1,
 		Title: "Escalation: " + title, Text: "PR-1 has waited 1 d for Carol Diaz and Frank Osei (Finance approval).",
