@@ -2341,8 +2341,11 @@ func (t *tx) tellEarlierApprovers(s *Step, sentBack string, told []string, chang
 				approved = "your delegate approved it"
 			}
 			stands := "The approval stands; nothing is asked of you."
-			if in.Step == step.ID && in.Status == StatusRunning || slices.Contains(in.Passed, step.ID) { // reopened
-				stands = "The approval no longer stands: the step is asked again."
+			switch { // reopened: say of whom it is asked (did said that it is), as it is not of p
+			case in.Step == step.ID && in.Status == StatusRunning:
+				stands = fmt.Sprintf("The approval no longer stands; the step now waits on %s.", t.waitingNames())
+			case slices.Contains(in.Passed, step.ID):
+				stands = "The approval no longer stands; the step will be asked again."
 			}
 			m := t.changeNotice(step, h.Round, "Changed after "+approved, fmt.Sprintf("%s changed %s after %s at %s, and %s. %s",
 				t.name(in.Requester), in.ID, approved, step.Name, did, stands), changes, note)

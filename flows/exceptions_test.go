@@ -1139,7 +1139,7 @@ steps:
 		}
 		notified(t, tr, "frank", "named/2/frank")
 		contains(t, "erin's notice", notified(t, tr, "erin", "changed/finance/1/erin").Msg.Text,
-			"after you approved it at Named approval", "The approval no longer stands: the step is asked again.")
+			"after you approved it at Named approval", "The approval no longer stands; the step now waits on Frank Osei.") // who now decides, as it is not erin
 		contains(t, "bob's notice", notified(t, tr, "bob", "changed/finance/1/bob").Msg.Text, "The approval stands")
 		r.act(flows.EventApprove, "frank")
 		wantStatus(t, r.in, flows.StatusRunning, "finance", 2)
