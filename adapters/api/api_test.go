@@ -449,6 +449,20 @@ func TestDecisions(t *testing.T) {
 		t.Errorf("instance view: %s", g.raw)
 	}
 	r.want(r.do("GET", "/api/v1/instances/PR-999", admin, nil), 404, "not_found")
+
+	// Deliveries name other systems and their errors: an integration's
+	// token sees them, a token acting as one person (the requester's) not.
+	if err := r.Store.RecordHookAttempt(t.Context(), flows.HookAttempt{Instance: id, Event: id + ".1", Type: "started",
+		Target: "https://crm.internal", Subscriber: "BATON_WEBHOOK_URLS 1", Attempt: 1, At: bottest.T0, Status: 500, Error: "webhook to https://crm.internal: HTTP 500"}); err != nil {
+		t.Fatal(err)
+	}
+	if g := r.do("GET", "/api/v1/instances/"+id, admin, nil); !strings.Contains(g.raw, "crm.internal") {
+		t.Errorf("the admin token's view lacks the delivery: %s", g.raw)
+	}
+	alice := r.token("alice-phone", api.ScopeStart, "alice")
+	if g := r.do("GET", "/api/v1/instances/"+id, alice, nil); g.code != 200 || strings.Contains(g.raw, "crm.internal") || !strings.Contains(g.raw, `"deliveries":[]`) {
+		t.Errorf("alice's token's view: %d %s", g.code, g.raw)
+	}
 }
 
 func TestComments(t *testing.T) {
