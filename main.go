@@ -33,6 +33,8 @@ import (
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/errgroup"
 
+	slackadapter "github.com/batonbot/baton/adapters/slack"
+	"github.com/batonbot/baton/adapters/teams"
 	"github.com/batonbot/baton/adapters/web"
 	"github.com/batonbot/baton/bot"
 	"github.com/batonbot/baton/flows"
@@ -177,6 +179,23 @@ func checkAdmins(engine *flows.Engine, admins []string) error {
 func flowsDirProblem(dir string) error {
 	if info, err := os.Stat(dir); dir != "" && (err != nil || !info.IsDir()) {
 		return fmt.Errorf("flows directory %s: there is no such directory; set BATON_FLOWS_DIR (or -flows) to the directory of your flows", dir)
+	}
+	return nil
+}
+
+// checkSettings checks, without I/O, the settings the rest of start-up
+// reads from the environment (mail and links, the chat platforms), so that
+// a bad value stops Baton as a bad BATON_* value does: before Redis is
+// looked for, exiting 2. build reads them again.
+func checkSettings(cfg bot.Config, getenv func(string) string) error {
+	if _, err := externalSettings(cfg, getenv); err != nil {
+		return err
+	}
+	if _, _, err := slackadapter.ConfigFromEnv(getenv); err != nil {
+		return err
+	}
+	if _, _, err := teams.LoadConfig(getenv); err != nil {
+		return fmt.Errorf("teams: %w", err)
 	}
 	return nil
 }
@@ -359,6 +378,9 @@ func serve(ctx context.Context, cfg bot.Config, getenv func(string) string, log 
 	// (or the embedded store, and its warning) is looked for: a mistake in
 	// them is told alone. build checks them again, which costs a few ms.
 	if _, err := prepare(cfg); err != nil {
+		return configError{err}
+	}
+	if err := checkSettings(cfg, getenv); err != nil {
 		return configError{err}
 	}
 	rdb, closeRedis, err := connect(cfg, log)

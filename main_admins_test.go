@@ -34,10 +34,21 @@ func TestConfigMistakesExit2(t *testing.T) {
 		{"BATON_LOG_LEVEL", "loud"},
 		{"BATON_FLOWS_DIR", filepath.Join(t.TempDir(), "none")},
 		{"BATON_ADMINS", "olivai"},
+		// Read after the store was opened, once: now checked before it.
+		{"BATON_LINK_TTL", "forever"},
+		{"BATON_DASHBOARD_TOKEN", "short"},
+		{"BATON_PUBLIC_URL", "notaurl"},
+		{"BATON_SMTP_URL", "foo://x"},
+		{"SLACK_BOT_TOKEN", "xoxb-1", "SLACK_SIGNING_SECRET"}, // names what is missing
+		{"MicrosoftAppId", "abc", "MicrosoftAppPassword"},
 	} {
 		var out, errOut strings.Builder
+		want := kv[0]
+		if len(kv) > 2 {
+			want, kv = kv[2], kv[:2]
+		}
 		code := run(t.Context(), nil, env(append(kv, "BATON_HTTP_ADDR", "127.0.0.1:0")...), nil, &out, &errOut)
-		if code != 2 || !strings.Contains(errOut.String(), kv[0]) {
+		if code != 2 || !strings.Contains(errOut.String(), want) {
 			t.Errorf("%s=%s: exit %d, stderr %q; want 2 naming it", kv[0], kv[1], code, errOut.String())
 		}
 	}

@@ -232,6 +232,7 @@ func TestDoctorExternalSettings(t *testing.T) {
 		{"BATON_PUBLIC_URL", "notaurl"},
 		{"BATON_LINK_TTL", "forever"},
 		{"BATON_LINK_SECRET", "short"},
+		{"BATON_DASHBOARD_TOKEN", "short"}, // doctor passed it, and start-up refused it
 		{"BATON_SMTP_URL", "http://mail.example.com"},
 	} {
 		code, out := runDoctor(t, kv[0], kv[1])

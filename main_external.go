@@ -57,6 +57,9 @@ func externalSettings(cfg bot.Config, getenv func(string) string) (extSettings, 
 	if v := getenv("BATON_LINK_SECRET"); v != "" && len(v) < 32 {
 		return set, fmt.Errorf("BATON_LINK_SECRET is too short: use at least 32 random characters (e.g. openssl rand -hex 32)")
 	}
+	if v := getenv("BATON_DASHBOARD_TOKEN"); v != "" && len(v) < 32 {
+		return set, fmt.Errorf("BATON_DASHBOARD_TOKEN is too short: use at least 32 random characters (e.g. openssl rand -hex 32)")
+	}
 	if raw := getenv("BATON_SMTP_URL"); raw != "" {
 		sc, err := email.ParseURL(raw)
 		if err != nil {
@@ -109,10 +112,7 @@ func buildExternal(ctx context.Context, cfg bot.Config, getenv func(string) stri
 	x.messenger = email.New(sender, x.links, email.Config{From: from, PublicURL: public}, clock.Now)
 	x.routes["/x/"] = web.NewExternal(a.svc, x.links, log).Handler()
 
-	dashToken := getenv("BATON_DASHBOARD_TOKEN")
-	if dashToken != "" && len(dashToken) < 32 {
-		return nil, fmt.Errorf("BATON_DASHBOARD_TOKEN is too short: use at least 32 random characters (e.g. openssl rand -hex 32)")
-	}
+	dashToken := getenv("BATON_DASHBOARD_TOKEN") // its length checked by externalSettings
 	auth := func(ctx context.Context, user, token string) (bool, error) {
 		if !a.engine.IsAdmin(user) {
 			return false, nil
