@@ -4,6 +4,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/batonbot/baton/bot"
 )
@@ -51,5 +52,14 @@ func TestConfigMistakesExit2(t *testing.T) {
 		if code != 2 || !strings.Contains(errOut.String(), want) {
 			t.Errorf("%s=%s: exit %d, stderr %q; want 2 naming it", kv[0], kv[1], code, errOut.String())
 		}
+	}
+}
+
+// BATON_LINK_TTL takes days as flows write them.
+func TestLinkTTLInDays(t *testing.T) {
+	t.Parallel()
+	set, err := externalSettings(bot.Config{HTTPAddr: ":8080"}, env("BATON_LINK_TTL", "7d"))
+	if err != nil || set.ttl != 7*24*time.Hour {
+		t.Errorf("BATON_LINK_TTL=7d: %v, %v", set.ttl, err)
 	}
 }

@@ -48,9 +48,9 @@ func externalSettings(cfg bot.Config, getenv func(string) string) (extSettings, 
 		return set, fmt.Errorf("BATON_PUBLIC_URL %s: write the address people reach Baton at, e.g. https://baton.example.com", redactURL(set.public))
 	}
 	if v := getenv("BATON_LINK_TTL"); v != "" {
-		d, err := time.ParseDuration(v)
+		d, err := bot.ConfigDuration(v)
 		if err != nil || d < time.Minute {
-			return set, fmt.Errorf("BATON_LINK_TTL %q: write a duration of at least 1m, e.g. 168h", v)
+			return set, fmt.Errorf("BATON_LINK_TTL %q: write a duration of at least 1m, e.g. 7d or 168h", v)
 		}
 		set.ttl = d
 	}

@@ -52,7 +52,7 @@ const ConfigHelp = `Configuration (environment variables; the flags above overri
   BATON_LOG_FORMAT      text (default) or json
   BATON_CONSOLE         the web console: auto (default: on, for local clients only, unless a
                         chat platform is configured), local, open (any client: demo only) or off
-  BATON_TIMER_INTERVAL  how often due reminders and escalations are looked for (default 1s)
+  BATON_TIMER_INTERVAL  how often due reminders and escalations are looked for (default 1s, at most 1m)
   BATON_TIMER_LEASE     how long a replica holds the timers of a request it claimed before another may fire them (default 1m)
   BATON_OUTBOX_RECLAIM  how long an undelivered outbox entry of a stopped replica waits before
                         another replica takes it over (default 5m)
@@ -159,17 +159,19 @@ func LoadConfig(args []string, getenv func(string) string, environ []string, out
 	if _, port, err := net.SplitHostPort(c.HTTPAddr); err != nil || !validPort(port) {
 		return c, fmt.Errorf("BATON_HTTP_ADDR %q: write host:port or :port, e.g. :8080", c.HTTPAddr)
 	}
-	d, err := time.ParseDuration(*interval)
-	if err != nil || d < 10*time.Millisecond {
-		return c, fmt.Errorf("BATON_TIMER_INTERVAL %q: write a duration of at least 10ms, e.g. 1s", *interval)
+	// Due work waits up to an interval: more than a minute would make
+	// reminders and escalations late by that much.
+	d, err := ConfigDuration(*interval)
+	if err != nil || d < 10*time.Millisecond || d > time.Minute {
+		return c, fmt.Errorf("BATON_TIMER_INTERVAL %q: write a duration from 10ms to 1m, e.g. 1s (due reminders and escalations wait up to that long)", *interval)
 	}
 	c.TimerInterval = d
 	// A lease or reclaim shorter than a slow delivery or timer event makes
 	// another replica repeat it: allow a second, no less.
-	if c.TimerLease, err = time.ParseDuration(*lease); err != nil || c.TimerLease < time.Second {
+	if c.TimerLease, err = ConfigDuration(*lease); err != nil || c.TimerLease < time.Second {
 		return c, fmt.Errorf("BATON_TIMER_LEASE %q: write a duration of at least 1s, e.g. 1m", *lease)
 	}
-	if c.Reclaim, err = time.ParseDuration(*reclaim); err != nil || c.Reclaim < time.Second {
+	if c.Reclaim, err = ConfigDuration(*reclaim); err != nil || c.Reclaim < time.Second {
 		return c, fmt.Errorf("BATON_OUTBOX_RECLAIM %q: write a duration of at least 1s, e.g. 5m", *reclaim)
 	}
 	if c.RedisURL != "" && !strings.Contains(c.RedisURL, "://") {
@@ -292,4 +294,13 @@ func envName(name string) string {
 		}
 	}
 	return string(b)
+}
+
+// ConfigDuration reads a duration setting as Go writes durations (10ms,
+// 1h30m) or as flows do (1d, 2w: days and weeks of 24 hours).
+func ConfigDuration(s string) (time.Duration, error) {
+	if d, err := time.ParseDuration(s); err == nil {
+		return d, nil
+	}
+	return flows.ParseDuration(s)
 }

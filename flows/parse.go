@@ -63,7 +63,7 @@ type rawStep struct {
 	When              string            `yaml:"when"`
 	Assignees         []string          `yaml:"assignees"`
 	Policy            string            `yaml:"policy"`
-	Quorum            int               `yaml:"quorum"`
+	Quorum            *int              `yaml:"quorum"` // nil: not set (0 is a mistake to tell)
 	AllowSelfApproval bool              `yaml:"allow_self_approval"`
 	Channel           string            `yaml:"channel"`
 	Due               string            `yaml:"due"`
@@ -82,6 +82,14 @@ type rawStep struct {
 	Retries           *int              `yaml:"retries"`
 	OnError           string            `yaml:"on_error"`
 	Next              string            `yaml:"next"`
+}
+
+// quorum is the step's quorum: 0 when not set.
+func (r *rawStep) quorum() int {
+	if r.Quorum == nil {
+		return 0
+	}
+	return *r.Quorum
 }
 
 type rawRemind struct {
@@ -935,7 +943,7 @@ func (v *validator) fields(p string, raw []rawField, names map[string]string) []
 
 func (v *validator) step(p string, r *rawStep, names map[string]string, working bool) Step {
 	s := Step{ID: r.ID, Name: cmp.Or(r.Name, r.ID), Kind: StepKind(r.Type), When: strings.TrimSpace(r.When),
-		Assignees: r.Assignees, Policy: Policy(r.Policy), Quorum: r.Quorum, AllowSelfApproval: r.AllowSelfApproval,
+		Assignees: r.Assignees, Policy: Policy(r.Policy), Quorum: r.quorum(), AllowSelfApproval: r.AllowSelfApproval,
 		Channel: r.Channel, OnTimeout: Timeout(r.OnTimeout), MaxRounds: r.MaxRounds, ReapproveOn: r.ReapproveOn, Instructions: strings.TrimSpace(r.Instructions),
 		Message: r.Message, To: r.To, Next: r.Next,
 		Webhook: Webhook{URL: r.URL, Secret: r.Secret, Store: r.Store, OnError: cmp.Or(r.OnError, "fail")}}
@@ -977,8 +985,8 @@ func (v *validator) step(p string, r *rawStep, names map[string]string, working 
 			}
 		}
 	}
-	if r.Policy != "" || r.Quorum != 0 || r.AllowSelfApproval || len(r.ReapproveOn) > 0 {
-		only(s.Kind == StepApproval, firstSet(map[string]bool{"policy": r.Policy != "", "quorum": r.Quorum != 0, "allow_self_approval": r.AllowSelfApproval,
+	if r.Policy != "" || r.Quorum != nil || r.AllowSelfApproval || len(r.ReapproveOn) > 0 {
+		only(s.Kind == StepApproval, firstSet(map[string]bool{"policy": r.Policy != "", "quorum": r.Quorum != nil, "allow_self_approval": r.AllowSelfApproval,
 			"reapprove_on": len(r.ReapproveOn) > 0}), "approval")
 	}
 	if len(r.Outputs) > 0 || r.Instructions != "" {
@@ -1014,21 +1022,22 @@ func (v *validator) step(p string, r *rawStep, names map[string]string, working 
 			}
 		}
 		if s.Kind == StepApproval {
+			q := r.quorum()
 			switch {
-			case r.Quorum < 0:
+			case r.Quorum != nil && q < 1:
 				v.add(p+".quorum", "quorum must be a positive number of approvals")
-			case r.Quorum > 0 && r.Policy != "" && r.Policy != string(PolicyQuorum):
-				v.add(p+".quorum", "quorum: %d conflicts with policy %q; keep one of them", r.Quorum, r.Policy)
-			case r.Quorum > 0 && !slices.ContainsFunc(r.Assignees, isGroup) && r.Quorum > len(r.Assignees):
-				v.add(p+".quorum", "quorum: %d needs at least %d assignees, and %d are listed; add people or a group, or lower the quorum", r.Quorum, r.Quorum, len(r.Assignees))
-			case r.Quorum > 0:
+			case q > 0 && r.Policy != "" && r.Policy != string(PolicyQuorum):
+				v.add(p+".quorum", "quorum: %d conflicts with policy %q; keep one of them", q, r.Policy)
+			case q > 0 && !slices.ContainsFunc(r.Assignees, isGroup) && q > len(r.Assignees):
+				v.add(p+".quorum", "quorum: %d needs at least %d assignees, and %d are listed; add people or a group, or lower the quorum", q, q, len(r.Assignees))
+			case q > 0:
 				s.Policy = PolicyQuorum
 			case r.Policy == "":
 				s.Policy = PolicyAny
 			case r.Policy == string(PolicyQuorum):
 				v.add(p+".quorum", "policy quorum needs quorum: N, the number of approvals required")
 			case r.Policy != string(PolicyAny) && r.Policy != string(PolicyAll):
-				v.add(p+".policy", "policy %q is not a policy; use any, all, or quorum: N", r.Policy)
+				v.add(p+".policy", "policy %q is not a policy; use any or all, or set quorum: N (a key of its own, beside policy) for N approvals", r.Policy)
 			}
 		}
 		if r.Remind != nil {

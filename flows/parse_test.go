@@ -369,12 +369,17 @@ steps:
     type: approval
     assignees: [person:bob, manager]
     quorum: 3 # @steps[4].quorum
+  - id: f
+    type: approval
+    assignees: [group:finance]
+    quorum: 0 # @steps[5].quorum
 `, []want{
 			{"steps[4].quorum", "quorum: 3 needs at least 3 assignees, and 2 are listed"},
 			{"steps[0].quorum", `quorum: 2 conflicts with policy "all"; keep one of them`},
 			{"steps[1].quorum", "policy quorum needs quorum: N"},
-			{"steps[2].policy", `policy "most" is not a policy; use any, all, or quorum: N`},
+			{"steps[2].policy", `policy "most" is not a policy; use any or all, or set quorum: N (a key of its own, beside policy) for N approvals`},
 			{"steps[3].quorum", "quorum must be a positive number"},
+			{"steps[5].quorum", "quorum must be a positive number"}, // 0 is said, not taken for "not set"
 		}},
 		{"keys of the wrong step kind", validHead + `steps:
   - id: a
