@@ -112,7 +112,7 @@ func dead(ctx context.Context, args []string, getenv func(string) string, stdout
 		fmt.Fprintf(stderr, "baton: %v\n", err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "sent %s again: the running Baton delivers %s now\n", flows.Plural(n, "dead letter", "dead letters"), pronoun(n))
+	fmt.Fprintf(stdout, "sent %s again: Baton delivers %s as it runs (now, if it is running)\n", flows.Plural(n, "dead letter", "dead letters"), pronoun(n))
 	if n < len(send) {
 		fmt.Fprintf(stderr, "%s no longer dead (retried or dropped meanwhile)\n", flows.Plural(len(send)-n, "letter was", "letters were"))
 	}
@@ -260,7 +260,7 @@ func listDead(letters []storage.DeadLetter, asJSON bool, stdout, stderr io.Write
 		fmt.Fprintf(stdout, "%s  %s  %-8s %s: %s\n", l.Ref, l.At.Format(time.RFC3339), l.Instance, what, l.Why)
 	}
 	if len(letters) == 0 {
-		fmt.Fprintln(stderr, "no dead letters: every delivery was made")
+		fmt.Fprintln(stderr, "no dead letters: none is waiting for an operator")
 		return
 	}
 	fmt.Fprintf(stderr, "%s; once what made %s fail is fixed, baton dead retry REF... (or -all) sends %[2]s again; baton dead drop deletes %[2]s\n",

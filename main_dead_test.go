@@ -103,14 +103,14 @@ func TestDeadLettersRetried(t *testing.T) {
 
 	// Once the app is in the channel, the notice goes to Slack.
 	x.unrefuse()
-	if code, out, errOut = runDead(t, url, "retry", ref); code != 0 || out != "sent 1 dead letter again: the running Baton delivers it now\n" {
+	if code, out, errOut = runDead(t, url, "retry", ref); code != 0 || out != "sent 1 dead letter again: Baton delivers it as it runs (now, if it is running)\n" {
 		t.Fatalf("baton dead retry %s: exit %d\n%s%s", ref, code, out, errOut)
 	}
 	x.drain()
 	wantLines(t, "Slack calls after the retry", summaries(x.slack.take()), []string{
 		"chat.postMessage C0PROCURE: Purchase request PR-1: Laptop (EUR 500) — Alice Martin's purchase PR-1 may go ahead: Laptop from Dell, EUR 500. Please order it."})
 	wantLines(t, "Teams calls after the retry", x.ms.takeCalls(), nil) // sent there the first time
-	if code, out, errOut = runDead(t, url); code != 0 || out != "" || errOut != "no dead letters: every delivery was made\n" {
+	if code, out, errOut = runDead(t, url); code != 0 || out != "" || errOut != "no dead letters: none is waiting for an operator\n" {
 		t.Fatalf("baton dead after the retry: exit %d\n%s%s", code, out, errOut)
 	}
 	mustHave(t, "/metrics after the retry", metricsText(t, x.srv.URL), `baton_backlog{kind="dead"} 0`)
@@ -121,7 +121,7 @@ func TestDeadLettersRetried(t *testing.T) {
 	// Bob's task card, had it died, is out of date now that he decided.
 	keepDead(t, x, rdb, taskCard("bob", "manager"), "teams: down")
 	code, out, errOut = runDead(t, url, "retry", "-all")
-	if code != 0 || out != "sent 0 dead letters again: the running Baton delivers them now\n" ||
+	if code != 0 || out != "sent 0 dead letters again: Baton delivers them as it runs (now, if it is running)\n" ||
 		!strings.Contains(errOut, "not sent: its task card for step manager (round 1) is out of date: PR-1 is completed") {
 		t.Fatalf("baton dead retry -all of an old task card: exit %d\n%s%s", code, out, errOut)
 	}
@@ -184,7 +184,7 @@ func TestDeadDecisionCardRetried(t *testing.T) {
 
 	x.unrefuse()
 	code, out, errOut = runDead(t, url, "retry", "-all")
-	if code != 0 || out != "sent 1 dead letter again: the running Baton delivers it now\n" ||
+	if code != 0 || out != "sent 1 dead letter again: Baton delivers it as it runs (now, if it is running)\n" ||
 		!strings.Contains(errOut, "not sent: its webhook call for step check (round 1) is out of date: PR-1 is at step finance (round 1)") ||
 		!strings.Contains(errOut, "not sent: its task card for step finance (round 1) is out of date: PR-1 no longer waits on bob") {
 		t.Fatalf("baton dead retry -all: exit %d\n%s%s", code, out, errOut)
