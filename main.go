@@ -106,6 +106,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 			return teamsPackage(args[1:], getenv, stdout, stderr)
 		case "serve":
 			args = args[1:]
+		default:
+			if a := args[0]; !strings.HasPrefix(a, "-") { // no command takes a word: a mistyped command
+				msg := fmt.Sprintf("baton: there is no command %q", a)
+				if n := flows.Nearest(a, append(slices.Clone(commands), "serve", "help")); n != "" {
+					msg += fmt.Sprintf("; did you mean %s?", n)
+				}
+				fmt.Fprintf(stderr, "%s (the commands are serve, %s; see baton --help)\n", msg, strings.Join(commands, ", "))
+				return 2
+			}
 		case "help":
 			if len(args) > 1 && args[1] != "serve" && args[1] != "help" && !wantsHelp(args[1:2]) { // baton help token: as baton token --help
 				if !slices.Contains(commands, args[1]) {

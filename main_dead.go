@@ -33,6 +33,13 @@ func dead(ctx context.Context, args []string, getenv func(string) string, stdout
 	verb := "list"
 	if len(args) > 0 && (args[0] == "retry" || args[0] == "drop" || args[0] == "list") {
 		verb, args = args[0], args[1:]
+	} else if len(args) > 0 && !strings.HasPrefix(args[0], "-") && !deadRef(args[0]) { // a mistyped word, not a REF
+		msg := fmt.Sprintf("baton dead: there is no subcommand %q", args[0])
+		if n := flows.Nearest(args[0], []string{"retry", "drop", "list"}); n != "" {
+			msg += fmt.Sprintf("; did you mean %s?", n)
+		}
+		fmt.Fprintf(stderr, "%s\n%s\n", msg, deadUsage)
+		return 2
 	}
 	fs := newFlags("dead", deadUsage)
 	asJSON := fs.Bool("json", false, "list as JSON lines")
@@ -274,3 +281,7 @@ func pronoun(n int) string {
 	}
 	return "them"
 }
+
+// deadRef says whether s could be a dead letter's REF ("shard/stream-id"):
+// a word that is not is a mistyped subcommand.
+func deadRef(s string) bool { return strings.Contains(s, "/") }

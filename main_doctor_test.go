@@ -277,7 +277,7 @@ func TestDoctorMissingSecretAndBadConfig(t *testing.T) {
 	if code != 1 {
 		t.Errorf("exit %d, want 1:\n%s", code, out)
 	}
-	doctorWants(t, out, "FAIL config: BATON_LOG_LEVEL \"loud\": use debug, info, warn or error",
+	doctorWants(t, out, "FAIL config: BATON_LOG_LEVEL (-log-level) \"loud\": use debug, info, warn or error",
 		"skip redis: not checked until the configuration is fixed", "skip flows: not checked until",
 		"FAIL slack: SLACK_BOT_TOKEN is not set")
 	noSecrets(t, out, "signing-secret-value")

@@ -81,3 +81,25 @@ func TestHelpHidesRedisPassword(t *testing.T) {
 		}
 	}
 }
+
+// TestMistypedCommand: a word no command is gets the nearest command
+// suggested, exiting 2, before anything is looked for; so does a
+// subcommand of dead.
+func TestMistypedCommand(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"valdiate", "flows"}, `baton: there is no command "valdiate"; did you mean validate?`},
+		{[]string{"docter"}, `did you mean doctor?`},
+		{[]string{"frobnicate"}, `baton: there is no command "frobnicate" (the commands are serve, validate,`},
+		{[]string{"dead", "retri", "-all"}, `baton dead: there is no subcommand "retri"; did you mean retry?`},
+	} {
+		var out, errOut bytes.Buffer
+		code := run(t.Context(), c.args, env(), nil, &out, &errOut)
+		if code != 2 || out.Len() != 0 || !strings.Contains(errOut.String(), c.want) {
+			t.Errorf("baton %s: exit %d, stderr %q; want 2 saying %q", strings.Join(c.args, " "), code, errOut.String(), c.want)
+		}
+	}
+}

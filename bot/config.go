@@ -146,36 +146,36 @@ func LoadConfig(args []string, getenv func(string) string, environ []string, out
 		}
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(*level)); err != nil {
-		return c, fmt.Errorf("BATON_LOG_LEVEL %q: use debug, info, warn or error", *level)
+		return c, fmt.Errorf("BATON_LOG_LEVEL (-log-level) %q: use debug, info, warn or error", *level)
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
-		return c, fmt.Errorf("BATON_LOG_FORMAT %q: use text or json", c.LogFormat)
+		return c, fmt.Errorf("BATON_LOG_FORMAT (-log-format) %q: use text or json", c.LogFormat)
 	}
 	switch c.Console {
 	case "auto", "local", "open", "off":
 	default:
-		return c, fmt.Errorf("BATON_CONSOLE %q: use auto, local, open or off", c.Console)
+		return c, fmt.Errorf("BATON_CONSOLE (-console) %q: use auto, local, open or off", c.Console)
 	}
 	if _, port, err := net.SplitHostPort(c.HTTPAddr); err != nil || !validPort(port) {
-		return c, fmt.Errorf("BATON_HTTP_ADDR %q: write host:port or :port, e.g. :8080", c.HTTPAddr)
+		return c, fmt.Errorf("BATON_HTTP_ADDR (-http-addr) %q: write host:port or :port, e.g. :8080", c.HTTPAddr)
 	}
 	// Due work waits up to an interval: more than a minute would make
 	// reminders and escalations late by that much.
 	d, err := ConfigDuration(*interval)
 	if err != nil || d < 10*time.Millisecond || d > time.Minute {
-		return c, fmt.Errorf("BATON_TIMER_INTERVAL %q: write a duration from 10ms to 1m, e.g. 1s (due reminders and escalations wait up to that long)", *interval)
+		return c, fmt.Errorf("BATON_TIMER_INTERVAL (-timer-interval) %q: write a duration from 10ms to 1m, e.g. 1s (due reminders and escalations wait up to that long)", *interval)
 	}
 	c.TimerInterval = d
 	// A lease or reclaim shorter than a slow delivery or timer event makes
 	// another replica repeat it: allow a second, no less.
 	if c.TimerLease, err = ConfigDuration(*lease); err != nil || c.TimerLease < time.Second {
-		return c, fmt.Errorf("BATON_TIMER_LEASE %q: write a duration of at least 1s, e.g. 1m", *lease)
+		return c, fmt.Errorf("BATON_TIMER_LEASE (-timer-lease) %q: write a duration of at least 1s, e.g. 1m", *lease)
 	}
 	if c.Reclaim, err = ConfigDuration(*reclaim); err != nil || c.Reclaim < time.Second {
-		return c, fmt.Errorf("BATON_OUTBOX_RECLAIM %q: write a duration of at least 1s, e.g. 5m", *reclaim)
+		return c, fmt.Errorf("BATON_OUTBOX_RECLAIM (-outbox-reclaim) %q: write a duration of at least 1s, e.g. 5m", *reclaim)
 	}
 	if c.RedisURL != "" && !strings.Contains(c.RedisURL, "://") {
-		return c, fmt.Errorf("BATON_REDIS_URL must be a URL like redis://localhost:6379/0")
+		return c, fmt.Errorf("BATON_REDIS_URL (-redis-url) must be a URL like redis://localhost:6379/0")
 	}
 	for _, kv := range environ {
 		k, v, _ := strings.Cut(kv, "=")

@@ -273,6 +273,10 @@ func (c *condition) eval(data map[string]any, requester string) (bool, error) {
 	return b, nil
 }
 
+// Nearest returns the candidate closest to s by edit distance, if it is
+// close enough to be a plausible typo; otherwise "".
+func Nearest(s string, candidates []string) string { return nearest(s, candidates) }
+
 // nearest returns the candidate closest to s by edit distance, if it is close
 // enough to be a plausible typo (about one edit in three); otherwise "".
 func nearest(s string, candidates []string) string {
