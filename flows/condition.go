@@ -74,12 +74,20 @@ func compileCondition(src string, env map[string]any, dynamic []string) (*condit
 		if refused != "" {
 			return nil, fmt.Errorf("condition %q uses %s, which conditions do not allow; compare fields with == != < > <= >=, combine with && || !, and use in, contains, startsWith, endsWith, matches or %s()", src, refused, strings.Join(conditionBuiltins, "(), "))
 		}
-		if check.unknown != "" {
-			hint := ""
-			if s := nearest(check.unknown, names); s != "" {
-				hint = fmt.Sprintf(" (did you mean %q?)", s)
+		if len(check.unknown) > 0 { // every one, so that one run shows them all
+			var named []string
+			for _, u := range check.unknown {
+				hint := ""
+				if s := nearest(u, names); s != "" {
+					hint = fmt.Sprintf(" (did you mean %q?)", s)
+				}
+				named = append(named, fmt.Sprintf("%q%s", u, hint))
 			}
-			return nil, &unknownField{name: check.unknown, msg: fmt.Sprintf("condition %q names unknown field %q%s; it may use %s", src, check.unknown, hint, strings.Join(names, ", "))}
+			what := "field " + named[0]
+			if len(named) > 1 {
+				what = "fields " + JoinNames(named)
+			}
+			return nil, &unknownField{name: check.unknown[0], msg: fmt.Sprintf("condition %q names unknown %s; it may use %s", src, what, strings.Join(names, ", "))}
 		}
 	}
 	opts := []expr.Option{expr.Env(env), expr.AllowUndefinedVariables(), expr.AsBool(), expr.DisableAllBuiltins(), expr.MaxNodes(500),
@@ -179,18 +187,19 @@ func unpatchStored(n *ast.Node) {
 	}
 }
 
-// conditionCheck finds the first name, function and construct a condition
-// may not use.
+// conditionCheck finds the names, and the first function and construct, a
+// condition may not use.
 type conditionCheck struct {
-	names                       []string
-	unknown, builtin, construct string
+	names              []string
+	unknown            []string // every name it may not use, in order
+	builtin, construct string
 }
 
 func (c *conditionCheck) Visit(n *ast.Node) {
 	switch x := (*n).(type) {
 	case *ast.IdentifierNode:
-		if c.unknown == "" && !slices.Contains(c.names, x.Value) {
-			c.unknown = x.Value
+		if !slices.Contains(c.names, x.Value) && !slices.Contains(c.unknown, x.Value) {
+			c.unknown = append(c.unknown, x.Value)
 		}
 	case *ast.VariableDeclaratorNode:
 		c.construct = cmp.Or(c.construct, "let")

@@ -81,6 +81,7 @@ func TestConditionsRefuseCostlyConstructs(t *testing.T) {
 		{`toJSON(note) == ""`, "uses toJSON()"},
 		{`amout > 1`, `names unknown field "amout" (did you mean "amount"?); it may use amount, dept, label, note, requester, score`},
 		{`foo(1) > 1`, `names unknown field "foo"`},
+		{`amont > 1000 && curency == "EUR" && amont < 5`, `names unknown fields "amont" (did you mean "amount"?) and "curency"; it may use`}, // every one, once
 		{strings.Repeat("x", 1001), "more than 1000"},
 		{`amount >`, `is not valid`},
 		{`dept > 3`, `is not valid`},

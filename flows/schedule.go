@@ -66,6 +66,11 @@ func parseSchedule(expr, zone string) (spec cron.Schedule, key string, err error
 	if err != nil {
 		return nil, "cron", fmt.Errorf("cron %q: %v; write five fields (minute hour day-of-month month day-of-week), e.g. \"0 9 * * MON\"", expr, err)
 	}
+	// One that matches no day (31 February) would never start anything:
+	// the parser finds no firing within five years of any date.
+	if spec.Next(time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)).IsZero() {
+		return nil, "cron", fmt.Errorf("cron %q never fires: no month has that day; check the day-of-month and month fields", expr)
+	}
 	return spec, "", nil
 }
 
@@ -192,6 +197,11 @@ func (v *validator) schedules(r *rawSchedules, form []Field) []Schedule {
 			spec, key, err := parseSchedule(s.Cron, s.zone())
 			if err != nil {
 				v.add(p+"."+key, "%v", err)
+			}
+			if key == "timezone" { // the cron may be wrong too: say so in the same run
+				if _, key, err := parseSchedule(s.Cron, "UTC"); err != nil {
+					v.add(p+"."+key, "%v", err)
+				}
 			}
 			s.spec = spec
 		}

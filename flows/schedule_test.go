@@ -90,6 +90,15 @@ func TestScheduleValidation(t *testing.T) {
     timezone: Europe/Parsi # @schedule[0].timezone
     requester: olivia
 `, []want{{"schedule[0].timezone", `timezone "Europe/Parsi" is not a known IANA timezone`}}},
+		{"bad cron and timezone: both told", `schedule:
+  - cron: "0 9 * * MOON" # @schedule[0].cron
+    timezone: Europe/Parsi # @schedule[0].timezone
+    requester: olivia
+`, []want{{"schedule[0].timezone", `timezone "Europe/Parsi" is not a known IANA timezone`}, {"schedule[0].cron", `cron "0 9 * * MOON"`}}},
+		{"never fires", `schedule:
+  - cron: "0 9 31 2 *" # @schedule[0].cron
+    requester: olivia
+`, []want{{"schedule[0].cron", `cron "0 9 31 2 *" never fires`}}},
 		{"missing cron and requester", `schedule:
   - timezone: UTC # @schedule[0]
 `, []want{{"schedule[0].cron", "cron is required"}, {"schedule[0].requester", "requester is required"}}},
