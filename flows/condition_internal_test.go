@@ -151,7 +151,7 @@ func TestNearest(t *testing.T) {
 		{"stauts", []string{"start", "tasks", "requests", "status", "cancel", "help"}, "status"},
 		{"purhcase", []string{"access", "content", "purchase"}, "purchase"},
 		{"Purchase", []string{"access", "purchase"}, "purchase"},
-		{"asignees", keysAt("steps[0].asignees"), "assignees"},
+		{"asignees", (&validator{}).keysAt("steps[0].asignees"), "assignees"},
 		{"xyzzy", []string{"start", "tasks"}, ""},
 		{"people", allKeys, ""}, // not "title": four edits is no typo
 		{"", []string{"a"}, "a"},

@@ -5,11 +5,13 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/parser"
 )
 
 // Person is one entry of the people directory.
@@ -56,8 +58,23 @@ type Directory struct {
 func ParseDirectory(file string, src []byte) (*Directory, error) {
 	var raw rawDirectory
 	src = bytes.TrimPrefix(src, utf8BOM)
-	if err := decodeYAML(func() error { return yaml.UnmarshalWithOptions(src, &raw, yaml.Strict()) }); err != nil {
-		return nil, fmt.Errorf("%s: %s", file, yaml.FormatError(err, false, false))
+	// Read as flows are: every unknown key and value of the wrong type in
+	// one run, with its line, path and a "did you mean".
+	v := &validator{root: reflect.TypeFor[rawDirectory](), file: file, lines: map[string]int{}, byPos: map[[2]int]string{}}
+	f, err := parser.ParseBytes(src, 0)
+	if err != nil {
+		v.yamlError(err, nil)
+		return nil, v.err()
+	}
+	if len(f.Docs) > 0 && f.Docs[0].Body != nil {
+		ast.Walk(v, f.Docs[0].Body)
+		if v.emptyTag != "" {
+			v.add(strings.TrimPrefix(strings.TrimPrefix(v.emptyTag, "$"), "."), "a YAML tag (!...) here has no value; remove the tag or give it a value")
+			return nil, v.err()
+		}
+		if _, ok := v.decode(f.Docs[0].Body, func() any { raw = rawDirectory{}; return &raw }); !ok || len(v.problems) > 0 {
+			return nil, v.err()
+		}
 	}
 	d, err := NewDirectory(raw.People, raw.Channels)
 	var hours *WorkingHours

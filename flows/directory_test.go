@@ -134,11 +134,17 @@ channels:
 people:
   - id: a
     groups: !x
-`, []string{"the YAML could not be read"}},
-		{"unknown key", `
+`, []string{`dir.yaml:4: people[0].groups: a YAML tag (!...) here has no value`}},
+		// Read as flows are: every unknown key in one run, each with its
+		// line, path and the nearest key.
+		{"unknown keys", `
 people:
   - {id: a, manger: b}
-`, []string{`dir.yaml: [3:13] unknown field "manger"`}},
+  - id: b
+    timezon: Europe/Paris
+chanels: []
+`, []string{`dir.yaml:3: people[0].manger: unknown key "manger" (did you mean "manager"?)`,
+			`dir.yaml:5: people[1].timezon: unknown key "timezon" (did you mean "timezone"?)`, `dir.yaml:6: chanels: unknown key "chanels" (did you mean "channels"?)`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -148,7 +154,7 @@ people:
 				t.Fatal("accepted")
 			}
 			msg := err.Error()
-			if !strings.HasPrefix(msg, "dir.yaml: ") {
+			if !strings.HasPrefix(msg, "dir.yaml:") {
 				t.Errorf("error does not name the file: %s", msg)
 			}
 			for _, w := range tt.want {

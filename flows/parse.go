@@ -174,32 +174,15 @@ func ParseDefinition(file string, src []byte) (*Definition, error) {
 	// problems (but for those at a dropped value's place: that it is
 	// missing now was said already).
 	var raw rawFlow
-	var dropped []string
-	for drops := 0; ; drops++ {
-		err := decodeYAML(func() error { raw = rawFlow{}; return yaml.NodeToValue(f.Docs[0].Body, &raw, yaml.Strict()) })
-		if err == nil {
-			break
-		}
-		var uf *yaml.UnknownFieldError
-		var te *yaml.TypeError
-		var ne *yaml.UnexpectedNodeTypeError
-		var ye yaml.Error
-		typeErr := errors.As(err, &te) || errors.As(err, &ne)
-		var entry *droppedItem
-		if drops < maxDrops && (typeErr || errors.As(err, &uf)) && errors.As(err, &ye) && ye.GetToken() != nil {
-			entry = dropKey(f.Docs[0].Body, ye.GetToken().Position, typeErr)
-		}
-		dropped = append(dropped, v.yamlError(err, entry))
-		if entry == nil {
-			v.sortByLine()
-			return nil, v.err()
-		}
+	dropped, ok := v.decode(f.Docs[0].Body, func() any { raw = rawFlow{}; return &raw })
+	if !ok {
+		return nil, v.err()
 	}
 	// The decoder cuts a fraction given for a whole number (quorum: 1.5
 	// reads as 1): say so instead.
 	for _, f := range v.floats {
 		p := strings.TrimPrefix(strings.TrimPrefix(f.GetPath(), "$"), ".")
-		if t, ok := typeAt(p); ok && t.Kind() == reflect.Int && f.Value != float64(int64(f.Value)) {
+		if t, ok := v.typeAt(p); ok && t.Kind() == reflect.Int && f.Value != float64(int64(f.Value)) {
 			v.add(p, "%s is not a whole number", f.GetToken().Value)
 		}
 	}
@@ -219,6 +202,35 @@ func ParseDefinition(file string, src []byte) (*Definition, error) {
 	}
 	def.Source = file
 	return def, nil
+}
+
+// decode decodes body into the value fresh returns (a new one each try).
+// The decoder stops at the first unknown key or value of the wrong type:
+// each one it finds (up to a point) is recorded and dropped, and body
+// decoded again, so that one run reports them all. It returns the paths
+// dropped; ok is false when the decoder stopped at something it cannot
+// drop (its problem is recorded).
+func (v *validator) decode(body ast.Node, fresh func() any) (dropped []string, ok bool) {
+	for drops := 0; ; drops++ {
+		err := decodeYAML(func() error { return yaml.NodeToValue(body, fresh(), yaml.Strict()) })
+		if err == nil {
+			return dropped, true
+		}
+		var uf *yaml.UnknownFieldError
+		var te *yaml.TypeError
+		var ne *yaml.UnexpectedNodeTypeError
+		var ye yaml.Error
+		typeErr := errors.As(err, &te) || errors.As(err, &ne)
+		var entry *droppedItem
+		if drops < maxDrops && (typeErr || errors.As(err, &uf)) && errors.As(err, &ye) && ye.GetToken() != nil {
+			entry = dropKey(body, ye.GetToken().Position, typeErr)
+		}
+		dropped = append(dropped, v.yamlError(err, entry))
+		if entry == nil {
+			v.sortByLine()
+			return dropped, false
+		}
+	}
 }
 
 // utf8BOM is the byte-order mark a UTF-8 file may start with.
@@ -283,6 +295,7 @@ func LoadDefinitions(fsys fs.FS, dir string) ([]*Definition, error) {
 }
 
 type validator struct {
+	root     reflect.Type // what the document decodes into: rawFlow unless set
 	file     string
 	emptyTag string            // yaml path of a tag with no value
 	lines    map[string]int    // yaml path -> line
@@ -442,13 +455,16 @@ func isGroup(a string) bool { return strings.HasPrefix(a, "group:") }
 // keysAt lists the keys the format accepts beside the key at path (e.g.
 // steps[0].remind.maxx: those of remind), for "did you mean"; every key
 // when path leads nowhere known.
-func keysAt(path string) []string {
+func (v *validator) keysAt(path string) []string {
 	parent := ""
 	if i := strings.LastIndex(path, "."); i >= 0 {
 		parent = path[:i]
 	}
-	t, ok := typeAt(parent)
+	t, ok := v.typeAt(parent)
 	if !ok || t.Kind() != reflect.Struct {
+		if v.root != nil {
+			return nil
+		}
 		return allKeys
 	}
 	var keys []string
@@ -463,8 +479,11 @@ func keysAt(path string) []string {
 // typeAt is the Go type a path of the format decodes into (of an element,
 // for a list): rawFlow for "", rawStep for steps[1], int for
 // steps[1].quorum.
-func typeAt(path string) (reflect.Type, bool) {
-	t := reflect.TypeFor[rawFlow]()
+func (v *validator) typeAt(path string) (reflect.Type, bool) {
+	t := v.root
+	if t == nil {
+		t = reflect.TypeFor[rawFlow]()
+	}
 	if path == "" {
 		return t, true
 	}
@@ -548,7 +567,7 @@ func (v *validator) yamlError(err error, entry *droppedItem) string {
 	if errors.As(err, &uf) {
 		key := ye.GetToken().Value
 		msg = fmt.Sprintf("unknown key %q", key)
-		if s := nearest(key, keysAt(p)); s != "" {
+		if s := nearest(key, v.keysAt(p)); s != "" {
 			msg += fmt.Sprintf(" (did you mean %q?)", s)
 		} else {
 			msg += "; remove it"

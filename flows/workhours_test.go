@@ -127,7 +127,7 @@ func TestWorkingHoursRefusesMistakes(t *testing.T) {
 		{`{hours: "09:00-24:30"}`, `write the start and the end of the day`},
 		{`{holidays: [25/12/2026]}`, `holiday "25/12/2026" is not a date; write it as YYYY-MM-DD`},
 		{`{timezone: Mars/Olympus}`, `timezone "Mars/Olympus" is unknown`},
-		{`{weekdays: [mon]}`, `unknown field "weekdays"`},
+		{`{weekdays: [mon]}`, `working_hours.weekdays: unknown key "weekdays"`},
 		{`{days: []}`, `days: list the days people work`},
 		{`{hours: "09:+5-17:00"}`, `write the start and the end of the day`},
 		{`{timezone: Local}`, `timezone Local is each machine's own; name one, like Europe/Paris`},
