@@ -233,6 +233,17 @@ func prepare(cfg bot.Config) (*flows.Engine, error) {
 
 // loadEngine reads the flows and the directory the configuration names (or
 // the built-in ones) and builds the engine.
+// loadFlowsDir loads the flows of an operator's directory, each file named
+// by its path as configured (flows/a.yaml), not by its name alone: in a
+// problem, and where one flow's clash with another names it.
+func loadFlowsDir(dir string) ([]*flows.Definition, error) {
+	defs, err := flows.LoadDefinitions(os.DirFS(dir), ".")
+	for _, d := range defs {
+		d.Source = filepath.Join(dir, d.Source)
+	}
+	return defs, prefixProblems(err, dir)
+}
+
 func loadEngine(cfg bot.Config) (*flows.Engine, error) {
 	var defs []*flows.Definition
 	var err error
@@ -240,8 +251,7 @@ func loadEngine(cfg bot.Config) (*flows.Engine, error) {
 		return nil, err
 	}
 	if cfg.FlowsDir != "" {
-		defs, err = flows.LoadDefinitions(os.DirFS(cfg.FlowsDir), ".")
-		err = prefixProblems(err, cfg.FlowsDir)
+		defs, err = loadFlowsDir(cfg.FlowsDir)
 	} else {
 		defs, err = flows.LoadDefinitions(manifests.Flows, "flows")
 	}

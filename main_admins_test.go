@@ -63,3 +63,25 @@ func TestLinkTTLInDays(t *testing.T) {
 		t.Errorf("BATON_LINK_TTL=7d: %v, %v", set.ttl, err)
 	}
 }
+
+// A flows directory's files are named by their paths as configured, in a
+// problem of one file and in a clash between two.
+func TestFlowsDirNamesFilesByPath(t *testing.T) {
+	t.Parallel()
+	plain := func(id string) string {
+		return "id: " + id + "\nname: " + id + "\nowner: olivia\nprefix: LD\nsteps:\n  - {id: a, type: notify, to: [requester], message: hi}\n"
+	}
+	broken := flowsDir(t, map[string]string{"a.yaml": plain("one"), "c.yaml": "id: three\nownr: olivia\n"})
+	clashing := flowsDir(t, map[string]string{"a.yaml": plain("one"), "b.yaml": plain("two")})
+	for dir, want := range map[string][]string{
+		broken:   {filepath.Join(broken, "c.yaml") + ":2: ownr"},
+		clashing: {filepath.Join(clashing, "b.yaml") + ":4: prefix", "(" + filepath.Join(clashing, "a.yaml") + ")"},
+	} {
+		_, err := loadEngine(bot.Config{FlowsDir: dir})
+		for _, w := range want {
+			if err == nil || !strings.Contains(err.Error(), w) {
+				t.Errorf("error lacks %q:\n%v", w, err)
+			}
+		}
+	}
+}

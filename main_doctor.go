@@ -174,8 +174,7 @@ func (c *checkup) flows(cfg bot.Config) {
 	from := "the built-in examples"
 	if cfg.FlowsDir != "" {
 		from = cfg.FlowsDir
-		defs, err = flows.LoadDefinitions(os.DirFS(cfg.FlowsDir), ".")
-		err = prefixProblems(err, cfg.FlowsDir)
+		defs, err = loadFlowsDir(cfg.FlowsDir)
 	} else {
 		defs, err = flows.LoadDefinitions(manifests.Flows, "flows")
 	}
