@@ -71,7 +71,7 @@ type quietRedis struct{}
 func (quietRedis) Printf(context.Context, string, ...any) {}
 
 // commands are baton's commands besides serving (serve, the default).
-var commands = []string{"validate", "graph", "audit", "dead", "healthcheck", "token", "doctor", "teams-package"}
+var commands = []string{"validate", "graph", "audit", "dead", "healthcheck", "token", "doctor", "teams-package", "version"}
 
 // run is the whole program: it returns the exit code.
 func run(ctx context.Context, args []string, getenv func(string) string, environ []string, stdout, stderr io.Writer) int {
@@ -104,6 +104,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 			return doctor(ctx, args[1:], getenv, environ, stdout, stderr)
 		case "teams-package":
 			return teamsPackage(args[1:], getenv, stdout, stderr)
+		case "version":
+			if len(args) > 1 {
+				w, code := stderr, 2
+				if wantsHelp(args[1:]) {
+					w, code = stdout, 0
+				}
+				fmt.Fprintln(w, "usage: baton version (prints the build: version, commit and Go version)")
+				return code
+			}
+			fmt.Fprintln(stdout, version())
+			return 0
 		case "serve":
 			args = args[1:]
 		default:
@@ -859,4 +870,29 @@ func (c backlogCollector) Collect(ch chan<- prometheus.Metric) {
 	for kind, n := range map[string]int64{"outbox": b.Outbox, "unacked": b.Unacked, "timers": b.Timers, "leased": b.Leased, "dead": b.Dead} {
 		ch <- prometheus.MustNewConstMetric(backlogDesc, prometheus.GaugeValue, float64(n), kind)
 	}
+}
+
+// version describes the build from what the Go toolchain recorded in it:
+// the module version, the commit (and whether the tree had changes), and
+// the Go version, e.g. "baton (devel) 03f0d5e 2026-11-29T15:02:57Z go1.26.8".
+func version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "baton (unknown build)"
+	}
+	out := "baton " + bi.Main.Version
+	settings := map[string]string{}
+	for _, s := range bi.Settings {
+		settings[s.Key] = s.Value
+	}
+	if rev := settings["vcs.revision"]; rev != "" {
+		out += " " + rev[:min(len(rev), 7)]
+		if settings["vcs.modified"] == "true" {
+			out += "+changes"
+		}
+		if t := settings["vcs.time"]; t != "" {
+			out += " " + t
+		}
+	}
+	return out + " " + bi.GoVersion
 }

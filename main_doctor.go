@@ -215,10 +215,15 @@ func (c *checkup) flows(cfg bot.Config) {
 	schedules, inbound := 0, 0
 	var missing []string
 	needed := map[string]bool{} // the secrets' variables
+	var short []string          // set, but short enough to guess
 	need := func(what, secret string) {
-		needed[bot.SecretVar(secret)] = true
-		if cfg.Secret(secret) == "" {
-			missing = append(missing, fmt.Sprintf("%s needs %s", what, bot.SecretVar(secret)))
+		name := bot.SecretVar(secret)
+		needed[name] = true
+		switch v := cfg.Secret(secret); {
+		case v == "":
+			missing = append(missing, fmt.Sprintf("%s needs %s", what, name))
+		case len(v) < minSecret && !slices.Contains(short, name):
+			short = append(short, name)
 		}
 	}
 	for _, d := range defs {
@@ -252,12 +257,19 @@ func (c *checkup) flows(cfg bot.Config) {
 	switch {
 	case len(missing) > 0:
 		c.fail("secrets", "%s: set them to long random strings shared with the other system", strings.Join(missing, "; "))
+	case len(short) > 0:
+		slices.Sort(short)
+		c.warn("secrets", "%s %s shorter than %d characters: anyone who guesses one can sign requests as the other system; use long random strings (e.g. openssl rand -hex 32)",
+			strings.Join(short, ", "), map[bool]string{true: "is", false: "are"}[len(short) == 1], minSecret)
 	case len(needed) > 0:
 		c.ok("secrets", "%s set", strings.Join(slices.Sorted(maps.Keys(needed)), ", "))
 	default:
 		c.skip("secrets", "no flow needs one (no webhook step, webhook subscription or inbound start)")
 	}
 }
+
+// minSecret is the length under which doctor warns of a signing secret.
+const minSecret = 16
 
 // slack calls auth.test with the bot token.
 func (c *checkup) slack(ctx context.Context, getenv func(string) string) {

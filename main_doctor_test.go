@@ -273,6 +273,11 @@ func TestDoctorMissingSecretAndBadConfig(t *testing.T) {
 		`warn people: flow lead schedule[0] requester: "zoe" is not a person in the directory: add them to the directory or fix the flows`,
 		"skip slack: not configured", "skip teams: not configured")
 
+	// A secret set but short enough to guess is warned of, and not shown.
+	_, out = runDoctor(t, "BATON_REDIS_URL", redisURL, "BATON_FLOWS_DIR", flowsDir(t, map[string]string{"lead.yaml": doctorFlow}), "BATON_SECRET_CRM_HOOK", "abc")
+	doctorWants(t, out, "warn secrets: BATON_SECRET_CRM_HOOK is shorter than 16 characters")
+	noSecrets(t, out, "abc\n", "abc ")
+
 	code, out = runDoctor(t, "BATON_LOG_LEVEL", "loud", "SLACK_SIGNING_SECRET", "signing-secret-value")
 	if code != 1 {
 		t.Errorf("exit %d, want 1:\n%s", code, out)

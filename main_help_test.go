@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -14,7 +15,7 @@ func TestHelp(t *testing.T) {
 	for _, args := range [][]string{
 		{"--help"}, {"-h"}, {"serve", "--help"}, {"graph", "--help"}, {"audit", "-h"}, {"token", "--help"},
 		{"token", "create", "--help"}, {"doctor", "--help"}, {"teams-package", "--help"}, {"healthcheck", "--help"},
-		{"validate", "--help"}, {"dead", "--help"}, {"dead", "retry", "-h"}, {"help"}, {"help", "token"}, {"help", "graph"}, {"help", "--help"}, {"help", "-h"},
+		{"validate", "--help"}, {"version", "--help"}, {"dead", "--help"}, {"dead", "retry", "-h"}, {"help"}, {"help", "token"}, {"help", "graph"}, {"help", "--help"}, {"help", "-h"},
 	} {
 		var out, errOut bytes.Buffer
 		code := run(t.Context(), args, env(), nil, &out, &errOut)
@@ -101,5 +102,15 @@ func TestMistypedCommand(t *testing.T) {
 		if code != 2 || out.Len() != 0 || !strings.Contains(errOut.String(), c.want) {
 			t.Errorf("baton %s: exit %d, stderr %q; want 2 saying %q", strings.Join(c.args, " "), code, errOut.String(), c.want)
 		}
+	}
+}
+
+// TestVersion: baton version prints the build, ending with the Go version.
+func TestVersion(t *testing.T) {
+	t.Parallel()
+	var out, errOut bytes.Buffer
+	if code := run(t.Context(), []string{"version"}, env(), nil, &out, &errOut); code != 0 || !strings.HasPrefix(out.String(), "baton ") ||
+		!strings.HasSuffix(out.String(), " "+runtime.Version()+"\n") || errOut.Len() != 0 {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, out.String(), errOut.String())
 	}
 }

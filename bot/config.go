@@ -116,7 +116,8 @@ func LoadConfig(args []string, getenv func(string) string, environ []string, out
 		fmt.Fprintf(out, "       baton token create --name NAME --scope read|start|admin [--person ID]\n")
 		fmt.Fprintf(out, "                                      create a REST API token (printed once, on the last line); also: token list, token revoke NAME\n")
 		fmt.Fprintf(out, "       baton teams-package [-o FILE]  build the Teams app package (manifest and icons) to upload\n")
-		fmt.Fprintf(out, "       baton healthcheck              exit 0 if the Baton on this machine answers /healthz (for containers)\n\nFlags:\n")
+		fmt.Fprintf(out, "       baton healthcheck              exit 0 if the Baton on this machine answers /healthz (for containers)\n")
+		fmt.Fprintf(out, "       baton version                  print the build: version, commit and Go version\n\nFlags:\n")
 		fs.PrintDefaults()
 		fmt.Fprintf(out, "\n%s", ConfigHelp)
 	}
