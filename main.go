@@ -460,8 +460,9 @@ func serve(ctx context.Context, cfg bot.Config, getenv func(string) string, log 
 	if ready != nil {
 		ready(addr.String())
 	}
-	err = g.Wait()
-	log.Info("baton stopped")
+	if err = g.Wait(); err == nil { // else run says it stopped, and why
+		log.Info("baton stopped")
+	}
 	return err
 }
 
