@@ -608,6 +608,15 @@ func openStore(url, prefix, noURL string, stderr io.Writer) (store *storage.Stor
 	return storage.New(rdb, storage.Config{}), func() { rdb.Close() }, true
 }
 
+// redisHint is what to check when a command could not read or write
+// Redis: nothing for an answer Redis gave (no such instance).
+func redisHint(err error) string {
+	if errors.Is(err, flows.ErrNotFound) {
+		return ""
+	}
+	return "; check BATON_REDIS_URL (or -redis-url) and that Redis is running"
+}
+
 // redisURLFlag adds -redis-url to fs and returns the URL to use once fs is
 // parsed: the flag's, or BATON_REDIS_URL. The environment's is not the
 // flag's default, which the usage would print: the URL may hold a password.
@@ -742,12 +751,12 @@ func audit(ctx context.Context, args []string, getenv func(string) string, stdou
 	// grows, so entries written between the two reads are no harm.
 	in, err := store.Get(ctx, id)
 	if err != nil {
-		fmt.Fprintf(stderr, "baton: %v\n", err)
+		fmt.Fprintf(stderr, "baton: %v%s\n", err, redisHint(err))
 		return 1
 	}
 	entries, err := store.Audit(ctx, id)
 	if err != nil {
-		fmt.Fprintf(stderr, "baton: %v\n", err)
+		fmt.Fprintf(stderr, "baton: %v%s\n", err, redisHint(err))
 		return 1
 	}
 	chainErr := flows.VerifyChain(entries)

@@ -70,7 +70,7 @@ func dead(ctx context.Context, args []string, getenv func(string) string, stdout
 	defer closeStore()
 	letters, err := store.DeadLetters(ctx, deadMax)
 	if err != nil {
-		fmt.Fprintf(stderr, "baton: %v\n", err)
+		fmt.Fprintf(stderr, "baton: %v%s\n", err, redisHint(err))
 		return 1
 	}
 	if verb == "list" {
@@ -81,7 +81,7 @@ func dead(ctx context.Context, args []string, getenv func(string) string, stdout
 	if verb == "drop" {
 		n, err := store.DropDead(ctx, picked)
 		if err != nil {
-			fmt.Fprintf(stderr, "baton: %v\n", err)
+			fmt.Fprintf(stderr, "baton: %v%s\n", err, redisHint(err))
 			return 1
 		}
 		fmt.Fprintf(stdout, "dropped %s\n", flows.Plural(n, "dead letter", "dead letters"))
@@ -116,7 +116,7 @@ func dead(ctx context.Context, args []string, getenv func(string) string, stdout
 	}
 	n, err := store.Requeue(ctx, send)
 	if err != nil {
-		fmt.Fprintf(stderr, "baton: %v\n", err)
+		fmt.Fprintf(stderr, "baton: %v%s\n", err, redisHint(err))
 		return 1
 	}
 	fmt.Fprintf(stdout, "sent %s again: Baton delivers %s as it runs (now, if it is running)\n", flows.Plural(n, "dead letter", "dead letters"), pronoun(n))

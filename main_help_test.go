@@ -114,3 +114,13 @@ func TestVersion(t *testing.T) {
 		t.Errorf("exit %d, stdout %q, stderr %q", code, out.String(), errOut.String())
 	}
 }
+
+// TestAuditRedisDown: a command that cannot reach Redis says what to check.
+func TestAuditRedisDown(t *testing.T) {
+	t.Parallel()
+	var out, errOut bytes.Buffer
+	code := run(t.Context(), []string{"audit", "PR-1"}, env("BATON_REDIS_URL", "redis://127.0.0.1:1/0"), nil, &out, &errOut)
+	if code != 1 || !strings.Contains(errOut.String(), "check BATON_REDIS_URL (or -redis-url) and that Redis is running") {
+		t.Errorf("exit %d, stderr %q", code, errOut.String())
+	}
+}
