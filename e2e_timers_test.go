@@ -629,12 +629,12 @@ func TestSnoozeThroughTheConsole(t *testing.T) {
 	h.mustContain("a bad length", command("bob", "snooze "+id+" later", false), "Say when to remind you")
 	h.at(time.Hour-time.Minute, 0)
 	h.at(time.Hour, 1)
-	first := "You asked to be reminded: Manager approval has been waiting for 1 h."
+	first := "You asked to be reminded: Manager approval has been waiting on you for 1 h."
 	h.wantLines("bob's reminders", reminders(h.card("bob", "task", id, "manager")), first)
 	// Again, once the first has come.
 	h.mustContain("second snooze", command("bob", "snooze "+id+" 2h", true), "(in 2 h)")
 	h.at(3*time.Hour, 1)
-	second := "You asked to be reminded: Manager approval has been waiting for 3 h."
+	second := "You asked to be reminded: Manager approval has been waiting on you for 3 h."
 	h.at(4*time.Hour, 1) // the step's own first reminder, on time
 	h.wantLines("bob's reminders", reminders(h.card("bob", "task", id, "manager")), first, second, reminder1)
 	h.wantTimeline(h.timeline("alice", id), 2, "Bob Chen asked to be reminded later")

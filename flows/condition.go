@@ -56,10 +56,32 @@ func conditionEnv(fields []Field) (map[string]any, []string) {
 	return env, dynamic
 }
 
-// unknownField is a condition naming a field it may not use.
-type unknownField struct{ name, msg string }
+// unknownField is a condition naming fields it may not use.
+type unknownField struct {
+	src   string
+	names []string // in the order the condition names them
+	known []string // what it may use
+}
 
-func (e *unknownField) Error() string { return e.msg }
+func (e *unknownField) Error() string { return e.about(e.names) }
+
+// about says what is wrong with the condition's names among names, each
+// with the nearest it may use.
+func (e *unknownField) about(names []string) string {
+	var named []string
+	for _, u := range names {
+		hint := ""
+		if s := nearest(u, e.known); s != "" {
+			hint = fmt.Sprintf(" (did you mean %q?)", s)
+		}
+		named = append(named, fmt.Sprintf("%q%s", u, hint))
+	}
+	what := "field " + named[0]
+	if len(named) > 1 {
+		what = "fields " + JoinNames(named)
+	}
+	return fmt.Sprintf("condition %q names unknown %s; it may use %s", e.src, what, strings.Join(e.known, ", "))
+}
 
 func compileCondition(src string, env map[string]any, dynamic []string) (*condition, error) {
 	if len(src) > maxConditionLen {
@@ -75,19 +97,7 @@ func compileCondition(src string, env map[string]any, dynamic []string) (*condit
 			return nil, fmt.Errorf("condition %q uses %s, which conditions do not allow; compare fields with == != < > <= >=, combine with && || !, and use in, contains, startsWith, endsWith, matches or %s()", src, refused, strings.Join(conditionBuiltins, "(), "))
 		}
 		if len(check.unknown) > 0 { // every one, so that one run shows them all
-			var named []string
-			for _, u := range check.unknown {
-				hint := ""
-				if s := nearest(u, names); s != "" {
-					hint = fmt.Sprintf(" (did you mean %q?)", s)
-				}
-				named = append(named, fmt.Sprintf("%q%s", u, hint))
-			}
-			what := "field " + named[0]
-			if len(named) > 1 {
-				what = "fields " + JoinNames(named)
-			}
-			return nil, &unknownField{name: check.unknown[0], msg: fmt.Sprintf("condition %q names unknown %s; it may use %s", src, what, strings.Join(names, ", "))}
+			return nil, &unknownField{src: src, names: check.unknown, known: names}
 		}
 	}
 	opts := []expr.Option{expr.Env(env), expr.AllowUndefinedVariables(), expr.AsBool(), expr.DisableAllBuiltins(), expr.MaxNodes(500),

@@ -771,14 +771,24 @@ func (v *validator) flow(r *rawFlow) *Definition {
 		if s.When != "" {
 			env, dynamic := conditionEnv(available)
 			c, err := compileCondition(s.When, env, dynamic)
-			var later *unknownField
-			switch {
-			case errors.As(err, &later) && setBy[later.name] == s.ID:
-				err = fmt.Errorf("condition %q uses %q, which this step sets: its condition is checked before it runs, so it may use the form and what earlier steps set", s.When, later.name)
-			case errors.As(err, &later) && setBy[later.name] != "":
-				err = fmt.Errorf("condition %q uses %q, which step %s sets later: a condition may use the form and what earlier steps set", s.When, later.name, setBy[later.name])
-			}
-			if err != nil {
+			// A name a step sets is no typo: said as set too late, apart
+			// from the names that are unknown.
+			if uf := (*unknownField)(nil); errors.As(err, &uf) {
+				var unknown []string
+				for _, n := range uf.names {
+					switch by := setBy[n]; {
+					case by == s.ID:
+						v.add(p+".when", "condition %q uses %q, which this step sets: its condition is checked before it runs, so it may use the form and what earlier steps set", s.When, n)
+					case by != "":
+						v.add(p+".when", "condition %q uses %q, which step %s sets later: a condition may use the form and what earlier steps set", s.When, n, by)
+					default:
+						unknown = append(unknown, n)
+					}
+				}
+				if len(unknown) > 0 {
+					v.add(p+".when", "%s", uf.about(unknown))
+				}
+			} else if err != nil {
 				v.add(p+".when", "%v", err)
 			} else if problem := choiceMismatch(s.When, choices); problem != "" {
 				v.add(p+".when", "condition %q compares %s", s.When, problem)

@@ -149,6 +149,18 @@ steps:
     assignees: [manager]
     when: account != ""
 `, []want{{"steps[0].when", `condition "account != \"\"" uses "account", which step grant sets later: a condition may use the form and what earlier steps set`}}},
+		// A name set later and a typo in one condition: each told as what it is.
+		{"a condition with a name set later and a typo", validHead + `steps:
+  - id: a
+    type: approval
+    assignees: [manager]
+    when: amout > 1 && account != "" # @steps[0].when
+  - id: grant
+    type: task
+    assignees: [group:it]
+    outputs:
+      - {name: account, label: Account}
+`, []want{{"steps[0].when", `uses "account", which step grant sets later`}, {"steps[0].when", `names unknown field "amout" (did you mean "amount"?)`}}},
 		{"fractions for whole numbers", validHead + `steps:
   - id: a
     type: approval

@@ -123,7 +123,8 @@ func (t *tx) snoozed(s *Step, tm Timer) {
 	if task != nil && task.Since.After(since) { // reassigned or delegated to them since
 		since = task.Since
 	}
-	text := fmt.Sprintf("You asked to be reminded: %s has been waiting for %s.", s.Name, FormatDuration(t.now.Sub(since)))
+	// Counted from when it came to them: "on you" is true of that time.
+	text := fmt.Sprintf("You asked to be reminded: %s has been waiting on you for %s.", s.Name, FormatDuration(t.now.Sub(since)))
 	var m *Message
 	card, thread := t.personCard(p), t.personCard(p)
 	switch {

@@ -49,7 +49,7 @@ func TestSnooze(t *testing.T) {
 	tr = r.fire(flows.TimerSnooze)
 	reminder := notifies(tr)[0]
 	if reminder.To.Person != "bob" || !strings.HasPrefix(reminder.Card, "manager/1/bob/s") || reminder.Thread != "manager/1/bob" || reminder.Msg.Kind != flows.MsgReminder ||
-		reminder.Msg.Text != "You asked to be reminded: Manager approval has been waiting for 1 h 30 min." ||
+		reminder.Msg.Text != "You asked to be reminded: Manager approval has been waiting on you for 1 h 30 min." ||
 		!slices.Contains(actions(reminder.Msg.Actions), flows.ActApprove) {
 		t.Fatalf("reminder %+v", reminder)
 	}

@@ -411,7 +411,7 @@ func TestSnoozeCard(t *testing.T) {
 	mustContain(t, "typed", w.say("bob", "snooze PR-1 1h").text(), "I'll remind you about PR-1")
 	w.rig.Advance(time.Hour)
 	reminder := w.conn.last(t, chat("bob"))
-	mustContain(t, "Bob's reminder", reminder.text(), "You asked to be reminded: Manager approval has been waiting for 1 h.")
+	mustContain(t, "Bob's reminder", reminder.text(), "You asked to be reminded: Manager approval has been waiting on you for 1 h.")
 	if reminder.ReplyTo != bob.ID {
 		t.Errorf("the reminder replies to %q, want Bob's card %q", reminder.ReplyTo, bob.ID)
 	}
