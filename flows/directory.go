@@ -66,13 +66,19 @@ func ParseDirectory(file string, src []byte) (*Directory, error) {
 		v.yamlError(err, nil)
 		return nil, v.err()
 	}
-	if len(f.Docs) > 0 && f.Docs[0].Body != nil {
-		ast.Walk(v, f.Docs[0].Body)
+	docs := slices.DeleteFunc(slices.Clone(f.Docs), func(d *ast.DocumentNode) bool { return d.Body == nil })
+	if len(docs) > 1 {
+		v.add("", "the file holds %d YAML documents (split by ---); put everyone in one, as Baton reads only a single document", len(docs))
+		return nil, v.err()
+	}
+	if len(docs) == 1 {
+		body := docs[0].Body
+		ast.Walk(v, body)
 		if v.emptyTag != "" {
 			v.add(strings.TrimPrefix(strings.TrimPrefix(v.emptyTag, "$"), "."), "a YAML tag (!...) here has no value; remove the tag or give it a value")
 			return nil, v.err()
 		}
-		if _, ok := v.decode(f.Docs[0].Body, func() any { raw = rawDirectory{}; return &raw }); !ok || len(v.problems) > 0 {
+		if _, ok := v.decode(body, func() any { raw = rawDirectory{}; return &raw }); !ok || len(v.problems) > 0 {
 			return nil, v.err()
 		}
 	}

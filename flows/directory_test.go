@@ -135,6 +135,20 @@ people:
   - id: a
     groups: !x
 `, []string{`dir.yaml:4: people[0].groups: a YAML tag (!...) here has no value`}},
+		{"a tag of YAML's own without a value, and a document after a comment", `# the team
+---
+people:
+  - {id: b, managr: a}
+  - id: a
+    manager: !!str
+`, []string{`dir.yaml:4: people[0].managr: unknown key "managr" (did you mean "manager"?)`}},
+		{"two documents", `
+people:
+  - {id: a}
+---
+people:
+  - {id: b}
+`, []string{`dir.yaml: the file holds 2 YAML documents (split by ---)`}},
 		// Read as flows are: every unknown key in one run, each with its
 		// line, path and the nearest key.
 		{"unknown keys", `

@@ -309,7 +309,7 @@ func (v *validator) Visit(n ast.Node) ast.Visitor {
 	if n == nil {
 		return v
 	}
-	if tag, ok := n.(*ast.TagNode); ok && v.emptyTag == "" {
+	if tag, ok := n.(*ast.TagNode); ok && v.emptyTag == "" && !strings.HasPrefix(tag.Start.Value, "!!") { // YAML's own tags (!!null, !!str) decode without a value
 		if _, null := tag.Value.(*ast.NullNode); tag.Value == nil || null {
 			v.emptyTag = tag.GetPath()
 		}
