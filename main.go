@@ -120,7 +120,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 		default:
 			if a := args[0]; !strings.HasPrefix(a, "-") { // no command takes a word: a mistyped command
 				msg := fmt.Sprintf("baton: there is no command %q", a)
-				if n := flows.Nearest(a, append(slices.Clone(commands), "serve", "help")); n != "" {
+				if n := flows.Nearest(a, append(slices.Clone(commands), "serve", "help")); n != "" && a != "" {
 					msg += fmt.Sprintf("; did you mean %s?", n)
 				}
 				fmt.Fprintf(stderr, "%s (the commands are serve, %s; see baton --help)\n", msg, strings.Join(commands, ", "))
@@ -129,7 +129,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 		case "help":
 			if len(args) > 1 && args[1] != "serve" && args[1] != "help" && !wantsHelp(args[1:2]) { // baton help token: as baton token --help
 				if !slices.Contains(commands, args[1]) {
-					fmt.Fprintf(stderr, "baton help: there is no command %q; the commands are %s (see baton --help)\n", args[1], strings.Join(commands, ", "))
+					msg := fmt.Sprintf("baton help: there is no command %q", args[1])
+					if n := flows.Nearest(args[1], commands); n != "" && args[1] != "" {
+						msg += fmt.Sprintf("; did you mean %s?", n)
+					}
+					fmt.Fprintf(stderr, "%s; the commands are %s (see baton --help)\n", msg, strings.Join(commands, ", "))
 					return 2
 				}
 				return run(ctx, []string{args[1], "--help"}, getenv, environ, stdout, stderr)
@@ -189,9 +193,9 @@ func checkAdmins(engine *flows.Engine, admins []string) error {
 	case 0:
 		return nil
 	case 1:
-		return fmt.Errorf("BATON_ADMINS: %s is not a person in the people directory; list directory ids (e.g. BATON_ADMINS=olivia), or add them to BATON_DIRECTORY", unknown[0])
+		return fmt.Errorf("BATON_ADMINS (-admins): %s is not a person in the people directory; list directory ids (e.g. BATON_ADMINS=olivia), or add them to BATON_DIRECTORY", unknown[0])
 	}
-	return fmt.Errorf("BATON_ADMINS: %s are not people in the people directory; list directory ids (e.g. BATON_ADMINS=olivia), or add them to BATON_DIRECTORY", strings.Join(unknown, ", "))
+	return fmt.Errorf("BATON_ADMINS (-admins): %s are not people in the people directory; list directory ids (e.g. BATON_ADMINS=olivia), or add them to BATON_DIRECTORY", strings.Join(unknown, ", "))
 }
 
 // flowsDirProblem says what is wrong with a configured flows directory
@@ -242,8 +246,6 @@ func prepare(cfg bot.Config) (*flows.Engine, error) {
 	return engine, nil
 }
 
-// loadEngine reads the flows and the directory the configuration names (or
-// the built-in ones) and builds the engine.
 // loadFlowsDir loads the flows of an operator's directory, each file named
 // by its path as configured (flows/a.yaml), not by its name alone: in a
 // problem, and where one flow's clash with another names it.
@@ -255,6 +257,8 @@ func loadFlowsDir(dir string) ([]*flows.Definition, error) {
 	return defs, prefixProblems(err, dir)
 }
 
+// loadEngine reads the flows and the directory the configuration names (or
+// the built-in ones) and builds the engine.
 func loadEngine(cfg bot.Config) (*flows.Engine, error) {
 	var defs []*flows.Definition
 	var err error
@@ -275,13 +279,13 @@ func loadEngine(cfg bot.Config) (*flows.Engine, error) {
 	src, name := manifests.Directory, "built-in demo directory"
 	if cfg.Directory != "" {
 		if src, err = os.ReadFile(cfg.Directory); err != nil {
-			return nil, fmt.Errorf("people directory: %w; set BATON_DIRECTORY to a readable YAML file", err)
+			return nil, fmt.Errorf("people directory: %w; set BATON_DIRECTORY (or -directory) to a readable YAML file", err)
 		}
 		name = cfg.Directory
 	}
 	dir, err := flows.ParseDirectory(name, src)
 	if err != nil {
-		return nil, fmt.Errorf("people directory: %w", err)
+		return nil, fmt.Errorf("people directory:\n%w", err) // a list of problems, as the flows'
 	}
 	return flows.NewEngine(defs, dir, cfg.Admins)
 }

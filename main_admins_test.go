@@ -21,7 +21,7 @@ func TestUnknownAdminStopsStartUp(t *testing.T) {
 	if err := checkAdmins(engine, []string{"olivia"}); err != nil {
 		t.Errorf("olivia, in the demo directory: %v", err)
 	}
-	if err := checkAdmins(engine, []string{"olivia", "olivai"}); err == nil || !strings.Contains(err.Error(), `BATON_ADMINS: "olivai" is not a person in the people directory`) {
+	if err := checkAdmins(engine, []string{"olivia", "olivai"}); err == nil || !strings.Contains(err.Error(), `BATON_ADMINS (-admins): "olivai" is not a person in the people directory`) {
 		t.Errorf("a misspelt admin: %v", err)
 	}
 }

@@ -15,7 +15,7 @@ import (
 	"github.com/batonbot/baton/storage"
 )
 
-const deadUsage = `usage: baton dead [-json] [-redis-url URL]                list the deliveries given up on, oldest first
+const deadUsage = `usage: baton dead [list] [-json] [-redis-url URL]         list the deliveries given up on, oldest first
        baton dead retry [-redis-url URL] (-all | REF...)  send them again, once what made them fail is fixed
        baton dead drop [-redis-url URL] (-all | REF...)   delete them
 A delivery (a card, a card update, an event announcement) is given up on after its retries

@@ -252,13 +252,13 @@ func TestDoctorUnknownAdmin(t *testing.T) {
 	if code != 1 {
 		t.Errorf("exit %d, want 1:\n%s", code, out)
 	}
-	doctorWants(t, out, `FAIL admins: BATON_ADMINS: "olivai" is not a person in the people directory`)
+	doctorWants(t, out, `FAIL admins: BATON_ADMINS (-admins): "olivai" is not a person in the people directory`)
 	if n := strings.Count(out, "olivai"); n != 1 {
 		t.Errorf("olivai named %d times, want once:\n%s", n, out)
 	}
 	// Every one of them, at once.
 	_, out = runDoctor(t, "BATON_REDIS_URL", redisURL, "BATON_ADMINS", "olivai,olivia,bobb")
-	doctorWants(t, out, `FAIL admins: BATON_ADMINS: "olivai", "bobb" are not people in the people directory`)
+	doctorWants(t, out, `FAIL admins: BATON_ADMINS (-admins): "olivai", "bobb" are not people in the people directory`)
 }
 
 func TestDoctorMissingSecretAndBadConfig(t *testing.T) {

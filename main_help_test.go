@@ -96,6 +96,8 @@ func TestMistypedCommand(t *testing.T) {
 		{[]string{"docter"}, `did you mean doctor?`},
 		{[]string{"frobnicate"}, `baton: there is no command "frobnicate" (the commands are serve, validate,`},
 		{[]string{"dead", "retri", "-all"}, `baton dead: there is no subcommand "retri"; did you mean retry?`},
+		{[]string{"help", "valdiate"}, `baton help: there is no command "valdiate"; did you mean validate?`},
+		{[]string{""}, `baton: there is no command "" (the commands are`}, // nothing is near nothing
 	} {
 		var out, errOut bytes.Buffer
 		code := run(t.Context(), c.args, env(), nil, &out, &errOut)

@@ -713,8 +713,9 @@ func (a *API) get(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := instanceView{Instance: in, WaitingOn: in.Pending(), Timeline: audit, Deliveries: []flows.HookAttempt{}}
-	// Deliveries name other systems and their errors: for the
-	// integrations' tokens, not for one person's.
+	// Deliveries name the event subscribers and their errors: for the
+	// integrations' tokens, not for one person's. (A webhook step's call is
+	// part of the flow: its record is on the timeline.)
 	if a.d.Deliveries != nil && tokenOf(r).Person == "" {
 		if v.Deliveries, err = a.d.Deliveries.HookAttempts(r.Context(), in.ID); err != nil {
 			a.fail(w, r, err)
