@@ -573,8 +573,20 @@ func (v *validator) yamlError(err error, entry *droppedItem) string {
 			msg += "; remove it"
 		}
 	}
-	v.problems = append(v.problems, Problem{File: v.file, Line: line, Path: p, Msg: msg})
+	v.problems = append(v.problems, Problem{File: v.file, Line: line, Path: p, Msg: syntaxHint(msg)})
 	return p
+}
+
+// syntaxHint adds what to fix to the YAML parser's commonest complaints,
+// which say what it found but not why.
+func syntaxHint(msg string) string {
+	switch {
+	case strings.Contains(msg, "found character '\t'"):
+		return "a tab: YAML indents with spaces only; replace the tab with spaces"
+	case strings.Contains(msg, "mapping value is not allowed in this context"):
+		return msg + `: quote a text that holds ": " (name: "a: b"), and indent a key only under the key it belongs to`
+	}
+	return msg
 }
 
 // templateNames reports each name a template reads from its data ({{.x}},

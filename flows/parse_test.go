@@ -711,7 +711,8 @@ func TestValidationOfDocuments(t *testing.T) {
 		{"not a mapping", "- a\n- b\n", 1, "this should be a mapping (key: value)"},
 		{"syntax error", "id: a\nname: [unclosed\nowner: x\n", 3, "must be specified"},
 		{"duplicate key", "id: a\nid: b\n", 2, `mapping key "id" already defined`},
-		{"tabs", "id: a\n\tname: b\n", 2, ""},
+		{"tabs", "id: a\n\tname: b\n", 2, "a tab: YAML indents with spaces only"},
+		{"a colon in a text", "id: a\nname: a: b\n", 2, `mapping value is not allowed in this context: quote a text that holds ": "`},
 		// goccy/go-yaml panics decoding a tag without a value into a list.
 		{"a tag without a value", "id: v\nname: V\nowner: o\nsteps: !x\n", 4, "a YAML tag (!...) here has no value"},
 		{"a nested tag without a value", "id: v\nsteps:\n  - id: a\n    assignees: !x\n", 4, "a YAML tag (!...) here has no value"},
