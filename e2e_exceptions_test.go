@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -510,6 +511,14 @@ func TestConsoleCommentSkipCancel(t *testing.T) {
 	page := h.status("dana", id)
 	for _, a := range []string{"comment", "delegate", "skip", "cancel"} {
 		h.mustContain("dana's status page", page, `data-action="`+a+`-PR-1"`, `name="action" value="`+a+`"`)
+	}
+	// Those that act on the step name the step and round shown: sent once
+	// the request has moved on, they are refused (below), not applied to the
+	// step it is at by then.
+	for _, a := range []string{"delegate", "skip"} {
+		if !regexp.MustCompile(`name="step" value="manager"><input type="hidden" name="round" value="1"><input type="hidden" name="key" value="[^"]+"><input type="hidden" name="action" value="` + a + `">`).MatchString(page) {
+			t.Errorf("dana's %s form does not carry the step and round shown", a)
+		}
 	}
 
 	// Skip: not the assignee, not the requester; the admin, with a reason.
