@@ -79,19 +79,36 @@ func (m *Messenger) Reach(to flows.Recipient) (bot.Address, bool) {
 }
 
 // Send implements bot.Messenger: it mails msg to the address and returns
-// the mail's Message-ID as the card's reference.
+// the card's reference: the mail's Message-ID and the address, so that
+// Update can write to it.
 func (m *Messenger) Send(ctx context.Context, to bot.Address, msg *flows.Message, thread string) (string, error) {
 	mail := m.Compose(to.ID, msg)
-	mail.InReplyTo = thread
+	mail.InReplyTo, _, _ = strings.Cut(thread, " ")
 	if err := m.send.Send(ctx, mail); err != nil {
 		return "", fmt.Errorf("mail %s about %s: %w", to.ID, msg.Instance, err)
 	}
-	return mail.ID, nil
+	return mail.ID + " " + to.ID, nil
 }
 
-// Update implements bot.Messenger. A sent mail cannot change; the approval
-// page shows the request as it is now, so closed cards send nothing.
-func (m *Messenger) Update(ctx context.Context, ref string, msg *flows.Message) error { return nil }
+// Update implements bot.Messenger. A sent mail cannot change: when the card
+// closes (someone decided, the request was cancelled or withdrawn, the task
+// went to someone else), a reply to it says so, as chat cards show it, and
+// that nothing more is needed; any other change sends nothing (the approval
+// page shows the request as it is now). A card sent by an earlier version
+// (its reference without the address) gets nothing.
+func (m *Messenger) Update(ctx context.Context, ref string, msg *flows.Message) error {
+	id, addr, ok := strings.Cut(ref, " ")
+	if !ok || msg.Outcome == "" {
+		return nil
+	}
+	mail := m.Compose(addr, msg)
+	mail.InReplyTo, mail.Subject = id, subject("Re: "+msg.Title)
+	mail.Text = "Nothing more is needed from you on this request.\n\n" + mail.Text
+	if err := m.send.Send(ctx, mail); err != nil {
+		return fmt.Errorf("mail %s about %s: %w", addr, msg.Instance, err)
+	}
+	return nil
+}
 
 // decides reports whether msg asks for a decision on an approval step.
 func decides(msg *flows.Message) (flows.Action, bool) {

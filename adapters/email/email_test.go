@@ -233,7 +233,11 @@ func TestSMTPDelivery(t *testing.T) {
 	if !strings.Contains(g.from, "<baton@corp.example>") || !strings.Contains(g.to, "<sales@acme.example>") {
 		t.Errorf("envelope: %q %q", g.from, g.to)
 	}
-	for _, h := range []string{"Message-ID: <" + ref + ">", "Subject: =?utf-8?q?", "To: <sales@acme.example>", "Content-Transfer-Encoding: quoted-printable"} {
+	msgID, addr, _ := strings.Cut(ref, " ") // the reference: the Message-ID, and the address for a reply on closing
+	if addr != "sales@acme.example" {
+		t.Errorf("reference %q", ref)
+	}
+	for _, h := range []string{"Message-ID: <" + msgID + ">", "Subject: =?utf-8?q?", "To: <sales@acme.example>", "Content-Transfer-Encoding: quoted-printable"} {
 		if !strings.Contains(g.data, h) {
 			t.Errorf("mail lacks header %q:\n%s", h, g.data)
 		}
@@ -257,7 +261,7 @@ func TestSMTPDelivery(t *testing.T) {
 		t.Fatal(err)
 	}
 	got = srv.received()
-	if len(got) != 2 || strings.Contains(got[1].data, "/x/") || !strings.Contains(got[1].data, "In-Reply-To: <"+ref+">") {
+	if id, _, _ := strings.Cut(ref, " "); len(got) != 2 || strings.Contains(got[1].data, "/x/") || !strings.Contains(got[1].data, "In-Reply-To: <"+id+">") {
 		t.Errorf("notice: %d mails; %s", len(got), got[len(got)-1].data)
 	}
 
@@ -411,6 +415,19 @@ steps:
 	}
 	if rig.Drain() != 0 || len(srv.received()) != 1 {
 		t.Errorf("delivered again")
+	}
+	// Their step no longer needs them (the owner cancels): a reply says
+	// so, as chat cards show it.
+	if out, err := rig.Svc.Handle(t.Context(), flows.Event{Kind: flows.EventCancel, Key: "c", Actor: "olivia", Instance: "VC-1", Reason: "vendor blacklisted"}); err != nil || !out.OK {
+		t.Fatalf("cancel: %+v %v", out, err)
+	}
+	rig.Drain()
+	got = srv.received()
+	if len(got) != 2 {
+		t.Fatalf("%d mails after the cancel, want 2", len(got))
+	}
+	if text := body(t, got[1].data); !strings.Contains(got[1].data, "In-Reply-To: <") || !strings.Contains(text, "Nothing more is needed from you on this request.") || !strings.Contains(text, "Cancelled by Olivia Brown") || strings.Contains(text, "/x/") {
+		t.Errorf("the closing mail:\n%s", got[1].data)
 	}
 }
 
