@@ -61,6 +61,7 @@ func (x *External) Handler() http.Handler {
 	mux.HandleFunc("GET /x/static/{name}", static)
 	mux.HandleFunc("GET /x/{token}", x.page)
 	mux.HandleFunc("POST /x/{token}", x.decide)
+	mux.HandleFunc("POST /x/{token}/renew", x.renew)
 	x.csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		x.problem(w, http.StatusForbidden, "Not allowed", "This form was posted from another site. Open the link from your mail and decide on that page.")
 	}))
@@ -73,10 +74,45 @@ func (x *External) Handler() http.Handler {
 
 type problemData struct {
 	Title, Msg string
+	Renew      string // an expired link's token: the page offers to mail a new one
 }
 
 func (x *External) problem(w http.ResponseWriter, code int, title, msg string) {
 	renderPage(w, x.log, x.tmpl, code, "x-problem", problemData{Title: title, Msg: msg})
+}
+
+// renewDelay is how soon a new link is mailed for an expired one: the
+// shortest reminder one may ask for (flows.MinSnooze).
+const renewDelay = "5m"
+
+// renew mails a new link for an expired one, if the step it was for still
+// waits on its person: as a reminder they asked for (a snooze), which
+// brings a fresh link like every reminder mail. The expired link, still
+// signed, is only good for this, once: it asks nothing but a mail to its
+// own address.
+func (x *External) renew(w http.ResponseWriter, r *http.Request) {
+	c, err := x.links.Verify(r.PathValue("token"))
+	switch {
+	case err == nil: // not expired after all: its page
+		http.Redirect(w, r, "/x/"+r.PathValue("token"), http.StatusSeeOther)
+		return
+	case !errors.Is(err, bot.ErrLinkExpired):
+		x.problem(w, http.StatusNotFound, "This link is not valid",
+			"The link is incomplete or was changed. Open it again from your mail, copying the whole address.")
+		return
+	}
+	out, err := x.svc.Handle(r.Context(), flows.Event{Kind: flows.EventSnooze, Key: "x:" + c.Nonce + ":renew", Instance: c.Instance,
+		Actor: flows.ExternalID(c.Email), Platform: "email", Step: c.Step, Round: c.Round, Data: map[string]string{"for": renewDelay}})
+	switch {
+	case err != nil:
+		x.log.Error("approval link renewal", "instance", c.Instance, "step", c.Step, "err", err)
+		x.problem(w, http.StatusInternalServerError, "No new link was sent", "Something went wrong; it was logged. Try again in a minute.")
+	case !out.OK:
+		x.problem(w, http.StatusConflict, "No new link was sent", out.Text)
+	default:
+		renderPage(w, x.log, x.tmpl, http.StatusOK, "x-problem", problemData{Title: "A new link is on its way",
+			Msg: fmt.Sprintf("Baton mails a new link for %s to %s within a few minutes.", c.Instance, c.Email)})
+	}
 }
 
 // externalData is what the approval page shows.
@@ -107,8 +143,8 @@ func (x *External) check(w http.ResponseWriter, r *http.Request) (externalData, 
 	c, err := x.links.Verify(r.PathValue("token"))
 	switch {
 	case errors.Is(err, bot.ErrLinkExpired):
-		x.problem(w, http.StatusGone, "This link has expired",
-			fmt.Sprintf("The link for %s expired at %s. Ask the person who sent you the request for a new one; a reminder mail also brings a fresh link.", c.Instance, flows.FormatTime(c.Expires, time.UTC)))
+		renderPage(w, x.log, x.tmpl, http.StatusGone, "x-problem", problemData{Title: "This link has expired", Renew: r.PathValue("token"),
+			Msg: fmt.Sprintf("The link for %s expired at %s. If the request still waits on you, ask for a new one: it comes by mail.", c.Instance, flows.FormatTime(c.Expires, time.UTC))})
 		return externalData{}, false
 	case err != nil:
 		x.problem(w, http.StatusNotFound, "This link is not valid",

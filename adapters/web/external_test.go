@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -224,9 +225,29 @@ func TestExternalLinkExpires(t *testing.T) {
 	x.rig.Clock.Advance(72*time.Hour - time.Second)
 	x.expect(x.do("GET", link, nil), http.StatusOK, "Vendor confirmation")
 	x.rig.Clock.Advance(time.Second)
-	x.expect(x.do("GET", link, nil), http.StatusGone, "This link has expired", "VC-1")
+	x.expect(x.do("GET", link, nil), http.StatusGone, "This link has expired", "VC-1", "Mail me a new link", `action="`+link+`/renew"`)
 	x.expect(x.do("POST", link, url.Values{"decision": {"approve"}}), http.StatusGone, "This link has expired")
 	x.unchanged()
+
+	// Asked for, a new link comes by mail: a reminder of the step, due
+	// in a few minutes (every reminder mail brings a fresh link).
+	x.expect(x.do("POST", link+"/renew", nil), http.StatusOK, "A new link is on its way", vendorAddr)
+	in, err := x.rig.Store.Get(t.Context(), "VC-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(in.Timers, func(tm flows.Timer) bool {
+		return tm.Kind == flows.TimerSnooze && tm.Person == flows.ExternalID(vendorAddr) && tm.At.Equal(x.rig.Clock.Now().Add(5*time.Minute))
+	}) {
+		t.Errorf("no reminder for %s in 5 min: %+v", vendorAddr, in.Timers)
+	}
+	// Only a link Baton signed may ask.
+	x.expect(x.do("POST", link+"x/renew", nil), http.StatusNotFound, "This link is not valid")
+	// Once: asking again changes nothing more.
+	x.expect(x.do("POST", link+"/renew", nil), http.StatusOK, "A new link is on its way")
+	if again, _ := x.rig.Store.Get(t.Context(), "VC-1"); again.Version != in.Version {
+		t.Errorf("a second ask changed the request: version %d, want %d", again.Version, in.Version)
+	}
 }
 
 func TestExternalLinkTampered(t *testing.T) {
