@@ -119,21 +119,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 			args = args[1:]
 		default:
 			if a := args[0]; !strings.HasPrefix(a, "-") { // no command takes a word: a mistyped command
-				msg := fmt.Sprintf("baton: there is no command %q", a)
-				if n := flows.Nearest(a, append(slices.Clone(commands), "serve", "help")); n != "" && a != "" {
-					msg += fmt.Sprintf("; did you mean %s?", n)
-				}
-				fmt.Fprintf(stderr, "%s (the commands are serve, %s; see baton --help)\n", msg, strings.Join(commands, ", "))
+				fmt.Fprintf(stderr, "%s (the commands are serve, %s; see baton --help)\n",
+					noSuch("baton: there is no command", a, append(slices.Clone(commands), "serve", "help")), strings.Join(commands, ", "))
 				return 2
 			}
 		case "help":
 			if len(args) > 1 && args[1] != "serve" && args[1] != "help" && !wantsHelp(args[1:2]) { // baton help token: as baton token --help
 				if !slices.Contains(commands, args[1]) {
-					msg := fmt.Sprintf("baton help: there is no command %q", args[1])
-					if n := flows.Nearest(args[1], commands); n != "" && args[1] != "" {
-						msg += fmt.Sprintf("; did you mean %s?", n)
-					}
-					fmt.Fprintf(stderr, "%s; the commands are %s (see baton --help)\n", msg, strings.Join(commands, ", "))
+					fmt.Fprintf(stderr, "%s; the commands are %s (see baton --help)\n", noSuch("baton help: there is no command", args[1], commands), strings.Join(commands, ", "))
 					return 2
 				}
 				return run(ctx, []string{args[1], "--help"}, getenv, environ, stdout, stderr)
@@ -610,6 +603,16 @@ func openStore(url, prefix, noURL string, stderr io.Writer) (store *storage.Stor
 		return nil, nil, false
 	}
 	return storage.New(rdb, storage.Config{}), func() { rdb.Close() }, true
+}
+
+// noSuch says that word is not one of known: what, the word, and the
+// nearest of known if there is one near enough.
+func noSuch(what, word string, known []string) string {
+	msg := fmt.Sprintf("%s %q", what, word)
+	if n := flows.Nearest(word, known); n != "" && word != "" {
+		msg += fmt.Sprintf("; did you mean %s?", n)
+	}
+	return msg
 }
 
 // redisHint is what to check when a command could not read or write

@@ -34,11 +34,7 @@ func dead(ctx context.Context, args []string, getenv func(string) string, stdout
 	if len(args) > 0 && (args[0] == "retry" || args[0] == "drop" || args[0] == "list") {
 		verb, args = args[0], args[1:]
 	} else if len(args) > 0 && !strings.HasPrefix(args[0], "-") && !deadRef(args[0]) { // a mistyped word, not a REF
-		msg := fmt.Sprintf("baton dead: there is no subcommand %q", args[0])
-		if n := flows.Nearest(args[0], []string{"retry", "drop", "list"}); n != "" {
-			msg += fmt.Sprintf("; did you mean %s?", n)
-		}
-		fmt.Fprintf(stderr, "%s\n%s\n", msg, deadUsage)
+		fmt.Fprintf(stderr, "%s\n%s\n", noSuch("baton dead: there is no subcommand", args[0], []string{"retry", "drop", "list"}), deadUsage)
 		return 2
 	}
 	fs := newFlags("dead", deadUsage)

@@ -60,7 +60,7 @@ func ParseDirectory(file string, src []byte) (*Directory, error) {
 	src = bytes.TrimPrefix(src, utf8BOM)
 	// Read as flows are: every unknown key and value of the wrong type in
 	// one run, with its line, path and a "did you mean".
-	v := &validator{root: reflect.TypeFor[rawDirectory](), file: file, lines: map[string]int{}, byPos: map[[2]int]string{}}
+	v := newValidator(file, reflect.TypeFor[rawDirectory]())
 	f, err := parser.ParseBytes(src, 0)
 	if err != nil {
 		v.yamlError(err, nil)
@@ -74,8 +74,7 @@ func ParseDirectory(file string, src []byte) (*Directory, error) {
 	if len(docs) == 1 {
 		body := docs[0].Body
 		ast.Walk(v, body)
-		if v.emptyTag != "" {
-			v.add(strings.TrimPrefix(strings.TrimPrefix(v.emptyTag, "$"), "."), "a YAML tag (!...) here has no value; remove the tag or give it a value")
+		if !v.tagsHaveValues() {
 			return nil, v.err()
 		}
 		if _, ok := v.decode(body, func() any { raw = rawDirectory{}; return &raw }); !ok || len(v.problems) > 0 {

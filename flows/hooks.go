@@ -113,7 +113,7 @@ type HookAttempt struct {
 	Event      string    `json:"event"` // HookEvent.ID
 	Type       string    `json:"type"`
 	Target     string    `json:"target"`               // the subscriber's scheme://host (paths and queries may hold secrets)
-	Subscriber string    `json:"subscriber,omitempty"` // its HookID, which tells subscribers on one host apart
+	Subscriber string    `json:"subscriber,omitempty"` // its Hook's Name, which tells subscribers on one host apart
 	Attempt    int       `json:"attempt"`
 	At         time.Time `json:"at"`
 	OK         bool      `json:"ok"`

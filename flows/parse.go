@@ -146,7 +146,7 @@ var (
 // source in error messages. Every problem is reported, each with its line and
 // field path, in a *DefinitionError.
 func ParseDefinition(file string, src []byte) (*Definition, error) {
-	v := &validator{file: file, lines: map[string]int{}, byPos: map[[2]int]string{}}
+	v := newValidator(file, nil)
 	src = bytes.TrimPrefix(src, utf8BOM) // some editors on Windows start a file with one
 	f, err := parser.ParseBytes(src, 0)
 	if err != nil {
@@ -162,10 +162,7 @@ func ParseDefinition(file string, src []byte) (*Definition, error) {
 		v.add("", "a file holds exactly one flow definition (a YAML mapping with id, name, owner, form and steps)")
 		return nil, v.err()
 	}
-	if v.emptyTag != "" {
-		// goccy/go-yaml's decoder dereferences nil on a tag without a value
-		// (steps: !x); say what to fix instead.
-		v.add(strings.TrimPrefix(strings.TrimPrefix(v.emptyTag, "$"), "."), "a YAML tag (!...) here has no value; remove the tag or give it a value")
+	if !v.tagsHaveValues() {
 		return nil, v.err()
 	}
 	// The decoder stops at the first unknown key or value of the wrong type:
@@ -202,6 +199,23 @@ func ParseDefinition(file string, src []byte) (*Definition, error) {
 	}
 	def.Source = file
 	return def, nil
+}
+
+// newValidator checks a file whose document decodes into root (nil: a
+// flow definition, rawFlow).
+func newValidator(file string, root reflect.Type) *validator {
+	return &validator{root: root, file: file, lines: map[string]int{}, byPos: map[[2]int]string{}}
+}
+
+// tagsHaveValues reports whether the walked document has no custom tag
+// without a value, recording the problem when it has one: goccy/go-yaml's
+// decoder dereferences nil on such a tag (steps: !x).
+func (v *validator) tagsHaveValues() bool {
+	if v.emptyTag == "" {
+		return true
+	}
+	v.add(strings.TrimPrefix(strings.TrimPrefix(v.emptyTag, "$"), "."), "a YAML tag (!...) here has no value; remove the tag or give it a value")
+	return false
 }
 
 // decode decodes body into the value fresh returns (a new one each try).
