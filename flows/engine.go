@@ -792,6 +792,8 @@ func (t *tx) stepName() string {
 	return t.in.Step
 }
 
+// waitingNames names the people the step's tasks still wait on: "Bob Chen
+// and Frank Osei".
 func (t *tx) waitingNames() string {
 	var names []string
 	for _, task := range t.in.Tasks {
@@ -800,6 +802,28 @@ func (t *tx) waitingNames() string {
 		}
 	}
 	return JoinNames(names)
+}
+
+// waitingLabels names each person a task still waits on, with whom their
+// task is delegated to (a stand-in for someone away, too), who may decide
+// it as well: "Bob Chen (delegated to Carol Diaz)".
+func waitingLabels(tasks []Task, name func(string) string) []string {
+	var labels []string
+	for _, task := range tasks {
+		if task.Decision != Pending {
+			continue
+		}
+		l := name(task.Assignee)
+		if len(task.Delegates) > 0 {
+			ds := make([]string, len(task.Delegates))
+			for i, d := range task.Delegates {
+				ds[i] = name(d)
+			}
+			l += " (delegated to " + JoinNames(ds) + ")"
+		}
+		labels = append(labels, l)
+	}
+	return labels
 }
 
 func (t *tx) waitingOn() string {
@@ -1103,7 +1127,7 @@ func (t *tx) taskCard(s *Step, kind MessageKind, person string) *Message {
 		m.Context = append(m.Context, fmt.Sprintf("Note from %s: %s", t.name(in.Requester), in.Note))
 	}
 	loc := t.e.dir.Location(person)
-	m.Context = append(m.Context, "Waiting on "+t.waitingNames())
+	m.Context = append(m.Context, "Waiting on "+JoinNames(waitingLabels(t.in.Tasks, t.name)))
 	if s.Kind == StepApproval && s.Policy != PolicyAny { // where the vote stands
 		var approved []string
 		for _, task := range in.Tasks {

@@ -1240,8 +1240,15 @@ func TestAwayStandIn(t *testing.T) {
 		t.Fatalf("task %+v: want bob's, shared with carol", task)
 	}
 	contains(t, "outcome", tr.Outcome.Text, "Bob Chen is away through Sat 28 Nov, and Carol Diaz stands in")
+	// Whom it waits on names the stand-in wherever that shows: the cards,
+	// the status timeline, the dashboard.
 	for _, p := range []string{"bob", "carol"} {
-		contains(t, p+"'s card", strings.Join(notified(t, tr, p, "manager/1/"+p).Msg.Context, "\n"), "Routing: Bob Chen is away")
+		contains(t, p+"'s card", strings.Join(notified(t, tr, p, "manager/1/"+p).Msg.Context, "\n"), "Routing: Bob Chen is away",
+			"Waiting on Bob Chen (delegated to Carol Diaz)")
+	}
+	contains(t, "timeline", itemTexts(r.e.Timeline(r.in, r.audit, "alice", r.now))["Manager approval"], "Waiting on Bob Chen (delegated to Carol Diaz) for ")
+	if o := r.e.Overview([]*flows.Instance{r.in}, r.now); len(o.Open) != 1 || !slices.Equal(o.Open[0].Owners, []string{"Bob Chen (delegated to Carol Diaz)"}) {
+		t.Errorf("dashboard: %+v, want Bob Chen's task, delegated to Carol Diaz", o.Open)
 	}
 	r.act(flows.EventApprove, "carol")
 	if h := r.in.History[0]; !slices.Equal(h.Deciders, []string{"carol"}) || !slices.Equal(h.For, []string{"bob"}) {

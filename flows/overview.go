@@ -88,11 +88,7 @@ func (e *Engine) Overview(ins []*Instance, now time.Time) Overview {
 					}
 				}
 			}
-			for _, t := range in.Tasks {
-				if t.Decision == Pending {
-					st.Owners = append(st.Owners, e.dir.Name(t.Assignee))
-				}
-			}
+			st.Owners = append(st.Owners, waitingLabels(in.Tasks, e.dir.Name)...)
 			st.Due = in.Due
 			if !in.Due.IsZero() && !in.Due.After(now) {
 				st.Overdue, st.Late = true, now.Sub(in.Due)

@@ -254,13 +254,7 @@ func (e *Engine) stepItem(def *Definition, in *Instance, s *Step, audit []AuditE
 		}
 	}
 	if in.Step == s.ID && in.Status == StatusRunning {
-		var names []string
-		for _, t := range in.Tasks {
-			if t.Decision == Pending {
-				names = append(names, e.dir.Name(t.Assignee))
-			}
-		}
-		line := "Waiting on " + JoinNames(names)
+		line := "Waiting on " + JoinNames(waitingLabels(in.Tasks, e.dir.Name))
 		if s.Kind == StepWebhook {
 			line = "Waiting on " + hostOf(s.Webhook.URL)
 		}
