@@ -140,6 +140,8 @@ func actionWords(a *AuditEntry) string {
 		return "could not complete the webhook call"
 	case "condition_failed":
 		return "could not evaluate the step's condition"
+	case "assign_failed":
+		return "found nobody who may take the step"
 	case "timer_skipped":
 		return cmp.Or(map[string]string{"remind": "skipped a reminder", "escalate": "skipped an escalation", "timeout": "skipped the timeout", "snooze": "skipped a reminder someone asked for"}[a.Detail["timer"]], "skipped a timer")
 	case "skipped":

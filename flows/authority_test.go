@@ -88,16 +88,44 @@ func TestNoSelfApprovalByAnyRoute(t *testing.T) {
 			t.Fatal(r.in.Status)
 		}
 	})
-	t.Run("the only admin, owning the flow, has no one else to skip it", func(t *testing.T) {
+	// Nobody but the requester could approve it (no manager, the owner is
+	// the requester, no other admin): the request fails at once, saying
+	// why, rather than waiting on the requester's own approval.
+	for _, c := range []struct {
+		name      string
+		requester string // owns the flow, has no manager
+		admins    []string
+	}{{"no admin", "zed", nil}, {"the only admin", admin, []string{admin}}} {
+		t.Run(c.name+", owning the flow: nobody may approve", func(t *testing.T) {
+			t.Parallel()
+			e, err := flows.NewEngine([]*flows.Definition{mustParse(t, assigneeFlow("approval", c.requester, "manager", ""))}, testDir(t), c.admins)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := newRun(t, e)
+			tr := r.start("who", c.requester, nil)
+			if r.in.Status != flows.StatusFailed || len(r.in.Tasks) != 0 {
+				t.Fatalf("status %s, tasks %+v: want failed, with nobody asked", r.in.Status, r.in.Tasks)
+			}
+			contains(t, "outcome", tr.Outcome.Text, "but it failed at once: no one is available as the requester's manager, and nobody else may approve it")
+			contains(t, "requester's notice", notified(t, tr, c.requester, "requester/failed").Msg.Text, "could not complete: no one is available")
+			if a := r.audit[len(r.audit)-1]; a.Action != "assign_failed" {
+				t.Errorf("last record %+v, want assign_failed", a)
+			}
+			if evs := flows.HookEvents(tr); !slices.ContainsFunc(evs, func(ev flows.HookEvent) bool { return ev.Type == flows.HookFailed }) {
+				t.Errorf("webhook events %+v: none says it failed", evs)
+			}
+			tr = r.refused(flows.Event{Kind: flows.EventApprove, Actor: c.requester}, flows.CodeClosed)
+			contains(t, "refusal", tr.Outcome.Text, "X-1 failed; there is nothing to decide.")
+		})
+	}
+	t.Run("a state holding the requester's own task", func(t *testing.T) {
 		t.Parallel()
-		e, err := flows.NewEngine([]*flows.Definition{mustParse(t, strings.Replace(buyFlow, "owner: olivia", "owner: ada", 1))}, testDir(t), []string{admin})
-		if err != nil {
-			t.Fatal(err)
-		}
-		r := newRun(t, e)
-		r.start("buy", admin, form("item", "x", "amount", "5"))
-		tr := r.refused(flows.Event{Kind: flows.EventSkip, Actor: admin, Reason: "mine"}, flows.CodeNotAllowed)
-		contains(t, "refusal", tr.Outcome.Text, "You made X-1, so you may not skip Manager approval yourself, and there is no other owner or admin to skip it; it waits on")
+		r := newRun(t, newEngine(t, buyFlow))
+		r.start("buy", "alice", form("item", "x", "amount", "5"))
+		r.in.Tasks[0].Assignee = "alice" // as no version assigns it
+		tr := r.refused(flows.Event{Kind: flows.EventApprove, Actor: "alice"}, flows.CodeNotAllowed)
+		contains(t, "refusal", tr.Outcome.Text, "You made X-1, so you may not decide Manager approval yourself.")
 	})
 	t.Run("an escalation to the requester goes to the owner", func(t *testing.T) {
 		t.Parallel()

@@ -393,6 +393,8 @@ func (e *Engine) start(cur *Instance, ev Event, now time.Time) (*Transition, err
 		if in.Routed != "" { // not whom the flow names: the requester is told why
 			t.out.Text += " (" + in.Routed + ")"
 		}
+	case StatusFailed:
+		t.out.Text = fmt.Sprintf("Started %s (%s), but it failed at once: %s.", in.ID, def.Name, in.Outcome)
 	default:
 		t.out.Text = fmt.Sprintf("Started %s (%s): %s.", in.ID, def.Name, in.Status)
 	}
@@ -707,7 +709,11 @@ func (t *tx) stale() bool {
 		}
 		_ = t.refuse(CodeNotReached, fmt.Sprintf("%s is back with %s (%s): nothing is to be decided until they resubmit it.", in.ID, t.name(in.Requester), why))
 	default:
-		_ = t.refuse(CodeClosed, fmt.Sprintf("%s is %s; there is nothing to decide.", in.ID, strings.ReplaceAll(string(in.Status), "_", " ")))
+		is := "is " + strings.ReplaceAll(string(in.Status), "_", " ")
+		if in.Status == StatusFailed {
+			is = "failed"
+		}
+		_ = t.refuse(CodeClosed, fmt.Sprintf("%s %s; there is nothing to decide.", in.ID, is))
 	}
 	return true
 }
@@ -719,6 +725,13 @@ func (t *tx) stale() bool {
 // they would decide the step (or else reassign or delegate a task of it).
 func (t *tx) authority(decide bool) (slot int, ok bool) {
 	actor := t.ev.Actor
+	if decide && t.selfApproval(t.step(), actor) && t.in.holdsSeat(actor) {
+		// Never assigned so (assignees, reassign, delegate and stand-ins
+		// leave the requester out); refused all the same, should a state
+		// from an earlier version hold it.
+		_ = t.refuse(CodeNotAllowed, fmt.Sprintf("You made %s, so you may not decide %s yourself.", t.in.ID, t.stepName()))
+		return 0, false
+	}
 	for i, task := range t.in.Tasks {
 		if task.Assignee == actor && task.Decision == Pending {
 			return i, true
@@ -861,12 +874,7 @@ func (t *tx) decide(d Decision) error {
 	wrong := func(format string, args ...any) error {
 		return &InputError{Msg: fmt.Sprintf(format, args...), Field: "decision"}
 	}
-	switch {
-	case s.Kind == StepTask && d != Done:
-		return wrong("%s is a task (%s): mark it done instead", t.in.ID, s.Name)
-	case s.Kind == StepApproval && d == Done:
-		return wrong("%s is waiting for an approval (%s): approve, reject or request changes", t.in.ID, s.Name)
-	case s.Kind != StepApproval && s.Kind != StepTask:
+	if s.Kind != StepApproval && s.Kind != StepTask {
 		return wrong("%s is waiting for %s, not for a person", t.in.ID, s.Name)
 	}
 	// Who may act comes first: anyone else is refused (and audited) whatever
@@ -874,6 +882,12 @@ func (t *tx) decide(d Decision) error {
 	slot, ok := t.authority(true)
 	if !ok {
 		return nil
+	}
+	switch {
+	case s.Kind == StepTask && d != Done:
+		return wrong("%s is a task (%s): mark it done instead", t.in.ID, s.Name)
+	case s.Kind == StepApproval && d == Done:
+		return wrong("%s is waiting for an approval (%s): approve, reject or request changes", t.in.ID, s.Name)
 	}
 	reason := strings.TrimSpace(t.ev.Reason)
 	if (d == Rejected || d == Changes) && reason == "" {
@@ -947,6 +961,8 @@ func (t *tx) afterText() string {
 		return t.waitingOn()
 	case StatusCompleted:
 		return "The request is complete."
+	case StatusFailed:
+		return fmt.Sprintf("The request failed: %s.", t.in.Outcome)
 	}
 	return fmt.Sprintf("The request is %s.", strings.ReplaceAll(string(t.in.Status), "_", " "))
 }
@@ -1884,6 +1900,11 @@ func (t *tx) activate(s *Step) {
 		return
 	}
 	people, note := t.assignees(s)
+	if len(people) == 0 { // nobody but the requester could approve it: never them
+		t.record(AuditEntry{Actor: System, Action: "assign_failed", Reason: note})
+		t.fail(s, note)
+		return
+	}
 	seated := slices.Clone(people) // one seat each: a stand-in for one task is not one for another
 	for _, p := range people {
 		task := Task{Assignee: p, Since: t.now}
@@ -2079,13 +2100,17 @@ func (t *tx) assignees(s *Step) ([]string, string) {
 		return out
 	}
 	if len(people) == 0 {
-		fallback := cmp.Or(append(standIns(1), t.def.Owner)...)
-		add(fallback)
 		words := make([]string, len(s.Assignees))
 		for i, a := range s.Assignees {
 			words[i] = t.assigneeWords(a)
 		}
-		notes = append(notes, fmt.Sprintf("no one is available %s; assigned to %s instead", JoinNames(words), t.name(fallback)))
+		fallback := standIns(1)
+		if len(fallback) == 0 { // only the requester is left, who may not approve it
+			notes = append(notes, fmt.Sprintf("no one is available %s, and nobody else may approve it (the flow's owner is its requester, and there is no admin)", JoinNames(words)))
+			return nil, strings.Join(notes, "; ")
+		}
+		add(fallback...)
+		notes = append(notes, fmt.Sprintf("no one is available %s; assigned to %s instead", JoinNames(words), t.name(fallback[0])))
 	}
 	// A quorum is never lowered quietly: too few people (the requester left
 	// out, a small group) bring in stand-ins, and if there are not enough of

@@ -493,6 +493,9 @@ steps:
 		r.inputErr(flows.Event{Kind: flows.EventTaskDone, Actor: "erin", Data: form("account", "ann", "acount", "x")}, "acount is not a field of this form")
 		r.inputErr(flows.Event{Kind: flows.EventTaskDone, Actor: "erin", Data: form("account", "ann", "seats", "0")}, "Seats must be at least 1")
 		r.refused(flows.Event{Kind: flows.EventTaskDone, Actor: "bob", Data: form("account", "ann")}, flows.CodeNotAssignee)
+		// Someone else's approval is refused and recorded as any attempt of
+		// theirs, not answered with what the step is.
+		r.refused(flows.Event{Kind: flows.EventApprove, Actor: "bob"}, flows.CodeNotAssignee)
 		return r
 	}
 	t.Run("stored and used by a later condition", func(t *testing.T) {

@@ -31,7 +31,7 @@ const (
 	HookResubmitted = "resubmitted" // the requester resubmitted after changes were requested
 	HookReassigned  = "reassigned"  // a task was reassigned or delegated
 	HookCommented   = "commented"
-	HookFailed      = "failed"   // a webhook step failed and ended the request
+	HookFailed      = "failed"   // a step failed and ended the request (its webhook, its condition, nobody to assign)
 	HookDeclined    = "declined" // rejected at its last round: the request is closed
 )
 
@@ -152,7 +152,7 @@ func HookEvents(t *Transition) []HookEvent {
 	var out []HookEvent
 	for _, a := range t.Audit {
 		typ, ok := hookTypes[a.Action]
-		if (a.Action == "webhook_failed" || a.Action == "condition_failed") && in.Status == StatusFailed {
+		if (a.Action == "webhook_failed" || a.Action == "condition_failed" || a.Action == "assign_failed") && in.Status == StatusFailed {
 			typ, ok = HookFailed, true
 		}
 		if !ok || a.Refused {
