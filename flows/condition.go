@@ -22,8 +22,9 @@ import (
 type condition struct {
 	src     string
 	prog    *vm.Program
-	env     map[string]any // zero values of every typed name, for fields left empty
-	dynamic []string       // names whose type is only known at run time (webhook replies)
+	env     map[string]any    // zero values of every typed name, for fields left empty
+	dynamic []string          // names whose type is only known at run time (webhook replies)
+	outputs map[string]string // the task outputs it reads, with the step that sets each
 }
 
 // conditionBuiltins are the functions a condition may call. None of them can
@@ -83,7 +84,11 @@ func (e *unknownField) about(names []string) string {
 	return fmt.Sprintf("condition %q names unknown %s; it may use %s", e.src, what, strings.Join(e.known, ", "))
 }
 
-func compileCondition(src string, env map[string]any, dynamic []string) (*condition, error) {
+// compileCondition compiles src over the typed names env and the names
+// dynamic. outputs are the names among env that a task step sets (with the
+// step): read as stored values, an empty one is its zero value only once
+// its step is done (evalRan).
+func compileCondition(src string, env map[string]any, dynamic []string, outputs map[string]string) (*condition, error) {
 	if len(src) > maxConditionLen {
 		return nil, fmt.Errorf("condition is %d characters long, more than %d; split the logic over steps or simplify it", len(src), maxConditionLen)
 	}
@@ -100,17 +105,43 @@ func compileCondition(src string, env map[string]any, dynamic []string) (*condit
 			return nil, &unknownField{src: src, names: check.unknown, known: names}
 		}
 	}
-	opts := []expr.Option{expr.Env(env), expr.AllowUndefinedVariables(), expr.AsBool(), expr.DisableAllBuiltins(), expr.MaxNodes(500),
-		expr.Patch(storedPatcher(dynamic)), expr.Function(storedFunc, stored)}
-	for _, b := range conditionBuiltins {
-		opts = append(opts, expr.EnableBuiltin(b))
+	compile := func(stored []string) (*vm.Program, error) { // reading the names stored through storedFunc
+		opts := []expr.Option{expr.Env(env), expr.AllowUndefinedVariables(), expr.AsBool(), expr.DisableAllBuiltins(), expr.MaxNodes(500),
+			expr.Patch(storedPatcher(stored)), expr.Function(storedFunc, readStored)}
+		for _, b := range conditionBuiltins {
+			opts = append(opts, expr.EnableBuiltin(b))
+		}
+		return expr.Compile(src, opts...)
 	}
-	prog, err := expr.Compile(src, opts...)
+	prog, err := compile(dynamic)
 	if err != nil {
 		msg, _, _ := strings.Cut(err.Error(), "\n")
 		return nil, fmt.Errorf("condition %q is not valid: %s", src, msg)
 	}
-	return &condition{src: src, prog: prog, env: env, dynamic: dynamic}, nil
+	c := &condition{src: src, prog: prog, env: env, dynamic: dynamic}
+	// Checked with their types (above), run as stored values: the outputs
+	// of a task step that was skipped or passed over are not known, and the
+	// condition fails safe, as for a webhook's reply without a field
+	// (otherwise risk == "high" is false when nobody said what risk is,
+	// and an approval is passed over).
+	if tree, err := parser.Parse(src); err == nil && len(outputs) > 0 {
+		read := conditionCheck{}
+		ast.Walk(&tree.Node, &read)
+		for _, n := range read.unknown { // every name it reads, as names is empty
+			if step, ok := outputs[n]; ok {
+				if c.outputs == nil {
+					c.outputs = map[string]string{}
+				}
+				c.outputs[n] = step
+			}
+		}
+		if len(c.outputs) > 0 {
+			if c.prog, err = compile(append(slices.Clone(dynamic), slices.Collect(maps.Keys(c.outputs))...)); err != nil {
+				return nil, fmt.Errorf("condition %q is not valid: %s", src, err)
+			}
+		}
+	}
+	return c, nil
 }
 
 // storedFunc reads a name whose value only a step's run stores (a webhook
@@ -122,14 +153,46 @@ func compileCondition(src string, env map[string]any, dynamic []string) (*condit
 // a small amount.
 const storedFunc = "_baton_stored"
 
-func stored(params ...any) (any, error) {
+func readStored(params ...any) (any, error) {
 	name, _ := params[0].(string)
 	env, _ := params[1].(map[string]any)
 	v, ok := env[name]
 	if !ok {
 		return nil, fmt.Errorf("%s is not known: no step stored it (a webhook's reply without it, or a step that did not run)", name)
 	}
+	// Compared with == or != to a literal (storedPatcher): one of another
+	// kind is an error, not a false (risk == "high" with risk 7 would pass
+	// an approval over when a reply changed its type).
+	if len(params) == 3 && kindOf(v) != kindOf(params[2]) {
+		return nil, fmt.Errorf("%s is %s, but the condition compares it with %s", name, describe(v), describe(params[2]))
+	}
 	return v, nil
+}
+
+// kindOf is the kind of a condition's value: number, text, yes/no, or
+// another (nil, a list, an object).
+func kindOf(v any) string {
+	switch v.(type) {
+	case string:
+		return "a text"
+	case bool:
+		return "true or false"
+	case int, int64, float64:
+		return "a number"
+	case nil:
+		return "null"
+	}
+	return "a list or an object"
+}
+
+func describe(v any) string {
+	if s, ok := v.(string); ok {
+		return fmt.Sprintf("%q (a text)", s)
+	}
+	if k := kindOf(v); k != "a number" && k != "true or false" {
+		return k
+	}
+	return fmt.Sprintf("%v (%s)", v, kindOf(v))
 }
 
 // storedPatcher rewrites each use of a name in dynamic as a call of
@@ -159,7 +222,27 @@ func (p storedPatcher) Visit(n *ast.Node) {
 			if _, ok := x.Left.(*ast.NilNode); ok {
 				unpatchNilAware(&x.Right)
 			}
+			// A stored value compared with a literal is read with the
+			// literal, whose kind it must have (readStored).
+			withLiteral(x.Left, x.Right)
+			withLiteral(x.Right, x.Left)
 		}
+	}
+}
+
+// withLiteral passes lit to n, if n reads a stored value and lit is a
+// literal text, number or true/false.
+func withLiteral(n, lit ast.Node) {
+	c, ok := n.(*ast.CallNode)
+	if !ok || len(c.Arguments) != 2 {
+		return
+	}
+	if callee, ok := c.Callee.(*ast.IdentifierNode); !ok || callee.Value != storedFunc {
+		return
+	}
+	switch lit.(type) {
+	case *ast.StringNode, *ast.IntegerNode, *ast.FloatNode, *ast.BoolNode:
+		c.Arguments = append(c.Arguments, lit)
 	}
 }
 
@@ -269,10 +352,20 @@ func (c *choiceCheck) Visit(n *ast.Node) {
 
 // eval runs the condition over an instance's data.
 func (c *condition) eval(data map[string]any, requester string) (bool, error) {
+	return c.evalRan(data, requester, nil)
+}
+
+// evalRan evaluates the condition on a request's data. done reports
+// whether a task step is done (nil: every one is): an output of one that
+// is not is not known (compileCondition).
+func (c *condition) evalRan(data map[string]any, requester string, done func(step string) bool) (bool, error) {
 	env := make(map[string]any, len(c.env)+len(c.dynamic)+1) // +1: requester
 	for k, zero := range c.env {
 		v, ok := data[k]
 		if !ok || v == nil {
+			if step, out := c.outputs[k]; out && done != nil && !done(step) {
+				continue
+			}
 			v = zero
 		}
 		env[k] = v

@@ -51,7 +51,7 @@ func FuzzCondition(f *testing.F) {
 	env, dynamic := conditionEnv(fuzzFields)
 	f.Fuzz(func(t *testing.T, src string) {
 		start := time.Now()
-		c, err := compileCondition(src, env, dynamic)
+		c, err := compileCondition(src, env, dynamic, nil)
 		if err != nil {
 			if c != nil || err.Error() == "" {
 				t.Fatalf("compileCondition = %v, %v", c, err)
@@ -86,7 +86,7 @@ func TestConditionsRefuseCostlyConstructs(t *testing.T) {
 		{`amount >`, `is not valid`},
 		{`dept > 3`, `is not valid`},
 	} {
-		c, err := compileCondition(tt.src, env, dynamic)
+		c, err := compileCondition(tt.src, env, dynamic, nil)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("compileCondition(%.40q) = %v, %v; want %q", tt.src, c, err, tt.want)
 		}
@@ -120,7 +120,7 @@ func TestConditionsRefuseCostlyConstructs(t *testing.T) {
 		{`!(score == nil)`, map[string]any{"score": 1.0}, true},
 		{`upper(dept) in ["ENG"] && len(note) == 0 && abs(amount) < 1 && hasSuffix(requester, "ce")`, map[string]any{"dept": "eng"}, true},
 	} {
-		c, err := compileCondition(tt.src, env, dynamic)
+		c, err := compileCondition(tt.src, env, dynamic, nil)
 		if err != nil {
 			t.Fatalf("%s: %v", tt.src, err)
 		}
@@ -131,13 +131,48 @@ func TestConditionsRefuseCostlyConstructs(t *testing.T) {
 	// A stored name the request does not have cannot be compared: the
 	// condition fails (and its step fails safe), whatever the operator.
 	for _, src := range []string{`score == "gold"`, `score != "gold"`, `score > 50`, `amount > 1000 || score in ["a"]`, `score`, `(score ?? 1) > 0 && score > 5`, `score.level == "gold"`, `score?.level == "gold"`, `label ?? score`} {
-		c, err := compileCondition(src, env, dynamic)
+		c, err := compileCondition(src, env, dynamic, nil)
 		if err != nil {
 			t.Fatalf("%s: %v", src, err)
 		}
 		if got, err := c.eval(map[string]any{}, "alice"); err == nil || !strings.Contains(err.Error(), "score is not known: no step stored it") {
 			t.Errorf("%s without score = %v, %v; want an error naming score", src, got, err)
 		}
+	}
+	// Nor can one of another kind than the literal it is compared with
+	// (== would be false, != true, and the step passed over or asked on a
+	// reply that changed its type).
+	for _, tt := range []struct {
+		src  string
+		data map[string]any
+		want string
+	}{
+		{`score == "high"`, map[string]any{"score": 7.0}, `score is 7 (a number), but the condition compares it with "high" (a text)`},
+		{`"high" != score`, map[string]any{"score": 7.0}, `score is 7 (a number), but the condition compares it with "high" (a text)`},
+		{`score == 7`, map[string]any{"score": "7"}, `score is "7" (a text), but the condition compares it with 7 (a number)`},
+		{`score == true`, map[string]any{"score": "yes"}, `compares it with true (true or false)`},
+		{`score == "high"`, map[string]any{"score": nil}, `score is null, but`},
+		{`score == "high"`, map[string]any{"score": map[string]any{}}, `score is a list or an object, but`},
+	} {
+		c, err := compileCondition(tt.src, env, dynamic, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.src, err)
+		}
+		if got, err := c.eval(tt.data, "alice"); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s over %v = %v, %v; want an error %q", tt.src, tt.data, got, err, tt.want)
+		}
+	}
+	// A task's output reads as its zero value once its step is done, and is
+	// not known while it is not (skipped, passed over).
+	c, err := compileCondition(`seats > 10`, map[string]any{"seats": float64(0)}, nil, map[string]string{"seats": "grant"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := c.evalRan(map[string]any{}, "alice", func(string) bool { return true }); err != nil || got {
+		t.Errorf("done, no seats = %v, %v; want false", got, err)
+	}
+	if got, err := c.evalRan(map[string]any{}, "alice", func(string) bool { return false }); err == nil || !strings.Contains(err.Error(), "seats is not known") {
+		t.Errorf("not done = %v, %v; want seats not known", got, err)
 	}
 }
 

@@ -1645,7 +1645,7 @@ func applies(s *Step, in *Instance) bool {
 	if s.cond == nil {
 		return true
 	}
-	ok, err := s.cond.eval(in.Data, in.Requester)
+	ok, err := s.cond.evalRan(in.Data, in.Requester, in.done)
 	if err != nil {
 		return s.Kind != StepWebhook
 	}
@@ -1714,7 +1714,7 @@ func (t *tx) continueAt(i int) {
 	for i < len(t.def.Steps) {
 		s := &t.def.Steps[i]
 		if s.cond != nil {
-			ok, err := s.cond.eval(t.in.Data, t.in.Requester)
+			ok, err := s.cond.evalRan(t.in.Data, t.in.Requester, t.in.done)
 			if err != nil {
 				// Failing safe: a step is not passed over for a condition
 				// it could not check (a webhook's reply without the field

@@ -515,6 +515,18 @@ steps:
 			t.Fatalf("notify text %q", m.Text)
 		}
 	})
+	t.Run("skipped: its outputs are not known, and the step reading them is asked", func(t *testing.T) {
+		t.Parallel()
+		r := setup(t)
+		r.act(flows.EventSkip, "olivia", reason("made by hand"))
+		// seats > 10 is not false for want of seats: Dana is asked, to be safe.
+		wantStatus(t, r.in, flows.StatusRunning, "big", 1)
+		if !slices.ContainsFunc(r.audit, func(a flows.AuditEntry) bool {
+			return a.Action == "condition_failed" && a.Step == "big" && strings.Contains(a.Reason, "seats is not known")
+		}) {
+			t.Fatalf("no record of the condition failing safe: %+v", r.audit)
+		}
+	})
 	t.Run("done by an admin: the outputs and the authority", func(t *testing.T) {
 		t.Parallel()
 		r := setup(t)

@@ -194,6 +194,12 @@ func (in *Instance) Clone() *Instance {
 
 // holdsSeat reports whether person is an assignee of the current step, or a
 // delegate of one, whatever their task's decision.
+// done reports whether a round of the step ended with its task done (its
+// outputs stored).
+func (in *Instance) done(step string) bool {
+	return slices.ContainsFunc(in.History, func(h StepRecord) bool { return h.Step == step && h.Outcome == string(Done) })
+}
+
 func (in *Instance) holdsSeat(person string) bool {
 	return person != "" && slices.ContainsFunc(in.Tasks, func(t Task) bool {
 		return t.Assignee == person || slices.Contains(t.Delegates, person)

@@ -796,7 +796,13 @@ func (v *validator) flow(r *rawFlow) *Definition {
 		p := fmt.Sprintf("steps[%d]", i)
 		if s.When != "" {
 			env, dynamic := conditionEnv(available)
-			c, err := compileCondition(s.When, env, dynamic)
+			outputs := map[string]string{} // the task outputs it may use
+			for _, f := range available {
+				if by := setBy[f.Name]; by != "" && f.Kind != "" {
+					outputs[f.Name] = by
+				}
+			}
+			c, err := compileCondition(s.When, env, dynamic, outputs)
 			// A name a step sets is no typo: said as set too late, apart
 			// from the names that are unknown.
 			if uf := (*unknownField)(nil); errors.As(err, &uf) {
