@@ -250,3 +250,18 @@ func TestAwayCommand(t *testing.T) {
 		t.Fatalf("dana away naming frank, the requester: %+v", rep.Message.Title)
 	}
 }
+
+// Whoever decided a step may see the request, though the step's record
+// names someone else as the last to decide (a delegate's approval on an
+// all step, a stand-in's), and so may the person they decided for.
+func TestMayViewDeciders(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	in := &flows.Instance{ID: "AR-1", Flow: "access", Requester: "alice", Status: flows.StatusCompleted,
+		History: []flows.StepRecord{{Step: "security", Round: 1, Outcome: "approved", By: "gus", Deciders: []string{"hana", "gus"}, For: []string{"erin"}, Assigned: []string{"gus"}}}}
+	for who, want := range map[string]bool{"hana": true, "erin": true, "gus": true, "alice": true, "zed": false} {
+		if got := h.Svc.MayView(who, in); got != want {
+			t.Errorf("MayView(%s) = %v, want %v", who, got, want)
+		}
+	}
+}

@@ -2596,6 +2596,14 @@ func (e *Engine) Takers(in *Instance, delegate bool) []Person {
 // included), escalation targets and who decided; sorted, once each.
 func (t *tx) involved() []string { return t.in.people() }
 
+// Involves reports whether person is involved in the request: its
+// requester, someone it waits or waited on (a delegate, a stand-in, an
+// original assignee too), someone who decided a step, or someone an
+// escalation brought in.
+func (in *Instance) Involves(person string) bool {
+	return person != "" && slices.Contains(in.people(), person)
+}
+
 func (in *Instance) people() []string {
 	people := []string{in.Requester}
 	for _, task := range in.Tasks {

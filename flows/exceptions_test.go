@@ -275,6 +275,23 @@ func TestReassign(t *testing.T) {
 
 func TestDelegate(t *testing.T) {
 	t.Parallel()
+	t.Run("a delegate who decided stays involved", func(t *testing.T) {
+		t.Parallel()
+		// On an all step, the delegate's approval is not the last: the
+		// record's By is someone else, and they may still see the request.
+		r := newRun(t, newEngine(t, policyFlow("    policy: all")))
+		r.start("pol", "alice", form("item", "x"))
+		r.act(flows.EventDelegate, "frank", target("hana"))
+		r.act(flows.EventApprove, "hana")
+		r.act(flows.EventApprove, "carol")
+		r.act(flows.EventApprove, "gina")
+		if h := r.in.History[0]; h.By == "hana" || len(r.in.Tasks) != 0 {
+			t.Fatalf("record %+v, tasks %+v: want the step closed by someone else", h, r.in.Tasks)
+		}
+		if !r.in.Involves("hana") || r.in.Involves("zed") {
+			t.Errorf("involves hana %v, zed %v; want hana only", r.in.Involves("hana"), r.in.Involves("zed"))
+		}
+	})
 	t.Run("a delegate decides on behalf", func(t *testing.T) {
 		t.Parallel()
 		r := buyRun(t, "500")
