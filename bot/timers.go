@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -73,23 +74,30 @@ func (t *Timers) Tick(ctx context.Context) (int, error) {
 		if len(due) == 0 && !more {
 			return int(fired.Load()), nil
 		}
+		// One instance's timers fire in order, earliest first, one after
+		// the other: caught up after a pause, its escalation ladder climbs
+		// rung by rung (a rung that reassigns to the manager applied before
+		// the one notifying them would leave them never told).
+		byInstance := map[string][]flows.DueTimer{}
+		var order []string
+		for _, d := range due {
+			if _, ok := byInstance[d.Instance]; !ok {
+				order = append(order, d.Instance)
+			}
+			byInstance[d.Instance] = append(byInstance[d.Instance], d)
+		}
 		sem := make(chan struct{}, t.cfg.Concurrency)
 		var wg sync.WaitGroup
-		for _, d := range due {
+		for _, id := range order {
+			ts := byInstance[id]
+			slices.SortStableFunc(ts, func(a, b flows.DueTimer) int { return a.Due.Compare(b.Due) })
 			sem <- struct{}{}
 			wg.Go(func() {
 				defer func() { <-sem }()
-				ev := flows.Event{Kind: flows.EventTimer, Key: "timer:" + d.Timer, Instance: d.Instance, Actor: flows.System, Timer: d.Timer}
-				_, res, err := t.handle(ctx, ev)
-				if err != nil {
-					t.metrics.TimersFired.WithLabelValues(string(ResultError)).Inc()
-					t.log.Error("timer failed; it fires again after its lease", "instance", d.Instance, "timer", d.Timer, "err", err)
-					return
-				}
-				t.metrics.TimersFired.WithLabelValues(string(res)).Inc()
-				if res == ResultOK {
-					fired.Add(1)
-					t.metrics.TimerLag.Observe(max(0, now.Sub(d.Due)).Seconds())
+				for _, d := range ts {
+					if !t.fire(ctx, d, now, &fired) {
+						return // the rest, after it: with it, after the lease
+					}
 				}
 			})
 		}
@@ -98,6 +106,23 @@ func (t *Timers) Tick(ctx context.Context) (int, error) {
 			return int(fired.Load()), nil
 		}
 	}
+}
+
+// fire sends due timer d's event, and reports whether it was handled.
+func (t *Timers) fire(ctx context.Context, d flows.DueTimer, now time.Time, fired *atomic.Int64) bool {
+	ev := flows.Event{Kind: flows.EventTimer, Key: "timer:" + d.Timer, Instance: d.Instance, Actor: flows.System, Timer: d.Timer}
+	_, res, err := t.handle(ctx, ev)
+	if err != nil {
+		t.metrics.TimersFired.WithLabelValues(string(ResultError)).Inc()
+		t.log.Error("timer failed; it fires again after its lease", "instance", d.Instance, "timer", d.Timer, "err", err)
+		return false
+	}
+	t.metrics.TimersFired.WithLabelValues(string(res)).Inc()
+	if res == ResultOK {
+		fired.Add(1)
+		t.metrics.TimerLag.Observe(max(0, now.Sub(d.Due)).Seconds())
+	}
+	return true
 }
 
 // Run ticks every Interval with a gocron job (singleton: a slow tick is

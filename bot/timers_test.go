@@ -4,10 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
+
+	"github.com/jonboulle/clockwork"
 
 	"github.com/batonbot/baton/bot"
 	"github.com/batonbot/baton/flows"
@@ -397,4 +402,62 @@ func TestTimersRunShutdownFinishesTick(t *testing.T) {
 	if c := h.audited(t, id, "reminded"); c != 1 {
 		t.Errorf("the timer event in flight at shutdown was not committed: %d reminders", c)
 	}
+}
+
+// fixedQueue hands out one claim of due timers, then nothing.
+type fixedQueue struct{ due []flows.DueTimer }
+
+func (q *fixedQueue) ClaimTimers(context.Context, time.Time, time.Duration, int) ([]flows.DueTimer, bool, error) {
+	due := q.due
+	q.due = nil
+	return due, false, nil
+}
+
+// TestTimersOfOneInstanceFireInOrder: timers of one instance due together
+// (caught up after a pause) fire one after the other, earliest first, so an
+// escalation ladder climbs rung by rung; other instances' fire meanwhile.
+// In a synctest bubble, each event takes a (fake) second: every other
+// event that could start meanwhile does.
+func TestTimersOfOneInstanceFireInOrder(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		day := 24 * time.Hour
+		q := &fixedQueue{due: []flows.DueTimer{ // as a claim may list them
+			{Instance: "PR-1", Timer: "manager/1/escalate/1", Due: t0.Add(3 * day)},
+			{Instance: "PR-2", Timer: "manager/1/remind/1", Due: t0.Add(4 * time.Hour)},
+			{Instance: "PR-1", Timer: "manager/1/remind/1", Due: t0.Add(4 * time.Hour)},
+			{Instance: "PR-1", Timer: "manager/1/escalate/0", Due: t0.Add(day)},
+		}}
+		var mu sync.Mutex
+		busy := map[string]bool{}
+		var order []string
+		var most int // events under way at once
+		handle := func(_ context.Context, ev flows.Event) (flows.Outcome, bot.Result, error) {
+			mu.Lock()
+			if busy[ev.Instance] {
+				t.Errorf("%s fired while another timer of %s was firing", ev.Timer, ev.Instance)
+			}
+			busy[ev.Instance] = true
+			most = max(most, len(busy))
+			if ev.Instance == "PR-1" {
+				order = append(order, ev.Timer)
+			}
+			mu.Unlock()
+			time.Sleep(time.Second)
+			mu.Lock()
+			delete(busy, ev.Instance)
+			mu.Unlock()
+			return flows.Outcome{}, bot.ResultOK, nil
+		}
+		tm := bot.NewTimers(bot.TimerConfig{}, q, handle, clockwork.NewFakeClockAt(t0.Add(3*day+time.Minute)), slog.New(slog.DiscardHandler), nil)
+		if n, err := tm.Tick(t.Context()); err != nil || n != 4 {
+			t.Fatalf("Tick fired %d, %v; want 4", n, err)
+		}
+		if want := []string{"manager/1/remind/1", "manager/1/escalate/0", "manager/1/escalate/1"}; !slices.Equal(order, want) {
+			t.Errorf("PR-1's timers fired in the order %v, want %v", order, want)
+		}
+		if most != 2 {
+			t.Errorf("at most %d instances' timers fired at once, want 2", most)
+		}
+	})
 }
