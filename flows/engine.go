@@ -2463,6 +2463,9 @@ func (t *tx) reassign(delegate bool) error {
 	}
 	switch mayTake(s, in, target, delegate) {
 	case takeExternal:
+		if s.Kind != StepApproval { // their mail links to approvals only
+			return inputErr("%s is outside the workspace, and people outside decide approvals only (from a link in a mail); pick someone in the workspace for this task", t.name(target))
+		}
 		// Their link is for a task of theirs; a delegate holds none.
 		return inputErr("%s is outside the workspace and cannot be a delegate; reassign the task to them instead", t.name(target))
 	case takeRequester:
@@ -2521,7 +2524,7 @@ func (t *tx) reassign(delegate bool) error {
 // Why someone may not take over a task (see mayTake).
 const (
 	takeOK        = iota
-	takeExternal  // outside the workspace, asked to be a delegate
+	takeExternal  // outside the workspace, asked to be a delegate or to take a task step
 	takeRequester // the requester, on an approval that forbids self-approval
 	takeOn        // already on the step's tasks (holding one, or a delegate)
 )
@@ -2529,7 +2532,7 @@ const (
 // mayTake says whether person may take over a task of step s of in, by
 // reassignment or (delegate) as a delegate: takeOK, or why not.
 func mayTake(s *Step, in *Instance, person string, delegate bool) int {
-	if _, external := ExternalEmail(person); external && delegate {
+	if _, external := ExternalEmail(person); external && (delegate || s.Kind != StepApproval) {
 		return takeExternal
 	}
 	if s.Kind == StepApproval && !s.AllowSelfApproval && person == in.Requester {

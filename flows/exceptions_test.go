@@ -797,6 +797,14 @@ func TestPlatformIdentitiesResolveToPeople(t *testing.T) {
 	if got := assignees(r.in); !slices.Equal(got, []string{"email:counsel@lawfirm.example"}) {
 		t.Fatalf("assignees %v", got)
 	}
+	// Their mail links to approvals only: a task step would sit with them.
+	r = newRun(t, newEngine(t, assigneeFlow("task", "olivia", "person:erin", "")))
+	r.start("who", "alice", nil)
+	r.inputErr(flows.Event{Kind: flows.EventReassign, Actor: "erin", Target: "email:pat@vendor.example"}, "people outside decide approvals only")
+	r.inputErr(flows.Event{Kind: flows.EventReassign, Actor: admin, Target: "email:pat@vendor.example"}, "pick someone in the workspace for this task")
+	if takers := r.e.Takers(r.in, false); slices.ContainsFunc(takers, func(p flows.Person) bool { return strings.HasPrefix(p.ID, "email:") }) {
+		t.Errorf("takers %v offer someone outside", takers)
+	}
 }
 
 // A person field's change is shown by name on the next round's card, as the
