@@ -727,4 +727,17 @@ func TestAdminDecidesFromTheStatusPage(t *testing.T) {
 	h.act("olivia", "approve", id, "manager", 1, true)
 	h.wantStatus(id, flows.StatusCompleted, "", 0)
 	h.mustContain("alice's outcome", h.inbox("alice"), "Approved: Purchase request PR-1", "approved by Olivia")
+
+	// An admin who took a seat on a quorum step and decided it is not
+	// offered the whole step's decision (it would be refused, and
+	// recorded), though they may still move the other seat.
+	ar := h.start("alice", "access", url.Values{"system": {"github"}, "level": {"admin"}, "reason": {"release automation"}})
+	h.act("bob", "approve", ar, "manager", 1, true)
+	h.act("olivia", "reassign", ar, "security", 1, true, "target", "olivia", "from", "erin")
+	h.act("olivia", "approve", ar, "security", 1, true)
+	page := h.status("olivia", ar)
+	h.mustNotContain("olivia's status page, her seat decided", page, `data-action="decide-`+ar+`"`)
+	h.mustContain("olivia's status page, her seat decided", page, `data-action="move-`+ar+`"`)
+	h.act("olivia", "reassign", ar, "security", 1, true, "target", "dana")
+	h.mustContain("dana's inbox", h.inbox("dana"), "Security review")
 }

@@ -922,6 +922,9 @@ type statusData struct {
 	// was escalated to, chooses to reassign or delegate, when there are
 	// several (the viewer's own first).
 	Holders []flows.Person
+	// Move: they may reassign someone else's pending task apart from
+	// deciding the step (an admin whose own seat is decided).
+	Move bool
 	// ReassignTo, DelegateTo: whom a task of the step may go to (not the
 	// requester of an approval, nor anyone already on it).
 	ReassignTo, DelegateTo []flows.Person
@@ -963,7 +966,13 @@ func (c *Console) status(w http.ResponseWriter, r *http.Request) {
 		d.Delegate = waitsOnPeople && mayDecide && (e.IsAdmin(as) || slices.Contains(in.Escalated, as) || holds)
 		// Those who hold a task decide on its card; others who may (an
 		// admin, someone an escalation brought in) decide here.
-		d.Decide = waitsOnPeople && mayDecide && !holds && !slices.Contains(in.Pending(), as)
+		// (Deciding is checked as itself: an admin who has decided their own
+		// seat may still move the others' tasks, but not decide the step.)
+		decide := flows.Event{Kind: flows.EventApprove, Actor: as, Step: in.Step, Round: in.Round}
+		if step != nil && step.Kind == flows.StepTask {
+			decide.Kind = flows.EventTaskDone
+		}
+		d.Decide = waitsOnPeople && !holds && !slices.Contains(in.Pending(), as) && e.Allowed(in, decide, now).OK
 		d.Approval, d.Step, d.Round = step != nil && step.Kind == flows.StepApproval, in.Step, in.Round
 		if d.Decide {
 			var names []string
@@ -983,6 +992,9 @@ func (c *Console) status(w http.ResponseWriter, r *http.Request) {
 			if i := slices.IndexFunc(d.Holders, func(p flows.Person) bool { return p.ID == as }); i > 0 {
 				d.Holders[0], d.Holders[i] = d.Holders[i], d.Holders[0]
 			}
+			// Moving a task apart from deciding: someone else's (an admin
+			// whose own seat is decided moves the others' here).
+			d.Move = !d.Decide && slices.ContainsFunc(d.Holders, func(p flows.Person) bool { return p.ID != as })
 			if len(d.Holders) < 2 {
 				d.Holders = nil
 			}
