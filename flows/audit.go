@@ -140,6 +140,8 @@ func actionWords(a *AuditEntry) string {
 		return "could not complete the webhook call"
 	case "condition_failed":
 		return "could not evaluate the step's condition"
+	case "not_reassigned":
+		return "left a task where it was"
 	case "assign_failed":
 		return "found nobody who may take the step"
 	case "timer_skipped":

@@ -3030,11 +3030,12 @@ func (t *tx) escalationMsg(s *Step, person string) *Message {
 // nothing moved, or "" if something did.
 func (t *tx) escalateReassign(s *Step, target string) string {
 	in := t.in
-	var why, tos []string
+	var why, stayed, tos []string
 	var was []Task
 	for _, m := range t.plannedMoves(s, target) {
 		if m.to == "" {
 			why = append(why, m.why)
+			stayed = append(stayed, fmt.Sprintf("%s's task stays with them: %s", t.name(in.Tasks[m.task].Assignee), m.why))
 			continue
 		}
 		task := &in.Tasks[m.task]
@@ -3059,6 +3060,9 @@ func (t *tx) escalateReassign(s *Step, target string) string {
 	}
 	t.refreshPeople(s, tos, nil) // the others' task cards, and every escalation card
 	t.refreshChannelCard(s)
+	if len(stayed) > 0 { // in part: the record says which did not move, and why
+		t.record(AuditEntry{Action: "not_reassigned", Reason: strings.Join(stayed, "; ")})
+	}
 	return ""
 }
 

@@ -285,6 +285,12 @@ func TestEscalationReassignKeepsQuorumHonest(t *testing.T) {
 	if danas != 1 {
 		t.Fatalf("dana holds %d of the tasks: %+v", danas, r.in.Tasks)
 	}
+	// The tasks that stayed are in the record, with why.
+	last := r.audit[len(r.audit)-1]
+	if last.Action != "not_reassigned" {
+		t.Fatalf("last record %+v, want the tasks that stayed", last)
+	}
+	contains(t, "record", last.Reason, "Frank Osei's task stays with them: Dana Kowalski is already on the step", "Gina Ray's task stays with them")
 	r.act(flows.EventApprove, "dana")
 	if r.in.Status != flows.StatusRunning {
 		t.Fatalf("one person's approval met a quorum of two: %s", r.in.Status)
