@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"mime"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -170,6 +171,10 @@ func (w *Webhooks) post(ctx context.Context, instance string, call *flows.Webhoo
 		if len(bytes.TrimSpace(raw)) > 0 {
 			if err := json.Unmarshal(raw, &res.Reply); err != nil {
 				res.Reply = nil
+				res.NotJSON = "not a JSON object"
+				if mt, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type")); err == nil {
+					res.NotJSON += " (" + mt + ")"
+				}
 			}
 		}
 		return res, 0

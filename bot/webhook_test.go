@@ -302,9 +302,10 @@ func TestWebhooksNetworkError(t *testing.T) {
 }
 
 func TestWebhooksNonJSONReply(t *testing.T) {
-	rc := newReceiver(t, status(200, "accepted"))
+	rc := newReceiver(t, status(200, "<html>ok</html>", "Content-Type", "text/html; charset=utf-8"))
 	w, _ := newWebhooks(map[string]string{"crm_hook": "x"}, time.Millisecond)
-	if res := w.Call(t.Context(), "EN-7", webhookCall(rc.URL, 0)); !res.OK || res.Reply != nil {
+	// A success, with nothing to store, and said so.
+	if res := w.Call(t.Context(), "EN-7", webhookCall(rc.URL, 0)); !res.OK || res.Reply != nil || res.NotJSON != "not a JSON object (text/html)" {
 		t.Errorf("result %+v", res)
 	}
 }

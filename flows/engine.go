@@ -3099,6 +3099,9 @@ func (t *tx) webhookResult() error {
 		// and a step whose condition names a field that is not there is
 		// asked, not passed over (continueAt).
 		stored[missingKey] = strings.Join(missing, ", ")
+		if t.ev.Result.NotJSON != "" {
+			stored["reply"] = t.ev.Result.NotJSON
+		}
 	}
 	t.record(AuditEntry{Action: "webhook_ok", Detail: stored})
 	t.closeStep(string(Done), System, "")

@@ -297,6 +297,9 @@ type WebhookResult struct {
 	Status int            `json:"status,omitempty"`
 	Reply  map[string]any `json:"reply,omitempty"`
 	Error  string         `json:"error,omitempty"`
+	// NotJSON says what a successful reply was, when it had a body that is
+	// no JSON object: nothing can be stored from it.
+	NotJSON string `json:"not_json,omitempty"`
 }
 
 // Recipient is where a message goes: a person (directory id) or a channel

@@ -130,6 +130,15 @@ func TestWebhookReplyGaps(t *testing.T) {
 			wantStatus(t, r.in, flows.StatusRunning, "check", 1) // asked, to be safe
 		})
 	}
+	t.Run("a reply that is no JSON", func(t *testing.T) {
+		t.Parallel()
+		r := newRun(t, newEngine(t, src))
+		r.start("hook", "alice", form("summary", "Printer on fire"))
+		tr := r.do(flows.Event{Kind: flows.EventWebhookResult, Step: "ticket", Round: 1, Result: &flows.WebhookResult{OK: true, Status: 200, NotJSON: "not a JSON object (text/html)"}})
+		if a := tr.Audit[0]; a.Detail["reply"] != "not a JSON object (text/html)" || a.Detail["not in the reply"] == "" {
+			t.Errorf("record %+v, want the reply said to be no JSON", a)
+		}
+	})
 }
 
 func TestWebhookFailure(t *testing.T) {
