@@ -179,7 +179,7 @@ func (t *tx) mayResubmit() (*Step, error) {
 	}
 	s := t.step()
 	if s == nil {
-		return nil, fmt.Errorf("%s: step %q is no longer in flow %s", in.ID, in.Step, t.def.ID)
+		return nil, inputErr("%s: step %q, which sent it back, is no longer in flow %s; withdraw it and start a new request", in.ID, in.Step, t.def.ID)
 	}
 	if in.Rounds[s.ID] >= s.MaxRounds {
 		return nil, inputErr("%s has had %s at %s, the most allowed; it cannot be resubmitted; start a new request instead", in.ID, Plural(in.Rounds[s.ID], "round", "rounds"), s.Name)
@@ -262,8 +262,12 @@ func (e *Engine) Apply(cur *Instance, ev Event, now time.Time) (*Transition, err
 		return nil, fmt.Errorf("%s: instance %q: %w", ev.Kind, ev.Instance, ErrNotFound)
 	}
 	def, ok := e.flows[cur.Flow]
-	if !ok {
-		return nil, fmt.Errorf("%s %s: flow %q is no longer defined; restore its file or cancel the request", ev.Kind, cur.ID, cur.Flow)
+	switch {
+	case ok:
+	case ev.Kind == EventCancel || ev.Kind == EventWithdraw:
+		def = orphaned(cur) // it can still end
+	default:
+		return nil, &InputError{Msg: fmt.Sprintf("%s: flow %q is no longer defined; restore its file, or an admin cancels the request (or its requester withdraws it)", cur.ID, cur.Flow)}
 	}
 	typed := ev.Kind != EventTimer && ev.Kind != EventWebhookResult // its reason is a person's words, not Baton's or a remote's
 	if typed {
@@ -867,7 +871,7 @@ func (t *tx) decide(d Decision) error {
 	}
 	s := t.step()
 	if s == nil {
-		return fmt.Errorf("%s: current step %q is no longer in flow %s; cancel or skip it", t.in.ID, t.in.Step, t.def.ID)
+		return inputErr("%s: current step %q is no longer in flow %s; the flow owner or an admin cancels the request or skips the step", t.in.ID, t.in.Step, t.def.ID)
 	}
 	// A decision the step does not take is the event's decision field
 	// wrong (the API names it).
@@ -1040,7 +1044,11 @@ func (t *tx) closeStep(outcome, by, reason string) {
 	}
 	in.History = append(in.History, StepRecord{Step: in.Step, Round: in.Round, Started: in.StepStarted, Ended: t.now,
 		Outcome: outcome, By: by, Deciders: deciders, For: behalf, Reason: reason, Assigned: assigned, Originals: originals})
-	if s := t.step(); s != nil && (s.Kind == StepApproval || s.Kind == StepTask) {
+	s := t.step()
+	if s == nil && len(in.Tasks) > 0 { // no longer in the flow: its cards close all the same
+		s = &Step{ID: in.Step, Name: in.Step, Kind: StepTask}
+	}
+	if s != nil && (s.Kind == StepApproval || s.Kind == StepTask) {
 		// Who decided, each with whose task they decided when it was not
 		// theirs (a delegate's): "Dana Kowalski (for Bob Lee)".
 		labels := make([]string, len(deciders))
@@ -2736,12 +2744,21 @@ func (t *tx) withdraw() error {
 }
 
 func (t *tx) mayOverride() bool {
-	return t.ev.Actor == t.def.Owner || t.e.admins[t.ev.Actor]
+	return t.ev.Actor != "" && t.ev.Actor == t.def.Owner || t.e.admins[t.ev.Actor]
 }
+
+// orphaned stands in for the definition of in's flow, which is no longer
+// defined, so that an admin may still cancel in, or its requester withdraw
+// it: named by its id, owned by nobody, with no steps (closeStep closes the
+// current one's cards all the same).
+func orphaned(in *Instance) *Definition { return &Definition{ID: in.Flow, Name: in.Flow} }
 
 func (t *tx) cancel() error {
 	in := t.in
 	if !t.mayOverride() {
+		if t.def.Owner == "" { // its flow is no longer defined
+			return t.refuse(CodeNotAllowed, fmt.Sprintf("Only an admin can cancel %s; the requester can withdraw it.", in.ID))
+		}
 		return t.refuse(CodeNotAllowed, fmt.Sprintf("Only the flow owner (%s) or an admin can cancel %s; the requester can withdraw it.", t.name(t.def.Owner), in.ID))
 	}
 	if !in.Status.Open() {
@@ -2788,13 +2805,20 @@ func (t *tx) skip() error {
 	}
 	idx := t.def.StepIndex(in.Step)
 	skipped := t.stepName()
+	if idx < 0 {
+		// A step no longer in the flow (its file changed): the request goes
+		// on after the last step it went through that still is, not to
+		// its end, past steps it never reached.
+		for _, h := range slices.Backward(in.History) {
+			if idx = t.def.StepIndex(h.Step); idx >= 0 {
+				break
+			}
+		}
+		skipped += " (no longer in the flow)"
+	}
 	t.record(AuditEntry{Action: "skipped", Reason: reason})
 	t.closeStep("skipped", t.ev.Actor, reason)
-	if idx < 0 {
-		t.complete()
-	} else {
-		t.advance(idx)
-	}
+	t.advance(idx)
 	t.out.Text = fmt.Sprintf("Skipped %s of %s. %s", skipped, in.ID, t.afterText())
 	return nil
 }

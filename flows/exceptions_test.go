@@ -1574,3 +1574,50 @@ steps:
 		}
 	}
 }
+
+// A request whose flow is no longer defined (its file removed) can still
+// end: an admin cancels it or its requester withdraws it, and its cards
+// close. Anything else is bad input that says so, not an error to retry.
+func TestFlowNoLongerDefined(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		who  string
+		kind flows.EventKind
+	}{{admin, flows.EventCancel}, {"alice", flows.EventWithdraw}} {
+		t.Run(string(c.kind), func(t *testing.T) {
+			t.Parallel()
+			r := buyRun(t, "500")
+			r.e = newEngine(t, policyFlow("")) // purchase is gone
+			r.inputErr(flows.Event{Kind: flows.EventApprove, Actor: "bob"}, `X-1: flow "buy" is no longer defined; restore its file, or an admin cancels the request`)
+			tr := r.refused(flows.Event{Kind: flows.EventCancel, Actor: "bob", Reason: "stuck"}, flows.CodeNotAllowed)
+			contains(t, "refusal", tr.Outcome.Text, "Only an admin can cancel X-1")
+			tr = r.act(c.kind, c.who, reason("its flow is gone"))
+			if r.in.Status.Open() || len(r.in.Tasks) != 0 {
+				t.Fatalf("status %s, tasks %+v: want it ended", r.in.Status, r.in.Tasks)
+			}
+			contains(t, "bob's card", updated(t, tr, "manager/1/").Msg.Outcome, "by "+map[string]string{admin: "Ada Admin", "alice": "Alice Martin"}[c.who])
+		})
+	}
+}
+
+// Skipping a step no longer in the flow (its file changed while a request
+// waited there) goes on after the last step the request went through, not
+// to the end past the steps it never reached; the step's cards close.
+func TestSkipStepNoLongerInTheFlow(t *testing.T) {
+	t.Parallel()
+	r := buyRun(t, "2500")
+	r.act(flows.EventApprove, "bob")
+	wantStatus(t, r.in, flows.StatusRunning, "finance", 1)
+	i, j := strings.Index(buyFlow, "  - id: finance"), strings.Index(buyFlow, "  - id: order")
+	r.e = newEngine(t, buyFlow[:i]+buyFlow[j:]+`  - id: pay
+    name: Pay
+    type: task
+    assignees: [person:erin]
+`)
+	r.inputErr(flows.Event{Kind: flows.EventApprove, Actor: "carol"}, "no longer in flow buy; the flow owner or an admin cancels the request or skips the step")
+	tr := r.act(flows.EventSkip, "olivia", reason("finance is gone"))
+	wantStatus(t, r.in, flows.StatusRunning, "pay", 1)
+	contains(t, "answer", tr.Outcome.Text, "Skipped finance (no longer in the flow) of X-1. Waiting on Erin Park (Pay).")
+	notified(t, tr, "#ops", "notify/order")
+	contains(t, "carol's card", updated(t, tr, "finance/1/").Msg.Outcome, "Skipped by Olivia Brown")
+}
