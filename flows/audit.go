@@ -140,6 +140,8 @@ func actionWords(a *AuditEntry) string {
 		return "could not complete the webhook call"
 	case "condition_failed":
 		return "could not evaluate the step's condition"
+	case "reminder_held":
+		return "held a reminder until the working day of whom it waits on"
 	case "not_reassigned":
 		return "left a task where it was"
 	case "assign_failed":

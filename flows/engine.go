@@ -2020,6 +2020,14 @@ func (t *tx) after(from time.Time, d time.Duration, sp Span) time.Time {
 	if !t.def.WorkingHours {
 		return from.Add(d)
 	}
+	// In UTC, as every other time kept: the instant is the same, and an
+	// API reader or a subscriber need not meet one person's offset.
+	return t.e.hours.Add(from, t.waitingLocations(), t.e.hours.Length(span(d, sp))).UTC()
+}
+
+// waitingLocations returns the timezones of the people the step waits on
+// (the working hours' own when it waits on nobody).
+func (t *tx) waitingLocations() []*time.Location {
 	var locs []*time.Location
 	for _, task := range t.in.Tasks {
 		if task.Decision != Pending {
@@ -2035,9 +2043,7 @@ func (t *tx) after(from time.Time, d time.Duration, sp Span) time.Time {
 	if len(locs) == 0 { // no one left to wait on
 		locs = append(locs, t.e.dir.Location(""))
 	}
-	// In UTC, as every other time kept: the instant is the same, and an
-	// API reader or a subscriber need not meet one person's offset.
-	return t.e.hours.Add(from, locs, t.e.hours.Length(span(d, sp))).UTC()
+	return locs
 }
 
 func (t *tx) setTimer(kind TimerKind, n int, at time.Time) {
@@ -2840,6 +2846,17 @@ func (t *tx) timer() error {
 	}
 	switch tm.Kind {
 	case TimerRemind:
+		// Timed over the hours of whom the step waited on then: if those
+		// it waits on now are all off work (the one at work has decided,
+		// the task moved to another timezone), it waits for their day.
+		if t.def.WorkingHours {
+			if at := t.e.hours.next(t.now, t.waitingLocations()).UTC(); at.After(t.now) {
+				// Under a name of its own: the fired one's event is done.
+				t.addTimer(Timer{ID: t.timerID(TimerRemind, fmt.Sprintf("%d/%d", tm.N, at.UnixMilli())), Kind: TimerRemind, Step: in.Step, Round: in.Round, N: tm.N, At: at})
+				t.record(AuditEntry{Action: "reminder_held", Reason: "whom it waits on are off work", Detail: map[string]string{"n": fmt.Sprint(tm.N), "until": at.Format(time.RFC3339)}})
+				return nil
+			}
+		}
 		t.record(AuditEntry{Action: "reminded", Detail: map[string]string{"n": fmt.Sprint(tm.N), "to": t.waitingNames()}})
 		// How long the step has waited, not each reader: someone who got
 		// the task later (a delegate, an escalation) has not waited as long.

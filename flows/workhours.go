@@ -182,6 +182,25 @@ func (w *WorkingHours) at(t time.Time, loc *time.Location) (working bool, until 
 	return false, time.Time{}
 }
 
+// next returns t if at least one of the people in locs is at work at t,
+// else when the first of them next is (t if never).
+func (w *WorkingHours) next(t time.Time, locs []*time.Location) time.Time {
+	var first time.Time
+	for _, loc := range locs {
+		working, open := w.at(t, loc)
+		if working {
+			return t
+		}
+		if !open.IsZero() && (first.IsZero() || open.Before(first)) {
+			first = open
+		}
+	}
+	if first.IsZero() {
+		return t
+	}
+	return first
+}
+
 // Add returns the time d of working time after t, counting the time when at
 // least one of the people in locs is at work (each in their timezone).
 func (w *WorkingHours) Add(t time.Time, locs []*time.Location, d time.Duration) time.Time {

@@ -252,6 +252,32 @@ func TestWorkingHoursFlow(t *testing.T) {
 			t.Fatalf("reminder at %s", tm.At)
 		}
 	})
+	t.Run("a reminder due when those still waited on are off work waits for their day", func(t *testing.T) {
+		t.Parallel()
+		r := newRun(t, newHoursEngine(t, hoursFlow("[group:finance]\n    policy: all")))
+		r.now = utc("Mon 2026-11-30 16:00")
+		r.start("hrs", "alice", nil)
+		r.act(flows.EventApprove, "carol") // New York, at work until 22:00 UTC
+		// Due at 20:00 UTC, counted while Carol works; Frank's day in London
+		// ended at 17:00: not reminded at night, but at 09:00 his time.
+		tr := r.fire(flows.TimerRemind)
+		if len(effectsOf(tr, flows.EffectNotify)) != 0 || slices.ContainsFunc(tr.Audit, func(a flows.AuditEntry) bool { return a.Action == "reminded" }) {
+			t.Fatalf("reminded at %s: %s", r.now, describe(tr.Effects))
+		}
+		if tm, _ := r.timer(flows.TimerRemind, 1); !tm.At.Equal(utc("Tue 2026-12-01 09:00")) {
+			t.Fatalf("reminder at %s (timers %v)", tm.At, timersAt(r.in))
+		}
+		keptInUTC(t, r.in)
+		tr = r.fire(flows.TimerRemind)
+		if !r.now.Equal(utc("Tue 2026-12-01 09:00")) || !slices.ContainsFunc(effectsOf(tr, flows.EffectNotify), func(e flows.Effect) bool {
+			return e.To.Person == "frank" && e.Msg.Kind == flows.MsgReminder && strings.HasPrefix(e.Msg.Text, "Reminder 1 of 3")
+		}) {
+			t.Fatalf("at %s: %s", r.now, describe(tr.Effects))
+		}
+		if tm, _ := r.timer(flows.TimerRemind, 2); !tm.At.Equal(utc("Tue 2026-12-01 13:00")) { // 4 h of Frank's day on
+			t.Fatalf("next reminder at %s (timers %v)", tm.At, timersAt(r.in))
+		}
+	})
 	t.Run("times counted in New York are kept in UTC", func(t *testing.T) {
 		t.Parallel()
 		r := newRun(t, newHoursEngine(t, hoursFlow("[person:carol]")))
