@@ -606,16 +606,22 @@ func syntaxHint(msg string) string {
 // templateNames reports each name a template reads from its data ({{.x}},
 // {{$.x}}) that is not among known. Inside with and range, dot is
 // something else: names there are not checked.
-func (v *validator) templateNames(path string, t *template.Template, known []string) {
+func (v *validator) templateNames(path string, t *template.Template, known []string, later func(name string) string) {
 	if t == nil || t.Tree == nil {
 		return
 	}
 	seen := map[string]bool{}
 	check := func(name string) {
-		if seen[name] || slices.Contains(known, name) {
+		if seen[name] {
 			return
 		}
 		seen[name] = true
+		if slices.Contains(known, name) {
+			if why := later(name); why != "" {
+				v.add(path, "{{.%s}} %s", name, why)
+			}
+			return
+		}
 		msg := fmt.Sprintf("{{.%s}} names no field", name)
 		if s := nearest(name, known); s != "" {
 			msg += fmt.Sprintf(" (did you mean {{.%s}}?)", s)
@@ -646,6 +652,16 @@ func (v *validator) templateNames(path string, t *template.Template, known []str
 		case *tmplparse.FieldNode:
 			if top {
 				check(n.Ident[0])
+				if len(n.Ident) > 1 && !seen["."+n.String()] {
+					seen["."+n.String()] = true
+					v.add(path, "{{%s}} reads a part of %s, whose value is written as text: store the part under a name of its own (a webhook step's store takes dotted paths, e.g. %s_%s: <path in the reply>.%s)",
+						n.String(), n.Ident[0], n.Ident[0], n.Ident[1], n.Ident[1])
+				}
+			}
+		case *tmplparse.IdentifierNode:
+			if (n.Ident == "index" || n.Ident == "slice") && !seen[n.Ident+"()"] {
+				seen[n.Ident+"()"] = true
+				v.add(path, "%s reads into a list or an object, and a field's value is written as text: store the item under a name of its own (a webhook step's store takes paths like issues.0.key)", n.Ident)
 			}
 		case *tmplparse.VariableNode:
 			if len(n.Ident) > 1 && n.Ident[0] == "$" {
@@ -763,13 +779,36 @@ func (v *validator) flow(r *rawFlow) *Definition {
 		d.Steps = append(d.Steps, s)
 	}
 	// Templates name fields, the id and the requester (and a notify message
-	// the title too); a name that is none of them would print nothing.
+	// the title too); a name that is none of them would print nothing, and
+	// so would a name that a step sets after the template is written: the
+	// title is made from the form, a step's text before it runs.
 	known := slices.Sorted(maps.Keys(names))
 	known = append(known, "id")
-	v.templateNames("title", d.title, known)
+	setAt := func(name string) int { // the index of the step that sets name, or -1 (the form, built in)
+		var i int
+		if _, err := fmt.Sscanf(names[name], "steps[%d]", &i); err != nil {
+			return -1
+		}
+		return i
+	}
+	v.templateNames("title", d.title, known, func(name string) string {
+		if i := setAt(name); i >= 0 {
+			return fmt.Sprintf("is set by step %s, but the title is made from the start form (and again on resubmission): use form fields in it, and %s in a later step's message", d.Steps[i].ID, name)
+		}
+		return ""
+	})
 	for i, s := range d.Steps {
-		v.templateNames(fmt.Sprintf("steps[%d].message", i), s.msg, append(known, "title"))
-		v.templateNames(fmt.Sprintf("steps[%d].instructions", i), s.instr, append(known, "title"))
+		later := func(name string) string {
+			switch j := setAt(name); {
+			case j == i:
+				return "is set by this step once it is done, and its text is written before: use it in a later step's message"
+			case j > i:
+				return fmt.Sprintf("is set by step %s, later: a step's text may use the form and what earlier steps set", d.Steps[j].ID)
+			}
+			return ""
+		}
+		v.templateNames(fmt.Sprintf("steps[%d].message", i), s.msg, append(known, "title"), later)
+		v.templateNames(fmt.Sprintf("steps[%d].instructions", i), s.instr, append(known, "title"), later)
 	}
 	// A step's condition may use the form and what the steps before it set:
 	// a later step's output is always empty when it is evaluated.

@@ -233,6 +233,28 @@ steps:
 			{"title", `{{.zork}} names no field; use a form field's name, id or requester`},
 			{"steps[0].message", `{{.titel}} names no field (did you mean {{.title}}?)`},
 		}},
+		{"templates naming what a step sets after they are written", strings.Replace(validHead, "owner: olivia", "owner: olivia\ntitle: \"{{.note}} {{.account}}\" # @title", 1) + `steps:
+  - id: t
+    type: task
+    assignees: [manager]
+    instructions: "make {{.account}} for {{.tk}}" # @steps[0].instructions
+    outputs:
+      - {name: account, label: Account}
+  - id: h
+    type: webhook
+    url: https://example.com
+    store: {tk: ticket}
+  - id: n
+    type: notify
+    to: [requester]
+    message: "{{.account}} {{.tk.key}} {{index .tk 0}}" # @steps[2].message
+`, []want{
+			{"title", `{{.account}} is set by step t, but the title is made from the start form`},
+			{"steps[0].instructions", `{{.account}} is set by this step once it is done`},
+			{"steps[0].instructions", `{{.tk}} is set by step h, later`},
+			{"steps[2].message", `{{.tk.key}} reads a part of tk, whose value is written as text`},
+			{"steps[2].message", `index reads into a list or an object`},
+		}},
 		{"unknown key in a form field", validHead[:len(validHead)-1] + `
   - {name: x, typ: text} # @form[3].typ
 steps:
