@@ -70,7 +70,7 @@ type rawStep struct {
 	Remind            *rawRemind        `yaml:"remind"`
 	Escalate          []rawRung         `yaml:"escalate"`
 	OnTimeout         string            `yaml:"on_timeout"`
-	MaxRounds         int               `yaml:"max_rounds"`
+	MaxRounds         *int              `yaml:"max_rounds"` // nil: 3
 	ReapproveOn       []string          `yaml:"reapprove_on"`
 	Instructions      string            `yaml:"instructions"`
 	Outputs           []rawField        `yaml:"outputs"`
@@ -94,7 +94,7 @@ func (r *rawStep) quorum() int {
 
 type rawRemind struct {
 	Every string `yaml:"every"`
-	Max   int    `yaml:"max"`
+	Max   *int   `yaml:"max"` // nil: 3
 }
 
 type rawRung struct {
@@ -1044,7 +1044,7 @@ func (v *validator) fields(p string, raw []rawField, names map[string]string) []
 func (v *validator) step(p string, r *rawStep, names map[string]string, working bool) Step {
 	s := Step{ID: r.ID, Name: cmp.Or(r.Name, r.ID), Kind: StepKind(r.Type), When: strings.TrimSpace(r.When),
 		Assignees: r.Assignees, Policy: Policy(r.Policy), Quorum: r.quorum(), AllowSelfApproval: r.AllowSelfApproval,
-		Channel: r.Channel, OnTimeout: Timeout(r.OnTimeout), MaxRounds: r.MaxRounds, ReapproveOn: r.ReapproveOn, Instructions: strings.TrimSpace(r.Instructions),
+		Channel: r.Channel, OnTimeout: Timeout(r.OnTimeout), MaxRounds: cmp.Or(deref(r.MaxRounds), 3), ReapproveOn: r.ReapproveOn, Instructions: strings.TrimSpace(r.Instructions),
 		Message: r.Message, To: r.To, Next: r.Next,
 		Webhook: Webhook{URL: r.URL, Secret: r.Secret, Store: r.Store, OnError: cmp.Or(r.OnError, "fail")}}
 	switch {
@@ -1077,8 +1077,8 @@ func (v *validator) step(p string, r *rawStep, names map[string]string, working 
 		}
 	}
 	// Keys that belong to other step kinds are refused rather than ignored.
-	if len(r.Assignees) > 0 || r.Channel != "" || r.Remind != nil || len(r.Escalate) > 0 || r.MaxRounds != 0 || r.OnTimeout != "" {
-		set := map[string]bool{"assignees": len(r.Assignees) > 0, "channel": r.Channel != "", "remind": r.Remind != nil, "escalate": len(r.Escalate) > 0, "max_rounds": r.MaxRounds != 0, "on_timeout": r.OnTimeout != ""}
+	if len(r.Assignees) > 0 || r.Channel != "" || r.Remind != nil || len(r.Escalate) > 0 || r.MaxRounds != nil || r.OnTimeout != "" {
+		set := map[string]bool{"assignees": len(r.Assignees) > 0, "channel": r.Channel != "", "remind": r.Remind != nil, "escalate": len(r.Escalate) > 0, "max_rounds": r.MaxRounds != nil, "on_timeout": r.OnTimeout != ""}
 		for _, key := range slices.Sorted(maps.Keys(set)) { // sorted: the same problems in the same order every time
 			if set[key] {
 				only(human, key, "approval and task")
@@ -1129,7 +1129,7 @@ func (v *validator) step(p string, r *rawStep, names map[string]string, working 
 			case q > 0 && r.Policy != "" && r.Policy != string(PolicyQuorum):
 				v.add(p+".quorum", "quorum: %d conflicts with policy %q; keep one of them", q, r.Policy)
 			case q > 0 && !slices.ContainsFunc(r.Assignees, isGroup) && q > len(r.Assignees):
-				v.add(p+".quorum", "quorum: %d needs at least %d assignees, and %d are listed; add people or a group, or lower the quorum", q, q, len(r.Assignees))
+				v.add(p+".quorum", "quorum: %d needs at least %d assignees, and %s listed; add people or a group, or lower the quorum", q, q, Plural(len(r.Assignees), "is", "are"))
 			case q > 0:
 				s.Policy = PolicyQuorum
 			case r.Policy == "":
@@ -1145,10 +1145,8 @@ func (v *validator) step(p string, r *rawStep, names map[string]string, working 
 			if err != nil {
 				v.add(p+".remind.every", "%v", err)
 			}
-			s.Remind, s.every = Remind{Every: every, Max: r.Remind.Max}, sp
-			if r.Remind.Max == 0 {
-				s.Remind.Max = 3
-			} else if r.Remind.Max < 0 {
+			s.Remind, s.every = Remind{Every: every, Max: cmp.Or(deref(r.Remind.Max), 3)}, sp
+			if r.Remind.Max != nil && *r.Remind.Max < 1 {
 				v.add(p+".remind.max", "max must be a positive number of reminders")
 			}
 		}
@@ -1213,11 +1211,8 @@ func (v *validator) step(p string, r *rawStep, names map[string]string, working 
 				}
 			}
 		}
-		switch {
-		case r.MaxRounds == 0:
-			s.MaxRounds = 3
-		case r.MaxRounds < 0:
-			v.add(p+".max_rounds", "max_rounds must be a positive number")
+		if r.MaxRounds != nil && *r.MaxRounds < 1 {
+			v.add(p+".max_rounds", "max_rounds must be a positive number (1: no resubmission)")
 		}
 		s.Outputs = v.fields(p+".outputs", r.Outputs, names)
 		if strings.Contains(s.Instructions, "{{") {
@@ -1250,7 +1245,9 @@ func (v *validator) step(p string, r *rawStep, names map[string]string, working 
 			v.add(p+".due", "due is only for approval, task and webhook steps")
 		}
 	case StepWebhook:
-		if err := CheckHookURL(r.URL); err != nil { // says only the scheme and host: a URL may hold credentials
+		if r.URL == "" {
+			v.add(p+".url", "a webhook step needs a url: the http:// or https:// address it POSTs the request to")
+		} else if err := CheckHookURL(r.URL); err != nil { // says only the scheme and host: a URL may hold credentials
 			v.add(p+".url", "%v", err)
 		}
 		s.Webhook.Retries = 5
@@ -1359,4 +1356,13 @@ func firstSet(m map[string]bool) string {
 		}
 	}
 	return ""
+}
+
+// deref is *p, or the zero value when p is nil (a key not written).
+func deref[T any](p *T) T {
+	if p == nil {
+		var zero T
+		return zero
+	}
+	return *p
 }

@@ -255,6 +255,23 @@ steps:
 			{"steps[2].message", `{{.tk.key}} reads a part of tk, whose value is written as text`},
 			{"steps[2].message", `index reads into a list or an object`},
 		}},
+		{"zeros written out, and a webhook with no url", validHead + `steps:
+  - id: a
+    type: approval
+    assignees: [manager]
+    quorum: 2 # @steps[0].quorum
+    max_rounds: 0 # @steps[0].max_rounds
+    remind:
+      every: 1h
+      max: 0 # @steps[0].remind.max
+  - id: h # @steps[1].url
+    type: webhook
+`, []want{
+			{"steps[0].quorum", "quorum: 2 needs at least 2 assignees, and 1 is listed"},
+			{"steps[0].max_rounds", "max_rounds must be a positive number (1: no resubmission)"},
+			{"steps[0].remind.max", "max must be a positive number"},
+			{"steps[1].url", "a webhook step needs a url"},
+		}},
 		{"unknown key in a form field", validHead[:len(validHead)-1] + `
   - {name: x, typ: text} # @form[3].typ
 steps:
