@@ -225,6 +225,7 @@ func (v *validator) tagsHaveValues() bool {
 // dropped; ok is false when the decoder stopped at something it cannot
 // drop (its problem is recorded).
 func (v *validator) decode(body ast.Node, fresh func() any) (dropped []string, ok bool) {
+	ast.Walk(flowColons{}, body)
 	for drops := 0; ; drops++ {
 		err := decodeYAML(func() error { return yaml.NodeToValue(body, fresh(), yaml.Strict()) })
 		if err == nil {
@@ -245,6 +246,43 @@ func (v *validator) decode(body ast.Node, fresh func() any) (dropped []string, o
 			return dropped, false
 		}
 	}
+}
+
+// flowColons mends what goccy/go-yaml (v1.19.2) reads wrongly: in a flow
+// sequence inside a flow mapping, a plain scalar with a colon and no space
+// after it ({id: a, assignees: [person:bob]}) becomes the mapping
+// {person: bob}, where YAML has the text "person:bob" (as the same list
+// written on its own, or in block style, is read). Such an item is put
+// back as the text it was written as. Hand-written: no version of the
+// library reads it right, and the assignee syntax has exactly this shape.
+type flowColons struct{}
+
+func (flowColons) Visit(n ast.Node) ast.Visitor {
+	seq, ok := n.(*ast.SequenceNode)
+	if !ok || !seq.IsFlowStyle {
+		return flowColons{}
+	}
+	for i, item := range seq.Values {
+		m, ok := item.(*ast.MappingNode)
+		if !ok || len(m.Values) != 1 {
+			continue
+		}
+		mv := m.Values[0]
+		key, ok1 := mv.Key.(*ast.StringNode)
+		val, ok2 := mv.Value.(*ast.StringNode)
+		if !ok1 || !ok2 || key.Token.Type != token.StringType || val.Token.Type != token.StringType {
+			continue // quoted, or not text: as written
+		}
+		kp, cp, vp := key.Token.Position, mv.Start.Position, val.Token.Position
+		if kp.Line != vp.Line || cp.Column != kp.Column+len([]rune(key.Value)) || vp.Column != cp.Column+1 {
+			continue // "key: value", with its space: a mapping indeed
+		}
+		tk := *key.Token
+		tk.Value = key.Value + ":" + val.Value
+		tk.Origin = tk.Value
+		seq.Values[i] = ast.String(&tk)
+	}
+	return flowColons{}
 }
 
 // utf8BOM is the byte-order mark a UTF-8 file may start with.

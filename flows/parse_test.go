@@ -910,3 +910,22 @@ steps:
 		}
 	}
 }
+
+// A list of prefixed names inside a flow mapping reads as the names it
+// holds, as it does in block style (goccy/go-yaml reads person:bob there as
+// a mapping; flowColons mends it); "key: value", with its space, is a
+// mapping still.
+func TestFlowStyleColons(t *testing.T) {
+	t.Parallel()
+	d, err := flows.ParseDefinition("f.yaml", []byte(validHead+"steps:\n  - {id: a, type: approval, assignees: [person:bob, group:finance, \"manager\"]}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := d.Steps[0].Assignees; !slices.Equal(got, []string{"person:bob", "group:finance", "manager"}) {
+		t.Errorf("assignees %q", got)
+	}
+	_, err = flows.ParseDefinition("f.yaml", []byte(validHead+"steps:\n  - {id: a, type: approval, assignees: [person: bob]}\n"))
+	if err == nil || !strings.Contains(err.Error(), "steps[0].assignees[0]") {
+		t.Errorf("person: bob, with a space: %v; want the mapping refused", err)
+	}
+}
