@@ -346,6 +346,15 @@ func build(ctx context.Context, cfg bot.Config, getenv func(string) string, log 
 	if err != nil {
 		return nil, fmt.Errorf("redis: %w; check BATON_REDIS_URL and that Redis is running", err)
 	}
+	octx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	stranded, err := strandedFlows(octx, store, engine) // baton doctor says so too
+	cancel()
+	if err != nil {
+		log.Warn("open requests of flows no longer defined could not be counted", "err", err)
+	}
+	for _, s := range stranded {
+		log.Warn("open requests of a flow no longer defined", "what", s, "fix", "restore its file in BATON_FLOWS_DIR, or cancel them (an admin) or withdraw them (their requesters)")
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := bot.NewMetrics(reg)

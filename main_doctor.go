@@ -40,6 +40,7 @@ const doctorTimeout = 10 * time.Second
 type checkup struct {
 	out    io.Writer
 	failed bool
+	engine *flows.Engine // the flows, once they load
 }
 
 func (c *checkup) ok(name, format string, args ...any) { c.line("ok  ", name, format, args...) }
@@ -95,6 +96,7 @@ func doctor(ctx context.Context, args []string, getenv func(string) string, envi
 		}
 		c.redis(ctx, cfg)
 		c.flows(cfg)
+		c.stranded(ctx, cfg)
 	}
 	c.slack(ctx, getenv)
 	c.teams(ctx, getenv)
@@ -212,6 +214,7 @@ func (c *checkup) flows(cfg bot.Config) {
 		c.fail("flows", "%v", err)
 		return
 	}
+	c.engine = engine
 	schedules, inbound := 0, 0
 	var missing []string
 	needed := map[string]bool{} // the secrets' variables
@@ -470,4 +473,40 @@ func doctorHours(c *checkup, defs []*flows.Definition, dir *flows.Directory, now
 	}
 	c.ok("working hours", "%s (%s for people without a timezone), %s, the last on %s; counted by flows %s",
 		w, w.Location, flows.Plural(len(w.Holidays), "holiday", "holidays"), last, strings.Join(users, ", "))
+}
+
+// stranded warns of open requests whose flow is no longer defined.
+func (c *checkup) stranded(ctx context.Context, cfg bot.Config) {
+	if cfg.RedisURL == "" || c.engine == nil {
+		return
+	}
+	rdb, err := storage.Client(cfg.RedisURL)
+	if err != nil {
+		return // said by the redis check
+	}
+	defer rdb.Close()
+	ctx, cancel := context.WithTimeout(ctx, doctorTimeout)
+	defer cancel()
+	stranded, err := strandedFlows(ctx, storage.New(rdb, storage.Config{}), c.engine)
+	if err != nil || len(stranded) == 0 {
+		return // an unreachable Redis is said by the redis check
+	}
+	c.warn("requests", "%s, no longer defined (its file removed or renamed): restore it in BATON_FLOWS_DIR, or an admin cancels them (their requesters may withdraw them)", strings.Join(stranded, "; "))
+}
+
+// strandedFlows says, for each flow that has open requests and is no longer
+// defined (its file removed or renamed), how many: nothing moves them on
+// but cancelling or withdrawing them.
+func strandedFlows(ctx context.Context, store *storage.Store, engine *flows.Engine) ([]string, error) {
+	open, err := store.OpenByFlow(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, f := range slices.Sorted(maps.Keys(open)) {
+		if _, ok := engine.Flow(f); !ok {
+			out = append(out, fmt.Sprintf("flow %q: %s", f, flows.Plural(int(open[f]), "open request", "open requests")))
+		}
+	}
+	return out, nil
 }

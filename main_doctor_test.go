@@ -20,6 +20,7 @@ import (
 	"github.com/batonbot/baton/adapters/teams"
 	"github.com/batonbot/baton/flows"
 	"github.com/batonbot/baton/manifests"
+	"github.com/batonbot/baton/storage"
 	"github.com/batonbot/baton/storage/storagetest"
 )
 
@@ -453,4 +454,40 @@ func TestDoctorMissingFlowsDir(t *testing.T) {
 		t.Errorf("exit %d, want 1:\n%s", code, out)
 	}
 	doctorWants(t, out, "FAIL flows: flows directory "+missing+": there is no such directory; set BATON_FLOWS_DIR")
+}
+
+// Open requests of a flow whose file is gone are said: nothing moves them
+// on but cancelling or withdrawing them.
+func TestDoctorStrandedRequests(t *testing.T) {
+	t.Parallel()
+	rdb, url := storagetest.EmbeddedURL(t)
+	store := storage.New(rdb, storage.Config{})
+	if err := store.Init(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	def, err := flows.ParseDefinition("gone.yaml", []byte("id: gone\nname: Gone\nowner: olivia\nsteps:\n  - {id: a, type: approval, assignees: [person:bob]}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := flows.ParseDirectory("directory.yaml", manifests.Directory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	engine, err := flows.NewEngine([]*flows.Definition{def}, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"G-1", "G-2"} {
+		ev := flows.Event{Kind: flows.EventStart, Key: "s" + id, Instance: id, Actor: "alice", Flow: "gone"}
+		if _, err := store.Apply(t.Context(), ev, func(cur *flows.Instance) (*flows.Transition, error) { return engine.Apply(cur, ev, time.Now()) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, out := runDoctor(t, "BATON_REDIS_URL", url, "BATON_FLOWS_DIR", flowsDir(t, map[string]string{"lead.yaml": doctorFlow}), "BATON_SECRET_CRM_HOOK", hookSecretVal)
+	doctorWants(t, out, `warn requests: flow "gone": 2 open requests, no longer defined`)
+	// Defined again: nothing to say.
+	_, out = runDoctor(t, "BATON_REDIS_URL", url, "BATON_FLOWS_DIR", flowsDir(t, map[string]string{"lead.yaml": doctorFlow, "gone.yaml": "id: gone\nname: Gone\nowner: olivia\nsteps:\n  - {id: a, type: approval, assignees: [person:bob]}\n"}), "BATON_SECRET_CRM_HOOK", hookSecretVal)
+	if strings.Contains(out, "requests:") {
+		t.Errorf("with the flow defined:\n%s", out)
+	}
 }

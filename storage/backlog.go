@@ -173,3 +173,40 @@ func (s *Store) DropDead(ctx context.Context, letters []DeadLetter) (int, error)
 	}
 	return n, nil
 }
+
+// OpenByFlow returns how many open requests (running, sent back) each flow
+// with any has, read from the flow and status indexes.
+func (s *Store) OpenByFlow(ctx context.Context) (map[string]int64, error) {
+	byShard, err := s.flowsByShard(ctx)
+	if err != nil {
+		return nil, err
+	}
+	type count struct {
+		flow string
+		cmd  *redis.IntCmd
+	}
+	var counts []count
+	pipe := s.rdb.Pipeline()
+	for sh, fs := range byShard {
+		for _, f := range fs {
+			for _, st := range flows.Statuses {
+				if st.Open() {
+					counts = append(counts, count{f, pipe.ZCard(ctx, s.k.ixFlow(sh, f, st))})
+				}
+			}
+		}
+	}
+	if len(counts) == 0 {
+		return map[string]int64{}, nil
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("open requests by flow: %w", err)
+	}
+	out := map[string]int64{}
+	for _, c := range counts {
+		if n := c.cmd.Val(); n > 0 {
+			out[c.flow] += n
+		}
+	}
+	return out, nil
+}
