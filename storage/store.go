@@ -847,6 +847,11 @@ func (s *Store) flowsByShard(ctx context.Context) (map[int][]string, error) {
 	if err := s.seedFlowSets(ctx); err != nil {
 		return nil, err
 	}
+	return s.flowSets(ctx)
+}
+
+// flowSets reads the flowsIn sets as they are (not seeded).
+func (s *Store) flowSets(ctx context.Context) (map[int][]string, error) {
 	pipe := s.rdb.Pipeline()
 	cmds := make([]*redis.StringSliceCmd, s.k.shards)
 	for sh := range s.k.shards {
