@@ -206,7 +206,7 @@ func (d *Digests) Send(ctx context.Context, zone string, people []string) {
 			continue
 		}
 		if ok {
-			d.send(context.WithoutCancel(ctx), p)
+			d.send(context.WithoutCancel(ctx), p, loc)
 		}
 	}
 }
@@ -224,9 +224,9 @@ func (d *Digests) claim(ctx context.Context, person, day string) (bool, error) {
 }
 
 // send sends person their digest on every platform that reaches them, if
-// anything waits on them. A platform that fails is logged and counted; the
+// anything waits on them, its times in loc (their timezone). A platform that fails is logged and counted; the
 // others still get theirs, and the next day's digest lists the tasks again.
-func (d *Digests) send(ctx context.Context, person string) {
+func (d *Digests) send(ctx context.Context, person string, loc *time.Location) {
 	tasks, err := d.svc.Tasks(ctx, person)
 	if err != nil {
 		d.metrics.Failures.WithLabelValues("digest").Inc()
@@ -236,7 +236,7 @@ func (d *Digests) send(ctx context.Context, person string) {
 	if len(tasks) == 0 {
 		return
 	}
-	list := d.svc.Engine().TaskList(tasks, person, d.svc.Now())
+	list := d.svc.Engine().TaskListIn(tasks, person, d.svc.Now(), loc) // in the zone it is sent by
 	list.Title = "Good morning: " + flows.Plural(len(tasks), "task is", "tasks are") + " waiting on you"
 	for _, m := range d.messengers {
 		addr, ok := m.Reach(flows.Recipient{Person: person})

@@ -235,6 +235,36 @@ func TestDigestZones(t *testing.T) {
 	}
 }
 
+// TestDigestInItsZone: a digest sent at 09:00 in the timezone a platform
+// has for someone the directory gives none shows its due times in that
+// timezone, not the working hours'.
+func TestDigestInItsZone(t *testing.T) {
+	t.Parallel()
+	defs, dir := bottest.Builtins(t)
+	people := dir.People()
+	for i := range people {
+		if people[i].ID == "bob" {
+			people[i].Timezone = ""
+		}
+	}
+	d, err := flows.NewDirectory(people, dir.Channels())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := wrap(bottest.NewWith(t, defs, d.WithWorkingHours(dir.WorkingHours()), nil))
+	h.start(t, "a", "alice", 900) // to Bob, her manager
+	m := zoned{newMessenger("slack"), map[string]string{"bob": "America/Chicago"}}
+	dg := bot.NewDigests(bot.DigestAt{Hour: 9}, h.Svc, []bot.Messenger{m}, h.Store, h.Clock, h.log, nil)
+	if zones := dg.Zones(t.Context()); !slices.Contains(zones["America/Chicago"], "bob") {
+		t.Fatalf("zones %v", zones)
+	}
+	dg.Send(t.Context(), "America/Chicago", []string{"bob"})
+	got := digestsTo(m.messenger)["U-bob"]
+	if len(got) != 1 || len(got[0].Msg.Items) != 1 || !strings.Contains(got[0].Msg.Items[0].Text, " CST") {
+		t.Fatalf("Bob's digest: %+v, want its due time in Chicago's", got)
+	}
+}
+
 // TestDigestPlatformFails: a platform that fails does not keep the
 // digest from the others; the failure is counted.
 func TestDigestPlatformFails(t *testing.T) {

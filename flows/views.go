@@ -295,7 +295,12 @@ func (e *Engine) stepItem(def *Definition, in *Instance, s *Step, audit []AuditE
 
 // TaskList renders "my pending tasks" for viewer.
 func (e *Engine) TaskList(ins []*Instance, viewer string, now time.Time) *Message {
-	loc := e.dir.Location(viewer)
+	return e.TaskListIn(ins, viewer, now, e.dir.Location(viewer))
+}
+
+// TaskListIn is TaskList with its times in loc: the timezone a platform
+// has for a viewer the directory gives none.
+func (e *Engine) TaskListIn(ins []*Instance, viewer string, now time.Time, loc *time.Location) *Message {
 	m := &Message{Kind: MsgList, Title: "Your pending tasks"}
 	for _, in := range ins {
 		def, ok := e.flows[in.Flow]
