@@ -120,10 +120,10 @@ func compileCondition(src string, env map[string]any, dynamic []string, outputs 
 	}
 	c := &condition{src: src, prog: prog, env: env, dynamic: dynamic}
 	// Checked with their types (above), run as stored values: the outputs
-	// of a task step that was skipped or passed over are not known, and the
-	// condition fails safe, as for a webhook's reply without a field
-	// (otherwise risk == "high" is false when nobody said what risk is,
-	// and an approval is passed over).
+	// of a task step someone skipped are not known, and the condition fails
+	// safe, as for a webhook's reply without a field (otherwise risk ==
+	// "high" is false when nobody said what risk is, and an approval is
+	// passed over).
 	if tree, err := parser.Parse(src); err == nil && len(outputs) > 0 {
 		read := conditionCheck{}
 		ast.Walk(&tree.Node, &read)
@@ -355,15 +355,16 @@ func (c *condition) eval(data map[string]any, requester string) (bool, error) {
 	return c.evalRan(data, requester, nil)
 }
 
-// evalRan evaluates the condition on a request's data. done reports
-// whether a task step is done (nil: every one is): an output of one that
-// is not is not known (compileCondition).
-func (c *condition) evalRan(data map[string]any, requester string, done func(step string) bool) (bool, error) {
+// evalRan evaluates the condition on a request's data. skipped reports
+// whether a task step was skipped by someone (nil: none was): an output of
+// one is not known (compileCondition). One a step passed over by its own
+// condition, or not reached, did not set is empty, as a field left empty.
+func (c *condition) evalRan(data map[string]any, requester string, skipped func(step string) bool) (bool, error) {
 	env := make(map[string]any, len(c.env)+len(c.dynamic)+1) // +1: requester
 	for k, zero := range c.env {
 		v, ok := data[k]
 		if !ok || v == nil {
-			if step, out := c.outputs[k]; out && done != nil && !done(step) {
+			if step, out := c.outputs[k]; out && skipped != nil && skipped(step) {
 				continue
 			}
 			v = zero

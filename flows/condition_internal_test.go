@@ -162,17 +162,17 @@ func TestConditionsRefuseCostlyConstructs(t *testing.T) {
 			t.Errorf("%s over %v = %v, %v; want an error %q", tt.src, tt.data, got, err, tt.want)
 		}
 	}
-	// A task's output reads as its zero value once its step is done, and is
-	// not known while it is not (skipped, passed over).
+	// A task's output reads as its zero value unless its step was skipped
+	// by someone: then it is not known.
 	c, err := compileCondition(`seats > 10`, map[string]any{"seats": float64(0)}, nil, map[string]string{"seats": "grant"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, err := c.evalRan(map[string]any{}, "alice", func(string) bool { return true }); err != nil || got {
-		t.Errorf("done, no seats = %v, %v; want false", got, err)
+	if got, err := c.evalRan(map[string]any{}, "alice", func(string) bool { return false }); err != nil || got {
+		t.Errorf("not skipped, no seats = %v, %v; want false", got, err)
 	}
-	if got, err := c.evalRan(map[string]any{}, "alice", func(string) bool { return false }); err == nil || !strings.Contains(err.Error(), "seats is not known") {
-		t.Errorf("not done = %v, %v; want seats not known", got, err)
+	if got, err := c.evalRan(map[string]any{}, "alice", func(string) bool { return true }); err == nil || !strings.Contains(err.Error(), "seats is not known") {
+		t.Errorf("skipped = %v, %v; want seats not known", got, err)
 	}
 }
 

@@ -1621,3 +1621,33 @@ func TestSkipStepNoLongerInTheFlow(t *testing.T) {
 	notified(t, tr, "#ops", "notify/order")
 	contains(t, "carol's card", updated(t, tr, "finance/1/").Msg.Outcome, "Skipped by Olivia Brown")
 }
+
+// An output of a task step passed over by its own condition (a branch not
+// taken) reads as empty, as before: only one skipped by someone is not
+// known (TestTaskDoneWithOutputs).
+func TestOutputOfABranchNotTaken(t *testing.T) {
+	t.Parallel()
+	r := newRun(t, newEngine(t, `
+id: br
+name: Branch
+owner: olivia
+form:
+  - {name: level, type: choice, options: [user, admin], required: true}
+steps:
+  - id: sec
+    type: task
+    when: level == "admin"
+    assignees: [person:gus]
+    outputs:
+      - {name: risk, type: choice, options: [low, high], required: true}
+  - id: ciso
+    type: approval
+    when: risk == "high"
+    assignees: [person:dana]
+`))
+	r.start("br", "alice", form("level", "user"))
+	wantStatus(t, r.in, flows.StatusCompleted, "", 0)
+	if slices.ContainsFunc(r.audit, func(a flows.AuditEntry) bool { return a.Action == "condition_failed" }) {
+		t.Errorf("a condition failed: %+v", r.audit)
+	}
+}

@@ -192,14 +192,20 @@ func (in *Instance) Clone() *Instance {
 	return &c
 }
 
-// holdsSeat reports whether person is an assignee of the current step, or a
-// delegate of one, whatever their task's decision.
-// done reports whether a round of the step ended with its task done (its
-// outputs stored).
-func (in *Instance) done(step string) bool {
-	return slices.ContainsFunc(in.History, func(h StepRecord) bool { return h.Step == step && h.Outcome == string(Done) })
+// skippedByHand reports whether the step's last round was skipped by
+// someone (its owner, an admin), not passed over by its condition: what
+// it would have set was never said.
+func (in *Instance) skippedByHand(step string) bool {
+	for _, h := range slices.Backward(in.History) {
+		if h.Step == step {
+			return h.Outcome == "skipped" && h.By != System && h.By != ""
+		}
+	}
+	return false
 }
 
+// holdsSeat reports whether person is an assignee of the current step, or a
+// delegate of one, whatever their task's decision.
 func (in *Instance) holdsSeat(person string) bool {
 	return person != "" && slices.ContainsFunc(in.Tasks, func(t Task) bool {
 		return t.Assignee == person || slices.Contains(t.Delegates, person)
