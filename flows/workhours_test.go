@@ -278,6 +278,17 @@ func TestWorkingHoursFlow(t *testing.T) {
 			t.Fatalf("next reminder at %s (timers %v)", tm.At, timersAt(r.in))
 		}
 	})
+	t.Run("a reminder due as the day closes is sent then", func(t *testing.T) {
+		t.Parallel()
+		r := newRun(t, newHoursEngine(t, hoursFlow("[person:frank]")))
+		r.now = utc("Mon 2026-11-30 09:00") // London
+		r.start("hrs", "alice", nil)
+		r.fire(flows.TimerRemind) // 13:00
+		tr := r.fire(flows.TimerRemind)
+		if !r.now.Equal(utc("Mon 2026-11-30 17:00")) || !slices.ContainsFunc(tr.Audit, func(a flows.AuditEntry) bool { return a.Action == "reminded" }) {
+			t.Fatalf("at %s: %+v", r.now, tr.Audit)
+		}
+	})
 	t.Run("times counted in New York are kept in UTC", func(t *testing.T) {
 		t.Parallel()
 		r := newRun(t, newHoursEngine(t, hoursFlow("[person:carol]")))
