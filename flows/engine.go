@@ -431,6 +431,23 @@ func (e *Engine) parseStartForm(def *Definition, requester string, input map[str
 		return nil, err
 	}
 	for _, f := range def.Form {
+		// Someone outside the workspace decides approvals only, from a link
+		// in a mail: a task named by the field would sit with them.
+		if f.Kind == FieldPerson && input[f.Name] != "" && fe[f.Name] == "" {
+			if id, _ := e.person(strings.TrimSpace(input[f.Name])); id != "" {
+				if _, outside := ExternalEmail(id); outside {
+					for i := range def.Steps {
+						if st := &def.Steps[i]; st.Kind == StepTask && slices.Contains(st.Assignees, "field:"+f.Name) {
+							if fe == nil {
+								fe = FieldErrors{}
+							}
+							fe[f.Name] = fmt.Sprintf("%s: someone outside the workspace cannot do a task (%s); pick someone in the workspace", f.Label, cmp.Or(st.Name, st.ID))
+							break
+						}
+					}
+				}
+			}
+		}
 		s := def.ApprovalNamedBy(f.Name)
 		if s == nil || input[f.Name] == "" || fe[f.Name] != "" {
 			continue
