@@ -912,7 +912,7 @@ func (t *tx) decide(d Decision) error {
 	}
 	reason := strings.TrimSpace(t.ev.Reason)
 	if (d == Rejected || d == Changes) && reason == "" {
-		return inputErr("a reason is required to %s", map[Decision]string{Rejected: "reject", Changes: "request changes"}[d])
+		return &InputError{Msg: fmt.Sprintf("a reason is required to %s", map[Decision]string{Rejected: "reject", Changes: "request changes"}[d]), Field: "reason"}
 	}
 	if d == Changes && t.in.Round >= s.MaxRounds {
 		return inputErr("%s has had %s at %s, the most allowed; approve or reject it", t.in.ID, Plural(t.in.Round, "round", "rounds"), s.Name)
@@ -2477,7 +2477,7 @@ func (t *tx) reassign(delegate bool) error {
 	}
 	target := strings.TrimSpace(t.ev.Target)
 	if target == "" || strings.ContainsAny(target, " \t\n") {
-		return inputErr("say who should take it over: one person")
+		return &InputError{Msg: "say who should take it over: one person", Field: "target"}
 	}
 	id, ok := t.e.person(target)
 	if !ok {

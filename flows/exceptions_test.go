@@ -1653,3 +1653,28 @@ steps:
 		t.Errorf("a condition failed: %+v", r.audit)
 	}
 }
+
+// What an adapter's form asks for is named by the error (Slack opens its
+// reason or reassign form only then): a reason, whom to; a request whose
+// step is gone names nothing (the form would not help).
+func TestInputErrorsNameTheFormField(t *testing.T) {
+	t.Parallel()
+	r := buyRun(t, "2500")
+	field := func(ev flows.Event) string {
+		_, err := r.try(ev)
+		var ie *flows.InputError
+		if !errors.As(err, &ie) {
+			t.Fatalf("%s: %v, want an input error", ev.Kind, err)
+		}
+		return ie.Field
+	}
+	for kind, want := range map[flows.EventKind]string{flows.EventReject: "reason", flows.EventRequestChanges: "reason", flows.EventReassign: "target"} {
+		if got := field(flows.Event{Kind: kind, Actor: "bob"}); got != want {
+			t.Errorf("%s without its input: field %q, want %q", kind, got, want)
+		}
+	}
+	r.e = newEngine(t, strings.Replace(buyFlow, "  - id: manager\n", "  - id: boss\n", 1))
+	if got := field(flows.Event{Kind: flows.EventReject, Actor: "bob"}); got != "" {
+		t.Errorf("reject on a step no longer in the flow: field %q, want none", got)
+	}
+}

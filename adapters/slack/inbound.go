@@ -121,7 +121,7 @@ func (a *Adapter) onButton(ctx context.Context, ic slackgo.InteractionCallback, 
 		out, err := a.svc.Handle(ctx, ev)
 		var ie *flows.InputError
 		switch {
-		case errors.As(err, &ie):
+		case errors.As(err, &ie) && (ie.Field == "reason" || ie.Field == "target"): // only what the form asks for
 			a.openModal(ctx, ic, func(ctx context.Context) slackgo.ModalViewRequest {
 				if act.Kind == flows.ActReassign {
 					return reassignModal(act, a.summary(ctx, act.Instance), a.pickers())
