@@ -56,8 +56,8 @@ func NewTimers(cfg TimerConfig, queue flows.TimerQueue, handle func(context.Cont
 
 // Tick claims every timer due now and fires it, returning how many fired
 // (not counting a timer found fired already, or with nothing left to do).
-// A timer whose event fails fires again later: when its instance's lease
-// runs out, or sooner if another timer of the instance fires meanwhile.
+// A timer whose event fails fires again later, when its instance's lease
+// runs out; the instance's later timers wait for it (they fire in order).
 func (t *Timers) Tick(ctx context.Context) (int, error) {
 	var fired atomic.Int64
 	for {

@@ -143,7 +143,7 @@ func actionWords(a *AuditEntry) string {
 	case "reminder_held":
 		return "held a reminder until the working day of whom it waits on"
 	case "not_reassigned":
-		return "left a task where it was"
+		return "left tasks where they were"
 	case "assign_failed":
 		return "found nobody who may take the step"
 	case "timer_skipped":

@@ -107,7 +107,7 @@ func TestNoSelfApprovalByAnyRoute(t *testing.T) {
 			if r.in.Status != flows.StatusFailed || len(r.in.Tasks) != 0 {
 				t.Fatalf("status %s, tasks %+v: want failed, with nobody asked", r.in.Status, r.in.Tasks)
 			}
-			contains(t, "outcome", tr.Outcome.Text, "but it failed at once: no one is available as the requester's manager, and nobody else may approve it")
+			contains(t, "outcome", tr.Outcome.Text, "but it failed at once: no one is available as the requester's manager, and nobody else may approve it (the requester's manager, the flow's owner and every admin are missing or the requester).")
 			contains(t, "requester's notice", notified(t, tr, c.requester, "requester/failed").Msg.Text, "could not complete: no one is available")
 			if a := r.audit[len(r.audit)-1]; a.Action != "assign_failed" {
 				t.Errorf("last record %+v, want assign_failed", a)

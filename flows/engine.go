@@ -2137,7 +2137,7 @@ func (t *tx) assignees(s *Step) ([]string, string) {
 		}
 		fallback := standIns(1)
 		if len(fallback) == 0 { // only the requester is left, who may not approve it
-			notes = append(notes, fmt.Sprintf("no one is available %s, and nobody else may approve it (the flow's owner is its requester, and there is no admin)", JoinNames(words)))
+			notes = append(notes, fmt.Sprintf("no one is available %s, and nobody else may approve it (the requester's manager, the flow's owner and every admin are missing or the requester)", JoinNames(words)))
 			return nil, strings.Join(notes, "; ")
 		}
 		add(fallback...)
@@ -2282,7 +2282,7 @@ func (t *tx) resubmit() error {
 		if !t.applies(s) { // the edits took it out of the step's condition: passed over on the way back
 			then = fmt.Sprintf("; %s no longer applies", s.Name)
 		}
-		t.out.Text = fmt.Sprintf("Resubmitted %s: %s %s%s. %s", in.ID, first.Name, how, then, t.waitingOn())
+		t.out.Text = fmt.Sprintf("Resubmitted %s: %s %s%s. %s", in.ID, first.Name, how, then, t.afterText())
 		return nil
 	}
 	// The edits may take the request out of the step's condition (an amount
@@ -2299,7 +2299,7 @@ func (t *tx) resubmit() error {
 	}
 	t.activate(s)
 	t.tellEarlierApprovers(s, sentBack, nil, changes, note, "resubmitted it to "+s.Name)
-	t.out.Text = fmt.Sprintf("Resubmitted %s (round %d). %s", in.ID, in.Round, t.waitingOn())
+	t.out.Text = fmt.Sprintf("Resubmitted %s (round %d). %s", in.ID, in.Round, t.afterText())
 	return nil
 }
 
@@ -2705,9 +2705,13 @@ func (t *tx) end(status Status, verb, reason string) {
 // asked for changes or rejected it.
 func (t *tx) tellSentBackBy(verb, reason string) {
 	in := t.in
-	h, s := in.lastRecord(in.Step, in.Round), t.def.Step(in.Step)
-	if h == nil || s == nil {
+	h := in.lastRecord(in.Step, in.Round)
+	if h == nil {
 		return
+	}
+	name := in.Step // a step no longer in the flow is named by its id
+	if s := t.def.Step(in.Step); s != nil {
+		name = s.Name
 	}
 	people := append(append(slices.Clone(h.Assigned), h.Deciders...), h.For...)
 	slices.Sort(people)
@@ -2737,7 +2741,7 @@ func (t *tx) tellSentBackBy(verb, reason string) {
 		if slices.Equal(deciders, []string{System}) { // its on_timeout rejected it
 			after = "it was " + map[string]string{string(Changes): "sent back for changes", string(Rejected): "rejected"}[h.Outcome] + " automatically"
 		}
-		out := fmt.Sprintf("%s %s %s after %s at %s; nothing more is asked of you.", t.name(t.ev.Actor), cmp.Or(did, verb), in.ID, after, s.Name)
+		out := fmt.Sprintf("%s %s %s after %s at %s; nothing more is asked of you.", t.name(t.ev.Actor), cmp.Or(did, verb), in.ID, after, name)
 		if reason != "" {
 			out += "\nReason: " + reason
 		}

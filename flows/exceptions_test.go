@@ -1600,6 +1600,15 @@ func TestFlowNoLongerDefined(t *testing.T) {
 			contains(t, "bob's card", updated(t, tr, "manager/1/").Msg.Outcome, "by "+map[string]string{admin: "Ada Admin", "alice": "Alice Martin"}[c.who])
 		})
 	}
+	t.Run("sent back", func(t *testing.T) {
+		t.Parallel()
+		r := buyRun(t, "500")
+		r.act(flows.EventRequestChanges, "bob", reason("which model?"))
+		r.e = newEngine(t, policyFlow(""))
+		tr := r.act(flows.EventCancel, admin, reason("its flow is gone"))
+		// Bob, who sent it back, is told as ever; the step by its id.
+		contains(t, "bob's notice", notified(t, tr, "bob", "ended/manager/1/bob").Msg.Text, "Ada Admin cancelled X-1 after you asked for changes to it at manager")
+	})
 }
 
 // Skipping a step no longer in the flow (its file changed while a request
