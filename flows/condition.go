@@ -355,16 +355,17 @@ func (c *condition) eval(data map[string]any, requester string) (bool, error) {
 	return c.evalRan(data, requester, nil)
 }
 
-// evalRan evaluates the condition on a request's data. skipped reports
-// whether a task step was skipped by someone (nil: none was): an output of
-// one is not known (compileCondition). One a step passed over by its own
-// condition, or not reached, did not set is empty, as a field left empty.
-func (c *condition) evalRan(data map[string]any, requester string, skipped func(step string) bool) (bool, error) {
+// evalRan evaluates the condition on a request's data, in the request in
+// (nil: one whose steps ran or were passed over): an output of a task step
+// someone skipped is not known (compileCondition). One a step passed over by
+// its own condition, or not reached, did not set is empty, as a field left
+// empty.
+func (c *condition) evalRan(data map[string]any, requester string, in *Instance) (bool, error) {
 	env := make(map[string]any, len(c.env)+len(c.dynamic)+1) // +1: requester
 	for k, zero := range c.env {
 		v, ok := data[k]
 		if !ok || v == nil {
-			if step, out := c.outputs[k]; out && skipped != nil && skipped(step) {
+			if step, out := c.outputs[k]; out && in != nil && in.skippedByHand(step) {
 				continue
 			}
 			v = zero

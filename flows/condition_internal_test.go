@@ -168,10 +168,12 @@ func TestConditionsRefuseCostlyConstructs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, err := c.evalRan(map[string]any{}, "alice", func(string) bool { return false }); err != nil || got {
-		t.Errorf("not skipped, no seats = %v, %v; want false", got, err)
+	passed := &Instance{History: []StepRecord{{Step: "grant", Outcome: "skipped", By: System}}}
+	if got, err := c.evalRan(map[string]any{}, "alice", passed); err != nil || got {
+		t.Errorf("passed over, no seats = %v, %v; want false", got, err)
 	}
-	if got, err := c.evalRan(map[string]any{}, "alice", func(string) bool { return true }); err == nil || !strings.Contains(err.Error(), "seats is not known") {
+	skipped := &Instance{History: []StepRecord{{Step: "grant", Outcome: "skipped", By: "olivia"}}}
+	if got, err := c.evalRan(map[string]any{}, "alice", skipped); err == nil || !strings.Contains(err.Error(), "seats is not known") {
 		t.Errorf("skipped = %v, %v; want seats not known", got, err)
 	}
 }

@@ -1670,7 +1670,7 @@ func applies(s *Step, in *Instance) bool {
 	if s.cond == nil {
 		return true
 	}
-	ok, err := s.cond.evalRan(in.Data, in.Requester, in.skippedByHand)
+	ok, err := s.cond.evalRan(in.Data, in.Requester, in)
 	if err != nil {
 		return s.Kind != StepWebhook
 	}
@@ -1739,7 +1739,7 @@ func (t *tx) continueAt(i int) {
 	for i < len(t.def.Steps) {
 		s := &t.def.Steps[i]
 		if s.cond != nil {
-			ok, err := s.cond.evalRan(t.in.Data, t.in.Requester, t.in.skippedByHand)
+			ok, err := s.cond.evalRan(t.in.Data, t.in.Requester, t.in)
 			if err != nil {
 				// Failing safe: a step is not passed over for a condition
 				// it could not check (a webhook's reply without the field
