@@ -300,10 +300,13 @@ func decodeYAML(decode func() error) (err error) {
 	return decode()
 }
 
+// duplicateKey is goccy/go-yaml's message for a key written twice.
+var duplicateKey = regexp.MustCompile(`mapping key "([^"]+)" already defined at \[(\d+):\d+\]`)
+
 // DefinitionFile says whether a file of a flows directory, by its name,
 // holds a flow definition (*.yaml or *.yml).
 func DefinitionFile(name string) bool {
-	ext := path.Ext(name)
+	ext := strings.ToLower(path.Ext(name))
 	return ext == ".yaml" || ext == ".yml"
 }
 
@@ -632,6 +635,9 @@ func (v *validator) yamlError(err error, entry *droppedItem) string {
 // syntaxHint adds what to fix to the YAML parser's commonest complaints,
 // which say what it found but not why.
 func syntaxHint(msg string) string {
+	if m := duplicateKey.FindStringSubmatch(msg); m != nil {
+		return fmt.Sprintf("%s is written twice in one mapping (first on line %s): keep one", m[1], m[2])
+	}
 	switch {
 	case strings.Contains(msg, "found character '\t'"):
 		return "a tab: YAML indents with spaces only; replace the tab with spaces"

@@ -749,7 +749,7 @@ func TestValidationOfDocuments(t *testing.T) {
 		{"two documents", "id: a\n---\nid: b\n", 1, "exactly one flow definition"},
 		{"not a mapping", "- a\n- b\n", 1, "this should be a mapping (key: value)"},
 		{"syntax error", "id: a\nname: [unclosed\nowner: x\n", 3, "must be specified"},
-		{"duplicate key", "id: a\nid: b\n", 2, `mapping key "id" already defined`},
+		{"duplicate key", "id: a\nid: b\n", 2, `id is written twice in one mapping (first on line 1): keep one`},
 		{"tabs", "id: a\n\tname: b\n", 2, "a tab: YAML indents with spaces only"},
 		{"a colon in a text", "id: a\nname: a: b\n", 2, `mapping value is not allowed in this context: quote a text that holds ": "`},
 		// goccy/go-yaml panics decoding a tag without a value into a list.
@@ -927,5 +927,15 @@ func TestFlowStyleColons(t *testing.T) {
 	_, err = flows.ParseDefinition("f.yaml", []byte(validHead+"steps:\n  - {id: a, type: approval, assignees: [person: bob]}\n"))
 	if err == nil || !strings.Contains(err.Error(), "steps[0].assignees[0]") {
 		t.Errorf("person: bob, with a space: %v; want the mapping refused", err)
+	}
+}
+
+// Files of a flows directory are *.yaml and *.yml, in any case.
+func TestDefinitionFile(t *testing.T) {
+	t.Parallel()
+	for name, want := range map[string]bool{"a.yaml": true, "b.yml": true, "C.YAML": true, "d.Yml": true, "e.json": false, "f.yaml.bak": false, "yaml": false} {
+		if got := flows.DefinitionFile(name); got != want {
+			t.Errorf("DefinitionFile(%q) = %v, want %v", name, got, want)
+		}
 	}
 }
