@@ -500,7 +500,7 @@ func connect(cfg bot.Config, log *slog.Logger) (redis.UniversalClient, func(), e
 
 // validate checks flow definitions (files or directories).
 func validate(paths []string, stdout, stderr io.Writer) int {
-	const usage = "usage: baton validate PATH... (flow files, or directories of *.yaml files)"
+	const usage = "usage: baton validate PATH... (flow files, or directories of *.yaml files; a people directory file is checked as one)"
 	if len(paths) == 0 {
 		fmt.Fprintln(stderr, usage)
 		return 2
@@ -552,10 +552,19 @@ func validate(paths []string, stdout, stderr io.Writer) int {
 		}
 	}
 	var defs []*flows.Definition
+	var ok []string // the people directories that are fine
 	for _, f := range files {
 		src, err := os.ReadFile(f)
 		if err != nil {
 			problems = append(problems, err.Error())
+			continue
+		}
+		if flows.LooksLikeDirectory(src) { // checked as what it is, not as a flow
+			if dir, err := flows.ParseDirectory(f, src); err != nil {
+				problems = append(problems, err.Error())
+			} else {
+				ok = append(ok, fmt.Sprintf("ok  %s: people directory, %s", f, flows.Plural(len(dir.People()), "person", "people")))
+			}
 			continue
 		}
 		d, err := flows.ParseDefinition(f, src)
@@ -583,6 +592,9 @@ func validate(paths []string, stdout, stderr io.Writer) int {
 			steps = "step"
 		}
 		fmt.Fprintf(stdout, "ok  %s: flow %s, %d %s, started with: start %s\n", d.Source, d.ID, len(d.Steps), steps, d.Command)
+	}
+	for _, l := range ok {
+		fmt.Fprintln(stdout, l)
 	}
 	return 0
 }

@@ -50,6 +50,17 @@ steps:
 		!strings.Contains(errOut, "schedule[0].data: invalid form: approver: you are making this request") {
 		t.Errorf("validate with a bad schedule and a missing file: exit %d\n%s", code, errOut)
 	}
+	// A people directory is checked as one, not as a flow.
+	if code, out, errOut := runCLI(t, "validate", filepath.Join("manifests", "directory.yaml")); code != 0 || !strings.Contains(out, "directory.yaml: people directory, ") {
+		t.Errorf("validate of the demo directory: exit %d\n%s%s", code, out, errOut)
+	}
+	people := filepath.Join(dir, "people.yaml")
+	if err := os.WriteFile(people, []byte("people:\n  - {id: a, name: A, manager: nobody}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := runCLI(t, "validate", people); code != 1 || !strings.Contains(errOut, "nobody") || strings.Contains(errOut, "steps") {
+		t.Errorf("validate of a bad directory: exit %d\n%s", code, errOut)
+	}
 	// A file given twice (a glob and its name) is read once: no clash with itself.
 	if code, out, errOut := runCLI(t, "validate", bom, filepath.Join(dir, ".", "bom.yaml")); code != 0 || strings.Count(out, "flow purchase") != 1 {
 		t.Errorf("validate of one file given twice: exit %d\n%s%s", code, out, errOut)

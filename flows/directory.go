@@ -335,3 +335,27 @@ func (d *Directory) Channels() []Channel {
 	slices.SortFunc(out, func(a, b Channel) int { return cmp.Compare(a.ID, b.ID) })
 	return out
 }
+
+// LooksLikeDirectory reports whether src reads as a people directory rather
+// than a flow: a mapping with people and no steps (baton validate checks
+// such a file as the directory it is).
+func LooksLikeDirectory(src []byte) bool {
+	f, err := parser.ParseBytes(src, 0)
+	if err != nil || len(f.Docs) != 1 {
+		return false
+	}
+	m, ok := f.Docs[0].Body.(*ast.MappingNode)
+	if !ok {
+		return false
+	}
+	people, steps := false, false
+	for _, mv := range m.Values {
+		switch mv.Key.String() {
+		case "people":
+			people = true
+		case "steps":
+			steps = true
+		}
+	}
+	return people && !steps
+}
