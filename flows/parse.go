@@ -1254,6 +1254,10 @@ func (v *validator) step(p string, r *rawStep, names map[string]string, working 
 					v.add(fmt.Sprintf("%s.escalate[%d].after", p, j), "after %s is not before due %s, and on_timeout: %s ends the step at due, so this rung would never happen; make it earlier than due, or set on_timeout: wait to keep the step open", r.Escalate[j].After, r.Due, s.OnTimeout)
 				}
 			}
+			// So would every reminder.
+			if s.Remind.Every > 0 && notBefore(s.every, s.due, s.Remind.Every, s.Due, working) {
+				v.add(p+".remind.every", "every %s is not shorter than due %s, and on_timeout: %s ends the step at due, so no reminder would be sent; remind more often, or set on_timeout: wait to keep the step open", r.Remind.Every, r.Due, s.OnTimeout)
+			}
 		}
 		if r.MaxRounds != nil && *r.MaxRounds < 1 {
 			v.add(p+".max_rounds", "max_rounds must be a positive number (1: no resubmission)")

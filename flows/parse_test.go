@@ -255,6 +255,22 @@ steps:
 			{"steps[2].message", `{{.tk.key}} reads a part of tk, whose value is written as text`},
 			{"steps[2].message", `index reads into a list or an object`},
 		}},
+		{"reminders that would never come", validHead + `steps:
+  - id: a
+    type: approval
+    assignees: [manager]
+    due: 1d
+    on_timeout: approve
+    remind: {every: 2d} # @steps[0].remind.every
+  - id: b
+    type: approval
+    assignees: [manager]
+    due: 1d
+    on_timeout: wait
+    remind: {every: 2d}
+`, []want{
+			{"steps[0].remind.every", "every 2d is not shorter than due 1d, and on_timeout: approve ends the step at due, so no reminder would be sent"},
+		}},
 		{"zeros written out, and a webhook with no url", validHead + `steps:
   - id: a
     type: approval
