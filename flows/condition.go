@@ -327,7 +327,31 @@ type choiceCheck struct {
 
 func (c *choiceCheck) Visit(n *ast.Node) {
 	b, ok := (*n).(*ast.BinaryNode)
-	if !ok || c.problem != "" || b.Operator != "==" && b.Operator != "!=" {
+	if !ok || c.problem != "" {
+		return
+	}
+	if b.Operator == "in" || b.Operator == "not in" { // level in ["read", "Admin"]: each item
+		id, ok1 := b.Left.(*ast.IdentifierNode)
+		arr, ok2 := b.Right.(*ast.ArrayNode)
+		if !ok1 || !ok2 {
+			return
+		}
+		opts, choice := c.options[id.Value]
+		if !choice {
+			return
+		}
+		for _, item := range arr.Nodes {
+			if str, ok := item.(*ast.StringNode); ok && str.Value != "" && !slices.Contains(opts, str.Value) {
+				c.problem = fmt.Sprintf("%s %s [...] with %q: %q is not one of %s's options (%s), so it never matches", id.Value, b.Operator, str.Value, str.Value, id.Value, strings.Join(opts, ", "))
+				if s := nearest(str.Value, opts); s != "" {
+					c.problem += fmt.Sprintf("; did you mean %q?", s)
+				}
+				return
+			}
+		}
+		return
+	}
+	if b.Operator != "==" && b.Operator != "!=" {
 		return
 	}
 	id, ok1 := b.Left.(*ast.IdentifierNode)

@@ -595,8 +595,17 @@ steps:
     type: approval
     assignees: [manager]
     when: 'level == "Admin"' # @steps[0].when
+  - id: t
+    type: approval
+    assignees: [manager]
+    when: 'level in ["write", "Admin"]' # @steps[1].when
+  - id: u
+    type: approval
+    assignees: [manager]
+    when: 'level not in ["read"] && level in ["write", "admin"]'
 `, []want{
 			{"steps[0].when", `condition "level == \"Admin\"" compares level == "Admin": "Admin" is not one of level's options (read, write, admin), so this is always false; did you mean "admin"?`},
+			{"steps[1].when", `compares level in [...] with "Admin": "Admin" is not one of level's options (read, write, admin), so it never matches; did you mean "admin"?`},
 		}},
 		{"an assignee or a condition naming what is set later", `id: v
 name: V
