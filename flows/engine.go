@@ -1349,7 +1349,11 @@ func (t *tx) rungLine(s *Step, tm Timer, person, assignee string) string {
 			}
 			return ""
 		}
-		if m := t.escalationManager(s, assignee); m != "" || person == "" {
+		m := t.escalationManager(s, assignee)
+		if si := t.awayStandIn(s, m); si != "" && person != "" { // away now: their stand-in, as things stand
+			return fmt.Sprintf("Escalates to %s, standing in for %s, %s", who(si), manager(m), when)
+		}
+		if m != "" || person == "" {
 			return fmt.Sprintf("Escalates to %s %s", manager(m), when)
 		}
 		return ""
@@ -1994,6 +1998,16 @@ func (t *tx) standIn(s *Step, p string, people, seated []string) (string, string
 		}
 	}
 	return "", line + "nobody can stand in"
+}
+
+// awayStandIn is who stands in for p, when p is away (standIn), for work
+// an escalation brings them: "" when p is not away, or nobody can.
+func (t *tx) awayStandIn(s *Step, p string) string {
+	if p == "" {
+		return ""
+	}
+	si, _ := t.standIn(s, p, nil, t.in.Pending())
+	return si
 }
 
 // sendCards sends the step's card to each pending assignee (or once to the
@@ -3040,7 +3054,11 @@ func (t *tx) notifyTargets(s *Step, target string) ([]Recipient, string) {
 			if task.Decision != Pending {
 				continue
 			}
-			if m := t.escalationManager(s, task.Assignee); m != "" && !seen[m] {
+			m := t.escalationManager(s, task.Assignee)
+			if si := t.awayStandIn(s, m); si != "" { // a manager who is away: their stand-in
+				m = si
+			}
+			if m != "" && !seen[m] {
 				seen[m] = true
 				to = append(to, Recipient{Person: m})
 			}
@@ -3094,7 +3112,7 @@ func (t *tx) escalationMsg(s *Step, person string) *Message {
 // nothing moved, or "" if something did.
 func (t *tx) escalateReassign(s *Step, target string) string {
 	in := t.in
-	var why, stayed, tos []string
+	var why, stayed, tos, standIns []string
 	var was []Task
 	for _, m := range t.plannedMoves(s, target) {
 		if m.to == "" {
@@ -3108,6 +3126,11 @@ func (t *tx) escalateReassign(s *Step, target string) string {
 			task.Original = task.Assignee
 		}
 		task.Assignee, task.Delegates, task.Since = m.to, nil, t.now
+		si := t.awayStandIn(s, m.to)
+		if si != "" { // shared with their stand-in, as a new task of theirs is
+			task.Delegates = []string{si}
+		}
+		standIns = append(standIns, si)
 		in.Routed = "" // the escalation chose, and says so
 	}
 	if len(tos) == 0 {
@@ -3115,14 +3138,21 @@ func (t *tx) escalateReassign(s *Step, target string) string {
 	}
 	// The cards are made once every task has moved: they say whom it waits on.
 	after := FormatDuration(t.now.Sub(in.StepStarted))
+	carded := slices.Clone(tos)
 	for i, to := range tos {
 		from := was[i].Assignee
 		t.record(AuditEntry{Action: "reassigned", Reason: fmt.Sprintf("no decision within %s (escalation)", after), Detail: map[string]string{"from": from, "to": to}})
 		t.closeTaskCards(s, was[i], "reassigned", System, "no decision in time", "Now with "+t.name(to)+".")
 		m := t.handoffCard(s, to, fmt.Sprintf("Moved to you from %s after %s without a decision", t.name(from), after))
 		t.notify(Recipient{Person: to}, t.personCard(to), "", m)
+		if si := standIns[i]; si != "" {
+			a, _ := t.awayNow(to)
+			line := fmt.Sprintf("Moved to %s from %s after %s without a decision; %s is away through %s, and you stand in", t.name(to), t.name(from), after, t.name(to), AwayThrough(a.Until, t.e.dir.Location(to)))
+			t.notify(Recipient{Person: si}, t.personCard(si), "", t.handoffCard(s, si, line))
+			carded = append(carded, si)
+		}
 	}
-	t.refreshPeople(s, tos, nil) // the others' task cards, and every escalation card
+	t.refreshPeople(s, carded, nil) // the others' task cards, and every escalation card
 	t.refreshChannelCard(s)
 	if len(stayed) > 0 { // in part: the record says which did not move, and why
 		t.record(AuditEntry{Action: "not_reassigned", Reason: strings.Join(stayed, "; ")})

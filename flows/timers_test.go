@@ -760,3 +760,41 @@ func TestDelegationToTheEscalatedUpdatesTheirEscalationCard(t *testing.T) {
 	tr = r.act(flows.EventReassign, "bob", target("dana"))
 	contains(t, "dana's escalation card", updated(t, tr, "review/1/esc:dana").Msg.Text, "is now yours to decide")
 }
+
+// An escalation to a manager who is away reaches their stand-in: a notice
+// goes to the stand-in, a task moved to the manager is shared with them.
+func TestEscalationToAnAwayManager(t *testing.T) {
+	t.Parallel()
+	r := newRun(t, newEngine(t, assigneeFlow("approval", "olivia", "person:bob", `    escalate:
+      - {after: 1h, notify: manager}
+      - {after: 2h, reassign: manager}
+`)))
+	away := map[string]flows.Away{"dana": {Until: r.now.Add(48 * time.Hour), StandIn: "erin"}}
+	tr := r.do(flows.Event{Kind: flows.EventStart, Instance: "X-1", Flow: "who", Actor: "alice", Away: away})
+	contains(t, "bob's card", strings.Join(notified(t, tr, "bob", "s/1/bob").Msg.Context, "\n"), "Escalates to Erin Park, standing in for Dana Kowalski (your manager), in 1 h")
+	fire := func() *flows.Transition {
+		var next *flows.Timer
+		for _, tm := range r.in.Timers {
+			if tm.Kind == flows.TimerEscalate && (next == nil || tm.At.Before(next.At)) {
+				next = &tm
+			}
+		}
+		r.now = next.At
+		return r.do(flows.Event{Kind: flows.EventTimer, Timer: next.ID, Key: "timer:" + next.ID, Away: away})
+	}
+	if got := recipients(fire()); !slices.Equal(got, []string{"erin"}) {
+		t.Fatalf("escalated to %v, want Dana's stand-in", got)
+	}
+	tr = fire()
+	if task := r.in.Tasks[0]; task.Assignee != "dana" || !slices.Equal(task.Delegates, []string{"erin"}) {
+		t.Fatalf("task %+v: want Dana's, shared with Erin", task)
+	}
+	contains(t, "erin's card", strings.Join(notified(t, tr, "erin", "s/1/erin").Msg.Context, "\n"),
+		"Moved to Dana Kowalski from Bob Chen after 2 h without a decision; Dana Kowalski is away through", "and you stand in")
+	// Back: a rung reaches the manager herself.
+	r2 := newRun(t, r.e)
+	r2.start("who", "alice", nil)
+	if got := recipients(r2.fire(flows.TimerEscalate)); !slices.Equal(got, []string{"dana"}) {
+		t.Fatalf("escalated to %v, want Dana", got)
+	}
+}
