@@ -237,7 +237,14 @@ func factBlocks(m *flows.Message) []slackgo.Block {
 	for start := 0; start < len(m.Fields); start += maxSectionFields {
 		var texts []*slackgo.TextBlockObject
 		for _, f := range m.Fields[start:min(start+maxSectionFields, len(m.Fields))] {
-			texts = append(texts, mdText("*"+mrkdwn(f.Label)+"*\n"+mrkdwn(orNone(f.Value)), maxFieldText))
+			v := mrkdwn(orNone(f.Value))
+			if slices.Contains(m.Mentions, f.Value) && strings.HasPrefix(f.Value, "slack:") {
+				// A person field naming someone the directory lacks, by the
+				// Slack id the engine named them with (the whole value: a text
+				// that holds such an id is no mention).
+				v = "<@" + strings.TrimPrefix(f.Value, "slack:") + ">"
+			}
+			texts = append(texts, mdText("*"+mrkdwn(f.Label)+"*\n"+v, maxFieldText))
 		}
 		out = append(out, slackgo.NewSectionBlock(nil, texts, nil, slackgo.SectionBlockOptionBlockID("fields-"+strconv.Itoa(start/maxSectionFields))))
 	}

@@ -356,6 +356,14 @@ func TestTypedIDsAreNoMentions(t *testing.T) {
 	if !strings.Contains(b, "@U0ALICE") {
 		t.Errorf("the engine's naming of the requester is no mention: %s", b)
 	}
+	// A person field naming someone the directory lacks, as the engine named
+	// them, is one; the same id inside a typed text is not.
+	m = &flows.Message{Kind: flows.MsgTask, Title: "Content CR-1", Mentions: []string{"slack:U0STRANGER"},
+		Fields: []flows.Fact{{Label: "Editor", Value: "slack:U0STRANGER"}, {Label: "Note", Value: "ask slack:U0STRANGER"}}}
+	b = string(mustJSON(t, renderMessage(m, maxMessageBlocks)))
+	if !strings.Contains(b, `*Editor*\n<@U0STRANGER>`) || strings.Contains(b, `ask <@`) {
+		t.Errorf("person field: %s", b)
+	}
 }
 
 // A cut never leaves half an escape or half a mention.
