@@ -16,6 +16,7 @@ import (
 	"strings"
 	"text/template"
 	tmplparse "text/template/parse"
+	"unicode/utf8"
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
@@ -299,6 +300,14 @@ func decodeYAML(decode func() error) (err error) {
 	}()
 	return decode()
 }
+
+// maxOptionLen and maxOptions bound a choice field's options to what every
+// chat platform's menus take: Slack's option text holds 75 characters, and
+// its menus 100 options.
+const (
+	maxOptionLen = 75
+	maxOptions   = 100
+)
 
 // duplicateKey is goccy/go-yaml's message for a key written twice.
 var duplicateKey = regexp.MustCompile(`mapping key "([^"]+)" already defined at \[(\d+):\d+\]`)
@@ -1025,7 +1034,13 @@ func (v *validator) fields(p string, raw []rawField, names map[string]string) []
 				v.add(fmt.Sprintf("%s.options[%d]", fp, j), "an option is one value, not a list or a map (quote it if it has a colon)")
 				continue
 			}
+			if n := utf8.RuneCountInString(text); n > maxOptionLen {
+				v.add(fmt.Sprintf("%s.options[%d]", fp, j), "option is %d characters long; keep it to %d, as much as a chat menu shows (Slack's), and say more in the field's help", n, maxOptionLen)
+			}
 			f.Options = append(f.Options, text)
+		}
+		if len(f.Options) > maxOptions {
+			v.add(fp+".options", "%d options; a chat menu holds at most %d (Slack's): split the choice, or make it a text field", len(f.Options), maxOptions)
 		}
 		if f.Kind == FieldChoice && len(f.Options) == 0 {
 			v.add(fp+".options", "a choice field needs options: a list of the values people pick from")

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -254,6 +255,15 @@ steps:
 			{"steps[0].instructions", `{{.tk}} is set by step h, later`},
 			{"steps[2].message", `{{.tk.key}} reads a part of tk, whose value is written as text`},
 			{"steps[2].message", `index reads into a list or an object`},
+		}},
+		{"options no chat menu takes", validHead[:len(validHead)-1] + `
+  - {name: size, type: choice, options: [small, "` + strings.Repeat("x", 76) + `"]} # @form[3].options[1]
+  - {name: pick, type: choice, options: [` + manyOptions(101) + `]} # @form[4].options
+steps:
+  - {id: a, type: notify, to: [requester], message: hi}
+`, []want{
+			{"form[3].options[1]", "option is 76 characters long; keep it to 75"},
+			{"form[4].options", "101 options; a chat menu holds at most 100"},
 		}},
 		{"reminders that would never come", validHead + `steps:
   - id: a
@@ -963,4 +973,13 @@ func TestDefinitionFile(t *testing.T) {
 			t.Errorf("DefinitionFile(%q) = %v, want %v", name, got, want)
 		}
 	}
+}
+
+// manyOptions is n distinct options, as a YAML flow list's items.
+func manyOptions(n int) string {
+	opts := make([]string, n)
+	for i := range opts {
+		opts[i] = "o" + strconv.Itoa(i)
+	}
+	return strings.Join(opts, ", ")
 }
