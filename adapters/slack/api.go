@@ -200,6 +200,9 @@ func (w *webAPI) classify(method, what string, err error) error {
 			if se.Needed != "" {
 				hint += " (needed: " + se.Needed + ")"
 			}
+			if msgs := se.ResponseMetadata.Messages; len(msgs) > 0 { // which block was refused, and why
+				hint += " (" + strings.Join(msgs, "; ") + ")"
+			}
 			return bot.Permanent(fmt.Errorf("%w: %s", wrapped, hint))
 		}
 	case errors.As(err, &sc) && sc.Code >= 400 && sc.Code < 500 && sc.Code != http.StatusRequestTimeout:

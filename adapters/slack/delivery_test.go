@@ -10,6 +10,7 @@ import (
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
+	slackgo "github.com/slack-go/slack"
 
 	"github.com/batonbot/baton/bot"
 	"github.com/batonbot/baton/flows"
@@ -257,5 +258,16 @@ func TestGuestNames(t *testing.T) {
 	}
 	if n := count(h.api.Calls(), "users.info"); n != 1 {
 		t.Errorf("users.info called %d times; the name is not cached", n)
+	}
+}
+
+// A call Slack refused for its arguments says which, from the reply's
+// messages (the json-pointer to the block): the log names what to fix.
+func TestRefusedArgumentsSayWhich(t *testing.T) {
+	w := newWebAPI(Config{APIURL: "http://slack.invalid/api/", MaxCalls: 1}, newMetrics(nil))
+	err := w.classify("views.open", "views.open", slackgo.SlackErrorResponse{Err: "invalid_arguments",
+		ResponseMetadata: slackgo.ResponseMetadata{Messages: []string{"[ERROR] must be less than 151 characters [json-pointer:/view/blocks/3/element/options/1/value]"}}})
+	if err == nil || !bot.IsPermanent(err) || !strings.Contains(err.Error(), "json-pointer:/view/blocks/3/element/options/1/value") {
+		t.Errorf("error %v", err)
 	}
 }
