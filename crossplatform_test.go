@@ -1071,7 +1071,7 @@ func TestCrossPlatformPurchase(t *testing.T) {
 	}
 	calls = x.slack.take()
 	wantLines(t, "Slack calls a day later", summaries(calls), []string{
-		"chat.postMessage C0FINANCE: Escalation: Purchase request PR-1: Laptop (EUR 2500) — PR-1 has waited 1 d for Carol Diaz and Frank Osei (Finance approval). [" + strings.Join(finance, " ") + "]",
+		"chat.postMessage C0FINANCE: Escalation: Purchase request PR-1: Laptop (EUR 2500) — PR-1 has waited 1 d at Finance approval; it waits on Carol Diaz and Frank Osei. [" + strings.Join(finance, " ") + "]",
 		"chat.postMessage D0CAROL in thread broadcast: Purchase request PR-1: Laptop (EUR 2500) — Reminder 1 of 2: Finance approval has been waiting for 1 d. [" + strings.Join(finance, " ") + "]",
 		"chat.postMessage D0CAROL: Good morning: 1 task is waiting on you [" + strings.Join(finance, " ") + "]",
 		// her card now names the next rung (Dana, at 2 d) instead of #finance

@@ -211,7 +211,7 @@ func TestConsolePurchaseEndToEnd(t *testing.T) {
 		t.Fatal("no timer fired after a day")
 	}
 	h.mustContain("carol's reminder", h.inbox("carol"), "Reminder 1 of 2")
-	h.mustContain("#finance", h.inbox("olivia"), "Escalation: Purchase request PR-1", "has waited 1 d for Carol Diaz and Frank Osei")
+	h.mustContain("#finance", h.inbox("olivia"), "Escalation: Purchase request PR-1", "has waited 1 d at Finance approval; it waits on Carol Diaz and Frank Osei")
 
 	// At the due time (2 d) the step escalates to the assignees' manager, who decides.
 	h.advance(24 * time.Hour)

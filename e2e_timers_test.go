@@ -206,7 +206,7 @@ func TestTimerLadderManagerStep(t *testing.T) {
 	h.at(24*time.Hour, 2)
 	esc := h.card("dana", "escalation", id, "manager")
 	h.mustContain("dana's escalation", esc, "Escalation: Purchase request PR-1: Laptop (EUR 500)",
-		"PR-1 has waited 1 d for Bob Chen (Manager approval). You can decide it for the whole step, or reassign it.", `data-action="approve-PR-1-manager-1"`)
+		"PR-1 has waited 1 d at Manager approval; it waits on Bob Chen. You can decide it for the whole step, or reassign it.", `data-action="approve-PR-1-manager-1"`)
 	h.wantLines("dana's escalation card", cardContext(esc), "Requested by Alice Martin", "Waiting on Bob Chen", "Overdue since Fri 27 Nov 10:00 CET")
 	for _, p := range []string{"olivia", "alice", "carol"} {
 		h.mustNotContain(p+"'s inbox", h.personal(p), "Escalation:")
@@ -331,7 +331,7 @@ func TestTimerLadderNextStepStartsAfresh(t *testing.T) {
 	}
 	_, channels, _ := strings.Cut(h.inbox("olivia"), "<h2>Channels</h2>")
 	h.mustContain("#finance", channels, `#finance <small>(1)</small>`, "Escalation: Purchase request PR-1: Laptop (EUR 2500)",
-		"PR-1 has waited 1 d for Carol Diaz and Frank Osei (Finance approval).</p>")
+		"PR-1 has waited 1 d at Finance approval; it waits on Carol Diaz and Frank Osei.</p>")
 	h.mustNotContain("dana's inbox", h.personal("dana"), `data-instance="PR-1"`)
 
 	// Due at 2 d 5 h: reminder 2 and the timeout, which escalates to Dana
@@ -343,7 +343,7 @@ func TestTimerLadderNextStepStartsAfresh(t *testing.T) {
 			"Reminder 2 of 2: Finance approval has been waiting for 2 d.")
 	}
 	esc := h.card("dana", "escalation", id, "finance")
-	h.mustContain("dana's escalation", esc, "PR-1 has waited 2 d for Carol Diaz and Frank Osei (Finance approval). You can decide it for the whole step, or reassign it.",
+	h.mustContain("dana's escalation", esc, "PR-1 has waited 2 d at Finance approval; it waits on Carol Diaz and Frank Osei. You can decide it for the whole step, or reassign it.",
 		`data-action="approve-PR-1-finance-1"`)
 	h.wantStatus(id, flows.StatusRunning, "finance", 1)
 	tl := h.timeline("alice", id)
@@ -390,7 +390,7 @@ func TestTimerLadderAfterReassign(t *testing.T) {
 	// 1 d: the rung goes to Ivan's manager, Bob, not to Dana.
 	h.at(24*time.Hour, 2)
 	esc := h.card("bob", "escalation", id, "manager")
-	h.mustContain("bob's escalation", esc, "PR-1 has waited 1 d for Ivan Petrov (Manager approval). You can decide it for the whole step, or reassign it.")
+	h.mustContain("bob's escalation", esc, "PR-1 has waited 1 d at Manager approval; it waits on Ivan Petrov. You can decide it for the whole step, or reassign it.")
 	h.mustNotContain("dana's inbox", h.personal("dana"), `data-instance="PR-1"`)
 
 	// Ivan passes it to Erin: her card names the next rung, the move to her
@@ -442,7 +442,7 @@ func TestTimerSkippedEscalationNoManager(t *testing.T) {
 	h.wantLines("dana's card after the escalation", cardContext(h.card("dana", "task", id, "manager")), "Requested by Bob Chen", "Waiting on Dana Kowalski",
 		"Overdue since Fri 27 Nov 10:00 CET")
 	esc := h.card("olivia", "escalation", id, "manager")
-	h.mustContain("olivia's escalation", esc, "PR-1 has waited 1 d for Dana Kowalski (Manager approval). You can decide it for the whole step, or reassign it.")
+	h.mustContain("olivia's escalation", esc, "PR-1 has waited 1 d at Manager approval; it waits on Dana Kowalski. You can decide it for the whole step, or reassign it.")
 
 	h.at(72*time.Hour-time.Minute, 0)
 	h.at(72*time.Hour, 1) // returns, and the two ticks after it at 3 d fire nothing

@@ -3096,7 +3096,8 @@ func (t *tx) escalationMsg(s *Step, person string) *Message {
 	in := t.in
 	m := t.taskCard(s, MsgEscalation, person)
 	m.Title = "Escalation: " + m.Title
-	m.Text = fmt.Sprintf("%s has waited %s for %s (%s).", in.ID, FormatDuration(t.now.Sub(in.StepStarted)), t.waitingNames(), s.Name)
+	// Whom it waits on now: since the rung, a reassignment may have moved it.
+	m.Text = fmt.Sprintf("%s has waited %s at %s; it waits on %s.", in.ID, FormatDuration(t.now.Sub(in.StepStarted)), s.Name, t.waitingNames())
 	switch {
 	case person != "" && slices.Contains(in.Pending(), person): // a later rung moved it to them
 		m.Text = fmt.Sprintf("%s has waited %s (%s), and is now yours to decide.", in.ID, FormatDuration(t.now.Sub(in.StepStarted)), s.Name)

@@ -175,7 +175,7 @@ func TestEscalationNotify(t *testing.T) {
 		t.Fatalf("audit %+v", a)
 	}
 	m := notified(t, tr, "dana", "review/1/esc:dana").Msg
-	if m.Kind != flows.MsgEscalation || m.Title != "Escalation: Timers X-1: Timers" || m.Text != "X-1 has waited 1 d for Bob Chen (Review). You can decide it for the whole step, or reassign it." {
+	if m.Kind != flows.MsgEscalation || m.Title != "Escalation: Timers X-1: Timers" || m.Text != "X-1 has waited 1 d at Review; it waits on Bob Chen. You can decide it for the whole step, or reassign it." {
 		t.Fatalf("escalation card %+v", m)
 	}
 	if got := actions(m.Actions); !slices.Contains(got, flows.ActApprove) {
@@ -183,7 +183,7 @@ func TestEscalationNotify(t *testing.T) {
 	}
 	// Moving the task brings the escalation card up to date.
 	tr = r.act(flows.EventReassign, "bob", target("erin"))
-	if m := updated(t, tr, "review/1/esc:dana").Msg; !strings.Contains(m.Text, "for Erin Park (Review)") {
+	if m := updated(t, tr, "review/1/esc:dana").Msg; !strings.Contains(m.Text, "at Review; it waits on Erin Park.") {
 		t.Fatalf("escalation card after the reassign: %+v", m)
 	}
 	// An escalation target may decide, for the whole step.
@@ -217,7 +217,7 @@ func TestEscalationToAGroupAndAChannel(t *testing.T) {
 	}
 	tr = r.fire(flows.TimerEscalate)
 	e := notified(t, tr, "#ops", "s/1/esc:#ops")
-	if e.Msg.Text != "X-1 has waited 2 h for Bob Chen (The step)." || len(r.in.Escalated) != 3 {
+	if e.Msg.Text != "X-1 has waited 2 h at The step; it waits on Bob Chen." || len(r.in.Escalated) != 3 {
 		t.Fatalf("channel escalation %+v, escalated %v", e.Msg, r.in.Escalated)
 	}
 	// Someone else in #ops is told who may decide: Bob, and those the
@@ -227,7 +227,7 @@ func TestEscalationToAGroupAndAChannel(t *testing.T) {
 	// A reassignment updates the channel's card as well as the people's.
 	tr = r.act(flows.EventReassign, "bob", target("erin"))
 	for _, card := range []string{"s/1/esc:#ops", "s/1/esc:carol"} {
-		contains(t, card, updated(t, tr, card).Msg.Text, "for Erin Park")
+		contains(t, card, updated(t, tr, card).Msg.Text, "it waits on Erin Park")
 	}
 	r.act(flows.EventReject, "frank", reason("no"))
 	if r.in.Status != flows.StatusRejected || r.in.History[0].By != "frank" {
@@ -656,7 +656,7 @@ func TestEscalatedTwiceToOnePerson(t *testing.T) {
 	if !strings.HasPrefix(again.Card, "s/1/esc:dana/e") || again.Thread != "s/1/esc:dana" {
 		t.Fatalf("the second escalation to Dana: card %q in thread %q, want a reply to her first card", again.Card, again.Thread)
 	}
-	contains(t, "Dana's first card", updated(t, tr, "s/1/esc:dana").Msg.Text, "has waited 3 min for Bob Chen")
+	contains(t, "Dana's first card", updated(t, tr, "s/1/esc:dana").Msg.Text, "has waited 3 min at The step; it waits on Bob Chen")
 	tr = r.fire(flows.TimerEscalate) // moved to Dana
 	contains(t, "Dana's card once the step is hers", updated(t, tr, "s/1/esc:dana").Msg.Text, "has waited 4 min (The step), and is now yours to decide.")
 	r.act(flows.EventApprove, "dana")

@@ -198,7 +198,7 @@ func TestPurchaseEndToEnd(t *testing.T) {
 	h.rig.Advance(24 * time.Hour)
 	calls = step("two days later: escalation to dana")
 	esc := find(calls, "chat.postMessage", "D0DANA")
-	if !strings.Contains(esc.text(), "has waited 2 d for Carol Diaz and Frank Osei") || !slices.Contains(esc.buttons(), "v1|approve|PR-1|finance|2|") ||
+	if !strings.Contains(esc.text(), "has waited 2 d at Finance approval; it waits on Carol Diaz and Frank Osei") || !slices.Contains(esc.buttons(), "v1|approve|PR-1|finance|2|") ||
 		!slices.Contains(esc.buttons(), "v1|reassign|PR-1|finance|2|") {
 		t.Errorf("escalation DM: %s %v", esc.text(), esc.buttons())
 	}

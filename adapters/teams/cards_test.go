@@ -71,7 +71,7 @@ func goldenMessages() map[string]*flows.Message {
 
 	escalation := base(flows.MsgEscalation)
 	escalation.Title = "Escalation: " + escalation.Title
-	escalation.Text = "GR-7 has waited 1 d for Bob Chen (Manager approval). You can decide it for the whole step, or reassign it."
+	escalation.Text = "GR-7 has waited 1 d at Manager approval; it waits on Bob Chen. You can decide it for the whole step, or reassign it."
 	escalation.Actions = task.Actions
 
 	done := base(flows.MsgTask)

@@ -154,7 +154,7 @@ func TestPurchaseEndToEnd(t *testing.T) {
 		t.Errorf("the reminder replies to %q, want Carol's card %q", reminder.ReplyTo, carol2.ID)
 	}
 	mustContain(t, "Carol's reminder", reminder.text(), "Reminder 1 of 2")
-	mustContain(t, "#finance", w.conn.last(t, "19:finance@thread.tacv2").text(), "Escalation: Purchase request PR-1", "has waited 1 d for Carol Diaz and Frank Osei")
+	mustContain(t, "#finance", w.conn.last(t, "19:finance@thread.tacv2").text(), "Escalation: Purchase request PR-1", "has waited 1 d at Finance approval; it waits on Carol Diaz and Frank Osei")
 
 	// At the due time the step escalates to the assignees' manager, Dana:
 	// Baton opens a chat with her by her Entra object id.

@@ -126,7 +126,7 @@ func TestGoldenCards(t *testing.T) {
 		Text: "Reminder 1 of 2: Manager approval has been waiting for 4 h.", Fields: purchaseFacts,
 		Context: task.Context, Actions: task.Actions}
 	escalation := &flows.Message{Kind: flows.MsgEscalation, Instance: "PR-1", Flow: "purchase", Step: "finance", Round: 1,
-		Title: "Escalation: " + title, Text: "PR-1 has waited 1 d for Carol Diaz and Frank Osei (Finance approval).",
+		Title: "Escalation: " + title, Text: "PR-1 has waited 1 d at Finance approval; it waits on Carol Diaz and Frank Osei.",
 		Fields: purchaseFacts[:3], Context: []string{"Requested by Alice Martin", "Due Sat 28 Nov 09:00 UTC (in 1 d)"},
 		Actions: taskActions("finance", 1)}
 	outcome := &flows.Message{Kind: flows.MsgOutcome, Instance: "PR-1", Flow: "purchase", Step: "finance", Round: 1,
