@@ -381,6 +381,10 @@ func build(ctx context.Context, cfg bot.Config, getenv func(string) string, log 
 		return nil, err
 	}
 	messengers = append(messengers, a.external.messenger)
+	if unreached := unreachable(engine.Directory(), messengers); len(unreached) > 0 {
+		log.Warn("people in the directory no platform reaches: work sent to them reaches nobody", "people", strings.Join(unreached, ", "),
+			"fix", "add their Slack or Teams id to BATON_DIRECTORY, or turn on the console (BATON_CONSOLE)")
+	}
 	webhooks := bot.NewWebhooks(nil, cfg.Secrets, clock)
 	webhooks.SetInstallation(installation)
 	a.dispatcher = bot.NewDispatcher(bot.DispatcherConfig{Reclaim: cfg.Reclaim, Instance: a.svc.Instance}, store, messengers, webhooks, a.svc.Handle, log, metrics)
@@ -933,4 +937,18 @@ func version() string {
 		}
 	}
 	return out + " " + bi.GoVersion
+}
+
+// unreachable lists the directory's people none of messengers reaches.
+func unreachable(dir *flows.Directory, messengers []bot.Messenger) []string {
+	var out []string
+	for _, p := range dir.People() {
+		if !slices.ContainsFunc(messengers, func(m bot.Messenger) bool {
+			_, ok := m.Reach(flows.Recipient{Person: p.ID})
+			return ok
+		}) {
+			out = append(out, p.ID)
+		}
+	}
+	return out
 }
