@@ -90,17 +90,20 @@ func (pk pickers) userPicker(id, label string, hint *slackgo.TextBlockObject, pe
 		initial = person
 	}
 	var el slackgo.BlockElement
-	if len(pk.others) <= maxOptions {
-		opts := make([]*slackgo.OptionBlockObject, len(pk.others))
+	if len(pk.others) < maxOptions {
+		// First, an option that picks nobody here: a menu, once picked, can
+		// only be changed, not cleared, and a form pre-filled with someone
+		// not on Slack must let them pick someone on Slack instead.
+		opts := []*slackgo.OptionBlockObject{slackgo.NewOptionBlockObject(nobodyHere, plainText("No one here (someone on Slack, above)", 75), nil)}
 		sel := slackgo.NewOptionsSelectBlockElement(slackgo.OptTypeStatic, plainText("Pick someone", maxPlaceholder), valueAction)
-		for i, p := range pk.others {
+		for _, p := range pk.others {
 			name := p.Name
 			if name == "" {
 				name = p.ID
 			}
-			opts[i] = slackgo.NewOptionBlockObject(p.ID, plainText(name, 75), nil)
+			opts = append(opts, slackgo.NewOptionBlockObject(p.ID, plainText(name, 75), nil))
 			if p.ID == initial {
-				sel.InitialOption = opts[i]
+				sel.InitialOption = opts[len(opts)-1]
 			}
 		}
 		sel.Options = opts
@@ -120,6 +123,9 @@ func (pk pickers) userPicker(id, label string, hint *slackgo.TextBlockObject, pe
 // in. resolve is the directory's Resolve.
 func pickedPerson(state *slackgo.ViewState, id string, resolve func(platform, id string) string) (person string, both bool) {
 	user, other := stateValue(state, id), stateValue(state, id+otherSuffix)
+	if other == nobodyHere {
+		other = ""
+	}
 	switch {
 	case user != "" && other != "":
 		return "", true
@@ -132,7 +138,11 @@ func pickedPerson(state *slackgo.ViewState, id string, resolve func(platform, id
 }
 
 // pickOne is the error of a person picked twice.
-const pickOne = "Pick one person: someone on Slack, or someone who is not."
+const pickOne = `Pick one person: someone on Slack, or someone who is not (to keep the one on Slack, set the second to "No one here").`
+
+// nobodyHere is the value of the option of the second picker that picks
+// nobody there.
+const nobodyHere = "-"
 
 // formBlocks renders fields as input blocks, one per field (two for a
 // person, see pickers), with every field kind mapped to its Block Kit

@@ -54,7 +54,7 @@ func TestReassignToSomeoneNotOnSlack(t *testing.T) {
 		}
 		blocks = append(blocks, desc)
 	}
-	if want := []string{"target:users_select optional=true", "target:other:static_select optional=true hana=Hana Sato ivan=Ivan Petrov",
+	if want := []string{"target:users_select optional=true", "target:other:static_select optional=true -=No one here (someone on Slack, above) hana=Hana Sato ivan=Ivan Petrov",
 		"reason:plain_text_input optional=true"}; !slices.Equal(blocks, want) {
 		t.Fatalf("reassign modal inputs:\n%s\nwant:\n%s", strings.Join(blocks, "\n"), strings.Join(want, "\n"))
 	}
@@ -69,6 +69,13 @@ func TestReassignToSomeoneNotOnSlack(t *testing.T) {
 	ack = h.submit("U0BOB", "V0RE", cbReassign, meta, map[string]map[string]any{"target": userPicked("U0CAROL"), "target" + otherSuffix: ivan})
 	if ack["response_action"] != "errors" || !strings.Contains(mustString(t, ack), "Pick one person") {
 		t.Fatalf("two picks: %v", ack)
+	}
+	// "No one here" in the second picks nobody there (a menu cannot be
+	// cleared): with nobody in the first, nobody is picked.
+	nobody := map[string]any{"type": "static_select", "selected_option": map[string]any{"value": nobodyHere, "text": map[string]any{"type": "plain_text", "text": "No one here"}}}
+	ack = h.submit("U0BOB", "V0RE", cbReassign, meta, map[string]map[string]any{"target": userPicked(""), "target" + otherSuffix: nobody})
+	if ack["response_action"] != "errors" || !strings.Contains(mustString(t, ack), "Say who should take it over") {
+		t.Fatalf("no one here: %v", ack)
 	}
 	if in, _ := h.rig.Svc.Instance(t.Context(), "PR-1"); in.Tasks[0].Assignee != "bob" {
 		t.Fatalf("a refused reassign moved the task to %s", in.Tasks[0].Assignee)
