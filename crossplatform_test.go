@@ -1262,7 +1262,7 @@ func TestCrossPlatformReassign(t *testing.T) {
 		}
 		inputs = append(inputs, in)
 	}
-	wantLines(t, "the reassign modal's inputs", inputs, []string{"target users_select", "target:other static_select bob=Bob Chen frank=Frank Osei", "reason plain_text_input"})
+	wantLines(t, "the reassign modal's inputs", inputs, []string{"target users_select", "target:other static_select -=No one here (someone on Slack, above) bob=Bob Chen frank=Frank Osei", "reason plain_text_input"})
 	ack := x.slackSubmit("U0CAROL", "V0REASSIGN1", view["callback_id"].(string), view["private_metadata"].(string), map[string]any{
 		"target":       map[string]any{"type": "users_select", "selected_user": nil},
 		"target:other": map[string]any{"type": "static_select", "selected_option": map[string]any{"value": "bob", "text": map[string]any{"type": "plain_text", "text": "Bob Chen"}}},
