@@ -699,14 +699,21 @@ func (t *tx) stale() bool {
 		round = in.Round
 	}
 	if h := in.lastRecord(step, round); h != nil { // the click's round, or its step's latest
+		by := t.name(h.By)
+		// An old card's click by someone the request waits on now (a later
+		// round, another step): said, so they look for the new card.
+		now := ""
+		if in.Status == StatusRunning && slices.Contains(in.Pending(), t.ev.Actor) {
+			now = fmt.Sprintf(" It now waits on you at %s (round %d).", t.stepName(), in.Round)
+		}
 		t.refuseAt(CodeAlreadyDecided, h.Ended, func(at string) string {
 			switch {
 			case h.By == System || h.By == "":
-				return fmt.Sprintf("%s: this step already ended (%s) at %s.", in.ID, strings.ToLower(decisionWords(h.Outcome)), at)
+				return fmt.Sprintf("%s: this step already ended (%s) at %s.%s", in.ID, strings.ToLower(decisionWords(h.Outcome)), at, now)
 			case h.Outcome == string(Changes):
-				return fmt.Sprintf("Changes to %s were already requested by %s at %s.", in.ID, t.name(h.By), at)
+				return fmt.Sprintf("Changes to %s were already requested by %s at %s.%s", in.ID, by, at, now)
 			}
-			return fmt.Sprintf("%s was already %s by %s at %s.", in.ID, strings.ToLower(decisionWords(h.Outcome)), t.name(h.By), at)
+			return fmt.Sprintf("%s was already %s by %s at %s.%s", in.ID, strings.ToLower(decisionWords(h.Outcome)), by, at, now)
 		})
 		return true
 	}

@@ -1687,3 +1687,18 @@ func TestInputErrorsNameTheFormField(t *testing.T) {
 		t.Errorf("reject on a step no longer in the flow: field %q, want none", got)
 	}
 }
+
+// A click on an old round's card by someone the request now waits on says
+// so: they look for the new card.
+func TestStaleClickSaysItWaitsOnYouNow(t *testing.T) {
+	t.Parallel()
+	r := buyRun(t, "500")
+	r.act(flows.EventRequestChanges, "bob", reason("which model?"))
+	r.act(flows.EventResubmit, "alice", data("item", "Laptop 14", "amount", "500"))
+	tr := r.refused(flows.Event{Kind: flows.EventApprove, Actor: "bob", Step: "manager", Round: 1}, flows.CodeAlreadyDecided)
+	contains(t, "refusal", tr.Outcome.Text, "Changes to X-1 were already requested by Bob Chen at", "It now waits on you at Manager approval (round 2).")
+	tr = r.refused(flows.Event{Kind: flows.EventApprove, Actor: "carol", Step: "manager", Round: 1}, flows.CodeAlreadyDecided)
+	if strings.Contains(tr.Outcome.Text, "now waits on you") {
+		t.Errorf("told someone it does not wait on: %s", tr.Outcome.Text)
+	}
+}
