@@ -748,6 +748,15 @@ steps:
 	r.act(flows.EventRequestChanges, "dana", reason("too much"))
 	r.act(flows.EventResubmit, "alice", data("amount", "800"))
 	wantStatus(t, r.in, flows.StatusRunning, "small", 1)
+	// A step a jump went past is said to be off the request's path, not
+	// skipped (which someone does).
+	r = newRun(t, r.e)
+	r.start("br", "alice", form("amount", "2500"))
+	r.act(flows.EventApprove, "dana")
+	wantStatus(t, r.in, flows.StatusCompleted, "", 0)
+	if got := itemTexts(r.e.Timeline(r.in, r.audit, "alice", r.now))["Small"]; got != "Not on this request's path" {
+		t.Errorf("the step jumped over: %q", got)
+	}
 }
 
 // TestClickForAnEarlierStepWithoutRound: a click naming an earlier step but

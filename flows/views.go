@@ -273,7 +273,7 @@ func (e *Engine) stepItem(def *Definition, in *Instance, s *Step, audit []AuditE
 		// steps below where it stopped.
 		rounds = []string{"Not reached"}
 		if in.Status == StatusCompleted || in.Step != "" && def.StepIndex(in.Step) > def.StepIndex(s.ID) {
-			rounds = []string{"Skipped"}
+			rounds = []string{"Not on this request's path"} // a step went on past it (next); one nobody skipped
 			for _, a := range audit {
 				if a.Step != s.ID || a.Action != "skipped" || a.Actor != System {
 					continue
