@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"iter"
 	"maps"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -513,13 +514,21 @@ func (e *Engine) PersonID(s string) (string, bool) { return e.person(s) }
 // directory's person when it knows it (so the requester cannot pass for
 // someone else) and an outside participant otherwise. With no directory,
 // any id.
+// platformID is the shape of a platform's user ids: a Slack user id, a
+// Teams one ("29:1a…", or an Entra object id). Nothing else is taken for
+// one: a name is shown as written, and may become a mention.
+var platformID = map[string]*regexp.Regexp{
+	"slack": regexp.MustCompile(`^[UW][A-Z0-9]{2,30}$`),
+	"teams": regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9:._-]{0,199}$`),
+}
+
 func (e *Engine) person(s string) (string, bool) {
 	if platform, id, ok := strings.Cut(s, ":"); ok {
 		switch platform {
 		case "email": // someone outside the workspace must be reachable by mail
 			return e.dir.Resolve(platform, id), ValidEmail(id)
 		case "slack", "teams": // the directory's person when it knows the identity
-			return e.dir.Resolve(platform, id), id != ""
+			return e.dir.Resolve(platform, id), platformID[platform].MatchString(id)
 		}
 		return "", false
 	}

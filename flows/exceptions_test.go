@@ -797,6 +797,11 @@ func TestPlatformIdentitiesResolveToPeople(t *testing.T) {
 	r.start("who", "alice", form("approver", "bob"))
 	r.inputErr(flows.Event{Kind: flows.EventReassign, Actor: "bob", Target: "slack:UALICE"}, "Alice Martin made this request and may not approve it")
 	r.inputErr(flows.Event{Kind: flows.EventReassign, Actor: "bob", Target: "bogus:nobody"}, `"bogus:nobody" is not a person in the directory`)
+	// A platform id of another shape is none: nothing typed after one (a
+	// Slack "<!channel>") rides on it into a card.
+	for _, id := range []string{"slack:U1><!channel>", "slack:ualice", "teams:<x>"} {
+		r.inputErr(flows.Event{Kind: flows.EventReassign, Actor: "bob", Target: id}, "is not a person in the directory")
+	}
 	// Someone outside the workspace decides through their own link: they
 	// may hold a task, not decide another's as a delegate.
 	r.inputErr(flows.Event{Kind: flows.EventDelegate, Actor: "bob", Target: "email:pat@vendor.example"}, "outside the workspace and cannot be a delegate")

@@ -45,6 +45,10 @@ func truncate(s string, n int) string {
 // mrkdwn they become mentions, which Slack shows with the person's name.
 var slackPerson = regexp.MustCompile(`slack:([UW][A-Z0-9]{2,30})\b`)
 
+// slackPersonOnly is a value that is one Slack user id, and nothing else
+// (no "<!channel>" after it).
+var slackPersonOnly = regexp.MustCompile(`^slack:[UW][A-Z0-9]{2,30}$`)
+
 // mrkdwnEscapes escapes the three characters Slack gives meaning to.
 var mrkdwnEscapes = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
 
@@ -238,7 +242,7 @@ func factBlocks(m *flows.Message) []slackgo.Block {
 		var texts []*slackgo.TextBlockObject
 		for _, f := range m.Fields[start:min(start+maxSectionFields, len(m.Fields))] {
 			v := mrkdwn(orNone(f.Value))
-			if slices.Contains(m.Mentions, f.Value) && strings.HasPrefix(f.Value, "slack:") {
+			if slices.Contains(m.Mentions, f.Value) && slackPersonOnly.MatchString(f.Value) {
 				// A person field naming someone the directory lacks, by the
 				// Slack id the engine named them with (the whole value: a text
 				// that holds such an id is no mention).

@@ -364,6 +364,12 @@ func TestTypedIDsAreNoMentions(t *testing.T) {
 	if !strings.Contains(b, `*Editor*\n<@U0STRANGER>`) || strings.Contains(b, `ask <@`) {
 		t.Errorf("person field: %s", b)
 	}
+	// Nor does anything past an id: no @channel, no link.
+	m = &flows.Message{Kind: flows.MsgTask, Title: "Content CR-1", Mentions: []string{"slack:U1><!channel>"},
+		Fields: []flows.Fact{{Label: "Editor", Value: "slack:U1><!channel>"}}}
+	if b = string(mustJSON(t, renderMessage(m, maxMessageBlocks))); strings.Contains(b, "<!channel>") {
+		t.Errorf("a typed @channel got through: %s", b)
+	}
 }
 
 // A cut never leaves half an escape or half a mention.
