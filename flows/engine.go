@@ -2901,9 +2901,15 @@ func (t *tx) timer() error {
 		// it waits on now are all off work (the one at work has decided,
 		// the task moved to another timezone), it waits for their day.
 		if t.def.WorkingHours {
-			// (Just before now: a reminder timed over a working day may come
-			// due as it closes, the end of the time it counted.)
-			if at := t.e.hours.next(t.now.Add(-time.Millisecond), t.waitingLocations()).UTC(); at.After(t.now) {
+			// Judged just before it came due: a reminder timed over a working
+			// day may come due as it closes (the end of the time it counted),
+			// and fire a moment later. One fired long after (Baton was down)
+			// is judged at now.
+			when := t.now
+			if late := t.now.Sub(tm.At); late >= 0 && late < time.Minute {
+				when = tm.At
+			}
+			if at := t.e.hours.next(when.Add(-time.Millisecond), t.waitingLocations()).UTC(); at.After(t.now) {
 				// Under a name of its own: the fired one's event is done.
 				t.addTimer(Timer{ID: t.timerID(TimerRemind, fmt.Sprintf("%d/%d", tm.N, at.UnixMilli())), Kind: TimerRemind, Step: in.Step, Round: in.Round, N: tm.N, At: at})
 				t.record(AuditEntry{Action: "reminder_held", Reason: "whom it waits on are off work", Detail: map[string]string{"n": fmt.Sprint(tm.N), "until": at.Format(time.RFC3339)}})
