@@ -265,8 +265,8 @@ func (flowColons) Visit(n ast.Node) ast.Visitor {
 	}
 	for i, item := range seq.Values {
 		m, ok := item.(*ast.MappingNode)
-		if !ok || len(m.Values) != 1 {
-			continue
+		if !ok || m.IsFlowStyle || len(m.Values) != 1 {
+			continue // a mapping in braces is one as written
 		}
 		mv := m.Values[0]
 		key, ok1 := mv.Key.(*ast.StringNode)

@@ -959,6 +959,11 @@ func TestFlowStyleColons(t *testing.T) {
 	if got := d.Steps[0].Assignees; !slices.Equal(got, []string{"person:bob", "group:finance", "manager"}) {
 		t.Errorf("assignees %q", got)
 	}
+	// A mapping in braces inside such a list stays one.
+	d, err = flows.ParseDefinition("f.yaml", []byte(validHead+"steps:\n  - {id: a, type: task, assignees: [manager], outputs: [{name:account}]}\n"))
+	if err != nil || len(d.Steps[0].Outputs) != 1 || d.Steps[0].Outputs[0].Name != "account" {
+		t.Errorf("outputs in braces: %v %+v", err, d)
+	}
 	_, err = flows.ParseDefinition("f.yaml", []byte(validHead+"steps:\n  - {id: a, type: approval, assignees: [person: bob]}\n"))
 	if err == nil || !strings.Contains(err.Error(), "steps[0].assignees[0]") {
 		t.Errorf("person: bob, with a space: %v; want the mapping refused", err)
