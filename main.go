@@ -519,6 +519,7 @@ func validate(paths []string, stdout, stderr io.Writer) int {
 	// directory and a file in it, a shell glob and a file) is read once.
 	var files, problems []string
 	seen := map[string]bool{}
+	named := map[string]bool{} // files given by name, not found in a directory
 	add := func(f string) {
 		if abs, err := filepath.Abs(f); err == nil {
 			if seen[abs] {
@@ -537,6 +538,7 @@ func validate(paths []string, stdout, stderr io.Writer) int {
 			problems = append(problems, err.Error())
 		case !info.IsDir():
 			add(p)
+			named[p] = true
 		default:
 			entries, err := os.ReadDir(p)
 			if err != nil {
@@ -561,6 +563,10 @@ func validate(paths []string, stdout, stderr io.Writer) int {
 		src, err := os.ReadFile(f)
 		if err != nil {
 			problems = append(problems, err.Error())
+			continue
+		}
+		if flows.LooksLikeDirectory(src) && !named[f] { // in a flows directory, as the server would read it
+			problems = append(problems, f+":1: "+flows.InFlowsDir)
 			continue
 		}
 		if flows.LooksLikeDirectory(src) { // checked as what it is, not as a flow

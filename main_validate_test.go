@@ -61,6 +61,20 @@ steps:
 	if code, _, errOut := runCLI(t, "validate", people); code != 1 || !strings.Contains(errOut, "nobody") || strings.Contains(errOut, "steps") {
 		t.Errorf("validate of a bad directory: exit %d\n%s", code, errOut)
 	}
+	// In a flows directory, it is said to be out of place (Baton reads every
+	// *.yaml there as a flow).
+	flowsDir := filepath.Join(dir, "withpeople")
+	if err := os.Mkdir(flowsDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, data := range map[string][]byte{"purchase.yaml": src, "people.yaml": []byte("people:\n  - {id: a, name: A}\n")} {
+		if err := os.WriteFile(filepath.Join(flowsDir, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if code, _, errOut := runCLI(t, "validate", flowsDir); code != 1 || !strings.Contains(errOut, "people.yaml:1: this is a people directory, and every *.yaml file here is read as a flow") {
+		t.Errorf("validate of a flows directory holding a people directory: exit %d\n%s", code, errOut)
+	}
 	// A file given twice (a glob and its name) is read once: no clash with itself.
 	if code, out, errOut := runCLI(t, "validate", bom, filepath.Join(dir, ".", "bom.yaml")); code != 0 || strings.Count(out, "flow purchase") != 1 {
 		t.Errorf("validate of one file given twice: exit %d\n%s%s", code, out, errOut)

@@ -309,6 +309,9 @@ const (
 	maxOptions   = 100
 )
 
+// InFlowsDir is the problem of a people directory in a flows directory.
+const InFlowsDir = "this is a people directory, and every *.yaml file here is read as a flow: move it out of the flows directory (BATON_DIRECTORY names it)"
+
 // duplicateKey is goccy/go-yaml's message for a key written twice.
 var duplicateKey = regexp.MustCompile(`mapping key "([^"]+)" already defined at \[(\d+):\d+\]`)
 
@@ -338,6 +341,10 @@ func LoadDefinitions(fsys fs.FS, dir string) ([]*Definition, error) {
 		src, err := fs.ReadFile(fsys, p)
 		if err != nil {
 			return nil, fmt.Errorf("read flow %s: %w", p, err)
+		}
+		if LooksLikeDirectory(src) { // said so, not read as a flow with nonsense errors
+			all.Problems = append(all.Problems, Problem{File: p, Line: 1, Msg: InFlowsDir})
+			continue
 		}
 		d, err := ParseDefinition(p, src)
 		var de *DefinitionError
