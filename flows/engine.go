@@ -2114,7 +2114,7 @@ func (t *tx) addTimer(tm Timer) {
 // assignees resolves a step's assignee references to people.
 func (t *tx) assignees(s *Step) ([]string, string) {
 	in := t.in
-	var people []string
+	var people, skipped []string
 	add := func(ids ...string) {
 		for _, id := range ids {
 			if id != "" && !slices.Contains(people, id) {
@@ -2138,13 +2138,20 @@ func (t *tx) assignees(s *Step) ([]string, string) {
 			case "group":
 				add(t.e.dir.Members(id)...)
 			case "field":
-				add(t.fieldAssignee(id))
+				v := t.fieldAssignee(id)
+				if _, outside := ExternalEmail(v); outside && s.Kind != StepApproval {
+					// Their mail links to approvals only (a task output may
+					// name them; the start form may not).
+					skipped = append(skipped, t.name(v)+" is outside the workspace and cannot do a task")
+					continue
+				}
+				add(v)
 			case "email":
 				add(t.e.dir.Resolve("email", id))
 			}
 		}
 	}
-	var notes []string
+	notes := skipped
 	if s.Kind == StepApproval && !s.AllowSelfApproval && slices.Contains(people, in.Requester) {
 		people = slices.DeleteFunc(people, func(p string) bool { return p == in.Requester })
 		notes = append(notes, "the requester may not approve their own request")

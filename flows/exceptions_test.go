@@ -1716,3 +1716,31 @@ func TestStaleClickSaysItWaitsOnYouNow(t *testing.T) {
 		t.Errorf("told someone it does not wait on: %s", tr.Outcome.Text)
 	}
 }
+
+// A task output naming someone outside the workspace does not make them a
+// later task's assignee (their mail links to approvals only): the task goes
+// where a step nobody can take goes, and its routing says why.
+func TestTaskOutputNamingSomeoneOutside(t *testing.T) {
+	t.Parallel()
+	r := newRun(t, newEngine(t, `
+id: ed
+name: Editing
+owner: olivia
+steps:
+  - id: pick
+    type: task
+    assignees: [person:erin]
+    outputs:
+      - {name: editor, type: person, required: true}
+  - id: edit
+    type: task
+    assignees: [field:editor]
+`))
+	r.start("ed", "alice", nil)
+	r.act(flows.EventTaskDone, "erin", data("editor", "email:pat@vendor.example"))
+	wantStatus(t, r.in, flows.StatusRunning, "edit", 1)
+	if got := assignees(r.in); slices.ContainsFunc(got, func(p string) bool { return strings.HasPrefix(p, "email:") }) || len(got) == 0 {
+		t.Fatalf("assignees %v", got)
+	}
+	contains(t, "routing", r.in.Routed, "pat@vendor.example (external) is outside the workspace and cannot do a task")
+}
