@@ -305,6 +305,19 @@ func (c *conditionCheck) Visit(n *ast.Node) {
 	}
 }
 
+// choiceInProblem says what is wrong with op (in, not in) testing a choice
+// field with a list holding a text that is none of its options; item is the
+// field, the text, then the options.
+func choiceInProblem(op string, item []string) string {
+	field, text, opts := item[0], item[1], item[2:]
+	never := map[string]string{"in": "it never matches", "not in": "it never excludes anything"}[op]
+	p := fmt.Sprintf("%s %s [...] with %q: %q is not one of %s's options (%s), so %s", field, op, text, text, field, strings.Join(opts, ", "), never)
+	if s := nearest(text, opts); s != "" {
+		p += fmt.Sprintf("; did you mean %q?", s)
+	}
+	return p
+}
+
 // choiceMismatch returns what is wrong with a condition comparing a choice
 // field with a text that is none of its options (level == "Admin" where the
 // options are read, write and admin: never true), or "". options are the
@@ -323,9 +336,16 @@ func choiceMismatch(src string, options map[string][]string) string {
 type choiceCheck struct {
 	options map[string][]string
 	problem string
+	in      ast.Node // the "in" whose item is the problem (a "not" around it says "not in")
+	item    []string // its field, item and the options, for saying it again
 }
 
 func (c *choiceCheck) Visit(n *ast.Node) {
+	if u, ok := (*n).(*ast.UnaryNode); ok && u.Operator == "not" && c.in != nil && u.Node == c.in { // level not in [...]
+		c.problem = choiceInProblem("not in", c.item)
+		c.in = nil
+		return
+	}
 	b, ok := (*n).(*ast.BinaryNode)
 	if !ok || c.problem != "" {
 		return
@@ -342,10 +362,8 @@ func (c *choiceCheck) Visit(n *ast.Node) {
 		}
 		for _, item := range arr.Nodes {
 			if str, ok := item.(*ast.StringNode); ok && str.Value != "" && !slices.Contains(opts, str.Value) {
-				c.problem = fmt.Sprintf("%s %s [...] with %q: %q is not one of %s's options (%s), so it never matches", id.Value, b.Operator, str.Value, str.Value, id.Value, strings.Join(opts, ", "))
-				if s := nearest(str.Value, opts); s != "" {
-					c.problem += fmt.Sprintf("; did you mean %q?", s)
-				}
+				c.in, c.item = b, append([]string{id.Value, str.Value}, opts...)
+				c.problem = choiceInProblem(b.Operator, c.item)
 				return
 			}
 		}

@@ -926,12 +926,13 @@ func (t *tx) decide(d Decision) error {
 	case s.Kind == StepApproval && d == Done:
 		return wrong("%s is waiting for an approval (%s): approve, reject or request changes", t.in.ID, s.Name)
 	}
+	// The rounds first: a form asking for a reason would not help.
+	if d == Changes && t.in.Round >= s.MaxRounds {
+		return inputErr("%s has had %s at %s, the most allowed; approve or reject it", t.in.ID, Plural(t.in.Round, "round", "rounds"), s.Name)
+	}
 	reason := strings.TrimSpace(t.ev.Reason)
 	if (d == Rejected || d == Changes) && reason == "" {
 		return &InputError{Msg: fmt.Sprintf("a reason is required to %s", map[Decision]string{Rejected: "reject", Changes: "request changes"}[d]), Field: "reason"}
-	}
-	if d == Changes && t.in.Round >= s.MaxRounds {
-		return inputErr("%s has had %s at %s, the most allowed; approve or reject it", t.in.ID, Plural(t.in.Round, "round", "rounds"), s.Name)
 	}
 	var outputs map[string]any
 	if d == Done && len(s.Outputs) > 0 {

@@ -1744,3 +1744,36 @@ steps:
 	}
 	contains(t, "routing", r.in.Routed, "pat@vendor.example (external) is outside the workspace and cannot do a task")
 }
+
+// A resubmission after which the request fails (a step that now applies
+// has nobody who may take it) says so.
+func TestResubmissionThatFails(t *testing.T) {
+	t.Parallel()
+	e, err := flows.NewEngine([]*flows.Definition{mustParse(t, `
+id: rs
+name: Resub
+owner: zed
+form:
+  - {name: amount, type: number, required: true}
+steps:
+  - id: cfo
+    type: approval
+    when: amount > 5000
+    assignees: [manager]
+  - id: fin
+    type: approval
+    assignees: [person:bob]
+`)}, testDir(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newRun(t, e)
+	r.start("rs", "zed", form("amount", "100")) // zed has no manager, owns the flow; no admins
+	wantStatus(t, r.in, flows.StatusRunning, "fin", 1)
+	r.act(flows.EventRequestChanges, "bob", reason("more"))
+	tr := r.act(flows.EventResubmit, "zed", data("amount", "6000"))
+	if r.in.Status != flows.StatusFailed {
+		t.Fatalf("status %s", r.in.Status)
+	}
+	contains(t, "answer", tr.Outcome.Text, "The request failed: no one is available as the requester's manager")
+}

@@ -726,6 +726,10 @@ func (v *validator) templateNames(path string, t *template.Template, known []str
 		case *tmplparse.VariableNode:
 			if len(n.Ident) > 1 && n.Ident[0] == "$" {
 				check(n.Ident[1])
+				if len(n.Ident) > 2 && !seen[n.String()] {
+					seen[n.String()] = true
+					v.add(path, "{{%s}} reads a part of %s, whose value is written as text: store the part under a name of its own (a webhook step's store takes dotted paths)", n.String(), n.Ident[1])
+				}
 			}
 		case *tmplparse.ChainNode:
 			walk(n.Node, top)

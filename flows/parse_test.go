@@ -248,13 +248,14 @@ steps:
   - id: n
     type: notify
     to: [requester]
-    message: "{{.account}} {{.tk.key}} {{index .tk 0}}" # @steps[2].message
+    message: "{{.account}} {{.tk.key}} {{index .tk 0}} {{with .note}}{{$.tk.id}}{{end}}" # @steps[2].message
 `, []want{
 			{"title", `{{.account}} is set by step t, but the title is made from the start form`},
 			{"steps[0].instructions", `{{.account}} is set by this step once it is done`},
 			{"steps[0].instructions", `{{.tk}} is set by step h, later`},
 			{"steps[2].message", `{{.tk.key}} reads a part of tk, whose value is written as text`},
 			{"steps[2].message", `index reads into a list or an object`},
+			{"steps[2].message", `{{$.tk.id}} reads a part of tk`},
 		}},
 		{"options no chat menu takes", validHead[:len(validHead)-1] + `
   - {name: size, type: choice, options: [small, "` + strings.Repeat("x", 76) + `"]} # @form[3].options[1]
@@ -613,9 +614,14 @@ steps:
     type: approval
     assignees: [manager]
     when: 'level not in ["read"] && level in ["write", "admin"]'
+  - id: v
+    type: approval
+    assignees: [manager]
+    when: 'level not in ["Read"]' # @steps[3].when
 `, []want{
 			{"steps[0].when", `condition "level == \"Admin\"" compares level == "Admin": "Admin" is not one of level's options (read, write, admin), so this is always false; did you mean "admin"?`},
 			{"steps[1].when", `compares level in [...] with "Admin": "Admin" is not one of level's options (read, write, admin), so it never matches; did you mean "admin"?`},
+			{"steps[3].when", `so it never excludes anything; did you mean "read"?`},
 		}},
 		{"an assignee or a condition naming what is set later", `id: v
 name: V
