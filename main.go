@@ -737,7 +737,7 @@ func prefixProblems(err error, dir string) error {
 
 // graph prints a flow as a Mermaid flowchart.
 func graph(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	const usage = "usage: baton graph [-flows DIR] FLOW (prints the flow as a Mermaid flowchart)"
+	const usage = "usage: baton graph [-flows DIR] FLOW|FILE.yaml (prints the flow as a Mermaid flowchart)"
 	fs := newFlags("graph", usage)
 	dir := fs.String("flows", getenv("BATON_FLOWS_DIR"), "flow definitions directory (default: the built-in flows)")
 	if err := parseRouted(fs, args, stdout, stderr, parseFlags); err != nil {
@@ -746,6 +746,21 @@ func graph(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	if fs.NArg() != 1 {
 		fmt.Fprintln(stderr, usage)
 		return 2
+	}
+	// A flow file, named by its path: that flow, as baton validate reads it.
+	if f := fs.Arg(0); flows.DefinitionFile(f) {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			fmt.Fprintf(stderr, "baton: %v\n", err)
+			return 1
+		}
+		def, err := flows.ParseDefinition(f, src)
+		if err != nil {
+			fmt.Fprintf(stderr, "baton: %v\n", err)
+			return 1
+		}
+		fmt.Fprint(stdout, def.Mermaid())
+		return 0
 	}
 	engine, err := loadEngine(bot.Config{FlowsDir: *dir})
 	if err != nil {

@@ -142,6 +142,8 @@ func TestGraphCommand(t *testing.T) {
 		{[]string{"purchase", "-flows", "manifests/flows"}, 0, "flowchart TD", ""}, // a flag after the flow
 		{[]string{"-flows", "/nonexistent", "purchase"}, 1, "", "flows directory /nonexistent: there is no such directory"},
 		{[]string{"purchse"}, 1, "", `no flow called "purchse"; did you mean "purchase"?`},
+		{[]string{"manifests/flows/access.yaml"}, 0, "Security review", ""}, // a file, by its path
+		{[]string{"nowhere.yaml"}, 1, "", "nowhere.yaml: no such file"},
 		{nil, 2, "", "usage: baton graph"},
 	} {
 		code, out, errOut := runCLI(t, append([]string{"graph"}, tt.args...)...)
