@@ -77,6 +77,11 @@ func (t *tx) snooze() error {
 		Step: t.in.Step, Round: t.in.Round, Person: actor, At: at})
 	t.record(AuditEntry{Action: "snoozed", Detail: map[string]string{"until": at.UTC().Format(time.RFC3339)}})
 	t.out.Text = fmt.Sprintf("I'll remind you about %s at %s (%s).", t.in.ID, FormatTime(at, loc), Relative(at, t.now))
+	// A step that ends by itself at due before then: said now, as that
+	// reminder will not come.
+	if (s.OnTimeout == TimeoutApprove || s.OnTimeout == TimeoutReject) && !t.in.Due.IsZero() && !at.Before(t.in.Due) {
+		t.out.Text += fmt.Sprintf(" Note that %s is %s by itself at %s, if nobody decides before.", s.Name, strings.ToLower(decisionWords(string(map[Timeout]Decision{TimeoutApprove: Approved, TimeoutReject: Rejected}[s.OnTimeout]))), FormatTime(t.in.Due, loc))
+	}
 	return nil
 }
 

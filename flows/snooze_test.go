@@ -130,3 +130,17 @@ func TestSnoozeOnAChannelStep(t *testing.T) {
 		t.Fatalf("carol's reminder: %s", describe(tr.Effects))
 	}
 }
+
+// A snooze past the time the step approves itself says so: that reminder
+// will not come.
+func TestSnoozePastAnAutomaticDecision(t *testing.T) {
+	t.Parallel()
+	r := newRun(t, newEngine(t, assigneeFlow("approval", "olivia", "person:bob", "    due: 1h\n    on_timeout: approve\n")))
+	r.start("who", "alice", nil)
+	tr := r.act(flows.EventSnooze, "bob", data("for", "2h"))
+	contains(t, "answer", tr.Outcome.Text, "I'll remind you about X-1 at", "Note that The step is approved by itself at Thu 26 Nov 10:00 UTC, if nobody decides before.")
+	tr = r.act(flows.EventSnooze, "bob", data("for", "30m"))
+	if strings.Contains(tr.Outcome.Text, "Note that") {
+		t.Errorf("a snooze before due: %s", tr.Outcome.Text)
+	}
+}
