@@ -1322,3 +1322,22 @@ func TestCrossPlatformReassign(t *testing.T) {
 		t.Fatalf("PR-1: %s, history %+v", in.Status, in.History)
 	}
 }
+
+// Answers in Slack name commands as people type them there.
+func TestCrossPlatformSlackCommandNames(t *testing.T) {
+	t.Parallel()
+	x := newCrossWorld(t)
+	x.slack.take()
+	code, body := x.slashCommand("U0ALICE", "requests")
+	if code != http.StatusOK {
+		t.Fatalf("HTTP %d", code)
+	}
+	x.drain()
+	texts := []string{string(body)} // answered at once, or through the response URL
+	for _, c := range x.slack.take() {
+		texts = append(texts, fmt.Sprint(c.Params))
+	}
+	if !slices.ContainsFunc(texts, func(s string) bool { return strings.Contains(s, `Start one with: /baton start \u0026lt;flow\u0026gt;`) }) {
+		t.Errorf("the answer to /baton requests:\n%s", strings.Join(texts, "\n"))
+	}
+}

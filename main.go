@@ -381,6 +381,11 @@ func build(ctx context.Context, cfg bot.Config, getenv func(string) string, log 
 		return nil, err
 	}
 	messengers = append(messengers, a.external.messenger)
+	for _, m := range messengers { // answers name commands as each platform's people type them
+		if n, ok := m.(bot.CommandNamer); ok {
+			a.svc.SetCommandNamer(m.Platform(), n)
+		}
+	}
 	if unreached := unreachable(engine.Directory(), messengers); len(unreached) > 0 {
 		log.Warn("people in the directory no platform reaches: work sent to them reaches nobody", "people", strings.Join(unreached, ", "),
 			"fix", "add their Slack or Teams id to BATON_DIRECTORY, or turn on the console (BATON_CONSOLE)")

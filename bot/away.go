@@ -109,16 +109,16 @@ func (s *Service) awayCommand(ctx context.Context, actor, platform string, c flo
 	if c.Arg == "" {
 		if isAway {
 			return Reply{Message: &flows.Message{Kind: flows.MsgInfo, Title: fmt.Sprintf(
-				"You are away through %s, and %s stands in. Type back when you return.", flows.AwayThrough(a.Until, loc), dir.Name(a.StandIn))}}, nil
+				"You are away through %s, and %s stands in. Type %s when you return.", flows.AwayThrough(a.Until, loc), dir.Name(a.StandIn), s.typed(platform, "back"))}}, nil
 		}
 		if usual == "" { // no manager or backup to stand in by default
-			return refuse("You are not away. To be, say your last day away, and who stands in (by their id): away until 2026-12-24 ID.")
+			return refuse("You are not away. To be, say your last day away, and who stands in (by their id): %s.", s.typed(platform, "away until 2026-12-24 ID"))
 		}
-		return refuse("You are not away. To be, say your last day away, and who stands in if not %s: away until 2026-12-24 %s.", dir.Name(usual), usual)
+		return refuse("You are not away. To be, say your last day away, and who stands in if not %s: %s.", dir.Name(usual), s.typed(platform, "away until 2026-12-24 "+usual))
 	}
 	day, err := time.ParseInLocation(time.DateOnly, c.Arg, loc)
 	if err != nil {
-		return refuse("%q is not a date: write your last day away as YYYY-MM-DD, e.g. away until 2026-12-24.", c.Arg)
+		return refuse("%q is not a date: write your last day away as YYYY-MM-DD, e.g. %s.", c.Arg, s.typed(platform, "away until 2026-12-24"))
 	}
 	until := day.AddDate(0, 0, 1) // back the next morning
 	switch {
@@ -130,17 +130,17 @@ func (s *Service) awayCommand(ctx context.Context, actor, platform string, c flo
 	standIn := usual
 	if c.Rest != "" {
 		if standIn = s.typedPerson(c.Rest); standIn == "" {
-			return refuse("%q is not a person in the directory: name who stands in by their id, e.g. away until %s carol.", c.Rest, c.Arg)
+			return refuse("%q is not a person in the directory: name who stands in by their id, e.g. %s.", c.Rest, s.typed(platform, "away until "+c.Arg+" carol"))
 		}
 	}
 	other, standInAway := away[standIn]
 	switch {
 	case standIn == "":
-		return refuse("You have no manager or backup in the directory: name who stands in, e.g. away until %s carol.", c.Arg)
+		return refuse("You have no manager or backup in the directory: name who stands in, e.g. %s.", s.typed(platform, "away until "+c.Arg+" carol"))
 	case standIn == actor:
 		return refuse("Name someone else to stand in for you.")
 	case standInAway:
-		return refuse("%s is away too, through %s: name someone else to stand in, by their id: away until %s ID.", dir.Name(standIn), flows.AwayThrough(other.Until, dir.Location(standIn)), c.Arg)
+		return refuse("%s is away too, through %s: name someone else to stand in, by their id: %s.", dir.Name(standIn), flows.AwayThrough(other.Until, dir.Location(standIn)), s.typed(platform, "away until "+c.Arg+" ID"))
 	}
 	a = flows.Away{Until: until, StandIn: standIn}
 	if err := s.awayStore.SetAway(ctx, actor, a); err != nil {
@@ -176,9 +176,9 @@ func (s *Service) awayCommand(ctx context.Context, actor, platform string, c flo
 		}
 	}
 	if read == awayShareMax {
-		text += fmt.Sprintf(" (The first %d of your tasks: type away again for the rest.)", awayShareMax)
+		text += fmt.Sprintf(" (The first %d of your tasks: type %s again for the rest.)", awayShareMax, s.typed(platform, "away"))
 	}
-	return Reply{Message: &flows.Message{Kind: flows.MsgInfo, Title: text + " Type back when you return."}}, nil
+	return Reply{Message: &flows.Message{Kind: flows.MsgInfo, Title: text + " Type " + s.typed(platform, "back") + " when you return."}}, nil
 }
 
 // sharePending passes actor's own pending tasks on, as they would

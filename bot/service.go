@@ -30,6 +30,25 @@ type Service struct {
 
 	awayStore AwayStore // nil: nobody is ever away (away.go)
 	away      awayCache
+
+	namers map[string]CommandNamer // by platform: how its people type a command (set before serving)
+}
+
+// SetCommandNamer says how people of platform type a command ("/baton
+// tasks" in Slack): answers there name commands so. Call it before serving.
+func (s *Service) SetCommandNamer(platform string, n CommandNamer) {
+	if s.namers == nil {
+		s.namers = map[string]CommandNamer{}
+	}
+	s.namers[platform] = n
+}
+
+// typed is how people of platform type the command words.
+func (s *Service) typed(platform, words string) string {
+	if n := s.namers[platform]; n != nil {
+		return n.CommandFor(words)
+	}
+	return words
 }
 
 // NewService builds a service. clock nil means the real clock; metrics nil
@@ -193,13 +212,13 @@ func (s *Service) Command(ctx context.Context, actor, platform, key, text string
 		return s.awayCommand(ctx, actor, platform, c)
 	case flows.VerbStart:
 		if c.Arg == "" {
-			return Reply{Message: s.engine.Help("Which flow? Pick one below, or type start <flow>.")}, nil
+			return Reply{Message: s.engine.Help("Which flow? Pick one below, or type " + s.typed(platform, "start <flow>") + ".")}, nil
 		}
 		def, ok := s.engine.Flow(c.Arg)
 		if !ok {
 			note := fmt.Sprintf("There is no flow called %q.", c.Arg)
 			if sug := s.engine.Suggest(c.Arg); sug != "" {
-				note += fmt.Sprintf(" Did you mean %q? Try: start %s", sug, sug)
+				note += fmt.Sprintf(" Did you mean %q? Try: %s", sug, s.typed(platform, "start "+sug))
 			}
 			return Reply{Message: s.engine.Help(note)}, nil
 		}
@@ -216,31 +235,35 @@ func (s *Service) Command(ctx context.Context, actor, platform, key, text string
 		if err != nil {
 			return Reply{}, err
 		}
-		return Reply{Message: s.engine.RequestList(ins, actor, now)}, nil
+		m := s.engine.RequestList(ins, actor, now)
+		if len(m.Items) == 0 {
+			m.Text = "You have no requests yet. Start one with: " + s.typed(platform, "start <flow>") + "."
+		}
+		return Reply{Message: m}, nil
 	case flows.VerbStatus:
 		m, err := s.Status(ctx, actor, c.Arg)
 		if err != nil {
-			return Reply{Message: s.note(err, c.Arg), Refused: true}, nil
+			return Reply{Message: s.note(err, c.Arg, platform), Refused: true}, nil
 		}
 		return Reply{Message: m}, nil
 	case flows.VerbSnooze:
 		// Someone the request is nothing to learns nothing of it.
 		if in, err := s.store.Get(ctx, c.Arg); err != nil || !s.mayView(actor, in) {
 			if err == nil {
-				err = &flows.InputError{Msg: fmt.Sprintf("%s is not one of your tasks; type tasks for yours.", c.Arg)}
+				err = &flows.InputError{Msg: fmt.Sprintf("%s is not one of your tasks; type %s for yours.", c.Arg, s.typed(platform, "tasks"))}
 			}
-			return Reply{Message: s.note(err, c.Arg), Refused: true}, nil
+			return Reply{Message: s.note(err, c.Arg, platform), Refused: true}, nil
 		}
 		out, err := s.Handle(ctx, flows.Event{Kind: flows.EventSnooze, Key: key, Instance: c.Arg, Actor: actor, Platform: platform,
 			Data: map[string]string{"for": cmp.Or(c.Rest, "1h")}})
 		if err != nil {
-			return Reply{Message: s.note(err, c.Arg), Refused: true}, nil
+			return Reply{Message: s.note(err, c.Arg, platform), Refused: true}, nil
 		}
 		return Reply{Message: &flows.Message{Kind: flows.MsgInfo, Instance: c.Arg, Title: out.Text}, Refused: !out.OK}, nil
 	case flows.VerbCancel:
 		in, err := s.store.Get(ctx, c.Arg)
 		if err != nil {
-			return Reply{Message: s.note(err, c.Arg), Refused: true}, nil
+			return Reply{Message: s.note(err, c.Arg, platform), Refused: true}, nil
 		}
 		kind := flows.EventCancel
 		if in.Requester == actor {
@@ -249,17 +272,17 @@ func (s *Service) Command(ctx context.Context, actor, platform, key, text string
 				// Typed, it is final at once: ask for the reason first, as
 				// the buttons do, so that trying the example costs nothing.
 				return Reply{Message: &flows.Message{Kind: flows.MsgInfo, Instance: in.ID,
-					Title: fmt.Sprintf("To withdraw %s, say why: cancel %s <reason>. It cannot be undone.", in.ID, in.ID)}, Refused: true}, nil
+					Title: fmt.Sprintf("To withdraw %s, say why: %s. It cannot be undone.", in.ID, s.typed(platform, "cancel "+in.ID+" <reason>"))}, Refused: true}, nil
 			}
 		}
 		out, err := s.Handle(ctx, flows.Event{Kind: kind, Key: key, Instance: in.ID, Actor: actor, Platform: platform, Reason: c.Rest})
 		var ie *flows.InputError
 		if errors.As(err, &ie) && c.Rest == "" {
 			return Reply{Message: &flows.Message{Kind: flows.MsgInfo, Instance: in.ID,
-				Title: fmt.Sprintf("Say why: cancel %s <reason>.", in.ID)}, Refused: true}, nil
+				Title: fmt.Sprintf("Say why: %s.", s.typed(platform, "cancel "+in.ID+" <reason>"))}, Refused: true}, nil
 		}
 		if err != nil {
-			return Reply{Message: s.note(err, c.Arg), Refused: true}, nil
+			return Reply{Message: s.note(err, c.Arg, platform), Refused: true}, nil
 		}
 		return Reply{Message: &flows.Message{Kind: flows.MsgInfo, Instance: in.ID, Title: out.Text}, Refused: !out.OK}, nil
 	}
@@ -288,11 +311,12 @@ func (s *Service) requestID(ctx context.Context, arg string) (string, string) {
 	return "", fmt.Sprintf("%s can be %s: type the id with its dash.", arg, strings.Join(found, " or "))
 }
 
-// note turns a user-facing error about request id into a short message.
-func (s *Service) note(err error, id string) *flows.Message {
+// note turns a user-facing error about request id into a short message,
+// for people of platform.
+func (s *Service) note(err error, id, platform string) *flows.Message {
 	text := err.Error()
 	if errors.Is(err, flows.ErrNotFound) {
-		text = fmt.Sprintf("There is no request %s. Check the id; your requests: type requests.", id)
+		text = fmt.Sprintf("There is no request %s. Check the id; your requests: type %s.", id, s.typed(platform, "requests"))
 	}
 	return &flows.Message{Kind: flows.MsgInfo, Title: text}
 }

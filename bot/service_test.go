@@ -265,3 +265,25 @@ func TestMayViewDeciders(t *testing.T) {
 		}
 	}
 }
+
+type slashNamer struct{}
+
+func (slashNamer) CommandFor(words string) string { return "/baton " + words }
+
+// Answers name commands as the platform's people type them: "/baton
+// back" in Slack, "back" elsewhere.
+func TestCommandsNamedPerPlatform(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.Svc.SetCommandNamer("slack", slashNamer{})
+	for platform, want := range map[string]string{"slack": "Start one with: /baton start <flow>.", "web": "Start one with: start <flow>."} {
+		rep, err := h.Svc.Command(t.Context(), "alice", platform, "k-"+platform, "requests")
+		if err != nil || rep.Message == nil || rep.Message.Text != "You have no requests yet. "+want {
+			t.Errorf("%s: %+v %v", platform, rep.Message, err)
+		}
+	}
+	rep, err := h.Svc.Command(t.Context(), "alice", "slack", "k-x", "status PR-99")
+	if err != nil || !strings.Contains(rep.Message.Title, "your requests: type /baton requests.") {
+		t.Errorf("status of no request: %+v %v", rep.Message, err)
+	}
+}

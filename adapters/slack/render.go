@@ -233,7 +233,7 @@ func factBlocks(m *flows.Message) []slackgo.Block {
 	if m.Kind == flows.MsgHelp {
 		var lines []string
 		for _, f := range m.Fields {
-			lines = append(lines, fmt.Sprintf("• `%s` — %s", mrkdwn(f.Label), mrkdwn(f.Value)))
+			lines = append(lines, fmt.Sprintf("• `%s %s` — %s", Command, mrkdwn(f.Label), mrkdwn(f.Value))) // as typed in Slack
 		}
 		return []slackgo.Block{section("fields", strings.Join(lines, "\n"))}
 	}
