@@ -1809,11 +1809,14 @@ func (t *tx) complete() {
 	in := t.in
 	in.Status, in.Step, in.Round, in.StepStarted, in.Completed = StatusCompleted, "", 0, time.Time{}, t.now
 	in.Passed, in.Returning = nil, ""
-	// Approved, unless the flow approves nothing, or every approval that
+	// Approved, unless no approval ran (the flow has none, or its
+	// conditions and jumps passed them all over), or every approval that
 	// ran was skipped by its owner or an admin (the notice says so).
 	approvals, approved, skipped := false, false, false
-	for _, s := range t.def.Steps {
-		approvals = approvals || s.Kind == StepApproval
+	for _, h := range in.History {
+		if s := t.def.Step(h.Step); s != nil && s.Kind == StepApproval {
+			approvals = true
+		}
 	}
 	last := map[string]int{} // each step's last record: an approval reopened and given again is listed once
 	for i, h := range in.History {
