@@ -114,7 +114,8 @@ func (s *Service) awayCommand(ctx context.Context, actor, platform string, c flo
 		if usual == "" { // no manager or backup to stand in by default
 			return refuse("You are not away. To be, say your last day away, and who stands in (by their id): %s.", s.typed(platform, "away until 2026-12-24 ID"))
 		}
-		return refuse("You are not away. To be, say your last day away, and who stands in if not %s: %s.", dir.Name(usual), s.typed(platform, "away until 2026-12-24 "+usual))
+		return refuse("You are not away. To be, say your last day away: %s (%s stands in), or name who else stands in by their id: %s.",
+			s.typed(platform, "away until 2026-12-24"), dir.Name(usual), s.typed(platform, "away until 2026-12-24 ID"))
 	}
 	day, err := time.ParseInLocation(time.DateOnly, c.Arg, loc)
 	if err != nil {

@@ -187,7 +187,7 @@ func TestAwayCommand(t *testing.T) {
 		"away until 2026-11-30 @Bob":    "Name someone else",
 		"away until 2026-11-30 <@U999>": `"<@U999>" is not a person in the directory`,
 		"back":                          "You are not marked away",
-		"away":                          "You are not away. To be, say your last day away, and who stands in if not Dana Kowalski",
+		"away":                          "You are not away. To be, say your last day away: away until 2026-12-24 (Dana Kowalski stands in), or name who else stands in by their id: away until 2026-12-24 ID.",
 	} {
 		if rep := cmd("bob", text); !rep.Refused || !strings.Contains(rep.Message.Title, want) {
 			t.Errorf("%s: %+v, want a refusal saying %q", text, rep.Message.Title, want)
