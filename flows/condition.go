@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"maps"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -12,6 +13,9 @@ import (
 	"github.com/expr-lang/expr/parser"
 	"github.com/expr-lang/expr/vm"
 )
+
+// exprPosition is the position expr-lang adds to a run-time error: " (1:1)".
+var exprPosition = regexp.MustCompile(`\s*\(\d+:\d+\)$`)
 
 // A condition is a step's `when`, written in expr-lang
 // (https://expr-lang.org): comparisons, && || !, arithmetic, `in`,
@@ -423,7 +427,10 @@ func (c *condition) evalRan(data map[string]any, requester string, in *Instance)
 	out, err := expr.Run(c.prog, env)
 	if err != nil {
 		msg, _, _ := strings.Cut(err.Error(), "\n")
-		return false, fmt.Errorf("condition %q: %s", c.src, msg)
+		// Read by people (a requester's notice, the timeline): the
+		// condition as written, not quoted, and no position in it.
+		msg = exprPosition.ReplaceAllString(msg, "")
+		return false, fmt.Errorf("%s (in its condition, %s)", msg, c.src)
 	}
 	b, _ := out.(bool)
 	return b, nil

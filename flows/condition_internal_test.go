@@ -160,6 +160,8 @@ func TestConditionsRefuseCostlyConstructs(t *testing.T) {
 		}
 		if got, err := c.eval(tt.data, "alice"); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s over %v = %v, %v; want an error %q", tt.src, tt.data, got, err, tt.want)
+		} else if !strings.HasSuffix(err.Error(), "(in its condition, "+tt.src+")") || strings.Contains(err.Error(), "(1:") {
+			t.Errorf("%s: error %q, want the condition as written, and no position", tt.src, err)
 		}
 	}
 	// A task's output reads as its zero value unless its step was skipped
