@@ -3050,7 +3050,17 @@ func (t *tx) escalateNotify(s *Step, target string) string {
 		}
 		names = append(names, cmp.Or(t.name(r.Person), "#"+r.Channel))
 	}
-	t.record(AuditEntry{Action: "escalated", Detail: map[string]string{"to": strings.Join(names, ", "), "waiting_on": t.waitingNames()}})
+	detail := map[string]string{"to": strings.Join(names, ", "), "waiting_on": t.waitingNames()}
+	var standing []string // "Gus Ahmed for Dana Kowalski (away)"
+	for _, r := range to {
+		if mgr := t.standsInFor(s, r.Person); mgr != "" {
+			standing = append(standing, t.name(r.Person)+" for "+t.name(mgr)+" (away)")
+		}
+	}
+	if len(standing) > 0 {
+		detail["standing_in"] = strings.Join(standing, ", ")
+	}
+	t.record(AuditEntry{Action: "escalated", Detail: detail})
 	var told []string
 	for _, r := range to {
 		who := cmp.Or(r.Person, "#"+r.Channel)
@@ -3138,7 +3148,26 @@ func (t *tx) escalationMsg(s *Step, person string) *Message {
 		m.Text += " You can decide it for the whole step, or reassign it."
 	}
 	m.Context = slices.DeleteFunc(m.Context, func(c string) bool { return strings.HasPrefix(c, "Escalates to") || strings.HasPrefix(c, "Moves to") })
+	// Brought in for a manager who is away: said, with whose place it is.
+	if mgr := t.standsInFor(s, person); mgr != "" {
+		a, _ := t.awayNow(mgr)
+		m.Context = append(m.Context, fmt.Sprintf("You stand in for %s, away through %s", t.name(mgr), AwayThrough(a.Until, t.e.dir.Location(mgr))))
+	}
 	return m
+}
+
+// standsInFor is the manager, away, whom an escalation to the manager of
+// someone the step waits on reaches person in place of ("" if none).
+func (t *tx) standsInFor(s *Step, person string) string {
+	if person == "" {
+		return ""
+	}
+	for _, task := range t.in.Tasks {
+		if mgr := t.escalationManager(s, task.Assignee); task.Decision == Pending && mgr != "" && mgr != person && t.awayStandIn(s, mgr) == person {
+			return mgr
+		}
+	}
+	return ""
 }
 
 // escalateReassign moves pending tasks to the rung's target (the

@@ -782,8 +782,13 @@ func TestEscalationToAnAwayManager(t *testing.T) {
 		r.now = next.At
 		return r.do(flows.Event{Kind: flows.EventTimer, Timer: next.ID, Key: "timer:" + next.ID, Away: away})
 	}
-	if got := recipients(fire()); !slices.Equal(got, []string{"erin"}) {
+	tr = fire()
+	if got := recipients(tr); !slices.Equal(got, []string{"erin"}) {
 		t.Fatalf("escalated to %v, want Dana's stand-in", got)
+	}
+	contains(t, "erin's escalation card", strings.Join(notified(t, tr, "erin", "s/1/esc:erin").Msg.Context, "\n"), "You stand in for Dana Kowalski, away through")
+	if a := tr.Audit[0]; a.Action != "escalated" || a.Detail["standing_in"] != "Erin Park for Dana Kowalski (away)" {
+		t.Errorf("record %+v", a)
 	}
 	tr = fire()
 	if task := r.in.Tasks[0]; task.Assignee != "dana" || !slices.Equal(task.Delegates, []string{"erin"}) {
