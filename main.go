@@ -353,7 +353,7 @@ func build(ctx context.Context, cfg bot.Config, getenv func(string) string, log 
 		log.Warn("open requests of flows no longer defined could not be counted", "err", err)
 	}
 	for _, s := range stranded {
-		log.Warn("open requests of a flow no longer defined", "what", s, "fix", "restore its file in BATON_FLOWS_DIR, or cancel them (an admin) or withdraw them (their requesters)")
+		log.Warn("open requests nothing moves on: their flow or their step is no longer defined", "what", s)
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

@@ -491,22 +491,57 @@ func (c *checkup) stranded(ctx context.Context, cfg bot.Config) {
 	if err != nil || len(stranded) == 0 {
 		return // an unreachable Redis is said by the redis check
 	}
-	c.warn("requests", "%s, no longer defined (its file removed or renamed): restore it in BATON_FLOWS_DIR, or an admin cancels them (their requesters may withdraw them)", strings.Join(stranded, "; "))
+	c.warn("requests", "%s", strings.Join(stranded, "; "))
 }
 
 // strandedFlows says, for each flow that has open requests and is no longer
 // defined (its file removed or renamed), how many: nothing moves them on
-// but cancelling or withdrawing them.
+// but cancelling or withdrawing them; and for each defined flow, which of
+// its open requests are at a step it no longer has.
 func strandedFlows(ctx context.Context, store *storage.Store, engine *flows.Engine) ([]string, error) {
 	open, err := store.OpenByFlow(ctx)
 	if err != nil {
 		return nil, err
 	}
 	var out []string
+	var openStatuses []flows.Status
+	for _, st := range flows.Statuses {
+		if st.Open() {
+			openStatuses = append(openStatuses, st)
+		}
+	}
 	for _, f := range slices.Sorted(maps.Keys(open)) {
-		if _, ok := engine.Flow(f); !ok {
-			out = append(out, fmt.Sprintf("flow %q: %s", f, flows.Plural(int(open[f]), "open request", "open requests")))
+		def, ok := engine.Flow(f)
+		if !ok {
+			out = append(out, fmt.Sprintf("flow %q: %s, and the flow is no longer defined (its file removed or renamed): restore it in BATON_FLOWS_DIR, or an admin cancels them (their requesters may withdraw them)",
+				f, flows.Plural(int(open[f]), "open request", "open requests")))
+			continue
+		}
+		// Defined, but some of its open requests may be at a step it no
+		// longer has (removed or renamed): nothing moves those on either.
+		// The latest strandedRead of each flow are looked at.
+		ins, err := store.List(ctx, flows.Query{Flow: f, Status: openStatuses, Limit: strandedRead})
+		if err != nil {
+			return out, err
+		}
+		var at []string
+		for _, in := range ins {
+			if in.Step != "" && def.Step(in.Step) == nil {
+				at = append(at, in.ID+" at "+in.Step)
+			}
+		}
+		if len(at) > 0 {
+			shown := at[:min(len(at), 5)]
+			more := ""
+			if len(at) > len(shown) {
+				more = fmt.Sprintf(" and %d more", len(at)-len(shown))
+			}
+			out = append(out, fmt.Sprintf("flow %q: %s at a step it no longer has (%s%s): the owner or an admin skips that step (the request goes on after the last step it went through) or cancels the request",
+				f, flows.Plural(len(at), "open request", "open requests"), strings.Join(shown, ", "), more))
 		}
 	}
 	return out, nil
 }
+
+// strandedRead bounds the open requests of each flow strandedFlows reads.
+const strandedRead = 2000

@@ -484,10 +484,13 @@ func TestDoctorStrandedRequests(t *testing.T) {
 		}
 	}
 	_, out := runDoctor(t, "BATON_REDIS_URL", url, "BATON_FLOWS_DIR", flowsDir(t, map[string]string{"lead.yaml": doctorFlow}), "BATON_SECRET_CRM_HOOK", hookSecretVal)
-	doctorWants(t, out, `warn requests: flow "gone": 2 open requests, no longer defined`)
+	doctorWants(t, out, `warn requests: flow "gone": 2 open requests, and the flow is no longer defined`)
 	// Defined again: nothing to say.
 	_, out = runDoctor(t, "BATON_REDIS_URL", url, "BATON_FLOWS_DIR", flowsDir(t, map[string]string{"lead.yaml": doctorFlow, "gone.yaml": "id: gone\nname: Gone\nowner: olivia\nsteps:\n  - {id: a, type: approval, assignees: [person:bob]}\n"}), "BATON_SECRET_CRM_HOOK", hookSecretVal)
 	if strings.Contains(out, "requests:") {
 		t.Errorf("with the flow defined:\n%s", out)
 	}
+	// Defined with its step renamed: the requests waiting there are named.
+	_, out = runDoctor(t, "BATON_REDIS_URL", url, "BATON_FLOWS_DIR", flowsDir(t, map[string]string{"lead.yaml": doctorFlow, "gone.yaml": "id: gone\nname: Gone\nowner: olivia\nsteps:\n  - {id: b, type: approval, assignees: [person:bob]}\n"}), "BATON_SECRET_CRM_HOOK", hookSecretVal)
+	doctorWants(t, out, `warn requests: flow "gone": 2 open requests at a step it no longer has (G-2 at a, G-1 at a): the owner or an admin skips that step`)
 }
