@@ -882,7 +882,7 @@ func (t *tx) waitingOn() string {
 	}
 	s := t.step()
 	if s == nil {
-		return ""
+		return stoppedAt(t.in.Step)
 	}
 	if s.Kind == StepWebhook {
 		return fmt.Sprintf("Waiting on %s (%s).", s.Name, hostOf(s.Webhook.URL))

@@ -1642,6 +1642,13 @@ func TestSkipStepNoLongerInTheFlow(t *testing.T) {
     assignees: [person:erin]
 `)
 	r.inputErr(flows.Event{Kind: flows.EventApprove, Actor: "carol"}, "no longer in flow buy; the flow owner or an admin cancels the request or skips the step")
+	// The status and the requests list say where it stopped, and what to do.
+	contains(t, "timeline", itemTexts(r.e.Timeline(r.in, r.audit, "alice", r.now))["finance"], "Stopped at finance, a step the flow no longer has: its owner or an admin skips it")
+	list := r.e.RequestList([]*flows.Instance{r.in}, "alice", r.now)
+	contains(t, "requests", list.Items[0].Text, "Stopped at finance, a step the flow no longer has")
+	if o := r.e.Overview([]*flows.Instance{r.in}, r.now); o.Open[0].Step != "finance (no longer in the flow)" {
+		t.Errorf("dashboard step %q", o.Open[0].Step)
+	}
 	tr := r.act(flows.EventSkip, "olivia", reason("finance is gone"))
 	wantStatus(t, r.in, flows.StatusRunning, "pay", 1)
 	contains(t, "answer", tr.Outcome.Text, "Skipped finance (no longer in the flow) of X-1. Waiting on Erin Park (Pay).")

@@ -79,7 +79,7 @@ func (e *Engine) Overview(ins []*Instance, now time.Time) Overview {
 		}
 		switch in.Status {
 		case StatusRunning:
-			st.Step = in.Step
+			st.Step = in.Step + " (no longer in the flow)" // until it is found below
 			if def != nil {
 				if s := def.Step(in.Step); s != nil {
 					st.Step = s.Name

@@ -46,6 +46,9 @@ func (e *Engine) Timeline(in *Instance, audit []AuditEntry, viewer string, now t
 		for _, s := range def.Steps {
 			m.Items = append(m.Items, e.stepItem(def, in, &s, audit, loc, now))
 		}
+		if in.Step != "" && in.Status.Open() && def.Step(in.Step) == nil {
+			m.Items = append(m.Items, Item{Title: in.Step, Text: stoppedAt(in.Step)})
+		}
 	}
 	places := fieldPlaces(def)
 	for _, a := range audit {
@@ -377,4 +380,10 @@ func (e *Engine) Help(note string) *Message {
 			Actions: []Action{{Kind: ActStart, Label: "Start " + d.Name, Style: "primary", Flow: d.ID}}})
 	}
 	return m
+}
+
+// stoppedAt says a request is at step, which its flow no longer has, and
+// what can be done.
+func stoppedAt(step string) string {
+	return fmt.Sprintf("Stopped at %s, a step the flow no longer has: its owner or an admin skips it (the request goes on after the last step it went through) or cancels the request.", step)
 }
