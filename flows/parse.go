@@ -710,13 +710,17 @@ func (v *validator) templateNames(path string, t *template.Template, known []str
 				}
 			}
 		case *tmplparse.FieldNode:
-			if top {
+			switch {
+			case top:
 				check(n.Ident[0])
 				if len(n.Ident) > 1 && !seen["."+n.String()] {
 					seen["."+n.String()] = true
 					v.add(path, "{{%s}} reads a part of %s, whose value is written as text: store the part under a name of its own (a webhook step's store takes dotted paths, e.g. %s_%s: <path in the reply>.%s)",
 						n.String(), n.Ident[0], n.Ident[0], n.Ident[1], n.Ident[1])
 				}
+			case !seen["."+n.String()]: // inside a with: dot is a field's value, which is text
+				seen["."+n.String()] = true
+				v.add(path, "{{%s}} inside {{with}} reads a part of a field's value, which is text: name fields with {{$.name}} there, or use {{.}} for the value itself", n.String())
 			}
 		case *tmplparse.IdentifierNode:
 			if (n.Ident == "index" || n.Ident == "slice") && !seen[n.Ident+"()"] {
@@ -724,6 +728,10 @@ func (v *validator) templateNames(path string, t *template.Template, known []str
 				v.add(path, "%s reads into a list or an object, and a field's value is written as text: store the item under a name of its own (a webhook step's store takes paths like issues.0.key)", n.Ident)
 			}
 		case *tmplparse.VariableNode:
+			if len(n.Ident) > 1 && n.Ident[0] != "$" && !seen[n.String()] { // $x := .account, then $x.k
+				seen[n.String()] = true
+				v.add(path, "{{%s}} reads a part of a value, which is text: name fields with {{.name}}", n.String())
+			}
 			if len(n.Ident) > 1 && n.Ident[0] == "$" {
 				check(n.Ident[1])
 				if len(n.Ident) > 2 && !seen[n.String()] {
@@ -742,6 +750,10 @@ func (v *validator) templateNames(path string, t *template.Template, known []str
 			walk(n.List, false)
 			walk(n.ElseList, top)
 		case *tmplparse.RangeNode:
+			if !seen["range"] { // over text: it fails when the message is sent, which then shows as written
+				seen["range"] = true
+				v.add(path, "range goes over a list, and every field's value is text: store each item under a name of its own (a webhook step's store takes paths like issues.0.key)")
+			}
 			walk(n.Pipe, top)
 			walk(n.List, false)
 			walk(n.ElseList, top)

@@ -231,6 +231,7 @@ steps:
     message: "{{.requester}} {{.title}} {{.id}} {{.titel}}" # @steps[0].message
 `, []want{
 			{"title", `{{.ammount}} names no field (did you mean {{.amount}}?)`},
+			{"title", `{{.Anything}} inside {{with}} reads a part of a field's value`},
 			{"title", `{{.zork}} names no field; use a form field's name, id or requester`},
 			{"steps[0].message", `{{.titel}} names no field (did you mean {{.title}}?)`},
 		}},
@@ -248,7 +249,7 @@ steps:
   - id: n
     type: notify
     to: [requester]
-    message: "{{.account}} {{.tk.key}} {{index .tk 0}} {{with .note}}{{$.tk.id}}{{end}}" # @steps[2].message
+    message: "{{.account}} {{.tk.key}} {{index .tk 0}} {{with .note}}{{$.tk.id}} {{.x}}{{end}} {{$v := .note}}{{$v.k}} {{range .note}}{{end}}" # @steps[2].message
 `, []want{
 			{"title", `{{.account}} is set by step t, but the title is made from the start form`},
 			{"steps[0].instructions", `{{.account}} is set by this step once it is done`},
@@ -256,6 +257,9 @@ steps:
 			{"steps[2].message", `{{.tk.key}} reads a part of tk, whose value is written as text`},
 			{"steps[2].message", `index reads into a list or an object`},
 			{"steps[2].message", `{{$.tk.id}} reads a part of tk`},
+			{"steps[2].message", `{{.x}} inside {{with}} reads a part of a field's value`},
+			{"steps[2].message", `{{$v.k}} reads a part of a value`},
+			{"steps[2].message", `range goes over a list`},
 		}},
 		{"options no chat menu takes", validHead[:len(validHead)-1] + `
   - {name: size, type: choice, options: [small, "` + strings.Repeat("x", 76) + `"]} # @form[3].options[1]
