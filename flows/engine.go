@@ -1809,15 +1809,11 @@ func (t *tx) complete() {
 	in := t.in
 	in.Status, in.Step, in.Round, in.StepStarted, in.Completed = StatusCompleted, "", 0, time.Time{}, t.now
 	in.Passed, in.Returning = nil, ""
-	// Approved, unless no approval ran (the flow has none, or its
-	// conditions and jumps passed them all over), or every approval that
-	// ran was skipped by its owner or an admin (the notice says so).
-	approvals, approved, skipped := false, false, false
-	for _, h := range in.History {
-		if s := t.def.Step(h.Step); s != nil && s.Kind == StepApproval {
-			approvals = true
-		}
-	}
+	// Approved when an approval was given (the last round of an approval
+	// step that ran ended approved); otherwise completed: the flow has no
+	// approval, its conditions or jumps passed them over, or its owner or
+	// an admin skipped them (the notice says so).
+	approved := false
 	last := map[string]int{} // each step's last record: an approval reopened and given again is listed once
 	for i, h := range in.History {
 		last[h.Step] = i
@@ -1848,12 +1844,11 @@ func (t *tx) complete() {
 				lines = append(lines, line)
 			}
 		case "skipped":
-			skipped = skipped || s.Kind == StepApproval
 			lines = append(lines, fmt.Sprintf("%s: skipped by %s: %s", s.Name, t.name(h.By), h.Reason))
 		}
 	}
 	in.Outcome = "approved"
-	if !approvals || skipped && !approved {
+	if !approved { // no approval given: none ran, or each was skipped or passed over
 		in.Outcome = "completed"
 	}
 	t.record(AuditEntry{Actor: System, Action: "completed"})

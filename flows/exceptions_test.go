@@ -1786,3 +1786,32 @@ steps:
 	}
 	contains(t, "answer", tr.Outcome.Text, "The request failed: no one is available as the requester's manager")
 }
+
+// An approval that only asked for changes, and no longer applies after the
+// resubmission, gave no approval: the request completes, not "Approved".
+func TestCompletedWithoutAnApprovalGiven(t *testing.T) {
+	t.Parallel()
+	r := newRun(t, newEngine(t, `
+id: cx
+name: Check
+owner: olivia
+form:
+  - {name: amount, type: number, required: true}
+steps:
+  - id: big
+    type: approval
+    when: amount > 5000
+    assignees: [person:dana]
+  - id: book
+    type: task
+    assignees: [person:erin]
+`))
+	r.start("cx", "alice", form("amount", "9000"))
+	r.act(flows.EventRequestChanges, "dana", reason("too much"))
+	r.act(flows.EventResubmit, "alice", data("amount", "100"))
+	wantStatus(t, r.in, flows.StatusRunning, "book", 1)
+	tr := r.act(flows.EventTaskDone, "erin")
+	if r.in.Outcome != "completed" || !strings.HasPrefix(notified(t, tr, "alice", "requester/done").Msg.Title, "Completed: ") {
+		t.Errorf("outcome %q", r.in.Outcome)
+	}
+}
