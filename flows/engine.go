@@ -162,6 +162,9 @@ type tx struct {
 	audit   []AuditEntry
 	out     Outcome
 	named   []string // the people outside the directory its text names (name)
+	// standIns: of the recipients notifyTargets last gave for a rung to the
+	// manager, who stands in for which managers away.
+	standIns map[string][]string
 }
 
 // mayResubmit returns the step a resubmission goes back to, or nil, with
@@ -1110,7 +1113,7 @@ func (t *tx) closeStep(outcome, by, reason string) {
 	if in.Returning != "" {
 		note = in.Note
 	}
-	in.Tasks, in.Escalated, in.EscalatedChannels, in.Overdue, in.Due, in.Changes, in.Note, in.Routed = nil, nil, nil, false, time.Time{}, nil, note, ""
+	in.Tasks, in.Escalated, in.EscalatedChannels, in.StandingIn, in.Overdue, in.Due, in.Changes, in.Note, in.Routed = nil, nil, nil, nil, false, time.Time{}, nil, note, ""
 }
 
 // closedCard is a task card after a decision: no buttons, the outcome shown
@@ -1930,7 +1933,7 @@ func (t *tx) activate(s *Step) {
 	}
 	in.Rounds[s.ID]++
 	in.Step, in.Round, in.StepStarted, in.Status = s.ID, in.Rounds[s.ID], t.now, StatusRunning
-	in.Tasks, in.Escalated, in.EscalatedChannels, in.Overdue, in.Due, in.Timers = nil, nil, nil, false, time.Time{}, nil
+	in.Tasks, in.Escalated, in.EscalatedChannels, in.StandingIn, in.Overdue, in.Due, in.Timers = nil, nil, nil, nil, false, time.Time{}, nil
 	if s.Due > 0 && s.Kind == StepWebhook { // a system's reply is timed on the clock
 		in.Due = t.now.Add(s.Due)
 		t.setTimer(TimerTimeout, 0, in.Due)
@@ -3048,8 +3051,12 @@ func (t *tx) escalateNotify(s *Step, target string) string {
 	detail := map[string]string{"to": strings.Join(names, ", "), "waiting_on": t.waitingNames()}
 	var standing []string // "Gus Ahmed for Dana Kowalski (away)"
 	for _, r := range to {
-		if mgr := t.standsInFor(s, r.Person); mgr != "" {
-			standing = append(standing, t.name(r.Person)+" for "+t.name(mgr)+" (away)")
+		if mgrs := t.standIns[r.Person]; target == "manager" && len(mgrs) > 0 {
+			standing = append(standing, t.name(r.Person)+" for "+t.names(mgrs)+" (away)")
+			if in.StandingIn == nil {
+				in.StandingIn = map[string]string{}
+			}
+			in.StandingIn[r.Person] = strings.Join(mgrs, ",")
 		}
 	}
 	if len(standing) > 0 {
@@ -3088,12 +3095,15 @@ func (t *tx) notifyTargets(s *Step, target string) ([]Recipient, string) {
 	if target == "manager" {
 		var to []Recipient
 		seen := map[string]bool{}
+		standIns := map[string][]string{} // stand-in -> the managers away they stand in for
+		defer func() { t.standIns = standIns }()
 		for _, task := range t.in.Tasks {
 			if task.Decision != Pending {
 				continue
 			}
 			m := t.escalationManager(s, task.Assignee)
 			if si := t.awayStandIn(s, m); si != "" { // a manager who is away: their stand-in
+				standIns[si] = append(standIns[si], m)
 				m = si
 			}
 			if m != "" && !seen[m] {
@@ -3144,25 +3154,10 @@ func (t *tx) escalationMsg(s *Step, person string) *Message {
 	}
 	m.Context = slices.DeleteFunc(m.Context, func(c string) bool { return strings.HasPrefix(c, "Escalates to") || strings.HasPrefix(c, "Moves to") })
 	// Brought in for a manager who is away: said, with whose place it is.
-	if mgr := t.standsInFor(s, person); mgr != "" {
-		a, _ := t.awayNow(mgr)
-		m.Context = append(m.Context, fmt.Sprintf("You stand in for %s, away through %s", t.name(mgr), AwayThrough(a.Until, t.e.dir.Location(mgr))))
+	if mgrs := in.StandingIn[person]; person != "" && mgrs != "" {
+		m.Context = append(m.Context, "You stand in for "+t.names(strings.Split(mgrs, ","))+", away")
 	}
 	return m
-}
-
-// standsInFor is the manager, away, whom an escalation to the manager of
-// someone the step waits on reaches person in place of ("" if none).
-func (t *tx) standsInFor(s *Step, person string) string {
-	if person == "" {
-		return ""
-	}
-	for _, task := range t.in.Tasks {
-		if mgr := t.escalationManager(s, task.Assignee); task.Decision == Pending && mgr != "" && mgr != person && t.awayStandIn(s, mgr) == person {
-			return mgr
-		}
-	}
-	return ""
 }
 
 // escalateReassign moves pending tasks to the rung's target (the

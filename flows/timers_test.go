@@ -786,7 +786,7 @@ func TestEscalationToAnAwayManager(t *testing.T) {
 	if got := recipients(tr); !slices.Equal(got, []string{"erin"}) {
 		t.Fatalf("escalated to %v, want Dana's stand-in", got)
 	}
-	contains(t, "erin's escalation card", strings.Join(notified(t, tr, "erin", "s/1/esc:erin").Msg.Context, "\n"), "You stand in for Dana Kowalski, away through")
+	contains(t, "erin's escalation card", strings.Join(notified(t, tr, "erin", "s/1/esc:erin").Msg.Context, "\n"), "You stand in for Dana Kowalski, away")
 	if a := tr.Audit[0]; a.Action != "escalated" || a.Detail["standing_in"] != "Erin Park for Dana Kowalski (away)" {
 		t.Errorf("record %+v", a)
 	}
@@ -801,5 +801,21 @@ func TestEscalationToAnAwayManager(t *testing.T) {
 	r2.start("who", "alice", nil)
 	if got := recipients(r2.fire(flows.TimerEscalate)); !slices.Equal(got, []string{"dana"}) {
 		t.Fatalf("escalated to %v, want Dana", got)
+	}
+}
+
+// A rung naming someone who happens to stand in for an away manager brings
+// them in as themselves: their card says nothing of standing in.
+func TestEscalationToANamedPersonWhoStandsInElsewhere(t *testing.T) {
+	t.Parallel()
+	r := newRun(t, newEngine(t, assigneeFlow("approval", "olivia", "person:bob", "    escalate:\n      - {after: 1h, notify: \"person:erin\"}\n")))
+	away := map[string]flows.Away{"dana": {Until: r.now.Add(48 * time.Hour), StandIn: "erin"}}
+	r.do(flows.Event{Kind: flows.EventStart, Instance: "X-1", Flow: "who", Actor: "alice", Away: away})
+	tm, _ := r.timer(flows.TimerEscalate, 0)
+	r.now = tm.At
+	tr := r.do(flows.Event{Kind: flows.EventTimer, Timer: tm.ID, Key: "timer:" + tm.ID, Away: away})
+	card := notified(t, tr, "erin", "s/1/esc:erin").Msg
+	if strings.Contains(strings.Join(card.Context, "\n"), "stand in") || tr.Audit[0].Detail["standing_in"] != "" {
+		t.Errorf("erin's card %v, record %+v", card.Context, tr.Audit[0])
 	}
 }
