@@ -536,7 +536,7 @@ func strandedFlows(ctx context.Context, store *storage.Store, engine *flows.Engi
 			if len(at) > len(shown) {
 				more = fmt.Sprintf(" and %d more", len(at)-len(shown))
 			}
-			out = append(out, fmt.Sprintf("flow %q: %s at a step it no longer has (%s%s): the owner or an admin skips that step (the request goes on after the last step it went through) or cancels the request",
+			out = append(out, fmt.Sprintf("flow %q: %s at a step it no longer has (%s%s): the owner or an admin skips that step of a running one (it goes on after the last step it went through) or cancels it; one sent back to its requester can only be withdrawn or cancelled",
 				f, flows.Plural(len(at), "open request", "open requests"), strings.Join(shown, ", "), more))
 		}
 	}

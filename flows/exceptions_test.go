@@ -1616,6 +1616,13 @@ func TestFlowNoLongerDefined(t *testing.T) {
 			contains(t, "bob's card", updated(t, tr, "manager/1/").Msg.Outcome, "by "+map[string]string{admin: "Ada Admin", "alice": "Alice Martin"}[c.who])
 		})
 	}
+	t.Run("sent back from a step no longer in the flow", func(t *testing.T) {
+		t.Parallel()
+		r := buyRun(t, "500")
+		r.act(flows.EventRequestChanges, "bob", reason("which model?"))
+		r.e = newEngine(t, strings.Replace(buyFlow, "  - id: manager\n", "  - id: boss\n", 1))
+		contains(t, "timeline", itemTexts(r.e.Timeline(r.in, r.audit, "alice", r.now))["manager"], "Sent back from manager, a step the flow no longer has: it cannot be resubmitted; its requester withdraws it")
+	})
 	t.Run("sent back", func(t *testing.T) {
 		t.Parallel()
 		r := buyRun(t, "500")

@@ -47,7 +47,11 @@ func (e *Engine) Timeline(in *Instance, audit []AuditEntry, viewer string, now t
 			m.Items = append(m.Items, e.stepItem(def, in, &s, audit, loc, now))
 		}
 		if in.Step != "" && in.Status.Open() && def.Step(in.Step) == nil {
-			m.Items = append(m.Items, Item{Title: in.Step, Text: stoppedAt(in.Step)})
+			text := stoppedAt(in.Step)
+			if in.Status != StatusRunning { // with its requester: nothing to skip
+				text = fmt.Sprintf("Sent back from %s, a step the flow no longer has: it cannot be resubmitted; its requester withdraws it (and starts a new request), or an admin cancels it.", in.Step)
+			}
+			m.Items = append(m.Items, Item{Title: in.Step, Text: text})
 		}
 	}
 	places := fieldPlaces(def)
