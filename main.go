@@ -353,8 +353,19 @@ func build(ctx context.Context, cfg bot.Config, getenv func(string) string, log 
 		log.Warn("open requests of flows no longer defined could not be counted", "err", err)
 	}
 	for _, s := range stranded {
-		log.Warn("open requests nothing moves on: their flow or their step is no longer defined", "what", s)
+		log.Warn("open requests nothing moves on: their flow is no longer defined", "what", s)
 	}
+	go func() { // reads requests: not in start-up's way
+		ctx, cancel := context.WithTimeout(ctx, time.Minute)
+		defer cancel()
+		stranded, err := strandedSteps(ctx, store, engine)
+		if err != nil && ctx.Err() == nil {
+			log.Warn("open requests at steps no longer defined could not be looked for", "err", err)
+		}
+		for _, s := range stranded {
+			log.Warn("open requests nothing moves on: their step is no longer defined", "what", s)
+		}
+	}()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := bot.NewMetrics(reg)

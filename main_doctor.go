@@ -487,39 +487,57 @@ func (c *checkup) stranded(ctx context.Context, cfg bot.Config) {
 	defer rdb.Close()
 	ctx, cancel := context.WithTimeout(ctx, doctorTimeout)
 	defer cancel()
-	stranded, err := strandedFlows(ctx, storage.New(rdb, storage.Config{}), c.engine)
-	if err != nil || len(stranded) == 0 {
+	store := storage.New(rdb, storage.Config{})
+	stranded, err := strandedFlows(ctx, store, c.engine)
+	if err != nil {
 		return // an unreachable Redis is said by the redis check
+	}
+	steps, _ := strandedSteps(ctx, store, c.engine)
+	if stranded = append(stranded, steps...); len(stranded) == 0 {
+		return
 	}
 	c.warn("requests", "%s", strings.Join(stranded, "; "))
 }
 
 // strandedFlows says, for each flow that has open requests and is no longer
 // defined (its file removed or renamed), how many: nothing moves them on
-// but cancelling or withdrawing them; and for each defined flow, which of
-// its open requests are at a step it no longer has.
+// but cancelling or withdrawing them. It reads counts only.
 func strandedFlows(ctx context.Context, store *storage.Store, engine *flows.Engine) ([]string, error) {
 	open, err := store.OpenByFlow(ctx)
 	if err != nil {
 		return nil, err
 	}
 	var out []string
+	for _, f := range slices.Sorted(maps.Keys(open)) {
+		if _, ok := engine.Flow(f); !ok {
+			out = append(out, fmt.Sprintf("flow %q: %s, and the flow is no longer defined (its file removed or renamed): restore it in BATON_FLOWS_DIR, or an admin cancels them (their requesters may withdraw them)",
+				f, flows.Plural(int(open[f]), "open request", "open requests")))
+		}
+	}
+	return out, nil
+}
+
+// strandedSteps says, for each defined flow, which of its latest open
+// requests (strandedRead of them) are at a step it no longer has (removed
+// or renamed): nothing moves those on either. It reads requests, so
+// start-up runs it in the background.
+func strandedSteps(ctx context.Context, store *storage.Store, engine *flows.Engine) ([]string, error) {
+	open, err := store.OpenByFlow(ctx)
+	if err != nil {
+		return nil, err
+	}
 	var openStatuses []flows.Status
 	for _, st := range flows.Statuses {
 		if st.Open() {
 			openStatuses = append(openStatuses, st)
 		}
 	}
+	var out []string
 	for _, f := range slices.Sorted(maps.Keys(open)) {
 		def, ok := engine.Flow(f)
 		if !ok {
-			out = append(out, fmt.Sprintf("flow %q: %s, and the flow is no longer defined (its file removed or renamed): restore it in BATON_FLOWS_DIR, or an admin cancels them (their requesters may withdraw them)",
-				f, flows.Plural(int(open[f]), "open request", "open requests")))
-			continue
+			continue // said by strandedFlows
 		}
-		// Defined, but some of its open requests may be at a step it no
-		// longer has (removed or renamed): nothing moves those on either.
-		// The latest strandedRead of each flow are looked at.
 		ins, err := store.List(ctx, flows.Query{Flow: f, Status: openStatuses, Limit: strandedRead})
 		if err != nil {
 			return out, err
@@ -536,12 +554,16 @@ func strandedFlows(ctx context.Context, store *storage.Store, engine *flows.Engi
 			if len(at) > len(shown) {
 				more = fmt.Sprintf(" and %d more", len(at)-len(shown))
 			}
-			out = append(out, fmt.Sprintf("flow %q: %s at a step it no longer has (%s%s): the owner or an admin skips that step of a running one (it goes on after the last step it went through) or cancels it; one sent back to its requester can only be withdrawn or cancelled",
-				f, flows.Plural(len(at), "open request", "open requests"), strings.Join(shown, ", "), more))
+			of := ""
+			if open[f] > strandedRead {
+				of = fmt.Sprintf(" (of its latest %d open requests)", strandedRead)
+			}
+			out = append(out, fmt.Sprintf("flow %q: %s at a step it no longer has%s (%s%s): the owner or an admin skips that step of a running one (it goes on after the last step it went through) or cancels it; one sent back to its requester can only be withdrawn or cancelled",
+				f, flows.Plural(len(at), "open request", "open requests"), of, strings.Join(shown, ", "), more))
 		}
 	}
 	return out, nil
 }
 
-// strandedRead bounds the open requests of each flow strandedFlows reads.
-const strandedRead = 2000
+// strandedRead bounds the open requests of each flow strandedSteps reads.
+const strandedRead = 500
