@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -286,7 +287,22 @@ func (s *Service) Command(ctx context.Context, actor, platform, key, text string
 		}
 		return Reply{Message: &flows.Message{Kind: flows.MsgInfo, Instance: in.ID, Title: out.Text}, Refused: !out.OK}, nil
 	}
-	return Reply{Message: s.engine.Help(c.Note)}, nil
+	return Reply{Message: s.engine.Help(s.namedNote(platform, c.Note))}, nil
+}
+
+// whichRequest is the parser's note asking which request a verb is for.
+var whichRequest = regexp.MustCompile(`^Say which request: (\w+) <id>, e\.g\. (\w+) PR-12\.$`)
+
+// namedNote is a help note of the command parser (flows.ParseCommand), with
+// the commands it names as people of platform type them.
+func (s *Service) namedNote(platform, note string) string {
+	if s.namers[platform] == nil {
+		return note
+	}
+	if m := whichRequest.FindStringSubmatch(note); m != nil {
+		return fmt.Sprintf("Say which request: %s, e.g. %s.", s.typed(platform, m[1]+" <id>"), s.typed(platform, m[2]+" PR-12"))
+	}
+	return strings.Replace(note, "; type tasks to see", "; type "+s.typed(platform, "tasks")+" to see", 1)
 }
 
 // requestID reads an id typed without its dash as the one request it can

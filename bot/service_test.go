@@ -287,3 +287,19 @@ func TestCommandsNamedPerPlatform(t *testing.T) {
 		t.Errorf("status of no request: %+v %v", rep.Message, err)
 	}
 }
+
+// The command parser's notes name commands as Slack's people type them too.
+func TestCommandNotesNamedPerPlatform(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.Svc.SetCommandNamer("slack", slashNamer{})
+	for text, want := range map[string]string{
+		"status":  "Say which request: /baton status <id>, e.g. /baton status PR-12.",
+		"approve": "type /baton tasks to see what waits on you.",
+	} {
+		rep, err := h.Svc.Command(t.Context(), "alice", "slack", "k-"+text, text)
+		if err != nil || rep.Message == nil || !strings.Contains(rep.Message.Text, want) {
+			t.Errorf("%s: %+v %v, want %q", text, rep.Message, err, want)
+		}
+	}
+}
