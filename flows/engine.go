@@ -165,6 +165,9 @@ type tx struct {
 	// standIns: of the recipients notifyTargets last gave for a rung to the
 	// manager, who stands in for which managers away.
 	standIns map[string][]string
+	// unsure: why the step about to be activated is asked though its
+	// condition could not be checked ("" when it applies).
+	unsure string
 }
 
 // mayResubmit returns the step a resubmission goes back to, or nil, with
@@ -1786,6 +1789,7 @@ func (t *tx) continueAt(i int) {
 				}
 				t.record(AuditEntry{Actor: System, Action: "condition_failed", Step: s.ID, Reason: reason + "; the step is asked, to be safe"})
 				ok = true
+				t.unsure = "asked to be safe: its condition could not be checked (" + err.Error() + ")" // said on its cards
 			}
 			if !ok {
 				t.record(AuditEntry{Actor: System, Action: "skipped", Step: s.ID, Reason: "condition is false: " + s.When})
@@ -1963,6 +1967,10 @@ func (t *tx) activate(s *Step) {
 			note = strings.TrimPrefix(note+"; ", "; ") + line
 		}
 		in.Tasks = append(in.Tasks, task)
+	}
+	if t.unsure != "" { // why it was asked at all
+		note = strings.TrimPrefix(note+"; ", "; ") + t.unsure
+		t.unsure = ""
 	}
 	in.Routed = note
 	if s.Due > 0 {

@@ -489,6 +489,8 @@ steps:
 	if got := items["Check"]; !strings.HasPrefix(got, "Waiting on Bob Chen") {
 		t.Errorf("the step's summary %q", got)
 	}
+	// The approver is told why they are asked.
+	contains(t, "bob's card", strings.Join(notified(t, tr, "bob", "check/1/bob").Msg.Context, "\n"), "Routing: asked to be safe: its condition could not be checked (")
 
 	for _, onError := range []string{"fail", "continue"} {
 		r := newRun(t, newEngine(t, flow(`{id: call, name: Provision, type: webhook, url: "https://ops.example.com/provision", on_error: `+onError+`, when: "item matches pattern"}`)))
