@@ -1556,7 +1556,11 @@ func (t *tx) returnedCard(s *Step, d Decision, by, reason string) *Message {
 	}
 	m := t.baseCard(s, kind)
 	m.Title = fmt.Sprintf("%s: %s %s (%s)", title, t.def.Name, in.ID, in.Title)
-	m.Text = fmt.Sprintf("%s %s at %s.\nReason: %s", t.name(by), map[Decision]string{Rejected: "rejected your request", Changes: "asked for changes"}[d], s.Name, reason)
+	who := t.name(by)
+	if h := in.lastRecord(in.Step, in.Round); h != nil && h.By == by && len(h.For) > 0 { // a delegate, a stand-in
+		who += " (for " + t.names(h.For) + ")"
+	}
+	m.Text = fmt.Sprintf("%s %s at %s.\nReason: %s", who, map[Decision]string{Rejected: "rejected your request", Changes: "asked for changes"}[d], s.Name, reason)
 	if by == System { // on_timeout: reject
 		m.Text = fmt.Sprintf("Your request was rejected automatically at %s.\nReason: %s", s.Name, reason)
 	}

@@ -1312,6 +1312,10 @@ func TestAwayStandIn(t *testing.T) {
 	if h := r.in.History[0]; !slices.Equal(h.Deciders, []string{"carol"}) || !slices.Equal(h.For, []string{"bob"}) {
 		t.Fatalf("record %+v: want carol deciding for bob", h)
 	}
+	// The requester is told for whom a stand-in sent it back.
+	r2, _ := start(map[string]flows.Away{"bob": {Until: t0.Add(48 * time.Hour), StandIn: "carol"}})
+	tr = r2.act(flows.EventRequestChanges, "carol", reason("which model?"))
+	contains(t, "alice's notice", notified(t, tr, "alice", "requester/manager/1").Msg.Text, "Carol Diaz (for Bob Chen) asked for changes at Manager approval.")
 	// No stand-in named: the manager.
 	r, _ = start(map[string]flows.Away{"bob": {Until: t0.Add(time.Hour)}})
 	if got := r.in.Tasks[0].Delegates; !slices.Equal(got, []string{"dana"}) {
