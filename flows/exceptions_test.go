@@ -1305,6 +1305,13 @@ func TestAwayStandIn(t *testing.T) {
 			"Waiting on Bob Chen (delegated to Carol Diaz)")
 	}
 	contains(t, "timeline", itemTexts(r.e.Timeline(r.in, r.audit, "alice", r.now))["Manager approval"], "Waiting on Bob Chen (delegated to Carol Diaz) for ")
+	// Carol's list says whose task it is; Bob's does not.
+	if l := r.e.TaskList([]*flows.Instance{r.in}, "carol", r.now); !strings.HasSuffix(l.Items[0].Text, " · for Bob Chen") {
+		t.Errorf("carol's tasks: %q", l.Items[0].Text)
+	}
+	if l := r.e.TaskList([]*flows.Instance{r.in}, "bob", r.now); strings.Contains(l.Items[0].Text, " · for ") {
+		t.Errorf("bob's tasks: %q", l.Items[0].Text)
+	}
 	if o := r.e.Overview([]*flows.Instance{r.in}, r.now); len(o.Open) != 1 || !slices.Equal(o.Open[0].Owners, []string{"Bob Chen (delegated to Carol Diaz)"}) {
 		t.Errorf("dashboard: %+v, want Bob Chen's task, delegated to Carol Diaz", o.Open)
 	}

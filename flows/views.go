@@ -321,6 +321,16 @@ func (e *Engine) TaskListIn(ins []*Instance, viewer string, now time.Time, loc *
 		t := &tx{e: e, def: def, in: in, now: now}
 		card := t.taskCard(s, MsgTask, viewer)
 		it := Item{Title: card.Title, Text: fmt.Sprintf("%s · requested by %s · waiting %s", s.Name, e.dir.Name(in.Requester), FormatDuration(now.Sub(in.StepStarted)))}
+		// Someone else's task, shared with the viewer (a delegation, a stand-in): whose.
+		var forWhom []string
+		for _, task := range in.Tasks {
+			if task.Decision == Pending && task.Assignee != viewer && slices.Contains(task.Delegates, viewer) && !slices.ContainsFunc(in.Tasks, func(o Task) bool { return o.Assignee == viewer && o.Decision == Pending }) {
+				forWhom = append(forWhom, e.dir.Name(task.Assignee))
+			}
+		}
+		if len(forWhom) > 0 {
+			it.Text += " · for " + JoinNames(forWhom)
+		}
 		if !in.Due.IsZero() {
 			it.Text += " · due " + FormatTime(in.Due, loc)
 		}
