@@ -346,19 +346,20 @@ func build(ctx context.Context, cfg bot.Config, getenv func(string) string, log 
 	if err != nil {
 		return nil, fmt.Errorf("redis: %w; check BATON_REDIS_URL and that Redis is running", err)
 	}
+	// Open requests nothing moves on (baton doctor says so too).
 	octx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	stranded, err := strandedFlows(octx, store, engine) // baton doctor says so too
+	open, err := store.OpenByFlow(octx)
 	cancel()
 	if err != nil {
-		log.Warn("open requests of flows no longer defined could not be counted", "err", err)
+		log.Warn("open requests could not be counted by flow", "err", err)
 	}
-	for _, s := range stranded {
+	for _, s := range strandedFlows(open, engine) {
 		log.Warn("open requests nothing moves on: their flow is no longer defined", "what", s)
 	}
 	go func() { // reads requests: not in start-up's way
 		ctx, cancel := context.WithTimeout(ctx, time.Minute)
 		defer cancel()
-		stranded, err := strandedSteps(ctx, store, engine)
+		stranded, err := strandedSteps(ctx, store, engine, open)
 		if err != nil && ctx.Err() == nil {
 			log.Warn("open requests at steps no longer defined could not be looked for", "err", err)
 		}
@@ -581,12 +582,10 @@ func validate(paths []string, stdout, stderr io.Writer) int {
 			problems = append(problems, err.Error())
 			continue
 		}
-		if flows.LooksLikeDirectory(src) && !named[f] { // in a flows directory, as the server would read it
-			problems = append(problems, f+":1: "+flows.InFlowsDir)
-			continue
-		}
 		if flows.LooksLikeDirectory(src) { // checked as what it is, not as a flow
-			if dir, err := flows.ParseDirectory(f, src); err != nil {
+			if !named[f] { // in a flows directory, as the server would read it
+				problems = append(problems, f+":1: "+flows.InFlowsDir)
+			} else if dir, err := flows.ParseDirectory(f, src); err != nil {
 				problems = append(problems, err.Error())
 			} else {
 				ok = append(ok, fmt.Sprintf("ok  %s: people directory, %s", f, flows.Plural(len(dir.People()), "person", "people")))

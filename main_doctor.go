@@ -488,25 +488,23 @@ func (c *checkup) stranded(ctx context.Context, cfg bot.Config) {
 	ctx, cancel := context.WithTimeout(ctx, doctorTimeout)
 	defer cancel()
 	store := storage.New(rdb, storage.Config{})
-	stranded, err := strandedFlows(ctx, store, c.engine)
+	open, err := store.OpenByFlow(ctx)
 	if err != nil {
 		return // an unreachable Redis is said by the redis check
 	}
-	steps, _ := strandedSteps(ctx, store, c.engine)
-	if stranded = append(stranded, steps...); len(stranded) == 0 {
+	steps, _ := strandedSteps(ctx, store, c.engine, open)
+	stranded := append(strandedFlows(open, c.engine), steps...)
+	if len(stranded) == 0 {
 		return
 	}
 	c.warn("requests", "%s", strings.Join(stranded, "; "))
 }
 
-// strandedFlows says, for each flow that has open requests and is no longer
-// defined (its file removed or renamed), how many: nothing moves them on
-// but cancelling or withdrawing them. It reads counts only.
-func strandedFlows(ctx context.Context, store *storage.Store, engine *flows.Engine) ([]string, error) {
-	open, err := store.OpenByFlow(ctx)
-	if err != nil {
-		return nil, err
-	}
+// strandedFlows says, for each flow that has open requests (open, from
+// Store.OpenByFlow) and is no longer defined (its file removed or
+// renamed), how many: nothing moves them on but cancelling or withdrawing
+// them.
+func strandedFlows(open map[string]int64, engine *flows.Engine) []string {
 	var out []string
 	for _, f := range slices.Sorted(maps.Keys(open)) {
 		if _, ok := engine.Flow(f); !ok {
@@ -514,18 +512,14 @@ func strandedFlows(ctx context.Context, store *storage.Store, engine *flows.Engi
 				f, flows.Plural(int(open[f]), "open request", "open requests")))
 		}
 	}
-	return out, nil
+	return out
 }
 
-// strandedSteps says, for each defined flow, which of its latest open
-// requests (strandedRead of them) are at a step it no longer has (removed
-// or renamed): nothing moves those on either. It reads requests, so
-// start-up runs it in the background.
-func strandedSteps(ctx context.Context, store *storage.Store, engine *flows.Engine) ([]string, error) {
-	open, err := store.OpenByFlow(ctx)
-	if err != nil {
-		return nil, err
-	}
+// strandedSteps says, for each defined flow with open requests (open),
+// which of its latest open requests (strandedRead of them) are at a step
+// it no longer has (removed or renamed): nothing moves those on either. It
+// reads requests, so start-up runs it in the background.
+func strandedSteps(ctx context.Context, store *storage.Store, engine *flows.Engine, open map[string]int64) ([]string, error) {
 	var openStatuses []flows.Status
 	for _, st := range flows.Statuses {
 		if st.Open() {

@@ -224,8 +224,9 @@ func (d *Digests) claim(ctx context.Context, person, day string) (bool, error) {
 }
 
 // send sends person their digest on every platform that reaches them, if
-// anything waits on them, its times in loc (their timezone). A platform that fails is logged and counted; the
-// others still get theirs, and the next day's digest lists the tasks again.
+// anything waits on them, its times in loc (their timezone). A platform
+// that fails is logged and counted; the others still get theirs, and the
+// next day's digest lists the tasks again.
 func (d *Digests) send(ctx context.Context, person string, loc *time.Location) {
 	tasks, err := d.svc.Tasks(ctx, person)
 	if err != nil {

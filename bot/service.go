@@ -236,11 +236,7 @@ func (s *Service) Command(ctx context.Context, actor, platform, key, text string
 		if err != nil {
 			return Reply{}, err
 		}
-		m := s.engine.RequestList(ins, actor, now)
-		if len(m.Items) == 0 {
-			m.Text = "You have no requests yet. Start one with: " + s.typed(platform, "start <flow>") + "."
-		}
-		return Reply{Message: m}, nil
+		return Reply{Message: s.engine.RequestList(ins, actor, now, s.typed(platform, "start <flow>"))}, nil
 	case flows.VerbStatus:
 		m, err := s.Status(ctx, actor, c.Arg)
 		if err != nil {

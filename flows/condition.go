@@ -90,14 +90,15 @@ func (e *unknownField) about(names []string) string {
 
 // compileCondition compiles src over the typed names env and the names
 // dynamic. outputs are the names among env that a task step sets (with the
-// step): read as stored values, an empty one is its zero value only once
-// its step is done (evalRan).
+// step): read as stored values, one is not known when its step was skipped
+// by someone (eval).
 func compileCondition(src string, env map[string]any, dynamic []string, outputs map[string]string) (*condition, error) {
 	if len(src) > maxConditionLen {
 		return nil, fmt.Errorf("condition is %d characters long, more than %d; split the logic over steps or simplify it", len(src), maxConditionLen)
 	}
 	names := append(slices.Collect(maps.Keys(env)), dynamic...)
 	slices.Sort(names)
+	var read []string // the names it reads
 	if tree, err := parser.Parse(src); err == nil {
 		check := conditionCheck{names: names}
 		ast.Walk(&tree.Node, &check)
@@ -108,6 +109,7 @@ func compileCondition(src string, env map[string]any, dynamic []string, outputs 
 		if len(check.unknown) > 0 { // every one, so that one run shows them all
 			return nil, &unknownField{src: src, names: check.unknown, known: names}
 		}
+		read = check.read
 	}
 	compile := func(stored []string) (*vm.Program, error) { // reading the names stored through storedFunc
 		opts := []expr.Option{expr.Env(env), expr.AllowUndefinedVariables(), expr.AsBool(), expr.DisableAllBuiltins(), expr.MaxNodes(500),
@@ -128,21 +130,18 @@ func compileCondition(src string, env map[string]any, dynamic []string, outputs 
 	// safe, as for a webhook's reply without a field (otherwise risk ==
 	// "high" is false when nobody said what risk is, and an approval is
 	// passed over).
-	if tree, err := parser.Parse(src); err == nil && len(outputs) > 0 {
-		read := conditionCheck{}
-		ast.Walk(&tree.Node, &read)
-		for _, n := range read.unknown { // every name it reads, as names is empty
-			if step, ok := outputs[n]; ok {
-				if c.outputs == nil {
-					c.outputs = map[string]string{}
-				}
-				c.outputs[n] = step
+	for _, n := range read {
+		if step, ok := outputs[n]; ok {
+			if c.outputs == nil {
+				c.outputs = map[string]string{}
 			}
+			c.outputs[n] = step
 		}
-		if len(c.outputs) > 0 {
-			if c.prog, err = compile(append(slices.Clone(dynamic), slices.Collect(maps.Keys(c.outputs))...)); err != nil {
-				return nil, fmt.Errorf("condition %q is not valid: %s", src, err)
-			}
+	}
+	if len(c.outputs) > 0 {
+		if c.prog, err = compile(append(slices.Clone(dynamic), slices.Collect(maps.Keys(c.outputs))...)); err != nil {
+			msg, _, _ := strings.Cut(err.Error(), "\n")
+			return nil, fmt.Errorf("condition %q is not valid: %s", src, msg)
 		}
 	}
 	return c, nil
@@ -289,12 +288,16 @@ func unpatchStored(n *ast.Node) {
 type conditionCheck struct {
 	names              []string
 	unknown            []string // every name it may not use, in order
+	read               []string // every name it reads
 	builtin, construct string
 }
 
 func (c *conditionCheck) Visit(n *ast.Node) {
 	switch x := (*n).(type) {
 	case *ast.IdentifierNode:
+		if !slices.Contains(c.read, x.Value) {
+			c.read = append(c.read, x.Value)
+		}
 		if !slices.Contains(c.names, x.Value) && !slices.Contains(c.unknown, x.Value) {
 			c.unknown = append(c.unknown, x.Value)
 		}
@@ -396,17 +399,12 @@ func (c *choiceCheck) Visit(n *ast.Node) {
 	}
 }
 
-// eval runs the condition over an instance's data.
-func (c *condition) eval(data map[string]any, requester string) (bool, error) {
-	return c.evalRan(data, requester, nil)
-}
-
-// evalRan evaluates the condition on a request's data, in the request in
-// (nil: one whose steps ran or were passed over): an output of a task step
+// eval runs the condition over a request's data, in the request in (nil:
+// one no step of which was skipped by someone): an output of a task step
 // someone skipped is not known (compileCondition). One a step passed over by
 // its own condition, or not reached, did not set is empty, as a field left
 // empty.
-func (c *condition) evalRan(data map[string]any, requester string, in *Instance) (bool, error) {
+func (c *condition) eval(data map[string]any, requester string, in *Instance) (bool, error) {
 	env := make(map[string]any, len(c.env)+len(c.dynamic)+1) // +1: requester
 	for k, zero := range c.env {
 		v, ok := data[k]

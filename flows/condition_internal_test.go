@@ -59,7 +59,7 @@ func FuzzCondition(f *testing.F) {
 			return
 		}
 		for _, d := range fuzzData {
-			_, _ = c.eval(d, "alice")
+			_, _ = c.eval(d, "alice", nil)
 		}
 		if d := time.Since(start); d > 5*time.Second {
 			t.Fatalf("condition %q took %s", src, d)
@@ -124,7 +124,7 @@ func TestConditionsRefuseCostlyConstructs(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", tt.src, err)
 		}
-		if got, err := c.eval(tt.data, "alice"); err != nil || got != tt.want {
+		if got, err := c.eval(tt.data, "alice", nil); err != nil || got != tt.want {
 			t.Errorf("%s over %v = %v, %v; want %v", tt.src, tt.data, got, err, tt.want)
 		}
 	}
@@ -135,7 +135,7 @@ func TestConditionsRefuseCostlyConstructs(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", src, err)
 		}
-		if got, err := c.eval(map[string]any{}, "alice"); err == nil || !strings.Contains(err.Error(), "score is not known: no step stored it") {
+		if got, err := c.eval(map[string]any{}, "alice", nil); err == nil || !strings.Contains(err.Error(), "score is not known: no step stored it") {
 			t.Errorf("%s without score = %v, %v; want an error naming score", src, got, err)
 		}
 	}
@@ -158,7 +158,7 @@ func TestConditionsRefuseCostlyConstructs(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", tt.src, err)
 		}
-		if got, err := c.eval(tt.data, "alice"); err == nil || !strings.Contains(err.Error(), tt.want) {
+		if got, err := c.eval(tt.data, "alice", nil); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s over %v = %v, %v; want an error %q", tt.src, tt.data, got, err, tt.want)
 		} else if !strings.HasSuffix(err.Error(), "(in its condition, "+tt.src+")") || strings.Contains(err.Error(), "(1:") {
 			t.Errorf("%s: error %q, want the condition as written, and no position", tt.src, err)
@@ -171,11 +171,11 @@ func TestConditionsRefuseCostlyConstructs(t *testing.T) {
 		t.Fatal(err)
 	}
 	passed := &Instance{History: []StepRecord{{Step: "grant", Outcome: "skipped", By: System}}}
-	if got, err := c.evalRan(map[string]any{}, "alice", passed); err != nil || got {
+	if got, err := c.eval(map[string]any{}, "alice", passed); err != nil || got {
 		t.Errorf("passed over, no seats = %v, %v; want false", got, err)
 	}
 	skipped := &Instance{History: []StepRecord{{Step: "grant", Outcome: "skipped", By: "olivia"}}}
-	if got, err := c.evalRan(map[string]any{}, "alice", skipped); err == nil || !strings.Contains(err.Error(), "seats is not known") {
+	if got, err := c.eval(map[string]any{}, "alice", skipped); err == nil || !strings.Contains(err.Error(), "seats is not known") {
 		t.Errorf("skipped = %v, %v; want seats not known", got, err)
 	}
 }

@@ -256,6 +256,17 @@ func (d *Definition) ApprovalNamedBy(name string) *Step {
 	return nil
 }
 
+// TaskNamedBy returns the first task step whose assignee is the field name
+// (field:name), or nil.
+func (d *Definition) TaskNamedBy(name string) *Step {
+	for i, s := range d.Steps {
+		if s.Kind == StepTask && slices.Contains(s.Assignees, "field:"+name) {
+			return &d.Steps[i]
+		}
+	}
+	return nil
+}
+
 // allFields yields the form fields followed by every task output and
 // webhook-stored field: everything a condition may name. A stored field has
 // no Kind: it holds whatever JSON value the reply had (text, number, bool).

@@ -162,9 +162,6 @@ type tx struct {
 	audit   []AuditEntry
 	out     Outcome
 	named   []string // the people outside the directory its text names (name)
-	// standIns: of the recipients notifyTargets last gave for a rung to the
-	// manager, who stands in for which managers away.
-	standIns map[string][]string
 	// unsure: why the step about to be activated is asked though its
 	// condition could not be checked ("" when it applies).
 	unsure string
@@ -440,19 +437,13 @@ func (e *Engine) parseStartForm(def *Definition, requester string, input map[str
 	for _, f := range def.Form {
 		// Someone outside the workspace decides approvals only, from a link
 		// in a mail: a task named by the field would sit with them.
-		if f.Kind == FieldPerson && input[f.Name] != "" && fe[f.Name] == "" {
-			if id, _ := e.person(strings.TrimSpace(input[f.Name])); id != "" {
-				if _, outside := ExternalEmail(id); outside {
-					for i := range def.Steps {
-						if st := &def.Steps[i]; st.Kind == StepTask && slices.Contains(st.Assignees, "field:"+f.Name) {
-							if fe == nil {
-								fe = FieldErrors{}
-							}
-							fe[f.Name] = fmt.Sprintf("%s: someone outside the workspace cannot do a task (%s); pick someone in the workspace", f.Label, cmp.Or(st.Name, st.ID))
-							break
-						}
-					}
+		if st := def.TaskNamedBy(f.Name); st != nil && f.Kind == FieldPerson && input[f.Name] != "" && fe[f.Name] == "" {
+			id, _ := e.person(strings.TrimSpace(input[f.Name]))
+			if _, outside := ExternalEmail(id); outside {
+				if fe == nil {
+					fe = FieldErrors{}
 				}
+				fe[f.Name] = fmt.Sprintf("%s: someone outside the workspace cannot do a task (%s); pick someone in the workspace", f.Label, st.Name)
 			}
 		}
 		s := def.ApprovalNamedBy(f.Name)
@@ -515,11 +506,6 @@ func (e *Engine) parseForm(fields []Field, input map[string]string, who string, 
 // reassignment is read (person).
 func (e *Engine) PersonID(s string) (string, bool) { return e.person(s) }
 
-// person returns the person s names: a directory id, in any case, or a
-// platform identity (slack:U123, teams:…, email:…), which is the
-// directory's person when it knows it (so the requester cannot pass for
-// someone else) and an outside participant otherwise. With no directory,
-// any id.
 // platformID is the shape of a platform's user ids: a Slack user id, a
 // Teams one ("29:1a…", or an Entra object id). Nothing else is taken for
 // one: a name is shown as written, and may become a mention.
@@ -528,13 +514,25 @@ var platformID = map[string]*regexp.Regexp{
 	"teams": regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9:._-]{0,199}$`),
 }
 
+// PlatformID reports whether id has the shape of a user id of platform
+// (slack, teams).
+func PlatformID(platform, id string) bool {
+	re, ok := platformID[platform]
+	return ok && re.MatchString(id)
+}
+
+// person returns the person s names: a directory id, in any case, or a
+// platform identity (slack:U123, teams:…, email:…), which is the
+// directory's person when it knows it (so the requester cannot pass for
+// someone else) and an outside participant otherwise. With no directory,
+// any id.
 func (e *Engine) person(s string) (string, bool) {
 	if platform, id, ok := strings.Cut(s, ":"); ok {
 		switch platform {
 		case "email": // someone outside the workspace must be reachable by mail
 			return e.dir.Resolve(platform, id), ValidEmail(id)
 		case "slack", "teams": // the directory's person when it knows the identity
-			return e.dir.Resolve(platform, id), platformID[platform].MatchString(id)
+			return e.dir.Resolve(platform, id), PlatformID(platform, id)
 		}
 		return "", false
 	}
@@ -860,11 +858,11 @@ func (t *tx) waitingNames() string {
 	return JoinNames(names)
 }
 
-// waitingLabels names each person a task still waits on, with whom their
-// task is delegated to (a stand-in for someone away, too), who may decide
-// it as well: "Bob Chen (delegated to Carol Diaz)".
-func waitingLabels(tasks []Task, name func(string) string) []string {
-	var labels []string
+// waitingLabels appends to labels a name for each person a task still
+// waits on, with whom their task is delegated to (a stand-in for someone
+// away, too), who may decide it as well: "Bob Chen (delegated to Carol
+// Diaz)". (Appended to the caller's slice: a card's, on a stack array.)
+func waitingLabels(labels []string, tasks []Task, name func(string) string) []string {
 	for _, task := range tasks {
 		if task.Decision != Pending {
 			continue
@@ -1191,7 +1189,8 @@ func (t *tx) taskCard(s *Step, kind MessageKind, person string) *Message {
 		m.Context = append(m.Context, fmt.Sprintf("Note from %s: %s", t.name(in.Requester), in.Note))
 	}
 	loc := t.e.dir.Location(person)
-	m.Context = append(m.Context, "Waiting on "+JoinNames(waitingLabels(t.in.Tasks, t.name)))
+	var waiting [4]string
+	m.Context = append(m.Context, "Waiting on "+JoinNames(waitingLabels(waiting[:0], t.in.Tasks, t.name)))
 	if s.Kind == StepApproval && s.Policy != PolicyAny { // where the vote stands
 		var approved []string
 		for _, task := range in.Tasks {
@@ -1363,7 +1362,7 @@ func (t *tx) rungLine(s *Step, tm Timer, person, assignee string) string {
 	}
 	escalatesTo := func(target string) string {
 		if target != "manager" {
-			if to, _ := t.notifyTargets(s, target); len(to) > 0 {
+			if to, _, _ := t.notifyTargets(s, target); len(to) > 0 {
 				name := t.targetName(target)
 				if target == "person:"+person {
 					name = "you"
@@ -1701,7 +1700,7 @@ func applies(s *Step, in *Instance) bool {
 	if s.cond == nil {
 		return true
 	}
-	ok, err := s.cond.evalRan(in.Data, in.Requester, in)
+	ok, err := s.cond.eval(in.Data, in.Requester, in)
 	if err != nil {
 		return s.Kind != StepWebhook
 	}
@@ -1770,7 +1769,7 @@ func (t *tx) continueAt(i int) {
 	for i < len(t.def.Steps) {
 		s := &t.def.Steps[i]
 		if s.cond != nil {
-			ok, err := s.cond.evalRan(t.in.Data, t.in.Requester, t.in)
+			ok, err := s.cond.eval(t.in.Data, t.in.Requester, t.in)
 			if err != nil {
 				// Failing safe: a step is not passed over for a condition
 				// it could not check (a webhook's reply without the field
@@ -2033,7 +2032,7 @@ func (t *tx) standIn(s *Step, p string, people, seated []string) (string, string
 // awayStandIn is who stands in for p, when p is away (standIn), for work
 // an escalation brings them: "" when p is not away, or nobody can.
 func (t *tx) awayStandIn(s *Step, p string) string {
-	if p == "" {
+	if _, away := t.awayNow(p); !away { // cards ask on every render: nothing to work out
 		return ""
 	}
 	si, _ := t.standIn(s, p, nil, t.in.Pending())
@@ -3044,7 +3043,7 @@ func (t *tx) refreshPeople(s *Step, skipTasks, skipEscalations []string) {
 // escalateNotify tells target about overdue work and lets them decide.
 func (t *tx) escalateNotify(s *Step, target string) string {
 	in := t.in
-	to, why := t.notifyTargets(s, target)
+	to, why, standIns := t.notifyTargets(s, target)
 	if len(to) == 0 {
 		return why
 	}
@@ -3063,12 +3062,12 @@ func (t *tx) escalateNotify(s *Step, target string) string {
 	detail := map[string]string{"to": strings.Join(names, ", "), "waiting_on": t.waitingNames()}
 	var standing []string // "Gus Ahmed for Dana Kowalski (away)"
 	for _, r := range to {
-		if mgrs := t.standIns[r.Person]; target == "manager" && len(mgrs) > 0 {
+		if mgrs := standIns[r.Person]; len(mgrs) > 0 {
 			standing = append(standing, t.name(r.Person)+" for "+t.names(mgrs)+" (away)")
 			if in.StandingIn == nil {
-				in.StandingIn = map[string]string{}
+				in.StandingIn = map[string][]string{}
 			}
-			in.StandingIn[r.Person] = strings.Join(mgrs, ",")
+			in.StandingIn[r.Person] = mgrs
 		}
 	}
 	if len(standing) > 0 {
@@ -3102,19 +3101,22 @@ func (t *tx) escalateNotify(s *Step, target string) string {
 //
 // Nobody with a seat on the step (an assignee or a delegate) is escalated
 // to: they have its task card, and deciding again as an escalation target
-// would fill a second seat.
-func (t *tx) notifyTargets(s *Step, target string) ([]Recipient, string) {
+// would fill a second seat. For a rung to the manager, the third value says
+// who stands in for which managers away (nil: nobody does).
+func (t *tx) notifyTargets(s *Step, target string) ([]Recipient, string, map[string][]string) {
 	if target == "manager" {
 		var to []Recipient
 		seen := map[string]bool{}
-		standIns := map[string][]string{} // stand-in -> the managers away they stand in for
-		defer func() { t.standIns = standIns }()
+		var standIns map[string][]string // stand-in -> the managers away they stand in for
 		for _, task := range t.in.Tasks {
 			if task.Decision != Pending {
 				continue
 			}
 			m := t.escalationManager(s, task.Assignee)
 			if si := t.awayStandIn(s, m); si != "" { // a manager who is away: their stand-in
+				if standIns == nil {
+					standIns = map[string][]string{}
+				}
 				standIns[si] = append(standIns[si], m)
 				m = si
 			}
@@ -3124,30 +3126,30 @@ func (t *tx) notifyTargets(s *Step, target string) ([]Recipient, string) {
 			}
 		}
 		if len(to) == 0 {
-			return nil, "nobody to escalate to: no manager, flow owner or admin is free to decide it"
+			return nil, "nobody to escalate to: no manager, flow owner or admin is free to decide it", nil
 		}
-		return to, ""
+		return to, "", standIns
 	}
 	all := slices.DeleteFunc(t.recipients(target, t.in.Requester), func(r Recipient) bool { return t.in.holdsSeat(r.Person) })
 	to := slices.DeleteFunc(slices.Clone(all), func(r Recipient) bool { return t.selfApproval(s, r.Person) })
 	kind, id, _ := strings.Cut(target, ":")
 	switch {
 	case len(to) > 0:
-		return to, ""
+		return to, "", nil
 	case len(all) == 0 && len(t.recipients(target, t.in.Requester)) > 0:
 		who := t.targetName(target)
 		if kind == "group" {
 			who = "everyone in " + who
 		}
-		return nil, fmt.Sprintf("nobody to escalate to: %s is on the step already", who)
+		return nil, fmt.Sprintf("nobody to escalate to: %s is on the step already", who), nil
 	case kind == "group" && len(all) == 0:
-		return nil, fmt.Sprintf("nobody to escalate to: the group %s has nobody in the directory", id)
+		return nil, fmt.Sprintf("nobody to escalate to: the group %s has nobody in the directory", id), nil
 	case kind == "group" && len(all) < len(t.recipients(target, t.in.Requester)):
-		return nil, fmt.Sprintf("nobody to escalate to: the others in the group %s are on the step already, and %s may not approve their own request", id, t.name(t.in.Requester))
+		return nil, fmt.Sprintf("nobody to escalate to: the others in the group %s are on the step already, and %s may not approve their own request", id, t.name(t.in.Requester)), nil
 	case kind == "group":
-		return nil, fmt.Sprintf("nobody to escalate to: %s, alone in the group %s, may not approve their own request", t.name(t.in.Requester), id)
+		return nil, fmt.Sprintf("nobody to escalate to: %s, alone in the group %s, may not approve their own request", t.name(t.in.Requester), id), nil
 	}
-	return nil, fmt.Sprintf("nobody to escalate to: %s may not approve their own request", t.name(id))
+	return nil, fmt.Sprintf("nobody to escalate to: %s may not approve their own request", t.name(id)), nil
 }
 
 // escalationMsg is the card that tells person (or, with "", a channel)
@@ -3166,8 +3168,8 @@ func (t *tx) escalationMsg(s *Step, person string) *Message {
 	}
 	m.Context = slices.DeleteFunc(m.Context, func(c string) bool { return strings.HasPrefix(c, "Escalates to") || strings.HasPrefix(c, "Moves to") })
 	// Brought in for a manager who is away: said, with whose place it is.
-	if mgrs := in.StandingIn[person]; person != "" && mgrs != "" {
-		m.Context = append(m.Context, "You stand in for "+t.names(strings.Split(mgrs, ","))+", away")
+	if mgrs := in.StandingIn[person]; person != "" && len(mgrs) > 0 {
+		m.Context = append(m.Context, "You stand in for "+t.names(mgrs)+", away")
 	}
 	return m
 }

@@ -1662,7 +1662,7 @@ func TestSkipStepNoLongerInTheFlow(t *testing.T) {
 	r.inputErr(flows.Event{Kind: flows.EventApprove, Actor: "carol"}, "no longer in flow buy; the flow owner or an admin cancels the request or skips the step")
 	// The status and the requests list say where it stopped, and what to do.
 	contains(t, "timeline", itemTexts(r.e.Timeline(r.in, r.audit, "alice", r.now))["finance"], "Stopped at finance, a step the flow no longer has: its owner or an admin skips it")
-	list := r.e.RequestList([]*flows.Instance{r.in}, "alice", r.now)
+	list := r.e.RequestList([]*flows.Instance{r.in}, "alice", r.now, "start <flow>")
 	contains(t, "requests", list.Items[0].Text, "Stopped at finance, a step the flow no longer has")
 	if o := r.e.Overview([]*flows.Instance{r.in}, r.now); o.Open[0].Step != "finance (no longer in the flow)" {
 		t.Errorf("dashboard step %q", o.Open[0].Step)

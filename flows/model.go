@@ -65,10 +65,10 @@ type Instance struct {
 	EscalatedChannels []string `json:"escalated_channels,omitempty"`
 	// StandingIn: of those escalated to, who was brought in by a rung to the
 	// manager in place of a manager away, and whom for.
-	StandingIn map[string]string `json:"standing_in,omitempty"`
-	Routed     string            `json:"routed,omitempty"` // why the current step's assignees are not the ones it names, if they are not
-	Overdue    bool              `json:"overdue,omitempty"`
-	Timers     []Timer           `json:"timers,omitempty"`
+	StandingIn map[string][]string `json:"standing_in,omitempty"`
+	Routed     string              `json:"routed,omitempty"` // why the current step's assignees are not the ones it names, if they are not
+	Overdue    bool                `json:"overdue,omitempty"`
+	Timers     []Timer             `json:"timers,omitempty"`
 
 	Rounds  map[string]int            `json:"rounds,omitempty"`  // rounds taken per step
 	Seen    map[string]map[string]any `json:"seen,omitempty"`    // per step: the data reviewers last decided on
@@ -177,7 +177,7 @@ func (in *Instance) Clone() *Instance {
 	}
 	c.Escalated = slices.Clone(in.Escalated)
 	c.EscalatedChannels = slices.Clone(in.EscalatedChannels)
-	c.StandingIn = maps.Clone(in.StandingIn)
+	c.StandingIn = maps.Clone(in.StandingIn) // its lists are replaced, never appended to
 	c.Timers = slices.Clone(in.Timers)
 	c.Rounds = maps.Clone(in.Rounds)
 	if in.Seen != nil {

@@ -88,7 +88,7 @@ func (e *Engine) Overview(ins []*Instance, now time.Time) Overview {
 					}
 				}
 			}
-			st.Owners = append(st.Owners, waitingLabels(in.Tasks, e.dir.Name)...)
+			st.Owners = waitingLabels(st.Owners, in.Tasks, e.dir.Name)
 			st.Due = in.Due
 			if !in.Due.IsZero() && !in.Due.After(now) {
 				st.Overdue, st.Late = true, now.Sub(in.Due)

@@ -85,14 +85,6 @@ type rawStep struct {
 	Next              string            `yaml:"next"`
 }
 
-// quorum is the step's quorum: 0 when not set.
-func (r *rawStep) quorum() int {
-	if r.Quorum == nil {
-		return 0
-	}
-	return *r.Quorum
-}
-
 type rawRemind struct {
 	Every string `yaml:"every"`
 	Max   *int   `yaml:"max"` // nil: 3
@@ -664,8 +656,9 @@ func syntaxHint(msg string) string {
 }
 
 // templateNames reports each name a template reads from its data ({{.x}},
-// {{$.x}}) that is not among known. Inside with and range, dot is
-// something else: names there are not checked.
+// {{$.x}}) that is not among known, or that later says is not written yet
+// when the template is; and every read into a value, which is text
+// ({{.x.y}}, index, range, {{.y}} inside {{with .x}}).
 func (v *validator) templateNames(path string, t *template.Template, known []string, later func(name string) string) {
 	if t == nil || t.Tree == nil {
 		return
@@ -860,12 +853,17 @@ func (v *validator) flow(r *rawFlow) *Definition {
 	// title is made from the form, a step's text before it runs.
 	known := slices.Sorted(maps.Keys(names))
 	known = append(known, "id")
-	setAt := func(name string) int { // the index of the step that sets name, or -1 (the form, built in)
-		var i int
-		if _, err := fmt.Sscanf(names[name], "steps[%d]", &i); err != nil {
-			return -1
+	setIn := map[string]int{} // field -> the index of the step that sets it
+	for i, s := range d.Steps {
+		for f := range (&Definition{Steps: []Step{s}}).fields(true) {
+			setIn[f.Name] = i
 		}
-		return i
+	}
+	setAt := func(name string) int { // the index of the step that sets name, or -1 (the form, built in)
+		if i, ok := setIn[name]; ok {
+			return i
+		}
+		return -1
 	}
 	v.templateNames("title", d.title, known, func(name string) string {
 		if i := setAt(name); i >= 0 {
@@ -889,10 +887,8 @@ func (v *validator) flow(r *rawFlow) *Definition {
 	// A step's condition may use the form and what the steps before it set:
 	// a later step's output is always empty when it is evaluated.
 	setBy := map[string]string{} // field -> the step that sets it
-	for _, s := range d.Steps {
-		for f := range (&Definition{Steps: []Step{s}}).fields(true) {
-			setBy[f.Name] = s.ID
-		}
+	for name, i := range setIn {
+		setBy[name] = d.Steps[i].ID
 	}
 	available := slices.Clone(d.Form)
 	badNext := false
@@ -1125,7 +1121,7 @@ func (v *validator) fields(p string, raw []rawField, names map[string]string) []
 
 func (v *validator) step(p string, r *rawStep, names map[string]string, working bool) Step {
 	s := Step{ID: r.ID, Name: cmp.Or(r.Name, r.ID), Kind: StepKind(r.Type), When: strings.TrimSpace(r.When),
-		Assignees: r.Assignees, Policy: Policy(r.Policy), Quorum: r.quorum(), AllowSelfApproval: r.AllowSelfApproval,
+		Assignees: r.Assignees, Policy: Policy(r.Policy), Quorum: deref(r.Quorum), AllowSelfApproval: r.AllowSelfApproval,
 		Channel: r.Channel, OnTimeout: Timeout(r.OnTimeout), MaxRounds: cmp.Or(deref(r.MaxRounds), 3), ReapproveOn: r.ReapproveOn, Instructions: strings.TrimSpace(r.Instructions),
 		Message: r.Message, To: r.To, Next: r.Next,
 		Webhook: Webhook{URL: r.URL, Secret: r.Secret, Store: r.Store, OnError: cmp.Or(r.OnError, "fail")}}
@@ -1204,7 +1200,7 @@ func (v *validator) step(p string, r *rawStep, names map[string]string, working 
 			}
 		}
 		if s.Kind == StepApproval {
-			q := r.quorum()
+			q := deref(r.Quorum)
 			switch {
 			case r.Quorum != nil && q < 1:
 				v.add(p+".quorum", "quorum must be a positive number of approvals")

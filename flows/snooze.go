@@ -80,7 +80,7 @@ func (t *tx) snooze() error {
 	// A step that ends by itself at due before then: said now, as that
 	// reminder will not come.
 	if (s.OnTimeout == TimeoutApprove || s.OnTimeout == TimeoutReject) && !t.in.Due.IsZero() && !at.Before(t.in.Due) {
-		t.out.Text += fmt.Sprintf(" Note that %s is %s by itself at %s, if nobody decides before.", s.Name, strings.ToLower(decisionWords(string(map[Timeout]Decision{TimeoutApprove: Approved, TimeoutReject: Rejected}[s.OnTimeout]))), FormatTime(t.in.Due, loc))
+		t.out.Text += fmt.Sprintf(" Note that %s is %s by itself at %s, if nobody decides before.", s.Name, map[Timeout]string{TimeoutApprove: "approved", TimeoutReject: "rejected"}[s.OnTimeout], FormatTime(t.in.Due, loc))
 	}
 	return nil
 }

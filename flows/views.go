@@ -261,7 +261,7 @@ func (e *Engine) stepItem(def *Definition, in *Instance, s *Step, audit []AuditE
 		}
 	}
 	if in.Step == s.ID && in.Status == StatusRunning {
-		line := "Waiting on " + JoinNames(waitingLabels(in.Tasks, e.dir.Name))
+		line := "Waiting on " + JoinNames(waitingLabels(nil, in.Tasks, e.dir.Name))
 		if s.Kind == StepWebhook {
 			line = "Waiting on " + hostOf(s.Webhook.URL)
 		}
@@ -321,15 +321,18 @@ func (e *Engine) TaskListIn(ins []*Instance, viewer string, now time.Time, loc *
 		t := &tx{e: e, def: def, in: in, now: now}
 		card := t.taskCard(s, MsgTask, viewer)
 		it := Item{Title: card.Title, Text: fmt.Sprintf("%s · requested by %s · waiting %s", s.Name, e.dir.Name(in.Requester), FormatDuration(now.Sub(in.StepStarted)))}
-		// Someone else's task, shared with the viewer (a delegation, a stand-in): whose.
-		var forWhom []string
-		for _, task := range in.Tasks {
-			if task.Decision == Pending && task.Assignee != viewer && slices.Contains(task.Delegates, viewer) && !slices.ContainsFunc(in.Tasks, func(o Task) bool { return o.Assignee == viewer && o.Decision == Pending }) {
-				forWhom = append(forWhom, e.dir.Name(task.Assignee))
+		// Someone else's task, shared with the viewer (a delegation, a
+		// stand-in), when they hold none of their own there: whose.
+		if !slices.ContainsFunc(in.Tasks, func(o Task) bool { return o.Assignee == viewer && o.Decision == Pending }) {
+			var forWhom []string
+			for _, task := range in.Tasks {
+				if task.Decision == Pending && slices.Contains(task.Delegates, viewer) {
+					forWhom = append(forWhom, e.dir.Name(task.Assignee))
+				}
 			}
-		}
-		if len(forWhom) > 0 {
-			it.Text += " · for " + JoinNames(forWhom)
+			if len(forWhom) > 0 {
+				it.Text += " · for " + JoinNames(forWhom)
+			}
 		}
 		if !in.Due.IsZero() {
 			it.Text += " · due " + FormatTime(in.Due, loc)
@@ -343,8 +346,10 @@ func (e *Engine) TaskListIn(ins []*Instance, viewer string, now time.Time, loc *
 	return m
 }
 
-// RequestList renders "my requests" for viewer.
-func (e *Engine) RequestList(ins []*Instance, viewer string, now time.Time) *Message {
+// RequestList renders "my requests" for viewer. start is the start
+// command as the viewer's platform types it ("start <flow>", "/baton start
+// <flow>"), said when there are none.
+func (e *Engine) RequestList(ins []*Instance, viewer string, now time.Time, start string) *Message {
 	loc := e.dir.Location(viewer)
 	m := &Message{Kind: MsgList, Title: "Your requests"}
 	for _, in := range ins {
@@ -365,7 +370,7 @@ func (e *Engine) RequestList(ins []*Instance, viewer string, now time.Time) *Mes
 		m.Items = append(m.Items, it)
 	}
 	if len(m.Items) == 0 {
-		m.Text = "You have no requests yet. Start one with: start <flow>."
+		m.Text = "You have no requests yet. Start one with: " + start + "."
 	}
 	return m
 }

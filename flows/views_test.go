@@ -255,7 +255,7 @@ func TestRequestList(t *testing.T) {
 	capped.act(flows.EventResubmit, "alice", data("item", "Chair", "amount", "30"))
 	capped.act(flows.EventReject, "bob", reason("no"))
 
-	m := e.RequestList([]*flows.Instance{running.in, back.in, capped.in}, "alice", t0)
+	m := e.RequestList([]*flows.Instance{running.in, back.in, capped.in}, "alice", t0, "start <flow>")
 	if m.Title != "Your requests" || len(m.Items) != 3 {
 		t.Fatalf("list %+v", m)
 	}
@@ -276,7 +276,7 @@ func TestRequestList(t *testing.T) {
 	if a := m.Items[1].Actions[1]; a.Instance != "X-2" || a.Step != "manager" || a.Round != 1 {
 		t.Fatalf("resubmit action %+v", a)
 	}
-	if empty := e.RequestList(nil, "alice", t0); empty.Text != "You have no requests yet. Start one with: start <flow>." {
+	if empty := e.RequestList(nil, "alice", t0, "start <flow>"); empty.Text != "You have no requests yet. Start one with: start <flow>." {
 		t.Fatalf("empty %+v", empty)
 	}
 }

@@ -233,13 +233,8 @@ func (w *WorkingHours) Add(t time.Time, locs []*time.Location, d time.Duration) 
 			continue
 		}
 		// No one works at t: go to when the first of them starts again.
-		var first time.Time
-		for _, loc := range locs {
-			if _, open := w.at(t, loc); !open.IsZero() && (first.IsZero() || open.Before(first)) {
-				first = open
-			}
-		}
-		if first.IsZero() {
+		first := w.next(t, locs)
+		if !first.After(t) { // no working time ahead
 			break
 		}
 		t = first

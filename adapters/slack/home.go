@@ -133,10 +133,7 @@ func (a *Adapter) homeView(ctx context.Context, user string) (slackgo.HomeTabVie
 	if err != nil {
 		return slackgo.HomeTabViewRequest{}, fmt.Errorf("app home of %s: requests: %w", user, err)
 	}
-	tl, rl, help := e.TaskList(tasks, person, now), e.RequestList(reqs, person, now), e.Help("")
-	if len(rl.Items) == 0 { // the command as typed in Slack
-		rl.Text = "You have no requests yet. Start one with: " + Command + " start <flow>."
-	}
+	tl, rl, help := e.TaskList(tasks, person, now), e.RequestList(reqs, person, now, Command+" start <flow>"), e.Help("")
 	head := func(id, text string) slackgo.Block {
 		return slackgo.NewHeaderBlock(plainText(text, maxHeaderText), slackgo.HeaderBlockOptionBlockID(id))
 	}

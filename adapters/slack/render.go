@@ -45,10 +45,6 @@ func truncate(s string, n int) string {
 // mrkdwn they become mentions, which Slack shows with the person's name.
 var slackPerson = regexp.MustCompile(`slack:([UW][A-Z0-9]{2,30})\b`)
 
-// slackPersonOnly is a value that is one Slack user id, and nothing else
-// (no "<!channel>" after it).
-var slackPersonOnly = regexp.MustCompile(`^slack:[UW][A-Z0-9]{2,30}$`)
-
 // mrkdwnEscapes escapes the three characters Slack gives meaning to.
 var mrkdwnEscapes = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
 
@@ -242,11 +238,11 @@ func factBlocks(m *flows.Message) []slackgo.Block {
 		var texts []*slackgo.TextBlockObject
 		for _, f := range m.Fields[start:min(start+maxSectionFields, len(m.Fields))] {
 			v := mrkdwn(orNone(f.Value))
-			if slices.Contains(m.Mentions, f.Value) && slackPersonOnly.MatchString(f.Value) {
+			if id, ok := strings.CutPrefix(f.Value, "slack:"); ok && flows.PlatformID("slack", id) && slices.Contains(m.Mentions, f.Value) {
 				// A person field naming someone the directory lacks, by the
-				// Slack id the engine named them with (the whole value: a text
-				// that holds such an id is no mention).
-				v = "<@" + strings.TrimPrefix(f.Value, "slack:") + ">"
+				// Slack id the engine named them with (the whole value, one
+				// id and nothing else: a text that holds one is no mention).
+				v = "<@" + id + ">"
 			}
 			texts = append(texts, mdText("*"+mrkdwn(f.Label)+"*\n"+v, maxFieldText))
 		}
