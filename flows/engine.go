@@ -1362,10 +1362,13 @@ func (t *tx) rungLine(s *Step, tm Timer, person, assignee string) string {
 	}
 	escalatesTo := func(target string) string {
 		if target != "manager" {
-			if to, _, _ := t.notifyTargets(s, target); len(to) > 0 {
+			if to, _, standIns := t.notifyTargets(s, target); len(to) > 0 {
 				name := t.targetName(target)
 				if target == "person:"+person {
 					name = "you"
+				}
+				if kind, _, _ := strings.Cut(target, ":"); kind == "person" && len(standIns) > 0 {
+					return fmt.Sprintf("Escalates to %s, standing in for %s, %s", who(to[0].Person), name, when)
 				}
 				return fmt.Sprintf("Escalates to %s %s", name, when)
 			}
@@ -3106,36 +3109,34 @@ func (t *tx) escalateNotify(s *Step, target string) string {
 func (t *tx) notifyTargets(s *Step, target string) ([]Recipient, string, map[string][]string) {
 	if target == "manager" {
 		var to []Recipient
-		seen := map[string]bool{}
-		var standIns map[string][]string // stand-in -> the managers away they stand in for
 		for _, task := range t.in.Tasks {
 			if task.Decision != Pending {
 				continue
 			}
-			m := t.escalationManager(s, task.Assignee)
-			if si := t.awayStandIn(s, m); si != "" { // a manager who is away: their stand-in
-				if standIns == nil {
-					standIns = map[string][]string{}
-				}
-				standIns[si] = append(standIns[si], m)
-				m = si
-			}
-			if m != "" && !seen[m] {
-				seen[m] = true
+			if m := t.escalationManager(s, task.Assignee); m != "" {
 				to = append(to, Recipient{Person: m})
 			}
 		}
 		if len(to) == 0 {
 			return nil, "nobody to escalate to: no manager, flow owner or admin is free to decide it", nil
 		}
+		to, standIns := t.standInsFor(s, to)
 		return to, "", standIns
 	}
 	all := slices.DeleteFunc(t.recipients(target, t.in.Requester), func(r Recipient) bool { return t.in.holdsSeat(r.Person) })
 	to := slices.DeleteFunc(slices.Clone(all), func(r Recipient) bool { return t.selfApproval(s, r.Person) })
 	kind, id, _ := strings.Cut(target, ":")
 	switch {
+	case kind == "group" && len(to) > 1:
+		// Those of the group at work are told; the others' stand-ins only
+		// when everyone is away.
+		if here := slices.DeleteFunc(slices.Clone(to), func(r Recipient) bool { _, away := t.awayNow(r.Person); return away }); len(here) > 0 {
+			return here, "", nil
+		}
+		fallthrough
 	case len(to) > 0:
-		return to, "", nil
+		to, standIns := t.standInsFor(s, to)
+		return to, "", standIns
 	case len(all) == 0 && len(t.recipients(target, t.in.Requester)) > 0:
 		who := t.targetName(target)
 		if kind == "group" {
@@ -3150,6 +3151,30 @@ func (t *tx) notifyTargets(s *Step, target string) ([]Recipient, string, map[str
 		return nil, fmt.Sprintf("nobody to escalate to: %s, alone in the group %s, may not approve their own request", t.name(t.in.Requester), id), nil
 	}
 	return nil, fmt.Sprintf("nobody to escalate to: %s may not approve their own request", t.name(id)), nil
+}
+
+// standInsFor replaces each person away among to with their stand-in
+// (standIn), where anyone can stand in; those nobody can stand in for are
+// told themselves. Each is told once. The second value says who stands in
+// for whom (nil: nobody does).
+func (t *tx) standInsFor(s *Step, to []Recipient) ([]Recipient, map[string][]string) {
+	var out []Recipient
+	var standIns map[string][]string // stand-in -> the people away they stand in for
+	for _, r := range to {
+		if si := t.awayStandIn(s, r.Person); si != "" {
+			if standIns == nil {
+				standIns = map[string][]string{}
+			}
+			if !slices.Contains(standIns[si], r.Person) {
+				standIns[si] = append(standIns[si], r.Person)
+			}
+			r = Recipient{Person: si}
+		}
+		if !slices.Contains(out, r) {
+			out = append(out, r)
+		}
+	}
+	return out, standIns
 }
 
 // escalationMsg is the card that tells person (or, with "", a channel)

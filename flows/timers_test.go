@@ -804,6 +804,43 @@ func TestEscalationToAnAwayManager(t *testing.T) {
 	}
 }
 
+// A rung naming a person who is away reaches their stand-in, as one to the
+// manager does; a rung to a group tells those of it at work, and the
+// stand-ins only of a group all away.
+func TestEscalationToAnAwayNamedPersonOrGroup(t *testing.T) {
+	t.Parallel()
+	escalate := func(rung string, away map[string]flows.Away) (*flows.Transition, *flows.Transition) {
+		r := newRun(t, newEngine(t, assigneeFlow("approval", "olivia", "person:bob", "    escalate:\n      - {after: 1h, notify: \""+rung+"\"}\n")))
+		for p, a := range away {
+			a.Until = r.now.Add(48 * time.Hour)
+			away[p] = a
+		}
+		start := r.do(flows.Event{Kind: flows.EventStart, Instance: "X-1", Flow: "who", Actor: "alice", Away: away})
+		tm, _ := r.timer(flows.TimerEscalate, 0)
+		r.now = tm.At
+		return start, r.do(flows.Event{Kind: flows.EventTimer, Timer: tm.ID, Key: "timer:" + tm.ID, Away: away})
+	}
+	start, tr := escalate("person:dana", map[string]flows.Away{"dana": {StandIn: "erin"}})
+	contains(t, "bob's card", strings.Join(notified(t, start, "bob", "s/1/bob").Msg.Context, "\n"), "Escalates to Erin Park, standing in for Dana Kowalski, in 1 h")
+	if got := recipients(tr); !slices.Equal(got, []string{"erin"}) {
+		t.Fatalf("escalated to %v, want Dana's stand-in", got)
+	}
+	contains(t, "erin's escalation card", strings.Join(notified(t, tr, "erin", "s/1/esc:erin").Msg.Context, "\n"), "You stand in for Dana Kowalski, away")
+	if a := tr.Audit[0]; a.Action != "escalated" || a.Detail["standing_in"] != "Erin Park for Dana Kowalski (away)" {
+		t.Errorf("record %+v", a)
+	}
+
+	_, tr = escalate("group:security", map[string]flows.Away{"erin": {StandIn: "olivia"}})
+	if got := recipients(tr); !slices.Equal(got, []string{"gus", "hana"}) {
+		t.Errorf("a group with Erin away escalated to %v, want Gus and Hana", got)
+	}
+	_, tr = escalate("group:security", map[string]flows.Away{"erin": {StandIn: "olivia"}, "gus": {StandIn: "olivia"}, "hana": {StandIn: "olivia"}})
+	if got := recipients(tr); !slices.Equal(got, []string{"olivia"}) {
+		t.Errorf("a group all away escalated to %v, want their stand-in once", got)
+	}
+	contains(t, "olivia's escalation card", strings.Join(notified(t, tr, "olivia", "s/1/esc:olivia").Msg.Context, "\n"), "You stand in for Erin Park, Gus Ahmed and Hana Sato, away")
+}
+
 // A rung naming someone who happens to stand in for an away manager brings
 // them in as themselves: their card says nothing of standing in.
 func TestEscalationToANamedPersonWhoStandsInElsewhere(t *testing.T) {
