@@ -134,8 +134,9 @@ func (h *harness) card(as, kind, id, step string) string {
 }
 
 var (
-	liRe    = regexp.MustCompile(`<li>([^<]*)</li>`)
-	replyRe = regexp.MustCompile(`<article class="card reminder"[^>]*>\s*<span class="badge">reminder</span>\s*<p class="text">([^<]*)</p>`)
+	liRe = regexp.MustCompile(`<li>([^<]*)</li>`)
+	// A reminder, open or (once its card closed) closed.
+	replyRe = regexp.MustCompile(`<article class="card reminder(?: closed)?"[^>]*>\s*<span class="badge">reminder</span>\s*<p class="text">([^<]*)</p>`)
 )
 
 // cardContext is the context lines of a thread's first card.
@@ -385,7 +386,11 @@ func TestTimerLadderAfterReassign(t *testing.T) {
 	// Reminder 2 (8 h) reaches Ivan, not Bob.
 	h.at(8*time.Hour, 1)
 	h.wantLines("ivan's reminders", reminders(h.card("ivan", "task", id, "manager")), reminder2)
-	h.wantLines("bob's reminders", reminders(h.card("bob", "task", id, "manager")), reminder1)
+	bob := h.card("bob", "task", id, "manager")
+	h.wantLines("bob's reminders", reminders(bob), reminder1)
+	// Bob's reminder, in his card's thread, closed with it: on Slack it
+	// offered the card's buttons.
+	h.mustContain("bob's reminder", bob, `<article class="card reminder closed"`, "Reassigned by Bob Chen")
 
 	// 1 d: the rung goes to Ivan's manager, Bob, not to Dana.
 	h.at(24*time.Hour, 2)

@@ -689,7 +689,11 @@ func carded(s *Step, task Task) []string {
 // up to date for the others. Call it with the task as it was carded.
 func (t *tx) closeTaskCards(s *Step, task Task, outcome, by, reason, extra string) {
 	for _, p := range carded(s, task) {
-		t.effects = append(t.effects, Effect{Kind: EffectUpdate, Card: t.personCard(p), Msg: t.closedCard(s, outcome, t.personName(by), reason, extra, t.e.dir.Location(p))})
+		m := t.closedCard(s, outcome, t.personName(by), reason, extra, t.e.dir.Location(p))
+		t.effects = append(t.effects, Effect{Kind: EffectUpdate, Card: t.personCard(p), Msg: m})
+		if slices.Contains(task.Reminded, p) { // and the reminders in its thread, which offered its buttons
+			t.effects = append(t.effects, Effect{Kind: EffectUpdate, Card: t.personCard(p) + "/", Msg: m})
+		}
 	}
 	t.refreshChannelCard(s)
 }
@@ -2057,7 +2061,7 @@ func (t *tx) sendCards(s *Step, kind MessageKind, text string) {
 		}
 		t.notify(Recipient{Channel: s.Channel}, key, thread, m)
 	}
-	for _, task := range t.in.Tasks {
+	for i, task := range t.in.Tasks {
 		if task.Decision != Pending {
 			continue
 		}
@@ -2069,9 +2073,18 @@ func (t *tx) sendCards(s *Step, kind MessageKind, text string) {
 			key, thread := t.personCard(p), ""
 			if kind == MsgReminder {
 				key, thread = key+"/r"+fmt.Sprint(t.now.UnixMilli()), key
+				t.reminded(&t.in.Tasks[i], p)
 			}
 			t.notify(Recipient{Person: p}, key, thread, m)
 		}
+	}
+}
+
+// reminded notes that p was sent a reminder in the thread of their card
+// of task.
+func (t *tx) reminded(task *Task, p string) {
+	if !slices.Contains(task.Reminded, p) {
+		task.Reminded = append(task.Reminded, p)
 	}
 }
 
@@ -2582,7 +2595,7 @@ func (t *tx) reassign(delegate bool) error {
 	if task.Original == "" {
 		task.Original = from
 	}
-	task.Assignee, task.Delegates, task.Since = target, nil, t.now
+	task.Assignee, task.Delegates, task.Since, task.Reminded = target, nil, t.now, nil
 	in.Routed = "" // whom it waits on is now someone's choice, said on the card
 	t.record(AuditEntry{Action: "reassigned", Reason: t.ev.Reason, Detail: map[string]string{"from": from, "to": target}})
 	t.closeTaskCards(s, was, "reassigned", t.ev.Actor, t.ev.Reason, "Now with "+t.name(target)+".")
@@ -3217,7 +3230,7 @@ func (t *tx) escalateReassign(s *Step, target string) string {
 		if task.Original == "" {
 			task.Original = task.Assignee
 		}
-		task.Assignee, task.Delegates, task.Since = m.to, nil, t.now
+		task.Assignee, task.Delegates, task.Since, task.Reminded = m.to, nil, t.now, nil
 		si := t.awayStandIn(s, m.to)
 		if si != "" { // shared with their stand-in, as a new task of theirs is
 			task.Delegates = []string{si}

@@ -63,8 +63,9 @@ type Instance struct {
 	// Channels an escalation told about the current step: their cards say
 	// whom it waits on, as the people's do.
 	EscalatedChannels []string `json:"escalated_channels,omitempty"`
-	// StandingIn: of those escalated to, who was brought in by a rung to the
-	// manager in place of a manager away, and whom for.
+	// StandingIn: of those escalated to, who was brought in by a rung in
+	// place of someone away (a manager, a person it names, a group all
+	// away), and whom for.
 	StandingIn map[string][]string `json:"standing_in,omitempty"`
 	Routed     string              `json:"routed,omitempty"` // why the current step's assignees are not the ones it names, if they are not
 	Overdue    bool                `json:"overdue,omitempty"`
@@ -102,6 +103,10 @@ type Task struct {
 	By        string    `json:"by,omitempty"` // who decided (a delegate, an admin, an escalation target)
 	At        time.Time `json:"at,omitzero"`
 	Reason    string    `json:"reason,omitempty"`
+	// Reminded are those of its card holders sent a reminder in their
+	// card's thread: the replies offered the card's buttons, and close
+	// with it.
+	Reminded []string `json:"reminded,omitempty"`
 }
 
 // StepRecord is the summary of one finished round of a step.
@@ -173,7 +178,7 @@ func (in *Instance) Clone() *Instance {
 	c.Refs = maps.Clone(in.Refs)
 	c.Tasks = slices.Clone(in.Tasks)
 	for i := range c.Tasks {
-		c.Tasks[i].Delegates = slices.Clone(c.Tasks[i].Delegates)
+		c.Tasks[i].Delegates, c.Tasks[i].Reminded = slices.Clone(c.Tasks[i].Delegates), slices.Clone(c.Tasks[i].Reminded)
 	}
 	c.Escalated = slices.Clone(in.Escalated)
 	c.EscalatedChannels = slices.Clone(in.EscalatedChannels)

@@ -139,6 +139,7 @@ func (t *tx) snoozed(s *Step, tm Timer) {
 		m, thread = t.taskCard(s, MsgReminder, p), ""
 	default:
 		m = t.taskCard(s, MsgReminder, p)
+		t.reminded(task, p)
 	}
 	m.Kind, m.Text = MsgReminder, text
 	t.notify(Recipient{Person: p}, card+"/s"+fmt.Sprint(t.now.UnixMilli()), thread, m)

@@ -856,3 +856,33 @@ func TestEscalationToANamedPersonWhoStandsInElsewhere(t *testing.T) {
 		t.Errorf("erin's card %v, record %+v", card.Context, tr.Audit[0])
 	}
 }
+
+// A reminder goes in the thread of each card it reminds of, with the
+// card's buttons: when one person's task closes mid-step (they decided on
+// an all step, or it moved to someone else), their reminders close with
+// their card; the others' stay open, and nobody's is touched who was sent
+// none.
+func TestRemindersCloseWithTheirCard(t *testing.T) {
+	t.Parallel()
+	r := newRun(t, newEngine(t, reviewFlow("    policy: all\n    assignees: [person:bob, person:carol, person:frank]\n    remind: {every: 1h, max: 2}\n")))
+	r.start("tmr", "alice", nil)
+	r.fire(flows.TimerRemind)
+	tr := r.act(flows.EventApprove, "bob")
+	if u := updated(t, tr, "review/1/bob/"); u.Msg.Outcome == "" || len(u.Msg.Actions) > 0 {
+		t.Errorf("bob's reminders updated to %+v: want closed, without buttons", u.Msg)
+	}
+	for _, e := range effectsOf(tr, flows.EffectUpdate) {
+		if strings.HasPrefix(e.Card, "review/1/carol/") || strings.HasPrefix(e.Card, "review/1/frank/") {
+			t.Errorf("%s updated, whose task is open", e.Card)
+		}
+	}
+	tr = r.act(flows.EventReassign, "carol", target("gus"))
+	contains(t, "carol's reminders", updated(t, tr, "review/1/carol/").Msg.Outcome, "Reassigned by Carol Diaz")
+	// Gus got no reminder: his task closing touches nothing under his card.
+	tr = r.act(flows.EventReassign, "gus", target("hana"))
+	for _, e := range effectsOf(tr, flows.EffectUpdate) {
+		if e.Card == "review/1/gus/" {
+			t.Errorf("gus's reminders updated; he was sent none")
+		}
+	}
+}

@@ -71,6 +71,13 @@ func (f *feed) update(ref string, m *flows.Message, now time.Time) bool {
 	if e == nil {
 		return false
 	}
+	if e.Parent != "" && m.Outcome != "" {
+		// A reply (a reminder) to a card that closed keeps what it said,
+		// and says how it ended, as on Slack.
+		c := *e.Msg
+		c.Outcome, c.At, c.Actions = m.Outcome, m.At, nil
+		m = &c
+	}
 	e.Msg, e.Updated = m, now
 	f.notify(e.Box)
 	return true
