@@ -196,11 +196,11 @@ type Reply struct {
 }
 
 // Command runs a command line typed by actor (the shared grammar: start,
-// tasks, requests, status, cancel, snooze, help). key makes "cancel" and
-// "snooze" idempotent.
+// tasks, requests, status, cancel, snooze, comment, delegate, skip, away,
+// back, help). key makes the commands that change a request idempotent.
 func (s *Service) Command(ctx context.Context, actor, platform, key, text string) (Reply, error) {
 	c := flows.ParseCommand(text)
-	if c.Verb == flows.VerbStatus || c.Verb == flows.VerbCancel || c.Verb == flows.VerbSnooze {
+	if c.Verb.OnRequest() {
 		id, note := s.requestID(ctx, c.Arg) // PR3 is PR-3
 		if note != "" {
 			return Reply{Message: &flows.Message{Kind: flows.MsgInfo, Title: note}, Refused: true}, nil
@@ -257,6 +257,8 @@ func (s *Service) Command(ctx context.Context, actor, platform, key, text string
 			return Reply{Message: s.note(err, c.Arg, platform), Refused: true}, nil
 		}
 		return Reply{Message: &flows.Message{Kind: flows.MsgInfo, Instance: c.Arg, Title: out.Text}, Refused: !out.OK}, nil
+	case flows.VerbComment, flows.VerbDelegate, flows.VerbSkip:
+		return s.onRequest(ctx, actor, platform, key, c), nil
 	case flows.VerbCancel:
 		in, err := s.store.Get(ctx, c.Arg)
 		if err != nil {
@@ -284,6 +286,48 @@ func (s *Service) Command(ctx context.Context, actor, platform, key, text string
 		return Reply{Message: &flows.Message{Kind: flows.MsgInfo, Instance: in.ID, Title: out.Text}, Refused: !out.OK}, nil
 	}
 	return Reply{Message: s.engine.Help(s.namedNote(platform, c.Note))}, nil
+}
+
+// onRequest runs comment, delegate and skip: what the status page offers,
+// typed.
+func (s *Service) onRequest(ctx context.Context, actor, platform, key string, c flows.Command) Reply {
+	refuse := func(format string, args ...any) Reply {
+		return Reply{Message: &flows.Message{Kind: flows.MsgInfo, Instance: c.Arg, Title: fmt.Sprintf(format, args...)}, Refused: true}
+	}
+	in, err := s.store.Get(ctx, c.Arg)
+	if err == nil && !s.mayView(actor, in) { // someone it is nothing to learns nothing of it
+		err = &flows.InputError{Msg: fmt.Sprintf("%s is not one of your requests or tasks; type %s for yours.", c.Arg, s.typed(platform, "tasks"))}
+	}
+	if err != nil {
+		return Reply{Message: s.note(err, c.Arg, platform), Refused: true}
+	}
+	ev := flows.Event{Key: key, Instance: in.ID, Actor: actor, Platform: platform, Reason: c.Rest}
+	switch c.Verb {
+	case flows.VerbComment:
+		if c.Rest == "" {
+			return refuse("Say what: %s.", s.typed(platform, "comment "+in.ID+" <text>"))
+		}
+		ev.Kind = flows.EventComment
+	case flows.VerbDelegate:
+		who, why, _ := strings.Cut(c.Rest, " ")
+		if who == "" {
+			return refuse("Say to whom: %s.", s.typed(platform, "delegate "+in.ID+" <person> [reason]"))
+		}
+		if ev.Target = s.typedPerson(who); ev.Target == "" {
+			return refuse("%q is not a person in the directory: name them by their id, e.g. %s.", who, s.typed(platform, "delegate "+in.ID+" carol"))
+		}
+		ev.Kind, ev.Reason, ev.Step, ev.Round = flows.EventDelegate, strings.TrimSpace(why), in.Step, in.Round
+	case flows.VerbSkip:
+		if c.Rest == "" {
+			return refuse("Say why: %s.", s.typed(platform, "skip "+in.ID+" <reason>"))
+		}
+		ev.Kind, ev.Step, ev.Round = flows.EventSkip, in.Step, in.Round
+	}
+	out, err := s.Handle(ctx, ev)
+	if err != nil {
+		return Reply{Message: s.note(err, in.ID, platform), Refused: true}
+	}
+	return Reply{Message: &flows.Message{Kind: flows.MsgInfo, Instance: in.ID, Title: out.Text}, Refused: !out.OK}
 }
 
 // whichRequest is the parser's note asking which request a verb is for.

@@ -303,3 +303,78 @@ func TestCommandNotesNamedPerPlatform(t *testing.T) {
 		}
 	}
 }
+
+// comment, delegate and skip, typed: what the status page offers, for
+// people in chat. Mistakes are told and change nothing.
+func TestRequestCommands(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	ctx := t.Context()
+	id := h.start(t, "s1", "alice", 500) // waits on Bob; Olivia owns the flow
+	cmd := func(who, text string) bot.Reply {
+		t.Helper()
+		rep, err := h.Svc.Command(ctx, who, "web", "k-"+who+text, text)
+		if err != nil || rep.Message == nil {
+			t.Fatalf("%s: %+v %v", text, rep, err)
+		}
+		return rep
+	}
+	trail := func() int {
+		t.Helper()
+		a, err := h.Store.Audit(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(a)
+	}
+	before := trail()
+	for _, c := range []struct{ who, text, want string }{
+		{"alice", "comment " + id, "Say what: comment " + id + " <text>."},
+		{"hana", "comment " + id + " hello", id + " is not one of your requests or tasks"},
+		{"bob", "delegate " + id, "Say to whom: delegate " + id + " <person> [reason]."},
+		{"bob", "delegate " + id + " zed", `"zed" is not a person in the directory`},
+		{"olivia", "skip " + id, "Say why: skip " + id + " <reason>."},
+		{"alice", "skip PR-99 why", "There is no request PR-99."},
+		{"alice", "delegate", "Say which request: delegate <id>"},
+	} {
+		rep := cmd(c.who, c.text)
+		got := rep.Message.Title + rep.Message.Text
+		if !rep.Refused && !strings.HasPrefix(c.want, "Say which") || !strings.Contains(got, c.want) {
+			t.Errorf("%s by %s: %q (refused %v), want %q", c.text, c.who, got, rep.Refused, c.want)
+		}
+	}
+	if n := trail(); n != before {
+		t.Fatalf("the mistakes changed the trail: %d entries, %d before", n, before)
+	}
+	// Refused by the engine, and recorded as such.
+	if rep := cmd("bob", "skip "+id+" not needed"); !rep.Refused || !strings.Contains(rep.Message.Title, "Only the flow owner (Olivia Brown) or an admin can skip a step.") {
+		t.Errorf("skip by bob: %+v", rep.Message)
+	}
+
+	if rep := cmd("alice", "comment "+id+" the quote is attached"); rep.Refused || rep.Message.Title != "Comment added to "+id+"." {
+		t.Errorf("comment: %+v", rep.Message)
+	}
+	if rep := cmd("bob", "delegate "+id+" @carol on leave"); rep.Refused {
+		t.Errorf("delegate: %+v", rep.Message)
+	}
+	in, err := h.Store.Get(ctx, id)
+	if err != nil || !slices.Equal(in.Tasks[0].Delegates, []string{"carol"}) {
+		t.Fatalf("after delegate: %+v %v", in.Tasks, err)
+	}
+	if rep := cmd("olivia", "skip "+id+" ordered by phone"); rep.Refused {
+		t.Errorf("skip: %+v", rep.Message)
+	}
+	a, err := h.Store.Audit(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range a[before:] {
+		got = append(got, e.Actor+" "+e.Action+" "+e.Reason)
+	}
+	for _, want := range []string{"alice commented the quote is attached", "bob delegated on leave", "olivia skipped ordered by phone"} {
+		if !slices.Contains(got, want) {
+			t.Errorf("the trail lacks %q: %q", want, got)
+		}
+	}
+}

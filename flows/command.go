@@ -11,7 +11,8 @@ type Verb string
 
 // The command grammar every adapter shares: "start <flow>", "tasks",
 // "requests", "status <id>", "cancel <id> [reason]", "snooze <id> [for]",
-// "away [until] <date> [person]", "back", "help".
+// "comment <id> <text>", "delegate <id> <person> [reason]", "skip <id>
+// <reason>", "away [until] <date> [person]", "back", "help".
 const (
 	VerbStart    Verb = "start"
 	VerbTasks    Verb = "tasks"
@@ -19,6 +20,9 @@ const (
 	VerbStatus   Verb = "status"
 	VerbCancel   Verb = "cancel"
 	VerbSnooze   Verb = "snooze"
+	VerbComment  Verb = "comment"
+	VerbDelegate Verb = "delegate"
+	VerbSkip     Verb = "skip"
 	VerbAway     Verb = "away"
 	VerbBack     Verb = "back"
 	VerbHelp     Verb = "help"
@@ -27,8 +31,8 @@ const (
 // Command is a parsed command line.
 type Command struct {
 	Verb Verb
-	Arg  string // flow for start, instance id for status, cancel and snooze, the last day for away
-	Rest string // the reason for cancel, how long for snooze, who stands in for away
+	Arg  string // flow for start, instance id for the verbs on a request (OnRequest), the last day for away
+	Rest string // the reason for cancel and skip, how long for snooze, the text of a comment, whom to delegate to (and why), who stands in for away
 	Note string // set for help when the input was not understood
 }
 
@@ -39,6 +43,7 @@ var verbAliases = map[string]Verb{
 	"status": VerbStatus, "show": VerbStatus,
 	"cancel": VerbCancel, "withdraw": VerbCancel,
 	"snooze": VerbSnooze, "remind": VerbSnooze,
+	"comment": VerbComment, "delegate": VerbDelegate, "skip": VerbSkip,
 	"away": VerbAway, "ooo": VerbAway, "back": VerbBack,
 	"help": VerbHelp, "?": VerbHelp,
 }
@@ -64,7 +69,7 @@ func ParseCommand(text string) Command {
 	}
 	if !ok {
 		note := "I don't know the command \"" + fields[0] + "\"."
-		if s := nearest(word, []string{"start", "tasks", "requests", "status", "cancel", "snooze", "away", "back", "help"}); s != "" {
+		if s := nearest(word, []string{"start", "tasks", "requests", "status", "cancel", "snooze", "comment", "delegate", "skip", "away", "back", "help"}); s != "" {
 			note += " Did you mean \"" + s + "\"?"
 		}
 		return Command{Verb: VerbHelp, Note: note}
@@ -75,7 +80,7 @@ func ParseCommand(text string) Command {
 	}
 	if len(fields) > 1 {
 		c.Arg = fields[1]
-		if verb == VerbStatus || verb == VerbCancel || verb == VerbSnooze {
+		if verb.OnRequest() {
 			c.Arg = strings.ToUpper(strings.Trim(c.Arg, "#"))
 			// "PR 12" is PR-12: a prefix's letters, then the number.
 			if len(fields) > 2 && c.Arg != "" && strings.Trim(c.Arg, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") == "" && strings.Trim(fields[2], "0123456789") == "" {
@@ -90,10 +95,19 @@ func ParseCommand(text string) Command {
 		c.Rest = strings.Join(fields[2:], " ")
 	}
 	switch {
-	case (verb == VerbStatus || verb == VerbCancel || verb == VerbSnooze) && c.Arg == "":
+	case verb.OnRequest() && c.Arg == "":
 		return Command{Verb: VerbHelp, Note: "Say which request: " + string(verb) + " <id>, e.g. " + string(verb) + " PR-12."}
 	}
 	return c
+}
+
+// OnRequest reports whether the verb's argument is a request's id.
+func (v Verb) OnRequest() bool {
+	switch v {
+	case VerbStatus, VerbCancel, VerbSnooze, VerbComment, VerbDelegate, VerbSkip:
+		return true
+	}
+	return false
 }
 
 // RequestIDs returns the ids a request id typed without its dash ("PR3",
