@@ -138,6 +138,9 @@ func (w *Webhooks) deliverHook(ctx context.Context, call *flows.HookCall, attemp
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	code := resp.StatusCode
 	err = fmt.Errorf("webhook to %s: HTTP %d", call.Subscriber(), code)
+	if code >= 300 && code < 400 {
+		err = fmt.Errorf("webhook to %s: HTTP %d%s; subscribe the address to POST to", call.Subscriber(), code, redirected(resp))
+	}
 	switch {
 	case code >= 200 && code < 300:
 		return code, nil

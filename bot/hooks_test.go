@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -262,6 +263,32 @@ func TestHooksPermanentFailureIsDead(t *testing.T) {
 	}
 	attempts, _ := r.Store.HookAttempts(t.Context(), id)
 	if len(attempts) != 1 || attempts[0].OK || attempts[0].Status != 400 || !strings.Contains(attempts[0].Error, "HTTP 400") {
+		t.Errorf("attempts %+v", attempts)
+	}
+}
+
+// A subscriber that redirects is not followed: the signed event, and in a
+// Referer the subscriber's URL (whose query may be a secret), would go to
+// an address nobody subscribed. The delivery fails for good, saying where
+// it pointed.
+func TestHooksRedirectIsNotFollowed(t *testing.T) {
+	t.Parallel()
+	var elsewhere atomic.Int32
+	other := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { elsewhere.Add(1) }))
+	t.Cleanup(other.Close)
+	moved := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, other.URL+"/catch", http.StatusTemporaryRedirect)
+	}))
+	t.Cleanup(moved.Close)
+	r := newHookRig(t, "", []flows.Hook{{URL: moved.URL + "/hook?token=T0KEN", Events: []string{"started"}}}, "k")
+	id := r.handle(t, flows.Event{Kind: flows.EventStart, Key: "k1", Actor: "alice", Flow: "purchase",
+		Data: map[string]string{"item": "Laptop", "amount": "900", "justification": "the old one broke down"}}).Instance
+	r.drain(t)
+	if n := elsewhere.Load(); n != 0 {
+		t.Fatalf("the redirect was followed: %d requests elsewhere", n)
+	}
+	attempts, _ := r.Store.HookAttempts(t.Context(), id)
+	if len(attempts) != 1 || attempts[0].OK || !strings.Contains(attempts[0].Error, "HTTP 307 redirecting to "+other.URL+" (Baton follows no redirect)") || strings.Contains(attempts[0].Error, "T0KEN") {
 		t.Errorf("attempts %+v", attempts)
 	}
 }

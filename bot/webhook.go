@@ -46,21 +46,13 @@ func NewWebhooks(client *http.Client, secrets map[string]string, clock clockwork
 	if client == nil {
 		client = &http.Client{Timeout: 15 * time.Second}
 	}
-	// A copy that does not follow a redirect turning the signed POST into a
-	// bodiless GET (301, 302, 303): that would pass for a delivered call.
-	c, check := *client, client.CheckRedirect
-	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
-		if req.Method != via[0].Method {
-			return http.ErrUseLastResponse
-		}
-		if check != nil {
-			return check(req, via)
-		}
-		if len(via) >= 10 {
-			return errors.New("stopped after 10 redirects")
-		}
-		return nil
-	}
+	// A copy that follows no redirect: the signed request, its headers and
+	// (in a Referer) the URL, whose path or query may be a secret, would go
+	// to an address nobody configured, and a 301, 302 or 303 would turn the
+	// POST into a bodiless GET that passes for a delivered call. A redirect
+	// fails the call, naming where it pointed (redirected).
+	c := *client
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	client = &c
 	if clock == nil {
 		clock = clockwork.NewRealClock()
@@ -182,17 +174,23 @@ func (w *Webhooks) post(ctx context.Context, instance string, call *flows.Webhoo
 	res.Error = fmt.Sprintf("HTTP %d from %s", resp.StatusCode, target)
 	switch {
 	case resp.StatusCode >= 300 && resp.StatusCode < 400:
-		to := "another address"
-		if loc, err := resp.Location(); err == nil {
-			to = flows.HookTarget(loc.String())
-		}
-		res.Error += fmt.Sprintf(" redirecting to %s; set the step's url to the address to POST to", to)
+		res.Error += redirected(resp) + "; set the step's url to the address to POST to"
 		return res, -1
 	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
 		return res, retryAfter(resp.Header)
 	default:
 		return res, -1 // a 4xx will not get better
 	}
+}
+
+// redirected says where a redirect pointed, by scheme and host only (as
+// flows.HookTarget names a receiver), and that it was not followed.
+func redirected(resp *http.Response) string {
+	to := "another address"
+	if loc, err := resp.Location(); err == nil {
+		to = flows.HookTarget(loc.String())
+	}
+	return fmt.Sprintf(" redirecting to %s (Baton follows no redirect)", to)
 }
 
 // withoutURL returns the error a failed request's *url.Error wraps: its own
