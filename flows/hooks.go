@@ -88,6 +88,7 @@ type HookInstance struct {
 	Title     string            `json:"title"`
 	Requester string            `json:"requester"`
 	Status    Status            `json:"status"`
+	Outcome   string            `json:"outcome,omitempty"` // as the API's: "approved", "completed" (no approval given), or why it ended or was sent back
 	Step      string            `json:"step,omitempty"`
 	Round     int               `json:"round,omitempty"`
 	WaitingOn []string          `json:"waiting_on,omitempty"`
@@ -146,7 +147,7 @@ func HookEvents(t *Transition) []HookEvent {
 		return nil
 	}
 	in := t.Instance
-	snap := HookInstance{ID: in.ID, Flow: in.Flow, Title: in.Title, Requester: in.Requester, Status: in.Status,
+	snap := HookInstance{ID: in.ID, Flow: in.Flow, Title: in.Title, Requester: in.Requester, Status: in.Status, Outcome: in.Outcome,
 		Step: in.Step, Round: in.Round, WaitingOn: in.Pending(), Due: in.Due, Data: in.Data, Refs: in.Refs,
 		Created: in.Created, Completed: in.Completed}
 	var out []HookEvent

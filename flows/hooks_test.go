@@ -126,7 +126,7 @@ func TestHookEventsCompleted(t *testing.T) {
 	if got := hookTypes(evs); !slices.Equal(got, []string{"decided", "completed"}) {
 		t.Fatalf("approve: events %v", got)
 	}
-	if evs[0].Decision != flows.Approved || evs[0].Detail["authority"] != "admin" || evs[1].Instance.Status != flows.StatusCompleted || evs[1].Actor != flows.System {
+	if evs[0].Decision != flows.Approved || evs[0].Detail["authority"] != "admin" || evs[1].Instance.Status != flows.StatusCompleted || evs[1].Instance.Outcome != "approved" || evs[1].Actor != flows.System {
 		t.Errorf("events: %+v", evs)
 	}
 	if flows.HookEvents(nil) != nil || flows.HookEvents(&flows.Transition{Noop: true}) != nil {
