@@ -106,11 +106,15 @@ func newValidator(cfg Config, log *slog.Logger) *validator {
 		timeout: cfg.Timeout, unknownWait: cfg.UnknownKeyWait, now: time.Now, log: log}
 }
 
+// teamsChannel is the channel id of Teams' activities.
+const teamsChannel = "msteams"
+
 // AuthenticateRequest checks the Authorization header of an activity's
 // request: a bearer JWT signed by a current Bot Framework key, issued by the
 // expected issuer for this bot (audience = app id), unexpired (5 minutes of
-// leeway), whose serviceurl claim is the activity's serviceUrl, and whose key
-// is endorsed for the activity's channel when the key lists endorsements.
+// leeway), whose serviceurl claim is the activity's serviceUrl, for an
+// activity of Teams' channel, and whose key is endorsed for it when the key
+// lists endorsements.
 // Errors are *AuthError. It implements auth.TokenValidator so that the
 // library's BotFrameworkAdapter.ParseRequest runs it.
 func (v *validator) AuthenticateRequest(ctx context.Context, act schema.Activity, header string, _ auth.CredentialProvider, _ string) (auth.ClaimsIdentity, error) {
@@ -121,7 +125,13 @@ func (v *validator) AuthenticateRequest(ctx context.Context, act schema.Activity
 	if claims.ServiceURL == "" || claims.ServiceURL != act.ServiceURL {
 		return nil, authErr(http.StatusForbidden, "the token's serviceurl claim %q is not the activity's serviceUrl %q", claims.ServiceURL, act.ServiceURL)
 	}
-	if m := v.endorsement.Load(); m != nil && act.ChannelID != "" {
+	// Only Teams: a bot registration may have other channels on (Web Chat
+	// is by default; Direct Line lets its client say who is speaking), whose
+	// activities name a Teams user as easily and carry a valid token.
+	if act.ChannelID != teamsChannel {
+		return nil, authErr(http.StatusForbidden, "the activity's channel %q is not Teams (%s)", act.ChannelID, teamsChannel)
+	}
+	if m := v.endorsement.Load(); m != nil {
 		if channels := (*m)[kid]; len(channels) > 0 && !slices.Contains(channels, act.ChannelID) {
 			return nil, authErr(http.StatusForbidden, "signing key %q is not endorsed for channel %q", kid, act.ChannelID)
 		}

@@ -125,6 +125,24 @@ func TestValidator(t *testing.T) {
 	}
 }
 
+// Only Teams' activities are taken: another channel of the same bot
+// registration (Web Chat is on by default; Direct Line lets its client say
+// who speaks) is refused, even signed by a key endorsed for it, as is an
+// activity naming no channel.
+func TestValidatorTeamsOnly(t *testing.T) {
+	t.Parallel()
+	idp := newIdP(t)
+	idp.endorse = []string{"msteams", "webchat", "directline"}
+	v := testValidator(t, idp)
+	for _, channel := range []string{"msteams", "webchat", "directline", ""} {
+		act := schema.Activity{Type: schema.Message, ServiceURL: activityURL, ChannelID: channel}
+		_, err := v.AuthenticateRequest(t.Context(), act, "Bearer "+idp.sign(t, "key-1", claims(activityURL)), nil, "")
+		if want := map[bool]int{true: http.StatusOK, false: http.StatusForbidden}[channel == "msteams"]; authStatus(err) != want {
+			t.Errorf("channel %q: %d (%v), want %d", channel, authStatus(err), err, want)
+		}
+	}
+}
+
 // Microsoft rotates its keys: a token signed with a key published after
 // the validator loaded the set is accepted after one refresh, without
 // reloading the metadata.
