@@ -2,9 +2,11 @@ package teams
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"html"
@@ -12,6 +14,7 @@ import (
 	"log/slog"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -156,12 +159,14 @@ func (a *Adapter) serve(w http.ResponseWriter, r *http.Request) {
 	// Finish what a request started even if the connector hangs up.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 2*a.cfg.Timeout)
 	defer cancel()
-	a.route(ctx, w, act)
+	a.route(ctx, w, act, body)
 }
 
 // route handles an authenticated activity by its type. The library's
 // dispatcher knows only three types and must always reply (defect D20).
-func (a *Adapter) route(ctx context.Context, w http.ResponseWriter, act schema.Activity) {
+// body is the activity as sent: the library drops what its entities say
+// (defect D21).
+func (a *Adapter) route(ctx context.Context, w http.ResponseWriter, act schema.Activity, body []byte) {
 	if act.From.ID == "" {
 		http.Error(w, "the activity has no sender", http.StatusBadRequest)
 		return
@@ -175,7 +180,7 @@ func (a *Adapter) route(ctx context.Context, w http.ResponseWriter, act schema.A
 	a.remember(ctx, act)
 	switch act.Type {
 	case schema.Message:
-		a.onMessage(ctx, act)
+		a.onMessage(ctx, act, mentionsIn(body))
 	case schema.Invoke:
 		a.onInvoke(ctx, w, act)
 		return
@@ -238,9 +243,48 @@ func commandText(text string) string {
 	return text
 }
 
+// mention is an @mention in a message: its text ("<at>Carol Diaz</at>") and
+// whom it names.
+type mention struct {
+	Type      string `json:"type"`
+	Text      string `json:"text"`
+	Mentioned struct {
+		ID   string `json:"id"`
+		Name string `json:"name"`
+	} `json:"mentioned"`
+}
+
+// mentionsIn returns the mentions among an activity's entities.
+func mentionsIn(body []byte) []mention {
+	var raw struct {
+		Entities []mention `json:"entities"`
+	}
+	_ = json.Unmarshal(body, &raw) // the library decoded it already: only the entities may be missing
+	return slices.DeleteFunc(raw.Entities, func(m mention) bool { return m.Type != "mention" || m.Text == "" })
+}
+
+// namePeople writes each @mention of someone but the bot in text as whom
+// it names, as a command takes a person ("delegate PR-12 carol"): their
+// directory id, or, for someone the directory lacks, the name shown.
+func (a *Adapter) namePeople(act schema.Activity, mentions []mention) string {
+	text := act.Text
+	dir := a.svc.Engine().Directory()
+	for _, m := range mentions {
+		if m.Mentioned.ID == "" || m.Mentioned.ID == act.Recipient.ID {
+			continue // the bot's: commandText drops it
+		}
+		who := dir.Resolve("teams", m.Mentioned.ID)
+		if strings.HasPrefix(who, "teams:") {
+			who = cmp.Or(m.Mentioned.Name, strings.TrimSuffix(strings.TrimPrefix(m.Text, "<at>"), "</at>"))
+		}
+		text = strings.Replace(text, m.Text, " "+html.EscapeString(who)+" ", 1)
+	}
+	return text
+}
+
 // onMessage answers a typed command in the same conversation.
-func (a *Adapter) onMessage(ctx context.Context, act schema.Activity) {
-	text := commandText(act.Text)
+func (a *Adapter) onMessage(ctx context.Context, act schema.Activity, mentions []mention) {
+	text := commandText(a.namePeople(act, mentions))
 	if text == "" {
 		return // a file, a reaction-like message or an old client's card submit: nothing to do
 	}

@@ -582,3 +582,48 @@ func TestRepliesInAChannelCardsThread(t *testing.T) {
 		}
 	}
 }
+
+// A colleague @mentioned in a command is the person it names ("away until
+// … @Carol Diaz", "delegate PR-1 @Carol Diaz why"): Teams sends the
+// mention as <at>Carol Diaz</at>, and only its entity says who that is.
+// The bot's own mention is dropped; someone the directory lacks is named.
+func TestCommandMentionsName(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	say := func(person, text string, mentioned ...[2]string) *posted {
+		t.Helper()
+		before := len(w.conn.in(chat(person)))
+		rec := w.post(w.activity("message", func(act map[string]any) {
+			as(person)(act)
+			act["text"] = text
+			ents := act["entities"].([]any)
+			for _, m := range mentioned {
+				ents = append(ents, map[string]any{"type": "mention", "text": "<at>" + m[1] + "</at>", "mentioned": map[string]any{"id": m[0], "name": m[1]}})
+			}
+			act["entities"] = ents
+		}))
+		msgs := w.conn.in(chat(person))
+		if rec.Code != http.StatusOK || len(msgs) != before+1 {
+			t.Fatalf("%s says %q: %d, %d answers", person, text, rec.Code, len(msgs)-before)
+		}
+		return msgs[len(msgs)-1]
+	}
+	bot := [2]string{"28:5f0e1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b", "Baton"}
+	carol := [2]string{teamsID("carol"), "Carol Diaz"}
+	mustContain(t, "away", say("bob", "<at>Baton</at> away until 2026-12-24 <at>Carol Diaz</at>", bot, carol).text(), "Carol Diaz stands in")
+	mustContain(t, "someone not in the directory", say("erin", "away until 2026-12-24 <at>Zoe Lee</at>", [2]string{"29:1zoe", "Zoe Lee"}).text(),
+		`"Zoe Lee" is not a person in the directory`)
+	mustContain(t, "back", say("bob", "back").text(), "new tasks come to you alone again")
+
+	out, err := w.rig.Svc.Handle(t.Context(), flows.Event{Kind: flows.EventStart, Key: "s1", Actor: "alice", Platform: "teams", Flow: "purchase",
+		Data: map[string]string{"item": "Laptop", "amount": "500", "justification": "the old one broke down"}})
+	if err != nil || !out.OK {
+		t.Fatalf("start: %+v %v", out, err)
+	}
+	id := out.Instance // waits on Bob
+	mustContain(t, "delegate", say("bob", "delegate "+id+" <at>Carol Diaz</at> I'm travelling", carol).text(), "Carol Diaz")
+	in, err := w.rig.Svc.Instance(t.Context(), id)
+	if err != nil || len(in.Tasks) != 1 || !slices.Equal(in.Tasks[0].Delegates, []string{"carol"}) {
+		t.Fatalf("after the delegation: %+v %v", in, err)
+	}
+}
