@@ -141,7 +141,7 @@ func TestDoctorAllGood(t *testing.T) {
 		"BATON_FLOWS_DIR", flowsDir(t, map[string]string{"lead.yaml": doctorFlow}),
 		"BATON_SECRET_CRM_HOOK", hookSecretVal,
 		"SLACK_BOT_TOKEN", goodSlackToken, "SLACK_SIGNING_SECRET", "signing-secret-value", "SLACK_API_URL", srv.URL+"/api/",
-		"MicrosoftAppId", "app-id-1", "MicrosoftAppPassword", goodTeamsPass, "TEAMS_TOKEN_URL", srv.URL+"/token")
+		"MicrosoftAppId", "app-id-1", "MicrosoftAppPassword", goodTeamsPass, "MicrosoftAppTenantId", "a1b2c3d4-0000-4000-8000-000000000001", "TEAMS_TOKEN_URL", srv.URL+"/token")
 	if code != 0 {
 		t.Errorf("exit %d, want 0:\n%s", code, out)
 	}
@@ -172,7 +172,7 @@ func TestDoctorFailures(t *testing.T) {
 		"BATON_FLOWS_DIR", flowsDir(t, map[string]string{"lead.yaml": broken}),
 		"BATON_DIRECTORY", filepath.Join(t.TempDir(), "missing.yaml"),
 		"SLACK_BOT_TOKEN", "xoxb-revoked-token-value", "SLACK_SIGNING_SECRET", "signing-secret-value", "SLACK_API_URL", srv.URL+"/api/",
-		"MicrosoftAppId", "app-id-1", "MicrosoftAppPassword", "wrong-teams-password", "TEAMS_TOKEN_URL", srv.URL+"/token")
+		"MicrosoftAppId", "app-id-1", "MicrosoftAppPassword", "wrong-teams-password", "MicrosoftAppTenantId", "a1b2c3d4-0000-4000-8000-000000000001", "TEAMS_TOKEN_URL", srv.URL+"/token")
 	if code != 1 {
 		t.Errorf("exit %d, want 1:\n%s", code, out)
 	}

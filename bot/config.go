@@ -92,7 +92,7 @@ Slack (on when SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET or SLACK_APP_TOKEN are s
 Microsoft Teams (on when MicrosoftAppId and MicrosoftAppPassword are set; endpoint /api/messages):
   MicrosoftAppId        the bot's Microsoft App ID
   MicrosoftAppPassword  its client secret
-  MicrosoftAppTenantId  the tenant of a single-tenant bot
+  MicrosoftAppTenantId  the bot's tenant (Directory ID); required unless MultiTenant
   MicrosoftAppType      SingleTenant (default with a tenant id) or MultiTenant
   TEAMS_OPENID_METADATA_URL  where inbound tokens' keys are published (sovereign clouds, tests)
   TEAMS_TOKEN_URL       where Baton gets its own tokens (sovereign clouds, tests)

@@ -140,6 +140,10 @@ func (c Config) check() error {
 	switch {
 	case c.AppType == SingleTenant && c.TenantID == "":
 		errs = append(errs, errors.New("MicrosoftAppTenantId is not set: a SingleTenant bot needs its Directory (tenant) ID, shown on the app registration's overview"))
+	case c.AppType == "" && c.TenantID == "":
+		// Not a multi-tenant bot by default: none has been registered since
+		// July 2025, and one would take every tenant's activities.
+		errs = append(errs, errors.New("MicrosoftAppTenantId is not set: set it to the bot's Directory (tenant) ID, shown on the app registration's overview (a legacy multi-tenant bot, registered before August 2025, sets MicrosoftAppType=MultiTenant instead)"))
 	case c.TenantID != "" && c.AppType != MultiTenant && !tenantGUID.MatchString(c.TenantID): // single-tenant, said or by default
 		// Activities name their tenant by its GUID, which the tenant check
 		// compares: a domain (contoso.onmicrosoft.com) would refuse them all.

@@ -216,6 +216,9 @@ func TestLoadConfig(t *testing.T) {
 	if !ok || err != nil || cfg.TenantID != testTenant || !strings.Contains(cfg.OpenIDMetadataURL, "azure.us") || !strings.Contains(cfg.TokenURL, ".us/") {
 		t.Errorf("full: %v %v %+v", ok, err, cfg)
 	}
+	if _, ok, err := LoadConfig(env("MicrosoftAppId", testAppID, "MicrosoftAppPassword", testSecret, "MicrosoftAppType", "MultiTenant")); !ok || err != nil {
+		t.Errorf("a legacy multi-tenant bot: %v %v", ok, err)
+	}
 	for _, tc := range []struct {
 		env  func(string) string
 		want string
@@ -224,6 +227,8 @@ func TestLoadConfig(t *testing.T) {
 		{env("MicrosoftAppPassword", testSecret), "MicrosoftAppId is not set"},
 		{env("MicrosoftAppId", testAppID, "MicrosoftAppPassword", testSecret, "MicrosoftAppType", "SingleTenant"), "MicrosoftAppTenantId is not set"},
 		{env("MicrosoftAppId", testAppID, "MicrosoftAppPassword", testSecret, "MicrosoftAppType", "Sometimes"), "use SingleTenant or MultiTenant"},
+		// No tenant and no type: not silently a multi-tenant bot.
+		{env("MicrosoftAppId", testAppID, "MicrosoftAppPassword", testSecret), "MicrosoftAppTenantId is not set: set it to the bot's Directory (tenant) ID"},
 		{env("MicrosoftAppId", testAppID, "MicrosoftAppPassword", testSecret, "MicrosoftAppTenantId", "contoso.onmicrosoft.com"), "use the Directory (tenant) ID, a GUID"},
 		{env("MicrosoftAppId", testAppID, "MicrosoftAppPassword", testSecret, "TEAMS_TOKEN_URL", "login/token"), "TEAMS_TOKEN_URL"},
 	} {
