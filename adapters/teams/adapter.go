@@ -305,7 +305,29 @@ func (a *Adapter) onMessage(ctx context.Context, act schema.Activity, mentions [
 	default:
 		return
 	}
+	if act.Conversation.ConversationType != "personal" && (rep.Message == nil || rep.Message.Kind != flows.MsgHelp) {
+		a.answerPrivately(ctx, act, actor, c, text)
+		return
+	}
 	a.answer(ctx, act, c, text)
+}
+
+// answerPrivately answers a command typed in a channel or a group chat in
+// the person's 1:1 chat with Baton, and says so where they typed it: the
+// others there would read a request's timeline, its reasons and form
+// values, or someone's tasks. (Slack answers such a command for the person
+// alone; Teams has no message for one person in a conversation.)
+func (a *Adapter) answerPrivately(ctx context.Context, act schema.Activity, actor string, c card, summary string) {
+	note := "I answered you in your chat with Baton."
+	conv, err := a.conversation(ctx, bot.Address{Person: actor, ID: act.From.ID})
+	if err == nil {
+		_, err = a.conn.send(ctx, conv.ServiceURL, conv.Conversation, cardActivity(c, summary))
+	}
+	if err != nil {
+		a.log.WarnContext(ctx, "teams: answer in the person's chat", "platform", "teams", "user", actor, "err", err)
+		note = "I could not reach your chat with Baton: open Baton in Teams (Apps) and type the command there."
+	}
+	a.answer(ctx, act, a.cards.message(&flows.Message{Kind: flows.MsgInfo, Title: note}, ""), note)
 }
 
 func viewOf(m *flows.Message) string {

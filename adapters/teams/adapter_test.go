@@ -627,3 +627,46 @@ func TestCommandMentionsName(t *testing.T) {
 		t.Fatalf("after the delegation: %+v %v", in, err)
 	}
 }
+
+// A command typed in a channel (or a group chat) is answered in the
+// person's 1:1 chat: everyone in the channel would read the timeline, its
+// reasons and form values. The thread is told where the answer went; help
+// is answered where it was asked.
+func TestChannelCommandAnsweredPrivately(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	out, err := w.rig.Svc.Handle(t.Context(), flows.Event{Kind: flows.EventStart, Key: "s1", Actor: "alice", Platform: "teams", Flow: "purchase",
+		Data: map[string]string{"item": "Laptop", "amount": "500", "justification": "a confidential reason"}})
+	if err != nil || !out.OK {
+		t.Fatalf("start: %+v %v", out, err)
+	}
+	thread := "19:finance@thread.tacv2;messageid=1764147000000"
+	inChannel := func(id, text string) {
+		t.Helper()
+		rec := w.post(w.activity("message", func(act map[string]any) {
+			as("alice")(act)
+			act["id"], act["text"] = id, text
+			act["conversation"] = map[string]any{"isGroup": true, "conversationType": "channel", "tenantId": testTenant, "id": thread}
+			act["channelData"] = map[string]any{"tenant": map[string]any{"id": testTenant}, "channel": map[string]any{"id": "19:finance@thread.tacv2"}}
+		}))
+		if rec.Code != http.StatusOK {
+			t.Fatal(rec.Code)
+		}
+	}
+	w.install("alice")
+	before := len(w.conn.in(chat("alice")))
+	inChannel("1764147000991", "<at>Baton</at> status "+out.Instance)
+	public := w.conn.last(t, thread)
+	mustContain(t, "the thread", public.text(), "I answered you in your chat with Baton.")
+	if strings.Contains(public.text(), "confidential") || strings.Contains(public.text(), "Bob Chen") {
+		t.Errorf("the timeline was posted in the channel: %s", public.text())
+	}
+	private := w.conn.in(chat("alice"))
+	if len(private) != before+1 {
+		t.Fatalf("%d answers in alice's chat, want 1", len(private)-before)
+	}
+	mustContain(t, "alice's chat", private[len(private)-1].text(), "a confidential reason", "Bob Chen")
+
+	inChannel("1764147000992", "<at>Baton</at> help")
+	mustContain(t, "help", w.conn.last(t, thread).text(), "Baton: start and track requests")
+}
