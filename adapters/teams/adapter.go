@@ -32,6 +32,7 @@ type Service interface {
 	Engine() *flows.Engine
 	Now() time.Time
 	Handle(ctx context.Context, ev flows.Event) (flows.Outcome, error)
+	Apply(ctx context.Context, ev flows.Event) (flows.Outcome, bot.Result, error) // Handle, saying what became of the event
 	Command(ctx context.Context, actor, platform, key, text string) (bot.Reply, error)
 	Instance(ctx context.Context, id string) (*flows.Instance, error)
 	Status(ctx context.Context, viewer, id string) (*flows.Message, error)

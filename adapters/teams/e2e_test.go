@@ -76,10 +76,11 @@ func TestPurchaseEndToEnd(t *testing.T) {
 	an = w.click("alice", chat("alice"), bad, formMsg.ID, verbStart, map[string]string{"f:item": "Laptop", "f:amount": "2500",
 		"f:currency": "EUR", "f:vendor": "Dell", "f:justification": "my old one broke down"})
 	wantCard(t, "started", an, "Started PR-1 (Purchase request)", "Waiting on Bob Chen")
-	// The same form sent twice (a double click) starts one request.
-	an = w.click("alice", chat("alice"), bad, formMsg.ID, verbStart, map[string]string{"f:item": "Laptop", "f:amount": "2500",
+	// The same form sent twice (a double click, or a copy on another
+	// device filled in otherwise) starts one request, and says so.
+	an = w.click("alice", chat("alice"), bad, formMsg.ID, verbStart, map[string]string{"f:item": "Mouse", "f:amount": "20",
 		"f:currency": "EUR", "f:vendor": "Dell", "f:justification": "my old one broke down"})
-	wantCard(t, "double submit", an, "PR-1")
+	wantCard(t, "double submit", an, "This form was sent already: it started PR-1. To start another request, type start purchase.")
 	if _, err := w.rig.Svc.Instance(ctx, "PR-2"); !errors.Is(err, flows.ErrNotFound) {
 		t.Fatalf("a double submit created PR-2: %v", err)
 	}

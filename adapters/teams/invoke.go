@@ -317,7 +317,7 @@ func (a *Adapter) start(ctx context.Context, log *slog.Logger, act schema.Activi
 	}
 	key := cmpOr(str(d[keyKey]), act.ID)
 	input := formInput(d, def.Form)
-	out, err := a.svc.Handle(ctx, flows.Event{Kind: flows.EventStart, Key: "teams:form:" + actor + ":" + key, Actor: actor, Platform: "teams",
+	out, result, err := a.svc.Apply(ctx, flows.Event{Kind: flows.EventStart, Key: "teams:form:" + actor + ":" + key, Actor: actor, Platform: "teams",
 		Flow: def.ID, Data: input})
 	var fe flows.FieldErrors
 	if errors.As(err, &fe) {
@@ -325,6 +325,11 @@ func (a *Adapter) start(ctx context.Context, log *slog.Logger, act schema.Activi
 	}
 	if err != nil {
 		return a.failed(ctx, log, err)
+	}
+	if result == bot.ResultDuplicate && out.OK {
+		// A copy of a form already sent (another device, a second click),
+		// perhaps filled in otherwise: it starts nothing, and says so.
+		out.Text = fmt.Sprintf("This form was sent already: it started %s. To start another request, type start %s.", out.Instance, def.Command)
 	}
 	return a.noteCard(out)
 }
