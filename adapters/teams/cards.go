@@ -28,6 +28,11 @@ const (
 	// long task list or a pasted essay shortens the card instead of losing it.
 	maxItemBytes = 12_000
 	maxText      = 1_500
+	// A card's field values and changes share maxFactText characters:
+	// each value shows an even share, at least minFactText, so that a form
+	// of long texts, all changed (old and new shown), keeps the card whole.
+	maxFactText = 8_000
+	minFactText = 200
 )
 
 // Keys of the data an Action.Execute carries back to us, and prefixes of
@@ -135,11 +140,24 @@ func paragraphs(text string, st runStyle) []any {
 }
 
 // shorten cuts s to maxText characters, marking the cut.
-func shorten(s string) string {
-	if utf8.RuneCountInString(s) <= maxText {
+func shorten(s string) string { return shortenTo(s, maxText) }
+
+// shortenTo cuts s to n characters, marking the cut.
+func shortenTo(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
 		return s
 	}
-	return string([]rune(s)[:maxText-1]) + "…"
+	return string([]rune(s)[:n-1]) + "…"
+}
+
+// factShare is how many characters each field value and changed value of
+// m shows (maxFactText).
+func factShare(m *flows.Message) int {
+	n := len(m.Fields) + 2*len(m.Changes)
+	if n == 0 {
+		return maxText
+	}
+	return max(minFactText, min(maxText, maxFactText/n))
 }
 
 func spaced(el map[string]any, spacing string) map[string]any {
@@ -147,13 +165,13 @@ func spaced(el map[string]any, spacing string) map[string]any {
 	return el
 }
 
-// facts renders labelled values as "Label: value" lines. A FactSet would
-// align them, but Teams reads its values as Markdown, and what people typed
-// must show as typed.
-func facts(fields []flows.Fact) []any {
+// facts renders labelled values as "Label: value" lines, each value up to
+// share characters. A FactSet would align them, but Teams reads its values
+// as Markdown, and what people typed must show as typed.
+func facts(fields []flows.Fact, share int) []any {
 	var out []any
 	for i, f := range fields {
-		lines := strings.Split(shorten(f.Value), "\n")
+		lines := strings.Split(shortenTo(f.Value, share), "\n")
 		el := rich(textRun(f.Label+": ", runStyle{weight: "bolder"}), textRun(lines[0], runStyle{}))
 		if i > 0 {
 			el = spaced(el, "none")
@@ -180,7 +198,8 @@ func (r *renderer) message(m *flows.Message, view string) card {
 	}
 	body := []any{rich(textRun(m.Title, title))}
 	body = append(body, paragraphs(m.Text, runStyle{})...)
-	body = append(body, facts(m.Fields)...)
+	share := factShare(m)
+	body = append(body, facts(m.Fields, share)...)
 	if len(m.Changes) > 0 {
 		body = append(body, spaced(rich(textRun("Changed since you last saw it", runStyle{weight: "bolder", size: "small"})), "medium"))
 		for _, c := range m.Changes {
@@ -188,8 +207,8 @@ func (r *renderer) message(m *flows.Message, view string) card {
 			if old == "" {
 				old = "(empty)"
 			}
-			body = append(body, spaced(rich(textRun(c.Label+": ", runStyle{}), textRun(old, runStyle{strike: true, subtle: true}),
-				textRun(" → ", runStyle{}), textRun(cmpOr(c.New, "(empty)"), runStyle{weight: "bolder"})), "none"))
+			body = append(body, spaced(rich(textRun(c.Label+": ", runStyle{}), textRun(shortenTo(old, share), runStyle{strike: true, subtle: true}),
+				textRun(" → ", runStyle{}), textRun(shortenTo(cmpOr(c.New, "(empty)"), share), runStyle{weight: "bolder"})), "none"))
 		}
 	}
 	if m.Outcome != "" {

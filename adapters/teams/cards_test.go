@@ -211,8 +211,15 @@ func TestCardsStayUnderTheSizeLimit(t *testing.T) {
 	}
 	essay := &flows.Message{Kind: flows.MsgTask, Title: "Grant GR-7", Text: strings.Repeat("why, ", 13000),
 		Fields: []flows.Fact{{Label: "Justification", Value: strings.Repeat("because ", 8000)}}}
-	for name, m := range map[string]*flows.Message{"task list": list, "essay": essay} {
-		b, err := json.Marshal(r.message(m, viewOf(m)))
+	// A second round of a form of long texts, each changed: old and new.
+	resubmitted := &flows.Message{Kind: flows.MsgTask, Title: "Review CR-2", Text: "Review"}
+	for i := range 5 {
+		label := fmt.Sprintf("Part %d", i+1)
+		resubmitted.Fields = append(resubmitted.Fields, flows.Fact{Label: label, Value: strings.Repeat("R&D <draft> ", 150)})
+		resubmitted.Changes = append(resubmitted.Changes, flows.Change{Label: label, Old: strings.Repeat("old & <x> ", 180), New: strings.Repeat("R&D <draft> ", 150)})
+	}
+	for name, m := range map[string]*flows.Message{"task list": list, "essay": essay, "resubmitted": resubmitted} {
+		b, err := encode(cardActivity(r.message(m, viewOf(m)), m.Title)) // as sent
 		if err != nil {
 			t.Fatal(err)
 		}

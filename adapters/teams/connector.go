@@ -187,6 +187,18 @@ func (c *connector) createConversation(ctx context.Context, serviceURL string, p
 	return res.ID, nil
 }
 
+// encode is v as JSON without HTML escapes: "<", ">" and "&" would take
+// six bytes each of a message whose size Teams limits.
+func encode(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
 // do makes one API call with retries. Errors retrying cannot fix are
 // bot.Permanent; a rate limit longer than maxWait, or still there after the
 // last attempt, is a *bot.RetryAfterError for the dispatcher to wait out.
@@ -194,7 +206,7 @@ func (c *connector) do(ctx context.Context, method, u, conv string, in, out any)
 	var body []byte
 	if in != nil {
 		var err error
-		if body, err = json.Marshal(in); err != nil {
+		if body, err = encode(in); err != nil {
 			return bot.Permanent(fmt.Errorf("%s %s: %w", method, u, err))
 		}
 	}
