@@ -2542,8 +2542,11 @@ func (t *tx) reassign(delegate bool) error {
 		}
 	}
 	target := strings.TrimSpace(t.ev.Target)
-	if target == "" || strings.ContainsAny(target, " \t\n") {
+	switch {
+	case target == "":
 		return &InputError{Msg: "say who should take it over: one person", Field: "target"}
+	case strings.ContainsAny(target, " \t\n"): // a name typed, or several people
+		return &InputError{Msg: fmt.Sprintf("%q is not one person's id: type their id or email, or pick them from the list", target), Field: "target"}
 	}
 	id, ok := t.e.person(target)
 	if !ok {
