@@ -505,8 +505,8 @@ func consoleURL(addr string) string {
 func connect(cfg bot.Config, log *slog.Logger) (redis.UniversalClient, func(), error) {
 	if cfg.RedisURL != "" {
 		rdb, err := storage.Client(cfg.RedisURL)
-		if err != nil {
-			return nil, nil, fmt.Errorf("BATON_REDIS_URL: %w", err)
+		if err != nil { // a URL that cannot be one: the configuration's to fix (exit 2)
+			return nil, nil, configError{fmt.Errorf("BATON_REDIS_URL: %w", err)}
 		}
 		return rdb, func() { rdb.Close() }, nil
 	}

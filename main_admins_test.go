@@ -42,6 +42,10 @@ func TestConfigMistakesExit2(t *testing.T) {
 		{"BATON_SMTP_URL", "foo://x"},
 		{"SLACK_BOT_TOKEN", "xoxb-1", "SLACK_SIGNING_SECRET"}, // names what is missing
 		{"MicrosoftAppId", "abc", "MicrosoftAppPassword"},
+		// A URL that cannot be Redis's (a reachable one that refuses is 1).
+		{"BATON_REDIS_URL", "http://127.0.0.1:6379/5", "use redis://"},
+		{"BATON_REDIS_URL", "redis://127.0.0.1:6379/5?pool_size=abc", "pool_size"},
+		{"BATON_REDIS_URL", "redis-sentinel://127.0.0.1:26379", "master_name"},
 	} {
 		var out, errOut strings.Builder
 		want := kv[0]

@@ -226,6 +226,9 @@ func webhooksConfig(getenv func(string) string, secrets map[string]string) ([]fl
 		}
 		hooks = append(hooks, flows.Hook{Name: fmt.Sprintf("BATON_WEBHOOK_URLS %d", i+1), URL: u, Events: events})
 	}
+	if len(hooks) == 0 && len(events) > 0 {
+		return nil, fmt.Errorf("BATON_WEBHOOK_EVENTS is set but BATON_WEBHOOK_URLS is not: it chooses what those URLs receive; set them, or unset it (a flow's own webhooks list their events in the flow)")
+	}
 	if len(hooks) > 0 && secrets["webhook"] == "" {
 		return nil, fmt.Errorf("BATON_WEBHOOK_URLS is set but BATON_SECRET_WEBHOOK is not: set it to a long random string the receivers use to check signatures")
 	}

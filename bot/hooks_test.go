@@ -345,6 +345,7 @@ func TestWebhooksConfig(t *testing.T) {
 		"BATON_WEBHOOK_URLS=https://a.example.com":                                 "BATON_SECRET_WEBHOOK",
 		"BATON_WEBHOOK_URLS=ftp://a.example.com,BATON_SECRET_WEBHOOK=k":            "http:// or https://",
 		"BATON_WEBHOOK_EVENTS=approved,BATON_SECRET_WEBHOOK=k,BATON_WEBHOOK_URLS=": "not an event type",
+		"BATON_WEBHOOK_EVENTS=decided,BATON_SECRET_WEBHOOK=k":                      "BATON_WEBHOOK_EVENTS is set but BATON_WEBHOOK_URLS is not",
 	} {
 		m := map[string]string{}
 		for kv := range strings.SplitSeq(env, ",") {

@@ -26,7 +26,7 @@ import (
 
 // InboundRoute is where other systems start flows: POST with a signed JSON
 // body of form values.
-const InboundRoute = "POST /hooks/flows/{flow}"
+const InboundRoute = "/hooks/flows/{flow}"
 
 // InboundWindow is how far a request's X-Baton-Timestamp may be from now.
 const InboundWindow = 5 * time.Minute
@@ -76,6 +76,11 @@ func NewInbound(svc *Service, secrets map[string]string, kv KV, locker Locker, c
 }
 
 func (h *Inbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost { // answered in JSON, as every other mistake here (the mux's would be text)
+		w.Header().Set("Allow", http.MethodPost)
+		inboundJSON(w, r, http.StatusMethodNotAllowed, map[string]any{"error": r.Method + " is not how flows are started here: POST the signed JSON"})
+		return
+	}
 	name := r.PathValue("flow")
 	def, ok := h.svc.Engine().Flow(name)
 	if !ok || def.Inbound == nil {
@@ -334,7 +339,7 @@ func inboundJSON(w http.ResponseWriter, r *http.Request, code int, v map[string]
 // errorCodes are the HTTP API's error codes by status.
 var errorCodes = map[int]string{
 	http.StatusBadRequest: "bad_request", http.StatusUnauthorized: "unauthorized", http.StatusNotFound: "not_found",
-	http.StatusConflict: "conflict", http.StatusRequestEntityTooLarge: "too_large", http.StatusUnsupportedMediaType: "unsupported_media_type",
+	http.StatusMethodNotAllowed: "method_not_allowed", http.StatusConflict: "conflict", http.StatusRequestEntityTooLarge: "too_large", http.StatusUnsupportedMediaType: "unsupported_media_type",
 	http.StatusUnprocessableEntity: "invalid", http.StatusInternalServerError: "internal", http.StatusServiceUnavailable: "unavailable",
 }
 

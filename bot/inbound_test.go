@@ -277,3 +277,24 @@ func TestInboundStarts(t *testing.T) {
 		t.Error("the secret reached the logs")
 	}
 }
+
+// Another method than POST is answered in JSON, as every other mistake of
+// an inbound start, with a 405 and Allow: POST.
+func TestInboundMethod(t *testing.T) {
+	t.Parallel()
+	d, err := flows.ParseDefinition("lead.yaml", []byte(inboundFlow))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := bottest.NewWith(t, []*flows.Definition{d}, nil, nil)
+	mux := http.NewServeMux()
+	mux.Handle(bot.InboundRoute, bot.NewInbound(r.Svc, map[string]string{"crm_hook": hookSecret}, r.Store, r.Store, r.Clock, slog.New(slog.DiscardHandler), nil))
+	for _, method := range []string{http.MethodGet, http.MethodPut} {
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, httptest.NewRequest(method, "/hooks/flows/lead", nil))
+		var body map[string]any
+		if rec.Code != http.StatusMethodNotAllowed || rec.Header().Get("Allow") != "POST" || json.Unmarshal(rec.Body.Bytes(), &body) != nil || body["code"] != "method_not_allowed" {
+			t.Errorf("%s: %d %q %s", method, rec.Code, rec.Header().Get("Allow"), rec.Body)
+		}
+	}
+}
