@@ -167,6 +167,10 @@ func renderMessage(m *flows.Message, maxBlocks int) []slackgo.Block {
 	var head, tail []slackgo.Block
 	switch title := titleIcon(m) + m.Title; {
 	case m.Title == "":
+	case m.Kind == flows.MsgInfo && m.Text == "" && len(m.Fields) == 0 && len(m.Items) == 0 && m.Outcome == "":
+		// A one-line answer ("Comment added to PR-12."): a line of text,
+		// as a person would answer, not a heading.
+		head = append(head, section("title", mrkdwnNamed(title, m.Mentions)))
 	case utf8.RuneCountInString(title) > maxHeaderText:
 		// A header would cut it short (a command's answer of one long
 		// line): a section holds it whole.

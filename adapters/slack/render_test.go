@@ -443,7 +443,11 @@ func TestLongTitleShownWhole(t *testing.T) {
 	if s := string(mustJSON(t, blocks)); !strings.Contains(s, "Type back when you return.") || strings.Contains(s, `"header"`) {
 		t.Errorf("the answer is cut short or in a header: %s", s)
 	}
-	if s := string(mustJSON(t, renderMessage(&flows.Message{Kind: flows.MsgInfo, Title: "Short"}, maxMessageBlocks))); !strings.Contains(s, `"header"`) {
-		t.Errorf("a short title is not a header: %s", s)
+	if s := string(mustJSON(t, renderMessage(&flows.Message{Kind: flows.MsgTask, Title: "Short", Text: "Manager approval"}, maxMessageBlocks))); !strings.Contains(s, `"header"`) {
+		t.Errorf("a card's short title is not a header: %s", s)
+	}
+	// A one-line answer is a line of text, not a heading.
+	if s := string(mustJSON(t, renderMessage(&flows.Message{Kind: flows.MsgInfo, Title: "Comment added to PR-12."}, maxMessageBlocks))); strings.Contains(s, `"header"`) || !strings.Contains(s, `"text": "Comment added to PR-12."`) {
+		t.Errorf("a one-line answer: %s", s)
 	}
 }
