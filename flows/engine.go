@@ -688,10 +688,17 @@ func carded(s *Step, task Task) []string {
 // or moved) and, when the step posts in a channel, brings the channel's card
 // up to date for the others. Call it with the task as it was carded.
 func (t *tx) closeTaskCards(s *Step, task Task, outcome, by, reason, extra string) {
-	for _, p := range carded(s, task) {
+	people := carded(s, task)
+	for _, p := range people {
 		m := t.closedCard(s, outcome, t.personName(by), reason, extra, t.e.dir.Location(p))
 		t.effects = append(t.effects, Effect{Kind: EffectUpdate, Card: t.personCard(p), Msg: m})
 		if slices.Contains(task.Reminded, p) { // and the reminders in its thread, which offered its buttons
+			t.effects = append(t.effects, Effect{Kind: EffectUpdate, Card: t.personCard(p) + "/", Msg: m})
+		}
+	}
+	for _, p := range task.Reminded {
+		if !slices.Contains(people, p) { // reminded by DM, of a channel step's task: the DM closes
+			m := t.closedCard(s, outcome, t.personName(by), reason, extra, t.e.dir.Location(p))
 			t.effects = append(t.effects, Effect{Kind: EffectUpdate, Card: t.personCard(p) + "/", Msg: m})
 		}
 	}
@@ -2037,12 +2044,18 @@ func (t *tx) standIn(s *Step, p string, people, seated []string) (string, string
 }
 
 // awayStandIn is who stands in for p, when p is away (standIn), for work
-// an escalation brings them: "" when p is not away, or nobody can.
+// an escalation brings them: "" when p is not away, or nobody can. Nobody
+// with a seat on the step stands in, decided or not: they have the step's
+// card, and one person never fills two seats.
 func (t *tx) awayStandIn(s *Step, p string) string {
 	if _, away := t.awayNow(p); !away { // cards ask on every render: nothing to work out
 		return ""
 	}
-	si, _ := t.standIn(s, p, nil, t.in.Pending())
+	var seated []string
+	for _, task := range t.in.Tasks {
+		seated = append(append(seated, task.Assignee), task.Delegates...)
+	}
+	si, _ := t.standIn(s, p, nil, seated)
 	return si
 }
 

@@ -103,9 +103,9 @@ type Task struct {
 	By        string    `json:"by,omitempty"` // who decided (a delegate, an admin, an escalation target)
 	At        time.Time `json:"at,omitzero"`
 	Reason    string    `json:"reason,omitempty"`
-	// Reminded are those of its card holders sent a reminder in their
-	// card's thread: the replies offered the card's buttons, and close
-	// with it.
+	// Reminded are those sent a reminder of it in their card's thread (or,
+	// on a channel step, by DM): the reminders offered its buttons, and
+	// close with its card.
 	Reminded []string `json:"reminded,omitempty"`
 }
 

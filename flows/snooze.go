@@ -137,6 +137,7 @@ func (t *tx) snoozed(s *Step, tm Timer) {
 		m, card, thread = t.escalationMsg(s, p), t.escalationCard(p), t.escalationCard(p)
 	case !slices.Contains(carded(s, *task), p): // a channel step's: by DM
 		m, thread = t.taskCard(s, MsgReminder, p), ""
+		t.reminded(task, p)
 	default:
 		m = t.taskCard(s, MsgReminder, p)
 		t.reminded(task, p)

@@ -129,6 +129,11 @@ func TestSnoozeOnAChannelStep(t *testing.T) {
 	if len(n) != 1 || n[0].To.Person != "carol" || n[0].Thread != "" || !strings.HasPrefix(n[0].Msg.Text, "You asked to be reminded") {
 		t.Fatalf("carol's reminder: %s", describe(tr.Effects))
 	}
+	// It offered the task's buttons: it closes as she decides.
+	tr = r.act(flows.EventApprove, "carol")
+	if u := updated(t, tr, "fin/1/carol/"); u.Msg.Outcome == "" || len(u.Msg.Actions) > 0 {
+		t.Errorf("carol's reminder updated to %+v: want closed", u.Msg)
+	}
 }
 
 // A snooze past the time the step approves itself says so: that reminder

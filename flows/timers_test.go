@@ -839,6 +839,19 @@ func TestEscalationToAnAwayNamedPersonOrGroup(t *testing.T) {
 		t.Errorf("a group all away escalated to %v, want their stand-in once", got)
 	}
 	contains(t, "olivia's escalation card", strings.Join(notified(t, tr, "olivia", "s/1/esc:olivia").Msg.Context, "\n"), "You stand in for Erin Park, Gus Ahmed and Hana Sato, away")
+
+	// A stand-in who has a seat on the step, even one decided, is not
+	// brought in: they could not act on it. The next who can stands in.
+	r := newRun(t, newEngine(t, assigneeFlow("approval", "olivia", "person:bob, person:carol", "    policy: all\n    escalate:\n      - {after: 1h, notify: \"person:dana\"}\n")))
+	away := map[string]flows.Away{"dana": {StandIn: "bob", Until: r.now.Add(48 * time.Hour)}}
+	r.do(flows.Event{Kind: flows.EventStart, Instance: "X-1", Flow: "who", Actor: "alice", Away: away})
+	r.do(flows.Event{Kind: flows.EventApprove, Actor: "bob", Key: "a", Away: away})
+	tm, _ := r.timer(flows.TimerEscalate, 0)
+	r.now = tm.At
+	tr = r.do(flows.Event{Kind: flows.EventTimer, Timer: tm.ID, Key: "timer:" + tm.ID, Away: away})
+	if got := recipients(tr); !slices.Equal(got, []string{"olivia"}) {
+		t.Errorf("escalated to %v, want the flow's owner (Bob, Dana's stand-in, decided on the step)", got)
+	}
 }
 
 // A rung naming someone who happens to stand in for an away manager brings
