@@ -2,7 +2,6 @@ package teams
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -252,6 +251,7 @@ type mention struct {
 	Mentioned struct {
 		ID   string `json:"id"`
 		Name string `json:"name"`
+		AAD  string `json:"aadObjectId"`
 	} `json:"mentioned"`
 }
 
@@ -266,21 +266,43 @@ func mentionsIn(body []byte) []mention {
 
 // namePeople writes each @mention of someone but the bot in text as whom
 // it names, as a command takes a person ("delegate PR-12 carol"): their
-// directory id, or, for someone the directory lacks, the name shown.
+// directory id (by Teams user id, else Entra object id), or, for someone
+// the directory lacks, their name as one word ("Zoe_Lee"), which a command
+// refuses. A
+// mention no entity explains (none sent, or written otherwise) keeps its
+// text, for the command to refuse, unless it is the bot's name: dropped, a
+// person would not be.
 func (a *Adapter) namePeople(act schema.Activity, mentions []mention) string {
 	text := act.Text
 	dir := a.svc.Engine().Directory()
 	for _, m := range mentions {
 		if m.Mentioned.ID == "" || m.Mentioned.ID == act.Recipient.ID {
-			continue // the bot's: commandText drops it
+			continue // the bot's: dropped below
 		}
 		who := dir.Resolve("teams", m.Mentioned.ID)
-		if strings.HasPrefix(who, "teams:") {
-			who = cmp.Or(m.Mentioned.Name, strings.TrimSuffix(strings.TrimPrefix(m.Text, "<at>"), "</at>"))
+		if m.Mentioned.AAD != "" && strings.HasPrefix(who, "teams:") {
+			if p := dir.Resolve("teams", m.Mentioned.AAD); !strings.HasPrefix(p, "teams:") {
+				who = p
+			}
 		}
-		text = strings.Replace(text, m.Text, " "+html.EscapeString(who)+" ", 1)
+		if strings.HasPrefix(who, "teams:") && m.Mentioned.Name != "" { // one word, as a command reads a person
+			who = strings.Join(strings.Fields(m.Mentioned.Name), "_")
+		}
+		// As sent in the text, where "&" is "&amp;".
+		for _, written := range []string{m.Text, strings.ReplaceAll(html.UnescapeString(m.Text), "&", "&amp;")} {
+			if strings.Contains(text, written) {
+				text = strings.Replace(text, written, " "+html.EscapeString(who)+" ", 1)
+				break
+			}
+		}
 	}
-	return text
+	return mentionRE.ReplaceAllStringFunc(text, func(at string) string {
+		name := strings.TrimSpace(html.UnescapeString(tagRE.ReplaceAllString(at, "")))
+		if strings.EqualFold(name, act.Recipient.Name) || name == "" {
+			return " "
+		}
+		return " " + html.EscapeString(name) + " "
+	})
 }
 
 // onMessage answers a typed command in the same conversation.

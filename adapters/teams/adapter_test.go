@@ -583,6 +583,9 @@ func TestRepliesInAChannelCardsThread(t *testing.T) {
 	}
 }
 
+// mentioned is whom a mention entity names.
+type mentioned struct{ id, name, aad string }
+
 // A colleague @mentioned in a command is the person it names ("away until
 // … @Carol Diaz", "delegate PR-1 @Carol Diaz why"): Teams sends the
 // mention as <at>Carol Diaz</at>, and only its entity says who that is.
@@ -590,7 +593,7 @@ func TestRepliesInAChannelCardsThread(t *testing.T) {
 func TestCommandMentionsName(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
-	say := func(person, text string, mentioned ...[2]string) *posted {
+	say := func(person, text string, mentioned ...mentioned) *posted {
 		t.Helper()
 		before := len(w.conn.in(chat(person)))
 		rec := w.post(w.activity("message", func(act map[string]any) {
@@ -598,7 +601,7 @@ func TestCommandMentionsName(t *testing.T) {
 			act["text"] = text
 			ents := act["entities"].([]any)
 			for _, m := range mentioned {
-				ents = append(ents, map[string]any{"type": "mention", "text": "<at>" + m[1] + "</at>", "mentioned": map[string]any{"id": m[0], "name": m[1]}})
+				ents = append(ents, map[string]any{"type": "mention", "text": "<at>" + m.name + "</at>", "mentioned": map[string]any{"id": m.id, "name": m.name, "aadObjectId": m.aad}})
 			}
 			act["entities"] = ents
 		}))
@@ -608,11 +611,19 @@ func TestCommandMentionsName(t *testing.T) {
 		}
 		return msgs[len(msgs)-1]
 	}
-	bot := [2]string{"28:5f0e1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b", "Baton"}
-	carol := [2]string{teamsID("carol"), "Carol Diaz"}
+	bot := mentioned{"28:5f0e1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b", "Baton", ""}
+	carol := mentioned{teamsID("carol"), "Carol Diaz", ""}
 	mustContain(t, "away", say("bob", "<at>Baton</at> away until 2026-12-24 <at>Carol Diaz</at>", bot, carol).text(), "Carol Diaz stands in")
-	mustContain(t, "someone not in the directory", say("erin", "away until 2026-12-24 <at>Zoe Lee</at>", [2]string{"29:1zoe", "Zoe Lee"}).text(),
-		`"Zoe Lee" is not a person in the directory`)
+	mustContain(t, "someone not in the directory", say("erin", "away until 2026-12-24 <at>Zoe Lee</at>", mentioned{"29:1zoe", "Zoe Lee", ""}).text(),
+		`"Zoe_Lee" is not a person in the directory`)
+	// Dana is in the directory by her Entra object id; a mention of her
+	// without an entity (or one written otherwise) is refused, not dropped.
+	w.install("dana")
+	dana := mentioned{"29:1dana", "Dana Kowalski", danaAAD}
+	mustContain(t, "by Entra object id", say("bob", "away until 2026-12-24 <at>Dana Kowalski</at>", dana).text(), "Dana Kowalski stands in")
+	mustContain(t, "back", say("bob", "back").text(), "new tasks come to you alone again")
+	mustContain(t, "no entity", say("bob", "away until 2026-12-24 <at>Carol Diaz</at>").text(), `"Carol Diaz" is not a person in the directory`)
+	mustContain(t, "escaped otherwise", say("bob", "away until 2026-12-24 <at>Carol &amp; Co</at>", mentioned{teamsID("carol"), "Carol & Co", ""}).text(), "Carol Diaz stands in")
 	mustContain(t, "back", say("bob", "back").text(), "new tasks come to you alone again")
 
 	out, err := w.rig.Svc.Handle(t.Context(), flows.Event{Kind: flows.EventStart, Key: "s1", Actor: "alice", Platform: "teams", Flow: "purchase",

@@ -31,8 +31,12 @@ const (
 	// A card's field values and changes share maxFactText characters:
 	// each value shows an even share, at least minFactText, so that a form
 	// of long texts, all changed (old and new shown), keeps the card whole.
+	// Past maxFacts fields and maxChanges changes, the rest are counted, not
+	// shown.
 	maxFactText = 8_000
-	minFactText = 200
+	minFactText = 40
+	maxFacts    = 20
+	maxChanges  = 10
 )
 
 // Keys of the data an Action.Execute carries back to us, and prefixes of
@@ -153,7 +157,7 @@ func shortenTo(s string, n int) string {
 // factShare is how many characters each field value and changed value of
 // m shows (maxFactText).
 func factShare(m *flows.Message) int {
-	n := len(m.Fields) + 2*len(m.Changes)
+	n := min(len(m.Fields), maxFacts) + 2*min(len(m.Changes), maxChanges)
 	if n == 0 {
 		return maxText
 	}
@@ -170,7 +174,7 @@ func spaced(el map[string]any, spacing string) map[string]any {
 // as Markdown, and what people typed must show as typed.
 func facts(fields []flows.Fact, share int) []any {
 	var out []any
-	for i, f := range fields {
+	for i, f := range fields[:min(len(fields), maxFacts)] {
 		lines := strings.Split(shortenTo(f.Value, share), "\n")
 		el := rich(textRun(f.Label+": ", runStyle{weight: "bolder"}), textRun(lines[0], runStyle{}))
 		if i > 0 {
@@ -183,7 +187,19 @@ func facts(fields []flows.Fact, share int) []any {
 			}
 		}
 	}
-	return out
+	return append(out, more(len(fields)-maxFacts, "field")...)
+}
+
+// more is the line counting what a card leaves out ("… and 3 more
+// fields"), if anything.
+func more(n int, what string) []any {
+	if n <= 0 {
+		return nil
+	}
+	if n > 1 {
+		what += "s"
+	}
+	return []any{spaced(rich(textRun(fmt.Sprintf("… and %d more %s.", n, what), runStyle{subtle: true})), "none")}
 }
 
 // message renders m. view is "list" when m is a task list whose buttons
@@ -202,7 +218,7 @@ func (r *renderer) message(m *flows.Message, view string) card {
 	body = append(body, facts(m.Fields, share)...)
 	if len(m.Changes) > 0 {
 		body = append(body, spaced(rich(textRun("Changed since you last saw it", runStyle{weight: "bolder", size: "small"})), "medium"))
-		for _, c := range m.Changes {
+		for _, c := range m.Changes[:min(len(m.Changes), maxChanges)] {
 			old := c.Old
 			if old == "" {
 				old = "(empty)"
@@ -210,6 +226,7 @@ func (r *renderer) message(m *flows.Message, view string) card {
 			body = append(body, spaced(rich(textRun(c.Label+": ", runStyle{}), textRun(shortenTo(old, share), runStyle{strike: true, subtle: true}),
 				textRun(" → ", runStyle{}), textRun(shortenTo(cmpOr(c.New, "(empty)"), share), runStyle{weight: "bolder"})), "none"))
 		}
+		body = append(body, more(len(m.Changes)-maxChanges, "change")...)
 	}
 	if m.Outcome != "" {
 		lines := paragraphs(m.Outcome, runStyle{})

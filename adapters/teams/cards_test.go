@@ -218,10 +218,21 @@ func TestCardsStayUnderTheSizeLimit(t *testing.T) {
 		resubmitted.Fields = append(resubmitted.Fields, flows.Fact{Label: label, Value: strings.Repeat("R&D <draft> ", 150)})
 		resubmitted.Changes = append(resubmitted.Changes, flows.Change{Label: label, Old: strings.Repeat("old & <x> ", 180), New: strings.Repeat("R&D <draft> ", 150)})
 	}
-	for name, m := range map[string]*flows.Message{"task list": list, "essay": essay, "resubmitted": resubmitted} {
+	// A form of many long texts, all changed.
+	many := &flows.Message{Kind: flows.MsgTask, Title: "Review CR-3", Text: "Review"}
+	for i := range 40 {
+		label := fmt.Sprintf("Part %d", i+1)
+		many.Fields = append(many.Fields, flows.Fact{Label: label, Value: strings.Repeat("R&D <draft> ", 150)})
+		many.Changes = append(many.Changes, flows.Change{Label: label, Old: strings.Repeat("old & <x> ", 180), New: strings.Repeat("R&D <draft> ", 150)})
+	}
+	for name, m := range map[string]*flows.Message{"task list": list, "essay": essay, "resubmitted": resubmitted, "many": many} {
 		b, err := encode(cardActivity(r.message(m, viewOf(m)), m.Title)) // as sent
 		if err != nil {
 			t.Fatal(err)
+		}
+		// The card a click answers with is as large.
+		if a, err := encode(cardAnswer(r.message(m, viewOf(m)))); err != nil || len(a) > len(b)+200 {
+			t.Errorf("%s: the invoke answer is %d bytes, the activity %d (%v)", name, len(a), len(b), err)
 		}
 		if len(utf16.Encode([]rune(string(b))))*2 > 40_000 {
 			t.Errorf("%s: the card is %d bytes of UTF-16, over Teams's 40 KB", name, len(utf16.Encode([]rune(string(b))))*2)
@@ -230,6 +241,9 @@ func TestCardsStayUnderTheSizeLimit(t *testing.T) {
 	b, _ := json.Marshal(r.message(list, viewOf(list)))
 	if !strings.Contains(string(b), "more.") {
 		t.Error("the task list does not say how many tasks it left out")
+	}
+	if b, _ := encode(r.message(many, "")); !strings.Contains(string(b), "… and 20 more fields.") || !strings.Contains(string(b), "… and 30 more changes.") {
+		t.Error("the card does not say how many fields and changes it left out")
 	}
 }
 

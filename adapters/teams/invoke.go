@@ -57,7 +57,7 @@ func (a *Adapter) onInvoke(ctx context.Context, w http.ResponseWriter, act schem
 		return
 	}
 	res := a.cardAction(ctx, act)
-	body, err := json.Marshal(res)
+	body, err := encode(res) // as every activity: its size is limited
 	if err != nil {
 		a.log.ErrorContext(ctx, "teams: encode an invoke response", "platform", "teams", "err", err)
 		body, _ = json.Marshal(errorAnswer(http.StatusInternalServerError, "InternalError", "Something went wrong; it was logged."))
