@@ -3,6 +3,7 @@ package bot
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -15,6 +16,12 @@ import (
 
 	"github.com/batonbot/baton/flows"
 )
+
+// handBackAfter is when timers of a flow this replica does not define are
+// claimed again (by any replica), at most: soon, for a replica that defines
+// it to fire them, and not at once, so that a flow no replica defines any
+// more is not tried again every tick.
+const handBackAfter = 5 * time.Second
 
 // TimerConfig tunes the timer loop. Zero values mean the defaults.
 type TimerConfig struct {
@@ -112,6 +119,21 @@ func (t *Timers) Tick(ctx context.Context) (int, error) {
 func (t *Timers) fire(ctx context.Context, d flows.DueTimer, now time.Time, fired *atomic.Int64) bool {
 	ev := flows.Event{Kind: flows.EventTimer, Key: "timer:" + d.Timer, Instance: d.Instance, Actor: flows.System, Timer: d.Timer}
 	_, res, err := t.handle(ctx, ev)
+	if errors.Is(err, flows.ErrFlowUndefined) {
+		// Another replica may define the flow (a rolling upgrade adding
+		// it, or replicas given different flows): handed back soon, not
+		// held for the lease (claimed again at once, it would be held
+		// lease after lease while others could fire it).
+		t.metrics.TimersFired.WithLabelValues(string(ResultError)).Inc()
+		back := now.Add(min(t.cfg.Lease, handBackAfter))
+		if herr := t.queue.ReleaseTimers(ctx, d.Instance, back); herr != nil {
+			t.log.Error("timer failed; it fires again after its lease", "instance", d.Instance, "timer", d.Timer, "err", errors.Join(err, herr))
+			return false
+		}
+		t.log.Warn("timer handed back: this replica does not define its flow (replicas with different flows, or a flow removed)",
+			"instance", d.Instance, "timer", d.Timer, "again_in", back.Sub(now), "err", err)
+		return false
+	}
 	if err != nil {
 		t.metrics.TimersFired.WithLabelValues(string(ResultError)).Inc()
 		t.log.Error("timer failed; it fires again after its lease", "instance", d.Instance, "timer", d.Timer, "err", err)

@@ -286,6 +286,48 @@ func TestTimersFailedClaimRetakenAfterLease(t *testing.T) {
 	}
 }
 
+// TestTimersOfAFlowNotDefinedHere: a replica that does not define a
+// request's flow (a rolling upgrade adding it, replicas given different
+// flows) hands its timers back within seconds, not after the lease: the
+// replica that defines it fires them then.
+func TestTimersOfAFlowNotDefinedHere(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	id := h.start(t, "s1", "alice", 500)
+	bare, err := flows.NewEngine(nil, nil, nil) // a replica given other flows
+	if err != nil {
+		t.Fatal(err)
+	}
+	undefined := func(ctx context.Context, ev flows.Event) (flows.Outcome, bot.Result, error) {
+		in, err := h.Store.Get(ctx, ev.Instance)
+		if err == nil {
+			_, err = bare.Apply(in, ev, h.Clock.Now())
+		}
+		return flows.Outcome{}, bot.ResultInvalid, err
+	}
+	const lease = time.Minute
+	without := h.timers(bot.TimerConfig{Lease: lease}, undefined)
+	with := h.timers(bot.TimerConfig{Lease: lease}, nil)
+	h.Clock.Advance(4 * time.Hour)
+	if n := h.tick(t, without); n != 0 {
+		t.Fatalf("fired %d without the flow", n)
+	}
+	if !containsAll(h.logs.String(), "timer handed back", "instance="+id, "again_in=5s") {
+		t.Errorf("the hand-back is not logged:\n%s", h.logs)
+	}
+	h.Clock.Advance(5*time.Second - time.Millisecond)
+	if n := h.tick(t, with); n != 0 {
+		t.Fatalf("retaken before it was handed back: %d", n)
+	}
+	h.Clock.Advance(time.Millisecond)
+	if n := h.tick(t, with); n != 1 {
+		t.Fatalf("the replica with the flow fired %d, want 1 (5 s on, not after the lease)", n)
+	}
+	if c := h.audited(t, id, "reminded"); c != 1 {
+		t.Errorf("%d reminders recorded, want 1", c)
+	}
+}
+
 // TestTimersLostReplyNotRefired: a timer event that committed but whose
 // caller saw an error (a lost reply) is not fired again: the commit itself
 // released the claim.
@@ -412,6 +454,8 @@ func (q *fixedQueue) ClaimTimers(context.Context, time.Time, time.Duration, int)
 	q.due = nil
 	return due, false, nil
 }
+
+func (q *fixedQueue) ReleaseTimers(context.Context, string, time.Time) error { return nil }
 
 // TestTimersOfOneInstanceFireInOrder: timers of one instance due together
 // (caught up after a pause) fire one after the other, earliest first, so an

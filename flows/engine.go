@@ -19,13 +19,22 @@ import (
 // ErrNotFound means no instance (or flow) has the given id.
 var ErrNotFound = errors.New("not found")
 
+// ErrFlowUndefined is in the error of an event on a request whose flow the
+// engine does not define: its file was removed, or (a rolling upgrade, or
+// replicas given different flows) this replica has not got it.
+var ErrFlowUndefined = errors.New("flow not defined")
+
 // InputError is bad input from a person: nothing changed, and Msg says what
 // to fix. Field, when set, names the event's part it is about (step,
 // reason), for callers that tell problems field by field.
 type InputError struct {
 	Msg   string
 	Field string
+	err   error // what it is a case of (ErrFlowUndefined), if anything
 }
+
+// Unwrap returns what the error is a case of, if anything.
+func (e *InputError) Unwrap() error { return e.err }
 
 // Error is the message as a sentence (people read it): capitalised, with
 // a full stop, however it was written ("a reason is required to reject"
@@ -271,7 +280,7 @@ func (e *Engine) Apply(cur *Instance, ev Event, now time.Time) (*Transition, err
 	case ev.Kind == EventCancel || ev.Kind == EventWithdraw:
 		def = orphaned(cur) // it can still end
 	default:
-		return nil, &InputError{Msg: fmt.Sprintf("%s: flow %q is no longer defined; restore its file, or an admin cancels the request (or its requester withdraws it)", cur.ID, cur.Flow)}
+		return nil, &InputError{Msg: fmt.Sprintf("%s: flow %q is no longer defined; restore its file, or an admin cancels the request (or its requester withdraws it)", cur.ID, cur.Flow), err: ErrFlowUndefined}
 	}
 	typed := ev.Kind != EventTimer && ev.Kind != EventWebhookResult // its reason is a person's words, not Baton's or a remote's
 	if typed {

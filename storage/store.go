@@ -1012,6 +1012,16 @@ func (s *Store) ClaimTimers(ctx context.Context, now time.Time, lease time.Durat
 	return out, more, errors.Join(errs...)
 }
 
+// ReleaseTimers implements flows.TimerQueue: the instance's lease, if it
+// is still held, ends at at.
+func (s *Store) ReleaseTimers(ctx context.Context, id string, at time.Time) error {
+	err := s.rdb.ZAddXX(ctx, s.k.leases(s.k.shardOf(id)), redis.Z{Score: float64(at.UnixMilli()), Member: id}).Err()
+	if err != nil {
+		return fmt.Errorf("hand back the timers of %s: %w", id, err)
+	}
+	return nil
+}
+
 // claimed returns the timers of in, a claimed instance, due at now, earliest
 // first. If none is (it changed since its member was scored), it puts the
 // member back at in's earliest timer, reading the instance again if it
