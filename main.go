@@ -267,7 +267,7 @@ func loadEngine(cfg bot.Config) (*flows.Engine, error) {
 		return nil, fmt.Errorf("flow definitions:\n%w", err)
 	}
 	if len(defs) == 0 {
-		return nil, fmt.Errorf("no flow definitions (*.yaml) in %s", cfg.FlowsDir)
+		return nil, fmt.Errorf("no flow definitions (*.yaml or *.yml files) in %s; set BATON_FLOWS_DIR (or -flows) to the directory of your flows, or unset it for the built-in examples", cfg.FlowsDir)
 	}
 	src, name := manifests.Directory, "built-in demo directory"
 	if cfg.Directory != "" {
@@ -521,7 +521,7 @@ func connect(cfg bot.Config, log *slog.Logger) (redis.UniversalClient, func(), e
 
 // validate checks flow definitions (files or directories).
 func validate(paths []string, stdout, stderr io.Writer) int {
-	const usage = "usage: baton validate PATH... (flow files, or directories of *.yaml files; a people directory file is checked as one)"
+	const usage = "usage: baton validate PATH... (flow files, or directories of *.yaml and *.yml files; a people directory file is checked as one)"
 	if len(paths) == 0 {
 		fmt.Fprintln(stderr, usage)
 		return 2

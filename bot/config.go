@@ -45,7 +45,7 @@ const ConfigHelp = `Configuration (environment variables; the flags above overri
                         redis-sentinel://host:26379?master_name=mymaster.
                         Empty: an embedded in-process store whose state is lost on exit.
   BATON_HTTP_ADDR       listen address (default :8080)
-  BATON_FLOWS_DIR       directory of flow definitions (*.yaml); empty: the built-in examples
+  BATON_FLOWS_DIR       directory of flow definitions (*.yaml, *.yml); empty: the built-in examples
   BATON_DIRECTORY       people directory file (YAML); empty: the built-in demo directory
   BATON_ADMINS          comma-separated person ids who may act on any task, cancel and skip
   BATON_LOG_LEVEL       debug, info (default), warn or error
@@ -272,6 +272,14 @@ func validPort(port string) bool {
 func (c Config) Logger(w io.Writer) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: c.LogLevel}
 	if c.LogFormat == "json" {
+		// Durations as the text format writes them ("310ms"): slog's JSON
+		// writes nanoseconds, with no unit.
+		opts.ReplaceAttr = func(_ []string, a slog.Attr) slog.Attr {
+			if a.Value.Kind() == slog.KindDuration {
+				a.Value = slog.StringValue(a.Value.Duration().String())
+			}
+			return a
+		}
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))

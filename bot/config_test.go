@@ -378,3 +378,15 @@ steps:
 		t.Errorf("webhook steps with their secrets: %v", err)
 	}
 }
+
+// JSON logs write durations as the text format does, with their unit:
+// slog's JSON writes nanoseconds.
+func TestJSONLogDurations(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	bot.Config{LogFormat: "json", LogLevel: slog.LevelInfo}.Logger(&buf).Info("delivery will be retried", "in", 310*time.Millisecond)
+	var line map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &line); err != nil || line["in"] != "310ms" {
+		t.Errorf("logged %s (%v), want in=\"310ms\"", buf.String(), err)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -168,10 +169,18 @@ func (t *Timers) Run(ctx context.Context) error {
 	return s.Shutdown()
 }
 
-// gocronLogger adapts slog to gocron's logger.
+// gocronLogger adapts slog to gocron's logger. gocron's own messages start
+// "gocron: "; those that do not get it.
 type gocronLogger struct{ l *slog.Logger }
 
-func (g gocronLogger) Debug(msg string, args ...any) { g.l.Debug("gocron: "+msg, args...) }
-func (g gocronLogger) Info(msg string, args ...any)  { g.l.Debug("gocron: "+msg, args...) }
-func (g gocronLogger) Warn(msg string, args ...any)  { g.l.Warn("gocron: "+msg, args...) }
-func (g gocronLogger) Error(msg string, args ...any) { g.l.Error("gocron: "+msg, args...) }
+func gocronMsg(msg string) string {
+	if strings.HasPrefix(msg, "gocron: ") {
+		return msg
+	}
+	return "gocron: " + msg
+}
+
+func (g gocronLogger) Debug(msg string, args ...any) { g.l.Debug(gocronMsg(msg), args...) }
+func (g gocronLogger) Info(msg string, args ...any)  { g.l.Debug(gocronMsg(msg), args...) }
+func (g gocronLogger) Warn(msg string, args ...any)  { g.l.Warn(gocronMsg(msg), args...) }
+func (g gocronLogger) Error(msg string, args ...any) { g.l.Error(gocronMsg(msg), args...) }
