@@ -17,6 +17,7 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -385,8 +386,11 @@ func build(ctx context.Context, cfg bot.Config, getenv func(string) string, log 
 			messengers = append(messengers, p.messenger)
 		}
 	}
-	if cfg.Console == "local" || cfg.Console == "open" || cfg.Console == "auto" && len(a.platforms) == 0 {
-		a.console = web.New(a.svc, web.Config{Open: cfg.Console == "open"}, log)
+	// auto: the demo, on the embedded store with no chat platform. A server
+	// on a real Redis is not one, and may be behind a proxy on its machine,
+	// whose requests the console could not tell from this machine's.
+	if cfg.Console == "local" || cfg.Console == "open" || cfg.Console == "auto" && len(a.platforms) == 0 && cfg.RedisURL == "" {
+		a.console = web.New(a.svc, web.Config{Open: cfg.Console == "open", PublicHost: publicHost(getenv("BATON_PUBLIC_URL"))}, log)
 		messengers = append(messengers, a.console.Messenger())
 	}
 	if a.external, err = buildExternal(ctx, cfg, getenv, a, log, clock); err != nil { // main_external.go
@@ -480,8 +484,11 @@ func serve(ctx context.Context, cfg bot.Config, getenv func(string) string, log 
 		platforms = append(platforms, p.name)
 	}
 	console := "off"
-	if a.console != nil {
+	switch {
+	case a.console != nil:
 		console = consoleURL(addr.String())
+	case cfg.Console == "auto" && len(a.platforms) == 0:
+		console = "off (a server on Redis; BATON_CONSOLE=local turns it on for this machine)"
 	}
 	log.Info("baton is running", "addr", addr.String(), "flows", strings.Join(names, ","), "platforms", strings.Join(platforms, ","), "console", console)
 	if ready != nil {
@@ -491,6 +498,14 @@ func serve(ctx context.Context, cfg bot.Config, getenv func(string) string, log 
 		log.Info("baton stopped")
 	}
 	return err
+}
+
+// publicHost is the host of BATON_PUBLIC_URL ("" if none).
+func publicHost(public string) string {
+	if u, err := url.Parse(public); err == nil {
+		return u.Hostname()
+	}
+	return ""
 }
 
 func consoleURL(addr string) string {

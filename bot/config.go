@@ -50,8 +50,8 @@ const ConfigHelp = `Configuration (environment variables; the flags above overri
   BATON_ADMINS          comma-separated person ids who may act on any task, cancel and skip
   BATON_LOG_LEVEL       debug, info (default), warn or error
   BATON_LOG_FORMAT      text (default) or json
-  BATON_CONSOLE         the web console: auto (default: on, for local clients only, unless a
-                        chat platform is configured), local, open (any client: demo only) or off
+  BATON_CONSOLE         the web console: auto (default: on, for local clients only, with no chat
+                        platform and no BATON_REDIS_URL), local, open (any client: demo only) or off
   BATON_TIMER_INTERVAL  how often due reminders and escalations are looked for (default 1s, at most 1m)
   BATON_TIMER_LEASE     how long a replica holds the timers of a request it claimed before another may fire them (default 1m)
   BATON_OUTBOX_RECLAIM  how long an undelivered outbox entry of a stopped replica waits before

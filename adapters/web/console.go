@@ -44,6 +44,9 @@ type Config struct {
 	// (loopback) are served. The console lets anyone act as anyone: it is a
 	// local demo and test surface, not for a shared network.
 	Open bool
+	// PublicHost is a name the console answers as when Open, besides
+	// localhost and IP addresses (BATON_PUBLIC_URL's host).
+	PublicHost string
 }
 
 // Console is the local web console: pick who you are, type the commands a
@@ -255,15 +258,19 @@ func (c *Console) guard(next http.Handler) http.Handler {
 	}))
 	protected := c.csrf.Handler(c.parsed(next))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !c.cfg.Open && !loopback(r.RemoteAddr) {
-			http.Error(w, "The Baton console only answers this machine (it lets anyone act as anyone). "+
+		if !c.cfg.Open && !fromThisMachine(r) {
+			http.Error(w, "The Baton console only answers this machine (it lets anyone act as anyone), "+
+				"and not through a proxy, which would pass on anyone's requests. "+
 				"Use Slack or Teams, or set BATON_CONSOLE=open for a demo on a trusted network.", http.StatusForbidden)
 			return
 		}
-		if !c.cfg.Open && !localHost(r.Host) {
+		// A page of another site reaches this machine through a name it
+		// points here (DNS rebinding): answered only as localhost, an IP
+		// address (no site's name), or, open, BATON_PUBLIC_URL's host.
+		if !localHost(r.Host) && !(c.cfg.Open && (ipHost(r.Host) || c.cfg.PublicHost != "" && hostOf(r.Host) == strings.ToLower(c.cfg.PublicHost))) {
 			http.Error(w, fmt.Sprintf("The Baton console answers only as localhost or 127.0.0.1, not as %q "+
 				"(another site may have pointed its name at this machine). Open http://localhost with the console's port, "+
-				"or set BATON_CONSOLE=open for a demo on a trusted network.", r.Host), http.StatusForbidden)
+				"or, with BATON_CONSOLE=open, its IP address or BATON_PUBLIC_URL.", r.Host), http.StatusForbidden)
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
@@ -307,15 +314,43 @@ func (c *Console) parsed(next http.Handler) http.Handler {
 // 127.0.0.1 to read and post to the console as its own origin (DNS
 // rebinding), which the cross-origin checks cannot see.
 func localHost(host string) bool {
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
-	}
-	host = strings.TrimSuffix(strings.ToLower(strings.Trim(host, "[]")), ".")
+	host = hostOf(host)
 	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
 		return true
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && (ip.IsLoopback() || ip.IsUnspecified())
+}
+
+// hostOf is a Host header's name, without its port, in lower case.
+func hostOf(host string) string {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	return strings.TrimSuffix(strings.ToLower(strings.Trim(host, "[]")), ".")
+}
+
+// ipHost reports whether a Host header names an IP address.
+func ipHost(host string) bool { return net.ParseIP(hostOf(host)) != nil }
+
+// proxyHeaders are those a proxy adds: a request that carries one came
+// from elsewhere, whatever its connection's address.
+var proxyHeaders = []string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Real-Ip", "Via"}
+
+// fromThisMachine reports whether a request comes from this machine: over
+// loopback, and not passed on by a proxy that says so. (A proxy on this
+// machine that says nothing cannot be told apart: local mode is not for
+// a server behind one, Running in production.)
+func fromThisMachine(r *http.Request) bool {
+	if !loopback(r.RemoteAddr) {
+		return false
+	}
+	for _, h := range proxyHeaders {
+		if r.Header.Get(h) != "" {
+			return false
+		}
+	}
+	return true
 }
 
 func loopback(remote string) bool {

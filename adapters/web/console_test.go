@@ -118,7 +118,9 @@ func TestConsoleServesOnlyThisMachine(t *testing.T) {
 		open   bool
 		remote string
 		host   string
-		want   int
+		// proxied names a header a proxy adds, set on the request
+		proxied string
+		want    int
 	}{
 		{name: "loopback v4", remote: "127.0.0.1:5000", want: 200},
 		{name: "loopback v6", remote: "[::1]:5000", want: 200},
@@ -129,10 +131,18 @@ func TestConsoleServesOnlyThisMachine(t *testing.T) {
 		{name: "private network", remote: "10.1.2.3:5000", want: 403},
 		{name: "no address", remote: "garbage", want: 403},
 		{name: "rebound name", remote: "127.0.0.1:5000", host: "evil.example:8080", want: 403},
-		{name: "open: other machine", open: true, remote: "192.0.2.10:5000", host: "baton.example:8080", want: 200},
+		{name: "open: other machine, public name", open: true, remote: "192.0.2.10:5000", host: "baton.example:8080", want: 200},
+		{name: "open: other machine, by address", open: true, remote: "192.0.2.10:5000", host: "192.0.2.1:8080", want: 200},
+		// Open is no excuse for answering as another site's name: a page
+		// of that site could drive the console (DNS rebinding).
+		{name: "open: rebound name", open: true, remote: "127.0.0.1:5000", host: "attacker.test:8080", want: 403},
+		// Passed on by a proxy on this machine: anyone's request.
+		{name: "through a proxy", remote: "127.0.0.1:5000", host: "localhost:8080", proxied: "X-Forwarded-For", want: 403},
+		{name: "through a proxy (Forwarded)", remote: "127.0.0.1:5000", host: "localhost:8080", proxied: "Forwarded", want: 403},
+		{name: "through a proxy (Via)", remote: "127.0.0.1:5000", proxied: "Via", want: 403},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cr := newConsoleRig(t, web.Config{Open: tc.open})
+			cr := newConsoleRig(t, web.Config{Open: tc.open, PublicHost: "Baton.example"})
 			// The outbox mail view holds live approval links: guarded alike.
 			cr.c.ShowMail(func() []web.Mail {
 				return []web.Mail{{To: "sales@acme.example", Subject: "Approve", Text: "Open /x/secret", Link: "/x/secret"}}
@@ -142,6 +152,9 @@ func TestConsoleServesOnlyThisMachine(t *testing.T) {
 				r.RemoteAddr = tc.remote
 				if tc.host != "" {
 					r.Host = tc.host
+				}
+				if tc.proxied != "" {
+					r.Header.Set(tc.proxied, "203.0.113.7")
 				}
 				w := httptest.NewRecorder()
 				cr.h.ServeHTTP(w, r)

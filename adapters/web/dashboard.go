@@ -103,7 +103,7 @@ func (d *Dashboard) Handler() http.Handler {
 
 // local reports whether the request may see the dashboard without sign-in.
 func (d *Dashboard) local(r *http.Request) bool {
-	return d.cfg.Local && loopback(r.RemoteAddr) && localHost(r.Host)
+	return d.cfg.Local && fromThisMachine(r) && localHost(r.Host)
 }
 
 type dashData struct {

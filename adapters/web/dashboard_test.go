@@ -207,8 +207,15 @@ func TestDashboardContent(t *testing.T) {
 	if strings.Contains(body, `id="dead"`) {
 		t.Error("a warning of dead letters, with none counted")
 	}
-	// From another machine, local mode does not apply.
+	// From another machine, local mode does not apply; nor through a
+	// proxy on this one, which passes on anyone's requests.
 	has(t, d.do("GET", "/dashboard", nil, remote), http.StatusOK, "Sign in")
+	proxied := httptest.NewRequest("GET", "http://localhost:8080/dashboard", nil)
+	proxied.RemoteAddr = "127.0.0.1:50000"
+	proxied.Header.Set("X-Forwarded-For", "203.0.113.7")
+	pw := httptest.NewRecorder()
+	d.h.ServeHTTP(pw, proxied)
+	has(t, pw, http.StatusOK, "Sign in")
 	if csp := w.Header().Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") {
 		t.Errorf("CSP %q", csp)
 	}
