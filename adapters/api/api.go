@@ -598,10 +598,12 @@ func (a *API) decide(w http.ResponseWriter, r *http.Request) {
 
 // outputs returns the output fields of the step of the request in r's path
 // (step, or else its current one), or nil when there is no such request or
-// step: the engine then says so.
+// step, or the token may not see it: the engine, or the write's not
+// found, then says so (typing data against a request the token may not see
+// would tell it the request exists, and where it stands).
 func (a *API) outputs(r *http.Request, step string) []flows.Field {
 	in, err := a.d.Instances.Get(r.Context(), instanceID(r))
-	if err != nil {
+	if err != nil || !a.mayView(r, in) {
 		return nil
 	}
 	def, ok := a.d.Service.Engine().Flow(in.Flow)

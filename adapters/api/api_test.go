@@ -708,6 +708,18 @@ func TestBoundTokenWritesOnlyWhatItSees(t *testing.T) {
 			t.Errorf("recorded: %s by %s, refused %v", e.Action, e.Actor, e.Refused)
 		}
 	}
+	// Data typed against the step's outputs tells nothing of a request the
+	// token may not see: answered as for one that does not exist.
+	access := r.do("POST", "/api/v1/flows/access/instances", crm, map[string]any{"on_behalf_of": "carol",
+		"data": map[string]any{"system": "github", "level": "read", "reason": "to review the code"}})
+	r.want(access, http.StatusCreated, "")
+	other, _ = access.body["instance"].(string)
+	body := map[string]any{"decision": "done", "step": "grant", "data": map[string]any{"account": true}}
+	seen := r.do("POST", "/api/v1/instances/"+other+"/decisions", bob, body)
+	none := r.do("POST", "/api/v1/instances/AR-999/decisions", bob, body)
+	if seen.code != none.code || seen.errCode() != none.errCode() || strings.Contains(seen.raw, "must be text") {
+		t.Errorf("typed data: %d %s; for no request: %d %s", seen.code, seen.raw, none.code, none.raw)
+	}
 }
 
 // TestAuditNamesTheToken: what a token does is recorded for the person it
