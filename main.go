@@ -622,11 +622,12 @@ func validate(paths []string, stdout, stderr io.Writer) int {
 		problems = append(problems, err.Error())
 	}
 	problems = append(problems, e.ScheduleProblems()...) // the engine holds every flow, clashing or not
-	if len(problems) > 0 {
-		fmt.Fprintln(stderr, strings.Join(problems, "\n"))
-		return 1
-	}
+	// The files that are fine are said to be, beside the others' problems:
+	// those no problem names.
 	for _, d := range defs {
+		if slices.ContainsFunc(problems, func(p string) bool { return strings.Contains(p, d.Source) }) {
+			continue
+		}
 		steps := "steps"
 		if len(d.Steps) == 1 {
 			steps = "step"
@@ -635,6 +636,10 @@ func validate(paths []string, stdout, stderr io.Writer) int {
 	}
 	for _, l := range ok {
 		fmt.Fprintln(stdout, l)
+	}
+	if len(problems) > 0 {
+		fmt.Fprintln(stderr, strings.Join(problems, "\n"))
+		return 1
 	}
 	return 0
 }

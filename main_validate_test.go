@@ -50,6 +50,13 @@ steps:
 		!strings.Contains(errOut, "schedule[0].data: invalid form: approver: you are making this request") {
 		t.Errorf("validate with a bad schedule and a missing file: exit %d\n%s", code, errOut)
 	}
+	// The files that are fine are said to be, beside another's problems;
+	// the one with a problem is not.
+	code, out, errOut := runCLI(t, "validate", bom, sched, filepath.Join("manifests", "directory.yaml"))
+	if code != 1 || !strings.Contains(out, "ok  "+bom+": flow purchase") || !strings.Contains(out, "directory.yaml: people directory") ||
+		strings.Contains(out, sched) || !strings.Contains(errOut, "schedule[0].data") {
+		t.Errorf("validate of good files beside a bad one: exit %d\n%s%s", code, out, errOut)
+	}
 	// A people directory is checked as one, not as a flow.
 	if code, out, errOut := runCLI(t, "validate", filepath.Join("manifests", "directory.yaml")); code != 0 || !strings.Contains(out, "directory.yaml: people directory, ") {
 		t.Errorf("validate of the demo directory: exit %d\n%s%s", code, out, errOut)

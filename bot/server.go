@@ -72,7 +72,13 @@ func (s *Server) Handler() http.Handler {
 		if route == "" {
 			route = "unmatched"
 		}
+		req := r.WithContext(WithRequestID(r.Context(), id))
 		defer func() {
+			// The innermost pattern: a handler with a mux of its own (the
+			// console, the dashboard, the API) sets the one it matched.
+			if req.Pattern != "" {
+				route = req.Pattern
+			}
 			if p := recover(); p != nil {
 				if p == http.ErrAbortHandler {
 					panic(p)
@@ -87,7 +93,7 @@ func (s *Server) Handler() http.Handler {
 			s.metrics.HTTPTime.WithLabelValues(route).Observe(time.Since(began).Seconds())
 			s.log.Debug("http", "request", id, "method", r.Method, "route", route, "code", rec.code, "took", time.Since(began))
 		}()
-		s.mux.ServeHTTP(rec, r.WithContext(WithRequestID(r.Context(), id)))
+		s.mux.ServeHTTP(rec, req)
 	})
 }
 

@@ -332,3 +332,20 @@ func wait(t *testing.T, ch <-chan struct{}, what string) {
 	t.Helper()
 	recv(t, ch, what)
 }
+
+// A handler with a mux of its own (the console, at /) is counted and
+// logged by the pattern it matched, not all under its mount point.
+func TestServerLabelsInnerRoutes(t *testing.T) {
+	s, _, reg := newServer(t, ":0", func(context.Context) error { return nil })
+	inner := http.NewServeMux()
+	inner.HandleFunc("GET /console/inbox", func(http.ResponseWriter, *http.Request) {})
+	s.Handle("/", inner)
+	get(t, s.Handler(), "/console/inbox")
+	get(t, s.Handler(), "/nothing-here")
+	if got := metricValue(t, reg, "baton_http_requests_total", "route", "GET /console/inbox", "code", "200"); got != 1 {
+		t.Errorf("the inner route counted %v, want 1", got)
+	}
+	if got := metricValue(t, reg, "baton_http_requests_total", "route", "/", "code", "404"); got != 1 {
+		t.Errorf("a path the inner mux lacks counted %v under its mount point, want 1", got)
+	}
+}
