@@ -120,14 +120,16 @@ func (t *Timers) Tick(ctx context.Context) (int, error) {
 func (t *Timers) fire(ctx context.Context, d flows.DueTimer, now time.Time, fired *atomic.Int64) bool {
 	ev := flows.Event{Kind: flows.EventTimer, Key: "timer:" + d.Timer, Instance: d.Instance, Actor: flows.System, Timer: d.Timer}
 	_, res, err := t.handle(ctx, ev)
-	if errors.Is(err, flows.ErrFlowUndefined) {
+	if errors.Is(err, flows.ErrFlowUndefined) && now.Sub(d.Due) < t.cfg.Lease {
 		// Another replica may define the flow (a rolling upgrade adding
 		// it, or replicas given different flows): handed back soon, not
 		// held for the lease (claimed again at once, it would be held
-		// lease after lease while others could fire it).
+		// lease after lease while others could fire it). Once a lease
+		// late, no replica is taken to define it (its file was removed):
+		// held for the lease, as any failure.
 		t.metrics.TimersFired.WithLabelValues(string(ResultError)).Inc()
 		back := now.Add(min(t.cfg.Lease, handBackAfter))
-		if herr := t.queue.ReleaseTimers(ctx, d.Instance, back); herr != nil {
+		if herr := t.queue.ReleaseTimers(ctx, d, back); herr != nil {
 			t.log.Error("timer failed; it fires again after its lease", "instance", d.Instance, "timer", d.Timer, "err", errors.Join(err, herr))
 			return false
 		}

@@ -326,6 +326,18 @@ func TestTimersOfAFlowNotDefinedHere(t *testing.T) {
 	if c := h.audited(t, id, "reminded"); c != 1 {
 		t.Errorf("%d reminders recorded, want 1", c)
 	}
+
+	// A lease late, no replica is taken to define the flow (its file was
+	// removed): held for the lease, not tried again every 5 s.
+	h.Clock.Advance(4 * time.Hour) // the second reminder, due at 8 h
+	h.Clock.Advance(lease)
+	if n := h.tick(t, without); n != 0 {
+		t.Fatalf("fired %d without the flow", n)
+	}
+	h.Clock.Advance(lease - time.Millisecond)
+	if n := h.tick(t, with); n != 0 {
+		t.Fatalf("a timer a lease late was handed back early: %d fired", n)
+	}
 }
 
 // TestTimersLostReplyNotRefired: a timer event that committed but whose
@@ -455,7 +467,7 @@ func (q *fixedQueue) ClaimTimers(context.Context, time.Time, time.Duration, int)
 	return due, false, nil
 }
 
-func (q *fixedQueue) ReleaseTimers(context.Context, string, time.Time) error { return nil }
+func (q *fixedQueue) ReleaseTimers(context.Context, flows.DueTimer, time.Time) error { return nil }
 
 // TestTimersOfOneInstanceFireInOrder: timers of one instance due together
 // (caught up after a pause) fire one after the other, earliest first, so an

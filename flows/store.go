@@ -110,10 +110,10 @@ type TimerQueue interface {
 	// claim, with an error for what it could not, and more when it took as
 	// many instances as it could, so that more may be due.
 	ClaimTimers(ctx context.Context, now time.Time, lease time.Duration, n int) (due []DueTimer, more bool, err error)
-	// ReleaseTimers ends the lease of a claimed instance's timers at at
-	// (sooner than it would), so that any caller claims them again from
-	// then: for timers this caller could not fire and another may.
-	ReleaseTimers(ctx context.Context, instance string, at time.Time) error
+	// ReleaseTimers ends the lease of a claimed timer's instance at at, if
+	// that is sooner, so that any caller claims it again from then: for a
+	// timer this caller could not fire and another may.
+	ReleaseTimers(ctx context.Context, d DueTimer, at time.Time) error
 }
 
 // DueTimer is a claimed timer.

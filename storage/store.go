@@ -1012,12 +1012,15 @@ func (s *Store) ClaimTimers(ctx context.Context, now time.Time, lease time.Durat
 	return out, more, errors.Join(errs...)
 }
 
-// ReleaseTimers implements flows.TimerQueue: the instance's lease, if it
-// is still held, ends at at.
-func (s *Store) ReleaseTimers(ctx context.Context, id string, at time.Time) error {
-	err := s.rdb.ZAddXX(ctx, s.k.leases(s.k.shardOf(id)), redis.Z{Score: float64(at.UnixMilli()), Member: id}).Err()
+// ReleaseTimers implements flows.TimerQueue: the lease of the instance, or
+// of the timer's member under the per-timer name earlier versions used, if
+// still held, ends at at, if that is sooner (a lease retaken since, by
+// another caller, is not lengthened).
+func (s *Store) ReleaseTimers(ctx context.Context, d flows.DueTimer, at time.Time) error {
+	err := s.rdb.ZAddArgs(ctx, s.k.leases(s.k.shardOf(d.Instance)), redis.ZAddArgs{XX: true, LT: true,
+		Members: []redis.Z{{Score: float64(at.UnixMilli()), Member: d.Instance}, {Score: float64(at.UnixMilli()), Member: d.Instance + "|" + d.Timer}}}).Err()
 	if err != nil {
-		return fmt.Errorf("hand back the timers of %s: %w", id, err)
+		return fmt.Errorf("hand back the timers of %s: %w", d.Instance, err)
 	}
 	return nil
 }

@@ -1370,3 +1370,57 @@ func TestAway(t *testing.T) {
 		}
 	})
 }
+
+// ReleaseTimers ends a claim's lease early, for the instance's member and
+// for a timer's member under the per-timer name earlier versions used, and
+// never lengthens one.
+func TestReleaseTimers(t *testing.T) {
+	onBackends(t, storage.Config{Shards: 4}, func(t *testing.T, be storagetest.Backend, s *storage.Store) {
+		e := engine(t)
+		ctx := t.Context()
+		at4h := t0.Add(4 * time.Hour)
+		claimAt := func(now time.Time) int {
+			t.Helper()
+			got, _, err := s.ClaimTimers(ctx, now, time.Minute, 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return len(got)
+		}
+		for _, legacy := range []bool{false, true} {
+			id := start(t, s, e, fmt.Sprint("s", legacy), "500")
+			if legacy { // as an earlier version left it
+				key := storage.TimersKey(s, s.ShardOf(id))
+				in, err := s.Get(ctx, id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				be.Client.ZRem(ctx, key, id)
+				for _, tm := range in.Timers {
+					be.Client.ZAdd(ctx, key, redis.Z{Score: float64(tm.At.UnixMilli()), Member: id + "|" + tm.ID})
+				}
+			}
+			got, _, err := s.ClaimTimers(ctx, at4h, time.Minute, 10)
+			if err != nil || len(got) != 1 {
+				t.Fatalf("legacy %v: claimed %+v %v", legacy, got, err)
+			}
+			if err := s.ReleaseTimers(ctx, got[0], at4h.Add(5*time.Second)); err != nil {
+				t.Fatal(err)
+			}
+			if n := claimAt(at4h.Add(5*time.Second - time.Millisecond)); n != 0 {
+				t.Fatalf("legacy %v: retaken before it was released: %d", legacy, n)
+			}
+			if n := claimAt(at4h.Add(5 * time.Second)); n != 1 {
+				t.Fatalf("legacy %v: not retaken once released: %d", legacy, n)
+			}
+			// Retaken (leased to +1 min from +5 s): a later release asking
+			// for longer does not lengthen it.
+			if err := s.ReleaseTimers(ctx, got[0], at4h.Add(time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+			if n := claimAt(at4h.Add(5*time.Second + time.Minute)); n != 1 {
+				t.Fatalf("legacy %v: the lease was lengthened: %d", legacy, n)
+			}
+		}
+	})
+}
