@@ -94,3 +94,29 @@ func TestTeamsPlatformWiring(t *testing.T) {
 		t.Errorf("half-configured Teams: %v", err)
 	}
 }
+
+// BATON_CONSOLE=auto is the demo's: on with no chat platform and no Redis
+// URL; a server on Redis (perhaps behind a proxy on its machine) has none
+// unless it is asked for.
+func TestConsoleAutoOnlyForTheDemo(t *testing.T) {
+	t.Parallel()
+	b := storagetest.Default(t)
+	for _, tc := range []struct {
+		console, redis string
+		want           bool
+	}{
+		{"auto", "", true},
+		{"auto", "redis://127.0.0.1:6379/0", false},
+		{"local", "redis://127.0.0.1:6379/0", true},
+	} {
+		cfg := bot.Config{Console: tc.console, RedisURL: tc.redis, TimerInterval: time.Second, HTTPAddr: "127.0.0.1:0"}
+		a, err := build(t.Context(), cfg, env(), slog.New(slog.DiscardHandler), b.Client, nil, storage.Config{Prefix: storagetest.Prefix()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = a.store.DeleteAll(context.Background()) })
+		if got := a.console != nil; got != tc.want {
+			t.Errorf("console %s with Redis URL %q: on %v, want %v", tc.console, tc.redis, got, tc.want)
+		}
+	}
+}

@@ -264,50 +264,73 @@ func mentionsIn(body []byte) []mention {
 	return slices.DeleteFunc(raw.Entities, func(m mention) bool { return m.Type != "mention" || m.Text == "" })
 }
 
-// namePeople writes each @mention of someone but the bot in text as whom
-// it names, as a command takes a person ("delegate PR-12 carol"): their
-// directory id (by Teams user id, else Entra object id), or, for someone
-// the directory lacks, their name as one word ("Zoe_Lee"), which a command
-// refuses. A
-// mention no entity explains (none sent, or written otherwise) keeps its
-// text, for the command to refuse, unless it is the bot's name: dropped, a
-// person would not be.
-func (a *Adapter) namePeople(act schema.Activity, mentions []mention) string {
-	text := act.Text
+// namePeople writes each @mention in text as whom it names, as a command
+// takes a person ("delegate PR-12 carol"): the bot's is dropped (however
+// it is written or split: the new client sends one mention per word), a
+// directory person's is their id (by Teams user id, else Entra object id),
+// and someone else's is their Teams identity ("teams:29:…"), which no
+// command takes for a directory person: names maps it to the name shown,
+// for the answer. A person mentioned twice (split) is written once. A
+// mention no entity explains keeps its text, for the command to refuse,
+// unless it is the bot's name.
+func (a *Adapter) namePeople(act schema.Activity, mentions []mention) (text string, names map[string]string) {
+	text = act.Text
 	dir := a.svc.Engine().Directory()
+	written := map[string]bool{} // the people written already
 	for _, m := range mentions {
-		if m.Mentioned.ID == "" || m.Mentioned.ID == act.Recipient.ID {
-			continue // the bot's: dropped below
+		if m.Mentioned.ID == "" {
+			continue
 		}
-		who := dir.Resolve("teams", m.Mentioned.ID)
-		if m.Mentioned.AAD != "" && strings.HasPrefix(who, "teams:") {
-			if p := dir.Resolve("teams", m.Mentioned.AAD); !strings.HasPrefix(p, "teams:") {
-				who = p
+		who := ""
+		switch {
+		case m.Mentioned.ID == act.Recipient.ID:
+		case written[m.Mentioned.ID]:
+		default:
+			written[m.Mentioned.ID] = true
+			who = dir.Resolve("teams", m.Mentioned.ID)
+			if m.Mentioned.AAD != "" && strings.HasPrefix(who, "teams:") {
+				if p := dir.Resolve("teams", m.Mentioned.AAD); !strings.HasPrefix(p, "teams:") {
+					who = p
+				}
+			}
+			if strings.HasPrefix(who, "teams:") && m.Mentioned.Name != "" {
+				if names == nil {
+					names = map[string]string{}
+				}
+				names[who] = m.Mentioned.Name
 			}
 		}
-		if strings.HasPrefix(who, "teams:") && m.Mentioned.Name != "" { // one word, as a command reads a person
-			who = strings.Join(strings.Fields(m.Mentioned.Name), "_")
-		}
 		// As sent in the text, where "&" is "&amp;".
-		for _, written := range []string{m.Text, strings.ReplaceAll(html.UnescapeString(m.Text), "&", "&amp;")} {
-			if strings.Contains(text, written) {
-				text = strings.Replace(text, written, " "+html.EscapeString(who)+" ", 1)
+		for _, w := range []string{m.Text, strings.ReplaceAll(html.UnescapeString(m.Text), "&", "&amp;")} {
+			if strings.Contains(text, w) {
+				text = strings.Replace(text, w, " "+html.EscapeString(who)+" ", 1)
 				break
 			}
 		}
 	}
-	return mentionRE.ReplaceAllStringFunc(text, func(at string) string {
+	text = mentionRE.ReplaceAllStringFunc(text, func(at string) string {
 		name := strings.TrimSpace(html.UnescapeString(tagRE.ReplaceAllString(at, "")))
 		if strings.EqualFold(name, act.Recipient.Name) || name == "" {
 			return " "
 		}
 		return " " + html.EscapeString(name) + " "
 	})
+	return text, names
+}
+
+// shownAs writes the Teams identities of people the directory lacks in an
+// answer as the names their mentions showed.
+func shownAs(m *flows.Message, names map[string]string) {
+	for id, name := range names {
+		m.Title = strings.ReplaceAll(m.Title, id, "@"+name)
+		m.Text = strings.ReplaceAll(m.Text, id, "@"+name)
+	}
 }
 
 // onMessage answers a typed command in the same conversation.
 func (a *Adapter) onMessage(ctx context.Context, act schema.Activity, mentions []mention) {
-	text := commandText(a.namePeople(act, mentions))
+	named, names := a.namePeople(act, mentions)
+	text := commandText(named)
 	if text == "" {
 		return // a file, a reaction-like message or an old client's card submit: nothing to do
 	}
@@ -324,6 +347,7 @@ func (a *Adapter) onMessage(ctx context.Context, act schema.Activity, mentions [
 	case rep.Form != nil:
 		c = a.startForm(rep.Form, actor, nil, nil, a.newKey())
 	case rep.Message != nil:
+		shownAs(rep.Message, names)
 		c = a.cards.message(rep.Message, viewOf(rep.Message))
 	default:
 		return

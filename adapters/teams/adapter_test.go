@@ -615,7 +615,13 @@ func TestCommandMentionsName(t *testing.T) {
 	carol := mentioned{teamsID("carol"), "Carol Diaz", ""}
 	mustContain(t, "away", say("bob", "<at>Baton</at> away until 2026-12-24 <at>Carol Diaz</at>", bot, carol).text(), "Carol Diaz stands in")
 	mustContain(t, "someone not in the directory", say("erin", "away until 2026-12-24 <at>Zoe Lee</at>", mentioned{"29:1zoe", "Zoe Lee", ""}).text(),
-		`"Zoe_Lee" is not a person in the directory`)
+		`"@Zoe Lee" is not a person in the directory`)
+	// Someone the directory lacks is not taken for a person it has, by a
+	// name that is also an id, nor by one word of a split mention.
+	stranger := mentioned{"29:1stranger", "Carol", ""}
+	mustContain(t, "a stranger named Carol", say("erin", "away until 2026-12-24 <at>Carol</at>", stranger).text(), `"@Carol" is not a person in the directory`)
+	mustContain(t, "a split mention", say("erin", "away until 2026-12-24 <at>Carol</at> <at>Smith</at>", stranger, mentioned{"29:1stranger", "Smith", ""}).text(),
+		`"@Carol" is not a person in the directory`)
 	// Dana is in the directory by her Entra object id; a mention of her
 	// without an entity (or one written otherwise) is refused, not dropped.
 	w.install("dana")
@@ -680,4 +686,61 @@ func TestChannelCommandAnsweredPrivately(t *testing.T) {
 
 	inChannel("1764147000992", "<at>Baton</at> help")
 	mustContain(t, "help", w.conn.last(t, thread).text(), "Baton: start and track requests")
+}
+
+// The bot's own mention is dropped by its entity, however it is written:
+// a name other than the bot's (shortened, renamed), split in two by the
+// new client, or with no name on the activity's recipient.
+func TestBotMentionDroppedByEntity(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	const botID = "28:5f0e1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b"
+	for _, tc := range []struct{ text, recipient string }{
+		{"<at>Approvals</at> tasks", ""},
+		{"<at>Approvals</at> tasks", "Approvals Bot"},
+		{"<at>Approvals</at> <at>Bot</at> tasks", "Approvals Bot"},
+	} {
+		before := len(w.conn.in(chat("bob")))
+		rec := w.post(w.activity("message", func(act map[string]any) {
+			as("bob")(act)
+			act["text"] = tc.text
+			act["recipient"] = map[string]any{"id": botID, "name": tc.recipient}
+			ents := act["entities"].([]any)
+			for _, m := range mentionRE.FindAllString(tc.text, -1) {
+				ents = append(ents, map[string]any{"type": "mention", "text": m, "mentioned": map[string]any{"id": botID, "name": tc.recipient}})
+			}
+			act["entities"] = ents
+		}))
+		msgs := w.conn.in(chat("bob"))
+		if rec.Code != http.StatusOK || len(msgs) != before+1 {
+			t.Fatalf("%q: %d, %d answers", tc.text, rec.Code, len(msgs)-before)
+		}
+		if got := msgs[len(msgs)-1].text(); !strings.Contains(got, "pending tasks") || strings.Contains(got, "I don't know the command") {
+			t.Errorf("%q (recipient %q): %s", tc.text, tc.recipient, got)
+		}
+	}
+}
+
+// A click's answer is written as activities are, without HTML escapes
+// ("&" would take six bytes of a card whose size Teams limits).
+func TestInvokeAnswerUnescaped(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.install("bob")
+	out, err := w.rig.Svc.Handle(t.Context(), flows.Event{Kind: flows.EventStart, Key: "s1", Actor: "alice", Platform: "teams", Flow: "purchase",
+		Data: map[string]string{"item": "R&D <kit>", "amount": "500", "justification": "for the lab"}})
+	if err != nil || !out.OK {
+		t.Fatalf("start: %+v %v", out, err)
+	}
+	w.rig.Drain()
+	card := w.conn.last(t, chat("bob"))
+	rec := w.post(w.activity("invoke", func(act map[string]any) {
+		as("bob")(act)
+		act["replyToId"] = card.ID
+		act["value"] = map[string]any{"action": map[string]any{"type": "Action.Execute", "verb": verbApprove,
+			"data": findAction(card.Card, verbApprove, out.Instance)["data"]}, "trigger": "manual"}
+	}))
+	if body := rec.Body.String(); rec.Code != http.StatusOK || !strings.Contains(body, "R&D <kit>") || strings.Contains(body, `\u0026`) {
+		t.Errorf("the answer: %d %s", rec.Code, body)
+	}
 }

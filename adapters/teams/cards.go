@@ -37,6 +37,7 @@ const (
 	minFactText = 40
 	maxFacts    = 20
 	maxChanges  = 10
+	maxLines    = 15 // lines of a card's text
 )
 
 // Keys of the data an Action.Execute carries back to us, and prefixes of
@@ -135,7 +136,7 @@ func rich(runs ...map[string]any) map[string]any {
 // up to maxText characters in all.
 func paragraphs(text string, st runStyle) []any {
 	var out []any
-	for _, l := range strings.Split(shorten(text), "\n") {
+	for _, l := range capLines(strings.Split(shorten(text), "\n"), maxLines) {
 		if strings.TrimSpace(l) != "" {
 			out = append(out, rich(textRun(l, st)))
 		}
@@ -152,6 +153,16 @@ func shortenTo(s string, n int) string {
 		return s
 	}
 	return string([]rune(s)[:n-1]) + "…"
+}
+
+// capLines keeps the first n-1 lines (of those not blank) and joins the
+// rest into the last, with spaces: nothing is lost, but the line breaks.
+func capLines(lines []string, n int) []string {
+	lines = slices.DeleteFunc(lines, func(l string) bool { return strings.TrimSpace(l) == "" })
+	if len(lines) <= n {
+		return lines
+	}
+	return append(lines[:n-1:n-1], strings.Join(lines[n-1:], " "))
 }
 
 // factShare is how many characters each field value and changed value of
@@ -175,7 +186,12 @@ func spaced(el map[string]any, spacing string) map[string]any {
 func facts(fields []flows.Fact, share int) []any {
 	var out []any
 	for i, f := range fields[:min(len(fields), maxFacts)] {
-		lines := strings.Split(shortenTo(f.Value, share), "\n")
+		// Each line is an element of its own: a value of many short lines
+		// would cost far more than its characters.
+		lines := capLines(strings.Split(shortenTo(f.Value, share), "\n"), max(2, share/100))
+		if len(lines) == 0 { // an empty value
+			lines = []string{""}
+		}
 		el := rich(textRun(f.Label+": ", runStyle{weight: "bolder"}), textRun(lines[0], runStyle{}))
 		if i > 0 {
 			el = spaced(el, "none")
