@@ -348,7 +348,8 @@ func (a *Adapter) onMessage(ctx context.Context, act schema.Activity, mentions [
 		c = a.startForm(rep.Form, actor, nil, nil, a.newKey())
 	case rep.Message != nil:
 		shownAs(rep.Message, names)
-		c = a.cards.message(rep.Message, viewOf(rep.Message))
+		m := a.named(ctx, rep.Message)
+		c = a.cards.message(m, viewOf(m))
 	default:
 		return
 	}

@@ -378,6 +378,7 @@ func TestReassignAndTaskOutputs(t *testing.T) {
 func TestPeopleOutsideTheDirectory(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
+	w.install("olivia")
 	rec := w.post(w.activity("message", func(act map[string]any) {
 		as("zoe")(act)
 		act["text"] = "start purchase"
@@ -394,6 +395,13 @@ func TestPeopleOutsideTheDirectory(t *testing.T) {
 	}
 	if addr, ok := w.a.Reach(flows.Recipient{Person: in.Requester}); !ok || addr.ID != teamsID("zoe") {
 		t.Fatalf("Reach: %+v %v", addr, ok)
+	}
+	// Cards name her as Teams does (the tests' activities name her "zoe"),
+	// not by her Teams id.
+	w.rig.Drain()
+	card := w.conn.last(t, chat("olivia")).text()
+	if !strings.Contains(card, "Requested by zoe") || strings.Contains(card, teamsID("zoe")) {
+		t.Errorf("the approver's card: %s", card)
 	}
 }
 

@@ -143,7 +143,7 @@ func (a *Adapter) cardAction(ctx context.Context, act schema.Activity) invokeRes
 		if err != nil {
 			return a.failed(ctx, log, err)
 		}
-		return cardAnswer(a.cards.message(m, ""))
+		return cardAnswer(a.cards.message(a.named(ctx, m), ""))
 	case verbOpen:
 		def, ok := a.svc.Engine().Flow(str(d[keyFlow]))
 		if !ok {

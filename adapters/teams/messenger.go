@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/infracloudio/msbotbuilder-go/schema"
@@ -114,6 +115,11 @@ func tenantOf(act schema.Activity) string {
 // counts (installs, first messages, clicks): it is the Bot Framework's only
 // way to learn them. Failures are logged, not fatal.
 func (a *Adapter) remember(ctx context.Context, act schema.Activity) {
+	// Someone the directory lacks is named on cards by their Teams id,
+	// which nobody can read: the name Teams gives them is kept to show.
+	if who := a.actor(act); strings.HasPrefix(who, "teams:") && act.From.Name != "" && act.From.ID != act.Recipient.ID {
+		a.put(ctx, "name:"+act.From.ID, act.From.Name)
+	}
 	tenant := tenantOf(act)
 	if tenant != "" && act.ServiceURL != "" {
 		a.put(ctx, "tenant:"+tenant, act.ServiceURL)
@@ -206,10 +212,44 @@ func (a *Adapter) Reach(to flows.Recipient) (bot.Address, bool) {
 	return bot.Address{}, false
 }
 
+// named writes the people a message names by their Teams identity (people
+// the directory lacks: Message.Mentions) by the names Teams gave them, as
+// far as Baton has seen them (remember).
+func (a *Adapter) named(ctx context.Context, m *flows.Message) *flows.Message {
+	var pairs []string
+	for _, id := range m.Mentions {
+		if user, ok := strings.CutPrefix(id, "teams:"); ok {
+			if name, found, err := a.kv.GetValue(ctx, kvNamespace, "name:"+user); err == nil && found && name != "" {
+				pairs = append(pairs, id, name)
+			}
+		}
+	}
+	if len(pairs) == 0 {
+		return m
+	}
+	r := strings.NewReplacer(pairs...)
+	c := *m
+	c.Title, c.Text, c.Outcome = r.Replace(c.Title), r.Replace(c.Text), r.Replace(c.Outcome)
+	c.Context = slices.Clone(c.Context)
+	for i := range c.Context {
+		c.Context[i] = r.Replace(c.Context[i])
+	}
+	c.Fields = slices.Clone(c.Fields)
+	for i := range c.Fields {
+		c.Fields[i].Value = r.Replace(c.Fields[i].Value)
+	}
+	c.Items = slices.Clone(c.Items)
+	for i := range c.Items {
+		c.Items[i].Title, c.Items[i].Text = r.Replace(c.Items[i].Title), r.Replace(c.Items[i].Text)
+	}
+	return &c
+}
+
 // Send implements bot.Messenger: it posts m as an Adaptive Card in the
 // person's 1:1 chat with Baton (opened when needed) or in the channel, or as
 // a reply to the card thread refers to.
 func (a *Adapter) Send(ctx context.Context, to bot.Address, m *flows.Message, thread string) (string, error) {
+	m = a.named(ctx, m)
 	act := cardActivity(a.cards.message(m, viewOf(m)), m.Title)
 	if thread != "" {
 		if r, err := parseRef(thread); err == nil {
@@ -252,6 +292,7 @@ func (a *Adapter) Update(ctx context.Context, ref string, m *flows.Message) erro
 	if err != nil {
 		return bot.Permanent(fmt.Errorf("teams: update: %w", err))
 	}
+	m = a.named(ctx, m)
 	if err := a.conn.update(ctx, r.ServiceURL, r.Conversation, r.Activity, cardActivity(a.cards.message(m, viewOf(m)), m.Title)); err != nil {
 		return fmt.Errorf("teams: update %s in %s: %w", r.Activity, r.Conversation, err)
 	}
