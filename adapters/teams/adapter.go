@@ -353,9 +353,18 @@ func (a *Adapter) onMessage(ctx context.Context, act schema.Activity, mentions [
 	default:
 		return
 	}
-	if act.Conversation.ConversationType != "personal" && (rep.Message == nil || rep.Message.Kind != flows.MsgHelp) {
-		a.answerPrivately(ctx, act, actor, c, text)
-		return
+	if act.Conversation.ConversationType != "personal" {
+		switch {
+		case rep.Message == nil || rep.Message.Kind != flows.MsgHelp:
+			a.answerPrivately(ctx, act, actor, c, text)
+			return
+		case rep.Message.Text != "":
+			// Not a command ("@Baton lgtm" from someone it asks nothing
+			// of): the note alone, not the whole help card, for everyone
+			// in the channel to read.
+			note := rep.Message.Text + " Mention me with help to see what I can do."
+			c = a.cards.message(&flows.Message{Kind: flows.MsgInfo, Title: note}, "")
+		}
 	}
 	a.answer(ctx, act, c, text)
 }

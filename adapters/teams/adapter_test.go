@@ -694,6 +694,11 @@ func TestChannelCommandAnsweredPrivately(t *testing.T) {
 
 	inChannel("1764147000992", "<at>Baton</at> help")
 	mustContain(t, "help", w.conn.last(t, thread).text(), "Baton: start and track requests")
+	// Not a command: the note alone, not the whole help card.
+	inChannel("1764147000993", "<at>Baton</at> frobnicate")
+	if got := w.conn.last(t, thread).text(); !strings.Contains(got, `I don't know the command "frobnicate".`) || strings.Contains(got, "start and track requests") {
+		t.Errorf("an unknown command in the channel: %s", got)
+	}
 }
 
 // The bot's own mention is dropped by its entity, however it is written:
