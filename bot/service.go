@@ -309,14 +309,14 @@ func (s *Service) onRequest(ctx context.Context, actor, platform, key string, c 
 		}
 		ev.Kind = flows.EventComment
 	case flows.VerbDelegate:
-		who, why, _ := strings.Cut(c.Rest, " ")
+		who, why := firstPerson(c.Rest)
 		if who == "" {
 			return refuse("Say to whom: %s.", s.typed(platform, "delegate "+in.ID+" <person> [reason]"))
 		}
 		if ev.Target = s.typedPerson(who); ev.Target == "" {
 			return refuse("%q is not a person in the directory: name them by their id, e.g. %s.", who, s.typed(platform, "delegate "+in.ID+" carol"))
 		}
-		ev.Kind, ev.Reason, ev.Step, ev.Round = flows.EventDelegate, strings.TrimSpace(why), in.Step, in.Round
+		ev.Kind, ev.Reason, ev.Step, ev.Round = flows.EventDelegate, why, in.Step, in.Round
 	case flows.VerbSkip:
 		if c.Rest == "" {
 			return refuse("Say why: %s.", s.typed(platform, "skip "+in.ID+" <reason>"))
@@ -328,6 +328,19 @@ func (s *Service) onRequest(ctx context.Context, actor, platform, key string, c 
 		return Reply{Message: s.note(err, in.ID, platform), Refused: true}
 	}
 	return Reply{Message: &flows.Message{Kind: flows.MsgInfo, Instance: in.ID, Title: out.Text}, Refused: !out.OK}
+}
+
+// firstPerson splits typed text into the person it starts with and the
+// rest: a word, or a whole Slack mention, whose name may have spaces
+// ("<@U123|carol diaz> on leave").
+func firstPerson(rest string) (string, string) {
+	if strings.HasPrefix(rest, "<@") {
+		if i := strings.IndexByte(rest, '>'); i > 0 {
+			return rest[:i+1], strings.TrimSpace(rest[i+1:])
+		}
+	}
+	who, why, _ := strings.Cut(rest, " ")
+	return who, strings.TrimSpace(why)
 }
 
 // whichRequest is the parser's note asking which request a verb is for.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -34,11 +35,40 @@ func privateReply(m *flows.Message) *cmdReply {
 
 const somethingWrong = "Something went wrong on Baton's side; it was logged. Try again in a moment."
 
+// slackMarkup is Slack's <…> markup in a command's text (the manifest asks
+// for mentions, channels and links escaped: should_escape).
+var slackMarkup = regexp.MustCompile(`<([^<>]*)>`)
+
+// commandText is a command as its author typed it, for the shared grammar:
+// a person's mention stays as Slack wrote it (<@U123|name>, which names
+// them whatever their display name), a channel is its #name, a link its
+// address, and Slack's escapes of &, < and > are undone.
+func commandText(text string) string {
+	text = slackMarkup.ReplaceAllStringFunc(text, func(m string) string {
+		inner := m[1 : len(m)-1]
+		target, label, _ := strings.Cut(inner, "|")
+		switch {
+		case strings.HasPrefix(target, "@"):
+			return m
+		case strings.HasPrefix(target, "#"):
+			return "#" + cmp.Or(label, target[1:])
+		case strings.HasPrefix(target, "!subteam^"):
+			return cmp.Or(label, "@group")
+		case strings.HasPrefix(target, "!"):
+			return "@" + strings.TrimPrefix(target, "!")
+		case strings.HasPrefix(target, "mailto:"):
+			return strings.TrimPrefix(target, "mailto:")
+		}
+		return target // a link: its address
+	})
+	return slackUnescapes.Replace(text)
+}
+
 // onCommand handles /baton: start opens the flow's form; everything else is
 // answered in the acknowledgement, privately.
 func (a *Adapter) onCommand(ctx context.Context, c slackgo.SlashCommand) any {
 	actor := a.person(c.UserID)
-	rep, err := a.svc.Command(ctx, actor, platformName, "slack:"+c.TriggerID, c.Text)
+	rep, err := a.svc.Command(ctx, actor, platformName, "slack:"+c.TriggerID, commandText(c.Text))
 	if err != nil {
 		a.log.Error("slack command failed", "user", actor, "err", err)
 		return privateReply(textMessage(somethingWrong))

@@ -355,3 +355,31 @@ func TestUnreadableButtonAnswered(t *testing.T) {
 		t.Fatalf("an unreadable click changed PR-1: %s", in.Status)
 	}
 }
+
+// Typed commands read Slack's markup as their author meant it: a person's
+// mention whose name has a space is one person (the rest is the reason),
+// a channel is its name, a link its address, and &, < and > are as typed.
+func TestCommandMarkup(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.startPurchase("500")
+	if s := mustString(t, h.command("U0BOB", "delegate PR-1 <@U0CAROL|carol diaz> on leave")); !strings.Contains(s, "Carol Diaz can now decide PR-1") {
+		t.Fatalf("delegate: %s", s)
+	}
+	if s := mustString(t, h.command("U0ALICE", "comment PR-1 R&amp;D &lt;kit&gt;: see <https://x.example/a|x.example/a> in <#C0FINANCE|finance>")); !strings.Contains(s, "Comment added to PR-1.") {
+		t.Fatalf("comment: %s", s)
+	}
+	audit, err := h.rig.Store.Audit(t.Context(), "PR-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range audit {
+		got = append(got, e.Action+": "+e.Reason)
+	}
+	for _, want := range []string{"delegated: on leave", "commented: R&D <kit>: see https://x.example/a in #finance"} {
+		if !slices.Contains(got, want) {
+			t.Errorf("the trail lacks %q: %q", want, got)
+		}
+	}
+}

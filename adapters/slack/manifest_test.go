@@ -29,6 +29,7 @@ func TestManifestMatchesCode(t *testing.T) {
 				Command     string `yaml:"command"`
 				URL         string `yaml:"url"`
 				Description string `yaml:"description"`
+				Escape      bool   `yaml:"should_escape"`
 			} `yaml:"slash_commands"`
 		} `yaml:"features"`
 		OAuth struct {
@@ -59,7 +60,9 @@ func TestManifestMatchesCode(t *testing.T) {
 		}
 		return p.Path
 	}
-	if len(m.Features.Commands) != 1 || m.Features.Commands[0].Command != Command || path(m.Features.Commands[0].URL) != PathCommands {
+	// Escaped, a person picked from Slack's list arrives as <@U…|name>,
+	// which names them whatever their display name (commandText).
+	if len(m.Features.Commands) != 1 || m.Features.Commands[0].Command != Command || path(m.Features.Commands[0].URL) != PathCommands || !m.Features.Commands[0].Escape {
 		t.Errorf("slash commands %+v, want %s at %s", m.Features.Commands, Command, PathCommands)
 	}
 	if path(m.Settings.Events.URL) != PathEvents || !slices.Equal(m.Settings.Events.BotEvents, Events) {
