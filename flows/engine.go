@@ -698,8 +698,12 @@ func carded(s *Step, task Task) []string {
 // up to date for the others. Call it with the task as it was carded.
 func (t *tx) closeTaskCards(s *Step, task Task, outcome, by, reason, extra string) {
 	people := carded(s, task)
+	decider := t.personName(by)
+	if by != task.Assignee && slices.Contains(task.Delegates, by) { // on the assignee's behalf, as the others' cards say
+		decider += " (for " + t.name(task.Assignee) + ")"
+	}
 	for _, p := range people {
-		m := t.closedCard(s, outcome, t.personName(by), reason, extra, t.e.dir.Location(p))
+		m := t.closedCard(s, outcome, decider, reason, extra, t.e.dir.Location(p))
 		t.effects = append(t.effects, Effect{Kind: EffectUpdate, Card: t.personCard(p), Msg: m})
 		if slices.Contains(task.Reminded, p) { // and the reminders in its thread, which offered its buttons
 			t.effects = append(t.effects, Effect{Kind: EffectUpdate, Card: t.personCard(p) + "/", Msg: m})
@@ -707,7 +711,7 @@ func (t *tx) closeTaskCards(s *Step, task Task, outcome, by, reason, extra strin
 	}
 	for _, p := range task.Reminded {
 		if !slices.Contains(people, p) { // reminded by DM, of a channel step's task: the DM closes
-			m := t.closedCard(s, outcome, t.personName(by), reason, extra, t.e.dir.Location(p))
+			m := t.closedCard(s, outcome, decider, reason, extra, t.e.dir.Location(p))
 			t.effects = append(t.effects, Effect{Kind: EffectUpdate, Card: t.personCard(p) + "/", Msg: m})
 		}
 	}
@@ -1416,13 +1420,17 @@ func (t *tx) rungLine(s *Step, tm Timer, person, assignee string) string {
 				break
 			}
 		}
+		target := who(to)
 		switch {
 		case to == "":
 			return "" // nobody to move it to: it stays
 		case r.Reassign == "manager":
-			return fmt.Sprintf("Moves to %s %s", manager(to), when)
+			target = manager(to)
 		}
-		return fmt.Sprintf("Moves to %s %s", who(to), when)
+		if si := t.awayStandIn(s, to); si != "" { // away now: shared with their stand-in, as things stand
+			return fmt.Sprintf("Moves to %s, away, shared with %s, %s", target, who(si), when)
+		}
+		return fmt.Sprintf("Moves to %s %s", target, when)
 	case tm.Kind == TimerTimeout:
 		switch s.OnTimeout {
 		case TimeoutApprove:

@@ -346,8 +346,9 @@ func TestDelegate(t *testing.T) {
 			t.Fatalf("audit %+v, tasks %+v", tr.Audit, r.in.Tasks)
 		}
 		// Both cards of the decided task, the assignee's and the delegate's, lose their buttons.
+		// They say for whom it was decided, as the others' cards do.
 		for _, key := range []string{"fin/1/carol", "fin/1/erin"} {
-			if up := updated(t, tr, key).Msg; len(up.Actions) != 0 || up.Outcome == "" {
+			if up := updated(t, tr, key).Msg; len(up.Actions) != 0 || !strings.HasPrefix(up.Outcome, "Approved by Erin Park (for Carol Diaz) · ") {
 				t.Fatalf("%s: %+v", key, up)
 			}
 		}

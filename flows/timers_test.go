@@ -790,6 +790,9 @@ func TestEscalationToAnAwayManager(t *testing.T) {
 	if a := tr.Audit[0]; a.Action != "escalated" || a.Detail["standing_in"] != "Erin Park for Dana Kowalski (away)" {
 		t.Errorf("record %+v", a)
 	}
+	// The next rung moves the task to her: the card says with whom it
+	// will be shared.
+	contains(t, "bob's card", strings.Join(updated(t, tr, "s/1/bob").Msg.Context, "\n"), "Moves to Dana Kowalski (your manager), away, shared with Erin Park, in 1 h")
 	tr = fire()
 	if task := r.in.Tasks[0]; task.Assignee != "dana" || !slices.Equal(task.Delegates, []string{"erin"}) {
 		t.Fatalf("task %+v: want Dana's, shared with Erin", task)
