@@ -2432,7 +2432,7 @@ func (t *tx) tellNotNeeded(s *Step, changes []Change) []string {
 			if p != h.By {
 				who = "your delegate"
 			}
-			m := t.changeNotice(s, h.Round, "No longer needed", fmt.Sprintf("%s changed %s after %s %s at %s, and %s no longer applies (%s is false now): nothing more is asked of you.",
+			m := t.changeNotice(s, h.Round, "No longer needed", fmt.Sprintf("%s changed %s after %s %s at %s, and %s no longer applies (it is asked only when %s): nothing more is asked of you.",
 				t.name(in.Requester), in.ID, who, did, s.Name, s.Name, s.When), changes, "")
 			t.notify(Recipient{Person: p}, "unneeded/"+cardKey(s.ID, h.Round, p), "", m)
 		}

@@ -129,6 +129,12 @@ func New(svc Service, cfg Config, log *slog.Logger) *Console {
 		"asset":         func(name string) string { return "/console/static/" + name + "?v=" + assetVersion },
 		"kind":          func(m *flows.Message) string { return string(m.Kind) },
 		"closed":        func(m *flows.Message) bool { return m.Outcome != "" },
+		// negative marks a request's end that is not what its requester
+		// asked for (rejected, cancelled…), coloured apart from approvals.
+		"negative": func(m *flows.Message) bool {
+			word, _, _ := strings.Cut(m.Title, ":")
+			return m.Kind == flows.MsgOutcome && slices.Contains([]string{"Rejected", "Declined", "Cancelled", "Withdrawn", "Failed"}, word)
+		},
 		"dict": func(kv ...any) map[string]any {
 			m := map[string]any{}
 			for i := 0; i+1 < len(kv); i += 2 {

@@ -564,6 +564,13 @@ func TestConsoleTypedRefusalsAreNotOK(t *testing.T) {
 			t.Errorf("%s types %q: the note is %s%s, want a warning %v saying %q", tc.as, tc.text, tag, text, !tc.ok, tc.says)
 		}
 	}
+	// The timeline typed leads to the status page, where its actions are.
+	w := cr.do(request{method: "POST", path: "/console/command", form: command("alice", "status PR-1")})
+	page := html.UnescapeString(cr.do(request{method: "GET", path: w.Header().Get("Location")}).Body.String())
+	note, _, _ := strings.Cut(page[strings.Index(page, `id="note"`):], `id="pending"`)
+	if !strings.Contains(note, `href="/console/status/PR-1?as=alice" class="status-link">Open PR-1's status page`) {
+		t.Errorf("the status answer does not lead to the status page: %s", note)
+	}
 	// The same refusal from a button.
 	code, out := cr.post("/console/act", url.Values{"as": {"carol"}, "action": {"cancel"}, "instance": {"PR-1"}, "reason": {"not needed"}})
 	if code != http.StatusOK || out["ok"] != false {
