@@ -215,8 +215,8 @@ func TestChannelReminder(t *testing.T) {
 	got := h.takeSummaries()
 	want := []string{
 		"chat.postMessage C0FINANCE in thread: Expense claim EX-1: Taxi — Reminder 1 of 1: Finance review has been waiting for 4 h. [v1|approve|EX-1|review|1| v1|reject|EX-1|review|1| v1|changes|EX-1|review|1| v1|reassign|EX-1|review|1|]",
-		"chat.postMessage D0CAROL: :alarm_clock: Expense claim EX-1: Taxi is waiting on you in <#C0FINANCE>.",
-		"chat.postMessage D0FRANK: :alarm_clock: Expense claim EX-1: Taxi is waiting on you in <#C0FINANCE>.",
+		"chat.postMessage D0CAROL: :alarm_clock: As of <!date^1795698000^{date_short_pretty} {time}|Thu 26 Nov 13:00 UTC>, Expense claim EX-1: Taxi is waiting on you in <#C0FINANCE> (its card there says where it stands now).",
+		"chat.postMessage D0FRANK: :alarm_clock: As of <!date^1795698000^{date_short_pretty} {time}|Thu 26 Nov 13:00 UTC>, Expense claim EX-1: Taxi is waiting on you in <#C0FINANCE> (its card there says where it stands now).",
 		"conversations.open U0CAROL",
 		"conversations.open U0FRANK",
 	}

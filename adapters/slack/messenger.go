@@ -146,7 +146,11 @@ func (a *Adapter) nudge(ctx context.Context, msg *flows.Message, channel string)
 		a.log.Warn("slack reminder nudge skipped", "instance", msg.Instance, "err", err)
 		return
 	}
-	text := fmt.Sprintf(":alarm_clock: %s is waiting on you in <#%s>.", mrkdwn(msg.Title), channel)
+	// Sent by Slack, not kept to update: dated, so that it stays true once
+	// the task is done (the card in the channel says where it stands).
+	now := a.svc.Now()
+	text := fmt.Sprintf(":alarm_clock: As of <!date^%d^{date_short_pretty} {time}|%s>, %s is waiting on you in <#%s> (its card there says where it stands now).",
+		now.Unix(), mrkdwn(flows.FormatTime(now, time.UTC)), mrkdwn(msg.Title), channel)
 	for _, p := range in.Pending() {
 		user := a.slackUser(p)
 		if user == "" {
