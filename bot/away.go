@@ -131,7 +131,7 @@ func (s *Service) awayCommand(ctx context.Context, actor, platform string, c flo
 	standIn := usual
 	if c.Rest != "" {
 		if standIn = s.typedPerson(c.Rest); standIn == "" {
-			return refuse("%q is not a person in the directory: name who stands in by their id, e.g. %s.", c.Rest, s.typed(platform, "away until "+c.Arg+" carol"))
+			return refuse("%q is not a person in the directory: name who stands in by their id, e.g. %s.", shownPerson(c.Rest), s.typed(platform, "away until "+c.Arg+" carol"))
 		}
 	}
 	other, standInAway := away[standIn]
@@ -229,6 +229,16 @@ const awayShareMax = 1000
 // reads a person typed anywhere (an id in any case, slack:U123…), with or
 // without @, or a Slack mention (<@U123> or <@U123|name>); "" if nobody in
 // the directory.
+// shownPerson is a person as typed, to quote back: a Slack mention as
+// Slack showed it ("@carol diaz"), not its markup.
+func shownPerson(typed string) string {
+	if u, ok := strings.CutPrefix(strings.TrimSpace(typed), "<@"); ok && strings.HasSuffix(u, ">") {
+		id, name, _ := strings.Cut(strings.TrimSuffix(u, ">"), "|")
+		return "@" + cmp.Or(name, id)
+	}
+	return typed
+}
+
 func (s *Service) typedPerson(typed string) string {
 	typed = strings.TrimPrefix(strings.TrimSpace(typed), "@")
 	if u, ok := strings.CutPrefix(typed, "<@"); ok {

@@ -314,7 +314,7 @@ func (s *Service) onRequest(ctx context.Context, actor, platform, key string, c 
 			return refuse("Say to whom: %s.", s.typed(platform, "delegate "+in.ID+" <person> [reason]"))
 		}
 		if ev.Target = s.typedPerson(who); ev.Target == "" {
-			return refuse("%q is not a person in the directory: name them by their id, e.g. %s.", who, s.typed(platform, "delegate "+in.ID+" carol"))
+			return refuse("%q is not a person in the directory: name them by their id, e.g. %s.", shownPerson(who), s.typed(platform, "delegate "+in.ID+" carol"))
 		}
 		ev.Kind, ev.Reason, ev.Step, ev.Round = flows.EventDelegate, why, in.Step, in.Round
 	case flows.VerbSkip:

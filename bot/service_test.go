@@ -185,7 +185,7 @@ func TestAwayCommand(t *testing.T) {
 		"away until 2028-01-01":         "more than a year away",
 		"away until 2026-11-30 zed":     `"zed" is not a person in the directory`,
 		"away until 2026-11-30 @Bob":    "Name someone else",
-		"away until 2026-11-30 <@U999>": `"<@U999>" is not a person in the directory`,
+		"away until 2026-11-30 <@U999>": `"@U999" is not a person in the directory`,
 		"back":                          "You are not marked away",
 		"away":                          "You are not away. To be, say your last day away: away until 2026-12-24 (Dana Kowalski stands in), or name who else stands in by their id: away until 2026-12-24 ID.",
 	} {

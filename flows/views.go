@@ -339,7 +339,9 @@ func (e *Engine) TaskListIn(ins []*Instance, viewer string, now time.Time, loc *
 		}
 		it.Actions = card.Actions
 		m.Items = append(m.Items, it)
+		m.Mentions = append(m.Mentions, in.people()...) // made outsiders below
 	}
+	m.Mentions = e.dir.outsiders(m.Mentions) // for a renderer to name them
 	if len(m.Items) == 0 {
 		m.Text = "Nothing is waiting on you."
 	}
@@ -368,7 +370,9 @@ func (e *Engine) RequestList(ins []*Instance, viewer string, now time.Time, star
 			it.Actions = append(it.Actions, a)
 		}
 		m.Items = append(m.Items, it)
+		m.Mentions = append(m.Mentions, in.people()...)
 	}
+	m.Mentions = e.dir.outsiders(m.Mentions)
 	if len(m.Items) == 0 {
 		m.Text = "You have no requests yet. Start one with: " + start + "."
 	}

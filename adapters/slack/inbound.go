@@ -39,22 +39,37 @@ const somethingWrong = "Something went wrong on Baton's side; it was logged. Try
 // for mentions, channels and links escaped: should_escape).
 var slackMarkup = regexp.MustCompile(`<([^<>]*)>`)
 
-// commandText is a command as its author typed it, for the shared grammar:
-// a person's mention stays as Slack wrote it (<@U123|name>, which names
-// them whatever their display name), a channel is its #name, a link its
-// address, and Slack's escapes of &, < and > are undone.
-func commandText(text string) string {
+// commandText is a command as its author typed it, for the shared grammar.
+// The person a command takes (delegate's, away's) stays as Slack wrote the
+// mention (<@U123|name>, which names them whatever their display name);
+// any other mention is their name (the directory's, else as Slack showed
+// it), a channel its #name, a link its address, a date or a group as
+// Slack showed it, and Slack's escapes of &, < and > are undone.
+func (a *Adapter) commandText(text string) string {
+	verb, _, _ := strings.Cut(strings.ToLower(strings.TrimSpace(text)), " ")
+	keep := verb == "delegate" || verb == "away" || verb == "ooo" // the first mention is the person
 	text = slackMarkup.ReplaceAllStringFunc(text, func(m string) string {
 		inner := m[1 : len(m)-1]
 		target, label, _ := strings.Cut(inner, "|")
 		switch {
 		case strings.HasPrefix(target, "@"):
-			return m
+			if keep {
+				keep = false
+				return m
+			}
+			if p := a.person(strings.TrimPrefix(target, "@")); !strings.HasPrefix(p, "slack:") {
+				return "@" + a.svc.Engine().Directory().Name(p)
+			}
+			return "@" + cmp.Or(label, strings.TrimPrefix(target, "@"))
 		case strings.HasPrefix(target, "#"):
 			return "#" + cmp.Or(label, target[1:])
-		case strings.HasPrefix(target, "!subteam^"):
-			return cmp.Or(label, "@group")
 		case strings.HasPrefix(target, "!"):
+			if label != "" { // a date's fallback, a group's @name
+				return label
+			}
+			if strings.HasPrefix(target, "!subteam^") {
+				return "@group"
+			}
 			return "@" + strings.TrimPrefix(target, "!")
 		case strings.HasPrefix(target, "mailto:"):
 			return strings.TrimPrefix(target, "mailto:")
@@ -68,7 +83,7 @@ func commandText(text string) string {
 // answered in the acknowledgement, privately.
 func (a *Adapter) onCommand(ctx context.Context, c slackgo.SlashCommand) any {
 	actor := a.person(c.UserID)
-	rep, err := a.svc.Command(ctx, actor, platformName, "slack:"+c.TriggerID, commandText(c.Text))
+	rep, err := a.svc.Command(ctx, actor, platformName, "slack:"+c.TriggerID, a.commandText(c.Text))
 	if err != nil {
 		a.log.Error("slack command failed", "user", actor, "err", err)
 		return privateReply(textMessage(somethingWrong))

@@ -369,6 +369,13 @@ func TestCommandMarkup(t *testing.T) {
 	if s := mustString(t, h.command("U0ALICE", "comment PR-1 R&amp;D &lt;kit&gt;: see <https://x.example/a|x.example/a> in <#C0FINANCE|finance>")); !strings.Contains(s, "Comment added to PR-1.") {
 		t.Fatalf("comment: %s", s)
 	}
+	// A mention in the text (not the person a command takes) reads as a name.
+	if s := mustString(t, h.command("U0ALICE", "comment PR-1 please check with <@U0CAROL|carol> first")); !strings.Contains(s, "Comment added to PR-1.") {
+		t.Fatalf("comment: %s", s)
+	}
+	if s := mustString(t, h.command("U0BOB", "delegate PR-1 <@U0ZED|zed> on leave")); !strings.Contains(s, `\"@zed\" is not a person in the directory`) {
+		t.Errorf("delegate to someone unknown: %s", s)
+	}
 	audit, err := h.rig.Store.Audit(t.Context(), "PR-1")
 	if err != nil {
 		t.Fatal(err)
@@ -377,7 +384,7 @@ func TestCommandMarkup(t *testing.T) {
 	for _, e := range audit {
 		got = append(got, e.Action+": "+e.Reason)
 	}
-	for _, want := range []string{"delegated: on leave", "commented: R&D <kit>: see https://x.example/a in #finance"} {
+	for _, want := range []string{"delegated: on leave", "commented: R&D <kit>: see https://x.example/a in #finance", "commented: please check with @Carol Diaz first"} {
 		if !slices.Contains(got, want) {
 			t.Errorf("the trail lacks %q: %q", want, got)
 		}

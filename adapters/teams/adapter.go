@@ -358,12 +358,15 @@ func (a *Adapter) onMessage(ctx context.Context, act schema.Activity, mentions [
 		case rep.Message == nil || rep.Message.Kind != flows.MsgHelp:
 			a.answerPrivately(ctx, act, actor, c, text)
 			return
-		case rep.Message.Text != "":
+		case flows.ParseCommand(text).Note != "":
 			// Not a command ("@Baton lgtm" from someone it asks nothing
 			// of): the note alone, not the whole help card, for everyone
 			// in the channel to read.
-			note := rep.Message.Text + " Mention me with help to see what I can do."
-			c = a.cards.message(&flows.Message{Kind: flows.MsgInfo, Title: note}, "")
+			note := strings.TrimSpace(rep.Message.Text)
+			if !strings.HasSuffix(note, ".") && !strings.HasSuffix(note, "?") {
+				note += "."
+			}
+			c = a.cards.message(&flows.Message{Kind: flows.MsgInfo, Title: note + " Mention me with help to see what I can do."}, "")
 		}
 	}
 	a.answer(ctx, act, c, text)

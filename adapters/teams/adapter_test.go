@@ -400,8 +400,17 @@ func TestPeopleOutsideTheDirectory(t *testing.T) {
 	// not by her Teams id.
 	w.rig.Drain()
 	card := w.conn.last(t, chat("olivia")).text()
-	if !strings.Contains(card, "Requested by zoe") || strings.Contains(card, teamsID("zoe")) {
+	if !strings.Contains(card, "Requested by zoe (outside the directory)") || strings.Contains(card, teamsID("zoe")) {
 		t.Errorf("the approver's card: %s", card)
+	}
+	// So does the approver's task list.
+	if list := w.say("olivia", "tasks").text(); !strings.Contains(list, "requested by zoe (outside the directory)") || strings.Contains(list, teamsID("zoe")) {
+		t.Errorf("the approver's tasks: %s", list)
+	}
+	// A whole identity only: one that starts a longer one is left alone.
+	r := idReplacer{map[string]string{"teams:29:1zoe": "Zoe"}}
+	if got := r.Replace("by teams:29:1zoe2 and teams:29:1zoe."); got != "by teams:29:1zoe2 and Zoe." {
+		t.Errorf("replaced: %q", got)
 	}
 }
 
@@ -696,8 +705,13 @@ func TestChannelCommandAnsweredPrivately(t *testing.T) {
 	mustContain(t, "help", w.conn.last(t, thread).text(), "Baton: start and track requests")
 	// Not a command: the note alone, not the whole help card.
 	inChannel("1764147000993", "<at>Baton</at> frobnicate")
-	if got := w.conn.last(t, thread).text(); !strings.Contains(got, `I don't know the command "frobnicate".`) || strings.Contains(got, "start and track requests") {
+	if got := w.conn.last(t, thread).text(); !strings.Contains(got, `I don't know the command "frobnicate". Mention me with help`) || strings.Contains(got, "start and track requests") {
 		t.Errorf("an unknown command in the channel: %s", got)
+	}
+	// start without a flow is answered with the flows to start, not a note.
+	inChannel("1764147000994", "<at>Baton</at> start")
+	if got := w.conn.last(t, thread).text(); !strings.Contains(got, "Which flow?") || !strings.Contains(got, "Start Purchase request") {
+		t.Errorf("start in the channel: %s", got)
 	}
 }
 

@@ -170,7 +170,7 @@ func (a *Adapter) cardAction(ctx context.Context, act schema.Activity) invokeRes
 	if str(d[keyView]) == "list" {
 		return a.taskList(ctx, actor, ev.Key, out.Text)
 	}
-	return cardAnswer(a.cards.message(a.decided(ctx, ev, out), ""))
+	return cardAnswer(a.cards.message(a.named(ctx, a.decided(ctx, ev, out)), ""))
 }
 
 // failed answers an error of the service: input to fix is shown to the
@@ -267,6 +267,7 @@ func (a *Adapter) decided(ctx context.Context, ev flows.Event, out flows.Outcome
 		}
 	}
 	m.Context = []string{"Requested by " + dir.Name(in.Requester)}
+	m.Mentions = []string{in.Requester} // named, if outside the directory
 	for i := len(in.History) - 1; i >= 0; i-- {
 		h := in.History[i]
 		if h.Step == step && (ev.Round == 0 || h.Round == ev.Round) {
@@ -304,7 +305,7 @@ func (a *Adapter) taskList(ctx context.Context, actor, key, note string) invokeR
 	if err != nil || rep.Message == nil {
 		return a.noteCard(flows.Outcome{OK: true, Text: note})
 	}
-	m := *rep.Message
+	m := *a.named(ctx, rep.Message)
 	m.Text = strings.TrimSpace(note + "\n" + m.Text)
 	return cardAnswer(a.cards.message(&m, "list"))
 }

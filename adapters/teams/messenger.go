@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -216,18 +217,20 @@ func (a *Adapter) Reach(to flows.Recipient) (bot.Address, bool) {
 // the directory lacks: Message.Mentions) by the names Teams gave them, as
 // far as Baton has seen them (remember).
 func (a *Adapter) named(ctx context.Context, m *flows.Message) *flows.Message {
-	var pairs []string
+	names := map[string]string{}
 	for _, id := range m.Mentions {
 		if user, ok := strings.CutPrefix(id, "teams:"); ok {
 			if name, found, err := a.kv.GetValue(ctx, kvNamespace, "name:"+user); err == nil && found && name != "" {
-				pairs = append(pairs, id, name)
+				// Said to be a name of Baton's own choosing: anyone may
+				// call themselves anything, a directory person's name too.
+				names[id] = name + " (outside the directory)"
 			}
 		}
 	}
-	if len(pairs) == 0 {
+	if len(names) == 0 {
 		return m
 	}
-	r := strings.NewReplacer(pairs...)
+	r := idReplacer{names}
 	c := *m
 	c.Title, c.Text, c.Outcome = r.Replace(c.Title), r.Replace(c.Text), r.Replace(c.Outcome)
 	c.Context = slices.Clone(c.Context)
@@ -243,6 +246,28 @@ func (a *Adapter) named(ctx context.Context, m *flows.Message) *flows.Message {
 		c.Items[i].Title, c.Items[i].Text = r.Replace(c.Items[i].Title), r.Replace(c.Items[i].Text)
 	}
 	return &c
+}
+
+// teamsIdentity is a Teams identity as the engine names someone outside the
+// directory ("teams:29:1…").
+var teamsIdentity = regexp.MustCompile(`teams:[A-Za-z0-9:._-]+`)
+
+// idReplacer writes whole Teams identities by name (one that is the start
+// of a longer one is not touched there).
+type idReplacer struct{ names map[string]string }
+
+func (r idReplacer) Replace(s string) string {
+	return teamsIdentity.ReplaceAllStringFunc(s, func(id string) string {
+		if name, ok := r.names[id]; ok {
+			return name
+		}
+		// An identity at the end of a sentence: its full stop is not part
+		// of it.
+		if trimmed := strings.TrimRight(id, ".:_-"); r.names[trimmed] != "" {
+			return r.names[trimmed] + id[len(trimmed):]
+		}
+		return id
+	})
 }
 
 // Send implements bot.Messenger: it posts m as an Adaptive Card in the

@@ -828,3 +828,25 @@ steps:
 		t.Fatalf("Erin's card: want %s, got %q", want, page[max(i, 0):min(max(i, 0)+120, len(page))])
 	}
 }
+
+// A channel's card, which everyone on the console sees, links to no status
+// page (most could not open it); a person's own cards do.
+func TestStatusLinkOnOwnCardsOnly(t *testing.T) {
+	t.Parallel()
+	cr := newConsoleRig(t, web.Config{})
+	cr.startPR1() // 2500: the manager, then finance
+	if code, out := cr.post("/console/act", url.Values{"as": {"bob"}, "action": {"approve"}, "instance": {"PR-1"}, "step": {"manager"}}); code != http.StatusOK || out["ok"] != true {
+		t.Fatalf("approve: %d %v", code, out)
+	}
+	if code, out := cr.post("/console/act", url.Values{"as": {"carol"}, "action": {"approve"}, "instance": {"PR-1"}, "step": {"finance"}}); code != http.StatusOK || out["ok"] != true {
+		t.Fatalf("approve: %d %v", code, out)
+	}
+	cr.rig.Drain()
+	ivan := html.UnescapeString(cr.do(request{method: "GET", path: "/?as=ivan"}).Body.String())
+	if !strings.Contains(ivan, "may go ahead") || strings.Contains(ivan, "/console/status/PR-1") {
+		t.Errorf("ivan's page: the #procurement notice missing, or linking to a status page he may not see")
+	}
+	if alice := html.UnescapeString(cr.do(request{method: "GET", path: "/?as=alice"}).Body.String()); !strings.Contains(alice, `href="/console/status/PR-1?as=alice"`) {
+		t.Errorf("alice's own cards link to no status page")
+	}
+}
