@@ -146,6 +146,14 @@ func New(svc Service, cfg Config, log *slog.Logger) *Console {
 			return formField{Field: f, Input: inputType(f.Kind)}
 		},
 		"nonNegative": func(p *float64) bool { return p != nil && *p >= 0 },
+		// minText is a text field's least length, said beside it ("" if
+		// none): else it is learnt only from the refusal.
+		"minText": func(f formField) string {
+			if f.Min == nil || *f.Min <= 0 || f.Kind != flows.FieldText && f.Kind != flows.FieldLongText {
+				return ""
+			}
+			return strconv.FormatFloat(*f.Min, 'f', -1, 64)
+		},
 		"num": func(p *float64) string {
 			if p == nil {
 				return ""
@@ -653,6 +661,7 @@ type formData struct {
 	Resubmit bool
 	Changes  string // resubmission: who sent it back and why
 	Note     string // resubmission: the note for the reviewer
+	Focus    string // the field the page starts on: the first with a problem, else the first
 }
 
 type formField struct {
@@ -702,6 +711,9 @@ func (c *Console) form(as string, def *flows.Definition, fields []flows.Field, v
 		}
 		ff.MinDate, ff.MaxDate = f.DateBounds(today(c.svc, as))
 		fd.Fields = append(fd.Fields, ff)
+		if fd.Focus == "" && len(errs) == 0 || ff.Error != "" && !slices.ContainsFunc(fd.Fields[:len(fd.Fields)-1], func(o formField) bool { return o.Error != "" }) {
+			fd.Focus = ff.ID()
+		}
 	}
 	if len(errs) > 0 {
 		fd.Error = "Please fix the fields marked below."
