@@ -417,6 +417,11 @@ func (c *Console) answer(w http.ResponseWriter, r *http.Request, as string, n no
 	c.mu.Lock()
 	c.notes[as] = n
 	c.mu.Unlock()
+	// Acted on a request's status page: back to it, with the answer.
+	if id := r.PostFormValue("instance"); r.PostFormValue("back") == "status" && id != "" {
+		http.Redirect(w, r, "/console/status/"+url.PathEscape(strings.ToUpper(id))+"?as="+url.QueryEscape(as), http.StatusSeeOther)
+		return
+	}
 	http.Redirect(w, r, "/?as="+url.QueryEscape(as), http.StatusSeeOther)
 }
 
@@ -951,6 +956,7 @@ func (c *Console) act(w http.ResponseWriter, r *http.Request) {
 
 type statusData struct {
 	As      string
+	Note    *note // the answer to what the viewer just did here
 	Msg     *flows.Message
 	Now     time.Time
 	People  []flows.Person
@@ -998,6 +1004,12 @@ func (c *Console) status(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := statusData{As: as, Msg: m, Now: c.svc.Now(), People: c.svc.Engine().Directory().People()}
+	c.mu.Lock()
+	if n, ok := c.notes[as]; ok {
+		d.Note = &n
+		delete(c.notes, as)
+	}
+	c.mu.Unlock()
 	if in, err := c.svc.Instance(r.Context(), m.Instance); err == nil {
 		e := c.svc.Engine()
 		d.Open, d.Running, d.Mine = in.Status.Open(), in.Status == flows.StatusRunning, in.Requester == as

@@ -850,3 +850,22 @@ func TestStatusLinkOnOwnCardsOnly(t *testing.T) {
 		t.Errorf("alice's own cards link to no status page")
 	}
 }
+
+// Acting on a request's status page comes back to it, with the answer.
+func TestStatusPageActsInPlace(t *testing.T) {
+	t.Parallel()
+	cr := newConsoleRig(t, web.Config{})
+	cr.startPR1()
+	page := cr.do(request{method: "GET", path: "/console/status/PR-1?as=alice"}).Body.String()
+	if !strings.Contains(page, `name="back" value="status"`) {
+		t.Fatalf("the status page's forms do not say where to come back to")
+	}
+	w := cr.do(request{method: "POST", path: "/console/act", form: url.Values{"as": {"alice"}, "instance": {"PR-1"}, "action": {"comment"},
+		"text": {"any news?"}, "reason": {"any news?"}, "back": {"status"}}, header: map[string]string{"Sec-Fetch-Site": "same-origin"}})
+	if w.Code != http.StatusSeeOther || w.Header().Get("Location") != "/console/status/PR-1?as=alice" {
+		t.Fatalf("after the comment: %d to %q", w.Code, w.Header().Get("Location"))
+	}
+	if back := html.UnescapeString(cr.do(request{method: "GET", path: w.Header().Get("Location")}).Body.String()); !strings.Contains(back, "Comment added to PR-1.") {
+		t.Errorf("the status page does not show the answer")
+	}
+}
