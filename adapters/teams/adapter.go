@@ -2,6 +2,7 @@ package teams
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -264,49 +265,71 @@ func mentionsIn(body []byte) []mention {
 	return slices.DeleteFunc(raw.Entities, func(m mention) bool { return m.Type != "mention" || m.Text == "" })
 }
 
-// namePeople writes each @mention in text as whom it names, as a command
-// takes a person ("delegate PR-12 carol"): the bot's is dropped (however
-// it is written or split: the new client sends one mention per word), a
-// directory person's is their id (by Teams user id, else Entra object id),
-// and someone else's is their Teams identity ("teams:29:…"), which no
-// command takes for a directory person: names maps it to the name shown,
-// for the answer. A person mentioned twice (split) is written once. A
-// mention no entity explains keeps its text, for the command to refuse,
-// unless it is the bot's name.
+// namePeople writes each @mention in text for the command: the person a
+// command takes (delegate's, away's: the first mention) as whom it names,
+// their directory id (by Teams user id, else Entra object id), or, for
+// someone the directory lacks, their Teams identity ("teams:29:…"), which
+// no command takes for a directory person (names maps it to the name
+// shown, for the answer); any other mention, in a comment or a reason, as
+// "@" and their name. The bot's is dropped, however it is written or
+// split (the new client sends one mention per word, as it does a person's:
+// the parts of one mention are written once). A mention no entity
+// explains keeps its text, for the command to refuse, unless it is the
+// bot's name.
 func (a *Adapter) namePeople(act schema.Activity, mentions []mention) (text string, names map[string]string) {
 	text = act.Text
 	dir := a.svc.Engine().Directory()
-	written := map[string]bool{} // the people written already
+	verb, _, _ := strings.Cut(strings.ToLower(commandText(mentionRE.ReplaceAllString(act.Text, " "))), " ")
+	slot := verb == "delegate" || verb == "away" || verb == "ooo" // the first mention is the person
+	lastID, lastEnd := "", 0
 	for _, m := range mentions {
 		if m.Mentioned.ID == "" {
 			continue
 		}
-		who := ""
-		switch {
-		case m.Mentioned.ID == act.Recipient.ID:
-		case written[m.Mentioned.ID]:
-		default:
-			written[m.Mentioned.ID] = true
-			who = dir.Resolve("teams", m.Mentioned.ID)
-			if m.Mentioned.AAD != "" && strings.HasPrefix(who, "teams:") {
-				if p := dir.Resolve("teams", m.Mentioned.AAD); !strings.HasPrefix(p, "teams:") {
-					who = p
-				}
-			}
-			if strings.HasPrefix(who, "teams:") && m.Mentioned.Name != "" {
-				if names == nil {
-					names = map[string]string{}
-				}
-				names[who] = m.Mentioned.Name
-			}
-		}
 		// As sent in the text, where "&" is "&amp;".
+		at, written := -1, ""
 		for _, w := range []string{m.Text, strings.ReplaceAll(html.UnescapeString(m.Text), "&", "&amp;")} {
-			if strings.Contains(text, w) {
-				text = strings.Replace(text, w, " "+html.EscapeString(who)+" ", 1)
+			if i := strings.Index(text[lastEnd:], w); i >= 0 {
+				at, written = lastEnd+i, w
 				break
 			}
 		}
+		if at < 0 {
+			continue // written otherwise: left to the fallback below
+		}
+		who := ""
+		switch {
+		case m.Mentioned.ID == act.Recipient.ID:
+		case m.Mentioned.ID == lastID && strings.TrimSpace(html.UnescapeString(tagRE.ReplaceAllString(text[lastEnd:at], ""))) == "":
+			// the next part of the mention just written
+		default:
+			p := dir.Resolve("teams", m.Mentioned.ID)
+			if m.Mentioned.AAD != "" && strings.HasPrefix(p, "teams:") {
+				if q := dir.Resolve("teams", m.Mentioned.AAD); !strings.HasPrefix(q, "teams:") {
+					p = q
+				}
+			}
+			switch {
+			case slot:
+				slot, who = false, p
+				if strings.HasPrefix(p, "teams:") && m.Mentioned.Name != "" {
+					if names == nil {
+						names = map[string]string{}
+					}
+					names[p] = m.Mentioned.Name
+				}
+			case strings.HasPrefix(p, "teams:"):
+				who = "@" + cmp.Or(m.Mentioned.Name, strings.TrimSpace(html.UnescapeString(tagRE.ReplaceAllString(m.Text, ""))))
+			default:
+				who = "@" + dir.Name(p)
+			}
+		}
+		replaced := " " + html.EscapeString(who) + " " // a word of the command, or nothing
+		if strings.HasPrefix(who, "@") {
+			replaced = html.EscapeString(who) // a name in the text, as written
+		}
+		text = text[:at] + replaced + text[at+len(written):]
+		lastID, lastEnd = m.Mentioned.ID, at+len(replaced)
 	}
 	text = mentionRE.ReplaceAllStringFunc(text, func(at string) string {
 		name := strings.TrimSpace(html.UnescapeString(tagRE.ReplaceAllString(at, "")))
@@ -358,10 +381,11 @@ func (a *Adapter) onMessage(ctx context.Context, act schema.Activity, mentions [
 		case rep.Message == nil || rep.Message.Kind != flows.MsgHelp:
 			a.answerPrivately(ctx, act, actor, c, text)
 			return
-		case flows.ParseCommand(text).Note != "":
+		case rep.Message.Text != "" && !(flows.ParseCommand(text).Verb == flows.VerbStart && flows.ParseCommand(text).Arg == ""):
 			// Not a command ("@Baton lgtm" from someone it asks nothing
-			// of): the note alone, not the whole help card, for everyone
-			// in the channel to read.
+			// of), or a flow mistyped: the note alone, not the whole help
+			// card, for everyone in the channel to read. (start alone
+			// gets the flows to pick from.)
 			note := strings.TrimSpace(rep.Message.Text)
 			if !strings.HasSuffix(note, ".") && !strings.HasSuffix(note, "?") {
 				note += "."
@@ -385,7 +409,9 @@ func (a *Adapter) answerPrivately(ctx context.Context, act schema.Activity, acto
 	}
 	if err != nil {
 		a.log.WarnContext(ctx, "teams: answer in the person's chat", "platform", "teams", "user", actor, "err", err)
-		note = "I could not reach your chat with Baton: open Baton in Teams (Apps) and type the command there."
+		// The command is done (if it changes anything): only its answer
+		// did not reach them. Typed again, it would be done twice.
+		note = "I could not reach your chat with Baton to answer you there. What you asked is done, if it was allowed: do not type it again. Open Baton in Teams (Apps) once, and answers will reach you there."
 	}
 	a.answer(ctx, act, a.cards.message(&flows.Message{Kind: flows.MsgInfo, Title: note}, ""), note)
 }

@@ -407,6 +407,11 @@ func TestPeopleOutsideTheDirectory(t *testing.T) {
 	if list := w.say("olivia", "tasks").text(); !strings.Contains(list, "requested by zoe (outside the directory)") || strings.Contains(list, teamsID("zoe")) {
 		t.Errorf("the approver's tasks: %s", list)
 	}
+	// A refusal names her so too.
+	w.install("bob")
+	if an := w.invoke("bob", chat("bob"), "", verbEdit, map[string]any{keyInstance: "PR-1"}); !strings.Contains(string(an.Value), "zoe (outside the directory)") || strings.Contains(string(an.Value), teamsID("zoe")) {
+		t.Errorf("bob's refused edit: %s", an.Value)
+	}
 	// A whole identity only: one that starts a longer one is left alone.
 	r := idReplacer{map[string]string{"teams:29:1zoe": "Zoe"}}
 	if got := r.Replace("by teams:29:1zoe2 and teams:29:1zoe."); got != "by teams:29:1zoe2 and Zoe." {
@@ -660,6 +665,17 @@ func TestCommandMentionsName(t *testing.T) {
 	if err != nil || len(in.Tasks) != 1 || !slices.Equal(in.Tasks[0].Delegates, []string{"carol"}) {
 		t.Fatalf("after the delegation: %+v %v", in, err)
 	}
+	// Mentions in a comment are names, a directory person's or the one
+	// Teams shows, each time they are written.
+	zoe := mentioned{"29:1zoe", "Zoe Lee", ""}
+	mustContain(t, "comment", say("alice", "comment "+id+" <at>Carol Diaz</at> thanks, ask <at>Zoe Lee</at>, and thanks again <at>Carol Diaz</at>", carol, zoe, carol).text(), "Comment added")
+	audit, err := w.rig.Store.Audit(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := audit[len(audit)-1]; got.Action != "commented" || got.Reason != "@Carol Diaz thanks, ask @Zoe Lee, and thanks again @Carol Diaz" {
+		t.Errorf("the comment recorded: %s %q", got.Action, got.Reason)
+	}
 }
 
 // A command typed in a channel (or a group chat) is answered in the
@@ -707,6 +723,33 @@ func TestChannelCommandAnsweredPrivately(t *testing.T) {
 	inChannel("1764147000993", "<at>Baton</at> frobnicate")
 	if got := w.conn.last(t, thread).text(); !strings.Contains(got, `I don't know the command "frobnicate". Mention me with help`) || strings.Contains(got, "start and track requests") {
 		t.Errorf("an unknown command in the channel: %s", got)
+	}
+	// A mistyped flow: the note alone too.
+	inChannel("1764147000995", "<at>Baton</at> start purchse")
+	if got := w.conn.last(t, thread).text(); !strings.Contains(got, `Did you mean "purchase"?`) || strings.Contains(got, "start and track requests") {
+		t.Errorf("a mistyped flow in the channel: %s", got)
+	}
+	// Her chat out of reach: the command is done, only its answer is lost;
+	// she is not asked to type it again (it would be done twice).
+	w.conn.mu.Lock()
+	w.conn.fail = func(r *http.Request) (int, string) {
+		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/v3/conversations") {
+			return http.StatusForbidden, ""
+		}
+		return 0, ""
+	}
+	w.conn.mu.Unlock()
+	w.conn.mu.Lock()
+	delete(w.conn.conv, teamsID("olivia"))
+	w.conn.mu.Unlock()
+	rec := w.post(w.activity("message", func(act map[string]any) {
+		as("olivia")(act)
+		act["id"], act["text"] = "1764147000996", "<at>Baton</at> comment "+out.Instance+" please hurry"
+		act["conversation"] = map[string]any{"isGroup": true, "conversationType": "channel", "tenantId": testTenant, "id": thread}
+		act["channelData"] = map[string]any{"tenant": map[string]any{"id": testTenant}, "channel": map[string]any{"id": "19:finance@thread.tacv2"}}
+	}))
+	if got := w.conn.last(t, thread).text(); rec.Code != http.StatusOK || !strings.Contains(got, "What you asked is done, if it was allowed: do not type it again.") {
+		t.Errorf("the answer out of reach: %d %s", rec.Code, got)
 	}
 	// start without a flow is answered with the flows to start, not a note.
 	inChannel("1764147000994", "<at>Baton</at> start")

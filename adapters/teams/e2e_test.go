@@ -134,6 +134,13 @@ func TestPurchaseEndToEnd(t *testing.T) {
 	an = w.click("alice", chat("alice"), edit, rejected.ID, verbResubmit, map[string]string{"f:item": "Laptop", "f:amount": "1800",
 		"f:currency": "EUR", "f:vendor": "Dell", "f:justification": "my old one broke down", "note": "a cheaper model"})
 	wantCard(t, "resubmitted", an, "Resubmitted PR-1: Manager approval is asked again first")
+	// The same form sent again, changed: nothing changes, and it says so.
+	an = w.click("alice", chat("alice"), edit, rejected.ID, verbResubmit, map[string]string{"f:item": "Laptop", "f:amount": "900",
+		"f:currency": "EUR", "f:vendor": "Dell", "f:justification": "my old one broke down"})
+	wantCard(t, "resubmitted twice", an, "This form was sent already: it resubmitted PR-1.")
+	if in := w.instance("PR-1"); in.Data["amount"] != 1800.0 {
+		t.Fatalf("the second copy changed the amount: %v", in.Data["amount"])
+	}
 	w.rig.Drain()
 	// Bob approved the amount (the flow's reapprove_on): he is asked again
 	// first, then finance.

@@ -32,6 +32,12 @@ func cardAnswer(c card) invokeResponse {
 
 // messageAnswer leaves the card as it is and shows the clicker a message:
 // refusals and input to fix.
+// namedText is an outcome's text with the people outside the directory it
+// names by the names Teams gave them (named).
+func (a *Adapter) namedText(ctx context.Context, out flows.Outcome) string {
+	return a.named(ctx, &flows.Message{Title: out.Text, Mentions: out.Mentions}).Title
+}
+
 func messageAnswer(text string) invokeResponse {
 	return invokeResponse{StatusCode: http.StatusOK, Type: "application/vnd.microsoft.activity.message", Value: text}
 }
@@ -165,7 +171,7 @@ func (a *Adapter) cardAction(ctx context.Context, act schema.Activity) invokeRes
 	}
 	if !out.OK {
 		log.InfoContext(ctx, "teams: action refused", "code", out.Code)
-		return messageAnswer(out.Text)
+		return messageAnswer(a.namedText(ctx, out))
 	}
 	if str(d[keyView]) == "list" {
 		return a.taskList(ctx, actor, ev.Key, out.Text)
@@ -346,7 +352,7 @@ func (a *Adapter) edit(ctx context.Context, log *slog.Logger, ev flows.Event) in
 		return messageAnswer("This request's flow is no longer defined.")
 	}
 	if out := a.svc.Engine().Allowed(in, flows.Event{Kind: flows.EventResubmit, Actor: ev.Actor}, a.svc.Now()); !out.OK {
-		return messageAnswer(out.Text) // the form shows the request's data: only to its requester
+		return messageAnswer(a.namedText(ctx, out)) // the form shows the request's data: only to its requester
 	}
 	return cardAnswer(a.resubmitForm(def, in, bot.FormValues(def, in), nil, a.newKey()))
 }
@@ -364,13 +370,18 @@ func (a *Adapter) resubmit(ctx context.Context, log *slog.Logger, act schema.Act
 	key := cmpOr(str(d[keyKey]), act.ID)
 	ev.Kind, ev.Key, ev.Step, ev.Round = flows.EventResubmit, "teams:form:"+ev.Actor+":"+key, "", 0
 	ev.Data, ev.Reason = formInput(d, def.Form), strings.TrimSpace(str(d[inResubmit]))
-	out, err := a.svc.Handle(ctx, ev)
+	out, result, err := a.svc.Apply(ctx, ev)
 	var fe flows.FieldErrors
 	if errors.As(err, &fe) {
 		return cardAnswer(a.resubmitForm(def, in, ev.Data, fe, key))
 	}
 	if err != nil {
 		return a.failed(ctx, log, err)
+	}
+	if result == bot.ResultDuplicate && out.OK {
+		// A copy of a form already sent, perhaps changed: it changes
+		// nothing, and says so.
+		out.Text = fmt.Sprintf("This form was sent already: it resubmitted %s. To change it again, wait until it is sent back to you.", in.ID)
 	}
 	return a.noteCard(out)
 }
