@@ -281,6 +281,33 @@ func (a *Adapter) namePeople(act schema.Activity, mentions []mention) (text stri
 	dir := a.svc.Engine().Directory()
 	verb, _, _ := strings.Cut(strings.ToLower(commandText(mentionRE.ReplaceAllString(act.Text, " "))), " ")
 	slot := verb == "delegate" || verb == "away" || verb == "ooo" // the first mention is the person
+	// In the order they are written: the entities' order is not promised.
+	// The n-th entity of a text is its n-th occurrence.
+	at := map[*mention]int{}
+	seen := map[string]int{}
+	mentions = slices.Clone(mentions)
+	for i := range mentions {
+		m := &mentions[i]
+		n := seen[m.Text]
+		seen[m.Text]++
+		at[m] = len(act.Text)
+		for _, w := range []string{m.Text, strings.ReplaceAll(html.UnescapeString(m.Text), "&", "&amp;")} {
+			if i := nthIndex(act.Text, w, n); i >= 0 {
+				at[m] = i
+				break
+			}
+		}
+	}
+	order := make([]int, len(mentions))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(x, y int) int { return cmp.Compare(at[&mentions[x]], at[&mentions[y]]) })
+	sorted := make([]mention, len(mentions))
+	for i, j := range order {
+		sorted[i] = mentions[j]
+	}
+	mentions = sorted
 	lastID, lastEnd := "", 0
 	for _, m := range mentions {
 		if m.Mentioned.ID == "" {
@@ -318,8 +345,8 @@ func (a *Adapter) namePeople(act schema.Activity, mentions []mention) (text stri
 					}
 					names[p] = m.Mentioned.Name
 				}
-			case strings.HasPrefix(p, "teams:"):
-				who = "@" + cmp.Or(m.Mentioned.Name, strings.TrimSpace(html.UnescapeString(tagRE.ReplaceAllString(m.Text, ""))))
+			case strings.HasPrefix(p, "teams:"): // a name of their own choosing, said to be
+				who = "@" + cmp.Or(m.Mentioned.Name, strings.TrimSpace(html.UnescapeString(tagRE.ReplaceAllString(m.Text, "")))) + " (outside the directory)"
 			default:
 				who = "@" + dir.Name(p)
 			}
@@ -379,7 +406,7 @@ func (a *Adapter) onMessage(ctx context.Context, act schema.Activity, mentions [
 	if act.Conversation.ConversationType != "personal" {
 		switch {
 		case rep.Message == nil || rep.Message.Kind != flows.MsgHelp:
-			a.answerPrivately(ctx, act, actor, c, text)
+			a.answerPrivately(ctx, act, actor, c, text, changes(text) && !rep.Refused && rep.Form == nil)
 			return
 		case rep.Message.Text != "" && !(flows.ParseCommand(text).Verb == flows.VerbStart && flows.ParseCommand(text).Arg == ""):
 			// Not a command ("@Baton lgtm" from someone it asks nothing
@@ -396,12 +423,37 @@ func (a *Adapter) onMessage(ctx context.Context, act schema.Activity, mentions [
 	a.answer(ctx, act, c, text)
 }
 
+// nthIndex is where the n-th (from 0) occurrence of sub starts in s, or -1.
+func nthIndex(s, sub string, n int) int {
+	from := 0
+	for {
+		i := strings.Index(s[from:], sub)
+		if i < 0 || sub == "" {
+			return -1
+		}
+		if n == 0 {
+			return from + i
+		}
+		n, from = n-1, from+i+len(sub)
+	}
+}
+
+// changes reports whether a command changes a request or a person's
+// state (rather than showing something, or opening a form).
+func changes(text string) bool {
+	switch flows.ParseCommand(text).Verb {
+	case flows.VerbComment, flows.VerbDelegate, flows.VerbSkip, flows.VerbCancel, flows.VerbSnooze, flows.VerbAway, flows.VerbBack:
+		return true
+	}
+	return false
+}
+
 // answerPrivately answers a command typed in a channel or a group chat in
 // the person's 1:1 chat with Baton, and says so where they typed it: the
 // others there would read a request's timeline, its reasons and form
 // values, or someone's tasks. (Slack answers such a command for the person
 // alone; Teams has no message for one person in a conversation.)
-func (a *Adapter) answerPrivately(ctx context.Context, act schema.Activity, actor string, c card, summary string) {
+func (a *Adapter) answerPrivately(ctx context.Context, act schema.Activity, actor string, c card, summary string, done bool) {
 	note := "I answered you in your chat with Baton."
 	conv, err := a.conversation(ctx, bot.Address{Person: actor, ID: act.From.ID})
 	if err == nil {
@@ -409,9 +461,10 @@ func (a *Adapter) answerPrivately(ctx context.Context, act schema.Activity, acto
 	}
 	if err != nil {
 		a.log.WarnContext(ctx, "teams: answer in the person's chat", "platform", "teams", "user", actor, "err", err)
-		// The command is done (if it changes anything): only its answer
-		// did not reach them. Typed again, it would be done twice.
-		note = "I could not reach your chat with Baton to answer you there. What you asked is done, if it was allowed: do not type it again. Open Baton in Teams (Apps) once, and answers will reach you there."
+		note = "I could not reach your chat with Baton to answer you there: open Baton in Teams (Apps), then type it there."
+		if done { // only its answer did not reach them: typed again, it would be done twice
+			note = "I could not reach your chat with Baton to answer you there. What you asked is done: do not type it again. Open Baton in Teams (Apps) once, and answers will reach you there."
+		}
 	}
 	a.answer(ctx, act, a.cards.message(&flows.Message{Kind: flows.MsgInfo, Title: note}, ""), note)
 }

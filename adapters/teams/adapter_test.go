@@ -673,8 +673,14 @@ func TestCommandMentionsName(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := audit[len(audit)-1]; got.Action != "commented" || got.Reason != "@Carol Diaz thanks, ask @Zoe Lee, and thanks again @Carol Diaz" {
+	if got := audit[len(audit)-1]; got.Action != "commented" || got.Reason != "@Carol Diaz thanks, ask @Zoe Lee (outside the directory), and thanks again @Carol Diaz" {
 		t.Errorf("the comment recorded: %s %q", got.Action, got.Reason)
+	}
+	// The entities' order is not the text's: the person delegate takes is
+	// the first written.
+	say("bob", "delegate "+id+" <at>Dana Kowalski</at> because <at>Zoe Lee</at> asked", zoe, mentioned{"29:1dana", "Dana Kowalski", danaAAD})
+	if in, err := w.rig.Svc.Instance(t.Context(), id); err != nil || !slices.Contains(in.Tasks[0].Delegates, "dana") {
+		t.Fatalf("after the second delegation: %+v %v", in.Tasks, err)
 	}
 }
 
@@ -748,8 +754,18 @@ func TestChannelCommandAnsweredPrivately(t *testing.T) {
 		act["conversation"] = map[string]any{"isGroup": true, "conversationType": "channel", "tenantId": testTenant, "id": thread}
 		act["channelData"] = map[string]any{"tenant": map[string]any{"id": testTenant}, "channel": map[string]any{"id": "19:finance@thread.tacv2"}}
 	}))
-	if got := w.conn.last(t, thread).text(); rec.Code != http.StatusOK || !strings.Contains(got, "What you asked is done, if it was allowed: do not type it again.") {
+	if got := w.conn.last(t, thread).text(); rec.Code != http.StatusOK || !strings.Contains(got, "What you asked is done: do not type it again.") {
 		t.Errorf("the answer out of reach: %d %s", rec.Code, got)
+	}
+	// What changes nothing (a list, a form) is to be typed again there.
+	rec = w.post(w.activity("message", func(act map[string]any) {
+		as("olivia")(act)
+		act["id"], act["text"] = "1764147000997", "<at>Baton</at> start purchase"
+		act["conversation"] = map[string]any{"isGroup": true, "conversationType": "channel", "tenantId": testTenant, "id": thread}
+		act["channelData"] = map[string]any{"tenant": map[string]any{"id": testTenant}, "channel": map[string]any{"id": "19:finance@thread.tacv2"}}
+	}))
+	if got := w.conn.last(t, thread).text(); rec.Code != http.StatusOK || !strings.Contains(got, "then type it there") || strings.Contains(got, "is done") {
+		t.Errorf("a form out of reach: %d %s", rec.Code, got)
 	}
 	// start without a flow is answered with the flows to start, not a note.
 	inChannel("1764147000994", "<at>Baton</at> start")

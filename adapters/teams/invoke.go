@@ -30,14 +30,14 @@ func cardAnswer(c card) invokeResponse {
 	return invokeResponse{StatusCode: http.StatusOK, Type: cardContentType, Value: c}
 }
 
-// messageAnswer leaves the card as it is and shows the clicker a message:
-// refusals and input to fix.
 // namedText is an outcome's text with the people outside the directory it
 // names by the names Teams gave them (named).
 func (a *Adapter) namedText(ctx context.Context, out flows.Outcome) string {
 	return a.named(ctx, &flows.Message{Title: out.Text, Mentions: out.Mentions}).Title
 }
 
+// messageAnswer leaves the card as it is and shows the clicker a message:
+// refusals and input to fix.
 func messageAnswer(text string) invokeResponse {
 	return invokeResponse{StatusCode: http.StatusOK, Type: "application/vnd.microsoft.activity.message", Value: text}
 }
@@ -135,7 +135,7 @@ func (a *Adapter) cardAction(ctx context.Context, act schema.Activity) invokeRes
 		if err != nil {
 			return a.failed(ctx, log, err)
 		}
-		return a.noteCard(out)
+		return a.noteCard(ctx, out)
 	case verbSnooze:
 		// The card stays as it is: the answer says when the reminder comes.
 		ev.Kind, ev.Data = flows.EventSnooze, map[string]string{"for": str(d[inSnooze+inst])}
@@ -143,7 +143,7 @@ func (a *Adapter) cardAction(ctx context.Context, act schema.Activity) invokeRes
 		if err != nil {
 			return a.failed(ctx, log, err)
 		}
-		return messageAnswer(out.Text)
+		return messageAnswer(a.namedText(ctx, out))
 	case verbStatus:
 		m, err := a.svc.Status(ctx, actor, ev.Instance)
 		if err != nil {
@@ -197,11 +197,11 @@ func (a *Adapter) failed(ctx context.Context, log *slog.Logger, err error) invok
 }
 
 // noteCard replaces the clicked card with what the service said.
-func (a *Adapter) noteCard(out flows.Outcome) invokeResponse {
+func (a *Adapter) noteCard(ctx context.Context, out flows.Outcome) invokeResponse {
 	if !out.OK {
-		return messageAnswer(out.Text)
+		return messageAnswer(a.namedText(ctx, out))
 	}
-	m := &flows.Message{Kind: flows.MsgInfo, Instance: out.Instance, Title: out.Text}
+	m := &flows.Message{Kind: flows.MsgInfo, Instance: out.Instance, Title: a.namedText(ctx, out)}
 	if out.Instance != "" {
 		m.Actions = []flows.Action{{Kind: flows.ActStatus, Label: "Status", Instance: out.Instance}}
 	}
@@ -309,7 +309,7 @@ func decisionWords(d string) string {
 func (a *Adapter) taskList(ctx context.Context, actor, key, note string) invokeResponse {
 	rep, err := a.svc.Command(ctx, actor, "teams", key+":list", "tasks")
 	if err != nil || rep.Message == nil {
-		return a.noteCard(flows.Outcome{OK: true, Text: note})
+		return a.noteCard(ctx, flows.Outcome{OK: true, Text: note})
 	}
 	m := *a.named(ctx, rep.Message)
 	m.Text = strings.TrimSpace(note + "\n" + m.Text)
@@ -338,7 +338,7 @@ func (a *Adapter) start(ctx context.Context, log *slog.Logger, act schema.Activi
 		// perhaps filled in otherwise: it starts nothing, and says so.
 		out.Text = fmt.Sprintf("This form was sent already: it started %s. To start another request, type start %s.", out.Instance, def.Command)
 	}
-	return a.noteCard(out)
+	return a.noteCard(ctx, out)
 }
 
 // edit opens the resubmission form of a request sent back to its requester.
@@ -383,5 +383,5 @@ func (a *Adapter) resubmit(ctx context.Context, log *slog.Logger, act schema.Act
 		// nothing, and says so.
 		out.Text = fmt.Sprintf("This form was sent already: it resubmitted %s. To change it again, wait until it is sent back to you.", in.ID)
 	}
-	return a.noteCard(out)
+	return a.noteCard(ctx, out)
 }

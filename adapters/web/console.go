@@ -18,6 +18,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -146,10 +147,11 @@ func New(svc Service, cfg Config, log *slog.Logger) *Console {
 			return formField{Field: f, Input: inputType(f.Kind)}
 		},
 		"nonNegative": func(p *float64) bool { return p != nil && *p >= 0 },
+		"trim":        strings.TrimSpace,
 		// minText is a text field's least length, said beside it ("" if
 		// none): else it is learnt only from the refusal.
 		"minText": func(f formField) string {
-			if f.Min == nil || *f.Min <= 0 || f.Kind != flows.FieldText && f.Kind != flows.FieldLongText {
+			if f.Min == nil || *f.Min <= 0 || !slices.Contains([]flows.FieldKind{flows.FieldText, flows.FieldLongText, flows.FieldURL, flows.FieldEmail}, f.Kind) {
 				return ""
 			}
 			return strconv.FormatFloat(*f.Min, 'f', -1, 64)
@@ -418,12 +420,16 @@ func (c *Console) answer(w http.ResponseWriter, r *http.Request, as string, n no
 	c.notes[as] = n
 	c.mu.Unlock()
 	// Acted on a request's status page: back to it, with the answer.
-	if id := r.PostFormValue("instance"); r.PostFormValue("back") == "status" && id != "" {
-		http.Redirect(w, r, "/console/status/"+url.PathEscape(strings.ToUpper(id))+"?as="+url.QueryEscape(as), http.StatusSeeOther)
+	if id := strings.ToUpper(strings.TrimSpace(r.PostFormValue("instance"))); r.PostFormValue("back") == "status" && requestID.MatchString(id) {
+		http.Redirect(w, r, "/console/status/"+id+"?as="+url.QueryEscape(as), http.StatusSeeOther)
 		return
 	}
 	http.Redirect(w, r, "/?as="+url.QueryEscape(as), http.StatusSeeOther)
 }
+
+// requestID is the shape of a request's id (PR-12), where an answer may go
+// back to its status page.
+var requestID = regexp.MustCompile(`^[A-Z0-9]+-[0-9]+$`)
 
 // fail answers bad input: 4xx, a clear message, nothing changed.
 func (c *Console) fail(w http.ResponseWriter, r *http.Request, code int, msg string, fields flows.FieldErrors) {

@@ -868,4 +868,17 @@ func TestStatusPageActsInPlace(t *testing.T) {
 	if back := html.UnescapeString(cr.do(request{method: "GET", path: w.Header().Get("Location")}).Body.String()); !strings.Contains(back, "Comment added to PR-1.") {
 		t.Errorf("the status page does not show the answer")
 	}
+	// Its card's own buttons (Withdraw) come back too; the inbox's do not.
+	if !strings.Contains(page, `<input type="hidden" name="back" value="status"><input type="hidden" name="as" value="alice"><input type="hidden" name="instance" value="PR-1"><input type="hidden" name="step" value=""><input type="hidden" name="round" value="0">`) {
+		t.Errorf("the status page's Withdraw does not come back to it")
+	}
+	if inbox := cr.do(request{method: "GET", path: "/?as=alice"}).Body.String(); strings.Contains(inbox, `name="back"`) {
+		t.Errorf("the inbox's buttons would go to a status page")
+	}
+	// Only to a request's page: anything else goes to the inbox.
+	w = cr.do(request{method: "POST", path: "/console/act", form: url.Values{"as": {"alice"}, "instance": {"//evil.example/x"}, "action": {"comment"},
+		"reason": {"hi"}, "back": {"status"}}, header: map[string]string{"Sec-Fetch-Site": "same-origin"}})
+	if loc := w.Header().Get("Location"); strings.Contains(loc, "evil") {
+		t.Errorf("redirected to %q", loc)
+	}
 }
