@@ -63,15 +63,16 @@ const ConfigHelp = `Configuration (environment variables; the flags above overri
   BATON_WEBHOOK_URLS    comma-separated URLs that receive every flow's events (started, assigned,
                         decided, reminded, escalated, completed, cancelled, ...) as signed JSON
                         POSTs; signed with BATON_SECRET_WEBHOOK, which must then be set
-  BATON_WEBHOOK_EVENTS  comma-separated event types those URLs receive (default: all)
+  BATON_WEBHOOK_EVENTS  comma-separated event types those URLs receive (default: all; only with the URLs)
   BATON_DIGEST_AT       local time of each person's daily digest of what waits on them, sent on
                         working days in their own timezone on every platform that reaches them:
                         HH:MM (default 09:00), or off (SLACK_DIGEST_AT, its former name, is read too)
-  BATON_PUBLIC_URL      where people reach Baton, for links in mail (default http://localhost:PORT)
+  BATON_PUBLIC_URL      where people reach Baton, for links in mail, and the name an open console
+                        answers as (default http://localhost:PORT)
   BATON_SMTP_URL        mail to external participants (email: assignees):
                         smtp://user:pass@host:587?from=baton@example.com (STARTTLS, required off this
                         machine unless &starttls=optional) or smtps://…:465.
-                        Empty: mail is kept in memory and shown by the console (/console/mail)
+                        Empty: mail is kept in memory and shown by the console (/console/mail) when it is on
   BATON_LINK_SECRET     HMAC key of the signed approval links mailed to external participants
                         (at least 32 random characters); empty: one is generated and kept in Redis
   BATON_LINK_TTL        how long an approval link stays valid (default 168h); each works once

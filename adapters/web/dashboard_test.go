@@ -187,7 +187,7 @@ func TestDashboardLogin(t *testing.T) {
 func TestDashboardContent(t *testing.T) {
 	d := newDashRig(t, true)
 	w := d.do("GET", "/dashboard", nil, "") // this machine, local console mode: open
-	has(t, w, http.StatusOK, "Open without sign-in: Baton runs in local console mode",
+	has(t, w, http.StatusOK, "Open without sign-in: the console is on, no chat platform is configured",
 		`<span class="n">1</span> running`, `<span class="n">1</span> completed`, `<span class="n">1</span> withdrawn`,
 		"Overdue (1)", "Open requests (1)")
 	body := unescape(w.Body.String())
