@@ -110,6 +110,22 @@ func (v Verb) OnRequest() bool {
 	return false
 }
 
+// TakesPerson reports whether the verb names a person after its other
+// arguments (delegate's, away's): an adapter keeps that one mention as the
+// platform wrote it, and writes any other as a name.
+func (v Verb) TakesPerson() bool { return v == VerbDelegate || v == VerbAway }
+
+// Changes reports whether the verb changes a request or a person's state,
+// rather than showing something or opening a form: done once, it must not
+// be asked for again.
+func (v Verb) Changes() bool {
+	switch v {
+	case VerbComment, VerbDelegate, VerbSkip, VerbCancel, VerbSnooze, VerbAway, VerbBack:
+		return true
+	}
+	return false
+}
+
 // RequestIDs returns the ids a request id typed without its dash ("PR3",
 // "#pr3") may stand for: split after each flow prefix it starts with, and
 // after its letters (a flow since removed), where what follows is a number

@@ -46,8 +46,7 @@ var slackMarkup = regexp.MustCompile(`<([^<>]*)>`)
 // it), a channel its #name, a link its address, a date or a group as
 // Slack showed it, and Slack's escapes of &, < and > are undone.
 func (a *Adapter) commandText(text string) string {
-	verb, _, _ := strings.Cut(strings.ToLower(strings.TrimSpace(text)), " ")
-	keep := verb == "delegate" || verb == "away" || verb == "ooo" // the first mention is the person
+	keep := flows.ParseCommand(slackMarkup.ReplaceAllString(text, " ")).Verb.TakesPerson() // the first mention is the person
 	text = slackMarkup.ReplaceAllStringFunc(text, func(m string) string {
 		inner := m[1 : len(m)-1]
 		target, label, _ := strings.Cut(inner, "|")

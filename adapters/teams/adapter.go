@@ -279,35 +279,30 @@ func mentionsIn(body []byte) []mention {
 func (a *Adapter) namePeople(act schema.Activity, mentions []mention) (text string, names map[string]string) {
 	text = act.Text
 	dir := a.svc.Engine().Directory()
-	verb, _, _ := strings.Cut(strings.ToLower(commandText(mentionRE.ReplaceAllString(act.Text, " "))), " ")
-	slot := verb == "delegate" || verb == "away" || verb == "ooo" // the first mention is the person
+	slot := flows.ParseCommand(commandText(mentionRE.ReplaceAllString(act.Text, " "))).Verb.TakesPerson() // the first mention is the person
 	// In the order they are written: the entities' order is not promised.
 	// The n-th entity of a text is its n-th occurrence.
-	at := map[*mention]int{}
+	type placed struct {
+		m  mention
+		at int
+	}
+	ordered := make([]placed, len(mentions))
 	seen := map[string]int{}
-	mentions = slices.Clone(mentions)
-	for i := range mentions {
-		m := &mentions[i]
-		n := seen[m.Text]
-		seen[m.Text]++
-		at[m] = len(act.Text)
+	for i, m := range mentions {
+		ordered[i] = placed{m, len(act.Text)}
 		for _, w := range []string{m.Text, strings.ReplaceAll(html.UnescapeString(m.Text), "&", "&amp;")} {
-			if i := nthIndex(act.Text, w, n); i >= 0 {
-				at[m] = i
+			if j := nthIndex(act.Text, w, seen[m.Text]); j >= 0 {
+				ordered[i].at = j
 				break
 			}
 		}
+		seen[m.Text]++
 	}
-	order := make([]int, len(mentions))
-	for i := range order {
-		order[i] = i
+	slices.SortStableFunc(ordered, func(x, y placed) int { return cmp.Compare(x.at, y.at) })
+	mentions = make([]mention, len(ordered))
+	for i, p := range ordered {
+		mentions[i] = p.m
 	}
-	slices.SortStableFunc(order, func(x, y int) int { return cmp.Compare(at[&mentions[x]], at[&mentions[y]]) })
-	sorted := make([]mention, len(mentions))
-	for i, j := range order {
-		sorted[i] = mentions[j]
-	}
-	mentions = sorted
 	lastID, lastEnd := "", 0
 	for _, m := range mentions {
 		if m.Mentioned.ID == "" {
@@ -371,10 +366,12 @@ func (a *Adapter) namePeople(act schema.Activity, mentions []mention) (text stri
 // shownAs writes the Teams identities of people the directory lacks in an
 // answer as the names their mentions showed.
 func shownAs(m *flows.Message, names map[string]string) {
+	shown := map[string]string{}
 	for id, name := range names {
-		m.Title = strings.ReplaceAll(m.Title, id, "@"+name)
-		m.Text = strings.ReplaceAll(m.Text, id, "@"+name)
+		shown[id] = "@" + name
 	}
+	r := idReplacer{shown} // whole identities only, as named
+	m.Title, m.Text = r.Replace(m.Title), r.Replace(m.Text)
 }
 
 // onMessage answers a typed command in the same conversation.
@@ -406,7 +403,7 @@ func (a *Adapter) onMessage(ctx context.Context, act schema.Activity, mentions [
 	if act.Conversation.ConversationType != "personal" {
 		switch {
 		case rep.Message == nil || rep.Message.Kind != flows.MsgHelp:
-			a.answerPrivately(ctx, act, actor, c, text, changes(text) && !rep.Refused && rep.Form == nil)
+			a.answerPrivately(ctx, act, actor, c, text, flows.ParseCommand(text).Verb.Changes() && !rep.Refused && rep.Form == nil)
 			return
 		case rep.Message.Text != "" && !(flows.ParseCommand(text).Verb == flows.VerbStart && flows.ParseCommand(text).Arg == ""):
 			// Not a command ("@Baton lgtm" from someone it asks nothing
@@ -436,16 +433,6 @@ func nthIndex(s, sub string, n int) int {
 		}
 		n, from = n-1, from+i+len(sub)
 	}
-}
-
-// changes reports whether a command changes a request or a person's
-// state (rather than showing something, or opening a form).
-func changes(text string) bool {
-	switch flows.ParseCommand(text).Verb {
-	case flows.VerbComment, flows.VerbDelegate, flows.VerbSkip, flows.VerbCancel, flows.VerbSnooze, flows.VerbAway, flows.VerbBack:
-		return true
-	}
-	return false
 }
 
 // answerPrivately answers a command typed in a channel or a group chat in

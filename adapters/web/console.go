@@ -510,16 +510,24 @@ type channelData struct {
 	Threads  []thread
 }
 
+// takeNote returns, and forgets, the answer waiting for as's next page
+// (nil if none).
+func (c *Console) takeNote(as string) *note {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n, ok := c.notes[as]
+	if !ok {
+		return nil
+	}
+	delete(c.notes, as)
+	return &n
+}
+
 func (c *Console) data(as string, consume bool) pageData {
 	e := c.svc.Engine()
 	d := pageData{As: as, People: e.Directory().People(), Flows: e.Flows(), Threads: c.feed.threads(personBox(as)), Now: c.svc.Now()}
 	if consume {
-		c.mu.Lock()
-		if n, ok := c.notes[as]; ok {
-			d.Note = &n
-			delete(c.notes, as)
-		}
-		c.mu.Unlock()
+		d.Note = c.takeNote(as)
 	}
 	seen := map[string]bool{}
 	for _, ch := range e.Directory().Channels() {
@@ -1009,13 +1017,7 @@ func (c *Console) status(w http.ResponseWriter, r *http.Request) {
 		c.answer(w, r, as, note{OK: true, Msg: m})
 		return
 	}
-	d := statusData{As: as, Msg: m, Now: c.svc.Now(), People: c.svc.Engine().Directory().People()}
-	c.mu.Lock()
-	if n, ok := c.notes[as]; ok {
-		d.Note = &n
-		delete(c.notes, as)
-	}
-	c.mu.Unlock()
+	d := statusData{As: as, Note: c.takeNote(as), Msg: m, Now: c.svc.Now(), People: c.svc.Engine().Directory().People()}
 	if in, err := c.svc.Instance(r.Context(), m.Instance); err == nil {
 		e := c.svc.Engine()
 		d.Open, d.Running, d.Mine = in.Status.Open(), in.Status == flows.StatusRunning, in.Requester == as
