@@ -424,3 +424,71 @@ func TestSnoozeCard(t *testing.T) {
 		t.Errorf("the reminder replies to %q, want Bob's card %q", reminder.ReplyTo, bob.ID)
 	}
 }
+
+// laptopForFinance has Alice (who, like Bob, Carol and Frank, added Baton)
+// ask for a laptop above finance's threshold, PR-1, and returns Bob's card.
+func laptopForFinance(t *testing.T, w *world) *posted {
+	t.Helper()
+	for _, p := range []string{"alice", "bob", "carol", "frank"} {
+		w.install(p)
+	}
+	form := w.say("alice", "start purchase")
+	wantCard(t, "started", w.click("alice", chat("alice"), form.Card, form.ID, verbStart,
+		map[string]string{"f:item": "Laptop", "f:amount": "2500", "f:justification": "my old one broke down"}), "Started PR-1")
+	w.rig.Drain()
+	return w.conn.last(t, chat("bob"))
+}
+
+// TestDecisionTimeInTheReadersZone: the card a click closes, at once for
+// the clicker (the invoke's answer) and then every copy of it, says when
+// the decision was made in the reader's own timezone, as every other time
+// Baton shows them: Bob's in London's, Carol's and Frank's in New York's;
+// not in UTC.
+func TestDecisionTimeInTheReadersZone(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	bob := laptopForFinance(t, w)
+	wantCard(t, "Bob's answer", w.click("bob", chat("bob"), bob.Card, bob.ID, verbApprove, nil), "Approved by Bob Chen · Thu 26 Nov 09:00 GMT")
+	w.rig.Drain()
+	mustContain(t, "Bob's card", w.conn.get(bob.ID).text(), "Approved by Bob Chen · Thu 26 Nov 09:00 GMT")
+
+	w.rig.Clock.Advance(90 * time.Minute) // 10:30 UTC, 05:30 in New York
+	carol, frank := w.conn.last(t, chat("carol")), w.conn.last(t, chat("frank"))
+	wantCard(t, "Carol's answer", w.click("carol", chat("carol"), carol.Card, carol.ID, verbApprove, nil), "Approved by Carol Diaz · Thu 26 Nov 05:30 EST")
+	w.rig.Drain()
+	for who, p := range map[string]*posted{"Carol": carol, "Frank": frank} {
+		got := w.conn.get(p.ID).text()
+		mustContain(t, who+"'s card", got, "Approved by Carol Diaz · Thu 26 Nov 05:30 EST")
+		if strings.Contains(got, "UTC") {
+			t.Errorf("%s's card shows UTC:\n%s", who, got)
+		}
+	}
+}
+
+// TestDecisionTimeWithoutAZone: someone the directory gives no timezone
+// reads the time of their decision in the working hours' timezone (that of
+// people without one, and of people outside the directory), as the other
+// times Baton shows them.
+func TestDecisionTimeWithoutAZone(t *testing.T) {
+	t.Parallel()
+	people := testDirectory(t).People()
+	for i := range people {
+		if people[i].ID == "bob" {
+			people[i].Timezone = ""
+		}
+	}
+	dir, err := flows.NewDirectory(people, testDirectory(t).Channels())
+	if err != nil {
+		t.Fatal(err)
+	}
+	paris, err := time.LoadLocation("Europe/Paris")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := newWorldIn(t, dir.WithWorkingHours(&flows.WorkingHours{Days: []time.Weekday{time.Monday, time.Tuesday, time.Wednesday, time.Thursday, time.Friday},
+		Start: 9 * time.Hour, End: 17 * time.Hour, Location: paris}))
+	bob := laptopForFinance(t, w)
+	wantCard(t, "Bob's answer", w.click("bob", chat("bob"), bob.Card, bob.ID, verbApprove, nil), "Approved by Bob Chen · Thu 26 Nov 10:00 CET")
+	w.rig.Drain()
+	mustContain(t, "Bob's card", w.conn.get(bob.ID).text(), "Approved by Bob Chen · Thu 26 Nov 10:00 CET")
+}

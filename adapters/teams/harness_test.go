@@ -422,11 +422,17 @@ func testDirectory(t testing.TB) *flows.Directory {
 
 func newWorld(t testing.TB, tweak ...func(*Config)) *world {
 	t.Helper()
+	return newWorldIn(t, testDirectory(t), tweak...)
+}
+
+// newWorldIn is newWorld with another directory.
+func newWorldIn(t testing.TB, dir *flows.Directory, tweak ...func(*Config)) *world {
+	t.Helper()
 	defs, err := flows.LoadDefinitions(manifests.Flows, "flows")
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &world{t: t, rig: bottest.NewWith(t, defs, testDirectory(t), []string{"olivia"}), idp: newIdP(t), tok: newTokens(t),
+	w := &world{t: t, rig: bottest.NewWith(t, defs, dir, []string{"olivia"}), idp: newIdP(t), tok: newTokens(t),
 		conn: newFakeConnector(t), logs: &syncBuffer{}}
 	cfg := Config{AppID: testAppID, AppPassword: testSecret, TenantID: testTenant, OpenIDMetadataURL: w.idp.metadataURL(),
 		TokenURL: w.tok.url(), ServiceURL: w.conn.serviceURL(), Pace: rate.Inf, GlobalPace: rate.Inf, Timeout: 5 * time.Second}

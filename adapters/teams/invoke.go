@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/infracloudio/msbotbuilder-go/schema"
 
@@ -277,7 +276,9 @@ func (a *Adapter) decided(ctx context.Context, ev flows.Event, out flows.Outcome
 	for i := len(in.History) - 1; i >= 0; i-- {
 		h := in.History[i]
 		if h.Step == step && (ev.Round == 0 || h.Round == ev.Round) {
-			m.Outcome = fmt.Sprintf("%s by %s · %s", decisionWords(h.Outcome), dir.Name(h.By), flows.FormatTime(h.Ended, time.UTC))
+			// In the clicker's zone, as the engine writes their own closed
+			// card (and Update every copy of it).
+			m.Outcome = fmt.Sprintf("%s by %s · %s", decisionWords(h.Outcome), dir.Name(h.By), flows.FormatTime(h.Ended, dir.Location(ev.Actor)))
 			if h.Reason != "" {
 				m.Outcome += "\nReason: " + h.Reason
 			}

@@ -47,6 +47,10 @@ type cardRef struct {
 	// thread (microsoft/botframework-sdk#6626, BotFramework-Services#356).
 	// Empty in chats, which have no threads.
 	Thread string `json:"t,omitempty"`
+	// Person is the directory id of the person whose chat it is in ("" in
+	// a channel, and in references kept before it was): their timezone is
+	// the one its times are shown in.
+	Person string `json:"p,omitempty"`
 }
 
 // threadOf is the conversation id of a channel's thread whose first
@@ -270,11 +274,28 @@ func (r idReplacer) Replace(s string) string {
 	})
 }
 
+// localized is m with a closed card's time (which the engine writes in
+// UTC when one update closes the card for everyone who has it) in the zone
+// of person, whose chat the card is in: the directory's, else the working
+// hours' (that of channels, person ""), as every other time Baton shows.
+func (a *Adapter) localized(m *flows.Message, person string) *flows.Message {
+	if m.At.IsZero() {
+		return m
+	}
+	out := m.OutcomeIn(a.svc.Engine().Directory().Location(person))
+	if out == m.Outcome {
+		return m
+	}
+	c := *m
+	c.Outcome = out
+	return &c
+}
+
 // Send implements bot.Messenger: it posts m as an Adaptive Card in the
 // person's 1:1 chat with Baton (opened when needed) or in the channel, or as
 // a reply to the card thread refers to.
 func (a *Adapter) Send(ctx context.Context, to bot.Address, m *flows.Message, thread string) (string, error) {
-	m = a.named(ctx, m)
+	m = a.named(ctx, a.localized(m, to.Person))
 	act := cardActivity(a.cards.message(m, viewOf(m)), m.Title)
 	if thread != "" {
 		if r, err := parseRef(thread); err == nil {
@@ -288,7 +309,7 @@ func (a *Adapter) Send(ctx context.Context, to bot.Address, m *flows.Message, th
 				return "", fmt.Errorf("teams: reply to %s in %s: the connector returned no activity id", r.Activity, conv)
 			}
 			a.rememberCard(ctx, m, conv, id)
-			return cardRef{ServiceURL: r.ServiceURL, Conversation: conv, Activity: id, Thread: thread}.String(), nil
+			return cardRef{ServiceURL: r.ServiceURL, Conversation: conv, Activity: id, Thread: thread, Person: to.Person}.String(), nil
 		}
 	}
 	conv, err := a.conversation(ctx, to)
@@ -303,7 +324,7 @@ func (a *Adapter) Send(ctx context.Context, to bot.Address, m *flows.Message, th
 		return "", fmt.Errorf("teams: send to %s: the connector returned no activity id", who(to))
 	}
 	a.rememberCard(ctx, m, conv.Conversation, id)
-	r := cardRef{ServiceURL: conv.ServiceURL, Conversation: conv.Conversation, Activity: id}
+	r := cardRef{ServiceURL: conv.ServiceURL, Conversation: conv.Conversation, Activity: id, Person: to.Person}
 	if conv.Type == "channel" && channelOf(conv.Conversation) == conv.Conversation { // a new post starts a thread, whose root it is
 		r.Thread = threadOf(conv.Conversation, id)
 	}
@@ -317,7 +338,7 @@ func (a *Adapter) Update(ctx context.Context, ref string, m *flows.Message) erro
 	if err != nil {
 		return bot.Permanent(fmt.Errorf("teams: update: %w", err))
 	}
-	m = a.named(ctx, m)
+	m = a.named(ctx, a.localized(m, r.Person))
 	if err := a.conn.update(ctx, r.ServiceURL, r.Conversation, r.Activity, cardActivity(a.cards.message(m, viewOf(m)), m.Title)); err != nil {
 		return fmt.Errorf("teams: update %s in %s: %w", r.Activity, r.Conversation, err)
 	}
