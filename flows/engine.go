@@ -1147,8 +1147,9 @@ func (t *tx) closeStep(outcome, by, reason string) {
 func (t *tx) closedCard(s *Step, outcome, names, reason, extra string, loc *time.Location) *Message {
 	m := t.baseCard(s, MsgTask)
 	m.Outcome = t.outcomeLine(outcome, names, loc)
-	if loc == time.UTC {
-		m.At = t.now // a renderer may write the time in its reader's zone
+	m.At = t.now // a renderer may write the time in its reader's zone
+	if loc != nil && loc.String() != "UTC" {
+		m.Zone = loc.String()
 	}
 	if reason != "" {
 		m.Outcome += "\nReason: " + reason

@@ -48,20 +48,31 @@ type Message struct {
 	// text.
 	Mentions []string `json:"mentions,omitempty"`
 	// At is when a closed card's outcome happened. The Outcome's first
-	// line then ends with that time in UTC (one update closes the card for
-	// everyone who has it, in any zone); OutcomeIn writes it in a reader's.
+	// line then ends with that time in Zone: UTC when one update closes the
+	// card for everyone who has it, in any zone; its person's zone on a
+	// card of one person's. OutcomeIn writes it in a reader's.
 	At time.Time `json:"at,omitzero"`
+	// Zone is the IANA name of the zone the Outcome's time is written in
+	// ("": UTC).
+	Zone string `json:"zone,omitempty"`
 }
 
-// OutcomeLead is a closed card's first Outcome line without the UTC time
-// it ends with; ok is false for an outcome with no such time (no At, or an
-// older card).
+// OutcomeLead is a closed card's first Outcome line without the time it
+// ends with (At, in Zone); ok is false for an outcome with no such time (no
+// At, or an older card).
 func (m *Message) OutcomeLead() (lead string, ok bool) {
 	if m.At.IsZero() {
 		return "", false
 	}
+	loc := time.UTC
+	if m.Zone != "" {
+		var err error
+		if loc, err = time.LoadLocation(m.Zone); err != nil {
+			return "", false
+		}
+	}
 	first, _, _ := strings.Cut(m.Outcome, "\n")
-	return strings.CutSuffix(first, FormatTime(m.At, time.UTC))
+	return strings.CutSuffix(first, FormatTime(m.At, loc))
 }
 
 // OutcomeIn is the Outcome with its time in loc, for a reader whose zone

@@ -106,3 +106,35 @@ func TestInputErrorSentence(t *testing.T) {
 		}
 	}
 }
+
+// TestOutcomeTime: a closed card's outcome time is found whether it is
+// written in UTC (one card for everyone) or in its person's zone (Zone),
+// and written again in a reader's; an outcome without At is left alone.
+func TestOutcomeTime(t *testing.T) {
+	t.Parallel()
+	seoul, err := time.LoadLocation("Asia/Seoul")
+	if err != nil {
+		t.Skip("no timezone database:", err)
+	}
+	at := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		name     string
+		m        flows.Message
+		lead, in string // in: OutcomeIn(Seoul)
+	}{
+		{"UTC", flows.Message{Outcome: "Approved by Bob Chen · Thu 26 Nov 09:00 UTC\nReason: fine", At: at},
+			"Approved by Bob Chen · ", "Approved by Bob Chen · Thu 26 Nov 18:00 KST\nReason: fine"},
+		{"its person's zone", flows.Message{Outcome: "Approved by Erin Park · Thu 26 Nov 18:00 KST", At: at, Zone: "Asia/Seoul"},
+			"Approved by Erin Park · ", "Approved by Erin Park · Thu 26 Nov 18:00 KST"},
+		{"no At", flows.Message{Outcome: "Approved by Bob Chen · Thu 26 Nov 09:00 UTC"}, "", "Approved by Bob Chen · Thu 26 Nov 09:00 UTC"},
+		{"an unknown zone", flows.Message{Outcome: "Approved · Thu 26 Nov 09:00 XYZ", At: at, Zone: "Nowhere/Atlantis"}, "", "Approved · Thu 26 Nov 09:00 XYZ"},
+	} {
+		lead, ok := tt.m.OutcomeLead()
+		if lead != tt.lead || ok != (tt.lead != "") {
+			t.Errorf("%s: OutcomeLead = %q, %v; want %q", tt.name, lead, ok, tt.lead)
+		}
+		if got := tt.m.OutcomeIn(seoul); got != tt.in {
+			t.Errorf("%s: OutcomeIn = %q, want %q", tt.name, got, tt.in)
+		}
+	}
+}

@@ -257,3 +257,50 @@ func mustString(t testing.TB, v any) string {
 	t.Helper()
 	return string(mustJSON(t, v))
 }
+
+// TestClosedForOneTimeIsASlackDate: a task that closes for one person
+// while the step goes on without them (one of a security quorum of two
+// approves; another's task is reassigned) closes their card with its time
+// as a Slack date, which each reader sees in their own zone, as every other
+// closed card; the text the engine wrote (in their zone) is its fallback.
+func TestClosedForOneTimeIsASlackDate(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	out, err := h.rig.Svc.Handle(t.Context(), flows.Event{Kind: flows.EventStart, Key: "slack:trigger-access", Actor: "alice", Platform: "slack", Flow: "access",
+		Data: map[string]string{"system": "aws", "level": "admin", "reason": "on call for the database"}})
+	if err != nil || !out.OK {
+		t.Fatalf("start: %v %+v", err, out)
+	}
+	h.settle()
+	h.click("U0BOB", "v1|approve|AR-1|manager|1|", "D0BOB")
+	h.settle()
+	h.takeSummaries()
+	dateOf := func(who, dm string, want string) {
+		t.Helper()
+		calls := h.api.take(&h.seen)
+		for _, c := range calls {
+			if c.Method != "chat.update" || c.str("channel") != dm {
+				continue
+			}
+			if len(c.buttons()) != 0 || !strings.Contains(c.text(), want) {
+				t.Errorf("%s's closed card: %s %v, want %q", who, c.text(), c.buttons(), want)
+			}
+			return
+		}
+		t.Fatalf("%s's card was not closed:\n%s", who, summarize(calls))
+	}
+
+	// Erin (Seoul) approves at 09:00 UTC; Gus's card stays open.
+	h.click("U0ERIN", "v1|approve|AR-1|security|1|", "D0ERIN")
+	h.settle()
+	dateOf("Erin", "D0ERIN", "*Approved by Erin Park · <!date^1795683600^{date_short_pretty} {time}|Thu 26 Nov 18:00 KST>*")
+	// Gus (Paris) hands his task to Olivia an hour later.
+	h.rig.Clock.Advance(time.Hour)
+	out, err = h.rig.Svc.Handle(t.Context(), flows.Event{Kind: flows.EventReassign, Key: "slack:reassign-gus", Actor: "gus", Platform: "slack",
+		Instance: "AR-1", Step: "security", Round: 1, Target: "olivia"})
+	if err != nil || !out.OK {
+		t.Fatalf("reassign: %v %+v", err, out)
+	}
+	h.settle()
+	dateOf("Gus", "D0GUS", "Gus Ahmed · <!date^1795687200^{date_short_pretty} {time}|Thu 26 Nov 11:00 CET>*")
+}

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	slackgo "github.com/slack-go/slack"
@@ -72,16 +71,17 @@ func mrkdwnNamed(s string, mentions []string) string {
 	})
 }
 
-// outcomeMrkdwn is a closed card's outcome line, its time (UTC in the
-// text, as one update closes the card for everyone) written as a Slack date,
-// which each reader sees in their own zone (the UTC text is its fallback).
+// outcomeMrkdwn is a closed card's outcome line, its time written as a
+// Slack date, which each reader sees in their own zone, whoever's card it
+// is (the time as the text has it, in UTC when one update closes the card
+// for everyone, else in its person's zone, is its fallback).
 func outcomeMrkdwn(m *flows.Message, first string) string {
 	lead, ok := m.OutcomeLead()
 	if !ok {
 		return mrkdwnNamed(first, m.Mentions)
 	}
 	return mrkdwnNamed(lead, m.Mentions) +
-		fmt.Sprintf("<!date^%d^{date_short_pretty} {time}|%s>", m.At.Unix(), mrkdwn(flows.FormatTime(m.At, time.UTC)))
+		fmt.Sprintf("<!date^%d^{date_short_pretty} {time}|%s>", m.At.Unix(), mrkdwn(strings.TrimPrefix(first, lead)))
 }
 
 func mdText(s string, max int) *slackgo.TextBlockObject {
