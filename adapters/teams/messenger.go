@@ -21,6 +21,7 @@ import (
 //	user:<Teams user id or Entra object id>  convRef of the person's 1:1 chat with the bot
 //	channel:<Teams conversation id>          convRef of a channel or group chat
 //	tenant:<tenant id>                       the serviceUrl the tenant's activities came from
+//	offer:<instance>:<n>                     a question a reaction or a reply asked (offered), kept to close it
 const kvNamespace = "teams"
 
 // convRef is a conversation Baton can post to: the part of a Bot Framework
@@ -309,6 +310,7 @@ func (a *Adapter) Send(ctx context.Context, to bot.Address, m *flows.Message, th
 				return "", fmt.Errorf("teams: reply to %s in %s: the connector returned no activity id", r.Activity, conv)
 			}
 			a.rememberCard(ctx, m, conv, id)
+			a.closeOffers(ctx, m.Instance)
 			return cardRef{ServiceURL: r.ServiceURL, Conversation: conv, Activity: id, Thread: thread, Person: to.Person}.String(), nil
 		}
 	}
@@ -324,6 +326,7 @@ func (a *Adapter) Send(ctx context.Context, to bot.Address, m *flows.Message, th
 		return "", fmt.Errorf("teams: send to %s: the connector returned no activity id", who(to))
 	}
 	a.rememberCard(ctx, m, conv.Conversation, id)
+	a.closeOffers(ctx, m.Instance)
 	r := cardRef{ServiceURL: conv.ServiceURL, Conversation: conv.Conversation, Activity: id, Person: to.Person}
 	if conv.Type == "channel" && channelOf(conv.Conversation) == conv.Conversation { // a new post starts a thread, whose root it is
 		r.Thread = threadOf(conv.Conversation, id)
@@ -343,6 +346,7 @@ func (a *Adapter) Update(ctx context.Context, ref string, m *flows.Message) erro
 		return fmt.Errorf("teams: update %s in %s: %w", r.Activity, r.Conversation, err)
 	}
 	a.rememberCard(ctx, m, r.Conversation, r.Activity) // still open, perhaps for another round
+	a.closeOffers(ctx, m.Instance)                     // the change that brought this may end a question about it
 	return nil
 }
 

@@ -2,6 +2,10 @@ package teams
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -124,9 +128,153 @@ func (a *Adapter) offer(ctx context.Context, act schema.Activity, key, replyTo s
 	if m == nil || err != nil {
 		return false, err
 	}
-	if act.Conversation.ConversationType != "personal" { // seen by everyone there: say whom it asks
-		m.Text = a.svc.Engine().Directory().Name(actor) + ", " + strings.ToLower(m.Text[:1]) + m.Text[1:]
+	named := act.Conversation.ConversationType != "personal" // seen by everyone there: say whom it asks
+	if named {
+		m.Text = whom(a.svc.Engine().Directory().Name(actor), m.Text)
 	}
-	_, err = a.conn.reply(ctx, act.ServiceURL, act.Conversation.ID, replyTo, cardActivity(a.cards.message(m, ""), m.Text))
-	return err == nil, err
+	id, err := a.conn.reply(ctx, act.ServiceURL, act.Conversation.ID, replyTo, cardActivity(a.cards.message(m, ""), m.Text))
+	if err != nil {
+		return false, err
+	}
+	if id != "" {
+		a.keepOffer(ctx, m.Instance, offered{ServiceURL: act.ServiceURL, Conversation: act.Conversation.ID, Activity: id,
+			Card: record, Actor: actor, Yes: yes, Did: did, Named: named})
+	}
+	return true, nil
+}
+
+// whom addresses text to name: "Bob Chen, you reacted …".
+func whom(name, text string) string {
+	return name + ", " + strings.ToLower(text[:1]) + text[1:]
+}
+
+// A question stops offering its decision once it no longer applies
+// (decided by that click, on the card, on another platform or by someone
+// else; moved to someone else; the request closed): it is updated in place
+// to say why, as the task card closes. Teams updates a message only by its
+// activity id, so each question's is kept (under offer:<instance>:<n>),
+// and looked at whenever a card of its request is sent or updated, which
+// every change that could end it brings.
+
+// maxOffers is how many questions of one request are followed. More are
+// still asked; a late click on one of them is refused, with the reason, as
+// on a closed card.
+const maxOffers = 50
+
+func offerKey(instance string, n int) string { return "offer:" + instance + ":" + strconv.Itoa(n) }
+
+// offered is a question asked: where it is, what it offers whom, and
+// whether it was closed.
+type offered struct {
+	ServiceURL   string `json:"s"`
+	Conversation string `json:"c"`
+	Activity     string `json:"a"`
+	Card         string `json:"d"` // bot.CardDecision.String of the card it is about
+	Actor        string `json:"p"`
+	Yes          bool   `json:"y,omitempty"`
+	Did          string `json:"w"`           // "reacted 👍", as the question says
+	Named        bool   `json:"n,omitempty"` // the question names whom it asks (seen by others)
+	Closed       bool   `json:"x,omitempty"`
+}
+
+// keepOffer records a question asked about instance in the first free
+// place, then closes it at once if the request moved on meanwhile (its
+// cards' updates may have been delivered before it was recorded). A failure
+// costs only the update: a late click is still refused.
+func (a *Adapter) keepOffer(ctx context.Context, instance string, o offered) {
+	b, _ := json.Marshal(o)
+	for n := range maxOffers {
+		added, err := a.kv.AddValue(ctx, kvNamespace, offerKey(instance, n), string(b))
+		if err != nil {
+			a.log.WarnContext(ctx, "teams: a question will stay as asked when it no longer applies", "platform", "teams", "instance", instance, "err", err)
+			return
+		}
+		if added {
+			if err := a.kv.SetValue(ctx, kvNamespace, offerKey(instance, n), string(b), cardKnownFor); err != nil {
+				a.log.WarnContext(ctx, "teams: keep a question's record", "platform", "teams", "instance", instance, "err", err)
+			}
+			a.closeOffers(ctx, instance)
+			return
+		}
+	}
+	a.log.InfoContext(ctx, "teams: too many questions to follow on one request; this one stays as asked", "platform", "teams", "instance", instance)
+}
+
+// closeOffers updates, in place, the questions asked about instance that
+// no longer apply, saying why. Failures are logged: the question stays as
+// asked, and is looked at again with the request's next card.
+func (a *Adapter) closeOffers(ctx context.Context, instance string) {
+	if instance == "" {
+		return
+	}
+	var in *flows.Instance
+	for n := range maxOffers {
+		key := offerKey(instance, n)
+		v, ok, err := a.kv.GetValue(ctx, kvNamespace, key)
+		if err != nil {
+			a.log.WarnContext(ctx, "teams: read the questions asked", "platform", "teams", "instance", instance, "err", err)
+			return
+		}
+		if !ok {
+			return
+		}
+		var o offered
+		if json.Unmarshal([]byte(v), &o) != nil || o.Closed {
+			continue
+		}
+		if in == nil {
+			if in, err = a.svc.Instance(ctx, instance); err != nil {
+				if !errors.Is(err, flows.ErrNotFound) {
+					a.log.WarnContext(ctx, "teams: read a request to close its questions", "platform", "teams", "instance", instance, "err", err)
+				}
+				return
+			}
+		}
+		m := a.closedOffer(in, o)
+		if m == nil {
+			continue // it still applies
+		}
+		m = a.named(ctx, m)
+		if err := a.conn.update(ctx, o.ServiceURL, o.Conversation, o.Activity, cardActivity(a.cards.message(m, ""), m.Text)); err != nil {
+			a.log.WarnContext(ctx, "teams: close a question that no longer applies", "platform", "teams", "instance", instance, "err", err)
+			continue
+		}
+		o.Closed = true
+		b, _ := json.Marshal(o)
+		if err := a.kv.SetValue(ctx, kvNamespace, key, string(b), cardKnownFor); err != nil {
+			a.log.WarnContext(ctx, "teams: record a question closed", "platform", "teams", "instance", instance, "err", err)
+		}
+	}
+}
+
+// closedOffer is the question o once it no longer applies to in: what it
+// asked, without its button, and why it no longer does (what a click
+// would be told); nil while it still applies.
+func (a *Adapter) closedOffer(in *flows.Instance, o offered) *flows.Message {
+	c, err := bot.ParseCardDecision(o.Card)
+	if err != nil {
+		return nil
+	}
+	kind := flows.EventReject
+	switch {
+	case o.Yes && c.Yes == flows.ActDone:
+		kind = flows.EventTaskDone
+	case o.Yes:
+		kind = flows.EventApprove
+	}
+	e := a.svc.Engine()
+	out := e.Allowed(in, flows.Event{Kind: kind, Actor: o.Actor, Step: c.Step, Round: c.Round}, a.svc.Now())
+	if out.OK {
+		return nil
+	}
+	about := in.ID + ": " + in.Title
+	if def, ok := e.Flow(in.Flow); ok {
+		about = def.Name + " " + about
+	}
+	text := fmt.Sprintf("You %s to %s.", o.Did, about)
+	if o.Named {
+		text = whom(e.Directory().Name(o.Actor), text)
+	}
+	return &flows.Message{Kind: flows.MsgInfo, Instance: in.ID, Flow: in.Flow, Text: text, Outcome: out.Text,
+		Context: []string{"Nothing is to be decided here any more."}, Mentions: append([]string{o.Actor}, out.Mentions...)}
 }

@@ -185,3 +185,113 @@ func TestThreadReplyOffersTheDecision(t *testing.T) {
 		t.Fatalf("the click did not approve: %v %+v", err, in)
 	}
 }
+
+// react is person's reaction of type ty to the card replyTo in conv (a
+// personal chat), and Baton's replies to it.
+func (w *world) react(person, conv, replyTo, ty string) []*posted {
+	w.t.Helper()
+	before := len(w.conn.in(conv))
+	rec := w.post(w.activity("message", func(act map[string]any) {
+		as(person)(act)
+		act["type"] = "messageReaction"
+		delete(act, "text")
+		act["conversation"].(map[string]any)["id"] = conv
+		act["replyToId"] = replyTo
+		act["reactionsAdded"] = []any{map[string]any{"type": ty}}
+	}))
+	if rec.Code != http.StatusOK {
+		w.t.Fatalf("%s reacts %s: %d %s", person, ty, rec.Code, rec.Body)
+	}
+	return w.conn.in(conv)[before:]
+}
+
+// closedOffer checks that the question p asked no longer offers anything
+// and says why, updated in place.
+func closedOffer(t *testing.T, w *world, what string, p *posted, wants ...string) {
+	t.Helper()
+	got := w.conn.get(p.ID)
+	if got.Versions < 2 || findAction(got.Card, verbApprove, "") != nil || findAction(got.Card, verbReject, "") != nil {
+		t.Fatalf("%s: the question still offers its decision (%d versions):\n%s", what, got.Versions, got.text())
+	}
+	mustContain(t, what, got.text(), wants...)
+}
+
+// TestOfferClosesOnceDecided: the question a reaction asks ("Approve it?")
+// stops offering once it no longer applies, whoever decided, wherever:
+// updated in place to say what happened, as the task card is. A click on a
+// copy still on screen is told the same.
+func TestOfferClosesOnceDecided(t *testing.T) {
+	t.Parallel()
+
+	t.Run("decided on the card", func(t *testing.T) {
+		t.Parallel()
+		w := newWorld(t)
+		bob := chairForBob(t, w)
+		yes, no := w.react("bob", chat("bob"), bob.ID, "like"), w.react("bob", chat("bob"), bob.ID, "no")
+		if len(yes) != 1 || len(no) != 1 {
+			t.Fatalf("%d and %d questions, want one each", len(yes), len(no))
+		}
+		wantCard(t, "Bob approves on his card", w.click("bob", chat("bob"), bob.Card, bob.ID, verbApprove, nil), "Approved by Bob Chen")
+		w.rig.Drain()
+		// A click on a copy still on screen (the question as it was) is
+		// refused, with who decided.
+		wantMessage(t, "a late click", w.click("bob", chat("bob"), yes[0].Card, yes[0].ID, verbApprove, nil),
+			"PR-1 was already approved by Bob Chen at Thu 26 Nov 09:00 GMT.")
+		for what, p := range map[string]*posted{"the 👍 question": yes[0], "the 👎 question": no[0]} {
+			closedOffer(t, w, what, p, "You reacted", "to Purchase request PR-1: Chair (EUR 300).", "PR-1 was already approved by Bob Chen at Thu 26 Nov 09:00 GMT.")
+		}
+	})
+
+	t.Run("decided on the question", func(t *testing.T) {
+		t.Parallel()
+		w := newWorld(t)
+		bob := chairForBob(t, w)
+		ask := w.react("bob", chat("bob"), bob.ID, "like")[0]
+		wantCard(t, "Approve on the question", w.click("bob", chat("bob"), ask.Card, ask.ID, verbApprove, nil), "Approved by Bob Chen")
+		w.rig.Drain()
+		closedOffer(t, w, "the question", ask, "PR-1 was already approved by Bob Chen")
+	})
+
+	t.Run("moved elsewhere", func(t *testing.T) {
+		t.Parallel()
+		w := newWorld(t)
+		bob := chairForBob(t, w)
+		ask := w.react("bob", chat("bob"), bob.ID, "like")[0]
+		// Bob hands the task to Carol from another surface (Slack, the console).
+		out, err := w.rig.Svc.Handle(t.Context(), flows.Event{Kind: flows.EventReassign, Key: "slack:reassign-1", Actor: "bob", Platform: "slack",
+			Instance: "PR-1", Step: "manager", Round: 1, Target: "carol"})
+		if err != nil || !out.OK {
+			t.Fatalf("reassign: %v %+v", err, out)
+		}
+		w.rig.Drain()
+		closedOffer(t, w, "the question", ask, "assigned to Carol Diaz")
+	})
+
+	// A security quorum of two: Erin's approval ends her question, not
+	// Gus's, who may still approve from his.
+	t.Run("one of a quorum", func(t *testing.T) {
+		t.Parallel()
+		w := newWorld(t)
+		for _, p := range []string{"alice", "bob", "erin", "gus"} {
+			w.install(p)
+		}
+		out, err := w.rig.Svc.Handle(t.Context(), flows.Event{Kind: flows.EventStart, Key: "teams:start-access", Actor: "alice", Platform: "teams", Flow: "access",
+			Data: map[string]string{"system": "aws", "level": "admin", "reason": "on call for the database"}})
+		if err != nil || !out.OK {
+			t.Fatalf("start: %v %+v", err, out)
+		}
+		w.rig.Drain()
+		bob := w.conn.last(t, chat("bob"))
+		wantCard(t, "Bob approves", w.click("bob", chat("bob"), bob.Card, bob.ID, verbApprove, nil), "Approved by Bob Chen")
+		w.rig.Drain()
+		erin, gus := w.conn.last(t, chat("erin")), w.conn.last(t, chat("gus"))
+		askErin, askGus := w.react("erin", chat("erin"), erin.ID, "like")[0], w.react("gus", chat("gus"), gus.ID, "like")[0]
+		wantCard(t, "Erin approves", w.click("erin", chat("erin"), erin.Card, erin.ID, verbApprove, nil), "Approved AR-1. Still waiting on Gus Ahmed.")
+		w.rig.Drain()
+		closedOffer(t, w, "Erin's question", askErin, "You already approved AR-1 at Thu 26 Nov 18:00 KST; waiting on Gus Ahmed.")
+		if got := w.conn.get(askGus.ID); got.Versions != 1 || findAction(got.Card, verbApprove, "AR-1") == nil {
+			t.Fatalf("Gus's question changed (%d versions):\n%s", got.Versions, got.text())
+		}
+		wantCard(t, "Gus approves on his question", w.click("gus", chat("gus"), askGus.Card, askGus.ID, verbApprove, nil), "Approved")
+	})
+}
