@@ -171,7 +171,7 @@ func TestThreadReplyOffersTheDecision(t *testing.T) {
 	notAsked("Carol's lgtm", reply("carol", r.Activity, "lgtm"))
 	notAsked("Bob's hedged reply", reply("bob", r.Activity, "lgtm once I have seen the quote"))
 	notAsked("Bob's lgtm in another thread", reply("bob", "1764147600999", "lgtm"))
-	asked("Bob's rejected", reply("bob", r.Activity, "Rejected."), verbReject,
+	rejectAsk := asked("Bob's rejected", reply("bob", r.Activity, "Rejected."), verbReject,
 		"Bob Chen, you replied “Rejected.” to Purchase request PR-1: Chair (EUR 300). Reject it?")
 	// Teams sends an emoji as an image whose alt text is the emoji.
 	ask := asked("Bob's lgtm", reply("bob", r.Activity, `<p>lgtm <img itemtype="http://schema.skype.com/Emoji" alt="👍" src="https://statics.teams.cdn.office.net/evergreen-assets/personal-expressions/v2/assets/emoticons/yes/default/20_f.png" width="20" height="20"></p>`), verbApprove,
@@ -183,6 +183,10 @@ func TestThreadReplyOffersTheDecision(t *testing.T) {
 	w.rig.Drain()
 	if in, err := w.rig.Svc.Instance(t.Context(), "PR-1"); err != nil || in.Status != flows.StatusCompleted {
 		t.Fatalf("the click did not approve: %v %+v", err, in)
+	}
+	// Both questions in the thread now say so, to everyone there.
+	for what, p := range map[string]*posted{"the Approve question": ask, "the Reject question": rejectAsk} {
+		closedOffer(t, w, what, p, "Bob Chen, you replied", "to Purchase request PR-1: Chair (EUR 300).", "PR-1 was already approved by Bob Chen")
 	}
 }
 
