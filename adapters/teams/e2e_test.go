@@ -492,3 +492,21 @@ func TestDecisionTimeWithoutAZone(t *testing.T) {
 	w.rig.Drain()
 	mustContain(t, "Bob's card", w.conn.get(bob.ID).text(), "Approved by Bob Chen · Thu 26 Nov 10:00 CET")
 }
+
+// TestDelegateDecisionSaysForWhom: a delegate's click is answered with the
+// card closed as the engine closes every copy of it: the decision is the
+// delegate's, for the person whose task it was.
+func TestDelegateDecisionSaysForWhom(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	laptopForFinance(t, w)
+	out, err := w.rig.Svc.Handle(t.Context(), flows.Event{Kind: flows.EventDelegate, Key: "d1", Instance: "PR-1", Actor: "bob", Platform: "teams", Target: "frank"})
+	if err != nil || !out.OK {
+		t.Fatalf("delegate: %+v %v", out, err)
+	}
+	w.rig.Drain()
+	frank := w.conn.last(t, chat("frank"))
+	wantCard(t, "Frank's answer", w.click("frank", chat("frank"), frank.Card, frank.ID, verbApprove, nil), "Approved by Frank Osei (for Bob Chen) · Thu 26 Nov")
+	w.rig.Drain()
+	mustContain(t, "Frank's card", w.conn.get(frank.ID).text(), "Approved by Frank Osei (for Bob Chen) · Thu 26 Nov")
+}
