@@ -17,3 +17,6 @@ func (w *Webhooks) SetSleep(f func(context.Context, time.Duration) error, backof
 
 // Days is the day-of-week field of the digests' schedules.
 func (d *Digests) Days() string { return d.days() }
+
+// SetDrain sets how long the server's shutdown waits for requests in flight.
+func (s *Server) SetDrain(d time.Duration) { s.drain = d }

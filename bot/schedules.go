@@ -96,7 +96,8 @@ func (s *Schedules) Fire(ctx context.Context, def *flows.Definition, i int) Firi
 }
 
 // Run schedules every flow's schedules and fires them until ctx is
-// cancelled; then it waits for running firings to finish.
+// cancelled; then it waits for running firings to finish (up to gocron's
+// stop timeout, 10 s; one still running then is logged and left).
 func (s *Schedules) Run(ctx context.Context) error {
 	sched, err := gocron.NewScheduler(gocron.WithClock(s.clock), gocron.WithLocation(time.UTC), gocron.WithLogger(gocronLogger{s.log}))
 	if err != nil {
@@ -123,7 +124,8 @@ func (s *Schedules) Run(ctx context.Context) error {
 	s.catchUp(ctx)
 	sched.Start()
 	<-ctx.Done()
-	return sched.Shutdown()
+	stopScheduler(sched, s.log, "a scheduled start under way: if its request did not start, start it by hand")
+	return nil
 }
 
 // catchUp makes each schedule's latest firing if it was missed, no longer

@@ -315,6 +315,49 @@ func TestServerRunGracefulShutdown(t *testing.T) {
 	}
 }
 
+// TestServerRunShutdownCutsAHungRequest: a request still in flight when the
+// drain timeout passes (its handler waiting on a hung Redis) has its
+// connection closed; Run returns nil, as for any shutdown, and says so.
+func TestServerRunShutdownCutsAHungRequest(t *testing.T) {
+	logs := &syncBuffer{}
+	reg := prometheus.NewRegistry()
+	s := bot.NewServer("127.0.0.1:0", slog.New(slog.NewTextHandler(logs, nil)), bot.NewMetrics(reg), reg, func(context.Context) error { return nil })
+	s.SetDrain(10 * time.Millisecond)
+	started, release := make(chan struct{}), make(chan struct{})
+	defer close(release)
+	s.Handle("GET /hung", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(started)
+		<-release
+	}))
+	addr, err := s.Listen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	ran := make(chan error, 1)
+	go func() { ran <- s.Run(ctx) }()
+	got := make(chan error, 1)
+	go func() {
+		resp, err := http.Get("http://" + addr.String() + "/hung")
+		if err == nil {
+			resp.Body.Close()
+		}
+		got <- err
+	}()
+	wait(t, started, "the request to start")
+	cancel()
+	if err := recv(t, ran, "Run to return"); err != nil {
+		t.Fatalf("Run: %v; want nil: the shutdown was asked for", err)
+	}
+	if err := recv(t, got, "the cut-off request to end"); err == nil {
+		t.Error("the request in flight got an answer; want its connection closed")
+	}
+	if !strings.Contains(logs.String(), "shutdown: requests still in flight after the drain timeout are cut off") {
+		t.Errorf("the log does not say requests were cut off:\n%s", logs)
+	}
+}
+
 // recv waits for a value, failing the test if none comes in a long while
 // (a hang, not a timing assumption).
 func recv[T any](t *testing.T, ch <-chan T, what string) T {

@@ -30,6 +30,10 @@ type TimerConfig struct {
 	Lease       time.Duration // how long a claim is held before another replica may retake it (default 1 min)
 	Batch       int           // instances whose due timers are claimed at once per shard (default 500)
 	Concurrency int           // timer events handled at once (default 16)
+	// Drain is how long, on shutdown, the tick under way may go on firing
+	// what it claimed before it is cut short (default 20 s, as the HTTP
+	// server and the dispatcher).
+	Drain time.Duration
 }
 
 // Timers fires due reminders, escalations and timeouts. The timers
@@ -53,6 +57,7 @@ func NewTimers(cfg TimerConfig, queue flows.TimerQueue, handle func(context.Cont
 	cfg.Lease = cmp.Or(cfg.Lease, time.Minute)
 	cfg.Batch = cmp.Or(cfg.Batch, 500)
 	cfg.Concurrency = cmp.Or(cfg.Concurrency, 16)
+	cfg.Drain = cmp.Or(cfg.Drain, 20*time.Second)
 	if clock == nil {
 		clock = clockwork.NewRealClock()
 	}
@@ -66,7 +71,12 @@ func NewTimers(cfg TimerConfig, queue flows.TimerQueue, handle func(context.Cont
 // (not counting a timer found fired already, or with nothing left to do).
 // A timer whose event fails fires again later, when its instance's lease
 // runs out; the instance's later timers wait for it (they fire in order).
-func (t *Timers) Tick(ctx context.Context) (int, error) {
+func (t *Timers) Tick(ctx context.Context) (int, error) { return t.tick(ctx, ctx) }
+
+// tick is Tick that claims no more timers once stop ends (the shutdown),
+// firing what it claimed until ctx ends (the drain timeout): what it
+// claimed and did not fire fires after its lease.
+func (t *Timers) tick(ctx, stop context.Context) (int, error) {
 	var fired atomic.Int64
 	for {
 		now := t.clock.Now()
@@ -103,15 +113,15 @@ func (t *Timers) Tick(ctx context.Context) (int, error) {
 			wg.Go(func() {
 				defer func() { <-sem }()
 				for _, d := range ts {
-					if !t.fire(ctx, d, now, &fired) {
+					if ctx.Err() != nil || !t.fire(ctx, d, now, &fired) {
 						return // the rest, after it: with it, after the lease
 					}
 				}
 			})
 		}
 		wg.Wait()
-		if !more {
-			return int(fired.Load()), nil
+		if !more || stop.Err() != nil {
+			return int(fired.Load()), ctx.Err()
 		}
 	}
 }
@@ -137,6 +147,11 @@ func (t *Timers) fire(ctx context.Context, d flows.DueTimer, now time.Time, fire
 			"instance", d.Instance, "timer", d.Timer, "again_in", back.Sub(now), "err", err)
 		return false
 	}
+	if err != nil && ctx.Err() != nil {
+		t.metrics.TimersFired.WithLabelValues(string(ResultError)).Inc()
+		t.log.Warn("shutdown: timer cut short; it fires again after its lease", "instance", d.Instance, "timer", d.Timer, "lease", t.cfg.Lease, "err", err)
+		return false
+	}
 	if err != nil {
 		t.metrics.TimersFired.WithLabelValues(string(ResultError)).Inc()
 		t.log.Error("timer failed; it fires again after its lease", "instance", d.Instance, "timer", d.Timer, "err", err)
@@ -151,16 +166,43 @@ func (t *Timers) fire(ctx context.Context, d flows.DueTimer, now time.Time, fire
 }
 
 // Run ticks every Interval with a gocron job (singleton: a slow tick is
-// never overlapped by the next) until ctx is cancelled; then it lets the
-// running tick finish.
+// never overlapped by the next) until ctx is cancelled. Then it starts no
+// tick, the tick under way claims no more timers, and what it claimed is
+// fired for up to Drain; past that (Redis hung, say) it is cut short: the
+// timers it claimed and did not fire stay in Redis and fire after their
+// lease, on another replica or this one restarted. Run returns nil then: a
+// shutdown, however short it cut the work, loses nothing.
 func (t *Timers) Run(ctx context.Context) error {
-	s, err := gocron.NewScheduler(gocron.WithClock(t.clock), gocron.WithLocation(time.UTC), gocron.WithLogger(gocronLogger{t.log}))
+	// Run waits for the tick itself, bounded by Drain: gocron's own wait
+	// (which spins) is only for a tick that would not stop once cut short.
+	s, err := gocron.NewScheduler(gocron.WithClock(t.clock), gocron.WithLocation(time.UTC), gocron.WithLogger(gocronLogger{t.log}),
+		gocron.WithStopTimeout(time.Second))
 	if err != nil {
 		return fmt.Errorf("timer scheduler: %w", err)
 	}
+	// A tick outlives ctx, to fire what it claimed, until the drain cuts it.
+	work, cut := context.WithCancel(context.WithoutCancel(ctx))
+	defer cut()
+	var mu sync.Mutex
+	stopping := false
+	var ticking chan struct{} // closed when the last tick started returns
 	_, err = s.NewJob(gocron.DurationJob(t.cfg.Interval), gocron.NewTask(func() {
-		if _, err := t.Tick(context.WithoutCancel(ctx)); err != nil && ctx.Err() == nil {
+		mu.Lock()
+		if stopping {
+			mu.Unlock()
+			return
+		}
+		done := make(chan struct{})
+		ticking = done
+		mu.Unlock()
+		defer close(done)
+		_, err := t.tick(work, ctx)
+		switch {
+		case err == nil || work.Err() != nil: // cut short: Run says so
+		case ctx.Err() == nil:
 			t.log.Error("timer tick", "err", err)
+		default:
+			t.log.Warn("shutdown: the last timer tick failed; the timers it claimed fire again after their lease", "lease", t.cfg.Lease, "err", err)
 		}
 	}), gocron.WithName("baton-timers"), gocron.WithSingletonMode(gocron.LimitModeReschedule))
 	if err != nil {
@@ -168,7 +210,44 @@ func (t *Timers) Run(ctx context.Context) error {
 	}
 	s.Start()
 	<-ctx.Done()
-	return s.Shutdown()
+	mu.Lock()
+	stopping = true
+	done := ticking
+	mu.Unlock()
+	if done != nil {
+		drain := time.NewTimer(t.cfg.Drain)
+		defer drain.Stop()
+		select {
+		case <-done:
+		case <-drain.C:
+			t.log.Warn("shutdown: the timer tick under way is cut short after the drain timeout; nothing is lost: the timers it claimed and did not fire stay in Redis and fire after their lease",
+				"timeout", t.cfg.Drain, "lease", t.cfg.Lease)
+			cut()
+			stopped := time.NewTimer(cutTimeout)
+			defer stopped.Stop()
+			select {
+			case <-done:
+			case <-stopped.C:
+				t.log.Warn("shutdown: the timer tick did not stop once cut short; left to the exit", "waited", cutTimeout)
+			}
+		}
+	}
+	stopScheduler(s, t.log, "timer tick")
+	return nil
+}
+
+// cutTimeout bounds the wait for work cut short by the shutdown to stop: a
+// Redis call under way ends within its read timeout (3 s by default).
+const cutTimeout = 5 * time.Second
+
+// stopScheduler shuts a gocron scheduler down at the end of a Run. A job
+// still running after gocron's stop timeout (Redis hung, say) is left to
+// the process's exit: it is logged, not returned, for the shutdown asked
+// for has happened (Baton exits 0 on SIGTERM).
+func stopScheduler(s gocron.Scheduler, log *slog.Logger, what string) {
+	if err := s.Shutdown(); err != nil {
+		log.Warn("shutdown: left unfinished", "what", what, "err", err)
+	}
 }
 
 // gocronLogger adapts slog to gocron's logger. gocron's own messages start

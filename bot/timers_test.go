@@ -458,6 +458,113 @@ func TestTimersRunShutdownFinishesTick(t *testing.T) {
 	}
 }
 
+// TestTimersRunShutdownCutsAHungTick: a timer event that does not finish
+// (Redis hung) holds the shutdown up for the drain timeout, no longer: then
+// it is cut short, Run returns nil and says so, and the timer, still
+// claimed, fires once its lease runs out.
+func TestTimersRunShutdownCutsAHungTick(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	started := make(chan struct{})
+	var once sync.Once
+	hung := func(ctx context.Context, ev flows.Event) (flows.Outcome, bot.Result, error) {
+		once.Do(func() { close(started) })
+		<-ctx.Done() // as a Redis call does once its context ends
+		return flows.Outcome{}, "", ctx.Err()
+	}
+	tm := h.timers(bot.TimerConfig{Interval: time.Second, Lease: time.Minute, Drain: 10 * time.Millisecond}, hung)
+	id := h.start(t, "s1", "alice", 500)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	ran := make(chan error, 1)
+	go func() { ran <- tm.Run(ctx) }()
+	bctx, bcancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer bcancel()
+	if err := h.Clock.BlockUntilContext(bctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	h.Clock.Advance(4 * time.Hour)
+	wait(t, started, "the timer event to start")
+	cancel()
+	if err := recv(t, ran, "Timers.Run to return"); err != nil {
+		t.Fatalf("Run: %v; want nil: a shutdown that cut a tick short loses nothing", err)
+	}
+	if logs := h.logs.String(); !strings.Contains(logs, "shutdown: the timer tick under way is cut short after the drain timeout; nothing is lost") ||
+		strings.Contains(logs, "level=ERROR") {
+		t.Errorf("the log does not say what was cut short, or says it as an error:\n%s", logs)
+	}
+	// Claimed and not fired: it fires after its lease (another replica, or
+	// this one restarted).
+	after := h.timers(bot.TimerConfig{}, nil)
+	if n := h.tick(t, after); n != 0 {
+		t.Fatalf("%d timers fired while the cut-short claim's lease held", n)
+	}
+	h.Clock.Advance(time.Minute)
+	if n := h.tick(t, after); n != 1 {
+		t.Fatalf("%d timers fired once the lease ran out, want the reminder", n)
+	}
+	if c := h.audited(t, id, "reminded"); c != 1 {
+		t.Errorf("%d reminders recorded, want 1", c)
+	}
+}
+
+// endlessQueue always has one more due timer to claim, and counts claims.
+type endlessQueue struct {
+	mu     sync.Mutex
+	claims int
+}
+
+func (q *endlessQueue) ClaimTimers(context.Context, time.Time, time.Duration, int) ([]flows.DueTimer, bool, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.claims++
+	return []flows.DueTimer{{Instance: fmt.Sprintf("PR-%d", q.claims), Timer: "manager/1/remind/1", Due: t0}}, true, nil
+}
+
+func (q *endlessQueue) ReleaseTimers(context.Context, flows.DueTimer, time.Time) error { return nil }
+
+func (q *endlessQueue) count() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.claims
+}
+
+// TestTimersRunShutdownClaimsNoMore: once Run's context ends, the tick
+// under way fires what it claimed and claims nothing more, however much
+// is due.
+func TestTimersRunShutdownClaimsNoMore(t *testing.T) {
+	t.Parallel()
+	clock := clockwork.NewFakeClockAt(t0.Add(time.Hour))
+	started, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	handle := func(context.Context, flows.Event) (flows.Outcome, bot.Result, error) {
+		once.Do(func() { close(started) })
+		<-release
+		return flows.Outcome{}, bot.ResultOK, nil
+	}
+	q := &endlessQueue{}
+	tm := bot.NewTimers(bot.TimerConfig{Interval: time.Second}, q, handle, clock, slog.New(slog.DiscardHandler), nil)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	ran := make(chan error, 1)
+	go func() { ran <- tm.Run(ctx) }()
+	bctx, bcancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer bcancel()
+	if err := clock.BlockUntilContext(bctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(time.Second)
+	wait(t, started, "the first timer to fire")
+	cancel()
+	close(release)
+	if err := recv(t, ran, "Timers.Run to return"); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if n := q.count(); n != 1 {
+		t.Errorf("%d claims, want 1: the tick went on claiming after the shutdown began", n)
+	}
+}
+
 // fixedQueue hands out one claim of due timers, then nothing.
 type fixedQueue struct{ due []flows.DueTimer }
 
