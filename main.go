@@ -444,6 +444,14 @@ func serve(ctx context.Context, cfg bot.Config, getenv func(string) string, log 
 	if err := checkSettings(cfg, getenv); err != nil {
 		return configError{err}
 	}
+	// The address is bound next, before Redis, the embedded store or
+	// anything else starts: one this machine cannot listen on (a host that
+	// does not resolve, a port in use) is the configuration's to fix.
+	ln, err := bot.Listen(cfg.HTTPAddr)
+	if err != nil {
+		return configError{err}
+	}
+	defer ln.Close() // the server closes it once it runs; this, if start-up stops before
 	rdb, closeRedis, err := connect(cfg, log)
 	if err != nil {
 		return err
@@ -453,10 +461,8 @@ func serve(ctx context.Context, cfg bot.Config, getenv func(string) string, log 
 	if err != nil {
 		return err
 	}
-	addr, err := a.server.Listen()
-	if err != nil {
-		return err
-	}
+	a.server.UseListener(ln)
+	addr := ln.Addr()
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return a.server.Run(gctx) })
 	g.Go(func() error { return a.dispatcher.Run(gctx) })

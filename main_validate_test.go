@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -168,6 +169,30 @@ func TestStartupFlowsCheckedFirst(t *testing.T) {
 	code := run(t.Context(), nil, env("BATON_FLOWS_DIR", filepath.Join(t.TempDir(), "nowhere"), "BATON_HTTP_ADDR", "127.0.0.1:0"), nil, &out, &errOut)
 	if code != 2 || !strings.Contains(errOut.String(), "there is no such directory") || strings.Contains(errOut.String(), "BATON_REDIS_URL") {
 		t.Errorf("exit %d:\n%s", code, errOut.String())
+	}
+}
+
+// TestStartupAddressCheckedFirst: an address Baton cannot listen on (a port
+// in use, a host that does not resolve) is a setting to fix: it stops
+// start-up with exit 2 and how to fix it, before the store (or anything
+// else) starts.
+func TestStartupAddressCheckedFirst(t *testing.T) {
+	t.Parallel()
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	for addr, want := range map[string]string{
+		taken.Addr().String():     "is in use",
+		"nosuchhost.invalid:8080": "cannot be resolved",
+	} {
+		var out, errOut bytes.Buffer
+		code := run(t.Context(), nil, env("BATON_HTTP_ADDR", addr), nil, &out, &errOut)
+		if code != 2 || !strings.Contains(errOut.String(), "BATON_HTTP_ADDR (-http-addr)") || !strings.Contains(errOut.String(), want) ||
+			strings.Contains(errOut.String(), "embedded in-process store") {
+			t.Errorf("BATON_HTTP_ADDR=%s: exit %d:\n%s\nwant exit 2 saying %q, alone", addr, code, errOut.String(), want)
+		}
 	}
 }
 

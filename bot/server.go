@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -140,14 +141,49 @@ func RequestID(ctx context.Context) string {
 	return id
 }
 
-// Listen binds the address (so a caller can learn the port before Run).
+// Listen binds the server's address, unless it was given a listener
+// (UseListener), and returns the address it listens on (a caller learns
+// the port before Run).
 func (s *Server) Listen() (net.Addr, error) {
-	ln, err := net.Listen("tcp", s.addr)
-	if err != nil {
-		return nil, fmt.Errorf("listen on %s: %w; set BATON_HTTP_ADDR to a free address", s.addr, err)
+	if s.ln == nil {
+		ln, err := Listen(s.addr)
+		if err != nil {
+			return nil, err
+		}
+		s.ln = ln
 	}
-	s.ln = ln
-	return ln.Addr(), nil
+	return s.ln.Addr(), nil
+}
+
+// UseListener makes the server serve on ln, bound beforehand with Listen:
+// Baton binds its address before anything else starts, so that an address
+// it cannot listen on stops it as a bad setting does.
+func (s *Server) UseListener(ln net.Listener) { s.ln = ln }
+
+// Listen binds addr, BATON_HTTP_ADDR, for the HTTP server. Its error says
+// what is wrong with the address and how to fix it: a host that does not
+// resolve or is not this machine's, a port in use or that needs privileges.
+func Listen(addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err == nil {
+		return ln, nil
+	}
+	host, port, _ := net.SplitHostPort(addr)
+	var fix string
+	var dns *net.DNSError
+	switch {
+	case errors.As(err, &dns):
+		fix = fmt.Sprintf("the host %q cannot be resolved; write an address of this machine, e.g. :%s (every interface) or 127.0.0.1:%s (this machine only)", host, port, port)
+	case errors.Is(err, syscall.EADDRINUSE):
+		fix = fmt.Sprintf("port %s is in use (another Baton, or another program: ss -ltnp shows which); stop it, or choose a free port, e.g. :8081", port)
+	case errors.Is(err, syscall.EADDRNOTAVAIL):
+		fix = fmt.Sprintf("%s is not an address of this machine; write one of its addresses, or :%s (every interface)", host, port)
+	case errors.Is(err, syscall.EACCES):
+		fix = fmt.Sprintf("port %s needs privileges Baton does not have; choose a port above 1023, e.g. :8080", port)
+	default:
+		fix = "write an address this machine can listen on, e.g. :8080"
+	}
+	return nil, fmt.Errorf("BATON_HTTP_ADDR (-http-addr) %q: %s (%w)", addr, fix, err)
 }
 
 // Run serves until ctx is cancelled, then stops accepting requests and

@@ -238,19 +238,27 @@ func TestServerRecoversPanics(t *testing.T) {
 	}
 }
 
+// TestServerListenError: an address Baton cannot listen on is refused with
+// what is wrong with it, named as the setting it comes from.
 func TestServerListenError(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	s, _, _ := newServer(t, ln.Addr().String(), func(context.Context) error { return nil })
-	_, err = s.Listen()
-	if err == nil || !strings.Contains(err.Error(), "BATON_HTTP_ADDR") {
-		t.Fatalf("listening on a taken address: %v; want an error naming BATON_HTTP_ADDR", err)
-	}
-	if err := s.Run(t.Context()); err == nil {
-		t.Fatal("Run on a taken address should fail")
+	defer taken.Close()
+	for _, tc := range []struct{ addr, want string }{
+		{taken.Addr().String(), "is in use (another Baton, or another program"},
+		{"nosuchhost.invalid:0", `the host "nosuchhost.invalid" cannot be resolved; write an address of this machine`},
+		{"192.0.2.1:0", "192.0.2.1 is not an address of this machine"}, // TEST-NET-1: nobody's
+	} {
+		s, _, _ := newServer(t, tc.addr, func(context.Context) error { return nil })
+		_, err := s.Listen()
+		if err == nil || !strings.HasPrefix(err.Error(), `BATON_HTTP_ADDR (-http-addr) "`+tc.addr+`": `) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("listening on %s: %v; want an error naming BATON_HTTP_ADDR that says %q", tc.addr, err, tc.want)
+		}
+		if err := s.Run(t.Context()); err == nil {
+			t.Errorf("Run on %s should fail", tc.addr)
+		}
 	}
 }
 
