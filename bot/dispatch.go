@@ -36,6 +36,20 @@ type Messenger interface {
 	Update(ctx context.Context, ref string, m *flows.Message) error
 }
 
+// UpdateSender is a Messenger whose Update sends something new rather than
+// change the card in place, so that making an update twice would be seen
+// twice: mail, which cannot change once sent (a reply says the card
+// closed). UpdateKey names what Update would send to the card with
+// reference ref, or is "" when it would send nothing. The dispatcher
+// records the key of each such update it made among the instance's card
+// references, stored as the references of sent cards are (every few
+// milliseconds), and does not make it again when the effect is delivered
+// again: by another replica taking over an entry this one did not
+// acknowledge, or as a dead letter retried.
+type UpdateSender interface {
+	UpdateKey(ref string, m *flows.Message) string
+}
+
 // Address is a recipient on one platform.
 type Address struct {
 	Person  string // directory id of a person ("" for a channel)
@@ -583,8 +597,18 @@ func (d *Dispatcher) deliver(ctx context.Context, q *queued) {
 				continue
 			}
 			updated = true
+			made := "" // the record of an update that sends something (UpdateSender)
+			if us, ok := m.(UpdateSender); ok {
+				if k := us.UpdateKey(refs[key], e.Msg); k != "" {
+					if made = key + "|" + k; refs[made] != "" {
+						continue // sent before this redelivery
+					}
+				}
+			}
 			if err := d.retry(ctx, del, p, func() error { return m.Update(ctx, refs[key], e.Msg) }); err != nil {
 				dead = append(dead, p+": "+err.Error())
+			} else if made != "" {
+				d.remember(del, made, "sent")
 			}
 		}
 		if !updated {

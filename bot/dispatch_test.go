@@ -923,3 +923,126 @@ func TestDispatcherHandsBackWhatWaitsAtShutdown(t *testing.T) {
 		t.Fatalf("%d entries left after the next replica", n)
 	}
 }
+
+// mailer is a fake messenger whose updates send something new, as mail's
+// closing replies do: it is a bot.UpdateSender.
+type mailer struct{ *messenger }
+
+func (m mailer) UpdateKey(ref string, msg *flows.Message) string {
+	if msg.Outcome == "" {
+		return ""
+	}
+	return "closed " + ref + " " + msg.Outcome
+}
+
+// unacked stores the references of the deliveries it is told of and
+// acknowledges none: a replica that stopped after recording what it sent,
+// before the acknowledgement of its entry.
+type unacked struct{ flows.Outbox }
+
+func (o unacked) Delivered(ctx context.Context, done []flows.Delivery) error {
+	kept := slices.Clone(done)
+	for i := range kept {
+		kept[i].Parts = kept[i].Part + 2 // not its entry's last effect: no acknowledgement
+	}
+	return o.Outbox.Delivered(ctx, kept)
+}
+
+// lastAcked closes acked once an entry's last effect is acknowledged: the
+// whole entry is.
+type lastAcked struct {
+	flows.Outbox
+	once  sync.Once
+	acked chan struct{}
+}
+
+func (o *lastAcked) Delivered(ctx context.Context, done []flows.Delivery) error {
+	err := o.Outbox.Delivered(ctx, done)
+	if err == nil && slices.ContainsFunc(done, func(d flows.Delivery) bool { return d.Last() }) {
+		o.once.Do(func() { close(o.acked) })
+	}
+	return err
+}
+
+// updatesOf returns the updates among cs of the card with reference ref.
+func updatesOf(cs []call, ref string) []call {
+	var out []call
+	for _, c := range cs {
+		if c.Op == "update" && c.Ref == ref {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// TestDispatcherRedeliverySendsNoUpdateTwice: an update that sends
+// something (a closing mail) is not made again when its entry is delivered
+// again by the replica that takes it over; the cards of the same entry are
+// not sent again either.
+func TestDispatcherRedeliverySendsNoUpdateTwice(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	m := mailer{newMessenger("mail")}
+	id := h.start(t, "s1", "alice", 2000)
+	h.drain(t, h.dispatcher(bot.DispatcherConfig{}, nil, m))
+	card := m.calls()[0]
+	h.act(t, flows.EventApprove, "a1", "bob", id) // closes bob's card; carol's and frank's
+	if n := h.drain(t, h.dispatcherOn(unacked{h.Store}, bot.DispatcherConfig{Consumer: "crashed"}, m)); n != 3 {
+		t.Fatalf("the crashing replica delivered %d effects, want 3", n)
+	}
+	if ups := updatesOf(m.calls(), card.Ref); len(ups) != 1 || ups[0].Msg.Outcome == "" {
+		t.Fatalf("before the crash: updates of bob's card %s", kinds(ups))
+	}
+	acked := make(chan struct{})
+	d := h.dispatcherOn(&lastAcked{Outbox: h.Store, acked: acked}, bot.DispatcherConfig{Consumer: "survivor", Poll: time.Hour, Reclaim: 50 * time.Millisecond}, m)
+	stop := runDispatcher(t, d)
+	wait(t, acked, "the entry taken over to be acknowledged")
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if ups := updatesOf(m.tries(), card.Ref); len(ups) != 1 {
+		t.Errorf("bob's card had its closing update sent %d times: %s", len(ups), kinds(ups))
+	}
+	if n := len(m.tries()); n != 4 {
+		t.Errorf("%d calls in all, want 4 (bob's card, its closing, carol's and frank's cards): %s", n, kinds(m.tries()))
+	}
+	if h.pending(t) != 0 {
+		t.Errorf("%d entries left", h.pending(t))
+	}
+}
+
+// TestDispatcherDeadRetrySendsNoUpdateTwice: an update that died on one
+// platform and was made on another (a closing mail sent) is sent again by
+// `baton dead retry` only where it failed.
+func TestDispatcherDeadRetrySendsNoUpdateTwice(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	mail, chat := mailer{newMessenger("mail")}, newMessenger("chat")
+	d := h.dispatcher(bot.DispatcherConfig{}, nil, mail, chat)
+	id := h.start(t, "s1", "alice", 500)
+	h.drain(t, d)
+	chat.setHook(func(_ context.Context, c call) error {
+		if c.Op == "update" {
+			return bot.Permanent(errors.New("the app was removed from the conversation"))
+		}
+		return nil
+	})
+	h.act(t, flows.EventApprove, "a1", "bob", id)
+	h.drain(t, d)
+	letters, err := h.Store.DeadLetters(t.Context(), 10)
+	if err != nil || len(letters) != 1 {
+		t.Fatalf("dead letters %+v, %v; want the update that failed in chat", letters, err)
+	}
+	chat.setHook(nil) // fixed: the app is back
+	if n, err := h.Store.Requeue(t.Context(), letters); err != nil || n != 1 {
+		t.Fatalf("requeue: %d, %v", n, err)
+	}
+	h.drain(t, d)
+	card := mail.calls()[0]
+	if ups := updatesOf(mail.tries(), card.Ref); len(ups) != 1 {
+		t.Errorf("the closing update was sent %d times by mail: %s", len(ups), kinds(ups))
+	}
+	if ups := updatesOf(chat.calls(), chat.calls()[0].Ref); len(ups) != 1 {
+		t.Errorf("the retried update was made %d times in chat, want 1", len(ups))
+	}
+}

@@ -8,7 +8,11 @@
 //
 // Delivery goes through the outbox like every other card, so it is
 // at-least-once and retried: SMTP 4xx replies and network errors are
-// retried, 5xx replies are permanent.
+// retried, 5xx replies are permanent. What was sent is recorded as cards
+// are (a card's mail by its reference; the reply saying it closed under
+// its UpdateKey, as a bot.UpdateSender), so an entry delivered again sends
+// neither twice: only a stop between the relay taking a mail and that
+// record, or a lost reply to the end of its data, does.
 //
 // It imports flows and bot (whose Messenger port it implements), nothing of
 // storage and no other adapter.

@@ -4,7 +4,9 @@ import (
 	"cmp"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
@@ -52,7 +54,10 @@ type Messenger struct {
 	now   func() time.Time
 }
 
-var _ bot.Messenger = (*Messenger)(nil)
+var (
+	_ bot.Messenger    = (*Messenger)(nil)
+	_ bot.UpdateSender = (*Messenger)(nil)
+)
 
 // New builds the messenger. now nil means time.Now. It does no I/O.
 func New(send Sender, links Linker, cfg Config, now func() time.Time) *Messenger {
@@ -108,6 +113,20 @@ func (m *Messenger) Update(ctx context.Context, ref string, msg *flows.Message) 
 		return fmt.Errorf("mail %s about %s: %w", addr, msg.Instance, err)
 	}
 	return nil
+}
+
+// UpdateKey implements bot.UpdateSender: Update sends a reply when the
+// card closes, and the dispatcher keeps this key, which names the card's
+// mail and what closed it, so that a redelivered update (a replica stopped
+// before acknowledging it, a dead letter retried) does not mail it again.
+func (m *Messenger) UpdateKey(ref string, msg *flows.Message) string {
+	id, _, ok := strings.Cut(ref, " ")
+	if !ok || msg.Outcome == "" {
+		return "" // Update sends nothing
+	}
+	b, _ := json.Marshal(msg)
+	sum := sha256.Sum256(b)
+	return "closed " + id + " " + hex.EncodeToString(sum[:8])
 }
 
 // decides reports whether msg asks for a decision on an approval step.

@@ -517,3 +517,119 @@ func TestSubjectLooksLikeEncodedWord(t *testing.T) {
 		t.Errorf("subject %q decodes to %q (%v), want the typed text", subject, got, err)
 	}
 }
+
+// unacked records the references of the deliveries it is told of and
+// acknowledges none: a replica that stopped before acknowledging its entry.
+type unacked struct{ flows.Outbox }
+
+func (o unacked) Delivered(ctx context.Context, done []flows.Delivery) error {
+	kept := append([]flows.Delivery(nil), done...)
+	for i := range kept {
+		kept[i].Parts = kept[i].Part + 2 // not its entry's last effect: no acknowledgement
+	}
+	return o.Outbox.Delivered(ctx, kept)
+}
+
+// acked closes ch once an entry's last effect is acknowledged.
+type acked struct {
+	flows.Outbox
+	once sync.Once
+	ch   chan struct{}
+}
+
+func (o *acked) Delivered(ctx context.Context, done []flows.Delivery) error {
+	err := o.Outbox.Delivered(ctx, done)
+	for _, d := range done {
+		if err == nil && d.Last() { // the whole entry is acknowledged
+			o.once.Do(func() { close(o.ch) })
+		}
+	}
+	return err
+}
+
+// TestClosingMailNotSentTwice: the closing mail of a card goes out once even
+// when its outbox entry is delivered again, by the replica that takes over
+// from one stopped after sending it and before acknowledging the entry.
+func TestClosingMailNotSentTwice(t *testing.T) {
+	srv := newSMTPServer(t)
+	cfg, _ := email.ParseURL(srv.url())
+	def, err := flows.ParseDefinition("vendor.yaml", []byte(`
+id: vendor
+name: Vendor contract
+owner: olivia
+prefix: VC
+form:
+  - {name: contact, label: Vendor contact, type: email, required: true}
+steps:
+  - id: vendor_ok
+    name: Vendor confirmation
+    type: approval
+    assignees: ["field:contact"]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, _ := flows.ParseDirectory("directory.yaml", manifests.Directory)
+	rig := bottest.NewWith(t, []*flows.Definition{def}, dir, nil)
+	links := bot.NewLinks([]byte("0123456789abcdef0123456789abcdef"), rig.Store, rig.Store, rig.Clock, bot.LinksConfig{})
+	m := email.New(email.NewSMTP(cfg), links, email.Config{From: cfg.From}, rig.Clock.Now)
+	rig.Use(m)
+	if _, err := rig.Svc.Handle(t.Context(), flows.Event{Kind: flows.EventStart, Key: "k", Actor: "alice", Flow: "vendor",
+		Data: map[string]string{"contact": "sales@acme.example"}}); err != nil {
+		t.Fatal(err)
+	}
+	rig.Drain()
+	if out, err := rig.Svc.Handle(t.Context(), flows.Event{Kind: flows.EventCancel, Key: "c", Actor: "olivia", Instance: "VC-1", Reason: "vendor blacklisted"}); err != nil || !out.OK {
+		t.Fatalf("cancel: %+v %v", out, err)
+	}
+	crashed := bot.NewDispatcher(bot.DispatcherConfig{Consumer: "crashed"}, unacked{rig.Store}, []bot.Messenger{m}, nil, rig.Svc.Handle, rig.Log, nil)
+	if _, err := crashed.Drain(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got := srv.received(); len(got) != 2 {
+		t.Fatalf("%d mails before the crash, want 2 (the task, its closing)", len(got))
+	}
+	ob := &acked{Outbox: rig.Store, ch: make(chan struct{})}
+	survivor := bot.NewDispatcher(bot.DispatcherConfig{Consumer: "survivor", Poll: time.Hour, Reclaim: 50 * time.Millisecond},
+		ob, []bot.Messenger{m}, nil, rig.Svc.Handle, rig.Log, nil)
+	ctx, cancel := context.WithCancel(t.Context())
+	ran := make(chan error, 1)
+	go func() { ran <- survivor.Run(ctx) }()
+	select {
+	case <-ob.ch:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the entry taken over was never acknowledged")
+	}
+	cancel()
+	if err := <-ran; err != nil {
+		t.Fatal(err)
+	}
+	if got := srv.received(); len(got) != 2 {
+		t.Errorf("%d mails after the entry was delivered again, want 2: the closing mail went out twice", len(got))
+	}
+}
+
+// TestUpdateKey: a closing update is named by its card's mail and what it
+// says; any other update sends nothing, and has no key.
+func TestUpdateKey(t *testing.T) {
+	m := email.New(&email.Outbox{}, nil, email.Config{}, nil)
+	closed := &flows.Message{Title: "PR-1", Outcome: "Approved by Bob"}
+	k := m.UpdateKey("abc@corp.example sales@acme.example", closed)
+	if k == "" || k != m.UpdateKey("abc@corp.example sales@acme.example", &flows.Message{Title: "PR-1", Outcome: "Approved by Bob"}) {
+		t.Errorf("the same closing update has keys %q and another", k)
+	}
+	for what, other := range map[string]string{
+		"another outcome": m.UpdateKey("abc@corp.example sales@acme.example", &flows.Message{Title: "PR-1", Outcome: "Cancelled by Olivia"}),
+		"another mail":    m.UpdateKey("def@corp.example sales@acme.example", closed),
+	} {
+		if other == "" || other == k {
+			t.Errorf("%s: key %q, want one of its own", what, other)
+		}
+	}
+	if k := m.UpdateKey("abc@corp.example sales@acme.example", &flows.Message{Title: "PR-1"}); k != "" {
+		t.Errorf("an update that sends nothing has key %q", k)
+	}
+	if k := m.UpdateKey("abc@corp.example", closed); k != "" { // an earlier version's card: Update sends nothing
+		t.Errorf("an old card's update has key %q", k)
+	}
+}
