@@ -157,14 +157,18 @@ func (s *Service) awayCommand(ctx context.Context, actor, platform string, c flo
 		}
 	}
 	why := "away through " + flows.AwayThrough(until, loc) // on the cards and in the record: why the task moved
-	went, read, err := s.sharePending(ctx, actor, platform, c.Arg, why, candidates)
+	shared, err := s.sharePending(ctx, actor, platform, c.Arg, why, candidates)
 	if err != nil {
 		return Reply{}, err
 	}
+	went, read := shared.went, shared.read
 	text := fmt.Sprintf("You are away through %s, and %s stands in: new tasks of yours are shared with them, and they decide on your behalf.",
 		flows.AwayThrough(until, loc), dir.Name(standIn))
 	if n := len(went[standIn]); n > 0 {
 		text += " " + flows.Plural(n, "pending task was", "pending tasks were") + " shared now."
+	}
+	if n := len(shared.kept[standIn]); n > 0 {
+		text += " " + flows.Plural(n, "pending task stays", "pending tasks stay") + " shared with them."
 	}
 	for _, to := range slices.Sorted(maps.Keys(went)) {
 		ids := strings.Join(went[to], ", ")
@@ -176,6 +180,14 @@ func (s *Service) awayCommand(ctx context.Context, actor, platform string, c flo
 			text += fmt.Sprintf(" Shared with %s instead, as %s may not take them: %s.", dir.Name(to), dir.Name(standIn), ids)
 		}
 	}
+	for _, to := range slices.Sorted(maps.Keys(shared.kept)) {
+		if to != standIn {
+			text += fmt.Sprintf(" Still shared with %s, as %s may not take them: %s.", dir.Name(to), dir.Name(standIn), strings.Join(shared.kept[to], ", "))
+		}
+	}
+	for _, old := range slices.Sorted(maps.Keys(shared.replaced)) {
+		text += fmt.Sprintf(" %s no longer stands in on %s.", dir.Name(old), strings.Join(shared.replaced[old], ", "))
+	}
 	if read == awayShareMax {
 		text += fmt.Sprintf(" (The first %d of your tasks: type %s again for the rest.)", awayShareMax, s.typed(platform, "away"))
 	}
@@ -185,41 +197,65 @@ func (s *Service) awayCommand(ctx context.Context, actor, platform string, c flo
 // sharePending passes actor's own pending tasks on, as they would
 // themselves (a delegation: recorded, and carded): each to the first of
 // candidates who may take it (not its requester, nobody on its step
-// already). It returns the tasks' ids, sorted, by whom they went to (""
-// for nobody), and how many requests it read.
-func (s *Service) sharePending(ctx context.Context, actor, platform, lastDay, why string, candidates []string) (map[string][]string, int, error) {
+// already), who stands in for them there in place of whoever stood in
+// before (an earlier away's stand-in).
+func (s *Service) sharePending(ctx context.Context, actor, platform, lastDay, why string, candidates []string) (shared, error) {
 	ins, err := s.store.List(ctx, flows.Query{Assignee: actor, Limit: awayShareMax})
 	if err != nil {
-		return nil, 0, err
+		return shared{}, err
 	}
-	went := map[string][]string{}
+	sh := shared{went: map[string][]string{}, kept: map[string][]string{}, replaced: map[string][]string{}, read: len(ins)}
 	for _, in := range ins {
-		if !slices.ContainsFunc(in.Tasks, func(t flows.Task) bool { return t.Assignee == actor && t.Decision == flows.Pending }) {
+		i := slices.IndexFunc(in.Tasks, func(t flows.Task) bool { return t.Assignee == actor && t.Decision == flows.Pending })
+		if i < 0 {
 			continue // theirs as a delegate only: not theirs to pass on
 		}
-		to := ""
+		before := in.Tasks[i].StandIn // in the key: an away naming them again, after another, is not a redelivery
+		to, kept := "", false
 		for _, cand := range candidates {
-			ev := flows.Event{Kind: flows.EventDelegate, Key: fmt.Sprintf("away:%s:%s:%s:%s:%d", actor, lastDay, cand, in.ID, in.Round),
-				Instance: in.ID, Actor: actor, Platform: platform, Target: cand, Step: in.Step, Round: in.Round, Reason: why}
-			out, err := s.Handle(ctx, ev)
+			ev := flows.Event{Kind: flows.EventDelegate, Key: fmt.Sprintf("away:%s:%s:%s:%s:%d:%s", actor, lastDay, cand, in.ID, in.Round, before),
+				Instance: in.ID, Actor: actor, Platform: platform, Target: cand, Step: in.Step, Round: in.Round, Reason: why, StandIn: true}
+			out, result, err := s.Apply(ctx, ev)
 			var ie *flows.InputError
 			if errors.As(err, &ie) {
 				continue // may not take it: the next
 			}
 			if err != nil {
-				return nil, 0, err
+				return shared{}, err
 			}
 			if out.OK {
-				to = cand
+				to, kept = cand, result == ResultNoop
 			}
 			break
 		}
-		went[to] = append(went[to], in.ID)
+		if to == "" && before != "" { // nobody may take it in their place: they still stand in
+			to, kept = before, true
+		}
+		switch {
+		case kept:
+			sh.kept[to] = append(sh.kept[to], in.ID)
+		default:
+			sh.went[to] = append(sh.went[to], in.ID)
+			if to != "" && before != "" && before != to {
+				sh.replaced[before] = append(sh.replaced[before], in.ID)
+			}
+		}
 	}
-	for _, ids := range went {
-		slices.Sort(ids)
+	for _, m := range []map[string][]string{sh.went, sh.kept, sh.replaced} {
+		for _, ids := range m {
+			slices.Sort(ids)
+		}
 	}
-	return went, len(ins), nil
+	return sh, nil
+}
+
+// shared is what sharePending did: the tasks' ids, sorted, by whom they
+// went to ("" for nobody), by whom they stay with (who stood in there
+// already), and by whom they were taken from (an earlier stand-in); and
+// how many requests it read.
+type shared struct {
+	went, kept, replaced map[string][]string
+	read                 int
 }
 
 // awayShareMax bounds the pending tasks away shares at once.

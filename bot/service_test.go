@@ -2,6 +2,7 @@ package bot_test
 
 import (
 	"errors"
+	"fmt"
 	"github.com/batonbot/baton/bot/bottest"
 	"math/rand/v2"
 	"slices"
@@ -220,12 +221,13 @@ func TestAwayCommand(t *testing.T) {
 	if rep := cmd("bob", "away until 2026-11-30 carol"); !rep.Refused || !strings.Contains(rep.Message.Title, "Carol Diaz is away too") {
 		t.Fatalf("naming an away stand-in: %+v", rep.Message.Title)
 	}
-	// Another stand-in named: the pending tasks are shared with them too.
-	if rep := cmd("bob", "away until 2026-11-30 frank"); rep.Refused || !strings.Contains(rep.Message.Title, "2 pending tasks were shared now") {
+	// Another stand-in named: they stand in on the pending tasks, in
+	// Carol's place.
+	if rep := cmd("bob", "away until 2026-11-30 frank"); rep.Refused || !strings.Contains(rep.Message.Title, "2 pending tasks were shared now. Carol Diaz no longer stands in on "+pending+", PR-2.") {
 		t.Fatalf("a new stand-in: %+v", rep.Message.Title)
 	}
-	if got := delegates(pending); !slices.Equal(got, []string{"carol", "frank"}) {
-		t.Fatalf("bob's pending task is shared with %v, want carol and frank", got)
+	if got := delegates(pending); !slices.Equal(got, []string{"frank"}) {
+		t.Fatalf("bob's pending task is shared with %v, want frank", got)
 	}
 	if rep := cmd("bob", "back"); rep.Refused || !strings.HasPrefix(rep.Message.Title, "Welcome back") {
 		t.Fatalf("back: %+v", rep.Message.Title)
@@ -248,6 +250,91 @@ func TestAwayCommand(t *testing.T) {
 	if rep := cmd("dana", "away until 2026-11-30 frank"); rep.Refused ||
 		!strings.Contains(rep.Message.Title, "Not shared, as nobody may take them: "+own+"; pass them on from their cards.") {
 		t.Fatalf("dana away naming frank, the requester: %+v", rep.Message.Title)
+	}
+}
+
+// away again, while away: longer with the same stand-in, the tasks stay
+// theirs, and nobody else is brought in; with another, the new one takes
+// the earlier one's place (their card closes), where they may (the
+// earlier one stays where nobody may); and the first away said again
+// brings the first stand-in back.
+func TestAwayAgain(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	m := newMessenger("fake")
+	h.Use(m)
+	ctx := t.Context()
+	n := 0
+	cmd := func(who, text string) string {
+		t.Helper()
+		n++
+		rep, err := h.Svc.Command(ctx, who, "web", fmt.Sprint("k", n), text)
+		if err != nil || rep.Message == nil || rep.Refused {
+			t.Fatalf("%s: %+v %v", text, rep, err)
+		}
+		h.Drain()
+		return rep.Message.Title
+	}
+	task := func(id string) flows.Task {
+		t.Helper()
+		in, err := h.Store.Get(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return in.Tasks[0]
+	}
+	pending := h.start(t, "s1", "alice", 500) // waits on bob
+	cmd("bob", "away until 2026-11-30 carol")
+	later := h.start(t, "s2", "alice", 500) // made shared with carol
+	ivans := h.start(t, "s3", "ivan", 500)  // bob's too: ivan may not stand in on it
+	h.Drain()
+	for _, id := range []string{pending, later, ivans} {
+		if got := task(id); got.StandIn != "carol" || !slices.Equal(got.Delegates, []string{"carol"}) {
+			t.Fatalf("%s: %+v, want carol standing in", id, got)
+		}
+	}
+	sent := len(m.calls())
+	if got := cmd("bob", "away until 2026-12-04 carol"); !strings.Contains(got, "You are away through Fri 4 Dec, and Carol Diaz stands in") ||
+		!strings.Contains(got, "3 pending tasks stay shared with them.") || strings.Contains(got, "instead") {
+		t.Fatalf("away longer: %q", got)
+	}
+	if got := task(pending); !slices.Equal(got.Delegates, []string{"carol"}) {
+		t.Fatalf("away longer: shared with %v, want carol alone", got.Delegates)
+	}
+	if calls := m.calls()[sent:]; len(calls) != 0 {
+		t.Fatalf("away longer sent %v", calls)
+	}
+	cmd("dana", "away until 2026-12-10 olivia") // bob's manager: nobody else may take ivan's
+	if got := cmd("bob", "away until 2026-12-04 ivan"); !strings.Contains(got, "2 pending tasks were shared now. Still shared with Carol Diaz, as Ivan Petrov may not take them: "+ivans+
+		". Carol Diaz no longer stands in on "+pending+", "+later+".") {
+		t.Fatalf("another stand-in: %q", got)
+	}
+	closed := map[string]bool{}
+	for _, c := range m.calls() {
+		if c.Op == "update" && strings.HasPrefix(c.Ref, "fake/U-carol/") && strings.Contains(c.Msg.Outcome, "Ivan Petrov stands in for Bob Chen now, in your place") {
+			closed[c.Instance] = true
+		}
+	}
+	for _, id := range []string{pending, later} {
+		if got := task(id); got.StandIn != "ivan" || !slices.Equal(got.Delegates, []string{"ivan"}) {
+			t.Fatalf("%s: %+v, want ivan alone standing in", id, got)
+		}
+		if !closed[id] {
+			t.Errorf("carol's card of %s was not closed", id)
+		}
+	}
+	if got := task(ivans); got.StandIn != "carol" || closed[ivans] {
+		t.Errorf("%s: %+v, closed %v; want carol still standing in", ivans, got, closed[ivans])
+	}
+	if in, _ := h.Store.Get(ctx, later); in.Routed != "Bob Chen is away through Fri 4 Dec, and Ivan Petrov stands in" {
+		t.Errorf("%s routed %q", later, in.Routed)
+	}
+	// Back to the first away, as it was first said: no repeat of it.
+	if got := cmd("bob", "away until 2026-11-30 carol"); !strings.Contains(got, "2 pending tasks were shared now. 1 pending task stays shared with them. Ivan Petrov no longer stands in") {
+		t.Fatalf("carol again: %q", got)
+	}
+	if got := task(pending); got.StandIn != "carol" || !slices.Equal(got.Delegates, []string{"carol"}) {
+		t.Fatalf("carol again: %+v, want carol alone standing in", got)
 	}
 }
 

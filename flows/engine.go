@@ -1996,7 +1996,7 @@ func (t *tx) activate(s *Step) {
 		task := Task{Assignee: p, Since: t.now}
 		if standIn, line := t.standIn(s, p, people, seated); line != "" {
 			if standIn != "" {
-				task.Delegates = []string{standIn}
+				task.Delegates, task.StandIn = []string{standIn}, standIn
 				seated = append(seated, standIn)
 			}
 			note = strings.TrimPrefix(note+"; ", "; ") + line
@@ -2592,6 +2592,19 @@ func (t *tx) reassign(delegate bool) error {
 			return inputErr("%s has no pending task for %s to move", in.ID, cmp.Or(t.name(t.ev.From), "anyone"))
 		}
 	}
+	standIn := delegate && t.ev.StandIn // for the assignee's away: in place of whoever stood in before
+	if standIn {
+		switch task := &in.Tasks[slot]; {
+		case task.StandIn == target: // away again, with the same stand-in
+			t.out.Text = fmt.Sprintf("%s already stands in for %s on %s.", t.name(target), t.name(task.Assignee), in.ID)
+			return nil
+		case slices.Contains(task.Delegates, target): // their delegate already: now their stand-in too
+			t.out.Text = fmt.Sprintf("%s stands in for %s on %s.", t.name(target), t.name(task.Assignee), in.ID)
+			t.standInFor(s, task, target)
+			t.refreshCards(s)
+			return nil
+		}
+	}
 	switch mayTake(s, in, target, delegate) {
 	case takeExternal:
 		if s.Kind != StepApproval { // their mail links to approvals only
@@ -2611,7 +2624,12 @@ func (t *tx) reassign(delegate bool) error {
 	from := task.Assignee
 	if delegate {
 		task.Delegates = append(task.Delegates, target)
-		t.record(AuditEntry{Action: "delegated", OnBehalf: from, Reason: t.ev.Reason, Detail: map[string]string{"to": target}})
+		t.out.Text = fmt.Sprintf("%s can now decide %s on behalf of %s.", t.name(target), in.ID, t.name(from))
+		if standIn {
+			t.standInFor(s, task, target)
+		} else {
+			t.record(AuditEntry{Action: "delegated", OnBehalf: from, Reason: t.ev.Reason, Detail: map[string]string{"to": target}})
+		}
 		t.refreshForNewcomer(s, target)
 		line := "Delegated to you by " + t.name(t.ev.Actor)
 		if from != t.ev.Actor {
@@ -2622,14 +2640,13 @@ func (t *tx) reassign(delegate bool) error {
 		}
 		m := t.handoffCard(s, target, line)
 		t.notify(Recipient{Person: target}, t.personCard(target), "", m)
-		t.out.Text = fmt.Sprintf("%s can now decide %s on behalf of %s.", t.name(target), in.ID, t.name(from))
 		return nil
 	}
 	was := *task
 	if task.Original == "" {
 		task.Original = from
 	}
-	task.Assignee, task.Delegates, task.Since, task.Reminded = target, nil, t.now, nil
+	task.Assignee, task.Delegates, task.StandIn, task.Since, task.Reminded = target, nil, "", t.now, nil
 	in.Routed = "" // whom it waits on is now someone's choice, said on the card
 	t.record(AuditEntry{Action: "reassigned", Reason: t.ev.Reason, Detail: map[string]string{"from": from, "to": target}})
 	t.closeTaskCards(s, was, "reassigned", t.ev.Actor, t.ev.Reason, "Now with "+t.name(target)+".")
@@ -2650,6 +2667,47 @@ func (t *tx) reassign(delegate bool) error {
 			t.names(others), map[bool]string{true: "is", false: "are"}[len(others) == 1])
 	}
 	return nil
+}
+
+// standInFor makes target, one of task's delegates, the one who stands in
+// for its assignee, who is away (ev.StandIn): whoever stood in before is
+// no longer on the task, and their card closes, saying who stands in now;
+// the routing note, if it said who stood in, says who does now. It records
+// the delegation, with whom the stand-in took over from.
+func (t *tx) standInFor(s *Step, task *Task, target string) {
+	old := task.StandIn
+	task.StandIn = target
+	detail := map[string]string{"to": target}
+	if old != "" && old != target {
+		detail["from"] = old
+	}
+	t.record(AuditEntry{Action: "delegated", OnBehalf: task.Assignee, Reason: t.ev.Reason, Detail: detail})
+	if a, away := t.awayNow(task.Assignee); away { // "Bob Chen is away through …, and Carol Diaz stands in": not any more
+		said := t.name(task.Assignee) + " is away through "
+		now := fmt.Sprintf("%s%s, and %s stands in", said, AwayThrough(a.Until, t.e.dir.Location(task.Assignee)), t.name(target))
+		notes := strings.Split(t.in.Routed, "; ")
+		if i := slices.IndexFunc(notes, func(n string) bool { return strings.HasPrefix(n, said) }); i >= 0 && t.in.Routed != "" {
+			notes[i] = now
+			t.in.Routed = strings.Join(notes, "; ")
+		}
+	}
+	if old == "" || old == target || !slices.Contains(task.Delegates, old) {
+		return
+	}
+	task.Delegates = slices.DeleteFunc(task.Delegates, func(p string) bool { return p == old })
+	t.out.Text = fmt.Sprintf("%s now stands in for %s on %s, in place of %s.", t.name(target), t.name(task.Assignee), t.in.ID, t.name(old))
+	// Their card, and the reminders in its thread (by DM, on a channel
+	// step), which offered its buttons: closed, saying why.
+	m := t.closedCard(s, "stand-in changed", t.personName(t.ev.Actor), t.ev.Reason,
+		fmt.Sprintf("%s stands in for %s now, in your place: it is no longer yours to decide.", t.name(target), t.name(task.Assignee)), t.e.dir.Location(old))
+	t.effects = append(t.effects, Effect{Kind: EffectUpdate, Card: t.personCard(old), Msg: m})
+	if slices.Contains(task.Reminded, old) {
+		t.effects = append(t.effects, Effect{Kind: EffectUpdate, Card: t.personCard(old) + "/", Msg: m})
+		task.Reminded = slices.DeleteFunc(task.Reminded, func(p string) bool { return p == old })
+	}
+	if !t.waitsOn(old) { // their own reminder of it, too
+		t.dropSnooze(old)
+	}
 }
 
 // Why someone may not take over a task (see mayTake).
@@ -3264,10 +3322,10 @@ func (t *tx) escalateReassign(s *Step, target string) string {
 		if task.Original == "" {
 			task.Original = task.Assignee
 		}
-		task.Assignee, task.Delegates, task.Since, task.Reminded = m.to, nil, t.now, nil
+		task.Assignee, task.Delegates, task.StandIn, task.Since, task.Reminded = m.to, nil, "", t.now, nil
 		si := t.awayStandIn(s, m.to)
 		if si != "" { // shared with their stand-in, as a new task of theirs is
-			task.Delegates = []string{si}
+			task.Delegates, task.StandIn = []string{si}, si
 		}
 		standIns = append(standIns, si)
 		in.Routed = "" // the escalation chose, and says so

@@ -1393,6 +1393,78 @@ func TestAwayStandInsTakeASeatEach(t *testing.T) {
 	}
 }
 
+// Away again (its "away" shares each pending task again, StandIn marked):
+// with the same stand-in, nothing changes; with another, they replace
+// the one before, whose card closes saying who stands in now, whose own
+// reminder of it goes, and who may no longer decide it; the routing note
+// and the record say who stands in now. A delegate the assignee chose
+// stays.
+func TestAwayAgainReplacesTheStandIn(t *testing.T) {
+	t.Parallel()
+	r := newRun(t, newEngine(t, buyFlow))
+	away := func(until time.Duration, standIn string) func(*flows.Event) {
+		return func(e *flows.Event) {
+			e.Away = map[string]flows.Away{"bob": {Until: t0.Add(until), StandIn: standIn}}
+		}
+	}
+	r.do(flows.Event{Kind: flows.EventStart, Instance: "X-1", Flow: "buy", Actor: "alice",
+		Data: form("item", "Laptop", "amount", "500"), Away: map[string]flows.Away{"bob": {Until: t0.Add(48 * time.Hour), StandIn: "carol"}}})
+	if task := r.in.Tasks[0]; task.StandIn != "carol" || !slices.Equal(task.Delegates, []string{"carol"}) {
+		t.Fatalf("task %+v: want carol standing in", task)
+	}
+	r.act(flows.EventSnooze, "carol", data("for", "2h"))
+	shareAgain := func(to string, opts ...func(*flows.Event)) *flows.Transition {
+		t.Helper()
+		return r.act(flows.EventDelegate, "bob", append([]func(*flows.Event){target(to), reason("away through Fri 4 Dec"),
+			func(e *flows.Event) { e.StandIn = true }}, opts...)...)
+	}
+	// Away longer, the same stand-in: nothing to do.
+	if tr := shareAgain("carol", away(8*24*time.Hour, "carol")); !tr.Noop || !tr.Outcome.OK || !slices.Equal(r.in.Tasks[0].Delegates, []string{"carol"}) {
+		t.Fatalf("the same stand-in again: %+v, delegates %v; want nothing changed", tr.Outcome, r.in.Tasks[0].Delegates)
+	}
+	// Another stand-in: Frank replaces Carol.
+	tr := shareAgain("frank", away(8*24*time.Hour, "frank"))
+	if task := r.in.Tasks[0]; task.StandIn != "frank" || !slices.Equal(task.Delegates, []string{"frank"}) {
+		t.Fatalf("task %+v: want frank alone standing in", task)
+	}
+	contains(t, "the answer", tr.Outcome.Text, "Frank Osei now stands in for Bob Chen on X-1, in place of Carol Diaz.")
+	closed := updated(t, tr, "manager/1/carol").Msg
+	if len(closed.Actions) != 0 {
+		t.Errorf("carol's closed card has buttons: %v", actions(closed.Actions))
+	}
+	contains(t, "carol's card", closed.Outcome, "Stand-in changed by Bob Chen", "Frank Osei stands in for Bob Chen now, in your place: it is no longer yours to decide.")
+	contains(t, "frank's card", strings.Join(notified(t, tr, "frank", "manager/1/frank").Msg.Context, "\n"),
+		"Waiting on Bob Chen (delegated to Frank Osei)", "Routing: Bob Chen is away through Fri 4 Dec, and Frank Osei stands in", "Delegated to you by Bob Chen: away through Fri 4 Dec")
+	contains(t, "bob's card", strings.Join(updated(t, tr, "manager/1/bob").Msg.Context, "\n"), "Waiting on Bob Chen (delegated to Frank Osei)")
+	if r.in.Routed != "Bob Chen is away through Fri 4 Dec, and Frank Osei stands in" {
+		t.Errorf("routed %q", r.in.Routed)
+	}
+	if c := effectsOf(tr, flows.EffectCancelTimer); len(c) != 1 || c[0].Timer.Kind != flows.TimerSnooze || c[0].Timer.Person != "carol" {
+		t.Errorf("cancelled timers %+v, want carol's snooze", c)
+	}
+	if a := tr.Audit[0]; a.Action != "delegated" || a.Detail["from"] != "carol" || a.Detail["to"] != "frank" {
+		t.Errorf("record %+v: want a delegation from carol to frank", a)
+	}
+	contains(t, "timeline", strings.Join(slices.Collect(maps.Values(itemTexts(r.e.Timeline(r.in, r.audit, "alice", r.now)))), "\n"),
+		"reason: away through Fri 4 Dec · from: Carol Diaz · to: Frank Osei")
+	r.refused(flows.Event{Kind: flows.EventApprove, Actor: "carol"}, flows.CodeNotAssignee)
+	// A delegate Bob chose stays when the stand-in changes; one who was
+	// his delegate already becomes his stand-in, and nobody is added.
+	r.act(flows.EventDelegate, "bob", target("gina"))
+	shareAgain("olivia", away(9*24*time.Hour, "olivia"))
+	if task := r.in.Tasks[0]; task.StandIn != "olivia" || !slices.Equal(task.Delegates, []string{"gina", "olivia"}) {
+		t.Fatalf("task %+v: want gina, and olivia standing in", task)
+	}
+	tr = shareAgain("gina", away(9*24*time.Hour, "gina"))
+	if task := r.in.Tasks[0]; task.StandIn != "gina" || !slices.Equal(task.Delegates, []string{"gina"}) {
+		t.Fatalf("task %+v: want gina alone, standing in", task)
+	}
+	updated(t, tr, "manager/1/olivia")
+	if n := notifies(tr); len(n) != 0 {
+		t.Errorf("gina, on it already, got a new card: %s", describe(n))
+	}
+}
+
 // TestEndSentBackTellsItsReviewers: a request withdrawn or cancelled while
 // sent back does not come back: the step's people, whose cards say they
 // asked for changes or rejected it, are told nothing more is asked of them.

@@ -99,10 +99,14 @@ type Task struct {
 	Since     time.Time `json:"since,omitzero"`     // when Assignee got it (a link signed before is not theirs to use)
 	Original  string    `json:"original,omitempty"` // first assignee, when reassigned
 	Delegates []string  `json:"delegates,omitempty"`
-	Decision  Decision  `json:"decision,omitempty"`
-	By        string    `json:"by,omitempty"` // who decided (a delegate, an admin, an escalation target)
-	At        time.Time `json:"at,omitzero"`
-	Reason    string    `json:"reason,omitempty"`
+	// StandIn is the one of Delegates who stands in for Assignee while
+	// they are away (given the task when it was made, or by their away):
+	// a later away's stand-in replaces them.
+	StandIn  string    `json:"stand_in,omitempty"`
+	Decision Decision  `json:"decision,omitempty"`
+	By       string    `json:"by,omitempty"` // who decided (a delegate, an admin, an escalation target)
+	At       time.Time `json:"at,omitzero"`
+	Reason   string    `json:"reason,omitempty"`
 	// Reminded are those sent a reminder of it in their card's thread (or,
 	// on a channel step, by DM): the reminders offered its buttons, and
 	// close with its card.
@@ -292,6 +296,10 @@ type Event struct {
 	From     string            `json:"from,omitempty"`   // reassign, delegate by an admin: whose task ("" = the first pending)
 	Timer    string            `json:"timer,omitempty"`  // timer: its id
 	Result   *WebhookResult    `json:"result,omitempty"`
+	// StandIn marks a delegate event sent for the actor's away (their away
+	// command): the target stands in for them, in place of whoever stood
+	// in before.
+	StandIn bool `json:"stand_in,omitempty"`
 	// Away are the people out of office as the event is handled (the
 	// runtime's snapshot, not the sender's): a new task of someone away is
 	// shared with their stand-in.
