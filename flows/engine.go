@@ -2353,6 +2353,8 @@ func (t *tx) resubmit() error {
 		}
 		in.Changes = nil
 		told = append(told, t.resume(back)...)
+		// Asked again now, on the way: whoever sent it back and is not asked.
+		told = append(told, t.tellSentBackNotAsked(s, changes, note)...)
 		where := strings.TrimSuffix(t.afterText(), ".") // "Waiting on …", "The request is complete"
 		if where != "" {
 			where = "; " + lowerFirst(where)
@@ -2395,7 +2397,8 @@ func (t *tx) resubmit() error {
 		return nil
 	}
 	t.activate(s)
-	t.tellEarlierApprovers(s, sentBack, nil, changes, note, "resubmitted it to "+s.Name)
+	told := t.tellSentBackNotAsked(s, changes, note)
+	t.tellEarlierApprovers(s, sentBack, told, changes, note, "resubmitted it to "+s.Name)
 	t.out.Text = fmt.Sprintf("Resubmitted %s (round %d). %s", in.ID, in.Round, t.afterText())
 	return nil
 }
@@ -2442,6 +2445,51 @@ func (t *tx) tellNotNeeded(s *Step, changes []Change) []string {
 	return nil
 }
 
+// tellSentBackNotAsked tells whoever sent the request back at s (its
+// round before the one just begun), and is not asked in the new round,
+// that it was resubmitted, and whom it waits on now: a stand-in whose
+// time is over, a delegate, an escalation target or an admin who asked
+// for changes or rejected it (the assignees asked again get their cards;
+// the others learn it as they would of a withdrawal). It returns whom it
+// told.
+func (t *tx) tellSentBackNotAsked(s *Step, changes []Change, note string) []string {
+	in := t.in
+	if in.Step != s.ID || in.Status != StatusRunning { // not asked now: passed over, or after another step
+		return nil
+	}
+	h := in.lastRecord(s.ID, in.Round-1)
+	if h == nil {
+		return nil
+	}
+	did := map[string]string{string(Changes): "asked for changes", string(Rejected): "rejected it"}[h.Outcome]
+	if did == "" {
+		return nil
+	}
+	deciders := h.Deciders
+	if len(deciders) == 0 && h.By != "" {
+		deciders = []string{h.By}
+	}
+	asked := append(in.Pending(), in.Escalated...)
+	var told []string
+	for _, p := range append(slices.Clone(deciders), h.For...) { // and whose task a delegate decided
+		if p == System || p == in.Requester || slices.Contains(asked, p) || slices.Contains(told, p) {
+			continue
+		}
+		told = append(told, p)
+		who := "you"
+		switch {
+		case !slices.Contains(deciders, p):
+			who = "your delegate"
+		case p == h.By && len(h.For) > 0 && !slices.Contains(h.For, p):
+			who = "you, on behalf of " + t.names(h.For) + ","
+		}
+		m := t.changeNotice(s, h.Round, "Resubmitted", fmt.Sprintf("%s resubmitted %s after %s %s at %s; it now waits on %s: nothing more is asked of you.",
+			t.name(in.Requester), in.ID, who, did, s.Name, t.waitingNames()), changes, note)
+		t.notify(Recipient{Person: p}, "resubmitted/"+cardKey(s.ID, h.Round, p), "", m)
+	}
+	return told
+}
+
 // changeNotice is the notice to someone who decided round of step that a
 // resubmission changed the request: lead says what it means for them, then
 // come the changes and the requester's note ("": none).
@@ -2452,7 +2500,9 @@ func (t *tx) changeNotice(step *Step, round int, title, lead string, changes []C
 	m.Title = fmt.Sprintf("%s: %s %s (%s)", title, t.def.Name, in.ID, in.Title)
 	var b strings.Builder
 	b.WriteString(lead)
-	b.WriteString("\nWhat changed this time:")
+	if len(changes) > 0 { // a resubmission may change nothing but say why, in its note
+		b.WriteString("\nWhat changed this time:")
+	}
 	for _, c := range t.shownChanges(changes) {
 		fmt.Fprintf(&b, "\n• %s: %s", c.Label, c)
 	}

@@ -1465,6 +1465,102 @@ func TestAwayAgainReplacesTheStandIn(t *testing.T) {
 	}
 }
 
+// TestResubmittedAfterTheStandInsTime: a stand-in asked for changes, and
+// the request comes back once the person they stood in for is back: round
+// 2 is the person's alone (no card for whoever stood in), and whoever
+// asked for the changes is told it was resubmitted, and whom it waits on.
+// While the person is still away, their stand-in gets round 2's card, as
+// any new task of theirs. Who asked for changes themselves gets round 2's
+// card, and no notice besides.
+func TestResubmittedAfterTheStandInsTime(t *testing.T) {
+	t.Parallel()
+	away := map[string]flows.Away{"bob": {Until: t0.Add(48 * time.Hour), StandIn: "carol"}}
+	sendBack := func(by string) *run {
+		r := newRun(t, newEngine(t, buyFlow))
+		r.do(flows.Event{Kind: flows.EventStart, Instance: "X-1", Flow: "buy", Actor: "alice", Data: form("item", "Laptop", "amount", "500"), Away: away})
+		r.act(flows.EventRequestChanges, by, reason("which model?"), func(e *flows.Event) { e.Away = away })
+		return r
+	}
+	resubmit := func(r *run, after time.Duration) *flows.Transition {
+		r.now = t0.Add(after)
+		return r.act(flows.EventResubmit, "alice", data("item", "Laptop Pro", "amount", "500"), reason("the pro"), func(e *flows.Event) { e.Away = away })
+	}
+	// Carol asked, Bob is back.
+	r := sendBack("carol")
+	tr := resubmit(r, 72*time.Hour)
+	if task := r.in.Tasks[0]; task.Assignee != "bob" || len(task.Delegates) != 0 || task.StandIn != "" {
+		t.Fatalf("round 2 %+v: want bob's alone", task)
+	}
+	if got := recipients(tr); !slices.Equal(got, []string{"bob", "carol"}) {
+		t.Fatalf("told %v: want bob's card, and carol's notice", got)
+	}
+	notified(t, tr, "bob", "manager/2/bob")
+	m := notified(t, tr, "carol", "resubmitted/manager/1/carol").Msg
+	if m.Title != "Resubmitted: Purchase X-1 (Laptop Pro (500))" || len(m.Actions) != 1 || m.Actions[0].Kind != flows.ActStatus {
+		t.Errorf("carol's notice %q, actions %v", m.Title, actions(m.Actions))
+	}
+	contains(t, "carol's notice", m.Text, "Alice Martin resubmitted X-1 after you, on behalf of Bob Chen, asked for changes at Manager approval; it now waits on Bob Chen: nothing more is asked of you.",
+		"Item: Laptop → Laptop Pro", "Their note: the pro")
+	// Sent again as it was, with a note only: no list of changes.
+	r = sendBack("carol")
+	r.now = t0.Add(72 * time.Hour)
+	tr = r.act(flows.EventResubmit, "alice", data("item", "Laptop", "amount", "500"), reason("any will do"))
+	if text := notified(t, tr, "carol", "resubmitted/manager/1/carol").Msg.Text; strings.Contains(text, "What changed") || !strings.HasSuffix(text, "nothing more is asked of you.\nTheir note: any will do") {
+		t.Errorf("carol's notice of a resubmission without changes: %q", text)
+	}
+	// Carol asked, Bob is still away: round 2 is shared with her again.
+	r = sendBack("carol")
+	tr = resubmit(r, 24*time.Hour)
+	if task := r.in.Tasks[0]; task.StandIn != "carol" || !slices.Equal(recipients(tr), []string{"bob", "carol"}) {
+		t.Fatalf("round 2 %+v, told %v: want bob's, shared with carol", task, recipients(tr))
+	}
+	notified(t, tr, "carol", "manager/2/carol")
+	// Bob asked while away, and is back: his alone; Carol, whose time is
+	// over and who decided nothing, hears nothing.
+	r = sendBack("bob")
+	if got := recipients(resubmit(r, 72*time.Hour)); !slices.Equal(got, []string{"bob"}) {
+		t.Fatalf("told %v: want bob alone", got)
+	}
+	// A delegate Bob chose, who asked for changes, is told as well.
+	r = newRun(t, newEngine(t, buyFlow))
+	r.start("buy", "alice", form("item", "Laptop", "amount", "500"))
+	r.act(flows.EventDelegate, "bob", target("frank"))
+	r.act(flows.EventRequestChanges, "frank", reason("which model?"))
+	tr = resubmit(r, time.Hour)
+	contains(t, "frank's notice", notified(t, tr, "frank", "resubmitted/manager/1/frank").Msg.Text, "after you, on behalf of Bob Chen, asked for changes")
+	// A step asked on the way back to the one that sent the request back
+	// (a CFO's, as the amount now needs it), whose stand-in asked for
+	// changes: asked again, of the CFO alone, back; the stand-in is told.
+	r = newRun(t, newEngine(t, `
+id: w
+name: W
+owner: olivia
+form:
+  - {name: amount, type: number, required: true}
+steps:
+  - {id: manager, type: approval, assignees: [manager]}
+  - {id: cfo, name: CFO approval, type: approval, assignees: ["person:dana"], when: "amount > 100000"}
+  - {id: finance, type: approval, assignees: ["person:carol"]}
+`))
+	danaAway := func(e *flows.Event) {
+		e.Away = map[string]flows.Away{"dana": {Until: t0.Add(48 * time.Hour), StandIn: "gus"}}
+	}
+	r.start("w", "alice", form("amount", "2500"))
+	r.act(flows.EventApprove, "bob")
+	r.act(flows.EventRequestChanges, "carol", reason("why?"))
+	r.act(flows.EventResubmit, "alice", data("amount", "900000"), danaAway)
+	wantStatus(t, r.in, flows.StatusRunning, "cfo", 1)
+	r.act(flows.EventRequestChanges, "gus", reason("too much"), danaAway)
+	r.now = t0.Add(72 * time.Hour)
+	tr = r.act(flows.EventResubmit, "alice", data("amount", "800000"), danaAway)
+	wantStatus(t, r.in, flows.StatusRunning, "cfo", 2)
+	if got := recipients(tr); !slices.Contains(got, "dana") || !slices.Contains(got, "gus") || len(r.in.Tasks[0].Delegates) != 0 {
+		t.Fatalf("told %v, tasks %+v: want dana's card alone, and gus's notice", got, r.in.Tasks)
+	}
+	contains(t, "gus's notice", notified(t, tr, "gus", "resubmitted/cfo/1/gus").Msg.Text,
+		"Alice Martin resubmitted X-1 after you, on behalf of Dana Kowalski, asked for changes at CFO approval; it now waits on Dana Kowalski")
+}
+
 // TestEndSentBackTellsItsReviewers: a request withdrawn or cancelled while
 // sent back does not come back: the step's people, whose cards say they
 // asked for changes or rejected it, are told nothing more is asked of them.
