@@ -3131,7 +3131,7 @@ func (t *tx) timer() error {
 		switch s.OnTimeout {
 		case TimeoutApprove, TimeoutReject:
 			d := map[Timeout]Decision{TimeoutApprove: Approved, TimeoutReject: Rejected}[s.OnTimeout]
-			reason := fmt.Sprintf("No decision within %s (on_timeout: %s)", t.def.waitText(s, s.Due, s.due), s.OnTimeout)
+			reason := "No decision within " + t.def.waitText(s, s.Due, s.due) // what the flow then does, in words, beside it
 			t.record(AuditEntry{Action: string(d), Reason: reason, Detail: map[string]string{"authority": "timeout"}})
 			t.closeStep(string(d), System, reason)
 			if d == Approved {

@@ -323,14 +323,14 @@ func TestOnTimeout(t *testing.T) {
 		r.start("tmr", "alice", nil)
 		tr := r.fire(flows.TimerTimeout)
 		a := tr.Audit[0]
-		if a.Action != "approved" || a.Actor != flows.System || a.Detail["authority"] != "timeout" || a.Reason != "No decision within 1 d (on_timeout: approve)" {
+		if a.Action != "approved" || a.Actor != flows.System || a.Detail["authority"] != "timeout" || a.Reason != "No decision within 1 d" {
 			t.Fatalf("audit %+v", a)
 		}
 		if r.in.Status != flows.StatusCompleted || r.in.History[0].By != flows.System {
 			t.Fatalf("instance %+v", r.in)
 		}
 		contains(t, "closed card", updated(t, tr, "review/1/").Msg.Outcome, "Approved · Fri 27 Nov 09:00 UTC", "Reason: No decision within 1 d")
-		if got := notified(t, tr, "alice", "requester/done").Msg.Text; got != "Review: approved automatically: no decision within 1 d (on_timeout: approve)" {
+		if got := notified(t, tr, "alice", "requester/done").Msg.Text; got != "Review: approved automatically: no decision within 1 d" {
 			t.Fatalf("the outcome notice: %q", got)
 		}
 	})
@@ -340,7 +340,7 @@ func TestOnTimeout(t *testing.T) {
 		r.start("tmr", "alice", nil)
 		tr := r.fire(flows.TimerTimeout)
 		wantStatus(t, r.in, flows.StatusRejected, "review", 1)
-		contains(t, "requester card", notified(t, tr, "alice", "requester/review/1").Msg.Text, "Your request was rejected automatically at Review.\nReason: No decision within 1 d (on_timeout: reject)")
+		contains(t, "requester card", notified(t, tr, "alice", "requester/review/1").Msg.Text, "Your request was rejected automatically at Review.\nReason: No decision within 1 d")
 		late := r.refused(flows.Event{Kind: flows.EventApprove, Actor: "bob", Step: "review", Round: 1}, flows.CodeAlreadyDecided)
 		contains(t, "late click", late.Outcome.Text, "X-1: this step already ended (rejected) at Fri 27 Nov 09:00 UTC.")
 		// Withdrawn now, its reviewer is told it was rejected by nobody.

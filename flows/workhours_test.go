@@ -349,7 +349,7 @@ func TestWorkingHoursFlow(t *testing.T) {
 		if !r.now.Equal(utc("Mon 2026-11-30 17:00")) || r.in.Status != flows.StatusCompleted {
 			t.Fatalf("at %s: %s", r.now, r.in.Status)
 		}
-		if last := r.audit[len(r.audit)-2]; last.Reason != "No decision within 1 d of working time (on_timeout: approve)" {
+		if last := r.audit[len(r.audit)-2]; last.Reason != "No decision within 1 d of working time" {
 			t.Fatalf("audit %+v", last)
 		}
 		g := mustParse(t, src).Mermaid()
