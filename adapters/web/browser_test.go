@@ -577,3 +577,60 @@ func TestBrowserManyTabs(t *testing.T) {
 	bob.waitJS("the stream back", `document.body.dataset.live === 'on'`)
 	bob.live(card("approve-PR-1-manager-1"), "Purchase request PR-1", "Chair")
 }
+
+// TestBrowserNoteGoesOutOfDate: the note that answers what someone did
+// stays while the cards of their own action arrive, and goes once a live
+// update comes after what it talks about has changed, where it would read
+// stale (Bob's "waiting on Carol Diaz and Frank Osei", Carol's list of
+// tasks with the Approve button of a task Frank has decided).
+func TestBrowserNoteGoesOutOfDate(t *testing.T) {
+	rig, b := browserRig(t)
+	if out, err := rig.Svc.Handle(t.Context(), flows.Event{Kind: flows.EventStart, Key: "s1", Flow: "purchase", Actor: "alice",
+		Data: map[string]string{"item": "Laptop", "amount": "2500", "justification": "My old one broke down"}}); err != nil || !out.OK {
+		t.Fatalf("start: %v %+v", err, out)
+	}
+	rig.Drain()
+	bob, carol := b.open("bob"), b.open("carol")
+
+	bob.navigate(chromedp.Click(chromedp.CSS(`[data-action="approve-PR-1-manager-1"]`), chromedp.NodeVisible))
+	bob.waitText("#note", "Approved PR-1", "Waiting on Carol Diaz and Frank Osei")
+	rig.Drain()
+	bob.live(`#inbox .card.closed[data-instance="PR-1"]`, "Approved by Bob Chen")
+	if !bob.has("#note") {
+		t.Fatal("the cards of Bob's own approval took away its note")
+	}
+	carol.live(card("approve-PR-1-finance-1"), "Finance approval")
+	carol.navigate(chromedp.SendKeys(chromedp.CSS("#command"), "tasks\n", chromedp.NodeVisible))
+	carol.waitText("#note .card.list", "Your pending tasks", "PR-1")
+	// She opens the list's Reject form, as Frank approves a minute later:
+	// the request is done.
+	reject := `#note summary[data-action="reject-PR-1-finance-1"]`
+	carol.do("open Reject in the note", chromedp.Click(chromedp.CSS(reject), chromedp.NodeVisible))
+	rig.Clock.Advance(time.Minute)
+	if out, err := rig.Svc.Handle(t.Context(), flows.Event{Kind: flows.EventApprove, Key: "f1", Instance: "PR-1", Step: "finance", Round: 1,
+		Actor: "frank", Platform: "web"}); err != nil || !out.OK {
+		t.Fatalf("frank approves: %v %+v", err, out)
+	}
+	rig.Drain()
+	carol.live(`#inbox .card.closed[data-instance="PR-1"]`, "Approved by Frank Osei")
+	// Not while its form is open; once she closes it.
+	if !carol.has("#note") {
+		t.Fatal("the note went while Carol had its Reject form open")
+	}
+	carol.do("close Reject in the note", chromedp.Click(chromedp.CSS(reject), chromedp.NodeVisible))
+	carol.waitJS("Carol's out-of-date task list to go", `!document.getElementById('note')`)
+	bob.waitJS("Bob's out-of-date note to go", `!document.getElementById('note')`)
+	if errs := b.consoleErrors(); len(errs) > 0 {
+		t.Errorf("the pages logged errors:\n%s", strings.Join(errs, "\n"))
+	}
+}
+
+// has reports whether the page has an element sel now.
+func (tb *tab) has(sel string) bool {
+	tb.t.Helper()
+	ok, err := chromedp.Run(tb.ctx, chromedp.Evaluate[bool](fmt.Sprintf(`!!document.querySelector(%s)`, js(sel))))
+	if err != nil {
+		tb.fatal("look for "+sel, err)
+	}
+	return ok
+}

@@ -77,7 +77,17 @@ type note struct {
 	// Refilled is a card's form that was refused (Mark done with outputs):
 	// the page shows it open again, with what was typed and what is wrong.
 	Refilled *refilled
+	// Seen is what the note talks about as it was when it was made: the
+	// requests, each with when it last changed ("PR-1@<unix ns>,…").
+	// Since, for a list (tasks, requests), is the feed's change count then:
+	// a card sent after it may be about a request the list lacks. The page
+	// sends both back as it updates live, and drops the note once the
+	// inbox says it is out of date (noteStale).
+	Seen, Since string
 }
+
+// maxSeen is the most requests a note keeps track of.
+const maxSeen = 50
 
 // refilled is what a person typed in a card's form, and its problems.
 type refilled struct {
@@ -416,6 +426,7 @@ func (c *Console) answer(w http.ResponseWriter, r *http.Request, as string, n no
 		_ = json.NewEncoder(w).Encode(map[string]any{"ok": n.OK, "text": n.Text, "message": n.Msg})
 		return
 	}
+	c.seen(r, &n)
 	c.mu.Lock()
 	c.notes[as] = n
 	c.mu.Unlock()
@@ -430,6 +441,64 @@ func (c *Console) answer(w http.ResponseWriter, r *http.Request, as string, n no
 // requestID is the shape of a request's id (PR-12), where an answer may go
 // back to its status page.
 var requestID = regexp.MustCompile(`^[A-Z0-9]+-[0-9]+$`)
+
+// seen sets n.Seen and n.Since: the requests n talks about (the one acted
+// on, the one its message is about, those a list names) as they are now,
+// just after the action it answers.
+func (c *Console) seen(r *http.Request, n *note) {
+	ids := []string{r.PostFormValue("instance"), r.PathValue("id")}
+	if m := n.Msg; m != nil {
+		ids = append(ids, m.Instance)
+		for _, it := range m.Items {
+			for _, a := range it.Actions {
+				ids = append(ids, a.Instance)
+			}
+		}
+		if m.Kind == flows.MsgList {
+			n.Since = strconv.Itoa(c.feed.changeCount())
+		}
+	}
+	var seen []string
+	for _, id := range ids {
+		id = strings.ToUpper(strings.TrimSpace(id))
+		if !requestID.MatchString(id) || len(seen) == maxSeen || slices.ContainsFunc(seen, func(s string) bool { return strings.HasPrefix(s, id+"@") }) {
+			continue
+		}
+		if in, err := c.svc.Instance(r.Context(), id); err == nil {
+			seen = append(seen, id+"@"+strconv.FormatInt(in.Updated.UnixNano(), 10))
+		}
+	}
+	n.Seen = strings.Join(seen, ",")
+}
+
+// noteStale reports whether a note made when things were as seen and since
+// say (its Seen and Since) is out of date: a request it talks about has
+// changed since, or, for a list, a card came to as about a request it does
+// not list. (A request changed by the action the note answers is seen as
+// it was after it: the cards that action sends do not make it stale.)
+func (c *Console) noteStale(ctx context.Context, as, seen, since string) bool {
+	listed := map[string]bool{}
+	for i, s := range strings.Split(seen, ",") {
+		id, at, _ := strings.Cut(s, "@")
+		ns, err := strconv.ParseInt(at, 10, 64)
+		if i == maxSeen || err != nil || !requestID.MatchString(id) {
+			break
+		}
+		listed[id] = true
+		in, err := c.svc.Instance(ctx, id)
+		if errors.Is(err, flows.ErrNotFound) || err == nil && in.Updated.UnixNano() != ns {
+			return true
+		}
+	}
+	if n, err := strconv.Atoi(since); err == nil {
+		for _, id := range c.feed.changedSince(personBox(as), n) {
+			if !listed[id] {
+				return true
+			}
+		}
+	}
+	return false
+}
 
 // fail answers bad input: 4xx, a clear message, nothing changed.
 func (c *Console) fail(w http.ResponseWriter, r *http.Request, code int, msg string, fields flows.FieldErrors) {
@@ -603,6 +672,11 @@ func (c *Console) inbox(w http.ResponseWriter, r *http.Request) {
 	as, ok := c.who(w, r)
 	if !ok {
 		return
+	}
+	// The note the page shows, if it sends what it was made of: said out
+	// of date, the page drops it.
+	if c.noteStale(r.Context(), as, r.FormValue("seen"), r.FormValue("since")) {
+		w.Header().Set("X-Baton-Note", "stale")
 	}
 	c.render(w, "inbox", c.data(as, false))
 }

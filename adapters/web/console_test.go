@@ -882,3 +882,91 @@ func TestStatusPageActsInPlace(t *testing.T) {
 		t.Errorf("redirected to %q", loc)
 	}
 }
+
+// TestConsoleNoteGoesOutOfDate: a note (the answer to what someone just
+// did) stays while the cards its own action sends arrive, and is said out
+// of date (X-Baton-Note: stale, the page then drops it) once what it talks
+// about has changed: the request acted on, the requests a list names, or,
+// for a list, a card about a request it lacks.
+func TestConsoleNoteGoesOutOfDate(t *testing.T) {
+	t.Parallel()
+	cr := newConsoleRig(t, web.Config{})
+	cr.startPR1()
+	// noteOf follows the redirect w to the person's page and returns what
+	// its note was made of (data-seen, data-since).
+	noteOf := func(w *httptest.ResponseRecorder) url.Values {
+		t.Helper()
+		_, text := cr.note(w) // from id="note"
+		tag, _, _ := strings.Cut(text, ">")
+		q := url.Values{}
+		for _, attr := range []string{"seen", "since"} {
+			if _, v, ok := strings.Cut(tag, "data-"+attr+`="`); ok {
+				v, _, _ = strings.Cut(v, `"`)
+				q.Set(attr, v)
+			}
+		}
+		return q
+	}
+	stale := func(as string, note url.Values) bool {
+		t.Helper()
+		note.Set("as", as)
+		w := cr.do(request{method: "GET", path: "/console/inbox?" + note.Encode()})
+		if w.Code != http.StatusOK {
+			t.Fatalf("inbox of %s: %d %s", as, w.Code, w.Body)
+		}
+		return w.Header().Get("X-Baton-Note") == "stale"
+	}
+	act := func(as, action, step string) url.Values {
+		return url.Values{"as": {as}, "action": {action}, "instance": {"PR-1"}, "step": {step}, "round": {"1"}}
+	}
+	command := func(as, text string) url.Values { return url.Values{"as": {as}, "text": {text}} }
+
+	// Bob approves: "Approved PR-1. Waiting on Carol Diaz and Frank Osei".
+	approved := noteOf(cr.do(request{method: "POST", path: "/console/act", form: act("bob", "approve", "manager")}))
+	if !strings.HasPrefix(approved.Get("seen"), "PR-1@") || approved.Has("since") {
+		t.Fatalf("Bob's note is made of %v, want PR-1 as it was, and no list", approved)
+	}
+	// Carol lists her tasks (PR-1, with its buttons); Dana has none.
+	carolTasks := noteOf(cr.do(request{method: "POST", path: "/console/command", form: command("carol", "tasks")}))
+	danaTasks := noteOf(cr.do(request{method: "POST", path: "/console/command", form: command("dana", "tasks")}))
+	if !strings.HasPrefix(carolTasks.Get("seen"), "PR-1@") || !carolTasks.Has("since") || !danaTasks.Has("since") {
+		t.Fatalf("the task lists' notes are made of %v and %v, want PR-1 for Carol and the feed's count", carolTasks, danaTasks)
+	}
+	// The cards Bob's approval sends (his own closed, finance's) arrive
+	// after his note: they do not make it stale.
+	if cr.rig.Drain() == 0 {
+		t.Fatal("Bob's approval sent nothing")
+	}
+	if stale("bob", approved) || stale("carol", carolTasks) || stale("dana", danaTasks) {
+		t.Fatal("the cards of the action a note answers made it out of date")
+	}
+
+	// Another request, a minute later: it is not what Bob's or Carol's
+	// note is about; Dana's list ("nothing is waiting on you") lacks it
+	// once its card comes to her.
+	cr.rig.Clock.Advance(time.Minute)
+	if out, err := cr.rig.Svc.Handle(t.Context(), flows.Event{Kind: flows.EventStart, Key: "t:pr-2", Actor: "erin", Platform: "web",
+		Flow: "purchase", Data: map[string]string{"item": "Desk", "amount": "300", "justification": "Standing desk for my back"}}); err != nil || !out.OK {
+		t.Fatalf("erin starts PR-2: %v %+v", err, out)
+	}
+	cr.rig.Drain()
+	if stale("bob", approved) || stale("carol", carolTasks) {
+		t.Error("a note was said out of date by a change to another request")
+	}
+	if !stale("dana", danaTasks) {
+		t.Error("Dana's empty task list is not out of date once a task came to her")
+	}
+
+	// Frank approves PR-1: Bob's "waiting on Carol and Frank" and Carol's
+	// Approve button are out of date.
+	cr.rig.Clock.Advance(time.Minute)
+	cr.do(request{method: "POST", path: "/console/act", form: act("frank", "approve", "finance")})
+	cr.rig.Drain()
+	if !stale("bob", approved) || !stale("carol", carolTasks) {
+		t.Error("a note is not out of date once the request it is about changed")
+	}
+	// A page without a note is never told to drop one.
+	if stale("bob", url.Values{}) {
+		t.Error("an inbox fetched without a note says it is stale")
+	}
+}

@@ -23,6 +23,7 @@ type entry struct {
 	Msg     *flows.Message
 	Parent  string // ref of the card this replies to
 	Box     string // "p:<person>" or "c:<channel>"
+	Change  int    // the feed's change count when it was last sent or updated
 }
 
 // feed holds every inbox of the console in memory. The console is the local
@@ -38,6 +39,10 @@ type feed struct {
 	boxes map[string][]*entry
 	byRef map[string]*entry
 	subs  map[string]map[chan struct{}]bool // box -> listeners
+
+	// changes counts the cards sent and updated: a note records it, to
+	// tell the cards that came after it (changedSince).
+	changes int
 }
 
 func newFeed() *feed {
@@ -51,7 +56,8 @@ func (f *feed) add(box string, m *flows.Message, parent string, now time.Time) s
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.seq++
-	e := &entry{Ref: fmt.Sprintf("web-%s-%d", f.boot, f.seq), At: now, Updated: now, Msg: m, Parent: parent, Box: box}
+	f.changes++
+	e := &entry{Ref: fmt.Sprintf("web-%s-%d", f.boot, f.seq), At: now, Updated: now, Msg: m, Parent: parent, Box: box, Change: f.changes}
 	f.boxes[box] = append(f.boxes[box], e)
 	if over := len(f.boxes[box]) - feedCap; over > 0 {
 		for _, old := range f.boxes[box][:over] {
@@ -78,7 +84,8 @@ func (f *feed) update(ref string, m *flows.Message, now time.Time) bool {
 		c.Outcome, c.At, c.Actions = m.Outcome, m.At, nil
 		m = &c
 	}
-	e.Msg, e.Updated = m, now
+	f.changes++
+	e.Msg, e.Updated, e.Change = m, now, f.changes
 	f.notify(e.Box)
 	return true
 }
@@ -162,6 +169,27 @@ func (f *feed) threads(box string) []thread {
 	}
 	slices.Reverse(out)
 	return out
+}
+
+// changeCount is how many cards have been sent and updated so far.
+func (f *feed) changeCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.changes
+}
+
+// changedSince returns the requests of box's cards sent or updated after
+// the change count n (each once; cards of no request left out).
+func (f *feed) changedSince(box string, n int) []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var ids []string
+	for _, e := range f.boxes[box] {
+		if e.Change > n && e.Msg.Instance != "" && !slices.Contains(ids, e.Msg.Instance) {
+			ids = append(ids, e.Msg.Instance)
+		}
+	}
+	return ids
 }
 
 // boxOf returns the box of a ref.

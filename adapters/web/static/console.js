@@ -14,12 +14,37 @@
     var a = document.activeElement;
     return box.contains(a) && /INPUT|TEXTAREA|SELECT/.test(a.tagName) || box.querySelector('.actions details[open]');
   }
+  // The note (the answer to what the person just did) is true of the
+  // requests as they were then. The inbox is sent what it was made of, and
+  // says (X-Baton-Note: stale) once one of them has changed, or, for a
+  // list, a card came that the list lacks: the note then goes, but not
+  // while one of its forms is being filled in.
+  var note = document.getElementById('note'), noteOut = false;
+  function noteQuery() {
+    if (!note) return '';
+    var q = '';
+    if (note.dataset.seen) q += '&seen=' + encodeURIComponent(note.dataset.seen);
+    if (note.dataset.since) q += '&since=' + encodeURIComponent(note.dataset.since);
+    return q;
+  }
+  function dropNote() {
+    if (!note) return;
+    var a = document.activeElement;
+    if (note.contains(a) && /INPUT|TEXTAREA|SELECT/.test(a.tagName) || note.querySelector('details[open]')) { noteOut = true; return; }
+    note.remove();
+    note = null;
+  }
+  if (note) {
+    note.addEventListener('focusout', function () { if (noteOut) setTimeout(dropNote, 50); });
+    note.addEventListener('toggle', function () { if (noteOut) dropNote(); }, true);
+  }
   function refresh() {
     if (busy()) { wait(true); return; }
     wait(false);
     var mine = ++seq;
-    fetch('/console/inbox?as=' + encodeURIComponent(as), {headers: {Accept: 'text/html'}}).then(function (r) {
+    fetch('/console/inbox?as=' + encodeURIComponent(as) + noteQuery(), {headers: {Accept: 'text/html'}}).then(function (r) {
       if (!r.ok) throw new Error('inbox: HTTP ' + r.status);
+      if (r.headers.get('X-Baton-Note') === 'stale') dropNote();
       return r.text();
     }).then(function (html) {
       if (mine !== seq) return; // a later refresh is on its way
