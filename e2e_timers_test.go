@@ -227,11 +227,11 @@ func TestTimerLadderManagerStep(t *testing.T) {
 	h.mustNotContain("alice's inbox", h.inbox("alice"), "Approved:", "Rejected:")
 	tl := h.timeline("alice", id)
 	h.wantTimeline(tl, 1, "Manager approval | Waiting on Bob Chen for 1 d · due Fri 27 Nov 09:00 GMT (overdue)",
-		"Thu 26 Nov 13:00 GMT · baton reminded | Manager approval, round 1 · n: 1 · to: Bob Chen",
-		"Thu 26 Nov 17:00 GMT · baton reminded | Manager approval, round 1 · n: 2 · to: Bob Chen",
-		"Fri 27 Nov 09:00 GMT · baton escalated | Manager approval, round 1 · to: Dana Kowalski · waiting on: Bob Chen",
-		"Fri 27 Nov 09:00 GMT · baton marked the step overdue | Manager approval, round 1")
-	h.wantTimeline(tl, 2, "baton reminded")
+		"Thu 26 Nov 13:00 GMT · Baton reminded | Manager approval, round 1 · n: 1 · to: Bob Chen",
+		"Thu 26 Nov 17:00 GMT · Baton reminded | Manager approval, round 1 · n: 2 · to: Bob Chen",
+		"Fri 27 Nov 09:00 GMT · Baton escalated | Manager approval, round 1 · to: Dana Kowalski · waiting on: Bob Chen",
+		"Fri 27 Nov 09:00 GMT · Baton marked the step overdue | Manager approval, round 1")
+	h.wantTimeline(tl, 2, "Baton reminded")
 
 	// 3 d: the second rung moves the task to Bob's manager.
 	h.at(48*time.Hour, 0)
@@ -246,10 +246,10 @@ func TestTimerLadderManagerStep(t *testing.T) {
 	h.wantLines("dana's task card", cardContext(dana), "Requested by Alice Martin", "Waiting on Dana Kowalski",
 		"Overdue since Fri 27 Nov 10:00 CET", "Moved to you from Bob Chen after 3 d without a decision")
 	tl = h.timeline("alice", id)
-	h.wantTimeline(tl, 1, "Sun 29 Nov 09:00 GMT · baton reassigned | Manager approval, round 1 · reason: no decision within 3 d (escalation) · from: Bob Chen · to: Dana Kowalski",
+	h.wantTimeline(tl, 1, "Sun 29 Nov 09:00 GMT · Baton reassigned | Manager approval, round 1 · reason: no decision within 3 d (escalation) · from: Bob Chen · to: Dana Kowalski",
 		"Manager approval | Waiting on Dana Kowalski for 3 d")
-	h.wantTimeline(tl, 2, "baton reminded")
-	h.wantTimeline(tl, 1, "baton escalated", "baton marked the step overdue", "baton reassigned")
+	h.wantTimeline(tl, 2, "Baton reminded")
+	h.wantTimeline(tl, 1, "Baton escalated", "Baton marked the step overdue", "Baton reassigned")
 	if _, timers, err := h.a.store.Pending(t.Context()); err != nil || timers != 0 {
 		t.Fatalf("%d timers wait after the last rung (%v)", timers, err)
 	}
@@ -296,7 +296,7 @@ func TestTimerNothingFiresAfterApproval(t *testing.T) {
 	}
 	tl := h.timeline("alice", id)
 	h.wantLines("the timeline after a year", tl, done...)
-	h.wantTimeline(tl, 1, "baton reminded", "Bob Chen approved", "completed the request")
+	h.wantTimeline(tl, 1, "Baton reminded", "Bob Chen approved", "completed the request")
 	h.wantTimeline(tl, 0, "escalated", "overdue", "reassigned", "skipped a", "skipped the timeout")
 	h.finished(id)
 }
@@ -348,13 +348,13 @@ func TestTimerLadderNextStepStartsAfresh(t *testing.T) {
 		`data-action="approve-PR-1-finance-1"`)
 	h.wantStatus(id, flows.StatusRunning, "finance", 1)
 	tl := h.timeline("alice", id)
-	h.wantTimeline(tl, 1, "Thu 26 Nov 13:00 GMT · baton reminded | Manager approval, round 1 · n: 1 · to: Bob Chen",
-		"Fri 27 Nov 14:00 GMT · baton reminded | Finance approval, round 1 · n: 1",
-		"Fri 27 Nov 14:00 GMT · baton escalated | Finance approval, round 1 · to: #finance",
-		"Sat 28 Nov 14:00 GMT · baton reminded | Finance approval, round 1 · n: 2",
-		"Sat 28 Nov 14:00 GMT · baton escalated | Finance approval, round 1 · to: Dana Kowalski")
-	h.wantTimeline(tl, 3, "baton reminded")
-	h.wantTimeline(tl, 2, "baton escalated")
+	h.wantTimeline(tl, 1, "Thu 26 Nov 13:00 GMT · Baton reminded | Manager approval, round 1 · n: 1 · to: Bob Chen",
+		"Fri 27 Nov 14:00 GMT · Baton reminded | Finance approval, round 1 · n: 1",
+		"Fri 27 Nov 14:00 GMT · Baton escalated | Finance approval, round 1 · to: #finance",
+		"Sat 28 Nov 14:00 GMT · Baton reminded | Finance approval, round 1 · n: 2",
+		"Sat 28 Nov 14:00 GMT · Baton escalated | Finance approval, round 1 · to: Dana Kowalski")
+	h.wantTimeline(tl, 3, "Baton reminded")
+	h.wantTimeline(tl, 2, "Baton escalated")
 
 	// The manager step's 3 d rung does not fire; nothing is left but to decide.
 	h.at(72*time.Hour, 0)
@@ -364,7 +364,7 @@ func TestTimerLadderNextStepStartsAfresh(t *testing.T) {
 	h.act("dana", "approve", id, "finance", 1, true)
 	h.wantStatus(id, flows.StatusCompleted, "", 0)
 	h.at(60*24*time.Hour, 0)
-	h.wantTimeline(h.timeline("alice", id), 3, "baton reminded")
+	h.wantTimeline(h.timeline("alice", id), 3, "Baton reminded")
 	h.finished(id)
 }
 
@@ -418,10 +418,10 @@ func TestTimerLadderAfterReassign(t *testing.T) {
 	}
 	tl := h.timeline("alice", id)
 	h.wantTimeline(tl, 1, "Bob Chen reassigned | Manager approval, round 1 · reason: on leave · from: Bob Chen · to: Ivan Petrov",
-		"Fri 27 Nov 09:00 GMT · baton escalated | Manager approval, round 1 · to: Bob Chen · waiting on: Ivan Petrov",
+		"Fri 27 Nov 09:00 GMT · Baton escalated | Manager approval, round 1 · to: Bob Chen · waiting on: Ivan Petrov",
 		"Ivan Petrov reassigned | Manager approval, round 1 · reason: not my budget · from: Ivan Petrov · to: Erin Park",
-		"Sun 29 Nov 09:00 GMT · baton reassigned | Manager approval, round 1 · reason: no decision within 3 d (escalation) · from: Erin Park · to: Dana Kowalski")
-	h.wantTimeline(tl, 2, "baton reminded")
+		"Sun 29 Nov 09:00 GMT · Baton reassigned | Manager approval, round 1 · reason: no decision within 3 d (escalation) · from: Erin Park · to: Dana Kowalski")
+	h.wantTimeline(tl, 2, "Baton reminded")
 	h.at(30*24*time.Hour, 0)
 	h.act("dana", "approve", id, "manager", 1, true)
 	h.finished(id)
@@ -451,7 +451,7 @@ func TestTimerSkippedEscalationNoManager(t *testing.T) {
 
 	h.at(72*time.Hour-time.Minute, 0)
 	h.at(72*time.Hour, 1) // returns, and the two ticks after it at 3 d fire nothing
-	skipped := "Sun 29 Nov 09:00 GMT · baton skipped an escalation | Manager approval, round 1 · reason: nobody to reassign to: Dana Kowalski has no manager in the directory · timer: escalate"
+	skipped := "Sun 29 Nov 09:00 GMT · Baton skipped an escalation | Manager approval, round 1 · reason: nobody to reassign to: Dana Kowalski has no manager in the directory · timer: escalate"
 	h.wantTimeline(h.timeline("bob", id), 1, skipped)
 	for _, d := range []time.Duration{72*time.Hour + time.Second, 72*time.Hour + time.Minute, 73 * time.Hour, 96 * time.Hour, 30 * 24 * time.Hour} {
 		h.at(d, 0)
@@ -466,11 +466,11 @@ func TestTimerSkippedEscalationNoManager(t *testing.T) {
 	h.mustNotContain("dana's card", dana, "Moved to you")
 	h.wantLines("dana's reminders", reminders(dana), reminder1, reminder2)
 	tl := h.timeline("bob", id)
-	h.wantTimeline(tl, 1, skipped, "baton skipped an escalation",
-		"Fri 27 Nov 09:00 GMT · baton escalated | Manager approval, round 1 · to: Olivia Brown · waiting on: Dana Kowalski",
+	h.wantTimeline(tl, 1, skipped, "Baton skipped an escalation",
+		"Fri 27 Nov 09:00 GMT · Baton escalated | Manager approval, round 1 · to: Olivia Brown · waiting on: Dana Kowalski",
 		"Manager approval | Waiting on Dana Kowalski for 30 d · due Fri 27 Nov 09:00 GMT (overdue)")
-	h.wantTimeline(tl, 0, "baton reassigned")
-	h.wantTimeline(tl, 2, "baton reminded")
+	h.wantTimeline(tl, 0, "Baton reassigned")
+	h.wantTimeline(tl, 2, "Baton reminded")
 	// The status page shows it too.
 	page := h.status("bob", id)
 	h.mustCount("status page", page, "skipped an escalation", 1)
@@ -513,11 +513,11 @@ func TestTimerConcurrentTicksFireOnce(t *testing.T) {
 	h.mustContain("dana's moved task", h.card("dana", "task", ids[0], "manager"), "Moved to you from Bob Chen after 3 d")
 	for _, id := range ids {
 		tl := h.timeline("olivia", id)
-		h.wantTimeline(tl, 2, "baton reminded")
-		h.wantTimeline(tl, 1, "baton escalated", "baton marked the step overdue")
+		h.wantTimeline(tl, 2, "Baton reminded")
+		h.wantTimeline(tl, 1, "Baton escalated", "Baton marked the step overdue")
 	}
-	h.wantTimeline(h.timeline("olivia", ids[0]), 1, "baton reassigned")
-	h.wantTimeline(h.timeline("olivia", ids[1]), 1, "baton skipped an escalation")
+	h.wantTimeline(h.timeline("olivia", ids[0]), 1, "Baton reassigned")
+	h.wantTimeline(h.timeline("olivia", ids[1]), 1, "Baton skipped an escalation")
 }
 
 // At 1 d the manager step's first rung and its timeout are due at once.
@@ -585,7 +585,7 @@ func TestWorkingHoursThroughTheConsole(t *testing.T) {
 	h.wantLines("ivan's reminders on Monday", reminders(h.card("ivan", "task", id, "edit")),
 		first, "Reminder 2 of 3: Editorial review has been waiting for 4 d.")
 	h.card("bob", "escalation", id, "edit")
-	h.wantTimeline(h.timeline("alice", id), 1, "Mon 30 Nov 09:00 GMT · baton escalated | Editorial review, round 1 · to: Bob Chen")
+	h.wantTimeline(h.timeline("alice", id), 1, "Mon 30 Nov 09:00 GMT · Baton escalated | Editorial review, round 1 · to: Bob Chen")
 }
 
 // TestDigestInTheConsole: the console is a platform like the others: on a

@@ -218,8 +218,13 @@ func (d *Directory) People() []Person {
 }
 
 // Name is the display name of a person (their id if unknown; an external
-// participant, email:ADDRESS, is "ADDRESS (external)").
+// participant, email:ADDRESS, is "ADDRESS (external)"). System, the actor
+// of what Baton does by itself, is "Baton", as people see it written (the
+// audit trail keeps the id).
 func (d *Directory) Name(id string) string {
+	if id == System {
+		return "Baton"
+	}
 	if p, ok := d.Person(id); ok && p.Name != "" {
 		return p.Name
 	}

@@ -42,13 +42,17 @@ func TestTimeline(t *testing.T) {
 		"Finance approval": "Waiting on Carol Diaz, Frank Osei and Gina Ray for 3 h",
 		"Tell ops":         "Not reached",
 		"Thu 26 Nov 10:00 CET · Alice Martin started":                 "Item: Laptop · Amount: 2500",
-		"Thu 26 Nov 10:00 CET · baton assigned":                       "Manager approval, round 1 · assignees: Bob Chen",
+		"Thu 26 Nov 10:00 CET · Baton assigned":                       "Manager approval, round 1 · assignees: Bob Chen",
 		"Thu 26 Nov 12:00 CET · Bob Chen approved":                    "Manager approval, round 1",
 		"Thu 26 Nov 12:00 CET · Erin Park tried to approve (refused)": "Finance approval, round 1 · reason: X-1 (Finance approval) is assigned to Carol Diaz, Frank Osei and Gina Ray; only they, their delegates or an admin can act on it.",
 	} {
 		if got, ok := items[title]; !ok || got != want {
 			t.Errorf("item %q = %q, want %q", title, got, want)
 		}
+	}
+	// Baton is written as people see it; the audit trail keeps its id.
+	if i := slices.IndexFunc(r.audit, func(a flows.AuditEntry) bool { return a.Action == "assigned" }); i < 0 || r.audit[i].Actor != flows.System || flows.System != "baton" {
+		t.Errorf("the audit trail's assignment is not by %q: %+v", "baton", r.audit)
 	}
 	// Only the requester is offered Withdraw.
 	if got := actions(tl.Actions); len(got) != 0 {
@@ -88,7 +92,7 @@ func TestTimeline(t *testing.T) {
 	r2.act(flows.EventApprove, "bob")
 	items = itemTexts(r2.e.Timeline(r2.in, r2.audit, "alice", r2.now))
 	if items["Finance approval"] != "Not needed: its condition (amount > 1000) is false" || items["Tell ops"] != "Notified · Thu 26 Nov 09:00 GMT" ||
-		items["Thu 26 Nov 09:00 GMT · baton passed over the step"] != "Finance approval · reason: condition is false: amount > 1000" {
+		items["Thu 26 Nov 09:00 GMT · Baton passed over the step"] != "Finance approval · reason: condition is false: amount > 1000" {
 		t.Fatalf("items %q", items)
 	}
 	if tl := r2.e.Timeline(r2.in, r2.audit, "alice", r2.now); tl.Text != "Status: completed (approved)" {
@@ -195,7 +199,7 @@ steps:
 	}
 	var assigned []string
 	for _, it := range r.e.Timeline(r.in, r.audit, "zed", r.now).Items {
-		if strings.HasSuffix(it.Title, "baton assigned") {
+		if strings.HasSuffix(it.Title, "Baton assigned") {
 			assigned = append(assigned, it.Text)
 		}
 	}

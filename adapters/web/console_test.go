@@ -970,3 +970,29 @@ func TestConsoleNoteGoesOutOfDate(t *testing.T) {
 		t.Error("an inbox fetched without a note says it is stale")
 	}
 }
+
+// TestConsoleWritesBatonByName: what Baton did by itself is written
+// "Baton" on the status page and in the status answer, as people are by
+// name; the audit trail keeps its id.
+func TestConsoleWritesBatonByName(t *testing.T) {
+	t.Parallel()
+	cr := newConsoleRig(t, web.Config{})
+	cr.startPR1()
+	status := html.UnescapeString(cr.do(request{method: "GET", path: "/console/status/PR-1?as=alice"}).Body.String())
+	w := cr.do(request{method: "POST", path: "/console/command", form: url.Values{"as": {"alice"}, "text": {"status PR-1"}}})
+	page := html.UnescapeString(cr.do(request{method: "GET", path: w.Header().Get("Location")}).Body.String())
+	_, answer, _ := strings.Cut(page, `id="note"`)
+	answer, _, _ = strings.Cut(answer, `id="pending"`)
+	for name, page := range map[string]string{"the status page": status, "the status answer": answer} {
+		if !strings.Contains(page, "GMT · Baton assigned</strong>") || strings.Contains(page, "· baton ") {
+			t.Errorf("%s does not write Baton by name:\n%s", name, page)
+		}
+	}
+	audit, err := cr.rig.Store.Audit(t.Context(), "PR-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if i := slices.IndexFunc(audit, func(a flows.AuditEntry) bool { return a.Action == "assigned" }); i < 0 || audit[i].Actor != "baton" {
+		t.Errorf("the audit trail's assignment is not kept as by %q: %+v", "baton", audit)
+	}
+}
