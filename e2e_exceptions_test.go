@@ -313,7 +313,7 @@ func TestConsoleRevisionCapDeclines(t *testing.T) {
 		h.form("alice", "/console/resubmit/"+id, http.StatusOK, "item", "Monitor model "+strconv.Itoa(round), "amount", "400", "justification", "the second screen died")
 	}
 	card := h.thread("bob's inbox", h.inbox("bob"), `data-action="approve-PR-1-manager-3"`)
-	h.mustContain("round 3 card", card, "Round 3", "What are you buying?: <del>Monitor model 1</del> → <ins>Monitor model 2</ins>")
+	h.mustContain("round 3 card", card, "Round 3", "What are you buying? <del>Monitor model 1</del> → <ins>Monitor model 2</ins>")
 	h.mustNotContain("round 3 card", card, `data-action="changes-PR-1-manager-3"`)
 	h.mustContain("reject without reason", h.refuse("bob", "reject", id, "manager", 3), "A reason is required to reject")
 	h.act("bob", "reject", id, "manager", 3, true, "reason", "Not in this quarter's budget")

@@ -401,7 +401,7 @@ func (f *Field) Parse(raw string) (any, error) {
 			// The decimal, and how to write it without the question: 1.5,
 			// or 1.1250 where no zero ends it.
 			decimal := sign + strings.TrimSuffix(strings.TrimRight(digits, "0"), ".")
-			return nil, fmt.Errorf("%s: %s could be %s or %s (a dot may group thousands); write %s, or %s for the decimal", f.Label, v, whole, decimal, whole, ProgramNumber(decimal))
+			return nil, fmt.Errorf("%s%s could be %s or %s (a dot may group thousands); write %s, or %s for the decimal", LabelColon(f.Label), v, whole, decimal, whole, ProgramNumber(decimal))
 		}
 		n, err := strconv.ParseFloat(strings.ReplaceAll(v, ",", ""), 64)
 		// ParseFloat accepts "NaN" and "Inf", which are no amount and which

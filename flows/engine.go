@@ -452,7 +452,7 @@ func (e *Engine) parseStartForm(def *Definition, requester string, input map[str
 				if fe == nil {
 					fe = FieldErrors{}
 				}
-				fe[f.Name] = fmt.Sprintf("%s: someone outside the workspace cannot do a task (%s); pick someone in the workspace", f.Label, st.Name)
+				fe[f.Name] = fmt.Sprintf("%ssomeone outside the workspace cannot do a task (%s); pick someone in the workspace", LabelColon(f.Label), st.Name)
 			}
 		}
 		s := def.ApprovalNamedBy(f.Name)
@@ -470,7 +470,7 @@ func (e *Engine) parseStartForm(def *Definition, requester string, input map[str
 			if fe == nil {
 				fe = FieldErrors{}
 			}
-			fe[f.Name] = fmt.Sprintf("%s: you are making this request, so you may not approve it (%s); pick someone else", f.Label, s.Name)
+			fe[f.Name] = fmt.Sprintf("%syou are making this request, so you may not approve it (%s); pick someone else", LabelColon(f.Label), s.Name)
 		}
 	}
 	if len(fe) > 0 {
@@ -497,7 +497,7 @@ func (e *Engine) parseForm(fields []Field, input map[string]string, who string, 
 			if id, ok := e.person(v); ok {
 				data[f.Name] = id
 			} else {
-				errs[f.Name] = fmt.Sprintf("%s: %q is not a person in the directory; pick someone from the list", f.Label, v)
+				errs[f.Name] = fmt.Sprintf("%s%q is not a person in the directory; pick someone from the list", LabelColon(f.Label), v)
 			}
 		case f.Kind == FieldDate && !now.IsZero() && kept[f.Name] != v:
 			if msg := f.outOfBounds(v, now.In(e.dir.Location(who))); msg != "" {
@@ -2504,7 +2504,7 @@ func (t *tx) changeNotice(step *Step, round int, title, lead string, changes []C
 		b.WriteString("\nWhat changed this time:")
 	}
 	for _, c := range t.shownChanges(changes) {
-		fmt.Fprintf(&b, "\n• %s: %s", c.Label, c)
+		fmt.Fprintf(&b, "\n• %s%s", LabelColon(c.Label), c)
 	}
 	if note != "" {
 		fmt.Fprintf(&b, "\nTheir note: %s", note)

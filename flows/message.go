@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // MessageKind says what a message is for; renderers may style by it.
@@ -230,6 +232,17 @@ func decisionWords(d string) string {
 		return "Failed"
 	}
 	return strings.ToUpper(d[:1]) + d[1:]
+}
+
+// LabelColon is a field's label as it is written before its value:
+// "Vendor: ", or, when the label ends in punctuation of its own (a question,
+// a colon), followed by a space only: "Is this urgent? ", "Notes: ".
+func LabelColon(label string) string {
+	label = strings.TrimRightFunc(label, unicode.IsSpace)
+	if last, _ := utf8.DecodeLastRuneInString(label); strings.ContainsRune("?!:？！：", last) {
+		return label + " "
+	}
+	return label + ": "
 }
 
 // JoinNames joins names for a sentence: "A", "A and B", "A, B and C".

@@ -79,7 +79,7 @@ func (e *Engine) Timeline(in *Instance, audit []AuditEntry, viewer string, now t
 			parts = append(parts, cmp.Or(label, "reason: ")+a.Reason)
 		}
 		for _, k := range detailKeys(places, a.Detail) {
-			parts = append(parts, detailLabel(def, k)+": "+e.detailValue(def, k, a.Detail[k], loc))
+			parts = append(parts, LabelColon(detailLabel(def, k))+e.detailValue(def, k, a.Detail[k], loc))
 		}
 		item.Text = strings.Join(parts, " · ")
 		m.Items = append(m.Items, item)

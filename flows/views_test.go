@@ -330,3 +330,45 @@ func TestTimelineNamesPeople(t *testing.T) {
 		t.Errorf("a delegation of one's own task is said to be on one's own behalf: %s", text)
 	}
 }
+
+// A label that ends in punctuation of its own (a question, a colon) is not
+// given a second one before its value: "Is this urgent? yes", not "Is this
+// urgent?: yes", in the timeline, the notice of what changed, and the
+// form's errors.
+func TestLabelsEndingInPunctuation(t *testing.T) {
+	t.Parallel()
+	r := newRun(t, newEngine(t, `
+id: ask
+name: Ask
+owner: olivia
+form:
+  - {name: item, label: "What do you need?", required: true}
+  - {name: urgent, label: "Is this urgent?", type: choice, options: ["yes", "no"]}
+  - {name: notes, label: "Notes:"}
+  - {name: approver, label: "Who approves?", type: person, required: true}
+steps:
+  - {id: review, name: Review, type: approval, assignees: [manager], max_rounds: 3}
+  - {id: sign, name: Sign-off, type: approval, assignees: ["field:approver"], max_rounds: 3}
+`))
+	r.inputErr(flows.Event{Kind: flows.EventStart, Instance: "X-1", Flow: "ask", Actor: "alice",
+		Data: form("item", "Desk", "approver", "alice")}, "Who approves? you are making this request")
+	r.start("ask", "alice", form("item", "Desk", "urgent", "yes", "notes", "by Friday", "approver", "carol"))
+	r.act(flows.EventApprove, "bob")
+	r.act(flows.EventRequestChanges, "carol", reason("which desk?"))
+	tr := r.act(flows.EventResubmit, "alice", data("item", "Standing desk", "urgent", "yes", "notes", "by Friday", "approver", "carol"))
+	contains(t, "bob's notice", notified(t, tr, "bob", "changed/sign/1/bob").Msg.Text, "\n• What do you need? Desk → Standing desk")
+	items := itemTexts(r.e.Timeline(r.in, r.audit, "zed", r.now))
+	for title, want := range map[string]string{
+		"Thu 26 Nov 09:00 UTC · Alice Martin started":     "What do you need? Desk · Is this urgent? yes · Notes: by Friday · Who approves? Carol Diaz",
+		"Thu 26 Nov 09:00 UTC · Alice Martin resubmitted": "Sign-off, round 1 · What do you need? Desk → Standing desk",
+	} {
+		if got := items[title]; got != want {
+			t.Errorf("item %q = %q, want %q", title, got, want)
+		}
+	}
+	for title, text := range items {
+		if strings.Contains(title+text, "?:") || strings.Contains(title+text, "::") {
+			t.Errorf("item %q: %q doubles a label's punctuation", title, text)
+		}
+	}
+}

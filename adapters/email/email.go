@@ -165,10 +165,10 @@ func (m *Messenger) Compose(addr string, msg *flows.Message) Mail {
 		b.WriteString(quoted(msg.Text) + "\n\n")
 	}
 	for _, f := range msg.Fields {
-		fmt.Fprintf(&b, "%s: %s\n", f.Label, quoted(f.Value))
+		fmt.Fprintf(&b, "%s%s\n", flows.LabelColon(f.Label), quoted(f.Value))
 	}
 	for _, c := range msg.Changes {
-		fmt.Fprintf(&b, "Changed: %s: %s -> %s\n", c.Label, quoted(c.Old), quoted(c.New))
+		fmt.Fprintf(&b, "Changed: %s%s -> %s\n", flows.LabelColon(c.Label), quoted(c.Old), quoted(c.New))
 	}
 	if len(msg.Fields) > 0 || len(msg.Changes) > 0 {
 		b.WriteString("\n")

@@ -218,7 +218,8 @@ func TestSMTPDelivery(t *testing.T) {
 	links := bot.NewLinks([]byte("0123456789abcdef0123456789abcdef"), rig.Store, rig.Store, clock, bot.LinksConfig{})
 	m := email.New(email.NewSMTP(cfg), links, email.Config{From: cfg.From, PublicURL: "https://baton.example.com/"}, clock.Now)
 	msg := &flows.Message{Kind: flows.MsgTask, Instance: "VC-1", Step: "vendor_ok", Round: 2, Title: "Vendor contract VC-1: Acme — ünïcode",
-		Text: "Vendor confirmation", Fields: []flows.Fact{{Label: "Amount", Value: "12,000"}},
+		Text: "Vendor confirmation", Fields: []flows.Fact{{Label: "Amount", Value: "12,000"}, {Label: "Signed already?", Value: "yes"}},
+		Changes: []flows.Change{{Field: "term", Label: "Term:", Old: "1 year", New: "2 years"}},
 		Actions: []flows.Action{{Kind: flows.ActApprove, Label: "Approve", Instance: "VC-1", Step: "vendor_ok", Round: 2}}}
 	to, _ := m.Reach(flows.Recipient{Person: "email:sales@acme.example"})
 	ref, err := m.Send(t.Context(), to, msg, "")
@@ -249,6 +250,10 @@ func TestSMTPDelivery(t *testing.T) {
 	i := strings.Index(text, "https://baton.example.com/x/")
 	if i < 0 || !strings.Contains(text, "Amount: 12,000") {
 		t.Fatalf("body lacks the link or the facts:\n%s", text)
+	}
+	// A label's own question mark or colon is not doubled.
+	if !strings.Contains(text, "Signed already? yes") || !strings.Contains(text, "Changed: Term: 1 year -> 2 years") {
+		t.Errorf("body writes labels ending in punctuation with another colon:\n%s", text)
 	}
 	token := strings.Fields(text[i+len("https://baton.example.com/x/"):])[0]
 	c, err := links.Verify(token)

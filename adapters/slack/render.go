@@ -192,7 +192,7 @@ func renderMessage(m *flows.Message, maxBlocks int) []slackgo.Block {
 	if len(m.Changes) > 0 {
 		lines := []string{"*Changed since the last round*"}
 		for _, c := range m.Changes {
-			lines = append(lines, fmt.Sprintf("• %s: ~%s~ → *%s*", mrkdwn(c.Label), mrkdwn(orNone(c.Old)), mrkdwn(orNone(c.New))))
+			lines = append(lines, fmt.Sprintf("• %s~%s~ → *%s*", mrkdwn(flows.LabelColon(c.Label)), mrkdwn(orNone(c.Old)), mrkdwn(orNone(c.New))))
 		}
 		head = append(head, section("changes", strings.Join(lines, "\n")))
 	}

@@ -192,7 +192,7 @@ func facts(fields []flows.Fact, share int) []any {
 		if len(lines) == 0 { // an empty value
 			lines = []string{""}
 		}
-		el := rich(textRun(f.Label+": ", runStyle{weight: "bolder"}), textRun(lines[0], runStyle{}))
+		el := rich(textRun(flows.LabelColon(f.Label), runStyle{weight: "bolder"}), textRun(lines[0], runStyle{}))
 		if i > 0 {
 			el = spaced(el, "none")
 		}
@@ -239,7 +239,7 @@ func (r *renderer) message(m *flows.Message, view string) card {
 			if old == "" {
 				old = "(empty)"
 			}
-			body = append(body, spaced(rich(textRun(c.Label+": ", runStyle{}), textRun(shortenTo(old, share), runStyle{strike: true, subtle: true}),
+			body = append(body, spaced(rich(textRun(flows.LabelColon(c.Label), runStyle{}), textRun(shortenTo(old, share), runStyle{strike: true, subtle: true}),
 				textRun(" → ", runStyle{}), textRun(shortenTo(cmpOr(c.New, "(empty)"), share), runStyle{weight: "bolder"})), "none"))
 		}
 		body = append(body, more(len(m.Changes)-maxChanges, "change")...)

@@ -133,6 +133,7 @@ func New(svc Service, cfg Config, log *slog.Logger) *Console {
 			return m.OutcomeIn(svc.Engine().Directory().Location(who)) // in the viewer's zone, as the rest of the page
 		},
 		"lines":         func(s string) []string { return strings.Split(s, "\n") },
+		"labelColon":    flows.LabelColon,
 		"actionID":      func(a flows.Action) string { return fmt.Sprintf("%s-%s-%s-%d", a.Kind, a.Instance, a.Step, a.Round) },
 		"snoozeChoices": func() []flows.Fact { return flows.SnoozeChoices },
 		"key":           func() string { return c.key() },

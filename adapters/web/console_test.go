@@ -996,3 +996,17 @@ func TestConsoleWritesBatonByName(t *testing.T) {
 		t.Errorf("the audit trail's assignment is not kept as by %q: %+v", "baton", audit)
 	}
 }
+
+// TestConsoleLabelsEndingInPunctuation: a form's label that asks a question
+// ("What are you buying?") is followed by its value, not by another colon,
+// on the status page.
+func TestConsoleLabelsEndingInPunctuation(t *testing.T) {
+	t.Parallel()
+	cr := newConsoleRig(t, web.Config{})
+	cr.startPR1()
+	page := html.UnescapeString(cr.do(request{method: "GET", path: "/console/status/PR-1?as=alice"}).Body.String())
+	if !strings.Contains(page, "<div>What are you buying? Laptop · Total amount: 2500 · Currency: EUR · Why is it needed? My old one broke down</div>") ||
+		strings.Contains(page, "?:") {
+		t.Errorf("the status page doubles a label's question mark:\n%s", page)
+	}
+}

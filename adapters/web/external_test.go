@@ -31,6 +31,7 @@ form:
   - {name: vendor, label: Vendor, type: text, required: true}
   - {name: contact, label: Vendor contact, type: email, required: true}
   - {name: amount, label: Amount, type: number, required: true}
+  - {name: signed, label: "Signed already?", type: choice, options: ["yes", "no"]}
 steps:
   - id: manager
     name: Manager approval
@@ -325,6 +326,12 @@ func TestExternalReasonAndCrossSite(t *testing.T) {
 	if in := x.instance(); in.Status != flows.StatusChangesRequested || in.Outcome != "Fix the delivery date" {
 		t.Errorf("VC-1: %s %q", in.Status, in.Outcome)
 	}
+	// Resubmitted, round 2 says what changed, a label's own question mark
+	// not followed by a colon.
+	x.handle(flows.Event{Kind: flows.EventResubmit, Key: "r1", Instance: "VC-1", Actor: "alice",
+		Data: map[string]string{"vendor": "Acme", "contact": "Sales@Acme.example", "amount": "12000", "signed": "yes"}}, true)
+	w := x.do("GET", x.link("vendor_ok", 2, vendorAddr), nil)
+	x.expect(w, http.StatusOK, "Changed since the last review", "<li>Signed already? <del></del> → <ins>yes</ins></li>")
 }
 
 // TestExternalDoubleClick posts the same link twice at once: exactly one

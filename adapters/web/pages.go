@@ -35,8 +35,9 @@ var pageFuncs = template.FuncMap{
 	"words": func(s any) string {
 		return strings.ReplaceAll(fmt.Sprint(s), "_", " ")
 	},
-	"join":   strings.Join,
-	"plural": func(n int64, one, many string) string { return flows.Plural(int(n), one, many) },
+	"join":       strings.Join,
+	"plural":     func(n int64, one, many string) string { return flows.Plural(int(n), one, many) },
+	"labelColon": flows.LabelColon,
 }
 
 // pageTemplates parses the pages; asset is the URL prefix of the static
