@@ -1227,12 +1227,15 @@ func (t *tx) taskCard(s *Step, kind MessageKind, person string) *Message {
 				approved = append(approved, who)
 			}
 		}
-		if len(approved) > 0 {
-			need := len(in.Tasks)
-			if s.Policy == PolicyQuorum {
-				need = min(s.Quorum, len(in.Tasks))
-			}
+		need := len(in.Tasks)
+		if s.Policy == PolicyQuorum {
+			need = min(s.Quorum, len(in.Tasks))
+		}
+		switch {
+		case len(approved) > 0:
 			m.Context = append(m.Context, fmt.Sprintf("Approved so far by %s (%d of %d needed)", JoinNames(approved), len(approved), need))
+		case need > 1: // before the first vote too: one approval will not do
+			m.Context = append(m.Context, fmt.Sprintf("%d approvals needed, of %d people", need, len(in.Tasks)))
 		}
 	}
 	if s.Kind == StepApproval && in.Round >= s.MaxRounds && s.MaxRounds > 1 {

@@ -432,8 +432,12 @@ func TestVoteOnCards(t *testing.T) {
 	e := exampleEngine(t)
 	r := newRun(t, e)
 	r.do(flows.Event{Kind: flows.EventStart, Instance: "AR-1", Flow: "access", Actor: "alice", Data: form("system", "aws", "level", "admin", "reason", "on call duty")})
-	r.act(flows.EventApprove, "bob")
-	tr := r.act(flows.EventApprove, "erin")
+	tr := r.act(flows.EventApprove, "bob")
+	// Before the first vote too: one approval will not do.
+	if c := notified(t, tr, "erin", "security/1/erin").Msg.Context; !slices.ContainsFunc(c, func(s string) bool { return strings.HasPrefix(s, "2 approvals needed, of ") }) {
+		t.Errorf("erin's card before any vote: %q", c)
+	}
+	tr = r.act(flows.EventApprove, "erin")
 	if c := updated(t, tr, "security/1/gus").Msg.Context; !slices.Contains(c, "Approved so far by Erin Park (1 of 2 needed)") {
 		t.Errorf("gus's card after erin's vote: %q", c)
 	}
