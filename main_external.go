@@ -109,7 +109,7 @@ func buildExternal(ctx context.Context, cfg bot.Config, getenv func(string) stri
 				"Set BATON_SMTP_URL=smtp://user:pass@host:587?from=baton@example.com")
 		}
 	}
-	x.messenger = email.New(sender, x.links, email.Config{From: from, PublicURL: public}, clock.Now)
+	x.messenger = email.New(sender, x.links, email.Config{From: from, PublicURL: public, Location: a.engine.Directory().Location("")}, clock.Now)
 	x.routes["/x/"] = web.NewExternal(a.svc, x.links, log).Handler()
 
 	dashToken := getenv("BATON_DASHBOARD_TOKEN") // its length checked by externalSettings

@@ -44,6 +44,10 @@ type Linker interface {
 type Config struct {
 	From      string // sender address (default baton@localhost)
 	PublicURL string // where people reach Baton, e.g. https://baton.example.com (links are PublicURL/x/TOKEN)
+	// Location is the zone the mail writes its own times in (a link's
+	// expiry): the one the engine writes the card's times in for people
+	// outside the directory (the working hours'). nil: UTC.
+	Location *time.Location
 }
 
 // Messenger delivers cards to external participants by mail.
@@ -159,7 +163,7 @@ func (m *Messenger) Compose(addr string, msg *flows.Message) Mail {
 		token, expires := m.links.New(a.Instance, a.Step, a.Round, addr)
 		mail.Link, mail.Expires = m.cfg.PublicURL+"/x/"+token, expires
 		fmt.Fprintf(&b, "To approve, reject or ask for changes, open this link (it is for you alone, works once, and expires %s):\n%s\n\n",
-			flows.FormatTime(expires, time.UTC), mail.Link)
+			flows.FormatTime(expires, m.cfg.Location), mail.Link)
 	}
 	if msg.Text != "" { // a comment, or a notify step's message with form values in it, is written by people too
 		b.WriteString(quoted(msg.Text) + "\n\n")

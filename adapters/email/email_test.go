@@ -638,3 +638,19 @@ func TestUpdateKey(t *testing.T) {
 		t.Errorf("an old card's update has key %q", k)
 	}
 }
+
+// TestLinkExpiryInTheMailsZone: the link's expiry is written in the zone
+// the card's own times are (the working hours', for people outside the
+// directory), not beside them in UTC.
+func TestLinkExpiryInTheMailsZone(t *testing.T) {
+	paris, err := time.LoadLocation("Europe/Paris")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := email.New(&email.Outbox{}, fixedLinks{}, email.Config{From: "baton@corp.example", Location: paris}, nil)
+	mail := m.Compose("vendor@acme.example", &flows.Message{Kind: flows.MsgTask, Instance: "VC-1", Step: "vendor_ok", Round: 1, Title: "Vendor contract VC-1: Acme",
+		Actions: []flows.Action{{Kind: flows.ActApprove, Label: "Approve", Instance: "VC-1", Step: "vendor_ok", Round: 1}}})
+	if want := "expires Thu 3 Dec 10:00 CET"; !strings.Contains(mail.Text, want) {
+		t.Errorf("want %q in:\n%s", want, mail.Text)
+	}
+}
