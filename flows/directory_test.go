@@ -39,7 +39,7 @@ func TestDirectory(t *testing.T) {
 	if ps := d.People(); len(ps) != 12 || ps[0].ID != "ada" || ps[11].ID != "zed" {
 		t.Fatalf("people %v", ps)
 	}
-	if cs := d.Channels(); len(cs) != 2 || cs[0].ID != "finance" {
+	if cs := d.Channels(); len(cs) != 3 || cs[0].ID != "finance" {
 		t.Fatalf("channels %v", cs)
 	}
 	if _, ok := d.Channel("nowhere"); ok {

@@ -34,6 +34,7 @@ people:
 channels:
   - {id: finance, name: "#finance"}
   - {id: ops, name: "#ops"}
+  - {id: vendors, name: "#vendor-management"}
 `
 
 // admin is the configured admin of the engine tests.

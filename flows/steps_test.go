@@ -412,6 +412,26 @@ func TestWebhookURLCredentialsStayOut(t *testing.T) {
 	}
 }
 
+// TestTimelineNamesChannels: a channel is named in the timeline as on
+// cards ("#vendor-management"), not by the id its record keeps.
+func TestTimelineNamesChannels(t *testing.T) {
+	t.Parallel()
+	r := newRun(t, newEngine(t, `
+id: tell
+name: Tell
+owner: olivia
+form:
+  - {name: item, type: text}
+steps:
+  - {id: tell, name: Tell the vendors team, type: notify, to: ["channel:vendors"], message: "{{.item}}"}
+`))
+	r.start("tell", "alice", form("item", "pens"))
+	tl := fmt.Sprint(r.e.Timeline(r.in, r.audit, "alice", r.now).Items)
+	if !strings.Contains(tl, "#vendor-management") || strings.Contains(tl, "#vendors") {
+		t.Errorf("timeline %s", tl)
+	}
+}
+
 // TestTimelineNotifyStep: a notify step has no rounds, and its timeline
 // line names only the step.
 func TestTimelineNotifyStep(t *testing.T) {
