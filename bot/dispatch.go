@@ -754,6 +754,10 @@ func (d *Dispatcher) callWebhook(ctx context.Context, del *flows.Delivery) error
 	if !res.OK {
 		result = "failed"
 		d.metrics.Failures.WithLabelValues("webhook").Inc()
+		// What the receiver answered, as the audit trail keeps it (by
+		// scheme and host, the reply's start with nothing of the URL).
+		d.log.WarnContext(ctx, "webhook step's call failed", "instance", del.Instance, "step", call.Step, "round", call.Round,
+			"status", res.Status, "err", res.Error, "reply", res.Body)
 	}
 	ev := flows.Event{Kind: flows.EventWebhookResult, Key: fmt.Sprintf("webhook:%s/%d", call.Step, call.Round),
 		Instance: del.Instance, Actor: flows.System, Step: call.Step, Round: call.Round, Result: &res}

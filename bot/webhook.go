@@ -15,8 +15,12 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/jonboulle/clockwork"
 
@@ -172,6 +176,7 @@ func (w *Webhooks) post(ctx context.Context, instance string, call *flows.Webhoo
 		return res, 0
 	}
 	res.Error = fmt.Sprintf("HTTP %d from %s", resp.StatusCode, target)
+	res.Body = replyStart(raw, call.URL, secret)
 	switch {
 	case resp.StatusCode >= 300 && resp.StatusCode < 400:
 		res.Error += redirected(resp) + "; set the step's url to the address to POST to"
@@ -181,6 +186,66 @@ func (w *Webhooks) post(ctx context.Context, instance string, call *flows.Webhoo
 	default:
 		return res, -1 // a 4xx will not get better
 	}
+}
+
+// replyChars bounds how much of a failed call's reply is kept: enough for
+// a receiver's error message, not its whole page.
+const replyChars = 300
+
+// replyStart is the start of a failed call's reply as people read it in
+// the timeline, the audit trail, subscribers' events and the log: at most
+// replyChars characters on one line (control characters and line breaks
+// read as a space, spaces run together, text-direction controls dropped),
+// with
+// "[hidden]" for anything of ours the receiver may echo back, which the
+// step's URL may hold (its user, password, path, query and each query
+// value) and the signing secret.
+func replyStart(raw []byte, rawURL, secret string) string {
+	// One line, and nothing invisible (that would also let an echo of ours
+	// pass for something else).
+	s := strings.Map(func(r rune) rune {
+		switch {
+		case unicode.Is(unicode.Bidi_Control, r):
+			return -1
+		case unicode.IsControl(r) || r == '\u2028' || r == '\u2029':
+			return ' '
+		}
+		return r
+	}, strings.ToValidUTF8(string(raw), "\uFFFD"))
+	ours := []string{secret} // always hidden; the URL's parts only from 4 characters: shorter, they are no secret and would hide half the text
+	if u, err := url.Parse(rawURL); err == nil {
+		if p, ok := u.User.Password(); ok {
+			ours = append(ours, p)
+		}
+		parts := []string{rawURL, u.User.Username(), u.RawQuery, u.RawPath, u.Path}
+		for _, vs := range u.Query() {
+			parts = append(parts, vs...)
+		}
+		for _, p := range parts {
+			if utf8.RuneCountInString(p) >= 4 {
+				ours = append(ours, p)
+			}
+		}
+	}
+	// Each also as JSON and a URL would write it; the longest first, so
+	// that a part is not hidden before the whole.
+	var hide []string
+	for _, o := range ours {
+		if o == "" {
+			continue
+		}
+		j, _ := json.Marshal(o)
+		hide = append(hide, o, string(j[1:len(j)-1]), url.QueryEscape(o), url.PathEscape(o))
+	}
+	slices.SortFunc(hide, func(a, b string) int { return cmp.Compare(len(b), len(a)) })
+	for _, h := range hide {
+		s = strings.ReplaceAll(s, h, "[hidden]")
+	}
+	s = strings.Join(strings.Fields(s), " ")
+	if utf8.RuneCountInString(s) > replyChars {
+		s = string([]rune(s)[:replyChars]) + "…"
+	}
+	return s
 }
 
 // redirected says where a redirect pointed, by scheme and host only (as

@@ -3453,9 +3453,20 @@ func (t *tx) webhookResult() error {
 	return nil
 }
 
+// webhookFailed records a webhook step's failed call: why, and what the
+// receiver answered (its HTTP status and the start of its reply), then
+// goes on past the step (on_error: continue) or fails the request there.
 func (t *tx) webhookFailed(s *Step) {
-	reason := t.ev.Result.Error
-	t.record(AuditEntry{Action: "webhook_failed", Reason: reason})
+	res := t.ev.Result
+	reason := res.Error
+	var detail map[string]string
+	if res.Status > 0 {
+		detail = map[string]string{httpStatusKey: strconv.Itoa(res.Status)}
+		if res.Body != "" {
+			detail[replyKey] = res.Body
+		}
+	}
+	t.record(AuditEntry{Action: "webhook_failed", Reason: reason, Detail: detail})
 	t.closeStep("failed", System, reason)
 	if s.Webhook.OnError == "continue" {
 		t.advance(t.def.StepIndex(s.ID))
@@ -3463,6 +3474,13 @@ func (t *tx) webhookFailed(s *Step) {
 	}
 	t.fail(s, reason)
 }
+
+// The webhook_failed record's details: the receiver's HTTP status, and the
+// start of its reply (WebhookResult.Body).
+const (
+	httpStatusKey = "http status"
+	replyKey      = "reply"
+)
 
 // fail ends the request as failed at step s, for reason, and tells its
 // requester and its flow's owner.

@@ -320,6 +320,10 @@ type WebhookResult struct {
 	Status int            `json:"status,omitempty"`
 	Reply  map[string]any `json:"reply,omitempty"`
 	Error  string         `json:"error,omitempty"`
+	// Body is the start of a failed call's reply, as people may read it
+	// (bounded, one line, no control characters, nothing of the step's
+	// URL or secret): what the receiver said was wrong.
+	Body string `json:"body,omitempty"`
 	// NotJSON says what a successful reply was, when it had a body that is
 	// no JSON object: nothing can be stored from it.
 	NotJSON string `json:"not_json,omitempty"`
