@@ -196,8 +196,8 @@ type Reply struct {
 }
 
 // Command runs a command line typed by actor (the shared grammar: start,
-// tasks, requests, status, cancel, snooze, comment, delegate, skip, away,
-// back, help). key makes the commands that change a request idempotent.
+// tasks, requests, status, cancel, snooze, comment, delegate, skip, retry,
+// away, back, help). key makes the commands that change a request idempotent.
 func (s *Service) Command(ctx context.Context, actor, platform, key, text string) (Reply, error) {
 	c := flows.ParseCommand(text)
 	if c.Verb.OnRequest() {
@@ -257,7 +257,7 @@ func (s *Service) Command(ctx context.Context, actor, platform, key, text string
 			return Reply{Message: s.note(err, c.Arg, platform), Refused: true}, nil
 		}
 		return Reply{Message: &flows.Message{Kind: flows.MsgInfo, Instance: c.Arg, Title: out.Text}, Refused: !out.OK}, nil
-	case flows.VerbComment, flows.VerbDelegate, flows.VerbSkip:
+	case flows.VerbComment, flows.VerbDelegate, flows.VerbSkip, flows.VerbRetry:
 		return s.onRequest(ctx, actor, platform, key, c), nil
 	case flows.VerbCancel:
 		in, err := s.store.Get(ctx, c.Arg)
@@ -288,8 +288,8 @@ func (s *Service) Command(ctx context.Context, actor, platform, key, text string
 	return Reply{Message: s.engine.Help(s.namedNote(platform, c.Note))}, nil
 }
 
-// onRequest runs comment, delegate and skip: what the status page offers,
-// typed.
+// onRequest runs comment, delegate, skip and retry: what the status page
+// offers, typed.
 func (s *Service) onRequest(ctx context.Context, actor, platform, key string, c flows.Command) Reply {
 	refuse := func(format string, args ...any) Reply {
 		return Reply{Message: &flows.Message{Kind: flows.MsgInfo, Instance: c.Arg, Title: fmt.Sprintf(format, args...)}, Refused: true}
@@ -322,6 +322,8 @@ func (s *Service) onRequest(ctx context.Context, actor, platform, key string, c 
 			return refuse("Say why: %s.", s.typed(platform, "skip "+in.ID+" <reason>"))
 		}
 		ev.Kind, ev.Step, ev.Round = flows.EventSkip, in.Step, in.Round
+	case flows.VerbRetry: // at the step and round it failed at, as read: not a later failure's
+		ev.Kind, ev.Step, ev.Round = flows.EventRetry, in.Step, in.Round
 	}
 	out, err := s.Handle(ctx, ev)
 	if err != nil {

@@ -138,6 +138,8 @@ func actionWords(a *AuditEntry) string {
 		return "got the webhook's reply"
 	case "webhook_failed":
 		return "could not complete the webhook call"
+	case "retried":
+		return "retried the webhook call"
 	case "condition_failed":
 		return "could not evaluate the step's condition"
 	case "reminder_held":

@@ -12,7 +12,7 @@ type Verb string
 // The command grammar every adapter shares: "start <flow>", "tasks",
 // "requests", "status <id>", "cancel <id> [reason]", "snooze <id> [for]",
 // "comment <id> <text>", "delegate <id> <person> [reason]", "skip <id>
-// <reason>", "away [until] <date> [person]", "back", "help".
+// <reason>", "retry <id>", "away [until] <date> [person]", "back", "help".
 const (
 	VerbStart    Verb = "start"
 	VerbTasks    Verb = "tasks"
@@ -23,6 +23,7 @@ const (
 	VerbComment  Verb = "comment"
 	VerbDelegate Verb = "delegate"
 	VerbSkip     Verb = "skip"
+	VerbRetry    Verb = "retry"
 	VerbAway     Verb = "away"
 	VerbBack     Verb = "back"
 	VerbHelp     Verb = "help"
@@ -32,7 +33,7 @@ const (
 type Command struct {
 	Verb Verb
 	Arg  string // flow for start, instance id for the verbs on a request (OnRequest), the last day for away
-	Rest string // the reason for cancel and skip, how long for snooze, the text of a comment, whom to delegate to (and why), who stands in for away
+	Rest string // the reason for cancel and skip (a note for retry), how long for snooze, the text of a comment, whom to delegate to (and why), who stands in for away
 	Note string // set for help when the input was not understood
 }
 
@@ -43,7 +44,7 @@ var verbAliases = map[string]Verb{
 	"status": VerbStatus, "show": VerbStatus,
 	"cancel": VerbCancel, "withdraw": VerbCancel,
 	"snooze": VerbSnooze, "remind": VerbSnooze,
-	"comment": VerbComment, "delegate": VerbDelegate, "skip": VerbSkip,
+	"comment": VerbComment, "delegate": VerbDelegate, "skip": VerbSkip, "retry": VerbRetry,
 	"away": VerbAway, "ooo": VerbAway, "back": VerbBack,
 	"help": VerbHelp, "?": VerbHelp,
 }
@@ -69,7 +70,7 @@ func ParseCommand(text string) Command {
 	}
 	if !ok {
 		note := "I don't know the command \"" + fields[0] + "\"."
-		if s := nearest(word, []string{"start", "tasks", "requests", "status", "cancel", "snooze", "comment", "delegate", "skip", "away", "back", "help"}); s != "" {
+		if s := nearest(word, []string{"start", "tasks", "requests", "status", "cancel", "snooze", "comment", "delegate", "skip", "retry", "away", "back", "help"}); s != "" {
 			note += " Did you mean \"" + s + "\"?"
 		}
 		return Command{Verb: VerbHelp, Note: note}
@@ -104,7 +105,7 @@ func ParseCommand(text string) Command {
 // OnRequest reports whether the verb's argument is a request's id.
 func (v Verb) OnRequest() bool {
 	switch v {
-	case VerbStatus, VerbCancel, VerbSnooze, VerbComment, VerbDelegate, VerbSkip:
+	case VerbStatus, VerbCancel, VerbSnooze, VerbComment, VerbDelegate, VerbSkip, VerbRetry:
 		return true
 	}
 	return false
@@ -120,7 +121,7 @@ func (v Verb) TakesPerson() bool { return v == VerbDelegate || v == VerbAway }
 // be asked for again.
 func (v Verb) Changes() bool {
 	switch v {
-	case VerbComment, VerbDelegate, VerbSkip, VerbCancel, VerbSnooze, VerbAway, VerbBack:
+	case VerbComment, VerbDelegate, VerbSkip, VerbRetry, VerbCancel, VerbSnooze, VerbAway, VerbBack:
 		return true
 	}
 	return false

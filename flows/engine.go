@@ -328,6 +328,8 @@ func (e *Engine) Apply(cur *Instance, ev Event, now time.Time) (*Transition, err
 		err = t.cancel()
 	case EventSkip:
 		err = t.skip()
+	case EventRetry:
+		err = t.retry()
 	case EventTimer:
 		err = t.timer()
 	case EventWebhookResult:
@@ -1028,7 +1030,7 @@ func (t *tx) afterText() string {
 	case StatusCompleted:
 		return "The request is complete."
 	case StatusFailed:
-		return fmt.Sprintf("The request failed: %s.", t.in.Outcome)
+		return fmt.Sprintf("The request failed: %s. It waits on %s.", t.in.Outcome, t.e.rescueWords(t.def, t.step()))
 	}
 	return fmt.Sprintf("The request is %s.", strings.ReplaceAll(string(t.in.Status), "_", " "))
 }
@@ -1822,7 +1824,7 @@ func (t *tx) continueAt(i int) {
 				case s.Kind == StepWebhook:
 					t.record(AuditEntry{Actor: System, Action: "condition_failed", Step: s.ID, Reason: reason})
 					t.in.Step, t.in.Round = s.ID, max(t.in.Rounds[s.ID], 1) // where it failed, as a failed call leaves it
-					t.fail(s, reason)
+					t.fail(s, reason, "")
 					return
 				}
 				t.record(AuditEntry{Actor: System, Action: "condition_failed", Step: s.ID, Reason: reason + "; the step is asked, to be safe"})
@@ -1991,7 +1993,7 @@ func (t *tx) activate(s *Step) {
 	people, note := t.assignees(s)
 	if len(people) == 0 { // nobody but the requester could approve it: never them
 		t.record(AuditEntry{Actor: System, Action: "assign_failed", Reason: note})
-		t.fail(s, note)
+		t.fail(s, note, "")
 		return
 	}
 	seated := slices.Clone(people) // one seat each: a stand-in for one task is not one for another
@@ -3022,7 +3024,13 @@ func (t *tx) skip() error {
 	if !t.mayOverride() {
 		return t.refuse(CodeNotAllowed, fmt.Sprintf("Only the flow owner (%s) or an admin can skip a step.", t.name(t.def.Owner)))
 	}
-	if t.stale() {
+	// A failed request waits at the step it failed at: skipping it is one
+	// way on (its record of the failure stays, then the skip's).
+	if in.Status == StatusFailed {
+		if !t.atFailure("skip") {
+			return nil
+		}
+	} else if t.stale() {
 		return nil
 	}
 	if t.selfApproval(t.step(), t.ev.Actor) {
@@ -3056,9 +3064,78 @@ func (t *tx) skip() error {
 	}
 	t.record(AuditEntry{Action: "skipped", Reason: reason})
 	t.closeStep("skipped", t.ev.Actor, reason)
+	t.unfail()
 	t.advance(idx)
 	t.out.Text = fmt.Sprintf("Skipped %s of %s. %s", skipped, in.ID, t.afterText())
 	return nil
+}
+
+// retry asks again the webhook step a request failed at: the step's next
+// round, its condition checked and its call made anew with the request's
+// data as it is now (a new call, whose Idempotency-Key names that round).
+// Only the flow's owner or an admin may.
+func (t *tx) retry() error {
+	in := t.in
+	if !t.mayOverride() {
+		return t.refuse(CodeNotAllowed, fmt.Sprintf("Only the flow owner (%s) or an admin can retry a step.", t.name(t.def.Owner)))
+	}
+	if !t.atFailure("retry") {
+		return nil
+	}
+	s := t.step()
+	switch {
+	case s == nil:
+		return t.refuse(CodeNotAllowed, fmt.Sprintf("%s failed at %s, a step its flow no longer has: skip the step or cancel the request.", in.ID, in.Step))
+	case s.Kind != StepWebhook:
+		return t.refuse(CodeNotAllowed, fmt.Sprintf("%s failed at %s, which is not a webhook step: only a webhook step's call can be retried; skip the step or cancel the request.", in.ID, s.Name))
+	}
+	t.record(AuditEntry{Action: "retried", Reason: strings.TrimSpace(t.ev.Reason)})
+	t.unfail()
+	t.continueAt(t.def.StepIndex(s.ID))
+	t.out.Text = fmt.Sprintf("Retried %s of %s. %s", s.Name, in.ID, t.afterText())
+	return nil
+}
+
+// unfail takes a failed request out of its failure, as a retry or a skip
+// sends it on: it no longer ended, for that reason.
+func (t *tx) unfail() {
+	if t.in.Status == StatusFailed {
+		t.in.Status, t.in.Outcome, t.in.Completed = StatusRunning, "", time.Time{}
+	}
+}
+
+// atFailure reports whether the event (verb: retry, skip) is for the step
+// and round the request failed at, and it is still failed there; if not,
+// the refusal says where it stands now.
+func (t *tx) atFailure(verb string) bool {
+	in := t.in
+	step, round := cmp.Or(t.ev.Step, in.Step), t.ev.Round
+	if round == 0 && step == in.Step {
+		round = in.Round
+	}
+	if in.Status == StatusFailed && step == in.Step && round == in.Round {
+		return true
+	}
+	name := step
+	if s := t.def.Step(step); s != nil {
+		name = s.Name
+	}
+	h := in.lastRecord(step, round)
+	switch {
+	case h != nil && h.Outcome == "skipped" && h.By != System:
+		t.refuseAt(CodeAlreadyDecided, h.Ended, func(at string) string {
+			return fmt.Sprintf("%s of %s was already skipped by %s at %s. %s", name, in.ID, t.name(h.By), at, t.afterText())
+		})
+	case h != nil && h.Outcome == "failed" && in.Rounds[step] > round:
+		_ = t.refuse(CodeAlreadyDecided, fmt.Sprintf("%s of %s was already retried (round %d). %s", name, in.ID, in.Rounds[step], t.afterText()))
+	case !in.Status.Open():
+		_ = t.refuse(CodeClosed, fmt.Sprintf("%s is %s; there is nothing to %s.", in.ID, strings.ReplaceAll(string(in.Status), "_", " "), verb))
+	case in.Status == StatusRunning && verb == "retry":
+		_ = t.refuse(CodeNotAllowed, fmt.Sprintf("%s has not failed: only a webhook step whose call failed can be retried. %s", in.ID, t.waitingOn()))
+	default:
+		_ = t.refuse(CodeNotAllowed, fmt.Sprintf("%s has not failed at %s: it is %s; there is nothing to %s.", in.ID, name, statusWords(in), verb))
+	}
+	return false
 }
 
 // timer handles a fired reminder, escalation or timeout.
@@ -3472,7 +3549,7 @@ func (t *tx) webhookFailed(s *Step) {
 		t.advance(t.def.StepIndex(s.ID))
 		return
 	}
-	t.fail(s, reason)
+	t.fail(s, reason, detail[replyKey])
 }
 
 // The webhook_failed record's details: the receiver's HTTP status, and the
@@ -3482,18 +3559,60 @@ const (
 	replyKey      = "reply"
 )
 
-// fail ends the request as failed at step s, for reason, and tells its
-// requester and its flow's owner.
-func (t *tx) fail(s *Step, reason string) {
+// fail stops the request at step s, failed for reason: it waits there for
+// its flow's owner or an admin to retry the step's call (a webhook step),
+// skip the step or cancel the request. The requester is told, and so are
+// the owner and the admins, with what they may do. reply is the start of a
+// failed call's reply, if it had one.
+func (t *tx) fail(s *Step, reason, reply string) {
 	in := t.in
 	in.Status, in.Outcome, in.Completed = StatusFailed, reason, t.now
+	seq := in.AuditSeq + len(t.audit) // the failure's record: each failure's notices are cards of their own
+	what := fmt.Sprintf("%s could not complete: %s", s.Name, reason)
+	if reply != "" {
+		what += "\nIts reply: " + reply
+	}
+	var told []string // who may act on it: the owner, the admins
+	for _, p := range append([]string{t.def.Owner}, t.adminIDs()...) {
+		if p != "" && !slices.Contains(told, p) {
+			told = append(told, p)
+		}
+	}
 	m := t.baseCard(nil, MsgOutcome)
 	m.Title = fmt.Sprintf("Failed: %s %s (%s)", t.def.Name, in.ID, in.Title)
-	m.Text = fmt.Sprintf("%s could not complete: %s", s.Name, reason)
-	t.notify(Recipient{Person: in.Requester}, "requester/failed", "", m)
-	if t.def.Owner != in.Requester {
-		t.notify(Recipient{Person: t.def.Owner}, "owner/failed", "", m)
+	if !slices.Contains(told, in.Requester) {
+		mr := *m
+		mr.Text = what
+		if len(told) > 0 {
+			may := "skip the step or cancel the request"
+			if s.Kind == StepWebhook {
+				may = "retry the call, skip the step or cancel the request"
+			}
+			mr.Text += fmt.Sprintf("\n%s (who may %s) %s been told.", t.names(told), may, map[bool]string{true: "has", false: "have"}[len(told) == 1])
+		}
+		t.notify(Recipient{Person: in.Requester}, fmt.Sprintf("failed/%d/%s", seq, in.Requester), "", &mr)
 	}
+	for _, p := range told {
+		var ways []string
+		if s.Kind == StepWebhook {
+			ways = append(ways, fmt.Sprintf("retry the call (retry %s)", in.ID))
+		}
+		if !t.selfApproval(s, p) { // skipping one's own approval is approving it
+			ways = append(ways, fmt.Sprintf("skip the step (skip %s and a reason: the request goes on without it)", in.ID))
+		}
+		ways = append(ways, fmt.Sprintf("cancel the request (cancel %s and a reason)", in.ID))
+		mo := *m
+		mo.Text = what + fmt.Sprintf("\n%s waits at this step: you may %s.", in.ID, orList(ways))
+		t.notify(Recipient{Person: p}, fmt.Sprintf("failed/%d/%s", seq, p), "", &mo)
+	}
+}
+
+// orList joins choices for a sentence: "A", "A or B", "A, B or C".
+func orList(choices []string) string {
+	if len(choices) < 2 {
+		return strings.Join(choices, "")
+	}
+	return strings.Join(choices[:len(choices)-1], ", ") + " or " + choices[len(choices)-1]
 }
 
 // missingKey is the webhook_ok record's detail naming the fields to store

@@ -31,7 +31,7 @@ const (
 	HookResubmitted = "resubmitted" // the requester resubmitted after changes were requested
 	HookReassigned  = "reassigned"  // a task was reassigned or delegated
 	HookCommented   = "commented"
-	HookFailed      = "failed"   // a step failed and ended the request (its webhook, its condition, nobody to assign)
+	HookFailed      = "failed"   // a step failed (its webhook, its condition, nobody to assign): the request waits there for its owner or an admin
 	HookDeclined    = "declined" // rejected at its last round: the request is closed
 )
 

@@ -82,7 +82,8 @@ func TestInstanceCloneIsDeep(t *testing.T) {
 		t.Fatal("a request that is not running waits on nobody")
 	}
 	for _, s := range flows.Statuses {
-		if s.Open() != (s == flows.StatusRunning || s == flows.StatusChangesRequested || s == flows.StatusRejected) {
+		// Failed is open: the request waits at the step it failed at.
+		if s.Open() != (s == flows.StatusRunning || s == flows.StatusChangesRequested || s == flows.StatusRejected || s == flows.StatusFailed) {
 			t.Errorf("%s.Open() = %v", s, s.Open())
 		}
 	}

@@ -10,9 +10,12 @@ import (
 // Status is where an instance stands.
 type Status string
 
-// Instance statuses. Running, ChangesRequested and Rejected are open (a
-// rejected request may be resubmitted); the others are final. Declined is
-// a rejection at the step's last round: nothing is left to resubmit.
+// Instance statuses. Running, ChangesRequested, Rejected and Failed are
+// open (a rejected request may be resubmitted; a failed one waits at the
+// step it failed at for its flow's owner or an admin to retry the step's
+// call, skip the step or cancel the request); the others are final.
+// Declined is a rejection at the step's last round: nothing is left to
+// resubmit.
 const (
 	StatusRunning          Status = "running"
 	StatusChangesRequested Status = "changes_requested"
@@ -24,12 +27,14 @@ const (
 	StatusFailed           Status = "failed"
 )
 
-// Statuses lists every status, open ones first.
+// Statuses lists every status, in the order lists and the dashboard show
+// them (as they were before failed was open: the open ones first, then
+// the final ones, then failed).
 var Statuses = []Status{StatusRunning, StatusChangesRequested, StatusRejected, StatusCompleted, StatusDeclined, StatusWithdrawn, StatusCancelled, StatusFailed}
 
 // Open reports whether the instance can still change.
 func (s Status) Open() bool {
-	return s == StatusRunning || s == StatusChangesRequested || s == StatusRejected
+	return s == StatusRunning || s == StatusChangesRequested || s == StatusRejected || s == StatusFailed
 }
 
 // Decision is what an assignee decided.
@@ -271,6 +276,7 @@ const (
 	EventWithdraw       EventKind = "withdraw"
 	EventCancel         EventKind = "cancel"
 	EventSkip           EventKind = "skip"
+	EventRetry          EventKind = "retry" // a failed webhook step's call, made again (a new round)
 	EventTaskDone       EventKind = "task_done"
 	EventTimer          EventKind = "timer"
 	EventWebhookResult  EventKind = "webhook_result"

@@ -93,6 +93,15 @@ func (e *Engine) Overview(ins []*Instance, now time.Time) Overview {
 			if !in.Due.IsZero() && !in.Due.After(now) {
 				st.Overdue, st.Late = true, now.Sub(in.Due)
 			}
+		case StatusFailed: // stopped at the step it failed at: its owner (or an admin) moves it on
+			st.Step = in.Step
+			if s := stepOf(def, in.Step); s != nil {
+				st.Step = s.Name
+			}
+			if def != nil && def.Owner != "" {
+				st.Owners = []string{e.dir.Name(def.Owner) + " (owner)"}
+			}
+			st.Since = in.Completed
 		default: // sent back: the requester owns the next move
 			st.Owners = []string{e.dir.Name(in.Requester) + " (requester)"}
 			if n := len(in.History); n > 0 {

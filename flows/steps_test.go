@@ -155,15 +155,21 @@ func TestWebhookFailure(t *testing.T) {
 		if a := tr.Audit[0]; a.Action != "webhook_failed" || a.Reason != failed.Error || a.Actor != flows.System {
 			t.Fatalf("audit %+v", a)
 		}
-		m := notified(t, tr, "alice", "requester/failed").Msg
-		if m.Title != "Failed: Ticket X-1 (x)" || m.Text != "Open a ticket could not complete: HTTP 500 after 3 attempts" {
+		m := notified(t, tr, "alice", "failed/3/alice").Msg
+		if m.Title != "Failed: Ticket X-1 (x)" || m.Text != "Open a ticket could not complete: HTTP 500 after 3 attempts\n"+
+			"Olivia Brown and Ada Admin (who may retry the call, skip the step or cancel the request) have been told." {
 			t.Fatalf("notice %+v", m)
 		}
-		notified(t, tr, "olivia", "owner/failed")
-		r.refused(flows.Event{Kind: flows.EventWithdraw, Actor: "alice"}, flows.CodeClosed)
+		notified(t, tr, "olivia", "failed/3/olivia")
+		notified(t, tr, "ada", "failed/3/ada")
 		tl := r.e.Timeline(r.in, r.audit, "alice", r.now)
 		if tl.Text != "Status: failed: HTTP 500 after 3 attempts" {
 			t.Fatalf("timeline status %q", tl.Text)
+		}
+		// It waits at the step, failed: its requester may still withdraw it.
+		r.act(flows.EventWithdraw, "alice")
+		if r.in.Status != flows.StatusWithdrawn {
+			t.Fatalf("withdrawn: %s", r.in.Status)
 		}
 	})
 	t.Run("on_error continue", func(t *testing.T) {
@@ -529,8 +535,8 @@ steps:
 			if r.in.Status != flows.StatusFailed || !strings.HasPrefix(r.in.Outcome, "condition could not be evaluated: ") {
 				t.Errorf("on_error fail: %s %q, want failed with the reason", r.in.Status, r.in.Outcome)
 			}
-			notified(t, tr, "alice", "requester/failed")
-			notified(t, tr, "olivia", "owner/failed")
+			notified(t, tr, "alice", "failed/2/alice")
+			notified(t, tr, "olivia", "failed/2/olivia")
 			if evs := flows.HookEvents(tr); !slices.ContainsFunc(evs, func(e flows.HookEvent) bool { return e.Type == flows.HookFailed }) {
 				t.Errorf("on_error fail: no failed event announced: %+v", evs)
 			}

@@ -48,7 +48,7 @@ func (e *Engine) Timeline(in *Instance, audit []AuditEntry, viewer string, now t
 		}
 		if in.Step != "" && in.Status.Open() && def.Step(in.Step) == nil {
 			text := stoppedAt(in.Step)
-			if in.Status != StatusRunning { // with its requester: nothing to skip
+			if in.Status == StatusChangesRequested || in.Status == StatusRejected { // with its requester: nothing to skip
 				text = fmt.Sprintf("Sent back from %s, a step the flow no longer has: it cannot be resubmitted; its requester withdraws it (and starts a new request), or an admin cancels it.", in.Step)
 			}
 			m.Items = append(m.Items, Item{Title: in.Step, Text: text})
@@ -278,6 +278,15 @@ func (e *Engine) stepItem(def *Definition, in *Instance, s *Step, audit []AuditE
 		}
 		rounds = append(rounds, line)
 	}
+	if in.Step == s.ID && in.Status == StatusFailed {
+		// Stopped here, and waiting for its owner or an admin. A step that
+		// failed before it ran (its condition could not be evaluated;
+		// nobody could be assigned) has no record of the round: said.
+		if h := in.lastRecord(s.ID, in.Round); h == nil || h.Outcome != "failed" {
+			rounds = append(rounds, "Failed · "+FormatTime(in.Completed, loc)+" · "+in.Outcome)
+		}
+		rounds = append(rounds, "Waiting on "+e.rescueWords(def, s))
+	}
 	if len(rounds) == 0 {
 		// Passed over: a step above where the request is (or all of them,
 		// once it completed). A request that ended early never reached the
@@ -397,6 +406,7 @@ func (e *Engine) Help(note string) *Message {
 		{Label: "comment <id> <text>", Value: "comment on a request you are part of; the others on it are told"},
 		{Label: "delegate <id> <person> [reason]", Value: "share your task with someone who decides on your behalf (admins: anyone's)"},
 		{Label: "skip <id> <reason>", Value: "flow owners and admins: skip the step a request is at"},
+		{Label: "retry <id>", Value: "flow owners and admins: make a failed webhook step's call again"},
 		{Label: "away until <last day> [person]", Value: "out of office: your tasks are shared with who stands in (your backup or manager, unless you name someone) until you are back"},
 		{Label: "back", Value: "back in the office: new tasks come to you alone again"},
 		{Label: "help", Value: "this message"},
@@ -410,6 +420,16 @@ func (e *Engine) Help(note string) *Message {
 			Actions: []Action{{Kind: ActStart, Label: "Start " + d.Name, Style: "primary", Flow: d.ID}}})
 	}
 	return m
+}
+
+// rescueWords says who a request that failed at step s (nil: one its flow
+// no longer has) waits on, and what they may do.
+func (e *Engine) rescueWords(def *Definition, s *Step) string {
+	may := "skip the step or cancel the request"
+	if s != nil && s.Kind == StepWebhook {
+		may = "retry the call, skip the step or cancel the request"
+	}
+	return "its flow's owner (" + e.dir.Name(def.Owner) + ") or an admin, who may " + may
 }
 
 // stoppedAt says a request is at step, which its flow no longer has, and

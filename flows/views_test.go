@@ -289,7 +289,7 @@ func TestHelp(t *testing.T) {
 	t.Parallel()
 	e := newEngine(t, timersFlow("wait"), buyFlow)
 	m := e.Help(`I don't know the command "strat". Did you mean "start"?`)
-	if m.Kind != flows.MsgHelp || m.Text != `I don't know the command "strat". Did you mean "start"?` || len(m.Fields) != 12 {
+	if m.Kind != flows.MsgHelp || m.Text != `I don't know the command "strat". Did you mean "start"?` || len(m.Fields) != 13 {
 		t.Fatalf("help %+v", m)
 	}
 	if len(m.Items) != 2 || m.Items[0].Title != "Purchase (start buy)" || m.Items[1].Title != "Timers (start tmr)" {

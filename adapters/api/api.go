@@ -774,8 +774,12 @@ func (a *API) list(w http.ResponseWriter, r *http.Request) {
 	for _, s := range strings.Split(strings.Join(qv["status"], ","), ",") {
 		switch s = strings.TrimSpace(s); {
 		case s == "":
-		case s == "open":
-			q.Status = append(q.Status, flows.StatusRunning, flows.StatusChangesRequested, flows.StatusRejected)
+		case s == "open": // failed too: it waits at the step it failed at
+			for _, st := range flows.Statuses {
+				if st.Open() {
+					q.Status = append(q.Status, st)
+				}
+			}
 		case slices.Contains(flows.Statuses, flows.Status(s)):
 			q.Status = append(q.Status, flows.Status(s))
 		default:

@@ -86,8 +86,8 @@ func TestPackage(t *testing.T) {
 		}
 	}
 	// The commands a menu offers, within the limits: ten per menu (the
-	// manifest schemas before 1.22; delegate and skip, for fewer people,
-	// are left to help).
+	// manifest schemas before 1.22; delegate, skip and retry, for fewer
+	// people, are left to help).
 	want := []string{"start", "tasks", "requests", "status", "cancel", "snooze", "comment", "away", "back", "help"}
 	lists := m.Bots[0].CommandLists
 	if len(lists) != 1 || len(lists[0].Commands) != len(want) {
