@@ -992,7 +992,7 @@ func (c *Console) act(w http.ResponseWriter, r *http.Request) {
 		"approve": flows.EventApprove, "reject": flows.EventReject, "changes": flows.EventRequestChanges,
 		"reassign": flows.EventReassign, "delegate": flows.EventDelegate, "done": flows.EventTaskDone,
 		"withdraw": flows.EventWithdraw, "comment": flows.EventComment, "cancel": flows.EventCancel, "skip": flows.EventSkip,
-		"snooze": flows.EventSnooze,
+		"retry": flows.EventRetry, "snooze": flows.EventSnooze,
 	}
 	kind, ok := kinds[r.PostFormValue("action")]
 	if !ok {
@@ -1051,12 +1051,14 @@ type statusData struct {
 	People  []flows.Person
 	Open    bool // the request is still open: withdraw or cancel it
 	Running bool // a step waits on people or a system: delegate a task, skip the step
+	Failed  bool // it failed at a step, and waits there: retry its call, skip the step
 	Mine    bool // the viewer made the request: they withdraw it rather than cancel it
 	// What the viewer may do beyond comment, so that nobody is offered
 	// what would be refused (and recorded on someone else's request).
 	Delegate bool // they hold a pending task of the step, or are an escalation target or admin who may decide it
 	Cancel   bool // the flow's owner or an admin
 	Skip     bool // the same, unless it would be deciding their own request
+	Retry    bool // the same, on a request that failed at a webhook step
 	// Decide: an admin or escalation target with no card of their own for
 	// the step may decide it here (approve, reject, ask for changes on an
 	// approval; reassign either kind). Step and Round are the step's.
@@ -1095,7 +1097,7 @@ func (c *Console) status(w http.ResponseWriter, r *http.Request) {
 	d := statusData{As: as, Note: c.takeNote(as), Msg: m, Now: c.svc.Now(), People: c.svc.Engine().Directory().People()}
 	if in, err := c.svc.Instance(r.Context(), m.Instance); err == nil {
 		e := c.svc.Engine()
-		d.Open, d.Running, d.Mine = in.Status.Open(), in.Status == flows.StatusRunning, in.Requester == as
+		d.Open, d.Running, d.Failed, d.Mine = in.Status.Open(), in.Status == flows.StatusRunning, in.Status == flows.StatusFailed, in.Requester == as
 		def, _ := e.Flow(in.Flow)
 		manager := e.IsAdmin(as) || def != nil && def.Owner == as
 		d.Cancel = manager
@@ -1109,6 +1111,7 @@ func (c *Console) status(w http.ResponseWriter, r *http.Request) {
 		}
 		selfApproval := step != nil && step.Kind == flows.StepApproval && !step.AllowSelfApproval && in.Requester == as
 		d.Skip = manager && !selfApproval
+		d.Retry = manager && d.Failed && step != nil && step.Kind == flows.StepWebhook
 		waitsOnPeople := step != nil && (step.Kind == flows.StepApproval || step.Kind == flows.StepTask)
 		holds := slices.ContainsFunc(in.Tasks, func(t flows.Task) bool { return t.Assignee == as && t.Decision == flows.Pending })
 		d.Delegate = waitsOnPeople && mayDecide && (e.IsAdmin(as) || slices.Contains(in.Escalated, as) || holds)
