@@ -265,3 +265,30 @@ func Plural(n int, one, many string) string {
 	}
 	return fmt.Sprintf("%d %s", n, many)
 }
+
+// DecidedBy names who made a step's recorded outcome, as closed cards do:
+// everyone whose decision made it, and whose tasks delegates decided
+// ("Frank Osei (for Bob Chen)", "Erin Park and Gus Ahmed"); "" when
+// Baton did.
+func (d *Directory) DecidedBy(h StepRecord) string {
+	by := h.Deciders
+	if len(by) == 0 && h.By != "" { // recorded before deciders were, or not a decision
+		by = []string{h.By}
+	}
+	if len(by) == 0 || len(by) == 1 && by[0] == System {
+		return ""
+	}
+	s := JoinNames(d.names(by))
+	if len(h.For) > 0 {
+		s += " (for " + JoinNames(d.names(h.For)) + ")"
+	}
+	return s
+}
+
+func (d *Directory) names(ids []string) []string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = d.Name(id)
+	}
+	return out
+}

@@ -1,6 +1,7 @@
 package teams
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -278,17 +279,11 @@ func (a *Adapter) decided(ctx context.Context, ev flows.Event, out flows.Outcome
 		if h.Step == step && (ev.Round == 0 || h.Round == ev.Round) {
 			// In the clicker's zone, as the engine writes their own closed
 			// card (and Update every copy of it).
-			// As the engine's closed card has it: a delegate's decision
-			// says for whom (when one person decided, the For are theirs).
-			by := dir.Name(h.By)
-			if len(h.Deciders) <= 1 && len(h.For) > 0 {
-				forWhom := make([]string, len(h.For))
-				for i, p := range h.For {
-					forWhom[i] = dir.Name(p)
-				}
-				by += " (for " + flows.JoinNames(forWhom) + ")"
-			}
+			// As the engine's closed card has it: all of a quorum's
+			// deciders, and for whom a delegate decided.
+			by := cmp.Or(dir.DecidedBy(h), dir.Name(h.By))
 			m.Mentions = append(m.Mentions, h.By)
+			m.Mentions = append(m.Mentions, h.Deciders...)
 			m.Mentions = append(m.Mentions, h.For...)
 			m.Outcome = fmt.Sprintf("%s by %s · %s", decisionWords(h.Outcome), by, flows.FormatTime(h.Ended, dir.Location(ev.Actor)))
 			if h.Reason != "" {

@@ -236,10 +236,7 @@ func (x *External) check(w http.ResponseWriter, r *http.Request) (externalData, 
 		if hs := def.Step(h.Step); hs != nil {
 			name = hs.Name
 		}
-		by := ""
-		if h.By != "" && h.By != flows.System {
-			by = dir.Name(h.By)
-		}
+		by := dir.DecidedBy(h) // all of a quorum's, and for whom a delegate decided
 		d.History = append(d.History, historyRow{Step: name, Outcome: strings.ReplaceAll(h.Outcome, "_", " "), By: by, Reason: h.Reason, At: h.Ended})
 	}
 	return d, true

@@ -473,3 +473,16 @@ func TestExternalRacingDecisions(t *testing.T) {
 		}
 	}
 }
+
+// TestExternalHistorySaysForWhom: the page's history names who decided an
+// earlier step as its closed card does: a delegate, for whom.
+func TestExternalHistorySaysForWhom(t *testing.T) {
+	rig := vendorRig(t)
+	links := bot.NewLinks([]byte("test-secret-test-secret-test-secret"), rig.Store, rig.Store, rig.Clock, bot.LinksConfig{TTL: 72 * time.Hour})
+	x := &extRig{t: t, rig: rig, links: links, h: web.NewExternal(rig.Svc, links, rig.Log).Handler()}
+	x.handle(flows.Event{Kind: flows.EventStart, Key: "s1", Actor: "alice", Flow: "vendor",
+		Data: map[string]string{"vendor": "Acme", "contact": vendorAddr, "amount": "12000"}}, true)
+	x.handle(flows.Event{Kind: flows.EventDelegate, Key: "d1", Instance: "VC-1", Actor: "bob", Target: "carol"}, true)
+	x.handle(flows.Event{Kind: flows.EventApprove, Key: "a1", Instance: "VC-1", Actor: "carol"}, true)
+	x.expect(x.do("GET", x.link("vendor_ok", 1, vendorAddr), nil), http.StatusOK, "Manager approval</strong>: approved by Carol Diaz (for Bob Chen)")
+}
