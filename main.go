@@ -79,7 +79,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 	if len(args) > 0 {
 		switch args[0] {
 		case "validate":
-			return validate(args[1:], stdout, stderr)
+			return validate(args[1:], getenv, stdout, stderr)
 		case "graph":
 			return graph(args[1:], getenv, stdout, stderr)
 		case "audit":
@@ -330,8 +330,11 @@ func build(ctx context.Context, cfg bot.Config, getenv func(string) string, log 
 	if err != nil {
 		return nil, err
 	}
-	for _, s := range engine.Strangers() { // baton doctor says so too
-		log.Warn("not in the people directory: work sent there reaches nobody", "what", s, "fix", "add them to BATON_DIRECTORY or fix the flow")
+	// Warned of, not refused: the directory changes without the flows
+	// (someone leaves), and Baton still runs what it can. baton doctor
+	// says so too, and baton validate refuses them.
+	for _, p := range engine.DirectoryProblems() {
+		log.Warn("the flows and the people directory do not match: work sent there reaches nobody, or a stand-in", "problem", p.String(), "fix", "add them to BATON_DIRECTORY or fix the flow")
 	}
 	for _, s := range engine.ScheduleProblems() {
 		log.Warn("a schedule's data is refused", "what", s, "fix", "fix the schedule's data, or BATON_DIRECTORY if it names someone the directory lacks")
@@ -540,17 +543,22 @@ func connect(cfg bot.Config, log *slog.Logger) (redis.UniversalClient, func(), e
 	return rdb, func() { rdb.Close(); m.Close() }, nil
 }
 
-// validate checks flow definitions (files or directories).
-func validate(paths []string, stdout, stderr io.Writer) int {
-	const usage = "usage: baton validate PATH... (flow files, or directories of *.yaml and *.yml files; a people directory file is checked as one)"
-	if len(paths) == 0 {
-		fmt.Fprintln(stderr, usage)
-		return 2
+// validate checks flow definitions (files or directories), and what they
+// name against the people directory Baton would run them with.
+func validate(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	const usage = "usage: baton validate [-directory FILE] PATH... (flow files, or directories of *.yaml and *.yml files; a people directory file is checked as one)\n" +
+		"Checks every flow and reports each problem with file:line, field path and what to fix; exits 1 on any.\n" +
+		"The people, groups and channels the flows name are checked against the people directory: -directory, else BATON_DIRECTORY, else (for the\n" +
+		"built-in flows only) the built-in demo directory; with none, they are not checked, and validate says so."
+	flagSet := newFlags("validate", usage)
+	dirFlag := flagSet.String("directory", "", "people directory file to check the flows against (default BATON_DIRECTORY)")
+	if err := parseRouted(flagSet, args, stdout, stderr, parseFlags); err != nil {
+		return flagsExit(err)
 	}
-	if slices.ContainsFunc(paths, func(p string) bool { return p == "-h" || p == "-help" || p == "--help" }) {
-		fmt.Fprintln(stdout, usage)
-		fmt.Fprintln(stdout, "Checks every flow and reports each problem with file:line, field path and what to fix; exits 1 on any.")
-		return 0
+	paths := flagSet.Args()
+	if len(paths) == 0 {
+		fmt.Fprintln(stderr, strings.SplitN(usage, "\n", 2)[0])
+		return 2
 	}
 	// The files to read: each given file, and a directory's *.yaml and
 	// *.yml files, as the flows directory is read. A file reached twice (a
@@ -597,6 +605,7 @@ func validate(paths []string, stdout, stderr io.Writer) int {
 	}
 	var defs []*flows.Definition
 	var ok []string // the people directories that are fine
+	builtIn := true // every flow read is one of the built-in ones, as shipped
 	for _, f := range files {
 		src, err := os.ReadFile(f)
 		if err != nil {
@@ -613,6 +622,8 @@ func validate(paths []string, stdout, stderr io.Writer) int {
 			}
 			continue
 		}
+		shipped, err := fs.ReadFile(manifests.Flows, "flows/"+filepath.Base(f))
+		builtIn = builtIn && err == nil && bytes.Equal(shipped, src)
 		d, err := flows.ParseDefinition(f, src)
 		if err != nil {
 			problems = append(problems, err.Error())
@@ -620,12 +631,36 @@ func validate(paths []string, stdout, stderr io.Writer) int {
 		}
 		defs = append(defs, d) // those that parsed, even beside others that did not: their clashes too
 	}
+	// The people directory to check them against: the one Baton would run
+	// with. With none configured that is the demo directory, which is only
+	// meant for the built-in flows: an operator's flows are not checked
+	// against it (their people would all be strangers), and that is said.
+	var dir *flows.Directory
+	var unchecked string
+	switch dirFile := cmp.Or(*dirFlag, getenv("BATON_DIRECTORY")); {
+	case dirFile != "":
+		src, err := os.ReadFile(dirFile)
+		if err == nil {
+			dir, err = flows.ParseDirectory(dirFile, src)
+		}
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("%v\n(the people directory to check the flows against: -directory, else BATON_DIRECTORY; fix it to have the flows' people, groups and channels checked)", err))
+		}
+	case builtIn:
+		dir, _ = flows.ParseDirectory("built-in demo directory", manifests.Directory)
+	default:
+		unchecked = "note: the people, groups and channels the flows name were not checked: no people directory was given (Baton would check them at start-up against BATON_DIRECTORY, warning of those it lacks); " +
+			"check them now with baton validate -directory people.yaml PATH... (or BATON_DIRECTORY=people.yaml)"
+	}
 	// The flows that loaded, together (ids, commands and prefixes must not
-	// clash), and their schedules' data: people are checked by baton doctor,
-	// against the directory.
-	e, err := flows.NewEngine(defs, nil, nil)
+	// clash), their schedules' data and what they name, against the
+	// directory.
+	e, err := flows.NewEngine(defs, dir, nil)
 	if err != nil {
 		problems = append(problems, err.Error())
+	}
+	for _, p := range e.DirectoryProblems() {
+		problems = append(problems, p.String())
 	}
 	problems = append(problems, e.ScheduleProblems()...) // the engine holds every flow, clashing or not
 	// The files that are fine are said to be, beside the others' problems:
@@ -642,6 +677,9 @@ func validate(paths []string, stdout, stderr io.Writer) int {
 	}
 	for _, l := range ok {
 		fmt.Fprintln(stdout, l)
+	}
+	if unchecked != "" && len(defs) > 0 {
+		fmt.Fprintln(stderr, unchecked)
 	}
 	if len(problems) > 0 {
 		fmt.Fprintln(stderr, strings.Join(problems, "\n"))

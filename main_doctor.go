@@ -40,11 +40,13 @@ const doctorTimeout = 10 * time.Second
 type checkup struct {
 	out    io.Writer
 	failed bool
+	warned int           // how many checks warned
 	engine *flows.Engine // the flows, once they load
 }
 
 func (c *checkup) ok(name, format string, args ...any) { c.line("ok  ", name, format, args...) }
 func (c *checkup) warn(name, format string, args ...any) {
+	c.warned++
 	c.line("warn", name, format, args...)
 }
 func (c *checkup) skip(name, format string, args ...any) { c.line("skip", name, format, args...) }
@@ -106,6 +108,10 @@ func doctor(ctx context.Context, args []string, getenv func(string) string, envi
 	if c.failed {
 		fmt.Fprintln(stdout, "baton doctor: some checks failed; fix them and run baton doctor again")
 		return 1
+	}
+	if c.warned > 0 { // not "all passed": a warning is something to read
+		fmt.Fprintf(stdout, "baton doctor: no check failed, but %s: see the warn lines above\n", flows.Plural(c.warned, "check warned", "checks warned"))
+		return 0
 	}
 	fmt.Fprintln(stdout, "baton doctor: all checks passed")
 	return 0
@@ -254,8 +260,17 @@ func (c *checkup) flows(cfg bot.Config) {
 	if err := checkAdmins(engine, cfg.Admins); err != nil { // start-up refuses it too
 		c.fail("admins", "%v", err)
 	}
-	if strangers := engine.Strangers(); len(strangers) > 0 {
-		c.warn("people", "%s: add them to the directory or fix the flows, or work sent to them reaches nobody", strings.Join(strangers, "; "))
+	if problems := engine.DirectoryProblems(); len(problems) > 0 {
+		lines := make([]string, len(problems))
+		for i, p := range problems {
+			lines[i] = p.String()
+		}
+		again := ""
+		if cfg.Directory != "" && cfg.FlowsDir != "" {
+			again = fmt.Sprintf(" (baton validate -directory %s %s lists them too)", cfg.Directory, cfg.FlowsDir)
+		}
+		c.warn("people", "%s between the flows and %s: work sent there reaches nobody, or goes to a stand-in; fix the flows or the directory%s:\n%s",
+			flows.Plural(len(problems), "mismatch", "mismatches"), name, again, strings.Join(lines, "\n"))
 	}
 	switch {
 	case len(missing) > 0:

@@ -149,12 +149,13 @@ func TestDoctorAllGood(t *testing.T) {
 		"ok   directory: the built-in demo directory",
 		"ok   flows: ", "1 flow, 1 schedule, 1 inbound webhook", "ok   secrets: BATON_SECRET_CRM_HOOK set",
 		"ok   slack: auth.test: bot @baton in workspace Acme, HTTP mode",
-		"ok   teams: got a Bot Framework token for app app-id-1 from "+srv.URL+"/token",
-		"baton doctor: all checks passed")
+		"ok   teams: got a Bot Framework token for app app-id-1 from "+srv.URL+"/token")
 	if real {
-		doctorWants(t, out, "ok   redis: ", "reachable, Redis ", "(standalone)")
+		doctorWants(t, out, "ok   redis: ", "reachable, Redis ", "(standalone)", "baton doctor: all checks passed")
 	} else {
-		doctorWants(t, out, "warn redis: ", "its version is unknown") // the embedded store has no INFO server
+		// Not "all checks passed" beside a warning.
+		doctorWants(t, out, "warn redis: ", "its version is unknown", // the embedded store has no INFO server
+			"baton doctor: no check failed, but 1 check warned: see the warn lines above")
 	}
 	if strings.Contains(out, "FAIL") {
 		t.Errorf("a check failed:\n%s", out)
@@ -271,12 +272,15 @@ func TestDoctorMissingSecretAndBadConfig(t *testing.T) {
 		t.Errorf("exit %d, want 1:\n%s", code, out)
 	}
 	doctorWants(t, out, "FAIL secrets: flow lead (inbound) needs BATON_SECRET_CRM_HOOK",
-		`warn people: flow lead schedule[0] requester: "zoe" is not a person in the directory: add them to the directory or fix the flows`,
+		// Each on a line of its own, with its file, line and path.
+		"warn people: 1 mismatch between the flows and the built-in demo directory: work sent there reaches nobody, or goes to a stand-in; fix the flows or the directory:\n       /",
+		`/lead.yaml:6: schedule.requester: "zoe" is not a person in the directory; add them to it, or name someone who is`+"\n",
 		"skip slack: not configured", "skip teams: not configured")
 
 	// A secret set but short enough to guess is warned of, and not shown.
 	_, out = runDoctor(t, "BATON_REDIS_URL", redisURL, "BATON_FLOWS_DIR", flowsDir(t, map[string]string{"lead.yaml": doctorFlow}), "BATON_SECRET_CRM_HOOK", "abc")
-	doctorWants(t, out, "warn secrets: BATON_SECRET_CRM_HOOK is shorter than 16 characters")
+	doctorWants(t, out, "warn secrets: BATON_SECRET_CRM_HOOK is shorter than 16 characters",
+		"baton doctor: no check failed, but 1 check warned: see the warn lines above") // not "all checks passed"
 	noSecrets(t, out, "abc\n", "abc ")
 
 	code, out = runDoctor(t, "BATON_LOG_LEVEL", "loud", "SLACK_SIGNING_SECRET", "signing-secret-value")

@@ -42,7 +42,7 @@ func TestHelpCommand(t *testing.T) {
 		out, errText string
 	}{
 		{[]string{"help", "token"}, 0, "usage: baton token create", ""},
-		{[]string{"help", "validate"}, 0, "usage: baton validate PATH", ""},
+		{[]string{"help", "validate"}, 0, "usage: baton validate [-directory FILE] PATH", ""},
 		{[]string{"help", "nonsense"}, 2, "", `there is no command "nonsense"; the commands are validate, graph`},
 		{[]string{"token", "create", "--name", "BAD", "--scope", "read"}, 2, "", `name "BAD": use lowercase letters`},
 		{[]string{"token", "create", "--name", "crm", "--scope", "owner"}, 2, "", `scope "owner": use read, start or admin`},

@@ -128,14 +128,126 @@ steps:
 		{[]string{bom}, 0, "ok  " + bom + ": flow purchase", "", ""}, // saved by an editor that writes a byte-order mark
 		{[]string{empty}, 1, "", empty + ": no flow definitions (*.yaml or *.yml files) in this directory", ""},
 		{[]string{filepath.Join(dir, "missing.yaml")}, 1, "", "missing.yaml: no such file or directory", "stat"},
-		{[]string{"--help"}, 0, "usage: baton validate PATH...", "", ""},
-		{nil, 2, "", "usage: baton validate PATH...", ""},
+		{[]string{"--help"}, 0, "usage: baton validate [-directory FILE] PATH...", "", ""},
+		{nil, 2, "", "usage: baton validate [-directory FILE] PATH...", ""},
 	} {
 		code, out, errOut := runCLI(t, append([]string{"validate"}, tt.args...)...)
 		if code != tt.code || !strings.Contains(out, tt.out) || !strings.Contains(errOut, tt.err) ||
 			tt.notInError != "" && strings.Contains(errOut, tt.notInError) {
 			t.Errorf("validate %q: exit %d\nstdout: %s\nstderr: %s\nwant exit %d, stdout with %q, stderr with %q", tt.args, code, out, errOut, tt.code, tt.out, tt.err)
 		}
+	}
+}
+
+// strangersFlow names a person, a group and a channel the test directory
+// (peopleYAML) lacks, and a quorum its group cannot fill.
+const strangersFlow = `id: strangers
+name: Strangers
+owner: olivai
+steps:
+  - id: a
+    type: approval
+    assignees: [person:nobody]
+    escalate:
+      - {after: 1d, notify: person:nobody2}
+  - id: b
+    type: approval
+    assignees: [group:finance]
+    quorum: 5
+  - id: c
+    type: approval
+    assignees: [group:nonexistent]
+    channel: nochannel
+`
+
+const peopleYAML = `people:
+  - {id: olivia, name: Olivia Brown}
+  - {id: carol, name: Carol Diaz, groups: [finance]}
+  - {id: frank, name: Frank Osei, groups: [finance]}
+  - {id: gina, name: Gina Ray, groups: [finance]}
+channels:
+  - {id: procurement}
+`
+
+// validate checks what the flows name against the people directory Baton
+// would run them with, each problem with its file, line and path: the one
+// -directory or BATON_DIRECTORY names; with neither, the demo directory for
+// the built-in flows, and, for others, nothing, which it says.
+func TestValidateAgainstDirectory(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	write := func(name, src string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	flow := write("strangers.yaml", strangersFlow)
+	people := write("people.yaml", peopleYAML)
+	validateIn := func(getenv func(string) string, args ...string) (int, string, string) {
+		var out, errOut bytes.Buffer
+		code := run(t.Context(), append([]string{"validate"}, args...), getenv, nil, &out, &errOut)
+		return code, out.String(), errOut.String()
+	}
+	wantLines := []string{
+		flow + `:3: owner: "olivai" is not a person in the directory (did you mean "olivia"?)`,
+		flow + `:7: steps[0].assignees[0]: "nobody" is not a person in the directory; add them to it, or name someone who is`,
+		flow + `:9: steps[0].escalate[0].notify: "nobody2" is not a person in the directory`,
+		flow + `:13: steps[1].quorum: quorum: 5 needs 5 people who may approve, and this step can have at most 3 (group finance has 3 people in the directory)`,
+		flow + `:16: steps[2].assignees[0]: group "nonexistent" has nobody in the directory`,
+		flow + `:17: steps[2].channel: channel "nochannel" is not in the directory`,
+	}
+	for _, tt := range []struct {
+		name   string
+		getenv func(string) string
+		args   []string
+	}{
+		{"BATON_DIRECTORY", env("BATON_DIRECTORY", people), []string{flow}},
+		{"-directory, after the path", env(), []string{flow, "-directory", people}},
+		{"-directory over BATON_DIRECTORY", env("BATON_DIRECTORY", filepath.Join(dir, "missing.yaml")), []string{"-directory", people, flow}},
+	} {
+		code, out, errOut := validateIn(tt.getenv, tt.args...)
+		if code != 1 || strings.Contains(out, "ok  "+flow) || strings.Contains(errOut, "not checked") {
+			t.Errorf("%s: exit %d, want 1\nstdout: %s\nstderr: %s", tt.name, code, out, errOut)
+		}
+		for _, l := range wantLines {
+			if !strings.Contains(errOut, l) {
+				t.Errorf("%s: stderr lacks %q:\n%s", tt.name, l, errOut)
+			}
+		}
+	}
+	// A directory that cannot be read or used is said to be, and fails.
+	if code, _, errOut := validateIn(env("BATON_DIRECTORY", filepath.Join(dir, "missing.yaml")), flow); code != 1 || !strings.Contains(errOut, "missing.yaml") || !strings.Contains(errOut, "the people directory to check the flows against") {
+		t.Errorf("a missing directory: exit %d\n%s", code, errOut)
+	}
+	// No directory: an operator's flows are not checked against the demo
+	// directory, and validate says so and how to check them.
+	code, out, errOut := validateIn(env(), flow)
+	if code != 0 || !strings.Contains(out, "ok  "+flow) || !strings.Contains(errOut, "were not checked: no people directory was given") ||
+		!strings.Contains(errOut, "baton validate -directory people.yaml PATH...") {
+		t.Errorf("no directory: exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
+	}
+	// The built-in flows, as shipped, are checked against the demo
+	// directory Baton runs them with; a copy changed is an operator's.
+	code, out, errOut = validateIn(env(), "manifests/flows")
+	if code != 0 || errOut != "" || strings.Count(out, "ok  ") != 3 {
+		t.Errorf("the built-in flows: exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
+	}
+	src, err := os.ReadFile(filepath.Join("manifests", "flows", "purchase.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	shipped := write("purchase.yaml", string(src))
+	if code, _, errOut := validateIn(env(), shipped); code != 0 || errOut != "" {
+		t.Errorf("a copy of a built-in flow: exit %d\n%s", code, errOut)
+	}
+	changed := write("purchase.yaml", strings.Replace(string(src), "group:finance", "group:finace", 1))
+	if code, _, errOut := validateIn(env(), changed); code != 0 || !strings.Contains(errOut, "were not checked") {
+		t.Errorf("a changed copy of a built-in flow, no directory: exit %d\n%s", code, errOut)
+	}
+	if code, _, errOut := validateIn(env(), "-directory", "manifests/directory.yaml", changed); code != 1 || !strings.Contains(errOut, `steps[1].assignees[0]: group "finace" has nobody in the directory (did you mean "finance"?)`) {
+		t.Errorf("a changed copy of a built-in flow, the demo directory: exit %d\n%s", code, errOut)
 	}
 }
 

@@ -88,7 +88,7 @@ type Definition struct {
 	// that wait on people count the directory's working hours only.
 	WorkingHours bool
 	Source       string         // file the definition came from
-	keyLines     map[string]int // the lines of its id, command and prefix keys (0: not written), for clashes
+	keyLines     map[string]int // the line of each key by path ("id", "steps[1].assignees[0]"; absent: not written), for clashes and the directory's check
 
 	title *template.Template
 }

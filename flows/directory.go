@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -244,6 +245,14 @@ func (d *Directory) Manager(id string) string {
 func (d *Directory) Backup(id string) string {
 	p, _ := d.Person(id)
 	return p.Backup
+}
+
+// Groups returns the name of every group someone is in, sorted.
+func (d *Directory) Groups() []string {
+	if d == nil {
+		return nil
+	}
+	return slices.Sorted(maps.Keys(d.groups))
 }
 
 // Members returns the people in group g, sorted.

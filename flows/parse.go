@@ -194,6 +194,22 @@ func ParseDefinition(file string, src []byte) (*Definition, error) {
 	return def, nil
 }
 
+// line is the line of the key at path (steps[1].assignees[0]) in the
+// definition's file, or of the nearest key holding it; 0 when unknown (a
+// definition built in code).
+func (d *Definition) line(path string) int {
+	for {
+		if l, ok := d.keyLines[path]; ok {
+			return l
+		}
+		i := strings.LastIndexAny(path, ".[")
+		if i <= 0 {
+			return d.keyLines[""]
+		}
+		path = path[:i]
+	}
+}
+
 // newValidator checks a file whose document decodes into root (nil: a
 // flow definition, rawFlow).
 func newValidator(file string, root reflect.Type) *validator {
@@ -792,7 +808,10 @@ func (v *validator) flow(r *rawFlow) *Definition {
 	d := &Definition{
 		ID: r.ID, Name: r.Name, Description: strings.TrimSpace(r.Description), Owner: r.Owner,
 		Command: cmp.Or(r.Command, r.ID), Prefix: r.Prefix, Title: r.Title, WorkingHours: r.WorkingHours,
-		keyLines: map[string]int{"id": v.lines["$.id"], "command": v.lines["$.command"], "prefix": v.lines["$.prefix"]},
+		keyLines: map[string]int{},
+	}
+	for yp, l := range v.lines {
+		d.keyLines[strings.TrimPrefix(strings.TrimPrefix(yp, "$"), ".")] = l
 	}
 	switch {
 	case r.ID == "":
