@@ -547,7 +547,7 @@ func connect(cfg bot.Config, log *slog.Logger) (redis.UniversalClient, func(), e
 // name against the people directory Baton would run them with.
 func validate(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	const usage = "usage: baton validate [-directory FILE] PATH... (flow files, or directories of *.yaml and *.yml files; a people directory file is checked as one)\n" +
-		"Checks every flow and reports each problem with file:line, field path and what to fix; exits 1 on any.\n" +
+		"Checks every flow and reports each problem with file:line, field path and what to fix; exits 1 on any (warnings, marked so, do not fail it).\n" +
 		"The people, groups and channels the flows name are checked against the people directory: -directory, else BATON_DIRECTORY, else (for the\n" +
 		"built-in flows only) the built-in demo directory; with none, they are not checked, and validate says so."
 	flagSet := newFlags("validate", usage)
@@ -663,9 +663,14 @@ func validate(args []string, getenv func(string) string, stdout, stderr io.Write
 		problems = append(problems, p.String())
 	}
 	problems = append(problems, e.ScheduleProblems()...) // the engine holds every flow, clashing or not
+	var warnings []string
 	// The files that are fine are said to be, beside the others' problems:
 	// those no problem names.
 	for _, d := range defs {
+		w := d.Warnings()
+		for _, p := range w {
+			warnings = append(warnings, p.String())
+		}
 		if slices.ContainsFunc(problems, func(p string) bool { return strings.Contains(p, d.Source) }) {
 			continue
 		}
@@ -673,10 +678,17 @@ func validate(args []string, getenv func(string) string, stdout, stderr io.Write
 		if len(d.Steps) == 1 {
 			steps = "step"
 		}
-		fmt.Fprintf(stdout, "ok  %s: flow %s, %d %s, started with: start %s\n", d.Source, d.ID, len(d.Steps), steps, d.Command)
+		warned := ""
+		if len(w) > 0 {
+			warned = ", " + flows.Plural(len(w), "warning", "warnings")
+		}
+		fmt.Fprintf(stdout, "ok  %s: flow %s, %d %s, started with: start %s%s\n", d.Source, d.ID, len(d.Steps), steps, d.Command, warned)
 	}
 	for _, l := range ok {
 		fmt.Fprintln(stdout, l)
+	}
+	for _, w := range warnings {
+		fmt.Fprintln(stderr, w)
 	}
 	if unchecked != "" && len(defs) > 0 {
 		fmt.Fprintln(stderr, unchecked)

@@ -251,6 +251,15 @@ func (c *checkup) flows(cfg bot.Config) {
 		}
 	}
 	c.ok("flows", "%s: %s, %s, %s", from, flows.Plural(len(defs), "flow", "flows"), flows.Plural(schedules, "schedule", "schedules"), flows.Plural(inbound, "inbound webhook", "inbound webhooks"))
+	var warnings []string
+	for _, d := range defs {
+		for _, w := range d.Warnings() {
+			warnings = append(warnings, w.String())
+		}
+	}
+	if len(warnings) > 0 {
+		c.warn("flows", "%s: they run, perhaps not as meant:\n%s", flows.Plural(len(warnings), "warning", "warnings"), strings.Join(warnings, "\n"))
+	}
 	if dir != nil { // a directory that failed its check has said why; its hours are not known
 		doctorHours(c, defs, dir, time.Now())
 	}

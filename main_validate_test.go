@@ -251,6 +251,30 @@ func TestValidateAgainstDirectory(t *testing.T) {
 	}
 }
 
+// A warning is told, marked so, on stderr, and the file is still ok: exit
+// 0 unless something else is wrong.
+func TestValidateWarnings(t *testing.T) {
+	t.Parallel()
+	p := filepath.Join(t.TempDir(), "optional.yaml")
+	if err := os.WriteFile(p, []byte(`id: optional
+name: Optional reviewer
+owner: olivia
+form:
+  - {name: reviewer, label: Second reviewer, type: person}
+steps:
+  - id: review
+    type: approval
+    assignees: [field:reviewer]
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCLI(t, "validate", "-directory", "manifests/directory.yaml", p)
+	if code != 0 || !strings.Contains(out, "ok  "+p+": flow optional, 1 step, started with: start optional, 1 warning") ||
+		!strings.Contains(errOut, p+`:9: warning: steps[0].assignees: field:reviewer names an optional field: when Second reviewer is left empty, the step goes to the requester's manager instead`) {
+		t.Errorf("exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
+	}
+}
+
 func TestGraphCommand(t *testing.T) {
 	t.Parallel()
 	for _, tt := range []struct {

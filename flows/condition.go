@@ -28,6 +28,7 @@ type condition struct {
 	prog    *vm.Program
 	env     map[string]any    // zero values of every typed name, for fields left empty
 	dynamic []string          // names whose type is only known at run time (webhook replies)
+	reads   []string          // the names it reads
 	outputs map[string]string // the task outputs it reads, with the step that sets each
 }
 
@@ -124,7 +125,7 @@ func compileCondition(src string, env map[string]any, dynamic []string, outputs 
 		msg, _, _ := strings.Cut(err.Error(), "\n")
 		return nil, fmt.Errorf("condition %q is not valid: %s", src, msg)
 	}
-	c := &condition{src: src, prog: prog, env: env, dynamic: dynamic}
+	c := &condition{src: src, prog: prog, env: env, dynamic: dynamic, reads: read}
 	// Checked with their types (above), run as stored values: the outputs
 	// of a task step someone skipped are not known, and the condition fails
 	// safe, as for a webhook's reply without a field (otherwise risk ==

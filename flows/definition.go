@@ -89,6 +89,7 @@ type Definition struct {
 	WorkingHours bool
 	Source       string         // file the definition came from
 	keyLines     map[string]int // the line of each key by path ("id", "steps[1].assignees[0]"; absent: not written), for clashes and the directory's check
+	warnings     []Problem      // Warnings
 
 	title *template.Template
 }

@@ -102,6 +102,9 @@ type Problem struct {
 	Line int
 	Path string // e.g. steps[1].due
 	Msg  string
+	// Warning: the flow runs, but perhaps not as its author meant
+	// (Definition.Warnings); a problem without it is an error.
+	Warning bool
 }
 
 func (p Problem) String() string {
@@ -111,6 +114,9 @@ func (p Problem) String() string {
 		b.WriteString(":" + strconv.Itoa(p.Line))
 	}
 	b.WriteString(": ")
+	if p.Warning {
+		b.WriteString("warning: ")
+	}
 	if p.Path != "" {
 		b.WriteString(p.Path + ": ")
 	}
@@ -191,7 +197,19 @@ func ParseDefinition(file string, src []byte) (*Definition, error) {
 		return nil, err
 	}
 	def.Source = file
+	def.warnings = v.warnings
 	return def, nil
+}
+
+// Warnings lists what the definition's file holds that runs, but perhaps
+// not as its author meant, each with its line and what to do (baton
+// validate prints them; they do not fail it).
+func (d *Definition) Warnings() []Problem {
+	out := slices.Clone(d.warnings)
+	for i := range out {
+		out[i].File = d.Source // as named where it was loaded (a flows directory's path)
+	}
+	return out
 }
 
 // line is the line of the key at path (steps[1].assignees[0]) in the
@@ -381,6 +399,7 @@ type validator struct {
 	byPos    map[[2]int]string // (line, column) -> yaml path
 	floats   []*ast.FloatNode  // numbers with a point, checked against whole-number keys
 	problems []Problem
+	warnings []Problem // Definition.Warnings
 }
 
 // Visit records the line of every node's path (ast.Visitor).
@@ -508,23 +527,30 @@ func (v *validator) err() error {
 
 // add records a problem at a path like "steps[1].due" (empty: the document).
 func (v *validator) add(p, format string, args ...any) {
+	v.problems = append(v.problems, Problem{File: v.file, Line: v.line(p), Path: p, Msg: fmt.Sprintf(format, args...)})
+}
+
+// warn records a warning (Definition.Warnings) at a path.
+func (v *validator) warn(p, format string, args ...any) {
+	v.warnings = append(v.warnings, Problem{File: v.file, Line: v.line(p), Path: p, Msg: fmt.Sprintf(format, args...), Warning: true})
+}
+
+// line is the line of the key at path, or of the nearest key holding it.
+func (v *validator) line(p string) int {
 	yp := "$"
 	if p != "" {
 		yp = "$." + p
 	}
-	line := 0
 	for {
 		if l, ok := v.lines[yp]; ok {
-			line = l
-			break
+			return l
 		}
 		i := strings.LastIndexAny(yp, ".[")
 		if i <= 0 {
-			break
+			return 0
 		}
 		yp = yp[:i]
 	}
-	v.problems = append(v.problems, Problem{File: v.file, Line: line, Path: p, Msg: fmt.Sprintf(format, args...)})
 }
 
 // isGroup reports whether an assignee entry names a group (which may stand
@@ -976,6 +1002,7 @@ func (v *validator) flow(r *rawFlow) *Definition {
 				v.add(fmt.Sprintf("%s.assignees[%d]", p, j), "%q names %s, which %s: an assignee may be a person field of the form or one an earlier step sets", a, name, by)
 			}
 		}
+		v.optionalAssignees(p, s, available)
 		available = slices.AppendSeq(available, (&Definition{Steps: []Step{*s}}).fields(true))
 		for j, name := range s.ReapproveOn {
 			if d.Field(name) == nil {
@@ -1033,6 +1060,36 @@ func (v *validator) flow(r *rawFlow) *Definition {
 		}
 	}
 	return d
+}
+
+// optionalAssignees warns of a step (at p) whose every assignee is a field
+// (of those available to it) that may be left empty, and whose condition
+// does not test it: left empty, the step goes to a stand-in (the
+// requester's manager, else the owner, then an admin), which its author
+// may not expect.
+func (v *validator) optionalAssignees(p string, s *Step, available []Field) {
+	if s.Kind != StepApproval && s.Kind != StepTask || len(s.Assignees) == 0 {
+		return
+	}
+	var names, refs, labels, tests []string
+	for _, a := range s.Assignees {
+		name, ok := strings.CutPrefix(a, "field:")
+		i := slices.IndexFunc(available, func(f Field) bool { return f.Name == name })
+		if !ok || i < 0 || available[i].Required {
+			return // someone is named, or another assignee is there
+		}
+		if s.cond != nil && slices.Contains(s.cond.reads, name) {
+			return // the condition says what an empty one means
+		}
+		names, refs, labels, tests = append(names, name), append(refs, a), append(labels, available[i].Label), append(tests, name+` != ""`)
+	}
+	if len(names) == 1 {
+		v.warn(p+".assignees", "%s names an optional field: when %s is left empty, the step goes to the requester's manager instead (else the flow's owner, then an admin); make the field required (required: true), or add when: %s to the step to skip it then",
+			refs[0], labels[0], tests[0])
+		return
+	}
+	v.warn(p+".assignees", "%s name optional fields: when %s are all left empty, the step goes to the requester's manager instead (else the flow's owner, then an admin); make one of them required (required: true), or add when: %s to the step to skip it then",
+		JoinNames(refs), JoinNames(labels), strings.Join(tests, " || "))
 }
 
 func (v *validator) fields(p string, raw []rawField, names map[string]string) []Field {

@@ -998,3 +998,59 @@ func manyOptions(n int) string {
 	}
 	return strings.Join(opts, ", ")
 }
+
+// A step whose only assignees are fields that may be left empty goes, when
+// they are, to a stand-in: the definition parses, with a warning saying so
+// and what to do, unless the step's condition tests the field.
+func TestOptionalAssigneeWarning(t *testing.T) {
+	t.Parallel()
+	const form = `id: v
+name: V
+owner: olivia
+form:
+  - {name: reviewer, label: Second reviewer, type: person}
+  - {name: backup, type: email}
+  - {name: lead, type: person, required: true}
+steps:
+`
+	for _, tt := range []struct {
+		name, steps string
+		want        []string // Problem.String() of each warning
+	}{
+		{"an optional person field", `  - {id: a, type: approval, assignees: [field:reviewer]}
+`, []string{`v.yaml:9: warning: steps[0].assignees: field:reviewer names an optional field: when Second reviewer is left empty, the step goes to the requester's manager instead (else the flow's owner, then an admin); make the field required (required: true), or add when: reviewer != "" to the step to skip it then`}},
+		{"two optional fields", `  - id: a
+    type: approval
+    assignees: [field:reviewer, field:backup]
+`, []string{`v.yaml:11: warning: steps[0].assignees: field:reviewer and field:backup name optional fields: when Second reviewer and backup are all left empty, the step goes to the requester's manager instead (else the flow's owner, then an admin); make one of them required (required: true), or add when: reviewer != "" || backup != "" to the step to skip it then`}},
+		{"an optional output of an earlier step", `  - id: pick
+    type: task
+    assignees: [manager]
+    outputs: [{name: checker, label: Checker, type: person}]
+  - {id: check, type: approval, assignees: [field:checker]}
+`, []string{`v.yaml:13: warning: steps[1].assignees: field:checker names an optional field: when Checker is left empty`}},
+		{"the condition tests it", `  - {id: a, type: approval, when: reviewer != "", assignees: [field:reviewer]}
+`, nil},
+		{"a required field", `  - {id: a, type: approval, assignees: [field:lead]}
+`, nil},
+		{"someone else is on the step", `  - {id: a, type: approval, assignees: [field:reviewer, manager]}
+`, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			d, err := flows.ParseDefinition("v.yaml", []byte(form+tt.steps))
+			if err != nil {
+				t.Fatalf("a warning is no error: %v", err)
+			}
+			got := d.Warnings()
+			if len(got) != len(tt.want) {
+				t.Fatalf("warnings %v, want %q", got, tt.want)
+			}
+			for i, w := range got {
+				if !w.Warning || !strings.HasPrefix(w.String(), tt.want[i]) {
+					t.Errorf("warning %q (Warning %v), want %q", w.String(), w.Warning, tt.want[i])
+				}
+			}
+		})
+	}
+}
