@@ -6,6 +6,7 @@ import (
 	"maps"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/expr-lang/expr"
@@ -123,7 +124,7 @@ func compileCondition(src string, env map[string]any, dynamic []string, outputs 
 	prog, err := compile(dynamic)
 	if err != nil {
 		msg, _, _ := strings.Cut(err.Error(), "\n")
-		return nil, fmt.Errorf("condition %q is not valid: %s", src, msg)
+		return nil, fmt.Errorf("condition %q is not valid: %s", src, conditionWords(src, msg, env))
 	}
 	c := &condition{src: src, prog: prog, env: env, dynamic: dynamic, reads: read}
 	// Checked with their types (above), run as stored values: the outputs
@@ -146,6 +147,114 @@ func compileCondition(src string, env map[string]any, dynamic []string, outputs 
 		}
 	}
 	return c, nil
+}
+
+// commaNumber is a number written with grouping commas (1,000).
+var commaNumber = regexp.MustCompile(`\b\d{1,3}(?:,\d{3})+(?:\.\d+)?\b`)
+
+// loneEquals is a = that is not part of ==, !=, <= or >=.
+var loneEquals = regexp.MustCompile(`([^=!<>])=([^=])`)
+
+// goTypes names expr-lang's words for a value's type (Go's) in a flow
+// author's.
+var goTypes = strings.NewReplacer("float64", "a number", "int", "a number", "string", "a text", "bool", "true or false")
+
+// conditionWords says what expr-lang's compile error msg means for a
+// condition src over env, in words and with the fix, for the commonest
+// mistakes; msg as it is for the others.
+func conditionWords(src, msg string, env map[string]any) string {
+	msg = exprPosition.ReplaceAllString(msg, "")
+	switch {
+	case strings.Contains(msg, `unexpected token Operator("=")`):
+		return fmt.Sprintf("= is not a comparison; use == to compare: %s", loneEquals.ReplaceAllString(src, "$1==$2"))
+	case strings.Contains(msg, `unexpected token Operator(",")`) && commaNumber.MatchString(src):
+		n := commaNumber.FindString(src)
+		return fmt.Sprintf("%s: numbers are written without grouping commas; write %s (or %s)", n, strings.ReplaceAll(n, ",", ""), strings.ReplaceAll(n, ",", "_"))
+	case strings.Contains(msg, "mismatched types"):
+		if w := mismatchWords(src, env); w != "" {
+			return w
+		}
+		return goTypes.Replace(msg)
+	}
+	return msg
+}
+
+// mismatchWords says which comparison of src compares a field with a value
+// of another kind (amount > "500", amount a number field), and how to
+// write it; "" if none does.
+func mismatchWords(src string, env map[string]any) string {
+	tree, err := parser.Parse(src)
+	if err != nil {
+		return ""
+	}
+	var m mismatch
+	m.env = env
+	ast.Walk(&tree.Node, &m)
+	return m.words
+}
+
+type mismatch struct {
+	env   map[string]any
+	words string
+}
+
+func (m *mismatch) Visit(n *ast.Node) {
+	b, ok := (*n).(*ast.BinaryNode)
+	if !ok || m.words != "" || !slices.Contains([]string{"==", "!=", "<", ">", "<=", ">="}, b.Operator) {
+		return
+	}
+	field := func(n ast.Node) (string, any, bool) {
+		id, ok := n.(*ast.IdentifierNode)
+		if !ok {
+			return "", nil, false
+		}
+		v, ok := m.env[id.Value]
+		return id.Value, v, ok
+	}
+	kind := func(v any) string {
+		if kindOf(v) == "a number" {
+			return "is a number field"
+		}
+		return "holds text"
+	}
+	name, v, ok := field(b.Left)
+	lit := b.Right
+	if !ok {
+		name, v, ok = field(b.Right)
+		lit = b.Left
+	}
+	if !ok {
+		return
+	}
+	if other, ov, ok := field(lit); ok && kindOf(ov) != kindOf(v) {
+		m.words = fmt.Sprintf("%s %s and %s %s: they cannot be compared", name, kind(v), other, kind(ov))
+		return
+	}
+	switch l := lit.(type) {
+	case *ast.StringNode:
+		if kindOf(v) != "a number" {
+			return
+		}
+		m.words = fmt.Sprintf("%s is a number field, and %q is a text", name, l.Value)
+		if _, err := strconv.ParseFloat(l.Value, 64); err == nil {
+			m.words += fmt.Sprintf("; write the number without quotes: %s %s %s", name, b.Operator, l.Value)
+		} else {
+			m.words += "; compare it with a number (written without quotes)"
+		}
+	case *ast.IntegerNode, *ast.FloatNode:
+		if kindOf(v) == "a number" {
+			return
+		}
+		var num string
+		if i, ok := l.(*ast.IntegerNode); ok {
+			num = strconv.Itoa(i.Value)
+		} else {
+			num = strconv.FormatFloat(l.(*ast.FloatNode).Value, 'f', -1, 64)
+		}
+		m.words = fmt.Sprintf("%s holds text, and %s is a number; compare it with a text, in quotes: %s %s %q", name, num, name, b.Operator, num)
+	case *ast.BoolNode:
+		m.words = fmt.Sprintf("%s %s, and %v is true or false; compare it with a %s", name, kind(v), l.Value, map[bool]string{true: "number", false: "text, in quotes"}[kindOf(v) == "a number"])
+	}
 }
 
 // storedFunc reads a name whose value only a step's run stores (a webhook

@@ -411,6 +411,38 @@ steps:
     when: amount + 1 # @steps[0].when
     assignees: [manager]
 `, []want{{"steps[0].when", `is not valid`}}},
+		// A condition's commonest mistakes, said in words, not as the
+		// expression library's tokens and types.
+		{"a condition with = for ==", validHead + `steps:
+  - id: a
+    type: approval
+    when: note = "it" # @steps[0].when
+    assignees: [manager]
+`, []want{{"steps[0].when", `condition "note = \"it\"" is not valid: = is not a comparison; use == to compare: note == "it"`}}},
+		{"a number with grouping commas", validHead + `steps:
+  - id: a
+    type: approval
+    when: amount > 1,000 # @steps[0].when
+    assignees: [manager]
+`, []want{{"steps[0].when", `is not valid: 1,000: numbers are written without grouping commas; write 1000 (or 1_000)`}}},
+		{"a number field compared with a text", validHead + `steps:
+  - id: a
+    type: approval
+    when: amount > "500" # @steps[0].when
+    assignees: [manager]
+  - id: b
+    type: approval
+    when: note >= 5 # @steps[1].when
+    assignees: [manager]
+  - id: c
+    type: approval
+    when: amount == note # @steps[2].when
+    assignees: [manager]
+`, []want{
+			{"steps[0].when", `is not valid: amount is a number field, and "500" is a text; write the number without quotes: amount > 500`},
+			{"steps[1].when", `is not valid: note holds text, and 5 is a number; compare it with a text, in quotes: note >= "5"`},
+			{"steps[2].when", `is not valid: amount is a number field and note holds text: they cannot be compared`},
+		}},
 		{"backwards and unknown next", validHead + `steps:
   - id: a
     type: approval
