@@ -11,6 +11,7 @@ import (
 	"path"
 	"reflect"
 	"regexp"
+	"regexp/syntax"
 	"slices"
 	"strconv"
 	"strings"
@@ -1173,11 +1174,15 @@ func (v *validator) fields(p string, raw []rawField, names map[string]string) []
 			}
 		}
 		if r.Pattern != "" {
-			re, err := regexp.Compile("^(?:" + r.Pattern + ")$")
-			if err != nil {
-				v.add(fp+".pattern", "pattern is not a valid regular expression: %v", err)
+			// Checked alone, so that what is said of it is of the pattern as
+			// written (and a ")" in it cannot close the group it is put in).
+			_, err := regexp.Compile(r.Pattern)
+			if err == nil {
+				f.re, err = regexp.Compile("^(?:" + r.Pattern + ")$")
 			}
-			f.re = re
+			if err != nil {
+				v.add(fp+".pattern", "pattern \"%s\" is not a valid regular expression: %s", r.Pattern, regexpWords(err))
+			}
 		}
 		if r.Default != nil {
 			f.Default = fmt.Sprint(r.Default)
@@ -1434,6 +1439,43 @@ func (v *validator) step(p string, r *rawStep, names map[string]string, working 
 		}
 	}
 	return s
+}
+
+// regexpWords says what is wrong with a pattern, from Go's error, in words
+// and with what to do.
+func regexpWords(err error) string {
+	var se *syntax.Error
+	if !errors.As(err, &se) {
+		return err.Error()
+	}
+	at := se.Expr
+	switch se.Code {
+	case syntax.ErrMissingBracket:
+		return fmt.Sprintf("the [ of \"%s\" opens a set of characters and nothing closes it: add the ] (as in [A-Z]), or write \\[ for the character [", at)
+	case syntax.ErrMissingParen:
+		return fmt.Sprintf("a ( in \"%s\" opens a group and nothing closes it: add the ), or write \\( for the character (", at)
+	case syntax.ErrUnexpectedParen:
+		return fmt.Sprintf("a ) in \"%s\" closes no group: remove it, or write \\) for the character )", at)
+	case syntax.ErrMissingRepeatArgument:
+		return fmt.Sprintf("%s repeats nothing: put it after what it repeats (as in [0-9]+), or write it with a \\ before it for the character itself", at)
+	case syntax.ErrInvalidRepeatOp:
+		return fmt.Sprintf("%s repeats a repetition: write one of *, + and ? (a ? after one, as in +?, makes it match as little as it can)", at)
+	case syntax.ErrInvalidRepeatSize:
+		return fmt.Sprintf("%s is not a count: write {n}, {n,} or {n,m}, with n no more than m and at most 1000", at)
+	case syntax.ErrInvalidEscape:
+		return fmt.Sprintf("%s is not an escape Go's regular expressions know: write \\\\ for a backslash", at)
+	case syntax.ErrTrailingBackslash:
+		return "it ends in a lone \\: remove it, or write \\\\ for a backslash"
+	case syntax.ErrInvalidCharRange:
+		return fmt.Sprintf("%s is not a range: write the lower end first (a-z, 0-9), or put a - meant as itself last ([a-z-])", at)
+	case syntax.ErrInvalidCharClass:
+		return fmt.Sprintf("%s is not a class of characters Go's regular expressions know ([:alpha:], [:digit:], \\d, \\w, \\s, \\pL...)", at)
+	case syntax.ErrInvalidPerlOp:
+		return fmt.Sprintf("%s is not supported: Go's regular expressions have no lookahead or lookbehind ((?=, (?!, (?<=, (?<!) and no backreferences", at)
+	case syntax.ErrInvalidNamedCapture:
+		return fmt.Sprintf("%s is not a named group: write (?P<name>...), the name of letters, digits and _", at)
+	}
+	return fmt.Sprintf("%s (at \"%s\")", se.Code, at)
 }
 
 // checkAssignee validates an assignee reference.

@@ -443,6 +443,13 @@ steps:
 			{"steps[1].when", `is not valid: note holds text, and 5 is a number; compare it with a text, in quotes: note >= "5"`},
 			{"steps[2].when", `is not valid: amount is a number field and note holds text: they cannot be compared`},
 		}},
+		// Checked alone: in the ^(?:...)$ it is matched in, its ) would
+		// close that group and the pattern pass.
+		{"a pattern with a ) that closes nothing", validHead[:len(validHead)-1] + `
+  - {name: code, pattern: "a)(?:b"} # @form[3].pattern
+steps:
+  - {id: a, type: notify, to: [requester], message: hi}
+`, []want{{"form[3].pattern", `pattern "a)(?:b" is not a valid regular expression: a ) in "a)(?:b" closes no group: remove it, or write \) for the character )`}}},
 		{"backwards and unknown next", validHead + `steps:
   - id: a
     type: approval
@@ -716,7 +723,7 @@ steps:
 			{"form[1].options", "a choice field needs options"},
 			{"form[2].options", "options are only for fields of type choice"},
 			{"form[3].min", "min 5 is above max 1"},
-			{"form[4].pattern", "pattern is not a valid regular expression"},
+			{"form[4].pattern", `pattern "[a-" is not a valid regular expression: the [ of "[a-" opens a set of characters and nothing closes it: add the ]`},
 			{"form[5].default", `default "z" is not a valid value: f must be one of: x, y`},
 			{"form[6].name", `name "G" must be a lowercase identifier`},
 			{"form[7].name", "name is required"},
