@@ -148,6 +148,7 @@ var (
 func ParseDefinition(file string, src []byte) (*Definition, error) {
 	v := newValidator(file, nil)
 	src = bytes.TrimPrefix(src, utf8BOM) // some editors on Windows start a file with one
+	v.src = src
 	f, err := parser.ParseBytes(src, 0)
 	if err != nil {
 		v.yamlError(err, nil)
@@ -182,6 +183,14 @@ func ParseDefinition(file string, src []byte) (*Definition, error) {
 		if t, ok := v.typeAt(p); ok && t.Kind() == reflect.Int && f.Value != float64(int64(f.Value)) {
 			v.add(p, "%s is not a whole number", f.GetToken().Value)
 		}
+	}
+	// A key left empty is said with the decoder's problems: it explains
+	// those of its content written beside it (remind:, then every: as an
+	// unknown key). What a check says of it (no assignees, no step) is
+	// said better by "it has no value", as of a value dropped.
+	for _, p := range v.emptyKeys() {
+		v.problems = append(v.problems, p)
+		dropped = append(dropped, p.Path)
 	}
 	v.sortByLine()
 	said := len(v.problems)
@@ -229,10 +238,112 @@ func (d *Definition) line(path string) int {
 	}
 }
 
+// emptyKeys reports each key written with no value (remind: and nothing
+// after it) that holds a mapping or a list: its content is missing, most
+// often written on the next lines without being indented under it.
+func (v *validator) emptyKeys() []Problem {
+	var out []Problem
+	for _, yp := range slices.Sorted(maps.Keys(v.empty)) {
+		p := strings.TrimPrefix(strings.TrimPrefix(yp, "$"), ".")
+		t, ok := v.keyType(p)
+		if !ok {
+			continue // an unknown key, said already
+		}
+		key := p[strings.LastIndexAny(p, ".]")+1:]
+		var msg string
+		switch t.Kind() {
+		case reflect.Struct:
+			msg = fmt.Sprintf("%s has no value: write its keys (%s) indented under it, or remove it", key, strings.Join(structKeys(elemType(t)), ", "))
+		case reflect.Slice:
+			msg = fmt.Sprintf("%s has no value: list its items indented under it, each on a line starting with \"- \", or remove it", key)
+		case reflect.Map:
+			msg = fmt.Sprintf("%s has no value: write its entries (name: value) indented under it, or remove it", key)
+		default:
+			continue // a single value left empty is said by the checks that need it
+		}
+		out = append(out, Problem{File: v.file, Line: v.empty[yp], Path: p, Msg: msg})
+	}
+	return out
+}
+
+// keyType is the Go type the key at path decodes into, pointers taken off
+// (a list stays a list, unlike typeAt).
+func (v *validator) keyType(path string) (reflect.Type, bool) {
+	parent, key := "", path
+	if i := strings.LastIndex(path, "."); i >= 0 {
+		parent, key = path[:i], path[i+1:]
+	}
+	pt, ok := v.typeAt(parent)
+	if !ok {
+		return nil, false
+	}
+	f, ok := fieldByTag(pt, key)
+	if !ok {
+		return nil, false
+	}
+	t := f.Type
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	return t, true
+}
+
+// elemType is what one item of t is: the element of a list, one schedule
+// of a schedule key, else t.
+func elemType(t reflect.Type) reflect.Type {
+	for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice {
+		t = t.Elem()
+	}
+	if t == reflect.TypeFor[rawSchedules]() {
+		t = reflect.TypeFor[rawSchedule]()
+	}
+	return t
+}
+
+// structKeys lists the keys a struct of the format takes.
+func structKeys(t reflect.Type) []string {
+	var keys []string
+	for i := range t.NumField() {
+		if k := t.Field(i).Tag.Get("yaml"); k != "" {
+			keys = append(keys, k)
+		}
+	}
+	return keys
+}
+
+// emptyOwner finds, for an unknown key at path on line, the key left empty
+// just before it in the same mapping that takes it (remind:, then every:
+// at remind's own indentation): its name, its line, and whether it holds a
+// list; "" if none.
+func (v *validator) emptyOwner(path string, line int) (name string, at int, list bool) {
+	parent, key := "", path
+	if i := strings.LastIndex(path, "."); i >= 0 {
+		parent, key = path[:i], path[i+1:]
+	}
+	for yp, l := range v.empty {
+		p := strings.TrimPrefix(strings.TrimPrefix(yp, "$"), ".")
+		pp, k := "", p
+		if i := strings.LastIndex(p, "."); i >= 0 {
+			pp, k = p[:i], p[i+1:]
+		}
+		if pp != parent || l >= line || l <= at {
+			continue
+		}
+		t, ok := v.keyType(p)
+		if !ok {
+			continue
+		}
+		if et := elemType(t); et.Kind() == reflect.Struct && slices.Contains(structKeys(et), key) {
+			name, at, list = k, l, t.Kind() == reflect.Slice
+		}
+	}
+	return name, at, list
+}
+
 // newValidator checks a file whose document decodes into root (nil: a
 // flow definition, rawFlow).
 func newValidator(file string, root reflect.Type) *validator {
-	return &validator{root: root, file: file, lines: map[string]int{}, byPos: map[[2]int]string{}}
+	return &validator{root: root, file: file, lines: map[string]int{}, byPos: map[[2]int]string{}, empty: map[string]int{}}
 }
 
 // tagsHaveValues reports whether the walked document has no custom tag
@@ -395,9 +506,11 @@ func LoadDefinitions(fsys fs.FS, dir string) ([]*Definition, error) {
 type validator struct {
 	root     reflect.Type // what the document decodes into: rawFlow unless set
 	file     string
+	src      []byte            // the file's text, for what the parser cannot say (a line indented too little)
 	emptyTag string            // yaml path of a tag with no value
 	lines    map[string]int    // yaml path -> line
 	byPos    map[[2]int]string // (line, column) -> yaml path
+	empty    map[string]int    // yaml path of a key written with no value -> its line
 	floats   []*ast.FloatNode  // numbers with a point, checked against whole-number keys
 	problems []Problem
 	warnings []Problem // Definition.Warnings
@@ -415,6 +528,14 @@ func (v *validator) Visit(n ast.Node) ast.Visitor {
 	}
 	if f, ok := n.(*ast.FloatNode); ok {
 		v.floats = append(v.floats, f)
+	}
+	if mv, ok := n.(*ast.MappingValueNode); ok {
+		// remind: with nothing after it (not ~ or null, written on purpose)
+		if null, ok := mv.Value.(*ast.NullNode); ok && null.Token != nil && null.Token.Type == token.ImplicitNullType {
+			if tk := mv.Key.GetToken(); tk != nil && tk.Position != nil {
+				v.empty[mv.GetPath()] = tk.Position.Line
+			}
+		}
 	}
 	if tk := n.GetToken(); tk != nil && tk.Position != nil {
 		p := n.GetPath()
@@ -673,14 +794,63 @@ func (v *validator) yamlError(err error, entry *droppedItem) string {
 	if errors.As(err, &uf) {
 		key := ye.GetToken().Value
 		msg = fmt.Sprintf("unknown key %q", key)
-		if s := nearest(key, v.keysAt(p)); s != "" {
+		if owner, at, list := v.emptyOwner(p, line); owner != "" {
+			// Not a key to remove: one of the empty key's, written at its
+			// indentation instead of under it.
+			msg += fmt.Sprintf(" here: it is a key of %s (line %d), which has no value; indent it under %s:", owner, at, owner)
+			if list {
+				msg += fmt.Sprintf(", as an item (- %s: ...)", key)
+			}
+		} else if s := nearest(key, v.keysAt(p)); s != "" {
 			msg += fmt.Sprintf(" (did you mean %q?)", s)
 		} else {
 			msg += "; remove it"
 		}
 	}
+	// What the parser says of a line out of place, not of a value's own
+	// syntax (an unclosed [), is perhaps a dedented child of an empty key.
+	var se *yaml.SyntaxError
+	if errors.As(err, &se) && (strings.Contains(msg, "not allowed in this context") || strings.Contains(msg, "unexpected key name")) {
+		if hint := v.underEmpty(line); hint != "" {
+			msg = hint
+		}
+	}
 	v.problems = append(v.problems, Problem{File: v.file, Line: line, Path: p, Msg: syntaxHint(msg)})
 	return p
+}
+
+// emptyKeyLine is a line holding a key and no value (remind:, - remind:),
+// perhaps with a comment.
+var emptyKeyLine = regexp.MustCompile(`^(\s*(?:-\s+)?)([A-Za-z_][\w-]*):\s*(?:#.*)?$`)
+
+// underEmpty says what is wrong when the parser stops at a line indented
+// less than the key left empty on the line before it (assignees:, then its
+// items dedented: "value is not allowed in this context", "unexpected key
+// name"), or "" when that is not the case.
+func (v *validator) underEmpty(line int) string {
+	lines := strings.Split(string(v.src), "\n")
+	if line < 2 || line > len(lines) {
+		return ""
+	}
+	cur := strings.TrimRight(lines[line-1], "\r")
+	for prev := line - 1; prev >= 1; prev-- {
+		l := strings.TrimRight(lines[prev-1], "\r")
+		if t := strings.TrimSpace(l); t == "" || strings.HasPrefix(t, "#") {
+			continue
+		}
+		m := emptyKeyLine.FindStringSubmatch(l)
+		indent := len(cur) - len(strings.TrimLeft(cur, " "))
+		// A list may start at its key's own indentation; nothing else may.
+		if m == nil || indent > len(m[1]) || indent == len(m[1]) && strings.HasPrefix(strings.TrimSpace(cur), "-") {
+			return ""
+		}
+		less := "less than"
+		if indent == len(m[1]) {
+			less = "no further in than"
+		}
+		return fmt.Sprintf("this line is indented %s %s: (line %d), which has no value: indent what belongs to %s under it, further in than the key", less, m[2], prev, m[2])
+	}
+	return ""
 }
 
 // syntaxHint adds what to fix to the YAML parser's commonest complaints,

@@ -443,6 +443,41 @@ steps:
 			{"steps[1].when", `is not valid: note holds text, and 5 is a number; compare it with a text, in quotes: note >= "5"`},
 			{"steps[2].when", `is not valid: amount is a number field and note holds text: they cannot be compared`},
 		}},
+		// A key left empty: its content is missing, and what was meant to
+		// be under it, written beside it, is not a key to remove.
+		{"an empty remind, its keys beside it", validHead + `steps:
+  - id: a
+    type: approval
+    assignees: [manager]
+    remind: # @steps[0].remind
+    every: 1h # @steps[0].every
+    max: 2 # @steps[0].max
+`, []want{
+			{"steps[0].remind", "remind has no value: write its keys (every, max) indented under it, or remove it"},
+			{"steps[0].every", `unknown key "every" here: it is a key of remind (line 12), which has no value; indent it under remind:`},
+			{"steps[0].max", `unknown key "max" here: it is a key of remind (line 12), which has no value; indent it under remind:`},
+		}},
+		{"empty keys", validHead + `steps:
+  - id: a
+    type: approval
+    assignees: # @steps[0].assignees
+    escalate: # @steps[0].escalate
+    after: 1d # @steps[0].after
+  - id: b
+    type: task
+    assignees: [manager]
+    outputs: # @steps[1].outputs
+  - id: c
+    type: webhook
+    url: https://example.com/hook
+    store: # @steps[2].store
+`, []want{
+			{"steps[0].assignees", `assignees has no value: list its items indented under it, each on a line starting with "- ", or remove it`},
+			{"steps[0].escalate", "escalate has no value"},
+			{"steps[0].after", `unknown key "after" here: it is a key of escalate (line 12), which has no value; indent it under escalate:, as an item (- after: ...)`},
+			{"steps[1].outputs", "outputs has no value"},
+			{"steps[2].store", "store has no value: write its entries (name: value) indented under it, or remove it"},
+		}},
 		// Checked alone: in the ^(?:...)$ it is matched in, its ) would
 		// close that group and the pattern pass.
 		{"a pattern with a ) that closes nothing", validHead[:len(validHead)-1] + `
@@ -840,6 +875,15 @@ func TestValidationOfDocuments(t *testing.T) {
 		{"a tag without a value", "id: v\nname: V\nowner: o\nsteps: !x\n", 4, "a YAML tag (!...) here has no value"},
 		{"a nested tag without a value", "id: v\nsteps:\n  - id: a\n    assignees: !x\n", 4, "a YAML tag (!...) here has no value"},
 		{"wrong value type", "id: v\nname: V\nowner: o\nsteps:\n  - id: a\n    type: approval\n    assignees: [manager]\n    quorum: many\n", 8, `"many" is not a whole number`},
+		// A list under a key left empty, indented less than the key: said
+		// as that, not as the parser's "value is not allowed in this
+		// context" or "unexpected key name".
+		{"a list indented less than its key", "id: v\nname: V\nowner: o\nsteps:\n  - id: a\n    type: approval\n    assignees:\n   - person:bob\n    due: 1d\n", 8,
+			"this line is indented less than assignees: (line 7), which has no value: indent what belongs to assignees under it, further in than the key"},
+		{"a list indented as far as its parent", "id: v\nname: V\nowner: o\nsteps:\n  - id: a\n    type: approval\n    assignees: # who\n\n  - person:bob\n    due: 1d\n", 9,
+			"this line is indented less than assignees: (line 7)"},
+		{"a mapping's keys at its own indentation, then deeper", "id: v\nname: V\nowner: o\nsteps:\n  - id: a\n    type: approval\n    assignees: [manager]\n    remind:\n    every: 1h\n      max: 2\n", 9,
+			"this line is indented no further in than remind: (line 8), which has no value"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
