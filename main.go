@@ -830,7 +830,7 @@ func prefixProblems(err error, dir string) error {
 func graph(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	const usage = "usage: baton graph [-flows DIR] FLOW|FILE.yaml (prints the flow as a Mermaid flowchart)"
 	fs := newFlags("graph", usage)
-	dir := fs.String("flows", getenv("BATON_FLOWS_DIR"), "flow definitions directory (default: the built-in flows)")
+	dir := fs.String("flows", getenv("BATON_FLOWS_DIR"), "flow definitions directory (default: BATON_FLOWS_DIR, else the built-in flows)")
 	if err := parseRouted(fs, args, stdout, stderr, parseFlags); err != nil {
 		return flagsExit(err)
 	}

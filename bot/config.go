@@ -107,7 +107,9 @@ func LoadConfig(args []string, getenv func(string) string, environ []string, out
 	fs.SetOutput(out)
 	fs.Usage = func() {
 		fmt.Fprintf(out, "Usage: baton [flags]                 run Baton (HTTP server, timers, delivery)\n")
-		fmt.Fprintf(out, "       baton validate PATH...         check flow definitions (files or directories) or a people directory file; exit 1 on any error\n")
+		fmt.Fprintf(out, "       baton validate [-directory FILE] PATH...\n")
+		fmt.Fprintf(out, "                                      check flow definitions (files or directories), and the people they name against a people\n")
+		fmt.Fprintf(out, "                                      directory; or a people directory file; exit 1 on any error\n")
 		fmt.Fprintf(out, "       baton graph [-flows DIR] FLOW  print a flow (an id, or a file's path) as a Mermaid flowchart\n")
 		fmt.Fprintf(out, "       baton audit [-json] [-redis-url URL] ID\n")
 		fmt.Fprintf(out, "                                      print (or export as JSON lines) an instance's audit trail and verify its hash chain\n")
