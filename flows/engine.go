@@ -1959,6 +1959,11 @@ func (t *tx) recipients(target, about string) []Recipient {
 	switch kind {
 	case "channel":
 		return []Recipient{{Channel: id}}
+	case "field": // whoever the field names: nobody when it was left empty
+		if p := t.fieldAssignee(id); p != "" {
+			return []Recipient{{Person: p}}
+		}
+		return nil
 	case "group":
 		var out []Recipient
 		for _, p := range t.e.dir.Members(id) {

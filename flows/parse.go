@@ -1173,6 +1173,16 @@ func (v *validator) flow(r *rawFlow) *Definition {
 				v.add(fmt.Sprintf("%s.assignees[%d]", p, j), "%q names %s, which %s: an assignee may be a person field of the form or one an earlier step sets", a, name, by)
 			}
 		}
+		for j, to := range s.To { // a notify step's: a person field of the form, or one an earlier step sets
+			name, ok := strings.CutPrefix(to, "field:")
+			switch {
+			case !ok:
+			case !personFields[name]:
+				v.add(fmt.Sprintf("%s.to[%d]", p, j), "%q names no person field; add a form field %q of type person (or type email, for someone outside the workspace), or use person:ID, group:NAME or channel:NAME", to, name)
+			case !slices.ContainsFunc(available, func(f Field) bool { return f.Name == name }):
+				v.add(fmt.Sprintf("%s.to[%d]", p, j), "%q names %s, which step %s sets later: a notify step may name a person field of the form or one an earlier step sets", to, name, setBy[name])
+			}
+		}
 		v.optionalAssignees(p, s, available)
 		available = slices.AppendSeq(available, (&Definition{Steps: []Step{*s}}).fields(true))
 		for j, name := range s.ReapproveOn {
@@ -1564,14 +1574,14 @@ func (v *validator) step(p string, r *rawStep, names map[string]string, working 
 			s.msg = t
 		}
 		if len(r.To) == 0 {
-			v.add(p+".to", "a notify step needs to: requester, manager, owner, person:ID, group:NAME or channel:NAME")
+			v.add(p+".to", "a notify step needs to: requester, manager, owner, person:ID, group:NAME, channel:NAME or field:NAME")
 		}
 		for j, t := range r.To {
-			if t == "requester" || t == "owner" {
+			if t == "requester" || t == "owner" || strings.HasPrefix(t, "field:") { // a field: checked with the flow's fields
 				continue
 			}
 			if err := checkTarget(t, true); err != nil {
-				v.add(fmt.Sprintf("%s.to[%d]", p, j), "%v", err)
+				v.add(fmt.Sprintf("%s.to[%d]", p, j), "%v; a notify step also takes requester, owner or field:NAME", err)
 			}
 		}
 		if r.Due != "" {

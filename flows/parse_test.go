@@ -794,6 +794,20 @@ steps:
 			{"steps[1].assignees", "a task step needs assignees"},
 			{"steps[1].on_timeout", "on_timeout needs due"},
 		}},
+		{"a notify step's field: targets", validHead + `steps:
+  - id: a
+    type: notify
+    to: [field:approver, field:note, field:reviewer] # @steps[0].to[1] @steps[0].to[2]
+    message: hi
+  - id: b
+    type: task
+    assignees: [manager]
+    outputs:
+      - {name: reviewer, type: person}
+`, []want{
+			{"steps[0].to[1]", `"field:note" names no person field; add a form field "note" of type person`},
+			{"steps[0].to[2]", `"field:reviewer" names reviewer, which step b sets later`},
+		}},
 		{"notify and webhook steps", validHead + `steps:
   - id: a # @steps[0].message @steps[0].to
     type: notify

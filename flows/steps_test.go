@@ -438,6 +438,43 @@ steps:
 	}
 }
 
+// TestNotifyAField: a notify step tells whoever a person or email field
+// names (someone outside the workspace by mail), and nobody for a field
+// left empty.
+func TestNotifyAField(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t, `
+id: tell
+name: Tell
+owner: olivia
+form:
+  - {name: sponsor, type: person}
+  - {name: contact, type: email}
+steps:
+  - {id: tell, name: Tell the sponsor, type: notify, to: [field:sponsor, field:contact], message: "go ahead"}
+`)
+	told := func(tr *flows.Transition) []string {
+		var out []string
+		for _, n := range notifies(tr) {
+			if n.Card == "notify/tell" {
+				out = append(out, n.To.Person)
+			}
+		}
+		return out
+	}
+	r := newRun(t, e)
+	if got := told(r.start("tell", "alice", form("sponsor", "carol", "contact", "Pat@Vendor.example"))); !slices.Equal(got, []string{"carol", "email:pat@vendor.example"}) {
+		t.Errorf("told %v", got)
+	}
+	r = newRun(t, e)
+	if got := told(r.start("tell", "alice", form())); len(got) != 0 {
+		t.Errorf("with both fields empty, told %v", got)
+	}
+	if tl := fmt.Sprint(r.e.Timeline(r.in, r.audit, "alice", r.now).Items); !strings.Contains(tl, "to: nobody (no one it names is on this request)") {
+		t.Errorf("timeline %s", tl)
+	}
+}
+
 // TestTimelineNotifyStep: a notify step has no rounds, and its timeline
 // line names only the step.
 func TestTimelineNotifyStep(t *testing.T) {

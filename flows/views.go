@@ -136,6 +136,9 @@ func (e *Engine) detailValue(def *Definition, key, value string, loc *time.Locat
 	if !people {
 		return value
 	}
+	if value == "" && key == "to" { // a notify step whose fields were left empty
+		return "nobody (no one it names is on this request)"
+	}
 	// Lists are joined with ", ", changes with " → "; names (already
 	// shown by name) and channels pass through Name unchanged.
 	var b strings.Builder
