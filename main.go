@@ -548,8 +548,8 @@ func connect(cfg bot.Config, log *slog.Logger) (redis.UniversalClient, func(), e
 func validate(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	const usage = "usage: baton validate [-directory FILE] PATH... (flow files, or directories of *.yaml and *.yml files; a people directory file is checked as one)\n" +
 		"Checks every flow and reports each problem with file:line, field path and what to fix; exits 1 on any (warnings, marked so, do not fail it).\n" +
-		"The people, groups and channels the flows name are checked against the people directory: -directory, else BATON_DIRECTORY, else (for the\n" +
-		"built-in flows only) the built-in demo directory; with none, they are not checked, and validate says so."
+		"The people, groups and channels the flows name are checked against the people directory: -directory, else BATON_DIRECTORY, else a people\n" +
+		"directory file among the paths, else (for the built-in flows only) the built-in demo directory; with none, they are not checked, and validate says so."
 	flagSet := newFlags("validate", usage)
 	dirFlag := flagSet.String("directory", "", "people directory file to check the flows against (default BATON_DIRECTORY)")
 	if err := parseRouted(flagSet, args, stdout, stderr, parseFlags); err != nil {
@@ -605,7 +605,9 @@ func validate(args []string, getenv func(string) string, stdout, stderr io.Write
 	}
 	var defs []*flows.Definition
 	var ok []string // the people directories that are fine
-	builtIn := true // every flow read is one of the built-in ones, as shipped
+	var given []*flows.Directory
+	var givenNames []string // the people directory files named, that parsed
+	builtIn := true         // every flow read is one of the built-in ones, as shipped
 	for _, f := range files {
 		src, err := os.ReadFile(f)
 		if err != nil {
@@ -619,6 +621,7 @@ func validate(args []string, getenv func(string) string, stdout, stderr io.Write
 				problems = append(problems, err.Error())
 			} else {
 				ok = append(ok, fmt.Sprintf("ok  %s: people directory, %s", f, flows.Plural(len(dir.People()), "person", "people")))
+				given, givenNames = append(given, dir), append(givenNames, f)
 			}
 			continue
 		}
@@ -646,6 +649,11 @@ func validate(args []string, getenv func(string) string, stdout, stderr io.Write
 		if err != nil {
 			problems = append(problems, fmt.Sprintf("%v\n(the people directory to check the flows against: -directory, else BATON_DIRECTORY; fix it to have the flows' people, groups and channels checked)", err))
 		}
+	case len(given) == 1: // validate flows/ people.yaml: the flows against it
+		dir = given[0]
+	case len(given) > 1:
+		unchecked = "note: the people, groups and channels the flows name were not checked: several people directories were given (" + strings.Join(givenNames, ", ") +
+			"); name the one Baton runs with: baton validate -directory people.yaml PATH..."
 	case builtIn:
 		dir, _ = flows.ParseDirectory("built-in demo directory", manifests.Directory)
 	default:

@@ -206,6 +206,7 @@ func TestValidateAgainstDirectory(t *testing.T) {
 		{"BATON_DIRECTORY", env("BATON_DIRECTORY", people), []string{flow}},
 		{"-directory, after the path", env(), []string{flow, "-directory", people}},
 		{"-directory over BATON_DIRECTORY", env("BATON_DIRECTORY", filepath.Join(dir, "missing.yaml")), []string{"-directory", people, flow}},
+		{"a directory file among the paths", env(), []string{flow, people}},
 	} {
 		code, out, errOut := validateIn(tt.getenv, tt.args...)
 		if code != 1 || strings.Contains(out, "ok  "+flow) || strings.Contains(errOut, "not checked") {
