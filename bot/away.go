@@ -76,7 +76,7 @@ func (s *Service) awayNow(ctx context.Context) map[string]flows.Away {
 func (s *Service) forgetAway() { s.away.snap.Store(nil) }
 
 // awayCommand runs "away [until] <last day> [person]" and "back".
-func (s *Service) awayCommand(ctx context.Context, actor, platform string, c flows.Command) (Reply, error) {
+func (s *Service) awayCommand(ctx context.Context, actor, platform, key string, c flows.Command) (Reply, error) {
 	refuse := func(format string, args ...any) (Reply, error) {
 		return Reply{Message: &flows.Message{Kind: flows.MsgInfo, Title: fmt.Sprintf(format, args...)}, Refused: true}, nil
 	}
@@ -157,7 +157,7 @@ func (s *Service) awayCommand(ctx context.Context, actor, platform string, c flo
 		}
 	}
 	why := "away through " + flows.AwayThrough(until, loc) // on the cards and in the record: why the task moved
-	shared, err := s.sharePending(ctx, actor, platform, c.Arg, why, candidates)
+	shared, err := s.sharePending(ctx, actor, platform, key, c.Arg, why, candidates)
 	if err != nil {
 		return Reply{}, err
 	}
@@ -199,7 +199,7 @@ func (s *Service) awayCommand(ctx context.Context, actor, platform string, c flo
 // candidates who may take it (not its requester, nobody on its step
 // already), who stands in for them there in place of whoever stood in
 // before (an earlier away's stand-in).
-func (s *Service) sharePending(ctx context.Context, actor, platform, lastDay, why string, candidates []string) (shared, error) {
+func (s *Service) sharePending(ctx context.Context, actor, platform, key, lastDay, why string, candidates []string) (shared, error) {
 	ins, err := s.store.List(ctx, flows.Query{Assignee: actor, Limit: awayShareMax})
 	if err != nil {
 		return shared{}, err
@@ -210,10 +210,13 @@ func (s *Service) sharePending(ctx context.Context, actor, platform, lastDay, wh
 		if i < 0 {
 			continue // theirs as a delegate only: not theirs to pass on
 		}
-		before := in.Tasks[i].StandIn // in the key: an away naming them again, after another, is not a redelivery
+		// In the key: an away naming them again, after another, is not a
+		// redelivery; nor, by the command's own key, is one naming them a
+		// third time (carol, frank, carol, frank): only a sender's retry is.
+		before := in.Tasks[i].StandIn
 		to, kept := "", false
 		for _, cand := range candidates {
-			ev := flows.Event{Kind: flows.EventDelegate, Key: fmt.Sprintf("away:%s:%s:%s:%s:%d:%s", actor, lastDay, cand, in.ID, in.Round, before),
+			ev := flows.Event{Kind: flows.EventDelegate, Key: fmt.Sprintf("away:%s:%s:%s:%s:%d:%s:%s", actor, lastDay, cand, in.ID, in.Round, before, key),
 				Instance: in.ID, Actor: actor, Platform: platform, Target: cand, Step: in.Step, Round: in.Round, Reason: why, StandIn: true}
 			out, result, err := s.Apply(ctx, ev)
 			var ie *flows.InputError

@@ -210,7 +210,7 @@ func (s *Service) Command(ctx context.Context, actor, platform, key, text string
 	now := s.clock.Now()
 	switch c.Verb {
 	case flows.VerbAway, flows.VerbBack:
-		return s.awayCommand(ctx, actor, platform, c)
+		return s.awayCommand(ctx, actor, platform, key, c)
 	case flows.VerbStart:
 		if c.Arg == "" {
 			return Reply{Message: s.engine.Help("Which flow? Pick one below, or type " + s.typed(platform, "start <flow>") + ".")}, nil

@@ -336,6 +336,11 @@ func TestAwayAgain(t *testing.T) {
 	if got := task(pending); got.StandIn != "carol" || !slices.Equal(got.Delegates, []string{"carol"}) {
 		t.Fatalf("carol again: %+v, want carol alone standing in", got)
 	}
+	// And back to Ivan, a second time: as said, not taken for a repeat.
+	cmd("bob", "away until 2026-12-04 ivan")
+	if got := task(pending); got.StandIn != "ivan" || !slices.Equal(got.Delegates, []string{"ivan"}) {
+		t.Fatalf("ivan again: %+v, want ivan alone standing in", got)
+	}
 }
 
 // Whoever decided a step may see the request, though the step's record
