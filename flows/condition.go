@@ -218,10 +218,11 @@ func (m *mismatch) Visit(n *ast.Node) {
 		return "holds text"
 	}
 	name, v, ok := field(b.Left)
-	lit := b.Right
-	if !ok {
+	lit, op := b.Right, b.Operator
+	if !ok { // the field on the right (500 < amount): the advice puts it first, the comparison mirrored
 		name, v, ok = field(b.Right)
 		lit = b.Left
+		op = cmp.Or(map[string]string{"<": ">", ">": "<", "<=": ">=", ">=": "<="}[op], op)
 	}
 	if !ok {
 		return
@@ -237,7 +238,7 @@ func (m *mismatch) Visit(n *ast.Node) {
 		}
 		m.words = fmt.Sprintf("%s is a number field, and %q is a text", name, l.Value)
 		if _, err := strconv.ParseFloat(l.Value, 64); err == nil {
-			m.words += fmt.Sprintf("; write the number without quotes: %s %s %s", name, b.Operator, l.Value)
+			m.words += fmt.Sprintf("; write the number without quotes: %s %s %s", name, op, l.Value)
 		} else {
 			m.words += "; compare it with a number (written without quotes)"
 		}
@@ -251,7 +252,7 @@ func (m *mismatch) Visit(n *ast.Node) {
 		} else {
 			num = strconv.FormatFloat(l.(*ast.FloatNode).Value, 'f', -1, 64)
 		}
-		m.words = fmt.Sprintf("%s holds text, and %s is a number; compare it with a text, in quotes: %s %s %q", name, num, name, b.Operator, num)
+		m.words = fmt.Sprintf("%s holds text, and %s is a number; compare it with a text, in quotes: %s %s %q", name, num, name, op, num)
 	case *ast.BoolNode:
 		m.words = fmt.Sprintf("%s %s, and %v is true or false; compare it with a %s", name, kind(v), l.Value, map[bool]string{true: "number", false: "text, in quotes"}[kindOf(v) == "a number"])
 	}

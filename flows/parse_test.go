@@ -438,10 +438,21 @@ steps:
     type: approval
     when: amount == note # @steps[2].when
     assignees: [manager]
+  - id: d
+    type: approval
+    when: '"500" < amount' # @steps[3].when
+    assignees: [manager]
+  - id: e
+    type: approval
+    when: 5 <= note # @steps[4].when
+    assignees: [manager]
 `, []want{
 			{"steps[0].when", `is not valid: amount is a number field, and "500" is a text; write the number without quotes: amount > 500`},
 			{"steps[1].when", `is not valid: note holds text, and 5 is a number; compare it with a text, in quotes: note >= "5"`},
 			{"steps[2].when", `is not valid: amount is a number field and note holds text: they cannot be compared`},
+			// The field on the right: the advice writes it first, the comparison mirrored.
+			{"steps[3].when", `write the number without quotes: amount > 500`},
+			{"steps[4].when", `compare it with a text, in quotes: note >= "5"`},
 		}},
 		// A key left empty: its content is missing, and what was meant to
 		// be under it, written beside it, is not a key to remove.
