@@ -609,6 +609,9 @@ func (w *world) invoke(person, conv, replyTo, verb string, data map[string]any) 
 	rec := w.post(w.activity("invoke", func(act map[string]any) {
 		as(person)(act)
 		act["conversation"].(map[string]any)["id"] = conv
+		if strings.HasPrefix(conv, "19:") { // a channel's (or a thread of it)
+			act["conversation"].(map[string]any)["conversationType"] = "channel"
+		}
 		act["replyToId"] = replyTo
 		act["value"] = map[string]any{"action": map[string]any{"type": "Action.Execute", "verb": verb, "data": data}, "trigger": "manual"}
 	}))

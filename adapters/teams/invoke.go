@@ -176,7 +176,7 @@ func (a *Adapter) cardAction(ctx context.Context, act schema.Activity) invokeRes
 	if str(d[keyView]) == "list" {
 		return a.taskList(ctx, actor, ev.Key, out.Text)
 	}
-	return cardAnswer(a.cards.message(a.named(ctx, a.decided(ctx, ev, out)), ""))
+	return cardAnswer(a.cards.message(a.named(ctx, a.decided(ctx, ev, out, act.Conversation.ConversationType == "personal")), ""))
 }
 
 // failed answers an error of the service: input to fix is shown to the
@@ -245,7 +245,7 @@ func formInput(d map[string]any, fields []flows.Field) map[string]string {
 // decided is the clicked task card after the decision: what it showed,
 // without buttons, with the outcome, the decider and the time. The
 // dispatcher then updates every copy with the engine's own closed card.
-func (a *Adapter) decided(ctx context.Context, ev flows.Event, out flows.Outcome) *flows.Message {
+func (a *Adapter) decided(ctx context.Context, ev flows.Event, out flows.Outcome, personal bool) *flows.Message {
 	m := &flows.Message{Kind: flows.MsgInfo, Instance: out.Instance, Title: out.Text}
 	in, err := a.svc.Instance(ctx, ev.Instance)
 	if err != nil {
@@ -277,15 +277,17 @@ func (a *Adapter) decided(ctx context.Context, ev flows.Event, out flows.Outcome
 	for i := len(in.History) - 1; i >= 0; i-- {
 		h := in.History[i]
 		if h.Step == step && (ev.Round == 0 || h.Round == ev.Round) {
-			// In the clicker's zone, as the engine writes their own closed
-			// card (and Update every copy of it).
 			// As the engine's closed card has it: all of a quorum's
 			// deciders, and for whom a delegate decided.
 			by := cmp.Or(dir.DecidedBy(h), dir.Name(h.By))
 			m.Mentions = append(m.Mentions, h.By)
 			m.Mentions = append(m.Mentions, h.Deciders...)
 			m.Mentions = append(m.Mentions, h.For...)
-			m.Outcome = fmt.Sprintf("%s by %s · %s", decisionWords(h.Outcome), by, flows.FormatTime(h.Ended, dir.Location(ev.Actor)))
+			loc := dir.Location(ev.Actor)
+			if !personal { // a channel's card, which everyone there reads: in the working hours' zone, as its update
+				loc = dir.Location("")
+			}
+			m.Outcome = fmt.Sprintf("%s by %s · %s", decisionWords(h.Outcome), by, flows.FormatTime(h.Ended, loc))
 			if h.Reason != "" {
 				m.Outcome += "\nReason: " + h.Reason
 			}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -271,10 +272,32 @@ func (a *Adapter) closedOffer(in *flows.Instance, o offered) *flows.Message {
 	if def, ok := e.Flow(in.Flow); ok {
 		about = def.Name + " " + about
 	}
+	dir := e.Directory()
 	text := fmt.Sprintf("You %s to %s.", o.Did, about)
 	if o.Named {
-		text = whom(e.Directory().Name(o.Actor), text)
+		text = whom(dir.Name(o.Actor), text)
+	}
+	// Decided by whom it asked (on it, or on the card): what they did, as
+	// the answer to their click said, not the refusal a late click gets.
+	if d, at, ok := decidedBy(in, c.Step, c.Round, o.Actor); ok {
+		loc := dir.Location(o.Actor)
+		if o.Named { // in a channel, read by everyone there: as its cards, in the working hours' zone
+			loc = dir.Location("")
+		}
+		out.Text = fmt.Sprintf("%s by %s · %s", decisionWords(d), dir.Name(o.Actor), flows.FormatTime(at, loc))
 	}
 	return &flows.Message{Kind: flows.MsgInfo, Instance: in.ID, Flow: in.Flow, Text: text, Outcome: out.Text,
 		Context: []string{"Nothing is to be decided here any more."}, Mentions: append([]string{o.Actor}, out.Mentions...)}
+}
+
+// decidedBy finds the record of step's round once person's decision closed
+// it (on a step still open, the refusal says it well: "You already
+// approved AR-1 at …; waiting on Gus Ahmed.").
+func decidedBy(in *flows.Instance, step string, round int, person string) (decision string, at time.Time, ok bool) {
+	for i := len(in.History) - 1; i >= 0; i-- {
+		if h := in.History[i]; h.Step == step && h.Round == round && (h.By == person || slices.Contains(h.Deciders, person)) {
+			return h.Outcome, h.Ended, true
+		}
+	}
+	return "", time.Time{}, false
 }

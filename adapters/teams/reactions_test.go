@@ -2,6 +2,7 @@ package teams
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/batonbot/baton/bot"
@@ -179,14 +180,16 @@ func TestThreadReplyOffersTheDecision(t *testing.T) {
 	if in, err := w.rig.Svc.Instance(t.Context(), "PR-1"); err != nil || in.Status != flows.StatusRunning {
 		t.Fatalf("a reply decided: %v %+v", err, in)
 	}
-	wantCard(t, "Approve on the question", w.click("bob", ask.Conv, ask.Card, ask.ID, verbApprove, nil), "Approved")
+	// In the channel's zone (the working hours'), as the card's update then
+	// writes it for everyone there; not Bob's (GMT).
+	wantCard(t, "Approve on the question", w.click("bob", ask.Conv, ask.Card, ask.ID, verbApprove, nil), "Approved by Bob Chen · Thu 26 Nov 09:00 UTC")
 	w.rig.Drain()
 	if in, err := w.rig.Svc.Instance(t.Context(), "PR-1"); err != nil || in.Status != flows.StatusCompleted {
 		t.Fatalf("the click did not approve: %v %+v", err, in)
 	}
 	// Both questions in the thread now say so, to everyone there.
 	for what, p := range map[string]*posted{"the Approve question": ask, "the Reject question": rejectAsk} {
-		closedOffer(t, w, what, p, "Bob Chen, you replied", "to Purchase request PR-1: Chair (EUR 300).", "PR-1 was already approved by Bob Chen")
+		closedOffer(t, w, what, p, "Bob Chen, you replied", "to Purchase request PR-1: Chair (EUR 300).", "Approved by Bob Chen · Thu 26 Nov 09:00 UTC") // the channel's zone
 	}
 }
 
@@ -242,7 +245,7 @@ func TestOfferClosesOnceDecided(t *testing.T) {
 		wantMessage(t, "a late click", w.click("bob", chat("bob"), yes[0].Card, yes[0].ID, verbApprove, nil),
 			"PR-1 was already approved by Bob Chen at Thu 26 Nov 09:00 GMT.")
 		for what, p := range map[string]*posted{"the 👍 question": yes[0], "the 👎 question": no[0]} {
-			closedOffer(t, w, what, p, "You reacted", "to Purchase request PR-1: Chair (EUR 300).", "PR-1 was already approved by Bob Chen at Thu 26 Nov 09:00 GMT.")
+			closedOffer(t, w, what, p, "You reacted", "to Purchase request PR-1: Chair (EUR 300).", "Approved by Bob Chen · Thu 26 Nov 09:00 GMT")
 		}
 	})
 
@@ -253,7 +256,11 @@ func TestOfferClosesOnceDecided(t *testing.T) {
 		ask := w.react("bob", chat("bob"), bob.ID, "like")[0]
 		wantCard(t, "Approve on the question", w.click("bob", chat("bob"), ask.Card, ask.ID, verbApprove, nil), "Approved by Bob Chen")
 		w.rig.Drain()
-		closedOffer(t, w, "the question", ask, "PR-1 was already approved by Bob Chen")
+		// Bob decided, on it: it says what he did, not the refusal a late click gets.
+		closedOffer(t, w, "the question", ask, "Approved by Bob Chen · Thu 26 Nov 09:00 GMT")
+		if got := w.conn.get(ask.ID).text(); strings.Contains(got, "already approved") {
+			t.Errorf("the question, closed, reads as a refusal:\n%s", got)
+		}
 	})
 
 	t.Run("moved elsewhere", func(t *testing.T) {
