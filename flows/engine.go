@@ -1631,6 +1631,9 @@ func (t *tx) closeReturned(outcome string) {
 func (t *tx) advance(from int) {
 	if back := t.def.Step(t.in.Returning); back != nil {
 		t.resume(back)
+		if t.ev.Kind != EventResubmit { // back after an earlier step (a resubmission tells them itself)
+			t.tellSentBackNotAsked(back, t.in.Changes, t.in.Note)
+		}
 		return
 	}
 	t.in.Returning = "" // the flow no longer has it: go on from here

@@ -1559,6 +1559,31 @@ steps:
 	}
 	contains(t, "gus's notice", notified(t, tr, "gus", "resubmitted/cfo/1/gus").Msg.Text,
 		"Alice Martin resubmitted X-1 after you, on behalf of Dana Kowalski, asked for changes at CFO approval; it now waits on Dana Kowalski")
+
+	// An earlier step asked first, on the way back (the CFO's, before the
+	// manager's): the stand-in who sent it back is told when it gets back.
+	r = newRun(t, newEngine(t, `
+id: w
+name: W
+owner: olivia
+form:
+  - {name: amount, type: number, required: true}
+steps:
+  - {id: cfo, name: CFO approval, type: approval, assignees: ["person:dana"], when: "amount > 100000"}
+  - {id: manager, name: Manager approval, type: approval, assignees: [manager]}
+`))
+	bobAway := func(e *flows.Event) {
+		e.Away = map[string]flows.Away{"bob": {Until: t0.Add(48 * time.Hour), StandIn: "carol"}}
+	}
+	r.do(flows.Event{Kind: flows.EventStart, Instance: "X-1", Flow: "w", Actor: "alice", Data: form("amount", "2500"), Away: map[string]flows.Away{"bob": {Until: t0.Add(48 * time.Hour), StandIn: "carol"}}})
+	r.act(flows.EventRequestChanges, "carol", reason("why?"), bobAway)
+	r.now = t0.Add(72 * time.Hour) // Bob is back
+	r.act(flows.EventResubmit, "alice", data("amount", "900000"))
+	wantStatus(t, r.in, flows.StatusRunning, "cfo", 1)
+	tr = r.act(flows.EventApprove, "dana")
+	wantStatus(t, r.in, flows.StatusRunning, "manager", 2)
+	contains(t, "carol's notice", notified(t, tr, "carol", "resubmitted/manager/1/carol").Msg.Text,
+		"Alice Martin resubmitted X-1 after you, on behalf of Bob Chen, asked for changes at Manager approval; it now waits on Bob Chen")
 }
 
 // TestEndSentBackTellsItsReviewers: a request withdrawn or cancelled while
