@@ -6,15 +6,12 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/jonboulle/clockwork"
 
 	"github.com/batonbot/baton/adapters/api"
 	"github.com/batonbot/baton/bot"
@@ -66,22 +63,7 @@ func newExternalHarness(t *testing.T, env map[string]string) *harness {
 	if err := os.WriteFile(filepath.Join(dir, "vendor.yaml"), []byte(vendorFlowYAML), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	b := storagetest.Default(t)
-	scfg := storage.Config{Prefix: storagetest.Prefix(), Shards: 4}
-	clock := clockwork.NewFakeClockAt(t0)
-	cfg := bot.Config{Console: "local", TimerInterval: time.Second, Admins: []string{"olivia"}, HTTPAddr: "127.0.0.1:0", FlowsDir: dir}
-	a, err := build(t.Context(), cfg, func(k string) string { return env[k] }, slog.New(slog.NewTextHandler(io.Discard, nil)), b.Client, clock, scfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := a.store.DeleteAll(context.Background()); err != nil {
-			t.Errorf("clean up: %v", err)
-		}
-	})
-	h := &harness{t: t, a: a, clock: clock, srv: httptest.NewServer(a.server.Handler())}
-	t.Cleanup(h.srv.Close)
-	return h
+	return newHarnessWith(t, bot.Config{Admins: []string{"olivia"}, FlowsDir: dir}, func(k string) string { return env[k] })
 }
 
 // TestExternalApprovalEndToEnd: Alice asks, Bob approves, the vendor gets a

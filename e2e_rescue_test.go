@@ -1,10 +1,8 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -13,14 +11,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
-
-	"github.com/jonboulle/clockwork"
 
 	"github.com/batonbot/baton/bot"
 	"github.com/batonbot/baton/flows"
-	"github.com/batonbot/baton/storage"
-	"github.com/batonbot/baton/storage/storagetest"
 )
 
 // erpFlowYAML posts a vendor to an ERP once three people approved it.
@@ -84,23 +77,7 @@ func newERPHarness(t *testing.T, rx *erpReceiver) *harness {
 	if err := os.WriteFile(filepath.Join(dir, "erp.yaml"), []byte(strings.Replace(erpFlowYAML, "%s", rx.URL, 1)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	b := storagetest.Default(t)
-	scfg := storage.Config{Prefix: storagetest.Prefix(), Shards: 4}
-	clock := clockwork.NewFakeClockAt(t0)
-	cfg := bot.Config{Console: "local", TimerInterval: time.Second, Admins: []string{"dana"}, HTTPAddr: "127.0.0.1:0", FlowsDir: dir,
-		Secrets: map[string]string{"webhook": "whsec"}}
-	a, err := build(t.Context(), cfg, func(string) string { return "" }, slog.New(slog.NewTextHandler(io.Discard, nil)), b.Client, clock, scfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := a.store.DeleteAll(context.Background()); err != nil {
-			t.Errorf("clean up: %v", err)
-		}
-	})
-	h := &harness{t: t, a: a, clock: clock, srv: httptest.NewServer(a.server.Handler())}
-	t.Cleanup(h.srv.Close)
-	return h
+	return newHarnessWith(t, bot.Config{Admins: []string{"dana"}, FlowsDir: dir, Secrets: map[string]string{"webhook": "whsec"}}, func(string) string { return "" })
 }
 
 // TestFailedWebhookStepRescuedFromTheConsole: the flow author's report,

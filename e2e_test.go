@@ -43,11 +43,18 @@ func newHarness(t *testing.T) *harness {
 // owner and an admin be told apart.
 func newHarnessAdmins(t *testing.T, admins ...string) *harness {
 	t.Helper()
+	return newHarnessWith(t, bot.Config{Admins: admins}, func(string) string { return "" })
+}
+
+// newHarnessWith assembles Baton with cfg (the console on, a fake clock, a
+// free port and a store of the test's own) and the environment getenv.
+func newHarnessWith(t *testing.T, cfg bot.Config, getenv func(string) string) *harness {
+	t.Helper()
 	b := storagetest.Default(t)
 	scfg := storage.Config{Prefix: storagetest.Prefix(), Shards: 4}
 	clock := clockwork.NewFakeClockAt(t0)
-	cfg := bot.Config{Console: "local", TimerInterval: time.Second, Admins: admins, HTTPAddr: "127.0.0.1:0"}
-	a, err := build(t.Context(), cfg, func(string) string { return "" }, slog.New(slog.NewTextHandler(io.Discard, nil)), b.Client, clock, scfg)
+	cfg.Console, cfg.TimerInterval, cfg.HTTPAddr = "local", time.Second, "127.0.0.1:0"
+	a, err := build(t.Context(), cfg, getenv, slog.New(slog.NewTextHandler(io.Discard, nil)), b.Client, clock, scfg)
 	if err != nil {
 		t.Fatal(err)
 	}
