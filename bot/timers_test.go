@@ -432,17 +432,7 @@ func TestTimersRunShutdownFinishesTick(t *testing.T) {
 	}
 	tm := h.timers(bot.TimerConfig{Interval: time.Second}, handle)
 	id := h.start(t, "s1", "alice", 500)
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	ran := make(chan error, 1)
-	go func() { ran <- tm.Run(ctx) }()
-	bctx, bcancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer bcancel()
-	if err := h.Clock.BlockUntilContext(bctx, 1); err != nil {
-		t.Fatal(err)
-	}
-	h.Clock.Advance(4 * time.Hour)
-	wait(t, started, "the timer event to start")
+	cancel, ran := runToFirstEvent(t, h.Clock, tm, 4*time.Hour, started)
 	cancel()
 	select {
 	case err := <-ran:
@@ -474,17 +464,7 @@ func TestTimersRunShutdownCutsAHungTick(t *testing.T) {
 	}
 	tm := h.timers(bot.TimerConfig{Interval: time.Second, Lease: time.Minute, Drain: 10 * time.Millisecond}, hung)
 	id := h.start(t, "s1", "alice", 500)
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	ran := make(chan error, 1)
-	go func() { ran <- tm.Run(ctx) }()
-	bctx, bcancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer bcancel()
-	if err := h.Clock.BlockUntilContext(bctx, 1); err != nil {
-		t.Fatal(err)
-	}
-	h.Clock.Advance(4 * time.Hour)
-	wait(t, started, "the timer event to start")
+	cancel, ran := runToFirstEvent(t, h.Clock, tm, 4*time.Hour, started)
 	cancel()
 	if err := recv(t, ran, "Timers.Run to return"); err != nil {
 		t.Fatalf("Run: %v; want nil: a shutdown that cut a tick short loses nothing", err)
@@ -544,17 +524,7 @@ func TestTimersRunShutdownClaimsNoMore(t *testing.T) {
 	}
 	q := &endlessQueue{}
 	tm := bot.NewTimers(bot.TimerConfig{Interval: time.Second}, q, handle, clock, slog.New(slog.DiscardHandler), nil)
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	ran := make(chan error, 1)
-	go func() { ran <- tm.Run(ctx) }()
-	bctx, bcancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer bcancel()
-	if err := clock.BlockUntilContext(bctx, 1); err != nil {
-		t.Fatal(err)
-	}
-	clock.Advance(time.Second)
-	wait(t, started, "the first timer to fire")
+	cancel, ran := runToFirstEvent(t, clock, tm, time.Second, started)
 	cancel()
 	close(release)
 	if err := recv(t, ran, "Timers.Run to return"); err != nil {
@@ -623,4 +593,23 @@ func TestTimersOfOneInstanceFireInOrder(t *testing.T) {
 			t.Errorf("at most %d instances' timers fired at once, want 2", most)
 		}
 	})
+}
+
+// runToFirstEvent runs tm until the cancel it returns, with clock advanced
+// by by once its first tick is scheduled, and returns once that tick has
+// started a timer event (started closed); ran gets what Run returns.
+func runToFirstEvent(t *testing.T, clock *clockwork.FakeClock, tm *bot.Timers, by time.Duration, started <-chan struct{}) (context.CancelFunc, <-chan error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	t.Cleanup(cancel)
+	ran := make(chan error, 1)
+	go func() { ran <- tm.Run(ctx) }()
+	bctx, bcancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer bcancel()
+	if err := clock.BlockUntilContext(bctx, 1); err != nil {
+		t.Fatalf("the gocron job never scheduled its first tick: %v", err)
+	}
+	clock.Advance(by)
+	wait(t, started, "the timer event to start")
+	return cancel, ran
 }
