@@ -183,14 +183,17 @@ func conditionWords(src, msg string, env map[string]any) string {
 // of another kind (amount > "500", amount a number field), and how to
 // write it; "" if none does.
 func mismatchWords(src string, env map[string]any) string {
-	tree, err := parser.Parse(src)
-	if err != nil {
-		return ""
-	}
-	var m mismatch
-	m.env = env
-	ast.Walk(&tree.Node, &m)
+	m := mismatch{env: env}
+	walk(src, &m)
 	return m.words
+}
+
+// walk walks v over src's syntax tree; a src that does not parse is not
+// walked (its error is said elsewhere).
+func walk(src string, v ast.Visitor) {
+	if tree, err := parser.Parse(src); err == nil {
+		ast.Walk(&tree.Node, v)
+	}
 }
 
 type mismatch struct {
@@ -441,13 +444,8 @@ func choiceInProblem(op string, item []string) string {
 // options are read, write and admin: never true), or "". options are the
 // choice fields' options, by name.
 func choiceMismatch(src string, options map[string][]string) string {
-	tree, err := parser.Parse(src)
-	if err != nil {
-		return ""
-	}
-	var c choiceCheck
-	c.options = options
-	ast.Walk(&tree.Node, &c)
+	c := choiceCheck{options: options}
+	walk(src, &c)
 	return c.problem
 }
 
