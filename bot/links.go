@@ -93,7 +93,7 @@ func LinkSecret(ctx context.Context, configured string, kv KV) ([]byte, error) {
 	if !ok {
 		b := make([]byte, 32)
 		_, _ = rand.Read(b)
-		added, err := kv.AddValue(ctx, linkNS, "secret", hex.EncodeToString(b))
+		added, err := kv.AddValue(ctx, linkNS, "secret", hex.EncodeToString(b), 0)
 		if err != nil {
 			return nil, fmt.Errorf("store the link secret: %w", err)
 		}

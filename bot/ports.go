@@ -12,9 +12,9 @@ type KV interface {
 	GetValue(ctx context.Context, ns, key string) (value string, ok bool, err error)
 	// SetValue stores a value; ttl 0 keeps it until it is overwritten.
 	SetValue(ctx context.Context, ns, key, value string, ttl time.Duration) error
-	// AddValue stores a value unless there is one; true if it did (one of
-	// several replicas adding does).
-	AddValue(ctx context.Context, ns, key, value string) (bool, error)
+	// AddValue stores a value unless there is one, for ttl (0: until it is
+	// overwritten); true if it did (one of several replicas adding does).
+	AddValue(ctx context.Context, ns, key, value string, ttl time.Duration) (bool, error)
 }
 
 // Locker lets one replica claim a named piece of once-only work (a daily

@@ -1325,8 +1325,8 @@ func (s *Store) SetValue(ctx context.Context, ns, key, value string, ttl time.Du
 
 // AddValue stores a shared value unless there is one already, and says
 // whether it did: of several replicas adding, exactly one does.
-func (s *Store) AddValue(ctx context.Context, ns, key, value string) (bool, error) {
-	ok, err := s.rdb.SetNX(ctx, s.k.kv(ns, key), value, 0).Result()
+func (s *Store) AddValue(ctx context.Context, ns, key, value string, ttl time.Duration) (bool, error) {
+	ok, err := s.rdb.SetNX(ctx, s.k.kv(ns, key), value, ttl).Result()
 	if err != nil {
 		return false, fmt.Errorf("add %s %s: %w", ns, key, err)
 	}

@@ -1424,3 +1424,24 @@ func TestReleaseTimers(t *testing.T) {
 		}
 	})
 }
+
+// TestAddValueKeepsItForItsTTL: a value added is one replica's (a second
+// add is refused) and is kept only as long as asked, from the add itself
+// (no window in which it would be kept for ever).
+func TestAddValueKeepsItForItsTTL(t *testing.T) {
+	onBackends(t, storage.Config{Shards: 4}, func(t *testing.T, b storagetest.Backend, s *storage.Store) {
+		if ok, err := s.AddValue(t.Context(), "teams", "offer:PR-1:0", "a", time.Hour); !ok || err != nil {
+			t.Fatalf("first add: %v %v", ok, err)
+		}
+		if ok, err := s.AddValue(t.Context(), "teams", "offer:PR-1:0", "b", time.Hour); ok || err != nil {
+			t.Fatalf("second add: %v %v, want refused", ok, err)
+		}
+		var ttl time.Duration
+		for _, k := range b.Client.Keys(t.Context(), s.Prefix()+"*offer:PR-1:0*").Val() {
+			ttl = b.Client.PTTL(t.Context(), k).Val()
+		}
+		if ttl <= 0 || ttl > time.Hour {
+			t.Errorf("kept for %v, want up to an hour", ttl)
+		}
+	})
+}

@@ -185,15 +185,12 @@ type offered struct {
 func (a *Adapter) keepOffer(ctx context.Context, instance string, o offered) {
 	b, _ := json.Marshal(o)
 	for n := range maxOffers {
-		added, err := a.kv.AddValue(ctx, kvNamespace, offerKey(instance, n), string(b))
+		added, err := a.kv.AddValue(ctx, kvNamespace, offerKey(instance, n), string(b), cardKnownFor)
 		if err != nil {
 			a.log.WarnContext(ctx, "teams: a question will stay as asked when it no longer applies", "platform", "teams", "instance", instance, "err", err)
 			return
 		}
 		if added {
-			if err := a.kv.SetValue(ctx, kvNamespace, offerKey(instance, n), string(b), cardKnownFor); err != nil {
-				a.log.WarnContext(ctx, "teams: keep a question's record", "platform", "teams", "instance", instance, "err", err)
-			}
 			a.closeOffers(ctx, instance)
 			return
 		}
