@@ -456,7 +456,7 @@ func (c *Console) seen(r *http.Request, n *note) {
 			}
 		}
 		if m.Kind == flows.MsgList {
-			n.Since = strconv.Itoa(c.feed.changeCount())
+			n.Since = c.feed.boot + ":" + strconv.Itoa(c.feed.changeCount()) // a count of this run's feed
 		}
 	}
 	var seen []string
@@ -491,7 +491,14 @@ func (c *Console) noteStale(ctx context.Context, as, seen, since string) bool {
 			return true
 		}
 	}
-	if n, err := strconv.Atoi(since); err == nil {
+	if since == "" {
+		return false
+	}
+	boot, count, _ := strings.Cut(since, ":")
+	if boot != c.feed.boot { // counted by an earlier run of the console, whose cards are gone: a restart
+		return true
+	}
+	if n, err := strconv.Atoi(count); err == nil {
 		for _, id := range c.feed.changedSince(personBox(as), n) {
 			if !listed[id] {
 				return true

@@ -940,6 +940,12 @@ func TestConsoleNoteGoesOutOfDate(t *testing.T) {
 	if stale("bob", approved) || stale("carol", carolTasks) || stale("dana", danaTasks) {
 		t.Fatal("the cards of the action a note answers made it out of date")
 	}
+	// A list counted by an earlier run of the console (restarted, its page
+	// still open) is out of date: that run's count means nothing now.
+	restarted := url.Values{"seen": carolTasks["seen"], "since": {"earlier1:" + strings.SplitN(carolTasks.Get("since"), ":", 2)[1]}}
+	if !stale("carol", restarted) {
+		t.Error("a list counted before a restart is not out of date")
+	}
 
 	// Another request, a minute later: it is not what Bob's or Carol's
 	// note is about; Dana's list ("nothing is waiting on you") lacks it
