@@ -3049,7 +3049,11 @@ func (t *tx) skip() error {
 			}
 		}
 		if len(others) == 0 {
-			return t.refuse(CodeNotAllowed, fmt.Sprintf("You made %s, so you may not skip %s yourself, and there is no other owner or admin to skip it; it waits on %s.", in.ID, t.stepName(), t.waitingNames()))
+			then := "it waits on " + t.waitingNames()
+			if in.Status == StatusFailed { // it waits on nobody: what is left to them
+				then = "you may cancel it"
+			}
+			return t.refuse(CodeNotAllowed, fmt.Sprintf("You made %s, so you may not skip %s yourself, and there is no other owner or admin to skip it; %s.", in.ID, t.stepName(), then))
 		}
 		return t.refuse(CodeNotAllowed, fmt.Sprintf("You made %s, so you may not skip %s yourself; %s can.", in.ID, t.stepName(), t.names(others)))
 	}

@@ -342,3 +342,30 @@ func TestRetryCommand(t *testing.T) {
 		t.Errorf("help %+v lacks retry", help.Fields)
 	}
 }
+
+// TestFailedOwnRequestNobodyElseMaySkip: a requester who owns the flow may
+// not skip their own request's approval step, and with no admin, nobody
+// else may either: the refusal says what is left to them (it waits on
+// nobody).
+func TestFailedOwnRequestNobodyElseMaySkip(t *testing.T) {
+	t.Parallel()
+	e, err := flows.NewEngine([]*flows.Definition{mustParse(t, `
+id: own
+name: Own
+owner: zed
+form:
+  - {name: item, type: text}
+steps:
+  - {id: ok, name: Sign-off, type: approval, assignees: [manager]}
+`)}, testDir(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newRun(t, e)
+	r.start("own", "zed", form("item", "x")) // zed has no manager, and no one else may approve: failed
+	wantStatus(t, r.in, flows.StatusFailed, "ok", 1)
+	tr := r.refused(flows.Event{Kind: flows.EventSkip, Instance: r.in.ID, Actor: "zed", Reason: "by hand"}, flows.CodeNotAllowed)
+	if want := "there is no other owner or admin to skip it; you may cancel it."; !strings.HasSuffix(tr.Outcome.Text, want) {
+		t.Errorf("refusal %q, want it to end %q", tr.Outcome.Text, want)
+	}
+}
