@@ -18,6 +18,9 @@ func OutboxKey(s *Store, shard int) string { return s.k.outbox(shard) }
 // DeadKey exposes a shard's stream of dead letters to the external tests.
 func DeadKey(s *Store, shard int) string { return s.k.dead(shard) }
 
+// KVKey exposes a shared value's key to the external tests.
+func KVKey(s *Store, ns, key string) string { return s.k.kv(ns, key) }
+
 // AuditKey exposes an instance's audit list to the external tests.
 func AuditKey(s *Store, id string) string { return s.k.audit(id) }
 
