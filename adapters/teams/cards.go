@@ -228,7 +228,10 @@ func (r *renderer) message(m *flows.Message, view string) card {
 	case flows.MsgReminder:
 		title.color = "warning"
 	}
-	body := []any{rich(textRun(m.Title, title))}
+	var body []any
+	if m.Title != "" { // a reaction's question has none: no empty first line
+		body = append(body, rich(textRun(m.Title, title)))
+	}
 	body = append(body, paragraphs(m.Text, runStyle{})...)
 	share := factShare(m)
 	body = append(body, facts(m.Fields, share)...)

@@ -286,3 +286,18 @@ func TestFormDateBounds(t *testing.T) {
 		t.Error("a form with no today has bounds")
 	}
 }
+
+// TestNoEmptyTitleLine: a message without a title (a reaction's question)
+// starts with its text, not an empty line.
+func TestNoEmptyTitleLine(t *testing.T) {
+	t.Parallel()
+	c := goldenRenderer(t).message(&flows.Message{Kind: flows.MsgInfo, Text: "You reacted 👍 to PR-1. Approve it?"}, "")
+	body, _ := c["body"].([]any)
+	if len(body) == 0 {
+		t.Fatalf("no body: %v", c)
+	}
+	first, _ := json.Marshal(body[0])
+	if !strings.Contains(string(first), "You reacted") {
+		t.Errorf("the card starts with %s, not its text", first)
+	}
+}
