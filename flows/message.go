@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -69,12 +70,29 @@ func (m *Message) OutcomeLead() (lead string, ok bool) {
 	loc := time.UTC
 	if m.Zone != "" {
 		var err error
-		if loc, err = time.LoadLocation(m.Zone); err != nil {
+		if loc, err = zone(m.Zone); err != nil {
 			return "", false
 		}
 	}
 	first, _, _ := strings.Cut(m.Outcome, "\n")
 	return strings.CutSuffix(first, FormatTime(m.At, loc))
+}
+
+// zones holds the zones closed cards named, loaded once: time.LoadLocation
+// reads the zone's file on every call, and every render of a closed card
+// asks.
+var zones sync.Map // IANA name → *time.Location
+
+func zone(name string) (*time.Location, error) {
+	if l, ok := zones.Load(name); ok {
+		return l.(*time.Location), nil
+	}
+	l, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, err
+	}
+	zones.Store(name, l)
+	return l, nil
 }
 
 // OutcomeIn is the Outcome with its time in loc, for a reader whose zone

@@ -310,7 +310,6 @@ func (a *Adapter) Send(ctx context.Context, to bot.Address, m *flows.Message, th
 				return "", fmt.Errorf("teams: reply to %s in %s: the connector returned no activity id", r.Activity, conv)
 			}
 			a.rememberCard(ctx, m, conv, id)
-			a.closeOffers(ctx, m.Instance)
 			return cardRef{ServiceURL: r.ServiceURL, Conversation: conv, Activity: id, Thread: thread, Person: to.Person}.String(), nil
 		}
 	}
@@ -326,7 +325,6 @@ func (a *Adapter) Send(ctx context.Context, to bot.Address, m *flows.Message, th
 		return "", fmt.Errorf("teams: send to %s: the connector returned no activity id", who(to))
 	}
 	a.rememberCard(ctx, m, conv.Conversation, id)
-	a.closeOffers(ctx, m.Instance)
 	r := cardRef{ServiceURL: conv.ServiceURL, Conversation: conv.Conversation, Activity: id, Person: to.Person}
 	if conv.Type == "channel" && channelOf(conv.Conversation) == conv.Conversation { // a new post starts a thread, whose root it is
 		r.Thread = threadOf(conv.Conversation, id)
@@ -346,7 +344,10 @@ func (a *Adapter) Update(ctx context.Context, ref string, m *flows.Message) erro
 		return fmt.Errorf("teams: update %s in %s: %w", r.Activity, r.Conversation, err)
 	}
 	a.rememberCard(ctx, m, r.Conversation, r.Activity) // still open, perhaps for another round
-	a.closeOffers(ctx, m.Instance)                     // the change that brought this may end a question about it
+	// Whatever ends a question (the task decided, moved, or the request
+	// ended) updates the card it was asked on: a new card ends none, and
+	// is not worth a read of the questions.
+	a.closeOffers(ctx, m.Instance)
 	return nil
 }
 

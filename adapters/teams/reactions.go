@@ -154,8 +154,8 @@ func whom(name, text string) string {
 // else; moved to someone else; the request closed): it is updated in place
 // to say why, as the task card closes. Teams updates a message only by its
 // activity id, so each question's is kept (under offer:<instance>:<n>),
-// and looked at whenever a card of its request is sent or updated, which
-// every change that could end it brings.
+// and looked at whenever a card of its request is updated, which every
+// change that could end it brings (the card it was asked on closes).
 
 // maxOffers is how many questions of one request are followed. More are
 // still asked; a late click on one of them is refused, with the reason, as
