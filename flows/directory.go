@@ -226,6 +226,12 @@ func (d *Directory) Name(id string) string {
 	if id == System {
 		return "Baton"
 	}
+	if ch, ok := strings.CutPrefix(id, "#"); ok { // a channel, as records keep it ("#vendors")
+		if c, ok := d.Channel(ch); ok && c.Name != "" {
+			return c.Name
+		}
+		return id
+	}
 	if p, ok := d.Person(id); ok && p.Name != "" {
 		return p.Name
 	}

@@ -1455,10 +1455,7 @@ func (t *tx) targetName(target string) string {
 	kind, id, _ := strings.Cut(target, ":")
 	switch kind {
 	case "channel":
-		if c, ok := t.e.dir.Channel(id); ok && c.Name != "" {
-			return c.Name
-		}
-		return "#" + id
+		return t.e.dir.Name("#" + id)
 	case "group":
 		return "the " + id + " group"
 	}

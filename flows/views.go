@@ -150,10 +150,6 @@ func (e *Engine) detailValue(def *Definition, key, value string, loc *time.Locat
 			if j > 0 {
 				b.WriteString(", ")
 			}
-			if c, ok := e.dir.Channel(strings.TrimPrefix(id, "#")); ok && c.Name != "" && strings.HasPrefix(id, "#") {
-				b.WriteString(c.Name) // recorded by id ("#vendors"), shown as cards name it
-				continue
-			}
 			b.WriteString(e.dir.Name(id))
 		}
 	}
