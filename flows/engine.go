@@ -748,11 +748,11 @@ func (t *tx) stale() bool {
 		t.refuseAt(CodeAlreadyDecided, h.Ended, func(at string) string {
 			switch {
 			case h.By == System || h.By == "":
-				return fmt.Sprintf("%s: this step already ended (%s) at %s.%s", in.ID, strings.ToLower(decisionWords(h.Outcome)), at, now)
+				return fmt.Sprintf("%s: this step already ended (%s) at %s.%s", in.ID, strings.ToLower(DecisionWords(h.Outcome)), at, now)
 			case h.Outcome == string(Changes):
 				return fmt.Sprintf("Changes to %s were already requested by %s at %s.%s", in.ID, by, at, now)
 			}
-			return fmt.Sprintf("%s was already %s by %s at %s.%s", in.ID, strings.ToLower(decisionWords(h.Outcome)), by, at, now)
+			return fmt.Sprintf("%s was already %s by %s at %s.%s", in.ID, strings.ToLower(DecisionWords(h.Outcome)), by, at, now)
 		})
 		return true
 	}
@@ -828,7 +828,7 @@ func (t *tx) authority(decide bool) (slot int, ok bool) {
 		if task.Assignee == actor || slices.Contains(task.Delegates, actor) {
 			did := map[Decision]string{Changes: "requested changes to %s", Done: "marked %s done"}[task.Decision]
 			if did == "" {
-				did = strings.ToLower(decisionWords(string(task.Decision))) + " %s"
+				did = strings.ToLower(DecisionWords(string(task.Decision))) + " %s"
 			}
 			// Whoever decided the task: the actor, or the assignee or a
 			// delegate of theirs.
@@ -1001,12 +1001,12 @@ func (t *tx) decide(d Decision) error {
 		waiting := t.waitingNames()
 		t.closeTaskCards(s, t.in.Tasks[slot], string(d), by, reason, fmt.Sprintf("Waiting on %s.", waiting))
 		t.refreshPeople(s, nil, nil) // the others' cards say whom the step still waits on
-		t.out.Text = fmt.Sprintf("%s %s. Still waiting on %s.", decisionWords(string(d)), t.in.ID, waiting)
+		t.out.Text = fmt.Sprintf("%s %s. Still waiting on %s.", DecisionWords(string(d)), t.in.ID, waiting)
 	case Approved, Done:
 		t.closeStep(string(result), by, reason)
 		idx := t.def.StepIndex(s.ID)
 		t.advance(idx)
-		t.out.Text = fmt.Sprintf("%s %s. %s", decisionWords(string(result)), t.in.ID, t.afterText())
+		t.out.Text = fmt.Sprintf("%s %s. %s", DecisionWords(string(result)), t.in.ID, t.afterText())
 	case Rejected, Changes:
 		t.closeStep(string(result), by, reason)
 		t.returnToRequester(result, by, reason)
@@ -1166,9 +1166,9 @@ func (t *tx) closedCard(s *Step, outcome, names, reason, extra string, loc *time
 // (without "by" when names is "").
 func (t *tx) outcomeLine(outcome, names string, loc *time.Location) string {
 	if names == "" {
-		return fmt.Sprintf("%s · %s", decisionWords(outcome), FormatTime(t.now, loc))
+		return fmt.Sprintf("%s · %s", DecisionWords(outcome), FormatTime(t.now, loc))
 	}
-	return fmt.Sprintf("%s by %s · %s", decisionWords(outcome), names, FormatTime(t.now, loc))
+	return fmt.Sprintf("%s by %s · %s", DecisionWords(outcome), names, FormatTime(t.now, loc))
 }
 
 // baseCard holds what every card about the instance shows.
@@ -1882,9 +1882,9 @@ func (t *tx) complete() {
 			case len(by) == 1 && by[0] == System && h.Outcome == string(Approved): // on_timeout: approve
 				lines = append(lines, fmt.Sprintf("%s: approved automatically: %s", s.Name, lowerFirst(h.Reason)))
 			case len(by) == 1 && by[0] == System: // a webhook's call
-				lines = append(lines, fmt.Sprintf("%s: %s", s.Name, strings.ToLower(decisionWords(h.Outcome))))
+				lines = append(lines, fmt.Sprintf("%s: %s", s.Name, strings.ToLower(DecisionWords(h.Outcome))))
 			default:
-				line := fmt.Sprintf("%s: %s by %s", s.Name, strings.ToLower(decisionWords(h.Outcome)), t.names(by))
+				line := fmt.Sprintf("%s: %s by %s", s.Name, strings.ToLower(DecisionWords(h.Outcome)), t.names(by))
 				if len(h.For) > 0 { // delegates decided: whose tasks they were
 					line += " (for " + t.names(h.For) + ")"
 				}
@@ -1900,7 +1900,7 @@ func (t *tx) complete() {
 	}
 	t.record(AuditEntry{Actor: System, Action: "completed"})
 	m := t.baseCard(nil, MsgOutcome)
-	m.Title = fmt.Sprintf("%s: %s %s (%s)", decisionWords(in.Outcome), t.def.Name, in.ID, in.Title)
+	m.Title = fmt.Sprintf("%s: %s %s (%s)", DecisionWords(in.Outcome), t.def.Name, in.ID, in.Title)
 	m.Text = strings.Join(lines, "\n")
 	t.notify(Recipient{Person: in.Requester}, "requester/done", "", m)
 }
@@ -2943,7 +2943,7 @@ func (t *tx) tellSentBackBy(verb, reason string) {
 		deciders = []string{h.By}
 	}
 	m := t.baseCard(nil, MsgOutcome)
-	m.Title = fmt.Sprintf("%s: %s %s (%s)", decisionWords(verb), t.def.Name, in.ID, in.Title)
+	m.Title = fmt.Sprintf("%s: %s %s (%s)", DecisionWords(verb), t.def.Name, in.ID, in.Title)
 	did := map[string]string{"withdrawn": "withdrew"}[verb]
 	// text is the notice as reader reads it: "after you rejected it" to
 	// whoever did.

@@ -225,8 +225,9 @@ func Relative(t, now time.Time) string {
 	}
 }
 
-// decisionWords maps decisions to the words on closed cards.
-func decisionWords(d string) string {
+// DecisionWords writes a recorded outcome the way closed cards do ("Approved",
+// "Changes requested"; "Closed" for none).
+func DecisionWords(d string) string {
 	switch d {
 	case string(Approved):
 		return "Approved"
@@ -248,8 +249,10 @@ func decisionWords(d string) string {
 		return "Reassigned"
 	case "failed":
 		return "Failed"
+	case "":
+		return "Closed"
 	}
-	return strings.ToUpper(d[:1]) + d[1:]
+	return strings.ToUpper(d[:1]) + strings.ReplaceAll(d[1:], "_", " ")
 }
 
 // LabelColon is a field's label as it is written before its value:

@@ -223,7 +223,7 @@ func (e *Engine) stepItem(def *Definition, in *Instance, s *Step, audit []AuditE
 		if h.Step != s.ID {
 			continue
 		}
-		line := fmt.Sprintf("%s", decisionWords(h.Outcome))
+		line := fmt.Sprintf("%s", DecisionWords(h.Outcome))
 		if ids := deciders(h, audit); len(ids) > 0 {
 			names := make([]string, len(ids))
 			for i, id := range ids {

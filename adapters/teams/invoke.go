@@ -287,7 +287,7 @@ func (a *Adapter) decided(ctx context.Context, ev flows.Event, out flows.Outcome
 			if !personal { // a channel's card, which everyone there reads: in the working hours' zone, as its update
 				loc = dir.Location("")
 			}
-			m.Outcome = fmt.Sprintf("%s by %s · %s", decisionWords(h.Outcome), by, flows.FormatTime(h.Ended, loc))
+			m.Outcome = fmt.Sprintf("%s by %s · %s", flows.DecisionWords(h.Outcome), by, flows.FormatTime(h.Ended, loc))
 			if h.Reason != "" {
 				m.Outcome += "\nReason: " + h.Reason
 			}
@@ -295,23 +295,6 @@ func (a *Adapter) decided(ctx context.Context, ev flows.Event, out flows.Outcome
 		}
 	}
 	return m
-}
-
-// decisionWords writes a recorded outcome the way closed cards do.
-func decisionWords(d string) string {
-	switch d {
-	case string(flows.Approved):
-		return "Approved"
-	case string(flows.Rejected):
-		return "Rejected"
-	case string(flows.Changes):
-		return "Changes requested"
-	case string(flows.Done):
-		return "Done"
-	case "":
-		return "Closed"
-	}
-	return strings.ToUpper(d[:1]) + strings.ReplaceAll(d[1:], "_", " ")
 }
 
 // taskList answers a button pressed on a task list with the list as it now

@@ -281,7 +281,7 @@ func (a *Adapter) closedOffer(in *flows.Instance, o offered) *flows.Message {
 		if o.Named { // in a channel, read by everyone there: as its cards, in the working hours' zone
 			loc = dir.Location("")
 		}
-		out.Text = fmt.Sprintf("%s by %s · %s", decisionWords(d), dir.Name(o.Actor), flows.FormatTime(at, loc))
+		out.Text = fmt.Sprintf("%s by %s · %s", flows.DecisionWords(d), dir.Name(o.Actor), flows.FormatTime(at, loc))
 	}
 	return &flows.Message{Kind: flows.MsgInfo, Instance: in.ID, Flow: in.Flow, Text: text, Outcome: out.Text,
 		Context: []string{"Nothing is to be decided here any more."}, Mentions: append([]string{o.Actor}, out.Mentions...)}
