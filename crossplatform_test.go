@@ -1104,13 +1104,16 @@ func TestCrossPlatformPurchase(t *testing.T) {
 	x.slackClick("U0CAROL", finance[0], "D0CAROL", carolCard.TS)
 	x.drain()
 	calls = x.slack.take()
-	closed := "Purchase request PR-1: Laptop (EUR 2500) — Approved by Carol Diaz · Fri 27 Nov 09:00 UTC"
+	// Each copy's notification text has the time in its reader's zone:
+	// Carol's (New York) in her DM, the working hours' in #finance (this
+	// directory sets none: UTC).
+	closed := "Purchase request PR-1: Laptop (EUR 2500) — Approved by Carol Diaz · "
 	wantLines(t, "Slack calls after Carol's approval", summaries(calls), []string{
 		"chat.postMessage C0PROCURE: Purchase request PR-1: Laptop (EUR 2500) — Alice Martin's purchase PR-1 may go ahead: Laptop from Dell, EUR 2500. Please order it.",
 		"chat.postMessage D0ALICE: Approved: Purchase request PR-1 (Laptop (EUR 2500)) — Manager approval: approved by Bob Chen",
-		"chat.update C0FINANCE: " + closed,
-		"chat.update D0CAROL: " + closed,
-		"chat.update D0CAROL: " + closed,
+		"chat.update C0FINANCE: " + closed + "Fri 27 Nov 09:00 UTC",
+		"chat.update D0CAROL: " + closed + "Fri 27 Nov 04:00 EST",
+		"chat.update D0CAROL: " + closed + "Fri 27 Nov 04:00 EST",
 		"conversations.open U0ALICE",
 	})
 	mustHave(t, "Alice's outcome", findCall(t, calls, "chat.postMessage", "D0ALICE").text(), "Finance approval: approved by Carol Diaz")
@@ -1299,7 +1302,7 @@ func TestCrossPlatformReassign(t *testing.T) {
 	wantLines(t, "Slack calls after Bob's finance approval", summaries(x.slack.take()), []string{
 		"chat.postMessage C0PROCURE: Purchase request PR-1: Laptop (EUR 2500) — Alice Martin's purchase PR-1 may go ahead: Laptop from Dell, EUR 2500. Please order it.",
 		"chat.postMessage D0ALICE: Approved: Purchase request PR-1 (Laptop (EUR 2500)) — Manager approval: approved by Bob Chen",
-		"chat.update D0CAROL: Purchase request PR-1: Laptop (EUR 2500) — Approved by Bob Chen · Thu 26 Nov 09:00 UTC",
+		"chat.update D0CAROL: Purchase request PR-1: Laptop (EUR 2500) — Approved by Bob Chen · Thu 26 Nov 04:00 EST",
 		"conversations.open U0ALICE",
 	})
 	wantLines(t, "connector calls after Bob's finance approval", x.ms.takeCalls(), []string{

@@ -230,6 +230,56 @@ func TestChannelReminder(t *testing.T) {
 	}
 }
 
+// TestClosedChannelCardTextInWorkingHoursZone: a channel's card (and its
+// reminder reply) closed with the step reads, in its notification text, the
+// time in the working hours' zone, the channel's, not in UTC; its blocks
+// keep it as a Slack date.
+func TestClosedChannelCardTextInWorkingHoursZone(t *testing.T) {
+	t.Parallel()
+	def, err := flows.ParseDefinition("expense.yaml", []byte(expenseFlow))
+	if err != nil {
+		t.Fatal(err)
+	}
+	chicago, err := time.LoadLocation("America/Chicago")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, func(_ *Config, defs *[]*flows.Definition, dir **flows.Directory) {
+		*defs = append(*defs, def)
+		*dir = (*dir).WithWorkingHours(&flows.WorkingHours{Days: []time.Weekday{time.Monday, time.Tuesday, time.Wednesday, time.Thursday, time.Friday},
+			Start: 9 * time.Hour, End: 17 * time.Hour, Location: chicago})
+	})
+	out, err := h.rig.Svc.Handle(t.Context(), flows.Event{Kind: flows.EventStart, Key: "ex", Flow: "expense", Actor: "alice", Data: map[string]string{"what": "Taxi"}})
+	if err != nil || !out.OK {
+		t.Fatal(err, out)
+	}
+	h.settle()
+	h.rig.Advance(4 * time.Hour) // a reminder in the card's thread
+	h.settle()
+	h.takeSummaries()
+	out, err = h.rig.Svc.Handle(t.Context(), flows.Event{Kind: flows.EventApprove, Key: "carol-ok", Actor: "carol", Platform: "slack", Instance: "EX-1", Step: "review", Round: 1})
+	if err != nil || !out.OK {
+		t.Fatal(err, out)
+	}
+	h.settle()
+	var closed int
+	for _, c := range h.api.take(&h.seen) {
+		if c.Method != "chat.update" {
+			continue
+		}
+		closed++
+		if want := "chat.update C0FINANCE: Expense claim EX-1: Taxi — Approved by Carol Diaz · Thu 26 Nov 07:00 CST"; c.summary() != want {
+			t.Errorf("closed card:\n%s\nwant:\n%s", c.summary(), want)
+		}
+		if !strings.Contains(c.text(), "Approved by Carol Diaz · <!date^1795698000^{date_short_pretty} {time}|Thu 26 Nov 07:00 CST>") {
+			t.Errorf("closed card's blocks lack the Slack date: %s", c.text())
+		}
+	}
+	if closed != 2 {
+		t.Errorf("%d cards closed, want 2 (the channel's card and its reminder)", closed)
+	}
+}
+
 // TestGuestNames: people outside the directory are mentioned in the lines
 // the engine writes, and named (users.info, cached) in button labels; the
 // title, the requester's words, stays as typed.

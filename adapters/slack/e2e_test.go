@@ -115,8 +115,10 @@ func TestPurchaseEndToEnd(t *testing.T) {
 	h.click("U0BOB", "v1|approve|PR-1|manager|1|", "D0BOB")
 	calls = step("bob approves")
 	closed := find(calls, "chat.update", "D0BOB")
-	// Its time is a Slack date, which each reader sees in their own zone.
-	if len(closed.buttons()) != 0 || !strings.Contains(closed.text(), "Approved by Bob Chen · <!date^1795683600^{date_short_pretty} {time}|Thu 26 Nov 09:00 UTC>") {
+	// Its time is a Slack date, which each reader sees in their own zone;
+	// its notification text, plain, has it in Bob's (London).
+	if len(closed.buttons()) != 0 || !strings.Contains(closed.text(), "Approved by Bob Chen · <!date^1795683600^{date_short_pretty} {time}|Thu 26 Nov 09:00 GMT>") ||
+		closed.str("text") != "Purchase request PR-1: Laptop (EUR 2500) — Approved by Bob Chen · Thu 26 Nov 09:00 GMT" {
 		t.Errorf("Bob's closed card: %s %v", closed.text(), closed.buttons())
 	}
 	find(calls, "chat.postMessage", "D0CAROL")
@@ -204,16 +206,22 @@ func TestPurchaseEndToEnd(t *testing.T) {
 	}
 
 	// Dana approves from the escalation: every copy of the task is closed,
-	// Alice hears the outcome, #procurement is told.
+	// Alice hears the outcome, #procurement is told. One update closes
+	// them all; the notification text of each has the time in its
+	// reader's zone (the working hours' in #finance).
 	h.click("U0DANA", "v1|approve|PR-1|finance|2|", "D0DANA")
 	calls = step("dana approves from the escalation DM")
 	var updated []string
 	compact := 0
+	at := map[string]string{"C0FINANCE": "Sat 28 Nov 09:00 GMT", "D0CAROL": "Sat 28 Nov 04:00 EST", "D0FRANK": "Sat 28 Nov 04:00 EST", "D0DANA": "Sat 28 Nov 10:00 CET"}
 	for _, c := range calls {
 		if c.Method == "chat.update" {
 			updated = append(updated, c.str("channel"))
 			if len(c.buttons()) != 0 || !strings.Contains(c.text(), "Approved by Dana Kowalski") {
 				t.Errorf("update still open: %s", c.summary())
+			}
+			if !strings.HasSuffix(c.str("text"), "Approved by Dana Kowalski · "+at[c.str("channel")]) {
+				t.Errorf("notification text of %s: %q, want the time %s", c.str("channel"), c.str("text"), at[c.str("channel")])
 			}
 			if len(c.blocks()) == 1 {
 				compact++ // a reminder reply, closed to one line
@@ -262,7 +270,8 @@ func mustString(t testing.TB, v any) string {
 // while the step goes on without them (one of a security quorum of two
 // approves; another's task is reassigned) closes their card with its time
 // as a Slack date, which each reader sees in their own zone, as every other
-// closed card; the text the engine wrote (in their zone) is its fallback.
+// closed card; the text the engine wrote (in their zone) is its fallback,
+// and the notification text's time.
 func TestClosedForOneTimeIsASlackDate(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
@@ -275,7 +284,7 @@ func TestClosedForOneTimeIsASlackDate(t *testing.T) {
 	h.click("U0BOB", "v1|approve|AR-1|manager|1|", "D0BOB")
 	h.settle()
 	h.takeSummaries()
-	dateOf := func(who, dm string, want string) {
+	dateOf := func(who, dm string, want, notified string) {
 		t.Helper()
 		calls := h.api.take(&h.seen)
 		for _, c := range calls {
@@ -285,6 +294,9 @@ func TestClosedForOneTimeIsASlackDate(t *testing.T) {
 			if len(c.buttons()) != 0 || !strings.Contains(c.text(), want) {
 				t.Errorf("%s's closed card: %s %v, want %q", who, c.text(), c.buttons(), want)
 			}
+			if !strings.HasSuffix(c.str("text"), notified) {
+				t.Errorf("%s's closed card's notification text: %q, want it to end %q", who, c.str("text"), notified)
+			}
 			return
 		}
 		t.Fatalf("%s's card was not closed:\n%s", who, summarize(calls))
@@ -293,7 +305,8 @@ func TestClosedForOneTimeIsASlackDate(t *testing.T) {
 	// Erin (Seoul) approves at 09:00 UTC; Gus's card stays open.
 	h.click("U0ERIN", "v1|approve|AR-1|security|1|", "D0ERIN")
 	h.settle()
-	dateOf("Erin", "D0ERIN", "*Approved by Erin Park · <!date^1795683600^{date_short_pretty} {time}|Thu 26 Nov 18:00 KST>*")
+	dateOf("Erin", "D0ERIN", "*Approved by Erin Park · <!date^1795683600^{date_short_pretty} {time}|Thu 26 Nov 18:00 KST>*",
+		"Approved by Erin Park · Thu 26 Nov 18:00 KST")
 	// Gus (Paris) hands his task to Olivia an hour later.
 	h.rig.Clock.Advance(time.Hour)
 	out, err = h.rig.Svc.Handle(t.Context(), flows.Event{Kind: flows.EventReassign, Key: "slack:reassign-gus", Actor: "gus", Platform: "slack",
@@ -302,5 +315,6 @@ func TestClosedForOneTimeIsASlackDate(t *testing.T) {
 		t.Fatalf("reassign: %v %+v", err, out)
 	}
 	h.settle()
-	dateOf("Gus", "D0GUS", "Gus Ahmed · <!date^1795687200^{date_short_pretty} {time}|Thu 26 Nov 11:00 CET>*")
+	dateOf("Gus", "D0GUS", "Gus Ahmed · <!date^1795687200^{date_short_pretty} {time}|Thu 26 Nov 11:00 CET>*",
+		"Reassigned by Gus Ahmed · Thu 26 Nov 11:00 CET")
 }

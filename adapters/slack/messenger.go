@@ -61,7 +61,7 @@ func (m messenger) Send(ctx context.Context, to bot.Address, msg *flows.Message,
 		channel, threadTS = parent.Channel, parent.TS
 	}
 	broadcast := threadTS != "" && user != "" && msg.Kind == flows.MsgReminder
-	msg = a.named(ctx, msg)
+	msg = a.named(ctx, a.localized(msg, to.Person))
 	ch, ts, err := a.api.postMessage(ctx, channel, renderMessage(msg, maxMessageBlocks), fallback(msg), threadTS, broadcast)
 	if err != nil {
 		var se slackgo.SlackErrorResponse
@@ -91,7 +91,11 @@ func (m messenger) Update(ctx context.Context, ref string, msg *flows.Message) e
 	if err != nil {
 		return bot.Permanent(fmt.Errorf("slack: update %s: %w", msg.Instance, err))
 	}
-	msg = a.named(ctx, msg)
+	person := "" // a channel's card
+	if r.User != "" {
+		person = a.person(r.User)
+	}
+	msg = a.named(ctx, a.localized(msg, person))
 	blocks := renderMessage(msg, maxMessageBlocks)
 	if r.Reply && msg.Outcome != "" {
 		blocks = renderClosedReply(msg)
@@ -106,6 +110,28 @@ func (m messenger) Update(ctx context.Context, ref string, msg *flows.Message) e
 		a.homes.touch(r.User)
 	}
 	return nil
+}
+
+// localized is msg with a closed card's time (which the engine writes in
+// UTC when one update closes the card for everyone who has it) in the zone
+// of person, whose DM the card is in: the directory's, else the working
+// hours' (that of channels, person ""), as every other time Baton shows.
+// The blocks show that time as a Slack date, in each reader's own zone,
+// with this as its fallback; the notification text (the top-level text:
+// all that mobile notifications show, and what screen readers read) is
+// plain, as Slack documents no date formatting in it.
+func (a *Adapter) localized(msg *flows.Message, person string) *flows.Message {
+	if msg.At.IsZero() {
+		return msg
+	}
+	loc := a.svc.Engine().Directory().Location(person)
+	out := msg.OutcomeIn(loc)
+	if out == msg.Outcome {
+		return msg
+	}
+	c := *msg
+	c.Outcome, c.Zone = out, loc.String() // the zone OutcomeLead finds the time by, for the blocks
+	return &c
 }
 
 // named replaces the ids of the people outside the directory whom the

@@ -73,8 +73,8 @@ func mrkdwnNamed(s string, mentions []string) string {
 
 // outcomeMrkdwn is a closed card's outcome line, its time written as a
 // Slack date, which each reader sees in their own zone, whoever's card it
-// is (the time as the text has it, in UTC when one update closes the card
-// for everyone, else in its person's zone, is its fallback).
+// is (the time as the text has it, in the zone of the card's place once
+// the messenger has localized it, is its fallback).
 func outcomeMrkdwn(m *flows.Message, first string) string {
 	lead, ok := m.OutcomeLead()
 	if !ok {
