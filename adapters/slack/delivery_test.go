@@ -203,7 +203,9 @@ func startExpense(t *testing.T) *harness {
 }
 
 // TestChannelReminder: a step posted to a channel is reminded in the
-// card's thread there, and each pending assignee is nudged by DM.
+// card's thread there, and each pending assignee is nudged by DM: dated
+// as a Slack date in its blocks (each reader's own zone), and, in its
+// notification text, which is plain, in the person's zone.
 func TestChannelReminder(t *testing.T) {
 	t.Parallel()
 	h := startExpense(t)
@@ -215,8 +217,8 @@ func TestChannelReminder(t *testing.T) {
 	got := h.takeSummaries()
 	want := []string{
 		"chat.postMessage C0FINANCE in thread: Expense claim EX-1: Taxi — Reminder 1 of 1: Finance review has been waiting for 4 h. [v1|approve|EX-1|review|1| v1|reject|EX-1|review|1| v1|changes|EX-1|review|1| v1|reassign|EX-1|review|1|]",
-		"chat.postMessage D0CAROL: :alarm_clock: As of <!date^1795698000^{date_short_pretty} {time}|Thu 26 Nov 13:00 UTC>, Expense claim EX-1: Taxi is waiting on you in <#C0FINANCE> (its card there says where it stands now).",
-		"chat.postMessage D0FRANK: :alarm_clock: As of <!date^1795698000^{date_short_pretty} {time}|Thu 26 Nov 13:00 UTC>, Expense claim EX-1: Taxi is waiting on you in <#C0FINANCE> (its card there says where it stands now).",
+		"chat.postMessage D0CAROL: :alarm_clock: As of Thu 26 Nov 08:00 EST, Expense claim EX-1: Taxi is waiting on you in <#C0FINANCE> (its card there says where it stands now).",
+		"chat.postMessage D0FRANK: :alarm_clock: As of Thu 26 Nov 08:00 EST, Expense claim EX-1: Taxi is waiting on you in <#C0FINANCE> (its card there says where it stands now).",
 		"conversations.open U0CAROL",
 		"conversations.open U0FRANK",
 	}
@@ -226,6 +228,10 @@ func TestChannelReminder(t *testing.T) {
 	for _, c := range h.api.Calls() {
 		if c.str("thread_ts") != "" && (c.str("thread_ts") != card.TS || c.str("reply_broadcast") == "true") {
 			t.Errorf("the reminder is not a quiet reply to the card %s: %s", card.TS, c.summary())
+		}
+		if c.Method == "chat.postMessage" && strings.HasPrefix(c.str("channel"), "D0") &&
+			!strings.Contains(c.text(), "As of <!date^1795698000^{date_short_pretty} {time}|Thu 26 Nov 08:00 EST>, Expense claim EX-1") {
+			t.Errorf("the nudge's blocks do not date it as a Slack date: %s", c.text())
 		}
 	}
 }

@@ -174,17 +174,25 @@ func (a *Adapter) nudge(ctx context.Context, msg *flows.Message, channel string)
 	}
 	// Sent by Slack, not kept to update: dated, so that it stays true once
 	// the task is done (the card in the channel says where it stands).
+	// The blocks show the time as a Slack date, in the reader's own zone;
+	// the notification text, plain, in the person's zone as the directory
+	// has it (see localized).
 	now := a.svc.Now()
-	text := fmt.Sprintf(":alarm_clock: As of <!date^%d^{date_short_pretty} {time}|%s>, %s is waiting on you in <#%s> (its card there says where it stands now).",
-		now.Unix(), mrkdwn(flows.FormatTime(now, time.UTC)), mrkdwn(msg.Title), channel)
+	dir := a.svc.Engine().Directory()
+	line := func(at string) string {
+		return fmt.Sprintf(":alarm_clock: As of %s, %s is waiting on you in <#%s> (its card there says where it stands now).", at, mrkdwn(msg.Title), channel)
+	}
 	for _, p := range in.Pending() {
 		user := a.slackUser(p)
 		if user == "" {
 			continue
 		}
+		at := mrkdwn(flows.FormatTime(now, dir.Location(p)))
+		text := line(at)
+		md := line(fmt.Sprintf("<!date^%d^{date_short_pretty} {time}|%s>", now.Unix(), at))
 		dm, err := a.dm(ctx, user)
 		if err == nil {
-			_, _, err = a.api.postMessage(ctx, dm, []slackgo.Block{section("text", text)}, text, "", false)
+			_, _, err = a.api.postMessage(ctx, dm, []slackgo.Block{section("text", md)}, text, "", false)
 		}
 		if err != nil {
 			a.log.Warn("slack reminder nudge failed", "instance", msg.Instance, "user", p, "err", err)
