@@ -92,6 +92,9 @@ type Definition struct {
 	warnings     []Problem      // Warnings
 
 	title *template.Template
+	// internal: a field of the form or of a task's outputs is Internal:
+	// what is sent to people outside the workspace is then looked at.
+	internal bool
 }
 
 // Field is a form field (or a task's output field).
@@ -105,6 +108,10 @@ type Field struct {
 	Help     string
 	Default  string
 	Options  []string
+	// Internal: shown to people in the workspace only, never to people
+	// outside it (external participants): their mail and approval page
+	// leave it out (Message.ForOutsiders).
+	Internal bool
 
 	re *regexp.Regexp
 }

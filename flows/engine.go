@@ -359,6 +359,9 @@ func (t *tx) finish() *Transition {
 	if t.out.OK { // a refused attempt is recorded, and changes nothing else
 		t.in.Updated = t.now
 	}
+	if t.def.internal {
+		t.forOutsiders() // external.go
+	}
 	// Ids the cards and the answer may show as mentions: of the people
 	// Baton named, not of whoever someone typed the id of (in a form, a
 	// reason).
@@ -1192,7 +1195,7 @@ func (t *tx) baseCard(s *Step, kind MessageKind) *Message {
 			if f.Kind == FieldPerson {
 				val = t.name(val)
 			}
-			m.Fields = append(m.Fields, Fact{Label: f.Label, Value: val})
+			m.Fields = append(m.Fields, Fact{Label: f.Label, Value: val, Internal: f.Internal})
 		}
 	}
 	if len(in.Refs) > 0 { // most have none: skip the sorting's allocations
@@ -2446,7 +2449,7 @@ func (t *tx) tellNotNeeded(s *Step, changes []Change) []string {
 			if p != h.By {
 				who = "your delegate"
 			}
-			m := t.changeNotice(s, h.Round, "No longer needed", fmt.Sprintf("%s changed %s after %s %s at %s, and %s no longer applies (it is asked only when %s): nothing more is asked of you.",
+			m := t.changeNotice(p, s, h.Round, "No longer needed", fmt.Sprintf("%s changed %s after %s %s at %s, and %s no longer applies (it is asked only when %s): nothing more is asked of you.",
 				t.name(in.Requester), in.ID, who, did, s.Name, s.Name, s.When), changes, "")
 			t.notify(Recipient{Person: p}, "unneeded/"+cardKey(s.ID, h.Round, p), "", m)
 		}
@@ -2493,18 +2496,20 @@ func (t *tx) tellSentBackNotAsked(s *Step, changes []Change, note string) []stri
 		case p == h.By && len(h.For) > 0 && !slices.Contains(h.For, p):
 			who = "you, on behalf of " + t.names(h.For) + ","
 		}
-		m := t.changeNotice(s, h.Round, "Resubmitted", fmt.Sprintf("%s resubmitted %s after %s %s at %s; it now waits on %s: nothing more is asked of you.",
+		m := t.changeNotice(p, s, h.Round, "Resubmitted", fmt.Sprintf("%s resubmitted %s after %s %s at %s; it now waits on %s: nothing more is asked of you.",
 			t.name(in.Requester), in.ID, who, did, s.Name, t.waitingNames()), changes, note)
 		t.notify(Recipient{Person: p}, "resubmitted/"+cardKey(s.ID, h.Round, p), "", m)
 	}
 	return told
 }
 
-// changeNotice is the notice to someone who decided round of step that a
-// resubmission changed the request: lead says what it means for them, then
-// come the changes and the requester's note ("": none).
-func (t *tx) changeNotice(step *Step, round int, title, lead string, changes []Change, note string) *Message {
+// changeNotice is the notice to someone (to) who decided round of step
+// that a resubmission changed the request: lead says what it means for
+// them, then come the changes (those they may see) and the requester's
+// note ("": none).
+func (t *tx) changeNotice(to string, step *Step, round int, title, lead string, changes []Change, note string) *Message {
 	in := t.in
+	changes = t.changesFor(to, changes)
 	m := t.baseCard(step, MsgInfo)
 	m.Step, m.Round = step.ID, round
 	m.Title = fmt.Sprintf("%s: %s %s (%s)", title, t.def.Name, in.ID, in.Title)
@@ -2583,8 +2588,12 @@ func (t *tx) tellEarlierApprovers(s *Step, sentBack string, told []string, chang
 				stands = fmt.Sprintf("The approval no longer stands; the step now waits on %s.", t.waitingNames())
 			case slices.Contains(in.Passed, step.ID):
 				stands = "The approval no longer stands; the step will be asked again."
+			default:
+				if len(t.changesFor(p, changes)) == 0 {
+					continue // someone outside the workspace, and only internal fields changed: nothing for them
+				}
 			}
-			m := t.changeNotice(step, h.Round, "Changed after "+approved, fmt.Sprintf("%s changed %s after %s at %s, and %s. %s",
+			m := t.changeNotice(p, step, h.Round, "Changed after "+approved, fmt.Sprintf("%s changed %s after %s at %s, and %s. %s",
 				t.name(in.Requester), in.ID, approved, step.Name, did, stands), changes, note)
 			// Not under the step's round's key prefix: the update closing
 			// the round's cards is not for this one.

@@ -3,6 +3,7 @@ package flows
 import (
 	"fmt"
 	"net/mail"
+	"slices"
 	"strings"
 )
 
@@ -71,4 +72,73 @@ func checkExternal(d *Definition, s *Step, a string) error {
 		return fmt.Errorf("%q is someone outside the workspace (by email), who can only be assigned approval steps", a)
 	}
 	return nil
+}
+
+// outsider reports whether p is someone outside the workspace, to whom
+// Baton writes by mail (email:address): what is sent to them leaves the
+// flow's internal fields out.
+func outsider(p string) bool {
+	_, ok := ExternalEmail(p)
+	return ok
+}
+
+// cardOwner is the person whose own card key names (cardKey's
+// step/round/person, or the same key ending in "/", its reminders'
+// thread), or "" for another key (a round's every card, step/round/).
+func cardOwner(key string) string {
+	parts := strings.SplitN(strings.TrimSuffix(key, "/"), "/", 3)
+	if len(parts) < 3 {
+		return ""
+	}
+	return parts[2]
+}
+
+// forOutsiders leaves the flow's internal fields out of what the
+// transition sends to people outside the workspace: of each card addressed
+// to one (a notify, an update of their own card), its facts and changes.
+// The update of a round's every card at once is one message for everyone:
+// the mail to them drops its facts (Message.ForOutsiders). Texts that name
+// internal fields (a title, a notify step's message) are warned of by
+// validation; those the engine writes (changeNotice) are written for whom
+// they are for.
+func (t *tx) forOutsiders() {
+	for i, e := range t.effects {
+		to := e.To.Person
+		if e.Kind == EffectUpdate {
+			to = cardOwner(e.Card)
+		}
+		if e.Msg == nil || !outsider(to) {
+			continue
+		}
+		m := e.Msg.ForOutsiders()
+		if changes := t.changesFor(to, m.Changes); len(changes) < len(m.Changes) {
+			if m == e.Msg {
+				c := *m
+				m = &c
+			}
+			m.Changes = changes
+		}
+		t.effects[i].Msg = m
+	}
+}
+
+// changesFor is changes as p may see them: without those of internal
+// fields when p is outside the workspace (changes itself when none is
+// left out).
+func (t *tx) changesFor(p string, changes []Change) []Change {
+	if !t.def.internal || !outsider(p) {
+		return changes
+	}
+	internal := func(c Change) bool {
+		for f := range t.def.allFields() {
+			if f.Name == c.Field {
+				return f.Internal
+			}
+		}
+		return false
+	}
+	if !slices.ContainsFunc(changes, internal) {
+		return changes
+	}
+	return slices.DeleteFunc(slices.Clone(changes), internal)
 }

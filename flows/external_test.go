@@ -1,6 +1,7 @@
 package flows_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -90,4 +91,138 @@ func TestExternalAssigneeValidation(t *testing.T) {
 			t.Errorf("ValidEmail(%q) = true", bad)
 		}
 	}
+}
+
+// internalFlow asks a vendor (by email) and Carol to confirm, then Frank;
+// its cost centre is for people in the workspace only.
+const internalFlow = `id: vendor
+name: Vendor contract
+owner: olivia
+title: "{{.vendor}}"
+form:
+  - {name: vendor, label: Vendor, type: text, required: true}
+  - {name: contact, label: Vendor contact, type: email, required: true}
+  - {name: amount, label: Amount, type: number, required: true}
+  - {name: cost_centre, label: Cost centre, type: text, internal: true}
+steps:
+  - id: vendor_ok
+    name: Vendor confirmation
+    type: approval
+    assignees: [field:contact, person:carol]
+    policy: all
+    remind: {every: 4h}
+  - id: finance
+    name: Finance approval
+    type: approval
+    assignees: [person:frank]
+`
+
+const vendor = "email:sales@acme.example"
+
+// hidesInternal fails unless m shows no internal field to the person
+// outside the workspace it is for: not the cost centre, nor its values.
+func hidesInternal(t *testing.T, what string, m *flows.Message, values ...string) {
+	t.Helper()
+	for _, f := range m.Fields {
+		if f.Label == "Cost centre" || f.Internal {
+			t.Errorf("%s shows the internal field: %+v", what, f)
+		}
+	}
+	for _, c := range m.Changes {
+		if c.Field == "cost_centre" {
+			t.Errorf("%s shows the internal field's change: %+v", what, c)
+		}
+	}
+	b := string(mustJSON(t, m))
+	for _, v := range values {
+		if strings.Contains(b, v) {
+			t.Errorf("%s holds %q: %s", what, v, b)
+		}
+	}
+}
+
+// showsInternal fails unless m shows the cost centre as value (a card for
+// someone in the workspace), marked internal.
+func showsInternal(t *testing.T, what string, m *flows.Message, value string) {
+	t.Helper()
+	if !slices.Contains(m.Fields, flows.Fact{Label: "Cost centre", Value: value, Internal: true}) {
+		t.Errorf("%s lacks the internal field (Cost centre: %s): %+v", what, value, m.Fields)
+	}
+}
+
+// TestInternalFieldsStayInside: an internal field is on the cards of
+// people in the workspace, and on none sent to someone outside it: not
+// their task card, reminder or closed card, nor a resubmission's changes.
+func TestInternalFieldsStayInside(t *testing.T) {
+	r := newRun(t, newEngine(t, internalFlow))
+	tr := r.start("vendor", "alice", form("vendor", "Acme", "contact", "sales@acme.example", "amount", "500", "cost_centre", "CC-4711"))
+	if got := assignees(r.in); !slices.Equal(got, []string{vendor, "carol"}) {
+		t.Fatalf("assignees %v", got)
+	}
+	card := notified(t, tr, vendor, "vendor_ok/1/"+vendor).Msg
+	hidesInternal(t, "the vendor's card", card, "CC-4711")
+	if !slices.Contains(card.Fields, flows.Fact{Label: "Amount", Value: "500"}) {
+		t.Errorf("the vendor's card lacks the amount: %+v", card.Fields)
+	}
+	showsInternal(t, "Carol's card", notified(t, tr, "carol", "vendor_ok/1/carol").Msg, "CC-4711")
+
+	tr = r.fire(flows.TimerRemind)
+	var reminded bool
+	for _, e := range notifies(tr) {
+		switch e.To.Person {
+		case vendor:
+			reminded = true
+			hidesInternal(t, "the vendor's reminder", e.Msg, "CC-4711")
+		case "carol":
+			showsInternal(t, "Carol's reminder", e.Msg, "CC-4711")
+		}
+	}
+	if !reminded {
+		t.Fatalf("no reminder to the vendor: %s", describe(tr.Effects))
+	}
+
+	// The vendor approves: their card and its reminder thread close.
+	tr = r.act(flows.EventApprove, vendor)
+	hidesInternal(t, "the vendor's closed card", updated(t, tr, "vendor_ok/1/"+vendor).Msg, "CC-4711")
+	hidesInternal(t, "the vendor's closed reminder", updated(t, tr, "vendor_ok/1/"+vendor+"/").Msg, "CC-4711")
+	// Carol sends it back: one update closes every card of the round,
+	// the field marked as internal for the mail to leave out.
+	tr = r.act(flows.EventRequestChanges, "carol", reason("wrong cost centre"))
+	showsInternal(t, "the round's closed cards", updated(t, tr, "vendor_ok/1/").Msg, "CC-4711")
+
+	tr = r.act(flows.EventResubmit, "alice", data("vendor", "Acme", "contact", "sales@acme.example", "amount", "600", "cost_centre", "CC-0815"))
+	wantStatus(t, r.in, flows.StatusRunning, "vendor_ok", 2)
+	card = notified(t, tr, vendor, "vendor_ok/2/"+vendor).Msg
+	hidesInternal(t, "the vendor's round 2 card", card, "CC-4711", "CC-0815")
+	if want := []flows.Change{{Field: "amount", Label: "Amount", Old: "500", New: "600"}}; !slices.Equal(card.Changes, want) {
+		t.Errorf("the vendor's round 2 changes %+v, want %+v", card.Changes, want)
+	}
+	carols := notified(t, tr, "carol", "vendor_ok/2/carol").Msg
+	showsInternal(t, "Carol's round 2 card", carols, "CC-0815")
+	if !slices.ContainsFunc(carols.Changes, func(c flows.Change) bool { return c.Field == "cost_centre" && c.Old == "CC-4711" }) {
+		t.Errorf("Carol's round 2 card lacks the cost centre's change: %+v", carols.Changes)
+	}
+}
+
+// TestInternalChangesToldToOutsiders: someone outside the workspace who
+// approved an earlier step is told what a resubmission changed of what
+// they see, and nothing when it changed only internal fields.
+func TestInternalChangesToldToOutsiders(t *testing.T) {
+	src := strings.Replace(internalFlow, "[field:contact, person:carol]", "[field:contact]", 1)
+	r := newRun(t, newEngine(t, src))
+	r.start("vendor", "alice", form("vendor", "Acme", "contact", "sales@acme.example", "amount", "500", "cost_centre", "CC-4711"))
+	r.act(flows.EventApprove, vendor)
+	r.act(flows.EventRequestChanges, "frank", reason("wrong cost centre"))
+	tr := r.act(flows.EventResubmit, "alice", data("vendor", "Acme", "contact", "sales@acme.example", "amount", "500", "cost_centre", "CC-0815"))
+	wantStatus(t, r.in, flows.StatusRunning, "finance", 2)
+	for _, e := range notifies(tr) {
+		if e.To.Person == vendor {
+			t.Errorf("the vendor is told of a change to an internal field: %+v", e.Msg)
+		}
+	}
+	r.act(flows.EventRequestChanges, "frank", reason("and the amount"))
+	tr = r.act(flows.EventResubmit, "alice", data("vendor", "Acme", "contact", "sales@acme.example", "amount", "700", "cost_centre", "CC-0042"))
+	told := notified(t, tr, vendor, "changed/finance/2/"+vendor).Msg
+	contains(t, "the vendor's notice", told.Text, "What changed this time:\n• Amount: 500 → 700")
+	hidesInternal(t, "the vendor's notice", told, "CC-0815", "CC-0042", "Cost centre")
 }

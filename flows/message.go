@@ -137,6 +137,23 @@ func (d *Directory) outsiders(people []string) []string {
 type Fact struct {
 	Label string `json:"label"`
 	Value string `json:"value"`
+	// Internal: the value of a field the flow keeps to people in the
+	// workspace (internal: true); ForOutsiders leaves it out.
+	Internal bool `json:"internal,omitempty"`
+}
+
+// ForOutsiders is the message as it may be shown to someone outside the
+// workspace (an external participant): without its Internal facts. It is
+// m itself when m has none, else a copy (m is not changed: one message may
+// be sent to several people). A card's Changes and its texts are the
+// engine's to leave internal fields out of, which knows the fields.
+func (m *Message) ForOutsiders() *Message {
+	if !slices.ContainsFunc(m.Fields, func(f Fact) bool { return f.Internal }) {
+		return m
+	}
+	c := *m
+	c.Fields = slices.DeleteFunc(slices.Clone(m.Fields), func(f Fact) bool { return f.Internal })
+	return &c
 }
 
 // Item is one entry of a list message.

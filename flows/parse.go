@@ -56,6 +56,7 @@ type rawField struct {
 	Help     string   `yaml:"help"`
 	Default  any      `yaml:"default"`
 	Options  []any    `yaml:"options"`
+	Internal bool     `yaml:"internal"`
 }
 
 type rawStep struct {
@@ -1100,6 +1101,9 @@ func (v *validator) flow(r *rawFlow) *Definition {
 		v.templateNames(fmt.Sprintf("steps[%d].message", i), s.msg, append(known, "title"), later)
 		v.templateNames(fmt.Sprintf("steps[%d].instructions", i), s.instr, append(known, "title"), later)
 	}
+	for f := range d.allFields() {
+		d.internal = d.internal || f.Internal
+	}
 	// A step's condition may use the form and what the steps before it set:
 	// a later step's output is always empty when it is evaluated.
 	setBy := map[string]string{} // field -> the step that sets it
@@ -1278,7 +1282,7 @@ func (v *validator) fields(p string, raw []rawField, names map[string]string) []
 	for i, r := range raw {
 		fp := fmt.Sprintf("%s[%d]", p, i)
 		f := Field{Name: r.Name, Label: cmp.Or(r.Label, r.Name), Kind: FieldKind(r.Type), Required: r.Required,
-			Min: r.Min, Max: r.Max, Pattern: r.Pattern, Help: r.Help}
+			Min: r.Min, Max: r.Max, Pattern: r.Pattern, Help: r.Help, Internal: r.Internal}
 		if r.Type == "" {
 			f.Kind = FieldText
 		}

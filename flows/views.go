@@ -34,7 +34,7 @@ func (e *Engine) Timeline(in *Instance, audit []AuditEntry, viewer string, now t
 				if f.Kind == FieldPerson {
 					val = e.dir.Name(val)
 				}
-				m.Fields = append(m.Fields, Fact{Label: f.Label, Value: val})
+				m.Fields = append(m.Fields, Fact{Label: f.Label, Value: val, Internal: f.Internal})
 			}
 		}
 	}

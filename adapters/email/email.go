@@ -145,7 +145,11 @@ func decides(msg *flows.Message) (flows.Action, bool) {
 
 // Compose writes the mail for a card: its title as the subject, its text,
 // facts and small print, and, when it asks for a decision, a signed link.
+// It mails people outside the workspace: the facts of internal fields are
+// left out (the engine leaves them out of the cards it addresses to such
+// a person, but one update closes every card of a round, theirs too).
 func (m *Messenger) Compose(addr string, msg *flows.Message) Mail {
+	msg = msg.ForOutsiders()
 	id := make([]byte, 12)
 	_, _ = rand.Read(id)
 	host := "baton"

@@ -10,6 +10,7 @@ import (
 	"mime/quotedprintable"
 	"net"
 	netmail "net/mail"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -653,4 +654,92 @@ func TestLinkExpiryInTheMailsZone(t *testing.T) {
 	if want := "expires Thu 3 Dec 10:00 CET"; !strings.Contains(mail.Text, want) {
 		t.Errorf("want %q in:\n%s", want, mail.Text)
 	}
+}
+
+// TestMailLeavesInternalFieldsOut: the vendor's mails (the task, its
+// reminder, the replies when it closes) leave out an internal field, which
+// the colleague on the same step sees. The replies come of the update that
+// closes every card of the round at once, the colleague's too.
+func TestMailLeavesInternalFieldsOut(t *testing.T) {
+	def, err := flows.ParseDefinition("vendor.yaml", []byte(`
+id: vendor
+name: Vendor contract
+owner: olivia
+prefix: VC
+form:
+  - {name: vendor, label: Vendor, type: text, required: true}
+  - {name: contact, label: Vendor contact, type: email, required: true}
+  - {name: cost_centre, label: Cost centre, type: text, internal: true}
+steps:
+  - id: vendor_ok
+    name: Vendor confirmation
+    type: approval
+    assignees: ["field:contact", person:bob]
+    policy: all
+    remind: {every: 4h}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, _ := flows.ParseDirectory("directory.yaml", manifests.Directory)
+	rig := bottest.NewWith(t, []*flows.Definition{def}, dir, nil)
+	outbox, bob := &email.Outbox{}, &chat{}
+	rig.Use(email.New(outbox, fixedLinks{}, email.Config{From: "baton@corp.example"}, rig.Clock.Now))
+	rig.Use(bob)
+	if _, err := rig.Svc.Handle(t.Context(), flows.Event{Kind: flows.EventStart, Key: "k", Actor: "alice", Flow: "vendor",
+		Data: map[string]string{"vendor": "Acme", "contact": "sales@acme.example", "cost_centre": "CC-4711"}}); err != nil {
+		t.Fatal(err)
+	}
+	rig.Drain()
+	if rig.Advance(4*time.Hour) != 1 {
+		t.Fatal("no reminder")
+	}
+	if out, err := rig.Svc.Handle(t.Context(), flows.Event{Kind: flows.EventCancel, Key: "c", Actor: "olivia", Instance: "VC-1", Reason: "vendor blacklisted"}); err != nil || !out.OK {
+		t.Fatalf("cancel: %+v %v", out, err)
+	}
+	rig.Drain()
+	mails := outbox.Mails()
+	if len(mails) != 4 {
+		t.Fatalf("%d mails, want 4 (the task, its reminder, a reply to each when it closes)", len(mails))
+	}
+	for _, m := range mails {
+		if !strings.Contains(m.Text, "Vendor: Acme") || strings.Contains(m.Text, "Cost centre") || strings.Contains(m.Text, "CC-4711") {
+			t.Errorf("mail %q:\n%s", m.Subject, m.Text)
+		}
+	}
+	cc := flows.Fact{Label: "Cost centre", Value: "CC-4711", Internal: true}
+	if len(bob.sent) == 0 || !slices.Contains(bob.sent[0].Fields, cc) {
+		t.Errorf("Bob's card lacks the cost centre: %+v", bob.sent)
+	}
+	if len(bob.updated) == 0 || !slices.Contains(bob.updated[len(bob.updated)-1].Fields, cc) {
+		t.Errorf("Bob's closed card lacks the cost centre: %+v", bob.updated)
+	}
+}
+
+// chat stands in for the workspace's chat: it reaches the people in the
+// directory and keeps what they are sent.
+type chat struct {
+	mu            sync.Mutex
+	sent, updated []*flows.Message
+}
+
+func (*chat) Platform() string { return "chat" }
+
+func (*chat) Reach(to flows.Recipient) (bot.Address, bool) {
+	_, outside := flows.ExternalEmail(to.Person)
+	return bot.Address{Person: to.Person, ID: to.Person}, to.Person != "" && !outside
+}
+
+func (c *chat) Send(_ context.Context, _ bot.Address, m *flows.Message, _ string) (string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.sent = append(c.sent, m)
+	return fmt.Sprint(len(c.sent)), nil
+}
+
+func (c *chat) Update(_ context.Context, _ string, m *flows.Message) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.updated = append(c.updated, m)
+	return nil
 }

@@ -123,6 +123,7 @@ type externalData struct {
 	Step      *flows.Step
 	In        *flows.Instance
 	Fields    []flows.Fact
+	Changed   []flows.Change // what the resubmission changed, as they may see it
 	History   []historyRow
 	Requester string
 	Changes   bool // Request changes is offered (rounds left)
@@ -220,7 +221,7 @@ func (x *External) check(w http.ResponseWriter, r *http.Request) (externalData, 
 	d := externalData{Claims: c, Who: dir.Name(me), Flow: def, Step: s, In: in, Requester: dir.Name(in.Requester),
 		Changes: in.Round < s.MaxRounds, Now: x.svc.Now()}
 	for _, f := range def.Form {
-		if v, has := in.Data[f.Name]; has {
+		if v, has := in.Data[f.Name]; has && !f.Internal { // internal: for people in the workspace only
 			val := flows.FormatValue(v)
 			if f.Kind == flows.FieldPerson {
 				val = dir.Name(val)
@@ -230,6 +231,11 @@ func (x *External) check(w http.ResponseWriter, r *http.Request) (externalData, 
 	}
 	for _, k := range slices.Sorted(maps.Keys(in.Refs)) {
 		d.Fields = append(d.Fields, flows.Fact{Label: k, Value: in.Refs[k]})
+	}
+	for _, c := range in.Changes {
+		if f := def.Field(c.Field); f == nil || !f.Internal {
+			d.Changed = append(d.Changed, c)
+		}
 	}
 	for _, h := range in.History {
 		name := h.Step

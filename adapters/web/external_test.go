@@ -32,6 +32,7 @@ form:
   - {name: contact, label: Vendor contact, type: email, required: true}
   - {name: amount, label: Amount, type: number, required: true}
   - {name: signed, label: "Signed already?", type: choice, options: ["yes", "no"]}
+  - {name: budget, label: Budget line, type: text, internal: true}
 steps:
   - id: manager
     name: Manager approval
@@ -88,7 +89,7 @@ func newExtRig(t *testing.T) *extRig {
 	links := bot.NewLinks([]byte("test-secret-test-secret-test-secret"), rig.Store, rig.Store, rig.Clock, bot.LinksConfig{TTL: 72 * time.Hour})
 	x := &extRig{t: t, rig: rig, links: links, h: web.NewExternal(rig.Svc, links, rig.Log).Handler()}
 	x.handle(flows.Event{Kind: flows.EventStart, Key: "s1", Actor: "alice", Flow: "vendor",
-		Data: map[string]string{"vendor": "Acme", "contact": "Sales@Acme.example", "amount": "12000"}}, true)
+		Data: map[string]string{"vendor": "Acme", "contact": "Sales@Acme.example", "amount": "12000", "budget": "BL-7731 Marketing"}}, true)
 	x.handle(flows.Event{Kind: flows.EventApprove, Key: "a1", Instance: "VC-1", Actor: "bob"}, true)
 	if in := x.instance(); in.Step != "vendor_ok" || in.Round != 1 || len(in.Tasks) != 1 || in.Tasks[0].Assignee != "email:"+vendorAddr {
 		t.Fatalf("VC-1 should wait on the vendor: step %s round %d tasks %+v", in.Step, in.Round, in.Tasks)
@@ -485,4 +486,31 @@ func TestExternalHistorySaysForWhom(t *testing.T) {
 	x.handle(flows.Event{Kind: flows.EventDelegate, Key: "d1", Instance: "VC-1", Actor: "bob", Target: "carol"}, true)
 	x.handle(flows.Event{Kind: flows.EventApprove, Key: "a1", Instance: "VC-1", Actor: "carol"}, true)
 	x.expect(x.do("GET", x.link("vendor_ok", 1, vendorAddr), nil), http.StatusOK, "Manager approval</strong>: approved by Carol Diaz (for Bob Chen)")
+}
+
+// TestExternalPageLeavesInternalFieldsOut: the vendor's page shows the
+// request without its internal field, and a resubmission's changes
+// without that field's old and new values.
+func TestExternalPageLeavesInternalFieldsOut(t *testing.T) {
+	x := newExtRig(t)
+	lacks := func(w *httptest.ResponseRecorder, what ...string) {
+		t.Helper()
+		for _, s := range what {
+			if strings.Contains(unescape(w.Body.String()), s) {
+				t.Errorf("the page shows %q:\n%s", s, w.Body.String())
+			}
+		}
+	}
+	w := x.do("GET", x.link("vendor_ok", 1, vendorAddr), nil)
+	x.expect(w, http.StatusOK, "Vendor contact", "12,000")
+	lacks(w, "Budget line", "BL-7731")
+	x.expect(x.do("POST", x.link("vendor_ok", 1, vendorAddr), url.Values{"decision": {"changes"}, "reason": {"Wrong amount"}}), http.StatusOK, "You asked for changes")
+	x.handle(flows.Event{Kind: flows.EventResubmit, Key: "r1", Instance: "VC-1", Actor: "alice",
+		Data: map[string]string{"vendor": "Acme", "contact": "Sales@Acme.example", "amount": "15000", "budget": "BL-9902 Events"}}, true)
+	if in := x.instance(); in.Step != "vendor_ok" || in.Round != 2 || len(in.Changes) != 2 {
+		t.Fatalf("VC-1 should be back with the vendor, round 2, with two changes: step %s round %d changes %+v", in.Step, in.Round, in.Changes)
+	}
+	w = x.do("GET", x.link("vendor_ok", 2, vendorAddr), nil)
+	x.expect(w, http.StatusOK, "Changed since the last review", "Amount: <del>12,000</del> → <ins>15,000</ins>")
+	lacks(w, "Budget line", "BL-7731", "BL-9902")
 }
