@@ -872,10 +872,11 @@ func syntaxHint(msg string) string {
 // templateNames reports each name a template reads from its data ({{.x}},
 // {{$.x}}) that is not among known, or that later says is not written yet
 // when the template is; and every read into a value, which is text
-// ({{.x.y}}, index, range, {{.y}} inside {{with .x}}).
-func (v *validator) templateNames(path string, t *template.Template, known []string, later func(name string) string) {
+// ({{.x.y}}, index, range, {{.y}} inside {{with .x}}). It returns the names
+// read, once each.
+func (v *validator) templateNames(path string, t *template.Template, known []string, later func(name string) string) (read []string) {
 	if t == nil || t.Tree == nil {
-		return
+		return nil
 	}
 	seen := map[string]bool{}
 	check := func(name string) {
@@ -883,6 +884,7 @@ func (v *validator) templateNames(path string, t *template.Template, known []str
 			return
 		}
 		seen[name] = true
+		read = append(read, name)
 		if slices.Contains(known, name) {
 			if why := later(name); why != "" {
 				v.add(path, "{{.%s}} %s", name, why)
@@ -967,6 +969,7 @@ func (v *validator) templateNames(path string, t *template.Template, known []str
 		}
 	}
 	walk(t.Tree.Root, true)
+	return read
 }
 
 // typeMsg says what a value of the wrong type should be, in the words of
@@ -1082,12 +1085,13 @@ func (v *validator) flow(r *rawFlow) *Definition {
 		}
 		return -1
 	}
-	v.templateNames("title", d.title, known, func(name string) string {
+	titleReads := v.templateNames("title", d.title, known, func(name string) string {
 		if i := setAt(name); i >= 0 {
 			return fmt.Sprintf("is set by step %s, but the title is made from the start form (and again on resubmission): use form fields in it, and %s in a later step's message", d.Steps[i].ID, name)
 		}
 		return ""
 	})
+	messageReads := make([][]string, len(d.Steps))
 	for i, s := range d.Steps {
 		later := func(name string) string {
 			switch j := setAt(name); {
@@ -1098,12 +1102,13 @@ func (v *validator) flow(r *rawFlow) *Definition {
 			}
 			return ""
 		}
-		v.templateNames(fmt.Sprintf("steps[%d].message", i), s.msg, append(known, "title"), later)
+		messageReads[i] = v.templateNames(fmt.Sprintf("steps[%d].message", i), s.msg, append(known, "title"), later)
 		v.templateNames(fmt.Sprintf("steps[%d].instructions", i), s.instr, append(known, "title"), later)
 	}
 	for f := range d.allFields() {
 		d.internal = d.internal || f.Internal
 	}
+	v.internalToOutsiders(d, titleReads, messageReads)
 	// A step's condition may use the form and what the steps before it set:
 	// a later step's output is always empty when it is evaluated.
 	setBy := map[string]string{} // field -> the step that sets it
@@ -1245,6 +1250,73 @@ func (v *validator) flow(r *rawFlow) *Definition {
 		}
 	}
 	return d
+}
+
+// internalToOutsiders warns of a text that shows an internal field to
+// people outside the workspace, who are otherwise never shown one: the
+// title (the subject of their mail, the heading of their approval page),
+// when a step may be sent to one of them; a notify step's message, when it
+// is sent to one. title and messages are the names those templates read
+// (messages by step). A text is written whole: Baton cannot take a value
+// out of it.
+func (v *validator) internalToOutsiders(d *Definition, title []string, messages [][]string) {
+	if !d.internal {
+		return
+	}
+	internal, email := map[string]bool{}, map[string]bool{}
+	for f := range d.allFields() {
+		internal[f.Name] = f.Internal
+		email[f.Name] = f.Kind == FieldEmail
+	}
+	// outside: whether a step's assignee or notify target may be someone
+	// outside the workspace (an address the directory may not know).
+	outside := func(ref string) bool {
+		name, ok := strings.CutPrefix(ref, "field:")
+		return strings.HasPrefix(ref, "email:") || ok && email[name]
+	}
+	// shown names the internal fields among names as the template wrote
+	// them, and what to say of them ("" when there are none).
+	shown := func(names []string) (refs, are, them string) {
+		var out []string
+		for _, name := range names {
+			if internal[name] {
+				out = append(out, "{{."+name+"}}")
+			}
+		}
+		switch len(out) {
+		case 0:
+			return "", "", ""
+		case 1:
+			return out[0], "is an internal field", "it"
+		}
+		return JoinNames(out), "are internal fields", "them"
+	}
+	if refs, are, them := shown(title); refs != "" {
+		for i, s := range d.Steps {
+			var to []string // whom the step sends the title (a task's people are all inside)
+			switch s.Kind {
+			case StepApproval:
+				to = s.Assignees
+			case StepNotify:
+				to = s.To
+			}
+			if j := slices.IndexFunc(to, outside); j >= 0 {
+				v.warn("title", "%s %s (internal: true), and the title heads what is sent to people outside the workspace (steps[%d] goes to %s, who may be one): they would read it; leave %s out of the title",
+					refs, are, i, to[j], them)
+				break
+			}
+		}
+	}
+	for i, s := range d.Steps {
+		j := slices.IndexFunc(s.To, outside)
+		if s.Kind != StepNotify || j < 0 {
+			continue
+		}
+		if refs, are, them := shown(messages[i]); refs != "" {
+			v.warn(fmt.Sprintf("steps[%d].message", i), "%s %s (internal: true), and this message goes to %s, who may be outside the workspace: they would read it; leave %s out of the message, or send it to people in the workspace only",
+				refs, are, s.To[j], them)
+		}
+	}
 }
 
 // optionalAssignees warns of a step (at p) whose every assignee is a field

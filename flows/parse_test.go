@@ -1162,3 +1162,67 @@ steps:
 		})
 	}
 }
+
+// A text that names an internal field and is sent to someone outside the
+// workspace shows it to them (a text is written whole): the definition
+// parses, with a warning at the text.
+func TestInternalFieldShownOutsideWarning(t *testing.T) {
+	t.Parallel()
+	const form = `id: v
+name: V
+owner: olivia
+title: "{{.vendor}}"
+form:
+  - {name: vendor, label: Vendor, type: text}
+  - {name: contact, type: email, required: true}
+  - {name: cost_centre, label: Cost centre, internal: true}
+  - {name: budget, label: Budget line, internal: true}
+steps:
+`
+	for _, tt := range []struct {
+		name, title, steps string
+		want               []string // Problem.String() of each warning
+	}{
+		{"a notify step to an email field", "", `  - id: tell
+    type: notify
+    to: [requester, field:contact]
+    message: "Please invoice {{.vendor}} against {{.cost_centre}}."
+`, []string{`v.yaml:14: warning: steps[0].message: {{.cost_centre}} is an internal field (internal: true), and this message goes to field:contact, who may be outside the workspace: they would read it; leave it out of the message, or send it to people in the workspace only`}},
+		{"two internal fields", "", `  - {id: tell, type: notify, to: [field:contact], message: "{{.cost_centre}} {{.vendor}} {{$.budget}}"}
+`, []string{`v.yaml:11: warning: steps[0].message: {{.cost_centre}} and {{.budget}} are internal fields (internal: true), and this message goes to field:contact`}},
+		{"the title, with an approval by email", `title: "{{.vendor}} ({{.cost_centre}})"`, `  - {id: ok, type: approval, assignees: [manager]}
+  - {id: vendor_ok, type: approval, assignees: ["email:sales@acme.example"]}
+`, []string{`v.yaml:4: warning: title: {{.cost_centre}} is an internal field (internal: true), and the title heads what is sent to people outside the workspace (steps[1] goes to email:sales@acme.example, who may be one): they would read it; leave it out of the title`}},
+		{"the title, with a notify step to an email field", `title: "{{.budget}}"`, `  - {id: tell, type: notify, to: [field:contact], message: "Hello"}
+`, []string{`v.yaml:4: warning: title: {{.budget}} is an internal field (internal: true), and the title heads what is sent to people outside the workspace (steps[0] goes to field:contact`}},
+		{"a message to people in the workspace", "", `  - {id: tell, type: notify, to: [requester, channel:finance], message: "{{.cost_centre}}"}
+  - {id: ok, type: approval, assignees: [field:contact]}
+`, nil},
+		{"a title nobody outside sees", `title: "{{.cost_centre}}"`, `  - {id: ok, type: approval, assignees: [manager]}
+`, nil},
+		{"no internal field named", "", `  - {id: tell, type: notify, to: [field:contact], message: "{{.vendor}}"}
+  - {id: ok, type: approval, assignees: [field:contact]}
+`, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			src := form + tt.steps
+			if tt.title != "" {
+				src = strings.Replace(src, `title: "{{.vendor}}"`, tt.title, 1)
+			}
+			d, err := flows.ParseDefinition("v.yaml", []byte(src))
+			if err != nil {
+				t.Fatalf("a warning is no error: %v", err)
+			}
+			got := d.Warnings()
+			if len(got) != len(tt.want) {
+				t.Fatalf("warnings %v, want %q", got, tt.want)
+			}
+			for i, w := range got {
+				if !w.Warning || !strings.HasPrefix(w.String(), tt.want[i]) {
+					t.Errorf("warning %q (Warning %v), want %q", w.String(), w.Warning, tt.want[i])
+				}
+			}
+		})
+	}
+}
