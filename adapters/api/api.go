@@ -1000,6 +1000,7 @@ type fieldView struct {
 	Help     string   `json:"help,omitempty"`
 	Default  string   `json:"default,omitempty"`
 	Options  []string `json:"options,omitempty"`
+	Internal bool     `json:"internal,omitempty"`
 }
 
 type stepView struct {
@@ -1015,7 +1016,7 @@ func (a *API) listFlows(w http.ResponseWriter, r *http.Request) {
 			Form: []fieldView{}, Steps: []stepView{}}
 		for _, f := range d.Form {
 			v.Form = append(v.Form, fieldView{Name: f.Name, Label: f.Label, Type: string(f.Kind), Required: f.Required,
-				Min: f.Min, Max: f.Max, Pattern: f.Pattern, Help: f.Help, Default: f.Default, Options: f.Options})
+				Min: f.Min, Max: f.Max, Pattern: f.Pattern, Help: f.Help, Default: f.Default, Options: f.Options, Internal: f.Internal})
 		}
 		for _, s := range d.Steps {
 			v.Steps = append(v.Steps, stepView{ID: s.ID, Name: s.Name, Type: string(s.Kind)})

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -864,5 +865,40 @@ steps:
 	in, err := r.Store.Get(t.Context(), id)
 	if err != nil || in.Data["cost"] != 1.125 || in.Data["ref"] != "2.500" {
 		t.Fatalf("outputs %v (%v)", in, err)
+	}
+}
+
+// GET /flows says which form fields are internal: a system that builds its
+// own form from it knows which to keep from people outside the workspace.
+func TestFlowsSayWhichFieldsAreInternal(t *testing.T) {
+	t.Parallel()
+	def, err := flows.ParseDefinition("vendor.yaml", []byte(`
+id: vendor
+name: Vendor contract
+owner: olivia
+form:
+  - {name: vendor, label: Vendor, type: text}
+  - {name: cost_centre, label: Cost centre, type: text, internal: true}
+steps:
+  - {id: ok, type: approval, assignees: [manager]}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defs, dir := bottest.Builtins(t)
+	r := newRigOn(t, bottest.NewWith(t, append(defs, def), dir, []string{"olivia"}), api.Config{})
+	p := r.do("GET", "/api/v1/flows", r.token("reader", api.ScopeRead, ""), nil)
+	r.want(p, 200, "")
+	internal := map[string]any{}
+	for _, f := range p.body["flows"].([]any) {
+		if f := f.(map[string]any); f["id"] == "vendor" {
+			for _, field := range f["form"].([]any) {
+				field := field.(map[string]any)
+				internal[field["name"].(string)] = field["internal"]
+			}
+		}
+	}
+	if want := map[string]any{"vendor": nil, "cost_centre": true}; !reflect.DeepEqual(internal, want) {
+		t.Errorf("internal by field %v, want %v", internal, want)
 	}
 }
