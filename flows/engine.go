@@ -877,6 +877,19 @@ func (t *tx) stepName() string {
 
 // waitingNames names the people the step's tasks still wait on: "Bob Chen
 // and Frank Osei".
+// waitingIDs is the ids of the people the step still waits on, joined by
+// ", " as audit details keep lists of people (for systems reading events:
+// the timeline shows them by name).
+func (t *tx) waitingIDs() string {
+	var ids []string
+	for _, task := range t.in.Tasks {
+		if task.Decision == Pending {
+			ids = append(ids, task.Assignee)
+		}
+	}
+	return strings.Join(ids, ", ")
+}
+
 func (t *tx) waitingNames() string {
 	var names []string
 	for _, task := range t.in.Tasks {
@@ -3192,7 +3205,7 @@ func (t *tx) timer() error {
 				return nil
 			}
 		}
-		t.record(AuditEntry{Action: "reminded", Detail: map[string]string{"n": fmt.Sprint(tm.N), "to": t.waitingNames()}})
+		t.record(AuditEntry{Action: "reminded", Detail: map[string]string{"n": fmt.Sprint(tm.N), "to": t.waitingIDs()}})
 		// How long the step has waited, not each reader: someone who got
 		// the task later (a delegate, an escalation) has not waited as long.
 		text := fmt.Sprintf("Reminder %d of %d: %s has been waiting for %s.", tm.N, s.Remind.Max, s.Name, FormatDuration(t.now.Sub(in.StepStarted)))
@@ -3303,7 +3316,7 @@ func (t *tx) escalateNotify(s *Step, target string) string {
 	if len(to) == 0 {
 		return why
 	}
-	var names, again []string // again: those an earlier rung told already
+	var ids, again []string // again: those an earlier rung told already
 	for _, r := range to {
 		switch {
 		case r.Person != "" && slices.Contains(in.Escalated, r.Person), r.Channel != "" && slices.Contains(in.EscalatedChannels, r.Channel):
@@ -3313,9 +3326,10 @@ func (t *tx) escalateNotify(s *Step, target string) string {
 		default:
 			in.EscalatedChannels = append(in.EscalatedChannels, r.Channel)
 		}
-		names = append(names, cmp.Or(t.name(r.Person), "#"+r.Channel))
+		ids = append(ids, cmp.Or(r.Person, "#"+r.Channel))
 	}
-	detail := map[string]string{"to": strings.Join(names, ", "), "waiting_on": t.waitingNames()}
+	// Ids, as every audit detail naming people: the timeline shows names.
+	detail := map[string]string{"to": strings.Join(ids, ", "), "waiting_on": t.waitingIDs()}
 	var standing []string // "Gus Ahmed for Dana Kowalski (away)"
 	for _, r := range to {
 		if mgrs := standIns[r.Person]; len(mgrs) > 0 {

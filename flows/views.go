@@ -23,7 +23,10 @@ func (e *Engine) Timeline(in *Instance, audit []AuditEntry, viewer string, now t
 		Title: fmt.Sprintf("%s %s: %s", name, in.ID, in.Title)}
 	named := in.people()
 	for _, a := range audit {
-		named = append(named, a.Actor, a.OnBehalf, a.Detail["to"], a.Detail["from"])
+		named = append(named, a.Actor, a.OnBehalf, a.Detail["from"])
+		for _, k := range []string{"to", "waiting_on"} { // lists of ids (of names, in entries of earlier builds)
+			named = append(named, strings.Split(a.Detail[k], ", ")...)
+		}
 	}
 	m.Mentions = e.dir.outsiders(named)
 	m.Text = "Status: " + statusWords(in)
@@ -126,7 +129,7 @@ func (e *Engine) detailValue(def *Definition, key, value string, loc *time.Locat
 	if t, err := time.Parse(time.RFC3339, value); err == nil && key == "until" { // a snooze's end
 		return FormatTime(t, loc)
 	}
-	people := key == "from" || key == "to" || key == "assignees"
+	people := key == "from" || key == "to" || key == "assignees" || key == "waiting_on"
 	if def != nil && !people {
 		name := strings.TrimPrefix(key, "changed.")
 		for f := range def.allFields() {

@@ -331,6 +331,27 @@ func TestTimelineNamesPeople(t *testing.T) {
 	}
 }
 
+// Reminders and escalations keep whom they went to as ids (for systems
+// reading the events), shown by name; entries of earlier builds, which kept
+// names, read as before.
+func TestTimelineNamesWhomRemindersAndEscalationsWentTo(t *testing.T) {
+	t.Parallel()
+	r := newRun(t, newEngine(t, assigneeFlow("approval", "olivia", "field:approver", "")))
+	r.start("who", "alice", form("approver", "bob"))
+	r.audit = append(r.audit,
+		flows.AuditEntry{Seq: 90, At: r.now, Actor: flows.System, Action: "escalated", Step: r.in.Step, Round: 1,
+			Detail: map[string]string{"to": "dana, #finance", "waiting_on": "bob"}},
+		flows.AuditEntry{Seq: 91, At: r.now, Actor: flows.System, Action: "reminded", Step: r.in.Step, Round: 1,
+			Detail: map[string]string{"n": "1", "to": "bob, erin"}},
+		flows.AuditEntry{Seq: 92, At: r.now, Actor: flows.System, Action: "escalated", Step: r.in.Step, Round: 1,
+			Detail: map[string]string{"to": "Dana Kowalski", "waiting_on": "Bob Chen"}})
+	text := fmt.Sprint(r.e.Timeline(r.in, r.audit, "alice", r.now).Items)
+	contains(t, "timeline", text, "to: Dana Kowalski, #finance · waiting on: Bob Chen", "to: Bob Chen, Erin Park", "to: Dana Kowalski · waiting on: Bob Chen")
+	if strings.Contains(text, "to: dana") || strings.Contains(text, "on: bob") {
+		t.Errorf("a person id in the timeline: %s", text)
+	}
+}
+
 // A label that ends in punctuation of its own (a question, a colon) is not
 // given a second one before its value: "Is this urgent? yes", not "Is this
 // urgent?: yes", in the timeline, the notice of what changed, and the
