@@ -411,10 +411,7 @@ func (e *Engine) start(cur *Instance, ev Event, now time.Time) (*Transition, err
 	t.advance(-1)
 	switch in.Status {
 	case StatusRunning:
-		t.out.Text = fmt.Sprintf("Started %s (%s). %s", in.ID, def.Name, t.waitingOn())
-		if in.Routed != "" { // not whom the flow names: the requester is told why
-			t.out.Text += " (" + in.Routed + ")"
-		}
+		t.out.Text = fmt.Sprintf("Started %s (%s). %s", in.ID, def.Name, t.waitingOn()) + t.routedNote()
 	case StatusFailed:
 		t.out.Text = fmt.Sprintf("Started %s (%s), but it failed at once: %s.", in.ID, def.Name, in.Outcome)
 	default:
@@ -1039,6 +1036,16 @@ func (t *tx) role() string {
 	return "admin"
 }
 
+// routedNote is the routing note of the step the request waits at, as an
+// answer to its requester adds it (" (…)"; "" when there is none): when
+// the step is not asked of whom it names, they learn why at once.
+func (t *tx) routedNote() string {
+	if t.in.Status != StatusRunning || t.in.Routed == "" {
+		return ""
+	}
+	return " (" + t.in.Routed + ")"
+}
+
 func (t *tx) afterText() string {
 	switch t.in.Status {
 	case StatusRunning:
@@ -1644,7 +1651,9 @@ func (t *tx) closeReturned(outcome string) {
 func (t *tx) advance(from int) {
 	if back := t.def.Step(t.in.Returning); back != nil {
 		t.resume(back)
-		if t.ev.Kind != EventResubmit { // back after an earlier step (a resubmission tells them itself)
+		// Back after an earlier step (a resubmission tells them itself;
+		// and so does resume, when back no longer applies).
+		if t.ev.Kind != EventResubmit && t.applies(back) {
 			t.tellSentBackNotAsked(back, t.in.Changes, t.in.Note)
 		}
 		return
@@ -2374,19 +2383,24 @@ func (t *tx) resubmit() error {
 		t.pass(s) // asked again on the way, if it still applies
 		t.reopen(t.def.StepIndex(back.ID), changes, before)
 		var told []string
-		if !t.applies(s) {
+		applies := t.applies(s)
+		if !applies {
 			told = t.noLongerApplies(s, in.Round, changes)
 		}
 		in.Changes = nil
 		told = append(told, t.resume(back)...)
-		// Asked again now, on the way: whoever sent it back and is not asked.
-		told = append(told, t.tellSentBackNotAsked(s, changes, note)...)
-		where := strings.TrimSuffix(t.afterText(), ".") // "Waiting on …", "The request is complete"
+		if applies { // asked again now, on the way, or failed before: whoever sent it back and is not asked
+			told = append(told, t.tellSentBackNotAsked(s, changes, note)...)
+		}
+		where := "" // a failure: their notice says where, and why
+		if in.Status != StatusFailed {
+			where = strings.TrimSuffix(t.afterText(), ".") // "Waiting on …", "The request is complete"
+		}
 		if where != "" {
 			where = "; " + lowerFirst(where)
 		}
 		t.tellEarlierApprovers(back, sentBack, told, changes, note, "resubmitted it"+where)
-		t.out.Text = fmt.Sprintf("Resubmitted %s. %s", in.ID, t.afterText())
+		t.out.Text = fmt.Sprintf("Resubmitted %s. %s", in.ID, t.afterText()) + t.routedNote()
 		return nil
 	}
 	// An earlier step the flow went past (its condition was false) may
@@ -2402,12 +2416,13 @@ func (t *tx) resubmit() error {
 		if slices.Contains(reopened, first.ID) {
 			how = "is asked again first, as the edits change what it approved"
 		}
-		t.tellEarlierApprovers(s, sentBack, nil, changes, note, fmt.Sprintf("resubmitted it; %s %s", first.Name, how))
+		told := t.tellSentBackNotAsked(s, changes, note) // if the request failed there: it will not come back
+		t.tellEarlierApprovers(s, sentBack, told, changes, note, fmt.Sprintf("resubmitted it; %s %s", first.Name, how))
 		then := fmt.Sprintf(", then %s again", s.Name)
 		if !t.applies(s) { // the edits took it out of the step's condition: passed over on the way back
 			then = fmt.Sprintf("; %s no longer applies", s.Name)
 		}
-		t.out.Text = fmt.Sprintf("Resubmitted %s: %s %s%s. %s", in.ID, first.Name, how, then, t.afterText())
+		t.out.Text = fmt.Sprintf("Resubmitted %s: %s %s%s. %s", in.ID, first.Name, how, then, t.afterText()) + t.routedNote()
 		return nil
 	}
 	// The edits may take the request out of the step's condition (an amount
@@ -2419,13 +2434,13 @@ func (t *tx) resubmit() error {
 		in.Changes, in.Note = nil, ""           // for the step's reviewers, who will not see it
 		t.continueAt(t.def.StepIndex(s.ID) + 1) // where a false condition leads: the step below, not its next
 		t.tellEarlierApprovers(s, sentBack, told, changes, note, fmt.Sprintf("resubmitted it; %s no longer applies", s.Name))
-		t.out.Text = fmt.Sprintf("Resubmitted %s: %s no longer applies. %s", in.ID, s.Name, t.afterText())
+		t.out.Text = fmt.Sprintf("Resubmitted %s: %s no longer applies. %s", in.ID, s.Name, t.afterText()) + t.routedNote()
 		return nil
 	}
 	t.activate(s)
 	told := t.tellSentBackNotAsked(s, changes, note)
 	t.tellEarlierApprovers(s, sentBack, told, changes, note, "resubmitted it to "+s.Name)
-	t.out.Text = fmt.Sprintf("Resubmitted %s (round %d). %s", in.ID, in.Round, t.afterText())
+	t.out.Text = fmt.Sprintf("Resubmitted %s (round %d). %s", in.ID, in.Round, t.afterText()) + t.routedNote()
 	return nil
 }
 
@@ -2476,14 +2491,22 @@ func (t *tx) tellNotNeeded(s *Step, changes []Change) []string {
 // that it was resubmitted, and whom it waits on now: a stand-in whose
 // time is over, a delegate, an escalation target or an admin who asked
 // for changes or rejected it (the assignees asked again get their cards;
-// the others learn it as they would of a withdrawal). It returns whom it
-// told.
+// the others learn it as they would of a withdrawal). When the request
+// failed on its way back to s (nobody may take s, or a step asked before
+// it), all of them are told where and why, as nobody is asked: but the
+// flow's owner and the admins, whom the failure's notice tells. It returns
+// whom it told.
 func (t *tx) tellSentBackNotAsked(s *Step, changes []Change, note string) []string {
 	in := t.in
-	if in.Step != s.ID || in.Status != StatusRunning { // not asked now: passed over, or after another step
+	failed := in.Status == StatusFailed
+	if !failed && (in.Step != s.ID || in.Status != StatusRunning) { // not asked now: passed over, or after another step
 		return nil
 	}
-	h := in.lastRecord(s.ID, in.Round-1)
+	round := in.Round - 1 // s's round before the one just begun
+	if failed && in.Step != s.ID {
+		round = 0 // the request failed before it reached s: s's last round
+	}
+	h := in.lastRecord(s.ID, round)
 	if h == nil {
 		return nil
 	}
@@ -2496,6 +2519,16 @@ func (t *tx) tellSentBackNotAsked(s *Step, changes []Change, note string) []stri
 		deciders = []string{h.By}
 	}
 	asked := append(in.Pending(), in.Escalated...)
+	now := fmt.Sprintf("; it now waits on %s: nothing more is asked of you.", t.waitingNames())
+	if failed {
+		where := "there"
+		if in.Step != s.ID {
+			where = "at " + t.stepName()
+		}
+		now = fmt.Sprintf(", but it failed %s at once: %s. Nothing more is asked of you.", where, in.Outcome)
+		asked = append(asked, t.def.Owner) // told by the failure's notice, with what they may do
+		asked = append(asked, t.adminIDs()...)
+	}
 	var told []string
 	for _, p := range append(slices.Clone(deciders), h.For...) { // and whose task a delegate decided
 		if p == System || p == in.Requester || slices.Contains(asked, p) || slices.Contains(told, p) {
@@ -2509,8 +2542,8 @@ func (t *tx) tellSentBackNotAsked(s *Step, changes []Change, note string) []stri
 		case p == h.By && len(h.For) > 0 && !slices.Contains(h.For, p):
 			who = "you, on behalf of " + t.names(h.For) + ","
 		}
-		m := t.changeNotice(p, s, h.Round, "Resubmitted", fmt.Sprintf("%s resubmitted %s after %s %s at %s; it now waits on %s: nothing more is asked of you.",
-			t.name(in.Requester), in.ID, who, did, s.Name, t.waitingNames()), changes, note)
+		m := t.changeNotice(p, s, h.Round, "Resubmitted", fmt.Sprintf("%s resubmitted %s after %s %s at %s%s",
+			t.name(in.Requester), in.ID, who, did, s.Name, now), changes, note)
 		t.notify(Recipient{Person: p}, "resubmitted/"+cardKey(s.ID, h.Round, p), "", m)
 	}
 	return told
@@ -2597,6 +2630,10 @@ func (t *tx) tellEarlierApprovers(s *Step, sentBack string, told []string, chang
 			}
 			stands := "The approval stands; nothing is asked of you."
 			switch { // reopened: say of whom it is asked (did said that it is), as it is not of p
+			case in.Step == step.ID && in.Status == StatusFailed: // reopened, and nobody may take it
+				stands = fmt.Sprintf("The approval no longer stands, and the step failed at once: %s.", in.Outcome)
+			case in.Status == StatusFailed:
+				stands = fmt.Sprintf("The approval stands, but the request failed at %s at once: %s. Nothing is asked of you.", t.stepName(), in.Outcome)
 			case in.Step == step.ID && in.Status == StatusRunning:
 				stands = fmt.Sprintf("The approval no longer stands; the step now waits on %s.", t.waitingNames())
 			case slices.Contains(in.Passed, step.ID):

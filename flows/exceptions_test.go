@@ -1998,6 +1998,118 @@ steps:
 		t.Fatalf("status %s", r.in.Status)
 	}
 	contains(t, "answer", tr.Outcome.Text, "The request failed: no one is available as the requester's manager")
+	// Bob, who sent it back, is not asked again: told it failed before it
+	// came back to him, where and why.
+	contains(t, "bob's notice", notified(t, tr, "bob", "resubmitted/fin/1/bob").Msg.Text,
+		"Zed Null resubmitted X-1 after you asked for changes at fin, but it failed at cfo at once: no one is available as the requester's manager",
+		"Nothing more is asked of you.", "amount: 100 → 6000")
+}
+
+// reaskFlow has two approvals, asked of first and second (assignees);
+// zed, who has no manager, owns it: with no admin, an approval of zed's
+// that names nobody may not go to anyone else.
+func reaskFlow(first, second string) string {
+	return fmt.Sprintf(`
+id: rq
+name: Reask
+owner: zed
+form:
+  - {name: item, label: Item}
+  - {name: approver, label: Approver, type: person}
+steps:
+  - id: first
+    name: First
+    type: approval
+    assignees: [%s]
+    reapprove_on: [item]
+  - id: second
+    name: Second
+    type: approval
+    assignees: [%s]
+`, first, second)
+}
+
+// A step asked again that fails at once, as nobody may take it (its
+// approver left out of the resubmission), fails as on the first pass,
+// telling the requester (here the owner) which step and why; and whoever
+// sent it back, who is not asked again, and whoever approved before learn
+// that it failed, not that it waits on someone.
+func TestReaskedStepThatFailsAtOnce(t *testing.T) {
+	t.Parallel()
+	e, err := flows.NewEngine([]*flows.Definition{mustParse(t, reaskFlow("person:carol", "field:approver"))}, testDir(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	why := "no one is available as the Approver named on the form, and nobody else may approve it"
+	sentBack := func() *run {
+		r := newRun(t, e)
+		r.start("rq", "zed", form("item", "Desk", "approver", "bob"))
+		r.act(flows.EventApprove, "carol")
+		r.act(flows.EventRequestChanges, "bob", reason("which desk?"))
+		return r
+	}
+	failedNotice := func(tr *flows.Transition) {
+		t.Helper()
+		contains(t, "zed's notice", notified(t, tr, "zed", fmt.Sprintf("failed/%d/zed", tr.Instance.AuditSeq)).Msg.Text,
+			"Second could not complete: "+why, "X-1 waits at this step: you may cancel the request")
+	}
+	t.Run("resubmitted to it", func(t *testing.T) {
+		t.Parallel()
+		r := sentBack()
+		tr := r.act(flows.EventResubmit, "zed", data("item", "Desk", "approver", ""))
+		wantStatus(t, r.in, flows.StatusFailed, "second", 2)
+		contains(t, "answer", tr.Outcome.Text, "The request failed: "+why)
+		failedNotice(tr)
+		contains(t, "bob's notice", notified(t, tr, "bob", "resubmitted/second/1/bob").Msg.Text,
+			"Zed Null resubmitted X-1 after you asked for changes at Second, but it failed there at once: "+why, "Nothing more is asked of you.")
+		contains(t, "carol's notice", notified(t, tr, "carol", "changed/second/1/carol").Msg.Text,
+			"The approval stands, but the request failed at Second at once: "+why)
+	})
+	t.Run("returned to after an earlier step", func(t *testing.T) {
+		t.Parallel()
+		r := sentBack()
+		r.act(flows.EventResubmit, "zed", data("item", "Standing desk", "approver", ""))
+		wantStatus(t, r.in, flows.StatusRunning, "first", 2) // reapproved first
+		tr := r.act(flows.EventApprove, "carol")
+		wantStatus(t, r.in, flows.StatusFailed, "second", 2)
+		contains(t, "answer", tr.Outcome.Text, "The request failed: "+why)
+		failedNotice(tr)
+		contains(t, "bob's notice", notified(t, tr, "bob", "resubmitted/second/1/bob").Msg.Text,
+			"Zed Null resubmitted X-1 after you asked for changes at Second, but it failed there at once: "+why)
+	})
+	t.Run("its earlier approval reopened", func(t *testing.T) {
+		t.Parallel()
+		// First is asked of whom the form names, second of bob: the
+		// resubmission changes what first approved and names nobody.
+		e, err := flows.NewEngine([]*flows.Definition{mustParse(t, reaskFlow("field:approver", "person:bob"))}, testDir(t), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := newRun(t, e)
+		r.start("rq", "zed", form("item", "Desk", "approver", "carol"))
+		r.act(flows.EventApprove, "carol")
+		r.act(flows.EventRequestChanges, "bob", reason("which desk?"))
+		tr := r.act(flows.EventResubmit, "zed", data("item", "Standing desk", "approver", ""))
+		wantStatus(t, r.in, flows.StatusFailed, "first", 2)
+		contains(t, "carol's notice", notified(t, tr, "carol", "changed/second/1/carol").Msg.Text,
+			"The approval no longer stands, and the step failed at once: "+why)
+		contains(t, "bob's notice", notified(t, tr, "bob", "resubmitted/second/1/bob").Msg.Text,
+			"Zed Null resubmitted X-1 after you asked for changes at Second, but it failed at First at once: "+why)
+	})
+}
+
+// A resubmission whose step goes to someone other than whom it names (its
+// approver left out) tells the requester why, as the start does.
+func TestResubmissionSaysHowItWasRouted(t *testing.T) {
+	t.Parallel()
+	r := newRun(t, newEngine(t, assigneeFlow("approval", "olivia", "field:approver", "")))
+	r.start("who", "alice", form("approver", "carol"))
+	r.act(flows.EventRequestChanges, "carol", reason("not me"))
+	tr := r.act(flows.EventResubmit, "alice", data("approver", ""))
+	if got := assignees(r.in); !slices.Equal(got, []string{"bob"}) {
+		t.Fatalf("assignees %v", got)
+	}
+	contains(t, "answer", tr.Outcome.Text, "Resubmitted X-1 (round 2). Waiting on Bob Chen (The step). (no one is available as the Approver named on the form; assigned to Bob Chen instead)")
 }
 
 // An approval that only asked for changes, and no longer applies after the
