@@ -554,19 +554,42 @@ func (e *Engine) person(s string) (string, bool) {
 	return id, id != ""
 }
 
-// templateData maps every field to "": a template naming a field left
-// empty writes nothing (text/template would write "<no value>").
+// templateData maps every form field to "": a template naming a field left
+// empty writes nothing (text/template would write "<no value>"); and every
+// field a step sets (a task's outputs, a webhook's stored fields) to
+// notGiven, until the step sets it.
 func (d *Definition) templateData() map[string]any {
 	n := 3 // and id, requester, title: sized once, not grown as they are added
 	for range d.allFields() {
 		n++
 	}
 	data := make(map[string]any, n)
-	for f := range d.allFields() {
-		data[f.Name] = ""
+	i := 0
+	for f := range d.allFields() { // the form's fields first, then what steps set
+		if i < len(d.Form) {
+			data[f.Name] = ""
+		} else {
+			data[f.Name] = notGiven("")
+		}
+		i++
 	}
 	return data
 }
+
+// notGiven is what a template reads for a field a step sets but has not:
+// the step was skipped (its condition was false, or its owner or an admin
+// skipped it), or its call failed and the flow went on (on_error:
+// continue), or its reply lacked the field, or its task was done with the
+// output left empty (which is not stored). It is written as notGivenText,
+// so that a message does not read "PO number: " with nothing after it; and
+// it is empty to if, with, or and eq, so that {{with .po}}…{{end}} and
+// {{or .po "none"}} still say what the author means instead.
+type notGiven string
+
+// notGivenText is how a template writes a field a step has not set.
+const notGivenText = "—"
+
+func (notGiven) String() string { return notGivenText }
 
 // renderTitle is the one-line summary of an instance.
 func (d *Definition) renderTitle(in *Instance) string {

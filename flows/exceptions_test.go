@@ -564,8 +564,9 @@ steps:
 		if r.in.Outcome != "completed" || !strings.HasPrefix(notified(t, tr, "alice", "requester/done").Msg.Title, "Completed: ") {
 			t.Fatalf("outcome %q", r.in.Outcome)
 		}
-		// A field left empty reads as nothing, not as "<no value>".
-		if m := notified(t, tr, "alice", "notify/tell").Msg; m.Text != "Account ann on github,  seats" {
+		// An output left empty reads as not given, not as nothing (nor
+		// "<no value>").
+		if m := notified(t, tr, "alice", "notify/tell").Msg; m.Text != "Account ann on github, — seats" {
 			t.Fatalf("notify text %q", m.Text)
 		}
 	})

@@ -972,6 +972,71 @@ func (v *validator) templateNames(path string, t *template.Template, known []str
 	return read
 }
 
+// printedBare returns the names a template writes as they are ({{.x}},
+// {{$.x}}, {{printf "%s" .x}}): not inside an if or a with on them, nor in
+// or, which say what the text means when a value is not given.
+func printedBare(t *template.Template) []string {
+	if t == nil || t.Tree == nil {
+		return nil
+	}
+	var out []string
+	// read appends to names the names n reads; written, those an or
+	// reads are left out.
+	var read func(n tmplparse.Node, names []string, written bool) []string
+	read = func(n tmplparse.Node, names []string, written bool) []string {
+		switch n := n.(type) {
+		case *tmplparse.PipeNode:
+			for _, c := range n.Cmds {
+				if len(c.Args) > 0 && written {
+					if id, ok := c.Args[0].(*tmplparse.IdentifierNode); ok && id.Ident == "or" {
+						continue
+					}
+				}
+				for _, a := range c.Args {
+					names = read(a, names, written)
+				}
+			}
+		case *tmplparse.FieldNode:
+			names = append(names, n.Ident[0])
+		case *tmplparse.VariableNode:
+			if len(n.Ident) > 1 && n.Ident[0] == "$" {
+				names = append(names, n.Ident[1])
+			}
+		case *tmplparse.ChainNode:
+			names = read(n.Node, names, written)
+		}
+		return names
+	}
+	var walk func(n tmplparse.Node, guarded []string)
+	walk = func(n tmplparse.Node, guarded []string) {
+		switch n := n.(type) {
+		case *tmplparse.ListNode:
+			if n != nil {
+				for _, c := range n.Nodes {
+					walk(c, guarded)
+				}
+			}
+		case *tmplparse.ActionNode:
+			if len(n.Pipe.Decl) > 0 { // {{$x := .a}} writes nothing
+				return
+			}
+			for _, name := range read(n.Pipe, nil, true) {
+				if !slices.Contains(guarded, name) && !slices.Contains(out, name) {
+					out = append(out, name)
+				}
+			}
+		case *tmplparse.IfNode:
+			walk(n.List, read(n.Pipe, slices.Clip(guarded), false))
+			walk(n.ElseList, guarded)
+		case *tmplparse.WithNode:
+			walk(n.List, read(n.Pipe, slices.Clip(guarded), false))
+			walk(n.ElseList, guarded)
+		}
+	}
+	walk(t.Tree.Root, nil)
+	return out
+}
+
 // typeMsg says what a value of the wrong type should be, in the words of
 // the file, not Go's.
 func typeMsg(want reflect.Kind, got *token.Token) string {
@@ -1104,6 +1169,31 @@ func (v *validator) flow(r *rawFlow) *Definition {
 		}
 		messageReads[i] = v.templateNames(fmt.Sprintf("steps[%d].message", i), s.msg, append(known, "title"), later)
 		v.templateNames(fmt.Sprintf("steps[%d].instructions", i), s.instr, append(known, "title"), later)
+		// What an earlier step sets, which it may not have when this one
+		// runs: written notGivenText there. Said, unless the text says
+		// what then.
+		for _, text := range []struct {
+			key, shows string
+			t          *template.Template
+		}{{"message", "the message shows", s.msg}, {"instructions", "the instructions show", s.instr}} {
+			for _, name := range printedBare(text.t) {
+				j := setAt(name)
+				if j < 0 || j >= i {
+					continue
+				}
+				var why string
+				switch sj := d.Steps[j]; {
+				case sj.When != "" && sj.When != s.When:
+					why = fmt.Sprintf("runs only when %s", sj.When)
+				case sj.Kind == StepWebhook && sj.Webhook.OnError == "continue":
+					why = "may fail and the flow go on without it (on_error: continue)"
+				default:
+					continue
+				}
+				v.warn(fmt.Sprintf("steps[%d].%s", i, text.key), "{{.%s}} is set by step %s, which %s: when it has not set it, %s \"%s\" there; say what that means with {{or .%s \"none\"}}, or leave it out with {{with .%s}}…{{end}}",
+					name, d.Steps[j].ID, why, text.shows, notGivenText, name, name)
+			}
+		}
 	}
 	for f := range d.allFields() {
 		d.internal = d.internal || f.Internal

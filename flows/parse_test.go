@@ -1226,3 +1226,71 @@ steps:
 		})
 	}
 }
+
+// A step's text naming what an earlier step sets, which that step may not
+// have set when the text is written (it runs only under a condition, or
+// its call may fail and the flow go on), is written "—" then: the
+// definition parses, with a warning saying so and how to say otherwise,
+// unless the text already does.
+func TestNotGivenWarning(t *testing.T) {
+	t.Parallel()
+	const head = `id: v
+name: V
+owner: olivia
+form:
+  - {name: amount, type: number, required: true}
+steps:
+  - id: order
+    type: task
+    when: amount > 100
+    assignees: [manager]
+    outputs: [{name: po, label: PO number}]
+  - id: ticket
+    type: webhook
+    url: https://tickets.example.com/new
+    on_error: continue
+    store: {ticket: issue.key}
+  - id: book
+    type: task
+    assignees: [manager]
+    outputs: [{name: booked, label: Booked as}]
+`
+	for _, tt := range []struct {
+		name, step string
+		want       []string // Problem.String() of each warning
+	}{
+		{"an output of a step with a condition", `  - {id: tell, type: notify, to: [requester], message: "PO {{.po}}"}
+`, []string{`v.yaml:21: warning: steps[3].message: {{.po}} is set by step order, which runs only when amount > 100: when it has not set it, the message shows "—" there; say what that means with {{or .po "none"}}, or leave it out with {{with .po}}…{{end}}`}},
+		{"a stored field of a call the flow goes on without", `  - id: pay
+    type: task
+    assignees: [manager]
+    instructions: 'Pay under {{printf "%s" $.ticket}}, booked as {{.booked}}.'
+`, []string{`v.yaml:24: warning: steps[3].instructions: {{.ticket}} is set by step ticket, which may fail and the flow go on without it (on_error: continue): when it has not set it, the instructions show "—" there`}},
+		{"said otherwise", `  - id: tell
+    type: notify
+    to: [requester]
+    message: '{{with .po}}PO {{.}}{{end}}{{if or .ticket .po}} ticket {{.ticket}}{{end}} {{or .po "none"}}'
+`, nil},
+		{"under the same condition", `  - {id: tell, type: notify, when: amount > 100, to: [requester], message: "PO {{.po}}"}
+`, nil},
+		{"in an if on something else, and in its else", `  - {id: tell, type: notify, to: [requester], message: "{{if .amount}}PO {{.po}}{{else}}{{.ticket}}{{end}}"}
+`, []string{`v.yaml:21: warning: steps[3].message: {{.po}} is set by step order`, `v.yaml:21: warning: steps[3].message: {{.ticket}} is set by step ticket`}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			d, err := flows.ParseDefinition("v.yaml", []byte(head+tt.step))
+			if err != nil {
+				t.Fatalf("a warning is no error: %v", err)
+			}
+			got := d.Warnings()
+			if len(got) != len(tt.want) {
+				t.Fatalf("warnings %v, want %q", got, tt.want)
+			}
+			for i, w := range got {
+				if !w.Warning || !strings.HasPrefix(w.String(), tt.want[i]) {
+					t.Errorf("warning %q (Warning %v), want %q", w.String(), w.Warning, tt.want[i])
+				}
+			}
+		})
+	}
+}

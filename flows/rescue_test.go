@@ -113,7 +113,7 @@ func TestFailedWebhookStepWaitsToBeRescued(t *testing.T) {
 		if h := r.in.History[len(r.in.History)-2]; h.Step != "post" || h.Outcome != "skipped" || h.By != "olivia" || h.Reason != "posted by hand" {
 			t.Errorf("history %+v", r.in.History)
 		}
-		contains(t, "notify step", notified(t, tr, "alice", "notify/tell").Msg.Text, "Acme is set up in the ERP as ''.")
+		contains(t, "notify step", notified(t, tr, "alice", "notify/tell").Msg.Text, "Acme is set up in the ERP as '—'.")
 		contains(t, "outcome", notified(t, tr, "alice", "requester/done").Msg.Text, "Post to the ERP: skipped by Olivia Brown: posted by hand")
 		r.refused(flows.Event{Kind: flows.EventSkip, Actor: "olivia", Reason: "again", Step: "post", Round: 1}, flows.CodeAlreadyDecided)
 		r.refused(flows.Event{Kind: flows.EventRetry, Actor: "olivia"}, flows.CodeClosed)

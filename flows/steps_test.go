@@ -696,3 +696,78 @@ steps:
 		t.Errorf("an unknown name in instructions: %v", err)
 	}
 }
+
+// notGivenFlow's notice names what two steps set that may not run: an
+// order placed only above 100, and a ticket whose call may fail.
+const notGivenFlow = `
+id: ng
+name: Order
+owner: olivia
+form:
+  - {name: amount, type: number, required: true}
+steps:
+  - id: order
+    name: Place order
+    type: task
+    when: amount > 100
+    assignees: [person:erin]
+    outputs:
+      - {name: po, label: PO number}
+  - id: ticket
+    name: Open a ticket
+    type: webhook
+    url: https://tickets.example.com/api/new
+    secret: tickets
+    on_error: continue
+    store: {ticket: issue.key}
+  - id: tell
+    type: notify
+    to: [requester]
+    message: 'PO number: {{.po}}. Ticket: {{.ticket}}.{{with .po}} Quote {{.}}.{{end}} {{or .ticket "No ticket"}}.{{if eq .po ""}} No PO.{{end}}'
+`
+
+// A template naming what a step sets, when the step did not set it (it
+// was passed over or skipped, its call failed, its reply lacked the
+// field, its task left it empty), writes "—" there, not nothing; to with,
+// or and eq it is empty, so that the flow's own words for it still apply.
+func TestTemplateNotGiven(t *testing.T) {
+	t.Parallel()
+	hook := func(r *run, res flows.WebhookResult) *flows.Transition {
+		return r.do(flows.Event{Kind: flows.EventWebhookResult, Step: "ticket", Round: 1, Result: &res})
+	}
+	ok := func(reply map[string]any) flows.WebhookResult {
+		return flows.WebhookResult{OK: true, Status: 200, Reply: reply}
+	}
+	tests := []struct {
+		name   string
+		amount string
+		order  func(r *run) // the order step, if it is asked
+		result flows.WebhookResult
+		want   string
+	}{
+		{"both set", "500", func(r *run) { r.act(flows.EventTaskDone, "erin", data("po", "PO-1")) },
+			ok(map[string]any{"issue": map[string]any{"key": "T-9"}}), "PO number: PO-1. Ticket: T-9. Quote PO-1. T-9."},
+		{"passed over, and the call failed", "50", nil,
+			flows.WebhookResult{Status: 500, Error: "HTTP 500"}, "PO number: —. Ticket: —. No ticket. No PO."},
+		{"skipped, and the reply lacked it", "500", func(r *run) { r.act(flows.EventSkip, "olivia", reason("ordered by phone")) },
+			ok(map[string]any{}), "PO number: —. Ticket: —. No ticket. No PO."},
+		// Done, with the optional output left empty: not given either.
+		{"left empty", "500", func(r *run) { r.act(flows.EventTaskDone, "erin", data("po", "")) },
+			ok(map[string]any{"issue": map[string]any{"key": "T-9"}}), "PO number: —. Ticket: T-9. T-9. No PO."},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := newRun(t, newEngine(t, notGivenFlow))
+			r.start("ng", "alice", form("amount", tt.amount))
+			if tt.order != nil {
+				tt.order(r)
+			}
+			tr := hook(r, tt.result)
+			wantStatus(t, r.in, flows.StatusCompleted, "", 0)
+			if got := notified(t, tr, "alice", "notify/tell").Msg.Text; got != tt.want {
+				t.Errorf("notice %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
