@@ -323,6 +323,11 @@ func TestAwayAgain(t *testing.T) {
 			t.Errorf("carol's card of %s was not closed", id)
 		}
 	}
+	for _, id := range []string{pending, later} { // carol took part: she still reads them
+		if got := cmd("carol", "status "+id); !strings.Contains(got, id) {
+			t.Errorf("carol's status of %s: %q", id, got)
+		}
+	}
 	if got := task(ivans); got.StandIn != "carol" || closed[ivans] {
 		t.Errorf("%s: %+v, closed %v; want carol still standing in", ivans, got, closed[ivans])
 	}

@@ -1129,11 +1129,17 @@ func (t *tx) closeStep(outcome, by, reason string) {
 		t.effects = append(t.effects, Effect{Kind: EffectCancelTimer, Timer: &in.Timers[i]})
 	}
 	in.Timers = nil
-	var assigned, originals []string
+	var assigned, originals, others []string
 	for _, task := range in.Tasks {
 		assigned = append(assigned, task.Assignee)
 		if task.Original != "" && !slices.Contains(originals, task.Original) {
 			originals = append(originals, task.Original)
+		}
+		for _, p := range task.Delegates {
+			others = appendNew(others, p)
+		}
+		for _, p := range task.Former {
+			others = appendNew(others, p)
 		}
 	}
 	var deciders, behalf []string // whose decisions made the outcome, in the order they decided; whose tasks others decided
@@ -1153,7 +1159,7 @@ func (t *tx) closeStep(outcome, by, reason string) {
 		}
 	}
 	in.History = append(in.History, StepRecord{Step: in.Step, Round: in.Round, Started: in.StepStarted, Ended: t.now,
-		Outcome: outcome, By: by, Deciders: deciders, For: behalf, Reason: reason, Assigned: assigned, Originals: originals})
+		Outcome: outcome, By: by, Deciders: deciders, For: behalf, Reason: reason, Assigned: assigned, Originals: originals, Others: others})
 	s := t.step()
 	if s == nil && len(in.Tasks) > 0 { // no longer in the flow: its cards close all the same
 		s = &Step{ID: in.Step, Name: in.Step, Kind: StepTask}
@@ -2788,6 +2794,7 @@ func (t *tx) reassign(delegate bool) error {
 	if task.Original == "" {
 		task.Original = from
 	}
+	movedOn(task)
 	task.Assignee, task.Delegates, task.StandIn, task.Since, task.Reminded = target, nil, "", t.now, nil
 	in.Routed = "" // whom it waits on is now someone's choice, said on the card
 	t.record(AuditEntry{Action: "reassigned", Reason: t.ev.Reason, Detail: map[string]string{"from": from, "to": target}})
@@ -2837,6 +2844,7 @@ func (t *tx) standInFor(s *Step, task *Task, target string) {
 		return
 	}
 	task.Delegates = slices.DeleteFunc(task.Delegates, func(p string) bool { return p == old })
+	task.Former = appendNew(task.Former, old) // they took part: the request stays theirs to read
 	t.out.Text = fmt.Sprintf("%s now stands in for %s on %s, in place of %s.", t.name(target), t.name(task.Assignee), t.in.ID, t.name(old))
 	// Their card, and the reminders in its thread (by DM, on a channel
 	// step), which offered its buttons: closed, saying why.
@@ -2850,6 +2858,26 @@ func (t *tx) standInFor(s *Step, task *Task, target string) {
 	if !t.waitsOn(old) { // their own reminder of it, too
 		t.dropSnooze(old)
 	}
+}
+
+// movedOn notes, as task is about to move to someone else, that whoever
+// was on it stays involved (Former): its delegates, and its assignee unless
+// they are its first (Original).
+func movedOn(task *Task) {
+	if task.Assignee != task.Original {
+		task.Former = appendNew(task.Former, task.Assignee)
+	}
+	for _, p := range task.Delegates {
+		task.Former = appendNew(task.Former, p)
+	}
+}
+
+// appendNew appends p to list unless it holds p already.
+func appendNew(list []string, p string) []string {
+	if slices.Contains(list, p) {
+		return list
+	}
+	return append(list, p)
 }
 
 // Why someone may not take over a task (see mayTake).
@@ -2932,8 +2960,9 @@ func (t *tx) involved() []string { return t.in.people() }
 
 // Involves reports whether person is involved in the request: its
 // requester, someone it waits or waited on (a delegate, a stand-in, an
-// original assignee too), someone who decided a step, or someone an
-// escalation brought in.
+// original assignee too, and whoever a task moved on from, or a later
+// stand-in replaced), someone who decided a step, or someone an escalation
+// brought in.
 func (in *Instance) Involves(person string) bool {
 	return person != "" && slices.Contains(in.people(), person)
 }
@@ -2943,11 +2972,13 @@ func (in *Instance) people() []string {
 	for _, task := range in.Tasks {
 		people = append(people, task.Assignee, task.Original)
 		people = append(people, task.Delegates...)
+		people = append(people, task.Former...)
 	}
 	people = append(people, in.Escalated...)
 	for _, h := range in.History {
 		people = append(people, h.Assigned...)
 		people = append(people, h.Originals...)
+		people = append(people, h.Others...)
 		people = append(people, h.Deciders...) // delegates and escalation targets who decided
 		people = append(people, h.For...)
 		people = append(people, h.By)
@@ -3544,6 +3575,7 @@ func (t *tx) escalateReassign(s *Step, target string) string {
 		if task.Original == "" {
 			task.Original = task.Assignee
 		}
+		movedOn(task)
 		task.Assignee, task.Delegates, task.StandIn, task.Since, task.Reminded = m.to, nil, "", t.now, nil
 		si := t.awayStandIn(s, m.to)
 		if si != "" { // shared with their stand-in, as a new task of theirs is

@@ -1466,6 +1466,62 @@ func TestAwayAgainReplacesTheStandIn(t *testing.T) {
 	}
 }
 
+// Whoever took part in a step stays involved (may read its status and
+// comment), as its first assignee does once a task moves: a stand-in a
+// later one replaced, a delegate who did not decide, and whoever a task
+// moved on from; while the step waits, and once it is over.
+func TestWhoTookPartStaysInvolved(t *testing.T) {
+	t.Parallel()
+	involves := func(t *testing.T, r *run, want ...string) {
+		t.Helper()
+		for _, p := range want {
+			if !r.in.Involves(p) {
+				t.Errorf("%s (%s at %q): %s is not involved", r.in.ID, r.in.Status, r.in.Step, p)
+			}
+		}
+		if r.in.Involves("zed") {
+			t.Error("zed, who had no part, is involved")
+		}
+	}
+	t.Run("a stand-in replaced", func(t *testing.T) {
+		t.Parallel()
+		r := newRun(t, newEngine(t, buyFlow))
+		away := func(standIn string) map[string]flows.Away {
+			return map[string]flows.Away{"bob": {Until: t0.Add(48 * time.Hour), StandIn: standIn}}
+		}
+		r.do(flows.Event{Kind: flows.EventStart, Instance: "X-1", Flow: "buy", Actor: "alice", Data: form("item", "Laptop", "amount", "500"), Away: away("carol")})
+		r.act(flows.EventDelegate, "bob", target("frank"), func(e *flows.Event) { e.StandIn, e.Away = true, away("frank") })
+		if task := r.in.Tasks[0]; !slices.Equal(task.Delegates, []string{"frank"}) {
+			t.Fatalf("task %+v: want frank alone standing in", task)
+		}
+		involves(t, r, "carol", "frank", "bob")
+		r.act(flows.EventApprove, "frank")
+		wantStatus(t, r.in, flows.StatusCompleted, "", 0)
+		involves(t, r, "carol", "frank", "bob")
+	})
+	t.Run("a delegate who did not decide", func(t *testing.T) {
+		t.Parallel()
+		r := buyRun(t, "500")
+		r.act(flows.EventDelegate, "bob", target("carol"))
+		r.act(flows.EventApprove, "bob")
+		wantStatus(t, r.in, flows.StatusCompleted, "", 0)
+		involves(t, r, "carol")
+	})
+	t.Run("whom a task moved on from", func(t *testing.T) {
+		t.Parallel()
+		r := buyRun(t, "500")
+		r.act(flows.EventDelegate, "bob", target("carol"))
+		r.act(flows.EventReassign, "bob", target("erin"))
+		r.act(flows.EventReassign, "erin", target("gus"))
+		if task := r.in.Tasks[0]; task.Assignee != "gus" || task.Original != "bob" {
+			t.Fatalf("task %+v", task)
+		}
+		involves(t, r, "bob", "carol", "erin")
+		r.act(flows.EventApprove, "gus")
+		involves(t, r, "bob", "carol", "erin", "gus")
+	})
+}
+
 // TestResubmittedAfterTheStandInsTime: a stand-in asked for changes, and
 // the request comes back once the person they stood in for is back: round
 // 2 is the person's alone (no card for whoever stood in), and whoever

@@ -107,7 +107,12 @@ type Task struct {
 	// StandIn is the one of Delegates who stands in for Assignee while
 	// they are away (given the task when it was made, or by their away):
 	// a later away's stand-in replaces them.
-	StandIn  string    `json:"stand_in,omitempty"`
+	StandIn string `json:"stand_in,omitempty"`
+	// Former are who were on the task and no longer are, but Original: a
+	// stand-in a later one replaced; the delegates of the task, and any
+	// assignee but the first, when it moved to someone else. They took
+	// part, and stay involved (Instance.Involves).
+	Former   []string  `json:"former,omitempty"`
 	Decision Decision  `json:"decision,omitempty"`
 	By       string    `json:"by,omitempty"` // who decided (a delegate, an admin, an escalation target)
 	At       time.Time `json:"at,omitzero"`
@@ -137,6 +142,10 @@ type StepRecord struct {
 	// Originals are the first assignees of tasks that were reassigned: they
 	// stay involved (may read the status and comment) once the step is over.
 	Originals []string `json:"originals,omitempty"`
+	// Others are the rest of whom the round's tasks were shared with or
+	// moved from (their delegates, a stand-in among them, and Former):
+	// they stay involved too.
+	Others []string `json:"others,omitempty"`
 }
 
 // Change is one field changed by a resubmission.
@@ -187,7 +196,8 @@ func (in *Instance) Clone() *Instance {
 	c.Refs = maps.Clone(in.Refs)
 	c.Tasks = slices.Clone(in.Tasks)
 	for i := range c.Tasks {
-		c.Tasks[i].Delegates, c.Tasks[i].Reminded = slices.Clone(c.Tasks[i].Delegates), slices.Clone(c.Tasks[i].Reminded)
+		task := &c.Tasks[i]
+		task.Delegates, task.Former, task.Reminded = slices.Clone(task.Delegates), slices.Clone(task.Former), slices.Clone(task.Reminded)
 	}
 	c.Escalated = slices.Clone(in.Escalated)
 	c.EscalatedChannels = slices.Clone(in.EscalatedChannels)
@@ -204,7 +214,7 @@ func (in *Instance) Clone() *Instance {
 	c.History = slices.Clone(in.History)
 	for i := range c.History {
 		h := &c.History[i]
-		h.Deciders, h.For, h.Assigned, h.Originals = slices.Clone(h.Deciders), slices.Clone(h.For), slices.Clone(h.Assigned), slices.Clone(h.Originals)
+		h.Deciders, h.For, h.Assigned, h.Originals, h.Others = slices.Clone(h.Deciders), slices.Clone(h.For), slices.Clone(h.Assigned), slices.Clone(h.Originals), slices.Clone(h.Others)
 	}
 	c.Passed = slices.Clone(in.Passed)
 	return &c
