@@ -389,10 +389,7 @@ func build(ctx context.Context, cfg bot.Config, getenv func(string) string, log 
 			messengers = append(messengers, p.messenger)
 		}
 	}
-	// auto: the demo, on the embedded store with no chat platform. A server
-	// on a real Redis is not one, and may be behind a proxy on its machine,
-	// whose requests the console could not tell from this machine's.
-	if cfg.Console == "local" || cfg.Console == "open" || cfg.Console == "auto" && len(a.platforms) == 0 && cfg.RedisURL == "" {
+	if consoleOn(cfg, len(a.platforms)) {
 		a.console = web.New(a.svc, web.Config{Open: cfg.Console == "open", PublicHost: publicHost(getenv("BATON_PUBLIC_URL"))}, log)
 		messengers = append(messengers, a.console.Messenger())
 	}
@@ -1071,4 +1068,13 @@ func unreachable(dir *flows.Directory, messengers []bot.Messenger) []string {
 		}
 	}
 	return out
+}
+
+// consoleOn reports whether Baton serves the web console, with platforms
+// chat platforms configured. auto: the demo, on the embedded store with no
+// chat platform. A server on a real Redis is not one, and may be behind a
+// proxy on its machine, whose requests the console could not tell from
+// this machine's.
+func consoleOn(cfg bot.Config, platforms int) bool {
+	return cfg.Console == "local" || cfg.Console == "open" || cfg.Console == "auto" && platforms == 0 && cfg.RedisURL == ""
 }

@@ -103,7 +103,16 @@ func doctor(ctx context.Context, args []string, getenv func(string) string, envi
 	c.slack(ctx, getenv)
 	c.teams(ctx, getenv)
 	if ext != nil {
-		c.email(ctx, ext.smtp)
+		// The console shows the mail it would send where no relay is set:
+		// on when start-up would turn it on.
+		platforms := 0
+		if _, ok, _ := slackadapter.ConfigFromEnv(getenv); ok {
+			platforms++
+		}
+		if _, ok, _ := teams.LoadConfig(getenv); ok {
+			platforms++
+		}
+		c.email(ctx, ext.smtp, consoleOn(cfg, platforms))
 	}
 	if c.failed {
 		fmt.Fprintln(stdout, "baton doctor: some checks failed; fix them and run baton doctor again")
@@ -355,10 +364,15 @@ func (c *checkup) slack(ctx context.Context, getenv func(string) string) {
 
 // email opens a session with the SMTP relay as a mail would (TLS, sign-in,
 // the sender) and sends nothing. sc is BATON_SMTP_URL as the configuration
-// read it (nil: not set).
-func (c *checkup) email(ctx context.Context, sc *email.SMTPConfig) {
-	if sc == nil {
-		c.skip("email", "not configured (BATON_SMTP_URL is not set): mail to external participants (email: assignees) is shown in the console, not sent")
+// read it (nil: not set); console, whether Baton would serve the console
+// (which shows the mail it does not send).
+func (c *checkup) email(ctx context.Context, sc *email.SMTPConfig, console bool) {
+	switch {
+	case sc == nil && console:
+		c.skip("email", "not configured (BATON_SMTP_URL is not set): mail to external participants (email: assignees) is shown in the console (/console/mail), not sent")
+		return
+	case sc == nil:
+		c.skip("email", "not configured (BATON_SMTP_URL is not set): mail to external participants (email: assignees) is not sent anywhere, as the console is off; set BATON_SMTP_URL=smtp://user:pass@host:587?from=baton@example.com")
 		return
 	}
 	cfg := *sc
