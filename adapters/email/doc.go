@@ -4,7 +4,9 @@
 // becomes a plain-text mail; a card asking for a decision carries a
 // per-person, expiring, single-use signed link to Baton's approval page
 // (/x/{token}). Mail leaves through SMTP (BATON_SMTP_URL, STARTTLS) or, in
-// development, stays in an in-memory Outbox the web console shows.
+// development, stays in an in-memory Outbox the web console shows. A mail
+// cannot change: when a card closes, a reply to its mail says so, once, and
+// reminders (replies in the thread of the task's mail) get none of their own.
 //
 // Delivery goes through the outbox like every other card, so it is
 // at-least-once and retried: SMTP 4xx replies and network errors are

@@ -4,9 +4,7 @@ import (
 	"cmp"
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
@@ -89,24 +87,46 @@ func (m *Messenger) Reach(to flows.Recipient) (bot.Address, bool) {
 
 // Send implements bot.Messenger: it mails msg to the address and returns
 // the card's reference: the mail's Message-ID and the address, so that
-// Update can write to it.
+// Update can write to it, and, for a mail in the thread of an earlier one
+// (a reminder), the word "reply".
 func (m *Messenger) Send(ctx context.Context, to bot.Address, msg *flows.Message, thread string) (string, error) {
 	mail := m.Compose(to.ID, msg)
 	mail.InReplyTo, _, _ = strings.Cut(thread, " ")
 	if err := m.send.Send(ctx, mail); err != nil {
 		return "", fmt.Errorf("mail %s about %s: %w", to.ID, msg.Instance, err)
 	}
-	return mail.ID + " " + to.ID, nil
+	ref := mail.ID + " " + to.ID
+	if mail.InReplyTo != "" {
+		ref += " " + replyRef
+	}
+	return ref, nil
+}
+
+// replyRef ends the reference of a mail sent in the thread of another.
+const replyRef = "reply"
+
+// closable returns the Message-ID and address of the mail with reference
+// ref, and whether its card's closing sends a reply: not for a reply in
+// the thread of another mail (a reminder), whose closing is that of the
+// thread's first mail (the task, closed by the same update or the one
+// before it): one mail says that nothing more is needed, not one per
+// reminder. Nor for a card sent by an earlier version (its reference
+// without the address).
+func closable(ref string) (id, addr string, ok bool) {
+	id, addr, ok = strings.Cut(ref, " ")
+	addr, tail, _ := strings.Cut(addr, " ")
+	return id, addr, ok && tail != replyRef
 }
 
 // Update implements bot.Messenger. A sent mail cannot change: when the card
 // closes (someone decided, the request was cancelled or withdrawn, the task
 // went to someone else), a reply to it says so, as chat cards show it, and
 // that nothing more is needed; any other change sends nothing (the approval
-// page shows the request as it is now). A card sent by an earlier version
-// (its reference without the address) gets nothing.
+// page shows the request as it is now), nor does the closing of a reminder
+// in its thread (see closable). It is sent once per card's mail (see
+// UpdateKey).
 func (m *Messenger) Update(ctx context.Context, ref string, msg *flows.Message) error {
-	id, addr, ok := strings.Cut(ref, " ")
+	id, addr, ok := closable(ref)
 	if !ok || msg.Outcome == "" {
 		return nil
 	}
@@ -121,16 +141,17 @@ func (m *Messenger) Update(ctx context.Context, ref string, msg *flows.Message) 
 
 // UpdateKey implements bot.UpdateSender: Update sends a reply when the
 // card closes, and the dispatcher keeps this key, which names the card's
-// mail and what closed it, so that a redelivered update (a replica stopped
-// before acknowledging it, a dead letter retried) does not mail it again.
+// mail, so that the reply goes out once: not again for a redelivered
+// update (a replica stopped before acknowledging it, a dead letter
+// retried), nor when the card, closed for its person, is closed again with
+// its round (an approver of several who decided, or whose task was
+// reassigned: they were told that nothing more is needed of them).
 func (m *Messenger) UpdateKey(ref string, msg *flows.Message) string {
-	id, _, ok := strings.Cut(ref, " ")
+	id, _, ok := closable(ref)
 	if !ok || msg.Outcome == "" {
 		return "" // Update sends nothing
 	}
-	b, _ := json.Marshal(msg)
-	sum := sha256.Sum256(b)
-	return "closed " + id + " " + hex.EncodeToString(sum[:8])
+	return "closed " + id
 }
 
 // decides reports whether msg asks for a decision on an approval step.

@@ -624,16 +624,19 @@ func TestUpdateKey(t *testing.T) {
 	if k == "" || k != m.UpdateKey("abc@corp.example sales@acme.example", &flows.Message{Title: "PR-1", Outcome: "Approved by Bob"}) {
 		t.Errorf("the same closing update has keys %q and another", k)
 	}
-	for what, other := range map[string]string{
-		"another outcome": m.UpdateKey("abc@corp.example sales@acme.example", &flows.Message{Title: "PR-1", Outcome: "Cancelled by Olivia"}),
-		"another mail":    m.UpdateKey("def@corp.example sales@acme.example", closed),
-	} {
-		if other == "" || other == k {
-			t.Errorf("%s: key %q, want one of its own", what, other)
-		}
+	if other := m.UpdateKey("def@corp.example sales@acme.example", closed); other == "" || other == k {
+		t.Errorf("another mail: key %q, want one of its own", other)
+	}
+	// Once told that nothing more is needed of them, a person is not told
+	// again when the card closes again (with its round).
+	if again := m.UpdateKey("abc@corp.example sales@acme.example", &flows.Message{Title: "PR-1", Outcome: "Cancelled by Olivia"}); again != k {
+		t.Errorf("the same mail closed with another outcome has key %q, want %q", again, k)
 	}
 	if k := m.UpdateKey("abc@corp.example sales@acme.example", &flows.Message{Title: "PR-1"}); k != "" {
 		t.Errorf("an update that sends nothing has key %q", k)
+	}
+	if k := m.UpdateKey("ghi@corp.example sales@acme.example reply", closed); k != "" { // a reminder: its thread's first mail is closed
+		t.Errorf("a reminder's update has key %q", k)
 	}
 	if k := m.UpdateKey("abc@corp.example", closed); k != "" { // an earlier version's card: Update sends nothing
 		t.Errorf("an old card's update has key %q", k)
@@ -699,8 +702,8 @@ steps:
 	}
 	rig.Drain()
 	mails := outbox.Mails()
-	if len(mails) != 4 {
-		t.Fatalf("%d mails, want 4 (the task, its reminder, a reply to each when it closes)", len(mails))
+	if len(mails) != 3 {
+		t.Fatalf("%d mails, want 3 (the task, its reminder, the reply when it closes)", len(mails))
 	}
 	for _, m := range mails {
 		if !strings.Contains(m.Text, "Vendor: Acme") || strings.Contains(m.Text, "Cost centre") || strings.Contains(m.Text, "CC-4711") {
@@ -713,6 +716,101 @@ steps:
 	}
 	if len(bob.updated) == 0 || !slices.Contains(bob.updated[len(bob.updated)-1].Fields, cc) {
 		t.Errorf("Bob's closed card lacks the cost centre: %+v", bob.updated)
+	}
+}
+
+// TestOneClosingMailPerStep: someone outside the workspace is told once
+// that nothing more is needed of them on a step, in reply to the task's
+// mail: not again in reply to each reminder, which the update that closes
+// the task closes too (chat updates the reminders in its thread, which
+// offered its buttons), nor again when the round closes after their own
+// task did (they decided first, or their task was reassigned).
+func TestOneClosingMailPerStep(t *testing.T) {
+	approve := func(actor string) flows.Event {
+		return flows.Event{Kind: flows.EventApprove, Key: "approve " + actor, Actor: actor, Platform: "email", Instance: "VC-1", Step: "vendor_ok", Round: 1}
+	}
+	for _, tc := range []struct {
+		name, assignees string
+		remind          bool
+		events          []flows.Event
+		outcome         string
+		chatClosed      int // updates of chat cards (Bob's, Carol's) that show an outcome
+	}{
+		{name: "reminded, then cancelled", assignees: `["field:contact", person:bob]`, remind: true,
+			events:  []flows.Event{{Kind: flows.EventCancel, Key: "c", Actor: "olivia", Instance: "VC-1", Reason: "vendor blacklisted"}},
+			outcome: "Cancelled by Olivia Brown", chatClosed: 2},
+		{name: "reminded, then approved by them", assignees: `["field:contact"]`, remind: true,
+			events: []flows.Event{approve("email:sales@acme.example")}, outcome: "Approved by sales@acme.example (external)"},
+		{name: "approved by them, then by Bob", assignees: `["field:contact", person:bob]`,
+			events:  []flows.Event{approve("email:sales@acme.example"), approve("bob")},
+			outcome: "Approved by sales@acme.example (external)", chatClosed: 1},
+		{name: "reassigned, then approved", assignees: `["field:contact"]`,
+			events: []flows.Event{{Kind: flows.EventReassign, Key: "r", Actor: "olivia", Instance: "VC-1", Step: "vendor_ok", Round: 1,
+				From: "email:sales@acme.example", Target: "carol"}, approve("carol")},
+			outcome: "Now with Carol Diaz", chatClosed: 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			def, err := flows.ParseDefinition("vendor.yaml", []byte(`
+id: vendor
+name: Vendor contract
+owner: olivia
+prefix: VC
+form:
+  - {name: contact, label: Vendor contact, type: email, required: true}
+steps:
+  - id: vendor_ok
+    name: Vendor confirmation
+    type: approval
+    assignees: `+tc.assignees+`
+    policy: all
+    remind: {every: 4h}
+`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			dir, _ := flows.ParseDirectory("directory.yaml", manifests.Directory)
+			rig := bottest.NewWith(t, []*flows.Definition{def}, dir, []string{"olivia"})
+			outbox, workspace := &email.Outbox{}, &chat{}
+			rig.Use(email.New(outbox, fixedLinks{}, email.Config{From: "baton@corp.example"}, rig.Clock.Now))
+			rig.Use(workspace)
+			if _, err := rig.Svc.Handle(t.Context(), flows.Event{Kind: flows.EventStart, Key: "k", Actor: "alice", Flow: "vendor",
+				Data: map[string]string{"contact": "sales@acme.example"}}); err != nil {
+				t.Fatal(err)
+			}
+			rig.Drain()
+			if tc.remind && rig.Advance(4*time.Hour) != 1 {
+				t.Fatal("no reminder")
+			}
+			for _, ev := range tc.events {
+				if out, err := rig.Svc.Handle(t.Context(), ev); err != nil || !out.OK {
+					t.Fatalf("%s: %+v %v", ev.Kind, out, err)
+				}
+				rig.Drain()
+			}
+			mails := outbox.Mails()
+			task := mails[len(mails)-1]
+			var closing []email.Mail
+			for _, m := range mails {
+				if strings.Contains(m.Text, "Nothing more is needed") {
+					closing = append(closing, m)
+				}
+			}
+			if len(closing) != 1 {
+				t.Fatalf("%d closing mails, want 1:\n%+v", len(closing), closing)
+			}
+			if closing[0].InReplyTo != task.ID || !strings.Contains(closing[0].Text, tc.outcome) {
+				t.Errorf("the closing mail, in reply to %q (the task's mail is %q):\n%s", closing[0].InReplyTo, task.ID, closing[0].Text)
+			}
+			closed := 0
+			for _, m := range workspace.updated {
+				if m.Outcome != "" {
+					closed++
+				}
+			}
+			if closed != tc.chatClosed {
+				t.Errorf("%d chat cards closed, want %d", closed, tc.chatClosed)
+			}
+		})
 	}
 }
 
