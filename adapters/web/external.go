@@ -233,9 +233,14 @@ func (x *External) check(w http.ResponseWriter, r *http.Request) (externalData, 
 		d.Fields = append(d.Fields, flows.Fact{Label: k, Value: in.Refs[k]})
 	}
 	for _, c := range in.Changes {
-		if f := def.Field(c.Field); f == nil || !f.Internal {
-			d.Changed = append(d.Changed, c)
+		f := def.Field(c.Field)
+		if f != nil && f.Internal {
+			continue
 		}
+		if f != nil && f.Kind == flows.FieldPerson { // by name, as the fields above and the cards show them
+			c.Old, c.New = dir.Name(c.Old), dir.Name(c.New) // ("" stays "")
+		}
+		d.Changed = append(d.Changed, c)
 	}
 	for _, h := range in.History {
 		name := h.Step

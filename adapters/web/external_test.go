@@ -33,6 +33,7 @@ form:
   - {name: amount, label: Amount, type: number, required: true}
   - {name: signed, label: "Signed already?", type: choice, options: ["yes", "no"]}
   - {name: budget, label: Budget line, type: text, internal: true}
+  - {name: buyer, label: Buyer, type: person}
 steps:
   - id: manager
     name: Manager approval
@@ -513,4 +514,20 @@ func TestExternalPageLeavesInternalFieldsOut(t *testing.T) {
 	w = x.do("GET", x.link("vendor_ok", 2, vendorAddr), nil)
 	x.expect(w, http.StatusOK, "Changed since the last review", "Amount: <del>12,000</del> → <ins>15,000</ins>")
 	lacks(w, "Budget line", "BL-7731", "BL-9902")
+}
+
+// TestExternalPageNamesPeopleChanged: a resubmission that changed a person
+// field shows the people by name in "Changed since the last review", as
+// the page's fields and the cards do, not by their ids.
+func TestExternalPageNamesPeopleChanged(t *testing.T) {
+	x := newExtRig(t)
+	x.expect(x.do("POST", x.link("vendor_ok", 1, vendorAddr), url.Values{"decision": {"changes"}, "reason": {"Who buys?"}}), http.StatusOK, "You asked for changes")
+	x.handle(flows.Event{Kind: flows.EventResubmit, Key: "r1", Instance: "VC-1", Actor: "alice",
+		Data: map[string]string{"vendor": "Acme", "contact": "Sales@Acme.example", "amount": "12000", "budget": "BL-7731 Marketing", "buyer": "carol"}}, true)
+	w := x.do("GET", x.link("vendor_ok", 2, vendorAddr), nil)
+	x.expect(w, http.StatusOK, "Buyer</dt><dd>Carol Diaz", "Changed since the last review", "<li>Buyer: <del></del> → <ins>Carol Diaz</ins></li>")
+	x.expect(x.do("POST", x.link("vendor_ok", 2, vendorAddr), url.Values{"decision": {"changes"}, "reason": {"Not Carol"}}), http.StatusOK, "You asked for changes")
+	x.handle(flows.Event{Kind: flows.EventResubmit, Key: "r2", Instance: "VC-1", Actor: "alice",
+		Data: map[string]string{"vendor": "Acme", "contact": "Sales@Acme.example", "amount": "12000", "budget": "BL-7731 Marketing", "buyer": "slack:U123"}}, true)
+	x.expect(x.do("GET", x.link("vendor_ok", 3, vendorAddr), nil), http.StatusOK, "<li>Buyer: <del>Carol Diaz</del> → <ins>slack:U123</ins></li>")
 }
