@@ -2581,12 +2581,18 @@ func (t *tx) tellSentBackNotAsked(s *Step, changes []Change, note string) []stri
 // changeNotice is the notice to someone (to) who decided round of step
 // that a resubmission changed the request: lead says what it means for
 // them, then come the changes (those they may see) and the requester's
-// note ("": none).
+// note ("": none). It has no "Round N" line: a task card's is the round
+// it asks about, and here it would be the request's round now (often
+// another step's), not that of their decision, which lead names.
 func (t *tx) changeNotice(to string, step *Step, round int, title, lead string, changes []Change, note string) *Message {
 	in := t.in
 	changes = t.changesFor(to, changes)
 	m := t.baseCard(step, MsgInfo)
 	m.Step, m.Round = step.ID, round
+	if in.Round > 1 {
+		line := fmt.Sprintf("Round %d", in.Round)
+		m.Context = slices.DeleteFunc(m.Context, func(c string) bool { return c == line })
+	}
 	m.Title = fmt.Sprintf("%s: %s %s (%s)", title, t.def.Name, in.ID, in.Title)
 	var b strings.Builder
 	b.WriteString(lead)

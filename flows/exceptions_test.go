@@ -90,6 +90,11 @@ func TestRejectAndResubmit(t *testing.T) {
 		len(told.Actions) != 1 || told.Actions[0].Kind != flows.ActStatus {
 		t.Fatalf("bob's notice %+v", told)
 	}
+	// He decided round 1 of the manager's step: the request's round 2 (of
+	// finance) is not his notice's.
+	if told.Step != "manager" || told.Round != 1 || !slices.Equal(told.Context, []string{"Requested by Alice Martin"}) {
+		t.Errorf("bob's notice is of %s round %d, context %q; want manager round 1, and no round line", told.Step, told.Round, told.Context)
+	}
 	contains(t, "bob's notice", told.Text, "Alice Martin changed X-1 after you approved it at Manager approval, and resubmitted it to Finance approval. The approval stands",
 		"What changed this time:\n• Amount: 2500 → 1800\n• Vendor: (empty) → Dell\nTheir note: split in two")
 	card := notified(t, tr, "carol", "finance/2/carol").Msg
@@ -999,6 +1004,9 @@ steps:
 		told := notified(t, tr, "dana", "unneeded/cfo/1/dana").Msg
 		contains(t, "the CFO's notice", told.Title+"\n"+told.Text, "No longer needed: W X-1",
 			"Alice Martin changed X-1 after you asked for changes at cfo, and cfo no longer applies (it is asked only when amount > 100000)", "• amount: 900,000 → 500")
+		if told.Round != 1 || slices.Contains(told.Context, "Round 2") { // finance's round 2 is not the CFO's
+			t.Errorf("the CFO's notice is of round %d, context %q", told.Round, told.Context)
+		}
 		if card := notified(t, tr, "carol", "finance/2/carol").Msg; !slices.Equal(card.Changes, []flows.Change{{Field: "amount", Label: "amount", Old: "2500", New: "500"}}) {
 			t.Fatalf("finance's changes %+v", card.Changes)
 		}
@@ -1558,6 +1566,9 @@ func TestResubmittedAfterTheStandInsTime(t *testing.T) {
 	}
 	contains(t, "carol's notice", m.Text, "Alice Martin resubmitted X-1 after you, on behalf of Bob Chen, asked for changes at Manager approval; it now waits on Bob Chen: nothing more is asked of you.",
 		"Item: Laptop → Laptop Pro", "Their note: the pro")
+	if m.Round != 1 || slices.Contains(m.Context, "Round 2") { // she decided round 1; round 2 is Bob's now
+		t.Errorf("carol's notice is of round %d, context %q", m.Round, m.Context)
+	}
 	// Sent again as it was, with a note only: no list of changes.
 	r = sendBack("carol")
 	r.now = t0.Add(72 * time.Hour)
