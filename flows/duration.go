@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 )
 
 // ParseDuration parses a duration as written in flow definitions: one or more
@@ -106,11 +107,11 @@ func parseSpan(s string) (Span, time.Duration, error) {
 		if err != nil {
 			return Span{}, 0, fmt.Errorf("invalid duration %q: write a number and a unit (s, m, h, d, w), e.g. 30m, 4h, 2d", s)
 		}
-		if i+1 < len(rest) && unicode.IsLetter(rune(rest[i])) && unicode.IsLetter(rune(rest[i+1])) {
-			word := rest[i:] // the unit as typed: its letters
-			if end := strings.IndexFunc(word, func(r rune) bool { return !unicode.IsLetter(r) }); end >= 0 {
-				word = word[:end]
-			}
+		word := rest[i:] // the unit as typed: its letters (runes, not bytes: "\xcbA" is no letter)
+		if end := strings.IndexFunc(word, func(r rune) bool { return !unicode.IsLetter(r) }); end >= 0 {
+			word = word[:end]
+		}
+		if utf8.RuneCountInString(word) > 1 {
 			lower := strings.ToLower(word)
 			switch u := lower[:1]; {
 			case lower == "ms" || strings.HasPrefix(lower, "milli") || strings.HasPrefix(lower, "msec"):
@@ -140,7 +141,8 @@ func parseSpan(s string) (Span, time.Duration, error) {
 		case ' ':
 			return Span{}, 0, fmt.Errorf("invalid duration %q: write it without spaces, with a one-letter unit (s, m, h, d, w), e.g. 30m, 4h, 2d", s)
 		default:
-			return Span{}, 0, fmt.Errorf("invalid duration %q: unknown unit %q; use s, m, h, d or w, e.g. 30m, 4h, 2d", s, rest[i:i+1])
+			_, size := utf8.DecodeRuneInString(rest[i:])
+			return Span{}, 0, fmt.Errorf("invalid duration %q: unknown unit %q; use s, m, h, d or w, e.g. 30m, 4h, 2d", s, rest[i:i+size])
 		}
 		d := n * float64(unit)
 		if d > float64(1<<62) || total > 1<<62-time.Duration(d) { // the sum must not wrap around

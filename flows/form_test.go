@@ -282,6 +282,9 @@ func TestDurations(t *testing.T) {
 		{"1h-30m", `invalid duration "1h-30m": write numbers and units with no signs, e.g. 30m, 4h, 1h30m`}, {"-", "with no signs"}, {"-.5h", "cannot be negative; write it without the minus, e.g. .5h"}, {"-h", "with no signs"}, {"+2h", "with no signs"},
 		// Every part fits but the sum does not: it must not wrap around.
 		{"53375d53375d53375d53375d53375d", "too long"},
+		// A unit's letters are runes, not bytes: these panicked (0xcb alone is no 'Ë'; U+0375,
+		// bytes 0xcd 0xb5, is no letter, though 'Í' and 'µ' are), in a flow's due: too.
+		{"00\xcbA00", `unknown unit "\xcb"`}, {"1\u0375", "unknown unit \"\u0375\""}, {"5é", `unknown unit "é"`}, {"5éé", "éé is no unit"},
 	} {
 		d, err := flows.ParseDuration(tt.in)
 		got := d.String()
