@@ -2,6 +2,8 @@ package flows_test
 
 import (
 	"errors"
+	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,6 +14,45 @@ import (
 
 	"github.com/batonbot/baton/flows"
 )
+
+// fuzzMinimizeTime is this package's default -fuzzminimizetime: how long
+// fuzzing may spend making an input smaller once it reaches new code.
+const fuzzMinimizeTime = "2s"
+
+// minimizeTimeGiven: the command line gave -fuzzminimizetime.
+var minimizeTimeGiven bool
+
+// TestMain sets -fuzzminimizetime to fuzzMinimizeTime unless the command line
+// gives one: testing's default, 60 s, left fuzzing no time to fuzz. Fuzzing
+// minimises every input that reaches new code before it goes on, and the
+// minimiser's pass over subranges (internal/fuzz's minimizeBytes) runs the
+// target about n²/2 times for an n-byte input: for one grown from a 1.5–2 kB
+// example flow, over a million runs of ParseDefinition at some 4,000 a
+// second. So a minute of FuzzParseDefinition was a minute of minimising its
+// first find, the count stuck at "execs: 24 (0/sec)"; FuzzCondition's long
+// seeds stalled it for seconds at a time.
+func TestMain(m *testing.M) {
+	flag.Parse()
+	flag.Visit(func(f *flag.Flag) { minimizeTimeGiven = minimizeTimeGiven || f.Name == "test.fuzzminimizetime" })
+	if !minimizeTimeGiven {
+		if err := flag.Set("test.fuzzminimizetime", fuzzMinimizeTime); err != nil {
+			fmt.Fprintf(os.Stderr, "set -fuzzminimizetime: %v\n", err)
+			os.Exit(2)
+		}
+	}
+	m.Run()
+}
+
+// Fuzzing minimises for fuzzMinimizeTime unless told otherwise (see TestMain).
+func TestFuzzMinimizeTime(t *testing.T) {
+	t.Parallel()
+	if minimizeTimeGiven {
+		t.Skip("-fuzzminimizetime given on the command line")
+	}
+	if got := flag.Lookup("test.fuzzminimizetime").Value.String(); got != fuzzMinimizeTime {
+		t.Fatalf("-fuzzminimizetime = %s, want %s: with testing's default of 60 s, FuzzParseDefinition spends a fuzzing run minimising", got, fuzzMinimizeTime)
+	}
+}
 
 // FuzzParseDefinition: ParseDefinition never panics; it either returns a
 // definition or a *DefinitionError whose every problem names the file and a
