@@ -127,12 +127,14 @@ func firstOr(s []string) string {
 	return ""
 }
 
-var verbs = []flows.Verb{flows.VerbStart, flows.VerbTasks, flows.VerbRequests, flows.VerbStatus, flows.VerbCancel, flows.VerbHelp}
+var verbs = []flows.Verb{flows.VerbStart, flows.VerbTasks, flows.VerbRequests, flows.VerbStatus, flows.VerbCancel, flows.VerbSnooze,
+	flows.VerbComment, flows.VerbDelegate, flows.VerbSkip, flows.VerbRetry, flows.VerbAway, flows.VerbBack, flows.VerbHelp}
 
 // FuzzParseCommand: ParseCommand never panics and always returns a known
 // verb; what it returns is normalised (no spaces in Arg, ids upper case).
 func FuzzParseCommand(f *testing.F) {
-	for _, s := range []string{"", "help", "start purchase", "status #pr-1", "cancel PR-1 because", "strat", "withdraw", "?", "show", "\u00a0tasks\u3000x", "ǅ", "İstatus x"} {
+	for _, s := range []string{"", "help", "start purchase", "status #pr-1", "cancel PR-1 because", "strat", "withdraw", "?", "show", "\u00a0tasks\u3000x", "ǅ", "İstatus x",
+		"snooze pr 12 2h", "comment PR-1 looks fine", "delegate #pr-1 @carol on leave", "skip PR-1 no longer needed", "retry PR-1", "away until 2026-12-03 carol", "back", "/baton ooo"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -146,7 +148,7 @@ func FuzzParseCommand(f *testing.F) {
 		if c.Note != "" && c.Verb != flows.VerbHelp {
 			t.Fatalf("a note on %q", c.Verb)
 		}
-		if (c.Verb == flows.VerbStatus || c.Verb == flows.VerbCancel) && (c.Arg == "" || c.Arg != strings.ToUpper(c.Arg)) {
+		if c.Verb.OnRequest() && (c.Arg == "" || c.Arg != strings.ToUpper(c.Arg)) {
 			t.Fatalf("id %q", c.Arg)
 		}
 		if c != flows.ParseCommand(s) {
