@@ -360,8 +360,8 @@ func (d *Directory) Channels() []Channel {
 // than a flow: a mapping with people and no steps (baton validate checks
 // such a file as the directory it is).
 func LooksLikeDirectory(src []byte) bool {
-	f, err := parser.ParseBytes(src, 0)
-	if err != nil || len(f.Docs) != 1 {
+	f, _, err := parseYAML(src)
+	if err != nil || f == nil || len(f.Docs) != 1 {
 		return false
 	}
 	m, ok := f.Docs[0].Body.(*ast.MappingNode)

@@ -21,6 +21,7 @@ import (
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/lexer"
 	"github.com/goccy/go-yaml/parser"
 	"github.com/goccy/go-yaml/token"
 )
@@ -148,11 +149,20 @@ var (
 // field path, in a *DefinitionError.
 func ParseDefinition(file string, src []byte) (*Definition, error) {
 	v := newValidator(file, nil)
+	v.dropNodes = dropNodes
 	src = bytes.TrimPrefix(src, utf8BOM) // some editors on Windows start a file with one
 	v.src = src
-	f, err := parser.ParseBytes(src, 0)
+	if len(src) > maxDefinitionSize {
+		v.add("", "the file is %d KiB; a flow definition may be at most %d KiB (the examples are 2 KiB)", (len(src)+1023)>>10, maxDefinitionSize>>10)
+		return nil, v.err()
+	}
+	f, docs, err := parseYAML(src)
 	if err != nil {
 		v.yamlError(err, nil)
+		return nil, v.err()
+	}
+	if f == nil {
+		v.add("", "a file holds exactly one flow definition; this one has %d YAML documents (lines starting with ---)", docs)
 		return nil, v.err()
 	}
 	for _, doc := range f.Docs {
@@ -377,7 +387,7 @@ func (v *validator) decode(body ast.Node, fresh func() any) (dropped []string, o
 		var ye yaml.Error
 		typeErr := errors.As(err, &te) || errors.As(err, &ne)
 		var entry *droppedItem
-		if drops < maxDrops && (typeErr || errors.As(err, &uf)) && errors.As(err, &ye) && ye.GetToken() != nil {
+		if drops < maxDrops && (v.dropNodes == 0 || (drops+1)*v.nodes <= v.dropNodes) && (typeErr || errors.As(err, &uf)) && errors.As(err, &ye) && ye.GetToken() != nil {
 			entry = dropKey(body, ye.GetToken().Position, typeErr)
 		}
 		dropped = append(dropped, v.yamlError(err, entry))
@@ -423,6 +433,32 @@ func (flowColons) Visit(n ast.Node) ast.Visitor {
 		seq.Values[i] = ast.String(&tk)
 	}
 	return flowColons{}
+}
+
+// maxDefinitionSize and maxDocuments bound the YAML ParseDefinition reads,
+// whose reading takes time growing faster than the file on some shapes: a
+// 128 KiB list of 40,000 mistyped steps took 45 s to validate (see
+// dropNodes), a 1 MiB one would take minutes, and each document (---) costs
+// the parser time in proportion to those after it (14,500 documents: 4 s).
+const (
+	maxDefinitionSize = 128 << 10
+	maxDocuments      = 100
+)
+
+// parseYAML parses src as parser.ParseBytes does, unless it has more than
+// maxDocuments documents: then it returns their number and no file.
+func parseYAML(src []byte) (f *ast.File, documents int, err error) {
+	tokens := lexer.Tokenize(string(src))
+	for _, tk := range tokens {
+		if tk.Type == token.DocumentHeaderType {
+			documents++
+		}
+	}
+	if documents > maxDocuments {
+		return nil, documents, nil
+	}
+	f, err = parser.Parse(tokens, 0)
+	return f, documents, err
 }
 
 // utf8BOM is the byte-order mark a UTF-8 file may start with.
@@ -505,16 +541,18 @@ func LoadDefinitions(fsys fs.FS, dir string) ([]*Definition, error) {
 }
 
 type validator struct {
-	root     reflect.Type // what the document decodes into: rawFlow unless set
-	file     string
-	src      []byte            // the file's text, for what the parser cannot say (a line indented too little)
-	emptyTag string            // yaml path of a tag with no value
-	lines    map[string]int    // yaml path -> line
-	byPos    map[[2]int]string // (line, column) -> yaml path
-	empty    map[string]int    // yaml path of a key written with no value -> its line
-	floats   []*ast.FloatNode  // numbers with a point, checked against whole-number keys
-	problems []Problem
-	warnings []Problem // Definition.Warnings
+	root      reflect.Type // what the document decodes into: rawFlow unless set
+	file      string
+	src       []byte            // the file's text, for what the parser cannot say (a line indented too little)
+	emptyTag  string            // yaml path of a tag with no value
+	lines     map[string]int    // yaml path -> line
+	byPos     map[[2]int]string // (line, column) -> yaml path
+	empty     map[string]int    // yaml path of a key written with no value -> its line
+	floats    []*ast.FloatNode  // numbers with a point, checked against whole-number keys
+	nodes     int               // the nodes walked: what a decode visits
+	dropNodes int               // if set, bounds the nodes decode's decodes visit together (a flow's: dropNodes)
+	problems  []Problem
+	warnings  []Problem // Definition.Warnings
 }
 
 // Visit records the line of every node's path (ast.Visitor).
@@ -522,6 +560,7 @@ func (v *validator) Visit(n ast.Node) ast.Visitor {
 	if n == nil {
 		return v
 	}
+	v.nodes++
 	if tag, ok := n.(*ast.TagNode); ok && v.emptyTag == "" && !strings.HasPrefix(tag.Start.Value, "!!") { // YAML's own tags (!!null, !!str) decode without a value
 		if _, null := tag.Value.(*ast.NullNode); tag.Value == nil || null {
 			v.emptyTag = tag.GetPath()
@@ -549,8 +588,16 @@ func (v *validator) Visit(n ast.Node) ast.Visitor {
 }
 
 // maxDrops bounds the unknown keys and mistyped values reported for one
-// file: each costs a decode of the whole file.
-const maxDrops = 50
+// file: each costs a decode of the whole file. dropNodes bounds, for a flow
+// definition, the nodes those decodes visit together, so that a long one
+// stops sooner: each mistyped item of a list costs the decoder some 15 µs,
+// and 50 decodes of a 128 KiB list of 40,000 of them took 45 s (an example
+// flow has 180 to 250 nodes). A people directory is not bounded so: a long
+// one is usual, and right.
+const (
+	maxDrops  = 50
+	dropNodes = 20_000
+)
 
 // dropKey removes from the tree under n what a decoding error at pos is
 // about, and returns it (nil if nothing): for an unknown key, the mapping

@@ -891,6 +891,10 @@ func TestValidationOfDocuments(t *testing.T) {
 	}{
 		{"empty", "", 0, "exactly one flow definition"},
 		{"two documents", "id: a\n---\nid: b\n", 1, "exactly one flow definition"},
+		// The YAML parser's time grows with the documents' number squared
+		// (14,500: 4 s); and some shapes of a long file take it minutes.
+		{"many documents", strings.Repeat("---\na: 1\n", 101), 0, "exactly one flow definition; this one has 101 YAML documents (lines starting with ---)"},
+		{"too long", "id: a\n# " + strings.Repeat("x", 128<<10) + "\n", 0, "the file is 129 KiB; a flow definition may be at most 128 KiB"},
 		{"not a mapping", "- a\n- b\n", 1, "this should be a mapping (key: value)"},
 		{"syntax error", "id: a\nname: [unclosed\nowner: x\n", 3, "must be specified"},
 		{"duplicate key", "id: a\nid: b\n", 2, `id is written twice in one mapping (first on line 1): keep one`},
@@ -922,6 +926,33 @@ func TestValidationOfDocuments(t *testing.T) {
 				t.Fatalf("problem %+v, want line %d saying %q", p, tt.line, tt.msg)
 			}
 		})
+	}
+}
+
+// A long file full of mistakes stops being decoded again for each sooner
+// than a short one: 50 decodes of a 128 KiB list of 40,000 mistyped steps
+// took 45 s.
+func TestValidationOfALongListOfMistakes(t *testing.T) {
+	t.Parallel()
+	told := func(items int) int { // the steps said to be no mapping
+		_, err := flows.ParseDefinition("x.yaml", []byte("id: a\nsteps: ["+strings.Repeat("1, ", items)+"]\n"))
+		var de *flows.DefinitionError
+		if !errors.As(err, &de) {
+			t.Fatalf("error %v, want a *DefinitionError", err)
+		}
+		n := 0
+		for _, p := range de.Problems {
+			if strings.HasSuffix(p.Msg, `"1" is not a mapping (key: value)`) {
+				n++
+			}
+		}
+		return n
+	}
+	if n := told(40); n != 40 { // a short file: every one (up to 50)
+		t.Errorf("40 steps that are no mappings: %d told, want 40", n)
+	}
+	if n := told(1000); n == 0 || n > 25 {
+		t.Errorf("1,000 steps that are no mappings: %d told, want 1 to 25", n)
 	}
 }
 
