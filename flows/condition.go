@@ -87,7 +87,7 @@ func (e *unknownField) about(names []string) string {
 	if len(named) > 1 {
 		what = "fields " + JoinNames(named)
 	}
-	return fmt.Sprintf("condition %q names unknown %s; it may use %s", e.src, what, strings.Join(e.known, ", "))
+	return fmt.Sprintf("condition %q names unknown %s; it may use %s", e.src, what, someOf(e.known))
 }
 
 // compileCondition compiles src over the typed names env and the names

@@ -1338,7 +1338,7 @@ func (v *validator) flow(r *rawFlow) *Definition {
 					names = append(names, f.Name)
 				}
 				v.add(fmt.Sprintf("%s.reapprove_on[%d]", p, j), "reapprove_on %q is not a form field; name form fields whose change by a resubmission should ask this step again (%s)",
-					name, strings.Join(names, ", "))
+					name, someOf(names))
 			}
 		}
 		if s.Next != "" && s.Next != EndStep {
@@ -1355,7 +1355,7 @@ func (v *validator) flow(r *rawFlow) *Definition {
 				}
 				use := "end (it is the last step)"
 				if len(later) > 0 {
-					use = fmt.Sprintf("a later step (%s) or end", strings.Join(later, ", "))
+					use = fmt.Sprintf("a later step (%s) or end", someOf(later))
 				}
 				v.add(p+".next", "next %q is not a step id%s; use %s", s.Next, hint, use)
 				badNext = true
@@ -1932,6 +1932,19 @@ func defaultPrefix(id string) string {
 		return "REQ"
 	}
 	return b.String()
+}
+
+// maxListed is the most names a problem lists (someOf).
+const maxListed = 20
+
+// someOf lists names, or the first maxListed of them and how many more: a
+// problem said of each of many items does not list them all each time
+// (8,000 steps, each with a next that is no step, wrote 227 MB).
+func someOf(names []string) string {
+	if len(names) <= maxListed {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(names[:maxListed], ", "), len(names)-maxListed)
 }
 
 func joinKinds[T ~string](ks []T) string {

@@ -2,6 +2,7 @@ package flows_test
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -953,6 +954,23 @@ func TestValidationOfALongListOfMistakes(t *testing.T) {
 	}
 	if n := told(1000); n == 0 || n > 25 {
 		t.Errorf("1,000 steps that are no mappings: %d told, want 1 to 25", n)
+	}
+}
+
+// A problem said of each of many steps names at most 20 others (8,000 steps,
+// each with a next that is no step, wrote 227 MB).
+func TestValidationListsAtMost20Names(t *testing.T) {
+	t.Parallel()
+	var b strings.Builder
+	b.WriteString(validHead + "steps:\n  - {id: a, type: approval, assignees: [manager], next: nowhere}\n")
+	for i := range 30 {
+		fmt.Fprintf(&b, "  - {id: b%d, type: approval, assignees: [manager]}\n", i)
+	}
+	_, err := flows.ParseDefinition("x.yaml", []byte(b.String()))
+	want := `next "nowhere" is not a step id; use a later step (b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, b12, b13, b14, b15, b16, b17, b18, b19 and 10 more) or end`
+	var de *flows.DefinitionError
+	if !errors.As(err, &de) || len(de.Problems) != 1 || de.Problems[0].Msg != want {
+		t.Fatalf("error %v, want %q", err, want)
 	}
 }
 
