@@ -3032,7 +3032,7 @@ func (t *tx) end(status Status, verb, reason string) {
 		t.tellSentBackBy(verb, reason)
 	}
 	t.closeReturned(verb)
-	in.Status, in.Outcome, in.Completed = status, reason, t.now
+	in.Status, in.Outcome, in.Completed, in.Failed = status, reason, t.now, time.Time{}
 	t.record(AuditEntry{Action: verb, Reason: reason})
 }
 
@@ -3225,10 +3225,10 @@ func (t *tx) retry() error {
 }
 
 // unfail takes a failed request out of its failure, as a retry or a skip
-// sends it on: it no longer ended, for that reason.
+// sends it on. (Completed too: an earlier build set it on failing.)
 func (t *tx) unfail() {
 	if t.in.Status == StatusFailed {
-		t.in.Status, t.in.Outcome, t.in.Completed = StatusRunning, "", time.Time{}
+		t.in.Status, t.in.Outcome, t.in.Failed, t.in.Completed = StatusRunning, "", time.Time{}, time.Time{}
 	}
 }
 
@@ -3696,7 +3696,8 @@ const (
 // failed call's reply, if it had one.
 func (t *tx) fail(s *Step, reason, reply string) {
 	in := t.in
-	in.Status, in.Outcome, in.Completed = StatusFailed, reason, t.now
+	// It has not ended: Completed stays zero.
+	in.Status, in.Outcome, in.Failed = StatusFailed, reason, t.now
 	seq := in.AuditSeq + len(t.audit) // the failure's record: each failure's notices are cards of their own
 	what := fmt.Sprintf("%s could not complete: %s", s.Name, reason)
 	if reply != "" {

@@ -91,6 +91,10 @@ type Instance struct {
 	Created   time.Time `json:"created"`
 	Updated   time.Time `json:"updated"` // last changed (a refused attempt, only recorded, is no change)
 	Completed time.Time `json:"completed,omitzero"`
+	// Completed is when it ended (a final status only). Failed is when a
+	// failed request failed: it waits at that step since, and has not
+	// ended (Completed is zero until it does).
+	Failed time.Time `json:"failed,omitzero"`
 
 	AuditSeq  int    `json:"audit_seq"`
 	AuditHead string `json:"audit_head,omitempty"`
@@ -218,6 +222,16 @@ func (in *Instance) Clone() *Instance {
 	}
 	c.Passed = slices.Clone(in.Passed)
 	return &c
+}
+
+// Upgrade brings an instance stored by an earlier build to this one's form;
+// a store calls it on each instance it reads. It is idempotent. Earlier
+// builds gave a failed request its failure's time as Completed, as if it
+// had ended: it is its Failed time.
+func (in *Instance) Upgrade() {
+	if in.Status == StatusFailed && in.Failed.IsZero() {
+		in.Failed, in.Completed = in.Completed, time.Time{}
+	}
 }
 
 // skippedByHand reports whether the step's last round was skipped by

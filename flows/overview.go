@@ -101,7 +101,7 @@ func (e *Engine) Overview(ins []*Instance, now time.Time) Overview {
 			if def != nil && def.Owner != "" {
 				st.Owners = []string{e.dir.Name(def.Owner) + " (owner)"}
 			}
-			st.Since = in.Completed
+			st.Since = in.Failed
 		default: // sent back: the requester owns the next move
 			st.Owners = []string{e.dir.Name(in.Requester) + " (requester)"}
 			if n := len(in.History); n > 0 {

@@ -73,7 +73,7 @@ func TestFailedWebhookStepWaitsToBeRescued(t *testing.T) {
 		}
 		evs := flows.HookEvents(tr)
 		if i := slices.IndexFunc(evs, func(ev flows.HookEvent) bool { return ev.Type == flows.HookFailed }); i < 0 ||
-			evs[i].Detail["reply"] != `{"error":"bad request"}` || evs[i].Instance.Status != flows.StatusFailed {
+			evs[i].Detail["reply"] != `{"error":"bad request"}` || evs[i].Instance.Status != flows.StatusFailed || !evs[i].Instance.Completed.IsZero() {
 			t.Errorf("events %+v: none says it failed, with the reply", evs)
 		}
 		card := func(p string) string { return fmt.Sprintf("failed/%d/%s", r.in.AuditSeq, p) } // the failure's record is the last
@@ -126,8 +126,8 @@ func TestFailedWebhookStepWaitsToBeRescued(t *testing.T) {
 		r.now = r.now.Add(time.Hour)
 		tr := r.act(flows.EventRetry, "olivia", on("post", 1))
 		wantStatus(t, r.in, flows.StatusRunning, "post", 2)
-		if r.in.Outcome != "" || !r.in.Completed.IsZero() {
-			t.Errorf("a retried request still reads as ended: outcome %q, completed %v", r.in.Outcome, r.in.Completed)
+		if r.in.Outcome != "" || !r.in.Completed.IsZero() || !r.in.Failed.IsZero() {
+			t.Errorf("a retried request still reads as ended or failed: outcome %q, completed %v, failed %v", r.in.Outcome, r.in.Completed, r.in.Failed)
 		}
 		contains(t, "answer", tr.Outcome.Text, "Retried Post to the ERP of X-1. Waiting on Post to the ERP (127.0.0.1:18097).")
 		if got := auditActions(tr.Audit); !slices.Equal(got, []string{"retried", "webhook_called"}) {
@@ -172,9 +172,13 @@ func TestFailedWebhookStepWaitsToBeRescued(t *testing.T) {
 		t.Parallel()
 		r, _ := failedAtPost(t)
 		r.inputErr(flows.Event{Kind: flows.EventCancel, Actor: "olivia"}, "A reason is required to cancel a request.")
+		r.now = r.now.Add(time.Hour)
 		tr := r.act(flows.EventCancel, "olivia", reason("the vendor pulled out"))
 		if r.in.Status != flows.StatusCancelled || r.in.Outcome != "the vendor pulled out" {
 			t.Fatalf("status %s, outcome %q", r.in.Status, r.in.Outcome)
+		}
+		if !r.in.Completed.Equal(r.now) || !r.in.Failed.IsZero() { // it ended when cancelled, not when it failed
+			t.Errorf("completed %v, failed %v; want completed %v", r.in.Completed, r.in.Failed, r.now)
 		}
 		contains(t, "requester's notice", notified(t, tr, "alice", "requester/cancelled").Msg.Text, "Olivia Brown cancelled your request.")
 		r.refused(flows.Event{Kind: flows.EventRetry, Actor: "olivia"}, flows.CodeClosed)
@@ -301,6 +305,29 @@ func TestFailedInstanceOfAnEarlierVersion(t *testing.T) {
 	}
 	if tr.Audit[0].Seq != 4 || tr.Audit[0].Prev != in.AuditHead {
 		t.Errorf("the retry's record does not follow the stored trail: %+v", tr.Audit[0])
+	}
+	if !tr.Instance.Completed.IsZero() || !tr.Instance.Failed.IsZero() {
+		t.Errorf("the retried request keeps completed %v, failed %v", tr.Instance.Completed, tr.Instance.Failed)
+	}
+	// Cancelled as stored, it ended when cancelled.
+	end := t0.Add(2 * time.Hour)
+	tr, err = e.Apply(&in, flows.Event{Kind: flows.EventCancel, Key: "c1", Instance: "X-1", Actor: "olivia", Reason: "done by hand"}, end)
+	if err != nil || tr.Instance.Status != flows.StatusCancelled || !tr.Instance.Completed.Equal(end) || !tr.Instance.Failed.IsZero() {
+		t.Errorf("cancelled: %+v %v", tr.Instance, err)
+	}
+	// Read by this build, its failure's time is when it failed, and it has
+	// not completed.
+	in.Upgrade()
+	if !in.Failed.Equal(t0) || !in.Completed.IsZero() {
+		t.Errorf("upgraded: failed %v, completed %v", in.Failed, in.Completed)
+	}
+	again := in
+	again.Upgrade()
+	if !again.Failed.Equal(in.Failed) || !again.Completed.IsZero() {
+		t.Errorf("a second upgrade changed it: %+v", again)
+	}
+	if o := e.Overview([]*flows.Instance{&in}, end); len(o.Open) != 1 || !o.Open[0].Since.Equal(t0) {
+		t.Errorf("overview of the upgraded %+v", o.Open)
 	}
 }
 

@@ -149,8 +149,11 @@ func TestWebhookFailure(t *testing.T) {
 		r := newRun(t, newEngine(t, webhookFlow("fail")))
 		r.start("hook", "alice", form("summary", "x"))
 		tr := r.do(flows.Event{Kind: flows.EventWebhookResult, Step: "ticket", Round: 1, Result: failed})
-		if r.in.Status != flows.StatusFailed || r.in.Outcome != "HTTP 500 after 3 attempts" || !r.in.Completed.Equal(t0) {
+		if r.in.Status != flows.StatusFailed || r.in.Outcome != "HTTP 500 after 3 attempts" || !r.in.Failed.Equal(t0) {
 			t.Fatalf("instance %+v", r.in)
+		}
+		if !r.in.Completed.IsZero() { // it waits to be rescued: it has not ended
+			t.Errorf("a failed request has completed %v", r.in.Completed)
 		}
 		if a := tr.Audit[0]; a.Action != "webhook_failed" || a.Reason != failed.Error || a.Actor != flows.System {
 			t.Fatalf("audit %+v", a)

@@ -285,7 +285,7 @@ func (e *Engine) stepItem(def *Definition, in *Instance, s *Step, audit []AuditE
 		// failed before it ran (its condition could not be evaluated;
 		// nobody could be assigned) has no record of the round: said.
 		if h := in.lastRecord(s.ID, in.Round); h == nil || h.Outcome != "failed" {
-			rounds = append(rounds, "Failed · "+FormatTime(in.Completed, loc)+" · "+in.Outcome)
+			rounds = append(rounds, "Failed · "+FormatTime(in.Failed, loc)+" · "+in.Outcome)
 		}
 		rounds = append(rounds, "Waiting on "+e.rescueWords(def, s))
 	}

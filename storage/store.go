@@ -228,6 +228,7 @@ func decodeInstance(id string, v, state any) (*flows.Instance, error) {
 		return nil, fmt.Errorf("decode %s version: %w", id, err)
 	}
 	in.Version = ver
+	in.Upgrade() // stored by an earlier build
 	return &in, nil
 }
 

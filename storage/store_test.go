@@ -1131,6 +1131,34 @@ func TestInstanceWithoutHeadCommits(t *testing.T) {
 	})
 }
 
+// A request an earlier build stored as failed has its failure's time as
+// Completed: read, it has not completed, and failed then.
+func TestFailedInstanceOfAnEarlierBuildIsRead(t *testing.T) {
+	onBackends(t, storage.Config{}, func(t *testing.T, b storagetest.Backend, s *storage.Store) {
+		id := start(t, s, engine(t), "s1", "500")
+		in, err := s.Get(t.Context(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in.Status, in.Outcome, in.Completed = flows.StatusFailed, "HTTP 500", t0.Add(time.Hour)
+		state, err := json.Marshal(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Client.HSet(t.Context(), storage.InstanceKey(s, id), "s", state).Err(); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Get(t.Context(), id)
+		if err != nil || !got.Failed.Equal(t0.Add(time.Hour)) || !got.Completed.IsZero() {
+			t.Fatalf("read %+v (%v): want failed at %v and not completed", got, err, t0.Add(time.Hour))
+		}
+		listed, err := s.List(t.Context(), flows.Query{}) // its state only was rewritten, not its indexes
+		if err != nil || len(listed) != 1 || !listed[0].Completed.IsZero() || listed[0].Failed.IsZero() {
+			t.Fatalf("listed %+v (%v)", listed, err)
+		}
+	})
+}
+
 // An entry that cannot be decoded (a newer version's, a damaged one) is
 // kept aside whole: the dead letter holds its payload as stored.
 func TestUndecodableEntryKeepsItsPayload(t *testing.T) {
