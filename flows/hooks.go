@@ -88,7 +88,8 @@ type HookInstance struct {
 	Title     string            `json:"title"`
 	Requester string            `json:"requester"`
 	Status    Status            `json:"status"`
-	Outcome   string            `json:"outcome,omitempty"` // as the API's: "approved", "completed" (no approval given), or why it ended or was sent back
+	Outcome   string            `json:"outcome,omitempty"` // as the API's: one of Outcomes (Instance.Result)
+	Reason    string            `json:"reason,omitempty"`  // the words given for the outcome, if any
 	Step      string            `json:"step,omitempty"`
 	Round     int               `json:"round,omitempty"`
 	WaitingOn []string          `json:"waiting_on,omitempty"`
@@ -147,7 +148,8 @@ func HookEvents(t *Transition) []HookEvent {
 		return nil
 	}
 	in := t.Instance
-	snap := HookInstance{ID: in.ID, Flow: in.Flow, Title: in.Title, Requester: in.Requester, Status: in.Status, Outcome: in.Outcome,
+	outcome, reason := in.Result()
+	snap := HookInstance{ID: in.ID, Flow: in.Flow, Title: in.Title, Requester: in.Requester, Status: in.Status, Outcome: outcome, Reason: reason,
 		Step: in.Step, Round: in.Round, WaitingOn: in.Pending(), Due: in.Due, Data: in.Data, Refs: in.Refs,
 		Created: in.Created, Completed: in.Completed}
 	var out []HookEvent

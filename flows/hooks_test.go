@@ -110,10 +110,15 @@ func TestHookEvents(t *testing.T) {
 	if d := evs[0]; d.Decision != flows.Rejected || d.Reason != "too expensive" || d.Actor != "bob" || d.Via != "api token erp" || d.Step != "review" || d.Instance.Status != flows.StatusRejected {
 		t.Errorf("decided event: %+v", d)
 	}
+	// The instance's outcome is a word, its reason the text, as the API's.
+	if in := evs[0].Instance; in.Outcome != "rejected" || in.Reason != "too expensive" {
+		t.Errorf("rejected instance: outcome %q, reason %q", in.Outcome, in.Reason)
+	}
 
 	tr = r.act(flows.EventWithdraw, "alice", reason("no longer needed"))
 	evs = flows.HookEvents(tr)
-	if got := hookTypes(evs); !slices.Equal(got, []string{"cancelled"}) || evs[0].Action != "withdrawn" || evs[0].Instance.Status != flows.StatusWithdrawn {
+	if got := hookTypes(evs); !slices.Equal(got, []string{"cancelled"}) || evs[0].Action != "withdrawn" || evs[0].Instance.Status != flows.StatusWithdrawn ||
+		evs[0].Instance.Outcome != "withdrawn" || evs[0].Instance.Reason != "no longer needed" {
 		t.Errorf("withdraw: %+v", evs)
 	}
 }
@@ -126,11 +131,48 @@ func TestHookEventsCompleted(t *testing.T) {
 	if got := hookTypes(evs); !slices.Equal(got, []string{"decided", "completed"}) {
 		t.Fatalf("approve: events %v", got)
 	}
-	if evs[0].Decision != flows.Approved || evs[0].Detail["authority"] != "admin" || evs[1].Instance.Status != flows.StatusCompleted || evs[1].Instance.Outcome != "approved" || evs[1].Actor != flows.System {
+	if evs[0].Decision != flows.Approved || evs[0].Detail["authority"] != "admin" || evs[1].Instance.Status != flows.StatusCompleted || evs[1].Instance.Outcome != "approved" ||
+		evs[1].Instance.Reason != "" || evs[1].Actor != flows.System {
 		t.Errorf("events: %+v", evs)
 	}
 	if flows.HookEvents(nil) != nil || flows.HookEvents(&flows.Transition{Noop: true}) != nil {
 		t.Error("no transition, no events")
+	}
+}
+
+// TestResult: an instance's outcome is one word of Outcomes for each
+// status (none while it runs), the words given for it its reason, however
+// the engine wrote Outcome.
+func TestResult(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		status          flows.Status
+		stored          string
+		outcome, reason string
+	}{
+		{flows.StatusRunning, "", "", ""},
+		{flows.StatusCompleted, "approved", "approved", ""},
+		{flows.StatusCompleted, "completed", "completed", ""},
+		{flows.StatusCompleted, "", "completed", ""},
+		{flows.StatusChangesRequested, "which model?", "changes_requested", "which model?"},
+		{flows.StatusRejected, "approved", "rejected", "approved"}, // a reason that reads as an outcome is a reason
+		{flows.StatusDeclined, "too expensive", "rejected", "too expensive"},
+		{flows.StatusWithdrawn, "", "withdrawn", ""},
+		{flows.StatusCancelled, "a duplicate", "cancelled", "a duplicate"},
+		{flows.StatusFailed, "HTTP 500 from https://erp.example.com", "failed", "HTTP 500 from https://erp.example.com"},
+	} {
+		outcome, reason := (&flows.Instance{Status: c.status, Outcome: c.stored}).Result()
+		if outcome != c.outcome || reason != c.reason {
+			t.Errorf("%s with %q: %q, %q; want %q, %q", c.status, c.stored, outcome, reason, c.outcome, c.reason)
+		}
+		if outcome != "" && !slices.Contains(flows.Outcomes, outcome) {
+			t.Errorf("%s: %q is not in Outcomes", c.status, outcome)
+		}
+	}
+	for _, s := range flows.Statuses { // every status has its word
+		if o, _ := (&flows.Instance{Status: s}).Result(); s != flows.StatusRunning && !slices.Contains(flows.Outcomes, o) {
+			t.Errorf("status %s: outcome %q", s, o)
+		}
 	}
 }
 

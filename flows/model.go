@@ -37,6 +37,36 @@ func (s Status) Open() bool {
 	return s == StatusRunning || s == StatusChangesRequested || s == StatusRejected || s == StatusFailed
 }
 
+// Outcomes are the words of an instance's outcome as the API and the
+// outbound events give it (Instance.Result): how it ended, or why it
+// waits on its requester or its flow's owner.
+var Outcomes = []string{"approved", "completed", "changes_requested", "rejected", "withdrawn", "cancelled", "failed"}
+
+// Result is the instance's outcome as the API and the outbound events give
+// it: outcome, one of Outcomes ("" while it runs), says how it ended or
+// why it waits (approved, or completed with no approval given; changes
+// requested or rejected, the rejection final or not as its status says;
+// withdrawn, cancelled, failed), and reason the words given for it (the
+// decider's, the canceller's, a failure's error, an on_timeout's "No
+// decision within…"), if any. Outcome holds one or the other, as the
+// engine wrote it.
+func (in *Instance) Result() (outcome, reason string) {
+	switch in.Status {
+	case StatusRunning:
+		return "", ""
+	case StatusCompleted:
+		if in.Outcome == string(Approved) {
+			return string(Approved), ""
+		}
+		return string(StatusCompleted), ""
+	case StatusChangesRequested:
+		return string(Changes), in.Outcome
+	case StatusRejected, StatusDeclined:
+		return string(Rejected), in.Outcome
+	}
+	return string(in.Status), in.Outcome // withdrawn, cancelled, failed
+}
+
 // Decision is what an assignee decided.
 type Decision string
 

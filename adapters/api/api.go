@@ -699,6 +699,10 @@ func (a *API) mayView(r *http.Request, in *flows.Instance) bool {
 
 type instanceView struct {
 	*flows.Instance
+	// Outcome and Reason stand in for the Instance's Outcome, which holds
+	// one or the other (flows.Instance.Result).
+	Outcome    string              `json:"outcome,omitempty"`
+	Reason     string              `json:"reason,omitempty"`
 	WaitingOn  []string            `json:"waiting_on,omitempty"`
 	Timeline   []flows.AuditEntry  `json:"timeline"`
 	Deliveries []flows.HookAttempt `json:"deliveries"`
@@ -715,6 +719,7 @@ func (a *API) get(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := instanceView{Instance: in, WaitingOn: in.Pending(), Timeline: audit, Deliveries: []flows.HookAttempt{}}
+	v.Outcome, v.Reason = in.Result()
 	// Deliveries name the event subscribers and their errors: for the
 	// integrations' tokens, not for one person's. (A webhook step's call is
 	// part of the flow: its record is on the timeline.)
@@ -737,6 +742,7 @@ type summary struct {
 	Title     string            `json:"title"`
 	Requester string            `json:"requester"`
 	Status    flows.Status      `json:"status"`
+	Outcome   string            `json:"outcome,omitempty"` // its reason is the instance's to GET
 	Step      string            `json:"step,omitempty"`
 	Round     int               `json:"round,omitempty"`
 	WaitingOn []string          `json:"waiting_on,omitempty"`
@@ -841,7 +847,8 @@ func (a *API) list(w http.ResponseWriter, r *http.Request) {
 	}
 	out := []summary{}
 	for _, in := range ins[:min(len(ins), limit)] {
-		out = append(out, summary{ID: in.ID, Flow: in.Flow, Title: in.Title, Requester: in.Requester, Status: in.Status,
+		outcome, _ := in.Result()
+		out = append(out, summary{ID: in.ID, Flow: in.Flow, Title: in.Title, Requester: in.Requester, Status: in.Status, Outcome: outcome,
 			Step: in.Step, Round: in.Round, WaitingOn: in.Pending(), Due: in.Due, Overdue: in.Overdue, Refs: in.Refs,
 			Created: in.Created, Updated: in.Updated, Completed: in.Completed})
 	}

@@ -120,3 +120,24 @@ func jsonKeys(t reflect.Type) []string {
 	}
 	return out
 }
+
+// TestOpenAPIOutcomeWords: the outcomes openapi.json lists are the ones
+// Baton gives.
+func TestOpenAPIOutcomeWords(t *testing.T) {
+	t.Parallel()
+	var doc struct {
+		Components struct {
+			Schemas struct {
+				OutcomeWord struct {
+					Enum []string `json:"enum"`
+				} `json:"OutcomeWord"`
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(openAPI, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if got := doc.Components.Schemas.OutcomeWord.Enum; !slices.Equal(got, flows.Outcomes) {
+		t.Errorf("openapi.json's outcomes %v, Baton's %v", got, flows.Outcomes)
+	}
+}

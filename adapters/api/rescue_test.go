@@ -69,3 +69,37 @@ func TestFailedRequestHasNotCompleted(t *testing.T) {
 		t.Errorf("the open list: %s", l.raw)
 	}
 }
+
+// outcome is one word of a closed set, in a list as in a read; the words
+// given for it are the reason, which a list leaves to the read.
+func TestOutcomeIsAWord(t *testing.T) {
+	r := newVendorRig(t)
+	admin := r.token("ops", api.ScopeAdmin, "")
+	rejected := r.start(admin, 900, "alice")
+	r.want(r.do("POST", "/api/v1/instances/"+rejected+"/decisions", admin, map[string]any{"decision": "reject", "reason": "approved", "on_behalf_of": "bob"}), 200, "")
+	approved := r.start(admin, 900, "alice")
+	r.want(r.do("POST", "/api/v1/instances/"+approved+"/decisions", admin, map[string]any{"decision": "approve", "on_behalf_of": "bob"}), 200, "")
+	failed := r.failedVendor(admin)
+	running := r.start(admin, 900, "alice")
+
+	want := map[string][2]any{ // outcome, reason
+		rejected: {"rejected", "approved"},
+		approved: {"approved", nil},
+		failed:   {"failed", "HTTP 500 from http://127.0.0.1:18097"},
+		running:  {nil, nil},
+	}
+	for id, w := range want {
+		p := r.do("GET", "/api/v1/instances/"+id, admin, nil)
+		if p.body["outcome"] != w[0] || p.body["reason"] != w[1] {
+			t.Errorf("%s reads outcome %v, reason %v; want %v, %v", id, p.body["outcome"], p.body["reason"], w[0], w[1])
+		}
+	}
+	l := r.do("GET", "/api/v1/instances", admin, nil)
+	r.want(l, 200, "")
+	for _, s := range l.body["instances"].([]any) {
+		s := s.(map[string]any)
+		if w := want[s["id"].(string)]; s["outcome"] != w[0] || s["reason"] != nil {
+			t.Errorf("%s is listed with outcome %v, reason %v; want %v and no reason", s["id"], s["outcome"], s["reason"], w[0])
+		}
+	}
+}
