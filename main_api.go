@@ -44,8 +44,8 @@ var tokenName = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,63}$`)
 const tokenUsage = `usage: baton token create --name NAME --scope read|start|admin [--person ID]
        baton token revoke NAME
        baton token list
-Scopes nest: admin (decide on behalf of people) includes start (start instances, comment),
-which includes read. --person binds the token to one person: it acts only as them.
+Scopes nest: admin (decide, cancel, skip and retry on behalf of people) includes start
+(start instances, comment, withdraw for their requester), which includes read. --person binds the token to one person: it acts only as them.
 Tokens live in Redis (BATON_REDIS_URL or --redis-url); only their SHA-256 is kept.`
 
 // token manages API tokens.

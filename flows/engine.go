@@ -71,6 +71,10 @@ const (
 	CodeNotReached     = "not_reached" // a step (or round) the request has not reached yet
 	CodeNotAllowed     = "not_allowed"
 	CodeClosed         = "closed"
+	// CodeWrongState: the request is open but not in a state for this: a
+	// retry where no webhook step's call failed, a skip of a failed step
+	// it is not failed at.
+	CodeWrongState = "wrong_state"
 )
 
 // Engine applies events to instances. It is pure: the same instance, event
@@ -3213,9 +3217,9 @@ func (t *tx) retry() error {
 	s := t.step()
 	switch {
 	case s == nil:
-		return t.refuse(CodeNotAllowed, fmt.Sprintf("%s failed at %s, a step its flow no longer has: skip the step or cancel the request.", in.ID, in.Step))
+		return t.refuse(CodeWrongState, fmt.Sprintf("%s failed at %s, a step its flow no longer has: skip the step or cancel the request.", in.ID, in.Step))
 	case s.Kind != StepWebhook:
-		return t.refuse(CodeNotAllowed, fmt.Sprintf("%s failed at %s, which is not a webhook step: only a webhook step's call can be retried; skip the step or cancel the request.", in.ID, s.Name))
+		return t.refuse(CodeWrongState, fmt.Sprintf("%s failed at %s, which is not a webhook step: only a webhook step's call can be retried; skip the step or cancel the request.", in.ID, s.Name))
 	}
 	t.record(AuditEntry{Action: "retried", Reason: strings.TrimSpace(t.ev.Reason)})
 	t.unfail()
@@ -3259,9 +3263,9 @@ func (t *tx) atFailure(verb string) bool {
 	case !in.Status.Open():
 		_ = t.refuse(CodeClosed, fmt.Sprintf("%s is %s; there is nothing to %s.", in.ID, strings.ReplaceAll(string(in.Status), "_", " "), verb))
 	case in.Status == StatusRunning && verb == "retry":
-		_ = t.refuse(CodeNotAllowed, fmt.Sprintf("%s has not failed: only a webhook step whose call failed can be retried. %s", in.ID, t.waitingOn()))
+		_ = t.refuse(CodeWrongState, fmt.Sprintf("%s has not failed: only a webhook step whose call failed can be retried. %s", in.ID, t.waitingOn()))
 	default:
-		_ = t.refuse(CodeNotAllowed, fmt.Sprintf("%s has not failed at %s: it is %s; there is nothing to %s.", in.ID, name, statusWords(in), verb))
+		_ = t.refuse(CodeWrongState, fmt.Sprintf("%s has not failed at %s: it is %s; there is nothing to %s.", in.ID, name, statusWords(in), verb))
 	}
 	return false
 }

@@ -141,7 +141,7 @@ func TestFailedWebhookStepWaitsToBeRescued(t *testing.T) {
 		// late result, change nothing.
 		contains(t, "second retry", r.refused(flows.Event{Kind: flows.EventRetry, Actor: admin, Step: "post", Round: 1}, flows.CodeAlreadyDecided).Outcome.Text,
 			"Post to the ERP of X-1 was already retried (round 2). Waiting on Post to the ERP (127.0.0.1:18097).")
-		contains(t, "retry while it runs", r.refused(flows.Event{Kind: flows.EventRetry, Actor: admin}, flows.CodeNotAllowed).Outcome.Text,
+		contains(t, "retry while it runs", r.refused(flows.Event{Kind: flows.EventRetry, Actor: admin}, flows.CodeWrongState).Outcome.Text,
 			"X-1 has not failed: only a webhook step whose call failed can be retried.")
 		if tr := r.do(flows.Event{Kind: flows.EventWebhookResult, Step: "post", Round: 1, Result: &flows.WebhookResult{OK: true}}); !tr.Noop {
 			t.Fatal("the first call's late result changed something")
@@ -216,10 +216,10 @@ func TestRetryOnlyAFailedWebhookCall(t *testing.T) {
 	t.Parallel()
 	r := newRun(t, newEngine(t, vendorFlow))
 	r.start("vendor", "alice", form("vendor", "Acme"))
-	contains(t, "running", r.refused(flows.Event{Kind: flows.EventRetry, Actor: "olivia"}, flows.CodeNotAllowed).Outcome.Text,
+	contains(t, "running", r.refused(flows.Event{Kind: flows.EventRetry, Actor: "olivia"}, flows.CodeWrongState).Outcome.Text,
 		"X-1 has not failed: only a webhook step whose call failed can be retried. Waiting on Bob Chen (manager).")
 	r.act(flows.EventRequestChanges, "bob", reason("which Acme?"))
-	contains(t, "sent back", r.refused(flows.Event{Kind: flows.EventRetry, Actor: "olivia"}, flows.CodeNotAllowed).Outcome.Text,
+	contains(t, "sent back", r.refused(flows.Event{Kind: flows.EventRetry, Actor: "olivia"}, flows.CodeWrongState).Outcome.Text,
 		"X-1 has not failed at manager: it is changes requested: which Acme?; there is nothing to retry.")
 
 	// Failed at an approval nobody but its requester could give: nothing
@@ -231,7 +231,7 @@ func TestRetryOnlyAFailedWebhookCall(t *testing.T) {
 	r = newRun(t, e)
 	r.start("vendor", "zed", form("vendor", "Acme")) // zed has no manager and owns the flow
 	wantStatus(t, r.in, flows.StatusFailed, "manager", 1)
-	contains(t, "approval", r.refused(flows.Event{Kind: flows.EventRetry, Actor: "zed"}, flows.CodeNotAllowed).Outcome.Text,
+	contains(t, "approval", r.refused(flows.Event{Kind: flows.EventRetry, Actor: "zed"}, flows.CodeWrongState).Outcome.Text,
 		"X-1 failed at manager, which is not a webhook step: only a webhook step's call can be retried; skip the step or cancel the request.")
 	r.act(flows.EventCancel, "zed", reason("no manager yet"))
 	if r.in.Status != flows.StatusWithdrawn && r.in.Status != flows.StatusCancelled {

@@ -113,6 +113,7 @@ func (a *API) routes() map[string]http.Handler {
 		"GET /api/v1/instances/{id}":            a.auth(ScopeRead, a.get),
 		"POST /api/v1/instances/{id}/decisions": a.auth(ScopeAdmin, a.decide),
 		"POST /api/v1/instances/{id}/comments":  a.auth(ScopeStart, a.comment),
+		"POST /api/v1/instances/{id}/actions":   a.auth(ScopeStart, a.act), // cancel, skip and retry need admin: checked by act
 	}
 }
 
@@ -499,7 +500,7 @@ func (a *API) answer(w http.ResponseWriter, r *http.Request, out flows.Outcome, 
 		return
 	}
 	status := http.StatusForbidden
-	if out.Code == flows.CodeAlreadyDecided || out.Code == flows.CodeClosed || out.Code == flows.CodeNotReached {
+	if out.Code == flows.CodeAlreadyDecided || out.Code == flows.CodeClosed || out.Code == flows.CodeNotReached || out.Code == flows.CodeWrongState {
 		status = http.StatusConflict
 	}
 	writeJSON(w, status, map[string]any{"error": apiError{Code: out.Code, Message: out.Text}, "outcome": body, "request_id": bot.RequestID(r.Context())})
@@ -643,6 +644,74 @@ func (a *API) comment(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.write(w, r, body, flows.Event{Kind: flows.EventComment, Actor: actor, Reason: req.Text}, http.StatusCreated)
+}
+
+type actionRequest struct {
+	Action     string `json:"action"`
+	Reason     string `json:"reason"`
+	OnBehalfOf string `json:"on_behalf_of"`
+	Step       string `json:"step"`  // skip, retry: the step seen ("": the current one)
+	Round      *int   `json:"round"` // nil: the current round
+}
+
+// actionKinds are the actions on a request besides deciding and
+// commenting, as the chat commands take them: who may is the engine's to
+// say (cancel, skip, retry: the flow's owner or an admin; withdraw: the
+// requester), and the token's scope the API's.
+var actionKinds = map[string]struct {
+	kind   flows.EventKind
+	scope  Scope
+	reason bool // one is required
+	step   bool // it takes the step and round seen
+}{
+	"cancel":   {flows.EventCancel, ScopeAdmin, true, false},
+	"withdraw": {flows.EventWithdraw, ScopeStart, false, false},
+	"skip":     {flows.EventSkip, ScopeAdmin, true, true},
+	"retry":    {flows.EventRetry, ScopeAdmin, false, true},
+}
+
+const actionWords = "cancel, withdraw, skip or retry"
+
+func (a *API) act(w http.ResponseWriter, r *http.Request) {
+	var req actionRequest
+	body, ok := a.decode(w, r, &req)
+	if !ok {
+		return
+	}
+	fields := map[string]string{}
+	act, known := actionKinds[req.Action]
+	switch {
+	case req.Action == "":
+		fields["action"] = "say " + actionWords
+	case !known:
+		fields["action"] = fmt.Sprintf("%q is not an action; say %s (to approve, reject, request changes or mark done: POST …/decisions)", req.Action, actionWords)
+	case !tokenOf(r).Scope.Allows(act.scope):
+		t := tokenOf(r)
+		writeError(w, r, http.StatusForbidden, "insufficient_scope", fmt.Sprintf("token %s has scope %s; %s needs %s", t.Name, t.Scope, req.Action, act.scope), nil)
+		return
+	case act.reason && strings.TrimSpace(req.Reason) == "":
+		fields["reason"] = "a reason is required to " + req.Action
+	case flows.TextLen(req.Reason) > flows.MaxText: // as the engine counts
+		fields["reason"] = fmt.Sprintf("at most %d characters", flows.MaxText)
+	}
+	round := 0 // the current one
+	switch {
+	case known && !act.step && (req.Step != "" || req.Round != nil):
+		fields["step"] = "only skip and retry take a step and round"
+	case req.Round != nil:
+		if round = *req.Round; round < 1 {
+			fields["round"] = "a round is 1 or more (leave it out for the current one)"
+		}
+	}
+	actor, ok := a.actor(w, r, req.OnBehalfOf, fields)
+	if !ok {
+		return
+	}
+	if len(fields) > 0 {
+		invalid(w, r, fields)
+		return
+	}
+	a.write(w, r, body, flows.Event{Kind: act.kind, Actor: actor, Reason: req.Reason, Step: req.Step, Round: round}, http.StatusOK)
 }
 
 // write applies an event to the instance of the path. For a token bound to

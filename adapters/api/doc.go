@@ -2,7 +2,8 @@
 // instance of a flow with its form data and external references (a CRM deal
 // id, a ticket URL), read an instance with its timeline and webhook
 // deliveries, list instances by flow, status, requester, assignee and age,
-// and decide or comment on behalf of a person. The OpenAPI 3 description is
+// and decide, comment, cancel, withdraw, skip or retry on behalf of a
+// person. The OpenAPI 3 description is
 // served at /api/v1/openapi.json (openapi.json, embedded).
 //
 // Every other route needs a bearer token (Authorization: Bearer baton_…).
@@ -11,8 +12,10 @@
 // are compared in constant time. Scopes nest, admin ⊇ start ⊇ read:
 //
 //   - read: GET the flows, instances and one instance;
-//   - start: also start instances and comment;
-//   - admin: also decide (approve, reject, request changes, mark done).
+//   - start: also start instances, comment, and withdraw them (for their
+//     requester);
+//   - admin: also decide (approve, reject, request changes, mark done),
+//     cancel, skip a step and retry a failed call.
 //
 // A token created with --person P acts as P only: on_behalf_of may be left
 // out or must be P, and it reads and writes only the instances P may see
@@ -29,7 +32,7 @@
 // the same key is a new one. Errors are JSON
 // ({"error": {"code", "message", "fields"}}): 401 without a valid token,
 // 403 outside the token's scope or the person's rights, 404, 409 when the
-// step was already decided or the request closed, 413 for bodies over
+// step was already decided, the request closed or not in a state for it, 413 for bodies over
 // 64 KiB, 415 for a body that is not JSON, 422 for invalid input, field by
 // field, with nothing created. Tokens never reach the logs.
 //

@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/batonbot/baton/adapters/api"
@@ -102,4 +103,128 @@ func TestOutcomeIsAWord(t *testing.T) {
 			t.Errorf("%s is listed with outcome %v, reason %v; want %v and no reason", s["id"], s["outcome"], s["reason"], w[0])
 		}
 	}
+}
+
+// status reads an instance's status and round.
+func (r *rig) status(id, token string) (string, any) {
+	r.t.Helper()
+	p := r.do("GET", "/api/v1/instances/"+id, token, nil)
+	r.want(p, 200, "")
+	s, _ := p.body["status"].(string)
+	return s, p.body["round"]
+}
+
+// An API-only integration rescues a failed webhook step (retry, skip) as
+// the chat commands do: the flow's owner or an admin, on whose behalf an
+// admin token acts; a refusal changes nothing.
+func TestActionsRescueAFailedStep(t *testing.T) {
+	r := newVendorRig(t)
+	admin := r.token("ops", api.ScopeAdmin, "")
+	crm := r.token("crm", api.ScopeStart, "")
+	id := r.failedVendor(admin)
+	path := "/api/v1/instances/" + id + "/actions"
+
+	r.want(r.do("POST", path, crm, map[string]any{"action": "retry", "on_behalf_of": "olivia"}), 403, "insufficient_scope")
+	p := r.do("POST", path, admin, map[string]any{"action": "retry", "on_behalf_of": "bob"})
+	r.want(p, 403, flows.CodeNotAllowed)
+	if !strings.Contains(p.raw, "Only the flow owner (Olivia Brown) or an admin can retry a step.") {
+		t.Errorf("who may retry: %s", p.raw)
+	}
+	r.want(r.do("POST", path, admin, map[string]any{"action": "skip", "on_behalf_of": "olivia"}), 422, "invalid")
+	r.want(r.do("POST", path, admin, map[string]any{"action": "retry", "on_behalf_of": "olivia", "step": "nope"}), 422, "invalid")
+	if s, round := r.status(id, admin); s != "failed" || round != 1.0 {
+		t.Fatalf("refused, it is %s at round %v", s, round)
+	}
+
+	p = r.do("POST", path, admin, map[string]any{"action": "retry", "on_behalf_of": "olivia", "step": "post", "round": 1}, "Idempotency-Key", "r1")
+	r.want(p, 200, "")
+	if p.body["status"] != "running" || !strings.Contains(p.raw, "Retried Post to the ERP of "+id) {
+		t.Errorf("retry: %s", p.raw)
+	}
+	if again := r.do("POST", path, admin, map[string]any{"action": "retry", "on_behalf_of": "olivia", "step": "post", "round": 1}, "Idempotency-Key", "r1"); again.raw != p.raw {
+		t.Errorf("the retry's retry answered %s, first %s", again.raw, p.raw)
+	}
+	// Retried already, or not failed: 409, saying where it is.
+	r.want(r.do("POST", path, admin, map[string]any{"action": "retry", "on_behalf_of": "olivia", "step": "post", "round": 1}), 409, flows.CodeAlreadyDecided)
+	p = r.do("POST", path, admin, map[string]any{"action": "retry", "on_behalf_of": "olivia"})
+	r.want(p, 409, flows.CodeWrongState)
+	if !strings.Contains(p.raw, id+" has not failed") {
+		t.Errorf("a retry of a running request: %s", p.raw)
+	}
+	if s, round := r.status(id, admin); s != "running" || round != 2.0 {
+		t.Fatalf("retried once, it is %s at round %v", s, round)
+	}
+
+	// Failed again, its owner skips the step: the request goes on, and ends.
+	if out, err := r.Svc.Handle(t.Context(), flows.Event{Kind: flows.EventWebhookResult, Key: "erp2-" + id, Instance: id, Step: "post", Round: 2,
+		Result: &flows.WebhookResult{Status: 500, Error: "HTTP 500"}}); err != nil || out.Status != flows.StatusFailed {
+		t.Fatalf("the second failure: %+v %v", out, err)
+	}
+	r.want(r.do("POST", path, admin, map[string]any{"action": "skip", "reason": "posted by hand", "on_behalf_of": "olivia", "step": "manager"}), 409, flows.CodeWrongState)
+	p = r.do("POST", path, admin, map[string]any{"action": "skip", "reason": "posted by hand", "on_behalf_of": "olivia", "step": "post", "round": 2})
+	r.want(p, 200, "")
+	p = r.do("GET", "/api/v1/instances/"+id, admin, nil)
+	if p.body["status"] != "completed" || p.body["outcome"] != "approved" || p.body["completed"] == nil {
+		t.Errorf("skipped: %s", p.raw)
+	}
+	r.want(r.do("POST", path, admin, map[string]any{"action": "skip", "reason": "again", "on_behalf_of": "olivia"}), 409, flows.CodeClosed)
+}
+
+// cancel is the flow's owner's or an admin's, with a reason; withdraw the
+// requester's, which a start token may do for them.
+func TestActionsCancelAndWithdraw(t *testing.T) {
+	r := newRig(t)
+	admin := r.token("ops", api.ScopeAdmin, "")
+	crm := r.token("crm", api.ScopeStart, "")
+	alice := r.token("alice", api.ScopeStart, "alice")
+	id := r.start(crm, 900, "alice")
+	path := "/api/v1/instances/" + id + "/actions"
+
+	r.want(r.do("POST", path, crm, map[string]any{"action": "cancel", "reason": "a duplicate", "on_behalf_of": "olivia"}), 403, "insufficient_scope")
+	p := r.do("POST", path, admin, map[string]any{"action": "cancel", "reason": "a duplicate", "on_behalf_of": "bob"})
+	r.want(p, 403, flows.CodeNotAllowed)
+	if !strings.Contains(p.raw, "Only the flow owner (Olivia Brown) or an admin can cancel "+id+"; the requester can withdraw it.") {
+		t.Errorf("who may cancel: %s", p.raw)
+	}
+	p = r.do("POST", path, admin, map[string]any{"action": "cancel", "on_behalf_of": "olivia"})
+	r.want(p, 422, "invalid")
+	if p.fields()["reason"] != "a reason is required to cancel" {
+		t.Errorf("a cancel without a reason: %s", p.raw)
+	}
+	p = r.do("POST", path, admin, map[string]any{"action": "cancel", "reason": "x", "on_behalf_of": "olivia", "step": "manager"})
+	r.want(p, 422, "invalid")
+	if p.fields()["step"] == nil {
+		t.Errorf("a cancel with a step: %s", p.raw)
+	}
+	p = r.do("POST", path, admin, map[string]any{"action": "approve", "on_behalf_of": "olivia"})
+	r.want(p, 422, "invalid")
+	if msg, _ := p.fields()["action"].(string); !strings.Contains(msg, "…/decisions") {
+		t.Errorf("an unknown action: %s", p.raw)
+	}
+	r.want(r.do("POST", path, crm, map[string]any{"action": "withdraw", "on_behalf_of": "bob"}), 403, flows.CodeNotAllowed)
+	if s, _ := r.status(id, admin); s != "running" {
+		t.Fatalf("refused, it is %s", s)
+	}
+	p = r.do("POST", path, admin, map[string]any{"action": "cancel", "reason": "a duplicate", "on_behalf_of": "olivia"})
+	r.want(p, 200, "")
+	if p.body["status"] != "cancelled" {
+		t.Errorf("cancel: %s", p.raw)
+	}
+	p = r.do("GET", "/api/v1/instances/"+id, admin, nil)
+	if p.body["outcome"] != "cancelled" || p.body["reason"] != "a duplicate" || p.body["completed"] == nil {
+		t.Errorf("cancelled: %s", p.raw)
+	}
+	r.want(r.do("POST", path, admin, map[string]any{"action": "cancel", "reason": "again", "on_behalf_of": "olivia"}), 409, flows.CodeClosed)
+
+	// The requester's own token withdraws (a reason is optional).
+	id = r.start(crm, 900, "alice")
+	p = r.do("POST", "/api/v1/instances/"+id+"/actions", alice, map[string]any{"action": "withdraw"})
+	r.want(p, 200, "")
+	if p.body["status"] != "withdrawn" {
+		t.Errorf("withdraw: %s", p.raw)
+	}
+	r.want(r.do("POST", "/api/v1/instances/"+id+"/actions", alice, map[string]any{"action": "withdraw", "reason": "again"}), 409, flows.CodeClosed)
+	// A person-bound token finds only what the person may see.
+	other := r.start(crm, 900, "carol")
+	r.want(r.do("POST", "/api/v1/instances/"+other+"/actions", alice, map[string]any{"action": "withdraw"}), 404, "not_found")
 }
