@@ -155,7 +155,8 @@ func (h *Inbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	// The key is the sender's within its values: a retry carries the same
 	// values (however its JSON is spelled), and a key reused on other
-	// values is another start, never a dropped one (as in the HTTP API).
+	// values is another start, never a dropped one (the HTTP API answers it
+	// with a 422 instead).
 	key = "hook:" + def.ID + ":" + valuesHash(def, data) + ":" + key
 	// The idempotency headers are not signed: a signature seen before keeps
 	// the key it first came with, so its replay returns the first start.

@@ -379,7 +379,7 @@ func (t *tx) finish() *Transition {
 		}
 	}
 	stored := chain(t.in, t.audit)
-	t.out.Status = t.in.Status
+	t.out.Status, t.out.Fingerprint = t.in.Status, t.ev.Fingerprint
 	return &Transition{Instance: t.in, Effects: t.effects, Audit: t.audit, AuditJSON: stored, Outcome: t.out}
 }
 

@@ -105,6 +105,23 @@ func TestStart(t *testing.T) {
 	}
 }
 
+// TestOutcomeCarriesTheFingerprint: an event's outcome, stored with its key,
+// keeps its fingerprint, a refusal's too, so a sender reusing the key on
+// another request can be told from one retrying it.
+func TestOutcomeCarriesTheFingerprint(t *testing.T) {
+	t.Parallel()
+	r := newRun(t, newEngine(t, buyFlow))
+	if tr := r.do(flows.Event{Kind: flows.EventStart, Instance: "BUY-1", Flow: "buy", Actor: "alice", Data: form("item", "Laptop", "amount", "500"), Fingerprint: "f1"}); tr.Outcome.Fingerprint != "f1" {
+		t.Errorf("start: %+v", tr.Outcome)
+	}
+	if tr := r.refused(flows.Event{Kind: flows.EventApprove, Actor: "carol", Fingerprint: "f2"}, flows.CodeNotAssignee); tr.Outcome.Fingerprint != "f2" {
+		t.Errorf("refusal: %+v", tr.Outcome)
+	}
+	if tr := r.do(flows.Event{Kind: flows.EventApprove, Actor: "bob"}); tr.Outcome.Fingerprint != "" {
+		t.Errorf("an event without one: %+v", tr.Outcome)
+	}
+}
+
 func TestStartRefusesBadInput(t *testing.T) {
 	t.Parallel()
 	e := newEngine(t, buyFlow)

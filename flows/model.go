@@ -360,6 +360,11 @@ type Event struct {
 	// command): the target stands in for them, in place of whoever stood
 	// in before.
 	StandIn bool `json:"stand_in,omitempty"`
+	// Fingerprint stands for what the request that carried the event said
+	// (the API's: a hash of its body as canonical JSON). It is kept with
+	// the event's outcome, so a sender reusing the event's key on another
+	// request can be told apart from one retrying it.
+	Fingerprint string `json:"fingerprint,omitempty"`
 	// Away are the people out of office as the event is handled (the
 	// runtime's snapshot, not the sender's): a new task of someone away is
 	// shared with their stand-in.
@@ -455,6 +460,9 @@ type Outcome struct {
 	Status   Status `json:"status,omitempty"`
 	// Mentions are the ids Text may show as mentions, as a Message's.
 	Mentions []string `json:"mentions,omitempty"`
+	// Fingerprint is the Event's: a redelivery under the same key gets
+	// the first event's, whatever its own says.
+	Fingerprint string `json:"fingerprint,omitempty"`
 }
 
 // Transition is the result of applying an event: the new instance, what it

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	_ "embed"
 	"encoding/base64"
@@ -313,29 +312,6 @@ func typeError(te *json.UnmarshalTypeError) string {
 	return te.Field + " must be text"
 }
 
-// idemKey is the engine key of a write: the Idempotency-Key header scoped to
-// the request (the token, the method and path, and a hash of the body), or a
-// fresh one. A retry of the same request so finds the first answer, and the
-// same key on another request is another write, never a dropped one. ok
-// false means an error was written.
-func idemKey(w http.ResponseWriter, r *http.Request, body []byte) (string, bool) {
-	scope := "api:" + tokenOf(r).Hash[:16] + ":"
-	k := r.Header.Get("Idempotency-Key")
-	if k == "" {
-		b := make([]byte, 12)
-		_, _ = rand.Read(b)
-		return scope + "auto:" + hex.EncodeToString(b), true
-	}
-	if len(k) > 200 || strings.IndexFunc(k, func(c rune) bool { return c <= ' ' || c > '~' }) >= 0 {
-		writeError(w, r, http.StatusBadRequest, "bad_request", "Idempotency-Key: at most 200 printable ASCII characters, no spaces (a UUID is fine)", nil)
-		return "", false
-	}
-	h := sha256.New()
-	fmt.Fprintf(h, "%s %s\n", r.Method, strings.ToUpper(r.URL.Path)) // instance ids are read in any case
-	h.Write(body)
-	return scope + hex.EncodeToString(h.Sum(nil)[:16]) + ":" + k, true
-}
-
 // formValue turns a JSON value into the form's text.
 func formValue(v any) (string, bool) {
 	switch x := v.(type) {
@@ -450,13 +426,13 @@ func (a *API) start(w http.ResponseWriter, r *http.Request) {
 			fields["refs."+k] = "a reference is one line of text: it " + problem
 		}
 	}
-	key, ok := idemKey(w, r, body)
+	id, ok := idemKey(w, r, body)
 	if !ok {
 		return
 	}
 	// The form is checked before anything is reserved, so every problem
 	// is reported at once and an invalid start creates nothing.
-	if err := a.d.Service.CheckStart(r.Context(), def, actor, data, key); err != nil {
+	if err := a.d.Service.CheckStart(r.Context(), def, actor, data, id.key); err != nil {
 		var fe flows.FieldErrors
 		var ie *flows.InputError
 		switch {
@@ -478,10 +454,13 @@ func (a *API) start(w http.ResponseWriter, r *http.Request) {
 		invalid(w, r, fields)
 		return
 	}
-	ev := flows.Event{Kind: flows.EventStart, Key: key, Actor: actor, Platform: "api", Via: via(r), Flow: def.ID, Data: data, Refs: req.Refs}
+	ev := flows.Event{Kind: flows.EventStart, Key: id.key, Fingerprint: id.fingerprint, Actor: actor, Platform: "api", Via: via(r), Flow: def.ID, Data: data, Refs: req.Refs}
 	out, err := a.d.Service.Handle(r.Context(), ev)
 	if err != nil {
 		a.fail(w, r, err)
+		return
+	}
+	if keyReused(w, r, id, out) {
 		return
 	}
 	a.d.Log.Info("api: start", "request", bot.RequestID(r.Context()), "token", tokenOf(r).Name, "flow", def.ID, "instance", out.Instance, "user", actor, "ok", out.OK)
@@ -724,14 +703,17 @@ func (a *API) write(w http.ResponseWriter, r *http.Request, body []byte, ev flow
 			return
 		}
 	}
-	key, good := idemKey(w, r, body)
+	id, good := idemKey(w, r, body)
 	if !good {
 		return
 	}
-	ev.Key, ev.Instance, ev.Platform, ev.Via = key, instanceID(r), "api", via(r)
+	ev.Key, ev.Fingerprint, ev.Instance, ev.Platform, ev.Via = id.key, id.fingerprint, instanceID(r), "api", via(r)
 	out, err := a.d.Service.Handle(r.Context(), ev)
 	if err != nil {
 		a.fail(w, r, err)
+		return
+	}
+	if keyReused(w, r, id, out) {
 		return
 	}
 	a.d.Log.Info("api: "+string(ev.Kind), "request", bot.RequestID(r.Context()), "token", tokenOf(r).Name, "instance", ev.Instance, "user", ev.Actor, "ok", out.OK, "code", out.Code)

@@ -633,7 +633,8 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 }
 
 // TestIdempotencyKeyIsPerRequest: a key reused on another endpoint, instance
-// or flow, or with another body, is another request: never the first answer.
+// or flow is another request: never the first answer; with another body on
+// the same endpoint, it is refused.
 func TestIdempotencyKeyIsPerRequest(t *testing.T) {
 	r := newRig(t)
 	admin := r.token("ops", api.ScopeAdmin, "")
@@ -666,15 +667,68 @@ func TestIdempotencyKeyIsPerRequest(t *testing.T) {
 		t.Errorf("a start of access answered %s", p.raw)
 	}
 
-	// The same key with another body is another start; the same request again
-	// gets the first answer.
+	// The same key with another body is refused, starting nothing; the
+	// same request again gets the first answer.
 	p = r.do("POST", "/api/v1/flows/purchase/instances", admin, purchase(1200, "alice"), key...)
-	r.want(p, 201, "")
-	if p.body["instance"] == id {
-		t.Errorf("another body under the same key answered the first start: %s", p.raw)
+	r.want(p, 422, "idempotency_key_reused")
+	if msg := p.body["error"].(map[string]any)["message"]; !strings.Contains(msg.(string), "Idempotency-Key deal-1 was used for a different request to POST /api/v1/flows/purchase/instances") {
+		t.Errorf("another body under the same key: %s", p.raw)
 	}
 	if again := r.do("POST", "/api/v1/flows/purchase/instances", admin, purchase(900, "alice"), key...); again.raw != first.raw {
 		t.Errorf("the retry answered %s, first %s", again.raw, first.raw)
+	}
+	if ids := listIDs(r.do("GET", "/api/v1/instances?flow=purchase", admin, nil)); len(ids) != 1 {
+		t.Errorf("purchases %v, want the first only", ids)
+	}
+}
+
+// TestIdempotencyKeyComparesTheRequest: a retry is known by what its body
+// says, however its JSON is spelled; the key reused on another request is
+// a 422 that changes nothing, for a decision as for a start; a request
+// refused as invalid used no key up.
+func TestIdempotencyKeyComparesTheRequest(t *testing.T) {
+	r := newRig(t)
+	admin := r.token("ops", api.ScopeAdmin, "")
+	const body = `{"data":{"item":"Laptop","amount":1450,"justification":"the old one broke down"},"refs":{"crm_deal":"D-42"},"on_behalf_of":"alice"}`
+	first := r.do("POST", "/api/v1/flows/purchase/instances", admin, body, "Idempotency-Key", "k1")
+	r.want(first, 201, "")
+	for _, respelt := range []string{
+		`{"data": {"item": "Laptop", "amount": 1450, "justification": "the old one broke down"}, "refs": {"crm_deal": "D-42"}, "on_behalf_of": "alice"}`,
+		"{\n  \"on_behalf_of\": \"alice\",\n  \"refs\": {\"crm_deal\": \"D-42\"},\n  \"data\": {\"justification\": \"the old one broke down\", \"amount\": 1.45e3, \"item\": \"Lapto\\u0070\"}\n}\n",
+		`{"data":{"item":"Laptop","amount":1450.00,"justification":"the old one broke down"},"refs":{"crm_deal":"D-42"},"on_behalf_of":"alice"}`,
+	} {
+		if again := r.do("POST", "/api/v1/flows/purchase/instances", admin, respelt, "Idempotency-Key", "k1"); again.raw != first.raw || again.code != first.code {
+			t.Errorf("%s answered %d %s, first %d %s", respelt, again.code, again.raw, first.code, first.raw)
+		}
+	}
+	other := strings.Replace(body, "1450", "1451", 1)
+	r.want(r.do("POST", "/api/v1/flows/purchase/instances", admin, other, "Idempotency-Key", "k1"), 422, "idempotency_key_reused")
+	if ids := listIDs(r.do("GET", "/api/v1/instances", admin, nil)); len(ids) != 1 {
+		t.Fatalf("instances %v, want the first only", ids)
+	}
+
+	// A decision: its key reused on another decision changes nothing.
+	id := first.body["instance"].(string)
+	path := "/api/v1/instances/" + id + "/decisions"
+	d := r.do("POST", path, admin, map[string]any{"decision": "request_changes", "reason": "which model?", "on_behalf_of": "bob"}, "Idempotency-Key", "d1")
+	r.want(d, 200, "")
+	r.want(r.do("POST", path, admin, map[string]any{"decision": "request_changes", "reason": "which colour?", "on_behalf_of": "bob"}, "Idempotency-Key", "d1"), 422, "idempotency_key_reused")
+	if again := r.do("POST", path, admin, `{"on_behalf_of": "bob", "reason": "which model?", "decision": "request_changes"}`, "Idempotency-Key", "d1"); again.raw != d.raw {
+		t.Errorf("the decision's retry answered %s, first %s", again.raw, d.raw)
+	}
+	in, err := r.Store.Get(t.Context(), id)
+	if err != nil || in.Status != flows.StatusChangesRequested || in.Outcome != "which model?" {
+		t.Fatalf("after the reused key: %+v %v", in, err)
+	}
+
+	// Refused as invalid, a request saved nothing under its key: the
+	// corrected one is made.
+	bad := strings.Replace(body, `"amount":1450`, `"amount":"lots"`, 1)
+	r.want(r.do("POST", "/api/v1/flows/purchase/instances", admin, bad, "Idempotency-Key", "k2"), 422, "invalid")
+	p := r.do("POST", "/api/v1/flows/purchase/instances", admin, body, "Idempotency-Key", "k2")
+	r.want(p, 201, "")
+	if p.body["instance"] == id {
+		t.Errorf("the corrected request answered the first start: %s", p.raw)
 	}
 }
 

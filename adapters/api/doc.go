@@ -26,15 +26,17 @@
 // sent with Via "api token NAME", so the audit trail names the token.
 //
 // Writes honour an Idempotency-Key header: the key is passed to the engine
-// as the event's idempotency key (flows.Event.Key), scoped to the token, the
-// method and path and a hash of the body, so a repeat of the same request
-// returns the first response and changes nothing, and another request under
-// the same key is a new one. Errors are JSON
+// as the event's idempotency key (flows.Event.Key), scoped to the token and
+// the method and path, with the hash of the body as canonical JSON
+// (flows.Event.Fingerprint, kept with the outcome), so a repeat of the same
+// request, however its JSON is spelled, returns the first response and
+// changes nothing, and another request under the same key is refused (422
+// idempotency_key_reused) and changes nothing. Errors are JSON
 // ({"error": {"code", "message", "fields"}}): 401 without a valid token,
 // 403 outside the token's scope or the person's rights, 404, 409 when the
 // step was already decided, the request closed or not in a state for it, 413 for bodies over
 // 64 KiB, 415 for a body that is not JSON, 422 for invalid input, field by
-// field, with nothing created. Tokens never reach the logs.
+// field, or a reused Idempotency-Key, with nothing created. Tokens never reach the logs.
 //
 // api imports flows and bot (for request ids), nothing of storage and no
 // other adapter; main adapts the storage to its small interfaces.
