@@ -408,7 +408,8 @@ func build(ctx context.Context, cfg bot.Config, getenv func(string) string, log 
 	}
 	webhooks := bot.NewWebhooks(nil, cfg.Secrets, clock)
 	webhooks.SetInstallation(installation)
-	a.dispatcher = bot.NewDispatcher(bot.DispatcherConfig{Reclaim: cfg.Reclaim, Instance: a.svc.Instance}, store, messengers, webhooks, a.svc.Handle, log, metrics)
+	a.dispatcher = bot.NewDispatcher(bot.DispatcherConfig{Reclaim: cfg.Reclaim, HookRetryFor: cfg.HookRetryFor, Instance: a.svc.Instance},
+		store, messengers, webhooks, a.svc.Handle, log, metrics)
 	a.svc.OnCommit(a.dispatcher.Wake)
 	a.timers = bot.NewTimers(bot.TimerConfig{Interval: cfg.TimerInterval, Lease: cfg.TimerLease}, store, a.svc.Apply, clock, log, metrics)
 	a.schedules = bot.NewSchedules(bot.ScheduleConfig{}, engine.Flows(), store, a.svc.Handle, clock, log, metrics)
@@ -1008,7 +1009,7 @@ func healthcheck(ctx context.Context, getenv func(string) string, stderr io.Writ
 
 // backlogDesc describes baton_backlog.
 var backlogDesc = prometheus.NewDesc("baton_backlog",
-	"Work waiting in Redis, read at each scrape: outbox entries not delivered (unacked: of those, read by a replica and not acknowledged), requests waiting on a timer (leased: claimed and not fired yet), and dead letters waiting for an operator (baton dead).",
+	"Work waiting in Redis, read at each scrape: outbox entries not delivered (unacked: of those, read by a replica and not acknowledged), requests waiting on a timer (leased: claimed and not fired yet), dead letters waiting for an operator (baton dead), and hooks: requests whose events to a subscriber are being delivered or wait for one to be tried again (one per request and subscriber).",
 	[]string{"kind"}, nil)
 
 // backlogCollector reports the store's backlog at each scrape, for alerts:
@@ -1026,7 +1027,7 @@ func (c backlogCollector) Collect(ch chan<- prometheus.Metric) {
 	if err != nil {
 		return
 	}
-	for kind, n := range map[string]int64{"outbox": b.Outbox, "unacked": b.Unacked, "timers": b.Timers, "leased": b.Leased, "dead": b.Dead} {
+	for kind, n := range map[string]int64{"outbox": b.Outbox, "unacked": b.Unacked, "timers": b.Timers, "leased": b.Leased, "dead": b.Dead, "hooks": b.Hooks} {
 		ch <- prometheus.MustNewConstMetric(backlogDesc, prometheus.GaugeValue, float64(n), kind)
 	}
 }

@@ -31,8 +31,9 @@ type Config struct {
 	TimerLease    time.Duration // BATON_TIMER_LEASE, default 1m
 	Reclaim       time.Duration // BATON_OUTBOX_RECLAIM, default 5m
 	Secrets       map[string]string
-	Webhooks      []flows.Hook // BATON_WEBHOOK_URLS with BATON_WEBHOOK_EVENTS: global event subscribers
-	DigestAt      DigestAt     // BATON_DIGEST_AT (formerly SLACK_DIGEST_AT), default 09:00
+	Webhooks      []flows.Hook  // BATON_WEBHOOK_URLS with BATON_WEBHOOK_EVENTS: global event subscribers
+	HookRetryFor  time.Duration // BATON_WEBHOOK_RETRY_FOR, default 24h: how long an event is tried again
+	DigestAt      DigestAt      // BATON_DIGEST_AT (formerly SLACK_DIGEST_AT), default 09:00
 }
 
 // Secret environment variables: BATON_SECRET_<NAME> for webhook steps.
@@ -64,6 +65,10 @@ const ConfigHelp = `Configuration (environment variables; the flags above overri
                         decided, reminded, escalated, completed, cancelled, ...) as signed JSON
                         POSTs; signed with BATON_SECRET_WEBHOOK, which must then be set
   BATON_WEBHOOK_EVENTS  comma-separated event types those URLs receive (default: all; only with the URLs)
+  BATON_WEBHOOK_RETRY_FOR  how long an event a subscriber (BATON_WEBHOOK_URLS or a flow's webhooks:)
+                        did not accept is tried again, from its first try, waiting up to 5 minutes
+                        between tries, the request's later events to it waiting behind it; then it
+                        is a dead letter (baton dead). Default 24h, from 1m to 30d
   BATON_DIGEST_AT       local time of each person's daily digest of what waits on them, sent on
                         working days in their own timezone on every platform that reaches them:
                         HH:MM (default 09:00), or off (SLACK_DIGEST_AT, its former name, is read too)
@@ -189,6 +194,10 @@ func LoadConfig(args []string, getenv func(string) string, environ []string, out
 	}
 	if c.Webhooks, err = webhooksConfig(getenv, c.Secrets); err != nil {
 		return c, err
+	}
+	retryFor := cmp.Or(strings.TrimSpace(getenv("BATON_WEBHOOK_RETRY_FOR")), "24h")
+	if c.HookRetryFor, err = ConfigDuration(retryFor); err != nil || c.HookRetryFor < time.Minute || c.HookRetryFor > 30*24*time.Hour {
+		return c, fmt.Errorf("BATON_WEBHOOK_RETRY_FOR %q: write a duration from 1m to 30d, e.g. 24h or 3d (how long an event a subscriber did not accept is tried again)", retryFor)
 	}
 	// BATON_DIGEST_AT wins; SLACK_DIGEST_AT, its former name, counts alone.
 	name := "BATON_DIGEST_AT"

@@ -42,7 +42,8 @@ func TestLoadConfigDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := bot.Config{HTTPAddr: ":8080", LogLevel: slog.LevelInfo, LogFormat: "text", Console: "auto",
-		TimerInterval: time.Second, TimerLease: time.Minute, Reclaim: 5 * time.Minute, Secrets: map[string]string{}, DigestAt: bot.DigestAt{Hour: 9}}
+		TimerInterval: time.Second, TimerLease: time.Minute, Reclaim: 5 * time.Minute, Secrets: map[string]string{}, DigestAt: bot.DigestAt{Hour: 9},
+		HookRetryFor: 24 * time.Hour}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", c, want)
 	}
@@ -53,23 +54,24 @@ func TestLoadConfigDefaults(t *testing.T) {
 
 func TestLoadConfigEnvironment(t *testing.T) {
 	e := env{
-		"BATON_REDIS_URL":       "redis://redis.internal:6379/2",
-		"BATON_HTTP_ADDR":       "127.0.0.1:9000",
-		"BATON_FLOWS_DIR":       "/etc/baton/flows",
-		"BATON_DIRECTORY":       "/etc/baton/people.yaml",
-		"BATON_ADMINS":          " olivia, dana ,,",
-		"BATON_LOG_LEVEL":       "debug",
-		"BATON_LOG_FORMAT":      "json",
-		"BATON_CONSOLE":         "off",
-		"BATON_TIMER_INTERVAL":  "250ms",
-		"BATON_TIMER_LEASE":     "90s",
-		"BATON_OUTBOX_RECLAIM":  "2m",
-		"BATON_DIGEST_AT":       "08:30",
-		"SLACK_DIGEST_AT":       "off", // the former name: the new one wins
-		"BATON_SECRET_WEBHOOK":  "s3cret",
-		"BATON_SECRET_CRM_HOOK": "crm=value", // '=' in the value survives
-		"BATON_SECRET_":         "ignored",   // no name
-		"OTHER_SECRET_X":        "ignored",
+		"BATON_REDIS_URL":         "redis://redis.internal:6379/2",
+		"BATON_HTTP_ADDR":         "127.0.0.1:9000",
+		"BATON_FLOWS_DIR":         "/etc/baton/flows",
+		"BATON_DIRECTORY":         "/etc/baton/people.yaml",
+		"BATON_ADMINS":            " olivia, dana ,,",
+		"BATON_LOG_LEVEL":         "debug",
+		"BATON_LOG_FORMAT":        "json",
+		"BATON_CONSOLE":           "off",
+		"BATON_TIMER_INTERVAL":    "250ms",
+		"BATON_TIMER_LEASE":       "90s",
+		"BATON_OUTBOX_RECLAIM":    "2m",
+		"BATON_WEBHOOK_RETRY_FOR": "3d",
+		"BATON_DIGEST_AT":         "08:30",
+		"SLACK_DIGEST_AT":         "off", // the former name: the new one wins
+		"BATON_SECRET_WEBHOOK":    "s3cret",
+		"BATON_SECRET_CRM_HOOK":   "crm=value", // '=' in the value survives
+		"BATON_SECRET_":           "ignored",   // no name
+		"OTHER_SECRET_X":          "ignored",
 	}
 	c, _, err := load(t, nil, e)
 	if err != nil {
@@ -78,7 +80,8 @@ func TestLoadConfigEnvironment(t *testing.T) {
 	want := bot.Config{RedisURL: "redis://redis.internal:6379/2", HTTPAddr: "127.0.0.1:9000", FlowsDir: "/etc/baton/flows",
 		Directory: "/etc/baton/people.yaml", Admins: []string{"olivia", "dana"}, LogLevel: slog.LevelDebug, LogFormat: "json",
 		Console: "off", TimerInterval: 250 * time.Millisecond, TimerLease: 90 * time.Second, Reclaim: 2 * time.Minute,
-		Secrets: map[string]string{"webhook": "s3cret", "crm_hook": "crm=value"}, DigestAt: bot.DigestAt{Hour: 8, Minute: 30}}
+		Secrets: map[string]string{"webhook": "s3cret", "crm_hook": "crm=value"}, DigestAt: bot.DigestAt{Hour: 8, Minute: 30},
+		HookRetryFor: 72 * time.Hour}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("from the environment:\n got %+v\nwant %+v", c, want)
 	}
@@ -99,7 +102,8 @@ func TestLoadConfigFlagsOverrideEnvironment(t *testing.T) {
 	}
 	want := bot.Config{RedisURL: "redis://flag:6379/1", HTTPAddr: ":2222", FlowsDir: "/flag/flows", Directory: "/flag/dir.yaml",
 		Admins: []string{"flag1", "flag2"}, LogLevel: slog.LevelWarn, LogFormat: "json", Console: "open",
-		TimerInterval: 2 * time.Second, TimerLease: 30 * time.Second, Reclaim: time.Minute, Secrets: map[string]string{}, DigestAt: bot.DigestAt{Hour: 9}}
+		TimerInterval: 2 * time.Second, TimerLease: 30 * time.Second, Reclaim: time.Minute, Secrets: map[string]string{}, DigestAt: bot.DigestAt{Hour: 9},
+		HookRetryFor: 24 * time.Hour}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("flags over the environment:\n got %+v\nwant %+v", c, want)
 	}
@@ -133,6 +137,9 @@ func TestLoadConfigRejectsBadValues(t *testing.T) {
 		{"timer lease too short", env{"BATON_TIMER_LEASE": "100ms"}, nil, []string{"BATON_TIMER_LEASE", "at least 1s"}},
 		{"outbox reclaim", env{"BATON_OUTBOX_RECLAIM": "soon"}, nil, []string{"BATON_OUTBOX_RECLAIM", `"soon"`, "e.g. 5m"}},
 		{"outbox reclaim too short", nil, []string{"--outbox-reclaim", "0s"}, []string{"BATON_OUTBOX_RECLAIM", "at least 1s"}},
+		{"webhook retry window", env{"BATON_WEBHOOK_RETRY_FOR": "a while"}, nil, []string{"BATON_WEBHOOK_RETRY_FOR", `"a while"`, "from 1m to 30d", "e.g. 24h"}},
+		{"webhook retry window too short", env{"BATON_WEBHOOK_RETRY_FOR": "30s"}, nil, []string{"BATON_WEBHOOK_RETRY_FOR", "from 1m to 30d"}},
+		{"webhook retry window too long", env{"BATON_WEBHOOK_RETRY_FOR": "5w"}, nil, []string{"BATON_WEBHOOK_RETRY_FOR", "from 1m to 30d"}},
 		{"digest time", env{"BATON_DIGEST_AT": "9am"}, nil, []string{"BATON_DIGEST_AT", `"9am"`, "like 09:00, or off"}},
 		{"digest time, former name", env{"SLACK_DIGEST_AT": "25:00"}, nil, []string{"SLACK_DIGEST_AT", `"25:00"`, "like 09:00, or off"}},
 		{"redis url", env{"BATON_REDIS_URL": "localhost:6379"}, nil, []string{"BATON_REDIS_URL", "redis://localhost:6379/0"}},

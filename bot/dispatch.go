@@ -15,6 +15,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jonboulle/clockwork"
+
 	"github.com/batonbot/baton/flows"
 )
 
@@ -85,16 +87,26 @@ type DispatcherConfig struct {
 	Consumer     string        // this replica's consumer name (default host-pid-random)
 	Batch        int           // entries read at once (default 256)
 	MaxInFlight  int           // effects being delivered at once before reading more (default 4096); one read takes up to Batch entries of each shard, so it may go over by that
-	Attempts     int           // tries of a failing delivery before giving up (default 20: 7 to 13 min with the default backoff)
+	Attempts     int           // tries of a failing delivery before giving up (default 20: 7 to 13 min with the default backoff); not of an event announcement (HookRetryFor)
 	Backoff      time.Duration // first retry delay, doubled each time (default 500 ms)
 	MaxBackoff   time.Duration // longest retry delay (default 1 min)
-	Reclaim      time.Duration // idle time after which a dead replica's entries are taken over (default 5 min)
-	Poll         time.Duration // how often to look for work from other replicas (default 1 s)
+	Reclaim      time.Duration // idle time after which a dead replica's entries (and event queues) are taken over (default 5 min)
+	Poll         time.Duration // how often to look for work from other replicas, and event queues due to be tried again (default 1 s)
 	DrainTimeout time.Duration // on shutdown, how long in-flight deliveries and their acknowledgements may take (default 20 s)
 	// Instance reads a request (the Service's Instance), so that a webhook
 	// step's call is not tried again once its request has moved on; nil:
 	// every attempt is made.
 	Instance func(context.Context, string) (*flows.Instance, error)
+	// HookRetryFor is how long an event announcement to a subscriber is
+	// tried again, from its first try (default 24 h): receivers expect to
+	// be down for hours without losing events. Its tries are at most
+	// HookMaxBackoff apart (default 5 min), and the request's later events
+	// to that subscriber wait behind it (HookQueues).
+	HookRetryFor   time.Duration
+	HookMaxBackoff time.Duration
+	// Clock times the event announcements' tries (default: the webhooks'
+	// clock, else the real one).
+	Clock clockwork.Clock
 }
 
 // Dispatcher delivers the outbox: at least once, in order per instance, with
@@ -117,10 +129,16 @@ type Dispatcher struct {
 	// again; those under way finish (until the drain timeout).
 	stop context.Context
 
+	// hookq keeps each request's event announcements to each subscriber in
+	// a queue in the store (nil: an outbox that cannot, whose deliveries
+	// are retried here, as other effects are).
+	hookq HookQueues
+
 	mu       sync.Mutex
 	queues   map[string][]queued          // per instance, in stream order
 	recent   map[string]map[string]string // refs sent but not yet flushed, per instance
 	inflight map[string]flows.Delivery    // entries taken and not yet acknowledged (inflightKey)
+	hooksRun int                          // event queues claimed and being delivered (pollHookQueues)
 }
 
 type queued struct {
@@ -141,6 +159,14 @@ func NewDispatcher(cfg DispatcherConfig, outbox flows.Outbox, messengers []Messe
 	cfg.Attempts = cmp.Or(cfg.Attempts, 20) // a platform or mail relay down for minutes loses nothing
 	cfg.Backoff = cmp.Or(cfg.Backoff, 500*time.Millisecond)
 	cfg.MaxBackoff = cmp.Or(cfg.MaxBackoff, time.Minute)
+	cfg.HookRetryFor = cmp.Or(cfg.HookRetryFor, DefaultHookRetryFor)
+	cfg.HookMaxBackoff = cmp.Or(cfg.HookMaxBackoff, 5*time.Minute)
+	if cfg.Clock == nil && webhooks != nil {
+		cfg.Clock = webhooks.clock
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clockwork.NewRealClock()
+	}
 	cfg.Reclaim = cmp.Or(cfg.Reclaim, 5*time.Minute)
 	cfg.Poll = cmp.Or(cfg.Poll, time.Second)
 	cfg.DrainTimeout = cmp.Or(cfg.DrainTimeout, 20*time.Second)
@@ -155,6 +181,7 @@ func NewDispatcher(cfg DispatcherConfig, outbox flows.Outbox, messengers []Messe
 		d.messengers[m.Platform()] = m
 		d.order = append(d.order, m.Platform())
 	}
+	d.hookq, _ = outbox.(HookQueues)
 	return d
 }
 
@@ -213,6 +240,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		case <-ctx.Done():
 		case <-d.wake:
 		case <-poll.C:
+			d.pollHookQueues(work, &workers)
 		case <-reclaim.C:
 			idle = d.cfg.Reclaim
 		case <-touch.C:
@@ -429,8 +457,16 @@ func (d *Dispatcher) Drain(ctx context.Context) (int, error) {
 	total := 0
 	for {
 		batch, err := d.outbox.ReadOutbox(ctx, d.cfg.Consumer, d.cfg.Batch, 0)
-		if err != nil || len(batch) == 0 {
+		if err != nil {
 			return total, err
+		}
+		if len(batch) == 0 {
+			// Then the event queues due to be tried again now (by the
+			// clock: a test moves it on), one after the other.
+			if n, err := d.drainHookQueues(ctx); err != nil || n == 0 {
+				return total, err
+			}
+			continue
 		}
 		for i := range batch {
 			q := queued{d: batch[i]}

@@ -5,7 +5,8 @@
 // platform that reaches them), scheduled starts (Schedules) and signed
 // inbound webhook starts (Inbound), signed outbound event webhooks
 // (hooks.go: announced in the transition's commit, delivered from the
-// outbox), the HTTP server with health and metrics.
+// outbox through a queue per request and subscriber, HookQueues), the HTTP
+// server with health and metrics.
 //
 // bot imports flows and libraries; it never imports storage or an adapter.
 // It owns the small ports the adapters implement (Messenger) and the ones

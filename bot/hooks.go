@@ -5,10 +5,13 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/batonbot/baton/flows"
@@ -18,11 +21,15 @@ import (
 // (flows.HookEvents) to the global subscribers (BATON_WEBHOOK_URLS) and to
 // its flow's (webhooks: in the definition): the Service adds one
 // flows.EffectHook per event and subscriber to the transition before it is
-// committed, so the announcements are written atomically with the change,
-// and the Dispatcher delivers them from the outbox like any effect: at
-// least once, retried with backoff, kept aside (dead) when they keep
-// failing. Each subscriber gets its events in order, in a queue of its own,
-// so a slow receiver never holds up chat cards.
+// committed, so the announcements are written atomically with the change.
+// The Dispatcher reads them from the outbox and puts each in its queue in
+// the store (HookQueues): one per request and subscriber, delivered one
+// event at a time, at least once, in order, whichever replica read them.
+// An event a receiver does not accept is tried again, with a backoff up to
+// HookMaxBackoff, for HookRetryFor (a day: receivers are down for hours),
+// the request's later events to that subscriber waiting behind it, and is
+// then kept aside (dead). A down receiver holds up nothing else: not other
+// subscribers, other requests, nor chat cards.
 //
 // The request is a JSON POST of the flows.HookEvent, signed like webhook
 // steps' calls: X-Baton-Signature is "v1=" + hex(HMAC-SHA256(secret,
@@ -154,8 +161,17 @@ func (w *Webhooks) deliverHook(ctx context.Context, call *flows.HookCall, attemp
 	}
 }
 
-// deliverHook delivers an event to a subscriber, retrying with backoff, and
-// records every attempt.
+// DefaultHookRetryFor is how long an event announcement is tried again
+// by default (BATON_WEBHOOK_RETRY_FOR).
+const DefaultHookRetryFor = 24 * time.Hour
+
+// maxHookQueues bounds the event queues one replica delivers at once after
+// claiming them (their first event due to be tried again).
+const maxHookQueues = 64
+
+// deliverHook puts an event announcement in its queue (HookQueues) and,
+// when that starts the queue, delivers the queue. Without a store that
+// keeps queues, it is delivered here, retried as other effects are.
 func (d *Dispatcher) deliverHook(ctx context.Context, del *flows.Delivery) error {
 	call := del.Effect.Hook
 	if call == nil {
@@ -164,24 +180,178 @@ func (d *Dispatcher) deliverHook(ctx context.Context, del *flows.Delivery) error
 	if d.webhooks == nil {
 		return fmt.Errorf("outbound webhooks are not configured")
 	}
-	target := flows.HookTarget(call.URL)
+	if d.hookq == nil {
+		return d.retryHook(ctx, del)
+	}
+	now := d.cfg.Clock.Now()
+	h := flows.QueuedHook{Entry: del.ID, Shard: del.Shard, Instance: del.Instance, Effect: del.Effect, Since: now, Replay: del.Replay}
+	first, err := d.hookq.QueueHook(ctx, h, now, d.cfg.Reclaim)
+	if err != nil {
+		return err
+	}
+	if first != nil {
+		d.runHookQueue(ctx, first)
+	}
+	return nil
+}
+
+// runHookQueue delivers a queue it holds, h its first event: one event
+// after the other, until the queue is empty or waits to try one again. Once
+// the shutdown has begun it tries no more: the queue is handed back, due at
+// once, for another replica (or this one, restarted).
+func (d *Dispatcher) runHookQueue(ctx context.Context, h *flows.QueuedHook) {
+	for h != nil {
+		var how flows.HookSettle
+		if ctx.Err() != nil || d.stop.Err() != nil {
+			how.Retry = d.cfg.Clock.Now()
+		} else {
+			how = d.tryHook(ctx, h)
+		}
+		// Settled even once the drain timeout has cut the attempt short.
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ackTimeout)
+		next, err := d.hookq.SettleHook(sctx, *h, how)
+		cancel()
+		if err != nil {
+			// Its lease runs out, and whoever claims the queue then tries
+			// the event again.
+			d.metrics.Failures.WithLabelValues("outbox").Inc()
+			d.log.Error("settle an event delivery", append(deliveryAttrs(&flows.Delivery{Instance: h.Instance, Effect: h.Effect}), "err", err)...)
+			return
+		}
+		h = next
+	}
+}
+
+// tryHook makes one attempt at delivering h, the first event of a queue
+// this replica holds, and says what becomes of it: delivered; given up on,
+// for an answer retrying cannot change or once HookRetryFor has passed
+// since its first try; or to be tried again after a backoff (or the
+// receiver's Retry-After).
+func (d *Dispatcher) tryHook(ctx context.Context, h *flows.QueuedHook) flows.HookSettle {
+	del := &flows.Delivery{ID: h.Entry, Shard: h.Shard, Instance: h.Instance, Effect: h.Effect}
+	h.Tries++
+	began := d.cfg.Clock.Now()
+	err := d.hookAttempt(ctx, del, h.Tries)
+	now := d.cfg.Clock.Now()
+	if err == nil {
+		d.metrics.Deliveries.WithLabelValues("hook", string(flows.EffectHook), "ok").Inc()
+		d.metrics.DeliverTime.WithLabelValues("hook").Observe(now.Sub(began).Seconds())
+		return flows.HookSettle{Lease: now.Add(d.cfg.Reclaim)}
+	}
+	if ctx.Err() != nil { // cut short by the shutdown: not a try
+		h.Tries--
+		return flows.HookSettle{Retry: now}
+	}
+	wait := hookBackoff(d.cfg.Backoff, d.cfg.HookMaxBackoff, h.Tries)
+	if ra := (*RetryAfterError)(nil); errors.As(err, &ra) {
+		wait = ra.After
+	}
+	// The last try comes as the window ends; due strictly later than now,
+	// so that a claim at the same instant does not take it again.
+	until := h.Since.Add(d.cfg.HookRetryFor)
+	wait = max(min(wait, until.Sub(now)), time.Millisecond)
+	why := ""
+	switch {
+	case IsPermanent(err):
+		why = err.Error()
+	case !now.Before(until):
+		why = fmt.Sprintf("%v; given up after %d tries in %s (BATON_WEBHOOK_RETRY_FOR is %s)", err, h.Tries,
+			now.Sub(h.Since).Round(time.Second), d.cfg.HookRetryFor)
+	}
+	if why != "" {
+		d.metrics.Deliveries.WithLabelValues("hook", string(flows.EffectHook), "dead").Inc()
+		d.log.Error("delivery failed", append(deliveryAttrs(del), "err", why)...)
+		return flows.HookSettle{Dead: why, Lease: now.Add(d.cfg.Reclaim)}
+	}
+	d.metrics.Deliveries.WithLabelValues("hook", string(flows.EffectHook), "retry").Inc()
+	d.log.Warn("delivery will be retried", append(deliveryAttrs(del), "platform", "hook", "attempt", h.Tries, "in", wait, "err", err)...)
+	return flows.HookSettle{Retry: now.Add(wait)}
+}
+
+// hookBackoff is the wait before the next try of an event tried tries
+// times: first, doubling each time up to most, with jitter.
+func hookBackoff(first, most time.Duration, tries int) time.Duration {
+	b := first
+	for i := 1; i < tries && b < most; i++ {
+		b *= 2
+	}
+	b = min(b, most)
+	return b/2 + rand.N(b/2+1)
+}
+
+// pollHookQueues claims the event queues due to be tried again (or left by
+// a replica that stopped), as many as may run besides those running, and
+// delivers each in a worker of its own.
+func (d *Dispatcher) pollHookQueues(ctx context.Context, workers *sync.WaitGroup) {
+	if d.hookq == nil || d.webhooks == nil {
+		return
+	}
+	d.mu.Lock()
+	n := maxHookQueues - d.hooksRun
+	d.mu.Unlock()
+	if n <= 0 {
+		return
+	}
+	heads, err := d.hookq.ClaimHookQueues(ctx, d.cfg.Clock.Now(), d.cfg.Reclaim, n)
+	if err != nil && ctx.Err() == nil {
+		d.metrics.Failures.WithLabelValues("outbox").Inc()
+		d.log.Error("claim event queues", "err", err)
+	}
+	d.mu.Lock()
+	d.hooksRun += len(heads)
+	d.mu.Unlock()
+	for _, h := range heads {
+		workers.Go(func() {
+			defer func() {
+				d.mu.Lock()
+				d.hooksRun--
+				d.mu.Unlock()
+			}()
+			d.runHookQueue(ctx, &h)
+		})
+	}
+}
+
+// drainHookQueues delivers the event queues due now, one after the other
+// (Drain), and returns how many it claimed.
+func (d *Dispatcher) drainHookQueues(ctx context.Context) (int, error) {
+	if d.hookq == nil || d.webhooks == nil {
+		return 0, nil
+	}
+	heads, err := d.hookq.ClaimHookQueues(ctx, d.cfg.Clock.Now(), d.cfg.Reclaim, d.cfg.Batch)
+	for _, h := range heads {
+		d.runHookQueue(ctx, &h)
+	}
+	return len(heads), err
+}
+
+// hookAttempt makes one attempt at delivering an event, the tries-th, and
+// records it.
+func (d *Dispatcher) hookAttempt(ctx context.Context, del *flows.Delivery, tries int) error {
+	call := del.Effect.Hook
+	code, err := d.webhooks.deliverHook(ctx, call, tries)
+	a := flows.HookAttempt{Instance: del.Instance, Event: call.Event.ID, Type: call.Event.Type, Target: flows.HookTarget(call.URL), Subscriber: call.Name,
+		Attempt: tries, At: d.webhooks.clock.Now().UTC().Truncate(time.Millisecond), OK: err == nil, Status: code} // ms, as every time kept
+	if err != nil {
+		a.Error = err.Error()
+	} else {
+		d.log.Info("webhook delivered", "instance", del.Instance, "event", call.Event.Type, "id", call.Event.ID, "target", call.Subscriber(), "attempt", tries, "code", code)
+	}
+	if d.webhooks.attempts != nil {
+		if rerr := d.webhooks.attempts.RecordHookAttempt(ctx, a); rerr != nil {
+			d.log.Warn("record webhook delivery", "instance", del.Instance, "err", rerr)
+		}
+	}
+	return err
+}
+
+// retryHook delivers an event to a subscriber, retrying with backoff as
+// other effects are (an outbox that keeps no event queues).
+func (d *Dispatcher) retryHook(ctx context.Context, del *flows.Delivery) error {
 	attempt := 0
 	return d.retry(ctx, del, "hook", func() error {
 		attempt++
-		code, err := d.webhooks.deliverHook(ctx, call, attempt)
-		a := flows.HookAttempt{Instance: del.Instance, Event: call.Event.ID, Type: call.Event.Type, Target: target, Subscriber: call.Name,
-			Attempt: attempt, At: d.webhooks.clock.Now().UTC().Truncate(time.Millisecond), OK: err == nil, Status: code} // ms, as every time kept
-		if err != nil {
-			a.Error = err.Error()
-		} else {
-			d.log.Info("webhook delivered", "instance", del.Instance, "event", call.Event.Type, "id", call.Event.ID, "target", call.Subscriber(), "attempt", attempt, "code", code)
-		}
-		if d.webhooks.attempts != nil {
-			if rerr := d.webhooks.attempts.RecordHookAttempt(ctx, a); rerr != nil {
-				d.log.Warn("record webhook delivery", "instance", del.Instance, "err", rerr)
-			}
-		}
-		return err
+		return d.hookAttempt(ctx, del, attempt)
 	})
 }
 

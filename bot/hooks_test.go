@@ -2,6 +2,7 @@ package bot_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -24,6 +25,7 @@ import (
 	"github.com/batonbot/baton/bot/bottest"
 	"github.com/batonbot/baton/flows"
 	"github.com/batonbot/baton/manifests"
+	"github.com/batonbot/baton/storage"
 )
 
 // hookReceiver is a subscriber's endpoint: it checks every request's
@@ -34,6 +36,7 @@ type hookReceiver struct {
 	secret string
 	mu     sync.Mutex
 	fail   []int
+	down   bool              // answers 503 to everything while set
 	got    []flows.HookEvent // accepted events, in order
 	tries  []string          // "type attempt code" of every request
 	srv    *httptest.Server
@@ -71,11 +74,20 @@ func (r *hookReceiver) serve(w http.ResponseWriter, req *http.Request) {
 	if len(r.fail) > 0 {
 		code, r.fail = r.fail[0], r.fail[1:]
 	}
+	if r.down {
+		code = http.StatusServiceUnavailable
+	}
 	r.tries = append(r.tries, fmt.Sprintf("%s %s %d", ev.Type, req.Header.Get("X-Baton-Attempt"), code))
 	if code == http.StatusOK {
 		r.got = append(r.got, ev)
 	}
 	w.WriteHeader(code)
+}
+
+func (r *hookReceiver) setDown(down bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.down = down
 }
 
 func (r *hookReceiver) events() ([]flows.HookEvent, []string) {
@@ -100,6 +112,7 @@ type hookRig struct {
 	*bottest.Rig
 	metrics *bot.Metrics
 	logs    *bytes.Buffer
+	w       *bot.Webhooks
 	d       *bot.Dispatcher
 }
 
@@ -136,11 +149,18 @@ webhooks:
 	}
 	r := &hookRig{Rig: bottest.NewWith(t, defs, dir, []string{"olivia"}), metrics: bot.NewMetrics(nil), logs: &bytes.Buffer{}}
 	r.Svc.SetWebhooks(global)
-	log := slog.New(slog.NewTextHandler(r.logs, nil))
-	w := bot.NewWebhooks(nil, map[string]string{"webhook": secret}, r.Clock).RecordAttempts(r.Store)
-	r.d = bot.NewDispatcher(bot.DispatcherConfig{Consumer: "hooks", Attempts: 4, Backoff: time.Microsecond, MaxBackoff: 10 * time.Microsecond},
-		r.Store, []bot.Messenger{hkMessenger{}}, w, r.Svc.Handle, log, r.metrics)
+	r.w = bot.NewWebhooks(nil, map[string]string{"webhook": secret}, r.Clock).RecordAttempts(r.Store)
+	r.d = r.dispatcher(bot.DispatcherConfig{Consumer: "hooks"}, hkMessenger{})
 	return r
+}
+
+// dispatcher is a dispatcher of r's outbox with the rig's quick backoff.
+func (r *hookRig) dispatcher(cfg bot.DispatcherConfig, ms ...bot.Messenger) *bot.Dispatcher {
+	cfg.Attempts = cmp.Or(cfg.Attempts, 4)
+	cfg.Backoff = cmp.Or(cfg.Backoff, time.Microsecond)
+	cfg.MaxBackoff = cmp.Or(cfg.MaxBackoff, 10*time.Microsecond)
+	log := slog.New(slog.NewTextHandler(r.logs, nil))
+	return bot.NewDispatcher(cfg, r.Store, ms, r.w, r.Svc.Handle, log, r.metrics)
 }
 
 func (r *hookRig) handle(t *testing.T, ev flows.Event) flows.Outcome {
@@ -168,7 +188,12 @@ func TestHooksSignedRetriedAndRecorded(t *testing.T) {
 		Refs: map[string]string{"crm_deal": "D-42"},
 		Data: map[string]string{"item": "Laptop", "amount": "900", "justification": "the old one broke down"}})
 	id := out.Instance
-	r.drain(t)
+	// Each retry waits for its time (the rig's backoff is a millisecond at
+	// least), and the request's next event waits behind it.
+	for range 3 {
+		r.drain(t)
+		r.Clock.Advance(time.Millisecond)
+	}
 	got, tries := rx.events()
 	if want := []string{"started 1 503", "started 2 500", "started 3 200", "assigned 1 200"}; !slices.Equal(tries, want) {
 		t.Fatalf("requests %v, want %v", tries, want)
@@ -377,5 +402,183 @@ func TestHooksInvalidURLKeepsCredentialsOut(t *testing.T) {
 		if strings.Contains(attempts[0].Error, s) || strings.Contains(r.logs.String(), s) {
 			t.Errorf("%q shown: attempt error %q, log:\n%s", s, attempts[0].Error, r.logs.String())
 		}
+	}
+}
+
+// tick moves the rig's clock on by step, n times, draining r.d after each.
+func (r *hookRig) tick(t *testing.T, n int, step time.Duration) {
+	t.Helper()
+	for range n {
+		r.Clock.Advance(step)
+		r.drain(t)
+	}
+}
+
+func purchaseStart(key string) flows.Event {
+	return flows.Event{Kind: flows.EventStart, Key: key, Actor: "alice", Flow: "purchase",
+		Data: map[string]string{"item": "Laptop", "amount": "900", "justification": "the old one broke down"}}
+}
+
+// A subscriber down for hours loses nothing, and gets a request's events in
+// order once it is back: the first is tried again (waiting at most 5
+// minutes between tries), the later ones wait behind it. Another subscriber
+// and the chat cards are not held up meanwhile.
+func TestHooksDownForHoursDeliveredInOrder(t *testing.T) {
+	t.Parallel()
+	down, up := newHookReceiver(t, "k"), newHookReceiver(t, "k")
+	down.setDown(true)
+	r := newHookRig(t, "", []flows.Hook{{Name: "BATON_WEBHOOK_URLS 1", URL: down.srv.URL}, {Name: "BATON_WEBHOOK_URLS 2", URL: up.srv.URL}}, "k")
+	m := newMessenger("fake")
+	r.d = r.dispatcher(bot.DispatcherConfig{Consumer: "d1"}, m)
+	id := r.handle(t, purchaseStart("k1")).Instance
+	r.drain(t)
+	r.tick(t, 60, time.Minute)
+	r.handle(t, flows.Event{Kind: flows.EventApprove, Key: "k2", Actor: "bob", Instance: id})
+	r.drain(t)
+	r.tick(t, 11*60, time.Minute)
+
+	want, _ := up.events()
+	if types := hkTypes(want); len(types) < 4 || types[0] != "started" || types[len(types)-1] != "completed" {
+		t.Fatalf("the other subscriber got %v while the first was down, want every event", types)
+	}
+	if len(m.calls()) < 3 {
+		t.Errorf("chat cards while a subscriber was down: %s", kinds(m.calls()))
+	}
+	got, tries := down.events()
+	if len(got) != 0 {
+		t.Fatalf("delivered to a receiver that was down: %v", hkTypes(got))
+	}
+	for _, try := range tries {
+		if !strings.HasPrefix(try, "started ") {
+			t.Fatalf("tried %q while started was not delivered: %v", try, tries)
+		}
+	}
+	// 12 hours with waits of 2.5 to 5 minutes once the backoff is at its cap.
+	if n := len(tries); n < 12*60/5 || n > 12*60/2.5+20 {
+		t.Errorf("%d tries in 12 hours, want one every 2.5 to 5 minutes", n)
+	}
+	if n := hkCount(r.metrics.Deliveries.WithLabelValues("hook", "hook", "dead")); n != 0 {
+		t.Errorf("%v events given up on within the retry window", n)
+	}
+
+	down.setDown(false)
+	r.tick(t, 5, time.Minute)
+	got, _ = down.events()
+	if !slices.Equal(hkTypes(got), hkTypes(want)) {
+		t.Errorf("once back, the subscriber got %v, want %v", hkTypes(got), hkTypes(want))
+	}
+	if b, err := r.Store.Backlog(t.Context()); err != nil || b.Hooks != 0 || b.Dead != 0 || b.Outbox != 0 {
+		t.Errorf("left behind: %+v %v", b, err)
+	}
+}
+
+// Past the retry window an event is given up on, as a dead letter saying
+// why, and so are the later ones that waited behind it, as long: an
+// operator's baton dead retry sends them again, in order.
+func TestHooksGivenUpAfterTheRetryWindow(t *testing.T) {
+	t.Parallel()
+	rx := newHookReceiver(t, "k")
+	rx.setDown(true)
+	r := newHookRig(t, "", []flows.Hook{{Name: "BATON_WEBHOOK_URLS 1", URL: rx.srv.URL}}, "k")
+	r.d = r.dispatcher(bot.DispatcherConfig{Consumer: "d1", HookRetryFor: time.Hour}, hkMessenger{})
+	r.handle(t, purchaseStart("k1"))
+	r.drain(t)
+	r.tick(t, 59, time.Minute)
+	if dead, _ := r.Store.DeadLetters(t.Context(), 10); len(dead) != 0 {
+		t.Fatalf("given up on within the hour: %+v", dead)
+	}
+	r.tick(t, 2, time.Minute)
+	dead, err := r.Store.DeadLetters(t.Context(), 10)
+	if err != nil || len(dead) != 2 {
+		t.Fatalf("dead letters %+v %v, want started and assigned", dead, err)
+	}
+	for i, want := range []string{"started", "assigned"} {
+		if d := dead[i]; d.Effect.Hook == nil || d.Effect.Hook.Event.Type != want || !strings.Contains(d.Dead, "HTTP 503") ||
+			!strings.Contains(d.Dead, "BATON_WEBHOOK_RETRY_FOR is 1h0m0s") {
+			t.Errorf("dead letter %d: %+v, want %s, given up on after the retry window", i, d, want)
+		}
+	}
+	if _, tries := rx.events(); !strings.HasPrefix(tries[len(tries)-1], "assigned 1 ") || strings.HasPrefix(tries[len(tries)-2], "assigned") {
+		t.Errorf("tries %v: want assigned tried once, after started was given up on", tries)
+	}
+
+	rx.setDown(false)
+	if _, err := r.Store.Requeue(t.Context(), dead); err != nil {
+		t.Fatal(err)
+	}
+	r.drain(t)
+	if got, _ := rx.events(); !slices.Equal(hkTypes(got), []string{"started", "assigned"}) {
+		t.Errorf("sent again: %v, want started, assigned", hkTypes(got))
+	}
+}
+
+// The order holds across replicas: events another replica reads while the
+// first is being retried wait behind it, and whichever replica claims the
+// queue when the retry is due delivers them all, in order.
+func TestHooksOrderAcrossReplicas(t *testing.T) {
+	t.Parallel()
+	rx := newHookReceiver(t, "k", http.StatusBadGateway)
+	r := newHookRig(t, "", []flows.Hook{{Name: "BATON_WEBHOOK_URLS 1", URL: rx.srv.URL}}, "k")
+	d1 := r.dispatcher(bot.DispatcherConfig{Consumer: "d1"}, hkMessenger{})
+	d2 := r.dispatcher(bot.DispatcherConfig{Consumer: "d2"}, hkMessenger{})
+	id := r.handle(t, purchaseStart("k1")).Instance
+	if _, err := d1.Drain(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	r.handle(t, flows.Event{Kind: flows.EventApprove, Key: "k2", Actor: "bob", Instance: id})
+	if _, err := d2.Drain(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if _, tries := rx.events(); !slices.Equal(tries, []string{"started 1 502"}) {
+		t.Fatalf("tries %v: want started alone, once", tries)
+	}
+	r.Clock.Advance(time.Second)
+	if _, err := d2.Drain(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	got, tries := rx.events()
+	if types := hkTypes(got); len(types) < 4 || types[0] != "started" || types[1] != "assigned" || types[2] != "decided" {
+		t.Errorf("delivered %v (tries %v), want started, assigned, decided, …", types, tries)
+	}
+	if tries[1] != "started 2 200" {
+		t.Errorf("tries %v: the second replica's try of started is its second", tries)
+	}
+}
+
+// settleSignal is the store, telling each settled event delivery.
+type settleSignal struct {
+	*storage.Store
+	settled chan flows.HookSettle
+}
+
+func (s settleSignal) SettleHook(ctx context.Context, h flows.QueuedHook, how flows.HookSettle) (*flows.QueuedHook, error) {
+	next, err := s.Store.SettleHook(ctx, h, how)
+	s.settled <- how
+	return next, err
+}
+
+// A running dispatcher claims a queue when its retry is due.
+func TestHooksRetriedByARunningDispatcher(t *testing.T) {
+	t.Parallel()
+	rx := newHookReceiver(t, "k", http.StatusServiceUnavailable)
+	r := newHookRig(t, "", []flows.Hook{{Name: "BATON_WEBHOOK_URLS 1", URL: rx.srv.URL, Events: []string{"started"}}}, "k")
+	store := settleSignal{Store: r.Store, settled: make(chan flows.HookSettle, 10)}
+	d := bot.NewDispatcher(bot.DispatcherConfig{Consumer: "d1", Poll: time.Millisecond, Reclaim: time.Hour},
+		store, []bot.Messenger{hkMessenger{}}, r.w, r.Svc.Handle, slog.New(slog.DiscardHandler), r.metrics)
+	r.Svc.OnCommit(d.Wake)
+	stop := runDispatcher(t, d)
+	r.handle(t, purchaseStart("k1"))
+	if how := recv(t, store.settled, "the first try"); how.Retry.IsZero() {
+		t.Fatalf("first try settled as %+v, want a retry", how)
+	}
+	r.Clock.Advance(time.Hour) // the retry comes due; the poll (every ms) takes it
+	if how := recv(t, store.settled, "the second try"); !how.Retry.IsZero() || how.Dead != "" {
+		t.Fatalf("second try settled as %+v, want delivered", how)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if got, tries := rx.events(); !slices.Equal(hkTypes(got), []string{"started"}) || !slices.Equal(tries, []string{"started 1 503", "started 2 200"}) {
+		t.Errorf("got %v, tries %v", hkTypes(got), tries)
 	}
 }

@@ -171,3 +171,26 @@ type Delivery struct {
 
 // Last reports whether d is the last effect of its entry.
 func (d *Delivery) Last() bool { return d.Part >= d.Parts-1 }
+
+// QueuedHook is an event announcement (an EffectHook) in its queue: the
+// events of one request to one subscriber, delivered one at a time, first
+// to last, so that while one is tried again the later ones wait.
+type QueuedHook struct {
+	Entry    string    `json:"-"` // the id of the outbox entry it came from: its place in the queue
+	Shard    int       `json:"-"`
+	Item     string    `json:"-"` // the queue's item as stored (set by the store)
+	Instance string    `json:"i"`
+	Effect   Effect    `json:"e"`
+	Since    time.Time `json:"since"`       // when it was first tried, or queued: its retries are counted from then
+	Tries    int       `json:"n,omitempty"` // how many times it was tried
+	Replay   bool      `json:"r,omitempty"` // a dead letter sent again
+}
+
+// HookSettle is what became of the first event of a queue its holder
+// delivered: delivered (the zero value, with Lease), given up on (Dead),
+// or to be tried again at Retry.
+type HookSettle struct {
+	Dead  string    // why it was given up on
+	Retry time.Time // when to try it again
+	Lease time.Time // delivered or given up on: until when the holder keeps the queue to deliver the next
+}

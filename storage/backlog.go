@@ -22,13 +22,14 @@ type Backlog struct {
 	Timers  int64 // instances waiting on a timer, not claimed
 	Leased  int64 // instances whose due timers a replica claimed and has not fired yet
 	Dead    int64 // deliveries given up on, kept aside
+	Hooks   int64 // event queues (a request's events to one subscriber) being delivered or waiting to be tried again
 }
 
 // Backlog counts what waits in every shard, in one pipeline: for metrics,
 // health checks, and tests that check that nothing was left behind.
 func (s *Store) Backlog(ctx context.Context) (Backlog, error) {
 	pipe := s.rdb.Pipeline()
-	var outbox, timers, leased, dead []*redis.IntCmd
+	var outbox, timers, leased, dead, hooks []*redis.IntCmd
 	var pending []*redis.XPendingCmd
 	for sh := range s.k.shards {
 		outbox = append(outbox, pipe.XLen(ctx, s.k.outbox(sh)))
@@ -36,6 +37,7 @@ func (s *Store) Backlog(ctx context.Context) (Backlog, error) {
 		timers = append(timers, pipe.ZCard(ctx, s.k.timers(sh)))
 		leased = append(leased, pipe.ZCard(ctx, s.k.leases(sh)))
 		dead = append(dead, pipe.XLen(ctx, s.k.dead(sh)))
+		hooks = append(hooks, pipe.ZCard(ctx, s.k.hookDue(sh)))
 	}
 	// A shard whose stream was never created has no group: nothing waits there.
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) && !strings.Contains(err.Error(), "NOGROUP") {
@@ -47,6 +49,7 @@ func (s *Store) Backlog(ctx context.Context) (Backlog, error) {
 		b.Timers += timers[sh].Val()
 		b.Leased += leased[sh].Val()
 		b.Dead += dead[sh].Val()
+		b.Hooks += hooks[sh].Val()
 		if p, err := pending[sh].Result(); err == nil {
 			b.Unacked += p.Count
 		}

@@ -11,7 +11,9 @@
 // reads, card-reference reads and id reservations; each still succeeds or
 // fails on its own. Due timers are claimed with a lease, and the outbox is a
 // stream per shard read by a consumer group, so several replicas fire each
-// timer and deliver each entry once.
+// timer and deliver each entry once. Event announcements read from it wait
+// in a queue per request and subscriber (hookqueue.go), delivered in order
+// by the replica holding it.
 //
 // Every key is built in keys.go; the scripts are in lua/.
 package storage

@@ -1,8 +1,11 @@
 package storage
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"hash/fnv"
 	"strconv"
+	"strings"
 
 	"github.com/batonbot/baton/flows"
 )
@@ -62,6 +65,26 @@ func (k keys) outbox(shard int) string { return k.tag(shard) + ":outbox" }
 // the effect's place in it, and entry: the entry as stored, when e cannot
 // show the effect (undecodable, or of a kind this version does not know)}.
 func (k keys) dead(shard int) string { return k.tag(shard) + ":dead" }
+
+// hookDue: ZSET of the shard's event queues (hookQueue) by their member,
+// "instance|subscriber" (hookMember), scored by when the first event is tried
+// next, or the lease of the replica delivering the queue ends (unix ms).
+func (k keys) hookDue(shard int) string { return k.tag(shard) + ":hq" }
+
+// hookQueue: LIST of one request's event announcements to one subscriber,
+// delivered one at a time, in outbox order: "ENTRY-ID PAYLOAD", the payload
+// a JSON flows.QueuedHook. member is its hookDue member (hookMember).
+func (k keys) hookQueue(member string) string {
+	id := member[:max(strings.LastIndexByte(member, '|'), 0)]
+	return k.tag(k.shardOf(id)) + ":hq:" + member
+}
+
+// hookMember names the queue of id's events to the subscriber at url: by a
+// hash of the URL, whose path or query may be a secret.
+func hookMember(id, url string) string {
+	h := sha256.Sum256([]byte(url))
+	return id + "|" + hex.EncodeToString(h[:8])
+}
 
 // ixAssignee: ZSET of instance ids waiting on person, scored by step start (unix ms).
 func (k keys) ixAssignee(shard int, person string) string {

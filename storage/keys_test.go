@@ -30,10 +30,12 @@ func TestKeysOfAScriptShareASlot(t *testing.T) {
 	for i := range 1000 {
 		id := fmt.Sprintf("PR-%d", i)
 		sh := k.shardOf(id)
-		// transition.lua, Apply's read, Delivered's refs, the webhook log.
+		// transition.lua, Apply's read, Delivered's refs, the webhook log,
+		// the event queue scripts.
 		group := []string{k.instance(id), k.audit(id), k.timers(sh), k.leases(sh), k.outbox(sh),
 			k.ixAssignee(sh, "bob"), k.ixRequester(sh, "alice"), k.flowsIn(sh),
-			k.ixFlow(sh, "purchase", flows.StatusCompleted), k.refs(id), k.dead(sh), k.hookLog(id)}
+			k.ixFlow(sh, "purchase", flows.StatusCompleted), k.refs(id), k.dead(sh), k.hookLog(id),
+			k.hookDue(sh), k.hookQueue(hookMember(id, "https://crm.example.com/in|x"))}
 		for _, key := range group {
 			if hashTag(key) != hashTag(group[0]) {
 				t.Fatalf("%s: key %s hashes on %q, the instance on %q", id, key, hashTag(key), hashTag(group[0]))

@@ -1,0 +1,139 @@
+package storage_test
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/batonbot/baton/flows"
+	"github.com/batonbot/baton/storage"
+)
+
+func queuedHook(entry, instance, url, event string) flows.QueuedHook {
+	return flows.QueuedHook{Entry: entry, Instance: instance, Since: t0,
+		Effect: flows.Effect{Kind: flows.EffectHook, Hook: &flows.HookCall{Name: "BATON_WEBHOOK_URLS 1", URL: url,
+			Event: flows.HookEvent{ID: event, Type: "started"}}}}
+}
+
+func events(hs ...*flows.QueuedHook) []string {
+	var out []string
+	for _, h := range hs {
+		if h == nil {
+			out = append(out, "none")
+			continue
+		}
+		out = append(out, h.Effect.Hook.Event.ID)
+	}
+	return out
+}
+
+// hookqueue.lua, hookclaim.lua and hooksettle.lua: a request's events to
+// one subscriber are delivered one at a time, in outbox order, by whoever
+// holds their queue; another subscriber's queue is another.
+func TestHookQueueOrderAndHolder(t *testing.T) {
+	conformance(t, func(t *testing.T, s *storage.Store, _ *flows.Engine) {
+		ctx := t.Context()
+		const crm, erp = "https://crm.example.com/hook?key=1", "https://erp.example.com/in"
+		lease := 10 * time.Second
+		queue := func(h flows.QueuedHook) *flows.QueuedHook {
+			t.Helper()
+			got, err := s.QueueHook(ctx, h, t0, lease)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return got
+		}
+		first := queue(queuedHook("100-0", "PR-1", crm, "PR-1.1"))
+		if first == nil || first.Effect.Hook.Event.ID != "PR-1.1" || first.Item == "" {
+			t.Fatalf("the first event of a queue: %+v, want it held by the caller", first)
+		}
+		// Later entries wait, in outbox order whatever order they come in;
+		// an earlier one read late goes after the first (which may be under
+		// way), and one queued twice is there once.
+		for _, h := range []flows.QueuedHook{queuedHook("103-0", "PR-1", crm, "PR-1.4"), queuedHook("101-5", "PR-1", crm, "PR-1.2"),
+			queuedHook("103-0", "PR-1", crm, "PR-1.4"), queuedHook("99-0", "PR-1", crm, "PR-1.0"), queuedHook("101-12", "PR-1", crm, "PR-1.3")} {
+			if got := queue(h); got != nil {
+				t.Fatalf("%s was handed out while %s holds the queue", got.Effect.Hook.Event.ID, first.Effect.Hook.Event.ID)
+			}
+		}
+		other := queue(queuedHook("102-0", "PR-1", erp, "PR-1.3"))
+		if other == nil {
+			t.Fatal("another subscriber's events wait behind this one's")
+		}
+		if got, err := s.ClaimHookQueues(ctx, t0.Add(lease-time.Millisecond), time.Minute, 10); err != nil || len(got) != 0 {
+			t.Fatalf("claimed %v (%v) while their holders' leases last", events(ptrs(got)...), err)
+		}
+		if b, _ := s.Backlog(ctx); b.Hooks != 2 {
+			t.Errorf("backlog: %d event queues, want 2", b.Hooks)
+		}
+
+		// Delivered: the next comes with the queue; failing, it waits.
+		next, err := s.SettleHook(ctx, *first, flows.HookSettle{Lease: t0.Add(lease)})
+		if err != nil || next == nil || next.Effect.Hook.Event.ID != "PR-1.0" {
+			t.Fatalf("after the first: %v %v, want PR-1.0", events(next), err)
+		}
+		stale := *next
+		next.Tries, next.Since = 1, t0.Add(time.Second)
+		if got, err := s.SettleHook(ctx, *next, flows.HookSettle{Retry: t0.Add(time.Minute)}); err != nil || got != nil {
+			t.Fatalf("a retry handed out %v (%v)", events(got), err)
+		}
+		// The other queue's holder stopped: its lease ran out.
+		claimed, err := s.ClaimHookQueues(ctx, t0.Add(30*time.Second), time.Minute, 10)
+		if err != nil || len(claimed) != 1 || claimed[0].Item != other.Item {
+			t.Fatalf("at 30 s claimed %v (%v), want the other subscriber's PR-1.3", events(ptrs(claimed)...), err)
+		}
+		claimed, err = s.ClaimHookQueues(ctx, t0.Add(time.Minute), time.Minute, 10)
+		if err != nil || len(claimed) != 1 {
+			t.Fatalf("at 1 min claimed %v (%v), want PR-1.0 again", events(ptrs(claimed)...), err)
+		}
+		again := claimed[0]
+		if again.Effect.Hook.Event.ID != "PR-1.0" || again.Tries != 1 || !again.Since.Equal(t0.Add(time.Second)) || again.Entry != "99-0" {
+			t.Fatalf("claimed %+v, want PR-1.0 as kept, tried once", again)
+		}
+		// Settled by a holder whose lease ran out, as it was before: nothing changes.
+		if got, err := s.SettleHook(ctx, stale, flows.HookSettle{Lease: t0.Add(2 * time.Minute)}); err != nil || got != nil {
+			t.Fatalf("a stale holder got %v (%v)", events(got), err)
+		}
+
+		// Given up on: kept with the dead letters, and the rest goes on.
+		next, err = s.SettleHook(ctx, again, flows.HookSettle{Dead: "HTTP 503", Lease: t0.Add(2 * time.Minute)})
+		if err != nil || next == nil || next.Effect.Hook.Event.ID != "PR-1.2" {
+			t.Fatalf("after the dead one: %v %v, want PR-1.2", events(next), err)
+		}
+		var order []string
+		for next != nil {
+			order = append(order, next.Effect.Hook.Event.ID)
+			if next, err = s.SettleHook(ctx, *next, flows.HookSettle{Lease: t0.Add(2 * time.Minute)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if want := []string{"PR-1.2", "PR-1.3", "PR-1.4"}; !slices.Equal(order, want) {
+			t.Errorf("delivered %v, want %v", order, want)
+		}
+		dead, err := s.DeadLetters(ctx, 10)
+		if err != nil || len(dead) != 1 {
+			t.Fatalf("dead letters %+v (%v)", dead, err)
+		}
+		if d := dead[0]; d.ID != "99-0" || d.Instance != "PR-1" || d.Dead != "HTTP 503" || d.Effect.Hook == nil || d.Effect.Hook.Event.ID != "PR-1.0" {
+			t.Errorf("dead letter %+v", d)
+		}
+		if got, err := s.SettleHook(ctx, *other, flows.HookSettle{Lease: t0.Add(2 * time.Minute)}); err != nil || got != nil {
+			t.Fatalf("the other queue: %v (%v)", events(got), err)
+		}
+		if b, _ := s.Backlog(ctx); b.Hooks != 0 {
+			t.Errorf("backlog: %d event queues left, want 0", b.Hooks)
+		}
+		// Empty, a queue starts again with the next event.
+		if queue(queuedHook("104-0", "PR-1", crm, "PR-1.5")) == nil {
+			t.Error("an emptied queue was not held by the next event's caller")
+		}
+	})
+}
+
+func ptrs(hs []flows.QueuedHook) []*flows.QueuedHook {
+	out := make([]*flows.QueuedHook, len(hs))
+	for i := range hs {
+		out[i] = &hs[i]
+	}
+	return out
+}
