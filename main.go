@@ -402,14 +402,20 @@ func build(ctx context.Context, cfg bot.Config, getenv func(string) string, log 
 			a.svc.SetCommandNamer(m.Platform(), n)
 		}
 	}
-	if unreached := unreachable(engine.Directory(), messengers); len(unreached) > 0 {
+	// With no platform that carries cards to people (the API alone), a
+	// card has nowhere to go, and none ever will: counted and dropped, not
+	// a dead letter for an operator to fix. Said once, here.
+	reachPeople := len(a.platforms) > 0 || a.console != nil
+	if !reachPeople {
+		log.Info(noPeoplePlatform, "fix", "to send cards, configure Slack (SLACK_BOT_TOKEN) or Teams (MicrosoftAppId), or turn on the console (BATON_CONSOLE)")
+	} else if unreached := unreachable(engine.Directory(), messengers); len(unreached) > 0 {
 		log.Warn("people in the directory no platform reaches: work sent to them reaches nobody", "people", strings.Join(unreached, ", "),
 			"fix", "add their Slack or Teams id to BATON_DIRECTORY, or turn on the console (BATON_CONSOLE)")
 	}
 	webhooks := bot.NewWebhooks(nil, cfg.Secrets, clock)
 	webhooks.SetInstallation(installation)
-	a.dispatcher = bot.NewDispatcher(bot.DispatcherConfig{Reclaim: cfg.Reclaim, HookRetryFor: cfg.HookRetryFor, Instance: a.svc.Instance},
-		store, messengers, webhooks, a.svc.Handle, log, metrics)
+	a.dispatcher = bot.NewDispatcher(bot.DispatcherConfig{Reclaim: cfg.Reclaim, HookRetryFor: cfg.HookRetryFor, Instance: a.svc.Instance,
+		DropUnreachable: !reachPeople}, store, messengers, webhooks, a.svc.Handle, log, metrics)
 	a.svc.OnCommit(a.dispatcher.Wake)
 	a.timers = bot.NewTimers(bot.TimerConfig{Interval: cfg.TimerInterval, Lease: cfg.TimerLease}, store, a.svc.Apply, clock, log, metrics)
 	a.schedules = bot.NewSchedules(bot.ScheduleConfig{}, engine.Flows(), store, a.svc.Handle, clock, log, metrics)
@@ -1057,6 +1063,20 @@ func version() string {
 	return out + " " + bi.GoVersion
 }
 
+// consoleOn says whether the web console runs: asked for (local, open),
+// or auto for the demo: no chat platform, on the embedded store. A server
+// on a real Redis is not one, and may be behind a proxy on its machine,
+// whose requests the console could not tell from this machine's.
+func consoleOn(cfg bot.Config, chatPlatforms int) bool {
+	return cfg.Console == "local" || cfg.Console == "open" || cfg.Console == "auto" && chatPlatforms == 0 && cfg.RedisURL == ""
+}
+
+// noPeoplePlatform says what becomes of cards when no platform carries
+// them to people: start-up logs it, and baton doctor says it.
+const noPeoplePlatform = `no platform carries cards to people (no Slack, no Teams, the console off): ` +
+	`cards are not sent, only counted (baton_deliveries_total{result="unreachable"}) and dropped, not kept as dead letters; ` +
+	`people follow requests through the API (and webhooks)`
+
 // unreachable lists the directory's people none of messengers reaches.
 func unreachable(dir *flows.Directory, messengers []bot.Messenger) []string {
 	var out []string
@@ -1069,13 +1089,4 @@ func unreachable(dir *flows.Directory, messengers []bot.Messenger) []string {
 		}
 	}
 	return out
-}
-
-// consoleOn reports whether Baton serves the web console, with platforms
-// chat platforms configured. auto: the demo, on the embedded store with no
-// chat platform. A server on a real Redis is not one, and may be behind a
-// proxy on its machine, whose requests the console could not tell from
-// this machine's.
-func consoleOn(cfg bot.Config, platforms int) bool {
-	return cfg.Console == "local" || cfg.Console == "open" || cfg.Console == "auto" && platforms == 0 && cfg.RedisURL == ""
 }

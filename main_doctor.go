@@ -38,10 +38,11 @@ const doctorTimeout = 10 * time.Second
 
 // checkup prints one line per check and remembers whether any failed.
 type checkup struct {
-	out    io.Writer
-	failed bool
-	warned int           // how many checks warned
-	engine *flows.Engine // the flows, once they load
+	out      io.Writer
+	failed   bool
+	warned   int           // how many checks warned
+	engine   *flows.Engine // the flows, once they load
+	noPeople bool          // no platform carries cards to people (the API alone)
 }
 
 func (c *checkup) ok(name, format string, args ...any) { c.line("ok  ", name, format, args...) }
@@ -96,6 +97,7 @@ func doctor(ctx context.Context, args []string, getenv func(string) string, envi
 			ext = &set
 			c.ok("config", "listen on %s, console %s, log %s/%s", cfg.HTTPAddr, cfg.Console, cfg.LogFormat, cfg.LogLevel)
 		}
+		c.platforms(cfg, getenv)
 		c.redis(ctx, cfg)
 		c.flows(cfg)
 		c.stranded(ctx, cfg)
@@ -175,12 +177,34 @@ func (c *checkup) redis(ctx context.Context, cfg bot.Config) {
 	c.ok("redis", "%s reachable, Redis %s (%s)", where, version, mode)
 }
 
+// platforms says plainly when no platform carries cards to people: a
+// deployment used through the API alone, where cards are dropped.
+func (c *checkup) platforms(cfg bot.Config, getenv func(string) string) {
+	chat := 0
+	if _, ok, err := slackadapter.ConfigFromEnv(getenv); ok || err != nil { // a mistake is the slack check's to say
+		chat++
+	}
+	if _, ok, err := teams.LoadConfig(getenv); ok || err != nil {
+		chat++
+	}
+	if chat == 0 && !consoleOn(cfg, 0) {
+		c.noPeople = true
+		c.ok("platforms", "%s. To send cards, configure Slack (SLACK_BOT_TOKEN) or Teams (MicrosoftAppId), or set BATON_CONSOLE", noPeoplePlatform)
+	}
+}
+
 // dead warns of deliveries given up on, which wait for an operator.
 func (c *checkup) dead(ctx context.Context, rdb redis.UniversalClient) {
-	if b, err := storage.New(rdb, storage.Config{}).Backlog(ctx); err == nil && b.Dead > 0 {
-		c.warn("deliveries", "%s given up on (cards, updates or event announcements not delivered): baton dead lists them, and sends them again once what made them fail is fixed",
-			flows.Plural(int(b.Dead), "delivery was", "deliveries were"))
+	b, err := storage.New(rdb, storage.Config{}).Backlog(ctx)
+	if err != nil || b.Dead == 0 {
+		return
 	}
+	what := flows.Plural(int(b.Dead), "delivery was", "deliveries were")
+	if c.noPeople {
+		c.warn("deliveries", "%s given up on (cards, updates or event announcements not delivered): baton dead lists them; cards among them cannot be sent again while no platform carries cards to people (baton dead drop deletes them), event announcements can (baton dead retry)", what)
+		return
+	}
+	c.warn("deliveries", "%s given up on (cards, updates or event announcements not delivered): baton dead lists them, and sends them again once what made them fail is fixed", what)
 }
 
 // flows checks the flow definitions, the people directory and the secrets

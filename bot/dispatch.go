@@ -107,6 +107,12 @@ type DispatcherConfig struct {
 	// Clock times the event announcements' tries (default: the webhooks'
 	// clock, else the real one).
 	Clock clockwork.Clock
+	// DropUnreachable is for a deployment with no platform that carries
+	// cards to people (no chat platform, the console off: the API alone):
+	// a card that no platform reaches is counted (result "unreachable") and
+	// dropped, as nothing an operator fixes could send it. Otherwise it is
+	// a dead letter: a person the directory gives no id on the platforms.
+	DropUnreachable bool
 }
 
 // Dispatcher delivers the outbox: at least once, in order per instance, with
@@ -616,7 +622,9 @@ func (d *Dispatcher) deliver(ctx context.Context, q *queued) {
 		}
 		if !reached {
 			d.metrics.Deliveries.WithLabelValues("none", string(e.Kind), "unreachable").Inc()
-			dead = append(dead, fmt.Sprintf("no platform reaches %s", cmp.Or(e.To.Person, "#"+e.To.Channel)))
+			if !d.cfg.DropUnreachable {
+				dead = append(dead, fmt.Sprintf("no platform reaches %s", cmp.Or(e.To.Person, "#"+e.To.Channel)))
+			}
 			d.remember(del, e.Card+"|", noCard)
 		}
 	case flows.EffectUpdate:

@@ -270,6 +270,35 @@ func TestDispatcherUnreachableRecipient(t *testing.T) {
 	if !strings.Contains(h.logs.String(), "no platform reaches bob") {
 		t.Errorf("log does not say who was unreachable:\n%s", h.logs)
 	}
+	if dead, _ := h.Store.DeadLetters(t.Context(), 10); len(dead) != 1 || dead[0].Dead != "no platform reaches bob" {
+		t.Errorf("dead letters %+v, want bob's card, for an operator to fix the directory", dead)
+	}
+}
+
+// TestDispatcherDropsUnreachableWithoutPeoplePlatforms: where no platform
+// carries cards to people (the API alone), a card is counted and dropped,
+// not a dead letter nothing could ever send; its later update is skipped
+// at once.
+func TestDispatcherDropsUnreachableWithoutPeoplePlatforms(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	d := h.dispatcher(bot.DispatcherConfig{DropUnreachable: true}, nil)
+	id := h.start(t, "s1", "alice", 500)
+	h.drain(t, d)
+	h.act(t, flows.EventApprove, "a1", "bob", id)
+	h.drain(t, d)
+	if v := h.counter(t, "baton_deliveries_total", "platform", "none", "effect", "notify", "result", "unreachable"); v < 2 {
+		t.Errorf("unreachable %v, want bob's card and alice's notice counted", v)
+	}
+	if v := h.counter(t, "baton_deliveries_total", "platform", "none", "effect", "update", "result", "no_card"); v != 1 {
+		t.Errorf("no_card %v, want the update of bob's card skipped", v)
+	}
+	if dead, _ := h.Store.DeadLetters(t.Context(), 10); len(dead) != 0 {
+		t.Errorf("dead letters %+v, want none", dead)
+	}
+	if n := h.pending(t); n != 0 {
+		t.Errorf("%d entries left", n)
+	}
 }
 
 // TestDispatcherPlatforms: a recipient on two platforms gets the card on
