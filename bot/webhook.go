@@ -160,18 +160,27 @@ func (w *Webhooks) post(ctx context.Context, instance string, call *flows.Webhoo
 		return flows.WebhookResult{Error: fmt.Sprintf("webhook to %s: %v", target, withoutURL(err))}, 0
 	}
 	defer resp.Body.Close()
-	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, maxReply+1))
 	res := flows.WebhookResult{Status: resp.StatusCode}
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		res.OK = true
-		if len(bytes.TrimSpace(raw)) > 0 {
-			if err := json.Unmarshal(raw, &res.Reply); err != nil {
-				res.Reply = nil
-				res.NotJSON = "not a JSON object"
-				if mt, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type")); err == nil {
-					res.NotJSON += " (" + mt + ")"
-				}
-			}
+		// What the reply is when it is no JSON object, said after "its
+		// reply is": a step that stores from it fails, saying so.
+		kind := ""
+		if mt, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type")); err == nil {
+			kind = " (" + mt + ")"
+		}
+		switch {
+		case len(raw) > maxReply:
+			res.NotJSON = fmt.Sprintf("over %d MiB%s, more than Baton reads", maxReply>>20, kind)
+		case len(bytes.TrimSpace(raw)) == 0:
+			res.NotJSON = "empty" + kind
+		case json.Unmarshal(raw, &res.Reply) != nil || res.Reply == nil: // null is no object either
+			res.Reply = nil
+			res.NotJSON = "not a JSON object" + kind
+		}
+		if res.NotJSON != "" {
+			res.Body = replyStart(raw, call.URL, secret)
 		}
 		return res, 0
 	}
@@ -187,6 +196,10 @@ func (w *Webhooks) post(ctx context.Context, instance string, call *flows.Webhoo
 		return res, -1 // a 4xx will not get better
 	}
 }
+
+// maxReply bounds how much of a reply is read: a larger one is no reply a
+// step can store from.
+const maxReply = 1 << 20
 
 // replyChars bounds how much of a failed call's reply is kept: enough for
 // a receiver's error message, not its whole page.

@@ -301,12 +301,28 @@ func TestWebhooksNetworkError(t *testing.T) {
 	}
 }
 
+// A success whose reply is no JSON object has nothing to store, and says
+// what it was (a step that stores from it fails, saying so), with the
+// start of it, as a failed call's.
 func TestWebhooksNonJSONReply(t *testing.T) {
-	rc := newReceiver(t, status(200, "<html>ok</html>", "Content-Type", "text/html; charset=utf-8"))
-	w, _ := newWebhooks(map[string]string{"crm_hook": "x"}, time.Millisecond)
-	// A success, with nothing to store, and said so.
-	if res := w.Call(t.Context(), "EN-7", webhookCall(rc.URL, 0)); !res.OK || res.Reply != nil || res.NotJSON != "not a JSON object (text/html)" {
-		t.Errorf("result %+v", res)
+	big := `{"issue":{"description":"` + strings.Repeat("y", 1<<20) + `"}}`
+	for _, tc := range []struct {
+		name, body, ctype, notJSON, start string
+	}{
+		{"an SSO proxy's page", "<html>\n<title>Sign in</title>", "text/html; charset=utf-8", "not a JSON object (text/html)", "<html> <title>Sign in</title>"},
+		{"over 1 MiB", big, "application/json", "over 1 MiB (application/json), more than Baton reads", `{"issue":{"description":"yyy`},
+		{"empty", "  ", "", "empty", ""},
+		{"null", "null", "application/json", "not a JSON object (application/json)", "null"},
+		{"a list", `[{"key":"OPS-1"}]`, "application/json", "not a JSON object (application/json)", `[{"key":"OPS-1"}]`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rc := newReceiver(t, status(200, tc.body, "Content-Type", tc.ctype))
+			w, _ := newWebhooks(map[string]string{"crm_hook": "x"}, time.Millisecond)
+			res := w.Call(t.Context(), "EN-7", webhookCall(rc.URL, 0))
+			if !res.OK || res.Reply != nil || res.NotJSON != tc.notJSON || !strings.HasPrefix(res.Body, tc.start) || len(res.Body) > 400 {
+				t.Errorf("result %+v, want %q starting %q", res, tc.notJSON, tc.start)
+			}
+		})
 	}
 }
 

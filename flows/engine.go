@@ -3639,6 +3639,15 @@ func (t *tx) webhookResult() error {
 		t.webhookFailed(s)
 		return nil
 	}
+	if why := storeProblem(s, t.ev.Result); why != "" {
+		// Asked to store from the reply and cannot: failed, to be retried
+		// or skipped as any failed call, rather than go on with nothing.
+		res := *t.ev.Result
+		res.OK, res.Error = false, why
+		t.ev.Result = &res
+		t.webhookFailed(s)
+		return nil
+	}
 	stored := map[string]string{}
 	var missing []string
 	for _, name := range slices.Sorted(maps.Keys(s.Webhook.Store)) {
@@ -3654,9 +3663,6 @@ func (t *tx) webhookResult() error {
 		// and a step whose condition names a field that is not there is
 		// asked, not passed over (continueAt).
 		stored[missingKey] = strings.Join(missing, ", ")
-		if t.ev.Result.NotJSON != "" {
-			stored["reply"] = t.ev.Result.NotJSON
-		}
 	}
 	t.record(AuditEntry{Action: "webhook_ok", Detail: stored})
 	t.closeStep(string(Done), System, "")

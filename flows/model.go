@@ -2,9 +2,12 @@ package flows
 
 import (
 	"cmp"
+	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Status is where an instance stands.
@@ -387,11 +390,46 @@ type WebhookResult struct {
 	Error  string         `json:"error,omitempty"`
 	// Body is the start of a failed call's reply, as people may read it
 	// (bounded, one line, no control characters, nothing of the step's
-	// URL or secret): what the receiver said was wrong.
+	// URL or secret): what the receiver said was wrong; or of a successful
+	// reply that is no JSON object.
 	Body string `json:"body,omitempty"`
-	// NotJSON says what a successful reply was, when it had a body that is
-	// no JSON object: nothing can be stored from it.
+	// NotJSON says what a successful reply was, when it is no JSON object
+	// (read after "its reply is": "empty", "not a JSON object (text/html)",
+	// "over 1 MiB (application/json), more than Baton reads"): nothing can
+	// be stored from it, and a step that stores fields fails.
 	NotJSON string `json:"not_json,omitempty"`
+}
+
+// MaxStoredChars bounds each value a webhook step stores from its reply,
+// in characters as written (an object or a list as JSON): it is carried in
+// the request's data, every event and template.
+const MaxStoredChars = 4000
+
+// storeProblem says why a webhook step cannot store what it asks for from
+// a successful reply res: the reply is no JSON object, or a value is over
+// MaxStoredChars. "" when it can (or stores nothing).
+func storeProblem(s *Step, res *WebhookResult) string {
+	if len(s.Webhook.Store) == 0 {
+		return ""
+	}
+	names := slices.Sorted(maps.Keys(s.Webhook.Store))
+	from := fmt.Sprintf("HTTP %d from %s", res.Status, HookTarget(s.Webhook.URL))
+	if res.Reply == nil {
+		return fmt.Sprintf("%s, but its reply is %s: %s cannot be stored from it", from, cmp.Or(res.NotJSON, "not a JSON object"), strings.Join(names, ", "))
+	}
+	var long []string
+	for _, name := range names {
+		if v, ok := lookupPath(res.Reply, s.Webhook.Store[name]); ok {
+			if n := utf8.RuneCountInString(FormatValue(v)); n > MaxStoredChars {
+				long = append(long, fmt.Sprintf("%s (%s) has %s", name, s.Webhook.Store[name], formatNumber(float64(n))))
+			}
+		}
+	}
+	if len(long) > 0 {
+		return fmt.Sprintf("%s, but a value to store from its reply is over %s characters, the most a stored value may have: %s; store a shorter part of the reply",
+			from, formatNumber(MaxStoredChars), strings.Join(long, ", "))
+	}
+	return ""
 }
 
 // Recipient is where a message goes: a person (directory id) or a channel

@@ -3,6 +3,7 @@ package flows_test
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -130,13 +131,63 @@ func TestWebhookReplyGaps(t *testing.T) {
 			wantStatus(t, r.in, flows.StatusRunning, "check", 1) // asked, to be safe
 		})
 	}
-	t.Run("a reply that is no JSON", func(t *testing.T) {
+	// A step that stores from its reply and gets no JSON object, or a
+	// value over MaxStoredChars, fails, to be retried or skipped: it does
+	// not go on with nothing (or too much) stored.
+	for name, c := range map[string]struct {
+		res  flows.WebhookResult
+		want string
+	}{
+		"a reply that is no JSON": {flows.WebhookResult{OK: true, Status: 200, NotJSON: "not a JSON object (text/html)", Body: "<html><title>Sign in</title>"},
+			"HTTP 200 from https://tickets.example.com, but its reply is not a JSON object (text/html): link, ticket, votes cannot be stored from it"},
+		"a reply too large": {flows.WebhookResult{OK: true, Status: 200, NotJSON: "over 1 MiB (application/json), more than Baton reads", Body: `{"issues":[`},
+			"HTTP 200 from https://tickets.example.com, but its reply is over 1 MiB (application/json), more than Baton reads: link, ticket, votes cannot be stored from it"},
+		"an empty reply": {flows.WebhookResult{OK: true, Status: 204, NotJSON: "empty"},
+			"HTTP 204 from https://tickets.example.com, but its reply is empty: link, ticket, votes cannot be stored from it"},
+		"a value too long": {flows.WebhookResult{OK: true, Status: 200, Reply: map[string]any{"issues": []any{map[string]any{"key": strings.Repeat("k", flows.MaxStoredChars+1)}}}},
+			"HTTP 200 from https://tickets.example.com, but a value to store from its reply is over 4000 characters, the most a stored value may have: ticket (issues.0.key) has 4001; store a shorter part of the reply"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			r := newRun(t, newEngine(t, src))
+			r.start("hook", "alice", form("summary", "Printer on fire"))
+			tr := r.do(flows.Event{Kind: flows.EventWebhookResult, Step: "ticket", Round: 1, Result: &c.res})
+			if r.in.Status != flows.StatusFailed || r.in.Outcome != c.want {
+				t.Fatalf("status %s, outcome %q, want failed: %q", r.in.Status, r.in.Outcome, c.want)
+			}
+			if _, ok := r.in.Data["ticket"]; ok {
+				t.Errorf("stored %v", r.in.Data)
+			}
+			a := tr.Audit[0]
+			if a.Action != "webhook_failed" || a.Reason != c.want || a.Detail["http status"] != strconv.Itoa(c.res.Status) || a.Detail["reply"] != c.res.Body {
+				t.Errorf("record %+v", a)
+			}
+			// Rescued as any failed call: retried, its next round.
+			tr = r.act(flows.EventRetry, "olivia")
+			if calls := effectsOf(tr, flows.EffectWebhook); len(calls) != 1 || calls[0].Webhook.Round != 2 {
+				t.Errorf("retry: %s", describe(tr.Effects))
+			}
+		})
+	}
+	t.Run("a value as long as may be", func(t *testing.T) {
 		t.Parallel()
 		r := newRun(t, newEngine(t, src))
 		r.start("hook", "alice", form("summary", "Printer on fire"))
+		key := strings.Repeat("é", flows.MaxStoredChars) // characters, not bytes
+		r.do(flows.Event{Kind: flows.EventWebhookResult, Step: "ticket", Round: 1, Result: &flows.WebhookResult{OK: true, Status: 200,
+			Reply: map[string]any{"issues": []any{map[string]any{"key": key}}}}})
+		if r.in.Data["ticket"] != key {
+			t.Errorf("status %s: %d characters not stored", r.in.Status, flows.MaxStoredChars)
+		}
+	})
+	t.Run("a reply that is no JSON, to a step that stores nothing", func(t *testing.T) {
+		t.Parallel()
+		plain := strings.NewReplacer("store: {ticket: issues.0.key, link: issues.1.url, votes: issue.votes}", "", `when: 'ticket startsWith "OPS-" && votes > 2'`, "").Replace(src)
+		r := newRun(t, newEngine(t, plain))
+		r.start("hook", "alice", form("summary", "Printer on fire"))
 		tr := r.do(flows.Event{Kind: flows.EventWebhookResult, Step: "ticket", Round: 1, Result: &flows.WebhookResult{OK: true, Status: 200, NotJSON: "not a JSON object (text/html)"}})
-		if a := tr.Audit[0]; a.Detail["reply"] != "not a JSON object (text/html)" || a.Detail["not in the reply"] == "" {
-			t.Errorf("record %+v, want the reply said to be no JSON", a)
+		if a := tr.Audit[0]; a.Action != "webhook_ok" {
+			t.Errorf("record %+v, want the call done", a)
 		}
 	})
 }
