@@ -166,6 +166,13 @@ func TestInboundStarts(t *testing.T) {
 	} else if f := out["fields"].(map[string]any); f["amount"] != "amount must be a number" || !strings.Contains(f["colour"].(string), "not a field") {
 		t.Errorf("field errors %v", f)
 	}
+	// A text field whose flow sets no max takes 3000 characters, as on
+	// every other surface.
+	long := `{"company": "` + strings.Repeat("A", 900_000) + `", "amount": 5}`
+	if code, out := do(req{flow: "lead", body: long, secret: hookSecret}); code != 422 || out["fields"] == nil ||
+		out["fields"].(map[string]any)["company"] != "company must be at most 3000 characters" {
+		t.Errorf("a 900,000-character company: %d %v", code, out["fields"])
+	}
 
 	// A good request starts one instance, for the flow's requester.
 	code, out := do(req{flow: "lead", body: good, secret: hookSecret, idem: "delivery-1"})

@@ -97,13 +97,19 @@ type Definition struct {
 	internal bool
 }
 
+// DefaultTextMax is the most characters a text or longtext field (of a
+// form or a task's outputs) takes when its flow sets no max: as many as a
+// Slack text input holds, so that every surface (console, Slack, Teams,
+// the API, inbound starts) takes the same values.
+const DefaultTextMax = 3000
+
 // Field is a form field (or a task's output field).
 type Field struct {
 	Name     string
 	Label    string
 	Kind     FieldKind
 	Required bool
-	Min, Max *float64 // number: value bounds; text kinds: length bounds
+	Min, Max *float64 // number: value bounds; text kinds: length bounds (text and longtext: DefaultTextMax when the flow sets none)
 	Pattern  string
 	Help     string
 	Default  string

@@ -238,6 +238,37 @@ func TestParseForm(t *testing.T) {
 		}
 	})
 
+	// A text or longtext field whose flow sets no max takes
+	// DefaultTextMax characters, as Slack's text inputs do, wherever the
+	// value comes from (here a form of code: the field "code" has none).
+	t.Run("a text field with no max takes 3000 characters", func(t *testing.T) {
+		t.Parallel()
+		plain := mustParse(t, `
+id: plain
+name: Plain
+owner: olivia
+form:
+  - {name: item}
+  - {name: notes, label: Notes, type: longtext}
+  - {name: quote, label: Quote, type: longtext, max: 5000}
+steps:
+  - {id: s, type: notify, to: [requester], message: hi}
+`)
+		if _, err := flows.ParseForm(plain.Form, form("item", strings.Repeat("é", 3000), "notes", strings.Repeat("x\n", 1500), "quote", strings.Repeat("q", 5000))); err != nil {
+			t.Errorf("3000 characters (a flow's own max: 5000): %v", err)
+		}
+		_, err := flows.ParseForm(plain.Form, form("item", strings.Repeat("x", 900_000), "notes", strings.Repeat("x", 3001)))
+		var fe flows.FieldErrors
+		if !errors.As(err, &fe) || fe["item"] != "item must be at most 3000 characters" || fe["notes"] != "Notes must be at most 3000 characters" {
+			t.Errorf("over 3000 characters: %v", err)
+		}
+		for _, f := range plain.Form {
+			if want := map[string]float64{"item": 3000, "notes": 3000, "quote": 5000}[f.Name]; f.Max == nil || *f.Max != want {
+				t.Errorf("%s: max %v, want %v (what every surface's input offers)", f.Name, f.Max, want)
+			}
+		}
+	})
+
 	t.Run("an explicit empty value does not take the default", func(t *testing.T) {
 		t.Parallel()
 		got, err := flows.ParseForm(def.Form, form("title", "Pens", "count", ""))

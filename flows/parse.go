@@ -1537,7 +1537,12 @@ func (v *validator) fields(p string, raw []rawField, names map[string]string) []
 		if f.Kind != FieldChoice && len(f.Options) > 0 {
 			v.add(fp+".options", "options are only for fields of type choice")
 		}
-		if f.Min != nil && f.Max != nil && *f.Min > *f.Max {
+		if (f.Kind == FieldText || f.Kind == FieldLongText) && f.Max == nil {
+			if f.Min != nil && *f.Min > DefaultTextMax {
+				v.add(fp+".min", "min %v is above the %d characters a %s field takes when it sets no max; set max too", *f.Min, DefaultTextMax, f.Kind)
+			}
+			f.Max = new(float64(DefaultTextMax))
+		} else if f.Min != nil && f.Max != nil && *f.Min > *f.Max {
 			v.add(fp+".min", "min %v is above max %v", *f.Min, *f.Max)
 		}
 		if f.Kind == FieldDate { // min and max count days from the day the form is filled in

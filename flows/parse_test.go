@@ -763,6 +763,7 @@ form:
   - {name: j, type: longtext, min: 2.5} # @form[9].min
   - {name: k, type: person, min: 1} # @form[10].min
   - {name: l, type: url, max: 5} # @form[11].max
+  - {name: m, type: longtext, min: 4000} # @form[12].min
 steps:
   - {id: s, type: notify, to: [requester], message: hi}
 `, []want{
@@ -778,6 +779,7 @@ steps:
 			{"form[9].min", "min of a longtext field is a number of characters: a whole number, 0 or more"},
 			{"form[10].min", "min is for number fields (a value), date fields (days from today) and text, longtext, url and email fields (a number of characters), not person fields"},
 			{"form[11].max", "max of a url field is a number of characters: a whole number, 10 or more"},
+			{"form[12].min", "min 4000 is above the 3000 characters a longtext field takes when it sets no max; set max too"},
 		}},
 		{"assignees and escalation targets", validHead + `steps:
   - id: a
