@@ -595,7 +595,9 @@ const notGivenText = "—"
 
 func (notGiven) String() string { return notGivenText }
 
-// renderTitle is the one-line summary of an instance.
+// renderTitle is the one-line summary of an instance: its title template,
+// else the first text field filled in that is not internal (the title heads
+// what people outside the workspace are sent), else the flow's name.
 func (d *Definition) renderTitle(in *Instance) string {
 	if d.title != nil {
 		var b strings.Builder
@@ -609,7 +611,7 @@ func (d *Definition) renderTitle(in *Instance) string {
 		}
 	}
 	for _, f := range d.Form {
-		if f.Kind == FieldText {
+		if f.Kind == FieldText && !f.Internal {
 			if v := FormatValue(in.Data[f.Name]); v != "" {
 				return v
 			}

@@ -226,3 +226,30 @@ func TestInternalChangesToldToOutsiders(t *testing.T) {
 	contains(t, "the vendor's notice", told.Text, "What changed this time:\n• Amount: 500 → 700")
 	hidesInternal(t, "the vendor's notice", told, "CC-0815", "CC-0042", "Cost centre")
 }
+
+// TestUntitledFlowTitleSkipsInternal: a flow without a title is titled by
+// its first text field filled in, but never by an internal one: the title
+// heads the card (and mail) of someone outside the workspace.
+func TestUntitledFlowTitleSkipsInternal(t *testing.T) {
+	src := `id: vendor
+name: Vendor contract
+owner: olivia
+form:
+  - {name: cost_centre, label: Cost centre, type: text, internal: true}
+  - {name: vendor, label: Vendor, type: text}
+  - {name: contact, label: Vendor contact, type: email, required: true}
+steps:
+  - id: vendor_ok
+    name: Vendor confirmation
+    type: approval
+    assignees: [field:contact]
+`
+	for _, tc := range []struct{ vendor, want string }{{"Acme", "Acme"}, {"", "Vendor contract"}} {
+		r := newRun(t, newEngine(t, src))
+		tr := r.start("vendor", "alice", form("cost_centre", "CC-4711", "vendor", tc.vendor, "contact", "sales@acme.example"))
+		if r.in.Title != tc.want {
+			t.Errorf("vendor %q: title %q, want %q", tc.vendor, r.in.Title, tc.want)
+		}
+		hidesInternal(t, "the vendor's card", notified(t, tr, vendor, "vendor_ok/1/"+vendor).Msg, "CC-4711")
+	}
+}

@@ -719,6 +719,73 @@ steps:
 	}
 }
 
+// TestMailSubjectLeavesInternalFieldsOut: the title heads the vendor's
+// mails (their subject): it is never made of an internal field.
+func TestMailSubjectLeavesInternalFieldsOut(t *testing.T) {
+	for _, tc := range []struct {
+		name, title string
+		events      []flows.Event
+		subject     string // of the first mail
+	}{
+		{name: "no title: the first text field that is not internal", subject: "Vendor contract VC-1: Acme"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := `
+id: vendor
+name: Vendor contract
+owner: olivia
+prefix: VC
+form:
+  - {name: cost_centre, label: Cost centre, type: text, internal: true}
+  - {name: vendor, label: Vendor, type: text}
+  - {name: contact, label: Vendor contact, type: email, required: true}
+steps:
+  - id: vendor_ok
+    name: Vendor confirmation
+    type: approval
+    assignees: ["field:contact", person:bob]
+    policy: all
+`
+			if tc.title != "" {
+				src = strings.Replace(src, "prefix: VC\n", "prefix: VC\ntitle: \""+tc.title+"\"\n", 1)
+			}
+			def, err := flows.ParseDefinition("vendor.yaml", []byte(src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			dir, _ := flows.ParseDirectory("directory.yaml", manifests.Directory)
+			rig := bottest.NewWith(t, []*flows.Definition{def}, dir, []string{"olivia"})
+			outbox := &email.Outbox{}
+			rig.Use(email.New(outbox, fixedLinks{}, email.Config{From: "baton@corp.example"}, rig.Clock.Now))
+			rig.Use(&chat{})
+			if _, err := rig.Svc.Handle(t.Context(), flows.Event{Kind: flows.EventStart, Key: "k", Actor: "alice", Flow: "vendor",
+				Data: map[string]string{"cost_centre": "CC-4711", "vendor": "Acme", "contact": "sales@acme.example"}}); err != nil {
+				t.Fatal(err)
+			}
+			rig.Drain()
+			events := append(tc.events, flows.Event{Kind: flows.EventCancel, Key: "c", Actor: "olivia", Instance: "VC-1", Reason: "vendor blacklisted"})
+			for _, ev := range events {
+				if out, err := rig.Svc.Handle(t.Context(), ev); err != nil || !out.OK {
+					t.Fatalf("%s: %+v %v", ev.Kind, out, err)
+				}
+				rig.Drain()
+			}
+			mails := outbox.Mails() // newest first
+			if len(mails) < 2 {
+				t.Fatalf("%d mails, want the task's and the reply when it closes", len(mails))
+			}
+			if got := mails[len(mails)-1].Subject; got != tc.subject {
+				t.Errorf("the first mail's subject %q, want %q", got, tc.subject)
+			}
+			for _, m := range mails {
+				if strings.Contains(m.Subject+m.Text, "CC-4711") {
+					t.Errorf("mail %q shows the cost centre:\n%s", m.Subject, m.Text)
+				}
+			}
+		})
+	}
+}
+
 // TestOneClosingMailPerStep: someone outside the workspace is told once
 // that nothing more is needed of them on a step, in reply to the task's
 // mail: not again in reply to each reminder, which the update that closes
