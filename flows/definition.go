@@ -95,6 +95,21 @@ type Definition struct {
 	// internal: a field of the form or of a task's outputs is Internal:
 	// what is sent to people outside the workspace is then looked at.
 	internal bool
+	// titleInternal: the title template reads an internal field; people
+	// outside the workspace are shown the flow's name and the request's id
+	// in its place (TitleForOutsiders, tx.outsidersTitle).
+	titleInternal bool
+}
+
+// TitleForOutsiders is in's title as someone outside the workspace may be
+// shown it: "" when the flow's title template reads an internal field
+// (they are shown the flow's name and the request's id instead), else
+// in.Title.
+func (d *Definition) TitleForOutsiders(in *Instance) string {
+	if d.titleInternal {
+		return ""
+	}
+	return in.Title
 }
 
 // DefaultTextMax is the most characters a text or longtext field (of a

@@ -95,13 +95,22 @@ func cardOwner(key string) string {
 
 // forOutsiders leaves the flow's internal fields out of what the
 // transition sends to people outside the workspace: of each card addressed
-// to one (a notify, an update of their own card), its facts and changes.
-// The update of a round's every card at once is one message for everyone:
-// the mail to them drops its facts (Message.ForOutsiders). Texts that name
-// internal fields (a title, a notify step's message) are warned of by
-// validation; those the engine writes (changeNotice) are written for whom
-// they are for.
+// to one (a notify, an update of their own card), its facts and changes,
+// and, when the flow's title reads an internal field, the request's title
+// in the card's. The update of a round's every card at once is one message
+// for everyone: the mail to them drops its facts and takes its
+// OutsidersTitle (Message.ForOutsiders). A notify step's message that
+// names internal fields is warned of by validation (it is written whole);
+// the texts the engine writes (changeNotice) are written for whom they are
+// for.
 func (t *tx) forOutsiders() {
+	if t.def.titleInternal {
+		for _, e := range t.effects {
+			if e.Msg != nil && e.Msg.OutsidersTitle == "" {
+				e.Msg.OutsidersTitle = t.outsidersTitle(e.Msg.Title)
+			}
+		}
+	}
 	for i, e := range t.effects {
 		to := e.To.Person
 		if e.Kind == EffectUpdate {
@@ -120,6 +129,26 @@ func (t *tx) forOutsiders() {
 		}
 		t.effects[i].Msg = m
 	}
+}
+
+// outsidersTitle is a card's title without the request's title (of a flow
+// whose title reads an internal field), the flow's name and the request's
+// id in its place: "Approved: Vendor contract VC-1 (Acme, CC-4711)" is
+// "Approved: Vendor contract VC-1". It is "" when title does not hold the
+// request's title. (Of a resubmission, only the requester's card is made
+// before the title changes.)
+func (t *tx) outsidersTitle(title string) string {
+	shown := t.in.Title
+	if shown == "" || !strings.Contains(title, shown) {
+		return ""
+	}
+	head := t.def.Name + " " + t.in.ID
+	out := strings.ReplaceAll(title, head+": "+shown, head)  // "Vendor contract VC-1: …"
+	out = strings.ReplaceAll(out, head+" ("+shown+")", head) // "Approved: Vendor contract VC-1 (…)"
+	if strings.Contains(out, shown) {                        // written some other way
+		out = head
+	}
+	return out
 }
 
 // changesFor is changes as p may see them: without those of internal

@@ -253,3 +253,41 @@ steps:
 		hidesInternal(t, "the vendor's card", notified(t, tr, vendor, "vendor_ok/1/"+vendor).Msg, "CC-4711")
 	}
 }
+
+// TestInternalTitleHiddenFromOutsiders: a title that reads an internal
+// field heads the cards of people in the workspace; someone outside it, to
+// whom a task is reassigned at run time (no step names them), is shown the
+// flow's name and the request's id instead: on their card, their closed
+// card, and the closing of the round's every card as mailed to them.
+func TestInternalTitleHiddenFromOutsiders(t *testing.T) {
+	src := strings.Replace(internalFlow, `title: "{{.vendor}}"`, `title: "{{.vendor}} ({{.cost_centre}})"`, 1)
+	src = strings.Replace(src, "[field:contact, person:carol]", "[person:carol, person:erin]", 1)
+	r := newRun(t, newEngine(t, src))
+	tr := r.start("vendor", "alice", form("vendor", "Acme", "contact", "sales@acme.example", "amount", "500", "cost_centre", "CC-4711"))
+	if got := notified(t, tr, "erin", "vendor_ok/1/erin").Msg.Title; got != "Vendor contract X-1: Acme (CC-4711)" {
+		t.Errorf("Erin's card is titled %q", got)
+	}
+	tr = r.act(flows.EventReassign, "carol", target(vendor), reason("they know"))
+	card := notified(t, tr, vendor, "vendor_ok/1/"+vendor).Msg
+	if card.Title != "Vendor contract X-1" {
+		t.Errorf("the vendor's card is titled %q, want %q", card.Title, "Vendor contract X-1")
+	}
+	hidesInternal(t, "the vendor's card", card, "CC-4711")
+
+	tr = r.act(flows.EventApprove, vendor)
+	hidesInternal(t, "the vendor's closed card", updated(t, tr, "vendor_ok/1/"+vendor).Msg, "CC-4711")
+	tr = r.act(flows.EventRequestChanges, "erin", reason("wrong cost centre"))
+	round := updated(t, tr, "vendor_ok/1/").Msg
+	if !strings.Contains(round.Title, "CC-4711") {
+		t.Errorf("the round's closed cards are titled %q, for people in the workspace", round.Title)
+	}
+	if got, want := round.ForOutsiders().Title, "Vendor contract X-1"; got != want {
+		t.Errorf("the round's closed cards, as mailed, are titled %q, want %q", got, want)
+	}
+	hidesInternal(t, "the round's closed cards, as mailed", round.ForOutsiders(), "CC-4711")
+	for _, e := range tr.Effects {
+		if e.Msg != nil && (e.To.Person == vendor || strings.HasSuffix(e.Card, "/"+vendor)) {
+			hidesInternal(t, "a card of the vendor's", e.Msg, "CC-4711")
+		}
+	}
+}

@@ -58,6 +58,11 @@ type Message struct {
 	// Zone is the IANA name of the zone the Outcome's time is written in
 	// ("": UTC).
 	Zone string `json:"zone,omitempty"`
+	// OutsidersTitle is the Title as someone outside the workspace may be
+	// shown it, when that differs: without the request's title, of a flow
+	// whose title reads an internal field. ForOutsiders puts it in Title's
+	// place.
+	OutsidersTitle string `json:"outsiders_title,omitempty"`
 }
 
 // OutcomeLead is a closed card's first Outcome line without the time it
@@ -143,16 +148,24 @@ type Fact struct {
 }
 
 // ForOutsiders is the message as it may be shown to someone outside the
-// workspace (an external participant): without its Internal facts. It is
-// m itself when m has none, else a copy (m is not changed: one message may
-// be sent to several people). A card's Changes and its texts are the
-// engine's to leave internal fields out of, which knows the fields.
+// workspace (an external participant): without its Internal facts, and
+// titled OutsidersTitle when it has one. It is m itself when m has neither,
+// else a copy (m is not changed: one message may be sent to several
+// people). A card's Changes and its texts are the engine's to leave
+// internal fields out of, which knows the fields.
 func (m *Message) ForOutsiders() *Message {
-	if !slices.ContainsFunc(m.Fields, func(f Fact) bool { return f.Internal }) {
+	internal := func(f Fact) bool { return f.Internal }
+	hides := slices.ContainsFunc(m.Fields, internal)
+	if !hides && m.OutsidersTitle == "" {
 		return m
 	}
 	c := *m
-	c.Fields = slices.DeleteFunc(slices.Clone(m.Fields), func(f Fact) bool { return f.Internal })
+	if hides {
+		c.Fields = slices.DeleteFunc(slices.Clone(m.Fields), internal)
+	}
+	if c.OutsidersTitle != "" {
+		c.Title, c.OutsidersTitle = c.OutsidersTitle, ""
+	}
 	return &c
 }
 

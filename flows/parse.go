@@ -1245,6 +1245,13 @@ func (v *validator) flow(r *rawFlow) *Definition {
 	for f := range d.allFields() {
 		d.internal = d.internal || f.Internal
 	}
+	if d.internal {
+		for _, name := range titleReads {
+			if f := d.Field(name); f != nil && f.Internal {
+				d.titleInternal = true
+			}
+		}
+	}
 	v.internalToOutsiders(d, titleReads, messageReads)
 	// A step's condition may use the form and what the steps before it set:
 	// a later step's output is always empty when it is evaluated.
@@ -1438,8 +1445,8 @@ func (v *validator) internalToOutsiders(d *Definition, title []string, messages 
 				to = s.To
 			}
 			if j := slices.IndexFunc(to, outside); j >= 0 {
-				v.warn("title", "%s %s (internal: true), and the title heads what is sent to people outside the workspace (steps[%d] goes to %s, who may be one): they would read it; leave %s out of the title",
-					refs, are, i, to[j], them)
+				v.warn("title", "%s %s (internal: true), and the title heads what is sent to people outside the workspace (steps[%d] goes to %s, who may be one): they are shown \"%s %s-12\" (the flow's name and the request's id) instead of the title; leave %s out of the title to show them the title",
+					refs, are, i, to[j], d.Name, d.Prefix, them)
 				break
 			}
 		}

@@ -1243,7 +1243,7 @@ steps:
 `, []string{`v.yaml:11: warning: steps[0].message: {{.cost_centre}} and {{.budget}} are internal fields (internal: true), and this message goes to field:contact`}},
 		{"the title, with an approval by email", `title: "{{.vendor}} ({{.cost_centre}})"`, `  - {id: ok, type: approval, assignees: [manager]}
   - {id: vendor_ok, type: approval, assignees: ["email:sales@acme.example"]}
-`, []string{`v.yaml:4: warning: title: {{.cost_centre}} is an internal field (internal: true), and the title heads what is sent to people outside the workspace (steps[1] goes to email:sales@acme.example, who may be one): they would read it; leave it out of the title`}},
+`, []string{`v.yaml:4: warning: title: {{.cost_centre}} is an internal field (internal: true), and the title heads what is sent to people outside the workspace (steps[1] goes to email:sales@acme.example, who may be one): they are shown "V V-12" (the flow's name and the request's id) instead of the title; leave it out of the title to show them the title`}},
 		{"the title, with a notify step to an email field", `title: "{{.budget}}"`, `  - {id: tell, type: notify, to: [field:contact], message: "Hello"}
 `, []string{`v.yaml:4: warning: title: {{.budget}} is an internal field (internal: true), and the title heads what is sent to people outside the workspace (steps[0] goes to field:contact`}},
 		{"a message to people in the workspace", "", `  - {id: tell, type: notify, to: [requester, channel:finance], message: "{{.cost_centre}}"}

@@ -130,6 +130,7 @@ func (m *Messenger) Update(ctx context.Context, ref string, msg *flows.Message) 
 	if !ok || msg.Outcome == "" {
 		return nil
 	}
+	msg = msg.ForOutsiders() // its title too, in the subject
 	mail := m.Compose(addr, msg)
 	mail.InReplyTo, mail.Subject = id, subject("Re: "+msg.Title)
 	mail.Text = "Nothing more is needed from you on this request.\n\n" + mail.Text
@@ -167,8 +168,9 @@ func decides(msg *flows.Message) (flows.Action, bool) {
 // Compose writes the mail for a card: its title as the subject, its text,
 // facts and small print, and, when it asks for a decision, a signed link.
 // It mails people outside the workspace: the facts of internal fields are
-// left out (the engine leaves them out of the cards it addresses to such
-// a person, but one update closes every card of a round, theirs too).
+// left out, and the title is the one they may be shown (the engine does
+// both for the cards it addresses to such a person, but one update closes
+// every card of a round, theirs too).
 func (m *Messenger) Compose(addr string, msg *flows.Message) Mail {
 	msg = msg.ForOutsiders()
 	id := make([]byte, 12)

@@ -720,7 +720,8 @@ steps:
 }
 
 // TestMailSubjectLeavesInternalFieldsOut: the title heads the vendor's
-// mails (their subject): it is never made of an internal field.
+// mails (their subject), and those of an outsider a task is reassigned to
+// at run time: it never shows an internal field to them.
 func TestMailSubjectLeavesInternalFieldsOut(t *testing.T) {
 	for _, tc := range []struct {
 		name, title string
@@ -728,6 +729,10 @@ func TestMailSubjectLeavesInternalFieldsOut(t *testing.T) {
 		subject     string // of the first mail
 	}{
 		{name: "no title: the first text field that is not internal", subject: "Vendor contract VC-1: Acme"},
+		{name: "a title that reads an internal field: the flow's name and the id", title: "{{.vendor}} ({{.cost_centre}})",
+			events: []flows.Event{{Kind: flows.EventReassign, Key: "r", Actor: "bob", Instance: "VC-1", Step: "vendor_ok", Round: 1,
+				Target: "email:counsel@lawfirm.example", Reason: "legal knows"}},
+			subject: "Vendor contract VC-1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			src := `
@@ -777,10 +782,18 @@ steps:
 			if got := mails[len(mails)-1].Subject; got != tc.subject {
 				t.Errorf("the first mail's subject %q, want %q", got, tc.subject)
 			}
+			to := map[string]int{}
 			for _, m := range mails {
+				to[m.To]++
 				if strings.Contains(m.Subject+m.Text, "CC-4711") {
 					t.Errorf("mail %q shows the cost centre:\n%s", m.Subject, m.Text)
 				}
+				if m.InReplyTo != "" && m.Subject != "Re: "+tc.subject {
+					t.Errorf("the reply to %s is %q, want %q", m.To, m.Subject, "Re: "+tc.subject)
+				}
+			}
+			if len(tc.events) > 0 && to["counsel@lawfirm.example"] != 2 {
+				t.Errorf("mails to %v, want the task's and the reply to counsel@lawfirm.example too", to)
 			}
 		})
 	}

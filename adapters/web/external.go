@@ -122,6 +122,7 @@ type externalData struct {
 	Flow      *flows.Definition
 	Step      *flows.Step
 	In        *flows.Instance
+	Title     string // the request's title as they may see it ("": none)
 	Fields    []flows.Fact
 	Changed   []flows.Change // what the resubmission changed, as they may see it
 	History   []historyRow
@@ -218,7 +219,7 @@ func (x *External) check(w http.ResponseWriter, r *http.Request) (externalData, 
 		x.problem(w, http.StatusConflict, "Nothing to decide here", fmt.Sprintf("%s is not waiting for an approval you can give on this page.", in.ID))
 		return externalData{}, false
 	}
-	d := externalData{Claims: c, Who: dir.Name(me), Flow: def, Step: s, In: in, Requester: dir.Name(in.Requester),
+	d := externalData{Claims: c, Who: dir.Name(me), Flow: def, Step: s, In: in, Title: def.TitleForOutsiders(in), Requester: dir.Name(in.Requester),
 		Changes: in.Round < s.MaxRounds, Now: x.svc.Now()}
 	for _, f := range def.Form {
 		if v, has := in.Data[f.Name]; has && !f.Internal { // internal: for people in the workspace only

@@ -55,11 +55,17 @@ steps:
 // vendorRig returns the runtime with the vendor flow added to the built-in ones.
 func vendorRig(t *testing.T) *bottest.Rig {
 	t.Helper()
+	return vendorRigWith(t, vendorFlow)
+}
+
+// vendorRigWith is vendorRig with the vendor flow as src writes it.
+func vendorRigWith(t *testing.T, src string) *bottest.Rig {
+	t.Helper()
 	defs, err := flows.LoadDefinitions(manifests.Flows, "flows")
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := flows.ParseDefinition("vendor.yaml", []byte(vendorFlow))
+	v, err := flows.ParseDefinition("vendor.yaml", []byte(src))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,12 +89,7 @@ const vendorAddr = "sales@acme.example"
 // the vendor (sales@acme.example), round 1, due in two days.
 func newExtRig(t *testing.T) *extRig {
 	t.Helper()
-	rig := vendorRig(t)
-	console := web.New(rig.Svc, web.Config{}, rig.Log)
-	rig.Use(console.Messenger())
-	t.Cleanup(console.Close)
-	links := bot.NewLinks([]byte("test-secret-test-secret-test-secret"), rig.Store, rig.Store, rig.Clock, bot.LinksConfig{TTL: 72 * time.Hour})
-	x := &extRig{t: t, rig: rig, links: links, h: web.NewExternal(rig.Svc, links, rig.Log).Handler()}
+	x := extRigWith(t, vendorFlow)
 	x.handle(flows.Event{Kind: flows.EventStart, Key: "s1", Actor: "alice", Flow: "vendor",
 		Data: map[string]string{"vendor": "Acme", "contact": "Sales@Acme.example", "amount": "12000", "budget": "BL-7731 Marketing"}}, true)
 	x.handle(flows.Event{Kind: flows.EventApprove, Key: "a1", Instance: "VC-1", Actor: "bob"}, true)
@@ -96,6 +97,18 @@ func newExtRig(t *testing.T) *extRig {
 		t.Fatalf("VC-1 should wait on the vendor: step %s round %d tasks %+v", in.Step, in.Round, in.Tasks)
 	}
 	return x
+}
+
+// extRigWith is the approval page and the runtime with the vendor flow as
+// src writes it, and no request yet.
+func extRigWith(t *testing.T, src string) *extRig {
+	t.Helper()
+	rig := vendorRigWith(t, src)
+	console := web.New(rig.Svc, web.Config{}, rig.Log)
+	rig.Use(console.Messenger())
+	t.Cleanup(console.Close)
+	links := bot.NewLinks([]byte("test-secret-test-secret-test-secret"), rig.Store, rig.Store, rig.Clock, bot.LinksConfig{TTL: 72 * time.Hour})
+	return &extRig{t: t, rig: rig, links: links, h: web.NewExternal(rig.Svc, links, rig.Log).Handler()}
 }
 
 func (x *extRig) handle(ev flows.Event, wantOK bool) flows.Outcome {
@@ -514,6 +527,26 @@ func TestExternalPageLeavesInternalFieldsOut(t *testing.T) {
 	w = x.do("GET", x.link("vendor_ok", 2, vendorAddr), nil)
 	x.expect(w, http.StatusOK, "Changed since the last review", "Amount: <del>12,000</del> → <ins>15,000</ins>")
 	lacks(w, "Budget line", "BL-7731", "BL-9902")
+}
+
+// TestExternalPageTitleLeavesInternalFieldsOut: of a flow whose title
+// reads an internal field, the page of someone outside the workspace, to
+// whom the manager's task was reassigned at run time, is headed by the
+// request's id (the flow's name beside it), not by the title.
+func TestExternalPageTitleLeavesInternalFieldsOut(t *testing.T) {
+	x := extRigWith(t, strings.Replace(vendorFlow, `title: "{{.vendor}}"`, `title: "{{.vendor}} ({{.budget}})"`, 1))
+	x.handle(flows.Event{Kind: flows.EventStart, Key: "s1", Actor: "alice", Flow: "vendor",
+		Data: map[string]string{"vendor": "Acme", "contact": "Sales@Acme.example", "amount": "12000", "budget": "BL-7731 Marketing"}}, true)
+	if in := x.instance(); in.Title != "Acme (BL-7731 Marketing)" {
+		t.Fatalf("VC-1 is titled %q", in.Title)
+	}
+	x.handle(flows.Event{Kind: flows.EventReassign, Key: "r1", Instance: "VC-1", Actor: "bob", Target: "email:counsel@lawfirm.example",
+		Reason: "counsel decides"}, true)
+	w := x.do("GET", x.link("manager", 1, "counsel@lawfirm.example"), nil)
+	x.expect(w, http.StatusOK, "<h3>VC-1</h3>", "Vendor contract", "<dt>Vendor</dt><dd>Acme</dd>")
+	if body := unescape(w.Body.String()); strings.Contains(body, "BL-7731") {
+		t.Errorf("the page shows the budget line:\n%s", body)
+	}
 }
 
 // TestExternalPageNamesPeopleChanged: a resubmission that changed a person
