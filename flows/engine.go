@@ -2512,8 +2512,12 @@ func (t *tx) tellNotNeeded(s *Step, changes []Change) []string {
 			if p != h.By {
 				who = "your delegate"
 			}
-			m := t.changeNotice(p, s, h.Round, "No longer needed", fmt.Sprintf("%s changed %s after %s %s at %s, and %s no longer applies (it is asked only when %s): nothing more is asked of you.",
-				t.name(in.Requester), in.ID, who, did, s.Name, s.Name, s.When), changes, "")
+			when := "" // the condition, unless p may not read it (conditionFor)
+			if c := t.conditionFor(p, s); c != "" {
+				when = " (it is asked only when " + c + ")"
+			}
+			m := t.changeNotice(p, s, h.Round, "No longer needed", fmt.Sprintf("%s changed %s after %s %s at %s, and %s no longer applies%s: nothing more is asked of you.",
+				t.name(in.Requester), in.ID, who, did, s.Name, s.Name, when), changes, "")
 			t.notify(Recipient{Person: p}, "unneeded/"+cardKey(s.ID, h.Round, p), "", m)
 		}
 		return told

@@ -158,16 +158,33 @@ func (t *tx) changesFor(p string, changes []Change) []Change {
 	if !t.def.internal || !outsider(p) {
 		return changes
 	}
-	internal := func(c Change) bool {
-		for f := range t.def.allFields() {
-			if f.Name == c.Field {
-				return f.Internal
-			}
-		}
-		return false
-	}
+	internal := func(c Change) bool { return t.internal(c.Field) }
 	if !slices.ContainsFunc(changes, internal) {
 		return changes
 	}
 	return slices.DeleteFunc(slices.Clone(changes), internal)
+}
+
+// internal reports whether name is an internal field (of the form, or a
+// task's output).
+func (t *tx) internal(name string) bool {
+	for f := range t.def.allFields() {
+		if f.Name == name {
+			return f.Internal
+		}
+	}
+	return false
+}
+
+// conditionFor is s's condition (its when) as p may be told it: "" when p
+// is outside the workspace and it reads an internal field, whose value it
+// may hold (cost_centre != "CC-0001").
+func (t *tx) conditionFor(p string, s *Step) string {
+	if !t.def.internal || s.cond == nil || !outsider(p) {
+		return s.When
+	}
+	if slices.ContainsFunc(s.cond.reads, t.internal) {
+		return ""
+	}
+	return s.When
 }

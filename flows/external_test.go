@@ -291,3 +291,29 @@ func TestInternalTitleHiddenFromOutsiders(t *testing.T) {
 		}
 	}
 }
+
+// TestNotNeededLeavesInternalConditionOut: whoever sent the request back
+// at a step that the resubmission took out of its condition is told it no
+// longer applies; someone outside the workspace is not told the condition
+// when it reads an internal field (it may hold one of its values).
+func TestNotNeededLeavesInternalConditionOut(t *testing.T) {
+	src := strings.Replace(internalFlow, "    policy: all\n", "    policy: all\n    when: cost_centre != \"CC-SECRET-0001\"\n", 1)
+	for _, tc := range []struct {
+		by   string
+		want string
+	}{
+		{vendor, "and Vendor confirmation no longer applies: nothing more is asked of you."},
+		{"carol", `and Vendor confirmation no longer applies (it is asked only when cost_centre != "CC-SECRET-0001"): nothing more is asked of you.`},
+	} {
+		r := newRun(t, newEngine(t, src))
+		r.start("vendor", "alice", form("vendor", "Acme", "contact", "sales@acme.example", "amount", "500", "cost_centre", "CC-4711"))
+		r.act(flows.EventRequestChanges, tc.by, reason("which cost centre?"))
+		tr := r.act(flows.EventResubmit, "alice", data("vendor", "Acme", "contact", "sales@acme.example", "amount", "500", "cost_centre", "CC-SECRET-0001"))
+		wantStatus(t, r.in, flows.StatusRunning, "finance", 1)
+		told := notified(t, tr, tc.by, "unneeded/vendor_ok/1/"+tc.by).Msg
+		contains(t, "the notice to "+tc.by, told.Text, tc.want)
+		if tc.by == vendor {
+			hidesInternal(t, "the vendor's notice", told, "CC-SECRET-0001", "CC-4711")
+		}
+	}
+}
