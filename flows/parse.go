@@ -1020,15 +1020,27 @@ func (v *validator) templateNames(path string, t *template.Template, known []str
 }
 
 // printedBare returns the names a template writes as they are ({{.x}},
-// {{$.x}}, {{printf "%s" .x}}): not inside an if or a with on them, nor in
-// or, which say what the text means when a value is not given.
+// {{$.x}}, {{printf "%s" .x}}, {{$v}} after {{$v := .x}}): not inside an
+// if or a with on them (nor in its else: {{if not .x}}none{{else}}{{.x}}
+// {{end}}), nor in or, which say what the text means when a value is not
+// given.
 func printedBare(t *template.Template) []string {
 	if t == nil || t.Tree == nil {
 		return nil
 	}
 	var out []string
-	// read appends to names the names n reads; written, those an or
-	// reads are left out.
+	// vars holds the names each variable was given ({{$v := .x}}), by every
+	// declaration and assignment of that name: a variable of an inner scope
+	// and one of an outer by the same name are one (a warning too many
+	// rather than one too few).
+	vars := map[string][]string{}
+	declare := func(pipe *tmplparse.PipeNode, names []string) {
+		for _, d := range pipe.Decl {
+			vars[d.Ident[0]] = append(vars[d.Ident[0]], names...)
+		}
+	}
+	// read appends to names the names n reads (for a variable, those it was
+	// given); written, those an or reads are left out.
 	var read func(n tmplparse.Node, names []string, written bool) []string
 	read = func(n tmplparse.Node, names []string, written bool) []string {
 		switch n := n.(type) {
@@ -1046,7 +1058,9 @@ func printedBare(t *template.Template) []string {
 		case *tmplparse.FieldNode:
 			names = append(names, n.Ident[0])
 		case *tmplparse.VariableNode:
-			if len(n.Ident) > 1 && n.Ident[0] == "$" {
+			if n.Ident[0] != "$" {
+				names = append(names, vars[n.Ident[0]]...)
+			} else if len(n.Ident) > 1 {
 				names = append(names, n.Ident[1])
 			}
 		case *tmplparse.ChainNode:
@@ -1055,6 +1069,15 @@ func printedBare(t *template.Template) []string {
 		return names
 	}
 	var walk func(n tmplparse.Node, guarded []string)
+	// branches walks an if's or a with's lists: what its pipe reads is
+	// guarded in both (the else is where it is empty).
+	branches := func(pipe *tmplparse.PipeNode, list, elseList *tmplparse.ListNode, guarded []string) {
+		reads := read(pipe, nil, false)
+		declare(pipe, reads) // {{with $v := .x}}
+		g := append(slices.Clip(guarded), reads...)
+		walk(list, g)
+		walk(elseList, g)
+	}
 	walk = func(n tmplparse.Node, guarded []string) {
 		switch n := n.(type) {
 		case *tmplparse.ListNode:
@@ -1064,20 +1087,20 @@ func printedBare(t *template.Template) []string {
 				}
 			}
 		case *tmplparse.ActionNode:
-			if len(n.Pipe.Decl) > 0 { // {{$x := .a}} writes nothing
+			names := read(n.Pipe, nil, true)
+			if len(n.Pipe.Decl) > 0 { // {{$v := .x}} writes nothing; {{$v}} writes .x
+				declare(n.Pipe, names)
 				return
 			}
-			for _, name := range read(n.Pipe, nil, true) {
+			for _, name := range names {
 				if !slices.Contains(guarded, name) && !slices.Contains(out, name) {
 					out = append(out, name)
 				}
 			}
 		case *tmplparse.IfNode:
-			walk(n.List, read(n.Pipe, slices.Clip(guarded), false))
-			walk(n.ElseList, guarded)
+			branches(n.Pipe, n.List, n.ElseList, guarded)
 		case *tmplparse.WithNode:
-			walk(n.List, read(n.Pipe, slices.Clip(guarded), false))
-			walk(n.ElseList, guarded)
+			branches(n.Pipe, n.List, n.ElseList, guarded)
 		}
 	}
 	walk(t.Tree.Root, nil)

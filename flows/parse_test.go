@@ -1326,6 +1326,20 @@ steps:
 `, nil},
 		{"in an if on something else, and in its else", `  - {id: tell, type: notify, to: [requester], message: "{{if .amount}}PO {{.po}}{{else}}{{.ticket}}{{end}}"}
 `, []string{`v.yaml:21: warning: steps[3].message: {{.po}} is set by step order`, `v.yaml:21: warning: steps[3].message: {{.ticket}} is set by step ticket`}},
+		{"in the else of an if not on it", `  - {id: tell, type: notify, to: [requester], message: '{{if not .po}}No PO.{{else}}PO {{.po}}{{end}}'}
+`, nil},
+		{"in the else of an if eq on it", `  - {id: tell, type: notify, to: [requester], message: '{{if eq .po ""}}No PO.{{else}}PO {{.po}}{{end}}'}
+`, nil},
+		{"in the else of an else if on it", `  - {id: tell, type: notify, to: [requester], message: '{{if .amount}}A{{else if not .ticket}}none{{else}}{{.ticket}}{{end}}'}
+`, nil},
+		{"in the else of a with on it", `  - {id: tell, type: notify, to: [requester], message: '{{with not .po}}No PO.{{else}}PO {{.po}}{{end}}'}
+`, nil},
+		{"through a variable", `  - {id: tell, type: notify, to: [requester], message: '{{$p := .po}}PO {{$p}}'}
+`, []string{`v.yaml:21: warning: steps[3].message: {{.po}} is set by step order`}},
+		{"through a variable assigned again", `  - {id: tell, type: notify, to: [requester], message: '{{$p := "x"}}{{if .amount}}{{$p = .ticket}}{{end}}{{printf "%s" $p}}'}
+`, []string{`v.yaml:21: warning: steps[3].message: {{.ticket}} is set by step ticket`}},
+		{"through a variable, said otherwise", `  - {id: tell, type: notify, to: [requester], message: '{{$p := or .po "none"}}{{$t := .ticket}}PO {{$p}}{{if $t}} ticket {{$t}}{{end}}{{with $q := .po}} {{$q}}{{end}}'}
+`, nil},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
