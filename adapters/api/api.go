@@ -547,12 +547,7 @@ func (a *API) decide(w http.ResponseWriter, r *http.Request) {
 	case flows.TextLen(req.Reason) > flows.MaxText: // as the engine counts
 		fields["reason"] = fmt.Sprintf("at most %d characters", flows.MaxText)
 	}
-	round := 0 // the current one
-	if req.Round != nil {
-		if round = *req.Round; round < 1 {
-			fields["round"] = "a round is 1 or more (leave it out for the current one)"
-		}
-	}
+	round := roundField(req.Round, fields)
 	actor, ok := a.actor(w, r, req.OnBehalfOf, fields)
 	if !ok {
 		return
@@ -674,13 +669,10 @@ func (a *API) act(w http.ResponseWriter, r *http.Request) {
 		fields["reason"] = fmt.Sprintf("at most %d characters", flows.MaxText)
 	}
 	round := 0 // the current one
-	switch {
-	case known && !act.step && (req.Step != "" || req.Round != nil):
+	if known && !act.step && (req.Step != "" || req.Round != nil) {
 		fields["step"] = "only skip and retry take a step and round"
-	case req.Round != nil:
-		if round = *req.Round; round < 1 {
-			fields["round"] = "a round is 1 or more (leave it out for the current one)"
-		}
+	} else {
+		round = roundField(req.Round, fields)
 	}
 	actor, ok := a.actor(w, r, req.OnBehalfOf, fields)
 	if !ok {
@@ -691,6 +683,19 @@ func (a *API) act(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.write(w, r, body, flows.Event{Kind: act.kind, Actor: actor, Reason: req.Reason, Step: req.Step, Round: round}, http.StatusOK)
+}
+
+// roundField is the round a decision or an action names (0, the current
+// one, when it names none), or 0 with the error in fields.
+func roundField(round *int, fields map[string]string) int {
+	if round == nil {
+		return 0
+	}
+	if *round < 1 {
+		fields["round"] = "a round is 1 or more (leave it out for the current one)"
+		return 0
+	}
+	return *round
 }
 
 // write applies an event to the instance of the path. For a token bound to
