@@ -14,8 +14,10 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"math"
 	"mime"
 	"net/http"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -519,7 +521,7 @@ type decisionRequest struct {
 	Reason     string         `json:"reason"`
 	OnBehalfOf string         `json:"on_behalf_of"`
 	Step       string         `json:"step"`
-	Round      *int           `json:"round"` // nil: the current round
+	Round      *wholeNumber   `json:"round"` // nil: the current round
 	Data       map[string]any `json:"data"`  // done: the task's outputs
 }
 
@@ -621,11 +623,11 @@ func (a *API) comment(w http.ResponseWriter, r *http.Request) {
 }
 
 type actionRequest struct {
-	Action     string `json:"action"`
-	Reason     string `json:"reason"`
-	OnBehalfOf string `json:"on_behalf_of"`
-	Step       string `json:"step"`  // skip, retry: the step seen ("": the current one)
-	Round      *int   `json:"round"` // nil: the current round
+	Action     string       `json:"action"`
+	Reason     string       `json:"reason"`
+	OnBehalfOf string       `json:"on_behalf_of"`
+	Step       string       `json:"step"`  // skip, retry: the step seen ("": the current one)
+	Round      *wholeNumber `json:"round"` // nil: the current round
 }
 
 // actionKinds are the actions on a request besides deciding and
@@ -687,7 +689,7 @@ func (a *API) act(w http.ResponseWriter, r *http.Request) {
 
 // roundField is the round a decision or an action names (0, the current
 // one, when it names none), or 0 with the error in fields.
-func roundField(round *int, fields map[string]string) int {
+func roundField(round *wholeNumber, fields map[string]string) int {
 	if round == nil {
 		return 0
 	}
@@ -695,7 +697,21 @@ func roundField(round *int, fields map[string]string) int {
 		fields["round"] = "a round is 1 or more (leave it out for the current one)"
 		return 0
 	}
-	return *round
+	return int(*round)
+}
+
+// wholeNumber is a JSON number that is whole, however it is written (2,
+// 2.0, 2e0: a client's JSON library may write any of them, and a retry's
+// spelling may differ from the first request's); a string is refused.
+type wholeNumber int
+
+func (n *wholeNumber) UnmarshalJSON(b []byte) error {
+	f, err := strconv.ParseFloat(string(b), 64) // a JSON number's syntax is ParseFloat's; a quoted one is refused
+	if err != nil || f != math.Trunc(f) || math.Abs(f) > math.MaxInt32 {
+		return &json.UnmarshalTypeError{Value: "number " + string(b), Type: reflect.TypeFor[int]()}
+	}
+	*n = wholeNumber(f)
+	return nil
 }
 
 // write applies an event to the instance of the path. For a token bound to

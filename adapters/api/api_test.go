@@ -414,7 +414,13 @@ func TestDecisions(t *testing.T) {
 		t.Errorf("want a data error: %s", p.raw)
 	}
 
-	// A step (or round) the request is not at: 409, saying where it is.
+	// A step (or round) the request is not at: 409, saying where it is. A
+	// whole round may be written as any JSON number (5.0, 5e0: as a
+	// client's library writes it).
+	for _, round := range []string{"5.0", "5e0"} {
+		p = r.do("POST", path, admin, `{"decision":"approve","on_behalf_of":"bob","step":"manager","round":`+round+`}`)
+		r.want(p, 409, flows.CodeNotReached)
+	}
 	p = r.do("POST", path, admin, map[string]any{"decision": "approve", "on_behalf_of": "bob", "step": "manager", "round": 5})
 	r.want(p, 409, flows.CodeNotReached)
 	if !strings.Contains(p.raw, "has not reached Manager approval (round 5)") {
@@ -813,6 +819,8 @@ func TestRequestTypeErrors(t *testing.T) {
 		{"/api/v1/flows/purchase/instances", `{"refs":{"crm_deal":42},"data":{}}`, `refs must be a JSON object of texts, e.g. {"crm_deal": "D-42"}`},
 		{"/api/v1/flows/purchase/instances", `["x"]`, "send a JSON object"},
 		{"/api/v1/instances/PR-1/decisions", `{"decision":"approve","round":"1"}`, "round must be a whole number"},
+		{"/api/v1/instances/PR-1/decisions", `{"decision":"approve","round":1.5}`, "round must be a whole number"},
+		{"/api/v1/instances/PR-1/actions", `{"action":"retry","round":2e40}`, "round must be a whole number"},
 		{"/api/v1/instances/PR-1/decisions", `{"decision":true}`, "decision must be text"},
 	} {
 		p := r.do("POST", c.path, tok, c.body)
