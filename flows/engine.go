@@ -3268,6 +3268,18 @@ func (t *tx) atFailure(verb string) bool {
 		_ = t.refuse(CodeAlreadyDecided, fmt.Sprintf("%s of %s was already retried (round %d). %s", name, in.ID, in.Rounds[step], t.afterText()))
 	case !in.Status.Open():
 		_ = t.refuse(CodeClosed, fmt.Sprintf("%s is %s; there is nothing to %s.", in.ID, strings.ReplaceAll(string(in.Status), "_", " "), verb))
+	case in.Status == StatusFailed:
+		// Failed elsewhere: in another round of the step (one it has not
+		// reached, or an earlier one: not where it stands, as for a
+		// decision), or at another step (not in a state for it there).
+		code := CodeWrongState
+		if step == in.Step {
+			code = CodeNotReached
+		}
+		if round > 0 {
+			name += fmt.Sprintf(" (round %d)", round)
+		}
+		_ = t.refuse(code, fmt.Sprintf("%s failed at %s (round %d), not at %s: there is nothing to %s there.", in.ID, t.stepName(), in.Round, name, verb))
 	case in.Status == StatusRunning && verb == "retry":
 		_ = t.refuse(CodeWrongState, fmt.Sprintf("%s has not failed: only a webhook step whose call failed can be retried. %s", in.ID, t.waitingOn()))
 	default:

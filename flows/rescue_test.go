@@ -212,6 +212,19 @@ func TestFailedWebhookStepWaitsToBeRescued(t *testing.T) {
 
 // TestRetryOnlyAFailedWebhookCall: retry is refused where there is no
 // failed call to make again, saying why.
+// A retry or skip naming a round of the failed step it has not reached
+// is refused as a decision for such a round is (not_reached), saying where
+// it failed; one naming another step, as not in a state for it there.
+func TestRescueOfAnotherRoundOrStep(t *testing.T) {
+	t.Parallel()
+	r, _ := failedAtPost(t)
+	contains(t, "a round ahead", r.refused(flows.Event{Kind: flows.EventRetry, Actor: "olivia", Step: "post", Round: 2}, flows.CodeNotReached).Outcome.Text,
+		"X-1 failed at Post to the ERP (round 1), not at Post to the ERP (round 2): there is nothing to retry there.")
+	contains(t, "another step", r.refused(flows.Event{Kind: flows.EventSkip, Actor: "olivia", Step: "manager", Reason: "x"}, flows.CodeWrongState).Outcome.Text,
+		"X-1 failed at Post to the ERP (round 1), not at")
+	wantStatus(t, r.in, flows.StatusFailed, "post", 1)
+}
+
 func TestRetryOnlyAFailedWebhookCall(t *testing.T) {
 	t.Parallel()
 	r := newRun(t, newEngine(t, vendorFlow))
