@@ -1483,6 +1483,14 @@ func (v *validator) internalToOutsiders(d *Definition, title []string, messages 
 			v.warn(fmt.Sprintf("steps[%d].message", i), "%s %s (internal: true), and this message goes to %s, who may be outside the workspace: they would read it; leave %s out of the message, or send it to people in the workspace only",
 				refs, are, s.To[j], them)
 		}
+		// {{.title}} is the request's title as written, not the one people
+		// outside the workspace are shown in its place (a form field named
+		// title is one of the fields above).
+		if d.titleInternal && !internal["title"] && slices.Contains(messages[i], "title") {
+			refs, are, _ := shown(title)
+			v.warn(fmt.Sprintf("steps[%d].message", i), "{{.title}} is the request's title, which reads %s (%s, internal: true), and this message goes to %s, who may be outside the workspace: they would read it; write the fields of the title that are not internal instead of {{.title}}, or send the message to people in the workspace only",
+				refs, strings.TrimPrefix(strings.TrimPrefix(are, "is "), "are "), s.To[j])
+		}
 	}
 }
 

@@ -1246,6 +1246,21 @@ steps:
 `, []string{`v.yaml:4: warning: title: {{.cost_centre}} is an internal field (internal: true), and the title heads what is sent to people outside the workspace (steps[1] goes to email:sales@acme.example, who may be one): they are shown "V V-12" (the flow's name and the request's id) instead of the title; leave it out of the title to show them the title`}},
 		{"the title, with a notify step to an email field", `title: "{{.budget}}"`, `  - {id: tell, type: notify, to: [field:contact], message: "Hello"}
 `, []string{`v.yaml:4: warning: title: {{.budget}} is an internal field (internal: true), and the title heads what is sent to people outside the workspace (steps[0] goes to field:contact`}},
+		{"the title, in a message to an email field", `title: "{{.vendor}} ({{.cost_centre}})"`, `  - {id: tell, type: notify, to: [requester, field:contact], message: "About {{.title}}: please confirm."}
+`, []string{
+			`v.yaml:4: warning: title: {{.cost_centre}} is an internal field (internal: true), and the title heads what is sent to people outside the workspace (steps[0] goes to field:contact`,
+			`v.yaml:11: warning: steps[0].message: {{.title}} is the request's title, which reads {{.cost_centre}} (an internal field, internal: true), and this message goes to field:contact, who may be outside the workspace: they would read it; write the fields of the title that are not internal instead of {{.title}}, or send the message to people in the workspace only`,
+		}},
+		{"the title, with two internal fields, in a message with one", `title: "{{.vendor}} {{.budget}} {{.cost_centre}}"`, `  - {id: tell, type: notify, to: [field:contact], message: "{{.title}} {{.budget}}"}
+`, []string{
+			`v.yaml:4: warning: title: {{.budget}} and {{.cost_centre}} are internal fields`,
+			`v.yaml:11: warning: steps[0].message: {{.budget}} is an internal field (internal: true), and this message goes to field:contact`,
+			`v.yaml:11: warning: steps[0].message: {{.title}} is the request's title, which reads {{.budget}} and {{.cost_centre}} (internal fields, internal: true), and this message goes to field:contact`,
+		}},
+		{"the title, in a message to people in the workspace", `title: "{{.cost_centre}}"`, `  - {id: tell, type: notify, to: [requester, channel:finance], message: "{{.title}}"}
+`, nil},
+		{"a title without internal fields, in a message to an email field", "", `  - {id: tell, type: notify, to: [field:contact], message: "{{.title}}"}
+`, nil},
 		{"a message to people in the workspace", "", `  - {id: tell, type: notify, to: [requester, channel:finance], message: "{{.cost_centre}}"}
   - {id: ok, type: approval, assignees: [field:contact]}
 `, nil},
