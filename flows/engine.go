@@ -1308,7 +1308,7 @@ func (t *tx) taskCard(s *Step, kind MessageKind, person string) *Message {
 		m.Context = append(m.Context, last+": changes can no longer be requested")
 	}
 	if in.Routed != "" { // say why, so nobody wonders why it came to them
-		m.Context = append(m.Context, "Routing: "+in.Routed)
+		m.Context = append(m.Context, "Routing: "+t.routedFor(person, s))
 	}
 	if !in.Due.IsZero() {
 		due := fmt.Sprintf("Due %s (%s)", FormatTime(in.Due, loc), Relative(in.Due, t.now))
@@ -1889,7 +1889,7 @@ func (t *tx) continueAt(i int) {
 				}
 				t.record(AuditEntry{Actor: System, Action: "condition_failed", Step: s.ID, Reason: reason + "; the step is asked, to be safe"})
 				ok = true
-				t.unsure = "asked to be safe: its condition could not be checked (" + err.Error() + ")" // said on its cards
+				t.unsure = unsureNote + " (" + err.Error() + ")" // said on its cards (routedFor)
 			}
 			if !ok {
 				t.record(AuditEntry{Actor: System, Action: "skipped", Step: s.ID, Reason: "condition is false: " + s.When})

@@ -176,6 +176,26 @@ func (t *tx) internal(name string) bool {
 	return false
 }
 
+// unsureNote begins the routing note of a step asked though its condition
+// could not be checked; the error follows in brackets, and ends the note
+// (in.Routed: nothing is added after it, and nothing before holds it).
+const unsureNote = "asked to be safe: its condition could not be checked"
+
+// routedFor is the routing note of step s (in.Routed) as p may be told it:
+// without the error of its condition when conditionFor leaves the
+// condition out for p, as the error names the condition (and may hold a
+// value: a pattern that is no regular expression).
+func (t *tx) routedFor(p string, s *Step) string {
+	routed := t.in.Routed
+	if !t.def.internal || s.When == "" || t.conditionFor(p, s) != "" {
+		return routed
+	}
+	if i := strings.Index(routed, unsureNote+" ("); i >= 0 {
+		return routed[:i] + unsureNote
+	}
+	return routed
+}
+
 // conditionFor is s's condition (its when) as p may be told it: "" when p
 // is outside the workspace and it reads an internal field, whose value it
 // may hold (cost_centre != "CC-0001").

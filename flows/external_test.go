@@ -317,3 +317,54 @@ func TestNotNeededLeavesInternalConditionOut(t *testing.T) {
 		}
 	}
 }
+
+// TestUnsureRoutingLeavesInternalConditionOut: a step asked to be safe, as
+// its condition could not be checked, says so on its cards with the
+// condition's error; someone outside the workspace is not told the error
+// when the condition reads an internal field (it names the condition, and
+// may hold a value: here the pattern).
+func TestUnsureRoutingLeavesInternalConditionOut(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, when string
+		hidden     bool // from the vendor
+	}{
+		{"on an internal field", "vendor matches cost_centre", true},
+		{"on other fields", "vendor matches pattern", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			src := strings.Replace(internalFlow, "    policy: all\n", "    policy: all\n    when: "+tc.when+"\n", 1)
+			src = strings.Replace(src, "steps:\n", "  - {name: pattern, label: Pattern, type: text}\nsteps:\n", 1)
+			r := newRun(t, newEngine(t, src))
+			tr := r.start("vendor", "alice", form("vendor", "Acme", "contact", "sales@acme.example", "amount", "500",
+				"cost_centre", "(CC-4711", "pattern", "(P-1"))
+			wantStatus(t, r.in, flows.StatusRunning, "vendor_ok", 1)
+			full := "Routing: " + "asked to be safe: its condition could not be checked (" // then the error, naming the condition
+			carol := strings.Join(notified(t, tr, "carol", "vendor_ok/1/carol").Msg.Context, "\n")
+			contains(t, "carol's card", carol, full, "(in its condition, "+tc.when+")")
+			card := notified(t, tr, vendor, "vendor_ok/1/"+vendor).Msg
+			got := strings.Join(card.Context, "\n")
+			if !tc.hidden {
+				contains(t, "the vendor's card", got, full, "(in its condition, "+tc.when+")")
+				return
+			}
+			contains(t, "the vendor's card", got, "Routing: asked to be safe: its condition could not be checked")
+			if strings.Contains(got, full) || strings.Contains(got, "cost_centre") {
+				t.Errorf("the vendor's card tells the condition: %q", got)
+			}
+			hidesInternal(t, "the vendor's card", card, "CC-4711")
+			tr = r.fire(flows.TimerRemind) // the reminder says the same
+			reminded := 0
+			for _, e := range tr.Effects {
+				if e.To.Person == vendor && e.Msg != nil {
+					reminded++
+					hidesInternal(t, "the vendor's reminder", e.Msg, "CC-4711", "cost_centre")
+				}
+			}
+			if reminded == 0 {
+				t.Errorf("the vendor was not reminded: %+v", tr.Effects)
+			}
+		})
+	}
+}
