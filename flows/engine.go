@@ -888,7 +888,13 @@ func (t *tx) authority(decide bool) (slot int, ok bool) {
 // approving their own request, which s forbids unless allow_self_approval is
 // set: not as an assignee, a delegate, an escalation target or an admin.
 func (t *tx) selfApproval(s *Step, person string) bool {
-	return s != nil && s.Kind == StepApproval && !s.AllowSelfApproval && person == t.in.Requester
+	return selfApproval(s, t.in.Requester, person)
+}
+
+// selfApproval reports whether person, taking s, would approve requester's
+// own request, which s forbids (tx.selfApproval).
+func selfApproval(s *Step, requester, person string) bool {
+	return s != nil && s.Kind == StepApproval && !s.AllowSelfApproval && person == requester
 }
 
 // adminIDs returns the admins, sorted.
@@ -1082,7 +1088,7 @@ func (t *tx) afterText() string {
 	case StatusCompleted:
 		return "The request is complete."
 	case StatusFailed:
-		return fmt.Sprintf("The request failed: %s. It waits on %s.", t.in.Outcome, t.e.rescueWords(t.def, t.step()))
+		return fmt.Sprintf("The request failed: %s. It waits on %s.", t.in.Outcome, t.e.rescueWords(t.def, t.step(), t.in.Requester))
 	}
 	return fmt.Sprintf("The request is %s.", strings.ReplaceAll(string(t.in.Status), "_", " "))
 }
@@ -3177,9 +3183,9 @@ func (t *tx) skip() error {
 		if len(others) == 0 {
 			then := "it waits on " + t.waitingNames()
 			if in.Status == StatusFailed { // it waits on nobody: what is left to them
-				then = "you may cancel it"
+				then = "you may cancel or withdraw it"
 			}
-			return t.refuse(CodeNotAllowed, fmt.Sprintf("You made %s, so you may not skip %s yourself, and there is no other owner or admin to skip it; %s.", in.ID, t.stepName(), then))
+			return t.refuse(CodeNotAllowed, fmt.Sprintf("You made %s, so you may not skip %s yourself, and %s; %s.", in.ID, t.stepName(), noOtherAdmin, then))
 		}
 		return t.refuse(CodeNotAllowed, fmt.Sprintf("You made %s, so you may not skip %s yourself; %s can.", in.ID, t.stepName(), t.names(others)))
 	}
@@ -3762,6 +3768,9 @@ func (t *tx) fail(s *Step, reason, reply string) {
 		ways = append(ways, fmt.Sprintf("cancel the request (cancel %s and a reason)", in.ID))
 		mo := *m
 		mo.Text = what + fmt.Sprintf("\n%s waits at this step: you may %s.", in.ID, orList(ways))
+		if t.selfApproval(s, p) && len(told) == 1 { // the requester owns the flow, and there is no admin
+			mo.Text += " You may not skip your own request's step, and " + noOtherAdmin + "."
+		}
 		t.notify(Recipient{Person: p}, fmt.Sprintf("failed/%d/%s", seq, p), "", &mo)
 	}
 }

@@ -385,11 +385,12 @@ func TestRetryCommand(t *testing.T) {
 
 // TestFailedOwnRequestNobodyElseMaySkip: a requester who owns the flow may
 // not skip their own request's approval step, and with no admin, nobody
-// else may either: the refusal says what is left to them (it waits on
-// nobody).
+// else may either: the timeline, the failure notice and the refusal say
+// what is left to them (it waits on nobody who may skip it), not that an
+// admin or the owner may skip it. An admin named since may.
 func TestFailedOwnRequestNobodyElseMaySkip(t *testing.T) {
 	t.Parallel()
-	e, err := flows.NewEngine([]*flows.Definition{mustParse(t, `
+	def := mustParse(t, `
 id: own
 name: Own
 owner: zed
@@ -397,15 +398,32 @@ form:
   - {name: item, type: text}
 steps:
   - {id: ok, name: Sign-off, type: approval, assignees: [manager]}
-`)}, testDir(t), nil)
+`)
+	e, err := flows.NewEngine([]*flows.Definition{def}, testDir(t), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	r := newRun(t, e)
-	r.start("own", "zed", form("item", "x")) // zed has no manager, and no one else may approve: failed
+	tr := r.start("own", "zed", form("item", "x")) // zed has no manager, and no one else may approve: failed
 	wantStatus(t, r.in, flows.StatusFailed, "ok", 1)
-	tr := r.refused(flows.Event{Kind: flows.EventSkip, Instance: r.in.ID, Actor: "zed", Reason: "by hand"}, flows.CodeNotAllowed)
-	if want := "there is no other owner or admin to skip it; you may cancel it."; !strings.HasSuffix(tr.Outcome.Text, want) {
+	const nobody = "there is no other admin who may (BATON_ADMINS names admins)"
+	contains(t, "zed's notice", notified(t, tr, "zed", "failed/2/zed").Msg.Text,
+		"X-1 waits at this step: you may cancel the request (cancel X-1 and a reason). You may not skip your own request's step, and "+nobody+".")
+	waiting := itemTexts(r.e.Timeline(r.in, r.audit, "zed", r.now))["Sign-off"]
+	contains(t, "the timeline", waiting, "Waiting on Zed Null, who made it and owns its flow: they may cancel or withdraw it, not skip their own request's step, and "+nobody)
+	if strings.Contains(waiting, "who may skip") {
+		t.Errorf("the timeline says someone may skip the step: %q", waiting)
+	}
+	tr = r.refused(flows.Event{Kind: flows.EventSkip, Instance: r.in.ID, Actor: "zed", Reason: "by hand"}, flows.CodeNotAllowed)
+	if want := "so you may not skip Sign-off yourself, and " + nobody + "; you may cancel or withdraw it."; !strings.HasSuffix(tr.Outcome.Text, want) {
 		t.Errorf("refusal %q, want it to end %q", tr.Outcome.Text, want)
 	}
+
+	// An admin named since may skip it; zed still may not.
+	withAdmin, err := flows.NewEngine([]*flows.Definition{def}, testDir(t), []string{admin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	contains(t, "the timeline, with an admin", itemTexts(withAdmin.Timeline(r.in, r.audit, "zed", r.now))["Sign-off"],
+		"Waiting on an admin, who may skip the step or cancel the request, or its flow's owner (Zed Null), who made it and may cancel or withdraw it, not skip its step")
 }

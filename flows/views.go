@@ -287,7 +287,7 @@ func (e *Engine) stepItem(def *Definition, in *Instance, s *Step, audit []AuditE
 		if h := in.lastRecord(s.ID, in.Round); h == nil || h.Outcome != "failed" {
 			rounds = append(rounds, "Failed · "+FormatTime(in.Failed, loc)+" · "+in.Outcome)
 		}
-		rounds = append(rounds, "Waiting on "+e.rescueWords(def, s))
+		rounds = append(rounds, "Waiting on "+e.rescueWords(def, s, in.Requester))
 	}
 	if len(rounds) == 0 {
 		// Passed over: a step above where the request is (or all of them,
@@ -424,15 +424,27 @@ func (e *Engine) Help(note string) *Message {
 	return m
 }
 
-// rescueWords says who a request that failed at step s (nil: one its flow
-// no longer has) waits on, and what they may do.
-func (e *Engine) rescueWords(def *Definition, s *Step) string {
+// rescueWords says who a request of requester's that failed at step s
+// (nil: one its flow no longer has) waits on, and what they may do. A
+// requester who owns the flow may not skip their own request's approval
+// (skip): then an admin may, and with no other admin nobody may.
+func (e *Engine) rescueWords(def *Definition, s *Step, requester string) string {
 	may := "skip the step or cancel the request"
 	if s != nil && s.Kind == StepWebhook {
 		may = "retry the call, skip the step or cancel the request"
 	}
-	return "its flow's owner (" + e.dir.Name(def.Owner) + ") or an admin, who may " + may
+	if def.Owner != requester || !selfApproval(s, requester, requester) {
+		return "its flow's owner (" + e.dir.Name(def.Owner) + ") or an admin, who may " + may
+	}
+	if len(e.admins) > 1 || len(e.admins) == 1 && !e.admins[requester] {
+		return "an admin, who may " + may + ", or its flow's owner (" + e.dir.Name(def.Owner) + "), who made it and may cancel or withdraw it, not skip its step"
+	}
+	return e.dir.Name(requester) + ", who made it and owns its flow: they may cancel or withdraw it, not skip their own request's step, and " + noOtherAdmin
 }
+
+// noOtherAdmin ends what is said of a step that only an admin may skip, as
+// its requester owns the flow, when there is no admin but the requester.
+const noOtherAdmin = "there is no other admin who may (BATON_ADMINS names admins)"
 
 // stoppedAt says a request is at step, which its flow no longer has, and
 // what can be done.
