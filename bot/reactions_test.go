@@ -10,6 +10,17 @@ import (
 	"github.com/batonbot/baton/flows"
 )
 
+// TestMain runs the package's tests, and its fuzz targets, with
+// -fuzzminimizetime shortened (bottest.FuzzMain): large seeds would stall
+// fuzzing for testing's default minute of minimising each new find.
+func TestMain(m *testing.M) { bottest.FuzzMain(m) }
+
+// Fuzzing minimises for bottest.FuzzMinimizeTime unless told otherwise.
+func TestFuzzMinimizeTime(t *testing.T) {
+	t.Parallel()
+	bottest.CheckFuzzMinimizeTime(t)
+}
+
 // TestReactionOffer: a reaction asks back only the person who may make the
 // decision it means, now, and only a decision the card offers.
 func TestReactionOffer(t *testing.T) {

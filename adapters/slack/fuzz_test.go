@@ -6,8 +6,20 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/batonbot/baton/bot/bottest"
 	"github.com/batonbot/baton/flows"
 )
+
+// TestMain runs the package's tests, and its fuzz targets, with
+// -fuzzminimizetime shortened (bottest.FuzzMain): large seeds would stall
+// fuzzing for testing's default minute of minimising each new find.
+func TestMain(m *testing.M) { bottest.FuzzMain(m) }
+
+// Fuzzing minimises for bottest.FuzzMinimizeTime unless told otherwise.
+func TestFuzzMinimizeTime(t *testing.T) {
+	t.Parallel()
+	bottest.CheckFuzzMinimizeTime(t)
+}
 
 // Fuzz targets for everything parsed from Slack: the bodies of the three
 // endpoints, button values, card references and modal metadata. Seeds
