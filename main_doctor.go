@@ -95,7 +95,14 @@ func doctor(ctx context.Context, args []string, getenv func(string) string, envi
 			c.skip("email", "not checked until the configuration is fixed")
 		} else {
 			ext = &set
-			c.ok("config", "listen on %s, console %s, log %s/%s", cfg.HTTPAddr, cfg.Console, cfg.LogFormat, cfg.LogLevel)
+			console := cfg.Console
+			switch on := consoleOn(cfg, chatPlatforms(getenv)); {
+			case cfg.Console == "auto" && on:
+				console += " (on: the demo, with no chat platform and no Redis)"
+			case cfg.Console == "auto":
+				console += " (off: a chat platform or Redis is configured; BATON_CONSOLE=local turns it on for this machine)"
+			}
+			c.ok("config", "listen on %s, console %s, log %s/%s", cfg.HTTPAddr, console, cfg.LogFormat, cfg.LogLevel)
 		}
 		c.platforms(cfg, getenv)
 		c.redis(ctx, cfg)
@@ -107,14 +114,7 @@ func doctor(ctx context.Context, args []string, getenv func(string) string, envi
 	if ext != nil {
 		// The console shows the mail it would send where no relay is set:
 		// on when start-up would turn it on.
-		platforms := 0
-		if _, ok, _ := slackadapter.ConfigFromEnv(getenv); ok {
-			platforms++
-		}
-		if _, ok, _ := teams.LoadConfig(getenv); ok {
-			platforms++
-		}
-		c.email(ctx, ext.smtp, consoleOn(cfg, platforms))
+		c.email(ctx, ext.smtp, consoleOn(cfg, chatPlatforms(getenv)))
 	}
 	if c.failed {
 		fmt.Fprintln(stdout, "baton doctor: some checks failed; fix them and run baton doctor again")
@@ -175,6 +175,19 @@ func (c *checkup) redis(ctx context.Context, cfg bot.Config) {
 		mode = "sentinel"
 	}
 	c.ok("redis", "%s reachable, Redis %s (%s)", where, version, mode)
+}
+
+// chatPlatforms is how many chat platforms the environment configures, as
+// start-up counts them (the console's auto mode turns on with none).
+func chatPlatforms(getenv func(string) string) int {
+	n := 0
+	if _, ok, _ := slackadapter.ConfigFromEnv(getenv); ok {
+		n++
+	}
+	if _, ok, _ := teams.LoadConfig(getenv); ok {
+		n++
+	}
+	return n
 }
 
 // platforms says plainly when no platform carries cards to people: a

@@ -448,11 +448,12 @@ func TestDoctorEmail(t *testing.T) {
 	// Without a relay the mail is shown in the console where start-up would
 	// serve it, and else goes nowhere: said as start-up says it.
 	_, out := runDoctor(t)
-	doctorWants(t, out, "skip email: not configured (BATON_SMTP_URL is not set): mail to external participants (email: assignees) is shown in the console (/console/mail), not sent")
+	doctorWants(t, out, "skip email: not configured (BATON_SMTP_URL is not set): mail to external participants (email: assignees) is shown in the console (/console/mail), not sent",
+		"console auto (on: the demo, with no chat platform and no Redis)")
 	_, out = runDoctor(t, "BATON_CONSOLE", "off")
 	doctorWants(t, out, "skip email: not configured (BATON_SMTP_URL is not set): mail to external participants (email: assignees) is not sent anywhere, as the console is off; set BATON_SMTP_URL=")
 	_, out = runDoctor(t, "SLACK_BOT_TOKEN", "xoxb-1-2-abc", "SLACK_SIGNING_SECRET", strings.Repeat("s", 32), "SLACK_API_URL", "http://"+closed+"/")
-	doctorWants(t, out, "is not sent anywhere, as the console is off")
+	doctorWants(t, out, "is not sent anywhere, as the console is off", "console auto (off: a chat platform or Redis is configured;")
 }
 
 // A flows directory that is not there is said so, as start-up says it.
