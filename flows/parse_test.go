@@ -1197,19 +1197,7 @@ steps:
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			d, err := flows.ParseDefinition("v.yaml", []byte(form+tt.steps))
-			if err != nil {
-				t.Fatalf("a warning is no error: %v", err)
-			}
-			got := d.Warnings()
-			if len(got) != len(tt.want) {
-				t.Fatalf("warnings %v, want %q", got, tt.want)
-			}
-			for i, w := range got {
-				if !w.Warning || !strings.HasPrefix(w.String(), tt.want[i]) {
-					t.Errorf("warning %q (Warning %v), want %q", w.String(), w.Warning, tt.want[i])
-				}
-			}
+			wantWarnings(t, []byte(form+tt.steps), tt.want)
 		})
 	}
 }
@@ -1276,19 +1264,7 @@ steps:
 			if tt.title != "" {
 				src = strings.Replace(src, `title: "{{.vendor}}"`, tt.title, 1)
 			}
-			d, err := flows.ParseDefinition("v.yaml", []byte(src))
-			if err != nil {
-				t.Fatalf("a warning is no error: %v", err)
-			}
-			got := d.Warnings()
-			if len(got) != len(tt.want) {
-				t.Fatalf("warnings %v, want %q", got, tt.want)
-			}
-			for i, w := range got {
-				if !w.Warning || !strings.HasPrefix(w.String(), tt.want[i]) {
-					t.Errorf("warning %q (Warning %v), want %q", w.String(), w.Warning, tt.want[i])
-				}
-			}
+			wantWarnings(t, []byte(src), tt.want)
 		})
 	}
 }
@@ -1358,19 +1334,26 @@ steps:
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			d, err := flows.ParseDefinition("v.yaml", []byte(head+tt.step))
-			if err != nil {
-				t.Fatalf("a warning is no error: %v", err)
-			}
-			got := d.Warnings()
-			if len(got) != len(tt.want) {
-				t.Fatalf("warnings %v, want %q", got, tt.want)
-			}
-			for i, w := range got {
-				if !w.Warning || !strings.HasPrefix(w.String(), tt.want[i]) {
-					t.Errorf("warning %q (Warning %v), want %q", w.String(), w.Warning, tt.want[i])
-				}
-			}
+			wantWarnings(t, []byte(head+tt.step), tt.want)
 		})
+	}
+}
+
+// wantWarnings parses src (v.yaml), which must parse, and checks its
+// warnings: one for each of want, in order, each starting with its text.
+func wantWarnings(t *testing.T, src []byte, want []string) {
+	t.Helper()
+	d, err := flows.ParseDefinition("v.yaml", src)
+	if err != nil {
+		t.Fatalf("a warning is no error: %v", err)
+	}
+	got := d.Warnings()
+	if len(got) != len(want) {
+		t.Fatalf("warnings %v, want %q", got, want)
+	}
+	for i, w := range got {
+		if !w.Warning || !strings.HasPrefix(w.String(), want[i]) {
+			t.Errorf("warning %q (Warning %v), want %q", w.String(), w.Warning, want[i])
+		}
 	}
 }
