@@ -66,7 +66,7 @@ const ConfigHelp = `Configuration (environment variables; the flags above overri
                         POSTs; signed with BATON_SECRET_WEBHOOK, which must then be set
   BATON_WEBHOOK_EVENTS  comma-separated event types those URLs receive (default: all; only with the URLs)
   BATON_WEBHOOK_RETRY_FOR  how long an event a subscriber (BATON_WEBHOOK_URLS or a flow's webhooks:)
-                        did not accept is tried again, from its first try, waiting up to 5 minutes
+                        did not accept is tried again, from when it was queued, waiting up to 5 minutes
                         between tries, the request's later events to it waiting behind it; then it
                         is a dead letter (baton dead). Default 24h, from 1m to 30d
   BATON_DIGEST_AT       local time of each person's daily digest of what waits on them, sent on

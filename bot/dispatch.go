@@ -98,7 +98,7 @@ type DispatcherConfig struct {
 	// every attempt is made.
 	Instance func(context.Context, string) (*flows.Instance, error)
 	// HookRetryFor is how long an event announcement to a subscriber is
-	// tried again, from its first try (default 24 h): receivers expect to
+	// tried again, from when it was queued (default 24 h): receivers expect to
 	// be down for hours without losing events. Its tries are at most
 	// HookMaxBackoff apart (default 5 min), and the request's later events
 	// to that subscriber wait behind it (HookQueues).

@@ -169,6 +169,17 @@ const DefaultHookRetryFor = 24 * time.Hour
 // claiming them (their first event due to be tried again).
 const maxHookQueues = 64
 
+// minHookLease is the shortest hold a replica takes of an event queue:
+// more than one try takes (a call's 15 s timeout, recording it, settling
+// it), so that no other replica takes the queue over while a try is under
+// way and sends its event a second time at once (BATON_OUTBOX_RECLAIM may
+// be as short as a second).
+const minHookLease = time.Minute
+
+// hookLease is how long a replica holds an event queue it delivers: the
+// reclaim time, at least minHookLease.
+func (d *Dispatcher) hookLease() time.Duration { return max(d.cfg.Reclaim, minHookLease) }
+
 // deliverHook puts an event announcement in its queue (HookQueues) and,
 // when that starts the queue, delivers the queue. Without a store that
 // keeps queues, it is delivered here, retried as other effects are.
@@ -185,7 +196,16 @@ func (d *Dispatcher) deliverHook(ctx context.Context, del *flows.Delivery) error
 	}
 	now := d.cfg.Clock.Now()
 	h := flows.QueuedHook{Entry: del.ID, Shard: del.Shard, Instance: del.Instance, Effect: del.Effect, Since: now, Replay: del.Replay}
-	first, err := d.hookq.QueueHook(ctx, h, now, d.cfg.Reclaim)
+	// Queued with retries, as a delivery is made: a Redis timeout or
+	// failover is no reason to give the event up (queueing it twice is
+	// harmless: the script knows it). Counted "queued"; its delivery is
+	// counted as it is made.
+	var first *flows.QueuedHook
+	err := d.retryAs(ctx, del, "hook", "queued", false, func() error {
+		var err error
+		first, err = d.hookq.QueueHook(ctx, h, now, d.hookLease())
+		return err
+	})
 	if err != nil {
 		return err
 	}
@@ -236,7 +256,7 @@ func (d *Dispatcher) tryHook(ctx context.Context, h *flows.QueuedHook) flows.Hoo
 	if err == nil {
 		d.metrics.Deliveries.WithLabelValues("hook", string(flows.EffectHook), "ok").Inc()
 		d.metrics.DeliverTime.WithLabelValues("hook").Observe(now.Sub(began).Seconds())
-		return flows.HookSettle{Lease: now.Add(d.cfg.Reclaim)}
+		return flows.HookSettle{Lease: now.Add(d.hookLease())}
 	}
 	if ctx.Err() != nil { // cut short by the shutdown: not a try
 		h.Tries--
@@ -261,7 +281,7 @@ func (d *Dispatcher) tryHook(ctx context.Context, h *flows.QueuedHook) flows.Hoo
 	if why != "" {
 		d.metrics.Deliveries.WithLabelValues("hook", string(flows.EffectHook), "dead").Inc()
 		d.log.Error("delivery failed", append(deliveryAttrs(del), "err", why)...)
-		return flows.HookSettle{Dead: why, Lease: now.Add(d.cfg.Reclaim)}
+		return flows.HookSettle{Dead: why, Lease: now.Add(d.hookLease())}
 	}
 	d.metrics.Deliveries.WithLabelValues("hook", string(flows.EffectHook), "retry").Inc()
 	d.log.Warn("delivery will be retried", append(deliveryAttrs(del), "platform", "hook", "attempt", h.Tries, "in", wait, "err", err)...)
@@ -292,7 +312,7 @@ func (d *Dispatcher) pollHookQueues(ctx context.Context, workers *sync.WaitGroup
 	if n <= 0 {
 		return
 	}
-	heads, err := d.hookq.ClaimHookQueues(ctx, d.cfg.Clock.Now(), d.cfg.Reclaim, n)
+	heads, err := d.hookq.ClaimHookQueues(ctx, d.cfg.Clock.Now(), d.hookLease(), n)
 	if err != nil && ctx.Err() == nil {
 		d.metrics.Failures.WithLabelValues("outbox").Inc()
 		d.log.Error("claim event queues", "err", err)
@@ -318,7 +338,7 @@ func (d *Dispatcher) drainHookQueues(ctx context.Context) (int, error) {
 	if d.hookq == nil || d.webhooks == nil {
 		return 0, nil
 	}
-	heads, err := d.hookq.ClaimHookQueues(ctx, d.cfg.Clock.Now(), d.cfg.Reclaim, d.cfg.Batch)
+	heads, err := d.hookq.ClaimHookQueues(ctx, d.cfg.Clock.Now(), d.hookLease(), d.cfg.Batch)
 	for _, h := range heads {
 		d.runHookQueue(ctx, &h)
 	}
