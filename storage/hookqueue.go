@@ -59,22 +59,26 @@ func (s *Store) QueueHook(ctx context.Context, h flows.QueuedHook, now time.Time
 // returns their first events.
 func (s *Store) ClaimHookQueues(ctx context.Context, now time.Time, lease time.Duration, n int) ([]flows.QueuedHook, error) {
 	per := max((n+s.k.shards-1)/s.k.shards, 1)
-	pipe := s.rdb.Pipeline()
 	cmds := make([]*redis.Cmd, s.k.shards)
-	for sh := range s.k.shards {
-		cmds[sh] = hookClaimScript.EvalSha(ctx, pipe, []string{s.k.hookDue(sh)}, now.UnixMilli(), now.Add(lease).UnixMilli(), per)
-	}
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+	for loaded := false; ; loaded = true {
+		pipe := s.rdb.Pipeline()
+		for sh := range s.k.shards {
+			cmds[sh] = hookClaimScript.EvalSha(ctx, pipe, []string{s.k.hookDue(sh)}, now.UnixMilli(), now.Add(lease).UnixMilli(), per)
+		}
+		_, err := pipe.Exec(ctx)
+		if err == nil || errors.Is(err, redis.Nil) {
+			break
+		}
 		// EVALSHA in a pipeline cannot fall back to EVAL as Script.Run
 		// does: a script not loaded yet (or lost with a restart) is loaded
-		// once, and the claim made again.
-		if !strings.Contains(err.Error(), "NOSCRIPT") {
+		// once, and the claim made again (once: a proxy that does not pass
+		// SCRIPT LOAD on to every server would have it go on for ever).
+		if loaded || !strings.Contains(err.Error(), "NOSCRIPT") {
 			return nil, fmt.Errorf("claim event queues: %w", err)
 		}
 		if err := hookClaimScript.Load(ctx, s.rdb).Err(); err != nil {
 			return nil, fmt.Errorf("claim event queues: %w", err)
 		}
-		return s.ClaimHookQueues(ctx, now, lease, n)
 	}
 	var members []string
 	var shards []int
@@ -88,7 +92,7 @@ func (s *Store) ClaimHookQueues(ctx context.Context, now time.Time, lease time.D
 	if len(members) == 0 {
 		return nil, nil
 	}
-	pipe = s.rdb.Pipeline()
+	pipe := s.rdb.Pipeline()
 	firsts := make([]*redis.StringCmd, len(members))
 	for i, m := range members {
 		firsts[i] = pipe.LIndex(ctx, s.k.hookQueue(m), 0)

@@ -1,12 +1,19 @@
 package storage_test
 
 import (
+	"context"
+	"errors"
 	"slices"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/batonbot/baton/flows"
 	"github.com/batonbot/baton/storage"
+	"github.com/batonbot/baton/storage/storagetest"
 )
 
 func queuedHook(entry, instance, url, event string) flows.QueuedHook {
@@ -136,4 +143,55 @@ func ptrs(hs []flows.QueuedHook) []*flows.QueuedHook {
 		out[i] = &hs[i]
 	}
 	return out
+}
+
+// noScript answers every EVALSHA NOSCRIPT (and lets SCRIPT LOAD and the
+// rest through), as a proxy that does not pass SCRIPT LOAD on to the
+// servers behind it would.
+type noScript struct{ loads atomic.Int32 }
+
+func (*noScript) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (n *noScript) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if cmd.Name() == "script" {
+			n.loads.Add(1)
+		}
+		return next(ctx, cmd)
+	}
+}
+
+func (*noScript) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if !slices.ContainsFunc(cmds, func(c redis.Cmder) bool { return c.Name() == "evalsha" }) {
+			return next(ctx, cmds)
+		}
+		err := errors.New("NOSCRIPT No matching script. Please use EVAL.")
+		for _, c := range cmds {
+			c.SetErr(err)
+		}
+		return err
+	}
+}
+
+// A claim that finds its script missing loads it once and tries again, once:
+// a Redis that keeps answering NOSCRIPT is an error, not an endless retry.
+func TestClaimHookQueuesLoadsItsScriptOnce(t *testing.T) {
+	t.Parallel()
+	_, url := storagetest.EmbeddedURL(t)
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := redis.NewClient(opt)
+	t.Cleanup(func() { c.Close() })
+	ns := &noScript{}
+	c.AddHook(ns)
+	s := storage.New(c, storage.Config{Prefix: storagetest.Prefix()})
+	if _, err := s.ClaimHookQueues(t.Context(), t0, time.Minute, 10); err == nil || !strings.Contains(err.Error(), "NOSCRIPT") {
+		t.Errorf("claim: %v, want the NOSCRIPT error", err)
+	}
+	if n := ns.loads.Load(); n != 1 {
+		t.Errorf("the script was loaded %d times, want once", n)
+	}
 }
