@@ -73,3 +73,7 @@ func HoldLanes(s *Store) (queued func() int, release func()) {
 	}
 	return queued, release
 }
+
+// HookQueueKey exposes the key of id's queue of events to the subscriber
+// at url to the external tests.
+func HookQueueKey(s *Store, id, url string) string { return s.k.hookQueue(hookMember(id, url)) }

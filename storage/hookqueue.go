@@ -109,13 +109,30 @@ func (s *Store) ClaimHookQueues(ctx context.Context, now time.Time, lease time.D
 		}
 		h, err := decodeQueuedHook(item)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("event queue %s: %w", m, err)) // its lease runs out, and it is claimed again
+			// Kept aside with the dead letters, as it stands, and the
+			// queue goes on (due at once): claimed again, it would hold the
+			// request's later events for ever. (Written by another version,
+			// or damaged.)
+			errs = append(errs, fmt.Errorf("event queue %s: %w", m, err), s.deadItem(ctx, shards[i], m, item, err, now))
 			continue
 		}
 		h.Shard = shards[i]
 		out = append(out, h)
 	}
 	return out, errors.Join(errs...)
+}
+
+// deadItem moves item, a queue's first item that cannot be read (err), to
+// the dead letters, the queue (member, of shard) due at now.
+func (s *Store) deadItem(ctx context.Context, shard int, member, item string, err error, now time.Time) error {
+	entry, payload, _ := strings.Cut(item, " ")
+	instance := member[:max(strings.LastIndexByte(member, '|'), 0)]
+	_, rerr := hookSettleScript.Run(ctx, s.rdb, []string{s.k.hookDue(shard), s.k.hookQueue(member), s.k.dead(shard)},
+		member, item, "dead", "", now.UnixMilli(), "i", instance, "e", payload, "why", err.Error(), "id", entry, "part", 0).Result()
+	if rerr != nil && !errors.Is(rerr, redis.Nil) {
+		return fmt.Errorf("event queue %s: keep its unreadable event aside: %w", member, rerr)
+	}
+	return nil
 }
 
 // SettleHook records what became of h, the first event of a queue the

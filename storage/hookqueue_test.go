@@ -195,3 +195,44 @@ func TestClaimHookQueuesLoadsItsScriptOnce(t *testing.T) {
 		t.Errorf("the script was loaded %d times, want once", n)
 	}
 }
+
+// A queue's first event that cannot be read (written by another version,
+// or damaged) goes to the dead letters as it stands, and the request's
+// later events go on: claimed again and again, it would hold them for ever.
+func TestUnreadableQueuedEventIsKeptAside(t *testing.T) {
+	onBackends(t, storage.Config{Shards: 4}, func(t *testing.T, b storagetest.Backend, s *storage.Store) {
+		ctx := t.Context()
+		const url = "https://crm.example.com/hook"
+		lease := 10 * time.Second
+		if first, err := s.QueueHook(ctx, queuedHook("1-0", "PR-1", url, "PR-1.1"), t0, lease); err != nil || first == nil {
+			t.Fatalf("queue: %v %v", events(first), err)
+		}
+		if _, err := s.QueueHook(ctx, queuedHook("2-0", "PR-1", url, "PR-1.2"), t0, lease); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Client.LSet(ctx, storage.HookQueueKey(s, "PR-1", url), 0, `1-0 {"effect":`).Err(); err != nil {
+			t.Fatal(err)
+		}
+		// Its holder stopped: the queue is claimed once its lease ran out.
+		got, err := s.ClaimHookQueues(ctx, t0.Add(time.Minute), lease, 10)
+		if len(got) != 0 || err == nil || !strings.Contains(err.Error(), "read a queued event") {
+			t.Fatalf("claim: %v (%v), want none and the unreadable event said", events(hookPtrs(got)...), err)
+		}
+		dead, err := s.DeadLetters(ctx, 10)
+		if err != nil || len(dead) != 1 || dead[0].ID != "1-0" || dead[0].Instance != "PR-1" || !strings.Contains(dead[0].Dead, "read a queued event") {
+			t.Fatalf("dead letters %+v (%v)", dead, err)
+		}
+		got, err = s.ClaimHookQueues(ctx, t0.Add(time.Minute), lease, 10)
+		if err != nil || len(got) != 1 || got[0].Effect.Hook.Event.ID != "PR-1.2" {
+			t.Fatalf("then: %v (%v), want PR-1.2", events(hookPtrs(got)...), err)
+		}
+	})
+}
+
+func hookPtrs(hs []flows.QueuedHook) []*flows.QueuedHook {
+	out := make([]*flows.QueuedHook, len(hs))
+	for i := range hs {
+		out[i] = &hs[i]
+	}
+	return out
+}
