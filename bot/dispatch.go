@@ -151,6 +151,11 @@ type queued struct {
 	d         flows.Delivery
 	reclaimed bool
 	cut       bool // not delivered, for the shutdown: handed back, not acknowledged
+	// An event announcement put in its queue as it was read (preQueue):
+	// hookQueued says it is there, hookFirst is the queue's first event
+	// when that started the queue (this replica holds it and delivers it).
+	hookQueued bool
+	hookFirst  *flows.QueuedHook
 }
 
 // NewDispatcher builds a dispatcher. handle reports webhook results back as
@@ -268,8 +273,10 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 				}
 				break
 			}
-			for _, del := range batch {
-				d.enqueue(work, &workers, queued{d: del, reclaimed: idle > 0}, cut)
+			qs := d.preQueue(ctx, batch)
+			for i := range qs {
+				qs[i].reclaimed = idle > 0
+				d.enqueue(work, &workers, qs[i], cut)
 			}
 			if idle > 0 { // taking over, until nothing is left (each read takes n per shard); then what is new
 				if len(batch) == 0 {
@@ -353,6 +360,9 @@ func (d *Dispatcher) enqueue(ctx context.Context, workers *sync.WaitGroup, q que
 				d.deliver(ctx, &next)
 			} else {
 				next.cut = true // not started: the shutdown takes no more work
+				if next.hookFirst != nil {
+					d.runHookQueue(ctx, next.hookFirst) // stopping: it hands the queue back, due at once
+				}
 			}
 			if ctx.Err() != nil || next.cut {
 				// Cut short by the shutdown (not begun, waiting to be tried
@@ -474,8 +484,7 @@ func (d *Dispatcher) Drain(ctx context.Context) (int, error) {
 			}
 			continue
 		}
-		for i := range batch {
-			q := queued{d: batch[i]}
+		for i, q := range d.preQueue(ctx, batch) {
 			d.deliver(ctx, &q)
 			batch[i] = q.d
 		}
@@ -667,7 +676,7 @@ func (d *Dispatcher) deliver(ctx context.Context, q *queued) {
 			dead = append(dead, err.Error())
 		}
 	case flows.EffectHook:
-		if err := d.deliverHook(ctx, del); err != nil {
+		if err := d.deliverHook(ctx, q); err != nil {
 			dead = append(dead, err.Error())
 		}
 	default:

@@ -92,3 +92,44 @@ func TestSlowHookTryKeepsItsQueue(t *testing.T) {
 		t.Errorf("the receiver got %q, want %q", seen, want)
 	}
 }
+
+// Two replicas, no crash: while one delivers a request's first event to a
+// slow receiver, the next transition's events, read by the other, do not
+// go before the rest of the first transition's (queued as they were read,
+// not as their turn came).
+func TestHookOrderAcrossReplicas(t *testing.T) {
+	var mu sync.Mutex
+	var seen []string
+	arrived, release := make(chan struct{}), make(chan struct{})
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if n.Add(1) == 1 {
+			close(arrived)
+			<-release // the first event is slow to be taken
+		}
+		mu.Lock()
+		seen = append(seen, req.Header.Get("X-Baton-Event"))
+		mu.Unlock()
+	}))
+	t.Cleanup(srv.Close)
+	r := newHookRig(t, "", []flows.Hook{{Name: "g", URL: srv.URL}}, "k")
+	d1 := r.dispatcher(bot.DispatcherConfig{Consumer: "d1"}, hkMessenger{})
+	d2 := r.dispatcher(bot.DispatcherConfig{Consumer: "d2"}, hkMessenger{})
+	id := r.handle(t, purchaseStart("k1")).Instance
+	done := make(chan error, 1)
+	go func() { _, err := d1.Drain(t.Context()); done <- err }()
+	<-arrived
+	r.handle(t, flows.Event{Kind: flows.EventApprove, Key: "k2", Actor: "bob", Instance: id})
+	if _, err := d2.Drain(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if want := []string{"started", "assigned", "decided", "completed"}; !slices.Equal(seen, want) {
+		t.Errorf("the receiver got %q, want %q", seen, want)
+	}
+}

@@ -183,7 +183,8 @@ func (d *Dispatcher) hookLease() time.Duration { return max(d.cfg.Reclaim, minHo
 // deliverHook puts an event announcement in its queue (HookQueues) and,
 // when that starts the queue, delivers the queue. Without a store that
 // keeps queues, it is delivered here, retried as other effects are.
-func (d *Dispatcher) deliverHook(ctx context.Context, del *flows.Delivery) error {
+func (d *Dispatcher) deliverHook(ctx context.Context, q *queued) error {
+	del := &q.d
 	call := del.Effect.Hook
 	if call == nil {
 		return fmt.Errorf("hook effect without a call")
@@ -193,6 +194,12 @@ func (d *Dispatcher) deliverHook(ctx context.Context, del *flows.Delivery) error
 	}
 	if d.hookq == nil {
 		return d.retryHook(ctx, del)
+	}
+	if q.hookQueued { // as it was read
+		if q.hookFirst != nil {
+			d.runHookQueue(ctx, q.hookFirst)
+		}
+		return nil
 	}
 	now := d.cfg.Clock.Now()
 	h := flows.QueuedHook{Entry: del.ID, Shard: del.Shard, Instance: del.Instance, Effect: del.Effect, Since: now, Replay: del.Replay}
@@ -213,6 +220,38 @@ func (d *Dispatcher) deliverHook(ctx context.Context, del *flows.Delivery) error
 		d.runHookQueue(ctx, first)
 	}
 	return nil
+}
+
+// preQueue returns the entries of a batch read from the outbox, each to be
+// delivered, with its event announcements put in their queues at once, in
+// the batch's order: a transition's events are then queued before another
+// replica can read the next transition's and queue those first, while this
+// one still delivers earlier events of the request (holding the rest in
+// memory until then, they would be queued after the next transition's). An
+// event that cannot be queued now is queued as it is delivered, with
+// retries (deliverHook).
+func (d *Dispatcher) preQueue(ctx context.Context, batch []flows.Delivery) []queued {
+	qs := make([]queued, len(batch))
+	for i := range batch {
+		qs[i].d = batch[i]
+		del := &qs[i].d
+		if d.hookq == nil || d.webhooks == nil || del.Dead != "" || del.Effect.Kind != flows.EffectHook || del.Effect.Hook == nil {
+			continue
+		}
+		d.mu.Lock()
+		_, busy := d.inflight[inflightKey(*del)]
+		d.mu.Unlock()
+		if busy { // still being delivered here (a reclaim of our own slow entry): it may be out of its queue already
+			continue
+		}
+		now := d.cfg.Clock.Now()
+		h := flows.QueuedHook{Entry: del.ID, Shard: del.Shard, Instance: del.Instance, Effect: del.Effect, Since: now, Replay: del.Replay}
+		first, err := d.hookq.QueueHook(ctx, h, now, d.hookLease())
+		if err == nil {
+			qs[i].hookQueued, qs[i].hookFirst = true, first
+		}
+	}
+	return qs
 }
 
 // runHookQueue delivers a queue it holds, h its first event: one event
