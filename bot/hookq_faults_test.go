@@ -57,39 +57,20 @@ func TestHookQueueingIsRetried(t *testing.T) {
 // let another replica take the queue over and send the same event at
 // once: a replica holds a queue at least a minute.
 func TestSlowHookTryKeepsItsQueue(t *testing.T) {
-	var mu sync.Mutex
-	var seen []string
-	arrived, release := make(chan struct{}), make(chan struct{})
-	var n atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		if n.Add(1) == 1 {
-			close(arrived)
-			<-release // the first try is slow
-		}
-		mu.Lock()
-		seen = append(seen, req.Header.Get("X-Baton-Event")+" "+req.Header.Get("X-Baton-Attempt"))
-		mu.Unlock()
-	}))
-	t.Cleanup(srv.Close)
-	r := newHookRig(t, "", []flows.Hook{{Name: "g", URL: srv.URL, Events: []string{"started", "assigned"}}}, "k")
+	rx := newSlowReceiver(t, true)
+	r := newHookRig(t, "", []flows.Hook{{Name: "g", URL: rx.url, Events: []string{"started", "assigned"}}}, "k")
 	d1 := r.dispatcher(bot.DispatcherConfig{Consumer: "d1", Reclaim: time.Second}, hkMessenger{})
 	d2 := r.dispatcher(bot.DispatcherConfig{Consumer: "d2", Reclaim: time.Second}, hkMessenger{})
 	r.handle(t, purchaseStart("k1"))
 	done := make(chan error, 1)
 	go func() { _, err := d1.Drain(t.Context()); done <- err }()
-	<-arrived
+	<-rx.arrived
 	r.Clock.Advance(2 * time.Second) // past the reclaim time, with d1's try under way
 	if _, err := d2.Drain(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	close(release)
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	if want := []string{"started 1", "assigned 1"}; !slices.Equal(seen, want) {
-		t.Errorf("the receiver got %q, want %q", seen, want)
+	if got, want := rx.finish(t, done), []string{"started 1", "assigned 1"}; !slices.Equal(got, want) {
+		t.Errorf("the receiver got %q, want %q", got, want)
 	}
 }
 
@@ -98,38 +79,63 @@ func TestSlowHookTryKeepsItsQueue(t *testing.T) {
 // go before the rest of the first transition's (queued as they were read,
 // not as their turn came).
 func TestHookOrderAcrossReplicas(t *testing.T) {
-	var mu sync.Mutex
-	var seen []string
-	arrived, release := make(chan struct{}), make(chan struct{})
-	var n atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		if n.Add(1) == 1 {
-			close(arrived)
-			<-release // the first event is slow to be taken
-		}
-		mu.Lock()
-		seen = append(seen, req.Header.Get("X-Baton-Event"))
-		mu.Unlock()
-	}))
-	t.Cleanup(srv.Close)
-	r := newHookRig(t, "", []flows.Hook{{Name: "g", URL: srv.URL}}, "k")
+	rx := newSlowReceiver(t, false)
+	r := newHookRig(t, "", []flows.Hook{{Name: "g", URL: rx.url}}, "k")
 	d1 := r.dispatcher(bot.DispatcherConfig{Consumer: "d1"}, hkMessenger{})
 	d2 := r.dispatcher(bot.DispatcherConfig{Consumer: "d2"}, hkMessenger{})
 	id := r.handle(t, purchaseStart("k1")).Instance
 	done := make(chan error, 1)
 	go func() { _, err := d1.Drain(t.Context()); done <- err }()
-	<-arrived
+	<-rx.arrived
 	r.handle(t, flows.Event{Kind: flows.EventApprove, Key: "k2", Actor: "bob", Instance: id})
 	if _, err := d2.Drain(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	close(release)
+	if got, want := rx.finish(t, done), []string{"started", "assigned", "decided", "completed"}; !slices.Equal(got, want) {
+		t.Errorf("the receiver got %q, want %q", got, want)
+	}
+}
+
+// slowReceiver is a subscriber whose first request waits until finish: it
+// closes arrived when that request comes, and records each event's type
+// (and its X-Baton-Attempt, with attempts).
+type slowReceiver struct {
+	url              string
+	arrived, release chan struct{}
+	mu               sync.Mutex
+	seen             []string
+}
+
+func newSlowReceiver(t *testing.T, attempts bool) *slowReceiver {
+	rx := &slowReceiver{arrived: make(chan struct{}), release: make(chan struct{})}
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if n.Add(1) == 1 {
+			close(rx.arrived)
+			<-rx.release
+		}
+		got := req.Header.Get("X-Baton-Event")
+		if attempts {
+			got += " " + req.Header.Get("X-Baton-Attempt")
+		}
+		rx.mu.Lock()
+		rx.seen = append(rx.seen, got)
+		rx.mu.Unlock()
+	}))
+	t.Cleanup(srv.Close)
+	rx.url = srv.URL
+	return rx
+}
+
+// finish lets the first request go, waits for the drain running it (done),
+// and returns what the receiver got, in order.
+func (rx *slowReceiver) finish(t *testing.T, done <-chan error) []string {
+	t.Helper()
+	close(rx.release)
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if want := []string{"started", "assigned", "decided", "completed"}; !slices.Equal(seen, want) {
-		t.Errorf("the receiver got %q, want %q", seen, want)
-	}
+	rx.mu.Lock()
+	defer rx.mu.Unlock()
+	return slices.Clone(rx.seen)
 }
