@@ -205,7 +205,9 @@ func (m *Messenger) Compose(addr string, msg *flows.Message) Mail {
 		b.WriteString("\n")
 	}
 	if msg.Outcome != "" {
-		b.WriteString(quoted(msg.Outcome) + "\n\n")
+		// In the mail's zone, as its other times: one update closes every
+		// card of a round, its time written in UTC by the engine.
+		b.WriteString(quoted(msg.OutcomeIn(cmp.Or(m.cfg.Location, time.UTC))) + "\n\n")
 	}
 	for _, it := range msg.Items {
 		fmt.Fprintf(&b, "- %s\n", quoted(it.Title))

@@ -659,6 +659,31 @@ func TestLinkExpiryInTheMailsZone(t *testing.T) {
 	}
 }
 
+// TestClosingMailInTheMailsZone: the reply that says a card closed gives
+// its time in the mail's zone, as the mail's other times, not in the UTC
+// the engine writes the update of a round's every card in.
+func TestClosingMailInTheMailsZone(t *testing.T) {
+	paris, err := time.LoadLocation("Europe/Paris")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := &email.Outbox{}
+	m := email.New(out, fixedLinks{}, email.Config{From: "baton@corp.example", Location: paris}, nil)
+	at := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
+	closed := &flows.Message{Kind: flows.MsgTask, Instance: "VC-1", Step: "vendor_ok", Round: 1, Title: "Vendor contract VC-1: Acme",
+		Outcome: "Approved by Bob Chen · " + flows.FormatTime(at, time.UTC), At: at}
+	if err := m.Update(t.Context(), "abc@corp.example vendor@acme.example", closed); err != nil {
+		t.Fatal(err)
+	}
+	mails := out.Mails()
+	if len(mails) != 1 {
+		t.Fatalf("%d mails, want 1", len(mails))
+	}
+	if want := "Approved by Bob Chen · Thu 26 Nov 10:00 CET"; !strings.Contains(mails[0].Text, want) || strings.Contains(mails[0].Text, "UTC") {
+		t.Errorf("want %q (and no UTC) in:\n%s", want, mails[0].Text)
+	}
+}
+
 // TestMailLeavesInternalFieldsOut: the vendor's mails (the task, its
 // reminder, the replies when it closes) leave out an internal field, which
 // the colleague on the same step sees. The replies come of the update that
