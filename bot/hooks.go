@@ -201,8 +201,6 @@ func (d *Dispatcher) deliverHook(ctx context.Context, q *queued) error {
 		}
 		return nil
 	}
-	now := d.cfg.Clock.Now()
-	h := flows.QueuedHook{Entry: del.ID, Shard: del.Shard, Instance: del.Instance, Effect: del.Effect, Since: now, Replay: del.Replay}
 	// Queued with retries, as a delivery is made: a Redis timeout or
 	// failover is no reason to give the event up (queueing it twice is
 	// harmless: the script knows it). Counted "queued"; its delivery is
@@ -210,7 +208,7 @@ func (d *Dispatcher) deliverHook(ctx context.Context, q *queued) error {
 	var first *flows.QueuedHook
 	err := d.retryAs(ctx, del, "hook", "queued", false, func() error {
 		var err error
-		first, err = d.hookq.QueueHook(ctx, h, now, d.hookLease())
+		first, err = d.queueHook(ctx, del)
 		return err
 	})
 	if err != nil {
@@ -220,6 +218,15 @@ func (d *Dispatcher) deliverHook(ctx context.Context, q *queued) error {
 		d.runHookQueue(ctx, first)
 	}
 	return nil
+}
+
+// queueHook puts the event announcement of del in its queue, and returns
+// the queue's first event when that started the queue (held by this
+// replica, to deliver), else nil.
+func (d *Dispatcher) queueHook(ctx context.Context, del *flows.Delivery) (*flows.QueuedHook, error) {
+	now := d.cfg.Clock.Now()
+	h := flows.QueuedHook{Entry: del.ID, Shard: del.Shard, Instance: del.Instance, Effect: del.Effect, Since: now, Replay: del.Replay}
+	return d.hookq.QueueHook(ctx, h, now, d.hookLease())
 }
 
 // preQueue returns the entries of a batch read from the outbox, each to be
@@ -244,10 +251,7 @@ func (d *Dispatcher) preQueue(ctx context.Context, batch []flows.Delivery) []que
 		if busy { // still being delivered here (a reclaim of our own slow entry): it may be out of its queue already
 			continue
 		}
-		now := d.cfg.Clock.Now()
-		h := flows.QueuedHook{Entry: del.ID, Shard: del.Shard, Instance: del.Instance, Effect: del.Effect, Since: now, Replay: del.Replay}
-		first, err := d.hookq.QueueHook(ctx, h, now, d.hookLease())
-		if err == nil {
+		if first, err := d.queueHook(ctx, del); err == nil {
 			qs[i].hookQueued, qs[i].hookFirst = true, first
 		}
 	}
